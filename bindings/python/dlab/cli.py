@@ -1,0 +1,157 @@
+"""`./lab` commands: up, status, down, shell, demo, test. See docs/lab.md."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import lab as L
+from . import topology as T
+from .lab import REPO
+
+TOPO_DIR = REPO / "scenarios" / "topologies"
+
+
+def _find_run(runid: str | None) -> dict:
+    runs = L.registered_runs()
+    if runid:
+        for r in runs:
+            if r["runid"] == runid:
+                return r
+        raise SystemExit(f"lab: no run {runid!r} (running: {', '.join(r['runid'] for r in runs) or 'none'})")
+    persistent = [r for r in runs if r.get("persistent")]
+    if len(persistent) == 1:
+        return persistent[0]
+    if not persistent:
+        raise SystemExit("lab: no lab is up; start one with ./lab up")
+    raise SystemExit("lab: several labs are up; name one with --run "
+                     + " ".join(r["runid"] for r in persistent))
+
+
+def cmd_up(a) -> int:
+    topo = T.load(T.find(a.topology, TOPO_DIR))
+    lab = L.Lab(topo, persistent=True)
+    lab.up()
+    print(f"lab {lab.runid} is up ({topo.name}); run folder {lab.run_dir}")
+    print(f"  ./lab shell HOST   (hosts: {', '.join(topo.hosts)})")
+    print(f"  ./lab down         tears it down")
+    return 0
+
+
+def _status_of(state: dict) -> dict:
+    topo = T.load(state["source"]) if state.get("source") else None
+    if topo is None:
+        return state
+    lab = L.Lab(topo, runid=state["runid"], run_dir=Path(state["run_dir"]))
+    lab.namespaces = state.get("namespaces", [])
+    from .procs import Tracked
+    lab.procs = [Tracked(**p) for p in state.get("processes", [])]
+    st = lab.status()
+    st["persistent"] = state.get("persistent", False)
+    return st
+
+
+def cmd_status(a) -> int:
+    runs = [_status_of(r) for r in L.registered_runs()]
+    if a.json:
+        print(json.dumps(runs, indent=2))
+        return 0
+    if not runs:
+        print("no lab is up")
+        return 0
+    for r in runs:
+        print(f"lab {r['runid']} ({r.get('topology')}) run folder {r.get('run_dir')}")
+        for ns, ifs in r.get("namespaces", {}).items():
+            addrs = "  ".join(f"{i} {' '.join(x)}" for i, x in ifs.items())
+            print(f"  {ns:24} {addrs}")
+        for p in r.get("processes", []):
+            print(f"  process {p['name']:16} host {p['host']:8} pid {p['pid']:<7} {'running' if p['alive'] else 'EXITED'}")
+    return 0
+
+
+def cmd_down(a) -> int:
+    if a.all:
+        removed = L.teardown_all()
+        print(f"removed {len(removed)} runs/namespaces" if removed else "nothing to remove")
+        return 0
+    st = _find_run(a.run)
+    L.teardown_state(st)
+    print(f"lab {st['runid']} is down")
+    return 0
+
+
+def cmd_shell(a) -> int:
+    st = _find_run(a.run)
+    ns = f"dl-{st['runid']}-{a.host}"
+    if ns not in st.get("namespaces", []):
+        raise SystemExit(f"lab: no host {a.host!r} in lab {st['runid']}")
+    env = dict(os.environ, PS1=f"[{a.host}@lab-{st['runid']}] \\w# ", DLAB_HOST=a.host)
+    argv = ["ip", "netns", "exec", ns, *(a.command or ["bash", "--norc", "-i"])]
+    os.execvpe("ip", argv, env)
+    return 0  # not reached
+
+
+def cmd_demo(a) -> int:
+    from . import demo
+    return demo.run(a)
+
+
+def cmd_test(a) -> int:
+    from . import testrun
+    return testrun.run(a)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="./lab", description="The L2TP dial-out lab.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    s = sub.add_parser("demo", help="the main job: bring the lab up, dial out, show it, tear down")
+    s.add_argument("--keep", action="store_true", help="leave the lab up for ./lab shell")
+    s.add_argument("--scenario", default="default", help="scenario or topology name")
+    s.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("test", help="every test tier that can run here")
+    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab"],
+                   help="run only these tiers (repeatable)")
+    s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
+    s.set_defaults(func=cmd_test)
+
+    s = sub.add_parser("up", help="bring a lab up and leave it up")
+    s.add_argument("topology", nargs="?", default="default")
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("status", help="show the labs that are up")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("down", help="tear a lab down")
+    s.add_argument("--all", action="store_true", help="every dl-* namespace and lab process")
+    s.add_argument("--run", help="run id (default: the one lab that is up)")
+    s.set_defaults(func=cmd_down)
+
+    s = sub.add_parser("shell", help="a shell (or a command) inside a lab host")
+    s.add_argument("host")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.add_argument("--run", help="run id (default: the one lab that is up)")
+    s.set_defaults(func=cmd_shell)
+
+    a = p.parse_args(argv)
+    if not a.cmd:
+        p.print_help()
+        return 0
+    L.install_signal_teardown()
+    try:
+        return a.func(a)
+    except (T.TopologyError, L.LabError) as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lab: interrupted; torn down", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Network namespaces and links, through iproute2. Lab safety (DESIGN.md §7): every call here names
+a `dl-<runid>-*` namespace; nothing is ever created in the root namespace.
+"""
+from __future__ import annotations
+
+import subprocess
+
+PREFIX = "dl-"
+
+
+class NetnsError(RuntimeError):
+    """An iproute2 command failed; the message holds the command and its stderr."""
+
+
+def ns_name(runid: str, host: str) -> str:
+    """Namespace of `host` in run `runid`: dl-<runid>-<host>."""
+    return f"{PREFIX}{runid}-{host}"
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = ["ip", *args]
+    cp = subprocess.run(cmd, capture_output=True, text=True)
+    if check and cp.returncode != 0:
+        raise NetnsError(f"{' '.join(cmd)}: {cp.stderr.strip() or cp.stdout.strip()}")
+    return cp
+
+
+def _guard(ns: str) -> None:
+    if not ns.startswith(PREFIX):
+        raise NetnsError(f"refusing to touch namespace {ns!r}: lab namespaces are named {PREFIX}<runid>-<host>")
+
+
+def list_lab_namespaces() -> list[str]:
+    """All namespaces named dl-* on this machine."""
+    cp = _ip("netns", "list", check=False)
+    return sorted(line.split()[0] for line in cp.stdout.splitlines() if line.startswith(PREFIX))
+
+
+def create(ns: str, sysctls: dict[str, str] | None = None) -> None:
+    """Create namespace `ns` with loopback up, IPv6 off (clean captures) and forwarding on."""
+    _guard(ns)
+    _ip("netns", "add", ns)
+    _ip("-n", ns, "link", "set", "lo", "up")
+    settings = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1",
+                "net.ipv4.ip_forward": "1"}
+    settings.update(sysctls or {})
+    for k, v in settings.items():
+        sysctl(ns, k, v)
+
+
+def sysctl(ns: str, key: str, value: str) -> None:
+    """Set a sysctl inside `ns` (through /proc/sys, as `ip netns exec ns sysctl` would)."""
+    _guard(ns)
+    cp = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"{key}={value}"],
+                        capture_output=True, text=True)
+    if cp.returncode != 0:
+        raise NetnsError(f"sysctl {key}={value} in {ns}: {cp.stderr.strip()}")
+
+
+def delete(ns: str) -> None:
+    """Delete namespace `ns` (its interfaces go with it). Missing namespace is not an error."""
+    _guard(ns)
+    _ip("netns", "del", ns, check=False)
+
+
+def veth(ns_a: str, if_a: str, ns_b: str, if_b: str) -> None:
+    """A veth pair created inside ns_a with its peer moved straight into ns_b (never in root)."""
+    _guard(ns_a)
+    _guard(ns_b)
+    for name in (if_a, if_b):
+        if len(name) > 15:
+            raise NetnsError(f"interface name {name!r} is longer than 15 characters")
+    _ip("-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
+    _ip("-n", ns_a, "link", "set", if_a, "up")
+    _ip("-n", ns_b, "link", "set", if_b, "up")
+
+
+def bridge(ns: str, name: str) -> None:
+    """A Linux bridge `name` inside `ns`, up, with no STP (a lab segment)."""
+    _guard(ns)
+    _ip("-n", ns, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+    _ip("-n", ns, "link", "set", name, "up")
+
+
+def enslave(ns: str, port: str, br: str) -> None:
+    _guard(ns)
+    _ip("-n", ns, "link", "set", port, "master", br)
+
+
+def addr_add(ns: str, dev: str, cidr: str) -> None:
+    _guard(ns)
+    _ip("-n", ns, "addr", "add", cidr, "dev", dev)
+
+
+def route_add(ns: str, to: str, via: str | None = None, dev: str | None = None) -> None:
+    _guard(ns)
+    args = ["-n", ns, "route", "add", to]
+    if via:
+        args += ["via", via]
+    if dev:
+        args += ["dev", dev]
+    _ip(*args)
+
+
+def pids(ns: str) -> list[int]:
+    """PIDs of processes whose network namespace is `ns` (iproute2 `ip netns pids`)."""
+    _guard(ns)
+    cp = _ip("netns", "pids", ns, check=False)
+    return [int(x) for x in cp.stdout.split() if x.isdigit()]
+
+
+def exec_argv(ns: str, argv: list[str]) -> list[str]:
+    """argv that runs `argv` inside `ns`."""
+    _guard(ns)
+    return ["ip", "netns", "exec", ns, *argv]

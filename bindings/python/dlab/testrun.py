@@ -1,0 +1,142 @@
+"""`./lab test`: every tier that can run here, one summary line each, then `N passed, N failed`.
+
+Tiers: unit (GoogleTest through ctest), fuzz (each libFuzzer harness for a short bounded run, in a
+clang build under build-fuzz/), lab (pytest namespace suites: tests/lab, tests/conformance,
+tests/interop). JUnit XML for each goes to build/test-results/.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from .lab import REPO
+
+RESULTS = REPO / "build" / "test-results"
+FUZZ_DIR = REPO / "build-fuzz"
+FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "15"))
+
+
+@dataclass
+class Tally:
+    tier: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    note: str = ""
+
+    def line(self) -> str:
+        s = f"{self.tier}: {self.passed} passed, {self.failed} failed"
+        if self.skipped:
+            s += f", {self.skipped} skipped"
+        return s + (f" ({self.note})" if self.note else "")
+
+
+def junit_counts(path: Path) -> tuple[int, int, int]:
+    """(passed, failed, skipped) from a JUnit XML file (ctest or pytest flavour)."""
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    tests = failed = skipped = 0
+    for s in suites:
+        tests += int(s.get("tests", 0))
+        failed += int(s.get("failures", 0)) + int(s.get("errors", 0))
+        skipped += int(s.get("skipped", s.get("disabled", 0)) or 0)
+    return tests - failed - skipped, failed, skipped
+
+
+def run_unit() -> Tally:
+    t = Tally("unit")
+    xml = RESULTS / "unit.xml"
+    xml.unlink(missing_ok=True)
+    cp = subprocess.run(["ctest", "--test-dir", str(REPO / "build"), "-j2", "--output-on-failure",
+                         "--no-tests=error", "--output-junit", str(xml)], text=True,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if xml.exists():
+        t.passed, t.failed, t.skipped = junit_counts(xml)
+    if cp.returncode != 0:
+        print(cp.stdout[-20000:])
+        if t.failed == 0:
+            t.failed, t.note = 1, f"ctest exited {cp.returncode}"
+    return t
+
+
+def run_fuzz() -> Tally:
+    t = Tally("fuzz")
+    env = dict(os.environ, DL_BUILD_DIR=str(FUZZ_DIR),
+               DL_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++ -DDL_FUZZ=ON -DDL_TESTS=OFF -DDL_BENCH=OFF "
+                             "-DDL_PYTHON=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo")
+    b = subprocess.run([str(REPO / "ci" / "build")], env=env, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if b.returncode != 0:
+        print(b.stdout[-20000:])
+        t.failed, t.note = 1, "fuzz build failed"
+        return t
+    harnesses = sorted(p for p in FUZZ_DIR.rglob("*_fuzz") if p.is_file() and os.access(p, os.X_OK))
+    if not harnesses:
+        t.note = "no harness built"
+        return t
+    cases = ET.Element("testsuite", name="fuzz")
+    for h in harnesses:
+        corpus = FUZZ_DIR / "corpus" / h.name
+        corpus.mkdir(parents=True, exist_ok=True)
+        seeds = [str(p) for p in sorted((REPO).glob(f"**/fuzz/corpus/{h.name}")) if p.is_dir()]
+        cp = subprocess.run([str(h), f"-max_total_time={FUZZ_SECONDS}", "-print_final_stats=1",
+                             "-timeout=5", "-rss_limit_mb=2048", str(corpus), *seeds],
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=FUZZ_DIR)
+        execs = next((ln.split(":")[1].strip() for ln in cp.stdout.splitlines()
+                      if ln.startswith("stat::number_of_executed_units")), "?")
+        case = ET.SubElement(cases, "testcase", name=h.name, classname="fuzz")
+        if cp.returncode == 0:
+            t.passed += 1
+            print(f"  fuzz {h.name}: {execs} executions in {FUZZ_SECONDS}s, no finding")
+        else:
+            t.failed += 1
+            ET.SubElement(case, "failure", message=f"exit {cp.returncode}").text = cp.stdout[-8000:]
+            print(f"  fuzz {h.name}: FINDING (exit {cp.returncode})\n{cp.stdout[-4000:]}")
+    cases.set("tests", str(len(harnesses)))
+    cases.set("failures", str(t.failed))
+    ET.ElementTree(cases).write(RESULTS / "fuzz.xml")
+    return t
+
+
+def run_lab(keyword: str | None) -> Tally:
+    t = Tally("lab")
+    xml = RESULTS / "lab.xml"
+    xml.unlink(missing_ok=True)
+    dirs = [str(REPO / "tests" / d) for d in ("lab", "conformance", "interop")
+            if any((REPO / "tests" / d).glob("test_*.py"))]
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
+            "-o", "junit_family=xunit2", *dirs]
+    if keyword:
+        argv += ["-k", keyword]
+    cp = subprocess.run(argv, cwd=REPO)
+    if xml.exists():
+        t.passed, t.failed, t.skipped = junit_counts(xml)
+    if cp.returncode not in (0, 5) and t.failed == 0:
+        t.failed, t.note = 1, f"pytest exited {cp.returncode}"
+    return t
+
+
+def run(a) -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tiers = a.tier or ["unit", "fuzz", "lab"]
+    tallies = []
+    for tier in tiers:
+        print(f"=== tier {tier} ===", flush=True)
+        if tier == "unit":
+            tallies.append(run_unit())
+        elif tier == "fuzz":
+            tallies.append(run_fuzz())
+        elif tier == "lab":
+            tallies.append(run_lab(a.keyword))
+        print(tallies[-1].line(), flush=True)
+    print("=== summary ===")
+    for t in tallies:
+        print(t.line())
+    passed = sum(t.passed for t in tallies)
+    failed = sum(t.failed for t in tallies)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or passed == 0 else 0

@@ -1,0 +1,31 @@
+"""Shared pytest set-up for the namespace suites: import path for dlab, and the `lab` fixtures."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bindings" / "python"))
+
+from dlab import lab as L  # noqa: E402
+from dlab import topology as T  # noqa: E402
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        pytest.exit("the namespace suites need root (network namespaces): run ./lab test", returncode=4)
+
+
+@pytest.fixture(scope="module")
+def default_topology() -> T.Topology:
+    return T.load(REPO / "scenarios" / "topologies" / "default.yaml")
+
+
+@pytest.fixture(scope="module")
+def default_lab(default_topology):
+    """The default lab (DESIGN.md §2) with its FreeRADIUS servers, up for one test module."""
+    with L.Lab(default_topology) as lab:
+        yield lab
