@@ -138,3 +138,19 @@ def test_wrong_shared_secret_gets_no_answer(default_lab):
     # FreeRADIUS silently drops a request whose Message-Authenticator/secret does not verify, or
     # answers with an authenticator radclient cannot verify: either way no valid Access-Accept.
     assert "Received Access-Accept" not in cp.stdout, cp.stdout
+
+
+@pytest.mark.lifecycle
+def test_every_link_is_captured_and_readable_by_tshark(default_lab):
+    from dlab.wait import wait_for
+    assert set(default_lab.pcaps) == {lk.name for lk in default_lab.topo.links}
+    demo.radius_request(default_lab, "home", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
+                                              "Service-Type": "Outbound-User"})
+
+    def accept_in_pcap():
+        cp = subprocess.run(["tshark", "-n", "-r", str(default_lab.pcaps["aaa"]), "-Y", "radius.code == 2",
+                             "-T", "fields", "-e", "radius.User_Name", "-e", "radius.Tunnel_Server_Endpoint"],
+                            capture_output=True, text=True)
+        return cp.stdout.strip()
+    seen = wait_for(accept_in_pcap, 10, "an Access-Accept in the aaa link capture")
+    assert "198.51.100.2" in seen, f"tshark decoded: {seen!r}"

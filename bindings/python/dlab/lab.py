@@ -41,12 +41,14 @@ class Lab:
     """One run of a topology. `persistent=True` (./lab up) survives its owner process."""
 
     def __init__(self, topo: Topology, runid: str | None = None, persistent: bool = False,
-                 run_dir: Path | None = None, radius_debug: bool = False):
+                 run_dir: Path | None = None, radius_debug: bool = False, capture: bool = True):
         self.topo = topo
         self.runid = runid or new_runid()
         self.persistent = persistent
         self.run_dir = run_dir or RUNS / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.runid}"
         self.radius_debug = radius_debug or os.environ.get("DLAB_RADIUS_DEBUG") == "1"
+        self.capture = capture
+        self.pcaps: dict[str, Path] = {}
         self.procs: list[procs.Tracked] = []
         self.namespaces: list[str] = []
         self.radius_conf: dict[str, Path] = {}
@@ -90,6 +92,8 @@ class Lab:
         self._up = True
         try:
             self._build_network()
+            if self.capture:
+                self._start_captures()
             self._start_radius()
             self._start_processes()
         except BaseException as e:
@@ -131,6 +135,20 @@ class Lab:
         for h in t.hosts.values():
             for r in h.routes:
                 netns.route_add(self.ns(h.name), r.to, r.via, r.dev)
+
+    def _start_captures(self) -> None:
+        """One tcpdump per link, writing <run>/pcaps/<link>.pcap: on the bridge of a shared link (sees
+        every host on it), else on the first end's interface. Packet-buffered (-U) so a pcap is
+        complete up to the last packet even while the lab runs."""
+        pdir = self.run_dir / "pcaps"
+        pdir.mkdir(parents=True, exist_ok=True)
+        for lk in self.topo.links:
+            host, dev = (SWITCH, f"br-{lk.name}") if lk.shared else (next(iter(lk.ends)), lk.name)
+            out = pdir / f"{lk.name}.pcap"
+            self.pcaps[lk.name] = out
+            self.start(f"capture-{lk.name}", host,
+                       ["tcpdump", "-n", "-U", "-Z", "root", "-s", "0", "-i", dev, "-w", str(out)],
+                       ready="listening on")
 
     def _start_radius(self) -> None:
         for srv in self.topo.radius.values():
