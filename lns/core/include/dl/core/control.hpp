@@ -1,0 +1,114 @@
+// Control API: newline-delimited JSON over a Unix-domain socket (mode 0600), one per daemon
+// (DESIGN.md §5 "Control API"). lnsctl, the peers' CLIs, the Python bindings and tests speak it.
+//
+// Wire format, one JSON object per line in each direction:
+//   request   {"id":1,"cmd":"show l2tp tunnel","args":{...}}        (id: any JSON value, echoed)
+//   response  {"id":1,"ok":true,"result":...}  or  {"id":1,"ok":false,"error":"..."}
+//   event     {"event":{...Event::to_json()...}}                    (after "subscribe")
+// Built-in commands:
+//   "help"        -> {"commands":[{"name","help"}...]}
+//   "subscribe"   args {"entity":"ppp","id":""} (both optional; EventFilter) -> {"subscribed":true}
+//                 Replaces an earlier subscription of the same client.
+//   "unsubscribe" -> {"subscribed":false}
+// A line that is not JSON, not an object, or lacks "cmd" is answered with ok:false and id null
+// (or the id, if one could be read); the connection stays open. A line longer than 1 MiB closes
+// the connection, as does a client whose unsent output exceeds 8192 lines (slow subscriber).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "dl/core/errors.hpp"
+#include "dl/core/event.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dl::core {
+
+/// The server side. Lives on one io_context thread: construct, add handlers, start(), then run the
+/// io_context; publish events to the bus from that thread (boost::asio::post from others).
+class ControlServer {
+public:
+    /// A command handler: gets "args" (a JSON object, {} if absent), returns "result". Throwing
+    /// ControlError (or any std::exception) answers ok:false with its what() as "error".
+    using Handler = std::function<nlohmann::json(const nlohmann::json& args)>;
+
+    /// `bus` (optional; needed for "subscribe") must outlive the server.
+    ControlServer(boost::asio::io_context& io, std::string socket_path, EventBus* bus = nullptr);
+    ~ControlServer();
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+
+    /// Registers (or replaces) a command. `help` is shown by the "help" command.
+    void add_handler(std::string cmd, Handler handler, std::string help = {});
+
+    /// Removes a stale socket file at the path, binds (mode 0600: fchmod before bind, chmod
+    /// after), listens and starts accepting. std::system_error on failure (e.g. path too long,
+    /// directory missing, or a live file that is not a socket).
+    void start();
+    /// Closes the listener and every client, removes the socket file. Idempotent.
+    void stop();
+
+    const std::string& path() const noexcept;
+    std::size_t client_count() const noexcept;
+    /// Answers one request line without a socket (the same code path as a client's line); used by
+    /// tests and for in-process calls. Returns the response line without '\n'.
+    std::string handle_line(std::string_view line);
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+/// A tiny synchronous client (blocking POSIX socket with timeouts). Events that arrive while
+/// waiting for a response are kept for next_event(). Not thread-safe.
+class ControlClient {
+public:
+    ControlClient() = default;
+    /// Connects; ControlError if the socket cannot be reached.
+    explicit ControlClient(const std::string& socket_path,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    ~ControlClient();
+    ControlClient(const ControlClient&) = delete;
+    ControlClient& operator=(const ControlClient&) = delete;
+
+    void connect(const std::string& socket_path);
+    void close() noexcept;
+    bool connected() const noexcept { return fd_ >= 0; }
+    void set_timeout(std::chrono::milliseconds t) noexcept { timeout_ = t; }
+
+    /// Sends a request with a fresh numeric id and returns the whole response object
+    /// ({"id","ok",...}). ControlError on timeout, closed connection or unparseable response.
+    nlohmann::json call(std::string_view cmd, const nlohmann::json& args = nlohmann::json::object());
+    /// call(), then returns "result"; ControlError(error text) when ok is false.
+    nlohmann::json request(std::string_view cmd, const nlohmann::json& args = nlohmann::json::object());
+    /// "subscribe" with an entity / id filter.
+    void subscribe(const EventFilter& filter = {});
+
+    /// Sends raw bytes followed by '\n' (tests of bad input).
+    void send_line(std::string_view line);
+    /// Next non-event line as JSON (nullopt on timeout). ControlError if the connection closed.
+    std::optional<nlohmann::json> next_response(std::chrono::milliseconds timeout);
+    /// Next event received (buffered ones first); nullopt on timeout.
+    std::optional<Event> next_event(std::chrono::milliseconds timeout);
+
+private:
+    std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+    int fd_ = -1;
+    std::int64_t next_id_ = 1;
+    std::chrono::milliseconds timeout_{5000};
+    std::string rbuf_;
+    std::deque<Event> events_;
+};
+
+}  // namespace dl::core

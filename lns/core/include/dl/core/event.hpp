@@ -1,0 +1,167 @@
+// Structured events: every state transition is one Event (DESIGN.md §5 "Events"); they go to the
+// JSON-lines log and to control-API subscribers. Conformance tests assert on events, never on text logs.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dl/core/clock.hpp"
+
+namespace dl::core {
+
+/// The timer an event armed: registry name and the duration it was armed for.
+struct TimerArmed {
+    std::string name;
+    Duration duration{};
+    friend bool operator==(const TimerArmed&, const TimerArmed&) = default;
+};
+
+/// One structured event.
+///  - time_ns: nanoseconds since the publishing clock's epoch (EventBus stamps it); wall: UTC time.
+///  - entity: kind of object, dotted ("dialout.session", "l2tp.tunnel", "ppp.lcp").
+///  - id: identity of the object ("default/10.10.0.0/16/10.10.1.1", tunnel id…).
+///  - from / to: states of a transition (empty for events that are not transitions).
+///  - event: what happened ("trigger", "timer-expiry", "SCCRP-received").
+///  - cause: why, free text or a result code ("no answer", "RFC 2661 result code 2").
+///  - timer: the timer armed by the transition, if any.
+///  - permitted: false when an FSM refused the event in its current state (from == to).
+///  - extra: further fields, a JSON object.
+struct Event {
+    static constexpr std::int64_t kUnstamped = std::numeric_limits<std::int64_t>::min();
+
+    std::int64_t time_ns = kUnstamped;
+    WallTime wall{};
+    std::string entity;
+    std::string id;
+    std::string from;
+    std::string to;
+    std::string event;
+    std::string cause;
+    std::optional<TimerArmed> timer;
+    bool permitted = true;
+    nlohmann::json extra = nlohmann::json::object();
+
+    /// {"time_ns","time"(ISO 8601 UTC),"entity","id","from","to","event","cause",
+    ///  "timer":{"name","duration","duration_ns"} (only if armed), "permitted" (only if false),
+    ///  "extra" (only if non-empty)}.
+    nlohmann::json to_json() const;
+    /// Inverse of to_json (missing fields take their defaults). nlohmann::json::exception on
+    /// wrongly typed fields.
+    static Event from_json(const nlohmann::json& j);
+};
+
+/// The fixed one-line text of an event used by golden logs (time relative to `origin`):
+///   "+1.500000s dialout.session default/10.10.1.1: connecting -> inhibited on timer-expiry (cause=no answer) [timer inhibited=30s]"
+///   "+2.000000s toy.door d1: closed: push NOT PERMITTED (cause=button)"
+///   "+0.000000s l2tp.tunnel 7: malformed (cause=...)"            (no from/to)
+/// A non-empty `extra` is appended as compact JSON with sorted keys.
+std::string format_golden(const Event& e, TimePoint origin = TimePoint{});
+
+/// Which events a subscriber wants. entity "" = all; "ppp" matches "ppp" and "ppp.lcp" (dotted
+/// prefix); id "" = all ids, else exact.
+struct EventFilter {
+    std::string entity;
+    std::string id;
+    bool matches(const Event& e) const noexcept;
+};
+
+/// Synchronous publish/subscribe of events within one event-loop thread.
+/// Callbacks run inside publish(), in subscription order; they may publish, subscribe and
+/// unsubscribe re-entrantly (a subscriber added during delivery does not see the current event;
+/// one removed during delivery gets no further events). Not thread-safe.
+class EventBus {
+public:
+    using Callback = std::function<void(const Event&)>;
+    using SubscriptionId = std::uint64_t;
+
+    /// `clock` stamps events published without a time.
+    explicit EventBus(const Clock& clock) noexcept : clock_(&clock) {}
+    EventBus(const EventBus&) = delete;
+    EventBus& operator=(const EventBus&) = delete;
+
+    const Clock& clock() const noexcept { return *clock_; }
+
+    SubscriptionId subscribe(EventFilter filter, Callback cb);
+    /// Returns false if the id is unknown (already removed).
+    bool unsubscribe(SubscriptionId id) noexcept;
+
+    /// Stamps time_ns / wall from the clock if time_ns == kUnstamped, then delivers to matching
+    /// subscribers. With no subscriber this is a counter increment (the Event is not copied).
+    void publish(Event e);
+
+    bool has_subscribers() const noexcept { return live_ != 0; }
+    std::size_t subscriber_count() const noexcept { return live_; }
+    std::uint64_t published_count() const noexcept { return published_; }
+
+private:
+    struct Sub {
+        SubscriptionId id;
+        EventFilter filter;
+        std::shared_ptr<const Callback> cb;  // null once unsubscribed during delivery
+    };
+    const Clock* clock_;
+    std::vector<Sub> subs_;
+    std::size_t live_ = 0;
+    int depth_ = 0;
+    bool dirty_ = false;
+    SubscriptionId next_id_ = 1;
+    std::uint64_t published_ = 0;
+};
+
+/// Writes each event as one JSON object per line to a file (O_APPEND), flushed per line.
+class JsonLinesSink {
+public:
+    /// Opens (creates) `path`; `truncate` empties it first. std::system_error if it cannot be opened.
+    explicit JsonLinesSink(const std::string& path, bool truncate = false);
+    ~JsonLinesSink();
+    JsonLinesSink(const JsonLinesSink&) = delete;
+    JsonLinesSink& operator=(const JsonLinesSink&) = delete;
+
+    void write(const Event& e);
+    /// Subscribes to `bus` (one bus at a time); detached on destruction. The bus must outlive it.
+    void attach(EventBus& bus, EventFilter filter = {});
+    void detach() noexcept;
+    std::uint64_t lines_written() const noexcept { return lines_; }
+
+private:
+    std::FILE* file_ = nullptr;
+    EventBus* bus_ = nullptr;
+    EventBus::SubscriptionId sub_ = 0;
+    std::uint64_t lines_ = 0;
+};
+
+/// In-memory recorder for tests: keeps every matching event and renders the golden log.
+class EventRecorder {
+public:
+    /// Subscribes to `bus` (which must outlive the recorder); times are shown relative to `origin`.
+    explicit EventRecorder(EventBus& bus, EventFilter filter = {}, TimePoint origin = TimePoint{});
+    ~EventRecorder();
+    EventRecorder(const EventRecorder&) = delete;
+    EventRecorder& operator=(const EventRecorder&) = delete;
+
+    const std::vector<Event>& events() const noexcept { return events_; }
+    /// format_golden() of each event.
+    std::vector<std::string> lines() const;
+    /// lines() joined, each followed by '\n'.
+    std::string text() const;
+    /// Number of recorded events whose `event` equals `name` (all if name is empty).
+    std::size_t count(std::string_view name = {}) const noexcept;
+    void clear() noexcept { events_.clear(); }
+
+private:
+    EventBus& bus_;
+    EventBus::SubscriptionId sub_;
+    TimePoint origin_;
+    std::vector<Event> events_;
+};
+
+}  // namespace dl::core

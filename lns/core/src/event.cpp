@@ -1,0 +1,188 @@
+#include "dl/core/event.hpp"
+
+#include <cerrno>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "dl/core/duration.hpp"
+
+namespace dl::core {
+
+// ---- Event ------------------------------------------------------------------------------------
+
+nlohmann::json Event::to_json() const {
+    nlohmann::json j = nlohmann::json::object();
+    j["time_ns"] = time_ns == kUnstamped ? 0 : time_ns;
+    j["time"] = format_iso8601(wall);
+    j["entity"] = entity;
+    j["id"] = id;
+    j["from"] = from;
+    j["to"] = to;
+    j["event"] = event;
+    j["cause"] = cause;
+    if (timer)
+        j["timer"] = {{"name", timer->name},
+                      {"duration", format_duration(timer->duration)},
+                      {"duration_ns", timer->duration.count()}};
+    if (!permitted) j["permitted"] = false;
+    if (extra.is_object() && !extra.empty()) j["extra"] = extra;
+    return j;
+}
+
+Event Event::from_json(const nlohmann::json& j) {
+    Event e;
+    e.time_ns = j.value("time_ns", std::int64_t{0});
+    e.entity = j.value("entity", std::string{});
+    e.id = j.value("id", std::string{});
+    e.from = j.value("from", std::string{});
+    e.to = j.value("to", std::string{});
+    e.event = j.value("event", std::string{});
+    e.cause = j.value("cause", std::string{});
+    e.permitted = j.value("permitted", true);
+    if (const auto it = j.find("timer"); it != j.end() && it->is_object())
+        e.timer = TimerArmed{it->value("name", std::string{}), Duration{it->value("duration_ns", std::int64_t{0})}};
+    if (const auto it = j.find("extra"); it != j.end() && it->is_object()) e.extra = *it;
+    return e;
+}
+
+std::string format_golden(const Event& e, TimePoint origin) {
+    const std::int64_t t = (e.time_ns == Event::kUnstamped ? 0 : e.time_ns) - to_ns(origin);
+    const std::uint64_t abs = t < 0 ? static_cast<std::uint64_t>(-(t + 1)) + 1 : static_cast<std::uint64_t>(t);
+    std::string out = fmt::format("{}{}.{:06}s {} {}:", t < 0 ? '-' : '+', abs / 1'000'000'000,
+                                  (abs % 1'000'000'000) / 1000, e.entity, e.id);
+    if (!e.permitted) {
+        out += fmt::format(" {}: {} NOT PERMITTED", e.from, e.event);
+    } else if (!e.from.empty() || !e.to.empty()) {
+        out += fmt::format(" {} -> {} on {}", e.from, e.to, e.event);
+    } else {
+        out += fmt::format(" {}", e.event);
+    }
+    if (!e.cause.empty()) out += fmt::format(" (cause={})", e.cause);
+    if (e.timer) out += fmt::format(" [timer {}={}]", e.timer->name, format_duration(e.timer->duration));
+    if (e.extra.is_object() && !e.extra.empty()) out += " " + e.extra.dump();
+    return out;
+}
+
+bool EventFilter::matches(const Event& e) const noexcept {
+    if (!id.empty() && id != e.id) return false;
+    if (entity.empty()) return true;
+    if (e.entity.size() < entity.size() || e.entity.compare(0, entity.size(), entity) != 0) return false;
+    return e.entity.size() == entity.size() || e.entity[entity.size()] == '.';
+}
+
+// ---- EventBus ---------------------------------------------------------------------------------
+
+EventBus::SubscriptionId EventBus::subscribe(EventFilter filter, Callback cb) {
+    if (!cb) throw std::invalid_argument("EventBus::subscribe: empty callback");
+    const SubscriptionId id = next_id_++;
+    subs_.push_back(Sub{id, std::move(filter), std::make_shared<const Callback>(std::move(cb))});
+    ++live_;
+    return id;
+}
+
+bool EventBus::unsubscribe(SubscriptionId id) noexcept {
+    for (auto it = subs_.begin(); it != subs_.end(); ++it) {
+        if (it->id != id || !it->cb) continue;
+        --live_;
+        if (depth_ > 0) {
+            it->cb = nullptr;  // erased when the outermost publish returns
+            dirty_ = true;
+        } else {
+            subs_.erase(it);
+        }
+        return true;
+    }
+    return false;
+}
+
+void EventBus::publish(Event e) {
+    ++published_;
+    if (live_ == 0) return;
+    if (e.time_ns == Event::kUnstamped) {
+        e.time_ns = to_ns(clock_->now());
+        e.wall = clock_->wall_now();
+    }
+    ++depth_;
+    struct Leave {
+        EventBus& bus;
+        ~Leave() {
+            if (--bus.depth_ == 0 && bus.dirty_) {
+                std::erase_if(bus.subs_, [](const Sub& s) { return !s.cb; });
+                bus.dirty_ = false;
+            }
+        }
+    } leave{*this};
+    const std::size_t n = subs_.size();  // subscribers added during delivery wait for the next event
+    for (std::size_t i = 0; i < n; ++i) {
+        if (subs_[i].cb && subs_[i].filter.matches(e)) {
+            // Hold a reference: the callback may subscribe (reallocating subs_) or unsubscribe itself.
+            const std::shared_ptr<const Callback> cb = subs_[i].cb;
+            (*cb)(e);
+        }
+    }
+}
+
+// ---- JsonLinesSink ----------------------------------------------------------------------------
+
+JsonLinesSink::JsonLinesSink(const std::string& path, bool truncate) {
+    file_ = std::fopen(path.c_str(), truncate ? "w" : "a");
+    if (file_ == nullptr) throw std::system_error(errno, std::generic_category(), "JsonLinesSink: open " + path);
+}
+
+JsonLinesSink::~JsonLinesSink() {
+    detach();
+    if (file_ != nullptr) std::fclose(file_);
+}
+
+void JsonLinesSink::write(const Event& e) {
+    std::string line = e.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), file_);
+    std::fflush(file_);
+    ++lines_;
+}
+
+void JsonLinesSink::attach(EventBus& bus, EventFilter filter) {
+    detach();
+    bus_ = &bus;
+    sub_ = bus.subscribe(std::move(filter), [this](const Event& e) { write(e); });
+}
+
+void JsonLinesSink::detach() noexcept {
+    if (bus_ != nullptr) bus_->unsubscribe(sub_);
+    bus_ = nullptr;
+}
+
+// ---- EventRecorder ----------------------------------------------------------------------------
+
+EventRecorder::EventRecorder(EventBus& bus, EventFilter filter, TimePoint origin)
+    : bus_(bus), sub_(bus.subscribe(std::move(filter), [this](const Event& e) { events_.push_back(e); })),
+      origin_(origin) {}
+
+EventRecorder::~EventRecorder() { bus_.unsubscribe(sub_); }
+
+std::vector<std::string> EventRecorder::lines() const {
+    std::vector<std::string> out;
+    out.reserve(events_.size());
+    for (const auto& e : events_) out.push_back(format_golden(e, origin_));
+    return out;
+}
+
+std::string EventRecorder::text() const {
+    std::string out;
+    for (const auto& e : events_) {
+        out += format_golden(e, origin_);
+        out += '\n';
+    }
+    return out;
+}
+
+std::size_t EventRecorder::count(std::string_view name) const noexcept {
+    std::size_t n = 0;
+    for (const auto& e : events_)
+        if (name.empty() || e.event == name) ++n;
+    return n;
+}
+
+}  // namespace dl::core

@@ -1,0 +1,238 @@
+#include "dl/core/control.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "dl/core/timer_queue.hpp"
+
+using namespace dl::core;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+/// A ControlServer on a temp socket, its io_context running in a thread.
+class ControlTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/dl-core-ctl-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        path_ = dir_ + "/lnsd.sock";
+        server_ = std::make_unique<ControlServer>(io_, path_, &bus_);
+        server_->add_handler(
+            "show l2tp tunnel",
+            [](const json& args) {
+                return json{{"tunnels", json::array({{{"id", 1}, {"peer", "198.51.100.2"}}})},
+                            {"detail", args.value("detail", false)}};
+            },
+            "list tunnels");
+        server_->add_handler("fail", [](const json&) -> json { throw ControlError("tunnel 9 does not exist"); });
+        server_->start();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    void TearDown() override {
+        boost::asio::post(io_, [this] { server_->stop(); });
+        work_.reset();
+        thread_.join();
+        server_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    /// Runs f on the server thread and waits for it.
+    template <class F>
+    auto on_server(F f) {
+        std::packaged_task<decltype(f())()> task(std::move(f));
+        auto fut = task.get_future();
+        boost::asio::post(io_, [&task] { task(); });
+        return fut.get();
+    }
+
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+    VirtualClock clock_;
+    EventBus bus_{clock_};
+    std::string dir_, path_;
+    std::unique_ptr<ControlServer> server_;
+    std::thread thread_;
+};
+
+TEST_F(ControlTest, SocketIsMode0600) {
+    struct stat st{};
+    ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(ControlTest, RequestResponse) {
+    ControlClient c(path_);
+    const json r = c.request("show l2tp tunnel", {{"detail", true}});
+    EXPECT_EQ(r["tunnels"][0]["peer"], "198.51.100.2");
+    EXPECT_EQ(r["detail"], true);
+    const json full = c.call("show l2tp tunnel");
+    EXPECT_EQ(full["ok"], true);
+    EXPECT_EQ(full["id"], 2);
+    const json help = c.request("help");
+    EXPECT_EQ(help["commands"].size(), 5u);
+}
+
+TEST_F(ControlTest, ErrorsAreAnsweredAndServerKeepsRunning) {
+    ControlClient c(path_);
+    const json fail = c.call("fail");
+    EXPECT_EQ(fail["ok"], false);
+    EXPECT_EQ(fail["error"], "tunnel 9 does not exist");
+    EXPECT_THROW(c.request("fail"), ControlError);
+    EXPECT_EQ(c.call("no such")["error"], "unknown command 'no such' (try 'help')");
+
+    c.send_line("{this is not json");
+    auto bad = c.next_response(2s);
+    ASSERT_TRUE(bad);
+    EXPECT_EQ((*bad)["ok"], false);
+    EXPECT_TRUE((*bad)["id"].is_null());
+    EXPECT_EQ((*bad)["error"].get<std::string>().rfind("bad JSON: ", 0), 0u);
+
+    c.send_line("[1,2]");
+    EXPECT_EQ((*c.next_response(2s))["error"], "request must be a JSON object");
+    c.send_line(R"({"id":"x"})");
+    bad = c.next_response(2s);
+    EXPECT_EQ((*bad)["id"], "x");
+    EXPECT_EQ((*bad)["error"], "request needs a \"cmd\" string");
+    c.send_line(R"({"id":7,"cmd":"show l2tp tunnel","args":[1]})");
+    EXPECT_EQ((*c.next_response(2s))["error"], "\"args\" must be a JSON object");
+    c.send_line("\xff\xfe");  // invalid UTF-8
+    EXPECT_EQ((*c.next_response(2s))["ok"], false);
+
+    // Same connection still works, and so does a new one.
+    EXPECT_EQ(c.request("show l2tp tunnel")["tunnels"].size(), 1u);
+    ControlClient c2(path_);
+    EXPECT_EQ(c2.request("show l2tp tunnel")["tunnels"].size(), 1u);
+}
+
+TEST_F(ControlTest, SubscriptionStreamsFilteredEvents) {
+    ControlClient sub(path_);
+    sub.subscribe(EventFilter{"dialout", ""});
+    ControlClient all(path_);
+    all.subscribe();
+    EXPECT_EQ(on_server([&] { return bus_.subscriber_count(); }), 2u);
+
+    on_server([&] {
+        Event e;
+        e.entity = "l2tp.tunnel";
+        e.id = "1";
+        e.event = "ignored-by-filter";
+        bus_.publish(e);
+        e.entity = "dialout.session";
+        e.id = "default/10.10.0.0/16/10.10.1.1";
+        e.from = "dormant";
+        e.to = "authenticating";
+        e.event = "trigger";
+        e.timer = TimerArmed{"trigger", 30s};
+        bus_.publish(e);
+        return 0;
+    });
+    const auto ev = sub.next_event(2s);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->entity, "dialout.session");
+    EXPECT_EQ(ev->to, "authenticating");
+    EXPECT_EQ(ev->timer, (TimerArmed{"trigger", 30s}));
+    EXPECT_FALSE(sub.next_event(100ms));  // the l2tp event was filtered out
+    EXPECT_EQ(all.next_event(2s)->event, "ignored-by-filter");
+    EXPECT_EQ(all.next_event(2s)->event, "trigger");
+
+    // Requests still work on a subscribed connection (events in between are buffered).
+    on_server([&] {
+        Event e;
+        e.entity = "dialout.session";
+        e.event = "buffered";
+        bus_.publish(e);
+        return 0;
+    });
+    EXPECT_EQ(sub.request("show l2tp tunnel")["tunnels"].size(), 1u);
+    EXPECT_EQ(sub.next_event(2s)->event, "buffered");
+
+    EXPECT_EQ(sub.request("unsubscribe")["subscribed"], false);
+    EXPECT_EQ(on_server([&] { return bus_.subscriber_count(); }), 1u);
+}
+
+TEST_F(ControlTest, DisconnectedClientsAreCleanedUp) {
+    {
+        ControlClient a(path_);
+        a.subscribe();
+        ControlClient b(path_);
+        b.request("help");
+        EXPECT_EQ(on_server([&] { return server_->client_count(); }), 2u);
+    }
+    // The server notices EOF asynchronously; poll (bounded) instead of sleeping a fixed time.
+    for (int i = 0; i < 200 && on_server([&] { return server_->client_count(); }) != 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(on_server([&] { return server_->client_count(); }), 0u);
+    EXPECT_EQ(on_server([&] { return bus_.subscriber_count(); }), 0u);
+    // Publishing after the subscriber left is harmless.
+    on_server([&] {
+        Event e;
+        e.entity = "x";
+        bus_.publish(e);
+        return 0;
+    });
+}
+
+TEST_F(ControlTest, ManyClients) {
+    std::vector<std::unique_ptr<ControlClient>> clients;
+    for (int i = 0; i < 20; ++i) clients.push_back(std::make_unique<ControlClient>(path_));
+    for (int round = 0; round < 3; ++round)
+        for (auto& c : clients) EXPECT_EQ(c->request("show l2tp tunnel", {{"detail", true}})["detail"], true);
+}
+
+TEST_F(ControlTest, OverlongLineClosesOnlyThatClient) {
+    ControlClient c(path_);
+    const std::string big(1100 * 1024, 'x');
+    c.send_line(big);
+    const auto r = c.next_response(5s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)["error"], "request line longer than 1 MiB; closing");
+    ControlClient c2(path_);
+    EXPECT_EQ(c2.request("help")["commands"].size(), 5u);
+}
+
+TEST(ControlServer, HandleLineWithoutSocketAndStaleSocketFile) {
+    boost::asio::io_context io;
+    ControlServer s(io, "/tmp/unused.sock");
+    s.add_handler("ping", [](const json&) { return json("pong"); });
+    EXPECT_EQ(json::parse(s.handle_line(R"({"id":3,"cmd":"ping"})")), (json{{"id", 3}, {"ok", true}, {"result", "pong"}}));
+    EXPECT_EQ(json::parse(s.handle_line(R"({"id":4,"cmd":"subscribe"})"))["ok"], false);
+
+    EXPECT_THROW(ControlClient("/nonexistent/dir/x.sock"), ControlError);
+    // A regular file at the path is not removed.
+    char tmpl[] = "/tmp/dl-core-ctl2-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string file = std::string(tmpl) + "/not-a-socket";
+    { std::ofstream(file) << "x"; }
+    ControlServer s2(io, file);
+    EXPECT_THROW(s2.start(), std::system_error);
+    EXPECT_TRUE(std::filesystem::exists(file));
+    // A stale socket file left by a previous run is replaced.
+    const std::string sock = std::string(tmpl) + "/ctl.sock";
+    {
+        ControlServer s3(io, sock);
+        s3.start();
+    }
+    {
+        ControlServer s4(io, sock);
+        s4.start();
+        ::unlink(sock.c_str());
+        ControlServer s5(io, sock);
+        s5.start();  // path free again
+    }
+    std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace

@@ -1,0 +1,183 @@
+#include "dl/core/event.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "dl/core/timer_queue.hpp"
+
+using namespace dl::core;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+Event transition(std::string entity, std::string id, std::string from, std::string to, std::string ev,
+                 std::string cause = {}) {
+    Event e;
+    e.entity = std::move(entity);
+    e.id = std::move(id);
+    e.from = std::move(from);
+    e.to = std::move(to);
+    e.event = std::move(ev);
+    e.cause = std::move(cause);
+    return e;
+}
+
+TEST(Event, GoldenFormat) {
+    Event e = transition("dialout.session", "default/10.10.1.1", "connecting", "inhibited", "timer-expiry",
+                         "trigger expired");
+    e.time_ns = 1'500'000'000;
+    e.timer = TimerArmed{"inhibited", 30s};
+    EXPECT_EQ(format_golden(e),
+              "+1.500000s dialout.session default/10.10.1.1: connecting -> inhibited on timer-expiry "
+              "(cause=trigger expired) [timer inhibited=30s]");
+    e.permitted = false;
+    e.to = e.from;
+    e.timer.reset();
+    EXPECT_EQ(format_golden(e, TimePoint{500ms}),
+              "+1.000000s dialout.session default/10.10.1.1: connecting: timer-expiry NOT PERMITTED "
+              "(cause=trigger expired)");
+    Event plain;
+    plain.time_ns = 2'000'001'000;
+    plain.entity = "l2tp.tunnel";
+    plain.id = "7";
+    plain.event = "malformed";
+    plain.extra = {{"reason", "short"}, {"bytes", 3}};
+    EXPECT_EQ(format_golden(plain, TimePoint{3s}), "-0.999999s l2tp.tunnel 7: malformed {\"bytes\":3,\"reason\":\"short\"}");
+}
+
+TEST(Event, JsonRoundTrip) {
+    Event e = transition("ppp.lcp", "s1", "req-sent", "ack-rcvd", "RCA", "Configure-Ack");
+    e.time_ns = 42;
+    e.wall = WallTime{1700000000s};
+    e.timer = TimerArmed{"ppp-restart", 3s};
+    e.extra = {{"id", 5}};
+    const json j = e.to_json();
+    EXPECT_EQ(j["time"], "2023-11-14T22:13:20.000000Z");
+    EXPECT_EQ(j["timer"]["duration"], "3s");
+    EXPECT_FALSE(j.contains("permitted"));
+    const Event back = Event::from_json(j);
+    EXPECT_EQ(back.entity, e.entity);
+    EXPECT_EQ(back.id, e.id);
+    EXPECT_EQ(back.from, e.from);
+    EXPECT_EQ(back.to, e.to);
+    EXPECT_EQ(back.event, e.event);
+    EXPECT_EQ(back.cause, e.cause);
+    EXPECT_EQ(back.timer, e.timer);
+    EXPECT_EQ(back.time_ns, 42);
+    EXPECT_EQ(back.extra, e.extra);
+    e.permitted = false;
+    EXPECT_EQ(e.to_json()["permitted"], false);
+    EXPECT_FALSE(Event::from_json(e.to_json()).permitted);
+}
+
+TEST(EventFilter, DottedPrefixAndId) {
+    const Event lcp = transition("ppp.lcp", "a", "", "", "x");
+    EXPECT_TRUE(EventFilter{}.matches(lcp));
+    EXPECT_TRUE((EventFilter{"ppp", ""}.matches(lcp)));
+    EXPECT_TRUE((EventFilter{"ppp.lcp", "a"}.matches(lcp)));
+    EXPECT_FALSE((EventFilter{"ppp.lcp", "b"}.matches(lcp)));
+    EXPECT_FALSE((EventFilter{"pp", ""}.matches(lcp)));
+    EXPECT_FALSE((EventFilter{"ppp.lcp.x", ""}.matches(lcp)));
+    EXPECT_FALSE((EventFilter{"l2tp", ""}.matches(lcp)));
+}
+
+TEST(EventBus, StampsFiltersAndUnsubscribes) {
+    VirtualClock clock;
+    EventBus bus(clock);
+    EXPECT_FALSE(bus.has_subscribers());
+    bus.publish(transition("a", "1", "", "", "ignored"));
+    EXPECT_EQ(bus.published_count(), 1u);
+
+    std::vector<std::string> got;
+    const auto all = bus.subscribe({}, [&](const Event& e) { got.push_back("all:" + e.event); });
+    const auto ppp = bus.subscribe({"ppp", ""}, [&](const Event& e) { got.push_back("ppp:" + e.event); });
+    clock.advance(2s);
+    std::int64_t stamped = 0;
+    const auto stamp = bus.subscribe({}, [&](const Event& e) { stamped = e.time_ns; });
+    bus.publish(transition("ppp.ipcp", "1", "", "", "up"));
+    bus.publish(transition("l2tp.tunnel", "1", "", "", "down"));
+    EXPECT_EQ(stamped, 2'000'000'000);
+    EXPECT_EQ(got, (std::vector<std::string>{"all:up", "ppp:up", "all:down"}));
+    EXPECT_TRUE(bus.unsubscribe(ppp));
+    EXPECT_FALSE(bus.unsubscribe(ppp));
+    EXPECT_TRUE(bus.unsubscribe(stamp));
+    got.clear();
+    Event pre = transition("ppp.lcp", "1", "", "", "pre-stamped");
+    pre.time_ns = 7;
+    bus.publish(pre);
+    EXPECT_EQ(got, (std::vector<std::string>{"all:pre-stamped"}));
+    EXPECT_TRUE(bus.unsubscribe(all));
+    EXPECT_EQ(bus.subscriber_count(), 0u);
+}
+
+TEST(EventBus, ReentrantPublishSubscribeUnsubscribe) {
+    VirtualClock clock;
+    EventBus bus(clock);
+    std::vector<std::string> got;
+    EventBus::SubscriptionId self = 0;
+    EventBus::SubscriptionId later = 0;
+    self = bus.subscribe({}, [&](const Event& e) {
+        got.push_back("once:" + e.event);
+        bus.unsubscribe(self);  // unsubscribes itself while running
+        later = bus.subscribe({}, [&](const Event& e2) { got.push_back("later:" + e2.event); });
+        bus.publish(transition("x", "1", "", "", "nested"));
+    });
+    bus.subscribe({}, [&](const Event& e) { got.push_back("second:" + e.event); });
+    bus.publish(transition("x", "1", "", "", "outer"));
+    // Nested publish is delivered before "second" sees "outer"; "later" (added during delivery)
+    // sees the nested event but not the outer one.
+    EXPECT_EQ(got, (std::vector<std::string>{"once:outer", "second:nested", "later:nested", "second:outer"}));
+    got.clear();
+    bus.publish(transition("x", "1", "", "", "again"));
+    EXPECT_EQ(got, (std::vector<std::string>{"second:again", "later:again"}));
+}
+
+TEST(EventRecorder, RecordsGoldenLines) {
+    VirtualTimeLoop loop;
+    EventBus bus(loop.clock());
+    EventRecorder rec(bus, {"dialout", ""});
+    loop.advance(1500ms);
+    bus.publish(transition("dialout.session", "default/10.10.1.1", "dormant", "authenticating", "trigger"));
+    bus.publish(transition("l2tp.tunnel", "3", "idle", "wait-ctl-reply", "open"));
+    EXPECT_EQ(rec.text(), "+1.500000s dialout.session default/10.10.1.1: dormant -> authenticating on trigger\n");
+    EXPECT_EQ(rec.count("trigger"), 1u);
+    EXPECT_EQ(rec.count(), 1u);
+    rec.clear();
+    EXPECT_TRUE(rec.events().empty());
+}
+
+TEST(JsonLinesSink, OneFlushedObjectPerLine) {
+    char tmpl[] = "/tmp/dl-core-events-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string path = std::string(tmpl) + "/events.jsonl";
+    VirtualClock clock;
+    EventBus bus(clock);
+    {
+        JsonLinesSink sink(path, true);
+        sink.attach(bus);
+        bus.publish(transition("a.b", "1", "s0", "s1", "go", "because"));
+        clock.advance(1s);
+        bus.publish(transition("a.b", "1", "s1", "s2", "go\nwith newline"));
+        // Flushed per line: readable before the sink closes.
+        std::ifstream in(path);
+        std::string l1, l2, l3;
+        ASSERT_TRUE(std::getline(in, l1));
+        ASSERT_TRUE(std::getline(in, l2));
+        EXPECT_FALSE(std::getline(in, l3));
+        EXPECT_EQ(json::parse(l1)["cause"], "because");
+        EXPECT_EQ(json::parse(l2)["time_ns"], 1'000'000'000);
+        EXPECT_EQ(json::parse(l2)["event"], "go\nwith newline");
+        EXPECT_EQ(sink.lines_written(), 2u);
+    }
+    EXPECT_EQ(bus.subscriber_count(), 0u);  // detached on destruction
+    EXPECT_THROW(JsonLinesSink("/nonexistent-dir/x.jsonl"), std::system_error);
+    std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace
