@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dl/ppp/fcs.hpp"
@@ -151,7 +152,28 @@ std::optional<std::span<const std::uint8_t>> AsyncDeframer::next(
     const std::size_t limit = max_frame();
     const std::uint8_t* p = input.data();
     const std::uint8_t* const end = p + input.size();
+    const std::uint32_t accm = opts_.accm;
     while (p != end) {
+        if (!hunting_ && !escaped_ && !overflow_) {
+            // Fast path: copy a run of ordinary octets (no Flag, no Escape, no ACCM-flagged
+            // control octet) in one go.
+            const std::uint8_t* q = p;
+            while (q != end && *q != kHdlcFlag && *q != kHdlcEscape &&
+                   !(*q < 0x20 && ((accm >> *q) & 1u)))
+                ++q;
+            if (q != p) {
+                const std::size_t run = static_cast<std::size_t>(q - p);
+                const std::size_t room = limit - std::min(limit, buf_.size());
+                if (run > room) {
+                    buf_.insert(buf_.end(), p, p + room);
+                    overflow_ = true;  // bounded memory: discard the rest up to the next flag
+                } else {
+                    buf_.insert(buf_.end(), p, q);
+                }
+                p = q;
+                continue;
+            }
+        }
         std::uint8_t c = *p++;
         if (hunting_) {
             if (c == kHdlcFlag) {
@@ -178,7 +200,7 @@ std::optional<std::span<const std::uint8_t>> AsyncDeframer::next(
             continue;
         }
         // RFC 1662 §4.2: octets < 0x20 flagged in the receiving ACCM are removed before the FCS.
-        if (c < 0x20 && ((opts_.accm >> c) & 1u)) continue;
+        if (c < 0x20 && ((accm >> c) & 1u)) continue;
         if (escaped_) {
             c = static_cast<std::uint8_t>(c ^ kHdlcEscapeXor);
             escaped_ = false;
