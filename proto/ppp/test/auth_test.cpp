@@ -108,6 +108,8 @@ struct BadCase {
     const char* source;
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.what << ": " << c.hex; }
+
 class AuthMalformed : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(AuthMalformed, IsParseError) {
@@ -141,7 +143,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"chap unknown code", false, "05 01 00 04", "chap.code", "RFC 1994 §4"},
         BadCase{"chap no value-size", false, "01 01 00 04", "chap.value_size", "RFC 1994 §4.1"},
         BadCase{"chap value-size 0", false, "02 01 00 05 00", "chap.value_size", "RFC 1994 §4.1"},
-        BadCase{"chap value overruns", false, "01 01 00 07 03 aa bb", "chap.value", "RFC 1994 §4.1"}));
+        BadCase{"chap value overruns", false, "01 01 00 07 03 aa bb", "chap.value", "RFC 1994 §4.1"}),
+    [](const auto& p) { return test::param_name(p.param.what); });
 
 }  // namespace
 }  // namespace dl::ppp

@@ -224,6 +224,8 @@ struct BadCase {
     const char* source;
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.what << ": " << c.hex; }
+
 class ControlMalformed : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(ControlMalformed, IsParseError) {
@@ -271,7 +273,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"IP-Addresses length 6", false, "01 01 00 0a 01 06 0a 00 00 01", "IP-Addresses", "RFC 1332 §3.1"},
         BadCase{"IP-Compression length 3", false, "01 01 00 07 02 03 00", "IP-Compression-Protocol", "RFC 1332 §3.2"},
         BadCase{"Primary DNS length 5", false, "01 01 00 09 81 05 01 02 03", "Primary-DNS", "RFC 1877 §1.1"},
-        BadCase{"Secondary NBNS length 7", false, "01 01 00 0b 82 07 01 02 03 04 05", "Secondary-NBNS", "RFC 1877 §1.4"}));
+        BadCase{"Secondary NBNS length 7", false, "01 01 00 0b 82 07 01 02 03 04 05", "Secondary-NBNS", "RFC 1877 §1.4"}),
+    [](const auto& p) { return test::param_name(p.param.what); });
 
 TEST(ControlTables, DeclarativeRegistry) {
     EXPECT_EQ(code_table(ControlProtocol::lcp).size(), 13u);

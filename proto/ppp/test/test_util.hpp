@@ -42,3 +42,12 @@ inline Bytes cat(Bytes a, const Bytes& b) {
 inline Bytes str(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 }  // namespace dl::ppp::test
+
+namespace dl::ppp::test {
+/// gtest parameter name from a free-text description ("MRU length 3" -> "MRU_length_3").
+inline std::string param_name(std::string_view what) {
+    std::string s;
+    for (char c : what) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return s;
+}
+}  // namespace dl::ppp::test
