@@ -171,7 +171,7 @@ std::size_t encode_string(std::uint8_t* out, std::string_view v, std::uint8_t ta
     if (tag != 0 || (tagged && !v.empty() && static_cast<std::uint8_t>(v[0]) <= 0x1F)) out[n++] = tag;
     if (n + v.size() > max)
         throw std::length_error("RADIUS string value too long (RFC 2865 §5)");
-    std::memcpy(out + n, v.data(), v.size());
+    if (!v.empty()) std::memcpy(out + n, v.data(), v.size());
     return n + v.size();
 }
 void encode_integer(std::uint8_t* out, std::uint32_t v, std::uint8_t tag, bool tagged) {

@@ -215,7 +215,7 @@ std::vector<std::uint8_t> hide_user_password(std::string_view password, std::str
         throw std::length_error("User-Password longer than 128 octets (RFC 2865 §5.2)");
     const std::size_t n = password.empty() ? 16 : (password.size() + 15) / 16 * 16;
     std::vector<std::uint8_t> out(n, 0);
-    std::memcpy(out.data(), password.data(), password.size());
+    if (!password.empty()) std::memcpy(out.data(), password.data(), password.size());
     xor_chain(out.data(), n, secret, request_auth, true);
     return out;
 }
@@ -269,7 +269,7 @@ std::vector<std::uint8_t> encrypt_tunnel_password(std::string_view password,
     out[0] = static_cast<std::uint8_t>(s >> 8);
     out[1] = static_cast<std::uint8_t>(s);
     out[2] = static_cast<std::uint8_t>(password.size());
-    std::memcpy(out.data() + 3, password.data(), password.size());
+    if (!password.empty()) std::memcpy(out.data() + 3, password.data(), password.size());
     std::uint8_t iv[18];
     std::memcpy(iv, request_auth.data(), 16);
     iv[16] = out[0];

@@ -141,6 +141,8 @@ bool is_response(Code c) noexcept {
     }
 }
 
+const Tins::PDU::PDUType Radius::pdu_flag;  // ODR definition of the in-class constant
+
 Radius::Radius(Code code, std::uint8_t identifier) : code_(code), identifier_(identifier) {}
 
 Radius::Radius(const std::uint8_t* data, std::uint32_t size) {
