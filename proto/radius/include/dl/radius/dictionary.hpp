@@ -58,7 +58,7 @@ struct VendorDef {
 /// Names are case-insensitive, as in FreeRADIUS. A later definition of the same (vendor, number)
 /// becomes the one returned by number lookups; redefining a name is allowed only identically.
 ///
-/// Loading Debian's full dictionary (~230 files, ~8600 attributes) takes a few milliseconds.
+/// Loading Debian's full dictionary (225 files, 7149 attributes, 7883 values) takes ~6 ms CPU.
 class Dictionary {
 public:
     Dictionary();
