@@ -76,6 +76,7 @@ L2TP::L2TP(const L2TP& other)
 
 L2TP& L2TP::operator=(const L2TP& other) {
     if (this == &other) return *this;
+    inner_pdu(nullptr);  // release our inner PDU before Tins::PDU copies the other's
     Tins::PDU::operator=(other);
     flags_ = other.flags_;
     ver_ = other.ver_;

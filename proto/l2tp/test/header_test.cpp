@@ -120,6 +120,16 @@ TEST(Header, CloneAndCopyAreIndependent) {
     EXPECT_EQ(m.payload().size(), 3u);
     L2TP moved = std::move(copy);
     EXPECT_EQ(moved.payload().size(), 1u);
+    L2TP assigned = make_data(3, 4, hex("aa bb"));
+    assigned = m;
+    EXPECT_EQ(assigned.payload().size(), 3u);
+    assigned = std::move(moved);
+    EXPECT_EQ(assigned.payload().size(), 1u);
+    L2TP ctl = make_zlb(1, 1, 1, 1);
+    ctl.set_host_name("h");
+    L2TP ctl2;
+    ctl2 = ctl;
+    EXPECT_EQ(ctl2.host_name(), "h");  // AVP values re-pointed at the copy's own buffer
     EXPECT_EQ(L2TP::pdu_flag, static_cast<Tins::PDU::PDUType>(Tins::PDU::USER_DEFINED_PDU + 1));
     EXPECT_EQ(m.pdu_type(), L2TP::pdu_flag);
 }
