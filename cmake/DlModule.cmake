@@ -57,7 +57,7 @@ function(dl_module name)
                                DL_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/test/data")
     dl_project_options(${lib}_test)
     gtest_discover_tests(${lib}_test DISCOVERY_MODE PRE_TEST
-                         PROPERTIES LABELS "unit;${name}" TIMEOUT 120)
+                         PROPERTIES LABELS ${name} TIMEOUT 120)
   endif()
 
   if(M_BENCH AND DL_BENCH)

@@ -32,3 +32,12 @@ TEST(Crypto, RandomBytesDiffer) {
     ASSERT_EQ(a.size(), 16u);
     EXPECT_NE(a, b) << "two 128-bit random draws were equal";
 }
+
+TEST(Crypto, HmacMd5RekeysBetweenCallsAndAcceptsEmptyKey) {
+    // RFC 2202 test case 1 after a call with another key: the per-thread context must re-key.
+    (void)c::hmac_md5(c::bytes("Jefe"), c::bytes("x"));
+    std::vector<std::uint8_t> key(16, 0x0b);
+    EXPECT_EQ(hex(c::hmac_md5(key, c::bytes("Hi There"))), "9294727a3638bb1c13f48ef8158bfc9d");
+    // HMAC-MD5 with an empty key (value computed with Python's hmac module).
+    EXPECT_EQ(hex(c::hmac_md5({}, c::bytes(""))), "74e6f7298a9c2d168935f58c001bad88");
+}
