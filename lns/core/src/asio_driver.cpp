@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 
 #include "dl/core/timer_queue.hpp"
 
@@ -31,7 +32,12 @@ struct AsioTimerDriver::Impl : std::enable_shared_from_this<Impl> {
             auto self = weak.lock();
             if (!self || !self->alive) return;
             self->scheduled.reset();
-            self->queue.run_due(self->queue.now());
+            try {
+                self->queue.run_due(self->queue.now());
+            } catch (...) {
+                self->reschedule();  // keep driving the rest; the exception leaves io_context::run()
+                throw;
+            }
             self->reschedule();
         });
     }
