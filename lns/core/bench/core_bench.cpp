@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int kTimers = 100'000;
+constexpr std::size_t kTimers = 100'000;
 
 // Arm 100 000 timers with scattered deadlines, then cancel all of them (random-ish order).
 void BM_TimerArmCancel100k(benchmark::State& state) {
@@ -22,11 +22,12 @@ void BM_TimerArmCancel100k(benchmark::State& state) {
     q.reserve(kTimers);
     std::vector<TimerId> ids(kTimers);
     for (auto _ : state) {
-        for (int i = 0; i < kTimers; ++i)
+        for (std::size_t i = 0; i < kTimers; ++i)
             ids[i] = q.arm(std::chrono::milliseconds((i * 7919) % 300'000), [] {});
-        for (int i = 0; i < kTimers; ++i) q.cancel(ids[(i * 104'729) % kTimers]);
+        // Cancel in a scattered order (104729 is prime, so i -> i * 104729 mod n is a permutation).
+        for (std::size_t i = 0; i < kTimers; ++i) q.cancel(ids[(i * 104'729) % kTimers]);
     }
-    state.SetItemsProcessed(state.iterations() * kTimers);  // one item = one arm + one cancel
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTimers));  // one item = one arm + one cancel
     state.counters["bytes_per_timer"] = static_cast<double>(q.memory_bytes()) / kTimers;
 }
 BENCHMARK(BM_TimerArmCancel100k)->Unit(benchmark::kMillisecond);
@@ -36,11 +37,11 @@ void BM_TimerRestartWith100kPending(benchmark::State& state) {
     VirtualClock clock;
     TimerQueue q(clock);
     std::vector<Timer> timers(kTimers);
-    for (int i = 0; i < kTimers; ++i) {
+    for (std::size_t i = 0; i < kTimers; ++i) {
         timers[i].bind(q);
         timers[i].start(std::chrono::milliseconds((i * 7919) % 300'000), [] {});
     }
-    int i = 0;
+    std::size_t i = 0;
     for (auto _ : state) {
         timers[i].start(std::chrono::milliseconds((i * 31) % 300'000), [] {});
         if (++i == kTimers) i = 0;
@@ -56,12 +57,12 @@ void BM_TimerFire100k(benchmark::State& state) {
     q.reserve(kTimers);
     std::size_t fired = 0;
     for (auto _ : state) {
-        for (int i = 0; i < kTimers; ++i)
+        for (std::size_t i = 0; i < kTimers; ++i)
             q.arm(std::chrono::milliseconds((i * 7919) % 300'000), [&fired] { ++fired; });
         q.run_due(clock.now() + 1h);
     }
     benchmark::DoNotOptimize(fired);
-    state.SetItemsProcessed(state.iterations() * kTimers);
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTimers));
 }
 BENCHMARK(BM_TimerFire100k)->Unit(benchmark::kMillisecond);
 
@@ -70,7 +71,7 @@ void BM_TimerQueueMemoryPerTimer(benchmark::State& state) {
     for (auto _ : state) {
         VirtualClock clock;
         TimerQueue q(clock);
-        for (int i = 0; i < kTimers; ++i) q.arm(std::chrono::milliseconds(i), [] {});
+        for (std::size_t i = 0; i < kTimers; ++i) q.arm(std::chrono::milliseconds(i), [] {});
         state.counters["bytes_per_timer"] = static_cast<double>(q.memory_bytes()) / kTimers;
     }
     state.counters["sizeof_Timer"] = sizeof(Timer);

@@ -72,6 +72,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
     std::deque<std::string> out;
     bool writing = false;
     bool closed = false;
+    bool discarding = false;  // inside an overlong line
     std::optional<EventBus::SubscriptionId> sub;
     EventBus* sub_bus = nullptr;
 
@@ -79,29 +80,32 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
         asio::async_read_until(sock, in, '\n', [self = shared_from_this()](const boost::system::error_code& ec,
                                                                            std::size_t n) {
             if (self->closed) return;
+            if (ec == asio::error::not_found) {
+                // No '\n' within kMaxLine bytes: answer once, then discard up to the next '\n'.
+                if (!self->discarding)
+                    self->send(dump(error_response(nullptr, "request line longer than 1 MiB; ignored")));
+                self->discarding = true;
+                self->in.consume(self->in.size());
+                self->read();
+                return;
+            }
             if (ec) {
-                if (ec == asio::error::not_found) {  // no '\n' within kMaxLine bytes
-                    self->send(dump(error_response(nullptr, "request line longer than 1 MiB; closing")));
-                    self->close_after_write();
-                    return;
-                }
                 self->close();
                 return;
             }
             std::string line(asio::buffers_begin(self->in.data()), asio::buffers_begin(self->in.data()) + n - 1);
             self->in.consume(n);
+            if (self->discarding) {  // the tail of an overlong line
+                self->discarding = false;
+                self->read();
+                return;
+            }
             if (!line.empty() && line.back() == '\r') line.pop_back();
             auto srv = self->server.lock();
             if (!srv) return;
             if (!line.empty()) self->send(srv->handle_line(line, self.get()));
             if (!self->closed) self->read();
         });
-    }
-
-    bool closing_after_write = false;
-    void close_after_write() {
-        closing_after_write = true;
-        if (!writing) close();
     }
 
     void send(std::string line) {
@@ -118,7 +122,6 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
     void write_next() {
         if (out.empty() || closed) {
             writing = false;
-            if (closing_after_write) close();
             return;
         }
         writing = true;

@@ -60,7 +60,10 @@ std::string format_golden(const Event& e, TimePoint origin) {
     }
     if (!e.cause.empty()) out += fmt::format(" (cause={})", e.cause);
     if (e.timer) out += fmt::format(" [timer {}={}]", e.timer->name, format_duration(e.timer->duration));
-    if (e.extra.is_object() && !e.extra.empty()) out += " " + e.extra.dump();
+    if (e.extra.is_object() && !e.extra.empty()) {
+        out += ' ';
+        out += e.extra.dump();
+    }
     return out;
 }
 

@@ -11,8 +11,9 @@
 //                 Replaces an earlier subscription of the same client.
 //   "unsubscribe" -> {"subscribed":false}
 // A line that is not JSON, not an object, or lacks "cmd" is answered with ok:false and id null
-// (or the id, if one could be read); the connection stays open. A line longer than 1 MiB closes
-// the connection, as does a client whose unsent output exceeds 8192 lines (slow subscriber).
+// (or the id, if one could be read); the connection stays open. A line longer than 1 MiB is
+// answered once with an error and discarded up to its '\n'. A client whose unsent output exceeds
+// 8192 lines (a subscriber that does not read) is disconnected.
 #pragma once
 
 #include <chrono>
