@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "dl/core/asio_driver.hpp"
 #include "dl/core/timer_queue.hpp"
 
 using namespace dl::core;
@@ -201,6 +202,47 @@ TEST_F(ControlTest, OverlongLineIsAnsweredAndDiscarded) {
     EXPECT_EQ((*r)["error"], "request line longer than 1 MiB; ignored");
     EXPECT_EQ(c.request("help")["commands"].size(), 5u);  // same connection, next line is fine
     EXPECT_FALSE(c.next_response(100ms));                 // exactly one error for the long line
+}
+
+// The lnsd arrangement: one io_context drives the control socket and the timer queue; a command
+// arms a timer whose expiry publishes an event that reaches a subscribed client.
+TEST(ControlServer, CommandArmsTimerWhoseEventReachesSubscriber) {
+    char tmpl[] = "/tmp/dl-core-ctl3-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string path = std::string(tmpl) + "/ctl.sock";
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    SystemClock clock;
+    TimerQueue timers(clock);
+    AsioTimerDriver driver(io, timers);
+    EventBus bus(clock);
+    ControlServer server(io, path, &bus);
+    server.add_handler("arm", [&](const json& args) {
+        const auto ms = std::chrono::milliseconds(args.at("ms").get<int>());
+        timers.arm(ms, [&bus] {
+            Event e;
+            e.entity = "test.timer";
+            e.id = "t1";
+            e.event = "timer-expiry";
+            bus.publish(e);
+        });
+        return json{{"armed", true}};
+    });
+    server.start();
+    std::thread runner([&] { io.run(); });
+    {
+        ControlClient c(path);
+        c.subscribe({"test", ""});
+        EXPECT_EQ(c.request("arm", {{"ms", 20}})["armed"], true);
+        const auto ev = c.next_event(5s);
+        ASSERT_TRUE(ev);
+        EXPECT_EQ(ev->entity, "test.timer");
+        EXPECT_GT(ev->time_ns, 0);
+    }
+    boost::asio::post(io, [&] { server.stop(); });
+    work.reset();
+    runner.join();
+    std::filesystem::remove_all(tmpl);
 }
 
 TEST(ControlServer, HandleLineWithoutSocketAndStaleSocketFile) {
