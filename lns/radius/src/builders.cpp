@@ -1,0 +1,1 @@
+// Request builders and reply decoders (filled in the next commit).

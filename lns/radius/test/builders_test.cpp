@@ -1,0 +1,1 @@
+// Builder/decoder tests (next commit).
