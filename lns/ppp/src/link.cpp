@@ -1,0 +1,1 @@
+namespace dl::ppp::engine {}
