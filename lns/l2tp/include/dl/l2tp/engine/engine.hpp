@@ -1,0 +1,190 @@
+// The RFC 2661 control-plane engine, sans-I/O, for either role (LNS or LAC): control connections
+// (§7.2), incoming / outgoing call sessions (§7.4, §7.5), data messages (§3.1, §5.9).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/l2tp/engine/reliable.hpp"
+#include "dl/l2tp/l2tp.hpp"
+
+namespace dl::l2tp::engine {
+
+/// Opaque identity of a peer (the adapter maps UDP address:port to it).
+using PeerId = std::uint64_t;
+
+/// A session as the upper layer names it: our local Tunnel ID and Session ID.
+struct SessionKey {
+    std::uint16_t tunnel = 0;
+    std::uint16_t session = 0;
+    friend bool operator==(SessionKey, SessionKey) = default;
+};
+
+/// Engine configuration. Secrets enable tunnel authentication (§4.4.3, §5.1.1) and hiding (§4.3).
+struct EngineConfig {
+    std::string host_name = "dl-lns";
+    std::string vendor_name = "dial-out";
+    std::uint16_t firmware_revision = 0x0100;
+    std::uint32_t framing_capabilities = kFramingSync | kFramingAsync;
+    std::uint32_t bearer_capabilities = kBearerDigital | kBearerAnalog;
+    std::uint16_t receive_window = 16;   ///< advertised Receive Window Size, 1..1024
+    unsigned max_retransmits = 5;
+    std::string secret;                  ///< tunnel secret ("" = no authentication)
+    bool hide_avps = false;              ///< hide session AVPs (§4.3) when a secret is set
+    bool require_sequencing = false;     ///< LNS asks the LAC for sequenced data (§5.9)
+    std::uint64_t seed = 0;              ///< random source (IDs, challenges, tie breakers); 0 = random
+};
+
+/// Parameters of an outgoing call (OCRQ, §6.9).
+struct OutgoingCall {
+    std::string called_number;
+    std::optional<std::string> sub_address;
+    std::uint32_t min_bps = 0, max_bps = 0;
+    std::uint32_t bearer_type = kBearerDigital;
+    std::uint32_t framing_type = kFramingSync;
+    std::uint32_t call_serial_number = 0;
+};
+
+/// Parameters of an incoming call (ICRQ §6.6 + ICCN §6.8), given by the LAC role and exposed to
+/// the LNS role when the ICCN arrives.
+struct IncomingCall {
+    std::uint32_t call_serial_number = 0;
+    std::optional<std::string> calling_number, called_number;
+    std::uint32_t tx_connect_speed = 64000;
+    std::optional<std::uint32_t> rx_connect_speed;
+    std::uint32_t framing_type = kFramingSync;
+    std::optional<std::vector<std::uint8_t>> initial_received_lcp_confreq, last_sent_lcp_confreq,
+        last_received_lcp_confreq;
+    std::optional<std::uint16_t> proxy_authen_type;
+    std::optional<std::string> proxy_authen_name;
+    std::optional<std::vector<std::uint8_t>> proxy_authen_challenge, proxy_authen_response;
+    std::optional<std::uint8_t> proxy_authen_id;
+    bool sequencing_required = false;
+};
+
+/// Connection facts handed to connected() (OCCN / ICCN).
+struct ConnectInfo {
+    std::uint32_t tx_connect_speed = 0;
+    std::optional<std::uint32_t> rx_connect_speed;
+    std::uint32_t framing_type = 0;
+    bool sequencing = false;
+    std::optional<IncomingCall> incoming;  ///< LNS role, incoming call: the ICRQ/ICCN facts
+};
+
+/// Why a call failed or ended (CDN, §6.12).
+struct CallFailure {
+    std::uint16_t result = 0;
+    std::optional<std::uint16_t> error;
+    std::optional<std::string> message;
+    std::optional<Q931Cause> q931;
+};
+
+/// Upcalls. All optional.
+struct EngineCallbacks {
+    std::function<void(PeerId, std::vector<std::uint8_t>)> send;            ///< one UDP payload
+    std::function<void(std::uint16_t tunnel, PeerId)> tunnel_up;
+    std::function<void(std::uint16_t tunnel, const std::string& cause)> tunnel_down;
+    std::function<void(SessionKey, const ConnectInfo&)> connected;
+    std::function<void(SessionKey, const CallFailure&)> failed;              ///< CDN or tunnel loss
+    std::function<void(SessionKey, std::span<const std::uint8_t>)> ppp_frame;
+    std::function<void(SessionKey, const OutgoingCall&)> ocrq;               ///< LAC role
+    std::function<void(SessionKey, const Accm&)> sli;
+    std::function<void(SessionKey, const CallErrors&)> wen;
+};
+
+/// Engine counters.
+struct EngineStats {
+    std::uint64_t malformed = 0, invalid = 0, unknown_tunnel = 0, unknown_session = 0, not_permitted = 0,
+                  data_in = 0, data_out = 0, auth_failures = 0;
+};
+
+class Tunnel;
+class Session;
+
+/// Registers the timers this engine uses (if absent): retransmit, retransmit-cap, hello (the
+/// well-known ones), zlb-ack 100ms [1ms..1s], tunnel-hold 31s [1s..5m] (§5.7).
+void register_l2tp_timers(core::TimerRegistry& registry);
+
+/// The engine: every control connection and session of one endpoint.
+class Engine {
+public:
+    Engine(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, EngineConfig cfg,
+           EngineCallbacks cb);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    /// One received UDP payload from `peer`. Malformed input is counted and logged, never thrown.
+    void receive(PeerId peer, std::span<const std::uint8_t> datagram);
+
+    /// Opens a control connection to `peer` (SCCRQ). Returns our Tunnel ID.
+    std::uint16_t open_tunnel(PeerId peer);
+    /// Closes a tunnel with a StopCCN (§5.7). False if unknown.
+    bool close_tunnel(std::uint16_t tunnel, StopCcnResult result = StopCcnResult::GeneralRequestToClear,
+                      std::optional<GeneralError> error = std::nullopt, std::string message = {});
+
+    /// LNS role: place an outgoing call (OCRQ) through `peer`, opening a tunnel if none is up.
+    SessionKey place_outgoing_call(PeerId peer, const OutgoingCall& call);
+    /// LAC role: place an incoming call (ICRQ … ICCN) towards the LNS `peer`.
+    SessionKey place_incoming_call(PeerId peer, const IncomingCall& call);
+    /// LAC role, after ocrq(): accept the call (OCRP).
+    bool accept(SessionKey s);
+    /// LAC role: the outgoing call is connected (OCCN).
+    bool call_connected(SessionKey s, std::uint32_t tx_connect_speed, std::uint32_t framing_type);
+    /// Either role: clear the call (CDN with Result Code and optional Q.931 cause, §6.12).
+    bool disconnect(SessionKey s, CdnResult result, std::optional<GeneralError> error = std::nullopt,
+                    std::optional<Q931Cause> q931 = std::nullopt);
+    /// Sends a PPP frame on an established session (data message §3.1, Ns/Nr if sequencing §5.9).
+    bool send_ppp(SessionKey s, std::span<const std::uint8_t> frame);
+    /// LNS role: SLI (§6.14) to the LAC.
+    bool set_link_info(SessionKey s, const Accm& accm);
+
+    /// State names for tests and `show`: "" when unknown.
+    std::string tunnel_state(std::uint16_t tunnel) const;
+    std::string session_state(SessionKey s) const;
+    std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
+    std::size_t session_count() const noexcept;
+    const EngineStats& stats() const noexcept { return stats_; }
+    /// The reliable channel of a tunnel (tests), nullptr if unknown.
+    const ReliableChannel* channel(std::uint16_t tunnel) const;
+    /// For tests of Ns/Nr wrap: initial Ns of the next tunnels' channels.
+    void set_initial_ns(std::uint16_t ns) noexcept { initial_ns_ = ns; }
+
+    static std::size_t sizeof_tunnel() noexcept;
+    static std::size_t sizeof_session() noexcept;
+
+private:
+    friend class Tunnel;
+    friend class Session;
+    Tunnel* find_tunnel(std::uint16_t id) const;
+    Tunnel* tunnel_to(PeerId peer) const;
+    Tunnel& create_tunnel(PeerId peer);
+    std::uint16_t random_id(const std::function<bool(std::uint16_t)>& taken);
+    void erase_later(std::uint16_t tunnel);
+    void publish(std::string entity, std::string id, std::string event, std::string cause,
+                 nlohmann::json extra = nlohmann::json::object());
+
+    core::TimerQueue* timers_;
+    core::TimerRegistry* registry_;
+    core::EventBus* bus_;
+    EngineConfig cfg_;
+    EngineCallbacks cb_;
+    std::mt19937_64 rng_;
+    std::map<std::uint16_t, std::unique_ptr<Tunnel>> tunnels_;
+    std::vector<std::uint16_t> doomed_;
+    core::Timer reaper_;
+    EngineStats stats_;
+    std::uint16_t initial_ns_ = 0;
+};
+
+}  // namespace dl::l2tp::engine

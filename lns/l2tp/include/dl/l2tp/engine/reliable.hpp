@@ -1,0 +1,116 @@
+// Reliable delivery of L2TP control messages on one control connection (RFC 2661 §5.8, Appendix A),
+// sans-I/O: bytes out through a callback, time from a dl::core::TimerQueue.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dl/core/timer_queue.hpp"
+#include "dl/l2tp/l2tp.hpp"
+
+namespace dl::l2tp::engine {
+
+/// 16-bit sequence number comparison with wrap-around (RFC 2661 §5.8: "a < b" when b - a, taken
+/// modulo 65536, is in 1..32767).
+inline bool seq_lt(std::uint16_t a, std::uint16_t b) noexcept {
+    return static_cast<std::int16_t>(static_cast<std::uint16_t>(a - b)) < 0;
+}
+
+/// Parameters of the reliable transport (durations from the timer registry: `retransmit`,
+/// `retransmit-cap`, `zlb-ack`).
+struct ReliableConfig {
+    std::uint16_t receive_window = 16;     ///< our Receive Window Size (§4.4.3), 1..1024
+    std::uint16_t peer_window = 4;         ///< peer's Receive Window Size; 4 if absent (§4.4.3)
+    unsigned max_retransmits = 5;          ///< then the connection is declared failed (§5.8)
+    core::Duration retransmit{std::chrono::seconds(1)};
+    core::Duration retransmit_cap{std::chrono::seconds(8)};
+    core::Duration zlb_delay{std::chrono::milliseconds(100)};
+};
+
+/// Counters of one channel.
+struct ReliableStats {
+    std::uint64_t sent = 0, retransmitted = 0, zlb_sent = 0, received = 0, duplicates = 0,
+                  out_of_order = 0, outside_window = 0;
+};
+
+/// The sequenced, acknowledged control channel of RFC 2661 §5.8 with the slow start / congestion
+/// avoidance of Appendix A.
+///  - send(msg): assigns Ns (the next send sequence), Nr (next expected), the peer's Tunnel ID,
+///    queues it and transmits while in-flight < min(CWND, peer window).
+///  - receive(msg): processes Nr (acks, CWND growth), then Ns: in-order → deliver() (and any
+///    queued successors), ahead within our window → held, behind → duplicate, re-acked at once by
+///    a ZLB and not redelivered. A delivered message is acked by a delayed ZLB (`zlb_delay`)
+///    unless an outgoing message piggy-backs Nr first.
+///  - Retransmission: the oldest unacked message after `retransmit`, doubling to `retransmit_cap`;
+///    after `max_retransmits` retransmissions of one message, failed(cause) is called once and the
+///    channel stops. Each timeout halves SSTHRESH and sets CWND to 1 (Appendix A).
+class ReliableChannel {
+public:
+    struct Callbacks {
+        std::function<void(std::vector<std::uint8_t>)> transmit;  ///< one UDP payload to the peer
+        std::function<void(L2TP&)> deliver;                        ///< in-order non-ZLB message
+        std::function<void(const std::string&)> failed;            ///< retransmissions exhausted
+    };
+
+    ReliableChannel(core::TimerQueue& timers, ReliableConfig cfg, Callbacks cb);
+
+    /// Peer's Tunnel ID used in every message header (0 until the SCCRP/SCCRQ told it).
+    void set_peer_tunnel_id(std::uint16_t id) noexcept { peer_tunnel_id_ = id; }
+    std::uint16_t peer_tunnel_id() const noexcept { return peer_tunnel_id_; }
+    /// Peer's Receive Window Size (0 is treated as 1).
+    void set_peer_window(std::uint16_t w) noexcept { cfg_.peer_window = w ? w : 1; }
+
+    /// Queues a control message (non-ZLB) for reliable delivery.
+    void send(L2TP msg);
+    /// Processes one received control message (ZLB or not) of this connection.
+    void receive(L2TP& msg);
+    /// Sends a ZLB now (acknowledging everything received in order).
+    void send_zlb();
+    /// Stops every timer and drops queued messages (on teardown).
+    void stop() noexcept;
+
+    /// True when every message sent has been acknowledged.
+    bool idle() const noexcept { return unacked_.empty() && pending_.empty(); }
+    std::uint16_t next_ns() const noexcept { return ns_; }
+    std::uint16_t next_nr() const noexcept { return nr_; }
+    std::size_t in_flight() const noexcept { return unacked_.size(); }
+    std::size_t queued() const noexcept { return pending_.size(); }
+    double cwnd() const noexcept { return cwnd_; }
+    double ssthresh() const noexcept { return ssthresh_; }
+    const ReliableStats& stats() const noexcept { return stats_; }
+    const ReliableConfig& config() const noexcept { return cfg_; }
+    /// Start the sequence numbers elsewhere than 0 (tests of wrap-around).
+    void set_initial_sequence(std::uint16_t ns, std::uint16_t nr) noexcept { ns_ = ns; nr_ = last_sent_nr_ = nr; }
+
+private:
+    void pump();
+    void transmit(L2TP& m);
+    void on_retransmit_timeout();
+    void ack_up_to(std::uint16_t nr);
+    void schedule_ack();
+
+    core::TimerQueue* timers_;
+    ReliableConfig cfg_;
+    Callbacks cb_;
+    std::deque<L2TP> unacked_;   // sent, not acked (Ns ascending)
+    std::deque<L2TP> pending_;   // not yet sent (window closed)
+    std::map<std::uint16_t, L2TP> held_;  // out-of-order arrivals within our window, by offset
+    core::Timer rtx_timer_;
+    core::Timer ack_timer_;
+    core::Duration rto_{};
+    unsigned retries_ = 0;
+    double cwnd_ = 1;
+    double ssthresh_ = 0;
+    std::uint16_t ns_ = 0;
+    std::uint16_t nr_ = 0;
+    std::uint16_t last_sent_nr_ = 0;
+    std::uint16_t peer_tunnel_id_ = 0;
+    bool failed_ = false;
+    ReliableStats stats_;
+};
+
+}  // namespace dl::l2tp::engine

@@ -1,0 +1,833 @@
+// RFC 2661 control connection (§7.2) and session (§7.4, §7.5) state machines over ReliableChannel.
+#include "dl/l2tp/engine/engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dl/core/fsm.hpp"
+#include "dl/l2tp/builders.hpp"
+#include "dl/l2tp/hidden.hpp"
+#include "dl/l2tp/registry.hpp"
+#include "dl/l2tp/validate.hpp"
+#include "dl/proto/errors.hpp"
+
+namespace dl::l2tp::engine {
+
+using namespace std::chrono_literals;
+
+void register_l2tp_timers(core::TimerRegistry& r) {
+    core::register_well_known_timers(r);
+    if (!r.contains("zlb-ack")) r.add({"zlb-ack", 100ms, 1ms, 1s, "RFC 2661 §5.8 delayed ZLB acknowledgement"});
+    if (!r.contains("tunnel-hold"))
+        r.add({"tunnel-hold", 31s, 1s, 5min, "RFC 2661 §5.7 Tunnel ID held after teardown"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control connection FSM, RFC 2661 §7.2.
+enum class TS { idle, wait_ctl_reply, wait_ctl_conn, established };
+enum class TE { open, recv_sccrq_ok, recv_sccrq_bad, recv_sccrp_ok, recv_sccrp_bad, recv_scccn_ok, recv_scccn_bad,
+                recv_stopccn, close, failure, tie_lost };
+
+class Tunnel {
+public:
+    using Spec = core::FsmSpec<Tunnel, TS, TE>;
+    static const Spec& spec() {
+        static const Spec s{"l2tp.tunnel",
+                            {"idle", "wait-ctl-reply", "wait-ctl-conn", "established"},
+                            {"open", "recv-SCCRQ-acceptable", "recv-SCCRQ-not-acceptable", "recv-SCCRP-acceptable",
+                             "recv-SCCRP-not-acceptable", "recv-SCCCN-acceptable", "recv-SCCCN-not-acceptable",
+                             "recv-StopCCN", "close", "transport-failure", "tie-breaker-lost"},
+                            {{TS::idle, TE::open, TS::wait_ctl_reply},
+                             {TS::idle, TE::recv_sccrq_ok, TS::wait_ctl_conn},
+                             {TS::idle, TE::recv_sccrq_bad, TS::idle},
+                             {TS::wait_ctl_reply, TE::recv_sccrp_ok, TS::established},
+                             {TS::wait_ctl_reply, TE::recv_sccrp_bad, TS::idle},
+                             {TS::wait_ctl_reply, TE::recv_stopccn, TS::idle},
+                             {TS::wait_ctl_reply, TE::close, TS::idle},
+                             {TS::wait_ctl_reply, TE::failure, TS::idle},
+                             {TS::wait_ctl_reply, TE::tie_lost, TS::idle},
+                             {TS::wait_ctl_conn, TE::recv_scccn_ok, TS::established},
+                             {TS::wait_ctl_conn, TE::recv_scccn_bad, TS::idle},
+                             {TS::wait_ctl_conn, TE::recv_stopccn, TS::idle},
+                             {TS::wait_ctl_conn, TE::close, TS::idle},
+                             {TS::wait_ctl_conn, TE::failure, TS::idle},
+                             {TS::established, TE::recv_stopccn, TS::idle},
+                             {TS::established, TE::close, TS::idle},
+                             {TS::established, TE::failure, TS::idle}}};
+        return s;
+    }
+
+    Tunnel(Engine& e, PeerId peer, std::uint16_t id);
+    void handle(L2TP& m);
+    void start_open();
+    void stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause);
+    void down(TE ev, const std::string& cause);  // no StopCCN (received one, or transport failure)
+    void send(L2TP m, bool hide = false);
+    void touch();
+    Session* session(std::uint16_t id) const {
+        auto it = sessions_.find(id);
+        return it == sessions_.end() ? nullptr : it->second.get();
+    }
+    Session& create_session(int role);
+    void tunnel_up();
+    void start_waiting();
+    std::uint64_t tie_breaker() const { return tie_breaker_; }
+
+    Engine& e_;
+    PeerId peer_;
+    std::uint16_t id_;
+    std::uint16_t peer_id_ = 0;
+    ReliableChannel ch_;
+    core::Fsm<Tunnel, TS, TE> fsm_;
+    core::Timer hello_;
+    std::map<std::uint16_t, std::unique_ptr<Session>> sessions_;
+    std::vector<std::uint8_t> challenge_;  // ours, sent in SCCRQ/SCCRP
+    std::uint64_t tie_breaker_ = 0;
+    bool closing_ = false;
+
+private:
+    void on_sccrq(L2TP& m);
+    void on_sccrp(L2TP& m);
+    void on_scccn(L2TP& m);
+    void on_stopccn(L2TP& m);
+    void on_session_msg(L2TP& m, std::uint16_t type);
+    bool apply_peer_params(L2TP& m);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Session FSMs: RFC 2661 §7.4.1 (LAC incoming), §7.4.2 (LNS incoming), §7.5.1 (LAC outgoing),
+// §7.5.2 (LNS outgoing), in one table with the RFC's state names.
+enum class SS { idle, wait_tunnel, wait_reply, wait_connect, wait_cs_answer, established };
+enum class SE { call_request, tunnel_up, recv_icrq, recv_icrp, recv_iccn, recv_ocrq, recv_ocrp, recv_occn, accept,
+                bearer_up, recv_cdn, disconnect, tunnel_down };
+enum Role { lns_outgoing, lac_outgoing, lac_incoming, lns_incoming };
+
+class Session {
+public:
+    using Spec = core::FsmSpec<Session, SS, SE>;
+    static const Spec& spec() {
+        static const Spec s{
+            "l2tp.session",
+            {"idle", "wait-tunnel", "wait-reply", "wait-connect", "wait-cs-answer", "established"},
+            {"call-request", "tunnel-up", "recv-ICRQ", "recv-ICRP", "recv-ICCN", "recv-OCRQ", "recv-OCRP", "recv-OCCN",
+             "accept", "bearer-up", "recv-CDN", "disconnect", "tunnel-down"},
+            {{SS::idle, SE::call_request, SS::wait_tunnel},
+             {SS::wait_tunnel, SE::tunnel_up, SS::wait_reply},
+             {SS::idle, SE::recv_icrq, SS::wait_connect},      // §7.4.2
+             {SS::wait_reply, SE::recv_icrp, SS::established},  // §7.4.1 (ICCN sent)
+             {SS::wait_connect, SE::recv_iccn, SS::established},
+             {SS::idle, SE::recv_ocrq, SS::wait_cs_answer},     // §7.5.1
+             {SS::wait_cs_answer, SE::accept, SS::wait_cs_answer},
+             {SS::wait_cs_answer, SE::bearer_up, SS::established},
+             {SS::wait_reply, SE::recv_ocrp, SS::wait_connect},  // §7.5.2
+             {SS::wait_connect, SE::recv_occn, SS::established},
+             {SS::wait_tunnel, SE::recv_cdn, SS::idle},
+             {SS::wait_reply, SE::recv_cdn, SS::idle},
+             {SS::wait_connect, SE::recv_cdn, SS::idle},
+             {SS::wait_cs_answer, SE::recv_cdn, SS::idle},
+             {SS::established, SE::recv_cdn, SS::idle},
+             {SS::wait_tunnel, SE::disconnect, SS::idle},
+             {SS::wait_reply, SE::disconnect, SS::idle},
+             {SS::wait_connect, SE::disconnect, SS::idle},
+             {SS::wait_cs_answer, SE::disconnect, SS::idle},
+             {SS::established, SE::disconnect, SS::idle},
+             {SS::wait_tunnel, SE::tunnel_down, SS::idle},
+             {SS::wait_reply, SE::tunnel_down, SS::idle},
+             {SS::wait_connect, SE::tunnel_down, SS::idle},
+             {SS::wait_cs_answer, SE::tunnel_down, SS::idle},
+             {SS::established, SE::tunnel_down, SS::idle}}};
+        return s;
+    }
+    Session(Tunnel& t, std::uint16_t id, int role)
+        : t_(t), id_(id), role_(role),
+          fsm_(spec(), {t.e_.bus_, t.e_.timers_, t.e_.registry_}, *this,
+               std::to_string(t.id_) + "/" + std::to_string(id), SS::idle) {}
+    SessionKey key() const { return {t_.id_, id_}; }
+
+    Tunnel& t_;
+    std::uint16_t id_;
+    std::uint16_t peer_id_ = 0;
+    int role_;
+    bool sequencing_ = false;
+    std::uint16_t data_ns_ = 0, data_nr_ = 0;
+    OutgoingCall out_;
+    std::unique_ptr<IncomingCall> in_;
+    core::Fsm<Session, SS, SE> fsm_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+bool is_session_type(std::uint16_t t) {
+    const auto* info = message_info(t);
+    return info && info->scope == Scope::session;
+}
+ControlHeader hdr(std::uint16_t session = 0) { return {0, session, 0, 0}; }
+const AvpType kHiddenSessionAvps[] = {AvpType::CalledNumber, AvpType::CallingNumber, AvpType::SubAddress,
+                                      AvpType::ProxyAuthenName, AvpType::ProxyAuthenChallenge,
+                                      AvpType::ProxyAuthenResponse, AvpType::Accm};
+}  // namespace
+
+Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id)
+    : e_(e), peer_(peer), id_(id),
+      ch_(*e.timers_,
+          ReliableConfig{e.cfg_.receive_window, 4, e.cfg_.max_retransmits, e.registry_->get("retransmit"),
+                         e.registry_->get("retransmit-cap"), e.registry_->get("zlb-ack")},
+          ReliableChannel::Callbacks{
+              [this](std::vector<std::uint8_t> b) {
+                  if (e_.cb_.send) e_.cb_.send(peer_, std::move(b));
+              },
+              [this](L2TP& m) { handle(m); },
+              [this](const std::string& cause) { down(TE::failure, cause); }}),
+      fsm_(spec(), {e.bus_, e.timers_, e.registry_}, *this, std::to_string(id), TS::idle),
+      hello_(*e.timers_) {
+    ch_.set_initial_sequence(e.initial_ns_, 0);
+}
+
+void Tunnel::touch() {
+    if (fsm_.state() != TS::established) return;
+    hello_.start(e_.registry_->get("hello"), [this] {
+        // §6.5: a HELLO after the idle interval; its loss is detected by the reliable channel.
+        send(make_hello(hdr()));
+    });
+}
+
+void Tunnel::send(L2TP m, bool hide) {
+    if (hide && e_.cfg_.hide_avps && !e_.cfg_.secret.empty()) {
+        for (AvpType t : kHiddenSessionAvps)
+            if (m.find(t)) m.set_hidden(t);
+        m.set_hiding(e_.cfg_.secret);
+    }
+    ch_.send(std::move(m));
+}
+
+void Tunnel::start_open() {
+    SccrqParams p;
+    p.assigned_tunnel_id = id_;
+    p.host_name = e_.cfg_.host_name;
+    p.framing_capabilities = e_.cfg_.framing_capabilities;
+    p.bearer_capabilities = e_.cfg_.bearer_capabilities;
+    p.receive_window_size = e_.cfg_.receive_window;
+    p.firmware_revision = e_.cfg_.firmware_revision;
+    p.vendor_name = e_.cfg_.vendor_name;
+    tie_breaker_ = e_.rng_();
+    p.tie_breaker = tie_breaker_;
+    if (!e_.cfg_.secret.empty()) {
+        challenge_.resize(16);
+        for (auto& b : challenge_) b = static_cast<std::uint8_t>(e_.rng_());
+        p.challenge = challenge_;
+    }
+    fsm_.dispatch(TE::open, "local open");
+    send(make_sccrq(p));
+}
+
+bool Tunnel::apply_peer_params(L2TP& m) {
+    auto tid = m.assigned_tunnel_id();
+    if (!tid || *tid == 0) return false;
+    peer_id_ = *tid;
+    ch_.set_peer_tunnel_id(peer_id_);
+    ch_.set_peer_window(m.receive_window_size().value_or(4));  // §4.4.3: 4 when absent
+    return true;
+}
+
+void Tunnel::handle(L2TP& m) {
+    if (closing_) return;
+    touch();
+    const std::uint16_t type = *m.message_type();
+    if (const Avp* bad = first_unknown_mandatory_avp(m)) {
+        // §4.1: unknown AVP with M set → tear down the tunnel or the session, Result 2 / Error 8.
+        e_.publish("l2tp.tunnel", std::to_string(id_), "unknown-mandatory-avp",
+                   "vendor " + std::to_string(bad->vendor_id()) + " type " + std::to_string(bad->type()));
+        if (is_session_type(type) && m.session_id() != 0) {
+            if (Session* s = session(m.session_id())) {
+                e_.disconnect(s->key(), CdnResult::GeneralError, GeneralError::UnknownMandatoryAvp);
+                return;
+            }
+        }
+        stop(StopCcnResult::GeneralError, GeneralError::UnknownMandatoryAvp, "unknown mandatory AVP", TE::close,
+             "unknown mandatory AVP");
+        return;
+    }
+    if (auto err = check(m)) {
+        ++e_.stats_.invalid;
+        e_.publish("l2tp.tunnel", std::to_string(id_), "invalid-message", err->what());
+        return;
+    }
+    switch (static_cast<MessageType>(type)) {
+        case MessageType::SCCRQ: on_sccrq(m); break;
+        case MessageType::SCCRP: on_sccrp(m); break;
+        case MessageType::SCCCN: on_scccn(m); break;
+        case MessageType::StopCCN: on_stopccn(m); break;
+        case MessageType::HELLO: break;  // acknowledged by the channel
+        default:
+            if (fsm_.state() != TS::established) {
+                ++e_.stats_.not_permitted;
+                e_.publish("l2tp.tunnel", std::to_string(id_), "not-permitted",
+                           std::string(message_name(type)) + " before established");
+                return;
+            }
+            on_session_msg(m, type);
+    }
+}
+
+void Tunnel::on_sccrq(L2TP& m) {
+    if (!apply_peer_params(m)) {
+        fsm_.dispatch(TE::recv_sccrq_bad, "no Assigned Tunnel ID");
+        return;
+    }
+    auto peer_chal = m.challenge();
+    if (!e_.cfg_.secret.empty() && !peer_chal) {
+        ++e_.stats_.auth_failures;
+        stop(StopCcnResult::NotAuthorized, std::nullopt, "challenge required", TE::recv_sccrq_bad,
+             "no Challenge (RFC 2661 §5.1.1)");
+        return;
+    }
+    if (!fsm_.dispatch(TE::recv_sccrq_ok, "SCCRQ from " + m.host_name().value_or("?"))) return;
+    SccrpParams p;
+    p.assigned_tunnel_id = id_;
+    p.host_name = e_.cfg_.host_name;
+    p.framing_capabilities = e_.cfg_.framing_capabilities;
+    p.bearer_capabilities = e_.cfg_.bearer_capabilities;
+    p.receive_window_size = e_.cfg_.receive_window;
+    p.firmware_revision = e_.cfg_.firmware_revision;
+    p.vendor_name = e_.cfg_.vendor_name;
+    if (!e_.cfg_.secret.empty()) {
+        p.challenge_response = challenge_response(2, e_.cfg_.secret, *peer_chal);
+        challenge_.resize(16);
+        for (auto& b : challenge_) b = static_cast<std::uint8_t>(e_.rng_());
+        p.challenge = challenge_;
+    }
+    send(make_sccrp(p));
+}
+
+void Tunnel::on_sccrp(L2TP& m) {
+    if (fsm_.state() != TS::wait_ctl_reply) {
+        fsm_.dispatch(TE::recv_sccrp_ok, "unexpected SCCRP");  // not permitted: logged + counted
+        ++e_.stats_.not_permitted;
+        return;
+    }
+    if (!apply_peer_params(m)) {
+        stop(StopCcnResult::GeneralError, GeneralError::OutOfRange, "no Assigned Tunnel ID", TE::recv_sccrp_bad,
+             "no Assigned Tunnel ID");
+        return;
+    }
+    std::optional<std::array<std::uint8_t, 16>> ours;
+    if (!e_.cfg_.secret.empty()) {
+        auto resp = m.challenge_response();
+        auto want = challenge_response(2, e_.cfg_.secret, challenge_);
+        auto chal = m.challenge();
+        if (!resp || std::memcmp(resp->data(), want.data(), 16) != 0 || !chal) {
+            ++e_.stats_.auth_failures;
+            stop(StopCcnResult::NotAuthorized, std::nullopt, "bad Challenge Response", TE::recv_sccrp_bad,
+                 resp ? "wrong Challenge Response" : "no Challenge Response");
+            return;
+        }
+        ours = challenge_response(3, e_.cfg_.secret, *chal);
+    }
+    send(make_scccn({hdr(), ours}));
+    fsm_.dispatch(TE::recv_sccrp_ok, "SCCRP from " + m.host_name().value_or("?"));
+    tunnel_up();
+}
+
+void Tunnel::on_scccn(L2TP& m) {
+    if (fsm_.state() != TS::wait_ctl_conn) {
+        fsm_.dispatch(TE::recv_scccn_ok, "unexpected SCCCN");
+        ++e_.stats_.not_permitted;
+        return;
+    }
+    if (!e_.cfg_.secret.empty()) {
+        auto resp = m.challenge_response();
+        auto want = challenge_response(3, e_.cfg_.secret, challenge_);
+        if (!resp || std::memcmp(resp->data(), want.data(), 16) != 0) {
+            ++e_.stats_.auth_failures;
+            stop(StopCcnResult::NotAuthorized, std::nullopt, "bad Challenge Response", TE::recv_scccn_bad,
+                 resp ? "wrong Challenge Response" : "no Challenge Response");
+            return;
+        }
+    }
+    fsm_.dispatch(TE::recv_scccn_ok, "SCCCN");
+    tunnel_up();
+}
+
+void Tunnel::tunnel_up() {
+    touch();
+    if (e_.cb_.tunnel_up) e_.cb_.tunnel_up(id_, peer_);
+    start_waiting();
+}
+
+void Tunnel::start_waiting() {
+    std::vector<Session*> waiting;
+    for (auto& [sid, s] : sessions_)
+        if (s->fsm_.state() == SS::wait_tunnel) waiting.push_back(s.get());
+    for (Session* s : waiting) {
+        s->fsm_.dispatch(SE::tunnel_up, "tunnel established");
+        if (s->role_ == lns_outgoing) {
+            OcrqParams p{hdr(), s->out_.called_number, s->out_.sub_address, s->out_.min_bps, s->out_.max_bps,
+                         s->out_.bearer_type, s->out_.framing_type, s->id_, s->out_.call_serial_number};
+            send(make_ocrq(p), true);
+        } else {
+            IcrqParams p;
+            p.assigned_session_id = s->id_;
+            p.call_serial_number = s->in_->call_serial_number;
+            p.calling_number = s->in_->calling_number;
+            p.called_number = s->in_->called_number;
+            send(make_icrq(p), true);
+        }
+    }
+}
+
+void Tunnel::on_stopccn(L2TP& m) {
+    auto rc = m.result_code();
+    std::string cause = "StopCCN result " + std::to_string(rc ? rc->result : 0);
+    if (rc && rc->error) cause += " error " + std::to_string(*rc->error);
+    if (rc && rc->message) cause += " (" + *rc->message + ")";
+    ch_.send_zlb();  // §5.7: acknowledge at once
+    down(TE::recv_stopccn, cause);
+}
+
+void Tunnel::down(TE ev, const std::string& cause) {
+    if (closing_) return;
+    closing_ = true;
+    hello_.cancel();
+    fsm_.dispatch(ev, cause);
+    std::vector<std::uint16_t> ids;
+    for (auto& [sid, s] : sessions_) ids.push_back(sid);
+    for (auto sid : ids) {
+        Session& s = *sessions_[sid];
+        s.fsm_.dispatch(SE::tunnel_down, cause);
+        if (e_.cb_.failed) e_.cb_.failed(s.key(), CallFailure{static_cast<std::uint16_t>(CdnResult::LossOfCarrier),
+                                                               std::nullopt, cause, std::nullopt});
+    }
+    sessions_.clear();
+    if (ev == TE::failure) ch_.stop();
+    if (e_.cb_.tunnel_down) e_.cb_.tunnel_down(id_, cause);
+    e_.erase_later(id_);
+}
+
+void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause) {
+    if (closing_) return;
+    StopccnParams p;
+    p.assigned_tunnel_id = id_;
+    p.result = r;
+    p.error = err;
+    if (!msg.empty()) {
+        if (!p.error) p.error = GeneralError::NoError;
+        p.error_message = std::move(msg);
+    }
+    send(make_stopccn(p));
+    down(ev, cause + " (StopCCN result " + std::to_string(static_cast<int>(r)) + ")");
+}
+
+Session& Tunnel::create_session(int role) {
+    std::uint16_t sid = e_.random_id([this](std::uint16_t v) { return sessions_.count(v) != 0; });
+    auto s = std::make_unique<Session>(*this, sid, role);
+    Session& ref = *s;
+    sessions_.emplace(sid, std::move(s));
+    return ref;
+}
+
+void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
+    const auto mt = static_cast<MessageType>(type);
+    if (mt == MessageType::ICRQ || mt == MessageType::OCRQ) {
+        Session& s = create_session(mt == MessageType::ICRQ ? lns_incoming : lac_outgoing);
+        s.peer_id_ = *m.assigned_session_id();
+        if (mt == MessageType::ICRQ) {
+            s.in_ = std::make_unique<IncomingCall>();
+            s.in_->call_serial_number = m.call_serial_number().value_or(0);
+            s.in_->calling_number = m.calling_number();
+            s.in_->called_number = m.called_number();
+            s.fsm_.dispatch(SE::recv_icrq, "ICRQ");
+            send(make_icrp({{0, s.peer_id_, 0, 0}, s.id_, std::nullopt}));
+        } else {
+            s.out_.called_number = m.called_number().value_or("");
+            s.out_.sub_address = m.sub_address();
+            s.out_.min_bps = m.minimum_bps().value_or(0);
+            s.out_.max_bps = m.maximum_bps().value_or(0);
+            s.out_.bearer_type = m.bearer_type().value_or(0);
+            s.out_.framing_type = m.framing_type().value_or(0);
+            s.out_.call_serial_number = m.call_serial_number().value_or(0);
+            s.fsm_.dispatch(SE::recv_ocrq, "OCRQ to " + s.out_.called_number);
+            if (e_.cb_.ocrq) e_.cb_.ocrq(s.key(), s.out_);
+        }
+        return;
+    }
+    Session* s = session(m.session_id());
+    if (!s) {
+        ++e_.stats_.unknown_session;
+        e_.publish("l2tp.session", std::to_string(id_) + "/" + std::to_string(m.session_id()), "unknown-session",
+                   std::string(message_name(type)));
+        return;
+    }
+    switch (mt) {
+        case MessageType::ICRP:
+        case MessageType::OCRP: {
+            auto sid = m.assigned_session_id();
+            if (sid) s->peer_id_ = *sid;
+            if (!s->fsm_.dispatch(mt == MessageType::ICRP ? SE::recv_icrp : SE::recv_ocrp, message_name(type))) {
+                ++e_.stats_.not_permitted;
+                return;
+            }
+            if (mt == MessageType::ICRP) {
+                const IncomingCall& c = *s->in_;
+                IccnParams p;
+                p.header.session_id = s->peer_id_;
+                p.tx_connect_speed = c.tx_connect_speed;
+                p.rx_connect_speed = c.rx_connect_speed;
+                p.framing_type = c.framing_type;
+                p.initial_received_lcp_confreq = c.initial_received_lcp_confreq;
+                p.last_sent_lcp_confreq = c.last_sent_lcp_confreq;
+                p.last_received_lcp_confreq = c.last_received_lcp_confreq;
+                if (c.proxy_authen_type) p.proxy_authen_type = static_cast<ProxyAuthenType>(*c.proxy_authen_type);
+                p.proxy_authen_name = c.proxy_authen_name;
+                p.proxy_authen_challenge = c.proxy_authen_challenge;
+                p.proxy_authen_id = c.proxy_authen_id;
+                p.proxy_authen_response = c.proxy_authen_response;
+                send(make_iccn(p), true);
+                if (e_.cb_.connected) e_.cb_.connected(s->key(), {c.tx_connect_speed, c.rx_connect_speed, c.framing_type,
+                                                                  s->sequencing_, std::nullopt});
+            }
+            break;
+        }
+        case MessageType::ICCN:
+        case MessageType::OCCN: {
+            ConnectInfo ci;
+            ci.tx_connect_speed = m.tx_connect_speed().value_or(0);
+            ci.rx_connect_speed = m.rx_connect_speed();
+            ci.framing_type = m.framing_type().value_or(0);
+            s->sequencing_ = m.sequencing_required() || e_.cfg_.require_sequencing;
+            ci.sequencing = s->sequencing_;
+            if (mt == MessageType::ICCN && s->in_) {
+                IncomingCall& c = *s->in_;
+                c.tx_connect_speed = ci.tx_connect_speed;
+                c.rx_connect_speed = ci.rx_connect_speed;
+                c.framing_type = ci.framing_type;
+                c.initial_received_lcp_confreq = m.initial_received_lcp_confreq();
+                c.last_sent_lcp_confreq = m.last_sent_lcp_confreq();
+                c.last_received_lcp_confreq = m.last_received_lcp_confreq();
+                c.proxy_authen_type = m.proxy_authen_type();
+                c.proxy_authen_name = m.proxy_authen_name();
+                c.proxy_authen_challenge = m.proxy_authen_challenge();
+                c.proxy_authen_id = m.proxy_authen_id();
+                c.proxy_authen_response = m.proxy_authen_response();
+                c.sequencing_required = m.sequencing_required();
+                ci.incoming = c;
+            }
+            if (!s->fsm_.dispatch(mt == MessageType::ICCN ? SE::recv_iccn : SE::recv_occn, message_name(type))) {
+                ++e_.stats_.not_permitted;
+                return;
+            }
+            if (e_.cb_.connected) e_.cb_.connected(s->key(), ci);
+            break;
+        }
+        case MessageType::CDN: {
+            CallFailure f;
+            if (auto rc = m.result_code()) {
+                f.result = rc->result;
+                f.error = rc->error;
+                f.message = rc->message;
+            }
+            f.q931 = m.q931_cause_code();
+            s->fsm_.dispatch(SE::recv_cdn, "CDN result " + std::to_string(f.result));
+            SessionKey k = s->key();
+            sessions_.erase(s->id_);
+            if (e_.cb_.failed) e_.cb_.failed(k, f);
+            break;
+        }
+        case MessageType::WEN:
+            if (auto ce = m.call_errors()) {
+                e_.publish("l2tp.session", s->fsm_.id(), "WEN-received", "",
+                           {{"crc", ce->crc_errors}, {"framing", ce->framing_errors}});
+                if (e_.cb_.wen) e_.cb_.wen(s->key(), *ce);
+            }
+            break;
+        case MessageType::SLI:
+            if (auto a = m.accm()) {
+                if (e_.cb_.sli) e_.cb_.sli(s->key(), *a);
+            }
+            break;
+        default:
+            ++e_.stats_.not_permitted;
+            e_.publish("l2tp.tunnel", std::to_string(id_), "not-permitted", std::string(message_name(type)));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Engine::Engine(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, EngineConfig cfg,
+               EngineCallbacks cb)
+    : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), cb_(std::move(cb)),
+      rng_(cfg_.seed ? cfg_.seed : std::random_device{}()), reaper_(timers) {
+    register_l2tp_timers(registry);
+}
+
+Engine::~Engine() = default;
+
+std::size_t Engine::sizeof_tunnel() noexcept { return sizeof(Tunnel); }
+std::size_t Engine::sizeof_session() noexcept { return sizeof(Session); }
+
+void Engine::publish(std::string entity, std::string id, std::string event, std::string cause, nlohmann::json extra) {
+    core::Event ev;
+    ev.entity = std::move(entity);
+    ev.id = std::move(id);
+    ev.event = std::move(event);
+    ev.cause = std::move(cause);
+    ev.extra = std::move(extra);
+    bus_->publish(std::move(ev));
+}
+
+std::uint16_t Engine::random_id(const std::function<bool(std::uint16_t)>& taken) {
+    for (;;) {
+        auto v = static_cast<std::uint16_t>(rng_());
+        if (v != 0 && !taken(v)) return v;
+    }
+}
+
+Tunnel* Engine::find_tunnel(std::uint16_t id) const {
+    auto it = tunnels_.find(id);
+    return it == tunnels_.end() ? nullptr : it->second.get();
+}
+
+Tunnel* Engine::tunnel_to(PeerId peer) const {
+    for (auto& [id, t] : tunnels_)
+        if (t->peer_ == peer && !t->closing_) return t.get();
+    return nullptr;
+}
+
+Tunnel& Engine::create_tunnel(PeerId peer) {
+    std::uint16_t id = random_id([this](std::uint16_t v) { return tunnels_.count(v) != 0; });
+    auto t = std::make_unique<Tunnel>(*this, peer, id);
+    Tunnel& ref = *t;
+    tunnels_.emplace(id, std::move(t));
+    return ref;
+}
+
+void Engine::erase_later(std::uint16_t id) {
+    // §5.7: the Tunnel ID (and its channel, which re-acks a retransmitted StopCCN and finishes
+    // delivering ours) is kept for a full retransmission cycle before reuse.
+    timers_->arm(registry_->get("tunnel-hold"), [this, id] {
+        auto it = tunnels_.find(id);
+        if (it == tunnels_.end()) return;
+        std::unique_ptr<Tunnel> t = std::move(it->second);
+        tunnels_.erase(it);
+        publish("l2tp.tunnel", std::to_string(id), "released", "tunnel-hold expired");
+    });
+}
+
+std::uint16_t Engine::open_tunnel(PeerId peer) {
+    Tunnel& t = create_tunnel(peer);
+    t.start_open();
+    return t.id_;
+}
+
+bool Engine::close_tunnel(std::uint16_t id, StopCcnResult r, std::optional<GeneralError> err, std::string msg) {
+    Tunnel* t = find_tunnel(id);
+    if (!t || t->closing_) return false;
+    t->stop(r, err, std::move(msg), TE::close, "local close");
+    return true;
+}
+
+void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
+    std::optional<L2TP> m;
+    try {
+        m.emplace(d.data(), static_cast<std::uint32_t>(d.size()));
+    } catch (const dl::proto::ParseError& e) {
+        ++stats_.malformed;
+        publish("l2tp.tunnel", "", "malformed", e.what());
+        return;
+    } catch (const std::exception& e) {
+        ++stats_.malformed;
+        publish("l2tp.tunnel", "", "malformed", e.what());
+        return;
+    }
+    if (m->is_data()) {
+        Tunnel* t = find_tunnel(m->tunnel_id());
+        Session* s = t ? t->session(m->session_id()) : nullptr;
+        if (!s || s->fsm_.state() != SS::established || t->peer_ != peer) {
+            ++stats_.unknown_session;
+            return;
+        }
+        if (m->has_sequence()) {
+            // §5.9: Nr is ignored by the receiver; Ns older than expected is dropped (reordered).
+            if (seq_lt(m->ns(), s->data_nr_)) return;
+            s->data_nr_ = static_cast<std::uint16_t>(m->ns() + 1);
+        }
+        ++stats_.data_in;
+        if (cb_.ppp_frame) cb_.ppp_frame(s->key(), m->payload());  // Offset pad already skipped by the codec
+        return;
+    }
+    if (!cfg_.secret.empty()) m->unhide(cfg_.secret);
+    Tunnel* t = nullptr;
+    if (m->tunnel_id() == 0) {
+        auto type = m->is_zlb() ? std::nullopt : m->message_type();
+        if (!type || *type != static_cast<std::uint16_t>(MessageType::SCCRQ)) {
+            ++stats_.unknown_tunnel;
+            publish("l2tp.tunnel", "0", "unknown-tunnel", "message to Tunnel ID 0 that is not an SCCRQ");
+            return;
+        }
+        // Retransmitted SCCRQ of a connection we already accepted: give it to that tunnel.
+        auto atid = m->assigned_tunnel_id();
+        for (auto& [id, x] : tunnels_)
+            if (x->peer_ == peer && atid && x->peer_id_ == *atid && x->fsm_.state() != TS::wait_ctl_reply) t = x.get();
+        if (!t) {
+            // §4.4.3 Tie Breaker: we also sent an SCCRQ to this peer.
+            if (Tunnel* mine = tunnel_to(peer); mine && mine->fsm_.state() == TS::wait_ctl_reply) {
+                auto theirs = m->tie_breaker();
+                if (theirs && mine->tie_breaker() < *theirs) {
+                    publish("l2tp.tunnel", std::to_string(mine->id_), "tie-breaker-won", "peer's SCCRQ discarded");
+                    return;
+                }
+                if (theirs) {
+                    std::vector<std::unique_ptr<Session>> moved;
+                    for (auto& [sid, s] : mine->sessions_) moved.push_back(std::move(s));
+                    mine->sessions_.clear();
+                    mine->ch_.stop();
+                    mine->closing_ = true;
+                    mine->fsm_.dispatch(TE::tie_lost, "peer's Tie Breaker is lower");
+                    erase_later(mine->id_);
+                    t = &create_tunnel(peer);
+                    // Sessions waiting for a tunnel move to the winner's connection.
+                    for (auto& s : moved) {
+                        auto ns = std::make_unique<Session>(*t, s->id_, s->role_);
+                        ns->out_ = s->out_;
+                        ns->in_ = std::move(s->in_);
+                        ns->fsm_.dispatch(SE::call_request, "moved after tie-breaker");
+                        t->sessions_.emplace(ns->id_, std::move(ns));
+                    }
+                }
+            }
+            if (!t) t = &create_tunnel(peer);
+        }
+    } else {
+        t = find_tunnel(m->tunnel_id());
+        if (!t || t->peer_ != peer) {
+            ++stats_.unknown_tunnel;
+            publish("l2tp.tunnel", std::to_string(m->tunnel_id()), "unknown-tunnel", "no such tunnel");
+            return;
+        }
+    }
+    if (!m->is_zlb() && !m->message_type()) {
+        ++stats_.invalid;
+        publish("l2tp.tunnel", std::to_string(t->id_), "invalid-message", "no Message Type AVP");
+        return;
+    }
+    t->ch_.receive(*m);
+}
+
+SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call) {
+    Tunnel* t = tunnel_to(peer);
+    bool fresh = !t;
+    if (!t) t = &create_tunnel(peer);
+    Session& s = t->create_session(lns_outgoing);
+    s.out_ = call;
+    s.fsm_.dispatch(SE::call_request, "place outgoing call to " + call.called_number);
+    if (fresh) t->start_open();
+    else if (t->fsm_.state() == TS::established) t->start_waiting();
+    return s.key();
+}
+
+
+SessionKey Engine::place_incoming_call(PeerId peer, const IncomingCall& call) {
+    Tunnel* t = tunnel_to(peer);
+    bool fresh = !t;
+    if (!t) t = &create_tunnel(peer);
+    Session& s = t->create_session(lac_incoming);
+    s.in_ = std::make_unique<IncomingCall>(call);
+    s.sequencing_ = call.sequencing_required;
+    s.fsm_.dispatch(SE::call_request, "place incoming call");
+    if (fresh) t->start_open();
+    else if (t->fsm_.state() == TS::established) t->start_waiting();
+    return s.key();
+}
+
+namespace {
+Session* lookup(const Engine& e, SessionKey k, Tunnel* t) {
+    (void)e;
+    return t ? t->session(k.session) : nullptr;
+}
+}  // namespace
+
+bool Engine::accept(SessionKey k) {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = lookup(*this, k, t);
+    if (!s || !s->fsm_.dispatch(SE::accept, "accept")) return false;
+    t->send(make_ocrp({{0, s->peer_id_, 0, 0}, s->id_, std::nullopt}));
+    return true;
+}
+
+bool Engine::call_connected(SessionKey k, std::uint32_t tx, std::uint32_t framing) {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = lookup(*this, k, t);
+    if (!s || !s->fsm_.dispatch(SE::bearer_up, "call connected")) return false;
+    OccnParams p;
+    p.header.session_id = s->peer_id_;
+    p.tx_connect_speed = tx;
+    p.framing_type = framing;
+    t->send(make_occn(p));
+    return true;
+}
+
+bool Engine::disconnect(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931) {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = lookup(*this, k, t);
+    if (!s || !s->fsm_.dispatch(SE::disconnect, "CDN result " + std::to_string(static_cast<int>(r)))) return false;
+    CdnParams p;
+    p.header.session_id = s->peer_id_;
+    p.result = r;
+    p.error = err;
+    p.assigned_session_id = s->id_;
+    p.q931_cause = q931;
+    // A call still waiting for its tunnel has told the peer nothing yet: no CDN to send.
+    if (s->peer_id_ != 0 || s->role_ == lns_outgoing || s->role_ == lac_incoming)
+        if (t->fsm_.state() == TS::established) t->send(make_cdn(p));
+    t->sessions_.erase(k.session);
+    return true;
+}
+
+bool Engine::send_ppp(SessionKey k, std::span<const std::uint8_t> frame) {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = lookup(*this, k, t);
+    if (!s || s->fsm_.state() != SS::established) return false;
+    std::optional<std::uint16_t> ns, nr;
+    if (s->sequencing_) {
+        ns = s->data_ns_;
+        nr = s->data_nr_;
+        s->data_ns_ = static_cast<std::uint16_t>(s->data_ns_ + 1);
+    }
+    L2TP m = s->sequencing_ ? make_data(t->peer_id_, s->peer_id_, frame, ns, nr)
+                            : make_data(t->peer_id_, s->peer_id_, frame);
+    ++stats_.data_out;
+    if (cb_.send) cb_.send(t->peer_, m.bytes());
+    return true;
+}
+
+bool Engine::set_link_info(SessionKey k, const Accm& accm) {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = lookup(*this, k, t);
+    if (!s || s->fsm_.state() != SS::established) return false;
+    t->send(make_sli({0, s->peer_id_, 0, 0}, accm), true);
+    return true;
+}
+
+std::string Engine::tunnel_state(std::uint16_t id) const {
+    Tunnel* t = find_tunnel(id);
+    return t ? std::string(t->fsm_.state_name()) : std::string();
+}
+
+std::string Engine::session_state(SessionKey k) const {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = t ? t->session(k.session) : nullptr;
+    return s ? std::string(s->fsm_.state_name()) : std::string();
+}
+
+std::size_t Engine::session_count() const noexcept {
+    std::size_t n = 0;
+    for (auto& [id, t] : tunnels_) n += t->sessions_.size();
+    return n;
+}
+
+const ReliableChannel* Engine::channel(std::uint16_t id) const {
+    Tunnel* t = find_tunnel(id);
+    return t ? &t->ch_ : nullptr;
+}
+
+}  // namespace dl::l2tp::engine

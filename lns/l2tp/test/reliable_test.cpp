@@ -1,0 +1,152 @@
+// RFC 2661 §5.8 / Appendix A reliable delivery in virtual time.
+#include "dl/l2tp/engine/reliable.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "dl/l2tp/builders.hpp"
+
+using namespace dl::l2tp;
+using namespace dl::l2tp::engine;
+using namespace std::chrono_literals;
+
+namespace {
+struct Pair {
+    dl::core::VirtualTimeLoop loop;
+    std::vector<std::int64_t> tx_times;  // ms of each non-ZLB transmission by A
+    std::vector<std::uint16_t> delivered_b;
+    bool drop_a_to_b = false;
+    std::string failure;
+    std::unique_ptr<ReliableChannel> pa, pb;
+    ReliableChannel& a;
+    ReliableChannel& b;
+    Pair(ReliableConfig ca = {}, ReliableConfig cb = {}) : pa(make(ca, true)), pb(make(cb, false)), a(*pa), b(*pb) {}
+    std::unique_ptr<ReliableChannel> make(ReliableConfig c, bool is_a) {
+        if (is_a) return std::make_unique<ReliableChannel>(loop.timers(), c, ReliableChannel::Callbacks
+                                 {[this](std::vector<std::uint8_t> bytes) {
+                                      L2TP m(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+                                      if (!m.is_zlb())
+                                          tx_times.push_back(
+                                              std::chrono::duration_cast<std::chrono::milliseconds>(loop.now().time_since_epoch()).count());
+                                      if (!drop_a_to_b) pb->receive(m);
+                                  },
+                                  nullptr, [this](const std::string& f) { failure = f; }});
+        return std::make_unique<ReliableChannel>(loop.timers(), c, ReliableChannel::Callbacks
+                                 {[this](std::vector<std::uint8_t> bytes) {
+                                      L2TP m(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+                                      pa->receive(m);
+                                  },
+                                  [this](L2TP& m) { delivered_b.push_back(*m.message_type()); }, nullptr});
+    }
+};
+}  // namespace
+
+TEST(SeqCompare, WrapAround) {
+    EXPECT_TRUE(seq_lt(65535, 0));
+    EXPECT_TRUE(seq_lt(1, 2));
+    EXPECT_FALSE(seq_lt(0, 65535));
+    EXPECT_FALSE(seq_lt(7, 7));
+}
+
+TEST(Reliable, RetransmissionScheduleThenFailure) {
+    Pair p;
+    p.drop_a_to_b = true;
+    p.a.send(make_hello({}));
+    p.loop.advance(60s);
+    // Sent at 0, then retransmitted after 1, 2, 4, 8, 8 s (cap 8 s), then declared failed.
+    EXPECT_EQ(p.tx_times, (std::vector<std::int64_t>{0, 1000, 3000, 7000, 15000, 23000}));
+    EXPECT_EQ(p.failure, "retransmissions exhausted (5)");
+    EXPECT_EQ(p.a.stats().retransmitted, 5u);
+}
+
+TEST(Reliable, DeliversAndAcksWithDelayedZlb) {
+    Pair p;
+    p.a.send(make_hello({}));
+    EXPECT_EQ(p.delivered_b.size(), 1u);
+    EXPECT_EQ(p.a.in_flight(), 1u);
+    p.loop.advance(100ms);  // delayed ZLB from B
+    EXPECT_EQ(p.a.in_flight(), 0u);
+    EXPECT_EQ(p.b.stats().zlb_sent, 1u);
+    p.loop.advance(10s);
+    EXPECT_EQ(p.tx_times.size(), 1u);  // no retransmission
+}
+
+TEST(Reliable, WindowOneHoldsBackUntilAck) {
+    ReliableConfig ca;
+    ca.peer_window = 1;
+    Pair p(ca);
+    for (int i = 0; i < 3; ++i) p.a.send(make_hello({}));
+    EXPECT_EQ(p.a.in_flight(), 1u);
+    EXPECT_EQ(p.a.queued(), 2u);
+    p.loop.advance(100ms);
+    EXPECT_EQ(p.delivered_b.size(), 2u);
+    p.loop.advance(100ms);
+    EXPECT_EQ(p.delivered_b.size(), 3u);
+    p.loop.advance(100ms);
+    EXPECT_TRUE(p.a.idle());
+}
+
+TEST(Reliable, SlowStartOpensToPeerWindow) {
+    ReliableConfig ca;
+    ca.peer_window = 4;
+    Pair p(ca);
+    for (int i = 0; i < 16; ++i) p.a.send(make_hello({}));
+    EXPECT_EQ(p.a.in_flight(), 1u);  // CWND starts at 1 (Appendix A)
+    p.loop.advance(100ms);
+    EXPECT_EQ(p.a.in_flight(), 2u);
+    p.loop.advance(100ms);
+    EXPECT_LE(p.a.in_flight(), 4u);
+    p.loop.advance(5s);
+    EXPECT_EQ(p.delivered_b.size(), 16u);
+    EXPECT_TRUE(p.a.idle());
+    EXPECT_EQ(p.a.stats().retransmitted, 0u);
+}
+
+TEST(Reliable, Window16InFlight) {
+    ReliableConfig ca;
+    ca.peer_window = 16;
+    Pair p(ca);
+    p.drop_a_to_b = true;
+    for (int i = 0; i < 40; ++i) p.a.send(make_hello({}));
+    EXPECT_EQ(p.a.in_flight(), 1u);
+    p.drop_a_to_b = false;
+    p.loop.advance(1s);  // retransmission gets through
+    p.loop.advance(30s);
+    EXPECT_EQ(p.delivered_b.size(), 40u);
+    EXPECT_LE(p.a.cwnd(), 16.0);
+}
+
+TEST(Reliable, OutOfOrderHeldDuplicatesReacked) {
+    dl::core::VirtualTimeLoop loop;
+    std::vector<std::uint16_t> got;
+    std::size_t zlbs = 0;
+    ReliableChannel b(loop.timers(), {}, {[&](std::vector<std::uint8_t>) { ++zlbs; },
+                                          [&](L2TP& m) { got.push_back(m.ns()); }, nullptr});
+    auto msg = [](std::uint16_t ns) { L2TP m = make_hello({0, 0, ns, 0}); return m; };
+    L2TP m2 = msg(2), m1 = msg(1), m0 = msg(0), d = msg(0), far = msg(100);
+    b.receive(m2);
+    b.receive(m1);
+    EXPECT_TRUE(got.empty());
+    EXPECT_EQ(zlbs, 2u);
+    b.receive(m0);
+    EXPECT_EQ(got, (std::vector<std::uint16_t>{0, 1, 2}));
+    b.receive(d);  // duplicate: ZLB at once, not redelivered
+    EXPECT_EQ(got.size(), 3u);
+    EXPECT_EQ(b.stats().duplicates, 1u);
+    b.receive(far);
+    EXPECT_EQ(b.stats().outside_window, 1u);
+    EXPECT_EQ(b.next_nr(), 3u);
+}
+
+TEST(Reliable, SequenceWrapAt65535) {
+    Pair p;
+    p.a.set_initial_sequence(65534, 0);
+    p.b.set_initial_sequence(0, 65534);
+    for (int i = 0; i < 5; ++i) p.a.send(make_hello({}));
+    p.loop.advance(5s);
+    EXPECT_EQ(p.delivered_b.size(), 5u);
+    EXPECT_EQ(p.b.next_nr(), 3u);
+    EXPECT_TRUE(p.a.idle());
+    EXPECT_EQ(p.a.stats().retransmitted, 0u);
+}
