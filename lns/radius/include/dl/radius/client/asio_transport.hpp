@@ -1,0 +1,49 @@
+// Boost.Asio UDP adapter for the sans-I/O RADIUS client: one socket per local address, any number
+// of requests in flight over it (their Identifiers are per server, RFC 5080 §2.2.1).
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "dl/radius/client/client.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dl::radius::client {
+
+/// One UDP socket bound to `local` (port 0: ephemeral) feeding a Client.
+///
+/// Wiring: construct the transport, construct the Client with `transport.sender()`, then
+/// `transport.start(client)`; drive the Client's TimerQueue with core::AsioTimerDriver on the same
+/// io_context. Datagrams up to 4096 octets (RFC 2865 §3) are handed to Client::on_datagram with
+/// their source; larger ones are counted as oversize and dropped. Sends are non-blocking; a failed
+/// send is counted (the request's retransmission timer still runs). Single-threaded: everything
+/// on the io_context's thread. std::system_error if the socket cannot be opened or bound.
+class AsioUdpTransport {
+public:
+    AsioUdpTransport(boost::asio::io_context& io, Endpoint local);
+    ~AsioUdpTransport();
+    AsioUdpTransport(const AsioUdpTransport&) = delete;
+    AsioUdpTransport& operator=(const AsioUdpTransport&) = delete;
+
+    /// The bound address and port (kept after stop()).
+    Endpoint local_endpoint() const;
+    /// A send function for Client's constructor (valid while the transport lives).
+    Client::SendFn sender();
+    /// Starts receiving into `client` (which must outlive the transport or stop()).
+    void start(Client& client);
+    /// Stops receiving and closes the socket.
+    void stop();
+
+    std::uint64_t datagrams_sent() const noexcept;
+    std::uint64_t datagrams_received() const noexcept;
+    std::uint64_t send_errors() const noexcept;
+    std::uint64_t oversize() const noexcept;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace dl::radius::client
