@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "dl/core/fsm.hpp"
 #include "dl/l2tp/builders.hpp"
@@ -68,7 +69,7 @@ public:
         auto it = sessions_.find(id);
         return it == sessions_.end() ? nullptr : it->second.get();
     }
-    Session& create_session(int role);
+    Session* create_session(int role);
     void tunnel_up();
     void start_waiting();
     std::uint64_t tie_breaker() const { return tie_breaker_; }
@@ -149,6 +150,7 @@ public:
     std::uint16_t peer_id_ = 0;
     int role_;
     bool sequencing_ = false;
+    bool accepted_ = false;  // LAC outgoing: OCRP sent
     std::uint16_t data_ns_ = 0, data_nr_ = 0;
     OutgoingCall out_;
     std::unique_ptr<IncomingCall> in_;
@@ -181,7 +183,7 @@ Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id)
               [this](const std::string& cause) { down(TE::failure, cause); }}),
       fsm_(spec(), {e.bus_, e.timers_, e.registry_}, *this, std::to_string(id), TS::idle),
       hello_(*e.timers_) {
-    ch_.set_initial_sequence(e.initial_ns_, 0);
+    ch_.set_initial_sequence(e.initial_ns_, e.initial_nr_);
 }
 
 void Tunnel::touch() {
@@ -418,10 +420,12 @@ void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string 
     down(ev, cause + " (StopCCN result " + std::to_string(static_cast<int>(r)) + ")");
 }
 
-Session& Tunnel::create_session(int role) {
+Session* Tunnel::create_session(int role) {
+    // §5.4: up to 65 535 sessions per tunnel (Session ID 0 is the tunnel itself).
+    if (sessions_.size() >= 65535) return nullptr;
     std::uint16_t sid = e_.random_id([this](std::uint16_t v) { return sessions_.count(v) != 0; });
     auto s = std::make_unique<Session>(*this, sid, role);
-    Session& ref = *s;
+    Session* ref = s.get();
     sessions_.emplace(sid, std::move(s));
     return ref;
 }
@@ -429,7 +433,16 @@ Session& Tunnel::create_session(int role) {
 void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
     const auto mt = static_cast<MessageType>(type);
     if (mt == MessageType::ICRQ || mt == MessageType::OCRQ) {
-        Session& s = create_session(mt == MessageType::ICRQ ? lns_incoming : lac_outgoing);
+        Session* sp = create_session(mt == MessageType::ICRQ ? lns_incoming : lac_outgoing);
+        if (!sp) {
+            CdnParams p;
+            p.header.session_id = *m.assigned_session_id();
+            p.result = CdnResult::NoFacilitiesTemporary;
+            p.error = GeneralError::InsufficientResources;
+            send(make_cdn(p));
+            return;
+        }
+        Session& s = *sp;
         s.peer_id_ = *m.assigned_session_id();
         if (mt == MessageType::ICRQ) {
             s.in_ = std::make_unique<IncomingCall>();
@@ -647,8 +660,13 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
             return;
         }
         if (m->has_sequence()) {
-            // §5.9: Nr is ignored by the receiver; Ns older than expected is dropped (reordered).
-            if (seq_lt(m->ns(), s->data_nr_)) return;
+            // §5.9: once the peer sends sequenced data we sequence ours too; an Ns older than
+            // expected is a late (reordered) packet and is dropped; Nr on data is advisory.
+            s->sequencing_ = true;
+            if (seq_lt(m->ns(), s->data_nr_)) {
+                ++stats_.data_dropped;
+                return;
+            }
             s->data_nr_ = static_cast<std::uint16_t>(m->ns() + 1);
         }
         ++stats_.data_in;
@@ -677,22 +695,11 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
                     return;
                 }
                 if (theirs) {
-                    std::vector<std::unique_ptr<Session>> moved;
-                    for (auto& [sid, s] : mine->sessions_) moved.push_back(std::move(s));
-                    mine->sessions_.clear();
-                    mine->ch_.stop();
-                    mine->closing_ = true;
+                    // We lose: our connection is discarded and the same tunnel object (same local
+                    // Tunnel ID, so session keys stay valid) answers the peer's SCCRQ instead.
+                    mine->ch_.reset();
                     mine->fsm_.dispatch(TE::tie_lost, "peer's Tie Breaker is lower");
-                    erase_later(mine->id_);
-                    t = &create_tunnel(peer);
-                    // Sessions waiting for a tunnel move to the winner's connection.
-                    for (auto& s : moved) {
-                        auto ns = std::make_unique<Session>(*t, s->id_, s->role_);
-                        ns->out_ = s->out_;
-                        ns->in_ = std::move(s->in_);
-                        ns->fsm_.dispatch(SE::call_request, "moved after tie-breaker");
-                        t->sessions_.emplace(ns->id_, std::move(ns));
-                    }
+                    t = mine;
                 }
             }
             if (!t) t = &create_tunnel(peer);
@@ -717,7 +724,9 @@ SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call) {
     Tunnel* t = tunnel_to(peer);
     bool fresh = !t;
     if (!t) t = &create_tunnel(peer);
-    Session& s = t->create_session(lns_outgoing);
+    Session* sp = t->create_session(lns_outgoing);
+    if (!sp) throw std::length_error("65535 sessions on this tunnel already (RFC 2661 §5.4)");
+    Session& s = *sp;
     s.out_ = call;
     s.fsm_.dispatch(SE::call_request, "place outgoing call to " + call.called_number);
     if (fresh) t->start_open();
@@ -730,7 +739,9 @@ SessionKey Engine::place_incoming_call(PeerId peer, const IncomingCall& call) {
     Tunnel* t = tunnel_to(peer);
     bool fresh = !t;
     if (!t) t = &create_tunnel(peer);
-    Session& s = t->create_session(lac_incoming);
+    Session* sp = t->create_session(lac_incoming);
+    if (!sp) throw std::length_error("65535 sessions on this tunnel already (RFC 2661 §5.4)");
+    Session& s = *sp;
     s.in_ = std::make_unique<IncomingCall>(call);
     s.sequencing_ = call.sequencing_required;
     s.fsm_.dispatch(SE::call_request, "place incoming call");
@@ -749,7 +760,8 @@ Session* lookup(const Engine& e, SessionKey k, Tunnel* t) {
 bool Engine::accept(SessionKey k) {
     Tunnel* t = find_tunnel(k.tunnel);
     Session* s = lookup(*this, k, t);
-    if (!s || !s->fsm_.dispatch(SE::accept, "accept")) return false;
+    if (!s || s->accepted_ || !s->fsm_.dispatch(SE::accept, "accept")) return false;
+    s->accepted_ = true;
     t->send(make_ocrp({{0, s->peer_id_, 0, 0}, s->id_, std::nullopt}));
     return true;
 }
@@ -757,7 +769,8 @@ bool Engine::accept(SessionKey k) {
 bool Engine::call_connected(SessionKey k, std::uint32_t tx, std::uint32_t framing) {
     Tunnel* t = find_tunnel(k.tunnel);
     Session* s = lookup(*this, k, t);
-    if (!s || !s->fsm_.dispatch(SE::bearer_up, "call connected")) return false;
+    // §7.5.1: the OCRP (accept) precedes the OCCN.
+    if (!s || !s->accepted_ || !s->fsm_.dispatch(SE::bearer_up, "call connected")) return false;
     OccnParams p;
     p.header.session_id = s->peer_id_;
     p.tx_connect_speed = tx;
@@ -797,6 +810,14 @@ bool Engine::send_ppp(SessionKey k, std::span<const std::uint8_t> frame) {
                             : make_data(t->peer_id_, s->peer_id_, frame);
     ++stats_.data_out;
     if (cb_.send) cb_.send(t->peer_, m.bytes());
+    return true;
+}
+
+bool Engine::wan_error(SessionKey k, const CallErrors& errors) {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = lookup(*this, k, t);
+    if (!s || s->fsm_.state() != SS::established) return false;
+    t->send(make_wen({0, s->peer_id_, 0, 0}, errors));
     return true;
 }
 

@@ -134,4 +134,15 @@ void ReliableChannel::stop() noexcept {
     held_.clear();
 }
 
+void ReliableChannel::reset() noexcept {
+    stop();
+    ns_ = nr_ = last_sent_nr_ = 0;
+    peer_tunnel_id_ = 0;
+    retries_ = 0;
+    rto_ = cfg_.retransmit;
+    cwnd_ = 1;
+    ssthresh_ = cfg_.peer_window;
+    failed_ = false;
+}
+
 }  // namespace dl::l2tp::engine

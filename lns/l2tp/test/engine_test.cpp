@@ -36,6 +36,8 @@ struct Side {
     std::vector<CallFailure> failures;
     std::vector<std::vector<std::uint8_t>> frames;
     std::vector<std::uint16_t> ups;
+    std::vector<Accm> accms;
+    std::vector<CallErrors> wens;
 };
 
 /// Two engines joined by an in-memory link with 10 ms latency; `drop` / `dup` rules decide per
@@ -47,7 +49,9 @@ struct World {
     dl::core::EventRecorder rec{bus, {"l2tp", ""}};
     Side lns, lac;
     std::function<bool(const std::string& dir, const std::string& kind)> drop, dup;
+    std::function<dl::core::Duration(const std::string& dir, const std::string& kind)> delay;  // extra
     std::vector<std::string> wire;  // "LNS>LAC SCCRQ"
+    std::vector<std::vector<std::uint8_t>> raw;  // every datagram sent, in order
     dl::core::Duration latency = 10ms;
 
     World(EngineConfig lns_cfg = {}, EngineConfig lac_cfg = {}) {
@@ -63,10 +67,12 @@ struct World {
         cb.send = [this, dir, &other, from](PeerId, std::vector<std::uint8_t> b) {
             std::string k = kind(b);
             wire.push_back(dir + " " + k);
+            raw.push_back(b);
             if (drop && drop(dir, k)) return;
             int copies = dup && dup(dir, k) ? 2 : 1;
+            auto d = latency + (delay ? delay(dir, k) : dl::core::Duration{});
             for (int i = 0; i < copies; ++i)
-                loop.timers().arm(latency, [&other, from, b] { other.engine->receive(from, b); });
+                loop.timers().arm(d, [&other, from, b] { other.engine->receive(from, b); });
         };
         cb.tunnel_up = [&me](std::uint16_t t, PeerId) { me.ups.push_back(t); me.log.push_back("tunnel-up"); };
         cb.tunnel_down = [&me](std::uint16_t, const std::string& c) { me.log.push_back("tunnel-down: " + c); };
@@ -76,6 +82,8 @@ struct World {
             me.log.push_back("failed " + std::to_string(f.result));
         };
         cb.ppp_frame = [&me](SessionKey, std::span<const std::uint8_t> f) { me.frames.emplace_back(f.begin(), f.end()); };
+        cb.sli = [&me](SessionKey, const Accm& a) { me.accms.push_back(a); };
+        cb.wen = [&me](SessionKey, const CallErrors& e) { me.wens.push_back(e); };
         cb.ocrq = [&me](SessionKey k, const OutgoingCall&) { me.ocrqs.push_back(k); me.log.push_back("ocrq"); };
         return cb;
     }
@@ -85,6 +93,19 @@ struct World {
         return s;
     }
 };
+
+const char* const kOutgoingGolden = R"(+0.000000s l2tp.session 50163/33077: idle -> wait-tunnel on call-request (cause=place outgoing call to 5551234)
++0.000000s l2tp.tunnel 50163: idle -> wait-ctl-reply on open (cause=local open)
++0.010000s l2tp.tunnel 20597: idle -> wait-ctl-conn on recv-SCCRQ-acceptable (cause=SCCRQ from dl-lns)
++0.020000s l2tp.tunnel 50163: wait-ctl-reply -> established on recv-SCCRP-acceptable (cause=SCCRP from lac)
++0.020000s l2tp.session 50163/33077: wait-tunnel -> wait-reply on tunnel-up (cause=tunnel established)
++0.030000s l2tp.tunnel 20597: wait-ctl-conn -> established on recv-SCCCN-acceptable (cause=SCCCN)
++0.030000s l2tp.session 20597/43791: idle -> wait-cs-answer on recv-OCRQ (cause=OCRQ to 5551234)
++1.000000s l2tp.session 20597/43791: wait-cs-answer -> wait-cs-answer on accept (cause=accept)
++1.010000s l2tp.session 50163/33077: wait-reply -> wait-connect on recv-OCRP (cause=OCRP)
++2.000000s l2tp.session 20597/43791: wait-cs-answer -> established on bearer-up (cause=call connected)
++2.010000s l2tp.session 50163/33077: wait-connect -> established on recv-OCCN (cause=OCCN)
+)";
 
 OutgoingCall call() {
     OutgoingCall c;
@@ -115,18 +136,8 @@ TEST(Engine, OutgoingCallToOccnGoldenLog) {
     EXPECT_EQ(w.wire_text(),
               "LNS>LAC SCCRQ\nLAC>LNS SCCRP\nLNS>LAC SCCCN\nLNS>LAC OCRQ\nLAC>LNS ZLB\nLAC>LNS OCRP\nLNS>LAC ZLB\n"
               "LAC>LNS OCCN\nLNS>LAC ZLB\n");
-    // Golden event log: transitions of both ends.
-    std::string golden;
-    for (auto& l : w.rec.lines())
-        if (l.find("->") != std::string::npos) golden += l.substr(l.find(' ') + 1) + "\n";
-    EXPECT_NE(golden.find("l2tp.tunnel"), std::string::npos);
-    EXPECT_EQ(golden,
-              std::string("l2tp.session ") + std::to_string(k.tunnel) + "/" + std::to_string(k.session) +
-                  ": idle -> wait-tunnel on call-request (cause=place outgoing call to 5551234)\n" +
-                  golden.substr(golden.find('\n') + 1));
-    EXPECT_EQ(w.rec.count("recv-OCCN"), 1u);
-    EXPECT_EQ(w.rec.count("recv-SCCRP-acceptable"), 1u);
-    EXPECT_EQ(w.rec.count("recv-SCCCN-acceptable"), 1u);
+    // Golden event log of both ends (tunnel IDs come from the seeded random sources).
+    EXPECT_EQ(w.rec.text(), kOutgoingGolden);
     // PPP both ways.
     std::vector<std::uint8_t> lcp{0xc0, 0x21, 1, 1, 0, 4};
     EXPECT_TRUE(w.lns.engine->send_ppp(k, lcp));
@@ -324,4 +335,246 @@ TEST(Engine, SizesAreSmall) {
     EXPECT_LT(Engine::sizeof_session(), 512u);
     EXPECT_LT(Engine::sizeof_tunnel(), 2048u);
     std::printf("sizeof Tunnel=%zu Session=%zu\n", Engine::sizeof_tunnel(), Engine::sizeof_session());
+}
+
+namespace {
+/// Establishes one outgoing call; returns {LNS key, LAC key}.
+std::pair<SessionKey, SessionKey> establish(World& w) {
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.ocrqs.size(), 1u);
+    SessionKey lk = w.lac.ocrqs.at(0);
+    EXPECT_TRUE(w.lac.engine->accept(lk));
+    EXPECT_TRUE(w.lac.engine->call_connected(lk, 64000, kFramingSync));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_state(k), "established");
+    return {k, lk};
+}
+/// A control message injected into `to` as if sent next by the other side's channel.
+void inject(Side& to, PeerId from, const ReliableChannel& ch, L2TP m) {
+    m.set_tunnel_id(ch.peer_tunnel_id());
+    m.set_sequence(ch.next_ns(), ch.next_nr());
+    to.engine->receive(from, m.bytes());
+}
+}  // namespace
+
+TEST(Engine, CallConnectedBeforeAcceptRefused) {
+    World w;
+    w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    EXPECT_FALSE(w.lac.engine->call_connected(w.lac.ocrqs.at(0), 64000, kFramingSync));
+    EXPECT_TRUE(w.lac.engine->accept(w.lac.ocrqs.at(0)));
+    EXPECT_FALSE(w.lac.engine->accept(w.lac.ocrqs.at(0)));
+}
+
+TEST(Engine, ReorderedControlMessagesDeliveredInOrder) {
+    World w;
+    // The SCCCN is overtaken by the OCRQ sent right after it.
+    w.delay = [](const std::string& dir, const std::string& k) {
+        return dir == "LNS>LAC" && k == "SCCCN" ? dl::core::Duration(50ms) : dl::core::Duration{};
+    };
+    auto [k, lk] = establish(w);
+    EXPECT_EQ(w.lac.engine->channel(lk.tunnel)->stats().out_of_order, 1u);
+    EXPECT_EQ(w.lns.engine->channel(k.tunnel)->stats().retransmitted, 0u);
+}
+
+TEST(Engine, LnsClearsCallWithCdn) {
+    World w;
+    auto [k, lk] = establish(w);
+    ASSERT_TRUE(w.lns.engine->disconnect(k, CdnResult::Administrative));
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.failures.size(), 1u);
+    EXPECT_EQ(w.lac.failures[0].result, 3u);
+    EXPECT_EQ(w.lac.engine->session_state(lk), "");
+    EXPECT_FALSE(w.lns.engine->send_ppp(k, std::vector<std::uint8_t>{1}));
+}
+
+TEST(Engine, UnknownMandatoryAvpInSessionMessageSendsCdn) {
+    World w;
+    auto [k, lk] = establish(w);
+    const ReliableChannel& ch = *w.lac.engine->channel(lk.tunnel);
+    L2TP m = make_sli({0, k.session, 0, 0}, Accm{0, 0});
+    std::vector<std::uint8_t> v{1};
+    m.add_avp(9, 1, Avp::kMandatory, v);  // vendor AVP with M set
+    inject(w.lns, kLac, ch, std::move(m));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_state(k), "");
+    EXPECT_EQ(w.lns.engine->tunnel_state(k.tunnel), "established");
+    ASSERT_EQ(w.lac.failures.size(), 1u);
+    EXPECT_EQ(w.lac.failures[0].result, 2u);
+    EXPECT_EQ(w.lac.failures[0].error, 8u);
+}
+
+TEST(Engine, UnknownOptionalAvpIgnored) {
+    World w;
+    auto [k, lk] = establish(w);
+    std::vector<Accm> got;
+    const ReliableChannel& ch = *w.lns.engine->channel(k.tunnel);
+    L2TP m = make_sli({0, lk.session, 0, 0}, Accm{0x0a, 0x0b});
+    std::vector<std::uint8_t> v{1};
+    m.add_avp(9, 1, 0, v);  // M clear: ignored (§4.1)
+    std::size_t before = w.lac.failures.size();
+    inject(w.lac, kLns, ch, std::move(m));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.failures.size(), before);
+    EXPECT_EQ(w.lac.engine->session_state(lk), "established");
+}
+
+TEST(Engine, NotPermittedMessageLoggedAndCounted) {
+    World w;
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    SessionKey lk = w.lac.ocrqs.at(0);
+    ASSERT_EQ(w.lns.engine->session_state(k), "wait-reply");
+    OccnParams p;
+    p.header.session_id = k.session;
+    (void)lk;
+    inject(w.lns, kLac, *w.lac.engine->channel(lk.tunnel), make_occn(p));
+    EXPECT_EQ(w.lns.engine->stats().not_permitted, 1u);
+    EXPECT_EQ(w.rec.lines().back().find("wait-reply: recv-OCCN NOT PERMITTED") != std::string::npos, true)
+        << w.rec.lines().back();
+    EXPECT_EQ(w.lns.engine->session_state(k), "wait-reply");
+}
+
+TEST(Engine, SliAndWenReachTheOtherEnd) {
+    World w;
+    auto [k, lk] = establish(w);
+    ASSERT_TRUE(w.lns.engine->set_link_info(k, Accm{0, 0x000a0000}));
+    ASSERT_TRUE(w.lac.engine->wan_error(lk, CallErrors{1, 2, 3, 4, 5, 6}));
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.accms.size(), 1u);
+    EXPECT_EQ(w.lac.accms[0].receive_accm, 0x000a0000u);
+    ASSERT_EQ(w.lns.wens.size(), 1u);
+    EXPECT_EQ(w.lns.wens[0], (CallErrors{1, 2, 3, 4, 5, 6}));
+    EXPECT_EQ(w.rec.count("WEN-received"), 1u);
+}
+
+TEST(Engine, HiddenAvpsAreHiddenOnTheWire) {
+    EngineConfig a, b;
+    a.secret = b.secret = "s3cret";
+    a.hide_avps = b.hide_avps = true;
+    World w(a, b);
+    IncomingCall c;
+    c.proxy_authen_name = "hidden-user";
+    c.calling_number = "0123";
+    SessionKey lk = w.lac.engine->place_incoming_call(kLns, c);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.engine->session_state(lk), "established");
+    ASSERT_EQ(w.lns.connects.size(), 1u);
+    EXPECT_EQ(w.lns.connects[0].incoming->proxy_authen_name, "hidden-user");
+    EXPECT_EQ(w.lns.connects[0].incoming->calling_number, "0123");
+    int hidden = 0;
+    for (auto& bytes : w.raw) {
+        L2TP m(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+        for (const Avp& avp : m.avps())
+            if (avp.hidden()) {
+                ++hidden;
+                EXPECT_TRUE(avp.is(AvpType::ProxyAuthenName) || avp.is(AvpType::CallingNumber));
+            }
+        EXPECT_FALSE(m.proxy_authen_name());  // not readable without the secret
+    }
+    EXPECT_EQ(hidden, 2);
+}
+
+TEST(Engine, WindowOfOneAndFour) {
+    for (std::uint16_t window : {1, 4}) {
+        EngineConfig lns, lac;
+        lac.receive_window = window;
+        World w(lns, lac);
+        std::vector<SessionKey> keys;
+        for (int i = 0; i < 16; ++i) keys.push_back(w.lns.engine->place_outgoing_call(kLac, call()));
+        w.loop.advance(5s);
+        ASSERT_EQ(w.lac.ocrqs.size(), 16u) << window;
+        EXPECT_EQ(w.lns.engine->channel(keys[0].tunnel)->config().peer_window, window);
+        for (auto lk : w.lac.ocrqs) {
+            w.lac.engine->accept(lk);
+            w.lac.engine->call_connected(lk, 64000, kFramingSync);
+        }
+        w.loop.advance(5s);
+        for (auto k : keys) EXPECT_EQ(w.lns.engine->session_state(k), "established") << window;
+        EXPECT_EQ(w.lac.engine->channel(w.lac.ocrqs[0].tunnel)->stats().outside_window, 0u);
+    }
+}
+
+TEST(Engine, SixteenInFlightWithDefaultWindow) {
+    EngineConfig lns, lac;
+    World w(lns, lac);
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    w.drop = [](const std::string& dir, const std::string& k) { return dir == "LAC>LNS" && k == "ZLB"; };
+    std::size_t max_in_flight = 0;
+    for (int i = 0; i < 40; ++i) w.lns.engine->place_outgoing_call(kLac, call());
+    for (int i = 0; i < 200; ++i) {
+        w.loop.advance(100ms);
+        max_in_flight = std::max(max_in_flight, w.lns.engine->channel(t)->in_flight());
+    }
+    EXPECT_LE(max_in_flight, 16u);
+    EXPECT_GE(max_in_flight, 2u);
+    w.drop = nullptr;
+    w.loop.advance(60s);
+    EXPECT_EQ(w.lac.ocrqs.size(), 40u);
+}
+
+TEST(Engine, SequenceNumbersWrapAt65535) {
+    World w;
+    w.lns.engine->set_initial_sequence(65533, 65534);
+    w.lac.engine->set_initial_sequence(65534, 65533);
+    auto [k, lk] = establish(w);
+    EXPECT_EQ(w.lns.engine->channel(k.tunnel)->next_ns(), 0u);  // SCCRQ, SCCCN, OCRQ = 65533..65535
+    EXPECT_EQ(w.lac.engine->channel(lk.tunnel)->next_ns(), 1u);  // SCCRP, OCRP, OCCN = 65534, 65535, 0
+    EXPECT_EQ(w.lns.engine->channel(k.tunnel)->next_nr(), 1u);
+    EXPECT_TRUE(w.lac.engine->channel(lk.tunnel)->idle());
+    EXPECT_TRUE(w.lns.engine->channel(k.tunnel)->idle());
+    EXPECT_EQ(w.lns.engine->channel(k.tunnel)->stats().retransmitted, 0u);
+}
+
+TEST(Engine, SccrqRetransmittedThenTunnelDown) {
+    World w;
+    std::vector<std::int64_t> times;
+    w.drop = [&](const std::string&, const std::string& k) {
+        if (k == "SCCRQ") times.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(w.loop.now().time_since_epoch()).count());
+        return true;
+    };
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(40s);
+    EXPECT_EQ(times, (std::vector<std::int64_t>{0, 1000, 3000, 7000, 15000, 23000}));
+    ASSERT_EQ(w.lns.failures.size(), 1u);
+    EXPECT_EQ(w.lns.log.back(), "tunnel-down: retransmissions exhausted (5)");
+    EXPECT_EQ(w.lns.engine->session_state(k), "");
+}
+
+TEST(Engine, SequencedDataWhenLnsRequiresIt) {
+    EngineConfig lns, lac;
+    lns.require_sequencing = true;
+    World w(lns, lac);
+    auto [k, lk] = establish(w);
+    std::vector<std::uint8_t> f1{0xc0, 0x21, 9, 1, 0, 4}, f2{0xc0, 0x21, 9, 2, 0, 4};
+    bool saw_s = false;
+    w.drop = [&](const std::string&, const std::string&) { return false; };
+    EXPECT_TRUE(w.lns.engine->send_ppp(k, f1));
+    w.loop.advance(100ms);
+    EXPECT_TRUE(w.lac.engine->send_ppp(lk, f2));
+    w.loop.advance(100ms);
+    ASSERT_EQ(w.lns.frames.size(), 1u);
+    // The LAC now sequences its data too (§5.9): a stale Ns is dropped.
+    L2TP stale = make_data(k.tunnel, k.session, f1, std::uint16_t{0}, std::uint16_t{0});
+    saw_s = stale.has_sequence();
+    w.lns.engine->receive(kLac, stale.bytes());
+    EXPECT_TRUE(saw_s);
+    EXPECT_EQ(w.lns.frames.size(), 1u);
+    EXPECT_EQ(w.lns.engine->stats().data_dropped, 1u);
+}
+
+TEST(Engine, DataWithOffsetAndLength) {
+    World w;
+    auto [k, lk] = establish(w);
+    std::vector<std::uint8_t> f{0xc0, 0x21, 5, 1, 0, 4};
+    DataOptions o;
+    o.length = true;
+    o.offset_pad = std::vector<std::uint8_t>{0xee, 0xee, 0xee};
+    L2TP m = make_data(k.tunnel, k.session, f, o);
+    w.lns.engine->receive(kLac, m.bytes());
+    ASSERT_EQ(w.lns.frames.size(), 1u);
+    EXPECT_EQ(w.lns.frames[0], f);
+    (void)lk;
 }

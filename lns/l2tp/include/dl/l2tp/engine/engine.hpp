@@ -105,7 +105,7 @@ struct EngineCallbacks {
 /// Engine counters.
 struct EngineStats {
     std::uint64_t malformed = 0, invalid = 0, unknown_tunnel = 0, unknown_session = 0, not_permitted = 0,
-                  data_in = 0, data_out = 0, auth_failures = 0;
+                  data_in = 0, data_out = 0, data_dropped = 0, auth_failures = 0;
 };
 
 class Tunnel;
@@ -134,18 +134,21 @@ public:
                       std::optional<GeneralError> error = std::nullopt, std::string message = {});
 
     /// LNS role: place an outgoing call (OCRQ) through `peer`, opening a tunnel if none is up.
+    /// std::length_error if the tunnel already has 65 535 sessions (same for place_incoming_call).
     SessionKey place_outgoing_call(PeerId peer, const OutgoingCall& call);
     /// LAC role: place an incoming call (ICRQ … ICCN) towards the LNS `peer`.
     SessionKey place_incoming_call(PeerId peer, const IncomingCall& call);
     /// LAC role, after ocrq(): accept the call (OCRP).
     bool accept(SessionKey s);
-    /// LAC role: the outgoing call is connected (OCCN).
+    /// LAC role: the outgoing call is connected (OCCN); false before accept().
     bool call_connected(SessionKey s, std::uint32_t tx_connect_speed, std::uint32_t framing_type);
     /// Either role: clear the call (CDN with Result Code and optional Q.931 cause, §6.12).
     bool disconnect(SessionKey s, CdnResult result, std::optional<GeneralError> error = std::nullopt,
                     std::optional<Q931Cause> q931 = std::nullopt);
     /// Sends a PPP frame on an established session (data message §3.1, Ns/Nr if sequencing §5.9).
     bool send_ppp(SessionKey s, std::span<const std::uint8_t> frame);
+    /// LAC role: WEN (§6.13) with the call's error counters.
+    bool wan_error(SessionKey s, const CallErrors& errors);
     /// LNS role: SLI (§6.14) to the LAC.
     bool set_link_info(SessionKey s, const Accm& accm);
 
@@ -157,8 +160,12 @@ public:
     const EngineStats& stats() const noexcept { return stats_; }
     /// The reliable channel of a tunnel (tests), nullptr if unknown.
     const ReliableChannel* channel(std::uint16_t tunnel) const;
-    /// For tests of Ns/Nr wrap: initial Ns of the next tunnels' channels.
-    void set_initial_ns(std::uint16_t ns) noexcept { initial_ns_ = ns; }
+    /// For tests of Ns/Nr wrap only (RFC 2661 starts both at 0): initial Ns and expected Nr of
+    /// the channels of tunnels created from now on.
+    void set_initial_sequence(std::uint16_t ns, std::uint16_t nr) noexcept {
+        initial_ns_ = ns;
+        initial_nr_ = nr;
+    }
 
     static std::size_t sizeof_tunnel() noexcept;
     static std::size_t sizeof_session() noexcept;
@@ -185,6 +192,7 @@ private:
     core::Timer reaper_;
     EngineStats stats_;
     std::uint16_t initial_ns_ = 0;
+    std::uint16_t initial_nr_ = 0;
 };
 
 }  // namespace dl::l2tp::engine

@@ -72,6 +72,9 @@ public:
     void send_zlb();
     /// Stops every timer and drops queued messages (on teardown).
     void stop() noexcept;
+    /// stop(), then back to a fresh connection: Ns = Nr = 0, CWND 1, peer Tunnel ID 0 (used when
+    /// our SCCRQ lost the tie-breaker, §4.4.3, and the tunnel answers the peer's SCCRQ instead).
+    void reset() noexcept;
 
     /// True when every message sent has been acknowledged.
     bool idle() const noexcept { return unacked_.empty() && pending_.empty(); }
