@@ -232,6 +232,7 @@ void Automaton::scr() {
     sent_.clear();
     policy_.build_request(sent_);
     req_id_ = next_identifier();
+    reply_seen_ = false;
     nak_count_ = 0;
     emit(build(proto_, CpCode::configure_request, req_id_, sent_));
     start_restart_timer();
@@ -340,11 +341,13 @@ void Automaton::receive(std::span<const std::uint8_t> packet) {
             return;
         }
         case CpCode::configure_ack:
-            if (!negotiating()) {
+            if (!negotiating() && state() != CpState::opened) {
                 dispatch(CpEvent::rca, cause);
                 return;
             }
-            if (pkt->identifier() != req_id_) {
+            // RFC 1661 §5.2: must answer our last request; a repeated answer (duplicate) is
+            // discarded as pppd does, else a duplicated Ack would renegotiate an Opened link.
+            if (pkt->identifier() != req_id_ || reply_seen_) {
                 ++counters_.bad_identifier;
                 return;
             }
@@ -352,19 +355,21 @@ void Automaton::receive(std::span<const std::uint8_t> packet) {
                 ++counters_.bad_ack;
                 return;
             }
+            reply_seen_ = true;
             policy_.on_ack(sent_);
             dispatch(CpEvent::rca, cause);
             return;
         case CpCode::configure_nak:
         case CpCode::configure_reject:
-            if (!negotiating()) {
+            if (!negotiating() && state() != CpState::opened) {
                 dispatch(CpEvent::rcn, cause);
                 return;
             }
-            if (pkt->identifier() != req_id_) {
+            if (pkt->identifier() != req_id_ || reply_seen_) {
                 ++counters_.bad_identifier;
                 return;
             }
+            reply_seen_ = true;
             policy_.on_nak(pkt->options(), code == static_cast<std::uint8_t>(CpCode::configure_reject));
             dispatch(CpEvent::rcn, cause);
             return;

@@ -117,8 +117,14 @@ void drive(Automaton& a, RecordingPolicy& pol, CpEvent e) {
     switch (e) {
         case CpEvent::rcr_plus: pol.verdict = CrVerdict::ack; pkt(CpCode::configure_request, 77, opts); break;
         case CpEvent::rcr_minus: pol.verdict = CrVerdict::nak; pkt(CpCode::configure_request, 77, opts); break;
-        case CpEvent::rca: pkt(CpCode::configure_ack, pol.last_req_id, opts); break;
-        case CpEvent::rcn: pkt(CpCode::configure_nak, pol.last_req_id, opts); break;
+        // In Ack-Rcvd/Opened our last request was already answered: a repeated answer is dropped (§5.2),
+        // so the table cell is driven as the event itself (a new answer to a new request).
+        case CpEvent::rca:
+            if (a.state() == CpState::opened || a.state() == CpState::ack_rcvd) { a.dispatch(e, "test"); break; }
+            pkt(CpCode::configure_ack, pol.last_req_id, opts); break;
+        case CpEvent::rcn:
+            if (a.state() == CpState::opened || a.state() == CpState::ack_rcvd) { a.dispatch(e, "test"); break; }
+            pkt(CpCode::configure_nak, pol.last_req_id, opts); break;
         case CpEvent::rtr: pkt(CpCode::terminate_request, 9); break;
         case CpEvent::rta: pkt(CpCode::terminate_ack, 9); break;
         case CpEvent::ruc: a.receive(std::vector<std::uint8_t>{0x20, 1, 0, 4}); break;

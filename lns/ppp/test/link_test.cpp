@@ -1,1 +1,408 @@
+// Two PPP engines back to back in virtual time through an in-memory link that can drop,
+// duplicate and delay packets: LCP + mutual PAP/CHAP + IPCP, failures, keepalive, proxy LCP.
+#include "dl/ppp/engine/link.hpp"
+
 #include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "dl/core/event.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/ppp/auth.hpp"
+#include "dl/ppp/control.hpp"
+#include "dl/ppp/ppp.hpp"
+
+using namespace dl::ppp;
+using namespace dl::ppp::engine;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint32_t ip(int a, int b, int c, int d) {
+    return (std::uint32_t(a) << 24) | (std::uint32_t(b) << 16) | (std::uint32_t(c) << 8) | std::uint32_t(d);
+}
+
+struct Endpoint {
+    std::unique_ptr<Link> link;
+    std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> sent;
+    std::optional<NetworkInfo> up;
+    std::string down;
+    std::vector<Credentials> verified;
+    std::uint32_t next_random = 0;
+};
+
+// The world: virtual time, one bus, two endpoints A (e.g. LNS) and B (e.g. client), and a wire.
+struct World {
+    dl::core::VirtualTimeLoop loop;
+    dl::core::EventBus bus{loop.clock()};
+    dl::core::TimerRegistry registry;
+    dl::core::FsmEnv env{&bus, &loop.timers(), &registry};
+    Endpoint a, b;
+    std::map<std::string, std::string> secrets{{"alice", "s3cret-a"}, {"bob", "s3cret-b"}};
+    std::map<std::string, std::uint32_t> framed{{"bob", ip(10, 0, 0, 2)}, {"alice", ip(10, 0, 0, 1)}};
+    // Rules: return 0 = deliver, 1 = drop, 2 = duplicate.
+    std::function<int(char from, std::uint16_t proto, const std::vector<std::uint8_t>&)> rule;
+    bool auto_verify = true;
+    bool accept_all = true;
+    dl::core::Duration delay = 1ms;
+
+    World() { dl::core::register_well_known_timers(registry); }
+
+    void make(Endpoint& e, char name, LinkConfig cfg, std::uint32_t seed) {
+        e.next_random = seed;
+        Endpoint* other = name == 'A' ? &b : &a;
+        LinkCallbacks cb;
+        cb.send = [this, &e, other, name](std::uint16_t proto, std::vector<std::uint8_t> info) {
+            e.sent.emplace_back(proto, info);
+            const int r = rule ? rule(name, proto, info) : 0;
+            if (r == 1) return;
+            for (int n = 0; n < (r == 2 ? 2 : 1); ++n)
+                loop.timers().arm(delay, [other, proto, info] {
+                    if (other->link) other->link->receive(proto, info);
+                });
+        };
+        cb.verify = [this, &e](std::uint32_t ticket, const Credentials& c) {
+            e.verified.push_back(c);
+            if (!auto_verify) return;
+            loop.timers().arm(5ms, [this, &e, ticket, c] {
+                VerifyResult r;
+                auto it = secrets.find(c.user);
+                bool ok = it != secrets.end();
+                if (ok && c.method == AuthMethod::pap) ok = c.password == it->second;
+                if (ok && c.method == AuthMethod::chap_md5) {
+                    auto d = chap_md5_response(c.chap_id, it->second, c.challenge);
+                    ok = std::vector<std::uint8_t>(d.begin(), d.end()) == c.response;
+                }
+                r.accept = ok && accept_all;
+                r.message = r.accept ? "welcome" : "denied";
+                if (r.accept && framed.count(c.user)) r.framed_ip = framed[c.user];
+                e.link->verify_result(ticket, r);
+            });
+        };
+        cb.network_up = [&e](const NetworkInfo& n) { e.up = n; };
+        cb.link_down = [&e](std::string_view cause) { e.down = cause; };
+        cb.random = [&e] { return e.next_random += 0x01010101; };
+        e.link = std::make_unique<Link>(std::move(cfg), std::move(cb), env, std::string(1, name));
+    }
+};
+
+LinkConfig lns_config(AuthPreference pref) {
+    LinkConfig c;
+    c.require_auth = pref;
+    c.name = "alice";
+    c.secret = "s3cret-a";
+    c.local_ip = ip(10, 0, 0, 1);
+    c.dns1 = ip(192, 0, 2, 53);
+    c.dns2 = ip(192, 0, 2, 54);
+    return c;
+}
+LinkConfig client_config(AuthPreference pref) {
+    LinkConfig c;
+    c.require_auth = pref;
+    c.name = "bob";
+    c.secret = "s3cret-b";
+    c.request_dns = true;
+    return c;
+}
+
+void expect_network(World& w) {
+    ASSERT_TRUE(w.a.up.has_value());
+    ASSERT_TRUE(w.b.up.has_value());
+    EXPECT_EQ(w.a.link->phase(), Phase::network);
+    EXPECT_EQ(w.b.link->phase(), Phase::network);
+    EXPECT_EQ(w.a.up->local_ip, ip(10, 0, 0, 1));
+    EXPECT_EQ(w.a.up->peer_ip, ip(10, 0, 0, 2));
+    EXPECT_EQ(w.b.up->local_ip, ip(10, 0, 0, 2));
+    EXPECT_EQ(w.b.up->peer_ip, ip(10, 0, 0, 1));
+    EXPECT_EQ(w.b.up->dns1, ip(192, 0, 2, 53));
+    EXPECT_EQ(w.b.up->dns2, ip(192, 0, 2, 54));
+}
+
+}  // namespace
+
+TEST(Link, MutualPapGoldenLog) {
+    World w;
+    dl::core::EventRecorder rec(w.bus, {"ppp", ""});
+    w.make(w.a, 'A', lns_config(AuthPreference::pap), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::pap), 0x20000000);
+    w.b.link->open();
+    w.a.link->open();
+    w.loop.advance(1s);
+    expect_network(w);
+    EXPECT_EQ(w.a.link->negotiated().we_authenticate, AuthMethod::pap);
+    EXPECT_EQ(w.a.link->negotiated().peer_authenticates, AuthMethod::pap);
+    ASSERT_EQ(w.a.verified.size(), 1u);
+    EXPECT_EQ(w.a.verified[0].user, "bob");
+    EXPECT_EQ(w.a.verified[0].password, "s3cret-b");
+    ASSERT_EQ(w.b.verified.size(), 1u);
+    EXPECT_EQ(w.b.verified[0].user, "alice");
+    EXPECT_EQ(w.a.link->negotiated().peer_name, "bob");
+    // The authenticator's and the peer's machines and the phases of A, in order.
+    std::string a_log;
+    for (const auto& e : rec.events())
+        if (e.id.rfind("A", 0) == 0 && (e.entity == "ppp.phase" || e.entity == "ppp.auth"))
+            a_log += dl::core::format_golden(e) + "\n";
+    EXPECT_EQ(a_log,
+              "+0.000000s ppp.phase A: Dead -> Establish on Up (cause=open)\n"
+              "+0.002000s ppp.auth A/authenticator: Idle -> Wait-Request on Start-PAP (cause=LCP Opened)\n"
+              "+0.002000s ppp.auth A/peer: Idle -> Wait-Result on Start-PAP (cause=LCP Opened)\n"
+              "+0.002000s ppp.phase A: Establish -> Authenticate on LCP-Opened (cause=LCP Opened)\n"
+              "+0.003000s ppp.auth A/authenticator: Wait-Request -> Verifying on Credentials-Received (cause=Authenticate-Request)\n"
+              "+0.008000s ppp.auth A/authenticator: Verifying -> Success on Verify-Accept (cause=verify accepted)\n"
+              "+0.009000s ppp.phase A: Authenticate -> Network on Auth-Done (cause=authentication complete)\n"
+              "+0.009000s ppp.auth A/peer: Wait-Result -> Success on Success-Received (cause=Authenticate-Ack)\n");
+    EXPECT_EQ(rec.count("NOT PERMITTED"), 0u);
+    for (const auto& e : rec.events()) EXPECT_TRUE(e.permitted) << dl::core::format_golden(e);
+}
+
+TEST(Link, MutualChap) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::chap), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    expect_network(w);
+    EXPECT_EQ(w.a.link->negotiated().we_authenticate, AuthMethod::chap_md5);
+    EXPECT_EQ(w.b.link->negotiated().we_authenticate, AuthMethod::chap_md5);
+    ASSERT_EQ(w.a.verified.size(), 1u);
+    EXPECT_EQ(w.a.verified[0].method, AuthMethod::chap_md5);
+    EXPECT_EQ(w.a.verified[0].challenge.size(), 16u);
+    EXPECT_EQ(w.a.verified[0].response.size(), 16u);
+    EXPECT_EQ(w.b.verified.size(), 1u);
+}
+
+TEST(Link, PapThenChapFallsBackWhenThePeerNaksToChap) {
+    World w;
+    auto cc = client_config(AuthPreference::none);
+    cc.allow_pap = false;
+    w.make(w.a, 'A', lns_config(AuthPreference::pap_then_chap), 0x10000000);
+    w.make(w.b, 'B', cc, 0x20000000);
+    dl::core::EventRecorder rec(w.bus, {"ppp.lcp", ""});
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    expect_network(w);
+    EXPECT_EQ(w.a.link->negotiated().we_authenticate, AuthMethod::chap_md5);
+    EXPECT_EQ(rec.count("auth-fallback"), 1u);
+}
+
+TEST(Link, StrictPapClosesWhenThePeerRefusesPap) {
+    World w;
+    auto cc = client_config(AuthPreference::none);
+    cc.allow_pap = false;
+    w.make(w.a, 'A', lns_config(AuthPreference::pap), 0x10000000);
+    w.make(w.b, 'B', cc, 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(30s);
+    EXPECT_EQ(w.a.link->phase(), Phase::dead);
+    EXPECT_EQ(w.a.down, "peer refuses PAP");
+    EXPECT_FALSE(w.a.up);
+}
+
+TEST(Link, ChapFailureClosesBothEnds) {
+    World w;
+    w.secrets["bob"] = "wrong";
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(30s);
+    EXPECT_EQ(w.a.link->phase(), Phase::dead);
+    EXPECT_EQ(w.a.down, "authentication failed: denied");
+    EXPECT_EQ(w.a.link->counters().auth_failures, 1u);
+    EXPECT_EQ(w.b.link->phase(), Phase::dead);
+    EXPECT_EQ(w.b.down, "authentication by the peer failed");
+    EXPECT_FALSE(w.a.up);
+    EXPECT_FALSE(w.b.up);
+    EXPECT_TRUE(w.loop.timers().empty());
+}
+
+TEST(Link, ChapRechallengeAtTheConfiguredInterval) {
+    World w;
+    auto ac = lns_config(AuthPreference::chap);
+    ac.rechallenge = 10s;
+    w.make(w.a, 'A', ac, 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(35s);
+    expect_network(w);
+    EXPECT_EQ(w.a.verified.size(), 4u);  // t=0, 10, 20, 30 s
+    EXPECT_NE(w.a.verified[0].challenge, w.a.verified[1].challenge);
+    // A rechallenge that fails brings the link down.
+    w.accept_all = false;
+    w.loop.advance(10s);
+    EXPECT_EQ(w.a.link->phase(), Phase::dead);
+    EXPECT_EQ(w.b.link->phase(), Phase::dead);
+}
+
+TEST(Link, IpcpRejectOfDnsWhenNoneIsConfigured) {
+    World w;
+    auto ac = lns_config(AuthPreference::none);
+    ac.dns1 = ac.dns2 = 0;
+    ac.peer_ip = ip(10, 0, 0, 9);
+    w.make(w.a, 'A', ac, 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    ASSERT_TRUE(w.b.up);
+    EXPECT_EQ(w.b.up->local_ip, ip(10, 0, 0, 9));  // Nak of 0.0.0.0 with the configured address
+    EXPECT_EQ(w.b.up->dns1, 0u);
+    EXPECT_EQ(w.b.up->dns2, 0u);
+    bool saw_reject = false, saw_nak = false;
+    for (const auto& [proto, info] : w.a.sent)
+        if (proto == kProtoIPCP) {
+            saw_reject |= info[0] == 4;
+            saw_nak |= info[0] == 3;
+        }
+    EXPECT_TRUE(saw_reject);
+    EXPECT_TRUE(saw_nak);
+}
+
+TEST(Link, MagicNumberLoopIsDetected) {
+    World w;
+    // A looped-back line: A receives what it sends.
+    LinkCallbacks cb;
+    Link* self = nullptr;
+    std::uint32_t r = 0;
+    cb.random = [&r] { return r += 0x01010101; };
+    cb.send = [&](std::uint16_t proto, std::vector<std::uint8_t> info) {
+        w.loop.timers().arm(1ms, [&self, proto, info] { self->receive(proto, info); });
+    };
+    Link a(lns_config(AuthPreference::none), cb, w.env, "loop");
+    self = &a;
+    a.open();
+    w.loop.advance(2s);
+    EXPECT_GE(a.counters().magic_loops, 1u);
+    EXPECT_NE(a.lcp_state(), CpState::opened);
+}
+
+TEST(Link, EchoFailureTakesTheLinkDown) {
+    World w;
+    auto ac = lns_config(AuthPreference::none);
+    ac.echo_interval = 10s;
+    ac.echo_failures = 3;
+    w.make(w.a, 'A', ac, 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(25s);
+    EXPECT_EQ(w.a.link->phase(), Phase::network);
+    EXPECT_EQ(w.a.link->counters().echo_sent, 2u);
+    EXPECT_EQ(w.a.link->counters().echo_replies, 2u);
+    w.rule = [](char from, std::uint16_t, const std::vector<std::uint8_t>&) { return from == 'B' ? 1 : 0; };
+    w.loop.advance(60s);
+    EXPECT_EQ(w.a.link->phase(), Phase::dead);
+    EXPECT_EQ(w.a.down, "echo timeout");
+}
+
+TEST(Link, ProtocolRejectBothWays) {
+    World w;
+    auto ac = lns_config(AuthPreference::none);
+    ac.ipcp = false;  // A does not run IPCP: it Protocol-Rejects B's IPCP
+    w.make(w.a, 'A', ac, 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    EXPECT_EQ(w.a.link->phase(), Phase::network);
+    EXPECT_GE(w.a.link->counters().protocol_rejects_sent, 1u);
+    EXPECT_GE(w.b.link->counters().protocol_rejects_received, 1u);
+    EXPECT_EQ(w.b.link->ipcp_state(), CpState::stopped);
+    EXPECT_EQ(w.b.link->lcp_state(), CpState::opened);
+    // An unknown protocol (IPv6CP) is rejected too, with the protocol number in the reject.
+    w.a.sent.clear();
+    w.a.link->receive(std::vector<std::uint8_t>{0x80, 0x57, 1, 1, 0, 4});
+    ASSERT_EQ(w.a.sent.size(), 1u);
+    LCP rej(w.a.sent[0].second.data(), static_cast<std::uint32_t>(w.a.sent[0].second.size()));
+    EXPECT_EQ(rej.code(), 8);
+    EXPECT_EQ(rej.rejected_protocol(), 0x8057);
+}
+
+TEST(Link, SurvivesLossAndDuplicates) {
+    World w;
+    int n = 0;
+    w.rule = [&n](char, std::uint16_t, const std::vector<std::uint8_t>&) {
+        ++n;
+        return n % 5 == 0 ? 1 : n % 3 == 0 ? 2 : 0;
+    };
+    dl::core::EventRecorder rec(w.bus, {"ppp", ""});
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::pap), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(60s);
+    if (getenv("DUMP")) std::printf("%s", rec.text().c_str());
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::opened);
+    EXPECT_EQ(w.b.link->lcp_state(), CpState::opened);
+    EXPECT_EQ(w.a.link->ipcp_state(), CpState::opened);
+    EXPECT_EQ(w.b.link->ipcp_state(), CpState::opened);
+    expect_network(w);
+}
+
+TEST(Link, ProxyLcpAcceptedThenProxyAuthentication) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    LCP sent(CpCode::configure_request, 1);
+    sent.auth_chap_md5();
+    sent.magic_number(0x11223344);
+    LCP received(CpCode::configure_request, 1);
+    received.magic_number(0x55667788);
+    received.mru(1460);
+    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize()));
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::opened);
+    EXPECT_EQ(w.a.link->phase(), Phase::authenticate);
+    EXPECT_EQ(w.a.link->negotiated().peer_mru, 1460);
+    EXPECT_TRUE(w.a.sent.empty());  // nothing renegotiated
+    Credentials c;
+    c.method = AuthMethod::chap_md5;
+    c.user = "bob";
+    c.chap_id = 7;
+    c.challenge = std::vector<std::uint8_t>(16, 0xab);
+    auto d = chap_md5_response(7, "s3cret-b", c.challenge);
+    c.response.assign(d.begin(), d.end());
+    w.a.link->proxy_authentication(c);
+    w.loop.advance(100ms);
+    EXPECT_EQ(w.a.link->phase(), Phase::network);
+    ASSERT_FALSE(w.a.sent.empty());
+    EXPECT_EQ(w.a.sent[0].first, kProtoIPCP);  // IPCP Configure-Request, no CHAP packet
+}
+
+TEST(Link, ProxyLcpNotAcceptableRenegotiates) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    LCP sent(CpCode::configure_request, 1);
+    sent.auth_protocol(kProtoPAP);  // we demand CHAP: PAP by the LAC is not acceptable
+    sent.magic_number(0x11223344);
+    LCP received(CpCode::configure_request, 1);
+    received.magic_number(0x55667788);
+    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize()));
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::req_sent);
+    ASSERT_FALSE(w.a.sent.empty());
+    EXPECT_EQ(w.a.sent[0].first, kProtoLCP);
+    EXPECT_EQ(w.a.sent[0].second[0], 1);  // Configure-Request
+}
+
+TEST(Link, MalformedInputIsCounted) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::pap), 0x10000000);
+    w.a.link->open();
+    w.a.link->receive(std::vector<std::uint8_t>{});
+    w.a.link->receive(std::vector<std::uint8_t>{0xc0});
+    w.a.link->receive(std::vector<std::uint8_t>{0xc0, 0x21, 1});
+    w.a.link->receive(std::vector<std::uint8_t>{0xc0, 0x23, 1, 1, 0, 4});  // PAP before Authenticate
+    EXPECT_EQ(w.a.link->counters().malformed, 2u);
+    EXPECT_EQ(w.a.link->lcp().counters().malformed, 1u);
+    EXPECT_EQ(w.a.link->counters().discarded, 1u);
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::req_sent);
+}
+
+TEST(Link, SizeofPerLink) {
+    std::printf("sizeof(Link)=%zu sizeof(Link::Impl)+... see bench; sizeof(Automaton)=%zu\n", sizeof(Link),
+                sizeof(Automaton));
+    EXPECT_LT(sizeof(Automaton), 512u);
+}

@@ -70,7 +70,7 @@ public:
 /// Counters of unusual input (for `show` and tests).
 struct CpCounters {
     std::uint32_t malformed = 0;       ///< ParseError on receive
-    std::uint32_t bad_identifier = 0;  ///< Ack/Nak/Reject not matching our last request (dropped, §5.2)
+    std::uint32_t bad_identifier = 0;  ///< Ack/Nak/Reject not matching our last request, or repeated (dropped, §5.2)
     std::uint32_t bad_ack = 0;         ///< Ack whose options differ from what we sent (§5.2)
     std::uint32_t code_rejects_sent = 0;
 };
@@ -158,7 +158,8 @@ private:
     std::uint8_t req_id_ = 0;  ///< Identifier of our last Configure-Request
     std::int8_t restart_counter_ = 0;
     std::uint8_t nak_count_ = 0;
-    bool suppress_send_ = false;  ///< Configure-Naks sent since the last irc (Max-Failure)
+    bool suppress_send_ = false;
+    bool reply_seen_ = false;  ///< an Ack/Nak/Reject for req_id_ was processed (duplicates dropped)  ///< Configure-Naks sent since the last irc (Max-Failure)
     dl::core::Fsm<Automaton, CpState, CpEvent> fsm_;
 };
 
