@@ -757,6 +757,8 @@ Link::Link(LinkConfig config, LinkCallbacks callbacks, dl::core::FsmEnv env, std
 
 Link::~Link() = default;
 
+std::size_t Link::footprint() noexcept { return sizeof(Link) + sizeof(Impl); }
+
 Phase Link::phase() const noexcept { return impl_->phase.state(); }
 
 void Link::open() {

@@ -161,6 +161,10 @@ public:
     const Automaton& ipcp() const noexcept { return ipcp_; }
     const std::string& id() const noexcept { return id_; }
 
+    /// Bytes of per-link state owned directly (Link + its Impl with both automatons, the auth and
+    /// phase FSMs and timers), excluding strings' heap storage and armed timer queue entries.
+    static std::size_t footprint() noexcept;
+
     struct Impl;  ///< policies and auth machines (src/link.cpp)
 
 private:
