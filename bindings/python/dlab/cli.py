@@ -98,6 +98,11 @@ def cmd_demo(a) -> int:
     return demo.run(a)
 
 
+def cmd_bench(a) -> int:
+    from . import bench
+    return bench.run(a)
+
+
 def cmd_test(a) -> int:
     from . import testrun
     return testrun.run(a)
@@ -118,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="run only these tiers (repeatable)")
     s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
     s.set_defaults(func=cmd_test)
+
+    s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program)")
+    s.add_argument("kind", choices=["micro"], nargs="?", default="micro")
+    s.add_argument("--filter", help="only programs whose name contains this")
+    s.add_argument("--min-time", default="0.2", help="Google Benchmark --benchmark_min_time (seconds)")
+    s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("up", help="bring a lab up and leave it up")
     s.add_argument("topology", nargs="?", default="default")

@@ -86,7 +86,7 @@ def run_fuzz() -> Tally:
         cp = subprocess.run([str(h), f"-max_total_time={FUZZ_SECONDS}", "-print_final_stats=1",
                              "-timeout=5", "-rss_limit_mb=2048", str(corpus), *seeds],
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=FUZZ_DIR)
-        execs = next((ln.split(":")[1].strip() for ln in cp.stdout.splitlines()
+        execs = next((ln.rsplit(":", 1)[1].strip() for ln in cp.stdout.splitlines()
                       if ln.startswith("stat::number_of_executed_units")), "?")
         case = ET.SubElement(cases, "testcase", name=h.name, classname="fuzz")
         if cp.returncode == 0:
