@@ -378,6 +378,47 @@ TEST(RadiusClient, CallbackMaySubmitAgain) {
     EXPECT_EQ(chained, 3);
 }
 
+TEST(RadiusClient, FailOverToFullServerQueuesThenSends) {
+    Harness h;
+    ServerGroup other;
+    other.authentication = {{kB, "secretB", false}};
+    h.client.set_servers("other", other);
+    h.script = [](const Sent& s) {
+        Radius r(s.bytes.data(), static_cast<std::uint32_t>(s.bytes.size()));
+        return s.to == kB && r.get_string(AttributeType::User_Name) == "x" ? Action{} : Action{Action::drop};
+    };
+    h.submit("x");
+    h.loop.advance(11s);
+    for (int i = 0; i < 256; ++i)
+        h.client.submit("other", Service::authentication, h.access_request("o"), [](const Completion&) {});
+    EXPECT_EQ(h.client.outstanding(), 257u);
+    h.loop.advance(1s);  // 12 s: x gives up on A, B has no free Identifier
+    EXPECT_EQ(h.client.queued(), 1u);
+    EXPECT_TRUE(h.done.empty());
+    const Sent first_other = h.sent[4];
+    ASSERT_EQ(first_other.to, kB);
+    h.client.on_datagram(kB, make_reply(first_other.bytes, Action{}, "secretB"));
+    EXPECT_EQ(h.sent.back().bytes[1], first_other.bytes[1]) << "x takes the freed Identifier";
+    h.loop.advance(200ms);
+    ASSERT_EQ(h.done.size(), 1u);
+    EXPECT_EQ(h.done[0].result, Result::accept);
+    EXPECT_EQ(h.done[0].server->endpoint, kB);
+    std::vector<std::string> x_lines;
+    for (const auto& l : h.rec.lines())
+        if (l.find("default/1") != std::string::npos || l.find("radius.server") != std::string::npos)
+            x_lines.push_back(l);
+    EXPECT_EQ(x_lines, (std::vector<std::string>{
+        "+0.000000s radius.request default/1: queued -> wait-reply on send (cause=submitted) [timer radius-timeout=3s]",
+        "+3.000000s radius.request default/1: wait-reply -> wait-reply on timer-expiry (cause=radius-timeout expired) [timer radius-timeout=3s]",
+        "+6.000000s radius.request default/1: wait-reply -> wait-reply on timer-expiry (cause=radius-timeout expired) [timer radius-timeout=3s]",
+        "+9.000000s radius.request default/1: wait-reply -> wait-reply on timer-expiry (cause=radius-timeout expired) [timer radius-timeout=3s]",
+        "+12.000000s radius.server 192.0.2.1:1812: alive -> dead on retries-exhausted (cause=no reply)",
+        "+12.000000s radius.request default/1: wait-reply -> queued on timer-expiry (cause=radius-timeout expired)",
+        "+12.000000s radius.request default/1: queued -> wait-reply on send (cause=Identifier available) [timer radius-timeout=3s]",
+        "+12.100000s radius.request default/1: wait-reply -> accepted on Access-Accept (cause=from 192.0.2.2:1812)",
+    }));
+}
+
 TEST(RadiusClient, RequestSize) {
     std::printf("sizeof(Request) = %zu bytes\n", Client::request_size());
     EXPECT_LT(Client::request_size(), 1024u);

@@ -65,7 +65,8 @@ std::string_view to_string(Result r) noexcept;
 ///  - reply: the verified reply (accept / reject), nullopt for timeout / cancelled;
 ///  - request_authenticator: of the last transmission (needed e.g. to decrypt Tunnel-Password,
 ///    RFC 2868 §3.5);
-///  - server: the server that answered (or the last one tried), with its secret.
+///  - server: the server that answered (or the last one tried), with its secret; valid during
+///    the callback only (copy what you keep).
 struct Completion {
     Result result = Result::timeout;
     std::optional<Radius> reply;
