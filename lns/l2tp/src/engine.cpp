@@ -60,6 +60,7 @@ public:
 
     Tunnel(Engine& e, PeerId peer, std::uint16_t id);
     void handle(L2TP& m);
+    void handle_checked(L2TP& m);
     void start_open();
     void stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause);
     void down(TE ev, const std::string& cause);  // no StopCCN (received one, or transport failure)
@@ -187,7 +188,17 @@ Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id)
 }
 
 void Tunnel::touch() {
-    if (fsm_.state() != TS::established) return;
+    if (fsm_.state() != TS::established) {
+        // A connection that does not reach established within the hello interval is abandoned
+        // (e.g. SCCRP acknowledged but no SCCCN ever sent): never a stuck state.
+        if (!hello_.armed())
+            hello_.start(e_.registry_->get("hello"), [this] {
+                if (fsm_.state() != TS::established)
+                    stop(StopCcnResult::GeneralError, GeneralError::NoError, "control connection setup timed out",
+                         TE::close, "setup timeout");
+            });
+        return;
+    }
     hello_.start(e_.registry_->get("hello"), [this] {
         // §6.5: a HELLO after the idle interval; its loss is detected by the reliable channel.
         send(make_hello(hdr()));
@@ -221,6 +232,7 @@ void Tunnel::start_open() {
     }
     fsm_.dispatch(TE::open, "local open");
     send(make_sccrq(p));
+    touch();
 }
 
 bool Tunnel::apply_peer_params(L2TP& m) {
@@ -233,9 +245,19 @@ bool Tunnel::apply_peer_params(L2TP& m) {
 }
 
 void Tunnel::handle(L2TP& m) {
+    // Typed accessors throw ParseError on a value of the wrong length; such a message has been
+    // sequenced and is acknowledged, but is otherwise counted and logged as invalid.
+    try {
+        handle_checked(m);
+    } catch (const std::exception& ex) {
+        ++e_.stats_.invalid;
+        e_.publish("l2tp.tunnel", std::to_string(id_), "invalid-message", ex.what());
+    }
+}
+
+void Tunnel::handle_checked(L2TP& m) {
     if (closing_) return;
-    touch();
-    const std::uint16_t type = *m.message_type();
+    const std::uint16_t type = m.message_type().value_or(0);
     if (const Avp* bad = first_unknown_mandatory_avp(m)) {
         // §4.1: unknown AVP with M set → tear down the tunnel or the session, Result 2 / Error 8.
         e_.publish("l2tp.tunnel", std::to_string(id_), "unknown-mandatory-avp",
@@ -275,6 +297,12 @@ void Tunnel::handle(L2TP& m) {
 void Tunnel::on_sccrq(L2TP& m) {
     if (!apply_peer_params(m)) {
         fsm_.dispatch(TE::recv_sccrq_bad, "no Assigned Tunnel ID");
+        return;
+    }
+    if (auto pv = m.protocol_version(); pv && (pv->version != 1 || pv->revision != 0)) {
+        // §4.4.2 Result Code 5: the Error Code carries the highest version we support (1.0).
+        stop(StopCcnResult::UnsupportedProtocolVersion, static_cast<GeneralError>(0x0100), {}, TE::recv_sccrq_bad,
+             "Protocol Version " + std::to_string(pv->version) + "." + std::to_string(pv->revision));
         return;
     }
     auto peer_chal = m.challenge();
@@ -433,17 +461,23 @@ Session* Tunnel::create_session(int role) {
 void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
     const auto mt = static_cast<MessageType>(type);
     if (mt == MessageType::ICRQ || mt == MessageType::OCRQ) {
+        auto peer_sid = m.assigned_session_id();
+        if (!peer_sid) {  // hidden and undecodable
+            ++e_.stats_.invalid;
+            e_.publish("l2tp.tunnel", std::to_string(id_), "invalid-message", "no readable Assigned Session ID");
+            return;
+        }
         Session* sp = create_session(mt == MessageType::ICRQ ? lns_incoming : lac_outgoing);
         if (!sp) {
             CdnParams p;
-            p.header.session_id = *m.assigned_session_id();
+            p.header.session_id = *peer_sid;
             p.result = CdnResult::NoFacilitiesTemporary;
             p.error = GeneralError::InsufficientResources;
             send(make_cdn(p));
             return;
         }
         Session& s = *sp;
-        s.peer_id_ = *m.assigned_session_id();
+        s.peer_id_ = *peer_sid;
         if (mt == MessageType::ICRQ) {
             s.in_ = std::make_unique<IncomingCall>();
             s.in_->call_serial_number = m.call_serial_number().value_or(0);
@@ -673,8 +707,19 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
         if (cb_.ppp_frame) cb_.ppp_frame(s->key(), m->payload());  // Offset pad already skipped by the codec
         return;
     }
+    try {
+        receive_control(peer, *m);
+    } catch (const std::exception& e) {  // a typed accessor met a value of the wrong length
+        ++stats_.invalid;
+        publish("l2tp.tunnel", std::to_string(m->tunnel_id()), "invalid-message", e.what());
+    }
+}
+
+void Engine::receive_control(PeerId peer, L2TP& msg) {
+    L2TP* m = &msg;
     if (!cfg_.secret.empty()) m->unhide(cfg_.secret);
     Tunnel* t = nullptr;
+    bool created = false;
     if (m->tunnel_id() == 0) {
         auto type = m->is_zlb() ? std::nullopt : m->message_type();
         if (!type || *type != static_cast<std::uint16_t>(MessageType::SCCRQ)) {
@@ -702,7 +747,10 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
                     t = mine;
                 }
             }
-            if (!t) t = &create_tunnel(peer);
+            if (!t) {
+                t = &create_tunnel(peer);
+                created = true;
+            }
         }
     } else {
         t = find_tunnel(m->tunnel_id());
@@ -718,6 +766,13 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
         return;
     }
     t->ch_.receive(*m);
+    if (created && !t->closing_ && t->fsm_.state() == TS::idle) {
+        // The SCCRQ was refused without an answer (invalid, or not Ns 0): forget the tunnel.
+        tunnels_.erase(t->id_);
+        return;
+    }
+    // §6.5: any message from the peer (ZLBs included) restarts the Hello idle interval.
+    if (!t->closing_) t->touch();
 }
 
 SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call) {

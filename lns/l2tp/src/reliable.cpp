@@ -9,7 +9,7 @@
 namespace dl::l2tp::engine {
 
 ReliableChannel::ReliableChannel(core::TimerQueue& timers, ReliableConfig cfg, Callbacks cb)
-    : timers_(&timers), cfg_(cfg), cb_(std::move(cb)), rtx_timer_(timers), ack_timer_(timers) {
+    : cfg_(cfg), cb_(std::move(cb)), rtx_timer_(timers), ack_timer_(timers) {
     cfg_.receive_window = std::clamp<std::uint16_t>(cfg_.receive_window, 1, 1024);
     if (cfg_.peer_window == 0) cfg_.peer_window = 1;
     rto_ = cfg_.retransmit;

@@ -578,3 +578,59 @@ TEST(Engine, DataWithOffsetAndLength) {
     EXPECT_EQ(w.lns.frames[0], f);
     (void)lk;
 }
+
+TEST(Engine, UnsupportedProtocolVersionStopCcn5) {
+    World w;
+    SccrqParams p;
+    p.assigned_tunnel_id = 77;
+    p.protocol_version = ProtocolVersion{2, 0};
+    L2TP m = make_sccrq(p);
+    w.lns.engine->receive(kLac, m.bytes());
+    w.loop.advance(100ms);
+    ASSERT_FALSE(w.raw.empty());
+    L2TP stop(w.raw.back().data(), static_cast<std::uint32_t>(w.raw.back().size()));
+    ASSERT_EQ(stop.message_type(), static_cast<std::uint16_t>(MessageType::StopCCN));
+    EXPECT_EQ(stop.tunnel_id(), 77u);
+    EXPECT_EQ(stop.result_code()->result, 5u);
+    EXPECT_EQ(stop.result_code()->error, 0x0100u);
+}
+
+TEST(Engine, HelloKeepsIdleTunnelAlive) {
+    World w;
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(10min);
+    EXPECT_EQ(w.lns.engine->tunnel_state(t), "established");
+    // HELLOs were exchanged about every 60 s, each acknowledged by a ZLB.
+    auto hellos = std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC HELLO")) +
+                  std::count(w.wire.begin(), w.wire.end(), std::string("LAC>LNS HELLO"));
+    EXPECT_GE(hellos, 9);
+    EXPECT_LE(hellos, 20);
+    EXPECT_EQ(w.lns.engine->channel(t)->stats().retransmitted, 0u);
+}
+
+TEST(Engine, SetupWithoutScccnTimesOut) {
+    World w;
+    // The SCCCN never arrives: the LAC abandons the connection after the hello interval.
+    w.drop = [](const std::string&, const std::string& k) { return k == "SCCCN"; };
+    w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.engine->tunnel_count(), 1u);
+    w.loop.advance(120s);
+    EXPECT_GE(w.rec.count("close"), 1u);
+    w.loop.advance(120s);
+    EXPECT_EQ(w.lac.engine->tunnel_count(), 0u);
+    EXPECT_EQ(w.lns.engine->tunnel_count(), 0u);
+}
+
+TEST(Engine, InvalidSccrqForgotten) {
+    World w;
+    L2TP m = make_control(MessageType::SCCRQ, {});  // no required AVPs
+    w.lns.engine->receive(kLac, m.bytes());
+    EXPECT_EQ(w.lns.engine->tunnel_count(), 0u);
+    EXPECT_EQ(w.lns.engine->stats().invalid, 1u);
+    // A wrong-length Message Type value is counted, not thrown.
+    std::vector<std::uint8_t> bad{0xc8, 0x02, 0x00, 0x16, 0, 0, 0, 0, 0, 0, 0, 0,
+                                  0x80, 0x0a, 0, 0, 0, 0, 0, 0, 0, 1};
+    w.lns.engine->receive(kLac, bad);
+    EXPECT_EQ(w.lns.engine->stats().invalid, 2u);
+}

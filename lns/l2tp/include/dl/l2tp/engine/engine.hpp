@@ -173,6 +173,7 @@ public:
 private:
     friend class Tunnel;
     friend class Session;
+    void receive_control(PeerId peer, L2TP& m);
     Tunnel* find_tunnel(std::uint16_t id) const;
     Tunnel* tunnel_to(PeerId peer) const;
     Tunnel& create_tunnel(PeerId peer);

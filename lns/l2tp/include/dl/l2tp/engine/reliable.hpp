@@ -96,7 +96,6 @@ private:
     void ack_up_to(std::uint16_t nr);
     void schedule_ack();
 
-    core::TimerQueue* timers_;
     ReliableConfig cfg_;
     Callbacks cb_;
     std::deque<L2TP> unacked_;   // sent, not acked (Ns ascending)
