@@ -419,6 +419,55 @@ TEST(RadiusClient, FailOverToFullServerQueuesThenSends) {
     }));
 }
 
+TEST(RadiusClient, RepliesOutOfOrderMatchTheirRequests) {
+    Harness h;
+    int n = 0;
+    h.script = [&n](const Sent&) { return Action{.code = n == 0 ? Code::Access_Reject : Code::Access_Accept,
+                                                 .delay = n++ == 0 ? 500ms : 100ms}; };
+    std::vector<std::pair<std::string, Result>> got;
+    for (const char* u : {"first", "second"})
+        h.client.submit("default", Service::authentication, h.access_request(u),
+                        [&got, u](const Completion& c) { got.emplace_back(u, c.result); });
+    h.loop.advance(1s);
+    EXPECT_EQ(got, (std::vector<std::pair<std::string, Result>>{{"second", Result::accept}, {"first", Result::reject}}));
+}
+
+TEST(RadiusClient, SlowAnswerToFirstTransmissionStillMatches) {
+    Harness h;
+    h.script = [](const Sent& s) { return s.to == kA ? Action{Action::drop} : Action{.delay = 10s}; };
+    h.submit();
+    h.loop.advance(12s);  // A dead, request now on B, whose answer takes 10 s
+    EXPECT_TRUE(h.client.is_dead(kA));
+    h.loop.advance(10s);
+    ASSERT_EQ(h.done.size(), 1u) << "B's answer to its first copy (same Identifier/Authenticator) is accepted";
+    EXPECT_EQ(h.done[0].result, Result::accept);
+    EXPECT_EQ(h.done[0].transmissions, 8u);  // 4 to A, 4 to B (0, 3, 6, 9 s after 12 s)
+    EXPECT_EQ(h.client.counters().dropped.duplicate, 0u);
+    h.loop.advance(20s);  // the answers to the retransmissions are duplicates now
+    EXPECT_EQ(h.client.counters().dropped.duplicate, 3u);
+}
+
+TEST(RadiusClient, AllDeadTriesFirstAndReplyRevives) {
+    Harness h;
+    bool answer = false;
+    h.script = [&answer](const Sent&) { return answer ? Action{} : Action{Action::drop}; };
+    h.submit();
+    h.loop.advance(25s);
+    EXPECT_TRUE(h.client.is_dead(kA));
+    EXPECT_TRUE(h.client.is_dead(kB));
+    answer = true;
+    h.sent.clear();
+    h.submit("bob");
+    h.loop.advance(1s);
+    ASSERT_EQ(h.sent.size(), 1u);
+    EXPECT_EQ(h.sent[0].to, kA);
+    ASSERT_EQ(h.done.size(), 2u);
+    EXPECT_EQ(h.done[1].result, Result::accept);
+    EXPECT_FALSE(h.client.is_dead(kA));
+    EXPECT_TRUE(h.client.is_dead(kB));
+    EXPECT_EQ(h.rec.count("revived"), 1u);
+}
+
 TEST(RadiusClient, RequestSize) {
     std::printf("sizeof(Request) = %zu bytes\n", Client::request_size());
     EXPECT_LT(Client::request_size(), 1024u);
