@@ -406,3 +406,72 @@ TEST(Link, SizeofPerLink) {
                 sizeof(Automaton));
     EXPECT_LT(Link::footprint(), 4096u);  // within the 8 KiB per-session budget of the LNS
 }
+
+TEST(Link, ChapThenPapFallsBackWhenThePeerNaksToPap) {
+    World w;
+    auto cc = client_config(AuthPreference::none);
+    cc.allow_chap = false;
+    w.make(w.a, 'A', lns_config(AuthPreference::chap_then_pap), 0x10000000);
+    w.make(w.b, 'B', cc, 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    expect_network(w);
+    EXPECT_EQ(w.a.link->negotiated().we_authenticate, AuthMethod::pap);
+    ASSERT_EQ(w.a.verified.size(), 1u);
+    EXPECT_EQ(w.a.verified[0].method, AuthMethod::pap);
+}
+
+TEST(Link, AdministrativeCloseTerminatesBothEnds) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::none), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    ASSERT_EQ(w.a.link->phase(), Phase::network);
+    dl::core::EventRecorder rec(w.bus, {"ppp.lcp", ""}, w.loop.now());
+    w.a.link->close("admin");
+    w.loop.advance(10s);
+    EXPECT_EQ(w.a.link->phase(), Phase::dead);
+    EXPECT_EQ(w.a.down, "admin");
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::closed);
+    // B got Terminate-Request: Opened -> Stopping (zrc), then Stopped after the restart timer.
+    EXPECT_EQ(w.b.link->lcp_state(), CpState::stopped);
+    EXPECT_EQ(w.b.link->phase(), Phase::dead);
+    EXPECT_EQ(rec.text(),
+              "+0.000000s ppp.lcp A: Opened -> Closing on Close (cause=admin)\n"
+              "+0.001000s ppp.lcp B: Opened -> Stopping on RTR (cause=Terminate-Request)\n"
+              "+0.002000s ppp.lcp A: Closing -> Closed on RTA (cause=Terminate-Ack)\n"
+              "+3.001000s ppp.lcp B: Stopping -> Stopped on TO- (cause=ppp-restart expired, counter exhausted)\n");
+    EXPECT_TRUE(w.loop.timers().empty());
+}
+
+TEST(Link, UnknownLcpCodeIsCodeRejectedAndTheSenderCarriesOn) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::none), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    w.a.sent.clear();
+    w.a.link->receive(kProtoLCP, std::vector<std::uint8_t>{0x2a, 7, 0, 6, 0xde, 0xad});
+    ASSERT_EQ(w.a.sent.size(), 1u);
+    EXPECT_EQ(w.a.sent[0].second[0], 7);  // Code-Reject carrying the packet
+    EXPECT_EQ(std::vector<std::uint8_t>(w.a.sent[0].second.begin() + 4, w.a.sent[0].second.end()),
+              (std::vector<std::uint8_t>{0x2a, 7, 0, 6, 0xde, 0xad}));
+    w.loop.advance(1s);
+    // B received a Code-Reject of code 0x2a (> 7): RXJ+, stays Opened.
+    EXPECT_EQ(w.b.link->lcp_state(), CpState::opened);
+    EXPECT_EQ(w.a.link->lcp().counters().code_rejects_sent, 1u);
+    // Discard-Request and Echo-Request are answered / ignored in Opened.
+    w.a.sent.clear();
+    w.a.link->receive(kProtoLCP, std::vector<std::uint8_t>{11, 1, 0, 8, 0, 0, 0, 0});
+    EXPECT_TRUE(w.a.sent.empty());
+    w.a.link->receive(kProtoLCP, std::vector<std::uint8_t>{9, 5, 0, 10, 0, 0, 0, 0, 'h', 'i'});
+    ASSERT_EQ(w.a.sent.size(), 1u);
+    LCP reply(w.a.sent[0].second.data(), static_cast<std::uint32_t>(w.a.sent[0].second.size()));
+    EXPECT_EQ(reply.code(), 10);
+    EXPECT_EQ(reply.identifier(), 5);
+    EXPECT_EQ(reply.magic_number(), w.a.link->negotiated().local_magic);
+}
