@@ -177,13 +177,27 @@ struct Link::Impl {
             peer_timer.bind(*l.env_.timers);
             echo_timer.bind(*l.env_.timers);
         }
-        lcp_policy.mru = l.cfg_.mru;
+        reset();
+    }
+
+    /// Negotiation state back to the configuration (a new link, or a re-open from Dead).
+    void reset() {
+        const LinkConfig& c = link.cfg_;
+        lcp_policy.mru = c.mru;
         lcp_policy.magic = random32();
-        ipcp_policy.local = l.cfg_.local_ip;
-        assigned_peer_ip = l.cfg_.peer_ip;
-        assigned_dns1 = l.cfg_.dns1;
-        assigned_dns2 = l.cfg_.dns2;
+        lcp_policy.rejected = 0;
         lcp_policy.asking = first_auth();
+        ipcp_policy.local = c.local_ip;
+        ipcp_policy.dns1 = ipcp_policy.dns2 = 0;
+        ipcp_policy.rejected = 0;
+        ipcp_policy.peer = 0;
+        assigned_peer_ip = c.peer_ip;
+        assigned_dns1 = c.dns1;
+        assigned_dns2 = c.dns2;
+        proxy_auth = false;
+        we_done = peer_done = false;
+        down_cause.clear();
+        link.neg_ = {};
     }
 
     AuthMethod first_auth() const {
@@ -762,10 +776,11 @@ std::size_t Link::footprint() noexcept { return sizeof(Link) + sizeof(Impl); }
 Phase Link::phase() const noexcept { return impl_->phase.state(); }
 
 void Link::open() {
-    impl_->down_cause.clear();
+    if (phase() == Phase::dead) impl_->reset();
     impl_->phase.dispatch(PhEvent::up, "open");
     lcp_.open();
-    lcp_.up();
+    // The lower layer is already up when LCP sits in Closed/Stopped (re-open after a close).
+    if (lcp_.state() == CpState::initial || lcp_.state() == CpState::starting) lcp_.up();
 }
 
 void Link::close(std::string_view cause) {
@@ -860,6 +875,7 @@ bool Link::verify_result(std::uint32_t ticket, const VerifyResult& result) {
 
 bool Link::open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::span<const std::uint8_t> last_received) {
     Impl& im = *impl_;
+    if (phase() == Phase::dead) im.reset();
     auto options_of = [](std::span<const std::uint8_t> b) -> std::optional<std::vector<CpOption>> {
         // Accept a full LCP Configure-Request or the bare option list.
         try {

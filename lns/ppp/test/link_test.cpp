@@ -424,7 +424,9 @@ TEST(Link, ChapThenPapFallsBackWhenThePeerNaksToPap) {
 
 TEST(Link, AdministrativeCloseTerminatesBothEnds) {
     World w;
-    w.make(w.a, 'A', lns_config(AuthPreference::none), 0x10000000);
+    auto ac = lns_config(AuthPreference::none);
+    ac.peer_ip = ip(10, 0, 0, 2);
+    w.make(w.a, 'A', ac, 0x10000000);
     w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
     w.a.link->open();
     w.b.link->open();
@@ -445,6 +447,15 @@ TEST(Link, AdministrativeCloseTerminatesBothEnds) {
               "+0.002000s ppp.lcp A: Closing -> Closed on RTA (cause=Terminate-Ack)\n"
               "+3.001000s ppp.lcp B: Stopping -> Stopped on TO- (cause=ppp-restart expired, counter exhausted)\n");
     EXPECT_TRUE(w.loop.timers().empty());
+    // Re-open both: a new negotiation to Network, nothing "not permitted".
+    w.a.up.reset();
+    w.b.up.reset();
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    expect_network(w);
+    EXPECT_EQ(w.a.link->lcp().fsm().not_permitted_count(), 0u);
+    EXPECT_EQ(w.b.link->lcp().fsm().not_permitted_count(), 0u);
 }
 
 TEST(Link, UnknownLcpCodeIsCodeRejectedAndTheSenderCarriesOn) {
