@@ -313,6 +313,7 @@ void Tunnel::on_sccrq(L2TP& m) {
         return;
     }
     if (!fsm_.dispatch(TE::recv_sccrq_ok, "SCCRQ from " + m.host_name().value_or("?"))) return;
+    e_.by_peer_tid_[{peer_, peer_id_}] = id_;  // recognises the peer's SCCRQ retransmissions
     SccrpParams p;
     p.assigned_tunnel_id = id_;
     p.host_name = e_.cfg_.host_name;
@@ -635,9 +636,16 @@ Tunnel* Engine::find_tunnel(std::uint16_t id) const {
 }
 
 Tunnel* Engine::tunnel_to(PeerId peer) const {
-    for (auto& [id, t] : tunnels_)
-        if (t->peer_ == peer && !t->closing_) return t.get();
-    return nullptr;
+    auto it = by_peer_.find(peer);
+    if (it == by_peer_.end()) return nullptr;
+    Tunnel* t = find_tunnel(it->second);
+    return t && !t->closing_ ? t : nullptr;
+}
+
+void Engine::unindex(const Tunnel& t) {
+    if (auto it = by_peer_.find(t.peer_); it != by_peer_.end() && it->second == t.id_) by_peer_.erase(it);
+    if (auto it = by_peer_tid_.find({t.peer_, t.peer_id_}); it != by_peer_tid_.end() && it->second == t.id_)
+        by_peer_tid_.erase(it);
 }
 
 Tunnel& Engine::create_tunnel(PeerId peer) {
@@ -645,6 +653,7 @@ Tunnel& Engine::create_tunnel(PeerId peer) {
     auto t = std::make_unique<Tunnel>(*this, peer, id);
     Tunnel& ref = *t;
     tunnels_.emplace(id, std::move(t));
+    by_peer_[peer] = id;  // the newest tunnel to a peer carries its new calls
     return ref;
 }
 
@@ -655,6 +664,7 @@ void Engine::erase_later(std::uint16_t id) {
         auto it = tunnels_.find(id);
         if (it == tunnels_.end()) return;
         std::unique_ptr<Tunnel> t = std::move(it->second);
+        unindex(*t);
         tunnels_.erase(it);
         publish("l2tp.tunnel", std::to_string(id), "released", "tunnel-hold expired");
     });
@@ -729,8 +739,8 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
         }
         // Retransmitted SCCRQ of a connection we already accepted: give it to that tunnel.
         auto atid = m->assigned_tunnel_id();
-        for (auto& [id, x] : tunnels_)
-            if (x->peer_ == peer && atid && x->peer_id_ == *atid && x->fsm_.state() != TS::wait_ctl_reply) t = x.get();
+        if (atid)
+            if (auto it = by_peer_tid_.find({peer, *atid}); it != by_peer_tid_.end()) t = find_tunnel(it->second);
         if (!t) {
             // §4.4.3 Tie Breaker: we also sent an SCCRQ to this peer.
             if (Tunnel* mine = tunnel_to(peer); mine && mine->fsm_.state() == TS::wait_ctl_reply) {
@@ -768,6 +778,7 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
     t->ch_.receive(*m);
     if (created && !t->closing_ && t->fsm_.state() == TS::idle) {
         // The SCCRQ was refused without an answer (invalid, or not Ns 0): forget the tunnel.
+        unindex(*t);
         tunnels_.erase(t->id_);
         return;
     }

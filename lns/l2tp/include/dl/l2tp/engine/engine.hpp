@@ -188,7 +188,10 @@ private:
     EngineConfig cfg_;
     EngineCallbacks cb_;
     std::mt19937_64 rng_;
+    void unindex(const Tunnel& t);
     std::map<std::uint16_t, std::unique_ptr<Tunnel>> tunnels_;
+    std::map<PeerId, std::uint16_t> by_peer_;                                   // newest tunnel per peer
+    std::map<std::pair<PeerId, std::uint16_t>, std::uint16_t> by_peer_tid_;    // (peer, its Tunnel ID)
     std::vector<std::uint16_t> doomed_;
     core::Timer reaper_;
     EngineStats stats_;
