@@ -233,13 +233,13 @@ void Automaton::scr() {
     policy_.build_request(sent_);
     req_id_ = next_identifier();
     reply_seen_ = false;
-    nak_count_ = 0;
     emit(build(proto_, CpCode::configure_request, req_id_, sent_));
     start_restart_timer();
 }
 
 void Automaton::sca() {
     if (!rx_) return;
+    nak_count_ = 0;  // Max-Failure counts Naks sent without an Ack in between (RFC 1661 §4.6)
     emit(build(proto_, CpCode::configure_ack, rx_->identifier(), rx_->options()));
 }
 

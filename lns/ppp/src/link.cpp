@@ -790,7 +790,7 @@ void Link::close(std::string_view cause) {
 
 void Link::lower_down(std::string_view cause) {
     if (impl_->down_cause.empty()) impl_->down_cause = cause;
-    lcp_.down();
+    if (lcp_.state() != CpState::initial && lcp_.state() != CpState::starting) lcp_.down();
     // RFC 1661 §3.2: lower layer gone -> Dead; close so that a later Up does not restart.
     lcp_.close(cause);
     if (phase() != Phase::dead) impl_->phase.dispatch(PhEvent::lcp_finished, cause);

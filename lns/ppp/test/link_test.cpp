@@ -486,3 +486,23 @@ TEST(Link, UnknownLcpCodeIsCodeRejectedAndTheSenderCarriesOn) {
     EXPECT_EQ(reply.identifier(), 5);
     EXPECT_EQ(reply.magic_number(), w.a.link->negotiated().local_magic);
 }
+
+TEST(Link, LowerLayerDownGoesDeadWithoutTerminate) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::none), 0x20000000);
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    ASSERT_EQ(w.a.link->phase(), Phase::network);
+    w.a.sent.clear();
+    w.a.link->lower_down("carrier lost");
+    EXPECT_EQ(w.a.link->phase(), Phase::dead);
+    EXPECT_EQ(w.a.down, "carrier lost");
+    EXPECT_TRUE(w.a.sent.empty());  // no Terminate-Request on a dead lower layer
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::initial);
+    EXPECT_EQ(w.a.link->ipcp_state(), CpState::initial);
+    EXPECT_EQ(w.a.link->lcp().fsm().not_permitted_count(), 0u);
+    // Stale verify answers are ignored after the link went down.
+    EXPECT_FALSE(w.a.link->verify_result(1, VerifyResult{true}));
+}

@@ -125,7 +125,10 @@ private:
     void tld() { policy_.this_layer_down(); }
     void tls() { policy_.this_layer_started(); }
     void tlf() { policy_.this_layer_finished(); }
-    void irc(bool configure) { restart_counter_ = configure ? limits_.max_configure : limits_.max_terminate; }
+    void irc(bool configure) {
+        restart_counter_ = static_cast<std::int16_t>(configure ? limits_.max_configure : limits_.max_terminate);
+        nak_count_ = 0;
+    }
     void zrc();
     void scr();
     void sca();
@@ -156,7 +159,7 @@ private:
     CpLimits limits_;
     std::uint8_t ident_ = 0;
     std::uint8_t req_id_ = 0;  ///< Identifier of our last Configure-Request
-    std::int8_t restart_counter_ = 0;
+    std::int16_t restart_counter_ = 0;
     std::uint8_t nak_count_ = 0;
     bool suppress_send_ = false;
     bool reply_seen_ = false;  ///< an Ack/Nak/Reject for req_id_ was processed (duplicates dropped)  ///< Configure-Naks sent since the last irc (Max-Failure)
