@@ -295,12 +295,27 @@ TEST(Engine, TieBreakerLowerWins) {
         a.seed = round ? 5 : 6;
         b.seed = round ? 6 : 5;
         World w(a, b);
-        w.lns.engine->open_tunnel(kLac);
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
         w.lac.engine->open_tunnel(kLns);
         w.loop.advance(5s);
-        EXPECT_EQ(w.rec.count("tie-breaker-lost"), 1u);
+        ASSERT_EQ(w.rec.count("tie-breaker-lost"), 1u);
+        EXPECT_EQ(w.rec.count("tie-breaker-won"), 1u);
+        // §4.4.3: the SCCRQ with the lower Tie Breaker wins; the other end's connection is discarded.
+        std::vector<L2TP> sccrqs;
+        for (auto& bytes : w.raw)
+            if (kind(bytes) == "SCCRQ") sccrqs.emplace_back(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+        ASSERT_EQ(sccrqs.size(), 2u);
+        const L2TP& loser = *sccrqs[0].tie_breaker() > *sccrqs[1].tie_breaker() ? sccrqs[0] : sccrqs[1];
+        std::string lost_id;
+        for (auto& e : w.rec.events())
+            if (e.event == "tie-breaker-lost") lost_id = e.id;
+        EXPECT_EQ(lost_id, std::to_string(*loser.assigned_tunnel_id())) << round;
         EXPECT_EQ(w.lns.ups.size(), 1u);
         EXPECT_EQ(w.lac.ups.size(), 1u);
+        EXPECT_EQ(w.lns.engine->tunnel_count(), 1u);
+        // The outgoing call waiting for the tunnel goes through either way.
+        ASSERT_EQ(w.lac.ocrqs.size(), 1u) << round;
+        EXPECT_EQ(w.lns.engine->session_state(k), "wait-reply");
     }
 }
 
@@ -633,4 +648,31 @@ TEST(Engine, InvalidSccrqForgotten) {
                                   0x80, 0x0a, 0, 0, 0, 0, 0, 0, 0, 1};
     w.lns.engine->receive(kLac, bad);
     EXPECT_EQ(w.lns.engine->stats().invalid, 2u);
+}
+
+TEST(Engine, LossOfCdnAndStopCcnRecovers) {
+    {
+        World w;
+        auto [k, lk] = establish(w);
+        int dropped = 0;
+        w.drop = [&](const std::string&, const std::string& kd) { return kd == "CDN" && dropped++ == 0; };
+        w.lac.engine->disconnect(lk, CdnResult::LossOfCarrier);
+        w.loop.advance(3s);
+        EXPECT_EQ(dropped, 2);
+        ASSERT_EQ(w.lns.failures.size(), 1u);
+        EXPECT_EQ(w.lns.failures[0].result, 1u);
+    }
+    {
+        World w;
+        auto [k, lk] = establish(w);
+        int dropped = 0;
+        w.drop = [&](const std::string&, const std::string& kd) { return kd == "StopCCN" && dropped++ == 0; };
+        w.lns.engine->close_tunnel(k.tunnel);
+        w.loop.advance(3s);
+        EXPECT_EQ(w.lac.log.back(), "tunnel-down: StopCCN result 1");
+        EXPECT_TRUE(w.lns.engine->channel(k.tunnel)->idle());  // the StopCCN was acknowledged
+        w.loop.advance(40s);
+        EXPECT_EQ(w.lns.engine->tunnel_count(), 0u);  // released after the §5.7 hold
+        EXPECT_EQ(w.lac.engine->tunnel_count(), 0u);
+    }
 }
