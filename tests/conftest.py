@@ -14,7 +14,28 @@ from dlab import lab as L  # noqa: E402
 from dlab import topology as T  # noqa: E402
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Requirement markers: unknown ids are an error; DLAB_REQ_DUMP=<file> writes nodeid -> ids
+    (used by ci/gen-conformance to build docs/conformance.md)."""
+    import json
+
+    from dlab import conformance
+    known = conformance.requirements()
+    dump = {}
+    for item in items:
+        ids = [i for m in item.iter_markers("req") for i in m.args]
+        bad = [i for i in ids if i not in known]
+        if bad:
+            raise pytest.UsageError(f"{item.nodeid}: unknown requirement id(s) {bad} (docs/requirements.yaml)")
+        if ids:
+            dump[item.nodeid] = ids
+    if os.environ.get("DLAB_REQ_DUMP"):
+        Path(os.environ["DLAB_REQ_DUMP"]).write_text(json.dumps(dump, indent=1, sort_keys=True))
+
+
 def pytest_configure(config):
+    if os.environ.get("DLAB_REQ_DUMP"):
+        return  # collection only, for the conformance matrix
     if os.geteuid() != 0:
         pytest.exit("the namespace suites need root (network namespaces): run ./lab test", returncode=4)
 

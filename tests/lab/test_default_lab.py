@@ -17,6 +17,7 @@ ROOT_BEFORE = root_state()
 
 
 @pytest.mark.lifecycle
+@pytest.mark.req("LAB.namespaces")
 def test_every_host_has_its_namespace(default_lab):
     present = set(netns.list_lab_namespaces())
     for host in default_lab.topo.hosts:
@@ -24,11 +25,13 @@ def test_every_host_has_its_namespace(default_lab):
 
 
 @pytest.mark.lifecycle
+@pytest.mark.req("LAB.namespaces")
 def test_nothing_added_to_root_namespace(default_lab):
     assert root_state() == ROOT_BEFORE, "the lab changed the root namespace's links or routes"
 
 
 @pytest.mark.lifecycle
+@pytest.mark.req("LAB.freeradius")
 def test_freeradius_runs_as_freerad_inside_radius_namespace(default_lab):
     rad = [p for p in default_lab.procs if p.name.startswith("radius-")]
     assert len(rad) == len(default_lab.topo.radius), "one FreeRADIUS per topology server"
@@ -43,6 +46,7 @@ def test_freeradius_runs_as_freerad_inside_radius_namespace(default_lab):
 
 
 @pytest.mark.reachability
+@pytest.mark.req("LAB.namespaces")
 def test_neighbours_reach_each_other(default_lab):
     failures = [f"{h} -> {p} ({a})" for h, p, a in default_lab.topo.neighbours()
                 if not default_lab.ping(h, a)]
@@ -50,12 +54,14 @@ def test_neighbours_reach_each_other(default_lab):
 
 
 @pytest.mark.reachability
+@pytest.mark.req("LAB.namespaces")
 def test_remote_site_not_reachable_before_dial_out(default_lab):
     assert not default_lab.ping("home", "10.10.1.1"), \
         "home reached 10.10.1.1 with no dial-out: the lab leaks a route to the remote site"
 
 
 @pytest.mark.reachability
+@pytest.mark.req("LAB.namespaces")
 def test_lab_hosts_reach_nothing_outside(default_lab):
     cp = default_lab.exec("lns", ["ip", "-j", "route"], check=True)
     routes = json.loads(cp.stdout)
@@ -69,6 +75,7 @@ def accept_attrs(res) -> dict:
 @pytest.mark.radius
 @pytest.mark.parametrize("user", ["0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt",
                                   "10.10.1.1@L2TP-dial-out.de.dt"], ids=["with-rd", "without-rd"])
+@pytest.mark.req("LAB.freeradius")
 def test_dialout_access_request_gets_table75_accept(default_lab, user):
     res = demo.radius_request(default_lab, "home", {"User-Name": user, "Service-Type": "Outbound-User"})
     assert res["received"]["code"] == "Access-Accept", f"radclient said: {res}"
@@ -92,6 +99,7 @@ def test_dialout_access_request_gets_table75_accept(default_lab, user):
 
 
 @pytest.mark.radius
+@pytest.mark.req("LAB.freeradius")
 def test_dialout_request_without_outbound_service_type_is_rejected(default_lab):
     res = demo.radius_request(default_lab, "home", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
                                                     "Service-Type": "Framed-User"})
@@ -99,6 +107,7 @@ def test_dialout_request_without_outbound_service_type_is_rejected(default_lab):
 
 
 @pytest.mark.radius
+@pytest.mark.req("LAB.freeradius")
 def test_unknown_dialout_target_is_rejected(default_lab):
     res = demo.radius_request(default_lab, "home", {"User-Name": "10.10.9.9@L2TP-dial-out.de.dt",
                                                     "Service-Type": "Outbound-User"})
@@ -106,6 +115,7 @@ def test_unknown_dialout_target_is_rejected(default_lab):
 
 
 @pytest.mark.radius
+@pytest.mark.req("LAB.freeradius")
 def test_lns_radius_authenticates_cpe_and_returns_framed_route(default_lab):
     ok = demo.radius_request(default_lab, "lns", {"User-Name": "cpe-remote", "User-Password": "cpe-pass"})
     assert ok["received"]["code"] == "Access-Accept", f"PAP user rejected: {ok}"
@@ -117,6 +127,7 @@ def test_lns_radius_authenticates_cpe_and_returns_framed_route(default_lab):
 
 
 @pytest.mark.radius
+@pytest.mark.req("LAB.freeradius")
 def test_vr_b_home_server_answers_for_its_own_domain(default_lab):
     res = demo.radius_request(default_lab, "home-b", {"User-Name": "10.10.1.1@L2TP-dial-out.vr-b.example",
                                                       "Service-Type": "Outbound-User"})
@@ -128,6 +139,7 @@ def test_vr_b_home_server_answers_for_its_own_domain(default_lab):
 
 
 @pytest.mark.radius
+@pytest.mark.req("LAB.freeradius")
 def test_wrong_shared_secret_gets_no_answer(default_lab):
     srv = default_lab.topo.radius["home"]
     from dlab import freeradius
@@ -141,6 +153,7 @@ def test_wrong_shared_secret_gets_no_answer(default_lab):
 
 
 @pytest.mark.lifecycle
+@pytest.mark.req("LAB.capture")
 def test_every_link_is_captured_and_readable_by_tshark(default_lab):
     from dlab.wait import wait_for
     assert set(default_lab.pcaps) == {lk.name for lk in default_lab.topo.links}

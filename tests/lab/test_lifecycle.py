@@ -13,7 +13,7 @@ from dlab import netns, procs
 from dlab import topology as T
 from dlab.wait import wait_for
 
-pytestmark = pytest.mark.lifecycle
+pytestmark = [pytest.mark.lifecycle, pytest.mark.req("LAB.teardown")]
 HERE = Path(__file__).parent
 MINI = HERE / "topologies" / "mini.yaml"
 REPO = HERE.parents[1]

@@ -54,3 +54,10 @@ def test_bad_topology_names_key_and_rule(mutate, key, rule):
     msg = str(ei.value)
     assert msg.startswith(key), f"error should start with the key path {key!r}: {msg}"
     assert rule in msg, f"error should state the rule ({rule!r}): {msg}"
+
+
+def test_conformance_matrix_is_current():
+    """docs/conformance.md is generated from the tests' requirement markers; it must not drift."""
+    from dlab import conformance
+    fresh = conformance.generate()
+    assert conformance.MATRIX.read_text() == fresh, "docs/conformance.md is stale: run ci/gen-conformance"

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.lifecycle
+@pytest.mark.req("LAB.teardown")
 def test_down_all_leaves_no_namespace_and_no_process():
     env = dict(os.environ, PYTHONPATH=str(REPO / "bindings" / "python"))
     mini = str(Path(__file__).parent / "topologies" / "mini.yaml")

@@ -19,6 +19,7 @@ std::vector<std::uint8_t> wire(const Radius& r) {
     return out;
 }
 
+// req: AAA.service-type
 TEST(Builders, DialOutAccessRequestGoldenBytes) {
     Radius r = build_dialout_access_request("u@d", kNas);
     const std::vector<std::uint8_t> expect{
@@ -155,6 +156,7 @@ Radius good_accept() {
     return Radius(w.data(), static_cast<std::uint32_t>(w.size()));
 }
 
+// req: T75.service-type, T75.tunnel-attributes, T75.dial-out-number, T75.ppp-credentials, T75.ppp-auth-protocol, T75.bps, T75.bearer-type, RADIUS.erx
 TEST(DialOutDecode, FullDefinition) {
     auto d = decode_dialout_accept(good_accept(), "sec", kReqAuth);
     ASSERT_TRUE(d.ok()) << (d.problems.empty() ? "" : d.problems[0]);
@@ -201,6 +203,7 @@ void remove_vsa(Radius& r, std::uint8_t vt) {
 
 class DialOutDeny : public ::testing::TestWithParam<DenyCase> {};
 
+// req: T75.service-type, T75.tunnel-attributes
 TEST_P(DialOutDeny, NamesTheProblem) {
     Radius a = good_accept();
     GetParam().mutate(a);
@@ -244,6 +247,7 @@ INSTANTIATE_TEST_SUITE_P(
         DenyCase{"not_accept", [](Radius& r) { r.code(Code::Access_Reject); }, "not an Access-Accept but Access-Reject"}),
     [](const ::testing::TestParamInfo<DenyCase>& pinfo) { return std::string(pinfo.param.name); });
 
+// req: T75.service-type, T75.tunnel-attributes
 TEST(DialOutDecode, BadTunnelPasswordIsAProblem) {
     Radius a = good_accept();
     remove_tagged(a, 69, 1);

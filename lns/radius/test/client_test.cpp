@@ -109,6 +109,7 @@ struct Harness {
     }
 };
 
+// req: RADIUS.client
 TEST(RadiusClient, AcceptOnFirstTryWithGoldenEvents) {
     Harness h;
     h.submit();
@@ -131,6 +132,7 @@ TEST(RadiusClient, AcceptOnFirstTryWithGoldenEvents) {
     EXPECT_EQ(h.client.outstanding(), 0u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, RetransmitsSamePacketThenFailsOverThenTimesOut) {
     Harness h;
     h.script = [](const Sent&) { return Action{Action::drop}; };
@@ -168,6 +170,7 @@ TEST(RadiusClient, RetransmitsSamePacketThenFailsOverThenTimesOut) {
               "+24.000000s radius.request default/1: wait-reply -> timed-out on timer-expiry (cause=radius-timeout expired)");
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, DeadServerSkippedThenRevived) {
     Harness h;
     h.script = [](const Sent& s) { return s.to == kA ? Action{Action::drop} : Action{}; };
@@ -197,6 +200,7 @@ TEST(RadiusClient, DeadServerSkippedThenRevived) {
     EXPECT_EQ(h.rec.count("revived"), 1u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, ConfiguredTimersAreUsed) {
     Harness h;
     h.registry.set("radius-timeout", 1s);
@@ -217,6 +221,7 @@ struct DropCase {
 
 class RadiusClientDrops : public ::testing::TestWithParam<DropCase> {};
 
+// req: RADIUS.client
 TEST_P(RadiusClientDrops, BadReplyIsDroppedAndCountedThenGoodOneAccepted) {
     Harness h;
     int n = 0;
@@ -247,6 +252,7 @@ INSTANTIATE_TEST_SUITE_P(
         DropCase{"unexpected_code", Action{.code = Code::Accounting_Response}, &DropCounters::unexpected_code}),
     [](const ::testing::TestParamInfo<DropCase>& pinfo) { return std::string(pinfo.param.name); });
 
+// req: RADIUS.client
 TEST(RadiusClient, DuplicateReplyToCompletedRequestIsDropped) {
     Harness h;
     h.script = [](const Sent&) { return Action{.duplicate = true}; };
@@ -257,6 +263,7 @@ TEST(RadiusClient, DuplicateReplyToCompletedRequestIsDropped) {
     EXPECT_EQ(h.client.counters().accepts, 1u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, MalformedAndUnknownIdentifierDropped) {
     Harness h;
     h.script = [](const Sent&) { return Action{Action::drop}; };
@@ -279,6 +286,7 @@ TEST(RadiusClient, MalformedAndUnknownIdentifierDropped) {
     EXPECT_TRUE(h.done.empty());
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, RejectAndChallengeComplete) {
     Harness h;
     int n = 0;
@@ -292,6 +300,7 @@ TEST(RadiusClient, RejectAndChallengeComplete) {
     EXPECT_EQ(h.rec.count("Access-Challenge"), 1u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, IdentifierExhaustionQueues) {
     Harness h;
     h.script = [](const Sent&) { return Action{Action::drop}; };
@@ -318,6 +327,7 @@ TEST(RadiusClient, IdentifierExhaustionQueues) {
     EXPECT_EQ(h.client.outstanding(), 0u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, CancelQueuedAndInFlight) {
     Harness h;
     h.script = [](const Sent&) { return Action{Action::drop}; };
@@ -331,6 +341,7 @@ TEST(RadiusClient, CancelQueuedAndInFlight) {
     EXPECT_EQ(h.client.outstanding(), 0u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, UserPasswordHiddenPerServerSecret) {
     Harness h;
     h.script = [](const Sent& s) { return s.to == kA ? Action{Action::drop} : Action{}; };
@@ -344,6 +355,7 @@ TEST(RadiusClient, UserPasswordHiddenPerServerSecret) {
     EXPECT_EQ(b.find_all(2).size(), 1u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, AccountingRequestAndResponse) {
     Harness h;
     h.script = [](const Sent&) { return Action{.code = Code::Accounting_Response, .message_authenticator = false}; };
@@ -358,6 +370,7 @@ TEST(RadiusClient, AccountingRequestAndResponse) {
     EXPECT_EQ(verify_request(h.sent[0].bytes, "secretA"), Verdict::ok);  // RFC 2866 §3
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, SubmitRejectsBadArguments) {
     Harness h;
     EXPECT_THROW(h.client.submit("nope", Service::authentication, h.access_request(), {}), std::invalid_argument);
@@ -366,6 +379,7 @@ TEST(RadiusClient, SubmitRejectsBadArguments) {
     EXPECT_THROW(h.client.submit("empty", Service::authentication, h.access_request(), {}), std::invalid_argument);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, CallbackMaySubmitAgain) {
     Harness h;
     int chained = 0;
@@ -378,6 +392,7 @@ TEST(RadiusClient, CallbackMaySubmitAgain) {
     EXPECT_EQ(chained, 3);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, FailOverToFullServerQueuesThenSends) {
     Harness h;
     ServerGroup other;
@@ -419,6 +434,7 @@ TEST(RadiusClient, FailOverToFullServerQueuesThenSends) {
     }));
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, RepliesOutOfOrderMatchTheirRequests) {
     Harness h;
     int n = 0;
@@ -432,6 +448,7 @@ TEST(RadiusClient, RepliesOutOfOrderMatchTheirRequests) {
     EXPECT_EQ(got, (std::vector<std::pair<std::string, Result>>{{"second", Result::accept}, {"first", Result::reject}}));
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, SlowAnswerToFirstTransmissionStillMatches) {
     Harness h;
     h.script = [](const Sent& s) { return s.to == kA ? Action{Action::drop} : Action{.delay = 10s}; };
@@ -447,6 +464,7 @@ TEST(RadiusClient, SlowAnswerToFirstTransmissionStillMatches) {
     EXPECT_EQ(h.client.counters().dropped.duplicate, 3u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, AllDeadTriesFirstAndReplyRevives) {
     Harness h;
     bool answer = false;
@@ -468,6 +486,7 @@ TEST(RadiusClient, AllDeadTriesFirstAndReplyRevives) {
     EXPECT_EQ(h.rec.count("revived"), 1u);
 }
 
+// req: RADIUS.client
 TEST(RadiusClient, RequestSize) {
     std::printf("sizeof(Request) = %zu bytes\n", Client::request_size());
     EXPECT_LT(Client::request_size(), 1024u);

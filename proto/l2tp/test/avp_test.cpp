@@ -127,6 +127,7 @@ const std::vector<AvpCase>& cases() {
 
 class AvpGolden : public ::testing::TestWithParam<std::size_t> {};
 
+// req: L2TP.avp
 TEST_P(AvpGolden, EncodeDecode) {
     const AvpCase& c = cases()[GetParam()];
     L2TP m;
@@ -144,11 +145,13 @@ TEST_P(AvpGolden, EncodeDecode) {
 INSTANTIATE_TEST_SUITE_P(Rfc2661s44, AvpGolden, ::testing::Range<std::size_t>(0, 41),
                          [](const auto& pinfo) { return std::string(cases()[pinfo.param].name); });
 
+// req: L2TP.avp
 TEST(AvpGoldenTable, CoversEveryRegistryEntry) {
     EXPECT_EQ(cases().size(), 41u);
     EXPECT_EQ(avp_registry().size(), 39u);  // 0-39 except 20
 }
 
+// req: L2TP.avp
 TEST(Registry, MessagesAndAvps) {
     EXPECT_EQ(message_name(1), "SCCRQ");
     EXPECT_EQ(message_name(MessageType::StopCCN), "StopCCN");
@@ -173,6 +176,7 @@ TEST(Registry, MessagesAndAvps) {
     EXPECT_EQ(to_string(GeneralError::UnknownMandatoryAvp).substr(0, 7), "Session");
 }
 
+// req: L2TP.avp
 TEST(Avp, TenBitLength) {
     L2TP m;
     m.set_host_name(std::string(300, 'h'));
@@ -184,6 +188,7 @@ TEST(Avp, TenBitLength) {
     EXPECT_THROW(m.set_host_name(std::string(1018, 'h')), std::length_error);
 }
 
+// req: L2TP.avp
 TEST(Avp, VendorAvpKeptOpaqueAndByteExact) {
     const auto b = hex("c8 02 00 1e 00 01 00 00 00 00 00 00 80 08 0000 0000 0006 "
                        "00 0a 0137 0001 deadbeef");
@@ -199,6 +204,7 @@ TEST(Avp, VendorAvpKeptOpaqueAndByteExact) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: L2TP.avp
 TEST(Avp, UnknownMandatoryReported) {
     const auto b = hex("c8 02 00 1c 00 01 00 00 00 00 00 00 80 08 0000 0000 0006 "
                        "80 08 0000 0063 0001");  // IETF type 99, M set
@@ -218,6 +224,7 @@ TEST(Avp, UnknownMandatoryReported) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: L2TP.avp
 TEST(Avp, ReservedBitMakesAvpUnrecognized) {
     // Host Name with M and a reserved bit set (0x84): treated as unrecognised (§4.1)
     const auto b = hex("c8 02 00 1d 00 01 00 00 00 00 00 00 80 08 0000 0000 0006 84 09 0000 0007 6c6e73");
@@ -230,6 +237,7 @@ TEST(Avp, ReservedBitMakesAvpUnrecognized) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: L2TP.avp
 TEST(Avp, WrongValueLengthGetterThrowsParseError) {
     // Assigned Tunnel ID with 3 octets
     const auto b = hex("c8 02 00 1d 00 01 00 00 00 00 00 00 80 08 0000 0000 0006 80 09 0000 0009 000102");
@@ -241,6 +249,7 @@ TEST(Avp, WrongValueLengthGetterThrowsParseError) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: L2TP.avp
 TEST(Avp, SetReplacesAndMessageTypeGoesFirst) {
     L2TP m;
     m.set_host_name("a");
@@ -256,6 +265,7 @@ TEST(Avp, SetReplacesAndMessageTypeGoesFirst) {
     EXPECT_FALSE(m.sequencing_required());
 }
 
+// req: L2TP.avp
 TEST(Avp, ManyAvpsKeepValuesAcrossArenaGrowth) {
     L2TP m;
     m.set_message_type(MessageType::ICCN);

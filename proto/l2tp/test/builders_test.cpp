@@ -15,6 +15,7 @@ namespace {
 
 using test::hex;
 
+// req: L2TP.validation, L2TP.outgoing
 TEST(Builders, EveryMessageTypeWithAllItsAvpsRoundTrips) {
     const auto msgs = test::all_messages_full();
     ASSERT_EQ(msgs.size(), 14u);
@@ -48,6 +49,7 @@ TEST(Builders, EveryMessageTypeWithAllItsAvpsRoundTrips) {
     EXPECT_EQ(types.size(), 14u);
 }
 
+// req: L2TP.validation, L2TP.outgoing
 TEST(Builders, OcrqFields) {
     OcrqParams p;
     p.header = {9, 0, 1, 2};
@@ -74,6 +76,7 @@ TEST(Builders, OcrqFields) {
     EXPECT_EQ(r.call_serial_number(), 77u);
 }
 
+// req: L2TP.validation, L2TP.outgoing
 TEST(Builders, StopccnAndCdnResultCodes) {
     auto s = make_stopccn({{1, 0, 0, 0}, 7, StopCcnResult::NotAuthorized, std::nullopt, std::nullopt});
     EXPECT_EQ(s.result_code(), (ResultCode{4, std::nullopt, std::nullopt}));
@@ -82,12 +85,14 @@ TEST(Builders, StopccnAndCdnResultCodes) {
     EXPECT_EQ(c.q931_cause_code(), std::nullopt);
 }
 
+// req: L2TP.validation, L2TP.outgoing
 TEST(Builders, HelloForcesSessionZeroAndZlbGolden) {
     EXPECT_EQ(make_hello({1, 9, 0, 0}).session_id(), 0);
     EXPECT_EQ(make_hello({1, 9, 0, 0}).serialize(), hex("c8 02 00 14 00 01 00 00 00 00 00 00 80 08 0000 0000 0006"));
     EXPECT_EQ(make_zlb(1, 2, 3, 4).serialize(), hex("c8 02 00 0c 00 01 00 02 00 03 00 04"));
 }
 
+// req: L2TP.validation, L2TP.outgoing
 TEST(Builders, SccrqGoldenBytes) {
     SccrqParams p;
     p.assigned_tunnel_id = 1;
@@ -103,6 +108,7 @@ TEST(Builders, SccrqGoldenBytes) {
     EXPECT_EQ(make_sccrq(p).serialize(), want);
 }
 
+// req: L2TP.validation, L2TP.outgoing
 TEST(Builders, DataMessageVariants) {
     const auto ppp = hex("ff 03 c0 21 09 01 00 04");
     EXPECT_EQ(make_data(1, 2, ppp, std::nullopt, std::nullopt).serialize(), hex("00 02 0001 0002 ff03c021 09010004"));

@@ -22,6 +22,7 @@ L2TP parse(const test::Datagram& d) {
     return L2TP(d.payload.data(), static_cast<std::uint32_t>(d.payload.size()));
 }
 
+// req: L2TP.header, L2TP.avp
 TEST(Capture, JnetpcapEveryL2tpPacketParsesAndReserialisesByteExact) {
     std::size_t frames = 0;
     const auto dgrams = test::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap", &frames);
@@ -59,6 +60,7 @@ TEST(Capture, JnetpcapEveryL2tpPacketParsesAndReserialisesByteExact) {
     }
 }
 
+// req: L2TP.tunnel-auth
 TEST(Capture, JnetpcapTunnelAuthentication) {
     const auto dgrams = test::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap");
     std::optional<std::vector<std::uint8_t>> challenge;
@@ -79,6 +81,7 @@ TEST(Capture, JnetpcapTunnelAuthentication) {
     EXPECT_EQ(challenge_response(3, "", *challenge), *response);
 }
 
+// req: L2TP.incoming
 TEST(Capture, JnetpcapIccnProxyAuthen) {
     for (const auto& d : test::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap")) {
         L2TP m = parse(d);
@@ -92,6 +95,7 @@ TEST(Capture, JnetpcapIccnProxyAuthen) {
     FAIL() << "no ICCN";
 }
 
+// req: L2TP.header, L2TP.avp
 TEST(Capture, PacketnetDataMessageParses) {
     const auto dgrams = test::read_udp(kCaptures + "packetnet_l2tp.pcap");
     ASSERT_EQ(dgrams.size(), 1u);  // inside PPPoE/PPP/IPv4
@@ -108,6 +112,7 @@ TEST(Capture, PacketnetDataMessageParses) {
     EXPECT_EQ(m.serialize(), dgrams[0].payload);
 }
 
+// req: L2TP.hidden
 TEST(Capture, BngblasterSccrqHiddenChallengeUndecodable) {
     const auto dgrams = test::read_udp(kCaptures + "bngblaster_l2tp_sccrq.pcap");  // Ethernet/MPLS/IPv4
     ASSERT_EQ(dgrams.size(), 1u);
@@ -131,6 +136,7 @@ TEST(Capture, BngblasterSccrqHiddenChallengeUndecodable) {
     EXPECT_EQ(m.serialize(), dgrams[0].payload);
 }
 
+// req: L2TP.header, L2TP.avp
 TEST(Capture, TcpdumpAvpOverflowEveryL2tpFrameRejected) {
     std::size_t frames = 0;
     const auto dgrams = test::read_udp(kCaptures + "tcpdump_l2tp-avp-overflow.pcap", &frames);

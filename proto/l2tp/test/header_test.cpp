@@ -15,12 +15,14 @@ using dl::proto::ParseError;
 
 L2TP parse(const std::vector<std::uint8_t>& b) { return L2TP(b.data(), static_cast<std::uint32_t>(b.size())); }
 
+// req: L2TP.header
 TEST(Header, ZlbGoldenBytes) {
     L2TP m = make_zlb(0x1234, 0x5678, 3, 7);
     EXPECT_EQ(m.serialize(), hex("c8 02 00 0c 12 34 56 78 00 03 00 07"));
     EXPECT_TRUE(m.is_zlb());
 }
 
+// req: L2TP.header
 TEST(Header, ParseZlb) {
     const auto b = hex("c8 02 00 0c 12 34 56 78 00 03 00 07");
     L2TP m = parse(b);
@@ -35,6 +37,7 @@ TEST(Header, ParseZlb) {
     EXPECT_EQ(m.serialize(), b);
 }
 
+// req: L2TP.header
 TEST(Header, DataMinimalGoldenBytes) {
     const auto ppp = hex("ff 03 c0 21 09 01 00 08 00 00 00 01");
     L2TP m = make_data(1, 2, ppp);
@@ -47,6 +50,7 @@ TEST(Header, DataMinimalGoldenBytes) {
     ASSERT_NE(p.find_pdu<Tins::RawPDU>(), nullptr);
 }
 
+// req: L2TP.header
 TEST(Header, DataAllOptionalFieldsGoldenBytes) {
     DataOptions o;
     o.ns_nr = std::make_pair<std::uint16_t, std::uint16_t>(5, 9);
@@ -66,11 +70,13 @@ TEST(Header, DataAllOptionalFieldsGoldenBytes) {
     EXPECT_EQ(p.serialize(), want);
 }
 
+// req: L2TP.header
 TEST(Header, DataWithSequenceOnly) {
     L2TP m = make_data(7, 8, hex("ff 03"), std::uint16_t{1}, std::uint16_t{0});
     EXPECT_EQ(m.serialize(), hex("08 02 00 07 00 08 00 01 00 00 ff 03"));
 }
 
+// req: L2TP.header
 TEST(Header, DataWithZeroOffsetAndNoPayload) {
     const auto b = hex("02 02 00 07 00 08 00 00");
     L2TP p = parse(b);
@@ -80,6 +86,7 @@ TEST(Header, DataWithZeroOffsetAndNoPayload) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: L2TP.header
 TEST(Header, ReservedBitsKeptForByteExactOutput) {
     // x bits of the first octet (0x34) and the high nibble of the second are ignored on receipt (§3.1)
     const auto b = hex("34 f2 00 01 00 02 ff");
@@ -89,6 +96,7 @@ TEST(Header, ReservedBitsKeptForByteExactOutput) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: L2TP.header
 TEST(Header, TrailingOctetsAfterLengthIgnored) {
     const auto b = hex("c8 02 00 0c 00 01 00 00 00 00 00 00 de ad");
     L2TP p = parse(b);
@@ -100,6 +108,7 @@ TEST(Header, TrailingOctetsAfterLengthIgnored) {
     EXPECT_EQ(d.payload().size(), 2u);
 }
 
+// req: L2TP.header
 TEST(Header, SetControlForcesFlags) {
     L2TP m = L2TP::data_message(1, 2);
     m.set_offset(hex("00"));
@@ -111,6 +120,7 @@ TEST(Header, SetControlForcesFlags) {
     EXPECT_FALSE(m.priority());
 }
 
+// req: L2TP.header
 TEST(Header, CloneAndCopyAreIndependent) {
     L2TP m = make_data(1, 2, hex("01 02 03"));
     std::unique_ptr<L2TP> c(m.clone());
@@ -142,6 +152,7 @@ struct Bad {
 
 class MalformedHeader : public ::testing::TestWithParam<Bad> {};
 
+// req: L2TP.header
 TEST_P(MalformedHeader, RejectedWithParseError) {
     const auto b = hex(GetParam().bytes);
     try {

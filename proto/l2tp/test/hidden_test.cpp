@@ -16,6 +16,7 @@ std::vector<std::uint8_t> rv16() { return hex("000102030405060708090a0b0c0d0e0f"
 
 // Vectors computed independently (Python hashlib) from the §4.3 formula:
 // c1 = subformat[0:16] xor MD5(type ‖ secret ‖ RV), c2 = subformat[16:32] xor MD5(secret ‖ c1) …
+// req: L2TP.hidden
 TEST(Hidden, HandComputedSingleBlock) {
     // Assigned Tunnel ID (type 9) = 0x0001, secret "secret", no padding: subformat 00 02 00 01
     const auto h = hide_value(9, "secret", rv16(), hex("0001"), {});
@@ -23,6 +24,7 @@ TEST(Hidden, HandComputedSingleBlock) {
     EXPECT_EQ(unhide_value(9, "secret", rv16(), h), hex("0001"));
 }
 
+// req: L2TP.hidden
 TEST(Hidden, HandComputedTwoBlocksWithPadding) {
     // Proxy Authen Response (type 33), 20 octets 0x40..0x53, 3 pad octets of 0: 25-octet subformat
     std::vector<std::uint8_t> value;
@@ -32,6 +34,7 @@ TEST(Hidden, HandComputedTwoBlocksWithPadding) {
     EXPECT_EQ(unhide_value(33, "secret", rv16(), h), value);
 }
 
+// req: L2TP.hidden
 TEST(Hidden, UnhideRejectsBadOriginalLength) {
     EXPECT_EQ(unhide_value(9, "secret", rv16(), hex("00")), std::nullopt);
     // with the wrong secret the decoded length is garbage (deterministic for these inputs)
@@ -39,6 +42,7 @@ TEST(Hidden, UnhideRejectsBadOriginalLength) {
     EXPECT_EQ(unhide_value(9, "wrong", rv16(), h), std::nullopt);
 }
 
+// req: L2TP.hidden
 TEST(Hidden, MessageRoundTripWithInsertedRandomVector) {
     OcrqParams p;
     p.header = {7, 0, 3, 4};
@@ -83,6 +87,7 @@ TEST(Hidden, MessageRoundTripWithInsertedRandomVector) {
     EXPECT_EQ(r.unhide("tunnel-secret"), 0u);
 }
 
+// req: L2TP.hidden
 TEST(Hidden, WrongSecretMarksUndecodableAndKeepsMessage) {
     L2TP m = make_ocrp({{1, 2, 0, 0}, 0x33, 77});
     m.set_hidden(AvpType::PhysicalChannelId);
@@ -101,6 +106,7 @@ TEST(Hidden, WrongSecretMarksUndecodableAndKeepsMessage) {
     EXPECT_EQ(r.physical_channel_id(), 77u);
 }
 
+// req: L2TP.hidden
 TEST(Hidden, NoPrecedingRandomVector) {
     // HELLO-less SCCCN: Message Type, hidden Challenge Response (no RV anywhere)
     auto b = hex("c8 02 00 2c 00 01 00 00 00 00 00 00 80 08 0000 0000 0003 "
@@ -114,6 +120,7 @@ TEST(Hidden, NoPrecedingRandomVector) {
     EXPECT_EQ(r.serialize(), b);
 }
 
+// req: L2TP.hidden
 TEST(Hidden, ClosestPrecedingRandomVectorIsUsed) {
     L2TP m = make_control(MessageType::ICCN, {1, 2, 0, 0});
     HideOptions o;
@@ -136,6 +143,7 @@ TEST(Hidden, ClosestPrecedingRandomVectorIsUsed) {
     EXPECT_EQ(r.random_vector(), hex("22222222"));
 }
 
+// req: L2TP.hidden
 TEST(Hidden, RandomDefaultsStillDecode) {
     L2TP m = make_icrq({{1, 0, 0, 0}, 5, 6, std::nullopt, std::nullopt, std::string("555"), std::nullopt,
                         std::nullopt});
@@ -151,12 +159,14 @@ TEST(Hidden, RandomDefaultsStillDecode) {
     EXPECT_NO_THROW(validate(r));
 }
 
+// req: L2TP.hidden
 TEST(Hidden, HidingForbiddenAvpRejected) {
     L2TP m = make_sccrq({});
     EXPECT_THROW(m.set_hidden(AvpType::HostName), std::invalid_argument);
     EXPECT_THROW(m.set_hidden(AvpType::Challenge), std::invalid_argument);  // absent
 }
 
+// req: L2TP.tunnel-auth
 TEST(TunnelAuth, ChallengeResponseVector) {
     // README vector: SCCRP Challenge answered in SCCCN with the empty secret (type 3)
     const auto r = challenge_response(3, "", hex("b6649877b09c81bf59f12f80d3793d8c"));

@@ -46,6 +46,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
     return v;
 }
 
+// req: L2TP.header, L2TP.avp, L2TP.hidden
 TEST(Tshark, CorpusDecodesCleanly) {
     if (!have_tshark()) GTEST_SKIP() << "tshark not on PATH";
     std::vector<L2TP> corpus = test::all_messages_full();

@@ -21,6 +21,7 @@ void expect_error(const L2TP& m, std::string_view message, std::string_view item
     EXPECT_THROW(validate(m), dl::proto::ValidationError);
 }
 
+// req: L2TP.validation
 TEST(Validate, EveryRequiredAvpMissingIsReported) {
     for (auto m : test::all_messages_full()) {
         const MessageInfo* info = message_info(*m.message_type());
@@ -33,11 +34,13 @@ TEST(Validate, EveryRequiredAvpMissingIsReported) {
     }
 }
 
+// req: L2TP.validation
 TEST(Validate, ZlbAndDataAreValid) {
     EXPECT_FALSE(check(make_zlb(1, 2, 3, 4)));
     EXPECT_FALSE(check(make_data(1, 2, hex("ff03"))));
 }
 
+// req: L2TP.validation
 TEST(Validate, MessageTypeMustBeFirst) {
     L2TP m;
     m.set_host_name("x");
@@ -45,18 +48,21 @@ TEST(Validate, MessageTypeMustBeFirst) {
     expect_error(m, "control", "Message Type", "RFC 2661 §4.4.1");
 }
 
+// req: L2TP.validation
 TEST(Validate, MessageTypeMBit) {
     L2TP m;
     m.add_avp(0, 0, 0, hex("0006"));
     expect_error(m, "HELLO", "Message Type", "RFC 2661 §4.4.1");
 }
 
+// req: L2TP.validation
 TEST(Validate, UnknownMessageType) {
     L2TP m;
     m.set_message_type(std::uint16_t{5});
     expect_error(m, "type 5", "Message Type", "RFC 2661 §3.2, §4.4.1");
 }
 
+// req: L2TP.validation
 TEST(Validate, WrongMBitOnKnownAvp) {
     auto m = make_hello({1, 0, 0, 0});
     m.add_avp(0, static_cast<std::uint16_t>(AvpType::TieBreaker), Avp::kMandatory, hex("0102030405060708"));
@@ -66,6 +72,7 @@ TEST(Validate, WrongMBitOnKnownAvp) {
     expect_error(n, "HELLO", "Assigned Tunnel ID", "RFC 2661 §4.4.3");
 }
 
+// req: L2TP.validation
 TEST(Validate, ZeroAssignedIds) {
     SccrqParams p;
     p.assigned_tunnel_id = 0;
@@ -75,12 +82,14 @@ TEST(Validate, ZeroAssignedIds) {
     expect_error(make_ocrp(o), "OCRP", "Assigned Session ID", "RFC 2661 §4.4.4");
 }
 
+// req: L2TP.validation
 TEST(Validate, HelloSessionIdMustBeZero) {
     auto m = make_hello({1, 0, 0, 0});
     m.set_session_id(4);
     expect_error(m, "HELLO", "header.session_id", "RFC 2661 §6.5");
 }
 
+// req: L2TP.validation
 TEST(Validate, HiddenForbidden) {
     auto m = make_sccrq({});
     m.add_avp(0, static_cast<std::uint16_t>(AvpType::RandomVector), Avp::kMandatory, hex("01020304"));
@@ -93,6 +102,7 @@ TEST(Validate, HiddenForbidden) {
     expect_error(r, "SCCRQ", "Receive Window Size", "RFC 2661 §4.4.3");
 }
 
+// req: L2TP.validation
 TEST(Validate, ReservedFieldsAndLengths) {
     auto m = make_sli({1, 2, 0, 0}, Accm{});
     m.set_avp(AvpType::Accm, hex("0001 ffffffff ffffffff"));
@@ -105,6 +115,7 @@ TEST(Validate, ReservedFieldsAndLengths) {
     expect_error(c, "CDN", "Result Code", "RFC 2661 §4.4.2");
 }
 
+// req: L2TP.unknown-avp, L2TP.validation
 TEST(Validate, UnknownMandatoryInSessionMessageMeansCdn) {
     auto m = make_ocrp({});
     m.add_avp(4874, 1, Avp::kMandatory, hex("00"));

@@ -18,6 +18,7 @@ T parse(const Bytes& b) {
     return T(b.data(), static_cast<std::uint32_t>(b.size()));
 }
 
+// req: PPP.pap
 TEST(Pap, AuthenticateRequestGolden) {
     // Code 1, Id 7, Length 17, Peer-ID "markw", Password "qwerty" (as in jnetpcap frame 68).
     const Bytes b = hex("01 07 00 11 05 6d 61 72 6b 77 06 71 77 65 72 74 79");
@@ -33,6 +34,7 @@ TEST(Pap, AuthenticateRequestGolden) {
     EXPECT_EQ(q.serialize(), b);
 }
 
+// req: PPP.pap
 TEST(Pap, AckNakGolden) {
     const Bytes ack = hex("02 07 00 05 00");
     auto a = parse<PAP>(ack);
@@ -47,6 +49,7 @@ TEST(Pap, AckNakGolden) {
     EXPECT_THROW(n.message(std::string(256, 'x')), std::length_error);
 }
 
+// req: PPP.pap
 TEST(Pap, EmptyFieldsAndPadding) {
     const Bytes b = hex("01 01 00 06 00 00");
     auto p = parse<PAP>(test::cat(b, hex("00 00")));  // octets past Length are padding
@@ -55,6 +58,7 @@ TEST(Pap, EmptyFieldsAndPadding) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: PPP.chap
 TEST(Chap, ChallengeResponseSuccessFailureGolden) {
     const Bytes chal = hex("01 2a 00 19 10 01 23 45 67 89 ab cd ef fe dc ba 98 76 54 32 10 4c 4e 53 31");
     CHAP c(ChapCode::challenge, 0x2a);
@@ -92,6 +96,7 @@ TEST(Chap, ChallengeResponseSuccessFailureGolden) {
     EXPECT_THROW(c.value(Bytes{}), std::length_error);
 }
 
+// req: PPP.chap
 TEST(Chap, Md5ResponseVector) {
     // RFC 1994 §4.1: MD5(Identifier || secret || Challenge); hand-computed with another MD5.
     Bytes ch(16);

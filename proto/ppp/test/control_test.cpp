@@ -29,6 +29,7 @@ const Bytes kCfgReq = hex(
     "01 01 00 1d  01 04 05 dc  02 06 00 00 00 00  03 05 c2 23 05  05 06 12 34 56 78"
     "  07 02  08 02");
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, ConfigureRequestGoldenBuild) {
     LCP p(CpCode::configure_request, 1);
     p.mru(1500);
@@ -41,6 +42,7 @@ TEST(Lcp, ConfigureRequestGoldenBuild) {
     EXPECT_EQ(p.length(), 0x1d);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, ConfigureRequestGoldenParse) {
     auto p = parse<LCP>(kCfgReq);
     EXPECT_EQ(p.code(), 1);
@@ -65,6 +67,7 @@ TEST(Lcp, ConfigureRequestGoldenParse) {
     EXPECT_EQ(p.options().size(), 5u);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, AckNakRejectCarryOptions) {
     // Configure-Nak suggesting MRU 1492; Configure-Reject of PAP auth and Quality-Protocol (LQR).
     const Bytes nak = hex("03 02 00 08 01 04 05 d4");
@@ -84,6 +87,7 @@ TEST(Lcp, AckNakRejectCarryOptions) {
     EXPECT_EQ(ser(b), hex("02 04 00 08 03 04 c0 23"));
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, UnknownAndRfc1570OptionsAreKept) {
     // Callback (13, RFC 1570 §2.3) op 6, and unknown type 0x42 with 3 value octets.
     const Bytes b = hex("01 09 00 0c 0d 03 06 42 05 aa bb cc");
@@ -97,6 +101,7 @@ TEST(Lcp, UnknownAndRfc1570OptionsAreKept) {
     EXPECT_EQ(ser(p), b);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, TerminateAndCodeReject) {
     const Bytes t = hex("05 07 00 08 42 79 65 21");  // Terminate-Request "Bye!"
     auto p = parse<LCP>(t);
@@ -111,6 +116,7 @@ TEST(Lcp, TerminateAndCodeReject) {
     EXPECT_EQ(ser(c), cr);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, ProtocolReject) {
     const Bytes b = hex("08 03 00 0a 80 fd 01 01 00 04");  // rejects CCP Configure-Request
     auto p = parse<LCP>(b);
@@ -123,6 +129,7 @@ TEST(Lcp, ProtocolReject) {
     EXPECT_EQ(ser(q), b);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, EchoDiscardIdentificationTimeRemaining) {
     const Bytes echo = hex("09 07 00 0c 12 34 56 78 de ad be ef");
     auto e = parse<LCP>(echo);
@@ -161,6 +168,7 @@ TEST(Lcp, EchoDiscardIdentificationTimeRemaining) {
     EXPECT_EQ(ser(t2), tr);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, UnknownCodeIsKeptForCodeReject) {
     const Bytes b = hex("20 05 00 06 ab cd");
     auto p = parse<LCP>(b);
@@ -170,11 +178,13 @@ TEST(Lcp, UnknownCodeIsKeptForCodeReject) {
     EXPECT_EQ(ser(p), b);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, PaddingAfterLengthIsIgnored) {
     auto p = parse<LCP>(hex("09 01 00 08 00 00 00 01 00 00 00"));
     EXPECT_EQ(ser(p), hex("09 01 00 08 00 00 00 01"));
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Ipcp, GoldenBuildAndParse) {
     // Configure-Request: IP-Compression-Protocol VJ (max-slot 15, comp-slot 1), IP-Address
     // 10.0.0.1, Primary-DNS 192.0.2.53, Primary-NBNS 192.0.2.137, Secondary-DNS 198.51.100.53,
@@ -203,6 +213,7 @@ TEST(Ipcp, GoldenBuildAndParse) {
     EXPECT_EQ(ser(q), b);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Ipcp, DeprecatedIpAddressesAndNak) {
     const Bytes b = hex("03 01 00 0e 01 0a 0a 00 00 01 0a 00 00 02");
     auto p = parse<IPCP>(b);
@@ -228,6 +239,7 @@ void PrintTo(const BadCase& c, std::ostream* os) { *os << c.what << ": " << c.he
 
 class ControlMalformed : public ::testing::TestWithParam<BadCase> {};
 
+// req: PPP.lcp, PPP.ipcp
 TEST_P(ControlMalformed, IsParseError) {
     const auto& c = GetParam();
     const Bytes b = hex(c.hex);
@@ -276,6 +288,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"Secondary NBNS length 7", false, "01 01 00 0b 82 07 01 02 03 04 05", "Secondary-NBNS", "RFC 1877 §1.4"}),
     [](const auto& p) { return test::param_name(p.param.what); });
 
+// req: PPP.lcp, PPP.ipcp
 TEST(ControlTables, DeclarativeRegistry) {
     EXPECT_EQ(code_table(ControlProtocol::lcp).size(), 13u);
     EXPECT_EQ(code_table(ControlProtocol::ipcp).size(), 7u);
@@ -291,6 +304,7 @@ TEST(ControlTables, DeclarativeRegistry) {
     EXPECT_EQ(find_code(ControlProtocol::ipcp, 8), nullptr);
 }
 
+// req: PPP.lcp, PPP.ipcp
 TEST(Lcp, CloneAndLongOptionValues) {
     LCP p(CpCode::configure_request, 9);
     p.mru(1500);

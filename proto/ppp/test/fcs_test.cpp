@@ -28,6 +28,7 @@ std::uint32_t ref32(std::uint32_t f, const Bytes& d) {
     return f;
 }
 
+// req: PPP.hdlc
 TEST(Fcs, CheckValues) {
     const Bytes s = test::str("123456789");
     // CRC-16/X.25 (the PPP FCS-16) check value 0x906e; CRC-32 check value 0xcbf43926.
@@ -36,6 +37,7 @@ TEST(Fcs, CheckValues) {
     EXPECT_EQ(~fcs32(kFcs32Init, s), 0xcbf43926u);
 }
 
+// req: PPP.hdlc
 TEST(Fcs, GoodResidueConstants) {
     Bytes f = test::hex("ff 03 c0 21 01 01 00 04");
     const auto c16 = static_cast<std::uint16_t>(~fcs16(kFcs16Init, f));
@@ -59,12 +61,14 @@ TEST(Fcs, GoodResidueConstants) {
     EXPECT_FALSE(fcs32_good(f32));
 }
 
+// req: PPP.hdlc
 TEST(Fcs, ShortInputsAreNotGood) {
     EXPECT_FALSE(fcs16_good(Bytes{}));
     EXPECT_FALSE(fcs16_good(Bytes{0xb8}));
     EXPECT_FALSE(fcs32_good(Bytes{1, 2, 3}));
 }
 
+// req: PPP.hdlc
 TEST(Fcs, TableMatchesBitwiseReferenceAndIsIncremental) {
     std::mt19937 rng(1662);
     for (int n = 0; n < 200; ++n) {

@@ -18,12 +18,14 @@ using test::hex;
 const Bytes kLcpCfgReq = hex("c0 21 01 01 00 04");     // LCP Configure-Request, id 1, no options
 const Bytes kIpFrame = hex("21 45 00 7e 7d 11 13");    // PFC'd IPv4 with flag/escape/XON/XOFF
 
+// req: PPP.hdlc
 TEST(AsyncEncode, DefaultAccmEscapesAllControlOctets) {
     // RFC 1662 §4.2 / §7.1: ACCM 0xffffffff escapes 0x00-0x1f; Address/Control present.
     EXPECT_EQ(encode_async(kLcpCfgReq, AsyncOptions{}),
               hex("7e ff 7d 23 c0 21 7d 21 7d 21 7d 20 7d 24 d1 b5 7e"));
 }
 
+// req: PPP.hdlc
 TEST(AsyncEncode, AccmZeroStillEscapesFlagAndEscape) {
     AsyncOptions o;
     o.accm = 0;
@@ -31,6 +33,7 @@ TEST(AsyncEncode, AccmZeroStillEscapesFlagAndEscape) {
     EXPECT_EQ(encode_async(kIpFrame, o), hex("7e 21 45 00 7d 5e 7d 5d 11 13 83 43 7e"));
 }
 
+// req: PPP.hdlc
 TEST(AsyncEncode, SelectiveAccmAndFcs32) {
     AsyncOptions o;
     o.accm = 0x000a0000;  // escape 0x11 (XON) and 0x13 (XOFF) only
@@ -39,6 +42,7 @@ TEST(AsyncEncode, SelectiveAccmAndFcs32) {
               hex("7e ff 03 21 45 00 7d 5e 7d 5d 7d 31 7d 33 93 f8 38 17 7e"));
 }
 
+// req: PPP.hdlc
 TEST(AsyncEncode, LcpConfigurePacketsAlwaysUseDefaults) {
     // RFC 1661 §5: LCP codes 1-7 are sent as if no option had been negotiated.
     AsyncOptions o{0, true, true, true};
@@ -51,6 +55,7 @@ TEST(AsyncEncode, LcpConfigurePacketsAlwaysUseDefaults) {
     EXPECT_EQ(encode_async(echo, o)[1], 0xc0);  // ACFC applied
 }
 
+// req: PPP.hdlc
 TEST(AsyncEncode, AppendsIntoCallerBuffer) {
     std::vector<std::uint8_t> out{0xaa};
     const std::size_t n = encode_async(kLcpCfgReq, AsyncOptions{}, out);
@@ -79,6 +84,7 @@ Bytes make_stream(const std::vector<Bytes>& frames, const AsyncOptions& o) {
     return s;
 }
 
+// req: PPP.hdlc
 TEST(AsyncDeframer, ByteByByteAndRandomChunks) {
     std::mt19937 rng(1661);
     std::vector<Bytes> frames;
@@ -107,6 +113,7 @@ TEST(AsyncDeframer, ByteByByteAndRandomChunks) {
     }
 }
 
+// req: PPP.hdlc
 TEST(AsyncDeframer, SeveralFramesInOneChunkWithNextApi) {
     const Bytes stream = make_stream({kLcpCfgReq, kIpFrame, kLcpCfgReq}, AsyncOptions{});
     AsyncDeframer d;
@@ -124,6 +131,7 @@ TEST(AsyncDeframer, SeveralFramesInOneChunkWithNextApi) {
     EXPECT_EQ(d.stats().frames, 3u);
 }
 
+// req: PPP.hdlc
 TEST(AsyncDeframer, GarbageAbortBadFcsShortAndHunt) {
     Bytes s = hex("41 42 43");                      // before first flag: hunted over
     s = test::cat(s, encode_async(kLcpCfgReq));     // good
@@ -146,6 +154,7 @@ TEST(AsyncDeframer, GarbageAbortBadFcsShortAndHunt) {
     EXPECT_EQ(d.stats().frames, 2u);
 }
 
+// req: PPP.hdlc
 TEST(AsyncDeframer, TooLongFramesAreCountedAndMemoryBounded) {
     DeframerOptions o;
     o.mru = 100;
@@ -166,6 +175,7 @@ TEST(AsyncDeframer, TooLongFramesAreCountedAndMemoryBounded) {
     EXPECT_EQ(d.stats().too_long, 2u);
 }
 
+// req: PPP.hdlc
 TEST(AsyncDeframer, ReceiveAccmRemovesInsertedControlOctets) {
     // RFC 1662 §4.2: a raw 0x11 (XON) inserted by a modem is dropped before the FCS check.
     Bytes s = encode_async(kLcpCfgReq);
@@ -182,6 +192,7 @@ TEST(AsyncDeframer, ReceiveAccmRemovesInsertedControlOctets) {
     EXPECT_EQ(d0.stats().bad_fcs, 1u);
 }
 
+// req: PPP.hdlc
 TEST(AsyncDeframer, BadControlFieldAndReset) {
     // Address 0xff with Control 0x13: silently discarded (RFC 1662 §3.1).
     Bytes raw = hex("ff 13 c0 21 01 01 00 04");
@@ -202,6 +213,7 @@ TEST(AsyncDeframer, BadControlFieldAndReset) {
     EXPECT_EQ(d.feed(good).size(), 1u);
 }
 
+// req: PPP.hdlc
 TEST(SyncFraming, GoldenAndRoundTrip) {
     EXPECT_EQ(encode_sync(kLcpCfgReq), hex("ff 03 c0 21 01 01 00 04 d1 b5"));
     SyncOptions o;
@@ -218,6 +230,7 @@ TEST(SyncFraming, GoldenAndRoundTrip) {
     EXPECT_EQ(encode_sync(kLcpCfgReq, o), hex("ff 03 c0 21 01 01 00 04 d1 b5"));
 }
 
+// req: PPP.hdlc
 TEST(SyncFraming, MalformedIsParseError) {
     using dl::proto::ParseError;
     EXPECT_THROW(decode_sync(hex("ff 03 c0")), ParseError);                    // too short

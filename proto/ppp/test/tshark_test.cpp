@@ -81,6 +81,7 @@ protected:
     fs::path dir_;
 };
 
+// req: PPP.lcp, PPP.pap, PPP.chap, PPP.ipcp, PPP.hdlc
 TEST_F(TsharkCrossCheck, LcpPapChapIpcpFields) {
     std::vector<Bytes> frames;
     {
@@ -160,6 +161,7 @@ TEST_F(TsharkCrossCheck, LcpPapChapIpcpFields) {
     EXPECT_EQ(l[5], "0xc021||||||||||||||0x80fd") << f;
 }
 
+// req: PPP.lcp, PPP.pap, PPP.chap, PPP.ipcp, PPP.hdlc
 TEST_F(TsharkCrossCheck, SyncFramesHaveGoodFcs16AndFcs32) {
     // encode_sync output (Address, Control, PPP, FCS) under DLT_PPP with tshark's FCS preference.
     LCP e(CpCode::echo_request, 7);

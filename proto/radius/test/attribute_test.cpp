@@ -19,6 +19,7 @@ std::vector<std::uint8_t> attrs_of(const Radius& p) {
 
 // FreeRADIUS encode.txt vector: Tag 1 Tunnel-Type=L2TP, Tunnel-Medium-Type=IPv4,
 // Tunnel-Preference=100 (RFC 2868 §3.1, §3.2, §3.8).
+// req: RADIUS.tunnel
 TEST(Attribute, TaggedTunnelAttributesGoldenBytes) {
     Radius p(Code::Access_Accept, 1);
     p.add_integer(AttributeType::Tunnel_Type, kTunnelTypeL2tp, 1);
@@ -32,6 +33,7 @@ TEST(Attribute, TaggedTunnelAttributesGoldenBytes) {
 }
 
 // FreeRADIUS tag.txt vector: ERX (4874) attribute 65 (ERX-Service-Activate, has_tag) "UNPOLICED".
+// req: RADIUS.erx
 TEST(Attribute, ErxVsaFramingGoldenBytes) {
     Radius p(Code::Access_Accept, 1);
     const AttributeFormat f = builtin_format(kVendorErx, 65);
@@ -49,6 +51,7 @@ TEST(Attribute, ErxVsaFramingGoldenBytes) {
     EXPECT_EQ(a.as_string(f), "UNPOLICED");
 }
 
+// req: RADIUS.tunnel
 TEST(Attribute, TaggedStringTagRules) {
     const AttributeFormat f = builtin_format(0, 67);  // Tunnel-Server-Endpoint
     // RFC 2868 §3.4: untagged value beginning with an octet > 0x1F has no tag octet.

@@ -37,6 +37,7 @@ const char* kResp72 =
 }  // namespace
 
 // RFC 2865 §7.1: secret "xyzzy5461", password "arctangent".
+// req: RADIUS.user-password
 TEST(UserPassword, Rfc2865Example7_1) {
     auto b = hex(kReq71);
     Radius req(b.data(), static_cast<std::uint32_t>(b.size()));
@@ -53,6 +54,7 @@ TEST(UserPassword, Rfc2865Example7_1) {
     EXPECT_EQ(again.serialize(), b);
 }
 
+// req: RADIUS.user-password
 TEST(UserPassword, LongPasswordsAndErrors) {
     const Authenticator ra = seq_auth();
     for (std::string pw : {std::string(), std::string("a"), std::string(16, 'b'), std::string(17, 'c'),
@@ -69,6 +71,7 @@ TEST(UserPassword, LongPasswordsAndErrors) {
 }
 
 // RFC 2865 §7.1 and §7.2 Access-Accepts verify against their requests with secret "xyzzy5461".
+// req: RADIUS.packet
 TEST(ResponseAuthenticator, Rfc2865Examples) {
     auto r71 = hex(kResp71), r72 = hex(kResp72);
     EXPECT_EQ(verify_response(r71, auth_of(hex(kReq71)), "xyzzy5461"), Verdict::ok);
@@ -82,6 +85,7 @@ TEST(ResponseAuthenticator, Rfc2865Examples) {
 }
 
 // FreeRADIUS rfc2868.txt vectors: secret testing123, Request Authenticator 00 01 .. 0f.
+// req: RADIUS.tunnel
 TEST(TunnelPassword, FreeRadiusVectors) {
     struct V { const char* attr; const char* plain; };
     for (const V& v : {V{"45 15 00 99 73 05 1d e6 c5 57 30 7d ac d5 da a5 99 f4 e2 6e 7e", "foo"},
@@ -105,6 +109,7 @@ TEST(TunnelPassword, FreeRadiusVectors) {
     }
 }
 
+// req: RADIUS.tunnel
 TEST(TunnelPassword, RoundTripAndErrors) {
     const Authenticator ra = random_authenticator();
     for (std::size_t len : {0u, 1u, 15u, 16u, 100u, 239u}) {
@@ -160,6 +165,7 @@ Radius dial_out_accept(const Authenticator& req_auth, std::string_view secret) {
 }
 }  // namespace
 
+// req: RADIUS.message-authenticator
 TEST(MessageAuthenticator, DialOutAcceptRoundTripsAndVerifies) {
     const Authenticator ra = random_authenticator();
     Radius p = dial_out_accept(ra, "testing123");
@@ -187,6 +193,7 @@ TEST(MessageAuthenticator, DialOutAcceptRoundTripsAndVerifies) {
     EXPECT_EQ(verify_response(w, other, "testing123"), Verdict::bad_authenticator);
 }
 
+// req: RADIUS.packet, RADIUS.message-authenticator
 TEST(MessageAuthenticator, DetectsBadMacWithValidResponseAuthenticator) {
     const Authenticator ra = seq_auth();
     Radius p = dial_out_accept(ra, "s");
@@ -204,6 +211,7 @@ TEST(MessageAuthenticator, DetectsBadMacWithValidResponseAuthenticator) {
     EXPECT_EQ(verify_response(w, ra, "s"), Verdict::bad_message_authenticator);
 }
 
+// req: RADIUS.packet, RADIUS.message-authenticator
 TEST(MessageAuthenticator, AccessRequestSignAndVerify) {
     Radius p(Code::Access_Request, 9);
     p.add_string(AttributeType::User_Name, "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt");
@@ -222,6 +230,7 @@ TEST(MessageAuthenticator, AccessRequestSignAndVerify) {
 }
 
 // RFC 2866 §3 (Accounting-Request) and RFC 5176 §2.3/§3.4 (CoA/Disconnect).
+// req: RADIUS.packet
 TEST(RequestAuthenticator, AccountingAndCoa) {
     for (Code c : {Code::Accounting_Request, Code::CoA_Request, Code::Disconnect_Request}) {
         Radius p(c, 7);
@@ -253,6 +262,7 @@ TEST(RequestAuthenticator, AccountingAndCoa) {
     }
 }
 
+// req: RADIUS.packet
 TEST(Verify, MalformedInputs) {
     EXPECT_EQ(verify_request({}, "s"), Verdict::malformed);
     EXPECT_EQ(verify_response(hex("02 00 00 15 00"), Authenticator{}, "s"), Verdict::malformed);

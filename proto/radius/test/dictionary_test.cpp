@@ -55,6 +55,7 @@ ATTRIBUTE	Ext-Attr		241.1	integer
 )";
 }  // namespace
 
+// req: RADIUS.dictionary
 TEST(Dictionary, ParsesTheFormat) {
     Dictionary d = Dictionary::load_string(kSample);
     const AttributeDef* tt = d.attribute("tunnel-type");
@@ -86,6 +87,7 @@ TEST(Dictionary, ParsesTheFormat) {
     EXPECT_EQ(d.vendor_count(), 2u);
 }
 
+// req: RADIUS.dictionary
 TEST(Dictionary, ReportsErrorsWithFileLineAndRule) {
     expect_error("FOO bar", 1, "unknown keyword");
     expect_error("\nATTRIBUTE X", 2, "ATTRIBUTE needs");
@@ -112,6 +114,7 @@ TEST(Dictionary, ReportsErrorsWithFileLineAndRule) {
     EXPECT_EQ(d.attribute("A")->number, 1u);
 }
 
+// req: RADIUS.dictionary
 TEST(Dictionary, IncludesRelativeToTheIncludingFile) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("dl_radius_dict_" + std::to_string(::getpid()));
@@ -142,6 +145,7 @@ TEST(Dictionary, IncludesRelativeToTheIncludingFile) {
     fs::remove_all(dir);
 }
 
+// req: RADIUS.dictionary
 TEST(Dictionary, LoadsDebianDictionaryQuickly) {
     if (!have_default()) GTEST_SKIP() << "no " << Dictionary::kDefaultPath << " (freeradius-common)";
     const auto t0 = std::chrono::steady_clock::now();
@@ -189,6 +193,7 @@ TEST(Dictionary, LoadsDebianDictionaryQuickly) {
     }
 }
 
+// req: RADIUS.dictionary
 TEST(Dictionary, PacketAccessByName) {
     if (!have_default()) GTEST_SKIP() << "no " << Dictionary::kDefaultPath;
     Dictionary d = Dictionary::load_default();

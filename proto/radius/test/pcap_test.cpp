@@ -49,6 +49,7 @@ Result check_capture(const std::string& name, bool allow_malformed = false) {
 
 }  // namespace
 
+// req: RADIUS.packet
 TEST(Captures, TcpdumpRadius) {
     EXPECT_EQ(check_capture("tcpdump_RADIUS.pcap").packets, 4);
     EXPECT_EQ(check_capture("tcpdump_RADIUS-RFC3162.pcap").packets, 1);
@@ -60,8 +61,10 @@ TEST(Captures, TcpdumpRadius) {
     for (int c : {40, 41, 42, 43, 44, 45}) EXPECT_EQ(coa.codes[c], 1) << c;
 }
 
+// req: RADIUS.packet
 TEST(Captures, Arkime) { EXPECT_EQ(check_capture("arkime_radius.pcap").packets, 2); }
 
+// req: RADIUS.packet
 TEST(Captures, NdpiWlanRadius) {
     auto r = check_capture("ndpi_fuzz-2020-02-16-11740.pcap", true);
     // A fuzzing corpus: 142 RADIUS-port datagrams are well-formed, 146 break RFC 2865 §3/§5

@@ -31,6 +31,7 @@ const char* kRfc7_1Request =
     "01 00 00 38 0f 40 3f 94 73 97 80 57 bd 83 d5 cb 98 f4 22 7a 01 06 6e 65 6d 6f 02 12 0d be 70 8d"
     "93 d4 13 ce 31 96 e4 3f 78 2a 0a ee 04 06 c0 a8 01 10 05 06 00 00 00 03";
 
+// req: RADIUS.packet
 TEST(Radius, ParsesRfc2865Example7_1) {
     auto b = hex(kRfc7_1Request);
     Radius p = parse(b);
@@ -52,6 +53,7 @@ TEST(Radius, ParsesRfc2865Example7_1) {
 }
 
 // The dial-out Access-Request of the LNS (DESIGN §4 step 2): User-Name, Service-Type Outbound.
+// req: RADIUS.packet
 TEST(Radius, BuildsDialOutAccessRequestGoldenBytes) {
     Radius p(Code::Access_Request, 0x2a);
     p.authenticator(Authenticator{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
@@ -73,6 +75,7 @@ TEST(Radius, BuildsDialOutAccessRequestGoldenBytes) {
     EXPECT_EQ(q.get_integer(AttributeType::Service_Type), 5u);
 }
 
+// req: RADIUS.packet
 TEST(Radius, IgnoresOctetsBeyondLength) {
     auto b = hex(kRfc7_1Request);
     auto padded = b;
@@ -81,6 +84,7 @@ TEST(Radius, IgnoresOctetsBeyondLength) {
     EXPECT_EQ(p.serialize(), b);
 }
 
+// req: RADIUS.packet
 TEST(Radius, RejectsMalformedHeaders) {
     expect_reject({}, "header");
     expect_reject(hex("01 00 00 14 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"), "header");  // 19
@@ -96,6 +100,7 @@ TEST(Radius, RejectsMalformedHeaders) {
     s = b; s[3] = 21; expect_reject(s, "header.length");                 // > datagram
 }
 
+// req: RADIUS.packet
 TEST(Radius, RejectsMalformedAttributes) {
     const auto hdr = [](std::size_t len) {
         auto h = hex("01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00");
@@ -117,6 +122,7 @@ TEST(Radius, RejectsMalformedAttributes) {
     EXPECT_NO_THROW(parse(with("01 02")));                       // empty value is well-formed
 }
 
+// req: RADIUS.packet
 TEST(Radius, VsaSubAttributesRoundTrip) {
     // One VSA with two ERX sub-attributes, then a standard one, then an opaque VSA (USR 4,0).
     auto b = hex("02 07 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
@@ -140,6 +146,7 @@ TEST(Radius, VsaSubAttributesRoundTrip) {
     EXPECT_EQ(q.get_integer(ErxAttribute::Minimum_BPS), 64000u);
 }
 
+// req: RADIUS.packet
 TEST(Radius, DialOutAccessAcceptAccessors) {
     Radius p(Code::Access_Accept, 3);
     p.add_integer(AttributeType::Service_Type, 5);
@@ -164,6 +171,7 @@ TEST(Radius, DialOutAccessAcceptAccessors) {
     EXPECT_EQ(to_string(q.code()), "Access-Accept");
 }
 
+// req: RADIUS.packet
 TEST(Radius, RefusesToSerialiseAbove4096) {
     Radius p(Code::Access_Request, 1);
     std::vector<std::uint8_t> v(253, 'x');

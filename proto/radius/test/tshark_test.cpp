@@ -148,6 +148,7 @@ Corpus write_corpus() {
 
 }  // namespace
 
+// req: RADIUS.packet, RADIUS.tunnel, RADIUS.erx
 TEST(TsharkCrossCheck, DialOutCorpusDecodesCleanly) {
     if (!have_tshark()) GTEST_SKIP() << "tshark not on PATH";
     Corpus c = write_corpus();
@@ -218,6 +219,7 @@ TEST(TsharkCrossCheck, DialOutCorpusDecodesCleanly) {
 
 // Every RADIUS packet that Wireshark decodes without a malformed item in the nDPI corpus also
 // parses here; and everything rejected here is malformed for Wireshark or not RADIUS to it.
+// req: RADIUS.packet, RADIUS.tunnel, RADIUS.erx
 TEST(TsharkCrossCheck, NdpiCleanPacketsAccepted) {
     if (!have_tshark()) GTEST_SKIP() << "tshark not on PATH";
     const std::string path = std::string(DL_SHARED_DIR) + "/captures/ndpi_fuzz-2020-02-16-11740.pcap";
