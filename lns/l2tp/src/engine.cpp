@@ -500,6 +500,13 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
         return;
     }
     Session* s = session(m.session_id());
+    if (!s && mt == MessageType::CDN && m.session_id() == 0) {
+        // A CDN sent before its sender knew our Session ID (e.g. OCRQ not yet answered) carries
+        // Session ID 0; its Assigned Session ID names the sender's session (§6.12).
+        if (auto theirs = m.assigned_session_id())
+            for (auto& [sid, x] : sessions_)
+                if (x->peer_id_ == *theirs) s = x.get();
+    }
     if (!s) {
         ++e_.stats_.unknown_session;
         e_.publish("l2tp.session", std::to_string(id_) + "/" + std::to_string(m.session_id()), "unknown-session",

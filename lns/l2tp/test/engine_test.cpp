@@ -676,3 +676,17 @@ TEST(Engine, LossOfCdnAndStopCcnRecovers) {
         EXPECT_EQ(w.lac.engine->tunnel_count(), 0u);
     }
 }
+
+TEST(Engine, LnsAbandonsCallBeforeOcrp) {
+    World w;
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.ocrqs.size(), 1u);
+    ASSERT_EQ(w.lns.engine->session_state(k), "wait-reply");
+    // CDN with Session ID 0 (the LAC's ID is not known yet): matched by its Assigned Session ID.
+    ASSERT_TRUE(w.lns.engine->disconnect(k, CdnResult::Administrative));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.engine->session_state(w.lac.ocrqs[0]), "");
+    ASSERT_EQ(w.lac.failures.size(), 1u);
+    EXPECT_EQ(w.lac.engine->stats().unknown_session, 0u);
+}
