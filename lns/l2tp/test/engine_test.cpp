@@ -107,6 +107,12 @@ const char* const kOutgoingGolden = R"(+0.000000s l2tp.session 50163/33077: idle
 +2.010000s l2tp.session 50163/33077: wait-connect -> established on recv-OCCN (cause=OCCN)
 )";
 
+const char* const kAuthFailureGolden = R"(+0.000000s l2tp.tunnel 50163: idle -> wait-ctl-reply on open (cause=local open)
++0.010000s l2tp.tunnel 20597: idle -> wait-ctl-conn on recv-SCCRQ-acceptable (cause=SCCRQ from dl-lns)
++0.020000s l2tp.tunnel 50163: wait-ctl-reply -> idle on recv-SCCRP-not-acceptable (cause=wrong Challenge Response (StopCCN result 4))
++0.030000s l2tp.tunnel 20597: wait-ctl-conn -> idle on recv-StopCCN (cause=StopCCN result 4 error 0 (bad Challenge Response))
+)";
+
 OutgoingCall call() {
     OutgoingCall c;
     c.called_number = "5551234";
@@ -216,6 +222,7 @@ TEST(Engine, TunnelAuthenticationWrongSecretStopCcn4) {
     EXPECT_EQ(w.lns.engine->tunnel_state(t), "idle");
     ASSERT_FALSE(w.lac.log.empty());
     EXPECT_EQ(w.lac.log.back().rfind("tunnel-down: StopCCN result 4", 0), 0u) << w.lac.log.back();
+    EXPECT_EQ(w.rec.text(), kAuthFailureGolden);
 }
 
 TEST(Engine, MissingChallengeRefused) {
