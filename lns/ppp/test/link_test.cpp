@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <deque>
 #include <map>
 
@@ -346,6 +347,7 @@ TEST(Link, SurvivesLossAndDuplicates) {
 
 TEST(Link, ProxyLcpAcceptedThenProxyAuthentication) {
     World w;
+    dl::core::EventRecorder rec(w.bus, {"ppp", ""});
     w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
     LCP sent(CpCode::configure_request, 1);
     sent.auth_chap_md5();
@@ -370,6 +372,20 @@ TEST(Link, ProxyLcpAcceptedThenProxyAuthentication) {
     EXPECT_EQ(w.a.link->phase(), Phase::network);
     ASSERT_FALSE(w.a.sent.empty());
     EXPECT_EQ(w.a.sent[0].first, kProtoIPCP);  // IPCP Configure-Request, no CHAP packet
+    if (getenv("DUMP")) std::printf("%s", rec.text().c_str());
+    EXPECT_EQ(rec.text(),
+              "+0.000000s ppp.lcp A: proxy-lcp-accepted (cause=proxied LCP options acceptable)\n"
+              "+0.000000s ppp.phase A: Dead -> Establish on Up (cause=proxy LCP)\n"
+              "+0.000000s ppp.lcp A: Initial -> Starting on Open (cause=proxy LCP)\n"
+              "+0.000000s ppp.lcp A: Starting -> Req-Sent on Up (cause=proxy LCP)\n"
+              "+0.000000s ppp.lcp A: Req-Sent -> Ack-Rcvd on RCA (cause=proxy LCP)\n"
+              "+0.000000s ppp.phase A: Establish -> Authenticate on LCP-Opened (cause=LCP Opened)\n"
+              "+0.000000s ppp.lcp A: Ack-Rcvd -> Opened on RCR+ (cause=proxy LCP)\n"
+              "+0.000000s ppp.auth A/authenticator: Idle -> Verifying on Proxy-Credentials (cause=proxy authentication)\n"
+              "+0.005000s ppp.ipcp A: Initial -> Starting on Open (cause=administrative open)\n"
+              "+0.005000s ppp.ipcp A: Starting -> Req-Sent on Up (cause=lower layer up)\n"
+              "+0.005000s ppp.phase A: Authenticate -> Network on Auth-Done (cause=authentication complete)\n"
+              "+0.005000s ppp.auth A/authenticator: Verifying -> Success on Verify-Accept (cause=verify accepted)\n");
 }
 
 TEST(Link, ProxyLcpNotAcceptableRenegotiates) {
