@@ -572,6 +572,7 @@ std::optional<Ipv4Address> Manager::ipv4_destination(std::span<const std::uint8_
 }
 
 std::size_t Manager::session_footprint() noexcept { return sizeof(Session); }
+std::string Manager::session_table() { return Session::spec().describe(); }
 
 void Manager::validate_target(const TargetConfig& t, std::string_view path) const {
     const std::string p(path);

@@ -818,3 +818,119 @@ TEST(DialOutPorts, SynchronousAnswersFromInsidePortsAreSafe) {
     EXPECT_EQ(rec.count("route-verified"), 1u);
     EXPECT_EQ(m.connecting_sessions(), 0u);
 }
+
+// ---- reset from every state; the table itself -------------------------------------------------
+
+TEST(DialOutSession, ResetFromEveryStateGoesDormant) {
+    struct Case {
+        const char* state;
+        std::function<void(World&)> drive;
+        bool clears;
+    };
+    const std::vector<Case> cases{
+        {"authenticating", [](World& w) { w.trig("10.10.1.1"); }, false},
+        {"connecting", [](World& w) { w.trig("10.10.1.1"); w.m.grant(k1, good_definition()); }, true},
+        {"inService",
+         [](World& w) {
+             w.trig("10.10.1.1");
+             w.m.grant(k1, good_definition());
+             w.m.access_route_installed(k1, {P("10.10.0.0/16")});
+         },
+         true},
+        {"inhibited", [](World& w) { w.trig("10.10.1.1"); w.m.deny(k1, DenyReason::access_reject); }, false},
+        {"postInhibited",
+         [](World& w) {
+             w.trig("10.10.1.1");
+             w.m.deny(k1, DenyReason::access_reject);
+             w.at(31s);
+         },
+         false},
+        {"failed",
+         [](World& w) {
+             w.trig("10.10.1.1");
+             w.m.grant(k1, good_definition());
+             w.m.access_route_installed(k1, {P("10.99.0.0/16")});
+         },
+         true},
+    };
+    for (const auto& c : cases) {
+        World w;
+        c.drive(w);
+        ASSERT_EQ(to_string(*w.state("10.10.1.1")), c.state);
+        w.m.session_reset(k1);
+        EXPECT_EQ(w.state("10.10.1.1"), SessionState::dormant) << c.state;
+        EXPECT_EQ(w.rec.lines().back().substr(w.rec.lines().back().find(": ") + 2),
+                  std::string(c.state) + " -> dormant on reset (cause=l2tp dial-out session reset) [timer dormant=5m]");
+        EXPECT_EQ(w.cleared.size(), c.clears ? 1u : 0u) << c.state;
+        EXPECT_EQ(*w.m.session_inhibited_value(k1), 0s);
+        EXPECT_EQ(w.m.connecting_sessions(), 0u) << c.state;
+    }
+    // pending
+    ChassisConfig one;
+    one.max_connecting_sessions = 1;
+    World w(one);
+    w.trig("10.10.9.9");
+    w.trig("10.10.1.1");
+    ASSERT_EQ(w.state("10.10.1.1"), SessionState::pending);
+    w.m.session_reset(k1);
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::dormant);
+    EXPECT_EQ(w.m.connecting_sessions(), 1u);
+}
+
+TEST(DialOutSession, ConnectingCallClosedBeforeRouteInhibits) {
+    World w;
+    w.trig("10.10.1.1");
+    w.m.grant(k1, good_definition());
+    w.m.call_connected(k1);
+    w.m.call_closed(k1, "CDN result 1");
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::inhibited);
+    EXPECT_EQ(w.m.show_targets()[0]["counters"]["failures"]["call-closed"], 1);
+}
+
+TEST(DialOutSession, UnknownUpcallsAreCountedAndIgnored) {
+    World w;
+    const auto k = K("default", "10.10.0.0/16", "10.10.7.7");
+    w.m.grant(k, good_definition());
+    w.m.deny(k, DenyReason::access_reject);
+    w.m.call_connected(k);
+    w.m.call_failed(k, 2);
+    w.m.call_closed(k);
+    w.m.access_route_installed(k, {});
+    EXPECT_EQ(w.m.show_chassis()["unknown_upcalls"], 6);
+    EXPECT_EQ(w.m.session_count(), 0u);
+}
+
+TEST(DialOutSession, TableMatchesTables74And77) {
+    EXPECT_EQ(Manager::session_table(),
+              "authenticating + trigger -> authenticating (action)\n"
+              "authenticating + aaa-grant -> connecting (action)\n"
+              "authenticating + aaa-deny -> inhibited (action)\n"
+              "authenticating + timer-expiry -> inhibited (action)\n"
+              "authenticating + reset -> dormant (action)\n"
+              "connecting + trigger -> connecting (action)\n"
+              "connecting + call-connected -> connecting (action)\n"
+              "connecting + route-verified -> inService (action)\n"
+              "connecting + route-mismatch -> failed (action)\n"
+              "connecting + call-failed -> inhibited (action)\n"
+              "connecting + call-closed -> inhibited (action)\n"
+              "connecting + timer-expiry -> inhibited (action)\n"
+              "connecting + reset -> dormant (action)\n"
+              "inService + trigger -> inService (action)\n"
+              "inService + call-closed -> dormant (action)\n"
+              "inService + reset -> dormant (action)\n"
+              "inhibited + trigger -> inhibited (action)\n"
+              "inhibited + timer-expiry -> postInhibited (action)\n"
+              "inhibited + reset -> dormant (action)\n"
+              "postInhibited + trigger -> authenticating (action)\n"
+              "postInhibited + timer-expiry -> postInhibited (action)\n"
+              "postInhibited + reset -> dormant (action)\n"
+              "dormant + trigger -> authenticating (action)\n"
+              "dormant + timer-expiry -> dormant (action)\n"
+              "dormant + reset -> dormant (action)\n"
+              "pending + trigger -> pending (action)\n"
+              "pending + slot-available -> dormant (action)\n"
+              "pending + reset -> dormant (action)\n"
+              "failed + trigger -> failed (action)\n"
+              "failed + call-closed -> failed (action)\n"
+              "failed + reset -> dormant (action)\n");
+}

@@ -249,6 +249,8 @@ public:
     static std::optional<core::Ipv4Address> ipv4_destination(std::span<const std::uint8_t> packet) noexcept;
     /// Checks an MPLS route distinguisher text (RFC 4364 §4.2: "asn:nn" or "a.b.c.d:nn").
     static bool valid_route_distinguisher(std::string_view rd) noexcept;
+    /// The session FSM table as text, one row per line ("connecting + timer-expiry -> inhibited").
+    static std::string session_table();
     /// Bytes of one session object (without its buffered triggers and definition).
     static std::size_t session_footprint() noexcept;
 
