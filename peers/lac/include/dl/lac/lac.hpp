@@ -1,0 +1,115 @@
+// lac-emu's sans-I/O core: glue between the project's RFC 2661 engine in the LAC role
+// (lns/l2tp, dl::l2tp::engine::Engine) and the emulated ISDN network (peers/isdn messages).
+//
+// Outgoing calls, RFC 2661 §7.5.1: OCRQ -> check capacity (channels) and bearer -> OCRP (after the
+// configurable "ocrp-delay") -> ISDN SETUP with the OCRQ's Called Number, Sub-Address, bearer and
+// Maximum BPS -> on CONNECT: OCCN with Tx Connect Speed and Framing Type (digital: sync, analog:
+// async); on RELEASE: CDN with the Result Code of cdn_result_for() and a Q.931 Cause AVP (§4.4.10)
+// carrying the Q.850 cause. A CDN from the LNS releases the ISDN call (cause 16).
+// Then PPP is bridged: L2TP data <-> B-channel (sync HDLC frames as datagrams, or an async HDLC
+// byte stream honouring the ACCM of SLI, RFC 1662).
+//
+// Each call is an FSM (lns/core), entity "lac.call", id "<tunnel>/<session>", states idle,
+// wait-ocrp, dialing, alerting, connected, released.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/isdn/message.hpp"
+#include "dl/l2tp/engine/engine.hpp"
+
+namespace dl::lac {
+
+/// lac-emu settings (issue 7 "Configurable").
+struct LacConfig {
+    std::string number = "1701";   ///< our ISDN number (Calling party number of outgoing calls)
+    std::uint16_t channels = 30;   ///< simultaneous calls (B-channels); OCRQ beyond: CDN 4, cause 34
+    std::uint32_t bearer_capabilities = l2tp::kBearerDigital | l2tp::kBearerAnalog;
+};
+
+/// RFC 2661 §4.4.2 CDN Result Code for a Q.850 cause of an ISDN RELEASE (our mapping; the Q.931
+/// Cause AVP carries the exact cause): after CONNECT any release -> 1 (loss of carrier);
+/// before: 17 -> 8 busy; 18, 19 -> 10 timeout (not established within the time allotted);
+/// 1, 3, 22, 28 -> 6 invalid destination; 21 -> 4 no facilities (temporary);
+/// 34, 38, 41, 42, 44, 47 -> 4; 57, 58, 65 -> 5 no facilities (permanent); others -> 7 no carrier.
+l2tp::CdnResult cdn_result_for(std::uint8_t q850_cause, bool was_connected) noexcept;
+
+/// The LAC: one engine (many tunnels), one connection to the exchange, many calls.
+class Lac {
+public:
+    using IsdnSend = std::function<void(const isdn::Message&)>;
+    using Engine = l2tp::engine::Engine;
+    using SessionKey = l2tp::engine::SessionKey;
+
+    struct Counters {
+        std::uint64_t ocrq = 0, refused_capacity = 0, refused_bearer = 0, refused_injected = 0, connected = 0,
+                      failed = 0, cleared_by_lns = 0, frames_to_b = 0, frames_to_l2tp = 0, bad_b_frames = 0;
+    };
+
+    /// Registers "ocrp-delay" (0s [0s..1m]) in `registry` if absent. Everything must outlive the Lac.
+    Lac(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LacConfig cfg, IsdnSend isdn_send);
+    ~Lac();
+    Lac(const Lac&) = delete;
+    Lac& operator=(const Lac&) = delete;
+
+    /// Engine callbacks wired to this Lac; `udp_send` carries L2TP datagrams to the LNS.
+    l2tp::engine::EngineCallbacks callbacks(std::function<void(l2tp::engine::PeerId, std::vector<std::uint8_t>)> udp_send);
+    /// The engine built with callbacks() (must outlive the Lac's use of it).
+    void bind(Engine& engine) noexcept { engine_ = &engine; }
+
+    /// Registers our number with the exchange (REGISTER).
+    void start();
+    /// One message from the exchange.
+    void isdn_receive(const isdn::Message& m);
+    /// The exchange connection was lost: every call is cleared with CDN 1 (loss of carrier).
+    void isdn_down();
+
+    /// Fault injection: the next OCRQ is refused with this Result Code and Q.850 cause.
+    void refuse_next(l2tp::CdnResult result, std::uint8_t q850_cause);
+    /// Operator hang-up of a call: ISDN RELEASE (cause 16) and CDN 3 (administrative).
+    bool hangup(SessionKey key);
+
+    /// {"calls":[{id,state,called,subaddress,bearer,isdn_ref,speed}],"counters":{...}}
+    nlohmann::json state() const;
+    const Counters& counters() const noexcept { return counters_; }
+    std::size_t call_count() const noexcept { return calls_.size(); }
+    static std::size_t call_footprint() noexcept;
+
+    struct Call;  // lac.cpp
+
+private:
+    friend struct Call;
+    void on_ocrq(SessionKey key, const l2tp::engine::OutgoingCall& oc);
+    void on_failed(SessionKey key, const l2tp::engine::CallFailure& f);
+    void on_ppp(SessionKey key, std::span<const std::uint8_t> frame);
+    void on_sli(SessionKey key, const l2tp::Accm& accm);
+    Call* by_ref(std::uint16_t ref);
+    std::uint16_t allocate_ref();
+    void schedule_reap();
+    void reap();
+
+    core::TimerQueue& timers_;
+    core::TimerRegistry& registry_;
+    core::EventBus& bus_;
+    LacConfig cfg_;
+    IsdnSend isdn_send_;
+    Engine* engine_ = nullptr;
+    std::map<std::uint32_t, std::unique_ptr<Call>> calls_;  // key: tunnel << 16 | session
+    std::map<std::uint16_t, std::uint32_t> refs_;           // ISDN call ref -> call
+    std::optional<std::pair<l2tp::CdnResult, std::uint8_t>> refuse_next_;
+    std::uint16_t next_ref_ = 0;
+    core::Timer reap_timer_;
+    Counters counters_;
+};
+
+}  // namespace dl::lac

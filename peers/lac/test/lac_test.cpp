@@ -1,0 +1,301 @@
+// lac-emu core in virtual time: a scripted LNS (the project's engine in the LNS role) places
+// outgoing calls through the LAC (engine in the LAC role + Lac glue) and the emulated exchange;
+// each exchange behaviour yields OCCN or CDN with the right Result Code and Q.931 cause.
+#include "dl/lac/lac.hpp"
+
+#include <gtest/gtest.h>
+
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/isdn/exchange.hpp"
+#include "dl/ppp/hdlc.hpp"
+
+using namespace dl;
+using namespace std::chrono_literals;
+using l2tp::engine::CallFailure;
+using l2tp::engine::ConnectInfo;
+using l2tp::engine::Engine;
+using l2tp::engine::SessionKey;
+
+namespace {
+constexpr l2tp::engine::PeerId kLnsPeer = 1, kLacPeer = 2;
+constexpr isdn::Exchange::EndpointId kLacEp = 1, kCpeEp = 2;
+
+struct World {
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    core::EventRecorder lac_calls{bus, {"lac.call", ""}};
+    std::unique_ptr<isdn::Exchange> exchange;
+    std::unique_ptr<lac::Lac> lac;
+    std::unique_ptr<Engine> lac_engine, lns;
+    // What the scripted LNS saw.
+    std::vector<std::pair<SessionKey, ConnectInfo>> connected;
+    std::vector<std::pair<SessionKey, CallFailure>> failed;
+    std::vector<std::vector<std::uint8_t>> lns_ppp;
+    // The CPE endpoint: what it got, and whether it answers.
+    std::vector<isdn::Message> cpe_in;
+    bool cpe_answers = true;
+    std::uint32_t cpe_speed = 0;
+
+    explicit World(lac::LacConfig cfg = {}) {
+        l2tp::engine::register_l2tp_timers(registry);
+        exchange = std::make_unique<isdn::Exchange>(bus, loop.timers(), registry,
+                                                    [this](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
+                                                        // 1 ms signalling latency: no re-entrancy between parts
+                                                        loop.timers().arm(1ms, [this, ep, m] { to_endpoint(ep, m); });
+                                                    });
+        exchange->attach(kLacEp, "lac");
+        exchange->attach(kCpeEp, "cpe");
+        exchange->receive(kCpeEp, isdn::Message::reg({"5551000"}));
+        lac = std::make_unique<lac::Lac>(loop.timers(), registry, bus, cfg, [this](const isdn::Message& m) {
+            loop.timers().arm(1ms, [this, m] { exchange->receive(kLacEp, m); });
+        });
+        l2tp::engine::EngineConfig lac_cfg, lns_cfg;
+        lac_cfg.host_name = "lac";
+        lac_cfg.secret = lns_cfg.secret = "s3cret";
+        lac_cfg.hide_avps = lns_cfg.hide_avps = true;
+        lac_cfg.seed = 2;
+        lns_cfg.seed = 1;
+        lac_engine = std::make_unique<Engine>(loop.timers(), registry, bus, lac_cfg,
+                                              lac->callbacks([this](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
+                                                  loop.timers().arm(5ms, [this, b] { lns->receive(kLacPeer, b); });
+                                              }));
+        lac->bind(*lac_engine);
+        l2tp::engine::EngineCallbacks cb;
+        cb.send = [this](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
+            loop.timers().arm(5ms, [this, b] { lac_engine->receive(kLnsPeer, b); });
+        };
+        cb.connected = [this](SessionKey k, const ConnectInfo& i) { connected.emplace_back(k, i); };
+        cb.failed = [this](SessionKey k, const CallFailure& f) { failed.emplace_back(k, f); };
+        cb.ppp_frame = [this](SessionKey, std::span<const std::uint8_t> f) { lns_ppp.emplace_back(f.begin(), f.end()); };
+        lns = std::make_unique<Engine>(loop.timers(), registry, bus, lns_cfg, cb);
+        lac->start();
+        loop.advance(10ms);
+        cpe_in.clear();
+    }
+    void to_endpoint(isdn::Exchange::EndpointId ep, const isdn::Message& m) {
+        if (ep == kLacEp) {
+            lac->isdn_receive(m);
+            return;
+        }
+        cpe_in.push_back(m);
+        if (m.type == isdn::MessageType::setup && cpe_answers) {
+            isdn::Message c = isdn::Message::simple(isdn::MessageType::connect, m.call_ref);
+            if (cpe_speed) c.speed = cpe_speed;
+            loop.timers().arm(1ms, [this, c] { exchange->receive(kCpeEp, c); });
+        }
+    }
+    SessionKey dial(std::string number, std::uint32_t bearer = l2tp::kBearerDigital, std::string sub = {}) {
+        l2tp::engine::OutgoingCall oc;
+        oc.called_number = std::move(number);
+        oc.bearer_type = bearer;
+        oc.framing_type = bearer == l2tp::kBearerDigital ? l2tp::kFramingSync : l2tp::kFramingAsync;
+        oc.max_bps = 64000;
+        if (!sub.empty()) oc.sub_address = sub;
+        return lns->place_outgoing_call(kLacPeer, oc);
+    }
+    void policy(const std::string& number, isdn::Behaviour b, core::Duration d = {}) {
+        isdn::NumberPolicy p;
+        p.behaviour = b;
+        p.delay = d;
+        exchange->set_policy(number, p);
+    }
+};
+}  // namespace
+
+TEST(Lac, AnsweredCallGivesOccnAndBridgesPpp) {
+    World w;
+    w.cpe_speed = 56000;
+    SessionKey k = w.dial("5551000", l2tp::kBearerDigital, "42");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    EXPECT_EQ(w.connected[0].second.tx_connect_speed, 56000u);
+    EXPECT_EQ(w.connected[0].second.framing_type, l2tp::kFramingSync);
+    EXPECT_EQ(w.lns->session_state(k), "established");
+    ASSERT_FALSE(w.cpe_in.empty());
+    EXPECT_EQ(w.cpe_in[0].describe(), "SETUP ref=0x8001 called=5551000 calling=1701 subaddress=42 bearer=digital speed=64000");
+    const std::string last = w.lac_calls.lines().back();
+    EXPECT_EQ(last.substr(last.find(':')), ": alerting -> connected on CONNECT (cause=56000 bit/s)");
+
+    // LNS -> LAC -> B-channel: a sync HDLC frame with FCS.
+    const std::vector<std::uint8_t> lcp{0xFF, 0x03, 0xC0, 0x21, 0x01, 0x01, 0x00, 0x04};
+    ASSERT_TRUE(w.lns->send_ppp(k, lcp));
+    w.loop.advance(100ms);
+    ASSERT_EQ(w.cpe_in.back().type, isdn::MessageType::data);
+    auto body = ppp::decode_sync(w.cpe_in.back().payload);
+    EXPECT_EQ(std::vector<std::uint8_t>(body.begin(), body.end()),
+              (std::vector<std::uint8_t>{0xC0, 0x21, 0x01, 0x01, 0x00, 0x04}));
+    // B-channel -> LAC -> LNS.
+    w.exchange->receive(kCpeEp, isdn::Message::data(w.cpe_in[0].call_ref, ppp::encode_sync(body)));
+    w.loop.advance(100ms);
+    ASSERT_EQ(w.lns_ppp.size(), 1u);
+    EXPECT_EQ(w.lns_ppp[0], lcp);
+    // A corrupted B-channel frame is counted, not forwarded.
+    auto bad = ppp::encode_sync(body);
+    bad.back() ^= 1;
+    w.exchange->receive(kCpeEp, isdn::Message::data(w.cpe_in[0].call_ref, bad));
+    w.loop.advance(100ms);
+    EXPECT_EQ(w.lac->counters().bad_b_frames, 1u);
+    EXPECT_EQ(w.lns_ppp.size(), 1u);
+
+    // The LNS clears: the ISDN call is released with cause 16.
+    ASSERT_TRUE(w.lns->disconnect(k, l2tp::CdnResult::Administrative));
+    w.loop.advance(100ms);
+    EXPECT_EQ(w.cpe_in.back().describe(), "RELEASE ref=0x8001 cause=16");
+    EXPECT_EQ(w.lac->call_count(), 0u);
+    EXPECT_EQ(w.exchange->call_count(), 0u);
+}
+
+TEST(Lac, AnalogCallUsesAsyncFraming) {
+    World w;
+    SessionKey k = w.dial("5551000", l2tp::kBearerAnalog);
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    EXPECT_EQ(w.connected[0].second.framing_type, l2tp::kFramingAsync);
+    EXPECT_EQ(w.connected[0].second.tx_connect_speed, 33600u);
+    ASSERT_TRUE(w.lns->set_link_info(k, l2tp::Accm{0x000A0000, 0}));
+    w.loop.advance(100ms);
+    const std::vector<std::uint8_t> ipcp{0xFF, 0x03, 0x80, 0x21, 0x01, 0x11, 0x00, 0x04};
+    ASSERT_TRUE(w.lns->send_ppp(k, ipcp));
+    w.loop.advance(100ms);
+    ppp::AsyncOptions o;
+    o.accm = 0x000A0000;
+    EXPECT_EQ(w.cpe_in.back().payload, ppp::encode_async(std::vector<std::uint8_t>(ipcp.begin() + 2, ipcp.end()), o));
+    // The CPE's async stream, split in two datagrams, arrives as one PPP frame at the LNS.
+    auto stream = ppp::encode_async(std::vector<std::uint8_t>(ipcp.begin() + 2, ipcp.end()));
+    const std::uint16_t ref = w.cpe_in[0].call_ref;
+    w.exchange->receive(kCpeEp, isdn::Message::data(ref, std::span(stream).first(5)));
+    w.exchange->receive(kCpeEp, isdn::Message::data(ref, std::span(stream).subspan(5)));
+    w.loop.advance(100ms);
+    ASSERT_EQ(w.lns_ppp.size(), 1u);
+    EXPECT_EQ(w.lns_ppp[0], ipcp);
+}
+
+struct FailCase {
+    isdn::Behaviour behaviour;
+    std::uint16_t result;
+    std::uint16_t q931;
+};
+
+TEST(Lac, ExchangeBehavioursGiveCdnResultAndQ931Cause) {
+    const std::vector<FailCase> cases{{isdn::Behaviour::busy, 8, 17},
+                                      {isdn::Behaviour::no_answer, 10, 19},
+                                      {isdn::Behaviour::reject, 4, 21},
+                                      {isdn::Behaviour::unallocated, 6, 1}};
+    for (const auto& fc : cases) {
+        World w;
+        w.policy("5551000", fc.behaviour);
+        SessionKey k = w.dial("5551000");
+        w.loop.advance(40s);  // beyond the no-answer timer
+        ASSERT_EQ(w.failed.size(), 1u) << to_string(fc.behaviour);
+        EXPECT_EQ(w.failed[0].first, k);
+        EXPECT_EQ(w.failed[0].second.result, fc.result) << to_string(fc.behaviour);
+        ASSERT_TRUE(w.failed[0].second.q931) << to_string(fc.behaviour);
+        EXPECT_EQ(w.failed[0].second.q931->cause_code, fc.q931);
+        EXPECT_EQ(w.failed[0].second.q931->cause_msg, 0x4D);
+        EXPECT_TRUE(w.connected.empty());
+        EXPECT_EQ(w.lac->call_count(), 0u);
+    }
+}
+
+TEST(Lac, AnswerAfterDelaysOccn) {
+    World w;
+    w.policy("5551000", isdn::Behaviour::answer_after, 5s);
+    w.dial("5551000");
+    w.loop.advance(4s);
+    EXPECT_TRUE(w.connected.empty());
+    w.loop.advance(2s);
+    EXPECT_EQ(w.connected.size(), 1u);
+}
+
+TEST(Lac, DropAfterGivesCdnLossOfCarrier) {
+    World w;
+    isdn::NumberPolicy p;
+    p.behaviour = isdn::Behaviour::drop_after;
+    p.delay = 10s;
+    p.cause = isdn::cause::temporary_failure;
+    w.exchange->set_policy("5551000", p);
+    w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    w.loop.advance(10s);
+    ASSERT_EQ(w.failed.size(), 1u);
+    EXPECT_EQ(w.failed[0].second.result, 1);
+    EXPECT_EQ(w.failed[0].second.q931->cause_code, 41);
+}
+
+TEST(Lac, CapacityAndBearerRefusals) {
+    lac::LacConfig cfg;
+    cfg.channels = 1;
+    cfg.bearer_capabilities = l2tp::kBearerDigital;
+    World w(cfg);
+    w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.failed.size(), 1u);
+    EXPECT_EQ(w.failed[0].second.result, 4);
+    EXPECT_EQ(w.failed[0].second.q931->cause_code, 34);
+    EXPECT_EQ(w.lac->counters().refused_capacity, 1u);
+
+    World w2(cfg);
+    w2.dial("5551000", l2tp::kBearerAnalog);
+    w2.loop.advance(1s);
+    ASSERT_EQ(w2.failed.size(), 1u);
+    EXPECT_EQ(w2.failed[0].second.result, 5);
+    EXPECT_EQ(w2.failed[0].second.q931->cause_code, 58);
+    EXPECT_TRUE(w2.cpe_in.empty());  // nothing dialled
+}
+
+TEST(Lac, RefuseNextAndHangup) {
+    World w;
+    w.lac->refuse_next(l2tp::CdnResult::NoDialTone, 41);
+    w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.failed.size(), 1u);
+    EXPECT_EQ(w.failed[0].second.result, 9);
+    SessionKey k = w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    auto lac_key = w.lac->state()["calls"][0]["id"].get<std::string>();
+    auto slash = lac_key.find('/');
+    SessionKey lk{static_cast<std::uint16_t>(std::stoi(lac_key.substr(0, slash))),
+                  static_cast<std::uint16_t>(std::stoi(lac_key.substr(slash + 1)))};
+    ASSERT_TRUE(w.lac->hangup(lk));
+    w.loop.advance(1s);
+    ASSERT_EQ(w.failed.size(), 2u);
+    EXPECT_EQ(w.failed[1].first, k);
+    EXPECT_EQ(w.failed[1].second.result, 3);
+    EXPECT_EQ(w.cpe_in.back().describe(), "RELEASE ref=0x8001 cause=16");
+}
+
+TEST(Lac, OcrpDelayAndGoldenLog) {
+    World w;
+    w.registry.set("ocrp-delay", 2s);
+    w.dial("5551000");
+    w.loop.advance(3s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    const auto lines = w.lac_calls.lines();
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_NE(lines[0].find(": idle -> wait-ocrp on OCRQ (cause=called 5551000 digital) [timer ocrp-delay=2s]"),
+              std::string::npos);
+    EXPECT_NE(lines[1].find("wait-ocrp -> dialing on timer-expiry (cause=ocrp-delay expired)"), std::string::npos);
+    EXPECT_NE(lines[2].find("dialing -> alerting on ALERTING"), std::string::npos);
+    EXPECT_NE(lines[3].find("alerting -> connected on CONNECT (cause=64000 bit/s)"), std::string::npos);
+}
+
+TEST(Lac, ExchangeLossClearsCalls) {
+    World w;
+    w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    w.lac->isdn_down();
+    w.loop.advance(1s);
+    ASSERT_EQ(w.failed.size(), 1u);
+    EXPECT_EQ(w.failed[0].second.result, 1);
+    EXPECT_EQ(w.failed[0].second.q931->cause_code, 27);
+    EXPECT_LE(lac::Lac::call_footprint(), 512u);
+}
