@@ -1,0 +1,130 @@
+// lnsd load benchmark: a load generator (LAC-role engine) and the Lns core, each behind its own UDP
+// socket on 127.0.0.1, in one Asio loop. Reports tunnels/s (SCCRQ..SCCCN), sessions/s
+// (ICRQ..ICCN) and resident memory per session (VmRSS before / after). Bounded in count and time.
+#include <benchmark/benchmark.h>
+
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <string>
+
+#include "dl/core/asio_driver.hpp"
+#include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/udp.hpp"
+
+using namespace dl;
+using namespace std::chrono_literals;
+
+namespace {
+
+long vm_rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+
+struct Rig {
+    boost::asio::io_context io;
+    core::SystemClock clock;
+    core::TimerQueue timers{clock};
+    core::AsioTimerDriver driver{io, timers};
+    core::TimerRegistry registry;
+    core::EventBus bus{clock}, lac_bus{clock};
+    std::unique_ptr<lnsd::UdpEndpoint> lns_udp, lac_udp;
+    std::unique_ptr<lnsd::Lns> lns;
+    std::unique_ptr<l2tp::engine::Engine> lac;
+    std::size_t ups = 0, connects = 0;
+    lnsd::PeerId lns_peer = 0;
+
+    Rig() {
+        core::register_well_known_timers(registry);
+        l2tp::engine::register_l2tp_timers(registry);
+        const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+        lnsd::LnsdConfig cfg;
+        cfg.local_address = lo;
+        cfg.receive_window = 64;
+        lns = std::make_unique<lnsd::Lns>(timers, registry, bus, cfg,
+                                          [this](lnsd::PeerId p, std::vector<std::uint8_t> b) { lns_udp->send(p, b); });
+        lns_udp = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [this](lnsd::PeerId p, std::span<const std::uint8_t> b) {
+            lns->receive(p, b);
+        });
+        l2tp::engine::EngineConfig lc;
+        lc.host_name = "loadgen";
+        lc.receive_window = 64;
+        l2tp::engine::EngineCallbacks cb;
+        cb.send = [this](lnsd::PeerId p, std::vector<std::uint8_t> b) { lac_udp->send(p, b); };
+        cb.tunnel_up = [this](std::uint16_t, lnsd::PeerId) { ++ups; };
+        cb.connected = [this](l2tp::engine::SessionKey, const l2tp::engine::ConnectInfo&) { ++connects; };
+        lac = std::make_unique<l2tp::engine::Engine>(timers, registry, lac_bus, lc, cb);
+        lac_udp = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [this](lnsd::PeerId p, std::span<const std::uint8_t> b) {
+            lac->receive(p, b);
+        });
+        lns_peer = lnsd::peer_id(lo, lns_udp->local_port());
+    }
+    /// Runs the loop until pred() or 30 s; false on time-out.
+    template <class P>
+    bool run_until(P pred) {
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (!pred()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            io.run_one_for(50ms);
+        }
+        return true;
+    }
+};
+
+// Opens `range(0)` tunnels at once (the load generator paces by its own window only).
+void BM_TunnelSetup(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    std::size_t total = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        Rig rig;
+        state.ResumeTiming();
+        for (std::size_t i = 0; i < n; ++i) rig.lac->open_tunnel(rig.lns_peer);
+        if (!rig.run_until([&] { return rig.ups >= n; })) state.SkipWithError("tunnels did not come up in 30 s");
+        total += rig.ups;
+        state.PauseTiming();
+        rig.lns_udp->close();
+        rig.lac_udp->close();
+        state.ResumeTiming();
+    }
+    state.counters["tunnels/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_TunnelSetup)->Arg(1000)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// `range(0)` incoming calls on one tunnel; also resident memory per session in the whole process
+// (both sides: it over-states lnsd's share).
+void BM_SessionSetup(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    std::size_t total = 0;
+    double kib_per_session = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        Rig rig;
+        rig.lac->open_tunnel(rig.lns_peer);
+        if (!rig.run_until([&] { return rig.ups >= 1; })) state.SkipWithError("tunnel did not come up");
+        const long before = vm_rss_kib();
+        state.ResumeTiming();
+        l2tp::engine::IncomingCall ic;
+        for (std::size_t i = 0; i < n; ++i) {
+            ic.call_serial_number = static_cast<std::uint32_t>(i);
+            rig.lac->place_incoming_call(rig.lns_peer, ic);
+        }
+        if (!rig.run_until([&] { return rig.connects >= n; })) state.SkipWithError("sessions did not come up in 30 s");
+        state.PauseTiming();
+        kib_per_session = static_cast<double>(vm_rss_kib() - before) / static_cast<double>(n);
+        total += rig.lns->session_count();
+        rig.lns_udp->close();
+        rig.lac_udp->close();
+        state.ResumeTiming();
+    }
+    state.counters["sessions/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+    state.counters["RSS_KiB/session(both sides)"] = kib_per_session;
+    state.counters["lnsd_record_B/session"] = static_cast<double>(lnsd::Lns::sizeof_session_record());
+    state.counters["engine_B/session"] = static_cast<double>(l2tp::engine::Engine::sizeof_session());
+}
+BENCHMARK(BM_SessionSetup)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+
+}  // namespace

@@ -1,0 +1,183 @@
+// The LNS core of lnsd, sans-I/O: the RFC 2661 engines in LNS role, the four management levels of
+// JunosE (system, destination, tunnel, session; seed 003), tunnel selection for outgoing calls and
+// the control-API commands. Datagrams in through receive(), out through the send callback; time
+// from a TimerQueue (AsioTimerDriver in lnsd, VirtualTimeLoop in tests).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dl/core/event.hpp"
+#include "dl/core/ipv4.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/l2tp/engine/engine.hpp"
+#include "dl/lnsd/config.hpp"
+#include "dl/lnsd/tunnel_selector.hpp"
+#include "dl/radius/client/builders.hpp"
+
+namespace dl::core {
+class ControlServer;
+}
+
+namespace dl::lnsd {
+
+using l2tp::engine::PeerId;
+
+/// PeerId of a UDP endpoint: (IPv4 << 16) | port.
+constexpr PeerId peer_id(core::Ipv4Address a, std::uint16_t port) noexcept {
+    return (PeerId{a.value} << 16) | port;
+}
+constexpr core::Ipv4Address peer_address(PeerId p) noexcept { return {static_cast<std::uint32_t>(p >> 16)}; }
+constexpr std::uint16_t peer_port(PeerId p) noexcept { return static_cast<std::uint16_t>(p & 0xFFFF); }
+/// "10.0.0.2:1701".
+std::string peer_text(PeerId p);
+
+/// A session as lnsd names it: the engine (one per tunnel secret) and the engine's keys.
+struct CallHandle {
+    std::uint32_t engine = 0;
+    l2tp::engine::SessionKey key;
+    friend bool operator==(const CallHandle&, const CallHandle&) = default;
+};
+
+/// Outcome of place_outgoing_call(): connected (OCCN) or failed after every usable endpoint.
+struct OutgoingResult {
+    bool ok = false;
+    CallHandle call;
+    std::string endpoint;                 ///< the LAC that carried (or last refused) the call
+    l2tp::engine::CallFailure failure;    ///< when !ok
+    std::string reason;                   ///< when !ok: "no usable tunnel endpoint", CDN text…
+};
+
+/// Counters of one destination (remote L2TP peer address).
+struct DestinationCounters {
+    std::uint64_t tunnels_opened = 0, tunnels_established = 0, tunnels_closed = 0, tunnels_refused = 0,
+                  sessions_opened = 0, sessions_established = 0, sessions_closed = 0;
+};
+
+/// The LNS core. Not thread-safe (one event-loop thread).
+class Lns {
+public:
+    using Send = std::function<void(PeerId, std::vector<std::uint8_t>)>;
+
+    /// `registry` must hold the L2TP timers (l2tp::engine::register_l2tp_timers) with config applied.
+    Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LnsdConfig cfg, Send send,
+        std::uint64_t seed = 0);
+    ~Lns();
+    Lns(const Lns&) = delete;
+    Lns& operator=(const Lns&) = delete;
+
+    /// One UDP payload from `peer`. Never throws for bad input (the engine counts and logs it).
+    /// An SCCRQ from a shut-down destination (or an unlisted peer when accept-unknown-peers is
+    /// off) is answered, then the new tunnel is closed with StopCCN Result Code 4 (§4.4.2).
+    void receive(PeerId peer, std::span<const std::uint8_t> datagram);
+
+    // ---- outgoing calls (the dial-out manager's entry point) ----
+    using OutgoingDone = std::function<void(const OutgoingResult&)>;
+    /// Places an outgoing call (OCRQ, RFC 2661 §5.6) using the tunnel definitions AAA returned:
+    /// reuses an open tunnel to the same endpoint and assignment id, else tries endpoints in the
+    /// TunnelSelector's order, failing over when a control connection cannot be set up (the endpoint
+    /// is then dead for `tunnel-selection.dead-time`). `done` runs once (never inside this call).
+    /// Endpoints are IPv4 text ("10.0.0.2" or "10.0.0.2:1701"); Tunnel-Password becomes the secret.
+    /// Returns an id for cancel_outgoing_call().
+    std::uint64_t place_outgoing_call(const radius::client::DialOutDefinition& def,
+                                      const l2tp::engine::OutgoingCall& call, OutgoingDone done);
+    /// Gives up a pending or connected call (CDN Result 3). False if unknown.
+    bool cancel_outgoing_call(std::uint64_t id);
+
+    // ---- data path hooks (PPP) ----
+    std::function<void(CallHandle, const l2tp::engine::ConnectInfo&)> on_connected;
+    std::function<void(CallHandle, const l2tp::engine::CallFailure&)> on_disconnected;
+    std::function<void(CallHandle, std::span<const std::uint8_t>)> on_ppp_frame;
+    bool send_ppp(CallHandle c, std::span<const std::uint8_t> frame);
+
+    // ---- the four levels (seed 003) ----
+    /// Closes every tunnel (StopCCN Result 1, §5.7) and session of the destination. Returns tunnels closed.
+    std::size_t clear_destination(core::Ipv4Address a);
+    /// Closes one tunnel (StopCCN) with all its sessions. Returns tunnels closed (all engines).
+    std::size_t clear_tunnel(std::uint16_t tunnel);
+    /// Clears one session (CDN Result 3, administrative). False if unknown.
+    bool clear_session(std::uint16_t tunnel, std::uint16_t session);
+    /// A shut-down destination keeps its tunnels but accepts no new ones; `on=false` re-enables.
+    void shutdown_destination(core::Ipv4Address a, bool on = true);
+    /// System level: StopCCN to every tunnel (SIGTERM). Returns tunnels closed.
+    std::size_t close_all();
+    /// True when no tunnel is past idle (every StopCCN exchange finished).
+    bool quiescent() const;
+
+    // ---- show (JSON; lnsctl renders tables) ----
+    nlohmann::json show_summary() const;
+    nlohmann::json show_destinations(const std::string& id, bool detail) const;
+    nlohmann::json show_tunnels(const std::string& id, bool detail) const;
+    nlohmann::json show_sessions(const std::string& id, bool detail) const;
+    /// Registers "show l2tp", "show l2tp summary", "show l2tp destination|tunnel|session",
+    /// "l2tp clear destination|tunnel|session", "l2tp shutdown destination",
+    /// "l2tp no shutdown destination", "show timers". Args: {"id": text, "detail": bool}.
+    void register_commands(core::ControlServer& server);
+
+    std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
+    std::size_t session_count() const noexcept { return sessions_.size(); }
+    const TunnelSelector& selector() const noexcept { return selector_; }
+    const LnsdConfig& config() const noexcept { return cfg_; }
+    /// Bytes of lnsd's own per-tunnel and per-session records (excluding the engines').
+    static std::size_t sizeof_tunnel_record() noexcept;
+    static std::size_t sizeof_session_record() noexcept;
+
+private:
+    struct Slot;
+    struct TunnelRec;
+    struct SessionRec;
+    struct Pending;
+    using TKey = std::pair<std::uint32_t, std::uint16_t>;
+    using SKey = std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>;
+
+    std::uint32_t slot_for(const std::string& secret, bool hide);
+    std::uint32_t slot_for_peer(PeerId peer);
+    void on_event(std::uint32_t slot, const core::Event& e);
+    void on_failed(std::uint32_t slot, l2tp::engine::SessionKey k, const l2tp::engine::CallFailure& f);
+    void on_connected_cb(std::uint32_t slot, l2tp::engine::SessionKey k, const l2tp::engine::ConnectInfo& i);
+    void try_next(std::uint64_t pending_id);
+    void finish(std::uint64_t pending_id, OutgoingResult r);
+    void prune();
+    std::optional<PeerId> resolve(const std::string& endpoint) const;
+    nlohmann::json tunnel_json(const TunnelRec& t, bool detail) const;
+    nlohmann::json session_json(const SessionRec& s, bool detail) const;
+    DestinationCounters& dest(core::Ipv4Address a) { return dests_[a.value].counters; }
+
+    core::TimerQueue* timers_;
+    core::TimerRegistry* registry_;
+    core::EventBus* bus_;
+    LnsdConfig cfg_;
+    Send send_;
+    std::uint64_t seed_;
+    TunnelSelector selector_;
+    std::vector<std::unique_ptr<Slot>> slots_;
+    std::map<PeerId, std::uint32_t> peer_slot_;
+    std::map<TKey, std::unique_ptr<TunnelRec>> tunnels_;
+    std::map<SKey, std::unique_ptr<SessionRec>> sessions_;
+    struct DestRec {
+        bool shutdown = false;
+        DestinationCounters counters;
+    };
+    std::map<std::uint32_t, DestRec> dests_;
+    std::map<std::uint64_t, std::unique_ptr<Pending>> pending_;
+    std::map<SKey, std::uint64_t> pending_by_call_;
+    std::uint64_t next_pending_ = 1;
+    std::optional<PeerId> current_peer_;      // peer of the call in progress (receive / open)
+    bool current_outgoing_ = false;
+    std::vector<TKey> fresh_;                 // tunnels created by the current receive()
+    std::uint64_t datagrams_in_ = 0, datagrams_out_ = 0, tunnels_refused_ = 0;
+    core::TimePoint started_;
+};
+
+}  // namespace dl::lnsd

@@ -1,0 +1,735 @@
+#include "dl/lnsd/lns.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+#include "dl/core/control.hpp"
+#include "dl/core/duration.hpp"
+
+namespace dl::lnsd {
+
+namespace eng = l2tp::engine;
+
+std::string peer_text(PeerId p) { return peer_address(p).to_string() + ":" + std::to_string(peer_port(p)); }
+
+namespace {
+std::optional<std::uint32_t> parse_u(std::string_view s, std::uint32_t max) {
+    std::uint32_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size() || v > max) return std::nullopt;
+    return v;
+}
+double seconds_since(core::TimePoint a, core::TimePoint now) {
+    return std::chrono::duration<double>(now - a).count();
+}
+}  // namespace
+
+/// One engine per tunnel secret (EngineConfig holds a single secret): its own bus, forwarded.
+struct Lns::Slot {
+    std::string secret;
+    bool hide = false;
+    core::EventBus bus;
+    std::unique_ptr<eng::Engine> engine;
+    explicit Slot(const core::Clock& c) : bus(c) {}
+};
+
+struct Lns::TunnelRec {
+    std::uint32_t slot = 0;
+    std::uint16_t id = 0;
+    PeerId peer = 0;
+    std::string state;
+    bool outgoing = false;
+    bool ever_established = false;
+    std::string assignment_id;
+    std::string last_cause;
+    core::TimePoint created{};
+    std::uint32_t sessions_total = 0;
+};
+
+struct Lns::SessionRec {
+    std::uint32_t slot = 0;
+    eng::SessionKey key;
+    PeerId peer = 0;
+    std::string state;
+    bool outgoing = false;
+    core::TimePoint created{};
+    std::uint32_t tx_speed = 0;
+    std::optional<std::uint32_t> rx_speed;
+    std::string calling, called;
+    bool sequencing = false;
+    nlohmann::json wen;
+};
+
+struct Lns::Pending {
+    radius::client::DialOutDefinition def;
+    eng::OutgoingCall call;
+    OutgoingDone done;
+    std::vector<std::size_t> order;
+    std::size_t next = 0;
+    std::optional<CallHandle> handle;
+    std::string endpoint;
+    bool connected = false;
+    OutgoingResult last;
+};
+
+std::size_t Lns::sizeof_tunnel_record() noexcept { return sizeof(TunnelRec); }
+std::size_t Lns::sizeof_session_record() noexcept { return sizeof(SessionRec); }
+
+Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LnsdConfig cfg, Send send,
+         std::uint64_t seed)
+    : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), send_(std::move(send)), seed_(seed),
+      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), started_(timers.now()) {
+    eng::register_l2tp_timers(registry);
+    slot_for(cfg_.secret, cfg_.hide_avps);  // slot 0: the default profile
+}
+
+Lns::~Lns() = default;
+
+std::uint32_t Lns::slot_for(const std::string& secret, bool hide) {
+    for (std::uint32_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i]->secret == secret && slots_[i]->hide == hide) return i;
+    const auto idx = static_cast<std::uint32_t>(slots_.size());
+    auto s = std::make_unique<Slot>(timers_->clock());
+    s->secret = secret;
+    s->hide = hide;
+    eng::EngineConfig ec;
+    ec.host_name = cfg_.hostname;
+    ec.receive_window = cfg_.receive_window;
+    ec.max_retransmits = cfg_.max_retransmits;
+    ec.secret = secret;
+    ec.hide_avps = hide && !secret.empty();
+    ec.require_sequencing = cfg_.require_sequencing;
+    ec.seed = seed_ ? seed_ + idx : 0;
+    eng::EngineCallbacks cb;
+    cb.send = [this](PeerId p, std::vector<std::uint8_t> b) {
+        ++datagrams_out_;
+        if (send_) send_(p, std::move(b));
+    };
+    cb.tunnel_up = [this, idx](std::uint16_t t, PeerId) {
+        if (auto it = tunnels_.find({idx, t}); it != tunnels_.end()) {
+            it->second->ever_established = true;
+            selector_.mark_ok(peer_address(it->second->peer).to_string());
+        }
+    };
+    cb.tunnel_down = [this, idx](std::uint16_t t, const std::string& cause) {
+        if (auto it = tunnels_.find({idx, t}); it != tunnels_.end()) it->second->last_cause = cause;
+    };
+    cb.connected = [this, idx](eng::SessionKey k, const eng::ConnectInfo& i) { on_connected_cb(idx, k, i); };
+    cb.failed = [this, idx](eng::SessionKey k, const eng::CallFailure& f) { on_failed(idx, k, f); };
+    cb.ppp_frame = [this, idx](eng::SessionKey k, std::span<const std::uint8_t> b) {
+        if (on_ppp_frame) on_ppp_frame(CallHandle{idx, k}, b);
+    };
+    cb.wen = [this, idx](eng::SessionKey k, const l2tp::CallErrors& ce) {
+        if (auto it = sessions_.find({idx, k.tunnel, k.session}); it != sessions_.end())
+            it->second->wen = {{"crc", ce.crc_errors},           {"framing", ce.framing_errors},
+                               {"hardware-overruns", ce.hardware_overruns}, {"buffer-overruns", ce.buffer_overruns},
+                               {"timeout", ce.timeout_errors},     {"alignment", ce.alignment_errors}};
+    };
+    s->engine = std::make_unique<eng::Engine>(*timers_, *registry_, s->bus, ec, std::move(cb));
+    s->bus.subscribe({}, [this, idx](const core::Event& e) {
+        on_event(idx, e);
+        bus_->publish(e);
+    });
+    slots_.push_back(std::move(s));
+    return idx;
+}
+
+std::uint32_t Lns::slot_for_peer(PeerId peer) {
+    if (auto it = peer_slot_.find(peer); it != peer_slot_.end()) return it->second;
+    std::uint32_t idx = 0;
+    if (const auto* pc = cfg_.find_peer(peer_address(peer))) idx = slot_for(pc->secret, pc->hide_avps);
+    peer_slot_[peer] = idx;
+    return idx;
+}
+
+void Lns::on_event(std::uint32_t slot, const core::Event& e) {
+    if (e.entity == "l2tp.tunnel") {
+        auto id = parse_u(e.id, 65535);
+        if (!id || *id == 0) return;
+        TKey k{slot, static_cast<std::uint16_t>(*id)};
+        auto it = tunnels_.find(k);
+        if (e.event == "released") {
+            if (it != tunnels_.end()) tunnels_.erase(it);
+            return;
+        }
+        if (e.to.empty()) return;
+        if (it == tunnels_.end()) {
+            if (!current_peer_ || e.to == "idle") return;
+            auto rec = std::make_unique<TunnelRec>();
+            rec->slot = slot;
+            rec->id = k.second;
+            rec->peer = *current_peer_;
+            rec->outgoing = current_outgoing_;
+            rec->created = timers_->now();
+            ++dest(peer_address(rec->peer)).tunnels_opened;
+            if (!current_outgoing_) fresh_.push_back(k);
+            it = tunnels_.emplace(k, std::move(rec)).first;
+        }
+        auto& t = *it->second;
+        const bool was_up = t.state == "established";
+        t.state = e.to;
+        if (!e.cause.empty()) t.last_cause = e.cause;
+        if (e.to == "established" && !was_up) ++dest(peer_address(t.peer)).tunnels_established;
+        if (e.to == "idle" && e.from != "idle") ++dest(peer_address(t.peer)).tunnels_closed;
+        return;
+    }
+    if (e.entity == "l2tp.session") {
+        auto slash = e.id.find('/');
+        if (slash == std::string::npos) return;
+        auto t = parse_u(std::string_view(e.id).substr(0, slash), 65535);
+        auto s = parse_u(std::string_view(e.id).substr(slash + 1), 65535);
+        if (!t || !s || e.to.empty()) return;
+        SKey k{slot, static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)};
+        auto it = sessions_.find(k);
+        auto tit = tunnels_.find({slot, static_cast<std::uint16_t>(*t)});
+        if (e.to == "idle") {
+            if (it != sessions_.end()) {
+                ++dest(peer_address(it->second->peer)).sessions_closed;
+                sessions_.erase(it);
+            }
+            return;
+        }
+        if (it == sessions_.end()) {
+            auto rec = std::make_unique<SessionRec>();
+            rec->slot = slot;
+            rec->key = {std::get<1>(k), std::get<2>(k)};
+            rec->peer = tit != tunnels_.end() ? tit->second->peer : current_peer_.value_or(0);
+            rec->outgoing = e.event == "call-request";
+            rec->created = timers_->now();
+            if (tit != tunnels_.end()) ++tit->second->sessions_total;
+            ++dest(peer_address(rec->peer)).sessions_opened;
+            it = sessions_.emplace(k, std::move(rec)).first;
+        }
+        if (e.to == "established" && it->second->state != "established")
+            ++dest(peer_address(it->second->peer)).sessions_established;
+        it->second->state = e.to;
+    }
+}
+
+void Lns::on_connected_cb(std::uint32_t slot, eng::SessionKey k, const eng::ConnectInfo& i) {
+    SKey sk{slot, k.tunnel, k.session};
+    if (auto it = sessions_.find(sk); it != sessions_.end()) {
+        auto& s = *it->second;
+        s.tx_speed = i.tx_connect_speed;
+        s.rx_speed = i.rx_connect_speed;
+        s.sequencing = i.sequencing;
+        if (i.incoming) {
+            s.calling = i.incoming->calling_number.value_or("");
+            s.called = i.incoming->called_number.value_or("");
+        }
+    }
+    if (auto pit = pending_by_call_.find(sk); pit != pending_by_call_.end()) {
+        auto id = pit->second;
+        if (auto p = pending_.find(id); p != pending_.end() && !p->second->connected) {
+            p->second->connected = true;
+            OutgoingResult r;
+            r.ok = true;
+            r.call = {slot, k};
+            r.endpoint = p->second->endpoint;
+            auto done = p->second->done;
+            timers_->arm(core::Duration::zero(), [done, r] {
+                if (done) done(r);
+            });
+        }
+    }
+    if (on_connected) on_connected(CallHandle{slot, k}, i);
+}
+
+void Lns::on_failed(std::uint32_t slot, eng::SessionKey k, const eng::CallFailure& f) {
+    SKey sk{slot, k.tunnel, k.session};
+    if (auto pit = pending_by_call_.find(sk); pit != pending_by_call_.end()) {
+        const auto id = pit->second;
+        pending_by_call_.erase(pit);
+        auto p = pending_.find(id);
+        if (p != pending_.end()) {
+            auto& pd = *p->second;
+            if (pd.connected) {
+                pending_.erase(p);  // a connected call that ended: on_disconnected tells
+            } else {
+                auto tit = tunnels_.find({slot, k.tunnel});
+                const bool tunnel_failed = tit == tunnels_.end() || !tit->second->ever_established;
+                pd.last.ok = false;
+                pd.last.endpoint = pd.endpoint;
+                pd.last.failure = f;
+                pd.last.reason = f.message.value_or(tunnel_failed ? "control connection could not be set up"
+                                                                  : "call refused (CDN)");
+                if (tunnel_failed) {
+                    selector_.mark_failed(pd.endpoint);
+                    timers_->arm(core::Duration::zero(), [this, id] { try_next(id); });
+                } else {
+                    auto r = pd.last;
+                    timers_->arm(core::Duration::zero(), [this, id, r] { finish(id, r); });
+                }
+            }
+        }
+    }
+    if (on_disconnected) on_disconnected(CallHandle{slot, k}, f);
+}
+
+std::optional<PeerId> Lns::resolve(const std::string& endpoint) const {
+    std::string_view host = endpoint;
+    std::uint16_t port = 1701;
+    if (auto c = endpoint.find(':'); c != std::string::npos) {
+        auto p = parse_u(std::string_view(endpoint).substr(c + 1), 65535);
+        if (!p || *p == 0) return std::nullopt;
+        port = static_cast<std::uint16_t>(*p);
+        host = std::string_view(endpoint).substr(0, c);
+    }
+    auto a = core::Ipv4Address::parse(host);
+    if (!a) return std::nullopt;
+    return peer_id(*a, port);
+}
+
+std::uint64_t Lns::place_outgoing_call(const radius::client::DialOutDefinition& def, const eng::OutgoingCall& call,
+                                       OutgoingDone done) {
+    const auto id = next_pending_++;
+    auto p = std::make_unique<Pending>();
+    p->def = def;
+    p->call = call;
+    p->done = std::move(done);
+    TunnelSelector::View view;
+    view.open_tunnel = [this](const std::string& ep, const std::string& assignment) {
+        auto peer = resolve(ep);
+        if (!peer) return false;
+        for (const auto& [k, t] : tunnels_)
+            if (t->peer == *peer && t->state == "established" && t->assignment_id == assignment) return true;
+        return false;
+    };
+    view.sessions = [this](const std::string& ep) {
+        auto peer = resolve(ep);
+        std::size_t n = 0;
+        if (peer)
+            for (const auto& [k, s] : sessions_)
+                if (s->peer == *peer) ++n;
+        return n;
+    };
+    p->order = selector_.order(def.tunnels, view);
+    pending_[id] = std::move(p);
+    timers_->arm(core::Duration::zero(), [this, id] { try_next(id); });
+    return id;
+}
+
+void Lns::try_next(std::uint64_t id) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    auto& p = *it->second;
+    while (p.next < p.order.size()) {
+        const auto& td = p.def.tunnels[p.order[p.next++]];
+        auto peer = resolve(td.server_endpoint);
+        if (!peer || dests_[peer_address(*peer).value].shutdown || selector_.is_dead(td.server_endpoint)) continue;
+        std::uint32_t slot;
+        if (td.password) {
+            const auto* pc = cfg_.find_peer(peer_address(*peer));
+            slot = slot_for(*td.password, pc ? pc->hide_avps : cfg_.hide_avps);
+            peer_slot_[*peer] = slot;
+        } else {
+            slot = slot_for_peer(*peer);
+        }
+        auto& engine = *slots_[slot]->engine;
+        const std::string assignment = td.assignment_id.value_or("");
+        // A tunnel to this peer exists but with another assignment id: open a separate one
+        // (the engine places calls on the newest tunnel to the peer).
+        bool other = false, same = false;
+        for (const auto& [k, t] : tunnels_)
+            if (k.first == slot && t->peer == *peer && t->state != "idle")
+                (t->assignment_id == assignment ? same : other) = true;
+        p.endpoint = td.server_endpoint;
+        current_peer_ = *peer;
+        current_outgoing_ = true;
+        try {
+            if (other && !same) engine.open_tunnel(*peer);
+            auto key = engine.place_outgoing_call(*peer, p.call);
+            for (auto& [k, t] : tunnels_)
+                if (k.first == slot && k.second == key.tunnel && t->assignment_id.empty()) t->assignment_id = assignment;
+            p.handle = CallHandle{slot, key};
+            pending_by_call_[{slot, key.tunnel, key.session}] = id;
+        } catch (const std::exception& e) {
+            current_peer_.reset();
+            current_outgoing_ = false;
+            p.last.reason = e.what();
+            continue;
+        }
+        current_peer_.reset();
+        current_outgoing_ = false;
+        return;
+    }
+    OutgoingResult r = p.last;
+    r.ok = false;
+    if (r.reason.empty()) r.reason = "no usable tunnel endpoint";
+    finish(id, r);
+}
+
+void Lns::finish(std::uint64_t id, OutgoingResult r) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    auto done = std::move(it->second->done);
+    pending_.erase(it);
+    for (auto b = pending_by_call_.begin(); b != pending_by_call_.end();)
+        b = b->second == id ? pending_by_call_.erase(b) : std::next(b);
+    if (done) done(r);
+}
+
+bool Lns::cancel_outgoing_call(std::uint64_t id) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;
+    auto h = it->second->handle;
+    pending_.erase(it);
+    for (auto b = pending_by_call_.begin(); b != pending_by_call_.end();)
+        b = b->second == id ? pending_by_call_.erase(b) : std::next(b);
+    if (h) slots_[h->engine]->engine->disconnect(h->key, l2tp::CdnResult::Administrative);
+    return true;
+}
+
+bool Lns::send_ppp(CallHandle c, std::span<const std::uint8_t> frame) {
+    if (c.engine >= slots_.size()) return false;
+    return slots_[c.engine]->engine->send_ppp(c.key, frame);
+}
+
+void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
+    ++datagrams_in_;
+    const auto slot = slot_for_peer(peer);
+    current_peer_ = peer;
+    current_outgoing_ = false;
+    fresh_.clear();
+    slots_[slot]->engine->receive(peer, datagram);
+    current_peer_.reset();
+    auto fresh = std::move(fresh_);
+    fresh_.clear();
+    for (const auto& k : fresh) {
+        auto it = tunnels_.find(k);
+        if (it == tunnels_.end()) continue;
+        const auto a = peer_address(it->second->peer);
+        const bool shut = dests_[a.value].shutdown;
+        const bool unknown = !cfg_.accept_unknown_peers && !cfg_.find_peer(a);
+        if (shut || unknown) {
+            ++tunnels_refused_;
+            ++dest(a).tunnels_refused;
+            slots_[k.first]->engine->close_tunnel(k.second, l2tp::StopCcnResult::NotAuthorized, std::nullopt,
+                                                  shut ? "destination is shut down" : "peer is not configured");
+        }
+    }
+    prune();
+}
+
+void Lns::prune() {
+    for (auto it = tunnels_.begin(); it != tunnels_.end();)
+        it = slots_[it->first.first]->engine->tunnel_state(it->first.second).empty() ? tunnels_.erase(it)
+                                                                                       : std::next(it);
+}
+
+std::size_t Lns::clear_destination(core::Ipv4Address a) {
+    std::vector<TKey> keys;
+    for (const auto& [k, t] : tunnels_)
+        if (peer_address(t->peer) == a && t->state != "idle") keys.push_back(k);
+    for (const auto& k : keys)
+        slots_[k.first]->engine->close_tunnel(k.second, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
+                                              "destination cleared by administrator");
+    return keys.size();
+}
+
+std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
+    std::size_t n = 0;
+    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+        auto it = tunnels_.find({i, tunnel});
+        if (it == tunnels_.end() || it->second->state == "idle") continue;
+        if (slots_[i]->engine->close_tunnel(tunnel, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
+                                            "tunnel cleared by administrator"))
+            ++n;
+    }
+    return n;
+}
+
+bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session) {
+    bool any = false;
+    for (std::uint32_t i = 0; i < slots_.size(); ++i)
+        if (sessions_.count({i, tunnel, session}))
+            any |= slots_[i]->engine->disconnect({tunnel, session}, l2tp::CdnResult::Administrative);
+    return any;
+}
+
+void Lns::shutdown_destination(core::Ipv4Address a, bool on) {
+    dests_[a.value].shutdown = on;
+    bus_->publish(core::Event{.entity = "l2tp.destination",
+                              .id = a.to_string(),
+                              .event = on ? "shutdown" : "no-shutdown",
+                              .cause = "administrator"});
+}
+
+std::size_t Lns::close_all() {
+    std::size_t n = 0;
+    std::vector<TKey> keys;
+    for (const auto& [k, t] : tunnels_)
+        if (t->state != "idle") keys.push_back(k);
+    for (const auto& k : keys)
+        if (slots_[k.first]->engine->close_tunnel(k.second, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
+                                                  "lnsd shutting down"))
+            ++n;
+    return n;
+}
+
+bool Lns::quiescent() const {
+    for (const auto& [k, t] : tunnels_) {
+        if (t->state != "idle") return false;
+        const auto* ch = slots_[k.first]->engine->channel(k.second);
+        if (ch && !ch->idle()) return false;  // StopCCN not yet acknowledged
+    }
+    return true;
+}
+
+// ---- show ----
+
+nlohmann::json Lns::show_summary() const {
+    eng::EngineStats sum;
+    for (const auto& s : slots_) {
+        const auto& st = s->engine->stats();
+        sum.malformed += st.malformed;
+        sum.invalid += st.invalid;
+        sum.unknown_tunnel += st.unknown_tunnel;
+        sum.unknown_session += st.unknown_session;
+        sum.not_permitted += st.not_permitted;
+        sum.data_in += st.data_in;
+        sum.data_out += st.data_out;
+        sum.data_dropped += st.data_dropped;
+        sum.auth_failures += st.auth_failures;
+    }
+    std::size_t established = 0, sess_up = 0;
+    std::set<std::uint32_t> dests;
+    for (const auto& [k, t] : tunnels_) {
+        established += t->state == "established";
+        dests.insert(peer_address(t->peer).value);
+    }
+    for (const auto& [k, s] : sessions_) sess_up += s->state == "established";
+    std::size_t shut = 0;
+    for (const auto& [a, d] : dests_) shut += d.shutdown;
+    return {{"system",
+             {{"state", "enabled"},
+              {"hostname", cfg_.hostname},
+              {"uptime", seconds_since(started_, timers_->now())},
+              {"destinations", dests.size()},
+              {"destinations-shutdown", shut},
+              {"tunnels", tunnels_.size()},
+              {"tunnels-established", established},
+              {"sessions", sessions_.size()},
+              {"sessions-established", sess_up},
+              {"counters",
+               {{"datagrams-in", datagrams_in_},
+                {"datagrams-out", datagrams_out_},
+                {"malformed", sum.malformed},
+                {"invalid", sum.invalid},
+                {"unknown-tunnel", sum.unknown_tunnel},
+                {"unknown-session", sum.unknown_session},
+                {"not-permitted", sum.not_permitted},
+                {"auth-failures", sum.auth_failures},
+                {"tunnels-refused", tunnels_refused_},
+                {"data-in", sum.data_in},
+                {"data-out", sum.data_out},
+                {"data-dropped", sum.data_dropped}}}}}};
+}
+
+nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const {
+    std::map<std::uint32_t, std::pair<std::size_t, std::size_t>> load;  // tunnels, sessions
+    for (const auto& [k, t] : tunnels_) ++load[peer_address(t->peer).value].first;
+    for (const auto& [k, s] : sessions_) ++load[peer_address(s->peer).value].second;
+    std::set<std::uint32_t> all;
+    for (const auto& [a, d] : dests_) all.insert(a);
+    for (const auto& [a, l] : load) all.insert(a);
+    std::optional<core::Ipv4Address> want;
+    if (!id.empty()) {
+        want = core::Ipv4Address::parse(id);
+        if (!want) throw core::ControlError("destination '" + id + "' is not an IPv4 address");
+    }
+    auto out = nlohmann::json::array();
+    for (auto a : all) {
+        if (want && want->value != a) continue;
+        auto dit = dests_.find(a);
+        const bool shut = dit != dests_.end() && dit->second.shutdown;
+        const auto l = load.count(a) ? load.at(a) : std::pair<std::size_t, std::size_t>{};
+        nlohmann::json j = {{"address", core::Ipv4Address{a}.to_string()},
+                            {"state", shut ? "shutdown" : "enabled"},
+                            {"configured", cfg_.find_peer({a}) != nullptr},
+                            {"tunnels", l.first},
+                            {"sessions", l.second}};
+        if (detail || want) {
+            DestinationCounters c = dit != dests_.end() ? dit->second.counters : DestinationCounters{};
+            j["counters"] = {{"tunnels-opened", c.tunnels_opened},         {"tunnels-established", c.tunnels_established},
+                             {"tunnels-closed", c.tunnels_closed},         {"tunnels-refused", c.tunnels_refused},
+                             {"sessions-opened", c.sessions_opened},       {"sessions-established", c.sessions_established},
+                             {"sessions-closed", c.sessions_closed}};
+            j["dead"] = selector_.is_dead(core::Ipv4Address{a}.to_string());
+        }
+        out.push_back(std::move(j));
+    }
+    if (want && out.empty()) throw core::ControlError("no destination " + id);
+    return out;
+}
+
+nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
+    std::size_t n = 0;
+    for (const auto& [k, s] : sessions_) n += std::get<0>(k) == t.slot && std::get<1>(k) == t.id;
+    nlohmann::json j = {{"id", t.id},
+                        {"destination", peer_address(t.peer).to_string()},
+                        {"peer", peer_text(t.peer)},
+                        {"state", t.state},
+                        {"direction", t.outgoing ? "outgoing" : "incoming"},
+                        {"sessions", n},
+                        {"age", seconds_since(t.created, timers_->now())}};
+    if (detail) {
+        j["sessions-total"] = t.sessions_total;
+        j["assignment-id"] = t.assignment_id;
+        j["last-cause"] = t.last_cause;
+        j["authenticated"] = !slots_[t.slot]->secret.empty();
+        j["hidden-avps"] = slots_[t.slot]->hide;
+        if (const auto* ch = slots_[t.slot]->engine->channel(t.id)) {
+            const auto& st = ch->stats();
+            j["peer-tunnel-id"] = ch->peer_tunnel_id();
+            j["ns"] = ch->next_ns();
+            j["nr"] = ch->next_nr();
+            j["in-flight"] = ch->in_flight();
+            j["queued"] = ch->queued();
+            j["cwnd"] = ch->cwnd();
+            j["ssthresh"] = ch->ssthresh();
+            j["receive-window"] = ch->config().receive_window;
+            j["channel"] = {{"sent", st.sent},
+                            {"received", st.received},
+                            {"retransmitted", st.retransmitted},
+                            {"duplicates", st.duplicates},
+                            {"out-of-order", st.out_of_order},
+                            {"zlb-sent", st.zlb_sent}};
+        }
+    }
+    return j;
+}
+
+nlohmann::json Lns::show_tunnels(const std::string& id, bool detail) const {
+    std::optional<std::uint32_t> want;
+    if (!id.empty()) {
+        want = parse_u(id, 65535);
+        if (!want) throw core::ControlError("tunnel '" + id + "' is not a Tunnel ID (0..65535)");
+    }
+    auto out = nlohmann::json::array();
+    for (const auto& [k, t] : tunnels_)
+        if (!want || k.second == *want) out.push_back(tunnel_json(*t, detail || want.has_value()));
+    if (want && out.empty()) throw core::ControlError("no tunnel " + id);
+    return out;
+}
+
+nlohmann::json Lns::session_json(const SessionRec& s, bool detail) const {
+    nlohmann::json j = {{"tunnel", s.key.tunnel},
+                        {"session", s.key.session},
+                        {"id", std::to_string(s.key.tunnel) + "/" + std::to_string(s.key.session)},
+                        {"destination", peer_address(s.peer).to_string()},
+                        {"state", s.state},
+                        {"direction", s.outgoing ? "outgoing" : "incoming"},
+                        {"age", seconds_since(s.created, timers_->now())}};
+    if (detail) {
+        j["tx-connect-speed"] = s.tx_speed;
+        if (s.rx_speed) j["rx-connect-speed"] = *s.rx_speed;
+        j["calling-number"] = s.calling;
+        j["called-number"] = s.called;
+        j["sequencing"] = s.sequencing;
+        if (!s.wen.is_null()) j["wan-errors"] = s.wen;
+    }
+    return j;
+}
+
+nlohmann::json Lns::show_sessions(const std::string& id, bool detail) const {
+    std::optional<std::uint32_t> wt, ws;
+    if (!id.empty()) {
+        auto slash = id.find('/');
+        wt = parse_u(std::string_view(id).substr(0, slash), 65535);
+        if (slash != std::string::npos) {
+            ws = parse_u(std::string_view(id).substr(slash + 1), 65535);
+            if (!ws) wt.reset();
+        }
+        if (!wt) throw core::ControlError("session '" + id + "' is not <tunnel>/<session> or <tunnel>");
+    }
+    auto out = nlohmann::json::array();
+    for (const auto& [k, s] : sessions_) {
+        if (wt && std::get<1>(k) != *wt) continue;
+        if (ws && std::get<2>(k) != *ws) continue;
+        out.push_back(session_json(*s, detail || ws.has_value()));
+    }
+    if (ws && out.empty()) throw core::ControlError("no session " + id);
+    return out;
+}
+
+void Lns::register_commands(core::ControlServer& server) {
+    auto id_of = [](const nlohmann::json& a) -> std::string {
+        if (!a.contains("id")) return {};
+        const auto& v = a["id"];
+        return v.is_string() ? v.get<std::string>() : v.dump();
+    };
+    auto detail_of = [](const nlohmann::json& a) { return a.value("detail", false); };
+    auto need_id = [id_of](const nlohmann::json& a, const char* what) {
+        auto id = id_of(a);
+        if (id.empty()) throw core::ControlError(std::string("which ") + what + "? (args.id)");
+        return id;
+    };
+    auto addr = [](const std::string& id) {
+        auto a = core::Ipv4Address::parse(id);
+        if (!a) throw core::ControlError("destination '" + id + "' is not an IPv4 address");
+        return *a;
+    };
+    server.add_handler("show l2tp", [this](const nlohmann::json&) { return show_summary(); }, "L2TP system summary");
+    server.add_handler("show l2tp summary", [this](const nlohmann::json&) { return show_summary(); },
+                       "L2TP system summary");
+    server.add_handler(
+        "show l2tp destination", [=, this](const nlohmann::json& a) { return show_destinations(id_of(a), detail_of(a)); },
+        "destinations (remote L2TP peers): [id] [detail]");
+    server.add_handler(
+        "show l2tp tunnel", [=, this](const nlohmann::json& a) { return show_tunnels(id_of(a), detail_of(a)); },
+        "tunnels: [id] [detail]");
+    server.add_handler(
+        "show l2tp session", [=, this](const nlohmann::json& a) { return show_sessions(id_of(a), detail_of(a)); },
+        "sessions: [tunnel[/session]] [detail]");
+    server.add_handler(
+        "l2tp clear destination",
+        [=, this](const nlohmann::json& a) {
+            return nlohmann::json{{"tunnels-cleared", clear_destination(addr(need_id(a, "destination")))}};
+        },
+        "close every tunnel and session of a destination");
+    server.add_handler(
+        "l2tp clear tunnel",
+        [=, this](const nlohmann::json& a) {
+            auto id = need_id(a, "tunnel");
+            auto t = parse_u(id, 65535);
+            if (!t) throw core::ControlError("tunnel '" + id + "' is not a Tunnel ID (0..65535)");
+            auto n = clear_tunnel(static_cast<std::uint16_t>(*t));
+            if (n == 0) throw core::ControlError("no open tunnel " + id);
+            return nlohmann::json{{"tunnels-cleared", n}};
+        },
+        "close a tunnel (StopCCN) and its sessions");
+    server.add_handler(
+        "l2tp clear session",
+        [=, this](const nlohmann::json& a) {
+            auto id = need_id(a, "session");
+            auto slash = id.find('/');
+            auto t = parse_u(std::string_view(id).substr(0, slash), 65535);
+            auto s = slash == std::string::npos ? std::nullopt : parse_u(std::string_view(id).substr(slash + 1), 65535);
+            if (!t || !s) throw core::ControlError("session '" + id + "' is not <tunnel>/<session>");
+            if (!clear_session(static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)))
+                throw core::ControlError("no session " + id);
+            return nlohmann::json{{"sessions-cleared", 1}};
+        },
+        "clear a session (CDN, administrative)");
+    server.add_handler(
+        "l2tp shutdown destination",
+        [=, this](const nlohmann::json& a) {
+            auto d = addr(need_id(a, "destination"));
+            shutdown_destination(d, true);
+            return nlohmann::json{{"destination", d.to_string()}, {"state", "shutdown"}};
+        },
+        "accept no new tunnels from a destination");
+    server.add_handler(
+        "l2tp no shutdown destination",
+        [=, this](const nlohmann::json& a) {
+            auto d = addr(need_id(a, "destination"));
+            shutdown_destination(d, false);
+            return nlohmann::json{{"destination", d.to_string()}, {"state", "enabled"}};
+        },
+        "accept new tunnels from a destination again");
+    server.add_handler("show timers", [this](const nlohmann::json&) { return nlohmann::json::parse(registry_->to_json()); },
+                       "configurable timers");
+}
+
+}  // namespace dl::lnsd

@@ -1,0 +1,146 @@
+// lnsctl: the command line of lnsd over its control API (JSON over a Unix socket, DESIGN.md §5).
+//   lnsctl [--socket PATH] [--json] show l2tp [summary]
+//   lnsctl show l2tp destination|tunnel|session [id] [detail]
+//   lnsctl l2tp clear destination|tunnel|session <id>
+//   lnsctl l2tp [no] shutdown destination <address>
+//   lnsctl show timers
+//   lnsctl subscribe [entity]           (streams events, one JSON line each)
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "dl/core/control.hpp"
+
+namespace {
+
+std::string cell(const nlohmann::json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "-";
+    if (v.is_number_float()) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.1f", v.get<double>());
+        return b;
+    }
+    return v.dump();
+}
+
+/// Prints an array of flat objects as a JunosE-like table (nested objects in detail mode as
+/// "key: value" blocks instead).
+void print_table(const nlohmann::json& rows, const std::vector<std::string>& cols) {
+    if (!rows.is_array() || rows.empty()) {
+        std::cout << "(none)\n";
+        return;
+    }
+    std::vector<std::size_t> w(cols.size());
+    for (std::size_t i = 0; i < cols.size(); ++i) w[i] = cols[i].size();
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < cols.size(); ++i) w[i] = std::max(w[i], cell(r.value(cols[i], nlohmann::json())).size());
+    auto line = [&](auto get) {
+        std::string s;
+        for (std::size_t i = 0; i < cols.size(); ++i) {
+            std::string c = get(i);
+            s += c + std::string(w[i] - c.size() + 2, ' ');
+        }
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        std::cout << s << "\n";
+    };
+    line([&](std::size_t i) { return cols[i]; });
+    line([&](std::size_t i) { return std::string(w[i], '-'); });
+    for (const auto& r : rows) line([&](std::size_t i) { return cell(r.value(cols[i], nlohmann::json())); });
+}
+
+void print_block(const nlohmann::json& o, int indent = 0) {
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        std::cout << std::string(static_cast<std::size_t>(indent), ' ') << it.key() << ":";
+        if (it->is_object()) {
+            std::cout << "\n";
+            print_block(*it, indent + 2);
+        } else {
+            std::cout << " " << cell(*it) << "\n";
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"lnsctl: control lnsd"};
+    std::string socket = "/run/lnsd.sock";
+    bool json = false;
+    std::vector<std::string> words;
+    app.add_option("--socket,-s", socket, "lnsd control socket");
+    app.add_flag("--json,-j", json, "print the JSON result");
+    app.add_option("words", words, "command words")->required();
+    app.allow_extras(false);
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        dl::core::ControlClient client(socket);
+        if (words[0] == "subscribe") {
+            dl::core::EventFilter f;
+            if (words.size() > 1) f.entity = words[1];
+            if (words.size() > 2) f.id = words[2];
+            client.subscribe(f);
+            for (;;) {
+                auto e = client.next_event(std::chrono::hours(1));
+                if (e) std::cout << e->to_json().dump() << std::endl;
+            }
+        }
+        // Words up to and including an object keyword form the command; then [id] [detail].
+        bool detail = false;
+        if (words.size() > 1 && words.back() == "detail") {
+            detail = true;
+            words.pop_back();
+        }
+        std::string cmd, id, object;
+        std::size_t i = 0;
+        for (; i < words.size(); ++i) {
+            if (!cmd.empty()) cmd += " ";
+            cmd += words[i];
+            if (words[i] == "destination" || words[i] == "tunnel" || words[i] == "session") {
+                object = words[i];
+                ++i;
+                break;
+            }
+        }
+        if (i < words.size()) id = words[i++];
+        if (i < words.size()) {
+            std::cerr << "lnsctl: unexpected word '" << words[i] << "'\n";
+            return 2;
+        }
+        nlohmann::json args = nlohmann::json::object();
+        if (!id.empty()) args["id"] = id;
+        if (detail) args["detail"] = true;
+        auto result = client.request(cmd, args);
+        if (json) {
+            std::cout << result.dump(2) << "\n";
+            return 0;
+        }
+        if (cmd == "show l2tp" || cmd == "show l2tp summary") {
+            print_block(result);
+        } else if (cmd == "show timers") {
+            print_table(result, {"name", "value", "default", "min", "max"});
+        } else if (result.is_array() && (detail || !id.empty())) {
+            for (const auto& r : result) {
+                print_block(r);
+                std::cout << "\n";
+            }
+        } else if (object == "destination" && cmd.rfind("show", 0) == 0) {
+            print_table(result, {"address", "state", "tunnels", "sessions"});
+        } else if (object == "tunnel" && cmd.rfind("show", 0) == 0) {
+            print_table(result, {"id", "peer", "state", "direction", "sessions"});
+        } else if (object == "session" && cmd.rfind("show", 0) == 0) {
+            print_table(result, {"id", "destination", "state", "direction"});
+        } else if (result.is_object()) {
+            print_block(result);
+        } else {
+            std::cout << result.dump(2) << "\n";
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "lnsctl: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

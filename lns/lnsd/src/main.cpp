@@ -1,0 +1,96 @@
+// lnsd: the LNS daemon. Single-threaded Boost.Asio loop: L2TP UDP socket, AsioTimerDriver for the
+// TimerQueue, the Lns core (RFC 2661 engines in LNS role), the JSON control API, events to a
+// JSON-lines file and to control-API subscribers; SIGTERM / SIGINT: StopCCN to every peer, a
+// bounded wait for the acknowledgements, exit 0.
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <iostream>
+#include <memory>
+
+#include "dl/core/asio_driver.hpp"
+#include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/lnsd/config.hpp"
+#include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/udp.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"lnsd: the L2TP Network Server (RFC 2661) with dial-out"};
+    std::string config_file, control_path = "/run/lnsd.sock", events_path;
+    app.add_option("--config", config_file, "YAML configuration file");
+    app.add_option("--control", control_path, "control API Unix socket path");
+    app.add_option("--events", events_path, "JSON-lines event log");
+    CLI11_PARSE(app, argc, argv);
+
+    dl::core::SystemClock clock;
+    dl::core::TimerQueue timers(clock);
+    dl::core::TimerRegistry registry;
+    dl::core::register_well_known_timers(registry);
+    dl::l2tp::engine::register_l2tp_timers(registry);
+    dl::lnsd::LnsdConfig cfg;
+    try {
+        if (!config_file.empty())
+            cfg = dl::lnsd::load_config(dl::core::ConfigNode::load_file(config_file), registry);
+    } catch (const std::exception& e) {
+        std::cerr << "lnsd: configuration error: " << e.what() << "\n";
+        return 2;
+    }
+
+    boost::asio::io_context io;
+    dl::core::EventBus bus(clock);
+    std::unique_ptr<dl::core::JsonLinesSink> sink;
+    std::unique_ptr<dl::lnsd::UdpEndpoint> udp;
+    dl::core::AsioTimerDriver driver(io, timers);
+    dl::lnsd::Lns lns(timers, registry, bus, cfg, [&](dl::lnsd::PeerId p, std::vector<std::uint8_t> b) {
+        if (udp) udp->send(p, b);
+    });
+    dl::core::ControlServer control(io, control_path, &bus);
+    try {
+        if (!events_path.empty()) {
+            sink = std::make_unique<dl::core::JsonLinesSink>(events_path);
+            sink->attach(bus);
+        }
+        udp = std::make_unique<dl::lnsd::UdpEndpoint>(
+            io, cfg.local_address, cfg.port,
+            [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
+        lns.register_commands(control);
+        control.start();
+    } catch (const std::exception& e) {
+        std::cerr << "lnsd: " << e.what() << "\n";
+        return 1;
+    }
+
+    bool stopping = false;
+    boost::asio::steady_timer poll(io);
+    auto deadline = std::chrono::steady_clock::now();
+    std::function<void()> wait_quiet = [&] {
+        if (lns.quiescent() || std::chrono::steady_clock::now() >= deadline) {
+            control.stop();
+            if (udp) udp->close();
+            io.stop();
+            return;
+        }
+        poll.expires_after(std::chrono::milliseconds(20));
+        poll.async_wait([&](const boost::system::error_code& ec) {
+            if (!ec) wait_quiet();
+        });
+    };
+    boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec || stopping) return;
+        stopping = true;
+        const auto n = lns.close_all();
+        std::cerr << "lnsd: stopping, StopCCN sent on " << n << " tunnel(s)\n";
+        deadline = std::chrono::steady_clock::now() + cfg.shutdown_wait;
+        wait_quiet();
+    });
+
+    std::cout << "lnsd ready" << std::endl;
+    io.run();
+    return 0;
+}

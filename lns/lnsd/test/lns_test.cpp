@@ -1,0 +1,379 @@
+// lnsd's LNS core against LAC-role engines, back to back in virtual time.
+#include "dl/lnsd/lns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+
+#include "dl/core/control.hpp"
+#include "dl/l2tp/builders.hpp"
+
+using namespace dl;
+using namespace dl::l2tp::engine;
+using namespace std::chrono_literals;
+
+namespace {
+
+core::Ipv4Address ip(const char* s) { return *core::Ipv4Address::parse(s); }
+const PeerId kLnsPeer = lnsd::peer_id(ip("10.0.0.1"), 1701);
+
+std::string kind(const std::vector<std::uint8_t>& b) {
+    try {
+        l2tp::L2TP m(b.data(), static_cast<std::uint32_t>(b.size()));
+        if (m.is_data()) return "data";
+        if (m.is_zlb()) return "ZLB";
+        return std::string(l2tp::message_name(m.message_type().value_or(0)));
+    } catch (...) {
+        return "malformed";
+    }
+}
+
+struct Lac {
+    std::unique_ptr<Engine> engine;
+    std::vector<CallFailure> failures;
+    std::vector<std::string> downs;
+    int connects = 0;
+    bool answer_ocrq = true;
+};
+
+/// One Lns and any number of LAC-role engines (each at its own address:port), 10 ms apart.
+struct World {
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    core::EventRecorder rec{bus, {"l2tp", ""}};
+    std::unique_ptr<lnsd::Lns> lns;
+    std::map<PeerId, std::unique_ptr<Lac>> lacs;
+    std::vector<std::string> wire;
+    std::function<bool(PeerId, const std::string&)> drop;  // LNS -> peer datagrams
+
+    explicit World(lnsd::LnsdConfig cfg = {}) {
+        core::register_well_known_timers(registry);
+        register_l2tp_timers(registry);
+        lns = std::make_unique<lnsd::Lns>(loop.timers(), registry, bus, cfg,
+                                          [this](PeerId p, std::vector<std::uint8_t> b) {
+                                              auto k = kind(b);
+                                              wire.push_back("LNS>" + lnsd::peer_text(p) + " " + k);
+                                              if (drop && drop(p, k)) return;
+                                              loop.timers().arm(10ms, [this, p, b] {
+                                                  if (auto it = lacs.find(p); it != lacs.end())
+                                                      it->second->engine->receive(kLnsPeer, b);
+                                              });
+                                          },
+                                          7);
+    }
+    Lac& add_lac(PeerId at, std::string secret = {}, bool hide = false) {
+        auto lac = std::make_unique<Lac>();
+        EngineConfig ec;
+        ec.host_name = "lac";
+        ec.secret = std::move(secret);
+        ec.hide_avps = hide;
+        ec.seed = 100 + lacs.size();
+        Lac* me = lac.get();
+        EngineCallbacks cb;
+        cb.send = [this, at](PeerId, std::vector<std::uint8_t> b) {
+            wire.push_back(lnsd::peer_text(at) + ">LNS " + kind(b));
+            loop.timers().arm(10ms, [this, at, b] { lns->receive(at, b); });
+        };
+        cb.failed = [me](SessionKey, const CallFailure& f) { me->failures.push_back(f); };
+        cb.connected = [me](SessionKey, const ConnectInfo&) { ++me->connects; };
+        cb.tunnel_down = [me](std::uint16_t, const std::string& c) { me->downs.push_back(c); };
+        cb.ocrq = [this, me](SessionKey k, const OutgoingCall&) {
+            if (!me->answer_ocrq) return;
+            loop.timers().arm(0ms, [me, k] {
+                me->engine->accept(k);
+                me->engine->call_connected(k, 64000, l2tp::kFramingSync);
+            });
+        };
+        lac->engine = std::make_unique<Engine>(loop.timers(), registry, bus, ec, std::move(cb));
+        return *(lacs[at] = std::move(lac));
+    }
+    nlohmann::json call(const std::string& cmd, nlohmann::json args = nlohmann::json::object()) {
+        boost::asio::io_context io;
+        core::ControlServer server(io, "/nonexistent/lnsd-test.sock");
+        lns->register_commands(server);
+        return nlohmann::json::parse(server.handle_line(nlohmann::json{{"id", 1}, {"cmd", cmd}, {"args", args}}.dump()));
+    }
+};
+
+const PeerId kLac1 = lnsd::peer_id(ip("10.0.0.2"), 1701);
+const PeerId kLac1b = lnsd::peer_id(ip("10.0.0.2"), 1702);
+const PeerId kLac2 = lnsd::peer_id(ip("10.0.0.3"), 1701);
+
+IncomingCall icall() {
+    IncomingCall c;
+    c.call_serial_number = 1;
+    c.calling_number = "5550001";
+    c.called_number = "5559999";
+    return c;
+}
+
+}  // namespace
+
+TEST(Lns, IncomingTunnelAndSessionShownAtEveryLevel) {
+    World w;
+    auto& lac = w.add_lac(kLac1);
+    lac.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(lac.connects, 1);
+    EXPECT_EQ(w.lns->tunnel_count(), 1u);
+    EXPECT_EQ(w.lns->session_count(), 1u);
+
+    auto sum = w.call("show l2tp");
+    ASSERT_TRUE(sum["ok"].get<bool>()) << sum.dump();
+    EXPECT_EQ(sum["result"]["system"]["tunnels-established"], 1);
+    EXPECT_EQ(sum["result"]["system"]["sessions-established"], 1);
+    EXPECT_EQ(sum["result"]["system"]["destinations"], 1);
+
+    auto d = w.call("show l2tp destination", {{"id", "10.0.0.2"}});
+    ASSERT_TRUE(d["ok"].get<bool>()) << d.dump();
+    EXPECT_EQ(d["result"][0]["state"], "enabled");
+    EXPECT_EQ(d["result"][0]["tunnels"], 1);
+    EXPECT_EQ(d["result"][0]["sessions"], 1);
+    EXPECT_EQ(d["result"][0]["counters"]["tunnels-established"], 1);
+    EXPECT_EQ(d["result"][0]["counters"]["sessions-established"], 1);
+
+    auto t = w.call("show l2tp tunnel", {{"detail", true}});
+    ASSERT_EQ(t["result"].size(), 1u) << t.dump();
+    EXPECT_EQ(t["result"][0]["state"], "established");
+    EXPECT_EQ(t["result"][0]["direction"], "incoming");
+    EXPECT_EQ(t["result"][0]["peer"], "10.0.0.2:1701");
+    EXPECT_EQ(t["result"][0]["receive-window"], 16);
+    EXPECT_TRUE(t["result"][0].contains("ns"));
+
+    auto s = w.call("show l2tp session", {{"detail", true}});
+    ASSERT_EQ(s["result"].size(), 1u) << s.dump();
+    EXPECT_EQ(s["result"][0]["state"], "established");
+    EXPECT_EQ(s["result"][0]["calling-number"], "5550001");
+    EXPECT_EQ(s["result"][0]["called-number"], "5559999");
+
+    auto bad = w.call("show l2tp tunnel", {{"id", "70000"}});
+    EXPECT_FALSE(bad["ok"].get<bool>());
+    auto none = w.call("show l2tp destination", {{"id", "10.9.9.9"}});
+    EXPECT_FALSE(none["ok"].get<bool>());
+    auto timers = w.call("show timers");
+    ASSERT_TRUE(timers["result"].is_array());
+}
+
+TEST(Lns, PerPeerSecretAuthenticatesAndWrongSecretIsRefused) {
+    lnsd::LnsdConfig cfg;
+    cfg.peers.push_back({ip("10.0.0.2"), "s3cret", true});
+    cfg.peers.push_back({ip("10.0.0.3"), "other", false});
+    World w(cfg);
+    auto& good = w.add_lac(kLac1, "s3cret", true);
+    auto& bad = w.add_lac(kLac2, "wrong");
+    good.engine->place_incoming_call(kLnsPeer, icall());
+    bad.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(5s);
+    EXPECT_EQ(good.connects, 1);
+    EXPECT_EQ(bad.connects, 0);
+    ASSERT_FALSE(bad.failures.empty());
+    auto t = w.call("show l2tp tunnel");
+    ASSERT_EQ(t["result"].size(), 2u) << t.dump();  // the refused one is held (§5.7) in idle
+    for (auto& row : t["result"])
+        EXPECT_EQ(row["state"], row["destination"] == "10.0.0.2" ? "established" : "idle") << row.dump();
+    w.loop.advance(40s);
+    EXPECT_EQ(w.call("show l2tp tunnel")["result"].size(), 1u);
+    auto sum = w.call("show l2tp")["result"]["system"];
+    EXPECT_GE(sum["counters"]["auth-failures"].get<int>() + static_cast<int>(!bad.downs.empty()), 1) << sum.dump();
+}
+
+TEST(Lns, ClearSessionTunnelAndDestination) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& b = w.add_lac(kLac1b);  // same destination (address), another tunnel
+    auto& c = w.add_lac(kLac2);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(2s);
+    ASSERT_EQ(w.lns->tunnel_count(), 3u);
+    ASSERT_EQ(w.lns->session_count(), 4u);
+
+    // Session level: CDN, administrative (Result Code 3).
+    auto s = w.call("show l2tp session");
+    std::string sid = s["result"][0]["id"];
+    auto r = w.call("l2tp clear session", {{"id", sid}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns->session_count(), 3u);
+    std::size_t cdn3 = 0;
+    for (auto* l : {&a, &b, &c})
+        for (auto& f : l->failures) cdn3 += f.result == 3;
+    EXPECT_EQ(cdn3, 1u);
+    EXPECT_FALSE(w.call("l2tp clear session", {{"id", "1/2/3"}})["ok"].get<bool>());
+
+    // Destination level: both tunnels to 10.0.0.2 and their sessions; 10.0.0.3 untouched.
+    r = w.call("l2tp clear destination", {{"id", "10.0.0.2"}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(r["result"]["tunnels-cleared"], 2);
+    w.loop.advance(2s);
+    auto d = w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0];
+    EXPECT_EQ(d["sessions"], 0) << d.dump();
+    EXPECT_EQ(d["counters"]["tunnels-closed"], 2);
+    EXPECT_EQ(c.connects, 1);
+    EXPECT_FALSE(a.downs.empty());
+    EXPECT_FALSE(b.downs.empty());
+    EXPECT_TRUE(c.downs.empty());
+
+    // Tunnel level.
+    auto t = w.call("show l2tp tunnel", {{"id", ""}});
+    std::string tid;
+    for (auto& row : t["result"])
+        if (row["destination"] == "10.0.0.3") tid = row["id"].dump();
+    ASSERT_FALSE(tid.empty()) << t.dump();
+    r = w.call("l2tp clear tunnel", {{"id", tid}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    w.loop.advance(2s);
+    EXPECT_FALSE(c.downs.empty());
+    EXPECT_EQ(w.lns->session_count(), 0u);
+    // Held for the §5.7 period, then released.
+    w.loop.advance(40s);
+    EXPECT_EQ(w.lns->tunnel_count(), 0u);
+    EXPECT_TRUE(w.lns->quiescent());
+}
+
+TEST(Lns, ShutDownDestinationRefusesNewTunnelsKeepsOldOnes) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.connects, 1);
+    auto r = w.call("l2tp shutdown destination", {{"id", "10.0.0.2"}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(w.call("show l2tp destination")["result"][0]["state"], "shutdown");
+    auto& b = w.add_lac(kLac1b);
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(3s);
+    EXPECT_EQ(b.connects, 0);
+    ASSERT_FALSE(b.downs.empty());
+    EXPECT_EQ(a.connects, 1);
+    EXPECT_TRUE(a.downs.empty());
+    EXPECT_EQ(w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0]["counters"]["tunnels-refused"], 1);
+    // The old tunnel still carries new sessions.
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(a.connects, 2);
+    w.call("l2tp no shutdown destination", {{"id", "10.0.0.2"}});
+    auto& c = w.add_lac(lnsd::peer_id(ip("10.0.0.2"), 1703));
+    c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(c.connects, 1);
+}
+
+TEST(Lns, UnlistedPeerRefusedWhenNotAccepted) {
+    lnsd::LnsdConfig cfg;
+    cfg.accept_unknown_peers = false;
+    cfg.peers.push_back({ip("10.0.0.2"), "", false});
+    World w(cfg);
+    auto& a = w.add_lac(kLac1);
+    auto& x = w.add_lac(kLac2);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    x.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(3s);
+    EXPECT_EQ(a.connects, 1);
+    EXPECT_EQ(x.connects, 0);
+    EXPECT_FALSE(x.downs.empty());
+}
+
+TEST(Lns, OutgoingCallFailsOverAndMarksEndpointDead) {
+    lnsd::LnsdConfig cfg;
+    cfg.max_retransmits = 2;
+    cfg.dead_time = 5min;
+    World w(cfg);
+    w.add_lac(kLac1);
+    auto& second = w.add_lac(kLac2);
+    w.drop = [](PeerId p, const std::string&) { return p == kLac1; };  // 10.0.0.2 never answers
+    radius::client::DialOutDefinition def;
+    def.dial_out_number = "5551234";
+    radius::client::TunnelDefinition t1, t2;
+    t1.tag = 1, t1.server_endpoint = "10.0.0.2", t1.preference = 1;
+    t2.tag = 2, t2.server_endpoint = "10.0.0.3", t2.preference = 2;
+    def.tunnels = {t1, t2};
+    std::vector<lnsd::OutgoingResult> results;
+    OutgoingCall oc;
+    oc.called_number = "5551234";
+    w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.loop.advance(2min);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_TRUE(results[0].ok) << results[0].reason;
+    EXPECT_EQ(results[0].endpoint, "10.0.0.3");
+    EXPECT_EQ(second.engine->session_count(), 1u);
+    EXPECT_TRUE(w.lns->selector().is_dead("10.0.0.2"));
+    // The next call reuses the open tunnel to 10.0.0.3 at once (10.0.0.2 is dead anyway).
+    const auto before = w.wire.size();
+    w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.loop.advance(1s);
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_TRUE(results[1].ok);
+    EXPECT_EQ(results[1].endpoint, "10.0.0.3");
+    for (std::size_t i = before; i < w.wire.size(); ++i) EXPECT_EQ(w.wire[i].find("SCCRQ"), std::string::npos);
+    EXPECT_EQ(w.call("show l2tp tunnel")["result"].size(), 1u);
+    auto s = w.call("show l2tp session")["result"];
+    ASSERT_EQ(s.size(), 2u);
+    EXPECT_EQ(s[0]["direction"], "outgoing");
+}
+
+TEST(Lns, OutgoingCallWithNoUsableEndpointFails) {
+    World w;
+    radius::client::DialOutDefinition def;
+    radius::client::TunnelDefinition t1;
+    t1.server_endpoint = "not-an-address";
+    def.tunnels = {t1};
+    std::vector<lnsd::OutgoingResult> results;
+    w.lns->place_outgoing_call(def, {}, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    EXPECT_TRUE(results.empty());  // never inside the call
+    w.loop.advance(1s);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_FALSE(results[0].ok);
+    EXPECT_EQ(results[0].reason, "no usable tunnel endpoint");
+}
+
+TEST(Lns, OutgoingCallRefusedByLacReportsCdn) {
+    World w;
+    auto& lac = w.add_lac(kLac1);
+    radius::client::DialOutDefinition def;
+    radius::client::TunnelDefinition t1;
+    t1.server_endpoint = "10.0.0.2:1701";
+    t1.password = "pw";  // Tunnel-Password: the LAC has no secret -> authentication fails
+    def.tunnels = {t1};
+    std::vector<lnsd::OutgoingResult> results;
+    w.lns->place_outgoing_call(def, {}, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.loop.advance(1min);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_FALSE(results[0].ok);
+    EXPECT_EQ(lac.connects, 0);
+    EXPECT_TRUE(w.lns->selector().is_dead("10.0.0.2:1701"));
+}
+
+TEST(Lns, CloseAllSendsStopCcnAndBecomesQuiescent) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& c = w.add_lac(kLac2);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_FALSE(w.lns->quiescent());
+    EXPECT_EQ(w.lns->close_all(), 2u);
+    std::size_t stop = 0;
+    for (auto& x : w.wire) stop += x.find("StopCCN") != std::string::npos;
+    EXPECT_EQ(stop, 2u);
+    w.loop.advance(1s);
+    EXPECT_TRUE(w.lns->quiescent());
+    EXPECT_FALSE(a.downs.empty());
+    EXPECT_FALSE(c.downs.empty());
+}
+
+TEST(Lns, MalformedDatagramsCountedNeverThrow) {
+    World w;
+    const std::vector<std::uint8_t> junk = {0xc8, 0x02, 0x00};
+    w.lns->receive(kLac1, junk);
+    w.lns->receive(kLac1, {});
+    auto sum = w.call("show l2tp")["result"]["system"]["counters"];
+    EXPECT_EQ(sum["datagrams-in"], 2);
+    EXPECT_EQ(sum["malformed"], 2);
+    EXPECT_EQ(w.lns->tunnel_count(), 0u);
+}
