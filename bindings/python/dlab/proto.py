@@ -1,0 +1,55 @@
+"""The project's C++ codecs (proto/) in Python: a thin re-export of dlab._native with short names.
+
+    from dlab.proto import L2TP, Radius, LCP, read_pcap
+    msg = L2TP.ocrq(called_number="5551001", assigned_session_id=7, tunnel_id=3, ns=1, nr=1)
+    L2TP.parse(msg.to_bytes()).called_number            # '5551001'
+
+Every decoding error is a ParseError (a ValueError) with .protocol, .field, .reason, .source
+(RFC section) and .offset. docs/python.md lists the whole API. No protocol logic lives here.
+"""
+from __future__ import annotations
+
+from . import _native as _n
+
+ParseError = _n.ParseError
+ValidationError = _n.ValidationError
+UnknownMandatoryAvp = _n.UnknownMandatoryAvp
+
+# L2TP (RFC 2661)
+L2TP = _n.L2TP
+L2tpAvp = _n.L2tpAvp
+challenge_response = _n.l2tp_challenge_response
+hide_value = _n.l2tp_hide_value
+unhide_value = _n.l2tp_unhide_value
+MESSAGE_TYPES: dict[str, int] = _n.l2tp_message_types()
+AVP_TYPES: dict[str, int] = _n.l2tp_avp_types()
+FRAMING_SYNC, FRAMING_ASYNC = 0x1, 0x2   # Framing Capabilities / Type bits (RFC 2661 §4.4.3)
+BEARER_DIGITAL, BEARER_ANALOG = 0x1, 0x2  # Bearer Capabilities / Type bits (RFC 2661 §4.4.3)
+L2TP_PORT = 1701
+
+# RADIUS (RFC 2865 ff.)
+Radius = _n.Radius
+RadiusAttribute = _n.RadiusAttribute
+chap_password = _n.radius_chap_password
+radius_attribute = _n.radius_attribute
+
+# PPP (RFC 1661, 1332, 1334, 1994) and HDLC-like framing (RFC 1662)
+LCP, IPCP, PAP, CHAP = _n.LCP, _n.IPCP, _n.PAP, _n.CHAP
+ppp_parse = _n.ppp_parse
+ppp_frame = _n.ppp_frame
+chap_md5_response = _n.chap_md5_response
+hdlc_encode_async = _n.hdlc_encode_async
+hdlc_encode_sync = _n.hdlc_encode_sync
+hdlc_decode_sync = _n.hdlc_decode_sync
+AsyncDeframer = _n.AsyncDeframer
+PROTO_LCP, PROTO_PAP, PROTO_CHAP, PROTO_IPCP, PROTO_IPV4 = 0xC021, 0xC023, 0xC223, 0x8021, 0x0021
+
+# pcap
+read_pcap = _n.read_pcap
+write_pcap = _n.write_pcap
+
+# scripted endpoint
+ScriptedL2tp = _n.ScriptedL2tp
+ExpectTimeout = _n.ExpectTimeout
+
+__all__ = [n for n in dir() if not n.startswith("_") and n != "annotations"]
