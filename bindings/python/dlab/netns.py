@@ -113,3 +113,48 @@ def exec_argv(ns: str, argv: list[str]) -> list[str]:
     """argv that runs `argv` inside `ns`."""
     _guard(ns)
     return ["ip", "netns", "exec", ns, *argv]
+
+
+CLONE_NEWNET = 0x40000000  # <sched.h>
+
+
+def socket_in(ns: str, family: int = 2, type: int = 2, proto: int = 0):  # noqa: A002 (socket's own names)
+    """A socket created inside network namespace `ns`, from the calling process (no `ip netns exec`).
+
+    Namespace membership is per thread (setns(2)), so a short-lived thread opens /run/netns/<ns>,
+    calls setns(fd, CLONE_NEWNET) through ctypes, creates the socket and exits; the socket stays in
+    `ns` for its whole life (bind, connect and routing use that namespace's interfaces), while the
+    caller's threads stay where they were. family/type/proto as socket.socket (default AF_INET,
+    SOCK_DGRAM). Raises NetnsError if the namespace does not exist, OSError if setns fails (root
+    needed)."""
+    import ctypes
+    import os
+    import socket
+    import threading
+
+    _guard(ns)
+    path = f"/run/netns/{ns}"
+    if not os.path.exists(path):
+        raise NetnsError(f"no network namespace {ns!r} ({path} missing)")
+    out: dict = {}
+
+    def worker() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns({path}, CLONE_NEWNET): {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            out["sock"] = socket.socket(family, type, proto)
+        except BaseException as e:  # handed to the caller's thread
+            out["error"] = e
+
+    t = threading.Thread(target=worker, name=f"socket_in:{ns}", daemon=True)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["sock"]
