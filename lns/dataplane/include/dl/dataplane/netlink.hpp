@@ -1,0 +1,66 @@
+// A small rtnetlink (NETLINK_ROUTE) client for the kernel side of the data plane: IPv4 routes in a
+// table, policy rules on an incoming interface, interface addresses (Linux rtnetlink(7)).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "dl/core/ipv4.hpp"
+
+namespace dl::dataplane {
+
+/// The kernel's main routing table (RT_TABLE_MAIN).
+inline constexpr std::uint32_t kMainTable = 254;
+
+/// A refused rtnetlink request: the operation ("add route"), the object ("10.1.0.0/16 table 100")
+/// and the kernel's errno with its text.
+class NetlinkError : public std::runtime_error {
+public:
+    NetlinkError(std::string operation, std::string object, int error);
+    const std::string& operation() const noexcept { return operation_; }
+    const std::string& object() const noexcept { return object_; }
+    int error() const noexcept { return error_; }
+
+private:
+    std::string operation_, object_;
+    int error_;
+};
+
+/// One NETLINK_ROUTE socket, synchronous requests with NLM_F_ACK (each call waits for the
+/// kernel's answer). Works in the network namespace of the thread that constructed it.
+/// Not thread-safe; move-only.
+class Netlink {
+public:
+    /// std::system_error if the socket cannot be opened.
+    Netlink();
+    ~Netlink();
+    Netlink(Netlink&& other) noexcept;
+    Netlink& operator=(Netlink&&) = delete;
+    Netlink(const Netlink&) = delete;
+    Netlink& operator=(const Netlink&) = delete;
+
+    /// `prefix` dev `ifindex` table `table` scope link (ip route add/replace). Host bits are
+    /// cleared. `replace` = NLM_F_REPLACE (idempotent), else NLM_F_EXCL (EEXIST if present).
+    void add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table = kMainTable, bool replace = true);
+    /// Deletes that route. `missing_ok`: ESRCH (no such route) is not an error.
+    void delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table = kMainTable, bool missing_ok = true);
+    /// `ip rule add iif <interface> lookup <table> priority <priority>` (FR_ACT_TO_TBL).
+    void add_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority);
+    /// The inverse; `missing_ok`: ENOENT is not an error.
+    void delete_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority,
+                         bool missing_ok = true);
+    /// `ip addr add <address>/<len> dev <ifindex>` (replace semantics).
+    void add_address(int ifindex, core::Ipv4Prefix address);
+    /// Sets IFF_UP on a link (e.g. "lo" in a fresh namespace).
+    void set_link_up(int ifindex);
+
+    std::uint64_t requests() const noexcept { return seq_; }
+
+private:
+    void request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok);
+    int fd_ = -1;
+    std::uint32_t seq_ = 0;
+};
+
+}  // namespace dl::dataplane

@@ -1,0 +1,64 @@
+// Batched UDP I/O for the L2TP data path: recvmmsg into a PacketBatch, sendmmsg of queued
+// datagrams (Linux recvmmsg(2) / sendmmsg(2)); no allocation after construction.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "dl/dataplane/packet_batch.hpp"
+
+namespace dl::dataplane {
+
+/// Receives up to batch-capacity datagrams per call with one recvmmsg (MSG_DONTWAIT) on a
+/// non-blocking or blocking IPv4 UDP socket.
+class UdpBatchReceiver {
+public:
+    /// `capacity`: most datagrams per receive() (≥ 1).
+    explicit UdpBatchReceiver(std::size_t capacity);
+    /// Appends datagrams to `batch` (at most its free slots); returns how many. 0 when none is
+    /// waiting (EAGAIN) or on error (counted in errors()). A datagram longer than the batch's
+    /// buffer_size is dropped (MSG_TRUNC, counted in truncated()).
+    std::size_t receive(int fd, PacketBatch& batch) noexcept;
+    /// Source address of the i-th datagram appended by the last receive() (i relative to the
+    /// batch size before that call).
+    const sockaddr_in& source(std::size_t i) const noexcept { return sources_[i]; }
+    std::uint64_t errors() const noexcept { return errors_; }
+    std::uint64_t truncated() const noexcept { return truncated_; }
+
+private:
+    std::vector<mmsghdr> msgs_;
+    std::vector<iovec> iov_;
+    std::vector<sockaddr_in> sources_;
+    std::uint64_t errors_ = 0, truncated_ = 0;
+};
+
+/// Queues datagrams (pointers, not copies: the bytes must stay valid until flush()) and sends
+/// them with sendmmsg. A full queue is flushed automatically by add().
+class UdpBatchSender {
+public:
+    explicit UdpBatchSender(std::size_t capacity);
+    /// Queues `datagram` to `destination` (nullptr: the socket's connected peer).
+    /// Returns false only if the queue was full and the automatic flush failed (datagram dropped).
+    bool add(int fd, std::span<const std::uint8_t> datagram, const sockaddr_in* destination = nullptr) noexcept;
+    /// Sends everything queued; returns the number sent. Datagrams the kernel refuses are
+    /// dropped and counted (errors()); EINTR / partial sends are retried.
+    std::size_t flush(int fd) noexcept;
+    std::size_t pending() const noexcept { return pending_; }
+    std::uint64_t sent() const noexcept { return sent_; }
+    std::uint64_t errors() const noexcept { return errors_; }
+    std::uint64_t syscalls() const noexcept { return syscalls_; }
+
+private:
+    std::vector<mmsghdr> msgs_;
+    std::vector<iovec> iov_;
+    std::vector<sockaddr_in> dests_;
+    std::size_t pending_ = 0;
+    std::uint64_t sent_ = 0, errors_ = 0, syscalls_ = 0;
+};
+
+}  // namespace dl::dataplane

@@ -1,0 +1,124 @@
+#include "dl/dataplane/forwarding.hpp"
+
+#include <stdexcept>
+
+#include "dl/dataplane/framing.hpp"
+
+namespace dl::dataplane {
+
+ForwardingLoop::ForwardingLoop(Callbacks callbacks, std::size_t batch, std::size_t buffer_size,
+                               std::size_t headroom)
+    : cb_(std::move(callbacks)), batch_(batch, buffer_size, headroom) {
+    if (headroom < kMaxEncapHeader) throw std::invalid_argument("ForwardingLoop: headroom < kMaxEncapHeader");
+}
+
+ForwardingLoop::~ForwardingLoop() = default;
+
+ForwardingLoop::Vr& ForwardingLoop::at(VrId vr) {
+    if (vr >= vrs_.size()) throw std::out_of_range("ForwardingLoop: unknown VR id " + std::to_string(vr));
+    return *vrs_[vr];
+}
+const ForwardingLoop::Vr& ForwardingLoop::at(VrId vr) const {
+    if (vr >= vrs_.size()) throw std::out_of_range("ForwardingLoop: unknown VR id " + std::to_string(vr));
+    return *vrs_[vr];
+}
+
+VrId ForwardingLoop::add_vr(std::string name, TunDevice tun, KernelRouteMirror* mirror) {
+    auto v = std::make_unique<Vr>();
+    v->name = std::move(name);
+    v->tun = std::move(tun);
+    v->mirror = mirror;
+    vrs_.push_back(std::move(v));
+    return static_cast<VrId>(vrs_.size() - 1);
+}
+
+std::optional<VrId> ForwardingLoop::find_vr(const std::string& name) const {
+    for (std::size_t i = 0; i < vrs_.size(); ++i)
+        if (vrs_[i]->name == name) return static_cast<VrId>(i);
+    return std::nullopt;
+}
+
+ForwardingLoop::RouteResult ForwardingLoop::add_route(VrId vr, core::Ipv4Prefix prefix, SessionHandle session,
+                                                      RouteKind kind) {
+    Vr& v = at(vr);
+    RouteResult r{v.routes.insert(prefix, session, kind), std::nullopt};
+    if (r.insert != RouteTable::Insert::conflict && v.mirror) r.kernel_error = v.mirror->install(prefix);
+    return r;
+}
+
+bool ForwardingLoop::remove_route(VrId vr, core::Ipv4Prefix prefix, SessionHandle session,
+                                  std::vector<std::string>* kernel_errors) {
+    Vr& v = at(vr);
+    if (!v.routes.remove(prefix, session)) return false;
+    if (v.mirror)
+        if (auto e = v.mirror->remove(prefix); e && kernel_errors) kernel_errors->push_back(*e);
+    return true;
+}
+
+std::vector<core::Ipv4Prefix> ForwardingLoop::remove_session(VrId vr, SessionHandle session,
+                                                             std::vector<std::string>* kernel_errors) {
+    Vr& v = at(vr);
+    auto prefixes = v.routes.remove_session(session);
+    if (v.mirror)
+        for (const auto& p : prefixes)
+            if (auto e = v.mirror->remove(p); e && kernel_errors) kernel_errors->push_back(*e);
+    return prefixes;
+}
+
+void ForwardingLoop::dispatch(VrId vr, PacketBatch& batch) {
+    Vr& v = at(vr);
+    for (Packet& p : batch) {
+        ++v.counters.tun_packets_in;
+        v.counters.tun_bytes_in += p.length;
+        const auto dst = ipv4_destination(p.bytes());
+        if (!dst) {
+            ++v.counters.not_ipv4;
+            continue;
+        }
+        const Route* r = v.routes.lookup(*dst);
+        if (!r) {
+            ++v.counters.no_route;
+            if (cb_.no_route) cb_.no_route(vr, *dst, p.bytes());
+            continue;
+        }
+        ++v.counters.to_session;
+        if (cb_.to_session) cb_.to_session(vr, r->session, p);
+    }
+    if (cb_.batch_end && !batch.empty()) cb_.batch_end(vr);
+}
+
+std::size_t ForwardingLoop::poll_tun(VrId vr, std::size_t budget) {
+    Vr& v = at(vr);
+    if (!v.tun.is_open()) return 0;
+    std::size_t total = 0;
+    while (total < budget) {
+        batch_.reset();
+        const std::size_t n = v.tun.read_batch(batch_, budget - total);
+        if (n == 0) break;
+        ++v.counters.tun_reads;
+        total += n;
+        dispatch(vr, batch_);
+        if (!batch_.full()) break;  // the TUN ran dry before the batch filled
+    }
+    batch_.reset();
+    return total;
+}
+
+WriteStatus ForwardingLoop::from_session(VrId vr, std::span<const std::uint8_t> packet) noexcept {
+    if (vr >= vrs_.size()) return WriteStatus::error;
+    Vr& v = *vrs_[vr];
+    if (!v.tun.is_open()) {
+        ++v.counters.drops;
+        return WriteStatus::error;
+    }
+    const WriteStatus s = v.tun.write(packet);
+    if (s == WriteStatus::written) {
+        ++v.counters.tun_packets_out;
+        v.counters.tun_bytes_out += packet.size();
+    } else {
+        ++v.counters.drops;
+    }
+    return s;
+}
+
+}  // namespace dl::dataplane

@@ -1,0 +1,72 @@
+#include "dl/dataplane/kernel_routes.hpp"
+
+#include <utility>
+
+namespace dl::dataplane {
+
+KernelRouteMirror::KernelRouteMirror(Netlink& netlink, VrKernelConfig config)
+    : nl_(netlink), config_(std::move(config)) {}
+
+KernelRouteMirror::~KernelRouteMirror() { shutdown(); }
+
+std::vector<std::string> KernelRouteMirror::start() {
+    std::vector<std::string> errs;
+    if (config_.table == kMainTable) return errs;
+    for (const auto& iif : config_.ingress_interfaces) {
+        try {
+            nl_.add_rule_iif(iif, config_.table, config_.rule_priority);
+        } catch (const std::exception& e) {
+            ++errors_;
+            errs.emplace_back(e.what());
+        }
+    }
+    rules_added_ = true;
+    return errs;
+}
+
+std::optional<std::string> KernelRouteMirror::install(core::Ipv4Prefix prefix) {
+    prefix = prefix.network();
+    try {
+        nl_.add_route(prefix, config_.tun_ifindex, config_.table, /*replace=*/true);
+    } catch (const std::exception& e) {
+        ++errors_;
+        return std::string(e.what());
+    }
+    installed_.insert(prefix);
+    return std::nullopt;
+}
+
+std::optional<std::string> KernelRouteMirror::remove(core::Ipv4Prefix prefix) {
+    prefix = prefix.network();
+    auto it = installed_.find(prefix);
+    if (it == installed_.end()) return std::nullopt;
+    installed_.erase(it);
+    try {
+        nl_.delete_route(prefix, config_.tun_ifindex, config_.table, /*missing_ok=*/true);
+    } catch (const std::exception& e) {
+        ++errors_;
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> KernelRouteMirror::shutdown() {
+    std::vector<std::string> errs;
+    while (!installed_.empty()) {
+        if (auto e = remove(*installed_.begin())) errs.push_back(*e);
+    }
+    if (rules_added_) {
+        for (const auto& iif : config_.ingress_interfaces) {
+            try {
+                nl_.delete_rule_iif(iif, config_.table, config_.rule_priority, /*missing_ok=*/true);
+            } catch (const std::exception& e) {
+                ++errors_;
+                errs.emplace_back(e.what());
+            }
+        }
+        rules_added_ = false;
+    }
+    return errs;
+}
+
+}  // namespace dl::dataplane

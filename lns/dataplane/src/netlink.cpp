@@ -1,0 +1,205 @@
+#include "dl/dataplane/netlink.hpp"
+
+#include <linux/fib_rules.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+namespace dl::dataplane {
+
+namespace {
+
+struct Msg {
+    alignas(NLMSG_ALIGNTO) unsigned char buf[512];
+    nlmsghdr* h() { return reinterpret_cast<nlmsghdr*>(buf); }
+
+    Msg(std::uint16_t type, std::uint16_t flags, std::size_t body) {
+        std::memset(buf, 0, sizeof buf);
+        h()->nlmsg_len = static_cast<std::uint32_t>(NLMSG_LENGTH(body));
+        h()->nlmsg_type = type;
+        h()->nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | NLM_F_ACK | flags);
+    }
+    template <class T>
+    T* body() { return reinterpret_cast<T*>(NLMSG_DATA(h())); }
+    void attr(std::uint16_t type, const void* data, std::size_t len) {
+        const std::size_t at = NLMSG_ALIGN(h()->nlmsg_len);
+        const std::size_t total = RTA_LENGTH(len);
+        if (at + RTA_ALIGN(total) > sizeof buf) throw std::length_error("netlink message too long");
+        auto* rta = reinterpret_cast<rtattr*>(buf + at);
+        rta->rta_type = type;
+        rta->rta_len = static_cast<unsigned short>(total);
+        std::memcpy(RTA_DATA(rta), data, len);
+        h()->nlmsg_len = static_cast<std::uint32_t>(at + RTA_ALIGN(total));
+    }
+    void attr32(std::uint16_t type, std::uint32_t v) { attr(type, &v, sizeof v); }
+};
+
+std::string route_object(core::Ipv4Prefix p, int ifindex, std::uint32_t table) {
+    char name[IF_NAMESIZE] = {};
+    const char* dev = ::if_indextoname(static_cast<unsigned>(ifindex), name);
+    return p.network().to_string() + " dev " + (dev ? std::string(dev) : "#" + std::to_string(ifindex)) +
+           " table " + std::to_string(table);
+}
+
+}  // namespace
+
+NetlinkError::NetlinkError(std::string operation, std::string object, int error)
+    : std::runtime_error(operation + " " + object + ": " + std::strerror(error)),
+      operation_(std::move(operation)),
+      object_(std::move(object)),
+      error_(error) {}
+
+Netlink::Netlink() {
+    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket(NETLINK_ROUTE)");
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+        const int e = errno;
+        ::close(fd_);
+        throw std::system_error(e, std::generic_category(), "bind(NETLINK_ROUTE)");
+    }
+}
+
+Netlink::~Netlink() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+Netlink::Netlink(Netlink&& other) noexcept : fd_(std::exchange(other.fd_, -1)), seq_(other.seq_) {}
+
+void Netlink::request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok) {
+    auto* h = static_cast<nlmsghdr*>(msg);
+    h->nlmsg_seq = ++seq_;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd_, msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+        throw NetlinkError(op, object, errno);
+    alignas(nlmsghdr) unsigned char buf[8192];
+    for (;;) {
+        const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            throw NetlinkError(op, object, errno);
+        }
+        // Walk the answers by hand (NLMSG_OK mixes signed and unsigned comparisons).
+        std::size_t at = 0;
+        const std::size_t total = static_cast<std::size_t>(r);
+        while (at + sizeof(nlmsghdr) <= total) {
+            auto* a = reinterpret_cast<nlmsghdr*>(buf + at);
+            if (a->nlmsg_len < sizeof(nlmsghdr) || a->nlmsg_len > total - at) break;
+            at += NLMSG_ALIGN(a->nlmsg_len);
+            if (a->nlmsg_seq != seq_) continue;  // a stale answer
+            if (a->nlmsg_type == NLMSG_ERROR) {
+                if (a->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) throw NetlinkError(op, object, EBADMSG);
+                const int err = -static_cast<const nlmsgerr*>(NLMSG_DATA(a))->error;
+                if (err == 0) return;
+                if (missing_ok && (err == ESRCH || err == ENOENT)) return;
+                throw NetlinkError(op, object, err);
+            }
+            if (a->nlmsg_type == NLMSG_DONE) return;
+        }
+    }
+}
+
+void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool replace) {
+    prefix = prefix.network();
+    Msg m(RTM_NEWROUTE, static_cast<std::uint16_t>(NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL)),
+          sizeof(rtmsg));
+    auto* rt = m.body<rtmsg>();
+    rt->rtm_family = AF_INET;
+    rt->rtm_dst_len = prefix.length;
+    rt->rtm_table = table < 256 ? static_cast<unsigned char>(table) : static_cast<unsigned char>(RT_TABLE_UNSPEC);
+    rt->rtm_protocol = RTPROT_STATIC;
+    rt->rtm_scope = RT_SCOPE_LINK;
+    rt->rtm_type = RTN_UNICAST;
+    const std::uint32_t dst = htonl(prefix.address.value);
+    m.attr(RTA_DST, &dst, 4);
+    m.attr32(RTA_OIF, static_cast<std::uint32_t>(ifindex));
+    m.attr32(RTA_TABLE, table);
+    request(m.buf, m.h()->nlmsg_len, "add route", route_object(prefix, ifindex, table), false);
+}
+
+void Netlink::delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool missing_ok) {
+    prefix = prefix.network();
+    Msg m(RTM_DELROUTE, 0, sizeof(rtmsg));
+    auto* rt = m.body<rtmsg>();
+    rt->rtm_family = AF_INET;
+    rt->rtm_dst_len = prefix.length;
+    rt->rtm_table = table < 256 ? static_cast<unsigned char>(table) : static_cast<unsigned char>(RT_TABLE_UNSPEC);
+    rt->rtm_scope = RT_SCOPE_NOWHERE;
+    const std::uint32_t dst = htonl(prefix.address.value);
+    m.attr(RTA_DST, &dst, 4);
+    m.attr32(RTA_OIF, static_cast<std::uint32_t>(ifindex));
+    m.attr32(RTA_TABLE, table);
+    request(m.buf, m.h()->nlmsg_len, "delete route", route_object(prefix, ifindex, table), missing_ok);
+}
+
+namespace {
+Msg rule_msg(std::uint16_t type, std::uint16_t flags, const std::string& iif, std::uint32_t table,
+             std::uint32_t priority) {
+    Msg m(type, flags, sizeof(fib_rule_hdr));
+    auto* fr = m.body<fib_rule_hdr>();
+    fr->family = AF_INET;
+    fr->table = table < 256 ? static_cast<std::uint8_t>(table) : static_cast<std::uint8_t>(RT_TABLE_UNSPEC);
+    fr->action = FR_ACT_TO_TBL;
+    m.attr(FRA_IIFNAME, iif.c_str(), iif.size() + 1);
+    m.attr32(FRA_TABLE, table);
+    m.attr32(FRA_PRIORITY, priority);
+    return m;
+}
+std::string rule_object(const std::string& iif, std::uint32_t table, std::uint32_t priority) {
+    return "iif " + iif + " lookup " + std::to_string(table) + " priority " + std::to_string(priority);
+}
+}  // namespace
+
+void Netlink::add_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority) {
+    if (interface.empty() || interface.size() >= IF_NAMESIZE)
+        throw NetlinkError("add rule", rule_object(interface, table, priority), EINVAL);
+    Msg m = rule_msg(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, interface, table, priority);
+    try {
+        request(m.buf, m.h()->nlmsg_len, "add rule", rule_object(interface, table, priority), false);
+    } catch (const NetlinkError& e) {
+        if (e.error() != EEXIST) throw;  // the same rule already there: idempotent
+    }
+}
+
+void Netlink::delete_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority,
+                              bool missing_ok) {
+    if (interface.empty() || interface.size() >= IF_NAMESIZE)
+        throw NetlinkError("delete rule", rule_object(interface, table, priority), EINVAL);
+    Msg m = rule_msg(RTM_DELRULE, 0, interface, table, priority);
+    request(m.buf, m.h()->nlmsg_len, "delete rule", rule_object(interface, table, priority), missing_ok);
+}
+
+void Netlink::add_address(int ifindex, core::Ipv4Prefix address) {
+    Msg m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof(ifaddrmsg));
+    auto* ia = m.body<ifaddrmsg>();
+    ia->ifa_family = AF_INET;
+    ia->ifa_prefixlen = address.length;
+    ia->ifa_scope = RT_SCOPE_UNIVERSE;
+    ia->ifa_index = static_cast<std::uint32_t>(ifindex);
+    const std::uint32_t a = htonl(address.address.value);
+    m.attr(IFA_LOCAL, &a, 4);
+    m.attr(IFA_ADDRESS, &a, 4);
+    request(m.buf, m.h()->nlmsg_len, "add address", address.to_string() + " dev #" + std::to_string(ifindex), false);
+}
+
+void Netlink::set_link_up(int ifindex) {
+    Msg m(RTM_NEWLINK, 0, sizeof(ifinfomsg));
+    auto* ii = m.body<ifinfomsg>();
+    ii->ifi_family = AF_UNSPEC;
+    ii->ifi_index = ifindex;
+    ii->ifi_flags = IFF_UP;
+    ii->ifi_change = IFF_UP;
+    request(m.buf, m.h()->nlmsg_len, "set link up", "#" + std::to_string(ifindex), false);
+}
+
+}  // namespace dl::dataplane

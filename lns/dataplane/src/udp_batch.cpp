@@ -1,0 +1,97 @@
+#include "dl/dataplane/udp_batch.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+
+namespace dl::dataplane {
+
+UdpBatchReceiver::UdpBatchReceiver(std::size_t capacity) : msgs_(capacity), iov_(capacity), sources_(capacity) {
+    if (capacity == 0 || capacity > 1024) throw std::invalid_argument("UdpBatchReceiver: capacity 1..1024");
+}
+
+std::size_t UdpBatchReceiver::receive(int fd, PacketBatch& batch) noexcept {
+    const std::size_t room = std::min(msgs_.size(), batch.capacity() - batch.size());
+    if (room == 0) return 0;
+    for (std::size_t i = 0; i < room; ++i) {
+        Packet* p = batch.free_slot(i);
+        iov_[i].iov_base = p->data;
+        iov_[i].iov_len = batch.buffer_size();
+        msgs_[i] = mmsghdr{};
+        msgs_[i].msg_hdr.msg_iov = &iov_[i];
+        msgs_[i].msg_hdr.msg_iovlen = 1;
+        msgs_[i].msg_hdr.msg_name = &sources_[i];
+        msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    }
+    int n;
+    do {
+        n = ::recvmmsg(fd, msgs_.data(), static_cast<unsigned>(room), MSG_DONTWAIT, nullptr);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ++errors_;
+        return 0;
+    }
+    std::size_t added = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+        if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+            ++truncated_;
+            continue;
+        }
+        Packet* p = batch.free_slot(0);
+        if (added != i) {  // a truncated datagram left a hole: move this one down
+            sources_[added] = sources_[i];
+            std::copy_n(static_cast<const std::uint8_t*>(iov_[i].iov_base), msgs_[i].msg_len, p->data);
+        }
+        batch.commit(msgs_[i].msg_len);
+        ++added;
+    }
+    return added;
+}
+
+UdpBatchSender::UdpBatchSender(std::size_t capacity) : msgs_(capacity), iov_(capacity), dests_(capacity) {
+    if (capacity == 0 || capacity > 1024) throw std::invalid_argument("UdpBatchSender: capacity 1..1024");
+}
+
+bool UdpBatchSender::add(int fd, std::span<const std::uint8_t> datagram, const sockaddr_in* destination) noexcept {
+    if (pending_ == msgs_.size()) {
+        flush(fd);
+        if (pending_ != 0) {
+            ++errors_;
+            return false;
+        }
+    }
+    const std::size_t i = pending_++;
+    iov_[i].iov_base = const_cast<std::uint8_t*>(datagram.data());
+    iov_[i].iov_len = datagram.size();
+    msgs_[i] = mmsghdr{};
+    msgs_[i].msg_hdr.msg_iov = &iov_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
+    if (destination) {
+        dests_[i] = *destination;
+        msgs_[i].msg_hdr.msg_name = &dests_[i];
+        msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    }
+    return true;
+}
+
+std::size_t UdpBatchSender::flush(int fd) noexcept {
+    const std::uint64_t before = sent_;
+    std::size_t done = 0;
+    while (done < pending_) {
+        ++syscalls_;
+        const int n = ::sendmmsg(fd, msgs_.data() + done, static_cast<unsigned>(pending_ - done), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            ++errors_;  // the first remaining datagram is refused: drop it and go on
+            ++done;
+            continue;
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+        sent_ += static_cast<std::uint64_t>(n);
+    }
+    pending_ = 0;
+    return static_cast<std::size_t>(sent_ - before);
+}
+
+}  // namespace dl::dataplane

@@ -1,0 +1,388 @@
+// Unprivileged unit tests: route table (golden LPM cases), packet batch, PPP/L2TP data framing,
+// forwarding dispatch and counters.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "dl/dataplane/forwarding.hpp"
+#include "dl/dataplane/framing.hpp"
+#include "dl/dataplane/packet_batch.hpp"
+#include "dl/dataplane/route_table.hpp"
+
+using namespace dl::dataplane;
+using dl::core::Ipv4Address;
+using dl::core::Ipv4Prefix;
+
+namespace {
+
+Ipv4Prefix P(const char* s) { return *Ipv4Prefix::parse(s); }
+Ipv4Address A(const char* s) { return *Ipv4Address::parse(s); }
+
+std::string who(const RouteTable& t, const char* addr) {
+    const Route* r = t.lookup(A(addr));
+    return r ? r->prefix.to_string() + "->" + std::to_string(r->session) : "no route";
+}
+
+/// A minimal IPv4 header (20 octets) + `payload` octets to `dst`.
+std::vector<std::uint8_t> ipv4(const char* dst, std::size_t payload = 8) {
+    std::vector<std::uint8_t> p(20 + payload, 0xAB);
+    p[0] = 0x45;
+    p[1] = 0;
+    p[2] = static_cast<std::uint8_t>(p.size() >> 8);
+    p[3] = static_cast<std::uint8_t>(p.size());
+    p[8] = 64;
+    p[9] = 17;
+    const std::uint32_t d = A(dst).value;
+    p[12] = 10, p[13] = 0, p[14] = 0, p[15] = 1;
+    p[16] = static_cast<std::uint8_t>(d >> 24);
+    p[17] = static_cast<std::uint8_t>(d >> 16);
+    p[18] = static_cast<std::uint8_t>(d >> 8);
+    p[19] = static_cast<std::uint8_t>(d);
+    return p;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- RouteTable
+
+TEST(RouteTable, GoldenLongestPrefixMatch) {
+    RouteTable t;
+    EXPECT_EQ(t.insert(P("10.0.0.0/8"), 1, RouteKind::access), RouteTable::Insert::inserted);
+    EXPECT_EQ(t.insert(P("10.10.0.0/16"), 2, RouteKind::framed_route), RouteTable::Insert::inserted);
+    EXPECT_EQ(t.insert(P("10.10.1.0/24"), 3, RouteKind::framed_route), RouteTable::Insert::inserted);
+    EXPECT_EQ(t.insert(P("10.10.1.1/32"), 4, RouteKind::framed_ip), RouteTable::Insert::inserted);
+    EXPECT_EQ(t.insert(P("192.168.0.0/23"), 5, RouteKind::framed_route), RouteTable::Insert::inserted);
+    const std::vector<std::pair<const char*, std::string>> golden = {
+        {"10.10.1.1", "10.10.1.1/32->4"},     {"10.10.1.2", "10.10.1.0/24->3"},
+        {"10.10.1.255", "10.10.1.0/24->3"},   {"10.10.2.1", "10.10.0.0/16->2"},
+        {"10.11.0.1", "10.0.0.0/8->1"},       {"11.0.0.1", "no route"},
+        {"192.168.1.77", "192.168.0.0/23->5"}, {"192.168.2.1", "no route"},
+        {"9.255.255.255", "no route"},        {"0.0.0.0", "no route"},
+    };
+    for (const auto& [addr, want] : golden) EXPECT_EQ(who(t, addr), want) << addr;
+    EXPECT_EQ(t.size(), 5u);
+    EXPECT_EQ(t.session_count(), 5u);
+}
+
+TEST(RouteTable, DefaultRouteAndRemoval) {
+    RouteTable t;
+    t.insert(P("0.0.0.0/0"), 9, RouteKind::access);
+    t.insert(P("172.16.0.0/12"), 7, RouteKind::framed_route);
+    EXPECT_EQ(who(t, "8.8.8.8"), "0.0.0.0/0->9");
+    EXPECT_EQ(who(t, "172.20.1.1"), "172.16.0.0/12->7");
+    EXPECT_EQ(who(t, "172.32.0.1"), "0.0.0.0/0->9");
+    EXPECT_FALSE(t.remove(P("172.16.0.0/12"), 9)) << "another session's prefix is not removed";
+    EXPECT_TRUE(t.remove(P("172.16.0.0/12"), 7));
+    EXPECT_FALSE(t.remove(P("172.16.0.0/12"), 7));
+    EXPECT_EQ(who(t, "172.20.1.1"), "0.0.0.0/0->9");
+    EXPECT_TRUE(t.remove(P("0.0.0.0/0"), 9));
+    EXPECT_EQ(who(t, "172.20.1.1"), "no route");
+    EXPECT_EQ(t.size(), 0u);
+    EXPECT_EQ(t.session_count(), 0u);
+}
+
+TEST(RouteTable, ConflictHostBitsAndSessionRemoval) {
+    RouteTable t;
+    EXPECT_EQ(t.insert(P("10.1.2.3/16"), 1, RouteKind::framed_route), RouteTable::Insert::inserted);
+    ASSERT_NE(t.find(P("10.1.0.0/16")), nullptr) << "host bits cleared on insert";
+    EXPECT_EQ(t.insert(P("10.1.0.0/16"), 2, RouteKind::framed_route), RouteTable::Insert::conflict);
+    EXPECT_EQ(t.find(P("10.1.0.0/16"))->session, 1u) << "first session keeps the prefix";
+    EXPECT_EQ(t.insert(P("10.1.0.0/16"), 1, RouteKind::access), RouteTable::Insert::already_present);
+    EXPECT_EQ(t.find(P("10.1.0.0/16"))->kind, RouteKind::access);
+    t.insert(P("10.1.5.5/32"), 1, RouteKind::framed_ip);
+    t.insert(P("10.1.5.0/24"), 2, RouteKind::framed_route);
+    EXPECT_EQ(who(t, "10.1.5.5"), "10.1.5.5/32->1");
+    EXPECT_EQ(who(t, "10.1.5.6"), "10.1.5.0/24->2");
+    const auto removed = t.remove_session(1);
+    ASSERT_EQ(removed.size(), 2u);
+    EXPECT_EQ(removed[0], P("10.1.0.0/16"));
+    EXPECT_EQ(removed[1], P("10.1.5.5/32"));
+    EXPECT_EQ(who(t, "10.1.5.5"), "10.1.5.0/24->2");
+    EXPECT_EQ(who(t, "10.1.9.9"), "no route");
+    EXPECT_TRUE(t.remove_session(1).empty());
+    const auto all = t.routes();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0], (Route{P("10.1.5.0/24"), 2, RouteKind::framed_route}));
+}
+
+TEST(RouteTable, EveryLengthAgainstLinearScan) {
+    // Nested prefixes of every length 0..32 around one address, each its own session, plus a
+    // deterministic pseudo-random probe set compared with a linear longest-match scan.
+    RouteTable t;
+    std::vector<Route> ref;
+    const std::uint32_t base = 0xC0A80A55;  // 192.168.10.85
+    for (std::uint8_t len = 0; len <= 32; ++len) {
+        Ipv4Prefix p{{base}, len};
+        p = p.network();
+        ASSERT_EQ(t.insert(p, 100 + len, RouteKind::framed_route), RouteTable::Insert::inserted);
+        ref.push_back({p, 100u + len, RouteKind::framed_route});
+    }
+    std::uint32_t x = 12345;
+    for (int i = 0; i < 2000; ++i) {
+        x = x * 1664525u + 1013904223u;
+        const std::uint32_t probe = (i % 2) ? (base ^ (1u << (x % 32))) : x;
+        const Route* best = nullptr;
+        for (const auto& r : ref)
+            if (r.prefix.contains(Ipv4Address{probe}) && (!best || r.prefix.length > best->prefix.length)) best = &r;
+        const Route* got = t.lookup(probe);
+        ASSERT_NE(got, nullptr);
+        ASSERT_EQ(got->session, best->session) << Ipv4Address{probe}.to_string();
+    }
+    EXPECT_EQ(t.lookup(base)->session, 132u);
+}
+
+// ---------------------------------------------------------------- PacketBatch
+
+TEST(PacketBatch, SlotsHeadroomAndReset) {
+    PacketBatch b(4, 100, 16);
+    EXPECT_EQ(b.capacity(), 4u);
+    EXPECT_TRUE(b.empty());
+    const std::vector<std::uint8_t> pkt = {1, 2, 3, 4, 5};
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(b.push(pkt));
+    EXPECT_TRUE(b.full());
+    EXPECT_FALSE(b.push(pkt));
+    EXPECT_EQ(b.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(b[i].length, 5u);
+        EXPECT_EQ(b[i].headroom, 16u);
+        EXPECT_GE(b[i].tailroom, 1u) << "a spare octet to detect oversized reads";
+        if (i > 0) {
+            EXPECT_GE(b[i].data - b[i - 1].data, 100 + 16 + 1);
+        }
+    }
+    std::uint8_t* before = b[0].data;
+    ASSERT_NE(b[0].prepend(16), nullptr);
+    EXPECT_EQ(b[0].data, before - 16);
+    EXPECT_EQ(b[0].headroom, 0u);
+    EXPECT_EQ(b[0].prepend(1), nullptr);
+    EXPECT_TRUE(b[0].pull(16));
+    EXPECT_EQ(b[0].data, before);
+    EXPECT_FALSE(b[0].pull(6));
+    std::vector<std::uint8_t> big(101, 0);
+    b.reset();
+    EXPECT_FALSE(b.push(big));
+    EXPECT_TRUE(b.empty());
+    Packet* slot = b.next_free();
+    ASSERT_NE(slot, nullptr);
+    EXPECT_EQ(slot->data, before) << "reset restores headroom";
+    EXPECT_EQ(slot->length, 100u);
+    b.commit(7);
+    EXPECT_EQ(b.size(), 1u);
+    EXPECT_EQ(b[0].length, 7u);
+    EXPECT_THROW(PacketBatch(0, 10), std::invalid_argument);
+    EXPECT_THROW(PacketBatch(1, 0), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- framing
+
+TEST(Framing, GoldenL2tpPppIpv4Header) {
+    PacketBatch b(1, 64, 32);
+    const auto ip = ipv4("10.10.1.1", 0);
+    ASSERT_TRUE(b.push(ip));
+    DataEncap e{.tunnel_id = 0x1234, .session_id = 0xABCD};
+    ASSERT_EQ(prepend_l2tp_ppp(b[0], e), 10u);
+    // RFC 2661 §3.1: flags 0x0002 (T=0 L=0 S=0 O=0 Ver=2), Tunnel ID, Session ID;
+    // RFC 1662 §3.1: FF 03; RFC 1332: protocol 0x0021.
+    const std::vector<std::uint8_t> head = {0x00, 0x02, 0x12, 0x34, 0xAB, 0xCD, 0xFF, 0x03, 0x00, 0x21};
+    EXPECT_EQ(std::vector<std::uint8_t>(b[0].data, b[0].data + 10), head);
+    EXPECT_EQ(b[0].length, 30u);
+    EXPECT_EQ(std::vector<std::uint8_t>(b[0].data + 10, b[0].data + 30), ip);
+
+    DataMessage m;
+    DecapError err = DecapError::truncated;
+    auto inner = decap_l2tp_ppp_ipv4(b[0].bytes(), &m, &err);
+    ASSERT_TRUE(inner);
+    EXPECT_EQ(err, DecapError::none);
+    EXPECT_EQ(m.tunnel_id, 0x1234);
+    EXPECT_EQ(m.session_id, 0xABCD);
+    EXPECT_FALSE(m.ns);
+    EXPECT_EQ(std::vector<std::uint8_t>(inner->begin(), inner->end()), ip);
+}
+
+TEST(Framing, SequencedAndCompressed) {
+    PacketBatch b(2, 64, 32);
+    const auto ip = ipv4("1.2.3.4", 0);
+    b.push(ip);
+    b.push(ip);
+    DataEncap e{.tunnel_id = 1, .session_id = 2, .acfc = true, .pfc = true, .sequence = true, .ns = 0xFFFF};
+    ASSERT_EQ(prepend_l2tp_ppp(b[0], e), 11u);
+    ASSERT_EQ(prepend_l2tp_ppp(b[1], e), 11u);
+    const std::vector<std::uint8_t> h0 = {0x08, 0x02, 0, 1, 0, 2, 0xFF, 0xFF, 0, 0, 0x21};
+    const std::vector<std::uint8_t> h1 = {0x08, 0x02, 0, 1, 0, 2, 0x00, 0x00, 0, 0, 0x21};
+    EXPECT_EQ(std::vector<std::uint8_t>(b[0].data, b[0].data + 11), h0);
+    EXPECT_EQ(std::vector<std::uint8_t>(b[1].data, b[1].data + 11), h1) << "Ns wraps modulo 2^16";
+    EXPECT_EQ(e.ns, 1);
+    DataMessage m;
+    auto inner = decap_l2tp_ppp_ipv4(b[1].bytes(), &m);
+    ASSERT_TRUE(inner);
+    EXPECT_EQ(m.ns, 0);
+    EXPECT_EQ(m.nr, 0);
+    EXPECT_EQ(inner->size(), 20u);
+    PacketBatch small(1, 64, 9);
+    small.push(ip);
+    DataEncap full{};
+    EXPECT_EQ(prepend_l2tp_ppp(small[0], full), 0u) << "10 octets do not fit in 9 of headroom";
+    EXPECT_EQ(small[0].length, 20u);
+}
+
+TEST(Framing, LengthOffsetAndMalformed) {
+    // L=1 O=1: flags 0x42 0x02, Length 16, tunnel 7, session 9, Offset Size 2, pad, PPP 00 21, 2
+    // octets of "IP", then 3 trailing octets beyond Length.
+    const std::vector<std::uint8_t> d = {0x42, 0x02, 0x00, 0x10, 0x00, 0x07, 0x00, 0x09, 0x00, 0x02, 0xEE, 0xEE,
+                                         0x00, 0x21, 0x45, 0x00, 0x99, 0x99, 0x99};
+    DataMessage m;
+    auto inner = decap_l2tp_ppp_ipv4(d, &m);
+    ASSERT_TRUE(inner);
+    EXPECT_EQ(m.tunnel_id, 7);
+    EXPECT_EQ(m.session_id, 9);
+    EXPECT_EQ(inner->size(), 2u) << "octets after Length are not part of the frame";
+
+    auto reason = [](std::vector<std::uint8_t> v) {
+        DecapError e = DecapError::none;
+        EXPECT_FALSE(decap_l2tp_ppp_ipv4(v, nullptr, &e));
+        return std::string(to_string(e));
+    };
+    EXPECT_EQ(reason({}), "truncated");
+    EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0}), "truncated");
+    EXPECT_EQ(reason({0xC8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0}), "control message");
+    EXPECT_EQ(reason({0x00, 0x01, 0, 1, 0, 2, 0x00, 0x21}), "bad version");
+    EXPECT_EQ(reason({0x40, 0x02, 0x00, 0x40, 0, 1, 0, 2, 0x00, 0x21}), "bad Length");
+    EXPECT_EQ(reason({0x40, 0x02, 0x00, 0x04, 0, 1, 0, 2, 0x00, 0x21}), "bad Length");
+    EXPECT_EQ(reason({0x02, 0x02, 0, 1, 0, 2, 0x00, 0x09, 1, 2}), "bad Offset Size");
+    EXPECT_EQ(reason({0x08, 0x02, 0, 1, 0, 2, 0, 0}), "truncated");
+    EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0, 2}), "truncated") << "no PPP protocol";
+    EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0, 2, 0xFF, 0x03}), "truncated");
+    EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0, 2, 0xFF, 0x03, 0x00}), "truncated");
+    EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0, 2, 0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4}), "not IPv4") << "LCP";
+    EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0, 2, 0x80, 0x21, 1, 1, 0, 4}), "not IPv4") << "IPCP";
+}
+
+TEST(Framing, Ipv4Destination) {
+    EXPECT_EQ(ipv4_destination(ipv4("10.9.8.7")), A("10.9.8.7").value);
+    auto v6 = ipv4("1.1.1.1");
+    v6[0] = 0x60;
+    EXPECT_FALSE(ipv4_destination(v6));
+    auto short_ihl = ipv4("1.1.1.1");
+    short_ihl[0] = 0x44;
+    EXPECT_FALSE(ipv4_destination(short_ihl));
+    EXPECT_FALSE(ipv4_destination(std::vector<std::uint8_t>(19, 0x45)));
+}
+
+// ---------------------------------------------------------------- ForwardingLoop
+
+TEST(ForwardingLoop, DispatchLookupCountersAndRemoval) {
+    std::vector<std::string> log;
+    ForwardingLoop::Callbacks cb;
+    cb.to_session = [&](VrId vr, SessionHandle s, Packet& p) {
+        DataEncap e{.tunnel_id = 5, .session_id = static_cast<std::uint16_t>(s)};
+        const std::size_t n = prepend_l2tp_ppp(p, e);
+        log.push_back("vr" + std::to_string(vr) + " session " + std::to_string(s) + " +" + std::to_string(n) +
+                      " len " + std::to_string(p.length));
+    };
+    cb.batch_end = [&](VrId vr) { log.push_back("vr" + std::to_string(vr) + " batch end"); };
+    cb.no_route = [&](VrId vr, std::uint32_t dst, std::span<const std::uint8_t> pkt) {
+        log.push_back("vr" + std::to_string(vr) + " no route " + Ipv4Address{dst}.to_string() + " len " +
+                      std::to_string(pkt.size()));
+    };
+    ForwardingLoop loop(cb, 8, 1500, 64);
+    const VrId def = loop.add_vr("default", TunDevice{});
+    const VrId red = loop.add_vr("red", TunDevice{});
+    EXPECT_EQ(loop.find_vr("red"), red);
+    EXPECT_FALSE(loop.find_vr("blue"));
+    EXPECT_EQ(loop.add_route(def, P("10.10.0.0/16"), 11, RouteKind::framed_route).insert, RouteTable::Insert::inserted);
+    EXPECT_EQ(loop.add_route(def, P("10.10.1.1/32"), 12, RouteKind::framed_ip).insert, RouteTable::Insert::inserted);
+    EXPECT_EQ(loop.add_route(red, P("10.10.0.0/16"), 21, RouteKind::framed_route).insert, RouteTable::Insert::inserted)
+        << "VRs have separate tables";
+
+    PacketBatch b(8, 1500, 64);
+    b.push(ipv4("10.10.1.1"));
+    b.push(ipv4("10.10.2.2"));
+    b.push(ipv4("10.20.0.1"));
+    auto junk = ipv4("10.10.1.1");
+    junk[0] = 0x60;
+    b.push(junk);
+    loop.dispatch(def, b);
+    b.reset();
+    b.push(ipv4("10.10.1.1"));
+    loop.dispatch(red, b);
+
+    const std::vector<std::string> golden = {
+        "vr0 session 12 +10 len 38", "vr0 session 11 +10 len 38", "vr0 no route 10.20.0.1 len 28",
+        "vr0 batch end",             "vr1 session 21 +10 len 38", "vr1 batch end",
+    };
+    EXPECT_EQ(log, golden);
+    const VrCounters& c = loop.counters(def);
+    EXPECT_EQ(c.tun_packets_in, 4u);
+    EXPECT_EQ(c.tun_bytes_in, 4u * 28);
+    EXPECT_EQ(c.to_session, 2u);
+    EXPECT_EQ(c.no_route, 1u);
+    EXPECT_EQ(c.not_ipv4, 1u);
+    EXPECT_EQ(loop.counters(red).to_session, 1u);
+
+    const auto removed = loop.remove_session(def, 12);
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0], P("10.10.1.1/32"));
+    EXPECT_FALSE(loop.remove_route(def, P("10.10.0.0/16"), 12));
+    EXPECT_TRUE(loop.remove_route(def, P("10.10.0.0/16"), 11));
+    EXPECT_EQ(loop.routes(def).size(), 0u);
+
+    const auto pkt = ipv4("10.0.0.1");
+    EXPECT_EQ(loop.from_session(def, pkt), WriteStatus::error) << "no TUN: counted as a drop";
+    EXPECT_EQ(loop.counters(def).drops, 1u);
+    EXPECT_EQ(loop.from_session(99, pkt), WriteStatus::error);
+    EXPECT_EQ(loop.poll_tun(def), 0u);
+    EXPECT_THROW(loop.counters(7), std::out_of_range);
+    EXPECT_THROW(ForwardingLoop({}, 8, 1500, 8), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- UDP batches (loopback, no privilege)
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "dl/dataplane/udp_batch.hpp"
+
+TEST(UdpBatch, SendmmsgRecvmmsgOnLoopback) {
+    const int rx = ::socket(AF_INET, SOCK_DGRAM, 0);
+    const int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(rx, 0);
+    ASSERT_GE(tx, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t al = sizeof a;
+    ASSERT_EQ(::getsockname(rx, reinterpret_cast<sockaddr*>(&a), &al), 0);
+
+    UdpBatchSender sender(4);
+    std::vector<std::vector<std::uint8_t>> data;
+    for (std::uint8_t i = 0; i < 6; ++i) data.push_back(std::vector<std::uint8_t>(10 + i, i));
+    data[2].assign(101, 2);  // longer than the receiving batch's 100-octet buffers
+    for (const auto& d : data) ASSERT_TRUE(sender.add(tx, d, &a));
+    EXPECT_EQ(sender.pending(), 2u) << "the 5th add flushed the first four";
+    EXPECT_EQ(sender.flush(tx), 2u);
+    EXPECT_EQ(sender.sent(), 6u);
+    EXPECT_EQ(sender.errors(), 0u);
+    EXPECT_EQ(sender.syscalls(), 2u);
+
+    PacketBatch batch(8, 100, 16);
+    UdpBatchReceiver receiver(8);
+    std::size_t got = 0;
+    for (int tries = 0; tries < 100 && got + receiver.truncated() < 6; ++tries) {
+        pollfd p{rx, POLLIN, 0};
+        ::poll(&p, 1, 1000);
+        got += receiver.receive(rx, batch);
+    }
+    ASSERT_EQ(got, 5u);
+    EXPECT_EQ(receiver.truncated(), 1u);
+    const std::vector<std::size_t> lengths = {10, 11, 13, 14, 15};
+    for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(batch[i].length, lengths[i]) << i;
+        EXPECT_EQ(batch[i].headroom, 16u);
+        EXPECT_EQ(batch[i].data[0], data[i < 2 ? i : i + 1][0]);
+    }
+    ::close(rx);
+    ::close(tx);
+}

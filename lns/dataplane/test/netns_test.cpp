@@ -1,0 +1,222 @@
+// Privileged test: a TUN in a fresh network namespace "dl-<random>-dp", kernel → TUN → session and
+// session → TUN → kernel socket, kernel route mirroring in the main table and in a VR table with
+// a policy rule. Skipped (with the reason) without root, /dev/net/tun or iproute2.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dl/dataplane/forwarding.hpp"
+#include "dl/dataplane/framing.hpp"
+#include "dl/dataplane/kernel_routes.hpp"
+#include "dl/dataplane/netlink.hpp"
+#include "dl/dataplane/netns.hpp"
+
+using namespace dl::dataplane;
+using dl::core::Ipv4Address;
+using dl::core::Ipv4Prefix;
+
+namespace {
+
+Ipv4Prefix P(const char* s) { return *Ipv4Prefix::parse(s); }
+
+std::string shell(const std::string& cmd) {
+    std::string out;
+    std::unique_ptr<FILE, int (*)(FILE*)> f(::popen(cmd.c_str(), "r"), ::pclose);
+    if (!f) return out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, f.get())) out += buf;
+    return out;
+}
+
+bool wait_readable(int fd, int timeout_ms) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+struct Fd {
+    int fd;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+sockaddr_in sin(const char* addr, std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    ::inet_pton(AF_INET, addr, &a.sin_addr);
+    return a;
+}
+
+/// IPv4/UDP packet with a valid header checksum and UDP checksum 0 (RFC 768: none).
+std::vector<std::uint8_t> udp_packet(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport,
+                                     const std::string& payload) {
+    std::vector<std::uint8_t> p(28 + payload.size(), 0);
+    p[0] = 0x45;
+    const std::size_t tot = p.size();
+    p[2] = static_cast<std::uint8_t>(tot >> 8), p[3] = static_cast<std::uint8_t>(tot);
+    p[8] = 64, p[9] = 17;
+    in_addr s{}, d{};
+    ::inet_pton(AF_INET, src, &s);
+    ::inet_pton(AF_INET, dst, &d);
+    std::memcpy(&p[12], &s, 4);
+    std::memcpy(&p[16], &d, 4);
+    std::uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) sum += (p[i] << 8) | p[i + 1];
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    const std::uint16_t ck = static_cast<std::uint16_t>(~sum);
+    p[10] = static_cast<std::uint8_t>(ck >> 8), p[11] = static_cast<std::uint8_t>(ck);
+    p[20] = static_cast<std::uint8_t>(sport >> 8), p[21] = static_cast<std::uint8_t>(sport);
+    p[22] = static_cast<std::uint8_t>(dport >> 8), p[23] = static_cast<std::uint8_t>(dport);
+    const std::size_t ul = 8 + payload.size();
+    p[24] = static_cast<std::uint8_t>(ul >> 8), p[25] = static_cast<std::uint8_t>(ul);
+    std::memcpy(&p[28], payload.data(), payload.size());
+    return p;
+}
+
+}  // namespace
+
+class DataplaneNetns : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) for netns and TUN";
+        if (::access("/dev/net/tun", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/net/tun is not available";
+        if (shell("ip -V 2>&1").find("iproute2") == std::string::npos) GTEST_SKIP() << "iproute2 (ip) not found";
+    }
+};
+
+TEST_F(DataplaneNetns, TunForwardingAndKernelRouteMirroring) {
+    ScopedNetns ns(ScopedNetns::random_name("dp"));
+    ns.run([] {
+        Netlink nl;
+        TunDevice tun = TunDevice::open({.name = "dlo-default", .mtu = 1400});
+        EXPECT_EQ(tun.mtu(), 1400);
+        const int ifindex = tun.ifindex();
+        nl.add_address(ifindex, P("10.77.255.1/32"));
+        KernelRouteMirror mirror(nl, {.vr = "default", .tun_ifindex = ifindex, .table = kMainTable});
+        EXPECT_TRUE(mirror.start().empty());
+
+        struct Seen {
+            SessionHandle session;
+            std::vector<std::uint8_t> framed;
+        };
+        std::vector<Seen> seen;
+        int batches = 0;
+        ForwardingLoop::Callbacks cb;
+        cb.to_session = [&](VrId, SessionHandle s, Packet& p) {
+            DataEncap e{.tunnel_id = 3, .session_id = 4};
+            prepend_l2tp_ppp(p, e);
+            seen.push_back({s, std::vector<std::uint8_t>(p.data, p.data + p.length)});
+        };
+        cb.batch_end = [&](VrId) { ++batches; };
+        ForwardingLoop loop(cb, 16, 2048, 64);
+        const VrId vr = loop.add_vr("default", std::move(tun), &mirror);
+
+        auto r = loop.add_route(vr, P("10.77.0.0/16"), 42, RouteKind::framed_route);
+        EXPECT_EQ(r.insert, RouteTable::Insert::inserted);
+        EXPECT_FALSE(r.kernel_error) << *r.kernel_error;
+        EXPECT_NE(shell("ip -4 route show table main").find("10.77.0.0/16 dev dlo-default"), std::string::npos)
+            << shell("ip -4 route show table main");
+
+        // Kernel → TUN → session: three datagrams to an address behind the session, read in one batch.
+        Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
+        ASSERT_GE(udp.fd, 0);
+        const sockaddr_in remote = sin("10.77.1.5", 9999);
+        for (const char* msg : {"one", "two", "three"})
+            ASSERT_EQ(::sendto(udp.fd, msg, std::strlen(msg), 0, reinterpret_cast<const sockaddr*>(&remote),
+                               sizeof remote),
+                      static_cast<ssize_t>(std::strlen(msg)))
+                << std::strerror(errno);
+        ASSERT_TRUE(wait_readable(loop.tun_fd(vr), 5000)) << "nothing arrived on the TUN";
+        std::size_t got = 0;
+        for (int i = 0; i < 50 && got < 3; ++i) {
+            got += loop.poll_tun(vr);
+            if (got < 3) wait_readable(loop.tun_fd(vr), 100);
+        }
+        ASSERT_EQ(seen.size(), 3u);
+        EXPECT_GE(batches, 1);
+        for (const auto& s : seen) EXPECT_EQ(s.session, 42u);
+        DataMessage m;
+        auto ip = decap_l2tp_ppp_ipv4(seen[2].framed, &m);
+        ASSERT_TRUE(ip);
+        EXPECT_EQ(m.tunnel_id, 3);
+        EXPECT_EQ(m.session_id, 4);
+        ASSERT_EQ(ip->size(), 28u + 5);
+        EXPECT_EQ(ipv4_destination(*ip), Ipv4Address::parse("10.77.1.5")->value);
+        EXPECT_EQ((*ip)[9], 17) << "UDP";
+        EXPECT_EQ(std::string(ip->begin() + 28, ip->end()), "three");
+        EXPECT_EQ(loop.counters(vr).to_session, 3u);
+        EXPECT_EQ(loop.counters(vr).no_route, 0u);
+
+        // Session → TUN → kernel socket.
+        Fd sink(::socket(AF_INET, SOCK_DGRAM, 0));
+        const sockaddr_in local = sin("10.77.255.1", 5555);
+        ASSERT_EQ(::bind(sink.fd, reinterpret_cast<const sockaddr*>(&local), sizeof local), 0) << std::strerror(errno);
+        const auto pkt = udp_packet("10.77.1.5", 7, "10.77.255.1", 5555, "reply");
+        EXPECT_EQ(loop.from_session(vr, pkt), WriteStatus::written);
+        ASSERT_TRUE(wait_readable(sink.fd, 5000)) << "the kernel did not deliver the packet written to the TUN";
+        char buf[64] = {};
+        sockaddr_in from{};
+        socklen_t fl = sizeof from;
+        ASSERT_EQ(::recvfrom(sink.fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl), 5);
+        EXPECT_EQ(std::string(buf, 5), "reply");
+        char fa[INET_ADDRSTRLEN];
+        EXPECT_STREQ(::inet_ntop(AF_INET, &from.sin_addr, fa, sizeof fa), "10.77.1.5");
+        EXPECT_EQ(loop.counters(vr).tun_packets_out, 1u);
+        EXPECT_EQ(loop.counters(vr).tun_bytes_out, pkt.size());
+
+        // A second VR with its own table and a policy rule on its ingress interface.
+        TunDevice red_tun = TunDevice::open({.name = "dlo-red"});
+        KernelRouteMirror red_mirror(nl, {.vr = "red", .tun_ifindex = red_tun.ifindex(), .table = 100,
+                                          .ingress_interfaces = {"dl-home-red"}, .rule_priority = 1100});
+        EXPECT_TRUE(red_mirror.start().empty());
+        const VrId red = loop.add_vr("red", std::move(red_tun), &red_mirror);
+        EXPECT_FALSE(loop.add_route(red, P("10.88.0.0/16"), 7, RouteKind::framed_route).kernel_error);
+        EXPECT_FALSE(loop.add_route(red, P("10.88.9.9/32"), 7, RouteKind::framed_ip).kernel_error);
+        const std::string t100 = shell("ip -4 route show table 100");
+        EXPECT_NE(t100.find("10.88.0.0/16 dev dlo-red"), std::string::npos) << t100;
+        EXPECT_NE(t100.find("10.88.9.9 dev dlo-red"), std::string::npos) << t100;
+        EXPECT_EQ(shell("ip -4 route show table main").find("10.88."), std::string::npos);
+        const std::string rules = shell("ip -4 rule show");
+        // iproute2 shows "[detached]" after the name while no interface of that name exists.
+        const auto line_at = rules.find("1100:\tfrom all iif dl-home-red ");
+        ASSERT_NE(line_at, std::string::npos) << rules;
+        const std::string line = rules.substr(line_at, rules.find('\n', line_at) - line_at);
+        EXPECT_TRUE(line.ends_with("lookup 100")) << line;
+
+        // Kernel errors name the prefix and the reason; the table keeps the route.
+        KernelRouteMirror broken(nl, {.vr = "broken", .tun_ifindex = 99999, .table = 101});
+        auto err = broken.install(P("10.99.0.0/16"));
+        ASSERT_TRUE(err);
+        EXPECT_NE(err->find("add route 10.99.0.0/16"), std::string::npos) << *err;
+        EXPECT_NE(err->find("No such device"), std::string::npos) << *err;
+        EXPECT_EQ(broken.errors(), 1u);
+
+        // Session down: its routes leave the table and the kernel.
+        std::vector<std::string> kerrs;
+        EXPECT_EQ(loop.remove_session(red, 7, &kerrs).size(), 2u);
+        EXPECT_TRUE(kerrs.empty());
+        EXPECT_EQ(shell("ip -4 route show table 100"), "");
+        EXPECT_EQ(red_mirror.installed_count(), 0u);
+        EXPECT_TRUE(red_mirror.shutdown().empty());
+        EXPECT_EQ(shell("ip -4 rule show").find("dl-home-red"), std::string::npos) << "rule removed on shutdown";
+
+        // Shutdown of the default VR's mirror removes what it installed.
+        EXPECT_TRUE(mirror.shutdown().empty());
+        EXPECT_EQ(shell("ip -4 route show table main").find("10.77.0.0/16"), std::string::npos);
+        EXPECT_EQ(loop.routes(vr).size(), 1u) << "the table itself is lnsd's to clear";
+        loop.set_mirror(vr, nullptr);
+        loop.set_mirror(red, nullptr);
+    });
+}
