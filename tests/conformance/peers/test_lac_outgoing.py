@@ -1,0 +1,130 @@
+"""issue 7 proof: a scripted LNS (the project's L2TP engine in the LNS role, dl-lns-script) places an
+outgoing call to lac-emu in its own namespace; lac-emu places it through isdn-emu, and each exchange
+behaviour yields the RFC 2661 result: OCCN, or CDN with the matching Result Code and Q.931 cause.
+
+Binaries come from $DL_BUILD_DIR (default: build/, then build-peers/)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dlab import lab as L
+from dlab import topology as T
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[2]
+SECRET = "peers-secret"
+
+# number -> (behaviour config, expected outcome)
+NUMBERS = {
+    "5551000": ({"behaviour": "answer"}, {"result": "OCCN", "tx_connect_speed": 64000, "framing_type": 1}),
+    "5551001": ({"behaviour": "answer-after", "delay": "2s"}, {"result": "OCCN"}),
+    "5551002": ({"behaviour": "busy"}, {"result": "CDN", "code": 8, "q931_cause": 17}),
+    "5551003": ({"behaviour": "no-answer"}, {"result": "CDN", "code": 10, "q931_cause": 19}),
+    "5551004": ({"behaviour": "reject"}, {"result": "CDN", "code": 4, "q931_cause": 21}),
+    "5551005": ({"behaviour": "unallocated"}, {"result": "CDN", "code": 6, "q931_cause": 1}),
+    "5551099": (None, {"result": "CDN", "code": 6, "q931_cause": 1}),  # nobody registered it
+}
+
+
+def build_dir() -> Path:
+    for d in [os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-peers"]:
+        if d and (Path(d) / "peers" / "lac" / "lac-emu").exists():
+            return Path(d)
+    pytest.skip("lac-emu / isdn-emu not built (set DL_BUILD_DIR)")
+
+
+def control(path: Path, cmd: str, args: dict | None = None) -> dict:
+    """One request on a peer's control socket (lns/core ControlServer, JSON lines)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(str(path))
+        s.sendall((json.dumps({"id": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    r = json.loads(buf)
+    assert r["ok"], r
+    return r["result"]
+
+
+@pytest.fixture(scope="module")
+def peers_lab():
+    bdir = build_dir()
+    topo = T.parse(yaml.safe_load((HERE / "topology.yaml").read_text()))
+    with L.Lab(topo) as lab:
+        run = lab.run_dir
+        run.mkdir(parents=True, exist_ok=True)
+        isdn_cfg = {"socket": str(run / "isdn.sock"), "control": str(run / "isdn.ctl"),
+                    "events": str(run / "isdn-events.jsonl"), "timers": {"no-answer": "3s"},
+                    "numbers": {n: b for n, (b, _) in NUMBERS.items() if b}}
+        (run / "isdn.yaml").write_text(yaml.safe_dump(isdn_cfg))
+        lac_cfg = {"listen": "198.51.100.2", "host_name": "lac", "secret": SECRET, "hide_avps": True,
+                   "number": "1701", "channels": 4, "isdn": str(run / "isdn.sock"),
+                   "control": str(run / "lac.ctl"), "events": str(run / "lac-events.jsonl")}
+        (run / "lac.yaml").write_text(yaml.safe_dump(lac_cfg))
+        lab.start("isdn-emu", "lac", [str(bdir / "peers/isdn/isdn-emu"), "--config", str(run / "isdn.yaml")],
+                  ready="isdn-emu ready")
+        lab.start("lac-emu", "lac", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac.yaml")],
+                  ready="lac-emu ready")
+        lab.bin = bdir
+        yield lab
+
+
+def dial(lab, number: str, *extra: str) -> dict:
+    cp = lab.exec("lns", [str(lab.bin / "peers/lac/dl-lns-script"), "--lac", "198.51.100.2", "--called", number,
+                          "--secret", SECRET, "--hide", "--timeout", "20", *extra], timeout=40, check=False)
+    lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
+    assert lines, f"no outcome from dl-lns-script (exit {cp.returncode}): {cp.stdout}{cp.stderr}"
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize("number", list(NUMBERS))
+def test_exchange_behaviour_gives_rfc2661_result(peers_lab, number):
+    got = dial(peers_lab, number)
+    want = NUMBERS[number][1]
+    assert {k: got.get(k) for k in want} == want, got
+    if want["result"] == "CDN":
+        assert got["q931_msg"] == 0x4D, "Q.931 Cause AVP names the RELEASE message"
+
+
+def test_analog_bearer_gives_async_framing(peers_lab):
+    got = dial(peers_lab, "5551000", "--bearer", "analog")
+    assert got["result"] == "OCCN" and got["framing_type"] == 2, got
+
+
+def test_behaviour_changed_at_run_time(peers_lab):
+    ctl = peers_lab.run_dir / "isdn.ctl"
+    control(ctl, "set number", {"number": "5551000", "behaviour": "busy"})
+    try:
+        assert dial(peers_lab, "5551000")["q931_cause"] == 17
+    finally:
+        control(ctl, "set number", {"number": "5551000", "behaviour": "answer"})
+    control(ctl, "refuse next", {"cause": 34})
+    got = dial(peers_lab, "5551000")
+    assert (got["code"], got["q931_cause"]) == (4, 34), got
+
+
+def test_lac_refuses_next_call_on_command(peers_lab):
+    control(peers_lab.run_dir / "lac.ctl", "refuse next", {"result": 9, "cause": 41})
+    got = dial(peers_lab, "5551000")
+    assert (got["result"], got["code"], got["q931_cause"]) == ("CDN", 9, 41), got
+    state = control(peers_lab.run_dir / "lac.ctl", "show state")
+    assert state["counters"]["refused_injected"] == 1
+    assert state["isdn_connected"] is True
+
+
+def test_wrong_secret_gets_no_call(peers_lab):
+    cp = peers_lab.exec("lns", [str(peers_lab.bin / "peers/lac/dl-lns-script"), "--lac", "198.51.100.2",
+                                "--called", "5551000", "--secret", "wrong", "--timeout", "15"],
+                        timeout=30, check=False)
+    got = json.loads([ln for ln in cp.stdout.splitlines() if ln.startswith("{")][0])
+    assert got["result"] != "OCCN", got
