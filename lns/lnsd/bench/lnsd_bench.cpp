@@ -31,13 +31,18 @@ struct Rig {
     core::AsioTimerDriver driver{io, timers};
     core::TimerRegistry registry;
     core::EventBus bus{clock}, lac_bus{clock};
-    std::unique_ptr<lnsd::UdpEndpoint> lns_udp, lac_udp;
+    std::unique_ptr<lnsd::UdpEndpoint> lns_udp;
     std::unique_ptr<lnsd::Lns> lns;
-    std::unique_ptr<l2tp::engine::Engine> lac;
+    /// The load generator: `generators` LAC-role engines, each behind its own socket.
+    struct Gen {
+        std::unique_ptr<lnsd::UdpEndpoint> udp;
+        std::unique_ptr<l2tp::engine::Engine> lac;
+    };
+    std::vector<Gen> gens;
     std::size_t ups = 0, connects = 0;
     lnsd::PeerId lns_peer = 0;
 
-    Rig() {
+    explicit Rig(std::size_t generators = 1) {
         core::register_well_known_timers(registry);
         l2tp::engine::register_l2tp_timers(registry);
         const auto lo = *core::Ipv4Address::parse("127.0.0.1");
@@ -49,18 +54,25 @@ struct Rig {
         lns_udp = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [this](lnsd::PeerId p, std::span<const std::uint8_t> b) {
             lns->receive(p, b);
         });
-        l2tp::engine::EngineConfig lc;
-        lc.host_name = "loadgen";
-        lc.receive_window = 64;
-        l2tp::engine::EngineCallbacks cb;
-        cb.send = [this](lnsd::PeerId p, std::vector<std::uint8_t> b) { lac_udp->send(p, b); };
-        cb.tunnel_up = [this](std::uint16_t, lnsd::PeerId) { ++ups; };
-        cb.connected = [this](l2tp::engine::SessionKey, const l2tp::engine::ConnectInfo&) { ++connects; };
-        lac = std::make_unique<l2tp::engine::Engine>(timers, registry, lac_bus, lc, cb);
-        lac_udp = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [this](lnsd::PeerId p, std::span<const std::uint8_t> b) {
-            lac->receive(p, b);
-        });
+        gens.resize(generators);
+        for (auto& g : gens) {
+            l2tp::engine::EngineConfig lc;
+            lc.host_name = "loadgen";
+            lc.receive_window = 64;
+            l2tp::engine::EngineCallbacks cb;
+            cb.send = [&g](lnsd::PeerId p, std::vector<std::uint8_t> b) { g.udp->send(p, b); };
+            cb.tunnel_up = [this](std::uint16_t, lnsd::PeerId) { ++ups; };
+            cb.connected = [this](l2tp::engine::SessionKey, const l2tp::engine::ConnectInfo&) { ++connects; };
+            g.lac = std::make_unique<l2tp::engine::Engine>(timers, registry, lac_bus, lc, cb);
+            g.udp = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [&g](lnsd::PeerId p, std::span<const std::uint8_t> b) {
+                g.lac->receive(p, b);
+            });
+        }
         lns_peer = lnsd::peer_id(lo, lns_udp->local_port());
+    }
+    void close() {
+        lns_udp->close();
+        for (auto& g : gens) g.udp->close();
     }
     /// Runs the loop until pred() or 30 s; false on time-out.
     template <class P>
@@ -82,19 +94,18 @@ void BM_TunnelSetup(benchmark::State& state) {
         state.PauseTiming();
         Rig rig;
         state.ResumeTiming();
-        for (std::size_t i = 0; i < n; ++i) rig.lac->open_tunnel(rig.lns_peer);
+        for (std::size_t i = 0; i < n; ++i) rig.gens[0].lac->open_tunnel(rig.lns_peer);
         if (!rig.run_until([&] { return rig.ups >= n; })) state.SkipWithError("tunnels did not come up in 30 s");
         total += rig.ups;
         state.PauseTiming();
-        rig.lns_udp->close();
-        rig.lac_udp->close();
+        rig.close();
         state.ResumeTiming();
     }
     state.counters["tunnels/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_TunnelSetup)->Arg(1000)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
-// `range(0)` incoming calls on one tunnel; also resident memory per session in the whole process
+// `range(0)` incoming calls spread over `range(1)` tunnels (one per load-generator socket); also resident memory per session in the whole process
 // (both sides: it over-states lnsd's share).
 void BM_SessionSetup(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
@@ -102,22 +113,21 @@ void BM_SessionSetup(benchmark::State& state) {
     double kib_per_session = 0;
     for (auto _ : state) {
         state.PauseTiming();
-        Rig rig;
-        rig.lac->open_tunnel(rig.lns_peer);
-        if (!rig.run_until([&] { return rig.ups >= 1; })) state.SkipWithError("tunnel did not come up");
+        Rig rig(static_cast<std::size_t>(state.range(1)));
+        for (auto& g : rig.gens) g.lac->open_tunnel(rig.lns_peer);
+        if (!rig.run_until([&] { return rig.ups >= rig.gens.size(); })) state.SkipWithError("tunnels did not come up");
         const long before = vm_rss_kib();
         state.ResumeTiming();
         l2tp::engine::IncomingCall ic;
         for (std::size_t i = 0; i < n; ++i) {
             ic.call_serial_number = static_cast<std::uint32_t>(i);
-            rig.lac->place_incoming_call(rig.lns_peer, ic);
+            rig.gens[i % rig.gens.size()].lac->place_incoming_call(rig.lns_peer, ic);
         }
         if (!rig.run_until([&] { return rig.connects >= n; })) state.SkipWithError("sessions did not come up in 30 s");
         state.PauseTiming();
         kib_per_session = static_cast<double>(vm_rss_kib() - before) / static_cast<double>(n);
         total += rig.lns->session_count();
-        rig.lns_udp->close();
-        rig.lac_udp->close();
+        rig.close();
         state.ResumeTiming();
     }
     state.counters["sessions/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
@@ -125,6 +135,6 @@ void BM_SessionSetup(benchmark::State& state) {
     state.counters["lnsd_record_B/session"] = static_cast<double>(lnsd::Lns::sizeof_session_record());
     state.counters["engine_B/session"] = static_cast<double>(l2tp::engine::Engine::sizeof_session());
 }
-BENCHMARK(BM_SessionSetup)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_SessionSetup)->Args({10000, 1})->Args({10000, 100})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 }  // namespace

@@ -1,0 +1,211 @@
+// lnsd dial-out wiring (issue 6, issue 5): the dial-out manager (lns/dialout) connected to the
+// RADIUS client (AAA port: dial-out Access-Request, PPP authentication of the CPE through the
+// virtual router's LNS RADIUS servers), to the Lns core (call port: place_outgoing_call, L2TP <->
+// PPP bridge), to one PPP Link per L2TP session (lns/ppp) and to the data plane (access routes,
+// IPv4 to/from the virtual router's TUN) through a small DataPlanePort.
+//
+// Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
+// function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
+// it over lns/dataplane; tests record it). Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dl/core/clock.hpp"
+#include "dl/core/ipv4.hpp"
+#include "dl/dialout/manager.hpp"
+#include "dl/lnsd/lns.hpp"
+
+namespace dl::core {
+class ConfigNode;
+class ControlServer;
+class EventBus;
+class TimerQueue;
+class TimerRegistry;
+}  // namespace dl::core
+namespace dl::radius::client {
+class Client;
+}
+
+namespace dl::lnsd {
+
+/// One RADIUS server of a virtual router (RFC 2865 §3 shared secret; RFC 3579 §3.2).
+struct RadiusServerConfig {
+    core::Ipv4Address address;
+    std::uint16_t port = 1812;
+    std::string secret;
+    bool require_message_authenticator = false;
+};
+
+/// A virtual router (JunosE VR): its TUN, its RADIUS servers and NAS identity.
+///  - radius: the home (dial-out) servers: the dial-out Access-Request goes there (issue 6 AAA);
+///  - lns_radius: the LNS RADIUS servers authenticating the CPE / incoming-call users (PPP PAP/CHAP);
+///    empty = the `radius` servers.
+struct VirtualRouterConfig {
+    std::string name = "default";
+    std::string tun;                          ///< TUN device name ("" = none configured)
+    core::Ipv4Address nas_ip{};               ///< NAS-IP-Address (RFC 2865 §5.4)
+    std::string nas_identifier;               ///< NAS-Identifier (§5.32), "" = omitted
+    std::vector<RadiusServerConfig> authentication, accounting, lns_authentication;
+};
+
+/// PPP / IP options of a profile beyond what the dial-out manager's Profile holds (mru,
+/// authentication, keepalive, ipcp-dns): IPCP local address, address pool, DNS (RFC 1332, 1877).
+struct PppProfileConfig {
+    std::string name;
+    core::Ipv4Address local_address{};        ///< our IPCP address (0 = none)
+    std::optional<core::Ipv4Prefix> pool;     ///< peer addresses when RADIUS gives none
+    core::Ipv4Address dns1{}, dns2{};
+    std::uint8_t echo_failures = 5;
+};
+
+/// LNS authentication mode for incoming calls (seeds 003/004, issue 5).
+enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory_chap };
+
+/// Everything the wiring reads from lnsd's YAML (besides `dialout:`, which Manager::load reads).
+///
+/// ```yaml
+/// virtual-routers:
+///   - name: default
+///     tun: dlo0
+///     nas-ip-address: 192.0.2.1
+///     radius:                       # home RADIUS: dial-out Access-Requests
+///       authentication: [{address: 192.0.2.10, port: 1812, secret: home-secret}]
+///       accounting: []
+///     lns-radius:                   # PPP authentication of the CPE (default: the radius list)
+///       authentication: [{address: 192.0.2.11, secret: lns-secret, require-message-authenticator: false}]
+/// ppp-profiles:                     # extra PPP options of a dialout profile (same name)
+///   isdn: {local-address: 198.18.0.1, pool: 198.18.0.0/24, dns: [192.0.2.53], echo-failures: 5}
+/// incoming:                         # PPP on incoming calls (ICRQ/ICCN)
+///   virtual-router: default
+///   profile: isdn
+///   authentication: chap            # none|pap|chap|pap-chap|chap-pap
+///   mode: proxy                     # proxy|lcp-renegotiation|mandatory-chap
+///   peers: [{address: 198.51.100.2, mode: mandatory-chap}]
+/// ```
+struct DialOutWiringConfig {
+    std::vector<VirtualRouterConfig> virtual_routers;
+    std::map<std::string, PppProfileConfig, std::less<>> ppp_profiles;
+    std::string incoming_vr = "default";
+    std::string incoming_profile;
+    std::string incoming_authentication = "chap";
+    IncomingAuthMode incoming_mode = IncomingAuthMode::proxy;
+    std::map<std::uint32_t, IncomingAuthMode> incoming_peer_modes;  ///< by LAC IPv4 (host order)
+
+    const VirtualRouterConfig* find_vr(std::string_view name) const noexcept;
+};
+
+/// Reads `virtual-routers`, `ppp-profiles` and `incoming` from lnsd's root config. ConfigError
+/// naming key path, value and rule (e.g. "virtual-routers[1].name: 'default' is configured twice").
+DialOutWiringConfig load_wiring_config(const core::ConfigNode& root);
+
+/// Keys the wiring adds to lnsd's top level (so load_config accepts them).
+inline constexpr const char* kWiringKeys[] = {"virtual-routers", "ppp-profiles", "incoming", "dialout"};
+
+/// The data plane as the wiring sees it (lnsd: lns/dataplane TUN + RouteTable + kernel mirror).
+/// Session ids are the wiring's call ids. Every member optional.
+struct DataPlanePort {
+    /// Install `prefix` of a session in the VR's route table and kernel; returns an error text.
+    std::function<std::optional<std::string>(const std::string& vr, core::Ipv4Prefix, std::uint64_t session)>
+        add_route;
+    /// Remove every route of a session.
+    std::function<void(const std::string& vr, std::uint64_t session)> remove_session;
+    /// An IPv4 packet from a session's PPP link for the VR's TUN.
+    std::function<void(const std::string& vr, std::span<const std::uint8_t> packet)> to_tun;
+};
+
+/// Counters of the wiring (show ppp / show l2tp dial-out chassis "wiring").
+struct WiringCounters {
+    std::uint64_t aaa_requests = 0, aaa_accepts = 0, aaa_rejects = 0, aaa_timeouts = 0, aaa_invalid = 0;
+    std::uint64_t calls_placed = 0, calls_connected = 0, calls_failed = 0, calls_closed = 0;
+    std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
+    std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
+    std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
+};
+
+/// The dial-out / PPP / data-plane wiring of lnsd. Takes over Lns's on_connected, on_disconnected
+/// and on_ppp_frame hooks. Must be destroyed before `lns` and `radius`.
+class DialOutWiring {
+public:
+    DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
+                  radius::client::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane = {});
+    ~DialOutWiring();
+    DialOutWiring(const DialOutWiring&) = delete;
+    DialOutWiring& operator=(const DialOutWiring&) = delete;
+
+    /// Loads the `dialout:` section into the manager (Manager::load) and marks every configured
+    /// virtual router operational (Table 72 initPending -> inService). ConfigError for a target
+    /// whose virtual router is not configured.
+    void load_dialout(const core::ConfigNode& dialout);
+
+    /// A packet read from the VR's TUN: forwarded to the session whose access route matches
+    /// (longest prefix), else handed to the dial-out manager as a possible trigger.
+    void tun_packet(const std::string& vr, std::span<const std::uint8_t> packet);
+
+    /// Registers `show l2tp dial-out [chassis|virtual-router|target|session]`,
+    /// `l2tp dial-out session reset`, `l2tp dial-out target add|remove`, `show ppp [session]`.
+    void register_commands(core::ControlServer& server);
+    nlohmann::json show_ppp(const std::string& id, bool detail) const;
+
+    dialout::Manager& manager() noexcept { return *manager_; }
+    const WiringCounters& counters() const noexcept { return counters_; }
+    std::size_t call_count() const noexcept { return calls_.size(); }
+    /// The session (call id) owning the longest prefix matching `destination` in `vr`.
+    std::optional<std::uint64_t> route_lookup(const std::string& vr, core::Ipv4Address destination) const;
+    /// Bytes of the wiring's per-call record (plus the PPP Link::footprint()).
+    static std::size_t sizeof_call_record() noexcept;
+
+    struct Call;  // one L2TP session with its PPP link (src/dialout_wiring.cpp)
+
+private:
+    void authorize(const dialout::SessionKey& key, const std::string& user);
+    void place_call(const dialout::SessionKey& key, const radius::client::DialOutDefinition& def,
+                    const dialout::Profile& profile);
+    void clear_call(const dialout::SessionKey& key, std::string_view reason);
+    void forward(const dialout::SessionKey& key, std::span<const std::uint8_t> packet);
+    void on_connected(CallHandle h, const l2tp::engine::ConnectInfo& info);
+    void on_disconnected(CallHandle h, const l2tp::engine::CallFailure& f);
+    void on_frame(CallHandle h, std::span<const std::uint8_t> frame);
+    void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
+                    const l2tp::engine::ConnectInfo* incoming);
+    void verify(std::uint64_t call, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
+    void link_down(std::uint64_t call, std::string cause);
+    void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
+    void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason);
+    void remove_routes(Call& c);
+    std::uint32_t allocate_pool(const std::string& profile);
+    Call* find(std::uint64_t id) const;
+    Call* find(const CallHandle& h) const;
+    nlohmann::json call_json(const Call& c, bool detail) const;
+
+    core::TimerQueue& timers_;
+    core::TimerRegistry& registry_;
+    core::EventBus& bus_;
+    Lns& lns_;
+    radius::client::Client& radius_;
+    DialOutWiringConfig cfg_;
+    DataPlanePort dp_;
+    std::unique_ptr<dialout::Manager> manager_;
+    std::shared_ptr<bool> alive_;
+    std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
+    std::map<dialout::SessionKey, std::uint64_t> by_key_;
+    std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;
+    std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle
+    std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
+    std::map<std::string, std::map<core::Ipv4Prefix, std::uint64_t>, std::less<>> routes_;
+    std::map<std::string, std::uint32_t, std::less<>> pool_next_;
+    std::uint64_t next_call_ = 1;
+    WiringCounters counters_;
+};
+
+}  // namespace dl::lnsd

@@ -1,0 +1,213 @@
+"""lnsd in the `lns` namespace against a scripted LAC (raw L2TP built with proto/ through dlab._native)
+in the `lac` namespace: RFC 2661 tunnel and incoming-call establishment, tunnel authentication
+success / failure, hidden AVPs, unknown M-bit AVP, StopCCN and CDN from the LAC, the JunosE levels
+(destination / tunnel / session clear, destination shutdown) through lnsctl, `show … --json`."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lnsd_helpers import LAC2_ADDR, LAC_ADDR, LNS_ADDR, SECRET
+
+from dlab import netns
+from dlab.wait import wait_for
+
+
+def P():
+    from dlab import proto
+    return proto
+
+
+def subset(small, big) -> bool:
+    """JSON subset: every key/value of `small` is in `big` (recursively; lists element-wise)."""
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(k in big and subset(v, big[k]) for k, v in small.items())
+    if isinstance(small, list):
+        return isinstance(big, list) and len(small) <= len(big) and all(subset(a, b) for a, b in zip(small, big))
+    return small == big
+
+
+class Lac:
+    """A scripted LAC on one address of the `lac` host."""
+
+    def __init__(self, lab, addr: str):
+        self.sock = netns.socket_in(lab.ns("lac"))
+        self.sock.bind((addr, 0))
+        self.l2tp = P().ScriptedL2tp(self.sock, peer=(LNS_ADDR, 1701))
+        self.tunnel = 0     # lnsd's Tunnel ID
+        self.sessions = {}  # our Session ID -> lnsd's
+
+    def close(self):
+        self.sock.close()
+
+    def open(self, secret: str | None, tid: int = 11, response_secret: str | None = None):
+        L2TP = P().L2TP
+        kw = {"assigned_tunnel_id": tid, "host_name": "scripted-lac"}
+        chal = os.urandom(16)
+        if secret:
+            kw["challenge"] = chal
+        self.l2tp.send(L2TP.sccrq(**kw))
+        sccrp = self.l2tp.expect("SCCRP", within=3.0)
+        self.tunnel = sccrp.assigned_tunnel_id
+        if secret:
+            assert sccrp.challenge_response == P().challenge_response(2, secret, chal)
+        if sccrp.challenge is not None:
+            self.l2tp.send(L2TP.scccn(challenge_response=P().challenge_response(3, response_secret or secret or "",
+                                                                                 sccrp.challenge)))
+        else:
+            self.l2tp.send(L2TP.scccn())
+        return sccrp
+
+    def call(self, sid: int, secret: str | None = None, calling: str = "5550001"):
+        L2TP = P().L2TP
+        hide = {"hide": ["Calling Number"], "secret": secret} if secret else {}
+        self.l2tp.send(L2TP.icrq(assigned_session_id=sid, call_serial_number=sid, calling_number=calling,
+                                 called_number="5559999", **hide))
+        icrp = self.l2tp.expect("ICRP", within=3.0)
+        assert icrp.session_id == sid
+        self.sessions[sid] = icrp.assigned_session_id
+        self.l2tp.send(L2TP.iccn(session_id=icrp.assigned_session_id, tx_connect_speed=64000, framing_type=1))
+        return icrp.assigned_session_id
+
+
+@pytest.fixture
+def lab(lnsd_lab):
+    return lnsd_lab
+
+
+def tunnels(lnsd, state=None):
+    return [t for t in lnsd.show("tunnel") if state is None or t["state"] == state]
+
+
+def test_incoming_call_with_authentication_hidden_avps_then_cdn_and_stopccn(lab):
+    lab_, lnsd = lab
+    lac = Lac(lab_, LAC_ADDR)
+    try:
+        lac.open(SECRET)
+        lac.l2tp.expect("ZLB", within=2.0)  # SCCCN acknowledged
+        s = lac.call(7, secret=SECRET)
+        wait_for(lambda: any(x["state"] == "established" for x in lnsd.show("session")), 5.0, "session up")
+        sid = f"{lac.tunnel}/{s}"
+        got = lnsd.show("session", sid)
+        assert subset([{"id": sid, "state": "established", "destination": LAC_ADDR, "direction": "incoming",
+                        "calling-number": "5550001", "called-number": "5559999"}], got), got
+        t = lnsd.show("tunnel", str(lac.tunnel))
+        assert subset([{"id": lac.tunnel, "state": "established", "direction": "incoming", "authenticated": True,
+                        "hidden-avps": True, "peer-tunnel-id": 11}], t), t
+        d = lnsd.show("destination", LAC_ADDR)
+        assert subset([{"address": LAC_ADDR, "state": "enabled", "configured": True, "tunnels": 1, "sessions": 1}], d)
+        # CDN from the LAC: the session goes.
+        L2TP = P().L2TP
+        lac.l2tp.send(L2TP.cdn(session_id=s, assigned_session_id=7, result=3))
+        wait_for(lambda: lnsd.show("session") == [], 5.0, "session cleared after CDN")
+        # StopCCN from the LAC: the tunnel is held (§5.7, tunnel-hold 2 s) then released.
+        lac.l2tp.send(L2TP.stopccn(assigned_tunnel_id=11, result=1))
+        lac.l2tp.expect("ZLB", within=2.0)
+        wait_for(lambda: tunnels(lnsd, "established") == [], 5.0, "tunnel closed after StopCCN")
+        wait_for(lambda: tunnels(lnsd) == [], 10.0, "tunnel released after the hold")
+        events = lnsd.event_lines()
+        assert any(e["entity"] == "l2tp.session" and e.get("to") == "established" for e in events)
+        assert any(e["entity"] == "l2tp.tunnel" and e.get("event") == "recv-StopCCN" for e in events)
+    finally:
+        lac.close()
+
+
+def test_wrong_challenge_response_is_answered_with_stopccn_not_authorized(lab):
+    lab_, lnsd = lab
+    lac = Lac(lab_, LAC_ADDR)
+    try:
+        before = lnsd.show("summary")["system"]["counters"]["auth-failures"]
+        lac.open(SECRET, tid=12, response_secret="wrong-secret")
+        stop = lac.l2tp.expect("StopCCN", within=3.0)
+        assert stop.result_code["result"] == 4  # Not authorized (RFC 2661 §4.4.2)
+        after = lnsd.show("summary")["system"]["counters"]["auth-failures"]
+        assert after == before + 1
+        assert tunnels(lnsd, "established") == []
+    finally:
+        lac.close()
+
+
+def test_unknown_mandatory_avp_tears_the_tunnel_down(lab):
+    lab_, lnsd = lab
+    lac = Lac(lab_, LAC2_ADDR)
+    try:
+        lac.open(None, tid=13)
+        lac.l2tp.expect("ZLB", within=2.0)
+        hello = P().L2TP.hello()
+        hello.add_avp(250, b"\x01\x02", mandatory=True)
+        lac.l2tp.send(hello)
+        stop = lac.l2tp.expect("StopCCN", within=3.0)
+        assert stop.result_code["result"] == 2 and stop.result_code["error"] == 8  # §4.1, §4.4.2
+    finally:
+        lac.close()
+
+
+def test_clear_session_tunnel_and_destination_with_lnsctl(lab):
+    lab_, lnsd = lab
+    a, b = Lac(lab_, LAC2_ADDR), Lac(lab_, LAC2_ADDR)
+    try:
+        a.open(None, tid=21)
+        s1, s2 = a.call(1), a.call(2)
+        b.open(None, tid=22)
+        b.call(3)
+        wait_for(lambda: len([x for x in lnsd.show("session") if x["state"] == "established"]) == 3, 5.0,
+                 "three sessions up")
+        # Session level: CDN Result Code 3 (administrative).
+        lnsd.ctl("l2tp", "clear", "session", f"{a.tunnel}/{s1}")
+        cdn = a.l2tp.expect("CDN", within=3.0)
+        assert cdn.session_id == 1 and cdn.result_code["result"] == 3
+        wait_for(lambda: len(lnsd.show("session")) == 2, 5.0, "one session cleared")
+        # Tunnel level: StopCCN, its sessions go with it.
+        lnsd.ctl("l2tp", "clear", "tunnel", str(a.tunnel))
+        stop = a.l2tp.expect("StopCCN", within=3.0)
+        assert stop.result_code["result"] == 1
+        wait_for(lambda: [x["id"] for x in lnsd.show("session")] == [f"{b.tunnel}/{b.sessions[3]}"], 5.0,
+                 "tunnel's sessions cleared")
+        # Destination level: every tunnel of 198.51.100.3.
+        out = lnsd.ctl("l2tp", "clear", "destination", LAC2_ADDR).stdout
+        assert "tunnels-cleared: 1" in out
+        b.l2tp.expect("StopCCN", within=3.0)
+        wait_for(lambda: lnsd.show("session") == [], 5.0, "destination cleared")
+        d = lnsd.show("destination", LAC2_ADDR)[0]
+        assert d["counters"]["tunnels-closed"] >= 2 and d["sessions"] == 0
+        # Table output (not JSON) names the columns.
+        assert "address" in lnsd.ctl("show", "l2tp", "destination").stdout
+        # Errors are reported with a non-zero status.
+        assert lnsd.ctl("l2tp", "clear", "session", "1/2", check=False).returncode != 0
+        del s2
+    finally:
+        a.close()
+        b.close()
+
+
+def test_shut_down_destination_refuses_new_tunnels(lab):
+    lab_, lnsd = lab
+    lnsd.ctl("l2tp", "shutdown", "destination", LAC2_ADDR)
+    try:
+        assert subset([{"address": LAC2_ADDR, "state": "shutdown"}], lnsd.show("destination", LAC2_ADDR))
+        lac = Lac(lab_, LAC2_ADDR)
+        try:
+            lac.open(None, tid=31)
+            stop = lac.l2tp.expect("StopCCN", within=3.0)
+            assert stop.result_code["result"] == 4
+        finally:
+            lac.close()
+    finally:
+        lnsd.ctl("l2tp", "no", "shutdown", "destination", LAC2_ADDR)
+    lac = Lac(lab_, LAC2_ADDR)
+    try:
+        lac.open(None, tid=32)
+        wait_for(lambda: any(t["destination"] == LAC2_ADDR and t["state"] == "established" for t in tunnels(lnsd)),
+                 5.0, "tunnel accepted again")
+    finally:
+        lac.close()
+
+
+def test_show_summary_json(lab):
+    _, lnsd = lab
+    s = lnsd.show("summary")
+    assert subset({"system": {"state": "enabled", "hostname": "lnsd-test"}}, s), s
+    assert {"datagrams-in", "malformed", "auth-failures"} <= set(s["system"]["counters"])
+    timers = lnsd.ctl("--json", "show", "timers").stdout
+    assert '"tunnel-hold"' in timers
