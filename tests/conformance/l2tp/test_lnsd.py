@@ -211,3 +211,26 @@ def test_show_summary_json(lab):
     assert {"datagrams-in", "malformed", "auth-failures"} <= set(s["system"]["counters"])
     timers = lnsd.ctl("--json", "show", "timers").stdout
     assert '"tunnel-hold"' in timers
+
+
+def test_zz_sigterm_sends_stopccn_to_every_peer_and_exits_0(lab):
+    """Last in the module: stops the module's lnsd."""
+    from dlab import procs
+    lab_, lnsd = lab
+    for addr in (LAC_ADDR, LAC2_ADDR):
+        lnsd.ctl("l2tp", "clear", "destination", addr)
+    wait_for(lambda: tunnels(lnsd, "established") == [], 5.0, "earlier tunnels cleared")
+    a, b = Lac(lab_, LAC_ADDR), Lac(lab_, LAC2_ADDR)
+    try:
+        a.open(SECRET, tid=41)
+        b.open(None, tid=42)
+        wait_for(lambda: len(tunnels(lnsd, "established")) == 2, 5.0, "two tunnels up")
+        procs.stop(lnsd.proc, grace=5.0)
+        for lac in (a, b):
+            stop = lac.l2tp.expect("StopCCN", within=3.0)
+            assert stop.result_code["result"] == 1
+        assert lnsd.proc.popen.returncode == 0
+        assert "lnsd: stopping, StopCCN sent on 2 tunnel(s)" in lnsd.proc.log_text()
+    finally:
+        a.close()
+        b.close()
