@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "dl/dataplane/asio_tun.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/dataplane/framing.hpp"
 #include "dl/dataplane/kernel_routes.hpp"
@@ -218,5 +222,47 @@ TEST_F(DataplaneNetns, TunForwardingAndKernelRouteMirroring) {
         EXPECT_EQ(loop.routes(vr).size(), 1u) << "the table itself is lnsd's to clear";
         loop.set_mirror(vr, nullptr);
         loop.set_mirror(red, nullptr);
+    });
+}
+
+TEST_F(DataplaneNetns, AsioWatcherDrivesTheTun) {
+    ScopedNetns ns(ScopedNetns::random_name("asio"));
+    ns.run([] {
+        Netlink nl;
+        TunDevice tun = TunDevice::open({.name = "dlo-asio"});
+        nl.add_address(tun.ifindex(), P("10.66.255.1/32"));
+        boost::asio::io_context io;
+        std::vector<SessionHandle> seen;
+        std::vector<std::uint32_t> no_route;
+        ForwardingLoop::Callbacks cb;
+        cb.to_session = [&](VrId, SessionHandle s, Packet&) { seen.push_back(s); };
+        cb.no_route = [&](VrId, std::uint32_t dst, std::span<const std::uint8_t>) { no_route.push_back(dst); };
+        cb.batch_end = [&](VrId) {
+            if (seen.size() + no_route.size() >= 4) io.stop();
+        };
+        ForwardingLoop loop(cb, 2, 2048, 64);  // batch of 2: four packets need two batches
+        KernelRouteMirror mirror(nl, {.tun_ifindex = tun.ifindex()});
+        const VrId vr = loop.add_vr("default", std::move(tun), &mirror);
+        ASSERT_FALSE(loop.add_route(vr, P("10.66.1.0/24"), 5, RouteKind::framed_route).kernel_error);
+        // A kernel route without a session: its packets reach the TUN and are "no route" triggers.
+        nl.add_route(P("10.67.0.0/16"), loop.tun(vr).ifindex());
+
+        AsioTunWatcher watcher(io, loop, vr, 2);
+        watcher.start();
+        Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
+        for (const char* dst : {"10.66.1.1", "10.67.0.9", "10.66.1.2", "10.66.1.3"}) {
+            const sockaddr_in a = sin(dst, 9);
+            ASSERT_EQ(::sendto(udp.fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&a), sizeof a), 1);
+        }
+        boost::asio::steady_timer guard(io, std::chrono::seconds(5));
+        guard.async_wait([&](const boost::system::error_code& ec) {
+            if (!ec) io.stop();
+        });
+        io.run();
+        EXPECT_EQ(seen, (std::vector<SessionHandle>{5, 5, 5}));
+        EXPECT_EQ(no_route, (std::vector<std::uint32_t>{Ipv4Address::parse("10.67.0.9")->value}));
+        EXPECT_GE(watcher.wakeups(), 1u);
+        EXPECT_GE(loop.counters(vr).tun_reads, 2u);
+        watcher.stop();
     });
 }

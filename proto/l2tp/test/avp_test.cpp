@@ -9,12 +9,12 @@
 #include "dl/l2tp/registry.hpp"
 #include "dl/l2tp/validate.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
+using dl::testing::hex;
 
 struct AvpCase {
     const char* name;

@@ -7,13 +7,13 @@
 #include "dl/l2tp/builders.hpp"
 #include "dl/l2tp/registry.hpp"
 #include "dl/l2tp/validate.hpp"
+#include "dl/testing/bytes.hpp"
 #include "full_messages.hpp"
-#include "test_util.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
+using dl::testing::hex;
 
 // req: L2TP.validation, L2TP.outgoing
 TEST(Builders, EveryMessageTypeWithAllItsAvpsRoundTrips) {

@@ -4,28 +4,28 @@
 
 #include <map>
 
-#include "capture_util.hpp"
 #include "dl/l2tp/hidden.hpp"
 #include "dl/l2tp/l2tp.hpp"
 #include "dl/l2tp/validate.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
+#include "dl/testing/capture.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
+using dl::testing::hex;
 
 const std::string kCaptures = std::string(DL_SHARED_DIR) + "/captures/";
 
-L2TP parse(const test::Datagram& d) {
+L2TP parse(const dl::testing::Datagram& d) {
     return L2TP(d.payload.data(), static_cast<std::uint32_t>(d.payload.size()));
 }
 
 // req: L2TP.header, L2TP.avp
 TEST(Capture, JnetpcapEveryL2tpPacketParsesAndReserialisesByteExact) {
     std::size_t frames = 0;
-    const auto dgrams = test::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap", &frames);
+    const auto dgrams = dl::testing::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap", &frames);
     EXPECT_EQ(frames, 168u);
     std::size_t l2tp = 0, control = 0, zlb = 0, data = 0;
     std::map<std::uint16_t, int> types;
@@ -62,7 +62,7 @@ TEST(Capture, JnetpcapEveryL2tpPacketParsesAndReserialisesByteExact) {
 
 // req: L2TP.tunnel-auth
 TEST(Capture, JnetpcapTunnelAuthentication) {
-    const auto dgrams = test::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap");
+    const auto dgrams = dl::testing::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap");
     std::optional<std::vector<std::uint8_t>> challenge;
     std::optional<std::array<std::uint8_t, 16>> response;
     for (const auto& d : dgrams) {
@@ -83,7 +83,7 @@ TEST(Capture, JnetpcapTunnelAuthentication) {
 
 // req: L2TP.incoming
 TEST(Capture, JnetpcapIccnProxyAuthen) {
-    for (const auto& d : test::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap")) {
+    for (const auto& d : dl::testing::read_udp(kCaptures + "jnetpcap_test-l2tp.pcap")) {
         L2TP m = parse(d);
         if (m.is_control() && !m.is_zlb() && m.message_type() == 12) {
             EXPECT_TRUE(m.proxy_authen_type());
@@ -97,7 +97,7 @@ TEST(Capture, JnetpcapIccnProxyAuthen) {
 
 // req: L2TP.header, L2TP.avp
 TEST(Capture, PacketnetDataMessageParses) {
-    const auto dgrams = test::read_udp(kCaptures + "packetnet_l2tp.pcap");
+    const auto dgrams = dl::testing::read_udp(kCaptures + "packetnet_l2tp.pcap");
     ASSERT_EQ(dgrams.size(), 1u);  // inside PPPoE/PPP/IPv4
     L2TP m = parse(dgrams[0]);
     EXPECT_TRUE(m.is_data());
@@ -114,7 +114,7 @@ TEST(Capture, PacketnetDataMessageParses) {
 
 // req: L2TP.hidden
 TEST(Capture, BngblasterSccrqHiddenChallengeUndecodable) {
-    const auto dgrams = test::read_udp(kCaptures + "bngblaster_l2tp_sccrq.pcap");  // Ethernet/MPLS/IPv4
+    const auto dgrams = dl::testing::read_udp(kCaptures + "bngblaster_l2tp_sccrq.pcap");  // Ethernet/MPLS/IPv4
     ASSERT_EQ(dgrams.size(), 1u);
     L2TP m = parse(dgrams[0]);
     EXPECT_EQ(m.message_type(), 1);
@@ -139,7 +139,7 @@ TEST(Capture, BngblasterSccrqHiddenChallengeUndecodable) {
 // req: L2TP.header, L2TP.avp
 TEST(Capture, TcpdumpAvpOverflowEveryL2tpFrameRejected) {
     std::size_t frames = 0;
-    const auto dgrams = test::read_udp(kCaptures + "tcpdump_l2tp-avp-overflow.pcap", &frames);
+    const auto dgrams = dl::testing::read_udp(kCaptures + "tcpdump_l2tp-avp-overflow.pcap", &frames);
     EXPECT_EQ(frames, 20u);
     std::size_t on_1701 = 0;
     for (const auto& d : dgrams) {

@@ -5,12 +5,12 @@
 #include "dl/l2tp/builders.hpp"
 #include "dl/l2tp/l2tp.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
+using dl::testing::hex;
 using dl::proto::ParseError;
 
 L2TP parse(const std::vector<std::uint8_t>& b) { return L2TP(b.data(), static_cast<std::uint32_t>(b.size())); }

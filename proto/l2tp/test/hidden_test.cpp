@@ -5,12 +5,12 @@
 #include "dl/l2tp/hidden.hpp"
 #include "dl/l2tp/l2tp.hpp"
 #include "dl/l2tp/validate.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
+using dl::testing::hex;
 
 std::vector<std::uint8_t> rv16() { return hex("000102030405060708090a0b0c0d0e0f"); }
 

@@ -13,38 +13,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include "dl/l2tp/builders.hpp"
+#include "dl/testing/bytes.hpp"
+#include "dl/testing/tshark.hpp"
 #include "full_messages.hpp"
-#include "test_util.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
-
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* f = ::popen(cmd.c_str(), "r");
-    if (f == nullptr) return out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    ::pclose(f);
-    return out;
-}
-
-bool have_tshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> v;
-    std::string cur;
-    std::istringstream is(s);
-    while (std::getline(is, cur, sep)) v.push_back(cur);
-    if (!s.empty() && s.back() == sep) v.emplace_back();
-    return v;
-}
+using dl::testing::have_tshark;
+using dl::testing::hex;
+using dl::testing::run;
+using dl::testing::split;
 
 // req: L2TP.header, L2TP.avp, L2TP.hidden
 TEST(Tshark, CorpusDecodesCleanly) {

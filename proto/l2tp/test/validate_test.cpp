@@ -4,13 +4,13 @@
 #include "dl/l2tp/builders.hpp"
 #include "dl/l2tp/registry.hpp"
 #include "dl/l2tp/validate.hpp"
+#include "dl/testing/bytes.hpp"
 #include "full_messages.hpp"
-#include "test_util.hpp"
 
 namespace dl::l2tp {
 namespace {
 
-using test::hex;
+using dl::testing::hex;
 
 void expect_error(const L2TP& m, std::string_view message, std::string_view item, std::string_view source) {
     auto e = check(m);

@@ -4,14 +4,17 @@
 #include <gtest/gtest.h>
 
 #include "dl/proto/errors.hpp"
+#include "dl/testing/bytes.hpp"
 #include "test_util.hpp"
 
 namespace dl::ppp {
 namespace {
 
 using dl::proto::ParseError;
-using test::Bytes;
-using test::hex;
+using dl::testing::Bytes;
+using dl::testing::cat;
+using dl::testing::hex;
+using dl::testing::str;
 
 template <typename T>
 T parse(const Bytes& b) {
@@ -52,7 +55,7 @@ TEST(Pap, AckNakGolden) {
 // req: PPP.pap
 TEST(Pap, EmptyFieldsAndPadding) {
     const Bytes b = hex("01 01 00 06 00 00");
-    auto p = parse<PAP>(test::cat(b, hex("00 00")));  // octets past Length are padding
+    auto p = parse<PAP>(cat(b, hex("00 00")));  // octets past Length are padding
     EXPECT_EQ(p.peer_id(), "");
     EXPECT_EQ(p.password(), "");
     EXPECT_EQ(p.serialize(), b);
@@ -78,8 +81,8 @@ TEST(Chap, ChallengeResponseSuccessFailureGolden) {
     CHAP r(ChapCode::response, 0x2a);
     r.value(digest);
     r.name("markw");
-    const Bytes resp = test::cat(hex("02 2a 00 1a 10"),
-                                 test::cat(hex("ed75aa768cb5510ee88ae585fd648cc6"), test::str("markw")));
+    const Bytes resp = cat(hex("02 2a 00 1a 10"),
+                                 cat(hex("ed75aa768cb5510ee88ae585fd648cc6"), str("markw")));
     EXPECT_EQ(r.serialize(), resp);
     EXPECT_EQ(parse<CHAP>(resp).name(), "markw");
 
@@ -101,7 +104,7 @@ TEST(Chap, Md5ResponseVector) {
     // RFC 1994 §4.1: MD5(Identifier || secret || Challenge); hand-computed with another MD5.
     Bytes ch(16);
     for (int i = 0; i < 16; ++i) ch[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i);
-    const auto d = chap_md5_response(1, test::str("secret"), ch);
+    const auto d = chap_md5_response(1, str("secret"), ch);
     EXPECT_EQ(Bytes(d.begin(), d.end()), hex("740e86463bda3a4d7017d6e0fba0699d"));
 }
 

@@ -3,22 +3,21 @@
 // test does not depend on proto/l2tp. Every LCP/PAP/IPCP/CHAP packet must parse and re-serialise
 // byte-exact.
 #include <gtest/gtest.h>
-#include <tins/ip.h>
-#include <tins/rawpdu.h>
-#include <tins/sniffer.h>
-#include <tins/udp.h>
+#include <tins/ip.h>  // PPP::ipv4() returns a Tins::IP
 
 #include <map>
+#include <optional>
 
 #include "dl/ppp/auth.hpp"
 #include "dl/ppp/control.hpp"
 #include "dl/ppp/ppp.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
+#include "dl/testing/capture.hpp"
 
 namespace dl::ppp {
 namespace {
 
-using test::Bytes;
+using dl::testing::Bytes;
 
 /// Returns the PPP bytes of an L2TP data message, or nullopt for control messages / junk.
 std::optional<Bytes> l2tp_data_payload(const Bytes& p) {
@@ -43,20 +42,14 @@ std::optional<Bytes> l2tp_data_payload(const Bytes& p) {
 }
 
 TEST(Capture, JnetpcapL2tpPppParsesAndReserialisesByteExact) {
-    Tins::FileSniffer sniffer(DL_SHARED_DIR "/captures/jnetpcap_test-l2tp.pcap");
     std::map<std::uint16_t, int> counts;
     int data_messages = 0;
-    int frame_no = 0;
     bool saw_pap_markw = false, saw_protocol_reject = false, saw_identification = false;
-    for (auto& packet : sniffer) {
-        ++frame_no;
-        auto* udp = packet.pdu()->find_pdu<Tins::UDP>();
-        auto* raw = packet.pdu()->find_pdu<Tins::RawPDU>();
-        if (!udp || !raw || (udp->dport() != 1701 && udp->sport() != 1701)) continue;
-        auto payload = l2tp_data_payload(raw->payload());
+    for (const auto& d : dl::testing::read_udp(DL_SHARED_DIR "/captures/jnetpcap_test-l2tp.pcap", {1701})) {
+        auto payload = l2tp_data_payload(d.payload);
         if (!payload) continue;
         ++data_messages;
-        SCOPED_TRACE("frame " + std::to_string(frame_no));
+        SCOPED_TRACE("frame " + std::to_string(d.frame));
         ASSERT_GE(payload->size(), 2u);
         EXPECT_EQ((*payload)[0], 0xff);  // this LAC sends Address/Control
         EXPECT_EQ((*payload)[1], 0x03);

@@ -5,14 +5,16 @@
 
 #include "dl/ppp/ppp.hpp"
 #include "dl/proto/errors.hpp"
+#include "dl/testing/bytes.hpp"
 #include "test_util.hpp"
 
 namespace dl::ppp {
 namespace {
 
 using dl::proto::ParseError;
-using test::Bytes;
-using test::hex;
+using dl::testing::Bytes;
+using dl::testing::hex;
+using dl::testing::str;
 
 template <typename T>
 T parse(const Bytes& b) {
@@ -105,7 +107,7 @@ TEST(Lcp, UnknownAndRfc1570OptionsAreKept) {
 TEST(Lcp, TerminateAndCodeReject) {
     const Bytes t = hex("05 07 00 08 42 79 65 21");  // Terminate-Request "Bye!"
     auto p = parse<LCP>(t);
-    EXPECT_EQ(p.data(), test::str("Bye!"));
+    EXPECT_EQ(p.data(), str("Bye!"));
     EXPECT_EQ(ser(p), t);
     LCP ta(CpCode::terminate_ack, 7);
     EXPECT_EQ(ser(ta), hex("06 07 00 04"));
@@ -151,7 +153,7 @@ TEST(Lcp, EchoDiscardIdentificationTimeRemaining) {
     const Bytes id = hex("0c 01 00 0d 00 00 00 00 68 65 6c 6c 6f");  // Identification "hello"
     auto i = parse<LCP>(id);
     EXPECT_EQ(i.code_name(), "Identification");
-    EXPECT_EQ(Bytes(i.echo_data().begin(), i.echo_data().end()), test::str("hello"));
+    EXPECT_EQ(Bytes(i.echo_data().begin(), i.echo_data().end()), str("hello"));
     EXPECT_EQ(ser(i), id);
 
     const Bytes tr = hex("0d 02 00 0e 11 22 33 44 00 00 0e 10 61 62");  // 3600 s, "ab"
@@ -159,12 +161,12 @@ TEST(Lcp, EchoDiscardIdentificationTimeRemaining) {
     EXPECT_EQ(t.code_name(), "Time-Remaining");
     EXPECT_EQ(t.magic_number(), 0x11223344u);
     EXPECT_EQ(t.seconds_remaining(), 3600u);
-    EXPECT_EQ(Bytes(t.echo_data().begin(), t.echo_data().end()), test::str("ab"));
+    EXPECT_EQ(Bytes(t.echo_data().begin(), t.echo_data().end()), str("ab"));
     EXPECT_EQ(ser(t), tr);
     LCP t2(CpCode::time_remaining, 2);
     t2.magic_number(0x11223344);
     t2.seconds_remaining(3600);
-    t2.echo_data(test::str("ab"));
+    t2.echo_data(str("ab"));
     EXPECT_EQ(ser(t2), tr);
 }
 

@@ -1,16 +1,18 @@
 // FCS-16 / FCS-32 (RFC 1662 Appendix C) against check values and a bitwise reference.
 #include "dl/ppp/fcs.hpp"
+#include "dl/testing/bytes.hpp"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "test_util.hpp"
 
 namespace dl::ppp {
 namespace {
 
-using test::Bytes;
+using dl::testing::Bytes;
+using dl::testing::hex;
+using dl::testing::str;
 
 // Bitwise (table-free) reference of the same CRCs, to cross-check the RFC's table algorithm.
 std::uint16_t ref16(std::uint16_t f, const Bytes& d) {
@@ -30,7 +32,7 @@ std::uint32_t ref32(std::uint32_t f, const Bytes& d) {
 
 // req: PPP.hdlc
 TEST(Fcs, CheckValues) {
-    const Bytes s = test::str("123456789");
+    const Bytes s = str("123456789");
     // CRC-16/X.25 (the PPP FCS-16) check value 0x906e; CRC-32 check value 0xcbf43926.
     EXPECT_EQ(fcs16(kFcs16Init, s), 0x6f91);
     EXPECT_EQ(static_cast<std::uint16_t>(~fcs16(kFcs16Init, s)), 0x906e);
@@ -39,12 +41,12 @@ TEST(Fcs, CheckValues) {
 
 // req: PPP.hdlc
 TEST(Fcs, GoodResidueConstants) {
-    Bytes f = test::hex("ff 03 c0 21 01 01 00 04");
+    Bytes f = hex("ff 03 c0 21 01 01 00 04");
     const auto c16 = static_cast<std::uint16_t>(~fcs16(kFcs16Init, f));
     Bytes f16 = f;
     f16.push_back(static_cast<std::uint8_t>(c16 & 0xff));  // least significant octet first
     f16.push_back(static_cast<std::uint8_t>(c16 >> 8));
-    EXPECT_EQ(f16, test::hex("ff 03 c0 21 01 01 00 04 d1 b5"));
+    EXPECT_EQ(f16, hex("ff 03 c0 21 01 01 00 04 d1 b5"));
     EXPECT_EQ(fcs16(kFcs16Init, f16), kFcs16Good);
     EXPECT_EQ(kFcs16Good, 0xf0b8);
     EXPECT_TRUE(fcs16_good(f16));

@@ -7,13 +7,14 @@
 
 #include "dl/ppp/fcs.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 namespace dl::ppp {
 namespace {
 
-using test::Bytes;
-using test::hex;
+using dl::testing::Bytes;
+using dl::testing::cat;
+using dl::testing::hex;
 
 const Bytes kLcpCfgReq = hex("c0 21 01 01 00 04");     // LCP Configure-Request, id 1, no options
 const Bytes kIpFrame = hex("21 45 00 7e 7d 11 13");    // PFC'd IPv4 with flag/escape/XON/XOFF
@@ -134,14 +135,14 @@ TEST(AsyncDeframer, SeveralFramesInOneChunkWithNextApi) {
 // req: PPP.hdlc
 TEST(AsyncDeframer, GarbageAbortBadFcsShortAndHunt) {
     Bytes s = hex("41 42 43");                      // before first flag: hunted over
-    s = test::cat(s, encode_async(kLcpCfgReq));     // good
-    s = test::cat(s, hex("7e 7e 7e"));              // empty frames: silently ignored
-    s = test::cat(s, hex("41 42 7e"));              // 2 octets: too short
-    s = test::cat(s, hex("ff 03 c0 21 7d 7e"));     // aborted by 7d 7e
+    s = cat(s, encode_async(kLcpCfgReq));     // good
+    s = cat(s, hex("7e 7e 7e"));              // empty frames: silently ignored
+    s = cat(s, hex("41 42 7e"));              // 2 octets: too short
+    s = cat(s, hex("ff 03 c0 21 7d 7e"));     // aborted by 7d 7e
     Bytes bad = encode_async(kIpFrame);
     bad[4] ^= 0x01;                                 // corrupt: bad FCS
-    s = test::cat(s, bad);
-    s = test::cat(s, encode_async(kIpFrame));       // good
+    s = cat(s, bad);
+    s = cat(s, encode_async(kIpFrame));       // good
     AsyncDeframer d;
     auto frames = d.feed(s);
     ASSERT_EQ(frames.size(), 2u);
@@ -163,7 +164,7 @@ TEST(AsyncDeframer, TooLongFramesAreCountedAndMemoryBounded) {
     big.resize(2 + 101, 0x55);
     Bytes ok{0x00, 0x21};
     ok.resize(2 + 100, 0x55);
-    auto frames = d.feed(test::cat(encode_async(big), encode_async(ok)));
+    auto frames = d.feed(cat(encode_async(big), encode_async(ok)));
     ASSERT_EQ(frames.size(), 1u);
     EXPECT_EQ(frames[0], ok);
     EXPECT_EQ(d.stats().too_long, 1u);
@@ -200,7 +201,7 @@ TEST(AsyncDeframer, BadControlFieldAndReset) {
     raw.push_back(static_cast<std::uint8_t>(f & 0xff));
     raw.push_back(static_cast<std::uint8_t>(f >> 8));
     Bytes s{0x7e};
-    s = test::cat(s, raw);
+    s = cat(s, raw);
     s.push_back(0x7e);
     AsyncDeframer d(DeframerOptions{0, false, 1500});
     EXPECT_TRUE(d.feed(s).empty());

@@ -9,14 +9,14 @@
 #include "dl/ppp/control.hpp"
 #include "dl/ppp/hdlc.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 namespace dl::ppp {
 namespace {
 
 using dl::proto::ParseError;
-using test::Bytes;
-using test::hex;
+using dl::testing::Bytes;
+using dl::testing::hex;
 
 PPP parse(const Bytes& b) { return PPP(b.data(), static_cast<std::uint32_t>(b.size())); }
 

@@ -4,73 +4,36 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "dl/ppp/auth.hpp"
 #include "dl/ppp/control.hpp"
 #include "dl/ppp/hdlc.hpp"
 #include "dl/ppp/ppp.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
+#include "dl/testing/tshark.hpp"
 
 namespace dl::ppp {
 namespace {
 
-using test::Bytes;
+using dl::testing::Bytes;
+using dl::testing::cat;
+using dl::testing::have_tshark;
+using dl::testing::hex;
+using dl::testing::lines;
+using dl::testing::run;
+using dl::testing::str;
+using dl::testing::write_pcap;
 namespace fs = std::filesystem;
 
-void put32(std::ofstream& o, std::uint32_t v) { o.write(reinterpret_cast<const char*>(&v), 4); }
-void put16(std::ofstream& o, std::uint16_t v) { o.write(reinterpret_cast<const char*>(&v), 2); }
-
-/// Classic pcap (host byte order, magic a1b2c3d4): 24-octet file header + 16 per record.
-void write_pcap(const fs::path& path, std::uint32_t linktype, const std::vector<Bytes>& frames) {
-    std::ofstream o(path, std::ios::binary);
-    put32(o, 0xa1b2c3d4);
-    put16(o, 2);
-    put16(o, 4);
-    put32(o, 0);
-    put32(o, 0);
-    put32(o, 65535);
-    put32(o, linktype);
-    std::uint32_t t = 1700000000;
-    for (const auto& f : frames) {
-        put32(o, t++);
-        put32(o, 0);
-        put32(o, static_cast<std::uint32_t>(f.size()));
-        put32(o, static_cast<std::uint32_t>(f.size()));
-        o.write(reinterpret_cast<const char*>(f.data()), static_cast<std::streamsize>(f.size()));
-    }
-}
-
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    ::pclose(p);
-    return out;
-}
-
-std::vector<std::string> lines(const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);) v.push_back(l);
-    return v;
-}
-
 Bytes with_ac(PPP& p) {
-    return test::cat(Bytes{0xff, 0x03}, p.serialize());
+    return cat(Bytes{0xff, 0x03}, p.serialize());
 }
 
 class TsharkCrossCheck : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (run("command -v tshark").empty()) GTEST_SKIP() << "tshark not on PATH";
+        if (!have_tshark()) GTEST_SKIP() << "tshark not on PATH";
         dir_ = fs::temp_directory_path() / ("dl_ppp_tshark_" + std::to_string(::getpid()));
         fs::create_directories(dir_);
     }
@@ -106,7 +69,7 @@ TEST_F(TsharkCrossCheck, LcpPapChapIpcpFields) {
     }
     {
         CHAP c(ChapCode::challenge, 3);
-        c.value(test::hex("0123456789abcdeffedcba9876543210"));
+        c.value(hex("0123456789abcdeffedcba9876543210"));
         c.name("LNS1");
         PPP p;
         p /= c;
@@ -124,14 +87,14 @@ TEST_F(TsharkCrossCheck, LcpPapChapIpcpFields) {
     {
         LCP e(CpCode::echo_request, 5);
         e.magic_number(0xcafebabe);
-        e.echo_data(test::str("ping"));
+        e.echo_data(str("ping"));
         PPP p;
         p /= e;
         frames.push_back(with_ac(p));
     }
     {
         LCP r(CpCode::configure_request, 6);
-        r.protocol_reject(kProtoCCP, test::hex("01 01 00 04"));
+        r.protocol_reject(kProtoCCP, hex("01 01 00 04"));
         PPP p;
         p /= r;
         frames.push_back(with_ac(p));
@@ -166,7 +129,7 @@ TEST_F(TsharkCrossCheck, SyncFramesHaveGoodFcs16AndFcs32) {
     // encode_sync output (Address, Control, PPP, FCS) under DLT_PPP with tshark's FCS preference.
     LCP e(CpCode::echo_request, 7);
     e.magic_number(0x01020304);
-    e.echo_data(test::str("fcs"));
+    e.echo_data(str("fcs"));
     PPP p;
     p /= e;
     const Bytes ppp = p.serialize();

@@ -1,14 +1,14 @@
 #include "dl/radius/attribute.hpp"
 #include "dl/radius/radius.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
 using namespace dl::radius;
-using dl::radius::test::hex;
-using dl::radius::test::to_hex;
+using dl::testing::hex;
+using dl::testing::to_hex;
 
 namespace {
 std::vector<std::uint8_t> attrs_of(const Radius& p) {
@@ -25,7 +25,7 @@ TEST(Attribute, TaggedTunnelAttributesGoldenBytes) {
     p.add_integer(AttributeType::Tunnel_Type, kTunnelTypeL2tp, 1);
     p.add_integer(AttributeType::Tunnel_Medium_Type, kTunnelMediumIpv4, 1);
     p.add_integer(AttributeType::Tunnel_Preference, 100, 1);
-    EXPECT_EQ(to_hex(attrs_of(p)), "40 06 01 00 00 03 41 06 01 00 00 01 53 06 01 00 00 64");
+    EXPECT_EQ(to_hex(attrs_of(p), " "), "40 06 01 00 00 03 41 06 01 00 00 01 53 06 01 00 00 64");
     EXPECT_EQ(p.get_integer(AttributeType::Tunnel_Type, 1), 3u);
     EXPECT_EQ(p.get_integer(AttributeType::Tunnel_Preference), 100u);
     EXPECT_FALSE(p.get_integer(AttributeType::Tunnel_Type, 2).has_value());
@@ -40,7 +40,7 @@ TEST(Attribute, ErxVsaFramingGoldenBytes) {
     ASSERT_TRUE(f.has_tag);
     p.add(Attribute::vendor_string(kVendorErx, 65, "UNPOLICED", 1, true));
     const auto want = hex("1a 12 00 00 13 0a 41 0c 01 55 4e 50 4f 4c 49 43 45 44");
-    EXPECT_EQ(to_hex(attrs_of(p)), to_hex(want));
+    EXPECT_EQ(to_hex(attrs_of(p), " "), to_hex(want, " "));
     auto w = p.serialize();
     Radius q(w.data(), static_cast<std::uint32_t>(w.size()));
     ASSERT_EQ(q.attributes().size(), 1u);
@@ -61,7 +61,7 @@ TEST(Attribute, TaggedStringTagRules) {
     EXPECT_EQ(a.as_string(f), "198.51.100.2");
     // A value whose first octet is <= 0x1F gets a 0 tag octet so it is not read as a tag.
     auto b = Attribute::string(67, std::string("\x05x", 2), 0, true);
-    EXPECT_EQ(to_hex({b.value().begin(), b.value().end()}), "00 05 78");
+    EXPECT_EQ(to_hex({b.value().begin(), b.value().end()}, " "), "00 05 78");
     EXPECT_EQ(b.as_string(f), std::string("\x05x", 2));
     auto c = Attribute::string(67, "lac", 3, true);
     EXPECT_EQ(c.tag(f), 3);
@@ -71,7 +71,7 @@ TEST(Attribute, TaggedStringTagRules) {
 
 TEST(Attribute, IntegerAndLimits) {
     auto a = Attribute::integer(6, 5);
-    EXPECT_EQ(to_hex({a.value().begin(), a.value().end()}), "00 00 00 05");
+    EXPECT_EQ(to_hex({a.value().begin(), a.value().end()}, " "), "00 00 00 05");
     EXPECT_EQ(a.as_integer(), 5u);
     EXPECT_THROW(Attribute::integer(64, 0x1000000, 1, true), std::out_of_range);
     std::vector<std::uint8_t> big(254, 'a');

@@ -1,14 +1,14 @@
 #include "dl/radius/auth.hpp"
 #include "dl/proto/crypto.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 #include <gtest/gtest.h>
 
 using namespace dl::radius;
 using dl::proto::ParseError;
-using dl::radius::test::hex;
-using dl::radius::test::to_hex;
+using dl::testing::hex;
+using dl::testing::to_hex;
 
 namespace {
 Authenticator auth_of(const std::vector<std::uint8_t>& pkt) {
@@ -43,7 +43,7 @@ TEST(UserPassword, Rfc2865Example7_1) {
     Radius req(b.data(), static_cast<std::uint32_t>(b.size()));
     EXPECT_EQ(user_password(req, "xyzzy5461"), "arctangent");
     auto hidden = hide_user_password("arctangent", "xyzzy5461", req.authenticator());
-    EXPECT_EQ(to_hex(hidden), "0d be 70 8d 93 d4 13 ce 31 96 e4 3f 78 2a 0a ee");
+    EXPECT_EQ(to_hex(hidden, " "), "0d be 70 8d 93 d4 13 ce 31 96 e4 3f 78 2a 0a ee");
     // Build it again through add_user_password: identical packet.
     Radius again(Code::Access_Request, 0);
     again.authenticator(req.authenticator());
@@ -105,7 +105,7 @@ TEST(TunnelPassword, FreeRadiusVectors) {
         auto enc = encrypt_tunnel_password(v.plain, "testing123", seq_auth(), salt);
         ASSERT_EQ(enc.size(), 18u);
         const std::size_t n = 2 + 1 + std::string_view(v.plain).size();
-        EXPECT_TRUE(std::equal(enc.begin(), enc.begin() + n, a.begin() + 3)) << to_hex(enc);
+        EXPECT_TRUE(std::equal(enc.begin(), enc.begin() + n, a.begin() + 3)) << to_hex(enc, " ");
     }
 }
 
@@ -278,9 +278,9 @@ TEST(Chap, PasswordAndChallenge) {
     auto b = hex(kReq72);
     Radius req(b.data(), static_cast<std::uint32_t>(b.size()));
     auto ch = chap_challenge(req);  // no CHAP-Challenge: the Request Authenticator
-    EXPECT_EQ(to_hex({ch.begin(), ch.end()}), "2a ee 86 f0 8d 0d 55 96 9c a5 97 8e 0d 33 67 a2");
+    EXPECT_EQ(to_hex({ch.begin(), ch.end()}, " "), "2a ee 86 f0 8d 0d 55 96 9c a5 97 8e 0d 33 67 a2");
     auto v = chap_password(0x16, "password", ch);
-    EXPECT_EQ(to_hex({v.begin(), v.end()}), "16 e7 00 a2 1b 5a e8 95 8d 4b 5f eb 3d 92 71 e9 48");
+    EXPECT_EQ(to_hex({v.begin(), v.end()}, " "), "16 e7 00 a2 1b 5a e8 95 8d 4b 5f eb 3d 92 71 e9 48");
     EXPECT_TRUE(verify_chap_password(v, "password", ch));
     EXPECT_FALSE(verify_chap_password(v, "Password", ch));
     EXPECT_FALSE(verify_chap_password(std::span(v.data(), 16), "password", ch));

@@ -1,7 +1,7 @@
 // Every RADIUS packet of the public captures parses and re-serialises byte-exact.
 #include "dl/radius/radius.hpp"
 #include "dl/proto/errors.hpp"
-#include "capture_util.hpp"
+#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +41,7 @@ Result check_capture(const std::string& name, bool allow_malformed = false) {
         } catch (const dl::proto::ParseError& e) {
             ++r.rejected;
             if (!allow_malformed) ADD_FAILURE() << name << " frame " << d.frame << ": " << e.what();
-            else if (std::getenv("DL_RADIUS_VERBOSE")) std::printf("frame %d: %s\n", d.frame, e.what());
+            else if (std::getenv("DL_RADIUS_VERBOSE")) std::printf("frame %zu: %s\n", d.frame, e.what());
         }
     }
     return r;

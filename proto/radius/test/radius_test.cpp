@@ -1,13 +1,13 @@
 #include "dl/radius/radius.hpp"
 #include "dl/proto/errors.hpp"
-#include "test_util.hpp"
+#include "dl/testing/bytes.hpp"
 
 #include <gtest/gtest.h>
 
 using namespace dl::radius;
 using dl::proto::ParseError;
-using dl::radius::test::hex;
-using dl::radius::test::to_hex;
+using dl::testing::hex;
+using dl::testing::to_hex;
 
 namespace {
 Radius parse(const std::vector<std::uint8_t>& b) {
@@ -17,7 +17,7 @@ Radius parse(const std::vector<std::uint8_t>& b) {
 void expect_reject(const std::vector<std::uint8_t>& b, std::string_view field) {
     try {
         parse(b);
-        ADD_FAILURE() << "accepted: " << to_hex(b);
+        ADD_FAILURE() << "accepted: " << to_hex(b, " ");
     } catch (const ParseError& e) {
         EXPECT_EQ(e.protocol(), dl::proto::Protocol::radius);
         EXPECT_EQ(e.field().substr(0, field.size()), field) << e.what();
@@ -66,7 +66,7 @@ TEST(Radius, BuildsDialOutAccessRequestGoldenBytes) {
     want.insert(want.end(), user.begin(), user.end());
     for (auto x : hex("06 06 00 00 00 05")) want.push_back(x);
     want[3] = static_cast<std::uint8_t>(want.size());
-    EXPECT_EQ(to_hex(p.serialize()), to_hex(want));
+    EXPECT_EQ(to_hex(p.serialize(), " "), to_hex(want, " "));
     std::vector<std::uint8_t> out;
     serialize_into(p, out);
     EXPECT_EQ(out, want);

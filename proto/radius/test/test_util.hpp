@@ -1,42 +1,18 @@
-// Helpers shared by the proto/radius tests.
+// Helpers of the proto/radius tests (the generic ones are in proto/testing: dl/testing/*.hpp).
 #pragma once
 
-#include <cctype>
-#include <cstdint>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "dl/testing/capture.hpp"
 
 namespace dl::radius::test {
 
-/// "01 0a ff" (blanks and newlines ignored) -> bytes.
-inline std::vector<std::uint8_t> hex(std::string_view s) {
-    std::vector<std::uint8_t> out;
-    int hi = -1;
-    for (char c : s) {
-        if (std::isspace(static_cast<unsigned char>(c))) continue;
-        int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                : (c >= 'a' && c <= 'f')                     ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F')                     ? c - 'A' + 10
-                                                             : -1;
-        if (v < 0) throw std::invalid_argument("bad hex");
-        if (hi < 0) hi = v;
-        else out.push_back(static_cast<std::uint8_t>(hi * 16 + v)), hi = -1;
-    }
-    if (hi >= 0) throw std::invalid_argument("odd hex");
-    return out;
-}
-
-inline std::string to_hex(const std::vector<std::uint8_t>& v) {
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (auto b : v) {
-        if (!s.empty()) s += ' ';
-        s += d[b >> 4];
-        s += d[b & 15];
-    }
-    return s;
+/// The UDP datagrams to or from a RADIUS port in the capture at `path` (1812 and 1813, RFC 2865 §3 and
+/// RFC 2866 §3; the historical 1645 and 1646; 3799, RFC 5176 §3), numbered as Wireshark numbers frames.
+/// Throws Tins::pcap_error if the file cannot be read.
+inline std::vector<dl::testing::Datagram> radius_datagrams(const std::string& path) {
+    return dl::testing::read_udp(path, {1812, 1813, 1645, 1646, 3799});
 }
 
 }  // namespace dl::radius::test

@@ -3,7 +3,8 @@
 #include "dl/radius/auth.hpp"
 #include "dl/radius/radius.hpp"
 #include "dl/proto/errors.hpp"
-#include "capture_util.hpp"
+#include "dl/testing/tshark.hpp"
+#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 #include <tins/tins.h>
@@ -19,18 +20,8 @@ using namespace dl::radius;
 
 namespace {
 
-bool have_tshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
-
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-    return out;
-}
+using dl::testing::have_tshark;
+using dl::testing::run;
 
 using Row = std::map<std::string, std::string>;
 
