@@ -172,9 +172,22 @@ public:
     Target(TargetConfig c, VirtualRouter& v, core::FsmEnv env)
         : cfg(std::move(c)), vr(v), fsm(spec(), env, *this, cfg.vr + "/" + cfg.prefix.to_string(), TargetState::inService) {}
 
+    static std::uint64_t route_key(Ipv4Prefix p) { return (std::uint64_t(p.length) << 32) | p.network().address.value; }
+    /// Session whose access route covers `a`, longest prefix first (33 lookups, not a scan).
+    Session* access_route_for(Ipv4Address a) const {
+        if (access_routes.empty()) return nullptr;
+        for (int len = 32; len >= 0; --len) {
+            const Ipv4Prefix p{a, static_cast<std::uint8_t>(len)};
+            auto it = access_routes.find(route_key(p));
+            if (it != access_routes.end()) return it->second;
+        }
+        return nullptr;
+    }
+
     TargetConfig cfg;
     VirtualRouter& vr;
     Counters counters;
+    std::multimap<std::uint64_t, Session*> access_routes;  ///< of sessions in inService
     std::map<std::uint32_t, std::unique_ptr<Session>> sessions;
     core::Fsm<Target, TargetState, TargetEvent> fsm;
 };
@@ -299,6 +312,7 @@ public:
     }
     static void in_service(Session& s, Step&) {
         s.inhibited = Duration::zero();
+        for (const auto& p : s.access_route) s.t.access_routes.emplace(Target::route_key(p), &s);
         s.release_buffer();
     }
     static void route_failed(Session& s, Step& st) {
@@ -309,7 +323,7 @@ public:
         s.inhibited = Duration::zero();
         s.call_placed = s.call_up = false;
         s.def.reset();
-        s.access_route.clear();
+        s.withdraw_routes();
         st.arm("dormant");
     }
     static void call_up_noted(Session& s, Step&) { s.call_up = true; }
@@ -329,7 +343,7 @@ public:
         if (s.call_placed) clear(s, "session reset");
         s.call_placed = s.call_up = false;
         s.def.reset();
-        s.access_route.clear();
+        s.withdraw_routes();
         s.inhibited = Duration::zero();
         s.drop_buffer("reset");
         st.arm("dormant");
@@ -357,6 +371,13 @@ public:
         s.m.defer([&mgr, k, reason] {
             if (mgr.ports_.clear_call) mgr.ports_.clear_call(k, reason);
         });
+    }
+    void withdraw_routes() {
+        for (const auto& p : access_route) {
+            auto [a, b] = t.access_routes.equal_range(Target::route_key(p));
+            while (a != b) a = a->second == this ? t.access_routes.erase(a) : std::next(a);
+        }
+        access_route.clear();
     }
     void drop_buffer(std::string_view why) {
         if (buffer.empty()) return;
@@ -841,15 +862,11 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
     if (!s) {
         // Seed 000 "Route Installation": an access route that does not encompass the dial-out route
         // leaves other destinations triggering new sessions; destinations it covers are forwarded.
-        for (auto& [d, o] : t->sessions) {
-            if (o->fsm.state() != SessionState::inService) continue;
-            for (const auto& p : o->access_route)
-                if (p.contains(*dest)) {
-                    ++t->counters.forwarded;
-                    ++cc.forwarded;
-                    if (ports_.forward) ports_.forward(o->key, packet);
-                    return TriggerOutcome::forwarded;
-                }
+        if (Session* o = t->access_route_for(*dest)) {
+            ++t->counters.forwarded;
+            ++cc.forwarded;
+            if (ports_.forward) ports_.forward(o->key, packet);
+            return TriggerOutcome::forwarded;
         }
     }
     if (t->fsm.state() != TargetState::inService && !(s && s->fsm.state() == SessionState::inService)) {

@@ -533,6 +533,11 @@ TEST(DialOutRoute, NarrowAccessRouteLeavesOtherDestinationsTriggering) {
     EXPECT_EQ(w.state("10.10.2.1"), SessionState::authenticating);
     ASSERT_EQ(w.authorized.size(), 2u);
     EXPECT_EQ(w.authorized[1].second, "0.0.0.0:65000/10.10.2.1@L2TP-dial-out.de.dt");
+    // Once the call closes the access route is withdrawn: 10.10.1.7 triggers its own session.
+    w.m.call_closed(k1);
+    EXPECT_EQ(w.trig("10.10.1.7"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.state("10.10.1.7"), SessionState::authenticating);
+    EXPECT_EQ(w.m.show_targets()[0]["counters"]["triggers_forwarded"], 2);  // buffered one + 10.10.1.7
 }
 
 // ---- two virtual routers with the same prefix ---------------------------------------------------
