@@ -1,0 +1,332 @@
+// cpe-emu core: sites answering ISDN calls and running the PPP engine in the peer role (cpe.hpp).
+#include "dl/cpe/cpe.hpp"
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include "dl/ppp/auth.hpp"
+#include "dl/ppp/hdlc.hpp"
+#include "dl/proto/errors.hpp"
+
+namespace dl::cpe {
+
+using ppp::engine::AuthMethod;
+using ppp::engine::AuthPreference;
+
+std::string_view to_string(Fault f) noexcept {
+    switch (f) {
+    case Fault::none: return "none";
+    case Fault::wrong_password: return "wrong-password";
+    case Fault::refuse_auth: return "refuse-auth";
+    case Fault::no_lcp: return "no-lcp";
+    case Fault::no_answer: return "no-answer";
+    case Fault::busy: return "busy";
+    case Fault::reject: return "reject";
+    }
+    return "?";
+}
+
+Fault fault_from_string(std::string_view s) {
+    for (auto f : {Fault::none, Fault::wrong_password, Fault::refuse_auth, Fault::no_lcp, Fault::no_answer, Fault::busy,
+                   Fault::reject})
+        if (to_string(f) == s) return f;
+    throw std::invalid_argument(fmt::format(
+        "fault: '{}' is not one of none, wrong-password, refuse-auth, no-lcp, no-answer, busy, reject", s));
+}
+
+namespace {
+std::uint32_t parse_ip(const std::string& s, const char* key) {
+    in_addr a{};
+    if (::inet_pton(AF_INET, s.c_str(), &a) != 1) throw std::invalid_argument(fmt::format("{}: '{}' is not an IPv4 address", key, s));
+    return ntohl(a.s_addr);
+}
+std::string ip_text(std::uint32_t ip) {
+    return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+}  // namespace
+
+SiteConfig SiteConfig::from_json(const nlohmann::json& j) {
+    SiteConfig s;
+    try {
+        s.number = j.at("number").get<std::string>();
+        if (!isdn::valid_number(s.number)) throw std::invalid_argument("number: '" + s.number + "' is not 1..32 digits");
+        s.name = j.value("name", s.name);
+        s.secret = j.value("secret", s.secret);
+        if (j.contains("auth")) {
+            s.allow_pap = s.allow_chap = false;
+            for (const auto& a : j.at("auth")) {
+                auto v = a.get<std::string>();
+                if (v == "pap") s.allow_pap = true;
+                else if (v == "chap") s.allow_chap = true;
+                else throw std::invalid_argument("auth: '" + v + "' is not pap or chap");
+            }
+        }
+        if (j.contains("require_auth")) {
+            auto v = j.at("require_auth").get<std::string>();
+            if (v == "none") s.require_auth = AuthPreference::none;
+            else if (v == "pap") s.require_auth = AuthPreference::pap;
+            else if (v == "chap") s.require_auth = AuthPreference::chap;
+            else throw std::invalid_argument("require_auth: '" + v + "' is not none, pap or chap");
+        }
+        if (j.contains("users")) s.users = j.at("users").get<std::map<std::string, std::string>>();
+        if (j.contains("local_ip")) s.local_ip = parse_ip(j.at("local_ip").get<std::string>(), "local_ip");
+        if (j.contains("mru")) {
+            auto m = j.at("mru").get<int>();
+            if (m < 128 || m > 16384) throw std::invalid_argument("mru: must be 128..16384");
+            s.mru = static_cast<std::uint16_t>(m);
+        }
+        if (j.contains("fault")) s.fault = fault_from_string(j.at("fault").get<std::string>());
+        if (j.contains("speed")) s.answer_speed = j.at("speed").get<std::uint32_t>();
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("site: ") + e.what());
+    }
+    return s;
+}
+
+struct Cpe::Site {
+    SiteConfig cfg;
+    std::unique_ptr<Call> call;
+};
+
+struct Cpe::Call {
+    Cpe& cpe;
+    Site& site;
+    std::uint16_t ref;  // the exchange's call reference (flag set)
+    isdn::Bearer bearer;
+    bool active = false;
+    bool network_up = false;
+    std::unique_ptr<ppp::AsyncDeframer> deframer;  // analog only
+    std::unique_ptr<ppp::engine::Link> link;
+    std::vector<std::vector<std::uint8_t>> rx_queue;  // packets received while a Link callback runs
+    int in_callback = 0;
+
+    Call(Cpe& c, Site& s, std::uint16_t r, isdn::Bearer b) : cpe(c), site(s), ref(r), bearer(b) {}
+};
+
+Cpe::Cpe(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, IsdnSend isdn_send)
+    : timers_(timers), registry_(registry), bus_(bus), isdn_send_(std::move(isdn_send)), reap_timer_(timers) {
+    core::register_well_known_timers(registry_);
+}
+
+Cpe::~Cpe() = default;
+
+std::size_t Cpe::site_footprint() noexcept { return sizeof(Site); }
+std::size_t Cpe::call_footprint() noexcept { return sizeof(Call); }
+
+void Cpe::add_site(SiteConfig site) {
+    if (!isdn::valid_number(site.number)) throw std::invalid_argument("number: '" + site.number + "' is not 1..32 digits");
+    if (sites_.count(site.number)) throw std::invalid_argument("number: '" + site.number + "' is configured twice");
+    auto s = std::make_unique<Site>();
+    s->cfg = std::move(site);
+    const std::string n = s->cfg.number;
+    sites_.emplace(n, std::move(s));
+    if (started_) isdn_send_(isdn::Message::reg({n}));
+}
+
+void Cpe::start() {
+    started_ = true;
+    std::vector<std::string> numbers;
+    for (const auto& [n, s] : sites_) {
+        numbers.push_back(n);
+        if (numbers.size() == isdn::Message::kMaxNumbers) {
+            isdn_send_(isdn::Message::reg(std::move(numbers)));
+            numbers.clear();
+        }
+    }
+    if (!numbers.empty()) isdn_send_(isdn::Message::reg(std::move(numbers)));
+}
+
+void Cpe::isdn_receive(const isdn::Message& m) {
+    using isdn::MessageType;
+    switch (m.type) {
+    case MessageType::setup: on_setup(m); return;
+    case MessageType::connect_ack: {
+        auto it = by_ref_.find(m.call_ref);
+        if (it == by_ref_.end() || !it->second->call) return;
+        Call& c = *it->second->call;
+        c.active = true;
+        if (c.site.cfg.fault != Fault::no_lcp) c.link->open();
+        return;
+    }
+    case MessageType::release:
+    case MessageType::release_complete: {
+        auto it = by_ref_.find(m.call_ref);
+        if (it == by_ref_.end()) return;
+        Site& s = *it->second;
+        if (m.type == MessageType::release)
+            isdn_send_(isdn::Message::simple(MessageType::release_complete, m.call_ref));
+        bus_.publish({.entity = "cpe.call", .id = s.cfg.number, .event = "released",
+                      .cause = fmt::format("cause {}", m.cause.value_or(16))});
+        end_call(s, std::nullopt);
+        return;
+    }
+    case MessageType::data: {
+        auto it = by_ref_.find(m.call_ref);
+        if (it == by_ref_.end() || !it->second->call || !it->second->call->active) return;
+        receive_data(*it->second->call, m.payload);
+        return;
+    }
+    default: return;
+    }
+}
+
+void Cpe::on_setup(const isdn::Message& m) {
+    auto it = sites_.find(m.called);
+    if (it == sites_.end()) {
+        isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::unallocated_number));
+        return;
+    }
+    Site& s = *it->second;
+    if (s.call) {
+        isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::user_busy));
+        return;
+    }
+    switch (s.cfg.fault) {
+    case Fault::busy: isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::user_busy)); return;
+    case Fault::reject: isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::call_rejected)); return;
+    default: break;
+    }
+    const isdn::Bearer bearer = m.bearer.value_or(isdn::Bearer::digital);
+    s.call = std::make_unique<Call>(*this, s, m.call_ref, bearer);
+    by_ref_[m.call_ref] = &s;
+    Call& c = *s.call;
+    if (bearer == isdn::Bearer::analog) c.deframer = std::make_unique<ppp::AsyncDeframer>();
+
+    ppp::engine::LinkConfig lc;
+    lc.mru = s.cfg.mru;
+    lc.name = s.cfg.name;
+    lc.secret = s.cfg.fault == Fault::wrong_password ? s.cfg.secret + "-wrong" : s.cfg.secret;
+    lc.allow_pap = s.cfg.fault != Fault::refuse_auth && s.cfg.allow_pap;
+    lc.allow_chap = s.cfg.fault != Fault::refuse_auth && s.cfg.allow_chap;
+    lc.require_auth = s.cfg.require_auth;
+    lc.local_ip = s.cfg.local_ip;
+    ppp::engine::LinkCallbacks cb;
+    Call* cp = &c;
+    cb.send = [this, cp](std::uint16_t proto, std::vector<std::uint8_t> info) { send_ppp(*cp, proto, info); };
+    cb.verify = [this, cp](std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+        // Authenticate the LNS from the site's own user table (RFC 1334 §2.2, RFC 1994 §4.1).
+        const auto& users = cp->site.cfg.users;
+        auto u = users.find(cr.user);
+        bool ok = false;
+        if (u != users.end()) {
+            if (cr.method == AuthMethod::pap) ok = cr.password == u->second;
+            else if (cr.method == AuthMethod::chap_md5) {
+                auto want = ppp::chap_md5_response(cr.chap_id, u->second, cr.challenge);
+                ok = cr.response.size() == want.size() && std::equal(want.begin(), want.end(), cr.response.begin());
+            }
+        }
+        // Answer after the callback returns (the engine's verify() is asynchronous by design).
+        timers_.arm(core::Duration::zero(), [cp, ticket, ok] {
+            if (cp->link) cp->link->verify_result(ticket, {ok, ok ? "welcome" : "bad credentials"});
+        });
+    };
+    cb.network_up = [this, cp](const ppp::engine::NetworkInfo& n) {
+        cp->network_up = true;
+        bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "network-up",
+                      .cause = fmt::format("local {} peer {}", ip_text(n.local_ip), ip_text(n.peer_ip))});
+    };
+    cb.link_down = [this, cp](std::string_view why) {
+        bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "link-down", .cause = std::string(why)});
+        Site& site = cp->site;
+        // Hang up after the engine's callback has returned.
+        timers_.arm(core::Duration::zero(), [this, &site, cp] {
+            if (site.call.get() == cp) end_call(site, isdn::cause::normal_clearing);
+        });
+    };
+    c.link = std::make_unique<ppp::engine::Link>(lc, cb, core::FsmEnv{&bus_, &timers_, &registry_},
+                                                 fmt::format("{}", s.cfg.number));
+    bus_.publish({.entity = "cpe.call", .id = s.cfg.number, .event = "setup",
+                  .cause = fmt::format("from {} {}", m.calling, to_string(bearer))});
+    isdn_send_(isdn::Message::simple(isdn::MessageType::alerting, m.call_ref));
+    if (s.cfg.fault == Fault::no_answer) return;
+    isdn::Message conn = isdn::Message::simple(isdn::MessageType::connect, m.call_ref);
+    if (s.cfg.answer_speed) conn.speed = s.cfg.answer_speed;
+    isdn_send_(conn);
+}
+
+void Cpe::send_ppp(Call& c, std::uint16_t protocol, const std::vector<std::uint8_t>& info) {
+    if (!c.active) return;
+    std::vector<std::uint8_t> frame{static_cast<std::uint8_t>(protocol >> 8), static_cast<std::uint8_t>(protocol)};
+    frame.insert(frame.end(), info.begin(), info.end());
+    std::vector<std::uint8_t> out = c.bearer == isdn::Bearer::digital ? ppp::encode_sync(frame) : ppp::encode_async(frame);
+    isdn_send_(isdn::Message::data(c.ref, out));
+}
+
+void Cpe::receive_data(Call& c, std::span<const std::uint8_t> payload) {
+    if (c.site.cfg.fault == Fault::no_lcp || !c.link) return;  // never answers LCP
+    if (c.bearer == isdn::Bearer::digital) {
+        try {
+            auto f = ppp::decode_sync(payload);
+            c.link->receive(f);
+        } catch (const proto::ParseError&) {
+            bus_.publish({.entity = "cpe.call", .id = c.site.cfg.number, .event = "bad-frame", .cause = "sync HDLC"});
+        }
+    } else if (c.deframer) {
+        auto frames = c.deframer->feed(payload);
+        for (const auto& f : frames)
+            if (c.link) c.link->receive(f);
+    }
+}
+
+void Cpe::end_call(Site& s, std::optional<std::uint8_t> release_cause) {
+    if (!s.call) return;
+    if (release_cause) isdn_send_(isdn::Message::release(s.call->ref, *release_cause));
+    by_ref_.erase(s.call->ref);
+    s.call->active = false;
+    if (s.call->link) s.call->link->lower_down("ISDN call released");
+    doomed_.push_back(std::move(s.call));
+    schedule_reap();
+}
+
+void Cpe::schedule_reap() {
+    if (!reap_timer_.armed()) reap_timer_.start(core::Duration::zero(), [this] { doomed_.clear(); });
+}
+
+void Cpe::isdn_down() {
+    for (auto& [n, s] : sites_) end_call(*s, std::nullopt);
+}
+
+bool Cpe::set_fault(const std::string& number, Fault f) {
+    auto it = sites_.find(number);
+    if (it == sites_.end()) return false;
+    it->second->cfg.fault = f;
+    return true;
+}
+
+bool Cpe::hangup(const std::string& number) {
+    auto it = sites_.find(number);
+    if (it == sites_.end() || !it->second->call) return false;
+    end_call(*it->second, isdn::cause::normal_clearing);
+    return true;
+}
+
+std::size_t Cpe::network_up_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& [k, s] : sites_)
+        if (s->call && s->call->link && s->call->link->ipcp_state() == ppp::engine::CpState::opened) ++n;
+    return n;
+}
+
+nlohmann::json Cpe::state() const {
+    nlohmann::json sites = nlohmann::json::array();
+    for (const auto& [n, s] : sites_) {
+        nlohmann::json j{{"number", n}, {"name", s->cfg.name}, {"fault", std::string(to_string(s->cfg.fault))}};
+        if (s->call && s->call->link) {
+            const auto& link = *s->call->link;
+            const auto& neg = link.negotiated();
+            j["call"] = {{"bearer", std::string(to_string(s->call->bearer))},
+                         {"active", s->call->active},
+                         {"phase", std::string(to_string(link.phase()))},
+                         {"lcp", std::string(ppp::engine::to_string(link.lcp_state()))},
+                         {"ipcp", std::string(ppp::engine::to_string(link.ipcp_state()))},
+                         {"local_ip", ip_text(neg.network.local_ip)},
+                         {"peer_ip", ip_text(neg.network.peer_ip)},
+                         {"peer_name", neg.peer_name}};
+        }
+        sites.push_back(j);
+    }
+    return {{"sites", sites}, {"network_up", network_up_count()}};
+}
+
+}  // namespace dl::cpe

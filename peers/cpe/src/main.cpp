@@ -1,0 +1,166 @@
+// cpe-emu: emulated remote-office routers (issue 7). Thin Boost.Asio shell around dl::cpe::Cpe:
+// one connection to isdn-emu for every site, control API (lns/core ControlServer).
+//
+//   cpe-emu --config FILE
+//
+// Config (YAML):
+//   isdn: /run/dl/isdn.sock
+//   control: /run/dl/cpe.ctl
+//   events: /run/dl/cpe-events.jsonl
+//   timers: {ppp-restart: 3s}
+//   sites:                         # one PPP peer each (cpe.hpp SiteConfig)
+//     - {number: "5551000", name: cpe-remote, secret: cpe-pass, auth: [pap, chap],
+//        require_auth: none, users: {lns: lns-secret}, local_ip: 10.10.1.254, fault: none}
+//   range: {first: "5552000", count: 1000, name: "site{}", secret: "pass{}"}   # load tests
+#include <csignal>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "dl/core/asio_driver.hpp"
+#include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
+#include "dl/core/errors.hpp"
+#include "dl/core/event.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/cpe/cpe.hpp"
+#include "dl/isdn/unix_link.hpp"
+
+namespace {
+// A YAML node as JSON (scalars as strings, which SiteConfig::from_json converts where needed).
+nlohmann::json to_json(const dl::core::ConfigNode& n) {
+    if (n.is_map()) {
+        nlohmann::json j = nlohmann::json::object();
+        for (const auto& k : n.keys()) j[k] = to_json(n[k]);
+        return j;
+    }
+    if (n.is_sequence()) {
+        nlohmann::json j = nlohmann::json::array();
+        for (std::size_t i = 0; i < n.size(); ++i) j.push_back(to_json(n.at(i)));
+        return j;
+    }
+    return n.as_string();
+}
+
+dl::cpe::SiteConfig site_from(const dl::core::ConfigNode& n) {
+    n.require_map();
+    n.allow_keys({"number", "name", "secret", "auth", "require_auth", "users", "local_ip", "mru", "fault", "speed"});
+    nlohmann::json j = to_json(n);
+    if (n.has("mru")) j["mru"] = n["mru"].as_int(128, 16384);
+    if (n.has("speed")) j["speed"] = n["speed"].as_int(0, 0xFFFFFFFF);
+    try {
+        return dl::cpe::SiteConfig::from_json(j);
+    } catch (const std::invalid_argument& e) {
+        throw dl::core::ConfigError(n.path(), n.text(), e.what());
+    }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+        else {
+            std::cerr << "usage: cpe-emu --config FILE\n";
+            return 2;
+        }
+    }
+    if (config_path.empty()) {
+        std::cerr << "usage: cpe-emu --config FILE\n";
+        return 2;
+    }
+    try {
+        auto cfg = dl::core::ConfigNode::load_file(config_path);
+        cfg.allow_keys({"isdn", "control", "events", "timers", "sites", "range"});
+        boost::asio::io_context io;
+        dl::core::SystemClock clock;
+        dl::core::TimerQueue timers(clock);
+        dl::core::AsioTimerDriver driver(io, timers);
+        dl::core::EventBus bus(clock);
+        dl::core::TimerRegistry registry;
+        std::optional<dl::isdn::SeqPacketClient> isdn;
+        dl::cpe::Cpe cpe(timers, registry, bus, [&](const dl::isdn::Message& m) {
+            if (isdn && isdn->connected()) isdn->send(m.encode());
+        });
+        if (cfg.has("timers")) registry.load(cfg["timers"]);
+        if (cfg.has("sites")) {
+            auto sites = cfg["sites"];
+            sites.require_sequence();
+            for (std::size_t i = 0; i < sites.size(); ++i) cpe.add_site(site_from(sites.at(i)));
+        }
+        if (cfg.has("range")) {
+            auto r = cfg["range"];
+            r.allow_keys({"first", "count", "name", "secret", "auth", "require_auth", "fault"});
+            const std::string first = r["first"].as_string();
+            const auto count = r.get_int("count", 1, 1, 100000);
+            const auto base = std::stoull(first);
+            for (std::int64_t i = 0; i < count; ++i) {
+                nlohmann::json j{{"number", fmt::format("{:0{}}", base + static_cast<unsigned long long>(i), first.size())}};
+                j["name"] = fmt::format(fmt::runtime(r.get_string("name", "site{}")), i);
+                j["secret"] = fmt::format(fmt::runtime(r.get_string("secret", "cpe-pass")), i);
+                if (r.has("fault")) j["fault"] = r["fault"].as_string();
+                if (r.has("require_auth")) j["require_auth"] = r["require_auth"].as_string();
+                if (r.has("auth")) j["auth"] = to_json(r["auth"]);
+                cpe.add_site(dl::cpe::SiteConfig::from_json(j));
+            }
+        }
+
+        std::optional<dl::core::JsonLinesSink> sink;
+        if (cfg.has("events")) {
+            sink.emplace(cfg.get_string("events", ""));
+            sink->attach(bus);
+        }
+
+        isdn.emplace(io, dl::isdn::SeqPacketClient::Handlers{
+                             [&](std::span<const std::uint8_t> d) {
+                                 try {
+                                     cpe.isdn_receive(dl::isdn::Message::decode(d));
+                                 } catch (const dl::isdn::DecodeError& e) {
+                                     bus.publish({.entity = "cpe.isdn", .event = "malformed", .cause = e.what()});
+                                 }
+                             },
+                             [&] {
+                                 cpe.isdn_down();
+                                 bus.publish({.entity = "cpe.isdn", .event = "down"});
+                             }});
+        isdn->connect(cfg["isdn"].as_string());
+        cpe.start();
+
+        std::optional<dl::core::ControlServer> control;
+        if (cfg.has("control")) {
+            control.emplace(io, cfg.get_string("control", ""), &bus);
+            control->add_handler("show state", [&](const nlohmann::json&) {
+                auto j = cpe.state();
+                j["isdn_connected"] = isdn->connected();
+                return j;
+            }, "sites, their calls and PPP layers");
+            control->add_handler("set fault", [&](const nlohmann::json& a) {
+                auto f = dl::cpe::fault_from_string(a.value("fault", std::string("none")));
+                if (!cpe.set_fault(a.value("number", std::string{}), f)) throw dl::core::ControlError("no such site");
+                return nlohmann::json{{"fault", std::string(to_string(f))}};
+            }, "{number, fault: none|wrong-password|refuse-auth|no-lcp|no-answer|busy|reject}");
+            control->add_handler("hangup", [&](const nlohmann::json& a) {
+                if (!cpe.hangup(a.value("number", std::string{}))) throw dl::core::ControlError("no call on that number");
+                return nlohmann::json{{"released", true}};
+            }, "{number}: release the site's call (cause 16)");
+            control->start();
+        }
+
+        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code&, int) {
+            if (control) control->stop();
+            io.stop();
+        });
+        std::cout << "cpe-emu ready" << std::endl;
+        io.run();
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "cpe-emu: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,225 @@
+// cpe-emu core end to end in virtual time: an LNS (L2TP engine in LNS role + PPP Link as
+// authenticator) places an outgoing call through the LAC core and the exchange to a CPE site, and
+// PPP runs through L2TP and the B-channel up to IPCP; failure injection breaks the right phase.
+#include "dl/cpe/cpe.hpp"
+
+#include <gtest/gtest.h>
+
+#include "dl/core/event.hpp"
+#include "dl/isdn/exchange.hpp"
+#include "dl/lac/lac.hpp"
+#include "dl/ppp/auth.hpp"
+
+using namespace dl;
+using namespace std::chrono_literals;
+using l2tp::engine::Engine;
+using l2tp::engine::SessionKey;
+using ppp::engine::AuthPreference;
+
+namespace {
+constexpr l2tp::engine::PeerId kLnsPeer = 1, kLacPeer = 2;
+constexpr isdn::Exchange::EndpointId kLacEp = 1, kCpeEp = 2;
+
+struct Chain {
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    std::unique_ptr<isdn::Exchange> exchange;
+    std::unique_ptr<lac::Lac> lac;
+    std::unique_ptr<cpe::Cpe> cpe;
+    std::unique_ptr<Engine> lac_engine, lns;
+    std::unique_ptr<ppp::engine::Link> lns_link;
+    std::optional<SessionKey> key;
+    bool lns_network_up = false;
+    std::vector<l2tp::engine::CallFailure> failures;
+    ppp::engine::LinkConfig lns_ppp;
+
+    explicit Chain(cpe::SiteConfig site) {
+        l2tp::engine::register_l2tp_timers(registry);
+        core::register_well_known_timers(registry);
+        lns_ppp.require_auth = AuthPreference::chap;
+        lns_ppp.name = "lns";
+        lns_ppp.secret = "lns-secret";
+        lns_ppp.local_ip = 0xC6120001;  // 198.18.0.1
+        lns_ppp.peer_ip = 0xC6120002;
+        exchange = std::make_unique<isdn::Exchange>(bus, loop.timers(), registry,
+                                                    [this](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
+                                                        loop.timers().arm(1ms, [this, ep, m] {
+                                                            if (ep == kLacEp) lac->isdn_receive(m);
+                                                            else cpe->isdn_receive(m);
+                                                        });
+                                                    });
+        exchange->attach(kLacEp, "lac");
+        exchange->attach(kCpeEp, "cpe");
+        lac = std::make_unique<lac::Lac>(loop.timers(), registry, bus, lac::LacConfig{}, [this](const isdn::Message& m) {
+            loop.timers().arm(1ms, [this, m] { exchange->receive(kLacEp, m); });
+        });
+        cpe = std::make_unique<cpe::Cpe>(loop.timers(), registry, bus, [this](const isdn::Message& m) {
+            loop.timers().arm(1ms, [this, m] { exchange->receive(kCpeEp, m); });
+        });
+        cpe->add_site(std::move(site));
+        l2tp::engine::EngineConfig lac_cfg, lns_cfg;
+        lac_cfg.seed = 2;
+        lns_cfg.seed = 1;
+        lac_engine = std::make_unique<Engine>(loop.timers(), registry, bus, lac_cfg,
+                                              lac->callbacks([this](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
+                                                  loop.timers().arm(5ms, [this, b] { lns->receive(kLacPeer, b); });
+                                              }));
+        lac->bind(*lac_engine);
+        l2tp::engine::EngineCallbacks cb;
+        cb.send = [this](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
+            loop.timers().arm(5ms, [this, b] { lac_engine->receive(kLnsPeer, b); });
+        };
+        cb.connected = [this](SessionKey k, const l2tp::engine::ConnectInfo&) { start_lns_ppp(k); };
+        cb.failed = [this](SessionKey, const l2tp::engine::CallFailure& f) { failures.push_back(f); };
+        cb.ppp_frame = [this](SessionKey, std::span<const std::uint8_t> f) {
+            if (!lns_link) return;
+            if (f.size() >= 2 && f[0] == 0xFF && f[1] == 0x03) f = f.subspan(2);
+            std::vector<std::uint8_t> copy(f.begin(), f.end());
+            loop.timers().arm(0ms, [this, copy] { if (lns_link) lns_link->receive(copy); });
+        };
+        lns = std::make_unique<Engine>(loop.timers(), registry, bus, lns_cfg, cb);
+        lac->start();
+        cpe->start();
+        loop.advance(10ms);
+    }
+    void start_lns_ppp(SessionKey k) {
+        ppp::engine::LinkCallbacks cb;
+        cb.send = [this, k](std::uint16_t proto, std::vector<std::uint8_t> info) {
+            std::vector<std::uint8_t> f{0xFF, 0x03, static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)};
+            f.insert(f.end(), info.begin(), info.end());
+            lns->send_ppp(k, f);
+        };
+        cb.verify = [this](std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+            bool ok = cr.user == "cpe-remote";
+            if (cr.method == ppp::engine::AuthMethod::chap_md5) {
+                auto want = ppp::chap_md5_response(cr.chap_id, std::string_view("cpe-pass"), cr.challenge);
+                ok = ok && std::equal(want.begin(), want.end(), cr.response.begin(), cr.response.end());
+            } else {
+                ok = ok && cr.password == "cpe-pass";
+            }
+            loop.timers().arm(0ms, [this, ticket, ok] { lns_link->verify_result(ticket, {ok, ok ? "ok" : "no"}); });
+        };
+        cb.network_up = [this](const ppp::engine::NetworkInfo&) { lns_network_up = true; };
+        lns_link = std::make_unique<ppp::engine::Link>(lns_ppp, cb, core::FsmEnv{&bus, &loop.timers(), &registry}, "lns");
+        lns_link->open();
+    }
+    void dial(std::uint32_t bearer = l2tp::kBearerDigital) {
+        l2tp::engine::OutgoingCall oc;
+        oc.called_number = "5551000";
+        oc.bearer_type = bearer;
+        key = lns->place_outgoing_call(kLacPeer, oc);
+    }
+};
+
+cpe::SiteConfig site() {
+    cpe::SiteConfig s;
+    s.number = "5551000";
+    s.require_auth = AuthPreference::chap;  // the CPE authenticates the LNS too
+    s.users = {{"lns", "lns-secret"}};
+    return s;
+}
+}  // namespace
+
+TEST(Cpe, MutualChapAndIpcpThroughLacAndExchange) {
+    Chain c(site());
+    c.dial();
+    c.loop.advance(5s);
+    EXPECT_TRUE(c.lns_network_up);
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+    auto st = c.cpe->state()["sites"][0]["call"];
+    EXPECT_EQ(st["ipcp"], "Opened");
+    EXPECT_EQ(st["local_ip"], "198.18.0.2");
+    EXPECT_EQ(st["peer_name"], "lns");
+    EXPECT_EQ(c.lns_link->negotiated().peer_name, "cpe-remote");
+    EXPECT_EQ(c.lns_link->negotiated().we_authenticate, ppp::engine::AuthMethod::chap_md5);
+    EXPECT_EQ(c.lns_link->negotiated().peer_authenticates, ppp::engine::AuthMethod::chap_md5);
+}
+
+TEST(Cpe, AnalogBearerAsyncHdlcWithPap) {
+    auto s = site();
+    s.require_auth = AuthPreference::pap;
+    Chain c(s);
+    c.lns_ppp.require_auth = AuthPreference::pap;
+    c.dial(l2tp::kBearerAnalog);
+    c.loop.advance(5s);
+    EXPECT_TRUE(c.lns_network_up);
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+    EXPECT_EQ(c.cpe->state()["sites"][0]["call"]["bearer"], "analog");
+}
+
+TEST(Cpe, WrongPasswordFailsAuthenticationAndClearsTheCall) {
+    auto s = site();
+    s.fault = cpe::Fault::wrong_password;
+    Chain c(s);
+    c.dial();
+    c.loop.advance(10s);
+    EXPECT_FALSE(c.lns_network_up);
+    EXPECT_EQ(c.cpe->network_up_count(), 0u);
+    EXPECT_GE(c.lns_link->counters().auth_failures, 1u);
+}
+
+TEST(Cpe, RefuseAuthNeverReachesNetwork) {
+    auto s = site();
+    s.fault = cpe::Fault::refuse_auth;
+    Chain c(s);
+    c.dial();
+    c.loop.advance(60s);
+    EXPECT_FALSE(c.lns_network_up);
+    EXPECT_NE(c.lns_link->lcp_state(), ppp::engine::CpState::opened);
+}
+
+TEST(Cpe, NoLcpLeavesLnsInReqSent) {
+    auto s = site();
+    s.fault = cpe::Fault::no_lcp;
+    Chain c(s);
+    c.dial();
+    c.loop.advance(2s);
+    ASSERT_TRUE(c.lns_link);
+    EXPECT_EQ(c.lns_link->lcp_state(), ppp::engine::CpState::req_sent);
+    EXPECT_FALSE(c.lns_network_up);
+}
+
+TEST(Cpe, BusyAndNoAnswerFaultsGiveCdn) {
+    auto s = site();
+    s.fault = cpe::Fault::busy;
+    Chain c(s);
+    c.dial();
+    c.loop.advance(2s);
+    ASSERT_EQ(c.failures.size(), 1u);
+    EXPECT_EQ(c.failures[0].result, 8);
+    EXPECT_EQ(c.failures[0].q931->cause_code, 17);
+
+    auto s2 = site();
+    s2.fault = cpe::Fault::no_answer;
+    Chain c2(s2);
+    c2.dial();
+    c2.loop.advance(40s);
+    ASSERT_EQ(c2.failures.size(), 1u);
+    EXPECT_EQ(c2.failures[0].result, 10);
+    EXPECT_EQ(c2.failures[0].q931->cause_code, 19);
+}
+
+TEST(Cpe, HangupReleasesAndLnsGetsCdn) {
+    Chain c(site());
+    c.dial();
+    c.loop.advance(5s);
+    ASSERT_TRUE(c.lns_network_up);
+    ASSERT_TRUE(c.cpe->hangup("5551000"));
+    c.loop.advance(1s);
+    ASSERT_EQ(c.failures.size(), 1u);
+    EXPECT_EQ(c.failures[0].result, 1);  // loss of carrier after CONNECT
+    EXPECT_EQ(c.cpe->network_up_count(), 0u);
+}
+
+TEST(Cpe, SiteConfigFromJson) {
+    auto s = cpe::SiteConfig::from_json({{"number", "5551000"}, {"auth", {"chap"}}, {"require_auth", "pap"},
+                                         {"local_ip", "10.10.1.254"}, {"fault", "no-lcp"}});
+    EXPECT_FALSE(s.allow_pap);
+    EXPECT_TRUE(s.allow_chap);
+    EXPECT_EQ(s.local_ip, 0x0A0A01FEu);
+    EXPECT_EQ(s.fault, cpe::Fault::no_lcp);
+    EXPECT_THROW(cpe::SiteConfig::from_json({{"number", "x"}}), std::invalid_argument);
+    EXPECT_THROW(cpe::SiteConfig::from_json({{"number", "1"}, {"fault", "explode"}}), std::invalid_argument);
+    EXPECT_LE(cpe::Cpe::call_footprint(), 256u);
+}
