@@ -75,6 +75,13 @@ def peers_lab():
                   ready="isdn-emu ready")
         lab.start("lac-emu", "lac", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac.yaml")],
                   ready="lac-emu ready")
+        cpe_cfg = {"isdn": str(run / "isdn.sock"), "control": str(run / "cpe.ctl"),
+                   "events": str(run / "cpe-events.jsonl"),
+                   "sites": [{"number": "5552000", "name": "cpe-remote", "secret": "cpe-pass"},
+                             {"number": "5552001", "fault": "busy"}]}
+        (run / "cpe.yaml").write_text(yaml.safe_dump(cpe_cfg))
+        lab.start("cpe-emu", "lac", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe.yaml")],
+                  ready="cpe-emu ready")
         lab.bin = bdir
         yield lab
 
@@ -128,3 +135,28 @@ def test_wrong_secret_gets_no_call(peers_lab):
                         timeout=30, check=False)
     got = json.loads([ln for ln in cp.stdout.splitlines() if ln.startswith("{")][0])
     assert got["result"] != "OCCN", got
+
+
+def test_cpe_answers_and_starts_lcp(peers_lab):
+    """A call to a cpe-emu site is answered (OCCN) and the CPE's PPP peer starts LCP on the B-channel."""
+    got = dial(peers_lab, "5552000", "--hold", "2")
+    assert got["result"] == "OCCN", got
+    events = (peers_lab.run_dir / "cpe-events.jsonl").read_text().splitlines()
+    recs = [json.loads(e) for e in events]
+    assert any(r["entity"] == "cpe.call" and r["event"] == "setup" and r["id"] == "5552000" for r in recs)
+    assert any(r["entity"] == "ppp.lcp" and r.get("to") == "Req-Sent" for r in recs), "CPE never sent LCP"
+
+
+def test_cpe_faults(peers_lab):
+    got = dial(peers_lab, "5552001")
+    assert (got["code"], got["q931_cause"]) == (8, 17), got
+    ctl = peers_lab.run_dir / "cpe.ctl"
+    control(ctl, "set fault", {"number": "5552000", "fault": "reject"})
+    try:
+        got = dial(peers_lab, "5552000")
+        assert (got["code"], got["q931_cause"]) == (4, 21), got
+    finally:
+        control(ctl, "set fault", {"number": "5552000", "fault": "none"})
+    state = control(ctl, "show state")
+    assert [s["number"] for s in state["sites"]] == ["5552000", "5552001"]
+    assert state["isdn_connected"] is True
