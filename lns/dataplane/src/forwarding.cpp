@@ -38,11 +38,31 @@ std::optional<VrId> ForwardingLoop::find_vr(const std::string& name) const {
     return std::nullopt;
 }
 
+void ForwardingLoop::publish(const Vr& v, core::Ipv4Prefix prefix, const char* event, SessionHandle session,
+                             const RouteKind* kind, const std::optional<std::string>& kernel_error) {
+    if (!bus_) return;
+    core::Event e;
+    e.entity = "dataplane.route";
+    e.id = v.name + "/" + prefix.network().to_string();
+    e.event = event;
+    if (kernel_error) e.cause = *kernel_error;
+    e.extra["session"] = session;
+    if (kind) e.extra["kind"] = std::string(to_string(*kind));
+    bus_->publish(std::move(e));
+}
+
 ForwardingLoop::RouteResult ForwardingLoop::add_route(VrId vr, core::Ipv4Prefix prefix, SessionHandle session,
                                                       RouteKind kind) {
     Vr& v = at(vr);
     RouteResult r{v.routes.insert(prefix, session, kind), std::nullopt};
-    if (r.insert != RouteTable::Insert::conflict && v.mirror) r.kernel_error = v.mirror->install(prefix);
+    if (r.insert == RouteTable::Insert::conflict) {
+        const Route* holder = v.routes.find(prefix);
+        publish(v, prefix, "conflict", session, &kind,
+                "held by session " + std::to_string(holder ? holder->session : 0));
+        return r;
+    }
+    if (v.mirror) r.kernel_error = v.mirror->install(prefix);
+    if (r.insert == RouteTable::Insert::inserted || r.kernel_error) publish(v, prefix, "install", session, &kind, r.kernel_error);
     return r;
 }
 
@@ -50,8 +70,10 @@ bool ForwardingLoop::remove_route(VrId vr, core::Ipv4Prefix prefix, SessionHandl
                                   std::vector<std::string>* kernel_errors) {
     Vr& v = at(vr);
     if (!v.routes.remove(prefix, session)) return false;
-    if (v.mirror)
-        if (auto e = v.mirror->remove(prefix); e && kernel_errors) kernel_errors->push_back(*e);
+    std::optional<std::string> e;
+    if (v.mirror) e = v.mirror->remove(prefix);
+    if (e && kernel_errors) kernel_errors->push_back(*e);
+    publish(v, prefix, "remove", session, nullptr, e);
     return true;
 }
 
@@ -59,9 +81,12 @@ std::vector<core::Ipv4Prefix> ForwardingLoop::remove_session(VrId vr, SessionHan
                                                              std::vector<std::string>* kernel_errors) {
     Vr& v = at(vr);
     auto prefixes = v.routes.remove_session(session);
-    if (v.mirror)
-        for (const auto& p : prefixes)
-            if (auto e = v.mirror->remove(p); e && kernel_errors) kernel_errors->push_back(*e);
+    for (const auto& p : prefixes) {
+        std::optional<std::string> e;
+        if (v.mirror) e = v.mirror->remove(p);
+        if (e && kernel_errors) kernel_errors->push_back(*e);
+        publish(v, p, "remove", session, nullptr, e);
+    }
     return prefixes;
 }
 

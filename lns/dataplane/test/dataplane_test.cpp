@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "dl/core/clock.hpp"
+#include "dl/core/event.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/dataplane/framing.hpp"
 #include "dl/dataplane/packet_batch.hpp"
@@ -334,6 +336,29 @@ TEST(ForwardingLoop, DispatchLookupCountersAndRemoval) {
     EXPECT_EQ(loop.poll_tun(def), 0u);
     EXPECT_THROW(loop.counters(7), std::out_of_range);
     EXPECT_THROW(ForwardingLoop({}, 8, 1500, 8), std::invalid_argument);
+}
+
+TEST(ForwardingLoop, RouteEventsGoldenLog) {
+    dl::core::VirtualClock clock;
+    dl::core::EventBus bus(clock);
+    dl::core::EventRecorder rec(bus);
+    ForwardingLoop loop({}, 4, 1500, 64);
+    loop.set_event_bus(&bus);
+    const VrId red = loop.add_vr("red", TunDevice{});
+    loop.add_route(red, P("10.1.0.0/16"), 1, RouteKind::framed_route);
+    clock.advance(std::chrono::milliseconds(500));
+    loop.add_route(red, P("10.1.0.0/16"), 2, RouteKind::framed_route);
+    loop.add_route(red, P("10.1.0.0/16"), 1, RouteKind::framed_route);  // already present: no event
+    loop.add_route(red, P("10.1.2.3/32"), 1, RouteKind::framed_ip);
+    clock.advance(std::chrono::seconds(1));
+    loop.remove_session(red, 1);
+    const std::string golden =
+        "+0.000000s dataplane.route red/10.1.0.0/16: install {\"kind\":\"framed-route\",\"session\":1}\n"
+        "+0.500000s dataplane.route red/10.1.0.0/16: conflict (cause=held by session 1) {\"kind\":\"framed-route\",\"session\":2}\n"
+        "+0.500000s dataplane.route red/10.1.2.3/32: install {\"kind\":\"framed-ip\",\"session\":1}\n"
+        "+1.500000s dataplane.route red/10.1.0.0/16: remove {\"session\":1}\n"
+        "+1.500000s dataplane.route red/10.1.2.3/32: remove {\"session\":1}\n";
+    EXPECT_EQ(rec.text(), golden);
 }
 
 // ---------------------------------------------------------------- UDP batches (loopback, no privilege)

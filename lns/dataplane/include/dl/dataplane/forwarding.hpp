@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "dl/core/event.hpp"
 #include "dl/dataplane/kernel_routes.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/route_table.hpp"
@@ -67,6 +68,10 @@ public:
     const std::string& vr_name(VrId vr) const { return at(vr).name; }
     TunDevice& tun(VrId vr) { return at(vr).tun; }
     void set_mirror(VrId vr, KernelRouteMirror* mirror) { at(vr).mirror = mirror; }
+    /// Publishes one Event per route change on `bus` (nullptr: none). Entity "dataplane.route",
+    /// id "<vr>/<prefix>", event "install" / "remove" / "conflict", cause = the kernel error if
+    /// mirroring failed, extra {"session", "kind"} ("kind" on install/conflict only).
+    void set_event_bus(core::EventBus* bus) noexcept { bus_ = bus; }
 
     /// Route management: the table and, when a mirror is attached, the kernel. add_route returns
     /// the table's answer plus the kernel error text, if any (the table entry stays either way:
@@ -108,7 +113,11 @@ private:
     Vr& at(VrId vr);
     const Vr& at(VrId vr) const;
 
+    void publish(const Vr& v, core::Ipv4Prefix prefix, const char* event, SessionHandle session,
+                 const RouteKind* kind, const std::optional<std::string>& kernel_error);
+
     Callbacks cb_;
+    core::EventBus* bus_ = nullptr;
     PacketBatch batch_;
     std::vector<std::unique_ptr<Vr>> vrs_;
 };
