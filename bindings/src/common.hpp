@@ -21,6 +21,9 @@ namespace py = pybind11;
 std::vector<std::uint8_t> bytes_of(const py::handle& o);
 /// Python bytes holding `s`.
 py::bytes to_bytes(std::span<const std::uint8_t> s);
+/// Text that may not be valid UTF-8 (RADIUS text, PAP/CHAP names): UTF-8 with surrogateescape, so
+/// any octets decode and `.encode("utf-8", "surrogateescape")` gives them back.
+py::str text(std::string_view s);
 /// "Host Name" / "host-name" / "HOST_NAME" -> "host_name" (for name look-ups).
 std::string normalise_name(std::string_view s);
 

@@ -29,6 +29,11 @@ py::bytes to_bytes(std::span<const std::uint8_t> s) {
     return py::bytes(reinterpret_cast<const char*>(s.data()), s.size());
 }
 
+py::str text(std::string_view s) {
+    return py::reinterpret_steal<py::str>(
+        PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape"));
+}
+
 std::string normalise_name(std::string_view s) {
     std::string out;
     out.reserve(s.size());

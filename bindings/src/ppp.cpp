@@ -193,9 +193,9 @@ void init_ppp(py::module_& m) {
             py::arg("message") = "")
         .def_static("parse", &parse_as<PAP>, py::arg("data"))
         .def_property_readonly("code", [](const PAP& p) { return static_cast<int>(p.code()); })
-        .def_property("peer_id", [](const PAP& p) { return p.peer_id(); }, [](PAP& p, std::string_view v) { p.peer_id(v); })
-        .def_property("password", [](const PAP& p) { return p.password(); }, [](PAP& p, std::string_view v) { p.password(v); })
-        .def_property("message", [](const PAP& p) { return p.message(); }, [](PAP& p, std::string_view v) { p.message(v); })
+        .def_property("peer_id", [](const PAP& p) { return text(p.peer_id()); }, [](PAP& p, std::string_view v) { p.peer_id(v); })
+        .def_property("password", [](const PAP& p) { return text(p.password()); }, [](PAP& p, std::string_view v) { p.password(v); })
+        .def_property("message", [](const PAP& p) { return text(p.message()); }, [](PAP& p, std::string_view v) { p.message(v); })
         .def("__repr__", [](const PAP& p) { return "<PAP code " + std::to_string(static_cast<int>(p.code())) + ">"; });
     common_methods(pap);
 
@@ -215,8 +215,8 @@ void init_ppp(py::module_& m) {
         .def_property_readonly("code", [](const CHAP& p) { return static_cast<int>(p.code()); })
         .def_property("value", [](const CHAP& p) { return to_bytes(p.value()); },
                       [](CHAP& p, const py::handle& v) { auto b = bytes_of(v); p.value(b); })
-        .def_property("name", [](const CHAP& p) { return p.name(); }, [](CHAP& p, std::string_view v) { p.name(v); })
-        .def_property("message", [](const CHAP& p) { return p.message(); }, [](CHAP& p, std::string_view v) { p.message(v); })
+        .def_property("name", [](const CHAP& p) { return text(p.name()); }, [](CHAP& p, std::string_view v) { p.name(v); })
+        .def_property("message", [](const CHAP& p) { return text(p.message()); }, [](CHAP& p, std::string_view v) { p.message(v); })
         .def("__repr__", [](const CHAP& p) { return "<CHAP code " + std::to_string(static_cast<int>(p.code())) + ">"; });
     common_methods(chap);
 

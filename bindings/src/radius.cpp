@@ -69,7 +69,7 @@ std::string name_of(const Attribute& a) {
 py::object typed(const Attribute& a, const dl::radius::AttributeDef& def) {
     using T = dl::radius::ValueType;
     switch (def.format.type) {
-    case T::string: return py::str(a.as_string(def.format));
+    case T::string: return text(a.as_string(def.format));
     case T::integer:
     case T::byte:
     case T::short_:
@@ -299,7 +299,10 @@ those of Debian's FreeRADIUS dictionary ('Tunnel-Type', 'ERX-Dial-Out-Number').)
             return &r;
         }, py::arg("password"), py::arg("secret"), py::return_value_policy::reference,
            "User-Password hidden with this packet's Authenticator (RFC 2865 §5.2): set it first.")
-        .def("user_password", [](const Radius& r, std::string_view secret) { return dl::radius::user_password(r, secret); },
+        .def("user_password", [](const Radius& r, std::string_view secret) -> py::object {
+            auto pw = dl::radius::user_password(r, secret);
+            return pw ? py::object(text(*pw)) : py::object(py::none());
+        },
              py::arg("secret"))
         .def("add_tunnel_password", [](Radius& r, std::uint8_t tag, std::string_view pw, std::string_view secret,
                                        const py::handle& req_auth, std::optional<std::uint16_t> salt) {
@@ -308,8 +311,9 @@ those of Debian's FreeRADIUS dictionary ('Tunnel-Type', 'ERX-Dial-Out-Number').)
         }, py::arg("tag"), py::arg("password"), py::arg("secret"), py::arg("request_authenticator"),
            py::arg("salt") = py::none(), py::return_value_policy::reference, "Tunnel-Password (RFC 2868 §3.5).")
         .def("tunnel_password", [](const Radius& r, std::string_view secret, const py::handle& req_auth,
-                                   std::optional<std::uint8_t> tag) {
-            return dl::radius::tunnel_password(r, secret, auth_of(req_auth), tag);
+                                   std::optional<std::uint8_t> tag) -> py::object {
+            auto pw = dl::radius::tunnel_password(r, secret, auth_of(req_auth), tag);
+            return pw ? py::object(text(*pw)) : py::object(py::none());
         }, py::arg("secret"), py::arg("request_authenticator"), py::arg("tag") = py::none(),
            "Decrypted Tunnel-Password (RFC 2868 §3.5) or None; ParseError when malformed.")
         .def_static("verify_request", [](const py::handle& wire, std::string_view secret) {
