@@ -45,8 +45,18 @@ struct Msg {
 std::string route_object(core::Ipv4Prefix p, int ifindex, std::uint32_t table) {
     char name[IF_NAMESIZE] = {};
     const char* dev = ::if_indextoname(static_cast<unsigned>(ifindex), name);
-    return p.network().to_string() + " dev " + (dev ? std::string(dev) : "#" + std::to_string(ifindex)) +
-           " table " + std::to_string(table);
+    // Built with append(): GCC 12 -O3 warns falsely (-Wrestrict) on "literal" + std::string.
+    std::string s = p.network().to_string();
+    s.append(" dev ");
+    if (dev) {
+        s.append(dev);
+    } else {
+        s.append("#");
+        s.append(std::to_string(ifindex));
+    }
+    s.append(" table ");
+    s.append(std::to_string(table));
+    return s;
 }
 
 }  // namespace
@@ -156,7 +166,13 @@ Msg rule_msg(std::uint16_t type, std::uint16_t flags, const std::string& iif, st
     return m;
 }
 std::string rule_object(const std::string& iif, std::uint32_t table, std::uint32_t priority) {
-    return "iif " + iif + " lookup " + std::to_string(table) + " priority " + std::to_string(priority);
+    std::string s("iif ");
+    s.append(iif);
+    s.append(" lookup ");
+    s.append(std::to_string(table));
+    s.append(" priority ");
+    s.append(std::to_string(priority));
+    return s;
 }
 }  // namespace
 
@@ -189,7 +205,7 @@ void Netlink::add_address(int ifindex, core::Ipv4Prefix address) {
     const std::uint32_t a = htonl(address.address.value);
     m.attr(IFA_LOCAL, &a, 4);
     m.attr(IFA_ADDRESS, &a, 4);
-    request(m.buf, m.h()->nlmsg_len, "add address", address.to_string() + " dev #" + std::to_string(ifindex), false);
+    request(m.buf, m.h()->nlmsg_len, "add address", address.to_string().append(" dev #").append(std::to_string(ifindex)), false);
 }
 
 void Netlink::set_link_up(int ifindex) {
@@ -199,7 +215,7 @@ void Netlink::set_link_up(int ifindex) {
     ii->ifi_index = ifindex;
     ii->ifi_flags = IFF_UP;
     ii->ifi_change = IFF_UP;
-    request(m.buf, m.h()->nlmsg_len, "set link up", "#" + std::to_string(ifindex), false);
+    request(m.buf, m.h()->nlmsg_len, "set link up", std::string("#").append(std::to_string(ifindex)), false);
 }
 
 }  // namespace dl::dataplane
