@@ -1,8 +1,8 @@
 """`./lab test`: every tier that can run here, one summary line each, then `N passed, N failed`.
 
 Tiers: unit (GoogleTest through ctest), fuzz (each libFuzzer harness for a short bounded run, in a
-clang build under build-fuzz/), lab (pytest namespace suites: tests/lab, tests/conformance,
-tests/interop). JUnit XML for each goes to build/test-results/.
+clang build under build-fuzz/), lab (pytest namespace suites: tests/unit_py (the Python
+bindings), tests/lab, tests/conformance, tests/interop). JUnit XML for each goes to build/test-results/.
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def run_lab(keyword: str | None) -> Tally:
     t = Tally("lab")
     xml = RESULTS / "lab.xml"
     xml.unlink(missing_ok=True)
-    dirs = [str(REPO / "tests" / d) for d in ("lab", "conformance", "interop")
+    dirs = [str(REPO / "tests" / d) for d in ("unit_py", "lab", "conformance", "interop")
             if any((REPO / "tests" / d).glob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs]
