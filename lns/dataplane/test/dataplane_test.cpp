@@ -12,6 +12,31 @@
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/route_table.hpp"
 
+// Counts heap allocations so tests can assert that the forwarding path makes none.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+}
+void* operator new(std::size_t n) {
+    ++g_allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+// GCC 12 flags free() in a replaced operator delete as mismatched (it cannot see that our
+// operator new uses malloc); the pairing is correct.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 using namespace dl::dataplane;
 using dl::core::Ipv4Address;
 using dl::core::Ipv4Prefix;
@@ -45,6 +70,9 @@ std::vector<std::uint8_t> ipv4(const char* dst, std::size_t payload = 8) {
 }
 
 }  // namespace
+
+volatile std::size_t g_sink = 0;
+void benchmark_sink(std::size_t v) { g_sink = v; }
 
 // ---------------------------------------------------------------- RouteTable
 
@@ -359,6 +387,34 @@ TEST(ForwardingLoop, RouteEventsGoldenLog) {
         "+1.500000s dataplane.route red/10.1.0.0/16: remove {\"session\":1}\n"
         "+1.500000s dataplane.route red/10.1.2.3/32: remove {\"session\":1}\n";
     EXPECT_EQ(rec.text(), golden);
+}
+
+TEST(ForwardingLoop, NoAllocationPerPacket) {
+    std::vector<DataEncap> encap(100, DataEncap{.tunnel_id = 1, .session_id = 2});
+    std::size_t framed = 0, no_route = 0, ends = 0;
+    ForwardingLoop::Callbacks cb;
+    cb.to_session = [&](VrId, SessionHandle s, Packet& p) { framed += prepend_l2tp_ppp(p, encap[s]) != 0; };
+    cb.no_route = [&](VrId, std::uint32_t, std::span<const std::uint8_t>) { ++no_route; };
+    cb.batch_end = [&](VrId) { ++ends; };
+    ForwardingLoop loop(cb, 64, 2048, 64);
+    const VrId vr = loop.add_vr("default", TunDevice{});
+    for (std::uint32_t i = 0; i < 100; ++i) loop.add_route(vr, {{0x0AC90000u | i}, 32}, i, RouteKind::framed_ip);
+    PacketBatch batch(64, 2048, 64);
+    std::vector<std::vector<std::uint8_t>> packets;
+    for (int i = 0; i < 64; ++i) packets.push_back(ipv4(i % 8 ? "10.201.0.7" : "10.202.0.1", 64));
+    const std::uint64_t before = g_allocations.load();
+    for (int round = 0; round < 10; ++round) {
+        batch.reset();
+        for (const auto& p : packets) batch.push(p);
+        loop.dispatch(vr, batch);
+        for (Packet& p : batch) {  // and back: decap each framed packet
+            if (auto ip = decap_l2tp_ppp_ipv4(p.bytes())) benchmark_sink(ip->size());
+        }
+    }
+    EXPECT_EQ(g_allocations.load() - before, 0u) << "heap allocations on the forwarding path";
+    EXPECT_EQ(framed, 560u);
+    EXPECT_EQ(no_route, 80u);
+    EXPECT_EQ(ends, 10u);
 }
 
 // ---------------------------------------------------------------- UDP batches (loopback, no privilege)
