@@ -141,6 +141,16 @@ void Cpe::isdn_receive(const isdn::Message& m) {
     using isdn::MessageType;
     switch (m.type) {
     case MessageType::setup: on_setup(m); return;
+    case MessageType::connect: {  // our own call was answered
+        auto it = by_ref_.find(m.call_ref);
+        if (it == by_ref_.end() || !it->second->call || (m.call_ref & 0x8000u)) return;
+        Call& c = *it->second->call;
+        c.active = true;
+        bus_.publish({.entity = "cpe.call", .id = c.site.cfg.number, .event = "connected",
+                      .cause = fmt::format("{} bit/s", m.speed.value_or(0))});
+        if (c.site.cfg.fault != Fault::no_lcp) c.link->open();
+        return;
+    }
     case MessageType::connect_ack: {
         auto it = by_ref_.find(m.call_ref);
         if (it == by_ref_.end() || !it->second->call) return;
@@ -193,6 +203,17 @@ void Cpe::on_setup(const isdn::Message& m) {
     Call& c = *s.call;
     if (bearer == isdn::Bearer::analog) c.deframer = std::make_unique<ppp::AsyncDeframer>();
 
+    make_link(s);
+    bus_.publish({.entity = "cpe.call", .id = s.cfg.number, .event = "setup",
+                  .cause = fmt::format("from {} {}", m.calling, to_string(bearer))});
+    isdn_send_(isdn::Message::simple(isdn::MessageType::alerting, m.call_ref));
+    if (s.cfg.fault == Fault::no_answer) return;
+    isdn::Message conn = isdn::Message::simple(isdn::MessageType::connect, m.call_ref);
+    if (s.cfg.answer_speed) conn.speed = s.cfg.answer_speed;
+    isdn_send_(conn);
+}
+
+void Cpe::make_link(Site& s) {
     ppp::engine::LinkConfig lc;
     lc.mru = s.cfg.mru;
     lc.name = s.cfg.name;
@@ -202,7 +223,8 @@ void Cpe::on_setup(const isdn::Message& m) {
     lc.require_auth = s.cfg.require_auth;
     lc.local_ip = s.cfg.local_ip;
     ppp::engine::LinkCallbacks cb;
-    Call* cp = &c;
+    Call* cp = s.call.get();
+    Call& c = *cp;
     cb.send = [this, cp](std::uint16_t proto, std::vector<std::uint8_t> info) { send_ppp(*cp, proto, info); };
     cb.verify = [this, cp](std::uint32_t ticket, const ppp::engine::Credentials& cr) {
         // Authenticate the LNS from the site's own user table (RFC 1334 §2.2, RFC 1994 §4.1).
@@ -236,13 +258,25 @@ void Cpe::on_setup(const isdn::Message& m) {
     };
     c.link = std::make_unique<ppp::engine::Link>(lc, cb, core::FsmEnv{&bus_, &timers_, &registry_},
                                                  fmt::format("{}", s.cfg.number));
-    bus_.publish({.entity = "cpe.call", .id = s.cfg.number, .event = "setup",
-                  .cause = fmt::format("from {} {}", m.calling, to_string(bearer))});
-    isdn_send_(isdn::Message::simple(isdn::MessageType::alerting, m.call_ref));
-    if (s.cfg.fault == Fault::no_answer) return;
-    isdn::Message conn = isdn::Message::simple(isdn::MessageType::connect, m.call_ref);
-    if (s.cfg.answer_speed) conn.speed = s.cfg.answer_speed;
-    isdn_send_(conn);
+}
+
+bool Cpe::dial(const std::string& site_number, const std::string& called, isdn::Bearer bearer) {
+    auto it = sites_.find(site_number);
+    if (it == sites_.end() || it->second->call) return false;
+    Site& s = *it->second;
+    std::uint16_t ref = 0;
+    for (int i = 0; i < 0x8000 && ref == 0; ++i) {
+        next_ref_ = static_cast<std::uint16_t>((next_ref_ + 1) & 0x7FFF);
+        if (next_ref_ != 0 && !by_ref_.count(next_ref_)) ref = next_ref_;
+    }
+    if (ref == 0) return false;
+    s.call = std::make_unique<Call>(*this, s, ref, bearer);
+    by_ref_[ref] = &s;
+    if (bearer == isdn::Bearer::analog) s.call->deframer = std::make_unique<ppp::AsyncDeframer>();
+    make_link(s);
+    bus_.publish({.entity = "cpe.call", .id = s.cfg.number, .event = "dial", .cause = "to " + called});
+    isdn_send_(isdn::Message::setup(ref, called, s.cfg.number, bearer));
+    return true;
 }
 
 void Cpe::send_ppp(Call& c, std::uint16_t protocol, const std::vector<std::uint8_t>& info) {

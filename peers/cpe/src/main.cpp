@@ -144,6 +144,14 @@ int main(int argc, char** argv) {
                 if (!cpe.set_fault(a.value("number", std::string{}), f)) throw dl::core::ControlError("no such site");
                 return nlohmann::json{{"fault", std::string(to_string(f))}};
             }, "{number, fault: none|wrong-password|refuse-auth|no-lcp|no-answer|busy|reject}");
+            control->add_handler("dial", [&](const nlohmann::json& a) {
+                const auto b = a.value("bearer", std::string("digital"));
+                if (b != "digital" && b != "analog") throw dl::core::ControlError("bearer must be digital or analog");
+                if (!cpe.dial(a.value("number", std::string{}), a.value("called", std::string{}),
+                              b == "analog" ? dl::isdn::Bearer::analog : dl::isdn::Bearer::digital))
+                    throw dl::core::ControlError("no such site, or the site is in a call");
+                return nlohmann::json{{"dialling", true}};
+            }, "{number, called, bearer}: the site places a call (e.g. to the LAC: L2TP incoming call)");
             control->add_handler("hangup", [&](const nlohmann::json& a) {
                 if (!cpe.hangup(a.value("number", std::string{}))) throw dl::core::ControlError("no call on that number");
                 return nlohmann::json{{"released", true}};

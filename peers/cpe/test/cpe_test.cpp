@@ -34,7 +34,10 @@ struct Chain {
     std::vector<l2tp::engine::CallFailure> failures;
     ppp::engine::LinkConfig lns_ppp;
 
-    explicit Chain(cpe::SiteConfig site) {
+    std::optional<l2tp::engine::ConnectInfo> lns_connect;
+    bool proxy_lcp_accepted = false;
+
+    explicit Chain(cpe::SiteConfig site, lac::LacConfig lac_cfg_in = {}) {
         l2tp::engine::register_l2tp_timers(registry);
         core::register_well_known_timers(registry);
         lns_ppp.require_auth = AuthPreference::chap;
@@ -51,7 +54,7 @@ struct Chain {
                                                     });
         exchange->attach(kLacEp, "lac");
         exchange->attach(kCpeEp, "cpe");
-        lac = std::make_unique<lac::Lac>(loop.timers(), registry, bus, lac::LacConfig{}, [this](const isdn::Message& m) {
+        lac = std::make_unique<lac::Lac>(loop.timers(), registry, bus, lac_cfg_in, [this](const isdn::Message& m) {
             loop.timers().arm(1ms, [this, m] { exchange->receive(kLacEp, m); });
         });
         cpe = std::make_unique<cpe::Cpe>(loop.timers(), registry, bus, [this](const isdn::Message& m) {
@@ -70,7 +73,10 @@ struct Chain {
         cb.send = [this](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
             loop.timers().arm(5ms, [this, b] { lac_engine->receive(kLnsPeer, b); });
         };
-        cb.connected = [this](SessionKey k, const l2tp::engine::ConnectInfo&) { start_lns_ppp(k); };
+        cb.connected = [this](SessionKey k, const l2tp::engine::ConnectInfo& i) {
+            lns_connect = i;
+            start_lns_ppp(k);
+        };
         cb.failed = [this](SessionKey, const l2tp::engine::CallFailure& f) { failures.push_back(f); };
         cb.ppp_frame = [this](SessionKey, std::span<const std::uint8_t> f) {
             if (!lns_link) return;
@@ -91,7 +97,7 @@ struct Chain {
             lns->send_ppp(k, f);
         };
         cb.verify = [this](std::uint32_t ticket, const ppp::engine::Credentials& cr) {
-            bool ok = cr.user == "cpe-remote";
+            bool ok = cr.user == "cpe-remote" || cr.user == "cpe-remote@example.com";
             if (cr.method == ppp::engine::AuthMethod::chap_md5) {
                 auto want = ppp::chap_md5_response(cr.chap_id, std::string_view("cpe-pass"), cr.challenge);
                 ok = ok && std::equal(want.begin(), want.end(), cr.response.begin(), cr.response.end());
@@ -102,7 +108,23 @@ struct Chain {
         };
         cb.network_up = [this](const ppp::engine::NetworkInfo&) { lns_network_up = true; };
         lns_link = std::make_unique<ppp::engine::Link>(lns_ppp, cb, core::FsmEnv{&bus, &loop.timers(), &registry}, "lns");
-        lns_link->open();
+        if (lns_connect && lns_connect->incoming && lns_connect->incoming->last_sent_lcp_confreq) {
+            // Seed 003 "Sequence of Events on the LNS": proxy LCP, then proxy authentication.
+            const auto& ic = *lns_connect->incoming;
+            proxy_lcp_accepted = lns_link->open_with_proxy_lcp(*ic.last_sent_lcp_confreq, *ic.last_received_lcp_confreq);
+            ppp::engine::Credentials cr;
+            cr.method = ic.proxy_authen_type == 2 ? ppp::engine::AuthMethod::chap_md5 : ppp::engine::AuthMethod::pap;
+            cr.user = ic.proxy_authen_name.value_or("");
+            cr.chap_id = ic.proxy_authen_id.value_or(0);
+            if (ic.proxy_authen_challenge) cr.challenge = *ic.proxy_authen_challenge;
+            if (ic.proxy_authen_response) {
+                cr.response = *ic.proxy_authen_response;
+                if (cr.method == ppp::engine::AuthMethod::pap) cr.password.assign(cr.response.begin(), cr.response.end());
+            }
+            lns_link->proxy_authentication(cr);
+        } else {
+            lns_link->open();
+        }
     }
     void dial(std::uint32_t bearer = l2tp::kBearerDigital) {
         l2tp::engine::OutgoingCall oc;
@@ -222,4 +244,46 @@ TEST(Cpe, SiteConfigFromJson) {
     EXPECT_THROW(cpe::SiteConfig::from_json({{"number", "x"}}), std::invalid_argument);
     EXPECT_THROW(cpe::SiteConfig::from_json({{"number", "1"}, {"fault", "explode"}}), std::invalid_argument);
     EXPECT_LE(cpe::Cpe::call_footprint(), 256u);
+}
+
+TEST(Cpe, DialsInAndLacTunnelsWithProxyLcpAndProxyChap) {
+    // Seed 003 "Sequence of Events on the LAC": the CPE calls the LAC, LCP + CHAP with the LAC,
+    // the domain selects the LNS, ICRQ/ICCN carry proxy LCP and proxy authentication.
+    auto s = site();
+    s.name = "cpe-remote@example.com";
+    s.require_auth = AuthPreference::none;
+    lac::LacConfig lc;
+    lc.domains = {{"example.com", kLnsPeer}};
+    Chain c(s, lc);
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(5s);
+    ASSERT_TRUE(c.lns_connect);
+    ASSERT_TRUE(c.lns_connect->incoming);
+    const auto& ic = *c.lns_connect->incoming;
+    EXPECT_EQ(ic.calling_number, "5551000");
+    EXPECT_EQ(ic.called_number, "1701");
+    EXPECT_EQ(ic.proxy_authen_type, 2);
+    EXPECT_EQ(ic.proxy_authen_name, "cpe-remote@example.com");
+    ASSERT_TRUE(ic.proxy_authen_challenge && ic.proxy_authen_response);
+    EXPECT_EQ(ic.proxy_authen_response->size(), 16u);
+    ASSERT_TRUE(ic.initial_received_lcp_confreq && ic.last_sent_lcp_confreq && ic.last_received_lcp_confreq);
+    EXPECT_TRUE(c.proxy_lcp_accepted);
+    EXPECT_EQ(c.lac->counters().tunnelled, 1u);
+    EXPECT_TRUE(c.lns_network_up);
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+    EXPECT_EQ(c.cpe->state()["sites"][0]["call"]["local_ip"], "198.18.0.2");
+}
+
+TEST(Cpe, DialInWithUnknownDomainIsRefused) {
+    auto s = site();
+    s.name = "someone@elsewhere.org";
+    s.require_auth = AuthPreference::none;
+    lac::LacConfig lc;
+    lc.domains = {{"example.com", kLnsPeer}};
+    Chain c(s, lc);
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(5s);
+    EXPECT_FALSE(c.lns_connect);
+    EXPECT_EQ(c.lac->counters().refused_domain, 1u);
+    EXPECT_EQ(c.cpe->network_up_count(), 0u);
 }

@@ -132,6 +132,197 @@ struct Lac::Call {
     core::Fsm<Call, CS, CE> fsm;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Incoming calls (RFC 2661 §7.4.1; seed 003 "Sequence of Events on the LAC"): the client calls us;
+// we run LCP and PAP/CHAP with it (lns/ppp Link as authenticator), decide by domain whether and
+// where to tunnel, then ICRQ / ICRP / ICCN with proxy LCP and proxy authentication AVPs (§4.4.5),
+// and bridge the B-channel to the session.
+
+struct Lac::InCall {
+    Lac& lac;
+    std::uint16_t ref;
+    isdn::Bearer bearer;
+    std::string calling, called;
+    std::uint32_t speed = 0;
+    std::unique_ptr<ppp::engine::Link> link;       // until the call is tunnelled
+    std::unique_ptr<ppp::AsyncDeframer> deframer;  // analog only
+    std::optional<std::vector<std::uint8_t>> initial_received, last_received, last_sent;  // LCP CONFREQ options
+    std::optional<SessionKey> key;
+    bool handing_off = false;  // decided to tunnel: only the authentication result still goes out
+    bool ended = false;
+    InCall(Lac& l, std::uint16_t r, isdn::Bearer b) : lac(l), ref(r), bearer(b) {}
+};
+
+namespace {
+constexpr std::uint16_t kProtoLcp = 0xC021, kProtoPap = 0xC023, kProtoChap = 0xC223;
+}
+
+void Lac::send_b_channel_incoming(InCall& c, std::span<const std::uint8_t> ppp_frame) {
+    std::vector<std::uint8_t> out = c.bearer == isdn::Bearer::digital ? ppp::encode_sync(ppp_frame)
+                                                                      : ppp::encode_async(ppp_frame);
+    isdn_send_(isdn::Message::data(c.ref, out));
+}
+
+void Lac::on_incoming_setup(const isdn::Message& m) {
+    if (!cfg_.incoming || m.called != cfg_.number || in_by_ref_.count(m.call_ref)) {
+        isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::call_rejected));
+        return;
+    }
+    std::size_t active = in_by_ref_.size();
+    for (const auto& [id, c] : calls_)
+        if (c->fsm.state() != CS::released) ++active;
+    if (active >= cfg_.channels) {
+        isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::user_busy));
+        return;
+    }
+    ++counters_.incoming;
+    auto owned = std::make_unique<InCall>(*this, m.call_ref, m.bearer.value_or(isdn::Bearer::digital));
+    InCall& c = *owned;
+    in_by_ref_.emplace(m.call_ref, std::move(owned));
+    c.calling = m.calling;
+    c.called = m.called;
+    if (c.bearer == isdn::Bearer::analog) c.deframer = std::make_unique<ppp::AsyncDeframer>();
+
+    ppp::engine::LinkConfig lc;
+    lc.name = cfg_.name;
+    lc.require_auth = cfg_.incoming_auth;
+    lc.allow_pap = lc.allow_chap = false;  // we do not authenticate ourselves to the client
+    ppp::engine::LinkCallbacks cb;
+    InCall* cp = &c;
+    cb.send = [this, cp](std::uint16_t proto, std::vector<std::uint8_t> info) {
+        if (cp->ended) return;
+        if (cp->handing_off && proto != kProtoPap && proto != kProtoChap) return;
+        if (proto == kProtoLcp && info.size() >= 4 && info[0] == 1)
+            cp->last_sent = std::vector<std::uint8_t>(info.begin() + 4, info.end());
+        std::vector<std::uint8_t> f{static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)};
+        f.insert(f.end(), info.begin(), info.end());
+        send_b_channel_incoming(*cp, f);
+    };
+    cb.verify = [this, cp](std::uint32_t ticket, const ppp::engine::Credentials& cr) { incoming_verify(*cp, ticket, cr); };
+    cb.link_down = [this, cp](std::string_view) {
+        if (cp->handing_off) return;
+        timers_.arm(Duration::zero(), [this, cp] {
+            if (!cp->ended) end_incoming(*cp, isdn::cause::normal_clearing, false);
+        });
+    };
+    c.link = std::make_unique<ppp::engine::Link>(lc, cb, core::FsmEnv{&bus_, &timers_, &registry_},
+                                                 fmt::format("in/{}", m.call_ref & 0x7FFF));
+    bus_.publish({.entity = "lac.incoming", .id = c.link->id(), .event = "setup",
+                  .cause = fmt::format("from {} {}", c.calling, to_string(c.bearer))});
+    c.speed = m.speed.value_or(c.bearer == isdn::Bearer::digital ? 64000 : 33600);
+    isdn::Message conn = isdn::Message::connect(m.call_ref, c.speed);
+    isdn_send_(conn);
+    c.link->open();
+}
+
+void Lac::incoming_data(InCall& c, std::span<const std::uint8_t> payload) {
+    std::vector<std::vector<std::uint8_t>> frames;
+    if (c.bearer == isdn::Bearer::digital) {
+        try {
+            auto f = ppp::decode_sync(payload);
+            frames.emplace_back(f.begin(), f.end());
+        } catch (const proto::ParseError&) {
+            ++counters_.bad_b_frames;
+            return;
+        }
+    } else if (c.deframer) {
+        frames = c.deframer->feed(payload);
+    }
+    for (auto& f : frames) {
+        if (c.key) {  // tunnelled: bridge to the session
+            std::vector<std::uint8_t> l2{0xFF, 0x03};
+            l2.insert(l2.end(), f.begin(), f.end());
+            if (engine_ && engine_->send_ppp(*c.key, l2)) ++counters_.frames_to_l2tp;
+            continue;
+        }
+        if (!c.link || c.handing_off) continue;
+        if (f.size() >= 6 && f[0] == 0xC0 && f[1] == 0x21 && f[2] == 1) {  // LCP Configure-Request
+            std::vector<std::uint8_t> opts(f.begin() + 6, f.end());
+            if (!c.initial_received) c.initial_received = opts;
+            c.last_received = opts;
+        }
+        c.link->receive(f);
+    }
+}
+
+void Lac::incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+    // Seed 003: "By using a local database related to the domain name … the router determines
+    // either to terminate or to tunnel the PPP connection."
+    const auto at = cr.user.rfind('@');
+    const std::string domain = at == std::string::npos ? std::string{} : cr.user.substr(at + 1);
+    auto it = cfg_.domains.find(domain);
+    if (it == cfg_.domains.end()) it = cfg_.domains.find("*");
+    InCall* cp = &c;
+    if (it == cfg_.domains.end()) {
+        ++counters_.refused_domain;
+        bus_.publish({.entity = "lac.incoming", .id = c.link->id(), .event = "refused",
+                      .cause = "no tunnel for domain '" + domain + "'"});
+        timers_.arm(Duration::zero(), [cp, ticket] {
+            if (cp->link) cp->link->verify_result(ticket, {false, "no service for this domain"});
+        });
+        return;
+    }
+    const l2tp::engine::PeerId peer = it->second;
+    ppp::engine::Credentials creds = cr;
+    timers_.arm(Duration::zero(), [this, cp, ticket, peer, creds] {
+        if (cp->ended || !cp->link) return;
+        // The LNS takes the result of this authentication as given (proxy authentication,
+        // RFC 2661 §4.4.5); the client hears Success from us, then nothing more from this Link.
+        cp->handing_off = true;
+        cp->link->verify_result(ticket, {true, "tunnelled"});
+        l2tp::engine::IncomingCall ic;
+        ic.calling_number = cp->calling;
+        ic.called_number = cp->called;
+        ic.tx_connect_speed = cp->speed;
+        ic.framing_type = cp->bearer == isdn::Bearer::digital ? l2tp::kFramingSync : l2tp::kFramingAsync;
+        ic.initial_received_lcp_confreq = cp->initial_received;
+        ic.last_received_lcp_confreq = cp->last_received;
+        ic.last_sent_lcp_confreq = cp->last_sent;
+        ic.proxy_authen_name = creds.user;
+        if (creds.method == ppp::engine::AuthMethod::chap_md5) {
+            ic.proxy_authen_type = static_cast<std::uint16_t>(l2tp::ProxyAuthenType::Chap);
+            ic.proxy_authen_id = creds.chap_id;
+            ic.proxy_authen_challenge = creds.challenge;
+            ic.proxy_authen_response = creds.response;
+        } else {
+            ic.proxy_authen_type = static_cast<std::uint16_t>(l2tp::ProxyAuthenType::Pap);
+            ic.proxy_authen_response = std::vector<std::uint8_t>(creds.password.begin(), creds.password.end());
+        }
+        tunnel_incoming(*cp, peer);
+        if (engine_) {
+            cp->key = engine_->place_incoming_call(peer, ic);
+            in_by_key_[pack(*cp->key)] = cp;
+            ++counters_.tunnelled;
+        }
+        // Retire our Link without a Terminate exchange (the LNS continues the PPP session).
+        auto dead = std::move(cp->link);
+        timers_.arm(Duration::zero(), [d = std::shared_ptr<ppp::engine::Link>(std::move(dead))] {});
+    });
+}
+
+void Lac::tunnel_incoming(InCall& c, l2tp::engine::PeerId peer) {
+    bus_.publish({.entity = "lac.incoming", .id = c.link ? c.link->id() : std::string{}, .event = "tunnel",
+                  .cause = fmt::format("to peer {}", peer)});
+}
+
+void Lac::end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, bool send_cdn) {
+    if (c.ended) return;
+    c.ended = true;
+    if (release_cause) isdn_send_(isdn::Message::release(c.ref, *release_cause));
+    if (c.key) {
+        if (send_cdn && engine_)
+            engine_->disconnect(*c.key, l2tp::CdnResult::LossOfCarrier, std::nullopt,
+                                Q931Cause{isdn::cause::normal_clearing, kQ931Release, "client hung up"});
+        in_by_key_.erase(pack(*c.key));
+    }
+    auto it = in_by_ref_.find(c.ref);
+    if (it != in_by_ref_.end()) {
+        in_doomed_.push_back(std::move(it->second));
+        in_by_ref_.erase(it);
+    }
+    schedule_reap();
+}
+
 Lac::Lac(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LacConfig cfg, IsdnSend isdn_send)
     : timers_(timers), registry_(registry), bus_(bus), cfg_(std::move(cfg)), isdn_send_(std::move(isdn_send)),
       reap_timer_(timers) {
@@ -150,6 +341,10 @@ l2tp::engine::EngineCallbacks Lac::callbacks(std::function<void(l2tp::engine::Pe
     cb.failed = [this](SessionKey k, const l2tp::engine::CallFailure& f) { on_failed(k, f); };
     cb.ppp_frame = [this](SessionKey k, std::span<const std::uint8_t> f) { on_ppp(k, f); };
     cb.sli = [this](SessionKey k, const l2tp::Accm& a) { on_sli(k, a); };
+    cb.connected = [this](SessionKey k, const l2tp::engine::ConnectInfo&) {
+        if (auto in = in_by_key_.find(pack(k)); in != in_by_key_.end())
+            bus_.publish({.entity = "lac.incoming", .id = fmt::format("{}/{}", k.tunnel, k.session), .event = "ICCN-sent"});
+    };
     return cb;
 }
 
@@ -221,8 +416,19 @@ void Lac::isdn_receive(const isdn::Message& m) {
     using isdn::MessageType;
     if (m.type == MessageType::registered || m.type == MessageType::connect_ack) return;
     if (m.type == MessageType::setup) {
-        // Incoming calls from CPEs (§7.4.1) are not implemented yet: reject them.
-        isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::call_rejected));
+        on_incoming_setup(m);
+        return;
+    }
+    if (m.call_ref & 0x8000u) {  // a call the exchange delivered to us: incoming (§7.4.1)
+        auto it = in_by_ref_.find(m.call_ref);
+        if (it == in_by_ref_.end()) return;
+        InCall& ic = *it->second;
+        if (m.type == MessageType::data) incoming_data(ic, m.payload);
+        else if (m.type == MessageType::release || m.type == MessageType::release_complete) {
+            if (m.type == MessageType::release)
+                isdn_send_(isdn::Message::simple(MessageType::release_complete, m.call_ref));
+            end_incoming(ic, std::nullopt, true);
+        }
         return;
     }
     Call* c = by_ref(m.call_ref);
@@ -264,6 +470,10 @@ void Lac::isdn_receive(const isdn::Message& m) {
 }
 
 void Lac::on_failed(SessionKey k, const l2tp::engine::CallFailure& f) {
+    if (auto in = in_by_key_.find(pack(k)); in != in_by_key_.end()) {
+        end_incoming(*in->second, isdn::cause::normal_clearing, false);
+        return;
+    }
     auto it = calls_.find(pack(k));
     if (it == calls_.end()) return;
     it->second->fsm.dispatch(CE::cdn, fmt::format("CDN result {}", f.result));
@@ -271,6 +481,11 @@ void Lac::on_failed(SessionKey k, const l2tp::engine::CallFailure& f) {
 }
 
 void Lac::on_ppp(SessionKey k, std::span<const std::uint8_t> frame) {
+    if (auto in = in_by_key_.find(pack(k)); in != in_by_key_.end()) {
+        if (frame.size() >= 2 && frame[0] == 0xFF && frame[1] == 0x03) frame = frame.subspan(2);
+        if (!frame.empty()) send_b_channel_incoming(*in->second, frame);
+        return;
+    }
     auto it = calls_.find(pack(k));
     if (it == calls_.end() || it->second->fsm.state() != CS::connected) return;
     Call& c = *it->second;
@@ -300,6 +515,9 @@ void Lac::on_sli(SessionKey k, const l2tp::Accm& accm) {
 }
 
 void Lac::isdn_down() {
+    std::vector<InCall*> ins;
+    for (auto& [r, ic] : in_by_ref_) ins.push_back(ic.get());
+    for (InCall* ic : ins) end_incoming(*ic, std::nullopt, true);
     for (auto& [id, c] : calls_) {
         if (c->fsm.state() == CS::released) continue;
         c->ref = 0;
@@ -320,7 +538,10 @@ bool Lac::hangup(SessionKey key) {
 }
 
 void Lac::schedule_reap() {
-    if (!reap_timer_.armed()) reap_timer_.start(Duration::zero(), [this] { reap(); });
+    if (!reap_timer_.armed()) reap_timer_.start(Duration::zero(), [this] {
+        in_doomed_.clear();
+        reap();
+    });
 }
 
 void Lac::reap() {

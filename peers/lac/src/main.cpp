@@ -17,6 +17,9 @@
 //   control: /run/dl/lac.ctl
 //   events: /run/dl/lac-events.jsonl
 //   timers: {ocrp-delay: 0s, hello: 60s}
+//   incoming: true              # answer calls to `number` (§7.4.1)
+//   incoming_auth: chap         # pap | chap: what the LAC asks of dialling clients
+//   domains: {example.com: 198.51.100.1, "*": 198.51.100.1}   # domain -> LNS (UDP 1701)
 #include <csignal>
 #include <deque>
 #include <iostream>
@@ -89,7 +92,7 @@ int main(int argc, char** argv) {
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
         cfg.allow_keys({"listen", "port", "host_name", "secret", "hide_avps", "receive_window", "number", "channels",
-                        "bearer", "isdn", "control", "events", "timers"});
+                        "bearer", "isdn", "control", "events", "timers", "incoming", "incoming_auth", "domains"});
         boost::asio::io_context io;
         dl::core::SystemClock clock;
         dl::core::TimerQueue timers(clock);
@@ -105,12 +108,28 @@ int main(int argc, char** argv) {
         if (bearer == "digital") lc.bearer_capabilities = dl::l2tp::kBearerDigital;
         else if (bearer == "analog") lc.bearer_capabilities = dl::l2tp::kBearerAnalog;
         else if (bearer != "any") throw dl::core::ConfigError("bearer", bearer, "is not digital, analog or any");
+        lc.incoming = cfg.get_bool("incoming", true);
+        const std::string ia = cfg.get_string("incoming_auth", "chap");
+        if (ia == "pap") lc.incoming_auth = dl::ppp::engine::AuthPreference::pap;
+        else if (ia != "chap") throw dl::core::ConfigError("incoming_auth", ia, "is not pap or chap");
         dl::l2tp::engine::EngineConfig ec;
         ec.host_name = cfg.get_string("host_name", "lac");
         ec.secret = cfg.get_string("secret", "");
         ec.hide_avps = cfg.get_bool("hide_avps", false);
         ec.receive_window = static_cast<std::uint16_t>(cfg.get_int("receive_window", 16, 1, 1024));
 
+        std::map<dl::l2tp::engine::PeerId, udp::endpoint> peers;
+        std::map<udp::endpoint, dl::l2tp::engine::PeerId> peer_ids;
+        if (cfg.has("domains")) {
+            auto d = cfg["domains"];
+            d.require_map();
+            for (const auto& k : d.keys()) {
+                const udp::endpoint ep(boost::asio::ip::make_address(d[k].as_ipv4().to_string()), 1701);
+                auto [pit, fresh] = peer_ids.try_emplace(ep, peer_ids.size() + 1);
+                if (fresh) peers[pit->second] = ep;
+                lc.domains[k] = pit->second;
+            }
+        }
         std::optional<dl::isdn::SeqPacketClient> isdn;
         dl::lac::Lac lac(timers, registry, bus, lc, [&](const dl::isdn::Message& m) {
             if (isdn && isdn->connected()) isdn->send(m.encode());
@@ -123,8 +142,6 @@ int main(int argc, char** argv) {
         sock.set_option(udp::socket::reuse_address(true));
         sock.bind({listen, static_cast<unsigned short>(cfg.get_int("port", 1701, 1, 65535))});
 
-        std::map<dl::l2tp::engine::PeerId, udp::endpoint> peers;
-        std::map<udp::endpoint, dl::l2tp::engine::PeerId> peer_ids;
         Faults faults;
         std::mt19937 rng(std::random_device{}());
         auto raw_send = [&](const udp::endpoint& to, const std::vector<std::uint8_t>& b) {

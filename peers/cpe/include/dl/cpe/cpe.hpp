@@ -80,6 +80,10 @@ public:
 
     /// Run-time fault injection for a site; false if the number is unknown.
     bool set_fault(const std::string& number, Fault f);
+    /// The site places a call (SETUP from its number) to `called`, e.g. the LAC's number for an
+    /// L2TP incoming call (§7.4.1); on CONNECT its PPP peer starts LCP. False if the site is
+    /// unknown or already in a call.
+    bool dial(const std::string& site_number, const std::string& called, isdn::Bearer bearer = isdn::Bearer::digital);
     /// Hang up a site's active call (RELEASE cause 16); false if none.
     bool hangup(const std::string& number);
 
@@ -97,6 +101,7 @@ public:
 private:
     friend struct Call;
     void on_setup(const isdn::Message& m);
+    void make_link(Site& s);
     void end_call(Site& s, std::optional<std::uint8_t> release_cause);
     void send_ppp(Call& c, std::uint16_t protocol, const std::vector<std::uint8_t>& info);
     void receive_data(Call& c, std::span<const std::uint8_t> payload);
@@ -111,6 +116,7 @@ private:
     std::vector<std::unique_ptr<Call>> doomed_;
     core::Timer reap_timer_;
     bool started_ = false;
+    std::uint16_t next_ref_ = 0;
 };
 
 }  // namespace dl::cpe

@@ -27,6 +27,7 @@
 #include "dl/core/timer_registry.hpp"
 #include "dl/isdn/message.hpp"
 #include "dl/l2tp/engine/engine.hpp"
+#include "dl/ppp/engine/link.hpp"
 
 namespace dl::lac {
 
@@ -35,6 +36,12 @@ struct LacConfig {
     std::string number = "1701";   ///< our ISDN number (Calling party number of outgoing calls)
     std::uint16_t channels = 30;   ///< simultaneous calls (B-channels); OCRQ beyond: CDN 4, cause 34
     std::uint32_t bearer_capabilities = l2tp::kBearerDigital | l2tp::kBearerAnalog;
+    // Incoming calls (§7.4.1, seed 003 "Sequence of Events on the LAC"):
+    bool incoming = true;                        ///< answer calls to `number`
+    std::string name = "lac";                    ///< our PPP name (CHAP Name of our challenges)
+    ppp::engine::AuthPreference incoming_auth = ppp::engine::AuthPreference::chap;  ///< asked of the client
+    /// Domain ("user@domain" -> domain; "*" = any) -> LNS to tunnel to. Unrouted users are refused.
+    std::map<std::string, l2tp::engine::PeerId, std::less<>> domains;
 };
 
 /// RFC 2661 §4.4.2 CDN Result Code for a Q.850 cause of an ISDN RELEASE (our mapping; the Q.931
@@ -52,6 +59,7 @@ public:
     using SessionKey = l2tp::engine::SessionKey;
 
     struct Counters {
+        std::uint64_t incoming = 0, tunnelled = 0, refused_domain = 0;
         std::uint64_t ocrq = 0, refused_capacity = 0, refused_bearer = 0, refused_injected = 0, connected = 0,
                       failed = 0, cleared_by_lns = 0, frames_to_b = 0, frames_to_l2tp = 0, bad_b_frames = 0;
     };
@@ -85,7 +93,8 @@ public:
     std::size_t call_count() const noexcept { return calls_.size(); }
     static std::size_t call_footprint() noexcept;
 
-    struct Call;  // lac.cpp
+    struct Call;    // lac.cpp
+    struct InCall;  // lac.cpp: an incoming call (§7.4.1)
 
 private:
     friend struct Call;
@@ -93,6 +102,12 @@ private:
     void on_failed(SessionKey key, const l2tp::engine::CallFailure& f);
     void on_ppp(SessionKey key, std::span<const std::uint8_t> frame);
     void on_sli(SessionKey key, const l2tp::Accm& accm);
+    void on_incoming_setup(const isdn::Message& m);
+    void incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    void tunnel_incoming(InCall& c, l2tp::engine::PeerId peer);
+    void incoming_data(InCall& c, std::span<const std::uint8_t> payload);
+    void send_b_channel_incoming(InCall& c, std::span<const std::uint8_t> ppp_frame);
+    void end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, bool send_cdn);
     Call* by_ref(std::uint16_t ref);
     std::uint16_t allocate_ref();
     void schedule_reap();
@@ -106,6 +121,9 @@ private:
     Engine* engine_ = nullptr;
     std::map<std::uint32_t, std::unique_ptr<Call>> calls_;  // key: tunnel << 16 | session
     std::map<std::uint16_t, std::uint32_t> refs_;           // ISDN call ref -> call
+    std::map<std::uint16_t, std::unique_ptr<InCall>> in_by_ref_;  // exchange's call ref (flag set)
+    std::map<std::uint32_t, InCall*> in_by_key_;                  // tunnelled incoming calls
+    std::vector<std::unique_ptr<InCall>> in_doomed_;
     std::optional<std::pair<l2tp::CdnResult, std::uint8_t>> refuse_next_;
     std::uint16_t next_ref_ = 0;
     core::Timer reap_timer_;
