@@ -364,7 +364,9 @@ void Lac::on_ocrq(SessionKey k, const l2tp::engine::OutgoingCall& oc) {
     Call& c = *owned;
     c.called = oc.called_number;
     c.subaddress = oc.sub_address.value_or("");
-    c.bearer = (oc.bearer_type & l2tp::kBearerDigital) ? isdn::Bearer::digital : isdn::Bearer::analog;
+    // Bearer Type 0 (neither A nor D, as xl2tpd sends): unspecified, any bearer we have will do.
+    const std::uint32_t wanted = oc.bearer_type ? oc.bearer_type : cfg_.bearer_capabilities;
+    c.bearer = (wanted & l2tp::kBearerDigital) ? isdn::Bearer::digital : isdn::Bearer::analog;
     c.max_bps = oc.max_bps;
     std::size_t active = 0;
     for (const auto& [id, other] : calls_)
@@ -383,7 +385,7 @@ void Lac::on_ocrq(SessionKey k, const l2tp::engine::OutgoingCall& oc) {
         refuse = {CdnResult::NoFacilitiesTemporary, isdn::cause::no_channel};
         ++counters_.refused_capacity;
         why = fmt::format("all {} channels busy", cfg_.channels);
-    } else if ((oc.bearer_type & cfg_.bearer_capabilities) == 0) {
+    } else if ((wanted & cfg_.bearer_capabilities) == 0) {
         refuse = {CdnResult::NoFacilitiesPermanent, isdn::cause::bearer_not_available};
         ++counters_.refused_bearer;
         why = fmt::format("bearer type {} not supported", oc.bearer_type);

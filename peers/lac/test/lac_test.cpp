@@ -299,3 +299,11 @@ TEST(Lac, ExchangeLossClearsCalls) {
     EXPECT_EQ(w.failed[0].second.q931->cause_code, 27);
     EXPECT_LE(lac::Lac::call_footprint(), 512u);
 }
+
+TEST(Lac, BearerTypeZeroMeansAny) {
+    World w;
+    w.dial("5551000", 0);  // xl2tpd sends Bearer Type 0 in its OCRQ
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u);
+    EXPECT_EQ(w.cpe_in[0].bearer, isdn::Bearer::digital);
+}
