@@ -44,6 +44,7 @@ struct Lns::TunnelRec {
     std::string last_cause;
     core::TimePoint created{};
     std::uint32_t sessions_total = 0;
+    std::uint32_t sessions_now = 0;
 };
 
 struct Lns::SessionRec {
@@ -150,6 +151,7 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
         auto it = tunnels_.find(k);
         if (e.event == "released") {
             if (it != tunnels_.end()) tunnels_.erase(it);
+            idle_.erase(k);
             return;
         }
         if (e.to.empty()) return;
@@ -171,6 +173,8 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
         if (!e.cause.empty()) t.last_cause = e.cause;
         if (e.to == "established" && !was_up) ++dest(peer_address(t.peer)).tunnels_established;
         if (e.to == "idle" && e.from != "idle") ++dest(peer_address(t.peer)).tunnels_closed;
+        if (e.to == "idle") idle_.insert(k);
+        else idle_.erase(k);
         return;
     }
     if (e.entity == "l2tp.session") {
@@ -185,6 +189,7 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
         if (e.to == "idle") {
             if (it != sessions_.end()) {
                 ++dest(peer_address(it->second->peer)).sessions_closed;
+                if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
                 sessions_.erase(it);
             }
             return;
@@ -196,7 +201,10 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
             rec->peer = tit != tunnels_.end() ? tit->second->peer : current_peer_.value_or(0);
             rec->outgoing = e.event == "call-request";
             rec->created = timers_->now();
-            if (tit != tunnels_.end()) ++tit->second->sessions_total;
+            if (tit != tunnels_.end()) {
+                ++tit->second->sessions_total;
+                ++tit->second->sessions_now;
+            }
             ++dest(peer_address(rec->peer)).sessions_opened;
             it = sessions_.emplace(k, std::move(rec)).first;
         }
@@ -412,9 +420,16 @@ void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
 }
 
 void Lns::prune() {
-    for (auto it = tunnels_.begin(); it != tunnels_.end();)
-        it = slots_[it->first.first]->engine->tunnel_state(it->first.second).empty() ? tunnels_.erase(it)
-                                                                                       : std::next(it);
+    // Only tunnels in idle can have been forgotten by the engine without a "released" event (an
+    // SCCRQ refused without an answer): O(idle tunnels) per datagram, not O(tunnels).
+    for (auto it = idle_.begin(); it != idle_.end();) {
+        if (slots_[it->first]->engine->tunnel_state(it->second).empty()) {
+            tunnels_.erase(*it);
+            it = idle_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 std::size_t Lns::clear_destination(core::Ipv4Address a) {
@@ -564,8 +579,7 @@ nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const 
 }
 
 nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
-    std::size_t n = 0;
-    for (const auto& [k, s] : sessions_) n += std::get<0>(k) == t.slot && std::get<1>(k) == t.id;
+    const std::size_t n = t.sessions_now;
     nlohmann::json j = {{"id", t.id},
                         {"destination", peer_address(t.peer).to_string()},
                         {"peer", peer_text(t.peer)},

@@ -176,6 +176,7 @@ private:
     std::optional<PeerId> current_peer_;      // peer of the call in progress (receive / open)
     bool current_outgoing_ = false;
     std::vector<TKey> fresh_;                 // tunnels created by the current receive()
+    std::set<TKey> idle_;                     // tunnels in idle (held or refused), for prune()
     std::uint64_t datagrams_in_ = 0, datagrams_out_ = 0, tunnels_refused_ = 0;
     core::TimePoint started_;
 };

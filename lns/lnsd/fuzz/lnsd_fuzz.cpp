@@ -1,0 +1,46 @@
+// libFuzzer harness: arbitrary datagrams from a few peers (one with a secret and hidden AVPs) into
+// the Lns core, with virtual time advancing and the management commands interleaved. Nothing may
+// crash, hang or leak; show output must stay valid JSON.
+#include <cstddef>
+#include <cstdint>
+
+#include "dl/lnsd/lns.hpp"
+
+using namespace dl;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    core::VirtualTimeLoop loop;
+    core::EventBus bus(loop.clock());
+    core::TimerRegistry registry;
+    core::register_well_known_timers(registry);
+    l2tp::engine::register_l2tp_timers(registry);
+    lnsd::LnsdConfig cfg;
+    cfg.peers.push_back({{0x0A000002}, "s3cret", true});
+    cfg.max_retransmits = 2;
+    lnsd::Lns lns(loop.timers(), registry, bus, cfg, [](lnsd::PeerId, std::vector<std::uint8_t>) {}, 1);
+    // Input: records of [control byte][len][len bytes]. Control: low 2 bits peer, bit 2 advance
+    // time, bits 3-5 management action.
+    std::size_t i = 0;
+    while (i + 2 <= size) {
+        const std::uint8_t ctl = data[i];
+        std::size_t len = data[i + 1];
+        i += 2;
+        if (len > size - i) len = size - i;
+        const lnsd::PeerId peer = lnsd::peer_id({0x0A000002u + (ctl & 3u)}, 1701);
+        lns.receive(peer, {data + i, len});
+        i += len;
+        if (ctl & 4) loop.advance(std::chrono::milliseconds(700));
+        switch ((ctl >> 3) & 7) {
+            case 1: (void)lns.show_tunnels("", true).dump(); break;
+            case 2: (void)lns.show_sessions("", true).dump(); break;
+            case 3: lns.clear_destination({0x0A000002u + (ctl & 3u)}); break;
+            case 4: lns.shutdown_destination({0x0A000002u + (ctl & 3u)}, (ctl & 0x40) != 0); break;
+            case 5: (void)lns.show_destinations("", true).dump(); break;
+            case 6: lns.close_all(); break;
+            default: break;
+        }
+    }
+    loop.advance(std::chrono::minutes(2));
+    (void)lns.show_summary().dump();
+    return 0;
+}
