@@ -114,6 +114,8 @@ void BM_TunnelSetup(benchmark::State& state) {
         state.ResumeTiming();
     }
     state.counters["tunnels/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+    state.counters["lnsd_record_B/tunnel"] = static_cast<double>(lnsd::Lns::sizeof_tunnel_record());
+    state.counters["engine_B/tunnel"] = static_cast<double>(l2tp::engine::Engine::sizeof_tunnel());
 }
 BENCHMARK(BM_TunnelSetup)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
