@@ -7,6 +7,10 @@
 //
 //   dl-lns-script --lac ADDR[:PORT] --called NUMBER [--sub ADDR] [--bearer digital|analog]
 //                 [--secret S] [--hide] [--host-name NAME] [--timeout SECONDS] [--hold SECONDS]
+//   dl-lns-script --accept ADDR[:PORT] [--secret S] [--timeout SECONDS]
+// --accept: wait for ONE incoming call (ICRQ/ICCN, §7.4.2) and print its facts, proxy LCP and proxy
+// authentication AVPs included (hex), e.g. {"result":"ICCN","proxy_authen_type":2,...}; prints
+// "lns-script ready" once listening.
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -15,6 +19,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dl/core/asio_driver.hpp"
@@ -26,11 +31,13 @@ int main(int argc, char** argv) {
     using udp = boost::asio::ip::udp;
     std::string lac, called, sub, bearer = "digital", secret, host_name = "dl-lns-script";
     bool hide = false;
+    std::string accept_on;
     double timeout_s = 60, hold_s = 0;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
         if (a == "--lac") lac = next();
+        else if (a == "--accept") accept_on = next();
         else if (a == "--called") called = next();
         else if (a == "--sub") sub = next();
         else if (a == "--bearer") bearer = next();
@@ -45,7 +52,8 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (lac.empty() || called.empty()) return 2;
+    if (!accept_on.empty()) lac = accept_on;
+    if (lac.empty() || (called.empty() && accept_on.empty())) return 2;
     try {
         unsigned short port = 1701;
         if (auto c = lac.find(':'); c != std::string::npos) {
@@ -60,7 +68,8 @@ int main(int argc, char** argv) {
         dl::core::TimerRegistry registry;
         dl::l2tp::engine::register_l2tp_timers(registry);
         const udp::endpoint peer(boost::asio::ip::make_address(lac), port);
-        udp::socket sock(io, udp::endpoint(peer.address().is_v4() ? udp::v4() : udp::v6(), 0));
+        udp::socket sock(io, accept_on.empty() ? udp::endpoint(peer.address().is_v4() ? udp::v4() : udp::v6(), 0) : peer);
+        std::optional<udp::endpoint> remote;  // --accept: whoever calls us
 
         nlohmann::json outcome;
         std::optional<dl::l2tp::engine::SessionKey> key;
@@ -84,9 +93,31 @@ int main(int argc, char** argv) {
         dl::l2tp::engine::EngineCallbacks cb;
         cb.send = [&](dl::l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
             boost::system::error_code ec;
-            sock.send_to(boost::asio::buffer(b), peer, 0, ec);
+            sock.send_to(boost::asio::buffer(b), remote ? *remote : peer, 0, ec);
         };
-        cb.connected = [&](dl::l2tp::engine::SessionKey, const dl::l2tp::engine::ConnectInfo& i) {
+        cb.connected = [&](dl::l2tp::engine::SessionKey k, const dl::l2tp::engine::ConnectInfo& i) {
+            if (i.incoming) {
+                key = k;
+                const auto& c = *i.incoming;
+                auto hex = [](const std::optional<std::vector<std::uint8_t>>& v) -> nlohmann::json {
+                    if (!v) return nullptr;
+                    std::string h;
+                    for (auto b : *v) h += fmt::format("{:02x}", b);
+                    return h;
+                };
+                finish({{"result", "ICCN"}, {"calling_number", c.calling_number.value_or("")},
+                        {"called_number", c.called_number.value_or("")}, {"tx_connect_speed", c.tx_connect_speed},
+                        {"framing_type", c.framing_type},
+                        {"initial_received_lcp_confreq", hex(c.initial_received_lcp_confreq)},
+                        {"last_sent_lcp_confreq", hex(c.last_sent_lcp_confreq)},
+                        {"last_received_lcp_confreq", hex(c.last_received_lcp_confreq)},
+                        {"proxy_authen_type", c.proxy_authen_type.value_or(0)},
+                        {"proxy_authen_name", c.proxy_authen_name.value_or("")},
+                        {"proxy_authen_id", c.proxy_authen_id.value_or(0)},
+                        {"proxy_authen_challenge", hex(c.proxy_authen_challenge)},
+                        {"proxy_authen_response", hex(c.proxy_authen_response)}});
+                return;
+            }
             finish({{"result", "OCCN"}, {"tx_connect_speed", i.tx_connect_speed}, {"framing_type", i.framing_type}});
         };
         cb.failed = [&](dl::l2tp::engine::SessionKey, const dl::l2tp::engine::CallFailure& f) {
@@ -113,7 +144,12 @@ int main(int argc, char** argv) {
         std::function<void()> read_loop = [&] {
             sock.async_receive_from(boost::asio::buffer(rbuf), from, [&](const boost::system::error_code& e, std::size_t n) {
                 if (e == boost::asio::error::operation_aborted) return;
-                if (!e && from.address() == peer.address()) engine.receive(1, {rbuf.data(), n});
+                if (!e && !accept_on.empty()) {
+                    if (!remote) remote = from;
+                    if (from == *remote) engine.receive(1, {rbuf.data(), n});
+                } else if (!e && from.address() == peer.address()) {
+                    engine.receive(1, {rbuf.data(), n});
+                }
                 read_loop();
             });
         };
@@ -126,7 +162,8 @@ int main(int argc, char** argv) {
         oc.framing_type = bearer == "analog" ? dl::l2tp::kFramingAsync : dl::l2tp::kFramingSync;
         oc.min_bps = 9600;
         oc.max_bps = 64000;
-        key = engine.place_outgoing_call(1, oc);
+        if (accept_on.empty()) key = engine.place_outgoing_call(1, oc);
+        else std::cout << "lns-script ready" << std::endl;
 
         boost::asio::steady_timer overall(io);
         overall.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(

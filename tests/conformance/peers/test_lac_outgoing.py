@@ -15,6 +15,7 @@ import yaml
 
 from dlab import lab as L
 from dlab import topology as T
+from dlab.wait import wait_for
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
@@ -69,6 +70,7 @@ def peers_lab():
         (run / "isdn.yaml").write_text(yaml.safe_dump(isdn_cfg))
         lac_cfg = {"listen": "198.51.100.2", "host_name": "lac", "secret": SECRET, "hide_avps": True,
                    "number": "1701", "channels": 4, "isdn": str(run / "isdn.sock"),
+                   "incoming_auth": "chap", "domains": {"*": "198.51.100.1"},
                    "control": str(run / "lac.ctl"), "events": str(run / "lac-events.jsonl")}
         (run / "lac.yaml").write_text(yaml.safe_dump(lac_cfg))
         lab.start("isdn-emu", "lac", [str(bdir / "peers/isdn/isdn-emu"), "--config", str(run / "isdn.yaml")],
@@ -160,3 +162,27 @@ def test_cpe_faults(peers_lab):
     state = control(ctl, "show state")
     assert [s["number"] for s in state["sites"]] == ["5552000", "5552001"]
     assert state["isdn_connected"] is True
+
+
+def test_cpe_dials_in_and_lac_tunnels_with_proxy_avps(peers_lab):
+    """Seed 003 "Sequence of Events on the LAC": a CPE dials lac-emu's number; lac-emu runs LCP and
+    CHAP with it, picks the LNS by domain and sends ICRQ/ICCN whose proxy LCP and proxy
+    authentication AVPs carry what the CPE negotiated."""
+    lns = peers_lab.start("lns-accept", "lns", [str(peers_lab.bin / "peers/lac/dl-lns-script"), "--accept",
+                                                "198.51.100.1", "--secret", SECRET, "--timeout", "20", "--hold", "1"],
+                          ready="lns-script ready")
+    control(peers_lab.run_dir / "cpe.ctl", "dial", {"number": "5552000", "called": "1701"})
+
+    def iccn():
+        return next((ln for ln in lns.log_text().splitlines() if ln.startswith("{")), None)
+    got = json.loads(wait_for(iccn, 20, "the scripted LNS to receive the ICCN"))
+    assert got["result"] == "ICCN", got
+    assert (got["calling_number"], got["called_number"]) == ("5552000", "1701"), got
+    assert got["proxy_authen_type"] == 2 and got["proxy_authen_name"] == "cpe-remote", got
+    assert len(got["proxy_authen_response"]) == 32 and got["proxy_authen_challenge"], got
+    for avp in ("initial_received_lcp_confreq", "last_received_lcp_confreq", "last_sent_lcp_confreq"):
+        assert got[avp], f"{avp} missing: {got}"
+    # The LAC asked for CHAP-MD5: Authentication-Protocol option 03 05 c2 23 05 in its CONFREQ.
+    assert "0305c22305" in got["last_sent_lcp_confreq"], got
+    # The CPE's request carries its Magic-Number option (type 5, length 6).
+    assert "0506" in got["last_received_lcp_confreq"], got
