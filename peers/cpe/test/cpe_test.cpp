@@ -244,6 +244,9 @@ TEST(Cpe, SiteConfigFromJson) {
     EXPECT_THROW(cpe::SiteConfig::from_json({{"number", "x"}}), std::invalid_argument);
     EXPECT_THROW(cpe::SiteConfig::from_json({{"number", "1"}, {"fault", "explode"}}), std::invalid_argument);
     EXPECT_LE(cpe::Cpe::call_footprint(), 256u);
+    RecordProperty("cpe_call_bytes", static_cast<int>(cpe::Cpe::call_footprint()));
+    RecordProperty("cpe_site_bytes", static_cast<int>(cpe::Cpe::site_footprint()));
+    RecordProperty("ppp_link_bytes", static_cast<int>(ppp::engine::Link::footprint()));
 }
 
 TEST(Cpe, DialsInAndLacTunnelsWithProxyLcpAndProxyChap) {

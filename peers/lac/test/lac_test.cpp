@@ -298,6 +298,7 @@ TEST(Lac, ExchangeLossClearsCalls) {
     EXPECT_EQ(w.failed[0].second.result, 1);
     EXPECT_EQ(w.failed[0].second.q931->cause_code, 27);
     EXPECT_LE(lac::Lac::call_footprint(), 512u);
+    RecordProperty("lac_call_bytes", static_cast<int>(lac::Lac::call_footprint()));
 }
 
 TEST(Lac, BearerTypeZeroMeansAny) {
