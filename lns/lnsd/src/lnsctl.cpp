@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
             if (words.size() > 1) f.entity = words[1];
             if (words.size() > 2) f.id = words[2];
             client.subscribe(f);
+            std::cerr << "subscribed" << std::endl;
             for (;;) {
                 auto e = client.next_event(std::chrono::hours(1));
                 if (e) std::cout << e->to_json().dump() << std::endl;

@@ -213,6 +213,31 @@ def test_show_summary_json(lab):
     assert '"tunnel-hold"' in timers
 
 
+def test_lnsctl_subscribe_streams_transition_events(lab):
+    import json
+
+    from dlab import procs
+    from lnsd_helpers import BIN
+    lab_, lnsd = lab
+    # lnsctl prints "subscribed" (stderr) once lnsd has acknowledged the subscription.
+    sub = lab_.start("lnsctl-subscribe", "lns", [str(BIN / "lnsctl"), "--socket", lnsd.sock, "subscribe", "l2tp.tunnel"],
+                     ready="subscribed")
+    lac = Lac(lab_, LAC2_ADDR)
+    try:
+        lac.open(None, tid=51)
+
+        def seen():
+            lines = [l for l in sub.log_text().splitlines() if l.startswith("{")]
+            evs = [json.loads(l) for l in lines]
+            return [e for e in evs if e["entity"] == "l2tp.tunnel" and e.get("to") == "established"]
+        wait_for(seen, 5.0, "established event on the subscription")
+        assert all(e["entity"] == "l2tp.tunnel" for e in
+                   (json.loads(l) for l in sub.log_text().splitlines() if l.startswith("{")))
+    finally:
+        lac.close()
+        procs.stop(sub)
+
+
 def test_zz_sigterm_sends_stopccn_to_every_peer_and_exits_0(lab):
     """Last in the module: stops the module's lnsd."""
     from dlab import procs
