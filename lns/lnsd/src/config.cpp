@@ -17,7 +17,9 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     root.require_map();
     root.allow_keys({"local-address", "port", "hostname", "receive-window", "max-retransmits", "secret", "hide-avps",
                      "accept-unknown-peers", "require-sequencing", "peers", "timers", "tunnel-selection",
-                     "shutdown-wait"});
+                     "shutdown-wait",
+                     // read by load_wiring_config / Manager::load (dialout_wiring.hpp)
+                     "virtual-routers", "ppp-profiles", "incoming", "dialout"});
     if (root.has("local-address")) c.local_address = root["local-address"].as_ipv4();
     c.port = static_cast<std::uint16_t>(root.get_int("port", 1701, 0, 65535));
     c.hostname = root.get_string("hostname", c.hostname);

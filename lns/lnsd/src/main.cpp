@@ -15,7 +15,9 @@
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/core/timer_registry.hpp"
+#include "dl/core/errors.hpp"
 #include "dl/lnsd/config.hpp"
+#include "dl/lnsd/dialout_runtime.hpp"
 #include "dl/lnsd/lns.hpp"
 #include "dl/lnsd/udp.hpp"
 
@@ -33,9 +35,13 @@ int main(int argc, char** argv) {
     dl::core::register_well_known_timers(registry);
     dl::l2tp::engine::register_l2tp_timers(registry);
     dl::lnsd::LnsdConfig cfg;
+    dl::core::ConfigNode root;
     try {
-        if (!config_file.empty())
-            cfg = dl::lnsd::load_config(dl::core::ConfigNode::load_file(config_file), registry);
+        if (!config_file.empty()) {
+            root = dl::core::ConfigNode::load_file(config_file);
+            cfg = dl::lnsd::load_config(root, registry);
+            (void)dl::lnsd::load_wiring_config(root);  // virtual routers, PPP profiles: fail early
+        }
     } catch (const std::exception& e) {
         std::cerr << "lnsd: configuration error: " << e.what() << "\n";
         return 2;
@@ -50,6 +56,7 @@ int main(int argc, char** argv) {
         if (udp) udp->send(p, b);
     });
     dl::core::ControlServer control(io, control_path, &bus);
+    std::unique_ptr<dl::lnsd::DialOutRuntime> dialout;
     try {
         if (!events_path.empty()) {
             sink = std::make_unique<dl::core::JsonLinesSink>(events_path);
@@ -59,7 +66,13 @@ int main(int argc, char** argv) {
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
         lns.register_commands(control);
+        // Dial-out: RADIUS client, TUN per virtual router, dial-out manager, PPP (dialout_runtime.hpp).
+        dialout = std::make_unique<dl::lnsd::DialOutRuntime>(io, timers, registry, bus, lns, root);
+        dialout->register_commands(control);
         control.start();
+    } catch (const dl::core::ConfigError& e) {
+        std::cerr << "lnsd: configuration error: " << e.what() << "\n";
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "lnsd: " << e.what() << "\n";
         return 1;

@@ -35,6 +35,10 @@ class TimerRegistry;
 namespace dl::radius::client {
 class Client;
 }
+namespace dl::ppp::engine {
+struct Credentials;
+struct NetworkInfo;
+}  // namespace dl::ppp::engine
 
 namespace dl::lnsd {
 
@@ -119,6 +123,11 @@ struct DataPlanePort {
         add_route;
     /// Remove every route of a session.
     std::function<void(const std::string& vr, std::uint64_t session)> remove_session;
+    /// Install / remove a dial-out route (a target's prefix) towards the VR's TUN in the kernel, so
+    /// that packets for it reach the data plane as triggers; an error text makes the target down
+    /// (seed 000 Table 73 "cannot create the dial-out route").
+    std::function<std::optional<std::string>(const std::string& vr, core::Ipv4Prefix)> add_dialout_route;
+    std::function<void(const std::string& vr, core::Ipv4Prefix)> remove_dialout_route;
     /// An IPv4 packet from a session's PPP link for the VR's TUN.
     std::function<void(const std::string& vr, std::span<const std::uint8_t> packet)> to_tun;
 };
@@ -150,6 +159,9 @@ public:
     /// A packet read from the VR's TUN: forwarded to the session whose access route matches
     /// (longest prefix), else handed to the dial-out manager as a possible trigger.
     void tun_packet(const std::string& vr, std::span<const std::uint8_t> packet);
+    /// A packet the data plane already matched to session `call` (its route table): sent as PPP
+    /// IPv4 (RFC 1332 §2) in an L2TP data message; dropped and counted if the link is not up.
+    void to_session(std::uint64_t call, std::span<const std::uint8_t> packet);
 
     /// Registers `show l2tp dial-out [chassis|virtual-router|target|session]`,
     /// `l2tp dial-out session reset`, `l2tp dial-out target add|remove`, `show ppp [session]`.
@@ -187,6 +199,7 @@ private:
     Call* find(std::uint64_t id) const;
     Call* find(const CallHandle& h) const;
     nlohmann::json call_json(const Call& c, bool detail) const;
+    void install_dialout_route(const std::string& vr, core::Ipv4Prefix prefix);
 
     core::TimerQueue& timers_;
     core::TimerRegistry& registry_;

@@ -1,0 +1,41 @@
+// lnsd's dial-out runtime: the I/O around DialOutWiring — the RADIUS client on a Boost.Asio UDP
+// socket, one TUN per virtual router with kernel route mirroring (lns/dataplane), and the wiring
+// itself (dial-out manager, PPP links, access routes). One object, built by main() after the Lns.
+#pragma once
+
+#include <memory>
+
+#include "dl/lnsd/dialout_wiring.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dl::lnsd {
+
+/// Owns the RADIUS transport and client, the data plane (TUN per VR, RouteTable, kernel mirror,
+/// Asio TUN watchers) and the DialOutWiring. Construct on the io_context's thread.
+///  - Configuration: `virtual-routers`, `ppp-profiles`, `incoming`, `dialout` of lnsd's root
+///    (load_wiring_config, Manager::load): dl::core::ConfigError naming key, value and rule.
+///  - A VR whose TUN cannot be opened (no CAP_NET_ADMIN, name in use…) is reported down to the
+///    manager (seed 000 Table 72 "down: its dial-out interface is down") with the reason in the
+///    event; kernel route errors are events `lnsd.route kernel-error`. Neither stops lnsd.
+class DialOutRuntime {
+public:
+    DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry,
+                   core::EventBus& bus, Lns& lns, const core::ConfigNode& root);
+    ~DialOutRuntime();
+    DialOutRuntime(const DialOutRuntime&) = delete;
+    DialOutRuntime& operator=(const DialOutRuntime&) = delete;
+
+    DialOutWiring& wiring() noexcept;
+    /// DialOutWiring::register_commands plus `show dataplane` (per-VR TUN counters and routes).
+    void register_commands(core::ControlServer& server);
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dl::lnsd

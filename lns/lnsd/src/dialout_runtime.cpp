@@ -1,0 +1,174 @@
+// lnsd's dial-out runtime: RADIUS over Asio UDP, TUN + kernel routes per VR, DialOutWiring.
+#include "dl/lnsd/dialout_runtime.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
+#include "dl/core/event.hpp"
+#include "dl/dataplane/asio_tun.hpp"
+#include "dl/dataplane/forwarding.hpp"
+#include "dl/dataplane/kernel_routes.hpp"
+#include "dl/dataplane/netlink.hpp"
+#include "dl/dataplane/tun_device.hpp"
+#include "dl/radius/client/asio_transport.hpp"
+#include "dl/radius/client/client.hpp"
+
+namespace dl::lnsd {
+
+namespace dp = dataplane;
+namespace rc = radius::client;
+
+struct DialOutRuntime::Impl {
+    core::EventBus& bus;
+    DialOutWiringConfig cfg;
+    rc::AsioUdpTransport transport;
+    rc::Client client;
+    std::unique_ptr<dp::Netlink> netlink;
+    std::vector<std::unique_ptr<dp::KernelRouteMirror>> mirrors;
+    std::unique_ptr<dp::ForwardingLoop> loop;
+    std::map<std::string, dp::VrId, std::less<>> vr_ids;
+    std::map<std::string, dp::KernelRouteMirror*, std::less<>> mirror_of;
+    std::vector<std::unique_ptr<dp::AsioTunWatcher>> watchers;
+    std::unique_ptr<DialOutWiring> wiring;
+
+    Impl(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& b,
+         const core::ConfigNode& root)
+        : bus(b), cfg(load_wiring_config(root)), transport(io, rc::Endpoint{0, 0}),
+          client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()) {
+        transport.start(client);
+    }
+    ~Impl() {
+        wiring.reset();
+        watchers.clear();
+        loop.reset();
+        for (auto& m : mirrors) m->shutdown();
+        mirrors.clear();
+        transport.stop();
+    }
+
+    void publish(std::string id, std::string event, std::string cause) {
+        core::Event e;
+        e.entity = "lnsd.dataplane";
+        e.id = std::move(id);
+        e.event = std::move(event);
+        e.cause = std::move(cause);
+        bus.publish(e);
+    }
+
+    /// Opens the TUN of every VR that names one; failures are returned (vr, reason).
+    std::vector<std::pair<std::string, std::string>> open_tuns(boost::asio::io_context& io) {
+        std::vector<std::pair<std::string, std::string>> failed;
+        dp::ForwardingLoop::Callbacks cb;
+        cb.to_session = [this](dp::VrId, dp::SessionHandle s, dp::Packet& p) {
+            if (wiring) wiring->to_session(s, p.bytes());
+        };
+        cb.no_route = [this](dp::VrId vr, std::uint32_t, std::span<const std::uint8_t> pkt) {
+            if (wiring) wiring->tun_packet(loop->vr_name(vr), pkt);
+        };
+        loop = std::make_unique<dp::ForwardingLoop>(std::move(cb));
+        std::uint32_t table = 100;
+        for (const auto& v : cfg.virtual_routers) {
+            if (v.tun.empty()) continue;
+            try {
+                if (!netlink) netlink = std::make_unique<dp::Netlink>();
+                auto tun = dp::TunDevice::open({.name = v.tun});
+                dp::VrKernelConfig kc;
+                kc.vr = v.name;
+                kc.tun_ifindex = tun.ifindex();
+                // The kernel here has no VRF: `default` uses the main table, others a table each.
+                kc.table = v.name == "default" ? dp::kMainTable : table++;
+                auto mirror = std::make_unique<dp::KernelRouteMirror>(*netlink, kc);
+                for (const auto& err : mirror->start()) publish(v.name, "kernel-error", err);
+                const auto id = loop->add_vr(v.name, std::move(tun), mirror.get());
+                mirror_of[v.name] = mirror.get();
+                mirrors.push_back(std::move(mirror));
+                vr_ids[v.name] = id;
+                auto w = std::make_unique<dp::AsioTunWatcher>(io, *loop, id);
+                w->start();
+                watchers.push_back(std::move(w));
+                publish(v.name, "tun-up", v.tun);
+            } catch (const std::exception& e) {
+                failed.emplace_back(v.name, std::string("TUN ") + v.tun + ": " + e.what());
+                publish(v.name, "tun-failed", failed.back().second);
+            }
+        }
+        return failed;
+    }
+
+    DataPlanePort port() {
+        DataPlanePort p;
+        p.add_route = [this](const std::string& vr, core::Ipv4Prefix prefix,
+                             std::uint64_t s) -> std::optional<std::string> {
+            auto it = vr_ids.find(vr);
+            if (it == vr_ids.end()) return std::nullopt;  // no TUN: routes live in the wiring only
+            const auto kind = prefix.length == 32 ? dp::RouteKind::framed_ip : dp::RouteKind::framed_route;
+            auto r = loop->add_route(it->second, prefix, s, kind);
+            if (r.insert == dp::RouteTable::Insert::conflict) return "route " + prefix.to_string() + " held by another session";
+            return r.kernel_error;
+        };
+        p.remove_session = [this](const std::string& vr, std::uint64_t s) {
+            if (auto it = vr_ids.find(vr); it != vr_ids.end()) {
+                std::vector<std::string> errs;
+                loop->remove_session(it->second, s, &errs);
+                for (const auto& e : errs) publish(vr, "kernel-error", e);
+            }
+        };
+        p.add_dialout_route = [this](const std::string& vr, core::Ipv4Prefix prefix) -> std::optional<std::string> {
+            auto it = mirror_of.find(vr);
+            if (it == mirror_of.end()) return std::nullopt;
+            return it->second->install(prefix);
+        };
+        p.remove_dialout_route = [this](const std::string& vr, core::Ipv4Prefix prefix) {
+            if (auto it = mirror_of.find(vr); it != mirror_of.end())
+                if (auto err = it->second->remove(prefix)) publish(vr, "kernel-error", *err);
+        };
+        p.to_tun = [this](const std::string& vr, std::span<const std::uint8_t> pkt) {
+            if (auto it = vr_ids.find(vr); it != vr_ids.end()) loop->from_session(it->second, pkt);
+        };
+        return p;
+    }
+};
+
+DialOutRuntime::DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry,
+                               core::EventBus& bus, Lns& lns, const core::ConfigNode& root)
+    : impl_(std::make_unique<Impl>(io, timers, registry, bus, root)) {
+    const auto failed = impl_->open_tuns(io);
+    impl_->wiring = std::make_unique<DialOutWiring>(timers, registry, bus, lns, impl_->client, impl_->cfg, impl_->port());
+    impl_->wiring->load_dialout(root["dialout"]);
+    for (const auto& [vr, why] : failed) {
+        impl_->wiring->manager().vr_interface(vr, false);
+        (void)why;
+    }
+}
+
+DialOutRuntime::~DialOutRuntime() = default;
+
+DialOutWiring& DialOutRuntime::wiring() noexcept { return *impl_->wiring; }
+
+void DialOutRuntime::register_commands(core::ControlServer& server) {
+    impl_->wiring->register_commands(server);
+    server.add_handler(
+        "show dataplane",
+        [this](const nlohmann::json&) {
+            auto out = nlohmann::json::array();
+            for (const auto& [name, id] : impl_->vr_ids) {
+                const auto& c = impl_->loop->counters(id);
+                auto routes = nlohmann::json::array();
+                for (const auto& r : impl_->loop->routes(id).routes())
+                    routes.push_back({{"prefix", r.prefix.to_string()}, {"session", r.session}});
+                out.push_back({{"virtual-router", name},
+                               {"tun", impl_->loop->tun(id).name()},
+                               {"tun-packets-in", c.tun_packets_in},
+                               {"tun-packets-out", c.tun_packets_out},
+                               {"to-session", c.to_session},
+                               {"no-route", c.no_route},
+                               {"drops", c.drops},
+                               {"routes", routes}});
+            }
+            return out;
+        },
+        "data plane: TUN counters and session routes per virtual router");
+}
+
+}  // namespace dl::lnsd

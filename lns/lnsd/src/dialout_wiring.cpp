@@ -1,0 +1,814 @@
+// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one PPP Link per L2TP session;
+// access routes -> data plane. See dl/lnsd/dialout_wiring.hpp.
+#include "dl/lnsd/dialout_wiring.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
+#include "dl/core/errors.hpp"
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/l2tp/types.hpp"
+#include "dl/ppp/engine/link.hpp"
+#include "dl/radius/client/builders.hpp"
+#include "dl/radius/client/client.hpp"
+
+namespace dl::lnsd {
+
+namespace rc = radius::client;
+namespace pe = ppp::engine;
+namespace eng = l2tp::engine;
+
+/// One L2TP session with its PPP link. Dial-out calls carry their manager key.
+struct DialOutWiring::Call {
+    std::uint64_t id = 0;
+    std::optional<dialout::SessionKey> key;  ///< dial-out session; none for incoming calls
+    std::string vr;
+    std::string profile;
+    std::uint64_t pending = 0;               ///< Lns::place_outgoing_call id (dial-out)
+    std::optional<CallHandle> handle;
+    std::string lac;                         ///< LAC endpoint text
+    std::unique_ptr<pe::Link> link;
+    std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
+    std::uint32_t framed_ip = 0;
+    std::uint32_t pool_ip = 0;
+    std::vector<core::Ipv4Prefix> installed;   ///< in the VR's route table
+    std::string user;                           ///< authenticated CPE name
+    std::uint64_t packets_in = 0, packets_out = 0;
+    core::TimePoint created{};
+    bool network = false;
+    bool closing = false;
+};
+
+std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
+
+namespace {
+
+pe::AuthPreference auth_pref(std::string_view s) {
+    if (s == "pap") return pe::AuthPreference::pap;
+    if (s == "chap") return pe::AuthPreference::chap;
+    if (s == "pap-chap") return pe::AuthPreference::pap_then_chap;
+    if (s == "chap-pap") return pe::AuthPreference::chap_then_pap;
+    return pe::AuthPreference::none;
+}
+
+rc::ServerGroup group_of(const std::vector<RadiusServerConfig>& auth, const std::vector<RadiusServerConfig>& acct) {
+    rc::ServerGroup g;
+    for (const auto& s : auth) g.authentication.push_back({{s.address.value, s.port}, s.secret, s.require_message_authenticator});
+    for (const auto& s : acct) g.accounting.push_back({{s.address.value, s.port}, s.secret, s.require_message_authenticator});
+    return g;
+}
+
+/// Name of the RADIUS client server group holding a VR's LNS (PPP authentication) servers.
+std::string lns_group(std::string_view vr) { return std::string(vr) + "/lns"; }
+
+/// Maps decode_dialout_accept problems to the manager's deny reasons (seed 000 Table 75).
+dialout::DenyReason deny_reason(const std::vector<std::string>& problems) {
+    auto any = [&](std::string_view needle) {
+        return std::any_of(problems.begin(), problems.end(),
+                           [&](const std::string& p) { return p.find(needle) != std::string::npos; });
+    };
+    if (any("Service-Type")) return dialout::DenyReason::service_type_not_outbound;
+    if (any("no tunnel") || any("No tunnel") || any("tunnel attributes")) return dialout::DenyReason::tunnel_attributes_missing;
+    if (any("Tunnel-Type")) return dialout::DenyReason::tunnel_type_not_l2tp;
+    if (any("Tunnel-Medium-Type")) return dialout::DenyReason::tunnel_medium_not_ipv4;
+    if (any("Tunnel-Server-Endpoint")) return dialout::DenyReason::tunnel_server_endpoint_missing;
+    return dialout::DenyReason::invalid_accept;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : "; ") + x;
+    return s;
+}
+
+/// ERX-Tunnel-Bearer-Type (seed 000: 0 name, 1 analog, 2 digital) -> RFC 2661 §4.4.4 Bearer Type bits.
+std::uint32_t bearer_bits(std::optional<std::uint32_t> erx) {
+    if (!erx) return l2tp::kBearerDigital;
+    if (*erx == 1) return l2tp::kBearerAnalog;
+    if (*erx == 2) return l2tp::kBearerDigital;
+    return 0;
+}
+
+std::string ip_text(std::uint32_t a) { return core::Ipv4Address{a}.to_string(); }
+
+}  // namespace
+
+DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
+                             rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
+    : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
+      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)) {
+    dialout::Ports ports;
+    ports.authorize = [this](const dialout::SessionKey& k, const std::string& u) { authorize(k, u); };
+    ports.place_call = [this](const dialout::SessionKey& k, const rc::DialOutDefinition& d, const dialout::Profile& p) {
+        place_call(k, d, p);
+    };
+    ports.clear_call = [this](const dialout::SessionKey& k, std::string_view r) { clear_call(k, r); };
+    ports.forward = [this](const dialout::SessionKey& k, std::span<const std::uint8_t> p) { forward(k, p); };
+    manager_ = std::make_unique<dialout::Manager>(bus_, timers_, registry_, std::move(ports));
+    for (const auto& v : cfg_.virtual_routers) {
+        if (!v.authentication.empty() || !v.accounting.empty())
+            radius_.set_servers(v.name, group_of(v.authentication, v.accounting));
+        const auto& lns_auth = v.lns_authentication.empty() ? v.authentication : v.lns_authentication;
+        if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
+    }
+    lns_.on_connected = [this](CallHandle h, const eng::ConnectInfo& i) { on_connected(h, i); };
+    lns_.on_disconnected = [this](CallHandle h, const eng::CallFailure& f) { on_disconnected(h, f); };
+    lns_.on_ppp_frame = [this](CallHandle h, std::span<const std::uint8_t> b) { on_frame(h, b); };
+}
+
+DialOutWiring::~DialOutWiring() {
+    *alive_ = false;
+    lns_.on_connected = nullptr;
+    lns_.on_disconnected = nullptr;
+    lns_.on_ppp_frame = nullptr;
+    for (auto& [k, h] : aaa_pending_) radius_.cancel(rc::RequestHandle{h.first, h.second});
+    calls_.clear();
+}
+
+void DialOutWiring::load_dialout(const core::ConfigNode& dialout) {
+    if (dialout.defined() && dialout.is_map())
+        if (auto ts = dialout["targets"]; ts.defined() && ts.is_sequence())
+            for (std::size_t i = 0; i < ts.size(); ++i) {
+                const auto t = ts.at(i);
+                if (t.is_map() && !cfg_.find_vr(t.get_string("virtual-router", "default")))
+                    t["virtual-router"].fail("is not a configured virtual router (virtual-routers[].name)");
+            }
+    manager_->load(dialout);
+    for (const auto& v : cfg_.virtual_routers) manager_->vr_operational(v.name, true);
+    for (const auto& t : manager_->show_targets())
+        if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")))
+            install_dialout_route(t.value("virtual_router", "default"), *p);
+}
+
+void DialOutWiring::install_dialout_route(const std::string& vr, core::Ipv4Prefix prefix) {
+    if (!dp_.add_dialout_route) return;
+    if (auto err = dp_.add_dialout_route(vr, prefix)) {
+        ++counters_.route_errors;
+        core::Event e;
+        e.entity = "lnsd.route";
+        e.id = vr + "/" + prefix.to_string();
+        e.event = "kernel-error";
+        e.cause = *err;
+        bus_.publish(e);
+        manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::route_create_failed);
+    }
+}
+
+DialOutWiring::Call* DialOutWiring::find(std::uint64_t id) const {
+    auto it = calls_.find(id);
+    return it == calls_.end() ? nullptr : it->second.get();
+}
+
+DialOutWiring::Call* DialOutWiring::find(const CallHandle& h) const {
+    auto it = by_handle_.find({h.engine, h.key.tunnel, h.key.session});
+    return it == by_handle_.end() ? nullptr : find(it->second);
+}
+
+// ---- AAA port (seed 000 "Access-Request Message", "Access-Accept Message", Table 75) ----
+
+void DialOutWiring::authorize(const dialout::SessionKey& key, const std::string& user) {
+    const auto* vr = cfg_.find_vr(key.vr);
+    ++counters_.aaa_requests;
+    if (!vr || !radius_.servers(key.vr) || radius_.servers(key.vr)->authentication.empty()) {
+        manager_->deny(key, dialout::DenyReason::radius_timeout,
+                       "no RADIUS authentication server for virtual router " + key.vr);
+        return;
+    }
+    rc::NasInfo nas{vr->nas_ip, vr->nas_identifier};
+    auto alive = alive_;
+    try {
+        auto h = radius_.submit(key.vr, rc::Service::authentication, rc::build_dialout_access_request(user, nas),
+                                [this, alive, key](const rc::Completion& c) {
+                                    if (!*alive) return;
+                                    aaa_pending_.erase(key);
+                                    switch (c.result) {
+                                        case rc::Result::cancelled: return;
+                                        case rc::Result::timeout:
+                                            ++counters_.aaa_timeouts;
+                                            manager_->deny(key, dialout::DenyReason::radius_timeout);
+                                            return;
+                                        case rc::Result::reject:
+                                            ++counters_.aaa_rejects;
+                                            manager_->deny(key, dialout::DenyReason::access_reject);
+                                            return;
+                                        case rc::Result::accept: break;
+                                    }
+                                    auto d = rc::decode_dialout_accept(*c.reply, c.server ? c.server->secret : "",
+                                                                       c.request_authenticator);
+                                    if (!d.ok()) {
+                                        ++counters_.aaa_invalid;
+                                        manager_->deny(key, deny_reason(d.problems), join(d.problems));
+                                        return;
+                                    }
+                                    ++counters_.aaa_accepts;
+                                    manager_->grant(key, *d.value);
+                                });
+        aaa_pending_[key] = {h.slot, h.generation};
+    } catch (const std::exception& e) {
+        manager_->deny(key, dialout::DenyReason::invalid_accept, e.what());
+    }
+}
+
+// ---- call port ----
+
+void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOutDefinition& def,
+                               const dialout::Profile& profile) {
+    if (auto old = by_key_.find(key); old != by_key_.end()) drop_call(old->second, false, "replaced");
+    auto c = std::make_unique<Call>();
+    c->id = next_call_++;
+    c->key = key;
+    c->vr = key.vr;
+    c->profile = profile.name;
+    c->created = timers_.now();
+    eng::OutgoingCall oc;
+    oc.called_number = def.dial_out_number;  // ERX-Dial-Out-Number (VSA 35) -> Called Number (§4.4.5)
+    oc.min_bps = def.minimum_bps.value_or(0);  // ERX 39/40 -> Minimum/Maximum BPS, not interpreted
+    oc.max_bps = def.maximum_bps.value_or(0);
+    oc.bearer_type = bearer_bits(def.bearer_type);  // ERX 41 -> Bearer Type
+    oc.framing_type = l2tp::kFramingSync;
+    const auto id = c->id;
+    auto alive = alive_;
+    // The definition and profile are copied into the completion: the manager's copy may go away.
+    auto done = [this, alive, id, key, def, profile](const OutgoingResult& r) {
+        if (!*alive) return;
+        Call* call = find(id);
+        if (!call || call->closing) {  // cleared meanwhile
+            if (r.ok) lns_.clear_session(r.call.key.tunnel, r.call.key.session);
+            return;
+        }
+        if (!r.ok) {
+            ++counters_.calls_failed;
+            const auto q931 = r.failure.q931 ? r.failure.q931->cause_code : std::uint16_t{0};
+            by_key_.erase(key);
+            calls_.erase(id);
+            manager_->call_failed(key, r.failure.result, q931, r.reason);
+            return;
+        }
+        ++counters_.calls_connected;
+        call->handle = r.call;
+        call->lac = r.endpoint;
+        by_handle_[{r.call.engine, r.call.key.tunnel, r.call.key.session}] = id;
+        manager_->call_connected(key);
+        if ((call = find(id)) == nullptr || call->closing) return;
+        start_link(*call, profile, &def, nullptr);
+    };
+    ++counters_.calls_placed;
+    by_key_[key] = id;
+    calls_[id] = std::move(c);
+    calls_[id]->pending = lns_.place_outgoing_call(def, oc, std::move(done));
+}
+
+void DialOutWiring::clear_call(const dialout::SessionKey& key, std::string_view reason) {
+    if (auto a = aaa_pending_.find(key); a != aaa_pending_.end()) {
+        const rc::RequestHandle h{a->second.first, a->second.second};
+        aaa_pending_.erase(a);
+        radius_.cancel(h);
+    }
+    if (auto it = by_key_.find(key); it != by_key_.end()) drop_call(it->second, false, reason);
+}
+
+void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std::uint8_t> packet) {
+    Call* c = nullptr;
+    if (auto it = by_key_.find(key); it != by_key_.end()) c = find(it->second);
+    if (!c) {  // covered by another session's access route
+        if (auto d = dialout::Manager::ipv4_destination(packet))
+            if (auto id = route_lookup(key.vr, *d)) c = find(*id);
+    }
+    if (c) send_ipv4(*c, packet);
+    else ++counters_.frames_dropped;
+}
+
+/// Removes a call: routes, PPP link, L2TP session (CDN Result 3 via Lns), optionally telling the
+/// manager (call_closed). The Call object dies on a zero timer so no callback runs on a dead Link.
+void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_view reason) {
+    Call* c = find(id);
+    if (!c || c->closing) return;
+    c->closing = true;
+    remove_routes(*c);
+    if (c->key) {
+        if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
+    }
+    if (c->handle) by_handle_.erase({c->handle->engine, c->handle->key.tunnel, c->handle->key.session});
+    if (c->pending) lns_.cancel_outgoing_call(c->pending);
+    else if (c->handle) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
+    c->network = false;
+    if (c->link) c->link->lower_down(std::string(reason));
+    ++counters_.calls_closed;
+    const auto key = c->key;
+    auto alive = alive_;
+    timers_.arm(core::Duration::zero(), [this, alive, id] {
+        if (*alive) calls_.erase(id);
+    });
+    if (tell_manager && key) manager_->call_closed(*key, reason);
+}
+
+// ---- Lns hooks ----
+
+void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
+    if (!info.incoming) return;  // outgoing: the place_outgoing_call completion creates the link
+    auto c = std::make_unique<Call>();
+    c->id = next_call_++;
+    c->vr = cfg_.incoming_vr;
+    c->profile = cfg_.incoming_profile;
+    c->handle = h;
+    c->created = timers_.now();
+    const auto id = c->id;
+    by_handle_[{h.engine, h.key.tunnel, h.key.session}] = id;
+    calls_[id] = std::move(c);
+    ++counters_.incoming_links;
+    dialout::Profile p;
+    p.name = cfg_.incoming_profile;
+    p.authentication = cfg_.incoming_authentication;
+    p.keepalive = core::Duration::zero();
+    start_link(*calls_[id], p, nullptr, &info);
+}
+
+void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
+    early_.erase({h.engine, h.key.tunnel, h.key.session});
+    Call* c = find(h);
+    if (!c) return;
+    c->pending = 0;  // the L2TP session is gone: nothing to cancel
+    const auto id = c->id;
+    c->handle.reset();
+    by_handle_.erase({h.engine, h.key.tunnel, h.key.session});
+    drop_call(id, true, f.message.value_or("CDN result " + std::to_string(f.result)));
+}
+
+void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) {
+    Call* c = find(h);
+    if (!c || !c->link) {
+        // An outgoing call's frames may arrive between OCCN and the deferred completion.
+        auto& q = early_[{h.engine, h.key.tunnel, h.key.session}];
+        if (q.size() < 8) {
+            q.emplace_back(frame.begin(), frame.end());
+            ++counters_.frames_early;
+        } else {
+            ++counters_.frames_dropped;
+        }
+        return;
+    }
+    // RFC 2661 §3.1 / RFC 1662 §3.1: Address and Control (FF 03) may precede the PPP Protocol.
+    if (frame.size() >= 2 && frame[0] == 0xFF && frame[1] == 0x03) frame = frame.subspan(2);
+    c->link->receive(frame);
+}
+
+// ---- PPP ----
+
+void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const rc::DialOutDefinition* def,
+                               const eng::ConnectInfo* info) {
+    pe::LinkConfig lc;
+    lc.mru = profile.mru;
+    lc.require_auth = auth_pref(profile.authentication);
+    lc.echo_interval = profile.keepalive;
+    if (def) {
+        // Seed 000 "Mutual Authentication": the LNS authenticates itself to the CPE with
+        // ERX-PPP-Username/Password (VSA 36/37); ERX-PPP-Auth-Protocol (VSA 38) is the
+        // authentication preference of the session (0 none .. 4 CHAP-PAP).
+        lc.name = def->ppp_username.value_or("");
+        lc.secret = def->ppp_password.value_or("");
+        if (def->ppp_auth_protocol && *def->ppp_auth_protocol <= 4)
+            lc.require_auth = static_cast<pe::AuthPreference>(*def->ppp_auth_protocol);
+    }
+    if (auto it = cfg_.ppp_profiles.find(c.profile); it != cfg_.ppp_profiles.end()) {
+        const auto& pp = it->second;
+        lc.local_ip = pp.local_address.value;
+        if (profile.ipcp_dns || !def) {
+            lc.dns1 = pp.dns1.value;
+            lc.dns2 = pp.dns2.value;
+        }
+        lc.echo_failures = pp.echo_failures;
+        if (pp.pool) {
+            c.pool_ip = allocate_pool(c.profile);
+            lc.peer_ip = c.pool_ip;
+        }
+    }
+    IncomingAuthMode mode = cfg_.incoming_mode;
+    if (info && c.handle) {
+        // Mode per LAC (peer address of the tunnel) if configured.
+        const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
+                                                     std::to_string(c.handle->key.session),
+                                                 false);
+        if (!sessions.empty())
+            if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", "")))
+                if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
+                    mode = m->second;
+        if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
+    }
+    const auto id = c.id;
+    auto alive = alive_;
+    pe::LinkCallbacks cb;
+    cb.send = [this, id](std::uint16_t proto, std::vector<std::uint8_t> info_bytes) {
+        Call* cc = find(id);
+        if (!cc || !cc->handle) return;
+        std::vector<std::uint8_t> f;
+        f.reserve(info_bytes.size() + 4);
+        f.insert(f.end(), {0xFF, 0x03, static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)});
+        f.insert(f.end(), info_bytes.begin(), info_bytes.end());
+        lns_.send_ppp(*cc->handle, f);
+    };
+    cb.verify = [this, id](std::uint32_t ticket, const pe::Credentials& cr) { verify(id, ticket, cr); };
+    cb.network_up = [this, id](const pe::NetworkInfo& n) { network_up(id, n); };
+    cb.link_down = [this, alive, id](std::string_view cause) {
+        std::string why(cause);
+        // Never destroy a Link inside its own callback.
+        timers_.arm(core::Duration::zero(), [this, alive, id, why] {
+            if (*alive) link_down(id, why);
+        });
+    };
+    cb.deliver = [this, id](std::uint16_t proto, std::span<const std::uint8_t> pkt) {
+        Call* cc = find(id);
+        if (!cc || proto != 0x0021) return;  // RFC 1332 §2: IPv4 datagrams
+        ++cc->packets_in;
+        ++counters_.session_to_tun;
+        if (dp_.to_tun) dp_.to_tun(cc->vr, pkt);
+    };
+    const std::string link_id =
+        c.handle ? std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session) : std::to_string(id);
+    c.link = std::make_unique<pe::Link>(lc, std::move(cb), core::FsmEnv{&bus_, &timers_, &registry_}, link_id);
+
+    bool proxied = false;
+    if (info && info->incoming && mode == IncomingAuthMode::proxy) {
+        const auto& in = *info->incoming;
+        // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
+        if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
+            proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
+            if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
+                // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
+                // the LAC used (seed 004): PAP at the LAC with CHAP required here -> renegotiate.
+                pe::Credentials cr;
+                cr.user = *in.proxy_authen_name;
+                const auto t = *in.proxy_authen_type;
+                const bool chap_needed = lc.require_auth == pe::AuthPreference::chap;
+                if (t == 2 && in.proxy_authen_challenge && in.proxy_authen_response && in.proxy_authen_id) {
+                    cr.method = pe::AuthMethod::chap_md5;
+                    cr.chap_id = *in.proxy_authen_id;
+                    cr.challenge = *in.proxy_authen_challenge;
+                    cr.response = *in.proxy_authen_response;
+                    c.link->proxy_authentication(std::move(cr));
+                } else if (t == 3 && in.proxy_authen_response && !chap_needed) {
+                    cr.method = pe::AuthMethod::pap;
+                    cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
+                    c.link->proxy_authentication(std::move(cr));
+                } else if (t == 3 && chap_needed) {
+                    // Stronger-than-LAC rule: no session with proxy PAP when CHAP is required.
+                    drop_call(id, false, "proxy PAP but CHAP required (stronger than LAC)");
+                    return;
+                }
+            }
+        }
+    }
+    if (!proxied) c.link->open();
+    if (c.handle) {
+        auto it = early_.find({c.handle->engine, c.handle->key.tunnel, c.handle->key.session});
+        if (it != early_.end()) {
+            auto frames = std::move(it->second);
+            early_.erase(it);
+            for (const auto& f : frames) {
+                Call* cc = find(id);
+                if (!cc || !cc->link) break;
+                std::span<const std::uint8_t> s(f);
+                if (s.size() >= 2 && s[0] == 0xFF && s[1] == 0x03) s = s.subspan(2);
+                cc->link->receive(s);
+            }
+        }
+    }
+}
+
+void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Credentials& cr) {
+    Call* c = find(id);
+    if (!c) return;
+    ++counters_.ppp_auth_requests;
+    const auto* vr = cfg_.find_vr(c->vr);
+    auto answer = [this, id, ticket](pe::VerifyResult r) {
+        auto alive = alive_;
+        timers_.arm(core::Duration::zero(), [this, alive, id, ticket, r] {
+            if (!*alive) return;
+            if (Call* cc = find(id); cc && cc->link) cc->link->verify_result(ticket, r);
+        });
+    };
+    if (!vr || !radius_.servers(lns_group(c->vr))) {
+        ++counters_.ppp_auth_rejects;
+        answer({false, "no LNS RADIUS server for virtual router " + c->vr});
+        return;
+    }
+    rc::PppAuthRequest req;
+    req.user_name = cr.user;
+    if (cr.method == pe::AuthMethod::chap_md5) {
+        req.method = rc::PppAuthRequest::Method::chap;
+        req.chap_ident = cr.chap_id;
+        req.chap_challenge = cr.challenge;
+        std::memcpy(req.chap_response.data(), cr.response.data(), std::min<std::size_t>(16, cr.response.size()));
+    } else {
+        req.method = rc::PppAuthRequest::Method::pap;
+        req.password = cr.password;
+    }
+    if (c->handle) {
+        rc::CallTunnel t;
+        t.server_endpoint = lns_.config().local_address.to_string();
+        t.client_endpoint = c->lac;
+        req.tunnel = t;
+    }
+    rc::NasInfo nas{vr->nas_ip, vr->nas_identifier};
+    const std::string user = cr.user;
+    try {
+        auto prepared = rc::build_ppp_access_request(req, nas);
+        auto alive = alive_;
+        radius_.submit(
+            lns_group(c->vr), rc::Service::authentication, std::move(prepared.packet),
+            [this, alive, id, user, answer](const rc::Completion& comp) {
+                if (!*alive || comp.result == rc::Result::cancelled) return;
+                Call* cc = find(id);
+                if (!cc) return;
+                if (comp.result != rc::Result::accept) {
+                    ++counters_.ppp_auth_rejects;
+                    answer({false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
+                    return;
+                }
+                auto a = rc::decode_ppp_authorisation(*comp.reply);
+                if (!a.ok()) {
+                    ++counters_.ppp_auth_rejects;
+                    answer({false, join(a.problems)});
+                    return;
+                }
+                ++counters_.ppp_auth_accepts;
+                cc->user = user;
+                cc->authorised.clear();
+                for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
+                cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
+                answer({true, "", cc->framed_ip, 0, 0});
+            },
+            prepared.user_password);
+    } catch (const std::exception& e) {
+        ++counters_.ppp_auth_rejects;
+        answer({false, e.what()});
+    }
+}
+
+void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
+    Call* c = find(id);
+    if (!c) return;
+    c->network = true;
+    // Seed 000 "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
+    // the session's access routes.
+    std::vector<core::Ipv4Prefix> prefixes = c->authorised;
+    const std::uint32_t peer = n.peer_ip ? n.peer_ip : c->framed_ip;
+    if (peer) prefixes.push_back({{peer}, 32});
+    std::sort(prefixes.begin(), prefixes.end());
+    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+    auto& table = routes_[c->vr];
+    std::vector<core::Ipv4Prefix> installed;
+    for (const auto& p : prefixes) {
+        if (auto it = table.find(p); it != table.end() && it->second != id) continue;  // owned by another session
+        table[p] = id;
+        installed.push_back(p);
+        if (dp_.add_route)
+            if (auto err = dp_.add_route(c->vr, p, id)) {
+                ++counters_.route_errors;
+                core::Event e;
+                e.entity = "lnsd.route";
+                e.id = c->vr + "/" + p.to_string();
+                e.event = "kernel-error";
+                e.cause = *err;
+                bus_.publish(e);
+            }
+    }
+    c->installed = installed;
+    core::Event e;
+    e.entity = "lnsd.route";
+    e.id = c->vr;
+    e.event = "access-routes-installed";
+    e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
+    for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
+    bus_.publish(e);
+    if (c->key) manager_->access_route_installed(*c->key, installed);
+}
+
+void DialOutWiring::link_down(std::uint64_t id, std::string cause) {
+    if (!find(id)) return;
+    drop_call(id, true, "PPP: " + cause);
+}
+
+void DialOutWiring::remove_routes(Call& c) {
+    if (c.installed.empty()) return;
+    auto& table = routes_[c.vr];
+    for (const auto& p : c.installed)
+        if (auto it = table.find(p); it != table.end() && it->second == c.id) table.erase(it);
+    c.installed.clear();
+    if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
+}
+
+std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
+    const auto& pp = cfg_.ppp_profiles.at(profile);
+    const auto base = pp.pool->network().address.value;
+    const std::uint32_t size = pp.pool->length >= 32 ? 1 : (std::uint32_t{1} << (32 - pp.pool->length));
+    auto& next = pool_next_[profile];
+    for (std::uint32_t tries = 0; tries < size; ++tries) {
+        next = next % (size - 1);
+        const std::uint32_t a = base + 1 + next++;
+        if (a == base + size - 1 || a == pp.local_address.value) continue;
+        bool used = false;
+        for (const auto& [k, c] : calls_) used |= c->pool_ip == a;
+        if (!used) return a;
+    }
+    return 0;
+}
+
+std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, core::Ipv4Address d) const {
+    auto it = routes_.find(vr);
+    if (it == routes_.end()) return std::nullopt;
+    for (int len = 32; len >= 0; --len) {
+        const core::Ipv4Prefix p{{d.value}, static_cast<std::uint8_t>(len)};
+        if (auto r = it->second.find(p.network()); r != it->second.end()) return r->second;
+    }
+    return std::nullopt;
+}
+
+// ---- data plane ----
+
+void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
+    // `network` is set by network_up (IPCP This-Layer-Up, RFC 1661 §4.4), before the automaton
+    // records Opened: a buffered trigger released from there must pass.
+    if (!c.handle || !c.link || !c.network || c.closing) {
+        ++counters_.frames_dropped;
+        return;
+    }
+    std::vector<std::uint8_t> f;
+    f.reserve(packet.size() + 4);
+    f.insert(f.end(), {0xFF, 0x03, 0x00, 0x21});  // RFC 1662 §3.1, RFC 1332 §2
+    f.insert(f.end(), packet.begin(), packet.end());
+    if (lns_.send_ppp(*c.handle, f)) {
+        ++c.packets_out;
+        ++counters_.tun_to_session;
+    } else {
+        ++counters_.frames_dropped;
+    }
+}
+
+void DialOutWiring::to_session(std::uint64_t call, std::span<const std::uint8_t> packet) {
+    ++counters_.tun_in;
+    if (Call* c = find(call)) send_ipv4(*c, packet);
+    else ++counters_.frames_dropped;
+}
+
+void DialOutWiring::tun_packet(const std::string& vr, std::span<const std::uint8_t> packet) {
+    ++counters_.tun_in;
+    auto d = dialout::Manager::ipv4_destination(packet);
+    if (!d) {
+        ++counters_.frames_dropped;
+        return;
+    }
+    if (auto id = route_lookup(vr, *d))
+        if (Call* c = find(*id)) {
+            send_ipv4(*c, packet);
+            return;
+        }
+    ++counters_.tun_no_route;
+    manager_->trigger(vr, packet);
+}
+
+// ---- show / control ----
+
+nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
+    nlohmann::json j = {{"id", c.id},
+                        {"virtual-router", c.vr},
+                        {"direction", c.key ? "dial-out" : "incoming"},
+                        {"l2tp-session", c.handle ? std::to_string(c.handle->key.tunnel) + "/" +
+                                                        std::to_string(c.handle->key.session)
+                                                  : std::string("-")},
+                        {"phase", c.link ? std::string(pe::to_string(c.link->phase())) : std::string("-")},
+                        {"user", c.user}};
+    if (c.key) j["dial-out-session"] = c.key->to_string();
+    if (c.link) j["peer-ip"] = ip_text(c.link->negotiated().network.peer_ip);
+    if (detail) {
+        j["profile"] = c.profile;
+        j["lac"] = c.lac;
+        if (c.link) {
+            const auto& n = c.link->negotiated();
+            const auto& k = c.link->counters();
+            j["lcp"] = std::string(to_string(c.link->lcp_state()));
+            j["ipcp"] = std::string(to_string(c.link->ipcp_state()));
+            j["local-ip"] = ip_text(n.network.local_ip);
+            j["peer-mru"] = n.peer_mru;
+            j["we-authenticate"] = std::string(pe::to_string(n.we_authenticate));
+            j["peer-authenticates"] = std::string(pe::to_string(n.peer_authenticates));
+            j["counters"] = {{"malformed", k.malformed},   {"discarded", k.discarded},
+                             {"echo-sent", k.echo_sent},   {"echo-replies", k.echo_replies},
+                             {"auth-failures", k.auth_failures}, {"packets-in", c.packets_in},
+                             {"packets-out", c.packets_out}};
+        }
+        auto routes = nlohmann::json::array();
+        for (const auto& p : c.installed) routes.push_back(p.to_string());
+        j["access-routes"] = routes;
+    }
+    return j;
+}
+
+nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail) const {
+    auto out = nlohmann::json::array();
+    for (const auto& [k, c] : calls_) {
+        if (c->closing) continue;
+        if (!id.empty() && std::to_string(k) != id &&
+            (!c->handle || std::to_string(c->handle->key.tunnel) + "/" + std::to_string(c->handle->key.session) != id))
+            continue;
+        out.push_back(call_json(*c, detail || !id.empty()));
+    }
+    if (!id.empty() && out.empty()) throw core::ControlError("no PPP session " + id);
+    return out;
+}
+
+void DialOutWiring::register_commands(core::ControlServer& server) {
+    auto str = [](const nlohmann::json& a, const char* k) -> std::string {
+        if (!a.contains(k)) return {};
+        return a[k].is_string() ? a[k].get<std::string>() : a[k].dump();
+    };
+    auto guard = [](auto fn) {
+        return [fn](const nlohmann::json& a) -> nlohmann::json {
+            try {
+                return fn(a);
+            } catch (const core::ControlError&) {
+                throw;
+            } catch (const std::exception& e) {
+                throw core::ControlError(e.what());
+            }
+        };
+    };
+    server.add_handler("show l2tp dial-out", guard([this](const nlohmann::json&) {
+                           return nlohmann::json{{"chassis", manager_->show_chassis()},
+                                                 {"virtual-routers", manager_->show_virtual_routers()},
+                                                 {"targets", manager_->show_targets()}};
+                       }),
+                       "dial-out summary");
+    server.add_handler("show l2tp dial-out chassis", guard([this](const nlohmann::json&) {
+                           auto j = manager_->show_chassis();
+                           const auto& k = counters_;
+                           j["wiring"] = {{"aaa-requests", k.aaa_requests},   {"aaa-accepts", k.aaa_accepts},
+                                          {"aaa-rejects", k.aaa_rejects},     {"aaa-timeouts", k.aaa_timeouts},
+                                          {"aaa-invalid", k.aaa_invalid},     {"calls-placed", k.calls_placed},
+                                          {"calls-connected", k.calls_connected}, {"calls-failed", k.calls_failed},
+                                          {"calls-closed", k.calls_closed},   {"tun-in", k.tun_in},
+                                          {"tun-no-route", k.tun_no_route},   {"route-errors", k.route_errors}};
+                           return j;
+                       }),
+                       "dial-out chassis state, timers and counters");
+    server.add_handler("show l2tp dial-out virtual-router",
+                       guard([this, str](const nlohmann::json& a) { return manager_->show_virtual_routers(str(a, "id")); }),
+                       "dial-out virtual routers: [id]");
+    server.add_handler("show l2tp dial-out target",
+                       guard([this, str](const nlohmann::json& a) { return manager_->show_targets(str(a, "id")); }),
+                       "dial-out targets: [virtual router]");
+    server.add_handler("show l2tp dial-out session", guard([this, str](const nlohmann::json& a) {
+                           const auto id = str(a, "id");
+                           if (id.empty()) return manager_->show_sessions(a.value("detail", false));
+                           auto k = dialout::SessionKey::parse(id);
+                           if (!k) throw core::ControlError("session '" + id + "' is not <vr>/<prefix>/<destination>");
+                           return manager_->show_session(*k);
+                       }),
+                       "dial-out sessions: [key] [detail]");
+    server.add_handler("l2tp dial-out session reset", guard([this, str](const nlohmann::json& a) {
+                           const auto id = str(a, "id");
+                           auto k = dialout::SessionKey::parse(id);
+                           if (!k) throw core::ControlError("session '" + id + "' is not <vr>/<prefix>/<destination>");
+                           manager_->session_reset(*k);
+                           return nlohmann::json{{"reset", id}};
+                       }),
+                       "reset a dial-out session: id");
+    server.add_handler("l2tp dial-out target add", guard([this, str](const nlohmann::json& a) {
+                           dialout::TargetConfig t;
+                           t.vr = a.value("virtual-router", std::string("default"));
+                           if (!cfg_.find_vr(t.vr)) throw core::ControlError("virtual router '" + t.vr + "' is not configured");
+                           auto p = core::Ipv4Prefix::parse(str(a, "prefix"));
+                           if (!p || p->has_host_bits()) throw core::ControlError("prefix '" + str(a, "prefix") + "' is not an IPv4 prefix");
+                           t.prefix = *p;
+                           t.domain = str(a, "domain");
+                           t.profile = str(a, "profile");
+                           t.route_distinguisher = str(a, "route-distinguisher");
+                           manager_->add_target(t);
+                           manager_->vr_operational(t.vr, true);
+                           install_dialout_route(t.vr, t.prefix);
+                           return nlohmann::json{{"added", t.vr + "/" + t.prefix.to_string()}};
+                       }),
+                       "add a dial-out route: virtual-router, prefix, domain, profile, [route-distinguisher]");
+    server.add_handler("l2tp dial-out target remove", guard([this, str](const nlohmann::json& a) {
+                           const auto vr = a.value("virtual-router", std::string("default"));
+                           auto p = core::Ipv4Prefix::parse(str(a, "prefix"));
+                           if (!p) throw core::ControlError("prefix '" + str(a, "prefix") + "' is not an IPv4 prefix");
+                           manager_->remove_target(vr, *p);
+                           if (dp_.remove_dialout_route) dp_.remove_dialout_route(vr, *p);
+                           return nlohmann::json{{"removed", vr + "/" + p->to_string()}};
+                       }),
+                       "remove a dial-out route: virtual-router, prefix");
+    server.add_handler("show ppp", guard([this, str](const nlohmann::json& a) {
+                           return show_ppp(str(a, "id"), a.value("detail", false));
+                       }),
+                       "PPP links: [id] [detail]");
+    server.add_handler("show ppp session", guard([this, str](const nlohmann::json& a) {
+                           return show_ppp(str(a, "id"), a.value("detail", false));
+                       }),
+                       "PPP links: [id | tunnel/session] [detail]");
+}
+
+}  // namespace dl::lnsd

@@ -1,0 +1,522 @@
+// lnsd dial-out wiring in virtual time: trigger -> dial-out Access-Request (scripted home RADIUS)
+// -> OCRQ through the Lns core to a LAC-role engine -> PPP between the LNS Link and a CPE Link
+// carried over the L2TP session -> CPE authenticated by the scripted LNS RADIUS -> access routes
+// -> inService -> IPv4 both ways. Deny reasons, call failure, hang-up, config and control commands.
+#include "dl/lnsd/dialout_wiring.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
+#include "dl/core/errors.hpp"
+#include "dl/core/event.hpp"
+#include "dl/l2tp/types.hpp"
+#include "dl/ppp/engine/link.hpp"
+#include "dl/radius/auth.hpp"
+#include "dl/radius/client/client.hpp"
+
+using namespace dl;
+using namespace std::chrono_literals;
+namespace eng = dl::l2tp::engine;
+namespace pe = dl::ppp::engine;
+namespace rc = dl::radius::client;
+using dl::radius::AttributeType;
+using dl::radius::Code;
+using dl::radius::ErxAttribute;
+using dl::radius::Radius;
+
+namespace {
+
+core::Ipv4Address ip(const char* s) { return *core::Ipv4Address::parse(s); }
+const eng::PeerId kLnsPeer = lnsd::peer_id(ip("198.51.100.1"), 1701);
+const eng::PeerId kLacPeer = lnsd::peer_id(ip("198.51.100.2"), 1701);
+constexpr rc::Endpoint kHome{0xC000020A, 1812};  // 192.0.2.10
+
+constexpr const char* kConfig = R"(
+local-address: 198.51.100.1
+virtual-routers:
+  - name: default
+    tun: dlo0
+    nas-ip-address: 192.0.2.1
+    radius:
+      authentication: [{address: 192.0.2.10, secret: home-secret}]
+    lns-radius:
+      authentication: [{address: 192.0.2.11, secret: lns-secret}]
+ppp-profiles:
+  isdn: {local-address: 198.18.0.1, dns: [192.0.2.53]}
+dialout:
+  timers: {trigger: 30s, dormant: 5m}
+  profiles:
+    isdn: {mru: 1500, authentication: chap, keepalive: 0s, ipcp-dns: true}
+  targets:
+    - {virtual-router: default, prefix: 10.10.0.0/16, domain: L2TP-dial-out.de.dt, profile: isdn,
+       route-distinguisher: "0.0.0.0:65000"}
+)";
+
+/// An IPv4 header (RFC 791 §3.1) from `src` to `dst` plus `extra` octets.
+std::vector<std::uint8_t> ipv4(const char* src, const char* dst, std::size_t extra = 8) {
+    std::vector<std::uint8_t> p(20 + extra, 0);
+    p[0] = 0x45;
+    p[2] = static_cast<std::uint8_t>(p.size() >> 8);
+    p[3] = static_cast<std::uint8_t>(p.size());
+    p[8] = 64;
+    p[9] = 1;
+    const auto s = ip(src).value, d = ip(dst).value;
+    for (int i = 0; i < 4; ++i) {
+        p[12 + i] = static_cast<std::uint8_t>(s >> (24 - 8 * i));
+        p[16 + i] = static_cast<std::uint8_t>(d >> (24 - 8 * i));
+    }
+    return p;
+}
+
+std::vector<std::uint8_t> wire(Radius& r) {
+    std::vector<std::uint8_t> out;
+    dl::radius::serialize_into(r, out);
+    return out;
+}
+
+/// How the scripted home server answers the dial-out Access-Request.
+enum class Home { accept, reject, framed_service, no_tunnel, silent };
+
+struct World {
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    core::EventRecorder rec{bus, {"dialout.session", ""}};
+    std::vector<std::string> wiring_log;  // what the test peers saw, in order
+
+    // RADIUS
+    Home home = Home::accept;
+    bool cpe_known = true;
+    std::vector<Radius> home_requests, lns_requests;
+    std::unique_ptr<rc::Client> radius;
+
+    // L2TP + PPP
+    std::unique_ptr<lnsd::Lns> lns;
+    std::unique_ptr<eng::Engine> lac;
+    bool lac_busy = false;
+    std::vector<eng::OutgoingCall> ocrqs;
+    std::optional<eng::SessionKey> lac_call;
+    std::unique_ptr<pe::Link> cpe;
+    bool cpe_network = false;
+    std::vector<std::vector<std::uint8_t>> cpe_ipv4;
+    std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> cpe_queue;
+
+    // data plane
+    std::vector<std::string> dp;
+    std::string fail_route;  // add_dialout_route fails for this prefix
+    std::vector<std::vector<std::uint8_t>> tun_out;
+
+    std::unique_ptr<lnsd::DialOutWiring> w;
+
+    explicit World(const char* yaml = kConfig) {
+        core::register_well_known_timers(registry);
+        eng::register_l2tp_timers(registry);
+        rc::register_timers(registry);
+        const auto root = core::ConfigNode::parse(yaml);
+        auto cfg = lnsd::load_config(root, registry);
+        radius = std::make_unique<rc::Client>(loop.timers(), registry, &bus,
+                                              [this](const rc::Endpoint& to, std::span<const std::uint8_t> d) {
+                                                  radius_server(to, d);
+                                              });
+        lns = std::make_unique<lnsd::Lns>(
+            loop.timers(), registry, bus, cfg,
+            [this](eng::PeerId, std::vector<std::uint8_t> b) {
+                loop.timers().arm(10ms, [this, b] { lac->receive(kLnsPeer, b); });
+            },
+            7);
+        add_lac();
+        lnsd::DataPlanePort port;
+        port.add_route = [this](const std::string& vr, core::Ipv4Prefix p, std::uint64_t s) -> std::optional<std::string> {
+            dp.push_back("add " + vr + " " + p.to_string() + " session " + std::to_string(s));
+            return std::nullopt;
+        };
+        port.remove_session = [this](const std::string& vr, std::uint64_t s) {
+            dp.push_back("remove " + vr + " session " + std::to_string(s));
+        };
+        port.add_dialout_route = [this](const std::string& vr, core::Ipv4Prefix p) -> std::optional<std::string> {
+            dp.push_back("dial-out route " + vr + " " + p.to_string());
+            if (p.to_string() == fail_route) return "add route " + p.to_string() + " dev dlo0: No such device";
+            return std::nullopt;
+        };
+        port.remove_dialout_route = [this](const std::string& vr, core::Ipv4Prefix p) {
+            dp.push_back("remove dial-out route " + vr + " " + p.to_string());
+        };
+        port.to_tun = [this](const std::string&, std::span<const std::uint8_t> p) { tun_out.emplace_back(p.begin(), p.end()); };
+        w = std::make_unique<lnsd::DialOutWiring>(loop.timers(), registry, bus, *lns, *radius,
+                                                  lnsd::load_wiring_config(root), port);
+        w->load_dialout(root["dialout"]);
+    }
+    ~World() {
+        w.reset();
+        cpe.reset();
+    }
+
+    void add_lac() {
+        eng::EngineConfig ec;
+        ec.host_name = "lac";
+        ec.secret = "tunnel-pw";  // = Tunnel-Password of the Access-Accept
+        ec.seed = 99;
+        eng::EngineCallbacks cb;
+        cb.send = [this](eng::PeerId, std::vector<std::uint8_t> b) {
+            loop.timers().arm(10ms, [this, b] { lns->receive(kLacPeer, b); });
+        };
+        cb.ocrq = [this](eng::SessionKey k, const eng::OutgoingCall& c) {
+            ocrqs.push_back(c);
+            wiring_log.push_back("LAC OCRQ called=" + c.called_number);
+            loop.timers().arm(50ms, [this, k] {
+                lac->accept(k);
+                if (lac_busy) {
+                    lac->disconnect(k, l2tp::CdnResult::Busy, std::nullopt, l2tp::Q931Cause{17, 0x5a, "busy"});
+                    return;
+                }
+                lac->call_connected(k, 64000, l2tp::kFramingSync);
+                lac_call = k;
+                start_cpe();
+            });
+        };
+        cb.ppp_frame = [this](eng::SessionKey, std::span<const std::uint8_t> f) {
+            if (!cpe) return;
+            if (f.size() >= 2 && f[0] == 0xFF && f[1] == 0x03) f = f.subspan(2);
+            cpe->receive(f);
+        };
+        cb.failed = [this](eng::SessionKey, const eng::CallFailure& f) {
+            wiring_log.push_back("LAC call ended result=" + std::to_string(f.result));
+            if (cpe) cpe->lower_down("call ended");
+        };
+        lac = std::make_unique<eng::Engine>(loop.timers(), registry, bus, ec, std::move(cb));
+    }
+
+    /// The CPE behind the LAC: authenticates the LNS with PAP (ERX-PPP-Username/Password), is
+    /// authenticated by the LNS with CHAP (cpe-remote / cpe-pass), takes its address from the LNS.
+    void start_cpe() {
+        pe::LinkConfig c;
+        c.name = "cpe-remote";
+        c.secret = "cpe-pass";
+        c.require_auth = pe::AuthPreference::pap;
+        pe::LinkCallbacks cb;
+        cb.send = [this](std::uint16_t proto, std::vector<std::uint8_t> info) {
+            std::vector<std::uint8_t> f{0xFF, 0x03, static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)};
+            f.insert(f.end(), info.begin(), info.end());
+            if (lac_call) lac->send_ppp(*lac_call, f);
+        };
+        cb.verify = [this](std::uint32_t ticket, const pe::Credentials& cr) {
+            wiring_log.push_back("CPE verifies " + cr.user);
+            const bool ok = cr.user == "lns-dialout" && cr.password == "lns-pw";
+            loop.timers().arm(0ms, [this, ticket, ok] { cpe->verify_result(ticket, {ok, ok ? "welcome" : "no"}); });
+        };
+        cb.network_up = [this](const pe::NetworkInfo& n) {
+            cpe_network = true;
+            wiring_log.push_back("CPE IPCP up local=" + core::Ipv4Address{n.local_ip}.to_string() +
+                                 " peer=" + core::Ipv4Address{n.peer_ip}.to_string());
+        };
+        cb.deliver = [this](std::uint16_t proto, std::span<const std::uint8_t> p) {
+            if (proto == 0x0021) cpe_ipv4.emplace_back(p.begin(), p.end());
+        };
+        cpe = std::make_unique<pe::Link>(c, std::move(cb), core::FsmEnv{&bus, &loop.timers(), &registry}, "cpe");
+        cpe->open();
+    }
+
+    /// Scripted RADIUS servers (RFC 2865 §3 Response Authenticator, RFC 2868 §3.5 Tunnel-Password).
+    void radius_server(const rc::Endpoint& to, std::span<const std::uint8_t> d) {
+        Radius req(d.data(), static_cast<std::uint32_t>(d.size()));
+        const bool is_home = to == kHome;
+        const std::string secret = is_home ? "home-secret" : "lns-secret";
+        std::optional<Radius> resp;
+        if (is_home) {
+            home_requests.push_back(req);
+            wiring_log.push_back("home RADIUS Access-Request " + req.get_string(AttributeType::User_Name).value_or("?"));
+            if (home == Home::silent) return;
+            if (home == Home::reject) {
+                resp.emplace(Code::Access_Reject, req.identifier());
+            } else {
+                resp.emplace(Code::Access_Accept, req.identifier());
+                resp->add_integer(AttributeType::Service_Type, home == Home::framed_service ? 2 : 5);
+                if (home != Home::no_tunnel) {
+                    resp->add_integer(AttributeType::Tunnel_Type, 3, 1);
+                    resp->add_integer(AttributeType::Tunnel_Medium_Type, 1, 1);
+                    resp->add_string(AttributeType::Tunnel_Server_Endpoint, "198.51.100.2", 1);
+                    resp->add(dl::radius::tunnel_password_attribute(1, "tunnel-pw", secret, req.authenticator(), 0x8123));
+                    resp->add_string(AttributeType::Tunnel_Assignment_Id, "lac-1", 1);
+                }
+                resp->add_string(ErxAttribute::Dial_Out_Number, "5551001");
+                resp->add_string(ErxAttribute::PPP_Username, "lns-dialout");
+                resp->add_string(ErxAttribute::PPP_Password, "lns-pw");
+                resp->add_integer(ErxAttribute::PPP_Auth_Protocol, 2);
+                resp->add_integer(ErxAttribute::Minimum_BPS, 56000);
+                resp->add_integer(ErxAttribute::Maximum_BPS, 64000);
+                resp->add_integer(ErxAttribute::Bearer_Type, 1);
+            }
+        } else {
+            lns_requests.push_back(req);
+            const auto user = req.get_string(AttributeType::User_Name).value_or("?");
+            wiring_log.push_back("LNS RADIUS Access-Request " + user);
+            bool ok = false;
+            for (const auto& a : req.attributes())
+                if (a.type() == 3)  // CHAP-Password (RFC 2865 §5.3)
+                    ok = dl::radius::verify_chap_password(a.value(), "cpe-pass", dl::radius::chap_challenge(req));
+            ok = ok && cpe_known && user == "cpe-remote";
+            resp.emplace(ok ? Code::Access_Accept : Code::Access_Reject, req.identifier());
+            if (ok) {
+                resp->add_ipaddr(AttributeType::Framed_IP_Address, {198, 18, 0, 2});
+                resp->add_string(AttributeType::Framed_Route, "10.10.1.0/24 198.18.0.2 1");
+            }
+        }
+        dl::radius::add_message_authenticator(*resp);
+        dl::radius::sign_response(*resp, req.authenticator(), secret);
+        auto bytes = wire(*resp);
+        loop.timers().arm(20ms, [this, to, bytes] { radius->on_datagram(to, bytes); });
+    }
+
+    dialout::SessionKey key(const char* dst = "10.10.1.1") {
+        return {"default", *core::Ipv4Prefix::parse("10.10.0.0/16"), ip(dst)};
+    }
+    nlohmann::json call(const std::string& cmd, nlohmann::json args = nlohmann::json::object()) {
+        boost::asio::io_context io;
+        core::ControlServer server(io, "/nonexistent/lnsd-wiring-test.sock");
+        w->register_commands(server);
+        return nlohmann::json::parse(server.handle_line(nlohmann::json{{"id", 1}, {"cmd", cmd}, {"args", args}}.dump()));
+    }
+};
+
+// req: DO.aaa.user-name, DO.aaa.service-type, DO.call.ocrq, DO.ppp.mutual-auth, DO.route.install, DO.inService
+TEST(DialOutWiring, TriggerToInServiceEndToEnd) {
+    World w;
+    const auto trigger = ipv4("203.0.113.10", "10.10.1.1");
+    w.w->tun_packet("default", trigger);
+    w.loop.advance(5s);
+
+    // AAA: the seed's User-Name with the route distinguisher, Service-Type Outbound, no password.
+    ASSERT_EQ(w.home_requests.size(), 1u);
+    const auto& ar = w.home_requests[0];
+    EXPECT_EQ(ar.get_string(AttributeType::User_Name), "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt");
+    EXPECT_EQ(ar.get_integer(AttributeType::Service_Type), 5u);
+    EXPECT_FALSE(ar.get_string(AttributeType::User_Password));
+    EXPECT_EQ(ar.get_integer(AttributeType::NAS_IP_Address), ip("192.0.2.1").value);
+
+    // Table 75 attributes reach the OCRQ (RFC 2661 §6.x Called Number, Min/Max BPS, Bearer Type).
+    ASSERT_EQ(w.ocrqs.size(), 1u);
+    EXPECT_EQ(w.ocrqs[0].called_number, "5551001");
+    EXPECT_EQ(w.ocrqs[0].min_bps, 56000u);
+    EXPECT_EQ(w.ocrqs[0].max_bps, 64000u);
+    EXPECT_EQ(w.ocrqs[0].bearer_type, l2tp::kBearerAnalog);
+
+    // PPP: the CPE checked our ERX credentials, we checked the CPE's through the LNS RADIUS.
+    ASSERT_EQ(w.lns_requests.size(), 1u);
+    EXPECT_EQ(w.lns_requests[0].get_string(AttributeType::User_Name), "cpe-remote");
+    EXPECT_EQ(w.lns_requests[0].get_integer(AttributeType::Service_Type), 2u);
+    EXPECT_TRUE(w.cpe_network);
+    EXPECT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+
+    const std::vector<std::string> expected_log{
+        "home RADIUS Access-Request 0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt",
+        "LAC OCRQ called=5551001",
+        "CPE verifies lns-dialout",
+        "LNS RADIUS Access-Request cpe-remote",
+        "CPE IPCP up local=198.18.0.2 peer=198.18.0.1",
+    };
+    EXPECT_EQ(w.wiring_log, expected_log);
+
+    // Access routes: Framed-Route and Framed-IP-Address, to the data plane.
+    const std::vector<std::string> dp{"dial-out route default 10.10.0.0/16", "add default 10.10.1.0/24 session 1",
+                                      "add default 198.18.0.2/32 session 1"};
+    EXPECT_EQ(w.dp, dp);
+    EXPECT_EQ(w.w->route_lookup("default", ip("10.10.1.77")), 1u);
+    EXPECT_FALSE(w.w->route_lookup("default", ip("10.10.2.1")));
+
+    // The buffered trigger was forwarded to the CPE when the session went inService.
+    ASSERT_EQ(w.cpe_ipv4.size(), 1u);
+    EXPECT_EQ(w.cpe_ipv4[0], trigger);
+
+    // TUN -> session and session -> TUN.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.200"));
+    const auto reply = ipv4("10.10.1.1", "203.0.113.10");
+    auto f = std::vector<std::uint8_t>{0xFF, 0x03, 0x00, 0x21};
+    f.insert(f.end(), reply.begin(), reply.end());
+    w.lac->send_ppp(*w.lac_call, f);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.cpe_ipv4.size(), 2u);
+    ASSERT_EQ(w.tun_out.size(), 1u);
+    EXPECT_EQ(w.tun_out[0], reply);
+
+    // Golden log of the dial-out session.
+    EXPECT_EQ(w.rec.text(),
+              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1: dormant -> authenticating on trigger "
+              "(cause=10.10.1.1 buffered 1/4) [timer trigger=30s]\n"
+              "+0.020000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> connecting on aaa-grant "
+              "(cause=Access-Accept LAC 198.51.100.2) [timer trigger=30s]\n"
+              "+0.110000s dialout.session default/10.10.0.0/16/10.10.1.1: connecting -> connecting on call-connected "
+              "(cause=outgoing call connected)\n"
+              "+0.210000s dialout.session default/10.10.0.0/16/10.10.1.1: connecting -> inService on route-verified "
+              "(cause=access route 10.10.1.0/24 198.18.0.2/32 forwards 10.10.1.1)\n");
+}
+
+}  // namespace
+
+namespace {
+
+/// Runs a dial-out attempt whose AAA answer is `home` and returns the session's last event cause.
+std::string denied_cause(Home home, core::Duration wait = 2s) {
+    World w;
+    w.home = home;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(wait);
+    EXPECT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inhibited);
+    EXPECT_TRUE(w.ocrqs.empty()) << "no call may be placed after a deny";
+    const auto text = w.rec.text();
+    const auto line = text.substr(text.rfind("+", text.size() - 2));
+    return line.substr(line.find(": ") + 2);
+}
+
+// req: DO.aaa.deny.reject, DO.aaa.deny.service-type, DO.aaa.deny.tunnel, DO.aaa.deny.timeout
+TEST(DialOutWiring, DenyReasonsReachTheManager) {
+    EXPECT_EQ(denied_cause(Home::reject),
+              "authenticating -> inhibited on aaa-deny (cause=access-reject) [timer inhibited=30s]\n");
+    const auto st = denied_cause(Home::framed_service);
+    EXPECT_NE(st.find("on aaa-deny (cause=service-type-not-outbound: Service-Type is 2, must be Outbound (5))"), std::string::npos) << st;
+    const auto nt = denied_cause(Home::no_tunnel);
+    EXPECT_NE(nt.find("on aaa-deny (cause=tunnel-attributes-missing: "), std::string::npos) << nt;
+    // No answer: the RADIUS client gives up after 1 + 3 retries of radius-timeout 3 s.
+    EXPECT_EQ(denied_cause(Home::silent, 13s),
+              "authenticating -> inhibited on aaa-deny (cause=radius-timeout) [timer inhibited=30s]\n");
+}
+
+// req: DO.call.failed
+TEST(DialOutWiring, BusyLacMakesTheSessionInhibited) {
+    World w;
+    w.lac_busy = true;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    ASSERT_EQ(w.ocrqs.size(), 1u);
+    EXPECT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inhibited);
+    EXPECT_EQ(w.w->counters().calls_failed, 1u);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    const auto text = w.rec.text();
+    EXPECT_NE(text.find("connecting -> inhibited on call-failed"), std::string::npos) << text;
+    EXPECT_EQ(w.dp.size(), 1u) << "only the dial-out route";
+}
+
+// req: DO.call.closed, DO.route.remove
+TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
+    World w;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    ASSERT_TRUE(w.lac_call);
+    w.lac->disconnect(*w.lac_call, l2tp::CdnResult::LossOfCarrier);
+    w.loop.advance(1s);
+    EXPECT_NE(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    EXPECT_EQ(w.dp.back(), "remove default session 1");
+    EXPECT_FALSE(w.w->route_lookup("default", ip("10.10.1.1")));
+    EXPECT_EQ(w.w->call_count(), 0u);
+    const auto text = w.rec.text();
+    EXPECT_NE(text.find("inService -> "), std::string::npos) << text;
+    EXPECT_NE(text.find("on call-closed"), std::string::npos) << text;
+    // A new packet for the prefix is a trigger again, not forwarded over a dead session.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    EXPECT_EQ(w.w->counters().tun_no_route, 2u);
+}
+
+// req: DO.ppp.cpe-auth-failure
+TEST(DialOutWiring, CpeRejectedByLnsRadiusClearsTheCall) {
+    World w;
+    w.cpe_known = false;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(3s);
+    EXPECT_EQ(w.lns_requests.size(), 1u);
+    EXPECT_EQ(w.w->counters().ppp_auth_rejects, 1u);
+    EXPECT_FALSE(w.cpe_network);
+    EXPECT_NE(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u) << "the L2TP session is cleared (CDN)";
+    EXPECT_EQ(w.dp.size(), 1u) << "no access route without authentication";
+}
+
+// req: DO.mgmt.show, DO.mgmt.reset, DO.mgmt.target
+TEST(DialOutWiring, ControlCommands) {
+    World w;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    auto s = w.call("show l2tp dial-out session");
+    ASSERT_TRUE(s["ok"].get<bool>()) << s.dump();
+    ASSERT_EQ(s["result"].size(), 1u) << s.dump();
+    EXPECT_EQ(s["result"][0]["state"], "inService") << s.dump();
+    auto one = w.call("show l2tp dial-out session", {{"id", "default/10.10.0.0/16/10.10.1.1"}});
+    EXPECT_EQ(one["result"]["user_name"], "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt") << one.dump();
+    auto ppp = w.call("show ppp", {{"detail", true}});
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["phase"], "Network") << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["user"], "cpe-remote");
+    EXPECT_EQ(ppp["result"][0]["peer-ip"], "198.18.0.2");
+    EXPECT_EQ(ppp["result"][0]["access-routes"], nlohmann::json::array({"10.10.1.0/24", "198.18.0.2/32"}));
+    auto ch = w.call("show l2tp dial-out chassis");
+    EXPECT_EQ(ch["result"]["wiring"]["calls-connected"], 1) << ch.dump();
+
+    auto bad = w.call("l2tp dial-out session reset", {{"id", "nonsense"}});
+    EXPECT_FALSE(bad["ok"].get<bool>());
+    auto reset = w.call("l2tp dial-out session reset", {{"id", "default/10.10.0.0/16/10.10.1.1"}});
+    ASSERT_TRUE(reset["ok"].get<bool>()) << reset.dump();
+    w.loop.advance(1s);
+    EXPECT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::dormant);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u);
+
+    auto add = w.call("l2tp dial-out target add", {{"virtual-router", "default"},
+                                                   {"prefix", "10.20.0.0/16"},
+                                                   {"domain", "example.net"},
+                                                   {"profile", "isdn"}});
+    ASSERT_TRUE(add["ok"].get<bool>()) << add.dump();
+    EXPECT_EQ(w.w->manager().target_state("default", *core::Ipv4Prefix::parse("10.20.0.0/16")),
+              dialout::TargetState::inService);
+    auto unknown_vr = w.call("l2tp dial-out target add", {{"virtual-router", "vr-x"},
+                                                          {"prefix", "10.30.0.0/16"},
+                                                          {"domain", "example.net"},
+                                                          {"profile", "isdn"}});
+    EXPECT_FALSE(unknown_vr["ok"].get<bool>());
+    EXPECT_EQ(unknown_vr["error"], "virtual router 'vr-x' is not configured");
+    w.fail_route = "10.40.0.0/16";
+    auto add_bad = w.call("l2tp dial-out target add", {{"virtual-router", "default"},
+                                                       {"prefix", "10.40.0.0/16"},
+                                                       {"domain", "example.net"},
+                                                       {"profile", "isdn"}});
+    ASSERT_TRUE(add_bad["ok"].get<bool>()) << add_bad.dump();
+    EXPECT_EQ(w.w->manager().target_state("default", *core::Ipv4Prefix::parse("10.40.0.0/16")),
+              dialout::TargetState::down) << "Table 73: cannot create the dial-out route";
+    auto rm = w.call("l2tp dial-out target remove", {{"virtual-router", "default"}, {"prefix", "10.20.0.0/16"}});
+    ASSERT_TRUE(rm["ok"].get<bool>()) << rm.dump();
+    EXPECT_EQ(w.dp.back(), "remove dial-out route default 10.20.0.0/16");
+    EXPECT_FALSE(w.w->manager().target_state("default", *core::Ipv4Prefix::parse("10.20.0.0/16")));
+}
+
+std::string config_error(const std::string& yaml) {
+    try {
+        lnsd::load_wiring_config(core::ConfigNode::parse(yaml));
+    } catch (const core::ConfigError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+// req: DO.config
+TEST(DialOutWiring, ConfigurationErrorsNameKeyValueAndRule) {
+    EXPECT_EQ(config_error("virtual-routers: [{name: a}, {name: a}]"),
+              "virtual-routers[1].name: 'a' is configured twice");
+    EXPECT_EQ(config_error("virtual-routers: [{name: a, radius: {authentication: [{address: 192.0.2.1, secret: ''}]}}]"),
+              "virtual-routers[0].radius.authentication[0].secret: must not be empty (RFC 2865 §3)");
+    EXPECT_EQ(config_error("virtual-routers: [{name: a, tun: abcdefghijklmnopq}]"),
+              "virtual-routers[0].tun: 'abcdefghijklmnopq' is longer than 15 characters (IFNAMSIZ)");
+    EXPECT_EQ(config_error("virtual-routers: [{name: a}]\n"
+                           "dialout: {targets: [{virtual-router: b, prefix: 10.0.0.0/8, domain: d, profile: p}]}"),
+              "dialout.targets[0].virtual-router: 'b' is not a configured virtual router (virtual-routers[].name)");
+    EXPECT_EQ(config_error("ppp-profiles: {p: {pool: 10.0.0.0/31}}"),
+              "ppp-profiles.p.pool: '10.0.0.0/31' must be /30 or wider (needs host addresses)");
+    EXPECT_EQ(config_error("incoming: {mode: sometimes}").rfind("incoming.mode: 'sometimes'", 0), 0u);
+    const auto ok = lnsd::load_wiring_config(core::ConfigNode::parse(kConfig));
+    ASSERT_EQ(ok.virtual_routers.size(), 1u);
+    EXPECT_EQ(ok.virtual_routers[0].lns_authentication.at(0).secret, "lns-secret");
+    EXPECT_EQ(ok.ppp_profiles.at("isdn").dns1, ip("192.0.2.53"));
+}
+
+}  // namespace
