@@ -95,23 +95,35 @@ int main(int argc, char** argv) {
             detail = true;
             words.pop_back();
         }
+        // key=value words are named arguments (e.g. `l2tp dial-out target add prefix=10.20.0.0/16 …`).
+        nlohmann::json named = nlohmann::json::object();
+        std::erase_if(words, [&](const std::string& w) {
+            const auto eq = w.find('=');
+            if (eq == std::string::npos || eq == 0) return false;
+            named[w.substr(0, eq)] = w.substr(eq + 1);
+            return true;
+        });
         std::string cmd, id, object;
         std::size_t i = 0;
         for (; i < words.size(); ++i) {
             if (!cmd.empty()) cmd += " ";
             cmd += words[i];
-            if (words[i] == "destination" || words[i] == "tunnel" || words[i] == "session") {
+            if (words[i] == "destination" || words[i] == "tunnel" || words[i] == "session" ||
+                words[i] == "target" || words[i] == "virtual-router") {
                 object = words[i];
                 ++i;
                 break;
             }
         }
+        // Dial-out verbs after the object: `l2tp dial-out session reset KEY`, `… target add|remove`.
+        if (i < words.size() && (words[i] == "reset" || words[i] == "add" || words[i] == "remove"))
+            cmd += " " + words[i++];
         if (i < words.size()) id = words[i++];
         if (i < words.size()) {
             std::cerr << "lnsctl: unexpected word '" << words[i] << "'\n";
             return 2;
         }
-        nlohmann::json args = nlohmann::json::object();
+        nlohmann::json args = named;
         if (!id.empty()) args["id"] = id;
         if (detail) args["detail"] = true;
         auto result = client.request(cmd, args);
