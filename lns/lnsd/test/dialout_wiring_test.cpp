@@ -91,6 +91,7 @@ struct World {
     Home home = Home::accept;
     bool cpe_known = true;
     std::vector<Radius> home_requests, lns_requests;
+    std::vector<std::string> lns_auth_methods;
     std::unique_ptr<rc::Client> radius;
 
     // L2TP + PPP
@@ -182,6 +183,11 @@ struct World {
             if (f.size() >= 2 && f[0] == 0xFF && f[1] == 0x03) f = f.subspan(2);
             cpe->receive(f);
         };
+        cb.connected = [this](eng::SessionKey k, const eng::ConnectInfo&) {
+            if (cpe) return;  // outgoing calls start the CPE from the OCRQ answer
+            lac_call = k;
+            start_cpe(pe::AuthPreference::none);  // incoming: the LNS has no credentials to give
+        };
         cb.failed = [this](eng::SessionKey, const eng::CallFailure& f) {
             wiring_log.push_back("LAC call ended result=" + std::to_string(f.result));
             if (cpe) cpe->lower_down("call ended");
@@ -191,11 +197,11 @@ struct World {
 
     /// The CPE behind the LAC: authenticates the LNS with PAP (ERX-PPP-Username/Password), is
     /// authenticated by the LNS with CHAP (cpe-remote / cpe-pass), takes its address from the LNS.
-    void start_cpe() {
+    void start_cpe(pe::AuthPreference require = pe::AuthPreference::pap) {
         pe::LinkConfig c;
         c.name = "cpe-remote";
         c.secret = "cpe-pass";
-        c.require_auth = pe::AuthPreference::pap;
+        c.require_auth = require;
         pe::LinkCallbacks cb;
         cb.send = [this](std::uint16_t proto, std::vector<std::uint8_t> info) {
             std::vector<std::uint8_t> f{0xFF, 0x03, static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)};
@@ -257,6 +263,12 @@ struct World {
             for (const auto& a : req.attributes())
                 if (a.type() == 3)  // CHAP-Password (RFC 2865 §5.3)
                     ok = dl::radius::verify_chap_password(a.value(), "cpe-pass", dl::radius::chap_challenge(req));
+            if (auto pw = dl::radius::user_password(req, secret)) {  // PAP (RFC 2865 §5.2)
+                ok = *pw == "cpe-pass";
+                lns_auth_methods.push_back("PAP");
+            } else {
+                lns_auth_methods.push_back("CHAP");
+            }
             ok = ok && cpe_known && user == "cpe-remote";
             resp.emplace(ok ? Code::Access_Accept : Code::Access_Reject, req.identifier());
             if (ok) {
@@ -517,6 +529,62 @@ TEST(DialOutWiring, ConfigurationErrorsNameKeyValueAndRule) {
     ASSERT_EQ(ok.virtual_routers.size(), 1u);
     EXPECT_EQ(ok.virtual_routers[0].lns_authentication.at(0).secret, "lns-secret");
     EXPECT_EQ(ok.ppp_profiles.at("isdn").dns1, ip("192.0.2.53"));
+}
+
+}  // namespace
+
+namespace {
+
+std::string incoming_config(const char* mode, const char* auth = "chap") {
+    return std::string(kConfig) + "peers: [{address: 198.51.100.2, secret: tunnel-pw}]\n" +
+           "incoming: {virtual-router: default, profile: isdn, authentication: " + auth + ", mode: " + mode + "}\n";
+}
+
+// req: LNS.incoming.mandatory-chap
+TEST(DialOutWiring, IncomingCallMandatoryChapThroughLnsRadius) {
+    const auto yaml = incoming_config("mandatory-chap", "pap");
+    World w(yaml.c_str());
+    w.lac->place_incoming_call(kLnsPeer, eng::IncomingCall{.call_serial_number = 1, .calling_number = "5552000"});
+    w.loop.advance(3s);
+    EXPECT_TRUE(w.cpe_network);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"}) << "mandatory CHAP overrides the PAP profile";
+    EXPECT_EQ(w.w->counters().incoming_links, 1u);
+    const std::vector<std::string> dp{"dial-out route default 10.10.0.0/16", "add default 10.10.1.0/24 session 1",
+                                      "add default 198.18.0.2/32 session 1"};
+    EXPECT_EQ(w.dp, dp);
+    EXPECT_EQ(w.w->manager().session_count(), 0u) << "an incoming call is no dial-out session";
+    // Home -> remote over the incoming session's Framed-Route, not a dial-out trigger.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.cpe_ipv4.size(), 1u);
+    EXPECT_TRUE(w.home_requests.empty());
+    auto ppp = w.call("show ppp");
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["direction"], "incoming");
+}
+
+// req: LNS.incoming.proxy
+TEST(DialOutWiring, IncomingCallProxyModeWithoutProxyAvpsRenegotiates) {
+    const auto yaml = incoming_config("proxy", "pap");
+    World w(yaml.c_str());
+    w.lac->place_incoming_call(kLnsPeer, eng::IncomingCall{.call_serial_number = 2});
+    w.loop.advance(3s);
+    EXPECT_TRUE(w.cpe_network);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"PAP"}) << "the profile's PAP, negotiated with the CPE";
+}
+
+// req: LNS.incoming.auth-failure
+TEST(DialOutWiring, IncomingCallRejectedCpeGetsNoSession) {
+    const auto yaml = incoming_config("lcp-renegotiation");
+    World w(yaml.c_str());
+    w.cpe_known = false;
+    w.lac->place_incoming_call(kLnsPeer, eng::IncomingCall{.call_serial_number = 3});
+    w.loop.advance(3s);
+    EXPECT_FALSE(w.cpe_network);
+    EXPECT_EQ(w.w->counters().ppp_auth_rejects, 1u);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u) << "CDN after the authentication failure";
+    EXPECT_EQ(w.dp.size(), 1u);
 }
 
 }  // namespace
