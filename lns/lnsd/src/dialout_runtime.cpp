@@ -77,7 +77,8 @@ struct DialOutRuntime::Impl {
                 kc.vr = v.name;
                 kc.tun_ifindex = tun.ifindex();
                 // The kernel here has no VRF: `default` uses the main table, others a table each.
-                kc.table = v.name == "default" ? dp::kMainTable : table++;
+                kc.table = v.table.value_or(v.name == "default" ? dp::kMainTable : table++);
+                kc.ingress_interfaces = v.ingress_interfaces;
                 auto mirror = std::make_unique<dp::KernelRouteMirror>(*netlink, kc);
                 for (const auto& err : mirror->start()) publish(v.name, "kernel-error", err);
                 const auto id = loop->add_vr(v.name, std::move(tun), mirror.get());

@@ -65,7 +65,8 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
         for (std::size_t i = 0; i < vrs.size(); ++i) {
             const auto n = vrs.at(i);
             n.require_map();
-            n.allow_keys({"name", "tun", "nas-ip-address", "nas-identifier", "radius", "lns-radius"});
+            n.allow_keys({"name", "tun", "nas-ip-address", "nas-identifier", "radius", "lns-radius", "table",
+                          "ingress-interfaces"});
             VirtualRouterConfig v;
             v.name = n.get_string("name", "default");
             if (v.name.empty() || v.name.find('/') != std::string::npos)
@@ -76,6 +77,20 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
             if (v.tun.size() > 15) n["tun"].fail("is longer than 15 characters (IFNAMSIZ)");
             if (n.has("nas-ip-address")) v.nas_ip = n["nas-ip-address"].as_ipv4();
             v.nas_identifier = n.get_string("nas-identifier", "");
+            if (n.has("table")) {
+                v.table = static_cast<std::uint32_t>(n["table"].as_int(1, 0xFFFFFFFF));
+                // 253 default, 254 main, 255 local are the kernel's own (rtnetlink(7) RT_TABLE_*).
+                if (*v.table >= 253 && *v.table <= 255 && !(*v.table == 254 && v.name == "default"))
+                    n["table"].fail("is a reserved kernel table (253 default, 254 main, 255 local)");
+            }
+            if (auto ii = n["ingress-interfaces"]; ii.defined() && !ii.is_null()) {
+                ii.require_sequence();
+                for (std::size_t k = 0; k < ii.size(); ++k) {
+                    auto name = ii.at(k).as_string();
+                    if (name.empty() || name.size() > 15) ii.at(k).fail("is not an interface name (1..15 characters)");
+                    v.ingress_interfaces.push_back(std::move(name));
+                }
+            }
             server_lists(n["radius"], v, false);
             server_lists(n["lns-radius"], v, true);
             c.virtual_routers.push_back(std::move(v));

@@ -33,13 +33,21 @@ LNSD_CONFIG = {
         "name": "default", "tun": "dlo0", "nas-ip-address": "192.0.2.1",
         "radius": {"authentication": [{"address": "192.0.2.10", "secret": "home-secret"}]},
         "lns-radius": {"authentication": [{"address": "192.0.2.11", "secret": "lns-secret"}]},
+    }, {
+        # Second virtual router: same prefix, its own home RADIUS (192.0.2.12) and LAC (lac2).
+        "name": "vr-b", "tun": "dlo1", "table": 100, "ingress-interfaces": ["leased-b"],
+        "nas-ip-address": "192.0.2.1",
+        "radius": {"authentication": [{"address": "192.0.2.12", "secret": "home-b-secret"}]},
+        "lns-radius": {"authentication": [{"address": "192.0.2.11", "secret": "lns-secret"}]},
     }],
     "ppp-profiles": {"isdn": {"local-address": "198.18.0.1"}},
     "dialout": {
         "timers": {"trigger": "30s", "dormant": "5m"},
         "profiles": {"isdn": {"authentication": "chap", "keepalive": "0s"}},
         "targets": [{"virtual-router": "default", "prefix": "10.10.0.0/16", "domain": "L2TP-dial-out.de.dt",
-                     "profile": "isdn", "route-distinguisher": "0.0.0.0:65000"}],
+                     "profile": "isdn", "route-distinguisher": "0.0.0.0:65000"},
+                    {"virtual-router": "vr-b", "prefix": "10.10.0.0/16", "domain": "L2TP-dial-out.vr-b.example",
+                     "profile": "isdn"}],
     },
 }
 
@@ -99,6 +107,25 @@ def dialout_lab():
         (run / "cpe.yaml").write_text(yaml.safe_dump(cpe_cfg))
         lab.start("cpe-emu", "cpe", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe.yaml")],
                   ready="cpe-emu ready")
+        # vr-b's LAC: lac2 with its own exchange; the CPE site 5552002 checks the LNS with PAP.
+        isdn2 = {"socket": str(run / "isdn2.sock"), "control": str(run / "isdn2.ctl"),
+                 "events": str(run / "isdn2-events.jsonl"), "numbers": {"5552002": {"behaviour": "answer"}}}
+        (run / "isdn2.yaml").write_text(yaml.safe_dump(isdn2))
+        lab.start("isdn-emu-2", "lac2", [str(bdir / "peers/isdn/isdn-emu"), "--config", str(run / "isdn2.yaml")],
+                  ready="isdn-emu ready")
+        lac2 = {"listen": "198.51.100.3", "host_name": "lac2", "secret": "", "number": "1702", "channels": 4,
+                "isdn": str(run / "isdn2.sock"), "control": str(run / "lac2.ctl"),
+                "events": str(run / "lac2-events.jsonl")}
+        (run / "lac2.yaml").write_text(yaml.safe_dump(lac2))
+        lab.start("lac-emu-2", "lac2", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac2.yaml")],
+                  ready="lac-emu ready")
+        cpe2 = {"isdn": str(run / "isdn2.sock"), "control": str(run / "cpe2.ctl"),
+                "events": str(run / "cpe2-events.jsonl"),
+                "sites": [{"number": "5552002", "name": "cpe-remote", "secret": "cpe-pass",
+                           "require_auth": "pap", "users": {"lns-vr-b": "lns-vr-b-pass"}}]}
+        (run / "cpe2.yaml").write_text(yaml.safe_dump(cpe2))
+        lab.start("cpe-emu-2", "cpe", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe2.yaml")],
+                  ready="cpe-emu ready")
         (run / "lnsd.yaml").write_text(yaml.safe_dump(LNSD_CONFIG))
         d = Lnsd(lab, bdir)
         lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
@@ -123,7 +150,7 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
 
     def in_service():
         s = d.ctl("show", "l2tp", "dial-out", "session")
-        return [x for x in s if x.get("state") == "inService"]
+        return [x for x in s if x.get("state") == "inService" and x["session"] == KEY]
     wait_for(in_service, 30, "dial-out session inService")
 
     ev = d.event_list()
@@ -156,6 +183,8 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
     assert one["lac"] == "198.51.100.2"
 
     ppp = d.ctl("show", "ppp")
+    ppp = [p for p in d.ctl("show", "ppp", "detail") if p["virtual-router"] == "default"]
+    assert ppp and ppp[0]["we-authenticate"] == "CHAP-MD5", ppp  # ERX-PPP-Auth-Protocol = CHAP
     assert len(ppp) == 1 and ppp[0]["user"] == "cpe-remote" and ppp[0]["peer-ip"] == "198.18.0.2", ppp
 
     # The Framed-Route is mirrored into the LNS namespace's kernel table (towards the TUN).
@@ -165,11 +194,30 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
 
 def test_reset_clears_the_call_and_its_routes(dialout_lab):
     lab, d = dialout_lab
-    wait_for(lambda: [x for x in d.ctl("show", "l2tp", "dial-out", "session") if x.get("state") == "inService"],
-             30, "dial-out session inService")
+    wait_for(lambda: [x for x in d.ctl("show", "l2tp", "dial-out", "session")
+                      if x.get("state") == "inService" and x["session"] == KEY], 30, "dial-out session inService")
     d.ctl("l2tp", "dial-out", "session", "reset", KEY)
     wait_for(lambda: "10.10.1.0/24" not in lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, 10,
              "kernel route 10.10.1.0/24 removed")
     s = d.ctl("show", "l2tp", "dial-out", "session", KEY)
     assert s["state"] == "dormant", s
-    wait_for(lambda: d.ctl("show", "l2tp", "session") == [], 10, "L2TP session cleared (CDN)")
+    wait_for(lambda: not [x for x in d.ctl("show", "l2tp", "session") if x["destination"] == "198.51.100.2"], 10,
+             "L2TP session to lac cleared (CDN)")
+
+
+def test_second_virtual_router_same_prefix_other_radius_and_lac(dialout_lab):
+    lab, d = dialout_lab
+    key_b = "vr-b/10.10.0.0/16/10.10.1.1"
+    assert "10.10.0.0/16 dev dlo1" in lab.exec("lns", ["ip", "-4", "route", "show", "table", "100"]).stdout
+    lab.exec("home-b", ["ping", "-c", "1", "-W", "1", "10.10.1.1"], check=False)
+    wait_for(lambda: d.ctl("show", "l2tp", "dial-out", "session", key_b).get("state") == "inService", 30,
+             "vr-b dial-out session inService")
+    s = d.ctl("show", "l2tp", "dial-out", "session", key_b)
+    assert s["user_name"] == "10.10.1.1@L2TP-dial-out.vr-b.example", "no route distinguisher: no RD part"
+    assert s["lac"] == "198.51.100.3" and s["dial_out_number"] == "5552002", s
+    wait_for(lambda: "10.10.1.0/24 dev dlo1" in lab.exec("lns", ["ip", "-4", "route", "show", "table", "100"]).stdout,
+             5, "vr-b access route in table 100")
+    ppp = [p for p in d.ctl("show", "ppp", "detail") if p["virtual-router"] == "vr-b"]
+    # ERX-PPP-Auth-Protocol = PAP: the LNS asks the CPE for PAP; the CPE asks the LNS for PAP too
+    # (its config) and gets ERX-PPP-Username/Password lns-vr-b.
+    assert len(ppp) == 1 and ppp[0]["we-authenticate"] == "PAP" and ppp[0]["peer-authenticates"] == "PAP", ppp

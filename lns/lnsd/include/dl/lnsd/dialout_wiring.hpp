@@ -60,6 +60,10 @@ struct VirtualRouterConfig {
     core::Ipv4Address nas_ip{};               ///< NAS-IP-Address (RFC 2865 §5.4)
     std::string nas_identifier;               ///< NAS-Identifier (§5.32), "" = omitted
     std::vector<RadiusServerConfig> authentication, accounting, lns_authentication;
+    /// Kernel routing table of the VR's routes (none: main for `default`, 100, 101… for others);
+    /// with `ingress_interfaces`, `ip rule iif <if> lookup <table>` per interface (no VRF here).
+    std::optional<std::uint32_t> table;
+    std::vector<std::string> ingress_interfaces;
 };
 
 /// PPP / IP options of a profile beyond what the dial-out manager's Profile holds (mru,
@@ -81,6 +85,8 @@ enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory
 /// virtual-routers:
 ///   - name: default
 ///     tun: dlo0
+///     table: 100                    # kernel table (default: main for `default`, 100+ for others)
+///     ingress-interfaces: [leased-b] # home-side interfaces whose traffic uses `table`
 ///     nas-ip-address: 192.0.2.1
 ///     radius:                       # home RADIUS: dial-out Access-Requests
 ///       authentication: [{address: 192.0.2.10, port: 1812, secret: home-secret}]
