@@ -221,3 +221,19 @@ def test_second_virtual_router_same_prefix_other_radius_and_lac(dialout_lab):
     # ERX-PPP-Auth-Protocol = PAP: the LNS asks the CPE for PAP; the CPE asks the LNS for PAP too
     # (its config) and gets ERX-PPP-Username/Password lns-vr-b.
     assert len(ppp) == 1 and ppp[0]["we-authenticate"] == "PAP" and ppp[0]["peer-authenticates"] == "PAP", ppp
+
+
+def test_unknown_destination_is_rejected_by_home_radius(dialout_lab):
+    """10.10.2.1 is in the dial-out prefix but the home server has no such user: Access-Reject ->
+    inhibited with the reason in the event, no call placed."""
+    lab, d = dialout_lab
+    key = "default/10.10.0.0/16/10.10.2.1"
+    lab.exec("home", ["ping", "-c", "1", "-W", "1", "10.10.2.1"], check=False)
+    wait_for(lambda: d.ctl("show", "l2tp", "dial-out", "session", key).get("state") == "inhibited", 15,
+             "session inhibited after Access-Reject")
+    ev = [e for e in d.event_list() if e["entity"] == "dialout.session" and e["id"] == key]
+    assert [(e["from"], e["to"], e["event"], e["cause"]) for e in ev][-1] == \
+        ("authenticating", "inhibited", "aaa-deny", "access-reject"), ev
+    s = d.ctl("show", "l2tp", "dial-out", "session", key)
+    assert s["user_name"] == "0.0.0.0:65000/10.10.2.1@L2TP-dial-out.de.dt"
+    assert not s["call"]["placed"], s
