@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <iostream>
 
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
@@ -587,4 +588,18 @@ TEST(DialOutWiring, IncomingCallRejectedCpeGetsNoSession) {
     EXPECT_EQ(w.dp.size(), 1u);
 }
 
+}  // namespace
+
+namespace {
+// req: SCALE.session-budget
+TEST(DialOutWiring, PerCallFootprintFitsTheSessionBudget) {
+    const auto call = lnsd::DialOutWiring::sizeof_call_record();
+    const auto link = pe::Link::footprint();
+    const auto manager = dialout::Manager::session_footprint();
+    ::testing::Test::RecordProperty("call_record", static_cast<int>(call));
+    ::testing::Test::RecordProperty("ppp_link", static_cast<int>(link));
+    ::testing::Test::RecordProperty("dialout_session", static_cast<int>(manager));
+    std::cout << "call record " << call << " B, PPP link " << link << " B, dial-out session " << manager << " B\n";
+    EXPECT_LT(call + link + manager, 8u * 1024u) << "issue 5/6: L2TP + PPP + dial-out per session <= 8 KiB";
+}
 }  // namespace
