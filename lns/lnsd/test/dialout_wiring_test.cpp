@@ -294,7 +294,7 @@ struct World {
     }
 };
 
-// req: DO.aaa.user-name, DO.aaa.service-type, DO.call.ocrq, DO.ppp.mutual-auth, DO.route.install, DO.inService
+// req: AAA.username, AAA.service-type, T75.dial-out-number, T75.ppp-credentials, T75.bps, T75.bearer-type, PPP.mutual-auth, ROUTE.install, T74.inService
 TEST(DialOutWiring, TriggerToInServiceEndToEnd) {
     World w;
     const auto trigger = ipv4("203.0.113.10", "10.10.1.1");
@@ -383,7 +383,7 @@ std::string denied_cause(Home home, core::Duration wait = 2s) {
     return line.substr(line.find(": ") + 2);
 }
 
-// req: DO.aaa.deny.reject, DO.aaa.deny.service-type, DO.aaa.deny.tunnel, DO.aaa.deny.timeout
+// req: T75.service-type, T75.tunnel-attributes, T74.authenticating, T74.inhibited
 TEST(DialOutWiring, DenyReasonsReachTheManager) {
     EXPECT_EQ(denied_cause(Home::reject),
               "authenticating -> inhibited on aaa-deny (cause=access-reject) [timer inhibited=30s]\n");
@@ -396,7 +396,7 @@ TEST(DialOutWiring, DenyReasonsReachTheManager) {
               "authenticating -> inhibited on aaa-deny (cause=radius-timeout) [timer inhibited=30s]\n");
 }
 
-// req: DO.call.failed
+// req: T74.connecting, T74.inhibited
 TEST(DialOutWiring, BusyLacMakesTheSessionInhibited) {
     World w;
     w.lac_busy = true;
@@ -411,7 +411,7 @@ TEST(DialOutWiring, BusyLacMakesTheSessionInhibited) {
     EXPECT_EQ(w.dp.size(), 1u) << "only the dial-out route";
 }
 
-// req: DO.call.closed, DO.route.remove
+// req: T74.inService, ROUTE.install
 TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
     World w;
     w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
@@ -432,7 +432,7 @@ TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
     EXPECT_EQ(w.w->counters().tun_no_route, 2u);
 }
 
-// req: DO.ppp.cpe-auth-failure
+// req: PPP.mutual-auth
 TEST(DialOutWiring, CpeRejectedByLnsRadiusClearsTheCall) {
     World w;
     w.cpe_known = false;
@@ -447,7 +447,7 @@ TEST(DialOutWiring, CpeRejectedByLnsRadiusClearsTheCall) {
     EXPECT_EQ(w.dp.size(), 1u) << "no access route without authentication";
 }
 
-// req: DO.mgmt.show, DO.mgmt.reset, DO.mgmt.target
+// req: T73.down, T77.dormant
 TEST(DialOutWiring, ControlCommands) {
     World w;
     w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
@@ -512,7 +512,6 @@ std::string config_error(const std::string& yaml) {
     return "no error";
 }
 
-// req: DO.config
 TEST(DialOutWiring, ConfigurationErrorsNameKeyValueAndRule) {
     EXPECT_EQ(config_error("virtual-routers: [{name: a}, {name: a}]"),
               "virtual-routers[1].name: 'a' is configured twice");
@@ -541,7 +540,7 @@ std::string incoming_config(const char* mode, const char* auth = "chap") {
            "incoming: {virtual-router: default, profile: isdn, authentication: " + auth + ", mode: " + mode + "}\n";
 }
 
-// req: LNS.incoming.mandatory-chap
+// req: LNS.auth-modes
 TEST(DialOutWiring, IncomingCallMandatoryChapThroughLnsRadius) {
     const auto yaml = incoming_config("mandatory-chap", "pap");
     World w(yaml.c_str());
@@ -564,7 +563,7 @@ TEST(DialOutWiring, IncomingCallMandatoryChapThroughLnsRadius) {
     EXPECT_EQ(ppp["result"][0]["direction"], "incoming");
 }
 
-// req: LNS.incoming.proxy
+// req: LNS.auth-modes
 TEST(DialOutWiring, IncomingCallProxyModeWithoutProxyAvpsRenegotiates) {
     const auto yaml = incoming_config("proxy", "pap");
     World w(yaml.c_str());
@@ -574,7 +573,7 @@ TEST(DialOutWiring, IncomingCallProxyModeWithoutProxyAvpsRenegotiates) {
     EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"PAP"}) << "the profile's PAP, negotiated with the CPE";
 }
 
-// req: LNS.incoming.auth-failure
+// req: LNS.auth-modes
 TEST(DialOutWiring, IncomingCallRejectedCpeGetsNoSession) {
     const auto yaml = incoming_config("lcp-renegotiation");
     World w(yaml.c_str());
@@ -591,7 +590,6 @@ TEST(DialOutWiring, IncomingCallRejectedCpeGetsNoSession) {
 }  // namespace
 
 namespace {
-// req: SCALE.session-budget
 TEST(DialOutWiring, PerCallFootprintFitsTheSessionBudget) {
     const auto call = lnsd::DialOutWiring::sizeof_call_record();
     const auto link = pe::Link::footprint();

@@ -140,6 +140,8 @@ def first_index(events: list[dict], pred, start: int = 0) -> int:
     return -1
 
 
+@pytest.mark.req("AAA.username", "AAA.service-type", "T75.dial-out-number", "T75.ppp-credentials",
+                 "T75.ppp-auth-protocol", "ROUTE.install", "T74.inService", "LAB.freeradius")
 def test_ping_from_home_dials_out_to_in_service(dialout_lab):
     lab, d = dialout_lab
     # The dial-out route is in the kernel (pointing at the VR's TUN) before any trigger.
@@ -192,6 +194,7 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
              "kernel route 10.10.1.0/24 dev dlo0")
 
 
+@pytest.mark.req("T77.dormant")
 def test_reset_clears_the_call_and_its_routes(dialout_lab):
     lab, d = dialout_lab
     wait_for(lambda: [x for x in d.ctl("show", "l2tp", "dial-out", "session")
@@ -205,6 +208,7 @@ def test_reset_clears_the_call_and_its_routes(dialout_lab):
              "L2TP session to lac cleared (CDN)")
 
 
+@pytest.mark.req("VR.separate", "AAA.username")
 def test_second_virtual_router_same_prefix_other_radius_and_lac(dialout_lab):
     lab, d = dialout_lab
     key_b = "vr-b/10.10.0.0/16/10.10.1.1"
@@ -223,6 +227,7 @@ def test_second_virtual_router_same_prefix_other_radius_and_lac(dialout_lab):
     assert len(ppp) == 1 and ppp[0]["we-authenticate"] == "PAP" and ppp[0]["peer-authenticates"] == "PAP", ppp
 
 
+@pytest.mark.req("T74.inhibited")
 def test_unknown_destination_is_rejected_by_home_radius(dialout_lab):
     """10.10.2.1 is in the dial-out prefix but the home server has no such user: Access-Reject ->
     inhibited with the reason in the event, no call placed."""
