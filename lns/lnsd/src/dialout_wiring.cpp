@@ -433,6 +433,15 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     bool proxied = false;
     if (info && info->incoming && mode == IncomingAuthMode::proxy) {
         const auto& in = *info->incoming;
+        // Seed 004: the LNS's configured authentication may not be stronger than the LAC's: proxy
+        // PAP (Proxy Authen Type 3, RFC 2661 §4.4.5) while CHAP is required gives no session.
+        if (in.proxy_authen_type == 3 && lc.require_auth == pe::AuthPreference::chap) {
+            ++counters_.ppp_auth_rejects;
+            timers_.arm(core::Duration::zero(), [this, alive, id] {  // not inside the engine's upcall
+                if (*alive) drop_call(id, false, "proxy PAP but CHAP required (stronger than LAC)");
+            });
+            return;
+        }
         // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
             proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
@@ -453,10 +462,6 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
                     cr.method = pe::AuthMethod::pap;
                     cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
                     c.link->proxy_authentication(std::move(cr));
-                } else if (t == 3 && chap_needed) {
-                    // Stronger-than-LAC rule: no session with proxy PAP when CHAP is required.
-                    drop_call(id, false, "proxy PAP but CHAP required (stronger than LAC)");
-                    return;
                 }
             }
         }

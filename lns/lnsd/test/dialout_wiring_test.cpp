@@ -14,6 +14,8 @@
 #include "dl/core/errors.hpp"
 #include "dl/core/event.hpp"
 #include "dl/l2tp/types.hpp"
+#include "dl/ppp/auth.hpp"
+#include "dl/ppp/control.hpp"
 #include "dl/ppp/engine/link.hpp"
 #include "dl/radius/auth.hpp"
 #include "dl/radius/client/client.hpp"
@@ -102,6 +104,7 @@ struct World {
     std::vector<eng::OutgoingCall> ocrqs;
     std::optional<eng::SessionKey> lac_call;
     std::unique_ptr<pe::Link> cpe;
+    bool auto_cpe = true;  // incoming calls: start the CPE Link when the LAC's call is up
     bool cpe_network = false;
     std::vector<std::vector<std::uint8_t>> cpe_ipv4;
     std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> cpe_queue;
@@ -185,7 +188,7 @@ struct World {
             cpe->receive(f);
         };
         cb.connected = [this](eng::SessionKey k, const eng::ConnectInfo&) {
-            if (cpe) return;  // outgoing calls start the CPE from the OCRQ answer
+            if (cpe || !auto_cpe) return;  // outgoing calls start the CPE from the OCRQ answer
             lac_call = k;
             start_cpe(pe::AuthPreference::none);  // incoming: the LNS has no credentials to give
         };
@@ -600,4 +603,66 @@ TEST(DialOutWiring, PerCallFootprintFitsTheSessionBudget) {
     std::cout << "call record " << call << " B, PPP link " << link << " B, dial-out session " << manager << " B\n";
     EXPECT_LT(call + link + manager, 8u * 1024u) << "issue 5/6: L2TP + PPP + dial-out per session <= 8 KiB";
 }
+}  // namespace
+
+namespace {
+
+/// An incoming call as a LAC that negotiated LCP (CHAP, magic numbers) and CHAP with the client.
+eng::IncomingCall proxied_call(std::uint16_t authen_type) {
+    dl::ppp::LCP sent(dl::ppp::CpCode::configure_request, 1);
+    sent.auth_chap_md5();
+    sent.magic_number(0x11223344);
+    dl::ppp::LCP received(dl::ppp::CpCode::configure_request, 1);
+    received.magic_number(0x55667788);
+    eng::IncomingCall c;
+    c.call_serial_number = 9;
+    c.last_sent_lcp_confreq = sent.serialize();
+    c.last_received_lcp_confreq = received.serialize();
+    c.initial_received_lcp_confreq = received.serialize();
+    c.proxy_authen_type = authen_type;
+    c.proxy_authen_name = "cpe-remote";
+    if (authen_type == 2) {  // CHAP (RFC 2661 §4.4.5 Proxy Authen Challenge/ID/Response)
+        c.proxy_authen_challenge = std::vector<std::uint8_t>(16, 0xab);
+        c.proxy_authen_id = 7;
+        const auto d = dl::ppp::chap_md5_response(7, "cpe-pass", *c.proxy_authen_challenge);
+        c.proxy_authen_response = std::vector<std::uint8_t>(d.begin(), d.end());
+    } else {
+        c.proxy_authen_response = std::vector<std::uint8_t>{'c', 'p', 'e', '-', 'p', 'a', 's', 's'};
+    }
+    return c;
+}
+
+// req: LNS.auth-modes
+TEST(DialOutWiring, IncomingCallProxyLcpAndProxyChapVerifiedThroughRadius) {
+    const auto yaml = incoming_config("proxy", "chap");
+    World w(yaml.c_str());
+    w.auto_cpe = false;
+    dl::core::EventRecorder lcp(w.bus, {"ppp.lcp", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(2s);
+    // The LAC's CHAP exchange is checked by the LNS RADIUS with the proxied challenge, no new one.
+    ASSERT_EQ(w.lns_requests.size(), 1u);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"});
+    const auto ch = dl::radius::chap_challenge(w.lns_requests[0]);
+    EXPECT_EQ(std::vector<std::uint8_t>(ch.begin(), ch.end()), std::vector<std::uint8_t>(16, 0xab));
+    EXPECT_NE(lcp.text().find("proxy-lcp-accepted"), std::string::npos) << lcp.text();
+    auto ppp = w.call("show ppp", {{"detail", true}});
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["lcp"], "Opened");
+    EXPECT_EQ(ppp["result"][0]["phase"], "Network") << "authenticated by proxy, IPCP next";
+    EXPECT_EQ(ppp["result"][0]["user"], "cpe-remote");
+}
+
+// req: LNS.auth-modes
+TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
+    const auto yaml = incoming_config("proxy", "chap");
+    World w(yaml.c_str());
+    w.auto_cpe = false;
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(3));
+    w.loop.advance(2s);
+    EXPECT_TRUE(w.lns_requests.empty()) << "refused before asking RADIUS (seed 004: stronger than the LAC)";
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u) << "CDN";
+}
+
 }  // namespace
