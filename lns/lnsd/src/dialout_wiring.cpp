@@ -41,6 +41,8 @@ struct DialOutWiring::Call {
     core::TimePoint created{};
     bool network = false;
     bool closing = false;
+    bool accounting_started = false;  ///< Accounting Start sent (RFC 2866): Stop due on close
+    bool l2tp_gone = false;           ///< the L2TP session already ended (CDN / StopCCN received)
 };
 
 std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
@@ -288,13 +290,16 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     Call* c = find(id);
     if (!c || c->closing) return;
     c->closing = true;
+    if (c->accounting_started) account(*c, false, reason);
     remove_routes(*c);
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
     if (c->handle) by_handle_.erase({c->handle->engine, c->handle->key.tunnel, c->handle->key.session});
-    if (c->pending) lns_.cancel_outgoing_call(c->pending);
-    else if (c->handle) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
+    if (!c->l2tp_gone) {
+        if (c->pending) lns_.cancel_outgoing_call(c->pending);
+        else if (c->handle) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
+    }
     c->network = false;
     if (c->link) c->link->lower_down(std::string(reason));
     ++counters_.calls_closed;
@@ -331,10 +336,8 @@ void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
     early_.erase({h.engine, h.key.tunnel, h.key.session});
     Call* c = find(h);
     if (!c) return;
-    c->pending = 0;  // the L2TP session is gone: nothing to cancel
+    c->l2tp_gone = true;  // the L2TP session is gone: nothing to cancel or clear
     const auto id = c->id;
-    c->handle.reset();
-    by_handle_.erase({h.engine, h.key.tunnel, h.key.session});
     drop_call(id, true, f.message.value_or("CDN result " + std::to_string(f.result)));
 }
 
@@ -589,6 +592,7 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
     for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
     bus_.publish(e);
+    account(*c, true, {});
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
@@ -604,6 +608,48 @@ void DialOutWiring::remove_routes(Call& c) {
         if (auto it = table.find(p); it != table.end() && it->second == c.id) table.erase(it);
     c.installed.clear();
     if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
+}
+
+/// RFC 2866 §5.1 Start / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's accounting servers.
+void DialOutWiring::account(Call& c, bool start, std::string_view cause) {
+    const auto* vr = cfg_.find_vr(c.vr);
+    if (!vr || vr->accounting.empty() || !radius_.servers(c.vr) || radius_.servers(c.vr)->accounting.empty()) return;
+    if (start == c.accounting_started) return;
+    c.accounting_started = start;
+    rc::AccountingRecord r;
+    r.status = start ? rc::AcctStatus::Start : rc::AcctStatus::Stop;
+    r.session_id = "lnsd-" + std::to_string(c.id) + "-" +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count());
+    r.user_name = c.user;
+    if (c.link && c.link->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{c.link->negotiated().network.peer_ip};
+    if (!start) {
+        r.session_time = static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(timers_.now() - c.created).count());
+        r.output_packets = static_cast<std::uint32_t>(c.packets_out);
+        r.input_packets = static_cast<std::uint32_t>(c.packets_in);
+        r.terminate_cause = cause.find("administrat") != std::string_view::npos || cause.find("reset") != std::string_view::npos
+                                ? 6u   // Admin-Reset (RFC 2866 §5.10)
+                                : 1u;  // User-Request
+    }
+    if (c.handle) {
+        r.tunnel_connection = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
+        rc::CallTunnel t;
+        t.server_endpoint = lns_.config().local_address.to_string();
+        t.client_endpoint = c.lac;
+        r.tunnel = t;
+    }
+    try {
+        auto alive = alive_;
+        radius_.submit(c.vr, rc::Service::accounting, rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
+                       [this, alive](const rc::Completion& comp) {
+                           if (!*alive) return;
+                           if (comp.result == rc::Result::accept) ++counters_.acct_responses;
+                           else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
+                       });
+        ++counters_.acct_requests;
+    } catch (const std::exception&) {
+        ++counters_.acct_timeouts;
+    }
 }
 
 std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {

@@ -45,6 +45,7 @@ virtual-routers:
     nas-ip-address: 192.0.2.1
     radius:
       authentication: [{address: 192.0.2.10, secret: home-secret}]
+      accounting: [{address: 192.0.2.10, secret: home-secret}]
     lns-radius:
       authentication: [{address: 192.0.2.11, secret: lns-secret}]
 ppp-profiles:
@@ -95,6 +96,7 @@ struct World {
     bool cpe_known = true;
     std::vector<Radius> home_requests, lns_requests;
     std::vector<std::string> lns_auth_methods;
+    std::vector<Radius> acct_requests;
     std::unique_ptr<rc::Client> radius;
 
     // L2TP + PPP
@@ -232,9 +234,17 @@ struct World {
     /// Scripted RADIUS servers (RFC 2865 §3 Response Authenticator, RFC 2868 §3.5 Tunnel-Password).
     void radius_server(const rc::Endpoint& to, std::span<const std::uint8_t> d) {
         Radius req(d.data(), static_cast<std::uint32_t>(d.size()));
-        const bool is_home = to == kHome;
+        const bool is_home = to.address == kHome.address;  // auth 1812 and accounting 1813
         const std::string secret = is_home ? "home-secret" : "lns-secret";
         std::optional<Radius> resp;
+        if (req.code() == Code::Accounting_Request) {
+            acct_requests.push_back(req);
+            resp.emplace(Code::Accounting_Response, req.identifier());
+            dl::radius::sign_response(*resp, req.authenticator(), secret);
+            auto bytes = wire(*resp);
+            loop.timers().arm(20ms, [this, to, bytes] { radius->on_datagram(to, bytes); });
+            return;
+        }
         if (is_home) {
             home_requests.push_back(req);
             wiring_log.push_back("home RADIUS Access-Request " + req.get_string(AttributeType::User_Name).value_or("?"));
@@ -425,6 +435,15 @@ TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
     w.loop.advance(1s);
     EXPECT_NE(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
     EXPECT_EQ(w.dp.back(), "remove default session 1");
+    // RFC 2866 Accounting Start at IPCP up, Stop at hang-up, answered (RFC 2867 tunnel attributes).
+    ASSERT_EQ(w.acct_requests.size(), 2u);
+    EXPECT_EQ(w.acct_requests[0].get_integer(AttributeType::Acct_Status_Type), 1u);
+    EXPECT_EQ(w.acct_requests[1].get_integer(AttributeType::Acct_Status_Type), 2u);
+    EXPECT_EQ(w.acct_requests[0].get_string(AttributeType::User_Name), "cpe-remote");
+    EXPECT_EQ(w.acct_requests[0].get_string(AttributeType::Acct_Session_Id),
+              w.acct_requests[1].get_string(AttributeType::Acct_Session_Id));
+    EXPECT_TRUE(w.acct_requests[1].get_string(AttributeType::Acct_Tunnel_Connection));
+    EXPECT_EQ(w.w->counters().acct_responses, 2u);
     EXPECT_FALSE(w.w->route_lookup("default", ip("10.10.1.1")));
     EXPECT_EQ(w.w->call_count(), 0u);
     const auto text = w.rec.text();

@@ -145,6 +145,7 @@ struct WiringCounters {
     std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
+    std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
 };
 
 /// The dial-out / PPP / data-plane wiring of lnsd. Takes over Lns's on_connected, on_disconnected
@@ -201,6 +202,7 @@ private:
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason);
     void remove_routes(Call& c);
+    void account(Call& c, bool start, std::string_view cause);
     std::uint32_t allocate_pool(const std::string& profile);
     Call* find(std::uint64_t id) const;
     Call* find(const CallHandle& h) const;
