@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,23 @@ def dialout_lab():
         yield lab, d
 
 
+def control(path: Path, cmd: str, args: dict | None = None) -> dict:
+    """One request on a peer's control socket (lns/core ControlServer, JSON lines)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(str(path))
+        s.sendall((json.dumps({"id": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    r = json.loads(buf)
+    assert r["ok"], r
+    return r["result"]
+
+
 def first_index(events: list[dict], pred, start: int = 0) -> int:
     for i in range(start, len(events)):
         if pred(events[i]):
@@ -188,6 +206,11 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
     ppp = [p for p in d.ctl("show", "ppp", "detail") if p["virtual-router"] == "default"]
     assert ppp and ppp[0]["we-authenticate"] == "CHAP-MD5", ppp  # ERX-PPP-Auth-Protocol = CHAP
     assert len(ppp) == 1 and ppp[0]["user"] == "cpe-remote" and ppp[0]["peer-ip"] == "198.18.0.2", ppp
+
+    # The CPE side: the LNS authenticated itself with ERX-PPP-Username, IPCP gave it Framed-IP-Address.
+    site = control(lab.run_dir / "cpe.ctl", "show state")["sites"][0]
+    assert site["call"]["peer_name"] == "lns-home", site
+    assert site["call"]["local_ip"] == "198.18.0.2", site
 
     # The Framed-Route is mirrored into the LNS namespace's kernel table (towards the TUN).
     wait_for(lambda: "10.10.1.0/24 dev dlo0" in lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, 5,
