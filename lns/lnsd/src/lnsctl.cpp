@@ -140,6 +140,18 @@ int main(int argc, char** argv) {
                 print_block(r);
                 std::cout << "\n";
             }
+        } else if (cmd == "show l2tp dial-out session" && result.is_array()) {
+            auto rows = result;
+            for (auto& r : rows)
+                if (r.contains("timer") && r["timer"].is_object())
+                    r["timer"] = r["timer"].value("name", "") + " " + r["timer"].value("remaining", "");
+            print_table(rows, {"session", "state", "timer"});
+        } else if (cmd == "show l2tp dial-out target" && result.is_array()) {
+            print_table(result, {"target", "state", "domain", "profile", "route_distinguisher", "sessions"});
+        } else if (cmd == "show l2tp dial-out virtual-router" && result.is_array()) {
+            print_table(result, {"virtual_router", "state", "targets"});
+        } else if ((cmd == "show ppp" || cmd == "show ppp session") && result.is_array()) {
+            print_table(result, {"id", "virtual-router", "direction", "l2tp-session", "phase", "user", "peer-ip"});
         } else if (object == "destination" && cmd.rfind("show", 0) == 0) {
             print_table(result, {"address", "state", "tunnels", "sessions"});
         } else if (object == "tunnel" && cmd.rfind("show", 0) == 0) {
