@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
+#include "dl/core/duration.hpp"
 #include "dl/core/errors.hpp"
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
@@ -852,6 +854,36 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                            return nlohmann::json{{"removed", vr + "/" + p->to_string()}};
                        }),
                        "remove a dial-out route: virtual-router, prefix");
+    server.add_handler("l2tp dial-out timer", guard([this, str](const nlohmann::json& a) {
+                           // Chassis timers at run time (issue 6): running timers keep their deadline.
+                           const auto name = str(a, "name");
+                           if (name != "trigger" && name != "dormant")
+                               throw core::ControlError("timer '" + name + "' is not a dial-out timer (trigger, dormant)");
+                           const auto d = core::parse_duration(str(a, "value"), "value");
+                           manager_->set_timer(name, d);
+                           return nlohmann::json{{"timer", name}, {"value", core::format_duration(d)}};
+                       }),
+                       "set a chassis dial-out timer: name=trigger|dormant value=DURATION");
+    server.add_handler("l2tp dial-out profile", guard([this, str](const nlohmann::json& a) {
+                           // Profiles at run time: new calls use them, placed sessions keep theirs.
+                           dialout::Profile p;
+                           p.name = str(a, "name");
+                           if (p.name.empty()) throw core::ControlError("which profile? (name=)");
+                           if (a.contains("mru")) p.mru = static_cast<std::uint16_t>(std::stoul(str(a, "mru")));
+                           if (a.contains("authentication")) {
+                               p.authentication = str(a, "authentication");
+                               static const std::set<std::string> ok{"none", "pap", "chap", "pap-chap", "chap-pap"};
+                               if (!ok.count(p.authentication))
+                                   throw core::ControlError("authentication '" + p.authentication +
+                                                            "' is not none|pap|chap|pap-chap|chap-pap");
+                           }
+                           if (a.contains("keepalive")) p.keepalive = core::parse_duration(str(a, "keepalive"), "keepalive");
+                           if (a.contains("ipcp-dns")) p.ipcp_dns = str(a, "ipcp-dns") == "true";
+                           if (p.mru < 64) throw core::ControlError("mru must be >= 64 (RFC 1661 §6.1)");
+                           manager_->set_profile(p);
+                           return nlohmann::json{{"profile", p.name}};
+                       }),
+                       "add or replace a dial-out profile: name= [mru=] [authentication=] [keepalive=] [ipcp-dns=]");
     server.add_handler("show ppp", guard([this, str](const nlohmann::json& a) {
                            return show_ppp(str(a, "id"), a.value("detail", false));
                        }),

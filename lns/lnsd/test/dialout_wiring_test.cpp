@@ -511,6 +511,19 @@ TEST(DialOutWiring, ControlCommands) {
                                                           {"profile", "isdn"}});
     EXPECT_FALSE(unknown_vr["ok"].get<bool>());
     EXPECT_EQ(unknown_vr["error"], "virtual router 'vr-x' is not configured");
+    // Timers and profiles at run time (issue 6): no session dropped, the next arming uses them.
+    auto t = w.call("l2tp dial-out timer", {{"name", "trigger"}, {"value", "60s"}});
+    ASSERT_TRUE(t["ok"].get<bool>()) << t.dump();
+    EXPECT_FALSE(w.call("l2tp dial-out timer", {{"name", "hello"}, {"value", "60s"}})["ok"].get<bool>());
+    EXPECT_FALSE(w.call("l2tp dial-out timer", {{"name", "trigger"}, {"value", "soon"}})["ok"].get<bool>());
+    auto pr = w.call("l2tp dial-out profile", {{"name", "isdn"}, {"mru", "1492"}, {"authentication", "pap"}});
+    ASSERT_TRUE(pr["ok"].get<bool>()) << pr.dump();
+    EXPECT_FALSE(w.call("l2tp dial-out profile", {{"name", "isdn"}, {"authentication", "eap"}})["ok"].get<bool>());
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.9"));
+    w.loop.advance(1ms);
+    const auto armed = w.w->manager().session_timer(w.key("10.10.1.9"));
+    ASSERT_TRUE(armed);
+    EXPECT_EQ(armed->second, 60s - 1ms) << "new trigger timer (1 ms elapsed)";
     w.fail_route = "10.40.0.0/16";
     auto add_bad = w.call("l2tp dial-out target add", {{"virtual-router", "default"},
                                                        {"prefix", "10.40.0.0/16"},
