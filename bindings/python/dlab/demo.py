@@ -1,29 +1,38 @@
-"""`./lab demo`: the main job.
+"""`./lab demo`: the main job — a dial-out on real parts, shown as it happens.
 
-Today (foundation stage) it brings the default lab up with real FreeRADIUS as home and LNS RADIUS
-servers, shows the namespaces and their addresses, proves every link, runs the seed's dial-out
-authorisation (Access-Request for `0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt`, Service-Type
-Outbound-User, no password) from the LNS namespace with Debian's radclient, prints the Access-Accept
-attributes that the dial-out manager will use, and tears everything down. The end-to-end dial-out
-through lnsd, lac-emu, isdn-emu and cpe-emu replaces the radclient step when those daemons exist
-(see the open issues).
+Brings up the default lab (DESIGN.md §2) with real FreeRADIUS home and LNS servers, starts lnsd,
+isdn-emu, lac-emu and cpe-emu (dlab.dialout_lab, the same set-up the conformance suite uses), pings
+10.10.1.1 from `home` — the first packet is the trigger — and waits (bounded) for the dial-out
+session to reach inService. Then it prints one timeline, in milliseconds from the trigger, merging
+what crossed the wire (decoded by tshark from the per-link captures: RADIUS, SCCRQ…SCCCN,
+OCRQ/OCRP/OCCN, LCP, CHAP/PAP, IPCP) with lnsd's state transitions (dial-out session, tunnel,
+session, PPP layers, routes); the Access-Accept attributes the manager used; the ping results; and
+`lnsctl show l2tp dial-out session` and `show l2tp tunnel`. Captures, event logs and the timeline
+(JSON) stay in the run folder it names; the lab is torn down unless --keep.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import subprocess
 import time
 
 from . import freeradius
 from . import lab as L
 from . import topology as T
+from .dialout_lab import KEY, NotBuilt, build_dir, start_daemons
 from .lab import REPO
+from .wait import WaitTimeout, wait_for
 
 DIALOUT_USER = "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt"
+# lnsd transitions worth a line in the timeline
+SHOWN_ENTITIES = ("dialout.session", "l2tp.tunnel", "l2tp.session", "ppp.lcp", "ppp.auth", "ppp.ipcp",
+                  "lnsd.route", "radius.request")
 
 
 def parse_radclient(text: str) -> dict:
-    """radclient -x output → {"sent": {...}, "received": {"code": ..., "attributes": [[name, value]...]}}."""
+    """radclient -x output → {"sent": [...], "received": {"code": ..., "attributes": [[name, value]...]}}."""
     out: dict = {"sent": [], "received": {"code": None, "attributes": []}}
     section = None
     for line in text.splitlines():
@@ -41,9 +50,10 @@ def parse_radclient(text: str) -> dict:
 
 
 def radius_request(lab: L.Lab, server: str, attrs: dict[str, str], host: str = "lns") -> dict:
-    """Send one Access-Request with radclient from `host` to the named topology RADIUS server."""
+    """Send one Access-Request with Debian's radclient from `host` to a topology RADIUS server."""
     srv = lab.topo.radius[server]
-    lines = "\n".join(f'{k} = "{v}"' if k == "User-Name" else f"{k} = {v}" for k, v in attrs.items())
+    lines = "\n".join(f'{k} = "{v}"' if k in ("User-Name", "User-Password") else f"{k} = {v}"
+                      for k, v in attrs.items())
     cp = lab.exec(host, freeradius.radclient_argv(lab.radius_conf[server], srv.address, srv.auth_port,
                                                   "auth", srv.secret), input=lines + "\n", check=False)
     res = parse_radclient(cp.stdout)
@@ -51,55 +61,122 @@ def radius_request(lab: L.Lab, server: str, attrs: dict[str, str], host: str = "
     return res
 
 
+def wire_packets(pcap, link: str) -> list[dict]:
+    """RADIUS and L2TP control / PPP control packets of one capture, decoded by tshark."""
+    cp = subprocess.run(["tshark", "-n", "-r", str(pcap), "-Y", "radius || l2tp", "-T", "fields",
+                         "-E", "separator=\t", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ip.dst",
+                         "-e", "_ws.col.Protocol", "-e", "_ws.col.Info", "-e", "radius.User_Name"],
+                        capture_output=True, text=True)
+    out = []
+    for line in cp.stdout.splitlines():
+        f = line.split("\t")
+        if len(f) < 5:
+            continue
+        info = f[4]
+        if "ZLB" in info or f[3] in ("ICMP", "IPv4"):
+            continue  # acknowledgements and the pings themselves are shown elsewhere
+        what = f"{f[3]} {info}".strip()
+        if len(f) > 5 and f[5]:
+            what += f"  User-Name={f[5]}"
+        out.append({"t": float(f[0]), "source": f"wire:{link}", "what": f"{f[1]} → {f[2]}  {what}"})
+    return out
+
+
+def lnsd_transitions(events: list[dict]) -> list[dict]:
+    out = []
+    for e in events:
+        if not e.get("entity", "").startswith(SHOWN_ENTITIES):
+            continue
+        wall = e.get("time")
+        try:
+            t = dt.datetime.fromisoformat(str(wall).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+        arrow = f"{e.get('from') or '·'} → {e.get('to')}" if e.get("to") else e.get("event", "")
+        cause = f" ({e['cause']})" if e.get("cause") else ""
+        out.append({"t": t, "source": "lnsd",
+                    "what": f"{e['entity']} {e.get('id', '')}: {arrow} on {e.get('event', '')}{cause}"})
+    return out
+
+
 def run(a) -> int:
     topo = T.load(T.find(a.scenario, REPO / "scenarios" / "topologies"))
-    timeline: list[dict] = []
-    t0 = time.monotonic()
-
-    def step(what: str, **detail) -> None:
-        ev = {"ms": round((time.monotonic() - t0) * 1000, 1), "step": what, **detail}
-        timeline.append(ev)
-        if not a.json:
-            extra = "  ".join(f"{k}={v}" for k, v in detail.items())
-            print(f"{ev['ms']:9.1f} ms  {what}  {extra}")
-
-    lab = L.Lab(topo, persistent=a.keep)
-    ok = True
     try:
+        bdir = build_dir()
+    except NotBuilt as e:
+        raise L.LabError(str(e)) from None
+    say = (lambda *x: None) if a.json else print
+    lab = L.Lab(topo, persistent=a.keep)
+    ok = False
+    result: dict = {}
+    try:
+        t_up = time.monotonic()
         lab.up()
-        step("lab up", runid=lab.runid, namespaces=len(lab.namespaces), run_folder=str(lab.run_dir))
-        if not a.json:
-            for ns, ifs in lab.status()["namespaces"].items():
-                print(f"             {ns:24} " + "  ".join(f"{i} {' '.join(x)}" for i, x in ifs.items()))
-        for host, peer, addr in topo.neighbours():
-            reached = lab.ping(host, addr)
-            ok &= reached
-            step("ping neighbour", **{"from": host, "to": f"{peer} {addr}", "reply": reached})
-        if "home" in topo.radius and "lns" in topo.hosts:
-            res = radius_request(lab, "home", {"User-Name": DIALOUT_USER, "Service-Type": "Outbound-User"})
-            step("Access-Request", server="home", **{"User-Name": DIALOUT_USER}, **{"Service-Type": "Outbound-User"})
-            code = res["received"]["code"]
-            ok &= code == "Access-Accept"
-            step(code or "no answer", attributes=len(res["received"]["attributes"]))
-            if not a.json:
-                for name, value in res["received"]["attributes"]:
-                    print(f"{'':14}{name} = {value}")
-            timeline[-1]["attribute_list"] = res["received"]["attributes"]
-        (lab.run_dir / "timeline.json").write_text(json.dumps(timeline, indent=1))
-    except KeyboardInterrupt:
-        lab.down()
-        raise
-    except Exception:
-        lab.down()
-        raise
+        say(f"lab {lab.runid} up in {time.monotonic() - t_up:.1f} s: {len(lab.namespaces)} namespaces, "
+            f"FreeRADIUS home + LNS + vr-b servers; run folder {lab.run_dir}")
+        d = start_daemons(lab, bdir)
+        say("lnsd, isdn-emu, lac-emu, cpe-emu ready; dial-out route 10.10.0.0/16 (VR default, domain "
+            "L2TP-dial-out.de.dt, RD 0.0.0.0:65000)")
+        say("\nping 10.10.1.1 from home (the first packet is the trigger) …")
+        ping = subprocess.Popen(L.netns.exec_argv(lab.ns("home"), ["ping", "-n", "-c", "8", "-i", "0.5",
+                                                                   "-W", "1", "10.10.1.1"]),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def state():
+            s = d.ctl("show", "l2tp", "dial-out", "session")
+            return next((x for x in s if x["session"] == KEY and x.get("state") in ("inService", "failed",
+                                                                                  "inhibited")), None)
+        try:
+            final = wait_for(state, 30, "the dial-out session to leave authenticating/connecting")
+        except WaitTimeout as e:
+            final = {"state": f"timeout: {e}"}
+        ping_out, _ = ping.communicate(timeout=30)
+        ok = final.get("state") == "inService"
+
+        events = d.event_list()
+        lines = lnsd_transitions(events)
+        for link in ("aaa", "core"):
+            if link in lab.pcaps:
+                lines += wire_packets(lab.pcaps[link], link)
+        lines.sort(key=lambda x: x["t"])
+        t0 = next((x["t"] for x in lines if "→ authenticating" in x["what"]), lines[0]["t"] if lines else 0)
+        for x in lines:
+            x["ms"] = round((x["t"] - t0) * 1000, 1)
+        say(f"\n{'ms':>9}  {'where':10} what")
+        for x in lines:
+            say(f"{x['ms']:9.1f}  {x['source']:10} {x['what']}")
+
+        accept = radius_request(lab, "home", {"User-Name": DIALOUT_USER, "Service-Type": "Outbound-User"})
+        say("\nAccess-Accept of the home RADIUS server (attributes the dial-out manager used):")
+        for name, value in accept["received"]["attributes"]:
+            say(f"   {name} = {value}")
+
+        replies = [ln for ln in ping_out.splitlines() if "bytes from" in ln]
+        say(f"\nping: {len(replies)} of 8 answered" + (" (the remote LAN behind cpe-emu is not emulated yet: "
+                                                          "the dial-out itself is what this shows)" if not replies else ""))
+        for ln in ping_out.splitlines()[-2:]:
+            say(f"   {ln}")
+        show_s = lab.exec("lns", [str(bdir / "lns/lnsd/lnsctl"), "--socket", d.sock, "show", "l2tp",
+                                  "dial-out", "session"], check=False).stdout
+        show_t = lab.exec("lns", [str(bdir / "lns/lnsd/lnsctl"), "--socket", d.sock, "show", "l2tp",
+                                  "tunnel"], check=False).stdout
+        say("\nlnsctl show l2tp dial-out session\n" + show_s.rstrip())
+        say("\nlnsctl show l2tp tunnel\n" + show_t.rstrip())
+        result = {"runid": lab.runid, "run_folder": str(lab.run_dir), "ok": ok,
+                  "session_state": final.get("state"), "timeline": lines,
+                  "access_accept": accept["received"]["attributes"], "ping_replies": len(replies),
+                  "pcaps": {k: str(v) for k, v in lab.pcaps.items()}, "events": str(d.events)}
+        (lab.run_dir / "timeline.json").write_text(json.dumps(result, indent=1))
+    finally:
+        if not a.keep:
+            lab.down()
+    say(f"\nrun folder {lab.run_dir}: pcaps/*.pcap (one per link), lnsd-events.jsonl, timeline.json, logs/")
     if a.keep:
-        print(f"lab {lab.runid} left up: ./lab shell HOST, ./lab down")
+        say(f"lab {lab.runid} left up: ./lab shell HOST, ./lab down")
     else:
-        lab.down()
-        step("lab down", leftovers=len([n for n in L.netns.list_lab_namespaces() if lab.runid in n]))
+        left = [n for n in L.netns.list_lab_namespaces() if lab.runid in n]
+        say(f"lab torn down ({len(left)} namespaces left)")
     if a.json:
-        print(json.dumps({"runid": lab.runid, "run_folder": str(lab.run_dir), "ok": ok, "timeline": timeline}, indent=1))
-    else:
-        print(f"run folder: {lab.run_dir}")
-        print("demo: " + ("OK" if ok else "FAILED"))
+        print(json.dumps(result, indent=1))
+    say("demo: " + ("OK — dial-out session inService" if ok else f"FAILED — session {result.get('session_state')}"))
     return 0 if ok else 1
