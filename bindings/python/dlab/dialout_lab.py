@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import yaml
 
+from .control_api import request
 from .lab import REPO, Lab
 
 KEY = "default/10.10.0.0/16/10.10.1.1"   # the seed example's dial-out session key
@@ -126,19 +126,5 @@ def start_daemons(lab: Lab, bdir: Path) -> Lnsd:
 
 
 def control(path: Path, cmd: str, args: dict | None = None) -> dict:
-    """One request on a peer's control socket (lns/core ControlServer, JSON lines)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        s.connect(str(path))
-        s.sendall((json.dumps({"id": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    r = json.loads(buf)
-    assert r["ok"], r
-    return r["result"]
-
-
+    """One request on a daemon's control socket (see dlab.control_api.request)."""
+    return request(path, cmd, args)

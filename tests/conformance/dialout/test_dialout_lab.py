@@ -10,9 +10,7 @@ Binaries: $DL_BUILD_DIR (default: build/, then build-int/) must hold lns/lnsd/ln
 """
 from __future__ import annotations
 
-import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ import yaml
 
 from dlab import lab as L
 from dlab import topology as T
-from dlab.dialout_lab import KEY, LNSD_CONFIG, Lnsd, NotBuilt, build_dir, control, start_daemons  # noqa: F401
+from dlab.dialout_lab import KEY, NotBuilt, build_dir, control, start_daemons  # noqa: F401
 from dlab.wait import wait_for
 
 HERE = Path(__file__).parent

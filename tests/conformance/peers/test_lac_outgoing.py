@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import yaml
 
 from dlab import lab as L
 from dlab import topology as T
+from dlab.control_api import request as control
 from dlab.wait import wait_for
 
 HERE = Path(__file__).parent
@@ -38,23 +38,6 @@ def build_dir() -> Path:
         if d and (Path(d) / "peers" / "lac" / "lac-emu").exists():
             return Path(d)
     pytest.skip("lac-emu / isdn-emu not built (set DL_BUILD_DIR)")
-
-
-def control(path: Path, cmd: str, args: dict | None = None) -> dict:
-    """One request on a peer's control socket (lns/core ControlServer, JSON lines)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        s.connect(str(path))
-        s.sendall((json.dumps({"id": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    r = json.loads(buf)
-    assert r["ok"], r
-    return r["result"]
 
 
 @pytest.fixture(scope="module")
