@@ -107,7 +107,7 @@ def run_lab(keyword: str | None) -> Tally:
     xml = RESULTS / "lab.xml"
     xml.unlink(missing_ok=True)
     dirs = [str(REPO / "tests" / d) for d in ("unit_py", "lab", "conformance", "interop")
-            if any((REPO / "tests" / d).glob("test_*.py"))]
+            if any((REPO / "tests" / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs]
     if keyword:
