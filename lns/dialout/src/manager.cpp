@@ -214,15 +214,56 @@ public:
 
     static const Spec& spec();
 
-    Session(Manager& mgr, Target& tgt, SessionKey k, core::FsmEnv env)
-        : m(mgr), t(tgt), key(std::move(k)), fsm(spec(), env, *this, key.to_string(), S::dormant) {}
+    // Born in `initial` (authenticating or pending, see begin()): a new session never passes
+    // through dormant.
+    Session(Manager& mgr, Target& tgt, SessionKey k, core::FsmEnv env, S initial)
+        : m(mgr), t(tgt), key(std::move(k)), birth_timer(mgr.timers_), fsm(spec(), env, *this, key.to_string(), initial) {}
 
     // Every row's action runs through A<F>: F decides, then the connecting-slot bookkeeping.
     template <void (*F)(Session&, Step&)>
     static void A(Session& s, Step& st) {
         F(s, st);
+        // The birth timer is the state timer of the first authenticating period: it ends as the
+        // FSM's own timer would (state left, or another timer armed).
+        if (st.next != st.from || !st.timer.empty()) s.birth_timer.cancel();
         s.m.session_left_or_entered(s, st.from, st.next);
     }
+
+    // Seed 000 Table 74 authenticating: "New sessions start in the authenticating state" — or, at
+    // the maximum of connecting sessions, in pending (seed 002 Table 77). Called once, right after
+    // construction in that state, instead of a transition: does what dormant + trigger does
+    // (authenticate()) and publishes the creation as one event with no previous state
+    // (from "", to the state, event "trigger", the trigger timer armed when authenticating).
+    // The FSM helper arms its state timer only on a transition, so the first authenticating period
+    // is guarded by birth_timer, which expires into the same row (authenticating + timer-expiry).
+    void begin(std::string_view cause) {
+        core::Event ev;
+        ev.entity = spec().entity();
+        ev.id = fsm.id();
+        ev.to = std::string(to_string(fsm.state()));
+        ev.event = std::string(spec().name(E::trigger));
+        ev.cause = std::string(cause);
+        if (fsm.state() == S::pending) {
+            m.pending_queue_.push_back(key);
+        } else {
+            Step st{S::authenticating, E::trigger, S::authenticating, cause, {}, std::nullopt};
+            start_authentication(*this, st);  // sets st.timer = "trigger"
+            const Duration d = st.timer_duration.value_or(m.registry_.get(st.timer));
+            birth_timer.start(d, [this, cause = st.timer + " expired"] { fsm.dispatch(E::timer_expiry, cause); });
+            ev.timer = core::TimerArmed{st.timer, d};
+            ++m.connecting_;
+        }
+        if (m.bus_.has_subscribers()) m.bus_.publish(std::move(ev));
+    }
+    /// The running state timer: the FSM's, or birth_timer in the first authenticating period.
+    const core::Timer* state_timer() const noexcept {
+        if (fsm.timer().armed()) return &fsm.timer();
+        return birth_timer.armed() ? &birth_timer : nullptr;
+    }
+    std::string_view state_timer_name() const noexcept {
+        return fsm.timer().armed() ? fsm.timer_name() : birth_timer.armed() ? kBirthTimer : std::string_view{};
+    }
+    static constexpr std::string_view kBirthTimer = "trigger";
     static void none(Session&, Step&) {}
 
     // dormant / postInhibited / pending + trigger: a valid trigger starts authentication, unless the
@@ -415,6 +456,7 @@ public:
     std::string last_failure;
     std::uint32_t received = 0, buffered = 0, discarded = 0, forwarded = 0, attempts = 0;
     bool call_placed = false, call_up = false;
+    core::Timer birth_timer;  ///< state timer of the first authenticating period (begin())
     core::Fsm<Session, SessionState, SessionEvent> fsm;
 };
 
@@ -873,14 +915,21 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
         discard_all(fmt::format("target-{}", to_string(t->fsm.state())));
         return TriggerOutcome::target_not_in_service;
     }
-    if (!s) {
+    const bool created = !s;
+    if (created) {
+        // Seed 000 Table 74: "New sessions start in the authenticating state"; seed 002 Table 77:
+        // pending when the chassis already has the maximum of connecting sessions.
         SessionKey key{vr->name, t->cfg.prefix, *dest};
-        auto ns = std::make_unique<Session>(*this, *t, key, core::FsmEnv{&bus_, &timers_, &registry_});
+        const SessionState born = connecting_ >= config_.max_connecting_sessions ? SessionState::pending
+                                                                                 : SessionState::authenticating;
+        auto ns = std::make_unique<Session>(*this, *t, key, core::FsmEnv{&bus_, &timers_, &registry_}, born);
         ns->created = timers_.now();
         s = t->sessions.emplace(dest->value, std::move(ns)).first->second.get();
     }
     ++s->received;
-    const SessionState st = s->fsm.state();
+    // The trigger that creates a session is buffered, also when it is born pending (it is the trigger
+    // a pending session authenticates with under pending-to-authenticating).
+    const SessionState st = created ? SessionState::authenticating : s->fsm.state();
     auto discard = [&](std::string_view why) {
         ++s->discarded;
         discard_all(why);
@@ -920,7 +969,10 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
             cause = fmt::format("{} discarded in {}", dest->to_string(), to_string(st));
             break;
     }
-    s->fsm.dispatch(SessionEvent::trigger, cause);
+    if (created)
+        s->begin(cause);
+    else
+        s->fsm.dispatch(SessionEvent::trigger, cause);
     return out;
 }
 
@@ -1079,8 +1131,9 @@ std::optional<SessionState> Manager::session_state(const SessionKey& key) const 
 
 std::optional<std::pair<std::string, Duration>> Manager::session_timer(const SessionKey& key) const {
     const Session* s = find_session(key);
-    if (!s || !s->fsm.timer().armed()) return std::nullopt;
-    return std::pair<std::string, Duration>{std::string(s->fsm.timer_name()), s->fsm.timer().remaining()};
+    const core::Timer* tm = s ? s->state_timer() : nullptr;
+    if (!tm) return std::nullopt;
+    return std::pair<std::string, Duration>{std::string(s->state_timer_name()), tm->remaining()};
 }
 
 std::optional<Duration> Manager::session_inhibited_value(const SessionKey& key) const {
@@ -1097,17 +1150,18 @@ std::size_t Manager::session_count() const noexcept {
 }
 
 namespace {
-nlohmann::json timer_json(const core::FsmBase& f) {
-    if (!f.timer().armed()) return nullptr;
-    return {{"name", std::string(f.timer_name())},
-            {"remaining", core::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(f.timer().remaining()))},
-            {"remaining_ns", f.timer().remaining().count()}};
+nlohmann::json timer_json(const Session& s) {
+    const core::Timer* tm = s.state_timer();
+    if (!tm) return nullptr;
+    return {{"name", std::string(s.state_timer_name())},
+            {"remaining", core::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(tm->remaining()))},
+            {"remaining_ns", tm->remaining().count()}};
 }
 
 nlohmann::json session_json(const Session& s, bool detail, core::TimePoint now) {
     nlohmann::json j = {{"session", s.key.to_string()},
                         {"state", std::string(to_string(s.fsm.state()))},
-                        {"timer", timer_json(s.fsm)}};
+                        {"timer", timer_json(s)}};
     if (!detail) return j;
     j["virtual_router"] = s.key.vr;
     j["target"] = s.key.target.to_string();

@@ -189,7 +189,7 @@ TEST(DialOutSession, SuccessfulDialOutGoldenLog) {
     w.at(400s);  // dormant 300 s expires at 400 s: deleted
     EXPECT_FALSE(w.state("10.10.1.1"));
     EXPECT_EQ(w.golden(),
-              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1: dormant -> authenticating on trigger (cause=10.10.1.1 buffered 1/4) [timer trigger=30s]\n"
+              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1:  -> authenticating on trigger (cause=10.10.1.1 buffered 1/4) [timer trigger=30s]\n"
               "+1.000000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> authenticating on trigger (cause=10.10.1.1 buffered 2/4)\n"
               "+1.000000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> connecting on aaa-grant (cause=Access-Accept LAC 192.0.2.2) [timer trigger=30s]\n"
               "+3.000000s dialout.session default/10.10.0.0/16/10.10.1.1: connecting -> connecting on trigger (cause=10.10.1.1 discarded in connecting)\n"
@@ -376,6 +376,99 @@ TEST(DialOutAaa, NoAnswerWithinTriggerTimerIsAnAaaTimeout) {
     EXPECT_EQ(w.m.show_session(k1)["not_permitted"], 1);
 }
 
+// ---- birth of a session (Table 74: "New sessions start in the authenticating state") ----------
+
+TEST(DialOutSession, NewSessionIsBornAuthenticatingWithNoPreviousState) {
+    World w;
+    EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::buffered);
+    ASSERT_EQ(w.rec.events().size(), 1u);
+    const auto& e = w.rec.events().front();
+    EXPECT_EQ(e.entity, "dialout.session");
+    EXPECT_EQ(e.id, "default/10.10.0.0/16/10.10.1.1");
+    EXPECT_EQ(e.from, "");
+    EXPECT_EQ(e.to, "authenticating");
+    EXPECT_EQ(e.event, "trigger");
+    EXPECT_EQ(e.cause, "10.10.1.1 buffered 1/4");
+    ASSERT_TRUE(e.timer);
+    EXPECT_EQ(*e.timer, (dl::core::TimerArmed{"trigger", 30s}));
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::authenticating);
+    EXPECT_EQ(w.m.connecting_sessions(), 1u);
+    ASSERT_EQ(w.authorized.size(), 1u);
+    const auto timer = w.m.session_timer(k1);
+    ASSERT_TRUE(timer);
+    EXPECT_EQ(timer->first, "trigger");
+    EXPECT_EQ(timer->second, 30s);
+    EXPECT_EQ(w.m.show_session(k1)["timer"]["name"], "trigger");
+    EXPECT_EQ(w.m.show_session(k1)["counters"]["attempts"], 1);
+    // The birth trigger timer is the state timer of authenticating: a second trigger keeps it.
+    w.at(10s);
+    w.trig("10.10.1.1");
+    EXPECT_EQ(w.m.session_timer(k1)->second, 20s);
+    w.at(30s);
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::inhibited);
+    EXPECT_EQ(w.m.connecting_sessions(), 0u);
+    EXPECT_EQ(w.golden(),
+              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1:  -> authenticating on trigger (cause=10.10.1.1 buffered 1/4) [timer trigger=30s]\n"
+              "+10.000000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> authenticating on trigger (cause=10.10.1.1 buffered 2/4)\n"
+              "+30.000000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> inhibited on timer-expiry (cause=trigger expired) [timer inhibited=30s]\n");
+    EXPECT_EQ(w.m.session_timer(k1)->first, "inhibited");
+}
+
+TEST(DialOutSession, BirthTimerEndsWithTheFirstAuthenticatingPeriod) {
+    World w;
+    w.trig("10.10.1.1");
+    w.m.grant(k1, good_definition());  // connecting: its own trigger timer from now
+    w.at(20s);
+    EXPECT_EQ(w.m.session_timer(k1)->second, 10s);
+    w.m.call_connected(k1);
+    w.m.access_route_installed(k1, {P("10.10.1.1/32")});
+    w.at(100s);  // neither timer fires in inService
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::inService);
+    EXPECT_FALSE(w.m.session_timer(k1));
+    EXPECT_EQ(w.m.show_session(k1)["not_permitted"], 0);
+    World r;
+    r.trig("10.10.1.1");
+    r.m.session_reset(k1);  // authenticating -> dormant: dormant timer only
+    r.at(31s);
+    EXPECT_EQ(r.state("10.10.1.1"), SessionState::dormant);
+    EXPECT_EQ(r.m.session_timer(k1)->first, "dormant");
+}
+
+TEST(DialOutSession, TriggerOnDormantSessionStillLogsDormantToAuthenticating) {
+    World w;
+    w.trig("10.10.1.1");
+    w.m.session_reset(k1);  // authenticating -> dormant; the session stays (dormant timer)
+    ASSERT_EQ(w.state("10.10.1.1"), SessionState::dormant);
+    w.at(5s);
+    w.trig("10.10.1.1");
+    EXPECT_EQ(w.rec.lines().back(),
+              "+5.000000s dialout.session default/10.10.0.0/16/10.10.1.1: dormant -> authenticating on trigger (cause=10.10.1.1 buffered 1/4) [timer trigger=30s]");
+    EXPECT_EQ(w.rec.events().back().from, "dormant");
+}
+
+TEST(DialOutPending, NewSessionAtTheMaximumIsBornPending) {
+    ChassisConfig c;
+    c.max_connecting_sessions = 1;
+    World w(c);
+    w.trig("10.10.1.1");
+    w.rec.clear();
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);
+    ASSERT_EQ(w.rec.events().size(), 1u);
+    const auto& e = w.rec.events().front();
+    EXPECT_EQ(e.id, "default/10.10.0.0/16/10.10.2.2");
+    EXPECT_EQ(e.from, "");
+    EXPECT_EQ(e.to, "pending");
+    EXPECT_EQ(e.event, "trigger");
+    EXPECT_FALSE(e.timer);
+    EXPECT_EQ(w.state("10.10.2.2"), SessionState::pending);
+    EXPECT_FALSE(w.m.session_timer(K("default", "10.10.0.0/16", "10.10.2.2")));
+    EXPECT_EQ(w.m.connecting_sessions(), 1u);
+    EXPECT_EQ(w.m.show_chassis()["pending_sessions"], 1);
+    EXPECT_EQ(w.authorized.size(), 1u);
+    EXPECT_EQ(w.golden(),
+              "+0.000000s dialout.session default/10.10.0.0/16/10.10.2.2:  -> pending on trigger (cause=10.10.2.2 buffered 1/4)\n");
+}
+
 // ---- pending (Table 77) ------------------------------------------------------------------------
 
 TEST(DialOutPending, MaximumOneGoesToDormantGolden) {
@@ -399,7 +492,7 @@ TEST(DialOutPending, MaximumOneGoesToDormantGolden) {
     EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);
     EXPECT_EQ(w.state("10.10.2.2"), SessionState::authenticating);
     const std::string g = w.golden();
-    EXPECT_NE(g.find("+1.000000s dialout.session default/10.10.0.0/16/10.10.2.2: dormant -> pending on trigger (cause=10.10.2.2 buffered 1/4)\n"
+    EXPECT_NE(g.find("+1.000000s dialout.session default/10.10.0.0/16/10.10.2.2:  -> pending on trigger (cause=10.10.2.2 buffered 1/4)\n"
                      "+1.000000s dialout.session default/10.10.0.0/16/10.10.2.2: pending -> pending on trigger (cause=10.10.2.2 discarded in pending)\n"),
               std::string::npos) << g;
     EXPECT_NE(g.find("+5.000000s dialout.session default/10.10.0.0/16/10.10.1.1: connecting -> inhibited on call-failed (cause=call-failed: result 2 q931 0) [timer inhibited=30s]\n"
@@ -468,7 +561,7 @@ TEST(DialOutFailed, RouteMismatchBuffersThenResetGolden) {
     EXPECT_EQ(t["discarded_by"]["buffer-full"], 2);
     EXPECT_EQ(t["discarded_by"]["reset"], 2);
     EXPECT_EQ(w.golden(),
-              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1: dormant -> authenticating on trigger (cause=10.10.1.1 buffered 1/2) [timer trigger=30s]\n"
+              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1:  -> authenticating on trigger (cause=10.10.1.1 buffered 1/2) [timer trigger=30s]\n"
               "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> connecting on aaa-grant (cause=Access-Accept LAC 192.0.2.2) [timer trigger=30s]\n"
               "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1: connecting -> connecting on call-connected (cause=outgoing call connected)\n"
               "+2.000000s dialout.session default/10.10.0.0/16/10.10.1.1: connecting -> failed on route-mismatch (cause=access route 10.20.0.0/16 does not forward 10.10.1.1)\n"

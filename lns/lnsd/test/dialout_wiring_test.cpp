@@ -369,7 +369,7 @@ TEST(DialOutWiring, TriggerToInServiceEndToEnd) {
 
     // Golden log of the dial-out session.
     EXPECT_EQ(w.rec.text(),
-              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1: dormant -> authenticating on trigger "
+              "+0.000000s dialout.session default/10.10.0.0/16/10.10.1.1:  -> authenticating on trigger "
               "(cause=10.10.1.1 buffered 1/4) [timer trigger=30s]\n"
               "+0.020000s dialout.session default/10.10.0.0/16/10.10.1.1: authenticating -> connecting on aaa-grant "
               "(cause=Access-Accept LAC 198.51.100.2) [timer trigger=30s]\n"
