@@ -152,8 +152,8 @@ def run(a) -> int:
             say(f"   {name} = {value}")
 
         replies = [ln for ln in ping_out.splitlines() if "bytes from" in ln]
-        say(f"\nping: {len(replies)} of 8 answered" + (" (the remote LAN behind cpe-emu is not emulated yet: "
-                                                          "the dial-out itself is what this shows)" if not replies else ""))
+        say(f"\nping: {len(replies)} of 8 answered" + (" (see the cpe-emu site's tun counters: "
+                                                          "cpe.ctl show state)" if not replies else ""))
         for ln in ping_out.splitlines()[-2:]:
             say(f"   {ln}")
         show_s = lab.exec("lns", [str(bdir / "lns/lnsd/lnsctl"), "--socket", d.sock, "show", "l2tp",

@@ -91,11 +91,14 @@ def start_daemons(lab: Lab, bdir: Path) -> Lnsd:
     (run / "lac.yaml").write_text(yaml.safe_dump(lac_cfg))
     lab.start("lac-emu", "lac", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac.yaml")],
               ready="lac-emu ready")
-    # The CPE answers 5551001 and authenticates the LNS with CHAP (ERX-PPP-Username/Password).
+    # The CPE answers 5551001 and authenticates the LNS with CHAP (ERX-PPP-Username/Password). Its
+    # TUN cpe0 (created at IPCP up, 198.18.0.2/32) carries the home side's prefixes, so `remote`
+    # (10.10.1.1, default route via cpe 10.10.1.254) answers `home` (203.0.113.10) over the dial-out.
     cpe_cfg = {"isdn": str(run / "isdn.sock"), "control": str(run / "cpe.ctl"),
                "events": str(run / "cpe-events.jsonl"),
                "sites": [{"number": "5551001", "name": "cpe-remote", "secret": "cpe-pass",
-                          "require_auth": "chap", "users": {"lns-home": "lns-home-pass"}}]}
+                          "require_auth": "chap", "users": {"lns-home": "lns-home-pass"},
+                          "tun": {"name": "cpe0", "routes": ["203.0.113.0/24", "192.0.2.0/24"]}}]}
     (run / "cpe.yaml").write_text(yaml.safe_dump(cpe_cfg))
     lab.start("cpe-emu", "cpe", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe.yaml")],
               ready="cpe-emu ready")

@@ -46,6 +46,35 @@ std::string ip_text(std::uint32_t ip) {
 }
 }  // namespace
 
+TunConfig TunConfig::from_json(const nlohmann::json& j) {
+    TunConfig t;
+    try {
+        if (!j.is_object()) throw std::invalid_argument("tun: must be a map {name, routes, mtu}");
+        for (const auto& [k, v] : j.items())
+            if (k != "name" && k != "routes" && k != "mtu") throw std::invalid_argument("tun." + k + ": unknown key (name, routes, mtu)");
+        t.name = j.at("name").get<std::string>();
+        if (t.name.empty() || t.name.size() > 15) throw std::invalid_argument("tun.name: '" + t.name + "' must be 1..15 characters");
+        if (j.contains("routes")) {
+            for (const auto& r : j.at("routes")) {
+                const auto text = r.get<std::string>();
+                auto p = text == "default" ? std::optional<core::Ipv4Prefix>(core::Ipv4Prefix{}) : core::Ipv4Prefix::parse(text);
+                if (!p || p->has_host_bits())
+                    throw std::invalid_argument("tun.routes: '" + text + "' is not a prefix without host bits (e.g. 203.0.113.0/24) or default");
+                t.routes.push_back(*p);
+            }
+        }
+        if (j.contains("mtu")) {
+            const auto& m = j.at("mtu");
+            const int mtu = m.is_string() ? std::stoi(m.get<std::string>()) : m.get<int>();
+            if (mtu < 68 || mtu > 65535) throw std::invalid_argument("tun.mtu: must be 68..65535");
+            t.mtu = mtu;
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("tun: ") + e.what());
+    }
+    return t;
+}
+
 SiteConfig SiteConfig::from_json(const nlohmann::json& j) {
     SiteConfig s;
     try {
@@ -78,6 +107,7 @@ SiteConfig SiteConfig::from_json(const nlohmann::json& j) {
         }
         if (j.contains("fault")) s.fault = fault_from_string(j.at("fault").get<std::string>());
         if (j.contains("speed")) s.answer_speed = j.at("speed").get<std::uint32_t>();
+        if (j.contains("tun")) s.tun = TunConfig::from_json(j.at("tun"));
     } catch (const nlohmann::json::exception& e) {
         throw std::invalid_argument(std::string("site: ") + e.what());
     }
@@ -87,6 +117,9 @@ SiteConfig SiteConfig::from_json(const nlohmann::json& j) {
 struct Cpe::Site {
     SiteConfig cfg;
     std::unique_ptr<Call> call;
+    std::unique_ptr<SiteTun> tun;  // while IPCP is up (cfg.tun set)
+    TunCounters tun_counters;
+    std::string tun_error;
 };
 
 struct Cpe::Call {
@@ -247,10 +280,20 @@ void Cpe::make_link(Site& s) {
         cp->network_up = true;
         bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "network-up",
                       .cause = fmt::format("local {} peer {}", ip_text(n.local_ip), ip_text(n.peer_ip))});
+        if (cp->site.cfg.tun && cp->site.call.get() == cp) open_tun(cp->site, n.local_ip, n.peer_ip);
+    };
+    cb.deliver = [cp](std::uint16_t protocol, std::span<const std::uint8_t> packet) {
+        Site& site = cp->site;
+        // RFC 1332 §2: Protocol 0x0021 carries one IPv4 datagram.
+        if (protocol == 0x0021 && site.tun && site.call.get() == cp && site.tun->write(packet))
+            ++site.tun_counters.to_tun;
+        else
+            ++site.tun_counters.to_tun_dropped;
     };
     cb.link_down = [this, cp](std::string_view why) {
         bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "link-down", .cause = std::string(why)});
         Site& site = cp->site;
+        if (site.call.get() == cp) close_tun(site, why);
         // Hang up after the engine's callback has returned.
         timers_.arm(core::Duration::zero(), [this, &site, cp] {
             if (site.call.get() == cp) end_call(site, isdn::cause::normal_clearing);
@@ -308,6 +351,7 @@ void Cpe::end_call(Site& s, std::optional<std::uint8_t> release_cause) {
     if (release_cause) isdn_send_(isdn::Message::release(s.call->ref, *release_cause));
     by_ref_.erase(s.call->ref);
     s.call->active = false;
+    close_tun(s, "call released");
     if (s.call->link) s.call->link->lower_down("ISDN call released");
     doomed_.push_back(std::move(s.call));
     schedule_reap();
@@ -335,6 +379,55 @@ bool Cpe::hangup(const std::string& number) {
     return true;
 }
 
+void Cpe::set_tun_factory(TunFactory factory) { tun_factory_ = std::move(factory); }
+
+void Cpe::open_tun(Site& s, std::uint32_t local_ip, std::uint32_t peer_ip) {
+    close_tun(s, "IPCP up again");
+    try {
+        if (!tun_factory_) throw std::runtime_error("no TUN support in this process");
+        Site* sp = &s;
+        TunRequest req{s.cfg.number, *s.cfg.tun, local_ip, peer_ip,
+                       [this, sp](std::span<const std::uint8_t> p) { send_ipv4(*sp, p); }};
+        s.tun = tun_factory_(req);
+        ++s.tun_counters.opened;
+        s.tun_error.clear();
+        bus_.publish({.entity = "cpe.tun", .id = s.cfg.number, .event = "up",
+                      .cause = fmt::format("{} {}/32 peer {}", s.cfg.tun->name, ip_text(local_ip), ip_text(peer_ip))});
+    } catch (const std::exception& e) {
+        s.tun.reset();
+        ++s.tun_counters.open_errors;
+        s.tun_error = e.what();
+        bus_.publish({.entity = "cpe.tun", .id = s.cfg.number, .event = "open-failed", .cause = e.what()});
+    }
+}
+
+void Cpe::close_tun(Site& s, std::string_view why) {
+    if (!s.tun) return;
+    s.tun.reset();
+    bus_.publish({.entity = "cpe.tun", .id = s.cfg.number, .event = "down", .cause = std::string(why)});
+}
+
+bool Cpe::send_ipv4(Site& s, std::span<const std::uint8_t> packet) {
+    Call* c = s.call.get();
+    if (!c || !c->active || !c->link || c->link->ipcp_state() != ppp::engine::CpState::opened) {
+        ++s.tun_counters.from_tun_dropped;
+        return false;
+    }
+    send_ppp(*c, 0x0021, std::vector<std::uint8_t>(packet.begin(), packet.end()));
+    ++s.tun_counters.from_tun;
+    return true;
+}
+
+bool Cpe::from_tun(const std::string& number, std::span<const std::uint8_t> packet) {
+    auto it = sites_.find(number);
+    return it != sites_.end() && send_ipv4(*it->second, packet);
+}
+
+const TunCounters* Cpe::tun_counters(const std::string& number) const {
+    auto it = sites_.find(number);
+    return it == sites_.end() ? nullptr : &it->second->tun_counters;
+}
+
 std::size_t Cpe::network_up_count() const noexcept {
     std::size_t n = 0;
     for (const auto& [k, s] : sites_)
@@ -357,6 +450,15 @@ nlohmann::json Cpe::state() const {
                          {"local_ip", ip_text(neg.network.local_ip)},
                          {"peer_ip", ip_text(neg.network.peer_ip)},
                          {"peer_name", neg.peer_name}};
+        }
+        if (s->cfg.tun) {
+            const auto& t = s->tun_counters;
+            nlohmann::json routes = nlohmann::json::array();
+            for (const auto& r : s->cfg.tun->routes) routes.push_back(r.to_string());
+            j["tun"] = {{"name", s->cfg.tun->name}, {"up", s->tun != nullptr}, {"routes", routes},
+                        {"to_tun", t.to_tun}, {"to_tun_dropped", t.to_tun_dropped}, {"from_tun", t.from_tun},
+                        {"from_tun_dropped", t.from_tun_dropped}, {"opened", t.opened},
+                        {"open_errors", t.open_errors}, {"last_error", s->tun_error}};
         }
         sites.push_back(j);
     }

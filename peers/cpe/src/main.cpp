@@ -10,7 +10,11 @@
 //   timers: {ppp-restart: 3s}
 //   sites:                         # one PPP peer each (cpe.hpp SiteConfig)
 //     - {number: "5551000", name: cpe-remote, secret: cpe-pass, auth: [pap, chap],
-//        require_auth: none, users: {lns: lns-secret}, local_ip: 10.10.1.254, fault: none}
+//        require_auth: none, users: {lns: lns-secret}, local_ip: 10.10.1.254, fault: none,
+//        tun: {name: cpe0, routes: [203.0.113.0/24, 192.0.2.0/24], mtu: 1500}}   # or routes: [default]
+//     # tun: created at IPCP up with the IPCP local address /32 (+ host route to the peer) and the
+//     # routes; IPv4 from the PPP link goes to it, IPv4 read from it goes over the link; removed
+//     # when the link goes down (needs CAP_NET_ADMIN; counters in `show state`).
 //   range: {first: "5552000", count: 1000, name: "site{}", secret: "pass{}"}   # load tests
 #include <csignal>
 #include <iostream>
@@ -28,6 +32,7 @@
 #include "dl/core/event.hpp"
 #include "dl/core/timer_registry.hpp"
 #include "dl/cpe/cpe.hpp"
+#include "dl/cpe/site_tun.hpp"
 #include "dl/isdn/unix_link.hpp"
 
 namespace {
@@ -48,7 +53,13 @@ nlohmann::json to_json(const dl::core::ConfigNode& n) {
 
 dl::cpe::SiteConfig site_from(const dl::core::ConfigNode& n) {
     n.require_map();
-    n.allow_keys({"number", "name", "secret", "auth", "require_auth", "users", "local_ip", "mru", "fault", "speed"});
+    n.allow_keys({"number", "name", "secret", "auth", "require_auth", "users", "local_ip", "mru", "fault", "speed", "tun"});
+    if (n.has("tun")) {
+        auto t = n["tun"];
+        t.require_map();
+        t.allow_keys({"name", "routes", "mtu"});
+        if (t.has("routes")) t["routes"].require_sequence();
+    }
     nlohmann::json j = to_json(n);
     if (n.has("mru")) j["mru"] = n["mru"].as_int(128, 16384);
     if (n.has("speed")) j["speed"] = n["speed"].as_int(0, 0xFFFFFFFF);
@@ -87,6 +98,7 @@ int main(int argc, char** argv) {
         dl::cpe::Cpe cpe(timers, registry, bus, [&](const dl::isdn::Message& m) {
             if (isdn && isdn->connected()) isdn->send(m.encode());
         });
+        cpe.set_tun_factory(dl::cpe::make_asio_tun_factory(io));
         if (cfg.has("timers")) registry.load(cfg["timers"]);
         if (cfg.has("sites")) {
             auto sites = cfg["sites"];

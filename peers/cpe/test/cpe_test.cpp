@@ -31,6 +31,7 @@ struct Chain {
     std::unique_ptr<ppp::engine::Link> lns_link;
     std::optional<SessionKey> key;
     bool lns_network_up = false;
+    std::vector<std::vector<std::uint8_t>> lns_ipv4;  // IPv4 the LNS's PPP link delivered
     std::vector<l2tp::engine::CallFailure> failures;
     ppp::engine::LinkConfig lns_ppp;
 
@@ -107,6 +108,9 @@ struct Chain {
             loop.timers().arm(0ms, [this, ticket, ok] { lns_link->verify_result(ticket, {ok, ok ? "ok" : "no"}); });
         };
         cb.network_up = [this](const ppp::engine::NetworkInfo&) { lns_network_up = true; };
+        cb.deliver = [this](std::uint16_t proto, std::span<const std::uint8_t> p) {
+            if (proto == 0x0021) lns_ipv4.emplace_back(p.begin(), p.end());
+        };
         lns_link = std::make_unique<ppp::engine::Link>(lns_ppp, cb, core::FsmEnv{&bus, &loop.timers(), &registry}, "lns");
         if (lns_connect && lns_connect->incoming && lns_connect->incoming->last_sent_lcp_confreq) {
             // Seed 003 "Sequence of Events on the LNS": proxy LCP, then proxy authentication.
@@ -289,4 +293,148 @@ TEST(Cpe, DialInWithUnknownDomainIsRefused) {
     EXPECT_FALSE(c.lns_connect);
     EXPECT_EQ(c.lac->counters().refused_domain, 1u);
     EXPECT_EQ(c.cpe->network_up_count(), 0u);
+}
+
+// ---- per-site TUN (sans-I/O side): a fake device records what the core asks for ----------------
+
+namespace {
+struct FakeTunLog {
+    int opened = 0, closed = 0;
+    std::optional<cpe::TunConfig> config;
+    std::uint32_t local_ip = 0, peer_ip = 0;
+    std::vector<std::vector<std::uint8_t>> written;
+    std::function<void(std::span<const std::uint8_t>)> from_tun;
+};
+struct FakeTun : cpe::SiteTun {
+    FakeTunLog& log;
+    explicit FakeTun(FakeTunLog& l) : log(l) {}
+    ~FakeTun() override { ++log.closed; }
+    bool write(std::span<const std::uint8_t> p) override {
+        log.written.emplace_back(p.begin(), p.end());
+        return true;
+    }
+};
+cpe::TunFactory fake_factory(FakeTunLog& log) {
+    return [&log](const cpe::TunRequest& r) -> std::unique_ptr<cpe::SiteTun> {
+        ++log.opened;
+        log.config = r.config;
+        log.local_ip = r.local_ip;
+        log.peer_ip = r.peer_ip;
+        log.from_tun = r.from_tun;
+        return std::make_unique<FakeTun>(log);
+    };
+}
+cpe::SiteConfig tun_site() {
+    auto s = site();
+    s.tun = cpe::TunConfig::from_json(nlohmann::json{{"name", "cpe0"}, {"routes", {"203.0.113.0/24", "192.0.2.0/24"}}});
+    return s;
+}
+const std::vector<std::uint8_t> kPing{0x45, 0, 0, 20, 0, 1, 0, 0, 64, 1, 0, 0, 203, 0, 113, 10, 10, 10, 1, 1};
+const std::vector<std::uint8_t> kReply{0x45, 0, 0, 20, 0, 2, 0, 0, 64, 1, 0, 0, 10, 10, 1, 1, 203, 0, 113, 10};
+}  // namespace
+
+TEST(CpeTun, ConfigFromJson) {
+    auto t = cpe::TunConfig::from_json(nlohmann::json{{"name", "cpe0"}, {"routes", {"203.0.113.0/24", "default"}}, {"mtu", "1400"}});
+    EXPECT_EQ(t.name, "cpe0");
+    ASSERT_EQ(t.routes.size(), 2u);
+    EXPECT_EQ(t.routes[0].to_string(), "203.0.113.0/24");
+    EXPECT_EQ(t.routes[1].to_string(), "0.0.0.0/0");
+    EXPECT_EQ(t.mtu, 1400);
+    auto bad = [](nlohmann::json j, const char* key) {
+        try {
+            cpe::TunConfig::from_json(j);
+            ADD_FAILURE() << "accepted " << j.dump();
+        } catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+        }
+    };
+    bad({{"routes", nlohmann::json::array()}}, "tun");
+    bad({{"name", "a-very-long-tun-name"}}, "tun.name");
+    bad({{"name", "cpe0"}, {"routes", {"203.0.113.1/24"}}}, "tun.routes");
+    bad({{"name", "cpe0"}, {"routes", {"nonsense"}}}, "tun.routes");
+    bad({{"name", "cpe0"}, {"mtu", 20}}, "tun.mtu");
+    bad({{"name", "cpe0"}, {"colour", "red"}}, "tun.colour");
+    auto s = cpe::SiteConfig::from_json(nlohmann::json{{"number", "5551000"}, {"tun", {{"name", "cpe0"}}}});
+    ASSERT_TRUE(s.tun);
+    EXPECT_TRUE(s.tun->routes.empty());
+}
+
+TEST(CpeTun, IpcpUpOpensTunAndIpv4FlowsBothWaysUntilTheCallEnds) {
+    FakeTunLog log;
+    Chain c(tun_site());
+    c.cpe->set_tun_factory(fake_factory(log));
+    // Before any call: a packet read from the TUN is dropped and counted.
+    EXPECT_FALSE(c.cpe->from_tun("5551000", kReply));
+    EXPECT_EQ(c.cpe->tun_counters("5551000")->from_tun_dropped, 1u);
+    c.dial();
+    c.loop.advance(5s);
+    ASSERT_TRUE(c.lns_network_up);
+    ASSERT_EQ(log.opened, 1);
+    EXPECT_EQ(log.config->name, "cpe0");
+    EXPECT_EQ(log.local_ip, 0xC6120002u);  // IPCP local address 198.18.0.2
+    EXPECT_EQ(log.peer_ip, 0xC6120001u);   // peer 198.18.0.1
+    EXPECT_EQ(c.cpe->state()["sites"][0]["tun"]["up"], true);
+
+    // LNS -> CPE: IPv4 (Protocol 0x0021) delivered by the site's PPP link is written to the TUN.
+    std::vector<std::uint8_t> f{0xFF, 0x03, 0x00, 0x21};
+    f.insert(f.end(), kPing.begin(), kPing.end());
+    c.lns->send_ppp(*c.key, f);
+    c.loop.advance(1s);
+    ASSERT_EQ(log.written.size(), 1u);
+    EXPECT_EQ(log.written[0], kPing);
+
+    // CPE -> LNS: a packet read from the TUN goes over the link.
+    log.from_tun(kReply);
+    c.loop.advance(1s);
+    ASSERT_EQ(c.lns_ipv4.size(), 1u);
+    EXPECT_EQ(c.lns_ipv4[0], kReply);
+    auto t = c.cpe->state()["sites"][0]["tun"];
+    EXPECT_EQ(t["to_tun"], 1);
+    EXPECT_EQ(t["from_tun"], 1);
+    EXPECT_EQ(t["from_tun_dropped"], 1);
+    EXPECT_EQ(t["opened"], 1);
+
+    // The call ends: the TUN is removed, later reads are dropped.
+    ASSERT_TRUE(c.cpe->hangup("5551000"));
+    c.loop.advance(1s);
+    EXPECT_EQ(log.closed, 1);
+    EXPECT_EQ(c.cpe->state()["sites"][0]["tun"]["up"], false);
+    log.from_tun(kReply);
+    EXPECT_EQ(c.cpe->tun_counters("5551000")->from_tun_dropped, 2u);
+    EXPECT_EQ(c.lns_ipv4.size(), 1u);
+}
+
+TEST(CpeTun, FailedTunIsCountedAndIpv4Dropped) {
+    Chain c(tun_site());
+    c.cpe->set_tun_factory([](const cpe::TunRequest&) -> std::unique_ptr<cpe::SiteTun> {
+        throw std::runtime_error("TUN cpe0: open /dev/net/tun: Permission denied");
+    });
+    c.dial();
+    c.loop.advance(5s);
+    ASSERT_TRUE(c.lns_network_up);  // PPP itself is unaffected
+    std::vector<std::uint8_t> f{0xFF, 0x03, 0x00, 0x21};
+    f.insert(f.end(), kPing.begin(), kPing.end());
+    c.lns->send_ppp(*c.key, f);
+    c.loop.advance(1s);
+    auto t = c.cpe->state()["sites"][0]["tun"];
+    EXPECT_EQ(t["up"], false);
+    EXPECT_EQ(t["open_errors"], 1);
+    EXPECT_EQ(t["to_tun_dropped"], 1);
+    EXPECT_NE(t["last_error"].get<std::string>().find("Permission denied"), std::string::npos);
+}
+
+TEST(CpeTun, SiteWithoutTunDropsIpv4AndShowsNoTun) {
+    FakeTunLog log;
+    Chain c(site());
+    c.cpe->set_tun_factory(fake_factory(log));
+    c.dial();
+    c.loop.advance(5s);
+    ASSERT_TRUE(c.lns_network_up);
+    std::vector<std::uint8_t> f{0xFF, 0x03, 0x00, 0x21};
+    f.insert(f.end(), kPing.begin(), kPing.end());
+    c.lns->send_ppp(*c.key, f);
+    c.loop.advance(1s);
+    EXPECT_EQ(log.opened, 0);
+    EXPECT_EQ(c.cpe->tun_counters("5551000")->to_tun_dropped, 1u);
+    EXPECT_FALSE(c.cpe->state()["sites"][0].contains("tun"));
 }

@@ -104,6 +104,27 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
              "kernel route 10.10.1.0/24 dev dlo0")
 
 
+@pytest.mark.req("ROUTE.install", "T74.inService")
+def test_remote_answers_home_through_the_dial_out(dialout_lab):
+    """After inService, `remote` (10.10.1.1, default route via cpe 10.10.1.254) answers `home`
+    (203.0.113.10): lnsd's dlo0 -> L2TP session -> lac-emu -> isdn-emu -> cpe-emu's PPP link ->
+    its TUN cpe0 -> remote, and back through cpe0's route 203.0.113.0/24."""
+    lab, d = dialout_lab
+
+    def in_service():
+        s = d.ctl("show", "l2tp", "dial-out", "session")
+        return [x for x in s if x.get("state") == "inService" and x["session"] == KEY]
+    if not in_service():
+        lab.exec("home", ["ping", "-c", "1", "-W", "1", "10.10.1.1"], check=False)  # the trigger
+    wait_for(in_service, 30, "dial-out session inService")
+    wait_for(lambda: lab.ping("home", "10.10.1.1", count=3), 20, "ping 10.10.1.1 from home answered")
+    tun = control(lab.run_dir / "cpe.ctl", "show state")["sites"][0]["tun"]
+    assert tun["up"] and tun["name"] == "cpe0", tun
+    assert tun["to_tun"] >= 1 and tun["from_tun"] >= 1 and tun["open_errors"] == 0, tun
+    routes = lab.exec("cpe", ["ip", "-4", "route", "show"]).stdout
+    assert "203.0.113.0/24 dev cpe0" in routes, routes
+
+
 @pytest.mark.req("T77.dormant")
 def test_reset_clears_the_call_and_its_routes(dialout_lab):
     lab, d = dialout_lab

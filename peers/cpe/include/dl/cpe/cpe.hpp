@@ -5,6 +5,9 @@
 // authenticating the LNS from its own user table, then IPCP.
 // B-channel framing: digital bearer = sync HDLC frames (one per datagram), analog = async HDLC
 // byte stream (RFC 1662 §4, §5).
+// Optional per-site TUN (SiteConfig::tun): IPv4 the PPP link delivers (RFC 1332 §2, Protocol
+// 0x0021) is written to it, packets read from it go over the link while IPCP is Opened. The core
+// only decides; the device itself comes from a TunFactory (cpe-emu: dl/cpe/site_tun.hpp).
 #pragma once
 
 #include <cstdint>
@@ -12,12 +15,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "dl/core/event.hpp"
+#include "dl/core/ipv4.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/core/timer_registry.hpp"
 #include "dl/isdn/message.hpp"
@@ -40,6 +45,53 @@ std::string_view to_string(Fault f) noexcept;
 /// "reject"); std::invalid_argument otherwise.
 Fault fault_from_string(std::string_view s);
 
+/// A site's IPv4 interface: a TUN named `name`, created when IPCP opens with the IPCP local address
+/// (/32, plus a host route to the IPCP peer address) and `routes` through it; removed when the link
+/// goes down.
+struct TunConfig {
+    std::string name;                        ///< interface name, 1..15 characters, e.g. "cpe0"
+    std::vector<core::Ipv4Prefix> routes;    ///< e.g. 203.0.113.0/24; 0.0.0.0/0 = default route
+    int mtu = 1500;                          ///< octets, 68..65535
+
+    /// From JSON: {"name":"cpe0","routes":["203.0.113.0/24","default"],"mtu":1500}.
+    /// std::invalid_argument naming the key on bad values (name length, prefix with host bits…).
+    static TunConfig from_json(const nlohmann::json& j);
+};
+
+/// Per-site IPv4 forwarding counters (packets), kept across calls (`show state` "tun").
+struct TunCounters {
+    std::uint64_t to_tun = 0;            ///< IPv4 from the PPP link written to the TUN
+    std::uint64_t to_tun_dropped = 0;    ///< from the link, but no TUN, not IPv4, or the write failed
+    std::uint64_t from_tun = 0;          ///< read from the TUN and sent over the link
+    std::uint64_t from_tun_dropped = 0;  ///< read from the TUN while IPCP was not Opened
+    std::uint64_t opened = 0;            ///< TUNs created (one per IPCP up)
+    std::uint64_t open_errors = 0;       ///< TUN or route creation failed (last_error says why)
+};
+
+/// The I/O side of one site's TUN while its IPCP is up. Destroying it removes the routes and the
+/// device.
+class SiteTun {
+public:
+    virtual ~SiteTun() = default;
+    /// Writes one IPv4 packet to the device; false if it was dropped.
+    virtual bool write(std::span<const std::uint8_t> packet) = 0;
+};
+
+/// What the core asks a TunFactory for when a site's IPCP reaches Opened.
+struct TunRequest {
+    std::string site;                 ///< the site's number (for messages)
+    const TunConfig& config;
+    std::uint32_t local_ip = 0;       ///< IPCP local address, host order (e.g. 198.18.0.2)
+    std::uint32_t peer_ip = 0;        ///< IPCP peer address, host order (e.g. 198.18.0.1); 0 = unknown
+    /// Hand each packet read from the device to the core (Cpe::from_tun for that site). Valid for
+    /// the lifetime of the Cpe.
+    std::function<void(std::span<const std::uint8_t>)> from_tun;
+};
+
+/// Creates the device for a request; throws (any std::exception) on failure, which the core
+/// counts (TunCounters::open_errors) and publishes as `cpe.tun` `open-failed`.
+using TunFactory = std::function<std::unique_ptr<SiteTun>(const TunRequest&)>;
+
 /// One emulated remote site.
 struct SiteConfig {
     std::string number;                          ///< ISDN number it registers
@@ -52,9 +104,10 @@ struct SiteConfig {
     std::uint16_t mru = 1500;
     Fault fault = Fault::none;
     std::uint32_t answer_speed = 0;              ///< CONNECT line speed; 0 = exchange default
+    std::optional<TunConfig> tun;                ///< forward IPv4 through a TUN (none: IPv4 dropped)
 
     /// From JSON / YAML-as-JSON: {"number","name","secret","auth":["pap","chap"],"require_auth":
-    /// "none|pap|chap","users":{..},"local_ip":"a.b.c.d","mru","fault","speed"}. std::invalid_argument
+    /// "none|pap|chap","users":{..},"local_ip":"a.b.c.d","mru","fault","speed","tun":{..}}. std::invalid_argument
     /// naming the key on bad values.
     static SiteConfig from_json(const nlohmann::json& j);
 };
@@ -87,7 +140,17 @@ public:
     /// Hang up a site's active call (RELEASE cause 16); false if none.
     bool hangup(const std::string& number);
 
-    /// {"sites":[{number,name,fault,call:{state,phase,lcp,ipcp,local_ip,peer_ip,peer_name}}]}
+    /// Where sites with a `tun` get their device from (none set: their IPv4 is dropped and
+    /// counted as if the TUN failed to open).
+    void set_tun_factory(TunFactory factory);
+    /// A packet read from a site's TUN: sent over its PPP link as IPv4 (Protocol 0x0021, RFC 1332
+    /// §2) when IPCP is Opened, else dropped and counted. True if sent.
+    bool from_tun(const std::string& number, std::span<const std::uint8_t> packet);
+    /// The site's TUN counters; nullptr if the number is unknown.
+    const TunCounters* tun_counters(const std::string& number) const;
+
+    /// {"sites":[{number,name,fault,call:{state,phase,lcp,ipcp,local_ip,peer_ip,peer_name},
+    ///   tun:{name,up,routes,to_tun,to_tun_dropped,from_tun,from_tun_dropped,opened,open_errors,last_error}}]}
     nlohmann::json state() const;
     /// Number of sites whose IPCP is Opened.
     std::size_t network_up_count() const noexcept;
@@ -106,11 +169,15 @@ private:
     void send_ppp(Call& c, std::uint16_t protocol, const std::vector<std::uint8_t>& info);
     void receive_data(Call& c, std::span<const std::uint8_t> payload);
     void schedule_reap();
+    void open_tun(Site& s, std::uint32_t local_ip, std::uint32_t peer_ip);
+    void close_tun(Site& s, std::string_view why);
+    bool send_ipv4(Site& s, std::span<const std::uint8_t> packet);
 
     core::TimerQueue& timers_;
     core::TimerRegistry& registry_;
     core::EventBus& bus_;
     IsdnSend isdn_send_;
+    TunFactory tun_factory_;
     std::map<std::string, std::unique_ptr<Site>, std::less<>> sites_;
     std::map<std::uint16_t, Site*> by_ref_;
     std::vector<std::unique_ptr<Call>> doomed_;
