@@ -22,10 +22,9 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
-#include "dl/core/asio_driver.hpp"
+#include "dl/core/daemon.hpp"
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
 #include "dl/core/errors.hpp"
@@ -88,12 +87,11 @@ int main(int argc, char** argv) {
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
         cfg.allow_keys({"isdn", "control", "events", "timers", "sites", "range"});
-        boost::asio::io_context io;
-        dl::core::SystemClock clock;
-        dl::core::TimerQueue timers(clock);
-        dl::core::AsioTimerDriver driver(io, timers);
-        dl::core::EventBus bus(clock);
-        dl::core::TimerRegistry registry;
+        dl::core::DaemonShell shell("cpe-emu");
+        auto& io = shell.io;
+        auto& timers = shell.timers;
+        auto& bus = shell.bus;
+        auto& registry = shell.registry;
         std::optional<dl::isdn::SeqPacketClient> isdn;
         dl::cpe::Cpe cpe(timers, registry, bus, [&](const dl::isdn::Message& m) {
             if (isdn && isdn->connected()) isdn->send(m.encode());
@@ -122,11 +120,7 @@ int main(int argc, char** argv) {
             }
         }
 
-        std::optional<dl::core::JsonLinesSink> sink;
-        if (cfg.has("events")) {
-            sink.emplace(cfg.get_string("events", ""));
-            sink->attach(bus);
-        }
+        shell.log_events(cfg.get_string("events", ""));
 
         isdn.emplace(io, dl::isdn::SeqPacketClient::Handlers{
                              [&](std::span<const std::uint8_t> d) {
@@ -143,9 +137,7 @@ int main(int argc, char** argv) {
         isdn->connect(cfg["isdn"].as_string());
         cpe.start();
 
-        std::optional<dl::core::ControlServer> control;
-        if (cfg.has("control")) {
-            control.emplace(io, cfg.get_string("control", ""), &bus);
+        if (auto* control = shell.open_control(cfg.get_string("control", ""))) {
             control->add_handler("show state", [&](const nlohmann::json&) {
                 auto j = cpe.state();
                 j["isdn_connected"] = isdn->connected();
@@ -171,14 +163,7 @@ int main(int argc, char** argv) {
             control->start();
         }
 
-        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code&, int) {
-            if (control) control->stop();
-            io.stop();
-        });
-        std::cout << "cpe-emu ready" << std::endl;
-        io.run();
-        return 0;
+        return shell.run();
     } catch (const std::exception& e) {
         std::cerr << "cpe-emu: " << e.what() << "\n";
         return 1;

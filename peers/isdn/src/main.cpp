@@ -19,10 +19,9 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
-#include "dl/core/asio_driver.hpp"
+#include "dl/core/daemon.hpp"
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
 #include "dl/core/duration.hpp"
@@ -70,12 +69,11 @@ int main(int argc, char** argv) {
         else return usage();
     }
     try {
-        boost::asio::io_context io;
-        dl::core::SystemClock clock;
-        dl::core::TimerQueue timers(clock);
-        dl::core::AsioTimerDriver driver(io, timers);
-        dl::core::EventBus bus(clock);
-        dl::core::TimerRegistry registry;
+        dl::core::DaemonShell shell("isdn-emu");
+        auto& io = shell.io;
+        auto& timers = shell.timers;
+        auto& bus = shell.bus;
+        auto& registry = shell.registry;
         std::optional<dl::isdn::SeqPacketServer> server;
         dl::isdn::Exchange exchange(bus, timers, registry, [&](dl::isdn::Exchange::EndpointId ep, const dl::isdn::Message& m) {
             auto bytes = m.encode();
@@ -101,11 +99,7 @@ int main(int argc, char** argv) {
         }
         if (socket_path.empty()) return usage();
 
-        std::optional<dl::core::JsonLinesSink> sink;
-        if (!events_path.empty()) {
-            sink.emplace(events_path);
-            sink->attach(bus);
-        }
+        shell.log_events(events_path);
 
         server.emplace(io, socket_path,
                        dl::isdn::SeqPacketServer::Handlers{
@@ -114,9 +108,7 @@ int main(int argc, char** argv) {
                            [&](dl::isdn::SeqPacketServer::Id id) { exchange.detach(id); }});
         server->start();
 
-        std::optional<dl::core::ControlServer> control;
-        if (!control_path.empty()) {
-            control.emplace(io, control_path, &bus);
+        if (auto* control = shell.open_control(control_path)) {
             control->add_handler("show state", [&](const nlohmann::json&) { return exchange.state(); },
                                  "endpoints, numbers, calls, policies and counters");
             control->add_handler("show calls", [&](const nlohmann::json&) { return exchange.state()["calls"]; }, "calls");
@@ -160,14 +152,7 @@ int main(int argc, char** argv) {
             control->start();
         }
 
-        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code&, int) {
-            if (control) control->stop();
-            io.stop();
-        });
-        std::cout << "isdn-emu ready" << std::endl;
-        io.run();
-        return 0;
+        return shell.run();
     } catch (const std::exception& e) {
         std::cerr << "isdn-emu: " << e.what() << "\n";
         return 1;

@@ -30,10 +30,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
-#include "dl/core/asio_driver.hpp"
+#include "dl/core/daemon.hpp"
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
 #include "dl/core/duration.hpp"
@@ -93,12 +92,11 @@ int main(int argc, char** argv) {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
         cfg.allow_keys({"listen", "port", "host_name", "secret", "hide_avps", "receive_window", "number", "channels",
                         "bearer", "isdn", "control", "events", "timers", "incoming", "incoming_auth", "domains"});
-        boost::asio::io_context io;
-        dl::core::SystemClock clock;
-        dl::core::TimerQueue timers(clock);
-        dl::core::AsioTimerDriver driver(io, timers);
-        dl::core::EventBus bus(clock);
-        dl::core::TimerRegistry registry;
+        dl::core::DaemonShell shell("lac-emu");
+        auto& io = shell.io;
+        auto& timers = shell.timers;
+        auto& bus = shell.bus;
+        auto& registry = shell.registry;
         dl::l2tp::engine::register_l2tp_timers(registry);
 
         dl::lac::LacConfig lc;
@@ -218,15 +216,9 @@ int main(int argc, char** argv) {
         };
         connect_isdn();
 
-        std::optional<dl::core::JsonLinesSink> sink;
-        if (cfg.has("events")) {
-            sink.emplace(cfg.get_string("events", ""));
-            sink->attach(bus);
-        }
+        shell.log_events(cfg.get_string("events", ""));
 
-        std::optional<dl::core::ControlServer> control;
-        if (cfg.has("control")) {
-            control.emplace(io, cfg.get_string("control", ""), &bus);
+        if (auto* control = shell.open_control(cfg.get_string("control", ""))) {
             control->add_handler("show state", [&](const nlohmann::json&) {
                 nlohmann::json j = lac.state();
                 const auto& s = engine.stats();
@@ -276,14 +268,7 @@ int main(int argc, char** argv) {
             control->start();
         }
 
-        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code&, int) {
-            if (control) control->stop();
-            io.stop();
-        });
-        std::cout << "lac-emu ready" << std::endl;
-        io.run();
-        return 0;
+        return shell.run();
     } catch (const std::exception& e) {
         std::cerr << "lac-emu: " << e.what() << "\n";
         return 1;
