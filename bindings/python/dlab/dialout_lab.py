@@ -4,9 +4,11 @@ Shared by `./lab demo` and tests/conformance/dialout, so both run exactly the sa
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -75,57 +77,78 @@ class Lnsd:
 
 
 
-def start_daemons(lab: Lab, bdir: Path) -> Lnsd:
-    """Write the daemons' configs into the run folder and start them, each awaited on its ready line."""
-    run = lab.run_dir
-    run.mkdir(parents=True, exist_ok=True)
-    isdn_cfg = {"socket": str(run / "isdn.sock"), "control": str(run / "isdn.ctl"),
-                "events": str(run / "isdn-events.jsonl"), "numbers": {"5551001": {"behaviour": "answer"}}}
-    (run / "isdn.yaml").write_text(yaml.safe_dump(isdn_cfg))
-    lab.start("isdn-emu", "lac", [str(bdir / "peers/isdn/isdn-emu"), "--config", str(run / "isdn.yaml")],
-              ready="isdn-emu ready")
+def daemon_configs(run: Path) -> dict[str, dict]:
+    """The default configurations of every daemon of the dial-out lab, keyed by role: `isdn`, `lac`,
+    `cpe` (the seed's site) and `isdn2`, `lac2`, `cpe2` (vr-b's LAC and site), `lnsd` (a deep copy
+    of LNSD_CONFIG). Paths (sockets, event logs) point into the run folder `run`."""
+    isdn = {"socket": str(run / "isdn.sock"), "control": str(run / "isdn.ctl"),
+            "events": str(run / "isdn-events.jsonl"), "numbers": {"5551001": {"behaviour": "answer"}}}
     # Tunnel secret = the Tunnel-Password the home server returns for this LAC.
-    lac_cfg = {"listen": "198.51.100.2", "host_name": "lac", "secret": "lac-secret", "number": "1701",
-               "channels": 4, "isdn": str(run / "isdn.sock"), "control": str(run / "lac.ctl"),
-               "events": str(run / "lac-events.jsonl")}
-    (run / "lac.yaml").write_text(yaml.safe_dump(lac_cfg))
-    lab.start("lac-emu", "lac", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac.yaml")],
-              ready="lac-emu ready")
+    lac = {"listen": "198.51.100.2", "host_name": "lac", "secret": "lac-secret", "number": "1701",
+           "channels": 4, "isdn": str(run / "isdn.sock"), "control": str(run / "lac.ctl"),
+           "events": str(run / "lac-events.jsonl")}
     # The CPE answers 5551001 and authenticates the LNS with CHAP (ERX-PPP-Username/Password). Its
     # TUN cpe0 (created at IPCP up, 198.18.0.2/32) carries the home side's prefixes, so `remote`
     # (10.10.1.1, default route via cpe 10.10.1.254) answers `home` (203.0.113.10) over the dial-out.
-    cpe_cfg = {"isdn": str(run / "isdn.sock"), "control": str(run / "cpe.ctl"),
-               "events": str(run / "cpe-events.jsonl"),
-               "sites": [{"number": "5551001", "name": "cpe-remote", "secret": "cpe-pass",
-                          "require_auth": "chap", "users": {"lns-home": "lns-home-pass"},
-                          "tun": {"name": "cpe0", "routes": ["203.0.113.0/24", "192.0.2.0/24"]}}]}
-    (run / "cpe.yaml").write_text(yaml.safe_dump(cpe_cfg))
-    lab.start("cpe-emu", "cpe", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe.yaml")],
-              ready="cpe-emu ready")
+    cpe = {"isdn": str(run / "isdn.sock"), "control": str(run / "cpe.ctl"),
+           "events": str(run / "cpe-events.jsonl"),
+           "sites": [{"number": "5551001", "name": "cpe-remote", "secret": "cpe-pass",
+                      "require_auth": "chap", "users": {"lns-home": "lns-home-pass"},
+                      "tun": {"name": "cpe0", "routes": ["203.0.113.0/24", "192.0.2.0/24"]}}]}
     # vr-b's LAC: lac2 with its own exchange; the CPE site 5552002 checks the LNS with PAP.
     isdn2 = {"socket": str(run / "isdn2.sock"), "control": str(run / "isdn2.ctl"),
              "events": str(run / "isdn2-events.jsonl"), "numbers": {"5552002": {"behaviour": "answer"}}}
-    (run / "isdn2.yaml").write_text(yaml.safe_dump(isdn2))
-    lab.start("isdn-emu-2", "lac2", [str(bdir / "peers/isdn/isdn-emu"), "--config", str(run / "isdn2.yaml")],
-              ready="isdn-emu ready")
     lac2 = {"listen": "198.51.100.3", "host_name": "lac2", "secret": "", "number": "1702", "channels": 4,
             "isdn": str(run / "isdn2.sock"), "control": str(run / "lac2.ctl"),
             "events": str(run / "lac2-events.jsonl")}
-    (run / "lac2.yaml").write_text(yaml.safe_dump(lac2))
-    lab.start("lac-emu-2", "lac2", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac2.yaml")],
-              ready="lac-emu ready")
     cpe2 = {"isdn": str(run / "isdn2.sock"), "control": str(run / "cpe2.ctl"),
             "events": str(run / "cpe2-events.jsonl"),
             "sites": [{"number": "5552002", "name": "cpe-remote", "secret": "cpe-pass",
                        "require_auth": "pap", "users": {"lns-vr-b": "lns-vr-b-pass"}}]}
-    (run / "cpe2.yaml").write_text(yaml.safe_dump(cpe2))
-    lab.start("cpe-emu-2", "cpe", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe2.yaml")],
-              ready="cpe-emu ready")
-    (run / "lnsd.yaml").write_text(yaml.safe_dump(LNSD_CONFIG))
+    return {"isdn": isdn, "lac": lac, "cpe": cpe, "isdn2": isdn2, "lac2": lac2, "cpe2": cpe2,
+            "lnsd": copy.deepcopy(LNSD_CONFIG)}
+
+
+# role -> (process name, lab host, binary, ready line); started in this order, lnsd last.
+_DAEMONS = (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
+            ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
+            ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready"),
+            ("isdn2", "isdn-emu-2", "lac2", "peers/isdn/isdn-emu", "isdn-emu ready"),
+            ("lac2", "lac-emu-2", "lac2", "peers/lac/lac-emu", "lac-emu ready"),
+            ("cpe2", "cpe-emu-2", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready"))
+
+
+def start_daemons(lab: Lab, bdir: Path, configure: Callable[[dict[str, dict]], None] | None = None) -> Lnsd:
+    """Write the daemons' configs into the run folder and start them, each awaited on its ready line.
+
+    `configure(configs)` may edit the default configurations (see daemon_configs) in place first,
+    e.g. scaled-down dial-out timers or another exchange behaviour; a role whose config it sets to
+    None is not started (lnsd always is)."""
+    run = lab.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+    configs = daemon_configs(run)
+    if configure is not None:
+        configure(configs)
+    for role, name, host, binary, ready in _DAEMONS:
+        if configs.get(role) is None:
+            continue
+        (run / f"{role}.yaml").write_text(yaml.safe_dump(configs[role]))
+        lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready)
+    (run / "lnsd.yaml").write_text(yaml.safe_dump(configs["lnsd"]))
     d = Lnsd(lab, bdir)
     lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
                               "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
     return d
+
+
+def default_topology(configure: Callable[[dict], None] | None = None):
+    """scenarios/topologies/default.yaml parsed (dlab.topology); `configure(raw)` may edit the raw
+    YAML dict first (e.g. add FreeRADIUS users to `radius: [...]`)."""
+    from . import topology as T
+    raw = yaml.safe_load((REPO / "scenarios/topologies/default.yaml").read_text())
+    if configure is not None:
+        configure(raw)
+    return T.parse(raw)
 
 
 def control(path: Path, cmd: str, args: dict | None = None) -> dict:

@@ -14,11 +14,9 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dlab import lab as L
-from dlab import topology as T
-from dlab.dialout_lab import KEY, NotBuilt, build_dir, control, start_daemons  # noqa: F401
+from dlab.dialout_lab import KEY, NotBuilt, build_dir, control, default_topology, start_daemons  # noqa: F401
 from dlab.wait import wait_for
 
 HERE = Path(__file__).parent
@@ -32,7 +30,7 @@ def dialout_lab():
         bdir = build_dir()
     except NotBuilt as e:
         pytest.skip(str(e))
-    topo = T.parse(yaml.safe_load((REPO / "scenarios/topologies/default.yaml").read_text()))
+    topo = default_topology()
     with L.Lab(topo, capture=False) as lab:
         d = start_daemons(lab, bdir)
         yield lab, d
