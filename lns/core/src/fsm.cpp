@@ -98,6 +98,7 @@ bool FsmBase::dispatch_raw(std::uint16_t event, std::string_view cause) {
         pending_.emplace_back(event, std::string(cause));
         return false;
     }
+    started_ = true;
     bool result = false;
     in_dispatch_ = true;
     try {
@@ -115,6 +116,48 @@ bool FsmBase::dispatch_raw(std::uint16_t event, std::string_view cause) {
     pending_.shrink_to_fit();  // 100 000 idle instances should not keep queue capacity
     in_dispatch_ = false;
     return result;
+}
+
+void FsmBase::start_raw(std::uint16_t event, std::string_view cause, std::string_view timer,
+                        std::optional<Duration> d) {
+    if (event >= spec_->event_count())
+        throw std::out_of_range(fmt::format("FSM '{}': event {} out of range", spec_->entity(), event));
+    if (started_)
+        throw std::logic_error(fmt::format("FSM '{}' {}: start() after start() or dispatch()", spec_->entity(), id_));
+    Duration dur{};
+    if (!timer.empty()) {
+        if (spec_->timeout_event_ == FsmSpecBase::kNoEvent)
+            throw std::logic_error(fmt::format("FSM '{}': start() with timer '{}' but the FSM has no timeout event",
+                                               spec_->entity(), timer));
+        if (timer_.queue() == nullptr)
+            throw std::logic_error(
+                fmt::format("FSM '{}': timer '{}' but no TimerQueue in FsmEnv", spec_->entity(), timer));
+        if (d) {
+            dur = *d;
+        } else if (env_.registry != nullptr) {
+            dur = env_.registry->get(std::string(timer));
+        } else {
+            throw std::logic_error(fmt::format("FSM '{}': timer '{}' has no duration and FsmEnv has no registry",
+                                               spec_->entity(), timer));
+        }
+    }
+    started_ = true;
+    std::optional<TimerArmed> armed;
+    if (!timer.empty()) {
+        timer_.start(dur, [this] { on_timeout(); });
+        timer_name_ = std::string(timer);
+        armed = TimerArmed{timer_name_, dur};
+    }
+    if (env_.bus != nullptr && env_.bus->has_subscribers()) {
+        Event e;
+        e.entity = spec_->entity();
+        e.id = id_;
+        e.to = spec_->states_[state_];
+        e.event = spec_->events_[event];
+        e.cause = std::string(cause);
+        e.timer = std::move(armed);
+        env_.bus->publish(std::move(e));
+    }
 }
 
 bool FsmBase::process(std::uint16_t event, std::string_view cause) {

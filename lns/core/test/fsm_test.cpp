@@ -31,7 +31,8 @@ struct Door {
         return s;
     }
     static void on_open(Door& d, Spec::Step&) { ++d.opened; }
-    Door(FsmEnv env, std::string id) : fsm(spec(), env, *this, std::move(id), DoorState::closed) {}
+    Door(FsmEnv env, std::string id, DoorState initial = DoorState::closed)
+        : fsm(spec(), env, *this, std::move(id), initial) {}
     int opened = 0;
     Fsm<Door, DoorState, DoorEvent> fsm;
 };
@@ -76,6 +77,63 @@ TEST(Fsm, DoorGoldenLog) {
               "+11.000000s toy.door d1: open -> closed on pull (cause=hand)\n");
     EXPECT_EQ(door.opened, 2);
     EXPECT_EQ(door.fsm.not_permitted_count(), 1u);
+}
+
+// An instance born in a working state: start() arms that state's timer and publishes one creation
+// event (from "", no row, no action); its expiry goes through the table like any state timer.
+TEST(Fsm, StartInInitialStateWithTimerGoldenLog) {
+    World w;
+    EventRecorder rec(w.bus);
+    Door door(w.env, "d2", DoorState::open);
+    door.fsm.start(DoorEvent::push, "installed open", "door-close");
+    EXPECT_EQ(door.fsm.state(), DoorState::open) << "start() keeps the constructor's state";
+    EXPECT_EQ(door.fsm.timer_name(), "door-close") << "the initial state's timer runs";
+    EXPECT_EQ(door.fsm.timer().remaining(), 10s) << "registry value of door-close";
+    EXPECT_EQ(door.opened, 0) << "no row action runs on creation";
+    w.loop.advance(10s);  // the birth timer expires into open + timer-expiry
+    EXPECT_EQ(door.fsm.state(), DoorState::closed) << "expiry of the creation timer dispatches timer-expiry";
+
+    Door other(w.env, "d3", DoorState::open);
+    other.fsm.start(DoorEvent::push, "short", "door-close", 3s);  // explicit duration, no registry look-up
+    Door idle(w.env, "d4");
+    idle.fsm.start(DoorEvent::pull);  // no timer: only the creation event
+    EXPECT_EQ(idle.fsm.timer_name(), "") << "start() without a timer arms nothing";
+    w.loop.advance(3s);
+    EXPECT_EQ(other.fsm.state(), DoorState::closed) << "explicit creation timer duration used";
+    EXPECT_TRUE(w.loop.timers().empty()) << "no timer left running";
+
+    EXPECT_EQ(rec.text(),
+              "+0.000000s toy.door d2:  -> open on push (cause=installed open) [timer door-close=10s]\n"
+              "+10.000000s toy.door d2: open -> closed on timer-expiry (cause=door-close expired)\n"
+              "+10.000000s toy.door d3:  -> open on push (cause=short) [timer door-close=3s]\n"
+              "+10.000000s toy.door d4:  -> closed on pull\n"
+              "+13.000000s toy.door d3: open -> closed on timer-expiry (cause=door-close expired)\n");
+    const Event& born = rec.events().front();
+    EXPECT_EQ(born.from, "") << "a creation has no previous state";
+    EXPECT_EQ(born.to, "open");
+    EXPECT_EQ(born.timer, (TimerArmed{"door-close", 10s}));
+}
+
+TEST(Fsm, StartIsOnceAndBeforeAnyDispatch) {
+    World w;
+    EventRecorder rec(w.bus);
+    Door a(w.env, "a", DoorState::open);
+    a.fsm.start(DoorEvent::push);
+    EXPECT_THROW(a.fsm.start(DoorEvent::push), std::logic_error) << "second start()";
+    Door b(w.env, "b");
+    b.fsm.dispatch(DoorEvent::push);
+    EXPECT_THROW(b.fsm.start(DoorEvent::push), std::logic_error) << "start() after dispatch()";
+    Door c(w.env, "c");
+    EXPECT_THROW(c.fsm.start(static_cast<DoorEvent>(7)), std::out_of_range);
+    // Errors leave the instance unstarted and without a timer: a corrected start() works.
+    Door no_queue(FsmEnv{&w.bus, nullptr, &w.registry}, "q", DoorState::open);
+    EXPECT_THROW(no_queue.fsm.start(DoorEvent::push, "", "door-close"), std::logic_error);
+    Door no_registry(FsmEnv{&w.bus, &w.loop.timers(), nullptr}, "r", DoorState::open);
+    EXPECT_THROW(no_registry.fsm.start(DoorEvent::push, "", "door-close"), std::logic_error);
+    no_registry.fsm.start(DoorEvent::push, "", "door-close", 2s);
+    EXPECT_EQ(no_registry.fsm.timer().remaining(), 2s) << "start() usable after a failed one";
+    // A spec without a timeout event cannot run a state timer.
+    EXPECT_EQ(rec.events().size(), 3u) << "only the successful starts and the dispatch published";
 }
 
 TEST(Fsm, NotPermittedIsCountedPerInstanceAndPerSpec) {
@@ -277,6 +335,14 @@ TEST(Fsm, ReentrantDispatchIsQueued) {
     EXPECT_EQ(rec.text(),
               "+0.000000s toy.chain c1: a -> b on go\n"
               "+0.000000s toy.chain c1: b -> c on next (cause=from action)\n");
+}
+
+TEST(Fsm, StartWithTimerNeedsATimeoutEvent) {
+    World w;
+    Chain c(w.env);
+    EXPECT_THROW(c.fsm.start(PEvent::go, "", "door-close"), std::logic_error) << "toy.chain has no timeout event";
+    c.fsm.start(PEvent::go, "born");  // without a timer it is fine
+    EXPECT_EQ(c.fsm.state(), PState::a);
 }
 
 TEST(Fsm, MissingTimerServicesAreReported) {

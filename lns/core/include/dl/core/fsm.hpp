@@ -24,6 +24,14 @@
 //   };
 //   door.fsm.dispatch(DoorEvent::push, "button");  // closed -> open, arms "door-close"
 //   door.fsm.dispatch(DoorEvent::push, "button");  // not permitted in open: event + counter
+//
+// An instance that is born in a working state rather than idle (a dial-out session is born in
+// authenticating with its trigger timer running, seed 000 Table 74) is constructed in that state
+// and then start()ed: its state timer is armed and one creation event {from "", to the state} is
+// published, without a transition row:
+//
+//   Door d(env, "d2", DoorState::open);
+//   d.fsm.start(DoorEvent::push, "installed open", "door-close");  // " -> open on push [timer door-close=10s]"
 #pragma once
 
 #include <atomic>
@@ -222,6 +230,13 @@ protected:
     FsmBase(const FsmSpecBase& spec, FsmEnv env, void* owner, std::string id, std::uint16_t initial);
     ~FsmBase() = default;
     bool dispatch_raw(std::uint16_t event, std::string_view cause);
+    /// The creation of an instance born in its constructor's initial state (see Fsm::start):
+    /// arms `timer` (duration `d`, else the registry's value) as the state timer and publishes one
+    /// Event {from "", to the initial state, event, cause, timer}. No row is looked up and no
+    /// action runs. std::logic_error when the instance was already started or has dispatched an
+    /// event, when `timer` is set but the spec has no timeout event, no TimerQueue is bound, or no
+    /// duration can be found (then nothing changed); std::out_of_range for an event out of range.
+    void start_raw(std::uint16_t event, std::string_view cause, std::string_view timer, std::optional<Duration> d);
     std::uint16_t state_raw() const noexcept { return state_; }
 
 private:
@@ -238,6 +253,7 @@ private:
     std::uint32_t not_permitted_ = 0;
     std::uint16_t state_;
     bool in_dispatch_ = false;
+    bool started_ = false;  ///< start() ran or an event was dispatched: start() is no longer allowed
 };
 
 /// A typed FSM instance. Typically a member of its Owner, constructed with `*this`.
@@ -249,6 +265,14 @@ public:
         : FsmBase(spec, env, &owner, std::move(id), static_cast<std::uint16_t>(initial)) {}
 
     S state() const noexcept { return static_cast<S>(state_raw()); }
+    /// Birth in the constructor's initial state: start the state timer `timer` (registry name;
+    /// duration `d`, default the registry's value; "" = no timer) and publish the creation event
+    /// {from "", to state(), `event`, `cause`, timer}; its expiry dispatches the timeout event as
+    /// any state timer does. At most once, before any dispatch(); errors: see FsmBase::start_raw.
+    void start(E event, std::string_view cause = {}, std::string_view timer = {},
+               std::optional<Duration> d = std::nullopt) {
+        start_raw(static_cast<std::uint16_t>(event), cause, timer, d);
+    }
     /// See FsmBase. Returns false if the event is not permitted in the current state (or queued).
     bool dispatch(E event, std::string_view cause = {}) { return dispatch_raw(static_cast<std::uint16_t>(event), cause); }
     bool allowed(E event) const noexcept { return spec().allowed(state_raw(), static_cast<std::uint16_t>(event)); }
