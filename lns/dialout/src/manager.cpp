@@ -217,53 +217,35 @@ public:
     // Born in `initial` (authenticating or pending, see begin()): a new session never passes
     // through dormant.
     Session(Manager& mgr, Target& tgt, SessionKey k, core::FsmEnv env, S initial)
-        : m(mgr), t(tgt), key(std::move(k)), birth_timer(mgr.timers_), fsm(spec(), env, *this, key.to_string(), initial) {}
+        : m(mgr), t(tgt), key(std::move(k)), fsm(spec(), env, *this, key.to_string(), initial) {}
 
     // Every row's action runs through A<F>: F decides, then the connecting-slot bookkeeping.
     template <void (*F)(Session&, Step&)>
     static void A(Session& s, Step& st) {
         F(s, st);
-        // The birth timer is the state timer of the first authenticating period: it ends as the
-        // FSM's own timer would (state left, or another timer armed).
-        if (st.next != st.from || !st.timer.empty()) s.birth_timer.cancel();
         s.m.session_left_or_entered(s, st.from, st.next);
     }
 
     // Seed 000 Table 74 authenticating: "New sessions start in the authenticating state" — or, at
     // the maximum of connecting sessions, in pending (seed 002 Table 77). Called once, right after
     // construction in that state, instead of a transition: does what dormant + trigger does
-    // (authenticate()) and publishes the creation as one event with no previous state
-    // (from "", to the state, event "trigger", the trigger timer armed when authenticating).
-    // The FSM helper arms its state timer only on a transition, so the first authenticating period
-    // is guarded by birth_timer, which expires into the same row (authenticating + timer-expiry).
+    // (authenticate()) and starts the FSM there (core::Fsm::start): one creation event with no
+    // previous state (from "", to the state, event "trigger"), the trigger timer running as the
+    // state timer of authenticating (its expiry is the row authenticating + timer-expiry).
     void begin(std::string_view cause) {
-        core::Event ev;
-        ev.entity = spec().entity();
-        ev.id = fsm.id();
-        ev.to = std::string(to_string(fsm.state()));
-        ev.event = std::string(spec().name(E::trigger));
-        ev.cause = std::string(cause);
         if (fsm.state() == S::pending) {
             m.pending_queue_.push_back(key);
-        } else {
-            Step st{S::authenticating, E::trigger, S::authenticating, cause, {}, std::nullopt};
-            start_authentication(*this, st);  // sets st.timer = "trigger"
-            const Duration d = st.timer_duration.value_or(m.registry_.get(st.timer));
-            birth_timer.start(d, [this, cause = st.timer + " expired"] { fsm.dispatch(E::timer_expiry, cause); });
-            ev.timer = core::TimerArmed{st.timer, d};
-            ++m.connecting_;
+            fsm.start(E::trigger, cause);
+            return;
         }
-        if (m.bus_.has_subscribers()) m.bus_.publish(std::move(ev));
+        Step st{S::authenticating, E::trigger, S::authenticating, cause, {}, std::nullopt};
+        start_authentication(*this, st);  // sets st.timer = "trigger"
+        ++m.connecting_;
+        fsm.start(E::trigger, cause, st.timer, st.timer_duration);
     }
-    /// The running state timer: the FSM's, or birth_timer in the first authenticating period.
-    const core::Timer* state_timer() const noexcept {
-        if (fsm.timer().armed()) return &fsm.timer();
-        return birth_timer.armed() ? &birth_timer : nullptr;
-    }
-    std::string_view state_timer_name() const noexcept {
-        return fsm.timer().armed() ? fsm.timer_name() : birth_timer.armed() ? kBirthTimer : std::string_view{};
-    }
-    static constexpr std::string_view kBirthTimer = "trigger";
+    /// The running state timer, if any.
+    const core::Timer* state_timer() const noexcept { return fsm.timer().armed() ? &fsm.timer() : nullptr; }
+    std::string_view state_timer_name() const noexcept { return fsm.timer_name(); }
     static void none(Session&, Step&) {}
 
     // dormant / postInhibited / pending + trigger: a valid trigger starts authentication, unless the
@@ -456,7 +438,6 @@ public:
     std::string last_failure;
     std::uint32_t received = 0, buffered = 0, discarded = 0, forwarded = 0, attempts = 0;
     bool call_placed = false, call_up = false;
-    core::Timer birth_timer;  ///< state timer of the first authenticating period (begin())
     core::Fsm<Session, SessionState, SessionEvent> fsm;
 };
 
