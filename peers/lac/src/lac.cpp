@@ -94,6 +94,7 @@ struct Lac::Call {
         Lac& l = c.lac;
         const std::uint32_t framing = c.bearer == isdn::Bearer::digital ? l2tp::kFramingSync : l2tp::kFramingAsync;
         if (c.bearer == isdn::Bearer::analog) c.deframer = std::make_unique<ppp::AsyncDeframer>();
+        c.framing = framing;
         if (l.engine_) l.engine_->call_connected(c.key, c.speed, framing);
         ++l.counters_.connected;
     }
@@ -126,6 +127,8 @@ struct Lac::Call {
     std::uint8_t cause = 0;
     std::uint32_t max_bps = 0;
     std::uint32_t speed = 0;
+    l2tp::engine::OutgoingCall ocrq;  // as received (RFC 2661 §6.9), for `show state` and events
+    std::uint32_t framing = 0;        // Framing Type sent in the OCCN (§6.11): sync digital, async analog
     l2tp::Accm accm{};
     std::string called, subaddress;
     std::unique_ptr<ppp::AsyncDeframer> deframer;  // analog bearer only
@@ -332,6 +335,16 @@ Lac::Lac(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
 
 Lac::~Lac() = default;
 
+/// The OCRQ's AVPs as received (RFC 2661 §6.9): called_number, sub_address, min_bps, max_bps,
+/// bearer_type (§4.4.4 bits: 1 digital, 2 analog), framing_type (bits: 1 sync, 2 async), call_serial.
+namespace {
+nlohmann::json ocrq_json(const l2tp::engine::OutgoingCall& oc) {
+    return {{"called_number", oc.called_number}, {"sub_address", oc.sub_address.value_or("")},
+            {"min_bps", oc.min_bps}, {"max_bps", oc.max_bps}, {"bearer_type", oc.bearer_type},
+            {"framing_type", oc.framing_type}, {"call_serial", oc.call_serial_number}};
+}
+}  // namespace
+
 std::size_t Lac::call_footprint() noexcept { return sizeof(Call); }
 
 l2tp::engine::EngineCallbacks Lac::callbacks(std::function<void(l2tp::engine::PeerId, std::vector<std::uint8_t>)> udp_send) {
@@ -364,6 +377,10 @@ void Lac::on_ocrq(SessionKey k, const l2tp::engine::OutgoingCall& oc) {
     Call& c = *owned;
     c.called = oc.called_number;
     c.subaddress = oc.sub_address.value_or("");
+    c.ocrq = oc;
+    // What the LNS put in the OCRQ (§6.9; the dial-out ERX VSAs of seed 000 Table 75 land here).
+    bus_.publish({.entity = "lac.outgoing", .id = c.fsm.id(), .event = "OCRQ-received",
+                  .cause = fmt::format("called {}", oc.called_number), .extra = ocrq_json(oc)});
     // Bearer Type 0 (neither A nor D, as xl2tpd sends): unspecified, any bearer we have will do.
     const std::uint32_t wanted = oc.bearer_type ? oc.bearer_type : cfg_.bearer_capabilities;
     c.bearer = (wanted & l2tp::kBearerDigital) ? isdn::Bearer::digital : isdn::Bearer::analog;
@@ -568,7 +585,11 @@ nlohmann::json Lac::state() const {
                          {"subaddress", c->subaddress},
                          {"bearer", std::string(to_string(c->bearer))},
                          {"isdn_ref", c->ref},
-                         {"speed", c->speed}});
+                         {"speed", c->speed},
+                         {"ocrq", ocrq_json(c->ocrq)},
+                         {"framing", c->framing == 0                   ? ""
+                                     : c->framing == l2tp::kFramingSync ? "sync"
+                                                                        : "async"}});
     const auto& k = counters_;
     return {{"calls", calls},
             {"counters",

@@ -87,7 +87,8 @@ public:
     /// Operator hang-up of a call: ISDN RELEASE (cause 16) and CDN 3 (administrative).
     bool hangup(SessionKey key);
 
-    /// {"calls":[{id,state,called,subaddress,bearer,isdn_ref,speed}],"counters":{...}}
+    /// {"calls":[{id,state,called,subaddress,bearer,isdn_ref,speed,ocrq:{called_number,sub_address,
+    ///  min_bps,max_bps,bearer_type,framing_type,call_serial},framing:"sync"|"async"|""}],"counters":{...}}
     nlohmann::json state() const;
     const Counters& counters() const noexcept { return counters_; }
     std::size_t call_count() const noexcept { return calls_.size(); }
