@@ -233,7 +233,8 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
     oc.min_bps = def.minimum_bps.value_or(0);  // ERX 39/40 -> Minimum/Maximum BPS, not interpreted
     oc.max_bps = def.maximum_bps.value_or(0);
     oc.bearer_type = bearer_bits(def.bearer_type);  // ERX 41 -> Bearer Type
-    oc.framing_type = l2tp::kFramingSync;
+    // Framing Type (§4.4.3): async PPP for an analog bearer (modem), sync for digital (ISDN B channel).
+    oc.framing_type = oc.bearer_type == l2tp::kBearerAnalog ? l2tp::kFramingAsync : l2tp::kFramingSync;
     const auto id = c->id;
     auto alive = alive_;
     // The definition and profile are copied into the completion: the manager's copy may go away.
@@ -370,13 +371,20 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     lc.require_auth = auth_pref(profile.authentication);
     lc.echo_interval = profile.keepalive;
     if (def) {
-        // Seed 000 "Mutual Authentication": the LNS authenticates itself to the CPE with
-        // ERX-PPP-Username/Password (VSA 36/37); ERX-PPP-Auth-Protocol (VSA 38) is the
-        // authentication preference of the session (0 none .. 4 CHAP-PAP).
+        // Seed 000 "Mutual Authentication": "LNS takes the same actions to authenticate the peer as
+        // it does on incoming calls" (the profile's authentication, above). "The LNS obtains the PPP
+        // username and password from the initial Access-Accept message. It then provides this
+        // information to the remote CPE for authentication": ERX-PPP-Username/Password (VSA 36/37)
+        // and, with them, ERX-PPP-Auth-Protocol (VSA 38, Table 75 "Authentication protocol used for
+        // L2TP sessions") = the protocols with which the LNS lets the CPE authenticate it (RFC 1661
+        // §6.2: the CPE names one in its Configure-Request; the LNS Acks one it permits, Naks
+        // another, Configure-Rejects the option with 0 = none). Absent: PAP and CHAP. See
+        // docs/dialout.md "ERX-PPP-Auth-Protocol".
         lc.name = def->ppp_username.value_or("");
         lc.secret = def->ppp_password.value_or("");
-        if (def->ppp_auth_protocol && *def->ppp_auth_protocol <= 4)
-            lc.require_auth = static_cast<pe::AuthPreference>(*def->ppp_auth_protocol);
+        const std::uint32_t ap = def->ppp_auth_protocol.value_or(3);
+        lc.allow_pap = ap == 1 || ap == 3 || ap == 4;
+        lc.allow_chap = ap == 2 || ap == 3 || ap == 4;
     }
     if (auto it = cfg_.ppp_profiles.find(c.profile); it != cfg_.ppp_profiles.end()) {
         const auto& pp = it->second;

@@ -20,6 +20,7 @@
 #include "dl/lnsd/dialout_runtime.hpp"
 #include "dl/lnsd/lns.hpp"
 #include "dl/lnsd/udp.hpp"
+#include "dl/radius/client/client.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"lnsd: the L2TP Network Server (RFC 2661) with dial-out"};
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     dl::core::TimerRegistry registry;
     dl::core::register_well_known_timers(registry);
     dl::l2tp::engine::register_l2tp_timers(registry);
+    dl::radius::client::register_timers(registry);  // radius-timeout, radius-dead-time: settable in `timers:`
     dl::lnsd::LnsdConfig cfg;
     dl::core::ConfigNode root;
     try {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <iostream>
 
@@ -93,6 +94,8 @@ struct World {
 
     // RADIUS
     Home home = Home::accept;
+    std::uint32_t erx_auth_protocol = 1;  // ERX-PPP-Auth-Protocol in the Access-Accept
+    pe::AuthPreference cpe_requires = pe::AuthPreference::pap;  // how the CPE checks the LNS
     bool cpe_known = true;
     std::vector<Radius> home_requests, lns_requests;
     std::vector<std::string> lns_auth_methods;
@@ -181,7 +184,7 @@ struct World {
                 }
                 lac->call_connected(k, 64000, l2tp::kFramingSync);
                 lac_call = k;
-                start_cpe();
+                start_cpe(cpe_requires);
             });
         };
         cb.ppp_frame = [this](eng::SessionKey, std::span<const std::uint8_t> f) {
@@ -216,7 +219,13 @@ struct World {
         };
         cb.verify = [this](std::uint32_t ticket, const pe::Credentials& cr) {
             wiring_log.push_back("CPE verifies " + cr.user);
-            const bool ok = cr.user == "lns-dialout" && cr.password == "lns-pw";
+            bool ok = cr.user == "lns-dialout";
+            if (cr.method == pe::AuthMethod::chap_md5) {  // RFC 1994 §4.1
+                const auto d = dl::ppp::chap_md5_response(cr.chap_id, std::string_view("lns-pw"), cr.challenge);
+                ok = ok && std::equal(d.begin(), d.end(), cr.response.begin(), cr.response.end());
+            } else {
+                ok = ok && cr.password == "lns-pw";
+            }
             loop.timers().arm(0ms, [this, ticket, ok] { cpe->verify_result(ticket, {ok, ok ? "welcome" : "no"}); });
         };
         cb.network_up = [this](const pe::NetworkInfo& n) {
@@ -264,7 +273,9 @@ struct World {
                 resp->add_string(ErxAttribute::Dial_Out_Number, "5551001");
                 resp->add_string(ErxAttribute::PPP_Username, "lns-dialout");
                 resp->add_string(ErxAttribute::PPP_Password, "lns-pw");
-                resp->add_integer(ErxAttribute::PPP_Auth_Protocol, 2);
+                // PAP: how the LNS lets the CPE authenticate it (the CPE asks PAP, start_cpe());
+                // the LNS checks the CPE with the profile's CHAP (docs/dialout.md).
+                resp->add_integer(ErxAttribute::PPP_Auth_Protocol, erx_auth_protocol);
                 resp->add_integer(ErxAttribute::Minimum_BPS, 56000);
                 resp->add_integer(ErxAttribute::Maximum_BPS, 64000);
                 resp->add_integer(ErxAttribute::Bearer_Type, 1);
@@ -452,6 +463,40 @@ TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
     // A new packet for the prefix is a trigger again, not forwarded over a dead session.
     w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
     EXPECT_EQ(w.w->counters().tun_no_route, 2u);
+}
+
+// Seed 000 Table 75 / "Mutual Authentication" (docs/dialout.md "ERX-PPP-Auth-Protocol"): the value
+// is how the LNS lets the CPE authenticate it; the LNS checks the CPE with the profile's CHAP.
+// req: T75.ppp-auth-protocol, T75.ppp-credentials, PPP.mutual-auth
+TEST(DialOutWiring, PppAuthProtocolIsHowTheCpeMayAuthenticateTheLns) {
+    using AP = pe::AuthPreference;
+    struct Case {
+        std::uint32_t erx;
+        AP cpe;
+        bool up;
+    };
+    const Case cases[] = {{0, AP::none, true}, {0, AP::chap, false}, {1, AP::pap, true},   {1, AP::chap, false},
+                          {2, AP::chap, true}, {2, AP::pap, false},  {3, AP::chap, true},  {3, AP::pap, true},
+                          {4, AP::pap, true},  {4, AP::chap, true}};
+    for (const auto& c : cases) {
+        World w;
+        w.erx_auth_protocol = c.erx;
+        w.cpe_requires = c.cpe;
+        w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+        w.loop.advance(10s);
+        const auto state = w.w->manager().session_state(w.key());
+        const std::string what = "ERX-PPP-Auth-Protocol " + std::to_string(c.erx) + " against a CPE requiring " +
+                                 std::to_string(static_cast<int>(c.cpe));
+        EXPECT_EQ(state == dialout::SessionState::inService, c.up) << what;
+        EXPECT_EQ(w.cpe_network, c.up) << what;
+        if (!c.up) continue;
+        ASSERT_EQ(w.lns_auth_methods.size(), 1u) << what;
+        const auto ppp = w.w->show_ppp("", true);
+        ASSERT_EQ(ppp.size(), 1u) << what;
+        const std::string expected = c.cpe == AP::none ? "none" : c.cpe == AP::pap ? "PAP" : "CHAP-MD5";
+        EXPECT_EQ(ppp[0]["peer-authenticates"], expected) << what;
+        EXPECT_EQ(ppp[0]["we-authenticate"], "CHAP-MD5") << what << ": the profile's protocol checks the CPE";
+    }
 }
 
 // req: PPP.mutual-auth

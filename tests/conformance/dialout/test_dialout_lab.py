@@ -151,9 +151,10 @@ def test_second_virtual_router_same_prefix_other_radius_and_lac(dialout_lab):
     wait_for(lambda: "10.10.1.0/24 dev dlo1" in lab.exec("lns", ["ip", "-4", "route", "show", "table", "100"]).stdout,
              5, "vr-b access route in table 100")
     ppp = [p for p in d.ctl("show", "ppp", "detail") if p["virtual-router"] == "vr-b"]
-    # ERX-PPP-Auth-Protocol = PAP: the LNS asks the CPE for PAP; the CPE asks the LNS for PAP too
-    # (its config) and gets ERX-PPP-Username/Password lns-vr-b.
-    assert len(ppp) == 1 and ppp[0]["we-authenticate"] == "PAP" and ppp[0]["peer-authenticates"] == "PAP", ppp
+    # The LNS checks the CPE with the profile's CHAP (as on incoming calls); ERX-PPP-Auth-Protocol =
+    # PAP is how the LNS lets the CPE authenticate it: the CPE asks PAP (its config) and gets
+    # ERX-PPP-Username/Password lns-vr-b (docs/dialout.md "ERX-PPP-Auth-Protocol").
+    assert len(ppp) == 1 and ppp[0]["we-authenticate"] == "CHAP-MD5" and ppp[0]["peer-authenticates"] == "PAP", ppp
 
 
 @pytest.mark.req("T74.inhibited")
