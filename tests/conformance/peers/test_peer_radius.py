@@ -145,6 +145,11 @@ def test_lac_asks_its_radius_and_tunnels_to_the_endpoint_it_returns(lac_lab):
     for part in ("Tunnel-Server-Endpoint 198.51.100.1", "Tunnel-Assignment-Id lns-a",
                  "Tunnel-Client-Auth-Id lac", "with Tunnel-Password"):
         assert part in tunnel[0]["cause"], tunnel[0]
+    asked = [e for e in ev if e["event"] == "radius-request"]
+    assert len(asked) == 1, ev
+    # Figure (docs/performance.md): the RADIUS decision, Access-Request sent -> tunnel chosen.
+    print(f"\nlac-emu RADIUS decision (real FreeRADIUS): "
+          f"{(tunnel[0]['time_ns'] - asked[0]['time_ns']) / 1e6:.2f} ms")
 
     # What FreeRADIUS received (its detail log): the client's CHAP response and the call's facts.
     detail = auth_detail(lab, "lac-aaa")
@@ -240,6 +245,13 @@ def test_cpe_accepts_the_lns_chap_through_its_radius(cpe_lab):
     assert site["lns_auth"] == {"source": "radius", "accepted": 1, "rejected": 0, "no_answer": 0,
                                 "radius_requests": 1}, site
     assert site["call"]["peer_name"] == "lns-home", site
+    ev = [e for e in events(lab.run_dir / "cpe-events.jsonl") if e["entity"] == "cpe.auth"]
+    asked = [e for e in ev if e["event"] == "radius-request"]
+    accepted = [e for e in ev if e["event"] == "lns-accepted"]
+    assert len(asked) == 1 and len(accepted) == 1 and accepted[0]["cause"] == "RADIUS: Access-Accept", ev
+    # Figure (docs/performance.md): the CPE's check of the LNS, Access-Request sent -> verdict.
+    print(f"\ncpe-emu RADIUS check of the LNS (real FreeRADIUS): "
+          f"{(accepted[0]['time_ns'] - asked[0]['time_ns']) / 1e6:.2f} ms")
     detail = auth_detail(lab, "cpe-aaa")
     for item in ('User-Name = "lns-home"', "CHAP-Password = 0x", 'Called-Station-Id = "5551001"',
                  'Calling-Station-Id = "1701"', "NAS-Port-Type = ISDN"):
