@@ -334,11 +334,13 @@ void Cpe::verify_lns(Call& c, std::uint32_t ticket, const ppp::engine::Credentia
             ok = cr.response.size() == want.size() && std::equal(want.begin(), want.end(), cr.response.begin());
         }
     }
-    lns_verdict(c, ticket, ok, ok ? "welcome" : "bad credentials");
+    lns_verdict(c, ticket, ok ? LnsVerdict::accepted : LnsVerdict::rejected, ok ? "welcome" : "bad credentials");
 }
 
-void Cpe::lns_verdict(Call& c, std::uint32_t ticket, bool ok, std::string why) {
-    ++(ok ? c.site.lns_auth.accepted : c.site.lns_auth.rejected);
+void Cpe::lns_verdict(Call& c, std::uint32_t ticket, LnsVerdict v, std::string why) {
+    auto& k = c.site.lns_auth;
+    ++(v == LnsVerdict::accepted ? k.accepted : v == LnsVerdict::rejected ? k.rejected : k.no_answer);
+    const bool ok = v == LnsVerdict::accepted;
     bus_.publish({.entity = "cpe.auth", .id = c.site.cfg.number, .event = ok ? "lns-accepted" : "lns-rejected",
                   .cause = why});
     // Answer after the callback returns (the engine's verify() is asynchronous by design).
@@ -350,22 +352,15 @@ void Cpe::lns_verdict(Call& c, std::uint32_t ticket, bool ok, std::string why) {
 
 void Cpe::ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
     Site& s = c.site;
-    auto no_answer = [&](std::string why) {
-        ++s.lns_auth.no_answer;
-        bus_.publish({.entity = "cpe.auth", .id = s.cfg.number, .event = "lns-rejected", .cause = why});
-        Call* cp = &c;
-        timers_.arm(core::Duration::zero(), [cp, ticket, why = std::move(why)] {
-            if (cp->link) cp->link->verify_result(ticket, {false, why});
-        });
-    };
-    if (!radius_) return no_answer("no RADIUS client");
+    if (!radius_) return lns_verdict(c, ticket, LnsVerdict::no_answer, "no RADIUS client");
     // RFC 2865 §5.2 (PAP User-Password) / §5.3 + §5.40 (CHAP-Password, CHAP-Challenge), §5.41
     // NAS-Port-Type of the ISDN bearer; Called-Station-Id = the site, Calling-Station-Id = the caller.
     radius::client::PppAuthRequest q;
     q.user_name = cr.user;
     if (cr.method == AuthMethod::chap_md5) {
         if (cr.response.size() != q.chap_response.size()) {
-            lns_verdict(c, ticket, false, fmt::format("CHAP response of {} octets, not 16", cr.response.size()));
+            lns_verdict(c, ticket, LnsVerdict::rejected,
+                        fmt::format("CHAP response of {} octets, not 16", cr.response.size()));
             return;
         }
         q.method = radius::client::PppAuthRequest::Method::chap;
@@ -382,7 +377,7 @@ void Cpe::ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentia
     try {
         req = radius::client::build_ppp_access_request(q, radius_nas_);
     } catch (const std::exception& e) {
-        lns_verdict(c, ticket, false, std::string("cannot ask RADIUS: ") + e.what());
+        lns_verdict(c, ticket, LnsVerdict::rejected, std::string("cannot ask RADIUS: ") + e.what());
         return;
     }
     req.packet.remove(static_cast<std::uint8_t>(radius::AttributeType::NAS_Port_Type));
@@ -399,24 +394,18 @@ void Cpe::ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentia
         Call& call = *it->second->call;
         call.radius = {};
         switch (comp.result) {
-        case radius::client::Result::accept: lns_verdict(call, ticket, true, "RADIUS: Access-Accept"); break;
-        case radius::client::Result::reject: lns_verdict(call, ticket, false, "RADIUS: Access-Reject"); break;
-        default: {
-            ++call.site.lns_auth.no_answer;
-            const std::string why = fmt::format("RADIUS: no answer ({} transmissions)", comp.transmissions);
-            bus_.publish({.entity = "cpe.auth", .id = number, .event = "lns-rejected", .cause = why});
-            Call* cp = &call;
-            timers_.arm(core::Duration::zero(), [cp, ticket, why] {
-                if (cp->link) cp->link->verify_result(ticket, {false, why});
-            });
-        }
+        case radius::client::Result::accept: lns_verdict(call, ticket, LnsVerdict::accepted, "RADIUS: Access-Accept"); break;
+        case radius::client::Result::reject: lns_verdict(call, ticket, LnsVerdict::rejected, "RADIUS: Access-Reject"); break;
+        default:
+            lns_verdict(call, ticket, LnsVerdict::no_answer,
+                        fmt::format("RADIUS: no answer ({} transmissions)", comp.transmissions));
         }
     };
     try {
         c.radius = radius_->submit(radius_vr_, radius::client::Service::authentication, std::move(req.packet),
                                    std::move(done), std::move(req.user_password));
     } catch (const std::exception& e) {
-        no_answer(std::string("cannot ask RADIUS: ") + e.what());
+        lns_verdict(c, ticket, LnsVerdict::no_answer, std::string("cannot ask RADIUS: ") + e.what());
     }
 }
 

@@ -193,7 +193,8 @@ private:
     void make_link(Site& s);
     void verify_lns(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
     void ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
-    void lns_verdict(Call& c, std::uint32_t ticket, bool ok, std::string why);
+    enum class LnsVerdict : std::uint8_t { accepted, rejected, no_answer };
+    void lns_verdict(Call& c, std::uint32_t ticket, LnsVerdict v, std::string why);
     void end_call(Site& s, std::optional<std::uint8_t> release_cause);
     void send_ppp(Call& c, std::uint16_t protocol, const std::vector<std::uint8_t>& info);
     void receive_data(Call& c, std::span<const std::uint8_t> payload);

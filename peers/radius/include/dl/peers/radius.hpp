@@ -71,8 +71,4 @@ private:
     std::unique_ptr<radius::client::Client> client_;
 };
 
-/// RFC 2865 §5.41 NAS-Port-Type of an ISDN call: ISDN Sync (2) for the digital bearer, Async (0)
-/// for the analog (modem) bearer.
-inline constexpr std::uint32_t nas_port_type_for(bool digital) noexcept { return digital ? 2u : 0u; }
-
 }  // namespace dl::peers
