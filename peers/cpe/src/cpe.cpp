@@ -3,11 +3,14 @@
 
 #include <arpa/inet.h>
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "dl/ppp/auth.hpp"
 #include "dl/ppp/hdlc.hpp"
 #include "dl/proto/errors.hpp"
+#include "dl/radius/radius.hpp"
 
 namespace dl::cpe {
 
@@ -99,6 +102,12 @@ SiteConfig SiteConfig::from_json(const nlohmann::json& j) {
             else throw std::invalid_argument("require_auth: '" + v + "' is not none, pap or chap");
         }
         if (j.contains("users")) s.users = j.at("users").get<std::map<std::string, std::string>>();
+        if (j.contains("lns_auth")) {
+            auto v = j.at("lns_auth").get<std::string>();
+            if (v == "users") s.lns_auth = LnsAuthSource::users;
+            else if (v == "radius") s.lns_auth = LnsAuthSource::radius;
+            else throw std::invalid_argument("lns_auth: '" + v + "' is not users or radius");
+        }
         if (j.contains("local_ip")) s.local_ip = parse_ip(j.at("local_ip").get<std::string>(), "local_ip");
         if (j.contains("mru")) {
             auto m = j.at("mru").get<int>();
@@ -120,6 +129,7 @@ struct Cpe::Site {
     std::unique_ptr<SiteTun> tun;  // while IPCP is up (cfg.tun set)
     TunCounters tun_counters;
     std::string tun_error;
+    LnsAuthCounters lns_auth;
 };
 
 struct Cpe::Call {
@@ -133,6 +143,9 @@ struct Cpe::Call {
     std::unique_ptr<ppp::engine::Link> link;
     std::vector<std::vector<std::uint8_t>> rx_queue;  // packets received while a Link callback runs
     int in_callback = 0;
+    std::uint64_t serial = 0;               // tells this call from a later one of the same site
+    std::string other_number;               // calling number (answered) or called number (dialled)
+    radius::client::RequestHandle radius;   // Access-Request checking the LNS, in flight
 
     Call(Cpe& c, Site& s, std::uint16_t r, isdn::Bearer b) : cpe(c), site(s), ref(r), bearer(b) {}
 };
@@ -142,7 +155,21 @@ Cpe::Cpe(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
     core::register_well_known_timers(registry_);
 }
 
-Cpe::~Cpe() = default;
+Cpe::~Cpe() {
+    closing_ = true;
+    if (!radius_) return;
+    auto cancel = [this](Call* c) {
+        if (c && c->radius) radius_->cancel(std::exchange(c->radius, {}));
+    };
+    for (auto& [n, s] : sites_) cancel(s->call.get());
+    for (auto& c : doomed_) cancel(c.get());
+}
+
+void Cpe::bind_radius(radius::client::Client& client, radius::client::NasInfo nas, std::string vr) {
+    radius_ = &client;
+    radius_nas_ = std::move(nas);
+    radius_vr_ = std::move(vr);
+}
 
 std::size_t Cpe::site_footprint() noexcept { return sizeof(Site); }
 std::size_t Cpe::call_footprint() noexcept { return sizeof(Call); }
@@ -150,6 +177,8 @@ std::size_t Cpe::call_footprint() noexcept { return sizeof(Call); }
 void Cpe::add_site(SiteConfig site) {
     if (!isdn::valid_number(site.number)) throw std::invalid_argument("number: '" + site.number + "' is not 1..32 digits");
     if (sites_.count(site.number)) throw std::invalid_argument("number: '" + site.number + "' is configured twice");
+    if (site.lns_auth == LnsAuthSource::radius && !radius_)
+        throw std::invalid_argument("lns_auth: 'radius' for site '" + site.number + "' needs a RADIUS client (radius: section)");
     auto s = std::make_unique<Site>();
     s->cfg = std::move(site);
     const std::string n = s->cfg.number;
@@ -234,6 +263,8 @@ void Cpe::on_setup(const isdn::Message& m) {
     s.call = std::make_unique<Call>(*this, s, m.call_ref, bearer);
     by_ref_[m.call_ref] = &s;
     Call& c = *s.call;
+    c.serial = ++next_call_serial_;
+    c.other_number = m.calling;
     if (bearer == isdn::Bearer::analog) c.deframer = std::make_unique<ppp::AsyncDeframer>();
 
     make_link(s);
@@ -259,23 +290,7 @@ void Cpe::make_link(Site& s) {
     Call* cp = s.call.get();
     Call& c = *cp;
     cb.send = [this, cp](std::uint16_t proto, std::vector<std::uint8_t> info) { send_ppp(*cp, proto, info); };
-    cb.verify = [this, cp](std::uint32_t ticket, const ppp::engine::Credentials& cr) {
-        // Authenticate the LNS from the site's own user table (RFC 1334 §2.2, RFC 1994 §4.1).
-        const auto& users = cp->site.cfg.users;
-        auto u = users.find(cr.user);
-        bool ok = false;
-        if (u != users.end()) {
-            if (cr.method == AuthMethod::pap) ok = cr.password == u->second;
-            else if (cr.method == AuthMethod::chap_md5) {
-                auto want = ppp::chap_md5_response(cr.chap_id, u->second, cr.challenge);
-                ok = cr.response.size() == want.size() && std::equal(want.begin(), want.end(), cr.response.begin());
-            }
-        }
-        // Answer after the callback returns (the engine's verify() is asynchronous by design).
-        timers_.arm(core::Duration::zero(), [cp, ticket, ok] {
-            if (cp->link) cp->link->verify_result(ticket, {ok, ok ? "welcome" : "bad credentials"});
-        });
-    };
+    cb.verify = [this, cp](std::uint32_t ticket, const ppp::engine::Credentials& cr) { verify_lns(*cp, ticket, cr); };
     cb.network_up = [this, cp](const ppp::engine::NetworkInfo& n) {
         cp->network_up = true;
         bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "network-up",
@@ -303,6 +318,97 @@ void Cpe::make_link(Site& s) {
                                                  fmt::format("{}", s.cfg.number));
 }
 
+void Cpe::verify_lns(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+    if (c.site.cfg.lns_auth == LnsAuthSource::radius) {
+        ask_radius(c, ticket, cr);
+        return;
+    }
+    // Authenticate the LNS from the site's own user table (RFC 1334 §2.2, RFC 1994 §4.1).
+    const auto& users = c.site.cfg.users;
+    auto u = users.find(cr.user);
+    bool ok = false;
+    if (u != users.end()) {
+        if (cr.method == AuthMethod::pap) ok = cr.password == u->second;
+        else if (cr.method == AuthMethod::chap_md5) {
+            auto want = ppp::chap_md5_response(cr.chap_id, u->second, cr.challenge);
+            ok = cr.response.size() == want.size() && std::equal(want.begin(), want.end(), cr.response.begin());
+        }
+    }
+    lns_verdict(c, ticket, ok ? LnsVerdict::accepted : LnsVerdict::rejected, ok ? "welcome" : "bad credentials");
+}
+
+void Cpe::lns_verdict(Call& c, std::uint32_t ticket, LnsVerdict v, std::string why) {
+    auto& k = c.site.lns_auth;
+    ++(v == LnsVerdict::accepted ? k.accepted : v == LnsVerdict::rejected ? k.rejected : k.no_answer);
+    const bool ok = v == LnsVerdict::accepted;
+    bus_.publish({.entity = "cpe.auth", .id = c.site.cfg.number, .event = ok ? "lns-accepted" : "lns-rejected",
+                  .cause = why});
+    // Answer after the callback returns (the engine's verify() is asynchronous by design).
+    Call* cp = &c;
+    timers_.arm(core::Duration::zero(), [cp, ticket, ok, why = std::move(why)] {
+        if (cp->link) cp->link->verify_result(ticket, {ok, ok ? "welcome" : why});
+    });
+}
+
+void Cpe::ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+    Site& s = c.site;
+    if (!radius_) return lns_verdict(c, ticket, LnsVerdict::no_answer, "no RADIUS client");
+    // RFC 2865 §5.2 (PAP User-Password) / §5.3 + §5.40 (CHAP-Password, CHAP-Challenge), §5.41
+    // NAS-Port-Type of the ISDN bearer; Called-Station-Id = the site, Calling-Station-Id = the caller.
+    radius::client::PppAuthRequest q;
+    q.user_name = cr.user;
+    if (cr.method == AuthMethod::chap_md5) {
+        if (cr.response.size() != q.chap_response.size()) {
+            lns_verdict(c, ticket, LnsVerdict::rejected,
+                        fmt::format("CHAP response of {} octets, not 16", cr.response.size()));
+            return;
+        }
+        q.method = radius::client::PppAuthRequest::Method::chap;
+        q.chap_ident = cr.chap_id;
+        std::copy(cr.response.begin(), cr.response.end(), q.chap_response.begin());
+        q.chap_challenge = cr.challenge;
+    } else {
+        q.method = radius::client::PppAuthRequest::Method::pap;
+        q.password = cr.password;
+    }
+    q.called_station_id = s.cfg.number;
+    q.calling_station_id = c.other_number;
+    radius::client::PreparedRequest req;
+    try {
+        req = radius::client::build_ppp_access_request(q, radius_nas_);
+    } catch (const std::exception& e) {
+        lns_verdict(c, ticket, LnsVerdict::rejected, std::string("cannot ask RADIUS: ") + e.what());
+        return;
+    }
+    req.packet.remove(static_cast<std::uint8_t>(radius::AttributeType::NAS_Port_Type));
+    req.packet.add_integer(radius::AttributeType::NAS_Port_Type, c.bearer == isdn::Bearer::digital ? 2u : 0u);
+    ++s.lns_auth.radius_requests;
+    bus_.publish({.entity = "cpe.auth", .id = s.cfg.number, .event = "radius-request",
+                  .cause = fmt::format("LNS '{}' {}", cr.user, cr.method == AuthMethod::chap_md5 ? "CHAP" : "PAP")});
+    const std::string number = s.cfg.number;
+    const std::uint64_t serial = c.serial;
+    auto done = [this, number, serial, ticket](const radius::client::Completion& comp) {
+        if (closing_ || comp.result == radius::client::Result::cancelled) return;
+        auto it = sites_.find(number);
+        if (it == sites_.end() || !it->second->call || it->second->call->serial != serial) return;
+        Call& call = *it->second->call;
+        call.radius = {};
+        switch (comp.result) {
+        case radius::client::Result::accept: lns_verdict(call, ticket, LnsVerdict::accepted, "RADIUS: Access-Accept"); break;
+        case radius::client::Result::reject: lns_verdict(call, ticket, LnsVerdict::rejected, "RADIUS: Access-Reject"); break;
+        default:
+            lns_verdict(call, ticket, LnsVerdict::no_answer,
+                        fmt::format("RADIUS: no answer ({} transmissions)", comp.transmissions));
+        }
+    };
+    try {
+        c.radius = radius_->submit(radius_vr_, radius::client::Service::authentication, std::move(req.packet),
+                                   std::move(done), std::move(req.user_password));
+    } catch (const std::exception& e) {
+        lns_verdict(c, ticket, LnsVerdict::no_answer, std::string("cannot ask RADIUS: ") + e.what());
+    }
+}
+
 bool Cpe::dial(const std::string& site_number, const std::string& called, isdn::Bearer bearer) {
     auto it = sites_.find(site_number);
     if (it == sites_.end() || it->second->call) return false;
@@ -315,6 +421,8 @@ bool Cpe::dial(const std::string& site_number, const std::string& called, isdn::
     if (ref == 0) return false;
     s.call = std::make_unique<Call>(*this, s, ref, bearer);
     by_ref_[ref] = &s;
+    s.call->serial = ++next_call_serial_;
+    s.call->other_number = called;
     if (bearer == isdn::Bearer::analog) s.call->deframer = std::make_unique<ppp::AsyncDeframer>();
     make_link(s);
     bus_.publish({.entity = "cpe.call", .id = s.cfg.number, .event = "dial", .cause = "to " + called});
@@ -351,6 +459,7 @@ void Cpe::end_call(Site& s, std::optional<std::uint8_t> release_cause) {
     if (release_cause) isdn_send_(isdn::Message::release(s.call->ref, *release_cause));
     by_ref_.erase(s.call->ref);
     s.call->active = false;
+    if (s.call->radius && radius_) radius_->cancel(std::exchange(s.call->radius, {}));
     close_tun(s, "call released");
     if (s.call->link) s.call->link->lower_down("ISDN call released");
     doomed_.push_back(std::move(s.call));
@@ -423,6 +532,11 @@ bool Cpe::from_tun(const std::string& number, std::span<const std::uint8_t> pack
     return it != sites_.end() && send_ipv4(*it->second, packet);
 }
 
+const LnsAuthCounters* Cpe::lns_auth_counters(const std::string& number) const {
+    auto it = sites_.find(number);
+    return it == sites_.end() ? nullptr : &it->second->lns_auth;
+}
+
 const TunCounters* Cpe::tun_counters(const std::string& number) const {
     auto it = sites_.find(number);
     return it == sites_.end() ? nullptr : &it->second->tun_counters;
@@ -450,6 +564,12 @@ nlohmann::json Cpe::state() const {
                          {"local_ip", ip_text(neg.network.local_ip)},
                          {"peer_ip", ip_text(neg.network.peer_ip)},
                          {"peer_name", neg.peer_name}};
+        }
+        if (s->cfg.require_auth != AuthPreference::none) {
+            const auto& a = s->lns_auth;
+            j["lns_auth"] = {{"source", s->cfg.lns_auth == LnsAuthSource::radius ? "radius" : "users"},
+                             {"accepted", a.accepted}, {"rejected", a.rejected}, {"no_answer", a.no_answer},
+                             {"radius_requests", a.radius_requests}};
         }
         if (s->cfg.tun) {
             const auto& t = s->tun_counters;

@@ -16,6 +16,9 @@
 //     # routes; IPv4 from the PPP link goes to it, IPv4 read from it goes over the link; removed
 //     # when the link goes down (needs CAP_NET_ADMIN; counters in `show state`).
 //   range: {first: "5552000", count: 1000, name: "site{}", secret: "pass{}"}   # load tests
+//   radius:                        # the CPE's own RADIUS server (dl/peers/radius.hpp): sites with
+//     servers: [{address: 192.0.2.12, secret: s}]   # `lns_auth: radius` check the LNS's PAP / CHAP
+//     nas_identifier: cpe-emu      # response with an Access-Request to it (Access-Accept = accepted)
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -33,6 +36,7 @@
 #include "dl/cpe/cpe.hpp"
 #include "dl/cpe/site_tun.hpp"
 #include "dl/isdn/unix_link.hpp"
+#include "dl/peers/radius.hpp"
 
 namespace {
 // A YAML node as JSON (scalars as strings, which SiteConfig::from_json converts where needed).
@@ -52,7 +56,8 @@ nlohmann::json to_json(const dl::core::ConfigNode& n) {
 
 dl::cpe::SiteConfig site_from(const dl::core::ConfigNode& n) {
     n.require_map();
-    n.allow_keys({"number", "name", "secret", "auth", "require_auth", "users", "local_ip", "mru", "fault", "speed", "tun"});
+    n.allow_keys({"number", "name", "secret", "auth", "require_auth", "users", "lns_auth", "local_ip", "mru", "fault", "speed",
+                  "tun"});
     if (n.has("tun")) {
         auto t = n["tun"];
         t.require_map();
@@ -86,17 +91,22 @@ int main(int argc, char** argv) {
     }
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
-        cfg.allow_keys({"isdn", "control", "events", "timers", "sites", "range"});
+        cfg.allow_keys({"isdn", "control", "events", "timers", "sites", "range", "radius"});
         dl::core::DaemonShell shell("cpe-emu");
         auto& io = shell.io;
         auto& timers = shell.timers;
         auto& bus = shell.bus;
         auto& registry = shell.registry;
+        std::optional<dl::peers::RadiusRuntime> radius;  // outlives the Cpe (its requests are cancelled first)
         std::optional<dl::isdn::SeqPacketClient> isdn;
         dl::cpe::Cpe cpe(timers, registry, bus, [&](const dl::isdn::Message& m) {
             if (isdn && isdn->connected()) isdn->send(m.encode());
         });
         cpe.set_tun_factory(dl::cpe::make_asio_tun_factory(io));
+        if (cfg.has("radius")) {
+            radius.emplace(io, timers, registry, bus, dl::peers::radius_section_from(cfg["radius"]));
+            cpe.bind_radius(radius->client(), radius->section().nas, std::string(dl::peers::kRadiusVr));
+        }
         if (cfg.has("timers")) registry.load(cfg["timers"]);
         if (cfg.has("sites")) {
             auto sites = cfg["sites"];
@@ -105,7 +115,7 @@ int main(int argc, char** argv) {
         }
         if (cfg.has("range")) {
             auto r = cfg["range"];
-            r.allow_keys({"first", "count", "name", "secret", "auth", "require_auth", "fault"});
+            r.allow_keys({"first", "count", "name", "secret", "auth", "require_auth", "lns_auth", "fault"});
             const std::string first = r["first"].as_string();
             const auto count = r.get_int("count", 1, 1, 100000);
             const auto base = std::stoull(first);
@@ -115,6 +125,7 @@ int main(int argc, char** argv) {
                 j["secret"] = fmt::format(fmt::runtime(r.get_string("secret", "cpe-pass")), i);
                 if (r.has("fault")) j["fault"] = r["fault"].as_string();
                 if (r.has("require_auth")) j["require_auth"] = r["require_auth"].as_string();
+                if (r.has("lns_auth")) j["lns_auth"] = r["lns_auth"].as_string();
                 if (r.has("auth")) j["auth"] = to_json(r["auth"]);
                 cpe.add_site(dl::cpe::SiteConfig::from_json(j));
             }
@@ -141,6 +152,7 @@ int main(int argc, char** argv) {
             control->add_handler("show state", [&](const nlohmann::json&) {
                 auto j = cpe.state();
                 j["isdn_connected"] = isdn->connected();
+                if (radius) j["radius"] = radius->state();
                 return j;
             }, "sites, their calls and PPP layers");
             control->add_handler("set fault", [&](const nlohmann::json& a) {

@@ -9,6 +9,8 @@
 #include "dl/isdn/exchange.hpp"
 #include "dl/lac/lac.hpp"
 #include "dl/ppp/auth.hpp"
+#include "dl/radius/auth.hpp"
+#include "dl/radius/client/client.hpp"
 
 using namespace dl;
 using namespace std::chrono_literals;
@@ -19,11 +21,29 @@ using ppp::engine::AuthPreference;
 namespace {
 constexpr l2tp::engine::PeerId kLnsPeer = 1, kLacPeer = 2;
 constexpr isdn::Exchange::EndpointId kLacEp = 1, kCpeEp = 2;
+constexpr radius::client::Endpoint kRadiusServer{0xC000020A, 1812};  // 192.0.2.10
+
+/// A scripted RADIUS server for the peers' own RADIUS: every request the client sends is parsed
+/// and kept; `answer` (unless `silent`) gives the reply's Code and attributes, which is signed
+/// (Message-Authenticator, Response Authenticator) and delivered after `delay`.
+struct ScriptedRadius {
+    std::string secret = "radius-secret";
+    core::Duration delay = 20ms;
+    bool silent = false;
+    std::vector<radius::Radius> requests;
+    std::function<radius::Radius(const radius::Radius&)> answer = [](const radius::Radius&) {
+        return radius::Radius(radius::Code::Access_Reject);
+    };
+};
 
 struct Chain {
     core::VirtualTimeLoop loop;
     core::EventBus bus{loop.clock()};
     core::TimerRegistry registry;
+    // The LAC's and the CPE's own RADIUS: one client (outliving the LAC and the CPE), one scripted
+    // server; Tunnel-Server-Endpoint 198.51.100.1 resolves to the LNS, others are refused.
+    ScriptedRadius rs;
+    std::unique_ptr<radius::client::Client> radius_client;
     std::unique_ptr<isdn::Exchange> exchange;
     std::unique_ptr<lac::Lac> lac;
     std::unique_ptr<cpe::Cpe> cpe;
@@ -37,10 +57,26 @@ struct Chain {
 
     std::optional<l2tp::engine::ConnectInfo> lns_connect;
     bool proxy_lcp_accepted = false;
+    std::vector<lac::RadiusTunnel> resolved;  // tunnels the LAC asked to resolve (RADIUS domains)
 
     explicit Chain(cpe::SiteConfig site, lac::LacConfig lac_cfg_in = {}) {
         l2tp::engine::register_l2tp_timers(registry);
         core::register_well_known_timers(registry);
+        radius::client::register_timers(registry);
+        radius_client = std::make_unique<radius::client::Client>(
+            loop.timers(), registry, &bus, [this](const radius::client::Endpoint& to, std::span<const std::uint8_t> d) {
+                radius::Radius req(d.data(), static_cast<std::uint32_t>(d.size()));
+                rs.requests.push_back(req);
+                if (rs.silent) return;
+                radius::Radius reply = rs.answer(req);
+                reply.identifier(req.identifier());
+                radius::add_message_authenticator(reply);
+                radius::sign_response(reply, req.authenticator(), rs.secret);
+                std::vector<std::uint8_t> bytes;
+                radius::serialize_into(reply, bytes);
+                loop.timers().arm(rs.delay, [this, to, bytes] { radius_client->on_datagram(to, bytes); });
+            });
+        radius_client->set_servers("peer", {.authentication = {{kRadiusServer, rs.secret, true}}});
         lns_ppp.require_auth = AuthPreference::chap;
         lns_ppp.name = "lns";
         lns_ppp.secret = "lns-secret";
@@ -61,7 +97,13 @@ struct Chain {
         cpe = std::make_unique<cpe::Cpe>(loop.timers(), registry, bus, [this](const isdn::Message& m) {
             loop.timers().arm(1ms, [this, m] { exchange->receive(kCpeEp, m); });
         });
+        cpe->bind_radius(*radius_client, {core::Ipv4Address{0xC6336403}, "cpe-emu"});
         cpe->add_site(std::move(site));
+        lac->bind_radius(*radius_client, [this](const lac::RadiusTunnel& t) -> lac::PeerChoice {
+            resolved.push_back(t);
+            if (t.server_endpoint == "198.51.100.1") return {kLnsPeer, {}};
+            return {std::nullopt, "unknown LNS"};
+        });
         l2tp::engine::EngineConfig lac_cfg, lns_cfg;
         lac_cfg.seed = 2;
         lns_cfg.seed = 1;
@@ -437,4 +479,354 @@ TEST(CpeTun, SiteWithoutTunDropsIpv4AndShowsNoTun) {
     EXPECT_EQ(log.opened, 0);
     EXPECT_EQ(c.cpe->tun_counters("5551000")->to_tun_dropped, 1u);
     EXPECT_FALSE(c.cpe->state()["sites"][0].contains("tun"));
+}
+
+// ---- the peers' own RADIUS (seed 003 "Sequence of Events on the LAC"; issue 7) -----------------
+
+namespace {
+using radius::AttributeType;
+using radius::Code;
+
+/// Access-Accept with one RFC 2868 tunnel per entry (tag, endpoint, preference), Tunnel-Password
+/// on each, encrypted for the request's Authenticator.
+radius::Radius tunnel_accept(const radius::Radius& req, const std::string& secret,
+                             std::vector<std::tuple<std::uint8_t, std::string, std::uint32_t>> tunnels) {
+    radius::Radius r(Code::Access_Accept);
+    for (const auto& [tag, endpoint, pref] : tunnels) {
+        r.add_integer(AttributeType::Tunnel_Type, 3, tag);
+        r.add_integer(AttributeType::Tunnel_Medium_Type, 1, tag);
+        r.add_string(AttributeType::Tunnel_Server_Endpoint, endpoint, tag);
+        r.add(radius::tunnel_password_attribute(tag, "tunnel-pw", secret, req.authenticator()));
+        r.add_integer(AttributeType::Tunnel_Preference, pref, tag);
+        r.add_string(AttributeType::Tunnel_Assignment_Id, "lns-a", tag);
+        r.add_string(AttributeType::Tunnel_Client_Auth_Id, "lac", tag);
+    }
+    return r;
+}
+
+/// A dialling site whose calls the LAC decides by RADIUS ("*" -> radius).
+cpe::SiteConfig dialling_site(std::string name = "cpe-remote@example.com") {
+    auto s = site();
+    s.name = std::move(name);
+    s.require_auth = AuthPreference::none;
+    return s;
+}
+lac::LacConfig radius_lac(ppp::engine::AuthPreference auth = AuthPreference::chap) {
+    lac::LacConfig lc;
+    lc.radius_domains = {"*"};
+    lc.radius_nas = {core::Ipv4Address{0xC6336402}, "lac-emu"};  // 198.51.100.2
+    lc.incoming_auth = auth;
+    return lc;
+}
+}  // namespace
+
+// req: PEER.lac-radius
+TEST(LacRadius, ChapClientTunnelledToTheEndpointOfTheAccessAccept) {
+    Chain c(dialling_site(), radius_lac());
+    core::EventRecorder rec{c.bus, core::EventFilter{"lac.incoming", ""}};
+    c.rs.answer = [&](const radius::Radius& req) {
+        // Tag 2 is preferred (RFC 2868 §3.8) but unreachable: the LAC falls back to tag 1.
+        return tunnel_accept(req, c.rs.secret, {{1, "198.51.100.1", 5}, {2, "203.0.113.9", 1}});
+    };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(5s);
+
+    ASSERT_EQ(c.rs.requests.size(), 1u) << "one Access-Request per dial-in";
+    const radius::Radius& q = c.rs.requests[0];
+    EXPECT_EQ(q.code(), Code::Access_Request);
+    EXPECT_EQ(q.get_string(AttributeType::User_Name), "cpe-remote@example.com");
+    const auto chap = q.get_octets(AttributeType::CHAP_Password);
+    ASSERT_TRUE(chap) << "CHAP client: CHAP-Password (RFC 2865 §5.3)";
+    EXPECT_TRUE(radius::verify_chap_password(*chap, "cpe-pass", radius::chap_challenge(q)))
+        << "CHAP-Password + CHAP-Challenge are the client's response to the LAC's challenge";
+    EXPECT_TRUE(q.get_octets(AttributeType::CHAP_Challenge)) << "CHAP-Challenge (RFC 2865 §5.40)";
+    EXPECT_FALSE(q.find(AttributeType::User_Password)) << "no User-Password with CHAP";
+    EXPECT_EQ(q.get_integer(AttributeType::NAS_Port_Type), 2u) << "digital bearer: ISDN Sync (RFC 2865 §5.41)";
+    EXPECT_EQ(q.get_integer(AttributeType::Service_Type), 2u) << "Framed";
+    EXPECT_EQ(q.get_integer(AttributeType::Framed_Protocol), 1u) << "PPP";
+    EXPECT_EQ(q.get_string(AttributeType::Called_Station_Id), "1701");
+    EXPECT_EQ(q.get_string(AttributeType::Calling_Station_Id), "5551000");
+    EXPECT_EQ(q.get_string(AttributeType::NAS_Identifier), "lac-emu");
+    EXPECT_TRUE(q.find(80)) << "Message-Authenticator on every Access-Request (RFC 3579 §3.2)";
+
+    ASSERT_EQ(c.resolved.size(), 2u) << "both tunnels offered to the resolver, preferred first";
+    EXPECT_EQ(c.resolved[0].server_endpoint, "203.0.113.9");
+    EXPECT_EQ(c.resolved[1].server_endpoint, "198.51.100.1");
+    EXPECT_EQ(c.resolved[1].password, "tunnel-pw") << "Tunnel-Password decrypted (RFC 2868 §3.5)";
+    EXPECT_EQ(c.resolved[1].assignment_id, "lns-a");
+    EXPECT_EQ(c.resolved[1].client_auth_id, "lac");
+    EXPECT_EQ(c.resolved[1].preference, 5u);
+
+    ASSERT_TRUE(c.lns_connect && c.lns_connect->incoming) << "ICRQ/ICCN reached the LNS of the Access-Accept";
+    EXPECT_EQ(c.lns_connect->incoming->proxy_authen_name, "cpe-remote@example.com");
+    EXPECT_EQ(c.lns_connect->incoming->proxy_authen_type, 2) << "proxy CHAP";
+    EXPECT_EQ(c.lac->counters().radius_requests, 1u);
+    EXPECT_EQ(c.lac->counters().radius_accepts, 1u);
+    EXPECT_EQ(c.lac->counters().tunnelled, 1u);
+    EXPECT_TRUE(c.lns_network_up) << "the LNS accepted the proxy data and IPCP came up";
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+    EXPECT_EQ(rec.count("radius-request"), 1u);
+    ASSERT_EQ(rec.count("tunnel"), 1u);
+    for (const auto& e : rec.events())
+        if (e.event == "tunnel") {
+            EXPECT_NE(e.cause.find("Tunnel-Server-Endpoint 198.51.100.1"), std::string::npos) << e.cause;
+        }
+}
+
+// req: PEER.lac-radius
+TEST(LacRadius, PapClientPasswordHiddenInUserPassword) {
+    Chain c(dialling_site(), radius_lac(AuthPreference::pap));
+    std::optional<std::string> seen;
+    c.rs.answer = [&](const radius::Radius& req) {
+        seen = radius::user_password(req, c.rs.secret);
+        return tunnel_accept(req, c.rs.secret, {{1, "198.51.100.1", 1}});
+    };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(5s);
+    EXPECT_EQ(seen, "cpe-pass") << "PAP password sent as User-Password hidden with the server secret (RFC 2865 §5.2)";
+    ASSERT_EQ(c.rs.requests.size(), 1u);
+    EXPECT_FALSE(c.rs.requests[0].find(AttributeType::CHAP_Password));
+    ASSERT_TRUE(c.lns_connect && c.lns_connect->incoming);
+    EXPECT_EQ(c.lns_connect->incoming->proxy_authen_type, 3) << "proxy PAP";
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+}
+
+// req: PEER.lac-radius
+TEST(LacRadius, AnalogCallAsksWithNasPortTypeAsync) {
+    Chain c(dialling_site(), radius_lac());
+    c.rs.answer = [&](const radius::Radius& req) { return tunnel_accept(req, c.rs.secret, {{1, "198.51.100.1", 1}}); };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701", isdn::Bearer::analog));
+    c.loop.advance(5s);
+    ASSERT_EQ(c.rs.requests.size(), 1u);
+    EXPECT_EQ(c.rs.requests[0].get_integer(AttributeType::NAS_Port_Type), 0u) << "analog bearer: Async";
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+}
+
+// req: PEER.lac-radius-refuse
+TEST(LacRadius, AccessRejectRefusesTheCallAndTheClientIsReleased) {
+    Chain c(dialling_site(), radius_lac());
+    core::EventRecorder rec{c.bus, core::EventFilter{"lac.incoming", ""}};
+    core::EventRecorder cpe_rec{c.bus, core::EventFilter{"cpe.call", "5551000"}};
+    c.rs.answer = [](const radius::Radius&) { return radius::Radius(Code::Access_Reject); };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(10s);
+    EXPECT_FALSE(c.lns_connect) << "no ICRQ for a rejected user";
+    EXPECT_EQ(c.lac->counters().refused_radius_reject, 1u);
+    EXPECT_EQ(c.lac->counters().tunnelled, 0u);
+    EXPECT_TRUE(c.resolved.empty());
+    ASSERT_EQ(rec.count("refused"), 1u);
+    for (const auto& e : rec.events())
+        if (e.event == "refused") {
+            EXPECT_EQ(e.cause, "RADIUS: Access-Reject");
+        }
+    EXPECT_EQ(cpe_rec.count("link-down"), 1u) << "the client's PPP saw the authentication fail";
+    EXPECT_EQ(cpe_rec.count("released"), 1u) << "the LAC released the ISDN call";
+    EXPECT_FALSE(c.cpe->state()["sites"][0].contains("call")) << "the site is idle again";
+}
+
+// req: PEER.lac-radius-refuse
+TEST(LacRadius, AcceptWithoutUsableTunnelIsRefused) {
+    Chain c(dialling_site(), radius_lac());
+    core::EventRecorder rec{c.bus, core::EventFilter{"lac.incoming", ""}};
+    c.rs.answer = [](const radius::Radius&) {
+        radius::Radius r(Code::Access_Accept);
+        r.add_integer(AttributeType::Service_Type, 2);
+        return r;
+    };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(10s);
+    EXPECT_FALSE(c.lns_connect);
+    EXPECT_EQ(c.lac->counters().radius_accepts, 1u);
+    EXPECT_EQ(c.lac->counters().refused_radius_no_tunnel, 1u);
+    bool named = false;
+    for (const auto& e : rec.events())
+        if (e.event == "refused") named = e.cause.find("no tunnel attributes") != std::string::npos;
+    EXPECT_TRUE(named) << rec.text();
+    EXPECT_FALSE(c.cpe->state()["sites"][0].contains("call"));
+}
+
+// req: PEER.lac-radius-refuse
+TEST(LacRadius, UnreachableEndpointIsRefused) {
+    Chain c(dialling_site(), radius_lac());
+    c.rs.answer = [&](const radius::Radius& req) { return tunnel_accept(req, c.rs.secret, {{1, "lns.example", 1}}); };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(10s);
+    EXPECT_FALSE(c.lns_connect);
+    EXPECT_EQ(c.lac->counters().refused_radius_endpoint, 1u);
+    EXPECT_EQ(c.resolved.size(), 1u);
+}
+
+// req: PEER.lac-radius-refuse
+TEST(LacRadius, SilentServerRefusesAfterRetransmissions) {
+    Chain c(dialling_site(), radius_lac());
+    c.rs.silent = true;
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(30s);
+    EXPECT_EQ(c.rs.requests.size(), 4u) << "first send + 3 retransmissions (radius-timeout 3s)";
+    EXPECT_EQ(c.lac->counters().refused_radius_timeout, 1u);
+    EXPECT_FALSE(c.lns_connect);
+    EXPECT_FALSE(c.cpe->state()["sites"][0].contains("call"));
+}
+
+// req: PEER.lac-radius-refuse
+TEST(LacRadius, ClientHangsUpWhileRadiusIsAskedRequestCancelled) {
+    Chain c(dialling_site(), radius_lac());
+    c.rs.delay = 20s;  // the answer comes after the client has gone
+    c.rs.answer = [&](const radius::Radius& req) { return tunnel_accept(req, c.rs.secret, {{1, "198.51.100.1", 1}}); };
+    ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+    c.loop.advance(2s);
+    ASSERT_EQ(c.rs.requests.size(), 1u);
+    ASSERT_TRUE(c.cpe->hangup("5551000"));
+    c.loop.advance(30s);
+    EXPECT_EQ(c.radius_client->counters().cancelled, 1u) << "the Access-Request is cancelled with the call";
+    EXPECT_FALSE(c.lns_connect) << "a late Access-Accept does not tunnel a call that is gone";
+    EXPECT_EQ(c.lac->counters().tunnelled, 0u);
+}
+
+// req: PEER.lac-radius
+TEST(LacRadius, LocalTableWinsForItsDomainRadiusForTheRest) {
+    auto lc = radius_lac();
+    lc.domains = {{"example.com", kLnsPeer}};
+    {
+        Chain c(dialling_site("cpe-remote@example.com"), lc);
+        ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+        c.loop.advance(5s);
+        EXPECT_TRUE(c.rs.requests.empty()) << "example.com is in the local table: RADIUS not asked";
+        EXPECT_EQ(c.lac->counters().tunnelled, 1u);
+    }
+    {
+        Chain c(dialling_site("cpe-remote@other.net"), lc);
+        c.rs.answer = [&](const radius::Radius& req) { return tunnel_accept(req, c.rs.secret, {{1, "198.51.100.1", 1}}); };
+        ASSERT_TRUE(c.cpe->dial("5551000", "1701"));
+        c.loop.advance(5s);
+        EXPECT_EQ(c.rs.requests.size(), 1u) << "other.net falls to \"*\" = RADIUS";
+        EXPECT_EQ(c.lac->counters().tunnelled, 1u);
+    }
+}
+
+// req: PEER.lac-radius
+TEST(LacRadius, DecodeIncomingTunnelsNamesWhatIsWrong) {
+    const radius::Authenticator ra{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    radius::Radius r(Code::Access_Accept);
+    r.add_integer(AttributeType::Tunnel_Type, 1, 1);  // PPTP
+    r.add_integer(AttributeType::Tunnel_Medium_Type, 1, 1);
+    r.add_string(AttributeType::Tunnel_Server_Endpoint, "192.0.2.1", 1);
+    r.add_integer(AttributeType::Tunnel_Type, 3, 2);
+    r.add_integer(AttributeType::Tunnel_Medium_Type, 1, 2);  // no endpoint
+    r.add_integer(AttributeType::Tunnel_Type, 3, 3);
+    r.add_integer(AttributeType::Tunnel_Medium_Type, 2, 3);  // IPv6
+    r.add_string(AttributeType::Tunnel_Server_Endpoint, "2001:db8::1", 3);
+    r.add_integer(AttributeType::Tunnel_Type, 3, 4);
+    r.add_integer(AttributeType::Tunnel_Medium_Type, 1, 4);
+    r.add_string(AttributeType::Tunnel_Server_Endpoint, "192.0.2.4", 4);
+    r.add(radius::tunnel_password_attribute(4, "pw4", "s", ra));
+    const auto t = lac::decode_incoming_tunnels(r, "s", ra);
+    ASSERT_EQ(t.tunnels.size(), 1u);
+    EXPECT_EQ(t.tunnels[0].tag, 4);
+    EXPECT_EQ(t.tunnels[0].password, "pw4");
+    ASSERT_EQ(t.problems.size(), 3u);
+    EXPECT_EQ(t.problems[0], "tag 1: Tunnel-Type is 1, not L2TP (3)");
+    EXPECT_EQ(t.problems[1], "tag 2: Tunnel-Server-Endpoint missing");
+    EXPECT_EQ(t.problems[2], "tag 3: Tunnel-Medium-Type is 2, not IPv4 (1)");
+    const auto wrong_secret = lac::decode_incoming_tunnels(r, "other", ra);
+    EXPECT_TRUE(wrong_secret.tunnels.empty() || wrong_secret.tunnels[0].password != "pw4")
+        << "a Tunnel-Password decrypted with the wrong secret is not the password";
+    EXPECT_TRUE(lac::decode_incoming_tunnels(radius::Radius(Code::Access_Accept), "s", ra).tunnels.empty());
+}
+
+// req: PEER.cpe-radius
+TEST(CpeRadius, LnsChapResponseAcceptedByTheCpesRadius) {
+    auto s = site();
+    s.lns_auth = cpe::LnsAuthSource::radius;
+    s.users.clear();  // the table would refuse: only RADIUS can accept
+    Chain c(s);
+    c.rs.answer = [&](const radius::Radius& req) {
+        const bool ok = req.get_string(AttributeType::User_Name) == "lns" &&
+                        radius::verify_chap_password(*req.get_octets(AttributeType::CHAP_Password), "lns-secret",
+                                                     radius::chap_challenge(req));
+        return radius::Radius(ok ? Code::Access_Accept : Code::Access_Reject);
+    };
+    c.dial();
+    c.loop.advance(5s);
+    ASSERT_EQ(c.rs.requests.size(), 1u);
+    const auto& q = c.rs.requests[0];
+    EXPECT_EQ(q.get_string(AttributeType::Called_Station_Id), "5551000") << "the site";
+    EXPECT_EQ(q.get_string(AttributeType::Calling_Station_Id), "1701") << "the LAC's number (the caller)";
+    EXPECT_EQ(q.get_string(AttributeType::NAS_Identifier), "cpe-emu");
+    EXPECT_EQ(q.get_integer(AttributeType::NAS_Port_Type), 2u);
+    const auto* a = c.cpe->lns_auth_counters("5551000");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->accepted, 1u);
+    EXPECT_EQ(a->radius_requests, 1u);
+    EXPECT_TRUE(c.lns_network_up);
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+    EXPECT_EQ(c.cpe->state()["sites"][0]["lns_auth"]["source"], "radius");
+}
+
+// req: PEER.cpe-radius
+TEST(CpeRadius, LnsPapPasswordCheckedByRadius) {
+    auto s = site();
+    s.require_auth = AuthPreference::pap;
+    s.lns_auth = cpe::LnsAuthSource::radius;
+    Chain c(s);
+    std::optional<std::string> seen;
+    c.rs.answer = [&](const radius::Radius& req) {
+        seen = radius::user_password(req, c.rs.secret);
+        return radius::Radius(seen == "lns-secret" ? Code::Access_Accept : Code::Access_Reject);
+    };
+    c.dial();
+    c.loop.advance(5s);
+    EXPECT_EQ(seen, "lns-secret") << "the LNS's PAP password as User-Password";
+    EXPECT_EQ(c.cpe->lns_auth_counters("5551000")->accepted, 1u);
+    EXPECT_EQ(c.cpe->network_up_count(), 1u);
+}
+
+// req: PEER.cpe-radius
+TEST(CpeRadius, LnsRejectedByRadiusNeverReachesNetwork) {
+    auto s = site();
+    s.lns_auth = cpe::LnsAuthSource::radius;  // the table has lns/lns-secret, but RADIUS decides
+    Chain c(s);
+    core::EventRecorder rec{c.bus, core::EventFilter{"cpe.auth", "5551000"}};
+    c.rs.answer = [](const radius::Radius&) { return radius::Radius(Code::Access_Reject); };
+    c.dial();
+    c.loop.advance(10s);
+    EXPECT_GE(c.rs.requests.size(), 1u);
+    EXPECT_GE(c.cpe->lns_auth_counters("5551000")->rejected, 1u);
+    EXPECT_EQ(c.cpe->lns_auth_counters("5551000")->accepted, 0u);
+    EXPECT_FALSE(c.lns_network_up);
+    EXPECT_EQ(c.cpe->network_up_count(), 0u);
+    EXPECT_GE(rec.count("lns-rejected"), 1u) << rec.text();
+    EXPECT_FALSE(c.failures.empty()) << "the LNS got a CDN when the CPE dropped the link";
+}
+
+// req: PEER.cpe-radius
+TEST(CpeRadius, SilentServerMeansNoAnswerAndTheLinkFails) {
+    auto s = site();
+    s.lns_auth = cpe::LnsAuthSource::radius;
+    Chain c(s);
+    c.rs.silent = true;
+    c.dial();
+    c.loop.advance(40s);
+    EXPECT_GE(c.cpe->lns_auth_counters("5551000")->no_answer, 1u);
+    EXPECT_EQ(c.cpe->network_up_count(), 0u);
+}
+
+// req: PEER.cpe-radius
+TEST(CpeRadius, ConfigAndBindingRules) {
+    auto j = nlohmann::json{{"number", "5551000"}, {"require_auth", "chap"}, {"lns_auth", "radius"}};
+    EXPECT_EQ(cpe::SiteConfig::from_json(j).lns_auth, cpe::LnsAuthSource::radius);
+    j["lns_auth"] = "ldap";
+    try {
+        (void)cpe::SiteConfig::from_json(j);
+        ADD_FAILURE() << "lns_auth ldap accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("lns_auth"), std::string::npos) << e.what();
+    }
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    cpe::Cpe unbound(loop.timers(), registry, bus, [](const isdn::Message&) {});
+    auto s = site();
+    s.lns_auth = cpe::LnsAuthSource::radius;
+    EXPECT_THROW(unbound.add_site(s), std::invalid_argument) << "lns_auth radius needs a RADIUS client";
 }

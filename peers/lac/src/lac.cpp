@@ -1,13 +1,16 @@
 // lac-emu core: RFC 2661 §7.5.1 LAC outgoing calls placed through the emulated ISDN (lac.hpp).
 #include "dl/lac/lac.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "dl/core/fsm.hpp"
 #include "dl/ppp/hdlc.hpp"
 #include "dl/proto/errors.hpp"
+#include "dl/radius/auth.hpp"
 
 namespace dl::lac {
 
@@ -153,6 +156,8 @@ struct Lac::InCall {
     std::optional<SessionKey> key;
     bool handing_off = false;  // decided to tunnel: only the authentication result still goes out
     bool ended = false;
+    std::uint64_t serial = 0;                    // tells a reused call reference from this call
+    radius::client::RequestHandle radius;        // the Access-Request in flight (RADIUS domains)
     InCall(Lac& l, std::uint16_t r, isdn::Bearer b) : lac(l), ref(r), bearer(b) {}
 };
 
@@ -181,6 +186,7 @@ void Lac::on_incoming_setup(const isdn::Message& m) {
     ++counters_.incoming;
     auto owned = std::make_unique<InCall>(*this, m.call_ref, m.bearer.value_or(isdn::Bearer::digital));
     InCall& c = *owned;
+    c.serial = ++next_in_serial_;
     in_by_ref_.emplace(m.call_ref, std::move(owned));
     c.calling = m.calling;
     c.called = m.called;
@@ -249,25 +255,202 @@ void Lac::incoming_data(InCall& c, std::span<const std::uint8_t> payload) {
 }
 
 void Lac::incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
-    // Seed 003: "By using a local database related to the domain name … the router determines
-    // either to terminate or to tunnel the PPP connection."
+    // Seed 003: "By using either a local database related to the domain name or RADIUS
+    // authentication, the router determines either to terminate or to tunnel the PPP connection."
     const auto at = cr.user.rfind('@');
     const std::string domain = at == std::string::npos ? std::string{} : cr.user.substr(at + 1);
-    auto it = cfg_.domains.find(domain);
-    if (it == cfg_.domains.end()) it = cfg_.domains.find("*");
+    // The exact domain first (local table, then RADIUS), then "*" the same way.
+    for (const std::string& key : {domain, std::string("*")}) {
+        if (auto it = cfg_.domains.find(key); it != cfg_.domains.end()) {
+            tunnel_incoming(c, ticket, cr, it->second, fmt::format("domain '{}' from the local table", key));
+            return;
+        }
+        if (cfg_.radius_domains.count(key)) {
+            ask_radius(c, ticket, cr);
+            return;
+        }
+    }
+    refuse_incoming(c, ticket, counters_.refused_domain, "no tunnel for domain '" + domain + "'");
+}
+
+void Lac::refuse_incoming(InCall& c, std::uint32_t ticket, std::uint64_t& counter, std::string reason) {
+    ++counter;
+    bus_.publish({.entity = "lac.incoming", .id = c.link ? c.link->id() : fmt::format("in/{}", c.ref & 0x7FFF),
+                  .event = "refused", .cause = reason});
+    // The client hears Authentication Failure (PAP Authenticate-Nak / CHAP Failure), then LCP
+    // Terminate; the Link's link_down releases the ISDN call (end_incoming).
     InCall* cp = &c;
-    if (it == cfg_.domains.end()) {
-        ++counters_.refused_domain;
-        bus_.publish({.entity = "lac.incoming", .id = c.link->id(), .event = "refused",
-                      .cause = "no tunnel for domain '" + domain + "'"});
-        timers_.arm(Duration::zero(), [cp, ticket] {
-            if (cp->link) cp->link->verify_result(ticket, {false, "no service for this domain"});
-        });
+    timers_.arm(Duration::zero(), [cp, ticket, reason] {
+        if (!cp->ended && cp->link) cp->link->verify_result(ticket, {false, reason});
+    });
+}
+
+void Lac::bind_radius(radius::client::Client& client, PeerResolver resolve) {
+    radius_ = &client;
+    resolve_ = std::move(resolve);
+}
+
+void Lac::ask_radius(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+    if (!radius_ || !resolve_) {
+        refuse_incoming(c, ticket, counters_.refused_radius_timeout, "no RADIUS client");
         return;
     }
-    const l2tp::engine::PeerId peer = it->second;
-    ppp::engine::Credentials creds = cr;
-    timers_.arm(Duration::zero(), [this, cp, ticket, peer, creds] {
+    // RFC 2865 §5.2 / §5.3 / §5.40 credentials, §5.6 Framed, §5.7 PPP, §5.30 / §5.31 numbers,
+    // §5.41 NAS-Port-Type of the ISDN bearer, NAS-Port = our side of the call reference.
+    radius::client::PppAuthRequest q;
+    q.user_name = cr.user;
+    if (cr.method == ppp::engine::AuthMethod::chap_md5) {
+        q.method = radius::client::PppAuthRequest::Method::chap;
+        if (cr.response.size() != q.chap_response.size()) {
+            refuse_incoming(c, ticket, counters_.refused_radius_reject,
+                            fmt::format("CHAP response of {} octets, not 16 (RFC 1994 MD5)", cr.response.size()));
+            return;
+        }
+        q.chap_ident = cr.chap_id;
+        std::copy(cr.response.begin(), cr.response.end(), q.chap_response.begin());
+        q.chap_challenge = cr.challenge;
+    } else {
+        q.method = radius::client::PppAuthRequest::Method::pap;
+        q.password = cr.password;
+    }
+    q.calling_station_id = c.calling;
+    q.called_station_id = c.called;
+    q.nas_port = c.ref & 0x7FFFu;
+    radius::client::PreparedRequest req;
+    try {
+        req = radius::client::build_ppp_access_request(q, cfg_.radius_nas);
+    } catch (const std::exception& e) {
+        refuse_incoming(c, ticket, counters_.refused_radius_reject, std::string("cannot ask RADIUS: ") + e.what());
+        return;
+    }
+    req.packet.remove(static_cast<std::uint8_t>(radius::AttributeType::NAS_Port_Type));
+    req.packet.add_integer(radius::AttributeType::NAS_Port_Type, c.bearer == isdn::Bearer::digital ? 2u : 0u);
+    ++counters_.radius_requests;
+    bus_.publish({.entity = "lac.incoming", .id = c.link->id(), .event = "radius-request",
+                  .cause = fmt::format("user '{}' {}", cr.user,
+                                       cr.method == ppp::engine::AuthMethod::chap_md5 ? "CHAP" : "PAP")});
+    const std::uint16_t ref = c.ref;
+    const std::uint64_t serial = c.serial;
+    auto done = [this, ref, serial, ticket, cr](const radius::client::Completion& comp) {
+        if (closing_) return;
+        auto it = in_by_ref_.find(ref);
+        if (it == in_by_ref_.end() || it->second->serial != serial || it->second->ended) return;
+        it->second->radius = {};
+        radius_answered(*it->second, ticket, cr, comp);
+    };
+    try {
+        c.radius = radius_->submit(cfg_.radius_vr, radius::client::Service::authentication, std::move(req.packet),
+                                   std::move(done), std::move(req.user_password));
+    } catch (const std::exception& e) {
+        refuse_incoming(c, ticket, counters_.refused_radius_timeout, std::string("cannot ask RADIUS: ") + e.what());
+    }
+}
+
+void Lac::radius_answered(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr,
+                          const radius::client::Completion& done) {
+    using radius::client::Result;
+    switch (done.result) {
+    case Result::cancelled: return;
+    case Result::timeout:
+        refuse_incoming(c, ticket, counters_.refused_radius_timeout,
+                        fmt::format("RADIUS: no answer ({} transmissions)", done.transmissions));
+        return;
+    case Result::reject: refuse_incoming(c, ticket, counters_.refused_radius_reject, "RADIUS: Access-Reject"); return;
+    case Result::accept: break;
+    }
+    ++counters_.radius_accepts;
+    const IncomingTunnels t = decode_incoming_tunnels(*done.reply, done.server->secret, done.request_authenticator);
+    std::string why;
+    for (const auto& p : t.problems) why += (why.empty() ? "" : "; ") + p;
+    if (t.tunnels.empty()) {
+        refuse_incoming(c, ticket, counters_.refused_radius_no_tunnel,
+                        "RADIUS: Access-Accept without a usable tunnel" + (why.empty() ? std::string{} : ": " + why));
+        return;
+    }
+    // RFC 2868 §3.8: the most preferred tunnel the shell can reach.
+    std::string refusals;
+    for (const RadiusTunnel& tun : t.tunnels) {
+        PeerChoice pc = resolve_(tun);
+        if (pc.peer) {
+            std::string how = fmt::format("RADIUS tag {} Tunnel-Server-Endpoint {}", tun.tag, tun.server_endpoint);
+            if (tun.preference) how += fmt::format(" Tunnel-Preference {}", *tun.preference);
+            if (tun.assignment_id) how += " Tunnel-Assignment-Id " + *tun.assignment_id;
+            if (tun.client_auth_id) how += " Tunnel-Client-Auth-Id " + *tun.client_auth_id;
+            if (tun.password) how += " with Tunnel-Password";
+            tunnel_incoming(c, ticket, cr, *pc.peer, std::move(how));
+            return;
+        }
+        refusals += (refusals.empty() ? "" : "; ") + fmt::format("{}: {}", tun.server_endpoint, pc.refusal);
+    }
+    refuse_incoming(c, ticket, counters_.refused_radius_endpoint, "RADIUS: no usable tunnel endpoint: " + refusals);
+}
+
+IncomingTunnels decode_incoming_tunnels(const radius::Radius& acc, std::string_view secret,
+                                        const radius::Authenticator& request_auth) {
+    IncomingTunnels out;
+    // RFC 2868 §3: attributes with the same tag describe one tunnel.
+    static constexpr std::uint8_t kTunnelAttrs[] = {64, 65, 66, 67, 69, 82, 83, 90, 91};
+    std::map<std::uint8_t, RadiusTunnel> by_tag;
+    for (const radius::Attribute& a : acc.attributes()) {
+        if (a.is_vsa() || std::find(std::begin(kTunnelAttrs), std::end(kTunnelAttrs), a.type()) == std::end(kTunnelAttrs))
+            continue;
+        const radius::AttributeFormat f = radius::builtin_format(0, a.type());
+        const std::uint8_t tag = a.tag(f);
+        if (tag > 0x1F) {
+            out.problems.push_back(fmt::format("attribute {}: tag {} out of range 0..31", a.type(), tag));
+            continue;
+        }
+        RadiusTunnel& t = by_tag[tag];
+        t.tag = tag;
+        switch (a.type()) {
+        case 64: t.type = a.as_integer(f).value_or(0); break;    // §3.1
+        case 65: t.medium = a.as_integer(f).value_or(0); break;  // §3.2
+        case 66: t.client_endpoint = a.as_string(f); break;      // §3.3
+        case 67: t.server_endpoint = a.as_string(f); break;      // §3.4
+        case 69:                                                 // §3.5
+            try {
+                t.password = radius::decrypt_tunnel_password(a.payload(f), secret, request_auth);
+            } catch (const proto::ParseError& e) {
+                out.problems.push_back(fmt::format("tag {}: Tunnel-Password cannot be decrypted: {}", tag, e.what()));
+                t.type = ~0u;  // unusable
+            }
+            break;
+        case 82: t.assignment_id = a.as_string(f); break;   // §3.7
+        case 83: t.preference = a.as_integer(f); break;     // §3.8
+        case 90: t.client_auth_id = a.as_string(f); break;  // §3.9
+        case 91: t.server_auth_id = a.as_string(f); break;  // §3.10
+        default: break;
+        }
+    }
+    if (by_tag.empty()) out.problems.push_back("no tunnel attributes (Tunnel-Type, Tunnel-Medium-Type, Tunnel-Server-Endpoint)");
+    for (auto& [tag, t] : by_tag) {
+        if (t.type == ~0u) continue;
+        const std::string who = fmt::format("tag {}: ", tag);
+        if (t.type != 3) {
+            out.problems.push_back(who + (t.type ? fmt::format("Tunnel-Type is {}, not L2TP (3)", t.type) : "Tunnel-Type missing"));
+            continue;
+        }
+        if (t.medium != 1) {
+            out.problems.push_back(
+                who + (t.medium ? fmt::format("Tunnel-Medium-Type is {}, not IPv4 (1)", t.medium) : "Tunnel-Medium-Type missing"));
+            continue;
+        }
+        if (t.server_endpoint.empty()) {
+            out.problems.push_back(who + "Tunnel-Server-Endpoint missing");
+            continue;
+        }
+        out.tunnels.push_back(std::move(t));
+    }
+    std::stable_sort(out.tunnels.begin(), out.tunnels.end(), [](const RadiusTunnel& a, const RadiusTunnel& b) {
+        return a.preference.value_or(0) < b.preference.value_or(0);
+    });
+    return out;
+}
+
+void Lac::tunnel_incoming(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& creds,
+                          l2tp::engine::PeerId peer, std::string how) {
+    InCall* cp = &c;
+    timers_.arm(Duration::zero(), [this, cp, ticket, peer, creds, how = std::move(how)] {
         if (cp->ended || !cp->link) return;
         // The LNS takes the result of this authentication as given (proxy authentication,
         // RFC 2661 §4.4.5); the client hears Success from us, then nothing more from this Link.
@@ -291,7 +474,8 @@ void Lac::incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Cr
             ic.proxy_authen_type = static_cast<std::uint16_t>(l2tp::ProxyAuthenType::Pap);
             ic.proxy_authen_response = std::vector<std::uint8_t>(creds.password.begin(), creds.password.end());
         }
-        tunnel_incoming(*cp, peer);
+        bus_.publish({.entity = "lac.incoming", .id = cp->link->id(), .event = "tunnel",
+                      .cause = fmt::format("to peer {} ({})", peer, how)});
         if (engine_) {
             cp->key = engine_->place_incoming_call(peer, ic);
             in_by_key_[pack(*cp->key)] = cp;
@@ -303,14 +487,10 @@ void Lac::incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Cr
     });
 }
 
-void Lac::tunnel_incoming(InCall& c, l2tp::engine::PeerId peer) {
-    bus_.publish({.entity = "lac.incoming", .id = c.link ? c.link->id() : std::string{}, .event = "tunnel",
-                  .cause = fmt::format("to peer {}", peer)});
-}
-
 void Lac::end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, bool send_cdn) {
     if (c.ended) return;
     c.ended = true;
+    if (c.radius && radius_) radius_->cancel(std::exchange(c.radius, {}));
     if (release_cause) isdn_send_(isdn::Message::release(c.ref, *release_cause));
     if (c.key) {
         if (send_cdn && engine_)
@@ -333,7 +513,12 @@ Lac::Lac(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
         registry_.add({"ocrp-delay", 0s, 0s, 1min, "lac-emu: time between OCRQ and OCRP/SETUP (answer delay)"});
 }
 
-Lac::~Lac() = default;
+Lac::~Lac() {
+    closing_ = true;
+    if (radius_)
+        for (auto& [ref, c] : in_by_ref_)
+            if (c->radius) radius_->cancel(std::exchange(c->radius, {}));
+}
 
 /// The OCRQ's AVPs as received (RFC 2661 §6.9): called_number, sub_address, min_bps, max_bps,
 /// bearer_type (§4.4.4 bits: 1 digital, 2 analog), framing_type (bits: 1 sync, 2 async), call_serial.
@@ -596,7 +781,13 @@ nlohmann::json Lac::state() const {
              {{"ocrq", k.ocrq}, {"refused_capacity", k.refused_capacity}, {"refused_bearer", k.refused_bearer},
               {"refused_injected", k.refused_injected}, {"connected", k.connected}, {"failed", k.failed},
               {"cleared_by_lns", k.cleared_by_lns}, {"frames_to_b", k.frames_to_b},
-              {"frames_to_l2tp", k.frames_to_l2tp}, {"bad_b_frames", k.bad_b_frames}}}};
+              {"frames_to_l2tp", k.frames_to_l2tp}, {"bad_b_frames", k.bad_b_frames},
+              {"incoming", k.incoming}, {"tunnelled", k.tunnelled}, {"refused_domain", k.refused_domain},
+              {"radius_requests", k.radius_requests}, {"radius_accepts", k.radius_accepts},
+              {"refused_radius_reject", k.refused_radius_reject},
+              {"refused_radius_no_tunnel", k.refused_radius_no_tunnel},
+              {"refused_radius_timeout", k.refused_radius_timeout},
+              {"refused_radius_endpoint", k.refused_radius_endpoint}}}};
 }
 
 }  // namespace dl::lac

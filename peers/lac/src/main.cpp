@@ -19,7 +19,14 @@
 //   timers: {ocrp-delay: 0s, hello: 60s}
 //   incoming: true              # answer calls to `number` (§7.4.1)
 //   incoming_auth: chap         # pap | chap: what the LAC asks of dialling clients
-//   domains: {example.com: 198.51.100.1, "*": 198.51.100.1}   # domain -> LNS (UDP 1701)
+//   domains: {example.com: 198.51.100.1, example.net: radius, "*": radius}
+//                               # domain -> LNS (UDP 1701), or "radius": ask the LAC's own RADIUS
+//                               # server (seed 003), whose Access-Accept names the LNS with the
+//                               # RFC 2868 tunnel attributes; exact domain first, then "*"
+//   radius:                     # the LAC's RADIUS (dl/peers/radius.hpp), needed by "radius" domains
+//     servers: [{address: 192.0.2.10, port: 1812, secret: s, require_message_authenticator: true}]
+//     nas_ip: 198.51.100.2
+//     nas_identifier: lac-emu
 #include <csignal>
 #include <deque>
 #include <iostream>
@@ -41,6 +48,7 @@
 #include "dl/core/timer_registry.hpp"
 #include "dl/isdn/unix_link.hpp"
 #include "dl/lac/lac.hpp"
+#include "dl/peers/radius.hpp"
 
 namespace {
 using udp = boost::asio::ip::udp;
@@ -91,7 +99,7 @@ int main(int argc, char** argv) {
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
         cfg.allow_keys({"listen", "port", "host_name", "secret", "hide_avps", "receive_window", "number", "channels",
-                        "bearer", "isdn", "control", "events", "timers", "incoming", "incoming_auth", "domains"});
+                        "bearer", "isdn", "control", "events", "timers", "incoming", "incoming_auth", "domains", "radius"});
         dl::core::DaemonShell shell("lac-emu");
         auto& io = shell.io;
         auto& timers = shell.timers;
@@ -122,11 +130,25 @@ int main(int argc, char** argv) {
             auto d = cfg["domains"];
             d.require_map();
             for (const auto& k : d.keys()) {
+                if (d[k].is_scalar() && d[k].as_string() == "radius") {
+                    lc.radius_domains.insert(k);
+                    continue;
+                }
                 const udp::endpoint ep(boost::asio::ip::make_address(d[k].as_ipv4().to_string()), 1701);
                 auto [pit, fresh] = peer_ids.try_emplace(ep, peer_ids.size() + 1);
                 if (fresh) peers[pit->second] = ep;
                 lc.domains[k] = pit->second;
             }
+        }
+        std::optional<dl::peers::RadiusRuntime> radius;
+        if (cfg.has("radius")) {
+            const auto section = dl::peers::radius_section_from(cfg["radius"]);
+            lc.radius_nas = section.nas;
+            lc.radius_vr = std::string(dl::peers::kRadiusVr);
+            radius.emplace(io, timers, registry, bus, section);
+        } else if (!lc.radius_domains.empty()) {
+            throw dl::core::ConfigError("domains", *lc.radius_domains.begin(),
+                                        "is 'radius' but there is no radius: section with servers");
         }
         std::optional<dl::isdn::SeqPacketClient> isdn;
         dl::lac::Lac lac(timers, registry, bus, lc, [&](const dl::isdn::Message& m) {
@@ -175,6 +197,21 @@ int main(int argc, char** argv) {
         };
         dl::l2tp::engine::Engine engine(timers, registry, bus, ec, lac.callbacks(send));
         lac.bind(engine);
+        if (radius) {
+            // A tunnel of the LAC's RADIUS Access-Accept -> an engine peer: Tunnel-Server-Endpoint is
+            // a dotted-decimal IPv4 address (RFC 2868 §3.4; FQDNs are not resolved), UDP 1701.
+            lac.bind_radius(radius->client(), [&](const dl::lac::RadiusTunnel& t) -> dl::lac::PeerChoice {
+                const auto addr = dl::core::Ipv4Address::parse(t.server_endpoint);
+                if (!addr) return {std::nullopt, "Tunnel-Server-Endpoint is not a dotted-decimal IPv4 address"};
+                // One tunnel secret for every LNS today: a different Tunnel-Password cannot be honoured.
+                if (t.password && *t.password != ec.secret)
+                    return {std::nullopt, "Tunnel-Password differs from lac-emu's tunnel secret (`secret`)"};
+                const udp::endpoint ep(boost::asio::ip::address_v4(addr->value), 1701);
+                auto [pit, fresh] = peer_ids.try_emplace(ep, peer_ids.size() + 1);
+                if (fresh) peers[pit->second] = ep;
+                return {pit->second, {}};
+            });
+        }
 
         std::vector<std::uint8_t> rbuf(65536);
         udp::endpoint from;
@@ -228,6 +265,7 @@ int main(int argc, char** argv) {
                 j["isdn_connected"] = isdn && isdn->connected();
                 j["faults_pending"] = faults.pending.size();
                 j["ignore_hello"] = faults.ignore_hello;
+                if (radius) j["radius"] = radius->state();
                 return j;
             }, "calls, counters, L2TP tunnels/sessions, faults");
             control->add_handler("show timers", [&](const nlohmann::json&) { return nlohmann::json::parse(registry.to_json()); }, "timers");

@@ -2,7 +2,8 @@
 // isdn-emu. Each site registers its number, answers calls (or refuses them, by fault injection) and
 // runs the project's PPP engine (lns/ppp Link) in the peer role over the B-channel: LCP,
 // authenticating itself to the LNS (PAP / CHAP-MD5 with its name and secret) and, if configured,
-// authenticating the LNS from its own user table, then IPCP.
+// authenticating the LNS with its own user table or its own RADIUS server (an Access-Request with
+// the LNS's PAP password or CHAP response, RFC 2865 §5.2 / §5.3), then IPCP.
 // B-channel framing: digital bearer = sync HDLC frames (one per datagram), analog = async HDLC
 // byte stream (RFC 1662 §4, §5).
 // Optional per-site TUN (SiteConfig::tun): IPv4 the PPP link delivers (RFC 1332 §2, Protocol
@@ -27,6 +28,8 @@
 #include "dl/core/timer_registry.hpp"
 #include "dl/isdn/message.hpp"
 #include "dl/ppp/engine/link.hpp"
+#include "dl/radius/client/builders.hpp"
+#include "dl/radius/client/client.hpp"
 
 namespace dl::cpe {
 
@@ -92,6 +95,20 @@ struct TunRequest {
 /// counts (TunCounters::open_errors) and publishes as `cpe.tun` `open-failed`.
 using TunFactory = std::function<std::unique_ptr<SiteTun>(const TunRequest&)>;
 
+/// Where a site checks the LNS's credentials when it authenticates the LNS (require_auth).
+enum class LnsAuthSource : std::uint8_t {
+    users,   ///< the site's own user table (SiteConfig::users)
+    radius,  ///< the CPE's RADIUS server (Cpe::bind_radius): Access-Accept = accepted
+};
+
+/// Outcomes of a site's checks of the LNS, kept across calls (`show state` "lns_auth").
+struct LnsAuthCounters {
+    std::uint64_t accepted = 0;
+    std::uint64_t rejected = 0;       ///< wrong credentials / Access-Reject
+    std::uint64_t no_answer = 0;      ///< RADIUS: every server timed out (or could not be asked)
+    std::uint64_t radius_requests = 0;
+};
+
 /// One emulated remote site.
 struct SiteConfig {
     std::string number;                          ///< ISDN number it registers
@@ -100,6 +117,7 @@ struct SiteConfig {
     bool allow_pap = true, allow_chap = true;    ///< protocols it accepts to authenticate with
     ppp::engine::AuthPreference require_auth = ppp::engine::AuthPreference::none;  ///< authenticate the LNS
     std::map<std::string, std::string> users;    ///< name -> secret, for authenticating the LNS
+    LnsAuthSource lns_auth = LnsAuthSource::users;  ///< where the LNS's credentials are checked
     std::uint32_t local_ip = 0;                  ///< host order; 0 = ask the LNS
     std::uint16_t mru = 1500;
     Fault fault = Fault::none;
@@ -107,7 +125,7 @@ struct SiteConfig {
     std::optional<TunConfig> tun;                ///< forward IPv4 through a TUN (none: IPv4 dropped)
 
     /// From JSON / YAML-as-JSON: {"number","name","secret","auth":["pap","chap"],"require_auth":
-    /// "none|pap|chap","users":{..},"local_ip":"a.b.c.d","mru","fault","speed","tun":{..}}. std::invalid_argument
+    /// "none|pap|chap","users":{..},"lns_auth":"users|radius","local_ip":"a.b.c.d","mru","fault","speed","tun":{..}}. std::invalid_argument
     /// naming the key on bad values.
     static SiteConfig from_json(const nlohmann::json& j);
 };
@@ -122,7 +140,12 @@ public:
     Cpe(const Cpe&) = delete;
     Cpe& operator=(const Cpe&) = delete;
 
-    /// Adds a site (before or after start()). std::invalid_argument for a bad or duplicate number.
+    /// The CPE's own RADIUS server for sites with lns_auth radius: `client` has authentication
+    /// servers under `vr`; `nas` goes in every request. Must outlive the Cpe; call before add_site().
+    void bind_radius(radius::client::Client& client, radius::client::NasInfo nas, std::string vr = "peer");
+
+    /// Adds a site (before or after start()). std::invalid_argument for a bad or duplicate number,
+    /// or lns_auth radius without bind_radius().
     void add_site(SiteConfig site);
     /// Registers every site's number with the exchange (one REGISTER).
     void start();
@@ -148,8 +171,11 @@ public:
     bool from_tun(const std::string& number, std::span<const std::uint8_t> packet);
     /// The site's TUN counters; nullptr if the number is unknown.
     const TunCounters* tun_counters(const std::string& number) const;
+    /// The site's counters of checks of the LNS; nullptr if the number is unknown.
+    const LnsAuthCounters* lns_auth_counters(const std::string& number) const;
 
     /// {"sites":[{number,name,fault,call:{state,phase,lcp,ipcp,local_ip,peer_ip,peer_name},
+    ///   lns_auth:{source,accepted,rejected,no_answer,radius_requests},
     ///   tun:{name,up,routes,to_tun,to_tun_dropped,from_tun,from_tun_dropped,opened,open_errors,last_error}}]}
     nlohmann::json state() const;
     /// Number of sites whose IPCP is Opened.
@@ -165,6 +191,10 @@ private:
     friend struct Call;
     void on_setup(const isdn::Message& m);
     void make_link(Site& s);
+    void verify_lns(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    void ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    enum class LnsVerdict : std::uint8_t { accepted, rejected, no_answer };
+    void lns_verdict(Call& c, std::uint32_t ticket, LnsVerdict v, std::string why);
     void end_call(Site& s, std::optional<std::uint8_t> release_cause);
     void send_ppp(Call& c, std::uint16_t protocol, const std::vector<std::uint8_t>& info);
     void receive_data(Call& c, std::span<const std::uint8_t> payload);
@@ -183,7 +213,12 @@ private:
     std::vector<std::unique_ptr<Call>> doomed_;
     core::Timer reap_timer_;
     bool started_ = false;
+    bool closing_ = false;
     std::uint16_t next_ref_ = 0;
+    std::uint64_t next_call_serial_ = 0;
+    radius::client::Client* radius_ = nullptr;
+    radius::client::NasInfo radius_nas_;
+    std::string radius_vr_;
 };
 
 }  // namespace dl::cpe

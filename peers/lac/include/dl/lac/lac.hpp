@@ -11,6 +11,11 @@
 //
 // Each call is an FSM (lns/core), entity "lac.call", id "<tunnel>/<session>", states idle,
 // wait-ocrp, dialing, alerting, connected, released.
+//
+// Incoming calls (§7.4.1, seed 003 "Sequence of Events on the LAC"): after LCP and PAP/CHAP with
+// the dialling client, the domain of the user name decides, from the local domain table or from the
+// LAC's own RADIUS server (Access-Request with the client's credentials; the Access-Accept's
+// RFC 2868 tunnel attributes name the LNS), whether and where the call is tunnelled.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +23,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +35,8 @@
 #include "dl/isdn/message.hpp"
 #include "dl/l2tp/engine/engine.hpp"
 #include "dl/ppp/engine/link.hpp"
+#include "dl/radius/client/builders.hpp"
+#include "dl/radius/client/client.hpp"
 
 namespace dl::lac {
 
@@ -42,7 +51,38 @@ struct LacConfig {
     ppp::engine::AuthPreference incoming_auth = ppp::engine::AuthPreference::chap;  ///< asked of the client
     /// Domain ("user@domain" -> domain; "*" = any) -> LNS to tunnel to. Unrouted users are refused.
     std::map<std::string, l2tp::engine::PeerId, std::less<>> domains;
+    /// Domains ("*" = any) decided by the LAC's own RADIUS server (bind_radius()): the exact domain
+    /// is looked up in `domains` and here first, then "*" in both.
+    std::set<std::string, std::less<>> radius_domains;
+    /// NAS-IP-Address / NAS-Identifier of the incoming-call Access-Requests.
+    radius::client::NasInfo radius_nas;
+    /// Virtual router of the RADIUS client whose authentication servers are asked.
+    std::string radius_vr = "peer";
 };
+
+/// One tunnel an Access-Accept assigns to an incoming call: RFC 2868 attributes sharing a tag,
+/// Tunnel-Password decrypted (§3.5).
+using RadiusTunnel = radius::client::TunnelDefinition;
+
+/// The tunnels of an incoming-call Access-Accept (RFC 2868 §3): only tunnels with Tunnel-Type L2TP
+/// (3), Tunnel-Medium-Type IPv4 (1) and a Tunnel-Server-Endpoint are kept, ordered by
+/// Tunnel-Preference (lowest first, §3.8; absent = 0), then tag. `problems` names each tunnel left
+/// out and why, and a Tunnel-Password that cannot be decrypted with `secret` and the request's
+/// Authenticator; no tunnel at all gives an empty `tunnels`.
+struct IncomingTunnels {
+    std::vector<RadiusTunnel> tunnels;
+    std::vector<std::string> problems;
+};
+IncomingTunnels decode_incoming_tunnels(const radius::Radius& accept, std::string_view secret,
+                                        const radius::Authenticator& request_auth);
+
+/// What the shell makes of a tunnel chosen by RADIUS: the engine peer to place the call towards,
+/// or why that tunnel cannot be used (e.g. an endpoint that is not an IPv4 address).
+struct PeerChoice {
+    std::optional<l2tp::engine::PeerId> peer;
+    std::string refusal;
+};
+using PeerResolver = std::function<PeerChoice(const RadiusTunnel&)>;
 
 /// RFC 2661 §4.4.2 CDN Result Code for a Q.850 cause of an ISDN RELEASE (our mapping; the Q.931
 /// Cause AVP carries the exact cause): after CONNECT any release -> 1 (loss of carrier);
@@ -60,6 +100,10 @@ public:
 
     struct Counters {
         std::uint64_t incoming = 0, tunnelled = 0, refused_domain = 0;
+        /// RADIUS-decided incoming calls: Access-Requests sent; refused by Access-Reject, by an
+        /// Access-Accept without a usable tunnel, by no answer (timeout), or by the resolver.
+        std::uint64_t radius_requests = 0, radius_accepts = 0, refused_radius_reject = 0, refused_radius_no_tunnel = 0,
+                      refused_radius_timeout = 0, refused_radius_endpoint = 0;
         std::uint64_t ocrq = 0, refused_capacity = 0, refused_bearer = 0, refused_injected = 0, connected = 0,
                       failed = 0, cleared_by_lns = 0, frames_to_b = 0, frames_to_l2tp = 0, bad_b_frames = 0;
     };
@@ -74,6 +118,11 @@ public:
     l2tp::engine::EngineCallbacks callbacks(std::function<void(l2tp::engine::PeerId, std::vector<std::uint8_t>)> udp_send);
     /// The engine built with callbacks() (must outlive the Lac's use of it).
     void bind(Engine& engine) noexcept { engine_ = &engine; }
+
+    /// The LAC's own RADIUS (LacConfig::radius_domains): `client` has authentication servers under
+    /// LacConfig::radius_vr; `resolve` maps a tunnel of the Access-Accept to an engine peer. Both
+    /// must outlive the Lac. Without it, RADIUS domains are refused ("no RADIUS client").
+    void bind_radius(radius::client::Client& client, PeerResolver resolve);
 
     /// Registers our number with the exchange (REGISTER).
     void start();
@@ -105,7 +154,12 @@ private:
     void on_sli(SessionKey key, const l2tp::Accm& accm);
     void on_incoming_setup(const isdn::Message& m);
     void incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
-    void tunnel_incoming(InCall& c, l2tp::engine::PeerId peer);
+    void tunnel_incoming(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& creds,
+                         l2tp::engine::PeerId peer, std::string how);
+    void refuse_incoming(InCall& c, std::uint32_t ticket, std::uint64_t& counter, std::string reason);
+    void ask_radius(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    void radius_answered(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr,
+                         const radius::client::Completion& done);
     void incoming_data(InCall& c, std::span<const std::uint8_t> payload);
     void send_b_channel_incoming(InCall& c, std::span<const std::uint8_t> ppp_frame);
     void end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, bool send_cdn);
@@ -126,6 +180,10 @@ private:
     std::map<std::uint32_t, InCall*> in_by_key_;                  // tunnelled incoming calls
     std::vector<std::unique_ptr<InCall>> in_doomed_;
     std::optional<std::pair<l2tp::CdnResult, std::uint8_t>> refuse_next_;
+    radius::client::Client* radius_ = nullptr;
+    PeerResolver resolve_;
+    std::uint64_t next_in_serial_ = 0;
+    bool closing_ = false;
     std::uint16_t next_ref_ = 0;
     core::Timer reap_timer_;
     Counters counters_;
