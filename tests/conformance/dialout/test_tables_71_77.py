@@ -500,6 +500,22 @@ def test_virtual_router_down_with_its_tun_and_target_down_without_its_route(fsm_
     wait_state(d, VR_B_KEY, "inService", 30)
     d.ctl("l2tp", "dial-out", "target", "remove", "virtual-router=vr-b", "prefix=10.30.0.0/16")
 
+    # Down and up once more with the session inService: the kernel drops the access route with the
+    # link; lnsd installs it again on link-up.
+    def table100() -> str:
+        return lab.exec("lns", ["ip", "-4", "route", "show", "table", "100"]).stdout
+    wait_for(lambda: "10.10.1.0/24 dev dlo1" in table100(), 5, "vr-b access route in table 100")
+    lab.exec("lns", ["ip", "link", "set", "dlo1", "down"])
+    try:
+        wait_for(lambda: vr_row(d, "vr-b")["state"] == "down", 5, "vr-b down again")
+        assert "10.10.1.0/24" not in table100(), "the kernel removed the access route with the link"
+    finally:
+        lab.exec("lns", ["ip", "link", "set", "dlo1", "up"])
+    wait_for(lambda: vr_row(d, "vr-b")["state"] == "inService", 5, "vr-b inService again")
+    routes = table100()
+    assert "10.10.1.0/24 dev dlo1" in routes and "10.10.0.0/16 dev dlo1" in routes, routes
+    assert "10.30.0.0/16" not in routes, "a removed target's route is not installed again"
+
 
 # ---- Table 71: chassis initializationFailed ---------------------------------------------------
 
