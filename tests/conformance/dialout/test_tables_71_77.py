@@ -381,6 +381,11 @@ def test_inhibited_backoff_post_inhibited_halving_dormant_and_deletion(fsm_lab):
     assert [timer_ns(e) / _S for e in inh] == [1.0, 2.0, 4.0, 8.0, 8.0], "inhibited timer T, 2T, 4T, 8T, 8T (cap 8T)"
     assert all((e["from"], e["event"], e["cause"]) == ("authenticating", "aaa-deny", "access-reject")
                for e in inh), hops(inh)
+    # Triggers in inhibited are discarded (the sender kept sending through every inhibited period).
+    raw = [e for e in d.event_list() if e["entity"] == "dialout.session" and e["id"] == backoff]
+    assert [e for e in raw if (e["from"], e["to"], e["event"], e["cause"]) ==
+            ("inhibited", "inhibited", "trigger", "10.10.2.1 discarded in inhibited")], "no discard in inhibited"
+    assert target(d, "default", "10.10.0.0/16")["counters"]["discarded_by"].get("inhibited", 0) >= 10
     h = hops(ev)
     assert h[:2] == [("", "authenticating", "trigger"), ("authenticating", "inhibited", "aaa-deny")], h
     # Each re-entry: inhibited -> postInhibited (expiry) -> authenticating (trigger) -> inhibited.
@@ -522,6 +527,9 @@ def test_virtual_router_down_with_its_tun_and_target_down_without_its_route(fsm_
 @pytest.mark.req("T71.initializationFailed", "T71.inService")
 def test_chassis_initialization_failed_refuses_configuration_and_dials_nothing(fsm_lab):
     lab, d = fsm_lab
+    cp = lnsctl(d, "l2tp", "dial-out", "fault-injection", "level=chassis", "condition=melted")
+    assert cp.returncode == 1 and "condition 'melted' is not initialization-failed|resources-available" in cp.stderr, cp
+    assert d.ctl("show", "l2tp", "dial-out", "chassis")["state"] == "inService", "a bad injection changes nothing"
     r = inject(d, level="chassis", condition="initialization-failed", reason="no-memory")
     assert r["state"] == "initializationFailed", r
     assert hops(events(d, "dialout.chassis", "chassis")) == [("inService", "initializationFailed", "init-failed")]
