@@ -1,11 +1,19 @@
 // lnsd's dial-out runtime: RADIUS over Asio UDP, TUN + kernel routes per VR, DialOutWiring.
 #include "dl/lnsd/dialout_runtime.hpp"
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include <boost/asio/io_context.hpp>
 
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
 #include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
 #include "dl/dataplane/asio_tun.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/dataplane/kernel_routes.hpp"
@@ -18,6 +26,10 @@ namespace dl::lnsd {
 
 namespace dp = dataplane;
 namespace rc = radius::client;
+using namespace std::chrono_literals;
+
+/// How often lnsd looks at the link state (IFF_UP) of each VR's TUN (seed 000 Table 72 down / up).
+constexpr core::Duration kLinkPoll = 100ms;
 
 struct DialOutRuntime::Impl {
     core::EventBus& bus;
@@ -31,14 +43,19 @@ struct DialOutRuntime::Impl {
     std::map<std::string, dp::KernelRouteMirror*, std::less<>> mirror_of;
     std::vector<std::unique_ptr<dp::AsioTunWatcher>> watchers;
     std::unique_ptr<DialOutWiring> wiring;
+    core::Timer link_timer;
+    int ioctl_fd = -1;
+    std::map<std::string, bool, std::less<>> link_up;  ///< last seen IFF_UP per VR with a TUN
 
     Impl(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& b,
          const core::ConfigNode& root)
         : bus(b), cfg(load_wiring_config(root)), transport(io, rc::Endpoint{0, 0}),
-          client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()) {
+          client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()), link_timer(timers) {
         transport.start(client);
     }
     ~Impl() {
+        link_timer.cancel();
+        if (ioctl_fd >= 0) ::close(ioctl_fd);
         wiring.reset();
         watchers.clear();
         loop.reset();
@@ -97,6 +114,42 @@ struct DialOutRuntime::Impl {
         return failed;
     }
 
+    /// IFF_UP of interface `name` (SIOCGIFFLAGS, netdevice(7)); false if it cannot be read.
+    bool interface_up(const std::string& name) {
+        if (ioctl_fd < 0) ioctl_fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (ioctl_fd < 0) return true;  // cannot observe: assume unchanged (up)
+        ifreq ifr{};
+        std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+        if (::ioctl(ioctl_fd, SIOCGIFFLAGS, &ifr) != 0) return false;
+        return (ifr.ifr_flags & IFF_UP) != 0;
+    }
+
+    /// Seed 000 Table 72 "down: its dial-out interface is down": every kLinkPoll, the link state of
+    /// each VR's TUN; a change is an event `lnsd.dataplane link-down|link-up` and goes to the wiring
+    /// (VR down / up, dial-out routes installed again). On up, the access routes of the VR's
+    /// sessions are installed in the kernel again too (the kernel removed them with the link).
+    void watch_links() {
+        for (const auto& [vr, id] : vr_ids) {
+            const std::string tun = loop->tun(id).name();
+            const bool up = interface_up(tun);
+            auto [it, fresh] = link_up.try_emplace(vr, up);
+            if (fresh || it->second == up) continue;
+            it->second = up;
+            publish(vr, up ? "link-up" : "link-down", tun);
+            if (up)
+                if (auto m = mirror_of.find(vr); m != mirror_of.end())
+                    for (const auto& r : loop->routes(id).routes())
+                        if (auto err = m->second->install(r.prefix)) publish(vr, "kernel-error", *err);
+            try {
+                if (wiring) wiring->dialout_interface(vr, up);
+            } catch (const std::exception& e) {
+                // e.g. chassis initializationFailed: the manager refuses VR changes (Table 71).
+                publish(vr, "link-ignored", e.what());
+            }
+        }
+        link_timer.start(kLinkPoll, [this] { watch_links(); });
+    }
+
     DataPlanePort port() {
         DataPlanePort p;
         p.add_route = [this](const std::string& vr, core::Ipv4Prefix prefix,
@@ -141,6 +194,7 @@ DialOutRuntime::DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& ti
         impl_->wiring->manager().vr_interface(vr, false);
         (void)why;
     }
+    impl_->watch_links();
 }
 
 DialOutRuntime::~DialOutRuntime() = default;

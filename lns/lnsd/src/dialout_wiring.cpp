@@ -159,7 +159,26 @@ void DialOutWiring::install_dialout_route(const std::string& vr, core::Ipv4Prefi
         e.cause = *err;
         bus_.publish(e);
         manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::route_create_failed);
+        return;
     }
+    // Seed 000 Table 73: a target that was down because its dial-out route could not be created
+    // is back in service once the route is in the kernel.
+    if (manager_->target_state(vr, prefix) == dialout::TargetState::down)
+        manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::resources_available);
+}
+
+void DialOutWiring::dialout_interface(const std::string& vr, bool up) {
+    if (!cfg_.find_vr(vr)) return;
+    if (!up) {
+        manager_->vr_interface(vr, false);
+        return;
+    }
+    // The kernel dropped the routes through the interface when it went down: install the VR's
+    // dial-out routes again (a failure makes that target down), then the VR is back in service.
+    for (const auto& t : manager_->show_targets(vr))
+        if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")))
+            install_dialout_route(vr, *p);
+    manager_->vr_interface(vr, true);
 }
 
 DialOutWiring::Call* DialOutWiring::find(std::uint64_t id) const {
@@ -900,6 +919,7 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                            return show_ppp(str(a, "id"), a.value("detail", false));
                        }),
                        "PPP links: [id | tunnel/session] [detail]");
+    register_fault_injection(server);
 }
 
 }  // namespace dl::lnsd

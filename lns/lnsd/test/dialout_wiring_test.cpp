@@ -743,3 +743,88 @@ TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
 }
 
 }  // namespace
+
+// req: T71.initializationFailed, T71.inService, T72.initPending, T72.inService, T73.inhibited, T73.inService
+TEST(DialOutWiring, FaultInjectionCommandDrivesChassisVrAndTargetStates) {
+    World w;
+    const auto target = *core::Ipv4Prefix::parse("10.10.0.0/16");
+    auto inject = [&](nlohmann::json args) { return w.call("l2tp dial-out fault-injection", std::move(args)); };
+
+    // Table 71: initializationFailed -> configuration commands fail with a clear error, nothing dials.
+    auto ch = inject({{"level", "chassis"}, {"condition", "initialization-failed"}, {"reason", "no memory"}});
+    ASSERT_TRUE(ch["ok"].get<bool>()) << ch.dump();
+    EXPECT_EQ(ch["result"]["state"], "initializationFailed") << ch.dump();
+    auto add = w.call("l2tp dial-out target add", {{"virtual-router", "default"}, {"prefix", "10.20.0.0/16"},
+                                                   {"domain", "example.net"}, {"profile", "isdn"}});
+    EXPECT_FALSE(add["ok"].get<bool>()) << add.dump();
+    EXPECT_NE(add["error"].get<std::string>().find("initializationFailed (no memory)"), std::string::npos) << add.dump();
+    EXPECT_FALSE(w.call("l2tp dial-out timer", {{"name", "trigger"}, {"value", "5s"}})["ok"].get<bool>());
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(1s);
+    EXPECT_TRUE(w.home_requests.empty()) << "no Access-Request while initializationFailed";
+    EXPECT_FALSE(w.w->manager().session_state(w.key()));
+    ch = inject({{"level", "chassis"}, {"condition", "resources-available"}});
+    EXPECT_EQ(ch["result"]["state"], "inService") << ch.dump();
+
+    // Table 72: initPending (VR not yet operational) discards triggers; operational -> inService.
+    auto vr = inject({{"level", "virtual-router"}, {"virtual-router", "default"}, {"condition", "not-operational"}});
+    EXPECT_EQ(vr["result"]["state"], "initPending") << vr.dump();
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(1s);
+    EXPECT_TRUE(w.home_requests.empty()) << "no Access-Request while the VR is initPending";
+    vr = inject({{"level", "virtual-router"}, {"virtual-router", "default"}, {"condition", "operational"}});
+    EXPECT_EQ(vr["result"]["state"], "inService") << vr.dump();
+
+    // Table 73: inhibited (cannot obtain resources) discards triggers; resources-available recovers.
+    auto t = inject({{"level", "target"}, {"virtual-router", "default"}, {"prefix", "10.10.0.0/16"},
+                     {"condition", "resources-exhausted"}});
+    EXPECT_EQ(t["result"]["state"], "inhibited") << t.dump();
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(1s);
+    EXPECT_TRUE(w.home_requests.empty()) << "no Access-Request while the target is inhibited";
+    t = inject({{"level", "target"}, {"prefix", "10.10.0.0/16"}, {"condition", "resources-available"}});
+    EXPECT_EQ(t["result"]["state"], "inService") << t.dump();
+    EXPECT_EQ(w.w->manager().target_state("default", target), dialout::TargetState::inService);
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    EXPECT_EQ(w.home_requests.size(), 1u) << "dials again once everything is inService";
+
+    // Bad input: a clear error naming the argument and the rule; nothing changes.
+    auto bad = inject({{"level", "planet"}});
+    EXPECT_EQ(bad["error"], "level 'planet' is not chassis|virtual-router|target") << bad.dump();
+    bad = inject({{"level", "virtual-router"}, {"virtual-router", "vr-x"}, {"condition", "operational"}});
+    EXPECT_EQ(bad["error"], "virtual router 'vr-x' is not configured") << bad.dump();
+    bad = inject({{"level", "target"}, {"prefix", "10.99.0.0/16"}, {"condition", "resources-exhausted"}});
+    EXPECT_EQ(bad["error"], "dial-out target default/10.99.0.0/16 does not exist") << bad.dump();
+    bad = inject({{"level", "chassis"}, {"condition", "melted"}});
+    EXPECT_FALSE(bad["ok"].get<bool>());
+    EXPECT_EQ(w.w->manager().chassis_state(), dialout::ChassisState::inService);
+}
+
+// req: T72.down, T72.inService, T73.down, T73.inService
+TEST(DialOutWiring, DialOutInterfaceDownAndUpDrivesVrAndReinstallsTargetRoutes) {
+    World w;
+    const auto target = *core::Ipv4Prefix::parse("10.10.0.0/16");
+    w.w->dialout_interface("default", false);
+    EXPECT_EQ(w.w->manager().vr_state("default"), dialout::VrState::down);
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(1s);
+    EXPECT_TRUE(w.home_requests.empty()) << "VR down: triggers discarded";
+
+    // Up again but the dial-out route cannot be created: the target is down, the VR inService.
+    w.fail_route = "10.10.0.0/16";
+    w.w->dialout_interface("default", true);
+    EXPECT_EQ(w.w->manager().vr_state("default"), dialout::VrState::inService);
+    EXPECT_EQ(w.w->manager().target_state("default", target), dialout::TargetState::down);
+
+    // Down / up with the route creatable: the target recovers.
+    w.fail_route.clear();
+    w.w->dialout_interface("default", false);
+    w.w->dialout_interface("default", true);
+    EXPECT_EQ(w.w->manager().target_state("default", target), dialout::TargetState::inService);
+    EXPECT_EQ(w.w->manager().vr_state("default"), dialout::VrState::inService);
+    w.w->dialout_interface("no-such-vr", false);  // ignored
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    EXPECT_EQ(w.home_requests.size(), 1u) << "dials once VR and target are inService";
+}

@@ -170,8 +170,17 @@ public:
     /// IPv4 (RFC 1332 §2) in an L2TP data message; dropped and counted if the link is not up.
     void to_session(std::uint64_t call, std::span<const std::uint8_t> packet);
 
+    /// The dial-out interface (TUN) of `vr` went down / came up, as lnsd observes its link (IFF_UP).
+    /// Down: the VR -> down (seed 000 Table 72 "its dial-out interface is down"). Up: the VR's
+    /// dial-out routes are installed again (the kernel drops routes with the link): a target whose
+    /// route now installs leaves down (Table 73 recovery), one whose route fails goes down; then the
+    /// VR -> inService. Unknown VRs are ignored.
+    void dialout_interface(const std::string& vr, bool up);
+
     /// Registers `show l2tp dial-out [chassis|virtual-router|target|session]`,
-    /// `l2tp dial-out session reset`, `l2tp dial-out target add|remove`, `show ppp [session]`.
+    /// `l2tp dial-out session reset`, `l2tp dial-out target add|remove`, `show ppp [session]` and
+    /// `l2tp dial-out fault-injection` (test aid: chassis / VR / target conditions lnsd cannot
+    /// otherwise produce on demand).
     void register_commands(core::ControlServer& server);
     nlohmann::json show_ppp(const std::string& id, bool detail) const;
 
@@ -208,6 +217,8 @@ private:
     Call* find(const CallHandle& h) const;
     nlohmann::json call_json(const Call& c, bool detail) const;
     void install_dialout_route(const std::string& vr, core::Ipv4Prefix prefix);
+    /// `l2tp dial-out fault-injection` (src/dialout_fault_injection.cpp).
+    void register_fault_injection(core::ControlServer& server);
 
     core::TimerQueue& timers_;
     core::TimerRegistry& registry_;
