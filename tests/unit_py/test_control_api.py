@@ -97,6 +97,7 @@ def session(fake, frm, to, key="default/10.10.0.0/16/10.10.1.1", **kw):
     fake.emit(entity="dialout.session", id=key, **{"from": frm}, to=to, event=kw.pop("event", "ev"), **kw)
 
 
+@pytest.mark.req("LAB.control-api")
 def test_request_returns_result_and_passes_args(fake, daemon):
     assert daemon.show("state") == {"state": "idle"}, "show('state') must send 'show state'"
     rows = daemon.show("l2tp dial-out session", id="k", detail=True)
@@ -105,6 +106,7 @@ def test_request_returns_result_and_passes_args(fake, daemon):
     assert daemon.commands()["show state"] == "state", "help not turned into a name -> help map"
 
 
+@pytest.mark.req("LAB.control-api")
 def test_request_error_names_daemon_and_command(daemon):
     with pytest.raises(ControlError, match=r"fake: fail: it failed on purpose"):
         daemon.request("fail")
@@ -112,11 +114,13 @@ def test_request_error_names_daemon_and_command(daemon):
         daemon.request("no such thing")
 
 
+@pytest.mark.req("LAB.control-api")
 def test_request_without_socket_is_oserror(tmp_path):
     with pytest.raises(OSError):
         request(tmp_path / "absent.sock", "help", timeout=1)
 
 
+@pytest.mark.req("LAB.control-api")
 def test_wait_for_returns_the_matching_event(fake, daemon):
     daemon.subscribe()
     assert fake.subscribed.wait(2), "the client never sent subscribe"
@@ -135,6 +139,7 @@ def test_wait_for_returns_the_matching_event(fake, daemon):
         "fields must also match keys of `extra`"
 
 
+@pytest.mark.req("LAB.control-api")
 def test_wait_for_consumes_so_successive_waits_follow_order(fake, daemon):
     daemon.subscribe()
     for frm, to in (("idle", "up"), ("up", "down"), ("down", "up")):
@@ -149,6 +154,7 @@ def test_wait_for_consumes_so_successive_waits_follow_order(fake, daemon):
         daemon.wait_for(entity="dialout.session", to="up", within=0.2, since=m)
 
 
+@pytest.mark.req("LAB.control-api")
 def test_wait_for_field_predicates_and_from(fake, daemon):
     daemon.subscribe()
     session(fake, "idle", "up", key="vr-b/10.10.0.0/16/10.10.1.1")
@@ -158,6 +164,7 @@ def test_wait_for_field_predicates_and_from(fake, daemon):
     assert ev["id"].startswith("default/"), f"predicate on id ignored: {ev}"
 
 
+@pytest.mark.req("LAB.control-api")
 def test_timeout_lists_the_events_seen(fake, daemon):
     daemon.subscribe()
     session(fake, "idle", "authorizing")
@@ -174,6 +181,7 @@ def test_timeout_lists_the_events_seen(fake, daemon):
     assert [e["to"] for e in ei.value.seen] == ["authorizing", "failed"], ei.value.seen
 
 
+@pytest.mark.req("LAB.control-api")
 def test_stream_closed_fails_at_once_with_reason(fake, daemon):
     daemon.subscribe()
     assert fake.subscribed.wait(2), "no subscription"
@@ -184,6 +192,7 @@ def test_stream_closed_fails_at_once_with_reason(fake, daemon):
     assert time.monotonic() - t0 < 2.0, "a closed stream must not wait out the deadline"
 
 
+@pytest.mark.req("LAB.control-api")
 def test_buffer_is_bounded_and_sequence_numbers_continue(fake):
     d = Daemon(fake.path, name="small", buffer=5).subscribe()
     try:
@@ -198,6 +207,7 @@ def test_buffer_is_bounded_and_sequence_numbers_continue(fake):
         d.close()
 
 
+@pytest.mark.req("LAB.control-api")
 def test_subscribe_refused_is_an_error(tmp_path):
     f = FakeControl(tmp_path / "r.sock")
     def serve(c):
@@ -212,6 +222,7 @@ def test_subscribe_refused_is_an_error(tmp_path):
         f.close()
 
 
+@pytest.mark.req("LAB.control-api")
 def test_format_event_and_matches():
     e = {"entity": "l2tp.tunnel", "id": "3", "from": "idle", "to": "wait-ctl-reply", "event": "open",
          "cause": "", "extra": {"peer": "198.51.100.2"}}
