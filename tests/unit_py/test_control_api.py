@@ -230,3 +230,18 @@ def test_format_event_and_matches():
     assert event_matches(e, "l2tp", peer="198.51.100.2"), "prefix entity + extra field must match"
     assert not event_matches(e, "l2", to="wait-ctl-reply"), "'l2' is not a dotted prefix of 'l2tp.tunnel'"
     assert not event_matches(e, None, absent="x"), "a field the event lacks must not match"
+
+
+@pytest.mark.req("LAB.control-api")
+def test_reset_cursor_starts_a_new_window_for_events_and_wait_for(fake, daemon):
+    daemon.subscribe()
+    session(fake, "idle", "up")
+    daemon.wait_for(entity="dialout.session", to="up", within=2.0)
+    daemon.reset_cursor()                       # what the fixtures do at the start of a test
+    assert daemon.events() == [], f"events() must start at the reset: {daemon.events()}"
+    assert len(daemon.events(since=0)) == 1, "since=0 still reaches the whole buffer"
+    with pytest.raises(EventTimeout):
+        daemon.wait_for(entity="dialout.session", to="up", within=0.2)
+    session(fake, "up", "down")
+    daemon.wait_for(entity="dialout.session", to="down", within=2.0)
+    assert [e["to"] for e in daemon.events(entity="dialout")] == ["down"], daemon.events(since=0)

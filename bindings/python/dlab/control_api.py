@@ -145,6 +145,7 @@ class Daemon:
         self._buf: collections.deque[tuple[int, dict]] = collections.deque(maxlen=buffer)
         self._next_seq = 0          # sequence number of the next event received
         self._cursor = 0            # wait_for looks at events with seq >= cursor
+        self._origin = 0            # events() looks at events with seq >= origin (reset_cursor)
         self._cond = threading.Condition()
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
@@ -176,8 +177,10 @@ class Daemon:
     def subscribe(self, entity: str = "", id: str = "") -> "Daemon":  # noqa: A002 (the API's word)
         """Open the event stream (server-side filter: entity prefix and/or id; empty = all).
         Idempotent while a stream is open. Raises ControlError / OSError if the daemon refuses."""
-        if self._reader is not None and self._reader.is_alive():
+        if self.streaming:
             return self
+        if self._reader is not None:
+            self._reader.join(timeout=5)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.settimeout(self.timeout)
@@ -242,14 +245,17 @@ class Daemon:
             return self._next_seq
 
     def reset_cursor(self, to: int | None = None) -> None:
-        """Make the next default wait_for look at events from `to` on (default: from now on)."""
+        """Start a new window at `to` (default: now): the next default wait_for and events() look
+        at events from there on (the pytest fixtures call it at the start of each test)."""
         with self._cond:
-            self._cursor = self._next_seq if to is None else to
+            self._cursor = self._origin = self._next_seq if to is None else to
 
-    def events(self, since: int = 0, entity: str | None = None, **fields: Any) -> list[dict]:
-        """Events received with sequence number >= since (still in the buffer), optionally only
-        those matching entity / fields (see event_matches). Oldest first."""
+    def events(self, since: int | None = None, entity: str | None = None, **fields: Any) -> list[dict]:
+        """Events received with sequence number >= since (default: since the last reset_cursor(),
+        i.e. the test's start under the fixtures; 0: everything still in the buffer), optionally
+        only those matching entity / fields (see event_matches). Oldest first."""
         with self._cond:
+            since = self._origin if since is None else since
             snap = [e for seq, e in self._buf if seq >= since]
         return [e for e in snap if event_matches(e, entity, **fields)]
 
@@ -262,9 +268,9 @@ class Daemon:
         within: seconds (wall clock). since: look at events with sequence number >= since (a
         mark()); by default after the event the previous wait_for returned. Raises EventTimeout
         listing the events seen in that window; if the stream closes (daemon gone) it fails at once
-        with the reason. Subscribes first if no stream is open.
+        with the reason (subscribe() reopens it). Subscribes first if it never did.
         """
-        if not self.streaming:
+        if self._reader is None:   # never subscribed (a closed stream is reported, not reopened)
             self.subscribe()
         crit = dict(fields)
         if to is not None:
