@@ -20,8 +20,8 @@ def write(tmp_path, text: str) -> Path:
 @pytest.mark.req("LAB.scenarios")
 def test_examples_load():
     found = scenario.load_all(REPO / "scenarios" / "examples")
-    assert [s.name for s in found] == ["my-site"], f"examples found: {[s.name for s in found]}"
-    assert found[0].steps[0][0] == "exec", found[0].steps
+    assert [s.name for s in found] == ["busy-site", "my-site"], f"examples found: {[s.name for s in found]}"
+    assert all(s.steps[0][0] == "exec" for s in found), [s.steps[0] for s in found]
 
 
 @pytest.mark.req("LAB.scenarios")

@@ -53,7 +53,8 @@ def format_event(e: dict) -> str:
     if e.get("permitted") is False:
         s += f" {e.get('from', '')}: {e.get('event', '')} NOT PERMITTED"
     elif e.get("from") or e.get("to"):
-        s += f" {e.get('from', '')} -> {e.get('to', '')} on {e.get('event', '')}"
+        s += f" {e['from']} ->" if e.get("from") else " ->"
+        s += f" {e.get('to', '')} on {e.get('event', '')}"
     else:
         s += f" {e.get('event', '')}"
     if e.get("cause"):

@@ -1,0 +1,17 @@
+"""Runs every scenario file of this folder (*.yaml, format in docs/scenarios.md and dlab.scenario):
+each gets its own lab, built from the file's `lab:` section."""
+from pathlib import Path
+
+import pytest
+
+from dlab import scenario
+
+SCENARIOS = scenario.load_all(Path(__file__).parent)
+
+
+@pytest.mark.scenario
+@pytest.mark.parametrize("lab, case", [pytest.param(s.lab_spec(), s, id=s.name,
+                                                    marks=[getattr(pytest.mark, m) for m in s.markers])
+                                       for s in SCENARIOS], indirect=["lab"], scope="module")
+def test_yaml_scenario(lab, case):
+    scenario.run(case, lab)
