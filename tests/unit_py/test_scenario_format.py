@@ -33,7 +33,7 @@ def test_examples_load():
     ("steps: [{ping: {from: a, to: b}, exec: {host: a, argv: []}}]", "exactly one step kind"),
     ("lab: {topology: {}}\nsteps: [{ping: {from: a, to: b}}]", "lab: must be a mapping with only `configs`"),
     ("stepz: []", "unknown key(s) ['stepz']"),
-])
+], ids=["no-steps", "unknown-kind", "missing-key", "unknown-key", "two-kinds", "lab-key", "top-key"])
 def test_bad_files_name_the_step_and_rule(tmp_path, text, message):
     p = write(tmp_path, text)
     with pytest.raises(scenario.ScenarioError) as ei:
