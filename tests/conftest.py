@@ -15,7 +15,7 @@ sys.path.insert(0, str(REPO / "bindings" / "python"))
 from dlab import lab as L  # noqa: E402
 from dlab import topology as T  # noqa: E402
 
-pytest_plugins = ["dlab.pytest_plugin"]
+pytest_plugins = ["dlab.pytest_plugin", "pytester"]
 
 
 def pytest_collection_modifyitems(session, config, items):

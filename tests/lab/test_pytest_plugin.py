@@ -77,3 +77,51 @@ def test_pcap_cutter_keeps_only_its_window(lab, radius, tmp_path):
     frames = wait_for(lambda: len(window()) >= 2 and window(), 5, "request and answer in the cut pcap")
     names = [f["packet"].get("User-Name") for f in frames if f["packet"] is not None and f["packet"].code == 1]
     assert names == ["10.10.1.1@L2TP-dial-out.de.dt"], f"the cut must hold only this window's request: {names}"
+
+
+INNER = '''
+import pytest
+
+def test_first(radius):
+    radius.request("home", {"User-Name": "first@inner", "Service-Type": "Outbound-User"})
+
+def test_second(lab):
+    assert lab.exec("lns", ["true"]).returncode == 0
+'''
+
+
+@pytest.mark.req("LAB.pytest-plugin", "LAB.capture")
+def test_plugin_writes_a_pcap_per_test_per_link(pytester, monkeypatch):
+    """A pytest run of two tests on one lab: each test gets one pcap per link of the topology, named
+    in the JUnit XML, and holds only its own packets (the first test's RADIUS exchange is in its
+    aaa.pcap, not in the second's)."""
+    import xml.etree.ElementTree as ET
+
+    import dlab
+    from dlab.dialout_lab import NotBuilt, build_dir
+    from dlab.proto import read_pcap
+    try:
+        bdir = build_dir()
+    except NotBuilt as e:
+        pytest.skip(str(e))
+    # The inner run's working directory is pytester's: absolute import paths.
+    from pathlib import Path
+    paths = [str(Path(p).resolve().parent) for p in dlab.__path__] + [str(bdir.resolve() / "bindings")]
+    monkeypatch.setenv("PYTHONPATH", ":".join(dict.fromkeys(paths)))
+    monkeypatch.setenv("DL_BUILD_DIR", str(bdir))
+    pytester.makeconftest('pytest_plugins = ["dlab.pytest_plugin"]\n')
+    pytester.makepyfile(test_inner=INNER)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=inner.xml", "-o", "junit_family=xunit2")
+    assert res.ret == 0, "\n".join(res.outlines[-30:])
+    cases = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")}
+             for c in ET.parse(pytester.path / "inner.xml").getroot().iter("testcase")}
+    links = {"leased", "leased-b", "core", "aaa", "site"}
+    for name in ("test_first", "test_second"):
+        assert {k.split(":", 1)[1] for k in cases[name] if k.startswith("pcap:")} == links, cases[name]
+
+    def users(case):
+        frames = read_pcap(cases[case]["pcap:aaa"])
+        return [f["packet"].get("User-Name") for f in frames if f["protocol"] == "radius-auth" and f["packet"]
+                and f["packet"].code == 1]
+    assert users("test_first") == ["first@inner"], f"test_first's aaa.pcap: {users('test_first')}"
+    assert users("test_second") == [], f"test_second's aaa.pcap holds another test's packets: {users('test_second')}"
