@@ -1,12 +1,17 @@
-"""Runs every scenario file of this folder (*.yaml, format in docs/scenarios.md and dlab.scenario):
-each gets its own lab, built from the file's `lab:` section."""
+"""Runs every scenario file of this folder (*.yaml, format in docs/scenarios.md and dlab.scenario),
+or the files $DLAB_SCENARIOS names (`./lab scenario my.yaml`): each gets its own lab, built from the
+file's `lab:` section."""
+import os
 from pathlib import Path
 
 import pytest
 
 from dlab import scenario
 
-SCENARIOS = scenario.load_all(Path(__file__).parent)
+if os.environ.get("DLAB_SCENARIOS"):
+    SCENARIOS = [scenario.load(p) for p in os.environ["DLAB_SCENARIOS"].split(os.pathsep)]
+else:
+    SCENARIOS = scenario.load_all(Path(__file__).parent)
 
 
 @pytest.mark.scenario
