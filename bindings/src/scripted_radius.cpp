@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <system_error>
@@ -109,6 +110,7 @@ public:
     std::uint64_t malformed_ = 0;
     std::uint64_t unverified_ = 0;
     std::uint64_t handler_errors_ = 0;
+    std::uint64_t send_errors_ = 0;
 
 private:
     struct Pending {
@@ -137,19 +139,26 @@ private:
         while (!pending_.empty() && pending_.front().due <= now) {
             Pending p = std::move(pending_.front());
             pending_.pop_front();
-            send_to(p.bytes, p.to);
-            log("sent " + p.what + " to " + endpoint_text(p.to));
+            if (const int err = send_to(p.bytes, p.to); err != 0) {
+                ++send_errors_;  // e.g. the NAS's address is gone: logged, serving goes on
+                log("sending " + p.what + " to " + endpoint_text(p.to) + " failed: " + std::strerror(err));
+            } else {
+                log("sent " + p.what + " to " + endpoint_text(p.to));
+            }
         }
     }
 
-    void send_to(const std::vector<std::uint8_t>& b, const sockaddr_in& to) {
+    /// 0, or the errno of a failed sendto.
+    int send_to(const std::vector<std::uint8_t>& b, const sockaddr_in& to) {
         ssize_t n;
+        int err = 0;
         {
             py::gil_scoped_release nogil;
             n = ::sendto(fd_, b.data(), b.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+            if (n < 0) err = errno;
         }
-        if (n < 0) throw std::system_error(errno, std::generic_category(), "ScriptedRadius sendto");
-        ++sent_;
+        if (n >= 0) ++sent_;
+        return err;
     }
 
     /// One datagram within `timeout_ms`: parse, verify, ask the handler, queue the answer.
@@ -309,7 +318,8 @@ history: one line per request / answer, pending: delayed answers not sent yet.)"
         .def_readonly("dropped", &ScriptedRadius::dropped_)
         .def_readonly("malformed", &ScriptedRadius::malformed_)
         .def_readonly("unverified", &ScriptedRadius::unverified_)
-        .def_readonly("handler_errors", &ScriptedRadius::handler_errors_);
+        .def_readonly("handler_errors", &ScriptedRadius::handler_errors_)
+        .def_readonly("send_errors", &ScriptedRadius::send_errors_, "Answers whose sendto failed (logged in history).");
 }
 
 }  // namespace dl::py_bind
