@@ -1,4 +1,6 @@
-"""Shared pytest set-up for the namespace suites: import path for dlab, and the `lab` fixtures."""
+"""Shared pytest set-up for the namespace suites: import path for dlab, the dial-out lab plugin
+(dlab.pytest_plugin: fixtures lab, lns, lac, cpe, radius, scripted_lac, scripted_radius; feature
+markers; a pcap per test per link) and the default_topology / default_lab fixtures."""
 from __future__ import annotations
 
 import os
@@ -12,6 +14,8 @@ sys.path.insert(0, str(REPO / "bindings" / "python"))
 
 from dlab import lab as L  # noqa: E402
 from dlab import topology as T  # noqa: E402
+
+pytest_plugins = ["dlab.pytest_plugin", "pytester"]
 
 
 def pytest_collection_modifyitems(session, config, items):

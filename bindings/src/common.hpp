@@ -89,5 +89,6 @@ void init_radius(py::module_& m);
 void init_ppp(py::module_& m);
 void init_pcap(py::module_& m);
 void init_endpoint(py::module_& m);
+void init_scripted_radius(py::module_& m);
 
 }  // namespace dl::py_bind

@@ -54,7 +54,7 @@ void Kwargs::done() const {
 }  // namespace dl::py_bind
 
 PYBIND11_MODULE(_native, m) {
-    m.doc() = "Native part of dlab: the project's C++ codecs (proto/) and the scripted L2TP endpoint. "
+    m.doc() = "Native part of dlab: the project's C++ codecs (proto/) and the scripted L2TP endpoint and RADIUS server. "
               "See docs/python.md.";
     dl::py_bind::init_errors(m);
     dl::py_bind::init_l2tp(m);
@@ -62,4 +62,5 @@ PYBIND11_MODULE(_native, m) {
     dl::py_bind::init_ppp(m);
     dl::py_bind::init_pcap(m);
     dl::py_bind::init_endpoint(m);
+    dl::py_bind::init_scripted_radius(m);
 }

@@ -103,6 +103,30 @@ def cmd_bench(a) -> int:
     return bench.run(a)
 
 
+def cmd_scenario(a) -> int:
+    """Run user scenarios (docs/scenarios.md) with pytest and the dial-out lab plugin: *.yaml files
+    through scenarios/examples/test_yaml_scenarios.py, Python files as they are."""
+    import subprocess
+    files = [Path(f).resolve() for f in a.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"lab: no such scenario file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    yamls = [str(f) for f in files if f.suffix in (".yaml", ".yml")]
+    pys = [str(f) for f in files if f.suffix not in (".yaml", ".yml")]
+    env = dict(os.environ)
+    argv = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+            "-p", "dlab.pytest_plugin", "-p", "no:cacheprovider", "-q"]
+    if a.keyword:
+        argv += ["-k", a.keyword]
+    if a.junitxml:
+        argv.append(f"--junitxml={a.junitxml}")
+    if yamls:
+        env["DLAB_SCENARIOS"] = os.pathsep.join(yamls)
+        pys.insert(0, str(REPO / "scenarios" / "examples" / "test_yaml_scenarios.py"))
+    return subprocess.run([*argv, *pys], cwd=REPO, env=env).returncode
+
+
 def cmd_test(a) -> int:
     from . import testrun
     return testrun.run(a)
@@ -117,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--scenario", default="default", help="scenario or topology name")
     s.add_argument("--json", action="store_true", help="print the timeline as JSON")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("scenario", help="run your own scenario files (Python or YAML, docs/scenarios.md)")
+    s.add_argument("files", nargs="+", help="test_*.py files using the lab fixtures, or *.yaml step files")
+    s.add_argument("--junitxml", help="write a JUnit XML report here")
+    s.add_argument("-k", dest="keyword", help="pytest -k expression")
+    s.set_defaults(func=cmd_scenario)
 
     s = sub.add_parser("test", help="every test tier that can run here")
     s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab"],

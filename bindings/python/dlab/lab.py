@@ -138,8 +138,9 @@ class Lab:
 
     def _start_captures(self) -> None:
         """One tcpdump per link, writing <run>/pcaps/<link>.pcap: on the bridge of a shared link (sees
-        every host on it), else on the first end's interface. Packet-buffered (-U) so a pcap is
-        complete up to the last packet even while the lab runs."""
+        every host on it), else on the first end's interface. Packet-buffered (-U) and in immediate
+        mode (each packet handed over as it arrives, not when libpcap's 1 s TPACKET_V3 block times
+        out) so a pcap is complete up to the last packet even while the lab runs (per-test cuts)."""
         pdir = self.run_dir / "pcaps"
         pdir.mkdir(parents=True, exist_ok=True)
         for lk in self.topo.links:
@@ -147,7 +148,8 @@ class Lab:
             out = pdir / f"{lk.name}.pcap"
             self.pcaps[lk.name] = out
             self.start(f"capture-{lk.name}", host,
-                       ["tcpdump", "-n", "-U", "-Z", "root", "-s", "0", "-i", dev, "-w", str(out)],
+                       ["tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "0", "-i", dev,
+                        "-w", str(out)],
                        ready="listening on")
 
     def _start_radius(self) -> None:

@@ -51,5 +51,7 @@ write_pcap = _n.write_pcap
 # scripted endpoint
 ScriptedL2tp = _n.ScriptedL2tp
 ExpectTimeout = _n.ExpectTimeout
+ScriptedRadius = _n.ScriptedRadius      # scripted RADIUS server: answer / drop / delay / spoof
+RadiusReply = _n.RadiusReply
 
 __all__ = [n for n in dir() if not n.startswith("_") and n != "annotations"]

@@ -2,7 +2,8 @@
 
 Tiers: unit (GoogleTest through ctest), fuzz (each libFuzzer harness for a short bounded run, in a
 clang build under build-fuzz/), lab (pytest namespace suites: tests/unit_py (the Python
-bindings), tests/lab, tests/conformance, tests/interop). JUnit XML for each goes to build/test-results/.
+bindings), tests/lab, tests/conformance, tests/interop, and the user-scenario examples under
+scenarios/examples (docs/scenarios.md)). JUnit XML for each goes to build/test-results/.
 """
 from __future__ import annotations
 
@@ -106,8 +107,9 @@ def run_lab(keyword: str | None) -> Tally:
     t = Tally("lab")
     xml = RESULTS / "lab.xml"
     xml.unlink(missing_ok=True)
-    dirs = [str(REPO / "tests" / d) for d in ("unit_py", "lab", "conformance", "interop")
-            if any((REPO / "tests" / d).rglob("test_*.py"))]
+    dirs = [str(REPO / d) for d in ("tests/unit_py", "tests/lab", "tests/conformance", "tests/interop",
+                                    "scenarios/examples")
+            if any((REPO / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs]
     if keyword:

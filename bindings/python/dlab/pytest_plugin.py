@@ -1,0 +1,453 @@
+"""pytest plugin of the dial-out lab (registered by tests/conftest.py and scenarios/examples/conftest.py
+with `pytest_plugins = ["dlab.pytest_plugin"]`). docs/scenarios.md shows how to use it.
+
+Fixtures
+  lab             the default topology (scenarios/topologies/default.yaml) with FreeRADIUS and the
+                  dial-out daemons up (dlab.dialout_lab.start_daemons); one per test module. Vary it
+                  with `pytestmark = pytest.mark.lab_config(configure=fn, topology=fn, ...)` or by
+                  indirect parametrisation (`@pytest.mark.parametrize("lab", [LabSpec(...)], indirect=True)`).
+                  Besides the dlab.lab.Lab API it has `.configs` (the daemons' configs as started),
+                  `.daemons` (role -> control_api.Daemon, event streams open), `.lnsd`, `.bdir`.
+  lns, lac, cpe, isdn, lac2, cpe2, isdn2
+                  control_api.Daemon clients of the daemons; their wait_for() looks at events from
+                  the start of the test on.
+  radius          the topology's FreeRADIUS servers: `radius["home"].address`, `.users(name)`,
+                  `.request(server, {attrs})` (radclient from the lns host).
+  scripted_lac    dlab.proto.ScriptedL2tp on a UDP socket in the `lac` namespace, peer = lnsd.
+  scripted_radius dlab.proto.ScriptedRadius serving in place of a FreeRADIUS server the module names
+                  with lab_config(scripted_radius=["home"]); set `.handler` per test.
+Per test, every link's capture is cut into <run>/tests/<test>/<link>.pcap (named in the JUnit XML
+as properties `pcap:<link>`). Markers per feature: see MARKERS.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from .control_api import Daemon
+
+MARKERS = {
+    "lab_config(configure=None, topology=None, scripted_radius=(), capture=True)":
+        "how the module's `lab` fixture is built (dlab.pytest_plugin.LabSpec)",
+    "dialout": "dial-out sessions: trigger, AAA, OCRQ/OCRP/OCCN, inService (seed Tables 70-77)",
+    "l2tp": "L2TP control connection and session behaviour (RFC 2661)",
+    "ppp": "PPP LCP / authentication / IPCP (RFC 1661, 1334, 1994, 1332)",
+    "aaa": "RADIUS authorisation and authentication through lnsd (RFC 2865, 2868, seed Table 75)",
+    "isdn": "the emulated ISDN exchange (isdn-emu) and call set-up",
+    "scenario": "a user scenario (scenarios/examples, docs/scenarios.md)",
+    "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, seed Table 75)",
+}
+
+# role -> config key of its control socket (dlab.dialout_lab.daemon_configs); lnsd's is lnsd.sock.
+ROLES = ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2")
+
+
+@dataclass
+class LabSpec:
+    """How the `lab` fixture builds its lab.
+
+    configure: fn(configs) editing the daemons' configs in place (dlab.dialout_lab.daemon_configs;
+      a role set to None is not started). topology: fn(raw) editing the raw default.yaml dict.
+    scripted_radius: names of FreeRADIUS servers of the topology NOT to start: the scripted_radius
+      fixture serves on their address, port and secret instead. capture: per-link tcpdump (and so
+      the per-test pcaps)."""
+    configure: Callable[[dict], None] | None = None
+    topology: Callable[[dict], None] | None = None
+    scripted_radius: tuple[str, ...] | list[str] = ()
+    capture: bool = True
+
+
+def pytest_configure(config):
+    for name, help_text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {help_text}")
+
+
+def _spec(request) -> LabSpec:
+    param = getattr(request, "param", None)
+    if isinstance(param, LabSpec):
+        return param
+    if isinstance(param, dict):
+        return LabSpec(**param)
+    m = request.node.get_closest_marker("lab_config")
+    if m is not None:
+        if m.args:
+            raise pytest.UsageError(f"{request.node.nodeid}: lab_config takes keyword arguments only")
+        try:
+            return LabSpec(**m.kwargs)
+        except TypeError as e:
+            raise pytest.UsageError(f"{request.node.nodeid}: lab_config: {e}") from None
+    return LabSpec()
+
+
+@pytest.fixture(scope="module")
+def lab(request):
+    """The default dial-out lab for this test module (see the module docstring)."""
+    from . import dialout_lab as D
+    from .lab import Lab
+
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    try:
+        bdir = D.build_dir()
+    except D.NotBuilt as e:
+        pytest.skip(str(e))
+    spec = _spec(request)
+    topo = D.default_topology(configure=spec.topology)
+    # FreeRADIUS servers the scripted_radius fixture replaces: not started, their data kept.
+    missing = [n for n in spec.scripted_radius if n not in topo.radius]
+    if missing:
+        raise pytest.UsageError(f"lab_config(scripted_radius=...): no RADIUS server {missing} in the topology "
+                                f"(has: {', '.join(topo.radius)})")
+    scripted = {n: topo.radius.pop(n) for n in spec.scripted_radius}
+    configs: dict = {}
+
+    def configure(c: dict) -> None:
+        if spec.configure is not None:
+            spec.configure(c)
+        configs.update(c)
+
+    with Lab(topo, capture=spec.capture) as lb:
+        lb.bdir = bdir
+        lb.lnsd = D.start_daemons(lb, bdir, configure=configure)
+        lb.configs = configs
+        lb.scripted_radius_servers = scripted
+        lb.daemons = {"lnsd": Daemon(lb.lnsd.sock, name="lnsd").subscribe()}
+        for role in ROLES:
+            if configs.get(role) is not None:
+                lb.daemons[role] = Daemon(configs[role]["control"], name=role).subscribe()
+        try:
+            yield lb
+        finally:
+            for d in lb.daemons.values():
+                d.close()
+
+
+def _daemon(lab, role: str) -> Daemon:
+    daemons = getattr(lab, "daemons", None)
+    if daemons is None:
+        raise pytest.UsageError("this test module's `lab` fixture is not the dial-out lab of dlab.pytest_plugin")
+    if role not in daemons:
+        raise pytest.UsageError(f"{role} is not running in this lab (lab_config(configure=...) set configs[{role!r}] "
+                                "to None)")
+    d = daemons[role]
+    d.reset_cursor()
+    return d
+
+
+@pytest.fixture
+def lns(lab) -> Daemon:
+    """lnsd's control API; wait_for() sees events from the start of the test on."""
+    return _daemon(lab, "lnsd")
+
+
+@pytest.fixture
+def lac(lab) -> Daemon:
+    """lac-emu (host `lac`, the default VR's LAC)."""
+    return _daemon(lab, "lac")
+
+
+@pytest.fixture
+def cpe(lab) -> Daemon:
+    """cpe-emu (host `cpe`, site 5551001)."""
+    return _daemon(lab, "cpe")
+
+
+@pytest.fixture
+def isdn(lab) -> Daemon:
+    """isdn-emu (host `lac`, the exchange of lac-emu and cpe-emu)."""
+    return _daemon(lab, "isdn")
+
+
+@pytest.fixture
+def lac2(lab) -> Daemon:
+    """lac-emu of virtual router vr-b (host `lac2`)."""
+    return _daemon(lab, "lac2")
+
+
+@pytest.fixture
+def cpe2(lab) -> Daemon:
+    """cpe-emu of vr-b's site 5552002 (host `cpe`)."""
+    return _daemon(lab, "cpe2")
+
+
+@pytest.fixture
+def isdn2(lab) -> Daemon:
+    """isdn-emu of vr-b (host `lac2`)."""
+    return _daemon(lab, "isdn2")
+
+
+# ----- RADIUS -----
+class RadiusServers:
+    """The lab's FreeRADIUS servers (topology `radius:`): `servers[name]` is a dlab.topology.RadiusServer
+    (host, address, secret, clients, users, auth_port)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.servers = dict(lab.topo.radius)
+
+    def __getitem__(self, name: str):
+        try:
+            return self.servers[name]
+        except KeyError:
+            raise KeyError(f"no RADIUS server {name!r} in this lab (has: {', '.join(self.servers)})") from None
+
+    def __iter__(self):
+        return iter(self.servers)
+
+    def users(self, name: str) -> list[str]:
+        """User names of server `name`'s users file."""
+        return [u.name for u in self[name].users]
+
+    def request(self, server: str, attrs: dict[str, str], host: str = "lns") -> dict:
+        """One Access-Request with Debian's radclient from `host`; returns dlab.demo.parse_radclient's
+        dict (`received`: {`code`, `attributes`: [(name, value)]}, `exit`)."""
+        from .demo import radius_request
+        self[server]
+        return radius_request(self.lab, server, attrs, host)
+
+
+@pytest.fixture
+def radius(lab) -> RadiusServers:
+    """The lab's FreeRADIUS servers: addresses, users, and request() through radclient."""
+    return RadiusServers(lab)
+
+
+# ----- scripted peers -----
+@pytest.fixture
+def scripted_lac(lab):
+    """dlab.proto.ScriptedL2tp bound in the `lac` namespace on the LAC's address, port 1701 if free
+    (lac-emu not started) else an ephemeral port; its peer is lnsd (local-address, port)."""
+    from . import netns
+    from .proto import ScriptedL2tp
+    lac_cfg = lab.configs.get("lac")
+    address = lac_cfg["listen"] if lac_cfg else lab.topo.address_of("lac", "core")
+    sock = netns.socket_in(lab.ns("lac"))
+    try:
+        sock.bind((address, 1701))
+    except OSError:
+        sock.bind((address, 0))
+    lnsd = lab.configs["lnsd"]
+    ep = ScriptedL2tp(sock, peer=(lnsd["local-address"], int(lnsd.get("port", 1701))))
+    yield ep
+    sock.close()
+
+
+class ScriptedRadiusServer:
+    """A dlab.proto.ScriptedRadius serving on a background thread (serve() in 50 ms slices).
+
+    Attributes of the engine (handler, requests, history, sent, dropped, pending, ...) are reachable
+    directly; `.address`, `.port`, `.secret`, `.name` say where it serves; `.servers` maps every
+    scripted server name to its ScriptedRadiusServer."""
+
+    def __init__(self, lab, name: str, server):
+        from . import netns
+        from .proto import ScriptedRadius
+        self.name, self.address, self.port, self.secret = name, server.address, server.auth_port, server.secret
+        self._sock = netns.socket_in(lab.ns(server.host))
+        self._sock.bind((server.address, server.auth_port))
+        self.engine = ScriptedRadius(self._sock, server.secret)
+        self.servers: dict[str, ScriptedRadiusServer] = {name: self}
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"scripted-radius:{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.engine.serve(0.05)
+        except BaseException as e:  # noqa: BLE001 - reported by the fixture
+            self.error = e
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["engine"], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("handler", "drop_unverified"):
+            setattr(self.engine, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+@pytest.fixture
+def scripted_radius(lab):
+    """A scripted RADIUS server in place of each FreeRADIUS server named by the module's
+    lab_config(scripted_radius=[...]); returns the first (`.servers[name]` for the others). With
+    no handler it drops every request; set `scripted_radius.handler = fn(request) -> Radius |
+    RadiusReply | None`."""
+    names = list(getattr(lab, "scripted_radius_servers", {}) or {})
+    if not names:
+        raise pytest.UsageError("scripted_radius needs the module marked "
+                                "pytest.mark.lab_config(scripted_radius=['home']) (the servers it replaces)")
+    servers = {n: ScriptedRadiusServer(lab, n, lab.scripted_radius_servers[n]) for n in names}
+    for s in servers.values():
+        s.servers = servers
+    try:
+        yield servers[names[0]]
+    finally:
+        for s in servers.values():
+            s.stop()
+        errors = [f"{n}: {s.error!r}" for n, s in servers.items() if s.error is not None]
+        if errors:
+            pytest.fail(f"scripted RADIUS server failed: {'; '.join(errors)}")
+
+
+# ----- per-test pcaps -----
+class PcapCutter:
+    """Cuts one growing pcap file (tcpdump -U) at record boundaries.
+
+    `mark()` moves past every complete record and returns that offset; `find(token)` looks for the
+    first complete record after the current offset whose packet contains `token`, moves past it and
+    returns (record start, record end), or None if it is not there (yet) — the offset then stays.
+    `write(start, end, out)` writes the global header plus the records between the two offsets."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._pos = 24       # offset the next scan starts at (after the global header)
+        self._order = None   # struct byte order from the magic number
+
+    def _records(self):
+        """(start, end, data) of each complete record from the current offset on."""
+        import struct
+        try:
+            with open(self.path, "rb") as f:
+                if self._order is None:
+                    magic = f.read(4)
+                    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+                        self._order = "<"
+                    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+                        self._order = ">"
+                    else:
+                        return
+                base = self._pos   # fixed here: callers move self._pos while iterating
+                f.seek(base)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        off = 0
+        while off + 16 <= len(data):
+            incl = struct.unpack_from(self._order + "I", data, off + 8)[0]
+            if off + 16 + incl > len(data):
+                return
+            yield base + off, base + off + 16 + incl, data[off + 16:off + 16 + incl]
+            off += 16 + incl
+
+    def mark(self) -> int:
+        for _start, end, _data in self._records():
+            self._pos = end
+        return self._pos
+
+    def find(self, token: bytes) -> tuple[int, int] | None:
+        for start, end, data in self._records():
+            if token in data:
+                self._pos = end
+                return start, end
+        return None
+
+    def write(self, start: int, end: int, out: Path) -> None:
+        with open(self.path, "rb") as f:
+            header = f.read(24)
+            f.seek(start)
+            body = f.read(max(0, end - start))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(header + body)
+
+
+CUT_PORT = 9   # discard (RFC 863): the cut markers are UDP broadcasts nobody answers
+
+
+def send_cut_marker(lab, link: str, token: bytes) -> None:
+    """One UDP datagram carrying `token`, broadcast on `link` from its first end (SO_BINDTODEVICE):
+    it is captured after every packet sent on the link before it, so it marks a cut point, and
+    nobody answers a broadcast to the discard port."""
+    import ipaddress
+    import socket
+
+    from . import netns
+    lk = next(x for x in lab.topo.links if x.name == link)
+    host, addrs = next(iter(lk.ends.items()))
+    bcast = str(ipaddress.ip_interface(addrs[0]).network.broadcast_address)
+    s = netns.socket_in(lab.ns(host))
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, link.encode())
+        s.sendto(token, (bcast, CUT_PORT))
+    finally:
+        s.close()
+
+
+def cut_points(lab, cutters: dict, label: str, within: float = 5.0) -> dict[str, tuple[int, int] | None]:
+    """Send a cut marker on every link and wait (bounded) until each capture holds it: link ->
+    (marker record start, end), or None where it did not show up in time (link without
+    addresses, capture gone)."""
+    import secrets
+
+    from .wait import WaitTimeout, wait_for
+    token = f"dlab-pcap-cut {label} {secrets.token_hex(4)}".encode()
+    found: dict[str, tuple[int, int] | None] = {}
+    for link in cutters:
+        try:
+            send_cut_marker(lab, link, token)
+        except (OSError, StopIteration, ValueError, IndexError):
+            found[link] = None
+
+    def all_found():
+        for link, c in cutters.items():
+            if link not in found:
+                hit = c.find(token)
+                if hit is not None:
+                    found[link] = hit
+        return len(found) == len(cutters)
+    try:
+        wait_for(all_found, within, f"pcap cut markers on {', '.join(cutters)}")
+    except WaitTimeout:
+        for link in cutters:
+            found.setdefault(link, None)
+    return found
+
+
+def _safe(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-\[\]]+", "_", nodeid).strip("_")[:180]
+
+
+@pytest.fixture(autouse=True)
+def _dlab_pcap_per_test(request):
+    """A pcap per test per link under <run>/tests/<test>/ when the test uses a captured lab: the
+    packets between a cut marker sent at set-up and one sent at teardown (markers excluded)."""
+    from .lab import Lab
+    if "lab" not in request.fixturenames:
+        yield
+        return
+    lb = request.getfixturevalue("lab")
+    if not isinstance(lb, Lab) or not lb.pcaps:
+        yield
+        return
+    cutters = lb.__dict__.setdefault("_pcap_cutters", {})
+    for link, path in lb.pcaps.items():
+        cutters.setdefault(link, PcapCutter(path))
+    begin = cut_points(lb, cutters, "start")
+    starts = {link: (hit[1] if hit else cutters[link].mark()) for link, hit in begin.items()}
+    yield
+    end = cut_points(lb, cutters, "end")
+    folder = lb.run_dir / "tests" / _safe(request.node.nodeid)
+    for link, c in cutters.items():
+        stop = end[link][0] if end.get(link) else c.mark()
+        out = folder / f"{link}.pcap"
+        try:
+            c.write(starts[link], stop, out)
+        except OSError as e:
+            request.node.user_properties.append((f"pcap:{link}", f"not written: {e}"))
+            continue
+        note = "" if begin.get(link) and end.get(link) else " (cut without marker: may miss the last packets)"
+        request.node.user_properties.append((f"pcap:{link}", f"{out}{note}"))
