@@ -24,12 +24,13 @@ from dlab import lab as L
 from dlab import netns
 from dlab.wait import WaitTimeout, wait_for
 
-LNS_ADDR, LAC_ADDR = "198.51.100.1", "198.51.100.2"
+LNS_ADDR, LAC_ADDR, LAC2_ADDR = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 TUNNEL_SECRET = "lac-secret"          # Tunnel-Password of the home server's reply (RFC 2868 §3.5)
 DOMAIN = "L2TP-dial-out.de.dt"
 RD = "0.0.0.0:65000"                  # route distinguisher of the `default` VR's target
 DESTS = {name: f"10.10.{i}.1" for i, name in enumerate(
     ("established", "show", "lnsctl", "clear-manager", "cdn-setup", "cdn-up", "stopccn", "bad-response"), start=1)}
+PLAIN_DEST = "10.10.9.1"             # its home-server user names 198.51.100.3 without a Tunnel-Password
 ISDN_CAUSE = {"cause_code": 17, "cause_msg": 0, "advisory": "user busy"}  # Q.931 cause 17 (user busy)
 
 
@@ -61,6 +62,11 @@ def _add_users(raw: dict) -> None:
             continue  # already in default.yaml
         home["users"].append({"name": f"{RD}/{dest}@{DOMAIN}", "check": list(template["check"]),
                               "reply": list(template["reply"])})
+    # A LAC without tunnel secret (lnsd's default profile: no hide-avps either).
+    plain = [r for r in template["reply"] if not r.startswith(("Tunnel-Password", "Tunnel-Server-Endpoint",
+                                                                 "Tunnel-Assignment-Id"))]
+    plain += [f'Tunnel-Server-Endpoint:1 = "{LAC2_ADDR}"', 'Tunnel-Assignment-Id:1 = "lac2"']
+    home["users"].append({"name": f"{RD}/{PLAIN_DEST}@{DOMAIN}", "check": list(template["check"]), "reply": plain})
 
 
 def _configure(configs: dict) -> None:
@@ -95,11 +101,11 @@ class ScriptedLac:
     """The scripted LAC on 198.51.100.2:1701 in `lac`: one ScriptedL2tp per control connection that
     lnsd opens (a new one for each SCCRQ), all on the same UDP socket."""
 
-    def __init__(self, lab):
+    def __init__(self, lab, host: str = "lac", addr: str = LAC_ADDR):
         self.lab = lab
-        self.sock = netns.socket_in(lab.ns("lac"))
+        self.sock = netns.socket_in(lab.ns(host))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((LAC_ADDR, 1701))
+        self.sock.bind((addr, 1701))
         self.l2tp = P().ScriptedL2tp(self.sock, peer=(LNS_ADDR, 1701))
         self.sccrq = None
         self.challenge = os.urandom(16)
@@ -113,10 +119,12 @@ class ScriptedLac:
         and our own Challenge). Returns the SCCRQ."""
         L2TP = P().L2TP
         self.sccrq = self.l2tp.expect("SCCRQ", within=10.0)
+        auth = {}
+        if self.sccrq.challenge is not None:  # tunnel authentication (§5.1.1): answer it, challenge back
+            auth = {"challenge": self.challenge,
+                    "challenge_response": P().challenge_response(2, response_secret, self.sccrq.challenge)}
         self.l2tp.send(L2TP.sccrp(assigned_tunnel_id=tid, host_name="scripted-lac", framing_capabilities=3,
-                                  bearer_capabilities=3, challenge=self.challenge,
-                                  challenge_response=P().challenge_response(2, response_secret,
-                                                                            self.sccrq.challenge)))
+                                  bearer_capabilities=3, **auth))
         return self.sccrq
 
     def close(self):
@@ -340,6 +348,39 @@ def test_show_session_names_the_called_number_of_an_outgoing_call(olab, lac):
     lsid = f"{sccrq.assigned_tunnel_id}/{ocrq.assigned_session_id}"
     got = d.ctl("show", "l2tp", "session", lsid)
     assert subset([{"id": lsid, "called-number": "5551001"}], got), got
+
+
+@pytest.mark.req("L2TP.outgoing", "L2TP.tunnel-auth", "L2TP.hidden")
+def test_without_tunnel_password_no_challenge_and_avps_in_clear(olab):
+    """Home server answer without Tunnel-Password, LAC 198.51.100.3 not in lnsd's `peers`: the SCCRQ
+    carries no Challenge (§5.1.1: authentication only with a shared secret) and the OCRQ no hidden AVP."""
+    lab, d = olab
+    L2TP = P().L2TP
+    lac = ScriptedLac(lab, host="lac2", addr=LAC2_ADDR)
+    try:
+        lac.trigger(PLAIN_DEST)
+        sccrq = lac.answer_sccrq(tid=60)
+        assert sccrq.challenge is None, f"SCCRQ has a Challenge without a tunnel secret: {sccrq.avps}"
+        scccn = lac.l2tp.expect("SCCCN", within=5.0)
+        assert scccn.challenge_response is None, "SCCCN with a Challenge Response although we sent no Challenge"
+        ocrq = lac.l2tp.expect("OCRQ", within=5.0)
+        assert not [a.name for a in ocrq.avps if a.hidden], f"hidden AVPs without a secret: {ocrq.avps}"
+        assert ocrq.random_vector is None, "Random Vector AVP without hidden AVPs"
+        assert ocrq.called_number == "5551001", f"Called Number {ocrq.called_number!r}"
+        sid = ocrq.assigned_session_id
+        lac.l2tp.send(L2TP.ocrp(session_id=sid, assigned_session_id=61))
+        lac.l2tp.send(L2TP.occn(session_id=sid, tx_connect_speed=64000, framing_type=P().FRAMING_SYNC))
+        lsid = f"{sccrq.assigned_tunnel_id}/{sid}"
+        wait_for(lambda: subset([{"state": "established"}], d.ctl("show", "l2tp", "session", lsid)), 5.0,
+                 "outgoing session to 198.51.100.3 established")
+        t = d.ctl("show", "l2tp", "tunnel", str(sccrq.assigned_tunnel_id))
+        assert subset([{"destination": LAC2_ADDR, "authenticated": False, "hidden-avps": False,
+                        "assignment-id": "lac2"}], t), t
+        d.ctl("l2tp", "clear", "destination", LAC2_ADDR)
+        stop = lac.l2tp.expect("StopCCN", within=5.0)
+        assert stop.result_code["result"] == 1, f"StopCCN Result Code {stop.result_code}"
+    finally:
+        lac.close()
 
 
 @pytest.mark.req("L2TP.tunnel-auth", "L2TP.stopccn", "T74.inhibited")
