@@ -176,8 +176,8 @@ def establish(lac: ScriptedLac, d, dest: str, our_sid: int) -> tuple:
     return lac.sccrq, scccn, ocrq
 
 
-@pytest.mark.req("L2TP.outgoing", "L2TP.tunnel-auth", "L2TP.hidden", "T75.dial-out-number", "T75.bps",
-                 "T75.bearer-type", "T74.connecting")
+@pytest.mark.req("L2TP.outgoing", "L2TP.tunnel-auth", "L2TP.hidden", "L2TP.validation", "T75.dial-out-number",
+                 "T75.bps", "T75.bearer-type", "T74.connecting")
 def test_dial_out_opens_an_authenticated_tunnel_and_places_an_outgoing_call(olab, lac):
     lab, d = olab
     L2TP = P().L2TP
@@ -187,6 +187,7 @@ def test_dial_out_opens_an_authenticated_tunnel_and_places_an_outgoing_call(olab
     sccrq = lac.answer_sccrq()
     assert sccrq.tunnel_id == 0 and sccrq.ns == 0, f"SCCRQ header: {sccrq}"
     assert sccrq.assigned_tunnel_id, f"SCCRQ without Assigned Tunnel ID: {sccrq}"
+    sccrq.validate()  # every AVP §6.1 requires (raises ValidationError naming the missing one)
     assert sccrq.host_name == "lns", f"Host Name {sccrq.host_name!r}"
     assert sccrq.challenge is not None and len(sccrq.challenge) >= 16, \
         f"SCCRQ carries no Challenge although the Tunnel-Password is set: {sccrq}"
@@ -201,6 +202,7 @@ def test_dial_out_opens_an_authenticated_tunnel_and_places_an_outgoing_call(olab
     assert called is not None and called.hidden, f"Called Number not hidden: {ocrq.avps}"
     assert ocrq.random_vector is not None, "hidden AVPs without a Random Vector AVP (§4.3)"
     assert ocrq.unhide(TUNNEL_SECRET) >= 1, "no AVP could be unhidden with the tunnel secret"
+    ocrq.validate()  # §6.9 required AVPs
     assert ocrq.called_number == "5551001", f"Called Number {ocrq.called_number!r} (ERX-Dial-Out-Number)"
     assert (ocrq.minimum_bps, ocrq.maximum_bps) == (56000, 64000), \
         f"Minimum/Maximum BPS {ocrq.minimum_bps}/{ocrq.maximum_bps} (ERX-Minimum/Maximum-BPS)"
