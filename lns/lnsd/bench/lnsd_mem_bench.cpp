@@ -20,7 +20,12 @@
 // Both are lnsd-side only. Not included: IPCP / access routes / accounting of an inService session
 // (no CPE here) and the kernel's share (routes, socket buffers).
 //
-// Usage: dl_lnsd_mem_bench [sessions=10000] [repeat=1]. Prints one line per run and a JSON line.
+// Mode `l2tp` (for the breakdown): the parent is the Lns core alone (no DialOutWiring, no PPP, no
+// dial-out manager) and the child places N incoming calls (ICRQ/ICRP/ICCN, §7.4) on one tunnel; the
+// same heap / RSS deltas then give the L2TP share (engine session + lnsd's session record).
+//
+// Usage: dl_lnsd_mem_bench [sessions=10000] [repeat=1] [dial-out|l2tp]. Prints one line per run and a
+// JSON line.
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -79,8 +84,17 @@ std::size_t heap_in_use() {
     return m.uordblks + m.hblkhd;
 }
 
+/// What the parent tells the generator once its own socket is up.
+struct Command {
+    std::uint16_t lns_port = 0;
+    std::uint32_t sessions = 0;
+    std::uint8_t incoming = 0;  ///< 1: open a tunnel and place incoming calls (mode l2tp)
+};
+
 /// The load generator (child process): a LAC-role engine that accepts and connects every OCRQ.
-/// Writes its UDP port to `port_fd`, then runs until its parent goes away (stdin-like pipe EOF).
+/// Writes its UDP port to `port_fd`, reads a Command from `parent_fd`; in mode l2tp it opens one
+/// tunnel with one incoming call, then places `sessions` more on each 'g' byte. Runs until its
+/// parent closes `parent_fd` (EOF).
 [[noreturn]] void run_generator(int port_fd, int parent_fd) {
     boost::asio::io_context io;
     core::SystemClock clock;
@@ -98,6 +112,8 @@ std::size_t heap_in_use() {
     ec.receive_window = 64;
     eng::EngineCallbacks cb;
     cb.send = [&udp](eng::PeerId p, std::vector<std::uint8_t> b) { udp->send(p, b); };
+    bool tunnel_up = false, warm_placed = false;
+    cb.tunnel_up = [&tunnel_up](std::uint16_t, eng::PeerId) { tunnel_up = true; };
     cb.ocrq = [&lac](eng::SessionKey k, const eng::OutgoingCall&) {
         lac->accept(k);                                   // OCRP (§6.10)
         lac->call_connected(k, 64000, l2tp::kFramingSync);  // OCCN (§6.11)
@@ -110,12 +126,30 @@ std::size_t heap_in_use() {
     const std::uint16_t port = udp->local_port();
     if (::write(port_fd, &port, sizeof port) != static_cast<ssize_t>(sizeof port)) std::_Exit(1);
     ::close(port_fd);
+    Command cmd;
+    if (::read(parent_fd, &cmd, sizeof cmd) != static_cast<ssize_t>(sizeof cmd)) std::_Exit(0);
+    const auto lns_peer = lnsd::peer_id(lo, cmd.lns_port);
+    std::uint32_t serial = 0;
+    auto place = [&](std::uint32_t count) {
+        eng::IncomingCall ic;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            ic.call_serial_number = ++serial;
+            lac->place_incoming_call(lns_peer, ic);
+        }
+    };
+    if (cmd.incoming) lac->open_tunnel(lns_peer);  // SCCRQ; the warm-up call once it is up
     ::fcntl(parent_fd, F_SETFL, ::fcntl(parent_fd, F_GETFL) | O_NONBLOCK);
     for (;;) {
         io.run_one_for(20ms);
+        if (cmd.incoming && tunnel_up && !warm_placed) {
+            warm_placed = true;
+            place(1);
+        }
         char c;
         // The parent holds the write end open; EOF (0) means it is done or gone.
-        if (::read(parent_fd, &c, 1) == 0) std::_Exit(0);
+        const auto got = ::read(parent_fd, &c, 1);
+        if (got == 0) std::_Exit(0);
+        if (got == 1 && c == 'g' && cmd.incoming) place(cmd.sessions);
     }
 }
 
@@ -123,6 +157,7 @@ std::string yaml_config(std::size_t sessions) {
     return R"(
 local-address: 127.0.0.1
 hostname: lns-mem
+secret: mem-bench-pw        # = the generator's; dial-out calls get it as Tunnel-Password too
 receive-window: 64
 timers: {hello: 60s, retransmit: 1s}
 virtual-routers:
@@ -161,10 +196,21 @@ std::vector<std::uint8_t> trigger_packet(std::uint32_t dst) {
 struct Figures {
     std::size_t sessions = 0;
     double heap_b = 0, rss_kib = 0, seconds = 0;
+    std::uint64_t sent = 0, retransmitted = 0;  ///< lnsd's control messages (all tunnels)
 };
 
-/// The LNS side (parent): lnsd's Lns + DialOutWiring. Returns the figures of one run.
-Figures run_lns(std::size_t n, std::uint16_t lac_port) {
+/// lnsd's control-channel counters (show l2tp tunnel detail) into `f`.
+void add_channel_counters(const lnsd::Lns& lns, Figures& f) {
+    for (const auto& t : lns.show_tunnels("", true))
+        if (t.contains("channel")) {
+            f.sent += t["channel"].value("sent", std::uint64_t{0});
+            f.retransmitted += t["channel"].value("retransmitted", std::uint64_t{0});
+        }
+}
+
+/// The LNS side (parent): lnsd's Lns + DialOutWiring (`l2tp`: the Lns alone, incoming calls from
+/// the generator). `life_fd`: the pipe to the generator. Returns the figures of one run.
+Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, bool l2tp_only) {
     boost::asio::io_context io;
     core::SystemClock clock;
     core::TimerQueue timers(clock);
@@ -215,14 +261,11 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port) {
                                               [&lns](lnsd::PeerId p, std::span<const std::uint8_t> b) {
                                                   lns.receive(p, b);
                                               });
-    lnsd::DataPlanePort port;
-    port.add_dialout_route = [](const std::string&, core::Ipv4Prefix) -> std::optional<std::string> {
-        return std::nullopt;
-    };
-    auto wiring = std::make_unique<lnsd::DialOutWiring>(timers, registry, bus, lns, *radius,
-                                                        lnsd::load_wiring_config(root), port);
-    wiring->load_dialout(root["dialout"]);
-
+    const Command cmd{udp->local_port(), static_cast<std::uint32_t>(n), static_cast<std::uint8_t>(l2tp_only)};
+    if (::write(life_fd, &cmd, sizeof cmd) != static_cast<ssize_t>(sizeof cmd)) {
+        std::cerr << "load generator gone\n";
+        std::exit(1);
+    }
     auto run_until = [&](auto pred, std::chrono::seconds limit) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
         while (!pred()) {
@@ -236,6 +279,43 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port) {
             if (t.value("in-flight", 0) != 0 || t.value("queued", 0) != 0) return false;
         return true;
     };
+    Figures f;
+    f.sessions = n;
+    if (l2tp_only) {
+        std::size_t connected = 0;
+        lns.on_connected = [&connected](lnsd::CallHandle, const eng::ConnectInfo&) { ++connected; };
+        if (!run_until([&] { return connected >= 1 && channel_idle(); }, 30s)) {
+            std::cerr << "warm-up incoming call did not connect in 30 s\n";
+            std::exit(1);
+        }
+        malloc_trim(0);
+        const std::size_t heap0 = heap_in_use();
+        const long rss0 = vm_rss_kib();
+        const auto t0 = std::chrono::steady_clock::now();
+        if (::write(life_fd, "g", 1) != 1) std::exit(1);
+        if (!run_until([&] { return connected >= n + 1 && channel_idle(); }, 300s)) {
+            std::cerr << "only " << connected - 1 << " of " << n << " incoming calls connected in 300 s\n";
+            std::exit(1);
+        }
+        f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (lns.session_count() != n + 1) {
+            std::cerr << "sessions " << lns.session_count() << " want " << n + 1 << "\n";
+            std::exit(1);
+        }
+        f.heap_b = (static_cast<double>(heap_in_use()) - static_cast<double>(heap0)) / static_cast<double>(n);
+        f.rss_kib = static_cast<double>(vm_rss_kib() - rss0) / static_cast<double>(n);
+        add_channel_counters(lns, f);
+        lns.on_connected = nullptr;
+        udp->close();
+        return f;
+    }
+    lnsd::DataPlanePort port;
+    port.add_dialout_route = [](const std::string&, core::Ipv4Prefix) -> std::optional<std::string> {
+        return std::nullopt;
+    };
+    auto wiring = std::make_unique<lnsd::DialOutWiring>(timers, registry, bus, lns, *radius,
+                                                        lnsd::load_wiring_config(root), port);
+    wiring->load_dialout(root["dialout"]);
     const std::uint32_t base = 0x0A000001;  // 10.0.0.1
     wiring->tun_packet("default", trigger_packet(base));
     if (!run_until([&] { return wiring->counters().calls_connected >= 1 && channel_idle(); }, 30s)) {
@@ -250,9 +330,9 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port) {
         wiring->tun_packet("default", trigger_packet(base + static_cast<std::uint32_t>(i)));
         if (i % 256 == 0) io.poll();  // keep the loop (RADIUS, L2TP) moving while triggering
     }
-    if (!run_until([&] { return wiring->counters().calls_connected >= n + 1 && channel_idle(); }, 120s)) {
+    if (!run_until([&] { return wiring->counters().calls_connected >= n + 1 && channel_idle(); }, 300s)) {
         std::cerr << "only " << wiring->counters().calls_connected - 1 << " of " << n
-                  << " dial-out calls connected in 120 s\n";
+                  << " dial-out calls connected in 300 s\n";
         std::exit(1);
     }
     const auto t1 = std::chrono::steady_clock::now();
@@ -261,11 +341,10 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port) {
                   << "\n";
         std::exit(1);
     }
-    Figures f;
-    f.sessions = n;
     f.heap_b = (static_cast<double>(heap_in_use()) - static_cast<double>(heap0)) / static_cast<double>(n);
     f.rss_kib = static_cast<double>(vm_rss_kib() - rss0) / static_cast<double>(n);
     f.seconds = std::chrono::duration<double>(t1 - t0).count();
+    add_channel_counters(lns, f);
     wiring.reset();
     udp->close();
     return f;
@@ -276,11 +355,14 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port) {
 int main(int argc, char** argv) {
     const std::size_t n = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10000;
     const int repeat = argc > 2 ? std::atoi(argv[2]) : 1;
-    if (n == 0 || n > 60000 || repeat < 1) {
-        std::cerr << "usage: dl_lnsd_mem_bench [sessions 1..60000] [repeat >= 1]\n";
+    const std::string mode = argc > 3 ? argv[3] : "dial-out";
+    if (n == 0 || n > 60000 || repeat < 1 || (mode != "dial-out" && mode != "l2tp")) {
+        std::cerr << "usage: dl_lnsd_mem_bench [sessions 1..60000] [repeat >= 1] [dial-out|l2tp]\n";
         return 2;
     }
-    std::printf("lnsd memory per dial-out session, LNS side only (load generator in a child process)\n");
+    const bool l2tp_only = mode == "l2tp";
+    std::printf("lnsd memory per %s, LNS side only (load generator in a child process)\n",
+                l2tp_only ? "incoming L2TP session (Lns core alone, no PPP, no dial-out)" : "dial-out session");
     std::printf("  object sizes (sizeof, without their heap members): L2TP engine session %zu B, lnsd session "
                 "record %zu B, wiring call record %zu B, PPP link %zu B, dial-out manager session %zu B\n",
                 eng::Engine::sizeof_session(), lnsd::Lns::sizeof_session_record(),
@@ -310,16 +392,20 @@ int main(int argc, char** argv) {
             return 1;
         }
         ::close(port_pipe[0]);
-        const Figures f = run_lns(n, lac_port);
+        const Figures f = run_lns(n, lac_port, life_pipe[1], l2tp_only);
         ::close(life_pipe[1]);  // the generator exits on EOF
         int status = 0;
         ::waitpid(child, &status, 0);
-        std::printf("  run %d: %zu dial-out sessions (connecting, L2TP established, PPP LCP started) in %.2f s: "
-                    "heap %.0f B/session, RSS %.2f KiB/session (budget 8 KiB)\n",
-                    r + 1, f.sessions, f.seconds, f.heap_b, f.rss_kib);
-        std::printf("{\"sessions\": %zu, \"heap_bytes_per_session\": %.0f, \"rss_kib_per_session\": %.3f, "
-                    "\"setup_seconds\": %.3f}\n",
-                    f.sessions, f.heap_b, f.rss_kib, f.seconds);
+        std::printf("  run %d: %zu %s in %.2f s: heap %.0f B/session, RSS %.2f KiB/session (budget 8 KiB)\n", r + 1,
+                    f.sessions,
+                    l2tp_only ? "incoming calls (established)"
+                              : "dial-out sessions (connecting, L2TP established, PPP LCP started)",
+                    f.seconds, f.heap_b, f.rss_kib);
+        std::printf("         lnsd control messages sent %llu, retransmitted %llu\n",
+                    static_cast<unsigned long long>(f.sent), static_cast<unsigned long long>(f.retransmitted));
+        std::printf("{\"mode\": \"%s\", \"sessions\": %zu, \"heap_bytes_per_session\": %.0f, "
+                    "\"rss_kib_per_session\": %.3f, \"setup_seconds\": %.3f}\n",
+                    mode.c_str(), f.sessions, f.heap_b, f.rss_kib, f.seconds);
     }
     return 0;
 }
