@@ -79,6 +79,7 @@ struct Options {
     std::size_t batch = 64;
     std::size_t sessions = 1000;
     bool sequencing = false;
+    bool relay_sendto = false;  // relay tun->udp names the destination per datagram (as lnsd must)
 };
 
 double now_s() {
@@ -262,7 +263,9 @@ void run_all(const Options& o) {
     const sockaddr_in lac_addr = addr("127.0.0.1", 1702), relay_addr = addr("127.0.0.1", 1703);
     const int lac = udp_socket(&lac_addr, 1 << 20);
     const int relay = udp_socket(&relay_addr, bufsize);  // the relay's own UDP socket
-    ::connect(relay, reinterpret_cast<const sockaddr*>(&lac_addr), sizeof lac_addr);
+    // Connected (the kernel caches the route) unless --relay-sendto 1: lnsd's socket serves every
+    // LAC, so each of its datagrams names its destination and the kernel looks the route up.
+    if (!o.relay_sendto) ::connect(relay, reinterpret_cast<const sockaddr*>(&lac_addr), sizeof lac_addr);
     const lnsd::PeerId lac_peer = (lnsd::PeerId{0x7F000001} << 16) | 1702;
     std::vector<std::vector<std::uint8_t>> framed, bare;
     PacketBatch scratch(1, 2048, 64);
@@ -338,7 +341,8 @@ void run_all(const Options& o) {
                         do {
                             relay_rx.reset();
                             n = loop.tun(vr).read_batch(relay_rx, o.batch);
-                            for (std::size_t i = 0; i < n; ++i) relay_out.add(relay, relay_rx[i].bytes());
+                            for (std::size_t i = 0; i < n; ++i)
+                                relay_out.add(relay, relay_rx[i].bytes(), o.relay_sendto ? &lac_addr : nullptr);
                             relay_out.flush(relay);
                             total += n;
                         } while (n == o.batch && total < 4 * o.batch);
@@ -423,10 +427,11 @@ int main(int argc, char** argv) {
         else if (k == "--batch") o.batch = std::strtoull(v, nullptr, 10);
         else if (k == "--sessions") o.sessions = std::strtoull(v, nullptr, 10);
         else if (k == "--sequencing") o.sequencing = std::atoi(v) != 0;
+        else if (k == "--relay-sendto") o.relay_sendto = std::atoi(v) != 0;
         else {
             std::fprintf(stderr,
                          "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
-                         "[--sequencing 0|1]\n",
+                         "[--sequencing 0|1] [--relay-sendto 0|1]\n",
                          argv[0]);
             return 2;
         }
@@ -445,9 +450,10 @@ int main(int argc, char** argv) {
     }
     try {
         dataplane::ScopedNetns ns(dataplane::ScopedNetns::random_name("fwd"));
-        std::printf("namespace %s, %zu sessions, %zu-octet UDP payload, batch %zu, sequencing %s, ≤ %.1f s and "
+        std::printf("namespace %s, %zu sessions, %zu-octet UDP payload, batch %zu, sequencing %s, relay %s, ≤ %.1f s and "
                     "≤ %llu packets per run, %u CPUs\n",
-                    ns.name().c_str(), o.sessions, o.payload, o.batch, o.sequencing ? "on" : "off", o.seconds,
+                    ns.name().c_str(), o.sessions, o.payload, o.batch, o.sequencing ? "on" : "off",
+                    o.relay_sendto ? "sendto" : "connected", o.seconds,
                     static_cast<unsigned long long>(o.packets), std::thread::hardware_concurrency());
         ns.run([&] { run_all(o); });
     } catch (const std::exception& e) {
