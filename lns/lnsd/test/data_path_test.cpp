@@ -32,6 +32,8 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+/// operator new calls so far (for the other tests of this binary, e.g. dialout_wiring_test.cpp).
+std::uint64_t dl_lnsd_test_allocations() { return g_allocations.load(); }
 
 using namespace dl;
 using lnsd::DataPath;
