@@ -13,23 +13,28 @@ inline void wr16(std::uint8_t* p, std::uint16_t v) noexcept {
 constexpr std::uint8_t kT = 0x80, kL = 0x40, kS = 0x08, kO = 0x02;
 }  // namespace
 
+namespace {
+/// Writes the RFC 2661 §3.1 data header (6 or 10 octets) at `p`; returns the octets written.
+std::size_t write_l2tp_header(std::uint8_t* p, DataEncap& encap) noexcept {
+    // T=0 L=0 S=? O=0 P=0, Ver=2.
+    p[0] = encap.sequence ? kS : 0;
+    p[1] = 0x02;
+    wr16(p + 2, encap.tunnel_id);
+    wr16(p + 4, encap.session_id);
+    if (!encap.sequence) return 6;
+    wr16(p + 6, encap.ns++);
+    wr16(p + 8, 0);  // Nr is reserved in data messages (RFC 2661 §3.1, "Nr ... SHOULD be 0")
+    return 10;
+}
+}  // namespace
+
 std::size_t prepend_l2tp_ppp(Packet& packet, DataEncap& encap) noexcept {
     const std::size_t ppp = (encap.acfc ? 0 : 2) + (encap.pfc ? 1 : 2);
     const std::size_t l2tp = encap.sequence ? 10 : 6;
     const std::size_t total = ppp + l2tp;
     std::uint8_t* p = packet.prepend(total);
     if (!p) return 0;
-    // RFC 2661 §3.1 header: T=0 L=0 S=? O=0 P=0, Ver=2.
-    p[0] = encap.sequence ? kS : 0;
-    p[1] = 0x02;
-    wr16(p + 2, encap.tunnel_id);
-    wr16(p + 4, encap.session_id);
-    std::uint8_t* q = p + 6;
-    if (encap.sequence) {
-        wr16(q, encap.ns++);
-        wr16(q + 2, 0);  // Nr is reserved in data messages (RFC 2661 §3.1, "Nr ... SHOULD be 0")
-        q += 4;
-    }
+    std::uint8_t* q = p + write_l2tp_header(p, encap);
     if (!encap.acfc) {
         *q++ = 0xFF;  // RFC 1662 §3.1 All-Stations address
         *q++ = 0x03;  // Unnumbered Information control
@@ -41,6 +46,12 @@ std::size_t prepend_l2tp_ppp(Packet& packet, DataEncap& encap) noexcept {
         *q++ = 0x21;
     }
     return total;
+}
+
+std::size_t prepend_l2tp(Packet& packet, DataEncap& encap) noexcept {
+    std::uint8_t* p = packet.prepend(encap.sequence ? 10 : 6);
+    if (!p) return 0;
+    return write_l2tp_header(p, encap);
 }
 
 std::string_view to_string(DecapError e) noexcept {

@@ -48,7 +48,8 @@ std::size_t UdpBatchReceiver::receive(int fd, PacketBatch& batch) noexcept {
     return added;
 }
 
-UdpBatchSender::UdpBatchSender(std::size_t capacity) : msgs_(capacity), iov_(capacity), dests_(capacity) {
+UdpBatchSender::UdpBatchSender(std::size_t capacity, bool nonblocking)
+    : msgs_(capacity), iov_(capacity), dests_(capacity), flags_(nonblocking ? MSG_DONTWAIT : 0) {
     if (capacity == 0 || capacity > 1024) throw std::invalid_argument("UdpBatchSender: capacity 1..1024");
 }
 
@@ -79,15 +80,22 @@ std::size_t UdpBatchSender::flush(int fd) noexcept {
     std::size_t done = 0;
     while (done < pending_) {
         ++syscalls_;
-        const int n = ::sendmmsg(fd, msgs_.data() + done, static_cast<unsigned>(pending_ - done), 0);
+        const int n = ::sendmmsg(fd, msgs_.data() + done, static_cast<unsigned>(pending_ - done), flags_);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {  // socket buffer full: drop the burst's rest
+                would_block_ += pending_ - done;
+                break;
+            }
             ++errors_;  // the first remaining datagram is refused: drop it and go on
             ++done;
             continue;
         }
-        if (n == 0) break;
-        done += static_cast<std::size_t>(n);
+        if (n == 0) {  // nothing accepted and no error: do not spin
+            errors_ += pending_ - done;
+            break;
+        }
+        done += static_cast<std::size_t>(n);  // partial send: retry from the first unsent
         sent_ += static_cast<std::uint64_t>(n);
     }
     pending_ = 0;

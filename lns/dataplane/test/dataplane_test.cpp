@@ -467,3 +467,64 @@ TEST(UdpBatch, SendmmsgRecvmmsgOnLoopback) {
     ::close(rx);
     ::close(tx);
 }
+
+// req: DP.batching
+TEST(UdpBatch, PartialSendThenEagainDropsTheRestOfTheBurst) {
+    // An AF_UNIX datagram pair nobody reads: the receiver's queue fills, so one sendmmsg of a
+    // large burst is accepted in part (a partial send, retried) and then refused with EAGAIN.
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    UdpBatchSender sender(1024, /*nonblocking=*/true);
+    const std::vector<std::uint8_t> d(200, 0x42);
+    for (int i = 0; i < 1024; ++i) ASSERT_TRUE(sender.add(sv[0], d));
+    const std::size_t sent = sender.flush(sv[0]);
+    EXPECT_GT(sent, 0u) << "the first datagrams fit the receiver's queue";
+    EXPECT_LT(sent, 1024u) << "an unread AF_UNIX queue cannot take 1024 datagrams";
+    EXPECT_EQ(sender.sent(), sent);
+    EXPECT_EQ(sender.would_block(), 1024u - sent) << "EAGAIN drops everything still queued";
+    EXPECT_EQ(sender.errors(), 0u);
+    EXPECT_EQ(sender.pending(), 0u);
+    EXPECT_LE(sender.syscalls(), 3u) << "no spinning on EAGAIN: one call per accepted part plus the refused one";
+    // Draining the receiver lets the next burst through.
+    char b[512];
+    std::size_t drained = 0;
+    while (::recv(sv[1], b, sizeof b, MSG_DONTWAIT) > 0) ++drained;
+    EXPECT_EQ(drained, sent);
+    ASSERT_TRUE(sender.add(sv[0], d));
+    EXPECT_EQ(sender.flush(sv[0]), 1u);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+// req: DP.batching
+TEST(UdpBatch, ReceiveOnAnEmptySocketIsNotAnError) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    PacketBatch batch(4, 100, 16);
+    UdpBatchReceiver receiver(4);
+    EXPECT_EQ(receiver.receive(fd, batch), 0u);
+    EXPECT_EQ(receiver.errors(), 0u) << "EAGAIN is the normal end of a batch";
+    EXPECT_TRUE(batch.empty());
+    ::close(fd);
+}
+
+// req: L2TP.data
+TEST(Framing, PrependL2tpOnlyBeforeAPppFrame) {
+    PacketBatch b(1, 64, 16);
+    const std::vector<std::uint8_t> lcp = {0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08};
+    ASSERT_TRUE(b.push(lcp));
+    DataEncap e{.tunnel_id = 0x1234, .session_id = 0x5678, .sequence = true, .ns = 7};
+    ASSERT_EQ(prepend_l2tp(b[0], e), 10u);
+    const std::vector<std::uint8_t> want = {0x08, 0x02, 0x12, 0x34, 0x56, 0x78, 0x00, 0x07, 0x00, 0x00,
+                                            0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08};
+    EXPECT_EQ(std::vector<std::uint8_t>(b[0].data, b[0].data + b[0].length), want);
+    EXPECT_EQ(e.ns, 8) << "Ns advances per data message";
+    PacketBatch small(1, 64, 4);
+    ASSERT_TRUE(small.push(lcp));
+    EXPECT_EQ(prepend_l2tp(small[0], e), 0u) << "headroom 4 < 10";
+    EXPECT_EQ(small[0].length, lcp.size()) << "unchanged on failure";
+}

@@ -913,6 +913,13 @@ std::string Engine::session_state(SessionKey k) const {
     return s ? std::string(s->fsm_.state_name()) : std::string();
 }
 
+std::optional<Engine::PeerIds> Engine::peer_ids(SessionKey k) const {
+    Tunnel* t = find_tunnel(k.tunnel);
+    Session* s = t ? t->session(k.session) : nullptr;
+    if (!s || s->fsm_.state() != SS::established) return std::nullopt;
+    return PeerIds{t->peer_id_, s->peer_id_};
+}
+
 std::size_t Engine::session_count() const noexcept {
     std::size_t n = 0;
     for (auto& [id, t] : tunnels_) n += t->sessions_.size();

@@ -1,6 +1,7 @@
 // libFuzzer harness: arbitrary datagrams from a few peers (one with a secret and hidden AVPs) into
 // the Lns core, with virtual time advancing and the management commands interleaved. Nothing may
-// crash, hang or leak; show output must stay valid JSON.
+// crash, hang or leak; show output must stay valid JSON. Two sessions are on the data fast path
+// (DataPath: our tunnel 1 sessions 1 and 2, one sequenced), so data messages reach it too.
 #include <cstddef>
 #include <cstdint>
 
@@ -18,6 +19,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.peers.push_back({{0x0A000002}, "s3cret", true});
     cfg.max_retransmits = 2;
     lnsd::Lns lns(loop.timers(), registry, bus, cfg, [](lnsd::PeerId, std::vector<std::uint8_t>) {}, 1);
+    const lnsd::CallHandle fast[2] = {{0, {1, 1}}, {0, {1, 2}}};
+    lns.attach_data_session(fast[0], lnsd::peer_id({0x0A000002u}, 1701), 7, 8, false);
+    lns.attach_data_session(fast[1], lnsd::peer_id({0x0A000003u}, 1701), 9, 10, true);
+    std::size_t frames = 0;
+    lns.on_ppp_frame = [&](lnsd::CallHandle h, std::span<const std::uint8_t> f) {
+        ++frames;
+        if (frames % 4 == 0) lns.send_ppp(h, f);  // echo some back through the fast path
+        if (frames % 7 == 0) lns.send_ipv4(h, f);
+    };
     // Input: records of [control byte][len][len bytes]. Control: low 2 bits peer, bit 2 advance
     // time, bits 3-5 management action.
     std::size_t i = 0;

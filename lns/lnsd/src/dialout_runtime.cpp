@@ -33,6 +33,7 @@ constexpr core::Duration kLinkPoll = 100ms;
 
 struct DialOutRuntime::Impl {
     core::EventBus& bus;
+    Lns& lns;
     DialOutWiringConfig cfg;
     rc::AsioUdpTransport transport;
     rc::Client client;
@@ -48,8 +49,8 @@ struct DialOutRuntime::Impl {
     std::map<std::string, bool, std::less<>> link_up;  ///< last seen IFF_UP per VR with a TUN
 
     Impl(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& b,
-         const core::ConfigNode& root)
-        : bus(b), cfg(load_wiring_config(root)), transport(io, rc::Endpoint{0, 0}),
+         Lns& l, const core::ConfigNode& root)
+        : bus(b), lns(l), cfg(load_wiring_config(root)), transport(io, rc::Endpoint{0, 0}),
           client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()), link_timer(timers) {
         transport.start(client);
     }
@@ -77,9 +78,11 @@ struct DialOutRuntime::Impl {
     std::vector<std::pair<std::string, std::string>> open_tuns(boost::asio::io_context& io) {
         std::vector<std::pair<std::string, std::string>> failed;
         dp::ForwardingLoop::Callbacks cb;
+        // TUN batch → sessions: PPP + L2TP framed in place, one sendmmsg per batch (issue 5).
         cb.to_session = [this](dp::VrId, dp::SessionHandle s, dp::Packet& p) {
-            if (wiring) wiring->to_session(s, p.bytes());
+            if (wiring) wiring->to_session(s, p);
         };
+        cb.batch_end = [this](dp::VrId) { lns.flush_data(); };
         cb.no_route = [this](dp::VrId vr, std::uint32_t, std::span<const std::uint8_t> pkt) {
             if (wiring) wiring->tun_packet(loop->vr_name(vr), pkt);
         };
@@ -186,7 +189,7 @@ struct DialOutRuntime::Impl {
 
 DialOutRuntime::DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry,
                                core::EventBus& bus, Lns& lns, const core::ConfigNode& root)
-    : impl_(std::make_unique<Impl>(io, timers, registry, bus, root)) {
+    : impl_(std::make_unique<Impl>(io, timers, registry, bus, lns, root)) {
     const auto failed = impl_->open_tuns(io);
     impl_->wiring = std::make_unique<DialOutWiring>(timers, registry, bus, lns, impl_->client, impl_->cfg, impl_->port());
     impl_->wiring->load_dialout(root["dialout"]);

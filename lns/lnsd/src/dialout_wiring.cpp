@@ -716,11 +716,8 @@ void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
         ++counters_.frames_dropped;
         return;
     }
-    std::vector<std::uint8_t> f;
-    f.reserve(packet.size() + 4);
-    f.insert(f.end(), {0xFF, 0x03, 0x00, 0x21});  // RFC 1662 §3.1, RFC 1332 §2
-    f.insert(f.end(), packet.begin(), packet.end());
-    if (lns_.send_ppp(*c.handle, f)) {
+    // PPP FF 03 00 21 (RFC 1662 §3.1, RFC 1332 §2) + L2TP, framed in a copy by the data path.
+    if (lns_.send_ipv4(*c.handle, packet)) {
         ++c.packets_out;
         ++counters_.tun_to_session;
     } else {
@@ -732,6 +729,22 @@ void DialOutWiring::to_session(std::uint64_t call, std::span<const std::uint8_t>
     ++counters_.tun_in;
     if (Call* c = find(call)) send_ipv4(*c, packet);
     else ++counters_.frames_dropped;
+}
+
+void DialOutWiring::to_session(std::uint64_t call, dataplane::Packet& packet) {
+    ++counters_.tun_in;
+    Call* c = find(call);
+    if (!c || !c->handle || !c->link || !c->network || c->closing) {  // as send_ipv4
+        ++counters_.frames_dropped;
+        return;
+    }
+    // Framed in the packet's headroom and queued; the TUN batch's end flushes (sendmmsg).
+    if (lns_.send_ipv4(*c->handle, packet)) {
+        ++c->packets_out;
+        ++counters_.tun_to_session;
+    } else {
+        ++counters_.frames_dropped;
+    }
 }
 
 void DialOutWiring::tun_packet(const std::string& vr, std::span<const std::uint8_t> packet) {

@@ -1,10 +1,12 @@
 #include "dl/lnsd/lns.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
 #include "dl/core/control.hpp"
 #include "dl/core/duration.hpp"
+#include "dl/dataplane/packet_batch.hpp"
 
 namespace dl::lnsd {
 
@@ -81,6 +83,14 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
     : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), send_(std::move(send)), seed_(seed),
       selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), started_(timers.now()) {
     eng::register_l2tp_timers(registry);
+    data_ = std::make_unique<DataPath>(
+        [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
+            if (on_ppp_frame) on_ppp_frame(data_handle(k), ppp);
+        },
+        [this](PeerId p, std::vector<std::uint8_t> b) {
+            ++datagrams_out_;
+            if (send_) send_(p, std::move(b));
+        });
     slot_for(cfg_.secret, cfg_.hide_avps);  // slot 0: the default profile
 }
 
@@ -187,6 +197,7 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
         auto it = sessions_.find(k);
         auto tit = tunnels_.find({slot, static_cast<std::uint16_t>(*t)});
         if (e.to == "idle") {
+            data_->remove(data_key(CallHandle{slot, {std::get<1>(k), std::get<2>(k)}}));
             if (it != sessions_.end()) {
                 ++dest(peer_address(it->second->peer)).sessions_closed;
                 if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
@@ -240,10 +251,12 @@ void Lns::on_connected_cb(std::uint32_t slot, eng::SessionKey k, const eng::Conn
             });
         }
     }
+    attach_data(slot, k, i.sequencing);
     if (on_connected) on_connected(CallHandle{slot, k}, i);
 }
 
 void Lns::on_failed(std::uint32_t slot, eng::SessionKey k, const eng::CallFailure& f) {
+    data_->remove(data_key(CallHandle{slot, k}));
     SKey sk{slot, k.tunnel, k.session};
     if (auto pit = pending_by_call_.find(sk); pit != pending_by_call_.end()) {
         const auto id = pit->second;
@@ -388,13 +401,65 @@ bool Lns::cancel_outgoing_call(std::uint64_t id) {
     return true;
 }
 
+// ---- data path: data messages of established sessions go through DataPath (in place,
+// sendmmsg bursts, no engine, no allocation); the engine keeps control messages and data for
+// sessions the fast path does not know (it counts and logs those).
+
+DataPath::Key Lns::data_key(const CallHandle& c) noexcept {
+    return (DataPath::Key{c.engine} << 32) | (DataPath::Key{c.key.tunnel} << 16) | c.key.session;
+}
+
+CallHandle Lns::data_handle(DataPath::Key k) noexcept {
+    return CallHandle{static_cast<std::uint32_t>(k >> 32),
+                      {static_cast<std::uint16_t>(k >> 16), static_cast<std::uint16_t>(k)}};
+}
+
+void Lns::attach_data(std::uint32_t slot, eng::SessionKey k, bool sequencing) {
+    auto sit = sessions_.find({slot, k.tunnel, k.session});
+    const auto ids = slots_[slot]->engine->peer_ids(k);
+    if (sit == sessions_.end() || !ids) return;  // not established: the engine keeps the data
+    data_->add(data_key(CallHandle{slot, k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
+               sequencing);
+}
+
+void Lns::attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,
+                              bool sequencing) {
+    data_->add(data_key(c), peer, c.key.tunnel, c.key.session, peer_tunnel, peer_session, sequencing);
+}
+
+void Lns::set_data_socket(int fd) noexcept { data_->set_socket(fd); }
+void Lns::flush_data() noexcept { data_->flush(); }
+const DataPathCounters& Lns::data_counters() const noexcept { return data_->counters(); }
+
 bool Lns::send_ppp(CallHandle c, std::span<const std::uint8_t> frame) {
+    if (data_->contains(data_key(c))) return data_->send_frame(data_key(c), frame);
     if (c.engine >= slots_.size()) return false;
     return slots_[c.engine]->engine->send_ppp(c.key, frame);
 }
 
+namespace {
+/// FF 03 00 21 + packet (RFC 1662 §3.1, RFC 1332 §2) for the engine's path (slow path only).
+std::vector<std::uint8_t> ipv4_frame(std::span<const std::uint8_t> packet) {
+    std::vector<std::uint8_t> f(packet.size() + 4);
+    f[0] = 0xFF, f[1] = 0x03, f[2] = 0x00, f[3] = 0x21;
+    std::copy(packet.begin(), packet.end(), f.begin() + 4);
+    return f;
+}
+}  // namespace
+
+bool Lns::send_ipv4(CallHandle c, dataplane::Packet& packet) {
+    if (data_->contains(data_key(c))) return data_->send_in_place(data_key(c), packet);
+    return send_ppp(c, ipv4_frame(packet.bytes()));
+}
+
+bool Lns::send_ipv4(CallHandle c, std::span<const std::uint8_t> packet) {
+    if (data_->contains(data_key(c))) return data_->send_ipv4(data_key(c), packet);
+    return send_ppp(c, ipv4_frame(packet));
+}
+
 void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
     ++datagrams_in_;
+    if (data_->receive(peer, datagram) != DataPath::Rx::not_mine) return;
     const auto slot = slot_for_peer(peer);
     current_peer_ = peer;
     current_outgoing_ = false;
@@ -493,6 +558,17 @@ bool Lns::quiescent() const {
 
 // ---- show ----
 
+namespace {
+/// The fast path's counters for `show l2tp` (data messages of established sessions).
+nlohmann::json data_path_json(const DataPathCounters& c) {
+    return {{"rx-data", c.rx_data},          {"rx-malformed", c.rx_malformed},
+            {"rx-out-of-order", c.rx_out_of_order}, {"tx-frames", c.tx_frames},
+            {"tx-in-place", c.tx_in_place},   {"tx-sent", c.tx_sent},
+            {"tx-dropped", c.tx_dropped},     {"tx-would-block", c.tx_would_block},
+            {"tx-errors", c.tx_errors},       {"sendmmsg-calls", c.tx_syscalls}};
+}
+}  // namespace
+
 nlohmann::json Lns::show_summary() const {
     eng::EngineStats sum;
     for (const auto& s : slots_) {
@@ -507,6 +583,9 @@ nlohmann::json Lns::show_summary() const {
         sum.data_dropped += st.data_dropped;
         sum.auth_failures += st.auth_failures;
     }
+    sum.data_in += data_->counters().rx_data;  // the fast path's data messages (data_path.hpp)
+    sum.data_out += data_->counters().tx_frames;
+    sum.data_dropped += data_->counters().rx_malformed + data_->counters().rx_out_of_order;
     std::size_t established = 0, sess_up = 0;
     std::set<std::uint32_t> dests;
     for (const auto& [k, t] : tunnels_) {
@@ -538,7 +617,8 @@ nlohmann::json Lns::show_summary() const {
                 {"tunnels-refused", tunnels_refused_},
                 {"data-in", sum.data_in},
                 {"data-out", sum.data_out},
-                {"data-dropped", sum.data_dropped}}}}}};
+                {"data-dropped", sum.data_dropped}}},
+              {"data-path", data_path_json(data_->counters())}}}};
 }
 
 nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const {

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
         udp = std::make_unique<dl::lnsd::UdpEndpoint>(
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
+        lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
         lns.register_commands(control);
         // Dial-out: RADIUS client, TUN per virtual router, dial-out manager, PPP (dialout_runtime.hpp).
         dialout = std::make_unique<dl::lnsd::DialOutRuntime>(io, timers, registry, bus, lns, root);
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
     std::function<void()> wait_quiet = [&] {
         if (lns.quiescent() || std::chrono::steady_clock::now() >= deadline) {
             control.stop();
+            lns.set_data_socket(-1);
             if (udp) udp->close();
             io.stop();
             return;

@@ -5,6 +5,8 @@
 #include "dl/lnsd/dialout_wiring.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,7 @@
 #include "dl/core/control.hpp"
 #include "dl/core/errors.hpp"
 #include "dl/core/event.hpp"
+#include "dl/dataplane/packet_batch.hpp"
 #include "dl/l2tp/types.hpp"
 #include "dl/ppp/auth.hpp"
 #include "dl/ppp/control.hpp"
@@ -118,6 +121,8 @@ struct World {
     std::vector<std::string> dp;
     std::string fail_route;  // add_dialout_route fails for this prefix
     std::vector<std::vector<std::uint8_t>> tun_out;
+    bool tun_count_only = false;  // to_tun counts instead of copying (allocation-free measurement)
+    std::size_t tun_count = 0;
 
     std::unique_ptr<lnsd::DialOutWiring> w;
 
@@ -154,7 +159,10 @@ struct World {
         port.remove_dialout_route = [this](const std::string& vr, core::Ipv4Prefix p) {
             dp.push_back("remove dial-out route " + vr + " " + p.to_string());
         };
-        port.to_tun = [this](const std::string&, std::span<const std::uint8_t> p) { tun_out.emplace_back(p.begin(), p.end()); };
+        port.to_tun = [this](const std::string&, std::span<const std::uint8_t> p) {
+            if (tun_count_only) ++tun_count;
+            else tun_out.emplace_back(p.begin(), p.end());
+        };
         w = std::make_unique<lnsd::DialOutWiring>(loop.timers(), registry, bus, *lns, *radius,
                                                   lnsd::load_wiring_config(root), port);
         w->load_dialout(root["dialout"]);
@@ -828,3 +836,52 @@ TEST(DialOutWiring, DialOutInterfaceDownAndUpDrivesVrAndReinstallsTargetRoutes) 
     w.loop.advance(2s);
     EXPECT_EQ(w.home_requests.size(), 1u) << "dials once VR and target are inService";
 }
+
+// operator new calls of this test binary (counting allocator in data_path_test.cpp).
+std::uint64_t dl_lnsd_test_allocations();
+
+namespace {
+
+// req: DP.no-allocation
+TEST(DialOutWiring, ForwardingAnInServiceCallAllocatesNothingPerPacket) {
+    World w;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(5s);
+    ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    // From here the LNS sends its data messages with sendmmsg on a socket that refuses them
+    // locally (an AF_UNIX pair: an IPv4 destination is EINVAL), so nothing leaves this host.
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    w.lns->set_data_socket(sv[0]);
+    w.tun_count_only = true;
+    // The LNS's own ids of the call, as the LAC addresses its data messages (RFC 2661 §3.1).
+    const auto ids = w.lac->peer_ids(*w.lac_call);
+    ASSERT_TRUE(ids);
+    const auto reply = ipv4("10.10.1.1", "203.0.113.10");
+    std::vector<std::uint8_t> data = {0x00, 0x02, static_cast<std::uint8_t>(ids->tunnel >> 8),
+                                      static_cast<std::uint8_t>(ids->tunnel), static_cast<std::uint8_t>(ids->session >> 8),
+                                      static_cast<std::uint8_t>(ids->session), 0xFF, 0x03, 0x00, 0x21};
+    data.insert(data.end(), reply.begin(), reply.end());
+    const auto out = ipv4("203.0.113.10", "10.10.1.200");
+    dataplane::PacketBatch batch(32, 2048, 64);
+    auto round = [&] {
+        batch.reset();
+        while (!batch.full()) batch.push(out);
+        for (auto& p : batch) w.w->to_session(1, p);  // TUN batch → the call (wiring → Lns → DataPath)
+        w.lns->flush_data();
+        for (int i = 0; i < 32; ++i) w.lns->receive(kLacPeer, data);  // → DataPath → Link → to_tun
+    };
+    round();  // warm-up
+    const auto before = dl_lnsd_test_allocations();
+    for (int i = 0; i < 10; ++i) round();
+    const auto allocations = dl_lnsd_test_allocations() - before;
+    EXPECT_EQ(allocations, 0u) << "320 packets each way through DialOutWiring, Lns, DataPath and the PPP Link";
+    EXPECT_EQ(w.tun_count, 11u * 32u) << "every data message reached the TUN port through the PPP Link";
+    EXPECT_EQ(w.lns->data_counters().tx_in_place, 11u * 32u);
+    EXPECT_EQ(w.w->counters().frames_dropped, 0u);
+    w.lns->set_data_socket(-1);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+}  // namespace

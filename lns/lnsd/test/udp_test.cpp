@@ -2,6 +2,10 @@
 // sockets in one Asio loop (one TimerQueue, AsioTimerDriver, SystemClock).
 #include "dl/lnsd/udp.hpp"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -64,4 +68,51 @@ TEST(LnsUdp, IncomingCallOverLoopbackThenCloseAll) {
     EXPECT_TRUE(lns.quiescent());
     EXPECT_FALSE(downs.empty());
     EXPECT_EQ(lns_udp->send_errors(), 0u);
+}
+
+// req: DP.batching
+TEST(LnsUdp, SeveralDatagramsPerWakeupWithRecvmmsgBatches) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    std::vector<std::pair<lnsd::PeerId, std::vector<std::uint8_t>>> got;
+    std::vector<std::size_t> at_batch_end;
+    lnsd::UdpEndpoint ep(
+        io, lo, 0, [&](lnsd::PeerId p, std::span<const std::uint8_t> b) { got.emplace_back(p, std::vector(b.begin(), b.end())); },
+        /*batch=*/8, /*budget=*/16);
+    ep.set_batch_end([&] { at_batch_end.push_back(got.size()); });
+    ASSERT_GE(ep.native_handle(), 0);
+
+    // 20 datagrams queued before the loop runs: one wakeup takes 16 (two recvmmsg of 8), the next 4.
+    const int tx = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(tx, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(tx, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+    socklen_t fl = sizeof from;
+    ASSERT_EQ(::getsockname(tx, reinterpret_cast<sockaddr*>(&from), &fl), 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(ep.local_port());
+    for (std::uint8_t i = 0; i < 20; ++i) {
+        const std::uint8_t d[3] = {i, i, i};
+        ASSERT_EQ(::sendto(tx, d, sizeof d, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 3);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (got.size() < 20 && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    ASSERT_EQ(got.size(), 20u);
+    for (std::uint8_t i = 0; i < 20; ++i) {
+        EXPECT_EQ(got[i].second, (std::vector<std::uint8_t>{i, i, i})) << "in order, intact: " << int(i);
+        EXPECT_EQ(got[i].first, lnsd::peer_id(lo, ntohs(from.sin_port)));
+    }
+    const auto& c = ep.counters();
+    EXPECT_EQ(c.datagrams, 20u);
+    EXPECT_EQ(c.batches, 3u) << "8 + 8 + 4";
+    EXPECT_EQ(c.wakeups, 2u) << "16 (the budget), then 4";
+    EXPECT_EQ(at_batch_end, (std::vector<std::size_t>{8, 16, 20}));
+    EXPECT_EQ(c.errors, 0u);
+    ::close(tx);
+    ep.close();
+    EXPECT_EQ(ep.native_handle(), -1);
 }

@@ -38,6 +38,12 @@ inline constexpr std::size_t kMaxEncapHeader = 14;
 /// is too small (packet unchanged). Increments `encap.ns` when sequencing.
 std::size_t prepend_l2tp_ppp(Packet& packet, DataEncap& encap) noexcept;
 
+/// Prepends only the L2TP data header (RFC 2661 §3.1: T=0, L=0, O=0, Ver=2, Tunnel ID, Session
+/// ID, Ns/Nr if `encap.sequence`) before a packet that already is a PPP frame (e.g. LCP or IPCP
+/// from the PPP engine). Returns the octets added (6 or 10), or 0 if the headroom is too small
+/// (packet unchanged). Increments `encap.ns` when sequencing.
+std::size_t prepend_l2tp(Packet& packet, DataEncap& encap) noexcept;
+
 /// Why a received datagram is not an IPv4 packet for a session.
 enum class DecapError : std::uint8_t {
     none,

@@ -41,24 +41,31 @@ private:
 /// them with sendmmsg. A full queue is flushed automatically by add().
 class UdpBatchSender {
 public:
-    explicit UdpBatchSender(std::size_t capacity);
+    /// `capacity`: most datagrams queued (1..1024). `nonblocking`: send with MSG_DONTWAIT, so a
+    /// full socket buffer (EAGAIN) drops the rest of the burst (counted in would_block()) instead
+    /// of blocking the forwarding thread; false: the socket's own blocking mode applies.
+    explicit UdpBatchSender(std::size_t capacity, bool nonblocking = false);
     /// Queues `datagram` to `destination` (nullptr: the socket's connected peer).
     /// Returns false only if the queue was full and the automatic flush failed (datagram dropped).
     bool add(int fd, std::span<const std::uint8_t> datagram, const sockaddr_in* destination = nullptr) noexcept;
-    /// Sends everything queued; returns the number sent. Datagrams the kernel refuses are
-    /// dropped and counted (errors()); EINTR / partial sends are retried.
+    /// Sends everything queued with as few sendmmsg calls as the kernel allows; returns the
+    /// number sent. A partial send (sendmmsg accepting fewer than offered) and EINTR are retried
+    /// from the first unsent datagram; EAGAIN drops every datagram still queued (would_block());
+    /// any other error drops the one datagram the kernel refused (errors()) and goes on.
     std::size_t flush(int fd) noexcept;
     std::size_t pending() const noexcept { return pending_; }
     std::uint64_t sent() const noexcept { return sent_; }
     std::uint64_t errors() const noexcept { return errors_; }
+    std::uint64_t would_block() const noexcept { return would_block_; }
     std::uint64_t syscalls() const noexcept { return syscalls_; }
 
 private:
     std::vector<mmsghdr> msgs_;
     std::vector<iovec> iov_;
     std::vector<sockaddr_in> dests_;
+    int flags_ = 0;
     std::size_t pending_ = 0;
-    std::uint64_t sent_ = 0, errors_ = 0, syscalls_ = 0;
+    std::uint64_t sent_ = 0, errors_ = 0, would_block_ = 0, syscalls_ = 0;
 };
 
 }  // namespace dl::dataplane

@@ -169,6 +169,9 @@ public:
     /// A packet the data plane already matched to session `call` (its route table): sent as PPP
     /// IPv4 (RFC 1332 §2) in an L2TP data message; dropped and counted if the link is not up.
     void to_session(std::uint64_t call, std::span<const std::uint8_t> packet);
+    /// The same for a packet of the data plane's TUN batch: framed in place (its headroom) and
+    /// queued; the caller flushes (Lns::flush_data) after the batch.
+    void to_session(std::uint64_t call, dataplane::Packet& packet);
 
     /// The dial-out interface (TUN) of `vr` went down / came up, as lnsd observes its link (IFF_UP).
     /// Down: the VR -> down (seed 000 Table 72 "its dial-out interface is down"). Up: the VR's

@@ -23,11 +23,15 @@
 #include "dl/core/timer_registry.hpp"
 #include "dl/l2tp/engine/engine.hpp"
 #include "dl/lnsd/config.hpp"
+#include "dl/lnsd/data_path.hpp"
 #include "dl/lnsd/tunnel_selector.hpp"
 #include "dl/radius/client/builders.hpp"
 
 namespace dl::core {
 class ControlServer;
+}
+namespace dl::dataplane {
+struct Packet;
 }
 
 namespace dl::lnsd {
@@ -99,7 +103,28 @@ public:
     std::function<void(CallHandle, const l2tp::engine::ConnectInfo&)> on_connected;
     std::function<void(CallHandle, const l2tp::engine::CallFailure&)> on_disconnected;
     std::function<void(CallHandle, std::span<const std::uint8_t>)> on_ppp_frame;
+    /// A PPP frame (address/control + protocol + information) on an established session, as one
+    /// data message (RFC 2661 §3.1; Ns when sequencing, §5.9). False if the session is unknown.
     bool send_ppp(CallHandle c, std::span<const std::uint8_t> frame);
+
+    // ---- data fast path (data_path.hpp; issue 5) ----
+    /// Data messages are sent with sendmmsg on `fd` (lnsd's L2TP UDP socket) instead of the Send
+    /// callback, and received data messages of established sessions bypass the engine.
+    void set_data_socket(int fd) noexcept;
+    /// An IPv4 packet from the TUN batch for a session: PPP + L2TP framed in the packet's
+    /// headroom (≥ dataplane::kMaxEncapHeader) and queued; flush_data() after the batch sends the
+    /// burst. Falls back to send_ppp (a copy) if the session is not on the fast path.
+    bool send_ipv4(CallHandle c, dataplane::Packet& packet);
+    /// An IPv4 packet outside a TUN batch: framed in a copy and sent at once.
+    bool send_ipv4(CallHandle c, std::span<const std::uint8_t> packet);
+    /// Sends the data messages queued by send_ipv4(…, Packet&) (one sendmmsg per burst).
+    void flush_data() noexcept;
+    const DataPathCounters& data_counters() const noexcept;
+    /// Puts a session on the fast path without a control connection (benchmarks, tests): data
+    /// from `peer` for our (c.key.tunnel, c.key.session) is delivered through on_ppp_frame, data
+    /// to it carries (peer_tunnel, peer_session). Normally done when OCCN / ICCN arrives.
+    void attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,
+                             bool sequencing);
 
     // ---- the four levels (seed 003) ----
     /// Closes every tunnel (StopCCN Result 1, §5.7) and session of the destination. Returns tunnels closed.
@@ -178,6 +203,11 @@ private:
     std::vector<TKey> fresh_;                 // tunnels created by the current receive()
     std::set<TKey> idle_;                     // tunnels in idle (held or refused), for prune()
     std::uint64_t datagrams_in_ = 0, datagrams_out_ = 0, tunnels_refused_ = 0;
+    // data fast path (data_path.hpp): keys are data_key(CallHandle)
+    static DataPath::Key data_key(const CallHandle& c) noexcept;
+    static CallHandle data_handle(DataPath::Key k) noexcept;
+    void attach_data(std::uint32_t slot, l2tp::engine::SessionKey k, bool sequencing);
+    std::unique_ptr<DataPath> data_;
     core::TimePoint started_;
 };
 

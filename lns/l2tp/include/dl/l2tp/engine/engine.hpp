@@ -155,6 +155,14 @@ public:
     /// State names for tests and `show`: "" when unknown.
     std::string tunnel_state(std::uint16_t tunnel) const;
     std::string session_state(SessionKey s) const;
+    /// The peer's Assigned Tunnel ID and Session ID of an established session (the header of
+    /// the data messages we send on it, RFC 2661 §3.1), for a data fast path outside the engine.
+    struct PeerIds {
+        std::uint16_t tunnel = 0;
+        std::uint16_t session = 0;
+    };
+    /// nullopt if the session is unknown or not established.
+    std::optional<PeerIds> peer_ids(SessionKey s) const;
     std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
     std::size_t session_count() const noexcept;
     const EngineStats& stats() const noexcept { return stats_; }

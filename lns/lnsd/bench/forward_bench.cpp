@@ -1,0 +1,464 @@
+// dl_lnsd_forward: packets per second through lnsd's forwarding path (issue 5 benchmark), beside a
+// trivial TUN ↔ UDP relay measured in the same run on the same machine.
+//
+// Inside a fresh network namespace "dl-<random>-fwd" (deleted at the end; traffic never leaves
+// it: a TUN "dlf0" and loopback UDP sockets), one Boost.Asio io_context on one thread pinned to
+// CPU 0 runs lnsd's own data-path objects, wired as lnsd wires them:
+//   UdpEndpoint (recvmmsg batches) → Lns::receive → DataPath (data header, session lookup, Ns)
+//     → Lns::on_ppp_frame → PPP IPv4 → ForwardingLoop::from_session → TUN write
+//   AsioTunWatcher (TUN read batches) → ForwardingLoop (LPM over --sessions /32 routes)
+//     → Lns::send_ipv4 (PPP + L2TP in place) → batch end → Lns::flush_data (sendmmsg)
+// with --sessions sessions put on the fast path by Lns::attach_data_session (no control
+// connection: the benchmark measures forwarding, not call setup). Left out compared with lnsd:
+// DialOutWiring's call lookup and the PPP engine's IPv4 gate on the receive side (a hash lookup
+// and a few branches per packet) — on_ppp_frame here strips FF 03 00 21 itself.
+// The relay runs: TUN read batch → sendmmsg of the bare packets, and recvmmsg batch → TUN write.
+// A generator thread (pinned to CPU 1) sends 64-octet UDP payloads with sendmmsg.
+// Figures: pps (cpu) = packets forwarded ÷ the forwarder thread's CPU time (the one-core figure),
+// pps (wall) = packets ÷ wall time between first and last packet; heap allocations made by the
+// forwarder thread while forwarding (operator new is counted). Needs root; exits 77 otherwise.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dl/core/clock.hpp"
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/dataplane/asio_tun.hpp"
+#include "dl/dataplane/forwarding.hpp"
+#include "dl/dataplane/framing.hpp"
+#include "dl/dataplane/netlink.hpp"
+#include "dl/dataplane/netns.hpp"
+#include "dl/dataplane/udp_batch.hpp"
+#include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/udp.hpp"
+
+// The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+// ---- heap allocations of the forwarder thread (counted while `t_count` is set) ----
+namespace {
+thread_local bool t_count = false;
+std::atomic<std::uint64_t> g_forwarder_allocations{0};
+}  // namespace
+void* operator new(std::size_t n) {
+    if (t_count) g_forwarder_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace dl;
+using namespace dl::dataplane;
+using core::Ipv4Prefix;
+
+namespace {
+
+struct Options {
+    double seconds = 2.0;
+    std::uint64_t packets = 3'000'000;
+    std::size_t payload = 64;
+    std::size_t batch = 64;
+    std::size_t sessions = 1000;
+    bool sequencing = false;
+    bool relay_sendto = false;  // relay tun->udp names the destination per datagram (as lnsd must)
+};
+
+double now_s() {
+    timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+double thread_cpu_s() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+void pin(int cpu) {
+    const int n = static_cast<int>(std::thread::hardware_concurrency());
+    if (n <= 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu % n, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+sockaddr_in addr(const char* ip, std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    ::inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+int udp_socket(const sockaddr_in* bind_to, int bufsize) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof bufsize);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize);
+    if (bind_to && ::bind(fd, reinterpret_cast<const sockaddr*>(bind_to), sizeof *bind_to) < 0)
+        throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
+    return fd;
+}
+/// Session i sits behind 10.201.<i/256>.<i%256>/32; it is our tunnel 1, session i+1.
+std::uint32_t session_address(std::size_t i) { return 0x0AC90000u | static_cast<std::uint32_t>(i & 0xFFFF); }
+
+/// IPv4/UDP packet src → dst:dport with a valid header checksum, UDP checksum 0.
+std::vector<std::uint8_t> ipv4_udp(std::uint32_t src, std::uint32_t dst, std::uint16_t dport, std::size_t payload) {
+    std::vector<std::uint8_t> p(28 + payload, 0x5A);
+    p[0] = 0x45, p[1] = 0;
+    p[2] = static_cast<std::uint8_t>(p.size() >> 8), p[3] = static_cast<std::uint8_t>(p.size());
+    p[4] = p[5] = p[6] = p[7] = 0;
+    p[8] = 64, p[9] = 17, p[10] = p[11] = 0;
+    for (int i = 0; i < 4; ++i) {
+        p[12 + i] = static_cast<std::uint8_t>(src >> (24 - 8 * i));
+        p[16 + i] = static_cast<std::uint8_t>(dst >> (24 - 8 * i));
+    }
+    std::uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) sum += static_cast<std::uint32_t>((p[i] << 8) | p[i + 1]);
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    p[10] = static_cast<std::uint8_t>(~sum >> 8), p[11] = static_cast<std::uint8_t>(~sum);
+    p[20] = 0x30, p[21] = 0x39;
+    p[22] = static_cast<std::uint8_t>(dport >> 8), p[23] = static_cast<std::uint8_t>(dport);
+    p[24] = static_cast<std::uint8_t>((8 + payload) >> 8), p[25] = static_cast<std::uint8_t>(8 + payload);
+    p[26] = p[27] = 0;
+    return p;
+}
+
+struct Result {
+    std::uint64_t generated = 0, forwarded = 0, wakeups = 0, allocations = 0;
+    double wall = 0, cpu = 0;
+    double pps_wall() const { return wall > 0 ? static_cast<double>(forwarded) / wall : 0; }
+    double pps_cpu() const { return cpu > 0 ? static_cast<double>(forwarded) / cpu : 0; }
+};
+
+/// Sends `datagrams` round robin with sendmmsg until the packet or time bound. `sequenced`: they
+/// are L2TP data messages with Ns (octets 6-7), which is advanced per datagram (one per session).
+void generate(int fd, std::vector<std::vector<std::uint8_t>> datagrams, const std::vector<sockaddr_in>& dests,
+              const Options& o, std::atomic<bool>& done, std::atomic<std::uint64_t>& generated,
+              bool sequenced = false) {
+    pin(1);
+    std::vector<std::uint16_t> ns(datagrams.size(), 0);
+    UdpBatchSender s(o.batch);
+    const double end = now_s() + o.seconds;
+    std::uint64_t n = 0;
+    std::size_t k = 0;
+    while (n < o.packets && now_s() < end) {
+        for (std::size_t i = 0; i < o.batch; ++i, ++k) {
+            const std::size_t j = k % datagrams.size();
+            if (sequenced) {
+                if (j == 0 && s.pending()) s.flush(fd);  // fewer sessions than a batch: one Ns each per call
+                datagrams[j][6] = static_cast<std::uint8_t>(ns[j] >> 8);
+                datagrams[j][7] = static_cast<std::uint8_t>(ns[j]);
+                ++ns[j];
+            }
+            s.add(fd, datagrams[j], dests.empty() ? nullptr : &dests[j % dests.size()]);
+        }
+        s.flush(fd);
+        n += o.batch;
+    }
+    generated = s.sent();
+    done = true;
+}
+
+/// Runs `turn` (one readiness-driven step; returns true if it handled anything) on this thread
+/// until the generator is done and nothing moved for 50 ms; `count` reads packets forwarded.
+template <class Turn, class Count>
+Result forward(std::atomic<bool>& done, Turn turn, Count count) {
+    pin(0);
+    Result r;
+    const std::uint64_t base = count();
+    const std::uint64_t alloc0 = g_forwarder_allocations.load();
+    t_count = true;
+    const double cpu0 = thread_cpu_s();
+    double first = 0, last = 0, idle_since = now_s();
+    std::uint64_t seen = base;
+    for (;;) {
+        const bool moved = turn();
+        const std::uint64_t c = count();
+        if (c != seen) {
+            const double t = now_s();
+            if (seen == base) first = t;
+            last = t;
+            seen = c;
+            ++r.wakeups;
+            idle_since = t;
+        } else if (!moved) {
+            if (done && now_s() - idle_since > 0.05) break;
+        }
+    }
+    r.cpu = thread_cpu_s() - cpu0;
+    t_count = false;
+    r.allocations = g_forwarder_allocations.load() - alloc0;
+    r.forwarded = seen - base;
+    r.wall = last - first;
+    return r;
+}
+
+void print(const char* name, const Result& r) {
+    std::printf("%-24s %10llu %10llu %12.0f %12.0f %8.1f %8llu\n", name, static_cast<unsigned long long>(r.generated),
+                static_cast<unsigned long long>(r.forwarded), r.pps_wall(), r.pps_cpu(),
+                r.wakeups ? static_cast<double>(r.forwarded) / static_cast<double>(r.wakeups) : 0.0,
+                static_cast<unsigned long long>(r.allocations));
+}
+
+void run_all(const Options& o) {
+    Netlink nl;
+    TunDevice tun = TunDevice::open({.name = "dlf0", .mtu = 1500});
+    const int ifindex = tun.ifindex();
+    nl.add_address(ifindex, *Ipv4Prefix::parse("10.200.255.1/32"));
+    nl.add_route(*Ipv4Prefix::parse("10.201.0.0/16"), ifindex);
+
+    // ---- lnsd's objects on one io_context ----
+    boost::asio::io_context io;
+    core::SystemClock clock;
+    core::TimerQueue timers(clock);
+    core::TimerRegistry registry;
+    core::register_well_known_timers(registry);
+    l2tp::engine::register_l2tp_timers(registry);
+    core::EventBus bus(clock);
+    lnsd::LnsdConfig cfg;
+    cfg.local_address = *core::Ipv4Address::parse("127.0.0.1");
+    std::unique_ptr<lnsd::UdpEndpoint> udp;
+    lnsd::Lns lns(timers, registry, bus, cfg, [&](lnsd::PeerId p, std::vector<std::uint8_t> b) {
+        if (udp) udp->send(p, b);
+    });
+    udp = std::make_unique<lnsd::UdpEndpoint>(io, cfg.local_address, 1701,
+                                              [&](lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); },
+                                              o.batch, 4 * o.batch);
+    const int bufsize = 8 << 20;
+    ::setsockopt(udp->native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof bufsize);
+    ::setsockopt(udp->native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize);
+    lns.set_data_socket(udp->native_handle());
+
+    std::vector<lnsd::CallHandle> handles(o.sessions);
+    ForwardingLoop::Callbacks cb;
+    cb.to_session = [&](VrId, SessionHandle s, Packet& p) { lns.send_ipv4(handles[s], p); };
+    cb.batch_end = [&](VrId) { lns.flush_data(); };
+    ForwardingLoop loop(cb, o.batch, 2048, 64);
+    const VrId vr = loop.add_vr("default", std::move(tun));
+    lns.on_ppp_frame = [&](lnsd::CallHandle, std::span<const std::uint8_t> f) {
+        if (f.size() >= 2 && f[0] == 0xFF && f[1] == 0x03) f = f.subspan(2);
+        if (f.size() >= 2 && f[0] == 0x00 && f[1] == 0x21) loop.from_session(vr, f.subspan(2));
+    };
+    AsioTunWatcher watcher(io, loop, vr, 4 * o.batch);
+    watcher.start();
+
+    const sockaddr_in lac_addr = addr("127.0.0.1", 1702), relay_addr = addr("127.0.0.1", 1703);
+    const int lac = udp_socket(&lac_addr, 1 << 20);
+    const int relay = udp_socket(&relay_addr, bufsize);  // the relay's own UDP socket
+    // Connected (the kernel caches the route) unless --relay-sendto 1: lnsd's socket serves every
+    // LAC, so each of its datagrams names its destination and the kernel looks the route up.
+    if (!o.relay_sendto) ::connect(relay, reinterpret_cast<const sockaddr*>(&lac_addr), sizeof lac_addr);
+    const lnsd::PeerId lac_peer = (lnsd::PeerId{0x7F000001} << 16) | 1702;
+    std::vector<std::vector<std::uint8_t>> framed, bare;
+    PacketBatch scratch(1, 2048, 64);
+    for (std::size_t i = 0; i < o.sessions; ++i) {
+        handles[i] = lnsd::CallHandle{0, {1, static_cast<std::uint16_t>(i + 1)}};
+        lns.attach_data_session(handles[i], lac_peer, 0x100, static_cast<std::uint16_t>(i + 1), o.sequencing);
+        loop.add_route(vr, Ipv4Prefix{{session_address(i)}, 32}, i, RouteKind::framed_ip);
+        if (i < 256) {  // session → home traffic: IPv4/UDP to the sink behind the TUN
+            bare.push_back(ipv4_udp(session_address(i), 0x0AC8FF01, 7777, o.payload));
+            scratch.reset();
+            scratch.push(bare.back());
+            DataEncap e{.tunnel_id = 1, .session_id = static_cast<std::uint16_t>(i + 1), .sequence = o.sequencing};
+            prepend_l2tp_ppp(scratch[0], e);
+            framed.emplace_back(scratch[0].data, scratch[0].data + scratch[0].length);
+        }
+    }
+    const sockaddr_in sink_addr = addr("10.200.255.1", 7777);
+    const int sink = udp_socket(&sink_addr, 1 << 20);
+    const int home = udp_socket(nullptr, bufsize);
+    std::vector<std::vector<std::uint8_t>> payloads(1, std::vector<std::uint8_t>(o.payload, 0x42));
+    std::vector<sockaddr_in> dests;
+    for (std::size_t i = 0; i < o.sessions; ++i) {
+        sockaddr_in d{};
+        d.sin_family = AF_INET;
+        d.sin_port = htons(9);
+        d.sin_addr.s_addr = htonl(session_address(i));
+        dests.push_back(d);
+    }
+    auto drain = [](int fd) {
+        char b[4096];
+        while (::recv(fd, b, sizeof b, MSG_DONTWAIT) > 0) {
+        }
+    };
+
+    // Relay state (allocated up front like lnsd's).
+    PacketBatch relay_rx(o.batch, 2048, 64);
+    UdpBatchReceiver relay_receiver(o.batch);
+    UdpBatchSender relay_out(o.batch, true);
+    const int tun_fd = loop.tun_fd(vr);
+    auto wait_readable = [](int fd) {
+        pollfd p{fd, POLLIN, 0};
+        return ::poll(&p, 1, 10) > 0;
+    };
+
+    std::printf("%-24s %10s %10s %12s %12s %8s %8s\n", "run", "generated", "forwarded", "pps (wall)", "pps (cpu)",
+                "batch", "allocs");
+    Result results[4];
+    const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
+    for (int run = 0; run < 4; ++run) {
+        std::atomic<bool> done{false};
+        std::atomic<std::uint64_t> generated{0};
+        std::thread gen;
+        Result r;
+        if (run < 2) gen = std::thread([&] { generate(home, payloads, dests, o, done, generated); });
+        else
+            gen = std::thread([&, run] {
+                const sockaddr_in to = run == 2 ? addr("127.0.0.1", 1701) : relay_addr;
+                ::connect(lac, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+                generate(lac, run == 2 ? framed : bare, {}, o, done, generated, run == 2 && o.sequencing);
+            });
+        switch (run) {
+            case 0:  // lnsd: AsioTunWatcher → ForwardingLoop → Lns::send_ipv4 → flush_data
+                r = forward(
+                    done, [&] { return io.run_one_for(std::chrono::milliseconds(10)) > 0; },
+                    [&] { return lns.data_counters().tx_sent; });
+                break;
+            case 1:  // relay: TUN read batch → sendmmsg
+                r = forward(
+                    done,
+                    [&] {
+                        if (!wait_readable(tun_fd)) return false;
+                        std::size_t total = 0, n;
+                        do {
+                            relay_rx.reset();
+                            n = loop.tun(vr).read_batch(relay_rx, o.batch);
+                            for (std::size_t i = 0; i < n; ++i)
+                                relay_out.add(relay, relay_rx[i].bytes(), o.relay_sendto ? &lac_addr : nullptr);
+                            relay_out.flush(relay);
+                            total += n;
+                        } while (n == o.batch && total < 4 * o.batch);
+                        return total > 0;
+                    },
+                    [&] { return relay_out.sent(); });
+                break;
+            case 2:  // lnsd: UdpEndpoint (recvmmsg) → Lns::receive → DataPath → TUN write
+                r = forward(
+                    done, [&] { return io.run_one_for(std::chrono::milliseconds(10)) > 0; },
+                    [&] { return loop.counters(vr).tun_packets_out; });
+                break;
+            case 3:  // relay: recvmmsg → TUN write
+                r = forward(
+                    done,
+                    [&] {
+                        if (!wait_readable(relay)) return false;
+                        std::size_t total = 0, n;
+                        do {
+                            relay_rx.reset();
+                            n = relay_receiver.receive(relay, relay_rx);
+                            for (std::size_t i = 0; i < n; ++i) loop.from_session(vr, relay_rx[i].bytes());
+                            total += n;
+                        } while (n == o.batch && total < 4 * o.batch);
+                        return total > 0;
+                    },
+                    [&] { return loop.counters(vr).tun_packets_out; });
+                break;
+        }
+        gen.join();
+        r.generated = generated;
+        results[run] = r;
+        // Between runs: empty every queue (the next run must not count this run's packets).
+        for (int i = 0; i < 5; ++i) {
+            io.poll();
+            drain(lac);
+            drain(sink);
+            drain(relay);
+            relay_rx.reset();
+            while (loop.tun(vr).read_batch(relay_rx, o.batch) > 0) relay_rx.reset();
+        }
+    }
+    for (int i = 0; i < 4; ++i) print(names[i], results[i]);
+    std::printf("ratio lnsd/relay (cpu pps): tun->udp %.2f, udp->tun %.2f\n",
+                results[0].pps_cpu() / std::max(1.0, results[1].pps_cpu()),
+                results[2].pps_cpu() / std::max(1.0, results[3].pps_cpu()));
+    std::printf("ratio lnsd/relay (wall pps): tun->udp %.2f, udp->tun %.2f\n",
+                results[0].pps_wall() / std::max(1.0, results[1].pps_wall()),
+                results[2].pps_wall() / std::max(1.0, results[3].pps_wall()));
+    const lnsd::DataPathCounters& dc = lns.data_counters();
+    const auto& uc = udp->counters();
+    const VrCounters& vc = loop.counters(vr);
+    std::printf("lnsd data path: tx in-place %llu sent %llu would-block %llu errors %llu sendmmsg %llu; "
+                "rx data %llu malformed %llu late %llu; recvmmsg batches %llu for %llu datagrams; "
+                "TUN reads %llu for %llu packets, no-route %llu, TUN drops %llu\n",
+                static_cast<unsigned long long>(dc.tx_in_place), static_cast<unsigned long long>(dc.tx_sent),
+                static_cast<unsigned long long>(dc.tx_would_block), static_cast<unsigned long long>(dc.tx_errors),
+                static_cast<unsigned long long>(dc.tx_syscalls), static_cast<unsigned long long>(dc.rx_data),
+                static_cast<unsigned long long>(dc.rx_malformed), static_cast<unsigned long long>(dc.rx_out_of_order),
+                static_cast<unsigned long long>(uc.batches), static_cast<unsigned long long>(uc.datagrams),
+                static_cast<unsigned long long>(vc.tun_reads), static_cast<unsigned long long>(vc.tun_packets_in),
+                static_cast<unsigned long long>(vc.no_route), static_cast<unsigned long long>(vc.drops));
+    watcher.stop();
+    lns.set_data_socket(-1);
+    udp->close();
+    ::close(lac);
+    ::close(relay);
+    ::close(sink);
+    ::close(home);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string k = argv[i];
+        const char* v = argv[i + 1];
+        if (k == "--seconds") o.seconds = std::atof(v);
+        else if (k == "--packets") o.packets = std::strtoull(v, nullptr, 10);
+        else if (k == "--payload") o.payload = std::strtoull(v, nullptr, 10);
+        else if (k == "--batch") o.batch = std::strtoull(v, nullptr, 10);
+        else if (k == "--sessions") o.sessions = std::strtoull(v, nullptr, 10);
+        else if (k == "--sequencing") o.sequencing = std::atoi(v) != 0;
+        else if (k == "--relay-sendto") o.relay_sendto = std::atoi(v) != 0;
+        else {
+            std::fprintf(stderr,
+                         "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
+                         "[--sequencing 0|1] [--relay-sendto 0|1]\n",
+                         argv[0]);
+            return 2;
+        }
+    }
+    if (argc % 2 == 0) {
+        std::fprintf(stderr, "%s: options take a value\n", argv[0]);
+        return 2;
+    }
+    o.seconds = std::min(std::max(o.seconds, 0.1), 30.0);
+    o.batch = std::min<std::size_t>(std::max<std::size_t>(o.batch, 1), 256);
+    o.sessions = std::min<std::size_t>(std::max<std::size_t>(o.sessions, 1), 65535);
+    o.payload = std::min<std::size_t>(std::max<std::size_t>(o.payload, 1), 1400);
+    if (::geteuid() != 0) {
+        std::fprintf(stderr, "dl_lnsd_forward: needs root (network namespace and TUN); skipped\n");
+        return 77;
+    }
+    try {
+        dataplane::ScopedNetns ns(dataplane::ScopedNetns::random_name("fwd"));
+        std::printf("namespace %s, %zu sessions, %zu-octet UDP payload, batch %zu, sequencing %s, relay %s, ≤ %.1f s and "
+                    "≤ %llu packets per run, %u CPUs\n",
+                    ns.name().c_str(), o.sessions, o.payload, o.batch, o.sequencing ? "on" : "off",
+                    o.relay_sendto ? "sendto" : "connected", o.seconds,
+                    static_cast<unsigned long long>(o.packets), std::thread::hardware_concurrency());
+        ns.run([&] { run_all(o); });
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dl_lnsd_forward: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

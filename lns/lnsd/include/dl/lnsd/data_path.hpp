@@ -1,0 +1,133 @@
+// lnsd's L2TP data-message fast path (issue 5 "Data plane"): the data messages of established
+// sessions (RFC 2661 §3.1) are parsed and framed here, in place, and sent in sendmmsg bursts on
+// the L2TP UDP socket; control messages (and data for sessions this path does not know) stay on
+// the engine's path. No heap allocation per packet after a session is added.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "dl/dataplane/framing.hpp"
+#include "dl/dataplane/packet_batch.hpp"
+#include "dl/dataplane/udp_batch.hpp"
+
+namespace dl::lnsd {
+
+/// Counters of the data fast path ("rx" from the LACs, "tx" towards them).
+struct DataPathCounters {
+    std::uint64_t rx_data = 0;          ///< data messages of a known session handed up (PPP frame)
+    std::uint64_t rx_malformed = 0;     ///< data messages (T=0) with a bad header: counted, dropped
+    std::uint64_t rx_out_of_order = 0;  ///< sequenced data with an Ns older than expected (§5.9): dropped
+    std::uint64_t rx_not_mine = 0;      ///< control messages and unknown sessions: left to the engine
+    std::uint64_t tx_frames = 0;        ///< data messages queued for sending
+    std::uint64_t tx_in_place = 0;      ///< of which framed in the headroom of the TUN batch (no copy)
+    std::uint64_t tx_dropped = 0;       ///< unknown session, frame too large or no headroom
+    std::uint64_t tx_sent = 0;          ///< accepted by the kernel (sendmmsg)
+    std::uint64_t tx_would_block = 0;   ///< dropped: socket buffer full (EAGAIN)
+    std::uint64_t tx_errors = 0;        ///< dropped: other send errors
+    std::uint64_t tx_syscalls = 0;      ///< sendmmsg calls
+};
+
+/// The data messages of the established sessions of one L2TP UDP socket.
+///
+/// Sessions are added when they are established (OCCN / ICCN) with the peer's Assigned Tunnel and
+/// Session IDs and the sequencing decision, and removed when they end. `Key` is the owner's name
+/// of a session (lnsd packs its CallHandle into it). Not thread-safe: one event-loop thread.
+///
+/// Sending: send_in_place() prepends PPP (FF 03 00 21, RFC 1662 §3.1 / RFC 1332 §2) and the L2TP
+/// header into the headroom of a packet read from the TUN and queues it (flush() after the TUN
+/// batch sends the burst with one sendmmsg); send_frame() copies a PPP frame into an internal
+/// slot, prepends the L2TP header, queues it and flushes. Ns is carried when sequencing is on
+/// (RFC 2661 §5.4 Sequencing Required, or the peer sends sequenced data, §5.9).
+///
+/// Without a socket (set_socket(-1), e.g. the sans-I/O tests) each data message goes to the
+/// `fallback` callback as a vector instead (allocation there is the caller's choice).
+class DataPath {
+public:
+    using PeerId = std::uint64_t;  ///< (IPv4 << 16) | UDP port, as lnsd's peer_id()
+    using Key = std::uint64_t;
+    /// A data message's PPP frame (address/control included if present), for session `key`.
+    using Deliver = std::function<void(Key key, std::span<const std::uint8_t> ppp)>;
+    using Fallback = std::function<void(PeerId, std::vector<std::uint8_t>)>;
+
+    /// burst: most data messages per sendmmsg (1..1024); frame_size: largest PPP frame octets.
+    /// std::invalid_argument if unusable.
+    explicit DataPath(Deliver deliver, Fallback fallback = {}, std::size_t burst = 64, std::size_t frame_size = 2048);
+
+    /// The L2TP UDP socket (non-blocking sends, MSG_DONTWAIT); -1: use the fallback.
+    void set_socket(int fd) noexcept { fd_ = fd; }
+    int socket() const noexcept { return fd_; }
+
+    /// Adds (or replaces) an established session: data from `peer` addressed to our
+    /// (local_tunnel, local_session) is delivered under `key`; data we send carries the peer's
+    /// (peer_tunnel, peer_session). Allocates (table entries); not on the per-packet path.
+    void add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session, std::uint16_t peer_tunnel,
+             std::uint16_t peer_session, bool sequencing);
+    /// Forgets a session; false if unknown.
+    bool remove(Key key);
+    bool contains(Key key) const { return by_key_.count(key) != 0; }
+    std::size_t size() const noexcept { return by_key_.size(); }
+    /// Whether the session currently sends Ns/Nr (false if unknown).
+    bool sequencing(Key key) const;
+
+    enum class Rx : std::uint8_t {
+        delivered,  ///< a data message of a known session: its PPP frame went to `deliver`
+        dropped,    ///< a malformed or late data message: counted, dropped
+        not_mine,   ///< a control message, or data for a session not added here: give it to the engine
+    };
+    /// Classifies one received datagram (RFC 2661 §3.1 header) from `peer`. Never reads outside
+    /// `datagram`; never throws.
+    Rx receive(PeerId peer, std::span<const std::uint8_t> datagram) noexcept;
+
+    /// IPv4 packet → session, framed in place (needs ≥ dataplane::kMaxEncapHeader octets of
+    /// headroom). Queued: call flush() after the batch. False (counted) if unknown or no room.
+    bool send_in_place(Key key, dataplane::Packet& ipv4) noexcept;
+    /// An IPv4 packet not in a batch (e.g. a buffered dial-out trigger): copied, framed, sent now.
+    bool send_ipv4(Key key, std::span<const std::uint8_t> ipv4) noexcept;
+    /// A PPP frame (FF 03 + protocol + information, from the PPP engine): copied, sent now.
+    bool send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept;
+    /// Sends everything queued (one sendmmsg per burst, more only on partial sends).
+    void flush() noexcept;
+    std::size_t pending() const noexcept { return sender_.pending(); }
+
+    const DataPathCounters& counters() const noexcept;
+
+private:
+    struct Session {
+        Key key = 0;
+        PeerId peer = 0;
+        std::uint32_t rx_ids = 0;  // (local tunnel << 16) | local session
+        dataplane::DataEncap encap;
+        std::uint16_t expected_ns = 0;  // next Ns expected from the peer (§5.9)
+        sockaddr_in to{};
+    };
+    struct RxKey {
+        PeerId peer;
+        std::uint32_t ids;
+        friend bool operator==(const RxKey&, const RxKey&) = default;
+    };
+    struct RxHash {
+        std::size_t operator()(const RxKey& k) const noexcept {
+            return std::hash<std::uint64_t>{}(k.peer * 0x9E3779B97F4A7C15ull ^ k.ids);
+        }
+    };
+    bool queue(Session& s, std::span<const std::uint8_t> datagram) noexcept;
+    dataplane::Packet* copy_slot(std::size_t need) noexcept;
+
+    Deliver deliver_;
+    Fallback fallback_;
+    int fd_ = -1;
+    std::unordered_map<Key, Session> by_key_;
+    std::unordered_map<RxKey, Session*, RxHash> by_rx_;  // nodes of by_key_ (stable)
+    dataplane::UdpBatchSender sender_;
+    dataplane::PacketBatch copies_;  // frames sent by copy; reset at every flush
+    mutable DataPathCounters counters_;
+};
+
+}  // namespace dl::lnsd

@@ -1,0 +1,173 @@
+#include "dl/lnsd/data_path.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace dl::lnsd {
+
+namespace dp = dataplane;
+
+namespace {
+/// RFC 1982-style serial comparison of 16-bit sequence numbers (RFC 2661 §5.8).
+bool seq_lt(std::uint16_t a, std::uint16_t b) noexcept { return static_cast<std::int16_t>(a - b) < 0; }
+constexpr std::size_t kHeadroom = 16;  // ≥ dp::kMaxEncapHeader (14)
+}  // namespace
+
+DataPath::DataPath(Deliver deliver, Fallback fallback, std::size_t burst, std::size_t frame_size)
+    : deliver_(std::move(deliver)), fallback_(std::move(fallback)), sender_(burst, /*nonblocking=*/true),
+      copies_(burst, frame_size, kHeadroom) {}
+
+void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session,
+                   std::uint16_t peer_tunnel, std::uint16_t peer_session, bool sequencing) {
+    remove(key);
+    Session s;
+    s.key = key;
+    s.peer = peer;
+    s.rx_ids = (std::uint32_t{local_tunnel} << 16) | local_session;
+    s.encap.tunnel_id = peer_tunnel;
+    s.encap.session_id = peer_session;
+    s.encap.sequence = sequencing;
+    s.to.sin_family = AF_INET;
+    s.to.sin_addr.s_addr = htonl(static_cast<std::uint32_t>(peer >> 16));
+    s.to.sin_port = htons(static_cast<std::uint16_t>(peer & 0xFFFF));
+    auto [it, ok] = by_key_.emplace(key, s);
+    (void)ok;
+    // A stale entry for the same (peer, tunnel, session) belongs to an ended session: replace it.
+    by_rx_[RxKey{peer, s.rx_ids}] = &it->second;
+}
+
+bool DataPath::remove(Key key) {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) return false;
+    if (auto r = by_rx_.find(RxKey{it->second.peer, it->second.rx_ids}); r != by_rx_.end() && r->second == &it->second)
+        by_rx_.erase(r);
+    by_key_.erase(it);
+    return true;
+}
+
+bool DataPath::sequencing(Key key) const {
+    auto it = by_key_.find(key);
+    return it != by_key_.end() && it->second.encap.sequence;
+}
+
+DataPath::Rx DataPath::receive(PeerId peer, std::span<const std::uint8_t> d) noexcept {
+    if (d.empty() || (d[0] & 0x80)) {  // T=1: a control message (RFC 2661 §3.1)
+        ++counters_.rx_not_mine;
+        return Rx::not_mine;
+    }
+    dp::DecapError err = dp::DecapError::none;
+    const auto m = dp::parse_l2tp_data(d, &err);
+    if (!m) {
+        ++counters_.rx_malformed;
+        return Rx::dropped;
+    }
+    const auto it = by_rx_.find(RxKey{peer, (std::uint32_t{m->tunnel_id} << 16) | m->session_id});
+    if (it == by_rx_.end()) {
+        ++counters_.rx_not_mine;  // the engine counts it (unknown session) and logs it
+        return Rx::not_mine;
+    }
+    Session& s = *it->second;
+    if (m->ns) {
+        // §5.9: once the peer sends sequenced data we sequence ours too; an Ns older than the
+        // expected one is a late (reordered) packet and is dropped; Nr on data is ignored (§3.1).
+        s.encap.sequence = true;
+        if (seq_lt(*m->ns, s.expected_ns)) {
+            ++counters_.rx_out_of_order;
+            return Rx::dropped;
+        }
+        s.expected_ns = static_cast<std::uint16_t>(*m->ns + 1);
+    }
+    ++counters_.rx_data;
+    if (deliver_) deliver_(s.key, m->ppp);
+    return Rx::delivered;
+}
+
+bool DataPath::queue(Session& s, std::span<const std::uint8_t> datagram) noexcept {
+    ++counters_.tx_frames;
+    if (fd_ < 0) {
+        if (fallback_) {
+            try {
+                fallback_(s.peer, std::vector<std::uint8_t>(datagram.begin(), datagram.end()));
+            } catch (...) {
+                ++counters_.tx_dropped;
+                return false;
+            }
+        }
+        return true;
+    }
+    if (!sender_.add(fd_, datagram, &s.to)) {
+        ++counters_.tx_dropped;
+        return false;
+    }
+    return true;
+}
+
+bool DataPath::send_in_place(Key key, dp::Packet& ipv4) noexcept {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end() || dp::prepend_l2tp_ppp(ipv4, it->second.encap) == 0) {
+        ++counters_.tx_dropped;
+        return false;
+    }
+    ++counters_.tx_in_place;
+    return queue(it->second, ipv4.bytes());
+}
+
+dp::Packet* DataPath::copy_slot(std::size_t need) noexcept {
+    if (need > copies_.buffer_size()) return nullptr;
+    if (copies_.full()) flush();
+    dp::Packet* p = copies_.next_free();
+    if (!p) return nullptr;
+    copies_.commit(need);
+    return &copies_[copies_.size() - 1];
+}
+
+bool DataPath::send_ipv4(Key key, std::span<const std::uint8_t> ipv4) noexcept {
+    auto it = by_key_.find(key);
+    dp::Packet* p = it == by_key_.end() ? nullptr : copy_slot(ipv4.size());
+    if (!p) {
+        ++counters_.tx_dropped;
+        return false;
+    }
+    if (!ipv4.empty()) std::memcpy(p->data, ipv4.data(), ipv4.size());
+    if (dp::prepend_l2tp_ppp(*p, it->second.encap) == 0) {
+        ++counters_.tx_dropped;
+        return false;
+    }
+    const bool ok = queue(it->second, p->bytes());
+    flush();
+    return ok;
+}
+
+bool DataPath::send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept {
+    auto it = by_key_.find(key);
+    dp::Packet* p = it == by_key_.end() ? nullptr : copy_slot(ppp.size());
+    if (!p) {
+        ++counters_.tx_dropped;
+        return false;
+    }
+    if (!ppp.empty()) std::memcpy(p->data, ppp.data(), ppp.size());
+    if (dp::prepend_l2tp(*p, it->second.encap) == 0) {
+        ++counters_.tx_dropped;
+        return false;
+    }
+    const bool ok = queue(it->second, p->bytes());
+    flush();
+    return ok;
+}
+
+void DataPath::flush() noexcept {
+    if (fd_ >= 0 && sender_.pending() > 0) sender_.flush(fd_);
+    copies_.reset();
+}
+
+const DataPathCounters& DataPath::counters() const noexcept {
+    counters_.tx_sent = sender_.sent();
+    counters_.tx_would_block = sender_.would_block();
+    counters_.tx_errors = sender_.errors();
+    counters_.tx_syscalls = sender_.syscalls();
+    return counters_;
+}
+
+}  // namespace dl::lnsd

@@ -1,0 +1,302 @@
+// lnsd's data fast path (data_path.hpp, Lns::send_ipv4 / receive): framing golden bytes, received
+// data messages (known, unknown, control, malformed, late), sequencing, sendmmsg bursts on a
+// loopback socket and no heap allocation per packet (a counting operator new).
+#include "dl/lnsd/data_path.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "dl/core/clock.hpp"
+#include "dl/dataplane/forwarding.hpp"
+#include "dl/lnsd/lns.hpp"
+
+// The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+// ---- counting allocator: every operator new of this test binary is counted ----
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+}
+void* operator new(std::size_t n) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+/// operator new calls so far (for the other tests of this binary, e.g. dialout_wiring_test.cpp).
+std::uint64_t dl_lnsd_test_allocations() { return g_allocations.load(); }
+
+using namespace dl;
+using lnsd::DataPath;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+constexpr lnsd::PeerId kLac = (lnsd::PeerId{0x0A000002} << 16) | 1701;  // 10.0.0.2:1701
+constexpr DataPath::Key kKey = 42;
+
+/// A 28-octet IPv4/UDP header + payload (contents do not matter to the data path).
+Bytes ipv4(std::uint8_t fill, std::size_t payload = 8) {
+    Bytes p(28 + payload, fill);
+    p[0] = 0x45;
+    return p;
+}
+
+struct Capture {
+    std::vector<std::pair<DataPath::Key, Bytes>> delivered;
+    std::vector<std::pair<lnsd::PeerId, Bytes>> sent;
+    DataPath path{[this](DataPath::Key k, std::span<const std::uint8_t> f) { delivered.emplace_back(k, Bytes(f.begin(), f.end())); },
+                  [this](lnsd::PeerId p, Bytes b) { sent.emplace_back(p, std::move(b)); }};
+};
+
+Bytes cat(Bytes a, const Bytes& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+}  // namespace
+
+// req: L2TP.data
+TEST(DataPath, FramesIpv4AndPppFramesWithThePeersIds) {
+    Capture c;
+    c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, false);
+    const Bytes pkt = ipv4(0xAB);
+    ASSERT_TRUE(c.path.send_ipv4(kKey, pkt));
+    ASSERT_EQ(c.sent.size(), 1u);
+    EXPECT_EQ(c.sent[0].first, kLac);
+    EXPECT_EQ(c.sent[0].second, cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02, 0xFF, 0x03, 0x00, 0x21}, pkt))
+        << "RFC 2661 §3.1 header (T=0, Ver 2, peer's Tunnel/Session ID) + RFC 1662 FF 03 + 0x0021";
+    const Bytes lcp = {0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 1, 2, 3, 4};
+    ASSERT_TRUE(c.path.send_frame(kKey, lcp));
+    EXPECT_EQ(c.sent[1].second, cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02}, lcp)) << "a PPP frame gets only L2TP";
+    EXPECT_FALSE(c.path.send_ipv4(99, pkt)) << "unknown session";
+    EXPECT_EQ(c.path.counters().tx_dropped, 1u);
+    EXPECT_EQ(c.path.counters().tx_frames, 2u);
+}
+
+// req: L2TP.data
+TEST(DataPath, ReceivedDataMessagesKnownUnknownControlMalformed) {
+    Capture c;
+    c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, false);
+    const Bytes ppp = cat({0xFF, 0x03, 0x00, 0x21}, ipv4(1));
+    EXPECT_EQ(c.path.receive(kLac, cat({0x00, 0x02, 0x00, 100, 0x00, 7}, ppp)), DataPath::Rx::delivered);
+    ASSERT_EQ(c.delivered.size(), 1u);
+    EXPECT_EQ(c.delivered[0].first, kKey);
+    EXPECT_EQ(c.delivered[0].second, ppp);
+    // Length and Offset (RFC 2661 §3.1): trailing octets past Length and the pad are not PPP.
+    Bytes lo = {0x42, 0x02, 0x00, 0x00, 0x00, 100, 0x00, 7, 0x00, 0x02, 0xEE, 0xEE};
+    lo = cat(lo, ppp);
+    const auto len = static_cast<std::uint16_t>(lo.size());
+    lo[2] = static_cast<std::uint8_t>(len >> 8), lo[3] = static_cast<std::uint8_t>(len);
+    lo.push_back(0x99);  // beyond Length
+    EXPECT_EQ(c.path.receive(kLac, lo), DataPath::Rx::delivered);
+    EXPECT_EQ(c.delivered.back().second, ppp);
+    // Not ours: another session, another peer, a control message (T=1).
+    EXPECT_EQ(c.path.receive(kLac, cat({0x00, 0x02, 0x00, 100, 0x00, 8}, ppp)), DataPath::Rx::not_mine);
+    EXPECT_EQ(c.path.receive(kLac + 1, cat({0x00, 0x02, 0x00, 100, 0x00, 7}, ppp)), DataPath::Rx::not_mine);
+    EXPECT_EQ(c.path.receive(kLac, Bytes{0xC8, 0x02, 0x00, 0x0C, 0, 100, 0, 0, 0, 0, 0, 0}), DataPath::Rx::not_mine);
+    // Malformed: counted and dropped, never delivered, never read past the end.
+    const std::vector<Bytes> bad = {
+        {0x00, 0x02, 0x00},                                // truncated header
+        {0x00, 0x03, 0x00, 100, 0x00, 7, 0xFF},            // Ver 3
+        {0x40, 0x02, 0x04, 0x00, 0x00, 100, 0x00, 7},      // Length 1024 > datagram
+        {0x08, 0x02, 0x00, 100, 0x00, 7, 0x00},            // S set, Ns/Nr cut
+        {0x02, 0x02, 0x00, 100, 0x00, 7, 0x00, 0x09, 1},   // Offset Size 9 past the end
+    };
+    for (const auto& b : bad) EXPECT_EQ(c.path.receive(kLac, b), DataPath::Rx::dropped) << b.size();
+    EXPECT_EQ(c.path.counters().rx_malformed, bad.size());
+    EXPECT_EQ(c.path.counters().rx_data, 2u);
+    EXPECT_EQ(c.delivered.size(), 2u);
+    EXPECT_TRUE(c.path.remove(kKey));
+    EXPECT_EQ(c.path.receive(kLac, cat({0x00, 0x02, 0x00, 100, 0x00, 7}, ppp)), DataPath::Rx::not_mine)
+        << "a removed session's data goes back to the engine";
+}
+
+// req: L2TP.data
+TEST(DataPath, SequencingRequiredCarriesNsAndPeerSequencingTurnsItOn) {
+    Capture c;
+    c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, true);  // Sequencing Required (§5.4)
+    const Bytes pkt = ipv4(0x11);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.path.send_ipv4(kKey, pkt));
+    for (std::uint8_t i = 0; i < 3; ++i)
+        EXPECT_EQ(Bytes(c.sent[i].second.begin(), c.sent[i].second.begin() + 10),
+                  (Bytes{0x08, 0x02, 0x20, 0x01, 0x30, 0x02, 0x00, i, 0x00, 0x00}))
+            << "S bit, Ns " << int(i) << ", Nr 0";
+    // Received: in order delivered, late Ns dropped (§5.9), a jump forward accepted.
+    auto seq = [](std::uint16_t ns) {
+        return cat({0x08, 0x02, 0x00, 100, 0x00, 7, static_cast<std::uint8_t>(ns >> 8), static_cast<std::uint8_t>(ns),
+                    0, 0},
+                   {0xFF, 0x03, 0x00, 0x21, 0x45});
+    };
+    EXPECT_EQ(c.path.receive(kLac, seq(0)), DataPath::Rx::delivered);
+    EXPECT_EQ(c.path.receive(kLac, seq(1)), DataPath::Rx::delivered);
+    EXPECT_EQ(c.path.receive(kLac, seq(5)), DataPath::Rx::delivered);
+    EXPECT_EQ(c.path.receive(kLac, seq(4)), DataPath::Rx::dropped);
+    EXPECT_EQ(c.path.receive(kLac, seq(5)), DataPath::Rx::dropped) << "a duplicate is late too";
+    EXPECT_EQ(c.path.counters().rx_out_of_order, 2u);
+    // Ns wraps (RFC 2661 §5.8 serial arithmetic).
+    Capture w;
+    w.path.add(kKey, kLac, 100, 7, 1, 2, false);
+    EXPECT_FALSE(w.path.sequencing(kKey));
+    EXPECT_EQ(w.path.receive(kLac, seq(65535)), DataPath::Rx::dropped) << "Ns starts at 0: 65535 is behind it";
+    EXPECT_EQ(w.path.receive(kLac, seq(30000)), DataPath::Rx::delivered);
+    EXPECT_TRUE(w.path.sequencing(kKey)) << "the peer sequences: so do we (§5.9)";
+    EXPECT_EQ(w.path.receive(kLac, seq(60000)), DataPath::Rx::delivered);
+    EXPECT_EQ(w.path.receive(kLac, seq(65535)), DataPath::Rx::delivered);
+    EXPECT_EQ(w.path.receive(kLac, seq(0)), DataPath::Rx::delivered) << "65535 → 0 is in order";
+    EXPECT_EQ(w.path.receive(kLac, seq(65535)), DataPath::Rx::dropped) << "and 65535 is now late";
+    ASSERT_TRUE(w.path.send_ipv4(kKey, pkt));
+    EXPECT_EQ(w.sent.back().second[0], 0x08) << "our data now carries Ns";
+}
+
+namespace {
+/// A bound loopback UDP socket (the "LAC" end) and the LNS's socket.
+struct Sockets {
+    int lns = -1, lac = -1;
+    sockaddr_in lac_addr{};
+    lnsd::PeerId lac_peer = 0;
+    Sockets() {
+        lns = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        lac = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int big = 4 << 20;
+        ::setsockopt(lac, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        lac_addr.sin_family = AF_INET;
+        lac_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(lac, reinterpret_cast<sockaddr*>(&lac_addr), sizeof lac_addr);
+        socklen_t l = sizeof lac_addr;
+        ::getsockname(lac, reinterpret_cast<sockaddr*>(&lac_addr), &l);
+        lac_peer = (lnsd::PeerId{INADDR_LOOPBACK} << 16) | ntohs(lac_addr.sin_port);
+    }
+    ~Sockets() {
+        ::close(lns);
+        ::close(lac);
+    }
+    /// Receives up to `n` datagrams, waiting (poll, 2 s deadline) for each.
+    std::vector<Bytes> receive(std::size_t n) const {
+        std::vector<Bytes> out;
+        std::uint8_t b[4096];
+        while (out.size() < n) {
+            pollfd p{lac, POLLIN, 0};
+            if (::poll(&p, 1, 2000) <= 0) break;
+            const ssize_t r = ::recv(lac, b, sizeof b, MSG_DONTWAIT);
+            if (r > 0) out.emplace_back(b, b + r);
+        }
+        return out;
+    }
+};
+
+struct LnsFixture {
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    std::uint64_t engine_sends = 0;
+    std::unique_ptr<lnsd::Lns> lns;
+    LnsFixture() {
+        core::register_well_known_timers(registry);
+        l2tp::engine::register_l2tp_timers(registry);
+        lns = std::make_unique<lnsd::Lns>(loop.timers(), registry, bus, lnsd::LnsdConfig{},
+                                          [this](lnsd::PeerId, Bytes) { ++engine_sends; });
+    }
+};
+}  // namespace
+
+// req: DP.batching, L2TP.data
+TEST(LnsDataPath, TunBatchIsFramedInPlaceAndSentWithOneSendmmsg) {
+    Sockets s;
+    LnsFixture f;
+    f.lns->set_data_socket(s.lns);
+    const lnsd::CallHandle h{0, {100, 7}};
+    f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, false);
+    dataplane::PacketBatch batch(16, 2048, 64);
+    for (std::uint8_t i = 0; i < 16; ++i) ASSERT_TRUE(batch.push(ipv4(i)));
+    const std::uint8_t* first = batch[0].data;
+    for (auto& p : batch) ASSERT_TRUE(f.lns->send_ipv4(h, p));
+    EXPECT_EQ(batch[0].data, first - 10) << "header written in the packet's own headroom";
+    EXPECT_EQ(f.lns->data_counters().tx_sent, 0u) << "queued until the batch ends";
+    f.lns->flush_data();
+    const auto& c = f.lns->data_counters();
+    EXPECT_EQ(c.tx_sent, 16u);
+    EXPECT_EQ(c.tx_syscalls, 1u) << "one sendmmsg for the 16-packet batch";
+    EXPECT_EQ(c.tx_in_place, 16u);
+    EXPECT_EQ(f.engine_sends, 0u) << "data messages bypass the engine";
+    const auto got = s.receive(16);
+    ASSERT_EQ(got.size(), 16u);
+    for (std::uint8_t i = 0; i < 16; ++i)
+        EXPECT_EQ(got[i], cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02, 0xFF, 0x03, 0x00, 0x21}, ipv4(i))) << int(i);
+}
+
+// req: DP.no-allocation
+TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) {
+    Sockets s;
+    LnsFixture f;
+    f.lns->set_data_socket(s.lns);
+    const lnsd::CallHandle h{0, {100, 7}};
+    f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, true);
+    std::uint64_t frames = 0;
+    f.lns->on_ppp_frame = [&](lnsd::CallHandle, std::span<const std::uint8_t> b) { frames += !b.empty(); };
+    // The TUN side as lnsd wires it: ForwardingLoop → to_session → Lns::send_ipv4 (in place) →
+    // batch_end → flush_data (sendmmsg).
+    dataplane::ForwardingLoop::Callbacks cb;
+    cb.to_session = [&](dataplane::VrId, dataplane::SessionHandle, dataplane::Packet& p) { f.lns->send_ipv4(h, p); };
+    cb.batch_end = [&](dataplane::VrId) { f.lns->flush_data(); };
+    dataplane::ForwardingLoop loop(cb, 64, 2048, 64);
+    const auto vr = loop.add_vr("default", dataplane::TunDevice{});
+    loop.add_route(vr, *core::Ipv4Prefix::parse("10.201.0.0/16"), 1, dataplane::RouteKind::framed_route);
+    Bytes pkt = ipv4(0x5A);
+    pkt[16] = 10, pkt[17] = 201, pkt[18] = 0, pkt[19] = 9;
+    dataplane::PacketBatch tun(64, 2048, 64);
+    const Bytes data = cat({0x00, 0x02, 0x00, 100, 0x00, 7}, cat({0xFF, 0x03, 0x00, 0x21}, pkt));
+    // Warm up (hash tables, first sendmmsg), then count.
+    for (int i = 0; i < 2; ++i) {
+        tun.reset();
+        while (!tun.full()) tun.push(pkt);
+        loop.dispatch(vr, tun);
+        f.lns->receive(s.lac_peer, data);
+    }
+    const std::uint64_t before = g_allocations.load();
+    for (int round = 0; round < 20; ++round) {
+        tun.reset();
+        while (!tun.full()) tun.push(pkt);
+        loop.dispatch(vr, tun);  // 64 packets TUN → L2TP/UDP
+        for (int i = 0; i < 64; ++i) f.lns->receive(s.lac_peer, data);  // 64 data messages → PPP
+    }
+    const std::uint64_t allocations = g_allocations.load() - before;
+    EXPECT_EQ(allocations, 0u) << "1280 packets each way without operator new";
+    EXPECT_EQ(frames, 2u + 20u * 64u);
+    EXPECT_EQ(f.lns->data_counters().tx_in_place, 22u * 64u);
+    EXPECT_EQ(f.lns->data_counters().tx_syscalls, 22u) << "one sendmmsg per TUN batch";
+    EXPECT_GT(g_allocations.load(), 0u) << "the counting allocator is in use";
+}
+
+// req: L2TP.data
+TEST(LnsDataPath, MalformedDataIsCountedInShowAndControlStillReachesTheEngine) {
+    LnsFixture f;
+    const lnsd::CallHandle h{0, {100, 7}};
+    f.lns->attach_data_session(h, kLac, 0x2001, 0x3002, false);
+    std::vector<Bytes> frames;
+    f.lns->on_ppp_frame = [&](lnsd::CallHandle c, std::span<const std::uint8_t> b) {
+        EXPECT_EQ(c, h);
+        frames.emplace_back(b.begin(), b.end());
+    };
+    f.lns->receive(kLac, Bytes{0x00, 0x02, 0x00, 100, 0x00, 7, 0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4});
+    f.lns->receive(kLac, Bytes{0x00, 0x02, 0x00});                     // truncated
+    f.lns->receive(kLac, Bytes{0x00, 0x02, 0x00, 100, 0x00, 9, 0xFF});  // unknown session → engine
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0], (Bytes{0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4}));
+    const auto sum = f.lns->show_summary()["system"];
+    EXPECT_EQ(sum["data-path"]["rx-malformed"], 1) << sum.dump();
+    EXPECT_EQ(sum["data-path"]["rx-data"], 1) << sum.dump();
+    EXPECT_EQ(sum["counters"]["unknown-session"], 1) << "the engine counted the unknown session: " << sum.dump();
+    // Without a data socket, sends go through the Send callback (sans-I/O tests).
+    EXPECT_TRUE(f.lns->send_ppp(h, Bytes{0xFF, 0x03, 0xC0, 0x21, 9, 1, 0, 4}));
+    EXPECT_EQ(f.engine_sends, 1u);
+}
