@@ -285,6 +285,7 @@ Decoded<PppAuthorisation> decode_ppp_authorisation(const Radius& acc) {
     };
     integer(AttributeType::Session_Timeout, "Session-Timeout", a.session_timeout);
     integer(AttributeType::Idle_Timeout, "Idle-Timeout", a.idle_timeout);
+    integer(AttributeType::Acct_Interim_Interval, "Acct-Interim-Interval", a.acct_interim_interval);
     for (const Attribute* c : acc.find_all(static_cast<std::uint8_t>(AttributeType::Class)))
         a.classes.emplace_back(c->value().begin(), c->value().end());
     if (out.problems.empty()) out.value = std::move(a);

@@ -138,12 +138,16 @@ struct FramedRoute {
 /// Parses one Framed-Route text; nullopt when malformed.
 std::optional<FramedRoute> parse_framed_route(std::string_view text);
 
-/// PPP authorisation from an Access-Accept (RFC 2865 §5.8, §5.9, §5.22, §5.25, §5.27, §5.28).
+/// PPP authorisation from an Access-Accept (RFC 2865 §5.8, §5.9, §5.22, §5.25, §5.27, §5.28;
+/// RFC 2869 §5.16).
 struct PppAuthorisation {
     std::optional<core::Ipv4Address> framed_ip;
     std::optional<core::Ipv4Address> framed_netmask;
     std::vector<FramedRoute> routes;
     std::optional<std::uint32_t> session_timeout, idle_timeout;  ///< seconds
+    /// Acct-Interim-Interval (RFC 2869 §5.16), seconds between Interim-Updates as sent; the
+    /// caller applies the RFC's 60 s floor and any locally configured override (§2.1).
+    std::optional<std::uint32_t> acct_interim_interval;
     std::vector<std::vector<std::uint8_t>> classes;  ///< Class values, to echo in accounting
 };
 
