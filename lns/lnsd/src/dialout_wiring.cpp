@@ -39,7 +39,13 @@ struct DialOutWiring::Call {
     std::uint32_t pool_ip = 0;
     std::vector<core::Ipv4Prefix> installed;   ///< in the VR's route table
     std::string user;                           ///< authenticated CPE name
-    std::uint64_t packets_in = 0, packets_out = 0;
+    std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
+    std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
+    std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
+    core::Duration interim{};                        ///< Interim-Update period in use; 0 = none
+    core::Timer interim_timer;
+    std::optional<rc::RequestHandle> interim_pending;  ///< at most one Interim-Update in flight (§2.1)
+    std::uint32_t interims_sent = 0;
     core::TimePoint created{};
     bool network = false;
     bool closing = false;
@@ -292,7 +298,7 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     Call* c = find(id);
     if (!c || c->closing) return;
     c->closing = true;
-    if (c->accounting_started) account(*c, false, reason);
+    if (c->accounting_started) account(*c, rc::AcctStatus::Stop, reason);
     remove_routes(*c);
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
@@ -398,9 +404,12 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
                                                      std::to_string(c.handle->key.session),
                                                  false);
         if (!sessions.empty())
-            if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", "")))
+            if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", ""))) {
+                // The LAC: Tunnel-Client-Endpoint of the PPP Access-Request and accounting (RFC 2868 §3.3).
+                if (c.lac.empty()) c.lac = a->to_string();
                 if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
                     mode = m->second;
+            }
         if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
     }
     const auto id = c.id;
@@ -428,6 +437,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         Call* cc = find(id);
         if (!cc || proto != 0x0021) return;  // RFC 1332 §2: IPv4 datagrams
         ++cc->packets_in;
+        cc->octets_in += pkt.size();
         ++counters_.session_to_tun;
         if (dp_.to_tun) dp_.to_tun(cc->vr, pkt);
     };
@@ -549,6 +559,7 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
                 cc->authorised.clear();
                 for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
                 cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
+                cc->acct_interim_interval = a.value->acct_interim_interval;
                 answer({true, "", cc->framed_ip, 0, 0});
             },
             prepared.user_password);
@@ -594,7 +605,7 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
     for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
     bus_.publish(e);
-    account(*c, true, {});
+    account(*c, rc::AcctStatus::Start, {});
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
@@ -612,14 +623,26 @@ void DialOutWiring::remove_routes(Call& c) {
     if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
 }
 
-/// RFC 2866 §5.1 Start / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's accounting servers.
-void DialOutWiring::account(Call& c, bool start, std::string_view cause) {
+/// RFC 2866 §5.1 Start / Interim-Update / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's
+/// accounting servers. Interim-Update and Stop carry the cumulative counters (RFC 2869 §2.1); only
+/// Stop has Acct-Terminate-Cause. A newer Interim-Update or the Stop supersedes (cancels) an
+/// Interim-Update still being retransmitted, so one generation at most is in flight (§2.1).
+void DialOutWiring::account(Call& c, rc::AcctStatus status, std::string_view cause) {
     const auto* vr = cfg_.find_vr(c.vr);
     if (!vr || vr->accounting.empty() || !radius_.servers(c.vr) || radius_.servers(c.vr)->accounting.empty()) return;
-    if (start == c.accounting_started) return;
-    c.accounting_started = start;
+    const bool start = status == rc::AcctStatus::Start;
+    if (start && c.accounting_started) return;
+    if (!start && !c.accounting_started) return;
+    if (c.interim_pending) {
+        if (radius_.cancel(*c.interim_pending)) ++counters_.acct_interims_superseded;
+        c.interim_pending.reset();
+    }
+    if (status == rc::AcctStatus::Stop) {
+        c.accounting_started = false;
+        c.interim_timer.cancel();
+    }
     rc::AccountingRecord r;
-    r.status = start ? rc::AcctStatus::Start : rc::AcctStatus::Stop;
+    r.status = status;
     r.session_id = "lnsd-" + std::to_string(c.id) + "-" +
                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count());
     r.user_name = c.user;
@@ -629,10 +652,13 @@ void DialOutWiring::account(Call& c, bool start, std::string_view cause) {
             std::chrono::duration_cast<std::chrono::seconds>(timers_.now() - c.created).count());
         r.output_packets = static_cast<std::uint32_t>(c.packets_out);
         r.input_packets = static_cast<std::uint32_t>(c.packets_in);
+        r.output_octets = c.octets_out;
+        r.input_octets = c.octets_in;
+    }
+    if (status == rc::AcctStatus::Stop)
         r.terminate_cause = cause.find("administrat") != std::string_view::npos || cause.find("reset") != std::string_view::npos
                                 ? 6u   // Admin-Reset (RFC 2866 §5.10)
                                 : 1u;  // User-Request
-    }
     if (c.handle) {
         r.tunnel_connection = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
         rc::CallTunnel t;
@@ -642,16 +668,49 @@ void DialOutWiring::account(Call& c, bool start, std::string_view cause) {
     }
     try {
         auto alive = alive_;
-        radius_.submit(c.vr, rc::Service::accounting, rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
-                       [this, alive](const rc::Completion& comp) {
-                           if (!*alive) return;
-                           if (comp.result == rc::Result::accept) ++counters_.acct_responses;
-                           else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
-                       });
+        const auto id = c.id;
+        const bool interim = status == rc::AcctStatus::Interim_Update;
+        auto h = radius_.submit(c.vr, rc::Service::accounting,
+                                rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
+                                [this, alive, id, interim](const rc::Completion& comp) {
+                                    if (!*alive) return;
+                                    if (comp.result == rc::Result::accept) ++counters_.acct_responses;
+                                    else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
+                                    if (interim)
+                                        if (Call* cc = find(id)) cc->interim_pending.reset();
+                                });
         ++counters_.acct_requests;
+        if (start) {
+            c.accounting_started = true;
+            arm_interim(c);
+        } else if (interim) {
+            ++counters_.acct_interims;
+            ++c.interims_sent;
+            if (h) c.interim_pending = h;
+        }
     } catch (const std::exception&) {
         ++counters_.acct_timeouts;
+        if (start) c.accounting_started = true;  // Stop still due
     }
+}
+
+/// RFC 2869 §2.1: the locally configured interval overrides Acct-Interim-Interval of the
+/// Access-Accept, whose value is raised to the §5.16 minimum of 60 s.
+void DialOutWiring::arm_interim(Call& c) {
+    const auto* vr = cfg_.find_vr(c.vr);
+    c.interim = core::Duration::zero();
+    if (vr && vr->accounting_interim) c.interim = *vr->accounting_interim;
+    else if (c.acct_interim_interval && *c.acct_interim_interval > 0)
+        c.interim = std::chrono::seconds(std::max<std::uint32_t>(60, *c.acct_interim_interval));
+    if (c.interim <= core::Duration::zero()) return;
+    if (!c.interim_timer.queue()) c.interim_timer.bind(timers_);
+    const auto id = c.id;
+    c.interim_timer.start(c.interim, [this, id] {
+        Call* cc = find(id);
+        if (!cc || cc->closing || !cc->accounting_started) return;
+        account(*cc, rc::AcctStatus::Interim_Update, {});
+        arm_interim(*cc);
+    });
 }
 
 std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
@@ -695,6 +754,7 @@ void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
     f.insert(f.end(), packet.begin(), packet.end());
     if (lns_.send_ppp(*c.handle, f)) {
         ++c.packets_out;
+        c.octets_out += packet.size();
         ++counters_.tun_to_session;
     } else {
         ++counters_.frames_dropped;
@@ -751,8 +811,12 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
             j["counters"] = {{"malformed", k.malformed},   {"discarded", k.discarded},
                              {"echo-sent", k.echo_sent},   {"echo-replies", k.echo_replies},
                              {"auth-failures", k.auth_failures}, {"packets-in", c.packets_in},
-                             {"packets-out", c.packets_out}};
+                             {"packets-out", c.packets_out}, {"octets-in", c.octets_in},
+                             {"octets-out", c.octets_out}};
         }
+        j["accounting"] = {{"started", c.accounting_started},
+                           {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(c.interim).count()},
+                           {"interims-sent", c.interims_sent}};
         auto routes = nlohmann::json::array();
         for (const auto& p : c.installed) routes.push_back(p.to_string());
         j["access-routes"] = routes;
@@ -803,7 +867,9 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                                           {"aaa-invalid", k.aaa_invalid},     {"calls-placed", k.calls_placed},
                                           {"calls-connected", k.calls_connected}, {"calls-failed", k.calls_failed},
                                           {"calls-closed", k.calls_closed},   {"tun-in", k.tun_in},
-                                          {"tun-no-route", k.tun_no_route},   {"route-errors", k.route_errors}};
+                                          {"tun-no-route", k.tun_no_route},   {"route-errors", k.route_errors},
+                                          {"acct-requests", k.acct_requests}, {"acct-responses", k.acct_responses},
+                                          {"acct-timeouts", k.acct_timeouts}, {"acct-interims", k.acct_interims}};
                            return j;
                        }),
                        "dial-out chassis state, timers and counters");
