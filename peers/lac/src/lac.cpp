@@ -575,7 +575,9 @@ nlohmann::json Lac::state() const {
              {{"ocrq", k.ocrq}, {"refused_capacity", k.refused_capacity}, {"refused_bearer", k.refused_bearer},
               {"refused_injected", k.refused_injected}, {"connected", k.connected}, {"failed", k.failed},
               {"cleared_by_lns", k.cleared_by_lns}, {"frames_to_b", k.frames_to_b},
-              {"frames_to_l2tp", k.frames_to_l2tp}, {"bad_b_frames", k.bad_b_frames}}}};
+              {"frames_to_l2tp", k.frames_to_l2tp}, {"bad_b_frames", k.bad_b_frames},
+              // incoming calls (§7.4.1): answered, tunnelled (ICRQ sent), refused for the domain
+              {"incoming", k.incoming}, {"tunnelled", k.tunnelled}, {"refused_domain", k.refused_domain}}}};
 }
 
 }  // namespace dl::lac
