@@ -411,6 +411,13 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
                     mode = m->second;
             }
         if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
+        // Seed 004 "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
+        // proxy PAP: refused below), the LNS adopts the LAC's authentication mode, not the VT's.
+        if (mode == IncomingAuthMode::proxy && info->incoming && info->incoming->proxy_authen_type) {
+            const auto t = *info->incoming->proxy_authen_type;  // RFC 2661 §4.4.5: 2 CHAP, 3 PAP
+            if (t == 2 && lc.require_auth != pe::AuthPreference::chap) lc.require_auth = pe::AuthPreference::chap;
+            else if (t == 3 && lc.require_auth != pe::AuthPreference::chap) lc.require_auth = pe::AuthPreference::pap;
+        }
     }
     const auto id = c.id;
     auto alive = alive_;
@@ -446,6 +453,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     c.link = std::make_unique<pe::Link>(lc, std::move(cb), core::FsmEnv{&bus_, &timers_, &registry_}, link_id);
 
     bool proxied = false;
+    bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
     if (info && info->incoming && mode == IncomingAuthMode::proxy) {
         const auto& in = *info->incoming;
         // Seed 004: the LNS's configured authentication may not be stronger than the LAC's: proxy
@@ -459,6 +467,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         }
         // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
+            opened = true;
             proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
             if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
                 // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
@@ -481,7 +490,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             }
         }
     }
-    if (!proxied) c.link->open();
+    if (!opened) c.link->open();
     if (c.handle) {
         auto it = early_.find({c.handle->engine, c.handle->key.tunnel, c.handle->key.session});
         if (it != early_.end()) {

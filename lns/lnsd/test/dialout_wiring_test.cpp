@@ -689,7 +689,46 @@ TEST(DialOutWiring, IncomingCallProxyLcpAndProxyChapVerifiedThroughRadius) {
     EXPECT_EQ(ppp["result"][0]["user"], "cpe-remote");
 }
 
-// req: LNS.auth-modes
+// req: LNS.auth-modes, LNS.proxy
+TEST(DialOutWiring, IncomingCallProxyChapAdoptedWhenTheVtAsksPap) {
+    // Seed 004: "In other situations, the LNS adopts the authentication mode carried in the
+    // messages sent by the LAC rather than the authentication mode configured on the VT."
+    const auto yaml = incoming_config("proxy", "pap");
+    World w(yaml.c_str());
+    w.auto_cpe = false;
+    dl::core::EventRecorder all(w.bus, {"", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(2s);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"}) << "the LAC's CHAP, verified by proxy";
+    EXPECT_NE(all.text().find("proxy-lcp-accepted"), std::string::npos) << all.text();
+    auto ppp = w.call("show ppp", {{"detail", true}});
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["we-authenticate"], "CHAP-MD5") << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["phase"], "Network") << ppp.dump();
+}
+
+// req: LNS.auth-modes, LNS.proxy
+TEST(DialOutWiring, IncomingCallProxyLcpNotAcceptableRenegotiatesOnce) {
+    // Proxy LCP the LNS cannot accept (an MRU below its minimum): LCP is renegotiated with the
+    // client (seed 003 NOTE), opened once — no second open, no "not permitted" event.
+    const auto yaml = incoming_config("proxy", "chap");
+    World w(yaml.c_str());
+    dl::core::EventRecorder all(w.bus, {"", ""});
+    auto call = proxied_call(2);
+    dl::ppp::LCP odd(dl::ppp::CpCode::configure_request, 1);
+    odd.magic_number(0x55667788);
+    odd.mru(10);
+    call.last_received_lcp_confreq = odd.serialize();
+    w.lac->place_incoming_call(kLnsPeer, call);
+    w.loop.advance(3s);
+    const auto text = all.text();
+    EXPECT_NE(text.find("proxy-lcp-renegotiate"), std::string::npos) << text;
+    EXPECT_EQ(text.find("NOT PERMITTED"), std::string::npos) << text;
+    EXPECT_TRUE(w.cpe_network) << "renegotiated with the CPE, CHAP through the LNS RADIUS";
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"});
+}
+
+// req: LNS.auth-modes, LNS.proxy
 TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
     const auto yaml = incoming_config("proxy", "chap");
     World w(yaml.c_str());
