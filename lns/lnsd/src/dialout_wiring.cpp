@@ -105,6 +105,28 @@ std::uint32_t bearer_bits(std::optional<std::uint32_t> erx) {
 
 std::string ip_text(std::uint32_t a) { return core::Ipv4Address{a}.to_string(); }
 
+/// The LAC's authentication of the client from the proxy authentication AVPs (RFC 2661 §4.4.5:
+/// Proxy Authen Type 2 CHAP with Challenge/ID/Response, 3 PAP with the password as Response);
+/// none when incomplete or of another type.
+std::optional<pe::Credentials> proxy_credentials(const eng::IncomingCall& in) {
+    if (!in.proxy_authen_type || !in.proxy_authen_name || !in.proxy_authen_response) return std::nullopt;
+    pe::Credentials cr;
+    cr.user = *in.proxy_authen_name;
+    if (*in.proxy_authen_type == 2 && in.proxy_authen_challenge && in.proxy_authen_id) {
+        cr.method = pe::AuthMethod::chap_md5;
+        cr.chap_id = *in.proxy_authen_id;
+        cr.challenge = *in.proxy_authen_challenge;
+        cr.response = *in.proxy_authen_response;
+        return cr;
+    }
+    if (*in.proxy_authen_type == 3) {
+        cr.method = pe::AuthMethod::pap;
+        cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
+        return cr;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
@@ -337,7 +359,59 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     p.name = cfg_.incoming_profile;
     p.authentication = cfg_.incoming_authentication;
     p.keepalive = core::Duration::zero();
-    start_link(*calls_[id], p, nullptr, &info);
+    Call& call = *calls_[id];
+    // Seed 004 steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first; only
+    // when it is accepted does the LNS start PPP and challenge the user itself (CHAP, verified
+    // through AAA again). A rejection gives no session (CDN). Frames meanwhile wait in early_.
+    if (incoming_mode(call) == IncomingAuthMode::mandatory_chap)
+        if (auto cr = proxy_credentials(*info.incoming)) {
+            auto alive = alive_;
+            const std::string sid = std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session);
+            auto done = [this, alive, id, p, info, sid, user = cr->user](const rc::Completion& comp) {
+                if (!*alive || comp.result == rc::Result::cancelled) return;
+                Call* cc = find(id);
+                if (!cc || cc->closing) return;
+                core::Event e;
+                e.entity = "lnsd.incoming";
+                e.id = sid;
+                e.cause = user + ": RADIUS " + std::string(rc::to_string(comp.result));
+                if (comp.result != rc::Result::accept) {
+                    ++counters_.ppp_auth_rejects;
+                    e.event = "proxy-authentication-rejected";
+                    bus_.publish(e);
+                    timers_.arm(core::Duration::zero(), [this, alive, id] {
+                        if (*alive) drop_call(id, false, "mandatory CHAP: proxy authentication rejected");
+                    });
+                    return;
+                }
+                ++counters_.ppp_auth_accepts;
+                e.event = "proxy-authentication-accepted";
+                bus_.publish(e);
+                start_link(*cc, p, nullptr, &info);
+            };
+            if (submit_ppp_auth(call, *cr, std::move(done))) {
+                ++counters_.ppp_auth_requests;
+                return;
+            }
+        }
+    start_link(call, p, nullptr, &info);
+}
+
+IncomingAuthMode DialOutWiring::incoming_mode(Call& c) {
+    IncomingAuthMode mode = cfg_.incoming_mode;
+    if (!c.handle) return mode;
+    // Mode per LAC (peer address of the tunnel) if configured.
+    const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
+                                                 std::to_string(c.handle->key.session),
+                                             false);
+    if (!sessions.empty())
+        if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", ""))) {
+            // The LAC: Tunnel-Client-Endpoint of the PPP Access-Request and accounting (RFC 2868 §3.3).
+            if (c.lac.empty()) c.lac = a->to_string();
+            if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
+                mode = m->second;
+        }
+    return mode;
 }
 
 void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
@@ -399,17 +473,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     }
     IncomingAuthMode mode = cfg_.incoming_mode;
     if (info && c.handle) {
-        // Mode per LAC (peer address of the tunnel) if configured.
-        const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
-                                                     std::to_string(c.handle->key.session),
-                                                 false);
-        if (!sessions.empty())
-            if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", ""))) {
-                // The LAC: Tunnel-Client-Endpoint of the PPP Access-Request and accounting (RFC 2868 §3.3).
-                if (c.lac.empty()) c.lac = a->to_string();
-                if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
-                    mode = m->second;
-            }
+        mode = incoming_mode(c);
         if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
         // Seed 004 "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
         // proxy PAP: refused below), the LNS adopts the LAC's authentication mode, not the VT's.
@@ -511,7 +575,6 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
     Call* c = find(id);
     if (!c) return;
     ++counters_.ppp_auth_requests;
-    const auto* vr = cfg_.find_vr(c->vr);
     auto answer = [this, id, ticket](pe::VerifyResult r) {
         auto alive = alive_;
         timers_.arm(core::Duration::zero(), [this, alive, id, ticket, r] {
@@ -519,11 +582,43 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
             if (Call* cc = find(id); cc && cc->link) cc->link->verify_result(ticket, r);
         });
     };
-    if (!vr || !radius_.servers(lns_group(c->vr))) {
+    auto alive = alive_;
+    const std::string user = cr.user;
+    const bool sent = submit_ppp_auth(*c, cr, [this, alive, id, user, answer](const rc::Completion& comp) {
+        if (!*alive || comp.result == rc::Result::cancelled) return;
+        Call* cc = find(id);
+        if (!cc) return;
+        if (comp.result != rc::Result::accept) {
+            ++counters_.ppp_auth_rejects;
+            answer({false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
+            return;
+        }
+        auto a = rc::decode_ppp_authorisation(*comp.reply);
+        if (!a.ok()) {
+            ++counters_.ppp_auth_rejects;
+            answer({false, join(a.problems)});
+            return;
+        }
+        ++counters_.ppp_auth_accepts;
+        cc->user = user;
+        cc->authorised.clear();
+        for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
+        cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
+        cc->acct_interim_interval = a.value->acct_interim_interval;
+        answer({true, "", cc->framed_ip, 0, 0});
+    });
+    if (!sent) {
         ++counters_.ppp_auth_rejects;
-        answer({false, "no LNS RADIUS server for virtual router " + c->vr});
-        return;
+        answer({false, "no LNS RADIUS server for virtual router " + c->vr + " or unencodable credentials"});
     }
+}
+
+/// PPP authentication Access-Request (RFC 2865 §5.2 PAP / §5.3 CHAP, RFC 2868 tunnel attributes)
+/// of a call's credentials to its VR's LNS RADIUS servers. False when there is no server or the
+/// request cannot be built (nothing submitted, `done` never called).
+bool DialOutWiring::submit_ppp_auth(Call& c, const pe::Credentials& cr, std::function<void(const rc::Completion&)> done) {
+    const auto* vr = cfg_.find_vr(c.vr);
+    if (!vr || !radius_.servers(lns_group(c.vr))) return false;
     rc::PppAuthRequest req;
     req.user_name = cr.user;
     if (cr.method == pe::AuthMethod::chap_md5) {
@@ -535,46 +630,19 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
         req.method = rc::PppAuthRequest::Method::pap;
         req.password = cr.password;
     }
-    if (c->handle) {
+    if (c.handle) {
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
-        t.client_endpoint = c->lac;
+        t.client_endpoint = c.lac;
         req.tunnel = t;
     }
-    rc::NasInfo nas{vr->nas_ip, vr->nas_identifier};
-    const std::string user = cr.user;
     try {
-        auto prepared = rc::build_ppp_access_request(req, nas);
-        auto alive = alive_;
-        radius_.submit(
-            lns_group(c->vr), rc::Service::authentication, std::move(prepared.packet),
-            [this, alive, id, user, answer](const rc::Completion& comp) {
-                if (!*alive || comp.result == rc::Result::cancelled) return;
-                Call* cc = find(id);
-                if (!cc) return;
-                if (comp.result != rc::Result::accept) {
-                    ++counters_.ppp_auth_rejects;
-                    answer({false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
-                    return;
-                }
-                auto a = rc::decode_ppp_authorisation(*comp.reply);
-                if (!a.ok()) {
-                    ++counters_.ppp_auth_rejects;
-                    answer({false, join(a.problems)});
-                    return;
-                }
-                ++counters_.ppp_auth_accepts;
-                cc->user = user;
-                cc->authorised.clear();
-                for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
-                cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
-                cc->acct_interim_interval = a.value->acct_interim_interval;
-                answer({true, "", cc->framed_ip, 0, 0});
-            },
-            prepared.user_password);
-    } catch (const std::exception& e) {
-        ++counters_.ppp_auth_rejects;
-        answer({false, e.what()});
+        auto prepared = rc::build_ppp_access_request(req, {vr->nas_ip, vr->nas_identifier});
+        radius_.submit(lns_group(c.vr), rc::Service::authentication, std::move(prepared.packet), std::move(done),
+                       prepared.user_password);
+        return true;
+    } catch (const std::exception&) {
+        return false;
     }
 }
 

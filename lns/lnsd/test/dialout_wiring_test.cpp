@@ -728,6 +728,38 @@ TEST(DialOutWiring, IncomingCallProxyLcpNotAcceptableRenegotiatesOnce) {
     EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"});
 }
 
+// req: LNS.auth-modes, LNS.mandatory-chap
+TEST(DialOutWiring, IncomingCallMandatoryChapVerifiesProxyPapThenChallenges) {
+    // Seed 004 steps 10-14: the proxy data to AAA first, then the LNS's own CHAP Challenge.
+    const auto yaml = incoming_config("mandatory-chap", "pap");
+    World w(yaml.c_str());
+    dl::core::EventRecorder inc(w.bus, {"lnsd.incoming", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(3));
+    w.loop.advance(5s);
+    EXPECT_EQ(w.lns_auth_methods, (std::vector<std::string>{"PAP", "CHAP"})) << "proxy PAP checked, then CHAP";
+    EXPECT_TRUE(w.cpe_network);
+    EXPECT_NE(inc.text().find("proxy-authentication-accepted"), std::string::npos) << inc.text();
+    auto ppp = w.call("show ppp", {{"detail", true}});
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["we-authenticate"], "CHAP-MD5") << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["lac"], "198.51.100.2") << ppp.dump();
+}
+
+// req: LNS.auth-modes, LNS.mandatory-chap
+TEST(DialOutWiring, IncomingCallMandatoryChapRejectedProxyGetsNoSession) {
+    const auto yaml = incoming_config("mandatory-chap", "chap");
+    World w(yaml.c_str());
+    w.cpe_known = false;
+    dl::core::EventRecorder inc(w.bus, {"lnsd.incoming", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(5s);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"}) << "only the proxied CHAP, no own challenge";
+    EXPECT_NE(inc.text().find("proxy-authentication-rejected"), std::string::npos) << inc.text();
+    EXPECT_FALSE(w.cpe_network);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u) << "CDN";
+}
+
 // req: LNS.auth-modes, LNS.proxy
 TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
     const auto yaml = incoming_config("proxy", "chap");

@@ -214,11 +214,11 @@ def assert_home_reaches_remote(env: Env, who: dict) -> None:
     assert tun["to_tun"] >= 1 and tun["from_tun"] >= 1, f"the echo did not cross the CPE's TUN: {tun}"
 
 
-def assert_chap_by_the_lns(ev: list[dict], renegotiated: bool) -> None:
+def assert_chap_by_the_lns(ev: list[dict], renegotiated: bool, iccn: bool = True) -> None:
     """The LNS's own CHAP exchange in order: (LCP Configure-Request sent,) Challenge sent when LCP
     opens (the authenticator starts inside the Opened transition, so its event comes first), LCP
     Opened, the Response to AAA, Access-Accept, Success, IPCP Opened."""
-    steps = [("ICCN: session established", is_("l2tp.session", to="established"))]
+    steps = [("ICCN: session established", is_("l2tp.session", to="established"))] if iccn else []
     if renegotiated:
         steps.append(("LCP Configure-Request sent to the client", is_("ppp.lcp", to="Req-Sent", cause="lower layer up")))
     steps += [("CHAP Challenge sent", is_("ppp.auth", to="Wait-Response", event="Start-CHAP")),
@@ -412,21 +412,29 @@ def test_lcp_renegotiation_wrong_password_gives_cdn(env):
 
 @pytest.mark.req("LNS.mandatory-chap", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install")
 def test_mandatory_chap_challenges_even_after_proxy_pap(env):
-    """lac2 authenticated bob with PAP; lnsd in mandatory-chap mode sends its own CHAP Challenge,
-    verifies it through the LNS RADIUS server; the session comes up and carries the ping."""
+    """Seed 004 steps 10-14: lac2 authenticated bob with PAP; lnsd in mandatory-chap mode first
+    verifies the proxy PAP through the LNS RADIUS server, then sends its own CHAP Challenge and
+    verifies the response there again; the session comes up and carries the ping."""
     d = env.use("mandatory-chap")
-    start = dial(env, BOB, d)
+    before = len(auth_requests_for(env, BOB["user"]))
     cpe_before = (env.lab.run_dir / "cpe2-events.jsonl").read_text().count("Challenge-Received")
+    start = dial(env, BOB, d)
     try:
         wait_network_up(env, BOB, d)
         ev = events_since(d, start)
-        assert_chap_by_the_lns(ev, renegotiated=True)
+        at = assert_in_order(ev, [
+            ("ICCN: session established", is_("l2tp.session", to="established")),
+            ("proxy PAP to AAA: Access-Accept", is_("radius.request", to="accepted")),
+            ("proxy authentication accepted", is_("lnsd.incoming", event="proxy-authentication-accepted")),
+        ])
+        assert_chap_by_the_lns(ev[at[-1]:], renegotiated=True, iccn=False)
         cpe_after = (env.lab.run_dir / "cpe2-events.jsonl").read_text().count("Challenge-Received")
         assert cpe_after > cpe_before, "the CPE never received the LNS's CHAP Challenge"
         p = incoming_ppp(d, BOB["user"])[0]
         assert p["we-authenticate"] == "CHAP-MD5", p
-        reqs = auth_requests_for(env, BOB["user"])
-        assert reqs and "CHAP-Password" in reqs[-1], f"the LNS's request must be CHAP: {reqs[-1:]}"
+        reqs = auth_requests_for(env, BOB["user"])[before:]
+        assert len(reqs) == 2 and "User-Password" in reqs[0] and "CHAP-Password" in reqs[1], \
+            f"FreeRADIUS must see the proxy PAP, then the LNS's CHAP: {reqs}"
         assert_home_reaches_remote(env, BOB)
     finally:
         hang_up(env, BOB, d)
@@ -434,7 +442,8 @@ def test_mandatory_chap_challenges_even_after_proxy_pap(env):
 
 @pytest.mark.req("LNS.mandatory-chap", "LNS.auth-modes")
 def test_mandatory_chap_wrong_password_gives_cdn(env):
-    """Seed 004: "If the authentication fails, no session can be established"."""
+    """Seed 004: "If the authentication fails, no session can be established": alice's proxied
+    CHAP response (wrong secret) is rejected by the LNS RADIUS server -> CDN, no own challenge."""
     d = env.use("mandatory-chap")
     env.cpe(ALICE, "set fault", {"number": ALICE["site"], "fault": "wrong-password"})
     try:
@@ -442,11 +451,12 @@ def test_mandatory_chap_wrong_password_gives_cdn(env):
         ev = wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
                       30, "the incoming session cleared (CDN)")
         assert_in_order(ev, [
-            ("CHAP Challenge sent", is_("ppp.auth", to="Wait-Response")),
+            ("ICCN: session established", is_("l2tp.session", to="established")),
             ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),
-            ("authentication failed", is_("ppp.auth", to="Failure")),
+            ("proxy authentication rejected", is_("lnsd.incoming", event="proxy-authentication-rejected")),
             ("CDN", is_("l2tp.session", to="idle")),
         ])
+        assert not any(e.get("entity", "").startswith("ppp.") for e in ev), "PPP started after the rejection"
         assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev)
         wait_for(lambda: env.site(ALICE).get("call") is None, 15, "the CPE's call released after the CDN")
     finally:

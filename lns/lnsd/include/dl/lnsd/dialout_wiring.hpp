@@ -35,6 +35,7 @@ class TimerRegistry;
 namespace dl::radius::client {
 class Client;
 enum class AcctStatus : std::uint32_t;  // builders.hpp (RFC 2866 §5.1)
+struct Completion;                      // client.hpp
 }  // namespace dl::radius::client
 namespace dl::ppp::engine {
 struct Credentials;
@@ -205,6 +206,11 @@ private:
     void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
                     const l2tp::engine::ConnectInfo* incoming);
     void verify(std::uint64_t call, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    bool submit_ppp_auth(Call& c, const ppp::engine::Credentials& cr,
+                         std::function<void(const radius::client::Completion&)> done);
+    /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
+    /// LAC address in the call.
+    IncomingAuthMode incoming_mode(Call& c);
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
     void link_down(std::uint64_t call, std::string cause);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
