@@ -50,9 +50,10 @@ def _radius_users(raw: dict) -> None:
                       "Acct-Interim-Interval = 600"]})
 
 
-def lnsd_config(mode: str, base: dict) -> dict:
+def lnsd_config(mode: str, base: dict, auth: str = "chap") -> dict:
     """lnsd for incoming calls only: one virtual router (TUN dlo0), no dial-out targets, the LAC
-    `lac` authenticated with its tunnel secret, incoming calls in `mode` with CHAP required."""
+    `lac` authenticated with its tunnel secret, incoming calls in `mode` with `auth` configured
+    (the VT's authentication, seed 004)."""
     cfg = {k: v for k, v in base.items() if k not in ("dialout", "virtual-routers")}
     vr = dict(base["virtual-routers"][0])
     vr["radius"] = {"authentication": [{"address": "192.0.2.10", "secret": "home-secret"}],
@@ -61,7 +62,7 @@ def lnsd_config(mode: str, base: dict) -> dict:
     cfg["virtual-routers"] = [vr]
     cfg["peers"] = [{"address": "198.51.100.2", "secret": "lac-secret"}]
     cfg["shutdown-wait"] = "1s"
-    cfg["incoming"] = {"virtual-router": "default", "profile": "isdn", "authentication": "chap", "mode": mode}
+    cfg["incoming"] = {"virtual-router": "default", "profile": "isdn", "authentication": auth, "mode": mode}
     return cfg
 
 
@@ -74,9 +75,10 @@ class Env:
         self.lnsd: Lnsd | None = None
         self.proc: procs.Tracked | None = None
 
-    def use(self, mode: str) -> Lnsd:
-        """lnsd running in `mode` (SIGTERM to the previous one: StopCCN, then exit)."""
-        if self.mode == mode and self.proc and self.proc.alive():
+    def use(self, mode: str, auth: str = "chap") -> Lnsd:
+        """lnsd running in `mode` with `auth` (SIGTERM to the previous one: StopCCN, then exit)."""
+        name = mode if auth == "chap" else f"{mode}-{auth}"
+        if self.mode == name and self.proc and self.proc.alive():
             return self.lnsd
         if self.proc is not None:
             procs.stop(self.proc)
@@ -84,14 +86,14 @@ class Env:
             self.proc = None
         import yaml
         run = self.lab.run_dir
-        (run / f"lnsd-{mode}.yaml").write_text(yaml.safe_dump(lnsd_config(mode, self.base)))
+        (run / f"lnsd-{name}.yaml").write_text(yaml.safe_dump(lnsd_config(mode, self.base, auth)))
         d = Lnsd(self.lab, self.bdir)
-        d.sock = str(run / f"lnsd-{mode}.sock")
-        d.events = run / f"lnsd-{mode}-events.jsonl"
-        self.proc = self.lab.start(f"lnsd-{mode}", "lns",
-                                   [str(self.bdir / "lns/lnsd/lnsd"), "--config", str(run / f"lnsd-{mode}.yaml"),
+        d.sock = str(run / f"lnsd-{name}.sock")
+        d.events = run / f"lnsd-{name}-events.jsonl"
+        self.proc = self.lab.start(f"lnsd-{name}", "lns",
+                                   [str(self.bdir / "lns/lnsd/lnsd"), "--config", str(run / f"lnsd-{name}.yaml"),
                                     "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
-        self.mode, self.lnsd = mode, d
+        self.mode, self.lnsd = name, d
         return d
 
     def cpe(self, who: dict, cmd: str, args: dict | None = None) -> dict:
@@ -359,6 +361,34 @@ def test_proxy_pap_while_chap_required_gets_no_session(env):
         assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev)
         wait_for(lambda: env.site(BOB).get("call") is None, 15, "bob's call released after the CDN")
         assert len(auth_requests_for(env, BOB["user"])) == before, "FreeRADIUS saw a request for bob"
+    finally:
+        hang_up(env, BOB, d)
+
+
+@pytest.mark.req("LNS.proxy", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install")
+def test_proxy_pap_verified_when_the_vt_is_not_stronger(env):
+    """VT authentication pap-chap (not stronger than the LAC's PAP): lac2's proxy LCP (PAP) is
+    accepted without renegotiation and bob's proxied PAP password goes to the LNS RADIUS server
+    (User-Password); IPCP, Framed-Route, ping home -> remote answered."""
+    d = env.use("proxy", "pap-chap")
+    before = len(auth_requests_for(env, BOB["user"]))
+    start = dial(env, BOB, d)
+    try:
+        wait_network_up(env, BOB, d)
+        ev = events_since(d, start)
+        assert_in_order(ev, [
+            ("ICCN: session established", is_("l2tp.session", to="established")),
+            ("proxy LCP accepted", is_("ppp.lcp", event="proxy-lcp-accepted")),
+            ("proxy PAP to AAA", is_("ppp.auth", to="Verifying", event="Proxy-Credentials")),
+            ("LNS RADIUS Access-Accept", is_("radius.request", to="accepted")),
+            ("authenticated", is_("ppp.auth", to="Success")),
+            ("IPCP Opened", is_("ppp.ipcp", to="Opened")),
+        ])
+        p = incoming_ppp(d, BOB["user"])[0]
+        assert p["we-authenticate"] == "PAP", p
+        reqs = auth_requests_for(env, BOB["user"])[before:]
+        assert len(reqs) == 1 and "User-Password" in reqs[0], f"one PAP Access-Request expected: {reqs}"
+        assert_home_reaches_remote(env, BOB)
     finally:
         hang_up(env, BOB, d)
 
