@@ -333,11 +333,11 @@ def test_proxy_wrong_password_access_reject_gives_cdn(env):
             ("CDN", is_("l2tp.session", to="idle")),
         ])
         assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), "IPCP opened after an Access-Reject"
-        assert not any(is_("lnsd.route", event="access-routes-installed")(e) for e in ev)
+        assert not any(is_("lnsd.route", event="access-routes-installed")(e) for e in ev), "access routes for a rejected user"
         wait_for(lambda: env.site(ALICE).get("call") is None, 15, "the CPE's call released after the CDN")
         lac = control(env.lab.run_dir / "lac.ctl", "show state")
         assert lac["counters"]["tunnelled"] >= 1, lac
-        assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout
+        assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, "a route for a rejected user"
     finally:
         env.cpe(ALICE, "set fault", {"number": ALICE["site"], "fault": "none"})
         hang_up(env, ALICE, d)
@@ -358,7 +358,7 @@ def test_proxy_pap_while_chap_required_gets_no_session(env):
             ("CDN", is_("l2tp.session", to="idle")),
         ])
         assert not any(e.get("entity") == "radius.request" for e in ev), "proxy PAP must not reach AAA"
-        assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev)
+        assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), "IPCP opened without a session"
         wait_for(lambda: env.site(BOB).get("call") is None, 15, "bob's call released after the CDN")
         assert len(auth_requests_for(env, BOB["user"])) == before, "FreeRADIUS saw a request for bob"
     finally:
@@ -431,7 +431,7 @@ def test_lcp_renegotiation_wrong_password_gives_cdn(env):
             ("authentication failed", is_("ppp.auth", to="Failure")),
             ("CDN", is_("l2tp.session", to="idle")),
         ])
-        assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev)
+        assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), "IPCP opened without a session"
     finally:
         env.cpe(BOB, "set fault", {"number": BOB["site"], "fault": "none"})
         hang_up(env, BOB, d)
@@ -487,7 +487,7 @@ def test_mandatory_chap_wrong_password_gives_cdn(env):
             ("CDN", is_("l2tp.session", to="idle")),
         ])
         assert not any(e.get("entity", "").startswith("ppp.") for e in ev), "PPP started after the rejection"
-        assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev)
+        assert not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), "IPCP opened without a session"
         wait_for(lambda: env.site(ALICE).get("call") is None, 15, "the CPE's call released after the CDN")
     finally:
         env.cpe(ALICE, "set fault", {"number": ALICE["site"], "fault": "none"})
