@@ -42,6 +42,7 @@ struct DialOutWiring::Call {
     std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
     std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
     std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
+    std::vector<std::vector<std::uint8_t>> classes;       ///< Class of the Access-Accept (RFC 2865 §5.25)
     core::Duration interim{};                        ///< Interim-Update period in use; 0 = none
     core::Timer interim_timer;
     std::optional<rc::RequestHandle> interim_pending;  ///< at most one Interim-Update in flight (§2.1)
@@ -605,6 +606,7 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
         for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
         cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
         cc->acct_interim_interval = a.value->acct_interim_interval;
+        cc->classes = a.value->classes;
         answer({true, "", cc->framed_ip, 0, 0});
     });
     if (!sent) {
@@ -723,6 +725,7 @@ void DialOutWiring::account(Call& c, rc::AcctStatus status, std::string_view cau
     r.session_id = "lnsd-" + std::to_string(c.id) + "-" +
                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count());
     r.user_name = c.user;
+    r.classes = c.classes;  // RFC 2865 §5.25 / RFC 2866 §5.1: echoed in every accounting record
     if (c.link && c.link->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{c.link->negotiated().network.peer_ip};
     if (!start) {
         r.session_time = static_cast<std::uint32_t>(

@@ -292,6 +292,7 @@ struct World {
                 resp->add_ipaddr(AttributeType::Framed_IP_Address, {198, 18, 0, 2});
                 resp->add_string(AttributeType::Framed_Route, "10.10.1.0/24 198.18.0.2 1");
                 if (interim_attr) resp->add_integer(AttributeType::Acct_Interim_Interval, *interim_attr);
+                resp->add_string(AttributeType::Class, "lns-class-1");
             }
         }
         dl::radius::add_message_authenticator(*resp);
@@ -815,6 +816,8 @@ TEST(DialOutWiring, InterimUpdateEveryAcctInterimIntervalWithCumulativeCounters)
     EXPECT_EQ(integer(i1, AttributeType::Acct_Input_Packets), 1u);
     EXPECT_EQ(integer(i1, AttributeType::Acct_Input_Octets), 48u);
     EXPECT_FALSE(i1.get_integer(AttributeType::Acct_Terminate_Cause)) << "only Stop has a terminate cause";
+    EXPECT_EQ(i1.get_string(AttributeType::Class), "lns-class-1") << "Class echoed (RFC 2865 §5.25)";
+    EXPECT_EQ(w.acct_requests[0].get_string(AttributeType::Class), "lns-class-1") << "Class in the Start";
     // RFC 2867 tunnel attributes like Start/Stop.
     EXPECT_TRUE(i1.get_string(AttributeType::Acct_Tunnel_Connection));
     EXPECT_TRUE(i1.find(AttributeType::Tunnel_Type)) << "tagged Tunnel-Type (RFC 2868 §3.1)";

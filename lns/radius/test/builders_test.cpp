@@ -92,6 +92,20 @@ TEST(Builders, ChapAccessRequest) {
     EXPECT_THROW(build_ppp_access_request(q, kNas), std::invalid_argument);
 }
 
+// req: ACCT.start-stop
+TEST(Builders, AccountingEchoesClass) {
+    AccountingRecord a;
+    a.session_id = "00000002";
+    a.classes = {{'c', '1'}, {0x00, 0xff}};
+    Radius start = build_accounting_request(a, kNas);
+    const auto cls = start.find_all(static_cast<std::uint8_t>(AttributeType::Class));
+    ASSERT_EQ(cls.size(), 2u) << "each Class of the Access-Accept, unmodified (RFC 2865 §5.25)";
+    EXPECT_EQ(std::vector<std::uint8_t>(cls[1]->value().begin(), cls[1]->value().end()),
+              (std::vector<std::uint8_t>{0x00, 0xff}));
+    a.classes = {{}};
+    EXPECT_THROW(build_accounting_request(a, kNas), std::invalid_argument) << "an empty Class";
+}
+
 TEST(Builders, AccountingStartInterimStop) {
     AccountingRecord a;
     a.session_id = "00000001";

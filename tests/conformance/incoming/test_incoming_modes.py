@@ -47,7 +47,7 @@ def _radius_users(raw: dict) -> None:
             "reply": ["Service-Type = Framed-User", "Framed-Protocol = PPP",
                       f"Framed-IP-Address = {who['framed_ip']}",
                       f"Framed-Route = \"10.10.1.0/24 {who['framed_ip']} 1\"",
-                      "Acct-Interim-Interval = 600"]})
+                      "Acct-Interim-Interval = 600", f"Class = \"{who['site']}\""]})
 
 
 def lnsd_config(mode: str, base: dict, auth: str = "chap") -> dict:
@@ -283,7 +283,8 @@ def test_proxy_lcp_and_proxy_chap_verified_by_lns_radius(env):
 def test_accounting_start_interim_stop_reach_freeradius(env):
     """Accounting of an incoming session at the real FreeRADIUS (detail file): Start at IPCP up,
     Interim-Update every local 2 s (overriding the Access-Accept's 600, RFC 2869 §2.1) with
-    cumulative counters and RFC 2867 tunnel attributes, Stop with a terminate cause at hang-up."""
+    cumulative counters, RFC 2867 tunnel attributes and the Access-Accept's Class, Stop with a
+    terminate cause at hang-up."""
     d = env.use("proxy")
     dial(env, ALICE, d)
     try:
@@ -302,6 +303,9 @@ def test_accounting_start_interim_stop_reach_freeradius(env):
             assert attr in interim, f"{attr} missing from the Interim-Update: {interim}"
         assert "Acct-Terminate-Cause" not in interim, interim
         assert 'Tunnel-Client-Endpoint:1 = "198.51.100.2"' in interim, f"the LAC as Tunnel-Client-Endpoint: {interim}"
+        klass = ALICE["site"].encode().hex()
+        assert f"Class = 0x{klass}" in interim or f'Class = "{ALICE["site"]}"' in interim, \
+            f"the Access-Accept's Class not echoed (RFC 2865 §5.25): {interim}"
         out_octets = int(re.search(r"Acct-Output-Octets = (\d+)", interim).group(1))
         assert out_octets >= 2 * 84, f"the echo requests to the CPE are not counted: {interim}"
         session_id = re.search(r'Acct-Session-Id = "([^"]+)"', interim).group(1)

@@ -83,6 +83,8 @@ struct AccountingRecord {
     std::uint32_t delay_time = 0;     ///< Acct-Delay-Time seconds (RFC 2866 §5.2)
     std::string tunnel_connection;    ///< Acct-Tunnel-Connection (RFC 2867 §4.1); empty: omitted
     std::optional<CallTunnel> tunnel;
+    /// Class values of the Access-Accept, echoed unmodified (RFC 2865 §5.25); each 1..253 octets.
+    std::vector<std::vector<std::uint8_t>> classes;
 };
 
 /// Accounting-Request (RFC 2866 §4.1) from a record; Request Authenticator set by submit().
