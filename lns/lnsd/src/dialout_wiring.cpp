@@ -39,7 +39,14 @@ struct DialOutWiring::Call {
     std::uint32_t pool_ip = 0;
     std::vector<core::Ipv4Prefix> installed;   ///< in the VR's route table
     std::string user;                           ///< authenticated CPE name
-    std::uint64_t packets_in = 0, packets_out = 0;
+    std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
+    std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
+    std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
+    std::vector<std::vector<std::uint8_t>> classes;       ///< Class of the Access-Accept (RFC 2865 §5.25)
+    core::Duration interim{};                        ///< Interim-Update period in use; 0 = none
+    core::Timer interim_timer;
+    std::optional<rc::RequestHandle> interim_pending;  ///< at most one Interim-Update in flight (§2.1)
+    std::uint32_t interims_sent = 0;
     core::TimePoint created{};
     bool network = false;
     bool closing = false;
@@ -98,6 +105,28 @@ std::uint32_t bearer_bits(std::optional<std::uint32_t> erx) {
 }
 
 std::string ip_text(std::uint32_t a) { return core::Ipv4Address{a}.to_string(); }
+
+/// The LAC's authentication of the client from the proxy authentication AVPs (RFC 2661 §4.4.5:
+/// Proxy Authen Type 2 CHAP with Challenge/ID/Response, 3 PAP with the password as Response);
+/// none when incomplete or of another type.
+std::optional<pe::Credentials> proxy_credentials(const eng::IncomingCall& in) {
+    if (!in.proxy_authen_type || !in.proxy_authen_name || !in.proxy_authen_response) return std::nullopt;
+    pe::Credentials cr;
+    cr.user = *in.proxy_authen_name;
+    if (*in.proxy_authen_type == 2 && in.proxy_authen_challenge && in.proxy_authen_id) {
+        cr.method = pe::AuthMethod::chap_md5;
+        cr.chap_id = *in.proxy_authen_id;
+        cr.challenge = *in.proxy_authen_challenge;
+        cr.response = *in.proxy_authen_response;
+        return cr;
+    }
+    if (*in.proxy_authen_type == 3) {
+        cr.method = pe::AuthMethod::pap;
+        cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
+        return cr;
+    }
+    return std::nullopt;
+}
 
 }  // namespace
 
@@ -312,7 +341,7 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     Call* c = find(id);
     if (!c || c->closing) return;
     c->closing = true;
-    if (c->accounting_started) account(*c, false, reason);
+    if (c->accounting_started) account(*c, rc::AcctStatus::Stop, reason);
     remove_routes(*c);
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
@@ -351,7 +380,59 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     p.name = cfg_.incoming_profile;
     p.authentication = cfg_.incoming_authentication;
     p.keepalive = core::Duration::zero();
-    start_link(*calls_[id], p, nullptr, &info);
+    Call& call = *calls_[id];
+    // Seed 004 steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first; only
+    // when it is accepted does the LNS start PPP and challenge the user itself (CHAP, verified
+    // through AAA again). A rejection gives no session (CDN). Frames meanwhile wait in early_.
+    if (incoming_mode(call) == IncomingAuthMode::mandatory_chap)
+        if (auto cr = proxy_credentials(*info.incoming)) {
+            auto alive = alive_;
+            const std::string sid = std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session);
+            auto done = [this, alive, id, p, info, sid, user = cr->user](const rc::Completion& comp) {
+                if (!*alive || comp.result == rc::Result::cancelled) return;
+                Call* cc = find(id);
+                if (!cc || cc->closing) return;
+                core::Event e;
+                e.entity = "lnsd.incoming";
+                e.id = sid;
+                e.cause = user + ": RADIUS " + std::string(rc::to_string(comp.result));
+                if (comp.result != rc::Result::accept) {
+                    ++counters_.ppp_auth_rejects;
+                    e.event = "proxy-authentication-rejected";
+                    bus_.publish(e);
+                    timers_.arm(core::Duration::zero(), [this, alive, id] {
+                        if (*alive) drop_call(id, false, "mandatory CHAP: proxy authentication rejected");
+                    });
+                    return;
+                }
+                ++counters_.ppp_auth_accepts;
+                e.event = "proxy-authentication-accepted";
+                bus_.publish(e);
+                start_link(*cc, p, nullptr, &info);
+            };
+            if (submit_ppp_auth(call, *cr, std::move(done))) {
+                ++counters_.ppp_auth_requests;
+                return;
+            }
+        }
+    start_link(call, p, nullptr, &info);
+}
+
+IncomingAuthMode DialOutWiring::incoming_mode(Call& c) {
+    IncomingAuthMode mode = cfg_.incoming_mode;
+    if (!c.handle) return mode;
+    // Mode per LAC (peer address of the tunnel) if configured.
+    const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
+                                                 std::to_string(c.handle->key.session),
+                                             false);
+    if (!sessions.empty())
+        if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", ""))) {
+            // The LAC: Tunnel-Client-Endpoint of the PPP Access-Request and accounting (RFC 2868 §3.3).
+            if (c.lac.empty()) c.lac = a->to_string();
+            if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
+                mode = m->second;
+        }
+    return mode;
 }
 
 void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
@@ -420,15 +501,15 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     }
     IncomingAuthMode mode = cfg_.incoming_mode;
     if (info && c.handle) {
-        // Mode per LAC (peer address of the tunnel) if configured.
-        const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
-                                                     std::to_string(c.handle->key.session),
-                                                 false);
-        if (!sessions.empty())
-            if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", "")))
-                if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
-                    mode = m->second;
+        mode = incoming_mode(c);
         if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
+        // Seed 004 "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
+        // proxy PAP: refused below), the LNS adopts the LAC's authentication mode, not the VT's.
+        if (mode == IncomingAuthMode::proxy && info->incoming && info->incoming->proxy_authen_type) {
+            const auto t = *info->incoming->proxy_authen_type;  // RFC 2661 §4.4.5: 2 CHAP, 3 PAP
+            if (t == 2 && lc.require_auth != pe::AuthPreference::chap) lc.require_auth = pe::AuthPreference::chap;
+            else if (t == 3 && lc.require_auth != pe::AuthPreference::chap) lc.require_auth = pe::AuthPreference::pap;
+        }
     }
     const auto id = c.id;
     auto alive = alive_;
@@ -455,6 +536,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         Call* cc = find(id);
         if (!cc || proto != 0x0021) return;  // RFC 1332 §2: IPv4 datagrams
         ++cc->packets_in;
+        cc->octets_in += pkt.size();
         ++counters_.session_to_tun;
         if (dp_.to_tun) dp_.to_tun(cc->vr, pkt);
     };
@@ -463,6 +545,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     c.link = std::make_unique<pe::Link>(lc, std::move(cb), core::FsmEnv{&bus_, &timers_, &registry_}, link_id);
 
     bool proxied = false;
+    bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
     if (info && info->incoming && mode == IncomingAuthMode::proxy) {
         const auto& in = *info->incoming;
         // Seed 004: the LNS's configured authentication may not be stronger than the LAC's: proxy
@@ -476,6 +559,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         }
         // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
+            opened = true;
             proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
             if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
                 // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
@@ -498,7 +582,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             }
         }
     }
-    if (!proxied) c.link->open();
+    if (!opened) c.link->open();
     if (c.handle) {
         auto it = early_.find({c.handle->engine, c.handle->key.tunnel, c.handle->key.session});
         if (it != early_.end()) {
@@ -519,7 +603,6 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
     Call* c = find(id);
     if (!c) return;
     ++counters_.ppp_auth_requests;
-    const auto* vr = cfg_.find_vr(c->vr);
     auto answer = [this, id, ticket](pe::VerifyResult r) {
         auto alive = alive_;
         timers_.arm(core::Duration::zero(), [this, alive, id, ticket, r] {
@@ -527,11 +610,44 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
             if (Call* cc = find(id); cc && cc->link) cc->link->verify_result(ticket, r);
         });
     };
-    if (!vr || !radius_.servers(lns_group(c->vr))) {
+    auto alive = alive_;
+    const std::string user = cr.user;
+    const bool sent = submit_ppp_auth(*c, cr, [this, alive, id, user, answer](const rc::Completion& comp) {
+        if (!*alive || comp.result == rc::Result::cancelled) return;
+        Call* cc = find(id);
+        if (!cc) return;
+        if (comp.result != rc::Result::accept) {
+            ++counters_.ppp_auth_rejects;
+            answer({false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
+            return;
+        }
+        auto a = rc::decode_ppp_authorisation(*comp.reply);
+        if (!a.ok()) {
+            ++counters_.ppp_auth_rejects;
+            answer({false, join(a.problems)});
+            return;
+        }
+        ++counters_.ppp_auth_accepts;
+        cc->user = user;
+        cc->authorised.clear();
+        for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
+        cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
+        cc->acct_interim_interval = a.value->acct_interim_interval;
+        cc->classes = a.value->classes;
+        answer({true, "", cc->framed_ip, 0, 0});
+    });
+    if (!sent) {
         ++counters_.ppp_auth_rejects;
-        answer({false, "no LNS RADIUS server for virtual router " + c->vr});
-        return;
+        answer({false, "no LNS RADIUS server for virtual router " + c->vr + " or unencodable credentials"});
     }
+}
+
+/// PPP authentication Access-Request (RFC 2865 §5.2 PAP / §5.3 CHAP, RFC 2868 tunnel attributes)
+/// of a call's credentials to its VR's LNS RADIUS servers. False when there is no server or the
+/// request cannot be built (nothing submitted, `done` never called).
+bool DialOutWiring::submit_ppp_auth(Call& c, const pe::Credentials& cr, std::function<void(const rc::Completion&)> done) {
+    const auto* vr = cfg_.find_vr(c.vr);
+    if (!vr || !radius_.servers(lns_group(c.vr))) return false;
     rc::PppAuthRequest req;
     req.user_name = cr.user;
     if (cr.method == pe::AuthMethod::chap_md5) {
@@ -543,45 +659,19 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
         req.method = rc::PppAuthRequest::Method::pap;
         req.password = cr.password;
     }
-    if (c->handle) {
+    if (c.handle) {
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
-        t.client_endpoint = c->lac;
+        t.client_endpoint = c.lac;
         req.tunnel = t;
     }
-    rc::NasInfo nas{vr->nas_ip, vr->nas_identifier};
-    const std::string user = cr.user;
     try {
-        auto prepared = rc::build_ppp_access_request(req, nas);
-        auto alive = alive_;
-        radius_.submit(
-            lns_group(c->vr), rc::Service::authentication, std::move(prepared.packet),
-            [this, alive, id, user, answer](const rc::Completion& comp) {
-                if (!*alive || comp.result == rc::Result::cancelled) return;
-                Call* cc = find(id);
-                if (!cc) return;
-                if (comp.result != rc::Result::accept) {
-                    ++counters_.ppp_auth_rejects;
-                    answer({false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
-                    return;
-                }
-                auto a = rc::decode_ppp_authorisation(*comp.reply);
-                if (!a.ok()) {
-                    ++counters_.ppp_auth_rejects;
-                    answer({false, join(a.problems)});
-                    return;
-                }
-                ++counters_.ppp_auth_accepts;
-                cc->user = user;
-                cc->authorised.clear();
-                for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
-                cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
-                answer({true, "", cc->framed_ip, 0, 0});
-            },
-            prepared.user_password);
-    } catch (const std::exception& e) {
-        ++counters_.ppp_auth_rejects;
-        answer({false, e.what()});
+        auto prepared = rc::build_ppp_access_request(req, {vr->nas_ip, vr->nas_identifier});
+        radius_.submit(lns_group(c.vr), rc::Service::authentication, std::move(prepared.packet), std::move(done),
+                       prepared.user_password);
+        return true;
+    } catch (const std::exception&) {
+        return false;
     }
 }
 
@@ -621,7 +711,7 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
     for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
     bus_.publish(e);
-    account(*c, true, {});
+    account(*c, rc::AcctStatus::Start, {});
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
@@ -639,27 +729,43 @@ void DialOutWiring::remove_routes(Call& c) {
     if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
 }
 
-/// RFC 2866 §5.1 Start / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's accounting servers.
-void DialOutWiring::account(Call& c, bool start, std::string_view cause) {
+/// RFC 2866 §5.1 Start / Interim-Update / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's
+/// accounting servers. Interim-Update and Stop carry the cumulative counters (RFC 2869 §2.1); only
+/// Stop has Acct-Terminate-Cause. A newer Interim-Update or the Stop supersedes (cancels) an
+/// Interim-Update still being retransmitted, so one generation at most is in flight (§2.1).
+void DialOutWiring::account(Call& c, rc::AcctStatus status, std::string_view cause) {
     const auto* vr = cfg_.find_vr(c.vr);
     if (!vr || vr->accounting.empty() || !radius_.servers(c.vr) || radius_.servers(c.vr)->accounting.empty()) return;
-    if (start == c.accounting_started) return;
-    c.accounting_started = start;
+    const bool start = status == rc::AcctStatus::Start;
+    if (start && c.accounting_started) return;
+    if (!start && !c.accounting_started) return;
+    if (c.interim_pending) {
+        if (radius_.cancel(*c.interim_pending)) ++counters_.acct_interims_superseded;
+        c.interim_pending.reset();
+    }
+    if (status == rc::AcctStatus::Stop) {
+        c.accounting_started = false;
+        c.interim_timer.cancel();
+    }
     rc::AccountingRecord r;
-    r.status = start ? rc::AcctStatus::Start : rc::AcctStatus::Stop;
+    r.status = status;
     r.session_id = "lnsd-" + std::to_string(c.id) + "-" +
                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count());
     r.user_name = c.user;
+    r.classes = c.classes;  // RFC 2865 §5.25 / RFC 2866 §5.1: echoed in every accounting record
     if (c.link && c.link->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{c.link->negotiated().network.peer_ip};
     if (!start) {
         r.session_time = static_cast<std::uint32_t>(
             std::chrono::duration_cast<std::chrono::seconds>(timers_.now() - c.created).count());
         r.output_packets = static_cast<std::uint32_t>(c.packets_out);
         r.input_packets = static_cast<std::uint32_t>(c.packets_in);
+        r.output_octets = c.octets_out;
+        r.input_octets = c.octets_in;
+    }
+    if (status == rc::AcctStatus::Stop)
         r.terminate_cause = cause.find("administrat") != std::string_view::npos || cause.find("reset") != std::string_view::npos
                                 ? 6u   // Admin-Reset (RFC 2866 §5.10)
                                 : 1u;  // User-Request
-    }
     if (c.handle) {
         r.tunnel_connection = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
         rc::CallTunnel t;
@@ -669,16 +775,49 @@ void DialOutWiring::account(Call& c, bool start, std::string_view cause) {
     }
     try {
         auto alive = alive_;
-        radius_.submit(c.vr, rc::Service::accounting, rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
-                       [this, alive](const rc::Completion& comp) {
-                           if (!*alive) return;
-                           if (comp.result == rc::Result::accept) ++counters_.acct_responses;
-                           else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
-                       });
+        const auto id = c.id;
+        const bool interim = status == rc::AcctStatus::Interim_Update;
+        auto h = radius_.submit(c.vr, rc::Service::accounting,
+                                rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
+                                [this, alive, id, interim](const rc::Completion& comp) {
+                                    if (!*alive) return;
+                                    if (comp.result == rc::Result::accept) ++counters_.acct_responses;
+                                    else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
+                                    if (interim)
+                                        if (Call* cc = find(id)) cc->interim_pending.reset();
+                                });
         ++counters_.acct_requests;
+        if (start) {
+            c.accounting_started = true;
+            arm_interim(c);
+        } else if (interim) {
+            ++counters_.acct_interims;
+            ++c.interims_sent;
+            if (h) c.interim_pending = h;
+        }
     } catch (const std::exception&) {
         ++counters_.acct_timeouts;
+        if (start) c.accounting_started = true;  // Stop still due
     }
+}
+
+/// RFC 2869 §2.1: the locally configured interval overrides Acct-Interim-Interval of the
+/// Access-Accept, whose value is raised to the §5.16 minimum of 60 s.
+void DialOutWiring::arm_interim(Call& c) {
+    const auto* vr = cfg_.find_vr(c.vr);
+    c.interim = core::Duration::zero();
+    if (vr && vr->accounting_interim) c.interim = *vr->accounting_interim;
+    else if (c.acct_interim_interval && *c.acct_interim_interval > 0)
+        c.interim = std::chrono::seconds(std::max<std::uint32_t>(60, *c.acct_interim_interval));
+    if (c.interim <= core::Duration::zero()) return;
+    if (!c.interim_timer.queue()) c.interim_timer.bind(timers_);
+    const auto id = c.id;
+    c.interim_timer.start(c.interim, [this, id] {
+        Call* cc = find(id);
+        if (!cc || cc->closing || !cc->accounting_started) return;
+        account(*cc, rc::AcctStatus::Interim_Update, {});
+        arm_interim(*cc);
+    });
 }
 
 std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
@@ -719,6 +858,7 @@ void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
     // PPP FF 03 00 21 (RFC 1662 §3.1, RFC 1332 §2) + L2TP, framed in a copy by the data path.
     if (lns_.send_ipv4(*c.handle, packet)) {
         ++c.packets_out;
+        c.octets_out += packet.size();
         ++counters_.tun_to_session;
     } else {
         ++counters_.frames_dropped;
@@ -791,8 +931,12 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
             j["counters"] = {{"malformed", k.malformed},   {"discarded", k.discarded},
                              {"echo-sent", k.echo_sent},   {"echo-replies", k.echo_replies},
                              {"auth-failures", k.auth_failures}, {"packets-in", c.packets_in},
-                             {"packets-out", c.packets_out}};
+                             {"packets-out", c.packets_out}, {"octets-in", c.octets_in},
+                             {"octets-out", c.octets_out}};
         }
+        j["accounting"] = {{"started", c.accounting_started},
+                           {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(c.interim).count()},
+                           {"interims-sent", c.interims_sent}};
         auto routes = nlohmann::json::array();
         for (const auto& p : c.installed) routes.push_back(p.to_string());
         j["access-routes"] = routes;
@@ -843,7 +987,9 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                                           {"aaa-invalid", k.aaa_invalid},     {"calls-placed", k.calls_placed},
                                           {"calls-connected", k.calls_connected}, {"calls-failed", k.calls_failed},
                                           {"calls-closed", k.calls_closed},   {"tun-in", k.tun_in},
-                                          {"tun-no-route", k.tun_no_route},   {"route-errors", k.route_errors}};
+                                          {"tun-no-route", k.tun_no_route},   {"route-errors", k.route_errors},
+                                          {"acct-requests", k.acct_requests}, {"acct-responses", k.acct_responses},
+                                          {"acct-timeouts", k.acct_timeouts}, {"acct-interims", k.acct_interims}};
                            return j;
                        }),
                        "dial-out chassis state, timers and counters");

@@ -66,7 +66,7 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
             const auto n = vrs.at(i);
             n.require_map();
             n.allow_keys({"name", "tun", "nas-ip-address", "nas-identifier", "radius", "lns-radius", "table",
-                          "ingress-interfaces"});
+                          "ingress-interfaces", "accounting-interim-interval"});
             VirtualRouterConfig v;
             v.name = n.get_string("name", "default");
             if (v.name.empty() || v.name.find('/') != std::string::npos)
@@ -90,6 +90,15 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
                     if (name.empty() || name.size() > 15) ii.at(k).fail("is not an interface name (1..15 characters)");
                     v.ingress_interfaces.push_back(std::move(name));
                 }
+            }
+            // RFC 2869 §2.1: a local interim value overrides the Access-Accept's. §5.16's 60 s floor
+            // binds the RADIUS attribute; locally 1 s is allowed (lab suites), 0 s = none.
+            if (n.has("accounting-interim-interval")) {
+                const auto d = n.get_duration("accounting-interim-interval", core::Duration::zero(),
+                                              core::Duration::zero(), std::chrono::hours(24));
+                if (d > core::Duration::zero() && d < std::chrono::seconds(1))
+                    n["accounting-interim-interval"].fail("must be 0 (off) or at least 1s");
+                v.accounting_interim = d;
             }
             server_lists(n["radius"], v, false);
             server_lists(n["lns-radius"], v, true);

@@ -100,6 +100,8 @@ struct World {
     std::uint32_t erx_auth_protocol = 1;  // ERX-PPP-Auth-Protocol in the Access-Accept
     pe::AuthPreference cpe_requires = pe::AuthPreference::pap;  // how the CPE checks the LNS
     bool cpe_known = true;
+    std::optional<std::uint32_t> interim_attr;  // Acct-Interim-Interval in the LNS Access-Accept
+    bool acct_silent = false;                    // the accounting server stops answering
     std::vector<Radius> home_requests, lns_requests;
     std::vector<std::string> lns_auth_methods;
     std::vector<Radius> acct_requests;
@@ -256,6 +258,7 @@ struct World {
         std::optional<Radius> resp;
         if (req.code() == Code::Accounting_Request) {
             acct_requests.push_back(req);
+            if (acct_silent) return;
             resp.emplace(Code::Accounting_Response, req.identifier());
             dl::radius::sign_response(*resp, req.authenticator(), secret);
             auto bytes = wire(*resp);
@@ -307,6 +310,8 @@ struct World {
             if (ok) {
                 resp->add_ipaddr(AttributeType::Framed_IP_Address, {198, 18, 0, 2});
                 resp->add_string(AttributeType::Framed_Route, "10.10.1.0/24 198.18.0.2 1");
+                if (interim_attr) resp->add_integer(AttributeType::Acct_Interim_Interval, *interim_attr);
+                resp->add_string(AttributeType::Class, "lns-class-1");
             }
         }
         dl::radius::add_message_authenticator(*resp);
@@ -738,7 +743,78 @@ TEST(DialOutWiring, IncomingCallProxyLcpAndProxyChapVerifiedThroughRadius) {
     EXPECT_EQ(ppp["result"][0]["user"], "cpe-remote");
 }
 
-// req: LNS.auth-modes
+// req: LNS.auth-modes, LNS.proxy
+TEST(DialOutWiring, IncomingCallProxyChapAdoptedWhenTheVtAsksPap) {
+    // Seed 004: "In other situations, the LNS adopts the authentication mode carried in the
+    // messages sent by the LAC rather than the authentication mode configured on the VT."
+    const auto yaml = incoming_config("proxy", "pap");
+    World w(yaml.c_str());
+    w.auto_cpe = false;
+    dl::core::EventRecorder all(w.bus, {"", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(2s);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"}) << "the LAC's CHAP, verified by proxy";
+    EXPECT_NE(all.text().find("proxy-lcp-accepted"), std::string::npos) << all.text();
+    auto ppp = w.call("show ppp", {{"detail", true}});
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["we-authenticate"], "CHAP-MD5") << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["phase"], "Network") << ppp.dump();
+}
+
+// req: LNS.auth-modes, LNS.proxy
+TEST(DialOutWiring, IncomingCallProxyLcpNotAcceptableRenegotiatesOnce) {
+    // Proxy LCP the LNS cannot accept (an MRU below its minimum): LCP is renegotiated with the
+    // client (seed 003 NOTE), opened once — no second open, no "not permitted" event.
+    const auto yaml = incoming_config("proxy", "chap");
+    World w(yaml.c_str());
+    dl::core::EventRecorder all(w.bus, {"", ""});
+    auto call = proxied_call(2);
+    dl::ppp::LCP odd(dl::ppp::CpCode::configure_request, 1);
+    odd.magic_number(0x55667788);
+    odd.mru(10);
+    call.last_received_lcp_confreq = odd.serialize();
+    w.lac->place_incoming_call(kLnsPeer, call);
+    w.loop.advance(3s);
+    const auto text = all.text();
+    EXPECT_NE(text.find("proxy-lcp-renegotiate"), std::string::npos) << text;
+    EXPECT_EQ(text.find("NOT PERMITTED"), std::string::npos) << text;
+    EXPECT_TRUE(w.cpe_network) << "renegotiated with the CPE, CHAP through the LNS RADIUS";
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"});
+}
+
+// req: LNS.auth-modes, LNS.mandatory-chap
+TEST(DialOutWiring, IncomingCallMandatoryChapVerifiesProxyPapThenChallenges) {
+    // Seed 004 steps 10-14: the proxy data to AAA first, then the LNS's own CHAP Challenge.
+    const auto yaml = incoming_config("mandatory-chap", "pap");
+    World w(yaml.c_str());
+    dl::core::EventRecorder inc(w.bus, {"lnsd.incoming", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(3));
+    w.loop.advance(5s);
+    EXPECT_EQ(w.lns_auth_methods, (std::vector<std::string>{"PAP", "CHAP"})) << "proxy PAP checked, then CHAP";
+    EXPECT_TRUE(w.cpe_network);
+    EXPECT_NE(inc.text().find("proxy-authentication-accepted"), std::string::npos) << inc.text();
+    auto ppp = w.call("show ppp", {{"detail", true}});
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["we-authenticate"], "CHAP-MD5") << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["lac"], "198.51.100.2") << ppp.dump();
+}
+
+// req: LNS.auth-modes, LNS.mandatory-chap
+TEST(DialOutWiring, IncomingCallMandatoryChapRejectedProxyGetsNoSession) {
+    const auto yaml = incoming_config("mandatory-chap", "chap");
+    World w(yaml.c_str());
+    w.cpe_known = false;
+    dl::core::EventRecorder inc(w.bus, {"lnsd.incoming", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(5s);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"}) << "only the proxied CHAP, no own challenge";
+    EXPECT_NE(inc.text().find("proxy-authentication-rejected"), std::string::npos) << inc.text();
+    EXPECT_FALSE(w.cpe_network);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u) << "CDN";
+}
+
+// req: LNS.auth-modes, LNS.proxy
 TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
     const auto yaml = incoming_config("proxy", "chap");
     World w(yaml.c_str());
@@ -885,3 +961,136 @@ TEST(DialOutWiring, ForwardingAnInServiceCallAllocatesNothingPerPacket) {
 }
 
 }  // namespace
+
+namespace {
+
+/// Dial-out up to inService, then one IPv4 packet each way (TUN -> CPE 28 octets, CPE -> TUN 48).
+void up_with_traffic(World& w) {
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    ASSERT_EQ(w.acct_requests.size(), 1u) << "Accounting Start at IPCP up";
+    const auto reply = ipv4("10.10.1.1", "203.0.113.10", 28);
+    auto f = std::vector<std::uint8_t>{0xFF, 0x03, 0x00, 0x21};
+    f.insert(f.end(), reply.begin(), reply.end());
+    w.lac->send_ppp(*w.lac_call, f);
+    w.loop.advance(100ms);
+}
+
+std::uint32_t integer(const Radius& r, AttributeType t) { return r.get_integer(t).value_or(0xFFFFFFFFu); }
+
+}  // namespace
+
+// req: ACCT.interim, ACCT.start-stop
+TEST(DialOutWiring, InterimUpdateEveryAcctInterimIntervalWithCumulativeCounters) {
+    World w;
+    w.interim_attr = 30;  // below RFC 2869 §5.16's minimum: used as 60 s
+    up_with_traffic(w);
+    // Nothing before 60 s after Start.
+    w.loop.advance(57s);
+    ASSERT_EQ(w.acct_requests.size(), 1u) << "an Acct-Interim-Interval of 30 must be raised to 60 s";
+    w.loop.advance(3s);
+    ASSERT_EQ(w.acct_requests.size(), 2u) << "Interim-Update due 60 s after Start";
+    const Radius& i1 = w.acct_requests[1];
+    EXPECT_EQ(integer(i1, AttributeType::Acct_Status_Type), 3u) << "Interim-Update (RFC 2866 §5.1)";
+    EXPECT_EQ(i1.get_string(AttributeType::Acct_Session_Id), w.acct_requests[0].get_string(AttributeType::Acct_Session_Id));
+    EXPECT_EQ(i1.get_string(AttributeType::User_Name), "cpe-remote");
+    EXPECT_GE(integer(i1, AttributeType::Acct_Session_Time), 60u);
+    EXPECT_LE(integer(i1, AttributeType::Acct_Session_Time), 62u);
+    // The trigger (28 octets) went to the CPE; the CPE's 48-octet reply came in.
+    EXPECT_EQ(integer(i1, AttributeType::Acct_Output_Packets), 1u);
+    EXPECT_EQ(integer(i1, AttributeType::Acct_Output_Octets), 28u);
+    EXPECT_EQ(integer(i1, AttributeType::Acct_Input_Packets), 1u);
+    EXPECT_EQ(integer(i1, AttributeType::Acct_Input_Octets), 48u);
+    EXPECT_FALSE(i1.get_integer(AttributeType::Acct_Terminate_Cause)) << "only Stop has a terminate cause";
+    EXPECT_EQ(i1.get_string(AttributeType::Class), "lns-class-1") << "Class echoed (RFC 2865 §5.25)";
+    EXPECT_EQ(w.acct_requests[0].get_string(AttributeType::Class), "lns-class-1") << "Class in the Start";
+    // RFC 2867 tunnel attributes like Start/Stop.
+    EXPECT_TRUE(i1.get_string(AttributeType::Acct_Tunnel_Connection));
+    EXPECT_TRUE(i1.find(AttributeType::Tunnel_Type)) << "tagged Tunnel-Type (RFC 2868 §3.1)";
+    EXPECT_TRUE(i1.find(AttributeType::Tunnel_Server_Endpoint));
+
+    // More traffic; the next Interim-Update is cumulative (RFC 2869 §2.1).
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1", 100));
+    w.loop.advance(60s);
+    ASSERT_EQ(w.acct_requests.size(), 3u);
+    const Radius& i2 = w.acct_requests[2];
+    EXPECT_EQ(integer(i2, AttributeType::Acct_Status_Type), 3u);
+    EXPECT_EQ(integer(i2, AttributeType::Acct_Output_Packets), 2u);
+    EXPECT_EQ(integer(i2, AttributeType::Acct_Output_Octets), 28u + 120u);
+    EXPECT_GE(integer(i2, AttributeType::Acct_Session_Time), 120u);
+    EXPECT_EQ(w.w->counters().acct_interims, 2u);
+    EXPECT_EQ(w.w->counters().acct_responses, 3u);
+
+    // Stop ends the series: cumulative counters, a terminate cause, no Interim-Update after it.
+    w.lac->disconnect(*w.lac_call, l2tp::CdnResult::LossOfCarrier);
+    w.loop.advance(1s);
+    ASSERT_EQ(w.acct_requests.size(), 4u);
+    const Radius& st = w.acct_requests[3];
+    EXPECT_EQ(integer(st, AttributeType::Acct_Status_Type), 2u);
+    EXPECT_EQ(integer(st, AttributeType::Acct_Output_Octets), 148u);
+    EXPECT_EQ(integer(st, AttributeType::Acct_Input_Octets), 48u);
+    EXPECT_TRUE(st.get_integer(AttributeType::Acct_Terminate_Cause));
+    w.loop.advance(5min);
+    EXPECT_EQ(w.acct_requests.size(), 4u) << "no Interim-Update after Stop";
+}
+
+// req: ACCT.interim
+TEST(DialOutWiring, ConfiguredInterimIntervalOverridesTheAccessAccept) {
+    std::string yaml = kConfig;
+    const std::string at = "    nas-ip-address: 192.0.2.1\n";
+    yaml.replace(yaml.find(at), at.size(), at + "    accounting-interim-interval: 10s\n");
+    World w(yaml.c_str());
+    w.interim_attr = 600;  // RFC 2869 §2.1: the local value MUST override this
+    up_with_traffic(w);
+    w.loop.advance(10s);
+    ASSERT_EQ(w.acct_requests.size(), 2u) << "Interim-Update after the configured 10 s";
+    EXPECT_EQ(integer(w.acct_requests[1], AttributeType::Acct_Status_Type), 3u);
+    w.loop.advance(20s);
+    EXPECT_EQ(w.acct_requests.size(), 4u) << "every 10 s";
+    const auto detail = w.call("show ppp", {{"id", "1"}});
+    ASSERT_TRUE(detail.contains("result")) << detail.dump();
+    EXPECT_EQ(detail["result"][0]["accounting"]["interim-interval-s"], 10) << detail.dump();
+    EXPECT_EQ(detail["result"][0]["accounting"]["interims-sent"], 3) << detail.dump();
+}
+
+// req: ACCT.interim
+TEST(DialOutWiring, NoInterimWithoutIntervalAndBadIntervalConfigNamesTheKey) {
+    World w;
+    up_with_traffic(w);
+    w.loop.advance(30min);
+    EXPECT_EQ(w.acct_requests.size(), 1u) << "neither Acct-Interim-Interval nor a local value: no Interim-Update";
+    std::string yaml = kConfig;
+    const std::string at = "    nas-ip-address: 192.0.2.1\n";
+    yaml.replace(yaml.find(at), at.size(), at + "    accounting-interim-interval: 500ms\n");
+    try {
+        lnsd::load_wiring_config(core::ConfigNode::parse(yaml));
+        FAIL() << "500ms accepted";
+    } catch (const core::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("accounting-interim-interval"), std::string::npos) << e.what();
+    }
+}
+
+// req: ACCT.interim
+TEST(DialOutWiring, UnansweredInterimUpdateIsSupersededNotQueued) {
+    // RFC 2869 §2.1: "only a single generation of an interim Accounting message for a given session
+    // is present in the retransmission queue at any given time".
+    std::string yaml = kConfig;
+    const std::string at = "    nas-ip-address: 192.0.2.1\n";
+    yaml.replace(yaml.find(at), at.size(), at + "    accounting-interim-interval: 10s\n");
+    World w(yaml.c_str());
+    up_with_traffic(w);
+    w.acct_silent = true;
+    w.loop.advance(10s);  // Interim-Update #1, unanswered: retransmitted every radius-timeout (3 s)
+    w.loop.advance(10s);  // #2 supersedes #1, whose retransmissions stop
+    EXPECT_EQ(w.w->counters().acct_interims, 2u);
+    EXPECT_EQ(w.w->counters().acct_interims_superseded, 1u);
+    const auto second = integer(w.acct_requests.back(), AttributeType::Acct_Session_Time);
+    EXPECT_GE(second, 20u);
+    const auto seen = w.acct_requests.size();
+    w.loop.advance(7s);  // up to just before #3 (Start + 30 s)
+    ASSERT_GT(w.acct_requests.size(), seen) << "#2 is retransmitted";
+    for (std::size_t i = seen; i < w.acct_requests.size(); ++i)
+        EXPECT_EQ(integer(w.acct_requests[i], AttributeType::Acct_Session_Time), second)
+            << "request " << i << " is not a retransmission of the newest Interim-Update";
+}

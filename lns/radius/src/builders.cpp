@@ -128,6 +128,10 @@ Radius build_accounting_request(const AccountingRecord& a, const NasInfo& nas) {
     }
     if (a.status == AcctStatus::Stop && a.terminate_cause)
         r.add_integer(AttributeType::Acct_Terminate_Cause, *a.terminate_cause);  // §5.10
+    for (const auto& c : a.classes) {  // RFC 2865 §5.25: sent unmodified in accounting
+        if (c.empty() || c.size() > 253) throw std::invalid_argument("Class must be 1..253 octets (RFC 2865 §5.25)");
+        r.add_octets(AttributeType::Class, c);
+    }
     if (a.tunnel) add_tunnel(r, *a.tunnel);
     if (!a.tunnel_connection.empty()) {
         check_string("Acct-Tunnel-Connection", a.tunnel_connection);
@@ -285,6 +289,7 @@ Decoded<PppAuthorisation> decode_ppp_authorisation(const Radius& acc) {
     };
     integer(AttributeType::Session_Timeout, "Session-Timeout", a.session_timeout);
     integer(AttributeType::Idle_Timeout, "Idle-Timeout", a.idle_timeout);
+    integer(AttributeType::Acct_Interim_Interval, "Acct-Interim-Interval", a.acct_interim_interval);
     for (const Attribute* c : acc.find_all(static_cast<std::uint8_t>(AttributeType::Class)))
         a.classes.emplace_back(c->value().begin(), c->value().end());
     if (out.problems.empty()) out.value = std::move(a);

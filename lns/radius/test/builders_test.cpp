@@ -92,6 +92,20 @@ TEST(Builders, ChapAccessRequest) {
     EXPECT_THROW(build_ppp_access_request(q, kNas), std::invalid_argument);
 }
 
+// req: ACCT.start-stop
+TEST(Builders, AccountingEchoesClass) {
+    AccountingRecord a;
+    a.session_id = "00000002";
+    a.classes = {{'c', '1'}, {0x00, 0xff}};
+    Radius start = build_accounting_request(a, kNas);
+    const auto cls = start.find_all(static_cast<std::uint8_t>(AttributeType::Class));
+    ASSERT_EQ(cls.size(), 2u) << "each Class of the Access-Accept, unmodified (RFC 2865 §5.25)";
+    EXPECT_EQ(std::vector<std::uint8_t>(cls[1]->value().begin(), cls[1]->value().end()),
+              (std::vector<std::uint8_t>{0x00, 0xff}));
+    a.classes = {{}};
+    EXPECT_THROW(build_accounting_request(a, kNas), std::invalid_argument) << "an empty Class";
+}
+
 TEST(Builders, AccountingStartInterimStop) {
     AccountingRecord a;
     a.session_id = "00000001";
@@ -288,6 +302,7 @@ TEST(PppAuthorisationDecode, AllAttributes) {
     a.add_string(AttributeType::Framed_Route, "10.30.0.0/24");
     a.add_integer(AttributeType::Session_Timeout, 3600);
     a.add_integer(AttributeType::Idle_Timeout, 600);
+    a.add_integer(AttributeType::Acct_Interim_Interval, 900);  // RFC 2869 §5.16
     a.add_string(AttributeType::Class, "c1");
     auto d = decode_ppp_authorisation(a);
     ASSERT_TRUE(d.ok());
@@ -297,6 +312,7 @@ TEST(PppAuthorisationDecode, AllAttributes) {
     EXPECT_EQ(d.value->routes[1].prefix.to_string(), "10.30.0.0/24");
     EXPECT_EQ(d.value->session_timeout, 3600u);
     EXPECT_EQ(d.value->idle_timeout, 600u);
+    EXPECT_EQ(d.value->acct_interim_interval, 900u);
     ASSERT_EQ(d.value->classes.size(), 1u);
     EXPECT_EQ(d.value->classes[0], (std::vector<std::uint8_t>{'c', '1'}));
 }
@@ -307,11 +323,13 @@ TEST(PppAuthorisationDecode, ProblemsNamed) {
     const std::vector<std::uint8_t> three{1, 2, 3};
     a.add(Attribute(8, three));
     a.add(Attribute(27, three));
+    a.add(Attribute(85, three));
     auto d = decode_ppp_authorisation(a);
     ASSERT_FALSE(d.ok());
     EXPECT_EQ(d.problems, (std::vector<std::string>{"Framed-IP-Address is not 4 octets",
                                                     "Framed-Route 'junk' is not 'prefix [gateway [metric]]'",
-                                                    "Session-Timeout is not 4 octets"}));
+                                                    "Session-Timeout is not 4 octets",
+                                                    "Acct-Interim-Interval is not 4 octets"}));
 }
 
 }  // namespace

@@ -782,6 +782,7 @@ nlohmann::json Lac::state() const {
               {"refused_injected", k.refused_injected}, {"connected", k.connected}, {"failed", k.failed},
               {"cleared_by_lns", k.cleared_by_lns}, {"frames_to_b", k.frames_to_b},
               {"frames_to_l2tp", k.frames_to_l2tp}, {"bad_b_frames", k.bad_b_frames},
+              // incoming calls (§7.4.1): answered, tunnelled (ICRQ sent), refused for the domain / by RADIUS
               {"incoming", k.incoming}, {"tunnelled", k.tunnelled}, {"refused_domain", k.refused_domain},
               {"radius_requests", k.radius_requests}, {"radius_accepts", k.radius_accepts},
               {"refused_radius_reject", k.refused_radius_reject},

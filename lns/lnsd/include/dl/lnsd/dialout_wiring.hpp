@@ -34,7 +34,9 @@ class TimerRegistry;
 }  // namespace dl::core
 namespace dl::radius::client {
 class Client;
-}
+enum class AcctStatus : std::uint32_t;  // builders.hpp (RFC 2866 §5.1)
+struct Completion;                      // client.hpp
+}  // namespace dl::radius::client
 namespace dl::ppp::engine {
 struct Credentials;
 struct NetworkInfo;
@@ -64,6 +66,10 @@ struct VirtualRouterConfig {
     /// with `ingress_interfaces`, `ip rule iif <if> lookup <table>` per interface (no VRF here).
     std::optional<std::uint32_t> table;
     std::vector<std::string> ingress_interfaces;
+    /// Locally configured Accounting Interim-Update period (`accounting-interim-interval`); it
+    /// overrides Acct-Interim-Interval of the Access-Accept (RFC 2869 §2.1). None: the
+    /// Access-Accept's value (at least 60 s, §5.16) or no Interim-Update.
+    std::optional<core::Duration> accounting_interim;
 };
 
 /// PPP / IP options of a profile beyond what the dial-out manager's Profile holds (mru,
@@ -88,6 +94,7 @@ enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory
 ///     table: 100                    # kernel table (default: main for `default`, 100+ for others)
 ///     ingress-interfaces: [leased-b] # home-side interfaces whose traffic uses `table`
 ///     nas-ip-address: 192.0.2.1
+///     accounting-interim-interval: 10m  # Interim-Update period; overrides Acct-Interim-Interval
 ///     radius:                       # home RADIUS: dial-out Access-Requests
 ///       authentication: [{address: 192.0.2.10, port: 1812, secret: home-secret}]
 ///       accounting: []
@@ -146,6 +153,8 @@ struct WiringCounters {
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
     std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
+    std::uint64_t acct_interims = 0;           ///< Interim-Updates sent (RFC 2866 §5.1 value 3)
+    std::uint64_t acct_interims_superseded = 0;  ///< pending Interim-Update cancelled by a newer one / Stop
 };
 
 /// The dial-out / PPP / data-plane wiring of lnsd. Takes over Lns's on_connected, on_disconnected
@@ -209,12 +218,20 @@ private:
     void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
                     const l2tp::engine::ConnectInfo* incoming);
     void verify(std::uint64_t call, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    bool submit_ppp_auth(Call& c, const ppp::engine::Credentials& cr,
+                         std::function<void(const radius::client::Completion&)> done);
+    /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
+    /// LAC address in the call.
+    IncomingAuthMode incoming_mode(Call& c);
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
     void link_down(std::uint64_t call, std::string cause);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason);
     void remove_routes(Call& c);
-    void account(Call& c, bool start, std::string_view cause);
+    /// Accounting-Request Start / Interim-Update / Stop of a call (RFC 2866 §5.1, RFC 2867 §4.1).
+    void account(Call& c, radius::client::AcctStatus status, std::string_view cause);
+    /// Arms the call's Interim-Update timer (RFC 2869 §2.1) if an interval applies.
+    void arm_interim(Call& c);
     std::uint32_t allocate_pool(const std::string& profile);
     Call* find(std::uint64_t id) const;
     Call* find(const CallHandle& h) const;

@@ -63,6 +63,7 @@ enum class AttributeType : std::uint8_t {
     Tunnel_Private_Group_Id = 81,   // RFC 2868 §3.6
     Tunnel_Assignment_Id = 82,      // RFC 2868 §3.7
     Tunnel_Preference = 83,         // RFC 2868 §3.8
+    Acct_Interim_Interval = 85,     // RFC 2869 §5.16
     Acct_Tunnel_Packets_Lost = 86,  // RFC 2867 §4.2
     NAS_Port_Id = 87,               // RFC 2869 §5.17
     Tunnel_Client_Auth_Id = 90,     // RFC 2868 §3.9

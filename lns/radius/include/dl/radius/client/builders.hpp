@@ -83,6 +83,8 @@ struct AccountingRecord {
     std::uint32_t delay_time = 0;     ///< Acct-Delay-Time seconds (RFC 2866 §5.2)
     std::string tunnel_connection;    ///< Acct-Tunnel-Connection (RFC 2867 §4.1); empty: omitted
     std::optional<CallTunnel> tunnel;
+    /// Class values of the Access-Accept, echoed unmodified (RFC 2865 §5.25); each 1..253 octets.
+    std::vector<std::vector<std::uint8_t>> classes;
 };
 
 /// Accounting-Request (RFC 2866 §4.1) from a record; Request Authenticator set by submit().
@@ -138,12 +140,16 @@ struct FramedRoute {
 /// Parses one Framed-Route text; nullopt when malformed.
 std::optional<FramedRoute> parse_framed_route(std::string_view text);
 
-/// PPP authorisation from an Access-Accept (RFC 2865 §5.8, §5.9, §5.22, §5.25, §5.27, §5.28).
+/// PPP authorisation from an Access-Accept (RFC 2865 §5.8, §5.9, §5.22, §5.25, §5.27, §5.28;
+/// RFC 2869 §5.16).
 struct PppAuthorisation {
     std::optional<core::Ipv4Address> framed_ip;
     std::optional<core::Ipv4Address> framed_netmask;
     std::vector<FramedRoute> routes;
     std::optional<std::uint32_t> session_timeout, idle_timeout;  ///< seconds
+    /// Acct-Interim-Interval (RFC 2869 §5.16), seconds between Interim-Updates as sent; the
+    /// caller applies the RFC's 60 s floor and any locally configured override (§2.1).
+    std::optional<std::uint32_t> acct_interim_interval;
     std::vector<std::vector<std::uint8_t>> classes;  ///< Class values, to echo in accounting
 };
 
