@@ -142,6 +142,7 @@ TEST(Automaton, RfcTableParsedCompletely) {
     EXPECT_EQ(t.size(), 160u);
 }
 
+// req: PPP.automaton
 TEST(Automaton, EveryCellOfRfc1661Table) {
     auto table = parse_rfc_table();
     ASSERT_EQ(table.size(), 160u);
@@ -198,6 +199,7 @@ TEST(Automaton, EveryCellOfRfc1661Table) {
     EXPECT_EQ(checked, 160);
 }
 
+// req: PPP.automaton
 TEST(Automaton, RestartTimerRetransmitsThenGivesUp) {
     World w;
     RecordingPolicy pol;
@@ -232,6 +234,7 @@ TEST(Automaton, MalformedAndMismatchedInputIsCountedNotDispatched) {
     EXPECT_EQ(a.state(), CpState::req_sent);
 }
 
+// req: PPP.automaton
 TEST(Automaton, MaxFailureTurnsNakIntoReject) {
     World w;
     RecordingPolicy pol;
