@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from pathlib import Path
+import time
 
 import pytest
 
@@ -171,6 +171,7 @@ def test_delayed_message_arrives_after_the_delay(flab):
     sid = est[0]["id"]
     first = next(e for e in ev if e["entity"] == "l2tp.session" and e["id"] == sid)
     took = (ts(est[0]) - ts(first)).total_seconds()
+    print(f"lnsd: call placed -> established with a 1.5 s delay on lac-emu's next control message: {took * 1000:.1f} ms")
     assert took >= 1.5, f"the call completed {took:.3f} s after it was placed: the 1.5 s delay was not applied"
     assert took < 2.0, f"{took:.3f} s: the delayed message, not lac-emu's retransmission (2 s), should complete it"
     hang_up_if_in_service(lab, d)
@@ -242,8 +243,11 @@ def test_unanswered_hello_makes_lnsd_declare_the_tunnel_dead(flab):
         dial_out(lab, d)
     mark = len(d.event_list())
     lac(lab, "fault", {"kind": "no-hello"})
+    t0 = time.monotonic()
     try:
         wait_for(lambda: session_state(d) != "inService", 40, "lnsd to give up on the silent LAC")
+        print(f"lnsd: dial-out session left inService {time.monotonic() - t0:.1f} s after Hellos stopped "
+              "being answered")
         ev = d.event_list()[mark:]
         gone = [e for e in ev if e["entity"] == "l2tp.tunnel" and "retransmissions exhausted" in e.get("cause", "")]
         assert gone, [(e["entity"], e["event"], e.get("to"), e["cause"]) for e in ev if e["entity"] == "l2tp.tunnel"]
