@@ -481,10 +481,11 @@ bool Cpe::set_fault(const std::string& number, Fault f) {
     return true;
 }
 
-bool Cpe::hangup(const std::string& number) {
+bool Cpe::hangup(const std::string& number, std::uint8_t q850_cause) {
     auto it = sites_.find(number);
     if (it == sites_.end() || !it->second->call) return false;
-    end_call(*it->second, isdn::cause::normal_clearing);
+    bus_.publish({.entity = "cpe.call", .id = number, .event = "hangup", .cause = fmt::format("operator, cause {}", q850_cause)});
+    end_call(*it->second, q850_cause);
     return true;
 }
 

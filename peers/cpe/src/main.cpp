@@ -169,9 +169,12 @@ int main(int argc, char** argv) {
                 return nlohmann::json{{"dialling", true}};
             }, "{number, called, bearer}: the site places a call (e.g. to the LAC: L2TP incoming call)");
             control->add_handler("hangup", [&](const nlohmann::json& a) {
-                if (!cpe.hangup(a.value("number", std::string{}))) throw dl::core::ControlError("no call on that number");
-                return nlohmann::json{{"released", true}};
-            }, "{number}: release the site's call (cause 16)");
+                const int c = a.value("cause", 16);
+                if (c < 1 || c > 127) throw dl::core::ControlError("cause must be 1..127");
+                if (!cpe.hangup(a.value("number", std::string{}), static_cast<std::uint8_t>(c)))
+                    throw dl::core::ControlError("no call on that number");
+                return nlohmann::json{{"released", true}, {"cause", c}};
+            }, "{number, cause: 16}: release the site's call with this Q.850 cause");
             control->start();
         }
 

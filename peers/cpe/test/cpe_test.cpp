@@ -268,6 +268,7 @@ TEST(Cpe, BusyAndNoAnswerFaultsGiveCdn) {
     EXPECT_EQ(c2.failures[0].q931->cause_code, 19);
 }
 
+// req: PEER.hangup
 TEST(Cpe, HangupReleasesAndLnsGetsCdn) {
     Chain c(site());
     c.dial();
@@ -277,7 +278,22 @@ TEST(Cpe, HangupReleasesAndLnsGetsCdn) {
     c.loop.advance(1s);
     ASSERT_EQ(c.failures.size(), 1u);
     EXPECT_EQ(c.failures[0].result, 1);  // loss of carrier after CONNECT
+    EXPECT_EQ(c.failures[0].q931->cause_code, 16) << "default cause: normal clearing";
     EXPECT_EQ(c.cpe->network_up_count(), 0u);
+    EXPECT_FALSE(c.cpe->hangup("5551000")) << "no call any more";
+}
+
+// req: PEER.hangup
+TEST(Cpe, HangupCarriesTheNamedCause) {
+    Chain c(site());
+    c.dial();
+    c.loop.advance(5s);
+    ASSERT_TRUE(c.lns_network_up);
+    ASSERT_TRUE(c.cpe->hangup("5551000", 41));
+    c.loop.advance(1s);
+    ASSERT_EQ(c.failures.size(), 1u);
+    ASSERT_TRUE(c.failures[0].q931);
+    EXPECT_EQ(c.failures[0].q931->cause_code, 41) << "the RELEASE cause reaches the LNS in the Q.931 Cause AVP";
 }
 
 TEST(Cpe, SiteConfigFromJson) {

@@ -117,10 +117,10 @@ struct Lac::Call {
     }
     static void on_hangup(Call& c, Step&) {
         Lac& l = c.lac;
-        if (c.ref) l.isdn_send_(isdn::Message::release(c.ref, isdn::cause::normal_clearing));
+        if (c.ref) l.isdn_send_(isdn::Message::release(c.ref, c.hangup_cause));
         if (l.engine_)
-            l.engine_->disconnect(c.key, CdnResult::Administrative, std::nullopt,
-                                  Q931Cause{isdn::cause::normal_clearing, kQ931Release, "operator hang-up"});
+            l.engine_->disconnect(c.key, c.hangup_result, std::nullopt,
+                                  Q931Cause{c.hangup_cause, kQ931Release, "operator hang-up"});
     }
 
     Lac& lac;
@@ -133,6 +133,8 @@ struct Lac::Call {
     l2tp::engine::OutgoingCall ocrq;  // as received (RFC 2661 §6.9), for `show state` and events
     std::uint32_t framing = 0;        // Framing Type sent in the OCCN (§6.11): sync digital, async analog
     l2tp::Accm accm{};
+    CdnResult hangup_result = CdnResult::Administrative;          // hangup(): CDN Result Code
+    std::uint8_t hangup_cause = isdn::cause::normal_clearing;    // hangup(): Q.850 cause
     std::string called, subaddress;
     std::unique_ptr<ppp::AsyncDeframer> deframer;  // analog bearer only
     core::Fsm<Call, CS, CE> fsm;
@@ -152,6 +154,7 @@ struct Lac::InCall {
     std::uint32_t speed = 0;
     std::unique_ptr<ppp::engine::Link> link;       // until the call is tunnelled
     std::unique_ptr<ppp::AsyncDeframer> deframer;  // analog only
+    l2tp::Accm accm{};  // from the LNS's SLI once tunnelled (RFC 2661 §6.15); defaults: all escaped
     std::optional<std::vector<std::uint8_t>> initial_received, last_received, last_sent;  // LCP CONFREQ options
     std::optional<SessionKey> key;
     bool handing_off = false;  // decided to tunnel: only the authentication result still goes out
@@ -166,8 +169,16 @@ constexpr std::uint16_t kProtoLcp = 0xC021, kProtoPap = 0xC023, kProtoChap = 0xC
 }
 
 void Lac::send_b_channel_incoming(InCall& c, std::span<const std::uint8_t> ppp_frame) {
-    std::vector<std::uint8_t> out = c.bearer == isdn::Bearer::digital ? ppp::encode_sync(ppp_frame)
-                                                                      : ppp::encode_async(ppp_frame);
+    std::vector<std::uint8_t> out;
+    if (c.bearer == isdn::Bearer::digital) {
+        out = ppp::encode_sync(ppp_frame);
+    } else {
+        // RFC 1662 §7.1: the Send ACCM the LNS gave in SLI (§6.15); LCP codes 1-7 are still sent
+        // with every control character escaped (encode_async, RFC 1661 §5).
+        ppp::AsyncOptions o;
+        o.accm = c.accm.send_accm;
+        out = ppp::encode_async(ppp_frame, o);
+    }
     isdn_send_(isdn::Message::data(c.ref, out));
 }
 
@@ -211,7 +222,7 @@ void Lac::on_incoming_setup(const isdn::Message& m) {
     cb.link_down = [this, cp](std::string_view) {
         if (cp->handing_off) return;
         timers_.arm(Duration::zero(), [this, cp] {
-            if (!cp->ended) end_incoming(*cp, isdn::cause::normal_clearing, false);
+            if (!cp->ended) end_incoming(*cp, isdn::cause::normal_clearing, std::nullopt);
         });
     };
     c.link = std::make_unique<ppp::engine::Link>(lc, cb, core::FsmEnv{&bus_, &timers_, &registry_},
@@ -487,15 +498,14 @@ void Lac::tunnel_incoming(InCall& c, std::uint32_t ticket, const ppp::engine::Cr
     });
 }
 
-void Lac::end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, bool send_cdn) {
+void Lac::end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, std::optional<IncomingCdn> cdn) {
     if (c.ended) return;
     c.ended = true;
     if (c.radius && radius_) radius_->cancel(std::exchange(c.radius, {}));
     if (release_cause) isdn_send_(isdn::Message::release(c.ref, *release_cause));
     if (c.key) {
-        if (send_cdn && engine_)
-            engine_->disconnect(*c.key, l2tp::CdnResult::LossOfCarrier, std::nullopt,
-                                Q931Cause{isdn::cause::normal_clearing, kQ931Release, "client hung up"});
+        if (cdn && engine_)
+            engine_->disconnect(*c.key, cdn->result, std::nullopt, Q931Cause{cdn->q850_cause, kQ931Release, cdn->message});
         in_by_key_.erase(pack(*c.key));
     }
     auto it = in_by_ref_.find(c.ref);
@@ -631,7 +641,9 @@ void Lac::isdn_receive(const isdn::Message& m) {
         else if (m.type == MessageType::release || m.type == MessageType::release_complete) {
             if (m.type == MessageType::release)
                 isdn_send_(isdn::Message::simple(MessageType::release_complete, m.call_ref));
-            end_incoming(ic, std::nullopt, true);
+            const std::uint8_t cause = m.cause.value_or(isdn::cause::normal_clearing);
+            end_incoming(ic, std::nullopt,
+                         IncomingCdn{CdnResult::LossOfCarrier, cause, fmt::format("client released, cause {}", cause)});
         }
         return;
     }
@@ -675,7 +687,7 @@ void Lac::isdn_receive(const isdn::Message& m) {
 
 void Lac::on_failed(SessionKey k, const l2tp::engine::CallFailure& f) {
     if (auto in = in_by_key_.find(pack(k)); in != in_by_key_.end()) {
-        end_incoming(*in->second, isdn::cause::normal_clearing, false);
+        end_incoming(*in->second, isdn::cause::normal_clearing, std::nullopt);
         return;
     }
     auto it = calls_.find(pack(k));
@@ -708,20 +720,34 @@ void Lac::on_ppp(SessionKey k, std::span<const std::uint8_t> frame) {
 }
 
 void Lac::on_sli(SessionKey k, const l2tp::Accm& accm) {
+    // RFC 2661 §6.15 SLI: Send ACCM for what we put on the B-channel, Receive ACCM for what we
+    // accept from it (RFC 1662 §7.1), for outgoing and tunnelled incoming calls alike.
+    auto apply_receive = [&accm](ppp::AsyncDeframer* d) {
+        if (!d) return;
+        ppp::DeframerOptions o = d->options();
+        o.accm = accm.receive_accm;
+        d->set_options(o);
+    };
+    if (auto in = in_by_key_.find(pack(k)); in != in_by_key_.end()) {
+        in->second->accm = accm;
+        apply_receive(in->second->deframer.get());
+        bus_.publish({.entity = "lac.incoming", .id = fmt::format("{}/{}", k.tunnel, k.session), .event = "SLI",
+                      .cause = fmt::format("send ACCM {:#010x} receive ACCM {:#010x}", accm.send_accm, accm.receive_accm)});
+        return;
+    }
     auto it = calls_.find(pack(k));
     if (it == calls_.end()) return;
     it->second->accm = accm;
-    if (it->second->deframer) {
-        ppp::DeframerOptions o = it->second->deframer->options();
-        o.accm = accm.receive_accm;
-        it->second->deframer->set_options(o);
-    }
+    apply_receive(it->second->deframer.get());
 }
 
 void Lac::isdn_down() {
     std::vector<InCall*> ins;
     for (auto& [r, ic] : in_by_ref_) ins.push_back(ic.get());
-    for (InCall* ic : ins) end_incoming(*ic, std::nullopt, true);
+    for (InCall* ic : ins)
+        end_incoming(*ic, std::nullopt,
+                     IncomingCdn{CdnResult::LossOfCarrier, isdn::cause::destination_out_of_order,
+                                 "exchange connection lost"});
     for (auto& [id, c] : calls_) {
         if (c->fsm.state() == CS::released) continue;
         c->ref = 0;
@@ -734,9 +760,23 @@ void Lac::isdn_down() {
 
 void Lac::refuse_next(CdnResult result, std::uint8_t q850_cause) { refuse_next_ = {result, q850_cause}; }
 
-bool Lac::hangup(SessionKey key) {
+bool Lac::hangup(SessionKey key, CdnResult result, std::uint8_t q850_cause) {
+    const std::string why = fmt::format("operator hang-up, cause {}", q850_cause);
+    if (auto in = in_by_key_.find(pack(key)); in != in_by_key_.end()) {
+        // §7.4.1 incoming call, tunnelled: we are the LAC the client dialled, so we clear both legs.
+        InCall& c = *in->second;
+        bus_.publish({.entity = "lac.incoming", .id = fmt::format("{}/{}", key.tunnel, key.session),
+                      .event = "hangup", .cause = why});
+        ++counters_.hangups;
+        end_incoming(c, q850_cause, IncomingCdn{result, q850_cause, why});
+        return true;
+    }
     auto it = calls_.find(pack(key));
-    if (it == calls_.end() || !it->second->fsm.dispatch(CE::hangup, "operator")) return false;
+    if (it == calls_.end() || !it->second->fsm.allowed(CE::hangup)) return false;
+    it->second->hangup_result = result;
+    it->second->hangup_cause = q850_cause;
+    if (!it->second->fsm.dispatch(CE::hangup, why)) return false;
+    ++counters_.hangups;
     schedule_reap();
     return true;
 }
@@ -775,8 +815,19 @@ nlohmann::json Lac::state() const {
                          {"framing", c->framing == 0                   ? ""
                                      : c->framing == l2tp::kFramingSync ? "sync"
                                                                         : "async"}});
+    nlohmann::json incoming = nlohmann::json::array();
+    for (const auto& [ref, c] : in_by_ref_)
+        incoming.push_back({{"id", fmt::format("in/{}", ref & 0x7FFF)},
+                            {"call", c->key ? fmt::format("{}/{}", c->key->tunnel, c->key->session) : std::string{}},
+                            {"calling", c->calling},
+                            {"called", c->called},
+                            {"bearer", std::string(to_string(c->bearer))},
+                            {"speed", c->speed},
+                            {"send_accm", c->accm.send_accm},
+                            {"receive_accm", c->accm.receive_accm}});
     const auto& k = counters_;
     return {{"calls", calls},
+            {"incoming", incoming},
             {"counters",
              {{"ocrq", k.ocrq}, {"refused_capacity", k.refused_capacity}, {"refused_bearer", k.refused_bearer},
               {"refused_injected", k.refused_injected}, {"connected", k.connected}, {"failed", k.failed},
@@ -788,7 +839,7 @@ nlohmann::json Lac::state() const {
               {"refused_radius_reject", k.refused_radius_reject},
               {"refused_radius_no_tunnel", k.refused_radius_no_tunnel},
               {"refused_radius_timeout", k.refused_radius_timeout},
-              {"refused_radius_endpoint", k.refused_radius_endpoint}}}};
+              {"refused_radius_endpoint", k.refused_radius_endpoint}, {"hangups", k.hangups}}}};
 }
 
 }  // namespace dl::lac

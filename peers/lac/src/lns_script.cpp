@@ -10,7 +10,8 @@
 //   dl-lns-script --accept ADDR[:PORT] [--secret S] [--timeout SECONDS]
 // --accept: wait for ONE incoming call (ICRQ/ICCN, §7.4.2) and print its facts, proxy LCP and proxy
 // authentication AVPs included (hex), e.g. {"result":"ICCN","proxy_authen_type":2,...}; prints
-// "lns-script ready" once listening.
+// "lns-script ready" once listening. A CDN from the LAC while holding the call (--hold) is printed
+// as a second line, {"result":"CDN","code":3,"q931_cause":16,...}; the script still ends after the hold.
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -129,7 +130,12 @@ int main(int argc, char** argv) {
                 j["q931_msg"] = f.q931->cause_msg;
             }
             key.reset();
-            finish(j);
+            if (outcome.is_null()) {
+                finish(j);
+                return;
+            }
+            // The LAC cleared the call while we held it (e.g. lac-emu `hangup`): a second line.
+            std::cout << j.dump() << std::endl;
         };
         cb.tunnel_down = [&](std::uint16_t, const std::string& cause) { finish({{"result", "tunnel-down"}, {"cause", cause}}); };
         dl::l2tp::engine::EngineConfig ec;

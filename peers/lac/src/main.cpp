@@ -28,11 +28,9 @@
 //     nas_ip: 198.51.100.2
 //     nas_identifier: lac-emu
 #include <csignal>
-#include <deque>
 #include <iostream>
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -47,40 +45,12 @@
 #include "dl/core/event.hpp"
 #include "dl/core/timer_registry.hpp"
 #include "dl/isdn/unix_link.hpp"
+#include "dl/lac/faults.hpp"
 #include "dl/lac/lac.hpp"
 #include "dl/peers/radius.hpp"
 
 namespace {
 using udp = boost::asio::ip::udp;
-
-// Control-message faults at the UDP edge (issue 7 "Control API"): applied to the next N L2TP
-// control messages we send; "no-hello" drops received Hello messages so they are never acknowledged.
-struct Faults {
-    enum Kind { drop, duplicate, corrupt, delay };
-    struct Pending {
-        Kind kind;
-        int count;
-        dl::core::Duration delay{};
-    };
-    std::deque<Pending> pending;
-    bool ignore_hello = false;
-    std::uint64_t applied = 0;
-};
-
-// RFC 2661 §3.1 header, then the Message Type AVP (§4.4.1) first in every control message.
-std::optional<std::uint16_t> control_message_type(std::span<const std::uint8_t> d) {
-    if (d.size() < 12 || !(d[0] & 0x80)) return std::nullopt;
-    std::size_t off = 2;
-    if (d[0] & 0x40) off += 2;
-    off += 4;
-    if (d[0] & 0x08) off += 4;
-    if (d[0] & 0x02) {
-        if (d.size() < off + 2) return std::nullopt;
-        off += 2 + ((d[off] << 8) | d[off + 1]);
-    }
-    if (d.size() < off + 8) return std::nullopt;  // ZLB or truncated
-    return static_cast<std::uint16_t>((d[off + 6] << 8) | d[off + 7]);
-}
 
 int usage() {
     std::cerr << "usage: lac-emu --config FILE\n";
@@ -162,9 +132,9 @@ int main(int argc, char** argv) {
         sock.set_option(udp::socket::reuse_address(true));
         sock.bind({listen, static_cast<unsigned short>(cfg.get_int("port", 1701, 1, 65535))});
 
-        Faults faults;
-        std::mt19937 rng(std::random_device{}());
-        auto raw_send = [&](const udp::endpoint& to, const std::vector<std::uint8_t>& b) {
+        // Fault injection at the UDP edge (dl/lac/faults.hpp); delays run on the shell's timers.
+        dl::lac::FaultInjector faults;
+        auto raw_send = [&sock](const udp::endpoint& to, const std::vector<std::uint8_t>& b) {
             boost::system::error_code ec2;
             sock.send_to(boost::asio::buffer(b), to, 0, ec2);
         };
@@ -172,28 +142,16 @@ int main(int argc, char** argv) {
             auto it = peers.find(p);
             if (it == peers.end()) return;
             const udp::endpoint to = it->second;
-            if (!faults.pending.empty() && control_message_type(b)) {
-                auto& f = faults.pending.front();
-                const auto kind = f.kind;
-                const auto d = f.delay;
-                if (--f.count <= 0) faults.pending.pop_front();
-                ++faults.applied;
+            const auto type = dl::lac::control_message_type(b);
+            auto out = faults.outgoing(std::move(b));
+            if (out.applied)
                 bus.publish({.entity = "lac.fault", .id = "udp", .event = "applied",
-                             .cause = kind == Faults::drop ? "drop" : kind == Faults::duplicate ? "duplicate"
-                                                                   : kind == Faults::corrupt   ? "corrupt"
-                                                                                               : "delay"});
-                switch (kind) {
-                case Faults::drop: return;
-                case Faults::duplicate: raw_send(to, b); break;
-                case Faults::corrupt:
-                    if (b.size() > 12) b[std::uniform_int_distribution<std::size_t>(12, b.size() - 1)(rng)] ^= 0xA5;
-                    break;
-                case Faults::delay:
-                    timers.arm(d, [&raw_send, to, b] { raw_send(to, b); });
-                    return;
-                }
+                             .cause = std::string(dl::lac::to_string(*out.applied)),
+                             .extra = {{"message_type", type.value_or(0)}, {"pending", faults.pending()}}});
+            for (auto& e : out.emissions) {
+                if (e.after == dl::core::Duration::zero()) raw_send(to, e.bytes);
+                else timers.arm(e.after, [&raw_send, to, bytes = std::move(e.bytes)] { raw_send(to, bytes); });
             }
-            raw_send(to, b);
         };
         dl::l2tp::engine::Engine engine(timers, registry, bus, ec, lac.callbacks(send));
         lac.bind(engine);
@@ -222,7 +180,7 @@ int main(int argc, char** argv) {
                     auto [it, fresh] = peer_ids.try_emplace(from, peer_ids.size() + 1);
                     if (fresh) peers[it->second] = from;
                     std::span<const std::uint8_t> d(rbuf.data(), n);
-                    if (faults.ignore_hello && control_message_type(d) == std::optional<std::uint16_t>(6)) {
+                    if (!faults.deliver(d)) {
                         bus.publish({.entity = "lac.fault", .id = "udp", .event = "hello-ignored"});
                     } else {
                         engine.receive(it->second, d);
@@ -263,8 +221,11 @@ int main(int argc, char** argv) {
                              {"malformed", s.malformed}, {"auth_failures", s.auth_failures},
                              {"not_permitted", s.not_permitted}};
                 j["isdn_connected"] = isdn && isdn->connected();
-                j["faults_pending"] = faults.pending.size();
-                j["ignore_hello"] = faults.ignore_hello;
+                const auto& fc = faults.counters();
+                j["faults_pending"] = faults.pending();
+                j["ignore_hello"] = faults.ignore_hello();
+                j["faults"] = {{"dropped", fc.dropped}, {"duplicated", fc.duplicated}, {"corrupted", fc.corrupted},
+                               {"delayed", fc.delayed}, {"hello_ignored", fc.hello_ignored}};
                 if (radius) j["radius"] = radius->state();
                 return j;
             }, "calls, counters, L2TP tunnels/sessions, faults");
@@ -278,31 +239,45 @@ int main(int argc, char** argv) {
             control->add_handler("hangup", [&](const nlohmann::json& a) {
                 std::string id = a.value("call", std::string{});
                 auto slash = id.find('/');
-                if (slash == std::string::npos) throw dl::core::ControlError("call must be \"<tunnel>/<session>\"");
-                dl::l2tp::engine::SessionKey k{static_cast<std::uint16_t>(std::stoul(id.substr(0, slash))),
-                                               static_cast<std::uint16_t>(std::stoul(id.substr(slash + 1)))};
-                if (!lac.hangup(k)) throw dl::core::ControlError("no such call");
-                return nlohmann::json{{"released", true}};
-            }, "{call: \"<tunnel>/<session>\"}: ISDN RELEASE + CDN 3");
+                std::optional<dl::l2tp::engine::SessionKey> k;
+                if (slash != std::string::npos) {
+                    try {
+                        const unsigned long t = std::stoul(id.substr(0, slash)), s = std::stoul(id.substr(slash + 1));
+                        if (t <= 0xFFFF && s <= 0xFFFF)
+                            k = dl::l2tp::engine::SessionKey{static_cast<std::uint16_t>(t), static_cast<std::uint16_t>(s)};
+                    } catch (const std::exception&) {
+                    }
+                }
+                if (!k) throw dl::core::ControlError("call must be \"<tunnel>/<session>\" (decimal, 0..65535)");
+                const int r = a.value("result", 3), c = a.value("cause", 16);
+                if (r < 1 || r > 11 || c < 1 || c > 127) throw dl::core::ControlError("result must be 1..11, cause 1..127");
+                if (!lac.hangup(*k, static_cast<dl::l2tp::CdnResult>(r), static_cast<std::uint8_t>(c)))
+                    throw dl::core::ControlError("no such call");
+                return nlohmann::json{{"released", true}, {"result", r}, {"cause", c}};
+            }, "{call: \"<tunnel>/<session>\", result: 3, cause: 16}: hang up an outgoing or tunnelled incoming "
+               "call: ISDN RELEASE with the cause + CDN with the Result Code (RFC 2661 §4.4.2) and Q.931 Cause AVP");
             control->add_handler("fault", [&](const nlohmann::json& a) {
                 const std::string kind = a.value("kind", std::string{});
-                const int n = a.value("count", 1);
-                if (n < 1 || n > 1000) throw dl::core::ControlError("count must be 1..1000");
                 if (kind == "no-hello" || kind == "hello") {
-                    faults.ignore_hello = a.value("on", true);
+                    faults.set_ignore_hello(a.value("on", true));
+                } else if (kind == "clear") {
+                    faults.clear();
                 } else {
-                    Faults::Pending p{Faults::drop, n};
-                    if (kind == "drop") p.kind = Faults::drop;
-                    else if (kind == "duplicate") p.kind = Faults::duplicate;
-                    else if (kind == "corrupt") p.kind = Faults::corrupt;
-                    else if (kind == "delay") {
-                        p.kind = Faults::delay;
-                        p.delay = dl::core::parse_duration(a.value("delay", std::string("2s")), "delay");
-                    } else throw dl::core::ControlError("kind must be drop, duplicate, corrupt, delay or no-hello");
-                    faults.pending.push_back(p);
+                    const auto k = dl::lac::fault_kind_from(kind);
+                    if (!k) throw dl::core::ControlError("kind must be drop, duplicate, corrupt, delay, no-hello or clear");
+                    dl::core::Duration d{};
+                    if (*k == dl::lac::FaultKind::delay)
+                        d = dl::core::parse_duration(a.value("delay", std::string("2s")), "delay");
+                    try {
+                        faults.arm(*k, a.value("count", 1), d);
+                    } catch (const std::invalid_argument& e) {
+                        throw dl::core::ControlError(e.what());
+                    }
                 }
-                return nlohmann::json{{"pending", faults.pending.size()}, {"ignore_hello", faults.ignore_hello}};
-            }, "{kind: drop|duplicate|corrupt|delay|no-hello, count, delay, on}: control-message faults");
+                return nlohmann::json{{"pending", faults.pending()}, {"ignore_hello", faults.ignore_hello()}};
+            }, "{kind: drop|duplicate|corrupt|delay|no-hello|clear, count (1..1000), delay, on}: faults on the next "
+               "`count` control messages we send (corrupt: first AVP Length := 5, RFC 2661 §4.1); no-hello: "
+               "received Hellos are ignored (on: false resumes)");
             control->start();
         }
 

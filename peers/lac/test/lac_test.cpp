@@ -38,6 +38,8 @@ struct World {
     std::vector<isdn::Message> cpe_in;
     bool cpe_answers = true;
     std::uint32_t cpe_speed = 0;
+    std::function<void(const isdn::Message&)> cpe_hook;  // also sees every message to the CPE
+    std::vector<std::pair<SessionKey, ConnectInfo>> lns_incoming;  // ICCN received by the LNS
 
     explicit World(lac::LacConfig cfg = {}) {
         l2tp::engine::register_l2tp_timers(registry);
@@ -67,7 +69,10 @@ struct World {
         cb.send = [this](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
             loop.timers().arm(5ms, [this, b] { lac_engine->receive(kLnsPeer, b); });
         };
-        cb.connected = [this](SessionKey k, const ConnectInfo& i) { connected.emplace_back(k, i); };
+        cb.connected = [this](SessionKey k, const ConnectInfo& i) {
+            if (i.incoming) lns_incoming.emplace_back(k, i);
+            else connected.emplace_back(k, i);
+        };
         cb.failed = [this](SessionKey k, const CallFailure& f) { failed.emplace_back(k, f); };
         cb.ppp_frame = [this](SessionKey, std::span<const std::uint8_t> f) { lns_ppp.emplace_back(f.begin(), f.end()); };
         lns = std::make_unique<Engine>(loop.timers(), registry, bus, lns_cfg, cb);
@@ -81,6 +86,7 @@ struct World {
             return;
         }
         cpe_in.push_back(m);
+        if (cpe_hook) cpe_hook(m);
         if (m.type == isdn::MessageType::setup && cpe_answers) {
             isdn::Message c = isdn::Message::simple(isdn::MessageType::connect, m.call_ref);
             if (cpe_speed) c.speed = cpe_speed;
@@ -148,6 +154,7 @@ TEST(Lac, AnsweredCallGivesOccnAndBridgesPpp) {
     EXPECT_EQ(w.exchange->call_count(), 0u);
 }
 
+// req: PEER.accm
 TEST(Lac, AnalogCallUsesAsyncFraming) {
     World w;
     SessionKey k = w.dial("5551000", l2tp::kBearerAnalog);
@@ -250,6 +257,7 @@ TEST(Lac, CapacityAndBearerRefusals) {
     EXPECT_TRUE(w2.cpe_in.empty());  // nothing dialled
 }
 
+// req: PEER.hangup
 TEST(Lac, RefuseNextAndHangup) {
     World w;
     w.lac->refuse_next(l2tp::CdnResult::NoDialTone, 41);
@@ -307,4 +315,167 @@ TEST(Lac, BearerTypeZeroMeansAny) {
     w.loop.advance(1s);
     ASSERT_EQ(w.connected.size(), 1u);
     EXPECT_EQ(w.cpe_in[0].bearer, isdn::Bearer::digital);
+}
+
+// ---- incoming calls (§7.4.1): operator hang-up and the SLI ACCM -------------------------------------
+
+namespace {
+/// A dialling client on the CPE endpoint: the project's PPP Link as peer (CHAP), async or sync
+/// HDLC on the B-channel, until the LAC has tunnelled the call (then `feed` is turned off and the
+/// test speaks on the B-channel itself).
+struct DialIn {
+    World& w;
+    isdn::Bearer bearer;
+    std::uint16_t ref = 1;
+    std::unique_ptr<ppp::engine::Link> link;
+    ppp::AsyncDeframer deframer;
+    bool feed = true;
+    std::vector<std::vector<std::uint8_t>> data_in;  // B-channel payloads received after `feed` off
+
+    DialIn(World& world, isdn::Bearer b) : w(world), bearer(b) {
+        ppp::engine::LinkConfig lc;
+        lc.name = "alice@example.com";
+        lc.secret = "alice-pw";
+        ppp::engine::LinkCallbacks cb;
+        cb.send = [this](std::uint16_t proto, std::vector<std::uint8_t> info) {
+            std::vector<std::uint8_t> f{static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)};
+            f.insert(f.end(), info.begin(), info.end());
+            send_frame(f);
+        };
+        link = std::make_unique<ppp::engine::Link>(lc, cb, core::FsmEnv{&w.bus, &w.loop.timers(), &w.registry}, "client");
+        w.cpe_hook = [this](const isdn::Message& m) {
+            if (m.call_ref != ref) return;
+            if (m.type == isdn::MessageType::connect) link->open();
+            if (m.type != isdn::MessageType::data) return;
+            if (!feed) {
+                data_in.push_back(m.payload);
+                return;
+            }
+            if (bearer == isdn::Bearer::digital) link->receive(ppp::decode_sync(m.payload));
+            else
+                for (auto& f : deframer.feed(m.payload)) link->receive(f);
+        };
+        w.exchange->receive(kCpeEp, isdn::Message::setup(ref, "1701", "5551000", bearer, "", std::nullopt));
+    }
+    ~DialIn() { w.cpe_hook = nullptr; }
+    void send_frame(std::span<const std::uint8_t> f, std::optional<std::uint32_t> accm = std::nullopt) {
+        std::vector<std::uint8_t> out;
+        if (bearer == isdn::Bearer::digital) {
+            out = ppp::encode_sync(f);
+        } else {
+            ppp::AsyncOptions o;
+            if (accm) o.accm = *accm;
+            out = ppp::encode_async(f, o);
+        }
+        w.loop.timers().arm(1ms, [this, out] { w.exchange->receive(kCpeEp, isdn::Message::data(ref, out)); });
+    }
+};
+
+lac::LacConfig tunnel_everything() {
+    lac::LacConfig c;
+    c.domains["*"] = kLnsPeer;
+    return c;
+}
+
+SessionKey lac_key_of_incoming(const lac::Lac& l) {
+    const auto st = l.state();
+    const auto& in = st.at("incoming");
+    if (in.size() != 1 || in[0]["call"].get<std::string>().empty()) return {};
+    const std::string id = in[0]["call"].get<std::string>();
+    const auto slash = id.find('/');
+    return {static_cast<std::uint16_t>(std::stoi(id.substr(0, slash))),
+            static_cast<std::uint16_t>(std::stoi(id.substr(slash + 1)))};
+}
+}  // namespace
+
+// req: PEER.hangup
+TEST(Lac, OperatorHangsUpATunnelledIncomingCall) {
+    World w(tunnel_everything());
+    DialIn client(w, isdn::Bearer::digital);
+    w.loop.advance(3s);
+    ASSERT_EQ(w.lns_incoming.size(), 1u) << "the client's call was tunnelled (ICRQ/ICCN)";
+    const SessionKey lns_key = w.lns_incoming[0].first;
+    const SessionKey k = lac_key_of_incoming(*w.lac);
+    ASSERT_NE(k.session, 0) << w.lac->state().dump();
+    EXPECT_EQ(w.lns->session_state(lns_key), "established");
+    w.cpe_in.clear();
+
+    // Any Result Code / cause the operator names reaches both legs (RFC 2661 §4.4.2, §4.4.10).
+    ASSERT_TRUE(w.lac->hangup(k, l2tp::CdnResult::LossOfCarrier, 31));
+    w.loop.advance(1s);
+    ASSERT_EQ(w.failed.size(), 1u) << "the LNS got a CDN";
+    EXPECT_EQ(w.failed[0].first, lns_key);
+    EXPECT_EQ(w.failed[0].second.result, 1);
+    ASSERT_TRUE(w.failed[0].second.q931);
+    EXPECT_EQ(w.failed[0].second.q931->cause_code, 31);
+    EXPECT_EQ(w.failed[0].second.q931->cause_msg, 0x4D);
+    ASSERT_FALSE(w.cpe_in.empty());
+    EXPECT_EQ(w.cpe_in.front().describe(), "RELEASE ref=0x0001 cause=31") << "the client's call is released";
+    EXPECT_EQ(w.exchange->call_count(), 0u);
+    EXPECT_EQ(w.lac->state()["incoming"].size(), 0u);
+    EXPECT_EQ(w.lac->counters().hangups, 1u);
+    EXPECT_FALSE(w.lac->hangup(k)) << "already gone";
+    EXPECT_EQ(w.lns->session_count(), 0u);
+}
+
+// req: PEER.hangup
+TEST(Lac, HangupDefaultsToAdministrativeAndNormalClearing) {
+    World w(tunnel_everything());
+    DialIn client(w, isdn::Bearer::digital);
+    w.loop.advance(3s);
+    const SessionKey k = lac_key_of_incoming(*w.lac);
+    ASSERT_NE(k.session, 0) << w.lac->state().dump();
+    w.cpe_in.clear();
+    ASSERT_TRUE(w.lac->hangup(k));
+    w.loop.advance(1s);
+    ASSERT_EQ(w.failed.size(), 1u);
+    EXPECT_EQ(w.failed[0].second.result, 3) << "§4.4.2: 3 = administrative reasons";
+    EXPECT_EQ(w.failed[0].second.q931->cause_code, 16);
+    EXPECT_EQ(w.cpe_in.front().describe(), "RELEASE ref=0x0001 cause=16");
+    EXPECT_FALSE(w.lac->hangup(SessionKey{k.tunnel, static_cast<std::uint16_t>(k.session + 1)})) << "unknown session";
+}
+
+// req: PEER.accm
+TEST(Lac, IncomingAnalogCallHonoursTheSliAccm) {
+    World w(tunnel_everything());
+    DialIn client(w, isdn::Bearer::analog);
+    w.loop.advance(3s);
+    ASSERT_EQ(w.lns_incoming.size(), 1u);
+    EXPECT_EQ(w.lns_incoming[0].second.framing_type, l2tp::kFramingAsync);
+    const SessionKey lns_key = w.lns_incoming[0].first;
+    client.feed = false;
+    client.link.reset();  // from here the test speaks on the B-channel itself
+    w.lns_ppp.clear();
+
+    // IPCP Configure-Request: 0x01, 0x11, 0x00, 0x04 are control characters.
+    const std::vector<std::uint8_t> ipcp{0x80, 0x21, 0x01, 0x11, 0x00, 0x04};
+    std::vector<std::uint8_t> with_ac{0xFF, 0x03};
+    with_ac.insert(with_ac.end(), ipcp.begin(), ipcp.end());
+    // Before SLI: a stream with control characters left unescaped is garbled by the default
+    // receive ACCM (RFC 1662 §7.1 all 32 set): the LAC drops it.
+    client.send_frame(ipcp, 0u);
+    w.loop.advance(100ms);
+    EXPECT_TRUE(w.lns_ppp.empty()) << "default receive ACCM removes the unescaped control characters";
+
+    // SLI (RFC 2661 §6.15): send 0x000A0000 (escape 0x11, 0x13), receive 0 (nothing escaped).
+    ASSERT_TRUE(w.lns->set_link_info(lns_key, l2tp::Accm{0x000A0000, 0}));
+    w.loop.advance(100ms);
+    const auto st = w.lac->state();
+    EXPECT_EQ(st["incoming"][0]["send_accm"], 0x000A0000u) << st.dump();
+    EXPECT_EQ(st["incoming"][0]["receive_accm"], 0u) << st.dump();
+
+    // LNS -> client: escaped with the Send ACCM, not the default.
+    ASSERT_TRUE(w.lns->send_ppp(lns_key, with_ac));
+    w.loop.advance(100ms);
+    ASSERT_FALSE(client.data_in.empty());
+    ppp::AsyncOptions o;
+    o.accm = 0x000A0000;
+    EXPECT_EQ(client.data_in.back(), ppp::encode_async(ipcp, o));
+    EXPECT_NE(client.data_in.back(), ppp::encode_async(ipcp)) << "the default ACCM would escape 0x01, 0x00, 0x04";
+
+    // Client -> LNS: the same unescaped stream now passes with the Receive ACCM 0.
+    client.send_frame(ipcp, 0u);
+    w.loop.advance(100ms);
+    ASSERT_EQ(w.lns_ppp.size(), 1u) << "receive ACCM from SLI applied to the deframer";
+    EXPECT_EQ(w.lns_ppp[0], with_ac);
 }

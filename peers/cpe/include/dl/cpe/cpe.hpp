@@ -160,8 +160,9 @@ public:
     /// L2TP incoming call (§7.4.1); on CONNECT its PPP peer starts LCP. False if the site is
     /// unknown or already in a call.
     bool dial(const std::string& site_number, const std::string& called, isdn::Bearer bearer = isdn::Bearer::digital);
-    /// Hang up a site's active call (RELEASE cause 16); false if none.
-    bool hangup(const std::string& number);
+    /// Hang up a site's call (answered or being placed): RELEASE with Q.850 `q850_cause` (default
+    /// 16 normal clearing), the PPP link goes down; false if the site has no call.
+    bool hangup(const std::string& number, std::uint8_t q850_cause = 16);
 
     /// Where sites with a `tun` get their device from (none set: their IPv4 is dropped and
     /// counted as if the TUN failed to open).

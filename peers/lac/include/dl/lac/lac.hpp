@@ -106,6 +106,8 @@ public:
                       refused_radius_timeout = 0, refused_radius_endpoint = 0;
         std::uint64_t ocrq = 0, refused_capacity = 0, refused_bearer = 0, refused_injected = 0, connected = 0,
                       failed = 0, cleared_by_lns = 0, frames_to_b = 0, frames_to_l2tp = 0, bad_b_frames = 0;
+        /// Operator hang-ups (hangup()) of outgoing and of tunnelled incoming calls.
+        std::uint64_t hangups = 0;
     };
 
     /// Registers "ocrp-delay" (0s [0s..1m]) in `registry` if absent. Everything must outlive the Lac.
@@ -133,11 +135,19 @@ public:
 
     /// Fault injection: the next OCRQ is refused with this Result Code and Q.850 cause.
     void refuse_next(l2tp::CdnResult result, std::uint8_t q850_cause);
-    /// Operator hang-up of a call: ISDN RELEASE (cause 16) and CDN 3 (administrative).
-    bool hangup(SessionKey key);
+    /// Operator hang-up of the call on L2TP session `key`, outgoing (§7.5.1) or a tunnelled
+    /// incoming call (§7.4.1): ISDN RELEASE towards the remote party with Q.850 `q850_cause`, CDN
+    /// towards the LNS with `result` (RFC 2661 §4.4.2; default 3, "Call disconnected for
+    /// administrative reasons") and a Q.931 Cause AVP (§4.4.10) carrying the same cause. False when
+    /// no call has that key (or it is already released).
+    bool hangup(SessionKey key, l2tp::CdnResult result = l2tp::CdnResult::Administrative,
+                std::uint8_t q850_cause = 16);
 
     /// {"calls":[{id,state,called,subaddress,bearer,isdn_ref,speed,ocrq:{called_number,sub_address,
-    ///  min_bps,max_bps,bearer_type,framing_type,call_serial},framing:"sync"|"async"|""}],"counters":{...}}
+    ///  min_bps,max_bps,bearer_type,framing_type,call_serial},framing:"sync"|"async"|""}],
+    ///  "incoming":[{id:"in/<ref>",call:"<tunnel>/<session>"|"",calling,called,bearer,speed,
+    ///  send_accm,receive_accm}],"counters":{...}}; ACCMs are those of the last SLI (RFC 2661 §6.15),
+    ///  0xffffffff until one arrives.
     nlohmann::json state() const;
     const Counters& counters() const noexcept { return counters_; }
     std::size_t call_count() const noexcept { return calls_.size(); }
@@ -162,7 +172,14 @@ private:
                          const radius::client::Completion& done);
     void incoming_data(InCall& c, std::span<const std::uint8_t> payload);
     void send_b_channel_incoming(InCall& c, std::span<const std::uint8_t> ppp_frame);
-    void end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, bool send_cdn);
+    /// Ends an incoming call: RELEASE with `release_cause` (none: the client released it) and, when
+    /// `cdn` is set and the call is tunnelled, CDN with that Result Code and Q.931 cause.
+    struct IncomingCdn {
+        l2tp::CdnResult result;
+        std::uint8_t q850_cause;
+        std::string message;
+    };
+    void end_incoming(InCall& c, std::optional<std::uint8_t> release_cause, std::optional<IncomingCdn> cdn);
     Call* by_ref(std::uint16_t ref);
     std::uint16_t allocate_ref();
     void schedule_reap();
