@@ -1149,3 +1149,28 @@ TEST(EngineSessions, ManyCallsOnOneTunnelGetDistinctIds) {
     EXPECT_EQ(w.lac.ocrqs.size(), 3000u) << "each waiting call sent its OCRQ once";
     EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC OCRQ")), 3000);
 }
+
+TEST(EngineSessions, TunnelFullAt65535Sessions) {
+    // §5.4: Session ID 0 is the tunnel itself, so a tunnel carries at most 65 535 sessions; the
+    // random allocation still finds the last free IDs (walk after the random probes miss).
+    World w;
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    w.drop = [](const std::string&, const std::string&) { return true; };  // keep the LAC out of it
+    std::vector<bool> seen(65536, false);
+    for (int i = 0; i < 65535; ++i) {
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+        ASSERT_EQ(k.tunnel, t);
+        ASSERT_NE(k.session, 0u);
+        ASSERT_FALSE(seen[k.session]) << "Session ID " << k.session << " given twice";
+        seen[k.session] = true;
+    }
+    EXPECT_EQ(w.lns.engine->session_count(), 65535u);
+    EXPECT_THROW(w.lns.engine->place_outgoing_call(kLac, call()), std::length_error);
+    // One call cleared: its ID is the only one free, and the next call gets it.
+    std::uint16_t freed = 0;
+    for (std::uint32_t v = 1; v < 65536 && !freed; ++v)
+        if (seen[v]) freed = static_cast<std::uint16_t>(v);
+    ASSERT_TRUE(w.lns.engine->disconnect({t, freed}, CdnResult::Administrative));
+    EXPECT_EQ(w.lns.engine->place_outgoing_call(kLac, call()).session, freed);
+}
