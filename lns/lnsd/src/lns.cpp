@@ -204,6 +204,8 @@ void Lns::on_event(const core::Event& e) {
             if (it != sessions_.end()) {
                 ++dest(peer_address(it->second->peer)).sessions_closed;
                 if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
+                if (auto pit = peer_sessions_.find(it->second->peer); pit != peer_sessions_.end() && --pit->second == 0)
+                    peer_sessions_.erase(pit);
                 sessions_.erase(it);
             }
             return;
@@ -219,6 +221,7 @@ void Lns::on_event(const core::Event& e) {
                 ++tit->second->sessions_now;
             }
             ++dest(peer_address(rec->peer)).sessions_opened;
+            ++peer_sessions_[rec->peer];
             it = sessions_.emplace(k, std::move(rec)).first;
         }
         if (e.to == "established" && it->second->state != "established")
@@ -316,13 +319,11 @@ std::uint64_t Lns::place_outgoing_call(const radius::client::DialOutDefinition& 
             if (t->peer == *peer && t->state == "established" && t->assignment_id == assignment) return true;
         return false;
     };
-    view.sessions = [this](const std::string& ep) {
+    view.sessions = [this](const std::string& ep) -> std::size_t {  // O(log peers), not O(sessions)
         auto peer = resolve(ep);
-        std::size_t n = 0;
-        if (peer)
-            for (const auto& [k, s] : sessions_)
-                if (s->peer == *peer) ++n;
-        return n;
+        if (!peer) return 0;
+        auto it = peer_sessions_.find(*peer);
+        return it == peer_sessions_.end() ? 0 : it->second;
     };
     p->order = selector_.order(def.tunnels, view);
     pending_[id] = std::move(p);

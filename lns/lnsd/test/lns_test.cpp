@@ -457,3 +457,46 @@ TEST(Lns, TunnelPasswordAuthenticatesOutgoingTunnelAlongsideConfiguredSecrets) {
     EXPECT_EQ(auth["10.0.0.4"], std::make_pair(false, false)) << t.dump();
     EXPECT_EQ(w.call("show l2tp")["result"]["system"]["counters"]["auth-failures"], 0);
 }
+
+TEST(Lns, WeightedSelectionPicksTheEndpointWithFewestSessions) {
+    // Weighted mode counts each endpoint's sessions (kept per peer as sessions come and go).
+    lnsd::LnsdConfig cfg;
+    cfg.selection_mode = lnsd::SelectionMode::weighted;
+    World w(cfg);
+    auto& busy = w.add_lac(kLac1);
+    auto& idle = w.add_lac(kLac2);
+    busy.engine->place_incoming_call(kLnsPeer, icall());
+    busy.engine->place_incoming_call(kLnsPeer, icall());
+    idle.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(2s);
+    ASSERT_EQ(w.lns->session_count(), 3u);
+    radius::client::DialOutDefinition def;
+    radius::client::TunnelDefinition t1, t2;
+    // An assignment id the open (incoming) tunnels do not have: no reuse, both endpoints compete.
+    t1.tag = 1, t1.server_endpoint = "10.0.0.2", t1.assignment_id = "a";
+    t2.tag = 2, t2.server_endpoint = "10.0.0.3", t2.assignment_id = "a";
+    def.tunnels = {t1, t2};
+    std::vector<lnsd::OutgoingResult> results;
+    OutgoingCall oc;
+    oc.called_number = "5551234";
+    auto place = [&] {
+        w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+        w.loop.advance(2s);
+    };
+    place();
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].endpoint, "10.0.0.3") << "1 session there, 2 at 10.0.0.2";
+    // 10.0.0.3 now has 2, 10.0.0.2 has 2; clear both of 10.0.0.3's: the next call goes there again.
+    const auto before = w.call("show l2tp session")["result"];
+    int cleared = 0;
+    for (const auto& row : before)
+        if (row["destination"] == "10.0.0.3")
+            cleared += w.call("l2tp clear session", {{"id", row["id"]}})["ok"].get<bool>();
+    ASSERT_EQ(cleared, 2) << before.dump();
+    w.loop.advance(1s);
+    def.tunnels[0].assignment_id = def.tunnels[1].assignment_id = "b";  // again no reuse
+    place();
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(results[1].endpoint, "10.0.0.3") << "0 sessions there after the clear, 2 at 10.0.0.2 "
+                                                << w.call("show l2tp session")["result"].dump();
+}

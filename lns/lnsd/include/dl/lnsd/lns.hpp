@@ -171,6 +171,7 @@ private:
     std::unique_ptr<l2tp::engine::Engine> engine_;
     std::map<TKey, std::unique_ptr<TunnelRec>> tunnels_;
     std::map<SKey, std::unique_ptr<SessionRec>> sessions_;
+    std::map<PeerId, std::size_t> peer_sessions_;  // sessions per peer (weighted tunnel selection)
     struct DestRec {
         bool shutdown = false;
         DestinationCounters counters;
