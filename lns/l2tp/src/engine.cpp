@@ -58,7 +58,7 @@ public:
         return s;
     }
 
-    Tunnel(Engine& e, PeerId peer, std::uint16_t id);
+    Tunnel(Engine& e, PeerId peer, std::uint16_t id, PeerPolicy policy);
     void handle(L2TP& m);
     void handle_checked(L2TP& m);
     void start_open();
@@ -66,10 +66,12 @@ public:
     void down(TE ev, const std::string& cause);  // no StopCCN (received one, or transport failure)
     void send(L2TP m, bool hide = false);
     void touch();
+    /// O(1): the sessions are hashed by our Session ID.
     Session* session(std::uint16_t id) const {
         auto it = sessions_.find(id);
         return it == sessions_.end() ? nullptr : it->second.get();
     }
+    bool authenticating() const { return !policy_.secret.empty(); }
     Session* create_session(int role);
     void tunnel_up();
     void start_waiting();
@@ -82,8 +84,11 @@ public:
     ReliableChannel ch_;
     core::Fsm<Tunnel, TS, TE> fsm_;
     core::Timer hello_;
-    std::map<std::uint16_t, std::unique_ptr<Session>> sessions_;
+    std::unordered_map<std::uint16_t, std::unique_ptr<Session>> sessions_;
+    std::vector<std::uint16_t> waiting_;   // Session IDs placed while the tunnel was not up (FIFO)
     std::vector<std::uint8_t> challenge_;  // ours, sent in SCCRQ/SCCRP
+    PeerPolicy policy_;                    // secret / hiding of this tunnel (§4.3, §5.1.1)
+    std::uint64_t serial_ = 0;             // creation order (newest tunnel to a peer)
     std::uint64_t tie_breaker_ = 0;
     bool closing_ = false;
 
@@ -171,7 +176,7 @@ const AvpType kHiddenSessionAvps[] = {AvpType::CalledNumber, AvpType::CallingNum
                                       AvpType::ProxyAuthenResponse, AvpType::Accm};
 }  // namespace
 
-Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id)
+Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id, PeerPolicy policy)
     : e_(e), peer_(peer), id_(id),
       ch_(*e.timers_,
           ReliableConfig{e.cfg_.receive_window, 4, e.cfg_.max_retransmits, e.registry_->get("retransmit"),
@@ -183,7 +188,8 @@ Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id)
               [this](L2TP& m) { handle(m); },
               [this](const std::string& cause) { down(TE::failure, cause); }}),
       fsm_(spec(), {e.bus_, e.timers_, e.registry_}, *this, std::to_string(id), TS::idle),
-      hello_(*e.timers_) {
+      hello_(*e.timers_), policy_(std::move(policy)), serial_(++e.tunnel_serial_) {
+    if (policy_.secret.empty()) policy_.hide_avps = false;  // nothing to hide with
     ch_.set_initial_sequence(e.initial_ns_, e.initial_nr_);
 }
 
@@ -206,10 +212,10 @@ void Tunnel::touch() {
 }
 
 void Tunnel::send(L2TP m, bool hide) {
-    if (hide && e_.cfg_.hide_avps && !e_.cfg_.secret.empty()) {
+    if (hide && policy_.hide_avps) {
         for (AvpType t : kHiddenSessionAvps)
             if (m.find(t)) m.set_hidden(t);
-        m.set_hiding(e_.cfg_.secret);
+        m.set_hiding(policy_.secret);
     }
     ch_.send(std::move(m));
 }
@@ -225,7 +231,7 @@ void Tunnel::start_open() {
     p.vendor_name = e_.cfg_.vendor_name;
     tie_breaker_ = e_.rng_();
     p.tie_breaker = tie_breaker_;
-    if (!e_.cfg_.secret.empty()) {
+    if (authenticating()) {
         challenge_.resize(16);
         for (auto& b : challenge_) b = static_cast<std::uint8_t>(e_.rng_());
         p.challenge = challenge_;
@@ -305,8 +311,19 @@ void Tunnel::on_sccrq(L2TP& m) {
              "Protocol Version " + std::to_string(pv->version) + "." + std::to_string(pv->revision));
         return;
     }
+    if (!policy_.accept) {
+        // §4.4.2 StopCCN Result Code (4 unless the policy says otherwise): refused up front, no SCCRP.
+        // The peer's Tunnel ID is indexed so its SCCRQ retransmissions reach this (closing) tunnel.
+        ++e_.stats_.refused;
+        e_.by_peer_tid_[{peer_, peer_id_}] = id_;
+        const std::string why = policy_.refuse_message.empty() ? "refused by policy" : policy_.refuse_message;
+        e_.publish("l2tp.tunnel", std::to_string(id_), "refused", why,
+                   {{"result", static_cast<int>(policy_.refuse_result)}});
+        stop(policy_.refuse_result, std::nullopt, policy_.refuse_message, TE::recv_sccrq_bad, why);
+        return;
+    }
     auto peer_chal = m.challenge();
-    if (!e_.cfg_.secret.empty() && !peer_chal) {
+    if (authenticating() && !peer_chal) {
         ++e_.stats_.auth_failures;
         stop(StopCcnResult::NotAuthorized, std::nullopt, "challenge required", TE::recv_sccrq_bad,
              "no Challenge (RFC 2661 §5.1.1)");
@@ -322,8 +339,8 @@ void Tunnel::on_sccrq(L2TP& m) {
     p.receive_window_size = e_.cfg_.receive_window;
     p.firmware_revision = e_.cfg_.firmware_revision;
     p.vendor_name = e_.cfg_.vendor_name;
-    if (!e_.cfg_.secret.empty()) {
-        p.challenge_response = challenge_response(2, e_.cfg_.secret, *peer_chal);
+    if (authenticating()) {
+        p.challenge_response = challenge_response(2, policy_.secret, *peer_chal);
         challenge_.resize(16);
         for (auto& b : challenge_) b = static_cast<std::uint8_t>(e_.rng_());
         p.challenge = challenge_;
@@ -343,9 +360,9 @@ void Tunnel::on_sccrp(L2TP& m) {
         return;
     }
     std::optional<std::array<std::uint8_t, 16>> ours;
-    if (!e_.cfg_.secret.empty()) {
+    if (authenticating()) {
         auto resp = m.challenge_response();
-        auto want = challenge_response(2, e_.cfg_.secret, challenge_);
+        auto want = challenge_response(2, policy_.secret, challenge_);
         auto chal = m.challenge();
         if (!resp || std::memcmp(resp->data(), want.data(), 16) != 0 || !chal) {
             ++e_.stats_.auth_failures;
@@ -353,7 +370,7 @@ void Tunnel::on_sccrp(L2TP& m) {
                  resp ? "wrong Challenge Response" : "no Challenge Response");
             return;
         }
-        ours = challenge_response(3, e_.cfg_.secret, *chal);
+        ours = challenge_response(3, policy_.secret, *chal);
     }
     send(make_scccn({hdr(), ours}));
     fsm_.dispatch(TE::recv_sccrp_ok, "SCCRP from " + m.host_name().value_or("?"));
@@ -366,9 +383,9 @@ void Tunnel::on_scccn(L2TP& m) {
         ++e_.stats_.not_permitted;
         return;
     }
-    if (!e_.cfg_.secret.empty()) {
+    if (authenticating()) {
         auto resp = m.challenge_response();
-        auto want = challenge_response(3, e_.cfg_.secret, challenge_);
+        auto want = challenge_response(3, policy_.secret, challenge_);
         if (!resp || std::memcmp(resp->data(), want.data(), 16) != 0) {
             ++e_.stats_.auth_failures;
             stop(StopCcnResult::NotAuthorized, std::nullopt, "bad Challenge Response", TE::recv_scccn_bad,
@@ -387,10 +404,12 @@ void Tunnel::tunnel_up() {
 }
 
 void Tunnel::start_waiting() {
-    std::vector<Session*> waiting;
-    for (auto& [sid, s] : sessions_)
-        if (s->fsm_.state() == SS::wait_tunnel) waiting.push_back(s.get());
-    for (Session* s : waiting) {
+    // O(calls waiting), not O(sessions): only the calls placed since the last time are visited.
+    std::vector<std::uint16_t> waiting = std::move(waiting_);
+    waiting_.clear();
+    for (std::uint16_t sid : waiting) {
+        Session* s = session(sid);
+        if (!s || s->fsm_.state() != SS::wait_tunnel) continue;  // cleared meanwhile
         s->fsm_.dispatch(SE::tunnel_up, "tunnel established");
         if (s->role_ == lns_outgoing) {
             OcrqParams p{hdr(), s->out_.called_number, s->out_.sub_address, s->out_.min_bps, s->out_.max_bps,
@@ -412,6 +431,14 @@ void Tunnel::on_stopccn(L2TP& m) {
     std::string cause = "StopCCN result " + std::to_string(rc ? rc->result : 0);
     if (rc && rc->error) cause += " error " + std::to_string(*rc->error);
     if (rc && rc->message) cause += " (" + *rc->message + ")";
+    if (peer_id_ == 0) {
+        // §6.4: a StopCCN answering our SCCRQ (refused before any SCCRP) names the peer's tunnel in
+        // its Assigned Tunnel ID: our acknowledgement goes there, else the peer retransmits it.
+        if (auto tid = m.assigned_tunnel_id(); tid && *tid != 0) {
+            peer_id_ = *tid;
+            ch_.set_peer_tunnel_id(peer_id_);
+        }
+    }
     ch_.send_zlb();  // §5.7: acknowledge at once
     down(TE::recv_stopccn, cause);
 }
@@ -422,7 +449,9 @@ void Tunnel::down(TE ev, const std::string& cause) {
     hello_.cancel();
     fsm_.dispatch(ev, cause);
     std::vector<std::uint16_t> ids;
+    ids.reserve(sessions_.size());
     for (auto& [sid, s] : sessions_) ids.push_back(sid);
+    std::sort(ids.begin(), ids.end());  // deterministic order of the upcalls
     for (auto sid : ids) {
         Session& s = *sessions_[sid];
         s.fsm_.dispatch(SE::tunnel_down, cause);
@@ -452,7 +481,9 @@ void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string 
 Session* Tunnel::create_session(int role) {
     // §5.4: up to 65 535 sessions per tunnel (Session ID 0 is the tunnel itself).
     if (sessions_.size() >= 65535) return nullptr;
-    std::uint16_t sid = e_.random_id([this](std::uint16_t v) { return sessions_.count(v) != 0; });
+    auto id = e_.random_id([this](std::uint16_t v) { return sessions_.count(v) != 0; });
+    if (!id) return nullptr;
+    const std::uint16_t sid = *id;
     auto s = std::make_unique<Session>(*this, sid, role);
     Session* ref = s.get();
     sessions_.emplace(sid, std::move(s));
@@ -630,11 +661,18 @@ void Engine::publish(std::string entity, std::string id, std::string event, std:
     bus_->publish(std::move(ev));
 }
 
-std::uint16_t Engine::random_id(const std::function<bool(std::uint16_t)>& taken) {
-    for (;;) {
+std::optional<std::uint16_t> Engine::random_id(const std::function<bool(std::uint16_t)>& taken) {
+    // §5.2 / issue 4: random IDs, never one in use. Each probe is an O(1) hash lookup; at load a
+    // the expected number of probes is 1/(1-a). After 32 misses (a > ~0.9) walk from a random start:
+    // the IDs in use are random, so the walk is also short on average, and it ends on a full table.
+    for (int i = 0; i < 32; ++i) {
         auto v = static_cast<std::uint16_t>(rng_());
         if (v != 0 && !taken(v)) return v;
     }
+    auto v = static_cast<std::uint16_t>(rng_());
+    for (std::uint32_t n = 0; n < 65536; ++n, ++v)
+        if (v != 0 && !taken(v)) return v;
+    return std::nullopt;
 }
 
 Tunnel* Engine::find_tunnel(std::uint16_t id) const {
@@ -642,11 +680,32 @@ Tunnel* Engine::find_tunnel(std::uint16_t id) const {
     return it == tunnels_.end() ? nullptr : it->second.get();
 }
 
-Tunnel* Engine::tunnel_to(PeerId peer) const {
+Tunnel* Engine::tunnel_to(PeerId peer, const PeerPolicy* policy) const {
     auto it = by_peer_.find(peer);
     if (it == by_peer_.end()) return nullptr;
     Tunnel* t = find_tunnel(it->second);
-    return t && !t->closing_ ? t : nullptr;
+    if (t && !t->closing_ && (!policy || t->policy_ == *policy)) return t;
+    if (!policy) return nullptr;
+    // Another policy (e.g. another Tunnel-Password) than the newest tunnel's: the newest open
+    // tunnel to the peer with this one. O(tunnels), only on this rare path.
+    Tunnel* best = nullptr;
+    for (const auto& [id, x] : tunnels_)
+        if (x->peer_ == peer && !x->closing_ && x->policy_ == *policy && (!best || x->serial_ > best->serial_))
+            best = x.get();
+    return best;
+}
+
+PeerPolicy Engine::policy_for(PeerId peer) const {
+    if (cb_.peer_policy) return cb_.peer_policy(peer);
+    PeerPolicy p;
+    p.secret = cfg_.secret;
+    p.hide_avps = cfg_.hide_avps;
+    return p;
+}
+
+const PeerPolicy* Engine::tunnel_policy(std::uint16_t id) const {
+    Tunnel* t = find_tunnel(id);
+    return t ? &t->policy_ : nullptr;
 }
 
 void Engine::unindex(const Tunnel& t) {
@@ -655,9 +714,11 @@ void Engine::unindex(const Tunnel& t) {
         by_peer_tid_.erase(it);
 }
 
-Tunnel& Engine::create_tunnel(PeerId peer) {
-    std::uint16_t id = random_id([this](std::uint16_t v) { return tunnels_.count(v) != 0; });
-    auto t = std::make_unique<Tunnel>(*this, peer, id);
+Tunnel& Engine::create_tunnel(PeerId peer, PeerPolicy policy) {
+    auto tid = random_id([this](std::uint16_t v) { return tunnels_.count(v) != 0; });
+    if (!tid) throw std::length_error("65535 tunnels already (RFC 2661 §3.1 Tunnel ID)");
+    const std::uint16_t id = *tid;
+    auto t = std::make_unique<Tunnel>(*this, peer, id, std::move(policy));
     Tunnel& ref = *t;
     tunnels_.emplace(id, std::move(t));
     by_peer_[peer] = id;  // the newest tunnel to a peer carries its new calls
@@ -677,8 +738,8 @@ void Engine::erase_later(std::uint16_t id) {
     });
 }
 
-std::uint16_t Engine::open_tunnel(PeerId peer) {
-    Tunnel& t = create_tunnel(peer);
+std::uint16_t Engine::open_tunnel(PeerId peer, std::optional<PeerPolicy> policy) {
+    Tunnel& t = create_tunnel(peer, policy ? std::move(*policy) : policy_for(peer));
     t.start_open();
     return t.id_;
 }
@@ -734,7 +795,6 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
 
 void Engine::receive_control(PeerId peer, L2TP& msg) {
     L2TP* m = &msg;
-    if (!cfg_.secret.empty()) m->unhide(cfg_.secret);
     Tunnel* t = nullptr;
     bool created = false;
     if (m->tunnel_id() == 0) {
@@ -744,6 +804,9 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
             publish("l2tp.tunnel", "0", "unknown-tunnel", "message to Tunnel ID 0 that is not an SCCRQ");
             return;
         }
+        // The peer's policy decides the secret before anything is read: an SCCRQ may hide AVPs (§4.3).
+        PeerPolicy policy = policy_for(peer);
+        if (!policy.secret.empty()) m->unhide(policy.secret);
         // Retransmitted SCCRQ of a connection we already accepted: give it to that tunnel.
         auto atid = m->assigned_tunnel_id();
         if (atid)
@@ -765,7 +828,7 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
                 }
             }
             if (!t) {
-                t = &create_tunnel(peer);
+                t = &create_tunnel(peer, std::move(policy));
                 created = true;
             }
         }
@@ -776,6 +839,7 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
             publish("l2tp.tunnel", std::to_string(m->tunnel_id()), "unknown-tunnel", "no such tunnel");
             return;
         }
+        if (t->authenticating()) m->unhide(t->policy_.secret);  // §4.3 with this tunnel's secret
     }
     if (!m->is_zlb() && !m->message_type()) {
         ++stats_.invalid;
@@ -793,15 +857,16 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
     if (!t->closing_) t->touch();
 }
 
-SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call) {
-    Tunnel* t = tunnel_to(peer);
+SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call, std::optional<PeerPolicy> policy) {
+    Tunnel* t = tunnel_to(peer, policy ? &*policy : nullptr);
     bool fresh = !t;
-    if (!t) t = &create_tunnel(peer);
+    if (!t) t = &create_tunnel(peer, policy ? std::move(*policy) : policy_for(peer));
     Session* sp = t->create_session(lns_outgoing);
     if (!sp) throw std::length_error("65535 sessions on this tunnel already (RFC 2661 §5.4)");
     Session& s = *sp;
     s.out_ = call;
     s.fsm_.dispatch(SE::call_request, "place outgoing call to " + call.called_number);
+    t->waiting_.push_back(s.id_);
     if (fresh) t->start_open();
     else if (t->fsm_.state() == TS::established) t->start_waiting();
     return s.key();
@@ -811,13 +876,14 @@ SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call) {
 SessionKey Engine::place_incoming_call(PeerId peer, const IncomingCall& call) {
     Tunnel* t = tunnel_to(peer);
     bool fresh = !t;
-    if (!t) t = &create_tunnel(peer);
+    if (!t) t = &create_tunnel(peer, policy_for(peer));
     Session* sp = t->create_session(lac_incoming);
     if (!sp) throw std::length_error("65535 sessions on this tunnel already (RFC 2661 §5.4)");
     Session& s = *sp;
     s.in_ = std::make_unique<IncomingCall>(call);
     s.sequencing_ = call.sequencing_required;
     s.fsm_.dispatch(SE::call_request, "place incoming call");
+    t->waiting_.push_back(s.id_);
     if (fresh) t->start_open();
     else if (t->fsm_.state() == TS::established) t->start_waiting();
     return s.key();

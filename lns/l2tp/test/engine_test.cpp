@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 
 #include "dl/l2tp/builders.hpp"
 
@@ -54,12 +57,17 @@ struct World {
     std::vector<std::vector<std::uint8_t>> raw;  // every datagram sent, in order
     dl::core::Duration latency = 10ms;
 
-    World(EngineConfig lns_cfg = {}, EngineConfig lac_cfg = {}) {
+    using Policy = std::function<PeerPolicy(PeerId)>;
+    World(EngineConfig lns_cfg = {}, EngineConfig lac_cfg = {}, Policy lns_policy = {}, Policy lac_policy = {}) {
         lns_cfg.seed = lns_cfg.seed ? lns_cfg.seed : 11;
         lac_cfg.seed = lac_cfg.seed ? lac_cfg.seed : 22;
         lac_cfg.host_name = "lac";
-        lns.engine = std::make_unique<Engine>(loop.timers(), registry, bus, lns_cfg, callbacks(lns, kLac, "LNS>LAC", lac));
-        lac.engine = std::make_unique<Engine>(loop.timers(), registry, bus, lac_cfg, callbacks(lac, kLns, "LAC>LNS", lns));
+        auto lns_cb = callbacks(lns, kLac, "LNS>LAC", lac);
+        lns_cb.peer_policy = std::move(lns_policy);
+        auto lac_cb = callbacks(lac, kLns, "LAC>LNS", lns);
+        lac_cb.peer_policy = std::move(lac_policy);
+        lns.engine = std::make_unique<Engine>(loop.timers(), registry, bus, lns_cfg, std::move(lns_cb));
+        lac.engine = std::make_unique<Engine>(loop.timers(), registry, bus, lac_cfg, std::move(lac_cb));
     }
     EngineCallbacks callbacks(Side& me, PeerId, std::string dir, Side& other) {
         EngineCallbacks cb;
@@ -123,6 +131,7 @@ OutgoingCall call() {
 
 }  // namespace
 
+// req: L2TP.outgoing
 TEST(Engine, OutgoingCallToOccnGoldenLog) {
     World w;
     SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
@@ -154,6 +163,7 @@ TEST(Engine, OutgoingCallToOccnGoldenLog) {
     EXPECT_EQ(w.lns.frames.size(), 1u);
 }
 
+// req: L2TP.outgoing
 TEST(Engine, OutgoingCallFailsWithCdnAndQ931) {
     World w;
     SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
@@ -170,6 +180,7 @@ TEST(Engine, OutgoingCallFailsWithCdnAndQ931) {
     EXPECT_EQ(w.lns.engine->tunnel_state(k.tunnel), "established");  // tunnel stays
 }
 
+// req: L2TP.incoming
 TEST(Engine, IncomingCallWithProxyAvps) {
     World w;
     IncomingCall c;
@@ -196,6 +207,7 @@ TEST(Engine, IncomingCallWithProxyAvps) {
     EXPECT_EQ(ci.incoming->initial_received_lcp_confreq, c.initial_received_lcp_confreq);
 }
 
+// req: L2TP.tunnel-auth, L2TP.hidden
 TEST(Engine, TunnelAuthenticationSuccessAndHiddenAvps) {
     EngineConfig a, b;
     a.secret = b.secret = "s3cret";
@@ -210,6 +222,7 @@ TEST(Engine, TunnelAuthenticationSuccessAndHiddenAvps) {
     EXPECT_EQ(w.lns.engine->stats().auth_failures, 0u);
 }
 
+// req: L2TP.tunnel-auth, L2TP.stopccn
 TEST(Engine, TunnelAuthenticationWrongSecretStopCcn4) {
     EngineConfig a, b;
     a.secret = "one";
@@ -225,6 +238,7 @@ TEST(Engine, TunnelAuthenticationWrongSecretStopCcn4) {
     EXPECT_EQ(w.rec.text(), kAuthFailureGolden);
 }
 
+// req: L2TP.tunnel-auth
 TEST(Engine, MissingChallengeRefused) {
     EngineConfig a, b;
     b.secret = "two";  // the LAC requires authentication, the LNS sends no Challenge
@@ -235,6 +249,7 @@ TEST(Engine, MissingChallengeRefused) {
     EXPECT_EQ(w.lns.log.back().rfind("tunnel-down: StopCCN result 4", 0), 0u) << w.lns.log.back();
 }
 
+// req: L2TP.reliable
 TEST(Engine, LossOfEachEstablishmentMessageRecovers) {
     for (std::string victim : {"SCCRQ", "SCCRP", "SCCCN", "OCRQ", "OCRP", "OCCN", "ZLB"}) {
         World w;
@@ -251,6 +266,7 @@ TEST(Engine, LossOfEachEstablishmentMessageRecovers) {
     }
 }
 
+// req: L2TP.reliable
 TEST(Engine, DuplicationOfEveryMessageIsHarmless) {
     World w;
     w.dup = [](const std::string&, const std::string&) { return true; };
@@ -266,6 +282,7 @@ TEST(Engine, DuplicationOfEveryMessageIsHarmless) {
     EXPECT_GT(w.lac.engine->channel(w.lac.ocrqs[0].tunnel)->stats().duplicates, 0u);
 }
 
+// req: L2TP.hello
 TEST(Engine, HelloTimeoutDeclaresPeerDead) {
     World w;
     std::uint16_t t = w.lns.engine->open_tunnel(kLac);
@@ -281,6 +298,7 @@ TEST(Engine, HelloTimeoutDeclaresPeerDead) {
     EXPECT_EQ(w.lns.engine->tunnel_state(t), "");
 }
 
+// req: L2TP.stopccn
 TEST(Engine, StopCcnClearsSessions) {
     World w;
     SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
@@ -296,6 +314,7 @@ TEST(Engine, StopCcnClearsSessions) {
     EXPECT_EQ(w.lns.engine->session_count(), 0u);
 }
 
+// req: L2TP.tie-breaker
 TEST(Engine, TieBreakerLowerWins) {
     for (int round = 0; round < 2; ++round) {
         EngineConfig a, b;
@@ -326,6 +345,7 @@ TEST(Engine, TieBreakerLowerWins) {
     }
 }
 
+// req: L2TP.unknown-avp
 TEST(Engine, UnknownMandatoryAvpStopsTunnel) {
     World w;
     std::uint16_t t = w.lns.engine->open_tunnel(kLac);
@@ -389,6 +409,7 @@ TEST(Engine, CallConnectedBeforeAcceptRefused) {
     EXPECT_FALSE(w.lac.engine->accept(w.lac.ocrqs.at(0)));
 }
 
+// req: L2TP.reliable
 TEST(Engine, ReorderedControlMessagesDeliveredInOrder) {
     World w;
     // The SCCCN is overtaken by the OCRQ sent right after it.
@@ -400,6 +421,7 @@ TEST(Engine, ReorderedControlMessagesDeliveredInOrder) {
     EXPECT_EQ(w.lns.engine->channel(k.tunnel)->stats().retransmitted, 0u);
 }
 
+// req: L2TP.outgoing
 TEST(Engine, LnsClearsCallWithCdn) {
     World w;
     auto [k, lk] = establish(w);
@@ -411,6 +433,7 @@ TEST(Engine, LnsClearsCallWithCdn) {
     EXPECT_FALSE(w.lns.engine->send_ppp(k, std::vector<std::uint8_t>{1}));
 }
 
+// req: L2TP.unknown-avp
 TEST(Engine, UnknownMandatoryAvpInSessionMessageSendsCdn) {
     World w;
     auto [k, lk] = establish(w);
@@ -427,6 +450,7 @@ TEST(Engine, UnknownMandatoryAvpInSessionMessageSendsCdn) {
     EXPECT_EQ(w.lac.failures[0].error, 8u);
 }
 
+// req: L2TP.unknown-avp
 TEST(Engine, UnknownOptionalAvpIgnored) {
     World w;
     auto [k, lk] = establish(w);
@@ -471,6 +495,7 @@ TEST(Engine, SliAndWenReachTheOtherEnd) {
     EXPECT_EQ(w.rec.count("WEN-received"), 1u);
 }
 
+// req: L2TP.hidden
 TEST(Engine, HiddenAvpsAreHiddenOnTheWire) {
     EngineConfig a, b;
     a.secret = b.secret = "s3cret";
@@ -498,6 +523,7 @@ TEST(Engine, HiddenAvpsAreHiddenOnTheWire) {
     EXPECT_EQ(hidden, 2);
 }
 
+// req: L2TP.reliable
 TEST(Engine, WindowOfOneAndFour) {
     for (std::uint16_t window : {1, 4}) {
         EngineConfig lns, lac;
@@ -518,6 +544,7 @@ TEST(Engine, WindowOfOneAndFour) {
     }
 }
 
+// req: L2TP.reliable
 TEST(Engine, SixteenInFlightWithDefaultWindow) {
     EngineConfig lns, lac;
     World w(lns, lac);
@@ -537,6 +564,7 @@ TEST(Engine, SixteenInFlightWithDefaultWindow) {
     EXPECT_EQ(w.lac.ocrqs.size(), 40u);
 }
 
+// req: L2TP.reliable
 TEST(Engine, SequenceNumbersWrapAt65535) {
     World w;
     w.lns.engine->set_initial_sequence(65533, 65534);
@@ -550,6 +578,7 @@ TEST(Engine, SequenceNumbersWrapAt65535) {
     EXPECT_EQ(w.lns.engine->channel(k.tunnel)->stats().retransmitted, 0u);
 }
 
+// req: L2TP.reliable
 TEST(Engine, SccrqRetransmittedThenTunnelDown) {
     World w;
     std::vector<std::int64_t> times;
@@ -601,6 +630,7 @@ TEST(Engine, DataWithOffsetAndLength) {
     (void)lk;
 }
 
+// req: L2TP.stopccn
 TEST(Engine, UnsupportedProtocolVersionStopCcn5) {
     World w;
     SccrqParams p;
@@ -617,6 +647,7 @@ TEST(Engine, UnsupportedProtocolVersionStopCcn5) {
     EXPECT_EQ(stop.result_code()->error, 0x0100u);
 }
 
+// req: L2TP.hello
 TEST(Engine, HelloKeepsIdleTunnelAlive) {
     World w;
     std::uint16_t t = w.lns.engine->open_tunnel(kLac);
@@ -657,6 +688,7 @@ TEST(Engine, InvalidSccrqForgotten) {
     EXPECT_EQ(w.lns.engine->stats().invalid, 2u);
 }
 
+// req: L2TP.reliable, L2TP.stopccn
 TEST(Engine, LossOfCdnAndStopCcnRecovers) {
     {
         World w;
@@ -684,6 +716,7 @@ TEST(Engine, LossOfCdnAndStopCcnRecovers) {
     }
 }
 
+// req: L2TP.outgoing
 TEST(Engine, LnsAbandonsCallBeforeOcrp) {
     World w;
     SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
@@ -696,4 +729,448 @@ TEST(Engine, LnsAbandonsCallBeforeOcrp) {
     EXPECT_EQ(w.lac.engine->session_state(w.lac.ocrqs[0]), "");
     ASSERT_EQ(w.lac.failures.size(), 1u);
     EXPECT_EQ(w.lac.engine->stats().unknown_session, 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-peer security policy (PeerPolicy): secret, hiding and acceptance fixed per tunnel.
+
+namespace {
+PeerPolicy policy(std::string secret, bool hide = false) {
+    PeerPolicy p;
+    p.secret = std::move(secret);
+    p.hide_avps = hide;
+    return p;
+}
+/// Hidden AVPs in the datagrams sent in direction `dir` ("LNS>LAC" / "LAC>LNS") with message `kind`.
+int hidden_avps(const World& w, const std::string& dir, const std::string& message = {}) {
+    int n = 0;
+    for (std::size_t i = 0; i < w.raw.size(); ++i) {
+        if (w.wire[i].rfind(dir, 0) != 0) continue;
+        if (!message.empty() && w.wire[i] != dir + " " + message) continue;
+        L2TP m(w.raw[i].data(), static_cast<std::uint32_t>(w.raw[i].size()));
+        for (const Avp& avp : m.avps()) n += avp.hidden();
+    }
+    return n;
+}
+/// The first datagram of `kind` on the wire, parsed.
+std::optional<L2TP> first(const World& w, const std::string& wire_line) {
+    for (std::size_t i = 0; i < w.raw.size(); ++i)
+        if (w.wire[i] == wire_line) return L2TP(w.raw[i].data(), static_cast<std::uint32_t>(w.raw[i].size()));
+    return std::nullopt;
+}
+}  // namespace
+
+// req: L2TP.tunnel-auth
+TEST(EnginePolicy, RightWrongOrNoSecretPerPeer) {
+    struct Case {
+        const char* lns_secret;  // the LNS's policy for this LAC (its config default is "unused-default")
+        const char* lac_secret;
+        bool up;
+        const char* lac_last;  // the LAC's last upcall
+    };
+    const Case cases[] = {
+        {"right", "right", true, "tunnel-up"},
+        {"right", "wrong", false, "tunnel-down: StopCCN result 4 error 0 (bad Challenge Response)"},
+        {"", "", true, "tunnel-up"},  // no secret for this peer although the engine has a default one
+        {"", "lac-only", false, "tunnel-down: no Challenge (RFC 2661 §5.1.1) (StopCCN result 4)"},
+    };
+    for (const auto& c : cases) {
+        EngineConfig lns, lac;
+        lns.secret = "unused-default";
+        lac.secret = c.lac_secret;
+        int asked = 0;
+        World w(lns, lac, [&](PeerId p) {
+            ++asked;
+            EXPECT_EQ(p, kLac);
+            return policy(c.lns_secret);
+        });
+        const std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+        w.loop.advance(2s);
+        const std::string label = std::string(c.lns_secret) + "/" + c.lac_secret;
+        EXPECT_EQ(asked, 1) << label << ": the policy is asked once, when the tunnel is created";
+        EXPECT_EQ(w.lns.engine->tunnel_state(t), c.up ? "established" : "idle") << label;
+        ASSERT_FALSE(w.lac.log.empty()) << label;
+        EXPECT_EQ(w.lac.log.back(), c.lac_last) << label;
+        auto sccrq = first(w, "LNS>LAC SCCRQ");
+        ASSERT_TRUE(sccrq) << label;
+        EXPECT_EQ(sccrq->challenge().has_value(), *c.lns_secret != 0) << label << ": Challenge only with a secret";
+        ASSERT_NE(w.lns.engine->tunnel_policy(t), nullptr) << label;
+        EXPECT_EQ(w.lns.engine->tunnel_policy(t)->secret, c.lns_secret) << label;
+    }
+}
+
+// req: L2TP.tunnel-auth, L2TP.incoming
+TEST(EnginePolicy, IncomingSccrqCheckedWithThePeersSecret) {
+    // LNS role: the policy is consulted when the LAC's SCCRQ arrives; the LAC's Challenge is
+    // answered with that peer's secret, not the engine default.
+    EngineConfig lns, lac;
+    lns.secret = "default";
+    lac.secret = "per-peer";
+    PeerId asked_for = 0;
+    World w(lns, lac, [&](PeerId p) {
+        asked_for = p;
+        return policy("per-peer");
+    });
+    SessionKey lk = w.lac.engine->place_incoming_call(kLns, IncomingCall{});
+    w.loop.advance(1s);
+    EXPECT_EQ(asked_for, kLac);
+    EXPECT_EQ(w.lac.engine->session_state(lk), "established");
+    EXPECT_EQ(w.lns.engine->stats().auth_failures, 0u);
+    EXPECT_EQ(w.lac.engine->stats().auth_failures, 0u);
+}
+
+// req: L2TP.hidden
+TEST(EnginePolicy, HiddenAvpsPerPeer) {
+    for (bool hide : {true, false}) {
+        EngineConfig lns, lac;
+        lns.hide_avps = !hide;  // the engine default says the opposite: the policy wins
+        lns.secret = "x";
+        lac.secret = "s";
+        World w(lns, lac, [&](PeerId) { return policy("s", hide); });
+        auto [k, lk] = establish(w);
+        ASSERT_TRUE(w.lns.engine->set_link_info(k, Accm{1, 2})) << hide;
+        w.loop.advance(1s);
+        EXPECT_EQ(w.lac.accms.size(), 1u) << hide << ": SLI read (ACCM unhidden with the tunnel's secret)";
+        EXPECT_EQ(hidden_avps(w, "LNS>LAC", "OCRQ"), hide ? 1 : 0) << "Called Number hidden: " << hide;
+        EXPECT_EQ(hidden_avps(w, "LNS>LAC", "SLI"), hide ? 1 : 0) << "ACCM hidden: " << hide;
+        EXPECT_EQ(hidden_avps(w, "LAC>LNS"), 0) << "the LAC does not hide (hide_avps off there)";
+        EXPECT_EQ(w.lns.engine->tunnel_policy(k.tunnel)->hide_avps, hide);
+    }
+    // Hiding needs a secret (§4.3): a policy with hide_avps and no secret hides nothing.
+    World w({}, {}, [](PeerId) { return policy("", true); });
+    auto [k, lk] = establish(w);
+    EXPECT_EQ(hidden_avps(w, "LNS>LAC"), 0);
+    EXPECT_FALSE(w.lns.engine->tunnel_policy(k.tunnel)->hide_avps);
+}
+
+// req: L2TP.tunnel-auth, L2TP.outgoing
+TEST(EnginePolicy, ExplicitPolicyPerOutgoingCall) {
+    // The LNS has no secret configured; the call carries one (RADIUS Tunnel-Password).
+    EngineConfig lns, lac;
+    lac.secret = "tunnel-pw";
+    World w(lns, lac);
+    SessionKey a = w.lns.engine->place_outgoing_call(kLac, call(), policy("tunnel-pw"));
+    SessionKey b = w.lns.engine->place_outgoing_call(kLac, call(), policy("tunnel-pw"));
+    w.loop.advance(1s);
+    EXPECT_EQ(a.tunnel, b.tunnel) << "same peer, same policy: the same tunnel";
+    EXPECT_EQ(w.lns.engine->tunnel_state(a.tunnel), "established");
+    EXPECT_EQ(w.lac.ocrqs.size(), 2u);
+    EXPECT_EQ(w.lns.engine->tunnel_policy(a.tunnel)->secret, "tunnel-pw");
+    SessionKey c = w.lns.engine->place_outgoing_call(kLac, call());
+    EXPECT_EQ(c.tunnel, a.tunnel) << "no policy given: the newest tunnel to the peer";
+    SessionKey d = w.lns.engine->place_outgoing_call(kLac, call(), policy("another-pw"));
+    EXPECT_NE(d.tunnel, a.tunnel) << "another secret: another tunnel";
+    w.loop.advance(2s);
+    EXPECT_EQ(w.lns.engine->tunnel_state(d.tunnel), "idle") << "the LAC does not know another-pw";
+    ASSERT_FALSE(w.lns.failures.empty());
+    EXPECT_EQ(w.lns.engine->session_state(d), "");
+    EXPECT_EQ(w.lns.engine->session_state(a), "wait-reply") << "the first tunnel is untouched";
+    // An explicit open with a policy.
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac, policy("tunnel-pw"));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->tunnel_state(t), "established");
+}
+
+const char* const kRefusedGolden = R"(+0.000000s l2tp.tunnel 50163: idle -> wait-ctl-reply on open (cause=local open)
++0.010000s l2tp.tunnel 20597: refused (cause=destination is shut down) {"result":4}
++0.010000s l2tp.tunnel 20597: idle -> idle on recv-SCCRQ-not-acceptable (cause=destination is shut down (StopCCN result 4))
++1.020000s l2tp.tunnel 50163: wait-ctl-reply -> idle on recv-StopCCN (cause=StopCCN result 4 error 0 (destination is shut down))
++1.020000s l2tp.session 50163/33077: wait-tunnel -> idle on tunnel-down (cause=StopCCN result 4 error 0 (destination is shut down))
+)";
+
+// req: L2TP.stopccn
+TEST(EnginePolicy, RefusedSccrqGetsStopCcnWithoutSccrp) {
+    PeerPolicy refuse;
+    refuse.accept = false;
+    refuse.refuse_message = "destination is shut down";
+    World w({}, {}, {}, [&](PeerId) { return refuse; });
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    // The first StopCCN is lost: the SCCRQ retransmission must reach the held (refused) tunnel.
+    int dropped = 0;
+    w.drop = [&](const std::string&, const std::string& kd) { return kd == "StopCCN" && dropped++ == 0; };
+    w.loop.advance(5s);
+    // No SCCRP ever; the duplicate SCCRQ is acknowledged (ZLB) by the held tunnel, and the LNS's ZLB
+    // acknowledging the StopCCN reaches the LAC's tunnel (named by the StopCCN's Assigned Tunnel ID).
+    EXPECT_EQ(w.wire_text(),
+              "LNS>LAC SCCRQ\nLAC>LNS StopCCN\nLNS>LAC SCCRQ\nLAC>LNS StopCCN\nLAC>LNS ZLB\nLNS>LAC ZLB\n");
+    EXPECT_EQ(w.lac.engine->stats().unknown_tunnel, 0u) << "the acknowledgement was not to Tunnel ID 0";
+    EXPECT_EQ(w.lac.engine->stats().refused, 1u) << "one refusal, the retransmission went to the same tunnel";
+    EXPECT_EQ(w.lac.engine->tunnel_count(), 1u) << "held for the §5.7 period";
+    auto stop = first(w, "LAC>LNS StopCCN");
+    ASSERT_TRUE(stop);
+    EXPECT_EQ(stop->result_code()->result, 4u);
+    EXPECT_EQ(stop->result_code()->message, "destination is shut down");
+    ASSERT_EQ(w.lns.failures.size(), 1u);
+    EXPECT_EQ(w.lns.engine->session_state(k), "");
+    EXPECT_EQ(w.rec.text().substr(w.rec.text().find("+0.000000s l2tp.tunnel")), kRefusedGolden);
+    w.loop.advance(40s);
+    EXPECT_EQ(w.lac.engine->tunnel_count(), 0u) << "released after the hold";
+}
+
+// req: L2TP.stopccn
+TEST(EnginePolicy, RefusalResultCodeFromPolicy) {
+    PeerPolicy refuse;
+    refuse.accept = false;
+    refuse.refuse_result = StopCcnResult::ShuttingDown;
+    World w({}, {}, {}, [&](PeerId) { return refuse; });
+    w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    auto stop = first(w, "LAC>LNS StopCCN");
+    ASSERT_TRUE(stop);
+    EXPECT_EQ(stop->result_code()->result, 6u);
+    EXPECT_EQ(w.lns.log.back(), "tunnel-down: StopCCN result 6");
+    EXPECT_FALSE(first(w, "LAC>LNS SCCRP")) << "refused before any SCCRP";
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 2661 §4.4.2 Result Codes: every StopCCN and CDN code sent and received, with golden
+// transition lines (IDs from the seeded random sources: LNS tunnel 50163, LAC tunnel 20597).
+
+namespace {
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+    return s;
+}
+/// The event lines after `from` (a time prefix such as "+1.").
+std::string lines_from(const World& w, std::string_view marker) {
+    std::string out;
+    bool on = false;
+    for (const auto& l : w.rec.lines()) {
+        if (l.find(marker) != std::string::npos) on = true;
+        if (on) out += l + "\n";
+    }
+    return out;
+}
+}  // namespace
+
+// req: L2TP.stopccn
+TEST(EngineResultCodes, StopCcnEveryCodeSentByLacReceivedByLns) {
+    const char* const golden =
+        "+1.000000s l2tp.tunnel 20597: established -> idle on close (cause=local close (StopCCN result R))\n"
+        "+1.010000s l2tp.tunnel 50163: established -> idle on recv-StopCCN (cause=CAUSE)\n";
+    for (std::uint16_t r = 1; r <= 7; ++r) {
+        World w;
+        std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+        w.loop.advance(1s);
+        ASSERT_EQ(w.lac.ups.size(), 1u);
+        std::optional<GeneralError> err;
+        if (r == 2) err = GeneralError::InsufficientResources;
+        if (r == 5) err = static_cast<GeneralError>(0x0100);  // highest version supported: 1.0
+        const std::string msg = r == 3 ? "" : "code " + std::to_string(r);
+        ASSERT_TRUE(w.lac.engine->close_tunnel(w.lac.ups[0], static_cast<StopCcnResult>(r), err, msg)) << r;
+        w.loop.advance(1s);
+        std::string cause = "StopCCN result " + std::to_string(r);
+        if (err) cause += " error " + std::to_string(static_cast<int>(*err));
+        else if (!msg.empty()) cause += " error 0";
+        if (!msg.empty()) cause += " (" + msg + ")";
+        EXPECT_EQ(w.lns.log.back(), "tunnel-down: " + cause) << r;
+        EXPECT_EQ(w.lns.engine->tunnel_state(t), "idle") << r;
+        EXPECT_TRUE(w.lac.engine->channel(w.lac.ups[0])->idle()) << r << ": StopCCN acknowledged (ZLB)";
+        EXPECT_EQ(lines_from(w, "on close"),
+                  replace_all(replace_all(golden, "CAUSE", cause), "result R", "result " + std::to_string(r)))
+            << r;
+    }
+}
+
+// req: L2TP.stopccn
+TEST(EngineResultCodes, StopCcnEveryCodeSentByLnsReceivedByLac) {
+    for (std::uint16_t r = 1; r <= 7; ++r) {
+        World w;
+        std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+        w.loop.advance(1s);
+        ASSERT_TRUE(w.lns.engine->close_tunnel(t, static_cast<StopCcnResult>(r))) << r;
+        EXPECT_FALSE(w.lns.engine->close_tunnel(t)) << r << ": already closing";
+        w.loop.advance(1s);
+        EXPECT_EQ(w.lac.log.back(), "tunnel-down: StopCCN result " + std::to_string(r)) << r;
+        EXPECT_EQ(lines_from(w, "on close"),
+                  "+1.000000s l2tp.tunnel 50163: established -> idle on close (cause=local close (StopCCN result " +
+                      std::to_string(r) +
+                      "))\n"
+                      "+1.010000s l2tp.tunnel 20597: established -> idle on recv-StopCCN (cause=StopCCN result " +
+                      std::to_string(r) + ")\n")
+            << r;
+    }
+}
+
+// req: L2TP.stopccn, L2TP.unknown-avp
+TEST(EngineResultCodes, StopCcnCodesTheEngineProduces) {
+    // 2 / error 8: unknown mandatory AVP (§4.1) — engine-detected, golden log.
+    {
+        World w;
+        std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+        w.loop.advance(1s);
+        const ReliableChannel* ch = w.lac.engine->channel(w.lac.ups.at(0));
+        L2TP m = make_hello({t, 0, ch->next_ns(), ch->next_nr()});
+        std::vector<std::uint8_t> v{1, 2};
+        m.add_avp(0, 99, Avp::kMandatory, v);
+        w.lns.engine->receive(kLac, m.bytes());
+        w.loop.advance(1s);
+        EXPECT_EQ(lines_from(w, "unknown-mandatory-avp"),
+                  "+1.000000s l2tp.tunnel 50163: unknown-mandatory-avp (cause=vendor 0 type 99)\n"
+                  "+1.000000s l2tp.tunnel 50163: established -> idle on close (cause=unknown mandatory AVP (StopCCN "
+                  "result 2))\n"
+                  "+1.010000s l2tp.tunnel 20597: established -> idle on recv-StopCCN (cause=StopCCN result 2 error 8 "
+                  "(unknown mandatory AVP))\n");
+    }
+    // 2 / error 0: control connection setup timed out (no SCCCN within the hello interval).
+    {
+        EngineConfig lns;
+        lns.max_retransmits = 10;  // the LNS keeps retransmitting its SCCCN past the LAC's 60 s
+        World w(lns);
+        w.drop = [](const std::string&, const std::string& k) { return k == "SCCCN"; };
+        w.lns.engine->open_tunnel(kLac);
+        w.loop.advance(61s);
+        EXPECT_EQ(lines_from(w, "on close"),
+                  "+60.010000s l2tp.tunnel 20597: wait-ctl-conn -> idle on close (cause=setup timeout (StopCCN "
+                  "result 2))\n"
+                  "+60.020000s l2tp.tunnel 50163: established -> idle on recv-StopCCN (cause=StopCCN result 2 error 0 "
+                  "(control connection setup timed out))\n");
+    }
+    // An SCCRP with Assigned Tunnel ID 0 never reaches the FSM: validation (§4.4.3, ID 0 is
+    // reserved) counts it as invalid and the connection keeps waiting for a valid SCCRP.
+    {
+        World w;
+        std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+        SccrpParams p;
+        p.header = {t, 0, 0, 1};
+        p.assigned_tunnel_id = 0;
+        p.host_name = "bad";
+        L2TP m = make_sccrp(p);
+        w.lns.engine->receive(kLac, m.bytes());
+        EXPECT_EQ(w.lns.engine->stats().invalid, 1u);
+        EXPECT_EQ(w.lns.engine->tunnel_state(t), "wait-ctl-reply");
+        EXPECT_FALSE(first(w, "LNS>LAC StopCCN"));
+    }
+    // 4 (authentication) and 5 (protocol version): TunnelAuthenticationWrongSecretStopCcn4,
+    // MissingChallengeRefused, UnsupportedProtocolVersionStopCcn5; 4 by policy: EnginePolicy.*.
+}
+
+// req: L2TP.outgoing
+TEST(EngineResultCodes, CdnEveryCodeSentByLacReceivedByLns) {
+    // 1-3 end an established call; 4-11 are "call failed" codes, sent after OCRP before OCCN.
+    for (std::uint16_t r = 1; r <= 11; ++r) {
+        World w;
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+        w.loop.advance(1s);
+        ASSERT_EQ(w.lac.ocrqs.size(), 1u);
+        SessionKey lk = w.lac.ocrqs[0];
+        ASSERT_TRUE(w.lac.engine->accept(lk));
+        if (r <= 3) {
+            ASSERT_TRUE(w.lac.engine->call_connected(lk, 64000, kFramingSync));
+        }
+        w.loop.advance(1s);
+        const std::string before = w.lns.engine->session_state(k);
+        ASSERT_EQ(before, r <= 3 ? "established" : "wait-connect") << r;
+        std::optional<GeneralError> err;
+        if (r == 2) err = GeneralError::VendorSpecific;
+        std::optional<Q931Cause> q931;
+        if (r >= 4) q931 = Q931Cause{static_cast<std::uint16_t>(r == 8 ? 17 : 30 + r), 0x4D, "cause " + std::to_string(r)};
+        ASSERT_TRUE(w.lac.engine->disconnect(lk, static_cast<CdnResult>(r), err, q931)) << r;
+        w.loop.advance(1s);
+        ASSERT_EQ(w.lns.failures.size(), 1u) << r;
+        const CallFailure& f = w.lns.failures[0];
+        EXPECT_EQ(f.result, r);
+        EXPECT_EQ(f.error, err ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(*err)) : std::nullopt) << r;
+        EXPECT_EQ(f.q931, q931) << r << ": Q.931 Cause Code AVP (§4.4.10) carried unchanged";
+        EXPECT_EQ(w.lns.engine->session_state(k), "") << r;
+        EXPECT_EQ(w.lns.engine->tunnel_state(k.tunnel), "established") << r << ": the tunnel stays";
+        EXPECT_EQ(lines_from(w, "on disconnect"),
+                  "+2.000000s l2tp.session 20597/43791: " + std::string(r <= 3 ? "established" : "wait-cs-answer") +
+                      " -> idle on disconnect (cause=CDN result " + std::to_string(r) +
+                      ")\n+2.010000s l2tp.session 50163/33077: " + before +
+                      " -> idle on recv-CDN (cause=CDN result " + std::to_string(r) + ")\n")
+            << r;
+    }
+}
+
+// req: L2TP.outgoing
+TEST(EngineResultCodes, CdnEveryCodeSentByLnsReceivedByLac) {
+    for (std::uint16_t r = 1; r <= 11; ++r) {
+        World w;
+        auto [k, lk] = establish(w);
+        std::optional<GeneralError> err;
+        if (r == 2) err = GeneralError::InvalidSessionId;
+        ASSERT_TRUE(w.lns.engine->disconnect(k, static_cast<CdnResult>(r), err)) << r;
+        EXPECT_FALSE(w.lns.engine->disconnect(k, static_cast<CdnResult>(r))) << r << ": already gone";
+        w.loop.advance(1s);
+        ASSERT_EQ(w.lac.failures.size(), 1u) << r;
+        EXPECT_EQ(w.lac.failures[0].result, r);
+        EXPECT_EQ(w.lac.failures[0].error, err ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(*err))
+                                               : std::nullopt)
+            << r;
+        EXPECT_EQ(w.lac.engine->session_state(lk), "") << r;
+        EXPECT_EQ(lines_from(w, "on disconnect"),
+                  "+2.000000s l2tp.session 50163/33077: established -> idle on disconnect (cause=CDN result " +
+                      std::to_string(r) + ")\n+2.010000s l2tp.session 20597/43791: established -> idle on recv-CDN "
+                                          "(cause=CDN result " +
+                      std::to_string(r) + ")\n")
+            << r;
+    }
+}
+
+// req: L2TP.stopccn, L2TP.outgoing
+TEST(EngineResultCodes, TunnelLossEndsCallsWithResult1) {
+    // A tunnel that goes down (StopCCN received, or transport failure) ends each of its calls with
+    // a local failure of Result Code 1 (loss of carrier), no CDN on the wire (§5.7).
+    World w;
+    auto [k, lk] = establish(w);
+    SessionKey k2 = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    w.drop = [](const std::string&, const std::string&) { return true; };
+    w.loop.advance(200s);
+    ASSERT_EQ(w.lns.failures.size(), 2u);
+    for (const auto& f : w.lns.failures) {
+        EXPECT_EQ(f.result, 1u);
+        EXPECT_EQ(f.message.value_or("").rfind("retransmissions exhausted", 0), 0u) << f.message.value_or("");
+    }
+    EXPECT_EQ(w.lns.engine->session_state(k), "");
+    EXPECT_EQ(w.lns.engine->session_state(k2), "");
+    EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC CDN")), 0);
+    (void)lk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session IDs (§5.2 / issue 4): random, unique while in use, O(1) lookup.
+
+TEST(EngineSessions, ManyCallsOnOneTunnelGetDistinctIds) {
+    World w;
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    std::set<std::uint16_t> ids;
+    for (int i = 0; i < 3000; ++i) {
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+        EXPECT_EQ(k.tunnel, t);
+        EXPECT_NE(k.session, 0u);
+        ids.insert(k.session);
+    }
+    EXPECT_EQ(ids.size(), 3000u) << "no Session ID given twice while in use";
+    EXPECT_EQ(w.lns.engine->session_count(), 3000u);
+    w.loop.advance(60s);
+    EXPECT_EQ(w.lac.ocrqs.size(), 3000u) << "each waiting call sent its OCRQ once";
+    EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC OCRQ")), 3000);
+}
+
+TEST(EngineSessions, TunnelFullAt65535Sessions) {
+    // §5.4: Session ID 0 is the tunnel itself, so a tunnel carries at most 65 535 sessions; the
+    // random allocation still finds the last free IDs (walk after the random probes miss).
+    World w;
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    w.drop = [](const std::string&, const std::string&) { return true; };  // keep the LAC out of it
+    std::vector<bool> seen(65536, false);
+    for (int i = 0; i < 65535; ++i) {
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+        ASSERT_EQ(k.tunnel, t);
+        ASSERT_NE(k.session, 0u);
+        ASSERT_FALSE(seen[k.session]) << "Session ID " << k.session << " given twice";
+        seen[k.session] = true;
+    }
+    EXPECT_EQ(w.lns.engine->session_count(), 65535u);
+    EXPECT_THROW(w.lns.engine->place_outgoing_call(kLac, call()), std::length_error);
+    // One call cleared: its ID is the only one free, and the next call gets it.
+    std::uint16_t freed = 0;
+    for (std::uint32_t v = 1; v < 65536 && !freed; ++v)
+        if (seen[v]) freed = static_cast<std::uint16_t>(v);
+    ASSERT_TRUE(w.lns.engine->disconnect({t, freed}, CdnResult::Administrative));
+    EXPECT_EQ(w.lns.engine->place_outgoing_call(kLac, call()).session, freed);
 }

@@ -49,6 +49,7 @@ TEST(SeqCompare, WrapAround) {
     EXPECT_FALSE(seq_lt(7, 7));
 }
 
+// req: L2TP.reliable
 TEST(Reliable, RetransmissionScheduleThenFailure) {
     Pair p;
     p.drop_a_to_b = true;
@@ -60,6 +61,7 @@ TEST(Reliable, RetransmissionScheduleThenFailure) {
     EXPECT_EQ(p.a.stats().retransmitted, 5u);
 }
 
+// req: L2TP.reliable
 TEST(Reliable, DeliversAndAcksWithDelayedZlb) {
     Pair p;
     p.a.send(make_hello({}));
@@ -72,6 +74,7 @@ TEST(Reliable, DeliversAndAcksWithDelayedZlb) {
     EXPECT_EQ(p.tx_times.size(), 1u);  // no retransmission
 }
 
+// req: L2TP.reliable
 TEST(Reliable, WindowOneHoldsBackUntilAck) {
     ReliableConfig ca;
     ca.peer_window = 1;
@@ -87,6 +90,7 @@ TEST(Reliable, WindowOneHoldsBackUntilAck) {
     EXPECT_TRUE(p.a.idle());
 }
 
+// req: L2TP.reliable
 TEST(Reliable, SlowStartOpensToPeerWindow) {
     ReliableConfig ca;
     ca.peer_window = 4;
@@ -103,6 +107,7 @@ TEST(Reliable, SlowStartOpensToPeerWindow) {
     EXPECT_EQ(p.a.stats().retransmitted, 0u);
 }
 
+// req: L2TP.reliable
 TEST(Reliable, Window16InFlight) {
     ReliableConfig ca;
     ca.peer_window = 16;
@@ -117,6 +122,7 @@ TEST(Reliable, Window16InFlight) {
     EXPECT_LE(p.a.cwnd(), 16.0);
 }
 
+// req: L2TP.reliable
 TEST(Reliable, OutOfOrderHeldDuplicatesReacked) {
     dl::core::VirtualTimeLoop loop;
     std::vector<std::uint16_t> got;
@@ -139,6 +145,7 @@ TEST(Reliable, OutOfOrderHeldDuplicatesReacked) {
     EXPECT_EQ(b.next_nr(), 3u);
 }
 
+// req: L2TP.reliable
 TEST(Reliable, SequenceWrapAt65535) {
     Pair p;
     p.a.set_initial_sequence(65534, 0);

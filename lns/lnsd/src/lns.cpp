@@ -26,17 +26,7 @@ double seconds_since(core::TimePoint a, core::TimePoint now) {
 }
 }  // namespace
 
-/// One engine per tunnel secret (EngineConfig holds a single secret): its own bus, forwarded.
-struct Lns::Slot {
-    std::string secret;
-    bool hide = false;
-    core::EventBus bus;
-    std::unique_ptr<eng::Engine> engine;
-    explicit Slot(const core::Clock& c) : bus(c) {}
-};
-
 struct Lns::TunnelRec {
-    std::uint32_t slot = 0;
     std::uint16_t id = 0;
     PeerId peer = 0;
     std::string state;
@@ -50,7 +40,6 @@ struct Lns::TunnelRec {
 };
 
 struct Lns::SessionRec {
-    std::uint32_t slot = 0;
     eng::SessionKey key;
     PeerId peer = 0;
     std::string state;
@@ -81,7 +70,8 @@ std::size_t Lns::sizeof_session_record() noexcept { return sizeof(SessionRec); }
 Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LnsdConfig cfg, Send send,
          std::uint64_t seed)
     : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), send_(std::move(send)), seed_(seed),
-      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), started_(timers.now()) {
+      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), engine_bus_(timers.clock()),
+      started_(timers.now()) {
     eng::register_l2tp_timers(registry);
     data_ = std::make_unique<DataPath>(
         [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
@@ -91,90 +81,114 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
             ++datagrams_out_;
             if (send_) send_(p, std::move(b));
         });
-    slot_for(cfg_.secret, cfg_.hide_avps);  // slot 0: the default profile
-}
-
-Lns::~Lns() = default;
-
-std::uint32_t Lns::slot_for(const std::string& secret, bool hide) {
-    for (std::uint32_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i]->secret == secret && slots_[i]->hide == hide) return i;
-    const auto idx = static_cast<std::uint32_t>(slots_.size());
-    auto s = std::make_unique<Slot>(timers_->clock());
-    s->secret = secret;
-    s->hide = hide;
+    // One engine for every peer: the secret / hiding / acceptance is decided per tunnel by
+    // policy_for() (SCCRQ received) or outgoing_policy() (the call's Tunnel-Password).
     eng::EngineConfig ec;
     ec.host_name = cfg_.hostname;
     ec.receive_window = cfg_.receive_window;
     ec.max_retransmits = cfg_.max_retransmits;
-    ec.secret = secret;
-    ec.hide_avps = hide && !secret.empty();
+    ec.secret = cfg_.secret;
+    ec.hide_avps = cfg_.hide_avps && !cfg_.secret.empty();
     ec.require_sequencing = cfg_.require_sequencing;
-    ec.seed = seed_ ? seed_ + idx : 0;
+    ec.seed = seed_;
     eng::EngineCallbacks cb;
     cb.send = [this](PeerId p, std::vector<std::uint8_t> b) {
         ++datagrams_out_;
         if (send_) send_(p, std::move(b));
     };
-    cb.tunnel_up = [this, idx](std::uint16_t t, PeerId) {
-        if (auto it = tunnels_.find({idx, t}); it != tunnels_.end()) {
+    cb.tunnel_up = [this](std::uint16_t t, PeerId) {
+        if (auto it = tunnels_.find(t); it != tunnels_.end()) {
             it->second->ever_established = true;
             selector_.mark_ok(peer_address(it->second->peer).to_string());
         }
     };
-    cb.tunnel_down = [this, idx](std::uint16_t t, const std::string& cause) {
-        if (auto it = tunnels_.find({idx, t}); it != tunnels_.end()) it->second->last_cause = cause;
+    cb.tunnel_down = [this](std::uint16_t t, const std::string& cause) {
+        if (auto it = tunnels_.find(t); it != tunnels_.end()) it->second->last_cause = cause;
     };
-    cb.connected = [this, idx](eng::SessionKey k, const eng::ConnectInfo& i) { on_connected_cb(idx, k, i); };
-    cb.failed = [this, idx](eng::SessionKey k, const eng::CallFailure& f) { on_failed(idx, k, f); };
-    cb.ppp_frame = [this, idx](eng::SessionKey k, std::span<const std::uint8_t> b) {
-        if (on_ppp_frame) on_ppp_frame(CallHandle{idx, k}, b);
+    cb.connected = [this](eng::SessionKey k, const eng::ConnectInfo& i) { on_connected_cb(k, i); };
+    cb.failed = [this](eng::SessionKey k, const eng::CallFailure& f) { on_failed(k, f); };
+    cb.ppp_frame = [this](eng::SessionKey k, std::span<const std::uint8_t> b) {
+        if (on_ppp_frame) on_ppp_frame(CallHandle{0, k}, b);
     };
-    cb.wen = [this, idx](eng::SessionKey k, const l2tp::CallErrors& ce) {
-        if (auto it = sessions_.find({idx, k.tunnel, k.session}); it != sessions_.end())
+    cb.wen = [this](eng::SessionKey k, const l2tp::CallErrors& ce) {
+        if (auto it = sessions_.find({k.tunnel, k.session}); it != sessions_.end())
             it->second->wen = {{"crc", ce.crc_errors},           {"framing", ce.framing_errors},
                                {"hardware-overruns", ce.hardware_overruns}, {"buffer-overruns", ce.buffer_overruns},
                                {"timeout", ce.timeout_errors},     {"alignment", ce.alignment_errors}};
     };
-    s->engine = std::make_unique<eng::Engine>(*timers_, *registry_, s->bus, ec, std::move(cb));
-    s->bus.subscribe({}, [this, idx](const core::Event& e) {
-        on_event(idx, e);
+    cb.peer_policy = [this](PeerId p) { return policy_for(p); };
+    engine_ = std::make_unique<eng::Engine>(*timers_, *registry_, engine_bus_, ec, std::move(cb));
+    engine_bus_.subscribe({}, [this](const core::Event& e) {
+        on_event(e);
         bus_->publish(e);
     });
-    slots_.push_back(std::move(s));
-    return idx;
 }
 
-std::uint32_t Lns::slot_for_peer(PeerId peer) {
-    if (auto it = peer_slot_.find(peer); it != peer_slot_.end()) return it->second;
-    std::uint32_t idx = 0;
-    if (const auto* pc = cfg_.find_peer(peer_address(peer))) idx = slot_for(pc->secret, pc->hide_avps);
-    peer_slot_[peer] = idx;
-    return idx;
+Lns::~Lns() = default;
+
+eng::PeerPolicy Lns::policy_for(PeerId peer) const {
+    const auto a = peer_address(peer);
+    const auto* pc = cfg_.find_peer(a);
+    eng::PeerPolicy p;
+    p.secret = pc ? pc->secret : cfg_.secret;
+    p.hide_avps = (pc ? pc->hide_avps : cfg_.hide_avps) && !p.secret.empty();
+    auto dit = dests_.find(a.value);
+    if (dit != dests_.end() && dit->second.shutdown) {
+        p.accept = false;
+        p.refuse_message = "destination is shut down";
+    } else if (!cfg_.accept_unknown_peers && !pc) {
+        p.accept = false;
+        p.refuse_message = "peer is not configured";
+    }
+    return p;
 }
 
-void Lns::on_event(std::uint32_t slot, const core::Event& e) {
+eng::PeerPolicy Lns::outgoing_policy(PeerId peer, const std::optional<std::string>& password) const {
+    const auto* pc = cfg_.find_peer(peer_address(peer));
+    eng::PeerPolicy p;
+    p.secret = password ? *password : pc ? pc->secret : cfg_.secret;
+    p.hide_avps = (pc ? pc->hide_avps : cfg_.hide_avps) && !p.secret.empty();
+    return p;
+}
+
+void Lns::on_event(const core::Event& e) {
     if (e.entity == "l2tp.tunnel") {
         auto id = parse_u(e.id, 65535);
         if (!id || *id == 0) return;
-        TKey k{slot, static_cast<std::uint16_t>(*id)};
+        const TKey k = static_cast<std::uint16_t>(*id);
         auto it = tunnels_.find(k);
         if (e.event == "released") {
             if (it != tunnels_.end()) tunnels_.erase(it);
             idle_.erase(k);
             return;
         }
+        if (e.event == "refused" && it == tunnels_.end() && current_peer_) {
+            // The engine refused an SCCRQ by policy_for() (StopCCN 4, no SCCRP): shown in idle
+            // for the §5.7 hold and counted as opened, closed and refused.
+            auto rec = std::make_unique<TunnelRec>();
+            rec->id = k;
+            rec->peer = *current_peer_;
+            rec->created = timers_->now();
+            rec->state = "idle";
+            rec->last_cause = e.cause;
+            auto& c = dest(peer_address(rec->peer));
+            ++c.tunnels_opened;
+            ++c.tunnels_closed;
+            ++c.tunnels_refused;
+            ++tunnels_refused_;
+            idle_.insert(k);
+            tunnels_.emplace(k, std::move(rec));
+            return;
+        }
         if (e.to.empty()) return;
         if (it == tunnels_.end()) {
             if (!current_peer_ || e.to == "idle") return;
             auto rec = std::make_unique<TunnelRec>();
-            rec->slot = slot;
-            rec->id = k.second;
+            rec->id = k;
             rec->peer = *current_peer_;
             rec->outgoing = current_outgoing_;
             rec->created = timers_->now();
             ++dest(peer_address(rec->peer)).tunnels_opened;
-            if (!current_outgoing_) fresh_.push_back(k);
             it = tunnels_.emplace(k, std::move(rec)).first;
         }
         auto& t = *it->second;
@@ -193,22 +207,23 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
         auto t = parse_u(std::string_view(e.id).substr(0, slash), 65535);
         auto s = parse_u(std::string_view(e.id).substr(slash + 1), 65535);
         if (!t || !s || e.to.empty()) return;
-        SKey k{slot, static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)};
+        const SKey k{static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)};
         auto it = sessions_.find(k);
-        auto tit = tunnels_.find({slot, static_cast<std::uint16_t>(*t)});
+        auto tit = tunnels_.find(k.first);
         if (e.to == "idle") {
-            data_->remove(data_key(CallHandle{slot, {std::get<1>(k), std::get<2>(k)}}));
+            data_->remove(data_key(CallHandle{0, {k.first, k.second}}));
             if (it != sessions_.end()) {
                 ++dest(peer_address(it->second->peer)).sessions_closed;
                 if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
+                if (auto pit = peer_sessions_.find(it->second->peer); pit != peer_sessions_.end() && --pit->second == 0)
+                    peer_sessions_.erase(pit);
                 sessions_.erase(it);
             }
             return;
         }
         if (it == sessions_.end()) {
             auto rec = std::make_unique<SessionRec>();
-            rec->slot = slot;
-            rec->key = {std::get<1>(k), std::get<2>(k)};
+            rec->key = {k.first, k.second};
             rec->peer = tit != tunnels_.end() ? tit->second->peer : current_peer_.value_or(0);
             rec->outgoing = e.event == "call-request";
             rec->created = timers_->now();
@@ -217,6 +232,7 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
                 ++tit->second->sessions_now;
             }
             ++dest(peer_address(rec->peer)).sessions_opened;
+            ++peer_sessions_[rec->peer];
             it = sessions_.emplace(k, std::move(rec)).first;
         }
         if (e.to == "established" && it->second->state != "established")
@@ -225,8 +241,8 @@ void Lns::on_event(std::uint32_t slot, const core::Event& e) {
     }
 }
 
-void Lns::on_connected_cb(std::uint32_t slot, eng::SessionKey k, const eng::ConnectInfo& i) {
-    SKey sk{slot, k.tunnel, k.session};
+void Lns::on_connected_cb(eng::SessionKey k, const eng::ConnectInfo& i) {
+    const SKey sk{k.tunnel, k.session};
     if (auto it = sessions_.find(sk); it != sessions_.end()) {
         auto& s = *it->second;
         s.tx_speed = i.tx_connect_speed;
@@ -243,7 +259,7 @@ void Lns::on_connected_cb(std::uint32_t slot, eng::SessionKey k, const eng::Conn
             p->second->connected = true;
             OutgoingResult r;
             r.ok = true;
-            r.call = {slot, k};
+            r.call = {0, k};
             r.endpoint = p->second->endpoint;
             auto done = p->second->done;
             timers_->arm(core::Duration::zero(), [done, r] {
@@ -251,13 +267,13 @@ void Lns::on_connected_cb(std::uint32_t slot, eng::SessionKey k, const eng::Conn
             });
         }
     }
-    attach_data(slot, k, i.sequencing);
-    if (on_connected) on_connected(CallHandle{slot, k}, i);
+    attach_data(k, i.sequencing);
+    if (on_connected) on_connected(CallHandle{0, k}, i);
 }
 
-void Lns::on_failed(std::uint32_t slot, eng::SessionKey k, const eng::CallFailure& f) {
-    data_->remove(data_key(CallHandle{slot, k}));
-    SKey sk{slot, k.tunnel, k.session};
+void Lns::on_failed(eng::SessionKey k, const eng::CallFailure& f) {
+    data_->remove(data_key(CallHandle{0, k}));
+    const SKey sk{k.tunnel, k.session};
     if (auto pit = pending_by_call_.find(sk); pit != pending_by_call_.end()) {
         const auto id = pit->second;
         pending_by_call_.erase(pit);
@@ -267,7 +283,7 @@ void Lns::on_failed(std::uint32_t slot, eng::SessionKey k, const eng::CallFailur
             if (pd.connected) {
                 pending_.erase(p);  // a connected call that ended: on_disconnected tells
             } else {
-                auto tit = tunnels_.find({slot, k.tunnel});
+                auto tit = tunnels_.find(k.tunnel);
                 const bool tunnel_failed = tit == tunnels_.end() || !tit->second->ever_established;
                 pd.last.ok = false;
                 pd.last.endpoint = pd.endpoint;
@@ -284,7 +300,7 @@ void Lns::on_failed(std::uint32_t slot, eng::SessionKey k, const eng::CallFailur
             }
         }
     }
-    if (on_disconnected) on_disconnected(CallHandle{slot, k}, f);
+    if (on_disconnected) on_disconnected(CallHandle{0, k}, f);
 }
 
 std::optional<PeerId> Lns::resolve(const std::string& endpoint) const {
@@ -316,13 +332,11 @@ std::uint64_t Lns::place_outgoing_call(const radius::client::DialOutDefinition& 
             if (t->peer == *peer && t->state == "established" && t->assignment_id == assignment) return true;
         return false;
     };
-    view.sessions = [this](const std::string& ep) {
+    view.sessions = [this](const std::string& ep) -> std::size_t {  // O(log peers), not O(sessions)
         auto peer = resolve(ep);
-        std::size_t n = 0;
-        if (peer)
-            for (const auto& [k, s] : sessions_)
-                if (s->peer == *peer) ++n;
-        return n;
+        if (!peer) return 0;
+        auto it = peer_sessions_.find(*peer);
+        return it == peer_sessions_.end() ? 0 : it->second;
     };
     p->order = selector_.order(def.tunnels, view);
     pending_[id] = std::move(p);
@@ -338,32 +352,26 @@ void Lns::try_next(std::uint64_t id) {
         const auto& td = p.def.tunnels[p.order[p.next++]];
         auto peer = resolve(td.server_endpoint);
         if (!peer || dests_[peer_address(*peer).value].shutdown || selector_.is_dead(td.server_endpoint)) continue;
-        std::uint32_t slot;
-        if (td.password) {
-            const auto* pc = cfg_.find_peer(peer_address(*peer));
-            slot = slot_for(*td.password, pc ? pc->hide_avps : cfg_.hide_avps);
-            peer_slot_[*peer] = slot;
-        } else {
-            slot = slot_for_peer(*peer);
-        }
-        auto& engine = *slots_[slot]->engine;
+        const eng::PeerPolicy policy = outgoing_policy(*peer, td.password);
         const std::string assignment = td.assignment_id.value_or("");
-        // A tunnel to this peer exists but with another assignment id: open a separate one
-        // (the engine places calls on the newest tunnel to the peer).
+        // A tunnel to this peer with this secret exists but with another assignment id: open a
+        // separate one (the engine places calls on the newest tunnel to the peer with the policy).
         bool other = false, same = false;
-        for (const auto& [k, t] : tunnels_)
-            if (k.first == slot && t->peer == *peer && t->state != "idle")
-                (t->assignment_id == assignment ? same : other) = true;
+        for (const auto& [k, t] : tunnels_) {
+            if (t->peer != *peer || t->state == "idle") continue;
+            const auto* tp = engine_->tunnel_policy(k);
+            if (tp && *tp == policy) (t->assignment_id == assignment ? same : other) = true;
+        }
         p.endpoint = td.server_endpoint;
         current_peer_ = *peer;
         current_outgoing_ = true;
         try {
-            if (other && !same) engine.open_tunnel(*peer);
-            auto key = engine.place_outgoing_call(*peer, p.call);
-            for (auto& [k, t] : tunnels_)
-                if (k.first == slot && k.second == key.tunnel && t->assignment_id.empty()) t->assignment_id = assignment;
-            p.handle = CallHandle{slot, key};
-            pending_by_call_[{slot, key.tunnel, key.session}] = id;
+            if (other && !same) engine_->open_tunnel(*peer, policy);
+            auto key = engine_->place_outgoing_call(*peer, p.call, policy);
+            if (auto tit = tunnels_.find(key.tunnel); tit != tunnels_.end() && tit->second->assignment_id.empty())
+                tit->second->assignment_id = assignment;
+            p.handle = CallHandle{0, key};
+            pending_by_call_[{key.tunnel, key.session}] = id;
         } catch (const std::exception& e) {
             current_peer_.reset();
             current_outgoing_ = false;
@@ -397,7 +405,7 @@ bool Lns::cancel_outgoing_call(std::uint64_t id) {
     pending_.erase(it);
     for (auto b = pending_by_call_.begin(); b != pending_by_call_.end();)
         b = b->second == id ? pending_by_call_.erase(b) : std::next(b);
-    if (h) slots_[h->engine]->engine->disconnect(h->key, l2tp::CdnResult::Administrative);
+    if (h) engine_->disconnect(h->key, l2tp::CdnResult::Administrative);
     return true;
 }
 
@@ -414,11 +422,11 @@ CallHandle Lns::data_handle(DataPath::Key k) noexcept {
                       {static_cast<std::uint16_t>(k >> 16), static_cast<std::uint16_t>(k)}};
 }
 
-void Lns::attach_data(std::uint32_t slot, eng::SessionKey k, bool sequencing) {
-    auto sit = sessions_.find({slot, k.tunnel, k.session});
-    const auto ids = slots_[slot]->engine->peer_ids(k);
+void Lns::attach_data(eng::SessionKey k, bool sequencing) {
+    auto sit = sessions_.find({k.tunnel, k.session});
+    const auto ids = engine_->peer_ids(k);
     if (sit == sessions_.end() || !ids) return;  // not established: the engine keeps the data
-    data_->add(data_key(CallHandle{slot, k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
+    data_->add(data_key(CallHandle{0, k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
                sequencing);
 }
 
@@ -433,8 +441,7 @@ const DataPathCounters& Lns::data_counters() const noexcept { return data_->coun
 
 bool Lns::send_ppp(CallHandle c, std::span<const std::uint8_t> frame) {
     if (data_->contains(data_key(c))) return data_->send_frame(data_key(c), frame);
-    if (c.engine >= slots_.size()) return false;
-    return slots_[c.engine]->engine->send_ppp(c.key, frame);
+    return engine_->send_ppp(c.key, frame);
 }
 
 namespace {
@@ -460,27 +467,10 @@ bool Lns::send_ipv4(CallHandle c, std::span<const std::uint8_t> packet) {
 void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
     ++datagrams_in_;
     if (data_->receive(peer, datagram) != DataPath::Rx::not_mine) return;
-    const auto slot = slot_for_peer(peer);
     current_peer_ = peer;
     current_outgoing_ = false;
-    fresh_.clear();
-    slots_[slot]->engine->receive(peer, datagram);
+    engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
     current_peer_.reset();
-    auto fresh = std::move(fresh_);
-    fresh_.clear();
-    for (const auto& k : fresh) {
-        auto it = tunnels_.find(k);
-        if (it == tunnels_.end()) continue;
-        const auto a = peer_address(it->second->peer);
-        const bool shut = dests_[a.value].shutdown;
-        const bool unknown = !cfg_.accept_unknown_peers && !cfg_.find_peer(a);
-        if (shut || unknown) {
-            ++tunnels_refused_;
-            ++dest(a).tunnels_refused;
-            slots_[k.first]->engine->close_tunnel(k.second, l2tp::StopCcnResult::NotAuthorized, std::nullopt,
-                                                  shut ? "destination is shut down" : "peer is not configured");
-        }
-    }
     prune();
 }
 
@@ -488,7 +478,7 @@ void Lns::prune() {
     // Only tunnels in idle can have been forgotten by the engine without a "released" event (an
     // SCCRQ refused without an answer): O(idle tunnels) per datagram, not O(tunnels).
     for (auto it = idle_.begin(); it != idle_.end();) {
-        if (slots_[it->first]->engine->tunnel_state(it->second).empty()) {
+        if (engine_->tunnel_state(*it).empty()) {
             tunnels_.erase(*it);
             it = idle_.erase(it);
         } else {
@@ -502,29 +492,23 @@ std::size_t Lns::clear_destination(core::Ipv4Address a) {
     for (const auto& [k, t] : tunnels_)
         if (peer_address(t->peer) == a && t->state != "idle") keys.push_back(k);
     for (const auto& k : keys)
-        slots_[k.first]->engine->close_tunnel(k.second, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
-                                              "destination cleared by administrator");
+        engine_->close_tunnel(k, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
+                              "destination cleared by administrator");
     return keys.size();
 }
 
 std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
-    std::size_t n = 0;
-    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
-        auto it = tunnels_.find({i, tunnel});
-        if (it == tunnels_.end() || it->second->state == "idle") continue;
-        if (slots_[i]->engine->close_tunnel(tunnel, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
-                                            "tunnel cleared by administrator"))
-            ++n;
-    }
-    return n;
+    auto it = tunnels_.find(tunnel);
+    if (it == tunnels_.end() || it->second->state == "idle") return 0;
+    return engine_->close_tunnel(tunnel, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
+                                 "tunnel cleared by administrator")
+               ? 1
+               : 0;
 }
 
 bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session) {
-    bool any = false;
-    for (std::uint32_t i = 0; i < slots_.size(); ++i)
-        if (sessions_.count({i, tunnel, session}))
-            any |= slots_[i]->engine->disconnect({tunnel, session}, l2tp::CdnResult::Administrative);
-    return any;
+    return sessions_.count({tunnel, session}) != 0 &&
+           engine_->disconnect({tunnel, session}, l2tp::CdnResult::Administrative);
 }
 
 void Lns::shutdown_destination(core::Ipv4Address a, bool on) {
@@ -541,8 +525,7 @@ std::size_t Lns::close_all() {
     for (const auto& [k, t] : tunnels_)
         if (t->state != "idle") keys.push_back(k);
     for (const auto& k : keys)
-        if (slots_[k.first]->engine->close_tunnel(k.second, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
-                                                  "lnsd shutting down"))
+        if (engine_->close_tunnel(k, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt, "lnsd shutting down"))
             ++n;
     return n;
 }
@@ -550,7 +533,7 @@ std::size_t Lns::close_all() {
 bool Lns::quiescent() const {
     for (const auto& [k, t] : tunnels_) {
         if (t->state != "idle") return false;
-        const auto* ch = slots_[k.first]->engine->channel(k.second);
+        const auto* ch = engine_->channel(k);
         if (ch && !ch->idle()) return false;  // StopCCN not yet acknowledged
     }
     return true;
@@ -570,19 +553,7 @@ nlohmann::json data_path_json(const DataPathCounters& c) {
 }  // namespace
 
 nlohmann::json Lns::show_summary() const {
-    eng::EngineStats sum;
-    for (const auto& s : slots_) {
-        const auto& st = s->engine->stats();
-        sum.malformed += st.malformed;
-        sum.invalid += st.invalid;
-        sum.unknown_tunnel += st.unknown_tunnel;
-        sum.unknown_session += st.unknown_session;
-        sum.not_permitted += st.not_permitted;
-        sum.data_in += st.data_in;
-        sum.data_out += st.data_out;
-        sum.data_dropped += st.data_dropped;
-        sum.auth_failures += st.auth_failures;
-    }
+    eng::EngineStats sum = engine_->stats();
     sum.data_in += data_->counters().rx_data;  // the fast path's data messages (data_path.hpp)
     sum.data_out += data_->counters().tx_frames;
     sum.data_dropped += data_->counters().rx_malformed + data_->counters().rx_out_of_order;
@@ -671,9 +642,10 @@ nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
         j["sessions-total"] = t.sessions_total;
         j["assignment-id"] = t.assignment_id;
         j["last-cause"] = t.last_cause;
-        j["authenticated"] = !slots_[t.slot]->secret.empty();
-        j["hidden-avps"] = slots_[t.slot]->hide;
-        if (const auto* ch = slots_[t.slot]->engine->channel(t.id)) {
+        const auto* pol = engine_->tunnel_policy(t.id);
+        j["authenticated"] = pol && !pol->secret.empty();
+        j["hidden-avps"] = pol && pol->hide_avps;
+        if (const auto* ch = engine_->channel(t.id)) {
             const auto& st = ch->stats();
             j["peer-tunnel-id"] = ch->peer_tunnel_id();
             j["ns"] = ch->next_ns();
@@ -702,7 +674,7 @@ nlohmann::json Lns::show_tunnels(const std::string& id, bool detail) const {
     }
     auto out = nlohmann::json::array();
     for (const auto& [k, t] : tunnels_)
-        if (!want || k.second == *want) out.push_back(tunnel_json(*t, detail || want.has_value()));
+        if (!want || k == *want) out.push_back(tunnel_json(*t, detail || want.has_value()));
     if (want && out.empty()) throw core::ControlError("no tunnel " + id);
     return out;
 }
@@ -739,8 +711,8 @@ nlohmann::json Lns::show_sessions(const std::string& id, bool detail) const {
     }
     auto out = nlohmann::json::array();
     for (const auto& [k, s] : sessions_) {
-        if (wt && std::get<1>(k) != *wt) continue;
-        if (ws && std::get<2>(k) != *ws) continue;
+        if (wt && k.first != *wt) continue;
+        if (ws && k.second != *ws) continue;
         out.push_back(session_json(*s, detail || ws.has_value()));
     }
     if (ws && out.empty()) throw core::ControlError("no session " + id);

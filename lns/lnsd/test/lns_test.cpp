@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -253,6 +254,15 @@ TEST(Lns, ShutDownDestinationRefusesNewTunnelsKeepsOldOnes) {
     EXPECT_EQ(a.connects, 1);
     EXPECT_TRUE(a.downs.empty());
     EXPECT_EQ(w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0]["counters"]["tunnels-refused"], 1);
+    // Refused by the engine at once (RFC 2661 §4.4.2 Result Code 4): StopCCN, no SCCRP.
+    std::vector<std::string> to_b;
+    for (const auto& x : w.wire)
+        if (x.rfind("LNS>10.0.0.2:1702 ", 0) == 0) to_b.push_back(x.substr(18));
+    ASSERT_FALSE(to_b.empty());
+    EXPECT_EQ(to_b[0], "StopCCN") << "first answer to the refused SCCRQ";
+    EXPECT_EQ(std::count(to_b.begin(), to_b.end(), std::string("SCCRP")), 0);
+    EXPECT_EQ(b.downs.at(0), "StopCCN result 4 error 0 (destination is shut down)");
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["counters"]["tunnels-refused"], 1);
     // The old tunnel still carries new sessions.
     a.engine->place_incoming_call(kLnsPeer, icall());
     w.loop.advance(1s);
@@ -408,4 +418,85 @@ TEST(Lns, GoldenEventLogOfAnIncomingCallAndDestinationShutdown) {
     // IDs are random but reproducible: the engines are seeded.
     EXPECT_EQ(w.call("show l2tp destination")["result"][0]["state"], "shutdown");
     EXPECT_EQ(log, kGolden) << log;
+}
+
+// req: L2TP.tunnel-auth
+TEST(Lns, TunnelPasswordAuthenticatesOutgoingTunnelAlongsideConfiguredSecrets) {
+    // One engine, three secrets at once: the configured one for 10.0.0.2 (incoming), the call's
+    // Tunnel-Password for 10.0.0.3 (outgoing), none for an unlisted peer; `authenticated` per tunnel.
+    lnsd::LnsdConfig cfg;
+    cfg.peers.push_back({ip("10.0.0.2"), "s3cret", true});
+    World w(cfg);
+    auto& in = w.add_lac(kLac1, "s3cret", true);
+    auto& out = w.add_lac(kLac2, "tunnel-pw");
+    auto& open = w.add_lac(lnsd::peer_id(ip("10.0.0.4"), 1701));
+    in.engine->place_incoming_call(kLnsPeer, icall());
+    open.engine->place_incoming_call(kLnsPeer, icall());
+    radius::client::DialOutDefinition def;
+    radius::client::TunnelDefinition t1;
+    t1.server_endpoint = "10.0.0.3";
+    t1.password = "tunnel-pw";
+    def.tunnels = {t1};
+    std::vector<lnsd::OutgoingResult> results;
+    OutgoingCall oc;
+    oc.called_number = "5551234";
+    w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.loop.advance(5s);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_TRUE(results[0].ok) << results[0].reason;
+    EXPECT_EQ(in.connects, 1);
+    EXPECT_EQ(open.connects, 1);
+    EXPECT_TRUE(out.downs.empty()) << "the LAC at 10.0.0.3 accepted the Tunnel-Password's Challenge Response";
+    EXPECT_EQ(w.lns->session_count(), 3u);
+    auto t = w.call("show l2tp tunnel", {{"detail", true}})["result"];
+    ASSERT_EQ(t.size(), 3u) << t.dump();
+    std::map<std::string, std::pair<bool, bool>> auth;
+    for (auto& row : t) auth[row["destination"]] = {row["authenticated"], row["hidden-avps"]};
+    EXPECT_EQ(auth["10.0.0.2"], std::make_pair(true, true)) << t.dump();
+    EXPECT_EQ(auth["10.0.0.3"], std::make_pair(true, false)) << t.dump();
+    EXPECT_EQ(auth["10.0.0.4"], std::make_pair(false, false)) << t.dump();
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["counters"]["auth-failures"], 0);
+}
+
+TEST(Lns, WeightedSelectionPicksTheEndpointWithFewestSessions) {
+    // Weighted mode counts each endpoint's sessions (kept per peer as sessions come and go).
+    lnsd::LnsdConfig cfg;
+    cfg.selection_mode = lnsd::SelectionMode::weighted;
+    World w(cfg);
+    auto& busy = w.add_lac(kLac1);
+    auto& idle = w.add_lac(kLac2);
+    busy.engine->place_incoming_call(kLnsPeer, icall());
+    busy.engine->place_incoming_call(kLnsPeer, icall());
+    idle.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(2s);
+    ASSERT_EQ(w.lns->session_count(), 3u);
+    radius::client::DialOutDefinition def;
+    radius::client::TunnelDefinition t1, t2;
+    // An assignment id the open (incoming) tunnels do not have: no reuse, both endpoints compete.
+    t1.tag = 1, t1.server_endpoint = "10.0.0.2", t1.assignment_id = "a";
+    t2.tag = 2, t2.server_endpoint = "10.0.0.3", t2.assignment_id = "a";
+    def.tunnels = {t1, t2};
+    std::vector<lnsd::OutgoingResult> results;
+    OutgoingCall oc;
+    oc.called_number = "5551234";
+    auto place = [&] {
+        w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+        w.loop.advance(2s);
+    };
+    place();
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].endpoint, "10.0.0.3") << "1 session there, 2 at 10.0.0.2";
+    // 10.0.0.3 now has 2, 10.0.0.2 has 2; clear both of 10.0.0.3's: the next call goes there again.
+    const auto before = w.call("show l2tp session")["result"];
+    int cleared = 0;
+    for (const auto& row : before)
+        if (row["destination"] == "10.0.0.3")
+            cleared += w.call("l2tp clear session", {{"id", row["id"]}})["ok"].get<bool>();
+    ASSERT_EQ(cleared, 2) << before.dump();
+    w.loop.advance(1s);
+    def.tunnels[0].assignment_id = def.tunnels[1].assignment_id = "b";  // again no reuse
+    place();
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(results[1].endpoint, "10.0.0.3") << "0 sessions there after the clear, 2 at 10.0.0.2 "
+                                                << w.call("show l2tp session")["result"].dump();
 }

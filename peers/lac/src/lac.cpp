@@ -24,6 +24,34 @@ std::uint32_t pack(l2tp::engine::SessionKey k) { return (std::uint32_t{k.tunnel}
 constexpr std::uint8_t kQ931Release = 0x4D;  // Q.931 message type in which the cause was received
 }  // namespace
 
+l2tp::engine::PeerPolicy LnsSecrets::policy_for(core::Ipv4Address address) const {
+    auto it = by_address.find(address.value);
+    return it == by_address.end() ? fallback : it->second;
+}
+
+LnsSecrets load_lns_secrets(const core::ConfigNode& root) {
+    LnsSecrets s;
+    s.fallback.secret = root.get_string("secret", "");
+    s.fallback.hide_avps = root.get_bool("hide_avps", false);
+    if (s.fallback.hide_avps && s.fallback.secret.empty()) root["hide_avps"].fail("needs a secret (RFC 2661 §4.3)");
+    if (auto peers = root["peers"]; peers.defined() && !peers.is_null()) {
+        peers.require_sequence();
+        for (std::size_t i = 0; i < peers.size(); ++i) {
+            auto p = peers.at(i);
+            p.require_map();
+            p.allow_keys({"address", "secret", "hide_avps"});
+            const auto address = p.at("address").as_ipv4();
+            if (s.by_address.count(address.value)) p.at("address").fail("is configured twice");
+            l2tp::engine::PeerPolicy pol;
+            pol.secret = p.get_string("secret", s.fallback.secret);
+            pol.hide_avps = p.get_bool("hide_avps", s.fallback.hide_avps && !pol.secret.empty());
+            if (pol.hide_avps && pol.secret.empty()) p["hide_avps"].fail("needs a secret (RFC 2661 §4.3)");
+            s.by_address.emplace(address.value, std::move(pol));
+        }
+    }
+    return s;
+}
+
 CdnResult cdn_result_for(std::uint8_t c, bool was_connected) noexcept {
     if (was_connected) return CdnResult::LossOfCarrier;
     switch (c) {

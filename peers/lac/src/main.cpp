@@ -7,8 +7,10 @@
 // Config (YAML):
 //   listen: 198.51.100.2        # UDP address; port 1701 unless `port:`
 //   host_name: lac              # Host Name AVP
-//   secret: s3cret              # tunnel secret (RFC 2661 §5.1.1); "" = no tunnel authentication
-//   hide_avps: true             # hide session AVPs (§4.3)
+//   secret: s3cret              # default tunnel secret (RFC 2661 §5.1.1); "" = no tunnel authentication
+//   hide_avps: true             # hide session AVPs (§4.3) by default
+//   peers:                      # per-LNS overrides (address = the LNS's IPv4, any port)
+//     - {address: 198.51.100.1, secret: other, hide_avps: false}
 //   receive_window: 16
 //   number: "1701"              # our ISDN number
 //   channels: 30                # B-channels (simultaneous calls)
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
     if (config_path.empty()) return usage();
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
-        cfg.allow_keys({"listen", "port", "host_name", "secret", "hide_avps", "receive_window", "number", "channels",
+        cfg.allow_keys({"listen", "port", "host_name", "secret", "hide_avps", "peers", "receive_window", "number", "channels",
                         "bearer", "isdn", "control", "events", "timers", "incoming", "incoming_auth", "domains", "radius"});
         dl::core::DaemonShell shell("lac-emu");
         auto& io = shell.io;
@@ -90,8 +92,9 @@ int main(int argc, char** argv) {
         else if (ia != "chap") throw dl::core::ConfigError("incoming_auth", ia, "is not pap or chap");
         dl::l2tp::engine::EngineConfig ec;
         ec.host_name = cfg.get_string("host_name", "lac");
-        ec.secret = cfg.get_string("secret", "");
-        ec.hide_avps = cfg.get_bool("hide_avps", false);
+        const dl::lac::LnsSecrets secrets = dl::lac::load_lns_secrets(cfg);
+        ec.secret = secrets.fallback.secret;
+        ec.hide_avps = secrets.fallback.hide_avps;
         ec.receive_window = static_cast<std::uint16_t>(cfg.get_int("receive_window", 16, 1, 1024));
 
         std::map<dl::l2tp::engine::PeerId, udp::endpoint> peers;
@@ -153,7 +156,14 @@ int main(int argc, char** argv) {
                 else timers.arm(e.after, [&raw_send, to, bytes = std::move(e.bytes)] { raw_send(to, bytes); });
             }
         };
-        dl::l2tp::engine::Engine engine(timers, registry, bus, ec, lac.callbacks(send));
+        auto engine_cb = lac.callbacks(send);
+        // Per-LNS secret / hiding, fixed per tunnel when it is created (SCCRQ sent or received).
+        engine_cb.peer_policy = [&](dl::l2tp::engine::PeerId p) {
+            auto it = peers.find(p);
+            if (it == peers.end() || !it->second.address().is_v4()) return secrets.fallback;
+            return secrets.policy_for(dl::core::Ipv4Address{it->second.address().to_v4().to_uint()});
+        };
+        dl::l2tp::engine::Engine engine(timers, registry, bus, ec, std::move(engine_cb));
         lac.bind(engine);
         if (radius) {
             // A tunnel of the LAC's RADIUS Access-Accept -> an engine peer: Tunnel-Server-Endpoint is
@@ -161,9 +171,10 @@ int main(int argc, char** argv) {
             lac.bind_radius(radius->client(), [&](const dl::lac::RadiusTunnel& t) -> dl::lac::PeerChoice {
                 const auto addr = dl::core::Ipv4Address::parse(t.server_endpoint);
                 if (!addr) return {std::nullopt, "Tunnel-Server-Endpoint is not a dotted-decimal IPv4 address"};
-                // One tunnel secret for every LNS today: a different Tunnel-Password cannot be honoured.
-                if (t.password && *t.password != ec.secret)
-                    return {std::nullopt, "Tunnel-Password differs from lac-emu's tunnel secret (`secret`)"};
+                // The tunnel's secret is the LNS's per-peer policy (`peers:`, else `secret`), fixed when
+                // the tunnel is created: a Tunnel-Password that differs cannot be honoured.
+                if (t.password && *t.password != secrets.policy_for(*addr).secret)
+                    return {std::nullopt, "Tunnel-Password differs from lac-emu's tunnel secret for this LNS (`peers:` / `secret`)"};
                 const udp::endpoint ep(boost::asio::ip::address_v4(addr->value), 1701);
                 auto [pit, fresh] = peer_ids.try_emplace(ep, peer_ids.size() + 1);
                 if (fresh) peers[pit->second] = ep;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/core/timer_registry.hpp"
@@ -478,4 +480,114 @@ TEST(Lac, IncomingAnalogCallHonoursTheSliAccm) {
     w.loop.advance(100ms);
     ASSERT_EQ(w.lns_ppp.size(), 1u) << "receive ACCM from SLI applied to the deframer";
     EXPECT_EQ(w.lns_ppp[0], with_ac);
+}
+
+// ---- per-LNS secrets (config `peers:`) ----
+
+// req: L2TP.tunnel-auth
+TEST(LacSecrets, ConfigPeersOverrideTheDefaultSecret) {
+    auto root = core::ConfigNode::parse(R"(
+secret: common
+hide_avps: true
+peers:
+  - {address: 198.51.100.1, secret: one}
+  - {address: 198.51.100.9, secret: "", hide_avps: false}
+  - {address: 198.51.100.7}
+)");
+    const lac::LnsSecrets s = lac::load_lns_secrets(root);
+    auto at = [&](const char* a) { return s.policy_for(*core::Ipv4Address::parse(a)); };
+    EXPECT_EQ(at("198.51.100.1").secret, "one") << "listed peer: its own secret";
+    EXPECT_TRUE(at("198.51.100.1").hide_avps) << "hide_avps defaults to the top-level value";
+    EXPECT_EQ(at("198.51.100.9").secret, "") << "listed peer without authentication";
+    EXPECT_FALSE(at("198.51.100.9").hide_avps);
+    EXPECT_EQ(at("198.51.100.7").secret, "common") << "listed peer without secret: the default";
+    EXPECT_EQ(at("203.0.113.5").secret, "common") << "unlisted peer: the default";
+    EXPECT_TRUE(at("203.0.113.5").hide_avps);
+}
+
+TEST(LacSecrets, BadPeersConfigNamesTheKey) {
+    auto err = [](const char* yaml) {
+        try {
+            lac::load_lns_secrets(core::ConfigNode::parse(yaml));
+        } catch (const core::ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(err("peers: [{secret: x}]").find("peers[0].address"), std::string::npos) << err("peers: [{secret: x}]");
+    const char* twice = "peers: [{address: 10.0.0.1}, {address: 10.0.0.1}]";
+    EXPECT_NE(err(twice).find("configured twice"), std::string::npos) << err(twice);
+    const char* hide = "peers: [{address: 10.0.0.1, hide_avps: true}]";
+    EXPECT_NE(err(hide).find("needs a secret"), std::string::npos) << err(hide);
+    const char* typo = "peers: [{address: 10.0.0.1, secert: x}]";
+    EXPECT_NE(err(typo).find("secert"), std::string::npos) << err(typo);
+    EXPECT_NE(err("peers: {address: 10.0.0.1}").find("is not a list"), std::string::npos);
+}
+
+// req: L2TP.tunnel-auth, L2TP.hidden
+TEST(LacSecrets, EachLnsAuthenticatedWithItsOwnSecret) {
+    // One LAC-role engine, three LNS engines at three addresses: two with the secret listed for
+    // them, one with a secret the LAC does not share (refused with StopCCN 4, RFC 2661 §4.4.2).
+    core::VirtualTimeLoop loop;
+    core::EventBus bus{loop.clock()};
+    core::TimerRegistry registry;
+    l2tp::engine::register_l2tp_timers(registry);
+    const lac::LnsSecrets secrets = lac::load_lns_secrets(core::ConfigNode::parse(R"(
+secret: default
+peers:
+  - {address: 10.0.0.1, secret: alpha, hide_avps: true}
+  - {address: 10.0.0.2, secret: beta}
+)"));
+    const std::map<l2tp::engine::PeerId, const char*> addr{{1, "10.0.0.1"}, {2, "10.0.0.2"}, {3, "10.0.0.3"}};
+    constexpr l2tp::engine::PeerId kLacAt = 100;
+    std::unique_ptr<Engine> lac_engine;
+    std::map<l2tp::engine::PeerId, std::unique_ptr<Engine>> lns;
+    std::map<l2tp::engine::PeerId, int> downs;
+    std::vector<std::string> ocrqs;  // "<secret of the LAC's tunnel>/<hidden?>/<Called Number>"
+    std::vector<std::vector<std::uint8_t>> from_lac;
+    l2tp::engine::EngineCallbacks lcb;
+    lcb.send = [&](l2tp::engine::PeerId to, std::vector<std::uint8_t> b) {
+        from_lac.push_back(b);
+        loop.timers().arm(5ms, [&, to, b] { lns.at(to)->receive(kLacAt, b); });
+    };
+    lcb.ocrq = [&](SessionKey k, const l2tp::engine::OutgoingCall& c) {
+        const auto* pol = lac_engine->tunnel_policy(k.tunnel);
+        ocrqs.push_back((pol ? pol->secret : "?") + "/" + (pol && pol->hide_avps ? "hide" : "clear") + "/" +
+                        c.called_number);
+    };
+    lcb.peer_policy = [&](l2tp::engine::PeerId p) { return secrets.policy_for(*core::Ipv4Address::parse(addr.at(p))); };
+    l2tp::engine::EngineConfig lc;
+    lc.host_name = "lac";
+    lc.seed = 9;
+    lac_engine = std::make_unique<Engine>(loop.timers(), registry, bus, lc, lcb);
+    const std::map<l2tp::engine::PeerId, std::pair<std::string, bool>> lns_secret{
+        {1, {"alpha", true}}, {2, {"beta", false}}, {3, {"gamma", false}}};
+    for (const auto& [p, sec] : lns_secret) {
+        l2tp::engine::EngineConfig c;
+        c.secret = sec.first;
+        c.hide_avps = sec.second;
+        c.seed = p;
+        l2tp::engine::EngineCallbacks cb;
+        const l2tp::engine::PeerId me = p;
+        cb.send = [&, me](l2tp::engine::PeerId, std::vector<std::uint8_t> b) {
+            loop.timers().arm(5ms, [&, me, b] { lac_engine->receive(me, b); });
+        };
+        cb.tunnel_down = [&, me](std::uint16_t, const std::string&) { ++downs[me]; };
+        lns[p] = std::make_unique<Engine>(loop.timers(), registry, bus, c, cb);
+    }
+    l2tp::engine::OutgoingCall oc;
+    oc.called_number = "5551000";
+    std::map<l2tp::engine::PeerId, SessionKey> keys;
+    for (auto& [p, e] : lns) keys[p] = e->place_outgoing_call(kLacAt, oc);
+    loop.advance(2s);
+    EXPECT_EQ(lns[1]->session_state(keys[1]), "wait-reply") << "alpha: tunnel up, OCRQ answered by the LAC";
+    EXPECT_EQ(lns[2]->session_state(keys[2]), "wait-reply") << "beta: tunnel up";
+    EXPECT_EQ(lns[3]->session_state(keys[3]), "") << "gamma: not the LAC's secret for 10.0.0.3 (default)";
+    EXPECT_EQ(downs[3], 1) << "the LNS with the wrong secret saw its tunnel refused";
+    EXPECT_EQ(lns[3]->stats().auth_failures, 1u) << "the LAC answered gamma's Challenge with its default secret";
+    EXPECT_EQ(lns[1]->stats().auth_failures + lns[2]->stats().auth_failures + lac_engine->stats().auth_failures, 0u);
+    // The OCRQ from 10.0.0.1 hides its Called Number (§4.3): the LAC read it with alpha, that
+    // tunnel's secret; the one from 10.0.0.2 is in clear.
+    std::sort(ocrqs.begin(), ocrqs.end());
+    EXPECT_EQ(ocrqs, (std::vector<std::string>{"alpha/hide/5551000", "beta/clear/5551000"}));
 }

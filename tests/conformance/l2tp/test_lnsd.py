@@ -181,6 +181,7 @@ def test_clear_session_tunnel_and_destination_with_lnsctl(lab):
         b.close()
 
 
+@pytest.mark.req("L2TP.stopccn", "L2TP.levels")
 def test_shut_down_destination_refuses_new_tunnels(lab):
     lab_, lnsd = lab
     lnsd.ctl("l2tp", "shutdown", "destination", LAC2_ADDR)
@@ -188,9 +189,15 @@ def test_shut_down_destination_refuses_new_tunnels(lab):
         assert subset([{"address": LAC2_ADDR, "state": "shutdown"}], lnsd.show("destination", LAC2_ADDR))
         lac = Lac(lab_, LAC2_ADDR)
         try:
-            lac.open(None, tid=31)
+            # Refused by the engine at once (RFC 2661 §4.4.2 Result Code 4): StopCCN, no SCCRP.
+            lac.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=31, host_name="scripted-lac"))
             stop = lac.l2tp.expect("StopCCN", within=3.0)
-            assert stop.result_code["result"] == 4
+            assert stop.result_code["result"] == 4, stop.result_code
+            assert stop.tunnel_id == 31, "StopCCN addressed to the refused SCCRQ's Assigned Tunnel ID"
+            assert "shut down" in (stop.result_code.get("message") or ""), stop.result_code
+            assert not any("SCCRP" in h for h in lac.l2tp.history), lac.l2tp.history
+            wait_for(lambda: lnsd.show("destination", LAC2_ADDR)[0]["counters"]["tunnels-refused"] >= 1, 3.0,
+                     "the refusal counted at the destination level")
         finally:
             lac.close()
     finally:

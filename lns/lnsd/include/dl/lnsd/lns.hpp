@@ -47,7 +47,8 @@ constexpr std::uint16_t peer_port(PeerId p) noexcept { return static_cast<std::u
 /// "10.0.0.2:1701".
 std::string peer_text(PeerId p);
 
-/// A session as lnsd names it: the engine (one per tunnel secret) and the engine's keys.
+/// A session as lnsd names it: the engine's keys. One engine serves every peer (the secret is per
+/// tunnel, l2tp::engine::PeerPolicy); `engine` is always 0, kept so existing handle maps still work.
 struct CallHandle {
     std::uint32_t engine = 0;
     l2tp::engine::SessionKey key;
@@ -83,7 +84,8 @@ public:
 
     /// One UDP payload from `peer`. Never throws for bad input (the engine counts and logs it).
     /// An SCCRQ from a shut-down destination (or an unlisted peer when accept-unknown-peers is
-    /// off) is answered, then the new tunnel is closed with StopCCN Result Code 4 (§4.4.2).
+    /// off) is refused by the engine at once with StopCCN Result Code 4 (§4.4.2), no SCCRP; the
+    /// refused tunnel is shown in idle for the §5.7 hold.
     void receive(PeerId peer, std::span<const std::uint8_t> datagram);
 
     // ---- outgoing calls (the dial-out manager's entry point) ----
@@ -92,7 +94,8 @@ public:
     /// reuses an open tunnel to the same endpoint and assignment id, else tries endpoints in the
     /// TunnelSelector's order, failing over when a control connection cannot be set up (the endpoint
     /// is then dead for `tunnel-selection.dead-time`). `done` runs once (never inside this call).
-    /// Endpoints are IPv4 text ("10.0.0.2" or "10.0.0.2:1701"); Tunnel-Password becomes the secret.
+    /// Endpoints are IPv4 text ("10.0.0.2" or "10.0.0.2:1701"); Tunnel-Password becomes the secret
+    /// of the tunnel (hiding as configured for that peer); without one, the peer's configured secret.
     /// Returns an id for cancel_outgoing_call().
     std::uint64_t place_outgoing_call(const radius::client::DialOutDefinition& def,
                                       const l2tp::engine::OutgoingCall& call, OutgoingDone done);
@@ -159,18 +162,21 @@ public:
     static std::size_t sizeof_session_record() noexcept;
 
 private:
-    struct Slot;
     struct TunnelRec;
     struct SessionRec;
     struct Pending;
-    using TKey = std::pair<std::uint32_t, std::uint16_t>;
-    using SKey = std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>;
+    using TKey = std::uint16_t;                               // local Tunnel ID
+    using SKey = std::pair<std::uint16_t, std::uint16_t>;     // local Tunnel ID, Session ID
 
-    std::uint32_t slot_for(const std::string& secret, bool hide);
-    std::uint32_t slot_for_peer(PeerId peer);
-    void on_event(std::uint32_t slot, const core::Event& e);
-    void on_failed(std::uint32_t slot, l2tp::engine::SessionKey k, const l2tp::engine::CallFailure& f);
-    void on_connected_cb(std::uint32_t slot, l2tp::engine::SessionKey k, const l2tp::engine::ConnectInfo& i);
+    /// The engine's per-peer policy: the peer's secret / hide-avps from `peers:` (else the defaults);
+    /// not accepted (StopCCN 4) when its destination is shut down or it is unlisted and
+    /// accept-unknown-peers is off.
+    l2tp::engine::PeerPolicy policy_for(PeerId peer) const;
+    /// Policy of an outgoing tunnel: the call's Tunnel-Password when given, else the peer's secret.
+    l2tp::engine::PeerPolicy outgoing_policy(PeerId peer, const std::optional<std::string>& password) const;
+    void on_event(const core::Event& e);
+    void on_failed(l2tp::engine::SessionKey k, const l2tp::engine::CallFailure& f);
+    void on_connected_cb(l2tp::engine::SessionKey k, const l2tp::engine::ConnectInfo& i);
     void try_next(std::uint64_t pending_id);
     void finish(std::uint64_t pending_id, OutgoingResult r);
     void prune();
@@ -186,10 +192,11 @@ private:
     Send send_;
     std::uint64_t seed_;
     TunnelSelector selector_;
-    std::vector<std::unique_ptr<Slot>> slots_;
-    std::map<PeerId, std::uint32_t> peer_slot_;
+    core::EventBus engine_bus_;                  // the engine's events: recorded here, then forwarded
+    std::unique_ptr<l2tp::engine::Engine> engine_;
     std::map<TKey, std::unique_ptr<TunnelRec>> tunnels_;
     std::map<SKey, std::unique_ptr<SessionRec>> sessions_;
+    std::map<PeerId, std::size_t> peer_sessions_;  // sessions per peer (weighted tunnel selection)
     struct DestRec {
         bool shutdown = false;
         DestinationCounters counters;
@@ -200,13 +207,12 @@ private:
     std::uint64_t next_pending_ = 1;
     std::optional<PeerId> current_peer_;      // peer of the call in progress (receive / open)
     bool current_outgoing_ = false;
-    std::vector<TKey> fresh_;                 // tunnels created by the current receive()
     std::set<TKey> idle_;                     // tunnels in idle (held or refused), for prune()
     std::uint64_t datagrams_in_ = 0, datagrams_out_ = 0, tunnels_refused_ = 0;
     // data fast path (data_path.hpp): keys are data_key(CallHandle)
     static DataPath::Key data_key(const CallHandle& c) noexcept;
     static CallHandle data_handle(DataPath::Key k) noexcept;
-    void attach_data(std::uint32_t slot, l2tp::engine::SessionKey k, bool sequencing);
+    void attach_data(l2tp::engine::SessionKey k, bool sequencing);
     std::unique_ptr<DataPath> data_;
     core::TimePoint started_;
 };

@@ -29,7 +29,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dl/core/config.hpp"
 #include "dl/core/event.hpp"
+#include "dl/core/ipv4.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/core/timer_registry.hpp"
 #include "dl/isdn/message.hpp"
@@ -83,6 +85,21 @@ struct PeerChoice {
     std::string refusal;
 };
 using PeerResolver = std::function<PeerChoice(const RadiusTunnel&)>;
+
+/// lac-emu's tunnel security per LNS (RFC 2661 §4.3 hiding, §4.4.3 / §5.1.1 tunnel authentication):
+/// the config's default `secret` / `hide_avps`, overridden per LNS address by
+/// `peers: [{address, secret, hide_avps}]`. Used as the engine's EngineCallbacks::peer_policy.
+struct LnsSecrets {
+    l2tp::engine::PeerPolicy fallback;                             ///< `secret`, `hide_avps`
+    std::map<std::uint32_t, l2tp::engine::PeerPolicy> by_address;  ///< IPv4 (host order) -> policy
+    /// The policy for an LNS at `address` (the port does not matter).
+    l2tp::engine::PeerPolicy policy_for(core::Ipv4Address address) const;
+};
+
+/// Reads `secret`, `hide_avps` and `peers` from lac-emu's config root. A peer's missing `secret` /
+/// `hide_avps` take the defaults. ConfigError naming the key: a peer without `address`, an address
+/// listed twice, an unknown key, `hide_avps` without a secret ("needs a secret (RFC 2661 §4.3)").
+LnsSecrets load_lns_secrets(const core::ConfigNode& root);
 
 /// RFC 2661 §4.4.2 CDN Result Code for a Q.850 cause of an ISDN RELEASE (our mapping; the Q.931
 /// Cause AVP carries the exact cause): after CONNECT any release -> 1 (loss of carrier);

@@ -10,6 +10,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dl/core/event.hpp"
@@ -30,7 +31,22 @@ struct SessionKey {
     friend bool operator==(SessionKey, SessionKey) = default;
 };
 
-/// Engine configuration. Secrets enable tunnel authentication (§4.4.3, §5.1.1) and hiding (§4.3).
+/// Security policy of one peer (RFC 2661 §4.3 hiding, §4.4.3 / §5.1.1 tunnel authentication),
+/// fixed per tunnel when the tunnel is created: on an incoming SCCRQ (EngineCallbacks::peer_policy)
+/// or on an outgoing open (the same callback, or an explicit policy, e.g. a RADIUS Tunnel-Password).
+struct PeerPolicy {
+    std::string secret;                    ///< tunnel secret ("" = no Challenge, nothing hidden)
+    bool hide_avps = false;                ///< hide session AVPs (§4.3); only with a secret
+    /// Incoming SCCRQ only: false refuses it at once with a StopCCN carrying `refuse_result`
+    /// (§4.4.2; default 4, "requester is not authorized") and `refuse_message`; no SCCRP is sent.
+    bool accept = true;
+    StopCcnResult refuse_result = StopCcnResult::NotAuthorized;
+    std::string refuse_message;
+    friend bool operator==(const PeerPolicy&, const PeerPolicy&) = default;
+};
+
+/// Engine configuration. `secret` / `hide_avps` are the default PeerPolicy (every peer, unless
+/// EngineCallbacks::peer_policy or an explicit policy says otherwise).
 struct EngineConfig {
     std::string host_name = "dl-lns";
     std::string vendor_name = "dial-out";
@@ -100,12 +116,17 @@ struct EngineCallbacks {
     std::function<void(SessionKey, const OutgoingCall&)> ocrq;               ///< LAC role
     std::function<void(SessionKey, const Accm&)> sli;
     std::function<void(SessionKey, const CallErrors&)> wen;
+    /// Per-peer policy, consulted once per tunnel when it is created (SCCRQ received, or an open
+    /// without an explicit policy). Unset: {EngineConfig::secret, EngineConfig::hide_avps}.
+    std::function<PeerPolicy(PeerId)> peer_policy;
 };
 
 /// Engine counters.
 struct EngineStats {
     std::uint64_t malformed = 0, invalid = 0, unknown_tunnel = 0, unknown_session = 0, not_permitted = 0,
-                  data_in = 0, data_out = 0, data_dropped = 0, auth_failures = 0;
+                  data_in = 0, data_out = 0, data_dropped = 0, auth_failures = 0,
+                  refused = 0;  ///< SCCRQs refused by PeerPolicy::accept
+
 };
 
 class Tunnel;
@@ -127,15 +148,19 @@ public:
     /// One received UDP payload from `peer`. Malformed input is counted and logged, never thrown.
     void receive(PeerId peer, std::span<const std::uint8_t> datagram);
 
-    /// Opens a control connection to `peer` (SCCRQ). Returns our Tunnel ID.
-    std::uint16_t open_tunnel(PeerId peer);
+    /// Opens a control connection to `peer` (SCCRQ) with the peer's policy (peer_policy callback or
+    /// the config default), or with `policy` when given (e.g. the call's RADIUS Tunnel-Password).
+    /// Returns our Tunnel ID.
+    std::uint16_t open_tunnel(PeerId peer, std::optional<PeerPolicy> policy = std::nullopt);
     /// Closes a tunnel with a StopCCN (§5.7). False if unknown.
     bool close_tunnel(std::uint16_t tunnel, StopCcnResult result = StopCcnResult::GeneralRequestToClear,
                       std::optional<GeneralError> error = std::nullopt, std::string message = {});
 
-    /// LNS role: place an outgoing call (OCRQ) through `peer`, opening a tunnel if none is up.
+    /// LNS role: place an outgoing call (OCRQ) through `peer` on the newest tunnel to it whose
+    /// policy equals `policy` (when given; else any), opening a tunnel with that policy if none is.
     /// std::length_error if the tunnel already has 65 535 sessions (same for place_incoming_call).
-    SessionKey place_outgoing_call(PeerId peer, const OutgoingCall& call);
+    SessionKey place_outgoing_call(PeerId peer, const OutgoingCall& call,
+                                   std::optional<PeerPolicy> policy = std::nullopt);
     /// LAC role: place an incoming call (ICRQ … ICCN) towards the LNS `peer`.
     SessionKey place_incoming_call(PeerId peer, const IncomingCall& call);
     /// LAC role, after ocrq(): accept the call (OCRP).
@@ -163,6 +188,8 @@ public:
     };
     /// nullopt if the session is unknown or not established.
     std::optional<PeerIds> peer_ids(SessionKey s) const;
+    /// The policy a tunnel was created with (secret, hiding), nullptr if unknown.
+    const PeerPolicy* tunnel_policy(std::uint16_t tunnel) const;
     std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
     std::size_t session_count() const noexcept;
     const EngineStats& stats() const noexcept { return stats_; }
@@ -183,9 +210,12 @@ private:
     friend class Session;
     void receive_control(PeerId peer, L2TP& m);
     Tunnel* find_tunnel(std::uint16_t id) const;
-    Tunnel* tunnel_to(PeerId peer) const;
-    Tunnel& create_tunnel(PeerId peer);
-    std::uint16_t random_id(const std::function<bool(std::uint16_t)>& taken);
+    Tunnel* tunnel_to(PeerId peer, const PeerPolicy* policy = nullptr) const;
+    Tunnel& create_tunnel(PeerId peer, PeerPolicy policy);
+    PeerPolicy policy_for(PeerId peer) const;
+    /// A random non-zero ID for which taken() is false: random probes (O(1) expected while the space
+    /// is not nearly full), then a walk from a random start. nullopt when all 65 535 are taken.
+    std::optional<std::uint16_t> random_id(const std::function<bool(std::uint16_t)>& taken);
     void erase_later(std::uint16_t tunnel);
     void publish(std::string entity, std::string id, std::string event, std::string cause,
                  nlohmann::json extra = nlohmann::json::object());
@@ -198,6 +228,7 @@ private:
     std::mt19937_64 rng_;
     void unindex(const Tunnel& t);
     std::map<std::uint16_t, std::unique_ptr<Tunnel>> tunnels_;
+    std::uint64_t tunnel_serial_ = 0;                                           // creation order
     std::map<PeerId, std::uint16_t> by_peer_;                                   // newest tunnel per peer
     std::map<std::pair<PeerId, std::uint16_t>, std::uint16_t> by_peer_tid_;    // (peer, its Tunnel ID)
     std::vector<std::uint16_t> doomed_;
