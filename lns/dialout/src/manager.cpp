@@ -270,6 +270,7 @@ public:
         s.def.reset();
         s.access_route.clear();
         s.call_placed = s.call_up = false;
+        s.aaa_outstanding = true;
         const SessionKey k = s.key;
         std::string user = Manager::user_name(s.t.cfg.route_distinguisher, k.destination, s.t.cfg.domain);
         Manager& mgr = s.m;
@@ -280,6 +281,7 @@ public:
     // authenticating + aaa-grant: outgoing call; connecting timer = chassis trigger timer.
     static void connect(Session& s, Step& st) {
         st.arm("trigger");
+        s.aaa_outstanding = false;
         s.call_placed = true;
         const SessionKey k = s.key;
         Manager& mgr = s.m;
@@ -305,8 +307,9 @@ public:
         s.inhibited = s.inhibited == Duration::zero() ? trig : std::min(2 * s.inhibited, 8 * trig);
         st.arm("inhibited", s.inhibited);
         s.last_failure = std::string(st.cause);
-        if (s.call_placed && st.event == E::timer_expiry) clear(s, "connecting timer expired");
-        s.call_placed = s.call_up = false;
+        if ((s.call_placed || s.aaa_outstanding) && st.event == E::timer_expiry)
+            clear(s, s.call_placed ? "connecting timer expired" : "authenticating timer expired");
+        s.call_placed = s.call_up = s.aaa_outstanding = false;
         s.def.reset();
         s.drop_buffer("inhibited");
     }
@@ -363,8 +366,10 @@ public:
     }
     // `l2tp dial-out session reset`: the only way out of failed; from any other state too.
     static void reset(Session& s, Step& st) {
-        if (s.call_placed) clear(s, "session reset");
-        s.call_placed = s.call_up = false;
+        // An Access-Request still outstanding (authenticating) is withdrawn too: its answer must
+        // not act on the session, and its retransmissions stop.
+        if (s.call_placed || s.aaa_outstanding) clear(s, "session reset");
+        s.call_placed = s.call_up = s.aaa_outstanding = false;
         s.def.reset();
         s.withdraw_routes();
         s.inhibited = Duration::zero();
@@ -375,7 +380,7 @@ public:
     static void remove(Session& s, Step& st) {
         st.no_timer();
         s.drop_buffer("deleted");
-        if (s.call_placed) clear(s, "session deleted");
+        if (s.call_placed || s.aaa_outstanding) clear(s, "session deleted");
         const SessionKey k = s.key;
         Manager& mgr = s.m;
         Session* self = &s;
@@ -438,6 +443,7 @@ public:
     std::string last_failure;
     std::uint32_t received = 0, buffered = 0, discarded = 0, forwarded = 0, attempts = 0;
     bool call_placed = false, call_up = false;
+    bool aaa_outstanding = false;  ///< Access-Request sent, no grant / deny yet (authenticating)
     core::Fsm<Session, SessionState, SessionEvent> fsm;
 };
 
@@ -661,7 +667,7 @@ void Manager::remove_target(std::string_view vr, Ipv4Prefix prefix) {
     Target* t = v ? find_target(vr, prefix) : nullptr;
     if (!t) throw DialOutError(fmt::format("dial-out target {}/{} does not exist", vr, prefix.to_string()));
     for (auto& [d, s] : t->sessions) {
-        if (s->call_placed) Session::clear(*s, "target removed");
+        if (s->call_placed || s->aaa_outstanding) Session::clear(*s, "target removed");
         if (is_connecting(s->fsm.state())) {
             --connecting_;
             defer([this] { promote_pending(); });

@@ -370,6 +370,9 @@ TEST(DialOutAaa, NoAnswerWithinTriggerTimerIsAnAaaTimeout) {
     EXPECT_EQ(w.state("10.10.1.1"), SessionState::inhibited);
     EXPECT_NE(w.golden().find("authenticating -> inhibited on timer-expiry (cause=trigger expired) [timer inhibited=30s]"),
               std::string::npos);
+    // The Access-Request still outstanding is withdrawn (lnsd cancels it: no more retransmissions).
+    ASSERT_EQ(w.cleared.size(), 1u);
+    EXPECT_EQ(w.cleared[0].second, "authenticating timer expired");
     // The late grant is not permitted any more.
     w.m.grant(k1, good_definition());
     EXPECT_TRUE(w.placed.empty());
@@ -926,7 +929,8 @@ TEST(DialOutSession, ResetFromEveryStateGoesDormant) {
         bool clears;
     };
     const std::vector<Case> cases{
-        {"authenticating", [](World& w) { w.trig("10.10.1.1"); }, false},
+        // the outstanding Access-Request is withdrawn (clear_call cancels it in lnsd)
+        {"authenticating", [](World& w) { w.trig("10.10.1.1"); }, true},
         {"connecting", [](World& w) { w.trig("10.10.1.1"); w.m.grant(k1, good_definition()); }, true},
         {"inService",
          [](World& w) {
