@@ -372,6 +372,9 @@ void Lns::try_next(std::uint64_t id) {
                 tit->second->assignment_id = assignment;
             p.handle = CallHandle{0, key};
             pending_by_call_[{key.tunnel, key.session}] = id;
+            // show l2tp session: the OCRQ's Called Number (RFC 2661 §4.4.5) of an outgoing call.
+            if (auto sit = sessions_.find({key.tunnel, key.session}); sit != sessions_.end())
+                sit->second->called = p.call.called_number;
         } catch (const std::exception& e) {
             current_peer_.reset();
             current_outgoing_ = false;
@@ -507,8 +510,17 @@ std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
 }
 
 bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session) {
-    return sessions_.count({tunnel, session}) != 0 &&
-           engine_->disconnect({tunnel, session}, l2tp::CdnResult::Administrative);
+    if (sessions_.count({tunnel, session}) == 0 ||
+        !engine_->disconnect({tunnel, session}, l2tp::CdnResult::Administrative))
+        return false;
+    // The engine raises no `failed` upcall for a disconnect of our own: tell the call's owner
+    // (dial-out wiring or incoming-call PPP) as if the CDN had come from the peer (RFC 2661
+    // §4.4.2 Result Code 3, administrative), so nothing keeps running on the gone session.
+    eng::CallFailure f;
+    f.result = static_cast<std::uint16_t>(l2tp::CdnResult::Administrative);
+    f.message = "session cleared by administrator";
+    on_failed({tunnel, session}, f);
+    return true;
 }
 
 void Lns::shutdown_destination(core::Ipv4Address a, bool on) {

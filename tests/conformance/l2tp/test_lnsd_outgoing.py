@@ -22,7 +22,7 @@ from lnsd_helpers import BUILD  # noqa: F401  (puts the build's dlab._native on 
 
 from dlab import lab as L
 from dlab import netns
-from dlab.wait import WaitTimeout, wait_for
+from dlab.wait import wait_for
 
 LNS_ADDR, LAC_ADDR, LAC2_ADDR = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 TUNNEL_SECRET = "lac-secret"          # Tunnel-Password of the home server's reply (RFC 2868 §3.5)
@@ -323,10 +323,6 @@ def test_stopccn_from_the_lac_clears_the_tunnel_and_its_call(olab, lac):
              "tunnel released after tunnel-hold")
 
 
-@pytest.mark.xfail(strict=True, reason="Engine::disconnect (a local clear) raises no `failed` upcall, so "
-                   "DialOutWiring keeps the Call and its PPP link on a gone session and the dial-out session "
-                   "stays connecting until the trigger timer; owner: lnsd src / l2tp engine",
-                   raises=WaitTimeout)
 @pytest.mark.req("L2TP.outgoing", "T74.inhibited")
 def test_lnsctl_clear_session_tells_the_dial_out_manager(olab, lac):
     lab, d = olab
@@ -341,8 +337,6 @@ def test_lnsctl_clear_session_tells_the_dial_out_manager(olab, lac):
     wait_for(lambda: not [p for p in d.ctl("show", "ppp") if lsid in str(p)], 5.0, "PPP link of the call gone")
 
 
-@pytest.mark.xfail(strict=True, reason="lnsd records Calling/Called Number only for incoming calls "
-                   "(lns/lnsd/src/lns.cpp fills SessionRec.called from ICRQ only); owner: lnsd src")
 @pytest.mark.req("L2TP.outgoing")
 def test_show_session_names_the_called_number_of_an_outgoing_call(olab, lac):
     lab, d = olab
