@@ -20,8 +20,9 @@ session; ERX-Dial-Out-Number is 55510<k>.
    tag). Fail-over: lac2 (preference 1) stopped -> SCCRQ retransmissions to it, then the call goes
    through lac (preference 2) and lac2 is dead; dead time: while dead it is not tried at all; after the
    dead time (scaled down to 12 s) it is tried, and used, again. Round-robin: equal
-   preferences alternate across successive dial-outs. "Lower preference value wins" is
-   test_table75.py's.
+   preferences alternate across successive dial-outs, open tunnels or not. Weighted (a second lab,
+   `tunnel-selection: {mode: weighted}`): each dial-out goes to the LAC with the fewest sessions.
+   "Lower preference value wins" is test_table75.py's.
 
 Timers are scaled down (lnsd retransmit 200 ms, 2 retransmissions, dead time 12 s; the exchange's
 no-answer timer 2 s). Assertions on state and events with bounded waits (dlab.wait.wait_for).
@@ -380,3 +381,35 @@ def test_equal_preferences_round_robin_across_dial_outs(xs_lab):
         used.append(lac_of_call(lab, k))
     assert used[0] != used[1] and used[0::2] == [used[0]] * 2 and used[1::2] == [used[1]] * 2, \
         f"two LACs of equal Tunnel-Preference take successive dial-outs in turn: {used}"
+
+
+# ---- weighted load-balancing (tunnel-selection mode: weighted; its own lnsd) --------------------------
+
+def _weighted_daemons(c: dict) -> None:
+    _daemons(c)
+    c["lnsd"]["tunnel-selection"]["mode"] = "weighted"
+
+
+@pytest.fixture(scope="module")
+def weighted_lab(xs_lab):  # noqa: ARG001 - after the round-robin lab's tests (same module)
+    bdir = xs_lab[2]
+    with L.Lab(default_topology(_topology)) as lab:
+        d = start_daemons(lab, bdir, configure=_weighted_daemons)
+        yield lab, d
+
+
+@pytest.mark.req("SEL.weighted", "T74.inService")
+def test_weighted_mode_sends_each_dial_out_to_the_least_loaded_lac(weighted_lab):
+    lab, d = weighted_lab
+    used, load = [], []
+    for k in ROUND_ROBIN[:3]:
+        sessions = {x["address"]: x["sessions"] for x in d.ctl("show", "l2tp", "destination")}
+        load.append({"lac": sessions.get(LAC, 0), "lac2": sessions.get(LAC2, 0)})
+        trigger(lab, dest(k))
+        s = wait_state(d, k, {"inService", "inhibited", "failed"}, within=30)
+        assert s["state"] == "inService", s
+        used.append(lac_of_call(lab, k))
+    # 0/0 sessions: tag order (lac); 1/0: lac2; 1/1: the tie goes to the first open tunnel by tag (lac).
+    assert used == ["lac", "lac2", "lac"], f"fewest sessions first (loads before each call {load}): {used}"
+    assert load[1] == {"lac": 1, "lac2": 0} and load[2] == {"lac": 1, "lac2": 1}, \
+        f"sessions per LAC before each call (show l2tp destination): {load}"
