@@ -36,7 +36,7 @@ import pytest
 
 from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import NotBuilt, build_dir, control, default_topology, start_daemons
+from dlab.dialout_lab import NotBuilt, build_dir, default_topology, start_daemons
 from dlab.wait import WaitTimeout, wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
