@@ -309,6 +309,9 @@ def test_drop_after_in_service_withdraws_the_route(xs_lab):
     tr = transitions(d, DROP)
     assert tr[-2:] == [("connecting", "inService", "route-verified"), ("inService", "dormant", "call-closed")], \
         f"inService until the drop, then the call closes: {tr}"
+    why = session_events(d, DROP)[-1]["cause"]
+    assert why.startswith(f"CDN result {result} q931 {cause}"), \
+        f"the call-closed event names the CDN's Result Code {result} (loss of carrier) and Q.931 cause {cause}: {why!r}"
     wait_for(lambda: (result, cause) in cdns_from(lab, LAC), 10,
              f"CDN result {result} (loss of carrier) q931 {cause} from {LAC} in the core capture")
     wait_for(lambda: route not in routes(lab), 10, f"access route {route} withdrawn from lns")
