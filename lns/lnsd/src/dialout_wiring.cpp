@@ -441,7 +441,12 @@ void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
     if (!c) return;
     c->l2tp_gone = true;  // the L2TP session is gone: nothing to cancel or clear
     const auto id = c->id;
-    drop_call(id, true, f.message.value_or("CDN result " + std::to_string(f.result)));
+    // The session's call-closed event names what the CDN said, as call_failed does for a call that
+    // never connected: RFC 2661 §4.4.2 Result Code, §4.4.10 Q.931 Cause Code, the Error Message.
+    std::string why = "CDN result " + std::to_string(f.result);
+    if (f.q931) why += " q931 " + std::to_string(f.q931->cause_code);
+    if (f.message) why += " " + *f.message;
+    drop_call(id, true, why);
 }
 
 void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) {

@@ -25,9 +25,14 @@ std::map<std::string, core::Duration> TunnelSelector::dead_endpoints() const {
     return out;
 }
 
+// RFC 2868 §3.8: Tunnel-Preference orders the definitions, and issue 8 asks for round-robin across
+// successive dial-outs among equal preferences. An open tunnel therefore does not jump the order
+// (lnsd's tunnels stay up after their last call, so "open first" would pin every later call to the
+// first endpoint ever used, even a less preferred one); Lns::try_next reuses the open tunnel to
+// whichever endpoint comes first. In weighted mode an open tunnel only breaks ties of equal load.
 std::vector<std::size_t> TunnelSelector::order(const std::vector<radius::client::TunnelDefinition>& tunnels,
                                                const View& view) {
-    std::vector<std::size_t> reuse, rest;
+    std::vector<std::size_t> rest;
     for (std::size_t i = 0; i < tunnels.size(); ++i) {
         const auto& t = tunnels[i];
         if (is_dead(t.server_endpoint)) continue;
@@ -37,39 +42,39 @@ std::vector<std::size_t> TunnelSelector::order(const std::vector<radius::client:
             if (tunnels[j].server_endpoint == t.server_endpoint &&
                 tunnels[j].assignment_id.value_or("") == t.assignment_id.value_or(""))
                 dup = true;
-        if (dup) continue;
-        if (view.open_tunnel && view.open_tunnel(t.server_endpoint, t.assignment_id.value_or("")))
-            reuse.push_back(i);
-        else
-            rest.push_back(i);
+        if (!dup) rest.push_back(i);
     }
     auto pref = [&](std::size_t i) { return tunnels[i].preference.value_or(0); };
     std::stable_sort(rest.begin(), rest.end(), [&](std::size_t a, std::size_t b) {
         if (pref(a) != pref(b)) return pref(a) < pref(b);
         return tunnels[a].tag < tunnels[b].tag;
     });
+    auto open = [&](std::size_t i) {
+        return view.open_tunnel && view.open_tunnel(tunnels[i].server_endpoint, tunnels[i].assignment_id.value_or(""));
+    };
     // Within each group of equal preference: rotate (round-robin) or sort by load (weighted).
     for (std::size_t g = 0; g < rest.size();) {
         std::size_t e = g;
         std::string key = std::to_string(pref(rest[g])) + ":";
         while (e < rest.size() && pref(rest[e]) == pref(rest[g])) key += tunnels[rest[e++]].server_endpoint + ",";
         if (e - g > 1) {
+            const auto first = rest.begin() + static_cast<std::ptrdiff_t>(g);
+            const auto last = rest.begin() + static_cast<std::ptrdiff_t>(e);
             if (mode_ == SelectionMode::weighted && view.sessions) {
-                std::stable_sort(rest.begin() + static_cast<std::ptrdiff_t>(g), rest.begin() + static_cast<std::ptrdiff_t>(e),
-                                 [&](std::size_t a, std::size_t b) {
-                                     return view.sessions(tunnels[a].server_endpoint) <
-                                            view.sessions(tunnels[b].server_endpoint);
-                                 });
+                std::stable_sort(first, last, [&](std::size_t a, std::size_t b) {
+                    const auto la = view.sessions(tunnels[a].server_endpoint);
+                    const auto lb = view.sessions(tunnels[b].server_endpoint);
+                    if (la != lb) return la < lb;
+                    return open(a) && !open(b);
+                });
             } else {
-                auto n = rr_[key]++ % (e - g);
-                std::rotate(rest.begin() + static_cast<std::ptrdiff_t>(g),
-                            rest.begin() + static_cast<std::ptrdiff_t>(g + n), rest.begin() + static_cast<std::ptrdiff_t>(e));
+                const auto n = rr_[key]++ % (e - g);
+                std::rotate(first, first + static_cast<std::ptrdiff_t>(n), last);
             }
         }
         g = e;
     }
-    reuse.insert(reuse.end(), rest.begin(), rest.end());
-    return reuse;
+    return rest;
 }
 
 }  // namespace dl::lnsd

@@ -45,19 +45,34 @@ TEST(TunnelSelector, AbsentPreferenceIsMostPreferredAndTagBreaksTies) {
     EXPECT_EQ(eps(d, sel.order(d, {})), (V{"10.0.0.1", "10.0.0.2"}));
 }
 
-TEST(TunnelSelector, ReusesOpenTunnelWithSameAssignmentIdFirst) {
+// req: SEL.round-robin, T75.tunnel-preference
+TEST(TunnelSelector, OpenTunnelOverridesNeitherPreferenceNorRoundRobin) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);
     std::vector<TunnelDefinition> d = {def(1, "10.0.0.1", 1, "a"), def(2, "10.0.0.2", 9, "b"),
                                        def(3, "10.0.0.3", 9, "c")};
     lnsd::TunnelSelector::View v;
     v.open_tunnel = [](const std::string& ep, const std::string& a) { return ep == "10.0.0.3" && a == "c"; };
-    EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.3", "10.0.0.1", "10.0.0.2"}));
-    // Same endpoint, other assignment id: no reuse.
-    v.open_tunnel = [](const std::string& ep, const std::string& a) { return ep == "10.0.0.3" && a == "x"; };
-    EXPECT_EQ(eps(d, sel.order(d, v)).front(), "10.0.0.1");
+    // The preferred endpoint first although only the less preferred one has an open tunnel (RFC 2868 §3.8).
+    EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
+    // Equal preferences keep rotating across calls whether a tunnel is open or not (issue 8).
+    EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.3", "10.0.0.2"}));
+    EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }
 
+TEST(TunnelSelector, WeightedBreaksEqualLoadWithTheOpenTunnel) {
+    core::VirtualClock clock;
+    lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::weighted, 60s);
+    std::vector<TunnelDefinition> d = {def(1, "10.0.0.1", 1), def(2, "10.0.0.2", 1)};
+    lnsd::TunnelSelector::View v;
+    v.sessions = [](const std::string&) { return std::size_t{2}; };
+    v.open_tunnel = [](const std::string& ep, const std::string&) { return ep == "10.0.0.2"; };
+    EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.2", "10.0.0.1"}));
+    v.open_tunnel = nullptr;
+    EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2"}));
+}
+
+// req: SEL.dead-time
 TEST(TunnelSelector, FailedEndpointSkippedForDeadTimeOnly) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);

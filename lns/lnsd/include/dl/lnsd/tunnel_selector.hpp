@@ -17,18 +17,19 @@ namespace dl::lnsd {
 enum class SelectionMode;
 
 /// Orders the tunnel definitions AAA returned into the sequence of endpoints to try:
-///  1. a definition whose (Tunnel-Server-Endpoint, Tunnel-Assignment-Id) already has an open tunnel
-///     comes first (reuse, RFC 2868 §3.7);
-///  2. then by Tunnel-Preference ascending (absent = 0, the most preferred), and among equal
-///     preferences round-robin (a rotating start per preference group) or weighted (fewest
-///     sessions first, ties by tag);
+///  1. by Tunnel-Preference ascending (absent = 0, the most preferred; RFC 2868 §3.8), ties by tag;
+///  2. among equal preferences round-robin (a rotating start per preference group, so successive
+///     dial-outs take the endpoints in turn, issue 8) or weighted (fewest sessions first; equal
+///     load: an endpoint with an open tunnel of the same Tunnel-Assignment-Id first, then by tag);
 ///  3. an endpoint marked failed within `dead_time` is left out (not retried until it expires).
-/// Time comes from the injected clock (virtual time in tests).
+/// An open tunnel never overrides 1 or 2: Lns::try_next reuses the open tunnel to the endpoint
+/// chosen (RFC 2868 §3.7). Time comes from the injected clock (virtual time in tests).
 class TunnelSelector {
 public:
     /// Facts about the current tunnels, asked by order().
     struct View {
-        /// True if a tunnel to `endpoint` with assignment id `assignment` ("" = none) is open.
+        /// True if a tunnel to `endpoint` with assignment id `assignment` ("" = none) is open
+        /// (weighted mode: the tie-break among equally loaded endpoints).
         std::function<bool(const std::string& endpoint, const std::string& assignment)> open_tunnel;
         /// Sessions currently carried to `endpoint` (weighted mode).
         std::function<std::size_t(const std::string& endpoint)> sessions;
