@@ -105,6 +105,15 @@ def dialled(impaired_lab):
     assert inj.send(pkt) == len(pkt), "the whole trigger packet went out"
     raw.close()
     wait_for(lambda: _in_service(d), 45, "dial-out session inService through the impairing relays")
+    ev = [e for e in d.event_list() if e["entity"] == "dialout.session" and e.get("id") == KEY]
+    t: dict[str, int] = {}
+    for e in ev:  # the first entry into each state
+        t.setdefault(e.get("to"), e["time_ns"])
+    if {"authenticating", "connecting", "inService"} <= t.keys():  # a figure for the log (-s), not an assertion
+        print(f"\nimpaired dial-out: trigger -> connecting {(t['connecting'] - t['authenticating']) / 1e9:.2f}s, "
+              f"-> inService {(t['inService'] - t['authenticating']) / 1e9:.2f}s")
+    for line in l2tp.history + aaa.history:
+        print("  relay:", line)
     return lab, d, l2tp, aaa
 
 
