@@ -53,6 +53,10 @@ void Kwargs::done() const {
 
 }  // namespace dl::py_bind
 
+namespace dl::py_bind {
+void init_impairment(py::module_& m);  // impairment.cpp: ImpairmentRelay, TriggerInjector (scenarios/engine)
+}  // namespace dl::py_bind
+
 PYBIND11_MODULE(_native, m) {
     m.doc() = "Native part of dlab: the project's C++ codecs (proto/) and the scripted L2TP endpoint and RADIUS server. "
               "See docs/python.md.";
@@ -63,4 +67,5 @@ PYBIND11_MODULE(_native, m) {
     dl::py_bind::init_pcap(m);
     dl::py_bind::init_endpoint(m);
     dl::py_bind::init_scripted_radius(m);
+    dl::py_bind::init_impairment(m);
 }

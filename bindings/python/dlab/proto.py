@@ -54,4 +54,9 @@ ExpectTimeout = _n.ExpectTimeout
 ScriptedRadius = _n.ScriptedRadius      # scripted RADIUS server: answer / drop / delay / spoof
 RadiusReply = _n.RadiusReply
 
+# scenario engine (scenarios/engine): link impairment relay and trigger injector
+ImpairmentRelay = _n.ImpairmentRelay    # UDP relay: drop / delay / duplicate / reorder by rule
+impairment_classify = _n.impairment_classify
+TriggerInjector = _n.TriggerInjector    # IPv4 packets crafted with libtins, sent from a lab host
+
 __all__ = [n for n in dir() if not n.startswith("_") and n != "annotations"]
