@@ -23,6 +23,9 @@ def test_bench_dialout_twenty_sites_all_reach_in_service():
     lat = r["latency_ms"]
     assert set(lat) == {"min", "p50", "p90", "p99", "max", "mean"}, f"latency keys: {sorted(lat)}"
     assert 0 < lat["min"] <= lat["p50"] <= lat["p99"] <= lat["max"], f"latency figures out of order: {lat}"
+    assert set(r["stages_ms"]) == {"trigger -> aaa-grant", "aaa-grant -> call-connected",
+                                   "call-connected -> inService"}, f"stages: {sorted(r['stages_ms'])}"
+    assert r["tun_dlo0"].get("tx_packets", 0) >= 20, f"triggers through dlo0: {r['tun_dlo0']}"
     assert r["calls_per_s"] and r["calls_per_s"] > 0, f"calls/s: {r.get('calls_per_s')}"
     assert r["lnsd"]["cpu_s"] >= 0 and r["lnsd"]["hwm_kib"] >= r["lnsd"]["rss_before_kib"] > 0, \
         f"lnsd figures: {r['lnsd']}"

@@ -43,6 +43,9 @@ RD = "0.0.0.0:65000"
 LAC_SECRET = "lac-secret"
 MAX_SITES = 40_000          # 200 destinations per third octet, 10.10.1.x … 10.10.200.x
 SITES_PER_OCTET = 200
+# The dial-out session's events between trigger and inService: RADIUS Access-Accept (aaa-grant),
+# OCRQ/OCRP/OCCN done (call-connected); inService follows PPP (LCP, CHAP both ways, LNS RADIUS, IPCP).
+STAGES = ("aaa-grant", "call-connected")
 FINAL_STATES = ("inService", "inhibited", "failed", "dormant", "postInhibited")
 
 
@@ -184,7 +187,9 @@ class EventTail:
         self.path, self.offset = path, 0
         self.trigger_ns: dict[str, int] = {}
         self.final: dict[str, tuple[str, int, str]] = {}   # key -> (state, time_ns, cause)
+        self.stage_ns: dict[str, dict[str, int]] = {}      # key -> {"aaa-grant": t, "call-connected": t}
         self.lines = 0
+        self.radius_timeouts = 0   # radius.request timer-expiry: a retransmission (RFC 5080 §2.2.1)
 
     def poll(self) -> None:
         if not self.path.exists():
@@ -196,12 +201,16 @@ class EventTail:
         self.offset += end
         for ln in data[:end].splitlines():
             self.lines += 1
+            if b'"radius.request"' in ln and b'"timer-expiry"' in ln:
+                self.radius_timeouts += 1
             if b'"dialout.session"' not in ln:
                 continue
             e = json.loads(ln)
             key, to = e.get("id", ""), e.get("to", "")
             if e.get("from") == "" and key not in self.trigger_ns:
                 self.trigger_ns[key] = int(e["time_ns"])
+            if e.get("event") in STAGES:
+                self.stage_ns.setdefault(key, {}).setdefault(e["event"], int(e["time_ns"]))
             if to in FINAL_STATES and key not in self.final and key in self.trigger_ns:
                 self.final[key] = (to, int(e["time_ns"]), e.get("cause", ""))
 
@@ -229,6 +238,22 @@ def _tun_stats(lab: L.Lab) -> dict:
         return {}
 
 
+UDP_HOSTS = ("lns", "radius", "lac", "cpe")
+
+
+def _udp_stats(lab: L.Lab) -> dict:
+    """Per host, the kernel's UDP counters (/proc/net/snmp of its namespace): datagrams lost to a
+    full socket buffer show as RcvbufErrors."""
+    out = {}
+    for h in UDP_HOSTS:
+        lines = [ln.split() for ln in lab.exec(h, ["cat", "/proc/net/snmp"]).stdout.splitlines()
+                 if ln.startswith("Udp:")]
+        if len(lines) >= 2:
+            out[h] = {k: int(v) for k, v in zip(lines[0][1:], lines[1][1:])
+                      if k in ("InDatagrams", "InErrors", "RcvbufErrors", "SndbufErrors")}
+    return out
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of an ascending list."""
     if not sorted_values:
@@ -250,6 +275,14 @@ def summarise(sites: list[Site], tail: EventTail) -> dict:
         else:
             why = f"{f[0]} ({f[2]})" if f else ("triggered, not final" if s.key in tail.trigger_ns else "no trigger")
             not_in_service[why] = not_in_service.get(why, 0) + 1
+    stages: dict[str, list[float]] = {"trigger -> aaa-grant": [], "aaa-grant -> call-connected": [],
+                                      "call-connected -> inService": []}
+    for s in sites:
+        f, st = tail.final.get(s.key), tail.stage_ns.get(s.key, {})
+        if f and f[0] == "inService" and len(st) == 2:
+            stages["trigger -> aaa-grant"].append((st["aaa-grant"] - tail.trigger_ns[s.key]) / 1e6)
+            stages["aaa-grant -> call-connected"].append((st["call-connected"] - st["aaa-grant"]) / 1e6)
+            stages["call-connected -> inService"].append((f[1] - st["call-connected"]) / 1e6)
     lat.sort()
     triggers = [tail.trigger_ns[s.key] for s in sites if s.key in tail.trigger_ns]
     out = {"sites": len(sites), "in_service": len(lat), "not_in_service": not_in_service}
@@ -262,6 +295,8 @@ def summarise(sites: list[Site], tail: EventTail) -> dict:
             "latency_ms": {"min": round(lat[0], 2), "p50": round(percentile(lat, 50), 2),
                            "p90": round(percentile(lat, 90), 2), "p99": round(percentile(lat, 99), 2),
                            "max": round(lat[-1], 2), "mean": round(statistics.fmean(lat), 2)},
+            "stages_ms": {k: {"p50": round(percentile(sorted(v), 50), 2), "p99": round(percentile(sorted(v), 99), 2)}
+                          for k, v in stages.items() if v},
         })
     return out
 
@@ -298,7 +333,7 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
         # its gateway resolved first (the ARP queue holds few packets).
         lab.exec("lns", ["ip", "link", "set", "dlo0", "txqueuelen", str(max(1000, 2 * n))])
         lab.exec("home", ["ping", "-n", "-q", "-c", "1", "-W", "2", "203.0.113.1"], check=False)
-        tun_before = _tun_stats(lab)
+        tun_before, udp_before = _tun_stats(lab), _udp_stats(lab)
         tail = EventTail(d.events)
         before = proc_stats(lnsd.pid)
         others_before = {p.name: proc_stats(p.pid) for p in lab.procs if p.name != "lnsd" and p.alive()}
@@ -314,7 +349,7 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
             """Every site final; or every triggered session final and no new one for 3 s."""
             tail.poll()
             if not lnsd.alive():
-                raise L.LabError(f"lnsd exited:\n{lnsd.log_text()[-2000:]}")
+                return "lnsd exited"
             done = sum(1 for s in sites if s.key in tail.final)
             if done == n:
                 return "all"
@@ -326,9 +361,17 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
             return "stalled" if done == len(tail.trigger_ns) and idle > 3.0 else None
 
         try:
-            result["complete"] = wait_for(settled, deadline, f"{n} dial-out sessions to reach a final state") == "all"
+            outcome = wait_for(settled, deadline, f"{n} dial-out sessions to reach a final state")
         except WaitTimeout:
-            result["complete"] = False
+            outcome = "deadline passed"
+        result["complete"] = outcome == "all"
+        if outcome == "lnsd exited":
+            code = lnsd.popen.poll() if lnsd.popen else None
+            result["summary_so_far"] = summarise(sites, tail)
+            (lab.run_dir / "bench-dialout.json").write_text(json.dumps(result, indent=1))
+            raise L.LabError(f"lnsd exited (status {code}; negative: killed by that signal) during the "
+                             f"benchmark, {result['summary_so_far']['in_service']} sessions in service; "
+                             f"run folder {lab.run_dir}\n{lnsd.log_text()[-1500:]}")
         tail.poll()
         after = proc_stats(lnsd.pid)
         result.update(summarise(sites, tail))
@@ -346,12 +389,17 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
                 others[p.name] = round(max(0.0, a["utime_s"] + a["stime_s"] - b["utime_s"] - b["stime_s"]), 2)
         result["peers_cpu_s"] = others
         result["lnsd_event_lines"] = tail.lines
-        tun_after = _tun_stats(lab)
-        result["tun_dlo0"] = {k: tun_after.get(k, 0) - tun_before.get(k, 0) for k in tun_after}
         try:   # lnsd's L2TP counters (e.g. data for sessions not yet established, RFC 2661 §5.8 acks)
             result["lnsd_l2tp_summary"] = d.ctl("show", "l2tp")
         except Exception as e:  # noqa: BLE001 - a figure, not the benchmark's outcome
             result["lnsd_l2tp_summary"] = {"error": str(e)}
+        tun_after = _tun_stats(lab)
+        result["tun_dlo0"] = {k: tun_after.get(k, 0) - tun_before.get(k, 0) for k in tun_after}
+        udp_after = _udp_stats(lab)
+        result["udp"] = {h: {k: v - udp_before.get(h, {}).get(k, 0) for k, v in c.items()} for h, c in udp_after.items()}
+        summary = result.get("lnsd_l2tp_summary", {}).get("system", {}).get("counters", {})
+        result["lnsd_radius_retransmissions"] = tail.radius_timeouts
+        result["lnsd_l2tp_unknown_session"] = summary.get("unknown-session")
         result["load_average"] = [round(x, 2) for x in os.getloadavg()]
         (lab.run_dir / "bench-dialout.json").write_text(json.dumps(result, indent=1))
     return result
@@ -371,6 +419,7 @@ def format_table(r: dict) -> str:
             ("first trigger -> last inService", f"{r.get('first_trigger_to_last_inservice_s')} s"),
             ("latency p50 / p90 / p99 (ms)", f"{lat.get('p50')} / {lat.get('p90')} / {lat.get('p99')}"),
             ("latency min / mean / max (ms)", f"{lat.get('min')} / {lat.get('mean')} / {lat.get('max')}"),
+            *((f"  {k} p50 / p99 (ms)", f"{v['p50']} / {v['p99']}") for k, v in r.get("stages_ms", {}).items()),
             ("lnsd CPU (user + system)", f"{r['lnsd']['cpu_s']} s ({r['lnsd']['user_s']} + {r['lnsd']['system_s']}), "
                                          f"{r['lnsd']['cpu_ms_per_call']} ms/call"),
             ("lnsd VmRSS before / after / VmHWM", f"{r['lnsd']['rss_before_kib']} / {r['lnsd']['rss_after_kib']} / "
@@ -379,6 +428,9 @@ def format_table(r: dict) -> str:
             ("load average", " ".join(str(x) for x in r["load_average"]))]
     if r.get("tun_dlo0"):
         rows.append(("triggers into dlo0 / dropped by it", f"{r['tun_dlo0'].get('tx_packets')} / {r['tun_dlo0'].get('tx_dropped')}"))
+    rows.append(("lnsd RADIUS retransmissions", r.get("lnsd_radius_retransmissions")))
+    rows.append(("lnsd L2TP data for unknown / not established sessions", r.get("lnsd_l2tp_unknown_session")))
+    rows.append(("UDP RcvbufErrors per host", ", ".join(f"{h} {c.get('RcvbufErrors')}" for h, c in r.get("udp", {}).items())))
     if r["not_in_service"]:
         rows.append(("not in service", ", ".join(f"{k}: {v}" for k, v in r["not_in_service"].items())))
     w = max(len(k) for k, _ in rows)
