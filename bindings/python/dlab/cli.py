@@ -99,6 +99,9 @@ def cmd_demo(a) -> int:
 
 
 def cmd_bench(a) -> int:
+    if a.kind == "dialout":
+        from . import bench_dialout
+        return bench_dialout.run(a)
     from . import bench
     return bench.run(a)
 
@@ -154,10 +157,26 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
     s.set_defaults(func=cmd_test)
 
-    s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program)")
-    s.add_argument("kind", choices=["micro"], nargs="?", default="micro")
-    s.add_argument("--filter", help="only programs whose name contains this")
-    s.add_argument("--min-time", default="0.2", help="Google Benchmark --benchmark_min_time (seconds)")
+    s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "
+                                     "dialout: N sites dialled out at once, docs/performance.md)")
+    s.add_argument("kind", choices=["micro", "dialout"], nargs="?", default="micro")
+    s.add_argument("--filter", help="micro: only programs whose name contains this")
+    s.add_argument("--min-time", default="0.2", help="micro: Google Benchmark --benchmark_min_time (seconds)")
+    s.add_argument("--sites", type=int, default=100, help="dialout: number of remote sites N (1..40000)")
+    s.add_argument("--rate", type=float, default=0.0,
+                   help="dialout: triggers per second (default 0: all at once)")
+    s.add_argument("--lacs", type=int, default=1, help="dialout: lac-emu processes (default 1)")
+    s.add_argument("--tunnels", type=int, default=1,
+                   help="dialout: L2TP tunnels per LAC (Tunnel-Assignment-Id values, default 1)")
+    s.add_argument("--window", type=int, default=None,
+                   help="dialout: L2TP receive window of lnsd and the LACs (default: theirs, 16)")
+    s.add_argument("--zlb-ack", default=None,
+                   help="dialout: RFC 2661 §5.8 delayed-ZLB timer of lnsd and the LACs, e.g. 5ms (default 100ms)")
+    s.add_argument("--cpe-restart", default=None,
+                   help="dialout: cpe-emu's PPP restart timer, e.g. 100ms (default 3s; docs/performance.md)")
+    s.add_argument("--deadline", type=float, default=None,
+                   help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
+    s.add_argument("--json", action="store_true", help="dialout: print the result as JSON")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("up", help="bring a lab up and leave it up")
