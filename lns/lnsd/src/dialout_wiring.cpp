@@ -884,8 +884,10 @@ void DialOutWiring::to_session(std::uint64_t call, dataplane::Packet& packet) {
         return;
     }
     // Framed in the packet's headroom and queued; the TUN batch's end flushes (sendmmsg).
+    const std::size_t octets = packet.bytes().size();  // the IPv4 packet, before PPP + L2TP
     if (lns_.send_ipv4(*c->handle, packet)) {
         ++c->packets_out;
+        c->octets_out += octets;  // RFC 2866 §5.4 Acct-Output-Octets
         ++counters_.tun_to_session;
     } else {
         ++counters_.frames_dropped;

@@ -955,6 +955,11 @@ TEST(DialOutWiring, ForwardingAnInServiceCallAllocatesNothingPerPacket) {
     EXPECT_EQ(w.tun_count, 11u * 32u) << "every data message reached the TUN port through the PPP Link";
     EXPECT_EQ(w.lns->data_counters().tx_in_place, 11u * 32u);
     EXPECT_EQ(w.w->counters().frames_dropped, 0u);
+    // Accounting counts what went out in place too (RFC 2866 §5.4): 352 packets of 20 octets,
+    // plus the trigger (20 octets) sent by copy at IPCP up.
+    const auto ppp = w.w->show_ppp("", true);
+    ASSERT_EQ(ppp.size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp[0]["counters"]["octets-out"], (11u * 32u + 1u) * out.size()) << ppp.dump();
     w.lns->set_data_socket(-1);
     ::close(sv[0]);
     ::close(sv[1]);
