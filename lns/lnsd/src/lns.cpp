@@ -391,13 +391,21 @@ void Lns::try_next(std::uint64_t id) {
     finish(id, r);
 }
 
+// Only the attempt in progress (`handle`) is in pending_by_call_: on_failed erases a failed
+// attempt's entry before the next one is placed. O(log n), not a walk of every pending call.
+void Lns::forget_pending_call(std::uint64_t id, const std::optional<CallHandle>& handle) {
+    if (!handle) return;
+    if (auto b = pending_by_call_.find({handle->key.tunnel, handle->key.session});
+        b != pending_by_call_.end() && b->second == id)
+        pending_by_call_.erase(b);
+}
+
 void Lns::finish(std::uint64_t id, OutgoingResult r) {
     auto it = pending_.find(id);
     if (it == pending_.end()) return;
     auto done = std::move(it->second->done);
+    forget_pending_call(id, it->second->handle);
     pending_.erase(it);
-    for (auto b = pending_by_call_.begin(); b != pending_by_call_.end();)
-        b = b->second == id ? pending_by_call_.erase(b) : std::next(b);
     if (done) done(r);
 }
 
@@ -405,9 +413,8 @@ bool Lns::cancel_outgoing_call(std::uint64_t id) {
     auto it = pending_.find(id);
     if (it == pending_.end()) return false;
     auto h = it->second->handle;
+    forget_pending_call(id, h);
     pending_.erase(it);
-    for (auto b = pending_by_call_.begin(); b != pending_by_call_.end();)
-        b = b->second == id ? pending_by_call_.erase(b) : std::next(b);
     if (h) engine_->disconnect(h->key, l2tp::CdnResult::Administrative);
     return true;
 }

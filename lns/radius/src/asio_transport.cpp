@@ -48,6 +48,11 @@ struct AsioUdpTransport::Impl : std::enable_shared_from_this<Impl> {
 
 AsioUdpTransport::AsioUdpTransport(asio::io_context& io, Endpoint local) : impl_(std::make_shared<Impl>(io)) {
     impl_->socket.open(udp::v4());
+    // Room for a burst of replies (thousands of dial-outs authorised at once): with the default
+    // buffer the kernel drops replies, each then costs a retransmission timeout and holds an
+    // Identifier (RFC 2865 §3) meanwhile. Best effort: the kernel caps it at rmem_max.
+    boost::system::error_code ignored;
+    impl_->socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ignored);
     impl_->socket.bind(to_asio(local));
     impl_->socket.non_blocking(true);
     impl_->bound = from_asio(impl_->socket.local_endpoint());

@@ -204,6 +204,7 @@ private:
     std::map<std::uint32_t, DestRec> dests_;
     std::map<std::uint64_t, std::unique_ptr<Pending>> pending_;
     std::map<SKey, std::uint64_t> pending_by_call_;
+    void forget_pending_call(std::uint64_t id, const std::optional<CallHandle>& handle);
     std::uint64_t next_pending_ = 1;
     std::optional<PeerId> current_peer_;      // peer of the call in progress (receive / open)
     bool current_outgoing_ = false;
