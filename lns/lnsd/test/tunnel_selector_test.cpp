@@ -28,6 +28,7 @@ std::vector<std::string> eps(const std::vector<TunnelDefinition>& d, const std::
 using V = std::vector<std::string>;
 }  // namespace
 
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, PreferenceOrderThenRoundRobinAmongEquals) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);
@@ -38,6 +39,7 @@ TEST(TunnelSelector, PreferenceOrderThenRoundRobinAmongEquals) {
     EXPECT_EQ(eps(d, sel.order(d, none)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }
 
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, AbsentPreferenceIsMostPreferredAndTagBreaksTies) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);
@@ -46,6 +48,7 @@ TEST(TunnelSelector, AbsentPreferenceIsMostPreferredAndTagBreaksTies) {
 }
 
 // req: SEL.round-robin, T75.tunnel-preference
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, OpenTunnelOverridesNeitherPreferenceNorRoundRobin) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);
@@ -60,6 +63,7 @@ TEST(TunnelSelector, OpenTunnelOverridesNeitherPreferenceNorRoundRobin) {
     EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }
 
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, WeightedBreaksEqualLoadWithTheOpenTunnel) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::weighted, 60s);
@@ -73,6 +77,7 @@ TEST(TunnelSelector, WeightedBreaksEqualLoadWithTheOpenTunnel) {
 }
 
 // req: SEL.dead-time
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, FailedEndpointSkippedForDeadTimeOnly) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);
@@ -94,6 +99,7 @@ TEST(TunnelSelector, FailedEndpointSkippedForDeadTimeOnly) {
     EXPECT_EQ(eps(d, sel.order(d, {})), (V{"10.0.0.2"}));
 }
 
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, WeightedPicksFewestSessions) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::weighted, 60s);
@@ -106,6 +112,7 @@ TEST(TunnelSelector, WeightedPicksFewestSessions) {
     EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }
 
+// req: L2TP.tunnel-selection
 TEST(TunnelSelector, DuplicateEndpointListedOnce) {
     core::VirtualClock clock;
     lnsd::TunnelSelector sel(clock, lnsd::SelectionMode::round_robin, 60s);

@@ -325,7 +325,7 @@ def routes(lab) -> str:
 # In file order: fail-over, dead time, tried again (lac2 must not have an open tunnel when it is
 # stopped), then round-robin over the two open tunnels.
 
-@pytest.mark.req("SEL.fail-over", "T75.tunnel-preference", "T74.inService")
+@pytest.mark.req("L2TP.tunnel-selection", "SEL.fail-over", "T75.tunnel-preference", "T74.inService")
 def test_fail_over_to_the_second_lac_when_the_first_is_down(xs_lab):
     lab, d, _ = xs_lab
     procs.stop(tracked(lab, "lac-emu-2"))            # the preferred LAC (preference 1) is down
@@ -352,7 +352,7 @@ def test_fail_over_to_the_second_lac_when_the_first_is_down(xs_lab):
     assert destination(d, LAC2)["dead"] is True, f"{LAC2} is dead for the dead time: {destination(d, LAC2)}"
 
 
-@pytest.mark.req("SEL.dead-time", "T74.inService")
+@pytest.mark.req("L2TP.tunnel-selection", "SEL.dead-time", "T74.inService")
 def test_dead_lac_is_not_retried_within_the_dead_time_then_is(xs_lab):
     lab, d, bdir = xs_lab
     assert destination(d, LAC2)["dead"] is True, "still within the dead time of the fail-over"
@@ -373,7 +373,7 @@ def test_dead_lac_is_not_retried_within_the_dead_time_then_is(xs_lab):
     assert sccrqs_to(lab, LAC2) > before, "a new SCCRQ to lac2"
 
 
-@pytest.mark.req("SEL.round-robin", "T74.inService")
+@pytest.mark.req("L2TP.tunnel-selection", "SEL.round-robin", "T74.inService")
 def test_equal_preferences_round_robin_across_dial_outs(xs_lab):
     lab, d, _ = xs_lab
     used = []
@@ -401,7 +401,7 @@ def weighted_lab(xs_lab):  # noqa: ARG001 - after the round-robin lab's tests (s
         yield lab, d
 
 
-@pytest.mark.req("SEL.weighted", "T74.inService")
+@pytest.mark.req("L2TP.tunnel-selection", "SEL.weighted", "T74.inService")
 def test_weighted_mode_sends_each_dial_out_to_the_least_loaded_lac(weighted_lab):
     lab, d = weighted_lab
     used, load = [], []
