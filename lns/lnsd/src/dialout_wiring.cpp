@@ -490,6 +490,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         const std::uint32_t ap = def->ppp_auth_protocol.value_or(3);
         lc.allow_pap = ap == 1 || ap == 3 || ap == 4;
         lc.allow_chap = ap == 2 || ap == 3 || ap == 4;
+        lc.prefer_pap = ap == 3;  // the order of 3 PAP-CHAP / 4 CHAP-PAP: what we Nak a CPE's other request with
     }
     if (auto it = cfg_.ppp_profiles.find(c.profile); it != cfg_.ppp_profiles.end()) {
         const auto& pp = it->second;

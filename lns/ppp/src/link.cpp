@@ -256,8 +256,9 @@ struct Link::Impl {
                     const bool ok = (peer_auth == AuthMethod::pap && c.allow_pap) ||
                                     (peer_auth == AuthMethod::chap_md5 && c.allow_chap);
                     if (!ok) {
-                        if (c.allow_chap) naks.push_back({lcp_opt::auth_protocol, auth_value(AuthMethod::chap_md5)});
-                        else if (c.allow_pap) naks.push_back({lcp_opt::auth_protocol, auth_value(AuthMethod::pap)});
+                        const bool pap_first = c.allow_pap && (c.prefer_pap || !c.allow_chap);
+                        if (pap_first) naks.push_back({lcp_opt::auth_protocol, auth_value(AuthMethod::pap)});
+                        else if (c.allow_chap) naks.push_back({lcp_opt::auth_protocol, auth_value(AuthMethod::chap_md5)});
                         else rejects.push_back(o);
                     }
                     break;

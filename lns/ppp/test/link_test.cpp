@@ -189,6 +189,39 @@ TEST(Link, PapThenChapFallsBackWhenThePeerNaksToChap) {
     EXPECT_EQ(rec.count("auth-fallback"), 1u);
 }
 
+// req: T75.ppp-auth-protocol
+TEST(Link, PeerNaksAnUnsupportedAuthProtocolInItsOrderOfPreference) {
+    // The authenticator asks for EAP (0xC227); we Nak with the first protocol of our order:
+    // PAP for PAP-CHAP (prefer_pap), CHAP for CHAP-PAP, PAP when only PAP is allowed (RFC 1661 §6.2).
+    struct Case {
+        bool pap, chap, prefer_pap;
+        std::uint16_t nak;
+    };
+    for (const Case c : {Case{true, true, true, 0xC023}, Case{true, true, false, 0xC223}, Case{true, false, false, 0xC023},
+                         Case{false, true, true, 0xC223}}) {
+        World w;
+        auto cfg = client_config(AuthPreference::none);
+        cfg.allow_pap = c.pap;
+        cfg.allow_chap = c.chap;
+        cfg.prefer_pap = c.prefer_pap;
+        w.make(w.a, 'A', cfg, 0x10000000);
+        w.a.link->open();
+        w.a.sent.clear();
+        w.a.link->receive(std::vector<std::uint8_t>{0xC0, 0x21, 1, 7, 0, 14, 3, 4, 0xC2, 0x27, 5, 6, 0x12, 0x34, 0x56, 0x78});
+        const std::string what = "pap=" + std::to_string(c.pap) + " chap=" + std::to_string(c.chap) +
+                                 " prefer_pap=" + std::to_string(c.prefer_pap);
+        bool found = false;
+        for (const auto& [proto, info] : w.a.sent) {
+            if (proto != 0xC021 || info.size() < 8 || info[0] != 3) continue;  // Configure-Nak
+            found = true;
+            EXPECT_EQ(info[1], 7) << what << ": Nak echoes the Identifier";
+            EXPECT_EQ(info[4], 3) << what << ": Authentication-Protocol option";
+            EXPECT_EQ((info[6] << 8) | info[7], c.nak) << what;
+        }
+        EXPECT_TRUE(found) << what << ": no Configure-Nak sent";
+    }
+}
+
 TEST(Link, StrictPapClosesWhenThePeerRefusesPap) {
     World w;
     auto cc = client_config(AuthPreference::none);

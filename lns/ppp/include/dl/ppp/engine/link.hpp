@@ -40,6 +40,9 @@ struct LinkConfig {
     AuthPreference require_auth = AuthPreference::none;  ///< we as authenticator
     bool allow_pap = true;                    ///< we as peer: agree to authenticate with PAP
     bool allow_chap = true;                   ///< … with CHAP-MD5
+    /// … order of preference when the peer asks for a protocol we do not allow and we Nak it
+    /// with one we do (RFC 1661 §6.2): PAP first (PPP-Auth-Protocol 3, PAP-CHAP), else CHAP first.
+    bool prefer_pap = false;
     std::string name;                         ///< our name: PAP Peer-ID, CHAP Name
     std::string secret;                       ///< our PAP password / CHAP secret as peer
     bool ipcp = true;                         ///< run IPCP (else Protocol-Reject it)
