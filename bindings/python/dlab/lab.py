@@ -169,15 +169,24 @@ class Lab:
         """Start `argv` inside `host`'s namespace, tracked; if `ready` is given, wait until that
         text appears in its output (and fail with the output's tail if it exits first)."""
         log = self.run_dir / "logs" / f"{name}.log"
+        # The log is appended to when a process of the same name is started again (a restart):
+        # readiness is judged on this process's output only, not on the last one's ready line.
+        start_at = log.stat().st_size if log.exists() else 0
+
+        def output() -> str:
+            try:
+                return log.read_bytes()[start_at:].decode(errors="replace")
+            except OSError:
+                return ""
         t = procs.start(name, host, netns.exec_argv(self.ns(host), argv), log)
         self.procs.append(t)
         self._save_state()
         if ready:
             def is_ready() -> bool:
-                if ready in t.log_text():
+                if ready in output():
                     return True
                 if not t.alive():
-                    tail = "\n".join(t.log_text().splitlines()[-15:])
+                    tail = "\n".join(output().splitlines()[-15:])
                     raise LabError(f"{name} exited (status {t.popen.poll() if t.popen else '?'}) "
                                    f"before it was ready:\n{tail}")
                 return False
@@ -189,7 +198,7 @@ class Lab:
                 last = getattr(e, "last", None)
                 if isinstance(last, LabError):
                     raise last from None
-                raise LabError(f"{e}\n--- {name} output ---\n{t.log_text()[-2000:]}") from None
+                raise LabError(f"{e}\n--- {name} output ---\n{output()[-2000:]}") from None
         return t
 
     def down(self) -> None:
