@@ -77,6 +77,33 @@ class Lnsd:
 
 
 
+def site_destination(k: int) -> str:
+    """The k-th generated remote site's trigger destination in the default target 10.10.0.0/16."""
+    return f"10.10.{k}.1"
+
+
+def site_key(k: int) -> str:
+    """The dial-out session key of site k in the default virtual router (lnsctl / control API)."""
+    return f"default/10.10.0.0/16/{site_destination(k)}"
+
+
+def site_number(k: int) -> str:
+    """Site k's ISDN number (ERX-Dial-Out-Number, the OCRQ Called Number): 55510kk."""
+    return f"55510{k:02d}"
+
+
+def build_dir_or_skip() -> Path:
+    """For pytest fixtures of lab suites: build_dir(), or skip the test (pytest.skip) when not root
+    (network namespaces need it) or when the daemons are not built."""
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    try:
+        return build_dir()
+    except NotBuilt as e:
+        pytest.skip(str(e))
+
+
 def daemon_configs(run: Path) -> dict[str, dict]:
     """The default configurations of every daemon of the dial-out lab, keyed by role: `isdn`, `lac`,
     `cpe` (the seed's site) and `isdn2`, `lac2`, `cpe2` (vr-b's LAC and site), `lnsd` (a deep copy

@@ -21,7 +21,6 @@ as properties `pcap:<link>`). Markers per feature: see MARKERS.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -91,12 +90,7 @@ def lab(request):
     from . import dialout_lab as D
     from .lab import Lab
 
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = D.build_dir()
-    except D.NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = D.build_dir_or_skip()
     spec = _spec(request)
     topo = D.default_topology(configure=spec.topology)
     # FreeRADIUS servers the scripted_radius fixture replaces: not started, their data kept.

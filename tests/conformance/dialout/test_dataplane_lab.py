@@ -8,12 +8,11 @@ Binaries: $DL_BUILD_DIR (default: build/, then build-int/) must hold lns/lnsd/ln
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from dlab import lab as L
-from dlab.dialout_lab import KEY, NotBuilt, build_dir, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, default_topology, KEY, start_daemons
 from dlab.wait import wait_for
 
 PINGS = 20
@@ -21,12 +20,7 @@ PINGS = 20
 
 @pytest.fixture(scope="module")
 def dataplane_lab():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     with L.Lab(default_topology(), capture=False) as lab:
         d = start_daemons(lab, bdir)
         yield lab, d

@@ -10,13 +10,12 @@ Binaries: $DL_BUILD_DIR (default: build/, then build-int/) must hold lns/lnsd/ln
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from dlab import lab as L
-from dlab.dialout_lab import KEY, NotBuilt, build_dir, control, default_topology, start_daemons  # noqa: F401
+from dlab.dialout_lab import build_dir_or_skip, control, default_topology, KEY, start_daemons  # noqa: F401
 from dlab.wait import wait_for
 
 HERE = Path(__file__).parent
@@ -24,12 +23,7 @@ REPO = HERE.parents[2]
 
 @pytest.fixture(scope="module")
 def dialout_lab():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     topo = default_topology()
     with L.Lab(topo, capture=False) as lab:
         d = start_daemons(lab, bdir)

@@ -29,14 +29,13 @@ no-answer timer 2 s). Assertions on state and events with bounded waits (dlab.wa
 """
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
 from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import NotBuilt, build_dir, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, default_topology, site_destination, site_key, site_number, start_daemons
 from dlab.wait import WaitTimeout, wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -47,16 +46,7 @@ LAC2_SECRET = "lac2-secret"
 DEAD_TIME_S = 12
 
 
-def dest(k: int) -> str:
-    return f"10.10.{k}.1"
-
-
-def key(k: int) -> str:
-    return f"default/10.10.0.0/16/{dest(k)}"
-
-
-def number(k: int) -> str:
-    return f"55510{k:02d}"
+dest, key, number = site_destination, site_key, site_number
 
 
 def tunnel(tag: int, endpoint: str, password: str, preference: int | None = None) -> list[str]:
@@ -151,12 +141,7 @@ def _daemons(c: dict) -> None:
 
 @pytest.fixture(scope="module")
 def xs_lab():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     with L.Lab(default_topology(_topology)) as lab:
         d = start_daemons(lab, bdir, configure=_daemons)
         yield lab, d, bdir

@@ -15,14 +15,13 @@ The last test sends malformed IPv4 triggers (bad IHL, truncated, bad checksum) o
 """
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
 
 from dlab import lab as L
 from dlab import netns
-from dlab.dialout_lab import KEY, NotBuilt, build_dir, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, default_topology, KEY, start_daemons
 from dlab.wait import wait_for
 
 RELAY_LAC, LAC = "198.51.100.9", "198.51.100.2"
@@ -55,12 +54,7 @@ def _udp_in(lab, host: str, addr: tuple[str, int]):
 
 @pytest.fixture(scope="module")
 def impaired_lab():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     from dlab.proto import ImpairmentRelay
     with L.Lab(default_topology(_topology), capture=True) as lab:
         socks = [_udp_in(lab, "lac", (RELAY_LAC, 1701)), _udp_in(lab, "lac", (RELAY_LAC, 0)),

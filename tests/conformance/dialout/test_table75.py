@@ -20,12 +20,11 @@ Assertions on state and events with bounded waits (dlab.wait.wait_for), never sl
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from dlab import lab as L
-from dlab.dialout_lab import NotBuilt, build_dir, control, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, control, default_topology, site_destination, site_key, site_number, start_daemons
 from dlab.wait import WaitTimeout, wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -35,16 +34,7 @@ LAC2 = "198.51.100.3"
 NORD_KEY = "default/10.20.0.0/16/10.20.1.1"   # target without route distinguisher
 
 
-def dest(k: int) -> str:
-    return f"10.10.{k}.1"
-
-
-def key(k: int) -> str:
-    return f"default/10.10.0.0/16/{dest(k)}"
-
-
-def number(k: int) -> str:
-    return f"55510{k:02d}"
+dest, key, number = site_destination, site_key, site_number
 
 
 def tunnel(tag: int = 1, endpoint: str = LAC, password: str | None = "lac-secret", ttype: str = "L2TP",
@@ -164,12 +154,7 @@ def _daemons(c: dict) -> None:
 
 @pytest.fixture(scope="module")
 def t75_lab():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     with L.Lab(default_topology(_topology), capture=False) as lab:
         d = start_daemons(lab, bdir, configure=_daemons)
         yield lab, d

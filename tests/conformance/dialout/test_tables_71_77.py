@@ -19,14 +19,13 @@ Binaries: $DL_BUILD_DIR (default build/, then build-int/).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
 from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import KEY, NotBuilt, build_dir, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, default_topology, KEY, start_daemons
 from dlab.wait import wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -79,12 +78,7 @@ def _configure(trigger: str, dormant: str, extra: dict | None = None, vr_b: bool
 
 
 def _lab(configure):
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     lab = L.Lab(default_topology(configure=_radius_users), capture=False)
     return lab, bdir
 

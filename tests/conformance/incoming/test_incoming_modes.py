@@ -18,7 +18,6 @@ Binaries: $DL_BUILD_DIR (default build/, then build-int/).
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 
 from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import Lnsd, NotBuilt, build_dir, control, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, control, default_topology, Lnsd, start_daemons
 from dlab.wait import wait_for
 
 LNS = "198.51.100.1"
@@ -113,12 +112,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     topo = default_topology(_radius_users)
 
     def configure(c: dict) -> None:
@@ -149,6 +143,12 @@ def env():
 def events_since(d: Lnsd, start: int) -> list[dict]:
     return d.event_list()[start:]
 
+
+
+def wait_cleared(d, start: int) -> list[dict]:
+    """lnsd's events since `start`, once they include the incoming session going idle (CDN)."""
+    return wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
+                    30, "the incoming session cleared (CDN)")
 
 def describe(ev: list[dict]) -> list[str]:
     return [f"{e.get('entity')} {e.get('id')} {e.get('from', '')}->{e.get('to', '')} {e.get('event', '')} "
@@ -327,8 +327,7 @@ def test_proxy_wrong_password_access_reject_gives_cdn(env):
     env.cpe(ALICE, "set fault", {"number": ALICE["site"], "fault": "wrong-password"})
     try:
         start = dial(env, ALICE, d)
-        ev = wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
-                      30, "the incoming session cleared (CDN)")
+        ev = wait_cleared(d, start)
         assert_in_order(ev, [
             ("ICCN: session established", is_("l2tp.session", to="established")),
             ("proxy credentials to AAA", is_("ppp.auth", to="Verifying")),
@@ -355,8 +354,7 @@ def test_proxy_pap_while_chap_required_gets_no_session(env):
     before = len(auth_requests_for(env, BOB["user"]))
     start = dial(env, BOB, d)
     try:
-        ev = wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
-                      30, "the incoming session cleared (CDN)")
+        ev = wait_cleared(d, start)
         assert_in_order(ev, [
             ("ICCN: session established", is_("l2tp.session", to="established")),
             ("CDN", is_("l2tp.session", to="idle")),
@@ -427,8 +425,7 @@ def test_lcp_renegotiation_wrong_password_gives_cdn(env):
     env.cpe(BOB, "set fault", {"number": BOB["site"], "fault": "wrong-password"})
     try:
         start = dial(env, BOB, d)
-        ev = wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
-                      30, "the incoming session cleared (CDN)")
+        ev = wait_cleared(d, start)
         assert_in_order(ev, [
             ("LCP Opened with the client", is_("ppp.lcp", to="Opened")),
             ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),
@@ -482,8 +479,7 @@ def test_mandatory_chap_wrong_password_gives_cdn(env):
     env.cpe(ALICE, "set fault", {"number": ALICE["site"], "fault": "wrong-password"})
     try:
         start = dial(env, ALICE, d)
-        ev = wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
-                      30, "the incoming session cleared (CDN)")
+        ev = wait_cleared(d, start)
         assert_in_order(ev, [
             ("ICCN: session established", is_("l2tp.session", to="established")),
             ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),

@@ -24,7 +24,7 @@ from test_incoming_modes import ALICE, BOB, LNS, Env, _radius_users, assert_in_o
 
 from dlab import lab as L
 from dlab import netns, procs
-from dlab.dialout_lab import NotBuilt, build_dir, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, default_topology, start_daemons
 from dlab.wait import wait_for
 
 LAC_ADDR = "198.51.100.2"
@@ -34,12 +34,7 @@ BEHIND_CLIENT = "10.10.1.1"  # in the Framed-Route 10.10.1.0/24
 
 @pytest.fixture(scope="module")
 def env():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     base: dict = {}
 
     def configure(c: dict) -> None:

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 
 import pytest
 
 from dlab import lab as L
-from dlab.dialout_lab import KEY, NotBuilt, build_dir, control, default_topology, start_daemons
+from dlab.dialout_lab import build_dir_or_skip, control, default_topology, KEY, start_daemons
 from dlab.wait import wait_for
 
 REQ_FAULTS = "PEER.faults"
@@ -46,12 +45,7 @@ def _configure(cfgs: dict) -> None:
 
 @pytest.fixture(scope="module")
 def flab():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        bdir = build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    bdir = build_dir_or_skip()
     with L.Lab(default_topology(), capture=False) as lab:
         d = start_daemons(lab, bdir, configure=_configure)
         yield lab, d
