@@ -1,5 +1,6 @@
 #include "dl/core/daemon.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
@@ -15,6 +16,7 @@ void DaemonShell::log_events(const std::string& path) {
     if (path.empty()) return;
     sink_ = std::make_unique<JsonLinesSink>(path);
     sink_->attach(bus);
+    sink_->defer_flush([this](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
 }
 
 ControlServer* DaemonShell::open_control(const std::string& path) {

@@ -131,19 +131,38 @@ void EventBus::publish(Event e) {
 JsonLinesSink::JsonLinesSink(const std::string& path, bool truncate) {
     file_ = std::fopen(path.c_str(), truncate ? "w" : "a");
     if (file_ == nullptr) throw std::system_error(errno, std::generic_category(), "JsonLinesSink: open " + path);
+    constexpr std::size_t kBuffer = 64 * 1024;  // lines collect here between flushes
+    buffer_ = std::make_unique<char[]>(kBuffer);
+    std::setvbuf(file_, buffer_.get(), _IOFBF, kBuffer);
 }
 
 JsonLinesSink::~JsonLinesSink() {
     detach();
-    if (file_ != nullptr) std::fclose(file_);
+    if (file_ != nullptr) std::fclose(file_);  // writes what is buffered
 }
 
 void JsonLinesSink::write(const Event& e) {
     std::string line = e.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), file_);
-    std::fflush(file_);
     ++lines_;
+    if (!post_) {
+        flush();
+    } else if (!flush_queued_) {
+        flush_queued_ = true;
+        post_([this] { flush(); });
+    }
+}
+
+void JsonLinesSink::defer_flush(Post post) {
+    flush();
+    post_ = std::move(post);
+}
+
+void JsonLinesSink::flush() {
+    flush_queued_ = false;
+    std::fflush(file_);
+    ++flushes_;
 }
 
 void JsonLinesSink::attach(EventBus& bus, EventFilter filter) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "dl/core/timer_queue.hpp"
 
@@ -177,6 +178,48 @@ TEST(JsonLinesSink, OneFlushedObjectPerLine) {
     }
     EXPECT_EQ(bus.subscriber_count(), 0u);  // detached on destruction
     EXPECT_THROW(JsonLinesSink("/nonexistent-dir/x.jsonl"), std::system_error);
+    std::filesystem::remove_all(tmpl);
+}
+
+// A loop's burst of events reaches the file in one write when the flush is deferred: nothing is
+// readable until the posted flush runs, then every line is; one flush is queued per burst.
+TEST(JsonLinesSink, DeferredFlushWritesABurstOnce) {
+    char tmpl[] = "/tmp/dl-core-events-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string path = std::string(tmpl) + "/events.jsonl";
+    VirtualClock clock;
+    EventBus bus(clock);
+    std::vector<std::function<void()>> queued;  // the "loop"
+    auto lines_in_file = [&] {
+        std::ifstream in(path);
+        std::size_t n = 0;
+        for (std::string l; std::getline(in, l);) ++n;
+        return n;
+    };
+    {
+        JsonLinesSink sink(path, true);
+        sink.attach(bus);
+        sink.defer_flush([&](std::function<void()> w) { queued.push_back(std::move(w)); });
+        const auto flushes_before = sink.flushes();
+        for (int i = 0; i < 40; ++i) bus.publish(transition("a.b", std::to_string(i), "s0", "s1", "go"));
+        EXPECT_EQ(queued.size(), 1u) << "one flush queued for the whole burst";
+        EXPECT_EQ(lines_in_file(), 0u) << "lines wait for the posted flush";
+        queued.front()();
+        queued.clear();
+        EXPECT_EQ(lines_in_file(), 40u) << "the posted flush writes the burst";
+        EXPECT_EQ(sink.flushes(), flushes_before + 1);
+        bus.publish(transition("a.b", "last", "s0", "s1", "go"));
+        EXPECT_EQ(queued.size(), 1u) << "the next event queues the next flush";
+        sink.defer_flush({});  // back to flush-per-line: writes what waits
+        EXPECT_EQ(lines_in_file(), 41u);
+        bus.publish(transition("a.b", "after", "s0", "s1", "go"));
+        EXPECT_EQ(lines_in_file(), 42u) << "flush per line again";
+        bus.publish(transition("a.b", "tail", "s0", "s1", "go"));
+        sink.defer_flush([&](std::function<void()> w) { queued.push_back(std::move(w)); });
+        bus.publish(transition("a.b", "unflushed", "s0", "s1", "go"));
+        EXPECT_EQ(lines_in_file(), 43u);
+    }
+    EXPECT_EQ(lines_in_file(), 44u) << "destruction writes what is buffered";
     std::filesystem::remove_all(tmpl);
 }
 

@@ -4,6 +4,7 @@
 // bounded wait for the acknowledgements, exit 0.
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
         if (!events_path.empty()) {
             sink = std::make_unique<dl::core::JsonLinesSink>(events_path);
             sink->attach(bus);
+            // One write(2) per pass of the loop, not per event (JsonLinesSink; docs/performance.md).
+            sink->defer_flush([&io](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
         }
         udp = std::make_unique<dl::lnsd::UdpEndpoint>(
             io, cfg.local_address, cfg.port,
