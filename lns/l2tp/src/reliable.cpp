@@ -93,8 +93,13 @@ void ReliableChannel::receive(L2TP& msg) {
             if (cb_.deliver) cb_.deliver(next);
             if (failed_) return;
         }
-        // Only if no message sent meanwhile (from deliver()) already carried this Nr.
-        if (!failed_ && nr_ != last_sent_nr_) schedule_ack();
+        // Only if no message sent meanwhile (from deliver()) already carried this Nr. Once half of
+        // our receive window is delivered but unacknowledged, ack now: a peer that keeps a full
+        // window in flight (§5.8, Appendix A) would otherwise stall for the delayed-ZLB time.
+        if (!failed_ && nr_ != last_sent_nr_) {
+            if (static_cast<std::uint16_t>(nr_ - last_sent_nr_) >= ack_threshold()) send_zlb();
+            else schedule_ack();
+        }
     } else if (seq_lt(ns, nr_)) {
         // §5.8: a duplicate is acknowledged again (its first ack may have been lost), not redelivered.
         ++stats_.duplicates;

@@ -75,6 +75,37 @@ TEST(Reliable, DeliversAndAcksWithDelayedZlb) {
 }
 
 // req: L2TP.reliable
+TEST(Reliable, HalfWindowUnackedIsAckedAtOnce) {
+    // B advertises 8: the 4th unacknowledged message is acked by a ZLB at once (no 100 ms wait),
+    // so a peer allowed 8 in flight never stalls on the delayed ack while it has more to send.
+    ReliableConfig cb;
+    cb.receive_window = 8;
+    Pair p({}, cb);
+    ASSERT_EQ(p.b.ack_threshold(), 4u);
+    auto deliver = [&](Pair& x, std::uint16_t ns) {  // as the peer's channel would send them
+        L2TP m = make_hello({});
+        m.set_sequence(ns, 0);
+        x.b.receive(m);
+    };
+    for (std::uint16_t ns = 0; ns < 3; ++ns) deliver(p, ns);
+    EXPECT_EQ(p.delivered_b.size(), 3u);
+    EXPECT_EQ(p.b.stats().zlb_sent, 0u) << "3 of 8 unacked: the ack is still delayed";
+    deliver(p, 3);
+    EXPECT_EQ(p.b.stats().zlb_sent, 1u) << "4 of 8 unacked: ZLB at once";
+    p.loop.advance(100ms);
+    EXPECT_EQ(p.b.stats().zlb_sent, 1u) << "no second, delayed ZLB for what was acked";
+    deliver(p, 4);
+    EXPECT_EQ(p.b.stats().zlb_sent, 1u) << "1 of 8 unacked again: delayed";
+    p.loop.advance(100ms);
+    EXPECT_EQ(p.b.stats().zlb_sent, 2u) << "then the delayed ZLB";
+    ReliableConfig one;
+    one.receive_window = 1;
+    Pair q({}, one);
+    deliver(q, 0);
+    EXPECT_EQ(q.b.stats().zlb_sent, 1u) << "window 1: every message acked at once";
+}
+
+// req: L2TP.reliable
 TEST(Reliable, WindowOneHoldsBackUntilAck) {
     ReliableConfig ca;
     ca.peer_window = 1;

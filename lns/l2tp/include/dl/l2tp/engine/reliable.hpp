@@ -2,6 +2,7 @@
 // sans-I/O: bytes out through a callback, time from a dl::core::TimerQueue.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -44,7 +45,9 @@ struct ReliableStats {
 ///  - receive(msg): processes Nr (acks, CWND growth), then Ns: in-order → deliver() (and any
 ///    queued successors), ahead within our window → held, behind → duplicate, re-acked at once by
 ///    a ZLB and not redelivered. A delivered message is acked by a delayed ZLB (`zlb_delay`)
-///    unless an outgoing message piggy-backs Nr first.
+///    unless an outgoing message piggy-backs Nr first; once ack_threshold() messages (half our
+///    receive window) wait for an ack, the ZLB goes at once, so a peer sending a full window is
+///    never held for `zlb_delay` (measured: 100 ms stalls per window at 125 calls/s per tunnel).
 ///  - Retransmission: the oldest unacked message after `retransmit`, doubling to `retransmit_cap`;
 ///    after `max_retransmits` retransmissions of one message, failed(cause) is called once and the
 ///    channel stops. Each timeout halves SSTHRESH and sets CWND to 1 (Appendix A).
@@ -83,6 +86,10 @@ public:
     std::size_t in_flight() const noexcept { return unacked_.size(); }
     std::size_t queued() const noexcept { return pending_.size(); }
     double cwnd() const noexcept { return cwnd_; }
+    /// Delivered-but-unacknowledged messages that trigger an immediate ZLB: max(1, receive window / 2).
+    std::uint16_t ack_threshold() const noexcept {
+        return static_cast<std::uint16_t>(std::max(1, cfg_.receive_window / 2));
+    }
     double ssthresh() const noexcept { return ssthresh_; }
     const ReliableStats& stats() const noexcept { return stats_; }
     const ReliableConfig& config() const noexcept { return cfg_; }
