@@ -1045,7 +1045,7 @@ std::optional<Engine::PeerIds> Engine::peer_ids(SessionKey k) const {
     Tunnel* t = find_tunnel(k.tunnel);
     Session* s = t ? t->session(k.session) : nullptr;
     if (!s || s->fsm_.state() != SS::established) return std::nullopt;
-    return PeerIds{t->peer_id_, s->peer_id_};
+    return PeerIds{t->peer_id_, s->peer_id_, s->data_nr_};
 }
 
 std::size_t Engine::session_count() const noexcept {

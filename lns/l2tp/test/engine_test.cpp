@@ -42,6 +42,7 @@ struct Side {
     std::vector<Accm> accms;
     std::vector<CallErrors> wens;
     std::vector<std::string> order;  // "connected" / "ppp <4th byte>" in upcall order
+    std::vector<SessionKey> keys;    // of connected()
 };
 
 /// Two engines joined by an in-memory link with 10 ms latency; `drop` / `dup` rules decide per
@@ -85,7 +86,8 @@ struct World {
         };
         cb.tunnel_up = [&me](std::uint16_t t, PeerId) { me.ups.push_back(t); me.log.push_back("tunnel-up"); };
         cb.tunnel_down = [&me](std::uint16_t, const std::string& c) { me.log.push_back("tunnel-down: " + c); };
-        cb.connected = [&me](SessionKey, const ConnectInfo& ci) {
+        cb.connected = [&me](SessionKey k, const ConnectInfo& ci) {
+            me.keys.push_back(k);
             me.connects.push_back(ci);
             me.log.push_back("connected");
             me.order.push_back("connected");
@@ -1317,6 +1319,11 @@ TEST(EngineEarlyData, SequencedDataBeforeIccnOfIncomingCall) {
     EXPECT_TRUE(w.lns.connects[0].sequencing) << "sequenced early data turned sequencing on";
     EXPECT_EQ(w.lns.order, (std::vector<std::string>{"connected", "ppp 1", "ppp 2"}));
     EXPECT_EQ(w.lns.engine->stats().data_early_delivered, 2u);
+    ASSERT_EQ(w.lns.engine->tunnel_count(), 1u);
+    ASSERT_EQ(w.lns.keys.size(), 1u);
+    auto ids = w.lns.engine->peer_ids(w.lns.keys[0]);
+    ASSERT_TRUE(ids);
+    EXPECT_EQ(ids->data_nr, 2u) << "a fast path taking over expects Ns 2 next";
     // Ns tracking continues from the early frames: Ns 2 goes up, a replay of Ns 0 does not.
     ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(3)));
     w.loop.advance(100ms);

@@ -438,7 +438,7 @@ void Lns::attach_data(eng::SessionKey k, bool sequencing) {
     const auto ids = engine_->peer_ids(k);
     if (sit == sessions_.end() || !ids) return;  // not established: the engine keeps the data
     data_->add(data_key(CallHandle{0, k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
-               sequencing);
+               sequencing, ids->data_nr);
 }
 
 void Lns::attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,

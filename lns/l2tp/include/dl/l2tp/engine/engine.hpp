@@ -197,6 +197,9 @@ public:
     struct PeerIds {
         std::uint16_t tunnel = 0;
         std::uint16_t session = 0;
+        /// Next data Ns expected from the peer (§5.9): past any sequenced early data already
+        /// delivered, so a fast path taking over the session drops their late copies.
+        std::uint16_t data_nr = 0;
     };
     /// nullopt if the session is unknown or not established.
     std::optional<PeerIds> peer_ids(SessionKey s) const;
