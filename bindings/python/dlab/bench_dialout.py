@@ -403,6 +403,8 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
         summary = result.get("lnsd_l2tp_summary", {}).get("system", {}).get("counters", {})
         result["lnsd_radius_retransmissions"] = tail.radius_timeouts
         result["lnsd_l2tp_unknown_session"] = summary.get("unknown-session")
+        result["lnsd_l2tp_data_early"] = {k: summary.get(f"data-early-{k}")
+                                          for k in ("kept", "delivered", "dropped", "discarded")}
         result["load_average"] = [round(x, 2) for x in os.getloadavg()]
         (lab.run_dir / "bench-dialout.json").write_text(json.dumps(result, indent=1))
     return result
@@ -433,6 +435,9 @@ def format_table(r: dict) -> str:
         rows.append(("triggers into dlo0 / dropped by it", f"{r['tun_dlo0'].get('tx_packets')} / {r['tun_dlo0'].get('tx_dropped')}"))
     rows.append(("lnsd RADIUS retransmissions", r.get("lnsd_radius_retransmissions")))
     rows.append(("lnsd L2TP data for unknown / not established sessions", r.get("lnsd_l2tp_unknown_session")))
+    early = r.get("lnsd_l2tp_data_early") or {}
+    rows.append(("lnsd L2TP data before OCCN/ICCN kept / delivered / dropped / discarded",
+                 " / ".join(str(early.get(k)) for k in ("kept", "delivered", "dropped", "discarded"))))
     rows.append(("UDP RcvbufErrors per host", ", ".join(f"{h} {c.get('RcvbufErrors')}" for h, c in r.get("udp", {}).items())))
     if r["not_in_service"]:
         rows.append(("not in service", ", ".join(f"{k}: {v}" for k, v in r["not_in_service"].items())))

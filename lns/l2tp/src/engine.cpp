@@ -75,6 +75,8 @@ public:
     Session* create_session(int role);
     void tunnel_up();
     void start_waiting();
+    void discard_early(Session& s, const char* why);
+    void deliver_early(SessionKey k, std::vector<std::vector<std::uint8_t>> frames);
     std::uint64_t tie_breaker() const { return tie_breaker_; }
 
     Engine& e_;
@@ -158,6 +160,9 @@ public:
     bool sequencing_ = false;
     bool accepted_ = false;  // LAC outgoing: OCRP sent
     std::uint16_t data_ns_ = 0, data_nr_ = 0;
+    /// Data received before OCCN / ICCN (EngineConfig::early_data_frames); stays empty (no
+    /// allocation) for the usual call whose first frame follows its OCCN / ICCN.
+    std::vector<std::vector<std::uint8_t>> early_;
     OutgoingCall out_;
     std::unique_ptr<IncomingCall> in_;
     core::Fsm<Session, SS, SE> fsm_;
@@ -455,6 +460,7 @@ void Tunnel::down(TE ev, const std::string& cause) {
     for (auto sid : ids) {
         Session& s = *sessions_[sid];
         s.fsm_.dispatch(SE::tunnel_down, cause);
+        discard_early(s, "tunnel down");
         if (e_.cb_.failed) e_.cb_.failed(s.key(), CallFailure{static_cast<std::uint16_t>(CdnResult::LossOfCarrier),
                                                                std::nullopt, cause, std::nullopt});
     }
@@ -476,6 +482,31 @@ void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string 
     }
     send(make_stopccn(p));
     down(ev, cause + " (StopCCN result " + std::to_string(static_cast<int>(r)) + ")");
+}
+
+void Tunnel::discard_early(Session& s, const char* why) {
+    if (s.early_.empty()) return;
+    e_.stats_.data_early_discarded += s.early_.size();
+    e_.publish("l2tp.session", s.fsm_.id(), "early-data-discarded", why, {{"frames", s.early_.size()}});
+    s.early_.clear();
+    s.early_.shrink_to_fit();
+}
+
+void Tunnel::deliver_early(SessionKey k, std::vector<std::vector<std::uint8_t>> frames) {
+    if (frames.empty()) return;
+    std::size_t done = 0;
+    for (; done < frames.size(); ++done) {
+        // Every upcall may clear the call (disconnect) or the tunnel: look the session up each time.
+        Session* s = closing_ ? nullptr : session(k.session);
+        if (!s || s->fsm_.state() != SS::established) break;
+        ++e_.stats_.data_early_delivered;
+        ++e_.stats_.data_in;
+        if (e_.cb_.ppp_frame) e_.cb_.ppp_frame(k, frames[done]);
+    }
+    const std::size_t lost = frames.size() - done;
+    e_.stats_.data_early_discarded += lost;
+    e_.publish("l2tp.session", std::to_string(k.tunnel) + "/" + std::to_string(k.session), "early-data-delivered",
+               lost ? "call cleared while delivering" : "", {{"frames", done}, {"discarded", lost}});
 }
 
 Session* Tunnel::create_session(int role) {
@@ -580,7 +611,8 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
             ci.tx_connect_speed = m.tx_connect_speed().value_or(0);
             ci.rx_connect_speed = m.rx_connect_speed();
             ci.framing_type = m.framing_type().value_or(0);
-            s->sequencing_ = m.sequencing_required() || e_.cfg_.require_sequencing;
+            // Sequenced early data (Engine::receive) already turned sequencing on (§5.9).
+            s->sequencing_ = s->sequencing_ || m.sequencing_required() || e_.cfg_.require_sequencing;
             ci.sequencing = s->sequencing_;
             if (mt == MessageType::ICCN && s->in_) {
                 IncomingCall& c = *s->in_;
@@ -602,7 +634,13 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
                 ++e_.stats_.not_permitted;
                 return;
             }
-            if (e_.cb_.connected) e_.cb_.connected(s->key(), ci);
+            // Early data goes up strictly after connected(): that upcall is what creates the
+            // upper layer's PPP session (lnsd: Lns::on_connected_cb -> DialOutWiring).
+            const SessionKey k = s->key();
+            std::vector<std::vector<std::uint8_t>> early;
+            early.swap(s->early_);
+            if (e_.cb_.connected) e_.cb_.connected(k, ci);
+            deliver_early(k, std::move(early));  // s may be gone: connected() may have cleared the call
             break;
         }
         case MessageType::CDN: {
@@ -614,6 +652,7 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
             }
             f.q931 = m.q931_cause_code();
             s->fsm_.dispatch(SE::recv_cdn, "CDN result " + std::to_string(f.result));
+            discard_early(*s, "CDN received");
             SessionKey k = s->key();
             sessions_.erase(s->id_);
             if (e_.cb_.failed) e_.cb_.failed(k, f);
@@ -767,19 +806,41 @@ void Engine::receive(PeerId peer, std::span<const std::uint8_t> d) {
     if (m->is_data()) {
         Tunnel* t = find_tunnel(m->tunnel_id());
         Session* s = t ? t->session(m->session_id()) : nullptr;
-        if (!s || s->fsm_.state() != SS::established || t->peer_ != peer) {
+        // Early data: the peer already has our Session ID (OCRQ / ICRP sent) but its OCCN / ICCN
+        // has not arrived. Data messages are not ordered with control messages (§3.1: unreliable,
+        // §5.8: only control messages are sequenced and windowed), so a LAC whose OCCN waits in
+        // its send window may forward the CPE's first LCP frame first; kept, not dropped.
+        const SS st = s ? s->fsm_.state() : SS::idle;
+        const bool early = (st == SS::wait_reply || st == SS::wait_connect) && cfg_.early_data_frames > 0;
+        if (!s || (st != SS::established && !early) || t->peer_ != peer) {
             ++stats_.unknown_session;
             return;
         }
         if (m->has_sequence()) {
             // §5.9: once the peer sends sequenced data we sequence ours too; an Ns older than
             // expected is a late (reordered) packet and is dropped; Nr on data is advisory.
+            // Early data is sequenced here, at arrival, not at delivery: a late or duplicate frame
+            // never takes one of the K places, data_nr_ is then what it would have been had the
+            // session been established, and delivery after OCCN / ICCN is a plain FIFO flush.
             s->sequencing_ = true;
             if (seq_lt(m->ns(), s->data_nr_)) {
                 ++stats_.data_dropped;
                 return;
             }
-            s->data_nr_ = static_cast<std::uint16_t>(m->ns() + 1);
+        }
+        if (early && s->early_.size() >= cfg_.early_data_frames) {
+            ++stats_.data_early_dropped;  // bounded: like a frame lost on the way (Nr not advanced)
+            return;
+        }
+        if (m->has_sequence()) s->data_nr_ = static_cast<std::uint16_t>(m->ns() + 1);
+        if (early) {
+            if (s->early_.empty())
+                publish("l2tp.session", s->fsm_.id(), "early-data-kept",
+                        std::string("data before ") + (s->role_ == lns_outgoing ? "OCCN" : "ICCN"));
+            auto p = m->payload();
+            s->early_.emplace_back(p.begin(), p.end());
+            ++stats_.data_early_kept;
+            return;
         }
         ++stats_.data_in;
         if (cb_.ppp_frame) cb_.ppp_frame(s->key(), m->payload());  // Offset pad already skipped by the codec
@@ -922,6 +983,7 @@ bool Engine::disconnect(SessionKey k, CdnResult r, std::optional<GeneralError> e
     Tunnel* t = find_tunnel(k.tunnel);
     Session* s = lookup(*this, k, t);
     if (!s || !s->fsm_.dispatch(SE::disconnect, "CDN result " + std::to_string(static_cast<int>(r)))) return false;
+    t->discard_early(*s, "disconnect");
     CdnParams p;
     p.header.session_id = s->peer_id_;
     p.result = r;
@@ -983,7 +1045,7 @@ std::optional<Engine::PeerIds> Engine::peer_ids(SessionKey k) const {
     Tunnel* t = find_tunnel(k.tunnel);
     Session* s = t ? t->session(k.session) : nullptr;
     if (!s || s->fsm_.state() != SS::established) return std::nullopt;
-    return PeerIds{t->peer_id_, s->peer_id_};
+    return PeerIds{t->peer_id_, s->peer_id_, s->data_nr_};
 }
 
 std::size_t Engine::session_count() const noexcept {

@@ -41,6 +41,8 @@ struct Side {
     std::vector<std::uint16_t> ups;
     std::vector<Accm> accms;
     std::vector<CallErrors> wens;
+    std::vector<std::string> order;  // "connected" / "ppp <4th byte>" in upcall order
+    std::vector<SessionKey> keys;    // of connected()
 };
 
 /// Two engines joined by an in-memory link with 10 ms latency; `drop` / `dup` rules decide per
@@ -84,12 +86,20 @@ struct World {
         };
         cb.tunnel_up = [&me](std::uint16_t t, PeerId) { me.ups.push_back(t); me.log.push_back("tunnel-up"); };
         cb.tunnel_down = [&me](std::uint16_t, const std::string& c) { me.log.push_back("tunnel-down: " + c); };
-        cb.connected = [&me](SessionKey, const ConnectInfo& ci) { me.connects.push_back(ci); me.log.push_back("connected"); };
+        cb.connected = [&me](SessionKey k, const ConnectInfo& ci) {
+            me.keys.push_back(k);
+            me.connects.push_back(ci);
+            me.log.push_back("connected");
+            me.order.push_back("connected");
+        };
         cb.failed = [&me](SessionKey, const CallFailure& f) {
             me.failures.push_back(f);
             me.log.push_back("failed " + std::to_string(f.result));
         };
-        cb.ppp_frame = [&me](SessionKey, std::span<const std::uint8_t> f) { me.frames.emplace_back(f.begin(), f.end()); };
+        cb.ppp_frame = [&me](SessionKey, std::span<const std::uint8_t> f) {
+            me.frames.emplace_back(f.begin(), f.end());
+            me.order.push_back("ppp " + std::to_string(f.size() > 3 ? f[3] : -1));
+        };
         cb.sli = [&me](SessionKey, const Accm& a) { me.accms.push_back(a); };
         cb.wen = [&me](SessionKey, const CallErrors& e) { me.wens.push_back(e); };
         cb.ocrq = [&me](SessionKey k, const OutgoingCall&) { me.ocrqs.push_back(k); me.log.push_back("ocrq"); };
@@ -1173,4 +1183,187 @@ TEST(EngineSessions, TunnelFullAt65535Sessions) {
         if (seen[v]) freed = static_cast<std::uint16_t>(v);
     ASSERT_TRUE(w.lns.engine->disconnect({t, freed}, CdnResult::Administrative));
     EXPECT_EQ(w.lns.engine->place_outgoing_call(kLac, call()).session, freed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Early data (EngineConfig::early_data_frames): data messages that overtake their OCCN / ICCN.
+
+namespace {
+/// An LCP Configure-Request whose Identifier (4th byte) names it in Side::order.
+std::vector<std::uint8_t> lcp_req(std::uint8_t id) { return {0xc0, 0x21, 1, id, 0, 4}; }
+/// Places an outgoing call and lets the LAC accept it: the LNS session is in wait-connect.
+std::pair<SessionKey, SessionKey> until_wait_connect(World& w) {
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.ocrqs.size(), 1u);
+    SessionKey lk = w.lac.ocrqs.at(0);
+    EXPECT_TRUE(w.lac.engine->accept(lk));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_state(k), "wait-connect");
+    return {k, lk};
+}
+/// The LAC connects the call and sends `n` LCP frames at once while its OCCN is 50 ms late on the
+/// wire (a control channel paced by its send window, RFC 2661 §5.8): the data arrives first.
+void connect_with_overtaking_data(World& w, SessionKey lk, int n) {
+    w.delay = [](const std::string&, const std::string& kd) { return kd == "OCCN" ? 50ms : 0ms; };
+    ASSERT_TRUE(w.lac.engine->call_connected(lk, 64000, kFramingSync));
+    for (int i = 1; i <= n; ++i) ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(static_cast<std::uint8_t>(i))));
+}
+}  // namespace
+
+// req: L2TP.early-data
+TEST(EngineEarlyData, DataBeforeOccnDeliveredAfterConnectedInOrder) {
+    World w;
+    auto [k, lk] = until_wait_connect(w);
+    connect_with_overtaking_data(w, lk, 3);
+    w.loop.advance(20ms);  // data arrived, OCCN not yet
+    EXPECT_EQ(w.lns.engine->session_state(k), "wait-connect") << "the OCCN must still be on its way";
+    EXPECT_TRUE(w.lns.frames.empty()) << "nothing goes up before the session is connected";
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 3u);
+    EXPECT_EQ(w.lns.engine->stats().unknown_session, 0u) << "early data is no longer dropped";
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_state(k), "established");
+    // Strictly after the connected upcall (which creates the PPP session upstairs), in arrival order.
+    EXPECT_EQ(w.lns.order, (std::vector<std::string>{"connected", "ppp 1", "ppp 2", "ppp 3"}));
+    EXPECT_EQ(w.lns.frames, (std::vector<std::vector<std::uint8_t>>{lcp_req(1), lcp_req(2), lcp_req(3)}));
+    EXPECT_EQ(w.lns.engine->stats().data_early_delivered, 3u);
+    EXPECT_EQ(w.lns.engine->stats().data_in, 3u) << "delivered early frames count as data in";
+    EXPECT_EQ(w.lns.engine->stats().data_early_dropped, 0u);
+    EXPECT_EQ(w.lns.engine->stats().data_early_discarded, 0u);
+    EXPECT_EQ(w.rec.count("early-data-kept"), 1u) << "one event per session, not per frame";
+    EXPECT_EQ(w.rec.count("early-data-delivered"), 1u);
+    // Later data goes straight up, after the early frames.
+    ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(4)));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.order.back(), "ppp 4");
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 3u);
+}
+
+// req: L2TP.early-data
+TEST(EngineEarlyData, BeyondKFramesDroppedAndCounted) {
+    World w;  // default K = 4
+    auto [k, lk] = until_wait_connect(w);
+    connect_with_overtaking_data(w, lk, 5);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_state(k), "established");
+    EXPECT_EQ(w.lns.order, (std::vector<std::string>{"connected", "ppp 1", "ppp 2", "ppp 3", "ppp 4"}))
+        << "the first K frames, in order; the 5th was dropped";
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 4u);
+    EXPECT_EQ(w.lns.engine->stats().data_early_delivered, 4u);
+    EXPECT_EQ(w.lns.engine->stats().data_early_dropped, 1u);
+    EXPECT_EQ(w.lns.engine->stats().unknown_session, 0u);
+}
+
+// req: L2TP.early-data
+TEST(EngineEarlyData, CallEndingBeforeOccnDiscardsKeptFrames) {
+    {  // CDN from the LAC
+        World w;
+        auto [k, lk] = until_wait_connect(w);
+        w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(1)).bytes());
+        w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(2)).bytes());
+        EXPECT_EQ(w.lns.engine->stats().data_early_kept, 2u);
+        ASSERT_TRUE(w.lac.engine->disconnect(lk, CdnResult::Busy));
+        w.loop.advance(1s);
+        EXPECT_EQ(w.lns.engine->session_state(k), "");
+        EXPECT_EQ(w.lns.log.back(), "failed 8");
+        EXPECT_TRUE(w.lns.frames.empty()) << "frames of a call that never connected are not delivered";
+        EXPECT_EQ(w.lns.engine->stats().data_early_discarded, 2u);
+        EXPECT_EQ(w.lns.engine->stats().data_early_delivered, 0u);
+        EXPECT_EQ(w.rec.count("early-data-discarded"), 1u);
+    }
+    {  // the LNS clears the call itself
+        World w;
+        auto [k, lk] = until_wait_connect(w);
+        w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(1)).bytes());
+        ASSERT_TRUE(w.lns.engine->disconnect(k, CdnResult::Administrative));
+        EXPECT_EQ(w.lns.engine->stats().data_early_discarded, 1u);
+        (void)lk;
+    }
+    {  // the tunnel goes down
+        World w;
+        auto [k, lk] = until_wait_connect(w);
+        w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(1)).bytes());
+        w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(2)).bytes());
+        w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(3)).bytes());
+        ASSERT_TRUE(w.lac.engine->close_tunnel(lk.tunnel));
+        w.loop.advance(1s);
+        EXPECT_EQ(w.lns.engine->session_state(k), "");
+        EXPECT_TRUE(w.lns.frames.empty());
+        EXPECT_EQ(w.lns.engine->stats().data_early_discarded, 3u);
+    }
+}
+
+// req: L2TP.early-data
+TEST(EngineEarlyData, SequencedDataBeforeIccnOfIncomingCall) {
+    World w;
+    w.delay = [](const std::string&, const std::string& kd) { return kd == "ICCN" ? 50ms : 0ms; };
+    IncomingCall c;
+    c.calling_number = "0123";
+    c.sequencing_required = true;  // the LAC sends Ns on its data (§5.9)
+    SessionKey lk = w.lac.engine->place_incoming_call(kLns, c);
+    for (int i = 0; i < 200 && w.lac.engine->session_state(lk) != "established"; ++i) w.loop.advance(1ms);
+    ASSERT_EQ(w.lac.engine->session_state(lk), "established") << "ICRP received, ICCN sent (delayed)";
+    ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(1)));
+    ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(2)));
+    w.loop.advance(20ms);
+    EXPECT_TRUE(w.lns.connects.empty()) << "the ICCN must still be on its way";
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 2u);
+    // §5.9 applies at arrival: a copy of the first data message (Ns 0) is late, dropped, not kept.
+    auto first = std::find_if(w.raw.begin(), w.raw.end(), [](const auto& b) { return kind(b) == "data"; });
+    ASSERT_NE(first, w.raw.end());
+    w.lns.engine->receive(kLac, *first);
+    EXPECT_EQ(w.lns.engine->stats().data_dropped, 1u) << "duplicate Ns dropped";
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 2u) << "a late frame takes no place";
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lns.connects.size(), 1u);
+    EXPECT_TRUE(w.lns.connects[0].sequencing) << "sequenced early data turned sequencing on";
+    EXPECT_EQ(w.lns.order, (std::vector<std::string>{"connected", "ppp 1", "ppp 2"}));
+    EXPECT_EQ(w.lns.engine->stats().data_early_delivered, 2u);
+    ASSERT_EQ(w.lns.engine->tunnel_count(), 1u);
+    ASSERT_EQ(w.lns.keys.size(), 1u);
+    auto ids = w.lns.engine->peer_ids(w.lns.keys[0]);
+    ASSERT_TRUE(ids);
+    EXPECT_EQ(ids->data_nr, 2u) << "a fast path taking over expects Ns 2 next";
+    // Ns tracking continues from the early frames: Ns 2 goes up, a replay of Ns 0 does not.
+    ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(3)));
+    w.loop.advance(100ms);
+    EXPECT_EQ(w.lns.order.back(), "ppp 3");
+    w.lns.engine->receive(kLac, *first);
+    EXPECT_EQ(w.lns.engine->stats().data_dropped, 2u);
+    EXPECT_EQ(w.lns.frames.size(), 3u);
+}
+
+// req: L2TP.early-data
+TEST(EngineEarlyData, WrongPeerOrUnknownSessionStaysUnknownSession) {
+    World w;
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lns.engine->session_state(k), "wait-reply");
+    // wait-reply (OCRQ sent, OCRP not yet here): the LAC already has our Session ID; kept.
+    w.lns.engine->receive(kLac, make_data(k.tunnel, k.session, lcp_req(1)).bytes());
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 1u);
+    // Another peer using the same IDs, a Session ID that does not exist: dropped as before.
+    w.lns.engine->receive(PeerId{99}, make_data(k.tunnel, k.session, lcp_req(2)).bytes());
+    w.lns.engine->receive(kLac, make_data(k.tunnel, static_cast<std::uint16_t>(k.session + 1), lcp_req(3)).bytes());
+    EXPECT_EQ(w.lns.engine->stats().unknown_session, 2u);
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 1u);
+    ASSERT_TRUE(w.lac.engine->accept(w.lac.ocrqs.at(0)));
+    ASSERT_TRUE(w.lac.engine->call_connected(w.lac.ocrqs.at(0), 64000, kFramingSync));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.order, (std::vector<std::string>{"connected", "ppp 1"}));
+}
+
+// req: L2TP.early-data
+TEST(EngineEarlyData, ZeroFramesIsTheOldBehaviour) {
+    EngineConfig lns;
+    lns.early_data_frames = 0;
+    World w(lns);
+    auto [k, lk] = until_wait_connect(w);
+    connect_with_overtaking_data(w, lk, 2);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_state(k), "established");
+    EXPECT_EQ(w.lns.order, (std::vector<std::string>{"connected"})) << "data before the OCCN is lost";
+    EXPECT_EQ(w.lns.engine->stats().unknown_session, 2u);
+    EXPECT_EQ(w.lns.engine->stats().data_early_kept, 0u);
+    EXPECT_EQ(w.rec.count("early-data-kept"), 0u);
 }

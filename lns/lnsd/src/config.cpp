@@ -16,7 +16,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     if (!root.defined() || root.is_null()) return c;
     root.require_map();
     root.allow_keys({"local-address", "port", "hostname", "receive-window", "max-retransmits", "secret", "hide-avps",
-                     "accept-unknown-peers", "require-sequencing", "peers", "timers", "tunnel-selection",
+                     "accept-unknown-peers", "require-sequencing", "early-data-frames", "peers", "timers", "tunnel-selection",
                      "shutdown-wait",
                      // read by load_wiring_config / Manager::load (dialout_wiring.hpp)
                      "virtual-routers", "ppp-profiles", "incoming", "dialout"});
@@ -30,6 +30,8 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     c.hide_avps = root.get_bool("hide-avps", false);
     c.accept_unknown_peers = root.get_bool("accept-unknown-peers", true);
     c.require_sequencing = root.get_bool("require-sequencing", false);
+    // Data messages that overtake their OCCN / ICCN (RFC 2661 §3.1, §5.8): kept per call, bounded.
+    c.early_data_frames = static_cast<unsigned>(root.get_int("early-data-frames", 4, 0, 64));
     c.shutdown_wait = root.get_duration("shutdown-wait", c.shutdown_wait, std::chrono::milliseconds(0),
                                         std::chrono::seconds(60));
     if (auto peers = root["peers"]; peers.defined() && !peers.is_null()) {

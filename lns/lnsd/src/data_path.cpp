@@ -20,7 +20,7 @@ DataPath::DataPath(Deliver deliver, Fallback fallback, std::size_t burst, std::s
       copies_(burst, frame_size, kHeadroom) {}
 
 void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session,
-                   std::uint16_t peer_tunnel, std::uint16_t peer_session, bool sequencing) {
+                   std::uint16_t peer_tunnel, std::uint16_t peer_session, bool sequencing, std::uint16_t expected_ns) {
     remove(key);
     Session s;
     s.key = key;
@@ -29,6 +29,7 @@ void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16
     s.encap.tunnel_id = peer_tunnel;
     s.encap.session_id = peer_session;
     s.encap.sequence = sequencing;
+    s.expected_ns = expected_ns;
     s.to.sin_family = AF_INET;
     s.to.sin_addr.s_addr = htonl(static_cast<std::uint32_t>(peer >> 16));
     s.to.sin_port = htons(static_cast<std::uint16_t>(peer & 0xFFFF));

@@ -90,6 +90,7 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
     ec.secret = cfg_.secret;
     ec.hide_avps = cfg_.hide_avps && !cfg_.secret.empty();
     ec.require_sequencing = cfg_.require_sequencing;
+    ec.early_data_frames = cfg_.early_data_frames;
     ec.seed = seed_;
     eng::EngineCallbacks cb;
     cb.send = [this](PeerId p, std::vector<std::uint8_t> b) {
@@ -437,7 +438,7 @@ void Lns::attach_data(eng::SessionKey k, bool sequencing) {
     const auto ids = engine_->peer_ids(k);
     if (sit == sessions_.end() || !ids) return;  // not established: the engine keeps the data
     data_->add(data_key(CallHandle{0, k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
-               sequencing);
+               sequencing, ids->data_nr);
 }
 
 void Lns::attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,
@@ -607,7 +608,11 @@ nlohmann::json Lns::show_summary() const {
                 {"tunnels-refused", tunnels_refused_},
                 {"data-in", sum.data_in},
                 {"data-out", sum.data_out},
-                {"data-dropped", sum.data_dropped}}},
+                {"data-dropped", sum.data_dropped},
+                {"data-early-kept", sum.data_early_kept},
+                {"data-early-delivered", sum.data_early_delivered},
+                {"data-early-dropped", sum.data_early_dropped},
+                {"data-early-discarded", sum.data_early_discarded}}},
               {"data-path", data_path_json(data_->counters())}}}};
 }
 

@@ -36,6 +36,7 @@ port: 1702
 hostname: lns-1
 receive-window: 1024
 max-retransmits: 7
+early-data-frames: 16
 secret: dflt
 peers:
   - address: 10.0.0.2
@@ -51,6 +52,7 @@ tunnel-selection: {mode: weighted, dead-time: 2m}
     EXPECT_EQ(c.hostname, "lns-1");
     EXPECT_EQ(c.receive_window, 1024);
     EXPECT_EQ(c.max_retransmits, 7u);
+    EXPECT_EQ(c.early_data_frames, 16u) << "early-data-frames is read";
     ASSERT_EQ(c.peers.size(), 2u);
     EXPECT_EQ(c.peers[0].secret, "s3cret");
     EXPECT_TRUE(c.peers[0].hide_avps);
@@ -71,6 +73,7 @@ TEST(LnsdConfig, EmptyFileGivesDefaults) {
     auto c = lnsd::load_config(core::ConfigNode::parse(""), r);
     EXPECT_EQ(c.port, 1701);
     EXPECT_EQ(c.receive_window, 16);
+    EXPECT_EQ(c.early_data_frames, 4u) << "early-data-frames defaults to 4";
     EXPECT_EQ(c.selection_mode, lnsd::SelectionMode::round_robin);
     EXPECT_EQ(r.get("hello"), 60s);
     EXPECT_EQ(r.get("retransmit-cap"), 8s);
@@ -80,6 +83,11 @@ TEST(LnsdConfig, ErrorsNameKeyValueAndRule) {
     EXPECT_NE(error_of("receive-window: 0").find("receive-window: '0' is out of range [1..1024]"), std::string::npos)
         << error_of("receive-window: 0");
     EXPECT_NE(error_of("receive-window: 2000").find("receive-window"), std::string::npos);
+    EXPECT_NE(error_of("early-data-frames: 65").find("early-data-frames: '65' is out of range [0..64]"),
+              std::string::npos)
+        << error_of("early-data-frames: 65");
+    EXPECT_NE(error_of("early-data-frames: -1").find("early-data-frames"), std::string::npos)
+        << error_of("early-data-frames: -1");
     EXPECT_NE(error_of("local-address: 10.0.0.256").find("local-address"), std::string::npos);
     EXPECT_NE(error_of("recieve-window: 4").find("is not a known key"), std::string::npos);
     EXPECT_NE(error_of("peers: [{address: 10.0.0.2}, {address: 10.0.0.2}]").find("configured twice"),

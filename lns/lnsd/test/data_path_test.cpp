@@ -156,6 +156,11 @@ TEST(DataPath, SequencingRequiredCarriesNsAndPeerSequencingTurnsItOn) {
     EXPECT_EQ(w.path.receive(kLac, seq(65535)), DataPath::Rx::dropped) << "and 65535 is now late";
     ASSERT_TRUE(w.path.send_ipv4(kKey, pkt));
     EXPECT_EQ(w.sent.back().second[0], 0x08) << "our data now carries Ns";
+    // Taking over from the engine after it delivered Ns 0 and 1 (early data, RFC 2661 §5.9).
+    Capture e;
+    e.path.add(kKey, kLac, 100, 7, 1, 2, true, 2);
+    EXPECT_EQ(e.path.receive(kLac, seq(1)), DataPath::Rx::dropped) << "a late copy of early data is dropped";
+    EXPECT_EQ(e.path.receive(kLac, seq(2)), DataPath::Rx::delivered);
 }
 
 namespace {

@@ -30,6 +30,7 @@ DOMAIN = "L2TP-dial-out.de.dt"
 RD = "0.0.0.0:65000"                  # route distinguisher of the `default` VR's target
 DESTS = {name: f"10.10.{i}.1" for i, name in enumerate(
     ("established", "show", "lnsctl", "clear-manager", "cdn-setup", "cdn-up", "stopccn", "bad-response"), start=1)}
+DESTS["early-data"] = "10.10.10.1"   # (10.10.9.1 is PLAIN_DEST)
 PLAIN_DEST = "10.10.9.1"             # its home-server user names 198.51.100.3 without a Tunnel-Password
 ISDN_CAUSE = {"cause_code": 17, "cause_msg": 0, "advisory": "user busy"}  # Q.931 cause 17 (user busy)
 
@@ -377,6 +378,54 @@ def test_without_tunnel_password_no_challenge_and_avps_in_clear(olab):
         assert stop.result_code["result"] == 1, f"StopCCN Result Code {stop.result_code}"
     finally:
         lac.close()
+
+
+def l2tp_counters(d) -> dict:
+    """`show l2tp` counters of lnsd (engine + data path)."""
+    return d.ctl("show", "l2tp")["system"]["counters"]
+
+
+@pytest.mark.req("L2TP.early-data", "L2TP.outgoing", "L2TP.data")
+def test_lcp_configure_request_that_overtakes_the_occn_is_answered(olab, lac):
+    """A LAC whose OCCN waits in its control channel's send window (RFC 2661 §5.8) forwards the CPE's
+    first LCP Configure-Request as data first: lnsd keeps it and answers it once the OCCN arrives,
+    instead of dropping it (the CPE would wait out its 3 s LCP restart timer)."""
+    lab, d = olab
+    L2TP = P().L2TP
+    lac.trigger(DESTS["early-data"])
+    sccrq = lac.answer_sccrq()
+    lac.l2tp.expect("SCCCN", within=5.0)
+    ocrq = lac.l2tp.expect("OCRQ", within=5.0)
+    sid = ocrq.assigned_session_id
+    lac.l2tp.send(L2TP.ocrp(session_id=sid, assigned_session_id=71))
+    before = l2tp_counters(d)
+    # The CPE's LCP Configure-Request (MRU 1500, a Magic-Number) as an L2TP data message, before the OCCN.
+    confreq = P().LCP(1, 0x5A)
+    confreq.add_option(1, bytes([0x05, 0xDC]))
+    confreq.add_option(5, os.urandom(4))
+    lac.l2tp.send(L2TP.data(tunnel_id=sccrq.assigned_tunnel_id, session_id=sid, payload=confreq.frame()),
+                  auto_seq=False, fill_tunnel_id=False)
+    wait_for(lambda: l2tp_counters(d)["data-early-kept"] == before["data-early-kept"] + 1, 3.0,
+             "lnsd keeps the data message that arrived before the OCCN")
+    lac.l2tp.send(L2TP.occn(session_id=sid, tx_connect_speed=64000, framing_type=P().FRAMING_SYNC))
+
+    def answers_ours(m) -> bool:
+        if not m.is_data:
+            return False
+        ppp = P().ppp_parse(m.payload)
+        if ppp["protocol"] != P().PROTO_LCP:
+            return False
+        lcp = ppp["packet"]  # an LCP object
+        return lcp.code in (2, 3, 4) and lcp.identifier == 0x5A  # Configure-Ack / -Nak / -Reject
+
+    # Well inside the CPE's 3 s restart timer, and without any retransmission of ours.
+    reply = lac.l2tp.expect(answers_ours, within=2.0)
+    assert reply.session_id == 71, f"answer not addressed to our Session ID: {reply}"
+    after = l2tp_counters(d)
+    assert after["data-early-kept"] - before["data-early-kept"] == 1, f"kept {before} -> {after}"
+    assert after["data-early-delivered"] - before["data-early-delivered"] == 1, f"delivered {before} -> {after}"
+    assert after["data-early-dropped"] == before["data-early-dropped"], f"dropped {before} -> {after}"
+    assert after["unknown-session"] == before["unknown-session"], f"unknown-session {before} -> {after}"
 
 
 @pytest.mark.req("L2TP.tunnel-auth", "L2TP.stopccn", "T74.inhibited")

@@ -38,6 +38,7 @@ enum class SelectionMode { round_robin, weighted };
 /// hide-avps: false
 /// accept-unknown-peers: true # peers not listed may open tunnels (with the default secret)
 /// require-sequencing: false
+/// early-data-frames: 4       # data kept per call before its OCCN / ICCN, 0..64 (0 = dropped)
 /// peers: [{address: 10.0.0.2, secret: s3cret, hide-avps: true}]
 /// timers: {hello: 60s, retransmit: 1s, retransmit-cap: 8s, tunnel-hold: 31s}
 /// tunnel-selection: {mode: round-robin|weighted, dead-time: 60s}
@@ -53,6 +54,7 @@ struct LnsdConfig {
     bool hide_avps = false;
     bool accept_unknown_peers = true;
     bool require_sequencing = false;
+    unsigned early_data_frames = 4;  ///< engine::EngineConfig::early_data_frames
     std::vector<PeerConfig> peers;
     SelectionMode selection_mode = SelectionMode::round_robin;
     core::Duration dead_time = std::chrono::seconds(60);

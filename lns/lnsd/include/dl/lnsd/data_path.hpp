@@ -66,9 +66,11 @@ public:
 
     /// Adds (or replaces) an established session: data from `peer` addressed to our
     /// (local_tunnel, local_session) is delivered under `key`; data we send carries the peer's
-    /// (peer_tunnel, peer_session). Allocates (table entries); not on the per-packet path.
+    /// (peer_tunnel, peer_session). `expected_ns`: next data Ns expected from the peer (§5.9; the
+    /// engine's, past the sequenced data it delivered before the hand-over, e.g. early data).
+    /// Allocates (table entries); not on the per-packet path.
     void add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session, std::uint16_t peer_tunnel,
-             std::uint16_t peer_session, bool sequencing);
+             std::uint16_t peer_session, bool sequencing, std::uint16_t expected_ns = 0);
     /// Forgets a session; false if unknown.
     bool remove(Key key);
     bool contains(Key key) const { return by_key_.count(key) != 0; }

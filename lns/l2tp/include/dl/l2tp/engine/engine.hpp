@@ -58,6 +58,14 @@ struct EngineConfig {
     std::string secret;                  ///< tunnel secret ("" = no authentication)
     bool hide_avps = false;              ///< hide session AVPs (§4.3) when a secret is set
     bool require_sequencing = false;     ///< LNS asks the LAC for sequenced data (§5.9)
+    /// Early data (lnsd key `early-data-frames`): data messages kept per session that is not yet
+    /// established but whose Session ID the peer already has (wait-reply / wait-connect: OCRQ or
+    /// ICRP sent, OCCN / ICCN not yet received). A LAC whose control channel is paced by its send
+    /// window (RFC 2661 §5.8, Appendix A) may forward the first PPP frame as data (§3.1, unreliable,
+    /// not ordered with control messages) before its OCCN / ICCN leaves; kept frames are delivered
+    /// through ppp_frame right after connected(). 0 = such data is dropped (unknown_session); lnsd
+    /// accepts 0..64.
+    unsigned early_data_frames = 4;
     std::uint64_t seed = 0;              ///< random source (IDs, challenges, tie breakers); 0 = random
 };
 
@@ -126,6 +134,10 @@ struct EngineStats {
     std::uint64_t malformed = 0, invalid = 0, unknown_tunnel = 0, unknown_session = 0, not_permitted = 0,
                   data_in = 0, data_out = 0, data_dropped = 0, auth_failures = 0,
                   refused = 0;  ///< SCCRQs refused by PeerPolicy::accept
+    /// Early data (EngineConfig::early_data_frames): frames kept before OCCN / ICCN, delivered after
+    /// it, dropped because the session already kept K, discarded because the call ended first.
+    std::uint64_t data_early_kept = 0, data_early_delivered = 0, data_early_dropped = 0,
+                  data_early_discarded = 0;
 
 };
 
@@ -185,6 +197,9 @@ public:
     struct PeerIds {
         std::uint16_t tunnel = 0;
         std::uint16_t session = 0;
+        /// Next data Ns expected from the peer (§5.9): past any sequenced early data already
+        /// delivered, so a fast path taking over the session drops their late copies.
+        std::uint16_t data_nr = 0;
     };
     /// nullopt if the session is unknown or not established.
     std::optional<PeerIds> peer_ids(SessionKey s) const;
