@@ -1,6 +1,8 @@
 #include "dl/core/event.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -28,6 +30,58 @@ nlohmann::json Event::to_json() const {
     if (!permitted) j["permitted"] = false;
     if (extra.is_object() && !extra.empty()) j["extra"] = extra;
     return j;
+}
+
+namespace {
+/// Appends `v` as a JSON string exactly as nlohmann::json::dump(-1, ' ', false, replace) writes it:
+/// printable ASCII other than '"' and '\\' is copied; anything else goes through nlohmann.
+void append_json_string(std::string& out, std::string_view v) {
+    const bool plain = std::all_of(v.begin(), v.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+    });
+    if (plain) {
+        out += '"';
+        out.append(v);
+        out += '"';
+    } else {
+        out += nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+}
+}  // namespace
+
+void Event::append_json_line(std::string& out) const {
+    // Keys in the order nlohmann's std::map-backed object dumps them (sorted), so the line is
+    // byte-for-byte to_json().dump(): cause, entity, event, extra, from, id, permitted, time,
+    // time_ns, timer{duration, duration_ns, name}, to.
+    out += "{\"cause\":";
+    append_json_string(out, cause);
+    out += ",\"entity\":";
+    append_json_string(out, entity);
+    out += ",\"event\":";
+    append_json_string(out, event);
+    if (extra.is_object() && !extra.empty()) {
+        out += ",\"extra\":";
+        out += extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    out += ",\"from\":";
+    append_json_string(out, from);
+    out += ",\"id\":";
+    append_json_string(out, id);
+    if (!permitted) out += ",\"permitted\":false";
+    out += ",\"time\":";
+    append_json_string(out, format_iso8601(wall));
+    fmt::format_to(std::back_inserter(out), ",\"time_ns\":{}", time_ns == kUnstamped ? 0 : time_ns);
+    if (timer) {
+        out += ",\"timer\":{\"duration\":";
+        append_json_string(out, format_duration(timer->duration));
+        fmt::format_to(std::back_inserter(out), ",\"duration_ns\":{},\"name\":", timer->duration.count());
+        append_json_string(out, timer->name);
+        out += '}';
+    }
+    out += ",\"to\":";
+    append_json_string(out, to);
+    out += '}';
 }
 
 Event Event::from_json(const nlohmann::json& j) {
@@ -142,9 +196,10 @@ JsonLinesSink::~JsonLinesSink() {
 }
 
 void JsonLinesSink::write(const Event& e) {
-    std::string line = e.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    line += '\n';
-    std::fwrite(line.data(), 1, line.size(), file_);
+    line_.clear();  // reused: no allocation per event once it has grown
+    e.append_json_line(line_);
+    line_ += '\n';
+    std::fwrite(line_.data(), 1, line_.size(), file_);
     ++lines_;
     if (!post_) {
         flush();

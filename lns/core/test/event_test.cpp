@@ -153,6 +153,38 @@ TEST(EventRecorder, RecordsGoldenLines) {
     EXPECT_TRUE(rec.events().empty());
 }
 
+// The sink's direct writer produces exactly nlohmann's dump of to_json() for every field shape.
+TEST(Event, JsonLineIsTheDumpOfToJson) {
+    std::vector<Event> cases;
+    Event plain;
+    plain.time_ns = 1'500'000'000;
+    plain.entity = "dialout.session";
+    plain.id = "default/10.10.0.0/16/10.10.1.1";
+    plain.from = "authenticating";
+    plain.to = "connecting";
+    plain.event = "aaa-grant";
+    plain.cause = "Access-Accept";
+    cases.push_back(plain);
+    Event odd = plain;
+    odd.time_ns = Event::kUnstamped;
+    odd.cause = "quote \" backslash \\ newline \n tab \t bell \x07 del \x7f";
+    odd.id = "umlaut \xc3\xbc and invalid \xff\xfe";
+    odd.event = "";
+    odd.permitted = false;
+    odd.timer = TimerArmed{"inhibited", std::chrono::milliseconds(1500)};
+    odd.extra = {{"b", 1}, {"a", {{"nested", "x\"y"}}}, {"list", {1, 2, 3}}};
+    cases.push_back(odd);
+    Event negative = plain;
+    negative.time_ns = -42;
+    negative.timer = TimerArmed{"t", Duration{-5}};
+    cases.push_back(negative);
+    for (const Event& e : cases) {
+        std::string line;
+        e.append_json_line(line);
+        EXPECT_EQ(line, e.to_json().dump(-1, ' ', false, json::error_handler_t::replace)) << e.cause;
+    }
+}
+
 TEST(JsonLinesSink, OneFlushedObjectPerLine) {
     char tmpl[] = "/tmp/dl-core-events-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

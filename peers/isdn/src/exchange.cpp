@@ -170,6 +170,7 @@ struct Exchange::Call {
         if (refuse) {
             st.next = CallState::null;
             st.no_timer();
+            x.mark_for_reap(c.id);
             ++x.counters_.refused;
             c.release_side(Side::caller, *refuse);
             c.final_cause = *refuse;
@@ -210,6 +211,7 @@ struct Exchange::Call {
     }
 
     static void on_delivered_timeout(Call& c, Step& st) {
+        c.ex.mark_for_reap(c.id);  // the table's Null, unless an answer is still due (below)
         if (c.answer_pending) {
             c.answer_pending = false;
             if (c.callee_connected) {
@@ -228,6 +230,7 @@ struct Exchange::Call {
     }
 
     static void on_release(Call& c, Step&) {
+        c.ex.mark_for_reap(c.id);
         const Side other = c.from == Side::caller ? Side::callee : Side::caller;
         c.final_cause = c.in_cause;
         c.release_side(other, c.in_cause);
@@ -238,12 +241,14 @@ struct Exchange::Call {
     }
 
     static void on_hangup(Call& c, Step&) {
+        c.ex.mark_for_reap(c.id);
         c.final_cause = c.in_cause;
         c.release_side(Side::caller, c.in_cause);
         c.release_side(Side::callee, c.in_cause);
     }
 
     static void on_drop(Call& c, Step&) {
+        c.ex.mark_for_reap(c.id);
         c.final_cause = c.policy.cause;
         c.release_side(Side::caller, c.policy.cause);
         c.release_side(Side::callee, c.policy.cause);
@@ -350,7 +355,6 @@ void Exchange::detach(EndpointId ep) {
         c->fsm.dispatch(CallEvent::release, "endpoint detached");
     }
     publish("isdn.endpoint", name, "detached", "");
-    schedule_reap();
 }
 
 void Exchange::receive_bytes(EndpointId ep, std::span<const std::uint8_t> datagram) {
@@ -424,7 +428,6 @@ void Exchange::receive(EndpointId ep, const Message& m) {
         c->in_cause = m.cause.value_or(cause::normal_clearing);
         const std::string why = fmt::format("{} {}", side == Side::caller ? "caller" : "callee", cause_text(c->in_cause));
         c->fsm.dispatch(CallEvent::release, why);
-        schedule_reap();
         break;
     }
     case MessageType::data: {
@@ -510,7 +513,6 @@ void Exchange::handle_setup(EndpointId ep, const Message& m) {
     refs_[{ep, ref}] = id;
     c.fsm.dispatch(CallEvent::setup, fmt::format("{} -> {} {}", c.calling.empty() ? "?" : c.calling,
                                                  c.called.empty() ? "?" : c.called, to_string(c.bearer)));
-    schedule_reap();
 }
 
 bool Exchange::hangup(std::string_view call_id, std::uint8_t cause_value) {
@@ -519,7 +521,6 @@ bool Exchange::hangup(std::string_view call_id, std::uint8_t cause_value) {
             c->in_cause = cause_value;
             c->from = Side::exchange;
             c->fsm.dispatch(CallEvent::hangup, "operator " + cause_text(cause_value));
-            schedule_reap();
             return true;
         }
     }
@@ -536,21 +537,23 @@ void Exchange::clear_policy(const std::string& number) { policies_.erase(number)
 
 void Exchange::refuse_next(std::uint8_t cause_value) { refuse_next_.push_back(cause_value); }
 
-void Exchange::schedule_reap() {
+void Exchange::mark_for_reap(std::uint64_t call_id) {
+    reap_candidates_.push_back(call_id);
     if (!reap_timer_.armed()) reap_timer_.start(Duration::zero(), [this] { reap(); });
 }
 
 void Exchange::reap() {
-    for (auto it = calls_.begin(); it != calls_.end();) {
+    // Only the calls whose last action could end in Null: O(ended calls), not O(calls) per reap.
+    std::vector<std::uint64_t> candidates;
+    candidates.swap(reap_candidates_);
+    for (const std::uint64_t id : candidates) {
+        auto it = calls_.find(id);
+        if (it == calls_.end() || it->second->fsm.state() != CallState::null) continue;
         Call& c = *it->second;
-        if (c.fsm.state() == CallState::null) {
-            ++counters_.released;
-            refs_.erase({c.caller, c.caller_ref});
-            if (c.callee != kExchangeItself) refs_.erase({c.callee, c.callee_ref});
-            it = calls_.erase(it);
-        } else {
-            ++it;
-        }
+        ++counters_.released;
+        refs_.erase({c.caller, c.caller_ref});
+        if (c.callee != kExchangeItself) refs_.erase({c.callee, c.callee_ref});
+        calls_.erase(it);
     }
 }
 

@@ -88,9 +88,9 @@ struct Lac::Call {
             {"idle", "wait-ocrp", "dialing", "alerting", "connected", "released"},
             {"OCRQ", "timer-expiry", "refuse", "ALERTING", "CONNECT", "RELEASE", "CDN", "hangup"},
             {{CS::idle, CE::ocrq, CS::wait_ocrp, nullptr, "ocrp-delay"},
-             {CS::idle, CE::refuse, CS::released},
+             {CS::idle, CE::refuse, CS::released, &Call::on_ended},
              {CS::wait_ocrp, CE::timer_expiry, CS::dialing, &Call::on_dial},
-             {CS::wait_ocrp, CE::cdn, CS::released},
+             {CS::wait_ocrp, CE::cdn, CS::released, &Call::on_ended},
              {CS::wait_ocrp, CE::hangup, CS::released, &Call::on_hangup},
              {CS::dialing, CE::alerting, CS::alerting},
              {CS::dialing, CE::connect, CS::connected, &Call::on_connect},
@@ -116,6 +116,7 @@ struct Lac::Call {
         Lac& l = c.lac;
         if (!l.engine_ || !l.engine_->accept(c.key)) return;
         c.ref = l.allocate_ref();
+        c.placed_ref = c.ref;
         l.refs_[c.ref] = pack(c.key);
         std::optional<std::uint32_t> speed;
         if (c.max_bps) speed = c.max_bps;
@@ -129,8 +130,12 @@ struct Lac::Call {
         if (l.engine_) l.engine_->call_connected(c.key, c.speed, framing);
         ++l.counters_.connected;
     }
+    // Every transition into released runs exactly one of on_ended / on_release / on_cdn / on_hangup,
+    // each of which tells the LAC first (channel count, reap).
+    static void on_ended(Call& c, Step&) { c.lac.call_released(c); }
     static void on_release(Call& c, Step& st) {
         Lac& l = c.lac;
+        l.call_released(c);
         const bool was_connected = st.from == CS::connected;
         const CdnResult r = cdn_result_for(c.cause, was_connected);
         if (l.engine_)
@@ -140,11 +145,13 @@ struct Lac::Call {
         if (!was_connected) ++l.counters_.failed;
     }
     static void on_cdn(Call& c, Step&) {
+        c.lac.call_released(c);
         ++c.lac.counters_.cleared_by_lns;
         if (c.ref) c.lac.isdn_send_(isdn::Message::release(c.ref, isdn::cause::normal_clearing));
     }
     static void on_hangup(Call& c, Step&) {
         Lac& l = c.lac;
+        l.call_released(c);
         if (c.ref) l.isdn_send_(isdn::Message::release(c.ref, c.hangup_cause));
         if (l.engine_)
             l.engine_->disconnect(c.key, c.hangup_result, std::nullopt,
@@ -153,7 +160,8 @@ struct Lac::Call {
 
     Lac& lac;
     SessionKey key;
-    std::uint16_t ref = 0;  // our ISDN call reference (0: no call placed)
+    std::uint16_t ref = 0;  // our ISDN call reference (0: no call placed, or nothing left to complete)
+    std::uint16_t placed_ref = 0;  // the reference refs_ knows this call by (kept when ref is zeroed)
     isdn::Bearer bearer = isdn::Bearer::digital;
     std::uint8_t cause = 0;
     std::uint32_t max_bps = 0;
@@ -215,9 +223,7 @@ void Lac::on_incoming_setup(const isdn::Message& m) {
         isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::call_rejected));
         return;
     }
-    std::size_t active = in_by_ref_.size();
-    for (const auto& [id, c] : calls_)
-        if (c->fsm.state() != CS::released) ++active;
+    const std::size_t active = in_by_ref_.size() + active_calls_;
     if (active >= cfg_.channels) {
         isdn_send_(isdn::Message::release(m.call_ref, isdn::cause::user_busy));
         return;
@@ -608,10 +614,9 @@ void Lac::on_ocrq(SessionKey k, const l2tp::engine::OutgoingCall& oc) {
     const std::uint32_t wanted = oc.bearer_type ? oc.bearer_type : cfg_.bearer_capabilities;
     c.bearer = (wanted & l2tp::kBearerDigital) ? isdn::Bearer::digital : isdn::Bearer::analog;
     c.max_bps = oc.max_bps;
-    std::size_t active = 0;
-    for (const auto& [id, other] : calls_)
-        if (other->fsm.state() != CS::released) ++active;
+    const std::size_t active = active_calls_;  // outgoing calls not released (channels in use)
     calls_.emplace(pack(k), std::move(owned));
+    ++active_calls_;
 
     // §7.5.1 idle + OCRQ: "Unacceptable: send CDN". Decided after the engine's receive() returns.
     std::optional<std::pair<CdnResult, std::uint8_t>> refuse;
@@ -816,16 +821,24 @@ void Lac::schedule_reap() {
     });
 }
 
+void Lac::call_released(Call& c) {
+    --active_calls_;
+    reap_candidates_.push_back(pack(c.key));
+    schedule_reap();
+}
+
 void Lac::reap() {
-    for (auto it = calls_.begin(); it != calls_.end();) {
-        if (it->second->fsm.state() == CS::released) {
-            if (it->second->ref) refs_.erase(it->second->ref);
-            for (auto r = refs_.begin(); r != refs_.end();)
-                r = r->second == it->first ? refs_.erase(r) : std::next(r);
-            it = calls_.erase(it);
-        } else {
-            ++it;
+    // Only calls that entered released since the last reap: O(released), not O(calls).
+    std::vector<std::uint32_t> candidates;
+    candidates.swap(reap_candidates_);
+    for (const std::uint32_t id : candidates) {
+        auto it = calls_.find(id);
+        if (it == calls_.end() || it->second->fsm.state() != CS::released) continue;
+        if (const std::uint16_t r = it->second->placed_ref) {
+            auto ref = refs_.find(r);
+            if (ref != refs_.end() && ref->second == id) refs_.erase(ref);
         }
+        calls_.erase(it);
     }
 }
 

@@ -249,6 +249,14 @@ TEST(Lac, CapacityAndBearerRefusals) {
     EXPECT_EQ(w.failed[0].second.result, 4);
     EXPECT_EQ(w.failed[0].second.q931->cause_code, 34);
     EXPECT_EQ(w.lac->counters().refused_capacity, 1u);
+    // The refused call never held the channel; clearing the first frees it for the next OCRQ.
+    ASSERT_TRUE(w.lns->disconnect(w.connected[0].first, l2tp::CdnResult::Administrative));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac->call_count(), 0u) << "both released calls reaped";
+    w.dial("5551000");
+    w.loop.advance(1s);
+    EXPECT_EQ(w.connected.size(), 2u) << "the single channel is free again";
+    EXPECT_EQ(w.lac->counters().refused_capacity, 1u);
 
     World w2(cfg);
     w2.dial("5551000", l2tp::kBearerAnalog);

@@ -54,6 +54,9 @@ struct Event {
     ///  "timer":{"name","duration","duration_ns"} (only if armed), "permitted" (only if false),
     ///  "extra" (only if non-empty)}.
     nlohmann::json to_json() const;
+    /// Appends to_json().dump() (compact, UTF-8 kept, invalid UTF-8 replaced) to `out` without
+    /// building the JSON object: what JsonLinesSink writes per event (docs/performance.md).
+    void append_json_line(std::string& out) const;
     /// Inverse of to_json (missing fields take their defaults). nlohmann::json::exception on
     /// wrongly typed fields.
     static Event from_json(const nlohmann::json& j);
@@ -160,6 +163,7 @@ private:
     std::uint64_t flushes_ = 0;
     Post post_;
     bool flush_queued_ = false;
+    std::string line_;
 };
 
 /// In-memory recorder for tests: keeps every matching event and renders the golden log.

@@ -123,7 +123,8 @@ private:
     Call* find(EndpointId ep, std::uint16_t ref);
     std::uint16_t allocate_ref(EndpointId ep);
     std::size_t calls_to(const std::string& number) const;
-    void schedule_reap();
+    /// The call's action may have ended it in Null: check it on the next reap (posted at once).
+    void mark_for_reap(std::uint64_t call_id);
     void reap();
     void publish(std::string entity, std::string id, std::string event, std::string cause, nlohmann::json extra = {});
 
@@ -139,6 +140,7 @@ private:
     std::vector<std::uint8_t> refuse_next_;
     std::uint64_t next_call_ = 1;
     core::Timer reap_timer_;
+    std::vector<std::uint64_t> reap_candidates_;  // call ids, see mark_for_reap()
     Counters counters_;
 };
 

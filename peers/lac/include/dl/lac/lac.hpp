@@ -201,6 +201,8 @@ private:
     std::uint16_t allocate_ref();
     void schedule_reap();
     void reap();
+    /// A call entered released: one channel fewer in use; removed on the next reap.
+    void call_released(Call& c);
 
     core::TimerQueue& timers_;
     core::TimerRegistry& registry_;
@@ -220,6 +222,8 @@ private:
     bool closing_ = false;
     std::uint16_t next_ref_ = 0;
     core::Timer reap_timer_;
+    std::vector<std::uint32_t> reap_candidates_;  // calls_ keys, see call_released()
+    std::size_t active_calls_ = 0;                // outgoing calls in calls_ not released
     Counters counters_;
 };
 
