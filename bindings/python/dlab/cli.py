@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="dialout: RFC 2661 §5.8 delayed-ZLB timer of lnsd and the LACs, e.g. 5ms (default 100ms)")
     s.add_argument("--cpe-restart", default=None,
                    help="dialout: cpe-emu's PPP restart timer, e.g. 100ms (default 3s; docs/performance.md)")
+    s.add_argument("--events-flush", choices=("loop", "line"), default="loop",
+                   help="dialout: daemons write their event logs once per loop pass (loop, default) or per "
+                        "event (line, the daemons' own default)")
     s.add_argument("--deadline", type=float, default=None,
                    help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
     s.add_argument("--json", action="store_true", help="dialout: print the result as JSON")

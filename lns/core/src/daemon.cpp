@@ -12,11 +12,12 @@ DaemonShell::DaemonShell(std::string name) : name_(std::move(name)) {}
 
 DaemonShell::~DaemonShell() = default;
 
-void DaemonShell::log_events(const std::string& path) {
+void DaemonShell::log_events(const std::string& path, EventFlush flush) {
     if (path.empty()) return;
     sink_ = std::make_unique<JsonLinesSink>(path);
     sink_->attach(bus);
-    sink_->defer_flush([this](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
+    if (flush == EventFlush::loop)
+        sink_->defer_flush([this](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
 }
 
 ControlServer* DaemonShell::open_control(const std::string& path) {

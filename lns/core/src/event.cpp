@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "dl/core/config.hpp"
 #include "dl/core/duration.hpp"
+#include "dl/core/errors.hpp"
 
 namespace dl::core {
 
@@ -178,6 +180,14 @@ void EventBus::publish(Event e) {
             (*cb)(e);
         }
     }
+}
+
+EventFlush event_flush_from(const ConfigNode& cfg, EventFlush fallback) {
+    if (!cfg.has("events-flush")) return fallback;
+    const std::string v = cfg.get_string("events-flush", "line");
+    if (v == "line") return EventFlush::line;
+    if (v == "loop") return EventFlush::loop;
+    cfg["events-flush"].fail("must be line (flush every event) or loop (once per pass of the event loop)");
 }
 
 // ---- JsonLinesSink ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 #include "dl/core/config.hpp"
+#include "dl/core/event.hpp"
 
 #include <gtest/gtest.h>
 
@@ -150,6 +151,15 @@ TEST(Ipv4, ParseAndFormat) {
     EXPECT_EQ(Ipv4Prefix::parse("10.10.1.1/32")->mask(), 0xFFFFFFFFu);
     for (const char* bad : {"10.10.0.0", "10.10.0.0/", "10.10.0.0/33", "10.10.0.0/016", "10.10.0.0/1a", "x/8"})
         EXPECT_FALSE(Ipv4Prefix::parse(bad)) << bad;
+}
+
+TEST(Config, EventsFlushLineOrLoop) {
+    EXPECT_EQ(event_flush_from(ConfigNode::parse("x: 1")), EventFlush::line) << "absent: line";
+    EXPECT_EQ(event_flush_from(ConfigNode::parse("x: 1"), EventFlush::loop), EventFlush::loop) << "absent: fallback";
+    EXPECT_EQ(event_flush_from(ConfigNode::parse("events-flush: line")), EventFlush::line);
+    EXPECT_EQ(event_flush_from(ConfigNode::parse("events-flush: loop")), EventFlush::loop);
+    EXPECT_EQ(error_of([] { event_flush_from(ConfigNode::parse("events-flush: sometimes")); }),
+              "events-flush: 'sometimes' must be line (flush every event) or loop (once per pass of the event loop)");
 }
 
 }  // namespace

@@ -64,8 +64,9 @@ int main(int argc, char** argv) {
         if (!events_path.empty()) {
             sink = std::make_unique<dl::core::JsonLinesSink>(events_path);
             sink->attach(bus);
-            // One write(2) per pass of the loop, not per event (JsonLinesSink; docs/performance.md).
-            sink->defer_flush([&io](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
+            // events-flush: loop — one write(2) per pass of the loop, not per event (docs/performance.md).
+            if (cfg.events_flush == dl::core::EventFlush::loop)
+                sink->defer_flush([&io](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
         }
         udp = std::make_unique<dl::lnsd::UdpEndpoint>(
             io, cfg.local_address, cfg.port,

@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     }
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
-        cfg.allow_keys({"isdn", "control", "events", "timers", "sites", "range", "radius"});
+        cfg.allow_keys({"isdn", "control", "events", "events-flush", "timers", "sites", "range", "radius"});
         dl::core::DaemonShell shell("cpe-emu");
         auto& io = shell.io;
         auto& timers = shell.timers;
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
             }
         }
 
-        shell.log_events(cfg.get_string("events", ""));
+        shell.log_events(cfg.get_string("events", ""), dl::core::event_flush_from(cfg));
 
         isdn.emplace(io, dl::isdn::SeqPacketClient::Handlers{
                              [&](std::span<const std::uint8_t> d) {

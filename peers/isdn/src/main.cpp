@@ -59,6 +59,7 @@ int usage() {
 
 int main(int argc, char** argv) {
     std::string socket_path, control_path, config_path, events_path;
+    dl::core::EventFlush events_flush = dl::core::EventFlush::line;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -82,7 +83,8 @@ int main(int argc, char** argv) {
 
         if (!config_path.empty()) {
             auto cfg = dl::core::ConfigNode::load_file(config_path);
-            cfg.allow_keys({"socket", "control", "events", "timers", "numbers"});
+            cfg.allow_keys({"socket", "control", "events", "events-flush", "timers", "numbers"});
+            events_flush = dl::core::event_flush_from(cfg);
             if (socket_path.empty()) socket_path = cfg.get_string("socket", "");
             if (control_path.empty()) control_path = cfg.get_string("control", "");
             if (events_path.empty()) events_path = cfg.get_string("events", "");
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
         }
         if (socket_path.empty()) return usage();
 
-        shell.log_events(events_path);
+        shell.log_events(events_path, events_flush);
 
         server.emplace(io, socket_path,
                        dl::isdn::SeqPacketServer::Handlers{

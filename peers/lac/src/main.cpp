@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     try {
         auto cfg = dl::core::ConfigNode::load_file(config_path);
         cfg.allow_keys({"listen", "port", "host_name", "secret", "hide_avps", "peers", "receive_window", "number", "channels",
-                        "bearer", "isdn", "control", "events", "timers", "incoming", "incoming_auth", "domains", "radius"});
+                        "bearer", "isdn", "control", "events", "events-flush", "timers", "incoming", "incoming_auth", "domains", "radius"});
         dl::core::DaemonShell shell("lac-emu");
         auto& io = shell.io;
         auto& timers = shell.timers;
@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
         };
         connect_isdn();
 
-        shell.log_events(cfg.get_string("events", ""));
+        shell.log_events(cfg.get_string("events", ""), dl::core::event_flush_from(cfg));
 
         if (auto* control = shell.open_control(cfg.get_string("control", ""))) {
             control->add_handler("show state", [&](const nlohmann::json&) {

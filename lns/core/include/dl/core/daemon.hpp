@@ -35,8 +35,9 @@ public:
     EventBus bus{clock};
     TimerRegistry registry;
 
-    /// Appends every event to `path` (one JSON object per line). Empty path: no log.
-    void log_events(const std::string& path);
+    /// Appends every event to `path` (one JSON object per line), written per event or once per
+    /// pass of `io` (EventFlush). Empty path: no log.
+    void log_events(const std::string& path, EventFlush flush = EventFlush::line);
     /// Opens the control server on `path` (not started: add handlers, then start()). Empty path:
     /// nullptr. Throws what ControlServer throws (socket errors).
     ControlServer* open_control(const std::string& path);

@@ -120,6 +120,19 @@ private:
     std::uint64_t published_ = 0;
 };
 
+/// When a daemon's event log reaches the file (config key `events-flush`).
+///  - line (default): every event is written before publish() returns, so it is in the file before
+///    any packet it caused leaves the daemon — what the conformance suites rely on when they read
+///    the log after seeing a packet on the wire.
+///  - loop: one write per pass of the daemon's loop (JsonLinesSink::defer_flush); an event may reach
+///    the file a few microseconds after a packet it caused. For load (docs/performance.md).
+enum class EventFlush { line, loop };
+
+/// Parses `events-flush` ("line" | "loop") of a daemon config map; absent: `fallback`.
+/// ConfigError naming the key and the allowed values otherwise.
+class ConfigNode;
+EventFlush event_flush_from(const ConfigNode& cfg, EventFlush fallback = EventFlush::line);
+
 /// Writes each event as one JSON object per line to a file (O_APPEND).
 ///
 /// By default every line is flushed as it is written (a reader tailing the file sees each event at

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dl/core/clock.hpp"
+#include "dl/core/event.hpp"
 #include "dl/core/ipv4.hpp"
 
 namespace dl::core {
@@ -49,6 +50,8 @@ struct LnsdConfig {
     std::uint16_t port = 1701;
     std::string hostname = "lnsd";
     std::uint16_t receive_window = 16;
+    /// `events-flush`: the --events log written per event (line, default) or per loop pass.
+    core::EventFlush events_flush = core::EventFlush::line;
     unsigned max_retransmits = 5;
     std::string secret;
     bool hide_avps = false;
