@@ -171,6 +171,13 @@ def test_delayed_message_arrives_after_the_delay(flab):
     hang_up_if_in_service(lab, d)
 
 
+def cpe_released(lab, cause: str) -> bool:
+    """cpe-emu's event log has a call released with `cause` (its ISDN RELEASE crosses lnsd's CDN)."""
+    f = lab.run_dir / "cpe-events.jsonl"
+    return f.exists() and any(e["entity"] == "cpe.call" and e["event"] == "released" and e["cause"] == cause
+                              for e in (json.loads(x) for x in f.read_text().splitlines() if x.strip()))
+
+
 @pytest.mark.req("PEER.hangup")
 def test_lac_hangup_sends_cdn_and_release(flab):
     lab, d = flab
@@ -184,8 +191,7 @@ def test_lac_hangup_sends_cdn_and_release(flab):
     ev = d.event_list()[mark:]
     assert any(e["entity"] == "l2tp.session" and e["event"] == "recv-CDN" and e["cause"] == "CDN result 3"
                for e in ev), [(e["entity"], e["event"], e["cause"]) for e in ev]
-    cpe_ev = [json.loads(x) for x in (lab.run_dir / "cpe-events.jsonl").read_text().splitlines() if x.strip()]
-    assert any(e["entity"] == "cpe.call" and e["event"] == "released" and e["cause"] == "cause 31" for e in cpe_ev)
+    wait_for(lambda: cpe_released(lab, "cause 31"), 10, "cpe-emu's call released with cause 31")
     with pytest.raises(Exception, match="no such call"):
         lac(lab, "hangup", {"call": call})
 
@@ -205,8 +211,7 @@ def test_isdn_hangup_releases_the_call_and_the_lns_sees_the_cdn(flab):
     # After CONNECT any release is loss of carrier (Result Code 1) at lac-emu (cdn_result_for).
     assert any(e["entity"] == "l2tp.session" and e["event"] == "recv-CDN" and e["cause"] == "CDN result 1"
                for e in ev), [(e["entity"], e["event"], e["cause"]) for e in ev]
-    cpe_ev = [json.loads(x) for x in (lab.run_dir / "cpe-events.jsonl").read_text().splitlines() if x.strip()]
-    assert any(e["entity"] == "cpe.call" and e["event"] == "released" and e["cause"] == "cause 41" for e in cpe_ev)
+    wait_for(lambda: cpe_released(lab, "cause 41"), 10, "cpe-emu's call released with cause 41")
     assert not [c for c in control(ictl, "show state")["calls"] if c["state"] == "Active"]
 
 
