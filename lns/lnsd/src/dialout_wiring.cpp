@@ -3,7 +3,6 @@
 #include "dl/lnsd/dialout_wiring.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
 #include "dl/core/config.hpp"
@@ -17,6 +16,7 @@
 #include "dl/ppp/engine/link.hpp"
 #include "dl/radius/client/builders.hpp"
 #include "dl/radius/client/client.hpp"
+#include "dl/radius/client/ppp_credentials.hpp"
 
 namespace dl::lnsd {
 
@@ -410,7 +410,23 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
                 bus_.publish(e);
                 start_link(*cc, p, nullptr, &info);
             };
-            if (submit_ppp_auth(call, *cr, std::move(done))) {
+            // Proxy credentials RADIUS cannot be asked with (e.g. a 17-octet CHAP response) are a
+            // rejection: no session (RFC 2865 §5.3; rc::ppp_auth_request names the problem).
+            auto m = rc::ppp_auth_request(*cr);
+            if (!m.ok()) {
+                refuse_credentials(id, *cr, *m.error);
+                core::Event e;
+                e.entity = "lnsd.incoming";
+                e.id = sid;
+                e.event = "proxy-authentication-rejected";
+                e.cause = cr->user + ": " + m.error->message;
+                bus_.publish(e);
+                timers_.arm(core::Duration::zero(), [this, alive, id] {
+                    if (*alive) drop_call(id, false, "mandatory CHAP: proxy authentication refused");
+                });
+                return;
+            }
+            if (submit_ppp_auth(call, std::move(*m.request), std::move(done))) {
                 ++counters_.ppp_auth_requests;
                 return;
             }
@@ -616,9 +632,17 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
             if (Call* cc = find(id); cc && cc->link) cc->link->verify_result(ticket, r);
         });
     };
+    // One mapping of the credentials for lnsd, cpe-emu and lac-emu: what RADIUS cannot carry (a CHAP
+    // response not of 16 octets, an empty user, …) is answered here with a reject, never sent.
+    auto m = rc::ppp_auth_request(cr);
+    if (!m.ok()) {
+        refuse_credentials(id, cr, *m.error);
+        answer({false, m.error->message});
+        return;
+    }
     auto alive = alive_;
     const std::string user = cr.user;
-    const bool sent = submit_ppp_auth(*c, cr, [this, alive, id, user, answer](const rc::Completion& comp) {
+    const bool sent = submit_ppp_auth(*c, std::move(*m.request), [this, alive, id, user, answer](const rc::Completion& comp) {
         if (!*alive || comp.result == rc::Result::cancelled) return;
         Call* cc = find(id);
         if (!cc) return;
@@ -644,27 +668,32 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
     });
     if (!sent) {
         ++counters_.ppp_auth_rejects;
-        answer({false, "no LNS RADIUS server for virtual router " + c->vr + " or unencodable credentials"});
+        answer({false, "no LNS RADIUS server for virtual router " + c->vr + " or an unencodable Access-Request"});
     }
 }
 
+/// PPP credentials that cannot become an Access-Request (rc::ppp_auth_request): counted as a
+/// rejection and as refused, event `lnsd.ppp credentials-refused` naming the problem; nothing is
+/// sent to RADIUS. The caller answers the PPP layer / drops the call.
+void DialOutWiring::refuse_credentials(std::uint64_t id, const pe::Credentials& cr, const rc::PppCredentialsError& err) {
+    ++counters_.ppp_auth_rejects;
+    ++counters_.ppp_auth_refused;
+    core::Event e;
+    e.entity = "lnsd.ppp";
+    e.id = std::to_string(id);
+    e.event = "credentials-refused";
+    e.cause = cr.user + ": " + err.message;
+    e.extra = {{"problem", std::string(rc::to_string(err.problem))}, {"user", cr.user},
+               {"method", std::string(pe::to_string(cr.method))}};
+    bus_.publish(e);
+}
+
 /// PPP authentication Access-Request (RFC 2865 §5.2 PAP / §5.3 CHAP, RFC 2868 tunnel attributes)
-/// of a call's credentials to its VR's LNS RADIUS servers. False when there is no server or the
-/// request cannot be built (nothing submitted, `done` never called).
-bool DialOutWiring::submit_ppp_auth(Call& c, const pe::Credentials& cr, std::function<void(const rc::Completion&)> done) {
+/// of a call's credentials (mapped by rc::ppp_auth_request) to its VR's LNS RADIUS servers. False
+/// when there is no server or the request cannot be built (nothing submitted, `done` never called).
+bool DialOutWiring::submit_ppp_auth(Call& c, rc::PppAuthRequest req, std::function<void(const rc::Completion&)> done) {
     const auto* vr = cfg_.find_vr(c.vr);
     if (!vr || !radius_.servers(lns_group(c.vr))) return false;
-    rc::PppAuthRequest req;
-    req.user_name = cr.user;
-    if (cr.method == pe::AuthMethod::chap_md5) {
-        req.method = rc::PppAuthRequest::Method::chap;
-        req.chap_ident = cr.chap_id;
-        req.chap_challenge = cr.challenge;
-        std::memcpy(req.chap_response.data(), cr.response.data(), std::min<std::size_t>(16, cr.response.size()));
-    } else {
-        req.method = rc::PppAuthRequest::Method::pap;
-        req.password = cr.password;
-    }
     if (c.handle) {
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
@@ -997,7 +1026,11 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                                           {"calls-closed", k.calls_closed},   {"tun-in", k.tun_in},
                                           {"tun-no-route", k.tun_no_route},   {"route-errors", k.route_errors},
                                           {"acct-requests", k.acct_requests}, {"acct-responses", k.acct_responses},
-                                          {"acct-timeouts", k.acct_timeouts}, {"acct-interims", k.acct_interims}};
+                                          {"acct-timeouts", k.acct_timeouts}, {"acct-interims", k.acct_interims},
+                                          {"ppp-auth-requests", k.ppp_auth_requests},
+                                          {"ppp-auth-accepts", k.ppp_auth_accepts},
+                                          {"ppp-auth-rejects", k.ppp_auth_rejects},
+                                          {"ppp-auth-refused", k.ppp_auth_refused}};
                            return j;
                        }),
                        "dial-out chassis state, timers and counters");

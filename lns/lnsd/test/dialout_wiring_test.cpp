@@ -116,6 +116,9 @@ struct World {
     std::unique_ptr<pe::Link> cpe;
     bool auto_cpe = true;  // incoming calls: start the CPE Link when the LAC's call is up
     bool cpe_network = false;
+    /// Set: the CPE's CHAP Response Value is cut or padded to this many octets on the wire
+    /// (RFC 1994 §4.1 Value-Size; MD5 gives 16), a broken peer.
+    std::optional<std::size_t> cpe_chap_response_size;
     std::vector<std::vector<std::uint8_t>> cpe_ipv4;
     std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> cpe_queue;
 
@@ -223,6 +226,19 @@ struct World {
         c.require_auth = require;
         pe::LinkCallbacks cb;
         cb.send = [this](std::uint16_t proto, std::vector<std::uint8_t> info) {
+            // CHAP Response (RFC 1994 §4.1): Code 2, Identifier, Length, Value-Size, Value, Name.
+            if (cpe_chap_response_size && proto == 0xC223 && info.size() >= 5 && info[0] == 2) {
+                const std::size_t n = *cpe_chap_response_size, old_n = info[4];
+                std::vector<std::uint8_t> v(info.begin() + 5, info.begin() + 5 + static_cast<std::ptrdiff_t>(old_n));
+                v.resize(n, 0xEE);
+                std::vector<std::uint8_t> name(info.begin() + 5 + static_cast<std::ptrdiff_t>(old_n), info.end());
+                info.resize(5);
+                info[4] = static_cast<std::uint8_t>(n);
+                info.insert(info.end(), v.begin(), v.end());
+                info.insert(info.end(), name.begin(), name.end());
+                info[2] = static_cast<std::uint8_t>(info.size() >> 8);
+                info[3] = static_cast<std::uint8_t>(info.size());
+            }
             std::vector<std::uint8_t> f{0xFF, 0x03, static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)};
             f.insert(f.end(), info.begin(), info.end());
             if (lac_call) lac->send_ppp(*lac_call, f);
@@ -527,6 +543,46 @@ TEST(DialOutWiring, CpeRejectedByLnsRadiusClearsTheCall) {
     EXPECT_EQ(w.dp.size(), 1u) << "no access route without authentication";
 }
 
+// A CPE whose CHAP Response Value is 17 octets (MD5 gives 16, RFC 1994 §4.1) is refused by lnsd
+// itself: no Access-Request to the LNS RADIUS (the old mapping cut it to 16 octets and asked), a
+// counted rejection, the reason in the event, the call cleared.
+// req: RADIUS.ppp-credentials, PPP.mutual-auth
+TEST(DialOutWiring, ChapResponseOfSeventeenOctetsIsRefusedWithoutRadius) {
+    World w;
+    w.cpe_chap_response_size = 17;
+    dl::core::EventRecorder refused(w.bus, {"lnsd.ppp", ""});
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(3s);
+    EXPECT_EQ(w.home_requests.size(), 1u) << "the dial-out Access-Request itself was sent";
+    EXPECT_TRUE(w.lns_requests.empty()) << "no PPP Access-Request with a cut or padded CHAP response";
+    EXPECT_GE(w.w->counters().ppp_auth_refused, 1u);
+    EXPECT_EQ(w.w->counters().ppp_auth_refused, w.w->counters().ppp_auth_rejects) << "every reject was a refusal";
+    ASSERT_GE(refused.events().size(), 1u) << "an lnsd.ppp event names the refusal";
+    const auto& e = refused.events().front();
+    EXPECT_EQ(e.event, "credentials-refused");
+    EXPECT_EQ(e.cause, "cpe-remote: CHAP response of 17 octets, not 16 (RFC 1994 MD5)");
+    EXPECT_EQ(e.extra.value("problem", ""), "chap-response-size") << e.extra.dump();
+    EXPECT_FALSE(w.cpe_network) << "no network phase without authentication";
+    EXPECT_NE(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    EXPECT_EQ(w.w->call_count(), 0u) << "the call is cleared";
+    EXPECT_EQ(w.dp.size(), 1u) << "no access route without authentication";
+    const auto ch = w.call("show l2tp dial-out chassis");
+    EXPECT_EQ(ch["result"]["wiring"]["ppp-auth-refused"], w.w->counters().ppp_auth_refused) << ch.dump();
+}
+
+// Control: the same world with a 16-octet response authenticates through the LNS RADIUS, so the
+// refusal above is the response size and nothing else.
+// req: RADIUS.ppp-credentials
+TEST(DialOutWiring, ChapResponseOfSixteenOctetsIsAskedOfRadius) {
+    World w;
+    w.cpe_chap_response_size = 16;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(3s);
+    EXPECT_EQ(w.lns_requests.size(), 1u);
+    EXPECT_EQ(w.w->counters().ppp_auth_refused, 0u);
+    EXPECT_TRUE(w.cpe_network);
+}
+
 // req: T73.down, T77.dormant
 TEST(DialOutWiring, ControlCommands) {
     World w;
@@ -780,6 +836,28 @@ TEST(DialOutWiring, IncomingCallProxyLcpNotAcceptableRenegotiatesOnce) {
     EXPECT_EQ(text.find("NOT PERMITTED"), std::string::npos) << text;
     EXPECT_TRUE(w.cpe_network) << "renegotiated with the CPE, CHAP through the LNS RADIUS";
     EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"});
+}
+
+// Proxy CHAP (RFC 2661 §4.4.5 Proxy Authen Response) of 17 octets: in proxy mode and in mandatory
+// CHAP mode lnsd refuses it without asking the LNS RADIUS; no session.
+// req: RADIUS.ppp-credentials, LNS.proxy, LNS.mandatory-chap
+TEST(DialOutWiring, IncomingCallProxyChapResponseOfSeventeenOctetsIsRefused) {
+    for (const char* mode : {"proxy", "mandatory-chap"}) {
+        const auto yaml = incoming_config(mode, "chap");
+        World w(yaml.c_str());
+        w.auto_cpe = false;
+        dl::core::EventRecorder refused(w.bus, {"lnsd.ppp", ""});
+        auto call = proxied_call(2);
+        call.proxy_authen_response->push_back(0xEE);
+        w.lac->place_incoming_call(kLnsPeer, call);
+        w.loop.advance(10s);  // proxy mode: LCP Terminate-Request x2 unanswered (no client here)
+        EXPECT_TRUE(w.lns_requests.empty()) << mode << ": nothing sent to the LNS RADIUS";
+        EXPECT_EQ(w.w->counters().ppp_auth_refused, 1u) << mode;
+        ASSERT_EQ(refused.events().size(), 1u) << mode << "\n" << refused.text();
+        EXPECT_EQ(refused.events()[0].cause, "cpe-remote: CHAP response of 17 octets, not 16 (RFC 1994 MD5)") << mode;
+        EXPECT_EQ(w.w->call_count(), 0u) << mode << ": no session";
+        EXPECT_EQ(w.lns->session_count(), 0u) << mode << ": CDN";
+    }
 }
 
 // req: LNS.auth-modes, LNS.mandatory-chap

@@ -10,6 +10,7 @@
 #include "dl/ppp/auth.hpp"
 #include "dl/ppp/hdlc.hpp"
 #include "dl/proto/errors.hpp"
+#include "dl/radius/client/ppp_credentials.hpp"
 #include "dl/radius/radius.hpp"
 
 namespace dl::cpe {
@@ -355,22 +356,9 @@ void Cpe::ask_radius(Call& c, std::uint32_t ticket, const ppp::engine::Credentia
     if (!radius_) return lns_verdict(c, ticket, LnsVerdict::no_answer, "no RADIUS client");
     // RFC 2865 §5.2 (PAP User-Password) / §5.3 + §5.40 (CHAP-Password, CHAP-Challenge), §5.41
     // NAS-Port-Type of the ISDN bearer; Called-Station-Id = the site, Calling-Station-Id = the caller.
-    radius::client::PppAuthRequest q;
-    q.user_name = cr.user;
-    if (cr.method == AuthMethod::chap_md5) {
-        if (cr.response.size() != q.chap_response.size()) {
-            lns_verdict(c, ticket, LnsVerdict::rejected,
-                        fmt::format("CHAP response of {} octets, not 16", cr.response.size()));
-            return;
-        }
-        q.method = radius::client::PppAuthRequest::Method::chap;
-        q.chap_ident = cr.chap_id;
-        std::copy(cr.response.begin(), cr.response.end(), q.chap_response.begin());
-        q.chap_challenge = cr.challenge;
-    } else {
-        q.method = radius::client::PppAuthRequest::Method::pap;
-        q.password = cr.password;
-    }
+    auto m = radius::client::ppp_auth_request(cr);
+    if (!m.ok()) return lns_verdict(c, ticket, LnsVerdict::rejected, m.error->message);
+    radius::client::PppAuthRequest& q = *m.request;
     q.called_station_id = s.cfg.number;
     q.calling_station_id = c.other_number;
     radius::client::PreparedRequest req;

@@ -11,6 +11,7 @@
 #include "dl/ppp/hdlc.hpp"
 #include "dl/proto/errors.hpp"
 #include "dl/radius/auth.hpp"
+#include "dl/radius/client/ppp_credentials.hpp"
 
 namespace dl::lac {
 
@@ -342,22 +343,12 @@ void Lac::ask_radius(InCall& c, std::uint32_t ticket, const ppp::engine::Credent
     }
     // RFC 2865 §5.2 / §5.3 / §5.40 credentials, §5.6 Framed, §5.7 PPP, §5.30 / §5.31 numbers,
     // §5.41 NAS-Port-Type of the ISDN bearer, NAS-Port = our side of the call reference.
-    radius::client::PppAuthRequest q;
-    q.user_name = cr.user;
-    if (cr.method == ppp::engine::AuthMethod::chap_md5) {
-        q.method = radius::client::PppAuthRequest::Method::chap;
-        if (cr.response.size() != q.chap_response.size()) {
-            refuse_incoming(c, ticket, counters_.refused_radius_reject,
-                            fmt::format("CHAP response of {} octets, not 16 (RFC 1994 MD5)", cr.response.size()));
-            return;
-        }
-        q.chap_ident = cr.chap_id;
-        std::copy(cr.response.begin(), cr.response.end(), q.chap_response.begin());
-        q.chap_challenge = cr.challenge;
-    } else {
-        q.method = radius::client::PppAuthRequest::Method::pap;
-        q.password = cr.password;
+    auto m = radius::client::ppp_auth_request(cr);
+    if (!m.ok()) {
+        refuse_incoming(c, ticket, counters_.refused_radius_reject, m.error->message);
+        return;
     }
+    radius::client::PppAuthRequest& q = *m.request;
     q.calling_station_id = c.calling;
     q.called_station_id = c.called;
     q.nas_port = c.ref & 0x7FFFu;

@@ -24,6 +24,7 @@
 #include "dl/core/ipv4.hpp"
 #include "dl/dialout/manager.hpp"
 #include "dl/lnsd/lns.hpp"
+#include "dl/radius/client/ppp_credentials.hpp"
 
 namespace dl::core {
 class ConfigNode;
@@ -150,6 +151,7 @@ struct WiringCounters {
     std::uint64_t aaa_requests = 0, aaa_accepts = 0, aaa_rejects = 0, aaa_timeouts = 0, aaa_invalid = 0;
     std::uint64_t calls_placed = 0, calls_connected = 0, calls_failed = 0, calls_closed = 0;
     std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
+    std::uint64_t ppp_auth_refused = 0;  ///< credentials RADIUS cannot carry (also in ppp_auth_rejects); not sent
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
     std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
@@ -218,8 +220,10 @@ private:
     void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
                     const l2tp::engine::ConnectInfo* incoming);
     void verify(std::uint64_t call, std::uint32_t ticket, const ppp::engine::Credentials& cr);
-    bool submit_ppp_auth(Call& c, const ppp::engine::Credentials& cr,
+    bool submit_ppp_auth(Call& c, radius::client::PppAuthRequest req,
                          std::function<void(const radius::client::Completion&)> done);
+    void refuse_credentials(std::uint64_t call, const ppp::engine::Credentials& cr,
+                            const radius::client::PppCredentialsError& err);
     /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
     /// LAC address in the call.
     IncomingAuthMode incoming_mode(Call& c);
