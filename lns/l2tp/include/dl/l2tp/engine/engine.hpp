@@ -153,7 +153,9 @@ struct EngineCallbacks {
     /// callback may call any Engine function — disconnect() another session (which raises that
     /// session's own upcall, nested, and only once even if its tunnel is going down), close_tunnel(),
     /// place_outgoing_call() / place_incoming_call() (a tunnel going down is never reused: a new
-    /// one opens), send_ppp() on other sessions. It must not destroy the Engine.
+    /// one opens), send_ppp() on other sessions. It must not destroy the Engine. Each is also
+    /// published, just before the upcall, as an `l2tp.session` event `call-ended` (cause = the
+    /// message; extra `by` = to_string(ended_by), `result`) when the bus has subscribers.
     std::function<void(SessionKey, const CallFailure&)> call_ended;
     std::function<void(SessionKey, std::span<const std::uint8_t>)> ppp_frame;
     std::function<void(SessionKey, const OutgoingCall&)> ocrq;               ///< LAC role
