@@ -107,7 +107,8 @@ public:
     std::function<void(CallHandle, const l2tp::engine::ConnectInfo&)> on_connected;
     /// Once per session that ends, whoever ended it (the engine's call_ended: peer CDN, our own
     /// CDN — clear_session, cancel_outgoing_call —, tunnel down); CallFailure::ended_by says who.
-    /// Runs inside the call that ended it (receive, clear_*, close_all, cancel_outgoing_call).
+    /// Runs inside the call that ended it (receive, clear_*, close_all, cancel_outgoing_call, or
+    /// the timer that found the tunnel lost).
     std::function<void(CallHandle, const l2tp::engine::CallFailure&)> on_disconnected;
     std::function<void(CallHandle, std::span<const std::uint8_t>)> on_ppp_frame;
     /// A PPP frame (address/control + protocol + information) on an established session, as one
@@ -138,7 +139,9 @@ public:
     std::size_t clear_destination(core::Ipv4Address a);
     /// Closes one tunnel (StopCCN) with all its sessions. Returns tunnels closed (all engines).
     std::size_t clear_tunnel(std::uint16_t tunnel);
-    /// Clears one session (CDN Result 3, administrative). False if unknown.
+    /// Clears one session (CDN Result 3, administrative, Error Message "session cleared by
+    /// administrator"); its owner is told once, inside this call, through on_disconnected
+    /// (ended_by local_disconnect). False if unknown.
     bool clear_session(std::uint16_t tunnel, std::uint16_t session);
     /// A shut-down destination keeps its tunnels but accepts no new ones; `on=false` re-enables.
     void shutdown_destination(core::Ipv4Address a, bool on = true);
