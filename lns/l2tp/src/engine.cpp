@@ -62,8 +62,12 @@ public:
     void handle(L2TP& m);
     void handle_checked(L2TP& m);
     void start_open();
-    void stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause);
-    void down(TE ev, const std::string& cause);  // no StopCCN (received one, or transport failure)
+    /// Sends a StopCCN and goes down; the sessions end with `by` (local_stopccn unless a timeout).
+    void stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause,
+              CallEndedBy by = CallEndedBy::local_stopccn);
+    /// Tunnel down (no StopCCN of ours here: received one, transport failure, or after stop()):
+    /// every session ends with one call_ended upcall (Result 1, `by`), then tunnel_down().
+    void down(TE ev, const std::string& cause, CallEndedBy by);
     void send(L2TP m, bool hide = false);
     void touch();
     /// O(1): the sessions are hashed by our Session ID.
@@ -191,7 +195,7 @@ Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id, PeerPolicy policy)
                   if (e_.cb_.send) e_.cb_.send(peer_, std::move(b));
               },
               [this](L2TP& m) { handle(m); },
-              [this](const std::string& cause) { down(TE::failure, cause); }}),
+              [this](const std::string& cause) { down(TE::failure, cause, CallEndedBy::timeout); }}),
       fsm_(spec(), {e.bus_, e.timers_, e.registry_}, *this, std::to_string(id), TS::idle),
       hello_(*e.timers_), policy_(std::move(policy)), serial_(++e.tunnel_serial_) {
     if (policy_.secret.empty()) policy_.hide_avps = false;  // nothing to hide with
@@ -206,7 +210,7 @@ void Tunnel::touch() {
             hello_.start(e_.registry_->get("hello"), [this] {
                 if (fsm_.state() != TS::established)
                     stop(StopCcnResult::GeneralError, GeneralError::NoError, "control connection setup timed out",
-                         TE::close, "setup timeout");
+                         TE::close, "setup timeout", CallEndedBy::timeout);
             });
         return;
     }
@@ -275,7 +279,8 @@ void Tunnel::handle_checked(L2TP& m) {
                    "vendor " + std::to_string(bad->vendor_id()) + " type " + std::to_string(bad->type()));
         if (is_session_type(type) && m.session_id() != 0) {
             if (Session* s = session(m.session_id())) {
-                e_.disconnect(s->key(), CdnResult::GeneralError, GeneralError::UnknownMandatoryAvp);
+                e_.clear_call(s->key(), CdnResult::GeneralError, GeneralError::UnknownMandatoryAvp, std::nullopt, {},
+                              CallEndedBy::engine_cdn);
                 return;
             }
         }
@@ -445,32 +450,38 @@ void Tunnel::on_stopccn(L2TP& m) {
         }
     }
     ch_.send_zlb();  // §5.7: acknowledge at once
-    down(TE::recv_stopccn, cause);
+    down(TE::recv_stopccn, cause, CallEndedBy::peer_stopccn);
 }
 
-void Tunnel::down(TE ev, const std::string& cause) {
+void Tunnel::down(TE ev, const std::string& cause, CallEndedBy by) {
     if (closing_) return;
     closing_ = true;
     hello_.cancel();
     fsm_.dispatch(ev, cause);
-    std::vector<std::uint16_t> ids;
-    ids.reserve(sessions_.size());
-    for (auto& [sid, s] : sessions_) ids.push_back(sid);
-    std::sort(ids.begin(), ids.end());  // deterministic order of the upcalls
-    for (auto sid : ids) {
-        Session& s = *sessions_[sid];
-        s.fsm_.dispatch(SE::tunnel_down, cause);
-        discard_early(s, "tunnel down");
-        if (e_.cb_.failed) e_.cb_.failed(s.key(), CallFailure{static_cast<std::uint16_t>(CdnResult::LossOfCarrier),
-                                                               std::nullopt, cause, std::nullopt});
-    }
+    // Every session leaves the tunnel before the first upcall: a callback that disconnect()s
+    // another session of this tunnel finds it gone (false, no second upcall), and one that places
+    // a call gets a new tunnel (tunnel_to skips a closing one). Ascending Session ID: deterministic.
+    std::vector<std::unique_ptr<Session>> gone;
+    gone.reserve(sessions_.size());
+    for (auto& [sid, s] : sessions_) gone.push_back(std::move(s));
     sessions_.clear();
+    waiting_.clear();
+    std::sort(gone.begin(), gone.end(), [](const auto& a, const auto& b) { return a->id_ < b->id_; });
+    for (auto& s : gone) {
+        s->fsm_.dispatch(SE::tunnel_down, cause);
+        discard_early(*s, "tunnel down");
+        const SessionKey k = s->key();
+        s.reset();
+        e_.call_ended(k, CallFailure{static_cast<std::uint16_t>(CdnResult::LossOfCarrier), std::nullopt, cause,
+                                     std::nullopt, by});
+    }
     if (ev == TE::failure) ch_.stop();
     if (e_.cb_.tunnel_down) e_.cb_.tunnel_down(id_, cause);
     e_.erase_later(id_);
 }
 
-void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause) {
+void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string msg, TE ev, std::string cause,
+                  CallEndedBy by) {
     if (closing_) return;
     StopccnParams p;
     p.assigned_tunnel_id = id_;
@@ -481,7 +492,7 @@ void Tunnel::stop(StopCcnResult r, std::optional<GeneralError> err, std::string 
         p.error_message = std::move(msg);
     }
     send(make_stopccn(p));
-    down(ev, cause + " (StopCCN result " + std::to_string(static_cast<int>(r)) + ")");
+    down(ev, cause + " (StopCCN result " + std::to_string(static_cast<int>(r)) + ")", by);
 }
 
 void Tunnel::discard_early(Session& s, const char* why) {
@@ -651,11 +662,12 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
                 f.message = rc->message;
             }
             f.q931 = m.q931_cause_code();
+            f.ended_by = CallEndedBy::peer_cdn;
             s->fsm_.dispatch(SE::recv_cdn, "CDN result " + std::to_string(f.result));
             discard_early(*s, "CDN received");
             SessionKey k = s->key();
             sessions_.erase(s->id_);
-            if (e_.cb_.failed) e_.cb_.failed(k, f);
+            e_.call_ended(k, f);
             break;
         }
         case MessageType::WEN:
@@ -979,7 +991,13 @@ bool Engine::call_connected(SessionKey k, std::uint32_t tx, std::uint32_t framin
     return true;
 }
 
-bool Engine::disconnect(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931) {
+bool Engine::disconnect(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931,
+                        std::string message) {
+    return clear_call(k, r, err, std::move(q931), std::move(message), CallEndedBy::local_disconnect);
+}
+
+bool Engine::clear_call(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931,
+                        std::string message, CallEndedBy by) {
     Tunnel* t = find_tunnel(k.tunnel);
     Session* s = lookup(*this, k, t);
     if (!s || !s->fsm_.dispatch(SE::disconnect, "CDN result " + std::to_string(static_cast<int>(r)))) return false;
@@ -988,13 +1006,43 @@ bool Engine::disconnect(SessionKey k, CdnResult r, std::optional<GeneralError> e
     p.header.session_id = s->peer_id_;
     p.result = r;
     p.error = err;
+    if (!message.empty()) {
+        if (!p.error) p.error = GeneralError::NoError;  // §4.4.2: the Error Message follows the Error Code
+        p.error_message = message;
+    }
     p.assigned_session_id = s->id_;
     p.q931_cause = q931;
     // A call still waiting for its tunnel has told the peer nothing yet: no CDN to send.
     if (s->peer_id_ != 0 || s->role_ == lns_outgoing || s->role_ == lac_incoming)
         if (t->fsm_.state() == TS::established) t->send(make_cdn(p));
     t->sessions_.erase(k.session);
+    CallFailure f;
+    f.result = static_cast<std::uint16_t>(r);
+    if (p.error) f.error = static_cast<std::uint16_t>(*p.error);
+    if (!message.empty()) f.message = std::move(message);
+    f.q931 = std::move(q931);
+    f.ended_by = by;
+    call_ended(k, f);
     return true;
+}
+
+void Engine::call_ended(SessionKey k, const CallFailure& f) {
+    if (bus_->has_subscribers())  // nothing built per call when no one listens (benchmarks)
+        publish("l2tp.session", std::to_string(k.tunnel) + "/" + std::to_string(k.session), "call-ended",
+                f.message.value_or(""), {{"by", to_string(f.ended_by)}, {"result", f.result}});
+    if (cb_.call_ended) cb_.call_ended(k, f);
+}
+
+const char* to_string(CallEndedBy by) noexcept {
+    switch (by) {
+        case CallEndedBy::peer_cdn: return "peer-cdn";
+        case CallEndedBy::local_disconnect: return "local-disconnect";
+        case CallEndedBy::engine_cdn: return "engine-cdn";
+        case CallEndedBy::peer_stopccn: return "peer-stopccn";
+        case CallEndedBy::local_stopccn: return "local-stopccn";
+        case CallEndedBy::timeout: return "timeout";
+    }
+    return "?";
 }
 
 bool Engine::send_ppp(SessionKey k, std::span<const std::uint8_t> frame) {

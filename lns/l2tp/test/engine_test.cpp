@@ -36,7 +36,9 @@ struct Side {
     std::vector<std::string> log;  // upcalls
     std::vector<SessionKey> ocrqs;
     std::vector<ConnectInfo> connects;
-    std::vector<CallFailure> failures;
+    std::vector<CallFailure> failures;  // call_ended, every one (CallFailure::ended_by says who)
+    std::vector<SessionKey> ended;      // their keys
+    std::function<void(SessionKey, const CallFailure&)> on_ended;  // re-entrancy tests: runs inside the upcall
     std::vector<std::vector<std::uint8_t>> frames;
     std::vector<std::uint16_t> ups;
     std::vector<Accm> accms;
@@ -92,9 +94,11 @@ struct World {
             me.log.push_back("connected");
             me.order.push_back("connected");
         };
-        cb.failed = [&me](SessionKey, const CallFailure& f) {
+        cb.call_ended = [&me](SessionKey k, const CallFailure& f) {
             me.failures.push_back(f);
+            me.ended.push_back(k);
             me.log.push_back("failed " + std::to_string(f.result));
+            if (me.on_ended) me.on_ended(k, f);
         };
         cb.ppp_frame = [&me](SessionKey, std::span<const std::uint8_t> f) {
             me.frames.emplace_back(f.begin(), f.end());
@@ -886,6 +890,7 @@ const char* const kRefusedGolden = R"(+0.000000s l2tp.tunnel 50163: idle -> wait
 +0.010000s l2tp.tunnel 20597: idle -> idle on recv-SCCRQ-not-acceptable (cause=destination is shut down (StopCCN result 4))
 +1.020000s l2tp.tunnel 50163: wait-ctl-reply -> idle on recv-StopCCN (cause=StopCCN result 4 error 0 (destination is shut down))
 +1.020000s l2tp.session 50163/33077: wait-tunnel -> idle on tunnel-down (cause=StopCCN result 4 error 0 (destination is shut down))
++1.020000s l2tp.session 50163/33077: call-ended (cause=StopCCN result 4 error 0 (destination is shut down)) {"by":"peer-stopccn","result":1}
 )";
 
 // req: L2TP.stopccn
@@ -1087,9 +1092,15 @@ TEST(EngineResultCodes, CdnEveryCodeSentByLacReceivedByLns) {
         EXPECT_EQ(lines_from(w, "on disconnect"),
                   "+2.000000s l2tp.session 20597/43791: " + std::string(r <= 3 ? "established" : "wait-cs-answer") +
                       " -> idle on disconnect (cause=CDN result " + std::to_string(r) +
-                      ")\n+2.010000s l2tp.session 50163/33077: " + before +
-                      " -> idle on recv-CDN (cause=CDN result " + std::to_string(r) + ")\n")
+                      ")\n+2.000000s l2tp.session 20597/43791: call-ended {\"by\":\"local-disconnect\",\"result\":" +
+                      std::to_string(r) + "}\n+2.010000s l2tp.session 50163/33077: " + before +
+                      " -> idle on recv-CDN (cause=CDN result " + std::to_string(r) +
+                      ")\n+2.010000s l2tp.session 50163/33077: call-ended {\"by\":\"peer-cdn\",\"result\":" +
+                      std::to_string(r) + "}\n")
             << r;
+        EXPECT_EQ(w.lac.failures.size(), 1u) << r << ": the LAC told once of its own CDN";
+        EXPECT_EQ(w.lac.failures.at(0).ended_by, CallEndedBy::local_disconnect) << r;
+        EXPECT_EQ(f.ended_by, CallEndedBy::peer_cdn) << r;
     }
 }
 
@@ -1111,10 +1122,12 @@ TEST(EngineResultCodes, CdnEveryCodeSentByLnsReceivedByLac) {
         EXPECT_EQ(w.lac.engine->session_state(lk), "") << r;
         EXPECT_EQ(lines_from(w, "on disconnect"),
                   "+2.000000s l2tp.session 50163/33077: established -> idle on disconnect (cause=CDN result " +
-                      std::to_string(r) + ")\n+2.010000s l2tp.session 20597/43791: established -> idle on recv-CDN "
-                                          "(cause=CDN result " +
-                      std::to_string(r) + ")\n")
+                      std::to_string(r) + ")\n+2.000000s l2tp.session 50163/33077: call-ended {\"by\":\"local-disconnect\","
+                      "\"result\":" + std::to_string(r) + "}\n+2.010000s l2tp.session 20597/43791: established -> idle on "
+                      "recv-CDN (cause=CDN result " + std::to_string(r) + ")\n+2.010000s l2tp.session 20597/43791: "
+                      "call-ended {\"by\":\"peer-cdn\",\"result\":" + std::to_string(r) + "}\n")
             << r;
+        EXPECT_EQ(w.lns.failures.size(), 1u) << r << ": the LNS told once of its own CDN";
     }
 }
 
@@ -1366,4 +1379,221 @@ TEST(EngineEarlyData, ZeroFramesIsTheOldBehaviour) {
     EXPECT_EQ(w.lns.engine->stats().unknown_session, 2u);
     EXPECT_EQ(w.lns.engine->stats().data_early_kept, 0u);
     EXPECT_EQ(w.rec.count("early-data-kept"), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// call_ended (issue: the engine reports the calls it ends itself): ONE upcall per session that
+// ends, whoever ended it, with who ended it; never a second one, never none.
+
+namespace {
+/// `n` established outgoing calls on one tunnel: (LNS keys, LAC keys), in placing order.
+std::pair<std::vector<SessionKey>, std::vector<SessionKey>> establish_n(World& w, std::size_t n) {
+    std::vector<SessionKey> ks;
+    for (std::size_t i = 0; i < n; ++i) ks.push_back(w.lns.engine->place_outgoing_call(kLac, call()));
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.ocrqs.size(), n);
+    for (const auto& lk : w.lac.ocrqs) {
+        EXPECT_TRUE(w.lac.engine->accept(lk));
+        EXPECT_TRUE(w.lac.engine->call_connected(lk, 64000, kFramingSync));
+    }
+    w.loop.advance(1s);
+    for (const auto& k : ks) EXPECT_EQ(w.lns.engine->session_state(k), "established");
+    return {ks, w.lac.ocrqs};
+}
+/// The golden lines of the call-ended events only.
+std::string call_ended_lines(const World& w) {
+    std::string s;
+    for (const auto& line : w.rec.lines())
+        if (line.find(" call-ended") != std::string::npos) s += line + "\n";
+    return s;
+}
+std::size_t count_of(const std::vector<SessionKey>& v, SessionKey k) {
+    return static_cast<std::size_t>(std::count(v.begin(), v.end(), k));
+}
+}  // namespace
+
+// req: L2TP.call-ended, L2TP.outgoing
+TEST(EngineCallEnded, PeerCdnOneUpcallEachSideWithWhoEndedIt) {
+    World w;
+    auto [k, lk] = establish(w);
+    ASSERT_TRUE(w.lac.engine->disconnect(lk, CdnResult::Busy, std::nullopt, Q931Cause{17, 0x5a, "busy"}));
+    // The LAC's own upcall runs inside disconnect(): before any time passes.
+    ASSERT_EQ(w.lac.failures.size(), 1u) << "LAC not told of its own disconnect inside the call";
+    EXPECT_EQ(w.lac.failures[0].ended_by, CallEndedBy::local_disconnect);
+    EXPECT_EQ(w.lac.ended[0], lk);
+    EXPECT_EQ(w.lac.failures[0].result, 8u);
+    EXPECT_EQ(w.lac.failures[0].q931->cause_code, 17u);
+    EXPECT_TRUE(w.lns.failures.empty()) << "the LNS told before the CDN arrived";
+    w.loop.advance(5s);
+    ASSERT_EQ(w.lns.failures.size(), 1u) << "LNS: exactly one upcall for the peer's CDN";
+    EXPECT_EQ(w.lns.ended[0], k);
+    EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::peer_cdn);
+    EXPECT_EQ(w.lns.failures[0].result, 8u);
+    ASSERT_TRUE(w.lns.failures[0].q931);
+    EXPECT_EQ(w.lns.failures[0].q931->cause_code, 17u);
+    EXPECT_EQ(w.lac.failures.size(), 1u) << "LAC: a second upcall";
+    EXPECT_EQ(call_ended_lines(w),
+              "+2.000000s l2tp.session 20597/43791: call-ended {\"by\":\"local-disconnect\",\"result\":8}\n"
+              "+2.010000s l2tp.session 50163/33077: call-ended {\"by\":\"peer-cdn\",\"result\":8}\n");
+}
+
+// req: L2TP.call-ended, L2TP.outgoing
+TEST(EngineCallEnded, LocalDisconnectUpcallInsideTheCallOnceWithTheCdnsContents) {
+    World w;
+    auto [k, lk] = establish(w);
+    ASSERT_TRUE(w.lns.engine->disconnect(k, CdnResult::Administrative, std::nullopt, std::nullopt,
+                                         "session cleared by administrator"));
+    ASSERT_EQ(w.lns.failures.size(), 1u) << "no upcall from inside disconnect()";
+    const CallFailure& f = w.lns.failures[0];
+    EXPECT_EQ(w.lns.ended[0], k);
+    EXPECT_EQ(f.ended_by, CallEndedBy::local_disconnect);
+    EXPECT_EQ(f.result, 3u);
+    EXPECT_EQ(f.error, std::optional<std::uint16_t>(0)) << "§4.4.2: an Error Message comes with Error Code 0";
+    EXPECT_EQ(f.message.value_or(""), "session cleared by administrator");
+    EXPECT_FALSE(f.q931);
+    EXPECT_EQ(w.lns.engine->session_state(k), "") << "session still there during / after the upcall";
+    EXPECT_FALSE(w.lns.engine->disconnect(k, CdnResult::Administrative)) << "a second disconnect succeeded";
+    w.loop.advance(5s);
+    EXPECT_EQ(w.lns.failures.size(), 1u) << "a second upcall for the same session";
+    EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC CDN")), 1) << w.wire_text();
+    // The CDN carried what the upcall said (the peer's view).
+    ASSERT_EQ(w.lac.failures.size(), 1u);
+    EXPECT_EQ(w.lac.failures[0].ended_by, CallEndedBy::peer_cdn);
+    EXPECT_EQ(w.lac.failures[0].result, 3u);
+    EXPECT_EQ(w.lac.failures[0].message.value_or(""), "session cleared by administrator");
+}
+
+// req: L2TP.call-ended
+TEST(EngineCallEnded, DisconnectOfACallWaitingForItsTunnelIsReportedWithoutACdn) {
+    World w;
+    w.drop = [](const std::string&, const std::string&) { return true; };
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    ASSERT_EQ(w.lns.engine->session_state(k), "wait-tunnel");
+    ASSERT_TRUE(w.lns.engine->disconnect(k, CdnResult::Administrative));
+    ASSERT_EQ(w.lns.failures.size(), 1u);
+    EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::local_disconnect);
+    w.loop.advance(60s);  // the tunnel gives up (retransmissions exhausted): the call is not ended again
+    EXPECT_EQ(w.lns.failures.size(), 1u) << "the gone call reported again with its tunnel";
+    EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC CDN")), 0);
+}
+
+// req: L2TP.call-ended, L2TP.stopccn
+TEST(EngineCallEnded, LocalTunnelCloseWithThreeSessionsOneUpcallEachBeforeTunnelDown) {
+    World w;
+    auto [ks, lks] = establish_n(w, 3);
+    ASSERT_EQ(ks[0].tunnel, ks[2].tunnel);
+    ASSERT_TRUE(w.lns.engine->close_tunnel(ks[0].tunnel, StopCcnResult::GeneralRequestToClear, std::nullopt, "bye"));
+    // All three, inside close_tunnel(), in ascending Session ID, then tunnel_down.
+    ASSERT_EQ(w.lns.failures.size(), 3u) << "not one upcall per session inside close_tunnel()";
+    std::vector<SessionKey> sorted = ks;
+    std::sort(sorted.begin(), sorted.end(), [](SessionKey a, SessionKey b) { return a.session < b.session; });
+    EXPECT_EQ(w.lns.ended, sorted);
+    for (const auto& f : w.lns.failures) {
+        EXPECT_EQ(f.ended_by, CallEndedBy::local_stopccn);
+        EXPECT_EQ(f.result, 1u);
+        EXPECT_EQ(f.message.value_or(""), "local close (StopCCN result 1)");
+    }
+    ASSERT_GE(w.lns.log.size(), 4u);
+    EXPECT_EQ(w.lns.log.back(), "tunnel-down: local close (StopCCN result 1)") << "tunnel_down not after the calls";
+    w.loop.advance(60s);  // StopCCN delivered, tunnel-hold, released
+    EXPECT_EQ(w.lns.failures.size(), 3u) << "a session reported twice";
+    for (const auto& k : ks) EXPECT_EQ(count_of(w.lns.ended, k), 1u);
+    EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC CDN")), 0) << "§5.7: no CDN";
+    // The LAC: its three calls ended by our StopCCN.
+    ASSERT_EQ(w.lac.failures.size(), 3u);
+    for (const auto& f : w.lac.failures) EXPECT_EQ(f.ended_by, CallEndedBy::peer_stopccn);
+    for (const auto& lk : lks) EXPECT_EQ(count_of(w.lac.ended, lk), 1u);
+}
+
+// req: L2TP.call-ended, L2TP.hello
+TEST(EngineCallEnded, HelloTimeoutEndsTheCallOnceAsTimeout) {
+    World w;
+    auto [k, lk] = establish(w);
+    w.drop = [](const std::string&, const std::string&) { return true; };  // link cut
+    w.loop.advance(59s);
+    EXPECT_TRUE(w.lns.failures.empty());
+    w.loop.advance(33s);  // HELLO at 60 s, retransmitted 1,2,4,8,8 s, failed 31 s after
+    ASSERT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC HELLO")), 6) << w.wire_text();
+    ASSERT_EQ(w.lns.failures.size(), 1u) << "the call lost with its tunnel not reported once";
+    EXPECT_EQ(w.lns.ended[0], k);
+    EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::timeout);
+    EXPECT_EQ(w.lns.failures[0].result, 1u);
+    EXPECT_EQ(w.lns.failures[0].message.value_or("").rfind("retransmissions exhausted", 0), 0u);
+    w.loop.advance(200s);
+    EXPECT_EQ(w.lns.failures.size(), 1u);
+    (void)lk;
+}
+
+// req: L2TP.call-ended
+TEST(EngineCallEnded, SetupTimeoutAndPeerStopCcnAndEngineCdnSayWhoEndedTheCall) {
+    {  // the SCCRQ is never answered: retransmissions exhausted before the tunnel is up (§5.8)
+        World w;
+        w.drop = [](const std::string& dir, const std::string&) { return dir == "LAC>LNS"; };
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+        w.loop.advance(100s);
+        ASSERT_EQ(w.lns.failures.size(), 1u);
+        EXPECT_EQ(w.lns.ended[0], k);
+        EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::timeout);
+    }
+    {  // the peer's StopCCN
+        World w;
+        auto [k, lk] = establish(w);
+        ASSERT_TRUE(w.lac.engine->close_tunnel(lk.tunnel, StopCcnResult::ShuttingDown));
+        EXPECT_EQ(w.lac.failures.size(), 1u);
+        EXPECT_EQ(w.lac.failures[0].ended_by, CallEndedBy::local_stopccn);
+        w.loop.advance(1s);
+        ASSERT_EQ(w.lns.failures.size(), 1u);
+        EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::peer_stopccn);
+        EXPECT_EQ(w.lns.failures[0].message.value_or(""), "StopCCN result 6");
+    }
+    {  // §4.1: unknown M-bit AVP in a session message, the engine's own CDN 2 / 8
+        World w;
+        auto [k, lk] = establish(w);
+        L2TP m = make_sli({0, k.session, 0, 0}, Accm{0, 0});
+        std::vector<std::uint8_t> v{1};
+        m.add_avp(9, 1, Avp::kMandatory, v);
+        inject(w.lns, kLac, *w.lac.engine->channel(lk.tunnel), std::move(m));
+        ASSERT_EQ(w.lns.failures.size(), 1u) << "the engine's own CDN ended the call without telling its owner";
+        EXPECT_EQ(w.lns.ended[0], k);
+        EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::engine_cdn);
+        EXPECT_EQ(w.lns.failures[0].result, 2u);
+        EXPECT_EQ(w.lns.failures[0].error, std::optional<std::uint16_t>(8));
+        w.loop.advance(1s);
+        EXPECT_EQ(w.lns.failures.size(), 1u);
+    }
+}
+
+// req: L2TP.call-ended
+TEST(EngineCallEnded, ReentrantCallbackDisconnectsAndPlacesCallsWithoutDoubleReports) {
+    // From inside its first report (tunnel closing), the owner disconnects every session of the
+    // tunnel and places a new call: every session is still reported exactly once (the others are
+    // already gone: disconnect() is false), the new call goes on a new tunnel and connects.
+    World w;
+    auto [ks, lks] = establish_n(w, 3);
+    const std::uint16_t old_tunnel = ks[0].tunnel;
+    Engine& lns = *w.lns.engine;
+    std::size_t disconnects_ok = 0, nested = 0;
+    std::optional<SessionKey> replacement;
+    w.lns.on_ended = [&](SessionKey, const CallFailure&) {
+        ++nested;
+        if (replacement) return;
+        for (const auto& k : ks) disconnects_ok += lns.disconnect(k, CdnResult::Administrative);
+        EXPECT_FALSE(lns.close_tunnel(old_tunnel)) << "a tunnel closed twice";
+        replacement = lns.place_outgoing_call(kLac, call());
+    };
+    ASSERT_TRUE(lns.close_tunnel(old_tunnel));
+    EXPECT_EQ(disconnects_ok, 0u) << "a session of the closing tunnel could be disconnected (reported twice)";
+    EXPECT_EQ(nested, 3u);
+    ASSERT_TRUE(replacement);
+    EXPECT_NE(replacement->tunnel, old_tunnel) << "a call placed on a tunnel going down";
+    for (const auto& k : ks) EXPECT_EQ(count_of(w.lns.ended, k), 1u);
+    w.lns.on_ended = nullptr;
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.ocrqs.size(), 4u);
+    ASSERT_TRUE(w.lac.engine->accept(w.lac.ocrqs[3]));
+    ASSERT_TRUE(w.lac.engine->call_connected(w.lac.ocrqs[3], 64000, kFramingSync));
+    w.loop.advance(1s);
+    EXPECT_EQ(lns.session_state(*replacement), "established") << "the replacement call did not connect";
+    EXPECT_EQ(w.lns.failures.size(), 3u);
+    EXPECT_EQ(count_of(w.lns.ended, *replacement), 0u);
 }

@@ -107,7 +107,8 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
         if (auto it = tunnels_.find(t); it != tunnels_.end()) it->second->last_cause = cause;
     };
     cb.connected = [this](eng::SessionKey k, const eng::ConnectInfo& i) { on_connected_cb(k, i); };
-    cb.failed = [this](eng::SessionKey k, const eng::CallFailure& f) { on_failed(k, f); };
+    // Every session that ends, whoever ended it (peer CDN, our disconnect, tunnel down): once.
+    cb.call_ended = [this](eng::SessionKey k, const eng::CallFailure& f) { on_call_ended(k, f); };
     cb.ppp_frame = [this](eng::SessionKey k, std::span<const std::uint8_t> b) {
         if (on_ppp_frame) on_ppp_frame(CallHandle{0, k}, b);
     };
@@ -272,7 +273,7 @@ void Lns::on_connected_cb(eng::SessionKey k, const eng::ConnectInfo& i) {
     if (on_connected) on_connected(CallHandle{0, k}, i);
 }
 
-void Lns::on_failed(eng::SessionKey k, const eng::CallFailure& f) {
+void Lns::on_call_ended(eng::SessionKey k, const eng::CallFailure& f) {
     data_->remove(data_key(CallHandle{0, k}));
     const SKey sk{k.tunnel, k.session};
     if (auto pit = pending_by_call_.find(sk); pit != pending_by_call_.end()) {
@@ -392,7 +393,7 @@ void Lns::try_next(std::uint64_t id) {
     finish(id, r);
 }
 
-// Only the attempt in progress (`handle`) is in pending_by_call_: on_failed erases a failed
+// Only the attempt in progress (`handle`) is in pending_by_call_: on_call_ended erases a failed
 // attempt's entry before the next one is placed. O(log n), not a walk of every pending call.
 void Lns::forget_pending_call(std::uint64_t id, const std::optional<CallHandle>& handle) {
     if (!handle) return;
@@ -518,17 +519,12 @@ std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
 }
 
 bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session) {
-    if (sessions_.count({tunnel, session}) == 0 ||
-        !engine_->disconnect({tunnel, session}, l2tp::CdnResult::Administrative))
-        return false;
-    // The engine raises no `failed` upcall for a disconnect of our own: tell the call's owner
-    // (dial-out wiring or incoming-call PPP) as if the CDN had come from the peer (RFC 2661
-    // §4.4.2 Result Code 3, administrative), so nothing keeps running on the gone session.
-    eng::CallFailure f;
-    f.result = static_cast<std::uint16_t>(l2tp::CdnResult::Administrative);
-    f.message = "session cleared by administrator";
-    on_failed({tunnel, session}, f);
-    return true;
+    // CDN Result Code 3 (administrative, RFC 2661 §4.4.2) with an Error Message. The engine's
+    // call_ended upcall (ended_by local_disconnect), raised inside disconnect(), tells the call's
+    // owner (dial-out wiring or incoming-call PPP) through on_call_ended -> on_disconnected.
+    return sessions_.count({tunnel, session}) != 0 &&
+           engine_->disconnect({tunnel, session}, l2tp::CdnResult::Administrative, std::nullopt, std::nullopt,
+                               "session cleared by administrator");
 }
 
 void Lns::shutdown_destination(core::Ipv4Address a, bool on) {

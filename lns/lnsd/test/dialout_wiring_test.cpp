@@ -210,8 +210,8 @@ struct World {
             lac_call = k;
             start_cpe(pe::AuthPreference::none);  // incoming: the LNS has no credentials to give
         };
-        cb.failed = [this](eng::SessionKey, const eng::CallFailure& f) {
-            wiring_log.push_back("LAC call ended result=" + std::to_string(f.result));
+        cb.call_ended = [this](eng::SessionKey, const eng::CallFailure& f) {
+            wiring_log.push_back("LAC call ended result=" + std::to_string(f.result) + " by " + to_string(f.ended_by));
             if (cpe) cpe->lower_down("call ended");
         };
         lac = std::make_unique<eng::Engine>(loop.timers(), registry, bus, ec, std::move(cb));
@@ -581,6 +581,80 @@ TEST(DialOutWiring, ChapResponseOfSixteenOctetsIsAskedOfRadius) {
     EXPECT_EQ(w.lns_requests.size(), 1u);
     EXPECT_EQ(w.w->counters().ppp_auth_refused, 0u);
     EXPECT_TRUE(w.cpe_network);
+}
+
+namespace {
+/// Wraps the wiring's Lns::on_disconnected hook: every report of an ended session, in order.
+std::vector<std::pair<lnsd::CallHandle, eng::CallFailure>>& count_disconnects(World& w) {
+    static std::vector<std::pair<lnsd::CallHandle, eng::CallFailure>> seen;
+    seen.clear();
+    auto inner = w.lns->on_disconnected;
+    w.lns->on_disconnected = [inner](lnsd::CallHandle h, const eng::CallFailure& f) {
+        seen.emplace_back(h, f);
+        if (inner) inner(h, f);
+    };
+    return seen;
+}
+std::size_t count_lines(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+}  // namespace
+
+// `l2tp clear session` of a dial-out call: the engine's call_ended (no synthesised upcall in Lns)
+// tells the call's owner exactly once — one on_disconnected, one call-closed to the manager, one
+// CDN to the LAC — and nothing more later.
+// req: L2TP.call-ended, L2TP.levels, T74.inService
+TEST(DialOutWiring, ClearSessionTellsTheDialOutCallsOwnerExactlyOnce) {
+    World w;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    auto& seen = count_disconnects(w);
+    const auto sessions = w.lns->show_sessions("", false);
+    ASSERT_EQ(sessions.size(), 1u) << sessions.dump();
+    const std::string id = sessions[0]["id"];
+    const auto slash = id.find('/');
+    const auto t = static_cast<std::uint16_t>(std::stoi(id.substr(0, slash)));
+    const auto sn = static_cast<std::uint16_t>(std::stoi(id.substr(slash + 1)));
+    ASSERT_TRUE(w.lns->clear_session(t, sn));
+    // Told inside clear_session (the engine's upcall runs inside disconnect()).
+    ASSERT_EQ(seen.size(), 1u) << "the call's owner not told (or told twice) inside clear_session";
+    EXPECT_EQ(seen[0].first.key, (eng::SessionKey{t, sn}));
+    EXPECT_EQ(seen[0].second.ended_by, eng::CallEndedBy::local_disconnect);
+    EXPECT_EQ(seen[0].second.result, 3u);
+    EXPECT_EQ(seen[0].second.message.value_or(""), "session cleared by administrator");
+    EXPECT_FALSE(w.lns->clear_session(t, sn)) << "a gone session cleared twice";
+    w.loop.advance(5s);
+    EXPECT_EQ(seen.size(), 1u) << "a second report of the same session";
+    EXPECT_NE(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    EXPECT_EQ(w.w->counters().calls_closed, 1u);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.dp.back(), "remove default session 1");
+    const auto text = w.rec.text();
+    EXPECT_EQ(count_lines(text, "on call-closed"), 1u) << text;
+    EXPECT_NE(text.find("session cleared by administrator"), std::string::npos) << "the manager not told why: " << text;
+    EXPECT_EQ(std::count(w.wiring_log.begin(), w.wiring_log.end(), std::string("LAC call ended result=3 by peer-cdn")), 1)
+        << "the LAC did not get exactly one CDN";
+}
+
+// The wiring ends a call itself (PPP authentication of the CPE rejected): its own clear_session
+// comes back through on_disconnected, which finds the call already closing — closed once.
+// req: L2TP.call-ended, PPP.mutual-auth
+TEST(DialOutWiring, CallClearedByTheWiringItselfIsClosedOnce) {
+    World w;
+    w.cpe_known = false;
+    auto& seen = count_disconnects(w);
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(5s);
+    EXPECT_EQ(w.w->counters().ppp_auth_rejects, 1u);
+    ASSERT_EQ(seen.size(), 1u) << "the ended session not reported exactly once";
+    EXPECT_EQ(seen[0].second.ended_by, eng::CallEndedBy::local_disconnect);
+    EXPECT_EQ(w.w->counters().calls_closed, 1u);
+    EXPECT_EQ(count_lines(w.rec.text(), "on call-closed") + count_lines(w.rec.text(), "on call-failed"), 1u)
+        << w.rec.text();
+    EXPECT_EQ(w.lns->session_count(), 0u);
 }
 
 // req: T73.down, T77.dormant

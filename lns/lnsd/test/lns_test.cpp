@@ -78,7 +78,7 @@ struct World {
             wire.push_back(lnsd::peer_text(at) + ">LNS " + kind(b));
             loop.timers().arm(10ms, [this, at, b] { lns->receive(at, b); });
         };
-        cb.failed = [me](SessionKey, const CallFailure& f) { me->failures.push_back(f); };
+        cb.call_ended = [me](SessionKey, const CallFailure& f) { me->failures.push_back(f); };
         cb.connected = [me](SessionKey, const ConnectInfo&) { ++me->connects; };
         cb.tunnel_down = [me](std::uint16_t, const std::string& c) { me->downs.push_back(c); };
         cb.ocrq = [this, me](SessionKey k, const OutgoingCall&) {
@@ -396,6 +396,7 @@ const char* const kGolden =
 +1.000000s l2tp.destination 10.0.0.2: shutdown (cause=administrator)
 +1.000000s l2tp.tunnel 55719: established -> idle on close (cause=local close (StopCCN result 1))
 +1.000000s l2tp.session 55719/49506: established -> idle on tunnel-down (cause=local close (StopCCN result 1))
++1.000000s l2tp.session 55719/49506: call-ended (cause=local close (StopCCN result 1)) {"by":"local-stopccn","result":1}
 )";
 
 TEST(Lns, GoldenEventLogOfAnIncomingCallAndDestinationShutdown) {

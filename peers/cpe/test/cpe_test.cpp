@@ -120,7 +120,7 @@ struct Chain {
             lns_connect = i;
             start_lns_ppp(k);
         };
-        cb.failed = [this](SessionKey, const l2tp::engine::CallFailure& f) { failures.push_back(f); };
+        cb.call_ended = [this](SessionKey, const l2tp::engine::CallFailure& f) { failures.push_back(f); };
         cb.ppp_frame = [this](SessionKey, std::span<const std::uint8_t> f) {
             if (!lns_link) return;
             if (f.size() >= 2 && f[0] == 0xFF && f[1] == 0x03) f = f.subspan(2);

@@ -571,7 +571,7 @@ l2tp::engine::EngineCallbacks Lac::callbacks(std::function<void(l2tp::engine::Pe
     l2tp::engine::EngineCallbacks cb;
     cb.send = std::move(udp_send);
     cb.ocrq = [this](SessionKey k, const l2tp::engine::OutgoingCall& oc) { on_ocrq(k, oc); };
-    cb.failed = [this](SessionKey k, const l2tp::engine::CallFailure& f) { on_failed(k, f); };
+    cb.call_ended = [this](SessionKey k, const l2tp::engine::CallFailure& f) { on_call_ended(k, f); };
     cb.ppp_frame = [this](SessionKey k, std::span<const std::uint8_t> f) { on_ppp(k, f); };
     cb.sli = [this](SessionKey k, const l2tp::Accm& a) { on_sli(k, a); };
     cb.connected = [this](SessionKey k, const l2tp::engine::ConnectInfo&) {
@@ -709,7 +709,10 @@ void Lac::isdn_receive(const isdn::Message& m) {
     }
 }
 
-void Lac::on_failed(SessionKey k, const l2tp::engine::CallFailure& f) {
+void Lac::on_call_ended(SessionKey k, const l2tp::engine::CallFailure& f) {
+    // Our own disconnect() (RELEASE from the exchange, hang-up, refusal, incoming call ended): the
+    // call was ended here and its ISDN side already handled — no second RELEASE to the exchange.
+    if (f.ended_by == l2tp::engine::CallEndedBy::local_disconnect) return;
     if (auto in = in_by_key_.find(pack(k)); in != in_by_key_.end()) {
         end_incoming(*in->second, isdn::cause::normal_clearing, std::nullopt);
         return;

@@ -121,7 +121,11 @@ int main(int argc, char** argv) {
             }
             finish({{"result", "OCCN"}, {"tx_connect_speed", i.tx_connect_speed}, {"framing_type", i.framing_type}});
         };
-        cb.failed = [&](dl::l2tp::engine::SessionKey, const dl::l2tp::engine::CallFailure& f) {
+        cb.call_ended = [&](dl::l2tp::engine::SessionKey, const dl::l2tp::engine::CallFailure& f) {
+            if (f.ended_by == dl::l2tp::engine::CallEndedBy::local_disconnect) {
+                key.reset();  // our own CDN at the end of --hold: nothing to report
+                return;
+            }
             nlohmann::json j{{"result", "CDN"}, {"code", f.result}};
             if (f.error) j["error"] = *f.error;
             if (f.message) j["message"] = *f.message;

@@ -34,10 +34,12 @@ struct World {
     std::unique_ptr<Engine> lac_engine, lns;
     // What the scripted LNS saw.
     std::vector<std::pair<SessionKey, ConnectInfo>> connected;
-    std::vector<std::pair<SessionKey, CallFailure>> failed;
+    std::vector<std::pair<SessionKey, CallFailure>> failed;  // call_ended, not by the LNS's own disconnect
+    std::vector<std::pair<SessionKey, CallFailure>> ended;   // every call_ended
     std::vector<std::vector<std::uint8_t>> lns_ppp;
     // The CPE endpoint: what it got, and whether it answers.
     std::vector<isdn::Message> cpe_in;
+    std::vector<isdn::Message> lac_out;  // every message the LAC sent to the exchange
     bool cpe_answers = true;
     std::uint32_t cpe_speed = 0;
     std::function<void(const isdn::Message&)> cpe_hook;  // also sees every message to the CPE
@@ -54,6 +56,7 @@ struct World {
         exchange->attach(kCpeEp, "cpe");
         exchange->receive(kCpeEp, isdn::Message::reg({"5551000"}));
         lac = std::make_unique<lac::Lac>(loop.timers(), registry, bus, cfg, [this](const isdn::Message& m) {
+            lac_out.push_back(m);
             loop.timers().arm(1ms, [this, m] { exchange->receive(kLacEp, m); });
         });
         l2tp::engine::EngineConfig lac_cfg, lns_cfg;
@@ -75,7 +78,10 @@ struct World {
             if (i.incoming) lns_incoming.emplace_back(k, i);
             else connected.emplace_back(k, i);
         };
-        cb.failed = [this](SessionKey k, const CallFailure& f) { failed.emplace_back(k, f); };
+        cb.call_ended = [this](SessionKey k, const CallFailure& f) {
+            ended.emplace_back(k, f);
+            if (f.ended_by != l2tp::engine::CallEndedBy::local_disconnect) failed.emplace_back(k, f);
+        };
         cb.ppp_frame = [this](SessionKey, std::span<const std::uint8_t> f) { lns_ppp.emplace_back(f.begin(), f.end()); };
         lns = std::make_unique<Engine>(loop.timers(), registry, bus, lns_cfg, cb);
         lac->start();
@@ -288,6 +294,61 @@ TEST(Lac, RefuseNextAndHangup) {
     EXPECT_EQ(w.failed[1].first, k);
     EXPECT_EQ(w.failed[1].second.result, 3);
     EXPECT_EQ(w.cpe_in.back().describe(), "RELEASE ref=0x8001 cause=16");
+}
+
+namespace {
+std::size_t sent(const std::vector<isdn::Message>& v, isdn::MessageType t) {
+    return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [t](const auto& m) { return m.type == t; }));
+}
+/// The LAC's key of its (only) outgoing call.
+SessionKey lac_key_of_outgoing(lac::Lac& lac) {
+    auto id = lac.state()["calls"][0]["id"].get<std::string>();
+    auto slash = id.find('/');
+    return {static_cast<std::uint16_t>(std::stoi(id.substr(0, slash))),
+            static_cast<std::uint16_t>(std::stoi(id.substr(slash + 1)))};
+}
+}  // namespace
+
+// The engine reports every call that ends (call_ended), the LAC's own disconnects included: the
+// ISDN side of a call is released exactly once whoever ended it, and the LNS gets one CDN.
+// req: L2TP.call-ended, PEER.hangup
+TEST(Lac, EveryWayACallEndsReleasesTheIsdnCallOnce) {
+    using isdn::MessageType;
+    enum How { hangup, cpe_release, lns_cdn, lns_stopccn };
+    for (How how : {hangup, cpe_release, lns_cdn, lns_stopccn}) {
+        const std::string what = std::to_string(static_cast<int>(how));
+        World w;
+        SessionKey k = w.dial("5551000");
+        w.loop.advance(1s);
+        ASSERT_EQ(w.connected.size(), 1u) << what;
+        const SessionKey lk = lac_key_of_outgoing(*w.lac);
+        w.lac_out.clear();
+        switch (how) {
+            case hangup: ASSERT_TRUE(w.lac->hangup(lk)) << what; break;
+            case cpe_release:
+                w.exchange->receive(kCpeEp, isdn::Message::release(w.cpe_in.at(0).call_ref, isdn::cause::normal_clearing));
+                break;
+            case lns_cdn: ASSERT_TRUE(w.lns->disconnect(k, l2tp::CdnResult::Administrative)) << what; break;
+            case lns_stopccn: ASSERT_TRUE(w.lns->close_tunnel(k.tunnel)) << what; break;
+        }
+        w.loop.advance(2s);
+        // The LAC ends the ISDN call once: RELEASE when it clears, RELEASE COMPLETE when the CPE did.
+        EXPECT_EQ(sent(w.lac_out, MessageType::release), how == cpe_release ? 0u : 1u) << what;
+        EXPECT_EQ(sent(w.lac_out, MessageType::release_complete), how == cpe_release ? 1u : 0u) << what;
+        EXPECT_EQ(w.lac->call_count(), 0u) << what;
+        EXPECT_EQ(w.exchange->call_count(), 0u) << what;
+        EXPECT_EQ(w.lac->counters().cleared_by_lns, how == lns_cdn || how == lns_stopccn ? 1u : 0u) << what;
+        // No second end of the call reached its FSM (a "CDN" after it was released by itself).
+        for (const auto& e : w.lac_calls.events())
+            EXPECT_TRUE(e.permitted) << what << ": " << dl::core::format_golden(e);
+        // The LNS: one report of the call.
+        ASSERT_EQ(w.ended.size(), 1u) << what;
+        EXPECT_EQ(w.ended[0].first, k) << what;
+        const auto by = w.ended[0].second.ended_by;
+        using By = l2tp::engine::CallEndedBy;
+        EXPECT_EQ(by, how == lns_cdn ? By::local_disconnect : how == lns_stopccn ? By::local_stopccn : By::peer_cdn)
+            << what;
+    }
 }
 
 TEST(Lac, OcrpDelayAndGoldenLog) {

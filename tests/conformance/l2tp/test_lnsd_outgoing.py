@@ -256,6 +256,7 @@ def test_lnsctl_clear_session_sends_cdn_and_clear_tunnel_sends_stopccn(olab, lac
     assert cdn.session_id == 21, f"CDN not addressed to our Session ID: {cdn}"
     assert cdn.assigned_session_id == sid, f"CDN Assigned Session ID {cdn.assigned_session_id} != {sid}"
     assert cdn.result_code["result"] == 3, f"CDN Result Code {cdn.result_code}"
+    assert cdn.result_code["message"] == "session cleared by administrator", f"CDN Error Message {cdn.result_code}"
     wait_for(lambda: lnsd_sessions(d) == [], 5.0, "lnsd's session gone after clear session")
     # Tunnel level: StopCCN (§6.4) with Result Code 1 and our Assigned Tunnel ID.
     assert subset([{"state": "established"}], d.ctl("show", "l2tp", "tunnel", str(tid))), "tunnel kept after CDN"
@@ -324,18 +325,28 @@ def test_stopccn_from_the_lac_clears_the_tunnel_and_its_call(olab, lac):
              "tunnel released after tunnel-hold")
 
 
-@pytest.mark.req("L2TP.outgoing", "T74.inhibited")
+@pytest.mark.req("L2TP.outgoing", "T74.inhibited", "L2TP.call-ended")
 def test_lnsctl_clear_session_tells_the_dial_out_manager(olab, lac):
     lab, d = olab
     dest = DESTS["clear-manager"]
     sccrq, _, ocrq = establish(lac, d, dest, our_sid=51)
     lsid = f"{sccrq.assigned_tunnel_id}/{ocrq.assigned_session_id}"
     assert [p for p in d.ctl("show", "ppp") if p.get("id") == lsid or lsid in str(p)], "no PPP link on the call"
+    mark = len(d.event_list())
     d.ctl("l2tp", "clear", "session", lsid)
     lac.l2tp.expect("CDN", within=5.0)
     # Table 74: connecting + call closed -> inhibited; the PPP link of the call goes with it.
     wait_for(lambda: dialout_state(d, dest) == "inhibited", 5.0, "dial-out session inhibited after clear session")
     wait_for(lambda: not [p for p in d.ctl("show", "ppp") if lsid in str(p)], 5.0, "PPP link of the call gone")
+    # The engine's one report of the ended call (no synthesised one in lnsd): the owner told once.
+    ev = d.event_list()[mark:]
+    ended = [e for e in ev if e["entity"] == "l2tp.session" and e["id"] == lsid and e["event"] == "call-ended"]
+    assert len(ended) == 1, f"call-ended events for {lsid}: {ended}"
+    assert ended[0]["extra"] == {"by": "local-disconnect", "result": 3}, ended[0]
+    closed = [e for e in ev if e["entity"] == "dialout.session" and e.get("id") == key(dest)
+              and e["event"] == "call-closed"]
+    assert len(closed) == 1, f"the dial-out manager told {len(closed)} times: {closed}"
+    assert "session cleared by administrator" in closed[0]["cause"], closed[0]
 
 
 @pytest.mark.req("L2TP.outgoing")

@@ -99,11 +99,16 @@ public:
     /// Returns an id for cancel_outgoing_call().
     std::uint64_t place_outgoing_call(const radius::client::DialOutDefinition& def,
                                       const l2tp::engine::OutgoingCall& call, OutgoingDone done);
-    /// Gives up a pending or connected call (CDN Result 3). False if unknown.
+    /// Gives up a pending or connected call (CDN Result 3). Its `done` never runs; on_disconnected
+    /// does (ended_by local_disconnect) if the call had a session. False if unknown.
     bool cancel_outgoing_call(std::uint64_t id);
 
     // ---- data path hooks (PPP) ----
     std::function<void(CallHandle, const l2tp::engine::ConnectInfo&)> on_connected;
+    /// Once per session that ends, whoever ended it (the engine's call_ended: peer CDN, our own
+    /// CDN — clear_session, cancel_outgoing_call —, tunnel down); CallFailure::ended_by says who.
+    /// Runs inside the call that ended it (receive, clear_*, close_all, cancel_outgoing_call, or
+    /// the timer that found the tunnel lost).
     std::function<void(CallHandle, const l2tp::engine::CallFailure&)> on_disconnected;
     std::function<void(CallHandle, std::span<const std::uint8_t>)> on_ppp_frame;
     /// A PPP frame (address/control + protocol + information) on an established session, as one
@@ -134,7 +139,9 @@ public:
     std::size_t clear_destination(core::Ipv4Address a);
     /// Closes one tunnel (StopCCN) with all its sessions. Returns tunnels closed (all engines).
     std::size_t clear_tunnel(std::uint16_t tunnel);
-    /// Clears one session (CDN Result 3, administrative). False if unknown.
+    /// Clears one session (CDN Result 3, administrative, Error Message "session cleared by
+    /// administrator"); its owner is told once, inside this call, through on_disconnected
+    /// (ended_by local_disconnect). False if unknown.
     bool clear_session(std::uint16_t tunnel, std::uint16_t session);
     /// A shut-down destination keeps its tunnels but accepts no new ones; `on=false` re-enables.
     void shutdown_destination(core::Ipv4Address a, bool on = true);
@@ -175,7 +182,9 @@ private:
     /// Policy of an outgoing tunnel: the call's Tunnel-Password when given, else the peer's secret.
     l2tp::engine::PeerPolicy outgoing_policy(PeerId peer, const std::optional<std::string>& password) const;
     void on_event(const core::Event& e);
-    void on_failed(l2tp::engine::SessionKey k, const l2tp::engine::CallFailure& f);
+    /// The engine's call_ended upcall (exactly once per session, whoever ended it): fails or
+    /// finishes a pending outgoing call, then on_disconnected.
+    void on_call_ended(l2tp::engine::SessionKey k, const l2tp::engine::CallFailure& f);
     void on_connected_cb(l2tp::engine::SessionKey k, const l2tp::engine::ConnectInfo& i);
     void try_next(std::uint64_t pending_id);
     void finish(std::uint64_t pending_id, OutgoingResult r);

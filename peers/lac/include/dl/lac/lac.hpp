@@ -176,7 +176,9 @@ public:
 private:
     friend struct Call;
     void on_ocrq(SessionKey key, const l2tp::engine::OutgoingCall& oc);
-    void on_failed(SessionKey key, const l2tp::engine::CallFailure& f);
+    /// The engine's call_ended: the LNS's CDN, the tunnel going down or the engine's own CDN end
+    /// the ISDN call (RELEASE 16); our own disconnect() is ignored (already released).
+    void on_call_ended(SessionKey key, const l2tp::engine::CallFailure& f);
     void on_ppp(SessionKey key, std::span<const std::uint8_t> frame);
     void on_sli(SessionKey key, const l2tp::Accm& accm);
     void on_incoming_setup(const isdn::Message& m);

@@ -105,12 +105,31 @@ struct ConnectInfo {
     std::optional<IncomingCall> incoming;  ///< LNS role, incoming call: the ICRQ/ICCN facts
 };
 
-/// Why a call failed or ended (CDN, §6.12).
+/// Who ended a session (EngineCallbacks::call_ended). Source: RFC 2661 §5.7 (StopCCN ends every
+/// session of the tunnel), §5.8 (retransmissions exhausted: the control connection is lost),
+/// §6.12 (CDN), §4.1 (unknown mandatory AVP clears the session).
+enum class CallEndedBy : std::uint8_t {
+    peer_cdn,          ///< the peer's CDN: its Result Code, Error Code, Error Message, Q.931 Cause
+    local_disconnect,  ///< Engine::disconnect by the owner: what our CDN carried (or would have)
+    engine_cdn,        ///< the engine's own CDN 2 / error 8 (unknown M-bit AVP in a session message, §4.1)
+    peer_stopccn,      ///< the peer's StopCCN ended the tunnel (§5.7); Result Code 1
+    local_stopccn,     ///< our StopCCN ended the tunnel: close_tunnel, or the engine's own (§4.1 unknown
+                       ///< M-bit AVP, §5.1.1 authentication, §4.4.2 refusal / version); Result Code 1
+    timeout,           ///< the tunnel was lost: retransmissions exhausted (§5.8, a HELLO included, §6.5)
+                       ///< or setup not finished within the hello interval; Result Code 1
+};
+/// "peer-cdn", "local-disconnect", "engine-cdn", "peer-stopccn", "local-stopccn", "timeout".
+const char* to_string(CallEndedBy by) noexcept;
+
+/// Why a call failed or ended (CDN, §6.12; §4.4.2 Result and Error Codes, §4.4.10 Q.931 Cause).
+/// For a session that ended with its tunnel, `result` is 1 (loss of carrier) and `message` the
+/// tunnel's cause ("StopCCN result 1 (…)", "retransmissions exhausted", …).
 struct CallFailure {
     std::uint16_t result = 0;
     std::optional<std::uint16_t> error;
     std::optional<std::string> message;
     std::optional<Q931Cause> q931;
+    CallEndedBy ended_by = CallEndedBy::peer_cdn;  ///< who ended it (EngineCallbacks::call_ended)
 };
 
 /// Upcalls. All optional.
@@ -119,7 +138,25 @@ struct EngineCallbacks {
     std::function<void(std::uint16_t tunnel, PeerId)> tunnel_up;
     std::function<void(std::uint16_t tunnel, const std::string& cause)> tunnel_down;
     std::function<void(SessionKey, const ConnectInfo&)> connected;
-    std::function<void(SessionKey, const CallFailure&)> failed;              ///< CDN or tunnel loss
+    /// ONE upcall for every session that ends, whoever ended it, exactly once per session (a
+    /// session that never ends before ~Engine gets none: the destructor raises no upcall):
+    ///  - peer's CDN (§6.12): from inside receive(); CallFailure = the CDN's AVPs, ended_by peer_cdn;
+    ///  - disconnect(): from inside that disconnect(), after the CDN is queued; CallFailure = what
+    ///    the CDN carried (result, error, message, q931), ended_by local_disconnect — also when no
+    ///    CDN goes out (a call still waiting for its tunnel has told the peer nothing);
+    ///  - the engine's own CDN (§4.1 unknown M-bit AVP): from inside receive(), engine_cdn;
+    ///  - tunnel down (§5.7): one upcall per session of the tunnel, ascending Session ID, before
+    ///    tunnel_down(); from inside receive() (peer's StopCCN: peer_stopccn), close_tunnel()
+    ///    (local_stopccn) or the timer callback that found the tunnel lost (timeout); Result 1.
+    /// When it runs the session is already gone: session_state(key) is "", disconnect(key) and
+    /// send_ppp(key) return false (so a second upcall for it is impossible). Re-entrancy: the
+    /// callback may call any Engine function — disconnect() another session (which raises that
+    /// session's own upcall, nested, and only once even if its tunnel is going down), close_tunnel(),
+    /// place_outgoing_call() / place_incoming_call() (a tunnel going down is never reused: a new
+    /// one opens), send_ppp() on other sessions. It must not destroy the Engine. Each is also
+    /// published, just before the upcall, as an `l2tp.session` event `call-ended` (cause = the
+    /// message; extra `by` = to_string(ended_by), `result`) when the bus has subscribers.
+    std::function<void(SessionKey, const CallFailure&)> call_ended;
     std::function<void(SessionKey, std::span<const std::uint8_t>)> ppp_frame;
     std::function<void(SessionKey, const OutgoingCall&)> ocrq;               ///< LAC role
     std::function<void(SessionKey, const Accm&)> sli;
@@ -179,9 +216,12 @@ public:
     bool accept(SessionKey s);
     /// LAC role: the outgoing call is connected (OCCN); false before accept().
     bool call_connected(SessionKey s, std::uint32_t tx_connect_speed, std::uint32_t framing_type);
-    /// Either role: clear the call (CDN with Result Code and optional Q.931 cause, §6.12).
+    /// Either role: clear the call (CDN with Result Code, optional Error Code / Error Message
+    /// (§4.4.2; a message without an error code sends error 0) and Q.931 Cause, §6.12). Raises
+    /// call_ended(s, {result, error, message, q931, local_disconnect}) before returning. False
+    /// (nothing sent, no upcall) if the session is unknown or already ended.
     bool disconnect(SessionKey s, CdnResult result, std::optional<GeneralError> error = std::nullopt,
-                    std::optional<Q931Cause> q931 = std::nullopt);
+                    std::optional<Q931Cause> q931 = std::nullopt, std::string message = {});
     /// Sends a PPP frame on an established session (data message §3.1, Ns/Nr if sequencing §5.9).
     bool send_ppp(SessionKey s, std::span<const std::uint8_t> frame);
     /// LAC role: WEN (§6.13) with the call's error counters.
@@ -232,6 +272,10 @@ private:
     /// is not nearly full), then a walk from a random start. nullopt when all 65 535 are taken.
     std::optional<std::uint16_t> random_id(const std::function<bool(std::uint16_t)>& taken);
     void erase_later(std::uint16_t tunnel);
+    /// disconnect() with who ended the call (local_disconnect, or engine_cdn for §4.1).
+    bool clear_call(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931,
+                    std::string message, CallEndedBy by);
+    void call_ended(SessionKey k, const CallFailure& f);
     void publish(std::string entity, std::string id, std::string event, std::string cause,
                  nlohmann::json extra = nlohmann::json::object());
 
