@@ -50,6 +50,9 @@ struct Lns::SessionRec {
     std::string calling, called;
     bool sequencing = false;
     nlohmann::json wen;
+    /// In its tunnel's, destination's and peer's session counts. An outgoing call is born waiting
+    /// for a tunnel that may not exist yet: it is counted at its first event once the tunnel does.
+    bool counted = false;
 };
 
 struct Lns::Pending {
@@ -215,10 +218,13 @@ void Lns::on_event(const core::Event& e) {
         if (e.to == "idle") {
             data_->remove(data_key(CallHandle{0, {k.first, k.second}}));
             if (it != sessions_.end()) {
-                ++dest(peer_address(it->second->peer)).sessions_closed;
-                if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
-                if (auto pit = peer_sessions_.find(it->second->peer); pit != peer_sessions_.end() && --pit->second == 0)
-                    peer_sessions_.erase(pit);
+                if (it->second->counted) {
+                    ++dest(peer_address(it->second->peer)).sessions_closed;
+                    if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
+                    if (auto pit = peer_sessions_.find(it->second->peer);
+                        pit != peer_sessions_.end() && --pit->second == 0)
+                        peer_sessions_.erase(pit);
+                }
                 sessions_.erase(it);
             }
             return;
@@ -229,13 +235,15 @@ void Lns::on_event(const core::Event& e) {
             rec->peer = tit != tunnels_.end() ? tit->second->peer : current_peer_.value_or(0);
             rec->outgoing = e.event == "call-request";
             rec->created = timers_->now();
-            if (tit != tunnels_.end()) {
-                ++tit->second->sessions_total;
-                ++tit->second->sessions_now;
-            }
-            ++dest(peer_address(rec->peer)).sessions_opened;
-            ++peer_sessions_[rec->peer];
             it = sessions_.emplace(k, std::move(rec)).first;
+        }
+        if (SessionRec& r = *it->second; !r.counted && tit != tunnels_.end()) {
+            r.peer = tit->second->peer;
+            r.counted = true;
+            ++tit->second->sessions_total;
+            ++tit->second->sessions_now;
+            ++dest(peer_address(r.peer)).sessions_opened;
+            ++peer_sessions_[r.peer];
         }
         if (e.to == "established" && it->second->state != "established")
             ++dest(peer_address(it->second->peer)).sessions_established;
@@ -615,7 +623,8 @@ nlohmann::json Lns::show_summary() const {
 nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const {
     std::map<std::uint32_t, std::pair<std::size_t, std::size_t>> load;  // tunnels, sessions
     for (const auto& [k, t] : tunnels_) ++load[peer_address(t->peer).value].first;
-    for (const auto& [k, s] : sessions_) ++load[peer_address(s->peer).value].second;
+    for (const auto& [k, s] : sessions_)
+        if (s->counted) ++load[peer_address(s->peer).value].second;  // not a call still waiting for its tunnel
     std::set<std::uint32_t> all;
     for (const auto& [a, d] : dests_) all.insert(a);
     for (const auto& [a, l] : load) all.insert(a);

@@ -321,10 +321,19 @@ TEST(Lns, OutgoingCallFailsOverAndMarksEndpointDead) {
     EXPECT_TRUE(results[1].ok);
     EXPECT_EQ(results[1].endpoint, "10.0.0.3");
     for (std::size_t i = before; i < w.wire.size(); ++i) EXPECT_EQ(w.wire[i].find("SCCRQ"), std::string::npos);
-    EXPECT_EQ(w.call("show l2tp tunnel")["result"].size(), 1u);
+    const auto tunnels = w.call("show l2tp tunnel", {{"detail", true}})["result"];
+    ASSERT_EQ(tunnels.size(), 1u);
+    // Both calls counted on the tunnel that carries them, though the first was placed before any
+    // tunnel to 10.0.0.3 existed (it waited for one: it was shown with 0 sessions).
+    EXPECT_EQ(tunnels[0]["sessions"], 2u) << tunnels.dump();
+    EXPECT_EQ(tunnels[0]["sessions-total"], 2u) << tunnels.dump();
     auto s = w.call("show l2tp session")["result"];
     ASSERT_EQ(s.size(), 2u);
     EXPECT_EQ(s[0]["direction"], "outgoing");
+    EXPECT_EQ(s[0]["destination"], "10.0.0.3");
+    const auto dest = w.call("show l2tp destination", {{"id", "10.0.0.3"}})["result"];
+    ASSERT_EQ(dest.size(), 1u);
+    EXPECT_EQ(dest[0]["sessions"], 2u) << dest.dump();
 }
 
 TEST(Lns, OutgoingCallWithNoUsableEndpointFails) {
