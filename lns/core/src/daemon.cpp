@@ -12,12 +12,18 @@ DaemonShell::DaemonShell(std::string name) : name_(std::move(name)) {}
 
 DaemonShell::~DaemonShell() = default;
 
+std::unique_ptr<JsonLinesSink> open_event_log(const std::string& path, EventBus& bus, boost::asio::io_context& io,
+                                              EventFlush flush) {
+    auto sink = std::make_unique<JsonLinesSink>(path);
+    sink->attach(bus);
+    if (flush == EventFlush::loop)
+        sink->defer_flush([&io](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
+    return sink;
+}
+
 void DaemonShell::log_events(const std::string& path, EventFlush flush) {
     if (path.empty()) return;
-    sink_ = std::make_unique<JsonLinesSink>(path);
-    sink_->attach(bus);
-    if (flush == EventFlush::loop)
-        sink_->defer_flush([this](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
+    sink_ = open_event_log(path, bus, io, flush);
 }
 
 ControlServer* DaemonShell::open_control(const std::string& path) {

@@ -4,7 +4,6 @@
 // bounded wait for the acknowledgements, exit 0.
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
@@ -16,6 +15,7 @@
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/core/timer_registry.hpp"
+#include "dl/core/daemon.hpp"
 #include "dl/core/errors.hpp"
 #include "dl/lnsd/config.hpp"
 #include "dl/lnsd/dialout_runtime.hpp"
@@ -62,11 +62,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<dl::lnsd::DialOutRuntime> dialout;
     try {
         if (!events_path.empty()) {
-            sink = std::make_unique<dl::core::JsonLinesSink>(events_path);
-            sink->attach(bus);
-            // events-flush: loop — one write(2) per pass of the loop, not per event (docs/performance.md).
-            if (cfg.events_flush == dl::core::EventFlush::loop)
-                sink->defer_flush([&io](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
+            sink = dl::core::open_event_log(events_path, bus, io, cfg.events_flush);
         }
         udp = std::make_unique<dl::lnsd::UdpEndpoint>(
             io, cfg.local_address, cfg.port,

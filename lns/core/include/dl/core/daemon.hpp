@@ -22,6 +22,12 @@ namespace dl::core {
 /// server (JSON over a Unix socket, mode 0600). `run()` prints "<name> ready" on stdout (the lab
 /// awaits that line), serves until SIGINT or SIGTERM, then stops the control server and the loop.
 /// Members are public so engines can be built on them; construct engines after the shell.
+/// Opens the JSON-lines event log `path` (JsonLinesSink) subscribed to `bus`, written per event or
+/// once per pass of `io` (EventFlush). std::system_error when the file cannot be opened. The sink
+/// must be destroyed before `io` runs again (a daemon's sink lives as long as its loop).
+std::unique_ptr<JsonLinesSink> open_event_log(const std::string& path, EventBus& bus, boost::asio::io_context& io,
+                                              EventFlush flush);
+
 class DaemonShell {
 public:
     explicit DaemonShell(std::string name);
