@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from dlab import lab as L
-from dlab.dialout_lab import NotBuilt, build_dir
+from dlab.dialout_lab import build_dir_or_skip
 from dlab.lab import REPO
 
 # The hops of the default dial-out, in the order they must appear in the timeline.
@@ -38,12 +38,7 @@ def _env(bdir) -> dict:
 
 @pytest.fixture(scope="module")
 def bdir():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    try:
-        return build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
+    return build_dir_or_skip()
 
 
 def demo(bdir, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

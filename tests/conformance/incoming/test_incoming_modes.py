@@ -18,6 +18,7 @@ Binaries: $DL_BUILD_DIR (default build/, then build-int/).
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -110,12 +111,33 @@ class Env:
         return p.read_text() if p.exists() else ""
 
 
-@pytest.fixture(scope="module")
-def env():
+@contextlib.contextmanager
+def proxy_env(topo, configure_peers):
+    """The lab of `topo` with its peers set by configure_peers(daemon_configs) and lnsd started in
+    proxy mode (the first mode every suite uses), as an Env; lnsd stopped on the way out."""
     bdir = build_dir_or_skip()
-    topo = default_topology(_radius_users)
+    base: dict = {}
 
     def configure(c: dict) -> None:
+        configure_peers(c)
+        base["lnsd"] = c["lnsd"]
+        c["lnsd"] = lnsd_config("proxy", c["lnsd"])
+
+    with L.Lab(topo, capture=False) as lab:
+        first = start_daemons(lab, bdir, configure=configure)
+        e = Env(lab, bdir, base["lnsd"])
+        # start_daemons started lnsd in proxy mode; adopt it.
+        e.mode, e.lnsd, e.proc = "proxy", first, next(p for p in lab.procs if p.name == "lnsd")
+        try:
+            yield e
+        finally:
+            if e.proc is not None and e.proc in lab.procs:
+                procs.stop(e.proc)
+
+
+@pytest.fixture(scope="module")
+def env():
+    def peers(c: dict) -> None:
         c["lac"].update({"incoming": True, "incoming_auth": "chap", "domains": {DOMAIN: LNS}})
         c["lac2"].update({"incoming": True, "incoming_auth": "pap", "domains": {DOMAIN: LNS}})
         for role, who in (("cpe", ALICE), ("cpe2", BOB)):
@@ -123,18 +145,9 @@ def env():
                                  "tun": {"name": who["tun"], "routes": ["203.0.113.0/24"]}}]
         c["isdn"]["numbers"] = {}
         c["isdn2"]["numbers"] = {}
-        base["lnsd"] = c["lnsd"]
-        c["lnsd"] = lnsd_config("proxy", c["lnsd"])
 
-    base: dict = {}
-    with L.Lab(topo, capture=False) as lab:
-        first = start_daemons(lab, bdir, configure=configure)
-        e = Env(lab, bdir, base["lnsd"])
-        # start_daemons started lnsd in proxy mode; adopt it.
-        e.mode, e.lnsd, e.proc = "proxy", first, next(p for p in lab.procs if p.name == "lnsd")
+    with proxy_env(default_topology(_radius_users), peers) as e:
         yield e
-        if e.proc is not None and e.proc in lab.procs:
-            procs.stop(e.proc)
 
 
 # ---------------------------------------------------------------------------------------------

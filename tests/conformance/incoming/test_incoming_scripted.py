@@ -20,11 +20,10 @@ import subprocess
 import pytest
 
 from scripted_peer import PROXY_AUTHEN_CHAP, PROXY_AUTHEN_PAP, PppClient, ScriptedLac, chap_md5
-from test_incoming_modes import ALICE, BOB, LNS, Env, _radius_users, assert_in_order, describe, is_, lnsd_config
+from test_incoming_modes import ALICE, BOB, LNS, Env, _radius_users, assert_in_order, describe, is_, proxy_env
 
-from dlab import lab as L
-from dlab import netns, procs
-from dlab.dialout_lab import build_dir_or_skip, default_topology, start_daemons
+from dlab import netns
+from dlab.dialout_lab import default_topology
 from dlab.wait import wait_for
 
 LAC_ADDR = "198.51.100.2"
@@ -34,22 +33,12 @@ BEHIND_CLIENT = "10.10.1.1"  # in the Framed-Route 10.10.1.0/24
 
 @pytest.fixture(scope="module")
 def env():
-    bdir = build_dir_or_skip()
-    base: dict = {}
-
-    def configure(c: dict) -> None:
+    def no_peers(c: dict) -> None:
         for role in ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2"):
             c[role] = None  # the test is the LAC and the client
-        base["lnsd"] = c["lnsd"]
-        c["lnsd"] = lnsd_config("proxy", c["lnsd"])
 
-    with L.Lab(default_topology(_radius_users), capture=False) as lab:
-        first = start_daemons(lab, bdir, configure=configure)
-        e = Env(lab, bdir, base["lnsd"])
-        e.mode, e.lnsd, e.proc = "proxy", first, next(p for p in lab.procs if p.name == "lnsd")
+    with proxy_env(default_topology(_radius_users), no_peers) as e:
         yield e
-        if e.proc is not None and e.proc in lab.procs:
-            procs.stop(e.proc)
 
 
 _tid = iter(range(101, 200))
