@@ -12,6 +12,10 @@
 #include <type_traits>
 #include <vector>
 
+namespace dl::ppp {
+class PPP;
+}
+
 namespace dl::py_bind {
 
 namespace py = pybind11;
@@ -83,11 +87,15 @@ private:
     std::set<std::string> used_;
 };
 
+/// {'protocol': int, 'compressed': bool, 'packet': LCP/IPCP/PAP/CHAP object or the raw octets} (ppp.cpp).
+py::dict ppp_frame_to_py(const dl::ppp::PPP& f);
+
 void init_errors(py::module_& m);
 void init_l2tp(py::module_& m);
 void init_radius(py::module_& m);
 void init_ppp(py::module_& m);
 void init_pcap(py::module_& m);
+void init_capture(py::module_& m);  // capture.cpp: read_capture, CaptureError
 void init_endpoint(py::module_& m);
 void init_scripted_radius(py::module_& m);
 

@@ -65,6 +65,7 @@ PYBIND11_MODULE(_native, m) {
     dl::py_bind::init_radius(m);
     dl::py_bind::init_ppp(m);
     dl::py_bind::init_pcap(m);
+    dl::py_bind::init_capture(m);
     dl::py_bind::init_endpoint(m);
     dl::py_bind::init_scripted_radius(m);
     dl::py_bind::init_impairment(m);

@@ -105,6 +105,8 @@ template <class C> void common_methods(C& cls) {
 
 }  // namespace
 
+py::dict ppp_frame_to_py(const PPP& f) { return frame_to_py(f); }
+
 void init_ppp(py::module_& m) {
     auto cp = py::class_<ControlPacket>(m, "PppControlPacket",
                                         "Packet of an LCP-format control protocol (RFC 1661 §5): code, identifier, "

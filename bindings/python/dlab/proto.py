@@ -45,8 +45,47 @@ AsyncDeframer = _n.AsyncDeframer
 PROTO_LCP, PROTO_PAP, PROTO_CHAP, PROTO_IPCP, PROTO_IPV4 = 0xC021, 0xC023, 0xC223, 0x8021, 0x0021
 
 # pcap
-read_pcap = _n.read_pcap
+CaptureError = _n.CaptureError
 write_pcap = _n.write_pcap
+RADIUS_PORTS = (1812, 1813, 1645, 1646, 3799)
+
+
+class Capture(list):
+    """The frames of interest of a capture file, in file order (a list of dicts), with what was left out.
+
+    Each frame: index (1-based frame number in the file), time (s), interface, link_type (LINKTYPE_
+    number), direction ('in' / 'out' when the link type records it, else None), protocol ('l2tp',
+    'radius-auth', 'radius-acct', 'radius-dynauth' or 'ppp' for PPP seen directly on the link),
+    src, dst, sport, dport (None for 'ppp'), payload (bytes), packet (L2TP / Radius; for 'ppp' the
+    dict of ppp_parse), error (ParseError text or None), summary (one line), reassembled (IPv4
+    fragments put back together, RFC 791 §3.2).
+    Attributes: skipped ({kind: count} of the frames of no interest: 'tcp', 'ipv6', 'arp',
+    'udp-other', 'ipv4-fragment-held', 'truncated-link-header'…), total (frames in the file),
+    format ('pcap' / 'pcapng'), interfaces ([{'link_type', 'name'}]), path.
+    """
+
+    def __init__(self, path: str, raw: dict):
+        super().__init__(raw["frames"])
+        self.path = path
+        self.skipped: dict[str, int] = dict(raw["skipped"])
+        self.total: int = raw["total"]
+        self.format: str = raw["format"]
+        self.interfaces: list[dict] = list(raw["interfaces"])
+
+
+def read_pcap(path, l2tp_ports=(), radius_ports=()) -> Capture:
+    """Reads a pcap or pcapng capture (every section and interface) into a Capture.
+
+    L2TP is found on UDP 1701, on `l2tp_ports`, and on every address:port seen in a datagram to or
+    from those (the floated port of a control connection, RFC 2661 §8.1); RADIUS on 1812/1813/
+    1645/1646/3799 and on `radius_ports`. Link types: Ethernet (802.1Q/QinQ, MPLS, PPPoE session),
+    Linux SLL/SLL2, raw IPv4, BSD null/loopback, PPP, PPP_HDLC, PPP_WITH_DIR, PPP_PPPD, C_HDLC,
+    PPP_ETHER. Raises CaptureError (a ValueError with file, reason, offset, link_type,
+    link_type_name) for an unreadable, truncated or corrupt file or an unsupported link type.
+    """
+    path = str(path)
+    return Capture(path, _n.read_capture(path, list(l2tp_ports), list(radius_ports)))
+
 
 # scripted endpoint
 ScriptedL2tp = _n.ScriptedL2tp
