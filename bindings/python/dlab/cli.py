@@ -182,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true", help="dialout: print the result as JSON")
     s.set_defaults(func=cmd_bench)
 
+    s = sub.add_parser("replay", help="replay a capture against lnsd and report every difference (docs/replay.md)")
+    from . import replay_cli
+    replay_cli.add_arguments(s)
+
     s = sub.add_parser("up", help="bring a lab up and leave it up")
     s.add_argument("topology", nargs="?", default="default")
     s.set_defaults(func=cmd_up)

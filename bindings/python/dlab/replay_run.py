@@ -1,0 +1,785 @@
+"""Stateful replay of a captured L2TP conversation against a live implementation under test (DUT),
+and the comparison report (what `./lab replay CAPTURE` runs; docs/replay.md).
+
+The replay plays the side of the conversation the DUT does not play (the LAC when the DUT is an
+LNS), message by message in capture order, through a ScriptedL2tp endpoint; what must follow the
+live peer is rewritten, the rest is sent as captured:
+  - Tunnel ID / Session ID headers: the DUT's Assigned Tunnel / Session IDs (RFC 2661 §3.1, §4.4.3,
+    §4.4.4) learnt from its answers; our own Assigned IDs and Call Serial Number (§4.4.4) are the
+    captured ones, the serial offset by a per-replay value;
+  - Ns / Nr: the endpoint's own counters (§5.8, modulo 65 536);
+  - Challenge Response (§4.4.3): recomputed as MD5(Message Type ‖ secret ‖ the DUT's Challenge)
+    (§5.1.1) with --secret; the DUT's own Challenge Response is checked against our Challenge;
+  - hidden AVPs (§4.3): unhidden with --secret and the captured Random Vector, hidden again with a
+    new Random Vector;
+  - the PPP inside data messages (RFC 2661 §3.2) is played as a PPP peer would: Configure-Requests
+    with the captured options (our own Magic-Number, RFC 1661 §6.4; IPCP following the DUT's Nak,
+    RFC 1332 §3.3), Ack / Nak / Reject answering the DUT's actual Configure-Request with the
+    captured verdict per option type, PAP as captured (RFC 1334 §2.2), CHAP recomputed against the
+    DUT's own Challenge with --ppp-secret (RFC 1994 §4.1), Echo-Reply / Terminate-Ack to the DUT's.
+Every captured message of the DUT's side is awaited (deadline: the captured gap × 3 + 1 s, at least
+--wait when given) and compared with the DUT's answer AVP by AVP (option by option for LCP/IPCP):
+matched / differed / missing / extra / out of order, each difference with a reason; fields that are
+legitimately different are ignored by the rule set (DEFAULT_RULES, changed by a --rules file).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+
+from . import proto as P
+from .replay import Conversations, Message, PppFrame, Session, Tunnel
+
+EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
+
+# Fields that legitimately differ between two implementations (or two runs) of the same conversation:
+# key "PROTOCOL:Field name" -> reason. A --rules file (YAML / JSON mapping) adds or overrides keys;
+# a reason of null (None) removes a default rule so the field is compared.
+DEFAULT_RULES: dict[str, str] = {
+    "L2TP:Assigned Tunnel ID": "chosen by each implementation (RFC 2661 §4.4.3)",
+    "L2TP:Assigned Session ID": "chosen by each implementation (RFC 2661 §4.4.4)",
+    "L2TP:Call Serial Number": "chosen by the call's originator (RFC 2661 §4.4.4)",
+    "L2TP:Random Vector": "random per message (RFC 2661 §4.3)",
+    "L2TP:Challenge": "random per tunnel (RFC 2661 §4.4.3)",
+    "L2TP:Challenge Response": "depends on the peer's random Challenge; checked separately (RFC 2661 §5.1.1)",
+    "L2TP:Tie Breaker": "random (RFC 2661 §4.4.3)",
+    "L2TP:Host Name": "the implementation's own name (RFC 2661 §4.4.3)",
+    "L2TP:Vendor Name": "the implementation's vendor (RFC 2661 §4.4.3)",
+    "L2TP:Firmware Revision": "the implementation's version (RFC 2661 §4.4.3)",
+    "L2TP:hidden": "hidden values differ with the Random Vector (RFC 2661 §4.3); compared after unhiding when --secret is given",
+    "LCP:Magic-Number": "random per link (RFC 1661 §6.4)",
+    "LCP:identifier": "chosen by the sender (RFC 1661 §5)",
+    "IPCP:identifier": "chosen by the sender (RFC 1661 §5)",
+    "IPCP:IP-Address": "assigned by the RADIUS server configured for the replay (RFC 1332 §3.3)",
+    "CHAP:Challenge": "a random value and the authenticator's own name (RFC 1994 §4.1)",
+    "CHAP:Message": "free-form text (RFC 1994 §4.1)",
+    "PAP:Message": "free-form text (RFC 1334 §2.2.2)",
+    "RADIUS:Authenticator": "random / per-packet (RFC 2865 §3)",
+    "RADIUS:Identifier": "chosen by the client (RFC 2865 §3)",
+    "RADIUS:Message-Authenticator": "per-packet HMAC (RFC 3579 §3.2)",
+    "RADIUS:User-Password": "hidden with the Request Authenticator (RFC 2865 §5.2)",
+    "RADIUS:CHAP-Challenge": "random (RFC 2865 §5.40)",
+    "RADIUS:Acct-Session-Id": "chosen by the NAS (RFC 2866 §5.5)",
+    "RADIUS:NAS-Port": "chosen by the NAS (RFC 2865 §5.5)",
+    "RADIUS:NAS-IP-Address": "the lab's addresses (RFC 2865 §5.4)",
+    "RADIUS:NAS-Identifier": "the implementation's own name (RFC 2865 §5.32)",
+}
+
+LCP_OPTIONS = {1: "MRU", 2: "ACCM", 3: "Authentication-Protocol", 4: "Quality-Protocol", 5: "Magic-Number",
+               7: "Protocol-Field-Compression", 8: "Address-and-Control-Field-Compression", 13: "Callback",
+               17: "MRRU", 19: "Endpoint-Discriminator"}
+IPCP_OPTIONS = {2: "IP-Compression-Protocol", 3: "IP-Address", 129: "Primary-DNS", 130: "Primary-NBNS",
+                131: "Secondary-DNS", 132: "Secondary-NBNS"}
+CONFREQ, CONFACK, CONFNAK, CONFREJ, TERMREQ, TERMACK = 1, 2, 3, 4, 5, 6
+ECHOREQ, ECHOREP = 9, 10
+
+
+class ReplayInputError(ValueError):
+    """The capture cannot be replayed as asked (no L2TP, a call picked up mid-way, a value that
+    needs a secret not given, a wrong --secret…): `skipped` lists (what, why)."""
+
+    def __init__(self, message: str, skipped: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.skipped = skipped or []
+
+
+def load_rules(path: str | None) -> dict[str, str]:
+    """DEFAULT_RULES updated by the mapping in `path` (YAML or JSON: {"PROTOCOL:Field": reason or
+    null}). ValueError naming the file when it is not such a mapping."""
+    rules = dict(DEFAULT_RULES)
+    if not path:
+        return rules
+    import yaml
+    with open(path) as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict) or not all(isinstance(k, str) and ":" in k for k in data):
+        raise ValueError(f"{path}: rules must be a mapping of 'PROTOCOL:Field' to a reason (or null)")
+    for k, v in data.items():
+        if v is None:
+            rules.pop(k, None)
+        else:
+            rules[k] = str(v)
+    return rules
+
+
+# ------------------------------------------------------------------------------------------------
+# report
+
+@dataclass
+class Difference:
+    """One field of one message: captured and DUT values (None when absent), the rule's reason when
+    ignored (`ignored` True), else why it counts."""
+    field: str
+    captured: object
+    dut: object
+    ignored: bool
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"field": self.field, "captured": _jsonable(self.captured), "dut": _jsonable(self.dut),
+                "ignored": self.ignored, "reason": self.reason}
+
+
+@dataclass
+class Item:
+    """One line of the report: a captured message we sent ('sent' / 'skipped'), or one the DUT had to
+    send ('matched', 'differed', 'missing', 'out-of-order') or sent unasked ('extra')."""
+    verdict: str
+    name: str
+    frame: int | None = None        # captured frame number
+    differences: list[Difference] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def compatible(self) -> bool:
+        return self.verdict in ("matched", "sent", "out-of-order") or (
+            self.verdict == "differed" and all(d.ignored for d in self.differences))
+
+    def to_json(self) -> dict:
+        return {"verdict": self.verdict, "name": self.name, "frame": self.frame, "reason": self.reason,
+                "differences": [d.to_json() for d in self.differences]}
+
+
+@dataclass
+class Report:
+    """The result of a replay: items in order, what was skipped and why, errors, the exit status
+    (0: every message the DUT had to answer was answered compatibly; 1: differences; 2: bad input)."""
+    capture: str
+    dut: str
+    items: list[Item] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    pcap: str | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> int:
+        if self.errors:
+            return EXIT_BAD_INPUT
+        expected = [i for i in self.items if i.verdict not in ("sent", "skipped", "extra")]
+        if not expected:
+            return EXIT_BAD_INPUT
+        return EXIT_OK if all(i.compatible for i in expected) else EXIT_DIFFERENT
+
+    def counts(self) -> dict[str, int]:
+        c: dict[str, int] = {}
+        for i in self.items:
+            v = i.verdict if i.verdict != "differed" or not i.compatible else "matched (ignored fields differ)"
+            c[v] = c.get(v, 0) + 1
+        return c
+
+    def to_json(self) -> dict:
+        return {"capture": self.capture, "dut": self.dut, "exit_status": self.exit_status, "counts": self.counts(),
+                "items": [i.to_json() for i in self.items], "skipped": [list(s) for s in self.skipped],
+                "errors": self.errors, "pcap": self.pcap, "stats": self.stats}
+
+    def text(self, colour: bool = False, show_ignored: bool = True) -> str:
+        """Aligned text: one line per message, one indented line per difference."""
+        col = {"matched": "32", "sent": "2", "differed": "33", "missing": "31", "extra": "35",
+               "out-of-order": "36", "skipped": "2"}
+
+        def paint(v: str, s: str) -> str:
+            return f"\x1b[{col.get(v, '0')}m{s}\x1b[0m" if colour else s
+        out = [f"replay of {self.capture} against {self.dut}"]
+        for it in self.items:
+            fr = f"#{it.frame}" if it.frame is not None else "-"
+            out.append(f"  {paint(it.verdict, f'{it.verdict:<13}')} {fr:>6}  {it.name}"
+                       f"{'  (' + it.reason + ')' if it.reason else ''}")
+            for d in it.differences:
+                if d.ignored and not show_ignored:
+                    continue
+                tag = "ignored" if d.ignored else "differs"
+                out.append(f"  {'':13} {'':6}    {tag:<8} {d.field:<28} captured {_short(d.captured):<24} "
+                           f"DUT {_short(d.dut):<24} {d.reason}")
+        for what, why in self.skipped:
+            out.append(f"  {'skipped':<13} {'':6}  {what}: {why}")
+        for e in self.errors:
+            out.append(f"  error: {e}")
+        c = self.counts()
+        out.append("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) +
+                   f"; exit status {self.exit_status}")
+        if self.pcap:
+            out.append(f"live replay capture: {self.pcap}")
+        return "\n".join(out)
+
+
+def _jsonable(v):
+    if isinstance(v, (bytes, bytearray)):
+        return v.hex()
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _short(v) -> str:
+    if v is None:
+        return "(absent)"
+    s = v.hex() if isinstance(v, (bytes, bytearray)) else repr(v)
+    return s if len(s) <= 24 else s[:21] + "..."
+
+
+# ------------------------------------------------------------------------------------------------
+# comparison
+
+def _avp_key(a) -> str:
+    return a.name if a.vendor_id == 0 else f"Vendor {a.vendor_id} AVP {a.type}"
+
+
+def _avp_value(a):
+    if a.hidden and a.hidden_state == "undecodable":
+        return ("hidden", bytes(a.wire_value))
+    return a.typed if a.typed is not None else bytes(a.value)
+
+
+def compare_l2tp(captured, dut, rules: dict[str, str]) -> list[Difference]:
+    """AVP by AVP (RFC 2661 §4.4): every AVP of either message, in captured order then the DUT's extra
+    ones; each differing one as a Difference (ignored when the rules name it, or when a hidden value
+    could not be decoded)."""
+    def table(m):
+        t: dict[str, list] = {}
+        for a in m.avps:
+            if a.name == "Message Type":
+                continue
+            t.setdefault(_avp_key(a), []).append(a)
+        return t
+    ct, dt = table(captured), table(dut)
+    out = []
+    for key in list(ct) + [k for k in dt if k not in ct]:
+        cv = [_avp_value(a) for a in ct.get(key, [])]
+        dv = [_avp_value(a) for a in dt.get(key, [])]
+        if cv == dv:
+            continue
+        c1 = cv[0] if len(cv) == 1 else (cv or None)
+        d1 = dv[0] if len(dv) == 1 else (dv or None)
+        hidden = any(isinstance(v, tuple) and v and v[0] == "hidden" for v in cv + dv)
+        rule = rules.get(f"L2TP:{key}") or (rules.get("L2TP:hidden") if hidden else None)
+        if rule and cv and dv:
+            out.append(Difference(key, c1, d1, True, rule))
+        elif not cv:
+            out.append(Difference(key, None, d1, bool(rule), rule or "sent by the DUT, not in the captured answer"))
+        elif not dv:
+            out.append(Difference(key, c1, None, bool(rule), rule or "in the captured answer, not sent by the DUT"))
+        else:
+            out.append(Difference(key, c1, d1, False, "value differs"))
+    return out
+
+
+def compare_ppp(captured: PppFrame, dut_protocol: int, dut_packet, rules: dict[str, str]) -> list[Difference]:
+    """Option by option for LCP / IPCP Configure-* (RFC 1661 §6, RFC 1332 §3), the whole packet for the rest."""
+    proto = "LCP" if captured.protocol == P.PROTO_LCP else "IPCP" if captured.protocol == P.PROTO_IPCP else None
+    c, d = captured.packet, dut_packet
+    out = []
+    if proto and hasattr(c, "options") and getattr(c, "code", 0) in (CONFREQ, CONFACK, CONFNAK, CONFREJ):
+        names = LCP_OPTIONS if proto == "LCP" else IPCP_OPTIONS
+        co = {t: bytes(v) for t, v in c.options}
+        do = {t: bytes(v) for t, v in d.options}
+        for t in list(co) + [t for t in do if t not in co]:
+            if co.get(t) == do.get(t):
+                continue
+            name = names.get(t, f"option {t}")
+            rule = rules.get(f"{proto}:{name}")
+            if rule and t in co and t in do:
+                out.append(Difference(name, co[t], do[t], True, rule))
+            else:
+                why = "value differs" if t in co and t in do else (
+                    "not in the DUT's packet" if t in co else "not in the captured packet")
+                out.append(Difference(name, co.get(t), do.get(t), bool(rule), rule or why))
+    elif isinstance(c, (bytes, bytearray)) or not hasattr(c, "to_bytes"):
+        if bytes(c) != bytes(d):
+            out.append(Difference("data", bytes(c), bytes(d), False, "octets differ"))
+    else:
+        cb, db = bytes(c.to_bytes())[4:], bytes(d.to_bytes())[4:]
+        if cb != db:
+            auth = "CHAP" if captured.protocol == P.PROTO_CHAP else "PAP" if captured.protocol == P.PROTO_PAP else f"0x{captured.protocol:04x}"
+            what = "Challenge" if auth == "CHAP" and getattr(c, "code", 0) == 1 else "Message" if getattr(c, "code", 0) != 1 else "data"
+            rule = rules.get(f"{auth}:{what}")
+            out.append(Difference(what, cb, db, bool(rule), rule or "packet data differs"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the replay
+
+def _verdict(diffs: list[Difference]) -> str:
+    """'matched' when every difference is one the rules ignore, else 'differed'."""
+    return "matched" if all(d.ignored for d in diffs) else "differed"
+
+
+@dataclass
+class _Arrival:
+    seq: int
+    message: object     # L2TP
+    time: float
+
+
+class Replay:
+    """Plays the LAC side of one captured control connection (and its sessions) against the DUT LNS.
+
+    conv / tunnel: the Conversations of dlab.replay.load and the Tunnel to play (default: the first
+    complete one). sock: a bound UDP socket (IPv4) the replay sends from; dut: (address, port) of the
+    DUT. secret: the tunnel secret (RFC 2661 §5.1.1) or None; ppp_secret: the CHAP secret; pace:
+    'asap' or 'capture'; wait: the least time (s) an expected answer is awaited; rules: as
+    load_rules(). run() -> Report. ReplayInputError when the conversation cannot be played at all.
+    """
+
+    def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
+                 session: int | None = None, secret: str | None = None, ppp_secret: str | None = None,
+                 pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
+                 dut_name: str = "lnsd"):
+        self.conv = conv
+        self.tunnel = self._pick(conv, tunnel)
+        self.session_filter = session
+        self.secret, self.ppp_secret = secret, ppp_secret
+        self.pace, self.wait = pace, wait
+        self.rules = rules if rules is not None else dict(DEFAULT_RULES)
+        self.sock = sock
+        self.ep = P.ScriptedL2tp(sock, peer=dut)
+        self.report = Report(conv.path, dut_name)
+        self.serial_offset = random.SystemRandom().randrange(1, 1 << 16)
+        self.magic = int.from_bytes(os.urandom(4), "big") | 1
+        self.our_challenge: bytes | None = None
+        self.dut_challenge: bytes | None = None
+        self.dut_session: dict[int, int] = {}        # captured LNS Session ID -> the DUT's
+        self.our_session: dict[int, int] = {}        # the DUT's Session ID for us -> captured LAC Session ID
+        self.pending: list[_Arrival] = []
+        self.seq = 0
+        self.taken: list[int] = []
+        self.last_dut: dict[tuple[int, int], object] = {}    # (PPP protocol, code) -> latest DUT packet
+        self.ipcp_nak_address: bytes | None = None
+        self.wire: list[tuple] = []                  # (src, dst, sport, dport, payload, time) of the live replay
+        self.local = sock.getsockname()
+        self.dut = dut
+        self.per_message_overhead: list[float] = []
+
+    @staticmethod
+    def _pick(conv: Conversations, number: int | None) -> Tunnel:
+        if number is not None:
+            return conv.tunnel(number)
+        for t in conv.tunnels:
+            if t.complete:
+                return t
+        why = [(f"tunnel {t.number}", "picked up mid-way: its SCCRQ is not in the capture") for t in conv.tunnels]
+        if not conv.tunnels:
+            why.append((conv.path, "no L2TP control connection in the capture"))
+        raise ReplayInputError(f"{conv.path}: no complete control connection to replay", why)
+
+    # ----- the script: control messages and PPP frames in capture order -----
+    def _script(self) -> list[tuple[str, object]]:
+        t = self.tunnel
+        steps: list[tuple[int, str, object]] = []
+        sessions = t.sessions
+        if self.session_filter is not None:
+            if not 1 <= self.session_filter <= len(sessions):
+                raise ReplayInputError(f"no session {self.session_filter} in tunnel {t.number}")
+            keep = {id(sessions[self.session_filter - 1])}
+        else:
+            keep = {id(s) for s in sessions}
+        in_session: dict[int, Session] = {}
+        for s in sessions:
+            for m in s.messages:
+                in_session[id(m)] = s
+        for m in t.messages:
+            s = in_session.get(id(m))
+            if m.packet.is_zlb:
+                continue
+            if s is not None and (id(s) not in keep or not s.complete):
+                if not s.complete:
+                    self.report.skipped.append((f"frame {m.index} {m.name}", "its call was picked up mid-way"))
+                continue
+            steps.append((m.index, "l2tp", m))
+        for s in sessions:
+            if id(s) not in keep:
+                continue
+            if not s.complete:
+                if s.ppp:
+                    self.report.skipped.append((f"{len(s.ppp)} PPP frames of a call picked up mid-way",
+                                                "its ICRQ / OCRQ is not in the capture"))
+                continue
+            for f in s.ppp:
+                steps.append((f.message.index, "ppp", (s, f)))
+        steps.sort(key=lambda x: x[0])
+        return [(k, o) for _, k, o in steps]
+
+    # ----- DUT arrivals -----
+    def _poll(self, within: float) -> None:
+        for m in self.ep.drain(within=within):
+            self.seq += 1
+            self.pending.append(_Arrival(self.seq, m, time.monotonic()))
+            self.wire.append((self.dut[0], self.local[0], self.dut[1], self.local[1], m.to_bytes(), time.time()))
+
+    def _take(self, pred, within: float):
+        deadline = time.monotonic() + within
+        while True:
+            for i, a in enumerate(self.pending):
+                if pred(a.message):
+                    del self.pending[i]
+                    self.taken.append(a.seq)
+                    return a
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._poll(min(left, 0.05))
+
+    def _deadline(self, gap: float) -> float:
+        d = max(2.0, gap * 3 + 1.0)
+        return max(d, self.wait) if self.wait is not None else d
+
+    # ----- sending -----
+    def _send(self, msg, auto_seq: bool = True) -> None:
+        t0 = time.perf_counter()
+        wire = self.ep.send(msg, auto_seq=auto_seq, fill_tunnel_id=False)
+        self.per_message_overhead.append(time.perf_counter() - t0)
+        self.wire.append((self.local[0], self.dut[0], self.local[1], self.dut[1], bytes(wire), time.time()))
+
+    def _rewrite(self, m: Message):
+        """A copy of captured message `m` made to follow the live DUT (see the module docstring).
+        Returns (message, None) or (None, why it cannot be sent)."""
+        cap = m.packet
+        name = cap.message_name
+        out = P.L2TP.control(cap.message_type)
+        out.clear_avps()
+        hidden_any = False
+        if any(a.hidden for a in cap.avps):
+            if self.secret is None:
+                return None, "it carries hidden AVPs (RFC 2661 §4.3): give --secret"
+            cap = cap.copy()
+            cap.unhide(self.secret)
+            bad = [a.name for a in cap.avps if a.hidden and a.hidden_state != "decoded"]
+            if bad:
+                return None, f"hidden AVPs {bad} do not unhide with --secret: {[a.undecodable_reason for a in cap.avps if a.hidden]}"
+        for a in cap.avps:
+            if a.vendor_id == 0 and a.name == "Random Vector" and any(x.hidden for x in cap.avps):
+                continue
+            value = bytes(a.value)
+            if a.vendor_id == 0 and a.name == "Challenge Response":
+                if self.dut_challenge is None:
+                    return None, "a Challenge Response but the DUT sent no Challenge"
+                if self.secret is None:
+                    return None, "a Challenge Response to recompute (RFC 2661 §5.1.1): give --secret"
+                value = bytes(P.challenge_response(cap.message_type, self.secret, self.dut_challenge))
+            elif a.vendor_id == 0 and a.name == "Challenge":
+                self.our_challenge = value
+            elif a.vendor_id == 0 and a.name == "Call Serial Number" and len(value) == 4:
+                value = ((int.from_bytes(value, "big") + self.serial_offset) & 0xFFFFFFFF).to_bytes(4, "big")
+            out.add_avp(a.type, value, mandatory=a.mandatory, hidden=a.hidden, vendor_id=a.vendor_id,
+                        reserved=a.reserved_bits)
+            hidden_any |= a.hidden
+        if hidden_any:
+            out.set_hiding(self.secret)
+        if name == "SCCRQ":
+            out.tunnel_id = 0
+        else:
+            out.tunnel_id = self.ep.peer_tunnel_id
+        if cap.session_id:
+            sid = self.dut_session.get(cap.session_id)
+            if sid is None:
+                return None, f"Session ID {cap.session_id}: the DUT assigned none for it"
+            out.session_id = sid
+        return out, None
+
+    def _expected_pred(self, m: Message):
+        name = m.name
+        cap = m.packet
+
+        def pred(x) -> bool:
+            if not x.is_control or x.is_zlb or x.message_name != name:
+                return False
+            if cap.session_id and self.our_session and x.session_id not in self.our_session:
+                return False
+            return True
+        return pred
+
+    def _on_control(self, m: Message, prev_time: float) -> None:
+        if m.sender == "LAC":
+            out, why = self._rewrite(m)
+            if out is None:
+                self.report.items.append(Item("skipped", m.name, m.index, reason=why))
+                if m.name in ("SCCRQ", "SCCCN", "ICRQ", "ICCN", "OCRP", "OCCN"):
+                    raise ReplayInputError(f"frame {m.index} {m.name}: {why}", [(f"frame {m.index} {m.name}", why)])
+                return
+            self._send(out)
+            self.report.items.append(Item("sent", m.name, m.index))
+            return
+        got = self._take(self._expected_pred(m), self._deadline(m.time - prev_time))
+        if got is None:
+            self.report.items.append(Item("missing", m.name, m.index, reason="the DUT did not send it in time"))
+            return
+        x = got.message
+        diffs = compare_l2tp(m.packet, x, self.rules)
+        if x.challenge is not None:
+            self.dut_challenge = bytes(x.challenge)
+        if x.challenge_response is not None and self.our_challenge is not None and self.secret is not None:
+            want = bytes(P.challenge_response(x.message_type, self.secret, self.our_challenge))
+            if bytes(x.challenge_response) != want:
+                self.report.errors.append(f"the DUT's {x.message_name} Challenge Response does not match --secret "
+                                          f"(RFC 2661 §5.1.1): wrong --secret?")
+        if m.packet.assigned_session_id is not None and x.assigned_session_id is not None:
+            self.dut_session[m.packet.assigned_session_id] = x.assigned_session_id
+        if x.session_id:
+            self.our_session[x.session_id] = m.packet.session_id
+        self.report.items.append(Item(_verdict(diffs), m.name, m.index, diffs))
+
+    # ----- PPP -----
+    def _ppp_send(self, s: Session, protocol: int, pkt) -> None:
+        sid = self.dut_session.get(s.lns_session_id)
+        msg = P.L2TP.data(tunnel_id=self.ep.peer_tunnel_id, session_id=sid, payload=P.ppp_frame(protocol, pkt.to_bytes(), True))
+        self._send(msg, auto_seq=False)
+
+    def _on_ppp(self, s: Session, f: PppFrame, prev_time: float) -> None:
+        if self.dut_session.get(s.lns_session_id) is None:
+            self.report.items.append(Item("skipped", f"PPP {f.name}", f.message.index,
+                                          reason="the DUT assigned no session for this call"))
+            return
+        if f.sender == "LAC":
+            pkt, why = self._ppp_reply(f)
+            if pkt is None:
+                self.report.items.append(Item("skipped", f"PPP {f.name}", f.message.index, reason=why))
+                return
+            self._ppp_send(s, f.protocol, pkt)
+            self.report.items.append(Item("sent", f"PPP {f.name}", f.message.index))
+            return
+        code = getattr(f.packet, "code", None)
+
+        def pred(x) -> bool:
+            if not x.is_data:
+                return False
+            try:
+                d = P.ppp_parse(x.payload)
+            except P.ParseError:
+                return False
+            return d["protocol"] == f.protocol and getattr(d["packet"], "code", None) == code
+        got = self._take(pred, self._deadline(f.message.time - prev_time))
+        if got is None:
+            self.report.items.append(Item("missing", f"PPP {f.name}", f.message.index,
+                                          reason="the DUT did not send it in time"))
+            return
+        d = P.ppp_parse(got.message.payload)
+        self.last_dut[(f.protocol, code)] = d["packet"]
+        if f.protocol == P.PROTO_IPCP and code == CONFNAK:
+            addr = dict((t, bytes(v)) for t, v in d["packet"].options).get(3)
+            if addr:
+                self.ipcp_nak_address = addr
+        diffs = compare_ppp(f, d["protocol"], d["packet"], self.rules)
+        self.report.items.append(Item(_verdict(diffs), f"PPP {f.name}", f.message.index, diffs))
+
+    def _ppp_reply(self, f: PppFrame):
+        """What a PPP peer sends where the capture's LAC side sent `f` (see the module docstring)."""
+        pkt, proto = f.packet, f.protocol
+        if proto in (P.PROTO_LCP, P.PROTO_IPCP):
+            cls = P.LCP if proto == P.PROTO_LCP else P.IPCP
+            code = pkt.code
+            if code == CONFREQ:
+                out = cls(CONFREQ, pkt.identifier)
+                for t, v in pkt.options:
+                    v = bytes(v)
+                    if proto == P.PROTO_LCP and t == 5:
+                        v = self.magic.to_bytes(4, "big")
+                    if proto == P.PROTO_IPCP and t == 3 and self.ipcp_nak_address:
+                        v = self.ipcp_nak_address
+                    out.add_option(t, v)
+                return out, None
+            if code in (CONFACK, CONFNAK, CONFREJ):
+                theirs = self.last_dut.get((proto, CONFREQ))
+                if theirs is None:
+                    return None, "answers a Configure-Request the DUT did not send"
+                verdict = {t: code for t, _ in pkt.options}
+                captured = {t: bytes(v) for t, v in pkt.options}
+                dut_opts = [(t, bytes(v)) for t, v in theirs.options]
+                rej = [(t, v) for t, v in dut_opts if verdict.get(t) == CONFREJ]
+                nak = [(t, captured[t]) for t, v in dut_opts if verdict.get(t) == CONFNAK]
+                out_code, opts = (CONFREJ, rej) if rej else (CONFNAK, nak) if nak else (CONFACK, dut_opts)
+                out = cls(out_code, theirs.identifier)
+                for t, v in opts:
+                    out.add_option(t, v)
+                return out, None
+            if proto == P.PROTO_LCP and code == ECHOREP:
+                theirs = self.last_dut.get((proto, ECHOREQ))
+                if theirs is None:
+                    return None, "answers an Echo-Request the DUT did not send"
+                out = P.LCP(ECHOREP, theirs.identifier)
+                out.data = self.magic.to_bytes(4, "big") + bytes(theirs.data[4:])
+                return out, None
+            if code == TERMACK:
+                theirs = self.last_dut.get((proto, TERMREQ))
+                return (cls(TERMACK, theirs.identifier), None) if theirs else (None, "no Terminate-Request from the DUT")
+            if proto == P.PROTO_LCP and code == ECHOREQ:
+                out = P.LCP(ECHOREQ, pkt.identifier)
+                out.data = self.magic.to_bytes(4, "big") + bytes(pkt.data[4:])
+                return out, None
+            return pkt, None
+        if proto == P.PROTO_CHAP and getattr(pkt, "code", 0) == 2:
+            chal = self.last_dut.get((P.PROTO_CHAP, 1))
+            if chal is None:
+                return None, "a CHAP Response but the DUT sent no Challenge"
+            if self.ppp_secret is None:
+                return None, "a CHAP Response to recompute (RFC 1994 §4.1): give --ppp-secret"
+            return P.CHAP(2, chal.identifier, value=P.chap_md5_response(chal.identifier, self.ppp_secret, chal.value),
+                          name=pkt.name), None
+        if proto == P.PROTO_PAP or hasattr(pkt, "to_bytes"):
+            return pkt, None
+        return None, f"protocol 0x{proto:04x} data is not replayed"
+
+    # ----- run -----
+    def run(self) -> Report:
+        """Plays the script; the DUT's messages not matched to the capture are reported as 'extra'."""
+        script = self._script()
+        prev = None
+        started = time.monotonic()
+        t0 = None
+        try:
+            for kind, obj in script:
+                tm = obj.time if kind == "l2tp" else obj[1].message.time
+                if self.pace == "capture" and t0 is not None:
+                    delay = (tm - t0) - (time.monotonic() - started)
+                    if delay > 0:
+                        self._poll(delay)
+                if t0 is None:
+                    t0 = tm
+                gap = tm - (prev if prev is not None else tm)
+                if kind == "l2tp":
+                    self._on_control(obj, tm - gap)
+                else:
+                    self._on_ppp(obj[0], obj[1], tm - gap)
+                prev = tm
+                if self.report.errors:
+                    break
+            self._poll(0.2)
+        except ReplayInputError as e:
+            self.report.errors.append(str(e))
+            self.report.skipped.extend(e.skipped)
+        for a in self.pending:
+            if a.message.is_zlb:
+                continue
+            name = a.message.message_name if a.message.is_control else "data"
+            if not a.message.is_control:
+                try:
+                    d = P.ppp_parse(a.message.payload)
+                    name = f"PPP 0x{d['protocol']:04x} {getattr(d['packet'], 'code_name', '')}".strip()
+                except P.ParseError:
+                    pass
+            self.report.items.append(Item("extra", name, None, reason="sent by the DUT, not in the capture"))
+        self._mark_out_of_order()
+        self.report.stats = {"messages_sent": sum(1 for i in self.report.items if i.verdict == "sent"),
+                             "seconds": round(time.monotonic() - started, 3),
+                             "send_overhead_ms_mean": round(1e3 * sum(self.per_message_overhead) /
+                                                            max(1, len(self.per_message_overhead)), 4)}
+        return self.report
+
+    def _mark_out_of_order(self) -> None:
+        """A DUT message taken after one that arrived later (its answers swapped) is 'out-of-order'."""
+        best = 0
+        k = 0
+        for it in self.report.items:
+            if it.verdict in ("matched", "differed"):
+                seq = self.taken[k]
+                k += 1
+                if seq < best:
+                    it.reason = (it.reason + "; " if it.reason else "") + "arrived before an earlier-expected message"
+                    if it.verdict == "matched":
+                        it.verdict = "out-of-order"
+                best = max(best, seq)
+
+
+# ------------------------------------------------------------------------------------------------
+# against a fresh lab
+
+LAB_LAC, LAB_LNS = "198.51.100.2", "198.51.100.1"   # scenarios/topologies/default.yaml, link `core`
+
+
+def lns_behaviour(t: Tunnel) -> dict:
+    """What the captured LNS did, to configure the DUT alike: 'mode' ('lcp-renegotiation' when it sent
+    its own LCP Configure-Request, else 'proxy', the JunosE incoming-call modes), 'authentication'
+    ('pap' / 'chap' from its LCP Authentication-Protocol option, RFC 1661 §6.2), 'framed_ip' (the
+    address its IPCP Configure-Nak gave, RFC 1332 §3.3, or None) and 'users' ([(PAP Peer-ID,
+    Password)] of the calls)."""
+    out = {"mode": "proxy", "authentication": "chap", "framed_ip": None, "users": []}
+    for s in t.sessions:
+        if s.pap and s.pap not in out["users"]:
+            out["users"].append(s.pap)
+        for f in s.ppp:
+            if f.sender != "LNS":
+                continue
+            code = getattr(f.packet, "code", None)
+            if f.protocol == P.PROTO_LCP and code == CONFREQ:
+                out["mode"] = "lcp-renegotiation"
+                auth = dict((t_, bytes(v)) for t_, v in f.packet.options).get(3)
+                if auth:
+                    out["authentication"] = "pap" if auth[:2] == b"\xc0\x23" else "chap"
+            if f.protocol == P.PROTO_IPCP and code == CONFNAK and out["framed_ip"] is None:
+                a = dict((t_, bytes(v)) for t_, v in f.packet.options).get(3)
+                if a and len(a) == 4:
+                    out["framed_ip"] = socket.inet_ntoa(a)
+    if out["users"] and out["mode"] == "proxy" and not any(f.sender == "LNS" and f.protocol == P.PROTO_LCP
+                                                              for s in t.sessions for f in s.ppp):
+        out["authentication"] = "pap"
+    return out
+
+
+def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
+                  secret: str | None = None, ppp_secret: str | None = None, radius: str = "freeradius",
+                  pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
+                  dut: str = "lnsd") -> Report:
+    """Brings a fresh lab up (scenarios/topologies/default.yaml, real FreeRADIUS, lnsd as the DUT at
+    198.51.100.1 configured like the captured LNS: see lns_behaviour), replays the conversation from
+    the `lac` host (198.51.100.2), writes report.json, report.txt and replay.pcap (the live replay's
+    datagrams) into <run folder>/replay/, and tears the lab down (nothing is left). The capture's
+    PAP users go into FreeRADIUS with their captured passwords (radius='freeradius'). ReplayInputError
+    before any lab is made when the conversation cannot be replayed."""
+    from . import lab as L
+    from . import netns, procs
+    from .dialout_lab import Lnsd, build_dir, daemon_configs, default_topology
+    import yaml
+
+    if dut != "lnsd":
+        raise ReplayInputError(f"--dut {dut}: only lnsd (the LNS) is implemented as the implementation under test")
+    if radius != "freeradius":
+        raise ReplayInputError(f"--radius {radius}: only 'freeradius' is implemented")
+    t = Replay._pick(conv, tunnel)
+    how = lns_behaviour(t)
+    framed = how["framed_ip"] or "198.18.0.2"
+
+    def users(raw: dict) -> None:
+        for user, password in how["users"]:
+            raw["radius"]["lns"]["users"].append({
+                "name": user, "check": [f"Cleartext-Password := {json.dumps(password)}"],
+                "reply": ["Service-Type = Framed-User", "Framed-Protocol = PPP", f"Framed-IP-Address = {framed}"]})
+
+    bdir = build_dir()
+    with L.Lab(default_topology(users), capture=False) as lab:
+        run = lab.run_dir
+        cfg = daemon_configs(run)["lnsd"]
+        cfg = {k: v for k, v in cfg.items() if k != "dialout"}
+        vr = dict(cfg["virtual-routers"][0])
+        cfg["virtual-routers"] = [vr]
+        cfg["peers"] = [{"address": LAB_LAC, "secret": secret or ""}]
+        cfg["shutdown-wait"] = "1s"
+        cfg["incoming"] = {"virtual-router": vr["name"], "profile": "isdn",
+                           "authentication": how["authentication"], "mode": how["mode"]}
+        (run / "lnsd.yaml").write_text(yaml.safe_dump(cfg))
+        d = Lnsd(lab, bdir)
+        proc = lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
+                                         "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+        sock = netns.socket_in(lab.ns("lac"))
+        try:
+            sock.bind((LAB_LAC, 0))
+            r = Replay(conv, sock, (LAB_LNS, 1701), tunnel=tunnel, session=session, secret=secret,
+                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut)
+            report = r.run()
+            out = run / "replay"
+            out.mkdir(parents=True, exist_ok=True)
+            P.write_pcap(str(out / "replay.pcap"), r.wire)
+            report.pcap = str(out / "replay.pcap")
+            report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
+                                    "radius_users": [u for u, _ in how["users"]]}
+            (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
+            (out / "report.txt").write_text(report.text() + "\n")
+        finally:
+            sock.close()
+            procs.stop(proc)
+    return report

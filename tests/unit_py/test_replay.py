@@ -1,0 +1,262 @@
+"""dlab.replay (analysis) and dlab.replay_run (rewriting, comparison) on synthetic captures built
+with proto/ (dlab.proto), replayed against a scripted LNS on loopback (a ScriptedL2tp in a thread)
+that checks what a real LNS would: its Tunnel / Session IDs in the headers, Ns / Nr in sequence
+across the 65 535 wrap, the Challenge Response to its own Challenge (RFC 2661 §5.1.1), the hidden
+AVPs (§4.3) and the CHAP Response to its own Challenge (RFC 1994 §4.1)."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from dlab import proto as P
+from dlab import replay
+from dlab import replay_run as R
+
+LAC, LNS = "192.0.2.1", "192.0.2.2"
+SECRET, PPP_SECRET = "tunnel-secret", "chap-secret"
+
+
+def lcp(code, ident, **opts):
+    p = P.LCP(code, ident)
+    for t, v in opts.get("options", []):
+        p.add_option(t, v)
+    return p
+
+
+def data(tid, sid, pkt, proto=P.PROTO_LCP):
+    return P.L2TP.data(tunnel_id=tid, session_id=sid, payload=P.ppp_frame(proto, pkt.to_bytes(), True))
+
+
+def build_capture(path, floated=True):
+    """A LAC (192.0.2.1) ↔ LNS (192.0.2.2) conversation: tunnel with Challenges both ways, an
+    incoming call whose ICRQ hides Calling Number, LCP both ways, CHAP, CDN; the LNS answers from
+    port 40001 when `floated`."""
+    c_lac, c_lns = bytes(range(16)), bytes(range(16, 32))
+    sccrq = P.L2TP.sccrq(assigned_tunnel_id=5, host_name="cap-lac", challenge=c_lac, ns=0, nr=0)
+    sccrp = P.L2TP.sccrp(assigned_tunnel_id=7, host_name="cap-lns", challenge=c_lns, tunnel_id=5, ns=0, nr=1,
+                         challenge_response=P.challenge_response(2, SECRET, c_lac))
+    scccn = P.L2TP.scccn(challenge_response=P.challenge_response(3, SECRET, c_lns), tunnel_id=7, ns=1, nr=1)
+    icrq = P.L2TP.icrq(assigned_session_id=11, call_serial_number=1, calling_number="5550001", tunnel_id=7, ns=2, nr=1)
+    icrq.set_hiding(SECRET, random_vector=[0] * 16)
+    icrq.set_hidden("Calling Number")
+    icrp = P.L2TP.icrp(assigned_session_id=22, tunnel_id=5, session_id=11, ns=1, nr=3)
+    iccn = P.L2TP.iccn(tx_connect_speed=64000, framing_type=P.FRAMING_SYNC, tunnel_id=7, session_id=22, ns=3, nr=2)
+    lns_req = lcp(1, 1, options=[(1, b"\x05\xdc"), (3, b"\xc2\x23\x05"), (5, b"\x11\x22\x33\x44")])
+    lns_ack_ident = 1
+    lac_req = lcp(1, 9, options=[(5, b"\x55\x66\x77\x88")])
+    chal_val = b"\xaa" * 16
+    chal = P.CHAP(1, 3, value=chal_val, name="cap-lns")
+    resp = P.CHAP(2, 3, value=P.chap_md5_response(3, PPP_SECRET, chal_val), name="bob")
+    cdn = P.L2TP.cdn(result=3, assigned_session_id=11, tunnel_id=7, session_id=22, ns=4, nr=2)
+    lns_port = 40001 if floated else 1701
+    up, down = (LAC, LNS, 1701, 1701), (LNS, LAC, lns_port, 1701)
+    frames = [(*up, sccrq, 0.0), (*down, sccrp, 0.1), (*up, scccn, 0.2), (*down, P.L2TP.zlb(5, 0, 1, 2), 0.25),
+              (*up, icrq, 0.3), (*down, icrp, 0.4), (*up, iccn, 0.5), (*down, P.L2TP.zlb(5, 0, 2, 4), 0.55),
+              (*down, data(5, 11, lns_req), 0.6),
+              (*up, data(7, 22, lcp(2, lns_ack_ident, options=[(1, b"\x05\xdc"), (3, b"\xc2\x23\x05"), (5, b"\x11\x22\x33\x44")])), 0.7),
+              (*up, data(7, 22, lac_req), 0.71), (*down, data(5, 11, lcp(2, 9, options=[(5, b"\x55\x66\x77\x88")])), 0.8),
+              (*down, data(5, 11, chal, P.PROTO_CHAP), 0.9), (*up, data(7, 22, resp, P.PROTO_CHAP), 1.0),
+              (*down, data(5, 11, P.CHAP(3, 3, message="ok"), P.PROTO_CHAP), 1.1),
+              (*up, cdn, 1.2), (*down, P.L2TP.zlb(5, 0, 2, 5), 1.3)]
+    P.write_pcap(str(path), [{"src": s, "dst": d, "sport": sp, "dport": dp, "payload": p.to_bytes(), "time": 100 + t}
+                             for s, d, sp, dp, p, t in frames])
+    return path
+
+
+def test_analysis_finds_roles_ids_sessions_ppp_and_floating(tmp_path):
+    conv = replay.load(build_capture(tmp_path / "c.pcap"))
+    assert len(conv.tunnels) == 1
+    t = conv.tunnels[0]
+    assert (t.lac, t.lns[0], t.lac_tunnel_id, t.lns_tunnel_id) == ((LAC, 1701), LNS, 5, 7)
+    assert t.complete and t.floated and t.roles_from == "ICRQ sender is the LAC"
+    assert [m.name for m in t.messages if not m.packet.is_zlb] == ["SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN", "CDN"]
+    (s,) = t.sessions
+    assert (s.kind, s.lac_session_id, s.lns_session_id, s.complete) == ("incoming", 11, 22, True)
+    assert [f"{f.sender} {f.name}" for f in s.ppp][:3] == ["LNS LCP Configure-Request", "LAC LCP Configure-Ack",
+                                                           "LAC LCP Configure-Request"]
+    text = conv.describe()
+    assert "tunnel 1: LAC 192.0.2.1:1701 (Tunnel ID 5) <-> LNS 192.0.2.2:1701 (Tunnel ID 7)" in text
+    assert "ports floated" in text and "session 1: incoming" in text
+    assert replay.to_json(conv)["tunnels"][0]["sessions"][0]["lns_session_id"] == 22
+
+
+def test_analysis_mid_call_pickup_and_radius_pairs(tmp_path):
+    # only the second half of a tunnel: no SCCRQ, a data message on an unknown session
+    frames = [(LNS, LAC, 1701, 1701, data(5, 11, lcp(9, 1)), 1.0), (LAC, LNS, 1701, 1701, P.L2TP.hello(tunnel_id=7, ns=8, nr=3), 2.0),
+              (LNS, LAC, 1701, 1701, P.L2TP.zlb(5, 0, 3, 9), 2.1)]
+    req = P.Radius.build(1, 9, {"User-Name": "bob"})
+    rep = P.Radius.build(2, 9, {})
+    frames += [("10.0.0.1", "10.0.0.2", 5000, 1812, req, 3.0), ("10.0.0.2", "10.0.0.1", 1812, 5000, rep, 3.1),
+               ("10.0.0.2", "10.0.0.1", 1812, 5000, P.Radius.build(3, 10, {}), 3.2)]
+    path = tmp_path / "mid.pcap"
+    P.write_pcap(str(path), [{"src": s, "dst": d, "sport": sp, "dport": dp, "payload": p.to_bytes(), "time": t}
+                             for s, d, sp, dp, p, t in frames])
+    conv = replay.load(path)
+    (t,) = conv.tunnels
+    assert not t.complete and t.sessions and not t.sessions[0].complete
+    (x,) = conv.radius
+    assert (x.user, x.request.name, x.reply.name) == ("bob", "Access-Request", "Access-Accept")
+    assert conv.skipped and "without its request" in conv.skipped[0][1]
+    with pytest.raises(R.ReplayInputError) as e:
+        R.Replay(conv, socket.socket(socket.AF_INET, socket.SOCK_DGRAM), ("127.0.0.1", 9))
+    assert "picked up mid-way" in e.value.skipped[0][1]
+
+
+class FakeLns(threading.Thread):
+    """A scripted LNS on 127.0.0.1 (ScriptedL2tp): assigns Tunnel ID 900 / Session ID 77, starts its
+    Ns at 65 534, challenges the tunnel and the PPP client, records what it checked."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = self.sock.getsockname()
+        self.ep = P.ScriptedL2tp(self.sock)
+        self.ep.ns, self.ep.nr = 65534, 65533   # mid-life counters: both sides cross the 65 535 wrap
+        self.checks: dict[str, object] = {}
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            self._run()
+        except BaseException as e:   # reported by the test
+            self.error = e
+
+    def _run(self):
+        ep, L = self.ep, P.L2TP
+        rq = ep.expect("SCCRQ", within=2)
+        self.checks["sccrq_tunnel_id"] = rq.tunnel_id
+        my_chal = b"\x42" * 16
+        ep.send(L.sccrp(assigned_tunnel_id=900, host_name="fake", challenge=my_chal,
+                        challenge_response=P.challenge_response(2, SECRET, rq.challenge)))
+        cn = ep.expect("SCCCN", within=2)
+        self.checks["scccn_header"] = (cn.tunnel_id, cn.ns, cn.nr)
+        self.checks["scccn_cr_ok"] = cn.challenge_response == P.challenge_response(3, SECRET, my_chal)
+        icrq = ep.expect("ICRQ", within=2)
+        icrq.unhide(SECRET)
+        self.checks["icrq_calling"] = icrq.calling_number
+        self.checks["icrq_header"] = (icrq.tunnel_id, icrq.ns, icrq.nr)
+        self.checks["icrq_rv_fresh"] = icrq.random_vector not in (None, bytes(16))
+        self.checks["serial"] = icrq.call_serial_number
+        ep.send(L.icrp(assigned_session_id=77, session_id=icrq.assigned_session_id))
+        iccn = ep.expect("ICCN", within=2)
+        self.checks["iccn_header"] = (iccn.tunnel_id, iccn.session_id)
+        sid = icrq.assigned_session_id
+
+        def ppp(pkt, proto=P.PROTO_LCP):
+            ep.send(L.data(tunnel_id=0, session_id=sid, payload=P.ppp_frame(proto, pkt.to_bytes(), True)),
+                    auto_seq=False, fill_tunnel_id=True)
+
+        def recv():
+            m = ep.expect(lambda x: x.is_data, within=2)
+            self.checks.setdefault("data_headers", set()).add((m.tunnel_id, m.session_id))
+            return P.ppp_parse(m.payload)
+        ppp(lcp(1, 4, options=[(1, b"\x05\xdc"), (3, b"\xc2\x23\x05"), (5, b"\x01\x02\x03\x04")]))
+        ack = recv()
+        self.checks["lcp_ack"] = (ack["packet"].code, ack["packet"].identifier)
+        req = recv()["packet"]
+        self.checks["lac_magic"] = dict(req.options).get(5)
+        ppp(lcp(2, req.identifier, options=list(req.options)))
+        ppp(P.CHAP(1, 6, value=b"\x99" * 16, name="fake"), P.PROTO_CHAP)
+        r = recv()["packet"]
+        self.checks["chap_ok"] = (r.identifier, bytes(r.value)) == (6, bytes(P.chap_md5_response(6, PPP_SECRET, b"\x99" * 16)))
+        ppp(P.CHAP(3, 6, message="welcome"), P.PROTO_CHAP)
+        cdn = ep.expect("CDN", within=2)
+        self.checks["cdn_header"] = (cdn.tunnel_id, cdn.session_id)
+        self.checks["nr_seen"] = cdn.nr
+        ep.drain(0.3)
+
+
+def run_against_fake(tmp_path, strict=True, **kw):
+    """Replays the synthetic capture against FakeLns; with `strict`, re-raises what FakeLns failed on."""
+    conv = replay.load(build_capture(tmp_path / "c.pcap"))
+    dut = FakeLns()
+    dut.start()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    r = R.Replay(conv, s, dut.addr, **kw)
+    r.ep.ns, r.ep.nr = 65533, 65534           # the counters FakeLns expects
+    rep = r.run()
+    dut.join(10)
+    s.close()
+    if strict and dut.error:
+        raise dut.error
+    return rep, dut.checks
+
+
+def test_rewriting_against_a_scripted_lns(tmp_path):
+    rep, ck = run_against_fake(tmp_path, secret=SECRET, ppp_secret=PPP_SECRET, wait=3)
+    assert ck["sccrq_tunnel_id"] == 0
+    assert ck["scccn_header"] == (900, 65534, 65535), ck            # DUT's Tunnel ID; Ns/Nr across the wrap
+    assert ck["icrq_header"] == (900, 65535, 65535)
+    assert ck["scccn_cr_ok"] is True                               # Challenge Response to the DUT's Challenge
+    assert ck["icrq_calling"] == "5550001" and ck["icrq_rv_fresh"]  # hidden AVP re-hidden with a new RV
+    assert ck["serial"] != 1                                       # Call Serial Number offset per replay
+    assert ck["iccn_header"] == (900, 77) and ck["data_headers"] == {(900, 77)}
+    assert ck["lcp_ack"] == (2, 4)                                 # Ack to the DUT's own Configure-Request
+    assert ck["lac_magic"] not in (None, b"\x55\x66\x77\x88")      # our own Magic-Number
+    assert ck["chap_ok"] is True                                   # CHAP recomputed against the DUT's Challenge
+    assert ck["cdn_header"] == (900, 77) and ck["nr_seen"] == 0    # the DUT's Ns 65535 acknowledged: Nr wrapped to 0
+    v = [(i.name, i.verdict) for i in rep.items]
+    assert v == [("SCCRQ", "sent"), ("SCCRP", "matched"), ("SCCCN", "sent"), ("ICRQ", "sent"), ("ICRP", "matched"),
+                 ("ICCN", "sent"), ("PPP LCP Configure-Request", "matched"), ("PPP LCP Configure-Ack", "sent"),
+                 ("PPP LCP Configure-Request", "sent"), ("PPP LCP Configure-Ack", "matched"),
+                 ("PPP CHAP Challenge", "matched"), ("PPP CHAP Response", "sent"), ("PPP CHAP Success", "matched"),
+                 ("CDN", "sent")], rep.text()
+    sccrp = rep.items[1]
+    assert {d.field for d in sccrp.differences if d.ignored} == {"Host Name", "Assigned Tunnel ID", "Challenge"}
+    magic = next(d for d in rep.items[6].differences if d.field == "Magic-Number")
+    assert magic.ignored and (magic.captured, magic.dut) == (b"\x11\x22\x33\x44", b"\x01\x02\x03\x04")
+    assert not rep.errors and rep.exit_status == R.EXIT_OK
+    # the same replay with Magic-Number and Host Name compared: both differ, the exit status says so
+    rules = {k: v for k, v in R.DEFAULT_RULES.items() if k not in ("LCP:Magic-Number", "L2TP:Host Name")}
+    rep2, _ = run_against_fake(tmp_path, secret=SECRET, ppp_secret=PPP_SECRET, wait=3, rules=rules)
+    assert rep2.exit_status == R.EXIT_DIFFERENT and rep2.to_json()["exit_status"] == 1
+    bad = [(i.name, d.field) for i in rep2.items for d in i.differences if not d.ignored]
+    assert bad == [("SCCRP", "Host Name"), ("PPP LCP Configure-Request", "Magic-Number"),
+                   ("PPP LCP Configure-Ack", "Magic-Number")], rep2.text()
+
+
+def test_wrong_or_missing_secret_is_bad_input(tmp_path):
+    rep, _ = run_against_fake(tmp_path, strict=False, secret="not-the-secret", ppp_secret=PPP_SECRET, wait=1)
+    assert rep.exit_status == R.EXIT_BAD_INPUT and "wrong --secret" in rep.errors[0]
+    rep, _ = run_against_fake(tmp_path, strict=False, secret=None, wait=1)
+    assert rep.exit_status == R.EXIT_BAD_INPUT and "give --secret" in rep.errors[0]
+
+
+def test_compare_rules_and_report_shapes():
+    a = P.L2TP.sccrp(assigned_tunnel_id=1, host_name="x", receive_window_size=4)
+    b = P.L2TP.sccrp(assigned_tunnel_id=2, host_name="y", receive_window_size=8, vendor_name="v")
+    d = {x.field: x for x in R.compare_l2tp(a, b, R.DEFAULT_RULES)}
+    assert d["Assigned Tunnel ID"].ignored and d["Host Name"].ignored
+    assert not d["Receive Window Size"].ignored and (d["Receive Window Size"].captured, d["Receive Window Size"].dut) == (4, 8)
+    assert d["Vendor Name"].ignored and d["Vendor Name"].captured is None
+    rules = R.DEFAULT_RULES | {"L2TP:Receive Window Size": "tuning"}
+    assert all(x.ignored for x in R.compare_l2tp(a, b, rules))
+    rep = R.Report("c.pcap", "lnsd", [R.Item("sent", "SCCRQ", 1), R.Item("differed", "SCCRP", 2, R.compare_l2tp(a, b, rules))])
+    assert rep.exit_status == 0 and "ignored" in rep.text() and rep.to_json()["counts"]
+
+
+def test_rules_file(tmp_path):
+    p = tmp_path / "rules.yaml"
+    p.write_text('"L2TP:Receive Window Size": "tuning"\n"L2TP:Host Name": null\n')
+    r = R.load_rules(str(p))
+    assert r["L2TP:Receive Window Size"] == "tuning" and "L2TP:Host Name" not in r
+    p.write_text("- not a mapping\n")
+    with pytest.raises(ValueError, match="rules.yaml"):
+        R.load_rules(str(p))
+
+
+def test_shared_captures_analyse_or_reject_cleanly(captures):
+    for path in sorted(captures.glob("*.pcap*")):
+        conv = replay.load(path)
+        assert conv.describe()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            R.Replay(conv, s, ("127.0.0.1", 9))
+        except R.ReplayInputError as e:
+            assert e.skipped, path
+        finally:
+            s.close()
