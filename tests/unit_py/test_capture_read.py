@@ -84,6 +84,7 @@ LINK_FRAMES = {
 }
 
 
+@pytest.mark.req("CAPTURE.read")
 @pytest.mark.parametrize("link_type", sorted(LINK_FRAMES))
 def test_every_link_type_reads_the_l2tp_datagram(tmp_path, link_type):
     cap = P.read_pcap(write(tmp_path, f"lt{link_type}.pcap", pcap(link_type, [LINK_FRAMES[link_type]])))
@@ -94,6 +95,7 @@ def test_every_link_type_reads_the_l2tp_datagram(tmp_path, link_type):
     assert cap.interfaces[0]["link_type"] == link_type and cap.skipped == {}
 
 
+@pytest.mark.req("CAPTURE.read")
 def test_vlan_qinq_and_pppoe_session_inside_ethernet(tmp_path):
     dot1q = ETH + b"\x81\x00\x00\x64\x08\x00" + IP
     qinq = ETH + b"\x88\xa8\x00\x0a\x81\x00\x00\x64\x08\x00" + IP
@@ -105,6 +107,7 @@ def test_vlan_qinq_and_pppoe_session_inside_ethernet(tmp_path):
     assert cap[3]["ppp_protocol"] == P.PROTO_LCP and lcp.code_name == "Configure-Request" and lcp.mru == 1400
 
 
+@pytest.mark.req("CAPTURE.read")
 def test_ppp_on_the_link_is_decoded(tmp_path):
     pap = P.PAP(1, 3)
     pap.peer_id, pap.password = "alice", "pw"
@@ -118,6 +121,7 @@ def test_ppp_on_the_link_is_decoded(tmp_path):
     assert [f["direction"] for f in dirs] == ["out", "in"]
 
 
+@pytest.mark.req("CAPTURE.read")
 def test_pcapng_sections_and_interfaces_of_different_link_types(tmp_path):
     data = pcapng([[(1, [LINK_FRAMES[1]]), (9, [PPP_LCP, PPP_IP])], [(113, [LINK_FRAMES[113]])]])
     cap = P.read_pcap(write(tmp_path, "multi.pcapng", data))
@@ -126,6 +130,7 @@ def test_pcapng_sections_and_interfaces_of_different_link_types(tmp_path):
     assert cap[0]["time"] == pytest.approx(2000.0) and cap[2]["time"] == pytest.approx(2001.0)
 
 
+@pytest.mark.req("CAPTURE.read")
 def test_ipv4_fragments_are_reassembled(tmp_path):
     big = P.L2TP.sccrq(assigned_tunnel_id=9, host_name="h" * 1000, vendor_name="v" * 500, ns=0, nr=0).to_bytes()
     udp = struct.pack("!HHHH", 1701, 1701, 8 + len(big), 0) + big
@@ -136,6 +141,7 @@ def test_ipv4_fragments_are_reassembled(tmp_path):
     assert cap.skipped == {"ipv4-fragment-held": 1}
 
 
+@pytest.mark.req("CAPTURE.read")
 def test_floated_l2tp_port_and_user_named_radius_port(tmp_path):
     sccrp = P.L2TP.sccrp(assigned_tunnel_id=7, host_name="lns", tunnel_id=5, ns=0, nr=1).to_bytes()
     req = P.Radius.build(1, 4, {"User-Name": "bob"}).to_bytes()
@@ -154,6 +160,7 @@ def test_floated_l2tp_port_and_user_named_radius_port(tmp_path):
     assert [f["protocol"] for f in P.read_pcap(path)].count("radius-auth") == 0
 
 
+@pytest.mark.req("CAPTURE.errors")
 def test_unsupported_link_type_is_a_typed_error(tmp_path):
     with pytest.raises(P.CaptureError) as e:
         P.read_pcap(write(tmp_path, "wifi.pcap", pcap(105, [b"\0" * 30])))
@@ -163,6 +170,7 @@ def test_unsupported_link_type_is_a_typed_error(tmp_path):
     assert e.value.link_type == 105 and "interface 1" in str(e.value)
 
 
+@pytest.mark.req("CAPTURE.errors")
 def test_truncated_and_corrupt_files_are_typed_errors(tmp_path):
     good = pcap(1, [LINK_FRAMES[1], LINK_FRAMES[1]])
     with pytest.raises(P.CaptureError) as e:
@@ -181,6 +189,7 @@ def test_truncated_and_corrupt_files_are_typed_errors(tmp_path):
         P.read_pcap(str(tmp_path / "absent.pcap"))
 
 
+@pytest.mark.req("CAPTURE.read")
 def test_every_shared_capture_reads(captures):
     for path in sorted(captures.glob("*.pcap*")):
         cap = P.read_pcap(str(path))

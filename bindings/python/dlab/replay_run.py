@@ -30,6 +30,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import proto as P
 from .replay import Conversations, Message, PppFrame, Session, Tunnel
@@ -68,6 +69,8 @@ DEFAULT_RULES: dict[str, str] = {
     "RADIUS:NAS-IP-Address": "the lab's addresses (RFC 2865 §5.4)",
     "RADIUS:NAS-Identifier": "the implementation's own name (RFC 2865 §5.32)",
 }
+
+AUTH_AVPS = {"Challenge", "Challenge Response"}   # their presence says whether a tunnel is authenticated
 
 LCP_OPTIONS = {1: "MRU", 2: "ACCM", 3: "Authentication-Protocol", 4: "Quality-Protocol", 5: "Magic-Number",
                7: "Protocol-Field-Compression", 8: "Address-and-Control-Field-Compression", 13: "Callback",
@@ -126,7 +129,8 @@ class Difference:
 
 @dataclass
 class Item:
-    """One line of the report: a captured message we sent ('sent' / 'skipped'), or one the DUT had to
+    """One line of the report: a captured message we sent ('sent'), played by the live PPP peer instead
+    ('live'), or could not send ('skipped'); or one the DUT had to
     send ('matched', 'differed', 'missing', 'out-of-order') or sent unasked ('extra')."""
     verdict: str
     name: str
@@ -160,7 +164,7 @@ class Report:
     def exit_status(self) -> int:
         if self.errors:
             return EXIT_BAD_INPUT
-        expected = [i for i in self.items if i.verdict not in ("sent", "skipped", "extra")]
+        expected = [i for i in self.items if i.verdict not in ("sent", "live", "skipped", "extra")]
         if not expected:
             return EXIT_BAD_INPUT
         return EXIT_OK if all(i.compatible for i in expected) else EXIT_DIFFERENT
@@ -179,7 +183,7 @@ class Report:
 
     def text(self, colour: bool = False, show_ignored: bool = True) -> str:
         """Aligned text: one line per message, one indented line per difference."""
-        col = {"matched": "32", "sent": "2", "differed": "33", "missing": "31", "extra": "35",
+        col = {"matched": "32", "sent": "2", "live": "2", "differed": "33", "missing": "31", "extra": "35",
                "out-of-order": "36", "skipped": "2"}
 
         def paint(v: str, s: str) -> str:
@@ -261,6 +265,11 @@ def compare_l2tp(captured, dut, rules: dict[str, str]) -> list[Difference]:
         rule = rules.get(f"L2TP:{key}") or (rules.get("L2TP:hidden") if hidden else None)
         if rule and cv and dv:
             out.append(Difference(key, c1, d1, True, rule))
+        elif key in AUTH_AVPS:          # presence is behaviour: whether the tunnel is authenticated
+            out.append(Difference(key, c1 if cv else None, d1 if dv else None, False,
+                                  "the DUT " + ("authenticates" if dv else "does not authenticate") +
+                                  " the tunnel where the captured peer " + ("did not" if dv else "did") +
+                                  " (RFC 2661 §5.1.1)"))
         elif not cv:
             out.append(Difference(key, None, d1, bool(rule), rule or "sent by the DUT, not in the captured answer"))
         elif not dv:
@@ -325,13 +334,15 @@ class Replay:
     complete one). sock: a bound UDP socket (IPv4) the replay sends from; dut: (address, port) of the
     DUT. secret: the tunnel secret (RFC 2661 §5.1.1) or None; ppp_secret: the CHAP secret; pace:
     'asap' or 'capture'; wait: the least time (s) an expected answer is awaited; rules: as
-    load_rules(). run() -> Report. ReplayInputError when the conversation cannot be played at all.
+    load_rules(). before_teardown: a callable whose result goes into report.stats['before_teardown']
+    just before the first CDN, StopCCN or LCP Terminate-Request we send (e.g. the DUT's session table). run() -> Report.
+    ReplayInputError when the conversation cannot be played at all.
     """
 
     def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
                  session: int | None = None, secret: str | None = None, ppp_secret: str | None = None,
                  pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                 dut_name: str = "lnsd"):
+                 dut_name: str = "lnsd", before_teardown=None):
         self.conv = conv
         self.tunnel = self._pick(conv, tunnel)
         self.session_filter = session
@@ -350,12 +361,12 @@ class Replay:
         self.pending: list[_Arrival] = []
         self.seq = 0
         self.taken: list[int] = []
-        self.last_dut: dict[tuple[int, int], object] = {}    # (PPP protocol, code) -> latest DUT packet
-        self.ipcp_nak_address: bytes | None = None
+        self.peers: dict[int, _PppPeer] = {}
         self.wire: list[tuple] = []                  # (src, dst, sport, dport, payload, time) of the live replay
         self.local = sock.getsockname()
         self.dut = dut
         self.per_message_overhead: list[float] = []
+        self.before_teardown = before_teardown       # called once before we start tearing down
 
     @staticmethod
     def _pick(conv: Conversations, number: int | None) -> Tunnel:
@@ -408,10 +419,20 @@ class Replay:
 
     # ----- DUT arrivals -----
     def _poll(self, within: float) -> None:
-        for m in self.ep.drain(within=within):
+        """Takes what the DUT sent, waiting up to `within` s for the first datagram (not longer)."""
+        try:
+            first = [self.ep.expect("any", within=within)]
+        except P.ExpectTimeout:
+            return
+        for m in first + self.ep.drain(within=0):
             self.seq += 1
             self.pending.append(_Arrival(self.seq, m, time.monotonic()))
             self.wire.append((self.dut[0], self.local[0], self.dut[1], self.local[1], m.to_bytes(), time.time()))
+            if m.is_data:
+                s = next((x for x in self.tunnel.sessions if self.dut_session.get(x.lns_session_id) is not None
+                          and x.lac_session_id == m.session_id), None)
+                if s is not None:
+                    self._peer(s).on_dut(m)
 
     def _take(self, pred, within: float):
         deadline = time.monotonic() + within
@@ -458,8 +479,10 @@ class Replay:
                 continue
             value = bytes(a.value)
             if a.vendor_id == 0 and a.name == "Challenge Response":
-                if self.dut_challenge is None:
-                    return None, "a Challenge Response but the DUT sent no Challenge"
+                if self.dut_challenge is None:      # not challenged: nothing to answer (RFC 2661 §4.4.3)
+                    self.report.skipped.append((f"frame {m.index} {name} Challenge Response",
+                                                "left out: the DUT sent no Challenge"))
+                    continue
                 if self.secret is None:
                     return None, "a Challenge Response to recompute (RFC 2661 §5.1.1): give --secret"
                 value = bytes(P.challenge_response(cap.message_type, self.secret, self.dut_challenge))
@@ -496,6 +519,8 @@ class Replay:
         return pred
 
     def _on_control(self, m: Message, prev_time: float) -> None:
+        if m.sender == "LAC" and m.name in ("CDN", "StopCCN"):
+            self._snapshot()
         if m.sender == "LAC":
             out, why = self._rewrite(m)
             if out is None:
@@ -525,26 +550,42 @@ class Replay:
             self.our_session[x.session_id] = m.packet.session_id
         self.report.items.append(Item(_verdict(diffs), m.name, m.index, diffs))
 
-    # ----- PPP -----
+    def _snapshot(self) -> None:
+        if self.before_teardown is not None:
+            hook, self.before_teardown = self.before_teardown, None
+            self.report.stats["before_teardown"] = hook()
+
+    # ----- PPP: a reactive peer seeded from the capture -----
     def _ppp_send(self, s: Session, protocol: int, pkt) -> None:
+        self._ppp_send_raw(s, protocol, bytes(pkt.to_bytes()))
+
+    def _ppp_send_raw(self, s: Session, protocol: int, information: bytes) -> None:
         sid = self.dut_session.get(s.lns_session_id)
-        msg = P.L2TP.data(tunnel_id=self.ep.peer_tunnel_id, session_id=sid, payload=P.ppp_frame(protocol, pkt.to_bytes(), True))
+        msg = P.L2TP.data(tunnel_id=self.ep.peer_tunnel_id, session_id=sid, payload=P.ppp_frame(protocol, information, True))
         self._send(msg, auto_seq=False)
+
+    def _peer(self, s: Session) -> "_PppPeer":
+        if id(s) not in self.peers:
+            self.peers[id(s)] = _PppPeer(self, s)
+        return self.peers[id(s)]
 
     def _on_ppp(self, s: Session, f: PppFrame, prev_time: float) -> None:
         if self.dut_session.get(s.lns_session_id) is None:
             self.report.items.append(Item("skipped", f"PPP {f.name}", f.message.index,
                                           reason="the DUT assigned no session for this call"))
             return
-        if f.sender == "LAC":
-            pkt, why = self._ppp_reply(f)
-            if pkt is None:
-                self.report.items.append(Item("skipped", f"PPP {f.name}", f.message.index, reason=why))
-                return
-            self._ppp_send(s, f.protocol, pkt)
-            self.report.items.append(Item("sent", f"PPP {f.name}", f.message.index))
-            return
+        peer = self._peer(s)
         code = getattr(f.packet, "code", None)
+        if f.protocol == P.PROTO_IPV4:
+            self.report.skipped.append((f"frame {f.message.index} PPP IPv4", "user data is not replayed"))
+            return
+        if f.sender == "LAC":
+            if f.protocol == P.PROTO_LCP and code == TERMREQ:
+                self._snapshot()
+            what = peer.on_script(f)
+            verdict = "sent" if what is True else "live" if what.startswith("played live") else "skipped"
+            self.report.items.append(Item(verdict, f"PPP {f.name}", f.message.index, reason="" if what is True else what))
+            return
 
         def pred(x) -> bool:
             if not x.is_data:
@@ -560,70 +601,8 @@ class Replay:
                                           reason="the DUT did not send it in time"))
             return
         d = P.ppp_parse(got.message.payload)
-        self.last_dut[(f.protocol, code)] = d["packet"]
-        if f.protocol == P.PROTO_IPCP and code == CONFNAK:
-            addr = dict((t, bytes(v)) for t, v in d["packet"].options).get(3)
-            if addr:
-                self.ipcp_nak_address = addr
         diffs = compare_ppp(f, d["protocol"], d["packet"], self.rules)
         self.report.items.append(Item(_verdict(diffs), f"PPP {f.name}", f.message.index, diffs))
-
-    def _ppp_reply(self, f: PppFrame):
-        """What a PPP peer sends where the capture's LAC side sent `f` (see the module docstring)."""
-        pkt, proto = f.packet, f.protocol
-        if proto in (P.PROTO_LCP, P.PROTO_IPCP):
-            cls = P.LCP if proto == P.PROTO_LCP else P.IPCP
-            code = pkt.code
-            if code == CONFREQ:
-                out = cls(CONFREQ, pkt.identifier)
-                for t, v in pkt.options:
-                    v = bytes(v)
-                    if proto == P.PROTO_LCP and t == 5:
-                        v = self.magic.to_bytes(4, "big")
-                    if proto == P.PROTO_IPCP and t == 3 and self.ipcp_nak_address:
-                        v = self.ipcp_nak_address
-                    out.add_option(t, v)
-                return out, None
-            if code in (CONFACK, CONFNAK, CONFREJ):
-                theirs = self.last_dut.get((proto, CONFREQ))
-                if theirs is None:
-                    return None, "answers a Configure-Request the DUT did not send"
-                verdict = {t: code for t, _ in pkt.options}
-                captured = {t: bytes(v) for t, v in pkt.options}
-                dut_opts = [(t, bytes(v)) for t, v in theirs.options]
-                rej = [(t, v) for t, v in dut_opts if verdict.get(t) == CONFREJ]
-                nak = [(t, captured[t]) for t, v in dut_opts if verdict.get(t) == CONFNAK]
-                out_code, opts = (CONFREJ, rej) if rej else (CONFNAK, nak) if nak else (CONFACK, dut_opts)
-                out = cls(out_code, theirs.identifier)
-                for t, v in opts:
-                    out.add_option(t, v)
-                return out, None
-            if proto == P.PROTO_LCP and code == ECHOREP:
-                theirs = self.last_dut.get((proto, ECHOREQ))
-                if theirs is None:
-                    return None, "answers an Echo-Request the DUT did not send"
-                out = P.LCP(ECHOREP, theirs.identifier)
-                out.data = self.magic.to_bytes(4, "big") + bytes(theirs.data[4:])
-                return out, None
-            if code == TERMACK:
-                theirs = self.last_dut.get((proto, TERMREQ))
-                return (cls(TERMACK, theirs.identifier), None) if theirs else (None, "no Terminate-Request from the DUT")
-            if proto == P.PROTO_LCP and code == ECHOREQ:
-                out = P.LCP(ECHOREQ, pkt.identifier)
-                out.data = self.magic.to_bytes(4, "big") + bytes(pkt.data[4:])
-                return out, None
-            return pkt, None
-        if proto == P.PROTO_CHAP and getattr(pkt, "code", 0) == 2:
-            chal = self.last_dut.get((P.PROTO_CHAP, 1))
-            if chal is None:
-                return None, "a CHAP Response but the DUT sent no Challenge"
-            if self.ppp_secret is None:
-                return None, "a CHAP Response to recompute (RFC 1994 §4.1): give --ppp-secret"
-            return P.CHAP(2, chal.identifier, value=P.chap_md5_response(chal.identifier, self.ppp_secret, chal.value),
-                          name=pkt.name), None
-        if proto == P.PROTO_PAP or hasattr(pkt, "to_bytes"):
-            return pkt, None
-        return None, f"protocol 0x{proto:04x} data is not replayed"
 
     # ----- run -----
     def run(self) -> Report:
@@ -665,7 +644,7 @@ class Replay:
                     pass
             self.report.items.append(Item("extra", name, None, reason="sent by the DUT, not in the capture"))
         self._mark_out_of_order()
-        self.report.stats = {"messages_sent": sum(1 for i in self.report.items if i.verdict == "sent"),
+        self.report.stats |= {"messages_sent": sum(1 for i in self.report.items if i.verdict == "sent"),
                              "seconds": round(time.monotonic() - started, 3),
                              "send_overhead_ms_mean": round(1e3 * sum(self.per_message_overhead) /
                                                             max(1, len(self.per_message_overhead)), 4)}
@@ -733,7 +712,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     before any lab is made when the conversation cannot be replayed."""
     from . import lab as L
     from . import netns, procs
-    from .dialout_lab import Lnsd, build_dir, daemon_configs, default_topology
+    from .dialout_lab import REPO, Lnsd, NotBuilt, daemon_configs, default_topology
     import yaml
 
     if dut != "lnsd":
@@ -750,7 +729,10 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
                 "name": user, "check": [f"Cleartext-Password := {json.dumps(password)}"],
                 "reply": ["Service-Type = Framed-User", "Framed-Protocol = PPP", f"Framed-IP-Address = {framed}"]})
 
-    bdir = build_dir()
+    bdir = next((Path(d) for d in (os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-int")
+                 if d and (Path(d) / "lns/lnsd/lnsd").exists()), None)
+    if bdir is None:
+        raise NotBuilt("lnsd is not built (run ci/build lnsd or set DL_BUILD_DIR)")
     with L.Lab(default_topology(users), capture=False) as lab:
         run = lab.run_dir
         cfg = daemon_configs(run)["lnsd"]
@@ -768,13 +750,20 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
         sock = netns.socket_in(lab.ns("lac"))
         try:
             sock.bind((LAB_LAC, 0))
+            def dut_state() -> dict:
+                try:
+                    return {"tunnels": d.ctl("show", "l2tp", "tunnel"), "ppp": d.ctl("show", "ppp", "detail")}
+                except Exception as e:  # the report says why the snapshot is missing
+                    return {"error": f"lnsctl: {e}"}
             r = Replay(conv, sock, (LAB_LNS, 1701), tunnel=tunnel, session=session, secret=secret,
-                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut)
+                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut,
+                       before_teardown=dut_state)
             report = r.run()
             out = run / "replay"
             out.mkdir(parents=True, exist_ok=True)
             P.write_pcap(str(out / "replay.pcap"), r.wire)
             report.pcap = str(out / "replay.pcap")
+            report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
             report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
                                     "radius_users": [u for u, _ in how["users"]]}
             (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
@@ -783,3 +772,185 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             sock.close()
             procs.stop(proc)
     return report
+
+
+class _PppPeer:
+    """The PPP client of one replayed call (RFC 1661 option negotiation, RFC 1332 IPCP, RFC 1334 PAP,
+    RFC 1994 CHAP), answering the DUT as it speaks and seeded from the capture: our Configure-Request
+    options are the captured client's (our own Magic-Number), an option of the DUT's
+    Configure-Request is Rejected / Nak'ed when the captured client rejected / nak'ed that option
+    type, else Acked; the DUT's Nak / Reject of ours is followed (at most 10 times); PAP uses the
+    captured Peer-ID and Password once LCP is Opened; CHAP answers the DUT's Challenge with
+    --ppp-secret; our IPCP Configure-Request goes once authentication (if any) succeeded."""
+
+    MAX_CONFIGURE = 10   # RFC 1661 §4.6 Max-Configure
+
+    def __init__(self, replay: Replay, s: Session):
+        self.r, self.s = replay, s
+        self.req: dict[int, list] = {}              # protocol -> our current Configure-Request options
+        self.ident: dict[int, int] = {}
+        self.tries: dict[int, int] = {}
+        self.opened_ours: set[int] = set()
+        self.opened_theirs: set[int] = set()
+        self.auth: int | None = None                 # protocol the DUT asked in its LCP Configure-Request
+        self.authenticated = False
+        self.pap_sent = False
+        self.ipcp_started = False
+        self.reject: dict[int, set] = {P.PROTO_LCP: set(), P.PROTO_IPCP: set()}
+        self.nak: dict[int, dict] = {P.PROTO_LCP: {}, P.PROTO_IPCP: {}}
+        self.first_req: dict[int, list] = {}
+        for f in s.ppp:
+            if f.sender != "LAC" or f.protocol not in (P.PROTO_LCP, P.PROTO_IPCP):
+                continue
+            code = f.packet.code
+            if code == CONFREJ:
+                self.reject[f.protocol] |= {t for t, _ in f.packet.options}
+            elif code == CONFNAK:
+                self.nak[f.protocol].update({t: bytes(v) for t, v in f.packet.options})
+            elif code == CONFREQ and f.protocol not in self.first_req:
+                self.first_req[f.protocol] = [(t, bytes(v)) for t, v in f.packet.options]
+        pap = s.pap
+        self.pap = pap
+
+    def _send(self, proto: int, pkt, why: str) -> None:
+        self.r._ppp_send(self.s, proto, pkt)
+        self.r.report.items.append(Item("sent", f"PPP {_ppp_name(proto, pkt)}", None, reason=why))
+
+    def _cls(self, proto):
+        return P.LCP if proto == P.PROTO_LCP else P.IPCP
+
+    def _send_req(self, proto: int) -> None:
+        self.tries[proto] = self.tries.get(proto, 0) + 1
+        if self.tries[proto] > self.MAX_CONFIGURE:
+            return
+        self.ident[proto] = (self.ident.get(proto, 0) + 1) & 0xFF
+        out = self._cls(proto)(CONFREQ, self.ident[proto])
+        for t, v in self.req[proto]:
+            out.add_option(t, v)
+        self._send(proto, out, "the PPP peer's Configure-Request")
+
+    def start(self, proto: int) -> None:
+        if proto in self.req:
+            return
+        opts = []
+        for t, v in self.first_req.get(proto, []):
+            if proto == P.PROTO_LCP and t == 5:
+                v = self.r.magic.to_bytes(4, "big")
+            opts.append((t, v))
+        self.req[proto] = opts
+        self._send_req(proto)
+
+    def on_script(self, f: PppFrame):
+        """A captured client frame reached in the script: True when sent now, else why not."""
+        code = getattr(f.packet, "code", None)
+        if f.protocol in (P.PROTO_LCP, P.PROTO_IPCP) and code == CONFREQ:
+            if f.protocol == P.PROTO_IPCP and self.auth is not None and not self.authenticated:
+                return "IPCP waits for the authentication to succeed"
+            if f.protocol in self.req:
+                return "played live by the PPP peer (retransmission or renegotiation in the capture)"
+            self.ipcp_started |= f.protocol == P.PROTO_IPCP
+            self.start(f.protocol)
+            return "played live by the PPP peer (first Configure-Request)"
+        if f.protocol in (P.PROTO_LCP, P.PROTO_IPCP) and code in (CONFACK, CONFNAK, CONFREJ, ECHOREP, TERMACK):
+            return "played live by the PPP peer (answers the DUT's own packets)"
+        if f.protocol == P.PROTO_PAP:
+            if code == 1 and not self.pap_sent:
+                self._pap()
+                return "played live by the PPP peer" if self.pap_sent else "LCP did not agree on PAP with the DUT"
+            return "played live by the PPP peer"
+        if f.protocol == P.PROTO_CHAP:
+            return "played live by the PPP peer (CHAP Response to the DUT's own Challenge)"
+        if hasattr(f.packet, "to_bytes"):
+            self.r._ppp_send(self.s, f.protocol, f.packet)
+            return True
+        self.r._ppp_send_raw(self.s, f.protocol, bytes(f.packet))
+        return True
+
+    def _pap(self) -> None:
+        if self.pap_sent or self.pap is None or self.auth != P.PROTO_PAP or \
+                P.PROTO_LCP not in self.opened_ours & self.opened_theirs:   # LCP Opened (RFC 1661 §3.5)
+            return
+        req = P.PAP(1, 1)
+        req.peer_id, req.password = self.pap
+        self.pap_sent = True
+        self._send(P.PROTO_PAP, req, "the captured Peer-ID and Password")
+
+    def _after_auth(self) -> None:
+        self.authenticated = True
+        if not self.ipcp_started and P.PROTO_IPCP in self.first_req:
+            self.ipcp_started = True
+            self.start(P.PROTO_IPCP)
+
+    def on_dut(self, m) -> None:
+        try:
+            d = P.ppp_parse(m.payload)
+        except P.ParseError:
+            return
+        proto, pkt = d["protocol"], d["packet"]
+        code = getattr(pkt, "code", None)
+        if proto in (P.PROTO_LCP, P.PROTO_IPCP):
+            cls = self._cls(proto)
+            if code == CONFREQ:
+                opts = [(t, bytes(v)) for t, v in pkt.options]
+                rej = [(t, v) for t, v in opts if t in self.reject[proto]]
+                nak = [(t, self.nak[proto][t]) for t, v in opts if t in self.nak[proto] and self.nak[proto][t] != v]
+                code_out, body = (CONFREJ, rej) if rej else (CONFNAK, nak) if nak else (CONFACK, opts)
+                out = cls(code_out, pkt.identifier)
+                for t, v in body:
+                    out.add_option(t, v)
+                self._send(proto, out, "the PPP peer's answer to the DUT's Configure-Request")
+                if code_out == CONFACK:
+                    self.opened_theirs.add(proto)
+                    if proto == P.PROTO_LCP:
+                        auth = dict(opts).get(3)
+                        self.auth = int.from_bytes(auth[:2], "big") if auth else None
+                        if P.PROTO_LCP not in self.req:
+                            self.start(P.PROTO_LCP)
+                        self._pap()
+                        if self.auth is None:
+                            self._after_auth()
+                    elif P.PROTO_IPCP not in self.req:
+                        self.ipcp_started = True
+                        self.start(P.PROTO_IPCP)
+            elif code == CONFACK and pkt.identifier == self.ident.get(proto):
+                self.opened_ours.add(proto)
+                if proto == P.PROTO_LCP:
+                    self._pap()
+            elif code in (CONFNAK, CONFREJ) and pkt.identifier == self.ident.get(proto) and proto in self.req:
+                theirs = {t: bytes(v) for t, v in pkt.options}
+                if code == CONFREJ:
+                    self.req[proto] = [(t, v) for t, v in self.req[proto] if t not in theirs]
+                else:
+                    have = {t for t, _ in self.req[proto]}
+                    self.req[proto] = [(t, theirs.get(t, v)) for t, v in self.req[proto]] + \
+                                      [(t, v) for t, v in theirs.items() if t not in have]
+                self._send_req(proto)
+            elif proto == P.PROTO_LCP and code == ECHOREQ:
+                out = P.LCP(ECHOREP, pkt.identifier)
+                out.data = self.r.magic.to_bytes(4, "big") + bytes(pkt.data[4:])
+                self._send(proto, out, "the PPP peer's Echo-Reply")
+            elif code == TERMREQ:
+                self._send(proto, cls(TERMACK, pkt.identifier), "the PPP peer's Terminate-Ack")
+        elif proto == P.PROTO_PAP and code == 2:
+            self._after_auth()
+        elif proto == P.PROTO_CHAP and code == 1:
+            if self.r.ppp_secret is None:
+                self.r.report.skipped.append(("CHAP Challenge of the DUT", "not answered: give --ppp-secret"))
+                return
+            name = next((f.packet.name for f in self.s.ppp if f.protocol == P.PROTO_CHAP and f.sender == "LAC"
+                         and getattr(f.packet, "code", 0) == 2), None) or (self.pap[0] if self.pap else "replay")
+            out = P.CHAP(2, pkt.identifier, value=P.chap_md5_response(pkt.identifier, self.r.ppp_secret, pkt.value),
+                         name=name)
+            self._send(proto, out, "MD5 of the DUT's Challenge with --ppp-secret (RFC 1994 §4.1)")
+        elif proto == P.PROTO_CHAP and code == 3:
+            self._after_auth()
+
+
+def _ppp_name(proto: int, pkt) -> str:
+    base = {P.PROTO_LCP: "LCP", P.PROTO_PAP: "PAP", P.PROTO_CHAP: "CHAP", P.PROTO_IPCP: "IPCP"}.get(proto, f"0x{proto:04x}")
+    if hasattr(pkt, "code_name"):
+        return f"{base} {pkt.code_name}"
+    code = getattr(pkt, "code", None)
+    names = {P.PROTO_PAP: {1: "Request", 2: "Ack", 3: "Nak"},
+             P.PROTO_CHAP: {1: "Challenge", 2: "Response", 3: "Success", 4: "Failure"}}.get(proto, {})
+    return f"{base} {names.get(code, code)}"

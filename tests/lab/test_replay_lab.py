@@ -1,0 +1,86 @@
+"""./lab replay against lnsd in a fresh lab (dlab.replay_run.replay_in_lab): the public capture of a
+Microsoft LAC talking to a Cisco LNS (empty tunnel secret, PAP) brings the tunnel, the incoming
+call and PPP up at lnsd, and the report lists every way lnsd answered differently, each with a
+reason; bad input ends with exit status 2 and nothing left of the lab.
+
+The capture is ../shared/captures/jnetpcap_test-l2tp.pcap (see its README for provenance)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dlab import netns, replay
+from dlab import replay_cli
+from dlab import replay_run as R
+
+
+@pytest.fixture(scope="module")
+def captures_dir():
+    from dlab.dialout_lab import REPO, build_dir_or_skip
+    build_dir_or_skip()
+    path = REPO.parent / "shared" / "captures"
+    if not path.is_dir():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+@pytest.fixture(scope="module")
+def jnetpcap(captures_dir):
+    return captures_dir / "jnetpcap_test-l2tp.pcap"
+
+
+@pytest.fixture(scope="module")
+def cisco_report(jnetpcap):
+    return R.replay_in_lab(replay.load(jnetpcap), secret="")
+
+
+@pytest.mark.req("REPLAY.lab")
+def test_cisco_capture_brings_tunnel_call_and_ppp_up_at_lnsd(cisco_report):
+    rep = cisco_report
+    at = rep.stats["before_teardown"]
+    assert [t["state"] for t in at["tunnels"]] == ["established"], at
+    (ppp,) = at["ppp"]
+    assert (ppp["user"], ppp["lcp"], ppp["ipcp"], ppp["we-authenticate"]) == ("markw", "Opened", "Opened", "PAP"), ppp
+    assert ppp["peer-ip"] == "172.16.10.2"    # the address the Cisco LNS gave, put into FreeRADIUS
+    names = {(i.name, i.verdict) for i in rep.items}
+    assert {("ICRP", "matched"), ("PPP PAP Ack", "matched"), ("PPP LCP Terminate-Ack", "matched")} <= names, rep.text()
+    assert rep.stats["lnsd"] == {"mode": "lcp-renegotiation", "authentication": "pap", "radius_users": ["markw"]}
+
+
+@pytest.mark.req("REPLAY.lab", "REPLAY.report")
+def test_every_difference_from_the_cisco_lns_has_a_reason(cisco_report):
+    rep = cisco_report
+    diffs = [(i.name, d) for i in rep.items for d in i.differences]
+    assert diffs and all(d.reason for _, d in diffs)
+    counted = {(n, d.field) for n, d in diffs if not d.ignored}
+    assert ("SCCRP", "Challenge") in counted           # the Cisco LNS challenged with the empty secret, lnsd does not
+    assert ("SCCRP", "Receive Window Size") in counted
+    assert all(i.reason for i in rep.items if i.verdict in ("missing", "extra", "skipped", "out-of-order"))
+    assert rep.exit_status == R.EXIT_DIFFERENT and not rep.errors
+    doc = json.loads((rep.pcap and open(rep.pcap.replace("replay.pcap", "report.json")).read()))
+    assert doc["exit_status"] == 1 and doc["items"]
+    from dlab import proto as P
+    live = P.read_pcap(rep.pcap)
+    assert {f["packet"].message_name for f in live if f["packet"] is not None} >= {"SCCRQ", "SCCRP", "ICRQ", "ICRP", "data"}
+
+
+@pytest.mark.req("REPLAY.bad-input")
+@pytest.mark.parametrize("name", ["tcpdump_l2tp-avp-overflow.pcap", "packetnet_l2tp.pcap", "arkime_radius.pcap",
+                                  "bngblaster_l2tp_sccrq.pcap"])
+def test_bad_input_exit_2_and_nothing_left(captures_dir, name, capsys):
+    """No complete control connection (malformed AVPs, a call picked up mid-way, RADIUS only): rejected
+    before any lab is made; a hidden AVP without --secret: the lab is made, the replay stops, the lab
+    is torn down (no namespace of its run is left)."""
+    import argparse
+    p = argparse.ArgumentParser()
+    replay_cli.add_arguments(p)
+    rc = replay_cli.run(p.parse_args([str(captures_dir / name), "--json"]))
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 2 and out["exit_status"] == 2, out
+    assert out["errors"] and out["skipped"], out
+    lab = (out.get("stats") or {}).get("lab")
+    if name == "bngblaster_l2tp_sccrq.pcap":
+        assert lab and "give --secret" in out["errors"][0], out
+    if lab:
+        assert not [n for n in netns.list_lab_namespaces() if n.startswith(f"dl-{lab['runid']}-")]
