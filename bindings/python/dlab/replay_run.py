@@ -425,9 +425,11 @@ class Replay:
         except P.ExpectTimeout:
             return
         for m in first + self.ep.drain(within=0):
+            self.wire.append((self.dut[0], self.local[0], self.dut[1], self.local[1], m.to_bytes(), time.time()))
+            if m.is_zlb:          # acknowledgements only (RFC 2661 §5.8): the endpoint's bookkeeping
+                continue
             self.seq += 1
             self.pending.append(_Arrival(self.seq, m, time.monotonic()))
-            self.wire.append((self.dut[0], self.local[0], self.dut[1], self.local[1], m.to_bytes(), time.time()))
             if m.is_data:
                 s = next((x for x in self.tunnel.sessions if self.dut_session.get(x.lns_session_id) is not None
                           and x.lac_session_id == m.session_id), None)
