@@ -270,3 +270,16 @@ def test_shared_captures_analyse_or_reject_cleanly(captures):
             assert e.skipped, path
         finally:
             s.close()
+
+
+@pytest.mark.req("REPLAY.rewrite")
+def test_pace_capture_keeps_the_captured_gaps(tmp_path):
+    """--pace capture: our messages leave no earlier than their captured offsets from the first
+    (SCCRQ at 0 s, CDN at 1.2 s in the synthetic capture); asap sends as soon as answered."""
+    rep, _ = run_against_fake(tmp_path, secret=SECRET, ppp_secret=PPP_SECRET, wait=3, pace="capture")
+    assert rep.exit_status == R.EXIT_OK, rep.text()
+    t = rep.stats["sent_at"]
+    assert t["CDN"] - t["SCCRQ"] >= 1.2 - 0.02, t
+    rep, _ = run_against_fake(tmp_path, secret=SECRET, ppp_secret=PPP_SECRET, wait=3, pace="asap")
+    t2 = rep.stats["sent_at"]
+    assert t2["ICRQ"] - t2["SCCRQ"] < t["ICRQ"] - t["SCCRQ"], (t, t2)

@@ -531,6 +531,7 @@ class Replay:
                     raise ReplayInputError(f"frame {m.index} {m.name}: {why}", [(f"frame {m.index} {m.name}", why)])
                 return
             self._send(out)
+            self.report.stats.setdefault("sent_at", {}).setdefault(m.name, time.monotonic())
             self.report.items.append(Item("sent", m.name, m.index))
             return
         got = self._take(self._expected_pred(m), self._deadline(m.time - prev_time))
