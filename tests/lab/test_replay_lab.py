@@ -86,3 +86,29 @@ def test_bad_input_exit_2_and_nothing_left(captures_dir, name, capsys):
         assert lab and "give --secret" in out["errors"][0], out
     if lab:
         assert not [n for n in netns.list_lab_namespaces() if n.startswith(f"dl-{lab['runid']}-")]
+
+
+@pytest.mark.req("REPLAY.lab", "REPLAY.report")
+def test_lns_radius_request_compared_attribute_by_attribute(jnetpcap, tmp_path):
+    """The capture plus the LNS's own Access-Request for the PAP user (as a Cisco LNS sends it, RFC
+    2865 §5): lnsd's Access-Request on the lab's aaa link is compared with it attribute by attribute."""
+    from dlab import proto as P
+    frames = [{k: f[k] for k in ("src", "dst", "sport", "dport", "payload", "time")}
+              for f in P.read_pcap(str(jnetpcap)) if f["protocol"] != "ppp"]
+    pap_at = next(f["time"] for f in P.read_pcap(str(jnetpcap)) if f["protocol"] == "l2tp" and f["packet"] is not None
+                  and f["packet"].is_data and b"markw" in f["payload"])
+    req = P.Radius.build(1, 42, {"User-Name": "markw", "Service-Type": "Framed-User", "Framed-Protocol": "PPP",
+                                 "NAS-IP-Address": "192.168.98.222", "NAS-Port-Type": "Virtual"})
+    req.add_user_password("qwerty", "cisco-secret")
+    frames.append({"src": "192.168.98.222", "dst": "192.168.98.5", "sport": 1645, "dport": 1812,
+                   "payload": req.to_bytes(), "time": pap_at + 0.001})
+    frames.sort(key=lambda f: f["time"])
+    cap = tmp_path / "with-radius.pcap"
+    P.write_pcap(str(cap), frames)
+    rep = R.replay_in_lab(replay.load(cap), secret="")
+    (item,) = [i for i in rep.items if i.name == "RADIUS Access-Request"]
+    assert item.verdict in ("matched", "differed"), rep.text()
+    fields = {d.field: d for d in item.differences}
+    assert "User-Name" not in fields, fields                   # lnsd asked for the same user
+    assert fields["NAS-IP-Address"].ignored and fields["Identifier"].ignored
+    assert all(d.reason for d in item.differences)

@@ -283,3 +283,15 @@ def test_pace_capture_keeps_the_captured_gaps(tmp_path):
     rep, _ = run_against_fake(tmp_path, secret=SECRET, ppp_secret=PPP_SECRET, wait=3, pace="asap")
     t2 = rep.stats["sent_at"]
     assert t2["ICRQ"] - t2["SCCRQ"] < t["ICRQ"] - t["SCCRQ"], (t, t2)
+
+
+@pytest.mark.req("REPLAY.report")
+def test_radius_compared_attribute_by_attribute():
+    a = P.Radius.build(1, 3, {"User-Name": "bob", "Service-Type": "Framed-User", "NAS-IP-Address": "10.0.0.1"})
+    b = P.Radius.build(1, 9, {"User-Name": "bob", "Service-Type": "Login-User", "NAS-Identifier": "lns"})
+    d = {x.field: x for x in R.compare_radius(a, b, R.DEFAULT_RULES)}
+    assert "User-Name" not in d and d["Identifier"].ignored and d["NAS-IP-Address"].ignored
+    assert (d["Service-Type"].captured, d["Service-Type"].dut, d["Service-Type"].ignored) == (2, 1, False)   # Framed-User vs Login-User (RFC 2865 §5.6)
+    items = R.compare_radius_requests([replay.Message({"packet": a, "protocol": "radius-auth", "index": 4, "time": 0}, "client")],
+                                      [P.Radius.build(4, 1, {}), b], R.DEFAULT_RULES)
+    assert [(i.name, i.verdict) for i in items] == [("RADIUS Access-Request", "differed"), ("RADIUS Accounting-Request", "extra")]

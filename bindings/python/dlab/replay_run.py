@@ -199,7 +199,11 @@ class Report:
                 tag = "ignored" if d.ignored else "differs"
                 out.append(f"  {'':13} {'':6}    {tag:<8} {d.field:<28} captured {_short(d.captured):<24} "
                            f"DUT {_short(d.dut):<24} {d.reason}")
+        grouped: dict[str, list[str]] = {}
         for what, why in self.skipped:
+            grouped.setdefault(why, []).append(what)
+        for why, whats in grouped.items():
+            what = whats[0] if len(whats) == 1 else f"{len(whats)} items ({whats[0]} … {whats[-1]})"
             out.append(f"  {'skipped':<13} {'':6}  {what}: {why}")
         for e in self.errors:
             out.append(f"  error: {e}")
@@ -310,6 +314,47 @@ def compare_ppp(captured: PppFrame, dut_protocol: int, dut_packet, rules: dict[s
             rule = rules.get(f"{auth}:{what}")
             out.append(Difference(what, cb, db, bool(rule), rule or "packet data differs"))
     return out
+
+
+def compare_radius(captured, dut, rules: dict[str, str]) -> list[Difference]:
+    """Attribute by attribute (RFC 2865 §5; Vendor-Specific sub-attributes by their dictionary
+    names): every attribute of either packet, values typed by the dictionary; Identifier and
+    Authenticator under the rules too."""
+    def table(r):
+        t: dict[str, list] = {}
+        for a in r.attributes:
+            t.setdefault(a.name, []).append(a.typed)
+        return t
+    ct, dt = table(captured), table(dut)
+    ct["Identifier"], dt["Identifier"] = [captured.identifier], [dut.identifier]
+    ct["Authenticator"], dt["Authenticator"] = [bytes(captured.authenticator)], [bytes(dut.authenticator)]
+    out = []
+    for key in list(ct) + [k for k in dt if k not in ct]:
+        cv, dv = ct.get(key, []), dt.get(key, [])
+        if cv == dv:
+            continue
+        c1 = cv[0] if len(cv) == 1 else (cv or None)
+        d1 = dv[0] if len(dv) == 1 else (dv or None)
+        rule = rules.get(f"RADIUS:{key}")
+        why = "value differs" if cv and dv else ("not sent by the DUT" if cv else "not in the captured packet")
+        out.append(Difference(key, c1, d1, bool(rule), rule or why))
+    return out
+
+
+def compare_radius_requests(captured: list, dut: list, rules: dict[str, str]) -> list[Item]:
+    """The DUT's RADIUS requests (Radius objects, in order) against the captured ones of the side it
+    plays, paired in order per Code: matched / differed / missing, the DUT's unpaired ones extra."""
+    items = []
+    left = list(dut)
+    for m in captured:
+        i = next((k for k, r in enumerate(left) if r.code == m.packet.code), None)
+        if i is None:
+            items.append(Item("missing", f"RADIUS {m.name}", m.index, reason="the DUT sent no such request"))
+            continue
+        diffs = compare_radius(m.packet, left.pop(i), rules)
+        items.append(Item(_verdict(diffs), f"RADIUS {m.name}", m.index, diffs))
+    items += [Item("extra", f"RADIUS {r.code_name}", None, reason="sent by the DUT, not in the capture") for r in left]
+    return items
 
 
 # ------------------------------------------------------------------------------------------------
@@ -724,6 +769,8 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
         raise ReplayInputError(f"--radius {radius}: only 'freeradius' is implemented")
     t = Replay._pick(conv, tunnel)
     how = lns_behaviour(t)
+    # the captured LNS's own RADIUS requests (RFC 2865 §3), compared with lnsd's on the lab's aaa link
+    lns_radius = [x.request for x in conv.radius if t.lns and x.client[0] == t.lns[0]]
     framed = how["framed_ip"] or "198.18.0.2"
 
     def users(raw: dict) -> None:
@@ -736,7 +783,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
                  if d and (Path(d) / "lns/lnsd/lnsd").exists()), None)
     if bdir is None:
         raise NotBuilt("lnsd is not built (run ci/build lnsd or set DL_BUILD_DIR)")
-    with L.Lab(default_topology(users), capture=False) as lab:
+    with L.Lab(default_topology(users), capture=bool(lns_radius)) as lab:
         run = lab.run_dir
         cfg = daemon_configs(run)["lnsd"]
         cfg = {k: v for k, v in cfg.items() if k != "dialout"}
@@ -769,11 +816,17 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
             report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
                                     "radius_users": [u for u, _ in how["users"]]}
-            (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
-            (out / "report.txt").write_text(report.text() + "\n")
         finally:
             sock.close()
             procs.stop(proc)
+    if lns_radius:      # after teardown: tcpdump has flushed the aaa link's pcap
+        aaa = lab.pcaps.get("aaa")
+        sent = [f["packet"] for f in (P.read_pcap(str(aaa)) if aaa and aaa.exists() else [])
+                if f["protocol"].startswith("radius") and f["packet"] is not None and f["src"] == vr["nas-ip-address"]
+                and f["packet"].code in (1, 4)]
+        report.items += compare_radius_requests(lns_radius, sent, rules if rules is not None else DEFAULT_RULES)
+    (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
+    (out / "report.txt").write_text(report.text() + "\n")
     return report
 
 
