@@ -46,7 +46,8 @@ def test_cisco_capture_brings_tunnel_call_and_ppp_up_at_lnsd(cisco_report):
     assert ppp["peer-ip"] == "172.16.10.2"    # the address the Cisco LNS gave, put into FreeRADIUS
     names = {(i.name, i.verdict) for i in rep.items}
     assert {("ICRP", "matched"), ("PPP PAP Ack", "matched"), ("PPP LCP Terminate-Ack", "matched")} <= names, rep.text()
-    assert rep.stats["lnsd"] == {"mode": "lcp-renegotiation", "authentication": "pap", "radius_users": ["markw"]}
+    assert rep.stats["lnsd"] == {"mode": "lcp-renegotiation", "authentication": "pap", "hide_avps": False,
+                                "radius_users": ["markw"]}
 
 
 @pytest.mark.req("REPLAY.lab", "REPLAY.report")
@@ -64,6 +65,29 @@ def test_every_difference_from_the_cisco_lns_has_a_reason(cisco_report):
     from dlab import proto as P
     live = P.read_pcap(rep.pcap)
     assert {f["packet"].message_name for f in live if f["packet"] is not None} >= {"SCCRQ", "SCCRP", "ICRQ", "ICRP", "data"}
+
+
+@pytest.mark.req("REPLAY.lab", "REPLAY.rewrite")
+def test_tunnel_secret_hidden_avps_and_chap_against_lnsd(tmp_path):
+    """A synthetic capture (tests/unit_py/test_replay.py build_capture: Challenges both ways, hidden
+    Calling Number in ICRQ and hidden Assigned Session ID in ICRP, LCP with CHAP) against lnsd with
+    the tunnel secret and hide-avps: lnsd's Challenge Response checks out, its hidden ICRP unhides,
+    the CHAP Response recomputed with --ppp-secret is accepted by FreeRADIUS through lnsd."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit_py"))
+    from test_replay import PPP_SECRET, SECRET, build_capture
+    conv = replay.load(build_capture(tmp_path / "c.pcap", hide_lns=True), secret=SECRET)
+    rep = R.replay_in_lab(conv, secret=SECRET, ppp_secret=PPP_SECRET)
+    assert not rep.errors, rep.text()
+    assert rep.stats["lnsd"]["hide_avps"] is True and rep.stats["lnsd"]["authentication"] == "chap"
+    at = rep.stats["before_teardown"]
+    assert [t["state"] for t in at["tunnels"]] == ["established"], at
+    (ppp,) = at["ppp"]
+    assert (ppp["user"], ppp["lcp"], ppp["we-authenticate"]) == ("bob", "Opened", "CHAP-MD5"), ppp
+    v = {i.name: i for i in rep.items if i.frame is not None}
+    assert v["ICRP"].verdict == "matched" and v["PPP CHAP Success"].verdict == "matched", rep.text()
+    sccrp = {d.field: d for d in v["SCCRP"].differences}
+    assert "Challenge" in sccrp and sccrp["Challenge"].ignored        # both challenge: only the values differ
 
 
 @pytest.mark.req("REPLAY.bad-input")

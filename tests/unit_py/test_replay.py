@@ -29,10 +29,10 @@ def data(tid, sid, pkt, proto=P.PROTO_LCP):
     return P.L2TP.data(tunnel_id=tid, session_id=sid, payload=P.ppp_frame(proto, pkt.to_bytes(), True))
 
 
-def build_capture(path, floated=True):
+def build_capture(path, floated=True, hide_lns=False):
     """A LAC (192.0.2.1) ↔ LNS (192.0.2.2) conversation: tunnel with Challenges both ways, an
     incoming call whose ICRQ hides Calling Number, LCP both ways, CHAP, CDN; the LNS answers from
-    port 40001 when `floated`."""
+    port 40001 when `floated`; with `hide_lns` the ICRP hides its Assigned Session ID."""
     c_lac, c_lns = bytes(range(16)), bytes(range(16, 32))
     sccrq = P.L2TP.sccrq(assigned_tunnel_id=5, host_name="cap-lac", challenge=c_lac, ns=0, nr=0)
     sccrp = P.L2TP.sccrp(assigned_tunnel_id=7, host_name="cap-lns", challenge=c_lns, tunnel_id=5, ns=0, nr=1,
@@ -42,6 +42,9 @@ def build_capture(path, floated=True):
     icrq.set_hiding(SECRET, random_vector=[0] * 16)
     icrq.set_hidden("Calling Number")
     icrp = P.L2TP.icrp(assigned_session_id=22, tunnel_id=5, session_id=11, ns=1, nr=3)
+    if hide_lns:
+        icrp.set_hiding(SECRET)
+        icrp.set_hidden("Assigned Session ID")
     iccn = P.L2TP.iccn(tx_connect_speed=64000, framing_type=P.FRAMING_SYNC, tunnel_id=7, session_id=22, ns=3, nr=2)
     lns_req = lcp(1, 1, options=[(1, b"\x05\xdc"), (3, b"\xc2\x23\x05"), (5, b"\x11\x22\x33\x44")])
     lns_ack_ident = 1
@@ -81,6 +84,10 @@ def test_analysis_finds_roles_ids_sessions_ppp_and_floating(tmp_path):
     assert "tunnel 1: LAC 192.0.2.1:1701 (Tunnel ID 5) <-> LNS 192.0.2.2:1701 (Tunnel ID 7)" in text
     assert "ports floated" in text and "session 1: incoming" in text
     assert replay.to_json(conv)["tunnels"][0]["sessions"][0]["lns_session_id"] == 22
+    # the LNS hid its Assigned Session ID: one call all the same, its ID known with the secret
+    hidden = replay.load(build_capture(tmp_path / "h.pcap", hide_lns=True))
+    assert [(s.lns_session_id, s.complete, len(s.ppp)) for s in hidden.tunnels[0].sessions] == [(22, True, 7)]
+    assert replay.load(tmp_path / "h.pcap", secret=SECRET).tunnels[0].sessions[0].messages[1].packet.assigned_session_id == 22
 
 
 @pytest.mark.req("REPLAY.analysis", "REPLAY.bad-input")

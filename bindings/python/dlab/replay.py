@@ -205,9 +205,14 @@ def _ppp_of(m: Message, sender: str) -> PppFrame | None:
     return PppFrame(sender, f["protocol"], f["packet"], m)
 
 
-def analyse(cap: P.Capture, path: str = "") -> Conversations:
-    """Groups a Capture's frames into Conversations (see the module docstring)."""
+def analyse(cap: P.Capture, path: str = "", secret: str | None = None) -> Conversations:
+    """Groups a Capture's frames into Conversations (see the module docstring); with the tunnel
+    `secret`, hidden AVPs are unhidden first (RFC 2661 §4.3)."""
     conv = Conversations(path or cap.path, cap)
+    if secret is not None:
+        for f in cap:
+            if f["protocol"] == "l2tp" and f["packet"] is not None and f["packet"].is_control:
+                f["packet"].unhide(secret)
     by_id: dict[tuple[str, int], Tunnel] = {}     # (receiver address, Tunnel ID it is addressed by)
     for f in cap:
         if f["protocol"] == "ppp":
@@ -319,7 +324,7 @@ def _session_mid_call(t: Tunnel, by_session: dict, receiver: str, sid: int) -> S
     incomplete call of this tunnel still missing that side's ID if there is one (the two directions
     of one call), else a new one."""
     attr = "lac_session_id" if receiver == "LAC" else "lns_session_id"
-    s = next((x for x in t.sessions if not x.complete and getattr(x, attr) == 0), None)
+    s = next((x for x in t.sessions if getattr(x, attr) == 0), None)   # e.g. its Assigned Session ID was hidden
     if s is None:
         s = Session("unknown", complete=False)
         t.sessions.append(s)
@@ -341,9 +346,10 @@ def _radius(conv: Conversations, f: dict) -> None:
     conv.skipped.append((f["index"], f"RADIUS reply without its request: {r.code_name} id {r.identifier}"))
 
 
-def load(path, l2tp_ports=(), radius_ports=()) -> Conversations:
-    """Reads a capture (dlab.proto.read_pcap; CaptureError when unreadable) and analyses it."""
-    return analyse(P.read_pcap(str(path), l2tp_ports, radius_ports), str(path))
+def load(path, l2tp_ports=(), radius_ports=(), secret: str | None = None) -> Conversations:
+    """Reads a capture (dlab.proto.read_pcap; CaptureError when unreadable) and analyses it (hidden
+    AVPs unhidden with the tunnel `secret` when given)."""
+    return analyse(P.read_pcap(str(path), l2tp_ports, radius_ports), str(path), secret)
 
 
 __all__ = ["load", "analyse", "to_json", "Conversations", "Tunnel", "Session", "RadiusExchange", "Message", "PppFrame"]

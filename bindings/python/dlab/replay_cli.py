@@ -31,7 +31,7 @@ def run(a) -> int:
     from . import proto as P
     from . import replay, replay_run as R
     try:
-        conv = replay.load(a.capture, a.l2tp_port, a.radius_port)
+        conv = replay.load(a.capture, a.l2tp_port, a.radius_port, secret=a.secret)
     except (P.CaptureError, OSError) as e:
         print(f"lab replay: {e}", file=sys.stderr)
         return R.EXIT_BAD_INPUT

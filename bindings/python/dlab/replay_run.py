@@ -584,7 +584,13 @@ class Replay:
             self.report.items.append(Item("missing", m.name, m.index, reason="the DUT did not send it in time"))
             return
         x = got.message
-        diffs = compare_l2tp(m.packet, x, self.rules)
+        captured = m.packet
+        if self.secret is not None:      # compare hidden values in clear (RFC 2661 §4.3)
+            x = x.copy()
+            x.unhide(self.secret)
+            captured = captured.copy()
+            captured.unhide(self.secret)
+        diffs = compare_l2tp(captured, x, self.rules)
         if x.challenge is not None:
             self.dut_challenge = bytes(x.challenge)
         if x.challenge_response is not None and self.our_challenge is not None and self.secret is not None:
@@ -592,8 +598,8 @@ class Replay:
             if bytes(x.challenge_response) != want:
                 self.report.errors.append(f"the DUT's {x.message_name} Challenge Response does not match --secret "
                                           f"(RFC 2661 §5.1.1): wrong --secret?")
-        if m.packet.assigned_session_id is not None and x.assigned_session_id is not None:
-            self.dut_session[m.packet.assigned_session_id] = x.assigned_session_id
+        if captured.assigned_session_id is not None and x.assigned_session_id is not None:
+            self.dut_session[captured.assigned_session_id] = x.assigned_session_id
         if x.session_id:
             self.our_session[x.session_id] = m.packet.session_id
         self.report.items.append(Item(_verdict(diffs), m.name, m.index, diffs))
@@ -719,16 +725,22 @@ class Replay:
 LAB_LAC, LAB_LNS = "198.51.100.2", "198.51.100.1"   # scenarios/topologies/default.yaml, link `core`
 
 
-def lns_behaviour(t: Tunnel) -> dict:
+def lns_behaviour(t: Tunnel, ppp_secret: str | None = None) -> dict:
     """What the captured LNS did, to configure the DUT alike: 'mode' ('lcp-renegotiation' when it sent
     its own LCP Configure-Request, else 'proxy', the JunosE incoming-call modes), 'authentication'
-    ('pap' / 'chap' from its LCP Authentication-Protocol option, RFC 1661 §6.2), 'framed_ip' (the
+    ('pap' / 'chap' from its LCP Authentication-Protocol option, RFC 1661 §6.2), 'hide_avps' (it hid
+    AVPs, RFC 2661 §4.3), 'framed_ip' (the
     address its IPCP Configure-Nak gave, RFC 1332 §3.3, or None) and 'users' ([(PAP Peer-ID,
-    Password)] of the calls)."""
-    out = {"mode": "proxy", "authentication": "chap", "framed_ip": None, "users": []}
+    Password)] of the calls, and (CHAP Name, `ppp_secret`) when a CHAP Response was captured)."""
+    out = {"mode": "proxy", "authentication": "chap", "framed_ip": None, "users": [],
+           "hide_avps": any(a.hidden for m in t.messages if m.sender == "LNS" for a in m.packet.avps)}
     for s in t.sessions:
         if s.pap and s.pap not in out["users"]:
             out["users"].append(s.pap)
+        chap = next((f.packet.name for f in s.ppp if f.sender == "LAC" and f.protocol == P.PROTO_CHAP
+                     and getattr(f.packet, "code", 0) == 2), None)
+        if chap and ppp_secret is not None and (chap, ppp_secret) not in out["users"]:
+            out["users"].append((chap, ppp_secret))
         for f in s.ppp:
             if f.sender != "LNS":
                 continue
@@ -768,7 +780,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     if radius != "freeradius":
         raise ReplayInputError(f"--radius {radius}: only 'freeradius' is implemented")
     t = Replay._pick(conv, tunnel)
-    how = lns_behaviour(t)
+    how = lns_behaviour(t, ppp_secret)
     # the captured LNS's own RADIUS requests (RFC 2865 §3), compared with lnsd's on the lab's aaa link
     lns_radius = [x.request for x in conv.radius if t.lns and x.client[0] == t.lns[0]]
     framed = how["framed_ip"] or "198.18.0.2"
@@ -789,7 +801,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
         cfg = {k: v for k, v in cfg.items() if k != "dialout"}
         vr = dict(cfg["virtual-routers"][0])
         cfg["virtual-routers"] = [vr]
-        cfg["peers"] = [{"address": LAB_LAC, "secret": secret or ""}]
+        cfg["peers"] = [{"address": LAB_LAC, "secret": secret or "", "hide-avps": bool(how["hide_avps"] and secret)}]
         cfg["shutdown-wait"] = "1s"
         cfg["incoming"] = {"virtual-router": vr["name"], "profile": "isdn",
                            "authentication": how["authentication"], "mode": how["mode"]}
@@ -815,6 +827,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             report.pcap = str(out / "replay.pcap")
             report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
             report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
+                                    "hide_avps": cfg["peers"][0]["hide-avps"],
                                     "radius_users": [u for u, _ in how["users"]]}
         finally:
             sock.close()
