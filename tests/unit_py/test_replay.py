@@ -302,3 +302,18 @@ def test_radius_compared_attribute_by_attribute():
     items = R.compare_radius_requests([replay.Message({"packet": a, "protocol": "radius-auth", "index": 4, "time": 0}, "client")],
                                       [P.Radius.build(4, 1, {}), b], R.DEFAULT_RULES)
     assert [(i.name, i.verdict) for i in items] == [("RADIUS Access-Request", "differed"), ("RADIUS Accounting-Request", "extra")]
+
+
+@pytest.mark.req("REPLAY.lab")
+def test_lns_behaviour_from_the_capture(tmp_path):
+    """lnsd is configured like the captured LNS behaved: LCP of its own -> lcp-renegotiation with the
+    Authentication-Protocol it asked; CHAP users from the client's Name with --ppp-secret."""
+    conv = replay.load(build_capture(tmp_path / "c.pcap"))
+    how = R.lns_behaviour(conv.tunnels[0], PPP_SECRET)
+    assert (how["mode"], how["authentication"], how["users"], how["hide_avps"]) == \
+        ("lcp-renegotiation", "chap", [("bob", PPP_SECRET)], False)
+    assert R.lns_behaviour(conv.tunnels[0])["users"] == []
+    # the same call without the LNS's LCP Configure-Request: it challenged without LCP of its own
+    t = conv.tunnels[0]
+    t.sessions[0].ppp = [f for f in t.sessions[0].ppp if not (f.sender == "LNS" and f.protocol == P.PROTO_LCP)]
+    assert R.lns_behaviour(t, PPP_SECRET)["mode"] == "mandatory-chap"

@@ -727,7 +727,8 @@ LAB_LAC, LAB_LNS = "198.51.100.2", "198.51.100.1"   # scenarios/topologies/defau
 
 def lns_behaviour(t: Tunnel, ppp_secret: str | None = None) -> dict:
     """What the captured LNS did, to configure the DUT alike: 'mode' ('lcp-renegotiation' when it sent
-    its own LCP Configure-Request, else 'proxy', the JunosE incoming-call modes), 'authentication'
+    its own LCP Configure-Request, 'mandatory-chap' when it challenged with CHAP without its own LCP,
+    else 'proxy': the JunosE incoming-call modes), 'authentication'
     ('pap' / 'chap' from its LCP Authentication-Protocol option, RFC 1661 §6.2), 'hide_avps' (it hid
     AVPs, RFC 2661 §4.3), 'framed_ip' (the
     address its IPCP Configure-Nak gave, RFC 1332 §3.3, or None) and 'users' ([(PAP Peer-ID,
@@ -739,6 +740,9 @@ def lns_behaviour(t: Tunnel, ppp_secret: str | None = None) -> dict:
             out["users"].append(s.pap)
         chap = next((f.packet.name for f in s.ppp if f.sender == "LAC" and f.protocol == P.PROTO_CHAP
                      and getattr(f.packet, "code", 0) == 2), None)
+        for m in s.messages:      # proxy CHAP of the ICCN (RFC 2661 §4.4.5: Proxy Authen Type 2)
+            if m.name == "ICCN" and m.packet.get("Proxy Authen Type") == 2 and chap is None:
+                chap = m.packet.get("Proxy Authen Name")
         if chap and ppp_secret is not None and (chap, ppp_secret) not in out["users"]:
             out["users"].append((chap, ppp_secret))
         for f in s.ppp:
@@ -754,8 +758,10 @@ def lns_behaviour(t: Tunnel, ppp_secret: str | None = None) -> dict:
                 a = dict((t_, bytes(v)) for t_, v in f.packet.options).get(3)
                 if a and len(a) == 4:
                     out["framed_ip"] = socket.inet_ntoa(a)
-    if out["users"] and out["mode"] == "proxy" and not any(f.sender == "LNS" and f.protocol == P.PROTO_LCP
-                                                              for s in t.sessions for f in s.ppp):
+    lns_ppp = [f for s in t.sessions for f in s.ppp if f.sender == "LNS"]
+    if out["mode"] == "proxy" and any(f.protocol == P.PROTO_CHAP and getattr(f.packet, "code", 0) == 1 for f in lns_ppp):
+        out["mode"] = "mandatory-chap"       # no LCP of its own, yet its own CHAP Challenge (JunosE)
+    elif out["users"] and out["mode"] == "proxy":
         out["authentication"] = "pap"
     return out
 
