@@ -317,3 +317,28 @@ def test_lns_behaviour_from_the_capture(tmp_path):
     t = conv.tunnels[0]
     t.sessions[0].ppp = [f for f in t.sessions[0].ppp if not (f.sender == "LNS" and f.protocol == P.PROTO_LCP)]
     assert R.lns_behaviour(t, PPP_SECRET)["mode"] == "mandatory-chap"
+
+
+@pytest.mark.req("REPLAY.lab")
+def test_radius_reply_items_answer_as_the_captured_server():
+    acc = P.Radius.build(2, 1, {"Service-Type": "Framed-User", "Framed-IP-Address": "198.18.0.2",
+                                "Framed-Route": "10.10.1.0/24 198.18.0.2 1", "Class": b"5553001"})
+    acc.add_message_authenticator()
+    assert R.radius_reply_items(acc) == ["Service-Type = 2", 'Framed-IP-Address = "198.18.0.2"',
+                                         'Framed-Route = "10.10.1.0/24 198.18.0.2 1"', "Class = 0x35353533303031"]
+
+
+@pytest.mark.req("REPLAY.lab")
+def test_mandatory_chap_told_by_the_access_request_before_the_challenge(tmp_path):
+    """An LNS that renegotiates LCP yet verifies the proxy authentication through RADIUS before its
+    own CHAP Challenge behaves as mandatory-chap; without that Access-Request, as lcp-renegotiation."""
+    conv = replay.load(build_capture(tmp_path / "c.pcap"))
+    t = conv.tunnels[0]
+    chal_time = next(f.message.time for f in t.sessions[0].ppp if f.protocol == P.PROTO_CHAP)
+    req = replay.Message({"packet": P.Radius.build(1, 1, {"User-Name": "bob"}), "protocol": "radius-auth",
+                          "index": 99, "time": chal_time - 0.01}, "client")
+    x = replay.RadiusExchange(req, None, ("192.0.2.2", 1645), ("192.0.2.9", 1812))
+    assert R.lns_behaviour(t, PPP_SECRET, [x])["mode"] == "mandatory-chap"
+    assert R.lns_behaviour(t, PPP_SECRET, [])["mode"] == "lcp-renegotiation"
+    req.frame["time"] = chal_time + 0.01
+    assert R.lns_behaviour(t, PPP_SECRET, [x])["mode"] == "lcp-renegotiation"

@@ -68,6 +68,16 @@ DEFAULT_RULES: dict[str, str] = {
     "RADIUS:NAS-Port": "chosen by the NAS (RFC 2865 §5.5)",
     "RADIUS:NAS-IP-Address": "the lab's addresses (RFC 2865 §5.4)",
     "RADIUS:NAS-Identifier": "the implementation's own name (RFC 2865 §5.32)",
+    "RADIUS:Acct-Tunnel-Connection": "holds the Tunnel and Session IDs each implementation chose (RFC 2867 §4.1)",
+    "RADIUS:CHAP-Password": "MD5 over the LNS's own random CHAP Challenge (RFC 2865 §5.3)",
+    "RADIUS:Acct-Session-Time": "measured during the call (RFC 2866 §5.7)",
+    "RADIUS:Acct-Input-Octets": "measured during the call (RFC 2866 §5.3)",
+    "RADIUS:Acct-Output-Octets": "measured during the call (RFC 2866 §5.4)",
+    "RADIUS:Acct-Input-Packets": "measured during the call (RFC 2866 §5.8)",
+    "RADIUS:Acct-Output-Packets": "measured during the call (RFC 2866 §5.9)",
+    "RADIUS:Acct-Delay-Time": "depends on retransmissions (RFC 2866 §5.2)",
+    "RADIUS:Event-Timestamp": "the time of the event (RFC 2869 §5.3)",
+    "RADIUS:Acct-Multi-Session-Id": "chosen by the NAS (RFC 2866 §5.11)",
 }
 
 AUTH_AVPS = {"Challenge", "Challenge Response"}   # their presence says whether a tunnel is authenticated
@@ -725,9 +735,10 @@ class Replay:
 LAB_LAC, LAB_LNS = "198.51.100.2", "198.51.100.1"   # scenarios/topologies/default.yaml, link `core`
 
 
-def lns_behaviour(t: Tunnel, ppp_secret: str | None = None) -> dict:
+def lns_behaviour(t: Tunnel, ppp_secret: str | None = None, radius: list | None = None) -> dict:
     """What the captured LNS did, to configure the DUT alike: 'mode' ('lcp-renegotiation' when it sent
-    its own LCP Configure-Request, 'mandatory-chap' when it challenged with CHAP without its own LCP,
+    its own LCP Configure-Request, 'mandatory-chap' when it challenged with CHAP without its own LCP
+    or after an Access-Request for the call's user in `radius` (RADIUS exchanges of the capture),
     else 'proxy': the JunosE incoming-call modes), 'authentication'
     ('pap' / 'chap' from its LCP Authentication-Protocol option, RFC 1661 §6.2), 'hide_avps' (it hid
     AVPs, RFC 2661 §4.3), 'framed_ip' (the
@@ -759,11 +770,34 @@ def lns_behaviour(t: Tunnel, ppp_secret: str | None = None) -> dict:
                 if a and len(a) == 4:
                     out["framed_ip"] = socket.inet_ntoa(a)
     lns_ppp = [f for s in t.sessions for f in s.ppp if f.sender == "LNS"]
-    if out["mode"] == "proxy" and any(f.protocol == P.PROTO_CHAP and getattr(f.packet, "code", 0) == 1 for f in lns_ppp):
-        out["mode"] = "mandatory-chap"       # no LCP of its own, yet its own CHAP Challenge (JunosE)
+    challenge = next((f for f in lns_ppp if f.protocol == P.PROTO_CHAP and getattr(f.packet, "code", 0) == 1), None)
+    users = {u for u, _ in out["users"]}
+    verified_first = challenge is not None and any(
+        x.request.packet.code == 1 and x.user in users and x.request.time < challenge.message.time for x in radius or [])
+    if challenge is not None and (out["mode"] == "proxy" or verified_first):
+        # its own CHAP Challenge without LCP of its own, or after verifying the proxy authentication
+        # through RADIUS first: JunosE's mandatory-chap
+        out["mode"] = "mandatory-chap"
     elif out["users"] and out["mode"] == "proxy":
         out["authentication"] = "pap"
     return out
+
+
+def radius_reply_items(reply) -> list[str]:
+    """The attributes of a captured Access-Accept as FreeRADIUS users-file reply items ("Name = value",
+    RFC 2865 §5), so the lab's server answers as the captured one did. Left out: per-packet ones
+    (Message-Authenticator, State, EAP-Message, Proxy-State), vendor-specific and tagged attributes;
+    octets are written as 0x hex."""
+    items = []
+    for a in reply.attributes:
+        if a.is_vsa or a.tag or a.name in ("Message-Authenticator", "State", "EAP-Message", "Proxy-State"):
+            continue
+        v = a.typed
+        if isinstance(v, (bytes, bytearray)):
+            items.append(f"{a.name} = 0x{bytes(v).hex()}")
+        elif isinstance(v, (int, str)) and not isinstance(v, bool):
+            items.append(f"{a.name} = {v}" if isinstance(v, int) else f"{a.name} = {json.dumps(v)}")
+    return items
 
 
 def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
@@ -786,16 +820,22 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     if radius != "freeradius":
         raise ReplayInputError(f"--radius {radius}: only 'freeradius' is implemented")
     t = Replay._pick(conv, tunnel)
-    how = lns_behaviour(t, ppp_secret)
+    how = lns_behaviour(t, ppp_secret, conv.radius)
     # the captured LNS's own RADIUS requests (RFC 2865 §3), compared with lnsd's on the lab's aaa link
-    lns_radius = [x.request for x in conv.radius if t.lns and x.client[0] == t.lns[0]]
+    # (from its address, or for a user of its calls: a NAS often speaks RADIUS from another address)
+    names = {u for u, _ in how["users"]}
+    exchanges = [x for x in conv.radius if t.lns and (x.client[0] == t.lns[0] or x.user in names)]
+    lns_radius = [x.request for x in exchanges]
     framed = how["framed_ip"] or "198.18.0.2"
+    replies = {x.user: radius_reply_items(x.reply.packet) for x in exchanges
+               if x.reply is not None and x.reply.packet.code == 2 and x.request.packet.code == 1}
 
     def users(raw: dict) -> None:
         for user, password in how["users"]:
             raw["radius"]["lns"]["users"].append({
                 "name": user, "check": [f"Cleartext-Password := {json.dumps(password)}"],
-                "reply": ["Service-Type = Framed-User", "Framed-Protocol = PPP", f"Framed-IP-Address = {framed}"]})
+                "reply": replies.get(user) or ["Service-Type = Framed-User", "Framed-Protocol = PPP",
+                                               f"Framed-IP-Address = {framed}"]})
 
     bdir = next((Path(d) for d in (os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-int")
                  if d and (Path(d) / "lns/lnsd/lnsd").exists()), None)
@@ -807,6 +847,10 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
         cfg = {k: v for k, v in cfg.items() if k != "dialout"}
         vr = dict(cfg["virtual-routers"][0])
         cfg["virtual-routers"] = [vr]
+        if any(r.packet.code == 4 for r in lns_radius):     # the captured LNS sent accounting (RFC 2866)
+            lns_srv = cfg["virtual-routers"][0].get("lns-radius", {}).get("authentication") or \
+                [{"address": "192.0.2.11", "secret": "lns-secret"}]
+            vr["radius"] = dict(vr.get("radius", {}), accounting=[dict(lns_srv[0])])
         cfg["peers"] = [{"address": LAB_LAC, "secret": secret or "", "hide-avps": bool(how["hide_avps"] and secret)}]
         cfg["shutdown-wait"] = "1s"
         cfg["incoming"] = {"virtual-router": vr["name"], "profile": "isdn",

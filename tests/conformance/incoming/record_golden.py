@@ -1,0 +1,35 @@
+"""Records the golden captures of pcaps/ (pcaps/README.md): the incoming call of the project's own
+scenario (test_incoming_modes: cpe-emu dials lac-emu, which tunnels the call to lnsd with proxy LCP
+and proxy CHAP, RFC 2661 §4.4.5) in each LNS authentication mode, captured in the `lns` namespace
+on every interface (LINUX_SLL) for L2TP and RADIUS. Not collected by `./lab test` (no test_ prefix
+on the file); pcaps/record runs it."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from test_incoming_modes import ALICE, dial, env, hang_up, wait_network_up  # noqa: F401  (env: the fixture)
+
+from dlab import procs
+from dlab.dialout_lab import REPO
+
+MODES = ["proxy", "lcp-renegotiation", "mandatory-chap"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_record_incoming_call(env, mode):  # noqa: F811
+    d = env.use(mode)
+    out = env.lab.run_dir / f"golden-incoming-{mode}.pcap"
+    cap = env.lab.start(f"golden-{mode}", "lns", ["tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "0",
+                                                   "-i", "any", "-w", str(out),
+                                                   "udp port 1701 or udp port 1812 or udp port 1813"],
+                        ready="listening on")
+    try:
+        dial(env, ALICE, d)
+        wait_network_up(env, ALICE, d)
+        hang_up(env, ALICE, d)
+    finally:
+        procs.stop(cap)
+        env.lab.procs.remove(cap)
+    shutil.copy(out, REPO / "pcaps" / f"incoming-{mode}.pcap")

@@ -1,0 +1,26 @@
+"""Every golden capture of pcaps/ (pcaps/golden.yaml) replayed against the current lnsd in a fresh
+lab must match in full: every message lnsd had to send is there, in order, with only the fields
+the default rules name as legitimately different (docs/replay.md)."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from dlab import replay
+from dlab import replay_run as R
+from dlab.dialout_lab import REPO
+
+GOLDEN = yaml.safe_load((REPO / "pcaps" / "golden.yaml").read_text())
+
+
+@pytest.mark.req("REPLAY.golden")
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_capture_replays_with_a_full_match(name):
+    from dlab.dialout_lab import build_dir_or_skip
+    build_dir_or_skip()
+    g = GOLDEN[name]
+    conv = replay.load(REPO / "pcaps" / name, secret=g.get("secret"))
+    rep = R.replay_in_lab(conv, secret=g.get("secret"), ppp_secret=g.get("ppp_secret"))
+    assert rep.exit_status == R.EXIT_OK, rep.text()
+    assert not [i for i in rep.items if i.verdict in ("missing", "differed", "extra")], rep.text()
+    assert any(i.name.startswith("RADIUS Access-Request") and i.verdict == "matched" for i in rep.items), rep.text()
