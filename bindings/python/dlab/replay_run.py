@@ -390,8 +390,8 @@ class Replay:
     DUT. secret: the tunnel secret (RFC 2661 §5.1.1) or None; ppp_secret: the CHAP secret; pace:
     'asap' or 'capture'; wait: the least time (s) an expected answer is awaited; rules: as
     load_rules(). before_teardown: a callable whose result goes into report.stats['before_teardown']
-    just before the first CDN, StopCCN or LCP Terminate-Request we send (e.g. the DUT's session table). run() -> Report.
-    ReplayInputError when the conversation cannot be played at all.
+    just before the first CDN, StopCCN or LCP Terminate-Request we send (e.g. the DUT's session
+    table). run() -> Report. ReplayInputError when the conversation cannot be played at all.
     """
 
     def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
@@ -412,7 +412,6 @@ class Replay:
         self.our_challenge: bytes | None = None
         self.dut_challenge: bytes | None = None
         self.dut_session: dict[int, int] = {}        # captured LNS Session ID -> the DUT's
-        self.our_session: dict[int, int] = {}        # the DUT's Session ID for us -> captured LAC Session ID
         self.pending: list[_Arrival] = []
         self.seq = 0
         self.taken: list[int] = []
@@ -563,17 +562,11 @@ class Replay:
             out.session_id = sid
         return out, None
 
-    def _expected_pred(self, m: Message):
+    @staticmethod
+    def _expected_pred(m: Message):
+        """Matches the DUT's control message of the captured one's type (RFC 2661 §6)."""
         name = m.name
-        cap = m.packet
-
-        def pred(x) -> bool:
-            if not x.is_control or x.is_zlb or x.message_name != name:
-                return False
-            if cap.session_id and self.our_session and x.session_id not in self.our_session:
-                return False
-            return True
-        return pred
+        return lambda x: x.is_control and not x.is_zlb and x.message_name == name
 
     def _on_control(self, m: Message, prev_time: float) -> None:
         if m.sender == "LAC" and m.name in ("CDN", "StopCCN"):
@@ -610,8 +603,6 @@ class Replay:
                                           f"(RFC 2661 §5.1.1): wrong --secret?")
         if captured.assigned_session_id is not None and x.assigned_session_id is not None:
             self.dut_session[captured.assigned_session_id] = x.assigned_session_id
-        if x.session_id:
-            self.our_session[x.session_id] = m.packet.session_id
         self.report.items.append(Item(_verdict(diffs), m.name, m.index, diffs))
 
     def _snapshot(self) -> None:
