@@ -24,3 +24,20 @@ def test_golden_capture_replays_with_a_full_match(name):
     assert rep.exit_status == R.EXIT_OK, rep.text()
     assert not [i for i in rep.items if i.verdict in ("missing", "differed", "extra")], rep.text()
     assert any(i.name.startswith("RADIUS Access-Request") and i.verdict == "matched" for i in rep.items), rep.text()
+
+
+@pytest.mark.req("REPLAY.golden", "REPLAY.lab")
+def test_golden_capture_with_the_captured_radius_replies():
+    """--radius capture: lnsd's RADIUS is a scripted server answering with the capture's
+    Access-Accept / Accounting-Responses re-signed with the replay's secret; still a full match."""
+    from dlab.dialout_lab import build_dir_or_skip
+    build_dir_or_skip()
+    name = "incoming-proxy.pcap"
+    g = GOLDEN[name]
+    conv = replay.load(REPO / "pcaps" / name, secret=g["secret"])
+    rep = R.replay_in_lab(conv, secret=g["secret"], ppp_secret=g.get("ppp_secret"), radius="capture",
+                          radius_secret="replay-secret")
+    assert rep.exit_status == R.EXIT_OK, rep.text()
+    served = rep.stats["radius_capture"]
+    assert any("Access-Request" in h and "answer Access-Accept" in h for h in served), served
+    assert any("Accounting-Request" in h for h in served), served

@@ -794,7 +794,7 @@ def radius_reply_items(reply) -> list[str]:
 def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
                   secret: str | None = None, ppp_secret: str | None = None, radius: str = "freeradius",
                   pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                  dut: str = "lnsd") -> Report:
+                  dut: str = "lnsd", radius_secret: str = "lns-secret") -> Report:
     """Brings a fresh lab up (scenarios/topologies/default.yaml, real FreeRADIUS, lnsd as the DUT at
     198.51.100.1 configured like the captured LNS: see lns_behaviour), replays the conversation from
     the `lac` host (198.51.100.2), writes report.json, report.txt and replay.pcap (the live replay's
@@ -808,8 +808,8 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
 
     if dut != "lnsd":
         raise ReplayInputError(f"--dut {dut}: only lnsd (the LNS) is implemented as the implementation under test")
-    if radius != "freeradius":
-        raise ReplayInputError(f"--radius {radius}: only 'freeradius' is implemented")
+    if radius not in ("freeradius", "capture"):
+        raise ReplayInputError(f"--radius {radius}: 'freeradius' or 'capture'")
     t = Replay._pick(conv, tunnel)
     how = lns_behaviour(t, ppp_secret, conv.radius)
     # the captured LNS's own RADIUS requests (RFC 2865 §3), compared with lnsd's on the lab's aaa link
@@ -842,6 +842,13 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             lns_srv = cfg["virtual-routers"][0].get("lns-radius", {}).get("authentication") or \
                 [{"address": "192.0.2.11", "secret": "lns-secret"}]
             vr["radius"] = dict(vr.get("radius", {}), accounting=[dict(lns_srv[0])])
+        scripted = None
+        if radius == "capture":     # a scripted server answering with the capture's replies
+            scripted = _CapturedRadius(lab, exchanges, radius_secret)
+            srv = {"address": _CapturedRadius.ADDRESS, "port": scripted.port, "secret": radius_secret}
+            vr["lns-radius"] = {"authentication": [srv]}
+            if "accounting" in vr.get("radius", {}):
+                vr["radius"] = dict(vr["radius"], accounting=[srv])
         cfg["peers"] = [{"address": LAB_LAC, "secret": secret or "", "hide-avps": bool(how["hide_avps"] and secret)}]
         cfg["shutdown-wait"] = "1s"
         cfg["incoming"] = {"virtual-router": vr["name"], "profile": "isdn",
@@ -870,18 +877,69 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
                                     "hide_avps": cfg["peers"][0]["hide-avps"],
                                     "radius_users": [u for u, _ in how["users"]]}
+            if scripted is not None:
+                report.stats["radius_capture"] = scripted.history()
         finally:
             sock.close()
             procs.stop(proc)
+            if scripted is not None:
+                scripted.stop()
     if lns_radius:      # after teardown: tcpdump has flushed the aaa link's pcap
         aaa = lab.pcaps.get("aaa")
-        sent = [f["packet"] for f in (P.read_pcap(str(aaa)) if aaa and aaa.exists() else [])
+        ports = [scripted.port] if scripted is not None else []
+        sent = [f["packet"] for f in (P.read_pcap(str(aaa), radius_ports=ports) if aaa and aaa.exists() else [])
                 if f["protocol"].startswith("radius") and f["packet"] is not None and f["src"] == vr["nas-ip-address"]
                 and f["packet"].code in (1, 4)]
         report.items += compare_radius_requests(lns_radius, sent, rules if rules is not None else DEFAULT_RULES)
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
     (out / "report.txt").write_text(report.text() + "\n")
     return report
+
+
+class _CapturedRadius:
+    """--radius capture: a ScriptedRadius in the lab's `radius` host (192.0.2.11, a free port) that
+    answers each request of lnsd with the captured reply to a request of the same Code and
+    User-Name (in capture order), re-signed with the replay's RADIUS secret (RFC 2865 §3, RFC 3579
+    §3.2); an Accounting-Request without one gets an empty Accounting-Response (RFC 2866 §4.2);
+    others are not answered. Served from a thread until stop()."""
+
+    ADDRESS = "192.0.2.11"
+
+    def __init__(self, lab, exchanges: list, secret: str):
+        import threading
+        from . import netns
+        self.left = [x for x in exchanges if x.reply is not None]
+        self.sock = netns.socket_in(lab.ns("radius"))
+        self.sock.bind((self.ADDRESS, 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = P.ScriptedRadius(self.sock, secret, self._answer)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _answer(self, req):
+        user = req.get("User-Name")
+        for i, x in enumerate(self.left):
+            if x.request.packet.code == req.code and x.user == user:
+                del self.left[i]
+                out = x.reply.packet.copy()
+                if "Message-Authenticator" in out:
+                    out.remove("Message-Authenticator")
+                    out.add_message_authenticator()
+                return out
+        return P.Radius.build(5, req.identifier, {}) if req.code == 4 else None
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            self.server.serve(0.1)
+
+    def history(self) -> list:
+        return list(self.server.history)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.sock.close()
 
 
 class _PppPeer:
