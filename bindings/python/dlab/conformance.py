@@ -62,16 +62,16 @@ def py_tests() -> dict[str, list[str]]:
         return json.loads(dump.read_text())
 
 
-VERDICTS = REPO / "docs" / "conformance"  # <dut>.json: the verdict matrix of `./lab conformance --dut <dut>`
+VERDICTS = REPO / "docs" / "conformance"  # <dut>-<role>.json: the verdict matrix of `./lab conformance --dut <dut>`
 SHORT = {"pass": "pass", "fail": "**FAIL**", "n/a": "n/a", "untestable": "not on wire", "untested": "—"}
 
 
 def dut_verdicts() -> dict[str, dict[str, dict]]:
-    """DUT name -> requirement id -> {"verdict": ..., "why": ...}, from the checked-in matrices."""
+    """"DUT (ROLE)" -> requirement id -> {"verdict": ..., "why": ...}, from the checked-in matrices."""
     out = {}
     for f in sorted(VERDICTS.glob("*.json")) if VERDICTS.is_dir() else []:
         data = json.loads(f.read_text())
-        out[data["dut"]] = data["verdicts"]
+        out[f"{data['dut']} ({data['role'].upper()})"] = data["verdicts"]
     return out
 
 
@@ -105,8 +105,8 @@ def render(reqs: dict[str, dict], tests: dict[str, list[str]], verdicts: dict[st
                   f"{len(rfc)} normative statements (`ci/rfc-statements` lists them from the RFC text): "
                   f"{sum(1 for m in rfc.values() if m['class'] == 'MUST')} MUST, "
                   f"{sum(1 for m in rfc.values() if m['class'] == 'SHOULD')} SHOULD; {wire} have a test. A verdict "
-                  "column per implementation under test comes from `docs/conformance/<dut>.json`, written by "
-                  "`./lab conformance --dut <dut> --report docs/conformance`.", "",
+                  "column per implementation under test comes from `docs/conformance/<dut>-<role>.json`, written by "
+                  "`ci/conformance-matrices` (`./lab conformance --dut <dut> --report docs/conformance`).", "",
                   "| " + " | ".join(["statement", "class", "role", "what", "tests", *duts]) + " |",
                   "|---|---|---|---|---|" + "---|" * len(duts)]
         for r, meta in rfc.items():

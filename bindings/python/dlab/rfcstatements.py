@@ -151,6 +151,17 @@ def statements(text: str | None = None) -> list[Statement]:
     return out
 
 
+def attribute_types(text: str | None = None) -> dict[str, int]:
+    """AVP entry name of §4.4 ("Host Name") -> its Attribute Type, from "Attribute Type N" in the entry."""
+    text = RFC_TEXT.read_text() if text is None else text
+    out: dict[str, int] = {}
+    for _, avp, _, para in _paragraphs(text):
+        m = re.search(r"Attribute Type (\d+)", para)
+        if avp and m and avp not in out:
+            out[avp] = int(m.group(1))
+    return out
+
+
 def keyword_count(text: str | None = None) -> dict[str, int]:
     """Upper-case RFC 2119 keywords in the statements, by word (MUST NOT counted apart from MUST)."""
     c: dict[str, int] = {}
