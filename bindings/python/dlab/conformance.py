@@ -75,6 +75,39 @@ def dut_verdicts() -> dict[str, dict[str, dict]]:
     return out
 
 
+GUIDE = REPO / "docs" / "conformance-guide.md"
+
+
+def _section(rid: str) -> str:
+    return rid.split(".", 1)[1].split("-")[0].split(".")[0]
+
+
+def comparison(verdicts: dict[str, dict]) -> list[str]:
+    """Markdown: verdict counts per top-level RFC section for each DUT, then every failure of each DUT
+    with the step and the packet that shows it."""
+    if not verdicts:
+        return []
+    duts = sorted(verdicts)
+    secs = sorted({_section(r) for v in verdicts.values() for r in v}, key=lambda x: int(x))
+    out = ["", "### Implementations compared", "",
+           "Counts per RFC section: pass / fail / n/a / not on wire / untested (`ci/conformance-matrices`).", "",
+           "| § | " + " | ".join(duts) + " |", "|---|" + "---|" * len(duts)]
+    for sec in secs + ["all"]:
+        cells = []
+        for d in duts:
+            c = {k: 0 for k in ("pass", "fail", "n/a", "untestable", "untested")}
+            for rid, v in verdicts[d].items():
+                if sec == "all" or _section(rid) == sec:
+                    c[v["verdict"]] += 1
+            cells.append(" / ".join(str(c[k]) for k in c))
+        out.append(f"| {sec} | " + " | ".join(cells) + " |")
+    for d in duts:
+        fails = [(rid, v) for rid, v in verdicts[d].items() if v["verdict"] == "fail"]
+        out += ["", f"#### Failures of {d}: {len(fails)}", ""]
+        out += [f"- **{rid}**: {v['why']}" for rid, v in fails] or ["none"]
+    return out
+
+
 def render(reqs: dict[str, dict], tests: dict[str, list[str]], verdicts: dict[str, dict] | None = None) -> str:
     """The matrix: project requirements (id, source, what, tests), then RFC 2661's normative statements
     (rows with a `class`) with their role and each DUT's verdict (docs/conformance/<dut>.json)."""
@@ -100,6 +133,9 @@ def render(reqs: dict[str, dict], tests: dict[str, list[str]], verdicts: dict[st
         lines.append(f"| {r} | {meta['source']} | {meta['text']} | {ts} |")
     if rfc:
         duts = sorted(verdicts)
+        if GUIDE.exists():
+            lines += ["", GUIDE.read_text().rstrip()]
+        lines += comparison(verdicts)
         wire = sum(1 for r in rfc if by_req[r])
         lines += ["", "## RFC 2661, statement by statement", "",
                   f"{len(rfc)} normative statements (`ci/rfc-statements` lists them from the RFC text): "

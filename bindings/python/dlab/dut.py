@@ -180,8 +180,9 @@ class Xl2tpd(Dut):
     it reports the call at once)."""
 
     def __init__(self):
+        # Its HELLO interval is fixed (60 s, no configuration key): "hello" is not claimed.
         super().__init__("xl2tpd", ("lns", "lac"), frozenset({"tunnel-auth", "hidden-avps", "incoming-calls",
-                                                                "outgoing-calls", "hello"}),
+                                                                "outgoing-calls"}),
                          "xl2tpd (Debian package), user-space control plane")
 
     def unavailable(self):
@@ -194,9 +195,9 @@ class Xl2tpd(Dut):
         secrets.write_text(f"* * {ctx.secret}\n")
         secrets.chmod(0o600)
         (r / "xl2tpd-options").write_text("noauth\n")
-        section = "lns default" if ctx.role == "lns" else f"lac peer\nlns = {ctx.secret_peer}"
+        section = "lns default" if ctx.role == "lns" else "lac peer"
         extra = ("ip range = 10.99.0.2-10.99.0.200\nlocal ip = 10.99.0.1\n"
-                 if ctx.role == "lns" else "autodial = no\nredial = no\n")
+                 if ctx.role == "lns" else f"lns = {ctx.secret_peer}\nautodial = no\nredial = no\n")
         (r / "xl2tpd.conf").write_text(f"""[global]
 listen-addr = {ctx.address}
 port = {ctx.port}
@@ -209,7 +210,6 @@ auth file = {secrets}
 require authentication = no
 challenge = no
 length bit = yes
-hello = {ctx.hello}
 pppoptfile = {r / 'xl2tpd-options'}
 """)
         self._spawn(ctx, "xl2tpd", [_which(XL2TPD), "-D", "-c", str(r / "xl2tpd.conf"), "-p",
@@ -223,14 +223,19 @@ class L2tpns(Dut):
     """l2tpns (Debian package l2tpns), an LNS with its data plane on a TUN device."""
 
     def __init__(self):
-        super().__init__("l2tpns", ("lns",), frozenset({"incoming-calls", "hello"}), "l2tpns (Debian package)")
+        # HELLO interval fixed at 60 s (no configuration key): "hello" is not claimed.
+        super().__init__("l2tpns", ("lns",), frozenset({"incoming-calls", "tunnel-auth"}), "l2tpns (Debian package)")
 
     def unavailable(self):
         return None if _which(L2TPNS) else "l2tpns is not installed (Debian package l2tpns)"
 
     def start(self, ctx):
         r = ctx.run_dir
+        # l2tpns binds its cluster heartbeat to an interface (default eth0): the one holding our address.
+        addrs = ctx.lab.exec(ctx.host, ["ip", "-o", "-4", "addr", "show"], check=False).stdout
+        ifname = next((l.split()[1] for l in addrs.splitlines() if f" {ctx.address}/" in l), "lo")
         (r / "l2tpns.cfg").write_text(f"""set debug 3
+set cluster_interface "{ifname}"
 set log_file "{r / 'l2tpns.log'}"
 set pid_file "{r / 'l2tpns.pid'}"
 set bind_address {ctx.address}
@@ -243,7 +248,7 @@ set accounting_dir "{r}"
 set throttle_speed 0
 """)
         (r / "ip_pool").write_text("10.98.0.0/24\n")
-        self._spawn(ctx, "l2tpns", [_which(L2TPNS), "-d", "-c", str(r / "l2tpns.cfg"), "-h", "l2tpns-dut"])
+        self._spawn(ctx, "l2tpns", [_which(L2TPNS), "-c", str(r / "l2tpns.cfg"), "-h", "l2tpns-dut"])
 
 
 class YamlDut(Dut):
