@@ -146,7 +146,8 @@ def render(reqs: dict[str, dict], tests: dict[str, list[str]], verdicts: dict[st
                   "| " + " | ".join(["statement", "class", "role", "what", "tests", *duts]) + " |",
                   "|---|---|---|---|---|" + "---|" * len(duts)]
         for r, meta in rfc.items():
-            ts = "<br>".join(f"`{t.split('::')[-1]}`" for t in by_req[r]) or (
+            names = dict.fromkeys(t.split("::")[-1].split("[")[0] for t in by_req[r])  # one per test, any DUT
+            ts = "<br>".join(f"`{n}`" for n in names) or (
                 f"not testable from the wire: {meta['wire']}" if meta.get("wire") else "**not yet tested**")
             cells = [SHORT.get(verdicts[d].get(r, {}).get("verdict", "untested"), "?") for d in duts]
             lines.append("| " + " | ".join([r, meta["class"], meta["role"], meta["text"], ts, *cells]) + " |")

@@ -174,15 +174,15 @@ XL2TPD = "/usr/sbin/xl2tpd"
 
 
 class Xl2tpd(Dut):
-    """Debian's xl2tpd in user-space mode (`force userspace = yes`). Its pppd cannot run here (the host
-    kernel has no PPP), so a call it accepts is torn down when pppd fails: the control plane is what
-    is judged. As LNS it answers SCCRQ / ICRQ; as LAC it answers SCCRQ / OCRQ (no telephone line:
-    it reports the call at once)."""
+    """Debian's xl2tpd in user-space mode (`force userspace = yes`), as LNS. Its pppd cannot run here
+    (the host kernel has no PPP), so a call it accepts is torn down when pppd fails: the control plane
+    is what is judged. As a LAC xl2tpd only initiates (a `[lac]` section dials out; an SCCRQ from an
+    LNS is refused with StopCCN Result Code 4 "No Authorization"), and the suite's peer opens every
+    tunnel, so the LAC role is not offered."""
 
     def __init__(self):
         # Its HELLO interval is fixed (60 s, no configuration key): "hello" is not claimed.
-        super().__init__("xl2tpd", ("lns", "lac"), frozenset({"tunnel-auth", "hidden-avps", "incoming-calls",
-                                                                "outgoing-calls"}),
+        super().__init__("xl2tpd", ("lns",), frozenset({"tunnel-auth", "hidden-avps", "incoming-calls"}),
                          "xl2tpd (Debian package), user-space control plane")
 
     def unavailable(self):
@@ -195,9 +195,8 @@ class Xl2tpd(Dut):
         secrets.write_text(f"* * {ctx.secret}\n")
         secrets.chmod(0o600)
         (r / "xl2tpd-options").write_text("noauth\n")
-        section = "lns default" if ctx.role == "lns" else "lac peer"
-        extra = ("ip range = 10.99.0.2-10.99.0.200\nlocal ip = 10.99.0.1\n"
-                 if ctx.role == "lns" else f"lns = {ctx.secret_peer}\nautodial = no\nredial = no\n")
+        section = "lns default"
+        extra = "ip range = 10.99.0.2-10.99.0.200\nlocal ip = 10.99.0.1\n"
         (r / "xl2tpd.conf").write_text(f"""[global]
 listen-addr = {ctx.address}
 port = {ctx.port}
@@ -249,6 +248,10 @@ set throttle_speed 0
 """)
         (r / "ip_pool").write_text("10.98.0.0/24\n")
         self._spawn(ctx, "l2tpns", [_which(L2TPNS), "-c", str(r / "l2tpns.cfg"), "-h", "l2tpns-dut"])
+        # It answers nothing until its cluster election (about 15 s) has made it the master.
+        log = r / "l2tpns.log"
+        wait_for(lambda: log.exists() and "declaring myself the master" in log.read_text(errors="replace"), 40.0,
+                 "l2tpns elected master")
 
 
 class YamlDut(Dut):

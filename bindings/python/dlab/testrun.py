@@ -124,7 +124,7 @@ def run_lab(keyword: str | None) -> Tally:
     return t
 
 
-THIRD_PARTY = [("xl2tpd", "lns"), ("xl2tpd", "lac"), ("l2tpns", "lns")]
+THIRD_PARTY = [("xl2tpd", "lns"), ("l2tpns", "lns")]
 
 
 def run_third_party() -> Tally:

@@ -31,14 +31,11 @@ def selected() -> list[tuple[str, str]]:
     return [(name, role)]
 
 
-def pytest_generate_tests(metafunc):
-    if "dut" in metafunc.fixturenames:
-        pairs = selected()
-        metafunc.parametrize("dut", pairs, ids=[f"{Path(n).stem}-{r}" for n, r in pairs], indirect=True,
-                             scope="session")
+PAIRS = selected()
 
 
-@pytest.fixture(scope="session")
+# Parametrised on the fixture itself (not per module) so that one DUT serves every module of the run.
+@pytest.fixture(scope="session", params=PAIRS, ids=[f"{Path(n).stem}-{r}" for n, r in PAIRS])
 def dut(request, tmp_path_factory):
     """The started DUT: a dlab.dut.Dut with .ctx (dlab.dut.Context) and .lab, in its own lab."""
     name, role = request.param

@@ -63,7 +63,8 @@ class Peer:
         try:
             m = self.l2tp.expect(matcher, within=within)
         except P().ExpectTimeout:
-            raise Step(step or f"expect {matcher}", f"no {matcher} within {within:.1f} s", None,
+            name = matcher if isinstance(matcher, (str, int)) else "matching message"
+            raise Step(step or f"expect {name}", f"no {name} within {within:.1f} s", None,
                        "; ".join(self.l2tp.history[-12:])) from None
         self.seen.append(m)
         return m
