@@ -22,8 +22,7 @@ def need_calls(dut):
 def peer(dut):
     need_calls(dut)
     p = Peer(dut)
-    p.open()
-    p.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    p.establish()
     yield p
     p.close()
 
@@ -85,8 +84,7 @@ def exchange(dut):
     msgs = []
     p = Peer(dut, secret=True)
     try:
-        p.open(challenge="tunnel-auth" in dut.features)
-        p.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+        p.establish(challenge="tunnel-auth" in dut.features)
         want = "incoming-calls" if dut.ctx.role == "lns" else "outgoing-calls"
         if want in dut.features:
             reply, _ = p.call()
@@ -129,8 +127,7 @@ def test_random_vector_precedes_the_first_hidden_avp(dut, exchange):
 def test_no_hidden_avp_towards_a_peer_without_a_secret(dut):
     p = Peer(dut)  # the address the DUT has no secret for
     try:
-        p.open()
-        p.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+        p.establish()
         want = "incoming-calls" if dut.ctx.role == "lns" else "outgoing-calls"
         if want in dut.features:
             p.call()

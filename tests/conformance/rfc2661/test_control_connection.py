@@ -36,8 +36,7 @@ def control(msgs):
      "RFC2661.4.1-1", "RFC2661.4.4.1-message-type-1", "RFC2661.6.2-1", "RFC2661.4.4.3-host-name-1",
      "RFC2661.5.3-1", "RFC2661.4.4.3-assigned-tunnel-id-1", "RFC2661.6-1", "RFC2661.4.4.3-vendor-name-1")
 def test_sccrp_and_every_control_message_have_the_header_and_avps_the_rfc_requires(peer):
-    sccrp = peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    sccrp = peer.establish()
     for m in control(peer.seen):
         step = f"{m.message_name} from the DUT"
         check(m.is_control and m.has_length, step, "T and L bits must be 1 on control messages (§3.1)", m)
@@ -75,9 +74,8 @@ def utf8(b: bytes) -> bool:
 def test_challenge_in_sccrq_is_answered_by_the_right_challenge_response(dut, secret_peer):
     if "tunnel-auth" not in dut.features:
         pytest.skip(f"n/a: {dut.name} does not claim tunnel authentication")
-    sccrp = secret_peer.open(challenge=True)  # checks MD5(2, secret, challenge) (§5.1.1)
+    sccrp = secret_peer.establish(challenge=True)  # checks MD5(2, secret, challenge) (§5.1.1)
     check(sccrp.challenge_response is not None, "SCCRP", "no Challenge Response to our Challenge", sccrp)
-    secret_peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
 
 
 @req("RFC2661.5.1.1-2")
@@ -126,11 +124,8 @@ def test_unsupported_protocol_version_is_answered_by_stopccn(peer):
 
 @req("RFC2661.4.1-4", "RFC2661.6.4-1", "RFC2661.4.4.3-assigned-tunnel-id-3", "RFC2661.4.4.2-result-code-1")
 def test_unknown_mandatory_avp_in_a_tunnel_message_clears_the_tunnel(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
-    hello = P().L2TP.hello()
-    hello.add_avp(250, b"\x01\x02", mandatory=True)
-    peer.l2tp.send(hello)
+    peer.establish()
+    peer.hello_with(250, b"\x01\x02", mandatory=True)
     stop = peer.expect("StopCCN", within=5.0, step="HELLO with unknown AVP 250, M bit set")
     have = {a.type for a in stop.avps if a.vendor_id == 0}
     check({0, 1, 9} <= have, "StopCCN", "StopCCN must carry Message Type, Result Code, Assigned Tunnel ID (§6.4)", stop)
@@ -144,22 +139,16 @@ def test_unknown_mandatory_avp_in_a_tunnel_message_clears_the_tunnel(peer):
 
 @req("RFC2661.4.1-2")
 def test_avp_with_a_reserved_bit_set_is_unrecognised_so_m_set_clears_the_tunnel(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
-    hello = P().L2TP.hello()
-    hello.add_avp(6, b"\x01\x00", mandatory=True, reserved=1)  # Firmware Revision, a reserved bit set, M set
-    peer.l2tp.send(hello)
+    peer.establish()
+    peer.hello_with(6, b"\x01\x00", mandatory=True, reserved=1)  # Firmware Revision, a reserved bit set, M set
     peer.expect("StopCCN", within=5.0, step="HELLO with an AVP whose reserved bit is set (M set)")
     peer.open_ok = False
 
 
 @req("RFC2661.4.1-5")
 def test_unknown_avp_without_m_bit_is_ignored(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
-    hello = P().L2TP.hello()
-    hello.add_avp(250, b"\x01\x02", mandatory=False)
-    peer.l2tp.send(hello)
+    peer.establish()
+    peer.hello_with(250, b"\x01\x02", mandatory=False)
     peer.expect("ZLB", within=3.0, step="HELLO with unknown AVP 250, M bit clear: acknowledged")
     peer.none("StopCCN", 1.0, "HELLO with unknown AVP 250, M bit clear")
     peer.l2tp.send(P().L2TP.hello())
@@ -168,8 +157,7 @@ def test_unknown_avp_without_m_bit_is_ignored(peer):
 
 @req("RFC2661.4.4.1-message-type-2")
 def test_unknown_message_type_with_m_bit_clears_the_tunnel(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    peer.establish()
     peer.l2tp.send(P().L2TP.control(99))  # Message Type 99, M bit set by the codec
     got = peer.expect(lambda m: m.message_name in ("StopCCN", "ZLB"), within=5.0,
                       step="Message Type 99 with the M bit")
@@ -180,8 +168,7 @@ def test_unknown_message_type_with_m_bit_clears_the_tunnel(peer):
 
 @req("RFC2661.5.8-1")
 def test_duplicate_control_message_is_acknowledged_again(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    peer.establish()
     hello = P().L2TP.hello()
     peer.l2tp.send(hello)
     first = peer.expect("ZLB", within=3.0, step="HELLO acknowledged")
@@ -192,8 +179,7 @@ def test_duplicate_control_message_is_acknowledged_again(peer):
 
 @req("RFC2661.5.8-7", "RFC2661.5.8-9")
 def test_four_messages_outstanding_are_all_accepted_and_acknowledged(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    peer.establish()
     base = peer.l2tp.ns
     for _ in range(4):
         peer.l2tp.send(P().L2TP.hello())
@@ -235,8 +221,7 @@ def test_unacknowledged_sccrp_is_retransmitted_with_the_same_ns_and_backs_off(du
 
 @req("RFC2661.5.7-1")
 def test_stopccn_is_acknowledged_and_its_retransmission_too(peer):
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    peer.establish()
     stop = P().L2TP.stopccn(assigned_tunnel_id=peer.tid, result=1)
     peer.l2tp.send(stop)
     peer.open_ok = False
@@ -249,8 +234,7 @@ def test_stopccn_is_acknowledged_and_its_retransmission_too(peer):
 def test_hello_after_the_configured_idle_time(dut, peer):
     if "hello" not in dut.features:
         pytest.skip(f"n/a: {dut.name} does not claim HELLO keepalives")
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    peer.establish()
     hello = peer.expect("HELLO", within=dut.ctx.hello * 2 + 3, step=f"idle tunnel: HELLO after {dut.ctx.hello} s")
     check(hello.session_id == 0, "HELLO", "HELLO must carry Session ID 0 (§6.5)", hello)
     check(hello.avps and hello.avps[0].type == 0, "HELLO", "HELLO must carry the Message Type AVP (§6.5)", hello)
@@ -274,8 +258,7 @@ def test_vendor_avp_with_an_ietf_attribute_number_is_not_taken_for_the_ietf_one(
 def test_stopccn_whose_result_code_has_no_error_code_is_accepted(peer):
     """The Error Code of a Result Code AVP is optional (§4.4.2: Length 8 holds the Result Code only).
     Seen in the field: xelerance/xl2tpd issues 90 and 130 ("avp is incorrect size. 8 < 10")."""
-    peer.open()
-    peer.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+    peer.establish()
     stop = P().L2TP.stopccn(assigned_tunnel_id=peer.tid, result=1)
     stop.set_avp(1, b"\x00\x01")  # Result Code 1, no Error Code: AVP Length 8
     peer.l2tp.send(stop)
@@ -290,12 +273,9 @@ def test_stopccn_the_dut_sends_is_retransmitted_until_acknowledged(dut):
     its StopCCN: reliable delivery must go on, so the same StopCCN (same Ns) comes again."""
     p = Peer(dut)
     try:
-        p.open()
-        p.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+        p.establish()
         p.l2tp.auto_ack = False
-        hello = P().L2TP.hello()
-        hello.add_avp(250, b"\x01", mandatory=True)
-        p.l2tp.send(hello)
+        p.hello_with(250, b"\x01", mandatory=True)
         first = p.expect("StopCCN", within=5.0, step="HELLO with unknown AVP 250 (M set): StopCCN")
         again = p.expect("StopCCN", within=6.0, step="StopCCN not acknowledged: retransmitted (§5.8)")
         check(again.ns == first.ns, "retransmitted StopCCN", f"Ns {again.ns} differs from the first copy's {first.ns}",
@@ -311,9 +291,8 @@ def test_assigned_tunnel_ids_are_not_sequential(dut):
     for _ in range(4):
         p = Peer(dut)
         try:
-            p.open()
+            p.establish()
             ids.append(p.tunnel)
-            p.expect("ZLB", within=3.0, step="SCCCN acknowledged")
         finally:
             p.close()
     steps = {(b - a) & 0xFFFF for a, b in zip(ids, ids[1:])}

@@ -113,6 +113,18 @@ class Peer:
         self.open_ok = True
         return sccrp
 
+    def establish(self, challenge: bool = False):
+        """open() and the DUT's acknowledgement of our SCCCN: the tunnel is up. Returns the SCCRP."""
+        sccrp = self.open(challenge)
+        self.expect("ZLB", within=3.0, step="SCCCN acknowledged")
+        return sccrp
+
+    def hello_with(self, avp_type: int, value: bytes, mandatory: bool, **kw):
+        """Sends a HELLO carrying one extra AVP (add_avp keywords: vendor_id, reserved)."""
+        hello = P().L2TP.hello()
+        hello.add_avp(avp_type, value, mandatory=mandatory, **kw)
+        self.l2tp.send(hello)
+
     def call(self, number: str = ANSWERING, sid: int = 7):
         """An incoming call to an LNS DUT (ICRQ -> ICRP -> ICCN) or an outgoing call to a LAC DUT
         (OCRQ -> OCRP, then OCCN or CDN). Returns (reply, final-or-None)."""
