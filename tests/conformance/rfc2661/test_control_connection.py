@@ -199,24 +199,48 @@ def test_four_messages_outstanding_are_all_accepted_and_acknowledged(peer):
                "; ".join(peer.l2tp.history[-8:]))
 
 
-@req("RFC2661.5.8-2", "RFC2661.5.8-3")
+def unacknowledged_sccrp_copies(p, n: int, scccn_after_first: bool):
+    """SCCRQ, then n retransmissions of the DUT's SCCRP that we never acknowledge: [(time, SCCRP)],
+    the first copy included. scccn_after_first: after the first retransmission we send the SCCCN (Ns 1)
+    with Nr 0, so it acknowledges nothing either."""
+    p.l2tp.send(p.sccrq())
+    first = p.expect("SCCRP", within=5.0, step="SCCRQ answered")
+    out = [(time.monotonic(), first)]
+    for i in range(n):
+        m = p.expect("SCCRP", within=12.0, step=f"SCCRP retransmission {i + 1} (we do not acknowledge)")
+        out.append((time.monotonic(), m))
+        check(m.ns == first.ns, "retransmitted SCCRP", f"Ns {m.ns} differs from the first copy's {first.ns}", m)
+        if i == 0 and scccn_after_first:
+            scccn = P().L2TP.scccn()
+            scccn.tunnel_id, scccn.ns, scccn.nr = p.tunnel, 1, first.ns
+            p.l2tp.send(scccn, auto_seq=False)
+    return out
+
+
+@req("RFC2661.5.8-3")
 def test_unacknowledged_sccrp_is_retransmitted_with_the_same_ns_and_backs_off(dut):
     p = Peer(dut, auto_ack=False)
     try:
-        p.l2tp.send(p.sccrq())
-        first = p.expect("SCCRP", within=5.0, step="SCCRQ answered")
-        times = [time.monotonic()]
-        copies = []
-        for i in range(3):
-            m = p.expect("SCCRP", within=12.0, step=f"SCCRP retransmission {i + 1} (we do not acknowledge)")
-            times.append(time.monotonic())
-            copies.append(m)
-            check(m.ns == first.ns, "retransmitted SCCRP", f"Ns {m.ns} differs from the first copy's {first.ns}", m)
-        gaps = [b - a for a, b in zip(times, times[1:])]
-        check(gaps[2] > gaps[0] * 1.5, "retransmission intervals",
-              f"intervals {['%.2f' % g for g in gaps]} s do not back off exponentially (§5.8)", copies[-1])
+        copies = unacknowledged_sccrp_copies(p, 3, scccn_after_first=False)
     finally:
         p.sock.close()
+    gaps = [b[0] - a[0] for a, b in zip(copies, copies[1:])]
+    check(gaps[2] > gaps[0] * 1.5, "retransmission intervals",
+          f"intervals {['%.2f' % g for g in gaps]} s do not back off exponentially (§5.8)", copies[-1][1])
+
+
+@req("RFC2661.5.8-2")
+def test_retransmission_carries_the_current_nr(dut):
+    """Our SCCCN (Ns 1, Nr 0) arrives between two copies of the unacknowledged SCCRP: the next copy
+    keeps its Ns and must carry Nr 2."""
+    p = Peer(dut, auto_ack=False)
+    try:
+        copies = unacknowledged_sccrp_copies(p, 2, scccn_after_first=True)
+    finally:
+        p.sock.close()
+    last = copies[-1][1]
+    check(last.nr == 2, "SCCRP retransmitted after our SCCCN",
+          f"Nr {last.nr}: a retransmission must carry the next expected Ns, 2 (§5.8)", last)
 
 
 @req("RFC2661.5.7-1")
