@@ -254,7 +254,7 @@ def test_stopccn_is_acknowledged_and_its_retransmission_too(peer):
     peer.expect("ZLB", within=3.0, step="retransmitted StopCCN acknowledged again (§5.7)")
 
 
-@req("RFC2661.6.5-2", "RFC2661.6.5-3", "RFC2661.6.5-4")
+@req("RFC2661.6.5-2", "RFC2661.6.5-3", "RFC2661.6.5-4", "RFC2661.6.5-1")
 def test_hello_after_the_configured_idle_time(dut, peer):
     if "hello" not in dut.features:
         pytest.skip(f"n/a: {dut.name} does not claim HELLO keepalives")
@@ -262,6 +262,8 @@ def test_hello_after_the_configured_idle_time(dut, peer):
     hello = peer.expect("HELLO", within=dut.ctx.hello * 2 + 3, step=f"idle tunnel: HELLO after {dut.ctx.hello} s")
     check(hello.session_id == 0, "HELLO", "HELLO must carry Session ID 0 (§6.5)", hello)
     check(hello.avps and hello.avps[0].type == 0, "HELLO", "HELLO must carry the Message Type AVP (§6.5)", hello)
+    # We sent no HELLO of our own in all that time (only ZLB acks): the DUT must not give up on us.
+    peer.none("StopCCN", 2.0, "our side idle but acknowledging: a peer must not expect HELLOs (§6.5)")
 
 
 @req("RFC2661.4.1-5")
