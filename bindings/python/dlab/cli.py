@@ -130,6 +130,11 @@ def cmd_scenario(a) -> int:
     return subprocess.run([*argv, *pys], cwd=REPO, env=env).returncode
 
 
+def cmd_conformance(a) -> int:
+    from . import verdicts
+    return verdicts.run(a)
+
+
 def cmd_test(a) -> int:
     from . import testrun
     return testrun.run(a)
@@ -151,8 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("-k", dest="keyword", help="pytest -k expression")
     s.set_defaults(func=cmd_scenario)
 
+    s = sub.add_parser("conformance", help="the RFC 2661 suite against one implementation (docs/conformance.md)")
+    s.add_argument("--dut", required=True, help="profile: lnsd, lac-emu, xl2tpd, l2tpns, or a .yaml file")
+    s.add_argument("--role", choices=["lac", "lns"], help="role the DUT plays (default: its profile's first)")
+    s.add_argument("-k", dest="keyword", help="pytest -k expression")
+    s.add_argument("--junitxml", help="write a JUnit XML report here")
+    s.add_argument("--report", help="folder for the verdict matrix <dut>.md / <dut>.json (default conformance-<dut>)")
+    s.add_argument("--baseline", help="expected verdicts (a <dut>.json): exit 1 on any difference, else 0")
+    s.set_defaults(func=cmd_conformance)
+
     s = sub.add_parser("test", help="every test tier that can run here")
-    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab"],
+    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab", "third-party"],
                    help="run only these tiers (repeatable)")
     s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
     s.set_defaults(func=cmd_test)

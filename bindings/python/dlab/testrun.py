@@ -3,7 +3,9 @@
 Tiers: unit (GoogleTest through ctest), fuzz (each libFuzzer harness for a short bounded run, in a
 clang build under build-fuzz/), lab (pytest namespace suites: tests/unit_py (the Python
 bindings), tests/lab, tests/conformance, tests/interop, and the user-scenario examples under
-scenarios/examples (docs/scenarios.md)). JUnit XML for each goes to build/test-results/.
+scenarios/examples (docs/scenarios.md)), third-party (the RFC 2661 suite against xl2tpd and l2tpns
+through ci/conformance, each held to its baseline in docs/conformance/). JUnit XML for each goes to
+build/test-results/.
 """
 from __future__ import annotations
 
@@ -122,9 +124,32 @@ def run_lab(keyword: str | None) -> Tally:
     return t
 
 
+THIRD_PARTY = [("xl2tpd", "lns"), ("l2tpns", "lns")]
+
+
+def run_third_party() -> Tally:
+    """The RFC 2661 suite against third-party stacks through ci/conformance (the script a user's CI
+    runs), each against its checked-in baseline docs/conformance/<dut>-<role>.json: one pass per
+    stack whose verdicts equal the baseline, one failure per stack with any changed verdict."""
+    t = Tally("third-party")
+    for dut, role in THIRD_PARTY:
+        base = REPO / "docs" / "conformance" / f"{dut}-{role}.json"
+        if not base.exists():
+            t.skipped += 1
+            continue
+        env = dict(os.environ, DL_BASELINE=str(base), DL_CONFORMANCE_OUT=str(RESULTS / "conformance"))
+        cp = subprocess.run([str(REPO / "ci" / "conformance"), dut, role], cwd=REPO, env=env)
+        if cp.returncode == 0:
+            t.passed += 1
+        else:
+            t.failed += 1
+            t.note = (t.note + "; " if t.note else "") + f"{dut} as {role.upper()} differs from its baseline"
+    return t
+
+
 def run(a) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    tiers = a.tier or ["unit", "fuzz", "lab"]
+    tiers = a.tier or ["unit", "fuzz", "lab", "third-party"]
     tallies = []
     for tier in tiers:
         print(f"=== tier {tier} ===", flush=True)
@@ -134,6 +159,8 @@ def run(a) -> int:
             tallies.append(run_fuzz())
         elif tier == "lab":
             tallies.append(run_lab(a.keyword))
+        elif tier == "third-party":
+            tallies.append(run_third_party())
         print(tallies[-1].line(), flush=True)
     print("=== summary ===")
     for t in tallies:
