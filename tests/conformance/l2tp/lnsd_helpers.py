@@ -30,9 +30,12 @@ local-address: {LNS_ADDR}
 hostname: lnsd-test
 receive-window: 8
 peers:
-  - {{address: {LAC_ADDR}, secret: {SECRET}, hide-avps: true}}
+  - {{address: {LAC_ADDR}, secret: {SECRET}, hide-avps: true, host-name: scripted-lac}}
 timers: {{hello: 60s, retransmit: 1s, tunnel-hold: 2s}}
 shutdown-wait: 2s
+ppp-profiles:
+  incoming-test: {{keepalive: 1s, echo-failures: 2}}   # LCP Echo on incoming calls
+incoming: {{profile: incoming-test, authentication: none}}
 """
 
 
