@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from lnsd_helpers import LAC2_ADDR, LAC_ADDR, LNS_ADDR, SECRET
+from lnsd_helpers import LAC2_ADDR, LAC3_ADDR, LAC_ADDR, LNS_ADDR, SECRET
 
 from dlab import netns
 from dlab.wait import wait_for
@@ -177,15 +177,23 @@ def test_lac_with_another_host_name_than_configured_is_refused(lab):
     # JunosE "Implementing L2TP": the LNS checks the LAC's host name (peers[].host-name) and tunnel
     # password; another name gets StopCCN 4 (RFC 2661 §4.4.2) and no SCCRP.
     lab_, lnsd = lab
-    lac = Lac(lab_, LAC_ADDR)
+    lac = Lac(lab_, LAC3_ADDR)
     try:
         before = lnsd.show("summary")["system"]["counters"]["host-name-refused"]
-        lac.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=17, host_name="impostor", challenge=os.urandom(16)))
+        lac.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=17, host_name="impostor"))
         stop = lac.l2tp.expect("StopCCN", within=3.0)
         assert stop.result_code["result"] == 4, stop.result_code
         assert lnsd.show("summary")["system"]["counters"]["host-name-refused"] == before + 1
     finally:
         lac.close()
+    ok = Lac(lab_, LAC3_ADDR)
+    try:
+        ok.open(None, tid=19)  # the configured name: SCCRP
+        ok.l2tp.expect("ZLB", within=2.0)
+        assert lnsd.show("tunnel", str(ok.tunnel))[0]["state"] == "established"
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(ok.tunnel), check=False)
+        ok.close()
 
 
 def _lcp_from_lnsd(code: int):
