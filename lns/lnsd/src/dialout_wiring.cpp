@@ -335,7 +335,8 @@ void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std:
     else ++counters_.frames_dropped;
 }
 
-/// Removes a call: routes, PPP link, L2TP session (CDN Result 3 via Lns), optionally telling the
+/// Removes a call: routes, PPP link, L2TP session (CDN via Lns: Result `cdn`, 3 unless the PPP
+/// client stopped answering LCP Echo, then 1 with `reason` as Error Message), optionally telling the
 /// manager (call_closed). The Call object dies on a zero timer so no callback runs on a dead Link.
 void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_view reason, l2tp::CdnResult cdn) {
     Call* c = find(id);
