@@ -99,6 +99,7 @@ public:
     bool closing_ = false;
     // The peer's Bearer / Framing Capabilities (§4.4.3) from its SCCRQ / SCCRP; 0 when absent.
     std::uint32_t peer_bearer_caps_ = 0, peer_framing_caps_ = 0;
+    std::string peer_host_;  // the peer's Host Name AVP
 
 private:
     void on_sccrq(L2TP& m);
@@ -261,6 +262,7 @@ bool Tunnel::apply_peer_params(L2TP& m) {
     ch_.set_peer_window(m.receive_window_size().value_or(4));  // §4.4.3: 4 when absent
     peer_bearer_caps_ = m.bearer_capabilities().value_or(0);    // absent: no outgoing calls
     peer_framing_caps_ = m.framing_capabilities().value_or(0);
+    peer_host_ = m.host_name().value_or("");
     return true;
 }
 
@@ -1175,6 +1177,11 @@ std::size_t Engine::session_count() const noexcept {
     std::size_t n = 0;
     for (auto& [id, t] : tunnels_) n += t->sessions_.size();
     return n;
+}
+
+std::string Engine::peer_host_name(std::uint16_t id) const {
+    Tunnel* t = find_tunnel(id);
+    return t ? t->peer_host_ : std::string();
 }
 
 const ReliableChannel* Engine::channel(std::uint16_t id) const {

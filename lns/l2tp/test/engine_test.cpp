@@ -597,6 +597,9 @@ TEST(EnginePolicy, PeerHostNameCheckedOnSccrqAndSccrp) {
             else w.lac.engine->open_tunnel(kLns);
             w.loop.advance(2s);
             EXPECT_EQ(w.lns.ups.size(), ok ? 1u : 0u) << expected << " " << lns_opens;
+            if (ok) {
+                EXPECT_EQ(w.lns.engine->peer_host_name(w.lns.ups[0]), "lac");
+            }
             EXPECT_EQ(w.lns.engine->stats().host_name_refused, ok ? 0u : 1u);
             auto stops = sent(w, "LNS>LAC", "StopCCN");
             ASSERT_EQ(stops.size(), ok ? 0u : 1u) << w.wire_text();

@@ -33,6 +33,10 @@ struct DialOutWiring::Call {
     std::uint64_t pending = 0;               ///< Lns::place_outgoing_call id (dial-out)
     std::optional<CallHandle> handle;
     std::string lac;                         ///< LAC endpoint text
+    /// Incoming call: the ICRQ's Calling / Called Number, the ICCN's connect speeds "tx[/rx]" and
+    /// the LAC's Host Name, for the PPP Access-Request (RFC 2865 §5.30-5.31, RFC 2869 §5.11,
+    /// RFC 2868 §3.9).
+    std::string calling, called, connect_info, lac_host;
     std::unique_ptr<pe::Link> link;
     std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
     std::uint32_t framed_ip = 0;
@@ -377,6 +381,12 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     c->handle = h;
     c->created = timers_.now();
     const auto id = c->id;
+    const auto& in = *info.incoming;
+    c->calling = in.calling_number.value_or("");
+    c->called = in.called_number.value_or("");
+    c->connect_info = std::to_string(info.tx_connect_speed);
+    if (info.rx_connect_speed) c->connect_info += "/" + std::to_string(*info.rx_connect_speed);
+    c->lac_host = lns_.peer_host_name(h.key.tunnel);
     by_handle_[{h.engine, h.key.tunnel, h.key.session}] = id;
     calls_[id] = std::move(c);
     ++counters_.incoming_links;
@@ -711,7 +721,13 @@ bool DialOutWiring::submit_ppp_auth(Call& c, rc::PppAuthRequest req, std::functi
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
         t.client_endpoint = c.lac;
+        t.client_auth_id = c.lac_host;                 // RFC 2868 §3.9: the LAC's Host Name
+        t.server_auth_id = lns_.config().hostname;     // §3.10: ours
         req.tunnel = t;
+        req.calling_station_id = c.calling;            // RFC 2865 §5.31 from the ICRQ
+        req.called_station_id = c.called;              // §5.30
+        req.connect_info = c.connect_info;             // RFC 2869 §5.11 from the ICCN
+        req.nas_port_id = "l2tp " + std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
     }
     try {
         auto prepared = rc::build_ppp_access_request(req, {vr->nas_ip, vr->nas_identifier});

@@ -51,6 +51,14 @@ void add_tunnel(Radius& r, const CallTunnel& t) {
         check_string("Tunnel-Assignment-Id", t.assignment_id, 252);
         r.add_string(AttributeType::Tunnel_Assignment_Id, t.assignment_id, t.tag);  // §3.7
     }
+    if (!t.client_auth_id.empty()) {
+        check_string("Tunnel-Client-Auth-ID", t.client_auth_id, 252);
+        r.add_string(AttributeType::Tunnel_Client_Auth_Id, t.client_auth_id, t.tag);  // §3.9
+    }
+    if (!t.server_auth_id.empty()) {
+        check_string("Tunnel-Server-Auth-ID", t.server_auth_id, 252);
+        r.add_string(AttributeType::Tunnel_Server_Auth_Id, t.server_auth_id, t.tag);  // §3.10
+    }
 }
 
 }  // namespace
@@ -93,6 +101,14 @@ PreparedRequest build_ppp_access_request(const PppAuthRequest& q, const NasInfo&
     if (!q.calling_station_id.empty()) {
         check_string("Calling-Station-Id", q.calling_station_id);
         r.add_string(AttributeType::Calling_Station_Id, q.calling_station_id);  // §5.31
+    }
+    if (!q.connect_info.empty()) {
+        check_string("Connect-Info", q.connect_info);
+        r.add_string(AttributeType::Connect_Info, q.connect_info);  // RFC 2869 §5.11
+    }
+    if (!q.nas_port_id.empty()) {
+        check_string("NAS-Port-Id", q.nas_port_id);
+        r.add_string(AttributeType::NAS_Port_Id, q.nas_port_id);  // RFC 2869 §5.17
     }
     if (q.tunnel) add_tunnel(r, *q.tunnel);
     return out;

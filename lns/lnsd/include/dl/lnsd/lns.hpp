@@ -114,6 +114,8 @@ public:
     /// SLI (RFC 2661 §6.14) on an established call: the ACCMs PPP negotiated (LCP, RFC 1662 §7.1),
     /// which the LAC applies to its async framing. False if the call is unknown or not established.
     bool set_link_info(CallHandle c, const l2tp::Accm& accm);
+    /// The LAC's Host Name (SCCRQ / SCCRP, RFC 2661 §4.4.3) on a tunnel; "" if unknown.
+    std::string peer_host_name(std::uint16_t tunnel) const { return engine_->peer_host_name(tunnel); }
     /// A PPP frame (address/control + protocol + information) on an established session, as one
     /// data message (RFC 2661 §3.1; Ns when sequencing, §5.9). False if the session is unknown.
     bool send_ppp(CallHandle c, std::span<const std::uint8_t> frame);

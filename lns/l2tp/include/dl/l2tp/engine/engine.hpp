@@ -269,6 +269,8 @@ public:
     };
     /// nullopt if the session is unknown or not established.
     std::optional<PeerIds> peer_ids(SessionKey s) const;
+    /// The Host Name AVP (§4.4.3) of the peer's SCCRQ / SCCRP; "" if unknown or not yet received.
+    std::string peer_host_name(std::uint16_t tunnel) const;
     /// The policy a tunnel was created with (secret, hiding), nullptr if unknown.
     const PeerPolicy* tunnel_policy(std::uint16_t tunnel) const;
     std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
