@@ -24,7 +24,10 @@ def test_busy_line_reported_by_the_lac_inhibits_the_session(lab, lns, scripted_l
     lab.exec("home", ["ping", "-c", "1", "-W", "1", "10.10.1.1"], check=False)   # the trigger
     sccrq = scripted_lac.expect("SCCRQ", within=10)
     assert sccrq.challenge, "lnsd must challenge a LAC it has a secret for (RFC 2661 §4.4.3)"
+    # Bearer Capabilities: a LAC that can place outgoing calls MUST send them (RFC 2661 §4.4.3); lnsd
+    # sends no OCRQ whose Bearer Type the LAC did not advertise.
     scripted_lac.send(L2TP.sccrp(assigned_tunnel_id=41, host_name="scripted-lac", challenge=OUR_CHALLENGE,
+                                 bearer_capabilities=3,
                                  challenge_response=challenge_response(2, SECRET, sccrq.challenge)))
     scccn = scripted_lac.expect("SCCCN", within=5)
     assert scccn.challenge_response == challenge_response(3, SECRET, OUR_CHALLENGE), "lnsd's SCCCN response is wrong"

@@ -24,8 +24,9 @@ const std::vector<TimerSpec>& well_known_timers() {
         {"hello", 60s, 1s, 1h, "L2TP Hello interval on an idle control connection (RFC 2661 §6.5, §5.5)"},
         {"retransmit", 1s, 100ms, 30s,
          "Initial L2TP control message retransmission timeout, doubled per retry (RFC 2661 §5.8)"},
-        {"retransmit-cap", 8s, 1s, 2min,
-         "Upper bound of the exponential L2TP retransmission timeout (RFC 2661 §5.8: at least 8 s)"},
+        {"retransmit-cap", 8s, 8s, 2min,
+         "Upper bound of the exponential L2TP retransmission timeout (RFC 2661 §5.8: at least 8 s)",
+         "RFC 2661 §5.8: the retransmission cap MUST be no less than 8 seconds"},
         {"ppp-restart", 3s, 100ms, 1min, "PPP option negotiation Restart timer (RFC 1661 §4.6)"},
         {"radius-retry", 3s, 100ms, 1min,
          "RADIUS request retransmission interval to a server (RFC 2865 §2.5)"},
@@ -61,6 +62,11 @@ const TimerRegistry::Entry& TimerRegistry::entry(std::string_view name) const {
 Duration TimerRegistry::get(std::string_view name) const { return entry(name).value; }
 
 namespace {
+std::string below_minimum(const TimerSpec& spec) {
+    std::string s = fmt::format("is below the minimum {}", format_duration(spec.min));
+    if (!spec.min_rule.empty()) s += " (" + spec.min_rule + ")";
+    return s;
+}
 std::string known_names(const std::map<std::string, TimerRegistry::Entry, std::less<>>& entries) {
     std::string out;
     for (const auto& [n, e] : entries) {
@@ -78,7 +84,8 @@ void TimerRegistry::set(std::string_view name, Duration value, std::string_view 
         throw ConfigError(p, std::string(name), fmt::format("is not a known timer (known: {})", known_names(entries_)));
     const TimerSpec& spec = it->second.spec;
     if (value < spec.min)
-        throw ConfigError(p, format_duration(value), fmt::format("is below the minimum {}", format_duration(spec.min)));
+        throw ConfigError(p, format_duration(value),
+                          below_minimum(spec));
     if (value > spec.max)
         throw ConfigError(p, format_duration(value), fmt::format("is above the maximum {}", format_duration(spec.max)));
     it->second.value = value;
@@ -92,7 +99,8 @@ void TimerRegistry::set(std::string_view name, std::string_view text, std::strin
     const Duration d = parse_duration(text, p);
     const TimerSpec& spec = entry(name).spec;
     if (d < spec.min)
-        throw ConfigError(p, std::string(text), fmt::format("is below the minimum {}", format_duration(spec.min)));
+        throw ConfigError(p, std::string(text),
+                          below_minimum(spec));
     if (d > spec.max)
         throw ConfigError(p, std::string(text), fmt::format("is above the maximum {}", format_duration(spec.max)));
     set(name, d, p);

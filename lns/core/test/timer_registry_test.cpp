@@ -46,6 +46,7 @@ TEST(TimerRegistry, AddValidatesSpec) {
     EXPECT_THROW(r.add({"z", 0s, -1s, 3s, ""}), std::invalid_argument);
 }
 
+// req: L2TP.retransmit-cap
 TEST(TimerRegistry, OverridesAreBoundsChecked) {
     TimerRegistry r;
     register_well_known_timers(r);
@@ -58,6 +59,11 @@ TEST(TimerRegistry, OverridesAreBoundsChecked) {
     EXPECT_EQ(error_of([&] { r.set("trigger", "500ms"); }), "timers.trigger: '500ms' is below the minimum 1s");
     EXPECT_EQ(error_of([&] { r.set("trigger", "30"); }), "timers.trigger: '30' has no unit; write 30s");
     EXPECT_EQ(error_of([&] { r.set("trigger", 0s); }), "timers.trigger: '0s' is below the minimum 1s");
+    // RFC 2661 §5.8: "This cap MUST be no less than 8 seconds per retransmission" — the error names the rule.
+    EXPECT_EQ(error_of([&] { r.set("retransmit-cap", "4s"); }),
+              "timers.retransmit-cap: '4s' is below the minimum 8s (RFC 2661 §5.8: the retransmission cap MUST be "
+              "no less than 8 seconds)");
+    r.set("retransmit-cap", 8s);
     EXPECT_EQ(error_of([&] { r.set("triger", "1s"); }),
               "timers.triger: 'triger' is not a known timer (known: dormant, hello, ppp-restart, radius-retry, "
               "retransmit, retransmit-cap, trigger)");

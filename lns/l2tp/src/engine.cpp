@@ -97,6 +97,9 @@ public:
     std::uint64_t serial_ = 0;             // creation order (newest tunnel to a peer)
     std::uint64_t tie_breaker_ = 0;
     bool closing_ = false;
+    // The peer's Bearer / Framing Capabilities (§4.4.3) from its SCCRQ / SCCRP; 0 when absent.
+    std::uint32_t peer_bearer_caps_ = 0, peer_framing_caps_ = 0;
+    std::string peer_host_;  // the peer's Host Name AVP
 
 private:
     void on_sccrq(L2TP& m);
@@ -105,6 +108,7 @@ private:
     void on_stopccn(L2TP& m);
     void on_session_msg(L2TP& m, std::uint16_t type);
     bool apply_peer_params(L2TP& m);
+    bool host_name_refused(L2TP& m, TE ev);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -256,6 +260,25 @@ bool Tunnel::apply_peer_params(L2TP& m) {
     peer_id_ = *tid;
     ch_.set_peer_tunnel_id(peer_id_);
     ch_.set_peer_window(m.receive_window_size().value_or(4));  // §4.4.3: 4 when absent
+    peer_bearer_caps_ = m.bearer_capabilities().value_or(0);    // absent: no outgoing calls
+    peer_framing_caps_ = m.framing_capabilities().value_or(0);
+    peer_host_ = m.host_name().value_or("");
+    return true;
+}
+
+bool Tunnel::host_name_refused(L2TP& m, TE ev) {
+    // JunosE "Implementing L2TP": the LNS checks the peer's host name (and tunnel password).
+    if (!policy_.peer_host_name) return false;
+    const auto name = m.host_name();
+    if (name && *name == *policy_.peer_host_name) return false;
+    ++e_.stats_.host_name_refused;
+    if (ev == TE::recv_sccrq_bad) e_.by_peer_tid_[{peer_, peer_id_}] = id_;  // its retransmissions reach us
+    const std::string why = "Host Name " + (name ? "'" + *name + "'" : std::string("absent")) +
+                            " is not the configured '" + *policy_.peer_host_name + "'";
+    // An SCCRQ refused like PeerPolicy::accept = false (event `refused`: the owner counts it).
+    e_.publish("l2tp.tunnel", std::to_string(id_), ev == TE::recv_sccrq_bad ? "refused" : "host-name-refused", why,
+               {{"result", static_cast<int>(StopCcnResult::NotAuthorized)}});
+    stop(StopCcnResult::NotAuthorized, std::nullopt, "host name not authorized", ev, why);
     return true;
 }
 
@@ -286,6 +309,17 @@ void Tunnel::handle_checked(L2TP& m) {
         }
         stop(StopCcnResult::GeneralError, GeneralError::UnknownMandatoryAvp, "unknown mandatory AVP", TE::close,
              "unknown mandatory AVP");
+        return;
+    }
+    if (!m.is_zlb() && m.avps()[0].is(AvpType::MessageType) && !message_info(type)) {
+        // §4.4.1: the M bit of the Message Type AVP says whether an unknown message may be ignored.
+        ++e_.stats_.unknown_message_type;
+        const bool mandatory = m.avps()[0].mandatory();
+        const std::string what = "unknown Message Type " + std::to_string(type) + (mandatory ? " with" : " without") +
+                                 " the M bit";
+        e_.publish("l2tp.tunnel", std::to_string(id_), "unknown-message-type", what);
+        if (mandatory)
+            stop(StopCcnResult::GeneralError, GeneralError::OutOfRange, what, TE::close, what + " (RFC 2661 §4.4.1)");
         return;
     }
     if (auto err = check(m)) {
@@ -332,6 +366,7 @@ void Tunnel::on_sccrq(L2TP& m) {
         stop(policy_.refuse_result, std::nullopt, policy_.refuse_message, TE::recv_sccrq_bad, why);
         return;
     }
+    if (host_name_refused(m, TE::recv_sccrq_bad)) return;
     auto peer_chal = m.challenge();
     if (authenticating() && !peer_chal) {
         ++e_.stats_.auth_failures;
@@ -369,6 +404,7 @@ void Tunnel::on_sccrp(L2TP& m) {
              "no Assigned Tunnel ID");
         return;
     }
+    if (host_name_refused(m, TE::recv_sccrp_bad)) return;
     std::optional<std::array<std::uint8_t, 16>> ours;
     if (authenticating()) {
         auto resp = m.challenge_response();
@@ -420,12 +456,32 @@ void Tunnel::start_waiting() {
     for (std::uint16_t sid : waiting) {
         Session* s = session(sid);
         if (!s || s->fsm_.state() != SS::wait_tunnel) continue;  // cleared meanwhile
-        s->fsm_.dispatch(SE::tunnel_up, "tunnel established");
         if (s->role_ == lns_outgoing) {
+            // §4.4.3 / §4.4.5: only Bearer / Framing Type bits the LAC advertised.
+            const std::uint32_t bearer = s->out_.bearer_type & peer_bearer_caps_;
+            const std::uint32_t framing = s->out_.framing_type & peer_framing_caps_;
+            if ((s->out_.bearer_type != 0 && bearer == 0) || (s->out_.framing_type != 0 && framing == 0)) {
+                ++e_.stats_.capability_refused;
+                const bool b = s->out_.bearer_type != 0 && bearer == 0;
+                const std::string why = std::string(b ? "Bearer" : "Framing") + " Type " +
+                                        std::to_string(b ? s->out_.bearer_type : s->out_.framing_type) +
+                                        " not in the LAC's " + (b ? "Bearer" : "Framing") + " Capabilities " +
+                                        std::to_string(b ? peer_bearer_caps_ : peer_framing_caps_) +
+                                        " (RFC 2661 §4.4.3)";
+                s->fsm_.dispatch(SE::disconnect, why);
+                const SessionKey k = s->key();
+                sessions_.erase(sid);
+                e_.call_ended(k, CallFailure{static_cast<std::uint16_t>(CdnResult::NoFacilitiesPermanent),
+                                             std::nullopt, why, std::nullopt, CallEndedBy::not_placed});
+                if (closing_) return;  // the upcall closed the tunnel
+                continue;
+            }
+            s->fsm_.dispatch(SE::tunnel_up, "tunnel established");
             OcrqParams p{hdr(), s->out_.called_number, s->out_.sub_address, s->out_.min_bps, s->out_.max_bps,
-                         s->out_.bearer_type, s->out_.framing_type, s->id_, s->out_.call_serial_number};
+                         bearer, framing, s->id_, s->out_.call_serial_number};
             send(make_ocrq(p), true);
         } else {
+            s->fsm_.dispatch(SE::tunnel_up, "tunnel established");
             IcrqParams p;
             p.assigned_session_id = s->id_;
             p.call_serial_number = s->in_->call_serial_number;
@@ -887,12 +943,24 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
         if (!t) {
             // §4.4.3 Tie Breaker: we also sent an SCCRQ to this peer.
             if (Tunnel* mine = tunnel_to(peer); mine && mine->fsm_.state() == TS::wait_ctl_reply) {
+                // Ours always carries a Tie Breaker: lower wins; a peer's SCCRQ without one loses
+                // ("the initiator which included the Tie Breaker AVP wins"); equal: both discard.
                 auto theirs = m->tie_breaker();
-                if (theirs && mine->tie_breaker() < *theirs) {
-                    publish("l2tp.tunnel", std::to_string(mine->id_), "tie-breaker-won", "peer's SCCRQ discarded");
+                if (!theirs || mine->tie_breaker() < *theirs) {
+                    publish("l2tp.tunnel", std::to_string(mine->id_), "tie-breaker-won",
+                            theirs ? "peer's SCCRQ discarded" : "peer's SCCRQ has no Tie Breaker: discarded");
                     return;
                 }
-                if (theirs) {
+                if (mine->tie_breaker() == *theirs) {
+                    // Silently: no StopCCN, no acknowledgement of the peer's SCCRQ. Calls waiting for
+                    // this tunnel end (not_placed); the owner may place them again.
+                    publish("l2tp.tunnel", std::to_string(mine->id_), "tie-breaker-equal",
+                            "both SCCRQs discarded (RFC 2661 §4.4.3)");
+                    mine->ch_.stop();
+                    mine->down(TE::tie_lost, "equal Tie Breaker values (RFC 2661 §4.4.3)", CallEndedBy::not_placed);
+                    return;
+                }
+                {
                     // We lose: our connection is discarded and the same tunnel object (same local
                     // Tunnel ID, so session keys stay valid) answers the peer's SCCRQ instead.
                     mine->ch_.reset();
@@ -1041,6 +1109,7 @@ const char* to_string(CallEndedBy by) noexcept {
         case CallEndedBy::peer_stopccn: return "peer-stopccn";
         case CallEndedBy::local_stopccn: return "local-stopccn";
         case CallEndedBy::timeout: return "timeout";
+        case CallEndedBy::not_placed: return "not-placed";
     }
     return "?";
 }
@@ -1055,11 +1124,19 @@ bool Engine::send_ppp(SessionKey k, std::span<const std::uint8_t> frame) {
         nr = s->data_nr_;
         s->data_ns_ = static_cast<std::uint16_t>(s->data_ns_ + 1);
     }
-    L2TP m = s->sequencing_ ? make_data(t->peer_id_, s->peer_id_, frame, ns, nr)
-                            : make_data(t->peer_id_, s->peer_id_, frame);
+    DataOptions o;
+    if (s->sequencing_) o.ns_nr = std::make_pair(*ns, *nr);
+    o.priority = ppp_priority(frame);
+    L2TP m = make_data(t->peer_id_, s->peer_id_, frame, o);
     ++stats_.data_out;
     if (cb_.send) cb_.send(t->peer_, m.bytes());
     return true;
+}
+
+bool ppp_priority(std::span<const std::uint8_t> f) noexcept {
+    if (f.size() >= 2 && f[0] == 0xFF && f[1] == 0x03) f = f.subspan(2);
+    // A two-octet Protocol has an even first octet (RFC 1661 §2); control protocols are >= 0x8000.
+    return !f.empty() && f[0] >= 0x80 && (f[0] & 1) == 0;
 }
 
 bool Engine::wan_error(SessionKey k, const CallErrors& errors) {
@@ -1100,6 +1177,11 @@ std::size_t Engine::session_count() const noexcept {
     std::size_t n = 0;
     for (auto& [id, t] : tunnels_) n += t->sessions_.size();
     return n;
+}
+
+std::string Engine::peer_host_name(std::uint16_t id) const {
+    Tunnel* t = find_tunnel(id);
+    return t ? t->peer_host_ : std::string();
 }
 
 const ReliableChannel* Engine::channel(std::uint16_t id) const {

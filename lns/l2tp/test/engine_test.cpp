@@ -414,6 +414,205 @@ void inject(Side& to, PeerId from, const ReliableChannel& ch, L2TP m) {
 }
 }  // namespace
 
+namespace {
+/// Every datagram of `kind` sent in direction `dir` ("LNS>LAC"), parsed.
+std::vector<L2TP> sent(const World& w, const std::string& dir, const std::string& k) {
+    std::vector<L2TP> out;
+    for (std::size_t i = 0; i < w.wire.size(); ++i)
+        if (w.wire[i] == dir + " " + k) out.emplace_back(w.raw[i].data(), static_cast<std::uint32_t>(w.raw[i].size()));
+    return out;
+}
+/// A control message of an unknown Message Type (99), M bit as given.
+L2TP unknown_type(bool mandatory) {
+    L2TP m;
+    const std::uint8_t v[2] = {0, 99};
+    m.add_avp(0, 0, mandatory ? Avp::kMandatory : 0, v);
+    return m;
+}
+}  // namespace
+
+// req: L2TP.unknown-message-type
+TEST(Engine, UnknownMessageTypeWithMBitClearsTheTunnel) {
+    // RFC 2661 §4.4.1: "if the M-bit is set within the Message Type AVP and the Message Type is
+    // unknown to the implementation, the tunnel MUST be cleared".
+    World w;
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lns.engine->tunnel_state(t), "established");
+    inject(w.lns, kLac, *w.lac.engine->channel(w.lac.ups.at(0)), unknown_type(true));
+    w.loop.advance(1s);
+    auto stops = sent(w, "LNS>LAC", "StopCCN");
+    ASSERT_EQ(stops.size(), 1u) << w.wire_text();
+    EXPECT_EQ(stops[0].result_code()->result, 2);
+    EXPECT_EQ(stops[0].result_code()->error, std::uint16_t{3});
+    EXPECT_EQ(w.lns.engine->tunnel_state(t), "idle");
+    EXPECT_EQ(w.lns.engine->stats().unknown_message_type, 1u);
+    EXPECT_EQ(w.lac.log.back(), "tunnel-down: StopCCN result 2 error 3 (unknown Message Type 99 with the M bit)");
+}
+
+// req: L2TP.unknown-message-type
+TEST(Engine, UnknownMessageTypeWithoutMBitIsIgnoredButAcknowledged) {
+    World w;
+    std::uint16_t t = w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    const ReliableChannel& lac_ch = *w.lac.engine->channel(w.lac.ups.at(0));
+    const std::uint16_t ns = lac_ch.next_ns();
+    inject(w.lns, kLac, lac_ch, unknown_type(false));
+    w.loop.advance(1s);
+    EXPECT_TRUE(sent(w, "LNS>LAC", "StopCCN").empty()) << w.wire_text();
+    EXPECT_EQ(w.lns.engine->tunnel_state(t), "established");
+    EXPECT_EQ(w.lns.engine->stats().unknown_message_type, 1u);
+    EXPECT_EQ(w.lns.engine->channel(t)->next_nr(), static_cast<std::uint16_t>(ns + 1)) << "sequenced and acked";
+}
+
+// req: L2TP.tie-breaker
+TEST(Engine, EqualTieBreakersBothSidesDiscard) {
+    // §4.4.3: "In the case where a tie breaker is present on both sides, and the value is equal,
+    // both sides MUST discard their tunnels". The same seed and the same sequence of draws (tunnel
+    // ID, session ID, Tie Breaker) give both ends the same value.
+    EngineConfig a, b;
+    a.seed = b.seed = 9;
+    World w(a, b);
+    SessionKey out = w.lns.engine->place_outgoing_call(kLac, call());
+    SessionKey in = w.lac.engine->place_incoming_call(kLns, IncomingCall{});
+    w.loop.advance(5s);
+    auto lns_rq = sent(w, "LNS>LAC", "SCCRQ"), lac_rq = sent(w, "LAC>LNS", "SCCRQ");
+    ASSERT_FALSE(lns_rq.empty());
+    ASSERT_FALSE(lac_rq.empty());
+    ASSERT_EQ(*lns_rq[0].tie_breaker(), *lac_rq[0].tie_breaker()) << "test set-up: equal values";
+    EXPECT_TRUE(sent(w, "LNS>LAC", "SCCRP").empty()) << w.wire_text();
+    EXPECT_TRUE(sent(w, "LAC>LNS", "SCCRP").empty()) << w.wire_text();
+    EXPECT_TRUE(sent(w, "LNS>LAC", "StopCCN").empty()) << "discarded silently";
+    EXPECT_TRUE(w.lns.ups.empty());
+    EXPECT_TRUE(w.lac.ups.empty());
+    EXPECT_EQ(w.rec.count("tie-breaker-equal"), 2u);
+    ASSERT_EQ(w.lns.ended.size(), 1u);
+    EXPECT_EQ(w.lns.ended[0], out);
+    EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::not_placed);
+    ASSERT_EQ(w.lac.ended.size(), 1u);
+    EXPECT_EQ(w.lac.ended[0], in);
+    const auto sccrqs = w.wire.size();
+    w.loop.advance(30s);
+    EXPECT_EQ(w.wire.size(), sccrqs) << "no retransmission of a discarded SCCRQ";
+}
+
+// req: L2TP.tie-breaker
+TEST(Engine, PeersSccrqWithoutTieBreakerLosesToOursWithOne) {
+    // §4.4.3: "If a tie breaker is received, and an outstanding SCCRQ had no tie breaker value,
+    // the initiator which included the Tie Breaker AVP wins".
+    World w;
+    w.lns.engine->place_outgoing_call(kLac, call());
+    SccrqParams p;
+    p.assigned_tunnel_id = 4242;
+    p.host_name = "lac";
+    L2TP rq = make_sccrq(p);
+    ASSERT_FALSE(rq.tie_breaker());
+    rq.set_sequence(0, 0);
+    w.lns.engine->receive(kLac, rq.bytes());  // while our SCCRQ is outstanding
+    EXPECT_EQ(w.rec.count("tie-breaker-won"), 1u);
+    w.loop.advance(2s);
+    EXPECT_EQ(w.lns.engine->tunnel_count(), 1u) << "no second tunnel for the peer's SCCRQ";
+    EXPECT_TRUE(sent(w, "LNS>LAC", "SCCRP").empty()) << w.wire_text();
+    EXPECT_EQ(w.lac.ocrqs.size(), 1u) << "our tunnel and its call go on";
+}
+
+// req: L2TP.bearer-framing
+TEST(Engine, OcrqCarriesOnlyBearerAndFramingBitsTheLacAdvertised) {
+    EngineConfig lac;
+    lac.bearer_capabilities = kBearerAnalog;
+    lac.framing_capabilities = kFramingSync;
+    World w({}, lac);
+    OutgoingCall c = call();
+    c.bearer_type = kBearerDigital | kBearerAnalog;
+    c.framing_type = kFramingSync | kFramingAsync;
+    w.lns.engine->place_outgoing_call(kLac, c);
+    w.loop.advance(1s);
+    auto ocrq = sent(w, "LNS>LAC", "OCRQ");
+    ASSERT_EQ(ocrq.size(), 1u);
+    EXPECT_EQ(ocrq[0].bearer_type(), kBearerAnalog);
+    EXPECT_EQ(ocrq[0].framing_type(), kFramingSync);
+}
+
+// req: L2TP.bearer-framing
+TEST(Engine, OutgoingCallTheLacCannotCarryIsNotPlaced) {
+    // §4.4.3: bits "MUST only be set by the LNS for an OCRQ if it was set in the Bearer [Framing]
+    // Capabilities AVP received from the LAC". Nothing left: no OCRQ, the call ends (Result 5).
+    for (int bearer = 0; bearer < 2; ++bearer) {
+        EngineConfig lac;
+        if (bearer) lac.bearer_capabilities = kBearerAnalog;
+        else lac.framing_capabilities = kFramingAsync;
+        World w({}, lac);
+        OutgoingCall c = call();  // digital, synchronous
+        SessionKey k = w.lns.engine->place_outgoing_call(kLac, c);
+        SessionKey k2 = w.lns.engine->place_outgoing_call(kLac, c);
+        w.loop.advance(1s);
+        EXPECT_TRUE(sent(w, "LNS>LAC", "OCRQ").empty()) << w.wire_text();
+        EXPECT_TRUE(sent(w, "LNS>LAC", "CDN").empty()) << "the LAC never heard of the call";
+        ASSERT_EQ(w.lns.ended.size(), 2u);
+        EXPECT_EQ(w.lns.ended[0], k);
+        EXPECT_EQ(w.lns.ended[1], k2);
+        EXPECT_EQ(w.lns.failures[0].result, 5);
+        EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::not_placed);
+        EXPECT_NE(w.lns.failures[0].message->find(bearer ? "Bearer Type 1" : "Framing Type 1"), std::string::npos)
+            << *w.lns.failures[0].message;
+        EXPECT_EQ(w.lns.engine->stats().capability_refused, 2u);
+        EXPECT_EQ(w.lns.engine->session_state(k), "");
+        EXPECT_EQ(w.lns.engine->tunnel_count(), 1u) << "the tunnel itself stays up";
+    }
+}
+
+// req: L2TP.priority
+TEST(Engine, PriorityBitOnPppControlFramesOnly) {
+    // RFC 2661 §3.1: P "should" be set on keepalive LCP Echo-Requests; lnsd sets it on every PPP
+    // control frame (LCP, authentication, NCPs: Protocol >= 0x8000, RFC 1661 §2), not on IP.
+    World w;
+    auto [k, lk] = establish(w);
+    const std::vector<std::vector<std::uint8_t>> control = {
+        {0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 1, 2, 3, 4},  // LCP Echo-Request
+        {0xC2, 0x23, 0x01, 0x01, 0x00, 0x04},                          // CHAP, no FF 03
+        {0xFF, 0x03, 0x80, 0x21, 0x01, 0x01, 0x00, 0x04}};             // IPCP
+    const std::vector<std::vector<std::uint8_t>> user = {{0xFF, 0x03, 0x00, 0x21, 0x45}, {0x21, 0x45}};
+    for (const auto& f : control) EXPECT_TRUE(ppp_priority(f));
+    for (const auto& f : user) EXPECT_FALSE(ppp_priority(f));
+    for (const auto& f : control) ASSERT_TRUE(w.lns.engine->send_ppp(k, f));
+    for (const auto& f : user) ASSERT_TRUE(w.lns.engine->send_ppp(k, f));
+    auto data = sent(w, "LNS>LAC", "data");
+    ASSERT_EQ(data.size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(data[i].priority(), i < 3) << i;
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.frames.size(), 5u) << "the LAC takes them all";
+}
+
+// req: L2TP.host-name
+TEST(EnginePolicy, PeerHostNameCheckedOnSccrqAndSccrp) {
+    for (const char* expected : {"lac", "someone-else"}) {
+        const bool ok = std::string(expected) == "lac";
+        for (int lns_opens = 0; lns_opens < 2; ++lns_opens) {
+            World w({}, {}, [expected](PeerId) {
+                PeerPolicy p;
+                p.peer_host_name = expected;
+                return p;
+            });
+            if (lns_opens) w.lns.engine->open_tunnel(kLac);
+            else w.lac.engine->open_tunnel(kLns);
+            w.loop.advance(2s);
+            EXPECT_EQ(w.lns.ups.size(), ok ? 1u : 0u) << expected << " " << lns_opens;
+            if (ok) {
+                EXPECT_EQ(w.lns.engine->peer_host_name(w.lns.ups[0]), "lac");
+            }
+            EXPECT_EQ(w.lns.engine->stats().host_name_refused, ok ? 0u : 1u);
+            auto stops = sent(w, "LNS>LAC", "StopCCN");
+            ASSERT_EQ(stops.size(), ok ? 0u : 1u) << w.wire_text();
+            if (!ok) {
+                EXPECT_EQ(stops[0].result_code()->result, 4);
+                if (!lns_opens) {
+                    EXPECT_TRUE(sent(w, "LNS>LAC", "SCCRP").empty()) << "refused before any SCCRP";
+                }
+            }
+        }
+    }
+}
+
 TEST(Engine, CallConnectedBeforeAcceptRefused) {
     World w;
     w.lns.engine->place_outgoing_call(kLac, call());

@@ -153,6 +153,43 @@ TEST(Reliable, Window16InFlight) {
     EXPECT_LE(p.a.cwnd(), 16.0);
 }
 
+// req: L2TP.reliable, L2TP.congestion
+TEST(Reliable, SlowStartThenCongestionAvoidanceAfterATimeout) {
+    // RFC 2661 Appendix A: CWND +1 per acknowledged message below SSTHRESH (slow start), +1/CWND
+    // at or above it (congestion avoidance); a retransmission timeout sets SSTHRESH = CWND / 2 and
+    // CWND = 1. One message at a time, each acked by B's delayed ZLB (100 ms).
+    ReliableConfig ca;
+    ca.peer_window = 16;
+    Pair p(ca);
+    auto one = [&p] {
+        p.a.send(make_hello({}));
+        p.loop.advance(200ms);
+        EXPECT_EQ(p.a.in_flight(), 0u);
+        return p.a.cwnd();
+    };
+    EXPECT_EQ(p.a.cwnd(), 1.0);
+    EXPECT_EQ(p.a.ssthresh(), 16.0);  // SSTHRESH starts at the peer's window
+    for (int i = 2; i <= 8; ++i) EXPECT_EQ(one(), double(i)) << "slow start: +1 per ack";
+    // Lose one transmission: the timeout halves SSTHRESH (8 / 2) and restarts CWND at 1; the
+    // retransmission gets through and its ack is the first of the new slow start.
+    p.drop_a_to_b = true;
+    p.a.send(make_hello({}));
+    p.drop_a_to_b = false;
+    p.loop.advance(1s + 200ms);
+    EXPECT_EQ(p.a.stats().retransmitted, 1u);
+    EXPECT_EQ(p.a.ssthresh(), 4.0);
+    EXPECT_EQ(p.a.cwnd(), 2.0);
+    EXPECT_EQ(one(), 3.0);
+    EXPECT_EQ(one(), 4.0);  // reaches SSTHRESH
+    // Congestion avoidance: linear growth, about one message per window of acks.
+    double w = 4.0;
+    for (int i = 0; i < 4; ++i) {
+        w += 1.0 / w;
+        EXPECT_DOUBLE_EQ(one(), w) << "congestion avoidance: +1/CWND per ack, ack " << i;
+    }
+    EXPECT_LT(p.a.cwnd(), 5.0) << "4 acks past SSTHRESH grow CWND by less than one message";
+}
+
 // req: L2TP.reliable
 TEST(Reliable, OutOfOrderHeldDuplicatesReacked) {
     dl::core::VirtualTimeLoop loop;

@@ -40,13 +40,17 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
         for (std::size_t i = 0; i < peers.size(); ++i) {
             auto p = peers.at(i);
             p.require_map();
-            p.allow_keys({"address", "secret", "hide-avps"});
+            p.allow_keys({"address", "secret", "hide-avps", "host-name"});
             PeerConfig pc;
             pc.address = p.at("address").as_ipv4();
             if (c.find_peer(pc.address)) p.at("address").fail("is configured twice");
             pc.secret = p.get_string("secret", c.secret);
             pc.hide_avps = p.get_bool("hide-avps", c.hide_avps);
             if (pc.hide_avps && pc.secret.empty()) p["hide-avps"].fail("needs a secret (RFC 2661 §4.3)");
+            if (p.has("host-name")) {
+                pc.host_name = p["host-name"].as_string();
+                if (pc.host_name->empty()) p["host-name"].fail("must not be empty (RFC 2661 §4.4.3 Host Name)");
+            }
             c.peers.push_back(std::move(pc));
         }
     }

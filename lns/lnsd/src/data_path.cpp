@@ -5,6 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "dl/l2tp/engine/engine.hpp"
+
 namespace dl::lnsd {
 
 namespace dp = dataplane;
@@ -153,6 +155,8 @@ bool DataPath::send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept {
         ++counters_.tx_dropped;
         return false;
     }
+    // RFC 2661 §3.1: the P bit on PPP control frames (LCP, authentication, NCPs).
+    if (l2tp::engine::ppp_priority(ppp)) p->data[0] |= 0x01;
     const bool ok = queue(it->second, p->bytes());
     flush();
     return ok;

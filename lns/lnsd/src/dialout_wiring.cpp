@@ -33,6 +33,10 @@ struct DialOutWiring::Call {
     std::uint64_t pending = 0;               ///< Lns::place_outgoing_call id (dial-out)
     std::optional<CallHandle> handle;
     std::string lac;                         ///< LAC endpoint text
+    /// Incoming call: the ICRQ's Calling / Called Number, the ICCN's connect speeds "tx[/rx]" and
+    /// the LAC's Host Name, for the PPP Access-Request (RFC 2865 §5.30-5.31, RFC 2869 §5.11,
+    /// RFC 2868 §3.9).
+    std::string calling, called, connect_info, lac_host;
     std::unique_ptr<pe::Link> link;
     std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
     std::uint32_t framed_ip = 0;
@@ -335,9 +339,10 @@ void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std:
     else ++counters_.frames_dropped;
 }
 
-/// Removes a call: routes, PPP link, L2TP session (CDN Result 3 via Lns), optionally telling the
+/// Removes a call: routes, PPP link, L2TP session (CDN via Lns: Result `cdn`, 3 unless the PPP
+/// client stopped answering LCP Echo, then 1 with `reason` as Error Message), optionally telling the
 /// manager (call_closed). The Call object dies on a zero timer so no callback runs on a dead Link.
-void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_view reason) {
+void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_view reason, l2tp::CdnResult cdn) {
     Call* c = find(id);
     if (!c || c->closing) return;
     c->closing = true;
@@ -349,7 +354,10 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     if (c->handle) by_handle_.erase({c->handle->engine, c->handle->key.tunnel, c->handle->key.session});
     if (!c->l2tp_gone) {
         if (c->pending) lns_.cancel_outgoing_call(c->pending);
-        else if (c->handle) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
+        else if (c->handle) {
+            if (cdn == l2tp::CdnResult::Administrative) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
+            else lns_.clear_session(c->handle->key.tunnel, c->handle->key.session, cdn, std::string(reason));
+        }
     }
     c->network = false;
     if (c->link) c->link->lower_down(std::string(reason));
@@ -373,13 +381,23 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     c->handle = h;
     c->created = timers_.now();
     const auto id = c->id;
+    const auto& in = *info.incoming;
+    c->calling = in.calling_number.value_or("");
+    c->called = in.called_number.value_or("");
+    c->connect_info = std::to_string(info.tx_connect_speed);
+    if (info.rx_connect_speed) c->connect_info += "/" + std::to_string(*info.rx_connect_speed);
+    c->lac_host = lns_.peer_host_name(h.key.tunnel);
     by_handle_[{h.engine, h.key.tunnel, h.key.session}] = id;
     calls_[id] = std::move(c);
     ++counters_.incoming_links;
     dialout::Profile p;
     p.name = cfg_.incoming_profile;
     p.authentication = cfg_.incoming_authentication;
-    p.keepalive = core::Duration::zero();
+    // LCP keepalive on incoming calls too (RFC 1661 §5.8 Echo-Request): the incoming profile's
+    // `keepalive` / `echo-failures` (ppp-profiles), 30 s / 5 when it has none.
+    p.keepalive = std::chrono::seconds(30);
+    if (auto it = cfg_.ppp_profiles.find(cfg_.incoming_profile); it != cfg_.ppp_profiles.end())
+        p.keepalive = it->second.keepalive;
     Call& call = *calls_[id];
     // Seed 004 steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first; only
     // when it is accepted does the LNS start PPP and challenge the user itself (CHAP, verified
@@ -546,6 +564,11 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         lns_.send_ppp(*cc->handle, f);
     };
     cb.verify = [this, id](std::uint32_t ticket, const pe::Credentials& cr) { verify(id, ticket, cr); };
+    // RFC 2661 §6.14: the LNS tells the LAC the ACCMs LCP negotiated (SLI), each time LCP opens.
+    cb.lcp_opened = [this, id](const pe::Negotiated& n) {
+        Call* cc = find(id);
+        if (cc && cc->handle && lns_.set_link_info(*cc->handle, {n.send_accm, n.recv_accm})) ++counters_.sli_sent;
+    };
     cb.network_up = [this, id](const pe::NetworkInfo& n) { network_up(id, n); };
     cb.link_down = [this, alive, id](std::string_view cause) {
         std::string why(cause);
@@ -698,7 +721,13 @@ bool DialOutWiring::submit_ppp_auth(Call& c, rc::PppAuthRequest req, std::functi
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
         t.client_endpoint = c.lac;
+        t.client_auth_id = c.lac_host;                 // RFC 2868 §3.9: the LAC's Host Name
+        t.server_auth_id = lns_.config().hostname;     // §3.10: ours
         req.tunnel = t;
+        req.calling_station_id = c.calling;            // RFC 2865 §5.31 from the ICRQ
+        req.called_station_id = c.called;              // §5.30
+        req.connect_info = c.connect_info;             // RFC 2869 §5.11 from the ICCN
+        req.nas_port_id = "l2tp " + std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
     }
     try {
         auto prepared = rc::build_ppp_access_request(req, {vr->nas_ip, vr->nas_identifier});
@@ -752,7 +781,10 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
 
 void DialOutWiring::link_down(std::uint64_t id, std::string cause) {
     if (!find(id)) return;
-    drop_call(id, true, "PPP: " + cause);
+    // A client that stopped answering LCP Echo-Requests is gone: CDN Result 1 (loss of carrier,
+    // RFC 2661 §4.4.2) naming the cause; any other PPP end stays administrative (Result 3).
+    drop_call(id, true, "PPP: " + cause,
+              cause == "echo timeout" ? l2tp::CdnResult::LossOfCarrier : l2tp::CdnResult::Administrative);
 }
 
 void DialOutWiring::remove_routes(Call& c) {
@@ -1030,7 +1062,8 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                                           {"ppp-auth-requests", k.ppp_auth_requests},
                                           {"ppp-auth-accepts", k.ppp_auth_accepts},
                                           {"ppp-auth-rejects", k.ppp_auth_rejects},
-                                          {"ppp-auth-refused", k.ppp_auth_refused}};
+                                          {"ppp-auth-refused", k.ppp_auth_refused},
+                                          {"sli-sent", k.sli_sent}};
                            return j;
                        }),
                        "dial-out chassis state, timers and counters");

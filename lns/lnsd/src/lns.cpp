@@ -137,6 +137,7 @@ eng::PeerPolicy Lns::policy_for(PeerId peer) const {
     eng::PeerPolicy p;
     p.secret = pc ? pc->secret : cfg_.secret;
     p.hide_avps = (pc ? pc->hide_avps : cfg_.hide_avps) && !p.secret.empty();
+    if (pc) p.peer_host_name = pc->host_name;
     auto dit = dests_.find(a.value);
     if (dit != dests_.end() && dit->second.shutdown) {
         p.accept = false;
@@ -153,6 +154,7 @@ eng::PeerPolicy Lns::outgoing_policy(PeerId peer, const std::optional<std::strin
     eng::PeerPolicy p;
     p.secret = password ? *password : pc ? pc->secret : cfg_.secret;
     p.hide_avps = (pc ? pc->hide_avps : cfg_.hide_avps) && !p.secret.empty();
+    if (pc) p.peer_host_name = pc->host_name;
     return p;
 }
 
@@ -459,6 +461,8 @@ void Lns::set_data_socket(int fd) noexcept { data_->set_socket(fd); }
 void Lns::flush_data() noexcept { data_->flush(); }
 const DataPathCounters& Lns::data_counters() const noexcept { return data_->counters(); }
 
+bool Lns::set_link_info(CallHandle c, const l2tp::Accm& accm) { return engine_->set_link_info(c.key, accm); }
+
 bool Lns::send_ppp(CallHandle c, std::span<const std::uint8_t> frame) {
     if (data_->contains(data_key(c))) return data_->send_frame(data_key(c), frame);
     return engine_->send_ppp(c.key, frame);
@@ -526,13 +530,12 @@ std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
                : 0;
 }
 
-bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session) {
-    // CDN Result Code 3 (administrative, RFC 2661 §4.4.2) with an Error Message. The engine's
-    // call_ended upcall (ended_by local_disconnect), raised inside disconnect(), tells the call's
-    // owner (dial-out wiring or incoming-call PPP) through on_call_ended -> on_disconnected.
+bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session, l2tp::CdnResult result, std::string message) {
+    // CDN Result Code (RFC 2661 §4.4.2) with an Error Message. The engine's call_ended upcall
+    // (ended_by local_disconnect), raised inside disconnect(), tells the call's owner (dial-out
+    // wiring or incoming-call PPP) through on_call_ended -> on_disconnected.
     return sessions_.count({tunnel, session}) != 0 &&
-           engine_->disconnect({tunnel, session}, l2tp::CdnResult::Administrative, std::nullopt, std::nullopt,
-                               "session cleared by administrator");
+           engine_->disconnect({tunnel, session}, result, std::nullopt, std::nullopt, std::move(message));
 }
 
 void Lns::shutdown_destination(core::Ipv4Address a, bool on) {
@@ -610,6 +613,9 @@ nlohmann::json Lns::show_summary() const {
                 {"not-permitted", sum.not_permitted},
                 {"auth-failures", sum.auth_failures},
                 {"tunnels-refused", tunnels_refused_},
+                {"host-name-refused", sum.host_name_refused},
+                {"unknown-message-type", sum.unknown_message_type},
+                {"capability-refused", sum.capability_refused},
                 {"data-in", sum.data_in},
                 {"data-out", sum.data_out},
                 {"data-dropped", sum.data_dropped},

@@ -110,7 +110,7 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
         for (const auto& name : ps.keys()) {
             const auto n = ps[name];
             n.require_map();
-            n.allow_keys({"local-address", "pool", "dns", "echo-failures"});
+            n.allow_keys({"local-address", "pool", "dns", "echo-failures", "keepalive"});
             PppProfileConfig p;
             p.name = name;
             if (n.has("local-address")) p.local_address = n["local-address"].as_ipv4();
@@ -125,6 +125,7 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
                 if (d.size() > 1) p.dns2 = d.at(1).as_ipv4();
             }
             p.echo_failures = static_cast<std::uint8_t>(n.get_int("echo-failures", 5, 1, 255));
+            p.keepalive = n.get_duration("keepalive", p.keepalive, core::Duration::zero(), std::chrono::hours(1));
             c.ppp_profiles.emplace(name, std::move(p));
         }
     }

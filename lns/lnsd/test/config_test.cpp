@@ -42,8 +42,9 @@ peers:
   - address: 10.0.0.2
     secret: s3cret
     hide-avps: true
+    host-name: lac-1
   - address: 10.0.0.3
-timers: {hello: 30s, retransmit: 500ms, retransmit-cap: 4s, tunnel-hold: 5s}
+timers: {hello: 30s, retransmit: 500ms, retransmit-cap: 12s, tunnel-hold: 5s}
 tunnel-selection: {mode: weighted, dead-time: 2m}
 )"),
                                r);
@@ -58,11 +59,13 @@ tunnel-selection: {mode: weighted, dead-time: 2m}
     EXPECT_TRUE(c.peers[0].hide_avps);
     EXPECT_EQ(c.peers[1].secret, "dflt");  // inherits the default secret
     EXPECT_FALSE(c.peers[1].hide_avps);
+    EXPECT_EQ(c.peers[0].host_name, "lac-1");
+    EXPECT_FALSE(c.peers[1].host_name) << "no host-name: any Host Name is accepted";
     EXPECT_EQ(c.selection_mode, lnsd::SelectionMode::weighted);
     EXPECT_EQ(c.dead_time, 120s);
     EXPECT_EQ(r.get("hello"), 30s);
     EXPECT_EQ(r.get("retransmit"), 500ms);
-    EXPECT_EQ(r.get("retransmit-cap"), 4s);
+    EXPECT_EQ(r.get("retransmit-cap"), 12s);
     EXPECT_EQ(r.get("tunnel-hold"), 5s);
     ASSERT_NE(c.find_peer(*core::Ipv4Address::parse("10.0.0.3")), nullptr);
     EXPECT_EQ(c.find_peer(*core::Ipv4Address::parse("10.0.0.4")), nullptr);
@@ -79,6 +82,7 @@ TEST(LnsdConfig, EmptyFileGivesDefaults) {
     EXPECT_EQ(r.get("retransmit-cap"), 8s);
 }
 
+// req: L2TP.retransmit-cap, L2TP.host-name
 TEST(LnsdConfig, ErrorsNameKeyValueAndRule) {
     EXPECT_NE(error_of("receive-window: 0").find("receive-window: '0' is out of range [1..1024]"), std::string::npos)
         << error_of("receive-window: 0");
@@ -100,4 +104,10 @@ TEST(LnsdConfig, ErrorsNameKeyValueAndRule) {
     EXPECT_NE(error_of("tunnel-selection: {mode: random}").find("is not one of: round-robin, weighted"),
               std::string::npos);
     EXPECT_NE(error_of("peers: {address: 1}").find("is not a list"), std::string::npos);
+    EXPECT_EQ(error_of("timers: {retransmit-cap: 4s}"),
+              "timers.retransmit-cap: '4s' is below the minimum 8s (RFC 2661 §5.8: the retransmission cap MUST be "
+              "no less than 8 seconds)");
+    EXPECT_NE(error_of("peers: [{address: 10.0.0.2, host-name: ''}]").find("peers[0].host-name: must not be empty (RFC 2661 §4.4.3 Host Name)"),
+              std::string::npos)
+        << error_of("peers: [{address: 10.0.0.2, host-name: ''}]");
 }

@@ -65,7 +65,7 @@ Bytes cat(Bytes a, const Bytes& b) {
 
 }  // namespace
 
-// req: L2TP.data
+// req: L2TP.data, L2TP.priority
 TEST(DataPath, FramesIpv4AndPppFramesWithThePeersIds) {
     Capture c;
     c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, false);
@@ -77,7 +77,8 @@ TEST(DataPath, FramesIpv4AndPppFramesWithThePeersIds) {
         << "RFC 2661 §3.1 header (T=0, Ver 2, peer's Tunnel/Session ID) + RFC 1662 FF 03 + 0x0021";
     const Bytes lcp = {0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 1, 2, 3, 4};
     ASSERT_TRUE(c.path.send_frame(kKey, lcp));
-    EXPECT_EQ(c.sent[1].second, cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02}, lcp)) << "a PPP frame gets only L2TP";
+    EXPECT_EQ(c.sent[1].second, cat({0x01, 0x02, 0x20, 0x01, 0x30, 0x02}, lcp))
+        << "a PPP frame gets only L2TP; an LCP one the P bit (RFC 2661 §3.1)";
     EXPECT_FALSE(c.path.send_ipv4(99, pkt)) << "unknown session";
     EXPECT_EQ(c.path.counters().tx_dropped, 1u);
     EXPECT_EQ(c.path.counters().tx_frames, 2u);

@@ -81,8 +81,11 @@ struct Link::Impl {
         void on_ack(const std::vector<CpOption>& acked) override {
             im->link.neg_.local_magic = magic;
             im->link.neg_.we_authenticate = AuthMethod::none;
-            for (const auto& o : acked)
+            im->link.neg_.recv_accm = 0xFFFFFFFF;
+            for (const auto& o : acked) {
                 if (o.type == lcp_opt::auth_protocol) im->link.neg_.we_authenticate = auth_of(o.value);
+                if (o.type == lcp_opt::accm && o.value.size() == 4) im->link.neg_.recv_accm = be32(o.value);
+            }
         }
         void on_nak(const std::vector<CpOption>& opts, bool reject) override { im->lcp_nak(opts, reject); }
         CpEvent classify_extra(const ControlPacket& p) override { return im->lcp_extra(static_cast<const LCP&>(p)); }
@@ -243,13 +246,16 @@ struct Link::Impl {
         std::uint16_t peer_mru = 1500;
         std::uint32_t peer_magic = 0;
         bool pfc = false, acfc = false;
+        std::uint32_t send_accm = 0xFFFFFFFF;  // RFC 1662 §7.1 default
         for (const auto& o : in) {
             switch (o.type) {
                 case lcp_opt::mru:
                     peer_mru = be16(o.value);
                     if (peer_mru < 128) naks.push_back({lcp_opt::mru, put16(1500)});  // RFC 1661 §6.1
                     break;
-                case lcp_opt::accm: break;
+                case lcp_opt::accm:
+                    if (o.value.size() == 4) send_accm = be32(o.value);
+                    break;
                 case lcp_opt::auth_protocol: {
                     // The peer wants to authenticate us (RFC 1661 §6.2): Nak with one we support.
                     peer_auth = auth_of(o.value);
@@ -299,6 +305,7 @@ struct Link::Impl {
         n.peer_authenticates = peer_auth;
         n.pfc = pfc;
         n.acfc = acfc;
+        n.send_accm = send_accm;
         return CrVerdict::ack;
     }
 
@@ -409,6 +416,7 @@ struct Link::Impl {
         im.we_done = im.link.neg_.we_authenticate == AuthMethod::none;
         im.peer_done = im.link.neg_.peer_authenticates == AuthMethod::none;
         im.start_echo();
+        if (im.link.cb_.lcp_opened) im.link.cb_.lcp_opened(im.link.neg_);
         if (im.we_done && im.peer_done) {
             st.next = Phase::network;
             im.start_network();
@@ -906,6 +914,7 @@ bool Link::open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::spa
             if (o.type == lcp_opt::auth_protocol) ours = auth_of(o.value);
             else if (o.type == lcp_opt::magic_number) im.lcp_policy.magic = be32(o.value);
             else if (o.type == lcp_opt::mru) im.lcp_policy.mru = be16(o.value);
+            else if (o.type == lcp_opt::accm && o.value.size() == 4) neg_.recv_accm = be32(o.value);
             else if (o.type != lcp_opt::accm && o.type != lcp_opt::pfc && o.type != lcp_opt::acfc) ok = false;
         }
         // The authentication the LAC asked for must be one our preference allows.

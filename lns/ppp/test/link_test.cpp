@@ -157,6 +157,43 @@ TEST(Link, MutualPapGoldenLog) {
     for (const auto& e : rec.events()) EXPECT_TRUE(e.permitted) << dl::core::format_golden(e);
 }
 
+// req: L2TP.sli
+TEST(Link, NegotiatedAccmsReportedWhenLcpOpens) {
+    // RFC 1662 §7.1: each side's Configure-Request ACCM says what it wants escaped towards it; an
+    // LNS reports both to the LAC in an SLI (RFC 2661 §6.14) once LCP is Opened.
+    World w;
+    LinkConfig client = client_config(AuthPreference::none);
+    client.accm = 0x000A0000;  // the client wants XON/XOFF escaped
+    LinkConfig lns = lns_config(AuthPreference::none);
+    lns.accm = 0;
+    w.make(w.a, 'A', lns, 0x10000000);
+    w.make(w.b, 'B', client, 0x20000000);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> opened;
+    // lcp_opened is a LinkConfig-time callback: rebuild A with it.
+    LinkCallbacks cb;
+    {
+        Endpoint& e = w.a;
+        Endpoint* other = &w.b;
+        cb.send = [&w, &e, other](std::uint16_t proto, std::vector<std::uint8_t> info) {
+            e.sent.emplace_back(proto, info);
+            w.loop.timers().arm(w.delay, [other, proto, info] {
+                if (other->link) other->link->receive(proto, info);
+            });
+        };
+        cb.random = [&e] { return e.next_random += 0x01010101; };
+        cb.lcp_opened = [&opened](const Negotiated& n) { opened.emplace_back(n.send_accm, n.recv_accm); };
+        e.link = std::make_unique<Link>(lns, std::move(cb), w.env, "A");
+    }
+    w.a.link->open();
+    w.b.link->open();
+    w.loop.advance(1s);
+    ASSERT_EQ(w.a.link->lcp_state(), CpState::opened);
+    ASSERT_EQ(opened.size(), 1u);
+    EXPECT_EQ(opened[0].first, 0x000A0000u) << "send ACCM: the client's request";
+    EXPECT_EQ(opened[0].second, 0u) << "receive ACCM: ours, acked";
+    EXPECT_EQ(w.a.link->negotiated().send_accm, 0x000A0000u);
+}
+
 TEST(Link, MutualChap) {
     World w;
     w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);

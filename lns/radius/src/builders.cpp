@@ -35,22 +35,22 @@ void add_nas(Radius& r, const NasInfo& nas) {
     }
 }
 
+/// A tagged string tunnel attribute (RFC 2868 §3: 252 octets after the tag), omitted when empty.
+void add_tagged(Radius& r, std::string_view name, AttributeType type, const std::string& v, std::uint8_t tag) {
+    if (v.empty()) return;
+    check_string(name, v, 252);
+    r.add_string(type, v, tag);
+}
+
 void add_tunnel(Radius& r, const CallTunnel& t) {
     if (t.tag == 0 || t.tag > 0x1F) throw std::invalid_argument("tunnel tag must be 1..31 (RFC 2868 §3.1)");
     r.add_integer(AttributeType::Tunnel_Type, t.type, t.tag);           // RFC 2868 §3.1
     r.add_integer(AttributeType::Tunnel_Medium_Type, t.medium, t.tag);  // RFC 2868 §3.2
-    if (!t.client_endpoint.empty()) {
-        check_string("Tunnel-Client-Endpoint", t.client_endpoint, 252);
-        r.add_string(AttributeType::Tunnel_Client_Endpoint, t.client_endpoint, t.tag);  // §3.3
-    }
-    if (!t.server_endpoint.empty()) {
-        check_string("Tunnel-Server-Endpoint", t.server_endpoint, 252);
-        r.add_string(AttributeType::Tunnel_Server_Endpoint, t.server_endpoint, t.tag);  // §3.4
-    }
-    if (!t.assignment_id.empty()) {
-        check_string("Tunnel-Assignment-Id", t.assignment_id, 252);
-        r.add_string(AttributeType::Tunnel_Assignment_Id, t.assignment_id, t.tag);  // §3.7
-    }
+    add_tagged(r, "Tunnel-Client-Endpoint", AttributeType::Tunnel_Client_Endpoint, t.client_endpoint, t.tag);  // §3.3
+    add_tagged(r, "Tunnel-Server-Endpoint", AttributeType::Tunnel_Server_Endpoint, t.server_endpoint, t.tag);  // §3.4
+    add_tagged(r, "Tunnel-Assignment-Id", AttributeType::Tunnel_Assignment_Id, t.assignment_id, t.tag);        // §3.7
+    add_tagged(r, "Tunnel-Client-Auth-ID", AttributeType::Tunnel_Client_Auth_Id, t.client_auth_id, t.tag);     // §3.9
+    add_tagged(r, "Tunnel-Server-Auth-ID", AttributeType::Tunnel_Server_Auth_Id, t.server_auth_id, t.tag);     // §3.10
 }
 
 }  // namespace
@@ -93,6 +93,14 @@ PreparedRequest build_ppp_access_request(const PppAuthRequest& q, const NasInfo&
     if (!q.calling_station_id.empty()) {
         check_string("Calling-Station-Id", q.calling_station_id);
         r.add_string(AttributeType::Calling_Station_Id, q.calling_station_id);  // §5.31
+    }
+    if (!q.connect_info.empty()) {
+        check_string("Connect-Info", q.connect_info);
+        r.add_string(AttributeType::Connect_Info, q.connect_info);  // RFC 2869 §5.11
+    }
+    if (!q.nas_port_id.empty()) {
+        check_string("NAS-Port-Id", q.nas_port_id);
+        r.add_string(AttributeType::NAS_Port_Id, q.nas_port_id);  // RFC 2869 §5.17
     }
     if (q.tunnel) add_tunnel(r, *q.tunnel);
     return out;

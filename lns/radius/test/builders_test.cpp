@@ -34,6 +34,7 @@ TEST(Builders, DialOutAccessRequestGoldenBytes) {
     EXPECT_THROW(build_dialout_access_request(std::string(254, 'x'), kNas), std::length_error);
 }
 
+// req: AAA.lns-attributes
 TEST(Builders, PapAccessRequest) {
     PppAuthRequest q;
     q.user_name = "cpe";
@@ -41,8 +42,10 @@ TEST(Builders, PapAccessRequest) {
     q.calling_station_id = "0301234";
     q.called_station_id = "0405678";
     q.nas_port = 7;
+    q.connect_info = "64000/56000";
+    q.nas_port_id = "l2tp 4711/42";
     q.tunnel = CallTunnel{.tag = 1, .server_endpoint = "192.0.2.10", .client_endpoint = "198.51.100.1",
-                          .assignment_id = "lac1"};
+                          .assignment_id = "lac1", .client_auth_id = "lac-1", .server_auth_id = "lns-1"};
     PreparedRequest p = build_ppp_access_request(q, kNas);
     const Radius& r = p.packet;
     EXPECT_EQ(p.user_password, "pw");
@@ -58,6 +61,10 @@ TEST(Builders, PapAccessRequest) {
     EXPECT_EQ(r.get_string(AttributeType::Tunnel_Server_Endpoint, 1), "192.0.2.10");
     EXPECT_EQ(r.get_string(AttributeType::Tunnel_Client_Endpoint, 1), "198.51.100.1");
     EXPECT_EQ(r.get_string(AttributeType::Tunnel_Assignment_Id, 1), "lac1");
+    EXPECT_EQ(r.get_string(AttributeType::Connect_Info), "64000/56000");
+    EXPECT_EQ(r.get_string(AttributeType::NAS_Port_Id), "l2tp 4711/42");
+    EXPECT_EQ(r.get_string(AttributeType::Tunnel_Client_Auth_Id, 1), "lac-1");
+    EXPECT_EQ(r.get_string(AttributeType::Tunnel_Server_Auth_Id, 1), "lns-1");
     // Tagged Tunnel-Type on the wire: 40 06 01 00 00 03 (RFC 2868 §3.1).
     const auto w = wire(r);
     const std::vector<std::uint8_t> tt{0x40, 0x06, 0x01, 0x00, 0x00, 0x03};

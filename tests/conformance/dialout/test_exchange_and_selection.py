@@ -134,7 +134,7 @@ def _daemons(c: dict) -> None:
         c["cpe2"]["sites"].append(_site(k))
     lnsd = c["lnsd"]
     lnsd["max-retransmits"] = 2
-    lnsd["timers"].update({"retransmit": "200ms", "retransmit-cap": "1s"})
+    lnsd["timers"].update({"retransmit": "200ms"})  # 2 retries: 200 + 400 ms, below the 8 s cap
     lnsd["tunnel-selection"] = {"mode": "round-robin", "dead-time": f"{DEAD_TIME_S}s"}
     lnsd["dialout"]["timers"]["trigger"] = "15s"
 

@@ -253,7 +253,7 @@ def auth_requests_for(env: Env, user: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # proxy (seed 003 "Sequence of Events on the LNS"; seed 004 "Proxy authentication")
 
-@pytest.mark.req("LNS.proxy", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install", "LAB.freeradius")
+@pytest.mark.req("LNS.proxy", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install", "LAB.freeradius", "AAA.lns-attributes")
 def test_proxy_lcp_and_proxy_chap_verified_by_lns_radius(env):
     """lac (CHAP with the client) -> ICRQ/ICCN with proxy LCP + proxy CHAP -> lnsd starts LCP
     Opened without renegotiation, verifies the LAC's CHAP exchange through the LNS RADIUS server,
@@ -285,6 +285,13 @@ def test_proxy_lcp_and_proxy_chap_verified_by_lns_radius(env):
         reqs = auth_requests_for(env, ALICE["user"])
         assert len(reqs) == 1 and "CHAP-Password" in reqs[0], f"one CHAP Access-Request expected: {reqs}"
         p = incoming_ppp(d, ALICE["user"])[0]
+        # What operators key their policies on (RFC 2809; RFC 2865 §5.30-5.31; RFC 2869 §5.11, §5.17;
+        # RFC 2868 §3.9-3.10), as the real FreeRADIUS logged it: the ICRQ's Called / Calling Number,
+        # the LAC's and our Host Name, the ICCN's connect speed, the port (tunnel/session).
+        for want in (f'Called-Station-Id = "{ALICE["called"]}"', f'Calling-Station-Id = "{ALICE["site"]}"',
+                     'Tunnel-Client-Auth-Id:1 = "lac"', 'Tunnel-Server-Auth-Id:1 = "lns"', "Connect-Info = ",
+                     'NAS-Port-Id = "l2tp '):
+            assert want in reqs[0], f"{want!r} missing from the PPP Access-Request:\n{reqs[0]}"
         assert p["peer-ip"] == ALICE["framed_ip"] and p["lcp"] == "Opened", p
         assert p["access-routes"] == ["10.10.1.0/24", f"{ALICE['framed_ip']}/32"], p
         assert_home_reaches_remote(env, ALICE)
@@ -292,7 +299,7 @@ def test_proxy_lcp_and_proxy_chap_verified_by_lns_radius(env):
         hang_up(env, ALICE, d)
 
 
-@pytest.mark.req("ACCT.interim", "ACCT.start-stop")
+@pytest.mark.req("ACCT.interim", "ACCT.start-stop", "AAA.lns-attributes")
 def test_accounting_start_interim_stop_reach_freeradius(env):
     """Accounting of an incoming session at the real FreeRADIUS (detail file): Start at IPCP up,
     Interim-Update every local 2 s (overriding the Access-Accept's 600, RFC 2869 §2.1) with

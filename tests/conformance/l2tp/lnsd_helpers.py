@@ -23,6 +23,7 @@ if str(BUILD / "bindings" / "dlab") not in dlab.__path__:
 LNS_ADDR = "198.51.100.1"
 LAC_ADDR = "198.51.100.2"    # configured peer with a secret and hidden AVPs
 LAC2_ADDR = "198.51.100.3"   # unlisted peer: default profile, no secret
+LAC3_ADDR = "198.51.100.4"   # configured peer without a secret whose Host Name must be scripted-lac
 SECRET = "s3cret"
 
 CONFIG = f"""
@@ -31,8 +32,12 @@ hostname: lnsd-test
 receive-window: 8
 peers:
   - {{address: {LAC_ADDR}, secret: {SECRET}, hide-avps: true}}
+  - {{address: {LAC3_ADDR}, secret: "", host-name: scripted-lac}}
 timers: {{hello: 60s, retransmit: 1s, tunnel-hold: 2s}}
 shutdown-wait: 2s
+ppp-profiles:
+  incoming-test: {{keepalive: 1s, echo-failures: 2}}   # LCP Echo on incoming calls
+incoming: {{profile: incoming-test, authentication: none}}
 """
 
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from lnsd_helpers import LAC2_ADDR, LAC_ADDR, LNS_ADDR, SECRET
+from lnsd_helpers import LAC2_ADDR, LAC3_ADDR, LAC_ADDR, LNS_ADDR, SECRET
 
 from dlab import netns
 from dlab.wait import wait_for
@@ -41,9 +41,10 @@ class Lac:
     def close(self):
         self.sock.close()
 
-    def open(self, secret: str | None, tid: int = 11, response_secret: str | None = None):
+    def open(self, secret: str | None, tid: int = 11, response_secret: str | None = None,
+             host_name: str = "scripted-lac"):
         L2TP = P().L2TP
-        kw = {"assigned_tunnel_id": tid, "host_name": "scripted-lac"}
+        kw = {"assigned_tunnel_id": tid, "host_name": host_name}
         chal = os.urandom(16)
         if secret:
             kw["challenge"] = chal
@@ -140,6 +141,113 @@ def test_unknown_mandatory_avp_tears_the_tunnel_down(lab):
         stop = lac.l2tp.expect("StopCCN", within=3.0)
         assert stop.result_code["result"] == 2 and stop.result_code["error"] == 8  # §4.1, §4.4.2
     finally:
+        lac.close()
+
+
+@pytest.mark.req("L2TP.unknown-message-type")
+@pytest.mark.parametrize("m_bit", [True, False], ids=["M-set", "M-clear"])
+def test_unknown_message_type_clears_the_tunnel_only_with_the_m_bit(lab, m_bit):
+    # RFC 2661 §4.4.1: M set on the Message Type AVP of an unknown type: "the tunnel MUST be
+    # cleared"; M clear: the message may be ignored (it is still acknowledged, §5.8).
+    lab_, lnsd = lab
+    lac = Lac(lab_, LAC2_ADDR)
+    try:
+        lac.open(None, tid=15 if m_bit else 16)
+        lac.l2tp.expect("ZLB", within=2.0)
+        msg = P().L2TP.control(99)
+        if not m_bit:
+            msg.remove_avp("Message Type")
+            msg.add_avp(0, b"\x00\x63", mandatory=False)
+        lac.l2tp.send(msg)
+        if m_bit:
+            stop = lac.l2tp.expect("StopCCN", within=3.0)
+            assert stop.result_code["result"] == 2 and stop.result_code["error"] == 3, stop.result_code
+        else:
+            lac.l2tp.expect("ZLB", within=2.0)
+            st = lnsd.show("tunnel", str(lac.tunnel))
+            assert st and st[0]["state"] == "established", st
+        assert lnsd.show("summary")["system"]["counters"]["unknown-message-type"] >= 1
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(lac.tunnel), check=False)  # later tests count LAC2's tunnels
+        lac.close()
+
+
+@pytest.mark.req("L2TP.host-name")
+def test_lac_with_another_host_name_than_configured_is_refused(lab):
+    # JunosE "Implementing L2TP": the LNS checks the LAC's host name (peers[].host-name) and tunnel
+    # password; another name gets StopCCN 4 (RFC 2661 §4.4.2) and no SCCRP.
+    lab_, lnsd = lab
+    lac = Lac(lab_, LAC3_ADDR)
+    try:
+        before = lnsd.show("summary")["system"]["counters"]["host-name-refused"]
+        lac.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=17, host_name="impostor"))
+        stop = lac.l2tp.expect("StopCCN", within=3.0)
+        assert stop.result_code["result"] == 4, stop.result_code
+        assert lnsd.show("summary")["system"]["counters"]["host-name-refused"] == before + 1
+    finally:
+        lac.close()
+    ok = Lac(lab_, LAC3_ADDR)
+    try:
+        ok.open(None, tid=19)  # the configured name: SCCRP
+        ok.l2tp.expect("ZLB", within=2.0)
+        assert lnsd.show("tunnel", str(ok.tunnel))[0]["state"] == "established"
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(ok.tunnel), check=False)
+        ok.close()
+
+
+def _lcp_from_lnsd(code: int):
+    """Matcher: a data message carrying an LCP packet of `code` (1 Configure-Request, 9 Echo-Request…)."""
+    def match(m) -> bool:
+        if not m.is_data:
+            return False
+        ppp = P().ppp_parse(m.payload)
+        return ppp["protocol"] == P().PROTO_LCP and ppp["packet"].code == code
+    return match
+
+
+@pytest.mark.req("L2TP.priority", "L2TP.sli", "PPP.keepalive")
+def test_incoming_call_lcp_frames_carry_p_then_sli_then_echo_timeout_clears_with_cdn_1(lab):
+    """One incoming call, the scripted LAC playing the PPP client too: lnsd's LCP frames carry the P
+    bit (RFC 2661 §3.1); once LCP is Opened an SLI carries the ACCM the client asked for (§6.14,
+    RFC 1662 §7.1); LCP Echo-Requests (keepalive 1 s, 2 misses: `ppp-profiles` of the incoming
+    profile) go unanswered and lnsd clears the call with CDN Result 1 naming the echo timeout."""
+    lab_, lnsd = lab
+    L2TP, pr = P().L2TP, P()
+    lac = Lac(lab_, LAC2_ADDR)
+    try:
+        lac.open(None, tid=18)
+        lac.l2tp.expect("ZLB", within=2.0)
+        s = lac.call(18)
+
+        def send_ppp(packet):
+            lac.l2tp.send(L2TP.data(tunnel_id=lac.tunnel, session_id=s, payload=packet.frame()), auto_seq=False,
+                          fill_tunnel_id=False)
+
+        req = lac.l2tp.expect(_lcp_from_lnsd(1), within=5.0)
+        assert req.priority, "LCP Configure-Request without the P bit"
+        theirs = pr.ppp_parse(req.payload)["packet"]
+        ack = pr.LCP(2, theirs.identifier)
+        for t, v in theirs.options:
+            ack.add_option(t, v)
+        send_ppp(ack)
+        mine = pr.LCP(1, 0x33)
+        mine.add_option(2, bytes.fromhex("000a0000"))  # ACCM: escape XON / XOFF towards us
+        mine.add_option(5, os.urandom(4))
+        send_ppp(mine)
+        got = lac.l2tp.expect(_lcp_from_lnsd(2), within=3.0)
+        assert got.priority and pr.ppp_parse(got.payload)["packet"].identifier == 0x33
+        sli = lac.l2tp.expect("SLI", within=3.0)
+        assert sli.session_id == 18, sli
+        accm = sli.get("ACCM")
+        assert accm["send_accm"] == 0x000A0000, accm
+        echo = lac.l2tp.expect(_lcp_from_lnsd(9), within=3.0)
+        assert echo.priority, "LCP Echo-Request without the P bit (RFC 2661 §3.1 names keepalives)"
+        cdn = lac.l2tp.expect("CDN", within=20.0)
+        rc = cdn.result_code
+        assert rc["result"] == 1 and "echo timeout" in (rc.get("message") or ""), rc
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(lac.tunnel), check=False)
         lac.close()
 
 

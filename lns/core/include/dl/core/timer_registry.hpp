@@ -20,12 +20,15 @@ struct TimerSpec {
     Duration min{};
     Duration max{};
     std::string description;
+    /// Why `min` is the minimum, when a standard sets it (e.g. "RFC 2661 §5.8: ..."); appended to
+    /// the "is below the minimum" configuration error. "" = a plain range.
+    std::string min_rule;
 };
 
 /// The timers this project knows by name, with defaults and bounds (one table; parts register them
 /// into their own registry with register_well_known_timers() or add their own specs):
 ///  trigger 30s [1s..1h], dormant 300s [1s..24h], hello 60s [1s..1h], retransmit 1s [100ms..30s],
-///  retransmit-cap 8s [1s..2m], ppp-restart 3s [100ms..1m], radius-retry 3s [100ms..1m].
+///  retransmit-cap 8s [8s..2m], ppp-restart 3s [100ms..1m], radius-retry 3s [100ms..1m].
 const std::vector<TimerSpec>& well_known_timers();
 
 /// Named timers with defaults, bounds and configured overrides. Lookups are by name; values are

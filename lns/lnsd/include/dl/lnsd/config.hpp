@@ -22,6 +22,10 @@ struct PeerConfig {
     core::Ipv4Address address;
     std::string secret;             ///< tunnel secret (RFC 2661 §4.4.3, §5.1.1); "" = none
     bool hide_avps = false;         ///< hide session AVPs towards this peer (§4.3)
+    /// `host-name`: the Host Name AVP (RFC 2661 §4.4.3) this peer must send in its SCCRQ / SCCRP;
+    /// another is refused with StopCCN 4 (JunosE "Implementing L2TP": the LNS verifies the LAC's
+    /// host name and tunnel password). Unset: any name.
+    std::optional<std::string> host_name;
 };
 
 /// How equal-preference endpoints are chosen for outgoing calls (issue 4 "Tunnel selection").
@@ -40,8 +44,8 @@ enum class SelectionMode { round_robin, weighted };
 /// accept-unknown-peers: true # peers not listed may open tunnels (with the default secret)
 /// require-sequencing: false
 /// early-data-frames: 4       # data kept per call before its OCCN / ICCN, 0..64 (0 = dropped)
-/// peers: [{address: 10.0.0.2, secret: s3cret, hide-avps: true}]
-/// timers: {hello: 60s, retransmit: 1s, retransmit-cap: 8s, tunnel-hold: 31s}
+/// peers: [{address: 10.0.0.2, secret: s3cret, hide-avps: true, host-name: lac-1}]
+/// timers: {hello: 60s, retransmit: 1s, retransmit-cap: 8s, tunnel-hold: 31s}  # retransmit-cap >= 8s (§5.8)
 /// tunnel-selection: {mode: round-robin|weighted, dead-time: 60s}
 /// shutdown-wait: 3s          # bounded wait for StopCCN acknowledgements on SIGTERM
 /// ```

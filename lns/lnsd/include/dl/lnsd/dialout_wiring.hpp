@@ -80,7 +80,12 @@ struct PppProfileConfig {
     core::Ipv4Address local_address{};        ///< our IPCP address (0 = none)
     std::optional<core::Ipv4Prefix> pool;     ///< peer addresses when RADIUS gives none
     core::Ipv4Address dns1{}, dns2{};
-    std::uint8_t echo_failures = 5;
+    std::uint8_t echo_failures = 5;           ///< `echo-failures`: unanswered Echo-Requests, then down
+    /// `keepalive`: LCP Echo-Request interval (RFC 1661 §5.8) of incoming calls using this profile
+    /// (dial-out calls take their dial-out profile's `keepalive`); 0s = none. After
+    /// `echo-failures` unanswered requests the link goes down and the call is cleared with CDN
+    /// Result 1 (RFC 2661 §4.4.2, loss of carrier), Error Message "PPP: echo timeout".
+    core::Duration keepalive = std::chrono::seconds(30);
 };
 
 /// LNS authentication mode for incoming calls (seeds 003/004, issue 5).
@@ -102,7 +107,8 @@ enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory
 ///     lns-radius:                   # PPP authentication of the CPE (default: the radius list)
 ///       authentication: [{address: 192.0.2.11, secret: lns-secret, require-message-authenticator: false}]
 /// ppp-profiles:                     # extra PPP options of a dialout profile (same name)
-///   isdn: {local-address: 198.18.0.1, pool: 198.18.0.0/24, dns: [192.0.2.53], echo-failures: 5}
+///   isdn: {local-address: 198.18.0.1, pool: 198.18.0.0/24, dns: [192.0.2.53], echo-failures: 5,
+///          keepalive: 30s}            # LCP Echo interval of incoming calls (0s = none)
 /// incoming:                         # PPP on incoming calls (ICRQ/ICCN)
 ///   virtual-router: default
 ///   profile: isdn
@@ -153,6 +159,7 @@ struct WiringCounters {
     std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
     std::uint64_t ppp_auth_refused = 0;  ///< credentials RADIUS cannot carry (also in ppp_auth_rejects); not sent
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
+    std::uint64_t sli_sent = 0;  ///< SLIs with the negotiated ACCMs (RFC 2661 §6.14), one per LCP Opened
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
     std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
     std::uint64_t acct_interims = 0;           ///< Interim-Updates sent (RFC 2866 §5.1 value 3)
@@ -230,7 +237,9 @@ private:
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
     void link_down(std::uint64_t call, std::string cause);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
-    void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason);
+    /// `cdn`: the CDN Result Code when the L2TP session is still up (default 3, administrative).
+    void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason,
+                   l2tp::CdnResult cdn = l2tp::CdnResult::Administrative);
     void remove_routes(Call& c);
     /// Accounting-Request Start / Interim-Update / Stop of a call (RFC 2866 §5.1, RFC 2867 §4.1).
     void account(Call& c, radius::client::AcctStatus status, std::string_view cause);

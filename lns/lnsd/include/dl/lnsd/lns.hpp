@@ -111,6 +111,11 @@ public:
     /// the timer that found the tunnel lost).
     std::function<void(CallHandle, const l2tp::engine::CallFailure&)> on_disconnected;
     std::function<void(CallHandle, std::span<const std::uint8_t>)> on_ppp_frame;
+    /// SLI (RFC 2661 §6.14) on an established call: the ACCMs PPP negotiated (LCP, RFC 1662 §7.1),
+    /// which the LAC applies to its async framing. False if the call is unknown or not established.
+    bool set_link_info(CallHandle c, const l2tp::Accm& accm);
+    /// The LAC's Host Name (SCCRQ / SCCRP, RFC 2661 §4.4.3) on a tunnel; "" if unknown.
+    std::string peer_host_name(std::uint16_t tunnel) const { return engine_->peer_host_name(tunnel); }
     /// A PPP frame (address/control + protocol + information) on an established session, as one
     /// data message (RFC 2661 §3.1; Ns when sequencing, §5.9). False if the session is unknown.
     bool send_ppp(CallHandle c, std::span<const std::uint8_t> frame);
@@ -139,10 +144,14 @@ public:
     std::size_t clear_destination(core::Ipv4Address a);
     /// Closes one tunnel (StopCCN) with all its sessions. Returns tunnels closed (all engines).
     std::size_t clear_tunnel(std::uint16_t tunnel);
-    /// Clears one session (CDN Result 3, administrative, Error Message "session cleared by
-    /// administrator"); its owner is told once, inside this call, through on_disconnected
-    /// (ended_by local_disconnect). False if unknown.
-    bool clear_session(std::uint16_t tunnel, std::uint16_t session);
+    /// Clears one session with a CDN (RFC 2661 §6.12): by default Result 3, administrative, Error
+    /// Message "session cleared by administrator"; `result` / `message` when the cause is another
+    /// (e.g. Result 1 and "PPP: echo timeout" for a client that stopped answering LCP Echo). Its
+    /// owner is told once, inside this call, through on_disconnected (ended_by local_disconnect).
+    /// False if unknown.
+    bool clear_session(std::uint16_t tunnel, std::uint16_t session,
+                       l2tp::CdnResult result = l2tp::CdnResult::Administrative,
+                       std::string message = "session cleared by administrator");
     /// A shut-down destination keeps its tunnels but accepts no new ones; `on=false` re-enables.
     void shutdown_destination(core::Ipv4Address a, bool on = true);
     /// System level: StopCCN to every tunnel (SIGTERM). Returns tunnels closed.

@@ -42,6 +42,10 @@ struct PeerPolicy {
     bool accept = true;
     StopCcnResult refuse_result = StopCcnResult::NotAuthorized;
     std::string refuse_message;
+    /// The Host Name AVP (§4.4.3) this peer must send in its SCCRQ / SCCRP; a different one (or
+    /// none) is refused with StopCCN 4 like a failed tunnel authentication (JunosE "Implementing
+    /// L2TP": the LNS verifies the LAC's host name and tunnel password). nullopt = any name.
+    std::optional<std::string> peer_host_name;
     friend bool operator==(const PeerPolicy&, const PeerPolicy&) = default;
 };
 
@@ -74,6 +78,10 @@ struct OutgoingCall {
     std::string called_number;
     std::optional<std::string> sub_address;
     std::uint32_t min_bps = 0, max_bps = 0;
+    /// Bearer / Framing Type bits wanted (§4.4.5). LNS role: the OCRQ carries only the bits the
+    /// LAC set in its Bearer / Framing Capabilities (§4.4.3: "MUST only be set by the LNS for an
+    /// OCRQ if it was set in the ... Capabilities AVP received from the LAC"); when a non-zero
+    /// request has none left, no OCRQ is sent and the call ends (call_ended, not_placed, Result 5).
     std::uint32_t bearer_type = kBearerDigital;
     std::uint32_t framing_type = kFramingSync;
     std::uint32_t call_serial_number = 0;
@@ -117,8 +125,11 @@ enum class CallEndedBy : std::uint8_t {
                        ///< M-bit AVP, §5.1.1 authentication, §4.4.2 refusal / version); Result Code 1
     timeout,           ///< the tunnel was lost: retransmissions exhausted (§5.8, a HELLO included, §6.5)
                        ///< or setup not finished within the hello interval; Result Code 1
+    not_placed,        ///< the engine never sent the OCRQ: the LAC's Bearer / Framing Capabilities
+                       ///< (§4.4.3) offer none of the call's Bearer / Framing Type bits (Result 5),
+                       ///< or our tunnel was discarded on equal Tie Breakers (§4.4.3, Result 1)
 };
-/// "peer-cdn", "local-disconnect", "engine-cdn", "peer-stopccn", "local-stopccn", "timeout".
+/// "peer-cdn", "local-disconnect", "engine-cdn", "peer-stopccn", "local-stopccn", "timeout", "not-placed".
 const char* to_string(CallEndedBy by) noexcept;
 
 /// Why a call failed or ended (CDN, §6.12; §4.4.2 Result and Error Codes, §4.4.10 Q.931 Cause).
@@ -171,6 +182,14 @@ struct EngineStats {
     std::uint64_t malformed = 0, invalid = 0, unknown_tunnel = 0, unknown_session = 0, not_permitted = 0,
                   data_in = 0, data_out = 0, data_dropped = 0, auth_failures = 0,
                   refused = 0;  ///< SCCRQs refused by PeerPolicy::accept
+    /// Outgoing calls not placed because the LAC's Bearer / Framing Capabilities (RFC 2661 §4.4.3)
+    /// offer none of the requested Bearer / Framing Type bits (call_ended, not_placed, Result 5).
+    std::uint64_t capability_refused = 0;
+    /// Control messages with an unknown Message Type: with the M bit set the tunnel is cleared
+    /// (StopCCN 2 / error 3), without it the message is ignored (RFC 2661 §4.4.1).
+    std::uint64_t unknown_message_type = 0;
+    /// SCCRQ / SCCRP whose Host Name is not PeerPolicy::peer_host_name (StopCCN 4).
+    std::uint64_t host_name_refused = 0;
     /// Early data (EngineConfig::early_data_frames): frames kept before OCCN / ICCN, delivered after
     /// it, dropped because the session already kept K, discarded because the call ended first.
     std::uint64_t data_early_kept = 0, data_early_delivered = 0, data_early_dropped = 0,
@@ -180,6 +199,12 @@ struct EngineStats {
 
 class Tunnel;
 class Session;
+
+/// RFC 2661 §3.1 Priority (P) bit of a data message: set on PPP control frames — LCP (Echo
+/// included), authentication, the NCPs: PPP Protocol 0x8000..0xffff (RFC 1661 §2) — so they are
+/// preferred in queues under congestion. `frame` is a PPP frame with or without Address and
+/// Control (FF 03, RFC 1662 §3.1), Protocol possibly compressed (then never a control protocol).
+bool ppp_priority(std::span<const std::uint8_t> frame) noexcept;
 
 /// Registers the timers this engine uses (if absent): retransmit, retransmit-cap, hello (the
 /// well-known ones), zlb-ack 100ms [1ms..1s], tunnel-hold 31s [1s..5m] (§5.7).
@@ -222,7 +247,8 @@ public:
     /// (nothing sent, no upcall) if the session is unknown or already ended.
     bool disconnect(SessionKey s, CdnResult result, std::optional<GeneralError> error = std::nullopt,
                     std::optional<Q931Cause> q931 = std::nullopt, std::string message = {});
-    /// Sends a PPP frame on an established session (data message §3.1, Ns/Nr if sequencing §5.9).
+    /// Sends a PPP frame on an established session (data message §3.1, Ns/Nr if sequencing §5.9;
+    /// the P bit on PPP control frames, ppp_priority()).
     bool send_ppp(SessionKey s, std::span<const std::uint8_t> frame);
     /// LAC role: WEN (§6.13) with the call's error counters.
     bool wan_error(SessionKey s, const CallErrors& errors);
@@ -243,6 +269,8 @@ public:
     };
     /// nullopt if the session is unknown or not established.
     std::optional<PeerIds> peer_ids(SessionKey s) const;
+    /// The Host Name AVP (§4.4.3) of the peer's SCCRQ / SCCRP; "" if unknown or not yet received.
+    std::string peer_host_name(std::uint16_t tunnel) const;
     /// The policy a tunnel was created with (secret, hiding), nullptr if unknown.
     const PeerPolicy* tunnel_policy(std::uint16_t tunnel) const;
     std::size_t tunnel_count() const noexcept { return tunnels_.size(); }

@@ -81,6 +81,8 @@ struct NetworkInfo {
     std::uint32_t local_ip = 0, peer_ip = 0, dns1 = 0, dns2 = 0;
 };
 
+struct Negotiated;
+
 /// Output of the engine. All optional except send.
 struct LinkCallbacks {
     /// A PPP packet to transmit: Protocol (host order) + Information (the caller frames it).
@@ -88,6 +90,9 @@ struct LinkCallbacks {
     /// Authenticator: check these credentials; answer later with Link::verify_result(ticket, …).
     std::function<void(std::uint32_t ticket, const Credentials&)> verify;
     std::function<void(const NetworkInfo&)> network_up;
+    /// LCP reached Opened (negotiated or accepted from proxy LCP); `negotiated()` holds its options
+    /// (the ACCMs an LNS reports to the LAC in an SLI, RFC 2661 §6.14). Before authentication.
+    std::function<void(const Negotiated&)> lcp_opened;
     /// The link reached Dead (cause: why, e.g. "authentication failed", "echo timeout").
     std::function<void(std::string_view cause)> link_down;
     /// Network-layer packet other than control (e.g. 0x0021 IPv4) received while Network.
@@ -114,6 +119,10 @@ struct Negotiated {
     AuthMethod we_authenticate = AuthMethod::none;  ///< agreed in our acked Configure-Request
     AuthMethod peer_authenticates = AuthMethod::none;  ///< agreed in the peer's request we acked
     bool pfc = false, acfc = false;
+    /// Async-Control-Character-Map (RFC 1662 §7.1; all ones when not negotiated): `send_accm` the
+    /// peer asked for in its acked Configure-Request (characters to escape towards it),
+    /// `recv_accm` ours the peer acked. An LNS hands both to the LAC in an SLI (RFC 2661 §6.14).
+    std::uint32_t send_accm = 0xFFFFFFFF, recv_accm = 0xFFFFFFFF;
     std::string peer_name;                          ///< authenticated peer name
     NetworkInfo network;
 };

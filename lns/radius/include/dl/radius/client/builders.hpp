@@ -36,6 +36,8 @@ struct CallTunnel {
     std::string server_endpoint;                ///< LNS address (the tunnel initiator here)
     std::string client_endpoint;                ///< LAC address
     std::string assignment_id;                  ///< empty: omitted
+    std::string client_auth_id;                 ///< Tunnel-Client-Auth-ID (§3.9): the LAC's Host Name; empty: omitted
+    std::string server_auth_id;                 ///< Tunnel-Server-Auth-ID (§3.10): our Host Name; empty: omitted
 };
 
 /// PPP authentication request of the peer (the LNS checks the CPE).
@@ -49,6 +51,8 @@ struct PppAuthRequest {
     std::vector<std::uint8_t> chap_challenge;   ///< CHAP: the challenge the LNS sent
     std::string calling_station_id;             ///< empty: omitted
     std::string called_station_id;              ///< empty: omitted
+    std::string connect_info;                   ///< Connect-Info (RFC 2869 §5.11), e.g. "64000/64000"; empty: omitted
+    std::string nas_port_id;                    ///< NAS-Port-Id (RFC 2869 §5.17); empty: omitted
     std::optional<std::uint32_t> nas_port;
     std::optional<CallTunnel> tunnel;
 };
@@ -62,7 +66,9 @@ struct PreparedRequest {
 /// PPP authentication Access-Request: User-Name, (PAP) User-Password via PreparedRequest or (CHAP)
 /// CHAP-Password = ident + response and CHAP-Challenge (RFC 2865 §5.3, §5.40), NAS-IP-Address,
 /// NAS-Identifier, NAS-Port, NAS-Port-Type Virtual (5, §5.41), Service-Type Framed (2),
-/// Framed-Protocol PPP (1, §5.7), Calling/Called-Station-Id, tagged tunnel attributes.
+/// Framed-Protocol PPP (1, §5.7), Calling/Called-Station-Id (§5.31, §5.30), Connect-Info and
+/// NAS-Port-Id (RFC 2869 §5.11, §5.17), tagged tunnel attributes (RFC 2868 §3.1-§3.4, §3.7, §3.9,
+/// §3.10).
 /// std::invalid_argument for an empty CHAP challenge or a tag outside 1..0x1F.
 PreparedRequest build_ppp_access_request(const PppAuthRequest& req, const NasInfo& nas);
 
