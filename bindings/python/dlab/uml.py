@@ -94,7 +94,7 @@ class Guest:
         for fname, text in self.etc_ppp.items():
             f = self.dir / "etc-ppp" / fname
             f.write_text(text)
-            f.chmod(0o600 if "secrets" in fname else 0o644)
+            f.chmod(0o600 if "secrets" in fname else 0o755 if text.startswith("#!") else 0o644)
         (self.dir / "run.sh").write_text(self.run_script + "\n")
 
     def argv(self, serial_fds: tuple[int, ...] = ()) -> list[str]:
