@@ -27,7 +27,8 @@ import pytest
 
 from dlab import lab as L
 from dlab import uml
-from dlab.dialout_lab import build_dir_or_skip, default_topology, site_destination, site_key, site_number, start_daemons
+from dlab.dialout_lab import (build_dir_or_skip, default_topology, site_destination, site_key, site_number,
+                              start_daemons, wait_dialout_state)
 from dlab.wait import WaitTimeout, wait_for
 
 pytestmark = [pytest.mark.interop, pytest.mark.dialout, pytest.mark.ppp]
@@ -130,19 +131,7 @@ def session(lab, k: int) -> dict:
 
 
 def wait_state(lab, k: int, states: set[str], within: float = 40) -> dict:
-    seen: list = []
-
-    def probe():
-        try:
-            s = session(lab, k)
-        except Exception:  # noqa: BLE001 - not created yet
-            return None
-        seen[:] = [s]
-        return s if s.get("state") in states else None
-    try:
-        return wait_for(probe, within, f"dial-out session {key(k)} in {sorted(states)}")
-    except WaitTimeout as e:
-        raise AssertionError(f"{e}; session: {seen}; pppd log:\n{pppd_log(lab, k)[-3000:]}") from None
+    return wait_dialout_state(lab.d, key(k), states, within, lambda: f"pppd log:\n{pppd_log(lab, k)[-3000:]}")
 
 
 def pppd_log(lab, k: int) -> str:

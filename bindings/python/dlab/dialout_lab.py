@@ -178,6 +178,27 @@ def start_daemons(lab: Lab, bdir: Path, configure: Callable[[dict[str, dict]], N
     return d
 
 
+def wait_dialout_state(d: Lnsd, key: str, states: set[str], within: float = 30,
+                       context: Callable[[], str] | None = None) -> dict:
+    """Wait (≤ `within` s) until lnsd's dial-out session `key` is in one of `states`; returns its
+    `show l2tp dial-out session KEY` entry. AssertionError on timeout with the last entry seen and
+    `context()` (e.g. a peer's log)."""
+    from .wait import WaitTimeout, wait_for
+    seen: list = []
+
+    def probe():
+        try:
+            s = d.ctl("show", "l2tp", "dial-out", "session", key)
+        except Exception:  # noqa: BLE001 - no such session yet
+            return None
+        seen[:] = [s]
+        return s if s.get("state") in states else None
+    try:
+        return wait_for(probe, within, f"dial-out session {key} in {sorted(states)}")
+    except WaitTimeout as e:
+        raise AssertionError(f"{e}; session: {seen}" + (f"\n{context()}" if context else "")) from None
+
+
 def start_pppd_cpe(lab: Lab, bdir: Path, configs: dict[str, dict]):
     """cpe-emu's sites (role `cpe`) answered by pppd on a UML guest (dlab.pppd_cpe.PppdCpe); the
     first site with a `tun` owns the remote office LAN (the CPE's address on the `site` link)."""
