@@ -15,8 +15,7 @@ to the async HDLC pppd speaks, RFC 1662 §4/§5; an analog call relayed as is). 
   (10.10.1.254/24), a default route over ppp0, forwarding on, so `remote` reaches `home`.
 
 Extra pppd options per site number come from the `pppd` role of the configs (``{"5551001":
-["mru", "1000"]}``). pppd runs in a loop (one pppd per call, `nodetach`, options re-read each
-time); its debug log is ``<run>/guests/pppd-cpe/out/pppd-ttyS<k>.log``.
+["mru", "1000"]}``). pppd runs in a loop (one pppd per call, `nodetach`); its debug log is ``<run>/guests/pppd-cpe/out/pppd-ttyS<k>.log``.
 """
 from __future__ import annotations
 
@@ -149,11 +148,3 @@ class PppdCpe:
     def log(self, number: str) -> str:
         """pppd's debug log of the site's line (every packet sent and received, as pppd decodes it)."""
         return self.guest.read_out(f"pppd-{self.tty(number)}.log") if self.guest else ""
-
-    def set_options(self, number: str, options: list[str], within: float = 20.0) -> None:
-        """Replaces the site's extra pppd options and restarts its pppd (the next call uses them)."""
-        k = [s.number for s in self.sites].index(number)
-        self.sites[k].options = list(options)
-        f = self.guest.dir / "etc-ppp" / f"site-ttyS{k}"
-        f.write_text(self.sites[k].options_file(f"ttyS{k}"))
-        self.guest.run(f"pkill -f 'pppd /dev/ttyS{k} '", within)

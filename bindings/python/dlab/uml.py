@@ -169,7 +169,7 @@ class Guest:
 
     def run(self, script: str, within: float = 20.0) -> int:
         """Run shell text in the guest (as root, from PID 1) and wait ≤ `within` s for its exit
-        status, which is returned. LabError-free: a WaitTimeout names the script."""
+        status, which is returned; WaitTimeout (naming the script) if it does not finish."""
         self._runs += 1
         f = self.dir / f"cmd-{self._runs}.sh"
         f.write_text(script + "\n")
