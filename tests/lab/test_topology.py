@@ -61,3 +61,10 @@ def test_conformance_matrix_is_current():
     from dlab import conformance
     fresh = conformance.generate()
     assert conformance.MATRIX.read_text() == fresh, "docs/conformance.md is stale: run ci/gen-conformance"
+
+
+def test_cpe_kind_defaults_to_cpe_emu_and_is_validated():
+    assert T.parse(copy.deepcopy(GOOD)).cpe == "emu"
+    assert T.parse({**copy.deepcopy(GOOD), "cpe": "pppd"}).cpe == "pppd"
+    with pytest.raises(T.TopologyError, match=r"cpe: 'ppp' is not a CPE kind \(emu, pppd\)"):
+        T.parse({**copy.deepcopy(GOOD), "cpe": "ppp"})

@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--keep", action="store_true", help="leave the lab up for ./lab shell")
     s.add_argument("--scenario", default="default", help="scenario or topology name")
     s.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    s.add_argument("--cpe", choices=("emu", "pppd"), default=None,
+                   help="who answers at the remote office: cpe-emu, or real pppd on a UML guest")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("scenario", help="run your own scenario files (Python or YAML, docs/scenarios.md)")

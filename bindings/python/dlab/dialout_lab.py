@@ -64,6 +64,7 @@ class Lnsd:
         self.lab, self.bdir = lab, bdir
         self.sock = str(lab.run_dir / "lnsd.sock")
         self.events = lab.run_dir / "lnsd-events.jsonl"
+        self.pppd = None   # dlab.pppd_cpe.PppdCpe when the topology says `cpe: pppd`
 
     def ctl(self, *words: str):
         cp = self.lab.exec("lns", [str(self.bdir / "lns/lnsd/lnsctl"), "--socket", self.sock, "--json", *words],
@@ -150,22 +151,69 @@ def start_daemons(lab: Lab, bdir: Path, configure: Callable[[dict[str, dict]], N
 
     `configure(configs)` may edit the default configurations (see daemon_configs) in place first,
     e.g. scaled-down dial-out timers or another exchange behaviour; a role whose config it sets to
-    None is not started (lnsd always is)."""
+    None is not started (lnsd always is).
+
+    With the topology's `cpe: pppd` the sites of role `cpe` are answered by real pppd on a UML
+    guest instead of cpe-emu (dlab.pppd_cpe; extra pppd options per number in role `pppd`); the
+    returned Lnsd's `pppd` is then that PppdCpe (else None)."""
     run = lab.run_dir
     run.mkdir(parents=True, exist_ok=True)
     configs = daemon_configs(run)
     if configure is not None:
         configure(configs)
+    pppd = None
     for role, name, host, binary, ready in _DAEMONS:
         if configs.get(role) is None:
+            continue
+        if role == "cpe" and getattr(lab.topo, "cpe", "emu") == "pppd":
+            pppd = start_pppd_cpe(lab, bdir, configs)
             continue
         (run / f"{role}.yaml").write_text(yaml.safe_dump(configs[role]))
         lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready)
     (run / "lnsd.yaml").write_text(yaml.safe_dump(configs["lnsd"]))
     d = Lnsd(lab, bdir)
+    d.pppd = pppd
     lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
                               "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
     return d
+
+
+def wait_dialout_state(d: Lnsd, key: str, states: set[str], within: float = 30,
+                       context: Callable[[], str] | None = None) -> dict:
+    """Wait (≤ `within` s) until lnsd's dial-out session `key` is in one of `states`; returns its
+    `show l2tp dial-out session KEY` entry. AssertionError on timeout with the last entry seen and
+    `context()` (e.g. a peer's log)."""
+    from .wait import WaitTimeout, wait_for
+    seen: list = []
+
+    def probe():
+        try:
+            s = d.ctl("show", "l2tp", "dial-out", "session", key)
+        except Exception:  # noqa: BLE001 - no such session yet
+            return None
+        seen[:] = [s]
+        return s if s.get("state") in states else None
+    try:
+        return wait_for(probe, within, f"dial-out session {key} in {sorted(states)}")
+    except WaitTimeout as e:
+        raise AssertionError(f"{e}; session: {seen}" + (f"\n{context()}" if context else "")) from None
+
+
+def start_pppd_cpe(lab: Lab, bdir: Path, configs: dict[str, dict]):
+    """cpe-emu's sites (role `cpe`) answered by pppd on a UML guest (dlab.pppd_cpe.PppdCpe); the
+    first site with a `tun` owns the remote office LAN (the CPE's address on the `site` link)."""
+    from .pppd_cpe import PppdCpe, PppdSite
+    if not (bdir / "peers/cpe/cpe-line").exists():
+        raise NotBuilt(f"cpe: pppd needs cpe-line ({bdir}/peers/cpe/cpe-line: run ci/build cpe-line)")
+    lan = next((a for a in lab.topo.links if a.name == "site"), None)
+    lan_addr = lan.ends.get("cpe", [None])[0] if lan else None
+    extra = configs.get("pppd") or {}
+    sites, lan_taken = [], False
+    for s in configs["cpe"]["sites"]:
+        owns_lan = bool(s.get("tun")) and not lan_taken and lan_addr is not None
+        lan_taken |= owns_lan
+        sites.append(PppdSite.from_cpe_site(s, lan_addr if owns_lan else None, extra.get(str(s["number"]), [])))
+    return PppdCpe(lab, bdir, sites, configs["cpe"]["isdn"]).start()
 
 
 def default_topology(configure: Callable[[dict], None] | None = None):

@@ -165,9 +165,10 @@ class Lab:
             self.start(p.name, p.host, argv, ready=p.ready)
 
     def start(self, name: str, host: str, argv: list[str], ready: str | None = None,
-              within: float = 20.0) -> procs.Tracked:
+              within: float = 20.0, stdin_pipe: bool = False, pass_fds: tuple[int, ...] = ()) -> procs.Tracked:
         """Start `argv` inside `host`'s namespace, tracked; if `ready` is given, wait until that
-        text appears in its output (and fail with the output's tail if it exits first)."""
+        text appears in its output (and fail with the output's tail if it exits first).
+        `stdin_pipe` / `pass_fds` as for procs.start."""
         log = self.run_dir / "logs" / f"{name}.log"
         # The log is appended to when a process of the same name is started again (a restart):
         # readiness is judged on this process's output only, not on the last one's ready line.
@@ -178,7 +179,8 @@ class Lab:
                 return log.read_bytes()[start_at:].decode(errors="replace")
             except OSError:
                 return ""
-        t = procs.start(name, host, netns.exec_argv(self.ns(host), argv), log)
+        t = procs.start(name, host, netns.exec_argv(self.ns(host), argv), log, stdin_pipe=stdin_pipe,
+                        pass_fds=pass_fds)
         self.procs.append(t)
         self._save_state()
         if ready:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .wait import WaitTimeout, wait_for
 
@@ -20,6 +21,8 @@ class Tracked:
     pgid: int
     log: str
     popen: subprocess.Popen | None = None
+    # Runs before the process group is signalled (e.g. a UML guest's clean power-off); bounded.
+    before_stop: Callable[[], None] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
         return {"name": self.name, "host": self.host, "pid": self.pid, "pgid": self.pgid, "log": self.log}
@@ -65,12 +68,16 @@ def pgid_alive(pgid: int) -> bool:
     return False
 
 
-def start(name: str, host: str, argv: list[str], log: Path, env: dict | None = None) -> Tracked:
-    """Start `argv` (already wrapped for its namespace) in a new session / process group."""
+def start(name: str, host: str, argv: list[str], log: Path, env: dict | None = None,
+          stdin_pipe: bool = False, pass_fds: tuple[int, ...] = ()) -> Tracked:
+    """Start `argv` (already wrapped for its namespace) in a new session / process group.
+    `stdin_pipe`: its stdin is a pipe (`popen.stdin`), else /dev/null; `pass_fds`: descriptors
+    it inherits (e.g. one end of a socketpair)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as lf:
-        p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             start_new_session=True, env=env)
+        p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT,
+                             stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                             start_new_session=True, env=env, pass_fds=pass_fds)
     return Tracked(name, host, p.pid, p.pid, str(log), p)
 
 
@@ -111,6 +118,12 @@ def stop_pids(pids: list[int], grace: float = 3.0) -> None:
 
 
 def stop(t: Tracked, grace: float = 3.0) -> None:
+    """`t.before_stop` (if any, its errors ignored), then stop_group; reaps the Popen."""
+    if t.before_stop is not None and t.alive():
+        try:
+            t.before_stop()
+        except Exception:  # noqa: BLE001 - the group is signalled whatever happened
+            pass
     stop_group(t.pgid, grace)
     if t.popen is not None:
         try:

@@ -18,6 +18,12 @@ Fixtures
                   with lab_config(scripted_radius=["home"]); set `.handler` per test.
 Per test, every link's capture is cut into <run>/tests/<test>/<link>.pcap (named in the JUnit XML
 as properties `pcap:<link>`). Markers per feature: see MARKERS.
+
+  tshark          tshark as the judge of the test's own pcaps (dlab.tshark_judge): after the cut,
+                  every link's pcap must decode with no malformed frame and no expert error, and
+                  `tshark.expect(link, l2tp={...}, ppp={...}, radius={...}, only=False)` adds what
+                  that link must have carried. A failure (a teardown error) prints the frame and
+                  tshark's expert message.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ MARKERS = {
     "isdn": "the emulated ISDN exchange (isdn-emu) and call set-up",
     "scenario": "a user scenario (scenarios/examples, docs/scenarios.md)",
     "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, seed Table 75)",
+    "interop": "third-party peers (pppd, xl2tpd on user-mode Linux guests) against lnsd (docs/interop.md)",
 }
 
 # role -> config key of its control socket (dlab.dialout_lab.daemon_configs); lnsd's is lnsd.sock.
@@ -445,3 +452,41 @@ def _dlab_pcap_per_test(request):
             continue
         note = "" if begin.get(link) and end.get(link) else " (cut without marker: may miss the last packets)"
         request.node.user_properties.append((f"pcap:{link}", f"{out}{note}"))
+    judge = getattr(request.node, "_dlab_tshark", None)
+    if judge is not None:
+        judge.run(folder)
+
+
+class TsharkExpectations:
+    """What the `tshark` fixture judges at the end of its test (see the module docstring)."""
+
+    def __init__(self):
+        self.links: dict[str, dict] = {}
+
+    def expect(self, link: str, l2tp: set[str] | None = None, ppp: set[str] | None = None,
+               radius: set[int] | None = None, only: bool = False) -> None:
+        self.links[link] = {"l2tp": l2tp, "ppp": ppp, "radius": radius, "only": only}
+
+    def run(self, folder: Path) -> None:
+        from .tshark_judge import judge
+        problems = []
+        for pcap in sorted(folder.glob("*.pcap")):
+            try:
+                judge(pcap, **self.links.get(pcap.stem, {}))
+            except AssertionError as e:
+                problems.append(str(e))
+        missing = [k for k in self.links if not (folder / f"{k}.pcap").exists()]
+        if missing:
+            problems.append(f"no per-test pcap for {missing} in {folder}")
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def tshark(request):
+    """tshark judges this test's per-link pcaps at its end (needs a captured `lab`)."""
+    import shutil
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not on PATH (Debian package tshark)")
+    request.node._dlab_tshark = TsharkExpectations()
+    return request.node._dlab_tshark

@@ -17,6 +17,7 @@ import yaml
 
 HOST_RE = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 LINK_RE = re.compile(r"^[a-z][a-z0-9-]{0,8}$")
+CPE_KINDS = ("emu", "pppd")
 
 
 class TopologyError(ValueError):
@@ -88,6 +89,9 @@ class Topology:
     radius: dict[str, RadiusServer]
     processes: list[Process]
     source: Path | None = None
+    # Who answers the dial-out at the remote office: "emu" (cpe-emu, our PPP engine) or "pppd"
+    # (real pppd on a user-mode Linux guest, dlab.pppd_cpe; docs/interop.md).
+    cpe: str = "emu"
 
     def address_of(self, host: str, link: str | None = None) -> str:
         """First address (without prefix length) of `host`, on `link` if given."""
@@ -137,7 +141,10 @@ def parse(doc: dict, source: Path | None = None) -> Topology:
     """Validate a topology document (already YAML-decoded) and build a Topology."""
     if not isinstance(doc, dict):
         raise TopologyError("<top>", doc, "must be a mapping")
-    _allowed_keys(doc, {"name", "description", "hosts", "links", "radius", "processes"}, "")
+    _allowed_keys(doc, {"name", "description", "hosts", "links", "radius", "processes", "cpe"}, "")
+    cpe = doc.get("cpe", "emu")
+    if cpe not in CPE_KINDS:
+        raise TopologyError("cpe", cpe, f"is not a CPE kind ({', '.join(CPE_KINDS)})")
     name = _req(doc, "name", "", str)
     hosts_doc = _req(doc, "hosts", "", dict)
     hosts: dict[str, Host] = {}
@@ -248,7 +255,7 @@ def parse(doc: dict, source: Path | None = None) -> Topology:
         argv = _req(pdoc, "argv", pp, list)
         processes.append(Process(_req(pdoc, "name", pp, str), host, [str(a) for a in argv], pdoc.get("ready")))
 
-    return Topology(name, str(doc.get("description", "")), hosts, links, radius, processes, source)
+    return Topology(name, str(doc.get("description", "")), hosts, links, radius, processes, source, cpe)
 
 
 def load(path: str | Path) -> Topology:

@@ -1,0 +1,37 @@
+"""dlab.tshark_judge on public captures: a clean L2TP + PPP capture passes with the message types
+and PPP protocols it holds, a fuzzed RADIUS capture fails naming the malformed frame and tshark's
+expert message, and an expectation the capture does not meet fails naming what is missing."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from dlab import tshark_judge as J
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed (Debian tshark)")
+
+
+def test_clean_l2tp_capture_passes_and_counts_what_crossed(captures):
+    v = J.judge(captures / "jnetpcap_test-l2tp.pcap",
+                l2tp={"SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN", "CDN", "StopCCN"},
+                ppp={"lcp", "pap", "ipcp", "ip"})
+    assert v.frames == 168 and v.l2tp["ICRQ"] == 1 and v.ppp["pap"] == 2, v
+    assert not v.malformed and not v.errors
+
+
+def test_malformed_frames_fail_with_frame_and_expert_message(captures):
+    with pytest.raises(AssertionError) as e:
+        J.judge(captures / "ndpi_fuzz-2020-02-16-11740.pcap")
+    text = str(e.value)
+    assert "malformed: frame 1 [eth:ethertype:ip:udp:radius]" in text, text[:500]
+    assert "AVP too short: length 0 < 2" in text, text[:500]
+
+
+def test_expectations_not_met_fail(captures):
+    with pytest.raises(AssertionError, match=r"L2TP message types expected but not seen: \['OCRQ'\]"):
+        J.judge(captures / "jnetpcap_test-l2tp.pcap", l2tp={"OCRQ"})
+    with pytest.raises(AssertionError, match=r"PPP protocols seen but not expected: \['ccp', 'ip', 'ipcp', 'pap'\]"):
+        J.judge(captures / "jnetpcap_test-l2tp.pcap", ppp={"lcp"}, only=True)
+    with pytest.raises(AssertionError, match=r"RADIUS codes expected but not seen: \[2\]"):
+        J.judge(captures / "arkime_radius.pcap", radius={2})
