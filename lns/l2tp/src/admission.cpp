@@ -27,7 +27,7 @@ std::size_t slot_of(std::uint64_t host) {
 }
 }  // namespace
 
-SccrqDrop TunnelAdmission::admit(std::uint64_t host, bool refusing, core::TimePoint now) {
+SccrqDrop TunnelAdmission::admit(std::uint64_t host, bool refusing, bool configured, core::TimePoint now) {
     if (limits_.sccrq_rate > 0) {
         Bucket& b = buckets_[slot_of(host)];
         if (b.host != host) b = {host, limits_.sccrq_burst, now};
@@ -39,7 +39,7 @@ SccrqDrop TunnelAdmission::admit(std::uint64_t host, bool refusing, core::TimePo
     }
     if (refusing) return over(refused_held_, limits_.max_refused_held) ? SccrqDrop::refused_held : SccrqDrop::none;
     if (over(live_, limits_.max_tunnels)) return SccrqDrop::tunnels;
-    if (over(setup_, limits_.max_tunnels_setup)) return SccrqDrop::setup;
+    if (!configured && over(setup_, limits_.max_tunnels_setup)) return SccrqDrop::setup;
     auto it = per_host_.find(host);
     if (it != per_host_.end()) {
         if (over(it->second.live, limits_.max_tunnels_per_peer)) return SccrqDrop::peer_tunnels;

@@ -953,7 +953,7 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
             if (!t) {
                 // Admission (admission.hpp): a new SCCRQ over a limit is dropped in O(1), silently
                 // and counted: no Tunnel ID taken, no answer, no event.
-                SccrqDrop d = admission_.admit(peer_host(peer), !policy.accept, timers_->now());
+                SccrqDrop d = admission_.admit(peer_host(peer), !policy.accept, policy.configured, timers_->now());
                 if (d == SccrqDrop::none && tunnel_ids_.size() >= IdPool::capacity()) d = SccrqDrop::no_id;
                 if (d != SccrqDrop::none) {
                     stats_.sccrq_dropped.count(d);

@@ -1638,7 +1638,9 @@ TEST(EngineLimits, SccrqFloodFromOneHostStopsAtItsSetupLimitAndOthersStillGetScc
     // 1 000 SCCRQs from 1 000 ports of one address (the flood of a single host): 16 tunnels (the
     // per-peer setup limit), 984 dropped in O(1) without an answer or a Tunnel ID; another address
     // still gets its SCCRP.
-    Bare b(no_rate_limit());
+    EngineConfig c = no_rate_limit();
+    c.limits.max_tunnels_per_peer = 64;  // the setup limit is the one reached
+    Bare b(c);
     for (std::uint16_t port = 1; port <= 1000; ++port) b.sccrq(7, port, port);
     EXPECT_EQ(b.engine->tunnel_count(), 16u);
     EXPECT_EQ(b.count("SCCRP"), 16u);
@@ -1866,4 +1868,19 @@ TEST(EngineLimits, IcrqsOfAPeerThatAcknowledgesNothingCannotGrowTheSendQueue) {
     EXPECT_LE(ch->queued(), 10u);
     EXPECT_GT(w.lns.engine->stats().send_queue_overflows, 0u);
     EXPECT_LT(w.lns.engine->session_count(), 30u) << "no session for a dropped ICRQ";
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, AConfiguredPeerIsAdmittedWhenUnlistedSourcesFillTheSetupSlots) {
+    Bare b(no_rate_limit(), [](PeerId p) {
+        PeerPolicy pol;
+        pol.configured = (p >> 16) == 5000;
+        return pol;
+    });
+    for (std::uint64_t host = 1; host <= 1000; ++host) b.sccrq(host, 1701);  // forged sources
+    EXPECT_EQ(b.engine->admission().setup(), 256u);
+    b.sccrq(5000, 1701);
+    EXPECT_EQ(b.engine->tunnel_count(), 257u) << "the listed LAC still gets a tunnel";
+    b.sccrq(4999, 1701);
+    EXPECT_EQ(b.engine->tunnel_count(), 257u) << "an unlisted one does not";
 }

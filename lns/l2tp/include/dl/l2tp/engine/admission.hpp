@@ -14,7 +14,7 @@ namespace dl::l2tp::engine {
 /// PeerId (lnsd: the IPv4 address, every UDP port together). 0 in a count limit means "no limit".
 struct TunnelLimits {
     std::size_t max_tunnels = 4096;           ///< tunnels not closing, both directions
-    std::size_t max_tunnels_per_peer = 64;    ///< the same, per peer host
+    std::size_t max_tunnels_per_peer = 16;    ///< the same, per peer host
     std::size_t max_tunnels_setup = 256;      ///< tunnels not yet established (SCCRQ/SCCRP exchange)
     std::size_t max_tunnels_setup_per_peer = 16;
     /// Refused SCCRQs (PeerPolicy::accept false) answered with a StopCCN and held for the §5.7
@@ -24,7 +24,7 @@ struct TunnelLimits {
     double sccrq_burst = 40;       ///< … and bucket depth; rate 0 = no rate limit
     /// Incoming calls per tunnel not yet connected (ICRQ answered, no ICCN yet): an ICRQ beyond
     /// gets CDN Result Code 4 (temporary lack of facilities), Error Code 4 (insufficient resources).
-    std::size_t max_sessions_setup_per_tunnel = 1024;
+    std::size_t max_sessions_setup_per_tunnel = 256;
 };
 
 /// Why an SCCRQ was dropped. Every drop is silent (no answer, no Tunnel ID, no event) and counted.
@@ -50,8 +50,9 @@ public:
     const TunnelLimits& limits() const noexcept { return limits_; }
 
     /// May a new SCCRQ from `host` create a tunnel? `refusing`: the peer's policy will refuse it
-    /// (StopCCN, then held). Takes one token from the host's bucket (whatever the verdict).
-    SccrqDrop admit(std::uint64_t host, bool refusing, core::TimePoint now);
+    /// (StopCCN, then held); `configured`: a listed peer, exempt from max_tunnels_setup. Takes one
+    /// token from the host's bucket (whatever the verdict).
+    SccrqDrop admit(std::uint64_t host, bool refusing, bool configured, core::TimePoint now);
     /// A tunnel was created (incoming SCCRQ or our own open): live and in setup.
     void opened(std::uint64_t host);
     /// It reached established.

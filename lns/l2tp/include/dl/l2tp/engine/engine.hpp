@@ -44,6 +44,10 @@ struct PeerPolicy {
     bool accept = true;
     StopCcnResult refuse_result = StopCcnResult::NotAuthorized;
     std::string refuse_message;
+    /// Incoming SCCRQ only: a peer the operator listed. Exempt from TunnelLimits::max_tunnels_setup
+    /// (a flood of SCCRQs from forged addresses fills the setup slots of unlisted peers only); the
+    /// per-peer limits and the total tunnel limit still apply.
+    bool configured = false;
     friend bool operator==(const PeerPolicy&, const PeerPolicy&) = default;
 };
 
@@ -82,7 +86,7 @@ struct EngineConfig {
     /// beyond which an ICRQ / OCRQ of the peer is dropped without a session or an answer: a peer
     /// that acknowledges none of our replies while it keeps sending requests cannot grow the queue.
     /// Our own messages (OCRQs of calls we place, StopCCN, CDN) are never refused. 0 = no limit.
-    std::size_t send_queue = 1024;
+    std::size_t send_queue = 256;
 };
 
 /// Parameters of an outgoing call (OCRQ, §6.9).
