@@ -94,7 +94,7 @@ public:
     core::Timer hello_;
     // Before sessions_: a Session's destructor gives its ID and setup slot back to these.
     IdPool sids_;                          // our Session IDs in use (O(1) random allocation)
-    std::size_t sessions_setup_ = 0;       // calls the peer opened (ICRQ / OCRQ) not yet connected
+    std::size_t sessions_setup_ = 0;       // incoming calls (ICRQ answered) not yet connected
     std::unordered_map<std::uint16_t, std::unique_ptr<Session>> sessions_;
     std::vector<std::uint16_t> waiting_;   // Session IDs placed while the tunnel was not up (FIFO)
     std::vector<std::uint8_t> challenge_;  // ours, sent in SCCRQ/SCCRP
@@ -171,7 +171,7 @@ public:
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
     SessionKey key() const { return {t_.id_, id_}; }
-    /// A call the peer opened (ICRQ / OCRQ) leaves its tunnel's setup count (connected or gone).
+    /// An incoming call leaves its tunnel's setup count (connected or gone).
     void setup_done() {
         if (in_setup_ && t_.sessions_setup_) --t_.sessions_setup_;
         in_setup_ = false;

@@ -92,6 +92,17 @@ struct Rig {
         return connects[kLegit] == 1;
     }
     nlohmann::json counters() const { return lns->show_summary()["system"]; }
+    /// The attacker's one established tunnel (an incoming call brings it up): its LAC-side
+    /// channel, whose Ns / Nr and peer Tunnel ID the crafted flood messages use. Exits if it fails.
+    const ReliableChannel& attacker_tunnel() {
+        Engine& atk = lac(kAttacker);
+        atk.place_incoming_call(kLnsPeer, IncomingCall{});
+        loop.advance(1s);
+        for (std::uint16_t t = 1; t != 0; ++t)
+            if (atk.tunnel_state(t) == "established") return *atk.channel(t);
+        std::fprintf(stderr, "attacker tunnel not established\n");
+        std::exit(1);
+    }
 };
 
 struct Phase {
@@ -169,17 +180,8 @@ Phase sccrq_flood(const char* name, std::uint32_t n, bool many_hosts, bool refus
 /// An established tunnel of the attacker (a LAC-role engine), then N ICRQs crafted on it.
 Phase icrq_flood(const char* name, std::uint32_t n, bool ack) {
     Rig r;
-    Engine& atk = r.lac(kAttacker);
-    atk.place_incoming_call(kLnsPeer, IncomingCall{});
-    r.loop.advance(1s);
+    const ReliableChannel* ch = &r.attacker_tunnel();
     Phase p{name};
-    const ReliableChannel* ch = nullptr;
-    for (std::uint16_t t = 1; t != 0 && !ch; ++t)
-        if (atk.tunnel_state(t) == "established") ch = atk.channel(t);
-    if (!ch) {
-        std::fprintf(stderr, "attacker tunnel not established\n");
-        std::exit(1);
-    }
     std::uint16_t ns = ch->next_ns();
     const std::uint16_t nr_fixed = ch->next_nr();
     p.heap_before = heap_in_use();
@@ -209,14 +211,8 @@ Phase icrq_flood(const char* name, std::uint32_t n, bool ack) {
 
 Phase reorder_flood(const char* name, std::uint32_t n) {
     Rig r;
-    Engine& atk = r.lac(kAttacker);
-    atk.place_incoming_call(kLnsPeer, IncomingCall{});
-    r.loop.advance(1s);
+    const ReliableChannel* ch = &r.attacker_tunnel();
     Phase p{name};
-    const ReliableChannel* ch = nullptr;
-    for (std::uint16_t t = 1; t != 0 && !ch; ++t)
-        if (atk.tunnel_state(t) == "established") ch = atk.channel(t);
-    if (!ch) std::exit(1);
     const std::uint16_t gap = ch->next_ns();
     // HELLOs made ~8 KiB large by optional vendor AVPs (ignored, RFC 2661 §4.1), each Ns once
     // ahead of a gap that is never filled: without a bound, window (16) × message size (≤ 64 KiB).

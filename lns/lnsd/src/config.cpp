@@ -17,7 +17,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     root.require_map();
     root.allow_keys({"local-address", "port", "hostname", "receive-window", "max-retransmits", "secret", "hide-avps",
                      "accept-unknown-peers", "require-sequencing", "early-data-frames", "peers", "timers", "tunnel-selection",
-                     "shutdown-wait", "events-flush", "limits",
+                     "shutdown-wait", "events-flush", "events-max-bytes", "limits",
                      // read by load_wiring_config / Manager::load (dialout_wiring.hpp)
                      "virtual-routers", "ppp-profiles", "incoming", "dialout"});
     if (root.has("local-address")) c.local_address = root["local-address"].as_ipv4();
@@ -26,6 +26,8 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     if (c.hostname.empty()) root["hostname"].fail("must not be empty");
     c.receive_window = static_cast<std::uint16_t>(root.get_int("receive-window", 16, 1, 1024));
     c.events_flush = core::event_flush_from(root);
+    c.events_max_bytes = static_cast<std::uint64_t>(
+        root.get_int("events-max-bytes", static_cast<std::int64_t>(c.events_max_bytes), 0, std::int64_t{1} << 40));
     c.max_retransmits = static_cast<unsigned>(root.get_int("max-retransmits", 5, 1, 100));
     c.secret = root.get_string("secret", "");
     c.hide_avps = root.get_bool("hide-avps", false);

@@ -112,6 +112,9 @@ TEST(LnsdConfig, LimitsHaveSafeDefaultsAndAreRead) {
     EXPECT_EQ(d.reorder_bytes, 32u * 1024);
     EXPECT_EQ(d.destinations_kept, 1024u);
     EXPECT_EQ(r.get("call-setup"), 30s);
+    EXPECT_EQ(d.events_max_bytes, 64u * 1024 * 1024);
+    EXPECT_EQ(lnsd::load_config(core::ConfigNode::parse("events-max-bytes: 0\n", "lnsd.yaml"), r).events_max_bytes, 0u);
+    EXPECT_NE(error_of("events-max-bytes: -5\n").find("events-max-bytes"), std::string::npos);
     auto c = lnsd::load_config(core::ConfigNode::parse(R"(
 limits: {tunnels: 10, tunnels-per-peer: 2, tunnels-setup: 5, tunnels-setup-per-peer: 1, refused-held: 3,
          sccrq-rate: 0, sccrq-burst: 1, sessions-setup-per-tunnel: 7, reorder-packets: 4, reorder-bytes: 1000,

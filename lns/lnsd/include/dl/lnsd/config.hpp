@@ -45,6 +45,7 @@ enum class SelectionMode { round_robin, weighted };
 /// timers: {hello: 60s, retransmit: 1s, retransmit-cap: 8s, tunnel-hold: 31s}
 /// tunnel-selection: {mode: round-robin|weighted, dead-time: 60s}
 /// shutdown-wait: 3s          # bounded wait for StopCCN acknowledgements on SIGTERM
+/// events-max-bytes: 67108864 # the --events log is rotated to <file>.1 at this size (0 = no cap)
 /// limits:                    # what a peer can make lnsd hold (docs/reliability.md); 0 = no limit
 ///   tunnels: 4096            # tunnels not closing (both directions)
 ///   tunnels-per-peer: 16     # … per peer IPv4 address
@@ -66,6 +67,9 @@ struct LnsdConfig {
     std::uint16_t receive_window = 16;
     /// `events-flush`: the --events log written per event (line, default) or per loop pass.
     core::EventFlush events_flush = core::EventFlush::line;
+    /// `events-max-bytes`: the --events log is rotated to `<file>.1` at this size (JsonLinesSink::
+    /// set_size_cap): at most ~2 × this on disk, whatever a peer makes lnsd log. 0 = no cap.
+    std::uint64_t events_max_bytes = 64ULL * 1024 * 1024;
     unsigned max_retransmits = 5;
     std::string secret;
     bool hide_avps = false;

@@ -200,7 +200,7 @@ struct EngineStats {
                   data_early_discarded = 0;
     /// New SCCRQs dropped silently by TunnelAdmission, by reason (no Tunnel ID taken, no answer).
     SccrqDropCounters sccrq_dropped;
-    /// ICRQ / OCRQ answered with CDN 4 / error 4: the tunnel already had
+    /// ICRQs answered with CDN 4 / error 4: the tunnel already had
     /// TunnelLimits::max_sessions_setup_per_tunnel calls being set up.
     std::uint64_t sessions_refused_setup = 0;
     /// Incoming calls cleared (CDN Result Code 10) because no ICCN came within `call-setup`.
