@@ -192,12 +192,26 @@ EventFlush event_flush_from(const ConfigNode& cfg, EventFlush fallback) {
 
 // ---- JsonLinesSink ----------------------------------------------------------------------------
 
-JsonLinesSink::JsonLinesSink(const std::string& path, bool truncate) {
-    file_ = std::fopen(path.c_str(), truncate ? "w" : "a");
-    if (file_ == nullptr) throw std::system_error(errno, std::generic_category(), "JsonLinesSink: open " + path);
+JsonLinesSink::JsonLinesSink(const std::string& path, bool truncate) : path_(path) { open(truncate); }
+
+void JsonLinesSink::open(bool truncate) {
+    file_ = std::fopen(path_.c_str(), truncate ? "w" : "a");
+    if (file_ == nullptr) throw std::system_error(errno, std::generic_category(), "JsonLinesSink: open " + path_);
     constexpr std::size_t kBuffer = 64 * 1024;  // lines collect here between flushes
-    buffer_ = std::make_unique<char[]>(kBuffer);
+    if (!buffer_) buffer_ = std::make_unique<char[]>(kBuffer);
     std::setvbuf(file_, buffer_.get(), _IOFBF, kBuffer);
+    std::fseek(file_, 0, SEEK_END);
+    const long at = std::ftell(file_);
+    bytes_ = at > 0 ? static_cast<std::uint64_t>(at) : 0;
+}
+
+void JsonLinesSink::rotate() {
+    std::fclose(file_);  // writes what is buffered
+    file_ = nullptr;
+    const std::string old = path_ + ".1";
+    std::rename(path_.c_str(), old.c_str());  // replaces the previous <path>.1
+    ++rotations_;
+    open(true);
 }
 
 JsonLinesSink::~JsonLinesSink() {
@@ -211,6 +225,8 @@ void JsonLinesSink::write(const Event& e) {
     line_ += '\n';
     std::fwrite(line_.data(), 1, line_.size(), file_);
     ++lines_;
+    bytes_ += line_.size();
+    if (max_bytes_ != 0 && bytes_ >= max_bytes_) rotate();
     if (!post_) {
         flush();
     } else if (!flush_queued_) {

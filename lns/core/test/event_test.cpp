@@ -215,6 +215,40 @@ TEST(JsonLinesSink, OneFlushedObjectPerLine) {
 
 // A loop's burst of events reaches the file in one write when the flush is deferred: nothing is
 // readable until the posted flush runs, then every line is; one flush is queued per burst.
+// req: L2TP.flood-limits
+TEST(JsonLinesSink, SizeCapRotatesSoTheLogNeverGrowsWithoutBound) {
+    char tmpl[] = "/tmp/dl-core-events-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string path = std::string(tmpl) + "/events.jsonl";
+    VirtualClock clock;
+    EventBus bus(clock);
+    {
+        JsonLinesSink sink(path, true);
+        sink.set_size_cap(4096);
+        sink.attach(bus);
+        for (int i = 0; i < 10000; ++i) bus.publish(transition("l2tp.tunnel", "0", "", "", "unknown-tunnel", "flood"));
+        EXPECT_EQ(sink.lines_written(), 10000u);
+        EXPECT_GT(sink.rotations(), 10u);
+        sink.flush();
+        EXPECT_LT(std::filesystem::file_size(path), 4096u + 200u);
+        EXPECT_LT(std::filesystem::file_size(path + ".1"), 4096u + 200u);
+        EXPECT_FALSE(std::filesystem::exists(path + ".2")) << "one old file only";
+        std::ifstream in(path + ".1");
+        std::string line;
+        ASSERT_TRUE(std::getline(in, line));
+        EXPECT_EQ(json::parse(line)["event"], "unknown-tunnel") << "whole lines in the rotated file";
+    }
+    {
+        // Appending to an existing file counts what it already holds.
+        std::ofstream(path) << std::string(3000, 'x') << '\n';
+        JsonLinesSink again(path);
+        again.set_size_cap(3050);
+        again.write(transition("a", "1", "s0", "s1", "go"));
+        EXPECT_EQ(again.rotations(), 1u);
+    }
+    std::filesystem::remove_all(tmpl);
+}
+
 TEST(JsonLinesSink, DeferredFlushWritesABurstOnce) {
     char tmpl[] = "/tmp/dl-core-events-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

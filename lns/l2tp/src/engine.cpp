@@ -21,6 +21,8 @@ void register_l2tp_timers(core::TimerRegistry& r) {
     if (!r.contains("zlb-ack")) r.add({"zlb-ack", 100ms, 1ms, 1s, "RFC 2661 §5.8 delayed ZLB acknowledgement"});
     if (!r.contains("tunnel-hold"))
         r.add({"tunnel-hold", 31s, 1s, 5min, "RFC 2661 §5.7 Tunnel ID held after teardown"});
+    if (!r.contains("call-setup"))
+        r.add({"call-setup", 30s, 1s, 10min, "incoming call cleared (CDN 10) when no ICCN follows its ICRP"});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -90,16 +92,22 @@ public:
     ReliableChannel ch_;
     core::Fsm<Tunnel, TS, TE> fsm_;
     core::Timer hello_;
+    // Before sessions_: a Session's destructor gives its ID and setup slot back to these.
+    IdPool sids_;                          // our Session IDs in use (O(1) random allocation)
+    std::size_t sessions_setup_ = 0;       // incoming calls (ICRQ answered) not yet connected
     std::unordered_map<std::uint16_t, std::unique_ptr<Session>> sessions_;
     std::vector<std::uint16_t> waiting_;   // Session IDs placed while the tunnel was not up (FIFO)
     std::vector<std::uint8_t> challenge_;  // ours, sent in SCCRQ/SCCRP
     PeerPolicy policy_;                    // secret / hiding of this tunnel (§4.3, §5.1.1)
     std::uint64_t serial_ = 0;             // creation order (newest tunnel to a peer)
     std::uint64_t tie_breaker_ = 0;
+    std::uint64_t host_ = 0;               // Engine::peer_host(peer_): the per-peer limits' key
     bool closing_ = false;
     // The peer's Bearer / Framing Capabilities (§4.4.3) from its SCCRQ / SCCRP; 0 when absent.
     std::uint32_t peer_bearer_caps_ = 0, peer_framing_caps_ = 0;
     std::string peer_host_;  // the peer's Host Name AVP
+    bool up_ = false;                      // reached established once (TunnelAdmission)
+    bool refused_ = false;                 // an SCCRQ refused by PeerPolicy::accept
 
 private:
     void on_sccrq(L2TP& m);
@@ -158,8 +166,21 @@ public:
     Session(Tunnel& t, std::uint16_t id, int role)
         : t_(t), id_(id), role_(role),
           fsm_(spec(), {t.e_.bus_, t.e_.timers_, t.e_.registry_}, *this,
-               std::to_string(t.id_) + "/" + std::to_string(id), SS::idle) {}
+               std::to_string(t.id_) + "/" + std::to_string(id), SS::idle),
+          setup_timer_(*t.e_.timers_) {}
+    ~Session() {
+        t_.sids_.release(id_);
+        setup_done();
+    }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
     SessionKey key() const { return {t_.id_, id_}; }
+    /// An incoming call leaves its tunnel's setup count (connected or gone).
+    void setup_done() {
+        if (in_setup_ && t_.sessions_setup_) --t_.sessions_setup_;
+        in_setup_ = false;
+        setup_timer_.cancel();
+    }
 
     Tunnel& t_;
     std::uint16_t id_;
@@ -174,6 +195,8 @@ public:
     OutgoingCall out_;
     std::unique_ptr<IncomingCall> in_;
     core::Fsm<Session, SS, SE> fsm_;
+    bool in_setup_ = false;      // counted in t_.sessions_setup_
+    core::Timer setup_timer_;    // `call-setup`: ICRP sent, ICCN awaited
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -193,15 +216,17 @@ Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id, PeerPolicy policy)
     : e_(e), peer_(peer), id_(id),
       ch_(*e.timers_,
           ReliableConfig{e.cfg_.receive_window, 4, e.cfg_.max_retransmits, e.registry_->get("retransmit"),
-                         e.registry_->get("retransmit-cap"), e.registry_->get("zlb-ack")},
+                         e.registry_->get("retransmit-cap"), e.registry_->get("zlb-ack"), e.cfg_.reorder_packets,
+                         e.cfg_.reorder_bytes},
           ReliableChannel::Callbacks{
               [this](std::vector<std::uint8_t> b) {
                   if (e_.cb_.send) e_.cb_.send(peer_, std::move(b));
               },
               [this](L2TP& m) { handle(m); },
-              [this](const std::string& cause) { down(TE::failure, cause, CallEndedBy::timeout); }}),
+              [this](const std::string& cause) { down(TE::failure, cause, CallEndedBy::timeout); },
+              [this] { ++e_.stats_.reorder_dropped; }}),
       fsm_(spec(), {e.bus_, e.timers_, e.registry_}, *this, std::to_string(id), TS::idle),
-      hello_(*e.timers_), policy_(std::move(policy)), serial_(++e.tunnel_serial_) {
+      hello_(*e.timers_), policy_(std::move(policy)), serial_(++e.tunnel_serial_), host_(e.peer_host(peer)) {
     if (policy_.secret.empty()) policy_.hide_avps = false;  // nothing to hide with
     ch_.set_initial_sequence(e.initial_ns_, e.initial_nr_);
 }
@@ -242,11 +267,11 @@ void Tunnel::start_open() {
     p.receive_window_size = e_.cfg_.receive_window;
     p.firmware_revision = e_.cfg_.firmware_revision;
     p.vendor_name = e_.cfg_.vendor_name;
-    tie_breaker_ = e_.rng_();
+    tie_breaker_ = e_.rng_->u64();
     p.tie_breaker = tie_breaker_;
     if (authenticating()) {
         challenge_.resize(16);
-        for (auto& b : challenge_) b = static_cast<std::uint8_t>(e_.rng_());
+        e_.rng_->fill(challenge_);
         p.challenge = challenge_;
     }
     fsm_.dispatch(TE::open, "local open");
@@ -359,6 +384,7 @@ void Tunnel::on_sccrq(L2TP& m) {
         // §4.4.2 StopCCN Result Code (4 unless the policy says otherwise): refused up front, no SCCRP.
         // The peer's Tunnel ID is indexed so its SCCRQ retransmissions reach this (closing) tunnel.
         ++e_.stats_.refused;
+        refused_ = true;  // held for tunnel-hold under TunnelLimits::max_refused_held
         e_.by_peer_tid_[{peer_, peer_id_}] = id_;
         const std::string why = policy_.refuse_message.empty() ? "refused by policy" : policy_.refuse_message;
         e_.publish("l2tp.tunnel", std::to_string(id_), "refused", why,
@@ -387,7 +413,7 @@ void Tunnel::on_sccrq(L2TP& m) {
     if (authenticating()) {
         p.challenge_response = challenge_response(2, policy_.secret, *peer_chal);
         challenge_.resize(16);
-        for (auto& b : challenge_) b = static_cast<std::uint8_t>(e_.rng_());
+        e_.rng_->fill(challenge_);
         p.challenge = challenge_;
     }
     send(make_sccrp(p));
@@ -444,6 +470,10 @@ void Tunnel::on_scccn(L2TP& m) {
 }
 
 void Tunnel::tunnel_up() {
+    if (!up_) {
+        up_ = true;
+        e_.admission_.established(host_);
+    }
     touch();
     if (e_.cb_.tunnel_up) e_.cb_.tunnel_up(id_, peer_);
     start_waiting();
@@ -512,6 +542,7 @@ void Tunnel::on_stopccn(L2TP& m) {
 void Tunnel::down(TE ev, const std::string& cause, CallEndedBy by) {
     if (closing_) return;
     closing_ = true;
+    e_.admission_.closing(host_, !up_, refused_);
     hello_.cancel();
     fsm_.dispatch(ev, cause);
     // Every session leaves the tunnel before the first upcall: a callback that disconnect()s
@@ -579,7 +610,7 @@ void Tunnel::deliver_early(SessionKey k, std::vector<std::vector<std::uint8_t>> 
 Session* Tunnel::create_session(int role) {
     // §5.4: up to 65 535 sessions per tunnel (Session ID 0 is the tunnel itself).
     if (sessions_.size() >= 65535) return nullptr;
-    auto id = e_.random_id([this](std::uint16_t v) { return sessions_.count(v) != 0; });
+    auto id = sids_.allocate(*e_.rng_);
     if (!id) return nullptr;
     const std::uint16_t sid = *id;
     auto s = std::make_unique<Session>(*this, sid, role);
@@ -597,7 +628,16 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
             e_.publish("l2tp.tunnel", std::to_string(id_), "invalid-message", "no readable Assigned Session ID");
             return;
         }
-        Session* sp = create_session(mt == MessageType::ICRQ ? lns_incoming : lac_outgoing);
+        if (e_.cfg_.send_queue != 0 && ch_.queued() >= e_.cfg_.send_queue) {
+            // The peer acknowledges none of our replies yet keeps asking: no session, no answer
+            // (its own call timer clears its side), counted; the queue stays bounded.
+            ++e_.stats_.send_queue_overflows;
+            return;
+        }
+        const std::size_t cap = e_.cfg_.limits.max_sessions_setup_per_tunnel;
+        const bool full = mt == MessageType::ICRQ && cap != 0 && sessions_setup_ >= cap;
+        if (full) ++e_.stats_.sessions_refused_setup;
+        Session* sp = full ? nullptr : create_session(mt == MessageType::ICRQ ? lns_incoming : lac_outgoing);
         if (!sp) {
             CdnParams p;
             p.header.session_id = *peer_sid;
@@ -609,6 +649,17 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
         Session& s = *sp;
         s.peer_id_ = *peer_sid;
         if (mt == MessageType::ICRQ) {
+            s.in_setup_ = true;
+            ++sessions_setup_;
+            // A call the peer never completes (no ICCN) is cleared after `call-setup`: CDN Result
+            // Code 10, "not established within time allotted" (RFC 2661 §4.4.2), with a message.
+            s.setup_timer_.start(e_.registry_->get("call-setup"), [this, sid = s.id_] {
+                Session* x = session(sid);
+                if (!x || x->fsm_.state() != SS::wait_connect) return;
+                ++e_.stats_.call_setup_timeouts;
+                e_.clear_call(x->key(), CdnResult::Timeout, GeneralError::NoError, std::nullopt,
+                              "no ICCN within call-setup", CallEndedBy::timeout);
+            });
             s.in_ = std::make_unique<IncomingCall>();
             s.in_->call_serial_number = m.call_serial_number().value_or(0);
             s.in_->calling_number = m.calling_number();
@@ -701,6 +752,7 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
                 ++e_.stats_.not_permitted;
                 return;
             }
+            s->setup_done();
             // Early data goes up strictly after connected(): that upcall is what creates the
             // upper layer's PPP session (lnsd: Lns::on_connected_cb -> DialOutWiring).
             const SessionKey k = s->key();
@@ -749,7 +801,10 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
 Engine::Engine(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, EngineConfig cfg,
                EngineCallbacks cb)
     : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), cb_(std::move(cb)),
-      rng_(cfg_.seed ? cfg_.seed : std::random_device{}()), reaper_(timers) {
+      rng_(cfg_.random           ? cfg_.random
+           : cfg_.seed != 0       ? std::shared_ptr<RandomSource>(std::make_shared<SeededRandom>(cfg_.seed))
+                                  : os_random()),
+      admission_(cfg_.limits), reaper_(timers) {
     register_l2tp_timers(registry);
 }
 
@@ -766,20 +821,6 @@ void Engine::publish(std::string entity, std::string id, std::string event, std:
     ev.cause = std::move(cause);
     ev.extra = std::move(extra);
     bus_->publish(std::move(ev));
-}
-
-std::optional<std::uint16_t> Engine::random_id(const std::function<bool(std::uint16_t)>& taken) {
-    // §5.2 / issue 4: random IDs, never one in use. Each probe is an O(1) hash lookup; at load a
-    // the expected number of probes is 1/(1-a). After 32 misses (a > ~0.9) walk from a random start:
-    // the IDs in use are random, so the walk is also short on average, and it ends on a full table.
-    for (int i = 0; i < 32; ++i) {
-        auto v = static_cast<std::uint16_t>(rng_());
-        if (v != 0 && !taken(v)) return v;
-    }
-    auto v = static_cast<std::uint16_t>(rng_());
-    for (std::uint32_t n = 0; n < 65536; ++n, ++v)
-        if (v != 0 && !taken(v)) return v;
-    return std::nullopt;
 }
 
 Tunnel* Engine::find_tunnel(std::uint16_t id) const {
@@ -822,12 +863,13 @@ void Engine::unindex(const Tunnel& t) {
 }
 
 Tunnel& Engine::create_tunnel(PeerId peer, PeerPolicy policy) {
-    auto tid = random_id([this](std::uint16_t v) { return tunnels_.count(v) != 0; });
+    auto tid = tunnel_ids_.allocate(*rng_);  // O(1) whatever the occupancy (id_pool.hpp)
     if (!tid) throw std::length_error("65535 tunnels already (RFC 2661 §3.1 Tunnel ID)");
     const std::uint16_t id = *tid;
     auto t = std::make_unique<Tunnel>(*this, peer, id, std::move(policy));
     Tunnel& ref = *t;
     tunnels_.emplace(id, std::move(t));
+    admission_.opened(ref.host_);
     by_peer_[peer] = id;  // the newest tunnel to a peer carries its new calls
     return ref;
 }
@@ -836,13 +878,21 @@ void Engine::erase_later(std::uint16_t id) {
     // §5.7: the Tunnel ID (and its channel, which re-acks a retransmitted StopCCN and finishes
     // delivering ours) is kept for a full retransmission cycle before reuse.
     timers_->arm(registry_->get("tunnel-hold"), [this, id] {
-        auto it = tunnels_.find(id);
-        if (it == tunnels_.end()) return;
-        std::unique_ptr<Tunnel> t = std::move(it->second);
-        unindex(*t);
-        tunnels_.erase(it);
+        if (!find_tunnel(id)) return;
+        release_tunnel(id);
         publish("l2tp.tunnel", std::to_string(id), "released", "tunnel-hold expired");
     });
+}
+
+void Engine::release_tunnel(std::uint16_t id) {
+    auto it = tunnels_.find(id);
+    if (it == tunnels_.end()) return;
+    std::unique_ptr<Tunnel> t = std::move(it->second);
+    if (!t->closing_) admission_.closing(t->host_, !t->up_, false);
+    if (t->refused_) admission_.refused_released();
+    unindex(*t);
+    tunnels_.erase(it);
+    tunnel_ids_.release(id);
 }
 
 std::uint16_t Engine::open_tunnel(PeerId peer, std::optional<PeerPolicy> policy) {
@@ -969,6 +1019,14 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
                 }
             }
             if (!t) {
+                // Admission (admission.hpp): a new SCCRQ over a limit is dropped in O(1), silently
+                // and counted: no Tunnel ID taken, no answer, no event.
+                SccrqDrop d = admission_.admit(peer_host(peer), !policy.accept, policy.configured, timers_->now());
+                if (d == SccrqDrop::none && tunnel_ids_.size() >= IdPool::capacity()) d = SccrqDrop::no_id;
+                if (d != SccrqDrop::none) {
+                    stats_.sccrq_dropped.count(d);
+                    return;
+                }
                 t = &create_tunnel(peer, std::move(policy));
                 created = true;
             }
@@ -989,9 +1047,11 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
     }
     t->ch_.receive(*m);
     if (created && !t->closing_ && t->fsm_.state() == TS::idle) {
-        // The SCCRQ was refused without an answer (invalid, or not Ns 0): forget the tunnel.
-        unindex(*t);
-        tunnels_.erase(t->id_);
+        // The SCCRQ was refused without an answer (invalid, or not Ns 0): forget the tunnel, and
+        // say so (a listener keeping per-tunnel state needs no walk to find it gone).
+        const std::uint16_t id = t->id_;
+        release_tunnel(id);
+        publish("l2tp.tunnel", std::to_string(id), "released", "SCCRQ not accepted");
         return;
     }
     // §6.5: any message from the peer (ZLBs included) restarts the Hello idle interval.

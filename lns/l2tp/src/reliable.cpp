@@ -8,6 +8,11 @@
 
 namespace dl::l2tp::engine {
 
+namespace {
+/// Octets a kept message costs: its AVPs and header plus the object around them.
+std::size_t kept_size(const L2TP& m) { return m.header_size() + sizeof(L2TP); }
+}  // namespace
+
 ReliableChannel::ReliableChannel(core::TimerQueue& timers, ReliableConfig cfg, Callbacks cb)
     : cfg_(cfg), cb_(std::move(cb)), rtx_timer_(timers), ack_timer_(timers) {
     cfg_.receive_window = std::clamp<std::uint16_t>(cfg_.receive_window, 1, 1024);
@@ -88,6 +93,7 @@ void ReliableChannel::receive(L2TP& msg) {
         if (cb_.deliver) cb_.deliver(msg);
         for (auto it = held_.find(nr_); it != held_.end(); it = held_.find(nr_)) {
             L2TP next = std::move(it->second);
+            held_bytes_ -= std::min(held_bytes_, kept_size(next));
             held_.erase(it);
             nr_ = static_cast<std::uint16_t>(nr_ + 1);
             if (cb_.deliver) cb_.deliver(next);
@@ -106,7 +112,16 @@ void ReliableChannel::receive(L2TP& msg) {
         send_zlb();
     } else if (offset < cfg_.receive_window) {
         ++stats_.out_of_order;
-        held_.try_emplace(ns, msg);
+        const std::size_t size = kept_size(msg);
+        if (!held_.count(ns) &&
+            ((cfg_.reorder_packets != 0 && held_.size() >= cfg_.reorder_packets) ||
+             (cfg_.reorder_bytes != 0 && held_bytes_ + size > cfg_.reorder_bytes))) {
+            // Bounded: dropped like a message lost on the way (not acknowledged, retransmitted).
+            ++stats_.reorder_dropped;
+            if (cb_.reorder_dropped) cb_.reorder_dropped();
+            return;
+        }
+        if (held_.try_emplace(ns, msg).second) held_bytes_ += size;
         send_zlb();  // tells the peer what we still miss
     } else {
         ++stats_.outside_window;
@@ -137,6 +152,7 @@ void ReliableChannel::stop() noexcept {
     unacked_.clear();
     pending_.clear();
     held_.clear();
+    held_bytes_ = 0;
 }
 
 void ReliableChannel::reset() noexcept {

@@ -1796,3 +1796,290 @@ TEST(EngineCallEnded, ReentrantCallbackDisconnectsAndPlacesCallsWithoutDoubleRep
     EXPECT_EQ(w.lns.failures.size(), 3u);
     EXPECT_EQ(count_of(w.lns.ended, *replacement), 0u);
 }
+
+// ---- bounded resources under a flood: SCCRQ admission (TunnelLimits), Tunnel / Session ID
+// allocation, call set-up timer, session set-up cap, injected random source ----------------------
+
+namespace {
+/// One LNS-role engine fed hand-built datagrams; what it sends is kept.
+struct Bare {
+    dl::core::VirtualTimeLoop loop;
+    dl::core::EventBus bus{loop.clock()};
+    dl::core::TimerRegistry registry;
+    std::vector<std::string> sent;  // message kinds
+    std::unique_ptr<Engine> engine;
+    explicit Bare(EngineConfig cfg, std::function<PeerPolicy(PeerId)> policy = {}) {
+        if (!cfg.seed && !cfg.random) cfg.seed = 3;
+        EngineCallbacks cb;
+        cb.send = [this](PeerId, std::vector<std::uint8_t> b) { sent.push_back(kind(b)); };
+        cb.peer_host = [](PeerId p) -> std::uint64_t { return p >> 16; };  // lnsd's address:port
+        cb.peer_policy = std::move(policy);
+        engine = std::make_unique<Engine>(loop.timers(), registry, bus, std::move(cfg), std::move(cb));
+    }
+    /// An SCCRQ (Ns 0) from host:port with the given Assigned Tunnel ID.
+    void sccrq(std::uint64_t host, std::uint16_t port, std::uint16_t tid = 1) {
+        SccrqParams p;
+        p.assigned_tunnel_id = tid;
+        p.host_name = "flood";
+        engine->receive((host << 16) | port, make_sccrq(p).bytes());
+    }
+    std::size_t count(const std::string& k) const { return static_cast<std::size_t>(std::count(sent.begin(), sent.end(), k)); }
+};
+EngineConfig no_rate_limit() {
+    EngineConfig c;
+    c.limits.sccrq_rate = 0;
+    return c;
+}
+}  // namespace
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, SccrqFloodFromOneHostStopsAtItsSetupLimitAndOthersStillGetSccrp) {
+    // 1 000 SCCRQs from 1 000 ports of one address (the flood of a single host): 16 tunnels (the
+    // per-peer setup limit), 984 dropped in O(1) without an answer or a Tunnel ID; another address
+    // still gets its SCCRP.
+    EngineConfig c = no_rate_limit();
+    c.limits.max_tunnels_per_peer = 64;  // the setup limit is the one reached
+    Bare b(c);
+    for (std::uint16_t port = 1; port <= 1000; ++port) b.sccrq(7, port, port);
+    EXPECT_EQ(b.engine->tunnel_count(), 16u);
+    EXPECT_EQ(b.count("SCCRP"), 16u);
+    EXPECT_EQ(b.engine->stats().sccrq_dropped.peer_setup, 984u);
+    EXPECT_EQ(b.engine->admission().setup(), 16u);
+    b.sccrq(8, 1701);
+    EXPECT_EQ(b.count("SCCRP"), 17u) << "a legitimate LAC at another address is still answered";
+    // The setup attempts end (hello interval, then the §5.7 hold): every slot and ID comes back.
+    b.loop.advance(120s);
+    EXPECT_EQ(b.engine->admission().setup(), 0u);
+    EXPECT_EQ(b.engine->admission().live(), 0u);
+    EXPECT_EQ(b.engine->tunnel_count(), 0u);
+    b.sccrq(7, 5000, 5000);
+    EXPECT_EQ(b.engine->tunnel_count(), 1u) << "the host is admitted again once its tunnels are gone";
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, SccrqFloodFromManyHostsStopsAtTheTotalSetupLimit) {
+    Bare b(no_rate_limit());
+    for (std::uint64_t host = 1; host <= 1000; ++host) b.sccrq(host, 1701);
+    EXPECT_EQ(b.engine->tunnel_count(), 256u);
+    EXPECT_EQ(b.engine->stats().sccrq_dropped.setup, 744u);
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, TotalAndPerPeerTunnelLimitsCountEstablishedTunnels) {
+    EngineConfig c = no_rate_limit();
+    c.limits.max_tunnels = 3;
+    c.limits.max_tunnels_per_peer = 2;
+    Bare b(c);
+    b.sccrq(1, 1);
+    b.sccrq(1, 2);
+    b.sccrq(1, 3);  // third of host 1
+    EXPECT_EQ(b.engine->stats().sccrq_dropped.peer_tunnels, 1u);
+    b.sccrq(2, 1);
+    b.sccrq(3, 1);  // fourth in all
+    EXPECT_EQ(b.engine->stats().sccrq_dropped.tunnels, 1u);
+    EXPECT_EQ(b.engine->tunnel_count(), 3u);
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, SccrqRatePerHostIsATokenBucket) {
+    EngineConfig c;
+    c.limits.max_tunnels_setup_per_peer = 0;
+    c.limits.max_tunnels_per_peer = 0;
+    c.limits.sccrq_rate = 20;
+    c.limits.sccrq_burst = 40;
+    Bare b(c);
+    for (std::uint16_t port = 1; port <= 100; ++port) b.sccrq(7, port, port);
+    EXPECT_EQ(b.engine->tunnel_count(), 40u) << "the burst";
+    EXPECT_EQ(b.engine->stats().sccrq_dropped.rate, 60u);
+    b.sccrq(9, 1);
+    EXPECT_EQ(b.engine->tunnel_count(), 41u) << "another host has its own bucket";
+    b.loop.advance(1s);
+    for (std::uint16_t port = 101; port <= 200; ++port) b.sccrq(7, port, port);
+    EXPECT_EQ(b.engine->tunnel_count(), 61u) << "20 more after one second";
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, RefusedSccrqsBeyondTheHeldLimitAreSilentAndHoldNoTunnelId) {
+    PeerPolicy refuse;
+    refuse.accept = false;
+    EngineConfig c = no_rate_limit();
+    c.limits.max_refused_held = 10;
+    Bare b(c, [&](PeerId) { return refuse; });
+    for (std::uint64_t host = 1; host <= 1000; ++host) b.sccrq(host, 1701);
+    EXPECT_EQ(b.count("StopCCN"), 10u);
+    EXPECT_EQ(b.engine->tunnel_count(), 10u) << "only the answered refusals hold a Tunnel ID (§5.7)";
+    EXPECT_EQ(b.engine->stats().sccrq_dropped.refused_held, 990u);
+    EXPECT_EQ(b.engine->stats().refused, 10u);
+    b.loop.advance(40s);  // tunnel-hold 31 s
+    EXPECT_EQ(b.engine->tunnel_count(), 0u);
+    EXPECT_EQ(b.engine->admission().refused_held(), 0u);
+    b.sccrq(2000, 1701);
+    EXPECT_EQ(b.engine->stats().refused, 11u) << "refusals are answered again once the held ones are released";
+}
+
+namespace {
+/// A RandomSource that counts its draws and returns `value` (then value+1, …) for u64().
+struct CountingRandom : RandomSource {
+    std::uint64_t value = 0x1234, draws = 0;
+    bool constant = false;
+    void fill(std::span<std::uint8_t> out) override {
+        for (auto& b : out) b = static_cast<std::uint8_t>(u64());
+    }
+    std::uint64_t u64() override {
+        ++draws;
+        return constant ? value : value++;
+    }
+};
+}  // namespace
+
+// req: L2TP.random-ids
+TEST(EngineLimits, TunnelAndSessionIdsComeFromTheInjectedSource) {
+    auto src = std::make_shared<CountingRandom>();
+    src->value = 0xBEEF0000ABCDull;  // low 16 bits 0xABCD
+    EngineConfig c;
+    c.random = src;
+    Bare b(c);
+    b.sccrq(1, 1701);
+    ASSERT_EQ(b.engine->tunnel_count(), 1u);
+    EXPECT_EQ(b.engine->tunnel_state(0xABCD), "wait-ctl-conn");
+    EXPECT_GT(src->draws, 0u);
+}
+
+// req: L2TP.random-ids
+TEST(EngineLimits, DefaultRandomSourceIsTheOsCsprngNotASeed) {
+    // Two engines with default configuration: different Tunnel IDs, Tie Breakers and Challenges
+    // (with a 32-bit-seeded mt19937 the space of sequences is 2^32; here they come from RAND_bytes).
+    std::set<std::uint16_t> ids;
+    for (int i = 0; i < 8; ++i) {
+        EngineConfig c;
+        c.random = os_random();
+        dl::core::VirtualTimeLoop loop;
+        dl::core::EventBus bus{loop.clock()};
+        dl::core::TimerRegistry reg;
+        Engine e(loop.timers(), reg, bus, c, {});
+        ids.insert(e.open_tunnel(1));
+    }
+    EXPECT_GE(ids.size(), 7u);
+    // And the source itself: 64 octets twice are not equal, never all zero.
+    auto r = os_random();
+    std::array<std::uint8_t, 64> a{}, z{};
+    std::array<std::uint8_t, 64> b2{};
+    r->fill(a);
+    r->fill(b2);
+    EXPECT_NE(a, b2);
+    EXPECT_NE(a, z);
+}
+
+// req: L2TP.random-ids
+TEST(IdPoolTest, AllocatesEveryIdOnceInBoundedDrawsWhateverTheOccupancy) {
+    IdPool pool;
+    CountingRandom rnd;
+    rnd.constant = true;  // the worst case: every draw hits the same (taken) ID
+    rnd.value = 777;
+    std::vector<bool> seen(65536);
+    for (std::size_t i = 0; i < IdPool::capacity(); ++i) {
+        const auto before = rnd.draws;
+        auto id = pool.allocate(rnd);
+        ASSERT_TRUE(id) << "at " << i;
+        ASSERT_NE(*id, 0);
+        ASSERT_FALSE(seen[*id]) << "ID " << *id << " handed out twice";
+        seen[*id] = true;
+        ASSERT_LE(rnd.draws - before, 4u) << "not O(1): draws per allocation";
+    }
+    EXPECT_FALSE(pool.allocate(rnd)) << "all 65 535 taken";
+    pool.release(4242);
+    EXPECT_EQ(pool.allocate(rnd), 4242);
+    EXPECT_EQ(pool.size(), 65535u);
+}
+
+// req: L2TP.call-setup-timer
+TEST(EngineLimits, IncomingCallWithoutIccnIsClearedWithCdn10AfterCallSetup) {
+    World w;
+    w.registry.set("call-setup", 5s);
+    w.drop = [](const std::string& dir, const std::string& k) { return dir == "LAC>LNS" && k == "ICCN"; };
+    IncomingCall ic;
+    ic.call_serial_number = 1;
+    w.lac.engine->place_incoming_call(kLns, ic);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lns.engine->session_count(), 1u) << "ICRQ answered, ICCN lost";
+    w.loop.advance(5s);
+    EXPECT_EQ(w.lns.engine->session_count(), 0u) << "the half-open call is gone";
+    EXPECT_EQ(w.lns.engine->stats().call_setup_timeouts, 1u);
+    auto cdn = first(w, "LNS>LAC CDN");
+    ASSERT_TRUE(cdn);
+    EXPECT_EQ(cdn->result_code()->result, static_cast<std::uint16_t>(CdnResult::Timeout));
+    ASSERT_EQ(w.lns.failures.size(), 1u);
+    EXPECT_EQ(w.lns.failures[0].ended_by, CallEndedBy::timeout);
+    ASSERT_EQ(w.lac.failures.size(), 1u) << "the LAC is told (CDN)";
+    EXPECT_EQ(w.lac.failures[0].result, 10u);
+}
+
+// req: L2TP.call-setup-timer
+TEST(EngineLimits, ConnectedCallIsNotClearedByTheCallSetupTimer) {
+    World w;
+    w.registry.set("call-setup", 5s);
+    IncomingCall ic;
+    w.lac.engine->place_incoming_call(kLns, ic);
+    w.loop.advance(30s);
+    EXPECT_EQ(w.lns.engine->session_count(), 1u);
+    EXPECT_EQ(w.lns.engine->stats().call_setup_timeouts, 0u);
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, IcrqsBeyondTheSetupCapGetCdn4WithoutASession) {
+    EngineConfig lc;
+    lc.limits.max_sessions_setup_per_tunnel = 3;
+    World w(lc);
+    w.drop = [](const std::string& dir, const std::string& k) { return dir == "LAC>LNS" && k == "ICCN"; };
+    for (int i = 0; i < 5; ++i) w.lac.engine->place_incoming_call(kLns, IncomingCall{});
+    w.loop.advance(2s);
+    EXPECT_EQ(w.lns.engine->session_count(), 3u);
+    EXPECT_EQ(w.lns.engine->stats().sessions_refused_setup, 2u);
+    std::size_t cdn4 = 0;
+    for (const auto& f : w.lac.failures) cdn4 += f.result == 4 && f.error == 4;
+    EXPECT_EQ(cdn4, 2u) << "CDN Result 4 (temporary lack of facilities), Error 4 (insufficient resources)";
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, IcrqsOfAPeerThatAcknowledgesNothingCannotGrowTheSendQueue) {
+    EngineConfig lc;
+    lc.send_queue = 10;
+    World w(lc);
+    w.lac.engine->place_incoming_call(kLns, IncomingCall{});
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.connects.size(), 1u);
+    // A peer that sends 200 ICRQs in sequence and acknowledges none of the ICRPs (its Nr stays).
+    const std::uint16_t t = w.lns.ups.at(0);
+    const ReliableChannel* lac_ch = w.lac.engine->channel(w.lac.ups.at(0));
+    ASSERT_TRUE(lac_ch);
+    const std::uint16_t ns0 = lac_ch->next_ns(), nr0 = lac_ch->next_nr();
+    for (std::uint16_t i = 0; i < 200; ++i) {
+        IcrqParams p;
+        p.assigned_session_id = static_cast<std::uint16_t>(1000 + i);
+        p.call_serial_number = i;
+        L2TP m = make_icrq(p);
+        m.set_tunnel_id(lac_ch->peer_tunnel_id());
+        m.set_sequence(static_cast<std::uint16_t>(ns0 + i), nr0);
+        w.lns.engine->receive(kLac, m.bytes());
+    }
+    const ReliableChannel* ch = w.lns.engine->channel(t);
+    ASSERT_TRUE(ch);
+    EXPECT_LE(ch->queued(), 10u);
+    EXPECT_GT(w.lns.engine->stats().send_queue_overflows, 0u);
+    EXPECT_LT(w.lns.engine->session_count(), 30u) << "no session for a dropped ICRQ";
+}
+
+// req: L2TP.flood-limits
+TEST(EngineLimits, AConfiguredPeerIsAdmittedWhenUnlistedSourcesFillTheSetupSlots) {
+    Bare b(no_rate_limit(), [](PeerId p) {
+        PeerPolicy pol;
+        pol.configured = (p >> 16) == 5000;
+        return pol;
+    });
+    for (std::uint64_t host = 1; host <= 1000; ++host) b.sccrq(host, 1701);  // forged sources
+    EXPECT_EQ(b.engine->admission().setup(), 256u);
+    b.sccrq(5000, 1701);
+    EXPECT_EQ(b.engine->tunnel_count(), 257u) << "the listed LAC still gets a tunnel";
+    b.sccrq(4999, 1701);
+    EXPECT_EQ(b.engine->tunnel_count(), 257u) << "an unlisted one does not";
+}

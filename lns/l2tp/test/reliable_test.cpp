@@ -225,3 +225,53 @@ TEST(Reliable, SequenceWrapAt65535) {
     EXPECT_TRUE(p.a.idle());
     EXPECT_EQ(p.a.stats().retransmitted, 0u);
 }
+
+// ---- bounds: out-of-order buffer (packets, octets) ---------------------------------------------
+
+namespace {
+L2TP hello_with_ns(std::uint16_t ns) {
+    L2TP m = make_hello({});
+    m.set_sequence(ns, 0);
+    return m;
+}
+}  // namespace
+
+// req: L2TP.flood-limits
+TEST(Reliable, OutOfOrderBufferIsBoundedInPacketsAndBytes) {
+    dl::core::VirtualTimeLoop loop;
+    std::vector<std::uint16_t> delivered;
+    std::size_t dropped_cb = 0;
+    ReliableConfig c;
+    c.receive_window = 64;
+    c.reorder_packets = 4;
+    ReliableChannel ch(loop.timers(), c,
+                       {[](std::vector<std::uint8_t>) {}, [&](L2TP& m) { delivered.push_back(m.ns()); }, nullptr,
+                        [&] { ++dropped_cb; }});
+    // A gap at Ns 0 kept open: 30 messages ahead of it.
+    for (std::uint16_t ns = 1; ns <= 30; ++ns) {
+        L2TP m = hello_with_ns(ns);
+        ch.receive(m);
+    }
+    EXPECT_EQ(ch.held(), 4u);
+    EXPECT_EQ(ch.stats().reorder_dropped, 26u);
+    EXPECT_EQ(dropped_cb, 26u);
+    L2TP first = hello_with_ns(0);
+    ch.receive(first);
+    EXPECT_EQ(delivered, (std::vector<std::uint16_t>{0, 1, 2, 3, 4})) << "what was kept is delivered in order";
+    EXPECT_EQ(ch.held(), 0u);
+    EXPECT_EQ(ch.held_bytes(), 0u);
+
+    // Octets: room for two messages only.
+    ReliableConfig cb2 = c;
+    cb2.reorder_packets = 0;
+    L2TP probe = hello_with_ns(1);
+    cb2.reorder_bytes = 2 * (probe.header_size() + sizeof(L2TP));
+    ReliableChannel ch2(loop.timers(), cb2, {[](std::vector<std::uint8_t>) {}, nullptr, nullptr, nullptr});
+    for (std::uint16_t ns = 1; ns <= 10; ++ns) {
+        L2TP m = hello_with_ns(ns);
+        ch2.receive(m);
+    }
+    EXPECT_EQ(ch2.held(), 2u);
+    EXPECT_LE(ch2.held_bytes(), cb2.reorder_bytes);
+    EXPECT_EQ(ch2.stats().reorder_dropped, 8u);
+}

@@ -95,7 +95,12 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
     ec.require_sequencing = cfg_.require_sequencing;
     ec.early_data_frames = cfg_.early_data_frames;
     ec.seed = seed_;
+    ec.limits = cfg_.limits;
+    ec.reorder_packets = cfg_.reorder_packets;
+    ec.reorder_bytes = cfg_.reorder_bytes;
+    ec.send_queue = cfg_.send_queue;
     eng::EngineCallbacks cb;
+    cb.peer_host = [](PeerId p) -> std::uint64_t { return peer_address(p).value; };  // every port of an address
     cb.send = [this](PeerId p, std::vector<std::uint8_t> b) {
         ++datagrams_out_;
         if (send_) send_(p, std::move(b));
@@ -138,6 +143,7 @@ eng::PeerPolicy Lns::policy_for(PeerId peer) const {
     p.secret = pc ? pc->secret : cfg_.secret;
     p.hide_avps = (pc ? pc->hide_avps : cfg_.hide_avps) && !p.secret.empty();
     if (pc) p.peer_host_name = pc->host_name;
+    p.configured = pc != nullptr;  // keeps its setup slots under a flood of unlisted sources
     auto dit = dests_.find(a.value);
     if (dit != dests_.end() && dit->second.shutdown) {
         p.accept = false;
@@ -164,9 +170,12 @@ void Lns::on_event(const core::Event& e) {
         if (!id || *id == 0) return;
         const TKey k = static_cast<std::uint16_t>(*id);
         auto it = tunnels_.find(k);
-        if (e.event == "released") {
-            if (it != tunnels_.end()) tunnels_.erase(it);
-            idle_.erase(k);
+        if (e.event == "released") {  // also for an SCCRQ the engine forgot at once: no walk needed
+            if (it != tunnels_.end()) {
+                const auto a = peer_address(it->second->peer);
+                tunnels_.erase(it);
+                tunnel_gone(a);
+            }
             return;
         }
         if (e.event == "refused" && it == tunnels_.end() && current_peer_) {
@@ -183,7 +192,7 @@ void Lns::on_event(const core::Event& e) {
             ++c.tunnels_closed;
             ++c.tunnels_refused;
             ++tunnels_refused_;
-            idle_.insert(k);
+            ++dests_[peer_address(rec->peer).value].tunnels_now;
             tunnels_.emplace(k, std::move(rec));
             return;
         }
@@ -196,6 +205,7 @@ void Lns::on_event(const core::Event& e) {
             rec->outgoing = current_outgoing_;
             rec->created = timers_->now();
             ++dest(peer_address(rec->peer)).tunnels_opened;
+            ++dests_[peer_address(rec->peer).value].tunnels_now;
             it = tunnels_.emplace(k, std::move(rec)).first;
         }
         auto& t = *it->second;
@@ -204,8 +214,6 @@ void Lns::on_event(const core::Event& e) {
         if (!e.cause.empty()) t.last_cause = e.cause;
         if (e.to == "established" && !was_up) ++dest(peer_address(t.peer)).tunnels_established;
         if (e.to == "idle" && e.from != "idle") ++dest(peer_address(t.peer)).tunnels_closed;
-        if (e.to == "idle") idle_.insert(k);
-        else idle_.erase(k);
         return;
     }
     if (e.entity == "l2tp.session") {
@@ -495,18 +503,21 @@ void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
     current_outgoing_ = false;
     engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
     current_peer_.reset();
-    prune();
 }
 
-void Lns::prune() {
-    // Only tunnels in idle can have been forgotten by the engine without a "released" event (an
-    // SCCRQ refused without an answer): O(idle tunnels) per datagram, not O(tunnels).
-    for (auto it = idle_.begin(); it != idle_.end();) {
-        if (engine_->tunnel_state(*it).empty()) {
-            tunnels_.erase(*it);
-            it = idle_.erase(it);
-        } else {
-            ++it;
+void Lns::tunnel_gone(core::Ipv4Address a) {
+    // dests_ is keyed by every address that ever opened a tunnel: bounded by keeping at most
+    // `limits.destinations-kept` records of addresses with no tunnel (oldest forgotten first).
+    auto it = dests_.find(a.value);
+    if (it == dests_.end() || it->second.tunnels_now == 0 || --it->second.tunnels_now != 0) return;
+    idle_dests_.push_back(a.value);
+    while (idle_dests_.size() > cfg_.destinations_kept) {
+        const auto old = idle_dests_.front();
+        idle_dests_.pop_front();
+        auto d = dests_.find(old);
+        if (d != dests_.end() && d->second.tunnels_now == 0 && !d->second.shutdown && !cfg_.find_peer({old})) {
+            dests_.erase(d);
+            ++destinations_forgotten_;
         }
     }
 }
@@ -616,6 +627,19 @@ nlohmann::json Lns::show_summary() const {
                 {"host-name-refused", sum.host_name_refused},
                 {"unknown-message-type", sum.unknown_message_type},
                 {"capability-refused", sum.capability_refused},
+                {"sccrq-dropped",
+                 {{"rate", sum.sccrq_dropped.rate},
+                  {"tunnels", sum.sccrq_dropped.tunnels},
+                  {"tunnels-per-peer", sum.sccrq_dropped.peer_tunnels},
+                  {"tunnels-setup", sum.sccrq_dropped.setup},
+                  {"tunnels-setup-per-peer", sum.sccrq_dropped.peer_setup},
+                  {"refused-held", sum.sccrq_dropped.refused_held},
+                  {"no-tunnel-id", sum.sccrq_dropped.no_id}}},
+                {"sessions-refused-setup", sum.sessions_refused_setup},
+                {"call-setup-timeouts", sum.call_setup_timeouts},
+                {"reorder-dropped", sum.reorder_dropped},
+                {"send-queue-overflows", sum.send_queue_overflows},
+                {"destinations-forgotten", destinations_forgotten_},
                 {"data-in", sum.data_in},
                 {"data-out", sum.data_out},
                 {"data-dropped", sum.data_dropped},
@@ -623,7 +647,13 @@ nlohmann::json Lns::show_summary() const {
                 {"data-early-delivered", sum.data_early_delivered},
                 {"data-early-dropped", sum.data_early_dropped},
                 {"data-early-discarded", sum.data_early_discarded}}},
-              {"data-path", data_path_json(data_->counters())}}}};
+              {"data-path", data_path_json(data_->counters())},
+              // What the limits (`limits:`, docs/reliability.md) are measured against, now.
+              {"limits-usage",
+               {{"tunnels", engine_->admission().live()},
+                {"tunnels-setup", engine_->admission().setup()},
+                {"refused-held", engine_->admission().refused_held()},
+                {"destination-records", dests_.size()}}}}}};
 }
 
 nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const {

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     try {
         if (!events_path.empty()) {
             sink = dl::core::open_event_log(events_path, bus, io, cfg.events_flush);
+            sink->set_size_cap(cfg.events_max_bytes);  // bounded on disk (events-max-bytes)
         }
         udp = std::make_unique<dl::lnsd::UdpEndpoint>(
             io, cfg.local_address, cfg.port,

@@ -111,3 +111,39 @@ TEST(LnsdConfig, ErrorsNameKeyValueAndRule) {
               std::string::npos)
         << error_of("peers: [{address: 10.0.0.2, host-name: ''}]");
 }
+
+// req: L2TP.flood-limits
+TEST(LnsdConfig, LimitsHaveSafeDefaultsAndAreRead) {
+    auto r = registry();
+    auto d = lnsd::load_config(core::ConfigNode::parse("hostname: x\n", "lnsd.yaml"), r);
+    EXPECT_EQ(d.limits.max_tunnels, 4096u);
+    EXPECT_EQ(d.limits.max_tunnels_setup_per_peer, 16u);
+    EXPECT_EQ(d.limits.sccrq_rate, 20.0);
+    EXPECT_EQ(d.reorder_bytes, 32u * 1024);
+    EXPECT_EQ(d.destinations_kept, 1024u);
+    EXPECT_EQ(r.get("call-setup"), 30s);
+    EXPECT_EQ(d.events_max_bytes, 64u * 1024 * 1024);
+    EXPECT_EQ(lnsd::load_config(core::ConfigNode::parse("events-max-bytes: 0\n", "lnsd.yaml"), r).events_max_bytes, 0u);
+    EXPECT_NE(error_of("events-max-bytes: -5\n").find("events-max-bytes"), std::string::npos);
+    auto c = lnsd::load_config(core::ConfigNode::parse(R"(
+limits: {tunnels: 10, tunnels-per-peer: 2, tunnels-setup: 5, tunnels-setup-per-peer: 1, refused-held: 3,
+         sccrq-rate: 0, sccrq-burst: 1, sessions-setup-per-tunnel: 7, reorder-packets: 4, reorder-bytes: 1000,
+         send-queue: 50, destinations-kept: 9}
+timers: {call-setup: 12s}
+)", "lnsd.yaml"), r);
+    EXPECT_EQ(c.limits.max_tunnels, 10u);
+    EXPECT_EQ(c.limits.max_tunnels_per_peer, 2u);
+    EXPECT_EQ(c.limits.max_tunnels_setup, 5u);
+    EXPECT_EQ(c.limits.max_tunnels_setup_per_peer, 1u);
+    EXPECT_EQ(c.limits.max_refused_held, 3u);
+    EXPECT_EQ(c.limits.sccrq_rate, 0.0);
+    EXPECT_EQ(c.limits.max_sessions_setup_per_tunnel, 7u);
+    EXPECT_EQ(c.reorder_packets, 4u);
+    EXPECT_EQ(c.reorder_bytes, 1000u);
+    EXPECT_EQ(c.send_queue, 50u);
+    EXPECT_EQ(c.destinations_kept, 9u);
+    EXPECT_EQ(r.get("call-setup"), 12s);
+    EXPECT_NE(error_of("limits: {tunnels: -1}\n").find("limits.tunnels"), std::string::npos) << error_of("limits: {tunnels: -1}\n");
+    EXPECT_NE(error_of("limits: {sccrq-burst: 0}\n").find("sccrq-burst"), std::string::npos);
+    EXPECT_NE(error_of("limits: {tunnel: 3}\n").find("tunnel"), std::string::npos);
+}

@@ -510,3 +510,57 @@ TEST(Lns, WeightedSelectionPicksTheEndpointWithFewestSessions) {
     EXPECT_EQ(results[1].endpoint, "10.0.0.3") << "0 sessions there after the clear, 2 at 10.0.0.2 "
                                                 << w.call("show l2tp session")["result"].dump();
 }
+
+// ---- bounded resources under a flood (docs/reliability.md) -------------------------------------
+
+namespace {
+void flood_sccrq(World& w, core::Ipv4Address from, int n) {
+    for (int i = 1; i <= n; ++i) {
+        l2tp::SccrqParams p;
+        p.assigned_tunnel_id = static_cast<std::uint16_t>(i);
+        p.host_name = "flood";
+        w.lns->receive(lnsd::peer_id(from, static_cast<std::uint16_t>(i)), l2tp::make_sccrq(p).bytes());
+    }
+}
+}  // namespace
+
+// req: L2TP.flood-limits
+TEST(LnsLimits, SccrqFloodIsCountedAndALegitimateLacStillConnects) {
+    World w;
+    flood_sccrq(w, ip("10.0.0.9"), 1000);
+    EXPECT_EQ(w.lns->tunnel_count(), 16u) << "tunnels-setup-per-peer";
+    auto& lac = w.add_lac(kLac1);
+    lac.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(lac.connects, 1) << "the legitimate call";
+    auto sum = w.call("show l2tp");
+    ASSERT_TRUE(sum["ok"].get<bool>()) << sum.dump();
+    const auto& c = sum["result"]["system"]["counters"];
+    const auto& d = c["sccrq-dropped"];
+    int dropped = 0;
+    for (const auto& [why, n] : d.items()) dropped += n.get<int>();
+    EXPECT_EQ(dropped, 984) << d.dump();
+    EXPECT_GT(d["tunnels-per-peer"].get<int>(), 0) << d.dump();
+    EXPECT_GT(d["rate"].get<int>(), 0);
+    EXPECT_EQ(sum["result"]["system"]["limits-usage"]["tunnels"], 17);
+    const auto log = w.rec.text();
+    std::size_t accepted = 0;
+    for (auto at = log.find("SCCRQ from flood"); at != std::string::npos; at = log.find("SCCRQ from flood", at + 1))
+        ++accepted;
+    EXPECT_EQ(accepted, 16u) << "an event per admitted tunnel, none per dropped SCCRQ";
+}
+
+// req: L2TP.flood-limits
+TEST(LnsLimits, DestinationRecordsOfGoneAddressesAreBounded) {
+    lnsd::LnsdConfig cfg;
+    cfg.accept_unknown_peers = false;
+    cfg.destinations_kept = 2;
+    World w(cfg);
+    for (int i = 0; i < 5; ++i) flood_sccrq(w, core::Ipv4Address{0x0A000100u + static_cast<std::uint32_t>(i)}, 1);
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["limits-usage"]["destination-records"], 5);
+    w.loop.advance(40s);  // tunnel-hold: the refused tunnels are released
+    auto sum = w.call("show l2tp")["result"]["system"];
+    EXPECT_EQ(sum["limits-usage"]["destination-records"], 2);
+    EXPECT_EQ(sum["counters"]["destinations-forgotten"], 3);
+    EXPECT_EQ(sum["tunnels"], 0);
+}

@@ -163,6 +163,13 @@ public:
     void defer_flush(Post post);
     /// Writes buffered lines to the file now.
     void flush();
+    /// Caps the file (lnsd key `events-max-bytes`): once it holds `max_bytes` octets it is renamed
+    /// to `<path>.1` (replacing the previous one) and a new, empty file is started, so the log
+    /// never takes more than about 2 × max_bytes on disk whatever a peer makes lnsd publish.
+    /// 0 (the default) = no cap. Counts the octets already in an appended file.
+    void set_size_cap(std::uint64_t max_bytes) noexcept { max_bytes_ = max_bytes; }
+    /// Times the file was rotated by the size cap.
+    std::uint64_t rotations() const noexcept { return rotations_; }
     std::uint64_t lines_written() const noexcept { return lines_; }
     /// Times the buffer was written to the file (flush-per-line: one per line).
     std::uint64_t flushes() const noexcept { return flushes_; }
@@ -170,6 +177,12 @@ public:
 private:
     std::unique_ptr<char[]> buffer_;  // the FILE's buffer (glibc ignores a size without one)
     std::FILE* file_ = nullptr;
+    std::string path_;
+    std::uint64_t bytes_ = 0;      // octets in the current file
+    std::uint64_t max_bytes_ = 0;  // set_size_cap
+    std::uint64_t rotations_ = 0;
+    void open(bool truncate);
+    void rotate();
     EventBus* bus_ = nullptr;
     EventBus::SubscriptionId sub_ = 0;
     std::uint64_t lines_ = 0;

@@ -9,6 +9,7 @@
 #include "dl/core/clock.hpp"
 #include "dl/core/event.hpp"
 #include "dl/core/ipv4.hpp"
+#include "dl/l2tp/engine/admission.hpp"
 
 namespace dl::core {
 class ConfigNode;
@@ -48,6 +49,20 @@ enum class SelectionMode { round_robin, weighted };
 /// timers: {hello: 60s, retransmit: 1s, retransmit-cap: 8s, tunnel-hold: 31s}  # retransmit-cap >= 8s (§5.8)
 /// tunnel-selection: {mode: round-robin|weighted, dead-time: 60s}
 /// shutdown-wait: 3s          # bounded wait for StopCCN acknowledgements on SIGTERM
+/// events-max-bytes: 67108864 # the --events log is rotated to <file>.1 at this size (0 = no cap)
+/// limits:                    # what a peer can make lnsd hold (docs/reliability.md); 0 = no limit
+///   tunnels: 4096            # tunnels not closing (both directions)
+///   tunnels-per-peer: 16     # … per peer IPv4 address
+///   tunnels-setup: 256       # tunnels not yet established
+///   tunnels-setup-per-peer: 16
+///   refused-held: 256        # refused SCCRQs held for tunnel-hold; beyond, refusals are silent
+///   sccrq-rate: 20           # new SCCRQs per second per peer address (token bucket), 0 = off
+///   sccrq-burst: 40
+///   sessions-setup-per-tunnel: 256   # ICRQ beyond: CDN 4 / error 4
+///   reorder-packets: 16      # out-of-order control messages kept per tunnel
+///   reorder-bytes: 32768     # … and their octets
+///   send-queue: 256          # replies queued per tunnel; beyond, ICRQs are dropped
+///   destinations-kept: 1024  # destinations with no tunnel whose counters are kept
 /// ```
 struct LnsdConfig {
     core::Ipv4Address local_address{};
@@ -56,6 +71,9 @@ struct LnsdConfig {
     std::uint16_t receive_window = 16;
     /// `events-flush`: the --events log written per event (line, default) or per loop pass.
     core::EventFlush events_flush = core::EventFlush::line;
+    /// `events-max-bytes`: the --events log is rotated to `<file>.1` at this size (JsonLinesSink::
+    /// set_size_cap): at most ~2 × this on disk, whatever a peer makes lnsd log. 0 = no cap.
+    std::uint64_t events_max_bytes = 64ULL * 1024 * 1024;
     unsigned max_retransmits = 5;
     std::string secret;
     bool hide_avps = false;
@@ -66,6 +84,14 @@ struct LnsdConfig {
     SelectionMode selection_mode = SelectionMode::round_robin;
     core::Duration dead_time = std::chrono::seconds(60);
     core::Duration shutdown_wait = std::chrono::seconds(3);
+    /// `limits:` (SCCRQ admission and per-tunnel session setup; l2tp::engine::TunnelLimits).
+    l2tp::engine::TunnelLimits limits;
+    std::size_t reorder_packets = 16;
+    std::size_t reorder_bytes = 32 * 1024;
+    std::size_t send_queue = 256;
+    /// Destination records (address, counters) kept for addresses that have no tunnel any more;
+    /// beyond, the oldest such record is forgotten. Shut-down and configured ones are always kept.
+    std::size_t destinations_kept = 1024;
 
     /// The configured peer with that address, or nullptr.
     const PeerConfig* find_peer(core::Ipv4Address a) const noexcept;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -197,7 +198,8 @@ private:
     void on_connected_cb(l2tp::engine::SessionKey k, const l2tp::engine::ConnectInfo& i);
     void try_next(std::uint64_t pending_id);
     void finish(std::uint64_t pending_id, OutgoingResult r);
-    void prune();
+    /// A tunnel of address `a` was released: keeps dests_ bounded (LnsdConfig::destinations_kept).
+    void tunnel_gone(core::Ipv4Address a);
     std::optional<PeerId> resolve(const std::string& endpoint) const;
     nlohmann::json tunnel_json(const TunnelRec& t, bool detail) const;
     nlohmann::json session_json(const SessionRec& s, bool detail) const;
@@ -217,8 +219,11 @@ private:
     std::map<PeerId, std::size_t> peer_sessions_;  // sessions per peer (weighted tunnel selection)
     struct DestRec {
         bool shutdown = false;
+        std::size_t tunnels_now = 0;  // tunnel records (tunnels_) of this address
         DestinationCounters counters;
     };
+    std::deque<std::uint32_t> idle_dests_;  // addresses whose last tunnel went, oldest first
+    std::uint64_t destinations_forgotten_ = 0;
     std::map<std::uint32_t, DestRec> dests_;
     std::map<std::uint64_t, std::unique_ptr<Pending>> pending_;
     std::map<SKey, std::uint64_t> pending_by_call_;
@@ -226,7 +231,6 @@ private:
     std::uint64_t next_pending_ = 1;
     std::optional<PeerId> current_peer_;      // peer of the call in progress (receive / open)
     bool current_outgoing_ = false;
-    std::set<TKey> idle_;                     // tunnels in idle (held or refused), for prune()
     std::uint64_t datagrams_in_ = 0, datagrams_out_ = 0, tunnels_refused_ = 0;
     // data fast path (data_path.hpp): keys are data_key(CallHandle)
     static DataPath::Key data_key(const CallHandle& c) noexcept;

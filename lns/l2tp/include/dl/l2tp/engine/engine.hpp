@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -16,6 +15,9 @@
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/core/timer_registry.hpp"
+#include "dl/l2tp/engine/admission.hpp"
+#include "dl/l2tp/engine/id_pool.hpp"
+#include "dl/l2tp/engine/random.hpp"
 #include "dl/l2tp/engine/reliable.hpp"
 #include "dl/l2tp/l2tp.hpp"
 
@@ -46,6 +48,10 @@ struct PeerPolicy {
     /// none) is refused with StopCCN 4 like a failed tunnel authentication (JunosE "Implementing
     /// L2TP": the LNS verifies the LAC's host name and tunnel password). nullopt = any name.
     std::optional<std::string> peer_host_name;
+    /// Incoming SCCRQ only: a peer the operator listed. Exempt from TunnelLimits::max_tunnels_setup
+    /// (a flood of SCCRQs from forged addresses fills the setup slots of unlisted peers only); the
+    /// per-peer limits and the total tunnel limit still apply.
+    bool configured = false;
     friend bool operator==(const PeerPolicy&, const PeerPolicy&) = default;
 };
 
@@ -70,7 +76,21 @@ struct EngineConfig {
     /// through ppp_frame right after connected(). 0 = such data is dropped (unknown_session); lnsd
     /// accepts 0..64.
     unsigned early_data_frames = 4;
-    std::uint64_t seed = 0;              ///< random source (IDs, challenges, tie breakers); 0 = random
+    /// Where Tunnel IDs, Session IDs, Challenges, Random Vectors and Tie Breakers come from
+    /// (random.hpp). Unset: `seed` != 0 gives a reproducible SeededRandom (tests, benchmarks),
+    /// else the OS CSPRNG (os_random(), the default).
+    std::shared_ptr<RandomSource> random;
+    std::uint64_t seed = 0;              ///< test aid only: a reproducible SeededRandom(seed) when != 0
+    /// SCCRQ admission and per-tunnel session setup limits (admission.hpp).
+    TunnelLimits limits;
+    /// Out-of-order control messages kept per tunnel (ReliableConfig::reorder_packets / _bytes).
+    std::size_t reorder_packets = 16;
+    std::size_t reorder_bytes = 32 * 1024;
+    /// Control messages queued per tunnel behind a closed send window (ReliableChannel::queued())
+    /// beyond which an ICRQ / OCRQ of the peer is dropped without a session or an answer: a peer
+    /// that acknowledges none of our replies while it keeps sending requests cannot grow the queue.
+    /// Our own messages (OCRQs of calls we place, StopCCN, CDN) are never refused. 0 = no limit.
+    std::size_t send_queue = 256;
 };
 
 /// Parameters of an outgoing call (OCRQ, §6.9).
@@ -172,6 +192,9 @@ struct EngineCallbacks {
     std::function<void(SessionKey, const OutgoingCall&)> ocrq;               ///< LAC role
     std::function<void(SessionKey, const Accm&)> sli;
     std::function<void(SessionKey, const CallErrors&)> wen;
+    /// The host of a peer for the per-peer limits of TunnelLimits (lnsd: the IPv4 address of an
+    /// address:port PeerId). Unset: the PeerId itself.
+    std::function<std::uint64_t(PeerId)> peer_host;
     /// Per-peer policy, consulted once per tunnel when it is created (SCCRQ received, or an open
     /// without an explicit policy). Unset: {EngineConfig::secret, EngineConfig::hide_avps}.
     std::function<PeerPolicy(PeerId)> peer_policy;
@@ -194,6 +217,17 @@ struct EngineStats {
     /// it, dropped because the session already kept K, discarded because the call ended first.
     std::uint64_t data_early_kept = 0, data_early_delivered = 0, data_early_dropped = 0,
                   data_early_discarded = 0;
+    /// New SCCRQs dropped silently by TunnelAdmission, by reason (no Tunnel ID taken, no answer).
+    SccrqDropCounters sccrq_dropped;
+    /// ICRQs answered with CDN 4 / error 4: the tunnel already had
+    /// TunnelLimits::max_sessions_setup_per_tunnel calls being set up.
+    std::uint64_t sessions_refused_setup = 0;
+    /// Incoming calls cleared (CDN Result Code 10) because no ICCN came within `call-setup`.
+    std::uint64_t call_setup_timeouts = 0;
+    /// Out-of-order control messages not kept (reorder_packets / reorder_bytes reached).
+    std::uint64_t reorder_dropped = 0;
+    /// ICRQs / OCRQs dropped because their tunnel's send queue held EngineConfig::send_queue messages.
+    std::uint64_t send_queue_overflows = 0;
 
 };
 
@@ -207,7 +241,8 @@ class Session;
 bool ppp_priority(std::span<const std::uint8_t> frame) noexcept;
 
 /// Registers the timers this engine uses (if absent): retransmit, retransmit-cap, hello (the
-/// well-known ones), zlb-ack 100ms [1ms..1s], tunnel-hold 31s [1s..5m] (§5.7).
+/// well-known ones), zlb-ack 100ms [1ms..1s], tunnel-hold 31s [1s..5m] (§5.7), call-setup 30s
+/// [1s..10m] (an incoming call whose ICCN does not follow its ICRP within it is cleared).
 void register_l2tp_timers(core::TimerRegistry& registry);
 
 /// The engine: every control connection and session of one endpoint.
@@ -276,6 +311,8 @@ public:
     std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
     std::size_t session_count() const noexcept;
     const EngineStats& stats() const noexcept { return stats_; }
+    /// Tunnel and setup counts behind TunnelLimits (for `show`).
+    const TunnelAdmission& admission() const noexcept { return admission_; }
     /// The reliable channel of a tunnel (tests), nullptr if unknown.
     const ReliableChannel* channel(std::uint16_t tunnel) const;
     /// For tests of Ns/Nr wrap only (RFC 2661 starts both at 0): initial Ns and expected Nr of
@@ -296,9 +333,9 @@ private:
     Tunnel* tunnel_to(PeerId peer, const PeerPolicy* policy = nullptr) const;
     Tunnel& create_tunnel(PeerId peer, PeerPolicy policy);
     PeerPolicy policy_for(PeerId peer) const;
-    /// A random non-zero ID for which taken() is false: random probes (O(1) expected while the space
-    /// is not nearly full), then a walk from a random start. nullopt when all 65 535 are taken.
-    std::optional<std::uint16_t> random_id(const std::function<bool(std::uint16_t)>& taken);
+    std::uint64_t peer_host(PeerId peer) const { return cb_.peer_host ? cb_.peer_host(peer) : peer; }
+    /// Forgets a tunnel (after its hold, or at once for an SCCRQ refused without an answer).
+    void release_tunnel(std::uint16_t tunnel);
     void erase_later(std::uint16_t tunnel);
     /// disconnect() with who ended the call (local_disconnect, or engine_cdn for §4.1).
     bool clear_call(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931,
@@ -312,7 +349,9 @@ private:
     core::EventBus* bus_;
     EngineConfig cfg_;
     EngineCallbacks cb_;
-    std::mt19937_64 rng_;
+    std::shared_ptr<RandomSource> rng_;
+    IdPool tunnel_ids_;
+    TunnelAdmission admission_;
     void unindex(const Tunnel& t);
     std::map<std::uint16_t, std::unique_ptr<Tunnel>> tunnels_;
     std::uint64_t tunnel_serial_ = 0;                                           // creation order

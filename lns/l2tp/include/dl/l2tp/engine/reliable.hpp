@@ -30,12 +30,17 @@ struct ReliableConfig {
     core::Duration retransmit{std::chrono::seconds(1)};
     core::Duration retransmit_cap{std::chrono::seconds(8)};
     core::Duration zlb_delay{std::chrono::milliseconds(100)};
+    /// Out-of-order arrivals kept (ahead of a gap in Ns, within our window): at most this many
+    /// messages and this many octets; beyond, a message is dropped (not acknowledged: the peer
+    /// retransmits it, §5.8) and counted. 0 = only the receive window bounds it.
+    std::size_t reorder_packets = 16;
+    std::size_t reorder_bytes = 32 * 1024;
 };
 
 /// Counters of one channel.
 struct ReliableStats {
     std::uint64_t sent = 0, retransmitted = 0, zlb_sent = 0, received = 0, duplicates = 0,
-                  out_of_order = 0, outside_window = 0;
+                  out_of_order = 0, outside_window = 0, reorder_dropped = 0;
 };
 
 /// The sequenced, acknowledged control channel of RFC 2661 §5.8 with the slow start / congestion
@@ -57,6 +62,7 @@ public:
         std::function<void(std::vector<std::uint8_t>)> transmit;  ///< one UDP payload to the peer
         std::function<void(L2TP&)> deliver;                        ///< in-order non-ZLB message
         std::function<void(const std::string&)> failed;            ///< retransmissions exhausted
+        std::function<void()> reorder_dropped;                     ///< an out-of-order message not kept
     };
 
     ReliableChannel(core::TimerQueue& timers, ReliableConfig cfg, Callbacks cb);
@@ -85,6 +91,9 @@ public:
     std::uint16_t next_nr() const noexcept { return nr_; }
     std::size_t in_flight() const noexcept { return unacked_.size(); }
     std::size_t queued() const noexcept { return pending_.size(); }
+    /// Out-of-order messages kept, and their octets.
+    std::size_t held() const noexcept { return held_.size(); }
+    std::size_t held_bytes() const noexcept { return held_bytes_; }
     double cwnd() const noexcept { return cwnd_; }
     /// Delivered-but-unacknowledged messages that trigger an immediate ZLB: max(1, receive window / 2).
     std::uint16_t ack_threshold() const noexcept {
@@ -108,6 +117,7 @@ private:
     std::deque<L2TP> unacked_;   // sent, not acked (Ns ascending)
     std::deque<L2TP> pending_;   // not yet sent (window closed)
     std::map<std::uint16_t, L2TP> held_;  // out-of-order arrivals within our window, by offset
+    std::size_t held_bytes_ = 0;
     core::Timer rtx_timer_;
     core::Timer ack_timer_;
     core::Duration rto_{};
