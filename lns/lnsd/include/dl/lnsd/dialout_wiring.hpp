@@ -39,7 +39,6 @@ enum class AcctStatus : std::uint32_t;  // builders.hpp (RFC 2866 §5.1)
 struct Completion;                      // client.hpp
 }  // namespace dl::radius::client
 namespace dl::ppp::engine {
-struct Credentials;
 struct NetworkInfo;
 }  // namespace dl::ppp::engine
 
@@ -219,10 +218,10 @@ private:
     void on_frame(CallHandle h, std::span<const std::uint8_t> frame);
     void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
                     const l2tp::engine::ConnectInfo* incoming);
-    void verify(std::uint64_t call, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    void verify(std::uint64_t call, std::uint32_t ticket, const ppp::Credentials& cr);
     bool submit_ppp_auth(Call& c, radius::client::PppAuthRequest req,
                          std::function<void(const radius::client::Completion&)> done);
-    void refuse_credentials(std::uint64_t call, const ppp::engine::Credentials& cr,
+    void refuse_credentials(std::uint64_t call, const ppp::Credentials& cr,
                             const radius::client::PppCredentialsError& err);
     /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
     /// LAC address in the call.
