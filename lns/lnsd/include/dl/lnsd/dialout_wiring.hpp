@@ -128,6 +128,11 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root);
 /// Keys the wiring adds to lnsd's top level (so load_config accepts them).
 inline constexpr const char* kWiringKeys[] = {"virtual-routers", "ppp-profiles", "incoming", "dialout"};
 
+/// The LACs of a dial-out Access-Accept's tunnel definitions (RFC 2868 §3 tagged attributes) as
+/// Lns::place_outgoing_call takes them: tag, Tunnel-Server-Endpoint, the decrypted Tunnel-Password,
+/// Tunnel-Preference, Tunnel-Assignment-ID. Same order.
+std::vector<TunnelEndpoint> tunnel_endpoints(const radius::client::DialOutDefinition& def);
+
 /// The data plane as the wiring sees it (lnsd: lns/dataplane TUN + RouteTable + kernel mirror).
 /// Session ids are the wiring's call ids. Every member optional.
 struct DataPlanePort {
@@ -254,9 +259,9 @@ private:
     std::shared_ptr<bool> alive_;
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
     std::map<dialout::SessionKey, std::uint64_t> by_key_;
-    std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;
+    std::map<std::pair<std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;  // (Tunnel ID, Session ID)
     std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle
-    std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
+    std::map<std::pair<std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
     std::map<std::string, std::map<core::Ipv4Prefix, std::uint64_t>, std::less<>> routes_;
     std::map<std::string, std::uint32_t, std::less<>> pool_next_;
     std::uint64_t next_call_ = 1;
