@@ -13,13 +13,16 @@ namespace dl::core {
 // ---- FsmSpecBase ------------------------------------------------------------------------------
 
 FsmSpecBase::FsmSpecBase(std::string entity, std::vector<std::string> states, std::vector<std::string> events,
-                         std::vector<detail::FsmRawRow> rows, std::uint16_t timeout_event, Invoke invoke)
+                         std::vector<detail::FsmRawRow> rows, std::uint16_t timeout_event, Invoke invoke,
+                         detail::FsmRawAction observer, Observe observe)
     : entity_(std::move(entity)),
       states_(std::move(states)),
       events_(std::move(events)),
       rows_(std::move(rows)),
       timeout_event_(timeout_event),
-      invoke_(invoke) {
+      invoke_(invoke),
+      observer_(observer),
+      observe_(observe) {
     const auto bad = [this](const std::string& why) {
         return std::invalid_argument(fmt::format("FSM '{}': {}", entity_, why));
     };
@@ -148,6 +151,7 @@ void FsmBase::start_raw(std::uint16_t event, std::string_view cause, std::string
         timer_name_ = std::string(timer);
         armed = TimerArmed{timer_name_, dur};
     }
+    observe({true, state_, state_, event, cause, true});
     if (env_.bus != nullptr && env_.bus->has_subscribers()) {
         Event e;
         e.entity = spec_->entity();
@@ -165,6 +169,7 @@ bool FsmBase::process(std::uint16_t event, std::string_view cause) {
     if (row == nullptr) {
         ++not_permitted_;
         spec_->not_permitted_.fetch_add(1, std::memory_order_relaxed);
+        observe({false, state_, state_, event, cause, false});
         if (env_.bus != nullptr && env_.bus->has_subscribers()) {
             Event e;
             e.entity = spec_->entity();
@@ -215,6 +220,7 @@ bool FsmBase::process(std::uint16_t event, std::string_view cause) {
         armed = TimerArmed{step.timer, d};
     }
 
+    observe({false, from, state_, event, cause, true});
     if (env_.bus != nullptr && env_.bus->has_subscribers()) {
         Event e;
         e.entity = spec_->entity();

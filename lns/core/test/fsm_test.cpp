@@ -360,4 +360,53 @@ TEST(Fsm, InstanceIsSmall) {
     EXPECT_LE(sizeof(Fsm<Door, DoorState, DoorEvent>), 192u);
 }
 
+// ---- The spec's observer: typed changes for the owner, before the change's event -----------------
+
+enum class LampState { off, on };
+enum class LampEvent { toggle, burn_out };
+
+struct Lamp {
+    using Spec = FsmSpec<Lamp, LampState, LampEvent>;
+    static const Spec& spec() {
+        static const Spec s{"toy.lamp",
+                            {"off", "on"},
+                            {"toggle", "burn-out"},
+                            {{LampState::off, LampEvent::toggle, LampState::on},
+                             {LampState::on, LampEvent::toggle, LampState::off},
+                             {LampState::on, LampEvent::burn_out, LampState::on}},
+                            std::nullopt,
+                            &Lamp::on_change};
+        return s;
+    }
+    static void on_change(Lamp& l, const Spec::Change& c) {
+        std::string line = c.from ? std::string(spec().name(*c.from)) : std::string("(born)");
+        line += " -> " + std::string(spec().name(c.to)) + " on " + std::string(spec().name(c.event));
+        if (!c.permitted) line += " NOT PERMITTED";
+        line += " (" + std::string(c.cause) + ")";
+        l.changes.push_back(line);
+    }
+    Lamp(FsmEnv env, std::string id, LampState initial = LampState::off)
+        : fsm(spec(), env, *this, std::move(id), initial) {}
+    std::vector<std::string> changes;
+    Fsm<Lamp, LampState, LampEvent> fsm;
+};
+
+TEST(Fsm, ObserverSeesEveryChangeTypedBeforeItsEvent) {
+    World w;
+    Lamp lamp(w.env, "l1");
+    std::vector<std::size_t> seen_at_event;  // the observer's count when each event is published
+    w.bus.subscribe({"toy.lamp", ""}, [&](const Event&) { seen_at_event.push_back(lamp.changes.size()); });
+    EXPECT_TRUE(lamp.fsm.dispatch(LampEvent::toggle, "switch"));
+    EXPECT_TRUE(lamp.fsm.dispatch(LampEvent::burn_out, "filament"));
+    EXPECT_TRUE(lamp.fsm.dispatch(LampEvent::toggle, "switch"));
+    EXPECT_FALSE(lamp.fsm.dispatch(LampEvent::burn_out, "dark"));
+    Lamp born(w.env, "l2", LampState::on);
+    born.fsm.start(LampEvent::toggle, "installed lit");
+    EXPECT_EQ(lamp.changes, (std::vector<std::string>{"off -> on on toggle (switch)", "on -> on on burn-out (filament)",
+                                                      "on -> off on toggle (switch)",
+                                                      "off -> off on burn-out NOT PERMITTED (dark)"}));
+    EXPECT_EQ(born.changes, (std::vector<std::string>{"(born) -> on on toggle (installed lit)"}));
+    EXPECT_EQ(seen_at_event, (std::vector<std::size_t>{1, 2, 3, 4, 4}));  // the last is l2's birth
+}
+
 }  // namespace

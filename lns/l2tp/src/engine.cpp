@@ -27,7 +27,7 @@ void register_l2tp_timers(core::TimerRegistry& r) {
 
 // ---------------------------------------------------------------------------------------------
 // Control connection FSM, RFC 2661 §7.2.
-enum class TS { idle, wait_ctl_reply, wait_ctl_conn, established };
+using TS = TunnelState;  // engine.hpp: the §7.2 states, public for TunnelChange
 enum class TE { open, recv_sccrq_ok, recv_sccrq_bad, recv_sccrp_ok, recv_sccrp_bad, recv_scccn_ok, recv_scccn_bad,
                 recv_stopccn, close, failure, tie_lost };
 
@@ -56,11 +56,23 @@ public:
                              {TS::wait_ctl_conn, TE::failure, TS::idle},
                              {TS::established, TE::recv_stopccn, TS::idle},
                              {TS::established, TE::close, TS::idle},
-                             {TS::established, TE::failure, TS::idle}}};
+                             {TS::established, TE::failure, TS::idle}},
+                            std::nullopt,
+                            &Tunnel::on_change};
         return s;
     }
 
     Tunnel(Engine& e, PeerId peer, std::uint16_t id, PeerPolicy policy);
+    /// The FSM's observer: every change goes up as EngineCallbacks::tunnel_changed.
+    static void on_change(Tunnel& t, const Spec::Change& c) {
+        t.changed(c.permitted ? TunnelChange::What::transition : TunnelChange::What::not_permitted,
+                  c.from.value_or(c.to), c.to, t.spec().name(c.event), c.cause);
+    }
+    void changed(TunnelChange::What what, TS from, TS to, std::string_view event, std::string_view cause) const {
+        if (e_.cb_.tunnel_changed)
+            e_.cb_.tunnel_changed({what, id_, peer_, opened_here_ ? Direction::outgoing : Direction::incoming, from,
+                                   to, event, cause});
+    }
     void handle(L2TP& m);
     void handle_checked(L2TP& m);
     void start_open();
@@ -108,6 +120,7 @@ public:
     std::string peer_host_;  // the peer's Host Name AVP
     bool up_ = false;                      // reached established once (TunnelAdmission)
     bool refused_ = false;                 // an SCCRQ refused by PeerPolicy::accept
+    bool opened_here_ = false;  // we sent the SCCRQ (Direction::outgoing)
 
 private:
     void on_sccrq(L2TP& m);
@@ -122,7 +135,7 @@ private:
 // ---------------------------------------------------------------------------------------------
 // Session FSMs: RFC 2661 §7.4.1 (LAC incoming), §7.4.2 (LNS incoming), §7.5.1 (LAC outgoing),
 // §7.5.2 (LNS outgoing), in one table with the RFC's state names.
-enum class SS { idle, wait_tunnel, wait_reply, wait_connect, wait_cs_answer, established };
+using SS = SessionState;  // engine.hpp: the §7.4 / §7.5 states, public for SessionChange
 enum class SE { call_request, tunnel_up, recv_icrq, recv_icrp, recv_iccn, recv_ocrq, recv_ocrp, recv_occn, accept,
                 bearer_up, recv_cdn, disconnect, tunnel_down };
 enum Role { lns_outgoing, lac_outgoing, lac_incoming, lns_incoming };
@@ -160,7 +173,9 @@ public:
              {SS::wait_reply, SE::tunnel_down, SS::idle},
              {SS::wait_connect, SE::tunnel_down, SS::idle},
              {SS::wait_cs_answer, SE::tunnel_down, SS::idle},
-             {SS::established, SE::tunnel_down, SS::idle}}};
+             {SS::established, SE::tunnel_down, SS::idle}},
+            std::nullopt,
+            &Session::on_change};
         return s;
     }
     Session(Tunnel& t, std::uint16_t id, int role)
@@ -180,6 +195,13 @@ public:
         if (in_setup_ && t_.sessions_setup_) --t_.sessions_setup_;
         in_setup_ = false;
         setup_timer_.cancel();
+    }
+    /// The FSM's observer: every change goes up as EngineCallbacks::session_changed.
+    static void on_change(Session& s, const Spec::Change& c) {
+        if (!s.t_.e_.cb_.session_changed) return;
+        const bool out = s.role_ == lns_outgoing || s.role_ == lac_outgoing;
+        s.t_.e_.cb_.session_changed({s.key(), s.t_.peer_, out ? Direction::outgoing : Direction::incoming,
+                                     c.from.value_or(c.to), c.to, spec().name(c.event), c.cause, c.permitted});
     }
 
     Tunnel& t_;
@@ -274,6 +296,7 @@ void Tunnel::start_open() {
         e_.rng_->fill(challenge_);
         p.challenge = challenge_;
     }
+    opened_here_ = true;
     fsm_.dispatch(TE::open, "local open");
     send(make_sccrq(p));
     touch();
@@ -387,6 +410,7 @@ void Tunnel::on_sccrq(L2TP& m) {
         refused_ = true;  // held for tunnel-hold under TunnelLimits::max_refused_held
         e_.by_peer_tid_[{peer_, peer_id_}] = id_;
         const std::string why = policy_.refuse_message.empty() ? "refused by policy" : policy_.refuse_message;
+        changed(TunnelChange::What::refused, TS::idle, TS::idle, "refused", why);
         e_.publish("l2tp.tunnel", std::to_string(id_), "refused", why,
                    {{"result", static_cast<int>(policy_.refuse_result)}});
         stop(policy_.refuse_result, std::nullopt, policy_.refuse_message, TE::recv_sccrq_bad, why);
@@ -879,12 +903,12 @@ void Engine::erase_later(std::uint16_t id) {
     // delivering ours) is kept for a full retransmission cycle before reuse.
     timers_->arm(registry_->get("tunnel-hold"), [this, id] {
         if (!find_tunnel(id)) return;
-        release_tunnel(id);
+        release_tunnel(id, "tunnel-hold expired");
         publish("l2tp.tunnel", std::to_string(id), "released", "tunnel-hold expired");
     });
 }
 
-void Engine::release_tunnel(std::uint16_t id) {
+void Engine::release_tunnel(std::uint16_t id, std::string_view cause) {
     auto it = tunnels_.find(id);
     if (it == tunnels_.end()) return;
     std::unique_ptr<Tunnel> t = std::move(it->second);
@@ -893,6 +917,7 @@ void Engine::release_tunnel(std::uint16_t id) {
     unindex(*t);
     tunnels_.erase(it);
     tunnel_ids_.release(id);
+    t->changed(TunnelChange::What::released, t->fsm_.state(), t->fsm_.state(), "released", cause);
 }
 
 std::uint16_t Engine::open_tunnel(PeerId peer, std::optional<PeerPolicy> policy) {
@@ -1050,7 +1075,7 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
         // The SCCRQ was refused without an answer (invalid, or not Ns 0): forget the tunnel, and
         // say so (a listener keeping per-tunnel state needs no walk to find it gone).
         const std::uint16_t id = t->id_;
-        release_tunnel(id);
+        release_tunnel(id, "SCCRQ not accepted");
         publish("l2tp.tunnel", std::to_string(id), "released", "SCCRQ not accepted");
         return;
     }
@@ -1160,6 +1185,10 @@ void Engine::call_ended(SessionKey k, const CallFailure& f) {
                 f.message.value_or(""), {{"by", to_string(f.ended_by)}, {"result", f.result}});
     if (cb_.call_ended) cb_.call_ended(k, f);
 }
+
+const char* to_string(TunnelState s) noexcept { return Tunnel::spec().name(s).data(); }
+const char* to_string(SessionState s) noexcept { return Session::spec().name(s).data(); }
+const char* to_string(Direction d) noexcept { return d == Direction::outgoing ? "outgoing" : "incoming"; }
 
 const char* to_string(CallEndedBy by) noexcept {
     switch (by) {

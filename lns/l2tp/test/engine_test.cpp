@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "dl/l2tp/builders.hpp"
 
@@ -2082,4 +2083,96 @@ TEST(EngineLimits, AConfiguredPeerIsAdmittedWhenUnlistedSourcesFillTheSetupSlots
     EXPECT_EQ(b.engine->tunnel_count(), 257u) << "the listed LAC still gets a tunnel";
     b.sccrq(4999, 1701);
     EXPECT_EQ(b.engine->tunnel_count(), 257u) << "an unlisted one does not";
+}
+
+// The typed upcalls (tunnel_changed / session_changed) carry every transition of the §7.2 and
+// §7.4 / §7.5 FSMs with the peer and the direction: the owner's view needs no event parsing.
+// req: L2TP.outgoing
+TEST(Engine, TypedUpcallsFollowEveryTransitionWithPeerAndDirection) {
+    World w;
+    std::vector<std::string> lns_seen, lac_seen;
+    auto watch = [](std::vector<std::string>& out) {
+        return std::pair{[&out](const TunnelChange& c) {
+                             out.push_back("tunnel " + std::to_string(c.tunnel) + " peer " + std::to_string(c.peer) +
+                                           " " + to_string(c.direction) + ": " + to_string(c.from) + " -> " +
+                                           to_string(c.to) + " on " + std::string(c.event));
+                         },
+                         [&out](const SessionChange& c) {
+                             out.push_back("session " + std::to_string(c.key.tunnel) + "/" +
+                                           std::to_string(c.key.session) + " peer " + std::to_string(c.peer) + " " +
+                                           to_string(c.direction) + ": " + to_string(c.from) + " -> " +
+                                           to_string(c.to) + " on " + std::string(c.event) +
+                                           (c.permitted ? "" : " NOT PERMITTED"));
+                         }};
+    };
+    EngineConfig lns_cfg, lac_cfg;
+    lns_cfg.seed = 11;
+    lac_cfg.seed = 22;
+    lac_cfg.host_name = "lac";
+    auto lns_cb = w.callbacks(w.lns, kLac, "LNS>LAC", w.lac);
+    std::tie(lns_cb.tunnel_changed, lns_cb.session_changed) = watch(lns_seen);
+    auto lac_cb = w.callbacks(w.lac, kLns, "LAC>LNS", w.lns);
+    std::tie(lac_cb.tunnel_changed, lac_cb.session_changed) = watch(lac_seen);
+    w.lns.engine = std::make_unique<Engine>(w.loop.timers(), w.registry, w.bus, lns_cfg, std::move(lns_cb));
+    w.lac.engine = std::make_unique<Engine>(w.loop.timers(), w.registry, w.bus, lac_cfg, std::move(lac_cb));
+
+    SessionKey k = w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.ocrqs.size(), 1u);
+    const SessionKey lk = w.lac.ocrqs[0];
+    ASSERT_TRUE(w.lac.engine->accept(lk));
+    ASSERT_TRUE(w.lac.engine->call_connected(lk, 56000, kFramingSync));
+    w.loop.advance(1s);
+    EXPECT_FALSE(w.lac.engine->call_connected(lk, 56000, kFramingSync));  // refused in established
+    ASSERT_TRUE(w.lns.engine->disconnect(k, CdnResult::Administrative));
+    w.loop.advance(1s);
+    const std::string t = std::to_string(k.tunnel), s = t + "/" + std::to_string(k.session);
+    const std::string lt = std::to_string(lk.tunnel), ls = lt + "/" + std::to_string(lk.session);
+    EXPECT_EQ(lns_seen, (std::vector<std::string>{
+                            "session " + s + " peer 1 outgoing: idle -> wait-tunnel on call-request",
+                            "tunnel " + t + " peer 1 outgoing: idle -> wait-ctl-reply on open",
+                            "tunnel " + t + " peer 1 outgoing: wait-ctl-reply -> established on recv-SCCRP-acceptable",
+                            "session " + s + " peer 1 outgoing: wait-tunnel -> wait-reply on tunnel-up",
+                            "session " + s + " peer 1 outgoing: wait-reply -> wait-connect on recv-OCRP",
+                            "session " + s + " peer 1 outgoing: wait-connect -> established on recv-OCCN",
+                            "session " + s + " peer 1 outgoing: established -> idle on disconnect",
+                        }));
+    EXPECT_EQ(lac_seen, (std::vector<std::string>{
+                            "tunnel " + lt + " peer 2 incoming: idle -> wait-ctl-conn on recv-SCCRQ-acceptable",
+                            "tunnel " + lt + " peer 2 incoming: wait-ctl-conn -> established on recv-SCCCN-acceptable",
+                            "session " + ls + " peer 2 outgoing: idle -> wait-cs-answer on recv-OCRQ",
+                            "session " + ls + " peer 2 outgoing: wait-cs-answer -> wait-cs-answer on accept",
+                            "session " + ls + " peer 2 outgoing: wait-cs-answer -> established on bearer-up",
+                            "session " + ls + " peer 2 outgoing: established -> established on bearer-up NOT PERMITTED",
+                            "session " + ls + " peer 2 outgoing: established -> idle on recv-CDN",
+                        }));
+}
+
+// A refused SCCRQ (PeerPolicy::accept false) and the end of the §5.7 hold are typed changes too.
+// req: L2TP.tunnel-auth
+TEST(Engine, TypedUpcallsForRefusedAndReleasedTunnels) {
+    World w;
+    std::vector<std::string> seen;
+    EngineConfig lns_cfg;
+    lns_cfg.seed = 11;
+    auto cb = w.callbacks(w.lns, kLac, "LNS>LAC", w.lac);
+    cb.peer_policy = [](PeerId) {
+        PeerPolicy p;
+        p.accept = false;
+        p.refuse_message = "not today";
+        return p;
+    };
+    cb.tunnel_changed = [&seen](const TunnelChange& c) {
+        static const char* const what[] = {"transition", "not-permitted", "refused", "released"};
+        seen.push_back(std::string(what[static_cast<int>(c.what)]) + " " + to_string(c.direction) + " peer " +
+                       std::to_string(c.peer) + ": " + to_string(c.from) + " -> " + to_string(c.to) + " (" +
+                       std::string(c.cause) + ")");
+    };
+    w.lns.engine = std::make_unique<Engine>(w.loop.timers(), w.registry, w.bus, lns_cfg, std::move(cb));
+    w.lac.engine->open_tunnel(kLns);
+    w.loop.advance(1min);
+    ASSERT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
+    EXPECT_EQ(seen[0], "refused incoming peer 1: idle -> idle (not today)");
+    EXPECT_EQ(seen[1].rfind("transition incoming peer 1: idle -> idle (not today (StopCCN result 4))", 0), 0u) << seen[1];
+    EXPECT_EQ(seen[2], "released incoming peer 1: idle -> idle (tunnel-hold expired)");
 }

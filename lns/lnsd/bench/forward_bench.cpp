@@ -270,7 +270,7 @@ void run_all(const Options& o) {
     std::vector<std::vector<std::uint8_t>> framed, bare;
     PacketBatch scratch(1, 2048, 64);
     for (std::size_t i = 0; i < o.sessions; ++i) {
-        handles[i] = lnsd::CallHandle{0, {1, static_cast<std::uint16_t>(i + 1)}};
+        handles[i] = lnsd::CallHandle{{1, static_cast<std::uint16_t>(i + 1)}};
         lns.attach_data_session(handles[i], lac_peer, 0x100, static_cast<std::uint16_t>(i + 1), o.sequencing);
         loop.add_route(vr, Ipv4Prefix{{session_address(i)}, 32}, i, RouteKind::framed_ip);
         if (i < 256) {  // session → home traffic: IPv4/UDP to the sink behind the TUN

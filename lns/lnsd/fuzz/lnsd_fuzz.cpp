@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.peers.push_back({{0x0A000002}, "s3cret", true});
     cfg.max_retransmits = 2;
     lnsd::Lns lns(loop.timers(), registry, bus, cfg, [](lnsd::PeerId, std::vector<std::uint8_t>) {}, 1);
-    const lnsd::CallHandle fast[2] = {{0, {1, 1}}, {0, {1, 2}}};
+    const lnsd::CallHandle fast[2] = {{{1, 1}}, {{1, 2}}};
     lns.attach_data_session(fast[0], lnsd::peer_id({0x0A000002u}, 1701), 7, 8, false);
     lns.attach_data_session(fast[1], lnsd::peer_id({0x0A000003u}, 1701), 9, 10, true);
     std::size_t frames = 0;

@@ -134,6 +134,14 @@ std::optional<pe::Credentials> proxy_credentials(const eng::IncomingCall& in) {
 
 }  // namespace
 
+std::vector<TunnelEndpoint> tunnel_endpoints(const rc::DialOutDefinition& def) {
+    std::vector<TunnelEndpoint> out;
+    out.reserve(def.tunnels.size());
+    for (const auto& t : def.tunnels)
+        out.push_back({t.tag, t.server_endpoint, t.password, t.preference, t.assignment_id});
+    return out;
+}
+
 DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
                              rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
     : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
@@ -220,7 +228,7 @@ DialOutWiring::Call* DialOutWiring::find(std::uint64_t id) const {
 }
 
 DialOutWiring::Call* DialOutWiring::find(const CallHandle& h) const {
-    auto it = by_handle_.find({h.engine, h.key.tunnel, h.key.session});
+    auto it = by_handle_.find({h.key.tunnel, h.key.session});
     return it == by_handle_.end() ? nullptr : find(it->second);
 }
 
@@ -308,7 +316,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
         ++counters_.calls_connected;
         call->handle = r.call;
         call->lac = r.endpoint;
-        by_handle_[{r.call.engine, r.call.key.tunnel, r.call.key.session}] = id;
+        by_handle_[{r.call.key.tunnel, r.call.key.session}] = id;
         manager_->call_connected(key);
         if ((call = find(id)) == nullptr || call->closing) return;
         start_link(*call, profile, &def, nullptr);
@@ -316,7 +324,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
     ++counters_.calls_placed;
     by_key_[key] = id;
     calls_[id] = std::move(c);
-    calls_[id]->pending = lns_.place_outgoing_call(def, oc, std::move(done));
+    calls_[id]->pending = lns_.place_outgoing_call(tunnel_endpoints(def), oc, std::move(done));
 }
 
 void DialOutWiring::clear_call(const dialout::SessionKey& key, std::string_view reason) {
@@ -351,7 +359,7 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
-    if (c->handle) by_handle_.erase({c->handle->engine, c->handle->key.tunnel, c->handle->key.session});
+    if (c->handle) by_handle_.erase({c->handle->key.tunnel, c->handle->key.session});
     if (!c->l2tp_gone) {
         if (c->pending) lns_.cancel_outgoing_call(c->pending);
         else if (c->handle) {
@@ -387,7 +395,7 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     c->connect_info = std::to_string(info.tx_connect_speed);
     if (info.rx_connect_speed) c->connect_info += "/" + std::to_string(*info.rx_connect_speed);
     c->lac_host = lns_.peer_host_name(h.key.tunnel);
-    by_handle_[{h.engine, h.key.tunnel, h.key.session}] = id;
+    by_handle_[{h.key.tunnel, h.key.session}] = id;
     calls_[id] = std::move(c);
     ++counters_.incoming_links;
     dialout::Profile p;
@@ -470,7 +478,7 @@ IncomingAuthMode DialOutWiring::incoming_mode(Call& c) {
 }
 
 void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
-    early_.erase({h.engine, h.key.tunnel, h.key.session});
+    early_.erase({h.key.tunnel, h.key.session});
     Call* c = find(h);
     if (!c) return;
     c->l2tp_gone = true;  // the L2TP session is gone: nothing to cancel or clear
@@ -487,7 +495,7 @@ void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) 
     Call* c = find(h);
     if (!c || !c->link) {
         // An outgoing call's frames may arrive between OCCN and the deferred completion.
-        auto& q = early_[{h.engine, h.key.tunnel, h.key.session}];
+        auto& q = early_[{h.key.tunnel, h.key.session}];
         if (q.size() < 8) {
             q.emplace_back(frame.begin(), frame.end());
             ++counters_.frames_early;
@@ -629,7 +637,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     }
     if (!opened) c.link->open();
     if (c.handle) {
-        auto it = early_.find({c.handle->engine, c.handle->key.tunnel, c.handle->key.session});
+        auto it = early_.find({c.handle->key.tunnel, c.handle->key.session});
         if (it != early_.end()) {
             auto frames = std::move(it->second);
             early_.erase(it);

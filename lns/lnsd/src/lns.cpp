@@ -29,7 +29,7 @@ double seconds_since(core::TimePoint a, core::TimePoint now) {
 struct Lns::TunnelRec {
     std::uint16_t id = 0;
     PeerId peer = 0;
-    std::string state;
+    eng::TunnelState state = eng::TunnelState::idle;
     bool outgoing = false;
     bool ever_established = false;
     std::string assignment_id;
@@ -42,7 +42,7 @@ struct Lns::TunnelRec {
 struct Lns::SessionRec {
     eng::SessionKey key;
     PeerId peer = 0;
-    std::string state;
+    eng::SessionState state = eng::SessionState::idle;
     bool outgoing = false;
     core::TimePoint created{};
     std::uint32_t tx_speed = 0;
@@ -56,7 +56,7 @@ struct Lns::SessionRec {
 };
 
 struct Lns::Pending {
-    radius::client::DialOutDefinition def;
+    std::vector<TunnelEndpoint> tunnels;
     eng::OutgoingCall call;
     OutgoingDone done;
     std::vector<std::size_t> order;
@@ -73,8 +73,7 @@ std::size_t Lns::sizeof_session_record() noexcept { return sizeof(SessionRec); }
 Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LnsdConfig cfg, Send send,
          std::uint64_t seed)
     : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), send_(std::move(send)), seed_(seed),
-      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), engine_bus_(timers.clock()),
-      started_(timers.now()) {
+      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), started_(timers.now()) {
     eng::register_l2tp_timers(registry);
     data_ = std::make_unique<DataPath>(
         [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
@@ -105,6 +104,10 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
         ++datagrams_out_;
         if (send_) send_(p, std::move(b));
     };
+    // lnsd's records of tunnels and sessions follow the engine's typed upcalls; its events go
+    // straight to the bus, for the log and subscribers only.
+    cb.tunnel_changed = [this](const eng::TunnelChange& c) { on_tunnel_changed(c); };
+    cb.session_changed = [this](const eng::SessionChange& c) { on_session_changed(c); };
     cb.tunnel_up = [this](std::uint16_t t, PeerId) {
         if (auto it = tunnels_.find(t); it != tunnels_.end()) {
             it->second->ever_established = true;
@@ -118,7 +121,7 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
     // Every session that ends, whoever ended it (peer CDN, our disconnect, tunnel down): once.
     cb.call_ended = [this](eng::SessionKey k, const eng::CallFailure& f) { on_call_ended(k, f); };
     cb.ppp_frame = [this](eng::SessionKey k, std::span<const std::uint8_t> b) {
-        if (on_ppp_frame) on_ppp_frame(CallHandle{0, k}, b);
+        if (on_ppp_frame) on_ppp_frame(CallHandle{k}, b);
     };
     cb.wen = [this](eng::SessionKey k, const l2tp::CallErrors& ce) {
         if (auto it = sessions_.find({k.tunnel, k.session}); it != sessions_.end())
@@ -127,11 +130,7 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
                                {"timeout", ce.timeout_errors},     {"alignment", ce.alignment_errors}};
     };
     cb.peer_policy = [this](PeerId p) { return policy_for(p); };
-    engine_ = std::make_unique<eng::Engine>(*timers_, *registry_, engine_bus_, ec, std::move(cb));
-    engine_bus_.subscribe({}, [this](const core::Event& e) {
-        on_event(e);
-        bus_->publish(e);
-    });
+    engine_ = std::make_unique<eng::Engine>(*timers_, *registry_, *bus_, ec, std::move(cb));
 }
 
 Lns::~Lns() = default;
@@ -164,101 +163,94 @@ eng::PeerPolicy Lns::outgoing_policy(PeerId peer, const std::optional<std::strin
     return p;
 }
 
-void Lns::on_event(const core::Event& e) {
-    if (e.entity == "l2tp.tunnel") {
-        auto id = parse_u(e.id, 65535);
-        if (!id || *id == 0) return;
-        const TKey k = static_cast<std::uint16_t>(*id);
-        auto it = tunnels_.find(k);
-        if (e.event == "released") {  // also for an SCCRQ the engine forgot at once: no walk needed
-            if (it != tunnels_.end()) {
-                const auto a = peer_address(it->second->peer);
-                tunnels_.erase(it);
-                tunnel_gone(a);
-            }
-            return;
+void Lns::on_tunnel_changed(const eng::TunnelChange& c) {
+    using What = eng::TunnelChange::What;
+    using TS = eng::TunnelState;
+    const TKey k = c.tunnel;
+    auto it = tunnels_.find(k);
+    if (c.what == What::released) {  // also for an SCCRQ the engine forgot at once: no walk needed
+        if (it != tunnels_.end()) {
+            const auto a = peer_address(it->second->peer);
+            tunnels_.erase(it);
+            tunnel_gone(a);
         }
-        if (e.event == "refused" && it == tunnels_.end() && current_peer_) {
-            // The engine refused an SCCRQ by policy_for() (StopCCN 4, no SCCRP): shown in idle
-            // for the §5.7 hold and counted as opened, closed and refused.
-            auto rec = std::make_unique<TunnelRec>();
-            rec->id = k;
-            rec->peer = *current_peer_;
-            rec->created = timers_->now();
-            rec->state = "idle";
-            rec->last_cause = e.cause;
-            auto& c = dest(peer_address(rec->peer));
-            ++c.tunnels_opened;
-            ++c.tunnels_closed;
-            ++c.tunnels_refused;
-            ++tunnels_refused_;
-            ++dests_[peer_address(rec->peer).value].tunnels_now;
-            tunnels_.emplace(k, std::move(rec));
-            return;
-        }
-        if (e.to.empty()) return;
-        if (it == tunnels_.end()) {
-            if (!current_peer_ || e.to == "idle") return;
-            auto rec = std::make_unique<TunnelRec>();
-            rec->id = k;
-            rec->peer = *current_peer_;
-            rec->outgoing = current_outgoing_;
-            rec->created = timers_->now();
-            ++dest(peer_address(rec->peer)).tunnels_opened;
-            ++dests_[peer_address(rec->peer).value].tunnels_now;
-            it = tunnels_.emplace(k, std::move(rec)).first;
-        }
-        auto& t = *it->second;
-        const bool was_up = t.state == "established";
-        t.state = e.to;
-        if (!e.cause.empty()) t.last_cause = e.cause;
-        if (e.to == "established" && !was_up) ++dest(peer_address(t.peer)).tunnels_established;
-        if (e.to == "idle" && e.from != "idle") ++dest(peer_address(t.peer)).tunnels_closed;
         return;
     }
-    if (e.entity == "l2tp.session") {
-        auto slash = e.id.find('/');
-        if (slash == std::string::npos) return;
-        auto t = parse_u(std::string_view(e.id).substr(0, slash), 65535);
-        auto s = parse_u(std::string_view(e.id).substr(slash + 1), 65535);
-        if (!t || !s || e.to.empty()) return;
-        const SKey k{static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)};
-        auto it = sessions_.find(k);
-        auto tit = tunnels_.find(k.first);
-        if (e.to == "idle") {
-            data_->remove(data_key(CallHandle{0, {k.first, k.second}}));
-            if (it != sessions_.end()) {
-                if (it->second->counted) {
-                    ++dest(peer_address(it->second->peer)).sessions_closed;
-                    if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
-                    if (auto pit = peer_sessions_.find(it->second->peer);
-                        pit != peer_sessions_.end() && --pit->second == 0)
-                        peer_sessions_.erase(pit);
-                }
-                sessions_.erase(it);
-            }
-            return;
-        }
-        if (it == sessions_.end()) {
-            auto rec = std::make_unique<SessionRec>();
-            rec->key = {k.first, k.second};
-            rec->peer = tit != tunnels_.end() ? tit->second->peer : current_peer_.value_or(0);
-            rec->outgoing = e.event == "call-request";
-            rec->created = timers_->now();
-            it = sessions_.emplace(k, std::move(rec)).first;
-        }
-        if (SessionRec& r = *it->second; !r.counted && tit != tunnels_.end()) {
-            r.peer = tit->second->peer;
-            r.counted = true;
-            ++tit->second->sessions_total;
-            ++tit->second->sessions_now;
-            ++dest(peer_address(r.peer)).sessions_opened;
-            ++peer_sessions_[r.peer];
-        }
-        if (e.to == "established" && it->second->state != "established")
-            ++dest(peer_address(it->second->peer)).sessions_established;
-        it->second->state = e.to;
+    if (c.what == What::refused) {
+        if (it != tunnels_.end()) return;
+        // The engine refused an SCCRQ by policy_for() (StopCCN 4, no SCCRP): shown in idle
+        // for the §5.7 hold and counted as opened, closed and refused.
+        auto rec = std::make_unique<TunnelRec>();
+        rec->id = k;
+        rec->peer = c.peer;
+        rec->created = timers_->now();
+        rec->state = TS::idle;
+        rec->last_cause = c.cause;
+        auto& d = dest(peer_address(rec->peer));
+        ++d.tunnels_opened;
+        ++d.tunnels_closed;
+        ++d.tunnels_refused;
+        ++tunnels_refused_;
+        ++dests_[peer_address(rec->peer).value].tunnels_now;
+        tunnels_.emplace(k, std::move(rec));
+        return;
     }
+    if (it == tunnels_.end()) {
+        if (c.to == TS::idle) return;  // an SCCRQ dropped without an answer: never shown
+        auto rec = std::make_unique<TunnelRec>();
+        rec->id = k;
+        rec->peer = c.peer;
+        rec->outgoing = c.direction == eng::Direction::outgoing;
+        rec->created = timers_->now();
+        ++dest(peer_address(rec->peer)).tunnels_opened;
+        ++dests_[peer_address(rec->peer).value].tunnels_now;
+        it = tunnels_.emplace(k, std::move(rec)).first;
+    }
+    auto& t = *it->second;
+    const bool was_up = t.state == TS::established;
+    t.state = c.to;
+    if (!c.cause.empty()) t.last_cause = c.cause;
+    if (c.to == TS::established && !was_up) ++dest(peer_address(t.peer)).tunnels_established;
+    if (c.to == TS::idle && c.from != TS::idle) ++dest(peer_address(t.peer)).tunnels_closed;
+}
+
+void Lns::on_session_changed(const eng::SessionChange& c) {
+    using SS = eng::SessionState;
+    const SKey k{c.key.tunnel, c.key.session};
+    auto it = sessions_.find(k);
+    auto tit = tunnels_.find(k.first);
+    if (c.to == SS::idle) {
+        data_->remove(data_key(CallHandle{c.key}));
+        if (it != sessions_.end()) {
+            if (it->second->counted) {
+                ++dest(peer_address(it->second->peer)).sessions_closed;
+                if (tit != tunnels_.end() && tit->second->sessions_now) --tit->second->sessions_now;
+                if (auto pit = peer_sessions_.find(it->second->peer); pit != peer_sessions_.end() && --pit->second == 0)
+                    peer_sessions_.erase(pit);
+            }
+            sessions_.erase(it);
+        }
+        return;
+    }
+    if (it == sessions_.end()) {
+        auto rec = std::make_unique<SessionRec>();
+        rec->key = c.key;
+        rec->peer = c.peer;
+        rec->outgoing = c.direction == eng::Direction::outgoing;
+        rec->created = timers_->now();
+        it = sessions_.emplace(k, std::move(rec)).first;
+    }
+    if (SessionRec& r = *it->second; !r.counted && tit != tunnels_.end()) {
+        r.peer = tit->second->peer;
+        r.counted = true;
+        ++tit->second->sessions_total;
+        ++tit->second->sessions_now;
+        ++dest(peer_address(r.peer)).sessions_opened;
+        ++peer_sessions_[r.peer];
+    }
+    if (c.to == SS::established && it->second->state != SS::established)
+        ++dest(peer_address(it->second->peer)).sessions_established;
+    it->second->state = c.to;
 }
 
 void Lns::on_connected_cb(eng::SessionKey k, const eng::ConnectInfo& i) {
@@ -279,7 +271,7 @@ void Lns::on_connected_cb(eng::SessionKey k, const eng::ConnectInfo& i) {
             p->second->connected = true;
             OutgoingResult r;
             r.ok = true;
-            r.call = {0, k};
+            r.call = CallHandle{k};
             r.endpoint = p->second->endpoint;
             auto done = p->second->done;
             timers_->arm(core::Duration::zero(), [done, r] {
@@ -288,11 +280,11 @@ void Lns::on_connected_cb(eng::SessionKey k, const eng::ConnectInfo& i) {
         }
     }
     attach_data(k, i.sequencing);
-    if (on_connected) on_connected(CallHandle{0, k}, i);
+    if (on_connected) on_connected(CallHandle{k}, i);
 }
 
 void Lns::on_call_ended(eng::SessionKey k, const eng::CallFailure& f) {
-    data_->remove(data_key(CallHandle{0, k}));
+    data_->remove(data_key(CallHandle{k}));
     const SKey sk{k.tunnel, k.session};
     if (auto pit = pending_by_call_.find(sk); pit != pending_by_call_.end()) {
         const auto id = pit->second;
@@ -320,7 +312,7 @@ void Lns::on_call_ended(eng::SessionKey k, const eng::CallFailure& f) {
             }
         }
     }
-    if (on_disconnected) on_disconnected(CallHandle{0, k}, f);
+    if (on_disconnected) on_disconnected(CallHandle{k}, f);
 }
 
 std::optional<PeerId> Lns::resolve(const std::string& endpoint) const {
@@ -337,11 +329,11 @@ std::optional<PeerId> Lns::resolve(const std::string& endpoint) const {
     return peer_id(*a, port);
 }
 
-std::uint64_t Lns::place_outgoing_call(const radius::client::DialOutDefinition& def, const eng::OutgoingCall& call,
+std::uint64_t Lns::place_outgoing_call(std::vector<TunnelEndpoint> tunnels, const eng::OutgoingCall& call,
                                        OutgoingDone done) {
     const auto id = next_pending_++;
     auto p = std::make_unique<Pending>();
-    p->def = def;
+    p->tunnels = std::move(tunnels);
     p->call = call;
     p->done = std::move(done);
     TunnelSelector::View view;
@@ -349,7 +341,8 @@ std::uint64_t Lns::place_outgoing_call(const radius::client::DialOutDefinition& 
         auto peer = resolve(ep);
         if (!peer) return false;
         for (const auto& [k, t] : tunnels_)
-            if (t->peer == *peer && t->state == "established" && t->assignment_id == assignment) return true;
+            if (t->peer == *peer && t->state == eng::TunnelState::established && t->assignment_id == assignment)
+                return true;
         return false;
     };
     view.sessions = [this](const std::string& ep) -> std::size_t {  // O(log peers), not O(sessions)
@@ -358,7 +351,7 @@ std::uint64_t Lns::place_outgoing_call(const radius::client::DialOutDefinition& 
         auto it = peer_sessions_.find(*peer);
         return it == peer_sessions_.end() ? 0 : it->second;
     };
-    p->order = selector_.order(def.tunnels, view);
+    p->order = selector_.order(p->tunnels, view);
     pending_[id] = std::move(p);
     timers_->arm(core::Duration::zero(), [this, id] { try_next(id); });
     return id;
@@ -369,7 +362,7 @@ void Lns::try_next(std::uint64_t id) {
     if (it == pending_.end()) return;
     auto& p = *it->second;
     while (p.next < p.order.size()) {
-        const auto& td = p.def.tunnels[p.order[p.next++]];
+        const auto& td = p.tunnels[p.order[p.next++]];
         auto peer = resolve(td.server_endpoint);
         if (!peer || dests_[peer_address(*peer).value].shutdown || selector_.is_dead(td.server_endpoint)) continue;
         const eng::PeerPolicy policy = outgoing_policy(*peer, td.password);
@@ -378,31 +371,25 @@ void Lns::try_next(std::uint64_t id) {
         // separate one (the engine places calls on the newest tunnel to the peer with the policy).
         bool other = false, same = false;
         for (const auto& [k, t] : tunnels_) {
-            if (t->peer != *peer || t->state == "idle") continue;
+            if (t->peer != *peer || t->state == eng::TunnelState::idle) continue;
             const auto* tp = engine_->tunnel_policy(k);
             if (tp && *tp == policy) (t->assignment_id == assignment ? same : other) = true;
         }
         p.endpoint = td.server_endpoint;
-        current_peer_ = *peer;
-        current_outgoing_ = true;
         try {
             if (other && !same) engine_->open_tunnel(*peer, policy);
             auto key = engine_->place_outgoing_call(*peer, p.call, policy);
             if (auto tit = tunnels_.find(key.tunnel); tit != tunnels_.end() && tit->second->assignment_id.empty())
                 tit->second->assignment_id = assignment;
-            p.handle = CallHandle{0, key};
+            p.handle = CallHandle{key};
             pending_by_call_[{key.tunnel, key.session}] = id;
             // show l2tp session: the OCRQ's Called Number (RFC 2661 §4.4.5) of an outgoing call.
             if (auto sit = sessions_.find({key.tunnel, key.session}); sit != sessions_.end())
                 sit->second->called = p.call.called_number;
         } catch (const std::exception& e) {
-            current_peer_.reset();
-            current_outgoing_ = false;
             p.last.reason = e.what();
             continue;
         }
-        current_peer_.reset();
-        current_outgoing_ = false;
         return;
     }
     OutgoingResult r = p.last;
@@ -444,19 +431,18 @@ bool Lns::cancel_outgoing_call(std::uint64_t id) {
 // sessions the fast path does not know (it counts and logs those).
 
 DataPath::Key Lns::data_key(const CallHandle& c) noexcept {
-    return (DataPath::Key{c.engine} << 32) | (DataPath::Key{c.key.tunnel} << 16) | c.key.session;
+    return (DataPath::Key{c.key.tunnel} << 16) | c.key.session;
 }
 
 CallHandle Lns::data_handle(DataPath::Key k) noexcept {
-    return CallHandle{static_cast<std::uint32_t>(k >> 32),
-                      {static_cast<std::uint16_t>(k >> 16), static_cast<std::uint16_t>(k)}};
+    return CallHandle{{static_cast<std::uint16_t>(k >> 16), static_cast<std::uint16_t>(k)}};
 }
 
 void Lns::attach_data(eng::SessionKey k, bool sequencing) {
     auto sit = sessions_.find({k.tunnel, k.session});
     const auto ids = engine_->peer_ids(k);
     if (sit == sessions_.end() || !ids) return;  // not established: the engine keeps the data
-    data_->add(data_key(CallHandle{0, k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
+    data_->add(data_key(CallHandle{k}), sit->second->peer, k.tunnel, k.session, ids->tunnel, ids->session,
                sequencing, ids->data_nr);
 }
 
@@ -499,10 +485,7 @@ bool Lns::send_ipv4(CallHandle c, std::span<const std::uint8_t> packet) {
 void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
     ++datagrams_in_;
     if (data_->receive(peer, datagram) != DataPath::Rx::not_mine) return;
-    current_peer_ = peer;
-    current_outgoing_ = false;
     engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
-    current_peer_.reset();
 }
 
 void Lns::tunnel_gone(core::Ipv4Address a) {
@@ -525,7 +508,7 @@ void Lns::tunnel_gone(core::Ipv4Address a) {
 std::size_t Lns::clear_destination(core::Ipv4Address a) {
     std::vector<TKey> keys;
     for (const auto& [k, t] : tunnels_)
-        if (peer_address(t->peer) == a && t->state != "idle") keys.push_back(k);
+        if (peer_address(t->peer) == a && t->state != eng::TunnelState::idle) keys.push_back(k);
     for (const auto& k : keys)
         engine_->close_tunnel(k, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
                               "destination cleared by administrator");
@@ -534,7 +517,7 @@ std::size_t Lns::clear_destination(core::Ipv4Address a) {
 
 std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
     auto it = tunnels_.find(tunnel);
-    if (it == tunnels_.end() || it->second->state == "idle") return 0;
+    if (it == tunnels_.end() || it->second->state == eng::TunnelState::idle) return 0;
     return engine_->close_tunnel(tunnel, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
                                  "tunnel cleared by administrator")
                ? 1
@@ -561,7 +544,7 @@ std::size_t Lns::close_all() {
     std::size_t n = 0;
     std::vector<TKey> keys;
     for (const auto& [k, t] : tunnels_)
-        if (t->state != "idle") keys.push_back(k);
+        if (t->state != eng::TunnelState::idle) keys.push_back(k);
     for (const auto& k : keys)
         if (engine_->close_tunnel(k, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt, "lnsd shutting down"))
             ++n;
@@ -570,7 +553,7 @@ std::size_t Lns::close_all() {
 
 bool Lns::quiescent() const {
     for (const auto& [k, t] : tunnels_) {
-        if (t->state != "idle") return false;
+        if (t->state != eng::TunnelState::idle) return false;
         const auto* ch = engine_->channel(k);
         if (ch && !ch->idle()) return false;  // StopCCN not yet acknowledged
     }
@@ -598,10 +581,10 @@ nlohmann::json Lns::show_summary() const {
     std::size_t established = 0, sess_up = 0;
     std::set<std::uint32_t> dests;
     for (const auto& [k, t] : tunnels_) {
-        established += t->state == "established";
+        established += t->state == eng::TunnelState::established;
         dests.insert(peer_address(t->peer).value);
     }
-    for (const auto& [k, s] : sessions_) sess_up += s->state == "established";
+    for (const auto& [k, s] : sessions_) sess_up += s->state == eng::SessionState::established;
     std::size_t shut = 0;
     for (const auto& [a, d] : dests_) shut += d.shutdown;
     return {{"system",
@@ -699,7 +682,7 @@ nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
     nlohmann::json j = {{"id", t.id},
                         {"destination", peer_address(t.peer).to_string()},
                         {"peer", peer_text(t.peer)},
-                        {"state", t.state},
+                        {"state", eng::to_string(t.state)},
                         {"direction", t.outgoing ? "outgoing" : "incoming"},
                         {"sessions", n},
                         {"age", seconds_since(t.created, timers_->now())}};
@@ -749,7 +732,7 @@ nlohmann::json Lns::session_json(const SessionRec& s, bool detail) const {
                         {"session", s.key.session},
                         {"id", std::to_string(s.key.tunnel) + "/" + std::to_string(s.key.session)},
                         {"destination", peer_address(s.peer).to_string()},
-                        {"state", s.state},
+                        {"state", eng::to_string(s.state)},
                         {"direction", s.outgoing ? "outgoing" : "incoming"},
                         {"age", seconds_since(s.created, timers_->now())}};
     if (detail) {

@@ -30,8 +30,7 @@ std::map<std::string, core::Duration> TunnelSelector::dead_endpoints() const {
 // (lnsd's tunnels stay up after their last call, so "open first" would pin every later call to the
 // first endpoint ever used, even a less preferred one); Lns::try_next reuses the open tunnel to
 // whichever endpoint comes first. In weighted mode an open tunnel only breaks ties of equal load.
-std::vector<std::size_t> TunnelSelector::order(const std::vector<radius::client::TunnelDefinition>& tunnels,
-                                               const View& view) {
+std::vector<std::size_t> TunnelSelector::order(const std::vector<TunnelEndpoint>& tunnels, const View& view) {
     std::vector<std::size_t> rest;
     for (std::size_t i = 0; i < tunnels.size(); ++i) {
         const auto& t = tunnels[i];

@@ -220,7 +220,7 @@ TEST(LnsDataPath, TunBatchIsFramedInPlaceAndSentWithOneSendmmsg) {
     Sockets s;
     LnsFixture f;
     f.lns->set_data_socket(s.lns);
-    const lnsd::CallHandle h{0, {100, 7}};
+    const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, false);
     dataplane::PacketBatch batch(16, 2048, 64);
     for (std::uint8_t i = 0; i < 16; ++i) ASSERT_TRUE(batch.push(ipv4(i)));
@@ -245,7 +245,7 @@ TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) {
     Sockets s;
     LnsFixture f;
     f.lns->set_data_socket(s.lns);
-    const lnsd::CallHandle h{0, {100, 7}};
+    const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, true);
     std::uint64_t frames = 0;
     f.lns->on_ppp_frame = [&](lnsd::CallHandle, std::span<const std::uint8_t> b) { frames += !b.empty(); };
@@ -286,7 +286,7 @@ TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) {
 // req: L2TP.data
 TEST(LnsDataPath, MalformedDataIsCountedInShowAndControlStillReachesTheEngine) {
     LnsFixture f;
-    const lnsd::CallHandle h{0, {100, 7}};
+    const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, kLac, 0x2001, 0x3002, false);
     std::vector<Bytes> frames;
     f.lns->on_ppp_frame = [&](lnsd::CallHandle c, std::span<const std::uint8_t> b) {

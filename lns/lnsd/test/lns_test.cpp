@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "dl/core/control.hpp"
+#include "dl/lnsd/dialout_wiring.hpp"
 #include "dl/l2tp/builders.hpp"
 
 using namespace dl;
@@ -306,7 +307,7 @@ TEST(Lns, OutgoingCallFailsOverAndMarksEndpointDead) {
     std::vector<lnsd::OutgoingResult> results;
     OutgoingCall oc;
     oc.called_number = "5551234";
-    w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
     w.loop.advance(2min);
     ASSERT_EQ(results.size(), 1u);
     EXPECT_TRUE(results[0].ok) << results[0].reason;
@@ -315,7 +316,7 @@ TEST(Lns, OutgoingCallFailsOverAndMarksEndpointDead) {
     EXPECT_TRUE(w.lns->selector().is_dead("10.0.0.2"));
     // The next call reuses the open tunnel to 10.0.0.3 at once (10.0.0.2 is dead anyway).
     const auto before = w.wire.size();
-    w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
     w.loop.advance(1s);
     ASSERT_EQ(results.size(), 2u);
     EXPECT_TRUE(results[1].ok);
@@ -343,7 +344,7 @@ TEST(Lns, OutgoingCallWithNoUsableEndpointFails) {
     t1.server_endpoint = "not-an-address";
     def.tunnels = {t1};
     std::vector<lnsd::OutgoingResult> results;
-    w.lns->place_outgoing_call(def, {}, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), {}, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
     EXPECT_TRUE(results.empty());  // never inside the call
     w.loop.advance(1s);
     ASSERT_EQ(results.size(), 1u);
@@ -360,7 +361,7 @@ TEST(Lns, OutgoingCallRefusedByLacReportsCdn) {
     t1.password = "pw";  // Tunnel-Password: the LAC has no secret -> authentication fails
     def.tunnels = {t1};
     std::vector<lnsd::OutgoingResult> results;
-    w.lns->place_outgoing_call(def, {}, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), {}, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
     w.loop.advance(1min);
     ASSERT_EQ(results.size(), 1u);
     EXPECT_FALSE(results[0].ok);
@@ -450,7 +451,7 @@ TEST(Lns, TunnelPasswordAuthenticatesOutgoingTunnelAlongsideConfiguredSecrets) {
     std::vector<lnsd::OutgoingResult> results;
     OutgoingCall oc;
     oc.called_number = "5551234";
-    w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+    w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
     w.loop.advance(5s);
     ASSERT_EQ(results.size(), 1u);
     EXPECT_TRUE(results[0].ok) << results[0].reason;
@@ -490,7 +491,7 @@ TEST(Lns, WeightedSelectionPicksTheEndpointWithFewestSessions) {
     OutgoingCall oc;
     oc.called_number = "5551234";
     auto place = [&] {
-        w.lns->place_outgoing_call(def, oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
+        w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), oc, [&](const lnsd::OutgoingResult& r) { results.push_back(r); });
         w.loop.advance(2s);
     };
     place();

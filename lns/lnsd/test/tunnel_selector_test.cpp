@@ -6,15 +6,13 @@
 
 using namespace dl;
 using namespace std::chrono_literals;
-using radius::client::TunnelDefinition;
+using TunnelDefinition = lnsd::TunnelEndpoint;
 
 namespace {
 TunnelDefinition def(std::uint8_t tag, std::string ep, std::optional<std::uint32_t> pref,
                      std::optional<std::string> assignment = std::nullopt) {
     TunnelDefinition t;
     t.tag = tag;
-    t.type = 3;
-    t.medium = 1;
     t.server_endpoint = std::move(ep);
     t.preference = pref;
     t.assignment_id = std::move(assignment);

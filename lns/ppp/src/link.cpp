@@ -15,13 +15,6 @@
 
 namespace dl::ppp::engine {
 
-std::string_view to_string(AuthMethod m) noexcept {
-    switch (m) {
-        case AuthMethod::pap: return "PAP";
-        case AuthMethod::chap_md5: return "CHAP-MD5";
-        default: return "none";
-    }
-}
 std::string_view to_string(Phase p) noexcept {
     constexpr std::array<std::string_view, 5> n{"Dead", "Establish", "Authenticate", "Network", "Terminate"};
     return n[static_cast<std::size_t>(p)];

@@ -166,49 +166,20 @@ Decoded<DialOutDefinition> decode_dialout_accept(const Radius& acc, std::string_
         P.push_back("Service-Type missing (must be Outbound (5))");
     }
 
-    // RFC 2868 §3: attributes with the same tag describe one tunnel.
-    static constexpr std::uint8_t kTunnelAttrs[] = {64, 65, 66, 67, 69, 82, 83, 90, 91};
-    std::map<std::uint8_t, TunnelDefinition> by_tag;
-    for (const Attribute& a : acc.attributes()) {
-        if (a.is_vsa() || std::find(std::begin(kTunnelAttrs), std::end(kTunnelAttrs), a.type()) == std::end(kTunnelAttrs))
-            continue;
-        const AttributeFormat f = builtin_format(0, a.type());
-        const std::uint8_t tag = a.tag(f);
-        if (tag > 0x1F) {
-            P.push_back("attribute " + std::to_string(a.type()) + ": tag " + std::to_string(tag) + " out of range 0..31");
-            continue;
-        }
-        TunnelDefinition& t = by_tag[tag];
-        t.tag = tag;
-        switch (a.type()) {
-            case 64: t.type = a.as_integer(f).value_or(0); break;
-            case 65: t.medium = a.as_integer(f).value_or(0); break;
-            case 66: t.client_endpoint = a.as_string(f); break;
-            case 67: t.server_endpoint = a.as_string(f); break;
-            case 69:
-                try {
-                    t.password = decrypt_tunnel_password(a.payload(f), secret, request_auth);
-                } catch (const proto::ParseError& e) {
-                    P.push_back("tag " + std::to_string(tag) + ": Tunnel-Password cannot be decrypted: " + e.what());
-                }
-                break;
-            case 82: t.assignment_id = a.as_string(f); break;
-            case 83: t.preference = a.as_integer(f); break;
-            case 90: t.client_auth_id = a.as_string(f); break;
-            case 91: t.server_auth_id = a.as_string(f); break;
-            default: break;
-        }
-    }
+    // RFC 2868 §3: attributes with the same tag describe one tunnel (proto/radius groups them).
+    auto grouped = decode_tagged_tunnels(acc, secret, request_auth);
+    P.insert(P.end(), grouped.problems.begin(), grouped.problems.end());
+    auto& by_tag = grouped.tunnels;
     if (by_tag.empty()) P.push_back("tunnel attributes missing (Tunnel-Type, Tunnel-Medium-Type, Tunnel-Server-Endpoint)");
-    for (auto& [tag, t] : by_tag) {
-        const std::string who = "tag " + std::to_string(tag) + ": ";
+    for (auto& t : by_tag) {
+        const std::string who = "tag " + std::to_string(t.tag) + ": ";
         if (t.type == 0)
             P.push_back(who + "Tunnel-Type missing");
-        else if (t.type != 3)
+        else if (t.type != kTunnelTypeL2tp)
             P.push_back(who + "Tunnel-Type is " + std::to_string(t.type) + ", must be L2TP (3)");
         if (t.medium == 0)
             P.push_back(who + "Tunnel-Medium-Type missing");
-        else if (t.medium != 1)
+        else if (t.medium != kTunnelMediumIpv4)
             P.push_back(who + "Tunnel-Medium-Type is " + std::to_string(t.medium) + ", must be IPv4 (1)");
         if (t.server_endpoint.empty()) P.push_back(who + "Tunnel-Server-Endpoint missing");
         d.tunnels.push_back(std::move(t));

@@ -28,9 +28,9 @@ std::string_view to_string(PppCredentialsProblem p) noexcept {
     return "?";
 }
 
-PppAuthMapping ppp_auth_request(const ppp::engine::Credentials& cr) {
+PppAuthMapping ppp_auth_request(const ppp::Credentials& cr) {
     using P = PppCredentialsProblem;
-    using M = ppp::engine::AuthMethod;
+    using M = ppp::AuthMethod;
     if (cr.method != M::pap && cr.method != M::chap_md5)
         return refuse(P::no_method, "no PAP or CHAP credentials to check");
     if (cr.user.empty()) return refuse(P::empty_user, "empty user name (RFC 2865 §5.1 User-Name is 1..253 octets)");

@@ -7,7 +7,7 @@
 using namespace dl::radius;
 using namespace dl::radius::client;
 namespace core = dl::core;
-namespace pe = dl::ppp::engine;
+namespace pe = dl::ppp;  // Credentials, AuthMethod (dl/ppp/credentials.hpp)
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include "dl/proto/errors.hpp"
 #include "dl/radius/auth.hpp"
 #include "dl/radius/client/ppp_credentials.hpp"
+#include "dl/radius/tunnel.hpp"
 
 namespace dl::lac {
 
@@ -424,49 +425,19 @@ void Lac::radius_answered(InCall& c, std::uint32_t ticket, const ppp::engine::Cr
 IncomingTunnels decode_incoming_tunnels(const radius::Radius& acc, std::string_view secret,
                                         const radius::Authenticator& request_auth) {
     IncomingTunnels out;
-    // RFC 2868 §3: attributes with the same tag describe one tunnel.
-    static constexpr std::uint8_t kTunnelAttrs[] = {64, 65, 66, 67, 69, 82, 83, 90, 91};
-    std::map<std::uint8_t, RadiusTunnel> by_tag;
-    for (const radius::Attribute& a : acc.attributes()) {
-        if (a.is_vsa() || std::find(std::begin(kTunnelAttrs), std::end(kTunnelAttrs), a.type()) == std::end(kTunnelAttrs))
-            continue;
-        const radius::AttributeFormat f = radius::builtin_format(0, a.type());
-        const std::uint8_t tag = a.tag(f);
-        if (tag > 0x1F) {
-            out.problems.push_back(fmt::format("attribute {}: tag {} out of range 0..31", a.type(), tag));
-            continue;
-        }
-        RadiusTunnel& t = by_tag[tag];
-        t.tag = tag;
-        switch (a.type()) {
-        case 64: t.type = a.as_integer(f).value_or(0); break;    // §3.1
-        case 65: t.medium = a.as_integer(f).value_or(0); break;  // §3.2
-        case 66: t.client_endpoint = a.as_string(f); break;      // §3.3
-        case 67: t.server_endpoint = a.as_string(f); break;      // §3.4
-        case 69:                                                 // §3.5
-            try {
-                t.password = radius::decrypt_tunnel_password(a.payload(f), secret, request_auth);
-            } catch (const proto::ParseError& e) {
-                out.problems.push_back(fmt::format("tag {}: Tunnel-Password cannot be decrypted: {}", tag, e.what()));
-                t.type = ~0u;  // unusable
-            }
-            break;
-        case 82: t.assignment_id = a.as_string(f); break;   // §3.7
-        case 83: t.preference = a.as_integer(f); break;     // §3.8
-        case 90: t.client_auth_id = a.as_string(f); break;  // §3.9
-        case 91: t.server_auth_id = a.as_string(f); break;  // §3.10
-        default: break;
-        }
-    }
+    // RFC 2868 §3: attributes with the same tag describe one tunnel (proto/radius groups them).
+    auto grouped = radius::decode_tagged_tunnels(acc, secret, request_auth);
+    out.problems = std::move(grouped.problems);
+    auto& by_tag = grouped.tunnels;
     if (by_tag.empty()) out.problems.push_back("no tunnel attributes (Tunnel-Type, Tunnel-Medium-Type, Tunnel-Server-Endpoint)");
-    for (auto& [tag, t] : by_tag) {
-        if (t.type == ~0u) continue;
-        const std::string who = fmt::format("tag {}: ", tag);
-        if (t.type != 3) {
+    for (auto& t : by_tag) {
+        if (t.password_undecryptable) continue;  // unusable (named in problems)
+        const std::string who = fmt::format("tag {}: ", t.tag);
+        if (t.type != radius::kTunnelTypeL2tp) {
             out.problems.push_back(who + (t.type ? fmt::format("Tunnel-Type is {}, not L2TP (3)", t.type) : "Tunnel-Type missing"));
             continue;
         }
-        if (t.medium != 1) {
+        if (t.medium != radius::kTunnelMediumIpv4) {
             out.problems.push_back(
                 who + (t.medium ? fmt::format("Tunnel-Medium-Type is {}, not IPv4 (1)", t.medium) : "Tunnel-Medium-Type missing"));
             continue;

@@ -69,6 +69,14 @@ struct FsmRawRow {
     FsmRawAction action;
     std::string timer;
 };
+struct FsmRawChange {
+    bool born;  ///< start(): no `from`
+    std::uint16_t from;
+    std::uint16_t to;
+    std::uint16_t event;
+    std::string_view cause;
+    bool permitted;
+};
 struct FsmRawStep {
     std::uint16_t from;
     std::uint16_t event;
@@ -105,6 +113,21 @@ struct FsmStep {
     }
 };
 
+/// One change of an FSM instance as its owner's observer sees it (FsmSpec's `observer`), typed:
+///  - a transition: from -> to on event (to == from for a self-transition), permitted;
+///  - a refusal: no row for {from, event}: to == from, permitted false;
+///  - a birth (Fsm::start): from is nullopt, to is the initial state.
+/// The cause is only valid during the call. The observer runs before the change's Event is
+/// published, so a subscriber of the bus sees the owner's state already updated.
+template <class S, class E>
+struct FsmChange {
+    std::optional<S> from;
+    S to;
+    E event;
+    std::string_view cause;
+    bool permitted = true;
+};
+
 /// Non-template part of an FSM table. Construct through FsmSpec<>. Immutable after construction
 /// except for the not-permitted counter.
 class FsmSpecBase {
@@ -130,10 +153,12 @@ public:
 
 protected:
     using Invoke = void (*)(detail::FsmRawAction, void* owner, detail::FsmRawStep&);
+    using Observe = void (*)(detail::FsmRawAction, void* owner, const detail::FsmRawChange&);
     /// std::invalid_argument on: empty names, more than 64 events, a row whose state/event/next is
     /// out of range, two rows for the same {state, event}, a timeout event out of range.
     FsmSpecBase(std::string entity, std::vector<std::string> states, std::vector<std::string> events,
-                std::vector<detail::FsmRawRow> rows, std::uint16_t timeout_event, Invoke invoke);
+                std::vector<detail::FsmRawRow> rows, std::uint16_t timeout_event, Invoke invoke,
+                detail::FsmRawAction observer = nullptr, Observe observe = nullptr);
     ~FsmSpecBase() = default;
 
 private:
@@ -148,17 +173,23 @@ private:
     std::vector<std::uint64_t> masks_;
     std::uint16_t timeout_event_;
     Invoke invoke_;
+    detail::FsmRawAction observer_;
+    Observe observe_;
     mutable std::atomic<std::uint64_t> not_permitted_{0};
 };
 
 /// An FSM table over owner type Owner, `enum class` states S and events E (values 0..n-1).
 /// Names are indexed by the enum values. Rows: {state, event, next, action (may be null), timer
-/// name (may be empty)}. `timeout_event` is dispatched when the state timer expires.
+/// name (may be empty)}. `timeout_event` is dispatched when the state timer expires. `observer`
+/// (optional) is called with every change of every instance (FsmChange): how an owner turns its
+/// FSMs' transitions into typed upcalls to its own owner, where events are only for logs.
 template <class Owner, class S, class E>
 class FsmSpec final : public FsmSpecBase {
 public:
     using Step = FsmStep<S, E>;
+    using Change = FsmChange<S, E>;
     using Action = void (*)(Owner&, Step&);
+    using Observer = void (*)(Owner&, const Change&);
     struct Row {
         S state;
         E event;
@@ -169,10 +200,11 @@ public:
 
     FsmSpec(std::string_view entity, std::initializer_list<std::string_view> state_names,
             std::initializer_list<std::string_view> event_names, std::initializer_list<Row> rows,
-            std::optional<E> timeout_event = std::nullopt)
+            std::optional<E> timeout_event = std::nullopt, Observer observer = nullptr)
         : FsmSpecBase(std::string(entity), {state_names.begin(), state_names.end()},
                       {event_names.begin(), event_names.end()}, convert(rows),
-                      timeout_event ? static_cast<std::uint16_t>(*timeout_event) : kNoEvent, &invoke) {}
+                      timeout_event ? static_cast<std::uint16_t>(*timeout_event) : kNoEvent, &invoke,
+                      reinterpret_cast<detail::FsmRawAction>(observer), observer ? &observe : nullptr) {}
 
     std::string_view name(S s) const { return state_name(static_cast<std::uint16_t>(s)); }
     std::string_view name(E e) const { return event_name(static_cast<std::uint16_t>(e)); }
@@ -194,6 +226,11 @@ private:
         st.next = static_cast<std::uint16_t>(step.next);
         st.timer = std::move(step.timer);
         st.timer_duration = step.timer_duration;
+    }
+    static void observe(detail::FsmRawAction raw, void* owner, const detail::FsmRawChange& c) {
+        const Change change{c.born ? std::nullopt : std::optional<S>(static_cast<S>(c.from)), static_cast<S>(c.to),
+                            static_cast<E>(c.event), c.cause, c.permitted};
+        reinterpret_cast<Observer>(raw)(*static_cast<Owner*>(owner), change);
     }
 };
 
@@ -242,6 +279,9 @@ protected:
 private:
     bool process(std::uint16_t event, std::string_view cause);
     void on_timeout();
+    void observe(const detail::FsmRawChange& c) const {
+        if (spec_->observe_ != nullptr) spec_->observe_(spec_->observer_, owner_, c);
+    }
 
     const FsmSpecBase* spec_;
     FsmEnv env_;

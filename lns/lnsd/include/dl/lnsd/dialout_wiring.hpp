@@ -39,7 +39,6 @@ enum class AcctStatus : std::uint32_t;  // builders.hpp (RFC 2866 §5.1)
 struct Completion;                      // client.hpp
 }  // namespace dl::radius::client
 namespace dl::ppp::engine {
-struct Credentials;
 struct NetworkInfo;
 }  // namespace dl::ppp::engine
 
@@ -135,6 +134,11 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root);
 /// Keys the wiring adds to lnsd's top level (so load_config accepts them).
 inline constexpr const char* kWiringKeys[] = {"virtual-routers", "ppp-profiles", "incoming", "dialout"};
 
+/// The LACs of a dial-out Access-Accept's tunnel definitions (RFC 2868 §3 tagged attributes) as
+/// Lns::place_outgoing_call takes them: tag, Tunnel-Server-Endpoint, the decrypted Tunnel-Password,
+/// Tunnel-Preference, Tunnel-Assignment-ID. Same order.
+std::vector<TunnelEndpoint> tunnel_endpoints(const radius::client::DialOutDefinition& def);
+
 /// The data plane as the wiring sees it (lnsd: lns/dataplane TUN + RouteTable + kernel mirror).
 /// Session ids are the wiring's call ids. Every member optional.
 struct DataPlanePort {
@@ -226,10 +230,10 @@ private:
     void on_frame(CallHandle h, std::span<const std::uint8_t> frame);
     void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
                     const l2tp::engine::ConnectInfo* incoming);
-    void verify(std::uint64_t call, std::uint32_t ticket, const ppp::engine::Credentials& cr);
+    void verify(std::uint64_t call, std::uint32_t ticket, const ppp::Credentials& cr);
     bool submit_ppp_auth(Call& c, radius::client::PppAuthRequest req,
                          std::function<void(const radius::client::Completion&)> done);
-    void refuse_credentials(std::uint64_t call, const ppp::engine::Credentials& cr,
+    void refuse_credentials(std::uint64_t call, const ppp::Credentials& cr,
                             const radius::client::PppCredentialsError& err);
     /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
     /// LAC address in the call.
@@ -264,9 +268,9 @@ private:
     std::shared_ptr<bool> alive_;
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
     std::map<dialout::SessionKey, std::uint64_t> by_key_;
-    std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;
+    std::map<std::pair<std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;  // (Tunnel ID, Session ID)
     std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle
-    std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
+    std::map<std::pair<std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
     std::map<std::string, std::map<core::Ipv4Prefix, std::uint64_t>, std::less<>> routes_;
     std::map<std::string, std::uint32_t, std::less<>> pool_next_;
     std::uint64_t next_call_ = 1;

@@ -26,7 +26,6 @@
 #include "dl/lnsd/config.hpp"
 #include "dl/lnsd/data_path.hpp"
 #include "dl/lnsd/tunnel_selector.hpp"
-#include "dl/radius/client/builders.hpp"
 
 namespace dl::core {
 class ControlServer;
@@ -48,10 +47,9 @@ constexpr std::uint16_t peer_port(PeerId p) noexcept { return static_cast<std::u
 /// "10.0.0.2:1701".
 std::string peer_text(PeerId p);
 
-/// A session as lnsd names it: the engine's keys. One engine serves every peer (the secret is per
-/// tunnel, l2tp::engine::PeerPolicy); `engine` is always 0, kept so existing handle maps still work.
+/// A session as lnsd names it: the engine's keys (our Tunnel ID and Session ID). One engine serves
+/// every peer (the secret is per tunnel, l2tp::engine::PeerPolicy).
 struct CallHandle {
-    std::uint32_t engine = 0;
     l2tp::engine::SessionKey key;
     friend bool operator==(const CallHandle&, const CallHandle&) = default;
 };
@@ -91,15 +89,16 @@ public:
 
     // ---- outgoing calls (the dial-out manager's entry point) ----
     using OutgoingDone = std::function<void(const OutgoingResult&)>;
-    /// Places an outgoing call (OCRQ, RFC 2661 §5.6) using the tunnel definitions AAA returned:
-    /// reuses an open tunnel to the same endpoint and assignment id, else tries endpoints in the
-    /// TunnelSelector's order, failing over when a control connection cannot be set up (the endpoint
-    /// is then dead for `tunnel-selection.dead-time`). `done` runs once (never inside this call).
-    /// Endpoints are IPv4 text ("10.0.0.2" or "10.0.0.2:1701"); Tunnel-Password becomes the secret
-    /// of the tunnel (hiding as configured for that peer); without one, the peer's configured secret.
+    /// Places an outgoing call (OCRQ, RFC 2661 §5.6) through one of `tunnels` (the LACs the
+    /// caller may use, e.g. the tunnel definitions AAA returned): reuses an open tunnel to the same
+    /// endpoint and assignment id, else tries endpoints in the TunnelSelector's order, failing over
+    /// when a control connection cannot be set up (the endpoint is then dead for
+    /// `tunnel-selection.dead-time`). `done` runs once (never inside this call). Endpoints are IPv4
+    /// text ("10.0.0.2" or "10.0.0.2:1701"); an endpoint's password becomes the secret of the tunnel
+    /// (hiding as configured for that peer); without one, the peer's configured secret.
     /// Returns an id for cancel_outgoing_call().
-    std::uint64_t place_outgoing_call(const radius::client::DialOutDefinition& def,
-                                      const l2tp::engine::OutgoingCall& call, OutgoingDone done);
+    std::uint64_t place_outgoing_call(std::vector<TunnelEndpoint> tunnels, const l2tp::engine::OutgoingCall& call,
+                                      OutgoingDone done);
     /// Gives up a pending or connected call (CDN Result 3). Its `done` never runs; on_disconnected
     /// does (ended_by local_disconnect) if the call had a session. False if unknown.
     bool cancel_outgoing_call(std::uint64_t id);
@@ -191,7 +190,10 @@ private:
     l2tp::engine::PeerPolicy policy_for(PeerId peer) const;
     /// Policy of an outgoing tunnel: the call's Tunnel-Password when given, else the peer's secret.
     l2tp::engine::PeerPolicy outgoing_policy(PeerId peer, const std::optional<std::string>& password) const;
-    void on_event(const core::Event& e);
+    /// The engine's typed upcalls (l2tp::engine::TunnelChange / SessionChange): lnsd's tunnel and
+    /// session records, the destinations' counters and the idle set follow them.
+    void on_tunnel_changed(const l2tp::engine::TunnelChange& c);
+    void on_session_changed(const l2tp::engine::SessionChange& c);
     /// The engine's call_ended upcall (exactly once per session, whoever ended it): fails or
     /// finishes a pending outgoing call, then on_disconnected.
     void on_call_ended(l2tp::engine::SessionKey k, const l2tp::engine::CallFailure& f);
@@ -212,7 +214,6 @@ private:
     Send send_;
     std::uint64_t seed_;
     TunnelSelector selector_;
-    core::EventBus engine_bus_;                  // the engine's events: recorded here, then forwarded
     std::unique_ptr<l2tp::engine::Engine> engine_;
     std::map<TKey, std::unique_ptr<TunnelRec>> tunnels_;
     std::map<SKey, std::unique_ptr<SessionRec>> sessions_;
@@ -229,8 +230,6 @@ private:
     std::map<SKey, std::uint64_t> pending_by_call_;
     void forget_pending_call(std::uint64_t id, const std::optional<CallHandle>& handle);
     std::uint64_t next_pending_ = 1;
-    std::optional<PeerId> current_peer_;      // peer of the call in progress (receive / open)
-    bool current_outgoing_ = false;
     std::uint64_t datagrams_in_ = 0, datagrams_out_ = 0, tunnels_refused_ = 0;
     // data fast path (data_path.hpp): keys are data_key(CallHandle)
     static DataPath::Key data_key(const CallHandle& c) noexcept;

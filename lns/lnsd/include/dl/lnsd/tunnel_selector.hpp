@@ -9,12 +9,28 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "dl/core/clock.hpp"
-#include "dl/radius/client/builders.hpp"
 
 namespace dl::lnsd {
 
 enum class SelectionMode;
+
+/// One LAC an outgoing call may be placed through, as the L2TP layer needs it (whoever defined it:
+/// lnsd's dial-out takes them from the Access-Accept's tagged tunnel attributes, RFC 2868 §3).
+///  - tag: order among equal preferences (lowest first);
+///  - server_endpoint: the LAC, IPv4 text "10.0.0.2" or "10.0.0.2:1701" (default port 1701);
+///  - password: the tunnel secret (RFC 2661 §5.1.1); nullopt = the peer's configured secret;
+///  - preference: lower is preferred (RFC 2868 §3.8); nullopt = 0;
+///  - assignment_id: tunnels with another assignment id are not shared (RFC 2868 §3.7).
+struct TunnelEndpoint {
+    std::uint8_t tag = 0;
+    std::string server_endpoint;
+    std::optional<std::string> password;
+    std::optional<std::uint32_t> preference;
+    std::optional<std::string> assignment_id;
+};
 
 /// Orders the tunnel definitions AAA returned into the sequence of endpoints to try:
 ///  1. by Tunnel-Preference ascending (absent = 0, the most preferred; RFC 2868 §3.8), ties by tag;
@@ -38,7 +54,7 @@ public:
     TunnelSelector(const core::Clock& clock, SelectionMode mode, core::Duration dead_time);
 
     /// Indices into `tunnels` in the order to try; empty if every endpoint is dead.
-    std::vector<std::size_t> order(const std::vector<radius::client::TunnelDefinition>& tunnels, const View& view);
+    std::vector<std::size_t> order(const std::vector<TunnelEndpoint>& tunnels, const View& view);
 
     /// A control connection to `endpoint` could not be set up: skip it for dead_time.
     void mark_failed(const std::string& endpoint);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -163,9 +164,60 @@ struct CallFailure {
     CallEndedBy ended_by = CallEndedBy::peer_cdn;  ///< who ended it (EngineCallbacks::call_ended)
 };
 
+/// Control connection states, RFC 2661 §7.2 (names in to_string: "idle", "wait-ctl-reply",
+/// "wait-ctl-conn", "established").
+enum class TunnelState : std::uint8_t { idle, wait_ctl_reply, wait_ctl_conn, established };
+/// Session states, RFC 2661 §7.4 (incoming calls) and §7.5 (outgoing calls) in one set ("idle",
+/// "wait-tunnel", "wait-reply", "wait-connect", "wait-cs-answer", "established").
+enum class SessionState : std::uint8_t { idle, wait_tunnel, wait_reply, wait_connect, wait_cs_answer, established };
+/// A control connection: outgoing when we sent the SCCRQ (§5.1), incoming when the peer did. A
+/// session: outgoing for an outgoing call (OCRQ, §5.6), incoming for an incoming call (ICRQ, §5.5).
+enum class Direction : std::uint8_t { incoming, outgoing };
+const char* to_string(TunnelState s) noexcept;
+const char* to_string(SessionState s) noexcept;
+/// "incoming", "outgoing".
+const char* to_string(Direction d) noexcept;
+
+/// One change of a control connection (EngineCallbacks::tunnel_changed).
+///  - transition: the §7.2 FSM went `from` -> `to` on `event` (the FSM's event name, e.g.
+///    "recv-SCCRQ-acceptable"); to == from for a self-transition (an SCCRQ refused without answer);
+///  - not_permitted: `event` arrived in `from` (== to) where the FSM has no row (counted, logged);
+///  - refused: the peer's SCCRQ was refused by PeerPolicy::accept (§4.4.2 StopCCN, no SCCRP); comes
+///    before the transition to idle; from == to == idle;
+///  - released: the Tunnel ID was freed after the §5.7 hold (tunnel-hold); the tunnel is gone.
+/// `cause` is the FSM's cause text (e.g. "StopCCN result 1 (…)"); valid during the call only.
+struct TunnelChange {
+    enum class What : std::uint8_t { transition, not_permitted, refused, released };
+    What what = What::transition;
+    std::uint16_t tunnel = 0;  ///< our Tunnel ID
+    PeerId peer = 0;
+    Direction direction = Direction::incoming;
+    TunnelState from = TunnelState::idle, to = TunnelState::idle;
+    std::string_view event, cause;
+};
+
+/// One change of a session (EngineCallbacks::session_changed): its §7.4 / §7.5 FSM went `from` ->
+/// `to` on `event` ("call-request", "recv-ICRQ", "recv-OCCN", "tunnel-down", …), or refused `event`
+/// in `from` (permitted false, to == from). `peer` is the tunnel's; `cause` valid during the call.
+struct SessionChange {
+    SessionKey key;
+    PeerId peer = 0;
+    Direction direction = Direction::incoming;
+    SessionState from = SessionState::idle, to = SessionState::idle;
+    std::string_view event, cause;
+    bool permitted = true;
+};
+
 /// Upcalls. All optional.
 struct EngineCallbacks {
     std::function<void(PeerId, std::vector<std::uint8_t>)> send;            ///< one UDP payload
+    /// Every change of every control connection (TunnelChange), from inside the Engine call or
+    /// timer that caused it, before the matching `l2tp.tunnel` event is published. The owner's
+    /// typed view of the tunnels (lnsd's `show l2tp tunnel`); the events are for logs only.
+    std::function<void(const TunnelChange&)> tunnel_changed;
+    /// Every change of every session (SessionChange), like tunnel_changed (`l2tp.session` events).
+    /// A session's last change is to idle; call_ended follows it.
+    std::function<void(const SessionChange&)> session_changed;
     std::function<void(std::uint16_t tunnel, PeerId)> tunnel_up;
     std::function<void(std::uint16_t tunnel, const std::string& cause)> tunnel_down;
     std::function<void(SessionKey, const ConnectInfo&)> connected;
@@ -334,8 +386,9 @@ private:
     Tunnel& create_tunnel(PeerId peer, PeerPolicy policy);
     PeerPolicy policy_for(PeerId peer) const;
     std::uint64_t peer_host(PeerId peer) const { return cb_.peer_host ? cb_.peer_host(peer) : peer; }
-    /// Forgets a tunnel (after its hold, or at once for an SCCRQ refused without an answer).
-    void release_tunnel(std::uint16_t tunnel);
+    /// Forgets a tunnel (after its hold, or at once for an SCCRQ refused without an answer) and
+    /// reports it as TunnelChange::What::released with `cause`.
+    void release_tunnel(std::uint16_t tunnel, std::string_view cause);
     void erase_later(std::uint16_t tunnel);
     /// disconnect() with who ended the call (local_disconnect, or engine_cdn for §4.1).
     bool clear_call(SessionKey k, CdnResult r, std::optional<GeneralError> err, std::optional<Q931Cause> q931,

@@ -14,13 +14,15 @@
 #include <vector>
 
 #include "dl/core/fsm.hpp"
+#include "dl/ppp/credentials.hpp"
 #include "dl/ppp/engine/automaton.hpp"
 
 namespace dl::ppp::engine {
 
-/// Authentication protocol in one direction.
-enum class AuthMethod : std::uint8_t { none, pap, chap_md5 };
-std::string_view to_string(AuthMethod m) noexcept;
+/// Authentication protocol in one direction, and what the authenticator receives (dl/ppp/credentials.hpp).
+using ppp::AuthMethod;
+using ppp::Credentials;
+using ppp::to_string;
 
 /// What we ask the peer to authenticate with: the dial-out PPP-Auth-Protocol values
 /// 0 none, 1 PAP, 2 CHAP, 3 PAP-then-CHAP (request PAP, accept a Nak to CHAP), 4 CHAP-then-PAP.
@@ -58,15 +60,6 @@ struct LinkConfig {
     CpLimits limits;                          ///< Max-Configure/Terminate/Failure (RFC 1661 §4.6)
 };
 
-/// Credentials received by the authenticator, handed to verify() (the LNS asks RADIUS).
-struct Credentials {
-    AuthMethod method = AuthMethod::none;
-    std::string user;                       ///< PAP Peer-ID or CHAP Name
-    std::string password;                   ///< PAP only
-    std::uint8_t chap_id = 0;               ///< CHAP Identifier
-    std::vector<std::uint8_t> challenge;    ///< CHAP Challenge Value we sent
-    std::vector<std::uint8_t> response;     ///< CHAP Response Value (16 octets for MD5)
-};
 
 /// The answer to verify(). framed_ip/dns: e.g. RADIUS Framed-IP-Address, 0 = none.
 struct VerifyResult {

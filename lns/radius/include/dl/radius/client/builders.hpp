@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dl/core/ipv4.hpp"
+#include "dl/radius/tunnel.hpp"
 #include "dl/radius/radius.hpp"
 
 namespace dl::radius::client {
@@ -97,17 +98,9 @@ struct AccountingRecord {
 /// std::invalid_argument for an empty session id.
 Radius build_accounting_request(const AccountingRecord& rec, const NasInfo& nas);
 
-/// One tunnel of a dial-out definition: RFC 2868 attributes sharing one tag.
-struct TunnelDefinition {
-    std::uint8_t tag = 0;
-    std::uint32_t type = 0;
-    std::uint32_t medium = 0;
-    std::string server_endpoint;  ///< the LAC
-    std::optional<std::string> client_endpoint;
-    std::optional<std::string> password;  ///< decrypted (RFC 2868 §3.5)
-    std::optional<std::uint32_t> preference;
-    std::optional<std::string> assignment_id, client_auth_id, server_auth_id;
-};
+/// One tunnel of a dial-out definition: RFC 2868 attributes sharing one tag (proto/radius's
+/// decode_tagged_tunnels; server_endpoint is the LAC).
+using TunnelDefinition = radius::TaggedTunnel;
 
 /// What a dial-out Access-Accept defines (DESIGN.md §4 step 3; JunosE ERX VSAs 35-41).
 struct DialOutDefinition {

@@ -1,4 +1,4 @@
-// PPP authentication credentials (lns/ppp engine) -> the PPP Access-Request of the RADIUS client:
+// PPP authentication credentials (dl/ppp/credentials.hpp) -> the PPP Access-Request of the RADIUS client:
 // the one mapping used by lnsd (LNS checks the CPE / the incoming user), cpe-emu (the CPE checks
 // the LNS) and lac-emu (the LAC checks an incoming caller).
 #pragma once
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "dl/ppp/engine/link.hpp"
+#include "dl/ppp/credentials.hpp"
 #include "dl/radius/client/builders.hpp"
 
 namespace dl::radius::client {
@@ -50,6 +50,6 @@ struct PppAuthMapping {
 /// Only those fields are set; station ids, NAS-Port and tunnel are the caller's. A response that
 /// is not exactly 16 octets is refused, never truncated or padded; every refusal is one the
 /// builder (build_ppp_access_request) would otherwise throw for or encode wrongly. No exceptions.
-PppAuthMapping ppp_auth_request(const ppp::engine::Credentials& cr);
+PppAuthMapping ppp_auth_request(const ppp::Credentials& cr);
 
 }  // namespace dl::radius::client
