@@ -8,12 +8,15 @@ scenarios/examples (docs/scenarios.md)). JUnit XML for each goes to build/test-r
 from __future__ import annotations
 
 import os
+import secrets
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import lab as L
 from .lab import REPO
 
 RESULTS = REPO / "build" / "test-results"
@@ -103,22 +106,69 @@ def run_fuzz() -> Tally:
     return t
 
 
-def run_lab(keyword: str | None) -> Tally:
+LAB_DIRS = ("tests/unit_py", "tests/lab", "tests/conformance", "tests/interop", "scenarios/examples")
+TEARDOWN_WAIT = 120.0  # seconds pytest gets to tear its labs down after an interrupt
+
+
+def run_pytest(argv: list[str]) -> int:
+    """Run pytest (argv) so that no lab of it survives, however it ends.
+
+    pytest runs with DLAB_SESSION set to a fresh token, which every Lab it creates records in the
+    registry. Ctrl-C reaches pytest itself (same process group); SIGTERM / SIGHUP to this process
+    (KeyboardInterrupt here, dlab.lab.install_signal_teardown) are passed on as SIGINT. Either way
+    pytest gets up to TEARDOWN_WAIT s to tear down (it is not killed at once, which is what left
+    the labs behind), is killed after that, and then every run of the session whose owner is gone
+    is removed (lab.teardown_session): only this session's runs, never another's. Returns pytest's
+    exit status; re-raises KeyboardInterrupt after the clean-up when interrupted."""
+    session = secrets.token_hex(6)
+    env = dict(os.environ, DLAB_SESSION=session)
+    p = subprocess.Popen(argv, cwd=REPO, env=env)
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        while True:
+            try:
+                if interrupted is None:
+                    return p.wait()
+                try:
+                    p.wait(timeout=TEARDOWN_WAIT)
+                except subprocess.TimeoutExpired:
+                    print(f"lab: pytest did not finish its teardown within {TEARDOWN_WAIT:.0f} s; killed",
+                          file=sys.stderr, flush=True)
+                    p.kill()
+                    p.wait()
+                break
+            except KeyboardInterrupt as e:
+                if p.poll() is None and str(e).startswith("signal"):
+                    p.send_signal(signal.SIGINT)  # a SIGTERM/SIGHUP to us did not reach pytest
+                if interrupted is None:
+                    print("lab: interrupted; pytest is tearing its labs down", file=sys.stderr, flush=True)
+                    interrupted = e
+        raise interrupted
+    finally:
+        removed = L.teardown_session(session)
+        if removed:
+            print(f"lab: removed runs left by pytest: {', '.join(removed)}", file=sys.stderr, flush=True)
+
+
+def run_lab(keyword: str | None, workers: str | None = None) -> Tally:
+    """The namespace suites under pytest; `workers` ("auto" or a number) runs them in parallel
+    with pytest-xdist (each lab has its own run id, so labs of different workers never meet)."""
     t = Tally("lab")
     xml = RESULTS / "lab.xml"
     xml.unlink(missing_ok=True)
-    dirs = [str(REPO / d) for d in ("tests/unit_py", "tests/lab", "tests/conformance", "tests/interop",
-                                    "scenarios/examples")
-            if any((REPO / d).rglob("test_*.py"))]
+    dirs = [str(REPO / d) for d in LAB_DIRS if any((REPO / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs]
+    if workers and workers != "0":
+        # --dist loadscope: a module's tests stay on one worker (module-scoped lab fixtures).
+        argv += ["-n", workers, "--dist", "loadscope"]
     if keyword:
         argv += ["-k", keyword]
-    cp = subprocess.run(argv, cwd=REPO)
+    rc = run_pytest(argv)
     if xml.exists():
         t.passed, t.failed, t.skipped = junit_counts(xml)
-    if cp.returncode not in (0, 5) and t.failed == 0:
-        t.failed, t.note = 1, f"pytest exited {cp.returncode}"
+    if rc not in (0, 5) and t.failed == 0:
+        t.failed, t.note = 1, f"pytest exited {rc}"
     return t
 
 
@@ -133,7 +183,7 @@ def run(a) -> int:
         elif tier == "fuzz":
             tallies.append(run_fuzz())
         elif tier == "lab":
-            tallies.append(run_lab(a.keyword))
+            tallies.append(run_lab(a.keyword, getattr(a, "workers", None)))
         print(tallies[-1].line(), flush=True)
     print("=== summary ===")
     for t in tallies:
