@@ -29,6 +29,7 @@ CONFIG = f"""
 local-address: {LNS_ADDR}
 hostname: lnsd-test
 receive-window: 8
+accept-unknown-peers: true   # LAC2_ADDR is the unlisted peer these suites open tunnels from
 peers:
   - {{address: {LAC_ADDR}, secret: {SECRET}, hide-avps: true}}
 timers: {{hello: 60s, retransmit: 1s, tunnel-hold: 2s}}
