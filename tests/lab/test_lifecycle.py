@@ -118,7 +118,7 @@ def test_cli_up_status_shell_down():
         runs = {r["runid"]: r for r in json.loads(st.stdout)}
         assert runid in runs and runs[runid]["persistent"]
         assert any(p["name"] == "idler" and p["alive"] for p in runs[runid]["processes"])
-        sh = run("shell", "a", "ip", "-br", "addr")
+        sh = run("shell", "--run", runid, "a", "ip", "-br", "addr")
         assert "192.0.2.1/30" in sh.stdout, f"./lab shell a did not run inside host a: {sh.stdout}{sh.stderr}"
     finally:
         down = run("down", "--run", runid)
