@@ -60,8 +60,10 @@ def lnsd_config(mode: str, base: dict, auth: str = "chap") -> dict:
                     "accounting": [{"address": "192.0.2.11", "secret": "lns-secret"}]}
     vr["accounting-interim-interval"] = f"{INTERIM_S}s"
     cfg["virtual-routers"] = [vr]
-    # trusted: proxy mode believes this LAC's Proxy LCP / Proxy Authen AVPs (lnsd's default is not to)
-    cfg["peers"] = [{"address": "198.51.100.2", "secret": "lac-secret", "trusted": True}]
+    # Both LACs listed (lnsd refuses unlisted ones) and trusted: proxy mode believes their Proxy LCP /
+    # Proxy Authen AVPs (lnsd's default is not to).
+    cfg["peers"] = [{"address": "198.51.100.2", "secret": "lac-secret", "trusted": True},
+                    {"address": "198.51.100.3", "trusted": True}]
     cfg["shutdown-wait"] = "1s"
     cfg["incoming"] = {"virtual-router": "default", "profile": "isdn", "authentication": auth, "mode": mode}
     return cfg
