@@ -437,7 +437,6 @@ std::string denied_cause(Home home, core::Duration wait = 2s) {
     return line.substr(line.find(": ") + 2);
 }
 
-// req: T75.service-type, T75.tunnel-attributes, T74.authenticating, T74.inhibited
 // BlastRADIUS (CVE-2024-3596): by default an Access-Accept without Message-Authenticator is not
 // believed: dropped, counted, and the dial-out gets no tunnel (the request times out). A server
 // configured with `require-message-authenticator: false` is believed without it.
@@ -498,6 +497,7 @@ TEST(DialOutWiring, AccountingOnAndOffCarryTheInstanceWhichChangesAtEveryStart) 
     EXPECT_NE(restarted.w->acct_instance(), w.w->acct_instance());
 }
 
+// req: T75.service-type, T75.tunnel-attributes, T74.authenticating, T74.inhibited
 TEST(DialOutWiring, DenyReasonsReachTheManager) {
     EXPECT_EQ(denied_cause(Home::reject),
               "authenticating -> inhibited on aaa-deny (cause=access-reject) [timer inhibited=30s]\n");
@@ -1067,7 +1067,6 @@ TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
 
 }  // namespace
 
-// req: T71.initializationFailed, T71.inService, T72.initPending, T72.inService, T73.inhibited, T73.inService
 TEST(DialOutWiring, FaultInjectionIsOffUnlessConfigured) {
     World w;
     const auto r = w.call("l2tp dial-out fault-injection", {{"level", "chassis"}, {"condition", "initialization-failed"}});
@@ -1076,6 +1075,7 @@ TEST(DialOutWiring, FaultInjectionIsOffUnlessConfigured) {
     EXPECT_EQ(w.call("show l2tp dial-out chassis")["result"]["state"], "inService") << "nothing was injected";
 }
 
+// req: T71.initializationFailed, T71.inService, T72.initPending, T72.inService, T73.inhibited, T73.inService
 TEST(DialOutWiring, FaultInjectionCommandDrivesChassisVrAndTargetStates) {
     const auto yaml = std::string(kConfig) + "fault-injection: true\n";
     World w(yaml.c_str());
