@@ -160,6 +160,11 @@ def run_pytest(argv: list[str], extra_env: dict | None = None) -> int:
             print(f"lab: removed runs left by pytest: {', '.join(removed)}", file=sys.stderr, flush=True)
 
 
+def _have_xdist() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("xdist") is not None
+
+
 def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", env: dict | None = None) -> Tally:
     """The namespace suites under pytest; `workers` ("auto" or a number) runs them in parallel
     with pytest-xdist (each lab has its own run id, so labs of different workers never meet).
@@ -170,7 +175,7 @@ def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", 
     dirs = [str(REPO / d) for d in LAB_DIRS if any((REPO / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs]
-    if workers and workers != "0":
+    if workers and workers != "0" and _have_xdist():
         # --dist loadscope: a module's tests stay on one worker (module-scoped lab fixtures).
         argv += ["-n", workers, "--dist", "loadscope"]
     if keyword:
