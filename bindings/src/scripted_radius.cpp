@@ -37,6 +37,7 @@ struct RadiusReply {
     double delay = 0.0;                       // seconds before sending
     bool spoof = false;                       // corrupt the Response Authenticator after signing
     bool sign = true;                         // sign_response() with the server's secret
+    bool message_authenticator = true;        // add one to an Access-Accept/-Reject/-Challenge (RFC 3579 §3.2)
     std::optional<std::uint8_t> identifier;   // default: the request's Identifier
     std::optional<std::vector<std::uint8_t>> raw;  // send these octets as they are (malformed tests)
 };
@@ -236,6 +237,14 @@ private:
         } else if (r.packet) {
             Radius resp = *r.packet;
             resp.identifier(r.identifier.value_or(req->identifier()));
+            const auto code = resp.code();
+            const bool access_reply = code == dl::radius::Code::Access_Accept || code == dl::radius::Code::Access_Reject ||
+                                      code == dl::radius::Code::Access_Challenge;
+            // What a BlastRADIUS-fixed server sends (CVE-2024-3596); message_authenticator=False
+            // plays one that does not, which lnsd refuses by default.
+            if (r.sign && r.message_authenticator && access_reply &&
+                !resp.find(dl::radius::AttributeType::Message_Authenticator))
+                dl::radius::add_message_authenticator(resp);
             if (r.sign) dl::radius::sign_response(resp, req->authenticator(), secret_);  // RFC 2865 §3
             p.bytes = resp.serialize();
             if (r.spoof) p.bytes[4] ^= 0xff;  // Response Authenticator starts at octet 4: now it cannot verify
@@ -267,18 +276,21 @@ private:
 void init_scripted_radius(py::module_& m) {
     py::class_<RadiusReply>(m, "RadiusReply", R"(How ScriptedRadius answers one request (a handler's return value).
 
-RadiusReply(packet=None, delay=0.0, spoof=False, sign=True, identifier=None, raw=None): packet is a
-Radius response (its Identifier becomes the request's unless identifier= is given; it is signed with
-the server's secret and the request's Authenticator, RFC 2865 §3, unless sign=False); delay: seconds
+RadiusReply(packet=None, delay=0.0, spoof=False, sign=True, identifier=None, raw=None,
+message_authenticator=True): packet is a Radius response (its Identifier becomes the request's
+unless identifier= is given; it is signed with the server's secret and the request's Authenticator,
+RFC 2865 §3, unless sign=False; an Access-Accept / -Reject / -Challenge gets a Message-Authenticator,
+RFC 3579 §3.2, unless message_authenticator=False: a server without the BlastRADIUS fix); delay: seconds
 before it is sent (other requests are served meanwhile); spoof: the Response Authenticator is
 corrupted after signing, so a NAS must discard it; raw: octets sent as they are instead.)")
         .def(py::init([](py::object packet, double delay, bool spoof, bool sign, std::optional<std::uint8_t> identifier,
-                         py::object raw) {
+                         py::object raw, bool message_authenticator) {
                  RadiusReply r;
                  if (!packet.is_none()) r.packet = packet.cast<Radius>();
                  r.delay = delay;
                  r.spoof = spoof;
                  r.sign = sign;
+                 r.message_authenticator = message_authenticator;
                  r.identifier = identifier;
                  if (!raw.is_none()) r.raw = bytes_of(raw);
                  if (!r.packet && !r.raw) throw py::value_error("RadiusReply needs packet= or raw= (return None to drop)");
@@ -286,10 +298,11 @@ corrupted after signing, so a NAS must discard it; raw: octets sent as they are 
                  return r;
              }),
              py::arg("packet") = py::none(), py::arg("delay") = 0.0, py::arg("spoof") = false, py::arg("sign") = true,
-             py::arg("identifier") = py::none(), py::arg("raw") = py::none())
+             py::arg("identifier") = py::none(), py::arg("raw") = py::none(), py::arg("message_authenticator") = true)
         .def_readonly("delay", &RadiusReply::delay)
         .def_readonly("spoof", &RadiusReply::spoof)
         .def_readonly("sign", &RadiusReply::sign)
+        .def_readonly("message_authenticator", &RadiusReply::message_authenticator)
         .def_property_readonly("packet", [](const RadiusReply& r) -> py::object {
             return r.packet ? py::cast(*r.packet) : py::none();
         });

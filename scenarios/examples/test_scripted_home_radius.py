@@ -71,3 +71,24 @@ def test_spoofed_answer_is_discarded_and_the_request_retransmitted(lab, lns, scr
     assert len(sent) == 1 and len(scripted_radius.requests) >= 2, \
         f"only retransmissions of one request expected: {scripted_radius.history}"
 
+
+
+def test_accept_without_message_authenticator_is_refused_and_counted(lab, lns, scripted_radius):
+    """BlastRADIUS (CVE-2024-3596): lnsd requires a Message-Authenticator (RFC 3579 §3.2) in every
+    Access-Accept by default. A server that sends none (message_authenticator=False) is not
+    believed: every answer is dropped and counted, lnsd retransmits, then gives up; the same
+    answer with one (the scripted server's default, as the lab's FreeRADIUS) is accepted."""
+    def dropped() -> int:
+        return lns.request("show l2tp dial-out chassis")["radius-dropped"]["missing-message-authenticator"]
+    before = dropped()
+    scripted_radius.handler = lambda req: RadiusReply(table75_accept(req, scripted_radius.secret),
+                                                      message_authenticator=False)
+    trigger(lab)
+    ev = lns.wait_for(entity="dialout.session", id=KEY, to="inhibited", within=30)
+    assert (ev["from"], ev["cause"]) == ("authenticating", "radius-timeout"), \
+        f"lnsd believed an Access-Accept without Message-Authenticator: {ev}"
+    assert dropped() - before >= 2, "each unsigned answer must be counted"
+    lns.request("l2tp dial-out session reset", id=KEY)
+    scripted_radius.handler = lambda req: table75_accept(req, scripted_radius.secret)
+    trigger(lab)
+    lns.wait_for(entity="dialout.session", id=KEY, to="connecting", within=10)

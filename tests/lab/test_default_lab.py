@@ -96,6 +96,8 @@ def test_dialout_access_request_gets_table75_accept(default_lab, user):
     for k, v in expected.items():
         assert a.get(k) == v, f"Access-Accept attribute {k}: expected {v!r}, got {a.get(k)!r} in {a}"
     assert a.get("Tunnel-Password:1") == "lac-secret", "Tunnel-Password did not decrypt to the configured secret"
+    # BlastRADIUS (CVE-2024-3596): lnsd requires a Message-Authenticator in every Access-Accept.
+    assert "Message-Authenticator" in a, f"the Access-Accept carries no Message-Authenticator: {a}"
 
 
 @pytest.mark.radius

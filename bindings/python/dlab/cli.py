@@ -168,9 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_conformance)
 
     s = sub.add_parser("test", help="every test tier that can run here")
-    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab", "third-party"],
+    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab", "third-party", "sanitize"],
                    help="run only these tiers (repeatable)")
     s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
+    s.add_argument("-n", dest="workers", default="auto",
+                   help="lab tier workers (pytest-xdist): a number, 'auto' (one per CPU, the default: about twice "
+                        "as fast as serial on 2 cores) or 0 (serial)")
     s.set_defaults(func=cmd_test)
 
     s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "

@@ -27,6 +27,9 @@ LNSD_CONFIG = {
     "local-address": "198.51.100.1",
     "hostname": "lns",
     "timers": {"hello": "60s", "retransmit": "1s"},
+    # lnsd refuses SCCRQs from unlisted addresses and believes proxy authentication only from
+    # LACs marked trusted (docs/lnsd.md "Safe defaults"): the lab's two LACs are both.
+    "peers": [{"address": "198.51.100.2", "trusted": True}, {"address": "198.51.100.3", "trusted": True}],
     "virtual-routers": [{
         "name": "default", "tun": "dlo0", "nas-ip-address": "192.0.2.1",
         "radius": {"authentication": [{"address": "192.0.2.10", "secret": "home-secret"}]},

@@ -3,6 +3,15 @@
 Each server gets its own config directory (radiusd.conf, clients.conf, a users file for rlm_files)
 and runs in the foreground (`freeradius -f -l stdout`) inside its host's namespace, listening only on
 its own lab address. It drops to user `freerad`, so the generated files are made readable by it.
+
+freerad must reach those files without search permission on the directories above the run folder
+(which the lab does not change): FreeRADIUS runs in the private mount namespace `ip netns exec`
+gives it, where a small tmpfs on /mnt holds a bind mount of the server's folder, /mnt/radius. Its
+paths (radiusd.conf, logs, detail files) are under /mnt/radius; on the host the same files are in
+the run folder, `<run>/radius/<server>/`. Nothing outside the run folder is created or changed.
+
+Every Access-Accept and Access-Reject carries a Message-Authenticator (RFC 3579 §3.2), as the
+BlastRADIUS guidance (CVE-2024-3596) asks and lnsd requires by default.
 Dictionaries are Debian's (/usr/share/freeradius, which $INCLUDEs dictionary.erx for the vendor 4874
 ERX-* attributes).
 """
@@ -17,6 +26,7 @@ from pathlib import Path
 from .topology import RadiusServer
 
 DICT_DIR = "/usr/share/freeradius"
+MOUNT = "/mnt/radius"  # the server's folder as FreeRADIUS sees it (its private mount namespace)
 READY_TEXT = "Ready to process requests"
 
 RADIUSD_CONF = """\
@@ -140,8 +150,16 @@ server default {{
         acct_detail
         ok
     }}
+    # BlastRADIUS (CVE-2024-3596): every Access-Accept / -Reject signed with a Message-Authenticator
+    # (RFC 3579 §3.2); FreeRADIUS computes the value of the attribute present in the reply.
     post-auth {{
+        update reply {{
+            Message-Authenticator := 0x00
+        }}
         Post-Auth-Type REJECT {{
+            update reply {{
+                Message-Authenticator := 0x00
+            }}
             ok
         }}
     }}
@@ -187,8 +205,9 @@ def write_config(server: RadiusServer, base: Path) -> Path:
     rundir.mkdir(parents=True, exist_ok=True)
     (confdir / "mods-config").mkdir()
     files = {
-        "radiusd.conf": RADIUSD_CONF.format(name=server.name, address=server.address, rundir=rundir,
-                                            confdir=confdir, dictdir=DICT_DIR,
+        # paths as FreeRADIUS sees them: the server's folder bind-mounted on MOUNT (see argv)
+        "radiusd.conf": RADIUSD_CONF.format(name=server.name, address=server.address, rundir=f"{MOUNT}/run",
+                                            confdir=f"{MOUNT}/raddb", dictdir=DICT_DIR,
                                             auth_port=server.auth_port, acct_port=server.acct_port),
         "clients.conf": clients_conf(server),
         "users": users_file(server),
@@ -204,21 +223,13 @@ def write_config(server: RadiusServer, base: Path) -> Path:
 
 
 def _share_with_freerad(top: Path, confdir: Path, rundir: Path) -> None:
+    """Ownership and modes inside the server's folder `top` only: config root:freerad 0750/0640,
+    run directory freerad's, `top` 0751 (the bind mount's root, see argv)."""
     try:
         uid = pwd.getpwnam("freerad").pw_uid
         gid = grp.getgrnam("freerad").gr_gid
     except KeyError:
         return  # freeradius not installed: starting it will fail with a clear error anyway
-    # every directory above must be traversable by freerad
-    p = top
-    while p != p.parent:
-        try:
-            mode = p.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(p, mode | 0o001)
-        except OSError:
-            break
-        p = p.parent
     for d, _, fs in os.walk(confdir):
         os.chown(d, 0, gid)
         os.chmod(d, 0o750)
@@ -234,8 +245,14 @@ def _share_with_freerad(top: Path, confdir: Path, rundir: Path) -> None:
 
 
 def argv(confdir: Path, debug: bool = False) -> list[str]:
-    """Command line that runs the server in the foreground with its generated config."""
-    return ["freeradius", "-X" if debug else "-f", "-l", "stdout", "-d", str(confdir)]
+    """Command line that runs the server in the foreground with its generated config: inside the
+    private mount namespace of `ip netns exec` (mounts there never reach the host), a tmpfs on
+    /mnt and the server's folder (`confdir`'s parent) bind-mounted on MOUNT, then FreeRADIUS with
+    `-d MOUNT/raddb` (exec: the daemon keeps the shell's pid)."""
+    flag = "-X" if debug else "-f"
+    script = (f'mount -t tmpfs -o mode=0755,size=64k dlab-radius /mnt && mkdir {MOUNT} && '
+              f'mount --bind "$1" {MOUNT} && exec freeradius {flag} -l stdout -d {MOUNT}/raddb')
+    return ["sh", "-c", script, "dlab-radius", str(Path(confdir).parent)]
 
 
 def radclient_argv(confdir: Path, server: str, port: int, kind: str, secret: str) -> list[str]:

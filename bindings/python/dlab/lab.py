@@ -5,9 +5,12 @@ Use as a context manager so teardown happens on success, failure and Ctrl-C::
     with Lab(topology.load("scenarios/topologies/default.yaml")) as lab:
         lab.exec("home", ["ping", "-c1", "203.0.113.1"])
 
-Every run registers itself in /run/dlab/<runid>.json before it creates anything, with the pid of the
-process that owns it; a later `Lab.up()` removes runs whose owner is gone (stale), and
-`teardown_all()` removes every dl-* namespace and every process the registry names.
+Every run registers itself in /run/dlab/<runid>.json before it creates anything, with the pid and
+the start time (/proc) of the process that owns it; a later `Lab.up()` removes runs whose owner is
+gone (stale: no such pid, or the pid now names another process), and `teardown_all()` removes
+every dl-* namespace and every process the registry names. $DLAB_SESSION, when set (`./lab test`
+sets it), is recorded too, so whoever set it can remove exactly its own leftovers
+(`teardown_session`).
 """
 from __future__ import annotations
 
@@ -69,7 +72,8 @@ class Lab:
         REGISTRY.mkdir(parents=True, exist_ok=True)
         state = {"runid": self.runid, "topology": self.topo.name,
                  "source": str(self.topo.source) if self.topo.source else None,
-                 "owner_pid": os.getpid(), "persistent": self.persistent,
+                 "owner_pid": os.getpid(), "owner_start": procs.start_time(os.getpid()),
+                 "session": os.environ.get("DLAB_SESSION"), "persistent": self.persistent,
                  "run_dir": str(self.run_dir), "namespaces": self.namespaces,
                  "processes": [p.to_json() for p in self.procs], "started": time.time()}
         tmp = self.state_file.with_suffix(".tmp")
@@ -262,9 +266,13 @@ def registered_runs() -> list[dict]:
 
 
 def teardown_state(state: dict) -> None:
-    """Tear down a run described by its registry entry (processes by pgid, then namespaces)."""
+    """Tear down a run described by its registry entry (processes by pgid, then namespaces). A
+    recorded process whose pid now names another process (pid reused) is left alone."""
     for p in reversed(state.get("processes", [])):
-        procs.stop_group(int(p.get("pgid", 0)))
+        pgid = int(p.get("pgid", 0))
+        if procs.same_process_alive(pgid, p.get("start_time")) or (
+                p.get("start_time") is None and procs.pgid_alive(pgid)):
+            procs.stop_group(pgid)
     prefix = netns.ns_name(state["runid"], "")
     for ns in netns.list_lab_namespaces():
         if ns.startswith(prefix):
@@ -273,23 +281,46 @@ def teardown_state(state: dict) -> None:
     (REGISTRY / f"{state['runid']}.json").unlink(missing_ok=True)
 
 
+def owner_alive(state: dict) -> bool:
+    """The run's owner process still runs (same pid and, when recorded, same start time)."""
+    return procs.same_process_alive(int(state.get("owner_pid", 0)), state.get("owner_start"))
+
+
 def cleanup_stale() -> list[str]:
     """Remove runs whose owner process is gone (unless persistent) and dl-* namespaces that no
-    registered run claims. Returns the run ids / namespaces removed."""
+    registered run claims. Returns the run ids / namespaces removed.
+
+    The namespaces are listed before the registry is read: a run registers itself before it
+    creates a namespace, so a namespace in the list belongs to a run the registry read after it
+    shows (a run that is starting meanwhile is never mistaken for an orphan)."""
     removed = []
+    namespaces = netns.list_lab_namespaces()
     claimed: set[str] = set()
     for st in registered_runs():
-        owner_alive = procs.pid_alive(int(st.get("owner_pid", 0)))
-        if st.get("persistent") or owner_alive:
+        if st.get("persistent") or owner_alive(st):
             claimed.add(netns.ns_name(st["runid"], ""))
             continue
         teardown_state(st)
         removed.append(st["runid"])
-    for ns in netns.list_lab_namespaces():
-        if not any(ns.startswith(c) for c in claimed):
+    live = set(netns.list_lab_namespaces())
+    for ns in namespaces:
+        if ns in live and not any(ns.startswith(c) for c in claimed) and not any(
+                ns.startswith(netns.ns_name(r, "")) for r in removed):
             procs.stop_pids(netns.pids(ns))
             netns.delete(ns)
             removed.append(ns)
+    return removed
+
+
+def teardown_session(session: str) -> list[str]:
+    """Remove every registered run recorded with DLAB_SESSION == `session` whose owner is gone
+    (what `./lab test` does after its pytest exits, whatever way it exited). Runs of other
+    sessions and runs whose owner still runs are left alone."""
+    removed = []
+    for st in registered_runs():
+        if st.get("session") == session and not owner_alive(st):
+            teardown_state(st)
+            removed.append(st["runid"])
     return removed
 
 

@@ -21,11 +21,13 @@ class Tracked:
     pgid: int
     log: str
     popen: subprocess.Popen | None = None
+    start_time: int | None = None  # /proc/<pid>/stat starttime (clock ticks since boot)
     # Runs before the process group is signalled (e.g. a UML guest's clean power-off); bounded.
     before_stop: Callable[[], None] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "host": self.host, "pid": self.pid, "pgid": self.pgid, "log": self.log}
+        return {"name": self.name, "host": self.host, "pid": self.pid, "pgid": self.pgid, "log": self.log,
+                "start_time": self.start_time}
 
     def alive(self) -> bool:
         if self.popen is not None:
@@ -46,6 +48,24 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def start_time(pid: int) -> int | None:
+    """The start time of process `pid` (proc(5) /proc/<pid>/stat field 22, clock ticks since boot),
+    or None if there is no such process. A pid with another start time is another process (the
+    kernel reused the number)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def same_process_alive(pid: int, started: int | None) -> bool:
+    """True if `pid` is alive and, when `started` is known, still the process that started then."""
+    if pid <= 0 or not pid_alive(pid):
+        return False
+    return started is None or start_time(pid) == started
 
 
 def pgid_alive(pgid: int) -> bool:
@@ -78,7 +98,7 @@ def start(name: str, host: str, argv: list[str], log: Path, env: dict | None = N
         p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT,
                              stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                              start_new_session=True, env=env, pass_fds=pass_fds)
-    return Tracked(name, host, p.pid, p.pid, str(log), p)
+    return Tracked(name, host, p.pid, p.pid, str(log), p, start_time(p.pid))
 
 
 def stop_group(pgid: int, grace: float = 3.0) -> None:

@@ -72,6 +72,23 @@ class LabSpec:
 def pytest_configure(config):
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
+    _sigterm_interrupts()
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM / SIGHUP stop the run like Ctrl-C (KeyboardInterrupt): pytest then tears its fixtures
+    down (every lab's `with Lab(...)` exits) instead of dying with the labs up. Left alone when
+    something else already handles them."""
+    import signal
+
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(f"signal {signum}")
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread
+            pass
 
 
 def _spec(request) -> LabSpec:

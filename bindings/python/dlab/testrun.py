@@ -4,22 +4,35 @@ Tiers: unit (GoogleTest through ctest), fuzz (each libFuzzer harness for a short
 clang build under build-fuzz/), lab (pytest namespace suites: tests/unit_py (the Python
 bindings), tests/lab, tests/conformance, tests/interop, and the user-scenario examples under
 scenarios/examples (docs/scenarios.md)), third-party (the RFC 2661 suite against xl2tpd and l2tpns
-through ci/conformance, each held to its baseline in docs/conformance/). JUnit XML for each goes to
+through ci/conformance, each held to its baseline in docs/conformance/), sanitize (an ASan + UBSan
+build of every daemon and unit test under build-san/, UBSan fatal: its unit tests, then the lab tier
+with lnsd and the peers from that build; any sanitizer report in a daemon's log is a failure). JUnit
+XML for each goes to
 build/test-results/.
 """
 from __future__ import annotations
 
 import os
+import secrets
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import lab as L
 from .lab import REPO
 
 RESULTS = REPO / "build" / "test-results"
 FUZZ_DIR = REPO / "build-fuzz"
+SAN_DIR = REPO / "build-san"
+SAN_CMAKE = "-DDL_ASAN=ON -DDL_UBSAN=ON -DDL_PYTHON=OFF -DDL_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+# A finding stops the process (UBSan is also fatal at compile time: -fno-sanitize-recover=all).
+SAN_ENV = {"ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1:print_summary=1",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+SAN_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "15"))
 
 
@@ -50,13 +63,13 @@ def junit_counts(path: Path) -> tuple[int, int, int]:
     return tests - failed - skipped, failed, skipped
 
 
-def run_unit() -> Tally:
-    t = Tally("unit")
-    xml = RESULTS / "unit.xml"
+def run_unit(build: Path = REPO / "build", name: str = "unit", env: dict | None = None) -> Tally:
+    t = Tally(name)
+    xml = RESULTS / f"{name}.xml"
     xml.unlink(missing_ok=True)
-    cp = subprocess.run(["ctest", "--test-dir", str(REPO / "build"), "-j2", "--output-on-failure",
+    cp = subprocess.run(["ctest", "--test-dir", str(build), "-j2", "--output-on-failure",
                          "--no-tests=error", "--output-junit", str(xml)], text=True,
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if xml.exists():
         t.passed, t.failed, t.skipped = junit_counts(xml)
     if cp.returncode != 0:
@@ -105,22 +118,75 @@ def run_fuzz() -> Tally:
     return t
 
 
-def run_lab(keyword: str | None) -> Tally:
-    t = Tally("lab")
-    xml = RESULTS / "lab.xml"
+LAB_DIRS = ("tests/unit_py", "tests/lab", "tests/conformance", "tests/interop", "scenarios/examples")
+TEARDOWN_WAIT = 120.0  # seconds pytest gets to tear its labs down after an interrupt
+
+
+def run_pytest(argv: list[str], extra_env: dict | None = None) -> int:
+    """Run pytest (argv) so that no lab of it survives, however it ends.
+
+    pytest runs with DLAB_SESSION set to a fresh token, which every Lab it creates records in the
+    registry. Ctrl-C reaches pytest itself (same process group); SIGTERM / SIGHUP to this process
+    (KeyboardInterrupt here, dlab.lab.install_signal_teardown) are passed on as SIGINT. Either way
+    pytest gets up to TEARDOWN_WAIT s to tear down (it is not killed at once, which is what left
+    the labs behind), is killed after that, and then every run of the session whose owner is gone
+    is removed (lab.teardown_session): only this session's runs, never another's. Returns pytest's
+    exit status; re-raises KeyboardInterrupt after the clean-up when interrupted."""
+    session = secrets.token_hex(6)
+    env = dict(os.environ, **(extra_env or {}), DLAB_SESSION=session)
+    p = subprocess.Popen(argv, cwd=REPO, env=env)
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        while True:
+            try:
+                if interrupted is None:
+                    return p.wait()
+                try:
+                    p.wait(timeout=TEARDOWN_WAIT)
+                except subprocess.TimeoutExpired:
+                    print(f"lab: pytest did not finish its teardown within {TEARDOWN_WAIT:.0f} s; killed",
+                          file=sys.stderr, flush=True)
+                    p.kill()
+                    p.wait()
+                break
+            except KeyboardInterrupt as e:
+                if p.poll() is None and str(e).startswith("signal"):
+                    p.send_signal(signal.SIGINT)  # a SIGTERM/SIGHUP to us did not reach pytest
+                if interrupted is None:
+                    print("lab: interrupted; pytest is tearing its labs down", file=sys.stderr, flush=True)
+                    interrupted = e
+        raise interrupted
+    finally:
+        removed = L.teardown_session(session)
+        if removed:
+            print(f"lab: removed runs left by pytest: {', '.join(removed)}", file=sys.stderr, flush=True)
+
+
+def _have_xdist() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("xdist") is not None
+
+
+def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", env: dict | None = None) -> Tally:
+    """The namespace suites under pytest; `workers` ("auto" or a number) runs them in parallel
+    with pytest-xdist (each lab has its own run id, so labs of different workers never meet).
+    `env`: extra environment (the sanitize tier points DL_BUILD_DIR at its build)."""
+    t = Tally(name)
+    xml = RESULTS / f"{name}.xml"
     xml.unlink(missing_ok=True)
-    dirs = [str(REPO / d) for d in ("tests/unit_py", "tests/lab", "tests/conformance", "tests/interop",
-                                    "scenarios/examples")
-            if any((REPO / d).rglob("test_*.py"))]
+    dirs = [str(REPO / d) for d in LAB_DIRS if any((REPO / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs]
+    if workers and workers != "0" and _have_xdist():
+        # --dist loadscope: a module's tests stay on one worker (module-scoped lab fixtures).
+        argv += ["-n", workers, "--dist", "loadscope"]
     if keyword:
         argv += ["-k", keyword]
-    cp = subprocess.run(argv, cwd=REPO)
+    rc = run_pytest(argv, env)
     if xml.exists():
         t.passed, t.failed, t.skipped = junit_counts(xml)
-    if cp.returncode not in (0, 5) and t.failed == 0:
-        t.failed, t.note = 1, f"pytest exited {cp.returncode}"
+    if rc not in (0, 5) and t.failed == 0:
+        t.failed, t.note = 1, f"pytest exited {rc}"
     return t
 
 
@@ -147,6 +213,46 @@ def run_third_party() -> Tally:
     return t
 
 
+def run_sanitize(keyword: str | None, workers: str | None) -> list[Tally]:
+    """Unit tests and the lab tier against the ASan + UBSan build (build-san/): the daemons the lab
+    starts (lnsd, lac-emu, isdn-emu, cpe-emu) come from it, the Python bindings from build/."""
+    env = dict(os.environ, DL_BUILD_DIR=str(SAN_DIR), DL_CMAKE_ARGS=SAN_CMAKE)
+    b = subprocess.run([str(REPO / "ci" / "build")], env=env, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if b.returncode != 0:
+        print(b.stdout[-20000:])
+        return [Tally("sanitize", failed=1, note="sanitizer build failed")]
+    unit = run_unit(SAN_DIR, "sanitize-unit", dict(os.environ, **SAN_ENV))
+    since = time.time()
+    lab = run_lab(keyword, workers, "sanitize-lab",
+                  {**SAN_ENV, "DL_BUILD_DIR": str(SAN_DIR), "LNSD_BIN_DIR": str(SAN_DIR / "lns" / "lnsd")})
+    reports = sanitizer_reports(since)
+    if reports:
+        lab.failed += len(reports)
+        lab.note = f"sanitizer reports in {len(reports)} daemon log(s)"
+        for path, line in reports:
+            print(f"  {path}: {line}")
+    return [unit, lab]
+
+
+def sanitizer_reports(since: float) -> list[tuple[Path, str]]:
+    """(log, first report line) of every daemon log under the run folders written since `since`."""
+    out = []
+    if not L.RUNS.is_dir():
+        return out
+    for log in L.RUNS.glob("*/logs/*.log"):
+        try:
+            if log.stat().st_mtime < since:
+                continue
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        hit = next((ln for ln in text.splitlines() if any(m in ln for m in SAN_REPORT)), None)
+        if hit:
+            out.append((log, hit.strip()))
+    return out
+
+
 def run(a) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tiers = a.tier or ["unit", "fuzz", "lab", "third-party"]
@@ -158,9 +264,11 @@ def run(a) -> int:
         elif tier == "fuzz":
             tallies.append(run_fuzz())
         elif tier == "lab":
-            tallies.append(run_lab(a.keyword))
+            tallies.append(run_lab(a.keyword, getattr(a, "workers", None)))
         elif tier == "third-party":
             tallies.append(run_third_party())
+        elif tier == "sanitize":
+            tallies.extend(run_sanitize(a.keyword, getattr(a, "workers", None)))
         print(tallies[-1].line(), flush=True)
     print("=== summary ===")
     for t in tallies:

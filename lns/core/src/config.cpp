@@ -24,6 +24,33 @@ struct ConfigNode::Impl {
 namespace {
 const std::string kEmpty;
 
+// YAML 1.2 §3.2.1.1: the keys of a mapping are unique. yaml-cpp keeps every pair of a mapping that
+// repeats a key (and operator[] would silently take the first): walk the document once and refuse
+// the second occurrence, naming its key path and position.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& source) {
+    if (node.IsSequence()) {
+        std::size_t i = 0;
+        for (auto it = node.begin(); it != node.end(); ++it, ++i)
+            reject_duplicate_keys(*it, fmt::format("{}[{}]", path, i), source);
+        return;
+    }
+    if (!node.IsMap()) return;
+    std::vector<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+        const std::string child = path.empty() ? key : fmt::format("{}.{}", path, key);
+        if (it->first.IsScalar()) {
+            if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+                const YAML::Mark m = it->first.Mark();
+                throw ConfigError(child, key, "is a duplicate key (a mapping's keys must be unique, YAML 1.2 §3.2.1.1)",
+                                  m.is_null() ? source : fmt::format("{}:{}:{}", source, m.line + 1, m.column + 1));
+            }
+            seen.push_back(key);
+        }
+        reject_duplicate_keys(it->second, child, source);
+    }
+}
+
 std::string join(std::initializer_list<std::string_view> names) {
     std::string out;
     for (auto n : names) {
@@ -52,6 +79,7 @@ ConfigNode ConfigNode::parse(std::string_view yaml_text, std::string source) {
                           fmt::format("{}:{}:{}", source, e.mark.line + 1, e.mark.column + 1));
     }
     impl->defined = impl->node.IsDefined();
+    if (impl->defined) reject_duplicate_keys(impl->node, "", source);
     return ConfigNode(std::move(impl));
 }
 

@@ -226,6 +226,22 @@ std::string ControlServer::Impl::handle_line(std::string_view line, Session* ses
     return dump(dispatch(req, session));
 }
 
+namespace {
+// True when a process accepts connections on the Unix socket `path` (connect(2) succeeds, or fails
+// with EAGAIN: the listen backlog is full, so someone listens); false for ECONNREFUSED / ENOENT.
+bool socket_in_use(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    const int err = errno;
+    ::close(fd);
+    return rc == 0 || err == EAGAIN || err == EINPROGRESS;
+}
+}  // namespace
+
 ControlServer::ControlServer(asio::io_context& io, std::string socket_path, EventBus* bus)
     : impl_(std::make_shared<Impl>(io, std::move(socket_path), bus)) {}
 
@@ -243,10 +259,18 @@ void ControlServer::start() {
     if (::lstat(s.path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             throw std::system_error(EEXIST, std::generic_category(), "control socket path exists and is not a socket: " + s.path);
-        ::unlink(s.path.c_str());
     }
     if (s.path.size() >= sizeof(sockaddr_un::sun_path))
         throw std::system_error(ENAMETOOLONG, std::generic_category(), "control socket path too long: " + s.path);
+    if (S_ISSOCK(st.st_mode)) {
+        // A socket someone still accepts on belongs to a running daemon: taking it over would cut that
+        // daemon off from its operators. Only a socket nobody listens on (ECONNREFUSED: its daemon
+        // died without unlinking it) is removed.
+        if (socket_in_use(s.path))
+            throw std::system_error(EADDRINUSE, std::generic_category(),
+                                    "control socket " + s.path + " is in use by a running process");
+        ::unlink(s.path.c_str());
+    }
     stream::endpoint ep(s.path);
     s.acceptor.open(ep.protocol());
     // Linux gives the socket file the socket inode's mode (minus umask): restrict it before bind so

@@ -17,4 +17,9 @@ ConfigError::ConfigError(std::string path, std::string value, std::string rule, 
       rule_(std::move(rule)),
       location_(std::move(location)) {}
 
+std::string ConfigError::located() const {
+    if (location_.empty()) return what();
+    return location_ + ": " + what();
+}
+
 }  // namespace dl::core

@@ -108,6 +108,32 @@ TEST(Config, ErrorsNameKeyValueAndRule) {
     }
 }
 
+// yaml-cpp keeps both pairs of a repeated key and lookups take the first: `port: 1701` then
+// `port: 1702` silently ran on 1701. A repeated key is a configuration error at its second position.
+TEST(Config, DuplicateKeysAreAnErrorAtTheSecondOccurrence) {
+    try {
+        ConfigNode::parse("port: 1701\nhostname: a\nport: 1702\n", "lnsd.yaml");
+        FAIL() << "a duplicate top-level key was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(e.path(), "port");
+        EXPECT_EQ(e.location(), "lnsd.yaml:3:1");
+        EXPECT_NE(std::string(e.what()).find("is a duplicate key"), std::string::npos) << e.what();
+        EXPECT_EQ(e.located().rfind("lnsd.yaml:3:1: port: 'port' is a duplicate key", 0), 0u) << e.located();
+    }
+    // Nested in a list of mappings: the path names the element.
+    try {
+        ConfigNode::parse("peers:\n  - {address: 10.0.0.2, secret: a, secret: b}\n", "lnsd.yaml");
+        FAIL() << "a duplicate nested key was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(e.path(), "peers[0].secret");
+        EXPECT_EQ(e.location(), "lnsd.yaml:2:36");
+    }
+    // The same key in different mappings is fine.
+    EXPECT_NO_THROW(ConfigNode::parse("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n"));
+    // Without a location, located() is what().
+    EXPECT_EQ(ConfigError("a", "1", "is bad").located(), "a: '1' is bad");
+}
+
 TEST(Config, DurationsWithRegistryBounds) {
     const TimerSpec* trigger = nullptr;
     for (const auto& s : well_known_timers())

@@ -277,4 +277,39 @@ TEST(ControlServer, HandleLineWithoutSocketAndStaleSocketFile) {
     std::filesystem::remove_all(tmpl);
 }
 
+// A second daemon started with the same control socket path must not unlink a live daemon's
+// socket (which silently cut the first daemon off from lnsctl): start() refuses with EADDRINUSE.
+TEST(ControlServer, LiveSocketOfAnotherServerIsNotTakenOver) {
+    boost::asio::io_context io;
+    char tmpl[] = "/tmp/dl-core-ctl3-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string sock = std::string(tmpl) + "/ctl.sock";
+    ControlServer first(io, sock);
+    first.add_handler("ping", [](const json&) { return json("pong"); });
+    first.start();
+    struct stat before{};
+    ASSERT_EQ(::stat(sock.c_str(), &before), 0);
+    ControlServer second(io, sock);
+    try {
+        second.start();
+        FAIL() << "the second server took over a live control socket";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code().value(), EADDRINUSE);
+        EXPECT_NE(std::string(e.what()).find("control socket " + sock + " is in use"), std::string::npos) << e.what();
+    }
+    struct stat after{};
+    ASSERT_EQ(::stat(sock.c_str(), &after), 0);
+    EXPECT_EQ(before.st_ino, after.st_ino) << "the first server's socket file was replaced";
+    // The first server still answers on its socket.
+    std::thread t([&] { io.run_for(2s); });
+    {
+        ControlClient c(sock, 2s);
+        EXPECT_EQ(c.request("ping"), json("pong"));
+    }
+    io.stop();
+    t.join();
+    first.stop();
+    std::filesystem::remove_all(tmpl);
+}
+
 }  // namespace

@@ -17,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     l2tp::engine::register_l2tp_timers(registry);
     lnsd::LnsdConfig cfg;
     cfg.peers.push_back({{0x0A000002}, "s3cret", true});
+    cfg.accept_unknown_peers = true;  // the other peers (10.0.0.3..5) open tunnels too
     cfg.max_retransmits = 2;
     lnsd::Lns lns(loop.timers(), registry, bus, cfg, [](lnsd::PeerId, std::vector<std::uint8_t>) {}, 1);
     const lnsd::CallHandle fast[2] = {{{1, 1}}, {{1, 2}}};
@@ -29,12 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (frames % 7 == 0) lns.send_ipv4(h, f);
     };
     // Input: records of [control byte][len][len bytes]. Control: low 2 bits peer, bit 2 advance
-    // time, bits 3-5 management action.
+    // time, bits 3-5 management action, bit 7: the length is two octets (big-endian), so a
+    // datagram may be as long as UDP allows (65 535), not only 255.
     std::size_t i = 0;
     while (i + 2 <= size) {
         const std::uint8_t ctl = data[i];
         std::size_t len = data[i + 1];
         i += 2;
+        if (ctl & 0x80) {
+            if (i >= size) break;
+            len = (len << 8) | data[i];
+            ++i;
+        }
         if (len > size - i) len = size - i;
         const lnsd::PeerId peer = lnsd::peer_id({0x0A000002u + (ctl & 3u)}, 1701);
         lns.receive(peer, {data + i, len});

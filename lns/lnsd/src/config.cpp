@@ -19,7 +19,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
                      "accept-unknown-peers", "require-sequencing", "early-data-frames", "peers", "timers", "tunnel-selection",
                      "shutdown-wait", "events-flush", "events-max-bytes", "limits",
                      // read by load_wiring_config / Manager::load (dialout_wiring.hpp)
-                     "virtual-routers", "ppp-profiles", "incoming", "dialout"});
+                     "virtual-routers", "ppp-profiles", "incoming", "dialout", "fault-injection"});
     if (root.has("local-address")) c.local_address = root["local-address"].as_ipv4();
     c.port = static_cast<std::uint16_t>(root.get_int("port", 1701, 0, 65535));
     c.hostname = root.get_string("hostname", c.hostname);
@@ -31,7 +31,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     c.max_retransmits = static_cast<unsigned>(root.get_int("max-retransmits", 5, 1, 100));
     c.secret = root.get_string("secret", "");
     c.hide_avps = root.get_bool("hide-avps", false);
-    c.accept_unknown_peers = root.get_bool("accept-unknown-peers", true);
+    c.accept_unknown_peers = root.get_bool("accept-unknown-peers", false);
     c.require_sequencing = root.get_bool("require-sequencing", false);
     // Data messages that overtake their OCCN / ICCN (RFC 2661 §3.1, §5.8): kept per call, bounded.
     c.early_data_frames = static_cast<unsigned>(root.get_int("early-data-frames", 4, 0, 64));
@@ -42,12 +42,13 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
         for (std::size_t i = 0; i < peers.size(); ++i) {
             auto p = peers.at(i);
             p.require_map();
-            p.allow_keys({"address", "secret", "hide-avps", "host-name"});
+            p.allow_keys({"address", "secret", "hide-avps", "host-name", "trusted"});
             PeerConfig pc;
             pc.address = p.at("address").as_ipv4();
             if (c.find_peer(pc.address)) p.at("address").fail("is configured twice");
             pc.secret = p.get_string("secret", c.secret);
             pc.hide_avps = p.get_bool("hide-avps", c.hide_avps);
+            pc.trusted = p.get_bool("trusted", false);
             if (pc.hide_avps && pc.secret.empty()) p["hide-avps"].fail("needs a secret (RFC 2661 §4.3)");
             if (p.has("host-name")) {
                 pc.host_name = p["host-name"].as_string();

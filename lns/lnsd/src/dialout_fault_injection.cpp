@@ -27,6 +27,11 @@ void DialOutWiring::register_fault_injection(core::ControlServer& server) {
         "l2tp dial-out fault-injection",
         [this](const nlohmann::json& a) -> nlohmann::json {
             using C = dialout::Manager::TargetCondition;
+            // A test aid changes states no real cause produced: off unless the configuration says
+            // `fault-injection: true` (a production lnsd cannot be pushed into them by a client).
+            if (!cfg_.fault_injection)
+                throw core::ControlError(
+                    "fault injection is disabled: it is a test aid, enabled by `fault-injection: true` in the configuration");
             const auto level = arg(a, "level");
             const auto condition = arg(a, "condition");
             auto publish = [this, &level, &condition](const std::string& id) {

@@ -198,6 +198,7 @@ DialOutRuntime::DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& ti
         (void)why;
     }
     impl_->watch_links();
+    impl_->wiring->accounting_on();  // RFC 2866 §5.1: this NAS is (back) on-line
 }
 
 DialOutRuntime::~DialOutRuntime() = default;

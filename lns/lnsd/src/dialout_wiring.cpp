@@ -145,7 +145,7 @@ std::vector<TunnelEndpoint> tunnel_endpoints(const rc::DialOutDefinition& def) {
 DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
                              rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
     : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
-      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)) {
+      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)), acct_instance_(new_acct_instance()) {
     dialout::Ports ports;
     ports.authorize = [this](const dialout::SessionKey& k, const std::string& u) { authorize(k, u); };
     ports.place_call = [this](const dialout::SessionKey& k, const rc::DialOutDefinition& d, const dialout::Profile& p) {
@@ -460,9 +460,10 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     start_link(call, p, nullptr, &info);
 }
 
-IncomingAuthMode DialOutWiring::incoming_mode(Call& c) {
+IncomingAuthMode DialOutWiring::incoming_mode(Call& c, bool* untrusted) {
     IncomingAuthMode mode = cfg_.incoming_mode;
     if (!c.handle) return mode;
+    std::optional<core::Ipv4Address> lac;
     // Mode per LAC (peer address of the tunnel) if configured.
     const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
                                                  std::to_string(c.handle->key.session),
@@ -473,7 +474,17 @@ IncomingAuthMode DialOutWiring::incoming_mode(Call& c) {
             if (c.lac.empty()) c.lac = a->to_string();
             if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
                 mode = m->second;
+            lac = *a;
         }
+    // RFC 2661 §9.3: proxy authentication is only as good as the LAC that sends it. Believed from
+    // a LAC marked trusted; from any other the LNS renegotiates LCP and authenticates itself.
+    if (mode == IncomingAuthMode::proxy) {
+        const PeerConfig* pc = lac ? lns_.config().find_peer(*lac) : nullptr;
+        if (!pc || !pc->trusted) {
+            mode = IncomingAuthMode::lcp_renegotiation;
+            if (untrusted) *untrusted = true;
+        }
+    }
     return mode;
 }
 
@@ -549,7 +560,17 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     }
     IncomingAuthMode mode = cfg_.incoming_mode;
     if (info && c.handle) {
-        mode = incoming_mode(c);
+        bool untrusted = false;
+        mode = incoming_mode(c, &untrusted);
+        if (untrusted && info->incoming && info->incoming->proxy_authen_type) {
+            ++counters_.proxy_untrusted;
+            core::Event e;
+            e.entity = "lnsd.incoming";
+            e.id = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
+            e.event = "proxy-authentication-untrusted";
+            e.cause = "LAC " + c.lac + " is not marked trusted: LCP renegotiated, user authenticated by the LNS";
+            bus_.publish(e);
+        }
         if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
         // Seed 004 "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
         // proxy PAP: refused below), the LNS adopts the LAC's authentication mode, not the VT's.
@@ -824,8 +845,7 @@ void DialOutWiring::account(Call& c, rc::AcctStatus status, std::string_view cau
     }
     rc::AccountingRecord r;
     r.status = status;
-    r.session_id = "lnsd-" + std::to_string(c.id) + "-" +
-                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count());
+    r.session_id = acct_instance_ + "-" + std::to_string(c.id);  // unique across restarts (RFC 2866 §5.5)
     r.user_name = c.user;
     r.classes = c.classes;  // RFC 2865 §5.25 / RFC 2866 §5.1: echoed in every accounting record
     if (c.link && c.link->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{c.link->negotiated().network.peer_ip};
@@ -1071,7 +1091,20 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                                           {"ppp-auth-accepts", k.ppp_auth_accepts},
                                           {"ppp-auth-rejects", k.ppp_auth_rejects},
                                           {"ppp-auth-refused", k.ppp_auth_refused},
-                                          {"sli-sent", k.sli_sent}};
+                                          {"sli-sent", k.sli_sent},
+                                          {"proxy-untrusted", k.proxy_untrusted},
+                                          {"acct-on", k.acct_on},             {"acct-off", k.acct_off}};
+                           j["acct-instance"] = acct_instance_;
+                           // Replies the RADIUS client dropped, by reason (counted, never logged per packet).
+                           const auto& d = radius_.counters().dropped;
+                           j["radius-dropped"] = {{"malformed", d.malformed},
+                                                  {"wrong-source", d.wrong_source},
+                                                  {"unknown-identifier", d.unknown_identifier},
+                                                  {"duplicate", d.duplicate},
+                                                  {"unexpected-code", d.unexpected_code},
+                                                  {"bad-authenticator", d.bad_authenticator},
+                                                  {"bad-message-authenticator", d.bad_message_authenticator},
+                                                  {"missing-message-authenticator", d.missing_message_authenticator}};
                            return j;
                        }),
                        "dial-out chassis state, timers and counters");

@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
             cfg = dl::lnsd::load_config(root, registry);
             (void)dl::lnsd::load_wiring_config(root);  // virtual routers, PPP profiles: fail early
         }
+    } catch (const dl::core::ConfigError& e) {
+        std::cerr << "lnsd: configuration error: " << e.located() << "\n";
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "lnsd: configuration error: " << e.what() << "\n";
         return 2;
@@ -69,13 +72,15 @@ int main(int argc, char** argv) {
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
         lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
+        // The control socket before anything else of the host is touched (TUN, routes, RADIUS):
+        // a second lnsd on a live socket stops here, as it stopped at the L2TP bind above.
+        control.start();
         lns.register_commands(control);
         // Dial-out: RADIUS client, TUN per virtual router, dial-out manager, PPP (dialout_runtime.hpp).
         dialout = std::make_unique<dl::lnsd::DialOutRuntime>(io, timers, registry, bus, lns, root);
         dialout->register_commands(control);
-        control.start();
     } catch (const dl::core::ConfigError& e) {
-        std::cerr << "lnsd: configuration error: " << e.what() << "\n";
+        std::cerr << "lnsd: configuration error: " << e.located() << "\n";
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "lnsd: " << e.what() << "\n";
@@ -83,10 +88,22 @@ int main(int argc, char** argv) {
     }
 
     bool stopping = false;
+    bool acct_off_sent = false;
     boost::asio::steady_timer poll(io);
     auto deadline = std::chrono::steady_clock::now();
+    // A clean stop: StopCCN everywhere (the sessions' accounting Stops follow from their ends),
+    // then Accounting-Off (RFC 2866 §5.1 value 8) once the tunnels are down, all within
+    // shutdown-wait.
     std::function<void()> wait_quiet = [&] {
-        if (lns.quiescent() || std::chrono::steady_clock::now() >= deadline) {
+        const auto now = std::chrono::steady_clock::now();
+        if ((lns.quiescent() || now >= deadline) && !acct_off_sent && dialout) {
+            acct_off_sent = true;
+            // Tunnels that outlived shutdown-wait: the Accounting-Off still leaves (a short grace).
+            if (now >= deadline) deadline = now + std::chrono::milliseconds(200);
+            dialout->wiring().accounting_off();
+        }
+        const bool acct_done = !dialout || dialout->wiring().accounting_idle();
+        if ((lns.quiescent() && acct_done) || std::chrono::steady_clock::now() >= deadline) {
             control.stop();
             lns.set_data_socket(-1);
             if (udp) udp->close();

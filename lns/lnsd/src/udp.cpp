@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <string>
+#include <system_error>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 
@@ -72,13 +75,19 @@ UdpEndpoint::UdpEndpoint(boost::asio::io_context& io, core::Ipv4Address address,
     impl_->on_receive = std::move(on_receive);
     udp::endpoint ep(boost::asio::ip::address_v4(address.value), port);
     impl_->socket.open(udp::v4());
-    impl_->socket.set_option(udp::socket::reuse_address(true));
+    // No SO_REUSEADDR: a second process bound to the same address and port would share (and steal)
+    // this one's datagrams; binding must fail instead.
     // Bursts of thousands of SCCRQs must not overflow the default (~200 KiB) buffers; the kernel
     // caps these at net.core.rmem_max / wmem_max.
     boost::system::error_code ignored;
     impl_->socket.set_option(boost::asio::socket_base::receive_buffer_size(4 << 20), ignored);
     impl_->socket.set_option(boost::asio::socket_base::send_buffer_size(4 << 20), ignored);
-    impl_->socket.bind(ep);
+    boost::system::error_code ec;
+    impl_->socket.bind(ep, ec);
+    if (ec)
+        throw std::system_error(ec.value(), std::generic_category(),
+                                "cannot bind the L2TP socket to " + address.to_string() + ":" + std::to_string(port) +
+                                    (ec == boost::asio::error::address_in_use ? " (in use by another process)" : ""));
     impl_->start();
 }
 

@@ -26,7 +26,8 @@ std::vector<RadiusServerConfig> servers(const core::ConfigNode& list, std::uint1
         r.secret = s.at("secret").as_string();
         // RFC 2865 §3: the shared secret MUST NOT be empty.
         if (r.secret.empty()) s["secret"].fail("must not be empty (RFC 2865 §3)");
-        r.require_message_authenticator = s.get_bool("require-message-authenticator", false);
+        // BlastRADIUS guidance (CVE-2024-3596): required by default (RadiusServerConfig).
+        r.require_message_authenticator = s.get_bool("require-message-authenticator", r.require_message_authenticator);
         for (const auto& o : out)
             if (o.address == r.address && o.port == r.port) s["address"].fail("is listed twice");
         out.push_back(std::move(r));
@@ -129,6 +130,7 @@ DialOutWiringConfig load_wiring_config(const core::ConfigNode& root) {
             c.ppp_profiles.emplace(name, std::move(p));
         }
     }
+    c.fault_injection = root.get_bool("fault-injection", false);
     if (auto in = root["incoming"]; in.defined() && !in.is_null()) {
         in.require_map();
         in.allow_keys({"virtual-router", "profile", "authentication", "mode", "peers"});

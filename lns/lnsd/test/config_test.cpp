@@ -82,6 +82,21 @@ TEST(LnsdConfig, EmptyFileGivesDefaults) {
     EXPECT_EQ(r.get("retransmit-cap"), 8s);
 }
 
+// An LNS on the open Internet: unlisted LACs refused, no LAC trusted for proxy authentication.
+TEST(LnsdConfig, DefaultsAreSafe) {
+    auto r = registry();
+    auto c = lnsd::load_config(core::ConfigNode::parse("peers: [{address: 10.0.0.2}]"), r);
+    EXPECT_FALSE(c.accept_unknown_peers) << "an SCCRQ from an unlisted address must be refused";
+    ASSERT_EQ(c.peers.size(), 1u);
+    EXPECT_FALSE(c.peers[0].trusted) << "proxy authentication must not be believed unless configured";
+    auto t = lnsd::load_config(
+        core::ConfigNode::parse("accept-unknown-peers: true\npeers: [{address: 10.0.0.2, trusted: true}]"), r);
+    EXPECT_TRUE(t.accept_unknown_peers);
+    EXPECT_TRUE(t.peers[0].trusted);
+    EXPECT_EQ(error_of("peers: [{address: 10.0.0.2, trusted: yes-please}]"),
+              "peers[0].trusted: 'yes-please' is not a boolean (true or false)");
+}
+
 // req: L2TP.retransmit-cap, L2TP.host-name
 TEST(LnsdConfig, ErrorsNameKeyValueAndRule) {
     EXPECT_NE(error_of("receive-window: 0").find("receive-window: '0' is out of range [1..1024]"), std::string::npos)

@@ -209,7 +209,9 @@ struct LnsFixture {
     LnsFixture() {
         core::register_well_known_timers(registry);
         l2tp::engine::register_l2tp_timers(registry);
-        lns = std::make_unique<lnsd::Lns>(loop.timers(), registry, bus, lnsd::LnsdConfig{},
+        lnsd::LnsdConfig cfg;
+        cfg.accept_unknown_peers = true;  // the test's LAC is not listed
+        lns = std::make_unique<lnsd::Lns>(loop.timers(), registry, bus, cfg,
                                           [this](lnsd::PeerId, Bytes) { ++engine_sends; });
     }
 };

@@ -102,6 +102,7 @@ struct World {
     bool cpe_known = true;
     std::optional<std::uint32_t> interim_attr;  // Acct-Interim-Interval in the LNS Access-Accept
     bool acct_silent = false;                    // the accounting server stops answering
+    bool home_omits_message_authenticator = false;  // a pre-BlastRADIUS home server
     std::vector<Radius> home_requests, lns_requests;
     std::vector<std::string> lns_auth_methods;
     std::vector<Radius> acct_requests;
@@ -330,7 +331,7 @@ struct World {
                 resp->add_string(AttributeType::Class, "lns-class-1");
             }
         }
-        dl::radius::add_message_authenticator(*resp);
+        if (!(is_home && home_omits_message_authenticator)) dl::radius::add_message_authenticator(*resp);
         dl::radius::sign_response(*resp, req.authenticator(), secret);
         auto bytes = wire(*resp);
         loop.timers().arm(20ms, [this, to, bytes] { radius->on_datagram(to, bytes); });
@@ -436,6 +437,66 @@ std::string denied_cause(Home home, core::Duration wait = 2s) {
     return line.substr(line.find(": ") + 2);
 }
 
+// BlastRADIUS (CVE-2024-3596): by default an Access-Accept without Message-Authenticator is not
+// believed: dropped, counted, and the dial-out gets no tunnel (the request times out). A server
+// configured with `require-message-authenticator: false` is believed without it.
+TEST(DialOutWiring, AccessAcceptWithoutMessageAuthenticatorIsRefusedByDefault) {
+    World w;
+    w.home_omits_message_authenticator = true;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(5s);
+    ASSERT_GE(w.home_requests.size(), 1u);
+    EXPECT_TRUE(w.ocrqs.empty()) << "the unauthenticated Access-Accept placed a call";
+    EXPECT_GE(w.radius->counters().dropped.missing_message_authenticator, 1u);
+    const auto show = w.call("show l2tp dial-out chassis");
+    EXPECT_GE(show["result"]["radius-dropped"]["missing-message-authenticator"].get<int>(), 1) << show.dump();
+    EXPECT_NE(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+
+    std::string relaxed = kConfig;
+    const std::string home = "{address: 192.0.2.10, secret: home-secret}";
+    relaxed.replace(relaxed.find(home), home.size(),
+                    "{address: 192.0.2.10, secret: home-secret, require-message-authenticator: false}");
+    World r(relaxed.c_str());
+    r.home_omits_message_authenticator = true;
+    r.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    r.loop.advance(5s);
+    EXPECT_EQ(r.ocrqs.size(), 1u);
+    EXPECT_EQ(r.radius->counters().dropped.missing_message_authenticator, 0u);
+    EXPECT_EQ(r.w->manager().session_state(r.key()), dialout::SessionState::inService);
+}
+
+// RFC 2866 §5.1: Accounting-On (7) when lnsd starts and Accounting-Off (8) at a clean stop, to
+// the VR's accounting servers, Acct-Session-Id = the process's instance; a restarted lnsd (a new
+// DialOutWiring) has another instance, so its call 1 does not reuse the Acct-Session-Id of the
+// previous process's call 1.
+TEST(DialOutWiring, AccountingOnAndOffCarryTheInstanceWhichChangesAtEveryStart) {
+    World w;
+    ASSERT_EQ(w.w->acct_instance().size(), 16u);
+    EXPECT_TRUE(w.w->accounting_idle());
+    w.w->accounting_on();
+    EXPECT_FALSE(w.w->accounting_idle()) << "waiting for the Accounting-Response";
+    w.loop.advance(1s);
+    EXPECT_TRUE(w.w->accounting_idle());
+    ASSERT_EQ(w.acct_requests.size(), 1u);
+    const Radius& on = w.acct_requests[0];
+    EXPECT_EQ(on.get_integer(AttributeType::Acct_Status_Type), 7u);
+    EXPECT_EQ(on.get_string(AttributeType::Acct_Session_Id), w.w->acct_instance());
+    EXPECT_EQ(on.get_integer(AttributeType::NAS_IP_Address), ip("192.0.2.1").value);
+    EXPECT_FALSE(on.get_string(AttributeType::User_Name));
+    EXPECT_EQ(w.w->accounting_off(), 1u);
+    w.loop.advance(1s);
+    ASSERT_EQ(w.acct_requests.size(), 2u);
+    EXPECT_EQ(w.acct_requests[1].get_integer(AttributeType::Acct_Status_Type), 8u);
+    EXPECT_EQ(w.acct_requests[1].get_string(AttributeType::Acct_Session_Id), w.w->acct_instance());
+    EXPECT_TRUE(w.w->accounting_idle());
+    EXPECT_EQ(w.w->counters().acct_on, 1u);
+    EXPECT_EQ(w.w->counters().acct_off, 1u);
+    EXPECT_EQ(w.w->counters().acct_responses, 2u);
+
+    World restarted;
+    EXPECT_NE(restarted.w->acct_instance(), w.w->acct_instance());
+}
+
 // req: T75.service-type, T75.tunnel-attributes, T74.authenticating, T74.inhibited
 TEST(DialOutWiring, DenyReasonsReachTheManager) {
     EXPECT_EQ(denied_cause(Home::reject),
@@ -483,6 +544,8 @@ TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
     EXPECT_EQ(w.acct_requests[0].get_string(AttributeType::Acct_Session_Id),
               w.acct_requests[1].get_string(AttributeType::Acct_Session_Id));
     EXPECT_TRUE(w.acct_requests[1].get_string(AttributeType::Acct_Tunnel_Connection));
+    // RFC 2866 §5.5: unique across restarts: "<this process's random instance>-<call number>".
+    EXPECT_EQ(w.acct_requests[0].get_string(AttributeType::Acct_Session_Id), w.w->acct_instance() + "-1");
     EXPECT_EQ(w.w->counters().acct_responses, 2u);
     EXPECT_FALSE(w.w->route_lookup("default", ip("10.10.1.1")));
     EXPECT_EQ(w.w->call_count(), 0u);
@@ -758,8 +821,11 @@ TEST(DialOutWiring, ConfigurationErrorsNameKeyValueAndRule) {
 
 namespace {
 
-std::string incoming_config(const char* mode, const char* auth = "chap") {
-    return std::string(kConfig) + "peers: [{address: 198.51.100.2, secret: tunnel-pw}]\n" +
+/// lnsd with the LAC 198.51.100.2 listed (secret tunnel-pw; `trusted` for its proxy authentication)
+/// and incoming calls in `mode` with the VT's `auth`.
+std::string incoming_config(const char* mode, const char* auth = "chap", bool trusted = true) {
+    return std::string(kConfig) + "peers: [{address: 198.51.100.2, secret: tunnel-pw, trusted: " +
+           (trusted ? "true" : "false") + "}]\n" +
            "incoming: {virtual-router: default, profile: isdn, authentication: " + auth + ", mode: " + mode + "}\n";
 }
 
@@ -873,6 +939,27 @@ TEST(DialOutWiring, IncomingCallProxyLcpAndProxyChapVerifiedThroughRadius) {
     EXPECT_EQ(ppp["result"][0]["user"], "cpe-remote");
 }
 
+// RFC 2661 §9.3: proxy authentication is believed only from a LAC marked trusted. A LAC that is
+// not (the default) gets the same call renegotiated: the LNS challenges the CPE itself, so a CHAP
+// triple captured elsewhere and replayed in an ICCN gives no session by itself.
+TEST(DialOutWiring, IncomingCallProxyFromAnUntrustedLacIsAuthenticatedByTheLns) {
+    const auto yaml = incoming_config("proxy", "chap", false);
+    World w(yaml.c_str());
+    dl::core::EventRecorder all(w.bus, {"", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(3s);
+    EXPECT_TRUE(w.cpe_network) << "the CPE answered the LNS's own CHAP challenge";
+    ASSERT_EQ(w.lns_requests.size(), 1u);
+    EXPECT_EQ(w.lns_auth_methods, std::vector<std::string>{"CHAP"});
+    const auto ch = dl::radius::chap_challenge(w.lns_requests[0]);
+    EXPECT_NE(std::vector<std::uint8_t>(ch.begin(), ch.end()), std::vector<std::uint8_t>(16, 0xab))
+        << "the proxied challenge was not used";
+    EXPECT_EQ(all.text().find("proxy-lcp-accepted"), std::string::npos) << all.text();
+    EXPECT_NE(all.text().find("proxy-authentication-untrusted"), std::string::npos) << all.text();
+    EXPECT_EQ(w.w->counters().proxy_untrusted, 1u);
+    EXPECT_EQ(w.call("show l2tp dial-out chassis")["result"]["wiring"]["proxy-untrusted"], 1);
+}
+
 // req: LNS.auth-modes, LNS.proxy
 TEST(DialOutWiring, IncomingCallProxyChapAdoptedWhenTheVtAsksPap) {
     // Seed 004: "In other situations, the LNS adopts the authentication mode carried in the
@@ -980,9 +1067,18 @@ TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
 
 }  // namespace
 
+TEST(DialOutWiring, FaultInjectionIsOffUnlessConfigured) {
+    World w;
+    const auto r = w.call("l2tp dial-out fault-injection", {{"level", "chassis"}, {"condition", "initialization-failed"}});
+    EXPECT_FALSE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_NE(r["error"].get<std::string>().find("fault injection is disabled"), std::string::npos) << r.dump();
+    EXPECT_EQ(w.call("show l2tp dial-out chassis")["result"]["state"], "inService") << "nothing was injected";
+}
+
 // req: T71.initializationFailed, T71.inService, T72.initPending, T72.inService, T73.inhibited, T73.inService
 TEST(DialOutWiring, FaultInjectionCommandDrivesChassisVrAndTargetStates) {
-    World w;
+    const auto yaml = std::string(kConfig) + "fault-injection: true\n";
+    World w(yaml.c_str());
     const auto target = *core::Ipv4Prefix::parse("10.10.0.0/16");
     auto inject = [&](nlohmann::json args) { return w.call("l2tp dial-out fault-injection", std::move(args)); };
 

@@ -41,6 +41,14 @@ struct Lac {
 };
 
 /// One Lns and any number of LAC-role engines (each at its own address:port), 10 ms apart.
+/// lnsd's configuration with `accept-unknown-peers: true`: these tests' LACs are not listed
+/// (the default refuses them; Lns.UnlistedPeerRefusedWhenNotAccepted, LnsdConfig.DefaultsAreSafe).
+lnsd::LnsdConfig open_config() {
+    lnsd::LnsdConfig c;
+    c.accept_unknown_peers = true;
+    return c;
+}
+
 struct World {
     core::VirtualTimeLoop loop;
     core::EventBus bus{loop.clock()};
@@ -51,7 +59,7 @@ struct World {
     std::vector<std::string> wire;
     std::function<bool(PeerId, const std::string&)> drop;  // LNS -> peer datagrams
 
-    explicit World(lnsd::LnsdConfig cfg = {}) {
+    explicit World(lnsd::LnsdConfig cfg = open_config()) {
         core::register_well_known_timers(registry);
         register_l2tp_timers(registry);
         lns = std::make_unique<lnsd::Lns>(loop.timers(), registry, bus, cfg,
@@ -160,7 +168,7 @@ TEST(Lns, IncomingTunnelAndSessionShownAtEveryLevel) {
 }
 
 TEST(Lns, PerPeerSecretAuthenticatesAndWrongSecretIsRefused) {
-    lnsd::LnsdConfig cfg;
+    lnsd::LnsdConfig cfg = open_config();
     cfg.peers.push_back({ip("10.0.0.2"), "s3cret", true});
     cfg.peers.push_back({ip("10.0.0.3"), "other", false});
     World w(cfg);
@@ -276,7 +284,7 @@ TEST(Lns, ShutDownDestinationRefusesNewTunnelsKeepsOldOnes) {
 }
 
 TEST(Lns, UnlistedPeerRefusedWhenNotAccepted) {
-    lnsd::LnsdConfig cfg;
+    lnsd::LnsdConfig cfg = open_config();
     cfg.accept_unknown_peers = false;
     cfg.peers.push_back({ip("10.0.0.2"), "", false});
     World w(cfg);
@@ -291,7 +299,7 @@ TEST(Lns, UnlistedPeerRefusedWhenNotAccepted) {
 }
 
 TEST(Lns, OutgoingCallFailsOverAndMarksEndpointDead) {
-    lnsd::LnsdConfig cfg;
+    lnsd::LnsdConfig cfg = open_config();
     cfg.max_retransmits = 2;
     cfg.dead_time = 5min;
     World w(cfg);
@@ -435,7 +443,7 @@ TEST(Lns, GoldenEventLogOfAnIncomingCallAndDestinationShutdown) {
 TEST(Lns, TunnelPasswordAuthenticatesOutgoingTunnelAlongsideConfiguredSecrets) {
     // One engine, three secrets at once: the configured one for 10.0.0.2 (incoming), the call's
     // Tunnel-Password for 10.0.0.3 (outgoing), none for an unlisted peer; `authenticated` per tunnel.
-    lnsd::LnsdConfig cfg;
+    lnsd::LnsdConfig cfg = open_config();
     cfg.peers.push_back({ip("10.0.0.2"), "s3cret", true});
     World w(cfg);
     auto& in = w.add_lac(kLac1, "s3cret", true);
@@ -471,7 +479,7 @@ TEST(Lns, TunnelPasswordAuthenticatesOutgoingTunnelAlongsideConfiguredSecrets) {
 
 TEST(Lns, WeightedSelectionPicksTheEndpointWithFewestSessions) {
     // Weighted mode counts each endpoint's sessions (kept per peer as sessions come and go).
-    lnsd::LnsdConfig cfg;
+    lnsd::LnsdConfig cfg = open_config();
     cfg.selection_mode = lnsd::SelectionMode::weighted;
     World w(cfg);
     auto& busy = w.add_lac(kLac1);

@@ -116,3 +116,21 @@ TEST(LnsUdp, SeveralDatagramsPerWakeupWithRecvmmsgBatches) {
     ep.close();
     EXPECT_EQ(ep.native_handle(), -1);
 }
+
+// A second lnsd with the same configuration must not share (and steal) the first one's L2TP
+// traffic: no SO_REUSEADDR, so its bind fails with a message naming the address and port.
+TEST(LnsUdp, SecondEndpointOnTheSameAddressAndPortIsRefused) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    lnsd::UdpEndpoint first(io, lo, 0, [](lnsd::PeerId, std::span<const std::uint8_t>) {});
+    const auto port = first.local_port();
+    try {
+        lnsd::UdpEndpoint second(io, lo, port, [](lnsd::PeerId, std::span<const std::uint8_t>) {});
+        FAIL() << "the second bind to 127.0.0.1:" << port << " succeeded";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code().value(), EADDRINUSE);
+        const std::string what = e.what();
+        EXPECT_NE(what.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << what;
+        EXPECT_NE(what.find("in use by another process"), std::string::npos) << what;
+    }
+}

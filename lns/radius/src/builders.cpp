@@ -106,6 +106,19 @@ PreparedRequest build_ppp_access_request(const PppAuthRequest& q, const NasInfo&
     return out;
 }
 
+Radius build_accounting_on_off(AcctStatus status, std::string_view session_id, const NasInfo& nas) {
+    if (status != AcctStatus::Accounting_On && status != AcctStatus::Accounting_Off)
+        throw std::invalid_argument("Accounting-On/Off: status must be 7 or 8 (RFC 2866 §5.1)");
+    if (session_id.empty()) throw std::invalid_argument("Acct-Session-Id is required (RFC 2866 §5.5)");
+    check_string("Acct-Session-Id", session_id);
+    Radius r(Code::Accounting_Request);
+    r.add_integer(AttributeType::Acct_Status_Type, static_cast<std::uint32_t>(status));  // RFC 2866 §5.1
+    r.add_string(AttributeType::Acct_Session_Id, session_id);                          // §5.5
+    add_nas(r, nas);
+    r.add_integer(AttributeType::Acct_Delay_Time, 0);  // §5.2
+    return r;
+}
+
 Radius build_accounting_request(const AccountingRecord& a, const NasInfo& nas) {
     if (a.session_id.empty()) throw std::invalid_argument("Acct-Session-Id is required (RFC 2866 §5.5)");
     check_string("Acct-Session-Id", a.session_id);

@@ -72,6 +72,7 @@ def _configure(trigger: str, dormant: str, extra: dict | None = None, vr_b: bool
                                   "require_auth": "chap", "users": {"lns-home": "lns-home-pass"}})
         c["lnsd"]["dialout"]["timers"] = {"trigger": trigger, "dormant": dormant}
         c["lnsd"]["dialout"].update(extra or {})
+        c["lnsd"]["fault-injection"] = True  # the test aid is off unless configured
         if not vr_b:
             c["isdn2"] = c["lac2"] = c["cpe2"] = None
     return fn

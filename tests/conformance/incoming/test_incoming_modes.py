@@ -60,7 +60,10 @@ def lnsd_config(mode: str, base: dict, auth: str = "chap") -> dict:
                     "accounting": [{"address": "192.0.2.11", "secret": "lns-secret"}]}
     vr["accounting-interim-interval"] = f"{INTERIM_S}s"
     cfg["virtual-routers"] = [vr]
-    cfg["peers"] = [{"address": "198.51.100.2", "secret": "lac-secret"}]
+    # Both LACs listed (lnsd refuses unlisted ones) and trusted: proxy mode believes their Proxy LCP /
+    # Proxy Authen AVPs (lnsd's default is not to).
+    cfg["peers"] = [{"address": "198.51.100.2", "secret": "lac-secret", "trusted": True},
+                    {"address": "198.51.100.3", "trusted": True}]
     cfg["shutdown-wait"] = "1s"
     cfg["incoming"] = {"virtual-router": "default", "profile": "isdn", "authentication": auth, "mode": mode}
     return cfg
@@ -337,6 +340,33 @@ def test_accounting_start_interim_stop_reach_freeradius(env):
                     10, "Accounting Stop at FreeRADIUS")
     assert "Acct-Terminate-Cause" in stop and "Acct-Output-Octets" in stop, stop
     assert int(re.search(r"Acct-Output-Octets = (\d+)", stop).group(1)) >= out_octets, "Stop counters are cumulative"
+
+
+def _records(text: str, *needles: str) -> list[str]:
+    return [r for r in re.split(r"\n(?=\S)", text) if all(n in r for n in needles)]
+
+
+def test_accounting_on_at_start_off_at_clean_stop_unique_session_ids(env):
+    """RFC 2866 §5.1: lnsd sends Accounting-On (7) when it starts and Accounting-Off (8) when it
+    stops cleanly (SIGTERM), each with its NAS-IP-Address and the process's accounting instance
+    as Acct-Session-Id; a restarted lnsd has another instance and every session's Acct-Session-Id
+    starts with it (RFC 2866 §5.5: unique, although call numbers start again at 1)."""
+    d = env.use("proxy")
+    first = d.ctl("show", "l2tp", "dial-out", "chassis")["acct-instance"]
+    wait_for(lambda: _records(env.acct_detail(), "Acct-Status-Type = Accounting-On", f'Acct-Session-Id = "{first}"'),
+             10, "Accounting-On of the running lnsd at FreeRADIUS")
+    env.use("lcp-renegotiation")  # SIGTERM to the proxy-mode lnsd, then a new process
+    off = wait_for(lambda: _records(env.acct_detail(), "Acct-Status-Type = Accounting-Off",
+                                    f'Acct-Session-Id = "{first}"'), 10, "Accounting-Off of the stopped lnsd")
+    assert "NAS-IP-Address = 192.0.2.1" in off[0], off[0]
+    second = env.lnsd.ctl("show", "l2tp", "dial-out", "chassis")["acct-instance"]
+    assert second != first, "the restarted lnsd reuses the accounting instance"
+    wait_for(lambda: _records(env.acct_detail(), "Acct-Status-Type = Accounting-On", f'Acct-Session-Id = "{second}"'),
+             10, "Accounting-On of the restarted lnsd")
+    # Every session record so far belongs to one of the instances: "<instance>-<call number>".
+    for r in _records(env.acct_detail(), "Acct-Status-Type = Start"):
+        sid = re.search(r'Acct-Session-Id = "([^"]+)"', r).group(1)
+        assert re.fullmatch(r"[0-9a-f]{16}-\d+", sid), sid
 
 
 @pytest.mark.req("LNS.proxy", "LNS.auth-modes", "L2TP.incoming")

@@ -30,6 +30,7 @@ CONFIG = f"""
 local-address: {LNS_ADDR}
 hostname: lnsd-test
 receive-window: 8
+accept-unknown-peers: true   # LAC2_ADDR is the unlisted peer these suites open tunnels from
 peers:
   - {{address: {LAC_ADDR}, secret: {SECRET}, hide-avps: true}}
   - {{address: {LAC3_ADDR}, secret: "", host-name: scripted-lac}}

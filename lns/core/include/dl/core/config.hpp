@@ -29,6 +29,8 @@ struct TimerSpec;
 class ConfigNode {
 public:
     /// Parses YAML text. Syntax errors: ConfigError(source, "", "is not valid YAML: <reason> at line L, column C").
+    /// A key repeated in one mapping: ConfigError("<path>", "<key>", "is a duplicate key …") located at
+    /// the second occurrence (YAML 1.2 §3.2.1.1; yaml-cpp itself would keep both).
     static ConfigNode parse(std::string_view yaml_text, std::string source = "<string>");
     /// Reads and parses a file; a file that cannot be read is ConfigError(file, "", "cannot be read").
     static ConfigNode load_file(const std::string& file);

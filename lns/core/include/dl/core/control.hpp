@@ -53,9 +53,10 @@ public:
     /// Registers (or replaces) a command. `help` is shown by the "help" command.
     void add_handler(std::string cmd, Handler handler, std::string help = {});
 
-    /// Removes a stale socket file at the path, binds (mode 0600: fchmod before bind, chmod
-    /// after), listens and starts accepting. std::system_error on failure (e.g. path too long,
-    /// directory missing, or a live file that is not a socket).
+    /// Removes a stale socket file at the path (one nobody accepts on), binds (mode 0600: fchmod
+    /// before bind, chmod after), listens and starts accepting. std::system_error on failure: path
+    /// too long, directory missing, a file that is not a socket, or EADDRINUSE "control socket P is
+    /// in use by a running process" when a live daemon accepts on the path (it is left alone).
     void start();
     /// Closes the listener and every client, removes the socket file. Idempotent.
     void stop();

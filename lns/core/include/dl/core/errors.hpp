@@ -21,6 +21,10 @@ public:
     const std::string& rule() const noexcept { return rule_; }
     const std::string& location() const noexcept { return location_; }
 
+    /// what() prefixed with "file:line:column: " when the location is known (what a daemon prints),
+    /// e.g. "/etc/lnsd.yaml:4:7: port: '70000' is out of range [0..65535]".
+    std::string located() const;
+
 private:
     std::string path_, value_, rule_, location_;
 };

@@ -27,6 +27,11 @@ struct PeerConfig {
     /// another is refused with StopCCN 4 (JunosE "Implementing L2TP": the LNS verifies the LAC's
     /// host name and tunnel password). Unset: any name.
     std::optional<std::string> host_name;
+    /// `trusted`: this LAC's Proxy LCP and Proxy Authen AVPs (RFC 2661 §4.4.5) are believed in
+    /// `incoming.mode: proxy`. From any other LAC a proxy-mode call renegotiates LCP and
+    /// authenticates the user itself (the lcp-renegotiation mode): a captured CHAP triple replayed
+    /// in an ICCN gives no session (RFC 2661 §9.3 "Proxy PPP Authentication").
+    bool trusted = false;
 };
 
 /// How equal-preference endpoints are chosen for outgoing calls (issue 4 "Tunnel selection").
@@ -42,10 +47,10 @@ enum class SelectionMode { round_robin, weighted };
 /// max-retransmits: 5         # control message retries before the peer is declared dead
 /// secret: ""                 # default tunnel secret for peers not listed
 /// hide-avps: false
-/// accept-unknown-peers: true # peers not listed may open tunnels (with the default secret)
+/// accept-unknown-peers: false # true: peers not listed may open tunnels (with the default secret)
 /// require-sequencing: false
 /// early-data-frames: 4       # data kept per call before its OCCN / ICCN, 0..64 (0 = dropped)
-/// peers: [{address: 10.0.0.2, secret: s3cret, hide-avps: true, host-name: lac-1}]
+/// peers: [{address: 10.0.0.2, secret: s3cret, hide-avps: true, host-name: lac-1, trusted: false}]
 /// timers: {hello: 60s, retransmit: 1s, retransmit-cap: 8s, tunnel-hold: 31s}  # retransmit-cap >= 8s (§5.8)
 /// tunnel-selection: {mode: round-robin|weighted, dead-time: 60s}
 /// shutdown-wait: 3s          # bounded wait for StopCCN acknowledgements on SIGTERM
@@ -77,7 +82,7 @@ struct LnsdConfig {
     unsigned max_retransmits = 5;
     std::string secret;
     bool hide_avps = false;
-    bool accept_unknown_peers = true;
+    bool accept_unknown_peers = false;  ///< safe default: an SCCRQ from an unlisted address is refused
     bool require_sequencing = false;
     unsigned early_data_frames = 4;  ///< engine::EngineConfig::early_data_frames
     std::vector<PeerConfig> peers;

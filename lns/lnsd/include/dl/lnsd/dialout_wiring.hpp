@@ -49,7 +49,12 @@ struct RadiusServerConfig {
     core::Ipv4Address address;
     std::uint16_t port = 1812;
     std::string secret;
-    bool require_message_authenticator = false;
+    /// BlastRADIUS (CVE-2024-3596; RFC 3579 §3.2): an Access-Accept / -Reject / -Challenge without
+    /// Message-Authenticator is dropped and counted (`radius-dropped.missing-message-authenticator`
+    /// in `show l2tp dial-out chassis`). `require-message-authenticator: false` relaxes it for a server that
+    /// cannot send one, at the cost of forgeable replies (a MD5 chosen-prefix collision on the
+    /// Response Authenticator, by anyone on the path).
+    bool require_message_authenticator = true;
 };
 
 /// A virtual router (JunosE VR): its TUN, its RADIUS servers and NAS identity.
@@ -104,7 +109,7 @@ enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory
 ///       authentication: [{address: 192.0.2.10, port: 1812, secret: home-secret}]
 ///       accounting: []
 ///     lns-radius:                   # PPP authentication of the CPE (default: the radius list)
-///       authentication: [{address: 192.0.2.11, secret: lns-secret, require-message-authenticator: false}]
+///       authentication: [{address: 192.0.2.11, secret: lns-secret, require-message-authenticator: true}]
 /// ppp-profiles:                     # extra PPP options of a dialout profile (same name)
 ///   isdn: {local-address: 198.18.0.1, pool: 198.18.0.0/24, dns: [192.0.2.53], echo-failures: 5,
 ///          keepalive: 30s}            # LCP Echo interval of incoming calls (0s = none)
@@ -114,6 +119,7 @@ enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory
 ///   authentication: chap            # none|pap|chap|pap-chap|chap-pap
 ///   mode: proxy                     # proxy|lcp-renegotiation|mandatory-chap
 ///   peers: [{address: 198.51.100.2, mode: mandatory-chap}]
+/// fault-injection: false            # true: enable the `l2tp dial-out fault-injection` test aid
 /// ```
 struct DialOutWiringConfig {
     std::vector<VirtualRouterConfig> virtual_routers;
@@ -123,6 +129,9 @@ struct DialOutWiringConfig {
     std::string incoming_authentication = "chap";
     IncomingAuthMode incoming_mode = IncomingAuthMode::proxy;
     std::map<std::uint32_t, IncomingAuthMode> incoming_peer_modes;  ///< by LAC IPv4 (host order)
+    /// `fault-injection: true` enables the `l2tp dial-out fault-injection` test aid (default off:
+    /// the command answers an error).
+    bool fault_injection = false;
 
     const VirtualRouterConfig* find_vr(std::string_view name) const noexcept;
 };
@@ -132,7 +141,7 @@ struct DialOutWiringConfig {
 DialOutWiringConfig load_wiring_config(const core::ConfigNode& root);
 
 /// Keys the wiring adds to lnsd's top level (so load_config accepts them).
-inline constexpr const char* kWiringKeys[] = {"virtual-routers", "ppp-profiles", "incoming", "dialout"};
+inline constexpr const char* kWiringKeys[] = {"virtual-routers", "ppp-profiles", "incoming", "dialout", "fault-injection"};
 
 /// The LACs of a dial-out Access-Accept's tunnel definitions (RFC 2868 §3 tagged attributes) as
 /// Lns::place_outgoing_call takes them: tag, Tunnel-Server-Endpoint, the decrypted Tunnel-Password,
@@ -168,7 +177,15 @@ struct WiringCounters {
     std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
     std::uint64_t acct_interims = 0;           ///< Interim-Updates sent (RFC 2866 §5.1 value 3)
     std::uint64_t acct_interims_superseded = 0;  ///< pending Interim-Update cancelled by a newer one / Stop
+    /// proxy-mode incoming calls with Proxy Authen AVPs from a LAC not marked `trusted` (peers[]):
+    /// the proxy data was ignored, LCP renegotiated and the user authenticated by the LNS
+    std::uint64_t proxy_untrusted = 0;
+    std::uint64_t acct_on = 0, acct_off = 0;  ///< Accounting-On / -Off submitted (RFC 2866 §5.1 values 7, 8)
 };
+
+/// 16 lower-case hex digits from the OS CSPRNG (getrandom(2)): a per-process prefix of every
+/// Acct-Session-Id (RFC 2866 §5.5). std::system_error when the kernel gives no random octets.
+std::string new_acct_instance();
 
 /// The dial-out / PPP / data-plane wiring of lnsd. Takes over Lns's on_connected, on_disconnected
 /// and on_ppp_frame hooks. Must be destroyed before `lns` and `radius`.
@@ -201,6 +218,20 @@ public:
     /// route now installs leaves down (Table 73 recovery), one whose route fails goes down; then the
     /// VR -> inService. Unknown VRs are ignored.
     void dialout_interface(const std::string& vr, bool up);
+
+    /// RFC 2866 §5.1 Accounting-On (7): one Accounting-Request per virtual router with accounting
+    /// servers, Acct-Session-Id = acct_instance(). lnsd sends it once at start.
+    void accounting_on();
+    /// Accounting-Off (8), the same way, at a clean stop (after the sessions' Stop records).
+    /// Returns how many were submitted; accounting_idle() tells when each has its response or
+    /// gave up (radius-timeout per server, then the next server).
+    std::size_t accounting_off();
+    /// No Accounting-On / -Off waiting for its Accounting-Response.
+    bool accounting_idle() const noexcept { return acct_on_off_pending_ == 0; }
+    /// This process's accounting instance: 16 hex digits from the OS CSPRNG (getrandom(2)), new
+    /// at every start. Every Acct-Session-Id is "<instance>-<call number>", so ids stay unique
+    /// across restarts (RFC 2866 §5.5) although call numbers start again at 1.
+    const std::string& acct_instance() const noexcept { return acct_instance_; }
 
     /// Registers `show l2tp dial-out [chassis|virtual-router|target|session]`,
     /// `l2tp dial-out session reset`, `l2tp dial-out target add|remove`, `show ppp [session]` and
@@ -237,7 +268,9 @@ private:
                             const radius::client::PppCredentialsError& err);
     /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
     /// LAC address in the call.
-    IncomingAuthMode incoming_mode(Call& c);
+    /// The incoming mode for the call's LAC (incoming.peers[], else incoming.mode); `proxy` only for
+    /// a LAC marked `trusted` in peers[], else lcp-renegotiation (`*untrusted` set to true then).
+    IncomingAuthMode incoming_mode(Call& c, bool* untrusted = nullptr);
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
     void link_down(std::uint64_t call, std::string cause);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
@@ -256,6 +289,8 @@ private:
     void install_dialout_route(const std::string& vr, core::Ipv4Prefix prefix);
     /// `l2tp dial-out fault-injection` (src/dialout_fault_injection.cpp).
     void register_fault_injection(core::ControlServer& server);
+    /// Accounting-On / -Off to every VR's accounting servers (src/accounting_on_off.cpp).
+    std::size_t account_nas(radius::client::AcctStatus status);
 
     core::TimerQueue& timers_;
     core::TimerRegistry& registry_;
@@ -275,6 +310,8 @@ private:
     std::map<std::string, std::uint32_t, std::less<>> pool_next_;
     std::uint64_t next_call_ = 1;
     WiringCounters counters_;
+    std::string acct_instance_;
+    std::size_t acct_on_off_pending_ = 0;
 };
 
 }  // namespace dl::lnsd

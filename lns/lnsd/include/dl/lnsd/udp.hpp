@@ -31,8 +31,9 @@ struct UdpCounters {
 /// A bound UDP socket; received datagrams go to `on_receive(peer, bytes)` (PeerId = ip<<16|port).
 /// When the socket is readable, up to `budget` datagrams are received with recvmmsg in batches
 /// of `batch` (no allocation per datagram; `bytes` is valid during the call only), then the
-/// endpoint re-arms so other handlers get their turn. std::system_error if the bind fails. Use
-/// from the io_context's thread only.
+/// endpoint re-arms so other handlers get their turn. std::system_error if the bind fails, naming
+/// the address and port ("… (in use by another process)" for EADDRINUSE: no SO_REUSEADDR, so a
+/// second lnsd cannot share the first one's socket). Use from the io_context's thread only.
 class UdpEndpoint {
 public:
     using Receive = std::function<void(l2tp::engine::PeerId, std::span<const std::uint8_t>)>;

@@ -74,7 +74,7 @@ struct PreparedRequest {
 PreparedRequest build_ppp_access_request(const PppAuthRequest& req, const NasInfo& nas);
 
 /// Acct-Status-Type values (RFC 2866 §5.1).
-enum class AcctStatus : std::uint32_t { Start = 1, Stop = 2, Interim_Update = 3 };
+enum class AcctStatus : std::uint32_t { Start = 1, Stop = 2, Interim_Update = 3, Accounting_On = 7, Accounting_Off = 8 };
 
 /// One accounting record of a session (RFC 2866 §5, RFC 2867 §4.1). Octet counters above 2^32
 /// carry Acct-Input/Output-Gigawords (RFC 2869 §5.1, §5.2).
@@ -97,6 +97,12 @@ struct AccountingRecord {
 /// Accounting-Request (RFC 2866 §4.1) from a record; Request Authenticator set by submit().
 /// std::invalid_argument for an empty session id.
 Radius build_accounting_request(const AccountingRecord& rec, const NasInfo& nas);
+
+/// Accounting-On / Accounting-Off (RFC 2866 §5.1 values 7 / 8: the NAS starts, or goes off-line
+/// cleanly, so the server may close every session it still holds for this NAS): Acct-Status-Type,
+/// Acct-Session-Id (§5.5, required in every Accounting-Request), NAS-IP-Address,
+/// NAS-Identifier, Acct-Delay-Time 0. std::invalid_argument for another status or an empty id.
+Radius build_accounting_on_off(AcctStatus status, std::string_view session_id, const NasInfo& nas);
 
 /// One tunnel of a dial-out definition: RFC 2868 attributes sharing one tag (proto/radius's
 /// decode_tagged_tunnels; server_endpoint is the LAC).
