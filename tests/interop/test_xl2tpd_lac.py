@@ -140,8 +140,6 @@ def test_xl2tpd_lac_with_tunnel_authentication(lab, tshark):
     tshark.expect("core", l2tp={"SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN"}, ppp={"lcp", "chap", "ipcp"})
 
 
-@pytest.mark.xfail(strict=True, reason="lnsd's CHAP Challenge on an incoming call has an empty Name "
-                                       "(RFC 1994 §4.1: one or more octets; docs/interop.md 'Deviations')")
 def test_lnsd_chap_challenge_names_the_lns(lab):
     section, user, _, _, _ = LACS["198.51.100.4"]
     if "remote IP address" not in lab.guest.read_out(f"pppd-{section}.log"):

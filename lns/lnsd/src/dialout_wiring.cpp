@@ -545,6 +545,10 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         lc.allow_chap = ap == 2 || ap == 3 || ap == 4;
         lc.prefer_pap = ap == 3;  // the order of 3 PAP-CHAP / 4 CHAP-PAP: what we Nak a CPE's other request with
     }
+    // RFC 1994 §4.1: a CHAP Challenge's Name is "one or more octets" identifying the system that sends
+    // it. An incoming call (no Access-Accept name) and a dial-out without ERX-PPP-Username name the LNS
+    // by its configured host name, as its Host Name AVP does (RFC 2661 §4.4.3).
+    if (lc.name.empty()) lc.name = lns_.config().hostname;
     if (auto it = cfg_.ppp_profiles.find(c.profile); it != cfg_.ppp_profiles.end()) {
         const auto& pp = it->second;
         lc.local_ip = pp.local_address.value;
