@@ -5,10 +5,13 @@ import contextlib
 import io
 import os
 import re
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+# Not `from conftest import REPO`: when several test folders are collected together, `conftest`
+# may name another folder's module.
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.req("REPLAY.analysis")
