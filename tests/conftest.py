@@ -51,6 +51,6 @@ def default_topology() -> T.Topology:
 
 @pytest.fixture(scope="module")
 def default_lab(default_topology):
-    """The default lab (DESIGN.md §2) with its FreeRADIUS servers, up for one test module."""
+    """The default lab (docs/architecture.md "The default lab") with its FreeRADIUS servers, up for one test module."""
     with L.Lab(default_topology) as lab:
         yield lab

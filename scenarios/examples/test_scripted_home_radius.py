@@ -1,5 +1,5 @@
 """A scenario with a scripted home RADIUS server (docs/scenarios.md): the test, not FreeRADIUS,
-decides each answer to lnsd's dial-out Access-Request (seed 000 Table 75): reject, accept after a
+decides each answer to lnsd's dial-out Access-Request (JunosE "L2TP Dial-Out" Table 75): reject, accept after a
 delay, or a spoofed answer lnsd must discard (RFC 2865 §3), retransmitting the request (RFC 5080
 §2.2.1) until it gives up (cause radius-timeout, about 12 s: 3 s x 4 sends)."""
 import pytest
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.scenario, pytest.mark.aaa, pytest.mark.lab_config(scri
 
 
 def table75_accept(req: Radius, secret: str) -> Radius:
-    """The Access-Accept FreeRADIUS would send for the seed's site (scenarios/topologies/default.yaml)."""
+    """The Access-Accept FreeRADIUS would send for the site of JunosE "L2TP Dial-Out"'s example (scenarios/topologies/default.yaml)."""
     return Radius.access_accept(req.identifier, [
         ("Service-Type", "Outbound-User"), ("Tunnel-Type", "L2TP", 1), ("Tunnel-Medium-Type", "IPv4", 1),
         ("Tunnel-Server-Endpoint", "198.51.100.2", 1), ("Tunnel-Password", "lac-secret", 1),

@@ -2,7 +2,7 @@
 the LAC at 198.51.100.2 that the home RADIUS server sends lnsd to. lnsd opens the tunnel (RFC 2661
 §5.1: SCCRQ/SCCRP/SCCCN, authenticated with the Tunnel-Password `lac-secret`, §4.4.3 challenge),
 asks for the outgoing call (OCRQ, §6.7) and the LAC reports the remote line busy (CDN, §6.12, Q.931
-cause 17): the dial-out session is inhibited (seed 000 Table 74)."""
+cause 17): the dial-out session is inhibited (JunosE "L2TP Dial-Out" Table 74)."""
 import pytest
 
 from dlab.proto import L2TP, challenge_response

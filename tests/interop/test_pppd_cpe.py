@@ -3,11 +3,11 @@
 One lab for the module, topology option `cpe: pppd` (dlab.pppd_cpe): one user-mode Linux guest in
 the `cpe` host runs one pppd per site on its own serial line, each relayed by cpe-line to the
 site's ISDN number at isdn-emu; lnsd, lac-emu, isdn-emu and real FreeRADIUS as in the dial-out
-lab. A ping from `home` to 10.10.<k>.1 triggers site k (as in seed 000's example), and:
+lab. A ping from `home` to 10.10.<k>.1 triggers site k (as in JunosE "L2TP Dial-Out"'s example), and:
 
-- the seed's remote office (5551001): CHAP both ways, IPCP, the remote LAN routed by the guest:
+- the remote office of JunosE "L2TP Dial-Out"'s example (5551001): CHAP both ways, IPCP, the remote LAN routed by the guest:
   `home` pings `remote` (10.10.1.1) through the dial-out;
-- each seed Table 75 ERX-PPP-Auth-Protocol value against a pppd requiring CHAP and one requiring
+- each JunosE "L2TP Dial-Out" Table 75 ERX-PPP-Auth-Protocol value against a pppd requiring CHAP and one requiring
   PAP (the same cases cpe-emu meets in tests/conformance/dialout/test_table75.py);
 - each refusal: pppd's own secret wrong (the LNS's CHAP Failure), the LNS's secret wrong at pppd
   (pppd's CHAP Failure), pppd refusing to authenticate itself, pppd refusing the protocol the
@@ -173,7 +173,7 @@ def new_cdn(lab, before: int, within: float = 10) -> dict:
                     "a CDN from lnsd on the core link")
 
 
-# ---- the seed's remote office: CHAP both ways, the LAN behind pppd --------------------------------
+# ---- the example remote office: CHAP both ways, the LAN behind pppd --------------------------------
 
 @pytest.mark.req("T74.inService", "T75.ppp-auth-protocol")
 def test_pppd_answers_the_dial_out_chap_both_ways_and_routes_the_remote_lan(lab, tshark):

@@ -1,4 +1,4 @@
-"""The default lab (DESIGN.md §2): namespaces, links, addresses, and the real FreeRADIUS servers."""
+"""The default lab (docs/architecture.md "The default lab"): namespaces, links, addresses, and the real FreeRADIUS servers."""
 import json
 import subprocess
 

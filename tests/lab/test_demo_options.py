@@ -1,4 +1,4 @@
-"""`./lab demo` options (issue 8): `--json` (the timeline as JSON, nothing else on stdout),
+"""`./lab demo` options: `--json` (the timeline as JSON, nothing else on stdout),
 `--keep` (the lab stays up and registered for `./lab shell` / `./lab down`), `--scenario NAME`
 (any scenario of the library: a topology, or a YAML scenario of scenarios/examples by its name).
 

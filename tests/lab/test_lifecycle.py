@@ -1,4 +1,4 @@
-"""Lab safety (DESIGN.md §7): teardown on success, failure and signals, stale runs, nothing left."""
+"""Lab safety (docs/architecture.md "Lab safety"): teardown on success, failure and signals, stale runs, nothing left."""
 import copy
 import os
 import signal

@@ -1,4 +1,4 @@
-"""`./lab bench dialout`: the dial-out load benchmark (issue 8 "Performance").
+"""`./lab bench dialout`: the dial-out load benchmark (docs/performance.md).
 
 Brings up the default lab (scenarios/topologies/default.yaml, no packet captures) with N remote
 sites, triggers every site from `home` and measures, from lnsd's own JSON-lines event log
@@ -8,7 +8,7 @@ second to inService, and lnsd's CPU time (/proc/<pid>/stat) and memory (VmRSS / 
 Per site i (0-based), all generated (nothing is shared between sites but the LACs' tunnels):
 - destination 10.10.(1 + i // 200).(1 + i % 200) inside the dial-out prefix 10.10.0.0/16;
 - a home RADIUS (192.0.2.10) user "0.0.0.0:65000/<destination>@L2TP-dial-out.de.dt" whose
-  Access-Accept carries the seed's Table 75 attributes with the site's own ERX-Dial-Out-Number
+  Access-Accept carries the JunosE "L2TP Dial-Out" Table 75 attributes with the site's own ERX-Dial-Out-Number
   (55 + 5 digits), a LAC (Tunnel-Server-Endpoint) and a tunnel (Tunnel-Assignment-Id);
 - an LNS RADIUS (192.0.2.11) user "site<i>" (the CPE's CHAP name) with Framed-IP-Address
   198.18.(1 + i // 200).(1 + i % 200) and Framed-Route "<destination>/32 <that address> 1";

@@ -1,6 +1,6 @@
 """`./lab demo`: the main job — a dial-out on real parts, shown as it happens.
 
-Brings up the default lab (DESIGN.md §2) with real FreeRADIUS home and LNS servers, starts lnsd,
+Brings up the default lab (docs/architecture.md "The default lab") with real FreeRADIUS home and LNS servers, starts lnsd,
 isdn-emu, lac-emu and cpe-emu (dlab.dialout_lab, the same set-up the conformance suite uses), pings
 10.10.1.1 from `home` — the first packet is the trigger — and waits (bounded) for the dial-out
 session to reach inService. Then it prints one timeline, in milliseconds from the trigger, merging
@@ -10,7 +10,7 @@ session, PPP layers, routes); the Access-Accept attributes the manager used; the
 `lnsctl show l2tp dial-out session` and `show l2tp tunnel`. Captures, event logs and the timeline
 (JSON) stay in the run folder it names; the lab is torn down unless --keep.
 
-Options (issue 8): `--keep` leaves the lab up (registered, for `./lab shell HOST` and `./lab down`);
+Options: `--keep` leaves the lab up (registered, for `./lab shell HOST` and `./lab down`);
 `--scenario NAME` runs the demo on any scenario of the library — a topology of scenarios/topologies
 (by name or file), or a YAML scenario of scenarios/examples (by file name, stem or its `name:`,
 docs/scenarios.md) whose `lab.configs` change the daemons (e.g. `busy-site`: the line is busy, the

@@ -15,7 +15,7 @@ import yaml
 from .control_api import request
 from .lab import REPO, Lab
 
-KEY = "default/10.10.0.0/16/10.10.1.1"   # the seed example's dial-out session key
+KEY = "default/10.10.0.0/16/10.10.1.1"   # the dial-out session key of JunosE "L2TP Dial-Out"'s example
 BINARIES = ("lns/lnsd/lnsd", "lns/lnsd/lnsctl", "peers/lac/lac-emu", "peers/isdn/isdn-emu", "peers/cpe/cpe-emu")
 
 
@@ -110,7 +110,7 @@ def build_dir_or_skip() -> Path:
 
 def daemon_configs(run: Path) -> dict[str, dict]:
     """The default configurations of every daemon of the dial-out lab, keyed by role: `isdn`, `lac`,
-    `cpe` (the seed's site) and `isdn2`, `lac2`, `cpe2` (vr-b's LAC and site), `lnsd` (a deep copy
+    `cpe` (the site of JunosE "L2TP Dial-Out"'s example) and `isdn2`, `lac2`, `cpe2` (vr-b's LAC and site), `lnsd` (a deep copy
     of LNSD_CONFIG). Paths (sockets, event logs) point into the run folder `run`."""
     isdn = {"socket": str(run / "isdn.sock"), "control": str(run / "isdn.ctl"),
             "events": str(run / "isdn-events.jsonl"), "numbers": {"5551001": {"behaviour": "answer"}}}

@@ -1,4 +1,4 @@
-"""Network namespaces and links, through iproute2. Lab safety (DESIGN.md §7): every call here names
+"""Network namespaces and links, through iproute2. Lab safety (docs/architecture.md "Lab safety"): every call here names
 a `dl-<runid>-*` namespace; nothing is ever created in the root namespace.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ to the async HDLC pppd speaks, RFC 1662 §4/§5; an analog call relayed as is). 
   `noauth`) against its own /etc/ppp/chap-secrets and pap-secrets (the site's `users`);
 - authenticates itself as `name` with `secret` (fault `wrong-password`: a wrong secret; fault
   `refuse-auth`: `refuse-pap refuse-chap`);
-- takes the address IPCP gives it (`noipdefault`); the site with a `tun` (the seed's remote
+- takes the address IPCP gives it (`noipdefault`); the site with a `tun` (JunosE "L2TP Dial-Out"'s remote
   office) also owns the LAN: the guest's vec0 on the `site` link with the CPE's LAN address
   (10.10.1.254/24), a default route over ppp0, forwarding on, so `remote` reaches `home`.
 

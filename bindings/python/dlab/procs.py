@@ -1,5 +1,5 @@
 """Process tracking: every lab process runs in its own process group, recorded by pid and pgid,
-and is stopped by those (DESIGN.md §7: never by name)."""
+and is stopped by those (docs/architecture.md "Lab safety": never by name)."""
 from __future__ import annotations
 
 import os

@@ -40,13 +40,13 @@ from .control_api import Daemon
 MARKERS = {
     "lab_config(configure=None, topology=None, scripted_radius=(), capture=True)":
         "how the module's `lab` fixture is built (dlab.pytest_plugin.LabSpec)",
-    "dialout": "dial-out sessions: trigger, AAA, OCRQ/OCRP/OCCN, inService (seed Tables 70-77)",
+    "dialout": "dial-out sessions: trigger, AAA, OCRQ/OCRP/OCCN, inService (JunosE L2TP Dial-Out Tables 70-75, Broadband Access Configuration Guide Table 77)",
     "l2tp": "L2TP control connection and session behaviour (RFC 2661)",
     "ppp": "PPP LCP / authentication / IPCP (RFC 1661, 1334, 1994, 1332)",
-    "aaa": "RADIUS authorisation and authentication through lnsd (RFC 2865, 2868, seed Table 75)",
+    "aaa": "RADIUS authorisation and authentication through lnsd (RFC 2865, 2868, JunosE L2TP Dial-Out Table 75)",
     "isdn": "the emulated ISDN exchange (isdn-emu) and call set-up",
     "scenario": "a user scenario (scenarios/examples, docs/scenarios.md)",
-    "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, seed Table 75)",
+    "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, JunosE L2TP Dial-Out Table 75)",
     "interop": "third-party peers (pppd, xl2tpd on user-mode Linux guests) against lnsd (docs/interop.md)",
 }
 

@@ -1,4 +1,4 @@
-// FSM tables: golden event logs of toy FSMs in virtual time (DESIGN.md §5 "State machines").
+// FSM tables: golden event logs of toy FSMs in virtual time (docs/architecture.md "FSM tables").
 #include "dl/core/fsm.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// dl_dataplane_pps: packets per second of the user-space data plane (issue 5 benchmark).
+// dl_dataplane_pps: packets per second of the user-space data plane (data-plane benchmark, docs/performance.md).
 //
 // Four runs, each bounded by --seconds and --packets, inside a fresh network namespace
 // "dl-<random>-pps" (traffic never leaves it: a TUN, loopback UDP sockets):

@@ -1,5 +1,5 @@
 // Dial-out manager: chassis / virtual router / target / session FSM tables and the decision logic.
-// Source: JunosE "L2TP Dial-Out" (seeds 000: Tables 70-75, 001, 002: Table 77), issue 6.
+// Source: JunosE "L2TP Dial-Out" Tables 70-75, "L2TP Dial-Out Process" and "Broadband Access Configuration Guide" Table 77.
 #include "dl/dialout/manager.hpp"
 
 #include <algorithm>
@@ -226,8 +226,8 @@ public:
         s.m.session_left_or_entered(s, st.from, st.next);
     }
 
-    // Seed 000 Table 74 authenticating: "New sessions start in the authenticating state" — or, at
-    // the maximum of connecting sessions, in pending (seed 002 Table 77). Called once, right after
+    // JunosE "L2TP Dial-Out" Table 74 authenticating: "New sessions start in the authenticating state" — or, at
+    // the maximum of connecting sessions, in pending (JunosE "Broadband Access Configuration Guide" Table 77). Called once, right after
     // construction in that state, instead of a transition: does what dormant + trigger does
     // (authenticate()) and starts the FSM there (core::Fsm::start): one creation event with no
     // previous state (from "", to the state, event "trigger"), the trigger timer running as the
@@ -261,7 +261,7 @@ public:
     }
     static void start_authentication(Session& s, Step& st) {
         st.next = S::authenticating;
-        // Not in the seed: a guard so that a lost AAA answer never leaves the session stuck; the
+        // Not in JunosE "L2TP Dial-Out": a guard so that a lost AAA answer never leaves the session stuck; the
         // RADIUS client's own timeouts (radius-retry x retries) normally answer first with a deny.
         st.arm("trigger");
         ++s.attempts;
@@ -293,7 +293,7 @@ public:
             mgr.ports_.place_call(k, *x->def, p ? *p : fallback);
         });
     }
-    // -> inhibited. Seed 000 Table 74 "inhibited": "If it is the first time, the inhibited timer is
+    // -> inhibited. JunosE "L2TP Dial-Out" Table 74 "inhibited": "If it is the first time, the inhibited timer is
     // initialized to the chassis-wide trigger value. If it is reentering the state, the inhibited
     // timer is initialized to 2 times the previous value of the inhibited timer, up to a maximum of
     // 8 times the chassis-wide trigger value ... 30, 60, 120, 240."
@@ -607,7 +607,7 @@ bool Manager::valid_route_distinguisher(std::string_view rd) noexcept {
 }
 
 std::string Manager::user_name(std::string_view rd, Ipv4Address destination, std::string_view domain) {
-    // Seed 000 "Access-Request Message": [MPLS RD]/{trigger destination address}@domain-name.
+    // JunosE "L2TP Dial-Out" "Access-Request Message": [MPLS RD]/{trigger destination address}@domain-name.
     if (rd.empty()) return fmt::format("{}@{}", destination.to_string(), domain);
     return fmt::format("{}/{}@{}", rd, destination.to_string(), domain);
 }
@@ -889,7 +889,7 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
     auto it = t->sessions.find(dest->value);
     Session* s = it == t->sessions.end() ? nullptr : it->second.get();
     if (!s) {
-        // Seed 000 "Route Installation": an access route that does not encompass the dial-out route
+        // JunosE "L2TP Dial-Out" "Route Installation": an access route that does not encompass the dial-out route
         // leaves other destinations triggering new sessions; destinations it covers are forwarded.
         if (Session* o = t->access_route_for(*dest)) {
             ++t->counters.forwarded;
@@ -904,7 +904,7 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
     }
     const bool created = !s;
     if (created) {
-        // Seed 000 Table 74: "New sessions start in the authenticating state"; seed 002 Table 77:
+        // JunosE "L2TP Dial-Out" Table 74: "New sessions start in the authenticating state"; JunosE "Broadband Access Configuration Guide" Table 77:
         // pending when the chassis already has the maximum of connecting sessions.
         SessionKey key{vr->name, t->cfg.prefix, *dest};
         const SessionState born = connecting_ >= config_.max_connecting_sessions ? SessionState::pending
@@ -970,7 +970,7 @@ void Manager::grant(const SessionKey& key, const DialOutDefinition& def) {
         ++unknown_upcalls_;
         return;
     }
-    // Seed 000 "Access-Accept Message" / Table 75: "If tunnel attributes are excluded from the
+    // JunosE "L2TP Dial-Out" "Access-Accept Message" / Table 75: "If tunnel attributes are excluded from the
     // Access-Accept message or the returned Service-Type attribute is not set to outbound, the
     // dial-out session is denied."
     std::optional<DenyReason> bad;

@@ -1,5 +1,5 @@
-// Dial-out manager in virtual time: golden event logs for every state and transition of seed 000
-// Tables 71-74 and seed 002 Table 77 (issue 6 "Proof").
+// Dial-out manager in virtual time: golden event logs for every state and transition of JunosE "L2TP Dial-Out"
+// Tables 71-74 and JunosE "Broadband Access Configuration Guide" Table 77.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -98,7 +98,7 @@ const SessionKey k1 = K("default", "10.10.0.0/16", "10.10.1.1");
 
 }  // namespace
 
-// ---- Access-Request User-Name (seed 000 "Access-Request Message") ------------------------------
+// ---- Access-Request User-Name (JunosE "L2TP Dial-Out" "Access-Request Message") ------------------------------
 
 TEST(DialOutUserName, SeedExampleWithRouteDistinguisher) {
     EXPECT_EQ(Manager::user_name("0.0.0.0:65000", A("10.10.1.1"), "L2TP-dial-out.de.dt"),
@@ -615,7 +615,7 @@ TEST(DialOutTrigger, BufferLimitsAndDiscardCountingPerState) {
     EXPECT_TRUE(w.forwarded.empty());
 }
 
-// ---- access route narrower than the dial-out route (seed 000 "Route Installation") -------------
+// ---- access route narrower than the dial-out route (JunosE "L2TP Dial-Out" "Route Installation") -------------
 
 TEST(DialOutRoute, NarrowAccessRouteLeavesOtherDestinationsTriggering) {
     World w;

@@ -1353,7 +1353,7 @@ TEST(EngineResultCodes, TunnelLossEndsCallsWithResult1) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Session IDs (§5.2 / issue 4): random, unique while in use, O(1) lookup.
+// Session IDs (RFC 2661 §5.2; hostile peers): random, unique while in use, O(1) lookup.
 
 TEST(EngineSessions, ManyCallsOnOneTunnelGetDistinctIds) {
     World w;

@@ -1,4 +1,4 @@
-// dl_lnsd_forward: packets per second through lnsd's forwarding path (issue 5 benchmark), beside a
+// dl_lnsd_forward: packets per second through lnsd's forwarding path (data-plane benchmark, docs/performance.md), beside a
 // trivial TUN ↔ UDP relay measured in the same run on the same machine.
 //
 // Inside a fresh network namespace "dl-<random>-fwd" (deleted at the end; traffic never leaves

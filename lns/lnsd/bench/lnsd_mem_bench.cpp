@@ -1,4 +1,4 @@
-// lnsd memory per dial-out session, lnsd's side alone (issue 4: budget <= 8 KiB per session for the
+// lnsd memory per dial-out session, lnsd's side alone (budget <= 8 KiB per session for the
 // L2TP + PPP + dial-out state).
 //
 // Method: two processes. After fork() the child is the load generator, a LAC-role L2TP engine
@@ -7,7 +7,7 @@
 // wires it: Lns (one engine per tunnel secret) + DialOutWiring (dialout::Manager, RADIUS client,
 // one PPP Link per call) behind a UDP socket on 127.0.0.1, with a scripted home RADIUS server
 // answering each dial-out Access-Request in-process (its packets are freed once delivered, so they
-// are not in the heap figure) with the seed's Access-Accept (Table 75: Tunnel-Server-Endpoint = the
+// are not in the heap figure) with the Access-Accept of JunosE "L2TP Dial-Out" (Table 75: Tunnel-Server-Endpoint = the
 // child, Tunnel-Password, ERX-Dial-Out-Number, ERX-PPP-*, ERX-Minimum/Maximum-BPS, ERX-Bearer-Type).
 //
 // One warm-up dial-out brings the tunnel up (its cost is per tunnel, not per session). Then N
@@ -230,7 +230,7 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, bool l2tp_on
 
     std::unique_ptr<lnsd::UdpEndpoint> udp;
     std::unique_ptr<rc::Client> radius;
-    // Scripted home server (seed 000 Table 75 Access-Accept), answered on a zero timer.
+    // Scripted home server (JunosE "L2TP Dial-Out" Table 75 Access-Accept), answered on a zero timer.
     auto home = [&](const rc::Endpoint& to, std::span<const std::uint8_t> d) {
         dl::radius::Radius req(d.data(), static_cast<std::uint32_t>(d.size()));
         dl::radius::Radius resp(Code::Access_Accept, req.identifier());

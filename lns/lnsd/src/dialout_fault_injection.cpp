@@ -1,5 +1,5 @@
 // `l2tp dial-out fault-injection`: a test aid of lnsd's control API that puts the dial-out
-// chassis, a virtual router or a target in the conditions of seed 000 Tables 71-73 that lnsd cannot
+// chassis, a virtual router or a target in the conditions of JunosE "L2TP Dial-Out" Tables 71-73 that lnsd cannot
 // otherwise produce on demand (resources for basic operation unavailable, a VR not yet operational,
 // a target that cannot obtain resources). Each injection is an event `lnsd.fault-injection` before
 // the manager's own transition, so a log always shows that a state was injected, not observed.
@@ -44,7 +44,7 @@ void DialOutWiring::register_fault_injection(core::ControlServer& server) {
             };
             try {
                 if (level == "chassis") {
-                    // Seed 000 Table 71: initializationFailed / inService.
+                    // JunosE "L2TP Dial-Out" Table 71: initializationFailed / inService.
                     if (condition == "initialization-failed") {
                         const auto reason = a.contains("reason") ? arg(a, "reason") : std::string("fault injection");
                         publish("chassis");
@@ -60,7 +60,7 @@ void DialOutWiring::register_fault_injection(core::ControlServer& server) {
                             {"state", dialout::to_string(manager_->chassis_state())}};
                 }
                 if (level == "virtual-router") {
-                    // Seed 000 Table 72: initPending ("not yet operational") and back.
+                    // JunosE "L2TP Dial-Out" Table 72: initPending ("not yet operational") and back.
                     const auto vr = a.contains("virtual-router") ? arg(a, "virtual-router") : std::string("default");
                     if (!cfg_.find_vr(vr)) throw core::ControlError("virtual router '" + vr + "' is not configured");
                     if (condition != "not-operational" && condition != "operational")
@@ -72,7 +72,7 @@ void DialOutWiring::register_fault_injection(core::ControlServer& server) {
                             {"state", dialout::to_string(*manager_->vr_state(vr))}};
                 }
                 if (level == "target") {
-                    // Seed 000 Table 73: inhibited (cannot obtain resources), down, and recovery.
+                    // JunosE "L2TP Dial-Out" Table 73: inhibited (cannot obtain resources), down, and recovery.
                     const auto vr = a.contains("virtual-router") ? arg(a, "virtual-router") : std::string("default");
                     const auto text = arg(a, "prefix");
                     const auto prefix = core::Ipv4Prefix::parse(text);

@@ -28,7 +28,7 @@ namespace dp = dataplane;
 namespace rc = radius::client;
 using namespace std::chrono_literals;
 
-/// How often lnsd looks at the link state (IFF_UP) of each VR's TUN (seed 000 Table 72 down / up).
+/// How often lnsd looks at the link state (IFF_UP) of each VR's TUN (JunosE "L2TP Dial-Out" Table 72 down / up).
 constexpr core::Duration kLinkPoll = 100ms;
 
 struct DialOutRuntime::Impl {
@@ -78,7 +78,7 @@ struct DialOutRuntime::Impl {
     std::vector<std::pair<std::string, std::string>> open_tuns(boost::asio::io_context& io) {
         std::vector<std::pair<std::string, std::string>> failed;
         dp::ForwardingLoop::Callbacks cb;
-        // TUN batch → sessions: PPP + L2TP framed in place, one sendmmsg per batch (issue 5).
+        // TUN batch → sessions: PPP + L2TP framed in place, one sendmmsg per batch.
         cb.to_session = [this](dp::VrId, dp::SessionHandle s, dp::Packet& p) {
             if (wiring) wiring->to_session(s, p);
         };
@@ -127,7 +127,7 @@ struct DialOutRuntime::Impl {
         return (ifr.ifr_flags & IFF_UP) != 0;
     }
 
-    /// Seed 000 Table 72 "down: its dial-out interface is down": every kLinkPoll, the link state of
+    /// JunosE "L2TP Dial-Out" Table 72 "down: its dial-out interface is down": every kLinkPoll, the link state of
     /// each VR's TUN; a change is an event `lnsd.dataplane link-down|link-up` and goes to the wiring
     /// (VR down / up, dial-out routes installed again). On up, the access routes of the VR's
     /// sessions are installed in the kernel again too (the kernel removed them with the link).

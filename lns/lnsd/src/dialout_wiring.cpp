@@ -80,7 +80,7 @@ rc::ServerGroup group_of(const std::vector<RadiusServerConfig>& auth, const std:
 /// Name of the RADIUS client server group holding a VR's LNS (PPP authentication) servers.
 std::string lns_group(std::string_view vr) { return std::string(vr) + "/lns"; }
 
-/// Maps decode_dialout_accept problems to the manager's deny reasons (seed 000 Table 75).
+/// Maps decode_dialout_accept problems to the manager's deny reasons (JunosE "L2TP Dial-Out" Table 75).
 dialout::DenyReason deny_reason(const std::vector<std::string>& problems) {
     auto any = [&](std::string_view needle) {
         return std::any_of(problems.begin(), problems.end(),
@@ -100,7 +100,7 @@ std::string join(const std::vector<std::string>& v) {
     return s;
 }
 
-/// ERX-Tunnel-Bearer-Type (seed 000: 0 name, 1 analog, 2 digital) -> RFC 2661 §4.4.4 Bearer Type bits.
+/// ERX-Tunnel-Bearer-Type (JunosE "L2TP Dial-Out": 0 name, 1 analog, 2 digital) -> RFC 2661 §4.4.4 Bearer Type bits.
 std::uint32_t bearer_bits(std::optional<std::uint32_t> erx) {
     if (!erx) return l2tp::kBearerDigital;
     if (*erx == 1) return l2tp::kBearerAnalog;
@@ -202,7 +202,7 @@ void DialOutWiring::install_dialout_route(const std::string& vr, core::Ipv4Prefi
         manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::route_create_failed);
         return;
     }
-    // Seed 000 Table 73: a target that was down because its dial-out route could not be created
+    // JunosE "L2TP Dial-Out" Table 73: a target that was down because its dial-out route could not be created
     // is back in service once the route is in the kernel.
     if (manager_->target_state(vr, prefix) == dialout::TargetState::down)
         manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::resources_available);
@@ -232,7 +232,7 @@ DialOutWiring::Call* DialOutWiring::find(const CallHandle& h) const {
     return it == by_handle_.end() ? nullptr : find(it->second);
 }
 
-// ---- AAA port (seed 000 "Access-Request Message", "Access-Accept Message", Table 75) ----
+// ---- AAA port (JunosE "L2TP Dial-Out" "Access-Request Message", "Access-Accept Message", Table 75) ----
 
 void DialOutWiring::authorize(const dialout::SessionKey& key, const std::string& user) {
     const auto* vr = cfg_.find_vr(key.vr);
@@ -407,7 +407,7 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     if (auto it = cfg_.ppp_profiles.find(cfg_.incoming_profile); it != cfg_.ppp_profiles.end())
         p.keepalive = it->second.keepalive;
     Call& call = *calls_[id];
-    // Seed 004 steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first; only
+    // Huawei "L2TP Session Establishment" steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first; only
     // when it is accepted does the LNS start PPP and challenge the user itself (CHAP, verified
     // through AAA again). A rejection gives no session (CDN). Frames meanwhile wait in early_.
     if (incoming_mode(call) == IncomingAuthMode::mandatory_chap)
@@ -529,7 +529,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     lc.require_auth = auth_pref(profile.authentication);
     lc.echo_interval = profile.keepalive;
     if (def) {
-        // Seed 000 "Mutual Authentication": "LNS takes the same actions to authenticate the peer as
+        // JunosE "L2TP Dial-Out" "Mutual Authentication": "LNS takes the same actions to authenticate the peer as
         // it does on incoming calls" (the profile's authentication, above). "The LNS obtains the PPP
         // username and password from the initial Access-Accept message. It then provides this
         // information to the remote CPE for authentication": ERX-PPP-Username/Password (VSA 36/37)
@@ -576,7 +576,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             bus_.publish(e);
         }
         if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
-        // Seed 004 "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
+        // Huawei "L2TP Session Establishment" "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
         // proxy PAP: refused below), the LNS adopts the LAC's authentication mode, not the VT's.
         if (mode == IncomingAuthMode::proxy && info->incoming && info->incoming->proxy_authen_type) {
             const auto t = *info->incoming->proxy_authen_type;  // RFC 2661 §4.4.5: 2 CHAP, 3 PAP
@@ -626,7 +626,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
     if (info && info->incoming && mode == IncomingAuthMode::proxy) {
         const auto& in = *info->incoming;
-        // Seed 004: the LNS's configured authentication may not be stronger than the LAC's: proxy
+        // Huawei "L2TP Session Establishment": the LNS's configured authentication may not be stronger than the LAC's: proxy
         // PAP (Proxy Authen Type 3, RFC 2661 §4.4.5) while CHAP is required gives no session.
         if (in.proxy_authen_type == 3 && lc.require_auth == pe::AuthPreference::chap) {
             ++counters_.ppp_auth_rejects;
@@ -641,7 +641,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
             if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
                 // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
-                // the LAC used (seed 004): PAP at the LAC with CHAP required here -> renegotiate.
+                // the LAC used (Huawei "L2TP Session Establishment"): PAP at the LAC with CHAP required here -> renegotiate.
                 pe::Credentials cr;
                 cr.user = *in.proxy_authen_name;
                 const auto t = *in.proxy_authen_type;
@@ -776,7 +776,7 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     Call* c = find(id);
     if (!c) return;
     c->network = true;
-    // Seed 000 "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
+    // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
     // the session's access routes.
     std::vector<core::Ipv4Prefix> prefixes = c->authorised;
     const std::uint32_t peer = n.peer_ip ? n.peer_ip : c->framed_ip;
@@ -1160,7 +1160,7 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                        }),
                        "remove a dial-out route: virtual-router, prefix");
     server.add_handler("l2tp dial-out timer", guard([this, str](const nlohmann::json& a) {
-                           // Chassis timers at run time (issue 6): running timers keep their deadline.
+                           // Chassis timers at run time: running timers keep their deadline.
                            const auto name = str(a, "name");
                            if (name != "trigger" && name != "dormant")
                                throw core::ControlError("timer '" + name + "' is not a dial-out timer (trigger, dormant)");

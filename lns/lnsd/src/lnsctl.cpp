@@ -1,4 +1,4 @@
-// lnsctl: the command line of lnsd over its control API (JSON over a Unix socket, DESIGN.md §5).
+// lnsctl: the command line of lnsd over its control API (JSON over a Unix socket, docs/architecture.md "Control API").
 //   lnsctl [--socket PATH] [--json] show l2tp [summary]
 //   lnsctl show l2tp destination|tunnel|session [id] [detail]
 //   lnsctl l2tp clear destination|tunnel|session <id>

@@ -25,7 +25,7 @@ std::map<std::string, core::Duration> TunnelSelector::dead_endpoints() const {
     return out;
 }
 
-// RFC 2868 §3.8: Tunnel-Preference orders the definitions, and issue 8 asks for round-robin across
+// RFC 2868 §3.8: Tunnel-Preference orders the definitions, and JunosE "L2TP Dial-Out" Outgoing Call asks for round-robin across
 // successive dial-outs among equal preferences. An open tunnel therefore does not jump the order
 // (lnsd's tunnels stay up after their last call, so "open first" would pin every later call to the
 // first endpoint ever used, even a less preferred one); Lns::try_next reuses the open tunnel to

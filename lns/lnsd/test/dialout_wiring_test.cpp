@@ -355,7 +355,7 @@ TEST(DialOutWiring, TriggerToInServiceEndToEnd) {
     w.w->tun_packet("default", trigger);
     w.loop.advance(5s);
 
-    // AAA: the seed's User-Name with the route distinguisher, Service-Type Outbound, no password.
+    // AAA: the User-Name of JunosE "L2TP Dial-Out" with the route distinguisher, Service-Type Outbound, no password.
     ASSERT_EQ(w.home_requests.size(), 1u);
     const auto& ar = w.home_requests[0];
     EXPECT_EQ(ar.get_string(AttributeType::User_Name), "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt");
@@ -557,7 +557,7 @@ TEST(DialOutWiring, HangUpRemovesRoutesAndTellsTheManager) {
     EXPECT_EQ(w.w->counters().tun_no_route, 2u);
 }
 
-// Seed 000 Table 75 / "Mutual Authentication" (docs/dialout.md "ERX-PPP-Auth-Protocol"): the value
+// JunosE "L2TP Dial-Out" Table 75 / "Mutual Authentication" (docs/dialout.md "ERX-PPP-Auth-Protocol"): the value
 // is how the LNS lets the CPE authenticate it; the LNS checks the CPE with the profile's CHAP.
 // req: T75.ppp-auth-protocol, T75.ppp-credentials, PPP.mutual-auth
 TEST(DialOutWiring, PppAuthProtocolIsHowTheCpeMayAuthenticateTheLns) {
@@ -762,7 +762,7 @@ TEST(DialOutWiring, ControlCommands) {
                                                           {"profile", "isdn"}});
     EXPECT_FALSE(unknown_vr["ok"].get<bool>());
     EXPECT_EQ(unknown_vr["error"], "virtual router 'vr-x' is not configured");
-    // Timers and profiles at run time (issue 6): no session dropped, the next arming uses them.
+    // Timers and profiles at run time: no session dropped, the next arming uses them.
     auto t = w.call("l2tp dial-out timer", {{"name", "trigger"}, {"value", "60s"}});
     ASSERT_TRUE(t["ok"].get<bool>()) << t.dump();
     EXPECT_FALSE(w.call("l2tp dial-out timer", {{"name", "hello"}, {"value", "60s"}})["ok"].get<bool>());
@@ -887,7 +887,7 @@ TEST(DialOutWiring, PerCallFootprintFitsTheSessionBudget) {
     ::testing::Test::RecordProperty("ppp_link", static_cast<int>(link));
     ::testing::Test::RecordProperty("dialout_session", static_cast<int>(manager));
     std::cout << "call record " << call << " B, PPP link " << link << " B, dial-out session " << manager << " B\n";
-    EXPECT_LT(call + link + manager, 8u * 1024u) << "issue 5/6: L2TP + PPP + dial-out per session <= 8 KiB";
+    EXPECT_LT(call + link + manager, 8u * 1024u) << "memory budget: L2TP + PPP + dial-out per session <= 8 KiB";
 }
 }  // namespace
 
@@ -962,7 +962,7 @@ TEST(DialOutWiring, IncomingCallProxyFromAnUntrustedLacIsAuthenticatedByTheLns) 
 
 // req: LNS.auth-modes, LNS.proxy
 TEST(DialOutWiring, IncomingCallProxyChapAdoptedWhenTheVtAsksPap) {
-    // Seed 004: "In other situations, the LNS adopts the authentication mode carried in the
+    // Huawei "L2TP Session Establishment": "In other situations, the LNS adopts the authentication mode carried in the
     // messages sent by the LAC rather than the authentication mode configured on the VT."
     const auto yaml = incoming_config("proxy", "pap");
     World w(yaml.c_str());
@@ -981,7 +981,7 @@ TEST(DialOutWiring, IncomingCallProxyChapAdoptedWhenTheVtAsksPap) {
 // req: LNS.auth-modes, LNS.proxy
 TEST(DialOutWiring, IncomingCallProxyLcpNotAcceptableRenegotiatesOnce) {
     // Proxy LCP the LNS cannot accept (an MRU below its minimum): LCP is renegotiated with the
-    // client (seed 003 NOTE), opened once — no second open, no "not permitted" event.
+    // client (JunosE "Implementing L2TP" NOTE), opened once — no second open, no "not permitted" event.
     const auto yaml = incoming_config("proxy", "chap");
     World w(yaml.c_str());
     dl::core::EventRecorder all(w.bus, {"", ""});
@@ -1023,7 +1023,7 @@ TEST(DialOutWiring, IncomingCallProxyChapResponseOfSeventeenOctetsIsRefused) {
 
 // req: LNS.auth-modes, LNS.mandatory-chap
 TEST(DialOutWiring, IncomingCallMandatoryChapVerifiesProxyPapThenChallenges) {
-    // Seed 004 steps 10-14: the proxy data to AAA first, then the LNS's own CHAP Challenge.
+    // Huawei "L2TP Session Establishment" steps 10-14: the proxy data to AAA first, then the LNS's own CHAP Challenge.
     const auto yaml = incoming_config("mandatory-chap", "pap");
     World w(yaml.c_str());
     dl::core::EventRecorder inc(w.bus, {"lnsd.incoming", ""});
@@ -1060,7 +1060,7 @@ TEST(DialOutWiring, IncomingCallProxyPapWhenChapRequiredGetsNoSession) {
     w.auto_cpe = false;
     w.lac->place_incoming_call(kLnsPeer, proxied_call(3));
     w.loop.advance(2s);
-    EXPECT_TRUE(w.lns_requests.empty()) << "refused before asking RADIUS (seed 004: stronger than the LAC)";
+    EXPECT_TRUE(w.lns_requests.empty()) << "refused before asking RADIUS (Huawei \"L2TP Session Establishment\": stronger than the LAC)";
     EXPECT_EQ(w.w->call_count(), 0u);
     EXPECT_EQ(w.lns->session_count(), 0u) << "CDN";
 }

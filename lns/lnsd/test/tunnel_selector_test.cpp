@@ -56,7 +56,7 @@ TEST(TunnelSelector, OpenTunnelOverridesNeitherPreferenceNorRoundRobin) {
     v.open_tunnel = [](const std::string& ep, const std::string& a) { return ep == "10.0.0.3" && a == "c"; };
     // The preferred endpoint first although only the less preferred one has an open tunnel (RFC 2868 §3.8).
     EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
-    // Equal preferences keep rotating across calls whether a tunnel is open or not (issue 8).
+    // Equal preferences keep rotating across calls whether a tunnel is open or not.
     EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.3", "10.0.0.2"}));
     EXPECT_EQ(eps(d, sel.order(d, v)), (V{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }

@@ -170,7 +170,7 @@ Decoded<DialOutDefinition> decode_dialout_accept(const Radius& acc, std::string_
     DialOutDefinition d;
     if (acc.code() != Code::Access_Accept) P.push_back("not an Access-Accept but " + std::string(to_string(acc.code())));
 
-    // Service-Type must be Outbound (seed 000 Table 75; RFC 2865 §5.6).
+    // Service-Type must be Outbound (JunosE "L2TP Dial-Out" Table 75; RFC 2865 §5.6).
     if (auto st = acc.get_integer(AttributeType::Service_Type)) {
         d.service_type = *st;
         if (*st != static_cast<std::uint32_t>(ServiceType::Outbound))

@@ -1,4 +1,4 @@
-// cpe-emu: emulated remote-office routers (issue 7). Thin Boost.Asio shell around dl::cpe::Cpe:
+// cpe-emu: emulated remote-office routers. Thin Boost.Asio shell around dl::cpe::Cpe:
 // one connection to isdn-emu for every site, control API (lns/core ControlServer).
 //
 //   cpe-emu --config FILE

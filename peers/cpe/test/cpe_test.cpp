@@ -155,7 +155,7 @@ struct Chain {
         };
         lns_link = std::make_unique<ppp::engine::Link>(lns_ppp, cb, core::FsmEnv{&bus, &loop.timers(), &registry}, "lns");
         if (lns_connect && lns_connect->incoming && lns_connect->incoming->last_sent_lcp_confreq) {
-            // Seed 003 "Sequence of Events on the LNS": proxy LCP, then proxy authentication.
+            // JunosE "Implementing L2TP" "Sequence of Events on the LNS": proxy LCP, then proxy authentication.
             const auto& ic = *lns_connect->incoming;
             proxy_lcp_accepted = lns_link->open_with_proxy_lcp(*ic.last_sent_lcp_confreq, *ic.last_received_lcp_confreq);
             ppp::engine::Credentials cr;
@@ -312,7 +312,7 @@ TEST(Cpe, SiteConfigFromJson) {
 }
 
 TEST(Cpe, DialsInAndLacTunnelsWithProxyLcpAndProxyChap) {
-    // Seed 003 "Sequence of Events on the LAC": the CPE calls the LAC, LCP + CHAP with the LAC,
+    // JunosE "Implementing L2TP" "Sequence of Events on the LAC": the CPE calls the LAC, LCP + CHAP with the LAC,
     // the domain selects the LNS, ICRQ/ICCN carry proxy LCP and proxy authentication.
     auto s = site();
     s.name = "cpe-remote@example.com";
@@ -497,7 +497,7 @@ TEST(CpeTun, SiteWithoutTunDropsIpv4AndShowsNoTun) {
     EXPECT_FALSE(c.cpe->state()["sites"][0].contains("tun"));
 }
 
-// ---- the peers' own RADIUS (seed 003 "Sequence of Events on the LAC"; issue 7) -----------------
+// ---- the peers' own RADIUS (JunosE "Implementing L2TP" "Sequence of Events on the LAC") -----------------
 
 namespace {
 using radius::AttributeType;

@@ -1,4 +1,4 @@
-// isdn-emu: the emulated narrowband network (issue 7). A thin Boost.Asio shell: subscribers
+// isdn-emu: the emulated narrowband network. A thin Boost.Asio shell: subscribers
 // connect to a Unix SOCK_SEQPACKET socket (unix_link.hpp), the sans-I/O Exchange does the rest;
 // control API (lns/core ControlServer) for state, events and per-number behaviour at run time.
 //

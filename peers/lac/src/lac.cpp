@@ -179,7 +179,7 @@ struct Lac::Call {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Incoming calls (RFC 2661 §7.4.1; seed 003 "Sequence of Events on the LAC"): the client calls us;
+// Incoming calls (RFC 2661 §7.4.1; JunosE "Implementing L2TP" "Sequence of Events on the LAC"): the client calls us;
 // we run LCP and PAP/CHAP with it (lns/ppp Link as authenticator), decide by domain whether and
 // where to tunnel, then ICRQ / ICRP / ICCN with proxy LCP and proxy authentication AVPs (§4.4.5),
 // and bridge the B-channel to the session.
@@ -302,7 +302,7 @@ void Lac::incoming_data(InCall& c, std::span<const std::uint8_t> payload) {
 }
 
 void Lac::incoming_verify(InCall& c, std::uint32_t ticket, const ppp::engine::Credentials& cr) {
-    // Seed 003: "By using either a local database related to the domain name or RADIUS
+    // JunosE "Implementing L2TP": "By using either a local database related to the domain name or RADIUS
     // authentication, the router determines either to terminate or to tunnel the PPP connection."
     const auto at = cr.user.rfind('@');
     const std::string domain = at == std::string::npos ? std::string{} : cr.user.substr(at + 1);
@@ -569,7 +569,7 @@ void Lac::on_ocrq(SessionKey k, const l2tp::engine::OutgoingCall& oc) {
     c.called = oc.called_number;
     c.subaddress = oc.sub_address.value_or("");
     c.ocrq = oc;
-    // What the LNS put in the OCRQ (§6.9; the dial-out ERX VSAs of seed 000 Table 75 land here).
+    // What the LNS put in the OCRQ (§6.9; the dial-out ERX VSAs of JunosE "L2TP Dial-Out" Table 75 land here).
     bus_.publish({.entity = "lac.outgoing", .id = c.fsm.id(), .event = "OCRQ-received",
                   .cause = fmt::format("called {}", oc.called_number), .extra = ocrq_json(oc)});
     // Bearer Type 0 (neither A nor D, as xl2tpd sends): unspecified, any bearer we have will do.

@@ -1,4 +1,4 @@
-// lac-emu: the emulated narrowband LAC (issue 7). Thin Boost.Asio shell around dl::lac::Lac and
+// lac-emu: the emulated narrowband LAC. Thin Boost.Asio shell around dl::lac::Lac and
 // the RFC 2661 engine in the LAC role: one UDP socket (port 1701 on the lab address), one
 // connection to isdn-emu, the control API (lns/core ControlServer) with fault injection.
 //
@@ -23,7 +23,7 @@
 //   incoming_auth: chap         # pap | chap: what the LAC asks of dialling clients
 //   domains: {example.com: 198.51.100.1, example.net: radius, "*": radius}
 //                               # domain -> LNS (UDP 1701), or "radius": ask the LAC's own RADIUS
-//                               # server (seed 003), whose Access-Accept names the LNS with the
+//                               # server (JunosE "Implementing L2TP"), whose Access-Accept names the LNS with the
 //                               # RFC 2868 tunnel attributes; exact domain first, then "*"
 //   radius:                     # the LAC's RADIUS (dl/peers/radius.hpp), needed by "radius" domains
 //     servers: [{address: 192.0.2.10, port: 1812, secret: s, require_message_authenticator: true}]

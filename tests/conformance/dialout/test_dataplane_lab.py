@@ -1,4 +1,4 @@
-"""issue 5 in the default lab: after the dial-out session is inService, ICMP between `home` and
+"""The data plane in the default lab: after the dial-out session is inService, ICMP between `home` and
 `remote` crosses lnsd's batched data path — TUN batch -> PPP + L2TP written in place -> sendmmsg
 towards lac-emu, and recvmmsg -> DataPath -> the call's PPP Link -> dlo0 — never the L2TP engine.
 Checked on `show l2tp` (counters under "data-path") and `show dataplane`, before and after a

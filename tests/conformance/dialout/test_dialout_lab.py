@@ -1,4 +1,4 @@
-"""issue 6 proof in the default lab (scenarios/topologies/default.yaml): lnsd in `lns` with the real
+"""The dial-out in the default lab (scenarios/topologies/default.yaml): lnsd in `lns` with the real
 FreeRADIUS home (192.0.2.10) and LNS (192.0.2.11) servers, lac-emu + isdn-emu in `lac`, cpe-emu in
 `cpe`. A ping from `home` to 10.10.1.1 is the trigger: Access-Request with User-Name
 `0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt` -> SCCRQ..OCCN to 198.51.100.2 -> PPP (the LNS

@@ -1,4 +1,4 @@
-"""Issue 8 against the real daemons (lnsd, real FreeRADIUS, lac-emu, isdn-emu, cpe-emu): the outgoing
+"""RFC 2661 §4.4.2, §4.4.10 and JunosE "L2TP Dial-Out" Outgoing Call against the real daemons (lnsd, real FreeRADIUS, lac-emu, isdn-emu, cpe-emu): the outgoing
 call failing in each way the exchange can fail, and tunnel selection with two LACs.
 
 One lab for the module (dlab.dialout_lab.default_topology / start_daemons with `configure`, as
@@ -11,7 +11,7 @@ session; ERX-Dial-Out-Number is 55510<k>.
    answers and drops after a few seconds (16). lac-emu answers the OCRQ, places the call, and on the
    RELEASE sends CDN with the RFC 2661 §4.4.2 Result Code of `cdn_result_for` (peers/lac/include/dl/
    lac/lac.hpp) and the Q.931 Cause Code AVP (§4.4.10); lnsd clears the call and the dial-out session
-   goes `connecting -> inhibited on call-failed` with "result R q931 C" in its cause (seed 000 Table
+   goes `connecting -> inhibited on call-failed` with "result R q931 C" in its cause (JunosE "L2TP Dial-Out" Table
    74), or, for the drop after inService, `inService -> dormant on call-closed`, its access route
    withdrawn. The CDN's AVPs are read back from the `core` capture with tshark.
  - Tunnel selection (lac and lac2 = 198.51.100.3, each with its own exchange; every number of these
@@ -91,7 +91,7 @@ def rr_tunnels() -> list[str]:
     return tunnel(1, LAC, "lac-secret", 3) + tunnel(2, LAC2, LAC2_SECRET, 3)
 
 
-# the transitions of a dial-out that succeeds at once (seed 000 Table 74)
+# the transitions of a dial-out that succeeds at once (JunosE "L2TP Dial-Out" Table 74)
 UP = [("", "authenticating", "trigger"), ("authenticating", "connecting", "aaa-grant"),
       ("connecting", "connecting", "call-connected"), ("connecting", "inService", "route-verified")]
 

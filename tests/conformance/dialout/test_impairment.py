@@ -1,4 +1,4 @@
-"""issue 8: the dial-out under link impairment, and triggers from the trigger injector.
+"""The dial-out under link impairment, and triggers from the trigger injector.
 
 The default lab (scenarios/topologies/default.yaml) with two extra addresses added through
 default_topology(configure=...): 198.51.100.9 on `lac` (core link) and 192.0.2.19 on `radius` (aaa

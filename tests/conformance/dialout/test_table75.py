@@ -1,4 +1,4 @@
-"""Seed 000 Table 75 in the namespace lab, with real FreeRADIUS: every Access-Accept attribute observed
+"""JunosE "L2TP Dial-Out" Table 75 in the namespace lab, with real FreeRADIUS: every Access-Accept attribute observed
 where it lands, and every reason for which the dial-out session is denied.
 
 One lab for the module (dlab.dialout_lab.default_topology / start_daemons with `configure`): the home
@@ -12,7 +12,7 @@ each case gets its own session, call and access route.
    lnsd opened (`show l2tp tunnel detail`), the PPP negotiation (`show ppp detail` at lnsd, the
    CPE site's `show state`, both event logs);
  - ERX-PPP-Auth-Protocol: the protocols with which the LNS lets the CPE authenticate it (docs/
-   dialout.md "ERX-PPP-Auth-Protocol": seed 000 "Mutual Authentication"); the LNS authenticates the
+   dialout.md "ERX-PPP-Auth-Protocol": JunosE "L2TP Dial-Out" "Mutual Authentication"); the LNS authenticates the
    CPE with the profile's protocol (CHAP), as for incoming calls;
  - deny reasons: the session's transition `authenticating -> inhibited on aaa-deny` names the reason.
 

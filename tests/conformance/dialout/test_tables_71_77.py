@@ -1,4 +1,4 @@
-"""Seed Tables 71, 72, 73, 74 and 77 (issues 6, 8) against the real daemons in network namespaces:
+"""JunosE "L2TP Dial-Out" Tables 71, 72, 73, 74 and "Broadband Access Configuration Guide" Table 77 against the real daemons in network namespaces:
 lnsd with the real FreeRADIUS home and LNS servers, lac-emu, isdn-emu and cpe-emu
 (scenarios/topologies/default.yaml via dlab.dialout_lab), dial-out timers scaled down through
 configuration and `l2tp dial-out timer` so the file runs in well under two minutes.
@@ -42,7 +42,7 @@ _S = 1_000_000_000  # ns per second
 # ---- lab set-up ------------------------------------------------------------------------------
 
 def _dialout_reply(number: str) -> list[str]:
-    """The home server's Access-Accept (seed 000 Table 75) for the lab's LAC and number `number`."""
+    """The home server's Access-Accept (JunosE "L2TP Dial-Out" Table 75) for the lab's LAC and number `number`."""
     return ["Service-Type = Outbound-User", "Tunnel-Type:1 = L2TP", "Tunnel-Medium-Type:1 = IPv4",
             "Tunnel-Server-Endpoint:1 = \"198.51.100.2\"", "Tunnel-Password:1 = \"lac-secret\"",
             "Tunnel-Preference:1 = 1", f"ERX-Dial-Out-Number = \"{number}\"",
@@ -242,7 +242,7 @@ def test_session_authenticating_connecting_in_service(fsm_lab):
     wait_for(lambda: lab.ping("home", "10.10.1.1"), 15, "10.10.1.1 answers over the dial-out")
 
 
-# ---- seed 000 "Route Installation": access route narrower than the dial-out route -------------
+# ---- JunosE "L2TP Dial-Out" "Route Installation": access route narrower than the dial-out route -------------
 
 @pytest.mark.req("ROUTE.narrower")
 def test_narrower_access_route_leaves_other_destinations_triggering(fsm_lab):

@@ -1,4 +1,4 @@
-"""The scripted LAC and the scripted PPP client of test_incoming_scripted.py (issue 5 proof).
+"""The scripted LAC and the scripted PPP client of test_incoming_scripted.py.
 
 ScriptedLac: RFC 2661 tunnel (SCCRQ/SCCRP/SCCCN with the tunnel secret, §5.1.1) and one incoming
 call (ICRQ -> ICRP -> ICCN, §7.4.1) carrying proxy LCP (§4.4.5: Initial Received / Last Sent / Last

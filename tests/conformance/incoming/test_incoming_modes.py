@@ -1,5 +1,5 @@
 """Incoming calls (RFC 2661 §7.4.1, ICRQ/ICRP/ICCN) end to end in namespaces, in each LNS
-authentication mode of seeds 003/004 (issue 5), plus RADIUS Accounting Interim-Update (issue 8).
+authentication mode of JunosE "Implementing L2TP" and Huawei "L2TP Session Establishment", plus RADIUS Accounting Interim-Update.
 
 The default lab (scenarios/topologies/default.yaml, real FreeRADIUS) with:
   - cpe-emu in `cpe`: site 5553001 `alice@corp.example` on isdn-emu `lac`, site 5553002
@@ -53,7 +53,7 @@ def _radius_users(raw: dict) -> None:
 def lnsd_config(mode: str, base: dict, auth: str = "chap") -> dict:
     """lnsd for incoming calls only: one virtual router (TUN dlo0), no dial-out targets, the LAC
     `lac` authenticated with its tunnel secret, incoming calls in `mode` with `auth` configured
-    (the VT's authentication, seed 004)."""
+    (the VT's authentication, Huawei "L2TP Session Establishment")."""
     cfg = {k: v for k, v in base.items() if k not in ("dialout", "virtual-routers")}
     vr = dict(base["virtual-routers"][0])
     vr["radius"] = {"authentication": [{"address": "192.0.2.10", "secret": "home-secret"}],
@@ -254,7 +254,7 @@ def auth_requests_for(env: Env, user: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# proxy (seed 003 "Sequence of Events on the LNS"; seed 004 "Proxy authentication")
+# proxy (JunosE "Implementing L2TP" "Sequence of Events on the LNS"; Huawei "L2TP Session Establishment" "Proxy authentication")
 
 @pytest.mark.req("LNS.proxy", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install", "LAB.freeradius", "AAA.lns-attributes")
 def test_proxy_lcp_and_proxy_chap_verified_by_lns_radius(env):
@@ -398,7 +398,7 @@ def test_proxy_wrong_password_access_reject_gives_cdn(env):
 
 @pytest.mark.req("LNS.proxy", "LNS.auth-modes", "L2TP.incoming")
 def test_proxy_pap_while_chap_required_gets_no_session(env):
-    """Seed 004: in proxy authentication the VT's mode may not be stronger than the LAC's: lac2
+    """Huawei "L2TP Session Establishment": in proxy authentication the VT's mode may not be stronger than the LAC's: lac2
     authenticated bob with PAP, lnsd requires CHAP -> no session (CDN), no RADIUS request."""
     d = env.use("proxy")
     before = len(auth_requests_for(env, BOB["user"]))
@@ -446,7 +446,7 @@ def test_proxy_pap_verified_when_the_vt_is_not_stronger(env):
 
 
 # ---------------------------------------------------------------------------------------------
-# LCP renegotiation (seed 004: the proxy data is ignored; the VT's authentication is used)
+# LCP renegotiation (Huawei "L2TP Session Establishment": the proxy data is ignored; the VT's authentication is used)
 
 @pytest.mark.req("LNS.renegotiate", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install")
 def test_lcp_renegotiation_authenticates_with_the_client(env):
@@ -489,11 +489,11 @@ def test_lcp_renegotiation_wrong_password_gives_cdn(env):
 
 
 # ---------------------------------------------------------------------------------------------
-# mandatory CHAP (seed 004 steps 12-14: the LNS challenges the user itself)
+# mandatory CHAP (Huawei "L2TP Session Establishment" steps 12-14: the LNS challenges the user itself)
 
 @pytest.mark.req("LNS.mandatory-chap", "LNS.auth-modes", "L2TP.incoming", "ROUTE.install")
 def test_mandatory_chap_challenges_even_after_proxy_pap(env):
-    """Seed 004 steps 10-14: lac2 authenticated bob with PAP; lnsd in mandatory-chap mode first
+    """Huawei "L2TP Session Establishment" steps 10-14: lac2 authenticated bob with PAP; lnsd in mandatory-chap mode first
     verifies the proxy PAP through the LNS RADIUS server, then sends its own CHAP Challenge and
     verifies the response there again; the session comes up and carries the ping."""
     d = env.use("mandatory-chap")
@@ -523,7 +523,7 @@ def test_mandatory_chap_challenges_even_after_proxy_pap(env):
 
 @pytest.mark.req("LNS.mandatory-chap", "LNS.auth-modes")
 def test_mandatory_chap_wrong_password_gives_cdn(env):
-    """Seed 004: "If the authentication fails, no session can be established": alice's proxied
+    """Huawei "L2TP Session Establishment": "If the authentication fails, no session can be established": alice's proxied
     CHAP response (wrong secret) is rejected by the LNS RADIUS server -> CDN, no own challenge."""
     d = env.use("mandatory-chap")
     env.cpe(ALICE, "set fault", {"number": ALICE["site"], "fault": "wrong-password"})

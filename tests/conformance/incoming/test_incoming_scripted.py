@@ -1,6 +1,6 @@
-"""Issue 5 proof with the test as the peers: a SCRIPTED LAC delivers an incoming call (RFC 2661
+"""Incoming calls with the test as the peers: a SCRIPTED LAC delivers an incoming call (RFC 2661
 §7.4.1, ICRQ/ICRP/ICCN with proxy LCP and proxy authentication AVPs, §4.4.5) to lnsd in each LNS
-authentication mode (seeds 003/004: proxy, lcp-renegotiation, mandatory-chap), and a SCRIPTED PPP
+authentication mode (JunosE "Implementing L2TP" and Huawei "L2TP Session Establishment": proxy, lcp-renegotiation, mandatory-chap), and a SCRIPTED PPP
 client (scripted_peer.PppClient: LCP / CHAP-MD5 / IPCP in L2TP data messages, dlab.proto codecs)
 answers lnsd; the session reaches IPCP Opened, the Framed-Route 10.10.1.0/24 and the
 Framed-IP-Address host route appear in the `lns` namespace, and `ping -c 1` from `home` to
@@ -196,7 +196,7 @@ def test_scripted_lcp_renegotiation_client_answers_lcp_and_chap(env, lac):
 
 @pytest.mark.req("LNS.mandatory-chap", "L2TP.incoming")
 def test_scripted_mandatory_chap_challenges_after_proxy_pap(env, lac):
-    """mandatory-chap (seed 004 steps 10-14): the proxy PAP is verified through the LNS RADIUS
+    """mandatory-chap (Huawei "L2TP Session Establishment" steps 10-14): the proxy PAP is verified through the LNS RADIUS
     server, then lnsd sends its own CHAP Challenge to the client; the test's response is verified
     again; IPCP; routes; ping."""
     use(env, "mandatory-chap")

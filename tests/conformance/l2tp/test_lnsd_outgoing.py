@@ -55,7 +55,7 @@ def subset(small, big) -> bool:
 
 
 def _add_users(raw: dict) -> None:
-    """One home-server user per test destination, with the reply of the seed's example user."""
+    """One home-server user per test destination, with the reply of JunosE "L2TP Dial-Out"'s example user."""
     home = raw["radius"]["home"]
     template = next(u for u in home["users"] if u["name"].startswith(RD))
     for dest in DESTS.values():

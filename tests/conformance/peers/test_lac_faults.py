@@ -1,4 +1,4 @@
-"""issue 7 proof: the emulated peers take faults and hang-ups on command, and the real LNS copes.
+"""The emulated peers take faults and hang-ups on command, and the real LNS copes.
 
 The default dial-out lab (dlab.dialout_lab: lnsd with real FreeRADIUS, isdn-emu + lac-emu, cpe-emu)
 with short L2TP timers on lnsd (retransmit 1 s, capped at 2 s, 4 retransmissions, Hello after 4 s

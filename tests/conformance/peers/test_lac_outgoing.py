@@ -1,4 +1,4 @@
-"""issue 7 proof: a scripted LNS (the project's L2TP engine in the LNS role, dl-lns-script) places an
+"""A scripted LNS (the project's L2TP engine in the LNS role, dl-lns-script) places an
 outgoing call to lac-emu in its own namespace; lac-emu places it through isdn-emu, and each exchange
 behaviour yields the RFC 2661 result: OCCN, or CDN with the matching Result Code and Q.931 cause.
 
@@ -148,7 +148,7 @@ def test_cpe_faults(peers_lab):
 
 
 def test_cpe_dials_in_and_lac_tunnels_with_proxy_avps(peers_lab):
-    """Seed 003 "Sequence of Events on the LAC": a CPE dials lac-emu's number; lac-emu runs LCP and
+    """JunosE "Implementing L2TP" "Sequence of Events on the LAC": a CPE dials lac-emu's number; lac-emu runs LCP and
     CHAP with it, picks the LNS by domain and sends ICRQ/ICCN whose proxy LCP and proxy
     authentication AVPs carry what the CPE negotiated."""
     lns = peers_lab.start("lns-accept", "lns", [str(peers_lab.bin / "peers/lac/dl-lns-script"), "--accept",

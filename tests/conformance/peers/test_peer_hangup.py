@@ -1,4 +1,4 @@
-"""issue 7 proof: lac-emu hangs up a tunnelled incoming call on command (RFC 2661 §7.4.1 call, then
+"""lac-emu hangs up a tunnelled incoming call on command (RFC 2661 §7.4.1 call, then
 CDN towards the LNS with the Result Code and Q.931 Cause AVP the operator names, §4.4.2 / §4.4.10,
 and an ISDN RELEASE with the cause towards the client).
 

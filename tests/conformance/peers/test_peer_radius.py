@@ -1,6 +1,6 @@
-"""issue 7: the emulated peers with their own RADIUS servers (real FreeRADIUS, network namespaces).
+"""The emulated peers with their own RADIUS servers (real FreeRADIUS, network namespaces).
 
-lac-emu (seed 003 "Sequence of Events on the LAC"): a CPE dials lac-emu's number; after LCP and CHAP
+lac-emu (JunosE "Implementing L2TP" "Sequence of Events on the LAC"): a CPE dials lac-emu's number; after LCP and CHAP
 with it, lac-emu asks ITS RADIUS server (FreeRADIUS on `aaa`) with the client's CHAP response; the
 Access-Accept's RFC 2868 tunnel attributes name the LNS (a scripted LNS, dl-lns-script --accept), to
 which it sends ICRQ/ICCN with proxy LCP and proxy authentication. A user the server rejects, and a
@@ -45,7 +45,7 @@ TUNNEL_REPLY = [
 # A scripted LNS, lac-emu (+ isdn-emu, cpe-emu) and the LAC's FreeRADIUS server on one link.
 LAC_TOPOLOGY = {
     "name": "peer-radius",
-    "description": "scripted LNS, lac-emu with its own FreeRADIUS server (seed 003)",
+    "description": 'scripted LNS, lac-emu with its own FreeRADIUS server (JunosE "Implementing L2TP")',
     "hosts": {"lns": {}, "lac": {}, "aaa": {}},
     "links": [{"name": "core", "ends": {"lns": "198.51.100.1/24", "lac": "198.51.100.2/24",
                                         "aaa": "198.51.100.10/24"}}],

@@ -1,4 +1,4 @@
-"""issue 7 interop: xl2tpd (Debian, user space), a peer we did not write, acts as the LNS and places
+"""Interop: xl2tpd (Debian, user space), a peer we did not write, acts as the LNS and places
 an outgoing call to lac-emu through its control pipe (`o <lac-section> <number>`); OCRQ, OCRP and
 OCCN complete (lac-emu's events show the session established and the ISDN call connected)."""
 from __future__ import annotations

@@ -270,7 +270,7 @@ def test_hello_after_the_configured_idle_time(dut, peer):
 def test_vendor_avp_with_an_ietf_attribute_number_is_not_taken_for_the_ietf_one(peer):
     """A Broadband Forum AVP (Vendor ID 3561, Attribute 2, M clear) is not the IETF Protocol Version
     (Attribute 2 of Vendor 0): unrecognised and not mandatory, it is ignored (§4.1). Seen in the field:
-    xelerance/xl2tpd issue 163 ("protocol_version_avp: avp is incorrect size")."""
+    https://github.com/xelerance/xl2tpd/issues/163 ("protocol_version_avp: avp is incorrect size")."""
     m = peer.sccrq()
     m.add_avp(2, b"DEU.TEST.0001", mandatory=False, vendor_id=3561)
     peer.l2tp.send(m)
@@ -283,7 +283,7 @@ def test_vendor_avp_with_an_ietf_attribute_number_is_not_taken_for_the_ietf_one(
 @req("RFC2661.7.2.1-3", "RFC2661.5.7-1")
 def test_stopccn_whose_result_code_has_no_error_code_is_accepted(peer):
     """The Error Code of a Result Code AVP is optional (§4.4.2: Length 8 holds the Result Code only).
-    Seen in the field: xelerance/xl2tpd issues 90 and 130 ("avp is incorrect size. 8 < 10")."""
+    Seen in the field: https://github.com/xelerance/xl2tpd/issues/90 and https://github.com/xelerance/xl2tpd/issues/130 ("avp is incorrect size. 8 < 10")."""
     peer.establish()
     stop = P().L2TP.stopccn(assigned_tunnel_id=peer.tid, result=1)
     stop.set_avp(1, b"\x00\x01")  # Result Code 1, no Error Code: AVP Length 8

@@ -1,5 +1,5 @@
 // Injected clocks: every part of the daemon and the peers takes time from a Clock so that unit
-// tests run timers in virtual time (DESIGN.md §5 "Timers").
+// tests run timers in virtual time (docs/architecture.md "Timers registry").
 #pragma once
 
 #include <chrono>

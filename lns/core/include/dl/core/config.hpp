@@ -1,5 +1,5 @@
 // YAML configuration with validation errors that name the key path, the value and the rule broken
-// (DESIGN.md §5 "Configuration").
+// (docs/architecture.md "Configuration").
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Control API: newline-delimited JSON over a Unix-domain socket (mode 0600), one per daemon
-// (DESIGN.md §5 "Control API"). lnsctl, the peers' CLIs, the Python bindings and tests speak it.
+// (docs/architecture.md "Control API"). lnsctl, the peers' CLIs, the Python bindings and tests speak it.
 //
 // Wire format, one JSON object per line in each direction:
 //   request   {"id":1,"cmd":"show l2tp tunnel","args":{...}}        (id: any JSON value, echoed)

@@ -8,7 +8,7 @@
 
 namespace dl::core {
 
-/// Parses a duration with units (DESIGN.md §5 "Configuration": time values carry units).
+/// Parses a duration with units (docs/architecture.md "Configuration": time values carry units).
 /// Grammar: one or more `<number><unit>` terms, e.g. "30s", "500ms", "2m", "1h", "250us", "1m30s",
 /// "1.5s"; units ns, us (or µs), ms, s, m, h. Whitespace around the text is ignored. Only
 /// non-negative values that fit in int64 nanoseconds (~292 years) and whole nanoseconds.

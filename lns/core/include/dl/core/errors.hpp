@@ -6,7 +6,7 @@
 
 namespace dl::core {
 
-/// A configuration value that breaks a rule (DESIGN.md §5 "Configuration": the error names the key,
+/// A configuration value that breaks a rule (docs/architecture.md "Configuration": the error names the key,
 /// the value and the rule broken). what() is exactly `<path>: '<value>' <rule>`, e.g.
 ///   "dialout.targets[0].prefix: '10.10.0.0/33' is not an IPv4 prefix"
 ///   "trigger: '30' has no unit; write 30s"

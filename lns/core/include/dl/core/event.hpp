@@ -1,4 +1,4 @@
-// Structured events: every state transition is one Event (DESIGN.md §5 "Events"); they go to the
+// Structured events: every state transition is one Event (docs/architecture.md "Events"); they go to the
 // JSON-lines log and to control-API subscribers. Conformance tests assert on events, never on text logs.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Table-driven finite state machines (DESIGN.md §5 "State machines"; modelled on libosmocore's
+// Table-driven finite state machines (docs/architecture.md "FSM tables"; modelled on libosmocore's
 // osmo_fsm). Each FSM is an explicit table of {state, event} -> {next state, action, timer} over
 // `enum class` states and events with names. Light on templates: the table, lookup, timers and
 // events live in non-template FsmSpecBase / FsmBase (fsm.cpp); FsmSpec<> and Fsm<> only cast types.
@@ -26,7 +26,7 @@
 //   door.fsm.dispatch(DoorEvent::push, "button");  // not permitted in open: event + counter
 //
 // An instance that is born in a working state rather than idle (a dial-out session is born in
-// authenticating with its trigger timer running, seed 000 Table 74) is constructed in that state
+// authenticating with its trigger timer running, JunosE "L2TP Dial-Out" Table 74) is constructed in that state
 // and then start()ed: its state timer is armed and one creation event {from "", to the state} is
 // published, without a transition row:
 //

@@ -1,5 +1,5 @@
 // One queue of timers for a whole process: 100 000 sessions never own an OS timer or a thread each;
-// their timers are entries in a TimerQueue (DESIGN.md §5 "Timers").
+// their timers are entries in a TimerQueue (docs/architecture.md "Timers registry").
 #pragma once
 
 #include <chrono>

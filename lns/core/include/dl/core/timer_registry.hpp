@@ -1,4 +1,4 @@
-// The registry of named, configurable timers (DESIGN.md §5 "Timers").
+// The registry of named, configurable timers (docs/architecture.md "Timers registry").
 #pragma once
 
 #include <map>

@@ -1,4 +1,4 @@
-// The forwarding glue between the VRs' TUN devices and the sessions (issue 5 "Data plane"):
+// The forwarding glue between the VRs' TUN devices and the sessions:
 // TUN read batch → longest-prefix match → to_session(handle, packet); from_session(vr, packet) →
 // TUN write. Driven by fd readiness (poll_tun when tun_fd(vr) is readable), so it plugs into
 // Boost.Asio (posix::stream_descriptor::async_wait) or any poll loop. No threads, no allocation

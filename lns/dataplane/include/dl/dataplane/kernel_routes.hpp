@@ -1,5 +1,5 @@
 // Mirrors a virtual router's session routes into the kernel routing table of the LNS namespace,
-// pointing at the VR's TUN, so the home site reaches the remote sites (issue 5 "Data plane").
+// pointing at the VR's TUN, so the home site reaches the remote sites.
 #pragma once
 
 #include <cstdint>

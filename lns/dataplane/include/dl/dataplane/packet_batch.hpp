@@ -1,5 +1,5 @@
 // Fixed ring of packet buffers for batched TUN / UDP I/O: one allocation at construction, none on
-// the forwarding path (issue 5 "no per-packet allocation").
+// the forwarding path (no per-packet allocation).
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Per-virtual-router session route table: longest-prefix match IPv4 → session (issue 5 "Data plane").
+// Per-virtual-router session route table: longest-prefix match IPv4 → session.
 #pragma once
 
 #include <array>

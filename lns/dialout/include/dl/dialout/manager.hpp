@@ -1,5 +1,5 @@
-// The dial-out manager of the LNS (JunosE "L2TP Dial-Out", seeds 000/001/002: Tables 70-75, 77;
-// issue 6): trigger -> AAA -> outgoing call -> route verification, with the four levels of control
+// The dial-out manager of the LNS (JunosE "L2TP Dial-Out" Tables 70-75, "L2TP Dial-Out Process" and
+// "Broadband Access Configuration Guide" Table 77): trigger -> AAA -> outgoing call -> route verification, with the four levels of control
 // (chassis, virtual router, target, session) as explicit FSM tables (lns/core fsm.hpp).
 //
 // Sans-I/O: the manager takes trigger packets as bytes and upcalls from the daemon (AAA grant/deny,
@@ -36,7 +36,7 @@ struct DialOutDefinition;
 
 namespace dl::dialout {
 
-/// Operational state of the chassis (seed 000 Table 71).
+/// Operational state of the chassis (JunosE "L2TP Dial-Out" Table 71).
 enum class ChassisState : std::uint8_t { inService, initializationFailed };
 /// Operational state of a virtual router (Table 72).
 enum class VrState : std::uint8_t { inService, initPending, down };
@@ -51,7 +51,7 @@ std::string_view to_string(TargetState s) noexcept;
 std::string_view to_string(VrState s) noexcept;
 std::string_view to_string(ChassisState s) noexcept;
 
-/// Why AAA refused a dial-out session (seed 000 "Access-Accept Message", Table 75). Each is a
+/// Why AAA refused a dial-out session (JunosE "L2TP Dial-Out" "Access-Accept Message", Table 75). Each is a
 /// distinct failure counter ("failures by reason") and appears as the cause of the event.
 enum class DenyReason : std::uint8_t {
     access_reject,                   ///< RADIUS Access-Reject
@@ -66,7 +66,7 @@ enum class DenyReason : std::uint8_t {
 };
 std::string_view to_string(DenyReason r) noexcept;
 
-/// Session key (issue 6): (virtual router, target prefix, trigger destination). Text form, used as
+/// Session key: (virtual router, target prefix, trigger destination). Text form, used as
 /// the event id and in `session reset`: "default/10.10.0.0/16/10.10.1.1".
 struct SessionKey {
     std::string vr;
@@ -107,7 +107,7 @@ struct ChassisConfig {
     std::uint32_t trigger_buffer = 4;
     /// Bytes buffered per trigger at most (longer packets are discarded, counted).
     std::uint32_t trigger_max_bytes = 1600;
-    /// Pending sessions, when a connecting slot frees, go to dormant as the seed says (false), or
+    /// Pending sessions, when a connecting slot frees, go to dormant as JunosE "L2TP Dial-Out" says (false), or
     /// straight to authenticating with their buffered trigger (true).
     bool pending_to_authenticating = false;
 };
@@ -216,7 +216,7 @@ public:
     void call_closed(const SessionKey& key, std::string_view reason = {});
     /// PPP authentication installed the access route (Framed-Route prefixes and Framed-IP-Address as
     /// /32). The manager verifies that the trigger destination is forwarded over it: inService, else
-    /// failed (seed 000 "Route Installation").
+    /// failed (JunosE "L2TP Dial-Out" "Route Installation").
     void access_route_installed(const SessionKey& key, std::vector<core::Ipv4Prefix> prefixes);
 
     // ---- management ----
@@ -241,7 +241,7 @@ public:
     std::optional<core::Duration> session_inhibited_value(const SessionKey& key) const;
     std::size_t session_count() const noexcept;
     std::uint32_t connecting_sessions() const noexcept { return connecting_; }
-    /// Builds the Access-Request User-Name: `[RD/]{destination}@{domain}` (seed 000 "Access-Request
+    /// Builds the Access-Request User-Name: `[RD/]{destination}@{domain}` (JunosE "L2TP Dial-Out" "Access-Request
     /// Message"; example `0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt`).
     static std::string user_name(std::string_view route_distinguisher, core::Ipv4Address destination,
                                  std::string_view domain);

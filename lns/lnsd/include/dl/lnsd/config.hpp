@@ -34,7 +34,7 @@ struct PeerConfig {
     bool trusted = false;
 };
 
-/// How equal-preference endpoints are chosen for outgoing calls (issue 4 "Tunnel selection").
+/// How equal-preference endpoints are chosen for outgoing calls (JunosE "L2TP Dial-Out" Outgoing Call).
 enum class SelectionMode { round_robin, weighted };
 
 /// The whole daemon configuration.

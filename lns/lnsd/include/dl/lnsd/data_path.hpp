@@ -1,4 +1,4 @@
-// lnsd's L2TP data-message fast path (issue 5 "Data plane"): the data messages of established
+// lnsd's L2TP data-message fast path: the data messages of established
 // sessions (RFC 2661 §3.1) are parsed and framed here, in place, and sent in sendmmsg bursts on
 // the L2TP UDP socket; control messages (and data for sessions this path does not know) stay on
 // the engine's path. No heap allocation per packet after a session is added.

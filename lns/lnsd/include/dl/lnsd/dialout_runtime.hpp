@@ -18,7 +18,7 @@ namespace dl::lnsd {
 ///  - Configuration: `virtual-routers`, `ppp-profiles`, `incoming`, `dialout` of lnsd's root
 ///    (load_wiring_config, Manager::load): dl::core::ConfigError naming key, value and rule.
 ///  - A VR whose TUN cannot be opened (no CAP_NET_ADMIN, name in use…) is reported down to the
-///    manager (seed 000 Table 72 "down: its dial-out interface is down") with the reason in the
+///    manager (JunosE "L2TP Dial-Out" Table 72 "down: its dial-out interface is down") with the reason in the
 ///    event; kernel route errors are events `lnsd.route kernel-error`. Neither stops lnsd.
 class DialOutRuntime {
 public:

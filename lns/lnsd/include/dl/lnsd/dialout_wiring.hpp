@@ -1,4 +1,4 @@
-// lnsd dial-out wiring (issue 6, issue 5): the dial-out manager (lns/dialout) connected to the
+// lnsd dial-out wiring: the dial-out manager (lns/dialout) connected to the
 // RADIUS client (AAA port: dial-out Access-Request, PPP authentication of the CPE through the
 // virtual router's LNS RADIUS servers), to the Lns core (call port: place_outgoing_call, L2TP <->
 // PPP bridge), to one PPP Link per L2TP session (lns/ppp) and to the data plane (access routes,
@@ -58,7 +58,7 @@ struct RadiusServerConfig {
 };
 
 /// A virtual router (JunosE VR): its TUN, its RADIUS servers and NAS identity.
-///  - radius: the home (dial-out) servers: the dial-out Access-Request goes there (issue 6 AAA);
+///  - radius: the home (dial-out) servers: the dial-out Access-Request goes there (JunosE "L2TP Dial-Out" Access-Request);
 ///  - lns_radius: the LNS RADIUS servers authenticating the CPE / incoming-call users (PPP PAP/CHAP);
 ///    empty = the `radius` servers.
 struct VirtualRouterConfig {
@@ -92,7 +92,7 @@ struct PppProfileConfig {
     core::Duration keepalive = std::chrono::seconds(30);
 };
 
-/// LNS authentication mode for incoming calls (seeds 003/004, issue 5).
+/// LNS authentication mode for incoming calls (JunosE "Implementing L2TP" and Huawei "L2TP Session Establishment").
 enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory_chap };
 
 /// Everything the wiring reads from lnsd's YAML (besides `dialout:`, which Manager::load reads).
@@ -158,7 +158,7 @@ struct DataPlanePort {
     std::function<void(const std::string& vr, std::uint64_t session)> remove_session;
     /// Install / remove a dial-out route (a target's prefix) towards the VR's TUN in the kernel, so
     /// that packets for it reach the data plane as triggers; an error text makes the target down
-    /// (seed 000 Table 73 "cannot create the dial-out route").
+    /// (JunosE "L2TP Dial-Out" Table 73 "cannot create the dial-out route").
     std::function<std::optional<std::string>(const std::string& vr, core::Ipv4Prefix)> add_dialout_route;
     std::function<void(const std::string& vr, core::Ipv4Prefix)> remove_dialout_route;
     /// An IPv4 packet from a session's PPP link for the VR's TUN.
@@ -213,7 +213,7 @@ public:
     void to_session(std::uint64_t call, dataplane::Packet& packet);
 
     /// The dial-out interface (TUN) of `vr` went down / came up, as lnsd observes its link (IFF_UP).
-    /// Down: the VR -> down (seed 000 Table 72 "its dial-out interface is down"). Up: the VR's
+    /// Down: the VR -> down (JunosE "L2TP Dial-Out" Table 72 "its dial-out interface is down"). Up: the VR's
     /// dial-out routes are installed again (the kernel drops routes with the link): a target whose
     /// route now installs leaves down (Table 73 recovery), one whose route fails goes down; then the
     /// VR -> inService. Unknown VRs are ignored.

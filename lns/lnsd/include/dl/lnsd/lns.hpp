@@ -1,5 +1,5 @@
 // The LNS core of lnsd, sans-I/O: the RFC 2661 engines in LNS role, the four management levels of
-// JunosE (system, destination, tunnel, session; seed 003), tunnel selection for outgoing calls and
+// JunosE (system, destination, tunnel, session; JunosE "Implementing L2TP"), tunnel selection for outgoing calls and
 // the control-API commands. Datagrams in through receive(), out through the send callback; time
 // from a TimerQueue (AsioTimerDriver in lnsd, VirtualTimeLoop in tests).
 #pragma once
@@ -120,7 +120,7 @@ public:
     /// data message (RFC 2661 §3.1; Ns when sequencing, §5.9). False if the session is unknown.
     bool send_ppp(CallHandle c, std::span<const std::uint8_t> frame);
 
-    // ---- data fast path (data_path.hpp; issue 5) ----
+    // ---- data fast path (data_path.hpp) ----
     /// Data messages are sent with sendmmsg on `fd` (lnsd's L2TP UDP socket) instead of the Send
     /// callback, and received data messages of established sessions bypass the engine.
     void set_data_socket(int fd) noexcept;
@@ -139,7 +139,7 @@ public:
     void attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,
                              bool sequencing);
 
-    // ---- the four levels (seed 003) ----
+    // ---- the four levels (JunosE "Implementing L2TP") ----
     /// Closes every tunnel (StopCCN Result 1, §5.7) and session of the destination. Returns tunnels closed.
     std::size_t clear_destination(core::Ipv4Address a);
     /// Closes one tunnel (StopCCN) with all its sessions. Returns tunnels closed (all engines).

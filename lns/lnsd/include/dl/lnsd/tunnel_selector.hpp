@@ -1,4 +1,4 @@
-// Tunnel selection for outgoing calls (issue 4 "Tunnel selection"; RFC 2868 §3.1 Tunnel-Preference,
+// Tunnel selection for outgoing calls (JunosE "L2TP Dial-Out" Outgoing Call; RFC 2868 §3.1 Tunnel-Preference,
 // §3.7 Tunnel-Assignment-ID), as the JunosE LAC selects tunnels for incoming calls. Sans-I/O.
 #pragma once
 
@@ -35,7 +35,7 @@ struct TunnelEndpoint {
 /// Orders the tunnel definitions AAA returned into the sequence of endpoints to try:
 ///  1. by Tunnel-Preference ascending (absent = 0, the most preferred; RFC 2868 §3.8), ties by tag;
 ///  2. among equal preferences round-robin (a rotating start per preference group, so successive
-///     dial-outs take the endpoints in turn, issue 8) or weighted (fewest sessions first; equal
+///     dial-outs take the endpoints in turn) or weighted (fewest sessions first; equal
 ///     load: an endpoint with an open tunnel of the same Tunnel-Assignment-Id first, then by tag);
 ///  3. an endpoint marked failed within `dead_time` is left out (not retried until it expires).
 /// An open tunnel never overrides 1 or 2: Lns::try_next reuses the open tunnel to the endpoint

@@ -33,7 +33,7 @@
 
 namespace dl::cpe {
 
-/// Failure injection per site (issue 7): the CPE misbehaves on purpose.
+/// Failure injection per site: the CPE misbehaves on purpose.
 enum class Fault : std::uint8_t {
     none,
     wrong_password,  ///< authenticates with a wrong secret

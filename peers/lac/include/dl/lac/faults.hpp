@@ -1,5 +1,5 @@
-// lac-emu fault injection at the UDP edge (issue 7 "fault injection at run time: drop / delay /
-// duplicate / corrupt the next N control messages ... stop answering Hello"). Pure: no I/O, no
+// lac-emu fault injection at the UDP edge (at run time: drop / delay /
+// duplicate / corrupt the next N control messages ... stop answering Hello). Pure: no I/O, no
 // clock. The shell hands every L2TP datagram it is about to send to outgoing() and puts each
 // returned Emission on the wire `after` later (its TimerQueue, i.e. the injected clock), and asks
 // deliver() about every datagram it received before giving it to the engine.

@@ -12,7 +12,7 @@
 // Each call is an FSM (lns/core), entity "lac.call", id "<tunnel>/<session>", states idle,
 // wait-ocrp, dialing, alerting, connected, released.
 //
-// Incoming calls (§7.4.1, seed 003 "Sequence of Events on the LAC"): after LCP and PAP/CHAP with
+// Incoming calls (§7.4.1, JunosE "Implementing L2TP" "Sequence of Events on the LAC"): after LCP and PAP/CHAP with
 // the dialling client, the domain of the user name decides, from the local domain table or from the
 // LAC's own RADIUS server (Access-Request with the client's credentials; the Access-Accept's
 // RFC 2868 tunnel attributes name the LNS), whether and where the call is tunnelled.
@@ -42,12 +42,12 @@
 
 namespace dl::lac {
 
-/// lac-emu settings (issue 7 "Configurable").
+/// lac-emu settings.
 struct LacConfig {
     std::string number = "1701";   ///< our ISDN number (Calling party number of outgoing calls)
     std::uint16_t channels = 30;   ///< simultaneous calls (B-channels); OCRQ beyond: CDN 4, cause 34
     std::uint32_t bearer_capabilities = l2tp::kBearerDigital | l2tp::kBearerAnalog;
-    // Incoming calls (§7.4.1, seed 003 "Sequence of Events on the LAC"):
+    // Incoming calls (§7.4.1, JunosE "Implementing L2TP" "Sequence of Events on the LAC"):
     bool incoming = true;                        ///< answer calls to `number`
     std::string name = "lac";                    ///< our PPP name (CHAP Name of our challenges)
     ppp::engine::AuthPreference incoming_auth = ppp::engine::AuthPreference::chap;  ///< asked of the client

@@ -1,6 +1,6 @@
-// RADIUS for the emulated peers (issue 7): the `radius:` configuration section and the runtime
+// RADIUS for the emulated peers: the `radius:` configuration section and the runtime
 // (the project's RADIUS client, lns/radius, over its Boost.Asio UDP transport) that lac-emu uses for
-// its incoming-call decision (seed 003 "Sequence of Events on the LAC": "local database related to
+// its incoming-call decision (JunosE "Implementing L2TP" "Sequence of Events on the LAC": "local database related to
 // the domain name or RADIUS authentication") and cpe-emu for checking the LNS's PAP / CHAP response.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Link impairment rules (issue 8): drop, delay, duplicate or reorder the datagrams crossing a relay,
+// Link impairment rules: drop, delay, duplicate or reorder the datagrams crossing a relay,
 // chosen by what they carry (L2TP control message type, ZLB, RADIUS code, port, direction). The
 // engine is pure: datagrams and TimePoints in, scheduled datagrams out, so unit tests run it in
 // virtual time; UdpRelay (relay.hpp) drives it with real sockets and the SystemClock.

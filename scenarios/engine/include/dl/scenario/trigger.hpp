@@ -1,7 +1,7 @@
-// Trigger injector (issue 8): IPv4 packets crafted with libtins — UDP, ICMP echo, TCP SYN with the
+// Trigger injector: IPv4 packets crafted with libtins — UDP, ICMP echo, TCP SYN with the
 // chosen addresses, ports and payload — and malformed variants, sent from a lab host through a raw
 // socket the caller opened in that host's namespace. A packet for a dial-out route is what starts a
-// dial-out (seed Table 70, "trigger").
+// dial-out (JunosE "L2TP Dial-Out" Table 70, "trigger").
 #pragma once
 
 #include <cstdint>

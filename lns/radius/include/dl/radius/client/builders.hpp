@@ -1,5 +1,5 @@
-// Request builders and reply decoders of the LNS RADIUS client: dial-out Access-Request (DESIGN.md
-// §4 step 2), PPP authentication Access-Request (RFC 2865 §5.2/§5.3, RFC 2868), Accounting
+// Request builders and reply decoders of the LNS RADIUS client: dial-out Access-Request (docs/architecture.md
+// "Data flow of a dial-out" step 2), PPP authentication Access-Request (RFC 2865 §5.2/§5.3, RFC 2868), Accounting
 // Start/Interim-Update/Stop (RFC 2866, RFC 2867), dial-out tunnel definition and PPP authorisation
 // decoded from an Access-Accept with validation naming what is missing or wrong.
 #pragma once
@@ -24,7 +24,7 @@ struct NasInfo {
     std::string identifier;
 };
 
-/// Dial-out Access-Request (DESIGN.md §4 step 2; JunosE dial-out): User-Name, Service-Type
+/// Dial-out Access-Request (docs/architecture.md "Data flow of a dial-out" step 2; JunosE dial-out): User-Name, Service-Type
 /// Outbound (5), NAS-IP-Address, NAS-Identifier; no password. Identifier/Authenticator are set by
 /// Client::submit(). std::length_error if user_name exceeds 253 octets.
 Radius build_dialout_access_request(std::string_view user_name, const NasInfo& nas);
@@ -108,7 +108,7 @@ Radius build_accounting_on_off(AcctStatus status, std::string_view session_id, c
 /// decode_tagged_tunnels; server_endpoint is the LAC).
 using TunnelDefinition = radius::TaggedTunnel;
 
-/// What a dial-out Access-Accept defines (DESIGN.md §4 step 3; JunosE ERX VSAs 35-41).
+/// What a dial-out Access-Accept defines (docs/architecture.md "Data flow of a dial-out" step 3; JunosE ERX VSAs 35-41).
 struct DialOutDefinition {
     std::uint32_t service_type = 0;
     std::vector<TunnelDefinition> tunnels;  ///< by Tunnel-Preference (lowest first), then tag
