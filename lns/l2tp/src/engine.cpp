@@ -652,7 +652,10 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
             e_.publish("l2tp.tunnel", std::to_string(id_), "invalid-message", "no readable Assigned Session ID");
             return;
         }
-        if (e_.cfg_.send_queue != 0 && ch_.queued() >= e_.cfg_.send_queue) {
+        if (mt == MessageType::ICRQ && e_.cfg_.send_queue != 0 && ch_.queued() >= e_.cfg_.send_queue) {
+            // ICRQs only: an LNS answering a burst of OCRQs (a LAC's OCRP + OCCN each) queues two
+            // replies per call behind the LNS's window; dropping those after the channel has
+            // acknowledged them would lose the calls for good (the LNS never retransmits them).
             // The peer acknowledges none of our replies yet keeps asking: no session, no answer
             // (its own call timer clears its side), counted; the queue stays bounded.
             ++e_.stats_.send_queue_overflows;

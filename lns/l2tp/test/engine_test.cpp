@@ -1373,6 +1373,31 @@ TEST(EngineSessions, ManyCallsOnOneTunnelGetDistinctIds) {
     EXPECT_EQ(std::count(w.wire.begin(), w.wire.end(), std::string("LNS>LAC OCRQ")), 3000);
 }
 
+// req: L2TP.flood-limits
+TEST(EngineSessions, LacAnsweringABurstOfOcrqsQueuesPastTheSendQueueLimitAndLosesNoCall) {
+    // A LAC answers each OCRQ at once with OCRP + OCCN (RFC 2661 §7.5): two replies per call wait
+    // behind the LNS's receive window, so a burst of calls queues more than `send_queue` messages.
+    // That bound is for ICRQs (a peer that acknowledges nothing while it asks); an OCRQ must never be
+    // dropped after the channel acknowledged it, or the call is lost for good.
+    EngineConfig lac_cfg;
+    lac_cfg.send_queue = 16;
+    World w({}, lac_cfg);
+    w.lns.engine->open_tunnel(kLac);
+    w.loop.advance(1s);
+    constexpr int kCalls = 300;
+    for (int i = 0; i < kCalls; ++i) w.lns.engine->place_outgoing_call(kLac, call());
+    std::size_t answered = 0;
+    for (int step = 0; step < 60000 && w.lns.connects.size() < static_cast<std::size_t>(kCalls); ++step) {
+        w.loop.advance(1ms);
+        for (; answered < w.lac.ocrqs.size(); ++answered) {
+            ASSERT_TRUE(w.lac.engine->accept(w.lac.ocrqs[answered]));
+            ASSERT_TRUE(w.lac.engine->call_connected(w.lac.ocrqs[answered], 56000, kFramingSync));
+        }
+    }
+    EXPECT_EQ(w.lns.connects.size(), static_cast<std::size_t>(kCalls)) << "every OCRQ answered and connected";
+    EXPECT_EQ(w.lac.engine->stats().send_queue_overflows, 0u);
+}
+
 TEST(EngineSessions, TunnelFullAt65535Sessions) {
     // §5.4: Session ID 0 is the tunnel itself, so a tunnel carries at most 65 535 sessions; the
     // random allocation still finds the last free IDs (walk after the random probes miss).
