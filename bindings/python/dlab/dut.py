@@ -133,7 +133,10 @@ class Lnsd(Dut):
         cfg = ctx.run_dir / "lnsd.yaml"
         cfg.write_text(yaml.safe_dump({
             "local-address": ctx.address, "port": ctx.port, "hostname": "lnsd-dut", "receive-window": 8,
-            "peers": [{"address": ctx.secret_peer, "secret": ctx.secret, "hide-avps": True}],
+            # Both of the suite's peers are listed: lnsd refuses unlisted LACs by default (docs/lnsd.md
+            # "Safe defaults"); the open peer authenticates no tunnel.
+            "peers": [{"address": ctx.secret_peer, "secret": ctx.secret, "hide-avps": True},
+                      {"address": ctx.open_peer}],
             "timers": {"hello": f"{ctx.hello}s", "retransmit": f"{ctx.retransmit}s", "tunnel-hold": "2s"},
             "shutdown-wait": "1s"}))
         self._spawn(ctx, "lnsd", [str(BUILD / "lns" / "lnsd" / "lnsd"), "--config", str(cfg),
