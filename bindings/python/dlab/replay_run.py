@@ -66,6 +66,7 @@ DEFAULT_RULES: dict[str, str] = {
     "RADIUS:CHAP-Challenge": "random (RFC 2865 §5.40)",
     "RADIUS:Acct-Session-Id": "chosen by the NAS (RFC 2866 §5.5)",
     "RADIUS:NAS-Port": "chosen by the NAS (RFC 2865 §5.5)",
+    "RADIUS:NAS-Port-Id": "chosen by the NAS, e.g. from its own Tunnel and Session IDs (RFC 2869 §5.17)",
     "RADIUS:NAS-IP-Address": "the lab's addresses (RFC 2865 §5.4)",
     "RADIUS:NAS-Identifier": "the implementation's own name (RFC 2865 §5.32)",
     "RADIUS:Acct-Tunnel-Connection": "holds the Tunnel and Session IDs each implementation chose (RFC 2867 §4.1)",
@@ -354,10 +355,21 @@ def compare_radius(captured, dut, rules: dict[str, str]) -> list[Difference]:
 def compare_radius_requests(captured: list, dut: list, rules: dict[str, str]) -> list[Item]:
     """The DUT's RADIUS requests (Radius objects, in order) against the captured ones of the side it
     plays, paired in order per Code: matched / differed / missing, the DUT's unpaired ones extra."""
+    def kind(r):  # Accounting-Requests pair by Acct-Status-Type too (RFC 2866 §5.1): Start with Start
+        status = next((a.typed for a in r.attributes if a.name == "Acct-Status-Type"), None)
+        return (r.code, status)
+
     items = []
     left = list(dut)
+    if not any(kind(m.packet)[1] in (7, 8) for m in captured):
+        # Accounting-On / -Off (RFC 2866 §5.1 values 7, 8) speak for the whole NAS at its start and
+        # clean stop, not for the call: a capture of one call rarely holds them.
+        nas = [r for r in left if kind(r)[1] in (7, 8)]
+        left = [r for r in left if kind(r)[1] not in (7, 8)]
+        items += [Item("skipped", "RADIUS Accounting-Request (Accounting-On/Off)", None,
+                       reason="the NAS's own start / stop, not part of the captured call") for _ in nas]
     for m in captured:
-        i = next((k for k, r in enumerate(left) if r.code == m.packet.code), None)
+        i = next((k for k, r in enumerate(left) if kind(r) == kind(m.packet)), None)
         if i is None:
             items.append(Item("missing", f"RADIUS {m.name}", m.index, reason="the DUT sent no such request"))
             continue
@@ -849,7 +861,10 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             vr["lns-radius"] = {"authentication": [srv]}
             if "accounting" in vr.get("radius", {}):
                 vr["radius"] = dict(vr["radius"], accounting=[srv])
-        cfg["peers"] = [{"address": LAB_LAC, "secret": secret or "", "hide-avps": bool(how["hide_avps"] and secret)}]
+        # The replaying LAC stands in for the captured one, whose proxy authentication the captured
+        # LNS believed: `trusted` (lnsd renegotiates with untrusted LACs, docs/lnsd.md "Safe defaults").
+        cfg["peers"] = [{"address": LAB_LAC, "secret": secret or "", "hide-avps": bool(how["hide_avps"] and secret),
+                         "trusted": how["mode"] in ("proxy", "mandatory-chap")}]
         cfg["shutdown-wait"] = "1s"
         cfg["incoming"] = {"virtual-router": vr["name"], "profile": "isdn",
                            "authentication": how["authentication"], "mode": how["mode"]}
