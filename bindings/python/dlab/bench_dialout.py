@@ -134,6 +134,9 @@ def configure_daemons(sites: list[Site], lacs: int, window: int | None, zlb_ack:
         c["isdn2"] = c["lac2"] = c["cpe2"] = None
         d = c["lnsd"]["dialout"]
         d["max-connecting-sessions"] = n + 10
+        # The burst is the measurement: lift the dial-out limits (docs/reliability.md) above N.
+        d["max-sessions-per-target"] = d["max-sessions-per-virtual-router"] = n + 10
+        d["trigger-rate"] = d["trigger-burst"] = n + 10
         if window:
             c["lac"]["receive_window"] = window
             c["lnsd"]["receive-window"] = window

@@ -152,25 +152,74 @@ public:
 
 // ---- Target (Table 73) ------------------------------------------------------------------------
 
-enum class TargetEvent : std::uint8_t { resources_exhausted, route_create_failed, resources_available };
+enum class TargetEvent : std::uint8_t {
+    resources_exhausted, route_create_failed, resources_available, session_cap_reached, trigger_budget_exhausted,
+    sessions_below_cap, timer_expiry
+};
+
+/// Why a target is inhibited: the operator's / daemon's condition (target_condition) or one of the
+/// manager's own limits, which it lifts by itself.
+enum class InhibitCause : std::uint8_t { none, condition, session_cap, trigger_budget };
 
 class Target {
 public:
     using Spec = core::FsmSpec<Target, TargetState, TargetEvent>;
+    using Step = Spec::Step;
+    using S = TargetState;
+    using E = TargetEvent;
+    // Table 73: inhibited = "cannot obtain sufficient resources to handle triggers"; it "returns to
+    // inService when resources are available". The resources are the session caps (per target,
+    // per virtual router) and the trigger budget (ChassisConfig).
     static const Spec& spec() {
         static const Spec s{
             "dialout.target",
             {kTargetStates[0], kTargetStates[1], kTargetStates[2]},
-            {"resources-exhausted", "route-create-failed", "resources-available"},
-            {{TargetState::inService, TargetEvent::resources_exhausted, TargetState::inhibited},
-             {TargetState::inService, TargetEvent::route_create_failed, TargetState::down},
-             {TargetState::inhibited, TargetEvent::route_create_failed, TargetState::down},
-             {TargetState::inhibited, TargetEvent::resources_available, TargetState::inService},
-             {TargetState::down, TargetEvent::resources_available, TargetState::inService}}};
+            {"resources-exhausted", "route-create-failed", "resources-available", "session-cap-reached",
+             "trigger-budget-exhausted", "sessions-below-cap", "timer-expiry"},
+            {{S::inService, E::resources_exhausted, S::inhibited, &because<InhibitCause::condition>},
+             {S::inService, E::route_create_failed, S::down, &because<InhibitCause::none>},
+             {S::inhibited, E::route_create_failed, S::down, &because<InhibitCause::none>},
+             {S::inhibited, E::resources_available, S::inService, &because<InhibitCause::none>},
+             {S::down, E::resources_available, S::inService, &because<InhibitCause::none>},
+             // The manager's limits: one transition each way, never one per trigger.
+             {S::inService, E::session_cap_reached, S::inhibited, &because<InhibitCause::session_cap>},
+             {S::inService, E::trigger_budget_exhausted, S::inhibited, &budget_exhausted},
+             {S::inhibited, E::sessions_below_cap, S::inService, &because<InhibitCause::none>},
+             {S::inhibited, E::timer_expiry, S::inService, &budget_refilled}},
+            E::timer_expiry};
         return s;
     }
-    Target(TargetConfig c, VirtualRouter& v, core::FsmEnv env)
-        : cfg(std::move(c)), vr(v), fsm(spec(), env, *this, cfg.vr + "/" + cfg.prefix.to_string(), TargetState::inService) {}
+    Target(TargetConfig c, VirtualRouter& v, Manager& mgr, core::FsmEnv env)
+        : cfg(std::move(c)), vr(v), m(mgr),
+          fsm(spec(), env, *this, cfg.vr + "/" + cfg.prefix.to_string(), TargetState::inService) {}
+
+    template <InhibitCause C>
+    static void because(Target& t, Step&) { t.inhibit_cause = C; }
+    // The "trigger-refill" timer runs until the bucket is full again.
+    static void budget_exhausted(Target& t, Step& st) {
+        t.inhibit_cause = InhibitCause::trigger_budget;
+        const auto& c = t.m.config_;
+        const double missing = std::max(0.0, double(c.trigger_burst) - t.tokens);
+        st.arm("trigger-refill", std::chrono::ceil<Duration>(std::chrono::duration<double>(missing / c.trigger_rate)));
+    }
+    // Budget refilled; if a session cap was reached meanwhile the target stays inhibited for it.
+    static void budget_refilled(Target& t, Step& st) {
+        t.refill(t.m.timers_.now());
+        if (t.m.over_session_cap(t)) {
+            st.next = S::inhibited;
+            st.no_timer();
+            t.inhibit_cause = InhibitCause::session_cap;
+            return;
+        }
+        t.inhibit_cause = InhibitCause::none;
+    }
+    /// Token bucket: adds rate x elapsed, up to the burst.
+    void refill(core::TimePoint now) {
+        const auto& c = m.config_;
+        const double elapsed = std::chrono::duration<double>(now - refilled).count();
+        tokens = std::min(double(c.trigger_burst), tokens + elapsed * c.trigger_rate);
+        refilled = now;
+    }
 
     static std::uint64_t route_key(Ipv4Prefix p) { return (std::uint64_t(p.length) << 32) | p.network().address.value; }
     /// Session whose access route covers `a`, longest prefix first (33 lookups, not a scan).
@@ -186,7 +235,11 @@ public:
 
     TargetConfig cfg;
     VirtualRouter& vr;
+    Manager& m;
     Counters counters;
+    InhibitCause inhibit_cause = InhibitCause::none;
+    double tokens = 0;              ///< trigger budget (set to the burst when added)
+    core::TimePoint refilled{};     ///< last refill()
     std::multimap<std::uint64_t, Session*> access_routes;  ///< of sessions in inService
     std::map<std::uint32_t, std::unique_ptr<Session>> sessions;
     core::Fsm<Target, TargetState, TargetEvent> fsm;
@@ -235,6 +288,7 @@ public:
     void begin(std::string_view cause) {
         if (fsm.state() == S::pending) {
             m.pending_queue_.push_back(key);
+            ++m.pending_;
             fsm.start(E::trigger, cause);
             return;
         }
@@ -388,8 +442,10 @@ public:
             Target* tg = mgr.find_target(k.vr, k.target);
             if (!tg) return;
             auto it = tg->sessions.find(k.destination.value);
-            if (it != tg->sessions.end() && it->second.get() == self && self->fsm.state() == S::dormant)
+            if (it != tg->sessions.end() && it->second.get() == self && self->fsm.state() == S::dormant) {
                 tg->sessions.erase(it);
+                mgr.sessions_ended(tg->vr);
+            }
         });
     }
 
@@ -515,8 +571,7 @@ Manager::Manager(core::EventBus& bus, core::TimerQueue& timers, core::TimerRegis
     : bus_(bus), timers_(timers), registry_(registry), ports_(std::move(ports)), config_(config),
       drain_timer_(timers) {
     core::register_well_known_timers(registry_);
-    if (config_.max_connecting_sessions == 0)
-        throw core::ConfigError("dialout.max-connecting-sessions", "0", "must be at least 1");
+    validate_chassis_config(config_);
     chassis_ = std::make_unique<Chassis>(core::FsmEnv{&bus_, &timers_, &registry_});
 }
 
@@ -649,8 +704,10 @@ void Manager::add_target(const TargetConfig& t) {
     require_chassis("target add");
     validate_target(t, "dialout.targets");
     VirtualRouter& vr = vr_or_create(t.vr);
-    vr.targets.emplace(VirtualRouter::order(t.prefix),
-                       std::make_unique<Target>(t, vr, core::FsmEnv{&bus_, &timers_, &registry_}));
+    auto nt = std::make_unique<Target>(t, vr, *this, core::FsmEnv{&bus_, &timers_, &registry_});
+    nt->tokens = config_.trigger_burst;
+    nt->refilled = timers_.now();
+    vr.targets.emplace(VirtualRouter::order(t.prefix), std::move(nt));
     core::Event ev;
     ev.entity = "dialout.target";
     ev.id = t.vr + "/" + t.prefix.to_string();
@@ -672,9 +729,12 @@ void Manager::remove_target(std::string_view vr, Ipv4Prefix prefix) {
             --connecting_;
             defer([this] { promote_pending(); });
         }
+        if (s->fsm.state() == SessionState::pending) --pending_;
     }
     const std::string id = t->fsm.id();
+    const bool had_sessions = !t->sessions.empty();
     v->targets.erase(VirtualRouter::order(prefix));
+    if (had_sessions) sessions_ended(*v);
     core::Event ev;
     ev.entity = "dialout.target";
     ev.id = id;
@@ -698,11 +758,26 @@ void Manager::set_timer(std::string_view name, Duration d) {
     registry_.set(name, d, fmt::format("dialout.timers.{}", name));
 }
 
+void Manager::validate_chassis_config(const ChassisConfig& c) {
+    auto at_least_1 = [](std::string_view key, std::uint32_t v) {
+        if (v == 0) throw core::ConfigError(fmt::format("dialout.{}", key), "0", "must be at least 1");
+    };
+    at_least_1("max-connecting-sessions", c.max_connecting_sessions);
+    at_least_1("max-sessions-per-target", c.max_sessions_per_target);
+    at_least_1("max-sessions-per-virtual-router", c.max_sessions_per_virtual_router);
+    at_least_1("trigger-rate", c.trigger_rate);
+    at_least_1("trigger-burst", c.trigger_burst);
+    at_least_1("max-pending-sessions", c.max_pending_sessions);
+    if (c.max_sessions_per_target > c.max_sessions_per_virtual_router)
+        throw core::ConfigError("dialout.max-sessions-per-target", std::to_string(c.max_sessions_per_target),
+                                fmt::format("must not exceed max-sessions-per-virtual-router ({})",
+                                            c.max_sessions_per_virtual_router));
+}
+
 void Manager::set_chassis_config(const ChassisConfig& c) {
     Guard g(*this);
     require_chassis("chassis configuration");
-    if (c.max_connecting_sessions == 0)
-        throw core::ConfigError("dialout.max-connecting-sessions", "0", "must be at least 1");
+    validate_chassis_config(c);
     config_ = c;
     defer([this] { promote_pending(); });
 }
@@ -713,7 +788,8 @@ void Manager::load(const core::ConfigNode& node) {
     if (!node.defined()) return;
     node.require_map();
     node.allow_keys({"timers", "max-connecting-sessions", "trigger-buffer", "trigger-max-bytes",
-                     "pending-to-authenticating", "profiles", "targets"});
+                     "pending-to-authenticating", "max-sessions-per-target", "max-sessions-per-virtual-router",
+                     "trigger-rate", "trigger-burst", "max-pending-sessions", "profiles", "targets"});
     core::TimerRegistry timers = registry_;
     if (node.has("timers")) {
         const auto tn = node["timers"];
@@ -728,6 +804,18 @@ void Manager::load(const core::ConfigNode& node) {
     c.trigger_max_bytes =
         static_cast<std::uint32_t>(node.get_int("trigger-max-bytes", c.trigger_max_bytes, 20, 65535));
     c.pending_to_authenticating = node.get_bool("pending-to-authenticating", c.pending_to_authenticating);
+    auto u32 = [&](const char* key, std::uint32_t v) {
+        return static_cast<std::uint32_t>(node.get_int(key, v, 1, 1'000'000));
+    };
+    c.max_sessions_per_target = u32("max-sessions-per-target", c.max_sessions_per_target);
+    c.max_sessions_per_virtual_router = u32("max-sessions-per-virtual-router", c.max_sessions_per_virtual_router);
+    c.trigger_rate = u32("trigger-rate", c.trigger_rate);
+    c.trigger_burst = u32("trigger-burst", c.trigger_burst);
+    c.max_pending_sessions = u32("max-pending-sessions", c.max_pending_sessions);
+    if (c.max_sessions_per_target > c.max_sessions_per_virtual_router)
+        node.at(node.has("max-sessions-per-target") ? "max-sessions-per-target" : "max-sessions-per-virtual-router")
+            .fail(fmt::format("max-sessions-per-target ({}) must not exceed max-sessions-per-virtual-router ({})",
+                              c.max_sessions_per_target, c.max_sessions_per_virtual_router));
 
     auto saved_profiles = profiles_;
     std::vector<TargetConfig> targets;
@@ -827,6 +915,10 @@ void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCon
 }
 
 void Manager::session_left_or_entered(Session&, SessionState from, SessionState to) {
+    if ((from == SessionState::pending) != (to == SessionState::pending)) {
+        if (to == SessionState::pending) ++pending_;
+        else --pending_;
+    }
     const bool a = is_connecting(from), b = is_connecting(to);
     if (a == b) return;
     if (b) {
@@ -849,6 +941,26 @@ void Manager::promote_pending() {
         if (!config_.pending_to_authenticating) ++moved;  // to dormant: occupies no slot
         s->fsm.dispatch(SessionEvent::slot_available, "connecting sessions below the maximum");
     }
+}
+
+std::size_t Manager::vr_sessions(const VirtualRouter& vr) {
+    std::size_t n = 0;
+    for (const auto& [k, t] : vr.targets) n += t->sessions.size();
+    return n;
+}
+
+bool Manager::over_session_cap(const Target& t) const {
+    return t.sessions.size() >= config_.max_sessions_per_target ||
+           vr_sessions(t.vr) >= config_.max_sessions_per_virtual_router;
+}
+
+void Manager::sessions_ended(VirtualRouter& vr) {
+    for (auto& [k, t] : vr.targets)
+        if (t->fsm.state() == TargetState::inhibited && t->inhibit_cause == InhibitCause::session_cap &&
+            !over_session_cap(*t))
+            t->fsm.dispatch(TargetEvent::sessions_below_cap,
+                            fmt::format("{} sessions, {} in the virtual router: below the caps", t->sessions.size(),
+                                        vr_sessions(vr)));
 }
 
 void Manager::count_failure(Target& t, std::string_view reason) {
@@ -901,6 +1013,37 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
     if (t->fsm.state() != TargetState::inService && !(s && s->fsm.state() == SessionState::inService)) {
         discard_all(fmt::format("target-{}", to_string(t->fsm.state())));
         return TriggerOutcome::target_not_in_service;
+    }
+    // Table 73 inhibited, driven by the limits: the trigger that finds a cap reached or the budget
+    // empty makes the one transition; the triggers after it are discarded as target-inhibited above.
+    if (!s || s->fsm.state() != SessionState::inService) {
+        if (!s && over_session_cap(*t)) {
+            discard_all("session-cap");
+            t->fsm.dispatch(TargetEvent::session_cap_reached,
+                            fmt::format("{} sessions (max-sessions-per-target {}), {} in the virtual router "
+                                        "(max-sessions-per-virtual-router {})",
+                                        t->sessions.size(), config_.max_sessions_per_target, vr_sessions(*vr),
+                                        config_.max_sessions_per_virtual_router));
+            return TriggerOutcome::target_not_in_service;
+        }
+        t->refill(timers_.now());
+        if (t->tokens < 1.0) {
+            discard_all("trigger-rate");
+            t->fsm.dispatch(TargetEvent::trigger_budget_exhausted,
+                            fmt::format("trigger budget empty (trigger-rate {}/s, trigger-burst {})",
+                                        config_.trigger_rate, config_.trigger_burst));
+            return TriggerOutcome::target_not_in_service;
+        }
+        t->tokens -= 1.0;
+        // Table 77 pending, bounded: a trigger that would make one more session pending is discarded.
+        const bool would_pend = connecting_ >= config_.max_connecting_sessions &&
+                                (!s || s->fsm.state() == SessionState::dormant ||
+                                 s->fsm.state() == SessionState::postInhibited);
+        if (would_pend && pending_ >= config_.max_pending_sessions) {
+            if (s) ++s->discarded;
+            discard_all("pending-full");
+            return TriggerOutcome::discarded;
+        }
     }
     const bool created = !s;
     if (created) {
@@ -1181,9 +1324,14 @@ nlohmann::json Manager::show_chassis() const {
                           {"dormant", core::format_duration(registry_.get("dormant"))}}},
                         {"max_connecting_sessions", config_.max_connecting_sessions},
                         {"connecting_sessions", connecting_},
-                        {"pending_sessions", pending_queue_.size()},
+                        {"pending_sessions", pending_},
                         {"trigger_buffer", config_.trigger_buffer},
                         {"pending_to_authenticating", config_.pending_to_authenticating},
+                        {"max_pending_sessions", config_.max_pending_sessions},
+                        {"max_sessions_per_target", config_.max_sessions_per_target},
+                        {"max_sessions_per_virtual_router", config_.max_sessions_per_virtual_router},
+                        {"trigger_rate", config_.trigger_rate},
+                        {"trigger_burst", config_.trigger_burst},
                         {"virtual_routers", vrs_.size()},
                         {"sessions", session_count()},
                         {"not_triggers", not_triggers_},

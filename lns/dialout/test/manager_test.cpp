@@ -729,6 +729,143 @@ TEST(DialOutTarget, InhibitedAndDownDiscardTriggersButSpareRunningSessions) {
                  DialOutError);
 }
 
+// ---- target inhibited by the limits (Table 73, driven by the caps and the trigger budget) -------
+
+TEST(DialOutTargetLimits, SessionCapInhibitsOnceAndRecoversWhenASessionIsDeleted) {
+    ChassisConfig c;
+    c.max_sessions_per_target = 2;
+    World w(c);
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    const auto net = P("10.10.0.0/16");
+    EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);
+    // A trigger flood to new destinations: one transition, no session, every trigger counted.
+    for (int i = 0; i < 100; ++i) {
+        const std::string d = "10.10.3." + std::to_string(i);
+        EXPECT_EQ(w.trig(d.c_str()), TriggerOutcome::target_not_in_service);
+    }
+    EXPECT_EQ(w.m.session_count(), 2u);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    EXPECT_EQ(w.authorized.size(), 2u);
+    // Deleting a session (reset -> dormant, dormant timer expiry) frees the resource.
+    w.at(10s);
+    w.m.session_reset(k1);
+    w.at(309s);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    w.at(310s);
+    EXPECT_EQ(w.m.session_count(), 1u);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inService);
+    EXPECT_EQ(w.trig("10.10.4.4"), TriggerOutcome::buffered);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on session-cap-reached (cause=2 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 4000))\n"
+              "+310.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=1 sessions, 1 in the virtual router: below the caps)\n");
+    const auto t = w.m.show_targets()[0]["counters"]["discarded_by"];
+    EXPECT_EQ(t["session-cap"], 1);
+    EXPECT_EQ(t["target-inhibited"], 99);
+    EXPECT_EQ(w.m.show_chassis()["counters"]["discarded_by"]["session-cap"], 1);
+}
+
+TEST(DialOutTargetLimits, VirtualRouterCapInhibitsEveryTargetThatNeedsASession) {
+    ChassisConfig c;
+    c.max_sessions_per_target = 2;
+    c.max_sessions_per_virtual_router = 2;
+    World w(c);
+    w.m.add_target({"default", P("172.16.0.0/12"), "b.example", "dialout-default", ""});
+    w.m.add_target({"vr2", P("172.16.0.0/12"), "c.example", "dialout-default", ""});
+    w.m.vr_operational("vr2", true);
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.trig("172.16.1.1"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.trig("172.16.2.2"), TriggerOutcome::target_not_in_service);
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::target_not_in_service);
+    EXPECT_EQ(w.trig("172.16.2.2", "vr2"), TriggerOutcome::buffered);  // another virtual router
+    w.m.session_reset(k1);
+    w.at(300s);  // k1 deleted: both targets of the router recover
+    EXPECT_EQ(w.m.target_state("default", P("10.10.0.0/16")), TargetState::inService);
+    EXPECT_EQ(w.m.target_state("default", P("172.16.0.0/12")), TargetState::inService);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/172.16.0.0/12: inService -> inhibited on session-cap-reached (cause=1 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 2))\n"
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on session-cap-reached (cause=1 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 2))\n"
+              "+300.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=0 sessions, 1 in the virtual router: below the caps)\n"
+              "+300.000000s dialout.target default/172.16.0.0/12: inhibited -> inService on sessions-below-cap (cause=1 sessions, 1 in the virtual router: below the caps)\n");
+}
+
+TEST(DialOutTargetLimits, TriggerBudgetInhibitsOnceAndRefillTimerRestoresInService) {
+    ChassisConfig c;
+    c.trigger_rate = 10;  // per second
+    c.trigger_burst = 5;
+    World w(c);
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    const auto net = P("10.10.0.0/16");
+    for (int i = 0; i < 5; ++i) {
+        const std::string d = "10.10.1." + std::to_string(i);
+        EXPECT_EQ(w.trig(d.c_str()), TriggerOutcome::buffered);
+    }
+    for (int i = 0; i < 1000; ++i) EXPECT_EQ(w.trig("10.10.1.0"), TriggerOutcome::target_not_in_service);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    // A session already inService keeps forwarding: forwarded triggers take no token.
+    // Empty bucket refills to the burst in 5 / 10 s = 500 ms.
+    w.at(499ms);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    w.at(500ms);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inService);
+    EXPECT_EQ(w.trig("10.10.1.9"), TriggerOutcome::buffered);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on trigger-budget-exhausted (cause=trigger budget empty (trigger-rate 10/s, trigger-burst 5)) [timer trigger-refill=500ms]\n"
+              "+0.500000s dialout.target default/10.10.0.0/16: inhibited -> inService on timer-expiry (cause=trigger-refill expired)\n");
+    const auto t = w.m.show_targets()[0]["counters"];
+    EXPECT_EQ(t["discarded_by"]["trigger-rate"], 1);
+    EXPECT_EQ(t["discarded_by"]["target-inhibited"], 999);
+    EXPECT_EQ(t["triggers_received"], 1006);
+}
+
+TEST(DialOutTargetLimits, ForwardedTriggersTakeNoTokenAndRefillStaysInhibitedAtTheSessionCap) {
+    ChassisConfig c;
+    c.trigger_rate = 1;
+    c.trigger_burst = 2;
+    c.max_sessions_per_target = 2;
+    World w(c);
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    const auto net = P("10.10.0.0/16");
+    w.trig("10.10.1.1");
+    w.m.grant(k1, good_definition());
+    w.m.access_route_installed(k1, {P("10.10.1.1/32")});
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::forwarded);
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);             // second token
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::target_not_in_service);  // budget empty
+    EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::forwarded);              // inService session spared
+    w.at(2s);  // refilled, but two sessions = the cap: stays inhibited, now for the sessions
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    w.m.session_reset(K("default", "10.10.0.0/16", "10.10.2.2"));
+    w.at(302s);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inService);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on trigger-budget-exhausted (cause=trigger budget empty (trigger-rate 1/s, trigger-burst 2)) [timer trigger-refill=2s]\n"
+              "+2.000000s dialout.target default/10.10.0.0/16: inhibited -> inhibited on timer-expiry (cause=trigger-refill expired)\n"
+              "+302.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=1 sessions, 1 in the virtual router: below the caps)\n");
+}
+
+TEST(DialOutPending, PendingSessionsBoundedAndDiscardsCounted) {
+    ChassisConfig c;
+    c.max_connecting_sessions = 1;
+    c.max_pending_sessions = 2;
+    World w(c);
+    EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::buffered);  // authenticating
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);  // pending
+    EXPECT_EQ(w.trig("10.10.3.3"), TriggerOutcome::buffered);  // pending
+    for (int i = 0; i < 20; ++i) {
+        const std::string d = "10.10.4." + std::to_string(i);
+        EXPECT_EQ(w.trig(d.c_str()), TriggerOutcome::discarded);
+    }
+    EXPECT_EQ(w.m.session_count(), 3u);
+    EXPECT_EQ(w.m.show_chassis()["pending_sessions"], 2);
+    EXPECT_EQ(w.m.show_chassis()["counters"]["discarded_by"]["pending-full"], 20);
+    EXPECT_EQ(w.state("10.10.4.0"), std::nullopt);
+    w.m.deny(k1, DenyReason::access_reject);  // the slot frees: one pending session leaves pending
+    EXPECT_EQ(w.m.show_chassis()["pending_sessions"], 1);
+    EXPECT_EQ(w.state("10.10.2.2"), SessionState::dormant);
+}
+
 // ---- chassis initializationFailed (Table 71) ---------------------------------------------------
 
 TEST(DialOutChassis, InitializationFailedRefusesConfigurationAndDialling) {
@@ -770,6 +907,11 @@ timers: {trigger: 20s, dormant: 10m}
 max-connecting-sessions: 7
 trigger-buffer: 3
 pending-to-authenticating: true
+max-sessions-per-target: 50
+max-sessions-per-virtual-router: 60
+trigger-rate: 20
+trigger-burst: 40
+max-pending-sessions: 9
 profiles:
   isdn: {mru: 1492, authentication: pap-chap, keepalive: 10s, ipcp-dns: true}
   plain:
@@ -782,6 +924,11 @@ targets:
     EXPECT_EQ(m.chassis_config().max_connecting_sessions, 7u);
     EXPECT_EQ(m.chassis_config().trigger_buffer, 3u);
     EXPECT_TRUE(m.chassis_config().pending_to_authenticating);
+    EXPECT_EQ(m.chassis_config().max_sessions_per_target, 50u);
+    EXPECT_EQ(m.chassis_config().max_sessions_per_virtual_router, 60u);
+    EXPECT_EQ(m.chassis_config().trigger_rate, 20u);
+    EXPECT_EQ(m.chassis_config().trigger_burst, 40u);
+    EXPECT_EQ(m.chassis_config().max_pending_sessions, 9u);
     const auto t = m.show_targets();
     ASSERT_EQ(t.size(), 2u);
     EXPECT_EQ(t[0]["route_distinguisher"], "0.0.0.0:65000");
@@ -799,6 +946,13 @@ TEST(DialOutConfig, ErrorsNameKeyValueAndRule) {
          "targets[1].prefix: '10.10.0.0/16' duplicates the target default/10.10.0.0/16"},
         {"targets: [{prefix: 10.10.0.0/16, domain: '', profile: p}]", "targets[0].domain: must not be empty"},
         {"max-connecting-sessions: 0", "max-connecting-sessions: '0' is out of range [1..1000000]"},
+        {"max-sessions-per-target: 0", "max-sessions-per-target: '0' is out of range [1..1000000]"},
+        {"max-sessions-per-virtual-router: 0", "max-sessions-per-virtual-router: '0' is out of range [1..1000000]"},
+        {"trigger-rate: 0", "trigger-rate: '0' is out of range [1..1000000]"},
+        {"trigger-burst: 0", "trigger-burst: '0' is out of range [1..1000000]"},
+        {"max-pending-sessions: 0", "max-pending-sessions: '0' is out of range [1..1000000]"},
+        {"{max-sessions-per-target: 10, max-sessions-per-virtual-router: 5}",
+         "max-sessions-per-target: '10' max-sessions-per-target (10) must not exceed max-sessions-per-virtual-router (5)"},
         {"timers: {trigger: 2h}", "timers.trigger: '2h' is above the maximum 1h"},
         {"timers: {hello: 2s}", "timers.hello: 'hello' is not a known key (known: trigger, dormant)"},
         {"frobnicate: 1", "frobnicate: 'frobnicate' is not a known key"},

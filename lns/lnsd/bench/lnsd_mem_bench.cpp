@@ -171,6 +171,10 @@ dialout:
   timers: {trigger: 10m, dormant: 30m}
   max-connecting-sessions: )" +
            std::to_string(sessions + 8) + R"(
+  max-sessions-per-target: )" + std::to_string(sessions + 8) + R"(
+  max-sessions-per-virtual-router: )" + std::to_string(sessions + 8) + R"(
+  trigger-rate: )" + std::to_string(sessions + 8) + R"(
+  trigger-burst: )" + std::to_string(sessions + 8) + R"(
   profiles:
     isdn: {authentication: chap, keepalive: 0s}
   targets:

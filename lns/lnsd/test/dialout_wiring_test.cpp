@@ -798,6 +798,53 @@ std::string config_error(const std::string& yaml) {
     return "no error";
 }
 
+/// kConfig with `keys` added to its `dialout:` section.
+std::string with_dialout_keys(const std::string& keys) {
+    std::string y = kConfig;
+    const std::string at = "  timers: {trigger: 30s, dormant: 5m}\n";
+    y.replace(y.find(at), at.size(), at + keys);
+    return y;
+}
+
+TEST(DialOutWiring, DialOutLimitsAreLnsdConfigurationWithSafeDefaults) {
+    {
+        World w;
+        const auto& c = w.w->manager().chassis_config();
+        EXPECT_EQ(c.max_sessions_per_target, 1000u);
+        EXPECT_EQ(c.max_sessions_per_virtual_router, 4000u);
+        EXPECT_EQ(c.trigger_rate, 100u);
+        EXPECT_EQ(c.trigger_burst, 200u);
+        EXPECT_EQ(c.max_pending_sessions, 1000u);
+    }
+    const std::string ok = with_dialout_keys(
+        "  max-sessions-per-target: 8\n  max-sessions-per-virtual-router: 16\n  trigger-rate: 5\n"
+        "  trigger-burst: 10\n  max-pending-sessions: 3\n");
+    World w(ok.c_str());
+    const auto ch = w.w->manager().show_chassis();
+    EXPECT_EQ(ch["max_sessions_per_target"], 8);
+    EXPECT_EQ(ch["max_sessions_per_virtual_router"], 16);
+    EXPECT_EQ(ch["trigger_rate"], 5);
+    EXPECT_EQ(ch["trigger_burst"], 10);
+    EXPECT_EQ(ch["max_pending_sessions"], 3);
+    const std::vector<std::pair<std::string, std::string>> bad{
+        {"  trigger-rate: 0\n", "dialout.trigger-rate: '0' is out of range [1..1000000]"},
+        {"  trigger-burst: -1\n", "dialout.trigger-burst: '-1' is out of range [1..1000000]"},
+        {"  max-pending-sessions: 0\n", "dialout.max-pending-sessions: '0' is out of range [1..1000000]"},
+        {"  max-sessions-per-target: 5000\n",
+         "dialout.max-sessions-per-target: '5000' max-sessions-per-target (5000) must not exceed "
+         "max-sessions-per-virtual-router (4000)"},
+    };
+    for (const auto& [keys, msg] : bad) {
+        const std::string y = with_dialout_keys(keys);
+        try {
+            World bw(y.c_str());
+            ADD_FAILURE() << "accepted: " << keys;
+        } catch (const core::ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find(msg), std::string::npos) << e.what() << "\n  want: " << msg;
+        }
+    }
+}
+
 TEST(DialOutWiring, ConfigurationErrorsNameKeyValueAndRule) {
     EXPECT_EQ(config_error("virtual-routers: [{name: a}, {name: a}]"),
               "virtual-routers[1].name: 'a' is configured twice");

@@ -305,6 +305,43 @@ def test_target_inhibited_discards_triggers_and_leaves_sessions_alone(fsm_lab):
     assert hops(ev)[0] == ("", "authenticating", "trigger"), "recovered target takes triggers again"
 
 
+@pytest.fixture(scope="module")
+def cap_lab():
+    """At most 2 dial-out sessions per target: the limit, not the test aid, drives Table 73."""
+    lab, bdir = _lab(None)
+    with lab:
+        yield lab, start_daemons(lab, bdir, configure=_configure("3s", "60s", {"max-sessions-per-target": 2},
+                                                                 vr_b=False))
+
+
+@pytest.mark.req("T73.inhibited", "T73.inService")
+def test_target_inhibited_by_its_session_cap_and_back_when_a_session_is_deleted(cap_lab):
+    lab, d = cap_lab
+    keys = [f"{TARGET}/10.10.7.{i}" for i in (1, 2)]
+    for k in keys:  # no home user: Access-Reject, the sessions stay (inhibited) and count
+        trigger(lab, k.rsplit("/", 1)[1])
+        wait_for(lambda k=k: session(d, k) is not None, 10, f"session {k}")
+    trigger(lab, "10.10.7.3")  # a third destination: over the cap
+    wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inhibited", 10, "target inhibited")
+    for i in range(5):
+        trigger(lab, f"10.10.8.{i}")
+    wait_for(lambda: target(d, "default", "10.10.0.0/16")["counters"]["discarded_by"].get("target-inhibited", 0)
+             >= 5, 10, "triggers discarded as target-inhibited")
+    t = target(d, "default", "10.10.0.0/16")
+    assert t["counters"]["discarded_by"].get("session-cap") == 1, t
+    assert t["sessions"] == 2, t
+    ev = [e for e in events(d, "dialout.target", TARGET) if e["event"] != "added"]
+    assert hops(ev) == [("inService", "inhibited", "session-cap-reached")], "one transition, not one per trigger"
+    # A session deleted (reset -> dormant, reset of a dormant session deletes it): back to inService.
+    for _ in range(2):
+        cp = lnsctl(d, "l2tp", "dial-out", "session", "reset", keys[0])
+        assert cp.returncode == 0, cp
+    wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inService", 10, "target back in service")
+    assert hops(events(d, "dialout.target", TARGET))[-1] == ("inhibited", "inService", "sessions-below-cap")
+    trigger(lab, "10.10.7.4")
+    wait_for(lambda: session(d, f"{TARGET}/10.10.7.4") is not None, 10, "the recovered target takes triggers")
+
+
 # ---- Table 74: connecting-timer expiry -> inhibited --------------------------------------------
 
 @pytest.mark.req("T74.connecting", "T74.inhibited")

@@ -110,6 +110,21 @@ struct ChassisConfig {
     /// Pending sessions, when a connecting slot frees, go to dormant as JunosE "L2TP Dial-Out" says (false), or
     /// straight to authenticating with their buffered trigger (true).
     bool pending_to_authenticating = false;
+    /// Resource limits that drive a target to inhibited (JunosE "L2TP Dial-Out" Table 73: a target
+    /// "cannot obtain sufficient resources to handle triggers") and back to inService by itself.
+    /// Dial-out sessions (any state) of one target at most; a trigger that needs one more: inhibited
+    /// until a session is deleted. >= 1.
+    std::uint32_t max_sessions_per_target = 1000;
+    /// Dial-out sessions of all targets of one virtual router at most (same effect). >= 1.
+    std::uint32_t max_sessions_per_virtual_router = 4000;
+    /// Trigger budget of a target: a token bucket refilled at `trigger_rate` triggers per second up
+    /// to `trigger_burst`; each trigger not forwarded over an inService session takes one token. An
+    /// empty bucket: inhibited until the bucket is full again (burst / rate seconds). Both >= 1.
+    std::uint32_t trigger_rate = 100;
+    std::uint32_t trigger_burst = 200;
+    /// Sessions in pending (Table 77) at most, chassis-wide; further triggers that would make a
+    /// session pending are discarded (counted "pending-full"). >= 1.
+    std::uint32_t max_pending_sessions = 1000;
 };
 
 /// What trigger() did with a packet.
@@ -272,6 +287,13 @@ private:
     void session_left_or_entered(Session& s, SessionState from, SessionState to);
     void promote_pending();
     void count_failure(Target& t, std::string_view reason);
+    static void validate_chassis_config(const ChassisConfig& c);
+    /// Sessions of all targets of `vr`.
+    static std::size_t vr_sessions(const VirtualRouter& vr);
+    /// The target or its virtual router holds its maximum of sessions.
+    bool over_session_cap(const Target& t) const;
+    /// A session of a target of `vr` was deleted: targets inhibited by a session cap recover.
+    void sessions_ended(VirtualRouter& vr);
 
     core::EventBus& bus_;
     core::TimerQueue& timers_;
@@ -286,6 +308,7 @@ private:
     core::Timer drain_timer_;
     int depth_ = 0;
     std::uint32_t connecting_ = 0;
+    std::uint32_t pending_ = 0;  ///< sessions in pending
     std::uint64_t unknown_upcalls_ = 0;
     std::uint64_t not_triggers_ = 0;
     std::uint64_t malformed_triggers_ = 0;
