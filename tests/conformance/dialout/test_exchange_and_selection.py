@@ -35,8 +35,9 @@ import pytest
 
 from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import build_dir_or_skip, default_topology, site_destination, site_key, site_number, start_daemons
-from dlab.wait import WaitTimeout, wait_for
+from dlab.dialout_lab import (build_dir_or_skip, default_topology, site_destination, site_key, site_number,
+                              start_daemons, wait_dialout_state)
+from dlab.wait import wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
 RD = "0.0.0.0:65000"
@@ -166,21 +167,9 @@ def transitions(d, k: int) -> list[tuple[str, str, str]]:
 
 
 def wait_state(d, k: int, states: set[str], within: float = 30) -> dict:
-    seen: list = []
-
-    def probe():
-        try:
-            s = session(d, k)
-        except Exception as e:  # noqa: BLE001 - no such session yet
-            seen[:] = [repr(e)]
-            return None
-        seen[:] = [s]
-        return s if s.get("state") in states else None
-    try:
-        return wait_for(probe, within, f"dial-out session {key(k)} in {sorted(states)}")
-    except WaitTimeout as e:
-        raise AssertionError(f"{e}; session: {seen}; transitions: {transitions(d, k)}") from None
-
+    """Site k's dial-out session in one of `states` (dlab.dialout_lab.wait_dialout_state); a timeout
+    names the session's transitions."""
+    return wait_dialout_state(d, key(k), states, within, context=lambda: f"transitions: {transitions(d, k)}")
 
 def jsonl(path) -> list[dict]:
     import json
