@@ -4,12 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
+from . import bench, bench_dialout, demo, replay_cli, testrun, verdicts
 from . import lab as L
 from . import topology as T
 from .lab import REPO
+from .procs import Tracked
 
 TOPO_DIR = REPO / "scenarios" / "topologies"
 
@@ -46,7 +49,6 @@ def _status_of(state: dict) -> dict:
         return state
     lab = L.Lab(topo, runid=state["runid"], run_dir=Path(state["run_dir"]))
     lab.namespaces = state.get("namespaces", [])
-    from .procs import Tracked
     lab.procs = [Tracked(**p) for p in state.get("processes", [])]
     st = lab.status()
     st["persistent"] = state.get("persistent", False)
@@ -94,22 +96,18 @@ def cmd_shell(a) -> int:
 
 
 def cmd_demo(a) -> int:
-    from . import demo
     return demo.run(a)
 
 
 def cmd_bench(a) -> int:
     if a.kind == "dialout":
-        from . import bench_dialout
         return bench_dialout.run(a)
-    from . import bench
     return bench.run(a)
 
 
 def cmd_scenario(a) -> int:
     """Run user scenarios (docs/scenarios.md) with pytest and the dial-out lab plugin: *.yaml files
     through scenarios/examples/test_yaml_scenarios.py, Python files as they are."""
-    import subprocess
     files = [Path(f).resolve() for f in a.files]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -131,12 +129,10 @@ def cmd_scenario(a) -> int:
 
 
 def cmd_conformance(a) -> int:
-    from . import verdicts
     return verdicts.run(a)
 
 
 def cmd_test(a) -> int:
-    from . import testrun
     return testrun.run(a)
 
 
@@ -202,7 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("replay", help="replay a capture against lnsd and report every difference (docs/replay.md)")
-    from . import replay_cli
     replay_cli.add_arguments(s)
 
     s = sub.add_parser("up", help="bring a lab up and leave it up")

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import yaml
 
-from . import freeradius
 from . import lab as L
+from . import scenario as S
 from . import topology as T
 from .dialout_lab import KEY, NotBuilt, build_dir, start_daemons
+from .freeradius import radius_request
 from .lab import REPO
 from .wait import WaitTimeout, wait_for
 
@@ -39,36 +40,6 @@ DIALOUT_USER = "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt"
 # lnsd transitions worth a line in the timeline
 SHOWN_ENTITIES = ("dialout.session", "l2tp.tunnel", "l2tp.session", "ppp.lcp", "ppp.auth", "ppp.ipcp",
                   "lnsd.route", "radius.request")
-
-
-def parse_radclient(text: str) -> dict:
-    """radclient -x output → {"sent": [...], "received": {"code": ..., "attributes": [[name, value]...]}}."""
-    out: dict = {"sent": [], "received": {"code": None, "attributes": []}}
-    section = None
-    for line in text.splitlines():
-        m = re.match(r"^(Sent|Received) (\S+) Id (\d+)", line)
-        if m:
-            section = m.group(1)
-            if section == "Received":
-                out["received"]["code"] = m.group(2)
-            continue
-        m = re.match(r"^\s+([A-Za-z0-9-]+(?::\d+)?) = (.*)$", line)
-        if m and section:
-            pair = [m.group(1), m.group(2).strip('"')]
-            (out["sent"] if section == "Sent" else out["received"]["attributes"]).append(pair)
-    return out
-
-
-def radius_request(lab: L.Lab, server: str, attrs: dict[str, str], host: str = "lns") -> dict:
-    """Send one Access-Request with Debian's radclient from `host` to a topology RADIUS server."""
-    srv = lab.topo.radius[server]
-    lines = "\n".join(f'{k} = "{v}"' if k in ("User-Name", "User-Password") else f"{k} = {v}"
-                      for k, v in attrs.items())
-    cp = lab.exec(host, freeradius.radclient_argv(lab.radius_conf[server], srv.address, srv.auth_port,
-                                                  "auth", srv.secret), input=lines + "\n", check=False)
-    res = parse_radclient(cp.stdout)
-    res["exit"] = cp.returncode
-    return res
 
 
 def wire_packets(pcap, link: str) -> list[dict]:
@@ -119,7 +90,6 @@ def resolve_scenario(name: str):
 
     A topology (name under scenarios/topologies or a .yaml file with `hosts`), else a YAML scenario
     (a file, or a file name / stem / `name:` under scenarios/examples). LabError lists what exists."""
-    from . import scenario as S
     path = Path(name)
     candidates = [path] if path.suffix in (".yaml", ".yml") and path.exists() else []
     if not candidates and (TOPOLOGY_DIR / f"{name}.yaml").exists():
