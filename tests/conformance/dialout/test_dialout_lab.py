@@ -14,20 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from dlab import lab as L
-from dlab.dialout_lab import build_dir_or_skip, control, default_topology, KEY, start_daemons  # noqa: F401
+from dlab.dialout_lab import KEY, control
 from dlab.wait import wait_for
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
 
+pytestmark = pytest.mark.lab_config(capture=False)  # the plugin's module lab (dlab.pytest_plugin)
+
+
 @pytest.fixture(scope="module")
-def dialout_lab():
-    bdir = build_dir_or_skip()
-    topo = default_topology()
-    with L.Lab(topo, capture=False) as lab:
-        d = start_daemons(lab, bdir)
-        yield lab, d
+def dialout_lab(lab):
+    return lab, lab.lnsd
 
 
 def first_index(events: list[dict], pred, start: int = 0) -> int:
