@@ -287,8 +287,8 @@ def radius_request(lab, server: str, attrs: dict[str, str], host: str = "lns") -
     srv = lab.topo.radius[server]
     lines = "\n".join(f'{k} = "{v}"' if k in ("User-Name", "User-Password") else f"{k} = {v}"
                       for k, v in attrs.items())
-    cp = lab.exec(host, radclient_argv(lab.radius_conf[server], srv.address, srv.auth_port,
-                                                  "auth", srv.secret), input=lines + "\n", check=False)
+    cp = lab.exec(host, radclient_argv(lab.radius_conf[server], srv.address, srv.auth_port, "auth", srv.secret),
+                  input=lines + "\n", check=False)
     res = parse_radclient(cp.stdout)
     res["exit"] = cp.returncode
     return res

@@ -111,7 +111,6 @@ def _spec(request) -> LabSpec:
 @pytest.fixture(scope="module")
 def lab(request):
     """The default dial-out lab for this test module (see the module docstring)."""
-
     bdir = D.build_dir_or_skip()
     spec = _spec(request)
     topo = D.default_topology(configure=spec.topology)
