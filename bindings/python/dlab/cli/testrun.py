@@ -22,8 +22,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import lab as L
-from .lab import REPO
+from .. import lab as L
+from ..lab import REPO
 
 RESULTS = REPO / "build" / "test-results"
 FUZZ_DIR = REPO / "build-fuzz"

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import yaml
 
-from . import lab as L
-from .dialout_lab import NotBuilt, build_dir, default_topology, start_daemons
-from .wait import WaitTimeout, wait_for
+from .. import lab as L
+from ..dialout_lab import NotBuilt, build_dir, default_topology, start_daemons
+from ..wait import WaitTimeout, wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
 RD = "0.0.0.0:65000"

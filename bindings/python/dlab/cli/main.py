@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import bench, bench_dialout, demo, replay_cli, testrun, verdicts
-from . import lab as L
-from . import topology as T
-from .lab import REPO
-from .procs import Tracked
+from .. import replay_cli, verdicts
+from . import bench, bench_dialout, demo, testrun
+from .. import lab as L
+from .. import topology as T
+from ..lab import REPO
+from ..procs import Tracked
 
 TOPO_DIR = REPO / "scenarios" / "topologies"
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .lab import REPO
+from ..lab import REPO
 
 REL = REPO / "build-rel"
 

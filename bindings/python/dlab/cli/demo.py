@@ -28,13 +28,13 @@ from pathlib import Path
 
 import yaml
 
-from . import lab as L
-from . import scenario as S
-from . import topology as T
-from .dialout_lab import KEY, NotBuilt, build_dir, start_daemons
-from .freeradius import radius_request
-from .lab import REPO
-from .wait import WaitTimeout, wait_for
+from .. import lab as L
+from .. import scenario as S
+from .. import topology as T
+from ..dialout_lab import KEY, NotBuilt, build_dir, start_daemons
+from ..freeradius import radius_request
+from ..lab import REPO
+from ..wait import WaitTimeout, wait_for
 
 DIALOUT_USER = "0.0.0.0:65000/10.10.1.1@L2TP-dial-out.de.dt"
 # lnsd transitions worth a line in the timeline
