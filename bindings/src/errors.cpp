@@ -19,6 +19,15 @@ void raise_with(PyObject* type, const std::exception& e, const py::dict& attrs) 
     for (auto item : attrs) py::setattr(inst, item.first, item.second);
     PyErr_SetObject(type, inst.ptr());
 }
+py::dict validation_attrs(const dl::proto::ValidationError& e) {
+    py::dict a;
+    a["protocol"] = std::string(dl::proto::to_string(e.protocol()));
+    a["message"] = e.message();
+    a["item"] = e.item();
+    a["reason"] = e.reason();
+    a["source"] = e.source();
+    return a;
+}
 }  // namespace
 
 void init_errors(py::module_& m) {
@@ -66,32 +75,15 @@ void init_errors(py::module_& m) {
             a["offset"] = e.offset();
             raise_with(g_parse_error, e, a);
         } catch (const dl::l2tp::UnknownMandatoryAvp& e) {
-            py::dict a;
-            a["protocol"] = std::string(dl::proto::to_string(e.protocol()));
-            a["message"] = e.message();
-            a["item"] = e.item();
-            a["reason"] = e.reason();
-            a["source"] = e.source();
+            py::dict a = validation_attrs(e);
             a["vendor_id"] = e.vendor_id();
             a["attribute_type"] = e.attribute_type();
             a["session_scope"] = e.session_scope();
             raise_with(g_unknown_mandatory, e, a);
         } catch (const dl::l2tp::BuildError& e) {
-            py::dict a;
-            a["protocol"] = std::string(dl::proto::to_string(e.protocol()));
-            a["message"] = e.message();
-            a["item"] = e.item();
-            a["reason"] = e.reason();
-            a["source"] = e.source();
-            raise_with(g_build_error, e, a);
+            raise_with(g_build_error, e, validation_attrs(e));
         } catch (const dl::proto::ValidationError& e) {
-            py::dict a;
-            a["protocol"] = std::string(dl::proto::to_string(e.protocol()));
-            a["message"] = e.message();
-            a["item"] = e.item();
-            a["reason"] = e.reason();
-            a["source"] = e.source();
-            raise_with(g_validation_error, e, a);
+            raise_with(g_validation_error, e, validation_attrs(e));
         }
     });
 }

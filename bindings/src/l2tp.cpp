@@ -41,22 +41,26 @@ py::object to_py(const dl::l2tp::Q931Cause& c) {
     d["advisory"] = c.advisory;
     return py::object(std::move(d));
 }
-py::object to_py(const dl::l2tp::CallErrors& c) {
+// The 32-bit fields of Call Errors (§4.4.6) and ACCM (§4.4.6) by their Python dict keys: one table
+// for both directions.
+constexpr std::pair<const char*, std::uint32_t dl::l2tp::CallErrors::*> kCallErrorsFields[] = {
+    {"crc_errors", &dl::l2tp::CallErrors::crc_errors},
+    {"framing_errors", &dl::l2tp::CallErrors::framing_errors},
+    {"hardware_overruns", &dl::l2tp::CallErrors::hardware_overruns},
+    {"buffer_overruns", &dl::l2tp::CallErrors::buffer_overruns},
+    {"timeout_errors", &dl::l2tp::CallErrors::timeout_errors},
+    {"alignment_errors", &dl::l2tp::CallErrors::alignment_errors}};
+constexpr std::pair<const char*, std::uint32_t dl::l2tp::Accm::*> kAccmFields[] = {
+    {"send_accm", &dl::l2tp::Accm::send_accm}, {"receive_accm", &dl::l2tp::Accm::receive_accm}};
+
+template <class S, std::size_t N>
+py::object fields_to_py(const S& s, const std::pair<const char*, std::uint32_t S::*> (&fields)[N]) {
     py::dict d;
-    d["crc_errors"] = c.crc_errors;
-    d["framing_errors"] = c.framing_errors;
-    d["hardware_overruns"] = c.hardware_overruns;
-    d["buffer_overruns"] = c.buffer_overruns;
-    d["timeout_errors"] = c.timeout_errors;
-    d["alignment_errors"] = c.alignment_errors;
+    for (const auto& [key, member] : fields) d[key] = s.*member;
     return py::object(std::move(d));
 }
-py::object to_py(const dl::l2tp::Accm& a) {
-    py::dict d;
-    d["send_accm"] = a.send_accm;
-    d["receive_accm"] = a.receive_accm;
-    return py::object(std::move(d));
-}
+py::object to_py(const dl::l2tp::CallErrors& c) { return fields_to_py(c, kCallErrorsFields); }
+py::object to_py(const dl::l2tp::Accm& a) { return fields_to_py(a, kAccmFields); }
 py::object to_py(const std::vector<std::uint8_t>& v) { return to_bytes(v); }
 py::object to_py(const std::array<std::uint8_t, 16>& v) { return to_bytes(v); }
 py::object to_py(const std::string& s) {
@@ -268,19 +272,13 @@ dl::l2tp::AvpValue avp_value_of(const dl::l2tp::MessageInfo& msg, const dl::l2tp
         case K::call_errors: {
             auto d = dict();
             dl::l2tp::CallErrors c;
-            field(d, "crc_errors", c.crc_errors);
-            field(d, "framing_errors", c.framing_errors);
-            field(d, "hardware_overruns", c.hardware_overruns);
-            field(d, "buffer_overruns", c.buffer_overruns);
-            field(d, "timeout_errors", c.timeout_errors);
-            field(d, "alignment_errors", c.alignment_errors);
+            for (const auto& [key, member] : kCallErrorsFields) field(d, key, c.*member);
             return c;
         }
         case K::accm: {
             auto d = dict();
             dl::l2tp::Accm c;
-            field(d, "send_accm", c.send_accm);
-            field(d, "receive_accm", c.receive_accm);
+            for (const auto& [key, member] : kAccmFields) field(d, key, c.*member);
             return c;
         }
         }
