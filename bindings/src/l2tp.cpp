@@ -296,12 +296,13 @@ L2TP build_from_keywords(const py::handle& type, const py::kwargs& kw) {
     std::vector<dl::l2tp::AvpArg> args;
     for (auto item : kw) {
         auto key = item.first.cast<std::string>();
-        if (is_build_option(key) || item.second.is_none()) continue;
+        if (is_build_option(key)) continue;
         const auto* a = dl::l2tp::avp_info_by_name(key);
         if (!msg || !a) {
             args.push_back({key, false});  // build() names the message and the unknown keyword
             continue;
         }
+        if (item.second.is_none()) continue;
         args.push_back({static_cast<dl::l2tp::AvpType>(a->type), avp_value_of(*msg, *a, item.second)});
     }
     Kwargs k(kw, "build");

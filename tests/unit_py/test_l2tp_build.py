@@ -83,6 +83,7 @@ def test_none_leaves_an_avp_out_and_hiding_applies():
 
 @pytest.mark.parametrize("kw,item,reason", [
     (dict(colled_number="1"), "colled_number", "not an AVP of the registry"),
+    (dict(colled_number=None), "colled_number", "not an AVP of the registry"),
     (dict(host_name="lns"), "Host Name", "not an AVP of OCRQ"),
     (dict(sub_address=12), "Sub-Address", "expects string, got int"),
     (dict(assigned_session_id=-1), "Assigned Session ID", "value -1 is negative"),

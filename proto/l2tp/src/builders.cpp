@@ -1,4 +1,5 @@
-// Message templates: RFC 2661 §6.1-§6.14.
+// The registry-driven control message builder and the message templates over it: RFC 2661 §4.4,
+// §6.1-§6.14.
 #include "dl/l2tp/builders.hpp"
 
 #include <type_traits>
@@ -19,32 +20,29 @@ ResultCode result(std::uint16_t r, const std::optional<GeneralError>& e, const s
     return rc;
 }
 
+// What each alternative of AvpValue is called in a refusal, in the variant's order.
 constexpr std::string_view kAlternative[] = {"bool",        "integer",          "string",     "octets",
                                              "Result Code", "Protocol Version", "Q.931 Cause", "Call Errors",
                                              "ACCM"};
+static_assert(std::size(kAlternative) == std::variant_size_v<AvpValue>);
 
-std::string_view expected_alternative(ValueKind k) {
+/// The index of the AvpValue alternative that carries a value of kind `k`.
+std::size_t alternative_of(ValueKind k) {
     switch (k) {
-    case ValueKind::empty: return kAlternative[0];
+    case ValueKind::empty: return 0;
     case ValueKind::u16:
     case ValueKind::u32:
     case ValueKind::u64:
     case ValueKind::bitmask32:
-    case ValueKind::proxy_authen_id: return kAlternative[1];
-    case ValueKind::string: return kAlternative[2];
-    case ValueKind::octets: return kAlternative[3];
-    case ValueKind::result_code: return kAlternative[4];
-    case ValueKind::protocol_version: return kAlternative[5];
-    case ValueKind::q931_cause: return kAlternative[6];
-    case ValueKind::call_errors: return kAlternative[7];
-    case ValueKind::accm: return kAlternative[8];
+    case ValueKind::proxy_authen_id: return 1;
+    case ValueKind::string: return 2;
+    case ValueKind::octets: return 3;
+    case ValueKind::result_code: return 4;
+    case ValueKind::protocol_version: return 5;
+    case ValueKind::q931_cause: return 6;
+    case ValueKind::call_errors: return 7;
+    case ValueKind::accm: return 8;
     }
-    return "?";
-}
-
-std::size_t alternative_of(ValueKind k) {
-    for (std::size_t i = 0; i < std::size(kAlternative); ++i)
-        if (kAlternative[i] == expected_alternative(k)) return i;
     return 0;
 }
 
@@ -83,7 +81,7 @@ std::optional<Resolved> resolve(const MessageInfo& m, const AvpArg& arg) {
     if (!allows(m, info->type)) refuse(m, info->name, "not an AVP of " + std::string(m.name), m.section);
     if (arg.value.index() != alternative_of(info->kind))
         refuse(m, info->name,
-               "expects " + std::string(expected_alternative(info->kind)) + ", got " +
+               "expects " + std::string(kAlternative[alternative_of(info->kind)]) + ", got " +
                    std::string(kAlternative[arg.value.index()]),
                info->section);
     if (const auto* n = std::get_if<std::uint64_t>(&arg.value); n && *n > max_of(info->kind))
