@@ -246,3 +246,57 @@ def test_failed_dialout_cdn_follows_the_live_session(tmp_path):
     assert [(i.name, i.verdict) for i in rep.items] == [("SCCRQ", "matched"), ("SCCRP", "sent"), ("SCCCN", "matched"),
                                                        ("OCRQ", "matched"), ("OCRP", "sent"), ("CDN", "sent")], rep.text()
     assert rep.exit_status == R.EXIT_OK
+
+
+class FakeLac(threading.Thread):
+    """A scripted LAC on 127.0.0.1 answering the replayed LNS side of a busy dial-out: Tunnel ID
+    800, Session ID 81, OCRP then CDN busy (Result Code 8, RFC 2661 §4.4.2)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = self.sock.getsockname()
+        self.ep = P.ScriptedL2tp(self.sock)
+        self.checks: dict[str, object] = {}
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            ep, L = self.ep, P.L2TP
+            rq = ep.expect("SCCRQ", within=3)
+            chal = b"\x24" * 16
+            self.checks["sccrq"] = (rq.tunnel_id, rq.challenge is not None)
+            ep.send(L.sccrp(assigned_tunnel_id=800, host_name="fake-lac", challenge=chal,
+                            challenge_response=P.challenge_response(2, SECRET, rq.challenge)))
+            cn = ep.expect("SCCCN", within=2)
+            self.checks["scccn"] = (cn.tunnel_id, cn.challenge_response == P.challenge_response(3, SECRET, chal))
+            oc = ep.expect("OCRQ", within=2)
+            self.checks["ocrq"] = (oc.tunnel_id, oc.session_id, oc.called_number)
+            ep.send(L.ocrp(assigned_session_id=81, session_id=oc.assigned_session_id))
+            ep.send(L.cdn(result=8, assigned_session_id=81, session_id=oc.assigned_session_id))
+            ep.drain(0.3)
+        except BaseException as e:   # reported by the test
+            self.error = e
+
+
+@pytest.mark.req("REPLAY.dut-lac", "REPLAY.rewrite")
+def test_lns_side_of_a_dialout_against_a_scripted_lac(tmp_path):
+    conv = replay.load(build_dialout_capture(tmp_path / "b.pcap", busy=True))
+    dut = FakeLac()
+    dut.start()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    rep = R.Replay(conv, s, dut.addr, tunnel=conv.dialouts[0].tunnel, secret=SECRET, wait=2, side="LNS").run()
+    dut.join(10)
+    s.close()
+    if dut.error:
+        raise dut.error
+    assert dut.checks == {"sccrq": (0, True), "scccn": (800, True), "ocrq": (800, 0, "5551001")}, dut.checks
+    assert [(i.name, i.verdict) for i in rep.items] == [("SCCRQ", "sent"), ("SCCRP", "matched"), ("SCCCN", "sent"),
+                                                       ("OCRQ", "sent"), ("OCRP", "matched"), ("CDN", "matched")], rep.text()
+    assert rep.exit_status == R.EXIT_OK
+    setup = R.lac_side_setup(conv.dialouts[0].tunnel, None, conv.dialouts[0])
+    assert setup["number"] == "5551001" and setup["isdn"] == {"behaviour": "answer"}   # no Q.931 cause captured
+    with pytest.raises(ValueError):
+        R.Replay(conv, s, dut.addr, tunnel=conv.dialouts[0].tunnel, side="CPE")

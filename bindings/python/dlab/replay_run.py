@@ -403,7 +403,7 @@ class _Arrival:
 
 
 class Replay:
-    """Plays the LAC side of one captured control connection (and its sessions) against the DUT LNS.
+    """Plays one side of a captured control connection (and its sessions) against the DUT: the LAC side against an LNS (default), or the LNS side against a LAC.
 
     conv / tunnel: the Conversations of dlab.replay.load and the Tunnel to play (default: the first
     complete one). sock: a bound UDP socket (IPv4) the replay sends from; dut: (address, port) of the
@@ -415,15 +415,20 @@ class Replay:
     dial-out's SCCRQ comes after the DUT's RADIUS exchange). run() -> Report. ReplayInputError when
     the conversation cannot be played at all.
 
-    The side played is the LAC whoever opened the control connection: in a dial-out capture (the
-    LNS sent SCCRQ and OCRQ) the DUT's SCCRQ and OCRQ are awaited and compared, and our SCCRP,
-    OCRP, OCCN or CDN follow them as captured (RFC 2661 §6.1-§6.3, §6.9-§6.11).
+    side: the role we play, 'LAC' (the DUT is an LNS) or 'LNS' (the DUT is a LAC), whoever opened
+    the control connection: in a dial-out capture against an LNS the DUT's SCCRQ and OCRQ are
+    awaited and compared and our SCCRP, OCRP, OCCN or CDN follow them as captured; against a LAC our
+    SCCRQ and OCRQ go first and its answers are compared (RFC 2661 §6.1-§6.3, §6.9-§6.11). The PPP
+    peer plays the PPP of our side's end of the call (the LAC side: the CPE; the LNS side: the LNS).
     """
 
     def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
                  session: int | None = None, secret: str | None = None, ppp_secret: str | None = None,
                  pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0):
+                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0, side: str = "LAC"):
+        if side not in ("LAC", "LNS"):
+            raise ValueError(f"side {side!r}: 'LAC' or 'LNS'")
+        self.side = side                             # the role we play; the DUT plays the other
         self.conv = conv
         self.tunnel = self._pick(conv, tunnel)
         self.session_filter = session
@@ -437,7 +442,7 @@ class Replay:
         self.magic = int.from_bytes(os.urandom(4), "big") | 1
         self.our_challenge: bytes | None = None
         self.dut_challenge: bytes | None = None
-        self.dut_session: dict[int, int] = {}        # captured LNS Session ID -> the DUT's
+        self.dut_session: dict[int, int] = {}        # the DUT side's captured Session ID -> its live one
         self.pending: list[_Arrival] = []
         self.seq = 0
         self.taken: list[int] = []
@@ -448,6 +453,14 @@ class Replay:
         self.per_message_overhead: list[float] = []
         self.before_teardown = before_teardown       # called once before we start tearing down
         self.first_wait = first_wait
+
+    def _our_sid(self, s: Session) -> int:
+        """The Session ID our side assigned in the capture (and assigns again)."""
+        return s.lac_session_id if self.side == "LAC" else s.lns_session_id
+
+    def _dut_sid(self, s: Session) -> int:
+        """The Session ID the DUT's side assigned in the capture (the key of dut_session)."""
+        return s.lns_session_id if self.side == "LAC" else s.lac_session_id
 
     @staticmethod
     def _pick(conv: Conversations, number: int | Tunnel | None) -> Tunnel:
@@ -514,8 +527,8 @@ class Replay:
             self.seq += 1
             self.pending.append(_Arrival(self.seq, m, time.monotonic()))
             if m.is_data:
-                s = next((x for x in self.tunnel.sessions if self.dut_session.get(x.lns_session_id) is not None
-                          and x.lac_session_id == m.session_id), None)
+                s = next((x for x in self.tunnel.sessions if self.dut_session.get(self._dut_sid(x)) is not None
+                          and self._our_sid(x) == m.session_id), None)
                 if s is not None:
                     self._peer(s).on_dut(m)
 
@@ -600,9 +613,9 @@ class Replay:
         return lambda x: x.is_control and not x.is_zlb and x.message_name == name
 
     def _on_control(self, m: Message, prev_time: float) -> None:
-        if m.sender == "LAC" and m.name in ("CDN", "StopCCN"):
+        if m.sender == self.side and m.name in ("CDN", "StopCCN"):
             self._snapshot()
-        if m.sender == "LAC":
+        if m.sender == self.side:
             out, why = self._rewrite(m)
             if out is None:
                 self.report.items.append(Item("skipped", m.name, m.index, reason=why))
@@ -646,7 +659,7 @@ class Replay:
         self._ppp_send_raw(s, protocol, bytes(pkt.to_bytes()))
 
     def _ppp_send_raw(self, s: Session, protocol: int, information: bytes) -> None:
-        sid = self.dut_session.get(s.lns_session_id)
+        sid = self.dut_session.get(self._dut_sid(s))
         msg = P.L2TP.data(tunnel_id=self.ep.peer_tunnel_id, session_id=sid, payload=P.ppp_frame(protocol, information, True))
         self._send(msg, auto_seq=False)
 
@@ -656,7 +669,7 @@ class Replay:
         return self.peers[id(s)]
 
     def _on_ppp(self, s: Session, f: PppFrame, prev_time: float) -> None:
-        if self.dut_session.get(s.lns_session_id) is None:
+        if self.dut_session.get(self._dut_sid(s)) is None:
             self.report.items.append(Item("skipped", f"PPP {f.name}", f.message.index,
                                           reason="the DUT assigned no session for this call"))
             return
@@ -665,7 +678,7 @@ class Replay:
         if f.protocol == P.PROTO_IPV4:
             self.report.skipped.append((f"frame {f.message.index} PPP IPv4", "user data is not replayed"))
             return
-        if f.sender == "LAC":
+        if f.sender == self.side:
             if f.protocol == P.PROTO_LCP and code == TERMREQ:
                 self._snapshot()
             what = peer.on_script(f)
@@ -1040,6 +1053,120 @@ def _expect_no_l2tp(conv: Conversations, sock: socket.socket, dut: str, within: 
     return report, wire
 
 
+# The exchange behaviour that makes a LAC clear an outgoing call with this Q.931 cause (RFC 2661
+# §4.4.10; Q.850 causes: 17 user busy, 19 no answer, 21 call rejected, 1 unallocated number).
+ISDN_BEHAVIOUR = {17: "busy", 19: "no-answer", 21: "reject", 1: "unallocated"}
+
+
+def lac_side_setup(t: Tunnel, ppp_secret: str | None, dialout: DialOut | None) -> dict:
+    """What the emulated exchange and CPE behind a LAC under test must do to answer the captured
+    outgoing call of `t` as the captured LAC's side did: the OCRQ's Called Number (RFC 2661 §4.4.5);
+    the exchange's behaviour from the captured CDN's Q.931 Cause Code (§4.4.10: busy, no answer,
+    reject, unallocated; a CDN after OCCN: the call drops after the captured time); the CPE's PPP
+    name (its captured CHAP Response Name or PAP Peer-ID), whether it authenticated the LNS
+    (its own CHAP Challenge or PAP verdict: RFC 1994 §4.1, RFC 1334 §2.2) and the LNS's name and
+    secret it checks (the LNS's captured CHAP Name / PAP Peer-ID; `ppp_secret`, else the dial-out's
+    ERX-PPP-Password, JunosE "L2TP Dial-Out" Table 75). Returns {'number', 'isdn', 'site',
+    'lns_secret'}; ReplayInputError when the capture holds no OCRQ."""
+    s = next((x for x in t.sessions if x.kind == "outgoing" and x.complete), None)
+    if s is None:
+        raise ReplayInputError(f"tunnel {t.number}: no outgoing call (OCRQ) to replay against a LAC",
+                               [(f"tunnel {t.number}", "lac-emu as the DUT answers the LNS's OCRQ")])
+    ocrq = next(m for m in s.messages if m.name == "OCRQ")
+    number = ocrq.packet.get("Called Number") or "5551001"
+    isdn: dict = {"behaviour": "answer"}
+    occn = next((m for m in s.messages if m.name == "OCCN"), None)
+    cdn = next((m for m in s.messages if m.name == "CDN" and m.sender == "LAC"), None)
+    if cdn is not None:
+        cause = (cdn.packet.get("Q.931 Cause Code") or {}).get("cause_code")
+        if occn is not None and cdn.time > occn.time:
+            isdn = {"behaviour": "drop-after", "delay": f"{max(1, round(cdn.time - occn.time))}s", "cause": cause or 16}
+        elif cause in ISDN_BEHAVIOUR:
+            isdn = {"behaviour": ISDN_BEHAVIOUR[cause]}
+
+    def first(sender: str, proto: int, code: int, attr: str):
+        return next((getattr(f.packet, attr) for f in s.ppp if f.sender == sender and f.protocol == proto
+                     and getattr(f.packet, "code", 0) == code), None)
+    cpe_name = first("LAC", P.PROTO_CHAP, 2, "name") or first("LAC", P.PROTO_PAP, 1, "peer_id") or "cpe"
+    require = "chap" if first("LAC", P.PROTO_CHAP, 1, "name") is not None else \
+        "pap" if any(f.sender == "LAC" and f.protocol == P.PROTO_PAP and getattr(f.packet, "code", 0) in (2, 3)
+                     for f in s.ppp) else "none"
+    lns_name = first("LNS", P.PROTO_CHAP, 2, "name") or first("LNS", P.PROTO_PAP, 1, "peer_id") or "lns"
+    lns_secret = ppp_secret
+    if lns_secret is None and dialout is not None and dialout.radius.reply is not None:
+        lns_secret = dialout.radius.reply.packet.get("ERX-PPP-Password")
+    site = {"number": number, "name": cpe_name, "secret": "replay-cpe", "require_auth": require,
+            "users": {lns_name: lns_secret or ""}}
+    return {"number": number, "isdn": isdn, "site": site, "lns_secret": lns_secret}
+
+
+def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
+                      secret: str | None = None, ppp_secret: str | None = None, pace: str = "asap",
+                      wait: float | None = None, rules: dict[str, str] | None = None) -> Report:
+    """Replays the LNS side of a captured outgoing call against lac-emu as the DUT (the LAC) in a
+    fresh lab: lac-emu at 198.51.100.2 with its isdn-emu and a cpe-emu site set up by
+    lac_side_setup (the Called Number answered, busy, … as the captured CDN says; the CPE's PPP
+    name and authentication as captured), the tunnel `secret` and AVP hiding as the captured LAC;
+    the replay sends from lnsd's lab address 198.51.100.1 (no lnsd runs) — SCCRQ, SCCCN, OCRQ as
+    captured and the LNS's PPP live (its CHAP answered with `ppp_secret`, else the dial-out's
+    ERX-PPP-Password; its verdicts on the CPE as captured) — and compares lac-emu's SCCRP, OCRP,
+    OCCN / CDN and the CPE's PPP with the capture. report.json / report.txt / replay.pcap in
+    <run folder>/replay/; nothing is left."""
+    from . import lab as L
+    from . import netns, procs
+    from .dialout_lab import build_dir, daemon_configs, default_topology
+    import yaml
+
+    t = Replay._pick(conv, tunnel)
+    x = next((d for d in conv.dialouts if d.tunnel is t), None)
+    how = lac_side_setup(t, ppp_secret, x)
+    bdir = build_dir()
+    hidden = any(a.hidden for m in t.messages if m.sender == "LAC" for a in m.packet.avps)
+    with L.Lab(default_topology(), capture=False) as lab:
+        run = lab.run_dir
+        cfgs = daemon_configs(run)
+        cfgs["isdn"]["numbers"] = {how["number"]: how["isdn"]}
+        cfgs["isdn"]["timers"] = {"no-answer": "2s"}
+        cfgs["cpe"]["sites"] = [how["site"]]
+        cfgs["lac"]["secret"] = secret or ""
+        cfgs["lac"]["hide_avps"] = bool(hidden and secret)
+        started = []
+        for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
+                                                ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
+                                                ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
+            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
+            started.append(lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready))
+        sock = netns.socket_in(lab.ns("lns"))
+        try:
+            sock.bind((LAB_LNS, P.L2TP_PORT))
+            r = Replay(conv, sock, (LAB_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                       ppp_secret=how["lns_secret"], pace=pace, wait=wait, rules=rules, dut_name="lac-emu",
+                       side="LNS", before_teardown=lambda: {"lac": _control(run / "lac.ctl"),
+                                                            "cpe": _control(run / "cpe.ctl")})
+            report = r.run()
+            out = run / "replay"
+            out.mkdir(parents=True, exist_ok=True)
+            P.write_pcap(str(out / "replay.pcap"), r.wire)
+            report.pcap = str(out / "replay.pcap")
+            report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
+            report.stats["lac-emu"] = {"number": how["number"], "isdn": how["isdn"], "cpe": how["site"]["name"],
+                                       "cpe_require_auth": how["site"]["require_auth"], "hide_avps": cfgs["lac"]["hide_avps"]}
+        finally:
+            sock.close()
+            for p in reversed(started):
+                procs.stop(p)
+    return _write_report(report, out)
+
+
+def _control(path: Path) -> dict:
+    """`show state` of an emulated peer (its control socket), or why not."""
+    from .dialout_lab import control
+    try:
+        return control(path, "show state")
+    except Exception as e:  # the report says why the snapshot is missing
+        return {"error": f"{path.name}: {e}"}
+
+
 def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
                   secret: str | None = None, ppp_secret: str | None = None, radius: str = "freeradius",
                   pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
@@ -1055,8 +1182,11 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     from .dialout_lab import Lnsd, daemon_configs, default_topology
     import yaml
 
+    if dut == "lac-emu":
+        return replay_lac_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
+                                 pace=pace, wait=wait, rules=rules)
     if dut != "lnsd":
-        raise ReplayInputError(f"--dut {dut}: only lnsd (the LNS) is implemented as the implementation under test")
+        raise ReplayInputError(f"--dut {dut}: lnsd (as the LNS) or lac-emu (as the LAC)")
     if radius not in ("freeradius", "capture"):
         raise ReplayInputError(f"--radius {radius}: 'freeradius' or 'capture'")
     x = pick_dialout(conv, tunnel)
@@ -1251,7 +1381,7 @@ class _PppPeer:
         self.nak: dict[int, dict] = {P.PROTO_LCP: {}, P.PROTO_IPCP: {}}
         self.first_req: dict[int, list] = {}
         for f in s.ppp:
-            if f.sender != "LAC" or f.protocol not in (P.PROTO_LCP, P.PROTO_IPCP):
+            if f.sender != replay.side or f.protocol not in (P.PROTO_LCP, P.PROTO_IPCP):
                 continue
             code = f.packet.code
             if code == CONFREJ:
@@ -1427,7 +1557,7 @@ class _PppPeer:
             if self.r.ppp_secret is None:
                 self.r.report.skipped.append(("CHAP Challenge of the DUT", "not answered: give --ppp-secret"))
                 return
-            name = next((f.packet.name for f in self.s.ppp if f.protocol == P.PROTO_CHAP and f.sender == "LAC"
+            name = next((f.packet.name for f in self.s.ppp if f.protocol == P.PROTO_CHAP and f.sender == self.r.side
                          and getattr(f.packet, "code", 0) == 2), None) or (self.pap[0] if self.pap else "replay")
             out = P.CHAP(2, pkt.identifier, value=P.chap_md5_response(pkt.identifier, self.r.ppp_secret, pkt.value),
                          name=name)
