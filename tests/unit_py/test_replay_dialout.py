@@ -8,9 +8,10 @@ reply items or is re-signed for lnsd's live request (RFC 2868 §3.5 Tunnel-Passw
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
+
+from test_replay import ScriptedPeer
 
 from dlab import proto as P
 from dlab import replay
@@ -130,26 +131,14 @@ def test_home_reply_as_freeradius_items_and_re_signed_for_the_live_request():
     assert kept.get(69) == acc.get(69) and kept.get("Tunnel-Server-Endpoint", 1) == LAC
 
 
-class FakeDialoutLns(threading.Thread):
+class FakeDialoutLns(ScriptedPeer):
     """A scripted LNS on 127.0.0.1 that dials out to the replay (the LAC): Tunnel ID 700, Session ID
     71, a Challenge; CHAP-authenticates the CPE and answers the CPE's Challenge as `lns-home`.
     Records what it checked."""
 
     def __init__(self, lac: tuple[str, int], busy: bool = False):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.addr = self.sock.getsockname()
-        self.ep = P.ScriptedL2tp(self.sock, peer=lac)
+        super().__init__(peer=lac)
         self.busy = busy
-        self.checks: dict[str, object] = {}
-        self.error: BaseException | None = None
-
-    def run(self):
-        try:
-            self._run()
-        except BaseException as e:   # reported by the test
-            self.error = e
 
     def _run(self):
         ep, L = self.ep, P.L2TP
@@ -248,36 +237,24 @@ def test_failed_dialout_cdn_follows_the_live_session(tmp_path):
     assert rep.exit_status == R.EXIT_OK
 
 
-class FakeLac(threading.Thread):
+class FakeLac(ScriptedPeer):
     """A scripted LAC on 127.0.0.1 answering the replayed LNS side of a busy dial-out: Tunnel ID
     800, Session ID 81, OCRP then CDN busy (Result Code 8, RFC 2661 §4.4.2)."""
 
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.addr = self.sock.getsockname()
-        self.ep = P.ScriptedL2tp(self.sock)
-        self.checks: dict[str, object] = {}
-        self.error: BaseException | None = None
-
-    def run(self):
-        try:
-            ep, L = self.ep, P.L2TP
-            rq = ep.expect("SCCRQ", within=3)
-            chal = b"\x24" * 16
-            self.checks["sccrq"] = (rq.tunnel_id, rq.challenge is not None)
-            ep.send(L.sccrp(assigned_tunnel_id=800, host_name="fake-lac", challenge=chal,
-                            challenge_response=P.challenge_response(2, SECRET, rq.challenge)))
-            cn = ep.expect("SCCCN", within=2)
-            self.checks["scccn"] = (cn.tunnel_id, cn.challenge_response == P.challenge_response(3, SECRET, chal))
-            oc = ep.expect("OCRQ", within=2)
-            self.checks["ocrq"] = (oc.tunnel_id, oc.session_id, oc.called_number)
-            ep.send(L.ocrp(assigned_session_id=81, session_id=oc.assigned_session_id))
-            ep.send(L.cdn(result=8, assigned_session_id=81, session_id=oc.assigned_session_id))
-            ep.drain(0.3)
-        except BaseException as e:   # reported by the test
-            self.error = e
+    def _run(self):
+        ep, L = self.ep, P.L2TP
+        rq = ep.expect("SCCRQ", within=3)
+        chal = b"\x24" * 16
+        self.checks["sccrq"] = (rq.tunnel_id, rq.challenge is not None)
+        ep.send(L.sccrp(assigned_tunnel_id=800, host_name="fake-lac", challenge=chal,
+                        challenge_response=P.challenge_response(2, SECRET, rq.challenge)))
+        cn = ep.expect("SCCCN", within=2)
+        self.checks["scccn"] = (cn.tunnel_id, cn.challenge_response == P.challenge_response(3, SECRET, chal))
+        oc = ep.expect("OCRQ", within=2)
+        self.checks["ocrq"] = (oc.tunnel_id, oc.session_id, oc.called_number)
+        ep.send(L.ocrp(assigned_session_id=81, session_id=oc.assigned_session_id))
+        ep.send(L.cdn(result=8, assigned_session_id=81, session_id=oc.assigned_session_id))
+        ep.drain(0.3)
 
 
 @pytest.mark.req("REPLAY.dut-lac", "REPLAY.rewrite")

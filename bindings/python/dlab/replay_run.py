@@ -403,7 +403,8 @@ class _Arrival:
 
 
 class Replay:
-    """Plays one side of a captured control connection (and its sessions) against the DUT: the LAC side against an LNS (default), or the LNS side against a LAC.
+    """Plays one side of a captured control connection (and its sessions) against the DUT: the LAC
+    side against an LNS (default), or the LNS side against a LAC.
 
     conv / tunnel: the Conversations of dlab.replay.load and the Tunnel to play (default: the first
     complete one). sock: a bound UDP socket (IPv4) the replay sends from; dut: (address, port) of the
@@ -903,6 +904,17 @@ def _radius_sent(lab, nas: str, ports: list[int]) -> list:
             and f["packet"].code in (1, 4)]
 
 
+def _save_live(report: Report, lab, wire: list) -> Path:
+    """Writes the live replay's datagrams to <run folder>/replay/replay.pcap, notes it and the lab in
+    the report; returns that folder."""
+    out = lab.run_dir / "replay"
+    out.mkdir(parents=True, exist_ok=True)
+    P.write_pcap(str(out / "replay.pcap"), wire)
+    report.pcap = str(out / "replay.pcap")
+    report.stats["lab"] = {"runid": lab.runid, "run_dir": str(lab.run_dir)}
+    return out
+
+
 def _write_report(report: Report, out: Path) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
@@ -965,7 +977,6 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
         raw["radius"]["lns"]["users"] = _lns_users(how, lns_exchanges)
 
     bdir = _lnsd_binary_dir()
-    report = None
     with L.Lab(default_topology(users), capture=True) as lab:
         run = lab.run_dir
         cfg = daemon_configs(run)["lnsd"]
@@ -1013,12 +1024,8 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
             else:
                 report, wire = _expect_no_l2tp(conv, sock, dut, max(3.0, wait or 0.0))
                 report.stats["before_teardown"] = dut_state()
-            out = run / "replay"
-            out.mkdir(parents=True, exist_ok=True)
-            P.write_pcap(str(out / "replay.pcap"), wire)
-            report.pcap = str(out / "replay.pcap")
+            out = _save_live(report, lab, wire)
             report.skipped += [(f"home RADIUS reply {a}", why) for a, why in left_out]
-            report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
             report.stats["lnsd"] = {"dialout_target": target, "trigger": dest, "authentication": how["authentication"],
                                     "hide_avps": bool(peer.get("hide-avps")), "radius_users": [u for u, _ in how["users"]]}
             if scripted is not None:
@@ -1144,11 +1151,7 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
                        side="LNS", before_teardown=lambda: {"lac": _control(run / "lac.ctl"),
                                                             "cpe": _control(run / "cpe.ctl")})
             report = r.run()
-            out = run / "replay"
-            out.mkdir(parents=True, exist_ok=True)
-            P.write_pcap(str(out / "replay.pcap"), r.wire)
-            report.pcap = str(out / "replay.pcap")
-            report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
+            out = _save_live(report, lab, r.wire)
             report.stats["lac-emu"] = {"number": how["number"], "isdn": how["isdn"], "cpe": how["site"]["name"],
                                        "cpe_require_auth": how["site"]["require_auth"], "hide_avps": cfgs["lac"]["hide_avps"]}
         finally:
@@ -1246,11 +1249,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
                        ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut,
                        before_teardown=dut_state)
             report = r.run()
-            out = run / "replay"
-            out.mkdir(parents=True, exist_ok=True)
-            P.write_pcap(str(out / "replay.pcap"), r.wire)
-            report.pcap = str(out / "replay.pcap")
-            report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
+            out = _save_live(report, lab, r.wire)
             report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
                                     "hide_avps": cfg["peers"][0]["hide-avps"],
                                     "radius_users": [u for u, _ in how["users"]]}
