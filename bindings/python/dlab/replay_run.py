@@ -24,9 +24,12 @@ legitimately different are ignored by the rule set (DEFAULT_RULES, changed by a 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -902,6 +905,31 @@ def _radius_sent(lab, nas: str, ports: list[int]) -> list:
     return [f["packet"] for f in (P.read_pcap(str(aaa), radius_ports=ports) if aaa and aaa.exists() else [])
             if f["protocol"].startswith("radius") and f["packet"] is not None and f["src"] == nas
             and f["packet"].code in (1, 4)]
+
+
+GOLDEN_FILTER = "udp port 1701 or udp port 1812 or udp port 1813"   # L2TP, RADIUS authentication and accounting
+
+
+@contextlib.contextmanager
+def golden_capture(lab, name: str, host: str, dest: Path):
+    """Records a golden capture (pcaps/README.md): tcpdump in lab host `host` on every interface
+    (LINUX_SLL2) for GOLDEN_FILTER while the block runs, then the file is copied to `dest`.
+    AssertionError, and nothing copied, when tcpdump reports packets dropped by the kernel (a busy
+    machine): a golden capture must hold the whole conversation."""
+    from . import procs
+    out = lab.run_dir / f"{name}.pcap"
+    cap = lab.start(name, host, ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "8192", "-Z", "root", "-s", "0",
+                                 "-i", "any", "-w", str(out), GOLDEN_FILTER], ready="listening on")
+    try:
+        yield out
+    finally:
+        procs.stop(cap)
+        lab.procs.remove(cap)
+    counts = re.findall(r"(\d+) packets? dropped by kernel", Path(cap.log).read_text())
+    if not counts or int(counts[-1]):
+        raise AssertionError(f"{name}: tcpdump dropped {counts[-1] if counts else 'an unknown number of'} packets "
+                             f"(see {cap.log}); record again")
+    shutil.copy(out, dest)
 
 
 def _save_live(report: Report, lab, wire: list) -> Path:

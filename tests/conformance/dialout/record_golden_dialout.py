@@ -8,8 +8,6 @@ authentication and hidden AVPs (RFC 2661 §4.3, §5.1.1) between lnsd and lac-em
 `./lab test` (no test_ prefix on the file); pcaps/record runs it."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from test_exchange_and_selection import EXCHANGE_CASES, DROP, DROP_CASE, accept, ONLY_LAC, CHECK
@@ -17,6 +15,7 @@ from test_table75 import DENY_CASES
 
 from dlab import lab as L
 from dlab import procs
+from dlab.replay_run import golden_capture
 from dlab.dialout_lab import (REPO, build_dir_or_skip, default_topology, site_destination, site_key, site_number,
                               start_daemons, wait_dialout_state)
 
@@ -88,17 +87,9 @@ def test_record_dialout(lab, name):
         procs.stop(p)
         lab.procs.remove(p)
     d = start_daemons(lab, bdir, configure)
-    out = lab.run_dir / f"golden-{name}"
-    cap = lab.start(f"golden-{k}", "lns", ["tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "0",
-                                            "-i", "any", "-w", str(out),
-                                            "udp port 1701 or udp port 1812 or udp port 1813"], ready="listening on")
-    try:
+    with golden_capture(lab, f"golden-{k}", "lns", REPO / "pcaps" / name):
         lab.exec("home", ["ping", "-c", "1", "-W", "1", site_destination(k)], check=False)
         key = site_key(k) if k != BASIC else site_key(1)
         if end == {"dormant"}:
             wait_dialout_state(d, key, {"inService"}, 30)
         wait_dialout_state(d, key, end, 30)
-    finally:
-        procs.stop(cap)
-        lab.procs.remove(cap)
-    shutil.copy(out, REPO / "pcaps" / name)
