@@ -964,7 +964,8 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
                           radius_secret: str = "home-secret", trigger: str | None = None) -> Report:
     """Replays a captured dial-out against lnsd in a fresh lab (JunosE "L2TP Dial-Out"): lnsd gets a
     dial-out target for the destination of the captured User-Name (`[RD/]address@domain`, its route
-    distinguisher and domain; `trigger` overrides the address) and its LCP authentication; an ICMP
+    distinguisher and domain; `trigger` overrides the address, and the home server then knows the
+    User-Name lnsd builds for it) and its LCP authentication; an ICMP
     Echo from the lab's `home` host to that address is the trigger packet; lnsd's Access-Request is
     answered from the capture — by FreeRADIUS with the captured reply's attributes
     (dialout_reply_items: the captured LAC's endpoint becomes the lab's LAC, Tunnel-Password the
@@ -996,11 +997,14 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
     captured = sorted([x.radius.request] + [r.request for r in lns_exchanges], key=lambda m: m.time)
     lac = t.lac[0] if t is not None and t.lac else None
     accept = x.radius.reply.packet.code == 2
+    # the User-Name lnsd sends for the trigger (JunosE "L2TP Dial-Out", "Access-Request Message")
+    live_user = x.user if trigger is None else \
+        f"{x.route_distinguisher + '/' if x.route_distinguisher else ''}{dest}@{x.domain or 'replay.invalid'}"
     home_reply, left_out = dialout_reply_items(x.radius.reply.packet, lac, secret)
 
     def users(raw: dict) -> None:
         raw["radius"]["home"]["users"] = [{
-            "name": x.user, "check": ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept else 'Reject'}"],
+            "name": live_user, "check": ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept else 'Reject'}"],
             "reply": home_reply}]
         raw["radius"]["lns"]["users"] = _lns_users(how, lns_exchanges)
 
