@@ -277,3 +277,21 @@ def test_lns_side_of_a_dialout_against_a_scripted_lac(tmp_path):
     assert setup["number"] == "5551001" and setup["isdn"] == {"behaviour": "answer"}   # no Q.931 cause captured
     with pytest.raises(ValueError):
         R.Replay(conv, s, dut.addr, tunnel=conv.dialouts[0].tunnel, side="CPE")
+
+
+@pytest.mark.req("REPLAY.dialout", "REPLAY.analysis")
+def test_cli_lists_the_dialout_and_takes_trigger_and_dut(tmp_path, capsys):
+    import argparse
+    import json
+    from dlab import replay_cli
+    p = argparse.ArgumentParser()
+    replay_cli.add_arguments(p)
+    path = build_dialout_capture(tmp_path / "d.pcap")
+    assert replay_cli.run(p.parse_args([str(path), "--list", "--json"])) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["dialouts"] == [{"user": USER, "destination": "10.10.1.1", "route_distinguisher": "0.0.0.0:65000",
+                                "domain": "dial-out.example", "outcome": "Access-Accept", "tunnel": 1}]
+    a = p.parse_args([str(path), "--dut", "lac-emu", "--trigger", "10.10.9.9"])
+    assert (a.dut, a.trigger) == ("lac-emu", "10.10.9.9")
+    with pytest.raises(SystemExit):
+        p.parse_args([str(path), "--dut", "xl2tpd"])
