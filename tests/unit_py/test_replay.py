@@ -355,16 +355,22 @@ def test_mandatory_chap_told_by_the_access_request_before_the_challenge(tmp_path
     assert R.lns_behaviour(t, PPP_SECRET, [x])["mode"] == "lcp-renegotiation"
 
 
-@pytest.mark.req("REPLAY.analysis", "REPLAY.bad-input")
-def test_cli_list_and_unreadable_capture(tmp_path, capsys):
+def cli_list_json(path, capsys):
+    """`./lab replay PATH --list --json` through dlab.replay_cli: (its parser, the JSON printed)."""
     import argparse
     import json
     from dlab import replay_cli
     p = argparse.ArgumentParser()
     replay_cli.add_arguments(p)
-    path = build_capture(tmp_path / "c.pcap")
     assert replay_cli.run(p.parse_args([str(path), "--list", "--json"])) == 0
-    doc = json.loads(capsys.readouterr().out)
+    return p, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.req("REPLAY.analysis", "REPLAY.bad-input")
+def test_cli_list_and_unreadable_capture(tmp_path, capsys):
+    from dlab import replay_cli
+    path = build_capture(tmp_path / "c.pcap")
+    p, doc = cli_list_json(path, capsys)
     assert doc["tunnels"][0]["sessions"][0]["kind"] == "incoming" and doc["tunnels"][0]["floated"] is True
     assert replay_cli.run(p.parse_args([str(path), "--list"])) == 0
     assert "tunnel 1: LAC 192.0.2.1:1701" in capsys.readouterr().out

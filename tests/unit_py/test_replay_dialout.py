@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from test_replay import ScriptedPeer
+from test_replay import ScriptedPeer, cli_list_json
 
 from dlab import proto as P
 from dlab import replay
@@ -281,14 +281,8 @@ def test_lns_side_of_a_dialout_against_a_scripted_lac(tmp_path):
 
 @pytest.mark.req("REPLAY.dialout", "REPLAY.analysis")
 def test_cli_lists_the_dialout_and_takes_trigger_and_dut(tmp_path, capsys):
-    import argparse
-    import json
-    from dlab import replay_cli
-    p = argparse.ArgumentParser()
-    replay_cli.add_arguments(p)
     path = build_dialout_capture(tmp_path / "d.pcap")
-    assert replay_cli.run(p.parse_args([str(path), "--list", "--json"])) == 0
-    doc = json.loads(capsys.readouterr().out)
+    p, doc = cli_list_json(path, capsys)
     assert doc["dialouts"] == [{"user": USER, "destination": "10.10.1.1", "route_distinguisher": "0.0.0.0:65000",
                                 "domain": "dial-out.example", "outcome": "Access-Accept", "tunnel": 1}]
     a = p.parse_args([str(path), "--dut", "lac-emu", "--trigger", "10.10.9.9"])
