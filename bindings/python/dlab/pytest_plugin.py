@@ -27,19 +27,35 @@ as properties `pcap:<link>`). Markers per feature: see MARKERS.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
+import secrets
+import shutil
+import signal
+import socket
+import struct
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
+from . import dialout_lab as D
+from . import netns
 from .control_api import Daemon
+from .dialout_lab import LabSpec
+from .freeradius import radius_request
+from .lab import Lab
+from .tshark_judge import judge
+from .wait import WaitTimeout, wait_for
+
+# dlab.proto (ScriptedL2tp, ScriptedRadius) is imported by the fixtures that use it, not here: it
+# needs the built pybind11 module (dlab._native), and the plugin loads for every test run, the pure
+# Python unit tests and the lab tiers before a build included.
 
 MARKERS = {
     "lab_config(configure=None, topology=None, scripted_radius=(), capture=True)":
-        "how the module's `lab` fixture is built (dlab.pytest_plugin.LabSpec)",
+        "how the module's `lab` fixture is built (dlab.dialout_lab.LabSpec, also dlab.pytest_plugin.LabSpec)",
     "dialout": "dial-out sessions: trigger, AAA, OCRQ/OCRP/OCCN, inService (JunosE L2TP Dial-Out Tables 70-75, Broadband Access Configuration Guide Table 77)",
     "l2tp": "L2TP control connection and session behaviour (RFC 2661)",
     "ppp": "PPP LCP / authentication / IPCP (RFC 1661, 1334, 1994, 1332)",
@@ -54,21 +70,6 @@ MARKERS = {
 ROLES = ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2")
 
 
-@dataclass
-class LabSpec:
-    """How the `lab` fixture builds its lab.
-
-    configure: fn(configs) editing the daemons' configs in place (dlab.dialout_lab.daemon_configs;
-      a role set to None is not started). topology: fn(raw) editing the raw default.yaml dict.
-    scripted_radius: names of FreeRADIUS servers of the topology NOT to start: the scripted_radius
-      fixture serves on their address, port and secret instead. capture: per-link tcpdump (and so
-      the per-test pcaps)."""
-    configure: Callable[[dict], None] | None = None
-    topology: Callable[[dict], None] | None = None
-    scripted_radius: tuple[str, ...] | list[str] = ()
-    capture: bool = True
-
-
 def pytest_configure(config):
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
@@ -79,7 +80,6 @@ def _sigterm_interrupts() -> None:
     """SIGTERM / SIGHUP stop the run like Ctrl-C (KeyboardInterrupt): pytest then tears its fixtures
     down (every lab's `with Lab(...)` exits) instead of dying with the labs up. Left alone when
     something else already handles them."""
-    import signal
 
     def interrupt(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt(f"signal {signum}")
@@ -111,9 +111,6 @@ def _spec(request) -> LabSpec:
 @pytest.fixture(scope="module")
 def lab(request):
     """The default dial-out lab for this test module (see the module docstring)."""
-    from . import dialout_lab as D
-    from .lab import Lab
-
     bdir = D.build_dir_or_skip()
     spec = _spec(request)
     topo = D.default_topology(configure=spec.topology)
@@ -223,9 +220,8 @@ class RadiusServers:
         return [u.name for u in self[name].users]
 
     def request(self, server: str, attrs: dict[str, str], host: str = "lns") -> dict:
-        """One Access-Request with Debian's radclient from `host`; returns dlab.demo.parse_radclient's
+        """One Access-Request with Debian's radclient from `host`; returns dlab.freeradius.parse_radclient's
         dict (`received`: {`code`, `attributes`: [(name, value)]}, `exit`)."""
-        from .demo import radius_request
         self[server]
         return radius_request(self.lab, server, attrs, host)
 
@@ -239,21 +235,20 @@ def radius(lab) -> RadiusServers:
 # ----- scripted peers -----
 @pytest.fixture
 def scripted_lac(lab):
-    """dlab.proto.ScriptedL2tp bound in the `lac` namespace on the LAC's address, port 1701 if free
-    (lac-emu not started) else an ephemeral port; its peer is lnsd (local-address, port)."""
-    from . import netns
-    from .proto import ScriptedL2tp
+    """The dlab.proto.ScriptedL2tp of a dlab.scripted_lac.ScriptedLac bound in the `lac` namespace on
+    the LAC's address, port 1701 if free (lac-emu not started) else an ephemeral port; its peer is
+    lnsd (local-address, port)."""
+    from .scripted_lac import ScriptedLac  # needs dlab.proto: see the note at the imports
     lac_cfg = lab.configs.get("lac")
     address = lac_cfg["listen"] if lac_cfg else lab.topo.address_of("lac", "core")
-    sock = netns.socket_in(lab.ns("lac"))
-    try:
-        sock.bind((address, 1701))
-    except OSError:
-        sock.bind((address, 0))
     lnsd = lab.configs["lnsd"]
-    ep = ScriptedL2tp(sock, peer=(lnsd["local-address"], int(lnsd.get("port", 1701))))
-    yield ep
-    sock.close()
+    peer = (lnsd["local-address"], int(lnsd.get("port", 1701)))
+    try:
+        lac = ScriptedLac(lab, address, peer[0], lns_port=peer[1], port=1701, reuse_address=False)
+    except OSError:
+        lac = ScriptedLac(lab, address, peer[0], lns_port=peer[1], reuse_address=False)
+    yield lac.l2tp
+    lac.close()
 
 
 class ScriptedRadiusServer:
@@ -264,8 +259,7 @@ class ScriptedRadiusServer:
     scripted server name to its ScriptedRadiusServer."""
 
     def __init__(self, lab, name: str, server):
-        from . import netns
-        from .proto import ScriptedRadius
+        from .proto import ScriptedRadius  # see the note at the imports
         self.name, self.address, self.port, self.secret = name, server.address, server.auth_port, server.secret
         self._sock = netns.socket_in(lab.ns(server.host))
         self._sock.bind((server.address, server.auth_port))
@@ -337,7 +331,6 @@ class PcapCutter:
 
     def _records(self):
         """(start, end, data) of each complete record from the current offset on."""
-        import struct
         try:
             with open(self.path, "rb") as f:
                 if self._order is None:
@@ -389,10 +382,7 @@ def send_cut_marker(lab, link: str, token: bytes) -> None:
     """One UDP datagram carrying `token`, broadcast on `link` from its first end (SO_BINDTODEVICE):
     it is captured after every packet sent on the link before it, so it marks a cut point, and
     nobody answers a broadcast to the discard port."""
-    import ipaddress
-    import socket
 
-    from . import netns
     lk = next(x for x in lab.topo.links if x.name == link)
     host, addrs = next(iter(lk.ends.items()))
     bcast = str(ipaddress.ip_interface(addrs[0]).network.broadcast_address)
@@ -409,9 +399,7 @@ def cut_points(lab, cutters: dict, label: str, within: float = 5.0) -> dict[str,
     """Send a cut marker on every link and wait (bounded) until each capture holds it: link ->
     (marker record start, end), or None where it did not show up in time (link without
     addresses, capture gone)."""
-    import secrets
 
-    from .wait import WaitTimeout, wait_for
     token = f"dlab-pcap-cut {label} {secrets.token_hex(4)}".encode()
     found: dict[str, tuple[int, int] | None] = {}
     for link in cutters:
@@ -443,7 +431,6 @@ def _safe(nodeid: str) -> str:
 def _dlab_pcap_per_test(request):
     """A pcap per test per link under <run>/tests/<test>/ when the test uses a captured lab: the
     packets between a cut marker sent at set-up and one sent at teardown (markers excluded)."""
-    from .lab import Lab
     if "lab" not in request.fixturenames:
         yield
         return
@@ -485,7 +472,6 @@ class TsharkExpectations:
         self.links[link] = {"l2tp": l2tp, "ppp": ppp, "radius": radius, "only": only}
 
     def run(self, folder: Path) -> None:
-        from .tshark_judge import judge
         problems = []
         for pcap in sorted(folder.glob("*.pcap")):
             try:
@@ -502,7 +488,6 @@ class TsharkExpectations:
 @pytest.fixture
 def tshark(request):
     """tshark judges this test's per-link pcaps at its end (needs a captured `lab`)."""
-    import shutil
     if shutil.which("tshark") is None:
         pytest.skip("tshark not on PATH (Debian package tshark)")
     request.node._dlab_tshark = TsharkExpectations()
