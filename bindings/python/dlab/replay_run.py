@@ -31,11 +31,17 @@ import random
 import re
 import shutil
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from . import lab as L
+from . import netns, procs
 from . import proto as P
+from .dialout_lab import REPO, Lnsd, NotBuilt, build_dir, control, daemon_configs, default_topology
 from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
@@ -111,7 +117,6 @@ def load_rules(path: str | None) -> dict[str, str]:
     rules = dict(DEFAULT_RULES)
     if not path:
         return rules
-    import yaml
     with open(path) as fh:
         data = yaml.safe_load(fh)
     if not isinstance(data, dict) or not all(isinstance(k, str) and ":" in k for k in data):
@@ -890,7 +895,6 @@ def _lns_users(how: dict, exchanges: list) -> list[dict]:
 
 
 def _lnsd_binary_dir() -> Path:
-    from .dialout_lab import REPO, NotBuilt
     bdir = next((Path(d) for d in (os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-int")
                  if d and (Path(d) / "lns/lnsd/lnsd").exists()), None)
     if bdir is None:
@@ -916,7 +920,6 @@ def golden_capture(lab, name: str, host: str, dest: Path):
     (LINUX_SLL2) for GOLDEN_FILTER while the block runs, then the file is copied to `dest`.
     AssertionError, and nothing copied, when tcpdump reports packets dropped by the kernel (a busy
     machine): a golden capture must hold the whole conversation."""
-    from . import procs
     out = lab.run_dir / f"{name}.pcap"
     cap = lab.start(name, host, ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "8192", "-Z", "root", "-s", "0",
                                  "-i", "any", "-w", str(out), GOLDEN_FILTER], ready="listening on")
@@ -977,10 +980,6 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
     calls. When lnsd opened no tunnel in the capture (a denied dial-out), any L2TP it sends within
     the wait is reported as extra. lnsd's RADIUS requests are compared with the captured ones.
     Writes report.json / report.txt / replay.pcap into <run folder>/replay/; nothing is left."""
-    from . import lab as L
-    from . import netns, procs
-    from .dialout_lab import Lnsd, daemon_configs, default_topology
-    import yaml
 
     dest = trigger or x.destination
     if dest is None:
@@ -1151,10 +1150,6 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
     ERX-PPP-Password; its verdicts on the CPE as captured) — and compares lac-emu's SCCRP, OCRP,
     OCCN / CDN and the CPE's PPP with the capture. report.json / report.txt / replay.pcap in
     <run folder>/replay/; nothing is left."""
-    from . import lab as L
-    from . import netns, procs
-    from .dialout_lab import build_dir, daemon_configs, default_topology
-    import yaml
 
     t = Replay._pick(conv, tunnel)
     x = next((d for d in conv.dialouts if d.tunnel is t), None)
@@ -1195,7 +1190,6 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
 
 def _control(path: Path) -> dict:
     """`show state` of an emulated peer (its control socket), or why not."""
-    from .dialout_lab import control
     try:
         return control(path, "show state")
     except Exception as e:  # the report says why the snapshot is missing
@@ -1212,10 +1206,6 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     datagrams) into <run folder>/replay/, and tears the lab down (nothing is left). The capture's
     PAP users go into FreeRADIUS with their captured passwords (radius='freeradius'). ReplayInputError
     before any lab is made when the conversation cannot be replayed."""
-    from . import lab as L
-    from . import netns, procs
-    from .dialout_lab import Lnsd, daemon_configs, default_topology
-    import yaml
 
     if dut == "lac-emu":
         return replay_lac_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
@@ -1341,8 +1331,6 @@ class _CapturedRadius:
     ADDRESS = "192.0.2.11"
 
     def __init__(self, lab, exchanges: list, secret: str, lac: str | None = None):
-        import threading
-        from . import netns
         self.left = [x for x in exchanges if x.reply is not None]
         self.secret, self.lac = secret, lac
         self.sock = netns.socket_in(lab.ns("radius"))
