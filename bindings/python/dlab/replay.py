@@ -16,7 +16,9 @@ All decoding goes through dlab.proto (proto/): no second parser here.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+
 from . import proto as P
 
 LAC_SENDS = {"ICRQ", "ICCN", "OCRP", "OCCN", "WEN"}   # RFC 2661 §6.6-§6.11, §6.12
@@ -152,9 +154,9 @@ class DialOut:
     """An LNS's dial-out seen in the capture (JunosE "L2TP Dial-Out"): its Access-Request with
     Service-Type Outbound (RFC 2865 §5.6) and the reply (None if not captured), the parts of the
     dial-out User-Name `[route distinguisher/]destination@domain` (JunosE "L2TP Dial-Out",
-    "Access-Request Message"; destination None when the name has no IPv4 address there), and the control connection
-    the LNS used after it (the first tunnel where the LNS sent SCCRQ or OCRQ after the request), or
-    None (the dial-out was denied or failed before L2TP)."""
+    "Access-Request Message"; destination None when the name has no IPv4 address there), and the
+    control connection the LNS used after it (the first tunnel where the LNS sent SCCRQ or OCRQ
+    after the request), or None (the dial-out was denied or failed before L2TP)."""
     radius: RadiusExchange
     destination: str | None
     route_distinguisher: str | None
@@ -174,7 +176,6 @@ class DialOut:
 def parse_dialout_user(name: str) -> tuple[str | None, str | None, str | None]:
     """(destination, route distinguisher, domain) of a dial-out User-Name `[RD/]address@domain`
     (JunosE "L2TP Dial-Out", "Access-Request Message"); parts that are not there are None."""
-    import ipaddress
     local, _, domain = name.rpartition("@") if "@" in name else (name, "", "")
     rd, _, dest = local.rpartition("/")
     try:

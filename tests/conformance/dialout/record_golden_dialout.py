@@ -15,9 +15,9 @@ from test_table75 import DENY_CASES
 
 from dlab import lab as L
 from dlab import procs
-from dlab.replay_run import golden_capture
 from dlab.dialout_lab import (REPO, build_dir_or_skip, default_topology, site_destination, site_key, site_number,
                               start_daemons, wait_dialout_state)
+from dlab.replay_run import golden_capture
 
 RD, DOMAIN = "0.0.0.0:65000", "L2TP-dial-out.de.dt"
 BASIC = 1
