@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true", help="dialout: print the result as JSON")
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("replay", help="replay a capture against lnsd and report every difference (docs/replay.md)")
+    s = sub.add_parser("replay", help="replay a capture against lnsd (or lac-emu) and report every difference (docs/replay.md)")
     replay_cli.add_arguments(s)
 
     s = sub.add_parser("up", help="bring a lab up and leave it up")
