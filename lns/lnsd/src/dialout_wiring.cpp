@@ -28,9 +28,9 @@ namespace eng = l2tp::engine;
 /// One L2TP session with its PPP link: its session FSM (lns/session: the call's state and what
 /// ends it) and what the wiring keeps for it. Dial-out calls carry their manager key.
 struct DialOutWiring::Call {
-    Call(core::FsmEnv env, session::CallPorts ports, std::uint64_t call_id, session::CallDirection d,
+    Call(core::FsmEnv env, const session::CallPorts& ports, std::uint64_t call_id, session::CallDirection d,
          session::CallState initial)
-        : session(env, std::move(ports), call_id, d, initial), id(call_id) {}
+        : session(env, ports, call_id, d, initial), id(call_id) {}
     session::CallSession session;
     std::uint64_t id = 0;
     std::optional<dialout::SessionKey> key;  ///< dial-out session; none for incoming calls
@@ -168,6 +168,7 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
         const auto& lns_auth = v.lns_authentication.empty() ? v.authentication : v.lns_authentication;
         if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
     }
+    call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
     lns_.on_connected = [this](CallHandle h, const eng::ConnectInfo& i) { on_connected(h, i); };
     lns_.on_disconnected = [this](CallHandle h, const eng::CallFailure& f) { on_disconnected(h, f); };
     lns_.on_ppp_frame = [this](CallHandle h, std::span<const std::uint8_t> b) { on_frame(h, b); };
@@ -359,10 +360,8 @@ void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std:
 
 std::unique_ptr<DialOutWiring::Call> DialOutWiring::new_call(session::CallDirection direction,
                                                              session::CallState initial) {
-    session::CallPorts ports;
-    ports.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
-    auto c = std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, std::move(ports), next_call_++,
-                                    direction, initial);
+    auto c = std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
+                                    initial);
     c->created = timers_.now();
     return c;
 }

@@ -70,9 +70,9 @@ const CallSession::Spec& CallSession::spec() {
     return s;
 }
 
-CallSession::CallSession(core::FsmEnv env, CallPorts ports, std::uint64_t id, CallDirection direction,
+CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
                          CallState initial)
-    : ports_(std::move(ports)), id_(id), direction_(direction), fsm_(spec(), env, *this, std::to_string(id), initial) {
+    : ports_(&ports), id_(id), direction_(direction), fsm_(spec(), env, *this, std::to_string(id), initial) {
     const bool ok = direction == CallDirection::dial_out ? initial == S::placing
                                                          : (initial == S::proxy_auth || initial == S::ppp);
     if (!ok)
@@ -90,7 +90,7 @@ void CallSession::arm_release(CallSession&, Spec::Step& st) { st.arm("call-relea
 
 void CallSession::observe(CallSession& s, const Spec::Change& c) {
     if (!c.permitted || c.to != S::closing || (c.from && *c.from == S::closing)) return;
-    if (s.ports_.close) s.ports_.close(s, s.order_);
+    if (s.ports_->close) s.ports_->close(s, s.order_);
 }
 
 bool CallSession::input(CallEvent e, std::string_view cause) {

@@ -24,15 +24,14 @@ struct World {
     std::vector<CloseOrder> closed;
     std::vector<CallState> state_at_close;
     std::function<void(CallSession&)> on_close;  ///< re-entrant inputs from the teardown
+    CallPorts ports{[this](CallSession& c, const CloseOrder& o) {
+        closed.push_back(o);
+        state_at_close.push_back(c.state());
+        if (on_close) on_close(c);
+    }};
 
     std::unique_ptr<CallSession> make(CallDirection d, CallState s, std::uint64_t id = 7) {
-        CallPorts p;
-        p.close = [this](CallSession& c, const CloseOrder& o) {
-            closed.push_back(o);
-            state_at_close.push_back(c.state());
-            if (on_close) on_close(c);
-        };
-        return std::make_unique<CallSession>(env, std::move(p), id, d, s);
+        return std::make_unique<CallSession>(env, ports, id, d, s);
     }
 };
 

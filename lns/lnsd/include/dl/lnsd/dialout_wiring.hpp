@@ -306,6 +306,7 @@ private:
     DataPlanePort dp_;
     std::unique_ptr<dialout::Manager> manager_;
     std::shared_ptr<bool> alive_;
+    session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call)
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
     std::vector<std::uint64_t> reap_;  ///< closed calls, erased on the next turn (reap_timer_)
     core::Timer reap_timer_;

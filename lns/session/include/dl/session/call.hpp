@@ -89,8 +89,10 @@ public:
     static const Spec& spec();
 
     /// `initial`: placing (dial-out), proxy-auth or ppp (incoming); std::invalid_argument else.
-    /// `env.timers` is required (the `call-release` timer).
-    CallSession(core::FsmEnv env, CallPorts ports, std::uint64_t id, CallDirection direction, CallState initial);
+    /// `env.timers` is required (the `call-release` timer). `ports` is shared by the owner's calls
+    /// and must outlive the session.
+    CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
+                CallState initial);
     CallSession(const CallSession&) = delete;
     CallSession& operator=(const CallSession&) = delete;
 
@@ -128,7 +130,7 @@ private:
     static void observe(CallSession& s, const Spec::Change& c);
     bool input(CallEvent e, std::string_view cause);
 
-    CallPorts ports_;
+    const CallPorts* ports_;
     std::uint64_t id_;
     CallDirection direction_;
     CloseOrder order_;  ///< the teardown to run on entering closing
