@@ -1,5 +1,5 @@
-// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one PPP Link per L2TP session;
-// access routes -> data plane. See dl/lnsd/dialout_wiring.hpp.
+// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one call (lns/session CallSession +
+// PPP Link) per L2TP session; access routes -> data plane. See dl/lnsd/dialout_wiring.hpp.
 #include "dl/lnsd/dialout_wiring.hpp"
 
 #include <algorithm>

@@ -4,6 +4,13 @@
 // PPP bridge), to one PPP Link per L2TP session (lns/ppp) and to the data plane (access routes,
 // IPv4 to/from the virtual router's TUN) through a small DataPlanePort.
 //
+// Each call (an L2TP session, incoming or dial-out) is a call session of lns/session: its state and
+// what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
+// closing, failed; docs/architecture.md "Call session"). The wiring routes dial-out keys, L2TP
+// handles and access routes to calls, adapts the manager's ports, and does each call's effects
+// (PPP link, AAA and PPP-authentication requests, accounting, routes; the teardown as the
+// session's CallPorts::close).
+//
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
 // it over lns/dataplane; tests record it). Single-threaded.
