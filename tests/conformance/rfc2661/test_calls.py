@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dlab import rfcstatements as R
-from wire import BUSY, P, Peer, check
+from wire import BUSY, P, Peer, Step, check
 
 req = pytest.mark.req
 
@@ -138,3 +138,31 @@ def test_no_hidden_avp_towards_a_peer_without_a_secret(dut):
         check(not any(a.hidden for a in m.avps), m.message_name,
               "an AVP was hidden towards a peer that shares no secret (§4.3)", m)
 
+
+
+@req("RFC2661.4.4.4-sequencing-required-1", "RFC2661.5.4-1")
+def test_lns_sends_sequenced_data_when_the_lac_requires_sequencing(dut):
+    """§5.9 / §4.4.4: the LNS is in control of sequencing; a LAC's ICCN with Sequencing Required obliges
+    it to send every data message of the session with Ns / Nr (S bit). Judged on the data messages the
+    DUT sends on the call (a PPP LNS starts LCP there); none within the window: not applicable."""
+    if dut.ctx.role != "lns":
+        pytest.skip("n/a: the rule binds the LNS; the DUT plays the LAC")
+    need_calls(dut)
+    L2TP = P().L2TP
+    p = Peer(dut)
+    try:
+        p.establish()
+        p.l2tp.send(L2TP.icrq(assigned_session_id=21, call_serial_number=21, bearer_type=2))
+        icrp = p.expect("ICRP", within=5.0, step="ICRQ answered by ICRP")
+        p.l2tp.send(L2TP.iccn(session_id=icrp.assigned_session_id or 0, tx_connect_speed=64000, framing_type=1,
+                              sequencing_required=True))
+        try:
+            data = [p.expect(lambda m: m.is_data and m.session_id == 21, within=5.0, step="data on the call")]
+        except Step:
+            pytest.skip(f"n/a: {dut.name} sent no data message on the call within 5 s")
+        data += [m for m in p.drain(1.0) if m.is_data and m.session_id == 21]
+        for m in data:
+            check(m.has_sequence, "data after ICCN with Sequencing Required",
+                  "the LNS must send data with Ns / Nr (S bit) once the LAC required sequencing (§4.4.4, §5.4)", m)
+    finally:
+        p.close()

@@ -15,7 +15,7 @@ req = pytest.mark.req
 # RFC 2661 §4.4: AVP Attribute Types.
 MESSAGE_TYPE, PROTOCOL_VERSION, FRAMING_CAPS, HOST_NAME, ASSIGNED_TUNNEL_ID = 0, 2, 3, 7, 9
 ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER, BEARER_TYPE, FRAMING_TYPE, CALLED_NUMBER = 14, 15, 18, 19, 21
-MIN_BPS, MAX_BPS = 16, 17
+MIN_BPS, MAX_BPS, TX_CONNECT_SPEED = 16, 17, 24
 
 
 class Answerer:
@@ -78,18 +78,32 @@ def test_sccrq_of_an_initiating_dut_carries_the_required_avps(dut, initiated):
     check(bool(sccrq.host_name), "SCCRQ", "Host Name must be at least one octet (§4.4.3)", sccrq)
 
 
+@req("RFC2661.5-1")
+def test_no_call_before_the_control_connection_is_established(dut, initiated):
+    """§5: no ICRQ / OCRQ before the tunnel is up: with its SCCRQ unanswered for 2 s, the DUT may only
+    retransmit it."""
+    a, _ = initiated
+    try:
+        m = a.l2tp.expect(lambda m: m.message_name in ("ICRQ", "OCRQ"), within=2.0)
+    except P().ExpectTimeout:
+        return
+    raise Step("SCCRQ unanswered", "the DUT placed a call before its control connection was established (§5)", m)
+
+
 @req("RFC2661.6.6-1", "RFC2661.5.3-1", "RFC2661.5.3-2", "RFC2661.4.4.4-assigned-session-id-2",
-     "RFC2661.6.9-2")
+     "RFC2661.6.9-2", "RFC2661.6.3-1", "RFC2661.6.8-1")
 def test_call_of_an_initiating_dut_carries_the_required_avps(dut, initiated):
-    """After our SCCRP the DUT completes the tunnel (SCCCN) and places its call: an ICRQ (a LAC) with
-    Message Type, Assigned Session ID (non-zero), Call Serial Number (§6.6), header Session ID 0; or
-    an OCRQ (an LNS) with those and Minimum / Maximum BPS, Bearer Type, Framing Type and Called
-    Number (§6.9)."""
+    """After our SCCRP the DUT completes the tunnel (SCCCN with a Message Type, §6.3) and places its
+    call: an ICRQ (a LAC) with Message Type, Assigned Session ID (non-zero), Call Serial Number (§6.6),
+    header Session ID 0, and after our ICRP an ICCN with Message Type, (Tx) Connect Speed and Framing
+    Type (§6.8); or an OCRQ (an LNS) with those and Minimum / Maximum BPS, Bearer Type, Framing Type
+    and Called Number (§6.9)."""
     a, sccrq = initiated
     L2TP = P().L2TP
     a.l2tp.send(L2TP.sccrp(assigned_tunnel_id=77, host_name="scripted-answerer", framing_capabilities=FRAMING_BOTH,
                            bearer_capabilities=BEARER_BOTH))
-    a.expect("SCCCN", within=5.0, step="SCCRP answered by SCCCN")
+    scccn = a.expect("SCCCN", within=5.0, step="SCCRP answered by SCCCN")
+    check(MESSAGE_TYPE in types(scccn), "SCCCN", "SCCCN must carry a Message Type (§6.3)", scccn)
     call = a.expect(lambda m: m.message_name in ("ICRQ", "OCRQ"), within=10.0, step="the DUT places its call")
     want = {MESSAGE_TYPE, ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER}
     if call.message_name == "OCRQ":
@@ -102,6 +116,12 @@ def test_call_of_an_initiating_dut_carries_the_required_avps(dut, initiated):
     check(call.assigned_session_id not in (None, 0), call.message_name, "Assigned Session ID must not be 0 (§5.3)",
           call)
     check(call.tunnel_id == 77, call.message_name, "header Tunnel ID must be our Assigned Tunnel ID (§4.4.3)", call)
+    if call.message_name == "ICRQ":
+        a.l2tp.send(L2TP.icrp(session_id=call.assigned_session_id, assigned_session_id=5))
+        iccn = a.expect("ICCN", within=5.0, step="ICRP answered by ICCN")
+        missing = {MESSAGE_TYPE, TX_CONNECT_SPEED, FRAMING_TYPE} - types(iccn)
+        check(not missing, "ICCN", f"ICCN lacks AVP type(s) {sorted(missing)} (§6.8)", iccn)
+        check(iccn.session_id == 5, "ICCN", "header Session ID must be our Assigned Session ID (§4.4.4)", iccn)
 
 
 @pytest.mark.parametrize("ours", [
