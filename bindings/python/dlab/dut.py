@@ -145,6 +145,8 @@ class Lnsd(Dut):
         cfg = ctx.run_dir / "lnsd.yaml"
         cfg.write_text(yaml.safe_dump({
             "local-address": ctx.address, "port": ctx.port, "hostname": "lnsd-dut", "receive-window": 8,
+            # Enough retries for the §5.8 long-timer tests to see the back-off reach its cap (8 s).
+            "max-retransmits": 7,
             # Both of the suite's peers are listed: lnsd refuses unlisted LACs by default (docs/lnsd.md
             # "Safe defaults"); the open peer authenticates no tunnel.
             "peers": [{"address": ctx.secret_peer, "secret": ctx.secret, "hide-avps": True},
