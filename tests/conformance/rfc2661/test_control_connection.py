@@ -279,17 +279,20 @@ def intervals(copies) -> list[float]:
 
 @req("RFC2661.5.8-4")
 def test_retransmission_back_off_is_capped_at_8_s_or_more(dut, unacknowledged_run):
-    """§5.8: the back-off interval stops growing at a cap of at least 8 s. Judged once the intervals of
-    the unacknowledged reply stop growing; a DUT that gave up (or ran out of the budget) first did not
-    show its cap."""
+    """§5.8: the back-off may be capped, but not below 8 s. Fails when the intervals of the
+    unacknowledged reply stop growing below 8 s; passes once an interval of 8 s or more was seen (any
+    cap is above it); a DUT that gave up (or ran out of the budget) before either did not show it."""
     copies, _ = unacknowledged_run
     gaps = intervals(copies)
     shown = ", ".join(f"{g:.1f}" for g in gaps)
-    if len(gaps) < 2 or gaps[-1] > gaps[-2] * 1.25:
-        pytest.skip(f"n/a: the intervals ({shown} s) never stopped growing within the {BUDGET:.0f} s budget or "
-                    "before it gave up: the cap was not reached")
-    check(gaps[-1] >= 8.0 * 0.9, "retransmission cap", f"intervals {shown} s: the back-off stops growing at "
-          f"{gaps[-1]:.1f} s, below the 8 s floor (§5.8)", copies[-1][1])
+    floor = 8.0 * 0.9  # timer granularity
+    for i in range(1, len(gaps)):
+        if gaps[i] < floor and gaps[i] <= gaps[i - 1] * 1.25:
+            raise Step("retransmission cap", f"intervals {shown} s: the back-off stops growing at {gaps[i]:.1f} s, "
+                       "below the 8 s floor (§5.8)", copies[i + 1][1])
+    if not any(g >= floor for g in gaps):
+        pytest.skip(f"n/a: the intervals ({shown} s) reached neither a cap nor 8 s within the {BUDGET:.0f} s "
+                    "budget or before the DUT gave up")
 
 
 @req("RFC2661.5.8-5")

@@ -90,38 +90,59 @@ def test_no_call_before_the_control_connection_is_established(dut, initiated):
     raise Step("SCCRQ unanswered", "the DUT placed a call before its control connection was established (§5)", m)
 
 
-@req("RFC2661.6.6-1", "RFC2661.5.3-1", "RFC2661.5.3-2", "RFC2661.4.4.4-assigned-session-id-2",
-     "RFC2661.6.9-2", "RFC2661.6.3-1", "RFC2661.6.8-1")
-def test_call_of_an_initiating_dut_carries_the_required_avps(dut, initiated):
-    """After our SCCRP the DUT completes the tunnel (SCCCN with a Message Type, §6.3) and places its
-    call: an ICRQ (a LAC) with Message Type, Assigned Session ID (non-zero), Call Serial Number (§6.6),
-    header Session ID 0, and after our ICRP an ICCN with Message Type, (Tx) Connect Speed and Framing
-    Type (§6.8); or an OCRQ (an LNS) with those and Minimum / Maximum BPS, Bearer Type, Framing Type
-    and Called Number (§6.9)."""
-    a, sccrq = initiated
-    L2TP = P().L2TP
-    a.l2tp.send(L2TP.sccrp(assigned_tunnel_id=77, host_name="scripted-answerer", framing_capabilities=FRAMING_BOTH,
-                           bearer_capabilities=BEARER_BOTH))
+def call_of(a):
+    """Answers the DUT's SCCRQ with our SCCRP and returns (SCCCN, its call: ICRQ or OCRQ)."""
+    a.l2tp.send(P().L2TP.sccrp(assigned_tunnel_id=77, host_name="scripted-answerer",
+                               framing_capabilities=FRAMING_BOTH, bearer_capabilities=BEARER_BOTH))
     scccn = a.expect("SCCCN", within=5.0, step="SCCRP answered by SCCCN")
-    check(MESSAGE_TYPE in types(scccn), "SCCCN", "SCCCN must carry a Message Type (§6.3)", scccn)
     call = a.expect(lambda m: m.message_name in ("ICRQ", "OCRQ"), within=10.0, step="the DUT places its call")
-    want = {MESSAGE_TYPE, ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER}
-    if call.message_name == "OCRQ":
-        want |= {MIN_BPS, MAX_BPS, BEARER_TYPE, FRAMING_TYPE, CALLED_NUMBER}
-    missing = want - types(call)
-    check(not missing, call.message_name, f"{call.message_name} lacks AVP type(s) {sorted(missing)} "
-          f"(§{'6.6' if call.message_name == 'ICRQ' else '6.9'})", call)
     check(call.session_id == 0, call.message_name, "header Session ID must be 0 before the peer assigned one "
           "(§5.3)", call)
     check(call.assigned_session_id not in (None, 0), call.message_name, "Assigned Session ID must not be 0 (§5.3)",
           call)
     check(call.tunnel_id == 77, call.message_name, "header Tunnel ID must be our Assigned Tunnel ID (§4.4.3)", call)
-    if call.message_name == "ICRQ":
-        a.l2tp.send(L2TP.icrp(session_id=call.assigned_session_id, assigned_session_id=5))
-        iccn = a.expect("ICCN", within=5.0, step="ICRP answered by ICCN")
-        missing = {MESSAGE_TYPE, TX_CONNECT_SPEED, FRAMING_TYPE} - types(iccn)
-        check(not missing, "ICCN", f"ICCN lacks AVP type(s) {sorted(missing)} (§6.8)", iccn)
-        check(iccn.session_id == 5, "ICCN", "header Session ID must be our Assigned Session ID (§4.4.4)", iccn)
+    return scccn, call
+
+
+def required(m, want: set[int], section: str) -> None:
+    missing = want - types(m)
+    check(not missing, m.message_name, f"{m.message_name} lacks AVP type(s) {sorted(missing)} (§{section})", m)
+
+
+@req("RFC2661.6.3-1", "RFC2661.5.3-1", "RFC2661.5.3-2", "RFC2661.4.4.4-assigned-session-id-2")
+def test_scccn_and_the_call_of_an_initiating_dut_carry_their_session_ids(dut, initiated):
+    """After our SCCRP the DUT completes the tunnel (SCCCN with a Message Type, §6.3) and places its
+    call with header Session ID 0 and a non-zero Assigned Session ID (§5.3)."""
+    a, _ = initiated
+    scccn, _ = call_of(a)
+    required(scccn, {MESSAGE_TYPE}, "6.3")
+
+
+@req("RFC2661.6.6-1", "RFC2661.6.8-1")
+def test_icrq_and_iccn_of_an_initiating_lac_carry_the_required_avps(dut, initiated):
+    """A LAC's ICRQ carries Message Type, Assigned Session ID, Call Serial Number (§6.6); after our ICRP
+    its ICCN carries Message Type, (Tx) Connect Speed and Framing Type (§6.8)."""
+    a, _ = initiated
+    _, call = call_of(a)
+    if call.message_name != "ICRQ":
+        pytest.skip(f"n/a: {dut.name} placed an {call.message_name}, not an incoming call")
+    required(call, {MESSAGE_TYPE, ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER}, "6.6")
+    a.l2tp.send(P().L2TP.icrp(session_id=call.assigned_session_id, assigned_session_id=5))
+    iccn = a.expect("ICCN", within=5.0, step="ICRP answered by ICCN")
+    required(iccn, {MESSAGE_TYPE, TX_CONNECT_SPEED, FRAMING_TYPE}, "6.8")
+    check(iccn.session_id == 5, "ICCN", "header Session ID must be our Assigned Session ID (§4.4.4)", iccn)
+
+
+@req("RFC2661.6.9-2")
+def test_ocrq_of_an_initiating_lns_carries_the_required_avps(dut, initiated):
+    """An LNS's OCRQ carries Message Type, Assigned Session ID, Call Serial Number, Minimum / Maximum BPS,
+    Bearer Type, Framing Type and Called Number (§6.9)."""
+    a, _ = initiated
+    _, call = call_of(a)
+    if call.message_name != "OCRQ":
+        pytest.skip(f"n/a: {dut.name} placed an {call.message_name}, not an outgoing call")
+    required(call, {MESSAGE_TYPE, ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER, MIN_BPS, MAX_BPS, BEARER_TYPE,
+                    FRAMING_TYPE, CALLED_NUMBER}, "6.9")
 
 
 @pytest.mark.parametrize("ours", [
