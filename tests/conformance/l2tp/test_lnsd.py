@@ -1,9 +1,10 @@
 """lnsd in the `lns` namespace against a scripted LAC (raw L2TP built with proto/ through dlab._native)
 in the `lac` namespace: RFC 2661 tunnel and incoming-call establishment, tunnel authentication
 success / failure, hidden AVPs, unknown M-bit AVP, StopCCN and CDN from the LAC, the JunosE levels
-(destination / tunnel / session clear, destination shutdown) through lnsctl, `show … --json`."""
+(close and shutdown at system, destination, tunnel and session level) through lnsctl, `show … --json`."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -238,10 +239,27 @@ def test_clear_session_tunnel_and_destination_with_lnsctl(lab):
         b.close()
 
 
+def ctl_json(lnsd, *words: str):
+    """lnsctl --json WORDS: the control API's result."""
+    return json.loads(lnsd.ctl("--json", *words).stdout)
+
+
 @pytest.mark.req("L2TP.stopccn", "L2TP.levels")
-def test_shut_down_destination_refuses_new_tunnels(lab):
+def test_shut_down_destination_closes_its_tunnels_and_refuses_new_ones(lab):
+    """Destination level (JunosE "Implementing L2TP"): shutdown closes the destination's tunnel
+    (StopCCN 1 on the wire), then refuses a new SCCRQ (StopCCN 4, no SCCRP) until `no shutdown`."""
     lab_, lnsd = lab
-    lnsd.ctl("l2tp", "shutdown", "destination", LAC2_ADDR)
+    old = Lac(lab_, LAC2_ADDR)
+    try:
+        old.open(None, tid=30)
+        old.l2tp.expect("ZLB", within=2.0)
+        r = ctl_json(lnsd, "l2tp", "shutdown", "destination", LAC2_ADDR)
+        assert r == {"destination": LAC2_ADDR, "state": "shutdown", "tunnels-closed": 1}, r
+        stop = old.l2tp.expect("StopCCN", within=5.0)
+        assert stop.tunnel_id == 30 and stop.result_code["result"] == 1, stop.result_code
+        assert stop.result_code["message"] == "destination shut down by administrator", stop.result_code
+    finally:
+        old.close()
     try:
         assert_subset([{"address": LAC2_ADDR, "state": "shutdown"}], lnsd.show("destination", LAC2_ADDR))
         lac = Lac(lab_, LAC2_ADDR)
@@ -265,7 +283,102 @@ def test_shut_down_destination_refuses_new_tunnels(lab):
         wait_for(lambda: any(t["destination"] == LAC2_ADDR and t["state"] == "established" for t in tunnels(lnsd)),
                  5.0, "tunnel accepted again")
     finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(lac.tunnel), check=False)
         lac.close()
+
+
+@pytest.mark.req("L2TP.stopccn", "L2TP.levels")
+def test_system_close_accepts_new_tunnels_shutdown_refuses_them_until_no_shutdown(lab):
+    """System level: `l2tp clear system` sends StopCCN 1 to every tunnel and a new SCCRQ is still
+    answered; `l2tp shutdown` sends StopCCN 6 ("requester is being shut down", RFC 2661 §4.4.2)
+    and answers a new SCCRQ with StopCCN 2 / Error 7 ("try another"), no SCCRP, until
+    `l2tp no shutdown`."""
+    lab_, lnsd = lab
+    a = Lac(lab_, LAC2_ADDR)
+    try:
+        a.open(None, tid=41)
+        a.l2tp.expect("ZLB", within=2.0)
+        a.call(1)
+        wait_for(lambda: lnsd.show("session", str(a.tunnel)), 5.0, "session up")
+        r = ctl_json(lnsd, "l2tp", "clear", "system")
+        assert r["tunnels-cleared"] >= 1, r
+        stop = a.l2tp.expect("StopCCN", within=5.0)
+        assert stop.tunnel_id == 41 and stop.result_code["result"] == 1, stop.result_code
+        assert stop.result_code["message"] == "system cleared by administrator", stop.result_code
+    finally:
+        a.close()
+    b = Lac(lab_, LAC2_ADDR)
+    try:
+        b.open(None, tid=42)  # close accepts new tunnels at once
+        b.l2tp.expect("ZLB", within=2.0)
+        r = ctl_json(lnsd, "l2tp", "shutdown")
+        try:
+            assert r["system"] == "shutdown" and r["tunnels-closed"] >= 1, r
+            stop = b.l2tp.expect("StopCCN", within=5.0)
+            assert stop.tunnel_id == 42 and stop.result_code["result"] == 6, stop.result_code
+            assert lnsd.show("summary")["system"]["state"] == "shutdown"
+            c = Lac(lab_, LAC2_ADDR)
+            try:
+                c.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=43, host_name="scripted-lac"))
+                stop = c.l2tp.expect("StopCCN", within=3.0)
+                assert stop.tunnel_id == 43, stop
+                assert (stop.result_code["result"], stop.result_code["error"]) == (2, 7), stop.result_code
+                assert stop.result_code["message"] == "L2TP is shut down", stop.result_code
+                assert not any("SCCRP" in h for h in c.l2tp.history), c.l2tp.history
+            finally:
+                c.close()
+        finally:
+            lnsd.ctl("l2tp", "no", "shutdown")
+    finally:
+        b.close()
+    assert lnsd.show("summary")["system"]["state"] == "enabled"
+    d = Lac(lab_, LAC2_ADDR)
+    try:
+        d.open(None, tid=44)
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(d.tunnel), check=False)
+        d.close()
+
+
+@pytest.mark.req("L2TP.levels")
+def test_tunnel_shutdown_clears_its_sessions_refuses_icrq_keeps_the_tunnel_then_session_shutdown(lab):
+    """Tunnel level: `l2tp shutdown tunnel` sends CDN 3 for each of its sessions and answers a new
+    ICRQ with CDN 3 (no ICRP) while the tunnel stays up; after `no shutdown` calls are accepted
+    again. Session level: `l2tp shutdown session` ends that one session with CDN 3."""
+    lab_, lnsd = lab
+    L2TP = P().L2TP
+    a = Lac(lab_, LAC2_ADDR)
+    try:
+        a.open(None, tid=45)
+        a.l2tp.expect("ZLB", within=2.0)
+        a.call(1)
+        a.call(2)
+        wait_for(lambda: len(lnsd.show("session", str(a.tunnel))) == 2, 5.0, "two sessions up")
+        r = ctl_json(lnsd, "l2tp", "shutdown", "tunnel", str(a.tunnel))
+        assert r == {"tunnel": a.tunnel, "state": "shutdown", "sessions-cleared": 2}, r
+        cdns = [a.l2tp.expect("CDN", within=5.0) for _ in range(2)]
+        assert sorted(c.session_id for c in cdns) == [1, 2], cdns
+        for c in cdns:
+            assert c.result_code["result"] == 3, c.result_code
+            assert c.result_code["message"] == "tunnel shut down by administrator", c.result_code
+        a.l2tp.send(L2TP.icrq(assigned_session_id=3, call_serial_number=3))
+        cdn = a.l2tp.expect("CDN", within=5.0)
+        assert cdn.session_id == 3 and cdn.result_code["result"] == 3, cdn.result_code
+        assert cdn.result_code["message"] == "tunnel is shut down", cdn.result_code
+        assert not any("ICRP tunnel 45 session 3 " in h for h in a.l2tp.history), a.l2tp.history
+        assert not any("StopCCN" in h for h in a.l2tp.history), "the tunnel itself stays"
+        assert subset([{"state": "established", "admin-state": "shutdown"}], lnsd.show("tunnel", str(a.tunnel)))
+        lnsd.ctl("l2tp", "no", "shutdown", "tunnel", str(a.tunnel))
+        s4 = a.call(4)
+        r = ctl_json(lnsd, "l2tp", "shutdown", "session", f"{a.tunnel}/{s4}")
+        assert r == {"sessions-cleared": 1}, r
+        cdn = a.l2tp.expect("CDN", within=5.0)
+        assert cdn.session_id == 4 and cdn.result_code["result"] == 3, cdn.result_code
+        assert cdn.result_code["message"] == "session shut down by administrator", cdn.result_code
+        assert subset([{"state": "established"}], lnsd.show("tunnel", str(a.tunnel)))
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(a.tunnel), check=False)
+        a.close()
 
 
 def test_show_summary_json(lab):
