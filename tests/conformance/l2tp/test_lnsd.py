@@ -319,7 +319,7 @@ def test_system_close_accepts_new_tunnels_shutdown_refuses_them_until_no_shutdow
             assert lnsd.show("summary")["system"]["state"] == "shutdown"
             c = Lac(lab_, LAC2_ADDR)
             try:
-                c.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=43, host_name="scripted-lac"))
+                c.l2tp.send(proto.L2TP.sccrq(assigned_tunnel_id=43, host_name="scripted-lac"))
                 stop = c.l2tp.expect("StopCCN", within=3.0)
                 assert stop.tunnel_id == 43, stop
                 assert (stop.result_code["result"], stop.result_code["error"]) == (2, 7), stop.result_code
@@ -346,7 +346,7 @@ def test_tunnel_shutdown_clears_its_sessions_refuses_icrq_keeps_the_tunnel_then_
     ICRQ with CDN 3 (no ICRP) while the tunnel stays up; after `no shutdown` calls are accepted
     again. Session level: `l2tp shutdown session` ends that one session with CDN 3."""
     lab_, lnsd = lab
-    L2TP = P().L2TP
+    L2TP = proto.L2TP
     a = Lac(lab_, LAC2_ADDR)
     try:
         a.open(None, tid=45)
@@ -367,7 +367,7 @@ def test_tunnel_shutdown_clears_its_sessions_refuses_icrq_keeps_the_tunnel_then_
         assert cdn.result_code["message"] == "tunnel is shut down", cdn.result_code
         assert not any("ICRP tunnel 45 session 3 " in h for h in a.l2tp.history), a.l2tp.history
         assert not any("StopCCN" in h for h in a.l2tp.history), "the tunnel itself stays"
-        assert subset([{"state": "established", "admin-state": "shutdown"}], lnsd.show("tunnel", str(a.tunnel)))
+        assert_subset([{"state": "established", "admin-state": "shutdown"}], lnsd.show("tunnel", str(a.tunnel)))
         lnsd.ctl("l2tp", "no", "shutdown", "tunnel", str(a.tunnel))
         s4 = a.call(4)
         r = ctl_json(lnsd, "l2tp", "shutdown", "session", f"{a.tunnel}/{s4}")
@@ -375,7 +375,7 @@ def test_tunnel_shutdown_clears_its_sessions_refuses_icrq_keeps_the_tunnel_then_
         cdn = a.l2tp.expect("CDN", within=5.0)
         assert cdn.session_id == 4 and cdn.result_code["result"] == 3, cdn.result_code
         assert cdn.result_code["message"] == "session shut down by administrator", cdn.result_code
-        assert subset([{"state": "established"}], lnsd.show("tunnel", str(a.tunnel)))
+        assert_subset([{"state": "established"}], lnsd.show("tunnel", str(a.tunnel)))
     finally:
         lnsd.ctl("l2tp", "clear", "tunnel", str(a.tunnel), check=False)
         a.close()
