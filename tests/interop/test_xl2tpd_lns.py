@@ -1,0 +1,113 @@
+"""xl2tpd 1.3.18 with kernel L2TP (PPPoL2TP) and pppd 2.4.9 as a complete third-party LNS that our
+LAC meets: lac-emu places an incoming call (RFC 2661 §7.4.1 ICRQ/ICRP/ICCN) to xl2tpd for
+cpe-emu's dial-in, and pppd on the LNS side runs PPP with cpe-emu on the far side of the ISDN
+call up to IPCP.
+
+One user-mode Linux guest (dlab.uml) in a host `xlns` on the `core` link (198.51.100.4) runs
+xl2tpd with one [lns default] section (pppd `require-chap`, addresses from its own range).
+lac-emu (198.51.100.2, no tunnel secret) tunnels the domain corp.example to it; cpe-emu's site
+5553001 dials lac-emu's number 1701 as alice@corp.example. lac-emu authenticates the client
+itself first (incoming_auth chap) and sends proxy LCP / authentication AVPs (RFC 2661 §4.4.5);
+xl2tpd hands the session to pppd, which negotiates LCP again and authenticates alice itself. The
+per-test pcaps are judged by tshark (dlab.pytest_plugin). Waits are bounded; nothing sleeps.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dlab import lab as L
+from dlab import uml
+from dlab.dialout_lab import build_dir_or_skip, control, default_topology, start_daemons
+from dlab.wait import WaitTimeout, wait_for
+
+pytestmark = [pytest.mark.interop, pytest.mark.l2tp, pytest.mark.ppp]
+
+XLNS = "198.51.100.4"
+DOMAIN = "corp.example"
+ALICE = {"site": "5553001", "user": f"alice@{DOMAIN}", "password": "alice-pass", "called": "1701"}
+LOCAL_IP, RANGE = "198.18.20.1", "198.18.20.10-198.18.20.20"
+
+
+def _topology(raw: dict) -> None:
+    raw["hosts"]["xlns"] = {}
+    for lk in raw["links"]:
+        if lk["name"] == "core":
+            lk["ends"]["xlns"] = f"{XLNS}/24"
+
+
+def _daemons(c: dict) -> None:
+    for role in ("isdn2", "lac2", "cpe2"):
+        c[role] = None
+    c["lac"].update({"incoming": True, "incoming_auth": "chap", "domains": {DOMAIN: XLNS}, "secret": ""})
+    c["cpe"]["sites"] = [{"number": ALICE["site"], "name": ALICE["user"], "secret": ALICE["password"]}]
+    c["isdn"]["numbers"] = {}
+
+
+XL2TPD_CONF = f"""[global]
+listen-addr = {XLNS}
+port = 1701
+access control = no
+
+[lns default]
+ip range = {RANGE}
+local ip = {LOCAL_IP}
+require chap = yes
+refuse pap = yes
+require authentication = yes
+name = xlns
+pppoptfile = /etc/ppp/options.xlns
+ppp debug = yes
+length bit = yes
+"""
+PPPD_OPTIONS = "name xlns\ndebug\nlogfile /mnt/out/pppd-lns.log\nnoccp\n"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    """The module's lab with the xl2tpd LNS guest (overrides dlab.pytest_plugin's `lab`)."""
+    bdir = build_dir_or_skip()
+    why = uml.unavailable_reason()
+    if why:
+        pytest.skip(why)
+    with L.Lab(default_topology(_topology)) as lb:
+        lb.d = start_daemons(lb, bdir, configure=_daemons)
+        lb.exec("xlns", ["ip", "addr", "flush", "dev", "core"])
+        files = {"xl2tpd.conf": XL2TPD_CONF, "options.xlns": PPPD_OPTIONS,
+                 "chap-secrets": f'"{ALICE["user"]}" * "{ALICE["password"]}" *\n"xlns" * "xlns-pass" *\n'}
+        run = ["$MODPROBE l2tp_ppp > /mnt/out/modprobe.log 2>&1", "ip link set vec0 up",
+               f"ip addr add {XLNS}/24 dev vec0", "mkdir -p /var/run/xl2tpd",
+               "xl2tpd -D -c /etc/ppp/xl2tpd.conf -p /run/xl2tpd.pid -C /var/run/xl2tpd/l2tp-control "
+               "> /mnt/out/xl2tpd.log 2>&1 &"]
+        lb.guest = uml.Guest(lb, "xl2tpd-lns", "xlns", nets=[("core", "raw")], etc_ppp=files,
+                             run_script="\n".join(run)).start()
+        print(f"\nUML guest (xl2tpd LNS) booted in {lb.guest.boot_seconds:.1f} s")
+        wait_for(lambda: "Listening on IP address" in lb.guest.read_out("xl2tpd.log"), 20, "xl2tpd listening")
+        yield lb
+
+
+def site(lab) -> dict:
+    return next(s for s in control(lab.run_dir / "cpe.ctl", "show state")["sites"] if s["number"] == ALICE["site"])
+
+
+def logs(lab) -> str:
+    return (f"xl2tpd:\n{lab.guest.read_out('xl2tpd.log')[-2500:]}\npppd:\n{lab.guest.read_out('pppd-lns.log')[-2500:]}\n"
+            f"cpe-emu: {site(lab)}")
+
+
+@pytest.mark.req("L2TP.incoming")
+def test_lac_emu_incoming_call_to_xl2tpd_with_ppp_to_ipcp(lab, tshark):
+    control(lab.run_dir / "cpe.ctl", "dial", {"number": ALICE["site"], "called": ALICE["called"]})
+    try:
+        call = wait_for(lambda: (c := site(lab).get("call")) and c.get("ipcp") == "Opened" and c, 40,
+                        "cpe-emu's IPCP Opened with pppd behind xl2tpd")
+    except WaitTimeout as e:
+        raise AssertionError(f"{e}\n{logs(lab)}") from None
+    assert call["peer_ip"] == LOCAL_IP, call          # pppd's `local ip` of xl2tpd.conf
+    assert re.fullmatch(r"198\.18\.20\.(1\d|20)", call["local_ip"]), call   # from xl2tpd's ip range
+    pppd = lab.guest.read_out("pppd-lns.log")
+    assert re.search(rf'rcvd \[CHAP Response id=0x[0-9a-f]+ <[0-9a-f]+>, name = "{re.escape(ALICE["user"])}"\]', pppd), pppd[-3000:]
+    assert "sent [CHAP Success" in pppd and "remote IP address" in pppd, pppd[-3000:]
+    assert "Using l2tp kernel support" in lab.guest.read_out("xl2tpd.log")
+    tshark.expect("core", l2tp={"SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN"}, ppp={"lcp", "chap", "ipcp"})
