@@ -19,16 +19,21 @@ Fixtures
 Per test, every link's capture is cut into <run>/tests/<test>/<link>.pcap (named in the JUnit XML
 as properties `pcap:<link>`). Markers per feature: see MARKERS.
 
-tshark judges every per-test pcap (dlab.tshark_judge.judge_links, one tshark pass per test over all
-its links' pcaps, empty ones and skipped tests left out): no malformed frame and no expert error, or
-the test errors at teardown with the frame and tshark's expert message. The lab is the test's `lab`
-fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite) or its `lnsd_lab`
-fixture's first item (LAB_FIXTURES). Narrowed by
+tshark judges every per-test pcap (dlab.tshark_judge.judge_links; empty pcaps and skipped tests left
+out): no malformed frame and no expert error, or an error at teardown printing the test, the frame
+and tshark's expert message. A test with `tshark.expect()` is judged at its own end (one tshark pass
+over its pcaps); the others of a module are judged together at the module's end (one pass: tshark's
+start-up, ~0.4 s of CPU, would otherwise dominate) and a problem fails the module's last test,
+naming the test whose pcap shows it. DLAB_TSHARK_JUDGE=test judges each test at its end. The lab is the test's `lab`
+fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite), its `lnsd_lab`
+fixture's first item (LAB_FIXTURES), or the fixture a module names with
+`pytest.mark.captured_lab("name")`. Narrowed by
   - `lab.tshark_judge_from = {addresses}`: malformed / expert errors count only from those IPv4
     sources (a conformance suite's DUT: its scripted peer sends malformed packets on purpose);
   - `@pytest.mark.tshark_tolerates(reason)`: this test's malformed frames / expert errors are
     expected (the expectations below still hold);
-  - DLAB_TSHARK_JUDGE=0: off (tshark missing: off, noted in the test's properties).
+  - DLAB_TSHARK_JUDGE=0: off unless the test expects something (tshark missing: off, noted in
+    the test's properties).
 The terminal summary prints how many pcaps were judged and the wall time it took.
 
   tshark          adds expectations to that judge: `tshark.expect(link, l2tp={...}, ppp={...},
@@ -58,6 +63,8 @@ MARKERS = {
     "scenario": "a user scenario (scenarios/examples, docs/scenarios.md)",
     "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, JunosE L2TP Dial-Out Table 75)",
     "interop": "third-party peers (pppd, xl2tpd on user-mode Linux guests) against lnsd (docs/interop.md)",
+    "captured_lab(fixture)": "the module's lab is fixture `fixture` (a dlab.lab.Lab or a tuple starting with one): "
+                             "its per-link captures are cut per test and judged by tshark",
     "tshark_tolerates(reason)": "the test puts malformed packets / expert errors on the wire on purpose: the tshark "
                                 "judge of its pcaps checks only what tshark.expect() names",
 }
@@ -471,7 +478,8 @@ def _dlab_pcap_per_test(request):
     packets between a cut marker sent at set-up and one sent at teardown (markers excluded)."""
     from .lab import Lab
     lb = None
-    for name, pick in LAB_FIXTURES.items():
+    m = request.node.get_closest_marker("captured_lab")
+    for name, pick in ([(m.args[0], _first)] if m else []) + list(LAB_FIXTURES.items()):
         if name in request.fixturenames:
             lb = pick(request.getfixturevalue(name))
             break
@@ -512,16 +520,42 @@ class TsharkExpectations:
         self.links[link] = {"l2tp": l2tp, "ppp": ppp, "radius": radius, "only": only}
 
 
-JUDGE_STATS = {"tests": 0, "pcaps": 0, "seconds": 0.0}
+JUDGE_STATS = {"tests": 0, "pcaps": 0, "runs": 0, "seconds": 0.0}
+# Per module: (test id, {link: pcap}, only_from) of the tests judged at the module's end.
+_DEFERRED: dict[str, list[tuple[str, dict[str, Path], frozenset[str] | None]]] = {}
+
+
+def _judge_mode() -> str:
+    """DLAB_TSHARK_JUDGE: "module" (default: one tshark pass per module for the tests that
+    expect nothing, per test for the others), "test" (one pass per test), "0" (off)."""
+    import os
+    return os.environ.get("DLAB_TSHARK_JUDGE", "module")
+
+
+def _run_judge(pcaps: dict[str, Path], expect: dict[str, dict], only_from) -> str | None:
+    """One judge_links pass, counted in JUDGE_STATS; the problems' text or None."""
+    import time
+
+    from .tshark_judge import judge_links
+    t0 = time.monotonic()
+    try:
+        judge_links(pcaps, expect, only_from=None if only_from is None else set(only_from))
+        return None
+    except AssertionError as e:
+        return str(e)
+    finally:
+        JUDGE_STATS["runs"] += 1
+        JUDGE_STATS["pcaps"] += len(pcaps)
+        JUDGE_STATS["seconds"] += time.monotonic() - t0
 
 
 def _judge_pcaps(request, lb, pcaps: dict[str, Path]) -> None:
-    """The tshark judge of one test's pcaps (module docstring); pytest.fail at teardown on a problem."""
-    import os
+    """The tshark judge of one test's pcaps (module docstring): now when the test expects something
+    (or DLAB_TSHARK_JUDGE=test), else at its module's end; pytest.fail on a problem."""
     import shutil
-    import time
     expect = getattr(request.node, "_dlab_tshark", None)
-    if os.environ.get("DLAB_TSHARK_JUDGE", "1") == "0" and expect is None:
+    mode = _judge_mode()
+    if mode == "0" and expect is None:
         return
     call = getattr(request.node, "_dlab_call_report", None)
     if call is not None and call.skipped:   # a skipped test asserts nothing: its pcaps are kept, not judged
@@ -529,19 +563,32 @@ def _judge_pcaps(request, lb, pcaps: dict[str, Path]) -> None:
     if shutil.which("tshark") is None:
         request.node.user_properties.append(("tshark-judge", "not run: tshark not installed"))
         return
-    from .tshark_judge import judge_links
     only_from = getattr(lb, "tshark_judge_from", None)
     if request.node.get_closest_marker("tshark_tolerates") is not None:
         only_from = set()
-    t0 = time.monotonic()
-    try:
-        judge_links(pcaps, expect.links if expect else {}, only_from=only_from)
-    except AssertionError as e:
-        pytest.fail(str(e), pytrace=False)
-    finally:
-        JUDGE_STATS["tests"] += 1
-        JUDGE_STATS["pcaps"] += len(pcaps)
-        JUDGE_STATS["seconds"] += time.monotonic() - t0
+    only_from = None if only_from is None else frozenset(only_from)
+    JUDGE_STATS["tests"] += 1
+    if expect is None and mode != "test":
+        _DEFERRED.setdefault(request.module.__name__, []).append((request.node.nodeid, pcaps, only_from))
+        return
+    problem = _run_judge(pcaps, expect.links if expect else {}, only_from)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dlab_tshark_module(request):
+    """Judges the pcaps of the module's tests deferred by _judge_pcaps: one tshark pass per
+    only_from group; a problem fails the module's last test at teardown, naming each test."""
+    yield
+    deferred = _DEFERRED.pop(request.module.__name__, [])
+    groups: dict = {}
+    for nodeid, pcaps, only_from in deferred:
+        for link, path in pcaps.items():
+            groups.setdefault(only_from, {})[f"{nodeid} {link}"] = path
+    problems = [p for only_from, pcaps in groups.items() if (p := _run_judge(pcaps, {}, only_from))]
+    if problems:
+        pytest.fail("tshark judge of this module's per-test pcaps:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -555,7 +602,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if JUDGE_STATS["tests"]:
         terminalreporter.write_line(f"tshark judge: {JUDGE_STATS['pcaps']} pcaps of {JUDGE_STATS['tests']} tests "
-                                    f"in {JUDGE_STATS['seconds']:.1f} s")
+                                    f"in {JUDGE_STATS['runs']} tshark runs, {JUDGE_STATS['seconds']:.1f} s")
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def _tshark(pcap: Path | str, extra_args: tuple[str, ...]) -> list[list[str]]:
             "-E", "occurrence=a", "-E", "aggregator=\x1f"]
     for f in FIELDS:
         argv += ["-e", f]
-    cp = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if cp.returncode != 0:
         raise RuntimeError(f"tshark could not read {pcap}: {cp.stderr.strip()}")
     rows = []

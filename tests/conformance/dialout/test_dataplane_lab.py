@@ -17,11 +17,13 @@ from dlab.wait import wait_for
 
 PINGS = 20
 
+pytestmark = pytest.mark.captured_lab("dataplane_lab")
+
 
 @pytest.fixture(scope="module")
 def dataplane_lab():
     bdir = build_dir_or_skip()
-    with L.Lab(default_topology(), capture=False) as lab:
+    with L.Lab(default_topology()) as lab:
         d = start_daemons(lab, bdir)
         yield lab, d
 

@@ -25,9 +25,11 @@ REPO = HERE.parents[2]
 def dialout_lab():
     bdir = build_dir_or_skip()
     topo = default_topology()
-    with L.Lab(topo, capture=False) as lab:
+    with L.Lab(topo) as lab:
         d = start_daemons(lab, bdir)
         yield lab, d
+
+pytestmark = pytest.mark.captured_lab("dialout_lab")
 
 
 def first_index(events: list[dict], pred, start: int = 0) -> int:

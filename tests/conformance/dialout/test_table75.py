@@ -33,6 +33,8 @@ LAC = "198.51.100.2"
 LAC2 = "198.51.100.3"
 NORD_KEY = "default/10.20.0.0/16/10.20.1.1"   # target without route distinguisher
 
+pytestmark = pytest.mark.captured_lab("t75_lab")
+
 
 dest, key, number = site_destination, site_key, site_number
 
@@ -155,7 +157,7 @@ def _daemons(c: dict) -> None:
 @pytest.fixture(scope="module")
 def t75_lab():
     bdir = build_dir_or_skip()
-    with L.Lab(default_topology(_topology), capture=False) as lab:
+    with L.Lab(default_topology(_topology)) as lab:
         d = start_daemons(lab, bdir, configure=_daemons)
         yield lab, d
 

@@ -34,6 +34,8 @@ DESTS["early-data"] = "10.10.10.1"   # (10.10.9.1 is PLAIN_DEST)
 PLAIN_DEST = "10.10.9.1"             # its home-server user names 198.51.100.3 without a Tunnel-Password
 ISDN_CAUSE = {"cause_code": 17, "cause_msg": 0, "advisory": "user busy"}  # Q.931 cause 17 (user busy)
 
+pytestmark = pytest.mark.captured_lab("olab")
+
 
 def P():
     from dlab import proto
@@ -93,7 +95,7 @@ def olab():
         from dlab import _native  # noqa: F401
     except ImportError as e:
         pytest.skip(f"dlab._native not built: {e}")
-    with L.Lab(default_topology(configure=_add_users), capture=False) as lab:
+    with L.Lab(default_topology(configure=_add_users)) as lab:
         d = start_daemons(lab, bdir, configure=_configure)
         yield lab, d
 

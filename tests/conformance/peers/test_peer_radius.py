@@ -66,6 +66,8 @@ LAC_TOPOLOGY = {
 SITES = {"5552000": "cpe-remote@radius.example", "5552001": "rejected@radius.example",
          "5552002": "notunnel@radius.example"}
 
+pytestmark = pytest.mark.captured_lab("cpe_lab")
+
 
 def build_dir(*need: str) -> Path:
     d = Path(os.environ.get("DL_BUILD_DIR") or REPO / "build")
@@ -231,7 +233,7 @@ def cpe_lab():
         bdir = dialout_build_dir()
     except NotBuilt as e:
         pytest.skip(str(e))
-    with L.Lab(default_topology(add_cpe_radius), capture=False) as lab:
+    with L.Lab(default_topology(add_cpe_radius)) as lab:
         d = start_daemons(lab, bdir, configure=cpe_radius_configs)
         yield lab, d
 
