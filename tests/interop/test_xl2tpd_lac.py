@@ -77,21 +77,15 @@ def lab():
         pytest.skip(why)
     with L.Lab(default_topology(_topology)) as lb:
         lb.d = start_daemons(lb, bdir, configure=_daemons)
-        lb.exec("xlac", ["ip", "addr", "flush", "dev", "core"])
         # ip-up / ip-down: each pppd answers for its own IPCP address over its own ppp unit
         files = {"l2tp-secrets": "# them us secret (xl2tpd.conf(5) auth file)\n* * xl-secret\n",
                  "ip-up": IP_UP, "ip-down": IP_DOWN,
                  "chap-secrets": "".join(f'"{u}" * "{p}" *\n' for _, u, p, _, _ in LACS.values())}
-        run = ["$MODPROBE l2tp_ppp > /mnt/out/modprobe.log 2>&1", "ip link set vec0 up",
-               "mkdir -p /var/run/xl2tpd"]
         for address, (section, *_rest) in LACS.items():
             files[f"xl2tpd-{section}.conf"] = xl2tpd_conf(address)
             files[f"options.{section}"] = pppd_options(address)
-            run += [f"ip addr add {address}/24 dev vec0",
-                    f"xl2tpd -D -c /etc/ppp/xl2tpd-{section}.conf -p /run/xl2tpd-{section}.pid "
-                    f"-C /var/run/xl2tpd/{section}.control > /mnt/out/xl2tpd-{section}.log 2>&1 &"]
-        lb.guest = uml.Guest(lb, "xl2tpd-lac", "xlac", nets=[("core", "raw")], etc_ppp=files,
-                             run_script="\n".join(run)).start()
+        lb.guest = uml.xl2tpd_guest(lb, "xl2tpd-lac", "xlac", {a: f"xl2tpd-{sec}.conf" for a, (sec, *_r) in LACS.items()},
+                                    files)
         print(f"\nUML guest (xl2tpd) booted in {lb.guest.boot_seconds:.1f} s")
         yield lb
 
@@ -100,7 +94,7 @@ def dial(lab, section: str) -> None:
     """`c <lac>` on the instance's control pipe (xl2tpd(8)) once it listens."""
     wait_for(lambda: "Listening on IP address" in lab.guest.read_out(f"xl2tpd-{section}.log"), 20,
              f"xl2tpd {section} listening")
-    assert lab.guest.run(f"echo 'c {section}' > /var/run/xl2tpd/{section}.control") == 0
+    assert lab.guest.run(f"echo 'c {section}' > /var/run/xl2tpd/xl2tpd-{section}.control") == 0
 
 
 def control_messages(lab, src: str, dst: str) -> list[dict]:

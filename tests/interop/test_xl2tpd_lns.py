@@ -28,6 +28,8 @@ XLNS = "198.51.100.4"
 DOMAIN = "corp.example"
 ALICE = {"site": "5553001", "user": f"alice@{DOMAIN}", "password": "alice-pass", "called": "1701"}
 LOCAL_IP, RANGE = "198.18.20.1", "198.18.20.10-198.18.20.20"
+# the remote site xl2tpd dials out to through lac-emu (its OCRQ), and the addresses its pppd gives
+OUT = {"site": "5554001", "name": "cpe-out", "secret": "cpe-out-pass", "local": "198.18.21.1", "peer": "198.18.21.2"}
 
 
 def _topology(raw: dict) -> None:
@@ -41,8 +43,10 @@ def _daemons(c: dict) -> None:
     for role in ("isdn2", "lac2", "cpe2"):
         c[role] = None
     c["lac"].update({"incoming": True, "incoming_auth": "chap", "domains": {DOMAIN: XLNS}, "secret": ""})
-    c["cpe"]["sites"] = [{"number": ALICE["site"], "name": ALICE["user"], "secret": ALICE["password"]}]
-    c["isdn"]["numbers"] = {}
+    c["cpe"]["sites"] = [{"number": ALICE["site"], "name": ALICE["user"], "secret": ALICE["password"]},
+                         {"number": OUT["site"], "name": OUT["name"], "secret": OUT["secret"], "require_auth": "chap",
+                          "users": {"xlns": "xlns-pass"}}]
+    c["isdn"]["numbers"] = {OUT["site"]: {"behaviour": "answer"}}
 
 
 XL2TPD_CONF = f"""[global]
@@ -60,8 +64,19 @@ name = xlns
 pppoptfile = /etc/ppp/options.xlns
 ppp debug = yes
 length bit = yes
+
+[lac out]
+lns = 198.51.100.2
+pppoptfile = /etc/ppp/options.out
+name = xlns
+ppp debug = yes
+length bit = yes
+autodial = no
+redial = no
 """
 PPPD_OPTIONS = "name xlns\ndebug\nlogfile /mnt/out/pppd-lns.log\nnoccp\n"
+# the outgoing call's pppd: authenticates itself to the site (chap-secrets `xlns`), gives the addresses
+PPPD_OUT = f"name xlns\nuser xlns\nnoauth\ndebug\nlogfile /mnt/out/pppd-out.log\nnoccp\n{OUT['local']}:{OUT['peer']}\n"
 
 
 @pytest.fixture(scope="module")
@@ -73,27 +88,23 @@ def lab():
         pytest.skip(why)
     with L.Lab(default_topology(_topology)) as lb:
         lb.d = start_daemons(lb, bdir, configure=_daemons)
-        lb.exec("xlns", ["ip", "addr", "flush", "dev", "core"])
-        files = {"xl2tpd.conf": XL2TPD_CONF, "options.xlns": PPPD_OPTIONS,
+        files = {"xl2tpd.conf": XL2TPD_CONF, "options.xlns": PPPD_OPTIONS, "options.out": PPPD_OUT,
                  "chap-secrets": f'"{ALICE["user"]}" * "{ALICE["password"]}" *\n"xlns" * "xlns-pass" *\n'}
-        run = ["$MODPROBE l2tp_ppp > /mnt/out/modprobe.log 2>&1", "ip link set vec0 up",
-               f"ip addr add {XLNS}/24 dev vec0", "mkdir -p /var/run/xl2tpd",
-               "xl2tpd -D -c /etc/ppp/xl2tpd.conf -p /run/xl2tpd.pid -C /var/run/xl2tpd/l2tp-control "
-               "> /mnt/out/xl2tpd.log 2>&1 &"]
-        lb.guest = uml.Guest(lb, "xl2tpd-lns", "xlns", nets=[("core", "raw")], etc_ppp=files,
-                             run_script="\n".join(run)).start()
+        # an outgoing call's pppd also reads /var/l2tp/<number>.options (xl2tpd's control.c)
+        lb.guest = uml.xl2tpd_guest(lb, "xl2tpd-lns", "xlns", {XLNS: "xl2tpd.conf"}, files, extra=[
+            f"echo '# options of calls to {OUT['site']}: /etc/ppp/options.out' > /var/l2tp/{OUT['site']}.options"])
         print(f"\nUML guest (xl2tpd LNS) booted in {lb.guest.boot_seconds:.1f} s")
         wait_for(lambda: "Listening on IP address" in lb.guest.read_out("xl2tpd.log"), 20, "xl2tpd listening")
         yield lb
 
 
-def site(lab) -> dict:
-    return next(s for s in control(lab.run_dir / "cpe.ctl", "show state")["sites"] if s["number"] == ALICE["site"])
+def site(lab, number: str = ALICE["site"]) -> dict:
+    return next(s for s in control(lab.run_dir / "cpe.ctl", "show state")["sites"] if s["number"] == number)
 
 
-def logs(lab) -> str:
-    return (f"xl2tpd:\n{lab.guest.read_out('xl2tpd.log')[-2500:]}\npppd:\n{lab.guest.read_out('pppd-lns.log')[-2500:]}\n"
-            f"cpe-emu: {site(lab)}")
+def logs(lab, number: str = ALICE["site"], pppd: str = "pppd-lns.log") -> str:
+    return (f"xl2tpd:\n{lab.guest.read_out('xl2tpd.log')[-2500:]}\npppd:\n{lab.guest.read_out(pppd)[-2500:]}\n"
+            f"cpe-emu: {site(lab, number)}")
 
 
 @pytest.mark.req("L2TP.incoming")
@@ -111,3 +122,21 @@ def test_lac_emu_incoming_call_to_xl2tpd_with_ppp_to_ipcp(lab, tshark):
     assert "sent [CHAP Success" in pppd and "remote IP address" in pppd, pppd[-3000:]
     assert "Using l2tp kernel support" in lab.guest.read_out("xl2tpd.log")
     tshark.expect("core", l2tp={"SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN"}, ppp={"lcp", "chap", "ipcp"})
+
+
+@pytest.mark.req("L2TP.outgoing")
+def test_xl2tpd_places_an_outgoing_call_to_lac_emu(lab, tshark):
+    """xl2tpd's control pipe `o <lac> <number>` (xl2tpd(8)): an OCRQ (RFC 2661 §7.4.2) to lac-emu,
+    which dials cpe-emu's site over isdn-emu; pppd (the LNS side) authenticates itself to the
+    site with CHAP and gives it its address in IPCP."""
+    assert lab.guest.run(f"echo 'o out {OUT['site']}' > /var/run/xl2tpd/xl2tpd.control") == 0
+    try:
+        call = wait_for(lambda: (c := site(lab, OUT["site"]).get("call")) and c.get("ipcp") == "Opened" and c, 40,
+                        "cpe-emu's IPCP Opened on xl2tpd's outgoing call")
+    except WaitTimeout as e:
+        raise AssertionError(f"{e}\n{logs(lab, OUT['site'], 'pppd-out.log')}\n"
+                             f"lac-emu: {control(lab.run_dir / 'lac.ctl', 'show state')}\n"
+                             f"isdn-emu: {control(lab.run_dir / 'isdn.ctl', 'show state')}") from None
+    assert (call["local_ip"], call["peer_ip"]) == (OUT["peer"], OUT["local"]), call
+    assert site(lab, OUT["site"])["lns_auth"]["accepted"] >= 1, "cpe-emu authenticated xl2tpd's pppd (CHAP)"
+    tshark.expect("core", l2tp={"SCCRQ", "SCCRP", "SCCCN", "OCRQ", "OCRP", "OCCN"}, ppp={"lcp", "chap", "ipcp"})
