@@ -24,9 +24,9 @@ out): no malformed frame and no expert error, or an error at teardown printing t
 and tshark's expert message. A test with `tshark.expect()` is judged at its own end (one tshark pass
 over its pcaps); the others of a module are judged together at the module's end (one pass: tshark's
 start-up, ~0.4 s of CPU, would otherwise dominate) and a problem fails the module's last test,
-naming the test whose pcap shows it. DLAB_TSHARK_JUDGE=test judges each test at its end. The lab is the test's `lab`
-fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite), its `lnsd_lab`
-fixture's first item (LAB_FIXTURES), or the fixture a module names with
+naming the test whose pcap shows it. DLAB_TSHARK_JUDGE=test judges each test at its end. The lab
+is the test's `lab` fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite),
+its `lnsd_lab` fixture's first item (LAB_FIXTURES), or the fixture a module names with
 `pytest.mark.captured_lab("name")`. Narrowed by
   - `lab.tshark_judge_from = {addresses}`: malformed / expert errors count only from those IPv4
     sources (a conformance suite's DUT: its scripted peer sends malformed packets on purpose);
@@ -34,7 +34,7 @@ fixture's first item (LAB_FIXTURES), or the fixture a module names with
     expected (the expectations below still hold);
   - DLAB_TSHARK_JUDGE=0: off unless the test expects something (tshark missing: off, noted in
     the test's properties).
-The terminal summary prints how many pcaps were judged and the wall time it took.
+The terminal summary prints how many pcaps were judged, in how many tshark runs, and the time it took.
 
   tshark          adds expectations to that judge: `tshark.expect(link, l2tp={...}, ppp={...},
                   radius={...}, only=False)` — what that link must have carried (L2TP message
