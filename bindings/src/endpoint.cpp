@@ -4,18 +4,17 @@
 // Deliberately NOT a protocol engine: no FSM, no retransmission; the test script is the FSM.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <pybind11/stl.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <system_error>
 
 #include "common.hpp"
+#include "datagram.hpp"
 
 #include "dl/l2tp/builders.hpp"
 #include "dl/l2tp/l2tp.hpp"
@@ -92,12 +91,8 @@ public:
 
     void send_bytes(std::span<const std::uint8_t> b) {
         if (!peer_) throw std::runtime_error("ScriptedL2tp: no peer address yet (give peer= or expect() a message first)");
-        ssize_t n;
-        {
-            py::gil_scoped_release nogil;
-            n = ::sendto(fd_, b.data(), b.size(), 0, reinterpret_cast<const sockaddr*>(&*peer_), sizeof(sockaddr_in));
-        }
-        if (n < 0) throw std::system_error(errno, std::generic_category(), "ScriptedL2tp sendto");
+        if (const int err = send_datagram(fd_, b, *peer_); err != 0)
+            throw std::system_error(err, std::generic_category(), "ScriptedL2tp sendto");
     }
 
     /// Waits up to `within` seconds for a message matching `matcher` (message name such as
@@ -190,21 +185,10 @@ private:
 
     /// One datagram within `timeout_ms` (nullopt if none), with the §5.8 bookkeeping done.
     std::optional<Arrival> receive_one(int timeout_ms) {
-        std::vector<std::uint8_t> buf(65536);
-        sockaddr_in from{};
-        socklen_t flen = sizeof from;
-        ssize_t n = -1;
-        int pr = 0;
-        {
-            py::gil_scoped_release nogil;
-            pollfd p{fd_, POLLIN, 0};
-            pr = ::poll(&p, 1, timeout_ms);
-            if (pr > 0) n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
-        }
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        if (pr < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "ScriptedL2tp poll");
-        if (pr <= 0 || n < 0) return std::nullopt;
-        buf.resize(static_cast<std::size_t>(n));
+        auto got = receive_datagram(fd_, timeout_ms, "ScriptedL2tp poll");
+        if (!got) return std::nullopt;
+        auto& buf = got->bytes;
+        const sockaddr_in& from = got->from;
         if (!peer_) peer_ = from;  // a scripted LNS learns its LAC from the first datagram
         Arrival a;
         a.time = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

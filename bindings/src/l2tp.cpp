@@ -1,5 +1,6 @@
 // L2TP (RFC 2661) bindings: the dl::l2tp::L2TP PDU (parse, header fields, AVPs with M/H bits and
-// typed values, hidden AVPs), the §6 message builders with keyword arguments, validation, and the
+// typed values, hidden AVPs), L2TP.build() with keywords read from the message and AVP registries
+// (the per-message builders are thin names over it), the registries themselves, validation, and the
 // §4.3 / §5.1.1 helpers (hide/unhide a value, Challenge Response).
 #include <pybind11/stl.h>
 
@@ -40,22 +41,26 @@ py::object to_py(const dl::l2tp::Q931Cause& c) {
     d["advisory"] = c.advisory;
     return py::object(std::move(d));
 }
-py::object to_py(const dl::l2tp::CallErrors& c) {
+// The 32-bit fields of Call Errors (§4.4.6) and ACCM (§4.4.6) by their Python dict keys: one table
+// for both directions.
+constexpr std::pair<const char*, std::uint32_t dl::l2tp::CallErrors::*> kCallErrorsFields[] = {
+    {"crc_errors", &dl::l2tp::CallErrors::crc_errors},
+    {"framing_errors", &dl::l2tp::CallErrors::framing_errors},
+    {"hardware_overruns", &dl::l2tp::CallErrors::hardware_overruns},
+    {"buffer_overruns", &dl::l2tp::CallErrors::buffer_overruns},
+    {"timeout_errors", &dl::l2tp::CallErrors::timeout_errors},
+    {"alignment_errors", &dl::l2tp::CallErrors::alignment_errors}};
+constexpr std::pair<const char*, std::uint32_t dl::l2tp::Accm::*> kAccmFields[] = {
+    {"send_accm", &dl::l2tp::Accm::send_accm}, {"receive_accm", &dl::l2tp::Accm::receive_accm}};
+
+template <class S, std::size_t N>
+py::object fields_to_py(const S& s, const std::pair<const char*, std::uint32_t S::*> (&fields)[N]) {
     py::dict d;
-    d["crc_errors"] = c.crc_errors;
-    d["framing_errors"] = c.framing_errors;
-    d["hardware_overruns"] = c.hardware_overruns;
-    d["buffer_overruns"] = c.buffer_overruns;
-    d["timeout_errors"] = c.timeout_errors;
-    d["alignment_errors"] = c.alignment_errors;
+    for (const auto& [key, member] : fields) d[key] = s.*member;
     return py::object(std::move(d));
 }
-py::object to_py(const dl::l2tp::Accm& a) {
-    py::dict d;
-    d["send_accm"] = a.send_accm;
-    d["receive_accm"] = a.receive_accm;
-    return py::object(std::move(d));
-}
+py::object to_py(const dl::l2tp::CallErrors& c) { return fields_to_py(c, kCallErrorsFields); }
+py::object to_py(const dl::l2tp::Accm& a) { return fields_to_py(a, kAccmFields); }
 py::object to_py(const std::vector<std::uint8_t>& v) { return to_bytes(v); }
 py::object to_py(const std::array<std::uint8_t, 16>& v) { return to_bytes(v); }
 py::object to_py(const std::string& s) {
@@ -64,27 +69,6 @@ py::object to_py(const std::string& s) {
 }
 template <class T> std::enable_if_t<std::is_integral_v<T>, py::object> to_py(T v) { return py::int_(v); }
 template <class T> py::object to_py(const std::optional<T>& o) { return o ? to_py(*o) : py::object(py::none()); }
-
-dl::l2tp::Q931Cause q931_from(const py::handle& o) {
-    auto d = o.cast<py::dict>();
-    dl::l2tp::Q931Cause c;
-    if (d.contains("cause_code")) c.cause_code = d["cause_code"].cast<std::uint16_t>();
-    if (d.contains("cause_msg")) c.cause_msg = d["cause_msg"].cast<std::uint8_t>();
-    if (d.contains("advisory")) c.advisory = d["advisory"].cast<std::string>();
-    return c;
-}
-dl::l2tp::CallErrors call_errors_from(const py::handle& o) {
-    auto d = o.cast<py::dict>();
-    dl::l2tp::CallErrors c;
-    auto get = [&](const char* k, std::uint32_t& v) { if (d.contains(k)) v = d[k].cast<std::uint32_t>(); };
-    get("crc_errors", c.crc_errors);
-    get("framing_errors", c.framing_errors);
-    get("hardware_overruns", c.hardware_overruns);
-    get("buffer_overruns", c.buffer_overruns);
-    get("timeout_errors", c.timeout_errors);
-    get("alignment_errors", c.alignment_errors);
-    return c;
-}
 
 // ---- name look-ups through the registries -----------------------------------------------------
 std::uint16_t avp_type_of(const py::handle& o) {
@@ -183,7 +167,7 @@ std::string name_of(const L2TP& m) {
     return t ? std::string(dl::l2tp::message_name(*t)) : std::string("unknown");
 }
 
-// ---- builders --------------------------------------------------------------------------------
+// ---- builders: L2TP.build() from the registries, the per-message names as thin names over it --
 void take_header(Kwargs& k, dl::l2tp::ControlHeader& h) {
     k.take("tunnel_id", h.tunnel_id);
     k.take("session_id", h.session_id);
@@ -211,134 +195,195 @@ L2TP finish(L2TP m, Kwargs& k) {
     return m;
 }
 
-L2TP build_sccrq_like(bool reply, const py::kwargs& kw) {
-    Kwargs k(kw, reply ? "sccrp" : "sccrq");
-    dl::l2tp::SccrqParams p;
-    take_header(k, p.header);
-    k.take("assigned_tunnel_id", p.assigned_tunnel_id);
-    k.take("host_name", p.host_name);
-    k.take("framing_capabilities", p.framing_capabilities);
-    k.take("bearer_capabilities", p.bearer_capabilities);
-    k.take("receive_window_size", p.receive_window_size);
-    k.take("challenge", p.challenge);
-    if (!reply) k.take("tie_breaker", p.tie_breaker);
-    k.take("firmware_revision", p.firmware_revision);
-    k.take("vendor_name", p.vendor_name);
-    if (reply) k.take("challenge_response", p.challenge_response);
-    py::object pv = k.raw("protocol_version");
-    if (!pv.is_none()) {
-        auto t = pv.cast<std::pair<std::uint8_t, std::uint8_t>>();
-        p.protocol_version = {t.first, t.second};
+constexpr const char* kBuildOptions[] = {"tunnel_id", "session_id", "ns", "nr", "hide", "secret",
+                                         "random_vector", "pad_length", "pad_byte"};
+bool is_build_option(const std::string& k) {
+    return std::ranges::find(kBuildOptions, k) != std::end(kBuildOptions);
+}
+
+[[noreturn]] void refuse(const dl::l2tp::MessageInfo& msg, const dl::l2tp::AvpInfo& a, const std::string& reason) {
+    throw dl::l2tp::BuildError(dl::proto::Protocol::l2tp, std::string(msg.name), std::string(a.name), reason,
+                               std::string(a.section));
+}
+
+/// The C++ value of AVP `a` from its Python form: the forms L2TpAvp.typed / L2TP.get() give back
+/// (int, str, bytes, dict of the structured layouts), plus (version, revision) for Protocol Version and
+/// an int for the Result Code's result alone. Wrong Python types raise BuildError naming the AVP.
+dl::l2tp::AvpValue avp_value_of(const dl::l2tp::MessageInfo& msg, const dl::l2tp::AvpInfo& a, const py::handle& o) {
+    using K = dl::l2tp::ValueKind;
+    auto dict = [&]() -> py::dict {
+        if (!py::isinstance<py::dict>(o)) refuse(msg, a, "expects a dict, got " + std::string(py::str(o.get_type().attr("__name__"))));
+        return o.cast<py::dict>();
+    };
+    auto field = [&](const py::dict& d, const char* key, auto& out) {
+        if (d.contains(key) && !d[key].is_none()) out = d[key].cast<std::remove_reference_t<decltype(out)>>();
+    };
+    try {
+        switch (a.kind) {
+        case K::empty: return PyObject_IsTrue(o.ptr()) == 1;
+        case K::u16:
+        case K::u32:
+        case K::u64:
+        case K::bitmask32:
+        case K::proxy_authen_id: {
+            if (!py::isinstance<py::int_>(o))
+                refuse(msg, a, "expects integer, got " + std::string(py::str(o.get_type().attr("__name__"))));
+            if (o.cast<py::int_>() < py::int_(0)) refuse(msg, a, "value " + std::string(py::str(o)) + " is negative");
+            return o.cast<std::uint64_t>();
+        }
+        case K::string:
+            if (!py::isinstance<py::str>(o) && !py::isinstance<py::bytes>(o))
+                refuse(msg, a, "expects string, got " + std::string(py::str(o.get_type().attr("__name__"))));
+            return o.cast<std::string>();
+        case K::octets: return bytes_of(o);
+        case K::result_code: {
+            dl::l2tp::ResultCode rc;
+            if (py::isinstance<py::int_>(o)) {
+                rc.result = o.cast<std::uint16_t>();
+                return rc;
+            }
+            auto d = dict();
+            if (!d.contains("result")) refuse(msg, a, "dict without 'result'");
+            field(d, "result", rc.result);
+            std::uint16_t error = 0;
+            if (d.contains("error") && !d["error"].is_none()) rc.error = (field(d, "error", error), error);
+            if (d.contains("message") && !d["message"].is_none()) rc.message = d["message"].cast<std::string>();
+            return rc;
+        }
+        case K::protocol_version: {
+            dl::l2tp::ProtocolVersion v;
+            if (py::isinstance<py::tuple>(o)) {
+                auto t = o.cast<std::pair<std::uint8_t, std::uint8_t>>();
+                return dl::l2tp::ProtocolVersion{t.first, t.second};
+            }
+            auto d = dict();
+            field(d, "version", v.version);
+            field(d, "revision", v.revision);
+            return v;
+        }
+        case K::q931_cause: {
+            auto d = dict();
+            dl::l2tp::Q931Cause c;
+            field(d, "cause_code", c.cause_code);
+            field(d, "cause_msg", c.cause_msg);
+            field(d, "advisory", c.advisory);
+            return c;
+        }
+        case K::call_errors: {
+            auto d = dict();
+            dl::l2tp::CallErrors c;
+            for (const auto& [key, member] : kCallErrorsFields) field(d, key, c.*member);
+            return c;
+        }
+        case K::accm: {
+            auto d = dict();
+            dl::l2tp::Accm c;
+            for (const auto& [key, member] : kAccmFields) field(d, key, c.*member);
+            return c;
+        }
+        }
+    } catch (const py::cast_error& e) {
+        refuse(msg, a, std::string("value of the wrong type: ") + e.what());
     }
-    return finish(reply ? dl::l2tp::make_sccrp(p) : dl::l2tp::make_sccrq(p), k);
+    refuse(msg, a, "unknown value kind");
 }
 
-L2TP build_ocrq(const py::kwargs& kw) {
-    Kwargs k(kw, "ocrq");
-    dl::l2tp::OcrqParams p;
-    take_header(k, p.header);
-    k.take("called_number", p.called_number);
-    k.take("sub_address", p.sub_address);
-    k.take("min_bps", p.min_bps);
-    k.take("max_bps", p.max_bps);
-    k.take("bearer_type", p.bearer_type);
-    k.take("framing_type", p.framing_type);
-    k.take("assigned_session_id", p.assigned_session_id);
-    k.take("call_serial_number", p.call_serial_number);
-    return finish(dl::l2tp::make_ocrq(p), k);
-}
-
-L2TP build_ocrp_like(bool icrp, const py::kwargs& kw) {
-    Kwargs k(kw, icrp ? "icrp" : "ocrp");
-    dl::l2tp::OcrpParams p;
-    take_header(k, p.header);
-    k.take("assigned_session_id", p.assigned_session_id);
-    if (!icrp) k.take("physical_channel_id", p.physical_channel_id);
-    return finish(icrp ? dl::l2tp::make_icrp(p) : dl::l2tp::make_ocrp(p), k);
-}
-
-L2TP build_occn(const py::kwargs& kw) {
-    Kwargs k(kw, "occn");
-    dl::l2tp::OccnParams p;
-    take_header(k, p.header);
-    k.take("tx_connect_speed", p.tx_connect_speed);
-    k.take("framing_type", p.framing_type);
-    k.take("rx_connect_speed", p.rx_connect_speed);
-    k.take("sequencing_required", p.sequencing_required);
-    return finish(dl::l2tp::make_occn(p), k);
-}
-
-L2TP build_icrq(const py::kwargs& kw) {
-    Kwargs k(kw, "icrq");
-    dl::l2tp::IcrqParams p;
-    take_header(k, p.header);
-    k.take("assigned_session_id", p.assigned_session_id);
-    k.take("call_serial_number", p.call_serial_number);
-    k.take("bearer_type", p.bearer_type);
-    k.take("physical_channel_id", p.physical_channel_id);
-    k.take("calling_number", p.calling_number);
-    k.take("called_number", p.called_number);
-    k.take("sub_address", p.sub_address);
-    return finish(dl::l2tp::make_icrq(p), k);
-}
-
-L2TP build_iccn(const py::kwargs& kw) {
-    Kwargs k(kw, "iccn");
-    dl::l2tp::IccnParams p;
-    take_header(k, p.header);
-    k.take("tx_connect_speed", p.tx_connect_speed);
-    k.take("framing_type", p.framing_type);
-    k.take("initial_received_lcp_confreq", p.initial_received_lcp_confreq);
-    k.take("last_sent_lcp_confreq", p.last_sent_lcp_confreq);
-    k.take("last_received_lcp_confreq", p.last_received_lcp_confreq);
-    k.take("proxy_authen_type", p.proxy_authen_type);
-    k.take("proxy_authen_name", p.proxy_authen_name);
-    k.take("proxy_authen_challenge", p.proxy_authen_challenge);
-    k.take("proxy_authen_id", p.proxy_authen_id);
-    k.take("proxy_authen_response", p.proxy_authen_response);
-    k.take("private_group_id", p.private_group_id);
-    k.take("rx_connect_speed", p.rx_connect_speed);
-    k.take("sequencing_required", p.sequencing_required);
-    return finish(dl::l2tp::make_iccn(p), k);
-}
-
-L2TP build_stopccn(const py::kwargs& kw) {
-    Kwargs k(kw, "stopccn");
-    dl::l2tp::StopccnParams p;
-    take_header(k, p.header);
-    k.take("assigned_tunnel_id", p.assigned_tunnel_id);
-    k.take("result", p.result);
-    k.take("error", p.error);
-    k.take("error_message", p.error_message);
-    return finish(dl::l2tp::make_stopccn(p), k);
-}
-
-L2TP build_cdn(const py::kwargs& kw) {
-    Kwargs k(kw, "cdn");
-    dl::l2tp::CdnParams p;
-    take_header(k, p.header);
-    k.take("result", p.result);
-    k.take("error", p.error);
-    k.take("error_message", p.error_message);
-    k.take("assigned_session_id", p.assigned_session_id);
-    py::object q = k.raw("q931_cause");
-    if (!q.is_none()) p.q931_cause = q931_from(q);
-    return finish(dl::l2tp::make_cdn(p), k);
-}
-
-L2TP build_scccn(const py::kwargs& kw) {
-    Kwargs k(kw, "scccn");
-    dl::l2tp::ScccnParams p;
-    take_header(k, p.header);
-    k.take("challenge_response", p.challenge_response);
-    return finish(dl::l2tp::make_scccn(p), k);
-}
-
-L2TP build_header_only(const char* fn, const py::kwargs& kw, L2TP (*make)(const dl::l2tp::ControlHeader&)) {
-    Kwargs k(kw, fn);
+/// L2TP.build(type, **kw): AVP keywords are the registry's AVP names in snake_case (avp_keyword());
+/// None leaves an AVP out; the header and hiding keywords are kBuildOptions.
+L2TP build_from_keywords(const py::handle& type, const py::kwargs& kw) {
+    const auto t = message_type_of(type);
+    const auto* msg = dl::l2tp::message_info(t);
+    std::vector<dl::l2tp::AvpArg> args;
+    for (auto item : kw) {
+        auto key = item.first.cast<std::string>();
+        if (is_build_option(key)) continue;
+        const auto* a = dl::l2tp::avp_info_by_name(key);
+        if (!msg || !a) {
+            args.push_back({key, false});  // build() names the message and the unknown keyword
+            continue;
+        }
+        if (item.second.is_none()) continue;
+        args.push_back({static_cast<dl::l2tp::AvpType>(a->type), avp_value_of(*msg, *a, item.second)});
+    }
+    Kwargs k(kw, "build");
     dl::l2tp::ControlHeader h;
     take_header(k, h);
-    return finish(make(h), k);
+    L2TP m = dl::l2tp::build(static_cast<dl::l2tp::MessageType>(t), h, args);
+    for (auto item : kw) k.raw(item.first.cast<std::string>().c_str());  // AVPs: consumed above
+    return finish(std::move(m), k);
+}
+
+/// The per-message names L2TP.sccrq() … L2TP.sli(): L2TP.build() of their message with the defaults
+/// of the C++ template (the AVPs of make_xxx({}), so defaults are declared once, in builders.hpp),
+/// keeping their historical keywords: min_bps / max_bps, q931_cause, result / error / error_message
+/// (Result Code fields), send_accm / receive_accm (ACCM fields). None keeps a default.
+struct ThinName {
+    const char* name;
+    dl::l2tp::MessageType type;
+    L2TP (*defaults)();
+    bool session_zero;  ///< HELLO: Session ID forced to 0 (RFC 2661 §6.5)
+};
+
+const ThinName kThinNames[] = {
+    {"sccrq", dl::l2tp::MessageType::SCCRQ, [] { return dl::l2tp::make_sccrq({}); }, false},
+    {"sccrp", dl::l2tp::MessageType::SCCRP, [] { return dl::l2tp::make_sccrp({}); }, false},
+    {"scccn", dl::l2tp::MessageType::SCCCN, [] { return dl::l2tp::make_scccn({}); }, false},
+    {"stopccn", dl::l2tp::MessageType::StopCCN, [] { return dl::l2tp::make_stopccn({}); }, false},
+    {"hello", dl::l2tp::MessageType::HELLO, [] { return dl::l2tp::make_hello({}); }, true},
+    {"ocrq", dl::l2tp::MessageType::OCRQ, [] { return dl::l2tp::make_ocrq({}); }, false},
+    {"ocrp", dl::l2tp::MessageType::OCRP, [] { return dl::l2tp::make_ocrp({}); }, false},
+    {"occn", dl::l2tp::MessageType::OCCN, [] { return dl::l2tp::make_occn({}); }, false},
+    {"icrq", dl::l2tp::MessageType::ICRQ, [] { return dl::l2tp::make_icrq({}); }, false},
+    {"icrp", dl::l2tp::MessageType::ICRP, [] { return dl::l2tp::make_icrp({}); }, false},
+    {"iccn", dl::l2tp::MessageType::ICCN, [] { return dl::l2tp::make_iccn({}); }, false},
+    {"cdn", dl::l2tp::MessageType::CDN, [] { return dl::l2tp::make_cdn({}); }, false},
+    {"wen", dl::l2tp::MessageType::WEN, [] { return dl::l2tp::make_wen({}, {}); }, false},
+    {"sli", dl::l2tp::MessageType::SLI, [] { return dl::l2tp::make_sli({}, {}); }, false},
+};
+
+/// {keyword: typed value} of the AVPs of `m` after Message Type.
+py::dict keywords_of(const L2TP& m) {
+    py::dict d;
+    for (const auto& a : m.avps())
+        if (a.vendor_id() == 0 && a.type() != 0)
+            d[py::str(dl::l2tp::avp_keyword(dl::l2tp::avp_name(a.type())))] = typed_value(a.type(), a.value());
+    return d;
+}
+
+L2TP build_thin(const ThinName& thin, const py::kwargs& kw) {
+    py::dict merged = keywords_of(thin.defaults());
+    auto into = [&](const char* avp, const char* field, const py::handle& v) {
+        py::dict d = merged.contains(avp) ? py::dict(merged[avp]) : py::dict();
+        d[field] = v;
+        merged[avp] = d;
+    };
+    for (auto item : kw) {
+        auto key = item.first.cast<std::string>();
+        if (key == "result" || key == "error" || key == "error_message") {
+            into("result_code", key == "error_message" ? "message" : key.c_str(), item.second);
+        } else if (key == "send_accm" || key == "receive_accm") {
+            if (!item.second.is_none()) into("accm", key.c_str(), item.second);
+        } else {
+            if (key == "min_bps") key = "minimum_bps";
+            if (key == "max_bps") key = "maximum_bps";
+            if (key == "q931_cause") key = "q931_cause_code";
+            if (item.second.is_none() && merged.contains(key.c_str())) continue;  // None keeps a default
+            merged[py::str(key)] = item.second;
+        }
+    }
+    if (thin.session_zero) merged["session_id"] = 0;
+    return build_from_keywords(py::int_(static_cast<int>(thin.type)), py::kwargs(std::move(merged)));
+}
+
+/// "OCRQ (RFC 2661 §6.9): required assigned_session_id, …; optional sub_address" from the registry.
+std::string keywords_doc(const dl::l2tp::MessageInfo& msg) {
+    auto list = [](std::span<const std::uint16_t> avps) {
+        std::string s;
+        for (auto t : avps) s += (s.empty() ? "" : ", ") + dl::l2tp::avp_keyword(dl::l2tp::avp_name(t));
+        return s.empty() ? std::string("none") : s;
+    };
+    return std::string(msg.name) + " (" + std::string(msg.section) + "): required " + list(msg.required) +
+           "; optional " + list(msg.optional);
 }
 
 }  // namespace
@@ -376,11 +421,13 @@ void init_l2tp(py::module_& m) {
 
     auto cls = py::class_<L2TP>(m, "L2TP", R"(An L2TPv2 message (RFC 2661 §3.1): control message with AVPs, ZLB, or data message.
 
-Parse with L2TP.parse(bytes) (raises ParseError for malformed input); build with the class methods
+Parse with L2TP.parse(bytes) (raises ParseError for malformed input). Build control messages with
+L2TP.build('OCRQ', called_number=…, …): keywords are the AVP names of the registry in snake_case,
+checked against the message's row (RFC 2661 §6.1-§6.14; BuildError otherwise). The class methods
 sccrq(), sccrp(), scccn(), stopccn(), hello(), ocrq(), ocrp(), occn(), icrq(), icrp(), iccn(), cdn(),
-wen(), sli(), zlb(), data(), control() taking keyword arguments (header: tunnel_id, session_id, ns,
-nr; the §6.x AVPs by their RFC names in snake_case; hiding: hide=[AVP names], secret=,
-random_vector=, pad_length=, pad_byte=). to_bytes() serialises.)");
+wen(), sli() are build() with defaults; zlb(), data() and control() build ZLBs, data messages and bare
+control messages of any type. Header keywords: tunnel_id, session_id, ns, nr; hiding: hide=[AVP
+names], secret=, random_vector=, pad_length=, pad_byte= (§4.3). to_bytes() serialises.)");
     cls.def(py::init<>(), "A ZLB (control message without AVPs) to tunnel/session 0.")
         .def_static("parse", &parse, py::arg("data"), "Parses one UDP payload. ParseError on malformed input (RFC 2661 §3.1, §4.1).")
         .def("to_bytes", [](L2TP& self) { return to_bytes(self.serialize()); },
@@ -511,47 +558,32 @@ random_vector=, pad_length=, pad_byte=). to_bytes() serialises.)");
 #undef DL_GETTER
     cls.def_property_readonly("sequencing_required", &L2TP::sequencing_required);
 
-    // Builders (RFC 2661 §6.1-§6.14, §5.8 ZLB, §3.1 data).
-    cls.def_static("sccrq", [](const py::kwargs& kw) { return build_sccrq_like(false, kw); },
-                   "SCCRQ (§6.1): assigned_tunnel_id, host_name, framing_capabilities, protocol_version=(1,0), "
-                   "bearer_capabilities, receive_window_size, challenge, tie_breaker, firmware_revision, vendor_name.")
-        .def_static("sccrp", [](const py::kwargs& kw) { return build_sccrq_like(true, kw); },
-                    "SCCRP (§6.2): as sccrq without tie_breaker, plus challenge_response (16 octets).")
-        .def_static("scccn", &build_scccn, "SCCCN (§6.3): challenge_response.")
-        .def_static("stopccn", &build_stopccn, "StopCCN (§6.4): assigned_tunnel_id, result, error, error_message.")
-        .def_static("hello", [](const py::kwargs& kw) { return build_header_only("hello", kw, &dl::l2tp::make_hello); },
-                    "HELLO (§6.5); Session ID is forced to 0.")
-        .def_static("ocrq", &build_ocrq,
-                    "OCRQ (§6.9): called_number, sub_address, min_bps, max_bps, bearer_type, framing_type, "
-                    "assigned_session_id, call_serial_number.")
-        .def_static("ocrp", [](const py::kwargs& kw) { return build_ocrp_like(false, kw); },
-                    "OCRP (§6.10): assigned_session_id, physical_channel_id.")
-        .def_static("occn", &build_occn, "OCCN (§6.11): tx_connect_speed, framing_type, rx_connect_speed, sequencing_required.")
-        .def_static("icrq", &build_icrq,
-                    "ICRQ (§6.6): assigned_session_id, call_serial_number, bearer_type, physical_channel_id, "
-                    "calling_number, called_number, sub_address.")
-        .def_static("icrp", [](const py::kwargs& kw) { return build_ocrp_like(true, kw); }, "ICRP (§6.7): assigned_session_id.")
-        .def_static("iccn", &build_iccn, "ICCN (§6.8): tx_connect_speed, framing_type, proxy LCP/authentication AVPs, ….")
-        .def_static("cdn", &build_cdn,
-                    "CDN (§6.12): result, error, error_message, assigned_session_id, q931_cause={cause_code, cause_msg, advisory}.")
-        .def_static("wen", [](const py::kwargs& kw) {
-            Kwargs k(kw, "wen");
-            dl::l2tp::ControlHeader h;
-            take_header(k, h);
-            py::object ce = k.raw("call_errors");
-            auto errors = ce.is_none() ? dl::l2tp::CallErrors{} : call_errors_from(ce);
-            return finish(dl::l2tp::make_wen(h, errors), k);
-        }, "WEN (§6.13): call_errors={crc_errors, framing_errors, …}.")
-        .def_static("sli", [](const py::kwargs& kw) {
-            Kwargs k(kw, "sli");
-            dl::l2tp::ControlHeader h;
-            take_header(k, h);
-            dl::l2tp::Accm a;
-            k.take("send_accm", a.send_accm);
-            k.take("receive_accm", a.receive_accm);
-            return finish(dl::l2tp::make_sli(h, a), k);
-        }, "SLI (§6.14): send_accm, receive_accm.")
-        .def_static("zlb", [](std::uint16_t tunnel_id, std::uint16_t session_id, std::uint16_t ns, std::uint16_t nr) {
+    // Builders (RFC 2661 §6.1-§6.14, §5.8 ZLB, §3.1 data): build() reads the registries; the
+    // per-message names are thin names over it.
+    std::string build_doc =
+        "L2TP.build(type, **avps): the control message `type` (name such as 'OCRQ' or "
+        "'Outgoing-Call-Request', or number) with the AVPs given as keywords, checked against the "
+        "message and AVP registries (RFC 2661 §6.1-§6.14, §4.4). Keywords: the AVP names in snake_case "
+        "(called_number, tx_connect_speed, q931_cause_code…), values as L2tpAvp.typed gives them (int, "
+        "str, bytes, dict for Result Code / Q.931 Cause Code / Call Errors / ACCM, (version, revision) "
+        "or dict for Protocol Version, True for Sequencing Required); None leaves an AVP out. Header: "
+        "tunnel_id, session_id, ns, nr; hiding: hide=[AVP names], secret, random_vector, pad_length, "
+        "pad_byte (§4.3). Raises BuildError (a ValidationError and a TypeError) naming the message and "
+        "the AVP for an unknown keyword, an AVP the message does not carry, a value of the wrong type, "
+        "out of range or of the wrong length, or a required AVP missing.\n";
+    for (const auto& msg : dl::l2tp::message_registry()) build_doc += "\n" + keywords_doc(msg);
+    cls.def_static("build", &build_from_keywords, py::arg("type"), build_doc.c_str());
+    for (const auto& thin : kThinNames) {
+        const auto* msg = dl::l2tp::message_info(thin.type);
+        std::string doc = std::string(msg->name) + " (" + std::string(msg->section) + "): L2TP.build('" +
+                          std::string(msg->name) + "', …) with the defaults " +
+                          std::string(py::repr(keywords_of(thin.defaults()))) +
+                          (thin.session_zero ? " and Session ID 0" : "") +
+                          "; also takes min_bps / max_bps, q931_cause, result / error / error_message and "
+                          "send_accm / receive_accm where the message carries those AVPs. " + keywords_doc(*msg);
+        cls.def_static(thin.name, [&thin](const py::kwargs& kw) { return build_thin(thin, kw); }, doc.c_str());
+    }
+    cls        .def_static("zlb", [](std::uint16_t tunnel_id, std::uint16_t session_id, std::uint16_t ns, std::uint16_t nr) {
             return dl::l2tp::make_zlb(tunnel_id, session_id, ns, nr);
         }, py::arg("tunnel_id") = 0, py::arg("session_id") = 0, py::arg("ns") = 0, py::arg("nr") = 0,
            "ZLB acknowledgement (§5.8).")
@@ -602,6 +634,50 @@ random_vector=, pad_length=, pad_byte=). to_bytes() serialises.)");
         for (const auto& msg : dl::l2tp::message_registry()) d[py::str(std::string(msg.name))] = msg.type;
         return d;
     }, "{'SCCRQ': 1, …} from the message registry (RFC 2661 §3.2).");
+    m.def("l2tp_message_registry", [] {
+        py::list out;
+        for (const auto& msg : dl::l2tp::message_registry()) {
+            py::dict d;
+            d["type"] = msg.type;
+            d["name"] = std::string(msg.name);
+            d["long_name"] = std::string(msg.long_name);
+            d["section"] = std::string(msg.section);
+            d["scope"] = msg.scope == dl::l2tp::Scope::tunnel ? "tunnel" : "session";
+            auto keywords = [](std::span<const std::uint16_t> avps) {
+                py::list l;
+                for (auto t : avps) l.append(dl::l2tp::avp_keyword(dl::l2tp::avp_name(t)));
+                return l;
+            };
+            d["required"] = keywords(msg.required);
+            d["optional"] = keywords(msg.optional);
+            out.append(d);
+        }
+        return out;
+    }, "The message registry (RFC 2661 §3.2, §6.1-§6.14) as a list of dicts: type, name, long_name, section, "
+       "scope ('tunnel' / 'session'), required and optional (AVP keywords of L2TP.build(), in emission order).");
+    m.def("l2tp_avp_registry", [] {
+        static constexpr const char* kKind[] = {"empty",           "u16",          "u32",          "u64",
+                                                "bitmask32",       "string",       "octets",       "result_code",
+                                                "protocol_version", "q931_cause",  "proxy_authen_id",
+                                                "call_errors",     "accm"};
+        py::list out;
+        for (const auto& a : dl::l2tp::avp_registry()) {
+            py::dict d;
+            d["type"] = a.type;
+            d["name"] = std::string(a.name);
+            d["keyword"] = dl::l2tp::avp_keyword(a.name);
+            d["kind"] = kKind[static_cast<std::size_t>(a.kind)];
+            d["min_length"] = a.min_value_len;
+            d["max_length"] = a.max_value_len;
+            d["mandatory"] = a.m == dl::l2tp::MRule::must_be_1;
+            d["may_hide"] = a.may_hide;
+            d["section"] = std::string(a.section);
+            out.append(d);
+        }
+        return out;
+    }, "The AVP registry (RFC 2661 §4.4) as a list of dicts: type, name, keyword (of L2TP.build()), kind "
+       "(value layout: 'u16', 'string', 'result_code', …), min_length / max_length (value octets), mandatory "
+       "(M bit), may_hide (H bit allowed), section.");
     m.def("l2tp_avp_types", [] {
         py::dict d;
         for (const auto& a : dl::l2tp::avp_registry()) d[py::str(std::string(a.name))] = a.type;

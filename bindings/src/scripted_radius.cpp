@@ -21,6 +21,7 @@
 #include <system_error>
 
 #include "common.hpp"
+#include "datagram.hpp"
 
 #include "dl/proto/errors.hpp"
 #include "dl/radius/auth.hpp"
@@ -151,34 +152,17 @@ private:
 
     /// 0, or the errno of a failed sendto.
     int send_to(const std::vector<std::uint8_t>& b, const sockaddr_in& to) {
-        ssize_t n;
-        int err = 0;
-        {
-            py::gil_scoped_release nogil;
-            n = ::sendto(fd_, b.data(), b.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
-            if (n < 0) err = errno;
-        }
-        if (n >= 0) ++sent_;
+        const int err = send_datagram(fd_, b, to);
+        if (err == 0) ++sent_;
         return err;
     }
 
     /// One datagram within `timeout_ms`: parse, verify, ask the handler, queue the answer.
     bool receive_one(int timeout_ms) {
-        std::vector<std::uint8_t> buf(65536);
-        sockaddr_in from{};
-        socklen_t flen = sizeof from;
-        ssize_t n = -1;
-        int pr = 0;
-        {
-            py::gil_scoped_release nogil;
-            pollfd p{fd_, POLLIN, 0};
-            pr = ::poll(&p, 1, timeout_ms);
-            if (pr > 0) n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
-        }
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        if (pr < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "ScriptedRadius poll");
-        if (pr <= 0 || n < 0) return false;
-        buf.resize(static_cast<std::size_t>(n));
+        auto got = receive_datagram(fd_, timeout_ms, "ScriptedRadius poll");
+        if (!got) return false;
+        const auto& buf = got->bytes;
+        const sockaddr_in& from = got->from;
         std::optional<Radius> req;
         try {
             req.emplace(buf.data(), static_cast<std::uint32_t>(buf.size()));

@@ -2,7 +2,7 @@
 inService. The figures themselves are printed by the benchmark, never asserted (docs/performance.md)."""
 import pytest
 
-from dlab import bench_dialout as B
+from dlab.cli import bench_dialout as B
 from dlab.dialout_lab import NotBuilt, build_dir
 
 try:

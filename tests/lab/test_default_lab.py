@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from dlab import demo, netns
+from dlab import freeradius, netns
 
 
 def root_state() -> tuple[list, list]:
@@ -77,7 +77,7 @@ def accept_attrs(res) -> dict:
                                   "10.10.1.1@L2TP-dial-out.de.dt"], ids=["with-rd", "without-rd"])
 @pytest.mark.req("LAB.freeradius")
 def test_dialout_access_request_gets_table75_accept(default_lab, user):
-    res = demo.radius_request(default_lab, "home", {"User-Name": user, "Service-Type": "Outbound-User"})
+    res = freeradius.radius_request(default_lab, "home", {"User-Name": user, "Service-Type": "Outbound-User"})
     assert res["received"]["code"] == "Access-Accept", f"radclient said: {res}"
     a = accept_attrs(res)
     expected = {
@@ -103,7 +103,7 @@ def test_dialout_access_request_gets_table75_accept(default_lab, user):
 @pytest.mark.radius
 @pytest.mark.req("LAB.freeradius")
 def test_dialout_request_without_outbound_service_type_is_rejected(default_lab):
-    res = demo.radius_request(default_lab, "home", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
+    res = freeradius.radius_request(default_lab, "home", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
                                                     "Service-Type": "Framed-User"})
     assert res["received"]["code"] == "Access-Reject", f"expected a reject: {res}"
 
@@ -111,7 +111,7 @@ def test_dialout_request_without_outbound_service_type_is_rejected(default_lab):
 @pytest.mark.radius
 @pytest.mark.req("LAB.freeradius")
 def test_unknown_dialout_target_is_rejected(default_lab):
-    res = demo.radius_request(default_lab, "home", {"User-Name": "10.10.9.9@L2TP-dial-out.de.dt",
+    res = freeradius.radius_request(default_lab, "home", {"User-Name": "10.10.9.9@L2TP-dial-out.de.dt",
                                                     "Service-Type": "Outbound-User"})
     assert res["received"]["code"] == "Access-Reject", f"expected a reject: {res}"
 
@@ -119,23 +119,23 @@ def test_unknown_dialout_target_is_rejected(default_lab):
 @pytest.mark.radius
 @pytest.mark.req("LAB.freeradius")
 def test_lns_radius_authenticates_cpe_and_returns_framed_route(default_lab):
-    ok = demo.radius_request(default_lab, "lns", {"User-Name": "cpe-remote", "User-Password": "cpe-pass"})
+    ok = freeradius.radius_request(default_lab, "lns", {"User-Name": "cpe-remote", "User-Password": "cpe-pass"})
     assert ok["received"]["code"] == "Access-Accept", f"PAP user rejected: {ok}"
     a = accept_attrs(ok)
     assert a.get("Framed-Route") == "10.10.1.0/24 198.18.0.2 1", a
     assert a.get("Framed-IP-Address") == "198.18.0.2", a
-    bad = demo.radius_request(default_lab, "lns", {"User-Name": "cpe-remote", "User-Password": "wrong"})
+    bad = freeradius.radius_request(default_lab, "lns", {"User-Name": "cpe-remote", "User-Password": "wrong"})
     assert bad["received"]["code"] == "Access-Reject", f"wrong password accepted: {bad}"
 
 
 @pytest.mark.radius
 @pytest.mark.req("LAB.freeradius")
 def test_vr_b_home_server_answers_for_its_own_domain(default_lab):
-    res = demo.radius_request(default_lab, "home-b", {"User-Name": "10.10.1.1@L2TP-dial-out.vr-b.example",
+    res = freeradius.radius_request(default_lab, "home-b", {"User-Name": "10.10.1.1@L2TP-dial-out.vr-b.example",
                                                       "Service-Type": "Outbound-User"})
     assert res["received"]["code"] == "Access-Accept", res
     assert accept_attrs(res)["Tunnel-Server-Endpoint:1"] == "198.51.100.3"
-    other = demo.radius_request(default_lab, "home-b", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
+    other = freeradius.radius_request(default_lab, "home-b", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
                                                         "Service-Type": "Outbound-User"})
     assert other["received"]["code"] == "Access-Reject", "vr-b's server must not know vr default's domain"
 
@@ -159,7 +159,7 @@ def test_wrong_shared_secret_gets_no_answer(default_lab):
 def test_every_link_is_captured_and_readable_by_tshark(default_lab):
     from dlab.wait import wait_for
     assert set(default_lab.pcaps) == {lk.name for lk in default_lab.topo.links}
-    demo.radius_request(default_lab, "home", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
+    freeradius.radius_request(default_lab, "home", {"User-Name": "10.10.1.1@L2TP-dial-out.de.dt",
                                               "Service-Type": "Outbound-User"})
 
     def accept_in_pcap():

@@ -155,7 +155,8 @@ def test_per_test_timeout_fails_a_stuck_test(pytester):
 DRIVER = """
 import sys
 sys.path.insert(0, {py!r})
-from dlab import lab as L, testrun
+from dlab import lab as L
+from dlab.cli import testrun
 L.install_signal_teardown()
 try:
     sys.exit(testrun.run_pytest([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -53,3 +53,39 @@ def test_golden_capture_with_the_captured_radius_replies():
     assert any("Access-Request" in h and "answer Access-Accept" in h for h in served), served
     assert any("Accounting-Request" in h for h in served), served
     judged(rep)
+
+
+@pytest.mark.req("REPLAY.golden", "REPLAY.dialout")
+def test_dialout_golden_with_the_captured_home_reply_re_signed():
+    """--radius capture on a dial-out: lnsd's home Access-Request is answered with the captured
+    Access-Accept re-signed with the home server's secret, its Tunnel-Password decrypted with it and
+    encrypted again for lnsd's request (RFC 2868 §3.5): lnsd authenticates the tunnel with it (the
+    replayed LAC's Challenge Response checks out) and the call reaches inService."""
+    from dlab.dialout_lab import build_dir_or_skip
+    build_dir_or_skip()
+    name = "dialout-basic.pcap"
+    g = GOLDEN[name]
+    conv = replay.load(REPO / "pcaps" / name, secret=g["secret"])
+    rep = R.replay_in_lab(conv, secret=g["secret"], ppp_secret=g["ppp_secret"], radius="capture",
+                          radius_secret="home-secret")
+    assert rep.exit_status == R.EXIT_OK, rep.text()
+    served = rep.stats["radius_capture"]
+    assert sum("answer Access-Accept" in h for h in served) == 2, served    # the home and the CPE's Access-Request
+    (s,) = [x for x in rep.stats["before_teardown"]["dialout"] if x["state"] == "inService"]
+    assert s["session"].endswith("/" + conv.dialouts[0].destination), s
+
+
+@pytest.mark.req("REPLAY.dialout")
+def test_dialout_trigger_to_another_destination():
+    """--trigger: lnsd is triggered towards another address of the target; the home server knows the
+    User-Name lnsd builds for it, the call goes as captured, and the only counted difference is that
+    User-Name (JunosE "L2TP Dial-Out", "Access-Request Message")."""
+    from dlab.dialout_lab import build_dir_or_skip
+    build_dir_or_skip()
+    name = "dialout-busy.pcap"
+    g = GOLDEN[name]
+    conv = replay.load(REPO / "pcaps" / name, secret=g["secret"])
+    rep = R.replay_in_lab(conv, secret=g["secret"], trigger="10.10.99.1")
+    counted = [(i.name, d.field, d.dut) for i in rep.items for d in i.differences if not d.ignored]
+    assert counted == [("RADIUS Access-Request", "User-Name", "0.0.0.0:65000/10.10.99.1@L2TP-dial-out.de.dt")], rep.text()
+    assert not [i for i in rep.items if i.verdict in ("missing", "extra")] and rep.exit_status == R.EXIT_DIFFERENT

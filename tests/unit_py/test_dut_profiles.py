@@ -32,6 +32,27 @@ start: [/bin/true, -c, "{run_dir}/my.conf"]
     assert d.unavailable() is None
 
 
+def test_yaml_profile_initiate_runs_its_command_in_the_dut_host_or_is_not_applicable(tmp_path):
+    class Lab:
+        def __init__(self):
+            self.ran = []
+
+        def exec(self, host, argv, check, timeout):
+            self.ran.append((host, argv))
+
+    ctx = D.Context(lab=Lab(), host="dut", address="198.51.100.1", secret_peer="198.51.100.2",
+                    open_peer="198.51.100.3", role="lac", run_dir=tmp_path)
+    d = D.load(str(write(tmp_path, "roles: [lac]\nstart: [x]\ninitiate: [myctl, -c, '{run_dir}/c', dial, '{peer}']\n")))
+    d.initiate(ctx, "198.51.100.3")
+    assert ctx.lab.ran == [("dut", ["myctl", "-c", f"{tmp_path}/c", "dial", "198.51.100.3"])]
+    without = D.load(str(write(tmp_path, "roles: [lac]\nstart: [x]\n")))
+    with pytest.raises(D.NotApplicable, match="no `initiate` command"):
+        without.initiate(ctx, "198.51.100.3")
+    for name in ("lnsd", "lac-emu", "l2tpns"):  # built-ins that cannot initiate here say why
+        with pytest.raises(D.NotApplicable):
+            D.load(name).initiate(ctx, "198.51.100.3")
+
+
 @pytest.mark.parametrize("text, words", [
     ("roles: [lns]\nstart: [x]\ncolour: red\n", "unknown keys ['colour']"),
     ("roles: [lns]\nstart: [x]\nfeatures: [teleport]\n", "unknown features ['teleport']"),

@@ -113,17 +113,16 @@ def test_analysis_mid_call_pickup_and_radius_pairs(tmp_path):
     assert "picked up mid-way" in e.value.skipped[0][1]
 
 
-class FakeLns(threading.Thread):
-    """A scripted LNS on 127.0.0.1 (ScriptedL2tp): assigns Tunnel ID 900 / Session ID 77, starts its
-    Ns at 65 534, challenges the tunnel and the PPP client, records what it checked."""
+class ScriptedPeer(threading.Thread):
+    """A scripted L2TP peer on 127.0.0.1 (ScriptedL2tp, towards `peer` when given) running _run() in a
+    thread: `checks` holds what it checked, `error` what it failed on (re-raised by the test)."""
 
-    def __init__(self):
+    def __init__(self, peer=None):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.addr = self.sock.getsockname()
-        self.ep = P.ScriptedL2tp(self.sock)
-        self.ep.ns, self.ep.nr = 65534, 65533   # mid-life counters: both sides cross the 65 535 wrap
+        self.ep = P.ScriptedL2tp(self.sock, peer=peer)
         self.checks: dict[str, object] = {}
         self.error: BaseException | None = None
 
@@ -132,6 +131,18 @@ class FakeLns(threading.Thread):
             self._run()
         except BaseException as e:   # reported by the test
             self.error = e
+
+    def _run(self):
+        raise NotImplementedError
+
+
+class FakeLns(ScriptedPeer):
+    """A scripted LNS on 127.0.0.1 (ScriptedL2tp): assigns Tunnel ID 900 / Session ID 77, starts its
+    Ns at 65 534, challenges the tunnel and the PPP client, records what it checked."""
+
+    def __init__(self):
+        super().__init__()
+        self.ep.ns, self.ep.nr = 65534, 65533   # mid-life counters: both sides cross the 65 535 wrap
 
     def _run(self):
         ep, L = self.ep, P.L2TP
@@ -344,16 +355,22 @@ def test_mandatory_chap_told_by_the_access_request_before_the_challenge(tmp_path
     assert R.lns_behaviour(t, PPP_SECRET, [x])["mode"] == "lcp-renegotiation"
 
 
-@pytest.mark.req("REPLAY.analysis", "REPLAY.bad-input")
-def test_cli_list_and_unreadable_capture(tmp_path, capsys):
+def cli_list_json(path, capsys):
+    """`./lab replay PATH --list --json` through dlab.replay_cli: (its parser, the JSON printed)."""
     import argparse
     import json
     from dlab import replay_cli
     p = argparse.ArgumentParser()
     replay_cli.add_arguments(p)
-    path = build_capture(tmp_path / "c.pcap")
     assert replay_cli.run(p.parse_args([str(path), "--list", "--json"])) == 0
-    doc = json.loads(capsys.readouterr().out)
+    return p, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.req("REPLAY.analysis", "REPLAY.bad-input")
+def test_cli_list_and_unreadable_capture(tmp_path, capsys):
+    from dlab import replay_cli
+    path = build_capture(tmp_path / "c.pcap")
+    p, doc = cli_list_json(path, capsys)
     assert doc["tunnels"][0]["sessions"][0]["kind"] == "incoming" and doc["tunnels"][0]["floated"] is True
     assert replay_cli.run(p.parse_args([str(path), "--list"])) == 0
     assert "tunnel 1: LAC 192.0.2.1:1701" in capsys.readouterr().out

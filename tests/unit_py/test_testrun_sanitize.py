@@ -1,12 +1,12 @@
 """./lab test --tier sanitize: a sanitizer report in any daemon log of the tier's runs is a failure,
-logs of earlier runs are not looked at (dlab.testrun.sanitizer_reports)."""
+logs of earlier runs are not looked at (dlab.cli.testrun.sanitizer_reports)."""
 from __future__ import annotations
 
 import os
 import time
 
 from dlab import lab as L
-from dlab import testrun
+from dlab.cli import testrun
 
 
 def test_sanitizer_reports_in_daemon_logs_since_the_tier_started(tmp_path, monkeypatch):

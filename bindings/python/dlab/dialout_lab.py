@@ -7,13 +7,18 @@ from __future__ import annotations
 import copy
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import yaml
 
+from . import topology as T
 from .control_api import request
 from .lab import REPO, Lab
+from .pppd_cpe import PppdCpe, PppdSite
+from .wait import WaitTimeout, wait_for
 
 KEY = "default/10.10.0.0/16/10.10.1.1"   # the dial-out session key of JunosE "L2TP Dial-Out"'s example
 BINARIES = ("lns/lnsd/lnsd", "lns/lnsd/lnsctl", "peers/lac/lac-emu", "peers/isdn/isdn-emu", "peers/cpe/cpe-emu")
@@ -21,6 +26,22 @@ BINARIES = ("lns/lnsd/lnsd", "lns/lnsd/lnsctl", "peers/lac/lac-emu", "peers/isdn
 
 class NotBuilt(RuntimeError):
     """lnsd or an emulated peer is missing from every candidate build directory."""
+
+
+@dataclass
+class LabSpec:
+    """How the dial-out lab of a test module or a scenario is built (the `lab` fixture of
+    dlab.pytest_plugin, dlab.scenario's `lab:` section).
+
+    configure: fn(configs) editing the daemons' configs in place (dlab.dialout_lab.daemon_configs;
+      a role set to None is not started). topology: fn(raw) editing the raw default.yaml dict.
+    scripted_radius: names of FreeRADIUS servers of the topology NOT to start: the scripted_radius
+      fixture serves on their address, port and secret instead. capture: per-link tcpdump (and so
+      the per-test pcaps)."""
+    configure: Callable[[dict], None] | None = None
+    topology: Callable[[dict], None] | None = None
+    scripted_radius: tuple[str, ...] | list[str] = ()
+    capture: bool = True
 
 
 LNSD_CONFIG = {
@@ -99,7 +120,6 @@ def site_number(k: int) -> str:
 def build_dir_or_skip() -> Path:
     """For pytest fixtures of lab suites: build_dir(), or skip the test (pytest.skip) when not root
     (network namespaces need it) or when the daemons are not built."""
-    import pytest
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     try:
@@ -186,7 +206,6 @@ def wait_dialout_state(d: Lnsd, key: str, states: set[str], within: float = 30,
     """Wait (≤ `within` s) until lnsd's dial-out session `key` is in one of `states`; returns its
     `show l2tp dial-out session KEY` entry. AssertionError on timeout with the last entry seen and
     `context()` (e.g. a peer's log)."""
-    from .wait import WaitTimeout, wait_for
     seen: list = []
 
     def probe():
@@ -205,7 +224,6 @@ def wait_dialout_state(d: Lnsd, key: str, states: set[str], within: float = 30,
 def start_pppd_cpe(lab: Lab, bdir: Path, configs: dict[str, dict]):
     """cpe-emu's sites (role `cpe`) answered by pppd on a UML guest (dlab.pppd_cpe.PppdCpe); the
     first site with a `tun` owns the remote office LAN (the CPE's address on the `site` link)."""
-    from .pppd_cpe import PppdCpe, PppdSite
     if not (bdir / "peers/cpe/cpe-line").exists():
         raise NotBuilt(f"cpe: pppd needs cpe-line ({bdir}/peers/cpe/cpe-line: run ci/build cpe-line)")
     lan = next((a for a in lab.topo.links if a.name == "site"), None)
@@ -222,7 +240,6 @@ def start_pppd_cpe(lab: Lab, bdir: Path, configs: dict[str, dict]):
 def default_topology(configure: Callable[[dict], None] | None = None):
     """scenarios/topologies/default.yaml parsed (dlab.topology); `configure(raw)` may edit the raw
     YAML dict first (e.g. add FreeRADIUS users to `radius: [...]`)."""
-    from . import topology as T
     raw = yaml.safe_load((REPO / "scenarios/topologies/default.yaml").read_text())
     if configure is not None:
         configure(raw)

@@ -17,6 +17,7 @@ Two ways to write a profile (docs/conformance.md, "Your own stack"):
           peer {secret_peer} secret {secret}
       start: [/usr/sbin/mystackd, -f, -c, "{run_dir}/mystack.conf"]
       ready: "ready"               # text in its output; default: wait until UDP {port} is bound
+      initiate: [mystackctl, connect, "{peer}"]   # optional: makes it open a tunnel and place a call
 
 * a Python class deriving from `Dut` (when starting it needs code), registered with `register()`.
 
@@ -72,6 +73,11 @@ class DutUnavailable(RuntimeError):
     """The DUT cannot run here (binary missing, kernel feature absent); the message says why."""
 
 
+class NotApplicable(RuntimeError):
+    """The DUT cannot do what a test needs of it (e.g. initiate a control connection); the message
+    says why, and becomes the test's "not applicable" verdict."""
+
+
 @dataclass
 class Dut:
     """Base profile. Subclasses override `start` (and `unavailable` when they need something)."""
@@ -95,6 +101,12 @@ class Dut:
 
     def logs(self) -> str:
         return "\n".join(p.log_text()[-4000:] for p in self.procs)
+
+    def initiate(self, ctx: Context, peer: str) -> None:
+        """Make the running DUT open a control connection to `peer` (UDP ctx.port) with an SCCRQ and,
+        once it is up, place a call on it (a LAC: ICRQ, RFC 2661 §5.2.1; an LNS: OCRQ, §5.2.2): the
+        initiator tests judge what it sends. NotApplicable (with why) when the profile cannot."""
+        raise NotApplicable(f"{self.name}: the profile has no way to make it initiate a control connection")
 
     # helpers for subclasses
     def _spawn(self, ctx: Context, name: str, argv: list[str], ready: str | None = None) -> None:
@@ -133,6 +145,8 @@ class Lnsd(Dut):
         cfg = ctx.run_dir / "lnsd.yaml"
         cfg.write_text(yaml.safe_dump({
             "local-address": ctx.address, "port": ctx.port, "hostname": "lnsd-dut", "receive-window": 8,
+            # Enough retries for the §5.8 long-timer tests to see the back-off reach its cap (8 s).
+            "max-retransmits": 7,
             # Both of the suite's peers are listed: lnsd refuses unlisted LACs by default (docs/lnsd.md
             # "Safe defaults"); the open peer authenticates no tunnel.
             "peers": [{"address": ctx.secret_peer, "secret": ctx.secret, "hide-avps": True},
@@ -141,6 +155,11 @@ class Lnsd(Dut):
             "shutdown-wait": "1s"}))
         self._spawn(ctx, "lnsd", [str(BUILD / "lns" / "lnsd" / "lnsd"), "--config", str(cfg),
                                   "--control", str(ctx.run_dir / "lnsd.sock")], ready="lnsd ready")
+
+    def initiate(self, ctx, peer):
+        raise NotApplicable("lnsd initiates only for a dial-out trigger, whose tunnel and call come from a RADIUS "
+                            "Access-Accept (JunosE \"L2TP Dial-Out\" Table 75); this profile runs no RADIUS server "
+                            "(tests/conformance/l2tp/test_lnsd_outgoing.py judges lnsd's SCCRQ and OCRQ with one)")
 
 
 class LacEmu(Dut):
@@ -172,6 +191,11 @@ class LacEmu(Dut):
         self._spawn(ctx, "lac-emu", [str(BUILD / "peers/lac/lac-emu"), "--config", str(r / "lac.yaml")],
                     ready="lac-emu ready")
 
+    def initiate(self, ctx, peer):
+        raise NotApplicable("lac-emu places an incoming call (SCCRQ, ICRQ) only for an ISDN call from a CPE "
+                            "through isdn-emu that PPP-authenticates to a tunnelled domain; this profile starts "
+                            "no CPE (incoming: false)")
+
 
 XL2TPD = "/usr/sbin/xl2tpd"
 
@@ -180,8 +204,8 @@ class Xl2tpd(Dut):
     """Debian's xl2tpd in user-space mode (`force userspace = yes`), as LNS. Its pppd cannot run here
     (the host kernel has no PPP), so a call it accepts is torn down when pppd fails: the control plane
     is what is judged. As a LAC xl2tpd only initiates (a `[lac]` section dials out; an SCCRQ from an
-    LNS is refused with StopCCN Result Code 4 "No Authorization"), and the suite's peer opens every
-    tunnel, so the LAC role is not offered."""
+    LNS is refused with StopCCN Result Code 4 "No Authorization"), so the LAC role is not offered; its
+    `[lac initiator]` section towards the open peer is what initiate() dials (the initiator tests)."""
 
     def __init__(self):
         # Its HELLO interval is fixed (60 s, no configuration key): "hello" is not claimed.
@@ -200,6 +224,18 @@ class Xl2tpd(Dut):
         (r / "xl2tpd-options").write_text("noauth\n")
         section = "lns default"
         extra = "ip range = 10.99.0.2-10.99.0.200\nlocal ip = 10.99.0.1\n"
+        # The initiator tests: a [lac] section towards the open peer, dialled by initiate().
+        lac = f"""
+[lac initiator]
+lns = {ctx.open_peer}
+hostname = xl2tpd-dut
+require authentication = no
+challenge = no
+length bit = yes
+autodial = no
+redial = no
+pppoptfile = {r / 'xl2tpd-options'}
+"""
         (r / "xl2tpd.conf").write_text(f"""[global]
 listen-addr = {ctx.address}
 port = {ctx.port}
@@ -213,9 +249,21 @@ require authentication = no
 challenge = no
 length bit = yes
 pppoptfile = {r / 'xl2tpd-options'}
-""")
+{lac}""")
+        self._control = r / "xl2tpd-control"
         self._spawn(ctx, "xl2tpd", [_which(XL2TPD), "-D", "-c", str(r / "xl2tpd.conf"), "-p",
                                     str(r / "xl2tpd.pid"), "-C", str(r / "xl2tpd-control")])
+
+
+    def initiate(self, ctx, peer):
+        if peer != ctx.open_peer:
+            raise NotApplicable(f"xl2tpd's [lac] section dials {ctx.open_peer} only")
+        # xl2tpd's control pipe: "c NAME" connects the [lac NAME] section (SCCRQ, then ICRQ).
+        fd = os.open(self._control, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"c initiator\n")
+        finally:
+            os.close(fd)
 
 
 L2TPNS = "/usr/sbin/l2tpns"
@@ -230,6 +278,9 @@ class L2tpns(Dut):
 
     def unavailable(self):
         return None if _which(L2TPNS) else "l2tpns is not installed (Debian package l2tpns)"
+
+    def initiate(self, ctx, peer):
+        raise NotApplicable("l2tpns is an LNS that never opens a control connection or places a call itself")
 
     def start(self, ctx):
         r = ctx.run_dir
@@ -262,7 +313,8 @@ class YamlDut(Dut):
 
     def __init__(self, path: Path):
         d = yaml.safe_load(path.read_text())
-        unknown = set(d) - {"name", "roles", "features", "files", "start", "ready", "description", "requires"}
+        unknown = set(d) - {"name", "roles", "features", "files", "start", "ready", "description", "requires",
+                            "initiate"}
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
         bad = set(d.get("features", [])) - FEATURES
@@ -288,6 +340,13 @@ class YamlDut(Dut):
             (ctx.run_dir / name).write_text(text.format(**f))
         argv = [a.format(**f) for a in self.spec["start"]]
         self._spawn(ctx, self.name, argv, ready=self.spec.get("ready"))
+
+    def initiate(self, ctx, peer):
+        """Runs the profile's `initiate` command ({placeholders} and {peer} filled) in the DUT's host."""
+        cmd = self.spec.get("initiate")
+        if not cmd:
+            raise NotApplicable(f"{self.name}: the profile has no `initiate` command")
+        ctx.lab.exec(ctx.host, [a.format(peer=peer, **ctx.fields()) for a in cmd], check=True, timeout=10)
 
 
 _BUILTIN = {"lnsd": Lnsd, "lac-emu": LacEmu, "xl2tpd": Xl2tpd, "l2tpns": L2tpns}
@@ -320,4 +379,4 @@ def describe(d: Dut) -> str:
     return f"{d.name}: roles {'/'.join(d.roles)}; features {', '.join(sorted(d.features)) or 'none'}"
 
 
-__all__ = ["Context", "Dut", "DutUnavailable", "YamlDut", "load", "names", "register", "describe"]
+__all__ = ["Context", "Dut", "DutUnavailable", "NotApplicable", "YamlDut", "load", "names", "register", "describe"]

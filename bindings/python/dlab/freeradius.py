@@ -20,6 +20,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import shutil
 from pathlib import Path
 
@@ -259,3 +260,35 @@ def radclient_argv(confdir: Path, server: str, port: int, kind: str, secret: str
     """Debian radclient against `server:port` (kind auth|acct), verbose, with the same dictionaries."""
     return ["radclient", "-x", "-r", "1", "-t", "3", "-D", DICT_DIR, "-d", str(confdir),
             f"{server}:{port}", kind, secret]
+
+
+def parse_radclient(text: str) -> dict:
+    """radclient -x output → {"sent": [...], "received": {"code": ..., "attributes": [[name, value]...]}}."""
+    out: dict = {"sent": [], "received": {"code": None, "attributes": []}}
+    section = None
+    for line in text.splitlines():
+        m = re.match(r"^(Sent|Received) (\S+) Id (\d+)", line)
+        if m:
+            section = m.group(1)
+            if section == "Received":
+                out["received"]["code"] = m.group(2)
+            continue
+        m = re.match(r"^\s+([A-Za-z0-9-]+(?::\d+)?) = (.*)$", line)
+        if m and section:
+            pair = [m.group(1), m.group(2).strip('"')]
+            (out["sent"] if section == "Sent" else out["received"]["attributes"]).append(pair)
+    return out
+
+
+def radius_request(lab, server: str, attrs: dict[str, str], host: str = "lns") -> dict:
+    """One Access-Request (RFC 2865 §4.1) with Debian's radclient from `host` of `lab` (a running
+    dlab.lab.Lab) to its topology RADIUS server `server`: parse_radclient()'s dict plus `exit`
+    (radclient's status; 0 when an answer arrived). KeyError for an unknown server."""
+    srv = lab.topo.radius[server]
+    lines = "\n".join(f'{k} = "{v}"' if k in ("User-Name", "User-Password") else f"{k} = {v}"
+                      for k, v in attrs.items())
+    cp = lab.exec(host, radclient_argv(lab.radius_conf[server], srv.address, srv.auth_port, "auth", srv.secret),
+                  input=lines + "\n", check=False)
+    res = parse_radclient(cp.stdout)
+    res["exit"] = cp.returncode
+    return res

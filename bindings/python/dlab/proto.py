@@ -14,6 +14,7 @@ from . import _native as _n
 ParseError = _n.ParseError
 ValidationError = _n.ValidationError
 UnknownMandatoryAvp = _n.UnknownMandatoryAvp
+BuildError = _n.BuildError
 
 # L2TP (RFC 2661)
 L2TP = _n.L2TP
@@ -23,6 +24,8 @@ hide_value = _n.l2tp_hide_value
 unhide_value = _n.l2tp_unhide_value
 MESSAGE_TYPES: dict[str, int] = _n.l2tp_message_types()
 AVP_TYPES: dict[str, int] = _n.l2tp_avp_types()
+L2TP_MESSAGE_REGISTRY: list[dict] = _n.l2tp_message_registry()
+L2TP_AVP_REGISTRY: list[dict] = _n.l2tp_avp_registry()
 FRAMING_SYNC, FRAMING_ASYNC = 0x1, 0x2   # Framing Capabilities / Type bits (RFC 2661 §4.4.3)
 BEARER_DIGITAL, BEARER_ANALOG = 0x1, 0x2  # Bearer Capabilities / Type bits (RFC 2661 §4.4.3)
 L2TP_PORT = 1701

@@ -25,9 +25,8 @@ and tshark's expert message. A test with `tshark.expect()` is judged at its own 
 over its pcaps); the others of a module are judged together at the module's end (one pass: tshark's
 start-up, ~0.4 s of CPU, would otherwise dominate) and a problem fails the module's last test,
 naming the test whose pcap shows it. DLAB_TSHARK_JUDGE=test judges each test at its end. The lab
-is the test's `lab` fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite),
-its `lnsd_lab` fixture's first item (LAB_FIXTURES), or the fixture a module names with
-`pytest.mark.captured_lab("name")`. Narrowed by
+is the test's `lab` fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite)
+or its `lnsd_lab` fixture's first item (LAB_FIXTURES). Narrowed by
   - `lab.tshark_judge_from = {addresses}`: malformed / expert errors count only from those IPv4
     sources (a conformance suite's DUT: its scripted peer sends malformed packets on purpose);
   - `@pytest.mark.tshark_tolerates(reason)`: this test's malformed frames / expert errors are
@@ -42,19 +41,37 @@ The terminal summary prints how many pcaps were judged, in how many tshark runs,
 """
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+import secrets
+import shutil
+import signal
+import socket
+import struct
 import threading
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
+from . import dialout_lab as D
+from . import netns
 from .control_api import Daemon
+from .dialout_lab import LabSpec
+from .freeradius import radius_request
+from .lab import Lab
+from .tshark_judge import judge_links
+from .wait import WaitTimeout, wait_for
+
+# dlab.proto (ScriptedL2tp, ScriptedRadius) is imported by the fixtures that use it, not here: it
+# needs the built pybind11 module (dlab._native), and the plugin loads for every test run, the pure
+# Python unit tests and the lab tiers before a build included.
 
 MARKERS = {
     "lab_config(configure=None, topology=None, scripted_radius=(), capture=True)":
-        "how the module's `lab` fixture is built (dlab.pytest_plugin.LabSpec)",
+        "how the module's `lab` fixture is built (dlab.dialout_lab.LabSpec, also dlab.pytest_plugin.LabSpec)",
     "dialout": "dial-out sessions: trigger, AAA, OCRQ/OCRP/OCCN, inService (JunosE L2TP Dial-Out Tables 70-75, Broadband Access Configuration Guide Table 77)",
     "l2tp": "L2TP control connection and session behaviour (RFC 2661)",
     "ppp": "PPP LCP / authentication / IPCP (RFC 1661, 1334, 1994, 1332)",
@@ -63,29 +80,12 @@ MARKERS = {
     "scenario": "a user scenario (scenarios/examples, docs/scenarios.md)",
     "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, JunosE L2TP Dial-Out Table 75)",
     "interop": "third-party peers (pppd, xl2tpd on user-mode Linux guests) against lnsd (docs/interop.md)",
-    "captured_lab(fixture)": "the module's lab is fixture `fixture` (a dlab.lab.Lab or a tuple starting with one): "
-                             "its per-link captures are cut per test and judged by tshark",
     "tshark_tolerates(reason)": "the test puts malformed packets / expert errors on the wire on purpose: the tshark "
                                 "judge of its pcaps checks only what tshark.expect() names",
 }
 
 # role -> config key of its control socket (dlab.dialout_lab.daemon_configs); lnsd's is lnsd.sock.
 ROLES = ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2")
-
-
-@dataclass
-class LabSpec:
-    """How the `lab` fixture builds its lab.
-
-    configure: fn(configs) editing the daemons' configs in place (dlab.dialout_lab.daemon_configs;
-      a role set to None is not started). topology: fn(raw) editing the raw default.yaml dict.
-    scripted_radius: names of FreeRADIUS servers of the topology NOT to start: the scripted_radius
-      fixture serves on their address, port and secret instead. capture: per-link tcpdump (and so
-      the per-test pcaps)."""
-    configure: Callable[[dict], None] | None = None
-    topology: Callable[[dict], None] | None = None
-    scripted_radius: tuple[str, ...] | list[str] = ()
-    capture: bool = True
 
 
 def pytest_configure(config):
@@ -98,7 +98,6 @@ def _sigterm_interrupts() -> None:
     """SIGTERM / SIGHUP stop the run like Ctrl-C (KeyboardInterrupt): pytest then tears its fixtures
     down (every lab's `with Lab(...)` exits) instead of dying with the labs up. Left alone when
     something else already handles them."""
-    import signal
 
     def interrupt(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt(f"signal {signum}")
@@ -130,9 +129,6 @@ def _spec(request) -> LabSpec:
 @pytest.fixture(scope="module")
 def lab(request):
     """The default dial-out lab for this test module (see the module docstring)."""
-    from . import dialout_lab as D
-    from .lab import Lab
-
     bdir = D.build_dir_or_skip()
     spec = _spec(request)
     topo = D.default_topology(configure=spec.topology)
@@ -242,9 +238,8 @@ class RadiusServers:
         return [u.name for u in self[name].users]
 
     def request(self, server: str, attrs: dict[str, str], host: str = "lns") -> dict:
-        """One Access-Request with Debian's radclient from `host`; returns dlab.demo.parse_radclient's
+        """One Access-Request with Debian's radclient from `host`; returns dlab.freeradius.parse_radclient's
         dict (`received`: {`code`, `attributes`: [(name, value)]}, `exit`)."""
-        from .demo import radius_request
         self[server]
         return radius_request(self.lab, server, attrs, host)
 
@@ -258,21 +253,20 @@ def radius(lab) -> RadiusServers:
 # ----- scripted peers -----
 @pytest.fixture
 def scripted_lac(lab):
-    """dlab.proto.ScriptedL2tp bound in the `lac` namespace on the LAC's address, port 1701 if free
-    (lac-emu not started) else an ephemeral port; its peer is lnsd (local-address, port)."""
-    from . import netns
-    from .proto import ScriptedL2tp
+    """The dlab.proto.ScriptedL2tp of a dlab.scripted_lac.ScriptedLac bound in the `lac` namespace on
+    the LAC's address, port 1701 if free (lac-emu not started) else an ephemeral port; its peer is
+    lnsd (local-address, port)."""
+    from .scripted_lac import ScriptedLac  # needs dlab.proto: see the note at the imports
     lac_cfg = lab.configs.get("lac")
     address = lac_cfg["listen"] if lac_cfg else lab.topo.address_of("lac", "core")
-    sock = netns.socket_in(lab.ns("lac"))
-    try:
-        sock.bind((address, 1701))
-    except OSError:
-        sock.bind((address, 0))
     lnsd = lab.configs["lnsd"]
-    ep = ScriptedL2tp(sock, peer=(lnsd["local-address"], int(lnsd.get("port", 1701))))
-    yield ep
-    sock.close()
+    peer = (lnsd["local-address"], int(lnsd.get("port", 1701)))
+    try:
+        lac = ScriptedLac(lab, address, peer[0], lns_port=peer[1], port=1701, reuse_address=False)
+    except OSError:
+        lac = ScriptedLac(lab, address, peer[0], lns_port=peer[1], reuse_address=False)
+    yield lac.l2tp
+    lac.close()
 
 
 class ScriptedRadiusServer:
@@ -283,8 +277,7 @@ class ScriptedRadiusServer:
     scripted server name to its ScriptedRadiusServer."""
 
     def __init__(self, lab, name: str, server):
-        from . import netns
-        from .proto import ScriptedRadius
+        from .proto import ScriptedRadius  # see the note at the imports
         self.name, self.address, self.port, self.secret = name, server.address, server.auth_port, server.secret
         self._sock = netns.socket_in(lab.ns(server.host))
         self._sock.bind((server.address, server.auth_port))
@@ -356,7 +349,6 @@ class PcapCutter:
 
     def _records(self):
         """(start, end, data) of each complete record from the current offset on."""
-        import struct
         try:
             with open(self.path, "rb") as f:
                 if self._order is None:
@@ -408,10 +400,7 @@ def send_cut_marker(lab, link: str, token: bytes) -> None:
     """One UDP datagram carrying `token`, broadcast on `link` from its first end (SO_BINDTODEVICE):
     it is captured after every packet sent on the link before it, so it marks a cut point, and
     nobody answers a broadcast to the discard port."""
-    import ipaddress
-    import socket
 
-    from . import netns
     lk = next(x for x in lab.topo.links if x.name == link)
     host, addrs = next(iter(lk.ends.items()))
     bcast = str(ipaddress.ip_interface(addrs[0]).network.broadcast_address)
@@ -428,9 +417,7 @@ def cut_points(lab, cutters: dict, label: str, within: float = 5.0) -> dict[str,
     """Send a cut marker on every link and wait (bounded) until each capture holds it: link ->
     (marker record start, end), or None where it did not show up in time (link without
     addresses, capture gone)."""
-    import secrets
 
-    from .wait import WaitTimeout, wait_for
     token = f"dlab-pcap-cut {label} {secrets.token_hex(4)}".encode()
     found: dict[str, tuple[int, int] | None] = {}
     for link in cutters:
@@ -476,10 +463,8 @@ LAB_FIXTURES: dict[str, Callable[[Any], Any]] = {
 def _dlab_pcap_per_test(request):
     """A pcap per test per link under <run>/tests/<test>/ when the test uses a captured lab: the
     packets between a cut marker sent at set-up and one sent at teardown (markers excluded)."""
-    from .lab import Lab
     lb = None
-    m = request.node.get_closest_marker("captured_lab")
-    for name, pick in ([(m.args[0], _first)] if m else []) + list(LAB_FIXTURES.items()):
+    for name, pick in LAB_FIXTURES.items():
         if name in request.fixturenames:
             lb = pick(request.getfixturevalue(name))
             break
@@ -528,15 +513,11 @@ _DEFERRED: dict[str, list[tuple[str, dict[str, Path], frozenset[str] | None]]] =
 def _judge_mode() -> str:
     """DLAB_TSHARK_JUDGE: "module" (default: one tshark pass per module for the tests that
     expect nothing, per test for the others), "test" (one pass per test), "0" (off)."""
-    import os
     return os.environ.get("DLAB_TSHARK_JUDGE", "module")
 
 
 def _run_judge(pcaps: dict[str, Path], expect: dict[str, dict], only_from) -> str | None:
     """One judge_links pass, counted in JUDGE_STATS; the problems' text or None."""
-    import time
-
-    from .tshark_judge import judge_links
     t0 = time.monotonic()
     try:
         judge_links(pcaps, expect, only_from=None if only_from is None else set(only_from))
@@ -552,7 +533,6 @@ def _run_judge(pcaps: dict[str, Path], expect: dict[str, dict], only_from) -> st
 def _judge_pcaps(request, lb, pcaps: dict[str, Path]) -> None:
     """The tshark judge of one test's pcaps (module docstring): now when the test expects something
     (or DLAB_TSHARK_JUDGE=test), else at its module's end; pytest.fail on a problem."""
-    import shutil
     expect = getattr(request.node, "_dlab_tshark", None)
     mode = _judge_mode()
     if mode == "0" and expect is None:
@@ -608,7 +588,6 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def tshark(request):
     """tshark judges this test's per-link pcaps at its end (needs a captured `lab`)."""
-    import shutil
     if shutil.which("tshark") is None:
         pytest.skip("tshark not on PATH (Debian package tshark)")
     request.node._dlab_tshark = TsharkExpectations()

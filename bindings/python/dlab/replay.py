@@ -16,7 +16,9 @@ All decoding goes through dlab.proto (proto/): no second parser here.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+
 from . import proto as P
 
 LAC_SENDS = {"ICRQ", "ICCN", "OCRP", "OCCN", "WEN"}   # RFC 2661 §6.6-§6.11, §6.12
@@ -144,6 +146,45 @@ class RadiusExchange:
         return self.request.packet.get("Service-Type")
 
 
+SERVICE_TYPE_OUTBOUND = 5    # RFC 2865 §5.6: Outbound-User, the Access-Request of a dial-out
+
+
+@dataclass
+class DialOut:
+    """An LNS's dial-out seen in the capture (JunosE "L2TP Dial-Out"): its Access-Request with
+    Service-Type Outbound (RFC 2865 §5.6) and the reply (None if not captured), the parts of the
+    dial-out User-Name `[route distinguisher/]destination@domain` (JunosE "L2TP Dial-Out",
+    "Access-Request Message"; destination None when the name has no IPv4 address there), and the
+    control connection the LNS used after it (the first tunnel where the LNS sent SCCRQ or OCRQ
+    after the request), or None (the dial-out was denied or failed before L2TP)."""
+    radius: RadiusExchange
+    destination: str | None
+    route_distinguisher: str | None
+    domain: str | None
+    tunnel: Tunnel | None = None
+
+    @property
+    def user(self) -> str:
+        return self.radius.user or ""
+
+    @property
+    def outcome(self) -> str:
+        """'Access-Accept' / 'Access-Reject' / 'no reply captured'."""
+        return self.radius.reply.name if self.radius.reply else "no reply captured"
+
+
+def parse_dialout_user(name: str) -> tuple[str | None, str | None, str | None]:
+    """(destination, route distinguisher, domain) of a dial-out User-Name `[RD/]address@domain`
+    (JunosE "L2TP Dial-Out", "Access-Request Message"); parts that are not there are None."""
+    local, _, domain = name.rpartition("@") if "@" in name else (name, "", "")
+    rd, _, dest = local.rpartition("/")
+    try:
+        ipaddress.IPv4Address(dest)
+    except ValueError:
+        dest = None
+    return dest, rd or None, domain or None
+
+
 @dataclass
 class Conversations:
     """What load() found: tunnels, RADIUS exchanges, skipped frames ((frame index, reason)), and the
@@ -154,6 +195,7 @@ class Conversations:
     radius: list[RadiusExchange] = field(default_factory=list)
     ppp_on_link: list[dict] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)   # (frame, "kind: detail")
+    dialouts: list[DialOut] = field(default_factory=list)
 
     def tunnel(self, number: int) -> Tunnel:
         for t in self.tunnels:
@@ -180,6 +222,9 @@ class Conversations:
                            f"{' (' + ', '.join(sorted({f.name.split()[0] for f in s.ppp})) + ')' if s.ppp else ''}"
                            f"{f', PAP user {pap[0]!r}' if pap else ''}"
                            f"{'' if s.complete else ', picked up mid-way'}")
+        for x in self.dialouts:
+            out.append(f"dial-out: {x.user!r} (destination {x.destination or '?'}) -> {x.outcome}"
+                       f"{f'; tunnel {x.tunnel.number}' if x.tunnel else '; no tunnel'}")
         for r in self.radius:
             out.append(f"radius: client {r.client[0]}:{r.client[1]} -> server {r.server[0]}:{r.server[1]} "
                        f"{r.request.name} id {r.request.packet.identifier} user {r.user!r} -> "
@@ -227,7 +272,20 @@ def analyse(cap: P.Capture, path: str = "", secret: str | None = None) -> Conver
             _radius(conv, f)
     for t in conv.tunnels:
         _assign_roles(t)
+    _find_dialouts(conv)
     return conv
+
+
+def _find_dialouts(conv: Conversations) -> None:
+    """Each Access-Request with Service-Type Outbound, with the tunnel the LNS opened after it."""
+    for x in conv.radius:
+        if x.request.packet.code != 1 or x.service_type != SERVICE_TYPE_OUTBOUND:
+            continue
+        d = DialOut(x, *parse_dialout_user(x.user or ""))
+        if x.reply is not None and x.reply.packet.code == 2:
+            d.tunnel = next((t for t in conv.tunnels if any(
+                m.sender == "LNS" and m.name in ("SCCRQ", "OCRQ") and m.time >= x.request.time for m in t.messages)), None)
+        conv.dialouts.append(d)
 
 
 def _l2tp(conv: Conversations, by_id: dict, f: dict) -> None:
@@ -352,7 +410,7 @@ def load(path, l2tp_ports=(), radius_ports=(), secret: str | None = None) -> Con
     return analyse(P.read_pcap(str(path), l2tp_ports, radius_ports), str(path), secret)
 
 
-__all__ = ["load", "analyse", "to_json", "Conversations", "Tunnel", "Session", "RadiusExchange", "Message", "PppFrame"]
+__all__ = ["load", "analyse", "to_json", "parse_dialout_user", "Conversations", "DialOut", "Tunnel", "Session", "RadiusExchange", "Message", "PppFrame"]
 
 
 def to_json(conv: Conversations) -> dict:
@@ -373,6 +431,9 @@ def to_json(conv: Conversations) -> dict:
         "radius": [{"client": list(r.client), "server": list(r.server), "request": r.request.name,
                     "identifier": r.request.packet.identifier, "user": r.user,
                     "reply": r.reply.name if r.reply else None} for r in conv.radius],
+        "dialouts": [{"user": x.user, "destination": x.destination, "route_distinguisher": x.route_distinguisher,
+                      "domain": x.domain, "outcome": x.outcome, "tunnel": x.tunnel.number if x.tunnel else None}
+                     for x in conv.dialouts],
         "ppp_on_link": len(conv.ppp_on_link),
         "skipped": [list(s) for s in conv.skipped],
     }

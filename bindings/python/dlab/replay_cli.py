@@ -12,13 +12,19 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--list", action="store_true", help="only list the conversations found (no lab)")
     s.add_argument("--tunnel", type=int, help="the control connection to replay (number from --list)")
     s.add_argument("--session", type=int, help="the call of that tunnel to replay (number from --list)")
-    s.add_argument("--dut", default="lnsd", choices=["lnsd"], help="implementation under test (default lnsd)")
+    s.add_argument("--dut", default="lnsd", choices=["lnsd", "lac-emu"],
+                   help="implementation under test: lnsd (the LNS, default) or lac-emu (the LAC: the capture's LNS side is played)")
     s.add_argument("--secret", help="L2TP tunnel secret: Challenge / Challenge Response and hidden AVPs (RFC 2661 §5.1.1, §4.3)")
     s.add_argument("--ppp-secret", help="CHAP secret of the PPP client (RFC 1994)")
     s.add_argument("--radius", default="freeradius", choices=["freeradius", "capture"],
                    help="lnsd's RADIUS server: the lab's FreeRADIUS with the capture's users (default), or a "
                         "scripted server answering with the capture's replies")
-    s.add_argument("--radius-secret", default="lns-secret", help="--radius capture: the secret the replies are re-signed with")
+    s.add_argument("--radius-secret", default="lns-secret",
+                   help="--radius capture: the secret the replies are re-signed with (a captured Tunnel-Password "
+                        "is decrypted with it too)")
+    s.add_argument("--trigger", metavar="ADDRESS",
+                   help="dial-out capture: the destination the trigger packet goes to (default: from the "
+                        "captured dial-out User-Name)")
     s.add_argument("--pace", default="asap", choices=["asap", "capture"], help="send as soon as answered, or with the captured gaps")
     s.add_argument("--wait", type=float, help="least seconds to await each expected answer (default from the capture)")
     s.add_argument("--rules", help="YAML/JSON mapping 'PROTOCOL:Field' -> reason (null: compare it) over the default rules")
@@ -44,7 +50,7 @@ def run(a) -> int:
         rules = R.load_rules(a.rules)
         report = R.replay_in_lab(conv, tunnel=a.tunnel, session=a.session, secret=a.secret, ppp_secret=a.ppp_secret,
                                  radius=a.radius, pace=a.pace, wait=a.wait, rules=rules, dut=a.dut,
-                                 radius_secret=a.radius_secret)
+                                 radius_secret=a.radius_secret, trigger=a.trigger)
     except (R.ReplayInputError, ValueError, KeyError) as e:
         skipped = getattr(e, "skipped", [])
         if a.json:

@@ -24,16 +24,25 @@ legitimately different are ignored by the rule set (DEFAULT_RULES, changed by a 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import re
+import shutil
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from . import lab as L
+from . import netns, procs
 from . import proto as P
-from .replay import Conversations, Message, PppFrame, Session, Tunnel
+from .dialout_lab import REPO, Lnsd, NotBuilt, build_dir, control, daemon_configs, default_topology
+from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -58,6 +67,7 @@ DEFAULT_RULES: dict[str, str] = {
     "IPCP:IP-Address": "assigned by the RADIUS server configured for the replay (RFC 1332 §3.3)",
     "CHAP:Challenge": "a random value and the authenticator's own name (RFC 1994 §4.1)",
     "CHAP:Message": "free-form text (RFC 1994 §4.1)",
+    "CHAP:Response": "MD5 over the peer's random Challenge (RFC 1994 §4.1); the Name is compared",
     "PAP:Message": "free-form text (RFC 1334 §2.2.2)",
     "RADIUS:Authenticator": "random / per-packet (RFC 2865 §3)",
     "RADIUS:Identifier": "chosen by the client (RFC 2865 §3)",
@@ -107,7 +117,6 @@ def load_rules(path: str | None) -> dict[str, str]:
     rules = dict(DEFAULT_RULES)
     if not path:
         return rules
-    import yaml
     with open(path) as fh:
         data = yaml.safe_load(fh)
     if not isinstance(data, dict) or not all(isinstance(k, str) and ":" in k for k in data):
@@ -317,6 +326,13 @@ def compare_ppp(captured: PppFrame, dut_protocol: int, dut_packet, rules: dict[s
     elif isinstance(c, (bytes, bytearray)) or not hasattr(c, "to_bytes"):
         if bytes(c) != bytes(d):
             out.append(Difference("data", bytes(c), bytes(d), False, "octets differ"))
+    elif captured.protocol == P.PROTO_CHAP and getattr(c, "code", 0) == 2:   # RFC 1994 §4.1 Response
+        if c.name != d.name:
+            rule = rules.get("CHAP:Name")
+            out.append(Difference("Name", c.name, d.name, bool(rule), rule or "value differs"))
+        if bytes(c.value) != bytes(d.value):
+            rule = rules.get("CHAP:Response")
+            out.append(Difference("Response", bytes(c.value), bytes(d.value), bool(rule), rule or "value differs"))
     else:
         cb, db = bytes(c.to_bytes())[4:], bytes(d.to_bytes())[4:]
         if cb != db:
@@ -395,21 +411,33 @@ class _Arrival:
 
 
 class Replay:
-    """Plays the LAC side of one captured control connection (and its sessions) against the DUT LNS.
+    """Plays one side of a captured control connection (and its sessions) against the DUT: the LAC
+    side against an LNS (default), or the LNS side against a LAC.
 
     conv / tunnel: the Conversations of dlab.replay.load and the Tunnel to play (default: the first
     complete one). sock: a bound UDP socket (IPv4) the replay sends from; dut: (address, port) of the
     DUT. secret: the tunnel secret (RFC 2661 §5.1.1) or None; ppp_secret: the CHAP secret; pace:
     'asap' or 'capture'; wait: the least time (s) an expected answer is awaited; rules: as
     load_rules(). before_teardown: a callable whose result goes into report.stats['before_teardown']
-    just before the first CDN, StopCCN or LCP Terminate-Request we send (e.g. the DUT's session
-    table). run() -> Report. ReplayInputError when the conversation cannot be played at all.
+    just before the first CDN, StopCCN or LCP Terminate-Request we send, or at the end (e.g. the
+    DUT's session table). first_wait: the least time (s) the first expected message is awaited (a
+    dial-out's SCCRQ comes after the DUT's RADIUS exchange). run() -> Report. ReplayInputError when
+    the conversation cannot be played at all.
+
+    side: the role we play, 'LAC' (the DUT is an LNS) or 'LNS' (the DUT is a LAC), whoever opened
+    the control connection: in a dial-out capture against an LNS the DUT's SCCRQ and OCRQ are
+    awaited and compared and our SCCRP, OCRP, OCCN or CDN follow them as captured; against a LAC our
+    SCCRQ and OCRQ go first and its answers are compared (RFC 2661 §6.1-§6.3, §6.9-§6.11). The PPP
+    peer plays the PPP of our side's end of the call (the LAC side: the CPE; the LNS side: the LNS).
     """
 
     def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
                  session: int | None = None, secret: str | None = None, ppp_secret: str | None = None,
                  pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                 dut_name: str = "lnsd", before_teardown=None):
+                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0, side: str = "LAC"):
+        if side not in ("LAC", "LNS"):
+            raise ValueError(f"side {side!r}: 'LAC' or 'LNS'")
+        self.side = side                             # the role we play; the DUT plays the other
         self.conv = conv
         self.tunnel = self._pick(conv, tunnel)
         self.session_filter = session
@@ -423,7 +451,7 @@ class Replay:
         self.magic = int.from_bytes(os.urandom(4), "big") | 1
         self.our_challenge: bytes | None = None
         self.dut_challenge: bytes | None = None
-        self.dut_session: dict[int, int] = {}        # captured LNS Session ID -> the DUT's
+        self.dut_session: dict[int, int] = {}        # the DUT side's captured Session ID -> its live one
         self.pending: list[_Arrival] = []
         self.seq = 0
         self.taken: list[int] = []
@@ -433,9 +461,20 @@ class Replay:
         self.dut = dut
         self.per_message_overhead: list[float] = []
         self.before_teardown = before_teardown       # called once before we start tearing down
+        self.first_wait = first_wait
+
+    def _our_sid(self, s: Session) -> int:
+        """The Session ID our side assigned in the capture (and assigns again)."""
+        return s.lac_session_id if self.side == "LAC" else s.lns_session_id
+
+    def _dut_sid(self, s: Session) -> int:
+        """The Session ID the DUT's side assigned in the capture (the key of dut_session)."""
+        return s.lns_session_id if self.side == "LAC" else s.lac_session_id
 
     @staticmethod
-    def _pick(conv: Conversations, number: int | None) -> Tunnel:
+    def _pick(conv: Conversations, number: int | Tunnel | None) -> Tunnel:
+        if isinstance(number, Tunnel):
+            return number
         if number is not None:
             return conv.tunnel(number)
         for t in conv.tunnels:
@@ -497,8 +536,8 @@ class Replay:
             self.seq += 1
             self.pending.append(_Arrival(self.seq, m, time.monotonic()))
             if m.is_data:
-                s = next((x for x in self.tunnel.sessions if self.dut_session.get(x.lns_session_id) is not None
-                          and x.lac_session_id == m.session_id), None)
+                s = next((x for x in self.tunnel.sessions if self.dut_session.get(self._dut_sid(x)) is not None
+                          and self._our_sid(x) == m.session_id), None)
                 if s is not None:
                     self._peer(s).on_dut(m)
 
@@ -517,6 +556,8 @@ class Replay:
 
     def _deadline(self, gap: float) -> float:
         d = max(2.0, gap * 3 + 1.0)
+        if not self.taken:
+            d = max(d, self.first_wait)
         return max(d, self.wait) if self.wait is not None else d
 
     # ----- sending -----
@@ -581,9 +622,9 @@ class Replay:
         return lambda x: x.is_control and not x.is_zlb and x.message_name == name
 
     def _on_control(self, m: Message, prev_time: float) -> None:
-        if m.sender == "LAC" and m.name in ("CDN", "StopCCN"):
+        if m.sender == self.side and m.name in ("CDN", "StopCCN"):
             self._snapshot()
-        if m.sender == "LAC":
+        if m.sender == self.side:
             out, why = self._rewrite(m)
             if out is None:
                 self.report.items.append(Item("skipped", m.name, m.index, reason=why))
@@ -627,7 +668,7 @@ class Replay:
         self._ppp_send_raw(s, protocol, bytes(pkt.to_bytes()))
 
     def _ppp_send_raw(self, s: Session, protocol: int, information: bytes) -> None:
-        sid = self.dut_session.get(s.lns_session_id)
+        sid = self.dut_session.get(self._dut_sid(s))
         msg = P.L2TP.data(tunnel_id=self.ep.peer_tunnel_id, session_id=sid, payload=P.ppp_frame(protocol, information, True))
         self._send(msg, auto_seq=False)
 
@@ -637,7 +678,7 @@ class Replay:
         return self.peers[id(s)]
 
     def _on_ppp(self, s: Session, f: PppFrame, prev_time: float) -> None:
-        if self.dut_session.get(s.lns_session_id) is None:
+        if self.dut_session.get(self._dut_sid(s)) is None:
             self.report.items.append(Item("skipped", f"PPP {f.name}", f.message.index,
                                           reason="the DUT assigned no session for this call"))
             return
@@ -646,7 +687,7 @@ class Replay:
         if f.protocol == P.PROTO_IPV4:
             self.report.skipped.append((f"frame {f.message.index} PPP IPv4", "user data is not replayed"))
             return
-        if f.sender == "LAC":
+        if f.sender == self.side:
             if f.protocol == P.PROTO_LCP and code == TERMREQ:
                 self._snapshot()
             what = peer.on_script(f)
@@ -696,6 +737,7 @@ class Replay:
                 if self.report.errors:
                     break
             self._poll(0.2)
+            self._snapshot()
         except ReplayInputError as e:
             self.report.errors.append(str(e))
             self.report.skipped.extend(e.skipped)
@@ -706,6 +748,9 @@ class Replay:
             if not a.message.is_control:
                 try:
                     d = P.ppp_parse(a.message.payload)
+                    if d["protocol"] == P.PROTO_IPV4:     # user data is neither replayed nor compared
+                        self.report.skipped.append(("the DUT's PPP IPv4", "user data is not compared"))
+                        continue
                     name = f"PPP 0x{d['protocol']:04x} {getattr(d['packet'], 'code_name', '')}".strip()
                 except P.ParseError:
                     pass
@@ -736,6 +781,7 @@ class Replay:
 # against a fresh lab
 
 LAB_LAC, LAB_LNS = "198.51.100.2", "198.51.100.1"   # scenarios/topologies/default.yaml, link `core`
+LAB_HOME = "203.0.113.10"                            # the home site behind lnsd's virtual router `default`
 
 
 def lns_behaviour(t: Tunnel, ppp_secret: str | None = None, radius: list | None = None) -> dict:
@@ -803,25 +849,376 @@ def radius_reply_items(reply) -> list[str]:
     return items
 
 
+def dialout_reply_items(reply, lac: str | None, secret: str | None) -> tuple[list[str], list[tuple[str, str]]]:
+    """A captured dial-out Access-Accept / -Reject (JunosE "L2TP Dial-Out" Table 75) as FreeRADIUS
+    users-file reply items, tagged attributes with their tag (`Tunnel-Type:1 = 3`, RFC 2868 §3) and
+    vendor-specific ones by dictionary name (`ERX-Dial-Out-Number = "5551001"`): the
+    Tunnel-Server-Endpoint that was the captured LAC (`lac`) becomes the lab's LAC, Tunnel-Password
+    (encrypted with the captured server's secret, RFC 2868 §3.5) becomes `secret`. Returns (items,
+    [(attribute, why left out)]) — per-packet attributes and ones the dictionary does not name."""
+    items, left = [], []
+    for a in reply.attributes:
+        if a.name in ("Message-Authenticator", "State", "EAP-Message", "Proxy-State"):
+            continue
+        name = a.name + (f":{a.tag}" if a.tag else "")
+        if a.name.startswith(("Attr-", "Vendor-")):
+            left.append((a.name, "not in the FreeRADIUS dictionary"))
+            continue
+        if a.name == "Tunnel-Password":
+            if secret is None:
+                left.append((name, "encrypted with the captured server's secret: give --secret"))
+            else:
+                items.append(f"{name} = {json.dumps(secret)}")
+            continue
+        v = a.typed
+        if a.name == "Tunnel-Server-Endpoint" and lac is not None and v == lac:
+            v = LAB_LAC
+        if isinstance(v, (bytes, bytearray)):
+            items.append(f"{name} = 0x{bytes(v).hex()}")
+        elif isinstance(v, int) and not isinstance(v, bool):
+            items.append(f"{name} = {v}")
+        elif isinstance(v, str):
+            items.append(f"{name} = {json.dumps(v)}")
+    return items, left
+
+
+def _lns_users(how: dict, exchanges: list) -> list[dict]:
+    """FreeRADIUS users (topology `radius:` entries) for the PPP users of lns_behaviour `how`, each
+    answered with the captured Access-Accept of its exchange in `exchanges` (radius_reply_items),
+    else a Framed-User with the captured LNS's IPCP address (or 198.18.0.2)."""
+    replies = {x.user: radius_reply_items(x.reply.packet) for x in exchanges
+               if x.reply is not None and x.reply.packet.code == 2 and x.request.packet.code == 1}
+    return [{"name": user, "check": [f"Cleartext-Password := {json.dumps(password)}"],
+             "reply": replies.get(user) or ["Service-Type = Framed-User", "Framed-Protocol = PPP",
+                                            f"Framed-IP-Address = {how['framed_ip'] or '198.18.0.2'}"]}
+            for user, password in how["users"]]
+
+
+def _lnsd_binary_dir() -> Path:
+    bdir = next((Path(d) for d in (os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-int")
+                 if d and (Path(d) / "lns/lnsd/lnsd").exists()), None)
+    if bdir is None:
+        raise NotBuilt("lnsd is not built (run ci/build lnsd or set DL_BUILD_DIR)")
+    return bdir
+
+
+def _radius_sent(lab, nas: str, ports: list[int]) -> list:
+    """The DUT's RADIUS Access- / Accounting-Requests on the lab's `aaa` link (after teardown:
+    tcpdump has flushed it), in order."""
+    aaa = lab.pcaps.get("aaa")
+    return [f["packet"] for f in (P.read_pcap(str(aaa), radius_ports=ports) if aaa and aaa.exists() else [])
+            if f["protocol"].startswith("radius") and f["packet"] is not None and f["src"] == nas
+            and f["packet"].code in (1, 4)]
+
+
+GOLDEN_FILTER = "udp port 1701 or udp port 1812 or udp port 1813"   # L2TP, RADIUS authentication and accounting
+
+
+@contextlib.contextmanager
+def golden_capture(lab, name: str, host: str, dest: Path):
+    """Records a golden capture (pcaps/README.md): tcpdump in lab host `host` on every interface
+    (LINUX_SLL2) for GOLDEN_FILTER while the block runs, then the file is copied to `dest`.
+    AssertionError, and nothing copied, when tcpdump reports packets dropped by the kernel (a busy
+    machine): a golden capture must hold the whole conversation."""
+    out = lab.run_dir / f"{name}.pcap"
+    cap = lab.start(name, host, ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "8192", "-Z", "root", "-s", "0",
+                                 "-i", "any", "-w", str(out), GOLDEN_FILTER], ready="listening on")
+    try:
+        yield out
+    finally:
+        procs.stop(cap)
+        lab.procs.remove(cap)
+    counts = re.findall(r"(\d+) packets? dropped by kernel", Path(cap.log).read_text())
+    if not counts or int(counts[-1]):
+        raise AssertionError(f"{name}: tcpdump dropped {counts[-1] if counts else 'an unknown number of'} packets "
+                             f"(see {cap.log}); record again")
+    shutil.copy(out, dest)
+
+
+def _save_live(report: Report, lab, wire: list) -> Path:
+    """Writes the live replay's datagrams to <run folder>/replay/replay.pcap, notes it and the lab in
+    the report; returns that folder."""
+    out = lab.run_dir / "replay"
+    out.mkdir(parents=True, exist_ok=True)
+    P.write_pcap(str(out / "replay.pcap"), wire)
+    report.pcap = str(out / "replay.pcap")
+    report.stats["lab"] = {"runid": lab.runid, "run_dir": str(lab.run_dir)}
+    return out
+
+
+def _write_report(report: Report, out: Path) -> Report:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
+    (out / "report.txt").write_text(report.text() + "\n")
+    return report
+
+
+def pick_dialout(conv: Conversations, tunnel: int | None) -> DialOut | None:
+    """The dial-out to replay: the one whose tunnel is `tunnel`, else (no `tunnel` given) the first
+    dial-out of the capture; None when the replay is not of a dial-out."""
+    if tunnel is None:
+        return conv.dialouts[0] if conv.dialouts else None
+    return next((x for x in conv.dialouts if x.tunnel is not None and x.tunnel.number == tunnel), None)
+
+
+def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None = None, secret: str | None = None,
+                          ppp_secret: str | None = None, radius: str = "freeradius", pace: str = "asap",
+                          wait: float | None = None, rules: dict[str, str] | None = None, dut: str = "lnsd",
+                          radius_secret: str = "home-secret", trigger: str | None = None) -> Report:
+    """Replays a captured dial-out against lnsd in a fresh lab (JunosE "L2TP Dial-Out"): lnsd gets a
+    dial-out target for the destination of the captured User-Name (`[RD/]address@domain`, its route
+    distinguisher and domain; `trigger` overrides the address, and the home server then knows the
+    User-Name lnsd builds for it) and its LCP authentication; an ICMP
+    Echo from the lab's `home` host to that address is the trigger packet; lnsd's Access-Request is
+    answered from the capture — by FreeRADIUS with the captured reply's attributes
+    (dialout_reply_items: the captured LAC's endpoint becomes the lab's LAC, Tunnel-Password the
+    tunnel `secret`) or, radius='capture', by a scripted server re-signing the captured reply with
+    `radius_secret` (its Tunnel-Password decrypted with that secret and the captured request's
+    Authenticator, encrypted again for lnsd's request, RFC 2868 §3.5); the LAC side (SCCRP, OCRP,
+    OCCN or CDN as captured, the CPE's PPP) is played from the lab's `lac` host on UDP 1701 by
+    Replay. The CPE's PPP authentication at the LNS RADIUS server is configured as for incoming
+    calls. When lnsd opened no tunnel in the capture (a denied dial-out), any L2TP it sends within
+    the wait is reported as extra. lnsd's RADIUS requests are compared with the captured ones.
+    Writes report.json / report.txt / replay.pcap into <run folder>/replay/; nothing is left."""
+
+    dest = trigger or x.destination
+    if dest is None:
+        raise ReplayInputError(f"{conv.path}: the dial-out User-Name {x.user!r} names no destination address",
+                               [(f"frame {x.radius.request.index} Access-Request", "give --trigger ADDRESS")])
+    if x.radius.reply is None:
+        raise ReplayInputError(f"{conv.path}: the dial-out Access-Request has no captured reply to answer with",
+                               [(f"frame {x.radius.request.index} Access-Request", "no reply captured")])
+    t = x.tunnel
+    how = lns_behaviour(t, ppp_secret, conv.radius) if t is not None else \
+        {"authentication": "chap", "users": [], "hide_avps": False, "framed_ip": None}
+    names = {u for u, _ in how["users"]}
+    lns_exchanges = [r for r in conv.radius if r is not x.radius and r.request.packet.code == 1 and r.user in names]
+    captured = sorted([x.radius.request] + [r.request for r in lns_exchanges], key=lambda m: m.time)
+    lac = t.lac[0] if t is not None and t.lac else None
+    accept = x.radius.reply.packet.code == 2
+    # the User-Name lnsd sends for the trigger (JunosE "L2TP Dial-Out", "Access-Request Message")
+    live_user = x.user if trigger is None else \
+        f"{x.route_distinguisher + '/' if x.route_distinguisher else ''}{dest}@{x.domain or 'replay.invalid'}"
+    home_reply, left_out = dialout_reply_items(x.radius.reply.packet, lac, secret)
+
+    def users(raw: dict) -> None:
+        raw["radius"]["home"]["users"] = [{
+            "name": live_user, "check": ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept else 'Reject'}"],
+            "reply": home_reply}]
+        raw["radius"]["lns"]["users"] = _lns_users(how, lns_exchanges)
+
+    bdir = _lnsd_binary_dir()
+    with L.Lab(default_topology(users), capture=True) as lab:
+        run = lab.run_dir
+        cfg = daemon_configs(run)["lnsd"]
+        vr = dict(cfg["virtual-routers"][0])
+        cfg["virtual-routers"] = [vr]
+        peer = {"address": LAB_LAC, "trusted": True}
+        if secret:
+            peer |= {"secret": secret, "hide-avps": bool(how["hide_avps"])}
+        cfg["peers"] = [peer]
+        cfg["shutdown-wait"] = "1s"
+        target = {"virtual-router": vr["name"], "prefix": f"{dest}/32", "domain": x.domain or "replay.invalid",
+                  "profile": "isdn"}
+        if x.route_distinguisher:
+            target["route-distinguisher"] = x.route_distinguisher
+        cfg["dialout"]["targets"] = [target]
+        cfg["dialout"]["profiles"]["isdn"]["authentication"] = how["authentication"]
+        scripted = None
+        if radius == "capture":
+            scripted = _CapturedRadius(lab, [x.radius] + lns_exchanges, radius_secret, lac=lac)
+            srv = {"address": _CapturedRadius.ADDRESS, "port": scripted.port, "secret": radius_secret}
+            vr["radius"] = {"authentication": [srv]}
+            vr["lns-radius"] = {"authentication": [srv]}
+        (run / "lnsd.yaml").write_text(yaml.safe_dump(cfg))
+        d = Lnsd(lab, bdir)
+        proc = lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
+                                         "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+        sock = netns.socket_in(lab.ns("lac"))
+        raw = netns.socket_in(lab.ns("home"), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        try:
+            sock.bind((LAB_LAC, P.L2TP_PORT))
+
+            def dut_state() -> dict:
+                try:
+                    return {"tunnels": d.ctl("show", "l2tp", "tunnel"), "ppp": d.ctl("show", "ppp", "detail"),
+                            "dialout": d.ctl("show", "l2tp", "dial-out", "session")}
+                except Exception as e:  # the report says why the snapshot is missing
+                    return {"error": f"lnsctl: {e}"}
+            P.TriggerInjector(raw).send(P.TriggerInjector.icmp_echo(LAB_HOME, dest))
+            if t is not None:
+                r = Replay(conv, sock, (LAB_LNS, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                           ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut,
+                           before_teardown=dut_state, first_wait=10.0)
+                report = r.run()
+                wire = r.wire
+            else:
+                report, wire = _expect_no_l2tp(conv, sock, dut, max(3.0, wait or 0.0))
+                report.stats["before_teardown"] = dut_state()
+            out = _save_live(report, lab, wire)
+            report.skipped += [(f"home RADIUS reply {a}", why) for a, why in left_out]
+            report.stats["lnsd"] = {"dialout_target": target, "trigger": dest, "authentication": how["authentication"],
+                                    "hide_avps": bool(peer.get("hide-avps")), "radius_users": [u for u, _ in how["users"]]}
+            if scripted is not None:
+                report.stats["radius_capture"] = scripted.history()
+        finally:
+            sock.close()
+            raw.close()
+            procs.stop(proc)
+            if scripted is not None:
+                scripted.stop()
+    sent = _radius_sent(lab, vr["nas-ip-address"], [scripted.port] if scripted is not None else [])
+    report.items += compare_radius_requests(captured, sent, rules if rules is not None else DEFAULT_RULES)
+    return _write_report(report, out)
+
+
+def _expect_no_l2tp(conv: Conversations, sock: socket.socket, dut: str, within: float) -> tuple[Report, list]:
+    """A dial-out whose capture holds no tunnel: every L2TP message the DUT sends within `within` s
+    is 'extra'. Returns (report, the datagrams for the live pcap)."""
+    report = Report(conv.path, dut)
+    ep = P.ScriptedL2tp(sock, peer=(LAB_LNS, P.L2TP_PORT))
+    wire = []
+    deadline = time.monotonic() + within
+    local = sock.getsockname()
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            m = ep.expect("any", within=left)
+        except P.ExpectTimeout:
+            break
+        wire.append((LAB_LNS, local[0], P.L2TP_PORT, local[1], m.to_bytes(), time.time()))
+        report.items.append(Item("extra", m.message_name if m.is_control else "data", None,
+                                 reason="the captured LNS opened no tunnel for this dial-out"))
+    return report, wire
+
+
+# The exchange behaviour that makes a LAC clear an outgoing call with this Q.931 cause (RFC 2661
+# §4.4.10; Q.850 causes: 17 user busy, 19 no answer, 21 call rejected, 1 unallocated number).
+ISDN_BEHAVIOUR = {17: "busy", 19: "no-answer", 21: "reject", 1: "unallocated"}
+
+
+def lac_side_setup(t: Tunnel, ppp_secret: str | None, dialout: DialOut | None) -> dict:
+    """What the emulated exchange and CPE behind a LAC under test must do to answer the captured
+    outgoing call of `t` as the captured LAC's side did: the OCRQ's Called Number (RFC 2661 §4.4.5);
+    the exchange's behaviour from the captured CDN's Q.931 Cause Code (§4.4.10: busy, no answer,
+    reject, unallocated; a CDN after OCCN: the call drops after the captured time); the CPE's PPP
+    name (its captured CHAP Response Name or PAP Peer-ID), whether it authenticated the LNS
+    (its own CHAP Challenge or PAP verdict: RFC 1994 §4.1, RFC 1334 §2.2) and the LNS's name and
+    secret it checks (the LNS's captured CHAP Name / PAP Peer-ID; `ppp_secret`, else the dial-out's
+    ERX-PPP-Password, JunosE "L2TP Dial-Out" Table 75). Returns {'number', 'isdn', 'site',
+    'lns_secret'}; ReplayInputError when the capture holds no OCRQ."""
+    s = next((x for x in t.sessions if x.kind == "outgoing" and x.complete), None)
+    if s is None:
+        raise ReplayInputError(f"tunnel {t.number}: no outgoing call (OCRQ) to replay against a LAC",
+                               [(f"tunnel {t.number}", "lac-emu as the DUT answers the LNS's OCRQ")])
+    ocrq = next(m for m in s.messages if m.name == "OCRQ")
+    number = ocrq.packet.get("Called Number") or "5551001"
+    isdn: dict = {"behaviour": "answer"}
+    occn = next((m for m in s.messages if m.name == "OCCN"), None)
+    cdn = next((m for m in s.messages if m.name == "CDN" and m.sender == "LAC"), None)
+    if cdn is not None:
+        cause = (cdn.packet.get("Q.931 Cause Code") or {}).get("cause_code")
+        if occn is not None and cdn.time > occn.time:
+            isdn = {"behaviour": "drop-after", "delay": f"{max(1, round(cdn.time - occn.time))}s", "cause": cause or 16}
+        elif cause in ISDN_BEHAVIOUR:
+            isdn = {"behaviour": ISDN_BEHAVIOUR[cause]}
+
+    def first(sender: str, proto: int, code: int, attr: str):
+        return next((getattr(f.packet, attr) for f in s.ppp if f.sender == sender and f.protocol == proto
+                     and getattr(f.packet, "code", 0) == code), None)
+    cpe_name = first("LAC", P.PROTO_CHAP, 2, "name") or first("LAC", P.PROTO_PAP, 1, "peer_id") or "cpe"
+    require = "chap" if first("LAC", P.PROTO_CHAP, 1, "name") is not None else \
+        "pap" if any(f.sender == "LAC" and f.protocol == P.PROTO_PAP and getattr(f.packet, "code", 0) in (2, 3)
+                     for f in s.ppp) else "none"
+    lns_name = first("LNS", P.PROTO_CHAP, 2, "name") or first("LNS", P.PROTO_PAP, 1, "peer_id") or "lns"
+    lns_secret = ppp_secret
+    if lns_secret is None and dialout is not None and dialout.radius.reply is not None:
+        lns_secret = dialout.radius.reply.packet.get("ERX-PPP-Password")
+    site = {"number": number, "name": cpe_name, "secret": "replay-cpe", "require_auth": require,
+            "users": {lns_name: lns_secret or ""}}
+    return {"number": number, "isdn": isdn, "site": site, "lns_secret": lns_secret}
+
+
+def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
+                      secret: str | None = None, ppp_secret: str | None = None, pace: str = "asap",
+                      wait: float | None = None, rules: dict[str, str] | None = None) -> Report:
+    """Replays the LNS side of a captured outgoing call against lac-emu as the DUT (the LAC) in a
+    fresh lab: lac-emu at 198.51.100.2 with its isdn-emu and a cpe-emu site set up by
+    lac_side_setup (the Called Number answered, busy, … as the captured CDN says; the CPE's PPP
+    name and authentication as captured), the tunnel `secret` and AVP hiding as the captured LAC;
+    the replay sends from lnsd's lab address 198.51.100.1 (no lnsd runs) — SCCRQ, SCCCN, OCRQ as
+    captured and the LNS's PPP live (its CHAP answered with `ppp_secret`, else the dial-out's
+    ERX-PPP-Password; its verdicts on the CPE as captured) — and compares lac-emu's SCCRP, OCRP,
+    OCCN / CDN and the CPE's PPP with the capture. report.json / report.txt / replay.pcap in
+    <run folder>/replay/; nothing is left."""
+
+    t = Replay._pick(conv, tunnel)
+    x = next((d for d in conv.dialouts if d.tunnel is t), None)
+    how = lac_side_setup(t, ppp_secret, x)
+    bdir = build_dir()
+    hidden = any(a.hidden for m in t.messages if m.sender == "LAC" for a in m.packet.avps)
+    with L.Lab(default_topology(), capture=False) as lab:
+        run = lab.run_dir
+        cfgs = daemon_configs(run)
+        cfgs["isdn"]["numbers"] = {how["number"]: how["isdn"]}
+        cfgs["isdn"]["timers"] = {"no-answer": "2s"}
+        cfgs["cpe"]["sites"] = [how["site"]]
+        cfgs["lac"]["secret"] = secret or ""
+        cfgs["lac"]["hide_avps"] = bool(hidden and secret)
+        started = []
+        for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
+                                                ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
+                                                ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
+            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
+            started.append(lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready))
+        sock = netns.socket_in(lab.ns("lns"))
+        try:
+            sock.bind((LAB_LNS, P.L2TP_PORT))
+            r = Replay(conv, sock, (LAB_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                       ppp_secret=how["lns_secret"], pace=pace, wait=wait, rules=rules, dut_name="lac-emu",
+                       side="LNS", before_teardown=lambda: {"lac": _control(run / "lac.ctl"),
+                                                            "cpe": _control(run / "cpe.ctl")})
+            report = r.run()
+            out = _save_live(report, lab, r.wire)
+            report.stats["lac-emu"] = {"number": how["number"], "isdn": how["isdn"], "cpe": how["site"]["name"],
+                                       "cpe_require_auth": how["site"]["require_auth"], "hide_avps": cfgs["lac"]["hide_avps"]}
+        finally:
+            sock.close()
+            for p in reversed(started):
+                procs.stop(p)
+    return _write_report(report, out)
+
+
+def _control(path: Path) -> dict:
+    """`show state` of an emulated peer (its control socket), or why not."""
+    try:
+        return control(path, "show state")
+    except Exception as e:  # the report says why the snapshot is missing
+        return {"error": f"{path.name}: {e}"}
+
+
 def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
                   secret: str | None = None, ppp_secret: str | None = None, radius: str = "freeradius",
                   pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                  dut: str = "lnsd", radius_secret: str = "lns-secret") -> Report:
+                  dut: str = "lnsd", radius_secret: str = "lns-secret", trigger: str | None = None) -> Report:
     """Brings a fresh lab up (scenarios/topologies/default.yaml, real FreeRADIUS, lnsd as the DUT at
     198.51.100.1 configured like the captured LNS: see lns_behaviour), replays the conversation from
     the `lac` host (198.51.100.2), writes report.json, report.txt and replay.pcap (the live replay's
     datagrams) into <run folder>/replay/, and tears the lab down (nothing is left). The capture's
     PAP users go into FreeRADIUS with their captured passwords (radius='freeradius'). ReplayInputError
     before any lab is made when the conversation cannot be replayed."""
-    from . import lab as L
-    from . import netns, procs
-    from .dialout_lab import REPO, Lnsd, NotBuilt, daemon_configs, default_topology
-    import yaml
 
+    if dut == "lac-emu":
+        return replay_lac_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
+                                 pace=pace, wait=wait, rules=rules)
     if dut != "lnsd":
-        raise ReplayInputError(f"--dut {dut}: only lnsd (the LNS) is implemented as the implementation under test")
+        raise ReplayInputError(f"--dut {dut}: lnsd (as the LNS) or lac-emu (as the LAC)")
     if radius not in ("freeradius", "capture"):
         raise ReplayInputError(f"--radius {radius}: 'freeradius' or 'capture'")
+    x = pick_dialout(conv, tunnel)
+    if x is not None:
+        return replay_dialout_in_lab(conv, x, session=session, secret=secret, ppp_secret=ppp_secret, radius=radius,
+                                     pace=pace, wait=wait, rules=rules, dut=dut, radius_secret=radius_secret,
+                                     trigger=trigger)
     t = Replay._pick(conv, tunnel)
     how = lns_behaviour(t, ppp_secret, conv.radius)
     # the captured LNS's own RADIUS requests (RFC 2865 §3), compared with lnsd's on the lab's aaa link
@@ -829,21 +1226,11 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     names = {u for u, _ in how["users"]}
     exchanges = [x for x in conv.radius if t.lns and (x.client[0] == t.lns[0] or x.user in names)]
     lns_radius = [x.request for x in exchanges]
-    framed = how["framed_ip"] or "198.18.0.2"
-    replies = {x.user: radius_reply_items(x.reply.packet) for x in exchanges
-               if x.reply is not None and x.reply.packet.code == 2 and x.request.packet.code == 1}
 
     def users(raw: dict) -> None:
-        for user, password in how["users"]:
-            raw["radius"]["lns"]["users"].append({
-                "name": user, "check": [f"Cleartext-Password := {json.dumps(password)}"],
-                "reply": replies.get(user) or ["Service-Type = Framed-User", "Framed-Protocol = PPP",
-                                               f"Framed-IP-Address = {framed}"]})
+        raw["radius"]["lns"]["users"] += _lns_users(how, exchanges)
 
-    bdir = next((Path(d) for d in (os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-int")
-                 if d and (Path(d) / "lns/lnsd/lnsd").exists()), None)
-    if bdir is None:
-        raise NotBuilt("lnsd is not built (run ci/build lnsd or set DL_BUILD_DIR)")
+    bdir = _lnsd_binary_dir()
     with L.Lab(default_topology(users), capture=bool(lns_radius)) as lab:
         run = lab.run_dir
         cfg = daemon_configs(run)["lnsd"]
@@ -884,11 +1271,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
                        ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut,
                        before_teardown=dut_state)
             report = r.run()
-            out = run / "replay"
-            out.mkdir(parents=True, exist_ok=True)
-            P.write_pcap(str(out / "replay.pcap"), r.wire)
-            report.pcap = str(out / "replay.pcap")
-            report.stats["lab"] = {"runid": lab.runid, "run_dir": str(run)}
+            out = _save_live(report, lab, r.wire)
             report.stats["lnsd"] = {"mode": how["mode"], "authentication": how["authentication"],
                                     "hide_avps": cfg["peers"][0]["hide-avps"],
                                     "radius_users": [u for u, _ in how["users"]]}
@@ -899,16 +1282,40 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
             procs.stop(proc)
             if scripted is not None:
                 scripted.stop()
-    if lns_radius:      # after teardown: tcpdump has flushed the aaa link's pcap
-        aaa = lab.pcaps.get("aaa")
-        ports = [scripted.port] if scripted is not None else []
-        sent = [f["packet"] for f in (P.read_pcap(str(aaa), radius_ports=ports) if aaa and aaa.exists() else [])
-                if f["protocol"].startswith("radius") and f["packet"] is not None and f["src"] == vr["nas-ip-address"]
-                and f["packet"].code in (1, 4)]
+    if lns_radius:
+        sent = _radius_sent(lab, vr["nas-ip-address"], [scripted.port] if scripted is not None else [])
         report.items += compare_radius_requests(lns_radius, sent, rules if rules is not None else DEFAULT_RULES)
-    (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))
-    (out / "report.txt").write_text(report.text() + "\n")
-    return report
+    return _write_report(report, out)
+
+
+def captured_reply_for(x, req, secret: str, lac: str | None = None):
+    """The captured reply of RADIUS exchange `x` made to answer the live request `req` (--radius
+    capture): a copy whose Tunnel-Password (RFC 2868 §3.5) is decrypted with `secret` and the captured
+    request's Authenticator and encrypted again with `req`'s (left as captured when it does not
+    decrypt), and whose Tunnel-Server-Endpoint that was the captured LAC (`lac`) is the lab's LAC.
+    Signing is the caller's (ScriptedRadius)."""
+    cap = x.reply.packet
+    out = cap.copy()
+    tagged = {"Tunnel-Password": [], "Tunnel-Server-Endpoint": []}
+    for a in cap.attributes:
+        if a.name in tagged:
+            tagged[a.name].append(a.tag)
+    if tagged["Tunnel-Server-Endpoint"] and lac is not None:
+        ends = [(tag, cap.get("Tunnel-Server-Endpoint", tag)) for tag in tagged["Tunnel-Server-Endpoint"]]
+        out.remove("Tunnel-Server-Endpoint")
+        for tag, v in ends:
+            out.add("Tunnel-Server-Endpoint", LAB_LAC if v == lac else v, tag)
+    if tagged["Tunnel-Password"]:
+        try:
+            pws = [(tag, cap.tunnel_password(secret, x.request.packet.authenticator, tag))
+                   for tag in tagged["Tunnel-Password"]]
+        except P.ParseError:
+            pws = []
+        if pws and all(pw is not None for _, pw in pws):
+            out.remove("Tunnel-Password")
+            for tag, pw in pws:
+                out.add_tunnel_password(tag, pw, secret, req.authenticator)
+    return out
 
 
 class _CapturedRadius:
@@ -916,14 +1323,16 @@ class _CapturedRadius:
     answers each request of lnsd with the captured reply to a request of the same Code and
     User-Name (in capture order), re-signed with the replay's RADIUS secret (RFC 2865 §3, RFC 3579
     §3.2); an Accounting-Request without one gets an empty Accounting-Response (RFC 2866 §4.2);
-    others are not answered. Served from a thread until stop()."""
+    others are not answered. A Tunnel-Password (RFC 2868 §3.5) is decrypted with the secret and the
+    captured request's Authenticator and encrypted again for the live request; a
+    Tunnel-Server-Endpoint that was the captured LAC (`lac`) becomes the lab's LAC. Served from a
+    thread until stop()."""
 
     ADDRESS = "192.0.2.11"
 
-    def __init__(self, lab, exchanges: list, secret: str):
-        import threading
-        from . import netns
+    def __init__(self, lab, exchanges: list, secret: str, lac: str | None = None):
         self.left = [x for x in exchanges if x.reply is not None]
+        self.secret, self.lac = secret, lac
         self.sock = netns.socket_in(lab.ns("radius"))
         self.sock.bind((self.ADDRESS, 0))
         self.port = self.sock.getsockname()[1]
@@ -937,7 +1346,7 @@ class _CapturedRadius:
         for i, x in enumerate(self.left):
             if x.request.packet.code == req.code and x.user == user:
                 del self.left[i]
-                out = x.reply.packet.copy()
+                out = captured_reply_for(x, req, self.secret, self.lac)
                 if "Message-Authenticator" in out:
                     out.remove("Message-Authenticator")
                     out.add_message_authenticator()
@@ -964,7 +1373,11 @@ class _PppPeer:
     Configure-Request is Rejected / Nak'ed when the captured client rejected / nak'ed that option
     type, else Acked; the DUT's Nak / Reject of ours is followed (at most 10 times); PAP uses the
     captured Peer-ID and Password once LCP is Opened; CHAP answers the DUT's Challenge with
-    --ppp-secret; our IPCP Configure-Request goes once authentication (if any) succeeded."""
+    --ppp-secret; when the captured client authenticated its peer too (a dial-out CPE checking the
+    LNS, JunosE "L2TP Dial-Out" "Mutual Authentication"), our CHAP Challenge carries a fresh random
+    value and the captured Name, and the DUT's Response / PAP Authenticate-Request is answered with
+    the captured verdict (Success / Failure, Ack / Nak) once LCP is Opened; our IPCP
+    Configure-Request goes once authentication (both ways, if any) succeeded."""
 
     MAX_CONFIGURE = 10   # RFC 1661 §4.6 Max-Configure
 
@@ -979,11 +1392,15 @@ class _PppPeer:
         self.authenticated = False
         self.pap_sent = False
         self.ipcp_started = False
+        self.challenge_name: str | None = None       # set when the captured client challenged its peer
+        self.our_chap_id: int | None = None
+        self.dut_pap_id: int | None = None
+        self.peer_verified = True                    # False while we authenticate the DUT
         self.reject: dict[int, set] = {P.PROTO_LCP: set(), P.PROTO_IPCP: set()}
         self.nak: dict[int, dict] = {P.PROTO_LCP: {}, P.PROTO_IPCP: {}}
         self.first_req: dict[int, list] = {}
         for f in s.ppp:
-            if f.sender != "LAC" or f.protocol not in (P.PROTO_LCP, P.PROTO_IPCP):
+            if f.sender != replay.side or f.protocol not in (P.PROTO_LCP, P.PROTO_IPCP):
                 continue
             code = f.packet.code
             if code == CONFREJ:
@@ -1027,7 +1444,7 @@ class _PppPeer:
         """A captured client frame reached in the script: True when sent now, else why not."""
         code = getattr(f.packet, "code", None)
         if f.protocol in (P.PROTO_LCP, P.PROTO_IPCP) and code == CONFREQ:
-            if f.protocol == P.PROTO_IPCP and self.auth is not None and not self.authenticated:
+            if f.protocol == P.PROTO_IPCP and ((self.auth is not None and not self.authenticated) or not self.peer_verified):
                 return "IPCP waits for the authentication to succeed"
             if f.protocol in self.req:
                 return "played live by the PPP peer (retransmission or renegotiation in the capture)"
@@ -1040,8 +1457,26 @@ class _PppPeer:
             if code == 1 and not self.pap_sent:
                 self._pap()
                 return "played live by the PPP peer" if self.pap_sent else "LCP did not agree on PAP with the DUT"
+            if code in (2, 3):      # our verdict on the DUT's Authenticate-Request (RFC 1334 §2.2.2)
+                if self.dut_pap_id is None:
+                    return "the DUT sent no PAP Authenticate-Request to answer"
+                self._send(P.PROTO_PAP, P.PAP(code, self.dut_pap_id), "the captured verdict on the DUT's PAP request")
+                self._verified(code == 2)
+                return "played live by the PPP peer (the captured verdict)"
             return "played live by the PPP peer"
         if f.protocol == P.PROTO_CHAP:
+            if code == 1:           # the captured client challenged its peer (RFC 1994 §4.1)
+                self.challenge_name = f.packet.name
+                self.peer_verified = False
+                self._challenge()
+                return "played live by the PPP peer (our own Challenge)"
+            if code in (3, 4):      # our verdict on the DUT's Response (RFC 1994 §4.1)
+                if self.our_chap_id is None:
+                    return "the DUT was not challenged"
+                self._send(P.PROTO_CHAP, P.CHAP(code, self.our_chap_id, message=f.packet.message),
+                           "the captured verdict on the DUT's CHAP Response")
+                self._verified(code == 3)
+                return "played live by the PPP peer (the captured verdict)"
             return "played live by the PPP peer (CHAP Response to the DUT's own Challenge)"
         if hasattr(f.packet, "to_bytes"):
             self.r._ppp_send(self.s, f.protocol, f.packet)
@@ -1058,8 +1493,24 @@ class _PppPeer:
         self.pap_sent = True
         self._send(P.PROTO_PAP, req, "the captured Peer-ID and Password")
 
+    def _challenge(self) -> None:
+        """Our CHAP Challenge to the DUT, once LCP is Opened (RFC 1661 §3.5): a fresh random value."""
+        if self.challenge_name is None or self.our_chap_id is not None or \
+                P.PROTO_LCP not in self.opened_ours & self.opened_theirs:
+            return
+        self.our_chap_id = 1
+        self._send(P.PROTO_CHAP, P.CHAP(1, 1, value=os.urandom(16), name=self.challenge_name),
+                   "our own random Challenge with the captured Name (RFC 1994 §4.1)")
+
+    def _verified(self, ok: bool) -> None:
+        self.peer_verified = ok
+        if ok and self.authenticated:
+            self._after_auth()
+
     def _after_auth(self) -> None:
         self.authenticated = True
+        if not self.peer_verified:      # IPCP once both sides are authenticated (RFC 1661 §3.5)
+            return
         if not self.ipcp_started and P.PROTO_IPCP in self.first_req:
             self.ipcp_started = True
             self.start(P.PROTO_IPCP)
@@ -1090,6 +1541,7 @@ class _PppPeer:
                         if P.PROTO_LCP not in self.req:
                             self.start(P.PROTO_LCP)
                         self._pap()
+                        self._challenge()
                         if self.auth is None:
                             self._after_auth()
                     elif P.PROTO_IPCP not in self.req:
@@ -1099,6 +1551,7 @@ class _PppPeer:
                 self.opened_ours.add(proto)
                 if proto == P.PROTO_LCP:
                     self._pap()
+                    self._challenge()
             elif code in (CONFNAK, CONFREJ) and pkt.identifier == self.ident.get(proto) and proto in self.req:
                 theirs = {t: bytes(v) for t, v in pkt.options}
                 if code == CONFREJ:
@@ -1116,11 +1569,14 @@ class _PppPeer:
                 self._send(proto, cls(TERMACK, pkt.identifier), "the PPP peer's Terminate-Ack")
         elif proto == P.PROTO_PAP and code == 2:
             self._after_auth()
+        elif proto == P.PROTO_PAP and code == 1:    # the DUT authenticates itself to us
+            self.dut_pap_id = pkt.identifier
+            self.peer_verified = False
         elif proto == P.PROTO_CHAP and code == 1:
             if self.r.ppp_secret is None:
                 self.r.report.skipped.append(("CHAP Challenge of the DUT", "not answered: give --ppp-secret"))
                 return
-            name = next((f.packet.name for f in self.s.ppp if f.protocol == P.PROTO_CHAP and f.sender == "LAC"
+            name = next((f.packet.name for f in self.s.ppp if f.protocol == P.PROTO_CHAP and f.sender == self.r.side
                          and getattr(f.packet, "code", 0) == 2), None) or (self.pap[0] if self.pap else "replay")
             out = P.CHAP(2, pkt.identifier, value=P.chap_md5_response(pkt.identifier, self.r.ppp_secret, pkt.value),
                          name=name)

@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from .pytest_plugin import LabSpec
+from .dialout_lab import LabSpec
+from .wait import wait_for
 
 STEP_KINDS = {
     "exec": ({"host", "argv"}, {"check", "timeout"}),
@@ -153,7 +154,6 @@ def run(scenario: Scenario, lab) -> None:
     """Run the steps against `lab` (the dlab.pytest_plugin lab: .daemons, .exec, .ping). Each
     daemon's wait_for cursor starts at the scenario's start. Fails (AssertionError) at the first
     step that does not hold, naming it."""
-    from .wait import wait_for
     for d in lab.daemons.values():
         d.reset_cursor()
     for i, (kind, a) in enumerate(scenario.steps, 1):

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from . import conformance
+from . import dut as D
 
 ORDER = ("pass", "fail", "n/a", "untestable", "untested")
 
@@ -110,7 +113,6 @@ class Collector:
         if cs is None or "dut" not in cs.params:
             return
         name, role = cs.params["dut"]
-        from . import dut as D
         name = D.load(name).name
         if rep.when == "call" or rep.outcome != "passed":
             if rep.when == "teardown" and rep.outcome == "skipped":
@@ -151,10 +153,6 @@ def run(a) -> int:
     """`./lab conformance`: the suite (tests/conformance/rfc2661) against one DUT; the verdict matrix in
     --report (default conformance-<dut>/, files <dut>-<role>.md / .json); with --baseline, exit 0 only if the verdicts equal the
     baseline's (a third-party stack's known failures), else pytest's status."""
-    import subprocess
-    import sys
-
-    from . import dut as D
     try:
         d = D.load(a.dut)
     except ValueError as e:

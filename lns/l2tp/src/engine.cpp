@@ -120,6 +120,8 @@ public:
     std::string peer_host_;  // the peer's Host Name AVP
     bool up_ = false;                      // reached established once (TunnelAdmission)
     bool refused_ = false;                 // an SCCRQ refused by PeerPolicy::accept
+    bool calls_refused_ = false;           // Engine::refuse_calls: new ICRQ / OCRQ get CDN 3
+    std::string calls_refused_message_;
     bool opened_here_ = false;  // we sent the SCCRQ (Direction::outgoing)
 
 private:
@@ -413,7 +415,7 @@ void Tunnel::on_sccrq(L2TP& m) {
         changed(TunnelChange::What::refused, TS::idle, TS::idle, "refused", why);
         e_.publish("l2tp.tunnel", std::to_string(id_), "refused", why,
                    {{"result", static_cast<int>(policy_.refuse_result)}});
-        stop(policy_.refuse_result, std::nullopt, policy_.refuse_message, TE::recv_sccrq_bad, why);
+        stop(policy_.refuse_result, policy_.refuse_error, policy_.refuse_message, TE::recv_sccrq_bad, why);
         return;
     }
     if (host_name_refused(m, TE::recv_sccrq_bad)) return;
@@ -661,6 +663,16 @@ void Tunnel::on_session_msg(L2TP& m, std::uint16_t type) {
             ++e_.stats_.send_queue_overflows;
             return;
         }
+        if (calls_refused_) {  // the tunnel is shut down / drained by the owner (Engine::refuse_calls)
+            ++e_.stats_.calls_refused;
+            CdnParams p;
+            p.header.session_id = *peer_sid;
+            p.result = CdnResult::Administrative;
+            p.error = GeneralError::NoError;
+            p.error_message = calls_refused_message_;
+            send(make_cdn(p));
+            return;
+        }
         const std::size_t cap = e_.cfg_.limits.max_sessions_setup_per_tunnel;
         const bool full = mt == MessageType::ICRQ && cap != 0 && sessions_setup_ >= cap;
         if (full) ++e_.stats_.sessions_refused_setup;
@@ -859,13 +871,14 @@ Tunnel* Engine::tunnel_to(PeerId peer, const PeerPolicy* policy) const {
     auto it = by_peer_.find(peer);
     if (it == by_peer_.end()) return nullptr;
     Tunnel* t = find_tunnel(it->second);
-    if (t && !t->closing_ && (!policy || t->policy_ == *policy)) return t;
+    if (t && !t->closing_ && !t->calls_refused_ && (!policy || t->policy_ == *policy)) return t;
     if (!policy) return nullptr;
     // Another policy (e.g. another Tunnel-Password) than the newest tunnel's: the newest open
     // tunnel to the peer with this one. O(tunnels), only on this rare path.
     Tunnel* best = nullptr;
     for (const auto& [id, x] : tunnels_)
-        if (x->peer_ == peer && !x->closing_ && x->policy_ == *policy && (!best || x->serial_ > best->serial_))
+        if (x->peer_ == peer && !x->closing_ && !x->calls_refused_ && x->policy_ == *policy &&
+            (!best || x->serial_ > best->serial_))
             best = x.get();
     return best;
 }
@@ -927,6 +940,16 @@ std::uint16_t Engine::open_tunnel(PeerId peer, std::optional<PeerPolicy> policy)
     Tunnel& t = create_tunnel(peer, policy ? std::move(*policy) : policy_for(peer));
     t.start_open();
     return t.id_;
+}
+
+bool Engine::refuse_calls(std::uint16_t id, bool refuse, std::string message) {
+    Tunnel* t = find_tunnel(id);
+    if (!t || t->closing_) return false;
+    if (t->calls_refused_ != refuse)
+        publish("l2tp.tunnel", std::to_string(id), refuse ? "calls-refused" : "calls-accepted", message);
+    t->calls_refused_ = refuse;
+    t->calls_refused_message_ = refuse ? std::move(message) : std::string{};
+    return true;
 }
 
 bool Engine::close_tunnel(std::uint16_t id, StopCcnResult r, std::optional<GeneralError> err, std::string msg) {

@@ -2201,3 +2201,34 @@ TEST(Engine, TypedUpcallsForRefusedAndReleasedTunnels) {
     EXPECT_EQ(seen[1].rfind("transition incoming peer 1: idle -> idle (not today (StopCCN result 4))", 0), 0u) << seen[1];
     EXPECT_EQ(seen[2], "released incoming peer 1: idle -> idle (tunnel-hold expired)");
 }
+
+// The tunnel level of JunosE "Implementing L2TP" (shutdown / drain of one tunnel): a tunnel that
+// refuses calls answers a new ICRQ with CDN 3 and the owner's message, keeps its sessions, carries
+// none of our new outgoing calls (another tunnel is opened), and accepts calls again once allowed.
+// req: L2TP.levels
+TEST(Engine, TunnelThatRefusesCallsAnswersIcrqWithCdn3AndKeepsItsSessions) {
+    World w;
+    auto [k, lk] = establish(w);
+    ASSERT_TRUE(w.lns.engine->refuse_calls(k.tunnel, true, "tunnel is shut down"));
+    EXPECT_FALSE(w.lns.engine->refuse_calls(999, true));
+    const SessionKey refused = w.lac.engine->place_incoming_call(kLns, IncomingCall{});
+    w.loop.advance(1s);
+    ASSERT_EQ(w.lac.failures.size(), 1u);
+    EXPECT_EQ(w.lac.failures[0].result, 3u);
+    EXPECT_EQ(w.lac.failures[0].message, "tunnel is shut down");
+    EXPECT_EQ(w.lac.ended[0], refused);
+    EXPECT_EQ(w.lns.engine->stats().calls_refused, 1u);
+    EXPECT_EQ(w.lns.engine->session_state(k), "established") << "existing sessions are the owner's to clear";
+    EXPECT_EQ(w.lns.engine->tunnel_count(), 1u);
+    ASSERT_TRUE(w.lns.engine->refuse_calls(k.tunnel, false));
+    const SessionKey again = w.lac.engine->place_incoming_call(kLns, IncomingCall{});
+    w.loop.advance(1s);
+    EXPECT_EQ(again.tunnel, lk.tunnel);
+    EXPECT_EQ(w.lac.engine->session_state(again), "established");
+    EXPECT_EQ(w.lns.engine->stats().calls_refused, 1u);
+    // Our own new outgoing call does not go on a refusing tunnel: a second tunnel is opened.
+    ASSERT_TRUE(w.lns.engine->refuse_calls(k.tunnel, true));
+    const SessionKey out = w.lns.engine->place_outgoing_call(kLac, call());
+    EXPECT_NE(out.tunnel, k.tunnel);
+    EXPECT_EQ(w.lns.engine->tunnel_count(), 2u);
+}

@@ -51,9 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case 1: (void)lns.show_tunnels("", true).dump(); break;
             case 2: (void)lns.show_sessions("", true).dump(); break;
             case 3: lns.clear_destination({0x0A000002u + (ctl & 3u)}); break;
-            case 4: lns.shutdown_destination({0x0A000002u + (ctl & 3u)}, (ctl & 0x40) != 0); break;
+            case 4: lns.set_destination_state({0x0A000002u + (ctl & 3u)}, static_cast<lnsd::AdminState>((ctl >> 6) % 3)); break;
             case 5: (void)lns.show_destinations("", true).dump(); break;
             case 6: lns.close_all(); break;
+            case 7: lns.set_system_state(static_cast<lnsd::AdminState>((ctl >> 6) % 3)); break;
             default: break;
         }
     }

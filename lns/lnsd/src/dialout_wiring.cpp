@@ -1,5 +1,5 @@
-// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one PPP Link per L2TP session;
-// access routes -> data plane. See dl/lnsd/dialout_wiring.hpp.
+// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one call (lns/session CallSession +
+// PPP Link) per L2TP session; access routes -> data plane. See dl/lnsd/dialout_wiring.hpp.
 #include "dl/lnsd/dialout_wiring.hpp"
 
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "dl/radius/client/builders.hpp"
 #include "dl/radius/client/client.hpp"
 #include "dl/radius/client/ppp_credentials.hpp"
+#include "dl/session/call.hpp"
 
 namespace dl::lnsd {
 
@@ -24,13 +25,18 @@ namespace rc = radius::client;
 namespace pe = ppp::engine;
 namespace eng = l2tp::engine;
 
-/// One L2TP session with its PPP link. Dial-out calls carry their manager key.
+/// One L2TP session with its PPP link: its session FSM (lns/session: the call's state and what
+/// ends it) and what the wiring keeps for it. Dial-out calls carry their manager key.
 struct DialOutWiring::Call {
+    Call(core::FsmEnv env, const session::CallPorts& ports, std::uint64_t call_id, session::CallDirection d,
+         session::CallState initial)
+        : session(env, ports, call_id, d, initial), id(call_id) {}
+    session::CallSession session;
     std::uint64_t id = 0;
     std::optional<dialout::SessionKey> key;  ///< dial-out session; none for incoming calls
     std::string vr;
     std::string profile;
-    std::uint64_t pending = 0;               ///< Lns::place_outgoing_call id (dial-out)
+    std::uint64_t pending = 0;               ///< Lns::place_outgoing_call id (dial-out), kept after OCCN
     std::optional<CallHandle> handle;
     std::string lac;                         ///< LAC endpoint text
     /// Incoming call: the ICRQ's Calling / Called Number, the ICCN's connect speeds "tx[/rx]" and
@@ -52,10 +58,11 @@ struct DialOutWiring::Call {
     std::optional<rc::RequestHandle> interim_pending;  ///< at most one Interim-Update in flight (§2.1)
     std::uint32_t interims_sent = 0;
     core::TimePoint created{};
-    bool network = false;
-    bool closing = false;
     bool accounting_started = false;  ///< Accounting Start sent (RFC 2866): Stop due on close
-    bool l2tp_gone = false;           ///< the L2TP session already ended (CDN / StopCCN received)
+    /// PPP authentication answers (Link::verify_result), given on the next turn of the loop: never
+    /// inside the Link's own verify upcall. The timer dies with the call.
+    std::vector<std::pair<std::uint32_t, pe::VerifyResult>> answers;
+    core::Timer answer_timer;
 };
 
 std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
@@ -145,7 +152,8 @@ std::vector<TunnelEndpoint> tunnel_endpoints(const rc::DialOutDefinition& def) {
 DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
                              rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
     : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
-      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)), acct_instance_(new_acct_instance()) {
+      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)), reap_timer_(timers),
+      acct_instance_(new_acct_instance()) {
     dialout::Ports ports;
     ports.authorize = [this](const dialout::SessionKey& k, const std::string& u) { authorize(k, u); };
     ports.place_call = [this](const dialout::SessionKey& k, const rc::DialOutDefinition& d, const dialout::Profile& p) {
@@ -160,6 +168,7 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
         const auto& lns_auth = v.lns_authentication.empty() ? v.authentication : v.lns_authentication;
         if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
     }
+    call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
     lns_.on_connected = [this](CallHandle h, const eng::ConnectInfo& i) { on_connected(h, i); };
     lns_.on_disconnected = [this](CallHandle h, const eng::CallFailure& f) { on_disconnected(h, f); };
     lns_.on_ppp_frame = [this](CallHandle h, std::span<const std::uint8_t> b) { on_frame(h, b); };
@@ -282,12 +291,10 @@ void DialOutWiring::authorize(const dialout::SessionKey& key, const std::string&
 void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOutDefinition& def,
                                const dialout::Profile& profile) {
     if (auto old = by_key_.find(key); old != by_key_.end()) drop_call(old->second, false, "replaced");
-    auto c = std::make_unique<Call>();
-    c->id = next_call_++;
+    auto c = new_call(session::CallDirection::dial_out, session::CallState::placing);
     c->key = key;
     c->vr = key.vr;
     c->profile = profile.name;
-    c->created = timers_.now();
     eng::OutgoingCall oc;
     oc.called_number = def.dial_out_number;  // ERX-Dial-Out-Number (VSA 35) -> Called Number (§4.4.5)
     oc.min_bps = def.minimum_bps.value_or(0);  // ERX 39/40 -> Minimum/Maximum BPS, not interpreted
@@ -301,7 +308,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
     auto done = [this, alive, id, key, def, profile](const OutgoingResult& r) {
         if (!*alive) return;
         Call* call = find(id);
-        if (!call || call->closing) {  // cleared meanwhile
+        if (!call || !call->session.live()) {  // cleared meanwhile
             if (r.ok) lns_.clear_session(r.call.key.tunnel, r.call.key.session);
             return;
         }
@@ -309,6 +316,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
             ++counters_.calls_failed;
             const auto q931 = r.failure.q931 ? r.failure.q931->cause_code : std::uint16_t{0};
             by_key_.erase(key);
+            call->session.call_failed(r.reason);
             calls_.erase(id);
             manager_->call_failed(key, r.failure.result, q931, r.reason);
             return;
@@ -317,13 +325,16 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
         call->handle = r.call;
         call->lac = r.endpoint;
         by_handle_[{r.call.key.tunnel, r.call.key.session}] = id;
-        manager_->call_connected(key);
-        if ((call = find(id)) == nullptr || call->closing) return;
+        call->session.l2tp_up("OCCN " + std::to_string(r.call.key.tunnel) + "/" + std::to_string(r.call.key.session) +
+                              " from " + r.endpoint);
+        manager_->call_connected(key);  // may clear the call
+        if ((call = find(id)) == nullptr || call->session.state() != session::CallState::ppp) return;
         start_link(*call, profile, &def, nullptr);
     };
     ++counters_.calls_placed;
     by_key_[key] = id;
     calls_[id] = std::move(c);
+    calls_[id]->session.start(key.to_string());
     calls_[id]->pending = lns_.place_outgoing_call(tunnel_endpoints(def), oc, std::move(done));
 }
 
@@ -347,49 +358,71 @@ void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std:
     else ++counters_.frames_dropped;
 }
 
-/// Removes a call: routes, PPP link, L2TP session (CDN via Lns: Result `cdn`, 3 unless the PPP
-/// client stopped answering LCP Echo, then 1 with `reason` as Error Message), optionally telling the
-/// manager (call_closed). The Call object dies on a zero timer so no callback runs on a dead Link.
+std::unique_ptr<DialOutWiring::Call> DialOutWiring::new_call(session::CallDirection direction,
+                                                             session::CallState initial) {
+    auto c = std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
+                                    initial);
+    c->created = timers_.now();
+    return c;
+}
+
+/// Clears a live call (its session FSM -> closing, which runs close_call); ignored when the call is
+/// already closing.
 void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_view reason, l2tp::CdnResult cdn) {
+    if (Call* c = find(id)) c->session.clear({std::string(reason), tell_manager, cdn});
+}
+
+/// The call's session entered closing: accounting Stop, routes, PPP link, L2TP session (CDN via
+/// Lns: Result `o.cdn`, 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason
+/// as Error Message; nothing when the L2TP session is already gone), optionally telling the manager
+/// (call_closed). The Call object is reaped on the next turn so no callback runs on a dead Link.
+void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     Call* c = find(id);
-    if (!c || c->closing) return;
-    c->closing = true;
-    if (c->accounting_started) account(*c, rc::AcctStatus::Stop, reason);
+    if (!c) return;
+    if (c->accounting_started) account(*c, rc::AcctStatus::Stop, o.reason);
     remove_routes(*c);
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
     if (c->handle) by_handle_.erase({c->handle->key.tunnel, c->handle->key.session});
-    if (!c->l2tp_gone) {
+    if (!o.l2tp_gone) {
         if (c->pending) lns_.cancel_outgoing_call(c->pending);
         else if (c->handle) {
-            if (cdn == l2tp::CdnResult::Administrative) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
-            else lns_.clear_session(c->handle->key.tunnel, c->handle->key.session, cdn, std::string(reason));
+            if (o.cdn == l2tp::CdnResult::Administrative) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
+            else lns_.clear_session(c->handle->key.tunnel, c->handle->key.session, o.cdn, o.reason);
         }
     }
-    c->network = false;
-    if (c->link) c->link->lower_down(std::string(reason));
+    if (c->link) c->link->lower_down(o.reason);
     ++counters_.calls_closed;
     const auto key = c->key;
-    auto alive = alive_;
-    timers_.arm(core::Duration::zero(), [this, alive, id] {
-        if (*alive) calls_.erase(id);
-    });
-    if (tell_manager && key) manager_->call_closed(*key, reason);
+    reap_.push_back(id);
+    if (!reap_timer_.armed())
+        reap_timer_.start(core::Duration::zero(), [this] {
+            const auto ids = std::move(reap_);
+            reap_.clear();
+            for (const auto i : ids) calls_.erase(i);
+        });
+    if (o.tell_manager && key) manager_->call_closed(*key, o.reason);
 }
 
 // ---- Lns hooks ----
 
 void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     if (!info.incoming) return;  // outgoing: the place_outgoing_call completion creates the link
-    auto c = std::make_unique<Call>();
-    c->id = next_call_++;
+    const auto& in = *info.incoming;
+    std::string lac;
+    // Huawei "L2TP Session Establishment" steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first
+    // (session state proxy-auth); only when it is accepted does the LNS start PPP and challenge the
+    // user itself (CHAP, verified through AAA again). A rejection gives no session (CDN). Frames
+    // meanwhile wait in early_.
+    std::optional<pe::Credentials> cr;
+    if (incoming_mode(h, &lac) == IncomingAuthMode::mandatory_chap) cr = proxy_credentials(in);
+    auto c = new_call(session::CallDirection::incoming, cr ? session::CallState::proxy_auth : session::CallState::ppp);
     c->vr = cfg_.incoming_vr;
     c->profile = cfg_.incoming_profile;
     c->handle = h;
-    c->created = timers_.now();
+    c->lac = lac;
     const auto id = c->id;
-    const auto& in = *info.incoming;
     c->calling = in.calling_number.value_or("");
     c->called = in.called_number.value_or("");
     c->connect_info = std::to_string(info.tx_connect_speed);
@@ -407,71 +440,64 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     if (auto it = cfg_.ppp_profiles.find(cfg_.incoming_profile); it != cfg_.ppp_profiles.end())
         p.keepalive = it->second.keepalive;
     Call& call = *calls_[id];
-    // Huawei "L2TP Session Establishment" steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first; only
-    // when it is accepted does the LNS start PPP and challenge the user itself (CHAP, verified
-    // through AAA again). A rejection gives no session (CDN). Frames meanwhile wait in early_.
-    if (incoming_mode(call) == IncomingAuthMode::mandatory_chap)
-        if (auto cr = proxy_credentials(*info.incoming)) {
-            auto alive = alive_;
-            const std::string sid = std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session);
-            auto done = [this, alive, id, p, info, sid, user = cr->user](const rc::Completion& comp) {
-                if (!*alive || comp.result == rc::Result::cancelled) return;
-                Call* cc = find(id);
-                if (!cc || cc->closing) return;
-                core::Event e;
-                e.entity = "lnsd.incoming";
-                e.id = sid;
-                e.cause = user + ": RADIUS " + std::string(rc::to_string(comp.result));
-                if (comp.result != rc::Result::accept) {
-                    ++counters_.ppp_auth_rejects;
-                    e.event = "proxy-authentication-rejected";
-                    bus_.publish(e);
-                    timers_.arm(core::Duration::zero(), [this, alive, id] {
-                        if (*alive) drop_call(id, false, "mandatory CHAP: proxy authentication rejected");
-                    });
-                    return;
-                }
-                ++counters_.ppp_auth_accepts;
-                e.event = "proxy-authentication-accepted";
-                bus_.publish(e);
-                start_link(*cc, p, nullptr, &info);
-            };
-            // Proxy credentials RADIUS cannot be asked with (e.g. a 17-octet CHAP response) are a
-            // rejection: no session (RFC 2865 §5.3; rc::ppp_auth_request names the problem).
-            auto m = rc::ppp_auth_request(*cr);
-            if (!m.ok()) {
-                refuse_credentials(id, *cr, *m.error);
-                core::Event e;
-                e.entity = "lnsd.incoming";
-                e.id = sid;
+    const std::string sid = std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session);
+    call.session.start("ICCN " + sid);
+    if (cr) {
+        auto alive = alive_;
+        auto done = [this, alive, id, p, info, sid, user = cr->user](const rc::Completion& comp) {
+            if (!*alive || comp.result == rc::Result::cancelled) return;
+            Call* cc = find(id);
+            if (!cc || cc->session.state() != session::CallState::proxy_auth) return;
+            core::Event e;
+            e.entity = "lnsd.incoming";
+            e.id = sid;
+            e.cause = user + ": RADIUS " + std::string(rc::to_string(comp.result));
+            if (comp.result != rc::Result::accept) {
+                ++counters_.ppp_auth_rejects;
                 e.event = "proxy-authentication-rejected";
-                e.cause = cr->user + ": " + m.error->message;
                 bus_.publish(e);
-                timers_.arm(core::Duration::zero(), [this, alive, id] {
-                    if (*alive) drop_call(id, false, "mandatory CHAP: proxy authentication refused");
-                });
+                cc->session.refuse({"mandatory CHAP: proxy authentication rejected"});
                 return;
             }
-            if (submit_ppp_auth(call, std::move(*m.request), std::move(done))) {
-                ++counters_.ppp_auth_requests;
-                return;
-            }
+            ++counters_.ppp_auth_accepts;
+            e.event = "proxy-authentication-accepted";
+            bus_.publish(e);
+            cc->session.proxy_accepted(e.cause);
+            start_link(*cc, p, nullptr, &info);
+        };
+        // Proxy credentials RADIUS cannot be asked with (e.g. a 17-octet CHAP response) are a
+        // rejection: no session (RFC 2865 §5.3; rc::ppp_auth_request names the problem).
+        auto m = rc::ppp_auth_request(*cr);
+        if (!m.ok()) {
+            refuse_credentials(id, *cr, *m.error);
+            core::Event e;
+            e.entity = "lnsd.incoming";
+            e.id = sid;
+            e.event = "proxy-authentication-rejected";
+            e.cause = cr->user + ": " + m.error->message;
+            bus_.publish(e);
+            call.session.refuse({"mandatory CHAP: proxy authentication refused"});
+            return;
         }
+        if (submit_ppp_auth(call, std::move(*m.request), std::move(done))) {
+            ++counters_.ppp_auth_requests;
+            return;
+        }
+        call.session.proxy_unavailable("no LNS RADIUS server for virtual router " + call.vr +
+                                       " or an unencodable Access-Request: PPP authenticates");
+    }
     start_link(call, p, nullptr, &info);
 }
 
-IncomingAuthMode DialOutWiring::incoming_mode(Call& c, bool* untrusted) {
+IncomingAuthMode DialOutWiring::incoming_mode(const CallHandle& h, std::string* lac_text, bool* untrusted) {
     IncomingAuthMode mode = cfg_.incoming_mode;
-    if (!c.handle) return mode;
     std::optional<core::Ipv4Address> lac;
     // Mode per LAC (peer address of the tunnel) if configured.
-    const auto sessions = lns_.show_sessions(std::to_string(c.handle->key.tunnel) + "/" +
-                                                 std::to_string(c.handle->key.session),
-                                             false);
+    const auto sessions = lns_.show_sessions(std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session), false);
     if (!sessions.empty())
         if (auto a = core::Ipv4Address::parse(sessions[0].value("destination", ""))) {
             // The LAC: Tunnel-Client-Endpoint of the PPP Access-Request and accounting (RFC 2868 §3.3).
-            if (c.lac.empty()) c.lac = a->to_string();
+            if (lac_text && lac_text->empty()) *lac_text = a->to_string();
             if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
                 mode = m->second;
             lac = *a;
@@ -492,14 +518,12 @@ void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
     early_.erase({h.key.tunnel, h.key.session});
     Call* c = find(h);
     if (!c) return;
-    c->l2tp_gone = true;  // the L2TP session is gone: nothing to cancel or clear
-    const auto id = c->id;
     // The session's call-closed event names what the CDN said, as call_failed does for a call that
     // never connected: RFC 2661 §4.4.2 Result Code, §4.4.10 Q.931 Cause Code, the Error Message.
     std::string why = "CDN result " + std::to_string(f.result);
     if (f.q931) why += " q931 " + std::to_string(f.q931->cause_code);
     if (f.message) why += " " + *f.message;
-    drop_call(id, true, why);
+    c->session.l2tp_down({why, true});  // the L2TP session is gone: nothing to cancel or clear
 }
 
 void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) {
@@ -565,7 +589,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     IncomingAuthMode mode = cfg_.incoming_mode;
     if (info && c.handle) {
         bool untrusted = false;
-        mode = incoming_mode(c, &untrusted);
+        mode = incoming_mode(*c.handle, &c.lac, &untrusted);
         if (untrusted && info->incoming && info->incoming->proxy_authen_type) {
             ++counters_.proxy_untrusted;
             core::Event e;
@@ -585,7 +609,6 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         }
     }
     const auto id = c.id;
-    auto alive = alive_;
     pe::LinkCallbacks cb;
     cb.send = [this, id](std::uint16_t proto, std::vector<std::uint8_t> info_bytes) {
         Call* cc = find(id);
@@ -604,12 +627,14 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         if (cc && cc->handle) lns_.set_peer_mru(*cc->handle, n.peer_mru);  // RFC 1661 §6.1: bounds IP towards it
     };
     cb.network_up = [this, id](const pe::NetworkInfo& n) { network_up(id, n); };
-    cb.link_down = [this, alive, id](std::string_view cause) {
-        std::string why(cause);
-        // Never destroy a Link inside its own callback.
-        timers_.arm(core::Duration::zero(), [this, alive, id, why] {
-            if (*alive) link_down(id, why);
-        });
+    // A client that stopped answering LCP Echo-Requests is gone: CDN Result 1 (loss of carrier,
+    // RFC 2661 §4.4.2) naming the cause; any other PPP end stays administrative (Result 3). The
+    // session tears the call down on the next turn (releasing): never inside the Link's callback.
+    cb.link_down = [this, id](std::string_view cause) {
+        if (Call* cc = find(id))
+            cc->session.link_down({"PPP: " + std::string(cause), true,
+                                   cause == "echo timeout" ? l2tp::CdnResult::LossOfCarrier
+                                                           : l2tp::CdnResult::Administrative});
     };
     cb.deliver = [this, id](std::uint16_t proto, std::span<const std::uint8_t> pkt) {
         Call* cc = find(id);
@@ -631,9 +656,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         // PAP (Proxy Authen Type 3, RFC 2661 §4.4.5) while CHAP is required gives no session.
         if (in.proxy_authen_type == 3 && lc.require_auth == pe::AuthPreference::chap) {
             ++counters_.ppp_auth_rejects;
-            timers_.arm(core::Duration::zero(), [this, alive, id] {  // not inside the engine's upcall
-                if (*alive) drop_call(id, false, "proxy PAP but CHAP required (stronger than LAC)");
-            });
+            c.session.refuse({"proxy PAP but CHAP required (stronger than LAC)"});  // not inside the engine's upcall
             return;
         }
         // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
@@ -682,12 +705,21 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
     Call* c = find(id);
     if (!c) return;
     ++counters_.ppp_auth_requests;
+    // Answered on the next turn, never inside the Link's verify upcall (the call's answer timer).
     auto answer = [this, id, ticket](pe::VerifyResult r) {
-        auto alive = alive_;
-        timers_.arm(core::Duration::zero(), [this, alive, id, ticket, r] {
-            if (!*alive) return;
-            if (Call* cc = find(id); cc && cc->link) cc->link->verify_result(ticket, r);
-        });
+        Call* cc = find(id);
+        if (!cc) return;
+        cc->answers.emplace_back(ticket, std::move(r));
+        if (!cc->answer_timer.queue()) cc->answer_timer.bind(timers_);
+        if (!cc->answer_timer.armed())
+            cc->answer_timer.start(core::Duration::zero(), [this, id] {
+                Call* a = find(id);
+                if (!a) return;
+                const auto due = std::move(a->answers);
+                a->answers.clear();
+                for (const auto& [t, v] : due)
+                    if (a->link) a->link->verify_result(t, v);
+            });
     };
     // One mapping of the credentials for lnsd, cpe-emu and lac-emu: what RADIUS cannot carry (a CHAP
     // response not of 16 octets, an empty user, …) is answered here with a reject, never sent.
@@ -775,8 +807,7 @@ bool DialOutWiring::submit_ppp_auth(Call& c, rc::PppAuthRequest req, std::functi
 
 void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     Call* c = find(id);
-    if (!c) return;
-    c->network = true;
+    if (!c || !c->session.network_up("IPCP up, peer " + ip_text(n.peer_ip))) return;
     // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
     // the session's access routes.
     std::vector<core::Ipv4Prefix> prefixes = c->authorised;
@@ -811,14 +842,6 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     bus_.publish(e);
     account(*c, rc::AcctStatus::Start, {});
     if (c->key) manager_->access_route_installed(*c->key, installed);
-}
-
-void DialOutWiring::link_down(std::uint64_t id, std::string cause) {
-    if (!find(id)) return;
-    // A client that stopped answering LCP Echo-Requests is gone: CDN Result 1 (loss of carrier,
-    // RFC 2661 §4.4.2) naming the cause; any other PPP end stays administrative (Result 3).
-    drop_call(id, true, "PPP: " + cause,
-              cause == "echo timeout" ? l2tp::CdnResult::LossOfCarrier : l2tp::CdnResult::Administrative);
 }
 
 void DialOutWiring::remove_routes(Call& c) {
@@ -914,7 +937,7 @@ void DialOutWiring::arm_interim(Call& c) {
     const auto id = c.id;
     c.interim_timer.start(c.interim, [this, id] {
         Call* cc = find(id);
-        if (!cc || cc->closing || !cc->accounting_started) return;
+        if (!cc || !cc->session.live() || !cc->accounting_started) return;
         account(*cc, rc::AcctStatus::Interim_Update, {});
         arm_interim(*cc);
     });
@@ -949,9 +972,9 @@ std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, 
 // ---- data plane ----
 
 void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
-    // `network` is set by network_up (IPCP This-Layer-Up, RFC 1661 §4.4), before the automaton
-    // records Opened: a buffered trigger released from there must pass.
-    if (!c.handle || !c.link || !c.network || c.closing) {
+    // The session is network-up from network_up (IPCP This-Layer-Up, RFC 1661 §4.4), before the
+    // automaton records Opened: a buffered trigger released from there must pass.
+    if (!c.handle || !c.link || !c.session.carries_ipv4()) {
         ++counters_.frames_dropped;
         return;
     }
@@ -974,7 +997,7 @@ void DialOutWiring::to_session(std::uint64_t call, std::span<const std::uint8_t>
 void DialOutWiring::to_session(std::uint64_t call, dataplane::Packet& packet) {
     ++counters_.tun_in;
     Call* c = find(call);
-    if (!c || !c->handle || !c->link || !c->network || c->closing) {  // as send_ipv4
+    if (!c || !c->handle || !c->link || !c->session.carries_ipv4()) {  // as send_ipv4
         ++counters_.frames_dropped;
         return;
     }
@@ -1011,6 +1034,7 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
     nlohmann::json j = {{"id", c.id},
                         {"virtual-router", c.vr},
                         {"direction", c.key ? "dial-out" : "incoming"},
+                        {"state", std::string(c.session.state_name())},
                         {"l2tp-session", c.handle ? std::to_string(c.handle->key.tunnel) + "/" +
                                                         std::to_string(c.handle->key.session)
                                                   : std::string("-")},
@@ -1049,7 +1073,7 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
 nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail) const {
     auto out = nlohmann::json::array();
     for (const auto& [k, c] : calls_) {
-        if (c->closing) continue;
+        if (!c->session.live()) continue;
         if (!id.empty() && std::to_string(k) != id &&
             (!c->handle || std::to_string(c->handle->key.tunnel) + "/" + std::to_string(c->handle->key.session) != id))
             continue;

@@ -6,6 +6,7 @@
 
 #include "dl/core/control.hpp"
 #include "dl/core/duration.hpp"
+#include "dl/core/fsm.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 
 namespace dl::lnsd {
@@ -26,6 +27,55 @@ double seconds_since(core::TimePoint a, core::TimePoint now) {
 }
 }  // namespace
 
+std::string_view to_string(AdminState s) noexcept {
+    switch (s) {
+        case AdminState::enabled: return "enabled";
+        case AdminState::drain: return "drain";
+        case AdminState::shutdown: return "shutdown";
+    }
+    return "?";
+}
+
+/// The administrative state of one level (system, destination, tunnel) as a table FSM: every
+/// command is an event, every state reachable from every state (a repeated command is a permitted
+/// self-transition), each change one structured event "l2tp.system|destination|tunnel".
+class Lns::AdminLevel {
+public:
+    enum class Level : std::uint8_t { system, destination, tunnel };
+    enum class Command : std::uint8_t { enable, drain, shutdown };
+    using Spec = core::FsmSpec<AdminLevel, AdminState, Command>;
+
+    AdminLevel(core::EventBus& bus, Level level, std::string id)
+        : fsm_(spec(level), core::FsmEnv{.bus = &bus}, *this, std::move(id), AdminState::enabled) {}
+    AdminState state() const noexcept { return fsm_.state(); }
+    void set(AdminState s, std::string_view cause) {
+        fsm_.dispatch(s == AdminState::shutdown ? Command::shutdown
+                      : s == AdminState::drain  ? Command::drain
+                                                : Command::enable,
+                      cause);
+    }
+
+private:
+    static const Spec& spec(Level level) {
+        using S = AdminState;
+        using C = Command;
+        auto make = [](std::string_view entity) {
+            return Spec{entity,
+                        {"enabled", "drain", "shutdown"},
+                        {"no-shutdown", "drain", "shutdown"},
+                        {{S::enabled, C::enable, S::enabled},   {S::enabled, C::drain, S::drain},
+                         {S::enabled, C::shutdown, S::shutdown}, {S::drain, C::enable, S::enabled},
+                         {S::drain, C::drain, S::drain},         {S::drain, C::shutdown, S::shutdown},
+                         {S::shutdown, C::enable, S::enabled},   {S::shutdown, C::drain, S::drain},
+                         {S::shutdown, C::shutdown, S::shutdown}}};
+        };
+        static const Spec system = make("l2tp.system"), destination = make("l2tp.destination"),
+                          tunnel = make("l2tp.tunnel");
+        return level == Level::system ? system : level == Level::destination ? destination : tunnel;
+    }
+    core::Fsm<AdminLevel, AdminState, Command> fsm_;
+};
+
 struct Lns::TunnelRec {
     std::uint16_t id = 0;
     PeerId peer = 0;
@@ -37,6 +87,7 @@ struct Lns::TunnelRec {
     core::TimePoint created{};
     std::uint32_t sessions_total = 0;
     std::uint32_t sessions_now = 0;
+    std::unique_ptr<AdminLevel> admin;  // nullptr = enabled
 };
 
 struct Lns::SessionRec {
@@ -73,7 +124,8 @@ std::size_t Lns::sizeof_session_record() noexcept { return sizeof(SessionRec); }
 Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, LnsdConfig cfg, Send send,
          std::uint64_t seed)
     : timers_(&timers), registry_(&registry), bus_(&bus), cfg_(std::move(cfg)), send_(std::move(send)), seed_(seed),
-      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), started_(timers.now()) {
+      selector_(timers.clock(), cfg_.selection_mode, cfg_.dead_time), started_(timers.now()),
+      system_(std::make_unique<AdminLevel>(bus, AdminLevel::Level::system, cfg_.hostname)) {
     eng::register_l2tp_timers(registry);
     data_ = std::make_unique<DataPath>(
         [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
@@ -143,10 +195,17 @@ eng::PeerPolicy Lns::policy_for(PeerId peer) const {
     p.hide_avps = (pc ? pc->hide_avps : cfg_.hide_avps) && !p.secret.empty();
     if (pc) p.peer_host_name = pc->host_name;
     p.configured = pc != nullptr;  // keeps its setup slots under a flood of unlisted sources
-    auto dit = dests_.find(a.value);
-    if (dit != dests_.end() && dit->second.shutdown) {
+    const AdminState dst = destination_state(a);
+    if (system_->state() != AdminState::enabled) {
+        // JunosE "l2tp shutdown" / "l2tp drain": no new tunnel on the router. §4.4.2 StopCCN
+        // Result 2 with Error 7, "try another": the LAC may try another LNS.
         p.accept = false;
-        p.refuse_message = "destination is shut down";
+        p.refuse_result = l2tp::StopCcnResult::GeneralError;
+        p.refuse_error = l2tp::GeneralError::TryAnother;
+        p.refuse_message = system_->state() == AdminState::shutdown ? "L2TP is shut down" : "L2TP is drained";
+    } else if (dst != AdminState::enabled) {
+        p.accept = false;
+        p.refuse_message = dst == AdminState::shutdown ? "destination is shut down" : "destination is drained";
     } else if (!cfg_.accept_unknown_peers && !pc) {
         p.accept = false;
         p.refuse_message = "peer is not configured";
@@ -205,6 +264,7 @@ void Lns::on_tunnel_changed(const eng::TunnelChange& c) {
         ++dest(peer_address(rec->peer)).tunnels_opened;
         ++dests_[peer_address(rec->peer).value].tunnels_now;
         it = tunnels_.emplace(k, std::move(rec)).first;
+        if (refusal_of(*it->second)) apply_call_refusal(*it->second);
     }
     auto& t = *it->second;
     const bool was_up = t.state == TS::established;
@@ -364,7 +424,13 @@ void Lns::try_next(std::uint64_t id) {
     while (p.next < p.order.size()) {
         const auto& td = p.tunnels[p.order[p.next++]];
         auto peer = resolve(td.server_endpoint);
-        if (!peer || dests_[peer_address(*peer).value].shutdown || selector_.is_dead(td.server_endpoint)) continue;
+        if (!peer || system_->state() != AdminState::enabled ||
+            destination_state(peer_address(*peer)) != AdminState::enabled || selector_.is_dead(td.server_endpoint)) {
+            if (peer && system_->state() != AdminState::enabled) p.last.reason = "L2TP is not enabled (system level)";
+            else if (peer && destination_state(peer_address(*peer)) != AdminState::enabled)
+                p.last.reason = "destination " + peer_address(*peer).to_string() + " is not enabled";
+            continue;
+        }
         const eng::PeerPolicy policy = outgoing_policy(*peer, td.password);
         const std::string assignment = td.assignment_id.value_or("");
         // A tunnel to this peer with this secret exists but with another assignment id: open a
@@ -499,30 +565,110 @@ void Lns::tunnel_gone(core::Ipv4Address a) {
         const auto old = idle_dests_.front();
         idle_dests_.pop_front();
         auto d = dests_.find(old);
-        if (d != dests_.end() && d->second.tunnels_now == 0 && !d->second.shutdown && !cfg_.find_peer({old})) {
+        if (d != dests_.end() && d->second.tunnels_now == 0 && !d->second.admin && !cfg_.find_peer({old})) {
             dests_.erase(d);
             ++destinations_forgotten_;
         }
     }
 }
 
+namespace {
+/// Tunnels of `tunnels` (lnsd's records) past idle, optionally only those of address `a`.
+template <class Map>
+std::vector<std::uint16_t> open_tunnels(const Map& tunnels, std::optional<core::Ipv4Address> a) {
+    std::vector<std::uint16_t> keys;
+    for (const auto& [k, t] : tunnels)
+        if ((!a || peer_address(t->peer) == *a) && t->state != eng::TunnelState::idle) keys.push_back(k);
+    return keys;
+}
+}  // namespace
+
+std::size_t Lns::close_tunnels(const std::vector<TKey>& keys, l2tp::StopCcnResult result, const std::string& message) {
+    std::size_t n = 0;
+    for (const auto k : keys) n += engine_->close_tunnel(k, result, std::nullopt, message) ? 1 : 0;
+    return n;
+}
+
+std::size_t Lns::clear_system(std::string message) {
+    return close_tunnels(open_tunnels(tunnels_, std::nullopt), l2tp::StopCcnResult::GeneralRequestToClear, message);
+}
+
+AdminState Lns::system_state() const noexcept { return system_->state(); }
+
+std::size_t Lns::set_system_state(AdminState s) {
+    system_->set(s, "administrator");
+    std::size_t closed = 0;
+    if (s == AdminState::shutdown)
+        closed = close_tunnels(open_tunnels(tunnels_, std::nullopt), l2tp::StopCcnResult::ShuttingDown,
+                               "L2TP shut down by administrator");
+    for (const auto& [k, t] : tunnels_) apply_call_refusal(*t);
+    return closed;
+}
+
+AdminState Lns::destination_state(core::Ipv4Address a) const {
+    auto it = dests_.find(a.value);
+    return it == dests_.end() || !it->second.admin ? AdminState::enabled : it->second.admin->state();
+}
+
 std::size_t Lns::clear_destination(core::Ipv4Address a) {
-    std::vector<TKey> keys;
+    return close_tunnels(open_tunnels(tunnels_, a), l2tp::StopCcnResult::GeneralRequestToClear,
+                         "destination cleared by administrator");
+}
+
+std::size_t Lns::set_destination_state(core::Ipv4Address a, AdminState s) {
+    auto& d = dests_[a.value];
+    if (!d.admin) d.admin = std::make_shared<AdminLevel>(*bus_, AdminLevel::Level::destination, a.to_string());
+    d.admin->set(s, "administrator");
+    std::size_t closed = 0;
+    if (s == AdminState::shutdown)
+        closed = close_tunnels(open_tunnels(tunnels_, a), l2tp::StopCcnResult::GeneralRequestToClear,
+                               "destination shut down by administrator");
     for (const auto& [k, t] : tunnels_)
-        if (peer_address(t->peer) == a && t->state != eng::TunnelState::idle) keys.push_back(k);
-    for (const auto& k : keys)
-        engine_->close_tunnel(k, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
-                              "destination cleared by administrator");
-    return keys.size();
+        if (peer_address(t->peer) == a) apply_call_refusal(*t);
+    if (s == AdminState::enabled) d.admin.reset();  // enabled is the default: the record may be forgotten again
+    return closed;
 }
 
 std::size_t Lns::clear_tunnel(std::uint16_t tunnel) {
     auto it = tunnels_.find(tunnel);
     if (it == tunnels_.end() || it->second->state == eng::TunnelState::idle) return 0;
-    return engine_->close_tunnel(tunnel, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt,
-                                 "tunnel cleared by administrator")
-               ? 1
-               : 0;
+    return close_tunnels({tunnel}, l2tp::StopCcnResult::GeneralRequestToClear, "tunnel cleared by administrator");
+}
+
+std::optional<std::size_t> Lns::set_tunnel_state(std::uint16_t tunnel, AdminState s) {
+    auto it = tunnels_.find(tunnel);
+    if (it == tunnels_.end() || it->second->state == eng::TunnelState::idle) return std::nullopt;
+    TunnelRec& t = *it->second;
+    if (!t.admin) t.admin = std::make_unique<AdminLevel>(*bus_, AdminLevel::Level::tunnel, std::to_string(tunnel));
+    t.admin->set(s, "administrator");
+    apply_call_refusal(t);  // first: a call of ours being placed must not land on it meanwhile
+    std::size_t cleared = 0;
+    if (s == AdminState::shutdown) {
+        std::vector<SKey> keys;
+        for (auto sit = sessions_.lower_bound({tunnel, 0}); sit != sessions_.end() && sit->first.first == tunnel; ++sit)
+            keys.push_back(sit->first);
+        for (const auto& k : keys)
+            cleared += clear_session(k.first, k.second, l2tp::CdnResult::Administrative,
+                                     "tunnel shut down by administrator")
+                           ? 1
+                           : 0;
+    }
+    return cleared;
+}
+
+std::optional<std::string> Lns::refusal_of(const TunnelRec& t) const {
+    auto text = [](const char* level, AdminState s) {
+        return std::string(level) + (s == AdminState::shutdown ? " is shut down" : " is drained");
+    };
+    if (system_->state() != AdminState::enabled) return text("L2TP", system_->state());
+    if (const auto d = destination_state(peer_address(t.peer)); d != AdminState::enabled) return text("destination", d);
+    if (t.admin && t.admin->state() != AdminState::enabled) return text("tunnel", t.admin->state());
+    return std::nullopt;
+}
+
+void Lns::apply_call_refusal(const TunnelRec& t) {
+    auto why = refusal_of(t);
+    engine_->refuse_calls(t.id, why.has_value(), why.value_or(""));
 }
 
 bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session, l2tp::CdnResult result, std::string message) {
@@ -533,23 +679,9 @@ bool Lns::clear_session(std::uint16_t tunnel, std::uint16_t session, l2tp::CdnRe
            engine_->disconnect({tunnel, session}, result, std::nullopt, std::nullopt, std::move(message));
 }
 
-void Lns::shutdown_destination(core::Ipv4Address a, bool on) {
-    dests_[a.value].shutdown = on;
-    bus_->publish(core::Event{.entity = "l2tp.destination",
-                              .id = a.to_string(),
-                              .event = on ? "shutdown" : "no-shutdown",
-                              .cause = "administrator"});
-}
-
 std::size_t Lns::close_all() {
-    std::size_t n = 0;
-    std::vector<TKey> keys;
-    for (const auto& [k, t] : tunnels_)
-        if (t->state != eng::TunnelState::idle) keys.push_back(k);
-    for (const auto& k : keys)
-        if (engine_->close_tunnel(k, l2tp::StopCcnResult::GeneralRequestToClear, std::nullopt, "lnsd shutting down"))
-            ++n;
-    return n;
+    return close_tunnels(open_tunnels(tunnels_, std::nullopt), l2tp::StopCcnResult::GeneralRequestToClear,
+                         "lnsd shutting down");
 }
 
 bool Lns::quiescent() const {
@@ -588,14 +720,18 @@ nlohmann::json Lns::show_summary() const {
         dests.insert(peer_address(t->peer).value);
     }
     for (const auto& [k, s] : sessions_) sess_up += s->state == eng::SessionState::established;
-    std::size_t shut = 0;
-    for (const auto& [a, d] : dests_) shut += d.shutdown;
+    std::size_t shut = 0, drained = 0;
+    for (const auto& [a, d] : dests_) {
+        shut += d.admin && d.admin->state() == AdminState::shutdown;
+        drained += d.admin && d.admin->state() == AdminState::drain;
+    }
     return {{"system",
-             {{"state", "enabled"},
+             {{"state", to_string(system_->state())},
               {"hostname", cfg_.hostname},
               {"uptime", seconds_since(started_, timers_->now())},
               {"destinations", dests.size()},
               {"destinations-shutdown", shut},
+              {"destinations-drained", drained},
               {"tunnels", tunnels_.size()},
               {"tunnels-established", established},
               {"sessions", sessions_.size()},
@@ -613,6 +749,7 @@ nlohmann::json Lns::show_summary() const {
                 {"host-name-refused", sum.host_name_refused},
                 {"unknown-message-type", sum.unknown_message_type},
                 {"capability-refused", sum.capability_refused},
+                {"calls-refused-admin", sum.calls_refused},
                 {"sccrq-dropped",
                  {{"rate", sum.sccrq_dropped.rate},
                   {"tunnels", sum.sccrq_dropped.tunnels},
@@ -659,10 +796,9 @@ nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const 
     for (auto a : all) {
         if (want && want->value != a) continue;
         auto dit = dests_.find(a);
-        const bool shut = dit != dests_.end() && dit->second.shutdown;
         const auto l = load.count(a) ? load.at(a) : std::pair<std::size_t, std::size_t>{};
         nlohmann::json j = {{"address", core::Ipv4Address{a}.to_string()},
-                            {"state", shut ? "shutdown" : "enabled"},
+                            {"state", to_string(destination_state(core::Ipv4Address{a}))},
                             {"configured", cfg_.find_peer({a}) != nullptr},
                             {"tunnels", l.first},
                             {"sessions", l.second}};
@@ -686,6 +822,7 @@ nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
                         {"destination", peer_address(t.peer).to_string()},
                         {"peer", peer_text(t.peer)},
                         {"state", eng::to_string(t.state)},
+                        {"admin-state", to_string(t.admin ? t.admin->state() : AdminState::enabled)},
                         {"direction", t.outgoing ? "outgoing" : "incoming"},
                         {"sessions", n},
                         {"age", seconds_since(t.created, timers_->now())}};
@@ -799,6 +936,15 @@ void Lns::register_commands(core::ControlServer& server) {
     server.add_handler(
         "show l2tp session", [=, this](const nlohmann::json& a) { return show_sessions(id_of(a), detail_of(a)); },
         "sessions: [tunnel[/session]] [detail]");
+    auto tunnel_id = [](const std::string& id) {
+        auto t = parse_u(id, 65535);
+        if (!t || *t == 0) throw core::ControlError("tunnel '" + id + "' is not a Tunnel ID (1..65535)");
+        return static_cast<std::uint16_t>(*t);
+    };
+    // Close (clear): what is there goes, new ones are accepted.
+    server.add_handler(
+        "l2tp clear system", [this](const nlohmann::json&) { return nlohmann::json{{"tunnels-cleared", clear_system()}}; },
+        "close every tunnel (StopCCN 1) and session; new ones are accepted");
     server.add_handler(
         "l2tp clear destination",
         [=, this](const nlohmann::json& a) {
@@ -809,42 +955,70 @@ void Lns::register_commands(core::ControlServer& server) {
         "l2tp clear tunnel",
         [=, this](const nlohmann::json& a) {
             auto id = need_id(a, "tunnel");
-            auto t = parse_u(id, 65535);
-            if (!t) throw core::ControlError("tunnel '" + id + "' is not a Tunnel ID (0..65535)");
-            auto n = clear_tunnel(static_cast<std::uint16_t>(*t));
+            auto n = clear_tunnel(tunnel_id(id));
             if (n == 0) throw core::ControlError("no open tunnel " + id);
             return nlohmann::json{{"tunnels-cleared", n}};
         },
         "close a tunnel (StopCCN) and its sessions");
-    server.add_handler(
-        "l2tp clear session",
-        [=, this](const nlohmann::json& a) {
-            auto id = need_id(a, "session");
-            auto slash = id.find('/');
-            auto t = parse_u(std::string_view(id).substr(0, slash), 65535);
-            auto s = slash == std::string::npos ? std::nullopt : parse_u(std::string_view(id).substr(slash + 1), 65535);
-            if (!t || !s) throw core::ControlError("session '" + id + "' is not <tunnel>/<session>");
-            if (!clear_session(static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)))
-                throw core::ControlError("no session " + id);
-            return nlohmann::json{{"sessions-cleared", 1}};
-        },
-        "clear a session (CDN, administrative)");
-    server.add_handler(
-        "l2tp shutdown destination",
-        [=, this](const nlohmann::json& a) {
-            auto d = addr(need_id(a, "destination"));
-            shutdown_destination(d, true);
-            return nlohmann::json{{"destination", d.to_string()}, {"state", "shutdown"}};
-        },
-        "accept no new tunnels from a destination");
-    server.add_handler(
-        "l2tp no shutdown destination",
-        [=, this](const nlohmann::json& a) {
-            auto d = addr(need_id(a, "destination"));
-            shutdown_destination(d, false);
-            return nlohmann::json{{"destination", d.to_string()}, {"state", "enabled"}};
-        },
-        "accept new tunnels from a destination again");
+    auto session_id = [=](const nlohmann::json& a) {
+        auto id = need_id(a, "session");
+        auto slash = id.find('/');
+        auto t = parse_u(std::string_view(id).substr(0, slash), 65535);
+        auto s = slash == std::string::npos ? std::nullopt : parse_u(std::string_view(id).substr(slash + 1), 65535);
+        if (!t || !s) throw core::ControlError("session '" + id + "' is not <tunnel>/<session>");
+        return std::tuple{id, static_cast<std::uint16_t>(*t), static_cast<std::uint16_t>(*s)};
+    };
+    for (const char* verb : {"clear", "shutdown"}) {
+        const bool shut = verb == std::string_view("shutdown");
+        server.add_handler(
+            std::string("l2tp ") + verb + " session",
+            [=, this](const nlohmann::json& a) {
+                auto [id, t, s] = session_id(a);
+                if (!clear_session(t, s, l2tp::CdnResult::Administrative,
+                                   shut ? "session shut down by administrator" : "session cleared by administrator"))
+                    throw core::ControlError("no session " + id);
+                return nlohmann::json{{"sessions-cleared", 1}};
+            },
+            "clear a session (CDN 3, administrative)");
+    }
+    // Shutdown / drain and their `no` forms (JunosE "Broadband Access Configuration Guide", L2TP
+    // "Shutting Down Destinations, Tunnels, and Sessions"): system ("l2tp shutdown"), destination,
+    // tunnel.
+    const std::pair<const char*, AdminState> verbs[] = {{"shutdown", AdminState::shutdown},
+                                                         {"drain", AdminState::drain},
+                                                         {"no shutdown", AdminState::enabled},
+                                                         {"no drain", AdminState::enabled}};
+    for (const auto& [verb, state] : verbs) {
+        const std::string v = verb;
+        const AdminState st = state;
+        const char* what = st == AdminState::shutdown ? "close what is there and accept nothing new"
+                           : st == AdminState::drain  ? "keep what is there, accept nothing new"
+                                                      : "accept new ones again";
+        server.add_handler(
+            "l2tp " + v,
+            [=, this](const nlohmann::json&) {
+                const auto n = set_system_state(st);
+                return nlohmann::json{{"system", to_string(st)}, {"tunnels-closed", n}};
+            },
+            std::string("system level: ") + what);
+        server.add_handler(
+            "l2tp " + v + " destination",
+            [=, this](const nlohmann::json& a) {
+                auto d = addr(need_id(a, "destination"));
+                const auto n = set_destination_state(d, st);
+                return nlohmann::json{{"destination", d.to_string()}, {"state", to_string(st)}, {"tunnels-closed", n}};
+            },
+            std::string("destination level: ") + what);
+        server.add_handler(
+            "l2tp " + v + " tunnel",
+            [=, this](const nlohmann::json& a) {
+                auto id = need_id(a, "tunnel");
+                auto n = set_tunnel_state(tunnel_id(id), st);
+                if (!n) throw core::ControlError("no open tunnel " + id);
+                return nlohmann::json{{"tunnel", tunnel_id(id)}, {"state", to_string(st)}, {"sessions-cleared", *n}};
+            },
+            std::string("tunnel level (its sessions): ") + what);
+    }
     server.add_handler("show timers", [this](const nlohmann::json&) { return nlohmann::json::parse(registry_->to_json()); },
                        "configurable timers");
 }

@@ -1,8 +1,10 @@
 // lnsctl: the command line of lnsd over its control API (JSON over a Unix socket, docs/architecture.md "Control API").
 //   lnsctl [--socket PATH] [--json] show l2tp [summary]
 //   lnsctl show l2tp destination|tunnel|session [id] [detail]
-//   lnsctl l2tp clear destination|tunnel|session <id>
-//   lnsctl l2tp [no] shutdown destination <address>
+//   lnsctl l2tp clear system | l2tp clear destination|tunnel|session <id>      (close)
+//   lnsctl l2tp [no] shutdown|drain                                           (system level)
+//   lnsctl l2tp [no] shutdown|drain destination <address> | tunnel <id>
+//   lnsctl l2tp shutdown session <tunnel>/<session>
 //   lnsctl show timers
 //   lnsctl subscribe [entity]           (streams events, one JSON line each)
 #include <CLI/CLI.hpp>

@@ -1394,3 +1394,51 @@ TEST(DialOutWiring, UnansweredInterimUpdateIsSupersededNotQueued) {
         EXPECT_EQ(integer(w.acct_requests[i], AttributeType::Acct_Session_Time), second)
             << "request " << i << " is not a retransmission of the newest Interim-Update";
 }
+
+// ---- the call session (lns/session, docs/architecture.md "Call session") ----
+
+namespace {
+/// "from -> to on event" of each recorded session.call event.
+std::vector<std::string> call_transitions(const dl::core::EventRecorder& rec) {
+    std::vector<std::string> out;
+    for (const auto& e : rec.events()) out.push_back(e.from + " -> " + e.to + " on " + e.event);
+    return out;
+}
+}  // namespace
+
+TEST(DialOutWiring, DialOutCallSessionFromPlacingToClosing) {
+    World w;
+    dl::core::EventRecorder calls(w.bus, {"session.call", ""});
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(2s);
+    ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+    auto ppp = w.call("show ppp");
+    ASSERT_EQ(ppp["result"].size(), 1u) << ppp.dump();
+    EXPECT_EQ(ppp["result"][0]["state"], "network-up");
+    ASSERT_TRUE(w.lac_call);
+    w.lac->disconnect(*w.lac_call, l2tp::CdnResult::LossOfCarrier);
+    w.loop.advance(1s);
+    EXPECT_EQ(w.w->call_count(), 0u);
+    const std::vector<std::string> expected{" -> placing on place", "placing -> ppp on l2tp-up",
+                                            "ppp -> network-up on network-up", "network-up -> closing on l2tp-down"};
+    EXPECT_EQ(call_transitions(calls), expected) << calls.text();
+    for (const auto& e : calls.events()) EXPECT_EQ(e.id, "1");
+    EXPECT_EQ(calls.events().back().cause, "CDN result 1");
+}
+
+TEST(DialOutWiring, IncomingCallRefusedAtAaaIsReleasedThenClosed) {
+    const auto yaml = incoming_config("mandatory-chap", "chap");
+    World w(yaml.c_str());
+    w.cpe_known = false;
+    dl::core::EventRecorder calls(w.bus, {"session.call", ""});
+    w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+    w.loop.advance(5s);
+    const std::vector<std::string> expected{" -> proxy-auth on l2tp-up", "proxy-auth -> releasing on refused",
+                                            "releasing -> closing on timer-expiry"};
+    EXPECT_EQ(call_transitions(calls), expected) << calls.text();
+    ASSERT_EQ(calls.events().size(), 3u);
+    ASSERT_TRUE(calls.events()[1].timer);
+    EXPECT_EQ(calls.events()[1].timer->name, "call-release");
+    EXPECT_EQ(w.w->call_count(), 0u);
+    EXPECT_EQ(w.lns->session_count(), 0u) << "CDN";
+}

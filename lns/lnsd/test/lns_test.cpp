@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 
 #include "dl/core/control.hpp"
 #include "dl/lnsd/dialout_wiring.hpp"
@@ -246,41 +248,269 @@ TEST(Lns, ClearSessionTunnelAndDestination) {
     EXPECT_TRUE(w.lns->quiescent());
 }
 
-TEST(Lns, ShutDownDestinationRefusesNewTunnelsKeepsOldOnes) {
+namespace {
+/// What the LNS sent to `to`, in order ("StopCCN", "SCCRP", "CDN"…).
+std::vector<std::string> sent_to(const World& w, PeerId to) {
+    const std::string prefix = "LNS>" + lnsd::peer_text(to) + " ";
+    std::vector<std::string> out;
+    for (const auto& x : w.wire)
+        if (x.rfind(prefix, 0) == 0) out.push_back(x.substr(prefix.size()));
+    return out;
+}
+std::size_t count_of(const std::vector<std::string>& v, const char* what) {
+    return static_cast<std::size_t>(std::count(v.begin(), v.end(), std::string(what)));
+}
+lnsd::OutgoingResult dial(World& w, const char* endpoint) {
+    radius::client::DialOutDefinition def;
+    def.dial_out_number = "5551234";
+    radius::client::TunnelDefinition t;
+    t.tag = 1, t.server_endpoint = endpoint;
+    def.tunnels = {t};
+    OutgoingCall oc;
+    oc.called_number = "5551234";
+    std::optional<lnsd::OutgoingResult> r;
+    w.lns->place_outgoing_call(lnsd::tunnel_endpoints(def), oc, [&](const lnsd::OutgoingResult& x) { r = x; });
+    w.loop.advance(5s);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(lnsd::OutgoingResult{});
+}
+}  // namespace
+
+// Destination level, drain (JunosE "Implementing L2TP": a change to a destination affects its
+// tunnels and sessions): the old tunnel and session stay; no new tunnel (StopCCN 4, no SCCRP), no
+// new session on the old tunnel (CDN 3), no outgoing call through it; `no drain` accepts again.
+// req: L2TP.levels
+TEST(Lns, DrainedDestinationKeepsWhatItHasAndAcceptsNothingNew) {
     World w;
     auto& a = w.add_lac(kLac1);
     a.engine->place_incoming_call(kLnsPeer, icall());
     w.loop.advance(1s);
     ASSERT_EQ(a.connects, 1);
-    auto r = w.call("l2tp shutdown destination", {{"id", "10.0.0.2"}});
+    auto r = w.call("l2tp drain destination", {{"id", "10.0.0.2"}});
     ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
-    EXPECT_EQ(w.call("show l2tp destination")["result"][0]["state"], "shutdown");
+    EXPECT_EQ(r["result"]["tunnels-closed"], 0);
+    EXPECT_EQ(w.call("show l2tp destination")["result"][0]["state"], "drain");
     auto& b = w.add_lac(kLac1b);
     b.engine->place_incoming_call(kLnsPeer, icall());
     w.loop.advance(3s);
     EXPECT_EQ(b.connects, 0);
     ASSERT_FALSE(b.downs.empty());
-    EXPECT_EQ(a.connects, 1);
-    EXPECT_TRUE(a.downs.empty());
-    EXPECT_EQ(w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0]["counters"]["tunnels-refused"], 1);
-    // Refused by the engine at once (RFC 2661 §4.4.2 Result Code 4): StopCCN, no SCCRP.
-    std::vector<std::string> to_b;
-    for (const auto& x : w.wire)
-        if (x.rfind("LNS>10.0.0.2:1702 ", 0) == 0) to_b.push_back(x.substr(18));
+    EXPECT_EQ(b.downs.at(0), "StopCCN result 4 error 0 (destination is drained)");
+    const auto to_b = sent_to(w, kLac1b);
     ASSERT_FALSE(to_b.empty());
     EXPECT_EQ(to_b[0], "StopCCN") << "first answer to the refused SCCRQ";
-    EXPECT_EQ(std::count(to_b.begin(), to_b.end(), std::string("SCCRP")), 0);
-    EXPECT_EQ(b.downs.at(0), "StopCCN result 4 error 0 (destination is shut down)");
-    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["counters"]["tunnels-refused"], 1);
-    // The old tunnel still carries new sessions.
+    EXPECT_EQ(count_of(to_b, "SCCRP"), 0u);
+    EXPECT_EQ(w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0]["counters"]["tunnels-refused"], 1);
+    EXPECT_TRUE(a.downs.empty()) << "the old tunnel stays";
+    EXPECT_EQ(w.lns->session_count(), 1u) << "the old session stays";
+    // No new session on the old tunnel: CDN 3 naming the level.
     a.engine->place_incoming_call(kLnsPeer, icall());
     w.loop.advance(1s);
-    EXPECT_EQ(a.connects, 2);
-    w.call("l2tp no shutdown destination", {{"id", "10.0.0.2"}});
+    EXPECT_EQ(a.connects, 1);
+    ASSERT_EQ(a.failures.size(), 1u);
+    EXPECT_EQ(a.failures[0].result, 3u);
+    EXPECT_EQ(a.failures[0].message, "destination is drained");
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["counters"]["calls-refused-admin"], 1);
+    // No outgoing call through it either.
+    EXPECT_FALSE(dial(w, "10.0.0.2").ok);
+    ASSERT_TRUE(w.call("l2tp no drain destination", {{"id", "10.0.0.2"}})["ok"].get<bool>());
+    EXPECT_EQ(w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0]["state"], "enabled");
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(a.connects, 2) << "new sessions on the old tunnel again";
+    auto& c = w.add_lac(lnsd::peer_id(ip("10.0.0.2"), 1703));
+    c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(c.connects, 1) << "new tunnels again";
+}
+
+// Destination level, shutdown: its tunnels and sessions are closed (StopCCN 1), other
+// destinations untouched, no new tunnel from it (StopCCN 4, no SCCRP) until `no shutdown`.
+// req: L2TP.levels
+TEST(Lns, ShutDownDestinationClosesItsTunnelsAndRefusesNewOnes) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& other = w.add_lac(kLac2);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    other.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.connects + other.connects, 2);
+    auto r = w.call("l2tp shutdown destination", {{"id", "10.0.0.2"}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(r["result"]["tunnels-closed"], 1);
+    w.loop.advance(1s);
+    ASSERT_EQ(a.downs.size(), 1u);
+    EXPECT_EQ(a.downs[0], "StopCCN result 1 error 0 (destination shut down by administrator)");
+    EXPECT_TRUE(other.downs.empty()) << "another destination is not affected";
+    EXPECT_EQ(w.call("show l2tp destination", {{"id", "10.0.0.2"}})["result"][0]["sessions"], 0);
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["destinations-shutdown"], 1);
+    auto& b = w.add_lac(kLac1b);
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(3s);
+    EXPECT_EQ(b.connects, 0);
+    ASSERT_FALSE(b.downs.empty());
+    EXPECT_EQ(b.downs.at(0), "StopCCN result 4 error 0 (destination is shut down)");
+    EXPECT_EQ(count_of(sent_to(w, kLac1b), "SCCRP"), 0u);
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["counters"]["tunnels-refused"], 1);
+    ASSERT_TRUE(w.call("l2tp no shutdown destination", {{"id", "10.0.0.2"}})["ok"].get<bool>());
     auto& c = w.add_lac(lnsd::peer_id(ip("10.0.0.2"), 1703));
     c.engine->place_incoming_call(kLnsPeer, icall());
     w.loop.advance(1s);
     EXPECT_EQ(c.connects, 1);
+}
+
+// System level: close tears every tunnel down and accepts new ones; drain keeps them and refuses
+// new tunnels (StopCCN 2 / Error 7 "try another", §4.4.2), sessions (CDN 3) and outgoing calls;
+// shutdown closes every tunnel with StopCCN 6 "requester is being shut down" and refuses the same
+// until `no shutdown`.
+// req: L2TP.levels
+TEST(Lns, SystemCloseDrainAndShutdownAffectEveryDestination) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& b = w.add_lac(kLac2);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.connects + b.connects, 2);
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["state"], "enabled");
+    // close
+    auto r = w.call("l2tp clear system");
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(r["result"]["tunnels-cleared"], 2);
+    w.loop.advance(1s);
+    ASSERT_EQ(a.downs.size(), 1u);
+    ASSERT_EQ(b.downs.size(), 1u);
+    EXPECT_EQ(a.downs[0], "StopCCN result 1 error 0 (system cleared by administrator)");
+    EXPECT_EQ(w.lns->session_count(), 0u);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(a.connects, 2) << "close accepts new tunnels";
+    // drain
+    r = w.call("l2tp drain");
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(r["result"]["tunnels-closed"], 0);
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["state"], "drain");
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(3s);
+    EXPECT_EQ(a.downs.size(), 1u) << "drain keeps the tunnel";
+    ASSERT_EQ(a.failures.size(), 2u);  // the first: its session ended with the cleared tunnel
+    EXPECT_EQ(a.failures[1].result, 3u);
+    EXPECT_EQ(a.failures[1].message, "L2TP is drained");
+    ASSERT_EQ(b.downs.size(), 2u);
+    EXPECT_EQ(b.downs[1], "StopCCN result 2 error 7 (L2TP is drained)");
+    EXPECT_EQ(count_of(sent_to(w, kLac2), "SCCRP"), 1u) << "only the first tunnel's";
+    EXPECT_FALSE(dial(w, "10.0.0.3").ok);
+    // shutdown
+    r = w.call("l2tp shutdown");
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(r["result"]["tunnels-closed"], 1);
+    w.loop.advance(1s);
+    ASSERT_EQ(a.downs.size(), 2u);
+    EXPECT_EQ(a.downs[1], "StopCCN result 6 error 0 (L2TP shut down by administrator)");
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["state"], "shutdown");
+    auto& c = w.add_lac(lnsd::peer_id(ip("10.0.0.4"), 1701));
+    c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(3s);
+    ASSERT_EQ(c.downs.size(), 1u);
+    EXPECT_EQ(c.downs[0], "StopCCN result 2 error 7 (L2TP is shut down)");
+    EXPECT_EQ(count_of(sent_to(w, lnsd::peer_id(ip("10.0.0.4"), 1701)), "SCCRP"), 0u);
+    auto o = dial(w, "10.0.0.3");
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.reason, "L2TP is not enabled (system level)");
+    ASSERT_TRUE(w.call("l2tp no shutdown")["ok"].get<bool>());
+    c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(c.connects, 1) << "enabled again";
+}
+
+// Tunnel level: shutdown clears the tunnel's sessions (CDN 3) and refuses new ones on it (CDN 3)
+// while the tunnel itself and other tunnels stay; drain keeps its sessions; `no shutdown` accepts
+// again; close (clear) ends the tunnel.
+// req: L2TP.levels
+TEST(Lns, TunnelShutdownClearsItsSessionsAndRefusesNewOnesTunnelStays) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& b = w.add_lac(kLac2);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.connects + b.connects, 3);
+    int ta = 0;
+    const auto shown = w.call("show l2tp tunnel")["result"];
+    for (const auto& x : shown)
+        if (x["destination"] == "10.0.0.2") ta = x["id"].get<int>();
+    ASSERT_NE(ta, 0) << shown.dump();
+    auto r = w.call("l2tp shutdown tunnel", {{"id", std::to_string(ta)}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    EXPECT_EQ(r["result"]["sessions-cleared"], 2);
+    w.loop.advance(1s);
+    ASSERT_EQ(a.failures.size(), 2u);
+    EXPECT_EQ(a.failures[0].result, 3u);
+    EXPECT_EQ(a.failures[0].message, "tunnel shut down by administrator");
+    EXPECT_TRUE(a.downs.empty()) << "the tunnel stays";
+    EXPECT_EQ(w.lns->session_count(), 1u) << "the other tunnel's session stays";
+    auto t = w.call("show l2tp tunnel", {{"id", std::to_string(ta)}})["result"][0];
+    EXPECT_EQ(t["state"], "established");
+    EXPECT_EQ(t["admin-state"], "shutdown");
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.failures.size(), 3u);
+    EXPECT_EQ(a.failures[2].message, "tunnel is shut down");
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(b.connects, 2) << "another tunnel accepts";
+    // drain after no shutdown: new ones refused, existing kept
+    ASSERT_TRUE(w.call("l2tp no shutdown tunnel", {{"id", std::to_string(ta)}})["ok"].get<bool>());
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(a.connects, 3);
+    r = w.call("l2tp drain tunnel", {{"id", std::to_string(ta)}});
+    EXPECT_EQ(r["result"]["sessions-cleared"], 0);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.failures.size(), 4u);
+    EXPECT_EQ(a.failures[3].message, "tunnel is drained");
+    EXPECT_EQ(w.lns->session_count(), 3u);
+    // errors name what is wrong
+    EXPECT_FALSE(w.call("l2tp shutdown tunnel", {{"id", "0"}})["ok"].get<bool>());
+    EXPECT_FALSE(w.call("l2tp shutdown tunnel", {{"id", "65000"}})["ok"].get<bool>());
+    EXPECT_FALSE(w.call("l2tp shutdown tunnel")["ok"].get<bool>());
+    // close
+    EXPECT_EQ(w.call("l2tp clear tunnel", {{"id", std::to_string(ta)}})["result"]["tunnels-cleared"], 1);
+    w.loop.advance(1s);
+    EXPECT_EQ(a.downs.size(), 1u);
+}
+
+// Session level: close and shutdown alike end the one session with CDN 3 and an Error Message
+// naming which; its tunnel and the tunnel's other sessions stay.
+// req: L2TP.levels
+TEST(Lns, SessionCloseAndShutdownEndOneSessionWithCdn3) {
+    World w;
+    auto& a = w.add_lac(kLac1);
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    ASSERT_EQ(a.connects, 2);
+    auto ss = w.call("show l2tp session")["result"];
+    ASSERT_EQ(ss.size(), 2u);
+    auto r = w.call("l2tp shutdown session", {{"id", ss[0]["id"]}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    r = w.call("l2tp clear session", {{"id", ss[1]["id"]}});
+    ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+    w.loop.advance(1s);
+    ASSERT_EQ(a.failures.size(), 2u);
+    EXPECT_EQ(a.failures[0].result, 3u);
+    std::set<std::string> messages{a.failures[0].message.value_or(""), a.failures[1].message.value_or("")};
+    EXPECT_EQ(messages, (std::set<std::string>{"session shut down by administrator", "session cleared by administrator"}));
+    EXPECT_TRUE(a.downs.empty());
+    EXPECT_EQ(w.lns->tunnel_count(), 1u);
+    EXPECT_FALSE(w.call("l2tp shutdown session", {{"id", ss[0]["id"]}})["ok"].get<bool>()) << "gone";
+    EXPECT_FALSE(w.call("l2tp shutdown session", {{"id", "12"}})["ok"].get<bool>()) << "not <tunnel>/<session>";
+    a.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(1s);
+    EXPECT_EQ(a.connects, 3) << "a session is not shut down for good: new ones come";
 }
 
 TEST(Lns, UnlistedPeerRefusedWhenNotAccepted) {
@@ -411,7 +641,7 @@ const char* const kGolden =
 +0.030000s l2tp.tunnel 55719: wait-ctl-conn -> established on recv-SCCCN-acceptable (cause=SCCCN)
 +0.030000s l2tp.session 55719/49506: idle -> wait-connect on recv-ICRQ (cause=ICRQ)
 +0.050000s l2tp.session 55719/49506: wait-connect -> established on recv-ICCN (cause=ICCN)
-+1.000000s l2tp.destination 10.0.0.2: shutdown (cause=administrator)
++1.000000s l2tp.destination 10.0.0.2: enabled -> shutdown on shutdown (cause=administrator)
 +1.000000s l2tp.tunnel 55719: established -> idle on close (cause=local close (StopCCN result 1))
 +1.000000s l2tp.session 55719/49506: established -> idle on tunnel-down (cause=local close (StopCCN result 1))
 +1.000000s l2tp.session 55719/49506: call-ended (cause=local close (StopCCN result 1)) {"by":"local-stopccn","result":1}
@@ -425,8 +655,7 @@ TEST(Lns, GoldenEventLogOfAnIncomingCallAndDestinationShutdown) {
     a.engine->place_incoming_call(kLnsPeer, icall());
     w.loop.advance(1s);
     const auto t = w.call("show l2tp tunnel")["result"][0]["id"].get<int>();
-    w.lns->shutdown_destination(ip("10.0.0.2"));
-    w.lns->clear_destination(ip("10.0.0.2"));
+    EXPECT_EQ(w.lns->set_destination_state(ip("10.0.0.2"), lnsd::AdminState::shutdown), 1u);
     w.loop.advance(1s);
     std::string log;
     for (const auto& e : lns_only.events()) {

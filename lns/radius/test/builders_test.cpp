@@ -208,8 +208,9 @@ struct DenyCase {
     std::string problem;
 };
 
-void remove_tagged(Radius& r, std::uint8_t type, std::uint8_t tag) {
+void remove_tagged(Radius& r, AttributeType t, std::uint8_t tag) {
     auto& v = r.attributes();
+    const auto type = static_cast<std::uint8_t>(t);
     const AttributeFormat f = builtin_format(0, type);
     v.erase(std::remove_if(v.begin(), v.end(), [&](const Attribute& a) {
                 return !a.is_vsa() && a.type() == type && a.tag(f) == tag;
@@ -238,22 +239,22 @@ TEST_P(DialOutDeny, NamesTheProblem) {
 INSTANTIATE_TEST_SUITE_P(
     Table75, DialOutDeny,
     ::testing::Values(
-        DenyCase{"service_type_missing", [](Radius& r) { r.remove(6); }, "Service-Type missing (must be Outbound (5))"},
+        DenyCase{"service_type_missing", [](Radius& r) { r.remove(AttributeType::Service_Type); }, "Service-Type missing (must be Outbound (5))"},
         DenyCase{"service_type_framed",
-                 [](Radius& r) { r.remove(6); r.add_integer(AttributeType::Service_Type, 2); },
+                 [](Radius& r) { r.remove(AttributeType::Service_Type); r.add_integer(AttributeType::Service_Type, 2); },
                  "Service-Type is 2, must be Outbound (5)"},
         DenyCase{"no_tunnel_attributes",
                  [](Radius& r) { for (std::uint8_t ty : {64, 65, 67, 69, 82, 83, 90, 91}) r.remove(ty); },
                  "tunnel attributes missing (Tunnel-Type, Tunnel-Medium-Type, Tunnel-Server-Endpoint)"},
-        DenyCase{"tunnel_type_missing", [](Radius& r) { remove_tagged(r, 64, 1); }, "tag 1: Tunnel-Type missing"},
+        DenyCase{"tunnel_type_missing", [](Radius& r) { remove_tagged(r, AttributeType::Tunnel_Type, 1); }, "tag 1: Tunnel-Type missing"},
         DenyCase{"tunnel_type_pptp",
-                 [](Radius& r) { remove_tagged(r, 64, 2); r.add_integer(AttributeType::Tunnel_Type, 1, 2); },
+                 [](Radius& r) { remove_tagged(r, AttributeType::Tunnel_Type, 2); r.add_integer(AttributeType::Tunnel_Type, 1, 2); },
                  "tag 2: Tunnel-Type is 1, must be L2TP (3)"},
-        DenyCase{"medium_missing", [](Radius& r) { remove_tagged(r, 65, 1); }, "tag 1: Tunnel-Medium-Type missing"},
+        DenyCase{"medium_missing", [](Radius& r) { remove_tagged(r, AttributeType::Tunnel_Medium_Type, 1); }, "tag 1: Tunnel-Medium-Type missing"},
         DenyCase{"medium_ipv6",
-                 [](Radius& r) { remove_tagged(r, 65, 1); r.add_integer(AttributeType::Tunnel_Medium_Type, 2, 1); },
+                 [](Radius& r) { remove_tagged(r, AttributeType::Tunnel_Medium_Type, 1); r.add_integer(AttributeType::Tunnel_Medium_Type, 2, 1); },
                  "tag 1: Tunnel-Medium-Type is 2, must be IPv4 (1)"},
-        DenyCase{"server_endpoint_missing", [](Radius& r) { remove_tagged(r, 67, 2); },
+        DenyCase{"server_endpoint_missing", [](Radius& r) { remove_tagged(r, AttributeType::Tunnel_Server_Endpoint, 2); },
                  "tag 2: Tunnel-Server-Endpoint missing"},
         DenyCase{"dial_out_number_missing", [](Radius& r) { remove_vsa(r, 35); }, "ERX-Dial-Out-Number missing"},
         DenyCase{"auth_protocol_out_of_range",
@@ -271,9 +272,9 @@ INSTANTIATE_TEST_SUITE_P(
 // req: T75.service-type, T75.tunnel-attributes
 TEST(DialOutDecode, BadTunnelPasswordIsAProblem) {
     Radius a = good_accept();
-    remove_tagged(a, 69, 1);
+    remove_tagged(a, AttributeType::Tunnel_Password, 1);
     const std::vector<std::uint8_t> v{1, 0x80, 0x01, 5};  // tag, salt, 1 octet: too short
-    a.add(Attribute(69, v));
+    a.add(Attribute(static_cast<std::uint8_t>(AttributeType::Tunnel_Password), v));
     auto d = decode_dialout_accept(a, "sec", kReqAuth);
     ASSERT_FALSE(d.ok());
     EXPECT_EQ(d.problems.size(), 1u);
@@ -328,9 +329,9 @@ TEST(PppAuthorisationDecode, ProblemsNamed) {
     Radius a(Code::Access_Accept, 3);
     a.add_string(AttributeType::Framed_Route, "junk");
     const std::vector<std::uint8_t> three{1, 2, 3};
-    a.add(Attribute(8, three));
-    a.add(Attribute(27, three));
-    a.add(Attribute(85, three));
+    a.add(Attribute(static_cast<std::uint8_t>(AttributeType::Framed_IP_Address), three));
+    a.add(Attribute(static_cast<std::uint8_t>(AttributeType::Session_Timeout), three));
+    a.add(Attribute(static_cast<std::uint8_t>(AttributeType::Acct_Interim_Interval), three));
     auto d = decode_ppp_authorisation(a);
     ASSERT_FALSE(d.ok());
     EXPECT_EQ(d.problems, (std::vector<std::string>{"Framed-IP-Address is not 4 octets",

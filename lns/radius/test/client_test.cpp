@@ -55,7 +55,7 @@ std::vector<std::uint8_t> make_reply(std::span<const std::uint8_t> req_bytes, co
         // Corrupt the Message-Authenticator value, then recompute the Response Authenticator only.
         Radius r2(out.data(), static_cast<std::uint32_t>(out.size()));
         for (auto& attr : r2.attributes())
-            if (attr.type() == 80) {
+            if (attr.type() == static_cast<std::uint8_t>(AttributeType::Message_Authenticator)) {
                 std::vector<std::uint8_t> v(attr.value().begin(), attr.value().end());
                 v[3] ^= 0xFF;
                 attr.value(v);

@@ -2,7 +2,9 @@
 // (§4.4) with value layout, M-bit rule and whether they may be hidden.
 #include "dl/l2tp/registry.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace dl::l2tp {
 namespace {
@@ -70,10 +72,10 @@ constexpr std::uint16_t kSccrqReq[] = {n(A::ProtocolVersion), n(A::HostName), n(
                                        n(A::AssignedTunnelId)};
 constexpr std::uint16_t kSccrqOpt[] = {n(A::BearerCapabilities), n(A::ReceiveWindowSize), n(A::Challenge),
                                        n(A::TieBreaker), n(A::FirmwareRevision), n(A::VendorName)};
-constexpr std::uint16_t kSccrpReq[] = {n(A::ProtocolVersion), n(A::FramingCapabilities), n(A::HostName),
+constexpr std::uint16_t kSccrpReq[] = {n(A::ProtocolVersion), n(A::HostName), n(A::FramingCapabilities),
                                        n(A::AssignedTunnelId)};
-constexpr std::uint16_t kSccrpOpt[] = {n(A::BearerCapabilities), n(A::FirmwareRevision), n(A::VendorName),
-                                       n(A::ReceiveWindowSize), n(A::Challenge), n(A::ChallengeResponse)};
+constexpr std::uint16_t kSccrpOpt[] = {n(A::BearerCapabilities), n(A::ReceiveWindowSize), n(A::Challenge),
+                                       n(A::FirmwareRevision), n(A::VendorName), n(A::ChallengeResponse)};
 constexpr std::uint16_t kScccnOpt[] = {n(A::ChallengeResponse)};
 constexpr std::uint16_t kStopccnReq[] = {n(A::AssignedTunnelId), n(A::ResultCode)};
 constexpr std::uint16_t kIcrqReq[] = {n(A::AssignedSessionId), n(A::CallSerialNumber)};
@@ -131,6 +133,52 @@ const MessageInfo* message_info(std::uint16_t type) noexcept {
 }
 
 std::span<const MessageInfo> message_registry() noexcept { return kMessages; }
+
+std::string avp_keyword(std::string_view name) {
+    std::string out;
+    bool gap = false;
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '.' || c == '(' || c == ')') continue;
+        if (std::isalnum(u) == 0) {
+            gap = true;
+            continue;
+        }
+        if (gap && !out.empty()) out += '_';
+        gap = false;
+        out += static_cast<char>(std::tolower(u));
+    }
+    return out;
+}
+
+const AvpInfo* avp_info_by_name(std::string_view name) {
+    for (const auto& a : kAvps)
+        if (a.name == name || avp_keyword(a.name) == name) return &a;
+    return nullptr;
+}
+
+namespace {
+bool same_message_name(std::string_view a, std::string_view b) {
+    auto norm = [](std::string_view s) {
+        std::string o;
+        for (char c : s)
+            if (c != '-' && c != '_' && c != ' ') o += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return o;
+    };
+    return norm(a) == norm(b);
+}
+}  // namespace
+
+const MessageInfo* message_info_by_name(std::string_view name) {
+    for (const auto& m : kMessages)
+        if (same_message_name(m.name, name) || same_message_name(m.long_name, name)) return &m;
+    return nullptr;
+}
+
+bool allows(const MessageInfo& message, std::uint16_t avp) noexcept {
+    return std::ranges::find(message.required, avp) != message.required.end() ||
+           std::ranges::find(message.optional, avp) != message.optional.end();
+}
 
 std::string_view message_name(std::uint16_t type) noexcept {
     if (const auto* m = message_info(type)) return m->name;

@@ -17,7 +17,7 @@ using dl::proto::Protocol;
 
 namespace {
 
-constexpr std::uint8_t kMessageAuthenticator = 80;
+constexpr auto kMessageAuthenticator = static_cast<std::uint8_t>(AttributeType::Message_Authenticator);  // RFC 3579 §3.2
 constexpr std::size_t kAuthOff = 4;
 
 using Buffer = std::array<std::uint8_t, Radius::kMaxLength>;

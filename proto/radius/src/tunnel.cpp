@@ -28,8 +28,8 @@ TaggedTunnels decode_tagged_tunnels(const Radius& packet, std::string_view secre
         const AttributeFormat f = builtin_format(0, a.type());
         const std::uint8_t tag = a.tag(f);
         if (tag > 0x1F) {
-            out.problems.push_back("attribute " + std::to_string(a.type()) + ": tag " + std::to_string(tag) +
-                                   " out of range 0..31");
+            const AttributeSpec* spec = builtin_attribute(0, a.type());
+            out.problems.push_back(std::string(spec->name) + ": tag " + std::to_string(tag) + " out of range 0..31");
             continue;
         }
         TaggedTunnel& t = by_tag[tag];

@@ -199,7 +199,7 @@ TEST(MessageAuthenticator, DetectsBadMacWithValidResponseAuthenticator) {
     Radius p = dial_out_accept(ra, "s");
     // Corrupt the MAC, then recompute only the Response Authenticator over the corrupt packet.
     for (auto& a : p.attributes())
-        if (a.type() == 80) {
+        if (a.type() == static_cast<std::uint8_t>(AttributeType::Message_Authenticator)) {
             std::array<std::uint8_t, 16> bad{};
             bad[0] = 1;
             a.value(bad);

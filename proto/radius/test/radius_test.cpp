@@ -164,7 +164,7 @@ TEST(Radius, DialOutAccessAcceptAccessors) {
     EXPECT_EQ(q.get_string(ErxAttribute::Dial_Out_Number), "0301234567");
     EXPECT_EQ(q.get_integer(ErxAttribute::Bearer_Type), 2u);
     EXPECT_EQ(q.find_all(67).size(), 2u);
-    EXPECT_EQ(q.remove(67), 2u);
+    EXPECT_EQ(q.remove(AttributeType::Tunnel_Server_Endpoint), 2u);
     EXPECT_EQ(q.find(AttributeType::Tunnel_Server_Endpoint), nullptr);
     EXPECT_FALSE(q.get_string(AttributeType::Reply_Message).has_value());
     EXPECT_EQ(q.find_vendor(kVendorErx, 41)->as_integer(), 2u);

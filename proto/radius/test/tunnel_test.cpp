@@ -67,7 +67,7 @@ TEST(TaggedTunnels, BadTagAndUndecryptablePasswordAreProblemsNotExceptions) {
     p.add_integer(AttributeType::Tunnel_Type, kTunnelTypeL2tp, 3);
     const auto g = decode_tagged_tunnels(p, "s3cret", ra);
     ASSERT_EQ(g.problems.size(), 2u) << ::testing::PrintToString(g.problems);
-    EXPECT_EQ(g.problems[0], "attribute 64: tag 40 out of range 0..31");
+    EXPECT_EQ(g.problems[0], "Tunnel-Type: tag 40 out of range 0..31");
     EXPECT_EQ(g.problems[1].rfind("tag 3: Tunnel-Password cannot be decrypted: ", 0), 0u) << g.problems[1];
     ASSERT_EQ(g.tunnels.size(), 1u);
     EXPECT_EQ(g.tunnels[0].tag, 3);

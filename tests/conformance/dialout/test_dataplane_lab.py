@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import pytest
 
-from dlab import lab as L
-from dlab.dialout_lab import build_dir_or_skip, default_topology, KEY, start_daemons
+from dlab.dialout_lab import KEY
 from dlab.wait import wait_for
 
 PINGS = 20
 
-pytestmark = pytest.mark.captured_lab("dataplane_lab")
+
+pytestmark = pytest.mark.lab_config()  # the plugin's module lab (dlab.pytest_plugin)
 
 
 @pytest.fixture(scope="module")
-def dataplane_lab():
-    bdir = build_dir_or_skip()
-    with L.Lab(default_topology()) as lab:
-        d = start_daemons(lab, bdir)
-        yield lab, d
+def dataplane_lab(lab):
+    return lab, lab.lnsd
 
 
 def data_path(d) -> dict:

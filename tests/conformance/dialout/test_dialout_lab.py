@@ -14,22 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from dlab import lab as L
-from dlab.dialout_lab import build_dir_or_skip, control, default_topology, KEY, start_daemons  # noqa: F401
+from dlab.dialout_lab import KEY, control
+from dlab.match import assert_in_order
 from dlab.wait import wait_for
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
 
-@pytest.fixture(scope="module")
-def dialout_lab():
-    bdir = build_dir_or_skip()
-    topo = default_topology()
-    with L.Lab(topo) as lab:
-        d = start_daemons(lab, bdir)
-        yield lab, d
+pytestmark = pytest.mark.lab_config()  # the plugin's module lab (dlab.pytest_plugin)
 
-pytestmark = pytest.mark.captured_lab("dialout_lab")
+
+@pytest.fixture(scope="module")
+def dialout_lab(lab):
+    return lab, lab.lnsd
 
 
 def first_index(events: list[dict], pred, start: int = 0) -> int:
@@ -55,27 +52,21 @@ def test_ping_from_home_dials_out_to_in_service(dialout_lab):
     wait_for(in_service, 30, "dial-out session inService")
 
     ev = d.event_list()
-    steps = [
-        ("trigger", lambda e: e["entity"] == "dialout.session" and e.get("to") == "authenticating"),
-        ("AAA grant", lambda e: e["entity"] == "dialout.session" and e.get("to") == "connecting"),
-        ("tunnel", lambda e: e["entity"] == "l2tp.tunnel" and e.get("to") == "established"),
-        ("OCCN", lambda e: e["entity"] == "l2tp.session" and e.get("to") == "established"),
-        ("LCP", lambda e: e["entity"] == "ppp.lcp" and e.get("to") == "Opened"),
-        ("routes", lambda e: e["entity"] == "lnsd.route" and e.get("event") == "access-routes-installed"),
-        ("inService", lambda e: e["entity"] == "dialout.session" and e.get("to") == "inService"),
-    ]
-    at = 0
-    for name, pred in steps:
-        i = first_index(ev, pred, at)
-        assert i >= 0, f"no {name} event after index {at}: {[ (e['entity'], e.get('to'), e.get('event')) for e in ev]}"
-        at = i
+    at = assert_in_order(ev, [
+        ("trigger", {"entity": "dialout.session", "to": "authenticating"}),
+        ("AAA grant", {"entity": "dialout.session", "to": "connecting"}),
+        ("tunnel", {"entity": "l2tp.tunnel", "to": "established"}),
+        ("OCCN", {"entity": "l2tp.session", "to": "established"}),
+        ("LCP", {"entity": "ppp.lcp", "to": "Opened"}),
+        ("routes", {"entity": "lnsd.route", "event": "access-routes-installed"}),
+        ("inService", {"entity": "dialout.session", "to": "inService"}),
+    ], show=lambda e: f"{e['entity']} {e.get('id')} -> {e.get('to')} {e.get('event', '')}")
     # IPCP Opened: the PPP engine publishes it after This-Layer-Up (RFC 1661 §4.4), i.e. after the
     # access routes were installed from network_up.
     assert first_index(ev, lambda e: e["entity"] == "ppp.ipcp" and e.get("to") == "Opened") > 0
-    trig = ev[first_index(ev, steps[0][1])]
-    assert trig["id"] == KEY
+    assert ev[at[0]]["id"] == KEY
 
-    routes_ev = ev[first_index(ev, steps[5][1])]
+    routes_ev = ev[at[5]]
     assert routes_ev["extra"]["prefixes"] == ["10.10.1.0/24", "198.18.0.2/32"], routes_ev
 
     one = d.ctl("show", "l2tp", "dial-out", "session", KEY)

@@ -1,8 +1,8 @@
 """RFC 2661 §4.4.2, §4.4.10 and JunosE "L2TP Dial-Out" Outgoing Call against the real daemons (lnsd, real FreeRADIUS, lac-emu, isdn-emu, cpe-emu): the outgoing
 call failing in each way the exchange can fail, and tunnel selection with two LACs.
 
-One lab for the module (dlab.dialout_lab.default_topology / start_daemons with `configure`, as
-test_table75.py): the home server (192.0.2.10) gets one user per case, `0.0.0.0:65000/10.10.<k>.1@
+One lab for the module (the pytest plugin's `lab` with this module's topology and configure, as
+test_table75.py; the weighted-mode test has a second one): the home server (192.0.2.10) gets one user per case, `0.0.0.0:65000/10.10.<k>.1@
 L2TP-dial-out.de.dt`, so a ping from `home` to 10.10.<k>.1 triggers case k with its own dial-out
 session; ERX-Dial-Out-Number is 55510<k>.
 
@@ -35,8 +35,7 @@ import pytest
 
 from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import (build_dir_or_skip, default_topology, site_destination, site_key, site_number,
-                              start_daemons, wait_dialout_state)
+from dlab.dialout_lab import default_topology, site_destination, site_key, site_number, start_daemons, wait_dialout_state
 from dlab.wait import wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -140,12 +139,13 @@ def _daemons(c: dict) -> None:
     lnsd["dialout"]["timers"]["trigger"] = "15s"
 
 
+# The plugin's module lab (dlab.pytest_plugin), captured: the tests read its pcaps with tshark.
+pytestmark = pytest.mark.lab_config(topology=_topology, configure=_daemons)
+
+
 @pytest.fixture(scope="module")
-def xs_lab():
-    bdir = build_dir_or_skip()
-    with L.Lab(default_topology(_topology)) as lab:
-        d = start_daemons(lab, bdir, configure=_daemons)
-        yield lab, d, bdir
+def xs_lab(lab):
+    return lab, lab.lnsd, lab.bdir
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """JunosE "L2TP Dial-Out" Table 75 in the namespace lab, with real FreeRADIUS: every Access-Accept attribute observed
 where it lands, and every reason for which the dial-out session is denied.
 
-One lab for the module (dlab.dialout_lab.default_topology / start_daemons with `configure`): the home
+One lab for the module (the pytest plugin's `lab`, lab_config with this module's topology and configure): the home
 server (192.0.2.10) gets one user per case, `0.0.0.0:65000/10.10.<k>.1@L2TP-dial-out.de.dt`, so a
 ping from `home` to 10.10.<k>.1 triggers case k; the exchange answers number 55510<k>, where cpe-emu
 has a site `cpe-t<k>` whose LNS RADIUS user (192.0.2.11) returns Framed-Route 10.10.<k>.0/24, so
@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlab import lab as L
-from dlab.dialout_lab import build_dir_or_skip, control, default_topology, site_destination, site_key, site_number, start_daemons
+from dlab.dialout_lab import control, site_destination, site_key, site_number
 from dlab.wait import WaitTimeout, wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -32,8 +31,6 @@ RD = "0.0.0.0:65000"
 LAC = "198.51.100.2"
 LAC2 = "198.51.100.3"
 NORD_KEY = "default/10.20.0.0/16/10.20.1.1"   # target without route distinguisher
-
-pytestmark = pytest.mark.captured_lab("t75_lab")
 
 
 dest, key, number = site_destination, site_key, site_number
@@ -154,12 +151,13 @@ def _daemons(c: dict) -> None:
                                        "domain": "nord.example", "profile": "isdn"})
 
 
+# The plugin's module lab (dlab.pytest_plugin) with this module's topology and daemon configs.
+pytestmark = pytest.mark.lab_config(topology=_topology, configure=_daemons)
+
+
 @pytest.fixture(scope="module")
-def t75_lab():
-    bdir = build_dir_or_skip()
-    with L.Lab(default_topology(_topology)) as lab:
-        d = start_daemons(lab, bdir, configure=_daemons)
-        yield lab, d
+def t75_lab(lab):
+    return lab, lab.lnsd
 
 
 # ---- helpers ----------------------------------------------------------------------------------

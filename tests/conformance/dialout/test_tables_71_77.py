@@ -84,12 +84,15 @@ def _lab(configure):
     return lab, bdir
 
 
+# The plugin's module lab (dlab.pytest_plugin) is fsm_lab; the Table 77 and session-cap tests need
+# other lnsd configs and build their own below.
+pytestmark = pytest.mark.lab_config(topology=_radius_users, configure=_configure("3s", "60s"), capture=False)
+
+
 @pytest.fixture(scope="module")
-def fsm_lab():
+def fsm_lab(lab):
     """trigger 3 s (tests scale it further with `l2tp dial-out timer`), dormant 60 s."""
-    lab, bdir = _lab(None)
-    with lab:
-        yield lab, start_daemons(lab, bdir, configure=_configure("3s", "60s"))
+    return lab, lab.lnsd
 
 
 def _pending_lab(pending_to_authenticating: bool):

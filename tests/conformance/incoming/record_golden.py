@@ -5,14 +5,12 @@ on every interface (LINUX_SLL) for L2TP and RADIUS. Not collected by `./lab test
 on the file); pcaps/record runs it."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from test_incoming_modes import ALICE, dial, env, hang_up, wait_network_up  # noqa: F401  (env: the fixture)
 
-from dlab import procs
 from dlab.dialout_lab import REPO
+from dlab.replay_run import golden_capture
 
 MODES = ["proxy", "lcp-renegotiation", "mandatory-chap"]
 
@@ -20,16 +18,7 @@ MODES = ["proxy", "lcp-renegotiation", "mandatory-chap"]
 @pytest.mark.parametrize("mode", MODES)
 def test_record_incoming_call(env, mode):  # noqa: F811
     d = env.use(mode)
-    out = env.lab.run_dir / f"golden-incoming-{mode}.pcap"
-    cap = env.lab.start(f"golden-{mode}", "lns", ["tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "0",
-                                                   "-i", "any", "-w", str(out),
-                                                   "udp port 1701 or udp port 1812 or udp port 1813"],
-                        ready="listening on")
-    try:
+    with golden_capture(env.lab, f"golden-{mode}", "lns", REPO / "pcaps" / f"incoming-{mode}.pcap"):
         dial(env, ALICE, d)
         wait_network_up(env, ALICE, d)
         hang_up(env, ALICE, d)
-    finally:
-        procs.stop(cap)
-        env.lab.procs.remove(cap)
-    shutil.copy(out, REPO / "pcaps" / f"incoming-{mode}.pcap")

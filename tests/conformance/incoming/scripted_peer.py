@@ -1,8 +1,6 @@
-"""The scripted LAC and the scripted PPP client of test_incoming_scripted.py.
-
-ScriptedLac: RFC 2661 tunnel (SCCRQ/SCCRP/SCCCN with the tunnel secret, §5.1.1) and one incoming
-call (ICRQ -> ICRP -> ICCN, §7.4.1) carrying proxy LCP (§4.4.5: Initial Received / Last Sent / Last
-Received LCP CONFREQ) and proxy authentication AVPs, built with dlab.proto (ScriptedL2tp, L2TP).
+"""The scripted PPP client of test_incoming_scripted.py, behind the scripted LAC of
+dlab.scripted_lac (RFC 2661 tunnel with the tunnel secret, §5.1.1, and one incoming call
+ICRQ -> ICRP -> ICCN, §7.4.1, carrying proxy LCP and proxy authentication AVPs, §4.4.5).
 
 PppClient: a small reactive PPP client over that session's L2TP data messages (PPP frames `ff 03` +
 Protocol + packet, built and parsed with the dlab.proto PPP codecs). It never opens anything on its
@@ -26,12 +24,8 @@ import socket
 import struct
 import time
 
-from dlab import netns
-
-
-def P():
-    from dlab import proto
-    return proto
+from dlab import proto
+from dlab.scripted_lac import ScriptedLac
 
 
 LCP_CONFREQ, LCP_CONFACK, LCP_CONFNAK, LCP_CONFREJ = 1, 2, 3, 4
@@ -73,68 +67,6 @@ def icmp_echo_reply(request: bytes) -> bytes:
     return bytes(hdr) + bytes(icmp)
 
 
-class ScriptedLac:
-    """A scripted LAC at `addr` (a `lac` namespace address) towards lnsd at (`lns`, 1701)."""
-
-    def __init__(self, lab, addr: str, lns: str, secret: str):
-        self.sock = netns.socket_in(lab.ns("lac"))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((addr, 0))
-        self.l2tp = P().ScriptedL2tp(self.sock, peer=(lns, 1701))
-        self.secret = secret
-        self.tunnel = 0         # lnsd's Assigned Tunnel ID
-        self.local_tunnel = 0   # ours
-        self.session = 0        # lnsd's Assigned Session ID
-        self.local_session = 0  # ours
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def open_tunnel(self, tid: int) -> None:
-        """SCCRQ (with a Challenge) -> SCCRP (its Challenge Response checked, §5.1.1) -> SCCCN."""
-        L2TP, cr = P().L2TP, P().challenge_response
-        chal = os.urandom(16)
-        self.local_tunnel = tid
-        self.l2tp.send(L2TP.sccrq(assigned_tunnel_id=tid, host_name="scripted-lac", challenge=chal))
-        sccrp = self.l2tp.expect("SCCRP", within=5.0)
-        assert sccrp.challenge_response == cr(2, self.secret, chal), "lnsd's SCCRP Challenge Response is wrong"
-        self.tunnel = sccrp.assigned_tunnel_id
-        if sccrp.challenge is not None:
-            self.l2tp.send(L2TP.scccn(challenge_response=cr(3, self.secret, sccrp.challenge)))
-        else:
-            self.l2tp.send(L2TP.scccn())
-        self.l2tp.expect("ZLB", within=3.0)
-
-    def incoming_call(self, sid: int, calling: str, **iccn) -> None:
-        """ICRQ -> ICRP -> ICCN (§7.4.1); `iccn` are the ICCN builder's keywords (proxy AVPs)."""
-        L2TP = P().L2TP
-        self.local_session = sid
-        self.l2tp.send(L2TP.icrq(assigned_session_id=sid, call_serial_number=sid, calling_number=calling,
-                                 called_number="1701", bearer_type=P().BEARER_DIGITAL))
-        icrp = self.l2tp.expect("ICRP", within=5.0)
-        assert icrp.session_id == sid, f"ICRP for session {icrp.session_id}, not ours ({sid})"
-        self.session = icrp.assigned_session_id
-        self.l2tp.send(L2TP.iccn(session_id=self.session, tx_connect_speed=64000,
-                                 framing_type=P().FRAMING_SYNC, **iccn))
-
-    def send_ppp(self, frame: bytes) -> None:
-        """One PPP frame (`ff 03` + Protocol + packet) in an L2TP data message (§5.4, no sequencing)."""
-        msg = P().L2TP.data(tunnel_id=self.tunnel, session_id=self.session, payload=frame)
-        self.l2tp.send(msg, auto_seq=False, fill_tunnel_id=False)
-
-    def recv_ppp(self, within: float):
-        """The next data message of our session, as ppp_parse()'s dict (ExpectTimeout after `within` s)."""
-        m = self.l2tp.expect(lambda x: x.is_data and x.session_id == self.local_session, within=within)
-        return P().ppp_parse(m.payload)
-
-    def hang_up(self) -> None:
-        """CDN (Result Code 3: administrative, RFC 2661 §4.4.2) then StopCCN (Result Code 1)."""
-        L2TP = P().L2TP
-        if self.session:
-            self.l2tp.send(L2TP.cdn(session_id=self.session, assigned_session_id=self.local_session, result=3))
-        self.l2tp.send(L2TP.stopccn(assigned_tunnel_id=self.local_tunnel, result=1))
-
-
 class PppClient:
     """The scripted PPP client of one incoming call (see the module docstring)."""
 
@@ -166,7 +98,7 @@ class PppClient:
         self.lac.send_ppp(pkt.frame(True))
 
     def _send_ipcp_request(self) -> None:
-        IPCP = P().IPCP
+        IPCP = proto.IPCP
         self.ipcp_id += 1
         req = IPCP(LCP_CONFREQ, self.ipcp_id)
         req.add_option(3, socket.inet_aton(self.address))  # IP-Address (RFC 1332 §3.3)
@@ -176,7 +108,7 @@ class PppClient:
     def handle(self, f: dict) -> None:
         """Reacts to one received PPP frame (ppp_parse() dict)."""
         pr, pkt = f["protocol"], f["packet"]
-        p = P()
+        p = proto
         self.log.append(f"<- 0x{pr:04x} {pkt!r}" if not isinstance(pkt, bytes) else f"<- 0x{pr:04x} {len(pkt)} octets")
         if pr == p.PROTO_LCP:
             if pkt.code == LCP_CONFREQ:
@@ -239,7 +171,7 @@ class PppClient:
                 raise AssertionError(f"scripted PPP client: no {what} within {within} s; frames:\n" + "\n".join(self.log))
             try:
                 f = self.lac.recv_ppp(min(left, 0.5))
-            except P().ExpectTimeout:
+            except proto.ExpectTimeout:
                 continue
             self.handle(f)
         return done()
@@ -248,5 +180,5 @@ class PppClient:
         """Sends the ICMP echo reply to `request` back through the session; returns the IPv4 octets."""
         reply = icmp_echo_reply(request)
         self.log.append(f"-> IPv4 echo reply {len(reply)} octets")
-        self.lac.send_ppp(P().ppp_frame(P().PROTO_IPV4, reply, True))
+        self.lac.send_ppp(proto.ppp_frame(proto.PROTO_IPV4, reply, True))
         return reply

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from dlab import lab as L
-from dlab import procs
+from dlab import match, procs
 from dlab.dialout_lab import build_dir_or_skip, control, default_topology, Lnsd, start_daemons
 from dlab.wait import wait_for
 
@@ -166,20 +166,18 @@ def wait_cleared(d, start: int) -> list[dict]:
     return wait_for(lambda: (x := events_since(d, start)) and any(is_("l2tp.session", to="idle")(e) for e in x) and x,
                     30, "the incoming session cleared (CDN)")
 
+def describe_event(e: dict) -> str:
+    return f"{e.get('entity')} {e.get('id')} {e.get('from', '')}->{e.get('to', '')} {e.get('event', '')} {e.get('cause', '')}"
+
+
 def describe(ev: list[dict]) -> list[str]:
-    return [f"{e.get('entity')} {e.get('id')} {e.get('from', '')}->{e.get('to', '')} {e.get('event', '')} "
-            f"{e.get('cause', '')}" for e in ev]
+    return [describe_event(e) for e in ev]
 
 
 def assert_in_order(ev: list[dict], steps: list[tuple[str, callable]]) -> list[int]:
-    """Each step's predicate matches an event after the previous step's; returns the indexes."""
-    at, found = 0, []
-    for name, pred in steps:
-        i = next((k for k in range(at, len(ev)) if pred(ev[k])), -1)
-        assert i >= 0, f"no '{name}' event after #{at}; events:\n" + "\n".join(describe(ev))
-        found.append(i)
-        at = i
-    return found
+    """Each step's predicate matches an event at or after the previous step's (dlab.match); returns the
+    indexes; AssertionError naming the missing step and listing the events after the last match."""
+    return match.assert_in_order(ev, steps, show=describe_event)
 
 
 def is_(entity: str, to: str | None = None, event: str | None = None, cause: str | None = None):

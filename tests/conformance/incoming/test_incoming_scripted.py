@@ -19,11 +19,12 @@ import subprocess
 
 import pytest
 
-from scripted_peer import PROXY_AUTHEN_CHAP, PROXY_AUTHEN_PAP, PppClient, ScriptedLac, chap_md5
+from scripted_peer import PROXY_AUTHEN_CHAP, PROXY_AUTHEN_PAP, PppClient, chap_md5
 from test_incoming_modes import ALICE, BOB, LNS, Env, _radius_users, assert_in_order, describe, is_, proxy_env
 
-from dlab import netns
+from dlab import netns, proto
 from dlab.dialout_lab import default_topology
+from dlab.scripted_lac import ScriptedLac
 from dlab.wait import wait_for
 
 LAC_ADDR = "198.51.100.2"
@@ -59,7 +60,7 @@ def use(env: Env, mode: str) -> None:
 @pytest.fixture
 def lac(env):
     """A fresh scripted LAC (new tunnel per test); hangs up and waits for lnsd to clear it."""
-    s = ScriptedLac(env.lab, LAC_ADDR, LNS, LAC_SECRET)
+    s = ScriptedLac(env.lab, LAC_ADDR, LNS, secret=LAC_SECRET)
     try:
         yield s
     finally:
@@ -116,8 +117,9 @@ def call(env: Env, lac: ScriptedLac, who: dict, iccn_for) -> tuple[PppClient, in
     the lnsd event index before the call."""
     start = len(env.lnsd.event_list())
     client = PppClient(lac, who["user"], who["password"])
-    lac.open_tunnel(next(_tid))
-    lac.incoming_call(7, calling=who["site"], **iccn_for(client))
+    lac.open(tid=next(_tid))
+    lac.l2tp.expect("ZLB", within=3.0)  # the SCCCN acknowledged
+    lac.call(7, calling=who["site"], called="1701", bearer_type=proto.BEARER_DIGITAL, **iccn_for(client))
     return client, start
 
 

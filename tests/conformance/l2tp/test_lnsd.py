@@ -1,75 +1,25 @@
 """lnsd in the `lns` namespace against a scripted LAC (raw L2TP built with proto/ through dlab._native)
 in the `lac` namespace: RFC 2661 tunnel and incoming-call establishment, tunnel authentication
 success / failure, hidden AVPs, unknown M-bit AVP, StopCCN and CDN from the LAC, the JunosE levels
-(destination / tunnel / session clear, destination shutdown) through lnsctl, `show … --json`."""
+(close and shutdown at system, destination, tunnel and session level) through lnsctl, `show … --json`."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from lnsd_helpers import LAC2_ADDR, LAC3_ADDR, LAC_ADDR, LNS_ADDR, SECRET
 
-from dlab import netns
+from dlab import proto
+from dlab.match import assert_subset
+from dlab.scripted_lac import ScriptedLac
 from dlab.wait import wait_for
 
 
-def P():
-    from dlab import proto
-    return proto
-
-
-def subset(small, big) -> bool:
-    """JSON subset: every key/value of `small` is in `big` (recursively; lists element-wise)."""
-    if isinstance(small, dict):
-        return isinstance(big, dict) and all(k in big and subset(v, big[k]) for k, v in small.items())
-    if isinstance(small, list):
-        return isinstance(big, list) and len(small) <= len(big) and all(subset(a, b) for a, b in zip(small, big))
-    return small == big
-
-
-class Lac:
-    """A scripted LAC on one address of the `lac` host."""
-
-    def __init__(self, lab, addr: str):
-        self.sock = netns.socket_in(lab.ns("lac"))
-        self.sock.bind((addr, 0))
-        self.l2tp = P().ScriptedL2tp(self.sock, peer=(LNS_ADDR, 1701))
-        self.tunnel = 0     # lnsd's Tunnel ID
-        self.sessions = {}  # our Session ID -> lnsd's
-
-    def close(self):
-        self.sock.close()
-
-    def open(self, secret: str | None, tid: int = 11, response_secret: str | None = None,
-             host_name: str = "scripted-lac"):
-        L2TP = P().L2TP
-        kw = {"assigned_tunnel_id": tid, "host_name": host_name}
-        chal = os.urandom(16)
-        if secret:
-            kw["challenge"] = chal
-        self.l2tp.send(L2TP.sccrq(**kw))
-        sccrp = self.l2tp.expect("SCCRP", within=3.0)
-        self.tunnel = sccrp.assigned_tunnel_id
-        if secret:
-            assert sccrp.challenge_response == P().challenge_response(2, secret, chal)
-        if sccrp.challenge is not None:
-            self.l2tp.send(L2TP.scccn(challenge_response=P().challenge_response(3, response_secret or secret or "",
-                                                                                 sccrp.challenge)))
-        else:
-            self.l2tp.send(L2TP.scccn())
-        return sccrp
-
-    def call(self, sid: int, secret: str | None = None, calling: str = "5550001"):
-        L2TP = P().L2TP
-        hide = {"hide": ["Calling Number"], "secret": secret} if secret else {}
-        self.l2tp.send(L2TP.icrq(assigned_session_id=sid, call_serial_number=sid, calling_number=calling,
-                                 called_number="5559999", **hide))
-        icrp = self.l2tp.expect("ICRP", within=3.0)
-        assert icrp.session_id == sid
-        self.sessions[sid] = icrp.assigned_session_id
-        self.l2tp.send(L2TP.iccn(session_id=icrp.assigned_session_id, tx_connect_speed=64000, framing_type=1))
-        return icrp.assigned_session_id
+def Lac(lab, addr: str) -> ScriptedLac:
+    """The scripted LAC on `addr` of the `lac` host, towards lnsd (ephemeral port)."""
+    return ScriptedLac(lab, addr, LNS_ADDR, reuse_address=False)
 
 
 @pytest.fixture
@@ -87,19 +37,19 @@ def test_incoming_call_with_authentication_hidden_avps_then_cdn_and_stopccn(lab)
     try:
         lac.open(SECRET)
         lac.l2tp.expect("ZLB", within=2.0)  # SCCCN acknowledged
-        s = lac.call(7, secret=SECRET)
+        s = lac.call(7, hide_secret=SECRET)
         wait_for(lambda: any(x["state"] == "established" for x in lnsd.show("session")), 5.0, "session up")
         sid = f"{lac.tunnel}/{s}"
         got = lnsd.show("session", sid)
-        assert subset([{"id": sid, "state": "established", "destination": LAC_ADDR, "direction": "incoming",
-                        "calling-number": "5550001", "called-number": "5559999"}], got), got
+        assert_subset([{"id": sid, "state": "established", "destination": LAC_ADDR, "direction": "incoming",
+                        "calling-number": "5550001", "called-number": "5559999"}], got)
         t = lnsd.show("tunnel", str(lac.tunnel))
-        assert subset([{"id": lac.tunnel, "state": "established", "direction": "incoming", "authenticated": True,
-                        "hidden-avps": True, "peer-tunnel-id": 11}], t), t
+        assert_subset([{"id": lac.tunnel, "state": "established", "direction": "incoming", "authenticated": True,
+                        "hidden-avps": True, "peer-tunnel-id": 11}], t)
         d = lnsd.show("destination", LAC_ADDR)
-        assert subset([{"address": LAC_ADDR, "state": "enabled", "configured": True, "tunnels": 1, "sessions": 1}], d)
+        assert_subset([{"address": LAC_ADDR, "state": "enabled", "configured": True, "tunnels": 1, "sessions": 1}], d)
         # CDN from the LAC: the session goes.
-        L2TP = P().L2TP
+        L2TP = proto.L2TP
         lac.l2tp.send(L2TP.cdn(session_id=s, assigned_session_id=7, result=3))
         wait_for(lambda: lnsd.show("session") == [], 5.0, "session cleared after CDN")
         # StopCCN from the LAC: the tunnel is held (§5.7, tunnel-hold 2 s) then released.
@@ -135,7 +85,7 @@ def test_unknown_mandatory_avp_tears_the_tunnel_down(lab):
     try:
         lac.open(None, tid=13)
         lac.l2tp.expect("ZLB", within=2.0)
-        hello = P().L2TP.hello()
+        hello = proto.L2TP.hello()
         hello.add_avp(250, b"\x01\x02", mandatory=True)
         lac.l2tp.send(hello)
         stop = lac.l2tp.expect("StopCCN", within=3.0)
@@ -154,7 +104,7 @@ def test_unknown_message_type_clears_the_tunnel_only_with_the_m_bit(lab, m_bit):
     try:
         lac.open(None, tid=15 if m_bit else 16)
         lac.l2tp.expect("ZLB", within=2.0)
-        msg = P().L2TP.control(99)
+        msg = proto.L2TP.control(99)
         if not m_bit:
             msg.remove_avp("Message Type")
             msg.add_avp(0, b"\x00\x63", mandatory=False)
@@ -180,7 +130,7 @@ def test_lac_with_another_host_name_than_configured_is_refused(lab):
     lac = Lac(lab_, LAC3_ADDR)
     try:
         before = lnsd.show("summary")["system"]["counters"]["host-name-refused"]
-        lac.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=17, host_name="impostor"))
+        lac.l2tp.send(proto.L2TP.sccrq(assigned_tunnel_id=17, host_name="impostor"))
         stop = lac.l2tp.expect("StopCCN", within=3.0)
         assert stop.result_code["result"] == 4, stop.result_code
         assert lnsd.show("summary")["system"]["counters"]["host-name-refused"] == before + 1
@@ -201,8 +151,8 @@ def _lcp_from_lnsd(code: int):
     def match(m) -> bool:
         if not m.is_data:
             return False
-        ppp = P().ppp_parse(m.payload)
-        return ppp["protocol"] == P().PROTO_LCP and ppp["packet"].code == code
+        ppp = proto.ppp_parse(m.payload)
+        return ppp["protocol"] == proto.PROTO_LCP and ppp["packet"].code == code
     return match
 
 
@@ -213,7 +163,7 @@ def test_incoming_call_lcp_frames_carry_p_then_sli_then_echo_timeout_clears_with
     RFC 1662 §7.1); LCP Echo-Requests (keepalive 1 s, 2 misses: `ppp-profiles` of the incoming
     profile) go unanswered and lnsd clears the call with CDN Result 1 naming the echo timeout."""
     lab_, lnsd = lab
-    L2TP, pr = P().L2TP, P()
+    L2TP, pr = proto.L2TP, proto
     lac = Lac(lab_, LAC2_ADDR)
     try:
         lac.open(None, tid=18)
@@ -289,16 +239,33 @@ def test_clear_session_tunnel_and_destination_with_lnsctl(lab):
         b.close()
 
 
+def ctl_json(lnsd, *words: str):
+    """lnsctl --json WORDS: the control API's result."""
+    return json.loads(lnsd.ctl("--json", *words).stdout)
+
+
 @pytest.mark.req("L2TP.stopccn", "L2TP.levels")
-def test_shut_down_destination_refuses_new_tunnels(lab):
+def test_shut_down_destination_closes_its_tunnels_and_refuses_new_ones(lab):
+    """Destination level (JunosE "Implementing L2TP"): shutdown closes the destination's tunnel
+    (StopCCN 1 on the wire), then refuses a new SCCRQ (StopCCN 4, no SCCRP) until `no shutdown`."""
     lab_, lnsd = lab
-    lnsd.ctl("l2tp", "shutdown", "destination", LAC2_ADDR)
+    old = Lac(lab_, LAC2_ADDR)
     try:
-        assert subset([{"address": LAC2_ADDR, "state": "shutdown"}], lnsd.show("destination", LAC2_ADDR))
+        old.open(None, tid=30)
+        old.l2tp.expect("ZLB", within=2.0)
+        r = ctl_json(lnsd, "l2tp", "shutdown", "destination", LAC2_ADDR)
+        assert r == {"destination": LAC2_ADDR, "state": "shutdown", "tunnels-closed": 1}, r
+        stop = old.l2tp.expect("StopCCN", within=5.0)
+        assert stop.tunnel_id == 30 and stop.result_code["result"] == 1, stop.result_code
+        assert stop.result_code["message"] == "destination shut down by administrator", stop.result_code
+    finally:
+        old.close()
+    try:
+        assert_subset([{"address": LAC2_ADDR, "state": "shutdown"}], lnsd.show("destination", LAC2_ADDR))
         lac = Lac(lab_, LAC2_ADDR)
         try:
             # Refused by the engine at once (RFC 2661 §4.4.2 Result Code 4): StopCCN, no SCCRP.
-            lac.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=31, host_name="scripted-lac"))
+            lac.l2tp.send(proto.L2TP.sccrq(assigned_tunnel_id=31, host_name="scripted-lac"))
             stop = lac.l2tp.expect("StopCCN", within=3.0)
             assert stop.result_code["result"] == 4, stop.result_code
             assert stop.tunnel_id == 31, "StopCCN addressed to the refused SCCRQ's Assigned Tunnel ID"
@@ -316,13 +283,108 @@ def test_shut_down_destination_refuses_new_tunnels(lab):
         wait_for(lambda: any(t["destination"] == LAC2_ADDR and t["state"] == "established" for t in tunnels(lnsd)),
                  5.0, "tunnel accepted again")
     finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(lac.tunnel), check=False)
         lac.close()
+
+
+@pytest.mark.req("L2TP.stopccn", "L2TP.levels")
+def test_system_close_accepts_new_tunnels_shutdown_refuses_them_until_no_shutdown(lab):
+    """System level: `l2tp clear system` sends StopCCN 1 to every tunnel and a new SCCRQ is still
+    answered; `l2tp shutdown` sends StopCCN 6 ("requester is being shut down", RFC 2661 §4.4.2)
+    and answers a new SCCRQ with StopCCN 2 / Error 7 ("try another"), no SCCRP, until
+    `l2tp no shutdown`."""
+    lab_, lnsd = lab
+    a = Lac(lab_, LAC2_ADDR)
+    try:
+        a.open(None, tid=41)
+        a.l2tp.expect("ZLB", within=2.0)
+        a.call(1)
+        wait_for(lambda: lnsd.show("session", str(a.tunnel)), 5.0, "session up")
+        r = ctl_json(lnsd, "l2tp", "clear", "system")
+        assert r["tunnels-cleared"] >= 1, r
+        stop = a.l2tp.expect("StopCCN", within=5.0)
+        assert stop.tunnel_id == 41 and stop.result_code["result"] == 1, stop.result_code
+        assert stop.result_code["message"] == "system cleared by administrator", stop.result_code
+    finally:
+        a.close()
+    b = Lac(lab_, LAC2_ADDR)
+    try:
+        b.open(None, tid=42)  # close accepts new tunnels at once
+        b.l2tp.expect("ZLB", within=2.0)
+        r = ctl_json(lnsd, "l2tp", "shutdown")
+        try:
+            assert r["system"] == "shutdown" and r["tunnels-closed"] >= 1, r
+            stop = b.l2tp.expect("StopCCN", within=5.0)
+            assert stop.tunnel_id == 42 and stop.result_code["result"] == 6, stop.result_code
+            assert lnsd.show("summary")["system"]["state"] == "shutdown"
+            c = Lac(lab_, LAC2_ADDR)
+            try:
+                c.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=43, host_name="scripted-lac"))
+                stop = c.l2tp.expect("StopCCN", within=3.0)
+                assert stop.tunnel_id == 43, stop
+                assert (stop.result_code["result"], stop.result_code["error"]) == (2, 7), stop.result_code
+                assert stop.result_code["message"] == "L2TP is shut down", stop.result_code
+                assert not any("SCCRP" in h for h in c.l2tp.history), c.l2tp.history
+            finally:
+                c.close()
+        finally:
+            lnsd.ctl("l2tp", "no", "shutdown")
+    finally:
+        b.close()
+    assert lnsd.show("summary")["system"]["state"] == "enabled"
+    d = Lac(lab_, LAC2_ADDR)
+    try:
+        d.open(None, tid=44)
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(d.tunnel), check=False)
+        d.close()
+
+
+@pytest.mark.req("L2TP.levels")
+def test_tunnel_shutdown_clears_its_sessions_refuses_icrq_keeps_the_tunnel_then_session_shutdown(lab):
+    """Tunnel level: `l2tp shutdown tunnel` sends CDN 3 for each of its sessions and answers a new
+    ICRQ with CDN 3 (no ICRP) while the tunnel stays up; after `no shutdown` calls are accepted
+    again. Session level: `l2tp shutdown session` ends that one session with CDN 3."""
+    lab_, lnsd = lab
+    L2TP = P().L2TP
+    a = Lac(lab_, LAC2_ADDR)
+    try:
+        a.open(None, tid=45)
+        a.l2tp.expect("ZLB", within=2.0)
+        a.call(1)
+        a.call(2)
+        wait_for(lambda: len(lnsd.show("session", str(a.tunnel))) == 2, 5.0, "two sessions up")
+        r = ctl_json(lnsd, "l2tp", "shutdown", "tunnel", str(a.tunnel))
+        assert r == {"tunnel": a.tunnel, "state": "shutdown", "sessions-cleared": 2}, r
+        cdns = [a.l2tp.expect("CDN", within=5.0) for _ in range(2)]
+        assert sorted(c.session_id for c in cdns) == [1, 2], cdns
+        for c in cdns:
+            assert c.result_code["result"] == 3, c.result_code
+            assert c.result_code["message"] == "tunnel shut down by administrator", c.result_code
+        a.l2tp.send(L2TP.icrq(assigned_session_id=3, call_serial_number=3))
+        cdn = a.l2tp.expect("CDN", within=5.0)
+        assert cdn.session_id == 3 and cdn.result_code["result"] == 3, cdn.result_code
+        assert cdn.result_code["message"] == "tunnel is shut down", cdn.result_code
+        assert not any("ICRP tunnel 45 session 3 " in h for h in a.l2tp.history), a.l2tp.history
+        assert not any("StopCCN" in h for h in a.l2tp.history), "the tunnel itself stays"
+        assert subset([{"state": "established", "admin-state": "shutdown"}], lnsd.show("tunnel", str(a.tunnel)))
+        lnsd.ctl("l2tp", "no", "shutdown", "tunnel", str(a.tunnel))
+        s4 = a.call(4)
+        r = ctl_json(lnsd, "l2tp", "shutdown", "session", f"{a.tunnel}/{s4}")
+        assert r == {"sessions-cleared": 1}, r
+        cdn = a.l2tp.expect("CDN", within=5.0)
+        assert cdn.session_id == 4 and cdn.result_code["result"] == 3, cdn.result_code
+        assert cdn.result_code["message"] == "session shut down by administrator", cdn.result_code
+        assert subset([{"state": "established"}], lnsd.show("tunnel", str(a.tunnel)))
+    finally:
+        lnsd.ctl("l2tp", "clear", "tunnel", str(a.tunnel), check=False)
+        a.close()
 
 
 def test_show_summary_json(lab):
     _, lnsd = lab
     s = lnsd.show("summary")
-    assert subset({"system": {"state": "enabled", "hostname": "lnsd-test"}}, s), s
+    assert_subset({"system": {"state": "enabled", "hostname": "lnsd-test"}}, s)
     assert {"datagrams-in", "malformed", "auth-failures"} <= set(s["system"]["counters"])
     timers = lnsd.ctl("--json", "show", "timers").stdout
     assert '"tunnel-hold"' in timers

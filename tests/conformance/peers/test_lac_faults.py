@@ -28,13 +28,10 @@ import time
 
 import pytest
 
-from dlab import lab as L
-from dlab.dialout_lab import build_dir_or_skip, control, default_topology, KEY, start_daemons
+from dlab.dialout_lab import KEY, control
 from dlab.wait import wait_for
 
 REQ_FAULTS = "PEER.faults"
-
-pytestmark = pytest.mark.captured_lab("flab")
 
 
 def _configure(cfgs: dict) -> None:
@@ -46,12 +43,12 @@ def _configure(cfgs: dict) -> None:
         cfgs[role] = None
 
 
+pytestmark = pytest.mark.lab_config(configure=_configure)  # the plugin's module lab
+
+
 @pytest.fixture(scope="module")
-def flab():
-    bdir = build_dir_or_skip()
-    with L.Lab(default_topology()) as lab:
-        d = start_daemons(lab, bdir, configure=_configure)
-        yield lab, d
+def flab(lab):
+    return lab, lab.lnsd
 
 
 def lac(lab, cmd: str, args: dict | None = None) -> dict:

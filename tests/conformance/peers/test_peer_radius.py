@@ -66,8 +66,6 @@ LAC_TOPOLOGY = {
 SITES = {"5552000": "cpe-remote@radius.example", "5552001": "rejected@radius.example",
          "5552002": "notunnel@radius.example"}
 
-pytestmark = pytest.mark.captured_lab("cpe_lab")
-
 
 def build_dir(*need: str) -> Path:
     d = Path(os.environ.get("DL_BUILD_DIR") or REPO / "build")
@@ -225,17 +223,14 @@ def cpe_radius_configs(configs: dict) -> None:
         site["users"] = {}  # the site's own table would refuse: only RADIUS can accept
 
 
+# The plugin's module lab (dlab.pytest_plugin) for the CPE tests: the default topology with the
+# CPE's own RADIUS server; the LAC tests above build their own (lac_lab: another topology).
+pytestmark = pytest.mark.lab_config(topology=add_cpe_radius, configure=cpe_radius_configs)
+
+
 @pytest.fixture(scope="module")
-def cpe_lab():
-    from dlab.dialout_lab import NotBuilt, default_topology, start_daemons
-    from dlab.dialout_lab import build_dir as dialout_build_dir
-    try:
-        bdir = dialout_build_dir()
-    except NotBuilt as e:
-        pytest.skip(str(e))
-    with L.Lab(default_topology(add_cpe_radius)) as lab:
-        d = start_daemons(lab, bdir, configure=cpe_radius_configs)
-        yield lab, d
+def cpe_lab(lab):
+    return lab, lab.lnsd
 
 
 def site_state(lab, ctl: str) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dlab import rfcstatements as R
-from wire import BUSY, P, Peer, check
+from wire import BUSY, P, Peer, Step, check
 
 req = pytest.mark.req
 
@@ -138,3 +138,73 @@ def test_no_hidden_avp_towards_a_peer_without_a_secret(dut):
         check(not any(a.hidden for a in m.avps), m.message_name,
               "an AVP was hidden towards a peer that shares no secret (§4.3)", m)
 
+
+
+@req("RFC2661.4.4.4-sequencing-required-1", "RFC2661.5.4-1")
+def test_lns_sends_sequenced_data_when_the_lac_requires_sequencing(dut):
+    """§5.9 / §4.4.4: the LNS is in control of sequencing; a LAC's ICCN with Sequencing Required obliges
+    it to send every data message of the session with Ns / Nr (S bit). Judged on the data messages the
+    DUT sends on the call (a PPP LNS starts LCP there); none within the window: not applicable."""
+    if dut.ctx.role != "lns":
+        pytest.skip("n/a: the rule binds the LNS; the DUT plays the LAC")
+    need_calls(dut)
+    L2TP = P().L2TP
+    p = Peer(dut)
+    try:
+        p.establish()
+        p.l2tp.send(L2TP.icrq(assigned_session_id=21, call_serial_number=21, bearer_type=2))
+        icrp = p.expect("ICRP", within=5.0, step="ICRQ answered by ICRP")
+        p.l2tp.send(L2TP.iccn(session_id=icrp.assigned_session_id or 0, tx_connect_speed=64000, framing_type=1,
+                              sequencing_required=True))
+        try:
+            data = [p.expect(lambda m: m.is_data and m.session_id == 21, within=5.0, step="data on the call")]
+        except Step:
+            pytest.skip(f"n/a: {dut.name} sent no data message on the call within 5 s")
+        data += [m for m in p.drain(1.0) if m.is_data and m.session_id == 21]
+        for m in data:
+            check(m.has_sequence, "data after ICCN with Sequencing Required",
+                  "the LNS must send data with Ns / Nr (S bit) once the LAC required sequencing (§4.4.4, §5.4)", m)
+    finally:
+        p.close()
+
+
+@req("RFC2661.3.1-8")
+def test_nr_of_a_sequenced_data_message_is_ignored(dut):
+    """§3.1: the Nr of a data message is reserved and ignored on receipt. An LCP Configure-Request from the
+    peer's client in a sequenced data message with Nr 0xBEEF is still answered (LCP Configure-Ack / -Nak /
+    -Reject as data), and the control channel's acknowledgements are unaffected (our HELLO gets a ZLB
+    with the right Nr). A DUT that answers no PPP on the call (no PPP of its own) is n/a."""
+    if dut.ctx.role != "lns":
+        pytest.skip("n/a: needs the DUT's PPP to answer on an incoming call; the DUT plays the LAC")
+    need_calls(dut)
+    L2TP = P().L2TP
+    p = Peer(dut)
+    try:
+        p.establish()
+        p.l2tp.send(L2TP.icrq(assigned_session_id=23, call_serial_number=23, bearer_type=2))
+        icrp = p.expect("ICRP", within=5.0, step="ICRQ answered by ICRP")
+        peer_sid = icrp.assigned_session_id or 0
+        p.l2tp.send(L2TP.iccn(session_id=peer_sid, tx_connect_speed=64000, framing_type=1))
+        confreq = bytes.fromhex("0101000a05061a2b3c4d")  # LCP Configure-Request id 1, Magic-Number (RFC 1661 §5.1)
+        p.l2tp.send(L2TP.data(tunnel_id=p.tunnel, session_id=peer_sid, payload=P().ppp_frame(0xC021, confreq, True),
+                              ns=0, nr=0xBEEF), auto_seq=False)
+
+        def lcp_answer(m) -> bool:
+            b = bytes(m.payload) if m.is_data and m.session_id == 23 else b""
+            return len(b) >= 6 and b[:4] == b"\xff\x03\xc0\x21" and b[4] in (2, 3, 4) and b[5] == 1
+
+        try:
+            ans = p.expect(lcp_answer, within=5.0, step="LCP Configure-Request in data with Nr 0xBEEF")
+        except Step:
+            if not any(m.is_data and m.session_id == 23 for m in p.seen):
+                pytest.skip(f"n/a: {dut.name} sent no PPP on the call")
+            raise
+        check(ans.is_data, "LCP answer", "answered as data", ans)
+        p.l2tp.send(L2TP.hello())
+        want = p.l2tp.ns
+        # The acknowledgement of our HELLO (a ZLB or any control message with Nr past it); earlier ZLBs
+        # acknowledging our ICCN may still be on their way.
+        p.expect(lambda m: m.is_control and m.nr == want, within=5.0,
+                 step=f"HELLO after the data message acknowledged (Nr {want}) whatever the data's Nr said (§3.1)")
+    finally:
+        p.close()

@@ -4,6 +4,13 @@
 // PPP bridge), to one PPP Link per L2TP session (lns/ppp) and to the data plane (access routes,
 // IPv4 to/from the virtual router's TUN) through a small DataPlanePort.
 //
+// Each call (an L2TP session, incoming or dial-out) is a call session of lns/session: its state and
+// what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
+// closing, failed; docs/architecture.md "Call session"). The wiring routes dial-out keys, L2TP
+// handles and access routes to calls, adapts the manager's ports, and does each call's effects
+// (PPP link, AAA and PPP-authentication requests, accounting, routes; the teardown as the
+// session's CallPorts::close).
+//
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
 // it over lns/dataplane; tests record it). Single-threaded.
@@ -25,6 +32,7 @@
 #include "dl/dialout/manager.hpp"
 #include "dl/lnsd/lns.hpp"
 #include "dl/radius/client/ppp_credentials.hpp"
+#include "dl/session/call.hpp"
 
 namespace dl::core {
 class ConfigNode;
@@ -266,17 +274,21 @@ private:
                          std::function<void(const radius::client::Completion&)> done);
     void refuse_credentials(std::uint64_t call, const ppp::Credentials& cr,
                             const radius::client::PppCredentialsError& err);
-    /// The incoming-call authentication mode of a call (per LAC, else `incoming.mode`); records the
-    /// LAC address in the call.
-    /// The incoming mode for the call's LAC (incoming.peers[], else incoming.mode); `proxy` only for
-    /// a LAC marked `trusted` in peers[], else lcp-renegotiation (`*untrusted` set to true then).
-    IncomingAuthMode incoming_mode(Call& c, bool* untrusted = nullptr);
+    /// The incoming-call authentication mode of the L2TP session `h` for its LAC (incoming.peers[],
+    /// else incoming.mode); `proxy` only for a LAC marked `trusted` in peers[], else
+    /// lcp-renegotiation (`*untrusted` set to true then). Writes the LAC's address into an empty
+    /// `*lac` (Tunnel-Client-Endpoint, RFC 2868 §3.3).
+    IncomingAuthMode incoming_mode(const CallHandle& h, std::string* lac, bool* untrusted = nullptr);
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
-    void link_down(std::uint64_t call, std::string cause);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
-    /// `cdn`: the CDN Result Code when the L2TP session is still up (default 3, administrative).
+    /// A new call record with its session FSM in `initial` (not yet started), the next call id.
+    std::unique_ptr<Call> new_call(session::CallDirection direction, session::CallState initial);
+    /// Clears a live call: its session -> closing (close_call). `cdn`: the CDN Result Code when the
+    /// L2TP session is still up (default 3, administrative).
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason,
                    l2tp::CdnResult cdn = l2tp::CdnResult::Administrative);
+    /// CallPorts::close: the teardown of a call whose session entered closing; reaps it later.
+    void close_call(std::uint64_t id, const session::CloseOrder& order);
     void remove_routes(Call& c);
     /// Accounting-Request Start / Interim-Update / Stop of a call (RFC 2866 §5.1, RFC 2867 §4.1).
     void account(Call& c, radius::client::AcctStatus status, std::string_view cause);
@@ -301,7 +313,10 @@ private:
     DataPlanePort dp_;
     std::unique_ptr<dialout::Manager> manager_;
     std::shared_ptr<bool> alive_;
+    session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call)
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
+    std::vector<std::uint64_t> reap_;  ///< closed calls, erased on the next turn (reap_timer_)
+    core::Timer reap_timer_;
     std::map<dialout::SessionKey, std::uint64_t> by_key_;
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;  // (Tunnel ID, Session ID)
     std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle

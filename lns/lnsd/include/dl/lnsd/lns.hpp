@@ -69,6 +69,18 @@ struct DestinationCounters {
                   sessions_opened = 0, sessions_established = 0, sessions_closed = 0;
 };
 
+/// Administrative state of the system, a destination or a tunnel: the four levels of JunosE
+/// "Implementing L2TP" (a change to a level affects everything below it) with the shutdown /
+/// drain commands of JunosE "Broadband Access Configuration Guide", L2TP "Shutting Down
+/// Destinations, Tunnels, and Sessions":
+///  - enabled: new tunnels and sessions accepted;
+///  - drain: existing tunnels and sessions stay up; no new ones below this level;
+///  - shutdown: existing ones below this level are closed, no new ones until enabled again.
+/// `no shutdown` and `no drain` both return to enabled.
+enum class AdminState : std::uint8_t { enabled, drain, shutdown };
+/// "enabled", "drain", "shutdown".
+std::string_view to_string(AdminState s) noexcept;
+
 /// The LNS core. Not thread-safe (one event-loop thread).
 class Lns {
 public:
@@ -82,9 +94,10 @@ public:
     Lns& operator=(const Lns&) = delete;
 
     /// One UDP payload from `peer`. Never throws for bad input (the engine counts and logs it).
-    /// An SCCRQ from a shut-down destination (or an unlisted peer when accept-unknown-peers is
-    /// off) is refused by the engine at once with StopCCN Result Code 4 (§4.4.2), no SCCRP; the
-    /// refused tunnel is shown in idle for the §5.7 hold.
+    /// An SCCRQ is refused by the engine at once, no SCCRP, the refused tunnel shown in idle for the
+    /// §5.7 hold: while the system is drained or shut down with StopCCN Result Code 2, Error Code 7
+    /// "try another" (RFC 2661 §4.4.2); from a drained or shut-down destination (or an unlisted
+    /// peer when accept-unknown-peers is off) with Result Code 4.
     void receive(PeerId peer, std::span<const std::uint8_t> datagram);
 
     // ---- outgoing calls (the dial-out manager's entry point) ----
@@ -143,12 +156,35 @@ public:
     void attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,
                              bool sequencing);
 
-    // ---- the four levels (JunosE "Implementing L2TP") ----
-    /// Closes every tunnel (StopCCN Result 1, §5.7) and session of the destination. Returns tunnels closed.
+    // ---- the four levels (JunosE "Implementing L2TP"): close = clear what is there, new ones
+    // accepted; shutdown = close and refuse new ones until enabled; drain = refuse new ones only ----
+    /// System level, close: StopCCN Result 1 (§5.7) to every tunnel, Error Message `message`; new
+    /// tunnels are still accepted. Returns tunnels closed.
+    std::size_t clear_system(std::string message = "system cleared by administrator");
+    /// System level: enabled / drain / shutdown (AdminState). Shutdown closes every tunnel with
+    /// StopCCN Result 6, "requester is being shut down" (§4.4.2); drain and shutdown refuse new
+    /// SCCRQs (StopCCN 2 / Error 7 "try another"), new ICRQs on remaining tunnels (CDN 3) and
+    /// new outgoing calls. Returns tunnels closed.
+    std::size_t set_system_state(AdminState s);
+    AdminState system_state() const noexcept;
+    /// Destination level, close: every tunnel (StopCCN Result 1) and session of the destination;
+    /// new tunnels from it are accepted. Returns tunnels closed.
     std::size_t clear_destination(core::Ipv4Address a);
-    /// Closes one tunnel (StopCCN) with all its sessions. Returns tunnels closed (all engines).
+    /// Destination level: drain / shutdown refuse new tunnels from and to `a` (StopCCN 4, no
+    /// SCCRP; no outgoing call through it) and new sessions on its tunnels (CDN 3); shutdown also
+    /// closes its tunnels (StopCCN 1). The destination's record is kept while not enabled.
+    /// Returns tunnels closed.
+    std::size_t set_destination_state(core::Ipv4Address a, AdminState s);
+    AdminState destination_state(core::Ipv4Address a) const;
+    /// Tunnel level, close: one tunnel (StopCCN) with all its sessions. Returns tunnels closed.
     std::size_t clear_tunnel(std::uint16_t tunnel);
-    /// Clears one session with a CDN (RFC 2661 §6.12): by default Result 3, administrative, Error
+    /// Tunnel level: drain / shutdown make the tunnel answer new ICRQs / OCRQs with CDN 3 and carry
+    /// none of our new outgoing calls (l2tp::engine::Engine::refuse_calls); shutdown also clears
+    /// its sessions (CDN 3); the tunnel itself stays up. Returns sessions cleared; nullopt if the
+    /// tunnel is unknown or closing.
+    std::optional<std::size_t> set_tunnel_state(std::uint16_t tunnel, AdminState s);
+    /// Session level, close and shutdown alike (a session is not re-created): clears one session
+    /// with a CDN (RFC 2661 §6.12): by default Result 3, administrative, Error
     /// Message "session cleared by administrator"; `result` / `message` when the cause is another
     /// (e.g. Result 1 and "PPP: echo timeout" for a client that stopped answering LCP Echo). Its
     /// owner is told once, inside this call, through on_disconnected (ended_by local_disconnect).
@@ -156,9 +192,8 @@ public:
     bool clear_session(std::uint16_t tunnel, std::uint16_t session,
                        l2tp::CdnResult result = l2tp::CdnResult::Administrative,
                        std::string message = "session cleared by administrator");
-    /// A shut-down destination keeps its tunnels but accepts no new ones; `on=false` re-enables.
-    void shutdown_destination(core::Ipv4Address a, bool on = true);
-    /// System level: StopCCN to every tunnel (SIGTERM). Returns tunnels closed.
+    /// lnsd stopping (SIGTERM): StopCCN Result 1 to every tunnel, "lnsd shutting down". Returns
+    /// tunnels closed.
     std::size_t close_all();
     /// True when no tunnel is past idle (every StopCCN exchange finished).
     bool quiescent() const;
@@ -169,8 +204,10 @@ public:
     nlohmann::json show_tunnels(const std::string& id, bool detail) const;
     nlohmann::json show_sessions(const std::string& id, bool detail) const;
     /// Registers "show l2tp", "show l2tp summary", "show l2tp destination|tunnel|session",
-    /// "l2tp clear destination|tunnel|session", "l2tp shutdown destination",
-    /// "l2tp no shutdown destination", "show timers". Args: {"id": text, "detail": bool}.
+    /// "l2tp clear system|destination|tunnel|session", "l2tp [no] shutdown|drain" (system),
+    /// "l2tp [no] shutdown|drain destination|tunnel", "l2tp shutdown session", "show timers".
+    /// Args: {"id": text, "detail": bool}. Errors (core::ControlError): a missing or malformed
+    /// id, an unknown tunnel or session.
     void register_commands(core::ControlServer& server);
 
     std::size_t tunnel_count() const noexcept { return tunnels_.size(); }
@@ -185,6 +222,7 @@ private:
     struct TunnelRec;
     struct SessionRec;
     struct Pending;
+    class AdminLevel;
     using TKey = std::uint16_t;                               // local Tunnel ID
     using SKey = std::pair<std::uint16_t, std::uint16_t>;     // local Tunnel ID, Session ID
 
@@ -222,8 +260,15 @@ private:
     std::map<TKey, std::unique_ptr<TunnelRec>> tunnels_;
     std::map<SKey, std::unique_ptr<SessionRec>> sessions_;
     std::map<PeerId, std::size_t> peer_sessions_;  // sessions per peer (weighted tunnel selection)
+    /// StopCCN `result` with Error Message `message` to each of `keys`. Returns tunnels closed.
+    std::size_t close_tunnels(const std::vector<TKey>& keys, l2tp::StopCcnResult result, const std::string& message);
+    /// New ICRQs / OCRQs refused on tunnel `t` when the system, its destination or the tunnel
+    /// itself is not enabled (the most restrictive level wins): Engine::refuse_calls.
+    void apply_call_refusal(const TunnelRec& t);
+    /// The admin state of `t`'s levels, most restrictive first: its text for the CDN, or nullopt.
+    std::optional<std::string> refusal_of(const TunnelRec& t) const;
     struct DestRec {
-        bool shutdown = false;
+        std::shared_ptr<AdminLevel> admin;  // nullptr = enabled; shared_ptr: AdminLevel is incomplete here
         std::size_t tunnels_now = 0;  // tunnel records (tunnels_) of this address
         DestinationCounters counters;
     };
@@ -241,6 +286,7 @@ private:
     void attach_data(l2tp::engine::SessionKey k, bool sequencing);
     std::unique_ptr<DataPath> data_;
     core::TimePoint started_;
+    std::unique_ptr<AdminLevel> system_;
 };
 
 }  // namespace dl::lnsd

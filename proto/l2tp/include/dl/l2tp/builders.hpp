@@ -1,6 +1,9 @@
-// Message templates (like osmo-ttcn3's ts_…): one function per RFC 2661 control message that fills
-// in the AVPs §6.1-§6.14 require, from a small parameter struct. Optional AVPs are emitted when set.
-// AVP order: Message Type first (§4.4.1), then the §6.x order.
+// Control message builders derived from the registry (registry.hpp), in the spirit of Scapy's field
+// registries: build() takes a message type and named AVP values and checks them against the
+// message's row (RFC 2661 §6.1-§6.14) and each AVP's row (§4.4), so adding a message or an AVP is
+// one registry row. The make_xxx templates (like osmo-ttcn3's ts_…) are typed C++ shorthands over
+// build() with defaults for the AVPs §6.x requires; optional AVPs are emitted when set.
+// AVP order: Message Type first (§4.4.1), then the registry row's required and optional AVPs.
 #pragma once
 
 #include <array>
@@ -8,9 +11,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "dl/l2tp/l2tp.hpp"
+#include "dl/proto/errors.hpp"
 
 namespace dl::l2tp {
 
@@ -21,6 +26,39 @@ struct ControlHeader {
     std::uint16_t ns = 0;
     std::uint16_t nr = 0;
 };
+
+/// The value of one AVP given to build(), by the AVP's ValueKind (registry.hpp, RFC 2661 §4.4):
+///  - empty (Sequencing Required): bool, true = present, false = left out;
+///  - u16, u32, u64, bitmask32: std::uint64_t, range-checked against the width;
+///  - proxy_authen_id: std::uint64_t, the ID octet (0..255);
+///  - string: std::string; octets: std::vector<std::uint8_t> (exact length when the registry fixes it);
+///  - result_code, protocol_version, q931_cause, call_errors, accm: the struct of l2tp.hpp.
+using AvpValue = std::variant<bool, std::uint64_t, std::string, std::vector<std::uint8_t>, ResultCode,
+                              ProtocolVersion, Q931Cause, CallErrors, Accm>;
+
+/// One named AVP value for build(): the AVP by type, or by registry name / keyword ("Called Number",
+/// "called_number", see avp_keyword()).
+struct AvpArg {
+    std::variant<AvpType, std::string> avp;
+    AvpValue value;
+};
+
+/// Raised by build() for arguments the registry refuses: a message type that is not in it (RFC 2661
+/// §3.2), an unknown AVP name (§4.4), an AVP the message does not carry or given twice, a value of
+/// the wrong kind, out of range or of the wrong length (§4.4), a required AVP missing (§6.x).
+/// message() names the message ("OCRQ"), item() the AVP ("Called Number", or the name as given
+/// when unknown), source() the RFC section.
+class BuildError : public dl::proto::ValidationError {
+public:
+    using dl::proto::ValidationError::ValidationError;
+};
+
+/// Control message `type` with `header` and the AVPs `avps` (any order, each at most once), checked
+/// against the registry: Message Type first, then the row's required AVPs, then its optional ones,
+/// each with the registry's M bit and H clear. Throws BuildError (see there). Hide AVPs afterwards
+/// with L2TP::set_hidden / set_hiding (§4.3).
+L2TP build(MessageType type, const ControlHeader& header, std::span<const AvpArg> avps);
+L2TP build(MessageType type, const ControlHeader& header, std::initializer_list<AvpArg> avps);
 
 /// SCCRQ (§6.1) / SCCRP (§6.2).
 struct SccrqParams {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "dl/l2tp/types.hpp"
@@ -45,7 +46,8 @@ struct AvpInfo {
 /// Whether a message concerns the whole tunnel or one session (decides StopCCN vs CDN, §4.1).
 enum class Scope : std::uint8_t { tunnel, session };
 
-/// One row of the message registry.
+/// One row of the message registry. `required` and `optional` are in the order the builders emit
+/// the AVPs (after Message Type, RFC 2661 §4.4.1).
 struct MessageInfo {
     std::uint16_t type;                  ///< Message Type AVP value
     std::string_view name;               ///< "SCCRQ"
@@ -65,6 +67,15 @@ inline const AvpInfo* avp_info(AvpType t) noexcept { return avp_info(static_cast
 /// Every registered AVP, in type order.
 std::span<const AvpInfo> avp_registry() noexcept;
 
+/// The keyword of an AVP name, as builders and the Python bindings spell it: lower case, runs of
+/// anything but letters and digits become one '_', '.', '(' and ')' vanish, no '_' at either end.
+/// "Assigned Tunnel ID" -> "assigned_tunnel_id", "(Tx) Connect Speed" -> "tx_connect_speed",
+/// "Q.931 Cause Code" -> "q931_cause_code", "Sub-Address" -> "sub_address".
+std::string avp_keyword(std::string_view name);
+/// The registry row whose name or keyword is `name` ("Called Number" or "called_number"), or
+/// nullptr. O(registry size).
+const AvpInfo* avp_info_by_name(std::string_view name);
+
 /// The registry row for a message type, or nullptr for reserved / unknown types. O(1).
 const MessageInfo* message_info(std::uint16_t type) noexcept;
 inline const MessageInfo* message_info(MessageType t) noexcept {
@@ -72,5 +83,11 @@ inline const MessageInfo* message_info(MessageType t) noexcept {
 }
 /// Every registered message, in type order.
 std::span<const MessageInfo> message_registry() noexcept;
+/// The registry row whose short or long name is `name` ("OCRQ", "Outgoing-Call-Request"; case and
+/// '-' / '_' / ' ' do not matter), or nullptr.
+const MessageInfo* message_info_by_name(std::string_view name);
+
+/// Whether `avp` is one of the required or optional AVPs of `message` (RFC 2661 §6.1-§6.14).
+bool allows(const MessageInfo& message, std::uint16_t avp) noexcept;
 
 }  // namespace dl::l2tp

@@ -84,6 +84,7 @@ public:
     Attribute& add(const Attribute& a);
     /// Removes every attribute `type` (standard attributes only); returns how many.
     std::size_t remove(std::uint8_t type);
+    std::size_t remove(AttributeType type) { return remove(static_cast<std::uint8_t>(type)); }
 
     /// First standard attribute `type` (and tag, if given: RFC 2868 §3, format from the built-in
     /// registry), or nullptr.

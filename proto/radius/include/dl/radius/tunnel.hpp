@@ -28,7 +28,7 @@ struct TaggedTunnel {
 };
 
 /// Outcome of decode_tagged_tunnels(): the groups by ascending tag, and the problems met
-/// ("attribute 64: tag 40 out of range 0..31", "tag 1: Tunnel-Password cannot be decrypted: …").
+/// ("Tunnel-Type: tag 40 out of range 0..31", "tag 1: Tunnel-Password cannot be decrypted: …").
 struct TaggedTunnels {
     std::vector<TaggedTunnel> tunnels;
     std::vector<std::string> problems;

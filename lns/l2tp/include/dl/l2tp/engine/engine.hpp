@@ -44,6 +44,8 @@ struct PeerPolicy {
     /// (§4.4.2; default 4, "requester is not authorized") and `refuse_message`; no SCCRP is sent.
     bool accept = true;
     StopCcnResult refuse_result = StopCcnResult::NotAuthorized;
+    /// The refusal's Error Code (§4.4.2; e.g. 7 "try another" with Result Code 2); none by default.
+    std::optional<GeneralError> refuse_error;
     std::string refuse_message;
     /// The Host Name AVP (§4.4.3) this peer must send in its SCCRQ / SCCRP; a different one (or
     /// none) is refused with StopCCN 4 like a failed tunnel authentication (JunosE "Implementing
@@ -274,6 +276,8 @@ struct EngineStats {
     /// ICRQs answered with CDN 4 / error 4: the tunnel already had
     /// TunnelLimits::max_sessions_setup_per_tunnel calls being set up.
     std::uint64_t sessions_refused_setup = 0;
+    /// ICRQs / OCRQs refused with CDN 3 on a tunnel that refuses calls (refuse_calls).
+    std::uint64_t calls_refused = 0;
     /// Incoming calls cleared (CDN Result Code 10) because no ICCN came within `call-setup`.
     std::uint64_t call_setup_timeouts = 0;
     /// Out-of-order control messages not kept (reorder_packets / reorder_bytes reached).
@@ -313,6 +317,13 @@ public:
     /// the config default), or with `policy` when given (e.g. the call's RADIUS Tunnel-Password).
     /// Returns our Tunnel ID.
     std::uint16_t open_tunnel(PeerId peer, std::optional<PeerPolicy> policy = std::nullopt);
+    /// Refuses (`refuse` true) or accepts again new calls on an open tunnel: a refused tunnel
+    /// answers a new ICRQ / OCRQ with a CDN, Result Code 3 "administrative reasons" (RFC 2661
+    /// §4.4.2) and the Error Message `message`, creates no session, and carries none of our own
+    /// new calls (place_outgoing_call / place_incoming_call open another tunnel to the peer). Its
+    /// existing sessions are untouched (JunosE "Implementing L2TP": the tunnel level; the owner
+    /// clears them with disconnect()). False if the tunnel is unknown or closing.
+    bool refuse_calls(std::uint16_t tunnel, bool refuse, std::string message = "tunnel is shut down");
     /// Closes a tunnel with a StopCCN (§5.7). False if unknown.
     bool close_tunnel(std::uint16_t tunnel, StopCcnResult result = StopCcnResult::GeneralRequestToClear,
                       std::optional<GeneralError> error = std::nullopt, std::string message = {});

@@ -1,0 +1,239 @@
+"""`./lab` commands: up, status, down, shell, demo, test. See docs/lab.md."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import replay_cli, verdicts
+from . import bench, bench_dialout, demo, testrun
+from .. import lab as L
+from .. import topology as T
+from ..lab import REPO
+from ..procs import Tracked
+
+TOPO_DIR = REPO / "scenarios" / "topologies"
+
+
+def _find_run(runid: str | None) -> dict:
+    runs = L.registered_runs()
+    if runid:
+        for r in runs:
+            if r["runid"] == runid:
+                return r
+        raise SystemExit(f"lab: no run {runid!r} (running: {', '.join(r['runid'] for r in runs) or 'none'})")
+    persistent = [r for r in runs if r.get("persistent")]
+    if len(persistent) == 1:
+        return persistent[0]
+    if not persistent:
+        raise SystemExit("lab: no lab is up; start one with ./lab up")
+    raise SystemExit("lab: several labs are up; name one with --run "
+                     + " ".join(r["runid"] for r in persistent))
+
+
+def cmd_up(a) -> int:
+    topo = T.load(T.find(a.topology, TOPO_DIR))
+    lab = L.Lab(topo, persistent=True)
+    lab.up()
+    print(f"lab {lab.runid} is up ({topo.name}); run folder {lab.run_dir}")
+    print(f"  ./lab shell HOST   (hosts: {', '.join(topo.hosts)})")
+    print(f"  ./lab down         tears it down")
+    return 0
+
+
+def _status_of(state: dict) -> dict:
+    topo = T.load(state["source"]) if state.get("source") else None
+    if topo is None:
+        return state
+    lab = L.Lab(topo, runid=state["runid"], run_dir=Path(state["run_dir"]))
+    lab.namespaces = state.get("namespaces", [])
+    lab.procs = [Tracked(**p) for p in state.get("processes", [])]
+    st = lab.status()
+    st["persistent"] = state.get("persistent", False)
+    return st
+
+
+def cmd_status(a) -> int:
+    runs = [_status_of(r) for r in L.registered_runs()]
+    if a.json:
+        print(json.dumps(runs, indent=2))
+        return 0
+    if not runs:
+        print("no lab is up")
+        return 0
+    for r in runs:
+        print(f"lab {r['runid']} ({r.get('topology')}) run folder {r.get('run_dir')}")
+        for ns, ifs in r.get("namespaces", {}).items():
+            addrs = "  ".join(f"{i} {' '.join(x)}" for i, x in ifs.items())
+            print(f"  {ns:24} {addrs}")
+        for p in r.get("processes", []):
+            print(f"  process {p['name']:16} host {p['host']:8} pid {p['pid']:<7} {'running' if p['alive'] else 'EXITED'}")
+    return 0
+
+
+def cmd_down(a) -> int:
+    if a.all:
+        removed = L.teardown_all()
+        print(f"removed {len(removed)} runs/namespaces" if removed else "nothing to remove")
+        return 0
+    st = _find_run(a.run)
+    L.teardown_state(st)
+    print(f"lab {st['runid']} is down")
+    return 0
+
+
+def cmd_shell(a) -> int:
+    st = _find_run(a.run)
+    ns = f"dl-{st['runid']}-{a.host}"
+    if ns not in st.get("namespaces", []):
+        raise SystemExit(f"lab: no host {a.host!r} in lab {st['runid']}")
+    env = dict(os.environ, PS1=f"[{a.host}@lab-{st['runid']}] \\w# ", DLAB_HOST=a.host)
+    argv = ["ip", "netns", "exec", ns, *(a.command or ["bash", "--norc", "-i"])]
+    os.execvpe("ip", argv, env)
+    return 0  # not reached
+
+
+def cmd_demo(a) -> int:
+    return demo.run(a)
+
+
+def cmd_bench(a) -> int:
+    if a.kind == "dialout":
+        return bench_dialout.run(a)
+    return bench.run(a)
+
+
+def cmd_scenario(a) -> int:
+    """Run user scenarios (docs/scenarios.md) with pytest and the dial-out lab plugin: *.yaml files
+    through scenarios/examples/test_yaml_scenarios.py, Python files as they are."""
+    files = [Path(f).resolve() for f in a.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"lab: no such scenario file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    yamls = [str(f) for f in files if f.suffix in (".yaml", ".yml")]
+    pys = [str(f) for f in files if f.suffix not in (".yaml", ".yml")]
+    env = dict(os.environ)
+    argv = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+            "-p", "dlab.pytest_plugin", "-p", "no:cacheprovider", "-q"]
+    if a.keyword:
+        argv += ["-k", a.keyword]
+    if a.junitxml:
+        argv.append(f"--junitxml={a.junitxml}")
+    if yamls:
+        env["DLAB_SCENARIOS"] = os.pathsep.join(yamls)
+        pys.insert(0, str(REPO / "scenarios" / "examples" / "test_yaml_scenarios.py"))
+    return subprocess.run([*argv, *pys], cwd=REPO, env=env).returncode
+
+
+def cmd_conformance(a) -> int:
+    return verdicts.run(a)
+
+
+def cmd_test(a) -> int:
+    return testrun.run(a)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="./lab", description="The L2TP dial-out lab.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    s = sub.add_parser("demo", help="the main job: bring the lab up, dial out, show it, tear down")
+    s.add_argument("--keep", action="store_true", help="leave the lab up for ./lab shell")
+    s.add_argument("--scenario", default="default", help="scenario or topology name")
+    s.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    s.add_argument("--cpe", choices=("emu", "pppd"), default=None,
+                   help="who answers at the remote office: cpe-emu, or real pppd on a UML guest")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("scenario", help="run your own scenario files (Python or YAML, docs/scenarios.md)")
+    s.add_argument("files", nargs="+", help="test_*.py files using the lab fixtures, or *.yaml step files")
+    s.add_argument("--junitxml", help="write a JUnit XML report here")
+    s.add_argument("-k", dest="keyword", help="pytest -k expression")
+    s.set_defaults(func=cmd_scenario)
+
+    s = sub.add_parser("conformance", help="the RFC 2661 suite against one implementation (docs/conformance.md)")
+    s.add_argument("--dut", required=True, help="profile: lnsd, lac-emu, xl2tpd, l2tpns, or a .yaml file")
+    s.add_argument("--role", choices=["lac", "lns"], help="role the DUT plays (default: its profile's first)")
+    s.add_argument("-k", dest="keyword", help="pytest -k expression")
+    s.add_argument("--junitxml", help="write a JUnit XML report here")
+    s.add_argument("--report", help="folder for the verdict matrix <dut>.md / <dut>.json (default conformance-<dut>)")
+    s.add_argument("--baseline", help="expected verdicts (a <dut>.json): exit 1 on any difference, else 0")
+    s.set_defaults(func=cmd_conformance)
+
+    s = sub.add_parser("test", help="every test tier that can run here")
+    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab", "third-party", "sanitize"],
+                   help="run only these tiers (repeatable)")
+    s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
+    s.add_argument("-n", dest="workers", default="auto",
+                   help="lab tier workers (pytest-xdist): a number, 'auto' (one per CPU, the default: about twice "
+                        "as fast as serial on 2 cores) or 0 (serial)")
+    s.set_defaults(func=cmd_test)
+
+    s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "
+                                     "dialout: N sites dialled out at once, docs/performance.md)")
+    s.add_argument("kind", choices=["micro", "dialout"], nargs="?", default="micro")
+    s.add_argument("--filter", help="micro: only programs whose name contains this")
+    s.add_argument("--min-time", default="0.2", help="micro: Google Benchmark --benchmark_min_time (seconds)")
+    s.add_argument("--sites", type=int, default=100, help="dialout: number of remote sites N (1..40000)")
+    s.add_argument("--rate", type=float, default=0.0,
+                   help="dialout: triggers per second (default 0: all at once)")
+    s.add_argument("--lacs", type=int, default=1, help="dialout: lac-emu processes (default 1)")
+    s.add_argument("--tunnels", type=int, default=1,
+                   help="dialout: L2TP tunnels per LAC (Tunnel-Assignment-Id values, default 1)")
+    s.add_argument("--window", type=int, default=None,
+                   help="dialout: L2TP receive window of lnsd and the LACs (default: theirs, 16)")
+    s.add_argument("--zlb-ack", default=None,
+                   help="dialout: RFC 2661 §5.8 delayed-ZLB timer of lnsd and the LACs, e.g. 5ms (default 100ms)")
+    s.add_argument("--cpe-restart", default=None,
+                   help="dialout: cpe-emu's PPP restart timer, e.g. 100ms (default 3s; docs/performance.md)")
+    s.add_argument("--events-flush", choices=("loop", "line"), default="loop",
+                   help="dialout: daemons write their event logs once per loop pass (loop, default) or per "
+                        "event (line, the daemons' own default)")
+    s.add_argument("--deadline", type=float, default=None,
+                   help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
+    s.add_argument("--json", action="store_true", help="dialout: print the result as JSON")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("replay", help="replay a capture against lnsd (or lac-emu) and report every difference (docs/replay.md)")
+    replay_cli.add_arguments(s)
+
+    s = sub.add_parser("up", help="bring a lab up and leave it up")
+    s.add_argument("topology", nargs="?", default="default")
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("status", help="show the labs that are up")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("down", help="tear a lab down")
+    s.add_argument("--all", action="store_true", help="every dl-* namespace and lab process")
+    s.add_argument("--run", help="run id (default: the one lab that is up)")
+    s.set_defaults(func=cmd_down)
+
+    s = sub.add_parser("shell", help="a shell (or a command) inside a lab host")
+    s.add_argument("host")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.add_argument("--run", help="run id (default: the one lab that is up)")
+    s.set_defaults(func=cmd_shell)
+
+    a = p.parse_args(argv)
+    if not a.cmd:
+        p.print_help()
+        return 0
+    L.install_signal_teardown()
+    try:
+        return a.func(a)
+    except (T.TopologyError, L.LabError) as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lab: interrupted; torn down", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

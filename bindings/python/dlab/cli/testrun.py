@@ -1,0 +1,279 @@
+"""`./lab test`: every tier that can run here, one summary line each, then `N passed, N failed`.
+
+Tiers: unit (GoogleTest through ctest), fuzz (each libFuzzer harness for a short bounded run, in a
+clang build under build-fuzz/), lab (pytest namespace suites: tests/unit_py (the Python
+bindings), tests/lab, tests/conformance, tests/interop, and the user-scenario examples under
+scenarios/examples (docs/scenarios.md)), third-party (the RFC 2661 suite against xl2tpd and l2tpns
+through ci/conformance, each held to its baseline in docs/conformance/), sanitize (an ASan + UBSan
+build of every daemon and unit test under build-san/, UBSan fatal: its unit tests, then the lab tier
+with lnsd and the peers from that build; any sanitizer report in a daemon's log is a failure). JUnit
+XML for each goes to
+build/test-results/.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import lab as L
+from ..lab import REPO
+
+RESULTS = REPO / "build" / "test-results"
+FUZZ_DIR = REPO / "build-fuzz"
+SAN_DIR = REPO / "build-san"
+SAN_CMAKE = "-DDL_ASAN=ON -DDL_UBSAN=ON -DDL_PYTHON=OFF -DDL_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+# A finding stops the process (UBSan is also fatal at compile time: -fno-sanitize-recover=all).
+SAN_ENV = {"ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1:print_summary=1",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+SAN_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "15"))
+
+
+@dataclass
+class Tally:
+    tier: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    note: str = ""
+
+    def line(self) -> str:
+        s = f"{self.tier}: {self.passed} passed, {self.failed} failed"
+        if self.skipped:
+            s += f", {self.skipped} skipped"
+        return s + (f" ({self.note})" if self.note else "")
+
+
+def junit_counts(path: Path) -> tuple[int, int, int]:
+    """(passed, failed, skipped) from a JUnit XML file (ctest or pytest flavour)."""
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    tests = failed = skipped = 0
+    for s in suites:
+        tests += int(s.get("tests", 0))
+        failed += int(s.get("failures", 0)) + int(s.get("errors", 0))
+        skipped += int(s.get("skipped", s.get("disabled", 0)) or 0)
+    return tests - failed - skipped, failed, skipped
+
+
+def run_unit(build: Path = REPO / "build", name: str = "unit", env: dict | None = None) -> Tally:
+    t = Tally(name)
+    xml = RESULTS / f"{name}.xml"
+    xml.unlink(missing_ok=True)
+    cp = subprocess.run(["ctest", "--test-dir", str(build), "-j2", "--output-on-failure",
+                         "--no-tests=error", "--output-junit", str(xml)], text=True,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    if xml.exists():
+        t.passed, t.failed, t.skipped = junit_counts(xml)
+    if cp.returncode != 0:
+        print(cp.stdout[-20000:])
+        if t.failed == 0:
+            t.failed, t.note = 1, f"ctest exited {cp.returncode}"
+    return t
+
+
+def run_fuzz() -> Tally:
+    t = Tally("fuzz")
+    env = dict(os.environ, DL_BUILD_DIR=str(FUZZ_DIR),
+               DL_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++ -DDL_FUZZ=ON -DDL_TESTS=OFF -DDL_BENCH=OFF "
+                             "-DDL_PYTHON=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo")
+    b = subprocess.run([str(REPO / "ci" / "build")], env=env, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if b.returncode != 0:
+        print(b.stdout[-20000:])
+        t.failed, t.note = 1, "fuzz build failed"
+        return t
+    harnesses = sorted(p for p in FUZZ_DIR.rglob("*_fuzz") if p.is_file() and os.access(p, os.X_OK))
+    if not harnesses:
+        t.note = "no harness built"
+        return t
+    cases = ET.Element("testsuite", name="fuzz")
+    for h in harnesses:
+        corpus = FUZZ_DIR / "corpus" / h.name
+        corpus.mkdir(parents=True, exist_ok=True)
+        seeds = [str(p) for p in sorted((REPO).glob(f"**/fuzz/corpus/{h.name}")) if p.is_dir()]
+        cp = subprocess.run([str(h), f"-max_total_time={FUZZ_SECONDS}", "-print_final_stats=1",
+                             "-timeout=5", "-rss_limit_mb=2048", str(corpus), *seeds],
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=FUZZ_DIR)
+        execs = next((ln.rsplit(":", 1)[1].strip() for ln in cp.stdout.splitlines()
+                      if ln.startswith("stat::number_of_executed_units")), "?")
+        case = ET.SubElement(cases, "testcase", name=h.name, classname="fuzz")
+        if cp.returncode == 0:
+            t.passed += 1
+            print(f"  fuzz {h.name}: {execs} executions in {FUZZ_SECONDS}s, no finding")
+        else:
+            t.failed += 1
+            ET.SubElement(case, "failure", message=f"exit {cp.returncode}").text = cp.stdout[-8000:]
+            print(f"  fuzz {h.name}: FINDING (exit {cp.returncode})\n{cp.stdout[-4000:]}")
+    cases.set("tests", str(len(harnesses)))
+    cases.set("failures", str(t.failed))
+    ET.ElementTree(cases).write(RESULTS / "fuzz.xml")
+    return t
+
+
+LAB_DIRS = ("tests/unit_py", "tests/lab", "tests/conformance", "tests/interop", "scenarios/examples")
+TEARDOWN_WAIT = 120.0  # seconds pytest gets to tear its labs down after an interrupt
+
+
+def run_pytest(argv: list[str], extra_env: dict | None = None) -> int:
+    """Run pytest (argv) so that no lab of it survives, however it ends.
+
+    pytest runs with DLAB_SESSION set to a fresh token, which every Lab it creates records in the
+    registry. Ctrl-C reaches pytest itself (same process group); SIGTERM / SIGHUP to this process
+    (KeyboardInterrupt here, dlab.lab.install_signal_teardown) are passed on as SIGINT. Either way
+    pytest gets up to TEARDOWN_WAIT s to tear down (it is not killed at once, which is what left
+    the labs behind), is killed after that, and then every run of the session whose owner is gone
+    is removed (lab.teardown_session): only this session's runs, never another's. Returns pytest's
+    exit status; re-raises KeyboardInterrupt after the clean-up when interrupted."""
+    session = secrets.token_hex(6)
+    env = dict(os.environ, **(extra_env or {}), DLAB_SESSION=session)
+    p = subprocess.Popen(argv, cwd=REPO, env=env)
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        while True:
+            try:
+                if interrupted is None:
+                    return p.wait()
+                try:
+                    p.wait(timeout=TEARDOWN_WAIT)
+                except subprocess.TimeoutExpired:
+                    print(f"lab: pytest did not finish its teardown within {TEARDOWN_WAIT:.0f} s; killed",
+                          file=sys.stderr, flush=True)
+                    p.kill()
+                    p.wait()
+                break
+            except KeyboardInterrupt as e:
+                if p.poll() is None and str(e).startswith("signal"):
+                    p.send_signal(signal.SIGINT)  # a SIGTERM/SIGHUP to us did not reach pytest
+                if interrupted is None:
+                    print("lab: interrupted; pytest is tearing its labs down", file=sys.stderr, flush=True)
+                    interrupted = e
+        raise interrupted
+    finally:
+        removed = L.teardown_session(session)
+        if removed:
+            print(f"lab: removed runs left by pytest: {', '.join(removed)}", file=sys.stderr, flush=True)
+
+
+def _have_xdist() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("xdist") is not None
+
+
+def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", env: dict | None = None) -> Tally:
+    """The namespace suites under pytest; `workers` ("auto" or a number) runs them in parallel
+    with pytest-xdist (each lab has its own run id, so labs of different workers never meet).
+    `env`: extra environment (the sanitize tier points DL_BUILD_DIR at its build)."""
+    t = Tally(name)
+    xml = RESULTS / f"{name}.xml"
+    xml.unlink(missing_ok=True)
+    dirs = [str(REPO / d) for d in LAB_DIRS if any((REPO / d).rglob("test_*.py"))]
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
+            "-o", "junit_family=xunit2", *dirs]
+    if workers and workers != "0" and _have_xdist():
+        # --dist loadscope: a module's tests stay on one worker (module-scoped lab fixtures).
+        argv += ["-n", workers, "--dist", "loadscope"]
+    if keyword:
+        argv += ["-k", keyword]
+    rc = run_pytest(argv, env)
+    if xml.exists():
+        t.passed, t.failed, t.skipped = junit_counts(xml)
+    if rc not in (0, 5) and t.failed == 0:
+        t.failed, t.note = 1, f"pytest exited {rc}"
+    return t
+
+
+THIRD_PARTY = [("xl2tpd", "lns"), ("l2tpns", "lns")]
+
+
+def run_third_party() -> Tally:
+    """The RFC 2661 suite against third-party stacks through ci/conformance (the script a user's CI
+    runs), each against its checked-in baseline docs/conformance/<dut>-<role>.json: one pass per
+    stack whose verdicts equal the baseline, one failure per stack with any changed verdict."""
+    t = Tally("third-party")
+    for dut, role in THIRD_PARTY:
+        base = REPO / "docs" / "conformance" / f"{dut}-{role}.json"
+        if not base.exists():
+            t.skipped += 1
+            continue
+        env = dict(os.environ, DL_BASELINE=str(base), DL_CONFORMANCE_OUT=str(RESULTS / "conformance"))
+        cp = subprocess.run([str(REPO / "ci" / "conformance"), dut, role], cwd=REPO, env=env)
+        if cp.returncode == 0:
+            t.passed += 1
+        else:
+            t.failed += 1
+            t.note = (t.note + "; " if t.note else "") + f"{dut} as {role.upper()} differs from its baseline"
+    return t
+
+
+def run_sanitize(keyword: str | None, workers: str | None) -> list[Tally]:
+    """Unit tests and the lab tier against the ASan + UBSan build (build-san/): the daemons the lab
+    starts (lnsd, lac-emu, isdn-emu, cpe-emu) come from it, the Python bindings from build/."""
+    env = dict(os.environ, DL_BUILD_DIR=str(SAN_DIR), DL_CMAKE_ARGS=SAN_CMAKE)
+    b = subprocess.run([str(REPO / "ci" / "build")], env=env, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if b.returncode != 0:
+        print(b.stdout[-20000:])
+        return [Tally("sanitize", failed=1, note="sanitizer build failed")]
+    unit = run_unit(SAN_DIR, "sanitize-unit", dict(os.environ, **SAN_ENV))
+    since = time.time()
+    lab = run_lab(keyword, workers, "sanitize-lab",
+                  {**SAN_ENV, "DL_BUILD_DIR": str(SAN_DIR), "LNSD_BIN_DIR": str(SAN_DIR / "lns" / "lnsd")})
+    reports = sanitizer_reports(since)
+    if reports:
+        lab.failed += len(reports)
+        lab.note = f"sanitizer reports in {len(reports)} daemon log(s)"
+        for path, line in reports:
+            print(f"  {path}: {line}")
+    return [unit, lab]
+
+
+def sanitizer_reports(since: float) -> list[tuple[Path, str]]:
+    """(log, first report line) of every daemon log under the run folders written since `since`."""
+    out = []
+    if not L.RUNS.is_dir():
+        return out
+    for log in L.RUNS.glob("*/logs/*.log"):
+        try:
+            if log.stat().st_mtime < since:
+                continue
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        hit = next((ln for ln in text.splitlines() if any(m in ln for m in SAN_REPORT)), None)
+        if hit:
+            out.append((log, hit.strip()))
+    return out
+
+
+def run(a) -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tiers = a.tier or ["unit", "fuzz", "lab", "third-party"]
+    tallies = []
+    for tier in tiers:
+        print(f"=== tier {tier} ===", flush=True)
+        if tier == "unit":
+            tallies.append(run_unit())
+        elif tier == "fuzz":
+            tallies.append(run_fuzz())
+        elif tier == "lab":
+            tallies.append(run_lab(a.keyword, getattr(a, "workers", None)))
+        elif tier == "third-party":
+            tallies.append(run_third_party())
+        elif tier == "sanitize":
+            tallies.extend(run_sanitize(a.keyword, getattr(a, "workers", None)))
+        print(tallies[-1].line(), flush=True)
+    print("=== summary ===")
+    for t in tallies:
+        print(t.line())
+    passed = sum(t.passed for t in tallies)
+    failed = sum(t.failed for t in tallies)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or passed == 0 else 0

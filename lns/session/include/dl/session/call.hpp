@@ -1,0 +1,140 @@
+// The per-call session of lnsd: one L2TP session (RFC 2661 §5.4 incoming, §5.5 outgoing) with
+// its PPP link (RFC 1661), as one table FSM (lns/core fsm, entity `session.call`).
+//
+// A call is born in the state its first step puts it in (core::Fsm::start, one creation event):
+//   - dial-out: `placing` while Lns places the outgoing call (OCRQ ... OCCN, RFC 2661 §5.5);
+//   - incoming (ICRQ / ICCN, §5.4): `proxy-auth` when the LNS first checks the LAC's proxy
+//     authentication at AAA (Huawei "L2TP Session Establishment", mandatory CHAP), else `ppp`.
+// Then `ppp` (LCP, authentication, IPCP), `network-up` (IPCP opened: access routes installed,
+// accounting started, JunosE "L2TP Dial-Out" "Route Installation"), and the end:
+//   - `releasing`: the end was decided inside an upcall (the PPP link went down, AAA rejected the
+//     proxy authentication, PPP refused it): the teardown runs on the zero-delay `call-release`
+//     state timer, never inside the PPP link's own callback;
+//   - `closing`: torn down (CallPorts::close); the owner reaps the record;
+//   - `failed`: the outgoing call never connected (every tunnel endpoint refused it).
+//
+// The session decides the order; its owner (lnsd's DialOutWiring) does the effects through
+// CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "dl/core/fsm.hpp"
+#include "dl/l2tp/types.hpp"
+
+namespace dl::session {
+
+/// Who started the call: the LNS on a dial-out trigger (OCRQ) or the LAC (ICRQ).
+enum class CallDirection : std::uint8_t { dial_out, incoming };
+
+/// States of a call (names as in events and `show ppp`: "placing", "proxy-auth", "ppp",
+/// "network-up", "releasing", "closing", "failed").
+enum class CallState : std::uint8_t { placing, proxy_auth, ppp, network_up, releasing, closing, failed };
+
+/// Inputs of a call (names as in events: "place", "l2tp-up", "call-failed", "proxy-accepted",
+/// "proxy-unavailable", "network-up", "refused", "link-down", "l2tp-down", "clear", "timer-expiry").
+enum class CallEvent : std::uint8_t {
+    place,              ///< birth of a dial-out call: the manager places it (only in the creation event)
+    l2tp_up,            ///< OCCN: the outgoing call connected (RFC 2661 §5.5)
+    call_failed,        ///< CDN / no usable endpoint before OCCN
+    proxy_accepted,     ///< AAA accepted the LAC's proxy authentication
+    proxy_unavailable,  ///< no AAA server to ask: PPP authenticates the user itself
+    network_up,         ///< IPCP This-Layer-Up (RFC 1661 §4.4, RFC 1332)
+    refused,            ///< authentication refused (AAA reject, proxy PAP while CHAP is required)
+    link_down,          ///< the PPP link went down (LCP closed, echo timeout, ...)
+    l2tp_down,          ///< CDN / StopCCN received: the L2TP session is already gone
+    clear,              ///< the owner clears the call (dial-out manager, replaced, shutdown)
+    timer_expiry,       ///< the state timer (`call-release`) expired
+};
+
+std::string_view to_string(CallState s) noexcept;
+std::string_view to_string(CallDirection d) noexcept;
+
+/// What the teardown of a call must do (CallPorts::close).
+///  - reason: the cause text (accounting Terminate-Cause, CDN Error Message, manager call_closed);
+///  - tell_manager: report the end to the dial-out manager (call_closed);
+///  - cdn: the CDN Result Code (RFC 2661 §4.4.2) when the L2TP session is still up: 3
+///    administrative, 1 loss of carrier (the PPP client stopped answering LCP Echo);
+///  - l2tp_gone: the L2TP session already ended (CDN / StopCCN received): nothing to clear.
+struct CloseOrder {
+    std::string reason;
+    bool tell_manager = false;
+    l2tp::CdnResult cdn = l2tp::CdnResult::Administrative;
+    bool l2tp_gone = false;
+};
+
+class CallSession;
+
+/// The effects of a call, done by its owner.
+struct CallPorts {
+    /// Entering `closing` (state already `closing`): stop accounting, remove the access routes,
+    /// clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down, reap the record
+    /// later, tell the manager if asked. Called once per call.
+    std::function<void(CallSession&, const CloseOrder&)> close;
+};
+
+/// One call's FSM. Inputs that the current state does not take are ignored and return false
+/// (a call that is already closing is not cleared twice); no "not permitted" event is published
+/// for them. Every transition publishes one event {entity "session.call", id, from, to, event,
+/// cause}. Not copyable or movable (its FSM timer refers to it).
+class CallSession {
+public:
+    using Spec = core::FsmSpec<CallSession, CallState, CallEvent>;
+
+    /// The table (JunosE "L2TP Dial-Out" for dial-out, RFC 2661 §5.4 for incoming calls); see
+    /// spec().describe() and docs/architecture.md "Call session".
+    static const Spec& spec();
+
+    /// `initial`: placing (dial-out), proxy-auth or ppp (incoming); std::invalid_argument else.
+    /// `env.timers` is required (the `call-release` timer). `ports` is shared by the owner's calls
+    /// and must outlive the session.
+    CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
+                CallState initial);
+    CallSession(const CallSession&) = delete;
+    CallSession& operator=(const CallSession&) = delete;
+
+    /// The creation event (from "" to the initial state) on `place` (dial-out) or `l2tp-up`
+    /// (incoming: ICCN received); once, before any input.
+    void start(std::string_view cause);
+
+    bool l2tp_up(std::string_view cause);            ///< placing -> ppp
+    bool call_failed(std::string_view cause);        ///< placing -> failed (no close: nothing to tear down)
+    bool proxy_accepted(std::string_view cause);     ///< proxy-auth -> ppp
+    bool proxy_unavailable(std::string_view cause);  ///< proxy-auth -> ppp
+    bool network_up(std::string_view cause);         ///< ppp / network-up -> network-up
+    /// proxy-auth / ppp -> releasing on `refused`, teardown on the next turn with `order`.
+    bool refuse(CloseOrder order);
+    /// ppp / network-up -> releasing on `link-down`, teardown on the next turn with `order`.
+    bool link_down(CloseOrder order);
+    /// Any live state -> closing on `l2tp-down` (order.l2tp_gone is set).
+    bool l2tp_down(CloseOrder order);
+    /// Any live state -> closing on `clear`.
+    bool clear(CloseOrder order);
+
+    CallState state() const noexcept { return fsm_.state(); }
+    std::string_view state_name() const { return fsm_.state_name(); }
+    std::uint64_t id() const noexcept { return id_; }
+    CallDirection direction() const noexcept { return direction_; }
+    /// Not closing or failed: the call still holds resources the owner may use.
+    bool live() const noexcept { return state() != CallState::closing && state() != CallState::failed; }
+    /// IPv4 may be sent on the call (IPCP up, not ending): state network-up.
+    bool carries_ipv4() const noexcept { return state() == CallState::network_up; }
+    /// The FSM instance (state timer, counters) for `show` and tests.
+    const core::FsmBase& fsm() const noexcept { return fsm_; }
+
+private:
+    static void arm_release(CallSession& s, Spec::Step& st);
+    static void observe(CallSession& s, const Spec::Change& c);
+    bool input(CallEvent e, std::string_view cause);
+
+    const CallPorts* ports_;
+    std::uint64_t id_;
+    CallDirection direction_;
+    CloseOrder order_;  ///< the teardown to run on entering closing
+    core::Fsm<CallSession, CallState, CallEvent> fsm_;
+};
+
+}  // namespace dl::session
