@@ -24,6 +24,17 @@ def test_golden_capture_replays_with_a_full_match(name):
     assert rep.exit_status == R.EXIT_OK, rep.text()
     assert not [i for i in rep.items if i.verdict in ("missing", "differed", "extra")], rep.text()
     assert any(i.name.startswith("RADIUS Access-Request") and i.verdict == "matched" for i in rep.items), rep.text()
+    judged(rep)
+
+
+def judged(rep) -> None:
+    """tshark judges the replay's pcap (dlab.tshark_judge): no malformed frame, no expert error
+    (what crossed is the report's business: a denied dial-out has no tunnel at all)."""
+    import shutil
+
+    from dlab import tshark_judge
+    if rep.pcap and shutil.which("tshark"):
+        tshark_judge.judge(rep.pcap)
 
 
 @pytest.mark.req("REPLAY.golden", "REPLAY.lab")
@@ -41,6 +52,7 @@ def test_golden_capture_with_the_captured_radius_replies():
     served = rep.stats["radius_capture"]
     assert any("Access-Request" in h and "answer Access-Accept" in h for h in served), served
     assert any("Accounting-Request" in h for h in served), served
+    judged(rep)
 
 
 @pytest.mark.req("REPLAY.golden", "REPLAY.dialout")

@@ -7,11 +7,12 @@ The capture is ../shared/captures/jnetpcap_test-l2tp.pcap (see its README for pr
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from dlab import netns, replay
+from dlab import netns, replay, tshark_judge
 from dlab import replay_cli
 from dlab import replay_run as R
 
@@ -46,6 +47,8 @@ def test_cisco_capture_brings_tunnel_call_and_ppp_up_at_lnsd(cisco_report):
     assert ppp["peer-ip"] == "172.16.10.2"    # the address the Cisco LNS gave, put into FreeRADIUS
     names = {(i.name, i.verdict) for i in rep.items}
     assert {("ICRP", "matched"), ("PPP PAP Ack", "matched"), ("PPP LCP Terminate-Ack", "matched")} <= names, rep.text()
+    if rep.pcap and shutil.which("tshark"):   # tshark judges the replay's pcap (dlab.tshark_judge)
+        tshark_judge.judge(rep.pcap, l2tp={"SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN"}, ppp={"lcp", "pap", "ipcp"})
     assert rep.stats["lnsd"] == {"mode": "lcp-renegotiation", "authentication": "pap", "hide_avps": False,
                                 "radius_users": ["markw"]}
 

@@ -35,3 +35,35 @@ def test_expectations_not_met_fail(captures):
         J.judge(captures / "jnetpcap_test-l2tp.pcap", ppp={"lcp"}, only=True)
     with pytest.raises(AssertionError, match=r"RADIUS codes expected but not seen: \[2\]"):
         J.judge(captures / "arkime_radius.pcap", radius={2})
+
+
+def test_several_pcaps_in_one_pass_credit_each_frame_to_its_own_pcap(captures, tmp_path):
+    import shutil as sh
+    l2tp, radius = tmp_path / "core.pcap", tmp_path / "aaa.pcap"
+    sh.copy(captures / "jnetpcap_test-l2tp.pcap", l2tp)
+    sh.copy(captures / "ndpi_fuzz-2020-02-16-11740.pcap", radius)
+    empty = tmp_path / "site.pcap"
+    empty.write_bytes(l2tp.read_bytes()[:24])        # a link that carried nothing in the test
+    alone = {k: J.decode(p) for k, p in (("core", l2tp), ("aaa", radius))}
+    together = J.decode_links({"core": l2tp, "aaa": radius, "site": empty})
+    for k in alone:
+        assert (together[k].frames, together[k].l2tp, together[k].ppp, together[k].radius) == \
+               (alone[k].frames, alone[k].l2tp, alone[k].ppp, alone[k].radius), k
+        # stateful dissectors (RADIUS retransmission, EAP reassembly) see the other pcap's frames
+        # too, so the fuzzed capture's later malformed frames may differ; its first one may not
+        assert bool(together[k].malformed) == bool(alone[k].malformed), k
+        if alone[k].malformed:
+            assert together[k].malformed[0].describe() == alone[k].malformed[0].describe(), k
+    assert together["site"].frames == 0
+    with pytest.raises(AssertionError) as e:
+        J.judge_links({"core": l2tp, "aaa": radius}, {"core": {"l2tp": {"OCRQ"}}})
+    text = str(e.value)
+    assert "aaa.pcap" in text and "malformed: frame 1 [eth:ethertype:ip:udp:radius]" in text, text[:800]
+    assert "L2TP message types expected but not seen: ['OCRQ']" in text, text[:800]
+
+
+def test_only_from_counts_the_named_senders_only(captures):
+    v = J.decode(captures / "ndpi_fuzz-2020-02-16-11740.pcap")
+    src = v.malformed[0].src
+    assert src and J.problems(v, only_from={src})
+    assert not J.problems(v, only_from={"192.0.2.250"}), "malformed frames of other senders are not the DUT's"

@@ -19,15 +19,30 @@ Fixtures
 Per test, every link's capture is cut into <run>/tests/<test>/<link>.pcap (named in the JUnit XML
 as properties `pcap:<link>`). Markers per feature: see MARKERS.
 
-  tshark          tshark as the judge of the test's own pcaps (dlab.tshark_judge): after the cut,
-                  every link's pcap must decode with no malformed frame and no expert error, and
-                  `tshark.expect(link, l2tp={...}, ppp={...}, radius={...}, only=False)` adds what
-                  that link must have carried. A failure (a teardown error) prints the frame and
-                  tshark's expert message.
+tshark judges every per-test pcap (dlab.tshark_judge.judge_links; empty pcaps and skipped tests left
+out): no malformed frame and no expert error, or an error at teardown printing the test, the frame
+and tshark's expert message. A test with `tshark.expect()` is judged at its own end (one tshark pass
+over its pcaps); the others of a module are judged together at the module's end (one pass: tshark's
+start-up, ~0.4 s of CPU, would otherwise dominate) and a problem fails the module's last test,
+naming the test whose pcap shows it. DLAB_TSHARK_JUDGE=test judges each test at its end. The lab
+is the test's `lab` fixture (or its first item), its `dut` fixture's `.lab` (the RFC 2661 suite)
+or its `lnsd_lab` fixture's first item (LAB_FIXTURES). Narrowed by
+  - `lab.tshark_judge_from = {addresses}`: malformed / expert errors count only from those IPv4
+    sources (a conformance suite's DUT: its scripted peer sends malformed packets on purpose);
+  - `@pytest.mark.tshark_tolerates(reason)`: this test's malformed frames / expert errors are
+    expected (the expectations below still hold);
+  - DLAB_TSHARK_JUDGE=0: off unless the test expects something (tshark missing: off, noted in
+    the test's properties).
+The terminal summary prints how many pcaps were judged, in how many tshark runs, and the time it took.
+
+  tshark          adds expectations to that judge: `tshark.expect(link, l2tp={...}, ppp={...},
+                  radius={...}, only=False)` — what that link must have carried (L2TP message
+                  types, PPP protocols, RADIUS codes). Skips the test when tshark is missing.
 """
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import secrets
 import shutil
@@ -35,8 +50,9 @@ import signal
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -46,7 +62,7 @@ from .control_api import Daemon
 from .dialout_lab import LabSpec
 from .freeradius import radius_request
 from .lab import Lab
-from .tshark_judge import judge
+from .tshark_judge import judge_links
 from .wait import WaitTimeout, wait_for
 
 # dlab.proto (ScriptedL2tp, ScriptedRadius) is imported by the fixtures that use it, not here: it
@@ -64,6 +80,8 @@ MARKERS = {
     "scenario": "a user scenario (scenarios/examples, docs/scenarios.md)",
     "radius": "real FreeRADIUS exchanges (home and LNS RADIUS servers, JunosE L2TP Dial-Out Table 75)",
     "interop": "third-party peers (pppd, xl2tpd on user-mode Linux guests) against lnsd (docs/interop.md)",
+    "tshark_tolerates(reason)": "the test puts malformed packets / expert errors on the wire on purpose: the tshark "
+                                "judge of its pcaps checks only what tshark.expect() names",
 }
 
 # role -> config key of its control socket (dlab.dialout_lab.daemon_configs); lnsd's is lnsd.sock.
@@ -427,14 +445,29 @@ def _safe(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-\[\]]+", "_", nodeid).strip("_")[:180]
 
 
+# Fixtures that hold a test's lab, and how to get the dlab.lab.Lab from each: the plugin's (or a
+# module's own) `lab` — itself or a tuple starting with it (the lnsd suite's (lab, lnsd)) — the
+# RFC 2661 suite's `dut` (its .lab), the lnsd suite's `lnsd_lab`.
+def _first(v: Any) -> Any:
+    return v[0] if isinstance(v, tuple) and v else v
+
+
+LAB_FIXTURES: dict[str, Callable[[Any], Any]] = {
+    "lab": _first,
+    "dut": lambda v: getattr(v, "lab", None),
+    "lnsd_lab": _first,
+}
+
+
 @pytest.fixture(autouse=True)
 def _dlab_pcap_per_test(request):
     """A pcap per test per link under <run>/tests/<test>/ when the test uses a captured lab: the
     packets between a cut marker sent at set-up and one sent at teardown (markers excluded)."""
-    if "lab" not in request.fixturenames:
-        yield
-        return
-    lb = request.getfixturevalue("lab")
+    lb = None
+    for name, pick in LAB_FIXTURES.items():
+        if name in request.fixturenames:
+            lb = pick(request.getfixturevalue(name))
+            break
     if not isinstance(lb, Lab) or not lb.pcaps:
         yield
         return
@@ -446,6 +479,7 @@ def _dlab_pcap_per_test(request):
     yield
     end = cut_points(lb, cutters, "end")
     folder = lb.run_dir / "tests" / _safe(request.node.nodeid)
+    written: dict[str, Path] = {}
     for link, c in cutters.items():
         stop = end[link][0] if end.get(link) else c.mark()
         out = folder / f"{link}.pcap"
@@ -456,13 +490,12 @@ def _dlab_pcap_per_test(request):
             continue
         note = "" if begin.get(link) and end.get(link) else " (cut without marker: may miss the last packets)"
         request.node.user_properties.append((f"pcap:{link}", f"{out}{note}"))
-    judge = getattr(request.node, "_dlab_tshark", None)
-    if judge is not None:
-        judge.run(folder)
+        written[link] = out
+    _judge_pcaps(request, lb, written)
 
 
 class TsharkExpectations:
-    """What the `tshark` fixture judges at the end of its test (see the module docstring)."""
+    """What the judge of the test's pcaps must also see (see the module docstring)."""
 
     def __init__(self):
         self.links: dict[str, dict] = {}
@@ -471,18 +504,85 @@ class TsharkExpectations:
                radius: set[int] | None = None, only: bool = False) -> None:
         self.links[link] = {"l2tp": l2tp, "ppp": ppp, "radius": radius, "only": only}
 
-    def run(self, folder: Path) -> None:
-        problems = []
-        for pcap in sorted(folder.glob("*.pcap")):
-            try:
-                judge(pcap, **self.links.get(pcap.stem, {}))
-            except AssertionError as e:
-                problems.append(str(e))
-        missing = [k for k in self.links if not (folder / f"{k}.pcap").exists()]
-        if missing:
-            problems.append(f"no per-test pcap for {missing} in {folder}")
-        if problems:
-            pytest.fail("\n".join(problems), pytrace=False)
+
+JUDGE_STATS = {"tests": 0, "pcaps": 0, "runs": 0, "seconds": 0.0}
+# Per module: (test id, {link: pcap}, only_from) of the tests judged at the module's end.
+_DEFERRED: dict[str, list[tuple[str, dict[str, Path], frozenset[str] | None]]] = {}
+
+
+def _judge_mode() -> str:
+    """DLAB_TSHARK_JUDGE: "module" (default: one tshark pass per module for the tests that
+    expect nothing, per test for the others), "test" (one pass per test), "0" (off)."""
+    return os.environ.get("DLAB_TSHARK_JUDGE", "module")
+
+
+def _run_judge(pcaps: dict[str, Path], expect: dict[str, dict], only_from) -> str | None:
+    """One judge_links pass, counted in JUDGE_STATS; the problems' text or None."""
+    t0 = time.monotonic()
+    try:
+        judge_links(pcaps, expect, only_from=None if only_from is None else set(only_from))
+        return None
+    except AssertionError as e:
+        return str(e)
+    finally:
+        JUDGE_STATS["runs"] += 1
+        JUDGE_STATS["pcaps"] += len(pcaps)
+        JUDGE_STATS["seconds"] += time.monotonic() - t0
+
+
+def _judge_pcaps(request, lb, pcaps: dict[str, Path]) -> None:
+    """The tshark judge of one test's pcaps (module docstring): now when the test expects something
+    (or DLAB_TSHARK_JUDGE=test), else at its module's end; pytest.fail on a problem."""
+    expect = getattr(request.node, "_dlab_tshark", None)
+    mode = _judge_mode()
+    if mode == "0" and expect is None:
+        return
+    call = getattr(request.node, "_dlab_call_report", None)
+    if call is not None and call.skipped:   # a skipped test asserts nothing: its pcaps are kept, not judged
+        return
+    if shutil.which("tshark") is None:
+        request.node.user_properties.append(("tshark-judge", "not run: tshark not installed"))
+        return
+    only_from = getattr(lb, "tshark_judge_from", None)
+    if request.node.get_closest_marker("tshark_tolerates") is not None:
+        only_from = set()
+    only_from = None if only_from is None else frozenset(only_from)
+    JUDGE_STATS["tests"] += 1
+    if expect is None and mode != "test":
+        _DEFERRED.setdefault(request.module.__name__, []).append((request.node.nodeid, pcaps, only_from))
+        return
+    problem = _run_judge(pcaps, expect.links if expect else {}, only_from)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dlab_tshark_module(request):
+    """Judges the pcaps of the module's tests deferred by _judge_pcaps: one tshark pass per
+    only_from group; a problem fails the module's last test at teardown, naming each test."""
+    yield
+    deferred = _DEFERRED.pop(request.module.__name__, [])
+    groups: dict = {}
+    for nodeid, pcaps, only_from in deferred:
+        for link, path in pcaps.items():
+            groups.setdefault(only_from, {})[f"{nodeid} {link}"] = path
+    problems = [p for only_from, pcaps in groups.items() if (p := _run_judge(pcaps, {}, only_from))]
+    if problems:
+        pytest.fail("tshark judge of this module's per-test pcaps:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps the call phase's report on the item (the tshark judge skips skipped tests)."""
+    outcome = yield
+    if call.when == "call":
+        item._dlab_call_report = outcome.get_result()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if JUDGE_STATS["tests"]:
+        terminalreporter.write_line(f"tshark judge: {JUDGE_STATS['pcaps']} pcaps of {JUDGE_STATS['tests']} tests "
+                                    f"in {JUDGE_STATS['runs']} tshark runs, {JUDGE_STATS['seconds']:.1f} s")
 
 
 @pytest.fixture

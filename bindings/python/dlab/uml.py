@@ -195,3 +195,24 @@ class Guest:
         except OSError:
             return ""
 
+
+
+def xl2tpd_guest(lab, name: str, host: str, instances: dict[str, str], etc_ppp: dict[str, str],
+                 link: str = "core", extra: list[str] = ()) -> Guest:
+    """A started guest in lab host `host`, on its `link` (the guest's vec0, raw; the host's own
+    address there is flushed), running one xl2tpd with kernel L2TP (PPPoL2TP, module l2tp_ppp) per
+    item of `instances`: address (/24 on vec0) -> name of its xl2tpd.conf(5) in `etc_ppp` (the
+    guest's /etc/ppp). Instance `<stem>.conf` logs to /mnt/out/<stem>.log (`Guest.read_out`) and
+    takes commands on the control pipe /var/run/xl2tpd/<stem>.control (xl2tpd(8)). /var is a
+    tmpfs over the read-only root (run and lock pointing at the guest's /run): xl2tpd's pppd for
+    an outgoing call also reads /var/l2tp/<number>.options. `extra`: shell lines run before xl2tpd."""
+    lab.exec(host, ["ip", "addr", "flush", "dev", link])
+    run = ["$MODPROBE l2tp_ppp > /mnt/out/modprobe.log 2>&1", "ip link set vec0 up",
+           "mount -t tmpfs tmpfs /var", "ln -s /run /var/run", "ln -s /run /var/lock",
+           "mkdir -p /var/l2tp /var/run/xl2tpd", *extra]
+    for address, conf in instances.items():
+        stem = conf.removesuffix(".conf")
+        run += [f"ip addr add {address}/24 dev vec0",
+                f"xl2tpd -D -c /etc/ppp/{conf} -p /run/{stem}.pid -C /var/run/xl2tpd/{stem}.control "
+                f"> /mnt/out/{stem}.log 2>&1 &"]
+    return Guest(lab, name, host, nets=[(link, "raw")], etc_ppp=etc_ppp, run_script="\n".join(run)).start()

@@ -9,6 +9,7 @@
 #include "dl/core/event.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/dataplane/framing.hpp"
+#include "dl/dataplane/ipv4_fragment.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/route_table.hpp"
 
@@ -527,4 +528,83 @@ TEST(Framing, PrependL2tpOnlyBeforeAPppFrame) {
     ASSERT_TRUE(small.push(lcp));
     EXPECT_EQ(prepend_l2tp(small[0], e), 0u) << "headroom 4 < 10";
     EXPECT_EQ(small[0].length, lcp.size()) << "unchanged on failure";
+}
+
+// ---- IPv4 fragmentation towards a PPP peer's MRU (RFC 791 §3.2, RFC 1661 §6.1) ----
+
+namespace {
+/// An IPv4 packet of `total` octets: IHL 6 with one Record Route-like option that is not copied
+/// (type 7, length 3) and a NOP, DF as given, payload octet i = i % 251.
+std::vector<std::uint8_t> ipv4_packet(std::size_t total, bool df, std::uint16_t flags_offset = 0) {
+    std::vector<std::uint8_t> p(total);
+    p[0] = 0x46;
+    p[2] = static_cast<std::uint8_t>(total >> 8), p[3] = static_cast<std::uint8_t>(total);
+    p[4] = 0x12, p[5] = 0x34;  // Identification
+    const std::uint16_t f = static_cast<std::uint16_t>(flags_offset | (df ? 0x4000 : 0));
+    p[6] = static_cast<std::uint8_t>(f >> 8), p[7] = static_cast<std::uint8_t>(f);
+    p[8] = 64, p[9] = 1;
+    p[12] = 192, p[13] = 0, p[14] = 2, p[15] = 1, p[16] = 198, p[17] = 18, p[18] = 45, p[19] = 2;
+    p[20] = 7, p[21] = 3, p[22] = 0, p[23] = 1;  // option type 7 (not copied), length 3; NOP
+    const auto c = ipv4_header_checksum({p.data(), 24});
+    p[10] = static_cast<std::uint8_t>(c >> 8), p[11] = static_cast<std::uint8_t>(c);
+    for (std::size_t i = 24; i < total; ++i) p[i] = static_cast<std::uint8_t>(i % 251);
+    return p;
+}
+std::uint16_t rd16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+}  // namespace
+
+TEST(Ipv4Fragment, FitsDontFragmentAndMalformed) {
+    auto p = ipv4_packet(1000, true);
+    EXPECT_EQ(plan_ipv4_fragments(p, 1000).verdict, FragmentVerdict::fits);
+    EXPECT_EQ(plan_ipv4_fragments(p, 999).verdict, FragmentVerdict::dont_fragment);
+    p = ipv4_packet(1000, false);
+    EXPECT_EQ(plan_ipv4_fragments(p, 31).verdict, FragmentVerdict::unsplittable);  // 24-octet header + 8 > 31
+    EXPECT_EQ(plan_ipv4_fragments(p, 32).verdict, FragmentVerdict::fragment);
+    auto bad = p;
+    bad[0] = 0x65;  // version 6
+    EXPECT_EQ(plan_ipv4_fragments(bad, 500).verdict, FragmentVerdict::malformed);
+    bad = p;
+    bad[21] = 9;  // option runs past the header
+    EXPECT_EQ(plan_ipv4_fragments(bad, 500).verdict, FragmentVerdict::malformed);
+    bad = p;
+    bad[2] = 0x10;  // Total Length 4096 > the octets there
+    EXPECT_EQ(plan_ipv4_fragments(bad, 500).verdict, FragmentVerdict::malformed);
+    EXPECT_EQ(plan_ipv4_fragments(std::span(p).first(19), 500).verdict, FragmentVerdict::malformed);
+}
+
+// req: DP.peer-mru
+TEST(Ipv4Fragment, SplitsToTheMtuAndReassemblesToTheOriginal) {
+    const auto p = ipv4_packet(1428, false);  // the interop case: ping -s 1400 towards MRU 1000
+    const auto plan = plan_ipv4_fragments(p, 1000);
+    ASSERT_EQ(plan.verdict, FragmentVerdict::fragment);
+    EXPECT_EQ(plan.chunk, 976u);  // (1000 - 24) rounded down to 8
+    ASSERT_EQ(plan.count, 2u);
+    std::vector<std::uint8_t> data(1428 - 24);
+    std::vector<std::uint8_t> out(1500);
+    for (std::size_t k = 0; k < plan.count; ++k) {
+        const auto n = write_ipv4_fragment(p, plan, k, out);
+        ASSERT_EQ(n, ipv4_fragment_size(p, plan, k));
+        EXPECT_LE(n, 1000u);
+        EXPECT_EQ(rd16(&out[2]), n);
+        EXPECT_EQ(ipv4_header_checksum({out.data(), 24}), 0) << "header checksum verifies (RFC 1071)";
+        const std::uint16_t f = rd16(&out[6]);
+        EXPECT_EQ(bool(f & 0x2000), k + 1 < plan.count) << "MF on every fragment but the last";
+        EXPECT_EQ(rd16(&out[4]), 0x1234) << "Identification kept";
+        EXPECT_EQ(out[20], k == 0 ? 7 : 1) << "the uncopied option only in the first fragment";
+        std::copy(out.begin() + 24, out.begin() + static_cast<long>(n), data.begin() + (f & 0x1FFF) * 8);
+    }
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), p.begin() + 24));
+    EXPECT_EQ(write_ipv4_fragment(p, plan, 2, out), 0u);
+    EXPECT_EQ(write_ipv4_fragment(p, plan, 0, std::span(out).first(999)), 0u) << "output too small";
+}
+
+TEST(Ipv4Fragment, AFragmentSplitAgainKeepsItsOffsetAndMoreFragments) {
+    const auto p = ipv4_packet(600, false, 0x2000 | 100);  // MF, offset 100 (800 octets)
+    const auto plan = plan_ipv4_fragments(p, 300);
+    ASSERT_EQ(plan.count, 3u);  // 576 data octets in chunks of 272
+    std::vector<std::uint8_t> out(600);
+    for (std::size_t k = 0; k < plan.count; ++k) {
+        ASSERT_GT(write_ipv4_fragment(p, plan, k, out), 0u);
+        EXPECT_EQ(rd16(&out[6]), 0x2000 | (100 + k * 272 / 8)) << "MF stays set on the last piece too";
+    }
 }

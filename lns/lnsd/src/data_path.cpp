@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "dl/dataplane/ipv4_fragment.hpp"
 #include "dl/l2tp/engine/engine.hpp"
 
 namespace dl::lnsd {
@@ -47,6 +48,13 @@ bool DataPath::remove(Key key) {
     if (auto r = by_rx_.find(RxKey{it->second.peer, it->second.rx_ids}); r != by_rx_.end() && r->second == &it->second)
         by_rx_.erase(r);
     by_key_.erase(it);
+    return true;
+}
+
+bool DataPath::set_peer_mru(Key key, std::uint16_t mru) noexcept {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) return false;
+    it->second.peer_mru = mru;
     return true;
 }
 
@@ -107,8 +115,30 @@ bool DataPath::queue(Session& s, std::span<const std::uint8_t> datagram) noexcep
     return true;
 }
 
+bool DataPath::send_fragments(Session& s, std::span<const std::uint8_t> ipv4) noexcept {
+    const auto plan = dp::plan_ipv4_fragments(ipv4, s.peer_mru);
+    if (plan.verdict != dp::FragmentVerdict::fragment) {
+        ++counters_.tx_over_mru;
+        ++counters_.tx_dropped;
+        return false;
+    }
+    for (std::size_t k = 0; k < plan.count; ++k) {
+        dp::Packet* p = copy_slot(dp::ipv4_fragment_size(ipv4, plan, k));
+        if (!p || dp::write_ipv4_fragment(ipv4, plan, k, p->bytes()) == 0 || dp::prepend_l2tp_ppp(*p, s.encap) == 0) {
+            ++counters_.tx_dropped;
+            return false;
+        }
+        if (!queue(s, p->bytes())) return false;
+        ++counters_.tx_fragments;
+    }
+    ++counters_.tx_fragmented;
+    return true;
+}
+
 bool DataPath::send_in_place(Key key, dp::Packet& ipv4) noexcept {
     auto it = by_key_.find(key);
+    if (it != by_key_.end() && it->second.peer_mru && ipv4.length > it->second.peer_mru)
+        return send_fragments(it->second, ipv4.bytes());  // queued with the batch, flushed after it
     if (it == by_key_.end() || dp::prepend_l2tp_ppp(ipv4, it->second.encap) == 0) {
         ++counters_.tx_dropped;
         return false;
@@ -128,6 +158,11 @@ dp::Packet* DataPath::copy_slot(std::size_t need) noexcept {
 
 bool DataPath::send_ipv4(Key key, std::span<const std::uint8_t> ipv4) noexcept {
     auto it = by_key_.find(key);
+    if (it != by_key_.end() && it->second.peer_mru && ipv4.size() > it->second.peer_mru) {
+        const bool ok = send_fragments(it->second, ipv4);
+        flush();
+        return ok;
+    }
     dp::Packet* p = it == by_key_.end() ? nullptr : copy_slot(ipv4.size());
     if (!p) {
         ++counters_.tx_dropped;

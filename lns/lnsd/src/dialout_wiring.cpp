@@ -624,6 +624,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     cb.lcp_opened = [this, id](const pe::Negotiated& n) {
         Call* cc = find(id);
         if (cc && cc->handle && lns_.set_link_info(*cc->handle, {n.send_accm, n.recv_accm})) ++counters_.sli_sent;
+        if (cc && cc->handle) lns_.set_peer_mru(*cc->handle, n.peer_mru);  // RFC 1661 §6.1: bounds IP towards it
     };
     cb.network_up = [this, id](const pe::NetworkInfo& n) { network_up(id, n); };
     // A client that stopped answering LCP Echo-Requests is gone: CDN Result 1 (loss of carrier,

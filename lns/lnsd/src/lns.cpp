@@ -522,6 +522,7 @@ void Lns::flush_data() noexcept { data_->flush(); }
 const DataPathCounters& Lns::data_counters() const noexcept { return data_->counters(); }
 
 bool Lns::set_link_info(CallHandle c, const l2tp::Accm& accm) { return engine_->set_link_info(c.key, accm); }
+bool Lns::set_peer_mru(CallHandle c, std::uint16_t mru) noexcept { return data_->set_peer_mru(data_key(c), mru); }
 
 bool Lns::send_ppp(CallHandle c, std::span<const std::uint8_t> frame) {
     if (data_->contains(data_key(c))) return data_->send_frame(data_key(c), frame);
@@ -701,7 +702,9 @@ nlohmann::json data_path_json(const DataPathCounters& c) {
             {"rx-out-of-order", c.rx_out_of_order}, {"tx-frames", c.tx_frames},
             {"tx-in-place", c.tx_in_place},   {"tx-sent", c.tx_sent},
             {"tx-dropped", c.tx_dropped},     {"tx-would-block", c.tx_would_block},
-            {"tx-errors", c.tx_errors},       {"sendmmsg-calls", c.tx_syscalls}};
+            {"tx-errors", c.tx_errors},       {"sendmmsg-calls", c.tx_syscalls},
+            {"tx-fragmented", c.tx_fragmented}, {"tx-fragments", c.tx_fragments},
+            {"tx-over-mru", c.tx_over_mru}};
 }
 }  // namespace
 

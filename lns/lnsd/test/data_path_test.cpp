@@ -84,6 +84,52 @@ TEST(DataPath, FramesIpv4AndPppFramesWithThePeersIds) {
     EXPECT_EQ(c.path.counters().tx_frames, 2u);
 }
 
+// The peer's MRU (RFC 1661 §6.1) bounds the IPv4 packet in every data message: longer ones go as
+// IPv4 fragments (RFC 791 §3.2), DF ones are dropped and counted.
+// req: DP.peer-mru
+TEST(DataPath, NoFrameLongerThanThePeersMru) {
+    Capture c;
+    c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, false);
+    Bytes pkt = ipv4(0xAB, 1428 - 28);  // ping -s 1400: a 1428-octet IPv4 packet
+    pkt[2] = 1428 >> 8, pkt[3] = 1428 & 0xFF, pkt[6] = 0, pkt[7] = 0;  // Total Length, DF clear
+    ASSERT_TRUE(c.path.send_ipv4(kKey, pkt)) << "no bound before LCP reports one";
+    ASSERT_EQ(c.sent.size(), 1u);
+    EXPECT_EQ(c.sent[0].second.size(), 10u + 1428u);
+    EXPECT_FALSE(c.path.set_peer_mru(99, 1000)) << "unknown session";
+    ASSERT_TRUE(c.path.set_peer_mru(kKey, 1000));
+    ASSERT_TRUE(c.path.send_ipv4(kKey, pkt));
+    ASSERT_EQ(c.sent.size(), 3u) << "two fragments";
+    std::size_t data = 0;
+    for (std::size_t i = 1; i < 3; ++i) {
+        const Bytes& m = c.sent[i].second;
+        const std::size_t ip = m.size() - 10;  // after L2TP (6) + FF 03 00 21
+        EXPECT_LE(ip, 1000u) << "IPv4 packet in frame " << i;
+        EXPECT_EQ(Bytes(m.begin(), m.begin() + 10), Bytes({0x00, 0x02, 0x20, 0x01, 0x30, 0x02, 0xFF, 0x03, 0x00, 0x21}));
+        EXPECT_EQ((m[10 + 2] << 8 | m[10 + 3]), static_cast<int>(ip)) << "Total Length of the fragment";
+        data += ip - 20;
+    }
+    EXPECT_EQ(data, 1428u - 20u) << "the fragments carry all the data";
+    EXPECT_EQ(c.path.counters().tx_fragmented, 1u);
+    EXPECT_EQ(c.path.counters().tx_fragments, 2u);
+    pkt[6] = 0x40;  // DF: must not be fragmented
+    EXPECT_FALSE(c.path.send_ipv4(kKey, pkt));
+    EXPECT_EQ(c.sent.size(), 3u);
+    EXPECT_EQ(c.path.counters().tx_over_mru, 1u);
+    const Bytes small = ipv4(1, 900);
+    ASSERT_TRUE(c.path.send_ipv4(kKey, small));
+    EXPECT_EQ(c.sent.back().second.size(), 10u + small.size()) << "packets within the MRU go as they are";
+    // The TUN batch's path (framed in place) splits the same way.
+    dataplane::PacketBatch batch(4, 2048, 16);
+    pkt[6] = 0;
+    ASSERT_TRUE(batch.push(pkt));
+    const std::size_t before = c.sent.size();
+    ASSERT_TRUE(c.path.send_in_place(kKey, batch[0]));
+    c.path.flush();
+    ASSERT_EQ(c.sent.size(), before + 2);
+    EXPECT_EQ(c.sent[before].second.size(), 10u + 996u) << "20-octet header + 976 data octets (a multiple of 8)";
+    EXPECT_EQ(c.sent[before + 1].second.size(), 10u + 20u + 432u);
+}
+
 // req: L2TP.data
 TEST(DataPath, ReceivedDataMessagesKnownUnknownControlMalformed) {
     Capture c;

@@ -555,9 +555,15 @@ l2tp::engine::EngineCallbacks Lac::callbacks(std::function<void(l2tp::engine::Pe
 void Lac::start() { isdn_send_(isdn::Message::reg({cfg_.number})); }
 
 std::uint16_t Lac::allocate_ref() {
+    // Not one of our calls' references, nor one the exchange gave a call it delivered to us: the
+    // exchange (isdn-emu) ignores a SETUP whose call reference value is in use on the endpoint
+    // whichever side allocated it (Q.931 §5.8.3.2 f), so an outgoing call placed while an
+    // incoming call with the same value was up got no answer at all.
     for (int i = 0; i < 0x8000; ++i) {
         next_ref_ = static_cast<std::uint16_t>((next_ref_ + 1) & 0x7FFF);
-        if (next_ref_ != 0 && !refs_.count(next_ref_)) return next_ref_;
+        if (next_ref_ != 0 && !refs_.count(next_ref_) && !in_by_ref_.count(next_ref_) &&
+            !in_by_ref_.count(static_cast<std::uint16_t>(next_ref_ | 0x8000u)))
+            return next_ref_;
     }
     return 0;
 }

@@ -489,6 +489,20 @@ TEST(Lac, OperatorHangsUpATunnelledIncomingCall) {
     EXPECT_EQ(w.lns->session_count(), 0u);
 }
 
+// An OCRQ while an incoming call is up: the outgoing SETUP takes a call reference the exchange's
+// incoming call does not hold (found with xl2tpd as the LNS: its OCRQ got OCRP and then nothing).
+TEST(Lac, OutgoingCallWhileAnIncomingCallIsUpGetsItsOwnCallReference) {
+    World w(tunnel_everything());
+    DialIn client(w, isdn::Bearer::digital);
+    w.loop.advance(3s);
+    ASSERT_EQ(w.lns_incoming.size(), 1u) << "the client's call was tunnelled";
+    SessionKey k = w.dial("5551000");
+    w.loop.advance(1s);
+    ASSERT_EQ(w.connected.size(), 1u) << "the outgoing call connected (OCCN): " << w.lac->state().dump();
+    EXPECT_EQ(w.lns->session_state(k), "established");
+    EXPECT_EQ(w.lac->state()["incoming"].size(), 1u) << "the incoming call is still up";
+}
+
 // req: PEER.hangup
 TEST(Lac, HangupDefaultsToAdministrativeAndNormalClearing) {
     World w(tunnel_everything());

@@ -17,7 +17,7 @@ from dlab.wait import wait_for
 PINGS = 20
 
 
-pytestmark = pytest.mark.lab_config(capture=False)  # the plugin's module lab (dlab.pytest_plugin)
+pytestmark = pytest.mark.lab_config()  # the plugin's module lab (dlab.pytest_plugin)
 
 
 @pytest.fixture(scope="module")

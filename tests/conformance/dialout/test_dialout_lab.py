@@ -21,7 +21,7 @@ from dlab.wait import wait_for
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
 
-pytestmark = pytest.mark.lab_config(capture=False)  # the plugin's module lab (dlab.pytest_plugin)
+pytestmark = pytest.mark.lab_config()  # the plugin's module lab (dlab.pytest_plugin)
 
 
 @pytest.fixture(scope="module")

@@ -152,7 +152,7 @@ def _daemons(c: dict) -> None:
 
 
 # The plugin's module lab (dlab.pytest_plugin) with this module's topology and daemon configs.
-pytestmark = pytest.mark.lab_config(topology=_topology, configure=_daemons, capture=False)
+pytestmark = pytest.mark.lab_config(topology=_topology, configure=_daemons)
 
 
 @pytest.fixture(scope="module")

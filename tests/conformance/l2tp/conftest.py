@@ -24,5 +24,6 @@ def lnsd_lab(tmp_path_factory):
     from dlab import lab as L
     from dlab import topology as T
     run_dir = tmp_path_factory.mktemp("lnsd")
-    with L.Lab(T.load(Path(__file__).with_name("topology.yaml")), run_dir=run_dir, capture=False) as lab:
+    with L.Lab(T.load(Path(__file__).with_name("topology.yaml")), run_dir=run_dir) as lab:
+        lab.tshark_judge_from = {"198.51.100.1"}   # lnsd; the scripted LAC sends malformed messages on purpose
         yield lab, Lnsd(lab, run_dir)

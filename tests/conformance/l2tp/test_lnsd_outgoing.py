@@ -67,7 +67,7 @@ def _configure(configs: dict) -> None:
 
 
 # The plugin's module lab (dlab.pytest_plugin): the default topology with the test users, lnsd alone.
-pytestmark = pytest.mark.lab_config(topology=_add_users, configure=_configure, capture=False)
+pytestmark = pytest.mark.lab_config(topology=_add_users, configure=_configure)
 
 
 @pytest.fixture(scope="module")

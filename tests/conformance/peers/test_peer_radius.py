@@ -225,7 +225,7 @@ def cpe_radius_configs(configs: dict) -> None:
 
 # The plugin's module lab (dlab.pytest_plugin) for the CPE tests: the default topology with the
 # CPE's own RADIUS server; the LAC tests above build their own (lac_lab: another topology).
-pytestmark = pytest.mark.lab_config(topology=add_cpe_radius, configure=cpe_radius_configs, capture=False)
+pytestmark = pytest.mark.lab_config(topology=add_cpe_radius, configure=cpe_radius_configs)
 
 
 @pytest.fixture(scope="module")

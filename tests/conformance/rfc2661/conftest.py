@@ -54,7 +54,8 @@ def dut(request, tmp_path_factory):
     from dlab import lab as L
     from dlab import topology as T
     run_dir = tmp_path_factory.mktemp(f"dut-{d.name}-{role}")
-    with L.Lab(T.load(HERE / "topology.yaml"), run_dir=run_dir, capture=False) as lab:
+    with L.Lab(T.load(HERE / "topology.yaml"), run_dir=run_dir) as lab:
+        lab.tshark_judge_from = {DUT_ADDR}   # the scripted peer sends malformed messages on purpose
         d.ctx = D.Context(lab=lab, host="dut", address=DUT_ADDR, secret_peer=SECRET_PEER, open_peer=OPEN_PEER,
                           role=role, run_dir=run_dir)
         d.lab = lab

@@ -28,6 +28,9 @@ struct DataPathCounters {
     std::uint64_t tx_frames = 0;        ///< data messages queued for sending
     std::uint64_t tx_in_place = 0;      ///< of which framed in the headroom of the TUN batch (no copy)
     std::uint64_t tx_dropped = 0;       ///< unknown session, frame too large or no headroom
+    std::uint64_t tx_fragmented = 0;    ///< IPv4 packets longer than the peer's MRU sent as fragments
+    std::uint64_t tx_fragments = 0;     ///< … the fragments sent for them (RFC 791 §3.2)
+    std::uint64_t tx_over_mru = 0;      ///< longer than the peer's MRU and DF set (or unsplittable): dropped
     std::uint64_t tx_sent = 0;          ///< accepted by the kernel (sendmmsg)
     std::uint64_t tx_would_block = 0;   ///< dropped: socket buffer full (EAGAIN)
     std::uint64_t tx_errors = 0;        ///< dropped: other send errors
@@ -45,6 +48,10 @@ struct DataPathCounters {
 /// batch sends the burst with one sendmmsg); send_frame() copies a PPP frame into an internal
 /// slot, prepends the L2TP header, queues it and flushes. Ns is carried when sequencing is on
 /// (RFC 2661 §5.4 Sequencing Required, or the peer sends sequenced data, §5.9).
+///
+/// The peer's MRU (RFC 1661 §6.1, from LCP: set_peer_mru) bounds every IPv4 packet sent: a longer
+/// one is split into IPv4 fragments (RFC 791 §3.2; dataplane/ipv4_fragment.hpp), each its own data
+/// message, or dropped and counted (tx_over_mru) when its DF flag forbids splitting.
 ///
 /// Without a socket (set_socket(-1), e.g. the sans-I/O tests) each data message goes to the
 /// `fallback` callback as a vector instead (allocation there is the caller's choice).
@@ -71,6 +78,10 @@ public:
     /// Allocates (table entries); not on the per-packet path.
     void add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session, std::uint16_t peer_tunnel,
              std::uint16_t peer_session, bool sequencing, std::uint16_t expected_ns = 0);
+    /// The MRU the peer announced in LCP (RFC 1661 §6.1; 1500 when it sent none): IPv4 packets
+    /// longer than it are fragmented or dropped. 0: no bound (the default until LCP opens).
+    /// False if the session is unknown (call it once the session is added: LCP runs over it).
+    bool set_peer_mru(Key key, std::uint16_t mru) noexcept;
     /// Forgets a session; false if unknown.
     bool remove(Key key);
     bool contains(Key key) const { return by_key_.count(key) != 0; }
@@ -107,6 +118,7 @@ private:
         std::uint32_t rx_ids = 0;  // (local tunnel << 16) | local session
         dataplane::DataEncap encap;
         std::uint16_t expected_ns = 0;  // next Ns expected from the peer (§5.9)
+        std::uint16_t peer_mru = 0;     // longest IPv4 packet per frame (RFC 1661 §6.1); 0 = unbounded
         sockaddr_in to{};
     };
     struct RxKey {
@@ -120,6 +132,8 @@ private:
         }
     };
     bool queue(Session& s, std::span<const std::uint8_t> datagram) noexcept;
+    /// `ipv4` longer than s.peer_mru: its fragments copied, framed and queued (or dropped, counted).
+    bool send_fragments(Session& s, std::span<const std::uint8_t> ipv4) noexcept;
     dataplane::Packet* copy_slot(std::size_t need) noexcept;
 
     Deliver deliver_;

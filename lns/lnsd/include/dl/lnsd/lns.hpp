@@ -127,6 +127,10 @@ public:
     /// SLI (RFC 2661 §6.14) on an established call: the ACCMs PPP negotiated (LCP, RFC 1662 §7.1),
     /// which the LAC applies to its async framing. False if the call is unknown or not established.
     bool set_link_info(CallHandle c, const l2tp::Accm& accm);
+    /// The MRU the PPP peer announced in LCP (RFC 1661 §6.1): no data message towards it carries an
+    /// IPv4 packet longer than that (fragmented or dropped, DataPath). False if the call is not on
+    /// the data path (not established).
+    bool set_peer_mru(CallHandle c, std::uint16_t mru) noexcept;
     /// The LAC's Host Name (SCCRQ / SCCRP, RFC 2661 §4.4.3) on a tunnel; "" if unknown.
     std::string peer_host_name(std::uint16_t tunnel) const { return engine_->peer_host_name(tunnel); }
     /// A PPP frame (address/control + protocol + information) on an established session, as one
