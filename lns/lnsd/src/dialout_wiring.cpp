@@ -53,12 +53,6 @@ struct DialOutWiring::Call {
     std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
     std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
     std::vector<std::vector<std::uint8_t>> classes;       ///< Class of the Access-Accept (RFC 2865 §5.25)
-    core::Duration interim{};                        ///< Interim-Update period in use; 0 = none
-    core::Timer interim_timer;
-    std::optional<rc::RequestHandle> interim_pending;  ///< at most one Interim-Update in flight (§2.1)
-    std::uint32_t interims_sent = 0;
-    core::TimePoint created{};
-    bool accounting_started = false;  ///< Accounting Start sent (RFC 2866): Stop due on close
     /// PPP authentication answers (Link::verify_result), given on the next turn of the loop: never
     /// inside the Link's own verify upcall. The timer dies with the call.
     std::vector<std::pair<std::uint32_t, pe::VerifyResult>> answers;
@@ -169,6 +163,31 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
         if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
     }
     call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
+    // Each call's accounting (session::CallAccounting) goes to its VR's accounting servers.
+    auto& ap = call_ports_.accounting;
+    ap.instance = acct_instance_;
+    ap.counters = &counters_;
+    ap.enabled = [this](std::uint64_t id) {
+        const Call* c = find(id);
+        const auto* vr = c ? cfg_.find_vr(c->vr) : nullptr;
+        return vr && !vr->accounting.empty() && radius_.servers(c->vr) && !radius_.servers(c->vr)->accounting.empty();
+    };
+    ap.submit = [this](std::uint64_t id, const rc::AccountingRecord& r, std::function<void(rc::Result)> done) {
+        const Call* c = find(id);
+        const auto* vr = c ? cfg_.find_vr(c->vr) : nullptr;
+        if (!vr) throw std::invalid_argument("no virtual router for call " + std::to_string(id));
+        auto alive = alive_;
+        return radius_.submit(c->vr, rc::Service::accounting,
+                              rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
+                              [this, alive, done = std::move(done)](const rc::Completion& comp) {
+                                  if (!*alive) return;
+                                  if (comp.result == rc::Result::accept) ++counters_.acct_responses;
+                                  else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
+                                  done(comp.result);
+                              });
+    };
+    ap.cancel = [this](rc::RequestHandle h) { return radius_.cancel(h); };
+    ap.describe = [this](std::uint64_t id, rc::AccountingRecord& r) { describe_for_accounting(id, r); };
     lns_.on_connected = [this](CallHandle h, const eng::ConnectInfo& i) { on_connected(h, i); };
     lns_.on_disconnected = [this](CallHandle h, const eng::CallFailure& f) { on_disconnected(h, f); };
     lns_.on_ppp_frame = [this](CallHandle h, std::span<const std::uint8_t> b) { on_frame(h, b); };
@@ -362,7 +381,6 @@ std::unique_ptr<DialOutWiring::Call> DialOutWiring::new_call(session::CallDirect
                                                              session::CallState initial) {
     auto c = std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
                                     initial);
-    c->created = timers_.now();
     return c;
 }
 
@@ -372,15 +390,14 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     if (Call* c = find(id)) c->session.clear({std::string(reason), tell_manager, cdn});
 }
 
-/// The call's session entered closing: accounting Stop, routes, PPP link, L2TP session (CDN via
+/// The call's session entered closing (and sent the accounting Stop): routes, PPP link, L2TP session (CDN via
 /// Lns: Result `o.cdn`, 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason
 /// as Error Message; nothing when the L2TP session is already gone), optionally telling the manager
 /// (call_closed). The Call object is reaped on the next turn so no callback runs on a dead Link.
 void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     Call* c = find(id);
     if (!c) return;
-    if (c->accounting_started) account(*c, rc::AcctStatus::Stop, o.reason);
-    remove_routes(*c);
+    remove_routes(*c);  // accounting Stop: already sent by the session
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
@@ -839,7 +856,9 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
     for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
     bus_.publish(e);
-    account(*c, rc::AcctStatus::Start, {});
+    const auto* vrc = cfg_.find_vr(c->vr);
+    c->session.accounting().start(session::interim_period(vrc ? vrc->accounting_interim : std::nullopt,
+                                                          c->acct_interim_interval));
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
@@ -852,94 +871,27 @@ void DialOutWiring::remove_routes(Call& c) {
     if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
 }
 
-/// RFC 2866 §5.1 Start / Interim-Update / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's
-/// accounting servers. Interim-Update and Stop carry the cumulative counters (RFC 2869 §2.1); only
-/// Stop has Acct-Terminate-Cause. A newer Interim-Update or the Stop supersedes (cancels) an
-/// Interim-Update still being retransmitted, so one generation at most is in flight (§2.1).
-void DialOutWiring::account(Call& c, rc::AcctStatus status, std::string_view cause) {
-    const auto* vr = cfg_.find_vr(c.vr);
-    if (!vr || vr->accounting.empty() || !radius_.servers(c.vr) || radius_.servers(c.vr)->accounting.empty()) return;
-    const bool start = status == rc::AcctStatus::Start;
-    if (start && c.accounting_started) return;
-    if (!start && !c.accounting_started) return;
-    if (c.interim_pending) {
-        if (radius_.cancel(*c.interim_pending)) ++counters_.acct_interims_superseded;
-        c.interim_pending.reset();
-    }
-    if (status == rc::AcctStatus::Stop) {
-        c.accounting_started = false;
-        c.interim_timer.cancel();
-    }
-    rc::AccountingRecord r;
-    r.status = status;
-    r.session_id = acct_instance_ + "-" + std::to_string(c.id);  // unique across restarts (RFC 2866 §5.5)
-    r.user_name = c.user;
-    r.classes = c.classes;  // RFC 2865 §5.25 / RFC 2866 §5.1: echoed in every accounting record
-    if (c.link && c.link->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{c.link->negotiated().network.peer_ip};
-    if (!start) {
-        r.session_time = static_cast<std::uint32_t>(
-            std::chrono::duration_cast<std::chrono::seconds>(timers_.now() - c.created).count());
-        r.output_packets = static_cast<std::uint32_t>(c.packets_out);
-        r.input_packets = static_cast<std::uint32_t>(c.packets_in);
-        r.output_octets = c.octets_out;
-        r.input_octets = c.octets_in;
-    }
-    if (status == rc::AcctStatus::Stop)
-        r.terminate_cause = cause.find("administrat") != std::string_view::npos || cause.find("reset") != std::string_view::npos
-                                ? 6u   // Admin-Reset (RFC 2866 §5.10)
-                                : 1u;  // User-Request
-    if (c.handle) {
-        r.tunnel_connection = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
+/// The call's part of an accounting record (session::AccountingPort::describe): RFC 2866 User-Name,
+/// Class (RFC 2865 §5.25, echoed), Framed-IP-Address, IPv4 counters (§5.3-5.4, §5.8-5.9) and the
+/// RFC 2867 §4.1 tunnel attributes.
+void DialOutWiring::describe_for_accounting(std::uint64_t id, rc::AccountingRecord& r) const {
+    const Call* c = find(id);
+    if (!c) return;
+    r.user_name = c->user;
+    r.classes = c->classes;
+    if (c->link && c->link->negotiated().network.peer_ip)
+        r.framed_ip = core::Ipv4Address{c->link->negotiated().network.peer_ip};
+    r.output_packets = static_cast<std::uint32_t>(c->packets_out);
+    r.input_packets = static_cast<std::uint32_t>(c->packets_in);
+    r.output_octets = c->octets_out;
+    r.input_octets = c->octets_in;
+    if (c->handle) {
+        r.tunnel_connection = std::to_string(c->handle->key.tunnel) + "/" + std::to_string(c->handle->key.session);
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
-        t.client_endpoint = c.lac;
+        t.client_endpoint = c->lac;
         r.tunnel = t;
     }
-    try {
-        auto alive = alive_;
-        const auto id = c.id;
-        const bool interim = status == rc::AcctStatus::Interim_Update;
-        auto h = radius_.submit(c.vr, rc::Service::accounting,
-                                rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
-                                [this, alive, id, interim](const rc::Completion& comp) {
-                                    if (!*alive) return;
-                                    if (comp.result == rc::Result::accept) ++counters_.acct_responses;
-                                    else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
-                                    if (interim)
-                                        if (Call* cc = find(id)) cc->interim_pending.reset();
-                                });
-        ++counters_.acct_requests;
-        if (start) {
-            c.accounting_started = true;
-            arm_interim(c);
-        } else if (interim) {
-            ++counters_.acct_interims;
-            ++c.interims_sent;
-            if (h) c.interim_pending = h;
-        }
-    } catch (const std::exception&) {
-        ++counters_.acct_timeouts;
-        if (start) c.accounting_started = true;  // Stop still due
-    }
-}
-
-/// RFC 2869 §2.1: the locally configured interval overrides Acct-Interim-Interval of the
-/// Access-Accept, whose value is raised to the §5.16 minimum of 60 s.
-void DialOutWiring::arm_interim(Call& c) {
-    const auto* vr = cfg_.find_vr(c.vr);
-    c.interim = core::Duration::zero();
-    if (vr && vr->accounting_interim) c.interim = *vr->accounting_interim;
-    else if (c.acct_interim_interval && *c.acct_interim_interval > 0)
-        c.interim = std::chrono::seconds(std::max<std::uint32_t>(60, *c.acct_interim_interval));
-    if (c.interim <= core::Duration::zero()) return;
-    if (!c.interim_timer.queue()) c.interim_timer.bind(timers_);
-    const auto id = c.id;
-    c.interim_timer.start(c.interim, [this, id] {
-        Call* cc = find(id);
-        if (!cc || !cc->session.live() || !cc->accounting_started) return;
-        account(*cc, rc::AcctStatus::Interim_Update, {});
-        arm_interim(*cc);
-    });
 }
 
 std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
@@ -1059,9 +1011,10 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
                              {"packets-out", c.packets_out}, {"octets-in", c.octets_in},
                              {"octets-out", c.octets_out}};
         }
-        j["accounting"] = {{"started", c.accounting_started},
-                           {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(c.interim).count()},
-                           {"interims-sent", c.interims_sent}};
+        const auto& acct = c.session.accounting();
+        j["accounting"] = {{"started", acct.started()},
+                           {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(acct.interim()).count()},
+                           {"interims-sent", acct.interims_sent()}};
         auto routes = nlohmann::json::array();
         for (const auto& p : c.installed) routes.push_back(p.to_string());
         j["access-routes"] = routes;

@@ -72,7 +72,9 @@ const CallSession::Spec& CallSession::spec() {
 
 CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
                          CallState initial)
-    : ports_(&ports), id_(id), direction_(direction), fsm_(spec(), env, *this, std::to_string(id), initial) {
+    : ports_(&ports), id_(id), direction_(direction),
+      accounting_((env.timers ? *env.timers : throw std::invalid_argument("session.call: no TimerQueue")), ports.accounting, id),
+      fsm_(spec(), env, *this, std::to_string(id), initial) {
     const bool ok = direction == CallDirection::dial_out ? initial == S::placing
                                                          : (initial == S::proxy_auth || initial == S::ppp);
     if (!ok)
@@ -90,6 +92,7 @@ void CallSession::arm_release(CallSession&, Spec::Step& st) { st.arm("call-relea
 
 void CallSession::observe(CallSession& s, const Spec::Change& c) {
     if (!c.permitted || c.to != S::closing || (c.from && *c.from == S::closing)) return;
+    s.accounting_.stop(s.order_.reason);  // RFC 2866 Stop first, while the call still has its counters
     if (s.ports_->close) s.ports_->close(s, s.order_);
 }
 

@@ -6,10 +6,11 @@
 //
 // Each call (an L2TP session, incoming or dial-out) is a call session of lns/session: its state and
 // what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
-// closing, failed; docs/architecture.md "Call session"). The wiring routes dial-out keys, L2TP
-// handles and access routes to calls, adapts the manager's ports, and does each call's effects
-// (PPP link, AAA and PPP-authentication requests, accounting, routes; the teardown as the
-// session's CallPorts::close).
+// closing, failed; docs/architecture.md "Call session"), which also owns the call's accounting
+// (session::CallAccounting through the AccountingPort the wiring implements over the RADIUS
+// client). The wiring routes dial-out keys, L2TP handles and access routes to calls, adapts the
+// manager's ports, and does each call's other effects (PPP link, AAA and PPP-authentication
+// requests, routes; the teardown as the session's CallPorts::close).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
@@ -45,6 +46,7 @@ namespace dl::radius::client {
 class Client;
 enum class AcctStatus : std::uint32_t;  // builders.hpp (RFC 2866 §5.1)
 struct Completion;                      // client.hpp
+struct AccountingRecord;                // builders.hpp
 }  // namespace dl::radius::client
 namespace dl::ppp::engine {
 struct NetworkInfo;
@@ -174,7 +176,9 @@ struct DataPlanePort {
 };
 
 /// Counters of the wiring (show ppp / show l2tp dial-out chassis "wiring").
-struct WiringCounters {
+/// acct_requests, acct_responses, acct_timeouts, acct_interims, acct_interims_superseded: the
+/// calls' accounting (session::AccountingCounters) and Accounting-On / -Off.
+struct WiringCounters : session::AccountingCounters {
     std::uint64_t aaa_requests = 0, aaa_accepts = 0, aaa_rejects = 0, aaa_timeouts = 0, aaa_invalid = 0;
     std::uint64_t calls_placed = 0, calls_connected = 0, calls_failed = 0, calls_closed = 0;
     std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
@@ -182,9 +186,6 @@ struct WiringCounters {
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
     std::uint64_t sli_sent = 0;  ///< SLIs with the negotiated ACCMs (RFC 2661 §6.14), one per LCP Opened
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
-    std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
-    std::uint64_t acct_interims = 0;           ///< Interim-Updates sent (RFC 2866 §5.1 value 3)
-    std::uint64_t acct_interims_superseded = 0;  ///< pending Interim-Update cancelled by a newer one / Stop
     /// proxy-mode incoming calls with Proxy Authen AVPs from a LAC not marked `trusted` (peers[]):
     /// the proxy data was ignored, LCP renegotiated and the user authenticated by the LNS
     std::uint64_t proxy_untrusted = 0;
@@ -290,10 +291,8 @@ private:
     /// CallPorts::close: the teardown of a call whose session entered closing; reaps it later.
     void close_call(std::uint64_t id, const session::CloseOrder& order);
     void remove_routes(Call& c);
-    /// Accounting-Request Start / Interim-Update / Stop of a call (RFC 2866 §5.1, RFC 2867 §4.1).
-    void account(Call& c, radius::client::AcctStatus status, std::string_view cause);
-    /// Arms the call's Interim-Update timer (RFC 2869 §2.1) if an interval applies.
-    void arm_interim(Call& c);
+    /// session::AccountingPort::describe: the call's user, Class, address, counters and tunnel.
+    void describe_for_accounting(std::uint64_t call, radius::client::AccountingRecord& r) const;
     std::uint32_t allocate_pool(const std::string& profile);
     Call* find(std::uint64_t id) const;
     Call* find(const CallHandle& h) const;

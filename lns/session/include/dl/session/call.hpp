@@ -13,8 +13,9 @@
 //   - `closing`: torn down (CallPorts::close); the owner reaps the record;
 //   - `failed`: the outgoing call never connected (every tunnel endpoint refused it).
 //
-// The session decides the order; its owner (lnsd's DialOutWiring) does the effects through
-// CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
+// The session decides the order and owns the call's accounting (CallAccounting, dl/session/
+// accounting.hpp: Stop on entering closing); its owner (lnsd's DialOutWiring) does the other
+// effects through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <string_view>
 
 #include "dl/core/fsm.hpp"
+#include "dl/session/accounting.hpp"
 #include "dl/l2tp/types.hpp"
 
 namespace dl::session {
@@ -68,12 +70,14 @@ struct CloseOrder {
 
 class CallSession;
 
-/// The effects of a call, done by its owner.
+/// What a call needs from its owner (lnsd's DialOutWiring), shared by the owner's calls.
 struct CallPorts {
-    /// Entering `closing` (state already `closing`): stop accounting, remove the access routes,
-    /// clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down, reap the record
-    /// later, tell the manager if asked. Called once per call.
+    /// Entering `closing` (state already `closing`, accounting Stop already sent): remove the
+    /// access routes, clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down,
+    /// reap the record later, tell the manager if asked. Called once per call.
     std::function<void(CallSession&, const CloseOrder&)> close;
+    /// The call's accounting (CallAccounting): RADIUS accounting of its virtual router.
+    AccountingPort accounting;
 };
 
 /// One call's FSM. Inputs that the current state does not take are ignored and return false
@@ -122,6 +126,10 @@ public:
     bool live() const noexcept { return state() != CallState::closing && state() != CallState::failed; }
     /// IPv4 may be sent on the call (IPCP up, not ending): state network-up.
     bool carries_ipv4() const noexcept { return state() == CallState::network_up; }
+    /// The call's accounting (RFC 2866): the owner starts it at IPCP up; the session sends the
+    /// Stop on entering closing, before CallPorts::close.
+    CallAccounting& accounting() noexcept { return accounting_; }
+    const CallAccounting& accounting() const noexcept { return accounting_; }
     /// The FSM instance (state timer, counters) for `show` and tests.
     const core::FsmBase& fsm() const noexcept { return fsm_; }
 
@@ -134,6 +142,7 @@ private:
     std::uint64_t id_;
     CallDirection direction_;
     CloseOrder order_;  ///< the teardown to run on entering closing
+    CallAccounting accounting_;
     core::Fsm<CallSession, CallState, CallEvent> fsm_;
 };
 
