@@ -47,7 +47,6 @@ struct DialOutWiring::Call {
     std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
     std::uint32_t framed_ip = 0;
     std::uint32_t pool_ip = 0;
-    std::vector<core::Ipv4Prefix> installed;   ///< in the VR's route table
     std::string user;                           ///< authenticated CPE name
     std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
     std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
@@ -146,7 +145,9 @@ std::vector<TunnelEndpoint> tunnel_endpoints(const rc::DialOutDefinition& def) {
 DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
                              rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
     : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
-      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)), reap_timer_(timers),
+      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)),
+      routes_(&bus, session::RoutePort{dp_.add_route, dp_.remove_session, &counters_.route_errors}),
+      reap_timer_(timers),
       acct_instance_(new_acct_instance()) {
     dialout::Ports ports;
     ports.authorize = [this](const dialout::SessionKey& k, const std::string& u) { authorize(k, u); };
@@ -163,6 +164,7 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
         if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
     }
     call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
+    call_ports_.routes = &routes_;
     // Each call's accounting (session::CallAccounting) goes to its VR's accounting servers.
     auto& ap = call_ports_.accounting;
     ap.instance = acct_instance_;
@@ -390,14 +392,14 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     if (Call* c = find(id)) c->session.clear({std::string(reason), tell_manager, cdn});
 }
 
-/// The call's session entered closing (and sent the accounting Stop): routes, PPP link, L2TP session (CDN via
+/// The call's session entered closing (and sent the accounting Stop, removed the access routes): PPP link, L2TP session (CDN via
 /// Lns: Result `o.cdn`, 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason
 /// as Error Message; nothing when the L2TP session is already gone), optionally telling the manager
 /// (call_closed). The Call object is reaped on the next turn so no callback runs on a dead Link.
 void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     Call* c = find(id);
     if (!c) return;
-    remove_routes(*c);  // accounting Stop: already sent by the session
+    // accounting Stop and the access routes: already done by the session
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
@@ -826,49 +828,11 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     if (!c || !c->session.network_up("IPCP up, peer " + ip_text(n.peer_ip))) return;
     // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
     // the session's access routes.
-    std::vector<core::Ipv4Prefix> prefixes = c->authorised;
-    const std::uint32_t peer = n.peer_ip ? n.peer_ip : c->framed_ip;
-    if (peer) prefixes.push_back({{peer}, 32});
-    std::sort(prefixes.begin(), prefixes.end());
-    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-    auto& table = routes_[c->vr];
-    std::vector<core::Ipv4Prefix> installed;
-    for (const auto& p : prefixes) {
-        if (auto it = table.find(p); it != table.end() && it->second != id) continue;  // owned by another session
-        table[p] = id;
-        installed.push_back(p);
-        if (dp_.add_route)
-            if (auto err = dp_.add_route(c->vr, p, id)) {
-                ++counters_.route_errors;
-                core::Event e;
-                e.entity = "lnsd.route";
-                e.id = c->vr + "/" + p.to_string();
-                e.event = "kernel-error";
-                e.cause = *err;
-                bus_.publish(e);
-            }
-    }
-    c->installed = installed;
-    core::Event e;
-    e.entity = "lnsd.route";
-    e.id = c->vr;
-    e.event = "access-routes-installed";
-    e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
-    for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
-    bus_.publish(e);
+    const auto installed = c->session.install_routes(c->vr, c->authorised, n.peer_ip ? n.peer_ip : c->framed_ip);
     const auto* vrc = cfg_.find_vr(c->vr);
     c->session.accounting().start(session::interim_period(vrc ? vrc->accounting_interim : std::nullopt,
                                                           c->acct_interim_interval));
     if (c->key) manager_->access_route_installed(*c->key, installed);
-}
-
-void DialOutWiring::remove_routes(Call& c) {
-    if (c.installed.empty()) return;
-    auto& table = routes_[c.vr];
-    for (const auto& p : c.installed)
-        if (auto it = table.find(p); it != table.end() && it->second == c.id) table.erase(it);
-    c.installed.clear();
-    if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
 }
 
 /// The call's part of an accounting record (session::AccountingPort::describe): RFC 2866 User-Name,
@@ -911,13 +875,7 @@ std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
 }
 
 std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, core::Ipv4Address d) const {
-    auto it = routes_.find(vr);
-    if (it == routes_.end()) return std::nullopt;
-    for (int len = 32; len >= 0; --len) {
-        const core::Ipv4Prefix p{{d.value}, static_cast<std::uint8_t>(len)};
-        if (auto r = it->second.find(p.network()); r != it->second.end()) return r->second;
-    }
-    return std::nullopt;
+    return routes_.lookup(vr, d);
 }
 
 // ---- data plane ----
@@ -1016,7 +974,7 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
                            {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(acct.interim()).count()},
                            {"interims-sent", acct.interims_sent()}};
         auto routes = nlohmann::json::array();
-        for (const auto& p : c.installed) routes.push_back(p.to_string());
+        for (const auto& p : c.session.access_routes()) routes.push_back(p.to_string());
         j["access-routes"] = routes;
     }
     return j;

@@ -93,12 +93,23 @@ void CallSession::arm_release(CallSession&, Spec::Step& st) { st.arm("call-relea
 void CallSession::observe(CallSession& s, const Spec::Change& c) {
     if (!c.permitted || c.to != S::closing || (c.from && *c.from == S::closing)) return;
     s.accounting_.stop(s.order_.reason);  // RFC 2866 Stop first, while the call still has its counters
+    if (s.ports_->routes) s.ports_->routes->remove(s.routes_vr_, s.id_, s.routes_);
+    s.routes_.clear();
     if (s.ports_->close) s.ports_->close(s, s.order_);
 }
 
 bool CallSession::input(CallEvent e, std::string_view cause) {
     if (!fsm_.allowed(e)) return false;
     return fsm_.dispatch(e, cause);
+}
+
+const std::vector<core::Ipv4Prefix>& CallSession::install_routes(const std::string& vr,
+                                                                std::vector<core::Ipv4Prefix> framed_routes,
+                                                                std::uint32_t peer) {
+    if (!ports_->routes) return routes_;
+    routes_vr_ = vr;
+    routes_ = ports_->routes->install(vr, id_, std::move(framed_routes), peer);
+    return routes_;
 }
 
 bool CallSession::l2tp_up(std::string_view cause) { return input(E::l2tp_up, cause); }

@@ -8,9 +8,10 @@
 // what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
 // closing, failed; docs/architecture.md "Call session"), which also owns the call's accounting
 // (session::CallAccounting through the AccountingPort the wiring implements over the RADIUS
-// client). The wiring routes dial-out keys, L2TP handles and access routes to calls, adapts the
-// manager's ports, and does each call's other effects (PPP link, AAA and PPP-authentication
-// requests, routes; the teardown as the session's CallPorts::close).
+// client) and access routes (session::AccessRouteTable over DataPlanePort). The wiring routes
+// dial-out keys, L2TP handles and destinations to calls, adapts the manager's ports, and does each
+// call's other effects (PPP link, AAA and PPP-authentication requests; the teardown of the L2TP
+// session and PPP link as the session's CallPorts::close).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
@@ -290,7 +291,6 @@ private:
                    l2tp::CdnResult cdn = l2tp::CdnResult::Administrative);
     /// CallPorts::close: the teardown of a call whose session entered closing; reaps it later.
     void close_call(std::uint64_t id, const session::CloseOrder& order);
-    void remove_routes(Call& c);
     /// session::AccountingPort::describe: the call's user, Class, address, counters and tunnel.
     void describe_for_accounting(std::uint64_t call, radius::client::AccountingRecord& r) const;
     std::uint32_t allocate_pool(const std::string& profile);
@@ -312,6 +312,7 @@ private:
     DataPlanePort dp_;
     std::unique_ptr<dialout::Manager> manager_;
     std::shared_ptr<bool> alive_;
+    session::AccessRouteTable routes_;  ///< every call's access routes (the sessions install / remove)
     session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call)
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
     std::vector<std::uint64_t> reap_;  ///< closed calls, erased on the next turn (reap_timer_)
@@ -320,7 +321,6 @@ private:
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;  // (Tunnel ID, Session ID)
     std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
-    std::map<std::string, std::map<core::Ipv4Prefix, std::uint64_t>, std::less<>> routes_;
     std::map<std::string, std::uint32_t, std::less<>> pool_next_;
     std::uint64_t next_call_ = 1;
     WiringCounters counters_;

@@ -14,7 +14,8 @@
 //   - `failed`: the outgoing call never connected (every tunnel endpoint refused it).
 //
 // The session decides the order and owns the call's accounting (CallAccounting, dl/session/
-// accounting.hpp: Stop on entering closing); its owner (lnsd's DialOutWiring) does the other
+// accounting.hpp: Stop on entering closing) and access routes (dl/session/routes.hpp: removed on
+// entering closing); its owner (lnsd's DialOutWiring) does the other
 // effects through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
 #pragma once
 
@@ -22,9 +23,11 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dl/core/fsm.hpp"
 #include "dl/session/accounting.hpp"
+#include "dl/session/routes.hpp"
 #include "dl/l2tp/types.hpp"
 
 namespace dl::session {
@@ -72,12 +75,14 @@ class CallSession;
 
 /// What a call needs from its owner (lnsd's DialOutWiring), shared by the owner's calls.
 struct CallPorts {
-    /// Entering `closing` (state already `closing`, accounting Stop already sent): remove the
-    /// access routes, clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down,
+    /// Entering `closing` (state already `closing`, accounting Stop already sent, access routes
+    /// already removed): clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down,
     /// reap the record later, tell the manager if asked. Called once per call.
     std::function<void(CallSession&, const CloseOrder&)> close;
     /// The call's accounting (CallAccounting): RADIUS accounting of its virtual router.
     AccountingPort accounting;
+    /// The owner's access route table (shared by its calls); none: install_routes() installs nothing.
+    AccessRouteTable* routes = nullptr;
 };
 
 /// One call's FSM. Inputs that the current state does not take are ignored and return false
@@ -130,6 +135,14 @@ public:
     /// Stop on entering closing, before CallPorts::close.
     CallAccounting& accounting() noexcept { return accounting_; }
     const CallAccounting& accounting() const noexcept { return accounting_; }
+    /// Installs the call's access routes in `vr` at IPCP up (JunosE "L2TP Dial-Out" "Route
+    /// Installation": the Framed-Route prefixes and `peer` as a host route, through
+    /// CallPorts::routes; AccessRouteTable::install) and keeps them; they leave on entering closing,
+    /// before CallPorts::close. Returns the prefixes the call now owns (none without a table).
+    const std::vector<core::Ipv4Prefix>& install_routes(const std::string& vr, std::vector<core::Ipv4Prefix> framed_routes,
+                                                        std::uint32_t peer);
+    /// The access routes the call owns (`show ppp` "access-routes").
+    const std::vector<core::Ipv4Prefix>& access_routes() const noexcept { return routes_; }
     /// The FSM instance (state timer, counters) for `show` and tests.
     const core::FsmBase& fsm() const noexcept { return fsm_; }
 
@@ -143,6 +156,8 @@ private:
     CallDirection direction_;
     CloseOrder order_;  ///< the teardown to run on entering closing
     CallAccounting accounting_;
+    std::string routes_vr_;                 ///< the virtual router of routes_
+    std::vector<core::Ipv4Prefix> routes_;  ///< access routes owned in CallPorts::routes
     core::Fsm<CallSession, CallState, CallEvent> fsm_;
 };
 
