@@ -43,7 +43,6 @@ struct DialOutWiring::Call {
     /// the LAC's Host Name, for the PPP Access-Request (RFC 2865 §5.30-5.31, RFC 2869 §5.11,
     /// RFC 2868 §3.9).
     std::string calling, called, connect_info, lac_host;
-    std::unique_ptr<pe::Link> link;
     std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
     std::uint32_t framed_ip = 0;
     std::uint32_t pool_ip = 0;
@@ -52,10 +51,6 @@ struct DialOutWiring::Call {
     std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
     std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
     std::vector<std::vector<std::uint8_t>> classes;       ///< Class of the Access-Accept (RFC 2865 §5.25)
-    /// PPP authentication answers (Link::verify_result), given on the next turn of the loop: never
-    /// inside the Link's own verify upcall. The timer dies with the call.
-    std::vector<std::pair<std::uint32_t, pe::VerifyResult>> answers;
-    core::Timer answer_timer;
 };
 
 std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
@@ -164,6 +159,7 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
         if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
     }
     call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
+    call_ports_.closed = [this](session::CallSession& s, const session::CloseOrder& o) { closed_call(s.id(), o); };
     call_ports_.routes = &routes_;
     // Each call's accounting (session::CallAccounting) goes to its VR's accounting servers.
     auto& ap = call_ports_.accounting;
@@ -392,10 +388,10 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     if (Call* c = find(id)) c->session.clear({std::string(reason), tell_manager, cdn});
 }
 
-/// The call's session entered closing (and sent the accounting Stop, removed the access routes): PPP link, L2TP session (CDN via
-/// Lns: Result `o.cdn`, 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason
-/// as Error Message; nothing when the L2TP session is already gone), optionally telling the manager
-/// (call_closed). The Call object is reaped on the next turn so no callback runs on a dead Link.
+/// CallPorts::close: the call's session entered closing (and sent the accounting Stop, removed the
+/// access routes): its keys are forgotten and its L2TP session cleared (CDN via Lns: Result `o.cdn`,
+/// 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason as Error Message;
+/// nothing when the L2TP session is already gone). The session then takes its PPP link down.
 void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     Call* c = find(id);
     if (!c) return;
@@ -411,7 +407,13 @@ void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
             else lns_.clear_session(c->handle->key.tunnel, c->handle->key.session, o.cdn, o.reason);
         }
     }
-    if (c->link) c->link->lower_down(o.reason);
+}
+
+/// CallPorts::closed: after the PPP link is down, counted; the record is reaped on the next turn
+/// (so no callback runs on a dead Link); the manager told (call_closed) when asked.
+void DialOutWiring::closed_call(std::uint64_t id, const session::CloseOrder& o) {
+    Call* c = find(id);
+    if (!c) return;
     ++counters_.calls_closed;
     const auto key = c->key;
     reap_.push_back(id);
@@ -547,7 +549,7 @@ void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
 
 void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) {
     Call* c = find(h);
-    if (!c || !c->link) {
+    if (!c || !c->session.link()) {
         // An outgoing call's frames may arrive between OCCN and the deferred completion.
         auto& q = early_[{h.key.tunnel, h.key.session}];
         if (q.size() < 8) {
@@ -558,9 +560,7 @@ void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) 
         }
         return;
     }
-    // RFC 2661 §3.1 / RFC 1662 §3.1: Address and Control (FF 03) may precede the PPP Protocol.
-    if (frame.size() >= 2 && frame[0] == 0xFF && frame[1] == 0x03) frame = frame.subspan(2);
-    c->link->receive(frame);
+    c->session.receive_ppp(frame);
 }
 
 // ---- PPP ----
@@ -664,7 +664,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     };
     const std::string link_id =
         c.handle ? std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session) : std::to_string(id);
-    c.link = std::make_unique<pe::Link>(lc, std::move(cb), core::FsmEnv{&bus_, &timers_, &registry_}, link_id);
+    pe::Link& link = c.session.open_link(lc, std::move(cb), link_id);
 
     bool proxied = false;
     bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
@@ -680,7 +680,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
             opened = true;
-            proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
+            proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
             if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
                 // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
                 // the LAC used (Huawei "L2TP Session Establishment"): PAP at the LAC with CHAP required here -> renegotiate.
@@ -693,16 +693,16 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
                     cr.chap_id = *in.proxy_authen_id;
                     cr.challenge = *in.proxy_authen_challenge;
                     cr.response = *in.proxy_authen_response;
-                    c.link->proxy_authentication(std::move(cr));
+                    link.proxy_authentication(std::move(cr));
                 } else if (t == 3 && in.proxy_authen_response && !chap_needed) {
                     cr.method = pe::AuthMethod::pap;
                     cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
-                    c.link->proxy_authentication(std::move(cr));
+                    link.proxy_authentication(std::move(cr));
                 }
             }
         }
     }
-    if (!opened) c.link->open();
+    if (!opened) link.open();
     if (c.handle) {
         auto it = early_.find({c.handle->key.tunnel, c.handle->key.session});
         if (it != early_.end()) {
@@ -710,10 +710,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             early_.erase(it);
             for (const auto& f : frames) {
                 Call* cc = find(id);
-                if (!cc || !cc->link) break;
-                std::span<const std::uint8_t> s(f);
-                if (s.size() >= 2 && s[0] == 0xFF && s[1] == 0x03) s = s.subspan(2);
-                cc->link->receive(s);
+                if (!cc || !cc->session.receive_ppp(f)) break;
             }
         }
     }
@@ -723,21 +720,9 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
     Call* c = find(id);
     if (!c) return;
     ++counters_.ppp_auth_requests;
-    // Answered on the next turn, never inside the Link's verify upcall (the call's answer timer).
+    // Answered on the next turn, never inside the Link's verify upcall (CallSession::answer_verify).
     auto answer = [this, id, ticket](pe::VerifyResult r) {
-        Call* cc = find(id);
-        if (!cc) return;
-        cc->answers.emplace_back(ticket, std::move(r));
-        if (!cc->answer_timer.queue()) cc->answer_timer.bind(timers_);
-        if (!cc->answer_timer.armed())
-            cc->answer_timer.start(core::Duration::zero(), [this, id] {
-                Call* a = find(id);
-                if (!a) return;
-                const auto due = std::move(a->answers);
-                a->answers.clear();
-                for (const auto& [t, v] : due)
-                    if (a->link) a->link->verify_result(t, v);
-            });
+        if (Call* cc = find(id)) cc->session.answer_verify(ticket, std::move(r));
     };
     // One mapping of the credentials for lnsd, cpe-emu and lac-emu: what RADIUS cannot carry (a CHAP
     // response not of 16 octets, an empty user, …) is answered here with a reject, never sent.
@@ -843,8 +828,8 @@ void DialOutWiring::describe_for_accounting(std::uint64_t id, rc::AccountingReco
     if (!c) return;
     r.user_name = c->user;
     r.classes = c->classes;
-    if (c->link && c->link->negotiated().network.peer_ip)
-        r.framed_ip = core::Ipv4Address{c->link->negotiated().network.peer_ip};
+    if (const auto* l = c->session.link(); l && l->negotiated().network.peer_ip)
+        r.framed_ip = core::Ipv4Address{l->negotiated().network.peer_ip};
     r.output_packets = static_cast<std::uint32_t>(c->packets_out);
     r.input_packets = static_cast<std::uint32_t>(c->packets_in);
     r.output_octets = c->octets_out;
@@ -883,7 +868,7 @@ std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, 
 void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
     // The session is network-up from network_up (IPCP This-Layer-Up, RFC 1661 §4.4), before the
     // automaton records Opened: a buffered trigger released from there must pass.
-    if (!c.handle || !c.link || !c.session.carries_ipv4()) {
+    if (!c.handle || !c.session.link() || !c.session.carries_ipv4()) {
         ++counters_.frames_dropped;
         return;
     }
@@ -906,7 +891,7 @@ void DialOutWiring::to_session(std::uint64_t call, std::span<const std::uint8_t>
 void DialOutWiring::to_session(std::uint64_t call, dataplane::Packet& packet) {
     ++counters_.tun_in;
     Call* c = find(call);
-    if (!c || !c->handle || !c->link || !c->session.carries_ipv4()) {  // as send_ipv4
+    if (!c || !c->handle || !c->session.link() || !c->session.carries_ipv4()) {  // as send_ipv4
         ++counters_.frames_dropped;
         return;
     }
@@ -940,6 +925,7 @@ void DialOutWiring::tun_packet(const std::string& vr, std::span<const std::uint8
 // ---- show / control ----
 
 nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
+    const pe::Link* link = c.session.link();
     nlohmann::json j = {{"id", c.id},
                         {"virtual-router", c.vr},
                         {"direction", c.key ? "dial-out" : "incoming"},
@@ -947,18 +933,18 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
                         {"l2tp-session", c.handle ? std::to_string(c.handle->key.tunnel) + "/" +
                                                         std::to_string(c.handle->key.session)
                                                   : std::string("-")},
-                        {"phase", c.link ? std::string(pe::to_string(c.link->phase())) : std::string("-")},
+                        {"phase", link ? std::string(pe::to_string(link->phase())) : std::string("-")},
                         {"user", c.user}};
     if (c.key) j["dial-out-session"] = c.key->to_string();
-    if (c.link) j["peer-ip"] = ip_text(c.link->negotiated().network.peer_ip);
+    if (link) j["peer-ip"] = ip_text(link->negotiated().network.peer_ip);
     if (detail) {
         j["profile"] = c.profile;
         j["lac"] = c.lac;
-        if (c.link) {
-            const auto& n = c.link->negotiated();
-            const auto& k = c.link->counters();
-            j["lcp"] = std::string(to_string(c.link->lcp_state()));
-            j["ipcp"] = std::string(to_string(c.link->ipcp_state()));
+        if (link) {
+            const auto& n = link->negotiated();
+            const auto& k = link->counters();
+            j["lcp"] = std::string(to_string(link->lcp_state()));
+            j["ipcp"] = std::string(to_string(link->ipcp_state()));
             j["local-ip"] = ip_text(n.network.local_ip);
             j["peer-mru"] = n.peer_mru;
             j["we-authenticate"] = std::string(pe::to_string(n.we_authenticate));

@@ -8,10 +8,12 @@
 // what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
 // closing, failed; docs/architecture.md "Call session"), which also owns the call's accounting
 // (session::CallAccounting through the AccountingPort the wiring implements over the RADIUS
-// client) and access routes (session::AccessRouteTable over DataPlanePort). The wiring routes
-// dial-out keys, L2TP handles and destinations to calls, adapts the manager's ports, and does each
-// call's other effects (PPP link, AAA and PPP-authentication requests; the teardown of the L2TP
-// session and PPP link as the session's CallPorts::close).
+// client), access routes (session::AccessRouteTable over DataPlanePort) and PPP link (the
+// session holds it, feeds it the L2TP session's frames, defers its verify answers and takes it down
+// on closing). The wiring routes dial-out keys, L2TP handles and destinations to calls, adapts the
+// manager's ports, and does each call's other effects (the PPP link's configuration and callbacks,
+// AAA and PPP-authentication requests; the L2TP side of the teardown as CallPorts::close, the
+// manager told as CallPorts::closed).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
@@ -289,8 +291,10 @@ private:
     /// L2TP session is still up (default 3, administrative).
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason,
                    l2tp::CdnResult cdn = l2tp::CdnResult::Administrative);
-    /// CallPorts::close: the teardown of a call whose session entered closing; reaps it later.
+    /// CallPorts::close: a call whose session entered closing: its keys and L2TP session.
     void close_call(std::uint64_t id, const session::CloseOrder& order);
+    /// CallPorts::closed: after its PPP link went down: counted, reaped later, the manager told.
+    void closed_call(std::uint64_t id, const session::CloseOrder& order);
     /// session::AccountingPort::describe: the call's user, Class, address, counters and tunnel.
     void describe_for_accounting(std::uint64_t call, radius::client::AccountingRecord& r) const;
     std::uint32_t allocate_pool(const std::string& profile);

@@ -14,12 +14,15 @@
 //   - `failed`: the outgoing call never connected (every tunnel endpoint refused it).
 //
 // The session decides the order and owns the call's accounting (CallAccounting, dl/session/
-// accounting.hpp: Stop on entering closing) and access routes (dl/session/routes.hpp: removed on
-// entering closing); its owner (lnsd's DialOutWiring) does the other
+// accounting.hpp: Stop on entering closing), access routes (dl/session/routes.hpp: removed on
+// entering closing) and PPP link (open_link at the start of PPP, lower-down on entering closing,
+// verify answers on the next turn); its owner (lnsd's DialOutWiring) does the other
 // effects through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -29,6 +32,7 @@
 #include "dl/session/accounting.hpp"
 #include "dl/session/routes.hpp"
 #include "dl/l2tp/types.hpp"
+#include "dl/ppp/engine/link.hpp"
 
 namespace dl::session {
 
@@ -76,9 +80,11 @@ class CallSession;
 /// What a call needs from its owner (lnsd's DialOutWiring), shared by the owner's calls.
 struct CallPorts {
     /// Entering `closing` (state already `closing`, accounting Stop already sent, access routes
-    /// already removed): clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down,
-    /// reap the record later, tell the manager if asked. Called once per call.
+    /// already removed): forget the call's keys, clear the L2TP session (CDN) unless `l2tp_gone`.
+    /// Then the session takes its PPP link down (lower-down) and calls `closed`. Once per call.
     std::function<void(CallSession&, const CloseOrder&)> close;
+    /// After the PPP link is down: count, reap the record later, tell the manager if asked.
+    std::function<void(CallSession&, const CloseOrder&)> closed;
     /// The call's accounting (CallAccounting): RADIUS accounting of its virtual router.
     AccountingPort accounting;
     /// The owner's access route table (shared by its calls); none: install_routes() installs nothing.
@@ -143,6 +149,20 @@ public:
                                                         std::uint32_t peer);
     /// The access routes the call owns (`show ppp` "access-routes").
     const std::vector<core::Ipv4Prefix>& access_routes() const noexcept { return routes_; }
+    /// Creates the call's PPP link (RFC 1661; id `link_id`, the session's FsmEnv) when PPP starts;
+    /// the session owns it, takes it down on entering closing and destroys it with the call.
+    /// std::logic_error when the call already has one.
+    ppp::engine::Link& open_link(ppp::engine::LinkConfig config, ppp::engine::LinkCallbacks callbacks,
+                                 std::string link_id);
+    /// The PPP link (none before PPP starts).
+    ppp::engine::Link* link() const noexcept { return link_.get(); }
+    /// A PPP frame from the L2TP session: Address and Control (FF 03, RFC 1662 §3.1, RFC 2661 §3.1)
+    /// removed when present, then to the link. False (nothing done) without a link.
+    bool receive_ppp(std::span<const std::uint8_t> frame);
+    /// The answer to the link's verify upcall `ticket` (Link::verify_result), given on the next turn
+    /// of the loop, never inside the upcall; answers queued meanwhile go in order. Dropped when the
+    /// call goes away first.
+    void answer_verify(std::uint32_t ticket, ppp::engine::VerifyResult result);
     /// The FSM instance (state timer, counters) for `show` and tests.
     const core::FsmBase& fsm() const noexcept { return fsm_; }
 
@@ -159,6 +179,10 @@ private:
     std::string routes_vr_;                 ///< the virtual router of routes_
     std::vector<core::Ipv4Prefix> routes_;  ///< access routes owned in CallPorts::routes
     core::Fsm<CallSession, CallState, CallEvent> fsm_;
+    core::FsmEnv env_;
+    std::vector<std::pair<std::uint32_t, ppp::engine::VerifyResult>> answers_;
+    core::Timer answer_timer_;
+    std::unique_ptr<ppp::engine::Link> link_;  ///< last: destroyed first
 };
 
 }  // namespace dl::session
