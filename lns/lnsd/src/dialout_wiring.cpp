@@ -25,8 +25,10 @@ namespace rc = radius::client;
 namespace pe = ppp::engine;
 namespace eng = l2tp::engine;
 
-/// One L2TP session with its PPP link: its session FSM (lns/session: the call's state and what
-/// ends it) and what the wiring keeps for it. Dial-out calls carry their manager key.
+/// One L2TP session with its PPP link: its session (lns/session: the call's state, what ends it,
+/// its PPP link, accounting and access routes) and what the wiring still keeps for it (keys,
+/// handle, the AAA results the PPP link and accounting use, IPv4 counters). Dial-out calls carry
+/// their manager key.
 struct DialOutWiring::Call {
     Call(core::FsmEnv env, const session::CallPorts& ports, std::uint64_t call_id, session::CallDirection d,
          session::CallState initial)

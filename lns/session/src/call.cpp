@@ -73,7 +73,8 @@ const CallSession::Spec& CallSession::spec() {
 CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
                          CallState initial)
     : ports_(&ports), id_(id), direction_(direction),
-      accounting_((env.timers ? *env.timers : throw std::invalid_argument("session.call: no TimerQueue")), ports.accounting, id),
+      accounting_(env.timers ? *env.timers : throw std::invalid_argument("session.call: no TimerQueue"),
+                  ports.accounting, id),
       fsm_(spec(), env, *this, std::to_string(id), initial), env_(env), answer_timer_(*env.timers) {
     const bool ok = direction == CallDirection::dial_out ? initial == S::placing
                                                          : (initial == S::proxy_auth || initial == S::ppp);

@@ -47,7 +47,8 @@ std::vector<core::Ipv4Prefix> AccessRouteTable::install(const std::string& vr, s
     return installed;
 }
 
-void AccessRouteTable::remove(const std::string& vr, std::uint64_t call, const std::vector<core::Ipv4Prefix>& installed) {
+void AccessRouteTable::remove(const std::string& vr, std::uint64_t call,
+                              const std::vector<core::Ipv4Prefix>& installed) {
     if (installed.empty()) return;
     auto& table = routes_[vr];
     for (const auto& p : installed)

@@ -29,16 +29,16 @@ struct World {
     std::vector<std::string> log;  ///< "add vr prefix call" / "remove vr call" / "close call"
     std::string refuse;            ///< a prefix the kernel refuses
     std::uint64_t route_errors = 0;
-    AccessRouteTable table{&bus, RoutePort{
-                                     [this](const std::string& vr, Ipv4Prefix p, std::uint64_t call) -> std::optional<std::string> {
-                                         log.push_back("add " + vr + " " + p.to_string() + " " + std::to_string(call));
-                                         if (p.to_string() == refuse) return "File exists";
-                                         return std::nullopt;
-                                     },
-                                     [this](const std::string& vr, std::uint64_t call) {
-                                         log.push_back("remove " + vr + " " + std::to_string(call));
-                                     },
-                                     &route_errors}};
+    AccessRouteTable table{
+        &bus, RoutePort{[this](const std::string& vr, Ipv4Prefix p, std::uint64_t call) -> std::optional<std::string> {
+                            log.push_back("add " + vr + " " + p.to_string() + " " + std::to_string(call));
+                            if (p.to_string() == refuse) return "File exists";
+                            return std::nullopt;
+                        },
+                        [this](const std::string& vr, std::uint64_t call) {
+                            log.push_back("remove " + vr + " " + std::to_string(call));
+                        },
+                        &route_errors}};
     CallPorts ports;
     World() {
         ports.close = [this](CallSession& c, const CloseOrder&) { log.push_back("close " + std::to_string(c.id())); };

@@ -10,29 +10,32 @@
 //   - `releasing`: the end was decided inside an upcall (the PPP link went down, AAA rejected the
 //     proxy authentication, PPP refused it): the teardown runs on the zero-delay `call-release`
 //     state timer, never inside the PPP link's own callback;
-//   - `closing`: torn down (CallPorts::close); the owner reaps the record;
+//   - `closing`: torn down (accounting Stop, access routes, CallPorts::close, PPP lower-down,
+//     CallPorts::closed); the owner reaps the record;
 //   - `failed`: the outgoing call never connected (every tunnel endpoint refused it).
 //
 // The session decides the order and owns the call's accounting (CallAccounting, dl/session/
 // accounting.hpp: Stop on entering closing), access routes (dl/session/routes.hpp: removed on
 // entering closing) and PPP link (open_link at the start of PPP, lower-down on entering closing,
-// verify answers on the next turn); its owner (lnsd's DialOutWiring) does the other
-// effects through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
+// verify answers on the next turn); its owner (lnsd's DialOutWiring) does the other effects
+// through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's
+// TimerQueue.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
-#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dl/core/fsm.hpp"
-#include "dl/session/accounting.hpp"
-#include "dl/session/routes.hpp"
 #include "dl/l2tp/types.hpp"
 #include "dl/ppp/engine/link.hpp"
+#include "dl/session/accounting.hpp"
+#include "dl/session/routes.hpp"
 
 namespace dl::session {
 
@@ -145,8 +148,8 @@ public:
     /// Installation": the Framed-Route prefixes and `peer` as a host route, through
     /// CallPorts::routes; AccessRouteTable::install) and keeps them; they leave on entering closing,
     /// before CallPorts::close. Returns the prefixes the call now owns (none without a table).
-    const std::vector<core::Ipv4Prefix>& install_routes(const std::string& vr, std::vector<core::Ipv4Prefix> framed_routes,
-                                                        std::uint32_t peer);
+    const std::vector<core::Ipv4Prefix>& install_routes(const std::string& vr,
+                                                        std::vector<core::Ipv4Prefix> framed_routes, std::uint32_t peer);
     /// The access routes the call owns (`show ppp` "access-routes").
     const std::vector<core::Ipv4Prefix>& access_routes() const noexcept { return routes_; }
     /// Creates the call's PPP link (RFC 1661; id `link_id`, the session's FsmEnv) when PPP starts;
