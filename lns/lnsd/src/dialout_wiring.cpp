@@ -25,8 +25,10 @@ namespace rc = radius::client;
 namespace pe = ppp::engine;
 namespace eng = l2tp::engine;
 
-/// One L2TP session with its PPP link: its session FSM (lns/session: the call's state and what
-/// ends it) and what the wiring keeps for it. Dial-out calls carry their manager key.
+/// One L2TP session with its PPP link: its session (lns/session: the call's state, what ends it,
+/// its PPP link, accounting and access routes) and what the wiring still keeps for it (keys,
+/// handle, the AAA results the PPP link and accounting use, IPv4 counters). Dial-out calls carry
+/// their manager key.
 struct DialOutWiring::Call {
     Call(core::FsmEnv env, const session::CallPorts& ports, std::uint64_t call_id, session::CallDirection d,
          session::CallState initial)
@@ -43,26 +45,14 @@ struct DialOutWiring::Call {
     /// the LAC's Host Name, for the PPP Access-Request (RFC 2865 §5.30-5.31, RFC 2869 §5.11,
     /// RFC 2868 §3.9).
     std::string calling, called, connect_info, lac_host;
-    std::unique_ptr<pe::Link> link;
     std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
     std::uint32_t framed_ip = 0;
     std::uint32_t pool_ip = 0;
-    std::vector<core::Ipv4Prefix> installed;   ///< in the VR's route table
     std::string user;                           ///< authenticated CPE name
     std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
     std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
     std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
     std::vector<std::vector<std::uint8_t>> classes;       ///< Class of the Access-Accept (RFC 2865 §5.25)
-    core::Duration interim{};                        ///< Interim-Update period in use; 0 = none
-    core::Timer interim_timer;
-    std::optional<rc::RequestHandle> interim_pending;  ///< at most one Interim-Update in flight (§2.1)
-    std::uint32_t interims_sent = 0;
-    core::TimePoint created{};
-    bool accounting_started = false;  ///< Accounting Start sent (RFC 2866): Stop due on close
-    /// PPP authentication answers (Link::verify_result), given on the next turn of the loop: never
-    /// inside the Link's own verify upcall. The timer dies with the call.
-    std::vector<std::pair<std::uint32_t, pe::VerifyResult>> answers;
-    core::Timer answer_timer;
 };
 
 std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
@@ -152,7 +142,9 @@ std::vector<TunnelEndpoint> tunnel_endpoints(const rc::DialOutDefinition& def) {
 DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& bus, Lns& lns,
                              rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
     : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
-      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)), reap_timer_(timers),
+      dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)),
+      routes_(&bus, session::RoutePort{dp_.add_route, dp_.remove_session, &counters_.route_errors}),
+      reap_timer_(timers),
       acct_instance_(new_acct_instance()) {
     dialout::Ports ports;
     ports.authorize = [this](const dialout::SessionKey& k, const std::string& u) { authorize(k, u); };
@@ -169,6 +161,33 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
         if (!lns_auth.empty()) radius_.set_servers(lns_group(v.name), group_of(lns_auth, {}));
     }
     call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
+    call_ports_.closed = [this](session::CallSession& s, const session::CloseOrder& o) { closed_call(s.id(), o); };
+    call_ports_.routes = &routes_;
+    // Each call's accounting (session::CallAccounting) goes to its VR's accounting servers.
+    auto& ap = call_ports_.accounting;
+    ap.instance = acct_instance_;
+    ap.counters = &counters_;
+    ap.enabled = [this](std::uint64_t id) {
+        const Call* c = find(id);
+        const auto* vr = c ? cfg_.find_vr(c->vr) : nullptr;
+        return vr && !vr->accounting.empty() && radius_.servers(c->vr) && !radius_.servers(c->vr)->accounting.empty();
+    };
+    ap.submit = [this](std::uint64_t id, const rc::AccountingRecord& r, std::function<void(rc::Result)> done) {
+        const Call* c = find(id);
+        const auto* vr = c ? cfg_.find_vr(c->vr) : nullptr;
+        if (!vr) throw std::invalid_argument("no virtual router for call " + std::to_string(id));
+        auto alive = alive_;
+        return radius_.submit(c->vr, rc::Service::accounting,
+                              rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
+                              [this, alive, done = std::move(done)](const rc::Completion& comp) {
+                                  if (!*alive) return;
+                                  if (comp.result == rc::Result::accept) ++counters_.acct_responses;
+                                  else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
+                                  done(comp.result);
+                              });
+    };
+    ap.cancel = [this](rc::RequestHandle h) { return radius_.cancel(h); };
+    ap.describe = [this](std::uint64_t id, rc::AccountingRecord& r) { describe_for_accounting(id, r); };
     lns_.on_connected = [this](CallHandle h, const eng::ConnectInfo& i) { on_connected(h, i); };
     lns_.on_disconnected = [this](CallHandle h, const eng::CallFailure& f) { on_disconnected(h, f); };
     lns_.on_ppp_frame = [this](CallHandle h, std::span<const std::uint8_t> b) { on_frame(h, b); };
@@ -362,7 +381,6 @@ std::unique_ptr<DialOutWiring::Call> DialOutWiring::new_call(session::CallDirect
                                                              session::CallState initial) {
     auto c = std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
                                     initial);
-    c->created = timers_.now();
     return c;
 }
 
@@ -372,15 +390,14 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
     if (Call* c = find(id)) c->session.clear({std::string(reason), tell_manager, cdn});
 }
 
-/// The call's session entered closing: accounting Stop, routes, PPP link, L2TP session (CDN via
-/// Lns: Result `o.cdn`, 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason
-/// as Error Message; nothing when the L2TP session is already gone), optionally telling the manager
-/// (call_closed). The Call object is reaped on the next turn so no callback runs on a dead Link.
+/// CallPorts::close: the call's session entered closing (and sent the accounting Stop, removed the
+/// access routes): its keys are forgotten and its L2TP session cleared (CDN via Lns: Result `o.cdn`,
+/// 3 unless the PPP client stopped answering LCP Echo, then 1 with the reason as Error Message;
+/// nothing when the L2TP session is already gone). The session then takes its PPP link down.
 void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     Call* c = find(id);
     if (!c) return;
-    if (c->accounting_started) account(*c, rc::AcctStatus::Stop, o.reason);
-    remove_routes(*c);
+    // accounting Stop and the access routes: already done by the session
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
@@ -392,7 +409,13 @@ void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
             else lns_.clear_session(c->handle->key.tunnel, c->handle->key.session, o.cdn, o.reason);
         }
     }
-    if (c->link) c->link->lower_down(o.reason);
+}
+
+/// CallPorts::closed: after the PPP link is down, counted; the record is reaped on the next turn
+/// (so no callback runs on a dead Link); the manager told (call_closed) when asked.
+void DialOutWiring::closed_call(std::uint64_t id, const session::CloseOrder& o) {
+    Call* c = find(id);
+    if (!c) return;
     ++counters_.calls_closed;
     const auto key = c->key;
     reap_.push_back(id);
@@ -528,7 +551,7 @@ void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
 
 void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) {
     Call* c = find(h);
-    if (!c || !c->link) {
+    if (!c || !c->session.link()) {
         // An outgoing call's frames may arrive between OCCN and the deferred completion.
         auto& q = early_[{h.key.tunnel, h.key.session}];
         if (q.size() < 8) {
@@ -539,9 +562,7 @@ void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) 
         }
         return;
     }
-    // RFC 2661 §3.1 / RFC 1662 §3.1: Address and Control (FF 03) may precede the PPP Protocol.
-    if (frame.size() >= 2 && frame[0] == 0xFF && frame[1] == 0x03) frame = frame.subspan(2);
-    c->link->receive(frame);
+    c->session.receive_ppp(frame);
 }
 
 // ---- PPP ----
@@ -646,7 +667,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     };
     const std::string link_id =
         c.handle ? std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session) : std::to_string(id);
-    c.link = std::make_unique<pe::Link>(lc, std::move(cb), core::FsmEnv{&bus_, &timers_, &registry_}, link_id);
+    pe::Link& link = c.session.open_link(lc, std::move(cb), link_id);
 
     bool proxied = false;
     bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
@@ -662,7 +683,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
             opened = true;
-            proxied = c.link->open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
+            proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
             if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
                 // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
                 // the LAC used (Huawei "L2TP Session Establishment"): PAP at the LAC with CHAP required here -> renegotiate.
@@ -675,16 +696,16 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
                     cr.chap_id = *in.proxy_authen_id;
                     cr.challenge = *in.proxy_authen_challenge;
                     cr.response = *in.proxy_authen_response;
-                    c.link->proxy_authentication(std::move(cr));
+                    link.proxy_authentication(std::move(cr));
                 } else if (t == 3 && in.proxy_authen_response && !chap_needed) {
                     cr.method = pe::AuthMethod::pap;
                     cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
-                    c.link->proxy_authentication(std::move(cr));
+                    link.proxy_authentication(std::move(cr));
                 }
             }
         }
     }
-    if (!opened) c.link->open();
+    if (!opened) link.open();
     if (c.handle) {
         auto it = early_.find({c.handle->key.tunnel, c.handle->key.session});
         if (it != early_.end()) {
@@ -692,10 +713,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             early_.erase(it);
             for (const auto& f : frames) {
                 Call* cc = find(id);
-                if (!cc || !cc->link) break;
-                std::span<const std::uint8_t> s(f);
-                if (s.size() >= 2 && s[0] == 0xFF && s[1] == 0x03) s = s.subspan(2);
-                cc->link->receive(s);
+                if (!cc || !cc->session.receive_ppp(f)) break;
             }
         }
     }
@@ -705,21 +723,9 @@ void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Cre
     Call* c = find(id);
     if (!c) return;
     ++counters_.ppp_auth_requests;
-    // Answered on the next turn, never inside the Link's verify upcall (the call's answer timer).
+    // Answered on the next turn, never inside the Link's verify upcall (CallSession::answer_verify).
     auto answer = [this, id, ticket](pe::VerifyResult r) {
-        Call* cc = find(id);
-        if (!cc) return;
-        cc->answers.emplace_back(ticket, std::move(r));
-        if (!cc->answer_timer.queue()) cc->answer_timer.bind(timers_);
-        if (!cc->answer_timer.armed())
-            cc->answer_timer.start(core::Duration::zero(), [this, id] {
-                Call* a = find(id);
-                if (!a) return;
-                const auto due = std::move(a->answers);
-                a->answers.clear();
-                for (const auto& [t, v] : due)
-                    if (a->link) a->link->verify_result(t, v);
-            });
+        if (Call* cc = find(id)) cc->session.answer_verify(ticket, std::move(r));
     };
     // One mapping of the credentials for lnsd, cpe-emu and lac-emu: what RADIUS cannot carry (a CHAP
     // response not of 16 octets, an empty user, …) is answered here with a reject, never sent.
@@ -810,137 +816,34 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     if (!c || !c->session.network_up("IPCP up, peer " + ip_text(n.peer_ip))) return;
     // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
     // the session's access routes.
-    std::vector<core::Ipv4Prefix> prefixes = c->authorised;
-    const std::uint32_t peer = n.peer_ip ? n.peer_ip : c->framed_ip;
-    if (peer) prefixes.push_back({{peer}, 32});
-    std::sort(prefixes.begin(), prefixes.end());
-    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-    auto& table = routes_[c->vr];
-    std::vector<core::Ipv4Prefix> installed;
-    for (const auto& p : prefixes) {
-        if (auto it = table.find(p); it != table.end() && it->second != id) continue;  // owned by another session
-        table[p] = id;
-        installed.push_back(p);
-        if (dp_.add_route)
-            if (auto err = dp_.add_route(c->vr, p, id)) {
-                ++counters_.route_errors;
-                core::Event e;
-                e.entity = "lnsd.route";
-                e.id = c->vr + "/" + p.to_string();
-                e.event = "kernel-error";
-                e.cause = *err;
-                bus_.publish(e);
-            }
-    }
-    c->installed = installed;
-    core::Event e;
-    e.entity = "lnsd.route";
-    e.id = c->vr;
-    e.event = "access-routes-installed";
-    e.extra = {{"call", id}, {"prefixes", nlohmann::json::array()}};
-    for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
-    bus_.publish(e);
-    account(*c, rc::AcctStatus::Start, {});
+    const auto installed = c->session.install_routes(c->vr, c->authorised, n.peer_ip ? n.peer_ip : c->framed_ip);
+    const auto* vrc = cfg_.find_vr(c->vr);
+    c->session.accounting().start(session::interim_period(vrc ? vrc->accounting_interim : std::nullopt,
+                                                          c->acct_interim_interval));
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
-void DialOutWiring::remove_routes(Call& c) {
-    if (c.installed.empty()) return;
-    auto& table = routes_[c.vr];
-    for (const auto& p : c.installed)
-        if (auto it = table.find(p); it != table.end() && it->second == c.id) table.erase(it);
-    c.installed.clear();
-    if (dp_.remove_session) dp_.remove_session(c.vr, c.id);
-}
-
-/// RFC 2866 §5.1 Start / Interim-Update / Stop (RFC 2867 §4.1 tunnel attributes) to the VR's
-/// accounting servers. Interim-Update and Stop carry the cumulative counters (RFC 2869 §2.1); only
-/// Stop has Acct-Terminate-Cause. A newer Interim-Update or the Stop supersedes (cancels) an
-/// Interim-Update still being retransmitted, so one generation at most is in flight (§2.1).
-void DialOutWiring::account(Call& c, rc::AcctStatus status, std::string_view cause) {
-    const auto* vr = cfg_.find_vr(c.vr);
-    if (!vr || vr->accounting.empty() || !radius_.servers(c.vr) || radius_.servers(c.vr)->accounting.empty()) return;
-    const bool start = status == rc::AcctStatus::Start;
-    if (start && c.accounting_started) return;
-    if (!start && !c.accounting_started) return;
-    if (c.interim_pending) {
-        if (radius_.cancel(*c.interim_pending)) ++counters_.acct_interims_superseded;
-        c.interim_pending.reset();
-    }
-    if (status == rc::AcctStatus::Stop) {
-        c.accounting_started = false;
-        c.interim_timer.cancel();
-    }
-    rc::AccountingRecord r;
-    r.status = status;
-    r.session_id = acct_instance_ + "-" + std::to_string(c.id);  // unique across restarts (RFC 2866 §5.5)
-    r.user_name = c.user;
-    r.classes = c.classes;  // RFC 2865 §5.25 / RFC 2866 §5.1: echoed in every accounting record
-    if (c.link && c.link->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{c.link->negotiated().network.peer_ip};
-    if (!start) {
-        r.session_time = static_cast<std::uint32_t>(
-            std::chrono::duration_cast<std::chrono::seconds>(timers_.now() - c.created).count());
-        r.output_packets = static_cast<std::uint32_t>(c.packets_out);
-        r.input_packets = static_cast<std::uint32_t>(c.packets_in);
-        r.output_octets = c.octets_out;
-        r.input_octets = c.octets_in;
-    }
-    if (status == rc::AcctStatus::Stop)
-        r.terminate_cause = cause.find("administrat") != std::string_view::npos || cause.find("reset") != std::string_view::npos
-                                ? 6u   // Admin-Reset (RFC 2866 §5.10)
-                                : 1u;  // User-Request
-    if (c.handle) {
-        r.tunnel_connection = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
+/// The call's part of an accounting record (session::AccountingPort::describe): RFC 2866 User-Name,
+/// Class (RFC 2865 §5.25, echoed), Framed-IP-Address, IPv4 counters (§5.3-5.4, §5.8-5.9) and the
+/// RFC 2867 §4.1 tunnel attributes.
+void DialOutWiring::describe_for_accounting(std::uint64_t id, rc::AccountingRecord& r) const {
+    const Call* c = find(id);
+    if (!c) return;
+    r.user_name = c->user;
+    r.classes = c->classes;
+    if (const auto* l = c->session.link(); l && l->negotiated().network.peer_ip)
+        r.framed_ip = core::Ipv4Address{l->negotiated().network.peer_ip};
+    r.output_packets = static_cast<std::uint32_t>(c->packets_out);
+    r.input_packets = static_cast<std::uint32_t>(c->packets_in);
+    r.output_octets = c->octets_out;
+    r.input_octets = c->octets_in;
+    if (c->handle) {
+        r.tunnel_connection = std::to_string(c->handle->key.tunnel) + "/" + std::to_string(c->handle->key.session);
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
-        t.client_endpoint = c.lac;
+        t.client_endpoint = c->lac;
         r.tunnel = t;
     }
-    try {
-        auto alive = alive_;
-        const auto id = c.id;
-        const bool interim = status == rc::AcctStatus::Interim_Update;
-        auto h = radius_.submit(c.vr, rc::Service::accounting,
-                                rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
-                                [this, alive, id, interim](const rc::Completion& comp) {
-                                    if (!*alive) return;
-                                    if (comp.result == rc::Result::accept) ++counters_.acct_responses;
-                                    else if (comp.result == rc::Result::timeout) ++counters_.acct_timeouts;
-                                    if (interim)
-                                        if (Call* cc = find(id)) cc->interim_pending.reset();
-                                });
-        ++counters_.acct_requests;
-        if (start) {
-            c.accounting_started = true;
-            arm_interim(c);
-        } else if (interim) {
-            ++counters_.acct_interims;
-            ++c.interims_sent;
-            if (h) c.interim_pending = h;
-        }
-    } catch (const std::exception&) {
-        ++counters_.acct_timeouts;
-        if (start) c.accounting_started = true;  // Stop still due
-    }
-}
-
-/// RFC 2869 §2.1: the locally configured interval overrides Acct-Interim-Interval of the
-/// Access-Accept, whose value is raised to the §5.16 minimum of 60 s.
-void DialOutWiring::arm_interim(Call& c) {
-    const auto* vr = cfg_.find_vr(c.vr);
-    c.interim = core::Duration::zero();
-    if (vr && vr->accounting_interim) c.interim = *vr->accounting_interim;
-    else if (c.acct_interim_interval && *c.acct_interim_interval > 0)
-        c.interim = std::chrono::seconds(std::max<std::uint32_t>(60, *c.acct_interim_interval));
-    if (c.interim <= core::Duration::zero()) return;
-    if (!c.interim_timer.queue()) c.interim_timer.bind(timers_);
-    const auto id = c.id;
-    c.interim_timer.start(c.interim, [this, id] {
-        Call* cc = find(id);
-        if (!cc || !cc->session.live() || !cc->accounting_started) return;
-        account(*cc, rc::AcctStatus::Interim_Update, {});
-        arm_interim(*cc);
-    });
 }
 
 std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
@@ -960,13 +863,7 @@ std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
 }
 
 std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, core::Ipv4Address d) const {
-    auto it = routes_.find(vr);
-    if (it == routes_.end()) return std::nullopt;
-    for (int len = 32; len >= 0; --len) {
-        const core::Ipv4Prefix p{{d.value}, static_cast<std::uint8_t>(len)};
-        if (auto r = it->second.find(p.network()); r != it->second.end()) return r->second;
-    }
-    return std::nullopt;
+    return routes_.lookup(vr, d);
 }
 
 // ---- data plane ----
@@ -974,7 +871,7 @@ std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, 
 void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
     // The session is network-up from network_up (IPCP This-Layer-Up, RFC 1661 §4.4), before the
     // automaton records Opened: a buffered trigger released from there must pass.
-    if (!c.handle || !c.link || !c.session.carries_ipv4()) {
+    if (!c.handle || !c.session.link() || !c.session.carries_ipv4()) {
         ++counters_.frames_dropped;
         return;
     }
@@ -997,7 +894,7 @@ void DialOutWiring::to_session(std::uint64_t call, std::span<const std::uint8_t>
 void DialOutWiring::to_session(std::uint64_t call, dataplane::Packet& packet) {
     ++counters_.tun_in;
     Call* c = find(call);
-    if (!c || !c->handle || !c->link || !c->session.carries_ipv4()) {  // as send_ipv4
+    if (!c || !c->handle || !c->session.link() || !c->session.carries_ipv4()) {  // as send_ipv4
         ++counters_.frames_dropped;
         return;
     }
@@ -1031,6 +928,7 @@ void DialOutWiring::tun_packet(const std::string& vr, std::span<const std::uint8
 // ---- show / control ----
 
 nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
+    const pe::Link* link = c.session.link();
     nlohmann::json j = {{"id", c.id},
                         {"virtual-router", c.vr},
                         {"direction", c.key ? "dial-out" : "incoming"},
@@ -1038,18 +936,18 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
                         {"l2tp-session", c.handle ? std::to_string(c.handle->key.tunnel) + "/" +
                                                         std::to_string(c.handle->key.session)
                                                   : std::string("-")},
-                        {"phase", c.link ? std::string(pe::to_string(c.link->phase())) : std::string("-")},
+                        {"phase", link ? std::string(pe::to_string(link->phase())) : std::string("-")},
                         {"user", c.user}};
     if (c.key) j["dial-out-session"] = c.key->to_string();
-    if (c.link) j["peer-ip"] = ip_text(c.link->negotiated().network.peer_ip);
+    if (link) j["peer-ip"] = ip_text(link->negotiated().network.peer_ip);
     if (detail) {
         j["profile"] = c.profile;
         j["lac"] = c.lac;
-        if (c.link) {
-            const auto& n = c.link->negotiated();
-            const auto& k = c.link->counters();
-            j["lcp"] = std::string(to_string(c.link->lcp_state()));
-            j["ipcp"] = std::string(to_string(c.link->ipcp_state()));
+        if (link) {
+            const auto& n = link->negotiated();
+            const auto& k = link->counters();
+            j["lcp"] = std::string(to_string(link->lcp_state()));
+            j["ipcp"] = std::string(to_string(link->ipcp_state()));
             j["local-ip"] = ip_text(n.network.local_ip);
             j["peer-mru"] = n.peer_mru;
             j["we-authenticate"] = std::string(pe::to_string(n.we_authenticate));
@@ -1060,11 +958,12 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
                              {"packets-out", c.packets_out}, {"octets-in", c.octets_in},
                              {"octets-out", c.octets_out}};
         }
-        j["accounting"] = {{"started", c.accounting_started},
-                           {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(c.interim).count()},
-                           {"interims-sent", c.interims_sent}};
+        const auto& acct = c.session.accounting();
+        j["accounting"] = {{"started", acct.started()},
+                           {"interim-interval-s", std::chrono::duration_cast<std::chrono::seconds>(acct.interim()).count()},
+                           {"interims-sent", acct.interims_sent()}};
         auto routes = nlohmann::json::array();
-        for (const auto& p : c.installed) routes.push_back(p.to_string());
+        for (const auto& p : c.session.access_routes()) routes.push_back(p.to_string());
         j["access-routes"] = routes;
     }
     return j;

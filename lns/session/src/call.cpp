@@ -72,7 +72,10 @@ const CallSession::Spec& CallSession::spec() {
 
 CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
                          CallState initial)
-    : ports_(&ports), id_(id), direction_(direction), fsm_(spec(), env, *this, std::to_string(id), initial) {
+    : ports_(&ports), id_(id), direction_(direction),
+      accounting_(env.timers ? *env.timers : throw std::invalid_argument("session.call: no TimerQueue"),
+                  ports.accounting, id),
+      fsm_(spec(), env, *this, std::to_string(id), initial), env_(env), answer_timer_(*env.timers) {
     const bool ok = direction == CallDirection::dial_out ? initial == S::placing
                                                          : (initial == S::proxy_auth || initial == S::ppp);
     if (!ok)
@@ -90,12 +93,52 @@ void CallSession::arm_release(CallSession&, Spec::Step& st) { st.arm("call-relea
 
 void CallSession::observe(CallSession& s, const Spec::Change& c) {
     if (!c.permitted || c.to != S::closing || (c.from && *c.from == S::closing)) return;
+    s.accounting_.stop(s.order_.reason);  // RFC 2866 Stop first, while the call still has its counters
+    if (s.ports_->routes) s.ports_->routes->remove(s.routes_vr_, s.id_, s.routes_);
+    s.routes_.clear();
     if (s.ports_->close) s.ports_->close(s, s.order_);
+    if (s.link_) s.link_->lower_down(s.order_.reason);  // its own link-down finds the call closing
+    if (s.ports_->closed) s.ports_->closed(s, s.order_);
 }
 
 bool CallSession::input(CallEvent e, std::string_view cause) {
     if (!fsm_.allowed(e)) return false;
     return fsm_.dispatch(e, cause);
+}
+
+ppp::engine::Link& CallSession::open_link(ppp::engine::LinkConfig config, ppp::engine::LinkCallbacks callbacks,
+                                          std::string link_id) {
+    if (link_) throw std::logic_error("session.call " + std::to_string(id_) + ": the PPP link is already open");
+    link_ = std::make_unique<ppp::engine::Link>(std::move(config), std::move(callbacks), env_, std::move(link_id));
+    return *link_;
+}
+
+bool CallSession::receive_ppp(std::span<const std::uint8_t> frame) {
+    if (!link_) return false;
+    // RFC 2661 §3.1 / RFC 1662 §3.1: Address and Control (FF 03) may precede the PPP Protocol.
+    if (frame.size() >= 2 && frame[0] == 0xFF && frame[1] == 0x03) frame = frame.subspan(2);
+    link_->receive(frame);
+    return true;
+}
+
+void CallSession::answer_verify(std::uint32_t ticket, ppp::engine::VerifyResult result) {
+    answers_.emplace_back(ticket, std::move(result));
+    if (answer_timer_.armed()) return;
+    answer_timer_.start(core::Duration::zero(), [this] {
+        const auto due = std::move(answers_);
+        answers_.clear();
+        for (const auto& [t, v] : due)
+            if (link_) link_->verify_result(t, v);
+    });
+}
+
+const std::vector<core::Ipv4Prefix>& CallSession::install_routes(const std::string& vr,
+                                                                std::vector<core::Ipv4Prefix> framed_routes,
+                                                                std::uint32_t peer) {
+    if (!ports_->routes) return routes_;
+    routes_vr_ = vr;
+    routes_ = ports_->routes->install(vr, id_, std::move(framed_routes), peer);
+    return routes_;
 }
 
 bool CallSession::l2tp_up(std::string_view cause) { return input(E::l2tp_up, cause); }

@@ -6,10 +6,14 @@
 //
 // Each call (an L2TP session, incoming or dial-out) is a call session of lns/session: its state and
 // what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
-// closing, failed; docs/architecture.md "Call session"). The wiring routes dial-out keys, L2TP
-// handles and access routes to calls, adapts the manager's ports, and does each call's effects
-// (PPP link, AAA and PPP-authentication requests, accounting, routes; the teardown as the
-// session's CallPorts::close).
+// closing, failed; docs/architecture.md "Call session"), which also owns the call's accounting
+// (session::CallAccounting through the AccountingPort the wiring implements over the RADIUS
+// client), access routes (session::AccessRouteTable over DataPlanePort) and PPP link (the
+// session holds it, feeds it the L2TP session's frames, defers its verify answers and takes it down
+// on closing). The wiring routes dial-out keys, L2TP handles and destinations to calls, adapts the
+// manager's ports, and does each call's other effects (the PPP link's configuration and callbacks,
+// AAA and PPP-authentication requests; the L2TP side of the teardown as CallPorts::close, the
+// manager told as CallPorts::closed).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
@@ -45,6 +49,7 @@ namespace dl::radius::client {
 class Client;
 enum class AcctStatus : std::uint32_t;  // builders.hpp (RFC 2866 §5.1)
 struct Completion;                      // client.hpp
+struct AccountingRecord;                // builders.hpp
 }  // namespace dl::radius::client
 namespace dl::ppp::engine {
 struct NetworkInfo;
@@ -174,7 +179,9 @@ struct DataPlanePort {
 };
 
 /// Counters of the wiring (show ppp / show l2tp dial-out chassis "wiring").
-struct WiringCounters {
+/// acct_requests, acct_responses, acct_timeouts, acct_interims, acct_interims_superseded: the
+/// calls' accounting (session::AccountingCounters) and Accounting-On / -Off.
+struct WiringCounters : session::AccountingCounters {
     std::uint64_t aaa_requests = 0, aaa_accepts = 0, aaa_rejects = 0, aaa_timeouts = 0, aaa_invalid = 0;
     std::uint64_t calls_placed = 0, calls_connected = 0, calls_failed = 0, calls_closed = 0;
     std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
@@ -182,9 +189,6 @@ struct WiringCounters {
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
     std::uint64_t sli_sent = 0;  ///< SLIs with the negotiated ACCMs (RFC 2661 §6.14), one per LCP Opened
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
-    std::uint64_t acct_requests = 0, acct_responses = 0, acct_timeouts = 0;
-    std::uint64_t acct_interims = 0;           ///< Interim-Updates sent (RFC 2866 §5.1 value 3)
-    std::uint64_t acct_interims_superseded = 0;  ///< pending Interim-Update cancelled by a newer one / Stop
     /// proxy-mode incoming calls with Proxy Authen AVPs from a LAC not marked `trusted` (peers[]):
     /// the proxy data was ignored, LCP renegotiated and the user authenticated by the LNS
     std::uint64_t proxy_untrusted = 0;
@@ -287,13 +291,12 @@ private:
     /// L2TP session is still up (default 3, administrative).
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason,
                    l2tp::CdnResult cdn = l2tp::CdnResult::Administrative);
-    /// CallPorts::close: the teardown of a call whose session entered closing; reaps it later.
+    /// CallPorts::close: a call whose session entered closing: its keys and L2TP session.
     void close_call(std::uint64_t id, const session::CloseOrder& order);
-    void remove_routes(Call& c);
-    /// Accounting-Request Start / Interim-Update / Stop of a call (RFC 2866 §5.1, RFC 2867 §4.1).
-    void account(Call& c, radius::client::AcctStatus status, std::string_view cause);
-    /// Arms the call's Interim-Update timer (RFC 2869 §2.1) if an interval applies.
-    void arm_interim(Call& c);
+    /// CallPorts::closed: after its PPP link went down: counted, reaped later, the manager told.
+    void closed_call(std::uint64_t id, const session::CloseOrder& order);
+    /// session::AccountingPort::describe: the call's user, Class, address, counters and tunnel.
+    void describe_for_accounting(std::uint64_t call, radius::client::AccountingRecord& r) const;
     std::uint32_t allocate_pool(const std::string& profile);
     Call* find(std::uint64_t id) const;
     Call* find(const CallHandle& h) const;
@@ -313,6 +316,7 @@ private:
     DataPlanePort dp_;
     std::unique_ptr<dialout::Manager> manager_;
     std::shared_ptr<bool> alive_;
+    session::AccessRouteTable routes_;  ///< every call's access routes (the sessions install / remove)
     session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call)
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
     std::vector<std::uint64_t> reap_;  ///< closed calls, erased on the next turn (reap_timer_)
@@ -321,7 +325,6 @@ private:
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;  // (Tunnel ID, Session ID)
     std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
-    std::map<std::string, std::map<core::Ipv4Prefix, std::uint64_t>, std::less<>> routes_;
     std::map<std::string, std::uint32_t, std::less<>> pool_next_;
     std::uint64_t next_call_ = 1;
     WiringCounters counters_;

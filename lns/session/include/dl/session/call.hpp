@@ -10,20 +10,32 @@
 //   - `releasing`: the end was decided inside an upcall (the PPP link went down, AAA rejected the
 //     proxy authentication, PPP refused it): the teardown runs on the zero-delay `call-release`
 //     state timer, never inside the PPP link's own callback;
-//   - `closing`: torn down (CallPorts::close); the owner reaps the record;
+//   - `closing`: torn down (accounting Stop, access routes, CallPorts::close, PPP lower-down,
+//     CallPorts::closed); the owner reaps the record;
 //   - `failed`: the outgoing call never connected (every tunnel endpoint refused it).
 //
-// The session decides the order; its owner (lnsd's DialOutWiring) does the effects through
-// CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
+// The session decides the order and owns the call's accounting (CallAccounting, dl/session/
+// accounting.hpp: Stop on entering closing), access routes (dl/session/routes.hpp: removed on
+// entering closing) and PPP link (open_link at the start of PPP, lower-down on entering closing,
+// verify answers on the next turn); its owner (lnsd's DialOutWiring) does the other effects
+// through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's
+// TimerQueue.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "dl/core/fsm.hpp"
 #include "dl/l2tp/types.hpp"
+#include "dl/ppp/engine/link.hpp"
+#include "dl/session/accounting.hpp"
+#include "dl/session/routes.hpp"
 
 namespace dl::session {
 
@@ -68,12 +80,18 @@ struct CloseOrder {
 
 class CallSession;
 
-/// The effects of a call, done by its owner.
+/// What a call needs from its owner (lnsd's DialOutWiring), shared by the owner's calls.
 struct CallPorts {
-    /// Entering `closing` (state already `closing`): stop accounting, remove the access routes,
-    /// clear the L2TP session (CDN) unless `l2tp_gone`, take the PPP link down, reap the record
-    /// later, tell the manager if asked. Called once per call.
+    /// Entering `closing` (state already `closing`, accounting Stop already sent, access routes
+    /// already removed): forget the call's keys, clear the L2TP session (CDN) unless `l2tp_gone`.
+    /// Then the session takes its PPP link down (lower-down) and calls `closed`. Once per call.
     std::function<void(CallSession&, const CloseOrder&)> close;
+    /// After the PPP link is down: count, reap the record later, tell the manager if asked.
+    std::function<void(CallSession&, const CloseOrder&)> closed;
+    /// The call's accounting (CallAccounting): RADIUS accounting of its virtual router.
+    AccountingPort accounting;
+    /// The owner's access route table (shared by its calls); none: install_routes() installs nothing.
+    AccessRouteTable* routes = nullptr;
 };
 
 /// One call's FSM. Inputs that the current state does not take are ignored and return false
@@ -122,6 +140,32 @@ public:
     bool live() const noexcept { return state() != CallState::closing && state() != CallState::failed; }
     /// IPv4 may be sent on the call (IPCP up, not ending): state network-up.
     bool carries_ipv4() const noexcept { return state() == CallState::network_up; }
+    /// The call's accounting (RFC 2866): the owner starts it at IPCP up; the session sends the
+    /// Stop on entering closing, before CallPorts::close.
+    CallAccounting& accounting() noexcept { return accounting_; }
+    const CallAccounting& accounting() const noexcept { return accounting_; }
+    /// Installs the call's access routes in `vr` at IPCP up (JunosE "L2TP Dial-Out" "Route
+    /// Installation": the Framed-Route prefixes and `peer` as a host route, through
+    /// CallPorts::routes; AccessRouteTable::install) and keeps them; they leave on entering closing,
+    /// before CallPorts::close. Returns the prefixes the call now owns (none without a table).
+    const std::vector<core::Ipv4Prefix>& install_routes(const std::string& vr,
+                                                        std::vector<core::Ipv4Prefix> framed_routes, std::uint32_t peer);
+    /// The access routes the call owns (`show ppp` "access-routes").
+    const std::vector<core::Ipv4Prefix>& access_routes() const noexcept { return routes_; }
+    /// Creates the call's PPP link (RFC 1661; id `link_id`, the session's FsmEnv) when PPP starts;
+    /// the session owns it, takes it down on entering closing and destroys it with the call.
+    /// std::logic_error when the call already has one.
+    ppp::engine::Link& open_link(ppp::engine::LinkConfig config, ppp::engine::LinkCallbacks callbacks,
+                                 std::string link_id);
+    /// The PPP link (none before PPP starts).
+    ppp::engine::Link* link() const noexcept { return link_.get(); }
+    /// A PPP frame from the L2TP session: Address and Control (FF 03, RFC 1662 §3.1, RFC 2661 §3.1)
+    /// removed when present, then to the link. False (nothing done) without a link.
+    bool receive_ppp(std::span<const std::uint8_t> frame);
+    /// The answer to the link's verify upcall `ticket` (Link::verify_result), given on the next turn
+    /// of the loop, never inside the upcall; answers queued meanwhile go in order. Dropped when the
+    /// call goes away first.
+    void answer_verify(std::uint32_t ticket, ppp::engine::VerifyResult result);
     /// The FSM instance (state timer, counters) for `show` and tests.
     const core::FsmBase& fsm() const noexcept { return fsm_; }
 
@@ -134,7 +178,14 @@ private:
     std::uint64_t id_;
     CallDirection direction_;
     CloseOrder order_;  ///< the teardown to run on entering closing
+    CallAccounting accounting_;
+    std::string routes_vr_;                 ///< the virtual router of routes_
+    std::vector<core::Ipv4Prefix> routes_;  ///< access routes owned in CallPorts::routes
     core::Fsm<CallSession, CallState, CallEvent> fsm_;
+    core::FsmEnv env_;
+    std::vector<std::pair<std::uint32_t, ppp::engine::VerifyResult>> answers_;
+    core::Timer answer_timer_;
+    std::unique_ptr<ppp::engine::Link> link_;  ///< last: destroyed first
 };
 
 }  // namespace dl::session

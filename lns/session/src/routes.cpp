@@ -1,0 +1,69 @@
+// The access routes of lnsd's calls. See dl/session/routes.hpp.
+#include "dl/session/routes.hpp"
+
+#include <algorithm>
+
+#include "dl/core/event.hpp"
+
+namespace dl::session {
+
+AccessRouteTable::AccessRouteTable(core::EventBus* bus, RoutePort port) : bus_(bus), port_(std::move(port)) {}
+
+std::vector<core::Ipv4Prefix> AccessRouteTable::install(const std::string& vr, std::uint64_t call,
+                                                        std::vector<core::Ipv4Prefix> prefixes, std::uint32_t peer) {
+    // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host
+    // route) become the session's access routes.
+    if (peer) prefixes.push_back({{peer}, 32});
+    std::sort(prefixes.begin(), prefixes.end());
+    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+    auto& table = routes_[vr];
+    std::vector<core::Ipv4Prefix> installed;
+    for (const auto& p : prefixes) {
+        if (auto it = table.find(p); it != table.end() && it->second != call) continue;  // owned by another call
+        table[p] = call;
+        installed.push_back(p);
+        if (port_.add_route)
+            if (auto err = port_.add_route(vr, p, call)) {
+                if (port_.route_errors) ++*port_.route_errors;
+                if (bus_) {
+                    core::Event e;
+                    e.entity = "lnsd.route";
+                    e.id = vr + "/" + p.to_string();
+                    e.event = "kernel-error";
+                    e.cause = *err;
+                    bus_->publish(e);
+                }
+            }
+    }
+    if (bus_) {
+        core::Event e;
+        e.entity = "lnsd.route";
+        e.id = vr;
+        e.event = "access-routes-installed";
+        e.extra = {{"call", call}, {"prefixes", nlohmann::json::array()}};
+        for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
+        bus_->publish(e);
+    }
+    return installed;
+}
+
+void AccessRouteTable::remove(const std::string& vr, std::uint64_t call,
+                              const std::vector<core::Ipv4Prefix>& installed) {
+    if (installed.empty()) return;
+    auto& table = routes_[vr];
+    for (const auto& p : installed)
+        if (auto it = table.find(p); it != table.end() && it->second == call) table.erase(it);
+    if (port_.remove_call) port_.remove_call(vr, call);
+}
+
+std::optional<std::uint64_t> AccessRouteTable::lookup(std::string_view vr, core::Ipv4Address d) const {
+    auto it = routes_.find(vr);
+    if (it == routes_.end()) return std::nullopt;
+    for (int len = 32; len >= 0; --len) {
+        const core::Ipv4Prefix p{{d.value}, static_cast<std::uint8_t>(len)};
+        if (auto r = it->second.find(p.network()); r != it->second.end()) return r->second;
+    }
+    return std::nullopt;
+}
+
+}  // namespace dl::session
