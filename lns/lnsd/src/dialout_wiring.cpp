@@ -27,12 +27,12 @@ namespace eng = l2tp::engine;
 
 /// One L2TP session with its PPP link: its session (lns/session: the call's state, what ends it,
 /// its PPP link, accounting and access routes) and what the wiring still keeps for it (keys,
-/// handle, the AAA results the PPP link and accounting use, IPv4 counters). Dial-out calls carry
+/// handle, the incoming call's attributes for the PPP Access-Request, IPv4 counters). Dial-out calls carry
 /// their manager key.
 struct DialOutWiring::Call {
     Call(core::FsmEnv env, const session::CallPorts& ports, std::uint64_t call_id, session::CallDirection d,
-         session::CallState initial)
-        : session(env, ports, call_id, d, initial), id(call_id) {}
+         session::CallState initial, const std::string& vr_name)
+        : session(env, ports, call_id, d, initial, vr_name), id(call_id), vr(vr_name) {}
     session::CallSession session;
     std::uint64_t id = 0;
     std::optional<dialout::SessionKey> key;  ///< dial-out session; none for incoming calls
@@ -45,14 +45,9 @@ struct DialOutWiring::Call {
     /// the LAC's Host Name, for the PPP Access-Request (RFC 2865 §5.30-5.31, RFC 2869 §5.11,
     /// RFC 2868 §3.9).
     std::string calling, called, connect_info, lac_host;
-    std::vector<core::Ipv4Prefix> authorised;  ///< Framed-Route prefixes from the LNS RADIUS server
-    std::uint32_t framed_ip = 0;
     std::uint32_t pool_ip = 0;
-    std::string user;                           ///< authenticated CPE name
     std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
     std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
-    std::optional<std::uint32_t> acct_interim_interval;  ///< from the Access-Accept (RFC 2869 §5.16)
-    std::vector<std::vector<std::uint8_t>> classes;       ///< Class of the Access-Accept (RFC 2865 §5.25)
 };
 
 std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
@@ -188,6 +183,17 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
     };
     ap.cancel = [this](rc::RequestHandle h) { return radius_.cancel(h); };
     ap.describe = [this](std::uint64_t id, rc::AccountingRecord& r) { describe_for_accounting(id, r); };
+    // Each call's PPP authentication (session::CallSession::verify, authenticate_proxy) goes to its
+    // VR's LNS RADIUS servers, with what the wiring knows of the call.
+    auto& au = call_ports_.auth;
+    au.counters = &counters_;
+    au.submit = [this](std::uint64_t id, rc::PppAuthRequest req, std::function<void(const rc::Completion&)> done) {
+        auto alive = alive_;
+        return submit_ppp_auth(id, std::move(req), [alive, done = std::move(done)](const rc::Completion& comp) {
+            if (*alive) done(comp);
+        });
+    };
+    au.cancel = [this](rc::RequestHandle h) { return radius_.cancel(h); };
     lns_.on_connected = [this](CallHandle h, const eng::ConnectInfo& i) { on_connected(h, i); };
     lns_.on_disconnected = [this](CallHandle h, const eng::CallFailure& f) { on_disconnected(h, f); };
     lns_.on_ppp_frame = [this](CallHandle h, std::span<const std::uint8_t> b) { on_frame(h, b); };
@@ -310,9 +316,8 @@ void DialOutWiring::authorize(const dialout::SessionKey& key, const std::string&
 void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOutDefinition& def,
                                const dialout::Profile& profile) {
     if (auto old = by_key_.find(key); old != by_key_.end()) drop_call(old->second, false, "replaced");
-    auto c = new_call(session::CallDirection::dial_out, session::CallState::placing);
+    auto c = new_call(session::CallDirection::dial_out, session::CallState::placing, key.vr);
     c->key = key;
-    c->vr = key.vr;
     c->profile = profile.name;
     eng::OutgoingCall oc;
     oc.called_number = def.dial_out_number;  // ERX-Dial-Out-Number (VSA 35) -> Called Number (§4.4.5)
@@ -378,10 +383,9 @@ void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std:
 }
 
 std::unique_ptr<DialOutWiring::Call> DialOutWiring::new_call(session::CallDirection direction,
-                                                             session::CallState initial) {
-    auto c = std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
-                                    initial);
-    return c;
+                                                             session::CallState initial, const std::string& vr) {
+    return std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
+                                  initial, vr);
 }
 
 /// Clears a live call (its session FSM -> closing, which runs close_call); ignored when the call is
@@ -440,8 +444,8 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     // meanwhile wait in early_.
     std::optional<pe::Credentials> cr;
     if (incoming_mode(h, &lac) == IncomingAuthMode::mandatory_chap) cr = proxy_credentials(in);
-    auto c = new_call(session::CallDirection::incoming, cr ? session::CallState::proxy_auth : session::CallState::ppp);
-    c->vr = cfg_.incoming_vr;
+    auto c = new_call(session::CallDirection::incoming, cr ? session::CallState::proxy_auth : session::CallState::ppp,
+                      cfg_.incoming_vr);
     c->profile = cfg_.incoming_profile;
     c->handle = h;
     c->lac = lac;
@@ -466,55 +470,18 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     const std::string sid = std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session);
     call.session.start("ICCN " + sid);
     if (cr) {
-        auto alive = alive_;
-        auto done = [this, alive, id, p, info, sid, user = cr->user](const rc::Completion& comp) {
-            if (!*alive || comp.result == rc::Result::cancelled) return;
-            Call* cc = find(id);
-            if (!cc || cc->session.state() != session::CallState::proxy_auth) return;
-            core::Event e;
-            e.entity = "lnsd.incoming";
-            e.id = sid;
-            e.cause = user + ": RADIUS " + std::string(rc::to_string(comp.result));
-            if (comp.result != rc::Result::accept) {
-                ++counters_.ppp_auth_rejects;
-                e.event = "proxy-authentication-rejected";
-                bus_.publish(e);
-                cc->session.refuse({"mandatory CHAP: proxy authentication rejected"});
-                return;
-            }
-            ++counters_.ppp_auth_accepts;
-            e.event = "proxy-authentication-accepted";
-            bus_.publish(e);
-            cc->session.proxy_accepted(e.cause);
-            start_link(*cc, p, nullptr, &info);
-        };
-        // Proxy credentials RADIUS cannot be asked with (e.g. a 17-octet CHAP response) are a
-        // rejection: no session (RFC 2865 §5.3; rc::ppp_auth_request names the problem).
-        auto m = rc::ppp_auth_request(*cr);
-        if (!m.ok()) {
-            refuse_credentials(id, *cr, *m.error);
-            core::Event e;
-            e.entity = "lnsd.incoming";
-            e.id = sid;
-            e.event = "proxy-authentication-rejected";
-            e.cause = cr->user + ": " + m.error->message;
-            bus_.publish(e);
-            call.session.refuse({"mandatory CHAP: proxy authentication refused"});
-            return;
-        }
-        if (submit_ppp_auth(call, std::move(*m.request), std::move(done))) {
-            ++counters_.ppp_auth_requests;
-            return;
-        }
-        call.session.proxy_unavailable("no LNS RADIUS server for virtual router " + call.vr +
-                                       " or an unencodable Access-Request: PPP authenticates");
+        // the session asks AAA and starts PPP once accepted (or when there is no server to ask)
+        call.session.authenticate_proxy(*cr, sid, [this, id, p, info] {
+            if (Call* cc = find(id)) start_link(*cc, p, nullptr, &info);
+        });
+        return;
     }
     start_link(call, p, nullptr, &info);
 }
 
 IncomingAuthMode DialOutWiring::incoming_mode(const CallHandle& h, std::string* lac_text, bool* untrusted) {
-    IncomingAuthMode mode = cfg_.incoming_mode;
     std::optional<core::Ipv4Address> lac;
+    std::optional<IncomingAuthMode> for_lac;
     // Mode per LAC (peer address of the tunnel) if configured.
     const auto sessions = lns_.show_sessions(std::to_string(h.key.tunnel) + "/" + std::to_string(h.key.session), false);
     if (!sessions.empty())
@@ -522,19 +489,14 @@ IncomingAuthMode DialOutWiring::incoming_mode(const CallHandle& h, std::string* 
             // The LAC: Tunnel-Client-Endpoint of the PPP Access-Request and accounting (RFC 2868 §3.3).
             if (lac_text && lac_text->empty()) *lac_text = a->to_string();
             if (auto m = cfg_.incoming_peer_modes.find(a->value); m != cfg_.incoming_peer_modes.end())
-                mode = m->second;
+                for_lac = m->second;
             lac = *a;
         }
-    // RFC 2661 §9.3: proxy authentication is only as good as the LAC that sends it. Believed from
-    // a LAC marked trusted; from any other the LNS renegotiates LCP and authenticates itself.
-    if (mode == IncomingAuthMode::proxy) {
-        const PeerConfig* pc = lac ? lns_.config().find_peer(*lac) : nullptr;
-        if (!pc || !pc->trusted) {
-            mode = IncomingAuthMode::lcp_renegotiation;
-            if (untrusted) *untrusted = true;
-        }
-    }
-    return mode;
+    // RFC 2661 §9.3: proxy mode only from a LAC marked trusted (session::incoming_mode).
+    const PeerConfig* pc = lac ? lns_.config().find_peer(*lac) : nullptr;
+    const auto m = session::incoming_mode(cfg_.incoming_mode, for_lac, pc && pc->trusted);
+    if (untrusted) *untrusted = m.untrusted;
+    return m.mode;
 }
 
 void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
@@ -620,14 +582,9 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             e.cause = "LAC " + c.lac + " is not marked trusted: LCP renegotiated, user authenticated by the LNS";
             bus_.publish(e);
         }
-        if (mode == IncomingAuthMode::mandatory_chap) lc.require_auth = pe::AuthPreference::chap;
-        // Huawei "L2TP Session Establishment" "Proxy authentication": apart from a VT stronger than the LAC (CHAP required,
-        // proxy PAP: refused below), the LNS adopts the LAC's authentication mode, not the VT's.
-        if (mode == IncomingAuthMode::proxy && info->incoming && info->incoming->proxy_authen_type) {
-            const auto t = *info->incoming->proxy_authen_type;  // RFC 2661 §4.4.5: 2 CHAP, 3 PAP
-            if (t == 2 && lc.require_auth != pe::AuthPreference::chap) lc.require_auth = pe::AuthPreference::chap;
-            else if (t == 3 && lc.require_auth != pe::AuthPreference::chap) lc.require_auth = pe::AuthPreference::pap;
-        }
+        // CHAP in mandatory-CHAP mode; in proxy mode the LAC's authentication type, not the VT's.
+        lc.require_auth = session::incoming_require_auth(
+            mode, lc.require_auth, info->incoming ? info->incoming->proxy_authen_type : std::nullopt);
     }
     const auto id = c.id;
     pe::LinkCallbacks cb;
@@ -640,7 +597,9 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         f.insert(f.end(), info_bytes.begin(), info_bytes.end());
         lns_.send_ppp(*cc->handle, f);
     };
-    cb.verify = [this, id](std::uint32_t ticket, const pe::Credentials& cr) { verify(id, ticket, cr); };
+    cb.verify = [this, id](std::uint32_t ticket, const pe::Credentials& cr) {
+        if (Call* cc = find(id)) cc->session.verify(ticket, cr);
+    };
     // RFC 2661 §6.14: the LNS tells the LAC the ACCMs LCP negotiated (SLI), each time LCP opens.
     cb.lcp_opened = [this, id](const pe::Negotiated& n) {
         Call* cc = find(id);
@@ -675,7 +634,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
         const auto& in = *info->incoming;
         // Huawei "L2TP Session Establishment": the LNS's configured authentication may not be stronger than the LAC's: proxy
         // PAP (Proxy Authen Type 3, RFC 2661 §4.4.5) while CHAP is required gives no session.
-        if (in.proxy_authen_type == 3 && lc.require_auth == pe::AuthPreference::chap) {
+        if (session::proxy_pap_refused(mode, lc.require_auth, in.proxy_authen_type)) {
             ++counters_.ppp_auth_rejects;
             c.session.refuse({"proxy PAP but CHAP required (stronger than LAC)"});  // not inside the engine's upcall
             return;
@@ -719,76 +678,16 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     }
 }
 
-void DialOutWiring::verify(std::uint64_t id, std::uint32_t ticket, const pe::Credentials& cr) {
-    Call* c = find(id);
-    if (!c) return;
-    ++counters_.ppp_auth_requests;
-    // Answered on the next turn, never inside the Link's verify upcall (CallSession::answer_verify).
-    auto answer = [this, id, ticket](pe::VerifyResult r) {
-        if (Call* cc = find(id)) cc->session.answer_verify(ticket, std::move(r));
-    };
-    // One mapping of the credentials for lnsd, cpe-emu and lac-emu: what RADIUS cannot carry (a CHAP
-    // response not of 16 octets, an empty user, …) is answered here with a reject, never sent.
-    auto m = rc::ppp_auth_request(cr);
-    if (!m.ok()) {
-        refuse_credentials(id, cr, *m.error);
-        answer({false, m.error->message});
-        return;
-    }
-    auto alive = alive_;
-    const std::string user = cr.user;
-    const bool sent = submit_ppp_auth(*c, std::move(*m.request), [this, alive, id, user, answer](const rc::Completion& comp) {
-        if (!*alive || comp.result == rc::Result::cancelled) return;
-        Call* cc = find(id);
-        if (!cc) return;
-        if (comp.result != rc::Result::accept) {
-            ++counters_.ppp_auth_rejects;
-            answer({false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
-            return;
-        }
-        auto a = rc::decode_ppp_authorisation(*comp.reply);
-        if (!a.ok()) {
-            ++counters_.ppp_auth_rejects;
-            answer({false, join(a.problems)});
-            return;
-        }
-        ++counters_.ppp_auth_accepts;
-        cc->user = user;
-        cc->authorised.clear();
-        for (const auto& r : a.value->routes) cc->authorised.push_back(r.prefix.network());
-        cc->framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
-        cc->acct_interim_interval = a.value->acct_interim_interval;
-        cc->classes = a.value->classes;
-        answer({true, "", cc->framed_ip, 0, 0});
-    });
-    if (!sent) {
-        ++counters_.ppp_auth_rejects;
-        answer({false, "no LNS RADIUS server for virtual router " + c->vr + " or an unencodable Access-Request"});
-    }
-}
-
-/// PPP credentials that cannot become an Access-Request (rc::ppp_auth_request): counted as a
-/// rejection and as refused, event `lnsd.ppp credentials-refused` naming the problem; nothing is
-/// sent to RADIUS. The caller answers the PPP layer / drops the call.
-void DialOutWiring::refuse_credentials(std::uint64_t id, const pe::Credentials& cr, const rc::PppCredentialsError& err) {
-    ++counters_.ppp_auth_rejects;
-    ++counters_.ppp_auth_refused;
-    core::Event e;
-    e.entity = "lnsd.ppp";
-    e.id = std::to_string(id);
-    e.event = "credentials-refused";
-    e.cause = cr.user + ": " + err.message;
-    e.extra = {{"problem", std::string(rc::to_string(err.problem))}, {"user", cr.user},
-               {"method", std::string(pe::to_string(cr.method))}};
-    bus_.publish(e);
-}
-
-/// PPP authentication Access-Request (RFC 2865 §5.2 PAP / §5.3 CHAP, RFC 2868 tunnel attributes)
-/// of a call's credentials (mapped by rc::ppp_auth_request) to its VR's LNS RADIUS servers. False
-/// when there is no server or the request cannot be built (nothing submitted, `done` never called).
-bool DialOutWiring::submit_ppp_auth(Call& c, rc::PppAuthRequest req, std::function<void(const rc::Completion&)> done) {
-    const auto* vr = cfg_.find_vr(c.vr);
-    if (!vr || !radius_.servers(lns_group(c.vr))) return false;
+/// session::AuthPort::submit: the PPP authentication Access-Request (RFC 2865 §5.2 PAP / §5.3
+/// CHAP, RFC 2868 tunnel attributes) of a call's credentials (mapped by rc::ppp_auth_request) to its
+/// VR's LNS RADIUS servers. An empty handle when there is no server or the request cannot be built
+/// (nothing submitted, `done` never called).
+rc::RequestHandle DialOutWiring::submit_ppp_auth(std::uint64_t id, rc::PppAuthRequest req,
+                                                 std::function<void(const rc::Completion&)> done) {
+    const Call* cp = find(id);
+    const auto* vr = cp ? cfg_.find_vr(cp->vr) : nullptr;
+    if (!vr || !radius_.servers(lns_group(cp->vr))) return {};
+    const Call& c = *cp;
     if (c.handle) {
         rc::CallTunnel t;
         t.server_endpoint = lns_.config().local_address.to_string();
@@ -803,11 +702,10 @@ bool DialOutWiring::submit_ppp_auth(Call& c, rc::PppAuthRequest req, std::functi
     }
     try {
         auto prepared = rc::build_ppp_access_request(req, {vr->nas_ip, vr->nas_identifier});
-        radius_.submit(lns_group(c.vr), rc::Service::authentication, std::move(prepared.packet), std::move(done),
-                       prepared.user_password);
-        return true;
+        return radius_.submit(lns_group(c.vr), rc::Service::authentication, std::move(prepared.packet), std::move(done),
+                              prepared.user_password);
     } catch (const std::exception&) {
-        return false;
+        return {};
     }
 }
 
@@ -816,10 +714,11 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     if (!c || !c->session.network_up("IPCP up, peer " + ip_text(n.peer_ip))) return;
     // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
     // the session's access routes.
-    const auto installed = c->session.install_routes(c->vr, c->authorised, n.peer_ip ? n.peer_ip : c->framed_ip);
+    const auto& az = c->session.authorisation();
+    const auto installed = c->session.install_routes(c->vr, az.routes, n.peer_ip ? n.peer_ip : az.framed_ip);
     const auto* vrc = cfg_.find_vr(c->vr);
     c->session.accounting().start(session::interim_period(vrc ? vrc->accounting_interim : std::nullopt,
-                                                          c->acct_interim_interval));
+                                                          az.acct_interim_interval));
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
@@ -829,8 +728,8 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
 void DialOutWiring::describe_for_accounting(std::uint64_t id, rc::AccountingRecord& r) const {
     const Call* c = find(id);
     if (!c) return;
-    r.user_name = c->user;
-    r.classes = c->classes;
+    r.user_name = c->session.authorisation().user;
+    r.classes = c->session.authorisation().classes;
     if (const auto* l = c->session.link(); l && l->negotiated().network.peer_ip)
         r.framed_ip = core::Ipv4Address{l->negotiated().network.peer_ip};
     r.output_packets = static_cast<std::uint32_t>(c->packets_out);
@@ -937,7 +836,7 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
                                                         std::to_string(c.handle->key.session)
                                                   : std::string("-")},
                         {"phase", link ? std::string(pe::to_string(link->phase())) : std::string("-")},
-                        {"user", c.user}};
+                        {"user", c.session.authorisation().user}};
     if (c.key) j["dial-out-session"] = c.key->to_string();
     if (link) j["peer-ip"] = ip_text(link->negotiated().network.peer_ip);
     if (detail) {

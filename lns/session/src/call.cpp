@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "dl/core/event.hpp"
+
 namespace dl::session {
 
 using S = CallState;
@@ -71,10 +73,11 @@ const CallSession::Spec& CallSession::spec() {
 }
 
 CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
-                         CallState initial)
-    : ports_(&ports), id_(id), direction_(direction),
+                         CallState initial, std::string vr)
+    : ports_(&ports), id_(id), direction_(direction), vr_(std::move(vr)),
       accounting_(env.timers ? *env.timers : throw std::invalid_argument("session.call: no TimerQueue"),
                   ports.accounting, id),
+      alive_(std::make_shared<bool>(true)),
       fsm_(spec(), env, *this, std::to_string(id), initial), env_(env), answer_timer_(*env.timers) {
     const bool ok = direction == CallDirection::dial_out ? initial == S::placing
                                                          : (initial == S::proxy_auth || initial == S::ppp);
@@ -82,6 +85,8 @@ CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t
         throw std::invalid_argument("session.call: a " + std::string(to_string(direction)) + " call cannot be born in " +
                                     std::string(to_string(initial)));
 }
+
+CallSession::~CallSession() { *alive_ = false; }
 
 void CallSession::start(std::string_view cause) {
     fsm_.start(direction_ == CallDirection::dial_out ? E::place : E::l2tp_up, cause);
@@ -93,6 +98,11 @@ void CallSession::arm_release(CallSession&, Spec::Step& st) { st.arm("call-relea
 
 void CallSession::observe(CallSession& s, const Spec::Change& c) {
     if (!c.permitted || c.to != S::closing || (c.from && *c.from == S::closing)) return;
+    // AAA requests still out are of no use now (their completions find the call closing).
+    const auto pending = std::move(s.auth_pending_);
+    s.auth_pending_.clear();
+    if (s.ports_->auth.cancel)
+        for (const auto h : pending) s.ports_->auth.cancel(h);
     s.accounting_.stop(s.order_.reason);  // RFC 2866 Stop first, while the call still has its counters
     if (s.ports_->routes) s.ports_->routes->remove(s.routes_vr_, s.id_, s.routes_);
     s.routes_.clear();
@@ -139,6 +149,144 @@ const std::vector<core::Ipv4Prefix>& CallSession::install_routes(const std::stri
     routes_vr_ = vr;
     routes_ = ports_->routes->install(vr, id_, std::move(framed_routes), peer);
     return routes_;
+}
+
+// ---- PPP authentication through AAA ----
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : "; ") + x;
+    return s;
+}
+
+}  // namespace
+
+void CallSession::count(std::uint64_t AuthCounters::*counter) const {
+    if (ports_->auth.counters) ++(ports_->auth.counters->*counter);
+}
+
+radius::client::RequestHandle CallSession::submit_auth(radius::client::PppAuthRequest request,
+                                                       std::function<void(const radius::client::Completion&)> done) {
+    if (!ports_->auth.submit) return {};
+    std::weak_ptr<bool> alive = alive_;
+    // The completion forgets its handle (it is no longer out) before the caller's `done` runs.
+    auto slot = std::make_shared<radius::client::RequestHandle>();
+    auto h = ports_->auth.submit(id_, std::move(request),
+                                 [this, alive, slot, done = std::move(done)](const radius::client::Completion& c) {
+                                     auto a = alive.lock();
+                                     if (!a || !*a) return;
+                                     std::erase_if(auth_pending_, [&](const radius::client::RequestHandle& p) {
+                                         return p.slot == slot->slot && p.generation == slot->generation;
+                                     });
+                                     done(c);
+                                 });
+    *slot = h;
+    if (h) auth_pending_.push_back(h);
+    return h;
+}
+
+/// Credentials that cannot become an Access-Request (rc::ppp_auth_request): counted as a rejection
+/// and as refused, event `lnsd.ppp <id> credentials-refused` naming the problem; nothing is sent.
+void CallSession::refuse_credentials(const ppp::engine::Credentials& cr, const radius::client::PppCredentialsError& err) {
+    count(&AuthCounters::ppp_auth_rejects);
+    count(&AuthCounters::ppp_auth_refused);
+    if (!env_.bus) return;
+    core::Event e;
+    e.entity = "lnsd.ppp";
+    e.id = std::to_string(id_);
+    e.event = "credentials-refused";
+    e.cause = cr.user + ": " + err.message;
+    e.extra = {{"problem", std::string(radius::client::to_string(err.problem))}, {"user", cr.user},
+               {"method", std::string(ppp::engine::to_string(cr.method))}};
+    env_.bus->publish(e);
+}
+
+void CallSession::verify(std::uint32_t ticket, const ppp::engine::Credentials& cr) {
+    namespace rc = radius::client;
+    count(&AuthCounters::ppp_auth_requests);
+    // One mapping of the credentials for lnsd, cpe-emu and lac-emu: what RADIUS cannot carry (a CHAP
+    // response not of 16 octets, an empty user, ...) is answered here with a reject, never sent.
+    auto m = rc::ppp_auth_request(cr);
+    if (!m.ok()) {
+        refuse_credentials(cr, *m.error);
+        answer_verify(ticket, {false, m.error->message});
+        return;
+    }
+    const std::string user = cr.user;
+    const auto h = submit_auth(std::move(*m.request), [this, ticket, user](const rc::Completion& comp) {
+        if (comp.result == rc::Result::cancelled) return;
+        if (comp.result != rc::Result::accept) {
+            count(&AuthCounters::ppp_auth_rejects);
+            answer_verify(ticket, {false, std::string("RADIUS ") + std::string(rc::to_string(comp.result))});
+            return;
+        }
+        auto a = ports_->auth.decode ? ports_->auth.decode(comp) : rc::decode_ppp_authorisation(*comp.reply);
+        if (!a.ok()) {
+            count(&AuthCounters::ppp_auth_rejects);
+            answer_verify(ticket, {false, join(a.problems)});
+            return;
+        }
+        count(&AuthCounters::ppp_auth_accepts);
+        authorisation_.user = user;
+        authorisation_.routes.clear();
+        for (const auto& r : a.value->routes) authorisation_.routes.push_back(r.prefix.network());
+        authorisation_.framed_ip = a.value->framed_ip ? a.value->framed_ip->value : 0;
+        authorisation_.acct_interim_interval = a.value->acct_interim_interval;
+        authorisation_.classes = a.value->classes;
+        answer_verify(ticket, {true, "", authorisation_.framed_ip, 0, 0});
+    });
+    if (!h) {
+        count(&AuthCounters::ppp_auth_rejects);
+        answer_verify(ticket, {false, "no LNS RADIUS server for virtual router " + vr_ + " or an unencodable Access-Request"});
+    }
+}
+
+bool CallSession::authenticate_proxy(const ppp::engine::Credentials& cr, std::string label,
+                                     std::function<void()> start_ppp) {
+    namespace rc = radius::client;
+    if (state() != S::proxy_auth) return false;
+    auto publish = [this, label](std::string_view event, std::string cause) {
+        if (!env_.bus) return;
+        core::Event e;
+        e.entity = "lnsd.incoming";
+        e.id = label;
+        e.event = std::string(event);
+        e.cause = std::move(cause);
+        env_.bus->publish(e);
+    };
+    // Proxy credentials RADIUS cannot be asked with (e.g. a 17-octet CHAP response) are a
+    // rejection: no session (RFC 2865 §5.3; rc::ppp_auth_request names the problem).
+    auto m = rc::ppp_auth_request(cr);
+    if (!m.ok()) {
+        refuse_credentials(cr, *m.error);
+        publish("proxy-authentication-rejected", cr.user + ": " + m.error->message);
+        refuse({"mandatory CHAP: proxy authentication refused"});
+        return true;
+    }
+    const auto h = submit_auth(std::move(*m.request), [this, publish, start_ppp, user = cr.user](const rc::Completion& comp) {
+        if (comp.result == rc::Result::cancelled || state() != S::proxy_auth) return;
+        const std::string cause = user + ": RADIUS " + std::string(rc::to_string(comp.result));
+        if (comp.result != rc::Result::accept) {
+            count(&AuthCounters::ppp_auth_rejects);
+            publish("proxy-authentication-rejected", cause);
+            refuse({"mandatory CHAP: proxy authentication rejected"});
+            return;
+        }
+        count(&AuthCounters::ppp_auth_accepts);
+        publish("proxy-authentication-accepted", cause);
+        proxy_accepted(cause);
+        if (start_ppp) start_ppp();
+    });
+    if (h) {
+        count(&AuthCounters::ppp_auth_requests);
+        return true;
+    }
+    proxy_unavailable("no LNS RADIUS server for virtual router " + vr_ +
+                      " or an unencodable Access-Request: PPP authenticates");
+    if (start_ppp) start_ppp();
+    return true;
 }
 
 bool CallSession::l2tp_up(std::string_view cause) { return input(E::l2tp_up, cause); }

@@ -8,11 +8,12 @@
 // what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
 // closing, failed; docs/architecture.md "Call session"), which also owns the call's accounting
 // (session::CallAccounting through the AccountingPort the wiring implements over the RADIUS
-// client), access routes (session::AccessRouteTable over DataPlanePort) and PPP link (the
+// client), access routes (session::AccessRouteTable over DataPlanePort), PPP link (the
 // session holds it, feeds it the L2TP session's frames, defers its verify answers and takes it down
-// on closing). The wiring routes dial-out keys, L2TP handles and destinations to calls, adapts the
-// manager's ports, and does each call's other effects (the PPP link's configuration and callbacks,
-// AAA and PPP-authentication requests; the L2TP side of the teardown as CallPorts::close, the
+// on closing) and PPP-authentication requests (session::AuthPort, implemented here over the
+// RADIUS client; the incoming-mode rules are the session's). The wiring routes dial-out keys, L2TP
+// handles and destinations to calls, adapts the manager's ports, and does each call's other effects
+// (the PPP link's configuration and callbacks, the dial-out Access-Requests; the L2TP side of the teardown as CallPorts::close, the
 // manager told as CallPorts::closed).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
@@ -105,8 +106,9 @@ struct PppProfileConfig {
     core::Duration keepalive = std::chrono::seconds(30);
 };
 
-/// LNS authentication mode for incoming calls (JunosE "Implementing L2TP" and Huawei "L2TP Session Establishment").
-enum class IncomingAuthMode : std::uint8_t { proxy, lcp_renegotiation, mandatory_chap };
+/// LNS authentication mode for incoming calls (JunosE "Implementing L2TP" and Huawei "L2TP Session
+/// Establishment"); the rules that apply it are the call session's (dl/session/auth.hpp).
+using IncomingAuthMode = session::IncomingAuthMode;
 
 /// Everything the wiring reads from lnsd's YAML (besides `dialout:`, which Manager::load reads).
 ///
@@ -180,12 +182,11 @@ struct DataPlanePort {
 
 /// Counters of the wiring (show ppp / show l2tp dial-out chassis "wiring").
 /// acct_requests, acct_responses, acct_timeouts, acct_interims, acct_interims_superseded: the
-/// calls' accounting (session::AccountingCounters) and Accounting-On / -Off.
-struct WiringCounters : session::AccountingCounters {
+/// calls' accounting (session::AccountingCounters) and Accounting-On / -Off; ppp_auth_requests,
+/// _accepts, _rejects, _refused: the calls' PPP authentication (session::AuthCounters).
+struct WiringCounters : session::AccountingCounters, session::AuthCounters {
     std::uint64_t aaa_requests = 0, aaa_accepts = 0, aaa_rejects = 0, aaa_timeouts = 0, aaa_invalid = 0;
     std::uint64_t calls_placed = 0, calls_connected = 0, calls_failed = 0, calls_closed = 0;
-    std::uint64_t ppp_auth_requests = 0, ppp_auth_accepts = 0, ppp_auth_rejects = 0;
-    std::uint64_t ppp_auth_refused = 0;  ///< credentials RADIUS cannot carry (also in ppp_auth_rejects); not sent
     std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
     std::uint64_t sli_sent = 0;  ///< SLIs with the negotiated ACCMs (RFC 2661 §6.14), one per LCP Opened
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
@@ -273,11 +274,9 @@ private:
     void on_frame(CallHandle h, std::span<const std::uint8_t> frame);
     void start_link(Call& c, const dialout::Profile& profile, const radius::client::DialOutDefinition* def,
                     const l2tp::engine::ConnectInfo* incoming);
-    void verify(std::uint64_t call, std::uint32_t ticket, const ppp::Credentials& cr);
-    bool submit_ppp_auth(Call& c, radius::client::PppAuthRequest req,
-                         std::function<void(const radius::client::Completion&)> done);
-    void refuse_credentials(std::uint64_t call, const ppp::Credentials& cr,
-                            const radius::client::PppCredentialsError& err);
+    /// session::AuthPort::submit: the call's PPP Access-Request to its VR's LNS RADIUS servers.
+    radius::client::RequestHandle submit_ppp_auth(std::uint64_t call, radius::client::PppAuthRequest req,
+                                                  std::function<void(const radius::client::Completion&)> done);
     /// The incoming-call authentication mode of the L2TP session `h` for its LAC (incoming.peers[],
     /// else incoming.mode); `proxy` only for a LAC marked `trusted` in peers[], else
     /// lcp-renegotiation (`*untrusted` set to true then). Writes the LAC's address into an empty
@@ -286,7 +285,7 @@ private:
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
     /// A new call record with its session FSM in `initial` (not yet started), the next call id.
-    std::unique_ptr<Call> new_call(session::CallDirection direction, session::CallState initial);
+    std::unique_ptr<Call> new_call(session::CallDirection direction, session::CallState initial, const std::string& vr);
     /// Clears a live call: its session -> closing (close_call). `cdn`: the CDN Result Code when the
     /// L2TP session is still up (default 3, administrative).
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason,

@@ -16,8 +16,9 @@
 //
 // The session decides the order and owns the call's accounting (CallAccounting, dl/session/
 // accounting.hpp: Stop on entering closing), access routes (dl/session/routes.hpp: removed on
-// entering closing) and PPP link (open_link at the start of PPP, lower-down on entering closing,
-// verify answers on the next turn); its owner (lnsd's DialOutWiring) does the other effects
+// entering closing), PPP link (open_link at the start of PPP, lower-down on entering closing,
+// verify answers on the next turn) and PPP-authentication requests (dl/session/auth.hpp: verify,
+// mandatory CHAP's proxy check; cancelled on entering closing); its owner (lnsd's DialOutWiring) does the other effects
 // through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's
 // TimerQueue.
 #pragma once
@@ -35,6 +36,7 @@
 #include "dl/l2tp/types.hpp"
 #include "dl/ppp/engine/link.hpp"
 #include "dl/session/accounting.hpp"
+#include "dl/session/auth.hpp"
 #include "dl/session/routes.hpp"
 
 namespace dl::session {
@@ -92,6 +94,8 @@ struct CallPorts {
     AccountingPort accounting;
     /// The owner's access route table (shared by its calls); none: install_routes() installs nothing.
     AccessRouteTable* routes = nullptr;
+    /// PPP authentication through AAA (verify, authenticate_proxy): the VR's LNS RADIUS servers.
+    AuthPort auth;
 };
 
 /// One call's FSM. Inputs that the current state does not take are ignored and return false
@@ -108,9 +112,10 @@ public:
 
     /// `initial`: placing (dial-out), proxy-auth or ppp (incoming); std::invalid_argument else.
     /// `env.timers` is required (the `call-release` timer). `ports` is shared by the owner's calls
-    /// and must outlive the session.
+    /// and must outlive the session. `vr`: the call's virtual router (in refusal texts).
     CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
-                CallState initial);
+                CallState initial, std::string vr = {});
+    ~CallSession();
     CallSession(const CallSession&) = delete;
     CallSession& operator=(const CallSession&) = delete;
 
@@ -166,6 +171,23 @@ public:
     /// of the loop, never inside the upcall; answers queued meanwhile go in order. Dropped when the
     /// call goes away first.
     void answer_verify(std::uint32_t ticket, ppp::engine::VerifyResult result);
+    /// The PPP link's verify upcall (LinkCallbacks::verify): the credentials to AAA as a PPP
+    /// Access-Request (rc::ppp_auth_request, CallPorts::auth), the answer through answer_verify.
+    /// Credentials RADIUS cannot carry are refused without a request (event `lnsd.ppp <id>
+    /// credentials-refused`); no server: rejected. An Access-Accept's authorisation is kept
+    /// (authorisation()). A request still out when the call enters closing is cancelled.
+    void verify(std::uint32_t ticket, const ppp::engine::Credentials& credentials);
+    /// Mandatory CHAP (state proxy-auth; Huawei "L2TP Session Establishment" steps 10-14): the LAC's
+    /// proxy authentication `credentials` to AAA before any PPP. Accepted: proxy-accepted, then
+    /// `start_ppp`; rejected or not encodable: refused (releasing, the call ends); no server to ask:
+    /// proxy-unavailable and `start_ppp` at once. Events `lnsd.incoming <label>
+    /// proxy-authentication-accepted / -rejected`. False when not in proxy-auth (nothing done).
+    bool authenticate_proxy(const ppp::engine::Credentials& credentials, std::string label,
+                            std::function<void()> start_ppp);
+    /// What AAA authorised for the call's user (empty before an Access-Accept).
+    const Authorisation& authorisation() const noexcept { return authorisation_; }
+    /// The call's virtual router.
+    const std::string& virtual_router() const noexcept { return vr_; }
     /// The FSM instance (state timer, counters) for `show` and tests.
     const core::FsmBase& fsm() const noexcept { return fsm_; }
 
@@ -173,12 +195,20 @@ private:
     static void arm_release(CallSession& s, Spec::Step& st);
     static void observe(CallSession& s, const Spec::Change& c);
     bool input(CallEvent e, std::string_view cause);
+    radius::client::RequestHandle submit_auth(radius::client::PppAuthRequest request,
+                                              std::function<void(const radius::client::Completion&)> done);
+    void refuse_credentials(const ppp::engine::Credentials& cr, const radius::client::PppCredentialsError& err);
+    void count(std::uint64_t AuthCounters::*counter) const;
 
     const CallPorts* ports_;
     std::uint64_t id_;
     CallDirection direction_;
     CloseOrder order_;  ///< the teardown to run on entering closing
+    std::string vr_;
     CallAccounting accounting_;
+    Authorisation authorisation_;
+    std::vector<radius::client::RequestHandle> auth_pending_;  ///< AAA requests out (cancelled on closing)
+    std::shared_ptr<bool> alive_;  ///< completions after destruction do nothing
     std::string routes_vr_;                 ///< the virtual router of routes_
     std::vector<core::Ipv4Prefix> routes_;  ///< access routes owned in CallPorts::routes
     core::Fsm<CallSession, CallState, CallEvent> fsm_;
