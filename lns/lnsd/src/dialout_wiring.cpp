@@ -531,48 +531,28 @@ void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) 
 
 void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const rc::DialOutDefinition* def,
                                const eng::ConnectInfo* info) {
-    pe::LinkConfig lc;
-    lc.mru = profile.mru;
-    lc.require_auth = auth_pref(profile.authentication);
-    lc.echo_interval = profile.keepalive;
-    if (def) {
-        // JunosE "L2TP Dial-Out" "Mutual Authentication": "LNS takes the same actions to authenticate the peer as
-        // it does on incoming calls" (the profile's authentication, above). "The LNS obtains the PPP
-        // username and password from the initial Access-Accept message. It then provides this
-        // information to the remote CPE for authentication": ERX-PPP-Username/Password (VSA 36/37)
-        // and, with them, ERX-PPP-Auth-Protocol (VSA 38, Table 75 "Authentication protocol used for
-        // L2TP sessions") = the protocols with which the LNS lets the CPE authenticate it (RFC 1661
-        // §6.2: the CPE names one in its Configure-Request; the LNS Acks one it permits, Naks
-        // another, Configure-Rejects the option with 0 = none). Absent: PAP and CHAP. See
-        // docs/dialout.md "ERX-PPP-Auth-Protocol".
-        lc.name = def->ppp_username.value_or("");
-        lc.secret = def->ppp_password.value_or("");
-        const std::uint32_t ap = def->ppp_auth_protocol.value_or(3);
-        lc.allow_pap = ap == 1 || ap == 3 || ap == 4;
-        lc.allow_chap = ap == 2 || ap == 3 || ap == 4;
-        lc.prefer_pap = ap == 3;  // the order of 3 PAP-CHAP / 4 CHAP-PAP: what we Nak a CPE's other request with
-    }
-    // RFC 1994 §4.1: a CHAP Challenge's Name is "one or more octets" identifying the system that sends
-    // it. An incoming call (no Access-Accept name) and a dial-out without ERX-PPP-Username name the LNS
-    // by its configured host name, as its Host Name AVP does (RFC 2661 §4.4.3).
-    if (lc.name.empty()) lc.name = lns_.config().hostname;
+    // The snapshot the session configures the link from (session::link_config).
+    session::LinkSnapshot snap;
+    snap.mru = profile.mru;
+    snap.require_auth = auth_pref(profile.authentication);
+    snap.keepalive = profile.keepalive;
+    snap.ipcp_dns = profile.ipcp_dns;
+    snap.hostname = lns_.config().hostname;
+    if (def) snap.accept = session::LinkSnapshot::AcceptCredentials{def->ppp_username, def->ppp_password,
+                                                                     def->ppp_auth_protocol};
     if (auto it = cfg_.ppp_profiles.find(c.profile); it != cfg_.ppp_profiles.end()) {
         const auto& pp = it->second;
-        lc.local_ip = pp.local_address.value;
-        if (profile.ipcp_dns || !def) {
-            lc.dns1 = pp.dns1.value;
-            lc.dns2 = pp.dns2.value;
-        }
-        lc.echo_failures = pp.echo_failures;
-        if (pp.pool) {
-            c.pool_ip = allocate_pool(c.profile);
-            lc.peer_ip = c.pool_ip;
-        }
+        session::LinkSnapshot::Addressing a;
+        a.local_ip = pp.local_address.value;
+        a.dns1 = pp.dns1.value;
+        a.dns2 = pp.dns2.value;
+        a.echo_failures = pp.echo_failures;
+        if (pp.pool) a.pool_ip = c.pool_ip = allocate_pool(c.profile);
+        snap.addressing = a;
     }
-    IncomingAuthMode mode = cfg_.incoming_mode;
     if (info && c.handle) {
         bool untrusted = false;
-        mode = incoming_mode(*c.handle, &c.lac, &untrusted);
+        const IncomingAuthMode mode = incoming_mode(*c.handle, &c.lac, &untrusted);
         if (untrusted && info->incoming && info->incoming->proxy_authen_type) {
             ++counters_.proxy_untrusted;
             core::Event e;
@@ -582,9 +562,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
             e.cause = "LAC " + c.lac + " is not marked trusted: LCP renegotiated, user authenticated by the LNS";
             bus_.publish(e);
         }
-        // CHAP in mandatory-CHAP mode; in proxy mode the LAC's authentication type, not the VT's.
-        lc.require_auth = session::incoming_require_auth(
-            mode, lc.require_auth, info->incoming ? info->incoming->proxy_authen_type : std::nullopt);
+        snap.incoming = session::LinkSnapshot::Incoming{mode, info->incoming.value_or(eng::IncomingCall{})};
     }
     const auto id = c.id;
     pe::LinkCallbacks cb;
@@ -626,45 +604,7 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     };
     const std::string link_id =
         c.handle ? std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session) : std::to_string(id);
-    pe::Link& link = c.session.open_link(lc, std::move(cb), link_id);
-
-    bool proxied = false;
-    bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
-    if (info && info->incoming && mode == IncomingAuthMode::proxy) {
-        const auto& in = *info->incoming;
-        // Huawei "L2TP Session Establishment": the LNS's configured authentication may not be stronger than the LAC's: proxy
-        // PAP (Proxy Authen Type 3, RFC 2661 §4.4.5) while CHAP is required gives no session.
-        if (session::proxy_pap_refused(mode, lc.require_auth, in.proxy_authen_type)) {
-            ++counters_.ppp_auth_rejects;
-            c.session.refuse({"proxy PAP but CHAP required (stronger than LAC)"});  // not inside the engine's upcall
-            return;
-        }
-        // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
-        if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
-            opened = true;
-            proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
-            if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
-                // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
-                // the LAC used (Huawei "L2TP Session Establishment"): PAP at the LAC with CHAP required here -> renegotiate.
-                pe::Credentials cr;
-                cr.user = *in.proxy_authen_name;
-                const auto t = *in.proxy_authen_type;
-                const bool chap_needed = lc.require_auth == pe::AuthPreference::chap;
-                if (t == 2 && in.proxy_authen_challenge && in.proxy_authen_response && in.proxy_authen_id) {
-                    cr.method = pe::AuthMethod::chap_md5;
-                    cr.chap_id = *in.proxy_authen_id;
-                    cr.challenge = *in.proxy_authen_challenge;
-                    cr.response = *in.proxy_authen_response;
-                    link.proxy_authentication(std::move(cr));
-                } else if (t == 3 && in.proxy_authen_response && !chap_needed) {
-                    cr.method = pe::AuthMethod::pap;
-                    cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
-                    link.proxy_authentication(std::move(cr));
-                }
-            }
-        }
-    }
-    if (!opened) link.open();
+    if (!c.session.start_ppp(snap, std::move(cb), link_id)) return;  // refused: proxy PAP, CHAP required
     if (c.handle) {
         auto it = early_.find({c.handle->key.tunnel, c.handle->key.session});
         if (it != early_.end()) {

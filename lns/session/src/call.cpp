@@ -243,6 +243,50 @@ void CallSession::verify(std::uint32_t ticket, const ppp::engine::Credentials& c
     }
 }
 
+ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::engine::LinkCallbacks callbacks,
+                                          std::string link_id) {
+    namespace pe = ppp::engine;
+    const pe::LinkConfig lc = link_config(snapshot);
+    pe::Link& link = open_link(lc, std::move(callbacks), std::move(link_id));
+    bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
+    if (snapshot.incoming && snapshot.incoming->mode == IncomingAuthMode::proxy) {
+        const auto& in = snapshot.incoming->call;
+        // Huawei "L2TP Session Establishment": the LNS's configured authentication may not be stronger than the LAC's: proxy
+        // PAP (Proxy Authen Type 3, RFC 2661 §4.4.5) while CHAP is required gives no session.
+        if (proxy_pap_refused(IncomingAuthMode::proxy, lc.require_auth, in.proxy_authen_type)) {
+            count(&AuthCounters::ppp_auth_rejects);
+            refuse({"proxy PAP but CHAP required (stronger than LAC)"});  // not inside the engine's upcall
+            return nullptr;
+        }
+        // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
+        if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
+            opened = true;
+            const bool proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
+            if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
+                // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
+                // the LAC used (Huawei "L2TP Session Establishment"): PAP at the LAC with CHAP required here -> renegotiate.
+                pe::Credentials cr;
+                cr.user = *in.proxy_authen_name;
+                const auto t = *in.proxy_authen_type;
+                const bool chap_needed = lc.require_auth == pe::AuthPreference::chap;
+                if (t == 2 && in.proxy_authen_challenge && in.proxy_authen_response && in.proxy_authen_id) {
+                    cr.method = pe::AuthMethod::chap_md5;
+                    cr.chap_id = *in.proxy_authen_id;
+                    cr.challenge = *in.proxy_authen_challenge;
+                    cr.response = *in.proxy_authen_response;
+                    link.proxy_authentication(std::move(cr));
+                } else if (t == 3 && in.proxy_authen_response && !chap_needed) {
+                    cr.method = pe::AuthMethod::pap;
+                    cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
+                    link.proxy_authentication(std::move(cr));
+                }
+            }
+        }
+    }
+    if (!opened) link.open();
+    return &link;
+}
+
 bool CallSession::authenticate_proxy(const ppp::engine::Credentials& cr, std::string label,
                                      std::function<void()> start_ppp) {
     namespace rc = radius::client;

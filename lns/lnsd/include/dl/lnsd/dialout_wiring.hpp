@@ -13,7 +13,7 @@
 // on closing) and PPP-authentication requests (session::AuthPort, implemented here over the
 // RADIUS client; the incoming-mode rules are the session's). The wiring routes dial-out keys, L2TP
 // handles and destinations to calls, adapts the manager's ports, and does each call's other effects
-// (the PPP link's configuration and callbacks, the dial-out Access-Requests; the L2TP side of the teardown as CallPorts::close, the
+// (the PPP link's configuration snapshot, session::LinkSnapshot, and callbacks, the dial-out Access-Requests; the L2TP side of the teardown as CallPorts::close, the
 // manager told as CallPorts::closed).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send

@@ -16,11 +16,11 @@
 //
 // The session decides the order and owns the call's accounting (CallAccounting, dl/session/
 // accounting.hpp: Stop on entering closing), access routes (dl/session/routes.hpp: removed on
-// entering closing), PPP link (open_link at the start of PPP, lower-down on entering closing,
-// verify answers on the next turn) and PPP-authentication requests (dl/session/auth.hpp: verify,
-// mandatory CHAP's proxy check; cancelled on entering closing); its owner (lnsd's DialOutWiring) does the other effects
-// through CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's
-// TimerQueue.
+// entering closing), PPP link (configured from the owner's LinkSnapshot and opened by start_ppp,
+// dl/session/link_config.hpp; lower-down on entering closing; verify answers on the next turn)
+// and PPP-authentication requests (dl/session/auth.hpp: verify, mandatory CHAP's proxy check;
+// cancelled on entering closing); its owner (lnsd's DialOutWiring) does the other effects through
+// CallPorts. Sans-I/O and single-threaded like the engines: time from the FsmEnv's TimerQueue.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,7 @@
 #include "dl/ppp/engine/link.hpp"
 #include "dl/session/accounting.hpp"
 #include "dl/session/auth.hpp"
+#include "dl/session/link_config.hpp"
 #include "dl/session/routes.hpp"
 
 namespace dl::session {
@@ -161,6 +162,14 @@ public:
     /// the session owns it, takes it down on entering closing and destroys it with the call.
     /// std::logic_error when the call already has one.
     ppp::engine::Link& open_link(ppp::engine::LinkConfig config, ppp::engine::LinkCallbacks callbacks,
+                                 std::string link_id);
+    /// Starts PPP on the call: the link configured from `snapshot` (link_config) opened through
+    /// open_link. An incoming call in proxy mode (RFC 2661 §4.4.5): proxy PAP while CHAP is required
+    /// is refused (proxy_pap_refused: counted as a PPP-authentication rejection, releasing, the link
+    /// never opened; returns null); with the LAC's last sent and received LCP Configure-Requests the
+    /// link starts from them (Link::open_with_proxy_lcp) and, when that suits, takes the LAC's proxy
+    /// authentication (CHAP; PAP unless CHAP is required); else LCP negotiates from the start.
+    ppp::engine::Link* start_ppp(const LinkSnapshot& snapshot, ppp::engine::LinkCallbacks callbacks,
                                  std::string link_id);
     /// The PPP link (none before PPP starts).
     ppp::engine::Link* link() const noexcept { return link_.get(); }
