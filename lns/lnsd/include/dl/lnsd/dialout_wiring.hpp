@@ -315,6 +315,7 @@ private:
     DataPlanePort dp_;
     std::unique_ptr<dialout::Manager> manager_;
     std::shared_ptr<bool> alive_;
+    WiringCounters counters_;  ///< before routes_: its RoutePort points at route_errors
     session::AccessRouteTable routes_;  ///< every call's access routes (the sessions install / remove)
     session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call)
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
@@ -326,7 +327,6 @@ private:
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
     std::map<std::string, std::uint32_t, std::less<>> pool_next_;
     std::uint64_t next_call_ = 1;
-    WiringCounters counters_;
     std::string acct_instance_;
     std::size_t acct_on_off_pending_ = 0;
 };
