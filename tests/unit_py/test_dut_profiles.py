@@ -48,9 +48,11 @@ def test_yaml_profile_initiate_runs_its_command_in_the_dut_host_or_is_not_applic
     without = D.load(str(write(tmp_path, "roles: [lac]\nstart: [x]\n")))
     with pytest.raises(D.NotApplicable, match="no `initiate` command"):
         without.initiate(ctx, "198.51.100.3")
-    for name in ("lnsd", "lac-emu", "l2tpns"):  # built-ins that cannot initiate here say why
+    for name in ("lac-emu", "l2tpns"):  # built-ins that cannot initiate here say why
         with pytest.raises(D.NotApplicable):
             D.load(name).initiate(ctx, "198.51.100.3")
+    with pytest.raises(D.NotApplicable, match="198.51.100.3 only"):  # lnsd: its scripted RADIUS names one peer
+        D.load("lnsd").initiate(ctx, "198.51.100.2")
 
 
 @pytest.mark.parametrize("text, words", [

@@ -131,11 +131,19 @@ def _which(path: str) -> str | None:
 
 
 class Lnsd(Dut):
-    """lnsd, this project's LNS (docs/lnsd.md)."""
+    """lnsd, this project's LNS (docs/lnsd.md). It initiates (SCCRQ, then OCRQ) for a dial-out trigger:
+    initiate() answers its Access-Request from a scripted RADIUS server (dlab.proto.ScriptedRadius on
+    the open peer's address, UDP 1812) with the tunnel attributes of JunosE "L2TP Dial-Out" Table 75
+    naming the peer, and sends the trigger: a ping from the DUT's host to a new address of the dial-out
+    target DIALOUT_PREFIX (routed into lnsd's TUN dlo0)."""
+
+    DIALOUT_PREFIX, DOMAIN, RADIUS_SECRET, CALLED = "10.77.0.0/16", "rfc2661.test", "rfc2661-radius", "5551000"
 
     def __init__(self):
         super().__init__("lnsd", ("lns",), frozenset({"tunnel-auth", "hidden-avps", "incoming-calls", "hello",
                                                        "sequencing", "proxy"}), "this project's LNS")
+        self._radius = None
+        self._triggers = 0
 
     def unavailable(self):
         b = BUILD / "lns" / "lnsd" / "lnsd"
@@ -152,14 +160,57 @@ class Lnsd(Dut):
             "peers": [{"address": ctx.secret_peer, "secret": ctx.secret, "hide-avps": True},
                       {"address": ctx.open_peer}],
             "timers": {"hello": f"{ctx.hello}s", "retransmit": f"{ctx.retransmit}s", "tunnel-hold": "2s"},
+            # initiate(): every trigger goes to the open peer again, whatever became of the last tunnel.
+            "tunnel-selection": {"mode": "round-robin", "dead-time": "0s"},
+            "virtual-routers": [{"name": "default", "tun": "dlo0", "nas-ip-address": ctx.address,
+                                 "radius": {"authentication": [{"address": ctx.open_peer,
+                                                                "secret": self.RADIUS_SECRET}]}}],
+            "ppp-profiles": {"dut": {"local-address": "198.18.0.1"}},
+            "dialout": {"profiles": {"dut": {"authentication": "chap", "keepalive": "0s"}},
+                        "targets": [{"virtual-router": "default", "prefix": self.DIALOUT_PREFIX, "domain": self.DOMAIN,
+                                     "profile": "dut"}]},
             "shutdown-wait": "1s"}))
         self._spawn(ctx, "lnsd", [str(BUILD / "lns" / "lnsd" / "lnsd"), "--config", str(cfg),
                                   "--control", str(ctx.run_dir / "lnsd.sock")], ready="lnsd ready")
 
+    def stop(self):
+        if self._radius is not None:
+            self._radius.stop()
+            self._radius = None
+        super().stop()
+
+    def _answer(self, peer: str, request):
+        """The Access-Accept of a dial-out (JunosE "L2TP Dial-Out" Table 75; RFC 2868 tunnel attributes,
+        tag 1): the tunnel to `peer` without Tunnel-Password, the call to CALLED, digital bearer."""
+        from . import proto
+        return proto.Radius.access_accept(0, [
+            ("Service-Type", "Outbound-User"), ("Tunnel-Type", "L2TP", 1), ("Tunnel-Medium-Type", "IPv4", 1),
+            ("Tunnel-Server-Endpoint", peer, 1), ("ERX-Dial-Out-Number", self.CALLED),
+            ("ERX-Minimum-BPS", 56000), ("ERX-Maximum-BPS", 64000), ("ERX-Bearer-Type", 2)])
+
     def initiate(self, ctx, peer):
-        raise NotApplicable("lnsd initiates only for a dial-out trigger, whose tunnel and call come from a RADIUS "
-                            "Access-Accept (JunosE \"L2TP Dial-Out\" Table 75); this profile runs no RADIUS server "
-                            "(tests/conformance/l2tp/test_lnsd_outgoing.py judges lnsd's SCCRQ and OCRQ with one)")
+        if peer != ctx.open_peer:
+            raise NotApplicable(f"the lnsd profile's scripted RADIUS server names {ctx.open_peer} only")
+        if self._radius is None:
+            from types import SimpleNamespace
+
+            from .pytest_plugin import ScriptedRadiusServer
+            self._radius = ScriptedRadiusServer(ctx.lab, "dut-radius", SimpleNamespace(
+                host="peer", address=ctx.open_peer, auth_port=1812, secret=self.RADIUS_SECRET))
+        self._radius.handler = lambda r: self._answer(peer, r)
+        # The last initiate's dial-out session and tunnel go first: a call its tunnel did not place
+        # (a lost tie-breaker) would otherwise be placed again, with an SCCRQ this test did not ask for.
+        ctl = [str(BUILD / "lns" / "lnsd" / "lnsctl"), "--socket", str(ctx.run_dir / "lnsd.sock")]
+        if self._triggers:
+            ctx.lab.exec(ctx.host, ctl + ["l2tp", "dial-out", "session", "reset",
+                                          f"default/{self.DIALOUT_PREFIX}/{self._dest()}"], check=False, timeout=10)
+        ctx.lab.exec(ctx.host, ctl + ["l2tp", "clear", "destination", peer], check=False, timeout=10)
+        self._triggers += 1  # a new destination each time: a new dial-out session (its own Access-Request)
+        ctx.lab.exec(ctx.host, ["ping", "-n", "-c", "1", "-W", "1", self._dest()], check=False, timeout=5)
+
+    def _dest(self) -> str:
+        """The trigger destination of the current initiate (in DIALOUT_PREFIX)."""
+        return f"10.77.{self._triggers // 250}.{self._triggers % 250 + 1}"
 
 
 class LacEmu(Dut):

@@ -4,6 +4,9 @@ and checks what the DUT sent. A DUT profile makes its implementation initiate wi
 a profile that cannot says why (dlab.dut.NotApplicable), which is the "not applicable" verdict."""
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 
 from dlab import dut as D
@@ -145,6 +148,9 @@ def test_ocrq_of_an_initiating_lns_carries_the_required_avps(dut, initiated):
                     FRAMING_TYPE, CALLED_NUMBER}, "6.9")
 
 
+_our_tunnel_ids = itertools.count(78)
+
+
 @pytest.mark.parametrize("ours", [
     pytest.param("lower", marks=req("RFC2661.4.4.3-tie-breaker-1")),
     pytest.param("equal", marks=req("RFC2661.4.4.3-tie-breaker-2")),
@@ -163,14 +169,19 @@ def test_concurrent_sccrqs_are_resolved_by_the_tie_breaker(dut, initiated, ours)
     if ours == "lower" and theirs == 0:
         pytest.skip("n/a: the DUT's Tie Breaker is 0, no value is lower")
     value = theirs - 1 if ours == "lower" else theirs
+    a.l2tp.drain(0.0)  # copies of its SCCRQ retransmitted so far are no evidence (and set no state below)
     a.l2tp.auto_ack = False  # acknowledging the DUT's SCCRQ would stop its retransmissions for another reason
     a.l2tp.ns, a.l2tp.nr, a.l2tp.peer_tunnel_id = 0, 0, 0  # our own new control connection
-    a.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=78, host_name="scripted-answerer", framing_capabilities=FRAMING_BOTH,
+    # A new Assigned Tunnel ID per test: a DUT still holding the tunnel of the previous test (§5.7)
+    # would take an SCCRQ with the same one for a retransmission of that connection.
+    mine = next(_our_tunnel_ids)
+    a.l2tp.send(P().L2TP.sccrq(assigned_tunnel_id=mine, host_name="scripted-answerer", framing_capabilities=FRAMING_BOTH,
                                bearer_capabilities=BEARER_BOTH, tie_breaker=value))
     own = sccrq.assigned_tunnel_id
+    sent = time.monotonic()
 
-    def its_own_tunnel(m) -> bool:  # its SCCRQ again, or a StopCCN for the tunnel it discarded
-        return (m.message_name == "SCCRQ" and m.assigned_tunnel_id == own) or \
+    def its_own_tunnel(m) -> bool:  # its SCCRQ again (not a copy in flight as ours left), or a StopCCN for it
+        return (m.message_name == "SCCRQ" and m.assigned_tunnel_id == own and time.monotonic() - sent > 0.5) or \
                (m.message_name == "StopCCN" and m.assigned_tunnel_id == own)
 
     if ours == "lower":
@@ -178,7 +189,7 @@ def test_concurrent_sccrqs_are_resolved_by_the_tie_breaker(dut, initiated, ours)
                          step="our SCCRQ with the lower Tie Breaker")
         check(reply.message_name == "SCCRP", "tie breaker, ours lower", "the DUT lost and must answer our SCCRQ "
               "after silently discarding its own tunnel (§4.4.3)", reply)
-        check(reply.tunnel_id == 78, "SCCRP", "SCCRP header Tunnel ID must be our Assigned Tunnel ID", reply)
+        check(reply.tunnel_id == mine, "SCCRP", "SCCRP header Tunnel ID must be our Assigned Tunnel ID", reply)
     window = 3.0 * max(dut.ctx.retransmit, 1)
     try:
         m = a.l2tp.expect(lambda m: its_own_tunnel(m) or (ours == "equal" and m.message_name == "SCCRP"),
@@ -186,5 +197,51 @@ def test_concurrent_sccrqs_are_resolved_by_the_tie_breaker(dut, initiated, ours)
     except P().ExpectTimeout:
         return
     a.seen.append(m)
-    raise Step(f"tie breaker, ours {ours}", "the DUT kept or announced the tunnel it must silently discard "
-               f"(§4.4.3){' or answered ours' if ours == 'equal' else ''}", m)
+    raise Step(f"tie breaker, ours {ours}", f"the DUT kept or announced the tunnel it must silently discard "
+               f"(its Assigned Tunnel ID {own}, §4.4.3){' or answered ours' if ours == 'equal' else ''}", m)
+
+
+def call_after_sccrp(a, within: float, **caps):
+    """Answers the DUT's SCCRQ with an SCCRP advertising `caps` (framing_capabilities /
+    bearer_capabilities; absent = not sent) and returns the call it places within `within` s, or None."""
+    a.l2tp.send(P().L2TP.sccrp(assigned_tunnel_id=77, host_name="scripted-answerer", **caps))
+    a.expect("SCCCN", within=5.0, step="SCCRP answered by SCCCN")
+    try:
+        m = a.l2tp.expect(lambda m: m.message_name in ("ICRQ", "OCRQ"), within=within)
+    except P().ExpectTimeout:
+        return None
+    a.seen.append(m)
+    return m
+
+
+def need_lns(dut):
+    if dut.ctx.role != "lns":
+        pytest.skip("n/a: the rule binds the LNS's outgoing call; the DUT plays the LAC")
+
+
+@req("RFC2661.6.9-1")
+def test_no_ocrq_to_a_lac_that_sent_no_bearer_capabilities(dut, initiated):
+    """§6.9: an LNS places no OCRQ on a control connection whose LAC sent no Bearer Capabilities (it
+    offers no outgoing calls). Our SCCRP carries Framing but no Bearer Capabilities: no OCRQ within 5 s."""
+    need_lns(dut)
+    a, _ = initiated
+    call = call_after_sccrp(a, 5.0, framing_capabilities=FRAMING_BOTH)
+    check(call is None or call.message_name != "OCRQ", "OCRQ after an SCCRP without Bearer Capabilities",
+          "the LNS must not place an outgoing call through a LAC that advertised no bearer (§6.9)", call)
+
+
+@req("RFC2661.4.4.4-bearer-type-1", "RFC2661.4.4.4-framing-type-1", "RFC2661.4.4.3-framing-capabilities-1")
+def test_ocrq_bearer_and_framing_type_within_the_lac_capabilities(dut, initiated):
+    """§4.4.4 Bearer Type / Framing Type, §4.4.3 Framing Capabilities: the OCRQ sets only bits the LAC
+    advertised. Our SCCRP offers digital bearer (D, 0x1) and synchronous framing (S, 0x1) only; the
+    OCRQ's Bearer Type and Framing Type must have no other bit. No OCRQ within 10 s (the DUT found no
+    bearer or framing it may use): n/a."""
+    need_lns(dut)
+    a, _ = initiated
+    call = call_after_sccrp(a, 10.0, framing_capabilities=0x1, bearer_capabilities=0x1)
+    if call is None or call.message_name != "OCRQ":
+        pytest.skip(f"n/a: {dut.name} placed no OCRQ through a LAC offering digital / synchronous only")
+    check(call.bearer_type is not None and call.bearer_type & ~0x1 == 0, "OCRQ", "Bearer Type has a bit the LAC "
+          "did not advertise in its Bearer Capabilities (digital only) (§4.4.4)", call)
+    check(call.framing_type is not None and call.framing_type & ~0x1 == 0, "OCRQ", "Framing Type has a bit the "
+          "LAC did not advertise in its Framing Capabilities (synchronous only) (§4.4.3, §4.4.4)", call)
