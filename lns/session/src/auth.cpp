@@ -28,4 +28,28 @@ bool proxy_pap_refused(IncomingAuthMode mode, pe::AuthPreference required, std::
     return mode == IncomingAuthMode::proxy && proxy_authen_type == 3 && required == pe::AuthPreference::chap;
 }
 
+std::optional<pe::Credentials> proxy_credentials(const l2tp::engine::IncomingCall& in, pe::AuthPreference required) {
+    if (!in.proxy_authen_type || !in.proxy_authen_name) return std::nullopt;
+    pe::Credentials cr;
+    cr.user = *in.proxy_authen_name;
+    const auto t = *in.proxy_authen_type;
+    if (t == 2 && in.proxy_authen_challenge && in.proxy_authen_response && in.proxy_authen_id) {
+        cr.method = pe::AuthMethod::chap_md5;
+        cr.chap_id = *in.proxy_authen_id;
+        cr.challenge = *in.proxy_authen_challenge;
+        cr.response = *in.proxy_authen_response;
+        return cr;
+    }
+    if (t == 3 && in.proxy_authen_response && required != pe::AuthPreference::chap) {
+        cr.method = pe::AuthMethod::pap;
+        cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
+        return cr;
+    }
+    return std::nullopt;
+}
+
+bool proxy_lcp_usable(const l2tp::engine::IncomingCall& in, pe::AuthPreference required) {
+    return !in.proxy_authen_type || *in.proxy_authen_type == 4 || proxy_credentials(in, required).has_value();
+}
+
 }  // namespace dl::session

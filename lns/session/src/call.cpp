@@ -247,6 +247,7 @@ ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::eng
                                           std::string link_id) {
     namespace pe = ppp::engine;
     const pe::LinkConfig lc = link_config(snapshot);
+    const std::string label = link_id;
     pe::Link& link = open_link(lc, std::move(callbacks), std::move(link_id));
     bool opened = false;  // open_with_proxy_lcp() opens LCP itself, Opened or renegotiating
     if (snapshot.incoming && snapshot.incoming->mode == IncomingAuthMode::proxy) {
@@ -258,28 +259,21 @@ ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::eng
             refuse({"proxy PAP but CHAP required (stronger than LAC)"});  // not inside the engine's upcall
             return nullptr;
         }
-        // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy.
+        // RFC 2661 §4.4.5 Proxy LCP: start Opened when the LAC's negotiation suits our policy and its
+        // proxy authentication is one we can verify; a LAC that authenticated with MSCHAP v1 / v2 sends
+        // none we can (Huawei "L2TP Session Establishment"): LCP renegotiated, the user authenticated again.
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
-            opened = true;
-            const bool proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
-            if (proxied && in.proxy_authen_type && in.proxy_authen_name) {
-                // Proxy Authen Type (§4.4.5): 2 CHAP, 3 PAP; the LNS may not require stronger than
-                // the LAC used (Huawei "L2TP Session Establishment"): PAP at the LAC with CHAP required here -> renegotiate.
-                pe::Credentials cr;
-                cr.user = *in.proxy_authen_name;
-                const auto t = *in.proxy_authen_type;
-                const bool chap_needed = lc.require_auth == pe::AuthPreference::chap;
-                if (t == 2 && in.proxy_authen_challenge && in.proxy_authen_response && in.proxy_authen_id) {
-                    cr.method = pe::AuthMethod::chap_md5;
-                    cr.chap_id = *in.proxy_authen_id;
-                    cr.challenge = *in.proxy_authen_challenge;
-                    cr.response = *in.proxy_authen_response;
-                    link.proxy_authentication(std::move(cr));
-                } else if (t == 3 && in.proxy_authen_response && !chap_needed) {
-                    cr.method = pe::AuthMethod::pap;
-                    cr.password.assign(in.proxy_authen_response->begin(), in.proxy_authen_response->end());
-                    link.proxy_authentication(std::move(cr));
-                }
+            if (proxy_lcp_usable(in, lc.require_auth)) {
+                opened = true;
+                const bool proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
+                if (auto cr = proxy_credentials(in, lc.require_auth); proxied && cr) link.proxy_authentication(std::move(*cr));
+            } else if (env_.bus) {
+                core::Event e;
+                e.entity = "lnsd.incoming";
+                e.id = label;
+                e.event = "proxy-authentication-unusable";
+                e.cause = "Proxy Authen Type " + std::to_string(*in.proxy_authen_type) + ": LCP renegotiated, the user authenticated by the LNS";
+                env_.bus->publish(e);
             }
         }
     }

@@ -4,6 +4,7 @@
 // required.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -119,6 +120,67 @@ TEST(StartPpp, ProxyPapWhileChapIsRequiredIsRefused) {
     EXPECT_TRUE(w.sent.empty()) << "the link is never opened";
     EXPECT_EQ(c.state(), CallState::releasing);
     EXPECT_EQ(w.counters.ppp_auth_rejects, 1u);
+}
+
+// Huawei "L2TP Session Establishment": a LAC that authenticated the user with MSCHAP v1 / v2 sends no
+// usable proxy authentication (RFC 2661 §4.4.5 Proxy Authen Type 5, or none at all): the LNS
+// renegotiates LCP with the client and authenticates it itself, even when the proxy LCP alone would
+// have been acceptable (here the LAC's request names CHAP-MD5), instead of waiting in Authenticate
+// for a proxy authentication that never comes.
+// req: LNS.proxy-mschap
+TEST(StartPpp, ProxyMschapIsRenegotiatedNotAwaited) {
+    const std::vector<std::uint8_t> lac_chap_md5{3, 5, 0xC2, 0x23, 0x05, 5, 6, 0x1A, 0xC0, 0xFF, 0xEE};
+    const std::vector<std::uint8_t> lac_mschap{3, 5, 0xC2, 0x23, 0x80, 5, 6, 0x1A, 0xC0, 0xFF, 0xEE};
+    const std::vector<std::uint8_t> client{5, 6, 0x11, 0x22, 0x33, 0x44};
+    for (const auto& lac_req : {lac_chap_md5, lac_mschap}) {
+        World w;
+        CallSession c(w.env, w.ports, 7, CallDirection::incoming, CallState::ppp);
+        c.start("ICCN 1/2");
+        std::vector<std::string> events;
+        w.bus.subscribe({}, [&](const dl::core::Event& e) { events.push_back(e.event); });
+        LinkSnapshot s;
+        s.require_auth = pe::AuthPreference::chap;
+        s.incoming = LinkSnapshot::Incoming{IncomingAuthMode::proxy, {}};
+        auto& in = s.incoming->call;
+        in.last_sent_lcp_confreq = lac_req;
+        in.last_received_lcp_confreq = client;
+        in.proxy_authen_type = 5;  // Microsoft CHAP Version 1: nothing the LNS can verify
+        in.proxy_authen_name = "alice";
+        auto* l = c.start_ppp(s, w.callbacks(), "1/2");
+        ASSERT_NE(l, nullptr);
+        ASSERT_EQ(w.sent.size(), 1u) << "LCP renegotiated with the client: our Configure-Request";
+        EXPECT_EQ(w.sent[0], 0xC021);
+        EXPECT_NE(l->phase(), pe::Phase::authenticate) << "not waiting for a proxy authentication";
+        EXPECT_EQ(c.state(), CallState::ppp);
+        EXPECT_NE(std::find(events.begin(), events.end(), "proxy-authentication-unusable"), events.end());
+    }
+}
+
+// req: LNS.proxy-mschap, LNS.proxy
+TEST(StartPpp, ProxyCredentialsOnlyOfTypesTheLnsCanVerify) {
+    dl::l2tp::engine::IncomingCall in;
+    EXPECT_TRUE(proxy_lcp_usable(in, pe::AuthPreference::chap)) << "no Proxy Authen Type: the proxy LCP decides";
+    in.proxy_authen_name = "alice";
+    in.proxy_authen_type = 4;
+    EXPECT_FALSE(proxy_credentials(in, pe::AuthPreference::none));
+    EXPECT_TRUE(proxy_lcp_usable(in, pe::AuthPreference::none)) << "No Authentication: the proxy LCP decides";
+    in.proxy_authen_type = 2;
+    EXPECT_FALSE(proxy_lcp_usable(in, pe::AuthPreference::chap)) << "CHAP without Challenge / ID / Response";
+    in.proxy_authen_id = 1;
+    in.proxy_authen_challenge = std::vector<std::uint8_t>(16, 1);
+    in.proxy_authen_response = std::vector<std::uint8_t>(16, 2);
+    auto cr = proxy_credentials(in, pe::AuthPreference::chap);
+    ASSERT_TRUE(cr);
+    EXPECT_EQ(cr->method, pe::AuthMethod::chap_md5);
+    EXPECT_EQ(cr->user, "alice");
+    in.proxy_authen_type = 3;
+    EXPECT_FALSE(proxy_credentials(in, pe::AuthPreference::chap)) << "PAP while CHAP is required";
+    ASSERT_TRUE(proxy_credentials(in, pe::AuthPreference::pap));
+    EXPECT_EQ(proxy_credentials(in, pe::AuthPreference::pap)->method, pe::AuthMethod::pap);
+    for (std::uint16_t t : {1, 5, 6}) {
+        in.proxy_authen_type = t;
+        EXPECT_FALSE(proxy_lcp_usable(in, pe::AuthPreference::chap)) << t;
+    }
 }
 
 }  // namespace

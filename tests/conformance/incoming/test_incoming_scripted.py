@@ -255,3 +255,72 @@ def test_scripted_lcp_renegotiation_wrong_chap_response_gets_failure_and_cdn(env
     assert not client.ipcp_opened and not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), \
         "IPCP opened after an Access-Reject"
     assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, "a route for a rejected user"
+
+
+# --- Huawei "L2TP Session Establishment" Proxy authentication: a LAC that authenticated the user with
+# MSCHAP v1 / v2 sends no usable proxy authentication; the LNS renegotiates and authenticates again. ---
+MSCHAP_V1, MSCHAP_V2 = bytes([0xC2, 0x23, 0x80]), bytes([0xC2, 0x23, 0x81])  # RFC 2433 / RFC 2759 Algorithm
+PROXY_AUTHEN_MSCHAP_V1 = 5  # RFC 2661 §4.4.5 Proxy Authen Type 5 "Microsoft CHAP Version 1 (MSCHAPv1)"
+
+
+def proxy_mschap_v1(who: dict) -> dict:
+    """Proxy Authen Type 5 as a LAC that ran MSCHAP v1 sends it (RFC 2661 §4.4.5: Name, ID, an 8-octet
+    Challenge, the 49-octet MS-CHAP Response of RFC 2433 §3.2.2): nothing lnsd can verify."""
+    return {"proxy_authen_type": PROXY_AUTHEN_MSCHAP_V1, "proxy_authen_name": who["user"], "proxy_authen_id": 0x2B,
+            "proxy_authen_challenge": os.urandom(8), "proxy_authen_response": os.urandom(49)}
+
+
+def assert_renegotiated_and_challenged(ev: list[dict], client: PppClient) -> None:
+    assert client.lcp_requests_received >= 1 and client.lcp_opened, f"LCP not renegotiated: {client.log}"
+    assert len(client.chap_challenges) == 1, f"the LNS did not authenticate the user itself: {client.log}"
+    assert not any(is_("ppp.lcp", event="proxy-lcp-accepted")(e) for e in ev), \
+        "proxy LCP used although the proxy authentication is MSCHAP:\n" + "\n".join(describe(ev))
+
+
+@pytest.mark.req("LNS.proxy-mschap", "LNS.proxy", "L2TP.incoming")
+@pytest.mark.parametrize("lac_auth", [pytest.param(MSCHAP_V1, id="lcp-mschap-v1"),
+                                      # A LAC whose proxy LCP names CHAP-MD5 but whose Proxy Authen Type is
+                                      # MSCHAP v1: the proxy LCP alone is acceptable, the authentication not.
+                                      pytest.param(CHAP_MD5, id="lcp-chap-md5")])
+def test_scripted_proxy_mschap_v1_is_renegotiated_and_the_user_comes_online(env, lac, lac_auth):
+    """proxy mode, a trusted LAC, ICCN with proxy LCP and Proxy Authen Type 5 (MSCHAP v1): lnsd renegotiates
+    LCP with the client (its own Configure-Request), challenges it with CHAP (the VT's authentication),
+    the test's MD5 response is verified through the LNS RADIUS server; IPCP; routes; ping."""
+    use(env, "proxy")
+    client, start = call(env, lac, ALICE, lambda c: {**proxy_lcp(c, lac_auth), **proxy_mschap_v1(ALICE)})
+    p = network_up(env, client, ALICE)
+    assert client.chap_result == "Success", client.log
+    assert p["we-authenticate"] == "CHAP-MD5", p
+    ev = env.lnsd.event_list()[start:]
+    assert_renegotiated_and_challenged(ev, client)
+    assert_in_order(ev, [("proxy authentication unusable", is_("lnsd.incoming", event="proxy-authentication-unusable")),
+                         ("LCP Opened with the client", is_("ppp.lcp", to="Opened")),
+                         ("CHAP Response to AAA", is_("ppp.auth", to="Verifying", event="Credentials-Received")),
+                         ("LNS RADIUS Access-Accept", is_("radius.request", to="accepted")),
+                         ("IPCP Opened", is_("ppp.ipcp", to="Opened"))])
+    routes_and_ping(env, client, ALICE)
+
+
+@pytest.mark.req("LNS.proxy-mschap", "L2TP.incoming")
+def test_scripted_proxy_mschap_v2_renegotiated_wrong_password_does_not_come_online(env, lac):
+    """proxy mode, a LAC that negotiated MSCHAP v2 with the client and sends proxy LCP but no proxy
+    authentication AVPs (RFC 2661 §4.4.5 has no type for MSCHAP v2): lnsd renegotiates LCP, challenges
+    with CHAP; the client answers from a wrong secret: Access-Reject -> CHAP Failure -> CDN, no IPCP,
+    no route (Huawei: "If the renegotiation fails, the user fails to go online")."""
+    use(env, "proxy")
+    wrong = {**ALICE, "password": "not-the-secret"}
+    client, start = call(env, lac, wrong, lambda c: proxy_lcp(c, MSCHAP_V2))
+    client.run_until(lambda: client.chap_result is not None, 20, "CHAP Success/Failure")
+    assert client.chap_result == "Failure", f"a wrong CHAP response was accepted: {client.log}"
+    cdn = lac.l2tp.expect("CDN", within=15.0)
+    assert cdn.session_id == lac.local_session, f"CDN for session {cdn.session_id}"
+    lac.session = 0
+    ev = env.lnsd.event_list()[start:]
+    assert_renegotiated_and_challenged(ev, client)
+    assert_in_order(ev, [("LCP Opened with the client", is_("ppp.lcp", to="Opened")),
+                         ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),
+                         ("authentication failed", is_("ppp.auth", to="Failure")),
+                         ("CDN", is_("l2tp.session", to="idle"))])
+    assert not client.ipcp_opened and not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), \
+        "IPCP opened after an Access-Reject"
+    assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, "a route for a rejected user"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dl/core/ipv4.hpp"
+#include "dl/l2tp/engine/engine.hpp"
 #include "dl/ppp/engine/link.hpp"
 #include "dl/radius/client/builders.hpp"
 #include "dl/radius/client/client.hpp"
@@ -89,5 +90,21 @@ ppp::engine::AuthPreference incoming_require_auth(IncomingAuthMode mode, ppp::en
 /// Session Establishment": the LNS's authentication stronger than the LAC's).
 bool proxy_pap_refused(IncomingAuthMode mode, ppp::engine::AuthPreference required,
                        std::optional<std::uint16_t> proxy_authen_type);
+
+/// The LAC's authentication of the client as the LNS can verify it, from an ICCN's proxy
+/// authentication AVPs (RFC 2661 §4.4.5): Proxy Authen Type 2 (CHAP) with Name, ID, Challenge and
+/// Response; 3 (PAP) with Name and the password as Response, unless `required` is CHAP. nullopt
+/// for anything else: incomplete AVPs, 1 (textual), 4 (no authentication), 5 (Microsoft CHAP v1)
+/// or a type the RFC does not define (a LAC's MSCHAP v2).
+std::optional<ppp::engine::Credentials> proxy_credentials(const l2tp::engine::IncomingCall& in,
+                                                          ppp::engine::AuthPreference required);
+
+/// Whether the LNS may start from the LAC's proxy LCP (RFC 2661 §4.4.5) in proxy mode: when the ICCN
+/// names no Proxy Authen Type or type 4 (the link then authenticates as the proxy LCP says), or its
+/// proxy authentication is usable (proxy_credentials). Otherwise (Huawei "L2TP Session
+/// Establishment": a LAC that authenticated the user with MSCHAP v1 / v2 sends no usable
+/// authentication) LCP is renegotiated with the client and the user authenticated again by the LNS,
+/// so that a link never waits for a proxy authentication that will not come.
+bool proxy_lcp_usable(const l2tp::engine::IncomingCall& in, ppp::engine::AuthPreference required);
 
 }  // namespace dl::session
