@@ -155,6 +155,26 @@ def routes_and_ping(env: Env, client: PppClient, who: dict) -> None:
     assert ping.returncode == 0 and " 0% packet loss" in out, f"ping from home not answered:\n{out}"
 
 
+def rejected_after_renegotiation(env: Env, lac: ScriptedLac, client: PppClient, start: int) -> list[dict]:
+    """The client answered lnsd's own CHAP Challenge (after LCP renegotiation) from a wrong secret:
+    CHAP Failure to it (RFC 1994 §4.1), CDN to the scripted LAC, no IPCP, no route. Returns lnsd's
+    events since `start`."""
+    client.run_until(lambda: client.chap_result is not None, 20, "CHAP Success/Failure")
+    assert client.chap_result == "Failure", f"a wrong CHAP response was accepted: {client.log}"
+    cdn = lac.l2tp.expect("CDN", within=15.0)
+    assert cdn.session_id == lac.local_session, f"CDN for session {cdn.session_id}"
+    lac.session = 0
+    ev = env.lnsd.event_list()[start:]
+    assert_in_order(ev, [("LCP Opened with the client", is_("ppp.lcp", to="Opened")),
+                         ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),
+                         ("authentication failed", is_("ppp.auth", to="Failure")),
+                         ("CDN", is_("l2tp.session", to="idle"))])
+    assert not client.ipcp_opened and not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), \
+        "IPCP opened after an Access-Reject"
+    assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, "a route for a rejected user"
+    return ev
+
+
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.req("LNS.proxy", "L2TP.incoming")
@@ -242,19 +262,7 @@ def test_scripted_lcp_renegotiation_wrong_chap_response_gets_failure_and_cdn(env
     use(env, "lcp-renegotiation")
     wrong = {**BOB, "password": "not-the-secret"}
     client, start = call(env, lac, wrong, lambda c: {**proxy_lcp(c, PAP), **proxy_pap(BOB)})
-    client.run_until(lambda: client.chap_result is not None, 20, "CHAP Success/Failure")
-    assert client.chap_result == "Failure", f"a wrong CHAP response was accepted: {client.log}"
-    cdn = lac.l2tp.expect("CDN", within=15.0)
-    assert cdn.session_id == lac.local_session, f"CDN for session {cdn.session_id}"
-    lac.session = 0
-    ev = env.lnsd.event_list()[start:]
-    assert_in_order(ev, [("LCP Opened with the client", is_("ppp.lcp", to="Opened")),
-                         ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),
-                         ("authentication failed", is_("ppp.auth", to="Failure")),
-                         ("CDN", is_("l2tp.session", to="idle"))])
-    assert not client.ipcp_opened and not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), \
-        "IPCP opened after an Access-Reject"
-    assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, "a route for a rejected user"
+    rejected_after_renegotiation(env, lac, client, start)
 
 
 # --- Huawei "L2TP Session Establishment" Proxy authentication: a LAC that authenticated the user with
@@ -310,17 +318,5 @@ def test_scripted_proxy_mschap_v2_renegotiated_wrong_password_does_not_come_onli
     use(env, "proxy")
     wrong = {**ALICE, "password": "not-the-secret"}
     client, start = call(env, lac, wrong, lambda c: proxy_lcp(c, MSCHAP_V2))
-    client.run_until(lambda: client.chap_result is not None, 20, "CHAP Success/Failure")
-    assert client.chap_result == "Failure", f"a wrong CHAP response was accepted: {client.log}"
-    cdn = lac.l2tp.expect("CDN", within=15.0)
-    assert cdn.session_id == lac.local_session, f"CDN for session {cdn.session_id}"
-    lac.session = 0
-    ev = env.lnsd.event_list()[start:]
+    ev = rejected_after_renegotiation(env, lac, client, start)
     assert_renegotiated_and_challenged(ev, client)
-    assert_in_order(ev, [("LCP Opened with the client", is_("ppp.lcp", to="Opened")),
-                         ("LNS RADIUS Access-Reject", is_("radius.request", to="rejected")),
-                         ("authentication failed", is_("ppp.auth", to="Failure")),
-                         ("CDN", is_("l2tp.session", to="idle"))])
-    assert not client.ipcp_opened and not any(is_("ppp.ipcp", to="Opened")(e) for e in ev), \
-        "IPCP opened after an Access-Reject"
-    assert "10.10.1.0/24" not in env.lab.exec("lns", ["ip", "-4", "route", "show"]).stdout, "a route for a rejected user"
