@@ -266,13 +266,15 @@ ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::eng
             if (proxy_lcp_usable(in, lc.require_auth)) {
                 opened = true;
                 const bool proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
-                if (auto cr = proxy_credentials(in, lc.require_auth); proxied && cr) link.proxy_authentication(std::move(*cr));
+                auto cr = proxy_credentials(in, lc.require_auth);
+                if (proxied && cr) link.proxy_authentication(std::move(*cr));
             } else if (env_.bus) {
                 core::Event e;
                 e.entity = "lnsd.incoming";
                 e.id = label;
                 e.event = "proxy-authentication-unusable";
-                e.cause = "Proxy Authen Type " + std::to_string(*in.proxy_authen_type) + ": LCP renegotiated, the user authenticated by the LNS";
+                e.cause = "Proxy Authen Type " + std::to_string(*in.proxy_authen_type) +
+                          ": LCP renegotiated, the user authenticated by the LNS";
                 env_.bus->publish(e);
             }
         }
