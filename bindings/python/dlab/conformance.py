@@ -140,7 +140,9 @@ def render(reqs: dict[str, dict], tests: dict[str, list[str]], verdicts: dict[st
         lines += ["", "## RFC 2661, statement by statement", "",
                   f"{len(rfc)} normative statements (`ci/rfc-statements` lists them from the RFC text): "
                   f"{sum(1 for m in rfc.values() if m['class'] == 'MUST')} MUST, "
-                  f"{sum(1 for m in rfc.values() if m['class'] == 'SHOULD')} SHOULD; {wire} have a test. A verdict "
+                  f"{sum(1 for m in rfc.values() if m['class'] == 'SHOULD')} SHOULD, and "
+                  f"{sum(1 for m in rfc.values() if m['class'] not in ('MUST', 'SHOULD'))} behaviours the RFC implies "
+                  f"without a keyword (class implied / should, ids RFC2661-implied.*); {wire} have a test. A verdict "
                   "column per implementation under test comes from `docs/conformance/<dut>-<role>.json`, written by "
                   "`ci/conformance-matrices` (`./lab conformance --dut <dut> --report docs/conformance`).", "",
                   "| " + " | ".join(["statement", "class", "role", "what", "tests", *duts]) + " |",

@@ -17,7 +17,7 @@ from wire import P, Peer, Step, check
 req = pytest.mark.req
 
 LCP = 0xC021
-CONFREQ, CONFACK, CONFNAK, CONFREJ, ECHOREQ = 1, 2, 3, 4, 9
+CONFREQ, CONFACK, CONFNAK, CONFREJ = 1, 2, 3, 4  # RFC 1661 §5.1-§5.4 Codes
 OUR_MAGIC = bytes.fromhex("1a2b3c4d")
 
 
@@ -111,9 +111,12 @@ def peer(dut):
 def test_wen_from_the_lac_is_acknowledged_and_the_session_kept(dut, peer):
     """§6.13: the LAC reports WAN errors with a WEN (Message Type, Call Errors) on a running call. The
     LNS acknowledges it like any control message (§5.8: ZLB or a message with Nr past it) and keeps
-    the session: no CDN for it and no StopCCN; a HELLO afterwards is acknowledged too."""
+    the session: no CDN for it and no StopCCN; a HELLO afterwards is acknowledged too. A DUT that ends
+    the call by itself within 3 s of the ICCN (before any WEN) is n/a: nothing shows what a WEN does."""
     L2TP = P().L2TP
     call = Call(peer, 31)
+    if any(m.message_name == "CDN" and m.session_id == 31 for m in peer.drain(3.0)):
+        pytest.skip(f"n/a: {dut.name} cleared the call by itself within 3 s of the ICCN, before any WEN")
     wen = L2TP.wen(session_id=call.dut_sid, call_errors={"crc_errors": 3, "framing_errors": 1, "hardware_overruns": 0,
                                                          "buffer_overruns": 0, "timeout_errors": 0,
                                                          "alignment_errors": 0})

@@ -226,7 +226,9 @@ def test_no_ocrq_to_a_lac_that_sent_no_bearer_capabilities(dut, initiated):
     need_lns(dut)
     a, _ = initiated
     call = call_after_sccrp(a, 5.0, framing_capabilities=FRAMING_BOTH)
-    check(call is None or call.message_name != "OCRQ", "OCRQ after an SCCRP without Bearer Capabilities",
+    if call is not None and call.message_name == "ICRQ":
+        pytest.skip(f"n/a: {dut.name} initiates as a LAC (it placed an ICRQ); the rule binds an LNS's OCRQ")
+    check(call is None, "OCRQ after an SCCRP without Bearer Capabilities",
           "the LNS must not place an outgoing call through a LAC that advertised no bearer (§6.9)", call)
 
 
