@@ -242,6 +242,7 @@ public:
     Manager& m;
     Counters counters;
     InhibitCause inhibit_cause = InhibitCause::none;
+    std::uint64_t route_failures_while_down = 0;  ///< route_create_failed again while down
     double tokens = 0;              ///< trigger budget (set to the burst when added)
     core::TimePoint refilled{};     ///< last refill()
     std::multimap<std::uint64_t, Session*> access_routes;  ///< of sessions in inService
@@ -929,7 +930,7 @@ void Manager::vr_interface(std::string_view vr, bool up) {
                    up ? "dial-out interface up" : "dial-out interface down");
 }
 
-void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCondition c) {
+void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCondition c, std::string_view detail) {
     Guard g(*this);
     Target* t = find_target(vr, prefix);
     if (!t) throw DialOutError(fmt::format("dial-out target {}/{} does not exist", vr, prefix.to_string()));
@@ -938,7 +939,14 @@ void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCon
             t->fsm.dispatch(TargetEvent::resources_exhausted, "insufficient resources to handle triggers");
             break;
         case TargetCondition::route_create_failed:
-            t->fsm.dispatch(TargetEvent::route_create_failed, "cannot create the dial-out route");
+            // Table 73 down, one transition: a route that still cannot be created (the daemon
+            // retries it, e.g. at every link-up) leaves a down target as it is, without an event.
+            if (t->fsm.state() == TargetState::down) {
+                ++t->route_failures_while_down;
+                break;
+            }
+            t->fsm.dispatch(TargetEvent::route_create_failed,
+                            detail.empty() ? std::string_view("cannot create the dial-out route") : detail);
             break;
         case TargetCondition::resources_available:
             t->fsm.dispatch(TargetEvent::resources_available, "resources available");
@@ -1446,6 +1454,7 @@ nlohmann::json Manager::show_targets(std::string_view vrname) const {
                          {"route_distinguisher", t->cfg.route_distinguisher},
                          {"state", std::string(to_string(t->fsm.state()))},
                          {"sessions", t->sessions.size()},
+                         {"route_failures_while_down", t->route_failures_while_down},
                          {"counters", t->counters.to_json()}});
     }
     return a;

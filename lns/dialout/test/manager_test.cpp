@@ -729,6 +729,23 @@ TEST(DialOutTarget, InhibitedAndDownDiscardTriggersButSpareRunningSessions) {
                  DialOutError);
 }
 
+// Table 73 down: one transition with the daemon's cause; a route that still fails while the target
+// is down (retried at every link-up) makes no further event, only a count.
+TEST(DialOutTarget, RouteThatStillFailsWhileDownIsOneTransitionWithItsCause) {
+    World w;
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    const auto net = P("10.10.0.0/16");
+    const char* why = "add route 10.10.0.0/16 dev dlo0 table 254: Network is down";
+    for (int i = 0; i < 3; ++i)
+        w.m.target_condition("default", net, Manager::TargetCondition::route_create_failed, why);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::down);
+    w.m.target_condition("default", net, Manager::TargetCondition::resources_available);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> down on route-create-failed (cause=add route 10.10.0.0/16 dev dlo0 table 254: Network is down)\n"
+              "+0.000000s dialout.target default/10.10.0.0/16: down -> inService on resources-available (cause=resources available)\n");
+    EXPECT_EQ(w.m.show_targets()[0]["route_failures_while_down"], 2);
+}
+
 // ---- target inhibited by the limits (Table 73, driven by the caps and the trigger budget) -------
 
 TEST(DialOutTargetLimits, SessionCapInhibitsOnceAndRecoversWhenASessionBecomesDormant) {

@@ -531,6 +531,8 @@ def test_virtual_router_down_with_its_tun_and_target_down_without_its_route(fsm_
                                                                           ("inService", "down", "route-create-failed")]
         err = [e for e in d.event_list() if e["entity"] == "lnsd.route" and e["id"] == "vr-b/10.30.0.0/16"]
         assert err and err[-1]["event"] == "kernel-error", err
+        down = events(d, "dialout.target", "vr-b/10.30.0.0/16")[-1]
+        assert down["cause"] == err[-1]["cause"], ("the transition names the kernel's reason", down, err)
     finally:
         lab.exec("lns", ["ip", "link", "set", "dlo1", "up"])
     wait_for(lambda: vr_row(d, "vr-b")["state"] == "inService", 5, "vr-b inService after dlo1 came up")

@@ -210,9 +210,14 @@ public:
     void vr_operational(std::string_view vr, bool operational);
     /// Table 72: the virtual router's dial-out interface went down / came up.
     void vr_interface(std::string_view vr, bool up);
-    /// Table 73 conditions of a target.
+    /// Table 73 conditions of a target. route_create_failed: the dial-out route could not be
+    /// created (`detail`, e.g. the kernel's reason, is the event's cause; default "cannot create
+    /// the dial-out route") -> down; again while down: no event, counted
+    /// `route_failures_while_down` (show_targets). resources_available: -> inService.
+    /// DialOutError for an unknown target.
     enum class TargetCondition : std::uint8_t { resources_exhausted, route_create_failed, resources_available };
-    void target_condition(std::string_view vr, core::Ipv4Prefix prefix, TargetCondition c);
+    void target_condition(std::string_view vr, core::Ipv4Prefix prefix, TargetCondition c,
+                          std::string_view detail = {});
 
     // ---- data plane input ----
     /// A packet routed to the dial-out interface of `vr` (the IPv4 header only is read: RFC 791
