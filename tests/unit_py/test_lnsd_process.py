@@ -108,3 +108,65 @@ def test_configuration_error_names_file_line_and_column(tmp_path, lnsd_bin, text
                         capture_output=True, text=True, timeout=20)
     assert cp.returncode == 2, cp
     assert f"lnsd: configuration error: {tmp_path / where}: {what}" in cp.stderr, cp.stderr
+
+
+CAP_NET_ADMIN = 12  # capabilities(7)
+NO_NET_ADMIN = ["setpriv", "--inh-caps=-net_admin", "--ambient-caps=-net_admin", "--bounding-set=-net_admin", "--"]
+
+
+def without_net_admin(argv: list[str]) -> list[str]:
+    """`argv` run without CAP_NET_ADMIN (setpriv(1)): it can neither create a TUN nor change any route,
+    rule or interface of the namespace it runs in. Skips when that cannot be arranged."""
+    cp = subprocess.run([*NO_NET_ADMIN, "grep", "^CapEff:", "/proc/self/status"], capture_output=True, text=True)
+    if cp.returncode != 0:
+        pytest.skip(f"setpriv cannot drop CAP_NET_ADMIN here: {cp.stderr.strip()}")
+    if int(cp.stdout.split()[1], 16) & (1 << CAP_NET_ADMIN):
+        pytest.skip("CAP_NET_ADMIN is still effective under setpriv")
+    return [*NO_NET_ADMIN, *argv]
+
+
+def ctl(lnsd_bin: Path, sock: Path, *words: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(lnsd_bin / "lnsctl"), "--socket", str(sock), "--json", *words],
+                          capture_output=True, text=True, timeout=10)
+
+
+def test_lnsd_that_cannot_get_its_tun_reports_initialization_failed_and_refuses_dialout_config(tmp_path, lnsd_bin):
+    """JunosE "L2TP Dial-Out" Table 71 initializationFailed through its real cause: lnsd without
+    CAP_NET_ADMIN gets EPERM from TUNSETIFF for its virtual router's TUN. It stays up (incoming calls,
+    control API), shows the chassis initializationFailed with the reason, and every dial-out
+    configuration command fails."""
+    cfg = tmp_path / "lnsd.yaml"
+    cfg.write_text(f"""local-address: 127.0.0.1
+port: {free_udp_port()}
+shutdown-wait: 1s
+virtual-routers:
+  - name: default
+    tun: dlo-nocap
+    nas-ip-address: 127.0.0.1
+    radius: {{authentication: [{{address: 127.0.0.1, port: {free_udp_port()}, secret: s}}]}}
+ppp-profiles: {{isdn: {{local-address: 198.18.0.1}}}}
+dialout:
+  profiles: {{isdn: {{authentication: chap}}}}
+  targets: [{{virtual-router: default, prefix: 198.51.100.0/24, domain: d.example, profile: isdn}}]
+""")
+    sock = tmp_path / "lnsd.sock"
+    p = subprocess.Popen(without_net_admin([str(lnsd_bin / "lnsd"), "--config", str(cfg), "--control", str(sock)]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready(p)
+        cp = ctl(lnsd_bin, sock, "show", "l2tp", "dial-out", "chassis")
+        assert cp.returncode == 0, cp.stderr
+        chassis = json.loads(cp.stdout)
+        assert chassis["state"] == "initializationFailed", chassis
+        assert "TUN dlo-nocap" in chassis["reason"] and "Operation not permitted" in chassis["reason"], chassis
+        # The `dialout:` section was refused: no target, and adding one at run time fails.
+        cp = ctl(lnsd_bin, sock, "show", "l2tp", "dial-out", "target")
+        assert cp.returncode == 0 and json.loads(cp.stdout) == [], cp
+        cp = ctl(lnsd_bin, sock, "l2tp", "dial-out", "target", "add", "virtual-router=default",
+                 "prefix=198.51.100.0/24", "domain=d.example", "profile=isdn")
+        assert cp.returncode != 0, cp
+        assert "refused: chassis is initializationFailed" in cp.stdout + cp.stderr, cp
+        show(lnsd_bin, sock)  # the LNS itself still answers
+        assert p.poll() is None
+    finally:
+        stop(p)

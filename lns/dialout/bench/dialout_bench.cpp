@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
 #include "dl/dialout/manager.hpp"
@@ -65,3 +67,38 @@ static void BM_TriggerDiscardedInConnecting(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_TriggerDiscardedInConnecting);
+
+// A target at max-sessions-per-target (1000) whose sessions are all dormant: each trigger to a new
+// destination evicts the oldest dormant session and starts one (authenticating); the new session is
+// then reset to dormant, so every iteration evicts. Items: triggers served by an eviction.
+static void BM_TriggerEvictsOldestDormantAtTheCap(benchmark::State& state) {
+    dl::core::VirtualTimeLoop loop;
+    dl::core::EventBus bus(loop.clock());
+    dl::core::TimerRegistry reg;
+    ChassisConfig c;
+    c.max_connecting_sessions = 1'000'000;
+    c.trigger_rate = 1'000'000;
+    c.trigger_burst = 1'000'000;
+    Manager m(bus, loop.timers(), reg, {}, c);
+    const auto net = *dl::core::Ipv4Prefix::parse("10.0.0.0/8");
+    m.set_profile({"p"});
+    m.add_target({"default", net, "d", "p", ""});
+    m.vr_operational("default", true);
+    std::vector<std::uint8_t> pkt(40, 0);
+    pkt[0] = 0x45;
+    std::uint32_t host = 1;
+    auto trigger_and_reset = [&] {
+        const std::uint32_t d = 0x0A000000u | (host++ & 0x00FFFFFFu);
+        pkt[16] = std::uint8_t(d >> 24), pkt[17] = std::uint8_t(d >> 16), pkt[18] = std::uint8_t(d >> 8), pkt[19] = std::uint8_t(d);
+        const auto out = m.trigger("default", pkt);
+        m.session_reset({"default", net, dl::core::Ipv4Address{d}});
+        return out;
+    };
+    for (std::uint32_t i = 0; i < c.max_sessions_per_target; ++i) trigger_and_reset();
+    for (auto _ : state) benchmark::DoNotOptimize(trigger_and_reset());
+    const auto t = m.show_targets()[0];
+    state.SetItemsProcessed(state.iterations());
+    state.counters["evicted"] = t["counters"]["sessions_evicted"].get<double>();
+    state.counters["sessions"] = t["sessions"].get<double>();
+}
+BENCHMARK(BM_TriggerEvictsOldestDormantAtTheCap)->Iterations(200000);

@@ -35,6 +35,7 @@ bool is_connecting(SessionState s) { return s == SessionState::authenticating ||
 /// Counters kept per target, per virtual router and for the chassis (`show` output).
 struct Counters {
     std::uint64_t received = 0, buffered = 0, discarded = 0, forwarded = 0, attempts = 0;
+    std::uint64_t evicted = 0;  ///< dormant sessions deleted to make room for a new one (caps)
     std::map<std::string, std::uint64_t, std::less<>> discarded_by;  ///< by state / reason
     std::map<std::string, std::uint64_t, std::less<>> failures;      ///< by reason
     void discard(std::string_view why, std::uint64_t n = 1) {
@@ -45,7 +46,7 @@ struct Counters {
         return {{"triggers_received", received}, {"triggers_buffered", buffered},
                 {"triggers_discarded", discarded}, {"triggers_forwarded", forwarded},
                 {"discarded_by", discarded_by},  {"attempts", attempts},
-                {"failures", failures}};
+                {"failures", failures},          {"sessions_evicted", evicted}};
     }
 };
 }  // namespace
@@ -157,6 +158,9 @@ enum class TargetEvent : std::uint8_t {
     sessions_below_cap, timer_expiry
 };
 
+/// Order of dormant sessions: when they entered dormant, then a sequence number (same instant).
+using DormantOrder = std::pair<core::TimePoint, std::uint64_t>;
+
 /// Why a target is inhibited: the operator's / daemon's condition (target_condition) or one of the
 /// manager's own limits, which it lifts by itself.
 enum class InhibitCause : std::uint8_t { none, condition, session_cap, trigger_budget };
@@ -238,9 +242,13 @@ public:
     Manager& m;
     Counters counters;
     InhibitCause inhibit_cause = InhibitCause::none;
+    std::uint64_t route_failures_while_down = 0;  ///< route_create_failed again while down
     double tokens = 0;              ///< trigger budget (set to the burst when added)
     core::TimePoint refilled{};     ///< last refill()
     std::multimap<std::uint64_t, Session*> access_routes;  ///< of sessions in inService
+    /// Sessions in dormant, oldest entry into dormant first: the ones a session cap may evict.
+    /// Declared before `sessions`, whose destructors take themselves out of it.
+    std::map<DormantOrder, Session*> dormant;
     std::map<std::uint32_t, std::unique_ptr<Session>> sessions;
     core::Fsm<Target, TargetState, TargetEvent> fsm;
 };
@@ -255,7 +263,7 @@ Target* VirtualRouter::match(Ipv4Address a) const {
 
 enum class SessionEvent : std::uint8_t {
     trigger, aaa_grant, aaa_deny, call_connected, call_failed, call_closed, route_verified, route_mismatch,
-    slot_available, reset, timer_expiry
+    slot_available, reset, timer_expiry, evict
 };
 
 class Session {
@@ -271,6 +279,21 @@ public:
     // through dormant.
     Session(Manager& mgr, Target& tgt, SessionKey k, core::FsmEnv env, S initial)
         : m(mgr), t(tgt), key(std::move(k)), fsm(spec(), env, *this, key.to_string(), initial) {}
+    ~Session() { leave_dormant(); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    /// Keeps Target::dormant in step with the state (called on every transition).
+    void enter_dormant() {
+        if (dormant_since) return;
+        dormant_since = DormantOrder{m.timers_.now(), ++m.dormant_seq_};
+        t.dormant.emplace(*dormant_since, this);
+    }
+    void leave_dormant() {
+        if (!dormant_since) return;
+        t.dormant.erase(*dormant_since);
+        dormant_since.reset();
+    }
 
     // Every row's action runs through A<F>: F decides, then the connecting-slot bookkeeping.
     template <void (*F)(Session&, Step&)>
@@ -449,6 +472,12 @@ public:
         });
     }
 
+    // dormant + evict: no call, no AAA request (dormant has none); the buffered triggers go.
+    static void evicted(Session& s, Step& st) {
+        st.no_timer();
+        s.drop_buffer("evicted");
+    }
+
     static void clear(Session& s, std::string reason) {
         const SessionKey k = s.key;
         Manager& mgr = s.m;
@@ -500,6 +529,7 @@ public:
     std::uint32_t received = 0, buffered = 0, discarded = 0, forwarded = 0, attempts = 0;
     bool call_placed = false, call_up = false;
     bool aaa_outstanding = false;  ///< Access-Request sent, no grant / deny yet (authenticating)
+    std::optional<DormantOrder> dormant_since;  ///< key in Target::dormant while dormant
     core::Fsm<Session, SessionState, SessionEvent> fsm;
 };
 
@@ -509,7 +539,7 @@ const Session::Spec& Session::spec() {
         {kSessionStates[0], kSessionStates[1], kSessionStates[2], kSessionStates[3], kSessionStates[4],
          kSessionStates[5], kSessionStates[6], kSessionStates[7]},
         {"trigger", "aaa-grant", "aaa-deny", "call-connected", "call-failed", "call-closed", "route-verified",
-         "route-mismatch", "slot-available", "reset", "timer-expiry"},
+         "route-mismatch", "slot-available", "reset", "timer-expiry", "evict"},
         {
             // authenticating (Table 74): waiting for AAA; triggers buffered.
             {S::authenticating, E::trigger, S::authenticating, &A<none>},
@@ -542,6 +572,9 @@ const Session::Spec& Session::spec() {
             {S::dormant, E::trigger, S::authenticating, &A<authenticate>},
             {S::dormant, E::timer_expiry, S::dormant, &A<remove>},
             {S::dormant, E::reset, S::dormant, &A<remove>},
+            // A session cap reached: the oldest dormant session makes room for a new one (the
+            // manager deletes it right after this row; see Manager::room_for_session).
+            {S::dormant, E::evict, S::dormant, &A<evicted>},
             // pending (Table 77): triggers discarded until a connecting slot frees.
             {S::pending, E::trigger, S::pending, &A<none>},
             {S::pending, E::slot_available, S::dormant, &A<release_pending>},
@@ -897,7 +930,7 @@ void Manager::vr_interface(std::string_view vr, bool up) {
                    up ? "dial-out interface up" : "dial-out interface down");
 }
 
-void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCondition c) {
+void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCondition c, std::string_view detail) {
     Guard g(*this);
     Target* t = find_target(vr, prefix);
     if (!t) throw DialOutError(fmt::format("dial-out target {}/{} does not exist", vr, prefix.to_string()));
@@ -906,7 +939,14 @@ void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCon
             t->fsm.dispatch(TargetEvent::resources_exhausted, "insufficient resources to handle triggers");
             break;
         case TargetCondition::route_create_failed:
-            t->fsm.dispatch(TargetEvent::route_create_failed, "cannot create the dial-out route");
+            // Table 73 down, one transition: a route that still cannot be created (the daemon
+            // retries it, e.g. at every link-up) leaves a down target as it is, without an event.
+            if (t->fsm.state() == TargetState::down) {
+                ++t->route_failures_while_down;
+                break;
+            }
+            t->fsm.dispatch(TargetEvent::route_create_failed,
+                            detail.empty() ? std::string_view("cannot create the dial-out route") : detail);
             break;
         case TargetCondition::resources_available:
             t->fsm.dispatch(TargetEvent::resources_available, "resources available");
@@ -914,10 +954,19 @@ void Manager::target_condition(std::string_view vr, Ipv4Prefix prefix, TargetCon
     }
 }
 
-void Manager::session_left_or_entered(Session&, SessionState from, SessionState to) {
+void Manager::session_left_or_entered(Session& s, SessionState from, SessionState to) {
     if ((from == SessionState::pending) != (to == SessionState::pending)) {
         if (to == SessionState::pending) ++pending_;
         else --pending_;
+    }
+    if (to == SessionState::dormant && from != SessionState::dormant) {
+        s.enter_dormant();
+        // A dormant session can be evicted: a target inhibited by a session cap has room again.
+        defer([this, vr = s.key.vr] {
+            if (VirtualRouter* v = find_vr(vr)) sessions_ended(*v);
+        });
+    } else if (from == SessionState::dormant && to != SessionState::dormant) {
+        s.leave_dormant();
     }
     const bool a = is_connecting(from), b = is_connecting(to);
     if (a == b) return;
@@ -949,18 +998,53 @@ std::size_t Manager::vr_sessions(const VirtualRouter& vr) {
     return n;
 }
 
-bool Manager::over_session_cap(const Target& t) const {
-    return t.sessions.size() >= config_.max_sessions_per_target ||
-           vr_sessions(t.vr) >= config_.max_sessions_per_virtual_router;
+Manager::Room Manager::room_for_session(const Target& t) const {
+    // JunosE "L2TP Dial-Out" Table 74 dormant: a session with no call and no AAA request, kept only
+    // "to allow analysis of a dial-out session before it is deleted" -- the one kind a cap may
+    // delete early. Every other state is a call in progress (authenticating, connecting,
+    // inService), a back-off that must run out (inhibited, postInhibited: deleting it would let
+    // the destination thrash), a queued trigger (pending) or an error kept until reset (failed).
+    const bool target_full = t.sessions.size() >= config_.max_sessions_per_target;
+    const bool vr_full = vr_sessions(t.vr) >= config_.max_sessions_per_virtual_router;
+    if (!target_full && !vr_full) return {true, nullptr};
+    if (target_full) {  // a session of this target also counts for its router
+        if (t.dormant.empty()) return {false, nullptr};
+        return {true, t.dormant.begin()->second};
+    }
+    Session* oldest = nullptr;
+    for (const auto& [k, o] : t.vr.targets)
+        if (!o->dormant.empty() && (!oldest || o->dormant.begin()->first < *oldest->dormant_since))
+            oldest = o->dormant.begin()->second;
+    return {oldest != nullptr, oldest};
+}
+
+bool Manager::over_session_cap(const Target& t) const { return !room_for_session(t).fits; }
+
+void Manager::evict(Session& victim, const SessionKey& for_key) {
+    Target& vt = victim.t;
+    const SessionKey k = victim.key;
+    victim.fsm.dispatch(SessionEvent::evict,
+                        fmt::format("evicted for {}: {} sessions (max-sessions-per-target {}), {} in the virtual "
+                                    "router (max-sessions-per-virtual-router {})",
+                                    for_key.destination.to_string(), vt.sessions.size(),
+                                    config_.max_sessions_per_target, vr_sessions(vt.vr),
+                                    config_.max_sessions_per_virtual_router));
+    ++vt.counters.evicted;
+    ++vt.vr.counters.evicted;
+    ++chassis_->counters.evicted;
+    vt.sessions.erase(k.destination.value);  // deferred effects look sessions up by key
 }
 
 void Manager::sessions_ended(VirtualRouter& vr) {
     for (auto& [k, t] : vr.targets)
         if (t->fsm.state() == TargetState::inhibited && t->inhibit_cause == InhibitCause::session_cap &&
-            !over_session_cap(*t))
+            !over_session_cap(*t)) {
+            std::size_t dormant = 0;
+            for (const auto& [n, o] : vr.targets) dormant += o->dormant.size();
             t->fsm.dispatch(TargetEvent::sessions_below_cap,
-                            fmt::format("{} sessions, {} in the virtual router: below the caps", t->sessions.size(),
-                                        vr_sessions(vr)));
+                            fmt::format("{} sessions, {} in the virtual router, {} dormant: room under the caps",
+                                        t->sessions.size(), vr_sessions(vr), dormant));
+        }
 }
 
 void Manager::count_failure(Target& t, std::string_view reason) {
@@ -1016,8 +1100,10 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
     }
     // Table 73 inhibited, driven by the limits: the trigger that finds a cap reached or the budget
     // empty makes the one transition; the triggers after it are discarded as target-inhibited above.
+    Room room{true, nullptr};
     if (!s || s->fsm.state() != SessionState::inService) {
-        if (!s && over_session_cap(*t)) {
+        if (!s) room = room_for_session(*t);
+        if (!room.fits) {
             discard_all("session-cap");
             t->fsm.dispatch(TargetEvent::session_cap_reached,
                             fmt::format("{} sessions (max-sessions-per-target {}), {} in the virtual router "
@@ -1047,6 +1133,7 @@ TriggerOutcome Manager::trigger(std::string_view vr_name, std::span<const std::u
     }
     const bool created = !s;
     if (created) {
+        if (room.evict) evict(*room.evict, SessionKey{vr->name, t->cfg.prefix, *dest});
         // JunosE "L2TP Dial-Out" Table 74: "New sessions start in the authenticating state"; JunosE "Broadband Access Configuration Guide" Table 77:
         // pending when the chassis already has the maximum of connecting sessions.
         SessionKey key{vr->name, t->cfg.prefix, *dest};
@@ -1367,6 +1454,7 @@ nlohmann::json Manager::show_targets(std::string_view vrname) const {
                          {"route_distinguisher", t->cfg.route_distinguisher},
                          {"state", std::string(to_string(t->fsm.state()))},
                          {"sessions", t->sessions.size()},
+                         {"route_failures_while_down", t->route_failures_while_down},
                          {"counters", t->counters.to_json()}});
     }
     return a;

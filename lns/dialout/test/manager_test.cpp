@@ -729,9 +729,26 @@ TEST(DialOutTarget, InhibitedAndDownDiscardTriggersButSpareRunningSessions) {
                  DialOutError);
 }
 
+// Table 73 down: one transition with the daemon's cause; a route that still fails while the target
+// is down (retried at every link-up) makes no further event, only a count.
+TEST(DialOutTarget, RouteThatStillFailsWhileDownIsOneTransitionWithItsCause) {
+    World w;
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    const auto net = P("10.10.0.0/16");
+    const char* why = "add route 10.10.0.0/16 dev dlo0 table 254: Network is down";
+    for (int i = 0; i < 3; ++i)
+        w.m.target_condition("default", net, Manager::TargetCondition::route_create_failed, why);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::down);
+    w.m.target_condition("default", net, Manager::TargetCondition::resources_available);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> down on route-create-failed (cause=add route 10.10.0.0/16 dev dlo0 table 254: Network is down)\n"
+              "+0.000000s dialout.target default/10.10.0.0/16: down -> inService on resources-available (cause=resources available)\n");
+    EXPECT_EQ(w.m.show_targets()[0]["route_failures_while_down"], 2);
+}
+
 // ---- target inhibited by the limits (Table 73, driven by the caps and the trigger budget) -------
 
-TEST(DialOutTargetLimits, SessionCapInhibitsOnceAndRecoversWhenASessionIsDeleted) {
+TEST(DialOutTargetLimits, SessionCapInhibitsOnceAndRecoversWhenASessionBecomesDormant) {
     ChassisConfig c;
     c.max_sessions_per_target = 2;
     World w(c);
@@ -747,22 +764,124 @@ TEST(DialOutTargetLimits, SessionCapInhibitsOnceAndRecoversWhenASessionIsDeleted
     EXPECT_EQ(w.m.session_count(), 2u);
     EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
     EXPECT_EQ(w.authorized.size(), 2u);
-    // Deleting a session (reset -> dormant, dormant timer expiry) frees the resource.
+    // A session that goes dormant (here by reset) can be evicted: the resource is free at once, not
+    // after the dormant timer (300 s).
     w.at(10s);
     w.m.session_reset(k1);
-    w.at(309s);
-    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
-    w.at(310s);
-    EXPECT_EQ(w.m.session_count(), 1u);
     EXPECT_EQ(w.m.target_state("default", net), TargetState::inService);
+    EXPECT_EQ(w.m.session_count(), 2u);
     EXPECT_EQ(w.trig("10.10.4.4"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.state("10.10.1.1"), std::nullopt);  // evicted
     EXPECT_EQ(trec.text(),
               "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on session-cap-reached (cause=2 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 4000))\n"
-              "+310.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=1 sessions, 1 in the virtual router: below the caps)\n");
+              "+10.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=2 sessions, 2 in the virtual router, 1 dormant: room under the caps)\n");
     const auto t = w.m.show_targets()[0]["counters"]["discarded_by"];
     EXPECT_EQ(t["session-cap"], 1);
     EXPECT_EQ(t["target-inhibited"], 99);
     EXPECT_EQ(w.m.show_chassis()["counters"]["discarded_by"]["session-cap"], 1);
+}
+
+// A target at its cap after a trigger flood: once its sessions are dormant (JunosE "L2TP Dial-Out"
+// Table 74: no call, no AAA request, kept only for analysis) they no longer hold it inhibited for
+// their 300 s; a trigger to a new destination deletes the oldest dormant session and is served.
+TEST(DialOutTargetLimits, OldestDormantSessionIsEvictedAtTheSessionCap) {
+    ChassisConfig c;
+    c.max_sessions_per_target = 2;
+    World w(c);
+    EventRecorder trec(w.bus, {"dialout.target", ""});
+    const auto net = P("10.10.0.0/16");
+    const auto k2 = K("default", "10.10.0.0/16", "10.10.2.2");
+    EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);
+    for (int i = 0; i < 50; ++i) {
+        const std::string d = "10.10.3." + std::to_string(i);
+        EXPECT_EQ(w.trig(d.c_str()), TriggerOutcome::target_not_in_service);
+    }
+    w.m.deny(k1, DenyReason::access_reject);  // inhibited 30 s, postInhibited 56 s: dormant at 86 s
+    w.at(5s);
+    w.m.deny(k2, DenyReason::access_reject);  // dormant at 91 s
+    // inhibited and postInhibited sessions are a back-off, not room: still inhibited.
+    w.at(85s);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    EXPECT_EQ(w.trig("10.10.4.4"), TriggerOutcome::target_not_in_service);
+    w.at(86s);
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::dormant);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inService);
+    w.at(100s);
+    EXPECT_EQ(w.trig("10.10.5.5"), TriggerOutcome::buffered);  // served: 10.10.1.1 (oldest dormant) deleted
+    EXPECT_EQ(w.state("10.10.1.1"), std::nullopt);
+    EXPECT_EQ(w.state("10.10.2.2"), SessionState::dormant);
+    EXPECT_EQ(w.state("10.10.5.5"), SessionState::authenticating);
+    EXPECT_EQ(w.m.session_count(), 2u);
+    EXPECT_EQ(w.trig("10.10.6.6"), TriggerOutcome::buffered);  // 10.10.2.2 goes too
+    EXPECT_EQ(w.state("10.10.2.2"), std::nullopt);
+    // Nothing dormant left: the cap inhibits again, once.
+    EXPECT_EQ(w.trig("10.10.7.7"), TriggerOutcome::target_not_in_service);
+    EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
+    EXPECT_EQ(trec.text(),
+              "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on session-cap-reached (cause=2 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 4000))\n"
+              "+86.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=2 sessions, 2 in the virtual router, 1 dormant: room under the caps)\n"
+              "+100.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on session-cap-reached (cause=2 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 4000))\n");
+    const std::string g = w.golden();
+    EXPECT_NE(g.find("+100.000000s dialout.session default/10.10.0.0/16/10.10.1.1: dormant -> dormant on evict (cause=evicted for 10.10.5.5: 2 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 4000))\n"
+                     "+100.000000s dialout.session default/10.10.0.0/16/10.10.5.5:  -> authenticating on trigger"),
+              std::string::npos)
+        << g;
+    EXPECT_NE(g.find("dialout.session default/10.10.0.0/16/10.10.2.2: dormant -> dormant on evict"), std::string::npos);
+    const auto t = w.m.show_targets()[0]["counters"];
+    EXPECT_EQ(t["sessions_evicted"], 2);
+    EXPECT_EQ(t["discarded_by"]["session-cap"], 2);
+    EXPECT_EQ(w.m.show_chassis()["counters"]["sessions_evicted"], 2);
+    EXPECT_EQ(w.m.show_virtual_routers("default")[0]["counters"]["sessions_evicted"], 2);
+}
+
+// Only dormant sessions are evicted: failed (kept until reset), inhibited / postInhibited
+// (back-off), pending (queued), authenticating / connecting / inService (a call in progress) stay.
+TEST(DialOutTargetLimits, OnlyDormantSessionsAreEvicted) {
+    ChassisConfig c;
+    c.max_sessions_per_target = 3;
+    World w(c);
+    const auto k2 = K("default", "10.10.0.0/16", "10.10.2.2");
+    const auto k3 = K("default", "10.10.0.0/16", "10.10.3.3");
+    w.trig("10.10.1.1");
+    w.trig("10.10.2.2");
+    w.trig("10.10.3.3");
+    w.m.grant(k1, good_definition());
+    w.m.access_route_installed(k1, {P("10.10.9.9/32")});  // does not forward 10.10.1.1: failed
+    w.m.grant(k2, good_definition());
+    w.m.access_route_installed(k2, {P("10.10.2.2/32")});  // inService
+    w.m.deny(k3, DenyReason::access_reject);             // inhibited, then postInhibited
+    for (Duration at : {1s, 31s, 60s, 85s}) {
+        w.at(at);
+        EXPECT_EQ(w.trig("10.10.4.4"), TriggerOutcome::target_not_in_service) << at.count();
+        EXPECT_EQ(w.m.session_count(), 3u);
+    }
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::failed);
+    EXPECT_EQ(w.state("10.10.2.2"), SessionState::inService);
+    EXPECT_EQ(w.state("10.10.3.3"), SessionState::postInhibited);
+    w.at(86s);  // 10.10.3.3 dormant
+    EXPECT_EQ(w.trig("10.10.4.4"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.state("10.10.3.3"), std::nullopt);
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::failed);
+    EXPECT_EQ(w.state("10.10.2.2"), SessionState::inService);
+}
+
+// At the virtual router's cap, the oldest dormant session of any of its targets makes room.
+TEST(DialOutTargetLimits, VirtualRouterCapEvictsTheRoutersOldestDormantSession) {
+    ChassisConfig c;
+    c.max_sessions_per_target = 2;
+    c.max_sessions_per_virtual_router = 2;
+    World w(c);
+    w.m.add_target({"default", P("172.16.0.0/12"), "b.example", "dialout-default", ""});
+    const auto kb = K("default", "172.16.0.0/12", "172.16.1.1");
+    w.trig("172.16.1.1");
+    w.trig("10.10.1.1");
+    w.m.session_reset(kb);  // dormant first
+    w.m.session_reset(k1);
+    EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::buffered);
+    EXPECT_EQ(w.m.session_state(kb), std::nullopt);  // the other target's, older
+    EXPECT_EQ(w.state("10.10.1.1"), SessionState::dormant);
+    EXPECT_EQ(w.m.show_targets()[1]["counters"]["sessions_evicted"], 1);
 }
 
 TEST(DialOutTargetLimits, VirtualRouterCapInhibitsEveryTargetThatNeedsASession) {
@@ -779,15 +898,15 @@ TEST(DialOutTargetLimits, VirtualRouterCapInhibitsEveryTargetThatNeedsASession) 
     EXPECT_EQ(w.trig("172.16.2.2"), TriggerOutcome::target_not_in_service);
     EXPECT_EQ(w.trig("10.10.2.2"), TriggerOutcome::target_not_in_service);
     EXPECT_EQ(w.trig("172.16.2.2", "vr2"), TriggerOutcome::buffered);  // another virtual router
-    w.m.session_reset(k1);
-    w.at(300s);  // k1 deleted: both targets of the router recover
+    w.at(10s);
+    w.m.session_reset(k1);  // k1 dormant, so evictable: both targets of the router recover
     EXPECT_EQ(w.m.target_state("default", P("10.10.0.0/16")), TargetState::inService);
     EXPECT_EQ(w.m.target_state("default", P("172.16.0.0/12")), TargetState::inService);
     EXPECT_EQ(trec.text(),
               "+0.000000s dialout.target default/172.16.0.0/12: inService -> inhibited on session-cap-reached (cause=1 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 2))\n"
               "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on session-cap-reached (cause=1 sessions (max-sessions-per-target 2), 2 in the virtual router (max-sessions-per-virtual-router 2))\n"
-              "+300.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=0 sessions, 1 in the virtual router: below the caps)\n"
-              "+300.000000s dialout.target default/172.16.0.0/12: inhibited -> inService on sessions-below-cap (cause=1 sessions, 1 in the virtual router: below the caps)\n");
+              "+10.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=1 sessions, 2 in the virtual router, 1 dormant: room under the caps)\n"
+              "+10.000000s dialout.target default/172.16.0.0/12: inhibited -> inService on sessions-below-cap (cause=1 sessions, 2 in the virtual router, 1 dormant: room under the caps)\n");
 }
 
 TEST(DialOutTargetLimits, TriggerBudgetInhibitsOnceAndRefillTimerRestoresInService) {
@@ -836,13 +955,13 @@ TEST(DialOutTargetLimits, ForwardedTriggersTakeNoTokenAndRefillStaysInhibitedAtT
     EXPECT_EQ(w.trig("10.10.1.1"), TriggerOutcome::forwarded);              // inService session spared
     w.at(2s);  // refilled, but two sessions = the cap: stays inhibited, now for the sessions
     EXPECT_EQ(w.m.target_state("default", net), TargetState::inhibited);
-    w.m.session_reset(K("default", "10.10.0.0/16", "10.10.2.2"));
-    w.at(302s);
+    w.at(3s);
+    w.m.session_reset(K("default", "10.10.0.0/16", "10.10.2.2"));  // dormant: evictable
     EXPECT_EQ(w.m.target_state("default", net), TargetState::inService);
     EXPECT_EQ(trec.text(),
               "+0.000000s dialout.target default/10.10.0.0/16: inService -> inhibited on trigger-budget-exhausted (cause=trigger budget empty (trigger-rate 1/s, trigger-burst 2)) [timer trigger-refill=2s]\n"
               "+2.000000s dialout.target default/10.10.0.0/16: inhibited -> inhibited on timer-expiry (cause=trigger-refill expired)\n"
-              "+302.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=1 sessions, 1 in the virtual router: below the caps)\n");
+              "+3.000000s dialout.target default/10.10.0.0/16: inhibited -> inService on sessions-below-cap (cause=2 sessions, 2 in the virtual router, 1 dormant: room under the caps)\n");
 }
 
 TEST(DialOutPending, PendingSessionsBoundedAndDiscardsCounted) {
@@ -1183,6 +1302,7 @@ TEST(DialOutSession, TableMatchesTables74And77) {
               "dormant + trigger -> authenticating (action)\n"
               "dormant + timer-expiry -> dormant (action)\n"
               "dormant + reset -> dormant (action)\n"
+              "dormant + evict -> dormant (action)\n"
               "pending + trigger -> pending (action)\n"
               "pending + slot-available -> dormant (action)\n"
               "pending + reset -> dormant (action)\n"

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <boost/asio/io_context.hpp>
 
@@ -74,7 +76,12 @@ struct DialOutRuntime::Impl {
         bus.publish(e);
     }
 
-    /// Opens the TUN of every VR that names one; failures are returned (vr, reason).
+    /// Why the dial-out chassis could not obtain the system resources for basic operation (JunosE
+    /// "L2TP Dial-Out" Table 71 initializationFailed); empty when it could.
+    std::string chassis_failure;
+
+    /// Opens the TUN of every VR that names one; failures of one VR's TUN are returned (vr,
+    /// reason). A failure that no VR can escape (see chassis_resource) sets chassis_failure instead.
     std::vector<std::pair<std::string, std::string>> open_tuns(boost::asio::io_context& io) {
         std::vector<std::pair<std::string, std::string>> failed;
         dp::ForwardingLoop::Callbacks cb;
@@ -109,12 +116,36 @@ struct DialOutRuntime::Impl {
                 w->start();
                 watchers.push_back(std::move(w));
                 publish(v.name, "tun-up", v.tun);
+            } catch (const std::system_error& e) {
+                const std::string why = std::string("TUN ") + v.tun + ": " + e.what();
+                publish(v.name, "tun-failed", why);
+                if (chassis_resource(e.code())) {
+                    if (chassis_failure.empty()) chassis_failure = why;
+                } else {
+                    failed.emplace_back(v.name, why);
+                }
             } catch (const std::exception& e) {
                 failed.emplace_back(v.name, std::string("TUN ") + v.tun + ": " + e.what());
                 publish(v.name, "tun-failed", failed.back().second);
             }
         }
         return failed;
+    }
+
+    /// An error of the TUN clone device or the route socket that says the host gives dial-out no
+    /// data plane at all, whatever the interface name: no permission (EPERM, EACCES: lnsd without
+    /// CAP_NET_ADMIN), no TUN driver (ENOENT, ENODEV, ENXIO), out of descriptors or memory (EMFILE,
+    /// ENFILE, ENOMEM, ENOBUFS). Other errors (EBUSY, EINVAL, EEXIST: the name is taken by another
+    /// kind of interface or is not valid) concern one virtual router's TUN only.
+    static bool chassis_resource(const std::error_code& ec) {
+        if (ec.category() != std::generic_category() && ec.category() != std::system_category()) return false;
+        switch (ec.value()) {
+            case EPERM: case EACCES: case ENOENT: case ENODEV: case ENXIO:
+            case EMFILE: case ENFILE: case ENOMEM: case ENOBUFS:
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// IFF_UP of interface `name` (SIOCGIFFLAGS, netdevice(7)); false if it cannot be read.
@@ -192,10 +223,24 @@ DialOutRuntime::DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& ti
     : impl_(std::make_unique<Impl>(io, timers, registry, bus, lns, root)) {
     const auto failed = impl_->open_tuns(io);
     impl_->wiring = std::make_unique<DialOutWiring>(timers, registry, bus, lns, impl_->client, impl_->cfg, impl_->port());
-    impl_->wiring->load_dialout(root["dialout"]);
-    for (const auto& [vr, why] : failed) {
-        impl_->wiring->manager().vr_interface(vr, false);
-        (void)why;
+    if (!impl_->chassis_failure.empty()) {
+        // JunosE "L2TP Dial-Out" Table 71 initializationFailed: "could not obtain enough system
+        // resources for basic operation. All configuration commands fail": the `dialout:` section
+        // is refused (an event says so), lnsd stays up for incoming calls and the control API.
+        auto& m = impl_->wiring->manager();
+        m.chassis_initialization_failed(impl_->chassis_failure);
+        core::Event e;
+        e.entity = "dialout.chassis";
+        e.id = "chassis";
+        e.event = "configuration-refused";
+        e.cause = "dialout: not loaded: chassis is initializationFailed (" + impl_->chassis_failure + ")";
+        bus.publish(e);
+    } else {
+        impl_->wiring->load_dialout(root["dialout"]);
+        for (const auto& [vr, why] : failed) {
+            impl_->wiring->manager().vr_interface(vr, false);
+            (void)why;
+        }
     }
     impl_->watch_links();
     impl_->wiring->accounting_on();  // RFC 2866 §5.1: this NAS is (back) on-line

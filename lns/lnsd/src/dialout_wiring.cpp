@@ -233,7 +233,7 @@ void DialOutWiring::install_dialout_route(const std::string& vr, core::Ipv4Prefi
         e.event = "kernel-error";
         e.cause = *err;
         bus_.publish(e);
-        manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::route_create_failed);
+        manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::route_create_failed, *err);
         return;
     }
     // JunosE "L2TP Dial-Out" Table 73: a target that was down because its dial-out route could not be created

@@ -318,7 +318,7 @@ def cap_lab():
 
 
 @pytest.mark.req("T73.inhibited", "T73.inService")
-def test_target_inhibited_by_its_session_cap_and_back_when_a_session_is_deleted(cap_lab):
+def test_target_inhibited_by_its_session_cap_and_back_when_a_session_is_dormant(cap_lab):
     lab, d = cap_lab
     keys = [f"{TARGET}/10.10.7.{i}" for i in (1, 2)]
     for k in keys:  # no home user: Access-Reject, the sessions stay (inhibited) and count
@@ -335,14 +335,17 @@ def test_target_inhibited_by_its_session_cap_and_back_when_a_session_is_deleted(
     assert t["sessions"] == 2, t
     ev = [e for e in events(d, "dialout.target", TARGET) if e["event"] != "added"]
     assert hops(ev) == [("inService", "inhibited", "session-cap-reached")], "one transition, not one per trigger"
-    # A session deleted (reset -> dormant, reset of a dormant session deletes it): back to inService.
-    for _ in range(2):
-        cp = lnsctl(d, "l2tp", "dial-out", "session", "reset", keys[0])
-        assert cp.returncode == 0, cp
+    # A session made dormant (reset): it can be evicted, so the target is back to inService at once
+    # (not after the dormant timer); the next new destination deletes it and is served.
+    cp = lnsctl(d, "l2tp", "dial-out", "session", "reset", keys[0])
+    assert cp.returncode == 0, cp
     wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inService", 10, "target back in service")
     assert hops(events(d, "dialout.target", TARGET))[-1] == ("inhibited", "inService", "sessions-below-cap")
     trigger(lab, "10.10.7.4")
     wait_for(lambda: session(d, f"{TARGET}/10.10.7.4") is not None, 10, "the recovered target takes triggers")
+    assert session(d, keys[0]) is None, "the dormant session was evicted"
+    t = target(d, "default", "10.10.0.0/16")
+    assert t["counters"]["sessions_evicted"] == 1 and t["sessions"] == 2, t
 
 
 # ---- Table 74: connecting-timer expiry -> inhibited --------------------------------------------
@@ -528,6 +531,8 @@ def test_virtual_router_down_with_its_tun_and_target_down_without_its_route(fsm_
                                                                           ("inService", "down", "route-create-failed")]
         err = [e for e in d.event_list() if e["entity"] == "lnsd.route" and e["id"] == "vr-b/10.30.0.0/16"]
         assert err and err[-1]["event"] == "kernel-error", err
+        down = events(d, "dialout.target", "vr-b/10.30.0.0/16")[-1]
+        assert down["cause"] == err[-1]["cause"], ("the transition names the kernel's reason", down, err)
     finally:
         lab.exec("lns", ["ip", "link", "set", "dlo1", "up"])
     wait_for(lambda: vr_row(d, "vr-b")["state"] == "inService", 5, "vr-b inService after dlo1 came up")

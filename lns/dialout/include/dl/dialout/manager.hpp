@@ -112,10 +112,12 @@ struct ChassisConfig {
     bool pending_to_authenticating = false;
     /// Resource limits that drive a target to inhibited (JunosE "L2TP Dial-Out" Table 73: a target
     /// "cannot obtain sufficient resources to handle triggers") and back to inService by itself.
-    /// Dial-out sessions (any state) of one target at most; a trigger that needs one more: inhibited
-    /// until a session is deleted. >= 1.
+    /// Dial-out sessions (any state) of one target at most. A trigger that needs one more deletes
+    /// the target's oldest dormant session (counted `sessions_evicted`); with none to delete, the
+    /// target is inhibited until a session is deleted or becomes dormant. >= 1.
     std::uint32_t max_sessions_per_target = 1000;
-    /// Dial-out sessions of all targets of one virtual router at most (same effect). >= 1.
+    /// Dial-out sessions of all targets of one virtual router at most (same effect; the oldest
+    /// dormant session of the router is deleted). >= 1.
     std::uint32_t max_sessions_per_virtual_router = 4000;
     /// Trigger budget of a target: a token bucket refilled at `trigger_rate` triggers per second up
     /// to `trigger_burst`; each trigger not forwarded over an inService session takes one token. An
@@ -208,9 +210,14 @@ public:
     void vr_operational(std::string_view vr, bool operational);
     /// Table 72: the virtual router's dial-out interface went down / came up.
     void vr_interface(std::string_view vr, bool up);
-    /// Table 73 conditions of a target.
+    /// Table 73 conditions of a target. route_create_failed: the dial-out route could not be
+    /// created (`detail`, e.g. the kernel's reason, is the event's cause; default "cannot create
+    /// the dial-out route") -> down; again while down: no event, counted
+    /// `route_failures_while_down` (show_targets). resources_available: -> inService.
+    /// DialOutError for an unknown target.
     enum class TargetCondition : std::uint8_t { resources_exhausted, route_create_failed, resources_available };
-    void target_condition(std::string_view vr, core::Ipv4Prefix prefix, TargetCondition c);
+    void target_condition(std::string_view vr, core::Ipv4Prefix prefix, TargetCondition c,
+                          std::string_view detail = {});
 
     // ---- data plane input ----
     /// A packet routed to the dial-out interface of `vr` (the IPv4 header only is read: RFC 791
@@ -290,9 +297,22 @@ private:
     static void validate_chassis_config(const ChassisConfig& c);
     /// Sessions of all targets of `vr`.
     static std::size_t vr_sessions(const VirtualRouter& vr);
-    /// The target or its virtual router holds its maximum of sessions.
+    /// Whether a new session of `t` fits under max-sessions-per-target and
+    /// max-sessions-per-virtual-router, and the dormant session to delete first when it fits only
+    /// so (the oldest dormant one of the target, or of the virtual router when only its cap is
+    /// reached; JunosE "L2TP Dial-Out" Table 74 dormant).
+    struct Room {
+        bool fits;
+        Session* evict;  ///< nullptr: nothing to delete
+    };
+    Room room_for_session(const Target& t) const;
+    /// No room for a new session of `t`, not even by evicting a dormant one.
     bool over_session_cap(const Target& t) const;
-    /// A session of a target of `vr` was deleted: targets inhibited by a session cap recover.
+    /// Deletes the dormant session `victim` (event `evict`) to make room for a session of `for_key`;
+    /// counted as `sessions_evicted` of its target, virtual router and the chassis.
+    void evict(Session& victim, const SessionKey& for_key);
+    /// A session of a target of `vr` was deleted or became dormant: targets inhibited by a session
+    /// cap recover.
     void sessions_ended(VirtualRouter& vr);
 
     core::EventBus& bus_;
@@ -309,6 +329,7 @@ private:
     int depth_ = 0;
     std::uint32_t connecting_ = 0;
     std::uint32_t pending_ = 0;  ///< sessions in pending
+    std::uint64_t dormant_seq_ = 0;  ///< orders sessions that entered dormant at the same instant
     std::uint64_t unknown_upcalls_ = 0;
     std::uint64_t not_triggers_ = 0;
     std::uint64_t malformed_triggers_ = 0;

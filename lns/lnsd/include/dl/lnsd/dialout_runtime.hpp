@@ -17,9 +17,16 @@ namespace dl::lnsd {
 /// Asio TUN watchers) and the DialOutWiring. Construct on the io_context's thread.
 ///  - Configuration: `virtual-routers`, `ppp-profiles`, `incoming`, `dialout` of lnsd's root
 ///    (load_wiring_config, Manager::load): dl::core::ConfigError naming key, value and rule.
-///  - A VR whose TUN cannot be opened (no CAP_NET_ADMIN, name in use…) is reported down to the
-///    manager (JunosE "L2TP Dial-Out" Table 72 "down: its dial-out interface is down") with the reason in the
-///    event; kernel route errors are events `lnsd.route kernel-error`. Neither stops lnsd.
+///  - A VR whose TUN cannot be opened for a reason of that interface (the name is taken by another
+///    kind of interface: EBUSY, EINVAL, EEXIST) is reported down to the manager (JunosE "L2TP
+///    Dial-Out" Table 72 "down: its dial-out interface is down"), event `lnsd.dataplane tun-failed`.
+///  - A TUN or route-socket failure of the host (EPERM / EACCES: no CAP_NET_ADMIN; ENOENT / ENODEV
+///    / ENXIO: no TUN driver; EMFILE / ENFILE / ENOMEM / ENOBUFS) makes the dial-out chassis
+///    initializationFailed with that reason (Table 71: "could not obtain enough system resources
+///    for basic operation. All configuration commands fail"): the `dialout:` section is not loaded
+///    (event `dialout.chassis configuration-refused`), dial-out commands answer an error.
+///  - Kernel route errors are events `lnsd.route kernel-error`. None of these stops lnsd; a RADIUS
+///    transport that cannot open its socket throws (lnsd exits 1).
 class DialOutRuntime {
 public:
     DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry,
