@@ -194,6 +194,7 @@ class Conversations:
     tunnels: list[Tunnel] = field(default_factory=list)
     radius: list[RadiusExchange] = field(default_factory=list)
     ppp_on_link: list[dict] = field(default_factory=list)
+    ip_packets: list[dict] = field(default_factory=list)           # 'ipv4' frames: neither L2TP nor RADIUS
     skipped: list[tuple[int, str]] = field(default_factory=list)   # (frame, "kind: detail")
     dialouts: list[DialOut] = field(default_factory=list)
 
@@ -262,6 +263,9 @@ def analyse(cap: P.Capture, path: str = "", secret: str | None = None) -> Conver
     for f in cap:
         if f["protocol"] == "ppp":
             conv.ppp_on_link.append(f)
+            continue
+        if f["protocol"] == "ipv4":
+            conv.ip_packets.append(f)
             continue
         if f["packet"] is None:
             conv.skipped.append((f["index"], f"malformed {f['protocol']}: {f['error']}"))
