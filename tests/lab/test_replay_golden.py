@@ -89,3 +89,28 @@ def test_dialout_trigger_to_another_destination():
     counted = [(i.name, d.field, d.dut) for i in rep.items for d in i.differences if not d.ignored]
     assert counted == [("RADIUS Access-Request", "User-Name", "0.0.0.0:65000/10.10.99.1@L2TP-dial-out.de.dt")], rep.text()
     assert not [i for i in rep.items if i.verdict in ("missing", "extra")] and rep.exit_status == R.EXIT_DIFFERENT
+
+
+@pytest.mark.req("REPLAY.golden", "REPLAY.dialout")
+@pytest.mark.parametrize("radius", ["freeradius", "capture"])
+def test_radius_timeout_golden_counts_the_retransmissions(radius):
+    """Table 75's RADIUS timeout (JunosE "L2TP Dial-Out"): the captured home server never answered;
+    the lab's stays silent too (FreeRADIUS Do-Not-Respond, or the scripted server without a
+    captured reply), lnsd retransmits its Access-Request at the captured interval as often as the
+    captured LNS did (RFC 5080 §2.2.1) and opens no tunnel."""
+    from dlab.dialout_lab import build_dir_or_skip
+    build_dir_or_skip()
+    name = "dialout-deny-radius-timeout.pcap"
+    conv = replay.load(REPO / "pcaps" / name)
+    (x,) = conv.dialouts
+    assert x.outcome == "no reply captured" and len(x.radius.retransmissions) == 3, conv.describe()
+    rep = R.replay_in_lab(conv, radius=radius, radius_secret="home-secret")
+    assert rep.exit_status == R.EXIT_OK, rep.text()
+    lines = [(i.verdict, i.frame, i.name) for i in rep.items]
+    assert lines == [("sent", None, "trigger ICMP Echo to 10.10.58.1"), ("matched", 1, "RADIUS Access-Request")] + \
+        [("matched", k, "RADIUS Access-Request retransmission") for k in (2, 3, 4)], rep.text()
+    assert rep.stats["lnsd"]["radius_timeout"] == "500ms", rep.stats["lnsd"]
+    if radius == "capture":
+        served = rep.stats["radius_capture"]
+        assert len(served) == 4 and all(h.endswith(": dropped") for h in served), served
+    judged(rep)

@@ -42,7 +42,7 @@ from . import lab as L
 from . import netns, procs
 from . import proto as P
 from .dialout_lab import REPO, Lnsd, NotBuilt, build_dir, control, daemon_configs, default_topology
-from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel
+from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel, is_retransmission
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -368,30 +368,57 @@ def compare_radius(captured, dut, rules: dict[str, str]) -> list[Difference]:
     return out
 
 
+def _originals(reqs: list, packet_of) -> list[tuple[object, list]]:
+    """(request, its retransmissions) for each request of `reqs` (in order) that is not a
+    retransmission of an earlier one (replay.is_retransmission: RFC 5080 §2.2.1)."""
+    out: list[tuple[object, list]] = []
+    for r in reqs:
+        first = next((o for o in reversed(out) if is_retransmission(packet_of(o[0]), packet_of(r))), None)
+        if first is not None:
+            first[1].append(r)
+        else:
+            out.append((r, []))
+    return out
+
+
 def compare_radius_requests(captured: list, dut: list, rules: dict[str, str]) -> list[Item]:
-    """The DUT's RADIUS requests (Radius objects, in order) against the captured ones of the side it
-    plays, paired in order per Code: matched / differed / missing, the DUT's unpaired ones extra."""
+    """The DUT's RADIUS requests (Radius objects, in order) against the captured ones (Messages) of
+    the side it plays, paired in order per Code: matched / differed / missing, the DUT's unpaired
+    ones extra. Retransmissions (the same request sent again, RFC 5080 §2.2.1) are counted per
+    request on both sides: one 'RADIUS … retransmission' item per captured retransmission, matched
+    when the DUT sent as many, missing when it gave up sooner; the DUT's further ones extra."""
     def kind(r):  # Accounting-Requests pair by Acct-Status-Type too (RFC 2866 §5.1): Start with Start
         status = next((a.typed for a in r.attributes if a.name == "Acct-Status-Type"), None)
         return (r.code, status)
 
     items = []
-    left = list(dut)
+    left = _originals(list(dut), lambda r: r)
     if not any(kind(m.packet)[1] in (7, 8) for m in captured):
         # Accounting-On / -Off (RFC 2866 §5.1 values 7, 8) speak for the whole NAS at its start and
         # clean stop, not for the call: a capture of one call rarely holds them.
-        nas = [r for r in left if kind(r)[1] in (7, 8)]
-        left = [r for r in left if kind(r)[1] not in (7, 8)]
+        nas = [r for r, _ in left if kind(r)[1] in (7, 8)]
+        left = [(r, again) for r, again in left if kind(r)[1] not in (7, 8)]
         items += [Item("skipped", "RADIUS Accounting-Request (Accounting-On/Off)", None,
                        reason="the NAS's own start / stop, not part of the captured call") for _ in nas]
-    for m in captured:
-        i = next((k for k, r in enumerate(left) if kind(r) == kind(m.packet)), None)
+    for m, again in _originals(sorted(captured, key=lambda m: m.time), lambda m: m.packet):
+        i = next((k for k, (r, _) in enumerate(left) if kind(r) == kind(m.packet)), None)
         if i is None:
             items.append(Item("missing", f"RADIUS {m.name}", m.index, reason="the DUT sent no such request"))
+            items += [Item("missing", f"RADIUS {m.name} retransmission", a.index,
+                           reason="the DUT sent no such request") for a in again]
             continue
-        diffs = compare_radius(m.packet, left.pop(i), rules)
+        r, dut_again = left.pop(i)
+        diffs = compare_radius(m.packet, r, rules)
         items.append(Item(_verdict(diffs), f"RADIUS {m.name}", m.index, diffs))
-    items += [Item("extra", f"RADIUS {r.code_name}", None, reason="sent by the DUT, not in the capture") for r in left]
+        sent = f"captured: sent {1 + len(again)} times, DUT: {1 + len(dut_again)} times"
+        items += [Item("matched" if k < len(dut_again) else "missing", f"RADIUS {m.name} retransmission", a.index,
+                       reason=sent) for k, a in enumerate(again)]
+        items += [Item("extra", f"RADIUS {r.code_name} retransmission", None, reason=sent)
+                  for _ in dut_again[len(again):]]
+    for r, again in left:
+        items += [Item("extra", f"RADIUS {r.code_name}", None, reason="sent by the DUT, not in the capture")]
+        items += [Item("extra", f"RADIUS {r.code_name} retransmission", None,
+                       reason="sent by the DUT, not in the capture") for _ in again]
     return items
 
 
@@ -953,6 +980,38 @@ def _write_report(report: Report, out: Path) -> Report:
     return report
 
 
+def requests_of(exchanges: list) -> list[Message]:
+    """Every captured request of `exchanges` (replay.RadiusExchange), retransmissions included."""
+    return [m for x in exchanges for m in [x.request, *x.retransmissions]]
+
+
+def retransmission_interval(x) -> float | None:
+    """The captured client's retransmission interval of RADIUS exchange `x` in seconds (the median
+    gap between its sends, clamped to lnsd's radius-timeout range 0.1..60 s), or None when the
+    request was sent once."""
+    times = [m.time for m in [x.request, *x.retransmissions]]
+    if len(times) < 2:
+        return None
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    return min(60.0, max(0.1, gaps[len(gaps) // 2]))
+
+
+def trigger_packet(x: DialOut, dest: str) -> tuple[Item, bytes]:
+    """The packet that triggers lnsd's dial-out `x` towards `dest`, and its report line ('sent'):
+    the capture's own trigger packet (DialOut.trigger: whatever its protocol) with its source
+    rewritten to the lab's `home` host and its destination to `dest`, checksums recomputed
+    (TriggerInjector.rewrite: dl::proto::rewrite_ipv4); else, when the capture holds no such packet,
+    an ICMP Echo from `home` to `dest` stands in (JunosE "L2TP Dial-Out": any packet routed into the
+    target triggers alike)."""
+    if x.trigger is not None:
+        pkt = P.TriggerInjector.rewrite(x.trigger["payload"], LAB_HOME, dest)
+        return Item("sent", f"trigger {x.trigger['summary'].split(' ', 2)[1]} to {dest}", x.trigger["index"],
+                    reason=f"the captured trigger packet ({x.trigger['summary']}), from {LAB_HOME}"), pkt
+    return Item("sent", f"trigger ICMP Echo to {dest}", None,
+                reason=f"stand-in: no IPv4 packet towards {x.destination or dest} before the Access-Request "
+                       "in the capture"), P.TriggerInjector.icmp_echo(LAB_HOME, dest)
+
+
 def pick_dialout(conv: Conversations, tunnel: int | None) -> DialOut | None:
     """The dial-out to replay: the one whose tunnel is `tunnel`, else (no `tunnel` given) the first
     dial-out of the capture; None when the replay is not of a dial-out."""
@@ -985,26 +1044,26 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
     if dest is None:
         raise ReplayInputError(f"{conv.path}: the dial-out User-Name {x.user!r} names no destination address",
                                [(f"frame {x.radius.request.index} Access-Request", "give --trigger ADDRESS")])
-    if x.radius.reply is None:
-        raise ReplayInputError(f"{conv.path}: the dial-out Access-Request has no captured reply to answer with",
-                               [(f"frame {x.radius.request.index} Access-Request", "no reply captured")])
     t = x.tunnel
     how = lns_behaviour(t, ppp_secret, conv.radius) if t is not None else \
         {"authentication": "chap", "users": [], "hide_avps": False, "framed_ip": None}
     names = {u for u, _ in how["users"]}
     lns_exchanges = [r for r in conv.radius if r is not x.radius and r.request.packet.code == 1 and r.user in names]
-    captured = sorted([x.radius.request] + [r.request for r in lns_exchanges], key=lambda m: m.time)
+    captured = sorted(requests_of([x.radius] + lns_exchanges), key=lambda m: m.time)
     lac = t.lac[0] if t is not None and t.lac else None
-    accept = x.radius.reply.packet.code == 2
+    silent = x.radius.reply is None     # Table 75's RADIUS timeout: the home server stays silent
+    accept = not silent and x.radius.reply.packet.code == 2
     # the User-Name lnsd sends for the trigger (JunosE "L2TP Dial-Out", "Access-Request Message")
     live_user = x.user if trigger is None else \
         f"{x.route_distinguisher + '/' if x.route_distinguisher else ''}{dest}@{x.domain or 'replay.invalid'}"
-    home_reply, left_out = dialout_reply_items(x.radius.reply.packet, lac, secret)
+    home_reply, left_out = dialout_reply_items(x.radius.reply.packet, lac, secret) if not silent else ([], [])
+    # FreeRADIUS's `Response-Packet-Type := Do-Not-Respond` (its policy.d/control `do_not_respond`)
+    # keeps the home server silent for a captured request that got no reply.
+    check = ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept or silent else 'Reject'}"] + \
+        (["Response-Packet-Type := Do-Not-Respond"] if silent else [])
 
     def users(raw: dict) -> None:
-        raw["radius"]["home"]["users"] = [{
-            "name": live_user, "check": ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept else 'Reject'}"],
-            "reply": home_reply}]
+        raw["radius"]["home"]["users"] = [{"name": live_user, "check": check, "reply": home_reply}]
         raw["radius"]["lns"]["users"] = _lns_users(how, lns_exchanges)
 
     bdir = _lnsd_binary_dir()
@@ -1024,6 +1083,9 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
             target["route-distinguisher"] = x.route_distinguisher
         cfg["dialout"]["targets"] = [target]
         cfg["dialout"]["profiles"]["isdn"]["authentication"] = how["authentication"]
+        timeout = retransmission_interval(x.radius)
+        if timeout is not None:     # lnsd retransmits as often as the captured LNS did (RFC 5080 §2.2.1)
+            cfg.setdefault("timers", {})["radius-timeout"] = f"{round(timeout * 1000)}ms"
         scripted = None
         if radius == "capture":
             scripted = _CapturedRadius(lab, [x.radius] + lns_exchanges, radius_secret, lac=lac)
@@ -1045,7 +1107,9 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
                             "dialout": d.ctl("show", "l2tp", "dial-out", "session")}
                 except Exception as e:  # the report says why the snapshot is missing
                     return {"error": f"lnsctl: {e}"}
-            P.TriggerInjector(raw).send(P.TriggerInjector.icmp_echo(LAB_HOME, dest))
+            trig_item, trig_packet = trigger_packet(x, dest)
+            P.TriggerInjector(raw).send(trig_packet)
+            trig_wire = {"ip": trig_packet, "time": time.time()}
             if t is not None:
                 r = Replay(conv, sock, (LAB_LNS, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
                            ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut,
@@ -1053,11 +1117,17 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
                 report = r.run()
                 wire = r.wire
             else:
-                report, wire = _expect_no_l2tp(conv, sock, dut, max(3.0, wait or 0.0))
+                # the captured retransmissions are awaited too: from the first send to the last one
+                # plus an interval (the DUT gives up then), then the 3 s for any L2TP
+                span = (x.radius.retransmissions[-1].time - x.radius.request.time + (timeout or 0.0)
+                        if x.radius.retransmissions else 0.0)
+                report, wire = _expect_no_l2tp(conv, sock, dut, max(3.0, wait or 0.0, span + 3.0))
                 report.stats["before_teardown"] = dut_state()
-            out = _save_live(report, lab, wire)
+            report.items.insert(0, trig_item)
+            out = _save_live(report, lab, [trig_wire, *wire])
             report.skipped += [(f"home RADIUS reply {a}", why) for a, why in left_out]
             report.stats["lnsd"] = {"dialout_target": target, "trigger": dest, "authentication": how["authentication"],
+                                    "radius_timeout": cfg.get("timers", {}).get("radius-timeout"),
                                     "hide_avps": bool(peer.get("hide-avps")), "radius_users": [u for u, _ in how["users"]]}
             if scripted is not None:
                 report.stats["radius_capture"] = scripted.history()
@@ -1225,7 +1295,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     # (from its address, or for a user of its calls: a NAS often speaks RADIUS from another address)
     names = {u for u, _ in how["users"]}
     exchanges = [x for x in conv.radius if t.lns and (x.client[0] == t.lns[0] or x.user in names)]
-    lns_radius = [x.request for x in exchanges]
+    lns_radius = requests_of(exchanges)
 
     def users(raw: dict) -> None:
         raw["radius"]["lns"]["users"] += _lns_users(how, exchanges)
