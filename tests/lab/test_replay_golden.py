@@ -114,3 +114,29 @@ def test_radius_timeout_golden_counts_the_retransmissions(radius):
         served = rep.stats["radius_capture"]
         assert len(served) == 4 and all(h.endswith(": dropped") for h in served), served
     judged(rep)
+
+
+@pytest.mark.req("REPLAY.dialout", "CAPTURE.read")
+def test_captured_tcp_syn_triggers_the_dialout(tmp_path):
+    """A dial-out capture that holds its trigger (here a TCP SYN to the destination, put in front of
+    dialout-busy.pcap's frames): that packet, not the ICMP Echo stand-in, is sent from the lab's home
+    host (addresses rewritten, checksums recomputed) and lnsd dials out on it: the replay matches."""
+    from dlab import proto as P
+    from dlab.dialout_lab import build_dir_or_skip
+    build_dir_or_skip()
+    g = GOLDEN["dialout-busy.pcap"]
+    cap = P.read_pcap(str(REPO / "pcaps" / "dialout-busy.pcap"))
+    dest = replay.analyse(cap).dialouts[0].destination
+    syn = P.TriggerInjector.tcp_syn("172.16.5.5", dest, 40000, 443, isn=777)
+    path = tmp_path / "busy-with-trigger.pcap"
+    P.write_pcap(str(path), [{"ip": syn, "time": cap[0]["time"] - 0.01}] +
+                 [{k: f[k] for k in ("src", "dst", "sport", "dport", "payload", "time")} for f in cap])
+    conv = replay.load(path, secret=g["secret"])
+    assert conv.dialouts[0].trigger["index"] == 1, conv.describe()
+    rep = R.replay_in_lab(conv, secret=g["secret"], ppp_secret=g["ppp_secret"])
+    assert rep.exit_status == R.EXIT_OK, rep.text()
+    first = rep.items[0]
+    assert (first.verdict, first.frame, first.name) == ("sent", 1, f"trigger TCP to {dest}"), rep.text()
+    live = P.read_pcap(rep.pcap)
+    (sent,) = [f for f in live if f["protocol"] == "ipv4"]
+    assert (sent["src"], sent["dst"], sent["sport"], sent["dport"]) == (R.LAB_HOME, dest, 40000, 443)
