@@ -1027,17 +1027,21 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
     """Replays a captured dial-out against lnsd in a fresh lab (JunosE "L2TP Dial-Out"): lnsd gets a
     dial-out target for the destination of the captured User-Name (`[RD/]address@domain`, its route
     distinguisher and domain; `trigger` overrides the address, and the home server then knows the
-    User-Name lnsd builds for it) and its LCP authentication; an ICMP
-    Echo from the lab's `home` host to that address is the trigger packet; lnsd's Access-Request is
-    answered from the capture — by FreeRADIUS with the captured reply's attributes
+    User-Name lnsd builds for it) and its LCP authentication; the capture's trigger packet (or an
+    ICMP Echo standing in, trigger_packet) is sent from the lab's `home` host to that address;
+    lnsd's Access-Request is answered from the capture — by FreeRADIUS with the captured reply's attributes
     (dialout_reply_items: the captured LAC's endpoint becomes the lab's LAC, Tunnel-Password the
     tunnel `secret`) or, radius='capture', by a scripted server re-signing the captured reply with
     `radius_secret` (its Tunnel-Password decrypted with that secret and the captured request's
     Authenticator, encrypted again for lnsd's request, RFC 2868 §3.5); the LAC side (SCCRP, OCRP,
     OCCN or CDN as captured, the CPE's PPP) is played from the lab's `lac` host on UDP 1701 by
     Replay. The CPE's PPP authentication at the LNS RADIUS server is configured as for incoming
-    calls. When lnsd opened no tunnel in the capture (a denied dial-out), any L2TP it sends within
-    the wait is reported as extra. lnsd's RADIUS requests are compared with the captured ones.
+    calls. When the captured request got no reply (Table 75's RADIUS timeout) the home server stays
+    silent (FreeRADIUS Do-Not-Respond, or no captured reply to re-sign) and lnsd's radius-timeout is
+    the captured retransmission interval (retransmission_interval). When lnsd opened no tunnel in
+    the capture (a denied dial-out), any L2TP it sends within the wait (at least the captured
+    retransmissions' span plus 3 s) is reported as extra. lnsd's RADIUS requests, retransmissions
+    included, are compared with the captured ones (compare_radius_requests).
     Writes report.json / report.txt / replay.pcap into <run folder>/replay/; nothing is left."""
 
     dest = trigger or x.destination
