@@ -57,6 +57,8 @@ DEFAULT_RULES: dict[str, str] = {
     "L2TP:Challenge": "random per tunnel (RFC 2661 §4.4.3)",
     "L2TP:Challenge Response": "depends on the peer's random Challenge; checked separately (RFC 2661 §5.1.1)",
     "L2TP:Tie Breaker": "random (RFC 2661 §4.4.3)",
+    "L2TP:Proxy Authen Challenge": "the LAC's random CHAP Challenge to its client (RFC 2661 §4.4.5)",
+    "L2TP:Proxy Authen Response": "the client's answer to the LAC's random Challenge (RFC 2661 §4.4.5); the Name is compared",
     "L2TP:Host Name": "the implementation's own name (RFC 2661 §4.4.3)",
     "L2TP:Vendor Name": "the implementation's vendor (RFC 2661 §4.4.3)",
     "L2TP:Firmware Revision": "the implementation's version (RFC 2661 §4.4.3)",
@@ -265,6 +267,30 @@ def _avp_value(a):
     return a.typed if a.typed is not None else bytes(a.value)
 
 
+# The ICCN's proxy LCP AVPs: LCP Configure-Request options as the LAC saw them (RFC 2661 §4.4.5).
+PROXY_LCP_AVPS = {"Initial Received LCP CONFREQ", "Last Sent LCP CONFREQ", "Last Received LCP CONFREQ"}
+
+
+def _compare_proxy_lcp(key: str, captured: bytes, dut: bytes, rules: dict[str, str]) -> Difference:
+    """A proxy LCP AVP's options (RFC 2661 §4.4.5) compared option by option (decoded by proto/ as an
+    LCP Configure-Request, RFC 1661 §6): ignored when only options the rules name differ (the
+    Magic-Number, RFC 1661 §6.4), else the differing option names in the reason."""
+    def options(v: bytes) -> dict[int, bytes] | None:
+        frame = P.ppp_frame(P.PROTO_LCP, bytes([CONFREQ, 0]) + (4 + len(v)).to_bytes(2, "big") + v, False)
+        try:
+            return {t: bytes(o) for t, o in P.ppp_parse(frame)["packet"].options}
+        except (P.ParseError, AttributeError):
+            return None
+    co, do = options(captured), options(dut)
+    if co is None or do is None:
+        return Difference(key, captured, dut, False, "value differs")
+    names = [LCP_OPTIONS.get(t, f"option {t}") for t in sorted(set(co) | set(do)) if co.get(t) != do.get(t)]
+    reasons = [rules.get(f"LCP:{n}") for n in names]
+    if all(reasons):
+        return Difference(key, captured, dut, True, "; ".join(f"{n}: {r}" for n, r in zip(names, reasons)))
+    return Difference(key, captured, dut, False, "options differ: " + ", ".join(names))
+
+
 def compare_l2tp(captured, dut, rules: dict[str, str]) -> list[Difference]:
     """AVP by AVP (RFC 2661 §4.4): every AVP of either message, in captured order then the DUT's extra
     ones; each differing one as a Difference (ignored when the rules name it, or when a hidden value
@@ -285,6 +311,9 @@ def compare_l2tp(captured, dut, rules: dict[str, str]) -> list[Difference]:
             continue
         c1 = cv[0] if len(cv) == 1 else (cv or None)
         d1 = dv[0] if len(dv) == 1 else (dv or None)
+        if key in PROXY_LCP_AVPS and isinstance(c1, bytes) and isinstance(d1, bytes):
+            out.append(_compare_proxy_lcp(key, c1, d1, rules))
+            continue
         hidden = any(isinstance(v, tuple) and v and v[0] == "hidden" for v in cv + dv)
         rule = rules.get(f"L2TP:{key}") or (rules.get("L2TP:hidden") if hidden else None)
         if rule and cv and dv:
@@ -448,8 +477,10 @@ class Replay:
     load_rules(). before_teardown: a callable whose result goes into report.stats['before_teardown']
     just before the first CDN, StopCCN or LCP Terminate-Request we send, or at the end (e.g. the
     DUT's session table). first_wait: the least time (s) the first expected message is awaited (a
-    dial-out's SCCRQ comes after the DUT's RADIUS exchange). run() -> Report. ReplayInputError when
-    the conversation cannot be played at all.
+    dial-out's SCCRQ comes after the DUT's RADIUS exchange). on_expect: {message name: callable},
+    each called once (after before_teardown when it is a CDN or StopCCN) just before the DUT's first
+    message of that name is awaited, e.g. to make a LAC under test clear the call. run() -> Report.
+    ReplayInputError when the conversation cannot be played at all.
 
     side: the role we play, 'LAC' (the DUT is an LNS) or 'LNS' (the DUT is a LAC), whoever opened
     the control connection: in a dial-out capture against an LNS the DUT's SCCRQ and OCRQ are
@@ -461,7 +492,8 @@ class Replay:
     def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
                  session: int | None = None, secret: str | None = None, ppp_secret: str | None = None,
                  pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0, side: str = "LAC"):
+                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0, side: str = "LAC",
+                 on_expect: dict | None = None):
         if side not in ("LAC", "LNS"):
             raise ValueError(f"side {side!r}: 'LAC' or 'LNS'")
         self.side = side                             # the role we play; the DUT plays the other
@@ -489,6 +521,7 @@ class Replay:
         self.per_message_overhead: list[float] = []
         self.before_teardown = before_teardown       # called once before we start tearing down
         self.first_wait = first_wait
+        self.on_expect = dict(on_expect or {})       # DUT message name -> called once before awaiting it
 
     def _our_sid(self, s: Session) -> int:
         """The Session ID our side assigned in the capture (and assigns again)."""
@@ -662,6 +695,11 @@ class Replay:
             self.report.stats.setdefault("sent_at", {}).setdefault(m.name, time.monotonic())
             self.report.items.append(Item("sent", m.name, m.index))
             return
+        hook = self.on_expect.pop(m.name, None)
+        if hook is not None:
+            if m.name in ("CDN", "StopCCN"):
+                self._snapshot()
+            hook()
         got = self._take(self._expected_pred(m), self._deadline(m.time - prev_time))
         if got is None:
             self.report.items.append(Item("missing", m.name, m.index, reason="the DUT did not send it in time"))
@@ -1222,10 +1260,14 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
     the replay sends from lnsd's lab address 198.51.100.1 (no lnsd runs) — SCCRQ, SCCCN, OCRQ as
     captured and the LNS's PPP live (its CHAP answered with `ppp_secret`, else the dial-out's
     ERX-PPP-Password; its verdicts on the CPE as captured) — and compares lac-emu's SCCRP, OCRP,
-    OCCN / CDN and the CPE's PPP with the capture. report.json / report.txt / replay.pcap in
-    <run folder>/replay/; nothing is left."""
+    OCCN / CDN and the CPE's PPP with the capture. A captured incoming call goes to
+    _replay_lac_incoming (lac-emu made to place it through cpe-emu). report.json / report.txt /
+    replay.pcap in <run folder>/replay/; nothing is left."""
 
     t = Replay._pick(conv, tunnel)
+    if t.sessions and t.sessions[0].kind == "incoming":
+        return _replay_lac_incoming(conv, t, session=session, secret=secret, ppp_secret=ppp_secret, pace=pace,
+                                    wait=wait, rules=rules)
     x = next((d for d in conv.dialouts if d.tunnel is t), None)
     how = lac_side_setup(t, ppp_secret, x)
     bdir = build_dir()
@@ -1255,6 +1297,63 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
             out = _save_live(report, lab, r.wire)
             report.stats["lac-emu"] = {"number": how["number"], "isdn": how["isdn"], "cpe": how["site"]["name"],
                                        "cpe_require_auth": how["site"]["require_auth"], "hide_avps": cfgs["lac"]["hide_avps"]}
+        finally:
+            sock.close()
+            for p in reversed(started):
+                procs.stop(p)
+    return _write_report(report, out)
+
+
+def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, secret: str | None,
+                         ppp_secret: str | None, pace: str, wait: float | None, rules: dict[str, str] | None) -> Report:
+    """The LNS side of a captured incoming call (RFC 2661 §6.6-§6.8) against lac-emu in a fresh lab:
+    cpe-emu's site (the ICRQ's Calling Number, the CHAP Name or PAP Peer-ID the ICCN proxied, with
+    `ppp_secret`) dials lac-emu's number (the ICRQ's Called Number); lac-emu (incoming calls on, its
+    proxy authentication the captured one: ICCN Proxy Authen Type 2 CHAP, 3 PAP, RFC 2661 §4.4.5;
+    the captured User-Name's domain routed to the replay at lnsd's lab address) opens the tunnel and
+    places the call; the replay answers SCCRP, ICRP and the LNS's PPP as captured, and the CPE hangs
+    up when the replay awaits the LAC's CDN."""
+    s = next(x for x in t.sessions if x.kind == "incoming")
+    icrq = next(m.packet for m in s.messages if m.name == "ICRQ")
+    iccn = next((m.packet for m in s.messages if m.name == "ICCN"), None)
+    user = (iccn.get("Proxy Authen Name") if iccn is not None else None) or (s.pap[0] if s.pap else None)
+    if user is None:
+        raise ReplayInputError(f"{conv.path}: the incoming call names no user (no proxy authentication, no PAP)",
+                               [(f"tunnel {t.number}", "no Proxy Authen Name in the ICCN")])
+    auth = {2: "chap", 3: "pap"}.get(iccn.get("Proxy Authen Type") if iccn is not None else None, "chap")
+    calling, called = icrq.get("Calling Number") or "5553001", icrq.get("Called Number") or "1701"
+    password = s.pap[1] if auth == "pap" and s.pap else ppp_secret
+    if password is None:
+        raise ReplayInputError(f"{conv.path}: the CPE's CHAP secret is needed", [(user, "give --ppp-secret")])
+    domain = user.rpartition("@")[2] or "replay.invalid"
+    hidden = any(a.hidden for m in t.messages if m.sender == "LAC" for a in m.packet.avps)
+    bdir = build_dir()
+    with L.Lab(default_topology(), capture=False) as lab:
+        run = lab.run_dir
+        cfgs = daemon_configs(run)
+        cfgs["isdn"]["numbers"] = {}
+        cfgs["lac"].update({"secret": secret or "", "hide_avps": bool(hidden and secret), "number": called,
+                            "incoming": True, "incoming_auth": auth, "domains": {domain: LAB_LNS}})
+        cfgs["cpe"]["sites"] = [{"number": calling, "name": user, "secret": password}]
+        started = []
+        for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
+                                                ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
+                                                ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
+            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
+            started.append(lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready))
+        sock = netns.socket_in(lab.ns("lns"))
+        try:
+            sock.bind((LAB_LNS, P.L2TP_PORT))
+            control(run / "cpe.ctl", "dial", {"number": calling, "called": called})
+            r = Replay(conv, sock, (LAB_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name="lac-emu",
+                       side="LNS", first_wait=10.0,
+                       before_teardown=lambda: {"lac": _control(run / "lac.ctl"), "cpe": _control(run / "cpe.ctl")},
+                       on_expect={"CDN": lambda: control(run / "cpe.ctl", "hangup", {"number": calling})})
+            report = r.run()
+            out = _save_live(report, lab, r.wire)
+            report.stats["lac-emu"] = {"incoming_auth": auth, "called": called, "cpe": user, "calling": calling,
+                                       "hide_avps": cfgs["lac"]["hide_avps"]}
         finally:
             sock.close()
             for p in reversed(started):
@@ -1485,6 +1584,12 @@ class _PppPeer:
                 self.first_req[f.protocol] = [(t, bytes(v)) for t, v in f.packet.options]
         pap = s.pap
         self.pap = pap
+        # We authenticate the DUT when our captured side did (its CHAP Challenge, or the
+        # Authentication-Protocol of its LCP Configure-Request): IPCP waits for our verdict then,
+        # even where the capture's Challenge comes later in the script (RFC 1661 §3.5).
+        if any(f.sender == replay.side and f.protocol == P.PROTO_CHAP and getattr(f.packet, "code", 0) == 1
+               for f in s.ppp) or any(t == 3 for t, _ in self.first_req.get(P.PROTO_LCP, [])):
+            self.peer_verified = False
 
     def _send(self, proto: int, pkt, why: str) -> None:
         self.r._ppp_send(self.s, proto, pkt)
