@@ -42,6 +42,7 @@ from . import lab as L
 from . import netns, procs
 from . import proto as P
 from .dialout_lab import REPO, Lnsd, NotBuilt, build_dir, control, daemon_configs, default_topology
+from .wait import WaitTimeout, wait_for
 from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel, is_retransmission
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
@@ -1348,7 +1349,7 @@ def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, se
             r = Replay(conv, sock, (LAB_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
                        ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name="lac-emu",
                        side="LNS", first_wait=10.0,
-                       before_teardown=lambda: {"lac": _control(run / "lac.ctl"), "cpe": _control(run / "cpe.ctl")},
+                       before_teardown=lambda: _cpe_settled(run),
                        on_expect={"CDN": lambda: control(run / "cpe.ctl", "hangup", {"number": calling})})
             report = r.run()
             out = _save_live(report, lab, r.wire)
@@ -1359,6 +1360,20 @@ def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, se
             for p in reversed(started):
                 procs.stop(p)
     return _write_report(report, out)
+
+
+def _cpe_settled(run: Path, within: float = 5.0) -> dict:
+    """lac-emu's and cpe-emu's state before the replay clears the call, once the CPE's IPCP is no
+    longer negotiating (our last Configure-Ack may still be on its way; at most `within` s)."""
+    def settled():
+        cpe = _control(run / "cpe.ctl")
+        calls = [x.get("call") or {} for x in cpe.get("sites", [])]
+        return cpe if all(c.get("ipcp") in (None, "Opened", "Initial", "Closed") for c in calls) else None
+    try:
+        cpe = wait_for(settled, within, "cpe-emu's IPCP settled")
+    except WaitTimeout:
+        cpe = _control(run / "cpe.ctl")
+    return {"lac": _control(run / "lac.ctl"), "cpe": cpe}
 
 
 def _control(path: Path) -> dict:
