@@ -371,5 +371,6 @@ def test_cli_lists_the_dialout_and_takes_trigger_and_dut(tmp_path, capsys):
                                 "domain": "dial-out.example", "outcome": "Access-Accept", "tunnel": 1, "trigger": None}]
     a = p.parse_args([str(path), "--dut", "lac-emu", "--trigger", "10.10.9.9"])
     assert (a.dut, a.trigger) == ("lac-emu", "10.10.9.9")
+    assert p.parse_args([str(path), "--dut", "xl2tpd"]).dut == "xl2tpd"
     with pytest.raises(SystemExit):
-        p.parse_args([str(path), "--dut", "xl2tpd"])
+        p.parse_args([str(path), "--dut", "pppd"])

@@ -1362,6 +1362,83 @@ def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, se
     return _write_report(report, out)
 
 
+XL2TPD_LAC = "198.51.100.4"     # the xl2tpd guest's address on the lab's `core` link
+
+
+def _incoming_user(conv: Conversations, s: Session) -> str:
+    """The client's name of a captured incoming call: the ICCN's Proxy Authen Name (RFC 2661
+    §4.4.5), else its CHAP Response Name (RFC 1994 §4.1) or PAP Peer-ID (RFC 1334 §2.2.1)."""
+    iccn = next((m.packet for m in s.messages if m.name == "ICCN"), None)
+    name = iccn.get("Proxy Authen Name") if iccn is not None else None
+    name = name or next((f.packet.name for f in s.ppp if f.sender == "LAC" and f.protocol == P.PROTO_CHAP
+                         and getattr(f.packet, "code", 0) == 2), None) or (s.pap[0] if s.pap else None)
+    if name is None:
+        raise ReplayInputError(f"{conv.path}: the incoming call names no user (no proxy authentication, CHAP or PAP)",
+                               [("ICCN", "no Proxy Authen Name, no CHAP Response, no PAP request")])
+    return name
+
+
+def replay_xl2tpd_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
+                         secret: str | None = None, ppp_secret: str | None = None, pace: str = "asap",
+                         wait: float | None = None, rules: dict[str, str] | None = None) -> Report:
+    """The LNS side of a captured incoming call against xl2tpd as the LAC (kernel L2TP and pppd in a
+    user-mode Linux guest, dlab.uml.xl2tpd_guest, at 198.51.100.4 on the lab's `core` link): its
+    `[lac replay]` section points at lnsd's lab address, where the replay listens (no lnsd runs),
+    with the tunnel Challenge when `secret` is given (RFC 2661 §5.1.1); pppd authenticates as the
+    captured client (_incoming_user) with `ppp_secret` (CHAP). The call is placed through xl2tpd's
+    control pipe (`c replay`, xl2tpd(8)) and torn down with `d replay` when the captured LAC's CDN is
+    awaited. xl2tpd sends no proxy LCP / authentication AVPs: a capture of an LNS that renegotiated
+    LCP (incoming mode lcp-renegotiation) is what it can follow. ReplayInputError when the capture's
+    call is not incoming or the guest cannot run here."""
+    from . import uml
+    t = Replay._pick(conv, tunnel)
+    s = next((x for x in t.sessions if x.kind == "incoming"), None)
+    if s is None:
+        raise ReplayInputError(f"{conv.path}: --dut xl2tpd replays incoming calls (ICRQ from the LAC) only",
+                               [(f"tunnel {t.number}", "no incoming call")])
+    user = _incoming_user(conv, s)
+    if ppp_secret is None:
+        raise ReplayInputError(f"{conv.path}: pppd's CHAP secret for {user!r} is needed", [(user, "give --ppp-secret")])
+    why = uml.unavailable_reason()
+    if why:
+        raise ReplayInputError(f"--dut xl2tpd: {why}", [("xl2tpd guest", why)])
+
+    def topology(raw: dict) -> None:
+        raw["hosts"]["xlac"] = {}
+        for lk in raw["links"]:
+            if lk["name"] == "core":
+                lk["ends"]["xlac"] = f"{XL2TPD_LAC}/24"
+    conf = (f"[global]\nlisten-addr = {XL2TPD_LAC}\nport = 1701\naccess control = no\n"
+            f"auth file = /etc/ppp/l2tp-secrets\n\n[lac replay]\nlns = {LAB_LNS}\n"
+            f"pppoptfile = /etc/ppp/options.replay\nname = xlac-replay\nppp debug = yes\nlength bit = yes\n"
+            f"autodial = no\nredial = no\nchallenge = {'yes' if secret else 'no'}\n")
+    files = {"l2tp-secrets": f"* * {secret}\n" if secret else "# none\n", "xl2tpd-replay.conf": conf,
+             "chap-secrets": f'"{user}" * "{ppp_secret}" *\n',
+             "options.replay": f"noauth\nname {user}\nuser {user}\nnoipdefault\ndebug\nlogfile /mnt/out/pppd-replay.log\n"}
+    with L.Lab(default_topology(topology), capture=False) as lab:
+        guest = uml.xl2tpd_guest(lab, "xl2tpd-lac", "xlac", {XL2TPD_LAC: "xl2tpd-replay.conf"}, files)
+        sock = netns.socket_in(lab.ns("lns"))
+        try:
+            sock.bind((LAB_LNS, P.L2TP_PORT))
+            wait_for(lambda: "Listening on IP address" in guest.read_out("xl2tpd-replay.log"), 30, "xl2tpd listening")
+            guest.run("echo 'c replay' > /var/run/xl2tpd/xl2tpd-replay.control")
+
+            def logs() -> dict:
+                return {"xl2tpd": guest.read_out("xl2tpd-replay.log")[-3000:],
+                        "pppd": guest.read_out("pppd-replay.log")[-3000:]}
+            r = Replay(conv, sock, (XL2TPD_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name="xl2tpd", side="LNS",
+                       first_wait=20.0, before_teardown=logs,
+                       on_expect={"CDN": lambda: guest.run("echo 'd replay' > /var/run/xl2tpd/xl2tpd-replay.control")})
+            report = r.run()
+            out = _save_live(report, lab, r.wire)
+            report.stats["xl2tpd"] = {"user": user, "challenge": bool(secret), "boot_seconds": guest.boot_seconds,
+                                      **logs()}
+        finally:
+            sock.close()
+    return _write_report(report, out)
+
+
 def _cpe_settled(run: Path, within: float = 5.0) -> dict:
     """lac-emu's and cpe-emu's state before the replay clears the call, once the CPE's IPCP is no
     longer negotiating (our last Configure-Ack may still be on its way; at most `within` s)."""
@@ -1398,8 +1475,11 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     if dut == "lac-emu":
         return replay_lac_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
                                  pace=pace, wait=wait, rules=rules)
+    if dut == "xl2tpd":
+        return replay_xl2tpd_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
+                                    pace=pace, wait=wait, rules=rules)
     if dut != "lnsd":
-        raise ReplayInputError(f"--dut {dut}: lnsd (as the LNS) or lac-emu (as the LAC)")
+        raise ReplayInputError(f"--dut {dut}: lnsd (as the LNS), lac-emu or xl2tpd (as the LAC)")
     if radius not in ("freeradius", "capture"):
         raise ReplayInputError(f"--radius {radius}: 'freeradius' or 'capture'")
     x = pick_dialout(conv, tunnel)
@@ -1727,6 +1807,12 @@ class _PppPeer:
                 for t, v in body:
                     out.add_option(t, v)
                 self._send(proto, out, "the PPP peer's answer to the DUT's Configure-Request")
+                if code_out == CONFACK and proto in self.opened_theirs and proto in self.req and \
+                        proto not in self.opened_ours:
+                    # The DUT sent its Configure-Request again and ours is still unacknowledged (lost,
+                    # e.g. sent before its PPP channel existed): send ours again, as the Restart
+                    # timer would (RFC 1661 §4.6), at most Max-Configure times.
+                    self._send_req(proto)
                 if code_out == CONFACK:
                     self.opened_theirs.add(proto)
                     if proto == P.PROTO_LCP:
