@@ -1281,12 +1281,7 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
         cfgs["cpe"]["sites"] = [how["site"]]
         cfgs["lac"]["secret"] = secret or ""
         cfgs["lac"]["hide_avps"] = bool(hidden and secret)
-        started = []
-        for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
-                                                ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
-                                                ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
-            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
-            started.append(lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready))
+        started = _start_lac_side(lab, bdir, cfgs)
         sock = netns.socket_in(lab.ns("lns"))
         try:
             sock.bind((LAB_LNS, P.L2TP_PORT))
@@ -1303,6 +1298,20 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
             for p in reversed(started):
                 procs.stop(p)
     return _write_report(report, out)
+
+
+def _start_lac_side(lab, bdir: Path, cfgs: dict) -> list:
+    """isdn-emu and lac-emu in the lab's `lac` host and cpe-emu in `cpe`, from `cfgs` (daemon_configs
+    roles isdn, lac, cpe) written into the run folder; each awaited on its ready line. Returns the
+    started processes (stop them in reverse order)."""
+    started = []
+    for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
+                                            ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
+                                            ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
+        (lab.run_dir / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
+        started.append(lab.start(name, host, [str(bdir / binary), "--config", str(lab.run_dir / f"{role}.yaml")],
+                                 ready=ready))
+    return started
 
 
 def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, secret: str | None,
@@ -1336,12 +1345,7 @@ def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, se
         cfgs["lac"].update({"secret": secret or "", "hide_avps": bool(hidden and secret), "number": called,
                             "incoming": True, "incoming_auth": auth, "domains": {domain: LAB_LNS}})
         cfgs["cpe"]["sites"] = [{"number": calling, "name": user, "secret": password}]
-        started = []
-        for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
-                                                ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
-                                                ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
-            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
-            started.append(lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready))
+        started = _start_lac_side(lab, bdir, cfgs)
         sock = netns.socket_in(lab.ns("lns"))
         try:
             sock.bind((LAB_LNS, P.L2TP_PORT))
