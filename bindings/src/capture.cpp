@@ -423,8 +423,10 @@ private:
 
     void ipv4(std::span<const std::uint8_t> d) {
         if (d.size() < 20 || (d[0] >> 4) != 4) return skip("non-ipv4");
-        if (const std::uint8_t proto = d[9]; proto != 17)  // only UDP carries L2TP / RADIUS
-            return skip(proto == 6 ? "tcp" : proto == 1 ? "icmp" : "ip-protocol-" + std::to_string(proto));
+        if (const std::uint8_t proto = d[9]; proto != 17) {  // only UDP carries L2TP / RADIUS
+            skip(proto == 6 ? "tcp" : proto == 1 ? "icmp" : "ip-protocol-" + std::to_string(proto));
+            return other_ipv4(d);
+        }
         Tins::IP ip(d.data(), static_cast<std::uint32_t>(d.size()));
         const auto status = reassembler_.process(ip);
         if (status == Tins::IPv4Reassembler::FRAGMENTED) return skip("ipv4-fragment-held");
@@ -440,7 +442,41 @@ private:
         const auto* raw = udp->find_pdu<Tins::RawPDU>();
         static const std::vector<std::uint8_t> empty;
         const auto& payload = raw ? raw->payload() : empty;
-        udp_datagram(ip, *udp, payload, status == Tins::IPv4Reassembler::REASSEMBLED);
+        if (!udp_datagram(ip, *udp, payload, status == Tins::IPv4Reassembler::REASSEMBLED)) {
+            skip("udp-other");
+            if (status == Tins::IPv4Reassembler::REASSEMBLED) {
+                const auto whole = ip.serialize();  // the fragments put back together
+                return other_ipv4(whole);
+            }
+            other_ipv4(d);
+        }
+    }
+
+    /// An IPv4 packet that is neither L2TP nor RADIUS (counted by kind in `skipped` as well):
+    /// protocol 'ipv4', its header's addresses and IP protocol, the TCP / UDP ports (else None),
+    /// 'payload' the whole packet as captured (the header first), for instance a dial-out's trigger.
+    void other_ipv4(std::span<const std::uint8_t> d) {
+        const std::size_t total = std::min<std::size_t>(be16(d, 2), d.size());
+        const std::size_t ihl = static_cast<std::size_t>(d[0] & 0x0f) * 4;
+        py::dict r = base("ipv4");
+        auto addr = [&](std::size_t at) {
+            return std::to_string(d[at]) + "." + std::to_string(d[at + 1]) + "." + std::to_string(d[at + 2]) + "." +
+                   std::to_string(d[at + 3]);
+        };
+        r["src"] = addr(12);
+        r["dst"] = addr(16);
+        const std::uint8_t proto = d[9];
+        const bool first_fragment = (be16(d, 6) & 0x1fff) == 0;
+        if ((proto == 6 || proto == 17) && first_fragment && ihl >= 20 && total >= ihl + 4) {
+            r["sport"] = be16(d, ihl);
+            r["dport"] = be16(d, ihl + 2);
+        }
+        r["ip_protocol"] = proto;
+        r["payload"] = to_bytes(d.first(std::max<std::size_t>(total, 20)));
+        r["summary"] = "IPv4 " + std::string(proto == 6 ? "TCP" : proto == 17 ? "UDP" : proto == 1 ? "ICMP"
+                                                : "protocol " + std::to_string(proto)) +
+                       " " + addr(12) + " > " + addr(16);
+        out_.append(r);
     }
 
     py::dict base(const std::string& protocol) {
@@ -461,9 +497,10 @@ private:
         return r;
     }
 
-    void udp_datagram(const Tins::IP& ip, const Tins::UDP& udp, const std::vector<std::uint8_t>& payload, bool reassembled) {
+    /// False when the datagram is neither L2TP nor RADIUS (the caller returns it as 'ipv4').
+    bool udp_datagram(const Tins::IP& ip, const Tins::UDP& udp, const std::vector<std::uint8_t>& payload, bool reassembled) {
         const std::string proto = cls_.classify(ip.src_addr(), udp.sport(), ip.dst_addr(), udp.dport(), payload);
-        if (proto == "unknown") return skip("udp-other");
+        if (proto == "unknown") return false;
         py::dict d = base(proto);
         d["src"] = ip.src_addr().to_string();
         d["dst"] = ip.dst_addr().to_string();
@@ -487,6 +524,7 @@ private:
             d["summary"] = proto + " malformed: " + e.field() + ": " + e.reason();
         }
         out_.append(d);
+        return true;
     }
 
     Classifier& cls_;
@@ -548,7 +586,8 @@ void init_capture(py::module_& m) {
         r["interfaces"] = ifs;
         return r;
     }, py::arg("path"), py::arg("l2tp_ports") = std::vector<std::uint16_t>{}, py::arg("radius_ports") = std::vector<std::uint16_t>{},
-       "Reads a pcap / pcapng: {'frames': [dict per UDP datagram of interest or PPP frame on the link], "
+       "Reads a pcap / pcapng: {'frames': [dict per UDP datagram of interest, PPP frame on the link or other "
+       "IPv4 packet ('ipv4', also counted by kind in 'skipped')], "
        "'skipped': {kind: count}, 'total': frames in the file, 'format', 'interfaces': [{'link_type', 'name'}]}. "
        "dlab.proto.read_pcap wraps it. CaptureError when the file cannot be read.");
 }

@@ -12,6 +12,7 @@
 #include "common.hpp"
 
 #include "dl/core/clock.hpp"
+#include "dl/proto/decode.hpp"
 #include "dl/scenario/impairment.hpp"
 #include "dl/scenario/relay.hpp"
 #include "dl/scenario/trigger.hpp"
@@ -195,7 +196,9 @@ triggers) or socket_in(ns, AF_PACKET, SOCK_DGRAM, htons(0x0800)) bound to (ifnam
 next_hop_mac "aa:bb:cc:dd:ee:ff" (the octets go out unchanged: malformed triggers). send(packet)
 returns the octets sent (OSError on failure). Static builders: udp(src, dst, sport, dport, payload=b"",
 ttl=64, id=1), icmp_echo(src, dst, ident=1, seq=1, payload=b""), tcp_syn(src, dst, sport, dport,
-isn=1) and malform(packet, "bad-ihl" | "truncated" | "bad-checksum") return bytes.)")
+isn=1), rewrite(packet, src, dst) (a captured IPv4 packet moved to other addresses, checksums
+recomputed: dl::proto::rewrite_ipv4) and malform(packet, "bad-ihl" | "truncated" | "bad-checksum")
+return bytes.)")
         .def(py::init([](py::object sock, std::string mac) { return PyInjector{std::move(sock), std::move(mac), 0}; }),
              py::arg("sock"), py::arg("next_hop_mac") = "")
         .def("send", [](PyInjector& self, const py::object& packet) {
@@ -232,6 +235,11 @@ isn=1) and malform(packet, "bad-ihl" | "truncated" | "bad-checksum") return byte
                 return to_bytes(sc::craft_tcp_syn({src, dst}, sport, dport, isn));
             } catch (const std::invalid_argument& e) { throw py::value_error(e.what()); }
         }, py::arg("src"), py::arg("dst"), py::arg("sport"), py::arg("dport"), py::arg("isn") = 1)
+        .def_static("rewrite", [](const py::object& packet, const std::string& src, const std::string& dst) {
+            try {
+                return to_bytes(dl::proto::rewrite_ipv4(bytes_of(packet), src, dst));
+            } catch (const std::invalid_argument& e) { throw py::value_error(e.what()); }
+        }, py::arg("packet"), py::arg("src"), py::arg("dst"))
         .def_static("malform", [](const py::object& packet, const std::string& kind) {
             try {
                 return to_bytes(sc::malform(bytes_of(packet), sc::malformation_from_string(kind)));

@@ -39,6 +39,19 @@ void init_pcap(py::module_& m) {
             std::uint16_t sport = 0, dport = 0;
             std::vector<std::uint8_t> payload;
             double t = t0 + 0.001 * static_cast<double>(n);
+            if (py::isinstance<py::dict>(item) && item.cast<py::dict>().contains("ip")) {  // a whole IPv4 packet
+                auto d = item.cast<py::dict>();
+                const auto ip = payload_of(d["ip"]);
+                if (d.contains("time")) t = d["time"].cast<double>();
+                Tins::EthernetII frame = Tins::EthernetII() / Tins::RawPDU(ip.data(), static_cast<std::uint32_t>(ip.size()));
+                frame.payload_type(0x0800);
+                const auto secs = static_cast<long>(t);
+                const auto usecs = static_cast<long>((t - static_cast<double>(secs)) * 1e6);
+                Tins::Packet packet(frame, Tins::Timestamp(std::chrono::microseconds(secs * 1000000L + usecs)));
+                writer.write(packet);
+                ++n;
+                continue;
+            }
             if (py::isinstance<py::dict>(item)) {
                 auto d = item.cast<py::dict>();
                 src = d["src"].cast<std::string>();
@@ -68,7 +81,8 @@ void init_pcap(py::module_& m) {
         return n;
     }, py::arg("path"), py::arg("packets"),
        "Writes Ethernet/IPv4/UDP frames: each item (src, dst, sport, dport, payload[, time]) or a dict with those "
-       "keys; payload may be bytes or an L2TP/Radius object. Returns the number written.");
+       "keys; payload may be bytes or an L2TP/Radius object; a dict {'ip': bytes of a whole IPv4 packet[, 'time']} "
+       "is written as that packet in Ethernet. Returns the number written.");
 }
 
 }  // namespace dl::py_bind

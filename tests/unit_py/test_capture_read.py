@@ -154,9 +154,14 @@ def test_floated_l2tp_port_and_user_named_radius_port(tmp_path):
     frames = [f if f.startswith(ETH) else ETH + b"\x08\x00" + f for f in frames]
     path = write(tmp_path, "float.pcap", pcap(1, frames))
     cap = P.read_pcap(path, radius_ports=[18120])
-    assert [f["protocol"] for f in cap] == ["l2tp", "l2tp", "l2tp", "radius-auth"]
+    assert [f["protocol"] for f in cap] == ["l2tp", "l2tp", "l2tp", "radius-auth", "ipv4", "ipv4"]
     assert cap[1]["packet"].message_name == "SCCRP" and cap[2]["packet"].is_zlb
     assert cap.skipped == {"udp-other": 1, "arp": 1, "ipv6": 1, "tcp": 1} and cap.total == 8
+    # the IPv4 packets that are neither L2TP nor RADIUS come back whole (a dial-out's trigger), still counted
+    udp, tcp = cap[4], cap[5]
+    assert (udp["src"], udp["dst"], udp["sport"], udp["dport"], udp["ip_protocol"]) == ("192.0.2.9", "192.0.2.8", 5000, 53, 17)
+    assert udp["payload"] == frames[4][len(ETH) + 2:] and udp["packet"] is None and udp["error"] is None
+    assert tcp["ip_protocol"] == 6 and tcp["summary"] == "IPv4 TCP 192.0.2.9 > 192.0.2.8"
     assert [f["protocol"] for f in P.read_pcap(path)].count("radius-auth") == 0
 
 
@@ -195,4 +200,4 @@ def test_every_shared_capture_reads(captures):
         cap = P.read_pcap(str(path))
         assert len(cap) + sum(cap.skipped.values()) >= 1, path
         assert all(f["summary"] for f in cap), path
-        assert all(f["packet"] is not None or f["error"] for f in cap), path
+        assert all(f["packet"] is not None or f["error"] or f["protocol"] == "ipv4" for f in cap), path

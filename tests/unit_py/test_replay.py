@@ -378,3 +378,21 @@ def test_cli_list_and_unreadable_capture(tmp_path, capsys):
     bad.write_bytes(b"not a capture")
     assert replay_cli.run(p.parse_args([str(bad), "--list"])) == 2
     assert "bad.pcap" in capsys.readouterr().err
+
+
+@pytest.mark.req("REPLAY.report")
+def test_proxy_lcp_avps_compared_option_by_option():
+    """The ICCN's proxy LCP AVPs (RFC 2661 §4.4.5) of a LAC under test: only the Magic-Number
+    differs -> ignored (RFC 1661 §6.4); another option differs -> counted, named."""
+    mru, chap = b"\x01\x04\x05\xdc", b"\x03\x05\xc2\x23\x05"
+    captured = P.L2TP.iccn(tx_connect_speed=64000, framing_type=1, tunnel_id=1, session_id=2, ns=3, nr=1)
+    dut = captured.copy()
+    captured.add_avp(26, mru + chap + b"\x05\x06\x11\x11\x11\x11")     # Initial Received LCP CONFREQ
+    dut.add_avp(26, mru + chap + b"\x05\x06\x22\x22\x22\x22")
+    (d,) = R.compare_l2tp(captured, dut, R.DEFAULT_RULES)
+    assert d.field == "Initial Received LCP CONFREQ" and d.ignored and d.reason.startswith("Magic-Number: random")
+    other = captured.copy()
+    other.remove_avp(26)
+    other.add_avp(26, b"\x01\x04\x05\x78" + chap + b"\x05\x06\x22\x22\x22\x22")
+    (d,) = R.compare_l2tp(captured, other, R.DEFAULT_RULES)
+    assert not d.ignored and d.reason == "options differ: MRU, Magic-Number"

@@ -131,6 +131,90 @@ def test_home_reply_as_freeradius_items_and_re_signed_for_the_live_request():
     assert kept.get(69) == acc.get(69) and kept.get("Tunnel-Server-Endpoint", 1) == LAC
 
 
+def build_radius_timeout_capture(path, sends=4, interval=0.5):
+    """Table 75's RADIUS timeout: the LNS's dial-out Access-Request sent `sends` times `interval` s
+    apart (the same datagram, RFC 5080 §2.2.1), no reply, no L2TP."""
+    req, _ = home_exchange()
+    P.write_pcap(str(path), [{"src": NAS, "dst": HOME, "sport": 5000, "dport": 1812, "payload": req.to_bytes(),
+                              "time": 100 + k * interval} for k in range(sends)])
+    return path
+
+
+@pytest.mark.req("REPLAY.dialout", "REPLAY.analysis")
+def test_unanswered_dialout_request_with_its_retransmissions(tmp_path):
+    """One dial-out, its retransmissions grouped under the request (not four dial-outs); lnsd's
+    radius-timeout follows the captured interval; the report counts the DUT's retransmissions."""
+    conv = replay.load(build_radius_timeout_capture(tmp_path / "t.pcap"))
+    (x,) = conv.dialouts
+    assert x.outcome == "no reply captured" and x.tunnel is None and len(x.radius.retransmissions) == 3
+    assert "sent 4 times -> no reply captured" in conv.describe()
+    assert replay.to_json(conv)["radius"][0]["retransmissions"] == 3
+    assert R.retransmission_interval(x.radius) == pytest.approx(0.5)
+    captured = R.requests_of([x.radius])
+    req = x.radius.request.packet
+    other = P.Radius.build(1, 8, [("User-Name", USER), ("Service-Type", "Outbound-User")])
+    other.authenticator = b"\x01" * 16   # a new request (new Authenticator), not a retransmission
+
+    def verdicts(dut):
+        return [(i.verdict, i.name) for i in R.compare_radius_requests(captured, dut, R.DEFAULT_RULES)]
+    again = ("matched", "RADIUS Access-Request retransmission")
+    assert verdicts([req] * 4) == [("matched", "RADIUS Access-Request"), again, again, again]
+    assert verdicts([req] * 2) == [("matched", "RADIUS Access-Request"), again,
+                                   ("missing", "RADIUS Access-Request retransmission"),
+                                   ("missing", "RADIUS Access-Request retransmission")]
+    assert verdicts([req] * 5)[-1] == ("extra", "RADIUS Access-Request retransmission")
+    assert verdicts([req] * 4 + [other])[-1] == ("extra", "RADIUS Access-Request")
+    # a capture without retransmissions: the DUT's one retransmission is reported, not paired
+    one = R.requests_of([replay.RadiusExchange(x.radius.request, None, x.radius.client, x.radius.server)])
+    assert [i.verdict for i in R.compare_radius_requests(one, [req, req], R.DEFAULT_RULES)] == ["matched", "extra"]
+
+
+def _ones_complement_sum(data: bytes) -> int:
+    data += b"\0" * (len(data) % 2)
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return total
+
+
+@pytest.mark.req("REPLAY.dialout", "CAPTURE.read")
+def test_captured_tcp_syn_is_the_trigger_replayed_with_lab_addresses(tmp_path):
+    """The capture's own trigger (a TCP SYN from a host to the dial-out destination, before the
+    LNS's Access-Request) is found by the analysis and replayed from the lab's home host to the
+    destination, checksums recomputed; a capture without one falls back to an ICMP Echo."""
+    syn = P.TriggerInjector.tcp_syn("172.16.5.5", "10.10.1.1", 40000, 443, isn=777)
+    other = P.TriggerInjector.udp("172.16.5.5", "10.99.0.1", 5000, 53, b"q")   # elsewhere: not the trigger
+    req, acc = home_exchange()
+    path = tmp_path / "syn.pcap"
+    P.write_pcap(str(path), [{"ip": other, "time": 99.0}, {"ip": syn, "time": 99.5},
+                             {"src": NAS, "dst": HOME, "sport": 5000, "dport": 1812, "payload": req, "time": 100.0},
+                             {"src": HOME, "dst": NAS, "sport": 1812, "dport": 5000, "payload": acc, "time": 100.1},
+                             {"ip": syn, "time": 101.0}])     # the trigger again after the request: not it
+    conv = replay.load(path)
+    assert [f["protocol"] for f in conv.capture] == ["ipv4", "ipv4", "radius-auth", "radius-auth", "ipv4"]
+    assert conv.capture.skipped == {"tcp": 2, "udp-other": 1} and len(conv.ip_packets) == 3
+    (x,) = conv.dialouts
+    assert x.trigger is conv.ip_packets[1] and x.trigger["index"] == 2
+    assert (x.trigger["ip_protocol"], x.trigger["sport"], x.trigger["dport"]) == (6, 40000, 443)
+    assert "; trigger frame 2 (IPv4 TCP 172.16.5.5 > 10.10.1.1, ports 40000 > 443)" in conv.describe()
+    assert replay.to_json(conv)["dialouts"][0]["trigger"] == 2
+    item, pkt = R.trigger_packet(x, "10.10.1.1")
+    assert item.verdict == "sent" and item.frame == 2 and "captured trigger packet" in item.reason
+    assert pkt[12:16] == bytes([203, 0, 113, 10]) and pkt[16:20] == bytes([10, 10, 1, 1])   # home -> destination
+    ihl = (pkt[0] & 0x0f) * 4
+    assert pkt[ihl:ihl + 4] == syn[ihl:ihl + 4]                                               # same ports
+    assert pkt[ihl + 4:ihl + 8] == (777).to_bytes(4, "big") and pkt[ihl + 13] & 0x02         # ISN, SYN
+    assert _ones_complement_sum(pkt[:ihl]) == 0xffff                                           # RFC 791 §3.1
+    pseudo = pkt[12:20] + b"\0\x06" + (len(pkt) - ihl).to_bytes(2, "big")
+    assert _ones_complement_sum(pseudo + pkt[ihl:]) == 0xffff                                  # RFC 793 §3.1
+    assert R.trigger_packet(x, "10.10.7.7")[1][16:20] == bytes([10, 10, 7, 7])                 # --trigger
+    # no packet towards the destination before the request: the ICMP Echo stands in
+    bare = replay.load(build_radius_timeout_capture(tmp_path / "bare.pcap", sends=1))
+    item, pkt = R.trigger_packet(bare.dialouts[0], "10.10.1.1")
+    assert bare.dialouts[0].trigger is None and item.frame is None and item.reason.startswith("stand-in")
+    assert pkt[9] == 1 and pkt[20] == 8     # ICMP Echo Request
+
+
 class FakeDialoutLns(ScriptedPeer):
     """A scripted LNS on 127.0.0.1 that dials out to the replay (the LAC): Tunnel ID 700, Session ID
     71, a Challenge; CHAP-authenticates the CPE and answers the CPE's Challenge as `lns-home`.
@@ -284,8 +368,9 @@ def test_cli_lists_the_dialout_and_takes_trigger_and_dut(tmp_path, capsys):
     path = build_dialout_capture(tmp_path / "d.pcap")
     p, doc = cli_list_json(path, capsys)
     assert doc["dialouts"] == [{"user": USER, "destination": "10.10.1.1", "route_distinguisher": "0.0.0.0:65000",
-                                "domain": "dial-out.example", "outcome": "Access-Accept", "tunnel": 1}]
+                                "domain": "dial-out.example", "outcome": "Access-Accept", "tunnel": 1, "trigger": None}]
     a = p.parse_args([str(path), "--dut", "lac-emu", "--trigger", "10.10.9.9"])
     assert (a.dut, a.trigger) == ("lac-emu", "10.10.9.9")
+    assert p.parse_args([str(path), "--dut", "xl2tpd"]).dut == "xl2tpd"
     with pytest.raises(SystemExit):
-        p.parse_args([str(path), "--dut", "xl2tpd"])
+        p.parse_args([str(path), "--dut", "pppd"])

@@ -131,11 +131,13 @@ class Tunnel:
 @dataclass
 class RadiusExchange:
     """A RADIUS request and its reply (None if not captured): client and server (address, port),
-    Identifier, User-Name, Service-Type."""
+    Identifier, User-Name, Service-Type; `retransmissions`: the same request sent again before a
+    reply (same Code, Identifier and Request Authenticator: RFC 5080 §2.2.1), in capture order."""
     request: Message
     reply: Message | None
     client: tuple[str, int]
     server: tuple[str, int]
+    retransmissions: list[Message] = field(default_factory=list)
 
     @property
     def user(self) -> str | None:
@@ -156,12 +158,16 @@ class DialOut:
     dial-out User-Name `[route distinguisher/]destination@domain` (JunosE "L2TP Dial-Out",
     "Access-Request Message"; destination None when the name has no IPv4 address there), and the
     control connection the LNS used after it (the first tunnel where the LNS sent SCCRQ or OCRQ
-    after the request), or None (the dial-out was denied or failed before L2TP)."""
+    after the request), or None (the dial-out was denied or failed before L2TP); `trigger`: the
+    capture frame (protocol 'ipv4', dlab.proto.read_pcap) of the packet that triggered it, the
+    first IPv4 packet towards the destination before the Access-Request whatever its protocol
+    (JunosE "L2TP Dial-Out": a packet routed into the dial-out target), or None."""
     radius: RadiusExchange
     destination: str | None
     route_distinguisher: str | None
     domain: str | None
     tunnel: Tunnel | None = None
+    trigger: dict | None = None
 
     @property
     def user(self) -> str:
@@ -187,13 +193,15 @@ def parse_dialout_user(name: str) -> tuple[str | None, str | None, str | None]:
 
 @dataclass
 class Conversations:
-    """What load() found: tunnels, RADIUS exchanges, skipped frames ((frame index, reason)), and the
-    capture (dlab.proto.Capture: skipped kinds, interfaces)."""
+    """What load() found: tunnels, RADIUS exchanges, dial-outs, PPP on the link, the other IPv4
+    packets (`ip_packets`, also counted by kind in the capture's skipped kinds), skipped frames
+    ((frame index, reason)), and the capture (dlab.proto.Capture: skipped kinds, interfaces)."""
     path: str
     capture: P.Capture
     tunnels: list[Tunnel] = field(default_factory=list)
     radius: list[RadiusExchange] = field(default_factory=list)
     ppp_on_link: list[dict] = field(default_factory=list)
+    ip_packets: list[dict] = field(default_factory=list)           # 'ipv4' frames: neither L2TP nor RADIUS
     skipped: list[tuple[int, str]] = field(default_factory=list)   # (frame, "kind: detail")
     dialouts: list[DialOut] = field(default_factory=list)
 
@@ -224,10 +232,12 @@ class Conversations:
                            f"{'' if s.complete else ', picked up mid-way'}")
         for x in self.dialouts:
             out.append(f"dial-out: {x.user!r} (destination {x.destination or '?'}) -> {x.outcome}"
-                       f"{f'; tunnel {x.tunnel.number}' if x.tunnel else '; no tunnel'}")
+                       f"{f'; tunnel {x.tunnel.number}' if x.tunnel else '; no tunnel'}"
+                       f"{trigger_text(x.trigger)}")
         for r in self.radius:
             out.append(f"radius: client {r.client[0]}:{r.client[1]} -> server {r.server[0]}:{r.server[1]} "
-                       f"{r.request.name} id {r.request.packet.identifier} user {r.user!r} -> "
+                       f"{r.request.name} id {r.request.packet.identifier} user {r.user!r}"
+                       f"{f', sent {1 + len(r.retransmissions)} times' if r.retransmissions else ''} -> "
                        f"{r.reply.name if r.reply else 'no reply captured'}")
         if self.ppp_on_link:
             out.append(f"PPP on the link: {len(self.ppp_on_link)} frames")
@@ -263,6 +273,9 @@ def analyse(cap: P.Capture, path: str = "", secret: str | None = None) -> Conver
         if f["protocol"] == "ppp":
             conv.ppp_on_link.append(f)
             continue
+        if f["protocol"] == "ipv4":
+            conv.ip_packets.append(f)
+            continue
         if f["packet"] is None:
             conv.skipped.append((f["index"], f"malformed {f['protocol']}: {f['error']}"))
             continue
@@ -282,10 +295,23 @@ def _find_dialouts(conv: Conversations) -> None:
         if x.request.packet.code != 1 or x.service_type != SERVICE_TYPE_OUTBOUND:
             continue
         d = DialOut(x, *parse_dialout_user(x.user or ""))
+        if d.destination is not None:   # after the previous dial-out to the same destination, if any
+            since = max((y.radius.request.time for y in conv.dialouts if y.destination == d.destination),
+                        default=float("-inf"))
+            d.trigger = next((f for f in conv.ip_packets if f["dst"] == d.destination
+                              and since < f["time"] <= x.request.time), None)
         if x.reply is not None and x.reply.packet.code == 2:
             d.tunnel = next((t for t in conv.tunnels if any(
                 m.sender == "LNS" and m.name in ("SCCRQ", "OCRQ") and m.time >= x.request.time for m in t.messages)), None)
         conv.dialouts.append(d)
+
+
+def trigger_text(frame: dict | None) -> str:
+    """'; trigger frame N (IPv4 TCP a > b, ports …)' for the --list line of a dial-out, or ''."""
+    if frame is None:
+        return ""
+    ports = f", ports {frame['sport']} > {frame['dport']}" if frame.get("sport") is not None else ""
+    return f"; trigger frame {frame['index']} ({frame['summary']}{ports})"
 
 
 def _l2tp(conv: Conversations, by_id: dict, f: dict) -> None:
@@ -395,6 +421,10 @@ def _radius(conv: Conversations, f: dict) -> None:
     r = f["packet"]
     src, dst = (f["src"], f["sport"]), (f["dst"], f["dport"])
     if r.code in (1, 4, 40, 43):     # Access-/Accounting-Request, Disconnect-/CoA-Request
+        for x in reversed(conv.radius):
+            if is_retransmission(x.request.packet, r) and (x.client, x.server) == (src, dst):
+                x.retransmissions.append(Message(f, "client"))
+                return
         conv.radius.append(RadiusExchange(Message(f, "client"), None, src, dst))
         return
     for x in reversed(conv.radius):
@@ -404,13 +434,21 @@ def _radius(conv: Conversations, f: dict) -> None:
     conv.skipped.append((f["index"], f"RADIUS reply without its request: {r.code_name} id {r.identifier}"))
 
 
+def is_retransmission(earlier, later) -> bool:
+    """True when RADIUS request `later` is a retransmission of `earlier` (both dlab.proto Radius): the
+    same Code, Identifier and Request Authenticator (RFC 5080 §2.2.1: a retransmission is the same
+    packet sent again; a new request gets a new Authenticator)."""
+    return (earlier.code, earlier.identifier, bytes(earlier.authenticator)) == \
+        (later.code, later.identifier, bytes(later.authenticator))
+
+
 def load(path, l2tp_ports=(), radius_ports=(), secret: str | None = None) -> Conversations:
     """Reads a capture (dlab.proto.read_pcap; CaptureError when unreadable) and analyses it (hidden
     AVPs unhidden with the tunnel `secret` when given)."""
     return analyse(P.read_pcap(str(path), l2tp_ports, radius_ports), str(path), secret)
 
 
-__all__ = ["load", "analyse", "to_json", "parse_dialout_user", "Conversations", "DialOut", "Tunnel", "Session", "RadiusExchange", "Message", "PppFrame"]
+__all__ = ["load", "analyse", "is_retransmission", "to_json", "parse_dialout_user", "Conversations", "DialOut", "Tunnel", "Session", "RadiusExchange", "Message", "PppFrame"]
 
 
 def to_json(conv: Conversations) -> dict:
@@ -430,10 +468,13 @@ def to_json(conv: Conversations) -> dict:
                     for t in conv.tunnels],
         "radius": [{"client": list(r.client), "server": list(r.server), "request": r.request.name,
                     "identifier": r.request.packet.identifier, "user": r.user,
+                    "retransmissions": len(r.retransmissions),
                     "reply": r.reply.name if r.reply else None} for r in conv.radius],
         "dialouts": [{"user": x.user, "destination": x.destination, "route_distinguisher": x.route_distinguisher,
-                      "domain": x.domain, "outcome": x.outcome, "tunnel": x.tunnel.number if x.tunnel else None}
+                      "domain": x.domain, "outcome": x.outcome, "tunnel": x.tunnel.number if x.tunnel else None,
+                      "trigger": x.trigger["index"] if x.trigger else None}
                      for x in conv.dialouts],
         "ppp_on_link": len(conv.ppp_on_link),
+        "ip_packets": len(conv.ip_packets),
         "skipped": [list(s) for s in conv.skipped],
     }

@@ -12,8 +12,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--list", action="store_true", help="only list the conversations found (no lab)")
     s.add_argument("--tunnel", type=int, help="the control connection to replay (number from --list)")
     s.add_argument("--session", type=int, help="the call of that tunnel to replay (number from --list)")
-    s.add_argument("--dut", default="lnsd", choices=["lnsd", "lac-emu"],
-                   help="implementation under test: lnsd (the LNS, default) or lac-emu (the LAC: the capture's LNS side is played)")
+    s.add_argument("--dut", default="lnsd", choices=["lnsd", "lac-emu", "xl2tpd"],
+                   help="implementation under test: lnsd (the LNS, default), lac-emu or xl2tpd (the LAC: the capture's LNS side is "
+                        "played; xl2tpd in the UML guest, incoming calls only)")
     s.add_argument("--secret", help="L2TP tunnel secret: Challenge / Challenge Response and hidden AVPs (RFC 2661 §5.1.1, §4.3)")
     s.add_argument("--ppp-secret", help="CHAP secret of the PPP client (RFC 1994)")
     s.add_argument("--radius", default="freeradius", choices=["freeradius", "capture"],

@@ -42,7 +42,8 @@ from . import lab as L
 from . import netns, procs
 from . import proto as P
 from .dialout_lab import REPO, Lnsd, NotBuilt, build_dir, control, daemon_configs, default_topology
-from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel
+from .wait import WaitTimeout, wait_for
+from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel, is_retransmission
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -57,6 +58,8 @@ DEFAULT_RULES: dict[str, str] = {
     "L2TP:Challenge": "random per tunnel (RFC 2661 §4.4.3)",
     "L2TP:Challenge Response": "depends on the peer's random Challenge; checked separately (RFC 2661 §5.1.1)",
     "L2TP:Tie Breaker": "random (RFC 2661 §4.4.3)",
+    "L2TP:Proxy Authen Challenge": "the LAC's random CHAP Challenge to its client (RFC 2661 §4.4.5)",
+    "L2TP:Proxy Authen Response": "the client's answer to the LAC's random Challenge (RFC 2661 §4.4.5); the Name is compared",
     "L2TP:Host Name": "the implementation's own name (RFC 2661 §4.4.3)",
     "L2TP:Vendor Name": "the implementation's vendor (RFC 2661 §4.4.3)",
     "L2TP:Firmware Revision": "the implementation's version (RFC 2661 §4.4.3)",
@@ -265,6 +268,30 @@ def _avp_value(a):
     return a.typed if a.typed is not None else bytes(a.value)
 
 
+# The ICCN's proxy LCP AVPs: LCP Configure-Request options as the LAC saw them (RFC 2661 §4.4.5).
+PROXY_LCP_AVPS = {"Initial Received LCP CONFREQ", "Last Sent LCP CONFREQ", "Last Received LCP CONFREQ"}
+
+
+def _compare_proxy_lcp(key: str, captured: bytes, dut: bytes, rules: dict[str, str]) -> Difference:
+    """A proxy LCP AVP's options (RFC 2661 §4.4.5) compared option by option (decoded by proto/ as an
+    LCP Configure-Request, RFC 1661 §6): ignored when only options the rules name differ (the
+    Magic-Number, RFC 1661 §6.4), else the differing option names in the reason."""
+    def options(v: bytes) -> dict[int, bytes] | None:
+        frame = P.ppp_frame(P.PROTO_LCP, bytes([CONFREQ, 0]) + (4 + len(v)).to_bytes(2, "big") + v, False)
+        try:
+            return {t: bytes(o) for t, o in P.ppp_parse(frame)["packet"].options}
+        except (P.ParseError, AttributeError):
+            return None
+    co, do = options(captured), options(dut)
+    if co is None or do is None:
+        return Difference(key, captured, dut, False, "value differs")
+    names = [LCP_OPTIONS.get(t, f"option {t}") for t in sorted(set(co) | set(do)) if co.get(t) != do.get(t)]
+    reasons = [rules.get(f"LCP:{n}") for n in names]
+    if all(reasons):
+        return Difference(key, captured, dut, True, "; ".join(f"{n}: {r}" for n, r in zip(names, reasons)))
+    return Difference(key, captured, dut, False, "options differ: " + ", ".join(names))
+
+
 def compare_l2tp(captured, dut, rules: dict[str, str]) -> list[Difference]:
     """AVP by AVP (RFC 2661 §4.4): every AVP of either message, in captured order then the DUT's extra
     ones; each differing one as a Difference (ignored when the rules name it, or when a hidden value
@@ -285,6 +312,9 @@ def compare_l2tp(captured, dut, rules: dict[str, str]) -> list[Difference]:
             continue
         c1 = cv[0] if len(cv) == 1 else (cv or None)
         d1 = dv[0] if len(dv) == 1 else (dv or None)
+        if key in PROXY_LCP_AVPS and isinstance(c1, bytes) and isinstance(d1, bytes):
+            out.append(_compare_proxy_lcp(key, c1, d1, rules))
+            continue
         hidden = any(isinstance(v, tuple) and v and v[0] == "hidden" for v in cv + dv)
         rule = rules.get(f"L2TP:{key}") or (rules.get("L2TP:hidden") if hidden else None)
         if rule and cv and dv:
@@ -368,30 +398,57 @@ def compare_radius(captured, dut, rules: dict[str, str]) -> list[Difference]:
     return out
 
 
+def _originals(reqs: list, packet_of) -> list[tuple[object, list]]:
+    """(request, its retransmissions) for each request of `reqs` (in order) that is not a
+    retransmission of an earlier one (replay.is_retransmission: RFC 5080 §2.2.1)."""
+    out: list[tuple[object, list]] = []
+    for r in reqs:
+        first = next((o for o in reversed(out) if is_retransmission(packet_of(o[0]), packet_of(r))), None)
+        if first is not None:
+            first[1].append(r)
+        else:
+            out.append((r, []))
+    return out
+
+
 def compare_radius_requests(captured: list, dut: list, rules: dict[str, str]) -> list[Item]:
-    """The DUT's RADIUS requests (Radius objects, in order) against the captured ones of the side it
-    plays, paired in order per Code: matched / differed / missing, the DUT's unpaired ones extra."""
+    """The DUT's RADIUS requests (Radius objects, in order) against the captured ones (Messages) of
+    the side it plays, paired in order per Code: matched / differed / missing, the DUT's unpaired
+    ones extra. Retransmissions (the same request sent again, RFC 5080 §2.2.1) are counted per
+    request on both sides: one 'RADIUS … retransmission' item per captured retransmission, matched
+    when the DUT sent as many, missing when it gave up sooner; the DUT's further ones extra."""
     def kind(r):  # Accounting-Requests pair by Acct-Status-Type too (RFC 2866 §5.1): Start with Start
         status = next((a.typed for a in r.attributes if a.name == "Acct-Status-Type"), None)
         return (r.code, status)
 
     items = []
-    left = list(dut)
+    left = _originals(list(dut), lambda r: r)
     if not any(kind(m.packet)[1] in (7, 8) for m in captured):
         # Accounting-On / -Off (RFC 2866 §5.1 values 7, 8) speak for the whole NAS at its start and
         # clean stop, not for the call: a capture of one call rarely holds them.
-        nas = [r for r in left if kind(r)[1] in (7, 8)]
-        left = [r for r in left if kind(r)[1] not in (7, 8)]
+        nas = [r for r, _ in left if kind(r)[1] in (7, 8)]
+        left = [(r, again) for r, again in left if kind(r)[1] not in (7, 8)]
         items += [Item("skipped", "RADIUS Accounting-Request (Accounting-On/Off)", None,
                        reason="the NAS's own start / stop, not part of the captured call") for _ in nas]
-    for m in captured:
-        i = next((k for k, r in enumerate(left) if kind(r) == kind(m.packet)), None)
+    for m, again in _originals(sorted(captured, key=lambda m: m.time), lambda m: m.packet):
+        i = next((k for k, (r, _) in enumerate(left) if kind(r) == kind(m.packet)), None)
         if i is None:
             items.append(Item("missing", f"RADIUS {m.name}", m.index, reason="the DUT sent no such request"))
+            items += [Item("missing", f"RADIUS {m.name} retransmission", a.index,
+                           reason="the DUT sent no such request") for a in again]
             continue
-        diffs = compare_radius(m.packet, left.pop(i), rules)
+        r, dut_again = left.pop(i)
+        diffs = compare_radius(m.packet, r, rules)
         items.append(Item(_verdict(diffs), f"RADIUS {m.name}", m.index, diffs))
-    items += [Item("extra", f"RADIUS {r.code_name}", None, reason="sent by the DUT, not in the capture") for r in left]
+        sent = f"captured: sent {1 + len(again)} times, DUT: {1 + len(dut_again)} times"
+        items += [Item("matched" if k < len(dut_again) else "missing", f"RADIUS {m.name} retransmission", a.index,
+                       reason=sent) for k, a in enumerate(again)]
+        items += [Item("extra", f"RADIUS {r.code_name} retransmission", None, reason=sent)
+                  for _ in dut_again[len(again):]]
+    for r, again in left:
+        items += [Item("extra", f"RADIUS {r.code_name}", None, reason="sent by the DUT, not in the capture")]
+        items += [Item("extra", f"RADIUS {r.code_name} retransmission", None,
+                       reason="sent by the DUT, not in the capture") for _ in again]
     return items
 
 
@@ -421,8 +478,10 @@ class Replay:
     load_rules(). before_teardown: a callable whose result goes into report.stats['before_teardown']
     just before the first CDN, StopCCN or LCP Terminate-Request we send, or at the end (e.g. the
     DUT's session table). first_wait: the least time (s) the first expected message is awaited (a
-    dial-out's SCCRQ comes after the DUT's RADIUS exchange). run() -> Report. ReplayInputError when
-    the conversation cannot be played at all.
+    dial-out's SCCRQ comes after the DUT's RADIUS exchange). on_expect: {message name: callable},
+    each called once (after before_teardown when it is a CDN or StopCCN) just before the DUT's first
+    message of that name is awaited, e.g. to make a LAC under test clear the call. run() -> Report.
+    ReplayInputError when the conversation cannot be played at all.
 
     side: the role we play, 'LAC' (the DUT is an LNS) or 'LNS' (the DUT is a LAC), whoever opened
     the control connection: in a dial-out capture against an LNS the DUT's SCCRQ and OCRQ are
@@ -434,7 +493,8 @@ class Replay:
     def __init__(self, conv: Conversations, sock: socket.socket, dut: tuple[str, int], tunnel: int | None = None,
                  session: int | None = None, secret: str | None = None, ppp_secret: str | None = None,
                  pace: str = "asap", wait: float | None = None, rules: dict[str, str] | None = None,
-                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0, side: str = "LAC"):
+                 dut_name: str = "lnsd", before_teardown=None, first_wait: float = 0.0, side: str = "LAC",
+                 on_expect: dict | None = None):
         if side not in ("LAC", "LNS"):
             raise ValueError(f"side {side!r}: 'LAC' or 'LNS'")
         self.side = side                             # the role we play; the DUT plays the other
@@ -462,6 +522,7 @@ class Replay:
         self.per_message_overhead: list[float] = []
         self.before_teardown = before_teardown       # called once before we start tearing down
         self.first_wait = first_wait
+        self.on_expect = dict(on_expect or {})       # DUT message name -> called once before awaiting it
 
     def _our_sid(self, s: Session) -> int:
         """The Session ID our side assigned in the capture (and assigns again)."""
@@ -635,6 +696,11 @@ class Replay:
             self.report.stats.setdefault("sent_at", {}).setdefault(m.name, time.monotonic())
             self.report.items.append(Item("sent", m.name, m.index))
             return
+        hook = self.on_expect.pop(m.name, None)
+        if hook is not None:
+            if m.name in ("CDN", "StopCCN"):
+                self._snapshot()
+            hook()
         got = self._take(self._expected_pred(m), self._deadline(m.time - prev_time))
         if got is None:
             self.report.items.append(Item("missing", m.name, m.index, reason="the DUT did not send it in time"))
@@ -953,6 +1019,38 @@ def _write_report(report: Report, out: Path) -> Report:
     return report
 
 
+def requests_of(exchanges: list) -> list[Message]:
+    """Every captured request of `exchanges` (replay.RadiusExchange), retransmissions included."""
+    return [m for x in exchanges for m in [x.request, *x.retransmissions]]
+
+
+def retransmission_interval(x) -> float | None:
+    """The captured client's retransmission interval of RADIUS exchange `x` in seconds (the median
+    gap between its sends, clamped to lnsd's radius-timeout range 0.1..60 s), or None when the
+    request was sent once."""
+    times = [m.time for m in [x.request, *x.retransmissions]]
+    if len(times) < 2:
+        return None
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    return min(60.0, max(0.1, gaps[len(gaps) // 2]))
+
+
+def trigger_packet(x: DialOut, dest: str) -> tuple[Item, bytes]:
+    """The packet that triggers lnsd's dial-out `x` towards `dest`, and its report line ('sent'):
+    the capture's own trigger packet (DialOut.trigger: whatever its protocol) with its source
+    rewritten to the lab's `home` host and its destination to `dest`, checksums recomputed
+    (TriggerInjector.rewrite: dl::proto::rewrite_ipv4); else, when the capture holds no such packet,
+    an ICMP Echo from `home` to `dest` stands in (JunosE "L2TP Dial-Out": any packet routed into the
+    target triggers alike)."""
+    if x.trigger is not None:
+        pkt = P.TriggerInjector.rewrite(x.trigger["payload"], LAB_HOME, dest)
+        return Item("sent", f"trigger {x.trigger['summary'].split(' ', 2)[1]} to {dest}", x.trigger["index"],
+                    reason=f"the captured trigger packet ({x.trigger['summary']}), from {LAB_HOME}"), pkt
+    return Item("sent", f"trigger ICMP Echo to {dest}", None,
+                reason=f"stand-in: no IPv4 packet towards {x.destination or dest} before the Access-Request "
+                       "in the capture"), P.TriggerInjector.icmp_echo(LAB_HOME, dest)
+
+
 def pick_dialout(conv: Conversations, tunnel: int | None) -> DialOut | None:
     """The dial-out to replay: the one whose tunnel is `tunnel`, else (no `tunnel` given) the first
     dial-out of the capture; None when the replay is not of a dial-out."""
@@ -968,43 +1066,47 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
     """Replays a captured dial-out against lnsd in a fresh lab (JunosE "L2TP Dial-Out"): lnsd gets a
     dial-out target for the destination of the captured User-Name (`[RD/]address@domain`, its route
     distinguisher and domain; `trigger` overrides the address, and the home server then knows the
-    User-Name lnsd builds for it) and its LCP authentication; an ICMP
-    Echo from the lab's `home` host to that address is the trigger packet; lnsd's Access-Request is
-    answered from the capture — by FreeRADIUS with the captured reply's attributes
+    User-Name lnsd builds for it) and its LCP authentication; the capture's trigger packet (or an
+    ICMP Echo standing in, trigger_packet) is sent from the lab's `home` host to that address;
+    lnsd's Access-Request is answered from the capture — by FreeRADIUS with the captured reply's attributes
     (dialout_reply_items: the captured LAC's endpoint becomes the lab's LAC, Tunnel-Password the
     tunnel `secret`) or, radius='capture', by a scripted server re-signing the captured reply with
     `radius_secret` (its Tunnel-Password decrypted with that secret and the captured request's
     Authenticator, encrypted again for lnsd's request, RFC 2868 §3.5); the LAC side (SCCRP, OCRP,
     OCCN or CDN as captured, the CPE's PPP) is played from the lab's `lac` host on UDP 1701 by
     Replay. The CPE's PPP authentication at the LNS RADIUS server is configured as for incoming
-    calls. When lnsd opened no tunnel in the capture (a denied dial-out), any L2TP it sends within
-    the wait is reported as extra. lnsd's RADIUS requests are compared with the captured ones.
+    calls. When the captured request got no reply (Table 75's RADIUS timeout) the home server stays
+    silent (FreeRADIUS Do-Not-Respond, or no captured reply to re-sign) and lnsd's radius-timeout is
+    the captured retransmission interval (retransmission_interval). When lnsd opened no tunnel in
+    the capture (a denied dial-out), any L2TP it sends within the wait (at least the captured
+    retransmissions' span plus 3 s) is reported as extra. lnsd's RADIUS requests, retransmissions
+    included, are compared with the captured ones (compare_radius_requests).
     Writes report.json / report.txt / replay.pcap into <run folder>/replay/; nothing is left."""
 
     dest = trigger or x.destination
     if dest is None:
         raise ReplayInputError(f"{conv.path}: the dial-out User-Name {x.user!r} names no destination address",
                                [(f"frame {x.radius.request.index} Access-Request", "give --trigger ADDRESS")])
-    if x.radius.reply is None:
-        raise ReplayInputError(f"{conv.path}: the dial-out Access-Request has no captured reply to answer with",
-                               [(f"frame {x.radius.request.index} Access-Request", "no reply captured")])
     t = x.tunnel
     how = lns_behaviour(t, ppp_secret, conv.radius) if t is not None else \
         {"authentication": "chap", "users": [], "hide_avps": False, "framed_ip": None}
     names = {u for u, _ in how["users"]}
     lns_exchanges = [r for r in conv.radius if r is not x.radius and r.request.packet.code == 1 and r.user in names]
-    captured = sorted([x.radius.request] + [r.request for r in lns_exchanges], key=lambda m: m.time)
+    captured = sorted(requests_of([x.radius] + lns_exchanges), key=lambda m: m.time)
     lac = t.lac[0] if t is not None and t.lac else None
-    accept = x.radius.reply.packet.code == 2
+    silent = x.radius.reply is None     # Table 75's RADIUS timeout: the home server stays silent
+    accept = not silent and x.radius.reply.packet.code == 2
     # the User-Name lnsd sends for the trigger (JunosE "L2TP Dial-Out", "Access-Request Message")
     live_user = x.user if trigger is None else \
         f"{x.route_distinguisher + '/' if x.route_distinguisher else ''}{dest}@{x.domain or 'replay.invalid'}"
-    home_reply, left_out = dialout_reply_items(x.radius.reply.packet, lac, secret)
+    home_reply, left_out = dialout_reply_items(x.radius.reply.packet, lac, secret) if not silent else ([], [])
+    # FreeRADIUS's `Response-Packet-Type := Do-Not-Respond` (its policy.d/control `do_not_respond`)
+    # keeps the home server silent for a captured request that got no reply.
+    check = ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept or silent else 'Reject'}"] + \
+        (["Response-Packet-Type := Do-Not-Respond"] if silent else [])
 
     def users(raw: dict) -> None:
-        raw["radius"]["home"]["users"] = [{
-            "name": live_user, "check": ["Service-Type == Outbound-User", f"Auth-Type := {'Accept' if accept else 'Reject'}"],
-            "reply": home_reply}]
+        raw["radius"]["home"]["users"] = [{"name": live_user, "check": check, "reply": home_reply}]
         raw["radius"]["lns"]["users"] = _lns_users(how, lns_exchanges)
 
     bdir = _lnsd_binary_dir()
@@ -1024,6 +1126,9 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
             target["route-distinguisher"] = x.route_distinguisher
         cfg["dialout"]["targets"] = [target]
         cfg["dialout"]["profiles"]["isdn"]["authentication"] = how["authentication"]
+        timeout = retransmission_interval(x.radius)
+        if timeout is not None:     # lnsd retransmits as often as the captured LNS did (RFC 5080 §2.2.1)
+            cfg.setdefault("timers", {})["radius-timeout"] = f"{round(timeout * 1000)}ms"
         scripted = None
         if radius == "capture":
             scripted = _CapturedRadius(lab, [x.radius] + lns_exchanges, radius_secret, lac=lac)
@@ -1045,7 +1150,9 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
                             "dialout": d.ctl("show", "l2tp", "dial-out", "session")}
                 except Exception as e:  # the report says why the snapshot is missing
                     return {"error": f"lnsctl: {e}"}
-            P.TriggerInjector(raw).send(P.TriggerInjector.icmp_echo(LAB_HOME, dest))
+            trig_item, trig_packet = trigger_packet(x, dest)
+            P.TriggerInjector(raw).send(trig_packet)
+            trig_wire = {"ip": trig_packet, "time": time.time()}
             if t is not None:
                 r = Replay(conv, sock, (LAB_LNS, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
                            ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name=dut,
@@ -1053,11 +1160,17 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
                 report = r.run()
                 wire = r.wire
             else:
-                report, wire = _expect_no_l2tp(conv, sock, dut, max(3.0, wait or 0.0))
+                # the captured retransmissions are awaited too: from the first send to the last one
+                # plus an interval (the DUT gives up then), then the 3 s for any L2TP
+                span = (x.radius.retransmissions[-1].time - x.radius.request.time + (timeout or 0.0)
+                        if x.radius.retransmissions else 0.0)
+                report, wire = _expect_no_l2tp(conv, sock, dut, max(3.0, wait or 0.0, span + 3.0))
                 report.stats["before_teardown"] = dut_state()
-            out = _save_live(report, lab, wire)
+            report.items.insert(0, trig_item)
+            out = _save_live(report, lab, [trig_wire, *wire])
             report.skipped += [(f"home RADIUS reply {a}", why) for a, why in left_out]
             report.stats["lnsd"] = {"dialout_target": target, "trigger": dest, "authentication": how["authentication"],
+                                    "radius_timeout": cfg.get("timers", {}).get("radius-timeout"),
                                     "hide_avps": bool(peer.get("hide-avps")), "radius_users": [u for u, _ in how["users"]]}
             if scripted is not None:
                 report.stats["radius_capture"] = scripted.history()
@@ -1148,10 +1261,14 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
     the replay sends from lnsd's lab address 198.51.100.1 (no lnsd runs) — SCCRQ, SCCCN, OCRQ as
     captured and the LNS's PPP live (its CHAP answered with `ppp_secret`, else the dial-out's
     ERX-PPP-Password; its verdicts on the CPE as captured) — and compares lac-emu's SCCRP, OCRP,
-    OCCN / CDN and the CPE's PPP with the capture. report.json / report.txt / replay.pcap in
-    <run folder>/replay/; nothing is left."""
+    OCCN / CDN and the CPE's PPP with the capture. A captured incoming call goes to
+    _replay_lac_incoming (lac-emu made to place it through cpe-emu). report.json / report.txt /
+    replay.pcap in <run folder>/replay/; nothing is left."""
 
     t = Replay._pick(conv, tunnel)
+    if t.sessions and t.sessions[0].kind == "incoming":
+        return _replay_lac_incoming(conv, t, session=session, secret=secret, ppp_secret=ppp_secret, pace=pace,
+                                    wait=wait, rules=rules)
     x = next((d for d in conv.dialouts if d.tunnel is t), None)
     how = lac_side_setup(t, ppp_secret, x)
     bdir = build_dir()
@@ -1164,12 +1281,7 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
         cfgs["cpe"]["sites"] = [how["site"]]
         cfgs["lac"]["secret"] = secret or ""
         cfgs["lac"]["hide_avps"] = bool(hidden and secret)
-        started = []
-        for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
-                                                ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
-                                                ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
-            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
-            started.append(lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready))
+        started = _start_lac_side(lab, bdir, cfgs)
         sock = netns.socket_in(lab.ns("lns"))
         try:
             sock.bind((LAB_LNS, P.L2TP_PORT))
@@ -1186,6 +1298,163 @@ def replay_lac_in_lab(conv: Conversations, tunnel: int | None = None, session: i
             for p in reversed(started):
                 procs.stop(p)
     return _write_report(report, out)
+
+
+def _start_lac_side(lab, bdir: Path, cfgs: dict) -> list:
+    """isdn-emu and lac-emu in the lab's `lac` host and cpe-emu in `cpe`, from `cfgs` (daemon_configs
+    roles isdn, lac, cpe) written into the run folder; each awaited on its ready line. Returns the
+    started processes (stop them in reverse order)."""
+    started = []
+    for role, name, host, binary, ready in (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready"),
+                                            ("lac", "lac-emu", "lac", "peers/lac/lac-emu", "lac-emu ready"),
+                                            ("cpe", "cpe-emu", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready")):
+        (lab.run_dir / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
+        started.append(lab.start(name, host, [str(bdir / binary), "--config", str(lab.run_dir / f"{role}.yaml")],
+                                 ready=ready))
+    return started
+
+
+def _replay_lac_incoming(conv: Conversations, t: Tunnel, session: int | None, secret: str | None,
+                         ppp_secret: str | None, pace: str, wait: float | None, rules: dict[str, str] | None) -> Report:
+    """The LNS side of a captured incoming call (RFC 2661 §6.6-§6.8) against lac-emu in a fresh lab:
+    cpe-emu's site (the ICRQ's Calling Number, the CHAP Name or PAP Peer-ID the ICCN proxied, with
+    `ppp_secret`) dials lac-emu's number (the ICRQ's Called Number); lac-emu (incoming calls on, its
+    proxy authentication the captured one: ICCN Proxy Authen Type 2 CHAP, 3 PAP, RFC 2661 §4.4.5;
+    the captured User-Name's domain routed to the replay at lnsd's lab address) opens the tunnel and
+    places the call; the replay answers SCCRP, ICRP and the LNS's PPP as captured, and the CPE hangs
+    up when the replay awaits the LAC's CDN."""
+    s = next(x for x in t.sessions if x.kind == "incoming")
+    icrq = next(m.packet for m in s.messages if m.name == "ICRQ")
+    iccn = next((m.packet for m in s.messages if m.name == "ICCN"), None)
+    user = (iccn.get("Proxy Authen Name") if iccn is not None else None) or (s.pap[0] if s.pap else None)
+    if user is None:
+        raise ReplayInputError(f"{conv.path}: the incoming call names no user (no proxy authentication, no PAP)",
+                               [(f"tunnel {t.number}", "no Proxy Authen Name in the ICCN")])
+    auth = {2: "chap", 3: "pap"}.get(iccn.get("Proxy Authen Type") if iccn is not None else None, "chap")
+    calling, called = icrq.get("Calling Number") or "5553001", icrq.get("Called Number") or "1701"
+    password = s.pap[1] if auth == "pap" and s.pap else ppp_secret
+    if password is None:
+        raise ReplayInputError(f"{conv.path}: the CPE's CHAP secret is needed", [(user, "give --ppp-secret")])
+    domain = user.rpartition("@")[2] or "replay.invalid"
+    hidden = any(a.hidden for m in t.messages if m.sender == "LAC" for a in m.packet.avps)
+    bdir = build_dir()
+    with L.Lab(default_topology(), capture=False) as lab:
+        run = lab.run_dir
+        cfgs = daemon_configs(run)
+        cfgs["isdn"]["numbers"] = {}
+        cfgs["lac"].update({"secret": secret or "", "hide_avps": bool(hidden and secret), "number": called,
+                            "incoming": True, "incoming_auth": auth, "domains": {domain: LAB_LNS}})
+        cfgs["cpe"]["sites"] = [{"number": calling, "name": user, "secret": password}]
+        started = _start_lac_side(lab, bdir, cfgs)
+        sock = netns.socket_in(lab.ns("lns"))
+        try:
+            sock.bind((LAB_LNS, P.L2TP_PORT))
+            control(run / "cpe.ctl", "dial", {"number": calling, "called": called})
+            r = Replay(conv, sock, (LAB_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name="lac-emu",
+                       side="LNS", first_wait=10.0,
+                       before_teardown=lambda: _cpe_settled(run),
+                       on_expect={"CDN": lambda: control(run / "cpe.ctl", "hangup", {"number": calling})})
+            report = r.run()
+            out = _save_live(report, lab, r.wire)
+            report.stats["lac-emu"] = {"incoming_auth": auth, "called": called, "cpe": user, "calling": calling,
+                                       "hide_avps": cfgs["lac"]["hide_avps"]}
+        finally:
+            sock.close()
+            for p in reversed(started):
+                procs.stop(p)
+    return _write_report(report, out)
+
+
+XL2TPD_LAC = "198.51.100.4"     # the xl2tpd guest's address on the lab's `core` link
+
+
+def _incoming_user(conv: Conversations, s: Session) -> str:
+    """The client's name of a captured incoming call: the ICCN's Proxy Authen Name (RFC 2661
+    §4.4.5), else its CHAP Response Name (RFC 1994 §4.1) or PAP Peer-ID (RFC 1334 §2.2.1)."""
+    iccn = next((m.packet for m in s.messages if m.name == "ICCN"), None)
+    name = iccn.get("Proxy Authen Name") if iccn is not None else None
+    name = name or next((f.packet.name for f in s.ppp if f.sender == "LAC" and f.protocol == P.PROTO_CHAP
+                         and getattr(f.packet, "code", 0) == 2), None) or (s.pap[0] if s.pap else None)
+    if name is None:
+        raise ReplayInputError(f"{conv.path}: the incoming call names no user (no proxy authentication, CHAP or PAP)",
+                               [("ICCN", "no Proxy Authen Name, no CHAP Response, no PAP request")])
+    return name
+
+
+def replay_xl2tpd_in_lab(conv: Conversations, tunnel: int | None = None, session: int | None = None,
+                         secret: str | None = None, ppp_secret: str | None = None, pace: str = "asap",
+                         wait: float | None = None, rules: dict[str, str] | None = None) -> Report:
+    """The LNS side of a captured incoming call against xl2tpd as the LAC (kernel L2TP and pppd in a
+    user-mode Linux guest, dlab.uml.xl2tpd_guest, at 198.51.100.4 on the lab's `core` link): its
+    `[lac replay]` section points at lnsd's lab address, where the replay listens (no lnsd runs),
+    with the tunnel Challenge when `secret` is given (RFC 2661 §5.1.1); pppd authenticates as the
+    captured client (_incoming_user) with `ppp_secret` (CHAP). The call is placed through xl2tpd's
+    control pipe (`c replay`, xl2tpd(8)) and torn down with `d replay` when the captured LAC's CDN is
+    awaited. xl2tpd sends no proxy LCP / authentication AVPs: a capture of an LNS that renegotiated
+    LCP (incoming mode lcp-renegotiation) is what it can follow. ReplayInputError when the capture's
+    call is not incoming or the guest cannot run here."""
+    from . import uml
+    t = Replay._pick(conv, tunnel)
+    s = next((x for x in t.sessions if x.kind == "incoming"), None)
+    if s is None:
+        raise ReplayInputError(f"{conv.path}: --dut xl2tpd replays incoming calls (ICRQ from the LAC) only",
+                               [(f"tunnel {t.number}", "no incoming call")])
+    user = _incoming_user(conv, s)
+    if ppp_secret is None:
+        raise ReplayInputError(f"{conv.path}: pppd's CHAP secret for {user!r} is needed", [(user, "give --ppp-secret")])
+    why = uml.unavailable_reason()
+    if why:
+        raise ReplayInputError(f"--dut xl2tpd: {why}", [("xl2tpd guest", why)])
+
+    def topology(raw: dict) -> None:
+        raw["hosts"]["xlac"] = {}
+        for lk in raw["links"]:
+            if lk["name"] == "core":
+                lk["ends"]["xlac"] = f"{XL2TPD_LAC}/24"
+    conf = (f"[global]\nlisten-addr = {XL2TPD_LAC}\nport = 1701\naccess control = no\n"
+            f"auth file = /etc/ppp/l2tp-secrets\n\n[lac replay]\nlns = {LAB_LNS}\n"
+            f"pppoptfile = /etc/ppp/options.replay\nname = xlac-replay\nppp debug = yes\nlength bit = yes\n"
+            f"autodial = no\nredial = no\nchallenge = {'yes' if secret else 'no'}\n")
+    files = {"l2tp-secrets": f"* * {secret}\n" if secret else "# none\n", "xl2tpd-replay.conf": conf,
+             "chap-secrets": f'"{user}" * "{ppp_secret}" *\n',
+             "options.replay": f"noauth\nname {user}\nuser {user}\nnoipdefault\ndebug\nlogfile /mnt/out/pppd-replay.log\n"}
+    with L.Lab(default_topology(topology), capture=False) as lab:
+        guest = uml.xl2tpd_guest(lab, "xl2tpd-lac", "xlac", {XL2TPD_LAC: "xl2tpd-replay.conf"}, files)
+        sock = netns.socket_in(lab.ns("lns"))
+        try:
+            sock.bind((LAB_LNS, P.L2TP_PORT))
+            wait_for(lambda: "Listening on IP address" in guest.read_out("xl2tpd-replay.log"), 30, "xl2tpd listening")
+            guest.run("echo 'c replay' > /var/run/xl2tpd/xl2tpd-replay.control")
+
+            def logs() -> dict:
+                return {"xl2tpd": guest.read_out("xl2tpd-replay.log")[-3000:],
+                        "pppd": guest.read_out("pppd-replay.log")[-3000:]}
+            r = Replay(conv, sock, (XL2TPD_LAC, P.L2TP_PORT), tunnel=t, session=session, secret=secret,
+                       ppp_secret=ppp_secret, pace=pace, wait=wait, rules=rules, dut_name="xl2tpd", side="LNS",
+                       first_wait=20.0, before_teardown=logs,
+                       on_expect={"CDN": lambda: guest.run("echo 'd replay' > /var/run/xl2tpd/xl2tpd-replay.control")})
+            report = r.run()
+            out = _save_live(report, lab, r.wire)
+            report.stats["xl2tpd"] = {"user": user, "challenge": bool(secret), "boot_seconds": guest.boot_seconds,
+                                      **logs()}
+        finally:
+            sock.close()
+    return _write_report(report, out)
+
+
+def _cpe_settled(run: Path, within: float = 5.0) -> dict:
+    """lac-emu's and cpe-emu's state before the replay clears the call, once the CPE's IPCP is no
+    longer negotiating (our last Configure-Ack may still be on its way; at most `within` s)."""
+    def settled():
+        cpe = _control(run / "cpe.ctl")
+        calls = [x.get("call") or {} for x in cpe.get("sites", [])]
+        return cpe if all(c.get("ipcp") in (None, "Opened", "Initial", "Closed") for c in calls) else None
+    try:
+        cpe = wait_for(settled, within, "cpe-emu's IPCP settled")
+    except WaitTimeout:
+        cpe = _control(run / "cpe.ctl")
+    return {"lac": _control(run / "lac.ctl"), "cpe": cpe}
 
 
 def _control(path: Path) -> dict:
@@ -1210,8 +1479,11 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     if dut == "lac-emu":
         return replay_lac_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
                                  pace=pace, wait=wait, rules=rules)
+    if dut == "xl2tpd":
+        return replay_xl2tpd_in_lab(conv, tunnel=tunnel, session=session, secret=secret, ppp_secret=ppp_secret,
+                                    pace=pace, wait=wait, rules=rules)
     if dut != "lnsd":
-        raise ReplayInputError(f"--dut {dut}: lnsd (as the LNS) or lac-emu (as the LAC)")
+        raise ReplayInputError(f"--dut {dut}: lnsd (as the LNS), lac-emu or xl2tpd (as the LAC)")
     if radius not in ("freeradius", "capture"):
         raise ReplayInputError(f"--radius {radius}: 'freeradius' or 'capture'")
     x = pick_dialout(conv, tunnel)
@@ -1225,7 +1497,7 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     # (from its address, or for a user of its calls: a NAS often speaks RADIUS from another address)
     names = {u for u, _ in how["users"]}
     exchanges = [x for x in conv.radius if t.lns and (x.client[0] == t.lns[0] or x.user in names)]
-    lns_radius = [x.request for x in exchanges]
+    lns_radius = requests_of(exchanges)
 
     def users(raw: dict) -> None:
         raw["radius"]["lns"]["users"] += _lns_users(how, exchanges)
@@ -1411,6 +1683,12 @@ class _PppPeer:
                 self.first_req[f.protocol] = [(t, bytes(v)) for t, v in f.packet.options]
         pap = s.pap
         self.pap = pap
+        # We authenticate the DUT when our captured side did (its CHAP Challenge, or the
+        # Authentication-Protocol of its LCP Configure-Request): IPCP waits for our verdict then,
+        # even where the capture's Challenge comes later in the script (RFC 1661 §3.5).
+        if any(f.sender == replay.side and f.protocol == P.PROTO_CHAP and getattr(f.packet, "code", 0) == 1
+               for f in s.ppp) or any(t == 3 for t, _ in self.first_req.get(P.PROTO_LCP, [])):
+            self.peer_verified = False
 
     def _send(self, proto: int, pkt, why: str) -> None:
         self.r._ppp_send(self.s, proto, pkt)
@@ -1533,6 +1811,12 @@ class _PppPeer:
                 for t, v in body:
                     out.add_option(t, v)
                 self._send(proto, out, "the PPP peer's answer to the DUT's Configure-Request")
+                if code_out == CONFACK and proto in self.opened_theirs and proto in self.req and \
+                        proto not in self.opened_ours:
+                    # The DUT sent its Configure-Request again and ours is still unacknowledged (lost,
+                    # e.g. sent before its PPP channel existed): send ours again, as the Restart
+                    # timer would (RFC 1661 §4.6), at most Max-Configure times.
+                    self._send_req(proto)
                 if code_out == CONFACK:
                     self.opened_theirs.add(proto)
                     if proto == P.PROTO_LCP:

@@ -1,7 +1,12 @@
 #include "dl/proto/decode.hpp"
 
+#include <tins/exceptions.h>
+#include <tins/ip.h>
 #include <tins/rawpdu.h>
 #include <tins/udp.h>
+
+#include <stdexcept>
+#include <string>
 
 #include "dl/l2tp/l2tp.hpp"
 #include "dl/ppp/ppp.hpp"
@@ -76,6 +81,29 @@ Tins::PDU* decode_udp(Tins::UDP& udp) {
 Tins::PDU* decode_packet(Tins::PDU& packet) {
     auto* udp = packet.find_pdu<Tins::UDP>();
     return udp ? decode_udp(*udp) : nullptr;
+}
+
+std::vector<std::uint8_t> rewrite_ipv4(std::span<const std::uint8_t> packet, std::string_view src,
+                                       std::string_view dst) {
+    if (packet.size() < 20 || (packet[0] >> 4) != 4)
+        throw std::invalid_argument("not an IPv4 packet (" + std::to_string(packet.size()) +
+                                    " octets; RFC 791 §3.1)");
+    Tins::IPv4Address from, to;
+    try {
+        from = Tins::IPv4Address(std::string(src));
+        to = Tins::IPv4Address(std::string(dst));
+    } catch (const std::exception& e) {
+        throw std::invalid_argument("not a dotted quad: " + std::string(src) + ", " + std::string(dst));
+    }
+    try {
+        Tins::IP ip(packet.data(), static_cast<std::uint32_t>(packet.size()));
+        ip.src_addr(from);
+        ip.dst_addr(to);
+        return ip.serialize();  // libtins recomputes the IP header and transport checksums
+    } catch (const Tins::exception_base& e) {
+        throw std::invalid_argument(std::string("not an IPv4 packet libtins can parse: ") + e.what() +
+                                    " (RFC 791 §3.1)");
+    }
 }
 
 }  // namespace dl::proto

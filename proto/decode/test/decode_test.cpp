@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <tins/ip.h>
+#include <tins/tcp.h>
 #include <tins/rawpdu.h>
 #include <tins/sniffer.h>
 #include <tins/udp.h>
@@ -115,4 +116,40 @@ TEST(Decode, OverflowingAvpCaptureIsRejectedFrameByFrame) {
     auto t = decode_capture("tcpdump_l2tp-avp-overflow.pcap");
     EXPECT_EQ(t.decoded["l2tp"], 0) << "no overflowing frame may decode";
     EXPECT_EQ(t.malformed, 16);
+}
+
+TEST(Decode, RewriteIpv4ReplacesAddressesAndRecomputesChecksums) {
+    // A captured TCP SYN (a dial-out's trigger) moved to other addresses: libtins parses the result
+    // with valid checksums, the ports, flags, sequence number and TTL are those of the original.
+    Tins::IP ip = Tins::IP("10.1.1.1", "172.16.0.9") / Tins::TCP(443, 40000);
+    ip.ttl(17);
+    ip.rfind_pdu<Tins::TCP>().flags(Tins::TCP::SYN);
+    ip.rfind_pdu<Tins::TCP>().seq(123456);
+    const auto wire = ip.serialize();
+    const auto out = proto::rewrite_ipv4(wire, "203.0.113.10", "10.10.1.1");
+    Tins::IP back(out.data(), static_cast<std::uint32_t>(out.size()));
+    EXPECT_EQ(back.src_addr(), Tins::IPv4Address("203.0.113.10"));
+    EXPECT_EQ(back.dst_addr(), Tins::IPv4Address("10.10.1.1"));
+    EXPECT_EQ(back.ttl(), 17);
+    const auto& tcp = back.rfind_pdu<Tins::TCP>();
+    EXPECT_EQ(tcp.dport(), 443);
+    EXPECT_EQ(tcp.sport(), 40000);
+    EXPECT_EQ(tcp.seq(), 123456u);
+    EXPECT_EQ(tcp.flags(), Tins::TCP::SYN);
+    // the checksums are those libtins computes for the new addresses, not the captured ones
+    Tins::IP again = back;
+    EXPECT_EQ(again.serialize(), out);
+    EXPECT_NE(out, wire);
+    std::uint32_t sum = 0;  // RFC 791 §3.1: the one's complement sum of the header is 0xffff
+    for (std::size_t i = 0; i < 20; i += 2) sum += static_cast<std::uint32_t>(out[i] << 8 | out[i + 1]);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    EXPECT_EQ(sum, 0xffffu);
+}
+
+TEST(Decode, RewriteIpv4RefusesWhatIsNotIpv4) {
+    const std::uint8_t junk[] = {0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    EXPECT_THROW(proto::rewrite_ipv4(junk, "1.2.3.4", "5.6.7.8"), std::invalid_argument);
+    Tins::IP ip = Tins::IP("10.1.1.1", "172.16.0.9") / Tins::UDP(1, 2);
+    const auto wire = ip.serialize();
+    EXPECT_THROW(proto::rewrite_ipv4(wire, "not-an-address", "5.6.7.8"), std::invalid_argument);
 }

@@ -3,7 +3,8 @@ lab (dlab.dialout_lab: real FreeRADIUS, lac-emu, isdn-emu, cpe-emu), one trigger
 in the `lns` namespace on every interface for L2TP and RADIUS until the dial-out session reached the
 state the scenario ends in (JunosE "L2TP Dial-Out" Table 74): the basic dial-out up to inService;
 each way the exchange fails (the isdn-emu number behaviours of test_exchange_and_selection.py);
-each Table 75 deny reason (the home server's replies of test_table75.py); the dial-out with tunnel
+each Table 75 deny reason (the home server's replies of test_table75.py, and its silence: the RADIUS
+timeout, lnsd's Access-Request and its retransmissions); the dial-out with tunnel
 authentication and hidden AVPs (RFC 2661 §4.3, §5.1.1) between lnsd and lac-emu. Not collected by
 `./lab test` (no test_ prefix on the file); pcaps/record runs it."""
 from __future__ import annotations
@@ -24,12 +25,15 @@ BASIC = 1
 HIDDEN = 2          # the basic dial-out with hide-avps on both sides
 EXCHANGE_NAMES = {71: "busy", 72: "no-answer", 73: "reject", 74: "unallocated"}
 DENY_NAMES = {52: "service-type-missing"}   # 52 and 53 share lnsd's reason: no Service-Type, Framed-User
+TIMEOUT = 58        # the home server does not answer (FreeRADIUS Do-Not-Respond): Table 75's RADIUS timeout
+TIMEOUT_INTERVAL = "500ms"   # lnsd's radius-timeout for that file: 4 sends 0.5 s apart
 # file name -> (case k, the dial-out session state the capture ends in)
 CASES = {"dialout-basic.pcap": (BASIC, {"inService"}),
          "dialout-hidden-avps.pcap": (HIDDEN, {"inService"}),
          **{f"dialout-{n}.pcap": (k, {"inhibited"}) for k, n in EXCHANGE_NAMES.items()},
          "dialout-drop-after-inservice.pcap": (DROP, {"dormant"}),
-         **{f"dialout-deny-{DENY_NAMES.get(k, DENY_CASES[k][2])}.pcap": (k, {"inhibited"}) for k in DENY_CASES}}
+         **{f"dialout-deny-{DENY_NAMES.get(k, DENY_CASES[k][2])}.pcap": (k, {"inhibited"}) for k in DENY_CASES},
+         "dialout-deny-radius-timeout.pcap": (TIMEOUT, {"inhibited"})}
 DAEMONS = {"isdn-emu", "lac-emu", "cpe-emu", "lnsd"}
 DROP_AFTER = {"behaviour": "drop-after", "delay": "2s", "cause": DROP_CASE[0]["cause"]}
 
@@ -45,6 +49,8 @@ def _topology(raw: dict) -> None:
         home.append({"name": f"{RD}/{site_destination(k)}@{DOMAIN}", "check": CHECK, "reply": accept(k, ONLY_LAC)})
     for k, (reply, check, _) in DENY_CASES.items():
         home.append({"name": f"{RD}/{site_destination(k)}@{DOMAIN}", "check": check or CHECK, "reply": reply})
+    home.append({"name": f"{RD}/{site_destination(TIMEOUT)}@{DOMAIN}", "reply": [],
+                 "check": ["Service-Type == Outbound-User", "Auth-Type := Accept", "Response-Packet-Type := Do-Not-Respond"]})
     for k in (HIDDEN, DROP):
         lns.append({"name": f"cpe-t{k}", "check": ['Cleartext-Password := "cpe-pass"'],
                     "reply": ["Service-Type = Framed-User", "Framed-Protocol = PPP", f"Framed-IP-Address = 198.18.{k}.2",
@@ -83,6 +89,8 @@ def test_record_dialout(lab, name):
             c["lnsd"]["peers"] = [{"address": "198.51.100.2", "trusted": True, "secret": "lac-secret",
                                    "hide-avps": True}]
             c["lac"]["hide_avps"] = True
+        if k == TIMEOUT:
+            c["lnsd"]["timers"]["radius-timeout"] = TIMEOUT_INTERVAL
     for p in [p for p in lab.procs if p.name in DAEMONS]:   # fresh daemons per file: each capture starts from nothing
         procs.stop(p)
         lab.procs.remove(p)

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include <tins/pdu.h>
 
@@ -46,5 +47,15 @@ Tins::PDU* decode_udp(Tins::UDP& udp);
 
 /// Convenience: finds the first UDP layer in `packet` and applies decode_udp to it.
 Tins::PDU* decode_packet(Tins::PDU& packet);
+
+/// `packet` (an IPv4 packet, RFC 791, header first) with its Source and Destination Address
+/// replaced (dotted quads `src`, `dst`) and re-serialised by libtins: the header checksum (RFC 791
+/// §3.1) and the TCP, UDP and ICMP checksums are recomputed (TCP's and UDP's cover the new
+/// addresses through their pseudo-header, RFC 793 §3.1, RFC 768); TTL, Identification, options,
+/// ports and payload are kept. Used to replay a captured packet (a dial-out's trigger) from a lab
+/// host. Throws std::invalid_argument (naming the rule) when libtins cannot parse `packet` as IPv4
+/// or an address is not a dotted quad.
+std::vector<std::uint8_t> rewrite_ipv4(std::span<const std::uint8_t> packet, std::string_view src,
+                                       std::string_view dst);
 
 }  // namespace dl::proto
