@@ -594,7 +594,7 @@ def format_flood(r: dict) -> list[tuple[str, object]]:
             rows.append((f"{kind}: lnsd VmRSS before / peak / VmHWM (KiB)",
                          f"{f['rss_kib']['before']} / {f['rss_kib']['peak']} / {f['rss_kib']['hwm']}"))
             top = list(f["counters_moved"].items())[:8]
-            rows.append((f"{kind}: counters moved", ", ".join(f"{k.split('.', 1)[1] if k.startswith('l2tp.') else k} +{v:g}"
+            rows.append((f"{kind}: counters moved", ", ".join(f"{k.split('.', 1)[1] if k.startswith('l2tp.') else k} {v:+,.0f}"
                                                                for k, v in top)))
         else:
             rows.append((f"{kind}: lnsd", "EXITED"))
@@ -822,7 +822,7 @@ def format_malformed(r: dict) -> list[tuple[str, object]]:
                                f"in {r.get('send_s')} s, {len(r.get('send_errors', []))} send errors"),
             ("lnsd received (counter) / kernel delivered in lns", f"{r.get('lnsd_received')} / {r.get('kernel_udp_delivered')}"),
             ("lnsd alive, control answer", f"{r['lnsd_alive']}, {r.get('control_answer_ms')} ms"),
-            ("counters moved", ", ".join(f"{k.split('.', 1)[1] if k.startswith('l2tp.') else k} +{v:g}" for k, v in top)),
+            ("counters moved", ", ".join(f"{k.split('.', 1)[1] if k.startswith('l2tp.') else k} {v:+,.0f}" for k, v in top)),
             ("legitimate after", ", ".join(f"{k} {'ok' if v.get('ok') else 'FAILED ' + str(v.get('why'))}"
                                            for k, v in r.get("legitimate", {}).items())),
             ("lnsd VmRSS (KiB)", r.get("lnsd_rss_kib", {}).get("VmRSS"))]
