@@ -7,8 +7,9 @@ writes them as JSON into the run folder (`campaign-<kind>.json`).
   lac-emu) and RADIUS (lnsd <-> the home and the LNS FreeRADIUS) go through ImpairmentRelays that drop
   (default 30 %), duplicate and reorder datagrams at random (seeded). Every session must reach a
   final state (inService, or failed / inhibited / dormant with its cause); then every session is
-  reset and lnsd must hold no dial-out session, L2TP tunnel or session, and no route it did not have
-  before the triggers (`show … --json`, `ip route` in the LNS namespace).
+  reset and lnsd must hold no dial-out session, no L2TP session, no tunnel that carries a session
+  or is still being set up, and no route or `ip rule` it did not have before the triggers
+  (`show … --json`, `ip -j route` / `ip -j rule` in the LNS namespace).
 - flood: for each flood (SCCRQs from forged sources, ICRQs without ICCN on one tunnel, control
   messages ahead of a gap in Ns on one tunnel, triggers to ever new destinations) at the rate one
   Python sender reaches, for a bounded duration, while a scripted LAC places an incoming call and a
