@@ -46,6 +46,10 @@ def test_flood_campaign_legitimate_calls_succeed_and_refusals_are_counted():
     moved = {k: set(f["counters_moved"]) for k, f in r["floods"].items()}
     assert any("sccrq-dropped" in c or "tunnels-refused" in c for c in moved["sccrq"]), moved["sccrq"]
     assert any("discarded_by" in c for c in moved["trigger"]), moved["trigger"]
+    assert {"l2tp.system.counters.sessions-refused-setup", "l2tp.system.counters.send-queue-overflows"} & moved["icrq"], \
+        moved["icrq"]
+    assert {"l2tp.system.counters.outside-window", "l2tp.system.counters.reorder-dropped"} <= moved["out-of-order"], \
+        moved["out-of-order"]
     assert r["ok"]
 
 
