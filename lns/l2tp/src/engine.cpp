@@ -248,7 +248,7 @@ Tunnel::Tunnel(Engine& e, PeerId peer, std::uint16_t id, PeerPolicy policy)
               },
               [this](L2TP& m) { handle(m); },
               [this](const std::string& cause) { down(TE::failure, cause, CallEndedBy::timeout); },
-              [this] { ++e_.stats_.reorder_dropped; }}),
+              [this] { ++e_.stats_.reorder_dropped; }, [this] { ++e_.stats_.outside_window; }}),
       fsm_(spec(), {e.bus_, e.timers_, e.registry_}, *this, std::to_string(id), TS::idle),
       hello_(*e.timers_), policy_(std::move(policy)), serial_(++e.tunnel_serial_), host_(e.peer_host(peer)) {
     if (policy_.secret.empty()) policy_.hide_avps = false;  // nothing to hide with

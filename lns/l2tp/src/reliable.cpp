@@ -125,6 +125,7 @@ void ReliableChannel::receive(L2TP& msg) {
         send_zlb();  // tells the peer what we still miss
     } else {
         ++stats_.outside_window;
+        if (cb_.outside_window) cb_.outside_window();
     }
 }
 

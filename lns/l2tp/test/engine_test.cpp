@@ -2067,6 +2067,22 @@ TEST(EngineLimits, IcrqsBeyondTheSetupCapGetCdn4WithoutASession) {
 }
 
 // req: L2TP.flood-limits
+TEST(EngineLimits, ControlMessagesBeyondTheReceiveWindowAreCountedInTheEngineStats) {
+    // RFC 2661 §5.8: a message whose Ns is past the receive window is discarded. The campaign
+    // `./lab bench campaign flood` (out-of-order) sent 180 000 of them and no lnsd counter moved.
+    World w;
+    auto [k, lk] = establish(w);
+    const ReliableChannel& ch = *w.lac.engine->channel(lk.tunnel);
+    for (std::uint16_t i = 0; i < 40; ++i) {
+        L2TP m = make_hello({ch.peer_tunnel_id(), 0, static_cast<std::uint16_t>(ch.next_ns() + 100 + i), ch.next_nr()});
+        w.lns.engine->receive(kLac, m.bytes());
+    }
+    EXPECT_EQ(w.lns.engine->stats().outside_window, 40u);
+    EXPECT_EQ(w.lns.engine->stats().reorder_dropped, 0u);
+    EXPECT_EQ(w.lns.engine->session_state(k), "established") << "the call survives the flood";
+}
+
+// req: L2TP.flood-limits
 TEST(EngineLimits, IcrqsOfAPeerThatAcknowledgesNothingCannotGrowTheSendQueue) {
     EngineConfig lc;
     lc.send_queue = 10;

@@ -761,6 +761,7 @@ nlohmann::json Lns::show_summary() const {
                 {"sessions-refused-setup", sum.sessions_refused_setup},
                 {"call-setup-timeouts", sum.call_setup_timeouts},
                 {"reorder-dropped", sum.reorder_dropped},
+                {"outside-window", sum.outside_window},
                 {"send-queue-overflows", sum.send_queue_overflows},
                 {"destinations-forgotten", destinations_forgotten_},
                 {"data-in", sum.data_in},

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import replay_cli, verdicts
-from . import bench, bench_dialout, demo, testrun
+from . import bench, bench_campaign, bench_dialout, demo, testrun
 from .. import lab as L
 from .. import topology as T
 from ..lab import REPO
@@ -103,6 +103,11 @@ def cmd_demo(a) -> int:
 def cmd_bench(a) -> int:
     if a.kind == "dialout":
         return bench_dialout.run(a)
+    if a.kind == "campaign":
+        if not a.campaign:
+            print(f"lab: bench campaign needs one of {', '.join(bench_campaign.KINDS)}", file=sys.stderr)
+            return 2
+        return bench_campaign.run(a)
     return bench.run(a)
 
 
@@ -174,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_test)
 
     s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "
-                                     "dialout: N sites dialled out at once, docs/performance.md)")
-    s.add_argument("kind", choices=["micro", "dialout"], nargs="?", default="micro")
+                                     "dialout: N sites dialled out at once, docs/performance.md; campaign "
+                                     "faults|flood|kill|malformed: fault and attack campaigns, docs/reliability.md)")
+    s.add_argument("kind", choices=["micro", "dialout", "campaign"], nargs="?", default="micro")
+    s.add_argument("campaign", choices=bench_campaign.KINDS, nargs="?", default=None,
+                   help="campaign: which one (faults, flood, kill, malformed)")
     s.add_argument("--filter", help="micro: only programs whose name contains this")
     s.add_argument("--min-time", default="0.2", help="micro: Google Benchmark --benchmark_min_time (seconds)")
     s.add_argument("--sites", type=int, default=100, help="dialout: number of remote sites N (1..40000)")
@@ -183,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="dialout: triggers per second (default 0: all at once)")
     s.add_argument("--lacs", type=int, default=1, help="dialout: lac-emu processes (default 1)")
     s.add_argument("--tunnels", type=int, default=1,
-                   help="dialout: L2TP tunnels per LAC (Tunnel-Assignment-Id values, default 1)")
+                   help="dialout, campaign faults: L2TP tunnels per LAC (Tunnel-Assignment-Id values, default 1)")
     s.add_argument("--window", type=int, default=None,
                    help="dialout: L2TP receive window of lnsd and the LACs (default: theirs, 16)")
     s.add_argument("--zlb-ack", default=None,
@@ -195,7 +203,27 @@ def main(argv: list[str] | None = None) -> int:
                         "event (line, the daemons' own default)")
     s.add_argument("--deadline", type=float, default=None,
                    help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
-    s.add_argument("--json", action="store_true", help="dialout: print the result as JSON")
+    s.add_argument("--json", action="store_true", help="dialout, campaign: print the result as JSON")
+    s.add_argument("--dialouts", type=int, default=100,
+                   help="campaign faults / kill: number of dial-outs (generated sites, default 100)")
+    s.add_argument("--loss", type=float, default=0.3, help="campaign faults: drop probability per datagram (0.3)")
+    s.add_argument("--duplicate", type=float, default=0.1,
+                   help="campaign faults: duplication probability of a datagram not dropped (0.1)")
+    s.add_argument("--reorder", type=float, default=0.1,
+                   help="campaign faults: probability that a datagram is held behind the next one (0.1)")
+    s.add_argument("--seed", type=int, default=1, help="campaign faults: seed of the relays' random choices")
+    s.add_argument("--duration", type=float, default=60.0, help="campaign flood: seconds per flood (60)")
+    s.add_argument("--floods", default=None,
+                   help="campaign flood: comma-separated subset of sccrq,icrq,out-of-order,trigger (default all)")
+    s.add_argument("--rss-bound", type=float, default=128.0,
+                   help="campaign flood: lnsd's VmHWM must stay under this many MiB (128)")
+    s.add_argument("--peer-hello", default="10s", help="campaign kill: lac-emu's Hello interval (10s)")
+    s.add_argument("--peer-retransmit", default=None,
+                   help="campaign kill: lac-emu's first retransmission timeout (default its own, 1s)")
+    s.add_argument("--peer-tunnel-hold", default=None,
+                   help="campaign kill: lac-emu's RFC 2661 §5.7 tunnel hold (default its own, 31s)")
+    s.add_argument("--trigger-timer", default="30s",
+                   help="campaign faults: lnsd's dial-out trigger timer (default 30s, lnsd's own)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("replay", help="replay a capture against lnsd (or lac-emu) and report every difference (docs/replay.md)")

@@ -282,6 +282,8 @@ struct EngineStats {
     std::uint64_t call_setup_timeouts = 0;
     /// Out-of-order control messages not kept (reorder_packets / reorder_bytes reached).
     std::uint64_t reorder_dropped = 0;
+    /// Control messages discarded because their Ns lies beyond the receive window (RFC 2661 §5.8).
+    std::uint64_t outside_window = 0;
     /// ICRQs / OCRQs dropped because their tunnel's send queue held EngineConfig::send_queue messages.
     std::uint64_t send_queue_overflows = 0;
 

@@ -63,6 +63,7 @@ public:
         std::function<void(L2TP&)> deliver;                        ///< in-order non-ZLB message
         std::function<void(const std::string&)> failed;            ///< retransmissions exhausted
         std::function<void()> reorder_dropped;                     ///< an out-of-order message not kept
+        std::function<void()> outside_window;                      ///< a message past the receive window (§5.8)
     };
 
     ReliableChannel(core::TimerQueue& timers, ReliableConfig cfg, Callbacks cb);
