@@ -131,7 +131,8 @@ def test_xl2tpd_lac_incoming_call_with_ppp_end_to_end(lab, tshark):
     assert p["direction"] == "incoming" and p["lac"] == "198.51.100.4", p
     assert p["we-authenticate"] == "CHAP-MD5" and p["peer-ip"] == framed, p
     assert "Using l2tp kernel support" in lab.guest.read_out(f"xl2tpd-{section}.log")
-    assert lab.ping("home", framed, count=2, wait=2), "home reaches the client through lnsd and xl2tpd"
+    # lnsd installs the client's host route just after IPCP Opened: a bounded wait, not one try
+    wait_for(lambda: lab.ping("home", framed, count=2, wait=2), 20, "home reaches the client through lnsd and xl2tpd")
     tunnels = [t for t in lab.lnsd.ctl("show", "l2tp", "tunnel", "detail") if t["destination"] == "198.51.100.4"]
     assert tunnels and not tunnels[0]["authenticated"], tunnels
     # no secret, nothing hidden (RFC 2661 §4.3): lnsd's SLI carries the ACCM in the clear
@@ -151,7 +152,7 @@ def test_xl2tpd_lac_with_tunnel_authentication(lab, tshark):
     ppp_up(lab, section, user)
     tunnels = [t for t in lab.lnsd.ctl("show", "l2tp", "tunnel", "detail") if t["destination"] == "198.51.100.5"]
     assert tunnels and tunnels[0]["authenticated"], f"RFC 2661 §5.1.1 Challenge/Response with xl2tpd: {tunnels}"
-    assert lab.ping("home", framed, count=2, wait=2)
+    wait_for(lambda: lab.ping("home", framed, count=2, wait=2), 20, f"home reaches {framed} through lnsd and xl2tpd")
     # hide-avps (RFC 2661 §4.3): of what lnsd sends an LAC, only the SLI's ACCM is in the set it
     # hides (numbers, sub-address, proxy authentication, ACCM): hidden, behind a Random Vector;
     # xl2tpd decodes it and keeps the call (the ping above crossed it).

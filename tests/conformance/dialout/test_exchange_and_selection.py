@@ -377,8 +377,12 @@ def weighted_lab(xs_lab):
     """The module's lnsd restarted with `tunnel-selection: {mode: weighted}` (last in the file:
     the round-robin tests' lnsd is gone): no tunnel, no session at start. Its calls of the
     round-robin cases end with the old lnsd's StopCCN; the fixture waits until both CPE daemons'
-    sites of those cases are idle again. Returns (lab, lnsd, the lac-emus' OCRQ counts then)."""
-    lab = xs_lab[0]
+    sites of those cases are idle again. lac-emu on lac2 is running (as in a lab of its own),
+    whatever the tunnel-selection tests before left. Returns (lab, lnsd, the lac-emus' OCRQ counts then)."""
+    lab, _, bdir = xs_lab
+    if not tracked(lab, "lac-emu-2").alive():   # the dead-time test failed before starting it again
+        lab.start("lac-emu-2", "lac2", [str(bdir / "peers/lac/lac-emu"), "--config", str(lab.run_dir / "lac2.yaml")],
+                  ready="lac-emu ready")
     d = lab.restart("lnsd", lambda c: c["tunnel-selection"].update(mode="weighted"), name="weighted")
     for k in ROUND_ROBIN:
         wait_for(lambda k=k: _site_idle(lab, "cpe.ctl", k) and _site_idle(lab, "cpe2.ctl", k), 20,
