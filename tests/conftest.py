@@ -12,8 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bindings" / "python"))
 
-from dlab import lab as L  # noqa: E402
 from dlab import topology as T  # noqa: E402
+from dlab.dialout_lab import LabSpec, open_lab  # noqa: E402
 
 pytest_plugins = ["dlab.pytest_plugin", "pytester"]
 
@@ -50,7 +50,8 @@ def default_topology() -> T.Topology:
 
 
 @pytest.fixture(scope="module")
-def default_lab(default_topology):
-    """The default lab (docs/architecture.md "The default lab") with its FreeRADIUS servers, up for one test module."""
-    with L.Lab(default_topology) as lab:
+def default_lab():
+    """The default lab (docs/architecture.md "The default lab") with its FreeRADIUS servers and no
+    daemon, up for one test module (dlab.dialout_lab.open_lab)."""
+    with open_lab(LabSpec(daemons=False)) as lab:
         yield lab

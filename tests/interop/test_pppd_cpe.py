@@ -21,17 +21,15 @@ Waits are bounded (dlab.wait.wait_for); nothing sleeps.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
-from dlab import lab as L
 from dlab import uml
-from dlab.dialout_lab import (build_dir_or_skip, default_topology, site_destination, site_key, site_number,
-                              start_daemons, wait_dialout_state)
+from dlab.dialout_lab import site_destination, site_key, site_number, wait_dialout_state
 from dlab.wait import WaitTimeout, wait_for
 
-pytestmark = [pytest.mark.interop, pytest.mark.dialout, pytest.mark.ppp]
+pytestmark = [pytest.mark.interop, pytest.mark.dialout, pytest.mark.ppp,
+              pytest.mark.skipif(uml.unavailable_reason() is not None, reason=str(uml.unavailable_reason()))]
 
 DOMAIN = "L2TP-dial-out.de.dt"
 RD = "0.0.0.0:65000"
@@ -103,21 +101,15 @@ def _daemons(c: dict) -> None:
             c["pppd"][number(k)] = PPPD_OPTIONS[k]
 
 
-@pytest.fixture(scope="module")
-def lab():
-    """The module's lab (overrides dlab.pytest_plugin's `lab`, so per-test pcaps are cut from it);
-    `lab.d` is lnsd's handle, `lab.d.pppd` the guest and its relays."""
-    bdir = build_dir_or_skip()
-    why = uml.unavailable_reason()
-    if why:
-        pytest.skip(why)
-    with L.Lab(default_topology(_topology)) as lb:
-        t0 = time.monotonic()
-        lb.d = start_daemons(lb, bdir, configure=_daemons)
-        # figures for docs/interop.md: the guest's boot and the whole set-up (daemons + guest)
-        print(f"\nUML guest booted in {lb.d.pppd.guest.boot_seconds:.1f} s; "
-              f"daemons + guest up in {time.monotonic() - t0:.1f} s")
-        yield lb
+def _boot_figure(lab) -> None:
+    """The guest's boot time, a figure docs/interop.md quotes (the daemons' and guest's set-up is
+    the module's first test's set-up time in the JUnit XML)."""
+    print(f"\nUML guest booted in {lab.lnsd.pppd.guest.boot_seconds:.1f} s")
+
+
+# The plugin's module lab (per-test pcaps cut from it); `cpe: pppd` in the topology puts pppd on a
+# UML guest in place of cpe-emu: `lab.lnsd.pppd` is the guest and its relays.
+pytestmark.append(pytest.mark.lab_config(topology=_topology, configure=_daemons, start=_boot_figure))
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -127,15 +119,15 @@ def trigger(lab, address: str) -> None:
 
 
 def session(lab, k: int) -> dict:
-    return lab.d.ctl("show", "l2tp", "dial-out", "session", key(k))
+    return lab.lnsd.ctl("show", "l2tp", "dial-out", "session", key(k))
 
 
 def wait_state(lab, k: int, states: set[str], within: float = 40) -> dict:
-    return wait_dialout_state(lab.d, key(k), states, within, lambda: f"pppd log:\n{pppd_log(lab, k)[-3000:]}")
+    return wait_dialout_state(lab.lnsd, key(k), states, within, lambda: f"pppd log:\n{pppd_log(lab, k)[-3000:]}")
 
 
 def pppd_log(lab, k: int) -> str:
-    return lab.d.pppd.log(number(k))
+    return lab.lnsd.pppd.log(number(k))
 
 
 def wait_log(lab, k: int, pattern: str, within: float = 20) -> re.Match:
@@ -146,7 +138,7 @@ def wait_log(lab, k: int, pattern: str, within: float = 20) -> re.Match:
 
 
 def ppp_of(lab, user: str) -> dict | None:
-    p = [x for x in lab.d.ctl("show", "ppp", "detail") if x.get("user") == user]
+    p = [x for x in lab.lnsd.ctl("show", "ppp", "detail") if x.get("user") == user]
     return p[-1] if p else None
 
 
@@ -328,7 +320,7 @@ def test_no_frame_longer_than_the_peers_mru(lab, tshark):
                        10, "the 1428-octet packet (or its fragments) on core")
     assert max(lengths) <= 1000, f"IP packets longer than the peer's MRU 1000 sent in one frame: {lengths}"
     # RFC 791 §3.2: lnsd split it (DF clear); pppd's kernel reassembles it and answers
-    assert lab.d.ctl("show", "l2tp")["system"]["data-path"]["tx-fragmented"] >= 1
+    assert lab.lnsd.ctl("show", "l2tp")["system"]["data-path"]["tx-fragmented"] >= 1
     tshark.expect("core", ppp={"ip"})
 
 

@@ -16,13 +16,12 @@ import re
 
 import pytest
 
-from dlab import lab as L
 from dlab import uml
-from dlab.dialout_lab import build_dir_or_skip, default_topology, start_daemons
 from dlab.pppd_cpe import IP_DOWN, IP_UP
 from dlab.wait import WaitTimeout, wait_for
 
-pytestmark = [pytest.mark.interop, pytest.mark.l2tp, pytest.mark.ppp]
+pytestmark = [pytest.mark.interop, pytest.mark.l2tp, pytest.mark.ppp,
+              pytest.mark.skipif(uml.unavailable_reason() is not None, reason=str(uml.unavailable_reason()))]
 
 # address -> (LAC section, user, password, framed address, tunnel secret or "")
 LACS = {"198.51.100.4": ("plain", "carol@corp.example", "carol-pass", "198.18.9.2", ""),
@@ -68,26 +67,21 @@ def pppd_options(address: str) -> str:
     return (f"noauth\nname {user}\nuser {user}\nnoipdefault\ndebug\nlogfile /mnt/out/pppd-{section}.log\n")
 
 
-@pytest.fixture(scope="module")
-def lab():
-    """The module's lab with the xl2tpd guest (overrides dlab.pytest_plugin's `lab`)."""
-    bdir = build_dir_or_skip()
-    why = uml.unavailable_reason()
-    if why:
-        pytest.skip(why)
-    with L.Lab(default_topology(_topology)) as lb:
-        lb.d = start_daemons(lb, bdir, configure=_daemons)
-        # ip-up / ip-down: each pppd answers for its own IPCP address over its own ppp unit
-        files = {"l2tp-secrets": "# them us secret (xl2tpd.conf(5) auth file)\n* * xl-secret\n",
-                 "ip-up": IP_UP, "ip-down": IP_DOWN,
-                 "chap-secrets": "".join(f'"{u}" * "{p}" *\n' for _, u, p, _, _ in LACS.values())}
-        for address, (section, *_rest) in LACS.items():
-            files[f"xl2tpd-{section}.conf"] = xl2tpd_conf(address)
-            files[f"options.{section}"] = pppd_options(address)
-        lb.guest = uml.xl2tpd_guest(lb, "xl2tpd-lac", "xlac", {a: f"xl2tpd-{sec}.conf" for a, (sec, *_r) in LACS.items()},
-                                    files)
-        print(f"\nUML guest (xl2tpd) booted in {lb.guest.boot_seconds:.1f} s")
-        yield lb
+def _etc_ppp() -> dict[str, str]:
+    """The guest's /etc/ppp: ip-up / ip-down (each pppd answers for its own IPCP address over its
+    own ppp unit), the tunnel secret, CHAP secrets, one xl2tpd.conf and pppd options per LAC."""
+    files = {"l2tp-secrets": "# them us secret (xl2tpd.conf(5) auth file)\n* * xl-secret\n",
+             "ip-up": IP_UP, "ip-down": IP_DOWN,
+             "chap-secrets": "".join(f'"{u}" * "{p}" *\n' for _, u, p, _, _ in LACS.values())}
+    for address, (section, *_rest) in LACS.items():
+        files[f"xl2tpd-{section}.conf"] = xl2tpd_conf(address)
+        files[f"options.{section}"] = pppd_options(address)
+    return files
+
+
+# The plugin's module lab, with the xl2tpd guest started once the daemons are up.
+pytestmark.append(pytest.mark.lab_config(topology=_topology, configure=_daemons, start=uml.xl2tpd_guest_hook(
+    "xl2tpd-lac", "xlac", {a: f"xl2tpd-{sec}.conf" for a, (sec, *_r) in LACS.items()}, _etc_ppp())))
 
 
 def dial(lab, section: str) -> None:
@@ -125,7 +119,7 @@ def ppp_up(lab, section: str, user: str) -> dict:
     except WaitTimeout as e:
         raise AssertionError(f"{e}\n{lab.guest.read_out(f'xl2tpd-{section}.log')[-2000:]}\n"
                              f"{lab.guest.read_out(f'pppd-{section}.log')[-2000:]}") from None
-    return wait_for(lambda: next((p for p in lab.d.ctl("show", "ppp", "detail") if p.get("user") == user
+    return wait_for(lambda: next((p for p in lab.lnsd.ctl("show", "ppp", "detail") if p.get("user") == user
                                   and p.get("ipcp") == "Opened"), None), 10, f"lnsd's PPP session of {user}")
 
 
@@ -137,8 +131,9 @@ def test_xl2tpd_lac_incoming_call_with_ppp_end_to_end(lab, tshark):
     assert p["direction"] == "incoming" and p["lac"] == "198.51.100.4", p
     assert p["we-authenticate"] == "CHAP-MD5" and p["peer-ip"] == framed, p
     assert "Using l2tp kernel support" in lab.guest.read_out(f"xl2tpd-{section}.log")
-    assert lab.ping("home", framed, count=2, wait=2), "home reaches the client through lnsd and xl2tpd"
-    tunnels = [t for t in lab.d.ctl("show", "l2tp", "tunnel", "detail") if t["destination"] == "198.51.100.4"]
+    # lnsd installs the client's host route just after IPCP Opened: a bounded wait, not one try
+    wait_for(lambda: lab.ping("home", framed, count=2, wait=2), 20, "home reaches the client through lnsd and xl2tpd")
+    tunnels = [t for t in lab.lnsd.ctl("show", "l2tp", "tunnel", "detail") if t["destination"] == "198.51.100.4"]
     assert tunnels and not tunnels[0]["authenticated"], tunnels
     # no secret, nothing hidden (RFC 2661 §4.3): lnsd's SLI carries the ACCM in the clear
     sli = wait_for(lambda: [m for m in control_messages(lab, "198.51.100.1", "198.51.100.4") if m["type"] == SLI],
@@ -155,9 +150,9 @@ def test_xl2tpd_lac_with_tunnel_authentication(lab, tshark):
     section, user, _, framed, _ = LACS["198.51.100.5"]
     dial(lab, section)
     ppp_up(lab, section, user)
-    tunnels = [t for t in lab.d.ctl("show", "l2tp", "tunnel", "detail") if t["destination"] == "198.51.100.5"]
+    tunnels = [t for t in lab.lnsd.ctl("show", "l2tp", "tunnel", "detail") if t["destination"] == "198.51.100.5"]
     assert tunnels and tunnels[0]["authenticated"], f"RFC 2661 §5.1.1 Challenge/Response with xl2tpd: {tunnels}"
-    assert lab.ping("home", framed, count=2, wait=2)
+    wait_for(lambda: lab.ping("home", framed, count=2, wait=2), 20, f"home reaches {framed} through lnsd and xl2tpd")
     # hide-avps (RFC 2661 §4.3): of what lnsd sends an LAC, only the SLI's ACCM is in the set it
     # hides (numbers, sub-address, proxy authentication, ACCM): hidden, behind a Random Vector;
     # xl2tpd decodes it and keeps the call (the ping above crossed it).

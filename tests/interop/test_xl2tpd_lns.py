@@ -17,12 +17,12 @@ import re
 
 import pytest
 
-from dlab import lab as L
 from dlab import uml
-from dlab.dialout_lab import build_dir_or_skip, control, default_topology, start_daemons
+from dlab.dialout_lab import control
 from dlab.wait import WaitTimeout, wait_for
 
-pytestmark = [pytest.mark.interop, pytest.mark.l2tp, pytest.mark.ppp]
+pytestmark = [pytest.mark.interop, pytest.mark.l2tp, pytest.mark.ppp,
+              pytest.mark.skipif(uml.unavailable_reason() is not None, reason=str(uml.unavailable_reason()))]
 
 XLNS = "198.51.100.4"
 DOMAIN = "corp.example"
@@ -79,23 +79,14 @@ PPPD_OPTIONS = "name xlns\ndebug\nlogfile /mnt/out/pppd-lns.log\nnoccp\n"
 PPPD_OUT = f"name xlns\nuser xlns\nnoauth\ndebug\nlogfile /mnt/out/pppd-out.log\nnoccp\n{OUT['local']}:{OUT['peer']}\n"
 
 
-@pytest.fixture(scope="module")
-def lab():
-    """The module's lab with the xl2tpd LNS guest (overrides dlab.pytest_plugin's `lab`)."""
-    bdir = build_dir_or_skip()
-    why = uml.unavailable_reason()
-    if why:
-        pytest.skip(why)
-    with L.Lab(default_topology(_topology)) as lb:
-        lb.d = start_daemons(lb, bdir, configure=_daemons)
-        files = {"xl2tpd.conf": XL2TPD_CONF, "options.xlns": PPPD_OPTIONS, "options.out": PPPD_OUT,
-                 "chap-secrets": f'"{ALICE["user"]}" * "{ALICE["password"]}" *\n"xlns" * "xlns-pass" *\n'}
-        # an outgoing call's pppd also reads /var/l2tp/<number>.options (xl2tpd's control.c)
-        lb.guest = uml.xl2tpd_guest(lb, "xl2tpd-lns", "xlns", {XLNS: "xl2tpd.conf"}, files, extra=[
-            f"echo '# options of calls to {OUT['site']}: /etc/ppp/options.out' > /var/l2tp/{OUT['site']}.options"])
-        print(f"\nUML guest (xl2tpd LNS) booted in {lb.guest.boot_seconds:.1f} s")
-        wait_for(lambda: "Listening on IP address" in lb.guest.read_out("xl2tpd.log"), 20, "xl2tpd listening")
-        yield lb
+# The plugin's module lab, with the xl2tpd LNS guest started once the daemons are up; an outgoing
+# call's pppd also reads /var/l2tp/<number>.options (xl2tpd's control.c).
+pytestmark.append(pytest.mark.lab_config(topology=_topology, configure=_daemons, start=uml.xl2tpd_guest_hook(
+    "xl2tpd-lns", "xlns", {XLNS: "xl2tpd.conf"},
+    {"xl2tpd.conf": XL2TPD_CONF, "options.xlns": PPPD_OPTIONS, "options.out": PPPD_OUT,
+     "chap-secrets": f'"{ALICE["user"]}" * "{ALICE["password"]}" *\n"xlns" * "xlns-pass" *\n'},
+    extra=[f"echo '# options of calls to {OUT['site']}: /etc/ppp/options.out' > /var/l2tp/{OUT['site']}.options"],
+    ready_log="xl2tpd.log")))
 
 
 def site(lab, number: str = ALICE["site"]) -> dict:

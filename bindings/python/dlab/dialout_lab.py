@@ -4,18 +4,20 @@ Shared by `./lab demo` and tests/conformance/dialout, so both run exactly the sa
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
 
+from . import procs
 from . import topology as T
-from .control_api import request
+from .control_api import Daemon, request
 from .lab import REPO, Lab
 from .pppd_cpe import PppdCpe, PppdSite
 from .wait import WaitTimeout, wait_for
@@ -30,18 +32,49 @@ class NotBuilt(RuntimeError):
 
 @dataclass
 class LabSpec:
-    """How the dial-out lab of a test module or a scenario is built (the `lab` fixture of
-    dlab.pytest_plugin, dlab.scenario's `lab:` section).
+    """How a test module's (or a scenario's) lab is built: the `lab` fixture of dlab.pytest_plugin
+    (module marker `lab_config(**fields)`), dlab.scenario's `lab:` section, and open_lab() for a
+    fixture of another scope or a second lab of a module. Data, plus hooks for what must run at a
+    given point of the set-up.
 
-    configure: fn(configs) editing the daemons' configs in place (dlab.dialout_lab.daemon_configs;
-      a role set to None is not started). topology: fn(raw) editing the raw default.yaml dict.
+    topology: fn(raw) editing the raw default.yaml dict; or a topology file (str / Path; a relative
+      path is taken from the test module's folder, e.g. "topology.yaml" beside it); or a topology
+      dict (dlab.topology format).
+    configure: fn(configs) editing the daemons' configs in place (daemon_configs; a role set to None
+      is not started, lnsd included).
+    daemons: False starts no daemon at all (the module starts its own processes): only namespaces,
+      links, captures and FreeRADIUS.
+    hosts: role -> lab host, for a topology that puts a daemon elsewhere than daemon_configs'
+      default (e.g. {"cpe": "lac"}).
+    relays: fn(lab) -> context manager, entered after the namespaces are up and before any daemon
+      starts (an address the daemons' configs name must answer from their start); what it yields
+      is `lab.relays`; it is exited before the lab goes down.
+    start: fn(lab), run after the daemons (a UML guest, a scripted process); may pytest.skip.
     scripted_radius: names of FreeRADIUS servers of the topology NOT to start: the scripted_radius
-      fixture serves on their address, port and secret instead. capture: per-link tcpdump (and so
-      the per-test pcaps)."""
+      fixture serves on their address, port and secret instead.
+    capture: per-link tcpdump (and so the per-test pcaps the tshark judge reads).
+    judge_from: IPv4 sources whose malformed packets / expert errors the tshark judge counts (a
+      conformance suite's DUT, whose scripted peer sends malformed packets on purpose); None: all."""
     configure: Callable[[dict], None] | None = None
-    topology: Callable[[dict], None] | None = None
+    topology: Callable[[dict], None] | str | Path | dict | None = None
     scripted_radius: tuple[str, ...] | list[str] = ()
     capture: bool = True
+    daemons: bool = True
+    hosts: dict[str, str] = field(default_factory=dict)
+    relays: Callable[[Lab], Any] | None = None
+    start: Callable[[Lab], None] | None = None
+    judge_from: frozenset[str] | set[str] | None = None
+
+    def topology_for(self, folder: Path | None = None) -> T.Topology:
+        """The parsed topology; `folder` resolves a relative topology file."""
+        if self.topology is None or callable(self.topology):
+            return default_topology(configure=self.topology)
+        if isinstance(self.topology, dict):
+            return T.parse(copy.deepcopy(self.topology))
+        path = Path(self.topology)
+        if not path.is_absolute() and folder is not None:
+            path = folder / path
+        return T.load(path)
 
 
 LNSD_CONFIG = {
@@ -84,11 +117,16 @@ def build_dir() -> Path:
 
 
 class Lnsd:
-    def __init__(self, lab, bdir: Path):
-        self.lab, self.bdir = lab, bdir
-        self.sock = str(lab.run_dir / "lnsd.sock")
-        self.events = lab.run_dir / "lnsd-events.jsonl"
+    """lnsd of a lab: its control socket `sock`, its JSON-lines event log `events` (both in the run
+    folder, named after `name`: the process name, "lnsd" or "lnsd-<config>" after a restart) and
+    its process `proc` (dlab.procs.Tracked, set by whoever starts it)."""
+
+    def __init__(self, lab, bdir: Path, name: str = "lnsd"):
+        self.lab, self.bdir, self.name = lab, bdir, name
+        self.sock = str(lab.run_dir / f"{name}.sock")
+        self.events = lab.run_dir / f"{name}-events.jsonl"
         self.pppd = None   # dlab.pppd_cpe.PppdCpe when the topology says `cpe: pppd`
+        self.proc: procs.Tracked | None = None
 
     def ctl(self, *words: str):
         cp = self.lab.exec("lns", [str(self.bdir / "lns/lnsd/lnsctl"), "--socket", self.sock, "--json", *words],
@@ -169,12 +207,14 @@ _DAEMONS = (("isdn", "isdn-emu", "lac", "peers/isdn/isdn-emu", "isdn-emu ready")
             ("cpe2", "cpe-emu-2", "cpe", "peers/cpe/cpe-emu", "cpe-emu ready"))
 
 
-def start_daemons(lab: Lab, bdir: Path, configure: Callable[[dict[str, dict]], None] | None = None) -> Lnsd:
+def start_daemons(lab: Lab, bdir: Path, configure: Callable[[dict[str, dict]], None] | None = None,
+                  hosts: dict[str, str] | None = None) -> Lnsd | None:
     """Write the daemons' configs into the run folder and start them, each awaited on its ready line.
 
     `configure(configs)` may edit the default configurations (see daemon_configs) in place first,
     e.g. scaled-down dial-out timers or another exchange behaviour; a role whose config it sets to
-    None is not started (lnsd always is).
+    None is not started (lnsd too: then None is returned). `hosts` moves a role to another lab host
+    (default: _DAEMONS).
 
     With the topology's `cpe: pppd` the sites of role `cpe` are answered by real pppd on a UML
     guest instead of cpe-emu (dlab.pppd_cpe; extra pppd options per number in role `pppd`); the
@@ -185,20 +225,161 @@ def start_daemons(lab: Lab, bdir: Path, configure: Callable[[dict[str, dict]], N
     if configure is not None:
         configure(configs)
     pppd = None
-    for role, name, host, binary, ready in _DAEMONS:
+    for role, *_ in _DAEMONS:
         if configs.get(role) is None:
             continue
         if role == "cpe" and getattr(lab.topo, "cpe", "emu") == "pppd":
             pppd = start_pppd_cpe(lab, bdir, configs)
             continue
-        (run / f"{role}.yaml").write_text(yaml.safe_dump(configs[role]))
-        lab.start(name, host, [str(bdir / binary), "--config", str(run / f"{role}.yaml")], ready=ready)
-    (run / "lnsd.yaml").write_text(yaml.safe_dump(configs["lnsd"]))
-    d = Lnsd(lab, bdir)
+        start_role(lab, bdir, role, configs[role], host=(hosts or {}).get(role))
+    if configs.get("lnsd") is None:
+        return None
+    d = start_lnsd(lab, bdir, configs["lnsd"])
     d.pppd = pppd
-    lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
-                              "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
     return d
+
+
+def start_role(lab: Lab, bdir: Path, role: str, config: dict, host: str | None = None,
+               name: str | None = None) -> procs.Tracked:
+    """Start one emulated peer of _DAEMONS (`isdn`, `lac`, `cpe`, `isdn2`, `lac2`, `cpe2`) with
+    `config` written to <run>/<name or role>.yaml, awaited on its ready line. `name` (a restart
+    with another config) suffixes the process name: `lac-emu-<name>`."""
+    _, proc_name, default_host, binary, ready = next(d for d in _DAEMONS if d[0] == role)
+    path = lab.run_dir / f"{role}{'-' + name if name else ''}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return lab.start(f"{proc_name}-{name}" if name else proc_name, host or default_host,
+                     [str(bdir / binary), "--config", str(path)], ready=ready)
+
+
+def start_lnsd(lab: Lab, bdir: Path, config: dict, name: str = "lnsd") -> Lnsd:
+    """Start lnsd in `lns` with `config` written to <run>/<name>.yaml, its control socket and event
+    log named after `name` too; awaited on "lnsd ready"."""
+    (lab.run_dir / f"{name}.yaml").write_text(yaml.safe_dump(config))
+    d = Lnsd(lab, bdir, name)
+    d.proc = lab.start(name, "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(lab.run_dir / f"{name}.yaml"),
+                                     "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+    return d
+
+
+class DialoutLab(Lab):
+    """The lab open_lab() builds: a dlab.lab.Lab plus the daemons of its LabSpec.
+
+    `bdir` (build folder), `lnsd` (Lnsd or None), `configs` (role -> config as running),
+    `daemons` (role -> control_api.Daemon client, event stream open), `relays` (what the spec's
+    relays hook yielded), `spec`, `scripted_radius_servers` (the servers the scripted_radius
+    fixture replaces)."""
+
+    def __init__(self, topo: T.Topology, spec: LabSpec, **kwargs: Any):
+        super().__init__(topo, **kwargs)
+        self.spec = spec
+        self.bdir: Path | None = None
+        self.lnsd: Lnsd | None = None
+        self.configs: dict[str, dict] = {}
+        self.daemons: dict[str, Daemon] = {}
+        self.relays: Any = None
+        self.scripted_radius_servers: dict = {}
+        self._role_procs: dict[str, procs.Tracked] = {}
+        self._base: dict[str, dict] = {}
+
+    def start_daemons(self) -> None:
+        """The spec's daemons (start_daemons with its configure and hosts), their clients opened."""
+        def configure(c: dict) -> None:
+            if self.spec.configure is not None:
+                self.spec.configure(c)
+            self.configs.update({r: v for r, v in c.items() if v is not None})
+        self.lnsd = start_daemons(self, self.bdir, configure=configure, hosts=self.spec.hosts)
+        self._base = copy.deepcopy(self.configs)
+        names = {role: name for role, name, *_ in _DAEMONS}
+        for role in self.configs:
+            if role in names:
+                self._role_procs[role] = next((p for p in reversed(self.procs) if p.name == names[role]), None)
+        if self.lnsd is not None:
+            self._role_procs["lnsd"] = self.lnsd.proc
+        for role in ("lnsd", *names):
+            self._open_client(role)
+
+    def _open_client(self, role: str) -> None:
+        if role == "lnsd" and self.lnsd is not None:
+            self.daemons["lnsd"] = Daemon(self.lnsd.sock, name="lnsd").subscribe()
+        elif role in self.configs and "control" in self.configs[role] and self._role_procs.get(role) is not None:
+            self.daemons[role] = Daemon(self.configs[role]["control"], name=role).subscribe()
+
+    def close_clients(self) -> None:
+        for d in self.daemons.values():
+            d.close()
+        self.daemons.clear()
+
+    def restart(self, role: str, config: dict | Callable[[dict], dict | None] | None = None,
+                name: str | None = None) -> Lnsd | procs.Tracked:
+        """Stop `role`'s daemon (SIGTERM: lnsd sends StopCCN first) and start it again with another
+        config: `config` a dict, or fn(copy of the module's config of that role) returning the new
+        one or editing it in place; None: the module's own config again. `name` labels it: lnsd's
+        files and process become lnsd-<name>.yaml / .sock / -events.jsonl (a fresh event log),
+        a peer's <role>-<name>.yaml; default "r<N>". Returns the new Lnsd (also `lab.lnsd`) or the
+        peer's Tracked process; `lab.configs[role]` and `lab.daemons[role]` follow."""
+        if role not in self._base:
+            raise ValueError(f"restart({role!r}): not a daemon this lab started (has: {', '.join(self._base)})")
+        if config is None:
+            new = copy.deepcopy(self._base[role])
+        elif callable(config):
+            new = copy.deepcopy(self._base[role])
+            new = config(new) or new
+        else:
+            new = config
+        name = name or f"r{len(self.procs)}"
+        old = self._role_procs.get(role)
+        if old is not None:
+            procs.stop(old)
+            if old in self.procs:
+                self.procs.remove(old)
+        client = self.daemons.pop(role, None)
+        if client is not None:
+            client.close()
+        if role == "lnsd":
+            self.lnsd = start_lnsd(self, self.bdir, new, name=f"lnsd-{name}")
+            started: Lnsd | procs.Tracked = self.lnsd
+            self._role_procs[role] = self.lnsd.proc
+        else:
+            started = self._role_procs[role] = start_role(self, self.bdir, role, new,
+                                                          host=self.spec.hosts.get(role), name=name)
+        self.configs[role] = new
+        self._open_client(role)
+        return started
+
+
+@contextlib.contextmanager
+def open_lab(spec: LabSpec, folder: Path | None = None) -> Iterator[DialoutLab]:
+    """Build the lab `spec` declares and tear it down on exit: namespaces, links, captures,
+    FreeRADIUS (without spec.scripted_radius), then spec.relays, the daemons (unless
+    spec.daemons is False), spec.start. `folder` resolves a relative topology file (the test
+    module's folder). Skips (pytest.skip) when not root, or when the daemons are not built and
+    the spec starts them; pytest.UsageError on a scripted_radius name the topology lacks."""
+    if spec.daemons:
+        bdir = build_dir_or_skip()
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("network namespaces need root")
+        try:
+            bdir = build_dir()
+        except NotBuilt:
+            bdir = None
+    topo = spec.topology_for(folder)
+    missing = [n for n in spec.scripted_radius if n not in topo.radius]
+    if missing:
+        raise pytest.UsageError(f"lab_config(scripted_radius=...): no RADIUS server {missing} in the topology (has: {', '.join(topo.radius)})")
+    scripted = {n: topo.radius.pop(n) for n in spec.scripted_radius}
+    with DialoutLab(topo, spec, capture=spec.capture) as lb, contextlib.ExitStack() as stack:
+        lb.bdir, lb.scripted_radius_servers = bdir, scripted
+        if spec.judge_from is not None:
+            lb.tshark_judge_from = set(spec.judge_from)
+        if spec.relays is not None:
+            lb.relays = stack.enter_context(spec.relays(lb))
+        stack.callback(lb.close_clients)
+        if spec.daemons:
+            lb.start_daemons()
+        if spec.start is not None:
+            spec.start(lb)
+        yield lb
 
 
 def wait_dialout_state(d: Lnsd, key: str, states: set[str], within: float = 30,

@@ -3,11 +3,18 @@ with `pytest_plugins = ["dlab.pytest_plugin"]`). docs/scenarios.md shows how to 
 
 Fixtures
   lab             the default topology (scenarios/topologies/default.yaml) with FreeRADIUS and the
-                  dial-out daemons up (dlab.dialout_lab.start_daemons); one per test module. Vary it
-                  with `pytestmark = pytest.mark.lab_config(configure=fn, topology=fn, ...)` or by
-                  indirect parametrisation (`@pytest.mark.parametrize("lab", [LabSpec(...)], indirect=True)`).
-                  Besides the dlab.lab.Lab API it has `.configs` (the daemons' configs as started),
-                  `.daemons` (role -> control_api.Daemon, event streams open), `.lnsd`, `.bdir`.
+                  dial-out daemons up (dlab.dialout_lab.start_daemons); one per test module. The
+                  module declares its lab as data: `pytestmark = pytest.mark.lab_config(**fields of
+                  dlab.dialout_lab.LabSpec)` — topology (an edit of default.yaml, a topology file
+                  beside the module, or a dict), configure (the daemons' configs), daemons=False,
+                  hosts, relays (made before the daemons start), start (after them: a UML guest),
+                  scripted_radius, capture, judge_from — or indirect parametrisation
+                  (`@pytest.mark.parametrize("lab", [LabSpec(...)], indirect=True)`). It is a
+                  dlab.dialout_lab.DialoutLab (dlab.lab.Lab plus `.configs`, `.daemons` (role ->
+                  control_api.Daemon, event streams open), `.lnsd`, `.bdir`, `.relays`, and
+                  `.restart(role, config=..., name=...)`: one daemon again with another config).
+                  A fixture of another scope, or a module's second lab, builds its LabSpec with
+                  `with dlab.dialout_lab.open_lab(spec) as lab:` (the same builder).
   lns, lac, cpe, isdn, lac2, cpe2, isdn2
                   control_api.Daemon clients of the daemons; their wait_for() looks at events from
                   the start of the test on.
@@ -70,7 +77,8 @@ from .wait import WaitTimeout, wait_for
 # Python unit tests and the lab tiers before a build included.
 
 MARKERS = {
-    "lab_config(configure=None, topology=None, scripted_radius=(), capture=True)":
+    "lab_config(topology=None, configure=None, daemons=True, hosts={}, relays=None, start=None, "
+    "scripted_radius=(), capture=True, judge_from=None)":
         "how the module's `lab` fixture is built (dlab.dialout_lab.LabSpec, also dlab.pytest_plugin.LabSpec)",
     "dialout": "dial-out sessions: trigger, AAA, OCRQ/OCRP/OCCN, inService (JunosE L2TP Dial-Out Tables 70-75, Broadband Access Configuration Guide Table 77)",
     "l2tp": "L2TP control connection and session behaviour (RFC 2661)",
@@ -128,37 +136,10 @@ def _spec(request) -> LabSpec:
 
 @pytest.fixture(scope="module")
 def lab(request):
-    """The default dial-out lab for this test module (see the module docstring)."""
-    bdir = D.build_dir_or_skip()
-    spec = _spec(request)
-    topo = D.default_topology(configure=spec.topology)
-    # FreeRADIUS servers the scripted_radius fixture replaces: not started, their data kept.
-    missing = [n for n in spec.scripted_radius if n not in topo.radius]
-    if missing:
-        raise pytest.UsageError(f"lab_config(scripted_radius=...): no RADIUS server {missing} in the topology "
-                                f"(has: {', '.join(topo.radius)})")
-    scripted = {n: topo.radius.pop(n) for n in spec.scripted_radius}
-    configs: dict = {}
-
-    def configure(c: dict) -> None:
-        if spec.configure is not None:
-            spec.configure(c)
-        configs.update(c)
-
-    with Lab(topo, capture=spec.capture) as lb:
-        lb.bdir = bdir
-        lb.lnsd = D.start_daemons(lb, bdir, configure=configure)
-        lb.configs = configs
-        lb.scripted_radius_servers = scripted
-        lb.daemons = {"lnsd": Daemon(lb.lnsd.sock, name="lnsd").subscribe()}
-        for role in ROLES:
-            if configs.get(role) is not None:
-                lb.daemons[role] = Daemon(configs[role]["control"], name=role).subscribe()
-        try:
-            yield lb
-        finally:
-            for d in lb.daemons.values():
-                d.close()
+    """The dial-out lab of this test module (see the module docstring), built by
+    dlab.dialout_lab.open_lab from the module's LabSpec."""
+    with D.open_lab(_spec(request), folder=request.path.parent) as lb:
+        yield lb
 
 
 def _daemon(lab, role: str) -> Daemon:

@@ -216,3 +216,19 @@ def xl2tpd_guest(lab, name: str, host: str, instances: dict[str, str], etc_ppp: 
                 f"xl2tpd -D -c /etc/ppp/{conf} -p /run/{stem}.pid -C /var/run/xl2tpd/{stem}.control "
                 f"> /mnt/out/{stem}.log 2>&1 &"]
     return Guest(lab, name, host, nets=[(link, "raw")], etc_ppp=etc_ppp, run_script="\n".join(run)).start()
+
+
+def xl2tpd_guest_hook(name: str, host: str, instances: dict[str, str], etc_ppp: dict[str, str],
+                      extra: list[str] = (), ready_log: str | None = None):
+    """A `start` hook of dlab.dialout_lab.LabSpec (run once the lab's daemons are up): the
+    xl2tpd_guest(lab, name, host, instances, etc_ppp, extra=extra) of a test module as
+    `lab.guest`, its boot time printed (the figure docs/interop.md quotes); with `ready_log`, also
+    a bounded wait until that instance's log says it listens. GuestUnavailable when the machine
+    cannot run a guest (a module skips before: `unavailable_reason()`)."""
+    def start(lab) -> None:
+        lab.guest = xl2tpd_guest(lab, name, host, instances, etc_ppp, extra=extra)
+        print(f"\nUML guest ({name}) booted in {lab.guest.boot_seconds:.1f} s")
+        if ready_log:
+            wait_for(lambda: "Listening on IP address" in lab.guest.read_out(ready_log), 20,
+                     f"{ready_log}: xl2tpd listening")
+    return start

@@ -2,7 +2,7 @@
 call failing in each way the exchange can fail, and tunnel selection with two LACs.
 
 One lab for the module (the pytest plugin's `lab` with this module's topology and configure, as
-test_table75.py; the weighted-mode test has a second one): the home server (192.0.2.10) gets one user per case, `0.0.0.0:65000/10.10.<k>.1@
+test_table75.py; the weighted-mode test, last, restarts its lnsd in that mode): the home server (192.0.2.10) gets one user per case, `0.0.0.0:65000/10.10.<k>.1@
 L2TP-dial-out.de.dt`, so a ping from `home` to 10.10.<k>.1 triggers case k with its own dial-out
 session; ERX-Dial-Out-Number is 55510<k>.
 
@@ -20,8 +20,8 @@ session; ERX-Dial-Out-Number is 55510<k>.
    tag). Fail-over: lac2 (preference 1) stopped -> SCCRQ retransmissions to it, then the call goes
    through lac (preference 2) and lac2 is dead; dead time: while dead it is not tried at all; after the
    dead time (scaled down to 12 s) it is tried, and used, again. Round-robin: equal
-   preferences alternate across successive dial-outs, open tunnels or not. Weighted (a second lab,
-   `tunnel-selection: {mode: weighted}`): each dial-out goes to the LAC with the fewest sessions.
+   preferences alternate across successive dial-outs, open tunnels or not. Weighted (lnsd restarted
+   with `tunnel-selection: {mode: weighted}`): each dial-out goes to the LAC with the fewest sessions.
    "Lower preference value wins" is test_table75.py's.
 
 Timers are scaled down (lnsd retransmit 200 ms, 2 retransmissions, dead time 12 s; the exchange's
@@ -33,9 +33,8 @@ import subprocess
 
 import pytest
 
-from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import default_topology, site_destination, site_key, site_number, start_daemons, wait_dialout_state
+from dlab.dialout_lab import control, site_destination, site_key, site_number, wait_dialout_state
 from dlab.wait import wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -193,9 +192,10 @@ def lac_call_events(lab, called: str, which: str = "lac") -> list[tuple[str, str
             if e["id"] in ids and e["entity"] in ("lac.call", "l2tp.session")]
 
 
-def lac_of_call(lab, k: int) -> str:
-    """Which LAC carried the call of case k (the one lac-emu that received its OCRQ)."""
-    at = {w: len(ocrqs(lab, w, number(k))) for w in ("lac", "lac2")}
+def lac_of_call(lab, k: int, before: dict[tuple[str, int], int] | None = None) -> str:
+    """Which LAC carried the call of case k (the one lac-emu that received its OCRQ), counting
+    only the OCRQs after `before` ((lac, k) -> OCRQs then: ocrq_counts)."""
+    at = {w: len(ocrqs(lab, w, number(k))) - (before or {}).get((w, k), 0) for w in ("lac", "lac2")}
     assert sum(at.values()) == 1, f"case {k}: exactly one OCRQ for {number(k)} over both LACs: {at}"
     return next(w for w, n in at.items() if n)
 
@@ -223,6 +223,11 @@ def cdns_from(lab, src: str) -> list[tuple[int, int]]:
 def sccrqs_to(lab, dst: str) -> int:
     """SCCRQs sent to `dst` in the core capture (not the copies quoted by ICMP port unreachable)."""
     return len(tshark(lab, "core", f"ip.dst == {dst} && !icmp && l2tp.avp.message_type == 1", ["frame.number"]))
+
+
+def ocrq_counts(lab, cases) -> dict[tuple[str, int], int]:
+    """(lac, k) -> OCRQs each lac-emu has received so far for case k's number."""
+    return {(w, k): len(ocrqs(lab, w, number(k))) for w in ("lac", "lac2") for k in cases}
 
 
 def destination(d, address: str) -> dict:
@@ -360,24 +365,34 @@ def test_equal_preferences_round_robin_across_dial_outs(xs_lab):
         f"two LACs of equal Tunnel-Preference take successive dial-outs in turn: {used}"
 
 
-# ---- weighted load-balancing (tunnel-selection mode: weighted; its own lnsd) --------------------------
+# ---- weighted load-balancing (tunnel-selection mode: weighted; lnsd restarted) ---------------------
 
-def _weighted_daemons(c: dict) -> None:
-    _daemons(c)
-    c["lnsd"]["tunnel-selection"]["mode"] = "weighted"
+def _site_idle(lab, ctl: str, k: int) -> bool:
+    sites = control(lab.run_dir / ctl, "show state")["sites"]
+    return all(s.get("call") is None for s in sites if s["number"] == number(k))
 
 
 @pytest.fixture(scope="module")
-def weighted_lab(xs_lab):  # noqa: ARG001 - after the round-robin lab's tests (same module)
-    bdir = xs_lab[2]
-    with L.Lab(default_topology(_topology)) as lab:
-        d = start_daemons(lab, bdir, configure=_weighted_daemons)
-        yield lab, d
+def weighted_lab(xs_lab):
+    """The module's lnsd restarted with `tunnel-selection: {mode: weighted}` (last in the file:
+    the round-robin tests' lnsd is gone): no tunnel, no session at start. Its calls of the
+    round-robin cases end with the old lnsd's StopCCN; the fixture waits until both CPE daemons'
+    sites of those cases are idle again. lac-emu on lac2 is running (as in a lab of its own),
+    whatever the tunnel-selection tests before left. Returns (lab, lnsd, the lac-emus' OCRQ counts then)."""
+    lab, _, bdir = xs_lab
+    if not tracked(lab, "lac-emu-2").alive():   # the dead-time test failed before starting it again
+        lab.start("lac-emu-2", "lac2", [str(bdir / "peers/lac/lac-emu"), "--config", str(lab.run_dir / "lac2.yaml")],
+                  ready="lac-emu ready")
+    d = lab.restart("lnsd", lambda c: c["tunnel-selection"].update(mode="weighted"), name="weighted")
+    for k in ROUND_ROBIN:
+        wait_for(lambda k=k: _site_idle(lab, "cpe.ctl", k) and _site_idle(lab, "cpe2.ctl", k), 20,
+                 f"the CPE sites of {number(k)} idle after the round-robin lnsd stopped")
+    return lab, d, ocrq_counts(lab, ROUND_ROBIN)
 
 
 @pytest.mark.req("L2TP.tunnel-selection", "SEL.weighted", "T74.inService")
 def test_weighted_mode_sends_each_dial_out_to_the_least_loaded_lac(weighted_lab):
-    lab, d = weighted_lab
+    lab, d, before = weighted_lab
     used, load = [], []
     for k in ROUND_ROBIN[:3]:
         sessions = {x["address"]: x["sessions"] for x in d.ctl("show", "l2tp", "destination")}
@@ -385,7 +400,7 @@ def test_weighted_mode_sends_each_dial_out_to_the_least_loaded_lac(weighted_lab)
         trigger(lab, dest(k))
         s = wait_state(d, k, {"inService", "inhibited", "failed"}, within=30)
         assert s["state"] == "inService", s
-        used.append(lac_of_call(lab, k))
+        used.append(lac_of_call(lab, k, before))
     # 0/0 sessions: tag order (lac); 1/0: lac2; 1/1: the tie goes to the first open tunnel by tag (lac).
     assert used == ["lac", "lac2", "lac"], f"fewest sessions first (loads before each call {load}): {used}"
     assert load[1] == {"lac": 1, "lac2": 0} and load[2] == {"lac": 1, "lac2": 1}, \

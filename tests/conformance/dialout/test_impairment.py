@@ -15,13 +15,13 @@ The last test sends malformed IPv4 triggers (bad IHL, truncated, bad checksum) o
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import pytest
 
-from dlab import lab as L
 from dlab import netns
-from dlab.dialout_lab import build_dir_or_skip, default_topology, KEY, start_daemons
+from dlab.dialout_lab import KEY
 from dlab.wait import wait_for
 
 RELAY_LAC, LAC = "198.51.100.9", "198.51.100.2"
@@ -52,13 +52,14 @@ def _udp_in(lab, host: str, addr: tuple[str, int]):
     return s
 
 
-@pytest.fixture(scope="module")
-def impaired_lab():
-    bdir = build_dir_or_skip()
+@contextlib.contextmanager
+def _relays(lab):
+    """The two ImpairmentRelays with their rules, serving before lnsd starts (its config names
+    RELAY_AAA; the home server's Tunnel-Server-Endpoint is RELAY_LAC): lab.relays = (l2tp, aaa)."""
     from dlab.proto import ImpairmentRelay
-    with L.Lab(default_topology(_topology), capture=True) as lab:
-        socks = [_udp_in(lab, "lac", (RELAY_LAC, 1701)), _udp_in(lab, "lac", (RELAY_LAC, 0)),
-                 _udp_in(lab, "radius", (RELAY_AAA, 1812)), _udp_in(lab, "radius", (RELAY_AAA, 0))]
+    socks = [_udp_in(lab, "lac", (RELAY_LAC, 1701)), _udp_in(lab, "lac", (RELAY_LAC, 0)),
+             _udp_in(lab, "radius", (RELAY_AAA, 1812)), _udp_in(lab, "radius", (RELAY_AAA, 0))]
+    try:
         l2tp = ImpairmentRelay(socks[0], socks[1], (LAC, 1701))
         l2tp.add_rule("drop-first-ocrq", "drop", protocol="l2tp", message="OCRQ", direction="forward", nth=1)
         l2tp.add_rule("duplicate-sccrp", "duplicate", message="SCCRP", direction="reverse")
@@ -66,10 +67,19 @@ def impaired_lab():
         aaa = ImpairmentRelay(socks[2], socks[3], (HOME_RADIUS, 1812))
         aaa.add_rule("drop-first-access-request", "drop", message="Access-Request", direction="forward", nth=1)
         with l2tp, aaa:
-            d = start_daemons(lab, bdir, configure=_configs)
-            yield lab, d, l2tp, aaa
+            yield l2tp, aaa
+    finally:
         for s in socks:
             s.close()
+
+
+# The plugin's module lab (dlab.pytest_plugin), captured, with the relays made before the daemons.
+pytestmark = pytest.mark.lab_config(topology=_topology, configure=_configs, relays=_relays)
+
+
+@pytest.fixture(scope="module")
+def impaired_lab(lab):
+    return (lab, lab.lnsd, *lab.relays)
 
 
 def _wire(lab, link: str) -> list[dict]:
@@ -189,6 +199,7 @@ def test_reordered_ocrp_is_processed_in_order(dialled):
 
 
 @pytest.mark.req("LAB.trigger-injector")
+@pytest.mark.tshark_tolerates("puts IPv4 packets with a bad IHL, a bad checksum and a truncated length on `leased` on purpose")
 def test_malformed_ip_triggers_are_dropped_before_lnsd(dialled):
     """Bad IHL, truncated and bad-checksum IPv4 packets for the dial-out prefix go on the `leased`
     wire unchanged (AF_PACKET); the LNS host's IP layer discards them (RFC 1122 §3.2.1.1-2), so no

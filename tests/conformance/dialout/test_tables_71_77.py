@@ -23,9 +23,8 @@ import subprocess
 
 import pytest
 
-from dlab import lab as L
 from dlab import procs
-from dlab.dialout_lab import build_dir_or_skip, default_topology, KEY, start_daemons
+from dlab.dialout_lab import KEY
 from dlab.wait import wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -65,28 +64,20 @@ def _radius_users(raw: dict) -> None:
                   "Framed-Route = \"10.99.4.0/24 198.18.0.4 1\""]})
 
 
-def _configure(trigger: str, dormant: str, extra: dict | None = None, vr_b: bool = True):
+def _configure(trigger: str, dormant: str):
     def fn(c: dict) -> None:
         c["isdn"]["numbers"].update({"5551009": {"behaviour": "no-answer"}, "5551004": {"behaviour": "answer"}})
         c["cpe"]["sites"].append({"number": "5551004", "name": "cpe-mismatch", "secret": "cpe-pass",
                                   "require_auth": "chap", "users": {"lns-home": "lns-home-pass"}})
         c["lnsd"]["dialout"]["timers"] = {"trigger": trigger, "dormant": dormant}
-        c["lnsd"]["dialout"].update(extra or {})
         c["lnsd"]["fault-injection"] = True  # the test aid is off unless configured
-        if not vr_b:
-            c["isdn2"] = c["lac2"] = c["cpe2"] = None
     return fn
 
 
-def _lab(configure):
-    bdir = build_dir_or_skip()
-    lab = L.Lab(default_topology(configure=_radius_users), capture=False)
-    return lab, bdir
-
-
-# The plugin's module lab (dlab.pytest_plugin) is fsm_lab; the Table 77 and session-cap tests need
-# other lnsd configs and build their own below.
-pytestmark = pytest.mark.lab_config(topology=_radius_users, configure=_configure("3s", "60s"), capture=False)
+# The plugin's module lab (dlab.pytest_plugin), captured (the tshark judge reads its per-test pcaps).
+# The Table 73 session-cap and Table 77 tests restart its lnsd with their own config
+# (lab.restart): they come last in the file, after every test of the module's own lnsd.
+pytestmark = pytest.mark.lab_config(topology=_radius_users, configure=_configure("3s", "60s"))
 
 
 @pytest.fixture(scope="module")
@@ -95,30 +86,25 @@ def fsm_lab(lab):
     return lab, lab.lnsd
 
 
-def _pending_lab(pending_to_authenticating: bool):
-    """Table 77: at most 1 connecting session chassis-wide and a second target 10.20.0.0/16."""
-    lab, bdir = _lab(None)
-    extra = {"max-connecting-sessions": 1, "pending-to-authenticating": pending_to_authenticating}
-
-    def cfg(c: dict) -> None:
-        _configure("2s", "60s", extra, vr_b=False)(c)
-        c["lnsd"]["dialout"]["targets"].append({"virtual-router": "default", "prefix": "10.20.0.0/16",
-                                                "domain": DOMAIN, "profile": "isdn", "route-distinguisher": RD})
-    return lab, bdir, cfg
+def _pending(pending_to_authenticating: bool):
+    """Table 77: lnsd with at most 1 connecting session chassis-wide and a second target 10.20.0.0/16."""
+    def lnsd(c: dict) -> None:
+        c["dialout"]["timers"] = {"trigger": "2s", "dormant": "60s"}
+        c["dialout"].update({"max-connecting-sessions": 1, "pending-to-authenticating": pending_to_authenticating})
+        c["dialout"]["targets"].append({"virtual-router": "default", "prefix": "10.20.0.0/16",
+                                        "domain": DOMAIN, "profile": "isdn", "route-distinguisher": RD})
+    return lnsd
 
 
 @pytest.fixture(scope="module")
-def pending_lab():
-    lab, bdir, cfg = _pending_lab(False)
-    with lab:
-        yield lab, start_daemons(lab, bdir, configure=cfg)
+def pending_lab(lab):
+    return lab, lab.restart("lnsd", _pending(False), name="pending")
 
 
 @pytest.fixture(scope="module")
-def pending_auth_lab():
-    lab, bdir, cfg = _pending_lab(True)
-    with lab:
-        yield lab, start_daemons(lab, bdir, configure=cfg)
+def pending_auth_lab(pending_lab):
+    lab = pending_lab[0]
+    return lab, lab.restart("lnsd", _pending(True), name="pending-auth")
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -306,46 +292,6 @@ def test_target_inhibited_discards_triggers_and_leaves_sessions_alone(fsm_lab):
     trigger(lab, "10.10.6.1")
     ev = wait_hops(d, "default/10.10.0.0/16/10.10.6.1", 1, 5)
     assert hops(ev)[0] == ("", "authenticating", "trigger"), "recovered target takes triggers again"
-
-
-@pytest.fixture(scope="module")
-def cap_lab():
-    """At most 2 dial-out sessions per target: the limit, not the test aid, drives Table 73."""
-    lab, bdir = _lab(None)
-    with lab:
-        yield lab, start_daemons(lab, bdir, configure=_configure("3s", "60s", {"max-sessions-per-target": 2},
-                                                                 vr_b=False))
-
-
-@pytest.mark.req("T73.inhibited", "T73.inService")
-def test_target_inhibited_by_its_session_cap_and_back_when_a_session_is_dormant(cap_lab):
-    lab, d = cap_lab
-    keys = [f"{TARGET}/10.10.7.{i}" for i in (1, 2)]
-    for k in keys:  # no home user: Access-Reject, the sessions stay (inhibited) and count
-        trigger(lab, k.rsplit("/", 1)[1])
-        wait_for(lambda k=k: session(d, k) is not None, 10, f"session {k}")
-    trigger(lab, "10.10.7.3")  # a third destination: over the cap
-    wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inhibited", 10, "target inhibited")
-    for i in range(5):
-        trigger(lab, f"10.10.8.{i}")
-    wait_for(lambda: target(d, "default", "10.10.0.0/16")["counters"]["discarded_by"].get("target-inhibited", 0)
-             >= 5, 10, "triggers discarded as target-inhibited")
-    t = target(d, "default", "10.10.0.0/16")
-    assert t["counters"]["discarded_by"].get("session-cap") == 1, t
-    assert t["sessions"] == 2, t
-    ev = [e for e in events(d, "dialout.target", TARGET) if e["event"] != "added"]
-    assert hops(ev) == [("inService", "inhibited", "session-cap-reached")], "one transition, not one per trigger"
-    # A session made dormant (reset): it can be evicted, so the target is back to inService at once
-    # (not after the dormant timer); the next new destination deletes it and is served.
-    cp = lnsctl(d, "l2tp", "dial-out", "session", "reset", keys[0])
-    assert cp.returncode == 0, cp
-    wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inService", 10, "target back in service")
-    assert hops(events(d, "dialout.target", TARGET))[-1] == ("inhibited", "inService", "sessions-below-cap")
-    trigger(lab, "10.10.7.4")
-    wait_for(lambda: session(d, f"{TARGET}/10.10.7.4") is not None, 10, "the recovered target takes triggers")
-    assert session(d, keys[0]) is None, "the dormant session was evicted"
-    t = target(d, "default", "10.10.0.0/16")
-    assert t["counters"]["sessions_evicted"] == 1 and t["sessions"] == 2, t
 
 
 # ---- Table 74: connecting-timer expiry -> inhibited --------------------------------------------
@@ -600,6 +546,45 @@ def test_chassis_initialization_failed_refuses_configuration_and_dials_nothing(f
     trigger(lab, "10.10.7.1")
     ev = wait_hops(d, "default/10.10.0.0/16/10.10.7.1", 1, 5)
     assert hops(ev)[0] == ("", "authenticating", "trigger"), ev
+
+
+# ---- Table 73: the session cap (lnsd restarted with max-sessions-per-target 2) ----------------
+
+@pytest.fixture(scope="module")
+def cap_lab(lab):
+    """lnsd with at most 2 dial-out sessions per target: the limit, not the test aid, drives Table 73."""
+    return lab, lab.restart("lnsd", lambda c: c["dialout"].update({"max-sessions-per-target": 2}), name="cap")
+
+
+@pytest.mark.req("T73.inhibited", "T73.inService")
+def test_target_inhibited_by_its_session_cap_and_back_when_a_session_is_dormant(cap_lab):
+    lab, d = cap_lab
+    keys = [f"{TARGET}/10.10.7.{i}" for i in (1, 2)]
+    for k in keys:  # no home user: Access-Reject, the sessions stay (inhibited) and count
+        trigger(lab, k.rsplit("/", 1)[1])
+        wait_for(lambda k=k: session(d, k) is not None, 10, f"session {k}")
+    trigger(lab, "10.10.7.3")  # a third destination: over the cap
+    wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inhibited", 10, "target inhibited")
+    for i in range(5):
+        trigger(lab, f"10.10.8.{i}")
+    wait_for(lambda: target(d, "default", "10.10.0.0/16")["counters"]["discarded_by"].get("target-inhibited", 0)
+             >= 5, 10, "triggers discarded as target-inhibited")
+    t = target(d, "default", "10.10.0.0/16")
+    assert t["counters"]["discarded_by"].get("session-cap") == 1, t
+    assert t["sessions"] == 2, t
+    ev = [e for e in events(d, "dialout.target", TARGET) if e["event"] != "added"]
+    assert hops(ev) == [("inService", "inhibited", "session-cap-reached")], "one transition, not one per trigger"
+    # A session made dormant (reset): it can be evicted, so the target is back to inService at once
+    # (not after the dormant timer); the next new destination deletes it and is served.
+    cp = lnsctl(d, "l2tp", "dial-out", "session", "reset", keys[0])
+    assert cp.returncode == 0, cp
+    wait_for(lambda: target(d, "default", "10.10.0.0/16")["state"] == "inService", 10, "target back in service")
+    assert hops(events(d, "dialout.target", TARGET))[-1] == ("inhibited", "inService", "sessions-below-cap")
+    trigger(lab, "10.10.7.4")
+    wait_for(lambda: session(d, f"{TARGET}/10.10.7.4") is not None, 10, "the recovered target takes triggers")
+    assert session(d, keys[0]) is None, "the dormant session was evicted"
+    t = target(d, "default", "10.10.0.0/16")
+    assert t["counters"]["sessions_evicted"] == 1 and t["sessions"] == 2, t
 
 
 # ---- Table 77: pending at the maximum of connecting sessions ----------------------------------

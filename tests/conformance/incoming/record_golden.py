@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_incoming_modes import ALICE, dial, env, hang_up, wait_network_up  # noqa: F401  (env: the fixture)
+from test_incoming_modes import ALICE, dial, env, hang_up, pytestmark, wait_network_up  # noqa: F401  (env: the fixture, pytestmark: its lab)
 
 from dlab.dialout_lab import REPO
 from dlab.replay_run import golden_capture

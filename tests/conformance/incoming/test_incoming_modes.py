@@ -18,15 +18,13 @@ Binaries: $DL_BUILD_DIR (default build/, then build-int/).
 """
 from __future__ import annotations
 
-import contextlib
+import copy
 import re
-from pathlib import Path
 
 import pytest
 
-from dlab import lab as L
 from dlab import match, procs
-from dlab.dialout_lab import build_dir_or_skip, control, default_topology, Lnsd, start_daemons
+from dlab.dialout_lab import LNSD_CONFIG, control, Lnsd
 from dlab.wait import wait_for
 
 LNS = "198.51.100.1"
@@ -70,34 +68,29 @@ def lnsd_config(mode: str, base: dict, auth: str = "chap") -> dict:
 
 
 class Env:
-    """The lab with the peers up; lnsd (re)started per authentication mode."""
+    """The module's lab (dlab.pytest_plugin `lab`) with the peers up; lnsd restarted per
+    authentication mode (lab.restart: SIGTERM to the previous one, StopCCN, then a new process
+    lnsd-<mode> with its own event log). The lab starts in proxy mode."""
 
-    def __init__(self, lab: L.Lab, bdir: Path, base_lnsd: dict):
-        self.lab, self.bdir, self.base = lab, bdir, base_lnsd
-        self.mode: str | None = None
-        self.lnsd: Lnsd | None = None
-        self.proc: procs.Tracked | None = None
+    def __init__(self, lab):
+        self.lab = lab
+        self.mode = "proxy"
+
+    @property
+    def lnsd(self) -> Lnsd:
+        return self.lab.lnsd
+
+    @property
+    def proc(self) -> procs.Tracked:
+        return self.lab.lnsd.proc
 
     def use(self, mode: str, auth: str = "chap") -> Lnsd:
-        """lnsd running in `mode` with `auth` (SIGTERM to the previous one: StopCCN, then exit)."""
+        """lnsd running in `mode` with `auth`."""
         name = mode if auth == "chap" else f"{mode}-{auth}"
-        if self.mode == name and self.proc and self.proc.alive():
-            return self.lnsd
-        if self.proc is not None:
-            procs.stop(self.proc)
-            self.lab.procs.remove(self.proc)
-            self.proc = None
-        import yaml
-        run = self.lab.run_dir
-        (run / f"lnsd-{name}.yaml").write_text(yaml.safe_dump(lnsd_config(mode, self.base, auth)))
-        d = Lnsd(self.lab, self.bdir)
-        d.sock = str(run / f"lnsd-{name}.sock")
-        d.events = run / f"lnsd-{name}-events.jsonl"
-        self.proc = self.lab.start(f"lnsd-{name}", "lns",
-                                   [str(self.bdir / "lns/lnsd/lnsd"), "--config", str(run / f"lnsd-{name}.yaml"),
-                                    "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
-        self.mode, self.lnsd = name, d
-        return d
+        if self.mode != name or not self.proc.alive():
+            self.lab.restart("lnsd", lnsd_config(mode, copy.deepcopy(LNSD_CONFIG), auth), name=name)
+            self.mode = name
+        return self.lnsd
 
     def cpe(self, who: dict, cmd: str, args: dict | None = None) -> dict:
         return control(self.lab.run_dir / who["cpe_ctl"], cmd, args)
@@ -114,43 +107,33 @@ class Env:
         return p.read_text() if p.exists() else ""
 
 
-@contextlib.contextmanager
-def proxy_env(topo, configure_peers):
-    """The lab of `topo` with its peers set by configure_peers(daemon_configs) and lnsd started in
-    proxy mode (the first mode every suite uses), as an Env; lnsd stopped on the way out."""
-    bdir = build_dir_or_skip()
-    base: dict = {}
-
+def incoming_lab(configure_peers):
+    """The lab_config mark of an incoming-call module: the default topology with the LNS RADIUS
+    users, the peers set by configure_peers(daemon_configs), lnsd in proxy mode (the first mode
+    every suite uses); its tests use the module's Env (fixture `env`)."""
     def configure(c: dict) -> None:
         configure_peers(c)
-        base["lnsd"] = c["lnsd"]
         c["lnsd"] = lnsd_config("proxy", c["lnsd"])
+    return pytest.mark.lab_config(topology=_radius_users, configure=configure)
 
-    with L.Lab(topo, capture=False) as lab:
-        first = start_daemons(lab, bdir, configure=configure)
-        e = Env(lab, bdir, base["lnsd"])
-        # start_daemons started lnsd in proxy mode; adopt it.
-        e.mode, e.lnsd, e.proc = "proxy", first, next(p for p in lab.procs if p.name == "lnsd")
-        try:
-            yield e
-        finally:
-            if e.proc is not None and e.proc in lab.procs:
-                procs.stop(e.proc)
+
+def _peers(c: dict) -> None:
+    c["lac"].update({"incoming": True, "incoming_auth": "chap", "domains": {DOMAIN: LNS}})
+    c["lac2"].update({"incoming": True, "incoming_auth": "pap", "domains": {DOMAIN: LNS}})
+    for role, who in (("cpe", ALICE), ("cpe2", BOB)):
+        c[role]["sites"] = [{"number": who["site"], "name": who["user"], "secret": who["password"],
+                             "tun": {"name": who["tun"], "routes": ["203.0.113.0/24"]}}]
+    c["isdn"]["numbers"] = {}
+    c["isdn2"]["numbers"] = {}
+
+
+# The plugin's module lab, captured (the tshark judge reads its per-test pcaps).
+pytestmark = incoming_lab(_peers)
 
 
 @pytest.fixture(scope="module")
-def env():
-    def peers(c: dict) -> None:
-        c["lac"].update({"incoming": True, "incoming_auth": "chap", "domains": {DOMAIN: LNS}})
-        c["lac2"].update({"incoming": True, "incoming_auth": "pap", "domains": {DOMAIN: LNS}})
-        for role, who in (("cpe", ALICE), ("cpe2", BOB)):
-            c[role]["sites"] = [{"number": who["site"], "name": who["user"], "secret": who["password"],
-                                 "tun": {"name": who["tun"], "routes": ["203.0.113.0/24"]}}]
-        c["isdn"]["numbers"] = {}
-        c["isdn2"]["numbers"] = {}
-
-    with proxy_env(default_topology(_radius_users), peers) as e:
-        yield e
+def env(lab):
+    return Env(lab)
 
 
 # ---------------------------------------------------------------------------------------------

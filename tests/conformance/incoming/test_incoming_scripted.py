@@ -20,10 +20,9 @@ import subprocess
 import pytest
 
 from scripted_peer import PROXY_AUTHEN_CHAP, PROXY_AUTHEN_PAP, PppClient, chap_md5
-from test_incoming_modes import ALICE, BOB, LNS, Env, _radius_users, assert_in_order, describe, is_, proxy_env
+from test_incoming_modes import ALICE, BOB, LNS, Env, assert_in_order, describe, incoming_lab, is_
 
 from dlab import netns, proto
-from dlab.dialout_lab import default_topology
 from dlab.scripted_lac import ScriptedLac
 from dlab.wait import wait_for
 
@@ -32,14 +31,18 @@ LAC_SECRET = "lac-secret"  # lnsd_config's peers: 198.51.100.2
 BEHIND_CLIENT = "10.10.1.1"  # in the Framed-Route 10.10.1.0/24
 
 
-@pytest.fixture(scope="module")
-def env():
-    def no_peers(c: dict) -> None:
-        for role in ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2"):
-            c[role] = None  # the test is the LAC and the client
+def _no_peers(c: dict) -> None:
+    for role in ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2"):
+        c[role] = None  # the test is the LAC and the client
 
-    with proxy_env(default_topology(_radius_users), no_peers) as e:
-        yield e
+
+# The plugin's module lab with only lnsd, captured (the tshark judge reads its per-test pcaps).
+pytestmark = incoming_lab(_no_peers)
+
+
+@pytest.fixture(scope="module")
+def env(lab):
+    return Env(lab)
 
 
 _tid = iter(range(101, 200))

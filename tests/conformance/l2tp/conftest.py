@@ -8,11 +8,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lnsd_helpers import BIN, BUILD, Lnsd  # noqa: E402
+from lnsd_helpers import BIN, BUILD, LNS_ADDR, Lnsd  # noqa: E402
+
+from dlab.dialout_lab import LabSpec, open_lab  # noqa: E402
+
+
+# The lab of this folder's suites: its topology.yaml, no dial-out daemon (Lnsd starts lnsd with
+# the suites' config); the tshark judge counts lnsd's packets only (the scripted LAC sends
+# malformed messages on purpose).
+LAB = LabSpec(topology=Path(__file__).with_name("topology.yaml"), daemons=False, judge_from={LNS_ADDR})
 
 
 @pytest.fixture(scope="module")
-def lnsd_lab(tmp_path_factory):
+def lnsd_lab():
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     if not (BIN / "lnsd").exists() or not (BIN / "lnsctl").exists():
@@ -21,9 +29,5 @@ def lnsd_lab(tmp_path_factory):
         from dlab import _native  # noqa: F401
     except ImportError as e:
         pytest.skip(f"dlab._native not built in {BUILD / 'bindings'}: {e}")
-    from dlab import lab as L
-    from dlab import topology as T
-    run_dir = tmp_path_factory.mktemp("lnsd")
-    with L.Lab(T.load(Path(__file__).with_name("topology.yaml")), run_dir=run_dir) as lab:
-        lab.tshark_judge_from = {"198.51.100.1"}   # lnsd; the scripted LAC sends malformed messages on purpose
-        yield lab, Lnsd(lab, run_dir)
+    with open_lab(LAB) as lab:
+        yield lab, Lnsd(lab, lab.run_dir)

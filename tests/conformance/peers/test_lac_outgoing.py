@@ -2,23 +2,16 @@
 outgoing call to lac-emu in its own namespace; lac-emu places it through isdn-emu, and each exchange
 behaviour yields the RFC 2661 result: OCCN, or CDN with the matching Result Code and Q.931 cause.
 
-Binaries come from $DL_BUILD_DIR (default: build/, then build-peers/)."""
+Binaries come from $DL_BUILD_DIR (default: build/, then build-int/)."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
-import yaml
 
-from dlab import lab as L
-from dlab import topology as T
 from dlab.control_api import request as control
 from dlab.wait import wait_for
 
-HERE = Path(__file__).parent
-REPO = HERE.parents[2]
 SECRET = "peers-secret"
 
 # number -> (behaviour config, expected outcome)
@@ -33,46 +26,27 @@ NUMBERS = {
 }
 
 
-def build_dir() -> Path:
-    for d in [os.environ.get("DL_BUILD_DIR"), REPO / "build", REPO / "build-peers"]:
-        if d and (Path(d) / "peers" / "lac" / "lac-emu").exists():
-            return Path(d)
-    pytest.skip("lac-emu / isdn-emu not built (set DL_BUILD_DIR)")
+def _daemons(c: dict) -> None:
+    """isdn-emu, lac-emu and cpe-emu, all in `lac`; no lnsd (the test runs dl-lns-script)."""
+    for role in ("isdn2", "lac2", "cpe2", "lnsd"):
+        c[role] = None
+    c["isdn"].update({"timers": {"no-answer": "3s"}, "numbers": {n: b for n, (b, _) in NUMBERS.items() if b}})
+    c["lac"].update({"secret": SECRET, "hide_avps": True, "incoming_auth": "chap", "domains": {"*": "198.51.100.1"}})
+    c["cpe"]["sites"] = [{"number": "5552000", "name": "cpe-remote", "secret": "cpe-pass"},
+                         {"number": "5552001", "fault": "busy"}]
+
+
+# The plugin's module lab on this folder's topology.yaml (a scripted LNS and lac-emu's host).
+pytestmark = pytest.mark.lab_config(topology="topology.yaml", configure=_daemons, hosts={"cpe": "lac"})
 
 
 @pytest.fixture(scope="module")
-def peers_lab():
-    bdir = build_dir()
-    topo = T.parse(yaml.safe_load((HERE / "topology.yaml").read_text()))
-    with L.Lab(topo) as lab:
-        run = lab.run_dir
-        run.mkdir(parents=True, exist_ok=True)
-        isdn_cfg = {"socket": str(run / "isdn.sock"), "control": str(run / "isdn.ctl"),
-                    "events": str(run / "isdn-events.jsonl"), "timers": {"no-answer": "3s"},
-                    "numbers": {n: b for n, (b, _) in NUMBERS.items() if b}}
-        (run / "isdn.yaml").write_text(yaml.safe_dump(isdn_cfg))
-        lac_cfg = {"listen": "198.51.100.2", "host_name": "lac", "secret": SECRET, "hide_avps": True,
-                   "number": "1701", "channels": 4, "isdn": str(run / "isdn.sock"),
-                   "incoming_auth": "chap", "domains": {"*": "198.51.100.1"},
-                   "control": str(run / "lac.ctl"), "events": str(run / "lac-events.jsonl")}
-        (run / "lac.yaml").write_text(yaml.safe_dump(lac_cfg))
-        lab.start("isdn-emu", "lac", [str(bdir / "peers/isdn/isdn-emu"), "--config", str(run / "isdn.yaml")],
-                  ready="isdn-emu ready")
-        lab.start("lac-emu", "lac", [str(bdir / "peers/lac/lac-emu"), "--config", str(run / "lac.yaml")],
-                  ready="lac-emu ready")
-        cpe_cfg = {"isdn": str(run / "isdn.sock"), "control": str(run / "cpe.ctl"),
-                   "events": str(run / "cpe-events.jsonl"),
-                   "sites": [{"number": "5552000", "name": "cpe-remote", "secret": "cpe-pass"},
-                             {"number": "5552001", "fault": "busy"}]}
-        (run / "cpe.yaml").write_text(yaml.safe_dump(cpe_cfg))
-        lab.start("cpe-emu", "lac", [str(bdir / "peers/cpe/cpe-emu"), "--config", str(run / "cpe.yaml")],
-                  ready="cpe-emu ready")
-        lab.bin = bdir
-        yield lab
+def peers_lab(lab):
+    return lab
 
 
 def dial(lab, number: str, *extra: str) -> dict:
-    cp = lab.exec("lns", [str(lab.bin / "peers/lac/dl-lns-script"), "--lac", "198.51.100.2", "--called", number,
+    cp = lab.exec("lns", [str(lab.bdir / "peers/lac/dl-lns-script"), "--lac", "198.51.100.2", "--called", number,
                           "--secret", SECRET, "--hide", "--timeout", "20", *extra], timeout=40, check=False)
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"no outcome from dl-lns-script (exit {cp.returncode}): {cp.stdout}{cp.stderr}"
@@ -115,7 +89,7 @@ def test_lac_refuses_next_call_on_command(peers_lab):
 
 
 def test_wrong_secret_gets_no_call(peers_lab):
-    cp = peers_lab.exec("lns", [str(peers_lab.bin / "peers/lac/dl-lns-script"), "--lac", "198.51.100.2",
+    cp = peers_lab.exec("lns", [str(peers_lab.bdir / "peers/lac/dl-lns-script"), "--lac", "198.51.100.2",
                                 "--called", "5551000", "--secret", "wrong", "--timeout", "15"],
                         timeout=30, check=False)
     got = json.loads([ln for ln in cp.stdout.splitlines() if ln.startswith("{")][0])
@@ -151,7 +125,7 @@ def test_cpe_dials_in_and_lac_tunnels_with_proxy_avps(peers_lab):
     """JunosE "Implementing L2TP" "Sequence of Events on the LAC": a CPE dials lac-emu's number; lac-emu runs LCP and
     CHAP with it, picks the LNS by domain and sends ICRQ/ICCN whose proxy LCP and proxy
     authentication AVPs carry what the CPE negotiated."""
-    lns = peers_lab.start("lns-accept", "lns", [str(peers_lab.bin / "peers/lac/dl-lns-script"), "--accept",
+    lns = peers_lab.start("lns-accept", "lns", [str(peers_lab.bdir / "peers/lac/dl-lns-script"), "--accept",
                                                 "198.51.100.1", "--secret", SECRET, "--timeout", "20", "--hold", "1"],
                           ready="lns-script ready")
     control(peers_lab.run_dir / "cpe.ctl", "dial", {"number": "5552000", "called": "1701"})

@@ -15,19 +15,14 @@ Binaries: $DL_BUILD_DIR (default build/); the cpe-emu part also needs lns/lnsd/l
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-import yaml
 
-from dlab import lab as L
-from dlab import topology as T
 from dlab.control_api import request as control
+from dlab.dialout_lab import LabSpec, open_lab
 from dlab.wait import wait_for
 
-HERE = Path(__file__).parent
-REPO = HERE.parents[2]
 SECRET = "peers-secret"          # the L2TP tunnel secret of lac-emu and the scripted LNS
 LAC_AAA_SECRET = "lac-aaa-secret"
 CPE_AAA_SECRET = "cpe-aaa-secret"
@@ -67,15 +62,6 @@ SITES = {"5552000": "cpe-remote@radius.example", "5552001": "rejected@radius.exa
          "5552002": "notunnel@radius.example"}
 
 
-def build_dir(*need: str) -> Path:
-    d = Path(os.environ.get("DL_BUILD_DIR") or REPO / "build")
-    missing = [p for p in ("peers/lac/lac-emu", "peers/isdn/isdn-emu", "peers/cpe/cpe-emu", *need)
-               if not (d / p).exists()]
-    if missing:
-        pytest.skip(f"not built in {d}: {', '.join(missing)} (set DL_BUILD_DIR)")
-    return d
-
-
 def events(path: Path) -> list[dict]:
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()] if path.exists() else []
 
@@ -86,31 +72,26 @@ def auth_detail(lab, server: str) -> str:
     return f.read_text() if f.exists() else ""
 
 
+def _lac_daemons(c: dict) -> None:
+    """isdn-emu, lac-emu (asking its FreeRADIUS server which LNS to tunnel to) and cpe-emu, all in
+    `lac`; no lnsd (the test runs dl-lns-script)."""
+    for role in ("isdn2", "lac2", "cpe2", "lnsd"):
+        c[role] = None
+    c["isdn"]["numbers"] = {}
+    c["lac"].update({"secret": SECRET, "hide_avps": True, "incoming_auth": "chap",
+                     "domains": {"radius.example": "radius"},
+                     "radius": {"servers": [{"address": "198.51.100.10", "secret": LAC_AAA_SECRET}],
+                                "source": "198.51.100.2", "nas_ip": "198.51.100.2", "nas_identifier": "lac-emu"}})
+    c["cpe"]["sites"] = [{"number": n, "name": name, "secret": "cpe-pass"} for n, name in SITES.items()]
+
+
+# The LAC tests' lab: this module's second (the module's `lab`, for the CPE tests, is below).
+LAC_LAB = LabSpec(topology=LAC_TOPOLOGY, configure=_lac_daemons, hosts={"cpe": "lac"})
+
+
 @pytest.fixture(scope="module")
 def lac_lab():
-    bdir = build_dir("peers/lac/dl-lns-script")
-    with L.Lab(T.parse(LAC_TOPOLOGY)) as lab:
-        run = lab.run_dir
-        run.mkdir(parents=True, exist_ok=True)
-        cfgs = {
-            "isdn": {"socket": str(run / "isdn.sock"), "control": str(run / "isdn.ctl"),
-                     "events": str(run / "isdn-events.jsonl")},
-            "lac": {"listen": "198.51.100.2", "host_name": "lac", "secret": SECRET, "hide_avps": True,
-                    "number": "1701", "channels": 4, "isdn": str(run / "isdn.sock"), "incoming_auth": "chap",
-                    "domains": {"radius.example": "radius"},
-                    "radius": {"servers": [{"address": "198.51.100.10", "secret": LAC_AAA_SECRET}],
-                               "source": "198.51.100.2", "nas_ip": "198.51.100.2", "nas_identifier": "lac-emu"},
-                    "control": str(run / "lac.ctl"), "events": str(run / "lac-events.jsonl")},
-            "cpe": {"isdn": str(run / "isdn.sock"), "control": str(run / "cpe.ctl"),
-                    "events": str(run / "cpe-events.jsonl"),
-                    "sites": [{"number": n, "name": name, "secret": "cpe-pass"} for n, name in SITES.items()]},
-        }
-        for role, binary in (("isdn", "peers/isdn/isdn-emu"), ("lac", "peers/lac/lac-emu"),
-                             ("cpe", "peers/cpe/cpe-emu")):
-            (run / f"{role}.yaml").write_text(yaml.safe_dump(cfgs[role]))
-            lab.start(f"{role}-emu", "lac", [str(bdir / binary), "--config", str(run / f"{role}.yaml")],
-                      ready=f"{role}-emu ready")
-        lab.bin = bdir
+    with open_lab(LAC_LAB) as lab:
         yield lab
 
 
@@ -121,7 +102,7 @@ def lac_state(lab) -> dict:
 @pytest.mark.req("PEER.lac-radius", "LAB.freeradius")
 def test_lac_asks_its_radius_and_tunnels_to_the_endpoint_it_returns(lac_lab):
     lab = lac_lab
-    lns = lab.start("lns-accept", "lns", [str(lab.bin / "peers/lac/dl-lns-script"), "--accept", "198.51.100.1",
+    lns = lab.start("lns-accept", "lns", [str(lab.bdir / "peers/lac/dl-lns-script"), "--accept", "198.51.100.1",
                                           "--secret", SECRET, "--timeout", "20", "--hold", "1"],
                     ready="lns-script ready")
     control(lab.run_dir / "cpe.ctl", "dial", {"number": "5552000", "called": "1701"})

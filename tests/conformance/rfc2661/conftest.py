@@ -18,6 +18,7 @@ sys.path.insert(0, str(HERE))
 
 from dlab import dut as D  # noqa: E402
 from dlab import verdicts  # noqa: E402
+from dlab.dialout_lab import LabSpec, open_lab  # noqa: E402
 
 DUT_ADDR, SECRET_PEER, OPEN_PEER = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 
@@ -32,11 +33,14 @@ def selected() -> list[tuple[str, str]]:
 
 
 PAIRS = selected()
+# The DUT's lab: this folder's topology.yaml, no dial-out daemon (the DUT profile starts the
+# DUT); the tshark judge counts the DUT's packets only (the scripted peer sends malformed ones).
+LAB = LabSpec(topology=HERE / "topology.yaml", daemons=False, judge_from={DUT_ADDR})
 
 
 # Parametrised on the fixture itself (not per module) so that one DUT serves every module of the run.
 @pytest.fixture(scope="session", params=PAIRS, ids=[f"{Path(n).stem}-{r}" for n, r in PAIRS])
-def dut(request, tmp_path_factory):
+def dut(request):
     """The started DUT: a dlab.dut.Dut with .ctx (dlab.dut.Context) and .lab, in its own lab."""
     name, role = request.param
     if os.geteuid() != 0:
@@ -51,13 +55,9 @@ def dut(request, tmp_path_factory):
     why = d.unavailable()
     if why:
         pytest.skip(f"DUT unavailable: {why}")
-    from dlab import lab as L
-    from dlab import topology as T
-    run_dir = tmp_path_factory.mktemp(f"dut-{d.name}-{role}")
-    with L.Lab(T.load(HERE / "topology.yaml"), run_dir=run_dir) as lab:
-        lab.tshark_judge_from = {DUT_ADDR}   # the scripted peer sends malformed messages on purpose
+    with open_lab(LAB) as lab:
         d.ctx = D.Context(lab=lab, host="dut", address=DUT_ADDR, secret_peer=SECRET_PEER, open_peer=OPEN_PEER,
-                          role=role, run_dir=run_dir)
+                          role=role, run_dir=lab.run_dir)
         d.lab = lab
         d.start(d.ctx)
         try:
