@@ -39,9 +39,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Link link(c, cb, {nullptr, &loop.timers(), nullptr}, "f");
     self = &link;
     if (data[0] & 0x08) {
-        // Proxy LCP from the first packet (last sent) and the second (last received).
+        // Proxy LCP from the first packet (last sent) and the second (last received); the proxy
+        // authentication announced (none, PAP, CHAP-MD5), which never comes.
+        const int a = data[0] / 5 % 3;
+        const AuthMethod announced = a == 1 ? AuthMethod::pap : a == 2 ? AuthMethod::chap_md5 : AuthMethod::none;
         link.open_with_proxy_lcp(std::span(data + 1, std::min<std::size_t>(size - 1, 32)),
-                                 std::span(data + 1, std::min<std::size_t>(size - 1, 16)));
+                                 std::span(data + 1, std::min<std::size_t>(size - 1, 16)), announced);
     } else {
         link.open();
     }

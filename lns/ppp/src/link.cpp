@@ -875,7 +875,8 @@ bool Link::verify_result(std::uint32_t ticket, const VerifyResult& result) {
     return true;
 }
 
-bool Link::open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::span<const std::uint8_t> last_received) {
+bool Link::open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::span<const std::uint8_t> last_received,
+                               AuthMethod proxy_auth) {
     Impl& im = *impl_;
     if (phase() == Phase::dead) im.reset();
     auto options_of = [](std::span<const std::uint8_t> b) -> std::optional<std::vector<CpOption>> {
@@ -917,16 +918,25 @@ bool Link::open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::spa
                              (ours == AuthMethod::chap_md5 && pref != AuthPreference::pap && pref != AuthPreference::none);
         ok = ok && allowed;
     }
-    im.publish("ppp.lcp", ok ? "proxy-lcp-accepted" : "proxy-lcp-renegotiate",
-               ok ? "proxied LCP options acceptable" : "proxied LCP options not acceptable");
-    if (!ok) {
+    // No proxy authentication of the kind the LAC negotiated will follow: CHAP-MD5 is run by us on
+    // the proxy LCP (the authenticator may Challenge at any time, RFC 1994 §3); a PAP client already
+    // acknowledged by the LAC sends no new Authenticate-Request (RFC 1334 §2.2.1): renegotiate.
+    const bool awaited = ok && ours != AuthMethod::none && proxy_auth == ours;
+    const bool pap_unproved = ok && ours == AuthMethod::pap && !awaited;
+    im.publish("ppp.lcp", ok && !pap_unproved ? "proxy-lcp-accepted" : "proxy-lcp-renegotiate",
+               !ok            ? "proxied LCP options not acceptable"
+               : pap_unproved ? "proxied LCP names PAP, no proxy PAP authentication"
+               : ours == AuthMethod::chap_md5 && !awaited
+                   ? "proxied LCP options acceptable, no proxy CHAP authentication: CHAP by the LNS"
+                   : "proxied LCP options acceptable");
+    if (!ok || pap_unproved) {
         open();
         return false;
     }
     neg_.we_authenticate = ours;
     neg_.local_magic = im.lcp_policy.magic;
     im.down_cause.clear();
-    im.proxy_auth = ours != AuthMethod::none;  // wait for proxy_authentication() instead of a new exchange
+    im.proxy_auth = awaited;  // wait for proxy_authentication() instead of a new exchange
     im.phase.dispatch(PhEvent::up, "proxy LCP");
     return lcp_.force_opened("proxy LCP");
 }

@@ -425,7 +425,7 @@ TEST(Link, ProxyLcpAcceptedThenProxyAuthentication) {
     LCP received(CpCode::configure_request, 1);
     received.magic_number(0x55667788);
     received.mru(1460);
-    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize()));
+    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::chap_md5));
     EXPECT_EQ(w.a.link->lcp_state(), CpState::opened);
     EXPECT_EQ(w.a.link->phase(), Phase::authenticate);
     EXPECT_EQ(w.a.link->negotiated().peer_mru, 1460);
@@ -466,11 +466,72 @@ TEST(Link, ProxyLcpNotAcceptableRenegotiates) {
     sent.magic_number(0x11223344);
     LCP received(CpCode::configure_request, 1);
     received.magic_number(0x55667788);
-    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize()));
+    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::none));
     EXPECT_EQ(w.a.link->lcp_state(), CpState::req_sent);
     ASSERT_FALSE(w.a.sent.empty());
     EXPECT_EQ(w.a.sent[0].first, kProtoLCP);
     EXPECT_EQ(w.a.sent[0].second[0], 1);  // Configure-Request
+}
+
+// RFC 2661 §4.4.5: proxy LCP AVPs without proxy authentication AVPs. The LAC's request names CHAP-MD5:
+// LCP stays Opened from the proxy LCP and the LNS sends its own Challenge (RFC 1994 §3) instead of
+// waiting in Authenticate; the client's Response is verified and the link reaches Network.
+TEST(Link, ProxyLcpWithoutProxyAuthenticationChallenges) {
+    World w;
+    dl::core::EventRecorder rec(w.bus, {"ppp", ""});
+    w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
+    LCP sent(CpCode::configure_request, 1);
+    sent.auth_chap_md5();
+    sent.magic_number(0x11223344);
+    LCP received(CpCode::configure_request, 1);
+    received.magic_number(0x55667788);
+    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::none));
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::opened);
+    EXPECT_EQ(w.a.link->phase(), Phase::authenticate);
+    ASSERT_EQ(w.a.sent.size(), 1u) << "the LNS's own CHAP Challenge, no LCP";
+    ASSERT_EQ(w.a.sent[0].first, kProtoCHAP);
+    CHAP challenge(w.a.sent[0].second.data(), static_cast<std::uint32_t>(w.a.sent[0].second.size()));
+    ASSERT_EQ(challenge.code(), ChapCode::challenge);
+    CHAP response(ChapCode::response, challenge.identifier());
+    const auto d = chap_md5_response(challenge.identifier(), "s3cret-b", challenge.value());
+    response.value(d);
+    response.name("bob");
+    w.a.link->receive(kProtoCHAP, response.serialize());
+    w.loop.advance(100ms);
+    ASSERT_EQ(w.a.verified.size(), 1u);
+    EXPECT_EQ(w.a.verified[0].user, "bob");
+    EXPECT_EQ(w.a.link->phase(), Phase::network);
+    ASSERT_GE(w.a.sent.size(), 3u);
+    EXPECT_EQ(w.a.sent[1].first, kProtoCHAP);
+    EXPECT_EQ(w.a.sent[1].second[0], 3);  // Success
+    EXPECT_EQ(w.a.sent[2].first, kProtoIPCP);
+    EXPECT_NE(rec.text().find("proxy-lcp-accepted (cause=proxied LCP options acceptable, no proxy CHAP authentication"),
+              std::string::npos)
+        << rec.text();
+}
+
+// The LAC's request names PAP and no proxy PAP follows: the client, acknowledged by the LAC, sends no
+// other Authenticate-Request (RFC 1334 §2.2.1), so LCP is renegotiated and the client authenticates
+// again; both ends reach Network.
+TEST(Link, ProxyLcpNamingPapWithoutProxyAuthenticationRenegotiates) {
+    World w;
+    w.make(w.a, 'A', lns_config(AuthPreference::pap), 0x10000000);
+    w.make(w.b, 'B', client_config(AuthPreference::pap), 0x20000000);
+    LCP sent(CpCode::configure_request, 1);
+    sent.auth_protocol(kProtoPAP);
+    sent.magic_number(0x11223344);
+    LCP received(CpCode::configure_request, 1);
+    received.magic_number(0x55667788);
+    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::none));
+    EXPECT_EQ(w.a.link->lcp_state(), CpState::req_sent);
+    ASSERT_FALSE(w.a.sent.empty());
+    EXPECT_EQ(w.a.sent[0].first, kProtoLCP);
+    w.b.link->open();
+    w.loop.advance(1s);
+    expect_network(w);
+    ASSERT_EQ(w.a.verified.size(), 1u);
+    EXPECT_EQ(w.a.verified[0].method, AuthMethod::pap);
+    EXPECT_EQ(w.a.verified[0].user, "bob");
 }
 
 TEST(Link, MalformedInputIsCounted) {

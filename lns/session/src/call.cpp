@@ -265,8 +265,11 @@ ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::eng
         if (in.last_sent_lcp_confreq && in.last_received_lcp_confreq) {
             if (proxy_lcp_usable(in, lc.require_auth)) {
                 opened = true;
-                const bool proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq);
+                // No usable proxy authentication (none sent, or No Authentication): the link does not wait
+                // for one but authenticates the client itself (CHAP) or renegotiates (PAP).
                 auto cr = proxy_credentials(in, lc.require_auth);
+                const bool proxied = link.open_with_proxy_lcp(*in.last_sent_lcp_confreq, *in.last_received_lcp_confreq,
+                                                              cr ? cr->method : pe::AuthMethod::none);
                 if (proxied && cr) link.proxy_authentication(std::move(*cr));
             } else if (env_.bus) {
                 core::Event e;

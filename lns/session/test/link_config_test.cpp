@@ -156,6 +156,35 @@ TEST(StartPpp, ProxyMschapIsRenegotiatedNotAwaited) {
     }
 }
 
+// RFC 2661 §4.4.5: a LAC may send the Proxy LCP AVPs without any proxy authentication AVP. The proxy
+// LCP naming CHAP-MD5 is kept and the LNS challenges the client itself (RFC 1994 §3: the authenticator
+// sends the Challenge); naming PAP, LCP is renegotiated, since a client whose Authenticate-Request the
+// LAC already acknowledged sends no other (RFC 1334 §2.2.1). Never a link waiting in Authenticate for a
+// proxy authentication that will not come.
+// req: LNS.proxy
+TEST(StartPpp, ProxyLcpWithoutProxyAuthenticationIsNotAwaited) {
+    const std::vector<std::uint8_t> client{5, 6, 0x11, 0x22, 0x33, 0x44};
+    struct Case { std::vector<std::uint8_t> lac_req; pe::AuthPreference pref; std::uint16_t first; pe::Phase phase; };
+    for (const auto& k : {Case{{3, 5, 0xC2, 0x23, 0x05, 5, 6, 0x1A, 0xC0, 0xFF, 0xEE}, pe::AuthPreference::chap, 0xC223,
+                               pe::Phase::authenticate},
+                          Case{{3, 4, 0xC0, 0x23, 5, 6, 0x1A, 0xC0, 0xFF, 0xEE}, pe::AuthPreference::pap, 0xC021,
+                               pe::Phase::establish}}) {
+        World w;
+        CallSession c(w.env, w.ports, 7, CallDirection::incoming, CallState::ppp);
+        c.start("ICCN 1/2");
+        LinkSnapshot s;
+        s.require_auth = k.pref;
+        s.incoming = LinkSnapshot::Incoming{IncomingAuthMode::proxy, {}};
+        s.incoming->call.last_sent_lcp_confreq = k.lac_req;
+        s.incoming->call.last_received_lcp_confreq = client;
+        auto* l = c.start_ppp(s, w.callbacks(), "1/2");
+        ASSERT_NE(l, nullptr);
+        ASSERT_EQ(w.sent.size(), 1u) << "CHAP Challenge, or LCP Configure-Request: the LNS authenticates the client";
+        EXPECT_EQ(w.sent[0], k.first);
+        EXPECT_EQ(l->phase(), k.phase);
+    }
+}
+
 // req: LNS.proxy-mschap, LNS.proxy
 TEST(StartPpp, ProxyCredentialsOnlyOfTypesTheLnsCanVerify) {
     dl::l2tp::engine::IncomingCall in;

@@ -157,7 +157,6 @@ struct Chain {
         if (lns_connect && lns_connect->incoming && lns_connect->incoming->last_sent_lcp_confreq) {
             // JunosE "Implementing L2TP" "Sequence of Events on the LNS": proxy LCP, then proxy authentication.
             const auto& ic = *lns_connect->incoming;
-            proxy_lcp_accepted = lns_link->open_with_proxy_lcp(*ic.last_sent_lcp_confreq, *ic.last_received_lcp_confreq);
             ppp::engine::Credentials cr;
             cr.method = ic.proxy_authen_type == 2 ? ppp::engine::AuthMethod::chap_md5 : ppp::engine::AuthMethod::pap;
             cr.user = ic.proxy_authen_name.value_or("");
@@ -167,6 +166,9 @@ struct Chain {
                 cr.response = *ic.proxy_authen_response;
                 if (cr.method == ppp::engine::AuthMethod::pap) cr.password.assign(cr.response.begin(), cr.response.end());
             }
+            proxy_lcp_accepted = lns_link->open_with_proxy_lcp(
+                *ic.last_sent_lcp_confreq, *ic.last_received_lcp_confreq,
+                ic.proxy_authen_type ? cr.method : ppp::engine::AuthMethod::none);
             lns_link->proxy_authentication(cr);
         } else {
             lns_link->open();

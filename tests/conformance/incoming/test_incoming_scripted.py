@@ -323,3 +323,25 @@ def test_scripted_proxy_mschap_v2_renegotiated_wrong_password_does_not_come_onli
     client, start = call(env, lac, wrong, lambda c: proxy_lcp(c, MSCHAP_V2))
     ev = rejected_after_renegotiation(env, lac, client, start)
     assert_renegotiated_and_challenged(ev, client)
+
+
+@pytest.mark.req("LNS.proxy", "L2TP.incoming")
+def test_scripted_proxy_lcp_chap_without_proxy_authentication_is_challenged_by_the_lns(env, lac):
+    """proxy mode, a trusted LAC, ICCN with proxy LCP naming CHAP-MD5 but no Proxy Authen AVPs at all
+    (RFC 2661 §4.4.5 makes them optional): lnsd keeps the proxy LCP (no Configure-Request to the client)
+    and sends its own CHAP Challenge within 5 s instead of waiting for a proxy authentication that never
+    comes; the test's MD5 response is verified through the LNS RADIUS server; IPCP; routes; ping."""
+    use(env, "proxy")
+    client, start = call(env, lac, ALICE, lambda c: proxy_lcp(c, CHAP_MD5))
+    client.run_until(lambda: client.chap_challenges, 5, "CHAP Challenge from lnsd (none means a link stuck in Authenticate)")
+    p = network_up(env, client, ALICE)
+    assert client.chap_challenges and client.chap_result == "Success", client.log
+    assert client.lcp_requests_received == 0 and not client.lcp_sent, f"LCP renegotiated: {client.log}"
+    assert p["we-authenticate"] == "CHAP-MD5", p
+    ev = env.lnsd.event_list()[start:]
+    assert_in_order(ev, [("proxy LCP accepted", is_("ppp.lcp", event="proxy-lcp-accepted")),
+                         ("CHAP Challenge sent", is_("ppp.auth", to="Wait-Response", event="Start-CHAP")),
+                         ("CHAP Response to AAA", is_("ppp.auth", to="Verifying", event="Credentials-Received")),
+                         ("LNS RADIUS Access-Accept", is_("radius.request", to="accepted")),
+                         ("IPCP Opened", is_("ppp.ipcp", to="Opened"))])
+    routes_and_ping(env, client, ALICE)

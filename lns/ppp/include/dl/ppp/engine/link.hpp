@@ -150,8 +150,14 @@ public:
     /// `last_sent` / `last_received` are the last Configure-Requests the LAC sent / received
     /// (LCP packets or just their options). If both are acceptable to our policy, LCP starts Opened
     /// with those options and returns true; otherwise LCP renegotiates from scratch (RFC 2661
-    /// §4.4.5 allows it) and returns false.
-    bool open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::span<const std::uint8_t> last_received);
+    /// §4.4.5 allows it) and returns false. `proxy_auth` is the method of the proxy authentication
+    /// the caller passes to proxy_authentication() next, AuthMethod::none when the ICCN carries none
+    /// usable. When it is not the authentication the LAC's request names, that proxy authentication
+    /// is never awaited: CHAP-MD5 keeps the proxy LCP and the LNS sends its own Challenge (RFC 1994
+    /// §3); PAP renegotiates LCP and returns false, because a client whose Authenticate-Request the
+    /// LAC acknowledged sends no other (RFC 1334 §2.2.1).
+    bool open_with_proxy_lcp(std::span<const std::uint8_t> last_sent, std::span<const std::uint8_t> last_received,
+                             AuthMethod proxy_auth);
     /// Proxy authentication (RFC 2661 §4.4.5, AVPs 29–33): the LAC authenticated the client; the
     /// credentials go to verify() as if received here, and on acceptance the Authenticate phase
     /// is done for that direction without a new exchange. Call after open_with_proxy_lcp().
