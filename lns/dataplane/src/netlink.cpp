@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <system_error>
 #include <utility>
 
@@ -85,14 +86,15 @@ Netlink::~Netlink() {
 
 Netlink::Netlink(Netlink&& other) noexcept : fd_(std::exchange(other.fd_, -1)), seq_(other.seq_) {}
 
-void Netlink::request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok) {
+void Netlink::request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok,
+                      const std::function<void(const nlmsghdr&)>& on_answer) {
     auto* h = static_cast<nlmsghdr*>(msg);
     h->nlmsg_seq = ++seq_;
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     if (::sendto(fd_, msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
         throw NetlinkError(op, object, errno);
-    alignas(nlmsghdr) unsigned char buf[8192];
+    alignas(nlmsghdr) unsigned char buf[16384];
     for (;;) {
         const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
         if (r < 0) {
@@ -115,6 +117,7 @@ void Netlink::request(void* msg, std::size_t len, const std::string& op, const s
                 throw NetlinkError(op, object, err);
             }
             if (a->nlmsg_type == NLMSG_DONE) return;
+            if (on_answer) on_answer(*a);
         }
     }
 }
@@ -139,58 +142,33 @@ void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t tabl
 
 std::vector<int> Netlink::route_interfaces(core::Ipv4Prefix prefix, std::uint32_t table) {
     prefix = prefix.network();
-    const std::string object = prefix.to_string().append(" table ").append(std::to_string(table));
     Msg m(RTM_GETROUTE, NLM_F_DUMP, sizeof(rtmsg));
-    m.h()->nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | NLM_F_DUMP);
+    m.h()->nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | NLM_F_DUMP);  // a dump has no ACK
     m.body<rtmsg>()->rtm_family = AF_INET;
-    m.h()->nlmsg_seq = ++seq_;
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd_, m.buf, m.h()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-        throw NetlinkError("list routes", object, errno);
     std::vector<int> found;
-    alignas(nlmsghdr) unsigned char buf[16384];
-    for (;;) {
-        const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            throw NetlinkError("list routes", object, errno);
+    auto on_route = [&](const nlmsghdr& a) {
+        if (a.nlmsg_type != RTM_NEWROUTE || a.nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
+        const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(&a));
+        if (rt->rtm_family != AF_INET || rt->rtm_dst_len != prefix.length) return;
+        std::uint32_t rtable = rt->rtm_table, dst = 0;
+        int oif = 0;
+        // Attributes walked by hand, like the answers (RTA_OK mixes signedness).
+        const auto* base = reinterpret_cast<const unsigned char*>(&a);
+        for (std::size_t off = NLMSG_LENGTH(sizeof(rtmsg)); off + sizeof(rtattr) <= a.nlmsg_len;) {
+            const auto* rta = reinterpret_cast<const rtattr*>(base + off);
+            if (rta->rta_len < sizeof(rtattr) || rta->rta_len > a.nlmsg_len - off) break;
+            const std::size_t len = rta->rta_len - sizeof(rtattr);
+            const unsigned char* data = base + off + RTA_LENGTH(0);
+            if (rta->rta_type == RTA_TABLE && len >= 4) std::memcpy(&rtable, data, 4);
+            if (rta->rta_type == RTA_DST && len >= 4) std::memcpy(&dst, data, 4);
+            if (rta->rta_type == RTA_OIF && len >= 4) std::memcpy(&oif, data, 4);
+            off += RTA_ALIGN(rta->rta_len);
         }
-        std::size_t at = 0;
-        const std::size_t total = static_cast<std::size_t>(r);
-        while (at + sizeof(nlmsghdr) <= total) {
-            auto* a = reinterpret_cast<nlmsghdr*>(buf + at);
-            if (a->nlmsg_len < sizeof(nlmsghdr) || a->nlmsg_len > total - at) break;
-            at += NLMSG_ALIGN(a->nlmsg_len);
-            if (a->nlmsg_seq != seq_) continue;  // a stale answer
-            if (a->nlmsg_type == NLMSG_DONE) return found;
-            if (a->nlmsg_type == NLMSG_ERROR) {
-                if (a->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) throw NetlinkError("list routes", object, EBADMSG);
-                const int err = -static_cast<const nlmsgerr*>(NLMSG_DATA(a))->error;
-                if (err == 0) return found;
-                throw NetlinkError("list routes", object, err);
-            }
-            if (a->nlmsg_type != RTM_NEWROUTE || a->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) continue;
-            const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(a));
-            if (rt->rtm_family != AF_INET || rt->rtm_dst_len != prefix.length) continue;
-            std::uint32_t rtable = rt->rtm_table, dst = 0;
-            int oif = 0;
-            // Attributes walked by hand, like the answers above (RTA_OK mixes signedness).
-            std::size_t off = NLMSG_LENGTH(sizeof(rtmsg));
-            const auto* base = reinterpret_cast<const unsigned char*>(a);
-            while (off + sizeof(rtattr) <= a->nlmsg_len) {
-                const auto* rta = reinterpret_cast<const rtattr*>(base + off);
-                if (rta->rta_len < sizeof(rtattr) || rta->rta_len > a->nlmsg_len - off) break;
-                const std::size_t len = rta->rta_len - sizeof(rtattr);
-                const unsigned char* data = base + off + RTA_LENGTH(0);
-                if (rta->rta_type == RTA_TABLE && len >= 4) std::memcpy(&rtable, data, 4);
-                if (rta->rta_type == RTA_DST && len >= 4) std::memcpy(&dst, data, 4);
-                if (rta->rta_type == RTA_OIF && len >= 4) std::memcpy(&oif, data, 4);
-                off += RTA_ALIGN(rta->rta_len);
-            }
-            if (rtable == table && ntohl(dst) == prefix.address.value) found.push_back(oif);
-        }
-    }
+        if (rtable == table && ntohl(dst) == prefix.address.value) found.push_back(oif);
+    };
+    request(m.buf, m.h()->nlmsg_len, "list routes",
+            prefix.to_string().append(" table ").append(std::to_string(table)), false, on_route);
+    return found;
 }
 
 void Netlink::delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool missing_ok) {

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dl/core/ipv4.hpp"
+
+struct nlmsghdr;
 
 namespace dl::dataplane {
 
@@ -64,7 +67,10 @@ public:
     std::uint64_t requests() const noexcept { return seq_; }
 
 private:
-    void request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok);
+    /// Sends `msg` and reads the answers to it until the ACK / NLMSG_DONE; every other answer
+    /// (a dump's entries) goes to `on_answer`. NetlinkError on a refusal.
+    void request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok,
+                 const std::function<void(const nlmsghdr&)>& on_answer = {});
     int fd_ = -1;
     std::uint32_t seq_ = 0;
 };
