@@ -1,5 +1,9 @@
 #include "dl/dataplane/kernel_routes.hpp"
 
+#include <net/if.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <utility>
 
 namespace dl::dataplane {
@@ -27,7 +31,39 @@ std::vector<std::string> KernelRouteMirror::start() {
 std::optional<std::string> KernelRouteMirror::install(core::Ipv4Prefix prefix) {
     prefix = prefix.network();
     try {
-        nl_.add_route(prefix, config_.tun_ifindex, config_.table, /*replace=*/true);
+        // NLM_F_EXCL, never NLM_F_REPLACE: a route to the same prefix through another interface
+        // (the operator's route to the LAN, another VR's TUN) stays as it is.
+        nl_.add_route(prefix, config_.tun_ifindex, config_.table, /*replace=*/false);
+    } catch (const NetlinkError& e) {
+        if (e.error() != EEXIST) {
+            ++errors_;
+            return std::string(e.what());
+        }
+        // Already there: ours (installed again after a link flap, or by a session and a target
+        // alike) is a success; through another interface it is the error, naming the holder.
+        std::vector<int> holders;
+        try {
+            holders = nl_.route_interfaces(prefix, config_.table);
+        } catch (const std::exception& le) {
+            ++errors_;
+            return std::string(e.what()) + " (" + le.what() + ")";
+        }
+        if (std::find(holders.begin(), holders.end(), config_.tun_ifindex) == holders.end()) {
+            ++errors_;
+            std::string msg = e.what();
+            msg.append(" (held by");
+            for (int oif : holders) {
+                char name[IF_NAMESIZE] = {};
+                msg.append(" dev ");
+                if (oif != 0 && ::if_indextoname(static_cast<unsigned>(oif), name)) {
+                    msg.append(name);
+                } else {
+                    msg.append("#").append(std::to_string(oif));
+                }
+            }
+            msg.append(")");
+            return msg;
+        }
     } catch (const std::exception& e) {
         ++errors_;
         return std::string(e.what());

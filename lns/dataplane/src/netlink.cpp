@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <system_error>
 #include <utility>
 
@@ -85,14 +86,15 @@ Netlink::~Netlink() {
 
 Netlink::Netlink(Netlink&& other) noexcept : fd_(std::exchange(other.fd_, -1)), seq_(other.seq_) {}
 
-void Netlink::request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok) {
+void Netlink::request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok,
+                      const std::function<void(const nlmsghdr&)>& on_answer) {
     auto* h = static_cast<nlmsghdr*>(msg);
     h->nlmsg_seq = ++seq_;
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     if (::sendto(fd_, msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
         throw NetlinkError(op, object, errno);
-    alignas(nlmsghdr) unsigned char buf[8192];
+    alignas(nlmsghdr) unsigned char buf[16384];
     for (;;) {
         const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
         if (r < 0) {
@@ -115,6 +117,7 @@ void Netlink::request(void* msg, std::size_t len, const std::string& op, const s
                 throw NetlinkError(op, object, err);
             }
             if (a->nlmsg_type == NLMSG_DONE) return;
+            if (on_answer) on_answer(*a);
         }
     }
 }
@@ -135,6 +138,37 @@ void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t tabl
     m.attr32(RTA_OIF, static_cast<std::uint32_t>(ifindex));
     m.attr32(RTA_TABLE, table);
     request(m.buf, m.h()->nlmsg_len, "add route", route_object(prefix, ifindex, table), false);
+}
+
+std::vector<int> Netlink::route_interfaces(core::Ipv4Prefix prefix, std::uint32_t table) {
+    prefix = prefix.network();
+    Msg m(RTM_GETROUTE, NLM_F_DUMP, sizeof(rtmsg));
+    m.h()->nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | NLM_F_DUMP);  // a dump has no ACK
+    m.body<rtmsg>()->rtm_family = AF_INET;
+    std::vector<int> found;
+    auto on_route = [&](const nlmsghdr& a) {
+        if (a.nlmsg_type != RTM_NEWROUTE || a.nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
+        const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(&a));
+        if (rt->rtm_family != AF_INET || rt->rtm_dst_len != prefix.length) return;
+        std::uint32_t rtable = rt->rtm_table, dst = 0;
+        int oif = 0;
+        // Attributes walked by hand, like the answers (RTA_OK mixes signedness).
+        const auto* base = reinterpret_cast<const unsigned char*>(&a);
+        for (std::size_t off = NLMSG_LENGTH(sizeof(rtmsg)); off + sizeof(rtattr) <= a.nlmsg_len;) {
+            const auto* rta = reinterpret_cast<const rtattr*>(base + off);
+            if (rta->rta_len < sizeof(rtattr) || rta->rta_len > a.nlmsg_len - off) break;
+            const std::size_t len = rta->rta_len - sizeof(rtattr);
+            const unsigned char* data = base + off + RTA_LENGTH(0);
+            if (rta->rta_type == RTA_TABLE && len >= 4) std::memcpy(&rtable, data, 4);
+            if (rta->rta_type == RTA_DST && len >= 4) std::memcpy(&dst, data, 4);
+            if (rta->rta_type == RTA_OIF && len >= 4) std::memcpy(&oif, data, 4);
+            off += RTA_ALIGN(rta->rta_len);
+        }
+        if (rtable == table && ntohl(dst) == prefix.address.value) found.push_back(oif);
+    };
+    request(m.buf, m.h()->nlmsg_len, "list routes",
+            prefix.to_string().append(" table ").append(std::to_string(table)), false, on_route);
+    return found;
 }
 
 void Netlink::delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool missing_ok) {

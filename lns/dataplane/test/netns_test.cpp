@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -222,6 +223,76 @@ TEST_F(DataplaneNetns, TunForwardingAndKernelRouteMirroring) {
         EXPECT_EQ(loop.routes(vr).size(), 1u) << "the table itself is lnsd's to clear";
         loop.set_mirror(vr, nullptr);
         loop.set_mirror(red, nullptr);
+    });
+}
+
+// A route to the same prefix through another interface (the operator's route to the LAN) is not
+// the mirror's to replace: install() fails with EEXIST naming the holder and leaves it as it is
+// (JunosE "L2TP Dial-Out" Table 73: that target is down). Its own route installed again (a
+// session and a target on one prefix, the link back up after a flap) stays a success.
+TEST_F(DataplaneNetns, InstallNeverReplacesAnotherInterfacesRoute) {
+    ScopedNetns ns(ScopedNetns::random_name("rt"));
+    ns.run([] {
+        Netlink nl;
+        TunDevice own = TunDevice::open({.name = "dlo-own"});
+        TunDevice lan = TunDevice::open({.name = "dl-lan"});
+        const auto route = [](const char* table, const char* prefix) {
+            const std::string all = shell(std::string("ip -4 route show table ") + table);
+            for (std::size_t at = 0; at < all.size();) {
+                const std::size_t end = all.find('\n', at);
+                const std::string line = all.substr(at, end - at);
+                if (line.starts_with(std::string(prefix) + " ")) return line;
+                at = end == std::string::npos ? all.size() : end + 1;
+            }
+            return std::string();
+        };
+        nl.add_route(P("10.55.0.0/24"), lan.ifindex(), kMainTable, /*replace=*/false);
+        const std::string before = route("main", "10.55.0.0/24");
+        ASSERT_NE(before.find("dev dl-lan"), std::string::npos) << before;
+
+        KernelRouteMirror mirror(nl, {.vr = "default", .tun_ifindex = own.ifindex(), .table = kMainTable});
+        auto err = mirror.install(P("10.55.0.0/24"));
+        ASSERT_TRUE(err) << "the LAN route was replaced: " << route("main", "10.55.0.0/24");
+        EXPECT_NE(err->find("add route 10.55.0.0/24 dev dlo-own table 254"), std::string::npos) << *err;
+        EXPECT_NE(err->find(std::strerror(EEXIST)), std::string::npos) << *err;
+        EXPECT_NE(err->find("held by dev dl-lan"), std::string::npos) << *err;
+        EXPECT_EQ(route("main", "10.55.0.0/24"), before) << "the other interface's route is untouched";
+        EXPECT_FALSE(mirror.installed(P("10.55.0.0/24")));
+        EXPECT_EQ(mirror.errors(), 1u);
+        EXPECT_EQ(nl.route_interfaces(P("10.55.0.0/24")), std::vector<int>{lan.ifindex()});
+        EXPECT_TRUE(nl.route_interfaces(P("10.55.0.0/25")).empty()) << "exact prefix only";
+
+        // Its own route: installed, installed again (idempotent), no error counted.
+        EXPECT_FALSE(mirror.install(P("10.56.0.0/24")));
+        EXPECT_FALSE(mirror.install(P("10.56.0.0/24")));
+        EXPECT_NE(route("main", "10.56.0.0/24").find("dev dlo-own"), std::string::npos);
+        EXPECT_EQ(mirror.installed_count(), 1u);
+        EXPECT_EQ(mirror.errors(), 1u);
+
+        // Link flap: the kernel drops the route with the link; installed again once it is up.
+        own.set_up(false);
+        EXPECT_EQ(route("main", "10.56.0.0/24"), "") << "the kernel removed it with the link";
+        own.set_up(true);
+        EXPECT_FALSE(mirror.install(P("10.56.0.0/24")));
+        EXPECT_NE(route("main", "10.56.0.0/24").find("dev dlo-own"), std::string::npos);
+
+        // Taken over while the link was down (the operator's route now): not taken back.
+        own.set_up(false);
+        nl.add_route(P("10.56.0.0/24"), lan.ifindex(), kMainTable, /*replace=*/false);
+        own.set_up(true);
+        err = mirror.install(P("10.56.0.0/24"));
+        ASSERT_TRUE(err);
+        EXPECT_NE(err->find("held by dev dl-lan"), std::string::npos) << *err;
+        EXPECT_NE(route("main", "10.56.0.0/24").find("dev dl-lan"), std::string::npos);
+
+        // Another table is another table: the main table's LAN route does not hold a VR's prefix.
+        KernelRouteMirror red(nl, {.vr = "red", .tun_ifindex = own.ifindex(), .table = 100});
+        EXPECT_FALSE(red.install(P("10.55.0.0/24")));
+        EXPECT_NE(route("100", "10.55.0.0/24").find("dev dlo-own"), std::string::npos);
+        EXPECT_EQ(route("main", "10.55.0.0/24"), before);
+        EXPECT_TRUE(red.shutdown().empty());
+        EXPECT_TRUE(mirror.shutdown().empty());
+        EXPECT_EQ(route("main", "10.55.0.0/24"), before) << "shutdown removes only what it installed";
     });
 }
 

@@ -40,7 +40,13 @@ public:
 
     /// Adds the policy rules for a non-main table. Returns the errors (empty = all added).
     std::vector<std::string> start();
-    /// Installs one prefix (idempotent). nullopt on success, else the error text.
+    /// Installs one prefix: `prefix dev <tun> table <table>`, added with NLM_F_EXCL so that it
+    /// never replaces a route that is not its own (rtnetlink(7)). Idempotent: a route to the
+    /// prefix already there through this mirror's TUN is a success. nullopt on success, else the
+    /// error text; a route to the same prefix through another interface gives the kernel's
+    /// "File exists" (EEXIST) and names the holder ("add route 10.9.0.0/24 dev dlo-a table 254:
+    /// File exists (held by dev eth1)"), and that route is left untouched. JunosE "L2TP Dial-Out"
+    /// Table 73: the target of such a dial-out route is `down`.
     std::optional<std::string> install(core::Ipv4Prefix prefix);
     /// Removes one prefix that install() added (a prefix never installed is a no-op success).
     std::optional<std::string> remove(core::Ipv4Prefix prefix);

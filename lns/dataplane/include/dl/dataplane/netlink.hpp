@@ -3,10 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "dl/core/ipv4.hpp"
+
+struct nlmsghdr;
 
 namespace dl::dataplane {
 
@@ -43,6 +47,11 @@ public:
     /// `prefix` dev `ifindex` table `table` scope link (ip route add/replace). Host bits are
     /// cleared. `replace` = NLM_F_REPLACE (idempotent), else NLM_F_EXCL (EEXIST if present).
     void add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table = kMainTable, bool replace = true);
+    /// The output interfaces (ifindex) of the IPv4 routes to exactly `prefix` (same network and
+    /// length) in `table`, read with an RTM_GETROUTE dump; 0 for a route with no single output
+    /// interface (multipath, blackhole, unreachable). Empty when there is none. NetlinkError on a
+    /// refused dump.
+    std::vector<int> route_interfaces(core::Ipv4Prefix prefix, std::uint32_t table = kMainTable);
     /// Deletes that route. `missing_ok`: ESRCH (no such route) is not an error.
     void delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table = kMainTable, bool missing_ok = true);
     /// `ip rule add iif <interface> lookup <table> priority <priority>` (FR_ACT_TO_TBL).
@@ -58,7 +67,10 @@ public:
     std::uint64_t requests() const noexcept { return seq_; }
 
 private:
-    void request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok);
+    /// Sends `msg` and reads the answers to it until the ACK / NLMSG_DONE; every other answer
+    /// (a dump's entries) goes to `on_answer`. NetlinkError on a refusal.
+    void request(void* msg, std::size_t len, const std::string& op, const std::string& object, bool missing_ok,
+                 const std::function<void(const nlmsghdr&)>& on_answer = {});
     int fd_ = -1;
     std::uint32_t seq_ = 0;
 };
