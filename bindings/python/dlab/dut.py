@@ -204,6 +204,38 @@ class LacEmu(Dut):
 XL2TPD = "/usr/sbin/xl2tpd"
 
 
+def xl2tpd_conf(ctx: Context, pppoptfile, auth_file, userspace: bool) -> str:
+    """xl2tpd.conf(5) of the xl2tpd profiles: listening on the DUT's address, `[lns default]` (no L2TP
+    tunnel authentication required, addresses 10.99.0.x for pppd) and, for the initiator tests, a
+    `[lac initiator]` section towards the open peer (dialled through the control pipe, `c initiator`).
+    userspace: `force userspace = yes` (no kernel L2TP)."""
+    return f"""[global]
+listen-addr = {ctx.address}
+port = {ctx.port}
+{"force userspace = yes" + chr(10) if userspace else ""}access control = no
+auth file = {auth_file}
+
+[lns default]
+ip range = 10.99.0.2-10.99.0.200
+local ip = 10.99.0.1
+hostname = xl2tpd-dut
+require authentication = no
+challenge = no
+length bit = yes
+pppoptfile = {pppoptfile}
+
+[lac initiator]
+lns = {ctx.open_peer}
+hostname = xl2tpd-dut
+require authentication = no
+challenge = no
+length bit = yes
+autodial = no
+redial = no
+pppoptfile = {pppoptfile}
+"""
+
+
 class Xl2tpd(Dut):
     """Debian's xl2tpd in user-space mode (`force userspace = yes`), as LNS. Its pppd cannot run here
     (the host kernel has no PPP), so a call it accepts is torn down when pppd fails: the control plane
@@ -226,34 +258,7 @@ class Xl2tpd(Dut):
         secrets.write_text(f"* * {ctx.secret}\n")
         secrets.chmod(0o600)
         (r / "xl2tpd-options").write_text("noauth\n")
-        section = "lns default"
-        extra = "ip range = 10.99.0.2-10.99.0.200\nlocal ip = 10.99.0.1\n"
-        # The initiator tests: a [lac] section towards the open peer, dialled by initiate().
-        lac = f"""
-[lac initiator]
-lns = {ctx.open_peer}
-hostname = xl2tpd-dut
-require authentication = no
-challenge = no
-length bit = yes
-autodial = no
-redial = no
-pppoptfile = {r / 'xl2tpd-options'}
-"""
-        (r / "xl2tpd.conf").write_text(f"""[global]
-listen-addr = {ctx.address}
-port = {ctx.port}
-force userspace = yes
-access control = no
-auth file = {secrets}
-
-[{section}]
-{extra}hostname = xl2tpd-dut
-require authentication = no
-challenge = no
-length bit = yes
-pppoptfile = {r / 'xl2tpd-options'}
-{lac}""")
+        (r / "xl2tpd.conf").write_text(xl2tpd_conf(ctx, r / "xl2tpd-options", secrets, userspace=True))
         self._control = r / "xl2tpd-control"
         self._spawn(ctx, "xl2tpd", [_which(XL2TPD), "-D", "-c", str(r / "xl2tpd.conf"), "-p",
                                     str(r / "xl2tpd.pid"), "-C", str(r / "xl2tpd-control")])
@@ -294,31 +299,7 @@ class Xl2tpdPppd(Dut):
     def start(self, ctx):
         from . import uml
         links = [lk for lk in ctx.lab.topo.links if ctx.host in lk.ends]
-        conf = f"""[global]
-listen-addr = {ctx.address}
-port = {ctx.port}
-access control = no
-auth file = /etc/ppp/l2tp-secrets
-
-[lns default]
-ip range = 10.99.0.2-10.99.0.200
-local ip = 10.99.0.1
-hostname = xl2tpd-dut
-require authentication = no
-challenge = no
-length bit = yes
-pppoptfile = /etc/ppp/options.lns
-
-[lac initiator]
-lns = {ctx.open_peer}
-hostname = xl2tpd-dut
-require authentication = no
-challenge = no
-length bit = yes
-autodial = no
-redial = no
-pppoptfile = /etc/ppp/options.lns
-"""
+        conf = xl2tpd_conf(ctx, "/etc/ppp/options.lns", "/etc/ppp/l2tp-secrets", userspace=False)
         files = {"xl2tpd.conf": conf, "l2tp-secrets": f"* * {ctx.secret}\n", "options": "",
                  # noauth: no authentication phase (RFC 1661 §3.4); LCP timers and options at pppd's defaults
                  "options.lns": "noauth\nnoccp\ndebug\nlogfile /mnt/out/pppd.log\n"}

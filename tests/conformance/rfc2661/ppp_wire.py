@@ -54,7 +54,7 @@ class PppPeer:
         if dut.ctx.role != "lns":
             pytest.skip("n/a: PPP is run by the LNS; the DUT plays the LAC (it relays PPP)")
         if "incoming-calls" not in dut.features or "ppp" not in dut.features:
-            pytest.skip(f"n/a: {dut.name} does not run PPP on incoming calls (feature ppp)")
+            pytest.skip(f"n/a: {dut.name} does not claim the feature ppp (its own PPP on incoming calls, reachable without authentication)")
         self.dut = dut
         self.peer = Peer(dut)
         self.frames: list[dict] = []
