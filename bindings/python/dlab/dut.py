@@ -301,7 +301,7 @@ class Xl2tpdPppd(Dut):
         links = [lk for lk in ctx.lab.topo.links if ctx.host in lk.ends]
         conf = xl2tpd_conf(ctx, "/etc/ppp/options.lns", "/etc/ppp/l2tp-secrets", userspace=False)
         files = {"xl2tpd.conf": conf, "l2tp-secrets": f"* * {ctx.secret}\n", "options": "",
-                 # noauth: no authentication phase (RFC 1661 §3.4); LCP timers and options at pppd's defaults
+                 # noauth: no authentication phase (RFC 1661 §3.5); LCP timers and options at pppd's defaults
                  "options.lns": "noauth\nnoccp\ndebug\nlogfile /mnt/out/pppd.log\n"}
         self.guest = uml.xl2tpd_guest(ctx.lab, "xl2tpd-pppd", ctx.host, {ctx.address: "xl2tpd.conf"}, files,
                                       link=links[0].name)
