@@ -78,8 +78,22 @@ def dut_verdicts() -> dict[str, dict[str, dict]]:
 GUIDE = REPO / "docs" / "conformance-guide.md"
 
 
-def _section(rid: str) -> str:
-    return rid.split(".", 1)[1].split("-")[0].split(".")[0]
+def section(rid: str) -> str:
+    """The top-level section a statement row counts under: "5" for RFC2661.5.8-1, "RFC 1661 §5" for
+    RFC1661.5.8-1 (the PPP statements judged on an LNS's incoming call)."""
+    rfc, rest = rid.split(".", 1)
+    top = rest.split("-")[0].split(".")[0]
+    return top if rfc == "RFC2661" else f"RFC {rfc.removeprefix('RFC')} §{top}"
+
+
+def section_order(sec: str) -> tuple:
+    """RFC 2661's sections by number, then the other RFCs' sections, then "all"."""
+    if sec == "all":
+        return (2, "", 0)
+    if sec.isdigit():
+        return (0, "", int(sec))
+    rfc, top = sec.rsplit(" §", 1)
+    return (1, rfc, int(top))
 
 
 def comparison(verdicts: dict[str, dict]) -> list[str]:
@@ -88,7 +102,7 @@ def comparison(verdicts: dict[str, dict]) -> list[str]:
     if not verdicts:
         return []
     duts = sorted(verdicts)
-    secs = sorted({_section(r) for v in verdicts.values() for r in v}, key=lambda x: int(x))
+    secs = sorted({section(r) for v in verdicts.values() for r in v}, key=section_order)
     out = ["", "### Implementations compared", "",
            "Counts per RFC section: pass / fail / n/a / not on wire / untested (`ci/conformance-matrices`).", "",
            "| § | " + " | ".join(duts) + " |", "|---|" + "---|" * len(duts)]
@@ -97,7 +111,7 @@ def comparison(verdicts: dict[str, dict]) -> list[str]:
         for d in duts:
             c = {k: 0 for k in ("pass", "fail", "n/a", "untestable", "untested")}
             for rid, v in verdicts[d].items():
-                if sec == "all" or _section(rid) == sec:
+                if sec == "all" or section(rid) == sec:
                     c[v["verdict"]] += 1
             cells.append(" / ".join(str(c[k]) for k in c))
         out.append(f"| {sec} | " + " | ".join(cells) + " |")
@@ -137,8 +151,11 @@ def render(reqs: dict[str, dict], tests: dict[str, list[str]], verdicts: dict[st
             lines += ["", GUIDE.read_text().rstrip()]
         lines += comparison(verdicts)
         wire = sum(1 for r in rfc if by_req[r])
-        lines += ["", "## RFC 2661, statement by statement", "",
-                  f"{len(rfc)} normative statements (`ci/rfc-statements` lists them from the RFC text): "
+        n2661 = sum(1 for r in rfc if r.startswith("RFC2661."))
+        lines += ["", "## RFC 2661 (and RFC 1661 on the LNS's calls), statement by statement", "",
+                  f"{n2661} normative statements of RFC 2661 (`ci/rfc-statements` lists them from the RFC text) and "
+                  f"{len(rfc) - n2661} of RFC 1661 judged on the PPP of an LNS's incoming call "
+                  "(tests/conformance/rfc2661/test_ppp_rfc1661.py): "
                   f"{sum(1 for m in rfc.values() if m['class'] == 'MUST')} MUST, "
                   f"{sum(1 for m in rfc.values() if m['class'] == 'SHOULD')} SHOULD, and "
                   f"{sum(1 for m in rfc.values() if m['class'] not in ('MUST', 'SHOULD'))} behaviours the RFC implies "

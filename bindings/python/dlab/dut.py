@@ -24,7 +24,8 @@ Two ways to write a profile (docs/conformance.md, "Your own stack"):
 Features a profile may claim (a test of a feature the DUT does not claim is "not applicable"):
 tunnel-auth (Challenge / Challenge Response, §5.1.1), hidden-avps (§4.3), incoming-calls (§5.2.1),
 outgoing-calls (§5.2.2), hello (sends HELLO after `hello` seconds idle, §6.5), sequencing (§5.4),
-proxy (Proxy LCP / Authentication AVPs accepted, §4.4.5).
+proxy (Proxy LCP / Authentication AVPs accepted, §4.4.5), ppp (an LNS that runs PPP on its incoming calls
+itself: the RFC 1661 tests of test_ppp_rfc1661.py).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from .wait import wait_for
 REPO = Path(__file__).resolve().parents[3]
 BUILD = Path(os.environ.get("DLAB_BUILD_DIR", REPO / "build"))
 PROFILE_DIR = REPO / "duts"
-FEATURES = {"tunnel-auth", "hidden-avps", "incoming-calls", "outgoing-calls", "hello", "sequencing", "proxy"}
+FEATURES = {"tunnel-auth", "hidden-avps", "incoming-calls", "outgoing-calls", "hello", "sequencing", "proxy", "ppp"}
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Lnsd(Dut):
 
     def __init__(self):
         super().__init__("lnsd", ("lns",), frozenset({"tunnel-auth", "hidden-avps", "incoming-calls", "hello",
-                                                       "sequencing", "proxy"}), "this project's LNS")
+                                                       "sequencing", "proxy", "ppp"}), "this project's LNS")
         self._radius = None
         self._triggers = 0
 
@@ -169,6 +170,9 @@ class Lnsd(Dut):
             "dialout": {"profiles": {"dut": {"authentication": "chap", "keepalive": "0s"}},
                         "targets": [{"virtual-router": "default", "prefix": self.DIALOUT_PREFIX, "domain": self.DOMAIN,
                                      "profile": "dut"}]},
+            # PPP on incoming calls without an authentication phase (no RADIUS server here): the
+            # RFC 1661 tests reach the Network-Layer Protocol phase (IPCP, Protocol-Reject).
+            "incoming": {"authentication": "none", "mode": "lcp-renegotiation"},
             "shutdown-wait": "1s"}))
         self._spawn(ctx, "lnsd", [str(BUILD / "lns" / "lnsd" / "lnsd"), "--config", str(cfg),
                                   "--control", str(ctx.run_dir / "lnsd.sock")], ready="lnsd ready")
@@ -251,6 +255,38 @@ class LacEmu(Dut):
 XL2TPD = "/usr/sbin/xl2tpd"
 
 
+def xl2tpd_conf(ctx: Context, pppoptfile, auth_file, userspace: bool) -> str:
+    """xl2tpd.conf(5) of the xl2tpd profiles: listening on the DUT's address, `[lns default]` (no L2TP
+    tunnel authentication required, addresses 10.99.0.x for pppd) and, for the initiator tests, a
+    `[lac initiator]` section towards the open peer (dialled through the control pipe, `c initiator`).
+    userspace: `force userspace = yes` (no kernel L2TP)."""
+    return f"""[global]
+listen-addr = {ctx.address}
+port = {ctx.port}
+{"force userspace = yes" + chr(10) if userspace else ""}access control = no
+auth file = {auth_file}
+
+[lns default]
+ip range = 10.99.0.2-10.99.0.200
+local ip = 10.99.0.1
+hostname = xl2tpd-dut
+require authentication = no
+challenge = no
+length bit = yes
+pppoptfile = {pppoptfile}
+
+[lac initiator]
+lns = {ctx.open_peer}
+hostname = xl2tpd-dut
+require authentication = no
+challenge = no
+length bit = yes
+autodial = no
+redial = no
+pppoptfile = {pppoptfile}
+"""
+
+
 class Xl2tpd(Dut):
     """Debian's xl2tpd in user-space mode (`force userspace = yes`), as LNS. Its pppd cannot run here
     (the host kernel has no PPP), so a call it accepts is torn down when pppd fails: the control plane
@@ -273,34 +309,7 @@ class Xl2tpd(Dut):
         secrets.write_text(f"* * {ctx.secret}\n")
         secrets.chmod(0o600)
         (r / "xl2tpd-options").write_text("noauth\n")
-        section = "lns default"
-        extra = "ip range = 10.99.0.2-10.99.0.200\nlocal ip = 10.99.0.1\n"
-        # The initiator tests: a [lac] section towards the open peer, dialled by initiate().
-        lac = f"""
-[lac initiator]
-lns = {ctx.open_peer}
-hostname = xl2tpd-dut
-require authentication = no
-challenge = no
-length bit = yes
-autodial = no
-redial = no
-pppoptfile = {r / 'xl2tpd-options'}
-"""
-        (r / "xl2tpd.conf").write_text(f"""[global]
-listen-addr = {ctx.address}
-port = {ctx.port}
-force userspace = yes
-access control = no
-auth file = {secrets}
-
-[{section}]
-{extra}hostname = xl2tpd-dut
-require authentication = no
-challenge = no
-length bit = yes
-pppoptfile = {r / 'xl2tpd-options'}
-{lac}""")
+        (r / "xl2tpd.conf").write_text(xl2tpd_conf(ctx, r / "xl2tpd-options", secrets, userspace=True))
         self._control = r / "xl2tpd-control"
         self._spawn(ctx, "xl2tpd", [_which(XL2TPD), "-D", "-c", str(r / "xl2tpd.conf"), "-p",
                                     str(r / "xl2tpd.pid"), "-C", str(r / "xl2tpd-control")])
@@ -315,6 +324,56 @@ pppoptfile = {r / 'xl2tpd-options'}
             os.write(fd, b"c initiator\n")
         finally:
             os.close(fd)
+
+
+class Xl2tpdPppd(Dut):
+    """Full-stack xl2tpd as LNS: Debian's xl2tpd with kernel L2TP (PPPoL2TP) and pppd, inside a
+    user-mode Linux guest (dlab.uml) that takes the DUT host's place on the suite's link (the host's
+    address moves to the guest's vec0). Unlike the `xl2tpd` profile (user-space control plane on the
+    host, no PPP), each incoming call is handed to a real pppd, so the PPP tests of the suite
+    (test_ppp_rfc1661.py: the LCP automaton, Configure-Nak / -Reject, Echo, Terminate, Protocol-Reject,
+    RFC 1661) judge pppd as well as lnsd. pppd runs `noauth` (no authentication phase) with its
+    LCP defaults; IPCP gives addresses from xl2tpd's `ip range`. The guest boots once per session
+    (`boot_seconds`, printed); its xl2tpd and pppd logs are in the run folder's guests/xl2tpd-pppd/out/."""
+
+    def __init__(self):
+        super().__init__("xl2tpd-pppd", ("lns",), frozenset({"tunnel-auth", "hidden-avps", "incoming-calls", "ppp"}),
+                         "xl2tpd (kernel L2TP) + pppd (Debian packages) in a UML guest")
+        self.guest = None
+
+    def unavailable(self):
+        from . import uml
+        if not _which(XL2TPD):
+            return "xl2tpd is not installed (Debian package xl2tpd)"
+        return uml.unavailable_reason()
+
+    def start(self, ctx):
+        from . import uml
+        links = [lk for lk in ctx.lab.topo.links if ctx.host in lk.ends]
+        conf = xl2tpd_conf(ctx, "/etc/ppp/options.lns", "/etc/ppp/l2tp-secrets", userspace=False)
+        files = {"xl2tpd.conf": conf, "l2tp-secrets": f"* * {ctx.secret}\n", "options": "",
+                 # noauth: no authentication phase (RFC 1661 §3.5); LCP timers and options at pppd's defaults
+                 "options.lns": "noauth\nnoccp\ndebug\nlogfile /mnt/out/pppd.log\n"}
+        self.guest = uml.xl2tpd_guest(ctx.lab, "xl2tpd-pppd", ctx.host, {ctx.address: "xl2tpd.conf"}, files,
+                                      link=links[0].name)
+        self.boot_seconds = self.guest.boot_seconds
+        print(f"\nUML guest (xl2tpd-pppd DUT) booted in {self.boot_seconds:.1f} s")
+        wait_for(lambda: "Listening on IP address" in self.guest.read_out("xl2tpd.log"), 20.0, "xl2tpd listening")
+
+    def stop(self):
+        if self.guest is not None:
+            self.guest.power_off()
+        super().stop()
+
+    def logs(self):
+        if self.guest is None:
+            return ""
+        return f"xl2tpd:\n{self.guest.read_out('xl2tpd.log')[-3000:]}\npppd:\n{self.guest.read_out('pppd.log')[-3000:]}"
+
+    def initiate(self, ctx, peer):
+        if peer != ctx.open_peer:
+            raise NotApplicable(f"xl2tpd's [lac] section dials {ctx.open_peer} only")
+        self.guest.run("echo 'c initiator' > /var/run/xl2tpd/xl2tpd.control")
 
 
 L2TPNS = "/usr/sbin/l2tpns"
@@ -400,7 +459,7 @@ class YamlDut(Dut):
         ctx.lab.exec(ctx.host, [a.format(peer=peer, **ctx.fields()) for a in cmd], check=True, timeout=10)
 
 
-_BUILTIN = {"lnsd": Lnsd, "lac-emu": LacEmu, "xl2tpd": Xl2tpd, "l2tpns": L2tpns}
+_BUILTIN = {"lnsd": Lnsd, "lac-emu": LacEmu, "xl2tpd": Xl2tpd, "xl2tpd-pppd": Xl2tpdPppd, "l2tpns": L2tpns}
 
 
 def register(name: str, cls) -> None:

@@ -103,7 +103,8 @@ class Guest:
         a = [str(KERNEL), f"mem={self.mem}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
              f"init={INIT}", "quiet", "con=null", "ssl=null", "con0=fd:0,fd:1",
              f"umid={self.lab.runid}-{self.name}", f"uml_dir={self.dir / 'uml'}",
-             f"DLAB_OUT={self.out}", f"DLAB_ETC_PPP={self.dir / 'etc-ppp'}", f"DLAB_RUN={self.dir / 'run.sh'}"]
+             f"DLAB_OUT={self.out}", f"DLAB_ETC_PPP={self.dir / 'etc-ppp'}", f"DLAB_RUN={self.dir / 'run.sh'}",
+             f"DLAB_GUEST={self.dir}"]
         for k, fd in enumerate(serial_fds):
             a.append(f"ssl{k}=fd:{fd},fd:{fd}")
         for i, (ifname, transport) in enumerate(self.nets):

@@ -1,5 +1,6 @@
 """Verdict matrix of the RFC 2661 conformance suite: for one implementation under test (DUT) and each
-normative statement of RFC 2661 (the RFC2661.* rows of docs/requirements.yaml), one verdict:
+normative statement of RFC 2661 (the RFC2661.* rows of docs/requirements.yaml) and of RFC 1661 judged on
+an LNS's incoming call (the RFC1661.* rows, test_ppp_rfc1661.py), one verdict:
 
 * pass — every test naming the statement passed against the DUT;
 * fail — a test failed; `why` holds the step and the packet the DUT sent (the assertion message);
@@ -63,18 +64,17 @@ def judge(role: str, rows: dict[str, dict], results: list[dict]) -> dict[str, di
 
 
 def summary(rows: dict[str, dict], verdicts: dict[str, dict]) -> dict[str, dict[str, int]]:
-    """Counts of each verdict, per top-level RFC section ("3", "4", …) and "all"."""
+    """Counts of each verdict, per top-level section ("3", "4", … of RFC 2661; "RFC 1661 §5" …) and "all"."""
     out: dict[str, Counter] = {}
     for rid, v in verdicts.items():
-        sec = rid.split(".", 1)[1].split("-")[0].split(".")[0]
-        for key in (sec, "all"):
+        for key in (conformance.section(rid), "all"):
             out.setdefault(key, Counter())[v["verdict"]] += 1
-    return {k: {o: c.get(o, 0) for o in ORDER} for k, c in sorted(out.items(), key=lambda x: (x[0] == "all", x[0]))}
+    return {k: {o: c.get(o, 0) for o in ORDER} for k, c in sorted(out.items(), key=lambda x: conformance.section_order(x[0]))}
 
 
 def markdown(dut: str, role: str, rows: dict[str, dict], verdicts: dict[str, dict]) -> str:
     s = summary(rows, verdicts)
-    lines = [f"# RFC 2661 verdicts: {dut} as {role.upper()}", "",
+    lines = [f"# RFC 2661 (and RFC 1661 on its calls) verdicts: {dut} as {role.upper()}", "",
              "Written by `./lab conformance --dut " + dut + " --report DIR` (dlab.verdicts).", "",
              "| § | " + " | ".join(ORDER) + " |", "|---|" + "---|" * len(ORDER)]
     for sec, c in s.items():

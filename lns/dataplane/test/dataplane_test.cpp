@@ -2,6 +2,8 @@
 // forwarding dispatch and counters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "dl/core/event.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/dataplane/framing.hpp"
+#include "dl/dataplane/icmp.hpp"
 #include "dl/dataplane/ipv4_fragment.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/route_table.hpp"
@@ -607,4 +610,104 @@ TEST(Ipv4Fragment, AFragmentSplitAgainKeepsItsOffsetAndMoreFragments) {
         ASSERT_GT(write_ipv4_fragment(p, plan, k, out), 0u);
         EXPECT_EQ(rd16(&out[6]), 0x2000 | (100 + k * 272 / 8)) << "MF stays set on the last piece too";
     }
+}
+
+// ---- ICMP Fragmentation Needed towards the sender of a DF packet over the peer's MRU (RFC 792, RFC 1191 §4) ----
+
+namespace {
+std::vector<std::uint8_t> from_hex(const char* h) {
+    std::vector<std::uint8_t> v;
+    for (std::size_t i = 0; h[i] && h[i + 1]; i += 2) v.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h + i, 2), nullptr, 16)));
+    return v;
+}
+/// The ping of the interop case (`ping -M do -s 1400`): a 1428-octet ICMP Echo Request, DF set, from
+/// 192.0.2.10 to 198.18.45.2, TTL 63; the first 8 data octets are the echo header (id 0x2a, seq 1).
+std::vector<std::uint8_t> df_ping() {
+    auto p = from_hex("45000594123440003f016f16c000020ac6122d02" "08005478002a0001");
+    p.resize(1428, 0x5A);
+    return p;
+}
+constexpr std::uint32_t kLns = 0xC0000201;  // 192.0.2.1
+}  // namespace
+
+// req: DP.icmp-frag-needed
+TEST(IcmpFragNeeded, GoldenBytes) {
+    // Computed independently (Python, RFC 1071 checksum): IPv4 192.0.2.1 -> 192.0.2.10, TTL 64, ICMP
+    // type 3 code 4, checksum 0x9c70, Next-Hop MTU 1000 (0x03e8), the original header + 8 octets.
+    const auto want = from_hex("45000038000000004001f6b9c0000201c000020a" "03049c70000003e8"
+                               "45000594123440003f016f16c000020ac6122d02" "08005478002a0001");
+    std::array<std::uint8_t, kIcmpFragNeededMax> out{};
+    IcmpRefusal why = IcmpRefusal::malformed;
+    const auto n = write_icmp_frag_needed(df_ping(), kLns, 1000, out, &why);
+    EXPECT_EQ(why, IcmpRefusal::none);
+    ASSERT_EQ(n, want.size());
+    EXPECT_EQ(std::vector<std::uint8_t>(out.begin(), out.begin() + static_cast<long>(n)), want);
+    EXPECT_EQ(ipv4_header_checksum({out.data(), 20}), 0) << "IPv4 header checksum verifies";
+    EXPECT_EQ(ipv4_header_checksum({out.data() + 20, n - 20}), 0) << "ICMP checksum verifies";
+    EXPECT_EQ(write_icmp_frag_needed(df_ping(), kLns, 1000, std::span(out).first(n - 1), &why), 0u);
+    EXPECT_EQ(why, IcmpRefusal::output_too_small);
+}
+
+TEST(IcmpFragNeeded, QuotesTheWholeHeaderWithOptionsAndShortData) {
+    auto p = ipv4_packet(1000, true);  // IHL 6 (one option)
+    std::array<std::uint8_t, kIcmpFragNeededMax> out{};
+    auto n = write_icmp_frag_needed(p, kLns, 576, out);
+    ASSERT_EQ(n, 20u + 8 + 24 + 8);
+    EXPECT_TRUE(std::equal(out.begin() + 28, out.begin() + 28 + 32, p.begin())) << "24-octet header + 8 octets";
+    EXPECT_EQ(rd16(&out[26]), 576);
+    p = ipv4_packet(27, true);  // 3 data octets only: all of them are quoted
+    n = write_icmp_frag_needed(p, kLns, 576, out);
+    EXPECT_EQ(n, 20u + 8 + 24 + 3);
+    EXPECT_EQ(ipv4_header_checksum({out.data() + 20, n - 20}), 0) << "odd length: RFC 1071 pads with zero";
+}
+
+TEST(IcmpFragNeeded, NoErrorWhereRfc1812ForbidsOne) {
+    std::array<std::uint8_t, kIcmpFragNeededMax> out{};
+    IcmpRefusal why{};
+    auto with = [&](auto edit) {
+        auto p = df_ping();
+        edit(p);
+        const auto n = write_icmp_frag_needed(p, kLns, 1000, out, &why);
+        return n == 0 ? why : IcmpRefusal::none;
+    };
+    EXPECT_EQ(with([](auto& p) { p[20] = 3; }), IcmpRefusal::icmp_error) << "an ICMP error (Destination Unreachable)";
+    EXPECT_EQ(with([](auto& p) { p[20] = 11; }), IcmpRefusal::icmp_error) << "Time Exceeded";
+    EXPECT_EQ(with([](auto& p) { p[20] = 0; }), IcmpRefusal::none) << "an Echo Reply is a query: it gets one";
+    EXPECT_EQ(with([](auto& p) { p[7] = 0x10; }), IcmpRefusal::not_first_fragment);
+    EXPECT_EQ(with([](auto& p) { p[12] = 127; }), IcmpRefusal::not_unicast) << "loopback source";
+    EXPECT_EQ(with([](auto& p) { p[12] = 0; }), IcmpRefusal::not_unicast) << "0/8 source";
+    EXPECT_EQ(with([](auto& p) { p[12] = 224; }), IcmpRefusal::not_unicast) << "multicast source";
+    EXPECT_EQ(with([](auto& p) { p[16] = 239; }), IcmpRefusal::not_unicast) << "multicast destination";
+    EXPECT_EQ(with([](auto& p) { std::fill(p.begin() + 16, p.begin() + 20, 0xFF); }), IcmpRefusal::not_unicast);
+    EXPECT_EQ(with([](auto& p) { p[0] = 0x65; }), IcmpRefusal::malformed);
+    EXPECT_EQ(with([](auto& p) { p[2] = 0x10; }), IcmpRefusal::malformed) << "Total Length past the octets";
+    EXPECT_EQ(write_icmp_frag_needed(df_ping(), 0, 1000, out, &why), 0u) << "no source address configured";
+    EXPECT_EQ(why, IcmpRefusal::no_source);
+}
+
+TEST(IcmpFragNeeded, TokenBucketLimitsTheRateAndCountsWithoutAllocating) {
+    dl::core::VirtualClock clock;
+    FragNeededSender s(/*rate=*/2, /*burst=*/3);
+    const auto p = df_ping();
+    auto bad = p;
+    bad[20] = 3;
+    const auto before = g_allocations.load();
+    int sent = 0;
+    for (int i = 0; i < 10; ++i) sent += !s.make(p, kLns, 1000, clock.now()).empty();
+    EXPECT_EQ(sent, 3) << "the burst, then nothing at the same instant";
+    EXPECT_TRUE(s.make(bad, kLns, 1000, clock.now()).empty());
+    clock.advance(std::chrono::milliseconds(500));  // 2/s: one token back
+    EXPECT_FALSE(s.make(p, kLns, 1000, clock.now()).empty());
+    EXPECT_TRUE(s.make(p, kLns, 1000, clock.now()).empty());
+    clock.advance(std::chrono::seconds(60));  // refills to the burst, not beyond
+    sent = 0;
+    for (int i = 0; i < 10; ++i) sent += !s.make(p, kLns, 1000, clock.now()).empty();
+    EXPECT_EQ(sent, 3);
+    EXPECT_EQ(g_allocations.load(), before) << "no allocation on the forwarding path";
+    EXPECT_EQ(s.counters().sent, 7u);
+    EXPECT_EQ(s.counters().rate_limited, 15u);
+    EXPECT_EQ(s.counters().not_sent, 1u) << "an ICMP error gets none, and spends no token";
+    FragNeededSender off(0, 1);
+    EXPECT_TRUE(off.make(p, kLns, 1000, clock.now()).empty()) << "rate 0: off";
+    EXPECT_EQ(off.counters().rate_limited, 1u);
 }

@@ -19,7 +19,9 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
                      "accept-unknown-peers", "require-sequencing", "early-data-frames", "peers", "timers", "tunnel-selection",
                      "shutdown-wait", "events-flush", "events-max-bytes", "limits",
                      // read by load_wiring_config / Manager::load (dialout_wiring.hpp)
-                     "virtual-routers", "ppp-profiles", "incoming", "dialout", "fault-injection"});
+                     "virtual-routers", "ppp-profiles", "incoming", "dialout", "fault-injection",
+                     // read by DialOutRuntime (dialout_runtime.hpp)
+                     "icmp-frag-needed"});
     if (root.has("local-address")) c.local_address = root["local-address"].as_ipv4();
     c.port = static_cast<std::uint16_t>(root.get_int("port", 1701, 0, 65535));
     c.hostname = root.get_string("hostname", c.hostname);

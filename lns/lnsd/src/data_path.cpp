@@ -120,6 +120,7 @@ bool DataPath::send_fragments(Session& s, std::span<const std::uint8_t> ipv4) no
     if (plan.verdict != dp::FragmentVerdict::fragment) {
         ++counters_.tx_over_mru;
         ++counters_.tx_dropped;
+        if (plan.verdict == dp::FragmentVerdict::dont_fragment && too_big_) too_big_(s.key, ipv4, s.peer_mru);
         return false;
     }
     for (std::size_t k = 0; k < plan.count; ++k) {

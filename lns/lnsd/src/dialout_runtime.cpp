@@ -18,6 +18,7 @@
 #include "dl/core/timer_queue.hpp"
 #include "dl/dataplane/asio_tun.hpp"
 #include "dl/dataplane/forwarding.hpp"
+#include "dl/dataplane/icmp.hpp"
 #include "dl/dataplane/kernel_routes.hpp"
 #include "dl/dataplane/netlink.hpp"
 #include "dl/dataplane/tun_device.hpp"
@@ -49,14 +50,54 @@ struct DialOutRuntime::Impl {
     core::Timer link_timer;
     int ioctl_fd = -1;
     std::map<std::string, bool, std::less<>> link_up;  ///< last seen IFF_UP per VR with a TUN
+    /// ICMP Fragmentation Needed (RFC 1191 §4) for DF packets over a peer's MRU: one rate-limited
+    /// sender per VR (index VrId), all from `icmp_source` (host order; 0: none, no message).
+    /// `dispatching`: the VR whose TUN batch is being handed to the sessions.
+    double icmp_rate = 10, icmp_burst = 10;
+    std::uint32_t icmp_source = 0;
+    std::vector<std::unique_ptr<dp::FragNeededSender>> frag_needed;
+    std::optional<dp::VrId> dispatching;
+    core::TimerQueue& queue;  ///< its clock times the ICMP token buckets
 
     Impl(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& b,
          Lns& l, const core::ConfigNode& root)
         : bus(b), lns(l), cfg(load_wiring_config(root)), transport(io, rc::Endpoint{0, 0}),
-          client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()), link_timer(timers) {
+          client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()), link_timer(timers),
+          queue(timers) {
         transport.start(client);
+        // icmp-frag-needed: {rate: N/s, burst: N, source: A}; rate 0 turns the messages off. The
+        // source is not an address of lnsd's own host (the kernel drops a packet arriving on the TUN
+        // from one of its own addresses as martian): by default the LNS's IPCP address, the
+        // `local-address` of the first ppp-profile (in name order) that has one (docs/lnsd.md).
+        for (const auto& [name, p] : cfg.ppp_profiles)
+            if (p.local_address.value != 0) {
+                icmp_source = p.local_address.value;
+                break;
+            }
+        if (auto n = root["icmp-frag-needed"]; n.defined() && !n.is_null()) {
+            n.require_map();
+            n.allow_keys({"rate", "burst", "source"});
+            icmp_rate = static_cast<double>(n.get_int("rate", 10, 0, 100000));
+            icmp_burst = static_cast<double>(n.get_int("burst", 10, 1, 100000));
+            if (n.has("source")) icmp_source = n["source"].as_ipv4().value;
+        }
+        lns.on_too_big = [this](CallHandle, std::span<const std::uint8_t> ipv4, std::uint16_t mru) {
+            frag_needed_for(ipv4, mru);
+        };
+    }
+
+    /// The ICMP Fragmentation Needed for `ipv4` (refused: longer than the peer's MRU `mru`, DF set),
+    /// written into the TUN of the VR it came from (the one being dispatched; outside a TUN batch,
+    /// e.g. a buffered dial-out trigger, the first VR), from `icmp_source`.
+    void frag_needed_for(std::span<const std::uint8_t> ipv4, std::uint16_t mru) {
+        if (frag_needed.empty()) return;
+        const dp::VrId vr = dispatching.value_or(0);
+        if (vr >= frag_needed.size() || !frag_needed[vr]) return;
+        const auto msg = frag_needed[vr]->make(ipv4, icmp_source, mru, queue.now());
+        if (!msg.empty()) loop->from_session(vr, msg);
     }
     ~Impl() {
+        lns.on_too_big = nullptr;
         link_timer.cancel();
         if (ioctl_fd >= 0) ::close(ioctl_fd);
         wiring.reset();
@@ -86,12 +127,16 @@ struct DialOutRuntime::Impl {
         std::vector<std::pair<std::string, std::string>> failed;
         dp::ForwardingLoop::Callbacks cb;
         // TUN batch → sessions: PPP + L2TP framed in place, one sendmmsg per batch.
-        cb.to_session = [this](dp::VrId, dp::SessionHandle s, dp::Packet& p) {
+        cb.to_session = [this](dp::VrId vr, dp::SessionHandle s, dp::Packet& p) {
+            dispatching = vr;
             if (wiring) wiring->to_session(s, p);
+            dispatching.reset();
         };
         cb.batch_end = [this](dp::VrId) { lns.flush_data(); };
         cb.no_route = [this](dp::VrId vr, std::uint32_t, std::span<const std::uint8_t> pkt) {
+            dispatching = vr;
             if (wiring) wiring->tun_packet(loop->vr_name(vr), pkt);
+            dispatching.reset();
         };
         loop = std::make_unique<dp::ForwardingLoop>(std::move(cb));
         std::uint32_t table = 100;
@@ -112,6 +157,8 @@ struct DialOutRuntime::Impl {
                 mirror_of[v.name] = mirror.get();
                 mirrors.push_back(std::move(mirror));
                 vr_ids[v.name] = id;
+                if (frag_needed.size() <= id) frag_needed.resize(id + 1);
+                frag_needed[id] = std::make_unique<dp::FragNeededSender>(icmp_rate, icmp_burst);
                 auto w = std::make_unique<dp::AsioTunWatcher>(io, *loop, id);
                 w->start();
                 watchers.push_back(std::move(w));
@@ -250,11 +297,22 @@ DialOutRuntime::~DialOutRuntime() = default;
 
 DialOutWiring& DialOutRuntime::wiring() noexcept { return *impl_->wiring; }
 
+namespace {
+nlohmann::json icmp_counters(const dp::FragNeededSender* s) {
+    if (!s) return nullptr;
+    const auto& c = s->counters();
+    return {{"sent", c.sent}, {"rate-limited", c.rate_limited}, {"not-sent", c.not_sent}};
+}
+}  // namespace
+
 void DialOutRuntime::register_commands(core::ControlServer& server) {
+    auto icmp_json = [this](dp::VrId id) {
+        return icmp_counters(id < impl_->frag_needed.size() ? impl_->frag_needed[id].get() : nullptr);
+    };
     impl_->wiring->register_commands(server);
     server.add_handler(
         "show dataplane",
-        [this](const nlohmann::json&) {
+        [this, icmp_json](const nlohmann::json&) {
             auto out = nlohmann::json::array();
             for (const auto& [name, id] : impl_->vr_ids) {
                 const auto& c = impl_->loop->counters(id);
@@ -268,6 +326,7 @@ void DialOutRuntime::register_commands(core::ControlServer& server) {
                                {"to-session", c.to_session},
                                {"no-route", c.no_route},
                                {"drops", c.drops},
+                               {"icmp-frag-needed", icmp_json(id)},
                                {"routes", routes}});
             }
             return out;

@@ -135,6 +135,9 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
             ++datagrams_out_;
             if (send_) send_(p, std::move(b));
         });
+    data_->set_too_big([this](DataPath::Key k, std::span<const std::uint8_t> ipv4, std::uint16_t mru) {
+        if (on_too_big) on_too_big(data_handle(k), ipv4, mru);
+    });
     // One engine for every peer: the secret / hiding / acceptance is decided per tunnel by
     // policy_for() (SCCRQ received) or outgoing_policy() (the call's Tunnel-Password).
     eng::EngineConfig ec;

@@ -112,9 +112,16 @@ TEST(DataPath, NoFrameLongerThanThePeersMru) {
     EXPECT_EQ(c.path.counters().tx_fragmented, 1u);
     EXPECT_EQ(c.path.counters().tx_fragments, 2u);
     pkt[6] = 0x40;  // DF: must not be fragmented
+    std::vector<std::pair<std::size_t, std::uint16_t>> too_big;  // (octets, MRU) reported for an ICMP error
+    c.path.set_too_big([&](DataPath::Key k, std::span<const std::uint8_t> p, std::uint16_t mru) {
+        EXPECT_EQ(k, kKey);
+        too_big.emplace_back(p.size(), mru);
+    });
     EXPECT_FALSE(c.path.send_ipv4(kKey, pkt));
     EXPECT_EQ(c.sent.size(), 3u);
     EXPECT_EQ(c.path.counters().tx_over_mru, 1u);
+    ASSERT_EQ(too_big.size(), 1u) << "the DF packet is reported (RFC 1191 §4 Fragmentation Needed)";
+    EXPECT_EQ(too_big[0], std::make_pair(pkt.size(), std::uint16_t{1000}));
     const Bytes small = ipv4(1, 900);
     ASSERT_TRUE(c.path.send_ipv4(kKey, small));
     EXPECT_EQ(c.sent.back().second.size(), 10u + small.size()) << "packets within the MRU go as they are";

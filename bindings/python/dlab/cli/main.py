@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_scenario)
 
     s = sub.add_parser("conformance", help="the RFC 2661 suite against one implementation (docs/conformance.md)")
-    s.add_argument("--dut", required=True, help="profile: lnsd, lac-emu, xl2tpd, l2tpns, or a .yaml file")
+    s.add_argument("--dut", required=True, help="profile: lnsd, lac-emu, xl2tpd, xl2tpd-pppd, l2tpns, or a .yaml file")
     s.add_argument("--role", choices=["lac", "lns"], help="role the DUT plays (default: its profile's first)")
     s.add_argument("-k", dest="keyword", help="pytest -k expression")
     s.add_argument("--junitxml", help="write a JUnit XML report here")

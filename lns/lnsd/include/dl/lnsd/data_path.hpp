@@ -51,7 +51,8 @@ struct DataPathCounters {
 ///
 /// The peer's MRU (RFC 1661 §6.1, from LCP: set_peer_mru) bounds every IPv4 packet sent: a longer
 /// one is split into IPv4 fragments (RFC 791 §3.2; dataplane/ipv4_fragment.hpp), each its own data
-/// message, or dropped and counted (tx_over_mru) when its DF flag forbids splitting.
+/// message, or dropped and counted (tx_over_mru) when its DF flag forbids splitting (then
+/// reported to `set_too_big`'s callback, for an ICMP Fragmentation Needed, RFC 1191 §4).
 ///
 /// Without a socket (set_socket(-1), e.g. the sans-I/O tests) each data message goes to the
 /// `fallback` callback as a vector instead (allocation there is the caller's choice).
@@ -62,6 +63,9 @@ public:
     /// A data message's PPP frame (address/control included if present), for session `key`.
     using Deliver = std::function<void(Key key, std::span<const std::uint8_t> ppp)>;
     using Fallback = std::function<void(PeerId, std::vector<std::uint8_t>)>;
+    /// An IPv4 packet for session `key` longer than its peer's MRU `mru` with DF set (dropped,
+    /// counted tx_over_mru): the owner's chance to send an ICMP Fragmentation Needed (RFC 1191 §4).
+    using TooBig = std::function<void(Key key, std::span<const std::uint8_t> ipv4, std::uint16_t mru)>;
 
     /// burst: most data messages per sendmmsg (1..1024); frame_size: largest PPP frame octets.
     /// std::invalid_argument if unusable.
@@ -69,6 +73,9 @@ public:
 
     /// The L2TP UDP socket (non-blocking sends, MSG_DONTWAIT); -1: use the fallback.
     void set_socket(int fd) noexcept { fd_ = fd; }
+    /// Called for each packet dropped because DF forbids fragmenting it (not for unsplittable or
+    /// malformed ones); runs inside send_in_place / send_ipv4.
+    void set_too_big(TooBig f) { too_big_ = std::move(f); }
     int socket() const noexcept { return fd_; }
 
     /// Adds (or replaces) an established session: data from `peer` addressed to our
@@ -138,6 +145,7 @@ private:
 
     Deliver deliver_;
     Fallback fallback_;
+    TooBig too_big_;
     int fd_ = -1;
     std::unordered_map<Key, Session> by_key_;
     std::unordered_map<RxKey, Session*, RxHash> by_rx_;  // nodes of by_key_ (stable)

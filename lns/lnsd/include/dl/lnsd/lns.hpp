@@ -124,6 +124,10 @@ public:
     /// the timer that found the tunnel lost).
     std::function<void(CallHandle, const l2tp::engine::CallFailure&)> on_disconnected;
     std::function<void(CallHandle, std::span<const std::uint8_t>)> on_ppp_frame;
+    /// An IPv4 packet for the call that is longer than its peer's MRU (`mru`, RFC 1661 §6.1) and has
+    /// DF set: dropped (counted tx-over-mru); the owner may answer its source with an ICMP
+    /// Fragmentation Needed (RFC 1191 §4). Runs inside send_ipv4; `packet` is valid only there.
+    std::function<void(CallHandle, std::span<const std::uint8_t> packet, std::uint16_t mru)> on_too_big;
     /// SLI (RFC 2661 §6.14) on an established call: the ACCMs PPP negotiated (LCP, RFC 1662 §7.1),
     /// which the LAC applies to its async framing. False if the call is unknown or not established.
     bool set_link_info(CallHandle c, const l2tp::Accm& accm);
