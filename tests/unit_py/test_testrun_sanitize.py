@@ -24,3 +24,27 @@ def test_sanitizer_reports_in_daemon_logs_since_the_tier_started(tmp_path, monke
     found = {p.name: line for p, line in testrun.sanitizer_reports(since)}
     assert found == {"lnsd.log": "src/x.cpp:3:5: runtime error: signed integer overflow",
                      "cpe-emu.log": "==7==ERROR: LeakSanitizer: detected memory leaks"}
+
+
+def test_sanitizer_build_is_configured_afresh_when_its_cache_differs(tmp_path):
+    """build-fuzz/ serves the fuzz harnesses AND the sanitized daemons and unit tests: a build-fuzz/
+    configured the old way (DL_TESTS=OFF) or with gcc would lack the unit tests, so it is redone."""
+    cache = tmp_path / "CMakeCache.txt"
+    good = ["CMAKE_CXX_COMPILER:FILEPATH=/usr/bin/clang++", "DL_FUZZ:BOOL=ON", "DL_TESTS:BOOL=ON",
+            "DL_BENCH:BOOL=OFF", "DL_PYTHON:BOOL=OFF", "CMAKE_BUILD_TYPE:STRING=RelWithDebInfo"]
+    cache.write_text("\n".join(good) + "\n")
+    assert testrun._cache_matches(tmp_path, testrun.SAN_CMAKE)
+    cache.write_text("\n".join(good).replace("DL_TESTS:BOOL=ON", "DL_TESTS:BOOL=OFF") + "\n")
+    assert not testrun._cache_matches(tmp_path, testrun.SAN_CMAKE)
+    cache.write_text("\n".join(good).replace("/usr/bin/clang++", "/usr/bin/c++") + "\n")
+    assert not testrun._cache_matches(tmp_path, testrun.SAN_CMAKE)
+    assert not testrun._cache_matches(tmp_path / "absent", testrun.SAN_CMAKE)
+
+
+def test_default_tiers_include_fuzz_and_sanitize_and_ubsan_is_fatal_in_the_one_clang_build():
+    import inspect
+    assert '"unit", "fuzz", "sanitize", "lab", "third-party"' in inspect.getsource(testrun.run)
+    assert testrun.SAN_CMAKE["DL_FUZZ"] == "ON" and testrun.SAN_CMAKE["DL_TESTS"] == "ON"
+    top = (testrun.REPO / "CMakeLists.txt").read_text()
+    fuzz_flags = top[top.index("if(DL_FUZZ)"):]
+    assert "-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" in fuzz_flags
