@@ -48,3 +48,20 @@ def test_default_tiers_include_fuzz_and_sanitize_and_ubsan_is_fatal_in_the_one_c
     top = (testrun.REPO / "CMakeLists.txt").read_text()
     fuzz_flags = top[top.index("if(DL_FUZZ)"):]
     assert "-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" in fuzz_flags
+
+
+def test_default_run_does_not_run_the_sanitized_suites_twice(monkeypatch):
+    """With the sanitize tier in the run, the lab tier leaves out the suites it ran (SAN_LAB_DIRS)
+    with the sanitized daemons; `--tier lab` alone runs them with the gcc daemons."""
+    import types
+    seen = []
+    monkeypatch.setattr(testrun, "run_pytest", lambda argv, env=None: seen.append(argv) or 5)
+    monkeypatch.setattr(testrun, "RESULTS", testrun.REPO / "build" / "test-results-unit-py")
+    for name in ("run_unit", "run_fuzz", "run_third_party"):
+        monkeypatch.setattr(testrun, name, lambda *a, **k: testrun.Tally("x", passed=1))
+    monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: [testrun.Tally("sanitize", passed=1)])
+    testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="0"))
+    ignored = [x for x in seen[-1] if x.startswith("--ignore=")]
+    assert ignored == [f"--ignore={testrun.REPO / d}" for d in testrun.SAN_LAB_DIRS]
+    testrun.run(types.SimpleNamespace(tier=["lab"], keyword=None, workers="0"))
+    assert not [x for x in seen[-1] if x.startswith("--ignore=")]

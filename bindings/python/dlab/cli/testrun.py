@@ -42,7 +42,7 @@ SAN_LAB_DIRS = ("tests/conformance/rfc2661", "tests/conformance/dialout")
 SAN_ENV = {"ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1:print_summary=1",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
 SAN_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
-FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "10"))
+FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "8"))
 # libFuzzer's inputs stay within the largest seed or 4096 octets unless told: lnsd_fuzz's records
 # carry datagrams as long as UDP allows (65 535 octets plus the 3-octet record header).
 FUZZ_MAX_LEN = {"lnsd_fuzz": 65538}
@@ -209,17 +209,17 @@ def _have_xdist() -> bool:
 
 
 def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", env: dict | None = None,
-            dirs: tuple[str, ...] = LAB_DIRS) -> Tally:
+            dirs: tuple[str, ...] = LAB_DIRS, ignore: tuple[str, ...] = ()) -> Tally:
     """The namespace suites under pytest; `workers` ("auto" or a number) runs them in parallel
     with pytest-xdist (each lab has its own run id, so labs of different workers never meet).
     `env`: extra environment (the sanitize tier points DL_BUILD_DIR at its build); `dirs`: the
-    suites (default LAB_DIRS)."""
+    suites (default LAB_DIRS); `ignore`: suites left out (pytest --ignore)."""
     t = Tally(name)
     xml = RESULTS / f"{name}.xml"
     xml.unlink(missing_ok=True)
     dirs = [str(REPO / d) for d in dirs if any((REPO / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
-            "-o", "junit_family=xunit2", *dirs]
+            "-o", "junit_family=xunit2", *dirs, *(f"--ignore={REPO / d}" for d in ignore)]
     if workers and workers != "0" and _have_xdist():
         # --dist loadscope: a module's tests stay on one worker (module-scoped lab fixtures).
         argv += ["-n", workers, "--dist", "loadscope"]
@@ -306,7 +306,10 @@ def run(a) -> int:
         elif tier == "fuzz":
             tallies.append(run_fuzz())
         elif tier == "lab":
-            tallies.append(run_lab(a.keyword, getattr(a, "workers", None)))
+            # The suites the sanitize tier ran with the sanitized daemons are not run twice: the
+            # 45-minute budget (docs/reliability.md "Sanitizers and fuzzing").
+            tallies.append(run_lab(a.keyword, getattr(a, "workers", None),
+                                   ignore=SAN_LAB_DIRS if "sanitize" in tiers else ()))
         elif tier == "third-party":
             tallies.append(run_third_party())
         elif tier == "sanitize":
