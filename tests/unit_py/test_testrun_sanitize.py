@@ -50,13 +50,13 @@ def test_default_tiers_include_fuzz_and_sanitize_and_ubsan_is_fatal_in_the_one_c
     assert "-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" in fuzz_flags
 
 
-def test_default_run_does_not_run_the_sanitized_suites_twice(monkeypatch):
+def test_default_run_does_not_run_the_sanitized_suites_twice(monkeypatch, tmp_path):
     """With the sanitize tier in the run, the lab tier leaves out the suites it ran (SAN_LAB_DIRS)
     with the sanitized daemons; `--tier lab` alone runs them with the gcc daemons."""
     import types
     seen = []
     monkeypatch.setattr(testrun, "run_pytest", lambda argv, env=None: seen.append(argv) or 5)
-    monkeypatch.setattr(testrun, "RESULTS", testrun.REPO / "build" / "test-results-unit-py")
+    monkeypatch.setattr(testrun, "RESULTS", tmp_path)
     for name in ("run_unit", "run_fuzz", "run_third_party"):
         monkeypatch.setattr(testrun, name, lambda *a, **k: testrun.Tally("x", passed=1))
     monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: [testrun.Tally("sanitize", passed=1)])
