@@ -24,3 +24,44 @@ def test_sanitizer_reports_in_daemon_logs_since_the_tier_started(tmp_path, monke
     found = {p.name: line for p, line in testrun.sanitizer_reports(since)}
     assert found == {"lnsd.log": "src/x.cpp:3:5: runtime error: signed integer overflow",
                      "cpe-emu.log": "==7==ERROR: LeakSanitizer: detected memory leaks"}
+
+
+def test_sanitizer_build_is_configured_afresh_when_its_cache_differs(tmp_path):
+    """build-fuzz/ serves the fuzz harnesses AND the sanitized daemons and unit tests: a build-fuzz/
+    configured the old way (DL_TESTS=OFF) or with gcc would lack the unit tests, so it is redone."""
+    cache = tmp_path / "CMakeCache.txt"
+    good = ["CMAKE_CXX_COMPILER:FILEPATH=/usr/bin/clang++", "DL_FUZZ:BOOL=ON", "DL_TESTS:BOOL=ON",
+            "DL_BENCH:BOOL=OFF", "DL_PYTHON:BOOL=OFF", "CMAKE_BUILD_TYPE:STRING=RelWithDebInfo"]
+    cache.write_text("\n".join(good) + "\n")
+    assert testrun._cache_matches(tmp_path, testrun.SAN_CMAKE)
+    cache.write_text("\n".join(good).replace("DL_TESTS:BOOL=ON", "DL_TESTS:BOOL=OFF") + "\n")
+    assert not testrun._cache_matches(tmp_path, testrun.SAN_CMAKE)
+    cache.write_text("\n".join(good).replace("/usr/bin/clang++", "/usr/bin/c++") + "\n")
+    assert not testrun._cache_matches(tmp_path, testrun.SAN_CMAKE)
+    assert not testrun._cache_matches(tmp_path / "absent", testrun.SAN_CMAKE)
+
+
+def test_default_tiers_include_fuzz_and_sanitize_and_ubsan_is_fatal_in_the_one_clang_build():
+    import inspect
+    assert '"unit", "fuzz", "sanitize", "lab", "third-party"' in inspect.getsource(testrun.run)
+    assert testrun.SAN_CMAKE["DL_FUZZ"] == "ON" and testrun.SAN_CMAKE["DL_TESTS"] == "ON"
+    top = (testrun.REPO / "CMakeLists.txt").read_text()
+    fuzz_flags = top[top.index("if(DL_FUZZ)"):]
+    assert "-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" in fuzz_flags
+
+
+def test_default_run_does_not_run_the_sanitized_suites_twice(monkeypatch, tmp_path):
+    """With the sanitize tier in the run, the lab tier leaves out the suites it ran (SAN_LAB_DIRS)
+    with the sanitized daemons; `--tier lab` alone runs them with the gcc daemons."""
+    import types
+    seen = []
+    monkeypatch.setattr(testrun, "run_pytest", lambda argv, env=None: seen.append(argv) or 5)
+    monkeypatch.setattr(testrun, "RESULTS", tmp_path)
+    for name in ("run_unit", "run_fuzz", "run_third_party"):
+        monkeypatch.setattr(testrun, name, lambda *a, **k: testrun.Tally("x", passed=1))
+    monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: [testrun.Tally("sanitize", passed=1)])
+    testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="0"))
+    ignored = [x for x in seen[-1] if x.startswith("--ignore=")]
+    assert ignored == [f"--ignore={testrun.REPO / d}" for d in testrun.SAN_LAB_DIRS]
+    testrun.run(types.SimpleNamespace(tier=["lab"], keyword=None, workers="0"))
+    assert not [x for x in seen[-1] if x.startswith("--ignore=")]

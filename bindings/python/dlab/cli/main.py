@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_conformance)
 
     s = sub.add_parser("test", help="every test tier that can run here")
-    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "lab", "third-party", "sanitize"],
+    s.add_argument("--tier", action="append", choices=["unit", "fuzz", "sanitize", "lab", "third-party"],
                    help="run only these tiers (repeatable)")
     s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
     s.add_argument("-n", dest="workers", default="auto",
