@@ -1,5 +1,7 @@
-// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one call (lns/session CallSession +
-// PPP Link) per L2TP session; access routes -> data plane. See dl/lnsd/dialout_wiring.hpp.
+// lnsd dial-out wiring: Manager ports -> RADIUS client and Lns; one call (lns/session CallSession,
+// which holds the call's data and PPP link) per L2TP session, found by dial-out key, L2TP handle
+// or call number; the sessions' ports over Lns, the RADIUS client and the data plane. See
+// dl/lnsd/dialout_wiring.hpp.
 #include "dl/lnsd/dialout_wiring.hpp"
 
 #include <algorithm>
@@ -25,29 +27,15 @@ namespace rc = radius::client;
 namespace pe = ppp::engine;
 namespace eng = l2tp::engine;
 
-/// One L2TP session with its PPP link: its session (lns/session: the call's state, what ends it,
-/// its PPP link, accounting and access routes) and what the wiring still keeps for it (keys,
-/// handle, the incoming call's attributes for the PPP Access-Request, IPv4 counters). Dial-out calls carry
-/// their manager key.
+/// One L2TP session with its PPP link: its session (lns/session: the call's state and what ends
+/// it, its L2TP side, PPP link, early frames, pool address, IPv4 counters, accounting and access
+/// routes) and, for a dial-out call, the manager's key the wiring finds it by.
 struct DialOutWiring::Call {
     Call(core::FsmEnv env, const session::CallPorts& ports, std::uint64_t call_id, session::CallDirection d,
-         session::CallState initial, const std::string& vr_name)
-        : session(env, ports, call_id, d, initial, vr_name), id(call_id), vr(vr_name) {}
+         session::CallState initial, const std::string& vr, const std::string& profile)
+        : session(env, ports, call_id, d, initial, vr, profile) {}
     session::CallSession session;
-    std::uint64_t id = 0;
     std::optional<dialout::SessionKey> key;  ///< dial-out session; none for incoming calls
-    std::string vr;
-    std::string profile;
-    std::uint64_t pending = 0;               ///< Lns::place_outgoing_call id (dial-out), kept after OCCN
-    std::optional<CallHandle> handle;
-    std::string lac;                         ///< LAC endpoint text
-    /// Incoming call: the ICRQ's Calling / Called Number, the ICCN's connect speeds "tx[/rx]" and
-    /// the LAC's Host Name, for the PPP Access-Request (RFC 2865 §5.30-5.31, RFC 2869 §5.11,
-    /// RFC 2868 §3.9).
-    std::string calling, called, connect_info, lac_host;
-    std::uint32_t pool_ip = 0;
-    std::uint64_t packets_in = 0, packets_out = 0;  ///< IPv4 from / to the PPP peer
-    std::uint64_t octets_in = 0, octets_out = 0;    ///< their IPv4 octets (RFC 2866 §5.3, §5.4)
 };
 
 std::size_t DialOutWiring::sizeof_call_record() noexcept { return sizeof(Call); }
@@ -101,6 +89,9 @@ std::uint32_t bearer_bits(std::optional<std::uint32_t> erx) {
 }
 
 std::string ip_text(std::uint32_t a) { return core::Ipv4Address{a}.to_string(); }
+
+/// Lns's name of a call's L2TP session (the call has one: l2tp().session).
+CallHandle handle_of(const session::CallSession& s) { return CallHandle{*s.l2tp().session}; }
 
 /// The LAC's authentication of the client from the proxy authentication AVPs (RFC 2661 §4.4.5:
 /// Proxy Authen Type 2 CHAP with Challenge/ID/Response, 3 PAP with the password as Response);
@@ -158,21 +149,30 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
     call_ports_.close = [this](session::CallSession& s, const session::CloseOrder& o) { close_call(s.id(), o); };
     call_ports_.closed = [this](session::CallSession& s, const session::CloseOrder& o) { closed_call(s.id(), o); };
     call_ports_.routes = &routes_;
+    call_ports_.frames = &counters_;
+    // Each call's pool address (session::PoolPort) from its profile's ppp-profiles pool.
+    call_ports_.pool.allocate = [this](std::uint64_t, const std::string& profile) -> std::uint32_t {
+        const auto it = cfg_.ppp_profiles.find(profile);
+        if (it == cfg_.ppp_profiles.end() || !it->second.pool) return 0;
+        return pools_.allocate(profile, *it->second.pool, it->second.local_address.value);
+    };
+    call_ports_.pool.release = [this](std::uint64_t, std::uint32_t a) { pools_.release(a); };
     // Each call's accounting (session::CallAccounting) goes to its VR's accounting servers.
     auto& ap = call_ports_.accounting;
     ap.instance = acct_instance_;
     ap.counters = &counters_;
     ap.enabled = [this](std::uint64_t id) {
         const Call* c = find(id);
-        const auto* vr = c ? cfg_.find_vr(c->vr) : nullptr;
-        return vr && !vr->accounting.empty() && radius_.servers(c->vr) && !radius_.servers(c->vr)->accounting.empty();
+        const auto* vr = c ? cfg_.find_vr(c->session.virtual_router()) : nullptr;
+        const auto* servers = vr ? radius_.servers(vr->name) : nullptr;
+        return vr && !vr->accounting.empty() && servers && !servers->accounting.empty();
     };
     ap.submit = [this](std::uint64_t id, const rc::AccountingRecord& r, std::function<void(rc::Result)> done) {
         const Call* c = find(id);
-        const auto* vr = c ? cfg_.find_vr(c->vr) : nullptr;
+        const auto* vr = c ? cfg_.find_vr(c->session.virtual_router()) : nullptr;
         if (!vr) throw std::invalid_argument("no virtual router for call " + std::to_string(id));
         auto alive = alive_;
-        return radius_.submit(c->vr, rc::Service::accounting,
+        return radius_.submit(vr->name, rc::Service::accounting,
                               rc::build_accounting_request(r, {vr->nas_ip, vr->nas_identifier}),
                               [this, alive, done = std::move(done)](const rc::Completion& comp) {
                                   if (!*alive) return;
@@ -316,9 +316,8 @@ void DialOutWiring::authorize(const dialout::SessionKey& key, const std::string&
 void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOutDefinition& def,
                                const dialout::Profile& profile) {
     if (auto old = by_key_.find(key); old != by_key_.end()) drop_call(old->second, false, "replaced");
-    auto c = new_call(session::CallDirection::dial_out, session::CallState::placing, key.vr);
+    auto c = new_call(session::CallDirection::dial_out, session::CallState::placing, key.vr, profile.name);
     c->key = key;
-    c->profile = profile.name;
     eng::OutgoingCall oc;
     oc.called_number = def.dial_out_number;  // ERX-Dial-Out-Number (VSA 35) -> Called Number (§4.4.5)
     oc.min_bps = def.minimum_bps.value_or(0);  // ERX 39/40 -> Minimum/Maximum BPS, not interpreted
@@ -326,7 +325,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
     oc.bearer_type = bearer_bits(def.bearer_type);  // ERX 41 -> Bearer Type
     // Framing Type (§4.4.3): async PPP for an analog bearer (modem), sync for digital (ISDN B channel).
     oc.framing_type = oc.bearer_type == l2tp::kBearerAnalog ? l2tp::kFramingAsync : l2tp::kFramingSync;
-    const auto id = c->id;
+    const auto id = c->session.id();
     auto alive = alive_;
     // The definition and profile are copied into the completion: the manager's copy may go away.
     auto done = [this, alive, id, key, def, profile](const OutgoingResult& r) {
@@ -346,9 +345,14 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
             return;
         }
         ++counters_.calls_connected;
-        call->handle = r.call;
-        call->lac = r.endpoint;
+        call->session.l2tp().session = r.call.key;
+        call->session.l2tp().lac = r.endpoint;
         by_handle_[{r.call.key.tunnel, r.call.key.session}] = id;
+        // Frames of the L2TP session that came before this completion: the call's now.
+        if (auto u = unclaimed_frames_.find({r.call.key.tunnel, r.call.key.session}); u != unclaimed_frames_.end()) {
+            call->session.adopt_early_frames(std::move(u->second));
+            unclaimed_frames_.erase(u);
+        }
         call->session.l2tp_up("OCCN " + std::to_string(r.call.key.tunnel) + "/" + std::to_string(r.call.key.session) +
                               " from " + r.endpoint);
         manager_->call_connected(key);  // may clear the call
@@ -359,7 +363,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
     by_key_[key] = id;
     calls_[id] = std::move(c);
     calls_[id]->session.start(key.to_string());
-    calls_[id]->pending = lns_.place_outgoing_call(tunnel_endpoints(def), oc, std::move(done));
+    calls_[id]->session.l2tp().outgoing = lns_.place_outgoing_call(tunnel_endpoints(def), oc, std::move(done));
 }
 
 void DialOutWiring::clear_call(const dialout::SessionKey& key, std::string_view reason) {
@@ -383,9 +387,10 @@ void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std:
 }
 
 std::unique_ptr<DialOutWiring::Call> DialOutWiring::new_call(session::CallDirection direction,
-                                                             session::CallState initial, const std::string& vr) {
+                                                             session::CallState initial, const std::string& vr,
+                                                             const std::string& profile) {
     return std::make_unique<Call>(core::FsmEnv{&bus_, &timers_, &registry_}, call_ports_, next_call_++, direction,
-                                  initial, vr);
+                                  initial, vr, profile);
 }
 
 /// Clears a live call (its session FSM -> closing, which runs close_call); ignored when the call is
@@ -405,12 +410,13 @@ void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
     }
-    if (c->handle) by_handle_.erase({c->handle->key.tunnel, c->handle->key.session});
+    const auto& l2 = c->session.l2tp();
+    if (l2.session) by_handle_.erase({l2.session->tunnel, l2.session->session});
     if (!o.l2tp_gone) {
-        if (c->pending) lns_.cancel_outgoing_call(c->pending);
-        else if (c->handle) {
-            if (o.cdn == l2tp::CdnResult::Administrative) lns_.clear_session(c->handle->key.tunnel, c->handle->key.session);
-            else lns_.clear_session(c->handle->key.tunnel, c->handle->key.session, o.cdn, o.reason);
+        if (l2.outgoing) lns_.cancel_outgoing_call(l2.outgoing);
+        else if (l2.session) {
+            if (o.cdn == l2tp::CdnResult::Administrative) lns_.clear_session(l2.session->tunnel, l2.session->session);
+            else lns_.clear_session(l2.session->tunnel, l2.session->session, o.cdn, o.reason);
         }
     }
 }
@@ -441,20 +447,20 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     // Huawei "L2TP Session Establishment" steps 10-14, mandatory CHAP: the proxy authentication data goes to AAA first
     // (session state proxy-auth); only when it is accepted does the LNS start PPP and challenge the
     // user itself (CHAP, verified through AAA again). A rejection gives no session (CDN). Frames
-    // meanwhile wait in early_.
+    // meanwhile wait in the session (CallSession::l2tp_frame).
     std::optional<pe::Credentials> cr;
     if (incoming_mode(h, &lac) == IncomingAuthMode::mandatory_chap) cr = proxy_credentials(in);
     auto c = new_call(session::CallDirection::incoming, cr ? session::CallState::proxy_auth : session::CallState::ppp,
-                      cfg_.incoming_vr);
-    c->profile = cfg_.incoming_profile;
-    c->handle = h;
-    c->lac = lac;
-    const auto id = c->id;
-    c->calling = in.calling_number.value_or("");
-    c->called = in.called_number.value_or("");
-    c->connect_info = std::to_string(info.tx_connect_speed);
-    if (info.rx_connect_speed) c->connect_info += "/" + std::to_string(*info.rx_connect_speed);
-    c->lac_host = lns_.peer_host_name(h.key.tunnel);
+                      cfg_.incoming_vr, cfg_.incoming_profile);
+    const auto id = c->session.id();
+    auto& l2 = c->session.l2tp();
+    l2.session = h.key;
+    l2.lac = lac;
+    l2.calling = in.calling_number.value_or("");
+    l2.called = in.called_number.value_or("");
+    l2.connect_info = std::to_string(info.tx_connect_speed);
+    if (info.rx_connect_speed) l2.connect_info += "/" + std::to_string(*info.rx_connect_speed);
+    l2.lac_host = lns_.peer_host_name(h.key.tunnel);
     by_handle_[{h.key.tunnel, h.key.session}] = id;
     calls_[id] = std::move(c);
     ++counters_.incoming_links;
@@ -500,7 +506,7 @@ IncomingAuthMode DialOutWiring::incoming_mode(const CallHandle& h, std::string* 
 }
 
 void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
-    early_.erase({h.key.tunnel, h.key.session});
+    unclaimed_frames_.erase({h.key.tunnel, h.key.session});
     Call* c = find(h);
     if (!c) return;
     // The session's call-closed event names what the CDN said, as call_failed does for a call that
@@ -512,19 +518,13 @@ void DialOutWiring::on_disconnected(CallHandle h, const eng::CallFailure& f) {
 }
 
 void DialOutWiring::on_frame(CallHandle h, std::span<const std::uint8_t> frame) {
-    Call* c = find(h);
-    if (!c || !c->session.link()) {
-        // An outgoing call's frames may arrive between OCCN and the deferred completion.
-        auto& q = early_[{h.key.tunnel, h.key.session}];
-        if (q.size() < 8) {
-            q.emplace_back(frame.begin(), frame.end());
-            ++counters_.frames_early;
-        } else {
-            ++counters_.frames_dropped;
-        }
+    if (Call* c = find(h)) {
+        c->session.l2tp_frame(frame);  // to the link, or held until it opens
         return;
     }
-    c->session.receive_ppp(frame);
+    // An outgoing call's frames may arrive between OCCN and the deferred completion, before the
+    // wiring knows whose L2TP session it is: held for the call the completion binds it to.
+    unclaimed_frames_[{h.key.tunnel, h.key.session}].hold(frame, call_ports_.early_frames_max, &counters_);
 }
 
 // ---- PPP ----
@@ -540,40 +540,41 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     snap.hostname = lns_.config().hostname;
     if (def) snap.accept = session::LinkSnapshot::AcceptCredentials{def->ppp_username, def->ppp_password,
                                                                      def->ppp_auth_protocol};
-    if (auto it = cfg_.ppp_profiles.find(c.profile); it != cfg_.ppp_profiles.end()) {
+    if (auto it = cfg_.ppp_profiles.find(c.session.profile()); it != cfg_.ppp_profiles.end()) {
         const auto& pp = it->second;
         session::LinkSnapshot::Addressing a;
         a.local_ip = pp.local_address.value;
         a.dns1 = pp.dns1.value;
         a.dns2 = pp.dns2.value;
         a.echo_failures = pp.echo_failures;
-        if (pp.pool) a.pool_ip = c.pool_ip = allocate_pool(c.profile);
+        a.pool = pp.pool.has_value();  // the session takes the address (session::PoolPort)
         snap.addressing = a;
     }
-    if (info && c.handle) {
+    if (info && c.session.l2tp().session) {
         bool untrusted = false;
-        const IncomingAuthMode mode = incoming_mode(*c.handle, &c.lac, &untrusted);
+        auto& l2 = c.session.l2tp();
+        const IncomingAuthMode mode = incoming_mode(handle_of(c.session), &l2.lac, &untrusted);
         if (untrusted && info->incoming && info->incoming->proxy_authen_type) {
             ++counters_.proxy_untrusted;
             core::Event e;
             e.entity = "lnsd.incoming";
-            e.id = std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
+            e.id = c.session.l2tp_label();
             e.event = "proxy-authentication-untrusted";
-            e.cause = "LAC " + c.lac + " is not marked trusted: LCP renegotiated, user authenticated by the LNS";
+            e.cause = "LAC " + l2.lac + " is not marked trusted: LCP renegotiated, user authenticated by the LNS";
             bus_.publish(e);
         }
         snap.incoming = session::LinkSnapshot::Incoming{mode, info->incoming.value_or(eng::IncomingCall{})};
     }
-    const auto id = c.id;
+    const auto id = c.session.id();
     pe::LinkCallbacks cb;
     cb.send = [this, id](std::uint16_t proto, std::vector<std::uint8_t> info_bytes) {
         Call* cc = find(id);
-        if (!cc || !cc->handle) return;
+        if (!cc || !cc->session.l2tp().session) return;
         std::vector<std::uint8_t> f;
         f.reserve(info_bytes.size() + 4);
         f.insert(f.end(), {0xFF, 0x03, static_cast<std::uint8_t>(proto >> 8), static_cast<std::uint8_t>(proto)});
         f.insert(f.end(), info_bytes.begin(), info_bytes.end());
-        lns_.send_ppp(*cc->handle, f);
+        lns_.send_ppp(handle_of(cc->session), f);
     };
     cb.verify = [this, id](std::uint32_t ticket, const pe::Credentials& cr) {
         if (Call* cc = find(id)) cc->session.verify(ticket, cr);
@@ -581,8 +582,9 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     // RFC 2661 §6.14: the LNS tells the LAC the ACCMs LCP negotiated (SLI), each time LCP opens.
     cb.lcp_opened = [this, id](const pe::Negotiated& n) {
         Call* cc = find(id);
-        if (cc && cc->handle && lns_.set_link_info(*cc->handle, {n.send_accm, n.recv_accm})) ++counters_.sli_sent;
-        if (cc && cc->handle) lns_.set_peer_mru(*cc->handle, n.peer_mru);  // RFC 1661 §6.1: bounds IP towards it
+        if (!cc || !cc->session.l2tp().session) return;
+        if (lns_.set_link_info(handle_of(cc->session), {n.send_accm, n.recv_accm})) ++counters_.sli_sent;
+        lns_.set_peer_mru(handle_of(cc->session), n.peer_mru);  // RFC 1661 §6.1: bounds IP towards it
     };
     cb.network_up = [this, id](const pe::NetworkInfo& n) { network_up(id, n); };
     // A client that stopped answering LCP Echo-Requests is gone: CDN Result 1 (loss of carrier,
@@ -597,25 +599,13 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
     cb.deliver = [this, id](std::uint16_t proto, std::span<const std::uint8_t> pkt) {
         Call* cc = find(id);
         if (!cc || proto != 0x0021) return;  // RFC 1332 §2: IPv4 datagrams
-        ++cc->packets_in;
-        cc->octets_in += pkt.size();
+        cc->session.count_ipv4_in(pkt.size());
         ++counters_.session_to_tun;
-        if (dp_.to_tun) dp_.to_tun(cc->vr, pkt);
+        if (dp_.to_tun) dp_.to_tun(cc->session.virtual_router(), pkt);
     };
-    const std::string link_id =
-        c.handle ? std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session) : std::to_string(id);
-    if (!c.session.start_ppp(snap, std::move(cb), link_id)) return;  // refused: proxy PAP, CHAP required
-    if (c.handle) {
-        auto it = early_.find({c.handle->key.tunnel, c.handle->key.session});
-        if (it != early_.end()) {
-            auto frames = std::move(it->second);
-            early_.erase(it);
-            for (const auto& f : frames) {
-                Call* cc = find(id);
-                if (!cc || !cc->session.receive_ppp(f)) break;
-            }
-        }
-    }
+    // The session takes its pool address, opens the link (or refuses proxy PAP while CHAP is
+    // required) and gives it the frames held meanwhile.
+    c.session.start_ppp(std::move(snap), std::move(cb), c.session.l2tp_label());
 }
 
 /// session::AuthPort::submit: the PPP authentication Access-Request (RFC 2865 §5.2 PAP / §5.3
@@ -624,25 +614,16 @@ void DialOutWiring::start_link(Call& c, const dialout::Profile& profile, const r
 /// (nothing submitted, `done` never called).
 rc::RequestHandle DialOutWiring::submit_ppp_auth(std::uint64_t id, rc::PppAuthRequest req,
                                                  std::function<void(const rc::Completion&)> done) {
-    const Call* cp = find(id);
-    const auto* vr = cp ? cfg_.find_vr(cp->vr) : nullptr;
-    if (!vr || !radius_.servers(lns_group(cp->vr))) return {};
-    const Call& c = *cp;
-    if (c.handle) {
-        rc::CallTunnel t;
-        t.server_endpoint = lns_.config().local_address.to_string();
-        t.client_endpoint = c.lac;
-        t.client_auth_id = c.lac_host;                 // RFC 2868 §3.9: the LAC's Host Name
-        t.server_auth_id = lns_.config().hostname;     // §3.10: ours
-        req.tunnel = t;
-        req.calling_station_id = c.calling;            // RFC 2865 §5.31 from the ICRQ
-        req.called_station_id = c.called;              // §5.30
-        req.connect_info = c.connect_info;             // RFC 2869 §5.11 from the ICCN
-        req.nas_port_id = "l2tp " + std::to_string(c.handle->key.tunnel) + "/" + std::to_string(c.handle->key.session);
+    const Call* c = find(id);
+    const auto* vr = c ? cfg_.find_vr(c->session.virtual_router()) : nullptr;
+    if (!vr || !radius_.servers(lns_group(vr->name))) return {};
+    if (req.tunnel) {  // the session filled the LAC's side (and the station ids): ours
+        req.tunnel->server_endpoint = lns_.config().local_address.to_string();
+        req.tunnel->server_auth_id = lns_.config().hostname;  // RFC 2868 §3.10
     }
     try {
         auto prepared = rc::build_ppp_access_request(req, {vr->nas_ip, vr->nas_identifier});
-        return radius_.submit(lns_group(c.vr), rc::Service::authentication, std::move(prepared.packet), std::move(done),
+        return radius_.submit(lns_group(vr->name), rc::Service::authentication, std::move(prepared.packet), std::move(done),
                               prepared.user_password);
     } catch (const std::exception&) {
         return {};
@@ -655,50 +636,22 @@ void DialOutWiring::network_up(std::uint64_t id, const pe::NetworkInfo& n) {
     // JunosE "L2TP Dial-Out" "Route Installation": Framed-Route (and Framed-IP-Address as a host route) become
     // the session's access routes.
     const auto& az = c->session.authorisation();
-    const auto installed = c->session.install_routes(c->vr, az.routes, n.peer_ip ? n.peer_ip : az.framed_ip);
-    const auto* vrc = cfg_.find_vr(c->vr);
+    const auto& vr = c->session.virtual_router();
+    const auto installed = c->session.install_routes(vr, az.routes, n.peer_ip ? n.peer_ip : az.framed_ip);
+    const auto* vrc = cfg_.find_vr(vr);
     c->session.accounting().start(session::interim_period(vrc ? vrc->accounting_interim : std::nullopt,
                                                           az.acct_interim_interval));
     if (c->key) manager_->access_route_installed(*c->key, installed);
 }
 
-/// The call's part of an accounting record (session::AccountingPort::describe): RFC 2866 User-Name,
-/// Class (RFC 2865 §5.25, echoed), Framed-IP-Address, IPv4 counters (§5.3-5.4, §5.8-5.9) and the
-/// RFC 2867 §4.1 tunnel attributes.
+/// session::AccountingPort::describe: the call's part of the record (CallSession::describe: user,
+/// Class, address, IPv4 counters, Acct-Tunnel-Connection, the LAC) and our tunnel endpoint
+/// (RFC 2867 §4.1 Tunnel-Server-Endpoint).
 void DialOutWiring::describe_for_accounting(std::uint64_t id, rc::AccountingRecord& r) const {
     const Call* c = find(id);
     if (!c) return;
-    r.user_name = c->session.authorisation().user;
-    r.classes = c->session.authorisation().classes;
-    if (const auto* l = c->session.link(); l && l->negotiated().network.peer_ip)
-        r.framed_ip = core::Ipv4Address{l->negotiated().network.peer_ip};
-    r.output_packets = static_cast<std::uint32_t>(c->packets_out);
-    r.input_packets = static_cast<std::uint32_t>(c->packets_in);
-    r.output_octets = c->octets_out;
-    r.input_octets = c->octets_in;
-    if (c->handle) {
-        r.tunnel_connection = std::to_string(c->handle->key.tunnel) + "/" + std::to_string(c->handle->key.session);
-        rc::CallTunnel t;
-        t.server_endpoint = lns_.config().local_address.to_string();
-        t.client_endpoint = c->lac;
-        r.tunnel = t;
-    }
-}
-
-std::uint32_t DialOutWiring::allocate_pool(const std::string& profile) {
-    const auto& pp = cfg_.ppp_profiles.at(profile);
-    const auto base = pp.pool->network().address.value;
-    const std::uint32_t size = pp.pool->length >= 32 ? 1 : (std::uint32_t{1} << (32 - pp.pool->length));
-    auto& next = pool_next_[profile];
-    for (std::uint32_t tries = 0; tries < size; ++tries) {
-        next = next % (size - 1);
-        const std::uint32_t a = base + 1 + next++;
-        if (a == base + size - 1 || a == pp.local_address.value) continue;
-        bool used = false;
-        for (const auto& [k, c] : calls_) used |= c->pool_ip == a;
-        if (!used) return a;
-    }
-    return 0;
+    c->session.describe(r);
+    if (r.tunnel) r.tunnel->server_endpoint = lns_.config().local_address.to_string();
 }
 
 std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, core::Ipv4Address d) const {
@@ -710,14 +663,13 @@ std::optional<std::uint64_t> DialOutWiring::route_lookup(const std::string& vr, 
 void DialOutWiring::send_ipv4(Call& c, std::span<const std::uint8_t> packet) {
     // The session is network-up from network_up (IPCP This-Layer-Up, RFC 1661 §4.4), before the
     // automaton records Opened: a buffered trigger released from there must pass.
-    if (!c.handle || !c.session.link() || !c.session.carries_ipv4()) {
+    if (!c.session.ipv4_ready()) {
         ++counters_.frames_dropped;
         return;
     }
     // PPP FF 03 00 21 (RFC 1662 §3.1, RFC 1332 §2) + L2TP, framed in a copy by the data path.
-    if (lns_.send_ipv4(*c.handle, packet)) {
-        ++c.packets_out;
-        c.octets_out += packet.size();
+    if (lns_.send_ipv4(handle_of(c.session), packet)) {
+        c.session.count_ipv4_out(packet.size());
         ++counters_.tun_to_session;
     } else {
         ++counters_.frames_dropped;
@@ -733,15 +685,14 @@ void DialOutWiring::to_session(std::uint64_t call, std::span<const std::uint8_t>
 void DialOutWiring::to_session(std::uint64_t call, dataplane::Packet& packet) {
     ++counters_.tun_in;
     Call* c = find(call);
-    if (!c || !c->handle || !c->session.link() || !c->session.carries_ipv4()) {  // as send_ipv4
+    if (!c || !c->session.ipv4_ready()) {  // as send_ipv4
         ++counters_.frames_dropped;
         return;
     }
     // Framed in the packet's headroom and queued; the TUN batch's end flushes (sendmmsg).
     const std::size_t octets = packet.bytes().size();  // the IPv4 packet, before PPP + L2TP
-    if (lns_.send_ipv4(*c->handle, packet)) {
-        ++c->packets_out;
-        c->octets_out += octets;  // RFC 2866 §5.4 Acct-Output-Octets
+    if (lns_.send_ipv4(handle_of(c->session), packet)) {
+        c->session.count_ipv4_out(octets);  // RFC 2866 §5.4 Acct-Output-Octets
         ++counters_.tun_to_session;
     } else {
         ++counters_.frames_dropped;
@@ -767,21 +718,20 @@ void DialOutWiring::tun_packet(const std::string& vr, std::span<const std::uint8
 // ---- show / control ----
 
 nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
-    const pe::Link* link = c.session.link();
-    nlohmann::json j = {{"id", c.id},
-                        {"virtual-router", c.vr},
+    const auto& s = c.session;
+    const pe::Link* link = s.link();
+    nlohmann::json j = {{"id", s.id()},
+                        {"virtual-router", s.virtual_router()},
                         {"direction", c.key ? "dial-out" : "incoming"},
-                        {"state", std::string(c.session.state_name())},
-                        {"l2tp-session", c.handle ? std::to_string(c.handle->key.tunnel) + "/" +
-                                                        std::to_string(c.handle->key.session)
-                                                  : std::string("-")},
+                        {"state", std::string(s.state_name())},
+                        {"l2tp-session", s.l2tp().session ? s.l2tp_label() : std::string("-")},
                         {"phase", link ? std::string(pe::to_string(link->phase())) : std::string("-")},
                         {"user", c.session.authorisation().user}};
     if (c.key) j["dial-out-session"] = c.key->to_string();
     if (link) j["peer-ip"] = ip_text(link->negotiated().network.peer_ip);
     if (detail) {
-        j["profile"] = c.profile;
-        j["lac"] = c.lac;
+        j["profile"] = s.profile();
+        j["lac"] = s.l2tp().lac;
         if (link) {
             const auto& n = link->negotiated();
             const auto& k = link->counters();
@@ -791,11 +741,12 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
             j["peer-mru"] = n.peer_mru;
             j["we-authenticate"] = std::string(pe::to_string(n.we_authenticate));
             j["peer-authenticates"] = std::string(pe::to_string(n.peer_authenticates));
+            const auto& ip = s.ipv4();
             j["counters"] = {{"malformed", k.malformed},   {"discarded", k.discarded},
                              {"echo-sent", k.echo_sent},   {"echo-replies", k.echo_replies},
-                             {"auth-failures", k.auth_failures}, {"packets-in", c.packets_in},
-                             {"packets-out", c.packets_out}, {"octets-in", c.octets_in},
-                             {"octets-out", c.octets_out}};
+                             {"auth-failures", k.auth_failures}, {"packets-in", ip.packets_in},
+                             {"packets-out", ip.packets_out}, {"octets-in", ip.octets_in},
+                             {"octets-out", ip.octets_out}};
         }
         const auto& acct = c.session.accounting();
         j["accounting"] = {{"started", acct.started()},
@@ -812,8 +763,7 @@ nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail) const
     auto out = nlohmann::json::array();
     for (const auto& [k, c] : calls_) {
         if (!c->session.live()) continue;
-        if (!id.empty() && std::to_string(k) != id &&
-            (!c->handle || std::to_string(c->handle->key.tunnel) + "/" + std::to_string(c->handle->key.session) != id))
+        if (!id.empty() && std::to_string(k) != id && (!c->session.l2tp().session || c->session.l2tp_label() != id))
             continue;
         out.push_back(call_json(*c, detail || !id.empty()));
     }

@@ -2,6 +2,7 @@
 #include "dl/session/call.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 #include "dl/core/event.hpp"
 
@@ -73,8 +74,8 @@ const CallSession::Spec& CallSession::spec() {
 }
 
 CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t id, CallDirection direction,
-                         CallState initial, std::string vr)
-    : ports_(&ports), id_(id), direction_(direction), vr_(std::move(vr)),
+                         CallState initial, std::string vr, std::string profile)
+    : ports_(&ports), id_(id), direction_(direction), vr_(std::move(vr)), profile_(std::move(profile)),
       accounting_(env.timers ? *env.timers : throw std::invalid_argument("session.call: no TimerQueue"),
                   ports.accounting, id),
       alive_(std::make_shared<bool>(true)),
@@ -86,7 +87,15 @@ CallSession::CallSession(core::FsmEnv env, const CallPorts& ports, std::uint64_t
                                     std::string(to_string(initial)));
 }
 
-CallSession::~CallSession() { *alive_ = false; }
+CallSession::~CallSession() {
+    *alive_ = false;
+    release_pool();  // a call destroyed without closing (the owner going away)
+}
+
+void CallSession::release_pool() {
+    const auto a = std::exchange(pool_ip_, 0);
+    if (a && ports_->pool.release) ports_->pool.release(id_, a);
+}
 
 void CallSession::start(std::string_view cause) {
     fsm_.start(direction_ == CallDirection::dial_out ? E::place : E::l2tp_up, cause);
@@ -108,6 +117,7 @@ void CallSession::observe(CallSession& s, const Spec::Change& c) {
     s.routes_.clear();
     if (s.ports_->close) s.ports_->close(s, s.order_);
     if (s.link_) s.link_->lower_down(s.order_.reason);  // its own link-down finds the call closing
+    s.release_pool();  // the link no longer uses the address
     if (s.ports_->closed) s.ports_->closed(s, s.order_);
 }
 
@@ -121,6 +131,37 @@ ppp::engine::Link& CallSession::open_link(ppp::engine::LinkConfig config, ppp::e
     if (link_) throw std::logic_error("session.call " + std::to_string(id_) + ": the PPP link is already open");
     link_ = std::make_unique<ppp::engine::Link>(std::move(config), std::move(callbacks), env_, std::move(link_id));
     return *link_;
+}
+
+std::string CallSession::l2tp_label() const {
+    if (!l2tp_.session) return std::to_string(id_);
+    return std::to_string(l2tp_.session->tunnel) + "/" + std::to_string(l2tp_.session->session);
+}
+
+void CallSession::l2tp_frame(std::span<const std::uint8_t> frame) {
+    if (link_) {
+        receive_ppp(frame);
+        return;
+    }
+    early_.hold(frame, ports_->early_frames_max, ports_->frames);
+}
+
+void CallSession::adopt_early_frames(EarlyFrames frames) { early_.append(std::move(frames)); }
+
+void CallSession::describe(radius::client::AccountingRecord& r) const {
+    r.user_name = authorisation_.user;
+    r.classes = authorisation_.classes;
+    if (link_ && link_->negotiated().network.peer_ip) r.framed_ip = core::Ipv4Address{link_->negotiated().network.peer_ip};
+    r.output_packets = static_cast<std::uint32_t>(ipv4_.packets_out);
+    r.input_packets = static_cast<std::uint32_t>(ipv4_.packets_in);
+    r.output_octets = ipv4_.octets_out;
+    r.input_octets = ipv4_.octets_in;
+    if (l2tp_.session) {
+        r.tunnel_connection = l2tp_label();
+        radius::client::CallTunnel t;
+        t.client_endpoint = l2tp_.lac;
+        r.tunnel = t;
+    }
 }
 
 bool CallSession::receive_ppp(std::span<const std::uint8_t> frame) {
@@ -170,6 +211,16 @@ void CallSession::count(std::uint64_t AuthCounters::*counter) const {
 radius::client::RequestHandle CallSession::submit_auth(radius::client::PppAuthRequest request,
                                                        std::function<void(const radius::client::Completion&)> done) {
     if (!ports_->auth.submit) return {};
+    if (l2tp_.session) {  // what the call's L2TP session tells AAA; the owner adds its own side
+        radius::client::CallTunnel t;
+        t.client_endpoint = l2tp_.lac;
+        t.client_auth_id = l2tp_.lac_host;           // RFC 2868 §3.9: the LAC's Host Name
+        request.tunnel = t;
+        request.calling_station_id = l2tp_.calling;  // RFC 2865 §5.31 from the ICRQ
+        request.called_station_id = l2tp_.called;    // §5.30
+        request.connect_info = l2tp_.connect_info;   // RFC 2869 §5.11 from the ICCN
+        request.nas_port_id = "l2tp " + l2tp_label();
+    }
     std::weak_ptr<bool> alive = alive_;
     // The completion forgets its handle (it is no longer out) before the caller's `done` runs.
     auto slot = std::make_shared<radius::client::RequestHandle>();
@@ -243,9 +294,12 @@ void CallSession::verify(std::uint32_t ticket, const ppp::engine::Credentials& c
     }
 }
 
-ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::engine::LinkCallbacks callbacks,
+ppp::engine::Link* CallSession::start_ppp(LinkSnapshot snapshot, ppp::engine::LinkCallbacks callbacks,
                                           std::string link_id) {
     namespace pe = ppp::engine;
+    if (snapshot.addressing && snapshot.addressing->pool && !pool_ip_ && ports_->pool.allocate)
+        pool_ip_ = ports_->pool.allocate(id_, profile_);
+    if (snapshot.addressing && snapshot.addressing->pool) snapshot.addressing->pool_ip = pool_ip_;
     const pe::LinkConfig lc = link_config(snapshot);
     const std::string label = link_id;
     pe::Link& link = open_link(lc, std::move(callbacks), std::move(link_id));
@@ -283,6 +337,9 @@ ppp::engine::Link* CallSession::start_ppp(const LinkSnapshot& snapshot, ppp::eng
         }
     }
     if (!opened) link.open();
+    // The frames that came before the link, in arrival order (the link outlives this loop: it
+    // goes with the session only).
+    for (const auto& f : early_.take()) receive_ppp(f);
     return &link;
 }
 

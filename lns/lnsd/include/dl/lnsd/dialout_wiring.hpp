@@ -6,15 +6,21 @@
 //
 // Each call (an L2TP session, incoming or dial-out) is a call session of lns/session: its state and
 // what ends it are that FSM (`session.call`: placing, proxy-auth, ppp, network-up, releasing,
-// closing, failed; docs/architecture.md "Call session"), which also owns the call's accounting
-// (session::CallAccounting through the AccountingPort the wiring implements over the RADIUS
-// client), access routes (session::AccessRouteTable over DataPlanePort), PPP link (the
-// session holds it, feeds it the L2TP session's frames, defers its verify answers and takes it down
-// on closing) and PPP-authentication requests (session::AuthPort, implemented here over the
-// RADIUS client; the incoming-mode rules are the session's). The wiring routes dial-out keys, L2TP
-// handles and destinations to calls, adapts the manager's ports, and does each call's other effects
-// (the PPP link's configuration snapshot, session::LinkSnapshot, and callbacks, the dial-out Access-Requests; the L2TP side of the teardown as CallPorts::close, the
-// manager told as CallPorts::closed).
+// closing, failed; docs/architecture.md "Call session"), which also owns the call's data — its
+// L2TP side (session::L2tpCall: our tunnel / session ids, the outgoing-call id, the LAC, the
+// incoming call's ICRQ / ICCN facts), the frames that come before its PPP link (bounded), its pool
+// address (session::PoolPort, implemented here over session::AddressPools and ppp-profiles), its
+// IPv4 counters — and its accounting (session::CallAccounting through the AccountingPort the
+// wiring implements over the RADIUS client), access routes (session::AccessRouteTable over
+// DataPlanePort), PPP link (the session holds it, feeds it the L2TP session's frames, defers its
+// verify answers and takes it down on closing) and PPP-authentication requests (session::AuthPort,
+// implemented here over the RADIUS client; the incoming-mode rules are the session's). The wiring
+// keeps the maps from dial-out key, L2TP handle (Tunnel ID, Session ID) and call number to
+// sessions (and the frames of an L2TP session no call has claimed yet: an outgoing call between
+// OCCN and its completion), adapts the manager's ports, and implements the sessions' ports over
+// Lns, the RADIUS client, the TUN data path and the manager (the PPP link's configuration
+// snapshot, session::LinkSnapshot, and callbacks, the dial-out Access-Requests; the L2TP side of the
+// teardown as CallPorts::close, the manager told as CallPorts::closed).
 //
 // Sans-I/O like the engines: time from the TimerQueue, RADIUS datagrams through the Client's send
 // function, L2TP through Lns; the TUN and kernel routes sit behind DataPlanePort (lnsd implements
@@ -184,10 +190,12 @@ struct DataPlanePort {
 /// acct_requests, acct_responses, acct_timeouts, acct_interims, acct_interims_superseded: the
 /// calls' accounting (session::AccountingCounters) and Accounting-On / -Off; ppp_auth_requests,
 /// _accepts, _rejects, _refused: the calls' PPP authentication (session::AuthCounters).
-struct WiringCounters : session::AccountingCounters, session::AuthCounters {
+/// frames_early, frames_dropped: the calls' early PPP frames (session::FrameCounters) and IPv4 the
+/// wiring could not send or deliver.
+struct WiringCounters : session::AccountingCounters, session::AuthCounters, session::FrameCounters {
     std::uint64_t aaa_requests = 0, aaa_accepts = 0, aaa_rejects = 0, aaa_timeouts = 0, aaa_invalid = 0;
     std::uint64_t calls_placed = 0, calls_connected = 0, calls_failed = 0, calls_closed = 0;
-    std::uint64_t incoming_links = 0, frames_early = 0, frames_dropped = 0;
+    std::uint64_t incoming_links = 0;
     std::uint64_t sli_sent = 0;  ///< SLIs with the negotiated ACCMs (RFC 2661 §6.14), one per LCP Opened
     std::uint64_t tun_in = 0, tun_no_route = 0, tun_to_session = 0, session_to_tun = 0, route_errors = 0;
     /// proxy-mode incoming calls with Proxy Authen AVPs from a LAC not marked `trusted` (peers[]):
@@ -285,7 +293,8 @@ private:
     void network_up(std::uint64_t call, const ppp::engine::NetworkInfo& n);
     void send_ipv4(Call& c, std::span<const std::uint8_t> packet);
     /// A new call record with its session FSM in `initial` (not yet started), the next call id.
-    std::unique_ptr<Call> new_call(session::CallDirection direction, session::CallState initial, const std::string& vr);
+    std::unique_ptr<Call> new_call(session::CallDirection direction, session::CallState initial, const std::string& vr,
+                                   const std::string& profile);
     /// Clears a live call: its session -> closing (close_call). `cdn`: the CDN Result Code when the
     /// L2TP session is still up (default 3, administrative).
     void drop_call(std::uint64_t id, bool tell_manager, std::string_view reason,
@@ -294,9 +303,8 @@ private:
     void close_call(std::uint64_t id, const session::CloseOrder& order);
     /// CallPorts::closed: after its PPP link went down: counted, reaped later, the manager told.
     void closed_call(std::uint64_t id, const session::CloseOrder& order);
-    /// session::AccountingPort::describe: the call's user, Class, address, counters and tunnel.
+    /// session::AccountingPort::describe: the session's part (CallSession::describe) and our endpoint.
     void describe_for_accounting(std::uint64_t call, radius::client::AccountingRecord& r) const;
-    std::uint32_t allocate_pool(const std::string& profile);
     Call* find(std::uint64_t id) const;
     Call* find(const CallHandle& h) const;
     nlohmann::json call_json(const Call& c, bool detail) const;
@@ -317,15 +325,18 @@ private:
     std::shared_ptr<bool> alive_;
     WiringCounters counters_;  ///< before routes_: its RoutePort points at route_errors
     session::AccessRouteTable routes_;  ///< every call's access routes (the sessions install / remove)
-    session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call)
+    session::AddressPools pools_;       ///< every call's pool address (the sessions take / give back)
+    session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call); after what they point at
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
     std::vector<std::uint64_t> reap_;  ///< closed calls, erased on the next turn (reap_timer_)
     core::Timer reap_timer_;
     std::map<dialout::SessionKey, std::uint64_t> by_key_;
     std::map<std::pair<std::uint16_t, std::uint16_t>, std::uint64_t> by_handle_;  // (Tunnel ID, Session ID)
     std::map<dialout::SessionKey, std::pair<std::uint32_t, std::uint32_t>> aaa_pending_;  // RequestHandle
-    std::map<std::pair<std::uint16_t, std::uint16_t>, std::vector<std::vector<std::uint8_t>>> early_;
-    std::map<std::string, std::uint32_t, std::less<>> pool_next_;
+    /// Frames of L2TP sessions no call has claimed yet (an outgoing call between OCCN and its
+    /// completion), by (Tunnel ID, Session ID): the completion hands them to the call's session;
+    /// forgotten when the L2TP session ends. Bounded per session like a call's own.
+    std::map<std::pair<std::uint16_t, std::uint16_t>, session::EarlyFrames> unclaimed_frames_;
     std::uint64_t next_call_ = 1;
     std::string acct_instance_;
     std::size_t acct_on_off_pending_ = 0;

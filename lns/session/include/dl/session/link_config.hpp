@@ -28,10 +28,12 @@ struct LinkSnapshot {
     bool ipcp_dns = false;  ///< the dial-out profile offers DNS (RFC 1877); incoming calls always do
     std::string hostname;   ///< the LNS's host name (RFC 2661 §4.4.3): CHAP / PAP name when no other
     /// The profile's ppp-profiles entry: our address, DNS, echo failures, and the peer's address
-    /// from its pool (allocated by the owner; 0: none).
+    /// from its pool: `pool` says the profile has one, CallSession::start_ppp then takes an address
+    /// (CallSession's PoolPort) and sets `pool_ip` (0: none) before link_config reads it.
     struct Addressing {
         std::uint32_t local_ip = 0, dns1 = 0, dns2 = 0, pool_ip = 0;  ///< host order
         std::uint8_t echo_failures = 5;
+        bool pool = false;
     };
     std::optional<Addressing> addressing;
     /// Dial-out: the Access-Accept's ERX-PPP-Username / -Password / -Auth-Protocol (JunosE "L2TP
