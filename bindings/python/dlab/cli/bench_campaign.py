@@ -728,6 +728,8 @@ def format_kill(r: dict) -> list[tuple[str, object]]:
             ("routes via dlo* after the kill", r["old_routes_after_kill"] or "none"),
             ("ip rules before / after the kill / after the restart",
              f"{r['kernel_before']['rules']} / {r['kernel_after_kill']['rules']} / {r['kernel_after_restart']['rules']}"),
+            ("ip rules planted before the restart (stale owned / foreign)",
+             f"{r['rules_planted']['stale_owned']} / {r['rules_planted']['foreign']}"),
             ("lnsd restart to ready", f"{r['restart_s']} s"),
             (f"lac-emu sessions gone after the kill (Hello {r['peer_hello']}, retransmit {r['peer_retransmit']})",
              f"{c.get('lac_sessions_gone_s')} s"),
