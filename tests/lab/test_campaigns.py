@@ -61,7 +61,10 @@ def test_kill_campaign_peers_clean_up_no_route_left_restarted_lnsd_serves():
     assert r["old_routes_after_kill"] == [], "routes through the dead lnsd's TUN"
     assert "timeout" not in r["peer_cleanup"], f"peers still hold the old calls: {r['peer_cleanup']}"
     rules = r["kernel_after_restart"]["rules"]
-    assert sorted(rules) == sorted(r["kernel_before"]["rules"]), \
+    assert any(x.endswith(" proto 209") for x in r["kernel_before"]["rules"]), \
+        f"lnsd's own rules carry proto 209: {r['kernel_before']['rules']}"
+    assert r["rules_planted"]["stale_owned"] not in rules, f"stale owned rule kept by the restart: {rules}"
+    assert sorted(rules) == sorted([*r["kernel_before"]["rules"], r["rules_planted"]["foreign"]]), \
         f"ip rules before {r['kernel_before']['rules']}, after the restart {rules}"
     assert r["new_dialouts"]["in_service"] == 2, f"restarted lnsd: {r['new_dialouts']}"
     assert r["ok"]

@@ -28,6 +28,36 @@ std::vector<std::string> KernelRouteMirror::start() {
     return errs;
 }
 
+std::vector<RuleIif> KernelRouteMirror::rules() const {
+    std::vector<RuleIif> out;
+    if (config_.table == kMainTable) return out;
+    for (const auto& iif : config_.ingress_interfaces)
+        out.push_back({.interface = iif, .table = config_.table, .priority = config_.rule_priority,
+                       .protocol = kLnsdRuleProtocol});
+    return out;
+}
+
+StaleRules remove_stale_rules(Netlink& netlink, const std::vector<RuleIif>& keep) {
+    StaleRules r;
+    std::vector<RuleIif> owned;
+    try {
+        owned = netlink.rules_iif(kLnsdRuleProtocol);
+    } catch (const std::exception& e) {
+        r.errors.emplace_back(e.what());
+        return r;
+    }
+    for (const auto& rule : owned) {
+        if (std::find(keep.begin(), keep.end(), rule) != keep.end()) continue;
+        try {
+            netlink.delete_rule_iif(rule.interface, rule.table, rule.priority, /*missing_ok=*/true, rule.protocol);
+            r.removed.push_back(rule);
+        } catch (const std::exception& e) {
+            r.errors.emplace_back(e.what());
+        }
+    }
+    return r;
+}
+
 std::optional<std::string> KernelRouteMirror::install(core::Ipv4Prefix prefix) {
     prefix = prefix.network();
     try {

@@ -188,7 +188,7 @@ void Netlink::delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t t
 
 namespace {
 Msg rule_msg(std::uint16_t type, std::uint16_t flags, const std::string& iif, std::uint32_t table,
-             std::uint32_t priority) {
+             std::uint32_t priority, std::uint8_t protocol) {
     Msg m(type, flags, sizeof(fib_rule_hdr));
     auto* fr = m.body<fib_rule_hdr>();
     fr->family = AF_INET;
@@ -197,6 +197,7 @@ Msg rule_msg(std::uint16_t type, std::uint16_t flags, const std::string& iif, st
     m.attr(FRA_IIFNAME, iif.c_str(), iif.size() + 1);
     m.attr32(FRA_TABLE, table);
     m.attr32(FRA_PRIORITY, priority);
+    m.attr(FRA_PROTOCOL, &protocol, 1);
     return m;
 }
 std::string rule_object(const std::string& iif, std::uint32_t table, std::uint32_t priority) {
@@ -210,10 +211,11 @@ std::string rule_object(const std::string& iif, std::uint32_t table, std::uint32
 }
 }  // namespace
 
-void Netlink::add_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority) {
+void Netlink::add_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority,
+                           std::uint8_t protocol) {
     if (interface.empty() || interface.size() >= IF_NAMESIZE)
         throw NetlinkError("add rule", rule_object(interface, table, priority), EINVAL);
-    Msg m = rule_msg(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, interface, table, priority);
+    Msg m = rule_msg(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, interface, table, priority, protocol);
     try {
         request(m.buf, m.h()->nlmsg_len, "add rule", rule_object(interface, table, priority), false);
     } catch (const NetlinkError& e) {
@@ -222,11 +224,49 @@ void Netlink::add_rule_iif(const std::string& interface, std::uint32_t table, st
 }
 
 void Netlink::delete_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority,
-                              bool missing_ok) {
+                              bool missing_ok, std::uint8_t protocol) {
     if (interface.empty() || interface.size() >= IF_NAMESIZE)
         throw NetlinkError("delete rule", rule_object(interface, table, priority), EINVAL);
-    Msg m = rule_msg(RTM_DELRULE, 0, interface, table, priority);
+    Msg m = rule_msg(RTM_DELRULE, 0, interface, table, priority, protocol);
     request(m.buf, m.h()->nlmsg_len, "delete rule", rule_object(interface, table, priority), missing_ok);
+}
+
+std::vector<RuleIif> Netlink::rules_iif(std::uint8_t protocol) {
+    Msg m(RTM_GETRULE, NLM_F_DUMP, sizeof(fib_rule_hdr));
+    m.body<fib_rule_hdr>()->family = AF_INET;
+    std::vector<RuleIif> out;
+    request(m.buf, m.h()->nlmsg_len, "dump rules", "inet", false, [&](const nlmsghdr& a) {
+        if (a.nlmsg_type != RTM_NEWRULE || a.nlmsg_len < NLMSG_LENGTH(sizeof(fib_rule_hdr))) return;
+        const auto* fr = static_cast<const fib_rule_hdr*>(NLMSG_DATA(&a));
+        if (fr->family != AF_INET || fr->action != FR_ACT_TO_TBL) return;
+        RuleIif r;
+        r.table = fr->table;
+        bool has_iif = false;
+        const auto* base = reinterpret_cast<const unsigned char*>(&a);
+        std::size_t at = NLMSG_LENGTH(sizeof(fib_rule_hdr));
+        at = NLMSG_ALIGN(at);
+        while (at + sizeof(rtattr) <= a.nlmsg_len) {
+            const auto* rta = reinterpret_cast<const rtattr*>(base + at);
+            if (rta->rta_len < sizeof(rtattr) || rta->rta_len > a.nlmsg_len - at) break;
+            const auto* data = static_cast<const unsigned char*>(RTA_DATA(rta));
+            const std::size_t n = rta->rta_len - RTA_LENGTH(0);
+            std::uint32_t v32 = 0;
+            if (n >= 4) std::memcpy(&v32, data, 4);
+            switch (rta->rta_type) {
+                case FRA_IIFNAME:
+                    r.interface.assign(reinterpret_cast<const char*>(data), ::strnlen(reinterpret_cast<const char*>(data), n));
+                    has_iif = true;
+                    break;
+                case FRA_TABLE: if (n >= 4) r.table = v32; break;
+                case FRA_PRIORITY: if (n >= 4) r.priority = v32; break;
+                case FRA_PROTOCOL: if (n >= 1) r.protocol = data[0]; break;
+                default: break;
+            }
+            at += RTA_ALIGN(rta->rta_len);
+        }
+        if (has_iif && r.protocol == protocol) out.push_back(std::move(r));
+    });
+    return out;
 }
 
 void Netlink::add_address(int ifindex, core::Ipv4Prefix address) {

@@ -198,7 +198,7 @@ TEST_F(DataplaneNetns, TunForwardingAndKernelRouteMirroring) {
         const auto line_at = rules.find("1100:\tfrom all iif dl-home-red ");
         ASSERT_NE(line_at, std::string::npos) << rules;
         const std::string line = rules.substr(line_at, rules.find('\n', line_at) - line_at);
-        EXPECT_TRUE(line.ends_with("lookup 100")) << line;
+        EXPECT_TRUE(line.ends_with("lookup 100 proto 209")) << line;
 
         // Kernel errors name the prefix and the reason; the table keeps the route.
         KernelRouteMirror broken(nl, {.vr = "broken", .tun_ifindex = 99999, .table = 101});
@@ -370,5 +370,41 @@ TEST_F(DataplaneNetns, MultiQueueAndOversizedPackets) {
         EXPECT_EQ(tun.truncated(), 1u);
         EXPECT_EQ(ipv4_lengths, (std::vector<std::uint32_t>{38}));
         EXPECT_EQ(tun.read_errors(), 0u);
+    });
+}
+
+// lnsd owns the policy rules with protocol kLnsdRuleProtocol: at start it removes those its
+// configuration does not have (left by a killed lnsd or one with another configuration), keeps
+// (re-uses) those it has, and never touches a rule of another protocol.
+TEST_F(DataplaneNetns, StaleOwnedRulesRemovedForeignRulesKept) {
+    ScopedNetns ns(ScopedNetns::random_name("rules"));
+    ns.run([] {
+        // Left by the old process: a rule the new configuration drops, and one it keeps.
+        ASSERT_EQ(shell("ip -4 rule add iif dl-old lookup 101 priority 1000 protocol 209 2>&1"), "");
+        ASSERT_EQ(shell("ip -4 rule add iif dl-keep lookup 102 priority 1000 protocol 209 2>&1"), "");
+        // Not lnsd's: an operator's rule, one of them even on the same interface and table.
+        ASSERT_EQ(shell("ip -4 rule add iif dl-foreign lookup 300 priority 1000 2>&1"), "");
+        ASSERT_EQ(shell("ip -4 rule add iif dl-old lookup 101 priority 1000 protocol static 2>&1"), "");
+
+        Netlink nl;
+        const auto owned = nl.rules_iif();
+        ASSERT_EQ(owned.size(), 2u);
+        KernelRouteMirror mirror(nl, {.vr = "red", .tun_ifindex = 1, .table = 102, .ingress_interfaces = {"dl-keep"}});
+        EXPECT_TRUE(mirror.start().empty()) << "the rule already there is re-used";
+        const StaleRules stale = remove_stale_rules(nl, mirror.rules());
+        EXPECT_TRUE(stale.errors.empty());
+        ASSERT_EQ(stale.removed.size(), 1u);
+        EXPECT_EQ(stale.removed[0], (RuleIif{.interface = "dl-old", .table = 101, .priority = 1000, .protocol = 209}));
+
+        const std::string rules = shell("ip -4 rule show");
+        EXPECT_NE(rules.find("iif dl-keep [detached] lookup 102 proto 209"), std::string::npos) << rules;
+        EXPECT_NE(rules.find("iif dl-foreign [detached] lookup 300"), std::string::npos) << rules;
+        EXPECT_NE(rules.find("iif dl-old [detached] lookup 101 proto static"), std::string::npos) << rules;
+        EXPECT_EQ(nl.rules_iif(), mirror.rules()) << "the stale owned rule is gone:\n" << rules;
+
+        // Shutdown removes the rule it owns, and only that one.
+        EXPECT_TRUE(mirror.shutdown().empty());
+        EXPECT_TRUE(nl.rules_iif().empty());
+        EXPECT_NE(shell("ip -4 rule show").find("dl-foreign"), std::string::npos);
     });
 }

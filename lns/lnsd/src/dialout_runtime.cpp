@@ -176,7 +176,36 @@ struct DialOutRuntime::Impl {
                 publish(v.name, "tun-failed", failed.back().second);
             }
         }
+        remove_stale_rules();
         return failed;
+    }
+
+    /// The policy rules lnsd owns in its namespace (protocol dp::kLnsdRuleProtocol) that this
+    /// configuration does not have — left by an lnsd killed with SIGKILL or started with another
+    /// configuration — are removed; those it has are re-used; rules of any other protocol are
+    /// never touched. Each removal is an event `lnsd.dataplane stale-rule-removed`, each failure
+    /// `kernel-error`; neither stops lnsd.
+    void remove_stale_rules() {
+        std::vector<dp::RuleIif> keep;
+        for (const auto& m : mirrors) {
+            const auto r = m->rules();
+            keep.insert(keep.end(), r.begin(), r.end());
+        }
+        try {
+            if (!netlink) netlink = std::make_unique<dp::Netlink>();
+        } catch (const std::exception& e) {
+            publish("policy-rules", "kernel-error", e.what());
+            return;
+        }
+        const auto stale = dp::remove_stale_rules(*netlink, keep);
+        for (const auto& r : stale.removed) {
+            std::string what = "iif " + r.interface;
+            what.append(" lookup ").append(std::to_string(r.table));
+            what.append(" priority ").append(std::to_string(r.priority));
+            what.append(" proto ").append(std::to_string(r.protocol));
+            publish("policy-rules", "stale-rule-removed", what);
+        }
+        for (const auto& e : stale.errors) publish("policy-rules", "kernel-error", e);
     }
 
     /// An error of the TUN clone device or the route socket that says the host gives dial-out no

@@ -19,6 +19,9 @@ writes them as JSON into the run folder (`campaign-<kind>.json`).
   the same configuration: how long lac-emu takes to drop the dead tunnels (its Hello / retransmission
   limits, RFC 2661 §5.5 / §5.8) and cpe-emu its PPP links, the `ip rule`s and routes in the LNS
   namespace after the kill and after the restart, and new dial-outs through the restarted lnsd.
+  Before the restart, a rule lnsd owns (proto 209) that its configuration lacks, as another
+  configuration would have left it, and an operator's rule are added: after the restart the rules
+  must be those before the kill plus the operator's one.
 - malformed: every UDP payload of the public captures (../shared/captures) and every fuzz corpus
   file of the repository sent to lnsd's UDP 1701 from a scripted peer: lnsd must count each (its
   `show l2tp` counters against the kernel's datagram count), stay alive and answer its control
@@ -121,7 +124,8 @@ def kernel_state(lab: L.Lab) -> dict:
     """The LNS namespace's `ip rule`s and its routes (every table) through lnsd's TUNs (dlo*)."""
     rules = json.loads(lab.exec("lns", ["ip", "-j", "rule", "show"]).stdout or "[]")
     routes = json.loads(lab.exec("lns", ["ip", "-j", "route", "show", "table", "all"]).stdout or "[]")
-    return {"rules": sorted(f"{r.get('priority')} iif {r.get('iif', '*')} table {r.get('table')}" for r in rules
+    return {"rules": sorted(f"{r.get('priority')} iif {r.get('iif', '*')} table {r.get('table')}"
+                            f" proto {r.get('protocol', 'unspec')}" for r in rules
                             if r.get("table") not in ("local", "main", "default")),
             "routes": sorted(f"{r.get('dst')} dev {r.get('dev')} table {r.get('table', 'main')}" for r in routes
                              if str(r.get("dev", "")).startswith("dlo") and r.get("type", "unicast") == "unicast")}
@@ -654,6 +658,14 @@ def run_kill(m: int, rate: float = 0.0, peer_hello: str = "10s", peer_retransmit
         r["kernel_after_kill"] = kernel_state(lab)
         say(f"killed lnsd with {r['at_kill']['in_service']} inService, lac-emu holding "
             f"{r['at_kill']['lac_emu'].get('l2tp')}; restarting it …")
+        # What an lnsd with another configuration would have left too: a rule it owned (proto 209,
+        # docs/lnsd.md "Policy rules") that this configuration does not have, which the restart must
+        # remove, and an operator's rule (no protocol) that it must leave alone.
+        lab.exec("lns", ["ip", "rule", "add", "iif", "leased-old", "lookup", "101", "priority", "1000",
+                         "protocol", "209"])
+        lab.exec("lns", ["ip", "rule", "add", "iif", "operator-x", "lookup", "102", "priority", "1001"])
+        r["rules_planted"] = {"stale_owned": "1000 iif leased-old table 101 proto 209",
+                              "foreign": "1001 iif operator-x table 102 proto unspec"}
         run = lab.run_dir
         t_start = time.monotonic()
         lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
@@ -695,7 +707,7 @@ def run_kill(m: int, rate: float = 0.0, peer_hello: str = "10s", peer_retransmit
         rules = r["kernel_after_restart"]["rules"]
         r["ok"] = (not old and r["lnsd_alive"] and r["new_dialouts"]["in_service"] == len(new)
                    and "timeout" not in cleanup and len(rules) == len(set(rules))
-                   and sorted(rules) == sorted(r["kernel_before"]["rules"]))
+                   and sorted(rules) == sorted([*r["kernel_before"]["rules"], r["rules_planted"]["foreign"]]))
         return _write(lab, "kill", r)
 
 
@@ -716,6 +728,8 @@ def format_kill(r: dict) -> list[tuple[str, object]]:
             ("routes via dlo* after the kill", r["old_routes_after_kill"] or "none"),
             ("ip rules before / after the kill / after the restart",
              f"{r['kernel_before']['rules']} / {r['kernel_after_kill']['rules']} / {r['kernel_after_restart']['rules']}"),
+            ("ip rules planted before the restart (stale owned / foreign)",
+             f"{r['rules_planted']['stale_owned']} / {r['rules_planted']['foreign']}"),
             ("lnsd restart to ready", f"{r['restart_s']} s"),
             (f"lac-emu sessions gone after the kill (Hello {r['peer_hello']}, retransmit {r['peer_retransmit']})",
              f"{c.get('lac_sessions_gone_s')} s"),

@@ -53,6 +53,10 @@ public:
     /// Removes every installed prefix and the policy rules; returns the errors.
     std::vector<std::string> shutdown();
 
+    /// The policy rules start() adds: one per ingress interface for a non-main table, each with
+    /// protocol kLnsdRuleProtocol; none for the main table.
+    std::vector<RuleIif> rules() const;
+
     const VrKernelConfig& config() const noexcept { return config_; }
     std::size_t installed_count() const noexcept { return installed_.size(); }
     bool installed(core::Ipv4Prefix prefix) const { return installed_.count(prefix.network()) != 0; }
@@ -65,5 +69,17 @@ private:
     bool rules_added_ = false;
     std::uint64_t errors_ = 0;
 };
+
+/// What remove_stale_rules() did: the rules it removed and the errors (text naming the rule and the
+/// kernel's reason).
+struct StaleRules {
+    std::vector<RuleIif> removed;
+    std::vector<std::string> errors;
+};
+
+/// Removes, from this namespace, every IPv4 policy rule lnsd owns (protocol kLnsdRuleProtocol)
+/// that is not in `keep`: rules a previous lnsd left behind (killed with SIGKILL, or started with
+/// another configuration). Rules with any other protocol are never touched. Never throws.
+StaleRules remove_stale_rules(Netlink& netlink, const std::vector<RuleIif>& keep);
 
 }  // namespace dl::dataplane

@@ -17,6 +17,20 @@ namespace dl::dataplane {
 /// The kernel's main routing table (RT_TABLE_MAIN).
 inline constexpr std::uint32_t kMainTable = 254;
 
+/// The routing protocol value (FRA_PROTOCOL, Linux fib_rules since 4.17; `ip rule` shows it as
+/// `proto 209`) that marks a policy rule as lnsd's own. Not in iproute2's reserved list
+/// (/etc/iproute2/rt_protos). One lnsd per network namespace owns every rule that carries it.
+inline constexpr std::uint8_t kLnsdRuleProtocol = 209;
+
+/// One IPv4 policy rule `iif <interface> lookup <table> priority <priority> proto <protocol>`.
+struct RuleIif {
+    std::string interface;
+    std::uint32_t table = 0;
+    std::uint32_t priority = 0;
+    std::uint8_t protocol = 0;
+    friend bool operator==(const RuleIif&, const RuleIif&) = default;
+};
+
 /// A refused rtnetlink request: the operation ("add route"), the object ("10.1.0.0/16 table 100")
 /// and the kernel's errno with its text.
 class NetlinkError : public std::runtime_error {
@@ -54,11 +68,18 @@ public:
     std::vector<int> route_interfaces(core::Ipv4Prefix prefix, std::uint32_t table = kMainTable);
     /// Deletes that route. `missing_ok`: ESRCH (no such route) is not an error.
     void delete_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table = kMainTable, bool missing_ok = true);
-    /// `ip rule add iif <interface> lookup <table> priority <priority>` (FR_ACT_TO_TBL).
-    void add_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority);
-    /// The inverse; `missing_ok`: ENOENT is not an error.
+    /// `ip rule add iif <interface> lookup <table> priority <priority> proto <protocol>`
+    /// (FR_ACT_TO_TBL, NLM_F_EXCL; the same rule already present is not an error).
+    void add_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority,
+                      std::uint8_t protocol = kLnsdRuleProtocol);
+    /// The inverse; the kernel deletes only a rule with that protocol. `missing_ok`: ENOENT is
+    /// not an error.
     void delete_rule_iif(const std::string& interface, std::uint32_t table, std::uint32_t priority,
-                         bool missing_ok = true);
+                         bool missing_ok = true, std::uint8_t protocol = kLnsdRuleProtocol);
+    /// Every IPv4 policy rule of this namespace with action "lookup <table>", an incoming
+    /// interface and protocol `protocol` (RTM_GETRULE dump, filtered here). NetlinkError on a
+    /// refused dump.
+    std::vector<RuleIif> rules_iif(std::uint8_t protocol = kLnsdRuleProtocol);
     /// `ip addr add <address>/<len> dev <ifindex>` (replace semantics).
     void add_address(int ifindex, core::Ipv4Prefix address);
     /// Sets IFF_UP on a link (e.g. "lo" in a fresh namespace).
