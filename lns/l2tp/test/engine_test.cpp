@@ -1794,7 +1794,7 @@ TEST(EngineCallEnded, ReentrantCallbackDisconnectsAndPlacesCallsWithoutDoubleRep
     // tunnel and places a new call: every session is still reported exactly once (the others are
     // already gone: disconnect() is false), the new call goes on a new tunnel and connects.
     World w;
-    auto [ks, lks] = establish_n(w, 3);
+    const std::vector<SessionKey> ks = establish_n(w, 3).first;  // a named vector: the lambda below captures it
     const std::uint16_t old_tunnel = ks[0].tunnel;
     Engine& lns = *w.lns.engine;
     std::size_t disconnects_ok = 0, nested = 0;

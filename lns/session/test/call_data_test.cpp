@@ -58,8 +58,9 @@ struct World {
     pe::Link* start(CallSession& c, bool pool = false) {
         LinkSnapshot s;
         if (pool) {
-            s.addressing.emplace();
-            s.addressing->pool = true;
+            LinkSnapshot::Addressing a;  // not emplace(): clang finds a nested struct with member
+            a.pool = true;                // initialisers not default-constructible inside its class
+            s.addressing = a;
         }
         return c.start_ppp(std::move(s), callbacks(), "1/2");
     }

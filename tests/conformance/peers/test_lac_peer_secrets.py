@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from .test_lac_outgoing import peers_lab  # noqa: F401  (module fixture reused)
+from .test_lac_outgoing import peers_lab, pytestmark  # noqa: F401  (module fixture and its lab_config mark reused)
 
 LNS_SECRET = "lns-own-secret"
 
@@ -21,13 +21,13 @@ def lac3(peers_lab):  # noqa: F811
            "peers": [{"address": "198.51.100.1", "secret": LNS_SECRET, "hide_avps": True}],
            "isdn": str(run / "isdn.sock"), "control": str(run / "lac3.ctl"), "events": str(run / "lac3-events.jsonl")}
     (run / "lac3.yaml").write_text(yaml.safe_dump(cfg))
-    peers_lab.start("lac3-emu", "lac", [str(peers_lab.bin / "peers/lac/lac-emu"), "--config", str(run / "lac3.yaml")],
+    peers_lab.start("lac3-emu", "lac", [str(peers_lab.bdir / "peers/lac/lac-emu"), "--config", str(run / "lac3.yaml")],
                     ready="lac-emu ready")
     return run
 
 
 def dial3(lab, secret: str, *extra: str) -> dict:
-    cp = lab.exec("lns", [str(lab.bin / "peers/lac/dl-lns-script"), "--lac", "198.51.100.3:1703", "--called", "5551000",
+    cp = lab.exec("lns", [str(lab.bdir / "peers/lac/dl-lns-script"), "--lac", "198.51.100.3:1703", "--called", "5551000",
                           "--secret", secret, "--timeout", "10", *extra], timeout=30, check=False)
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"no outcome from dl-lns-script (exit {cp.returncode}): {cp.stdout}{cp.stderr}"
@@ -51,7 +51,7 @@ def test_lac_emu_peers_config_error_names_the_key(peers_lab):  # noqa: F811
     run = peers_lab.run_dir
     (run / "lac-bad.yaml").write_text(yaml.safe_dump(
         {"listen": "198.51.100.3", "port": 1709, "peers": [{"address": "198.51.100.1", "hide_avps": True}]}))
-    cp = peers_lab.exec("lac", [str(peers_lab.bin / "peers/lac/lac-emu"), "--config", str(run / "lac-bad.yaml")],
+    cp = peers_lab.exec("lac", [str(peers_lab.bdir / "peers/lac/lac-emu"), "--config", str(run / "lac-bad.yaml")],
                         timeout=10, check=False)
     assert cp.returncode != 0, cp.stdout
     assert "peers[0].hide_avps" in cp.stderr and "needs a secret" in cp.stderr, cp.stderr

@@ -14,7 +14,7 @@ import pytest
 from dlab.control_api import request as control
 from dlab.wait import wait_for
 
-from .test_lac_outgoing import SECRET, peers_lab  # noqa: F401  (module-scoped lab fixture)
+from .test_lac_outgoing import SECRET, peers_lab, pytestmark  # noqa: F401  (module-scoped lab fixture; its lab_config mark: the same lab)
 
 
 def _lines(proc) -> list[dict]:
@@ -24,7 +24,7 @@ def _lines(proc) -> list[dict]:
 @pytest.mark.req("PEER.hangup")
 def test_lac_hangs_up_a_tunnelled_incoming_call(peers_lab):  # noqa: F811
     lab = peers_lab
-    lns = lab.start("lns-hold", "lns", [str(lab.bin / "peers/lac/dl-lns-script"), "--accept", "198.51.100.1",
+    lns = lab.start("lns-hold", "lns", [str(lab.bdir / "peers/lac/dl-lns-script"), "--accept", "198.51.100.1",
                                         "--secret", SECRET, "--timeout", "30", "--hold", "30"],
                     ready="lns-script ready")
     control(lab.run_dir / "cpe.ctl", "dial", {"number": "5552000", "called": "1701"})

@@ -11,7 +11,7 @@ import yaml
 
 from dlab.wait import wait_for
 
-from .test_lac_outgoing import control, peers_lab  # noqa: F401  (module fixture reused)
+from .test_lac_outgoing import control, peers_lab, pytestmark  # noqa: F401  (module fixture and its lab_config mark reused)
 
 XL2TPD = shutil.which("xl2tpd") or "/usr/sbin/xl2tpd"
 
@@ -28,7 +28,7 @@ def lac2(peers_lab):  # noqa: F811
     cfg = {"listen": "198.51.100.3", "host_name": "lac2", "number": "1702", "channels": 4,
            "isdn": str(run / "isdn.sock"), "control": str(run / "lac2.ctl"), "events": str(run / "lac2-events.jsonl")}
     (run / "lac2.yaml").write_text(yaml.safe_dump(cfg))
-    peers_lab.start("lac2-emu", "lac", [str(peers_lab.bin / "peers/lac/lac-emu"), "--config", str(run / "lac2.yaml")],
+    peers_lab.start("lac2-emu", "lac", [str(peers_lab.bdir / "peers/lac/lac-emu"), "--config", str(run / "lac2.yaml")],
                     ready="lac-emu ready")
     return run / "lac2.ctl"
 
