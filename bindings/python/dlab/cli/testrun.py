@@ -39,7 +39,10 @@ SAN_CMAKE = {"CMAKE_CXX_COMPILER": "clang++", "DL_FUZZ": "ON", "DL_TESTS": "ON",
 # calls cross every daemon (lnsd, lac-emu, isdn-emu, cpe-emu).
 SAN_LAB_DIRS = ("tests/conformance/rfc2661", "tests/conformance/dialout")
 # A finding stops the process (UBSan is also fatal at compile time: -fno-sanitize-recover=all).
-SAN_ENV = {"ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1:print_summary=1",
+# alloc_dealloc_mismatch=0: clang's ASan with Debian 12's libstdc++ 12 reports std::stable_sort's
+# temporary buffer (operator new(nothrow), released through free) as a mismatch, inside the
+# standard library (34 unit tests stopped on it, none in the project's code).
+SAN_ENV = {"ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1:print_summary=1:alloc_dealloc_mismatch=0",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
 SAN_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "8"))
