@@ -88,6 +88,21 @@ struct World {
     }
 };
 
+/// The proxy LCP AVPs of an ICCN (RFC 2661 §4.4.5) as the tests give them: the Last Sent LCP
+/// Configure-Request naming `auth` (CHAP-MD5 or PAP) with Magic-Number 0x11223344, the Last
+/// Received one with Magic-Number 0x55667788 (and `received_mru` if not 0). Serialized LCP packets.
+std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>> proxy_lcp(std::uint16_t auth,
+                                                                          std::uint16_t received_mru = 0) {
+    LCP sent(CpCode::configure_request, 1);
+    if (auth == kProtoCHAP) sent.auth_chap_md5();
+    else sent.auth_protocol(auth);
+    sent.magic_number(0x11223344);
+    LCP received(CpCode::configure_request, 1);
+    received.magic_number(0x55667788);
+    if (received_mru != 0) received.mru(received_mru);
+    return {sent.serialize(), received.serialize()};
+}
+
 LinkConfig lns_config(AuthPreference pref) {
     LinkConfig c;
     c.require_auth = pref;
@@ -419,13 +434,8 @@ TEST(Link, ProxyLcpAcceptedThenProxyAuthentication) {
     World w;
     dl::core::EventRecorder rec(w.bus, {"ppp", ""});
     w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
-    LCP sent(CpCode::configure_request, 1);
-    sent.auth_chap_md5();
-    sent.magic_number(0x11223344);
-    LCP received(CpCode::configure_request, 1);
-    received.magic_number(0x55667788);
-    received.mru(1460);
-    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::chap_md5));
+    const auto [sent, received] = proxy_lcp(kProtoCHAP, 1460);
+    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent, received, AuthMethod::chap_md5));
     EXPECT_EQ(w.a.link->lcp_state(), CpState::opened);
     EXPECT_EQ(w.a.link->phase(), Phase::authenticate);
     EXPECT_EQ(w.a.link->negotiated().peer_mru, 1460);
@@ -461,12 +471,8 @@ TEST(Link, ProxyLcpAcceptedThenProxyAuthentication) {
 TEST(Link, ProxyLcpNotAcceptableRenegotiates) {
     World w;
     w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
-    LCP sent(CpCode::configure_request, 1);
-    sent.auth_protocol(kProtoPAP);  // we demand CHAP: PAP by the LAC is not acceptable
-    sent.magic_number(0x11223344);
-    LCP received(CpCode::configure_request, 1);
-    received.magic_number(0x55667788);
-    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::none));
+    const auto [sent, received] = proxy_lcp(kProtoPAP);  // we demand CHAP: PAP by the LAC is not acceptable
+    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent, received, AuthMethod::none));
     EXPECT_EQ(w.a.link->lcp_state(), CpState::req_sent);
     ASSERT_FALSE(w.a.sent.empty());
     EXPECT_EQ(w.a.sent[0].first, kProtoLCP);
@@ -480,12 +486,8 @@ TEST(Link, ProxyLcpWithoutProxyAuthenticationChallenges) {
     World w;
     dl::core::EventRecorder rec(w.bus, {"ppp", ""});
     w.make(w.a, 'A', lns_config(AuthPreference::chap), 0x10000000);
-    LCP sent(CpCode::configure_request, 1);
-    sent.auth_chap_md5();
-    sent.magic_number(0x11223344);
-    LCP received(CpCode::configure_request, 1);
-    received.magic_number(0x55667788);
-    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::none));
+    const auto [sent, received] = proxy_lcp(kProtoCHAP);
+    EXPECT_TRUE(w.a.link->open_with_proxy_lcp(sent, received, AuthMethod::none));
     EXPECT_EQ(w.a.link->lcp_state(), CpState::opened);
     EXPECT_EQ(w.a.link->phase(), Phase::authenticate);
     ASSERT_EQ(w.a.sent.size(), 1u) << "the LNS's own CHAP Challenge, no LCP";
@@ -517,12 +519,8 @@ TEST(Link, ProxyLcpNamingPapWithoutProxyAuthenticationRenegotiates) {
     World w;
     w.make(w.a, 'A', lns_config(AuthPreference::pap), 0x10000000);
     w.make(w.b, 'B', client_config(AuthPreference::pap), 0x20000000);
-    LCP sent(CpCode::configure_request, 1);
-    sent.auth_protocol(kProtoPAP);
-    sent.magic_number(0x11223344);
-    LCP received(CpCode::configure_request, 1);
-    received.magic_number(0x55667788);
-    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent.serialize(), received.serialize(), AuthMethod::none));
+    const auto [sent, received] = proxy_lcp(kProtoPAP);
+    EXPECT_FALSE(w.a.link->open_with_proxy_lcp(sent, received, AuthMethod::none));
     EXPECT_EQ(w.a.link->lcp_state(), CpState::req_sent);
     ASSERT_FALSE(w.a.sent.empty());
     EXPECT_EQ(w.a.sent[0].first, kProtoLCP);
