@@ -119,17 +119,18 @@ def build_dir() -> Path:
 class Lnsd:
     """lnsd of a lab: its control socket `sock`, its JSON-lines event log `events` (both in the run
     folder, named after `name`: the process name, "lnsd" or "lnsd-<config>" after a restart) and
-    its process `proc` (dlab.procs.Tracked, set by whoever starts it)."""
+    its process `proc` (dlab.procs.Tracked, set by whoever starts it); `host`: the lab host it runs
+    in (lnsctl runs there too)."""
 
-    def __init__(self, lab, bdir: Path, name: str = "lnsd"):
-        self.lab, self.bdir, self.name = lab, bdir, name
+    def __init__(self, lab, bdir: Path, name: str = "lnsd", host: str = "lns"):
+        self.lab, self.bdir, self.name, self.host = lab, bdir, name, host
         self.sock = str(lab.run_dir / f"{name}.sock")
         self.events = lab.run_dir / f"{name}-events.jsonl"
         self.pppd = None   # dlab.pppd_cpe.PppdCpe when the topology says `cpe: pppd`
         self.proc: procs.Tracked | None = None
 
     def ctl(self, *words: str):
-        cp = self.lab.exec("lns", [str(self.bdir / "lns/lnsd/lnsctl"), "--socket", self.sock, "--json", *words],
+        cp = self.lab.exec(self.host, [str(self.bdir / "lns/lnsd/lnsctl"), "--socket", self.sock, "--json", *words],
                            timeout=10)
         return json.loads(cp.stdout)
 
@@ -251,12 +252,12 @@ def start_role(lab: Lab, bdir: Path, role: str, config: dict, host: str | None =
                      [str(bdir / binary), "--config", str(path)], ready=ready)
 
 
-def start_lnsd(lab: Lab, bdir: Path, config: dict, name: str = "lnsd") -> Lnsd:
-    """Start lnsd in `lns` with `config` written to <run>/<name>.yaml, its control socket and event
-    log named after `name` too; awaited on "lnsd ready"."""
+def start_lnsd(lab: Lab, bdir: Path, config: dict, name: str = "lnsd", host: str = "lns") -> Lnsd:
+    """Start lnsd in lab host `host` with `config` written to <run>/<name>.yaml, its control socket
+    and event log named after `name` too; awaited on "lnsd ready"."""
     (lab.run_dir / f"{name}.yaml").write_text(yaml.safe_dump(config))
-    d = Lnsd(lab, bdir, name)
-    d.proc = lab.start(name, "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(lab.run_dir / f"{name}.yaml"),
+    d = Lnsd(lab, bdir, name, host)
+    d.proc = lab.start(name, host, [str(bdir / "lns/lnsd/lnsd"), "--config", str(lab.run_dir / f"{name}.yaml"),
                                      "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
     return d
 
