@@ -178,30 +178,41 @@ nlohmann::json throughput(unsigned loops, std::uint16_t port, std::size_t datagr
         const int big = 512 << 20;  // room for every queued datagram (charged only as used)
         check(::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) == 0, "SO_RCVBUFFORCE");
     }
-    std::vector<std::vector<std::uint8_t>> packets;
-    for (std::uint16_t t = 1; t <= kTunnels; ++t) packets.push_back(wire(dl::l2tp::make_data(t, 1, kPpp)));
-    {
-        const int fd = dl::bench::udp_socket(nullptr, kBuf);
-        const sockaddr_in to = addr("127.0.0.1", port);
-        constexpr unsigned kBatch = 64;
-        std::vector<iovec> iov(kBatch);
-        std::vector<mmsghdr> msgs(kBatch);
-        for (std::size_t sent = 0, next = 0; sent < datagrams;) {
-            const unsigned n = static_cast<unsigned>(std::min<std::size_t>(kBatch, datagrams - sent));
-            for (unsigned i = 0; i < n; ++i, next = (next + 1) % packets.size()) {
-                iov[i] = {packets[next].data(), packets[next].size()};
-                msgs[i] = {};
-                msgs[i].msg_hdr.msg_name = const_cast<sockaddr_in*>(&to);
-                msgs[i].msg_hdr.msg_namelen = sizeof to;
-                msgs[i].msg_hdr.msg_iov = &iov[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
+    // Loop l's datagrams (tunnels ≡ l mod loops) are queued by a sender pinned to loop l's CPU, so
+    // the kernel allocates them there, as a NIC's receive-side scaling would; one sender would
+    // make every other loop free remote memory and measure that instead.
+    std::vector<std::thread> senders;
+    for (unsigned l = 0; l < loops; ++l) {
+        senders.emplace_back([&, l] {
+            dl::bench::pin(static_cast<int>(l));
+            std::vector<std::vector<std::uint8_t>> packets;
+            for (unsigned t = 1; t <= kTunnels; ++t)
+                if (t % loops == l) packets.push_back(wire(dl::l2tp::make_data(static_cast<std::uint16_t>(t), 1, kPpp)));
+            const int fd = dl::bench::udp_socket(nullptr, kBuf);
+            const sockaddr_in to = addr("127.0.0.1", port);
+            constexpr unsigned kBatch = 64;
+            std::vector<iovec> iov(kBatch);
+            std::vector<mmsghdr> msgs(kBatch);
+            const std::size_t mine = datagrams / loops;
+            for (std::size_t sent = 0, next = 0; sent < mine;) {
+                const unsigned n = static_cast<unsigned>(std::min<std::size_t>(kBatch, mine - sent));
+                for (unsigned i = 0; i < n; ++i, next = (next + 1) % packets.size()) {
+                    iov[i] = {packets[next].data(), packets[next].size()};
+                    msgs[i] = {};
+                    msgs[i].msg_hdr.msg_name = const_cast<sockaddr_in*>(&to);
+                    msgs[i].msg_hdr.msg_namelen = sizeof to;
+                    msgs[i].msg_hdr.msg_iov = &iov[i];
+                    msgs[i].msg_hdr.msg_iovlen = 1;
+                }
+                const int r = ::sendmmsg(fd, msgs.data(), n, 0);
+                check(r > 0, "sendmmsg");
+                sent += static_cast<std::size_t>(r);
             }
-            const int r = ::sendmmsg(fd, msgs.data(), n, 0);
-            check(r > 0, "sendmmsg");
-            sent += static_cast<std::size_t>(r);
-        }
-        ::close(fd);
+            ::close(fd);
+        });
     }
+    for (auto& t : senders) t.join();
+    datagrams = datagrams / loops * loops;
     std::atomic<unsigned> ready{0};
     std::atomic<bool> go{false};
     std::vector<std::uint64_t> got(loops, 0);
