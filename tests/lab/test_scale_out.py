@@ -1,11 +1,13 @@
 """Scale-out on routing (docs/scale-out.md): two lnsd boxes serve the same dial-out target, each
 announces what lnsd puts in its kernel over BGP (BIRD), the home router spreads destinations over
 both with ECMP, and when one box is killed the home router converges on the other, which serves
-the dial-outs from then on.
+the dial-outs from then on; a box that comes back announces again, and a box cut off (its link
+down) is withdrawn by BFD, not by the BGP hold time.
 
 Topology: scenarios/topologies/scale-out.yaml (boxes lns-a and lns-b, AS 65001; home, AS 65000;
 lac and lac2 chosen per box by Tunnel-Preference; four sites 10.10.k.1, k = 1..4, answered behind
-both LACs). The convergence times are printed (and written to <run>/scale-out.json), not asserted.
+both LACs). The convergence times are printed (and written to <run>/scale-out.json and
+scale-out-bfd.json), not asserted.
 """
 from __future__ import annotations
 
@@ -160,3 +162,29 @@ def test_killing_a_box_converges_on_the_other(lab):
               "kill_to_same_site_inService_s": round(t_again, 3)}
     (lab.run_dir / "scale-out.json").write_text(json.dumps(result, indent=1))
     print("\nscale-out convergence:", json.dumps(result))
+
+
+def test_a_box_that_comes_back_announces_again_and_a_cut_box_is_withdrawn_by_bfd(lab):
+    """A killed box's lnsd started again: its target route is back and home spreads over both
+    boxes again. Then a box becomes unreachable (its leased link down: no TCP reset, no BGP
+    NOTIFICATION reaches home, as when a box loses power): home's BFD session (3 × 100 ms) takes
+    the BGP session down, not the 9 s hold time, and the route loses that box."""
+    for box, d in list(lab.boxes.items()):
+        if not d.proc.alive():
+            lab.boxes[box] = start_lnsd(lab, lab.bdir, box_config(box), name=f"lnsd-{box}-again", host=box)
+    both = sorted(BOXES[b][0] for b in BOXES)
+    wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 30,
+             f"home's route to {TARGET} via both boxes again")
+    cut, other = "lns-b", "lns-a"
+    t0 = time.monotonic()
+    lab.exec(cut, ["ip", "link", "set", "leased", "down"])
+    wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == [BOXES[other][0]], 30,
+             f"home's route to {TARGET} to lose {cut}")
+    t_withdrawn = time.monotonic() - t0
+    peer = f"peer{list(BOXES).index(cut)}"
+    status = bird.birdc(lab, "home", "show", "protocols", "all", peer)
+    assert "BFD session down" in status, f"home's BGP session to {cut} did not go down by BFD:\n{status}"
+    result = {"cut": cut, "load": open("/proc/loadavg").read().split()[:3],
+              "link_down_to_target_withdrawn_s": round(t_withdrawn, 3)}
+    (lab.run_dir / "scale-out-bfd.json").write_text(json.dumps(result, indent=1))
+    print("\nscale-out box cut:", json.dumps(result))

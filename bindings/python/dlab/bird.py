@@ -38,7 +38,10 @@ class BirdConfig:
       specific one, are learned and announced (an LNS box); empty for a router that only learns.
     install: the routes learned over BGP go into this host's kernel, equal paths merged (ECMP).
     scan_time: seconds between kernel table scans (the bound on noticing a vanished route).
-    hold_time: BGP hold time, seconds (RFC 4271 §4.2; BIRD's default 240 s; ≥ 3)."""
+    hold_time: BGP hold time, seconds (RFC 4271 §4.2; BIRD's default 240 s; ≥ 3).
+    bfd_ms: BFD (RFC 5880) on every BGP session with this transmit / receive interval in ms and a
+      detection multiplier of 3: a neighbour that stops answering is down after 3 × bfd_ms, not
+      after the hold time; 0: no BFD."""
     router_id: str
     asn: int
     neighbours: list[Neighbour] = field(default_factory=list)
@@ -46,6 +49,7 @@ class BirdConfig:
     install: bool = False
     scan_time: int = 1
     hold_time: int = 9
+    bfd_ms: int = 100
 
     def render(self) -> str:
         """The bird.conf text (BIRD 2 syntax)."""
@@ -72,6 +76,12 @@ class BirdConfig:
                 "  ipv4 { import none; export all; };",
                 "}",
             ]
+        if self.bfd_ms and self.neighbours:
+            lines += [
+                "protocol bfd {",
+                f"  interface \"*\" {{ min rx interval {self.bfd_ms} ms; min tx interval {self.bfd_ms} ms; multiplier 3; }};",
+                "}",
+            ]
         for i, n in enumerate(self.neighbours):
             export = "export where proto = \"learned\";" if self.announce else "export none;"
             lines += [
@@ -82,6 +92,7 @@ class BirdConfig:
                 "  connect delay time 1;",
                 "  connect retry time 2;",
                 "  error wait time 1, 10;",
+                *(["  bfd on;"] if self.bfd_ms else []),
                 f"  ipv4 {{ import {'all' if self.install else 'none'}; {export} }};",
                 "}",
             ]
