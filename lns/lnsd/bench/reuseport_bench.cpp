@@ -37,6 +37,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,7 +52,6 @@ using dl::bench::addr;
 using dl::bench::now_s;
 using dl::bench::thread_cpu_s;
 
-constexpr std::uint16_t kPort = 17011;
 constexpr int kBuf = 8 << 20;
 constexpr unsigned kTunnels = 1024;
 
@@ -81,10 +81,12 @@ void check(bool ok, const char* what) {
     if (!ok) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
 }
 
-/// `n` sockets on 127.0.0.1:port in one reuseport group; with `steer`, the program attached.
-std::vector<int> reuseport_group(unsigned n, std::uint16_t port, bool steer) {
+/// `n` sockets on 127.0.0.1 in one reuseport group, on a port the kernel picks for the first (so
+/// no other program's socket joins the group by chance); with `steer`, the program attached.
+/// Returns the sockets and the port.
+std::pair<std::vector<int>, std::uint16_t> reuseport_group(unsigned n, bool steer) {
     std::vector<int> fds;
-    const sockaddr_in a = addr("127.0.0.1", port);
+    sockaddr_in a = addr("127.0.0.1", 0);
     for (unsigned i = 0; i < n; ++i) {
         const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         check(fd >= 0, "socket");
@@ -92,6 +94,10 @@ std::vector<int> reuseport_group(unsigned n, std::uint16_t port, bool steer) {
         check(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0, "SO_REUSEPORT");
         check(::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kBuf, sizeof kBuf) == 0, "SO_RCVBUFFORCE");
         check(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0, "bind");
+        if (i == 0) {
+            socklen_t len = sizeof a;
+            check(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0, "getsockname");
+        }
         fds.push_back(fd);
     }
     if (steer) {
@@ -100,7 +106,7 @@ std::vector<int> reuseport_group(unsigned n, std::uint16_t port, bool steer) {
         check(::setsockopt(fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof fprog) == 0,
               "SO_ATTACH_REUSEPORT_CBPF");
     }
-    return fds;
+    return {fds, ntohs(a.sin_port)};
 }
 
 std::vector<std::uint8_t> wire(dl::l2tp::L2TP&& m) { return m.serialize(); }
@@ -110,8 +116,10 @@ const std::vector<std::uint8_t> kPpp = {0xFF, 0x03, 0x00, 0x21, 0x45, 0x00, 0x00
 
 /// Part 1 for `n` sockets: returns {"sockets", "per_socket", "tunnels_split", "tunnels_misplaced",
 /// "sccrq_sources_split", "sent", "received"}.
-nlohmann::json steering(unsigned n, std::uint16_t port) {
-    auto group = reuseport_group(n, port, true);
+nlohmann::json steering(unsigned n) {
+    auto made = reuseport_group(n, true);  // not a structured binding: lambdas capture it (clang 14)
+    auto& group = made.first;
+    const std::uint16_t port = made.second;
     std::vector<int> clients;
     for (int i = 0; i < 4; ++i) clients.push_back(dl::bench::udp_socket(nullptr, kBuf));
     const sockaddr_in to = addr("127.0.0.1", port);
@@ -172,8 +180,10 @@ nlohmann::json steering(unsigned n, std::uint16_t port) {
 /// the sender's context, so a concurrent sender would measure itself), then the loops start
 /// together and each drains its socket (recvmmsg, 64 per call; decode; count the tunnel in its own
 /// table) until it is empty. Rate = datagrams received / (last loop done - start).
-nlohmann::json throughput(unsigned loops, std::uint16_t port, std::size_t datagrams) {
-    auto group = reuseport_group(loops, port, loops > 1);
+nlohmann::json throughput(unsigned loops, std::size_t datagrams) {
+    auto made = reuseport_group(loops, loops > 1);
+    auto& group = made.first;
+    const std::uint16_t port = made.second;
     for (int fd : group) {
         const int big = 512 << 20;  // room for every queued datagram (charged only as used)
         check(::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) == 0, "SO_RCVBUFFORCE");
@@ -291,7 +301,7 @@ int main(int argc, char** argv) {
         nlohmann::json result;
         bool ok = true;
         for (unsigned n : {2u, 4u}) {
-            auto r = steering(n, kPort);
+            auto r = steering(n);
             ok &= r["tunnels_split"] == 0 && r["tunnels_misplaced"] == 0 && r["sccrq_sources_split"] == 0 &&
                   r["tunnels"] == kTunnels;
             std::printf("steering %u sockets: %s datagrams per socket, %u/%u tunnels on one socket (tunnel_id %% %u), "
@@ -304,7 +314,7 @@ int main(int argc, char** argv) {
         }
         for (int run = 0; run < runs; ++run) {
             for (unsigned loops : {1u, 2u}) {
-                auto r = throughput(loops, static_cast<std::uint16_t>(kPort + loops), datagrams);
+                auto r = throughput(loops, datagrams);
                 std::printf("run %d, %u loop%s: %.0f datagrams/s drained (%s per loop, %.3f s), loop CPU %.2f us/datagram, "
                             "dropped %llu of %zu\n",
                             run + 1, loops, loops > 1 ? "s" : "", r["received_per_s"].get<double>(),
