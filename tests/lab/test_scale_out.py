@@ -120,7 +120,7 @@ def test_killing_a_box_converges_on_the_other(lab):
     wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 30, f"ECMP route to {TARGET}")
     # A trigger from home reaches inService through one box (ECMP picks it by hash).
     trigger(lab, 1)
-    first = wait_for(lambda: serving_box(lab, 1, BOXES), 30, f"site 1 inService on a box")
+    first = wait_for(lambda: serving_box(lab, 1, BOXES), 30, "site 1 inService on a box")
     other = next(b for b in BOXES if b != first)
     # Through the LAC the home RADIUS prefers for that box (its NAS-Identifier's entries).
     assert wait_for(lambda: lacs_carrying_sessions(lab, first) == {PREFERRED_LAC[first]}, 10,
