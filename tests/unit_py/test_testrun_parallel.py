@@ -72,3 +72,26 @@ def test_workers_on_other_machines_become_xdist_specs_with_the_suites_copied():
     # -n 0 with --tx: every worker elsewhere, none here
     tx0 = [a for a in testrun.xdist_hosts("0", [remote]) if "popen" in a]
     assert tx0 == []
+
+
+def test_third_party_stacks_run_during_the_lab_tier_unless_serial(monkeypatch, tmp_path):
+    """Default run: the third-party stacks start before the lab tier's pytest and are waited for in
+    their own tier; `-n 0` runs them after it, as their own tier."""
+    import types
+    order = []
+    monkeypatch.setattr(testrun, "RESULTS", tmp_path)
+    for name in ("run_unit", "run_fuzz"):
+        monkeypatch.setattr(testrun, name, lambda *a, **k: testrun.Tally("x", passed=1))
+    monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: [testrun.Tally("sanitize", passed=1)])
+    monkeypatch.setattr(testrun, "run_lab", lambda *a, **k: order.append("lab") or testrun.Tally("lab", passed=1))
+    monkeypatch.setattr(testrun, "start_third_party",
+                        lambda w: order.append("start third-party") or (testrun.Tally("third-party"), []))
+    monkeypatch.setattr(testrun, "finish_third_party",
+                        lambda st: order.append("finish third-party") or testrun.Tally("third-party", passed=2))
+    monkeypatch.setattr(testrun, "run_third_party",
+                        lambda w: order.append("third-party serial") or testrun.Tally("third-party", passed=2))
+    assert testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="auto")) == 0
+    assert order == ["start third-party", "lab", "finish third-party"]
+    order.clear()
+    assert testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="0")) == 0
+    assert order == ["lab", "third-party serial"]

@@ -6,7 +6,8 @@ namespace subset with every daemon sanitized; any sanitizer report in a daemon's
 failure), lab (pytest namespace suites: tests/unit_py (the Python bindings), tests/lab,
 tests/conformance, tests/interop, and the user-scenario examples under scenarios/examples
 (docs/scenarios.md)), third-party (the RFC 2661 suite against xl2tpd and l2tpns through
-ci/conformance, both at the same time, each held to its baseline in docs/conformance/). The
+ci/conformance, both at the same time and, in a run with the lab tier, during it; each held to
+its baseline in docs/conformance/). The
 namespace tiers run in parallel unless `-n 0` (docs/reliability.md "The namespace tiers in
 parallel", also for workers on other machines: `--tx`).
 
@@ -266,18 +267,18 @@ def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", 
 THIRD_PARTY = [("xl2tpd", "lns"), ("l2tpns", "lns")]
 
 
-def run_third_party(workers: str | None = "auto") -> Tally:
-    """The RFC 2661 suite against third-party stacks through ci/conformance (the script a user's CI
-    runs), each against its checked-in baseline docs/conformance/<dut>-<role>.json: one pass per
-    stack whose verdicts equal the baseline, one failure per stack with any changed verdict. The
-    stacks run at the same time unless `workers` is "0" (`./lab test -n 0`: everything serial)."""
+def start_third_party(workers: str | None = "auto") -> tuple[Tally, list]:
+    """Start the RFC 2661 suite against each third-party stack through ci/conformance (the script a
+    user's CI runs), each against its checked-in baseline docs/conformance/<dut>-<role>.json; the
+    stacks run at the same time unless `workers` is "0" (`./lab test -n 0`: everything serial, and
+    this returns when they are done). Returns what finish_third_party() waits for."""
     t = Tally("third-party")
     out = RESULTS / "conformance"
     out.mkdir(parents=True, exist_ok=True)
     runs = []
-    # The stacks run at the same time, each in its own lab (own run id, namespaces and run folder):
-    # most of a run is waiting on the stack's timers (l2tpns' cluster election, retransmissions).
-    # Each one's output goes to <dut>-<role>.log and is printed when it is done, in THIRD_PARTY order.
+    # Each stack in its own lab (own run id, namespaces and run folder): most of a run is waiting on
+    # the stack's timers (l2tpns' cluster election, retransmissions). Each one's output goes to
+    # <dut>-<role>.log and is printed by finish_third_party(), in THIRD_PARTY order.
     for dut, role in THIRD_PARTY:
         base = REPO / "docs" / "conformance" / f"{dut}-{role}.json"
         if not base.exists():
@@ -289,6 +290,13 @@ def run_third_party(workers: str | None = "auto") -> Tally:
             runs[-1][3].wait()
         runs.append((dut, role, log, subprocess.Popen([str(REPO / "ci" / "conformance"), dut, role], cwd=REPO,
                                                       env=env, stdout=log, stderr=subprocess.STDOUT)))
+    return t, runs
+
+
+def finish_third_party(started: tuple[Tally, list]) -> Tally:
+    """Wait for the stacks start_third_party() started and print their output: one pass per stack
+    whose verdicts equal the baseline, one failure per stack with any changed verdict."""
+    t, runs = started
     for dut, role, log, p in runs:
         rc = p.wait()
         log.seek(0)
@@ -301,6 +309,11 @@ def run_third_party(workers: str | None = "auto") -> Tally:
             t.note = (t.note + "; " if t.note else "") + f"{dut} as {role.upper()} differs from its baseline"
     sys.stdout.flush()
     return t
+
+
+def run_third_party(workers: str | None = "auto") -> Tally:
+    """The third-party tier on its own: start_third_party(), then finish_third_party()."""
+    return finish_third_party(start_third_party(workers))
 
 
 def run_sanitize(keyword: str | None, workers: str | None) -> list[Tally]:
@@ -344,7 +357,9 @@ def sanitizer_reports(since: float) -> list[tuple[Path, str]]:
 def run(a) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tiers = a.tier or ["unit", "fuzz", "sanitize", "lab", "third-party"]
+    workers = getattr(a, "workers", "auto")
     tallies = []
+    third_party = None
     for tier in tiers:
         print(f"=== tier {tier} ===", flush=True)
         started = time.monotonic()
@@ -355,12 +370,17 @@ def run(a) -> int:
         elif tier == "lab":
             # The suites the sanitize tier ran with the sanitized daemons are not run twice: the
             # 45-minute budget (docs/reliability.md "Sanitizers and fuzzing").
-            tallies.append(run_lab(a.keyword, getattr(a, "workers", None),
+            # The third-party stacks, next in line, mostly wait on their timers (about 16 s of CPU in
+            # 3 min): they run during the lab tier, in labs of their own (docs/reliability.md "Test
+            # time"); the third-party tier then waits for them and prints their output.
+            if workers != "0" and "third-party" in tiers[tiers.index("lab") + 1:]:
+                third_party = start_third_party(workers)
+            tallies.append(run_lab(a.keyword, workers,
                                    ignore=SAN_LAB_DIRS if "sanitize" in tiers else (), tx=getattr(a, "tx", None)))
         elif tier == "third-party":
-            tallies.append(run_third_party(getattr(a, "workers", "auto")))
+            tallies.append(finish_third_party(third_party) if third_party else run_third_party(workers))
         elif tier == "sanitize":
-            tallies.extend(run_sanitize(a.keyword, getattr(a, "workers", None)))
+            tallies.extend(run_sanitize(a.keyword, workers))
         print(f"{tallies[-1].line()} [{(time.monotonic() - started) / 60:.1f} min]", flush=True)
     print("=== summary ===")
     for t in tallies:
