@@ -12,9 +12,9 @@ namespace tiers run in parallel unless `-n 0` (docs/reliability.md "The namespac
 parallel", also for workers on other machines: `--tx`).
 
 fuzz and sanitize share ONE clang build under build-fuzz/ (SAN_CMAKE): every library, daemon and
-unit test is compiled with -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-(UBSan fatal); only the harnesses link libFuzzer, the daemons and unit tests link ASan + UBSan
-alone. JUnit XML for each tier goes to build/test-results/.
+unit test is compiled with -fsanitize=address,undefined -fno-sanitize-recover=all (UBSan fatal),
+the libraries and harnesses also with -fsanitize=fuzzer-no-link; only the harnesses link
+libFuzzer, the daemons and unit tests link ASan + UBSan alone. JUnit XML for each tier goes to build/test-results/.
 """
 from __future__ import annotations
 
