@@ -5,8 +5,11 @@
 #     [DEPS <target>...]       public link dependencies (other dl:: modules, imported targets)
 #     [TESTS <file>...]        GoogleTest sources -> executable dl_<name>_test, registered with ctest
 #     [TEST_DEPS <target>...]  extra link dependencies of the test executable
-#     [FUZZ <file>...]         libFuzzer harnesses, one executable each (DL_FUZZ=ON, clang only)
-#     [BENCH <file>...]        Google Benchmark sources -> executable dl_<name>_bench (DL_BENCH=ON)
+#     [FUZZ <file>...]         libFuzzer harnesses, one executable each (DL_FUZZ=ON, clang only);
+#                              with DL_FUZZ the library gets libFuzzer's coverage instrumentation
+#                              too (DL_FUZZ_COVERAGE), the tests and executables only ASan + UBSan
+#     [BENCH <file>...]        Google Benchmark sources -> executable dl_<name>_bench (DL_BENCH=ON),
+#                              outside the default build: `ci/build dl_benches` or the target's name
 #     [EXECUTABLES <name>=<file>...]  programs built from this module (e.g. lnsd=src/lnsd_main.cpp)
 #   )
 #
@@ -17,6 +20,11 @@
 # Creates target dl_<name> with alias dl::<name>. Project warnings (-Wall -Wextra -Werror…) apply to
 # every target made here and to nothing else, so third-party headers never break the build.
 include_guard(GLOBAL)
+
+# Every Google Benchmark program of a BENCH list (DL_BENCH=ON), which the default build leaves out.
+if(DL_BENCH AND NOT TARGET dl_benches)
+  add_custom_target(dl_benches)
+endif()
 
 function(dl_project_options target)
   target_compile_features(${target} PRIVATE cxx_std_20)
@@ -32,6 +40,7 @@ function(dl_module name)
     target_include_directories(${lib} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
     target_link_libraries(${lib} PUBLIC ${M_DEPS})
     dl_project_options(${lib})
+    target_compile_options(${lib} PRIVATE ${DL_FUZZ_COVERAGE})
     set_target_properties(${lib} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   else()
     add_library(${lib} INTERFACE)
@@ -61,7 +70,10 @@ function(dl_module name)
   endif()
 
   if(M_BENCH AND DL_BENCH)
-    add_executable(${lib}_bench ${M_BENCH})
+    # Not in the default build (`ci/build`, `./lab test`: no test runs them): `ci/build dl_benches`
+    # builds every one, `ci/build dl_<name>_bench` one; `./lab bench micro` builds them in build-rel/.
+    add_executable(${lib}_bench EXCLUDE_FROM_ALL ${M_BENCH})
+    add_dependencies(dl_benches ${lib}_bench)
     target_link_libraries(${lib}_bench PRIVATE ${lib} benchmark::benchmark benchmark::benchmark_main)
     target_compile_definitions(${lib}_bench PRIVATE DL_SHARED_DIR="${DL_SHARED_DIR}")
     dl_project_options(${lib}_bench)

@@ -47,7 +47,11 @@ def test_default_tiers_include_fuzz_and_sanitize_and_ubsan_is_fatal_in_the_one_c
     assert testrun.SAN_CMAKE["DL_FUZZ"] == "ON" and testrun.SAN_CMAKE["DL_TESTS"] == "ON"
     top = (testrun.REPO / "CMakeLists.txt").read_text()
     fuzz_flags = top[top.index("if(DL_FUZZ)"):]
-    assert "-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" in fuzz_flags
+    assert "-fsanitize=address,undefined -fno-sanitize-recover=all" in fuzz_flags
+    # libFuzzer's coverage instrumentation on every dl_module() library (what the harnesses run)
+    assert "set(DL_FUZZ_COVERAGE -fsanitize=fuzzer-no-link)" in fuzz_flags
+    module = (testrun.REPO / "cmake" / "DlModule.cmake").read_text()
+    assert "target_compile_options(${lib} PRIVATE ${DL_FUZZ_COVERAGE})" in module
 
 
 def test_default_run_does_not_run_the_sanitized_suites_twice(monkeypatch, tmp_path):

@@ -174,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="run only these tiers (repeatable)")
     s.add_argument("-k", dest="keyword", help="pytest -k expression for the lab tier")
     s.add_argument("-n", dest="workers", default="auto",
-                   help="lab tier workers (pytest-xdist): a number, 'auto' (one per CPU, the default: about twice "
-                        "as fast as serial on 2 cores) or 0 (serial)")
+                   help="namespace tiers in parallel: pytest-xdist workers of the lab tier and the sanitize "
+                        "tier's suites, a number, 'auto' (one per CPU, the default: about twice as fast as "
+                        "serial on 2 cores) or 0 (serial; the third-party stacks one after the other too)")
+    s.add_argument("--tx", action="append", metavar="SPEC",
+                   help="lab tier workers on another machine too (repeatable; pytest-xdist/execnet spec, e.g. "
+                        "'2*ssh=root@lab2//python=/usr/bin/python3//chdir=/srv/dialout-lab//env:PYTHONPATH="
+                        "/srv/dialout-lab/bindings/python:/srv/dialout-lab/build/bindings'; docs/reliability.md)")
     s.set_defaults(func=cmd_test)
 
     s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "

@@ -1,17 +1,20 @@
 """`./lab test`: every tier that can run here, one summary line each, then `N passed, N failed`.
 
 Tiers (the default runs them all, in this order): unit (GoogleTest through ctest, build/), fuzz
-(each libFuzzer harness for a short bounded run), sanitize (the unit tests again, then a bounded
+(each libFuzzer harness for a short bounded run, one per CPU at a time), sanitize (the unit tests again, then a bounded
 namespace subset with every daemon sanitized; any sanitizer report in a daemon's log is a
 failure), lab (pytest namespace suites: tests/unit_py (the Python bindings), tests/lab,
 tests/conformance, tests/interop, and the user-scenario examples under scenarios/examples
 (docs/scenarios.md)), third-party (the RFC 2661 suite against xl2tpd and l2tpns through
-ci/conformance, each held to its baseline in docs/conformance/).
+ci/conformance, both at the same time and, in a run with the lab tier, during it; each held to
+its baseline in docs/conformance/). The
+namespace tiers run in parallel unless `-n 0` (docs/reliability.md "The namespace tiers in
+parallel", also for workers on other machines: `--tx`).
 
 fuzz and sanitize share ONE clang build under build-fuzz/ (SAN_CMAKE): every library, daemon and
-unit test is compiled with -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-(UBSan fatal); only the harnesses link libFuzzer, the daemons and unit tests link ASan + UBSan
-alone. JUnit XML for each tier goes to build/test-results/.
+unit test is compiled with -fsanitize=address,undefined -fno-sanitize-recover=all (UBSan fatal),
+the libraries and harnesses also with -fsanitize=fuzzer-no-link; only the harnesses link
+libFuzzer, the daemons and unit tests link ASan + UBSan alone. JUnit XML for each tier goes to build/test-results/.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +50,8 @@ SAN_ENV = {"ASAN_OPTIONS": "abort_on_error=1:detect_leaks=1:print_summary=1:allo
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
 SAN_REPORT = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 FUZZ_SECONDS = int(os.environ.get("DLAB_FUZZ_SECONDS", "8"))
+# Harnesses fuzzed at the same time (libFuzzer runs single-threaded): one per CPU unless told.
+FUZZ_JOBS = max(1, int(os.environ.get("DLAB_FUZZ_JOBS", "0")) or os.cpu_count() or 1)
 # libFuzzer's inputs stay within the largest seed or 4096 octets unless told: lnsd_fuzz's records
 # carry datagrams as long as UDP allows (65 535 octets plus the 3-octet record header).
 FUZZ_MAX_LEN = {"lnsd_fuzz": 65538}
@@ -138,14 +144,21 @@ def run_fuzz() -> Tally:
         t.note = "no harness built"
         return t
     cases = ET.Element("testsuite", name="fuzz")
-    for h in harnesses:
+
+    def fuzz(h: Path) -> subprocess.CompletedProcess:
         corpus = SAN_DIR / "corpus" / h.name
         corpus.mkdir(parents=True, exist_ok=True)
         seeds = [str(p) for p in sorted((REPO).glob(f"**/fuzz/corpus/{h.name}")) if p.is_dir()]
         max_len = [f"-max_len={FUZZ_MAX_LEN[h.name]}"] if h.name in FUZZ_MAX_LEN else []
-        cp = subprocess.run([str(h), f"-max_total_time={FUZZ_SECONDS}", "-print_final_stats=1",
-                             "-timeout=5", "-rss_limit_mb=2048", *max_len, str(corpus), *seeds],
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=SAN_DIR)
+        return subprocess.run([str(h), f"-max_total_time={FUZZ_SECONDS}", "-print_final_stats=1",
+                               "-timeout=5", "-rss_limit_mb=2048", *max_len, str(corpus), *seeds],
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=SAN_DIR)
+
+    # A libFuzzer run is one thread: FUZZ_JOBS harnesses at a time (one per CPU), each still its own
+    # process, corpus folder and FUZZ_SECONDS, reported in name order.
+    with ThreadPoolExecutor(max_workers=FUZZ_JOBS) as pool:
+        runs = list(pool.map(fuzz, harnesses))
+    for h, cp in zip(harnesses, runs):
         execs = next((ln.rsplit(":", 1)[1].strip() for ln in cp.stdout.splitlines()
                       if ln.startswith("stat::number_of_executed_units")), "?")
         case = ET.SubElement(cases, "testcase", name=h.name, classname="fuzz")
@@ -211,19 +224,34 @@ def _have_xdist() -> bool:
     return importlib.util.find_spec("xdist") is not None
 
 
+def xdist_hosts(workers: str | None, tx: list[str]) -> list[str]:
+    """pytest-xdist arguments that spread the suites over other machines (`tx`: execnet specs such
+    as "2*ssh=root@lab2//python=/usr/bin/python3//chdir=/srv/dialout-lab//env:PYTHONPATH=...",
+    docs/reliability.md "The namespace tiers in parallel") and `workers` local ones ("auto": one
+    per CPU, "0": none here). The suites' folders tests/ and scenarios/ are copied to each remote
+    chdir (xdist --rsyncdir), whose checkout must be built at the same commit."""
+    n = (os.cpu_count() or 1) if workers in (None, "auto") else int(workers)
+    local = [f"{n}*popen//python={sys.executable}"] if n > 0 else []
+    return ["--dist", "loadscope", *(a for spec in (*local, *tx) for a in ("--tx", spec)),
+            "--rsyncdir", str(REPO / "tests"), "--rsyncdir", str(REPO / "scenarios")]
+
+
 def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", env: dict | None = None,
-            dirs: tuple[str, ...] = LAB_DIRS, ignore: tuple[str, ...] = ()) -> Tally:
+            dirs: tuple[str, ...] = LAB_DIRS, ignore: tuple[str, ...] = (), tx: list[str] | None = None) -> Tally:
     """The namespace suites under pytest; `workers` ("auto" or a number) runs them in parallel
     with pytest-xdist (each lab has its own run id, so labs of different workers never meet).
     `env`: extra environment (the sanitize tier points DL_BUILD_DIR at its build); `dirs`: the
-    suites (default LAB_DIRS); `ignore`: suites left out (pytest --ignore)."""
+    suites (default LAB_DIRS); `ignore`: suites left out (pytest --ignore); `tx`: workers on other
+    machines as well (xdist_hosts)."""
     t = Tally(name)
     xml = RESULTS / f"{name}.xml"
     xml.unlink(missing_ok=True)
     dirs = [str(REPO / d) for d in dirs if any((REPO / d).rglob("test_*.py"))]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
             "-o", "junit_family=xunit2", *dirs, *(f"--ignore={REPO / d}" for d in ignore)]
-    if workers and workers != "0" and _have_xdist():
+    if tx:
+        argv += xdist_hosts(workers, tx)
+    elif workers and workers != "0" and _have_xdist():
         # --dist loadscope: a module's tests stay on one worker (module-scoped lab fixtures).
         argv += ["-n", workers, "--dist", "loadscope"]
     if keyword:
@@ -239,24 +267,53 @@ def run_lab(keyword: str | None, workers: str | None = None, name: str = "lab", 
 THIRD_PARTY = [("xl2tpd", "lns"), ("l2tpns", "lns")]
 
 
-def run_third_party() -> Tally:
-    """The RFC 2661 suite against third-party stacks through ci/conformance (the script a user's CI
-    runs), each against its checked-in baseline docs/conformance/<dut>-<role>.json: one pass per
-    stack whose verdicts equal the baseline, one failure per stack with any changed verdict."""
+def start_third_party(workers: str | None = "auto") -> tuple[Tally, list]:
+    """Start the RFC 2661 suite against each third-party stack through ci/conformance (the script a
+    user's CI runs), each against its checked-in baseline docs/conformance/<dut>-<role>.json; the
+    stacks run at the same time unless `workers` is "0" (`./lab test -n 0`: everything serial, and
+    this returns when they are done). Returns what finish_third_party() waits for."""
     t = Tally("third-party")
+    out = RESULTS / "conformance"
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    # Each stack in its own lab (own run id, namespaces and run folder): most of a run is waiting on
+    # the stack's timers (l2tpns' cluster election, retransmissions). Each one's output goes to
+    # <dut>-<role>.log and is printed by finish_third_party(), in THIRD_PARTY order.
     for dut, role in THIRD_PARTY:
         base = REPO / "docs" / "conformance" / f"{dut}-{role}.json"
         if not base.exists():
             t.skipped += 1
             continue
-        env = dict(os.environ, DL_BASELINE=str(base), DL_CONFORMANCE_OUT=str(RESULTS / "conformance"))
-        cp = subprocess.run([str(REPO / "ci" / "conformance"), dut, role], cwd=REPO, env=env)
-        if cp.returncode == 0:
+        env = dict(os.environ, DL_BASELINE=str(base), DL_CONFORMANCE_OUT=str(out))
+        log = open(out / f"{dut}-{role}.log", "w+")
+        if workers == "0" and runs:
+            runs[-1][3].wait()
+        runs.append((dut, role, log, subprocess.Popen([str(REPO / "ci" / "conformance"), dut, role], cwd=REPO,
+                                                      env=env, stdout=log, stderr=subprocess.STDOUT)))
+    return t, runs
+
+
+def finish_third_party(started: tuple[Tally, list]) -> Tally:
+    """Wait for the stacks start_third_party() started and print their output: one pass per stack
+    whose verdicts equal the baseline, one failure per stack with any changed verdict."""
+    t, runs = started
+    for dut, role, log, p in runs:
+        rc = p.wait()
+        log.seek(0)
+        sys.stdout.write(log.read())
+        log.close()
+        if rc == 0:
             t.passed += 1
         else:
             t.failed += 1
             t.note = (t.note + "; " if t.note else "") + f"{dut} as {role.upper()} differs from its baseline"
+    sys.stdout.flush()
     return t
+
+
+def run_third_party(workers: str | None = "auto") -> Tally:
+    """The third-party tier on its own: start_third_party(), then finish_third_party()."""
+    return finish_third_party(start_third_party(workers))
 
 
 def run_sanitize(keyword: str | None, workers: str | None) -> list[Tally]:
@@ -300,7 +357,9 @@ def sanitizer_reports(since: float) -> list[tuple[Path, str]]:
 def run(a) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tiers = a.tier or ["unit", "fuzz", "sanitize", "lab", "third-party"]
+    workers = getattr(a, "workers", "auto")
     tallies = []
+    third_party = None
     for tier in tiers:
         print(f"=== tier {tier} ===", flush=True)
         started = time.monotonic()
@@ -311,12 +370,17 @@ def run(a) -> int:
         elif tier == "lab":
             # The suites the sanitize tier ran with the sanitized daemons are not run twice: the
             # 45-minute budget (docs/reliability.md "Sanitizers and fuzzing").
-            tallies.append(run_lab(a.keyword, getattr(a, "workers", None),
-                                   ignore=SAN_LAB_DIRS if "sanitize" in tiers else ()))
+            # The third-party stacks, next in line, mostly wait on their timers (about 16 s of CPU in
+            # 3 min): they run during the lab tier, in labs of their own (docs/reliability.md "Test
+            # time"); the third-party tier then waits for them and prints their output.
+            if workers != "0" and "third-party" in tiers[tiers.index("lab") + 1:]:
+                third_party = start_third_party(workers)
+            tallies.append(run_lab(a.keyword, workers,
+                                   ignore=SAN_LAB_DIRS if "sanitize" in tiers else (), tx=getattr(a, "tx", None)))
         elif tier == "third-party":
-            tallies.append(run_third_party())
+            tallies.append(finish_third_party(third_party) if third_party else run_third_party(workers))
         elif tier == "sanitize":
-            tallies.extend(run_sanitize(a.keyword, getattr(a, "workers", None)))
+            tallies.extend(run_sanitize(a.keyword, workers))
         print(f"{tallies[-1].line()} [{(time.monotonic() - started) / 60:.1f} min]", flush=True)
     print("=== summary ===")
     for t in tallies:

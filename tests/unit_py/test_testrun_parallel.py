@@ -1,0 +1,97 @@
+"""./lab test in parallel (docs/reliability.md "Test time", "The namespace tiers in parallel"): the
+fuzz tier runs its harnesses FUZZ_JOBS at a time and still judges each one; the lab tier's workers
+on other machines (--tx) become the pytest-xdist arguments of dlab.cli.testrun.xdist_hosts."""
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+
+from dlab.cli import testrun
+
+# A stand-in harness: it finishes only if its partner has started too (a marker file each, waited
+# for with a deadline: 10 s, 1 s where the harnesses are meant to run one at a time), so a run one harness after the other fails both; `bad` exits 1 at once.
+HARNESS = """#!/bin/sh
+touch "{dir}/{name}.started"
+i=0
+while [ ! -e "{dir}/{partner}.started" ]; do
+  i=$((i + 1)); [ $i -gt {polls} ] && {{ echo "{partner} never ran beside me"; exit 3; }}
+  sleep 0.05
+done
+echo "stat::number_of_executed_units: 7"
+"""
+
+
+def _harnesses(tmp_path, monkeypatch, jobs):
+    san = tmp_path / "build-fuzz"
+    san.mkdir()
+    for name, partner in (("a_fuzz", "b_fuzz"), ("b_fuzz", "a_fuzz")):
+        h = san / name
+        h.write_text(HARNESS.format(dir=tmp_path, name=name, partner=partner, polls=200 if jobs > 1 else 20))
+        h.chmod(0o755)
+    bad = san / "c_fuzz"
+    bad.write_text("#!/bin/sh\necho 'ERROR: libFuzzer: deadly signal'\nexit 1\n")
+    bad.chmod(0o755)
+    monkeypatch.setattr(testrun, "SAN_DIR", san)
+    monkeypatch.setattr(testrun, "RESULTS", tmp_path)
+    monkeypatch.setattr(testrun, "_san_built", True)
+    monkeypatch.setattr(testrun, "FUZZ_JOBS", jobs)
+
+
+def test_fuzz_harnesses_run_side_by_side_and_each_is_judged(tmp_path, monkeypatch, capsys):
+    _harnesses(tmp_path, monkeypatch, 2)
+    t = testrun.run_fuzz()
+    assert (t.passed, t.failed) == (2, 1)
+    out = capsys.readouterr().out
+    # reported in name order whatever finished first
+    assert out.index("fuzz a_fuzz: 7 executions") < out.index("fuzz b_fuzz: 7 executions") < out.index(
+        "fuzz c_fuzz: FINDING (exit 1)")
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "fuzz.xml").getroot()}
+    assert sorted(cases) == ["a_fuzz", "b_fuzz", "c_fuzz"]
+    assert cases["c_fuzz"].find("failure") is not None and cases["a_fuzz"].find("failure") is None
+
+
+def test_fuzz_harnesses_one_at_a_time_when_told(tmp_path, monkeypatch, capsys):
+    """DLAB_FUZZ_JOBS=1: a_fuzz, waiting for b_fuzz, gives up: the runs did not overlap (b_fuzz, run
+    after it, finds a_fuzz's marker)."""
+    _harnesses(tmp_path, monkeypatch, 1)
+    t = testrun.run_fuzz()
+    assert (t.passed, t.failed) == (1, 2)
+    out = capsys.readouterr().out
+    assert "fuzz a_fuzz: FINDING (exit 3)\nb_fuzz never ran beside me" in out
+    assert "fuzz b_fuzz: 7 executions" in out
+
+
+def test_workers_on_other_machines_become_xdist_specs_with_the_suites_copied():
+    remote = "2*ssh=root@lab2//python=/usr/bin/python3//chdir=/srv/dialout-lab"
+    args = testrun.xdist_hosts("3", [remote])
+    tx = [args[i + 1] for i, a in enumerate(args) if a == "--tx"]
+    assert tx == [f"3*popen//python={sys.executable}", remote]
+    rsync = [args[i + 1] for i, a in enumerate(args) if a == "--rsyncdir"]
+    assert rsync == [str(testrun.REPO / "tests"), str(testrun.REPO / "scenarios")]
+    assert args[args.index("--dist") + 1] == "loadscope"  # a module's lab stays on one worker
+    # -n 0 with --tx: every worker elsewhere, none here
+    tx0 = [a for a in testrun.xdist_hosts("0", [remote]) if "popen" in a]
+    assert tx0 == []
+
+
+def test_third_party_stacks_run_during_the_lab_tier_unless_serial(monkeypatch, tmp_path):
+    """Default run: the third-party stacks start before the lab tier's pytest and are waited for in
+    their own tier; `-n 0` runs them after it, as their own tier."""
+    import types
+    order = []
+    monkeypatch.setattr(testrun, "RESULTS", tmp_path)
+    for name in ("run_unit", "run_fuzz"):
+        monkeypatch.setattr(testrun, name, lambda *a, **k: testrun.Tally("x", passed=1))
+    monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: [testrun.Tally("sanitize", passed=1)])
+    monkeypatch.setattr(testrun, "run_lab", lambda *a, **k: order.append("lab") or testrun.Tally("lab", passed=1))
+    monkeypatch.setattr(testrun, "start_third_party",
+                        lambda w: order.append("start third-party") or (testrun.Tally("third-party"), []))
+    monkeypatch.setattr(testrun, "finish_third_party",
+                        lambda st: order.append("finish third-party") or testrun.Tally("third-party", passed=2))
+    monkeypatch.setattr(testrun, "run_third_party",
+                        lambda w: order.append("third-party serial") or testrun.Tally("third-party", passed=2))
+    assert testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="auto")) == 0
+    assert order == ["start third-party", "lab", "finish third-party"]
+    order.clear()
+    assert testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="0")) == 0
+    assert order == ["lab", "third-party serial"]
