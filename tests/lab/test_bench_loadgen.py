@@ -19,7 +19,7 @@ def _summary_ok(s: dict, n: int) -> None:
     assert 0 < s["p50"] <= s["p90"] <= s["p99"] <= s["max"], f"percentiles out of order: {s}"
 
 
-@pytest.mark.req("PERF.dialout-bench")
+@pytest.mark.req("PERF.loadgen")
 def test_loadgen_dialout_twenty_sites_reach_in_service():
     [r] = B.run_bench("dialout", 20, [200.0], deadline=25.0, say=lambda *a: None)
     assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}, {r['not_finished']} unfinished"
@@ -41,7 +41,7 @@ def test_loadgen_dialout_twenty_sites_reach_in_service():
     assert "calls/s" in B.format_table([r])
 
 
-@pytest.mark.req("PERF.dialout-bench")
+@pytest.mark.req("PERF.loadgen")
 def test_loadgen_incoming_twenty_calls_reach_iccn():
     [r] = B.run_bench("incoming", 20, [0.0], tunnels=2, deadline=20.0, say=lambda *a: None)
     assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}"

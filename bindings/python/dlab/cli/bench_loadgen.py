@@ -52,7 +52,9 @@ def _start_lnsd(lab: L.Lab, bdir: Path, config: dict):
 def _loadgen(lab: L.Lab, bdir: Path, argv: list[str], deadline: float, tag: str) -> dict:
     """Runs dl_loadgen in `lac` with `argv` (+ --json, --deadline) and returns its JSON result."""
     out = lab.run_dir / f"loadgen-{tag}.json"
-    cmd = [str(bdir / LOADGEN), *argv, "--deadline", str(deadline), "--json", str(out)]
+    # DL_LOADGEN_PREFIX: a profiler in front of dl_loadgen, e.g. "perf record -e cpu-clock -g -o /tmp/p.data"
+    cmd = [*os.environ.get("DL_LOADGEN_PREFIX", "").split(), str(bdir / LOADGEN), *argv, "--deadline", str(deadline),
+           "--json", str(out)]
     cp = lab.exec("lac", cmd, check=False, timeout=deadline + 20)
     (lab.run_dir / f"loadgen-{tag}.log").write_text(cp.stderr)
     if not out.exists():
