@@ -294,6 +294,20 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
     const std::size_t n_engines = std::min(o.tunnels, o.engines);
     std::vector<std::size_t> unit_of_tunnel(o.tunnels);
     std::vector<std::vector<std::uint16_t>> opened(n_engines);
+    auto unit_done = [&](std::size_t u, bool ok, const std::string& why) {
+        auto& un = units[u];
+        if (un.done) return;
+        un.done = last_done = now_ns();
+        un.failed = !ok;
+        if (ok) {
+            ++established;
+            session_ms.add(ms_between(un.start, un.done));
+        } else {
+            ++failed;
+            ++failures[why];
+        }
+        if (established + failed == total) boost::asio::post(loop.io, [&] { check_done(); });
+    };
     for (std::size_t e = 0; e < n_engines; ++e) {
         l2tp::engine::EngineConfig ec;
         ec.host_name = c.hostname;
@@ -304,20 +318,6 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         cb.send = [&sock, e](PeerId p, std::vector<std::uint8_t> b) {
             sock.count_sent(b);
             sock.out[e]->send(p, std::move(b));
-        };
-        auto unit_done = [&](std::size_t u, bool ok, const std::string& why) {
-            auto& un = units[u];
-            if (un.done) return;
-            un.done = last_done = now_ns();
-            un.failed = !ok;
-            if (ok) {
-                ++established;
-                session_ms.add(ms_between(un.start, un.done));
-            } else {
-                ++failed;
-                ++failures[why];
-            }
-            if (established + failed == total) boost::asio::post(loop.io, [&] { check_done(); });
         };
         cb.tunnel_up = [&, e](std::uint16_t tid, PeerId) {
             auto it = tunnel_of.find((std::uint64_t{e} << 16) | tid);

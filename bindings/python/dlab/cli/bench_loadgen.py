@@ -180,7 +180,7 @@ def plot(results: list[dict], path: Path) -> None:
     ax2.set_ylabel("achieved calls per second")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+    ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=8)
     n = results[0]["sites"]
     load = " ".join(str(x) for x in results[-1]["load_average"])
     ax.set_title(f"lnsd dial-out under dl_loadgen ({n} sites per rate; load avg {load})", fontsize=9)
