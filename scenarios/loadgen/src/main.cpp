@@ -223,6 +223,51 @@ struct LnsUsage {
     }
 };
 
+/// The end of a run, the same in both modes: after the set-up phase, --hold seconds (the engines
+/// answer Hellos, RFC 2661 §6.5), then `close_all` (a StopCCN on every tunnel, §5.7) and a 5 ms
+/// poll until `busy()` is false (every StopCCN acknowledged): teardown_s. The --deadline timer
+/// stops the loop whatever happens (deadline_hit).
+struct Ending {
+    Loop& loop;
+    const Common& c;
+    std::function<void()> close_all;
+    std::function<bool()> busy;
+    bool finished = false, deadline_hit = false;
+    double teardown_s = -1;
+    std::int64_t td0 = 0;
+
+    static core::Duration seconds(double s) {
+        return std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(s));
+    }
+    void arm_deadline() {
+        loop.timers.arm(seconds(c.deadline), [this] {
+            deadline_hit = true;
+            finish();
+        });
+    }
+    void after_setup() {
+        if (c.hold > 0) loop.timers.arm(seconds(c.hold), [this] { teardown(); });
+        else teardown();
+    }
+    void teardown() {
+        td0 = now_ns();
+        close_all();
+        poll();
+    }
+    void poll() {
+        if (busy()) {
+            loop.timers.arm(5ms, [this] { poll(); });
+            return;
+        }
+        teardown_s = ms_between(td0, now_ns()) / 1e3;
+        finish();
+    }
+    void finish() {
+        finished = true;
+        loop.io.stop();
+    }
+};
+
 void write_json(const std::string& path, const Json& j) {
     if (path.empty()) return;
     if (path == "-") {
@@ -404,8 +449,19 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
     lns_usage.start();
     const double cpu0 = loadgen::self_cpu_s();
     const std::int64_t t0 = now_ns();
-    bool finished = false, deadline_hit = false;
-    double setup_s = 0, teardown_s = -1;
+    Ending end{loop, c,
+                [&] {
+                    tearing_down = true;
+                    for (std::size_t e = 0; e < engines.size(); ++e)
+                        for (auto tid : opened[e]) engines[e]->close_tunnel(tid);
+                },
+                [&] {
+                    for (std::size_t e = 0; e < engines.size(); ++e)
+                        for (auto tid : opened[e])
+                            if (auto* ch = engines[e]->channel(tid); ch && !ch->idle()) return true;
+                    return false;
+                }};
+    double setup_s = 0;
     double cpu_setup = 0;
 
     // Pacing: a 1 ms tick starts every due unit (loadgen::due_now).
@@ -417,7 +473,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
     };
     std::size_t last_est = 0;
     std::function<void()> progress = [&] {
-        if (finished) return;
+        if (end.finished) return;
         if (!c.quiet) {
             const auto p50 = session_ms.count() ? session_ms.percentile(50) : tunnel_ms.percentile(50);
             std::fprintf(stderr, "[%6.1fs] established %zu/%zu failed %zu in-flight %zu rate %zu/s p50 %.2f ms\n",
@@ -426,29 +482,6 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         }
         last_est = established;
         loop.timers.arm(1s, progress);
-    };
-    std::function<void()> teardown_poll;
-    std::int64_t td0 = 0;
-    auto finish = [&] {
-        finished = true;
-        loop.io.stop();
-    };
-    teardown_poll = [&] {
-        for (std::size_t e = 0; e < engines.size(); ++e)
-            for (auto tid : opened[e])
-                if (auto* ch = engines[e]->channel(tid); ch && !ch->idle()) {
-                    loop.timers.arm(5ms, teardown_poll);
-                    return;
-                }
-        teardown_s = ms_between(td0, now_ns()) / 1e3;
-        finish();
-    };
-    auto teardown = [&] {
-        td0 = now_ns();
-        tearing_down = true;
-        for (std::size_t e = 0; e < engines.size(); ++e)
-            for (auto tid : opened[e]) engines[e]->close_tunnel(tid);
-        teardown_poll();
     };
     bool done_handled = false;
     check_done = [&] {
@@ -461,14 +494,9 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         setup_s = ms_between(t0, last_done) / 1e3;
         cpu_setup = loadgen::self_cpu_s() - cpu0;
         lns_usage.stop();
-        if (c.hold > 0)
-            loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.hold)), teardown);
-        else teardown();
+        end.after_setup();
     };
-    loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.deadline)), [&] {
-        deadline_hit = true;
-        finish();
-    });
+    end.arm_deadline();
     pace();
     loop.timers.arm(1s, progress);
     check_done();
@@ -494,7 +522,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
            {"failed", failed},
            {"dropped_after_established", dropped_after},
            {"complete", established == total},
-           {"deadline_hit", deadline_hit},
+           {"deadline_hit", end.deadline_hit},
            {"failures", failures},
            {"tunnels", {{"requested", o.tunnels}, {"established", tunnels_up}, {"failed", tunnels_failed},
                         {"setup_ms", tunnel_ms.summary()}}},
@@ -502,7 +530,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
                          {"setup_ms", session_ms.summary()}}},
            {"setup_s", setup_s},
            {"setup_rate_per_s", setup_s > 0 ? static_cast<double>(established) / setup_s : 0.0},
-           {"teardown_s", teardown_s},
+           {"teardown_s", end.teardown_s},
            {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
                          {"retransmitted", retransmitted}, {"io", sock.io_json()}}},
            {"loadgen", {{"cpu_s", cpu_setup},
@@ -517,8 +545,8 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
                      setup_s > 0 ? static_cast<double>(established) / setup_s : 0.0, failed,
                      (tunnels_only ? tunnel_ms : session_ms).percentile(50).value_or(0.0),
                      (tunnels_only ? tunnel_ms : session_ms).percentile(99).value_or(0.0),
-                     calls ? cpu_setup * 1e3 / static_cast<double>(calls) : 0.0, deadline_hit ? " (DEADLINE)" : "");
-    return established == total && !deadline_hit ? 0 : 1;
+                     calls ? cpu_setup * 1e3 / static_cast<double>(calls) : 0.0, end.deadline_hit ? " (DEADLINE)" : "");
+    return established == total && !end.deadline_hit ? 0 : 1;
 }
 
 // --------------------------------------------------------------------------------------------
@@ -716,13 +744,15 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     static constexpr char kPayload[] = "dl_loadgen trigger";
 
     LnsUsage lns_usage{c.lns_pid};
-    bool finished = false, deadline_hit = false, idle_hit = false;
+    Ending end{loop, c, [&] { for (auto tid : tunnels) engine.close_tunnel(tid); },
+                [&] {
+                    for (auto tid : tunnels)
+                        if (auto* ch = engine.channel(tid); ch && !ch->idle()) return true;
+                    return false;
+                }};
+    bool idle_hit = false;
     std::int64_t t0 = 0;
-    double cpu0 = 0, cpu_setup = -1, setup_s = 0, teardown_s = -1;
-    auto finish = [&] {
-        finished = true;
-        loop.io.stop();
-    };
+    double cpu0 = 0, cpu_setup = -1, setup_s = 0;
     std::function<void()> pace = [&] {
         const double el = ms_between(t0, now_ns()) / 1e3;
         const std::size_t k = loadgen::due_now(el, c.rate, triggered, triggered - up, c.window, n);
@@ -739,7 +769,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     };
     std::size_t last_n = 0;
     std::function<void()> progress = [&] {
-        if (finished) return;
+        if (end.finished) return;
         if (!c.quiet)
             std::fprintf(stderr, "[%6.1fs] inService %zu/%zu triggered %zu failures %zu rate %zu/s p50 %.2f ms\n",
                          ms_between(t0, now_ns()) / 1e3, up, n, triggered,
@@ -747,21 +777,6 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
                          total_ms.percentile(50).value_or(0.0));
         last_n = up;
         loop.timers.arm(1s, progress);
-    };
-    std::int64_t td0 = 0;
-    std::function<void()> teardown_poll = [&] {
-        for (auto tid : tunnels)
-            if (auto* ch = engine.channel(tid); ch && !ch->idle()) {
-                loop.timers.arm(5ms, teardown_poll);
-                return;
-            }
-        teardown_s = ms_between(td0, now_ns()) / 1e3;
-        finish();
-    };
-    auto teardown = [&] {
-        td0 = now_ns();
-        for (auto tid : tunnels) engine.close_tunnel(tid);
-        teardown_poll();
     };
     bool done_handled = false;
     check_done = [&] {
@@ -777,14 +792,9 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
         setup_s = last_up ? ms_between(t0, last_up) / 1e3 : 0;
         cpu_setup = loadgen::self_cpu_s() - cpu0;
         lns_usage.stop();
-        if (c.hold > 0)
-            loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.hold)), teardown);
-        else teardown();
+        end.after_setup();
     };
-    loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.deadline)), [&] {
-        deadline_hit = true;
-        finish();
-    });
+    end.arm_deadline();
     // Let the exchange registrations settle (posted messages), then start.
     boost::asio::post(loop.io, [&] {
         boost::asio::post(loop.io, [&] {
@@ -822,7 +832,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
            {"not_finished", n - up - failed_sites},
            {"calls", calls},
            {"complete", up == n},
-           {"deadline_hit", deadline_hit},
+           {"deadline_hit", end.deadline_hit},
            {"idle_timeout_hit", idle_hit},
            {"failures", failures},
            {"wrong_number", wrong_number},
@@ -831,7 +841,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
            {"calls_per_s", setup_s > 0 ? static_cast<double>(up) / setup_s : 0.0},
            {"latency_ms", {{"total", total_ms.summary()}, {"radius", radius_ms.summary()}, {"l2tp", l2tp_ms.summary()},
                            {"ppp", ppp_ms.summary()}}},
-           {"teardown_s", teardown_s},
+           {"teardown_s", end.teardown_s},
            {"tunnels", tunnels.size()},
            {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
                          {"retransmitted", retransmitted}, {"io", sock.io_json()}}},
@@ -849,8 +859,8 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
                              "loadgen %.3f ms CPU per call%s\n",
                      up, n, setup_s, setup_s > 0 ? static_cast<double>(up) / setup_s : 0.0, failed_sites,
                      total_ms.percentile(50).value_or(0.0), total_ms.percentile(99).value_or(0.0),
-                     up ? cpu_setup * 1e3 / static_cast<double>(up) : 0.0, deadline_hit ? " (DEADLINE)" : "");
-    return up == n && !deadline_hit ? 0 : 1;
+                     up ? cpu_setup * 1e3 / static_cast<double>(up) : 0.0, end.deadline_hit ? " (DEADLINE)" : "");
+    return up == n && !end.deadline_hit ? 0 : 1;
 }
 
 }  // namespace
