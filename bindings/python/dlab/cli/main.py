@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import replay_cli, verdicts
-from . import bench, bench_campaign, bench_dialout, demo, testrun
+from . import bench, bench_campaign, bench_compare, bench_dialout, demo, testrun
 from .. import lab as L
 from .. import topology as T
 from ..lab import REPO
@@ -108,6 +108,8 @@ def cmd_bench(a) -> int:
             print(f"lab: bench campaign needs one of {', '.join(bench_campaign.KINDS)}", file=sys.stderr)
             return 2
         return bench_campaign.run(a)
+    if a.kind == "compare-lns":
+        return bench_compare.run(a)
     return bench.run(a)
 
 
@@ -180,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
     s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "
                                      "dialout: N sites dialled out at once, docs/performance.md; campaign "
-                                     "faults|flood|kill|malformed: fault and attack campaigns, docs/reliability.md)")
-    s.add_argument("kind", choices=["micro", "dialout", "campaign"], nargs="?", default="micro")
+                                     "faults|flood|kill|malformed: fault and attack campaigns, docs/reliability.md; "
+                                     "compare-lns: the same incoming-call load against xl2tpd and lnsd)")
+    s.add_argument("kind", choices=["micro", "dialout", "campaign", "compare-lns"], nargs="?", default="micro")
     s.add_argument("campaign", choices=bench_campaign.KINDS, nargs="?", default=None,
                    help="campaign: which one (faults, flood, kill, malformed)")
     s.add_argument("--filter", help="micro: only programs whose name contains this")
@@ -224,6 +227,26 @@ def main(argv: list[str] | None = None) -> int:
                    help="campaign kill: lac-emu's RFC 2661 §5.7 tunnel hold (default its own, 31s)")
     s.add_argument("--trigger-timer", default="30s",
                    help="campaign faults: lnsd's dial-out trigger timer (default 30s, lnsd's own)")
+    s.add_argument("--rates", default="200,1000,0",
+                   help="compare-lns: offered set-up rates per second (tunnels, then sessions), comma-separated; "
+                        "0 = as fast as the window allows (200,1000,0)")
+    s.add_argument("--tunnels-per-step", dest="cmp_tunnels", type=int, default=1000,
+                   help="compare-lns: tunnels offered in each tunnels step; the sessions step offers this many "
+                        "sessions (1000)")
+    s.add_argument("--sessions-per-tunnel", type=int, default=20,
+                   help="compare-lns: incoming calls per tunnel in the sessions steps; 0 = no sessions step (20)")
+    s.add_argument("--hold", type=float, default=3.0,
+                   help="compare-lns: seconds the generator holds what it set up before it tears it down (3)")
+    s.add_argument("--binds", type=int, default=4, help="compare-lns: the generator's source addresses (4)")
+    s.add_argument("--set-ups-in-flight", dest="in_flight", type=int, default=256,
+                   help="compare-lns: set-ups the generator keeps in flight at most (256)")
+    s.add_argument("--ramp-start", type=int, default=1000, help="compare-lns: tunnels of the first ramp step (1000)")
+    s.add_argument("--ramp-max", type=int, default=64000,
+                   help="compare-lns: the ramp stops at this many tunnels (64000; Tunnel IDs are 16 bits)")
+    s.add_argument("--step-deadline", type=float, default=120.0,
+                   help="compare-lns: seconds each generator run may take at most (120)")
+    s.add_argument("--no-ramp", action="store_true", help="compare-lns: rate steps only")
+    s.add_argument("--lns", default="xl2tpd,lnsd", help="compare-lns: the LNSs, in order (xl2tpd,lnsd)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("replay", help="replay a capture against lnsd (or lac-emu) and report every difference (docs/replay.md)")
