@@ -172,7 +172,7 @@ class Xl2tpdLns(Lns):
         """xl2tpd's own counts (`tunnels count=`, `calls count=`) and `tunnels_sharing_an_id`: tunnels
         whose Tunnel ID (`ourtid`) another tunnel also has (new_tunnel in xl2tpd.c draws it at random
         and no longer checks it is free; get_call in call.c gives a packet to the first tunnel of
-        the list with that ID, the newest)."""
+        the list with that ID, the newest), so `reachable` (distinct Tunnel IDs) is what it can serve."""
         text = self.available()
         out, ids = {}, {}
         for line in text.splitlines():
@@ -184,6 +184,7 @@ class Xl2tpdLns(Lns):
                 tid = int(line.split(" ourtid ")[1].split()[0])
                 ids[tid] = ids.get(tid, 0) + 1
         out["tunnels_sharing_an_id"] = sum(n for n in ids.values() if n > 1)
+        out["reachable"] = len(ids)   # one tunnel per Tunnel ID gets its packets
         return out
 
     def available(self, within: float = 20.0) -> str:
@@ -248,9 +249,10 @@ LNS_CLASSES = {"xl2tpd": Xl2tpdLns, "lnsd": LnsdLns}
 def group_stats(pgid: int) -> dict:
     """CPU time (s) and memory (KiB) of a process group, from /proc (proc(5)): `cpu_s` = utime + stime
     of every live member + cutime + cstime of every member (children it has reaped, e.g. xl2tpd's
-    pppds); `rss_kib` = the members' VmRSS; `hwm_kib` = the leader's VmHWM; `procs` = live members."""
+    pppds); `rss_kib` / `hwm_kib` = the leader's VmRSS / VmHWM (the LNS itself); `group_rss_kib` = the
+    VmRSS of every live member (xl2tpd's pppds of the moment included); `procs` = live members."""
     tick = os.sysconf("SC_CLK_TCK")
-    cpu, rss, n, hwm = 0, 0, 0, 0
+    cpu, group_rss, n, rss, hwm = 0, 0, 0, 0, 0
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -264,12 +266,14 @@ def group_stats(pgid: int) -> dict:
             with open(f"/proc/{d}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
-                        rss += int(line.split()[1])
+                        group_rss += int(line.split()[1])
+                        if int(d) == pgid:
+                            rss = int(line.split()[1])
                     elif line.startswith("VmHWM:") and int(d) == pgid:
                         hwm = int(line.split()[1])
         except (OSError, IndexError, ValueError):
             continue
-    return {"cpu_s": cpu / tick, "rss_kib": rss, "hwm_kib": hwm, "procs": n}
+    return {"cpu_s": cpu / tick, "rss_kib": rss, "hwm_kib": hwm, "group_rss_kib": group_rss, "procs": n}
 
 
 def generator_argv(gen: Path, binds: list[str], tunnels: int, sessions: int, rate: float, window: int,
@@ -322,13 +326,14 @@ def run_step(lab: L.Lab, lns: Lns, gen: Path, tunnels: int, sessions: int, rate:
         out = lab.run_dir / f"loadgen-{lns.name}-{tag}.json"
         argv = generator_argv(gen, lns.binds, tunnels, sessions, rate, window, hold, deadline, out)
         g = lab.start(f"loadgen-{lns.name}-{tag}", "lac", argv)
-        seen: dict = {"peak_rss_kib": before["rss_kib"]}
+        seen: dict = {"peak_rss_kib": before["rss_kib"], "peak_procs": before["procs"]}
 
         def finished():
             if not proc.alive():
                 raise L.LabError(f"{lns.name} exited during the load:\n{proc.log_text()[-2000:]}")
             s = group_stats(proc.pgid)
             seen["peak_rss_kib"] = max(seen["peak_rss_kib"], s["rss_kib"])
+            seen["peak_procs"] = max(seen["peak_procs"], s["procs"])
             if "setup" not in seen and g.alive() and setup_done(g.log_text()):
                 seen["setup"] = s
                 seen["held"] = lns.held()
@@ -353,7 +358,8 @@ def run_step(lab: L.Lab, lns: Lns, gen: Path, tunnels: int, sessions: int, rate:
              "sampled_at": "set-up over" if "setup" in seen else "generator exit",
              "cpu_s": round(after["cpu_s"] - before["cpu_s"], 3),
              "rss_before_kib": before["rss_kib"], "rss_after_setup_kib": after["rss_kib"],
-             "rss_peak_kib": seen["peak_rss_kib"], "hwm_kib": after["hwm_kib"], "generator": j}
+             "rss_peak_kib": seen["peak_rss_kib"], "hwm_kib": after["hwm_kib"],
+             "group_rss_after_setup_kib": after["group_rss_kib"], "procs_peak": seen["peak_procs"], "generator": j}
         up_t, up_s = r["tunnels_up"], r["sessions_up"]
         grown = max(0, r["rss_after_setup_kib"] - r["rss_before_kib"])
         r["cpu_ms_per_tunnel"] = round(1000 * r["cpu_s"] / up_t, 3) if up_t else None
@@ -374,7 +380,8 @@ def ramp(lab: L.Lab, lns: Lns, gen: Path, start: int, maximum: int, window: int,
     """Tunnels only (no session), as fast as `window` set-ups in flight allow, doubled from `start`
     up to `maximum` until a step does not set every one up within `deadline` s (a set-up failed or
     timed out); returns the steps and the largest number of tunnels held at once: set up by the
-    generator and counted by the LNS itself during the hold (the smaller of the two)."""
+    generator and counted by the LNS itself during the hold (the smaller of the two; for xl2tpd the
+    tunnels it can reach: one per distinct Tunnel ID, Xl2tpdLns.held)."""
     steps, t = [], start
     while True:
         r = run_step(lab, lns, gen, t, 0, 0.0, window, hold, deadline, f"ramp-{t}", say)
@@ -384,7 +391,8 @@ def ramp(lab: L.Lab, lns: Lns, gen: Path, start: int, maximum: int, window: int,
         t = min(maximum, 2 * t)
 
     def held(s):
-        own = (s["held"] or {}).get("tunnels")
+        h = s["held"] or {}
+        own = h.get("reachable", h.get("tunnels"))
         return min(s["tunnels_up"], own) if own is not None else s["tunnels_up"]
     best = max(steps, key=held)
     last = steps[-1]
