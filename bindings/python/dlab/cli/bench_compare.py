@@ -7,18 +7,18 @@ generator dl_loadgen (scenarios/loadgen) in its `incoming` mode, bound to `--bin
 tunnel authentication, its limits raised as far as it allows) and stopped after it; the steps are,
 for each LNS in turn:
 
-- rate steps: for each offered rate R (tunnels per second), T tunnels × S sessions per tunnel
-  (SCCRQ/SCCRP/SCCCN, then ICRQ/ICRP/ICCN on each), held `--hold` seconds: tunnels/s and sessions/s
-  set up (the generator's figures), the LNS's CPU per tunnel and per session;
-- ramp: 1 session per tunnel, T doubled from `--ramp-start` up to `--ramp-max` at `--ramp-rate`
-  until a step does not set every tunnel up (a setup failed or timed out): the largest number of
-  tunnels held at once (the generator's, and the LNS's own count at the end of the hold), and the
-  LNS's memory per tunnel there.
+- per offered rate R (0: as fast as the generator's set-ups in flight allow): a tunnels step (T
+  tunnels, SCCRQ/SCCRP/SCCCN, no call, R tunnels/s) and a sessions step (T // S tunnels × S calls,
+  ICRQ/ICRP/ICCN, R sessions/s), each held `hold` s then torn down: tunnels/s and sessions/s set
+  up (the generator's figures), the LNS's CPU and memory per tunnel and per session;
+- ramp: tunnels alone, doubled from `ramp_start` up to `ramp_max` until a step does not set every
+  tunnel up (a set-up failed or timed out): the largest number of tunnels held at once (the
+  generator's count, and the LNS's own during the hold), the LNS's CPU and memory per tunnel there.
 
-Measured per step from /proc (proc(5)): the LNS process group's CPU time (utime + stime of every
-live member, plus cutime + cstime of the leader: xl2tpd forks a pppd per call and reaps it, so its
-children count) and memory (VmRSS of the group, VmHWM of the leader), before the load and at the
-end of the hold.
+Measured per step from /proc (proc(5)), before the load and when the generator's progress line
+says the set-up is over: the LNS process group's CPU time (utime + stime of every live member plus
+cutime + cstime: xl2tpd forks a pppd per call and reaps it, so its children count) and the LNS
+process's own memory (VmRSS, VmHWM; the group's VmRSS apart).
 
 xl2tpd (Debian, `force userspace = yes`: the host has no kernel L2TP) accepts the call and forks
 pppd for it; pppd cannot run here (no PPP in the kernel), exits, and xl2tpd clears the call with a
@@ -47,15 +47,12 @@ from ..wait import WaitTimeout, wait_for
 LNS_ADDR = "198.51.100.1"
 PORT = 1701
 XL2TPD = "/usr/sbin/xl2tpd"
-PPPD = "/usr/sbin/pppd"
 GENERATOR = "scenarios/loadgen/dl_loadgen"       # in the build directory
 LNS_KINDS = ("xl2tpd", "lnsd")
 HOSTNAME = "loadgen-lac"
 # The Receive Window Size both LNSs advertise (RFC 2661 §5.8): xl2tpd's default is 4 (DEFAULT_RWS_SIZE,
 # l2tp.h), lnsd's 16; a sessions step puts many ICRQ/ICCN in flight on one tunnel.
 RECEIVE_WINDOW = 64
-# One tunnel of the generator set up: SCCRP received and its SCCCN acknowledged; one session:
-# ICRP received and its ICCN acknowledged (RFC 2661 §5.8: the ZLB, or a message carrying Nr past it).
 
 
 def lac_addresses(n: int) -> list[str]:
@@ -80,8 +77,8 @@ def xl2tpd_conf(run: Path, window: int = RECEIVE_WINDOW) -> str:
     """xl2tpd.conf(5) for the comparison: listening on LNS_ADDR, any LAC (`access control = no`), no
     tunnel authentication, `assign ip = no` (an `ip range` would refuse an ICRQ once its addresses are
     taken: "No available IP address", control.c ICRQ), the tunnel receive window `window`, pppd's
-    options file with `noauth`. xl2tpd has no tunnel or call limit to raise (no
-    such key in file.c's keyword table), nor a Hello interval (60 s, fixed)."""
+    options file with `noauth`. xl2tpd has no tunnel or call limit to raise (no such key in file.c's
+    keyword table), nor a Hello interval (HELLO_DELAY, 60 s, l2tp.h)."""
     return f"""[global]
 listen-addr = {LNS_ADDR}
 port = {PORT}
@@ -117,7 +114,7 @@ def lnsd_conf(binds: list[str], window: int = RECEIVE_WINDOW) -> dict:
 
 
 class Lns:
-    """One LNS under test in the lab's `lns` host: start() it fresh, tunnels() it holds by its own
+    """One LNS under test in the lab's `lns` host: start() it fresh, ask what it held() by its own
     count, stop() it (by process group)."""
     name = ""
 
@@ -202,13 +199,15 @@ class Xl2tpdLns(Lns):
                 os.close(wfd)
             got = bytearray()
 
-            def done():
-                try:
-                    chunk = os.read(rfd, 1 << 16)
-                except BlockingIOError:
-                    return False
-                got.extend(chunk)
-                return b"calls count=" in got and not chunk
+            def done():   # everything readable now; True at the end of the answer (EOF after its last line)
+                while True:
+                    try:
+                        chunk = os.read(rfd, 1 << 16)
+                    except BlockingIOError:
+                        return False
+                    if not chunk:
+                        return b"calls count=" in got
+                    got.extend(chunk)
             wait_for(done, within, "xl2tpd's answer to `x` (available)", interval=0.005)
             return got.decode(errors="replace")
         finally:
@@ -231,14 +230,13 @@ class LnsdLns(Lns):
         return self.proc
 
     def held(self):
-        """Established tunnels of `show l2tp tunnel` and sessions of `show l2tp session` (lnsd's
-        control API)."""
+        """Established tunnels and sessions of `show l2tp` (lnsd's control API: `tunnels-established`,
+        `sessions`)."""
         try:
-            ts = request(str(self.sock), "show l2tp tunnel", timeout=60.0)
-            ss = request(str(self.sock), "show l2tp session", timeout=60.0)
+            sysinfo = request(str(self.sock), "show l2tp", timeout=30.0)["system"]
         except Exception as e:  # noqa: BLE001 - a figure, not the outcome
             return {"error": str(e)}
-        return {"tunnels": sum(1 for t in ts if t.get("state") == "established"), "sessions": len(ss)}
+        return {"tunnels": sysinfo["tunnels-established"], "sessions": sysinfo["sessions"]}
 
 
 LNS_CLASSES = {"xl2tpd": Xl2tpdLns, "lnsd": LnsdLns}
