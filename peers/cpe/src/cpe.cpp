@@ -297,6 +297,7 @@ void Cpe::make_link(Site& s) {
         bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "network-up",
                       .cause = fmt::format("local {} peer {}", ip_text(n.local_ip), ip_text(n.peer_ip))});
         if (cp->site.cfg.tun && cp->site.call.get() == cp) open_tun(cp->site, n.local_ip, n.peer_ip);
+        if (network_up_hook_) network_up_hook_(cp->site.cfg.number);
     };
     cb.deliver = [cp](std::uint16_t protocol, std::span<const std::uint8_t> packet) {
         Site& site = cp->site;

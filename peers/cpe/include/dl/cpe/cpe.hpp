@@ -179,6 +179,10 @@ public:
     ///   lns_auth:{source,accepted,rejected,no_answer,radius_requests},
     ///   tun:{name,up,routes,to_tun,to_tun_dropped,from_tun,from_tun_dropped,opened,open_errors,last_error}}]}
     nlohmann::json state() const;
+    /// Typed notification for an owner that measures (the load generator): called with the site's
+    /// number each time its IPCP reaches Opened (RFC 1332 §1; the `cpe.call` `network-up` event is
+    /// published just before). Unset by default.
+    void set_network_up_hook(std::function<void(const std::string& number)> hook) { network_up_hook_ = std::move(hook); }
     /// Number of sites whose IPCP is Opened.
     std::size_t network_up_count() const noexcept;
     /// sizeof of the per-site and per-call objects (without the PPP Link: ppp::engine::Link::footprint()).
@@ -209,6 +213,7 @@ private:
     core::EventBus& bus_;
     IsdnSend isdn_send_;
     TunFactory tun_factory_;
+    std::function<void(const std::string&)> network_up_hook_;
     std::map<std::string, std::unique_ptr<Site>, std::less<>> sites_;
     std::map<std::uint16_t, Site*> by_ref_;
     std::vector<std::unique_ptr<Call>> doomed_;

@@ -1,0 +1,69 @@
+// The load generator's measuring pieces, free of I/O: latency samples with nearest-rank
+// percentiles, the pacing of new calls (rate and window), per-message-type counters and the CPU /
+// memory figures of a process read from /proc (proc(5)).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dl::loadgen {
+
+/// Latencies of one stage, in milliseconds (any non-negative double). Percentiles are
+/// nearest-rank (the smallest sample such that at least p % of the samples are ≤ it), so p100 is
+/// the maximum and every reported value is a measured one.
+class LatencySamples {
+public:
+    void add(double ms) { samples_.push_back(ms); }
+    std::size_t count() const noexcept { return samples_.size(); }
+    /// Nearest-rank percentile, p in (0, 100]; nullopt with no samples. std::invalid_argument for
+    /// p outside (0, 100].
+    std::optional<double> percentile(double p) const;
+    /// {"count","p50","p90","p99","max","mean"} (ms); only "count" (0) with no samples.
+    nlohmann::json summary() const;
+
+private:
+    std::vector<double> samples_;
+};
+
+/// Pacing of new setups: how many may start now.
+///  - rate > 0: the k-th setup (0-based) is due at k / rate seconds after the start, so at
+///    `elapsed_s` floor(elapsed_s × rate) + 1 have been due (a late tick sends every due one at
+///    once: the average rate holds);
+///  - rate == 0: as fast as the window allows;
+///  - window > 0 bounds setups in flight (started, neither established nor failed);
+///  - never more than `total` in all.
+/// Returns the number to start now (0 if none).
+std::size_t due_now(double elapsed_s, double rate, std::size_t started, std::size_t in_flight, std::size_t window,
+                    std::size_t total) noexcept;
+
+/// Counters of L2TP control messages by Message Type (RFC 2661 §4.4.1): "SCCRQ" … "SLI",
+/// "ZLB" for acknowledgements without a message, "data" for data messages, "type-N" otherwise.
+class MessageCounters {
+public:
+    /// Counts one datagram by its Message Type (nullopt = data or ZLB: `is_data` tells which).
+    void count(std::optional<std::uint16_t> message_type, bool is_data);
+    nlohmann::json to_json() const;
+
+private:
+    std::map<std::string, std::uint64_t> by_type_;
+};
+
+/// CPU time (user + system) and resident memory of a process.
+struct ProcUsage {
+    double cpu_s = 0;          ///< utime + stime, seconds
+    long rss_kib = 0;          ///< VmRSS
+    long hwm_kib = 0;          ///< VmHWM (peak RSS)
+};
+/// Reads /proc/<pid>/stat (fields 14, 15: utime, stime in clock ticks) and /proc/<pid>/status;
+/// nullopt if the process is gone or the files cannot be parsed.
+std::optional<ProcUsage> read_proc(int pid);
+/// This process's CPU time (getrusage RUSAGE_SELF, user + system), seconds.
+double self_cpu_s();
+
+}  // namespace dl::loadgen

@@ -1,0 +1,827 @@
+// dl_loadgen: a load generator for an LNS, in one process and one Boost.Asio event loop, on the
+// project's own engines (no second protocol parser): the RFC 2661 engine of lns/l2tp in the LAC
+// role, and for dial-out also lac-emu's call handling (peers/lac), the emulated ISDN exchange
+// (peers/isdn) and the CPEs' PPP (peers/cpe). UDP is received in batches (recvmmsg, lnsd's
+// UdpEndpoint). Per-call timing, per-message-type counters, its own CPU per call and the LNS's
+// (/proc/<pid>), a progress line on stderr each second and a JSON result.
+//
+//   dl_loadgen incoming --lns 127.0.0.1 --tunnels 10 --sessions-per-tunnel 100 --rate 500 --json r.json
+//   dl_loadgen dialout --bind 198.51.100.2 --sites-file sites.json --home-netns /run/netns/X --rate 500
+//
+// docs/performance.md, "Load generator (`./lab bench loadgen`)", describes the design and figures.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "dl/core/asio_driver.hpp"
+#include "dl/core/clock.hpp"
+#include "dl/core/event.hpp"
+#include "dl/core/timer_queue.hpp"
+#include "dl/core/timer_registry.hpp"
+#include "dl/cpe/cpe.hpp"
+#include "dl/isdn/exchange.hpp"
+#include "dl/l2tp/engine/engine.hpp"
+#include "dl/lac/faults.hpp"
+#include "dl/lac/lac.hpp"
+#include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/udp.hpp"
+#include "dl/loadgen/stats.hpp"
+
+namespace {
+
+using namespace dl;
+using namespace std::chrono_literals;
+using l2tp::engine::PeerId;
+using l2tp::engine::SessionKey;
+using Json = nlohmann::json;
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+double ms_between(std::int64_t a, std::int64_t b) { return static_cast<double>(b - a) / 1e6; }
+
+/// The event loop, clock, timers and (subscriber-less) event bus every mode runs on.
+struct Loop {
+    boost::asio::io_context io;
+    core::SystemClock clock;
+    core::TimerQueue timers{clock};
+    core::AsioTimerDriver driver{io, timers};
+    core::TimerRegistry registry;
+    core::EventBus bus{clock};  // no subscriber: a published event costs a counter increment
+    Loop() {
+        core::register_well_known_timers(registry);
+        l2tp::engine::register_l2tp_timers(registry);
+    }
+};
+
+/// Options every mode shares.
+struct Common {
+    std::vector<std::string> binds;
+    std::string hostname = "dl-loadgen";
+    std::string secret;
+    bool hide_avps = false;
+    std::uint16_t receive_window = 64;
+    double rate = 0;
+    std::size_t window = 256;
+    double hold = 0;
+    double deadline = 60;
+    std::string json_path;
+    int lns_pid = 0;
+    bool quiet = false;
+};
+
+/// L2TP socket(s) of the generator with per-message-type counters: one lnsd UdpEndpoint (recvmmsg
+/// batches) per local address.
+struct Sockets {
+    std::vector<std::unique_ptr<lnsd::UdpEndpoint>> udp;
+    loadgen::MessageCounters sent, received;
+
+    static bool is_data(std::span<const std::uint8_t> d) { return !d.empty() && (d[0] & 0x80) == 0; }
+    void count_sent(std::span<const std::uint8_t> d) { sent.count(lac::control_message_type(d), is_data(d)); }
+    void count_received(std::span<const std::uint8_t> d) { received.count(lac::control_message_type(d), is_data(d)); }
+};
+
+core::Ipv4Address parse_ipv4(const std::string& text, const char* option) {
+    auto a = core::Ipv4Address::parse(text);
+    if (!a) throw CLI::ValidationError(option, "'" + text + "' is not a dotted-decimal IPv4 address");
+    return *a;
+}
+
+/// The LNS process's CPU and memory around a run (/proc/<pid>).
+struct LnsUsage {
+    int pid = 0;
+    std::optional<loadgen::ProcUsage> before, after;
+    void start() {
+        if (pid > 0) before = loadgen::read_proc(pid);
+    }
+    void stop() {
+        if (pid > 0) after = loadgen::read_proc(pid);
+    }
+    Json to_json(std::size_t calls) const {
+        if (pid <= 0) return nullptr;
+        Json j{{"pid", pid}};
+        if (!before || !after) {
+            j["error"] = "cannot read /proc/<pid>";
+            return j;
+        }
+        const double cpu = after->cpu_s - before->cpu_s;
+        j["cpu_s"] = cpu;
+        j["cpu_ms_per_call"] = calls ? cpu * 1e3 / static_cast<double>(calls) : 0.0;
+        j["rss_kib_before"] = before->rss_kib;
+        j["rss_kib_after"] = after->rss_kib;
+        j["hwm_kib"] = after->hwm_kib;
+        j["rss_bytes_per_call"] =
+            calls ? static_cast<double>(after->rss_kib - before->rss_kib) * 1024.0 / static_cast<double>(calls) : 0.0;
+        return j;
+    }
+};
+
+void write_json(const std::string& path, const Json& j) {
+    if (path.empty()) return;
+    if (path == "-") {
+        std::cout << j.dump(2) << "\n";
+        return;
+    }
+    std::ofstream f(path);
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+/// Key of a failure: who ended the call and the CDN Result Code (RFC 2661 §4.4.2), with the
+/// Q.931 cause when the peer sent one (§4.4.10): "peer-cdn/result-4/q931-1".
+std::string failure_key(const l2tp::engine::CallFailure& f) {
+    std::string k = fmt::format("{}/result-{}", l2tp::engine::to_string(f.ended_by), f.result);
+    if (f.q931) k += fmt::format("/q931-{}", f.q931->cause_code);
+    return k;
+}
+
+// --------------------------------------------------------------------------------------------
+// incoming: SCCRQ/SCCRP/SCCCN, then ICRQ/ICRP/ICCN per session (RFC 2661 §5.1, §7.4.1)
+
+struct IncomingOptions {
+    std::string lns = "127.0.0.1";
+    std::uint16_t port = 1701;
+    std::size_t tunnels = 1;
+    std::size_t sessions_per_tunnel = 1;
+    std::string ppp = "none";
+    std::size_t engines = 64;
+};
+
+/// Runs the incoming mode. A unit is a session (or a tunnel when sessions_per_tunnel is 0). There
+/// are min(tunnels, engines) LAC engines, each with its own UDP socket on a --bind address in
+/// turn; units go round-robin over them, and each engine fills its tunnels one after the other
+/// (SCCRQ just before the tunnel's first ICRQ). Latency of a session: ICRQ queued → ICCN queued
+/// (the engine's `connected` upcall in the LAC role, on the ICRP); of a tunnel: SCCRQ queued →
+/// SCCCN queued (`tunnel_up`).
+int run_incoming(const Common& c, const IncomingOptions& o) {
+    if (o.ppp != "none")
+        throw CLI::ValidationError("--ppp", "only 'none' is implemented (PPP over incoming calls: dialout mode)");
+    Loop loop;
+    Sockets sock;
+    const auto lns_addr = parse_ipv4(o.lns, "--lns");
+    const PeerId lns = lnsd::peer_id(lns_addr, o.port);
+    const bool tunnels_only = o.sessions_per_tunnel == 0;
+    const std::size_t per_tunnel = tunnels_only ? 1 : o.sessions_per_tunnel;
+    const std::size_t total = tunnels_only ? o.tunnels : o.tunnels * o.sessions_per_tunnel;
+
+    struct Unit {
+        std::int64_t start = 0, done = 0;
+        bool failed = false;
+    };
+    std::vector<Unit> units(total);
+    struct TunnelRec {
+        std::int64_t start = 0, up = 0;
+        bool down = false;
+    };
+    std::vector<TunnelRec> tunnel_recs(o.tunnels);
+    std::unordered_map<std::uint64_t, std::size_t> tunnel_of;   // (engine << 16 | tid) -> tunnel index
+    std::unordered_map<std::uint64_t, std::size_t> session_of;  // (engine << 32 | tid << 16 | sid) -> unit
+    std::size_t started = 0, established = 0, failed = 0, dropped_after = 0, tunnels_up = 0, tunnels_failed = 0;
+    bool tearing_down = false;
+    std::map<std::string, std::uint64_t> failures;
+    loadgen::LatencySamples session_ms, tunnel_ms;
+    std::int64_t last_done = 0;
+
+    std::vector<std::unique_ptr<l2tp::engine::Engine>> engines;
+    const std::size_t n_engines = std::min(o.tunnels, o.engines);
+    std::vector<std::size_t> unit_of_tunnel(o.tunnels);
+    std::vector<std::vector<std::uint16_t>> opened(n_engines);
+    for (std::size_t e = 0; e < n_engines; ++e) {
+        l2tp::engine::EngineConfig ec;
+        ec.host_name = c.hostname;
+        ec.secret = c.secret;
+        ec.hide_avps = c.hide_avps && !c.secret.empty();
+        ec.receive_window = c.receive_window;
+        l2tp::engine::EngineCallbacks cb;
+        cb.send = [&sock, e](PeerId p, std::vector<std::uint8_t> b) {
+            sock.count_sent(b);
+            sock.udp[e]->send(p, b);
+        };
+        auto unit_done = [&](std::size_t u, bool ok, const std::string& why) {
+            auto& un = units[u];
+            if (un.done) return;
+            un.done = last_done = now_ns();
+            un.failed = !ok;
+            if (ok) {
+                ++established;
+                session_ms.add(ms_between(un.start, un.done));
+            } else {
+                ++failed;
+                ++failures[why];
+            }
+        };
+        cb.tunnel_up = [&, e](std::uint16_t tid, PeerId) {
+            auto it = tunnel_of.find((std::uint64_t{e} << 16) | tid);
+            if (it == tunnel_of.end()) return;
+            auto& t = tunnel_recs[it->second];
+            t.up = now_ns();
+            ++tunnels_up;
+            tunnel_ms.add(ms_between(t.start, t.up));
+            if (tunnels_only) unit_done(unit_of_tunnel[it->second], true, {});
+        };
+        cb.tunnel_down = [&, e](std::uint16_t tid, const std::string& cause) {
+            auto it = tunnel_of.find((std::uint64_t{e} << 16) | tid);
+            if (it == tunnel_of.end()) return;
+            auto& t = tunnel_recs[it->second];
+            if (t.down) return;
+            t.down = true;
+            if (!t.up) {
+                ++tunnels_failed;
+                if (tunnels_only) unit_done(unit_of_tunnel[it->second], false, "tunnel/" + cause);
+            }
+        };
+        cb.connected = [&, e](SessionKey k, const l2tp::engine::ConnectInfo&) {
+            auto it = session_of.find((std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session);
+            if (it != session_of.end()) unit_done(it->second, true, {});
+        };
+        cb.call_ended = [&, e](SessionKey k, const l2tp::engine::CallFailure& f) {
+            auto it = session_of.find((std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session);
+            if (it == session_of.end()) return;
+            if (units[it->second].done && !units[it->second].failed) {
+                if (!tearing_down) ++dropped_after;
+            }
+            else unit_done(it->second, false, failure_key(f));
+        };
+        engines.push_back(std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb)));
+        auto& eng = *engines.back();
+        sock.udp.push_back(std::make_unique<lnsd::UdpEndpoint>(
+            loop.io, parse_ipv4(c.binds[e % c.binds.size()], "--bind"), 0, [&sock, &eng](PeerId p, std::span<const std::uint8_t> d) {
+                sock.count_received(d);
+                eng.receive(p, d);
+            },
+            // recvmmsg batch: 64 × 64 KiB buffers per socket; fewer when there are many sockets
+            n_engines > 8 ? 8 : 64));
+    }
+
+    // Units go round-robin over the engines that still have some; engine e opens its quota of
+    // tunnels one after the other, each taking `per_tunnel` units (the engine places a call on its
+    // newest tunnel to the peer).
+    struct EngineQuota {
+        std::size_t units_left = 0, on_current = 0, current_tunnel = 0;
+    };
+    std::vector<EngineQuota> quota(engines.size());
+    for (std::size_t e = 0; e < engines.size(); ++e)
+        quota[e].units_left = (o.tunnels / engines.size() + (e < o.tunnels % engines.size() ? 1 : 0)) * per_tunnel;
+    std::size_t next_engine = 0, tunnels_opened = 0;
+    auto start_unit = [&](std::size_t u) {
+        while (quota[next_engine].units_left == 0) next_engine = (next_engine + 1) % engines.size();
+        const std::size_t e = next_engine;
+        next_engine = (next_engine + 1) % engines.size();
+        auto& q = quota[e];
+        --q.units_left;
+        auto& eng = *engines[e];
+        units[u].start = now_ns();
+        if (q.on_current == 0) {
+            q.current_tunnel = tunnels_opened++;
+            tunnel_recs[q.current_tunnel].start = units[u].start;
+            const auto tid = eng.open_tunnel(lns);
+            tunnel_of[(std::uint64_t{e} << 16) | tid] = q.current_tunnel;
+            opened[e].push_back(tid);
+        }
+        q.on_current = (q.on_current + 1) % per_tunnel;
+        if (tunnels_only) {
+            unit_of_tunnel[q.current_tunnel] = u;
+            return;
+        }
+        l2tp::engine::IncomingCall ic;
+        ic.call_serial_number = static_cast<std::uint32_t>(u);
+        ic.calling_number = std::to_string(u);
+        const auto k = eng.place_incoming_call(lns, ic);
+        session_of[(std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session] = u;
+    };
+
+    LnsUsage lns_usage{c.lns_pid};
+    lns_usage.start();
+    const double cpu0 = loadgen::self_cpu_s();
+    const std::int64_t t0 = now_ns();
+    bool finished = false, deadline_hit = false;
+    double setup_s = 0, teardown_s = -1;
+    double cpu_setup = 0;
+
+    // Pacing: a 1 ms tick starts every due unit (loadgen::due_now).
+    std::function<void()> pace = [&] {
+        const double el = ms_between(t0, now_ns()) / 1e3;
+        const std::size_t n = loadgen::due_now(el, c.rate, started, started - established - failed, c.window, total);
+        for (std::size_t i = 0; i < n; ++i) start_unit(started++);
+        if (started < total) loop.timers.arm(c.rate > 0 || c.window > 0 ? 1ms : 0ms, pace);
+    };
+    std::size_t last_est = 0;
+    std::function<void()> progress = [&] {
+        if (finished) return;
+        if (!c.quiet) {
+            const auto p50 = session_ms.count() ? session_ms.percentile(50) : tunnel_ms.percentile(50);
+            std::fprintf(stderr, "[%6.1fs] established %zu/%zu failed %zu in-flight %zu rate %zu/s p50 %.2f ms\n",
+                         ms_between(t0, now_ns()) / 1e3, established, total, failed, started - established - failed,
+                         established - last_est, p50.value_or(0.0));
+        }
+        last_est = established;
+        loop.timers.arm(1s, progress);
+    };
+    std::function<void()> teardown_poll;
+    std::int64_t td0 = 0;
+    auto finish = [&] {
+        finished = true;
+        loop.io.stop();
+    };
+    teardown_poll = [&] {
+        for (std::size_t e = 0; e < engines.size(); ++e)
+            for (auto tid : opened[e])
+                if (auto* ch = engines[e]->channel(tid); ch && !ch->idle()) {
+                    loop.timers.arm(5ms, teardown_poll);
+                    return;
+                }
+        teardown_s = ms_between(td0, now_ns()) / 1e3;
+        finish();
+    };
+    auto teardown = [&] {
+        td0 = now_ns();
+        tearing_down = true;
+        for (std::size_t e = 0; e < engines.size(); ++e)
+            for (auto tid : opened[e]) engines[e]->close_tunnel(tid);
+        teardown_poll();
+    };
+    std::function<void()> check_done = [&] {
+        if (established + failed < total) {
+            loop.timers.arm(2ms, check_done);
+            return;
+        }
+        setup_s = ms_between(t0, last_done) / 1e3;
+        cpu_setup = loadgen::self_cpu_s() - cpu0;
+        lns_usage.stop();
+        if (c.hold > 0)
+            loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.hold)), teardown);
+        else teardown();
+    };
+    loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.deadline)), [&] {
+        deadline_hit = true;
+        finish();
+    });
+    pace();
+    loop.timers.arm(1s, progress);
+    check_done();
+    loop.io.run();
+    if (!lns_usage.after) lns_usage.stop();
+    if (cpu_setup == 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
+    if (setup_s == 0 && last_done) setup_s = ms_between(t0, last_done) / 1e3;
+
+    std::uint64_t retransmitted = 0;
+    for (std::size_t e = 0; e < engines.size(); ++e)
+        for (auto tid : opened[e])
+            if (auto* ch = engines[e]->channel(tid)) retransmitted += ch->stats().retransmitted;
+    const std::size_t calls = established;
+    Json j{{"mode", "incoming"},
+           {"config", {{"lns", o.lns}, {"port", o.port}, {"binds", c.binds}, {"tunnels", o.tunnels},
+                       {"sessions_per_tunnel", o.sessions_per_tunnel}, {"engines", n_engines}, {"rate", c.rate}, {"window", c.window},
+                       {"hold_s", c.hold}, {"ppp", o.ppp}, {"receive_window", c.receive_window},
+                       {"secret", !c.secret.empty()}}},
+           {"unit", tunnels_only ? "tunnel" : "session"},
+           {"requested", total},
+           {"started", started},
+           {"established", established},
+           {"failed", failed},
+           {"dropped_after_established", dropped_after},
+           {"complete", established == total},
+           {"deadline_hit", deadline_hit},
+           {"failures", failures},
+           {"tunnels", {{"requested", o.tunnels}, {"established", tunnels_up}, {"failed", tunnels_failed},
+                        {"setup_ms", tunnel_ms.summary()}}},
+           {"sessions", {{"requested", tunnels_only ? 0 : total}, {"established", tunnels_only ? 0 : established},
+                         {"setup_ms", session_ms.summary()}}},
+           {"setup_s", setup_s},
+           {"setup_rate_per_s", setup_s > 0 ? static_cast<double>(established) / setup_s : 0.0},
+           {"teardown_s", teardown_s},
+           {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
+                         {"retransmitted", retransmitted}}},
+           {"loadgen", {{"cpu_s", cpu_setup},
+                        {"cpu_ms_per_call", calls ? cpu_setup * 1e3 / static_cast<double>(calls) : 0.0},
+                        {"rss_kib", loadgen::read_proc(static_cast<int>(getpid())).value_or(loadgen::ProcUsage{}).rss_kib}}},
+           {"lns", lns_usage.to_json(calls)}};
+    write_json(c.json_path, j);
+    if (!c.quiet)
+        std::fprintf(stderr, "incoming: %zu/%zu %ss established in %.3f s (%.0f/s), failed %zu, p50 %.2f ms p99 %.2f ms, "
+                             "loadgen %.3f ms CPU per call%s\n",
+                     established, total, tunnels_only ? "tunnel" : "session", setup_s,
+                     setup_s > 0 ? static_cast<double>(established) / setup_s : 0.0, failed,
+                     (tunnels_only ? tunnel_ms : session_ms).percentile(50).value_or(0.0),
+                     (tunnels_only ? tunnel_ms : session_ms).percentile(99).value_or(0.0),
+                     calls ? cpu_setup * 1e3 / static_cast<double>(calls) : 0.0, deadline_hit ? " (DEADLINE)" : "");
+    return established == total && !deadline_hit ? 0 : 1;
+}
+
+// --------------------------------------------------------------------------------------------
+// dialout: the LAC, the ISDN exchange and the CPEs of every site in this process, answering an
+// LNS that dials out (RFC 2661 §7.5.1; JunosE "L2TP Dial-Out"), plus the triggers from `home`.
+
+struct DialoutOptions {
+    std::uint16_t port = 1701;          ///< our (the LAC's) UDP port: the LNS's SCCRQ comes here
+    std::string sites_file;
+    std::string home_netns;
+    std::uint16_t trigger_port = 9;
+    std::string lns_user = "lns-home", lns_password = "lns-home-pass";
+    std::string lac_number = "1701";
+    double idle_timeout = 10;
+};
+
+/// One site of the sites file: [{"destination","number","name","secret"}, …].
+struct SiteSpec {
+    std::string destination, number, name, secret;
+};
+
+std::vector<SiteSpec> load_sites(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw std::runtime_error("--sites-file: cannot read " + path);
+    const auto j = Json::parse(f);
+    if (!j.is_array()) throw std::runtime_error("--sites-file: must be a JSON array of sites");
+    std::vector<SiteSpec> out;
+    for (const auto& e : j)
+        out.push_back({e.at("destination").get<std::string>(), e.at("number").get<std::string>(),
+                       e.at("name").get<std::string>(), e.at("secret").get<std::string>()});
+    return out;
+}
+
+/// A UDP socket opened in the network namespace `netns_path` (e.g. /run/netns/<name>): setns()
+/// into it, socket(), setns() back. Needs CAP_SYS_ADMIN. std::runtime_error naming the step.
+int socket_in_netns(const std::string& netns_path) {
+    const int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) throw std::runtime_error("open /proc/self/ns/net: " + std::string(strerror(errno)));
+    const int target = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+        close(self);
+        throw std::runtime_error("--home-netns " + netns_path + ": " + strerror(errno));
+    }
+    if (setns(target, CLONE_NEWNET) != 0) {
+        close(self);
+        close(target);
+        throw std::runtime_error("setns(" + netns_path + "): " + strerror(errno));
+    }
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int err = errno;
+    const bool back = setns(self, CLONE_NEWNET) == 0;
+    close(self);
+    close(target);
+    if (!back) throw std::runtime_error("setns back to our namespace failed");
+    if (fd < 0) throw std::runtime_error("socket in " + netns_path + ": " + strerror(err));
+    int sz = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    return fd;
+}
+
+/// Runs the dialout mode. Per site: trigger sent (a datagram to its destination from `home`) →
+/// OCRQ received (lnsd's home RADIUS stage) → OCCN sent (L2TP: OCRP, the exchange's SETUP …
+/// CONNECT) → IPCP Opened at the CPE (PPP: LCP, CHAP both ways with lnsd's LNS RADIUS, IPCP).
+int run_dialout(const Common& c, const DialoutOptions& o) {
+    const auto specs = load_sites(o.sites_file);
+    const std::size_t n = specs.size();
+    if (n == 0) throw std::runtime_error("--sites-file: no sites");
+    int trigger_fd = o.home_netns.empty() ? -1 : socket_in_netns(o.home_netns);
+
+    Loop loop;
+    Sockets sock;
+    struct SiteRun {
+        std::int64_t trigger = 0, ocrq = 0, occn = 0, up = 0;
+        unsigned calls = 0, failures = 0;
+    };
+    std::vector<SiteRun> runs(n);
+    std::unordered_map<std::string, std::size_t> by_number;
+    for (std::size_t i = 0; i < n; ++i)
+        if (!by_number.emplace(specs[i].number, i).second)
+            throw std::runtime_error("--sites-file: number " + specs[i].number + " is listed twice");
+    std::unordered_map<std::uint32_t, std::size_t> by_key;  // tunnel << 16 | session -> site
+    std::map<std::string, std::uint64_t> failures;
+    std::uint64_t wrong_number = 0, trigger_errors = 0;
+    std::size_t triggered = 0, up = 0;
+    std::vector<std::uint16_t> tunnels;
+    loadgen::LatencySamples total_ms, radius_ms, l2tp_ms, ppp_ms;
+    std::int64_t last_progress = now_ns(), last_up = 0;
+    auto pack = [](SessionKey k) { return (std::uint32_t{k.tunnel} << 16) | k.session; };
+
+    // The exchange between the LAC (endpoint 1) and the CPEs (endpoint 2). Messages are posted to
+    // the loop, never delivered inside the sender's call (no re-entrancy), as over isdn-emu's socket.
+    constexpr isdn::Exchange::EndpointId kLac = 1, kCpe = 2;
+    std::unique_ptr<lac::Lac> lac_core;
+    std::unique_ptr<cpe::Cpe> cpes;
+    isdn::Exchange exchange(loop.bus, loop.timers, loop.registry, [&](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
+        boost::asio::post(loop.io, [&, ep, m] {
+            if (ep == kLac) lac_core->isdn_receive(m);
+            else cpes->isdn_receive(m);
+        });
+    });
+    lac::LacConfig lc;
+    lc.number = o.lac_number;
+    lc.channels = static_cast<std::uint16_t>(std::min<std::size_t>(65535, n + 10));
+    lc.incoming = false;
+    lac_core = std::make_unique<lac::Lac>(loop.timers, loop.registry, loop.bus, lc, [&](const isdn::Message& m) {
+        boost::asio::post(loop.io, [&, m] { exchange.receive(kLac, m); });
+    });
+    cpes = std::make_unique<cpe::Cpe>(loop.timers, loop.registry, loop.bus, [&](const isdn::Message& m) {
+        boost::asio::post(loop.io, [&, m] { exchange.receive(kCpe, m); });
+    });
+    for (const auto& s : specs) {
+        cpe::SiteConfig sc;
+        sc.number = s.number;
+        sc.name = s.name;
+        sc.secret = s.secret;
+        sc.require_auth = ppp::engine::AuthPreference::chap;  // mutual CHAP: the LNS's ERX-PPP-Username
+        sc.users[o.lns_user] = o.lns_password;
+        cpes->add_site(std::move(sc));
+    }
+    cpes->set_network_up_hook([&](const std::string& number) {
+        auto it = by_number.find(number);
+        if (it == by_number.end()) return;
+        auto& r = runs[it->second];
+        if (r.up) return;
+        r.up = last_progress = last_up = now_ns();
+        ++up;
+        if (r.trigger) total_ms.add(ms_between(r.trigger, r.up));
+        if (r.occn) ppp_ms.add(ms_between(r.occn, r.up));
+    });
+
+    l2tp::engine::EngineConfig ec;
+    ec.host_name = c.hostname;
+    ec.secret = c.secret;
+    ec.hide_avps = c.hide_avps && !c.secret.empty();
+    ec.receive_window = c.receive_window;
+    auto cb = lac_core->callbacks([&](PeerId p, std::vector<std::uint8_t> b) {
+        sock.count_sent(b);
+        sock.udp[0]->send(p, b);
+    });
+    cb.ocrq = [&, inner = cb.ocrq](SessionKey k, const l2tp::engine::OutgoingCall& oc) {
+        if (auto it = by_number.find(oc.called_number); it != by_number.end()) {
+            auto& r = runs[it->second];
+            by_key[pack(k)] = it->second;
+            ++r.calls;
+            r.ocrq = last_progress = now_ns();
+            if (r.trigger && r.calls == 1) radius_ms.add(ms_between(r.trigger, r.ocrq));
+        } else {
+            ++wrong_number;  // the exchange refuses it (unallocated number, Q.850 cause 1)
+        }
+        inner(k, oc);
+    };
+    cb.session_changed = [&](const l2tp::engine::SessionChange& ch) {
+        if (!ch.permitted || ch.to != l2tp::engine::SessionState::established) return;
+        auto it = by_key.find(pack(ch.key));
+        if (it == by_key.end()) return;
+        auto& r = runs[it->second];
+        r.occn = now_ns();
+        if (r.ocrq) l2tp_ms.add(ms_between(r.ocrq, r.occn));
+    };
+    cb.call_ended = [&, inner = cb.call_ended](SessionKey k, const l2tp::engine::CallFailure& f) {
+        if (auto it = by_key.find(pack(k)); it != by_key.end()) {
+            auto& r = runs[it->second];
+            if (!r.up) {
+                ++r.failures;
+                ++failures[failure_key(f)];
+                last_progress = now_ns();
+            }
+            by_key.erase(it);
+        }
+        inner(k, f);
+    };
+    cb.tunnel_up = [&](std::uint16_t tid, PeerId) { tunnels.push_back(tid); };
+    l2tp::engine::Engine engine(loop.timers, loop.registry, loop.bus, ec, std::move(cb));
+    lac_core->bind(engine);
+    sock.udp.push_back(std::make_unique<lnsd::UdpEndpoint>(
+        loop.io, parse_ipv4(c.binds.at(0), "--bind"), o.port, [&](PeerId p, std::span<const std::uint8_t> d) {
+            sock.count_received(d);
+            engine.receive(p, d);
+        }));
+    exchange.attach(kLac, "lac");
+    exchange.attach(kCpe, "cpes");
+    lac_core->start();
+    cpes->start();
+
+    std::vector<sockaddr_in> dests(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        dests[i].sin_family = AF_INET;
+        dests[i].sin_port = htons(o.trigger_port);
+        if (inet_pton(AF_INET, specs[i].destination.c_str(), &dests[i].sin_addr) != 1)
+            throw std::runtime_error("--sites-file: destination '" + specs[i].destination + "' is not IPv4");
+    }
+    static constexpr char kPayload[] = "dl_loadgen trigger";
+
+    LnsUsage lns_usage{c.lns_pid};
+    bool finished = false, deadline_hit = false, idle_hit = false;
+    std::int64_t t0 = 0;
+    double cpu0 = 0, cpu_setup = -1, setup_s = 0, teardown_s = -1;
+    auto finish = [&] {
+        finished = true;
+        loop.io.stop();
+    };
+    std::function<void()> pace = [&] {
+        const double el = ms_between(t0, now_ns()) / 1e3;
+        const std::size_t k = loadgen::due_now(el, c.rate, triggered, triggered - up, c.window, n);
+        for (std::size_t i = 0; i < k; ++i) {
+            auto& r = runs[triggered];
+            r.trigger = now_ns();
+            if (trigger_fd >= 0 &&
+                sendto(trigger_fd, kPayload, sizeof kPayload - 1, 0, reinterpret_cast<const sockaddr*>(&dests[triggered]),
+                       sizeof(sockaddr_in)) < 0)
+                ++trigger_errors;
+            ++triggered;
+        }
+        if (triggered < n) loop.timers.arm(1ms, pace);
+    };
+    std::size_t last_n = 0;
+    std::function<void()> progress = [&] {
+        if (finished) return;
+        if (!c.quiet)
+            std::fprintf(stderr, "[%6.1fs] inService %zu/%zu triggered %zu failures %zu rate %zu/s p50 %.2f ms\n",
+                         ms_between(t0, now_ns()) / 1e3, up, n, triggered,
+                         [&] { std::size_t s = 0; for (auto& [k, v] : failures) s += v; return s; }(), up - last_n,
+                         total_ms.percentile(50).value_or(0.0));
+        last_n = up;
+        loop.timers.arm(1s, progress);
+    };
+    std::int64_t td0 = 0;
+    std::function<void()> teardown_poll = [&] {
+        for (auto tid : tunnels)
+            if (auto* ch = engine.channel(tid); ch && !ch->idle()) {
+                loop.timers.arm(5ms, teardown_poll);
+                return;
+            }
+        teardown_s = ms_between(td0, now_ns()) / 1e3;
+        finish();
+    };
+    auto teardown = [&] {
+        td0 = now_ns();
+        for (auto tid : tunnels) engine.close_tunnel(tid);
+        teardown_poll();
+    };
+    std::function<void()> check_done = [&] {
+        const bool all = up == n;
+        const bool idle = triggered == n && ms_between(last_progress, now_ns()) / 1e3 > o.idle_timeout;
+        if (!all && !idle) {
+            loop.timers.arm(2ms, check_done);
+            return;
+        }
+        idle_hit = !all;
+        setup_s = last_up ? ms_between(t0, last_up) / 1e3 : 0;
+        cpu_setup = loadgen::self_cpu_s() - cpu0;
+        lns_usage.stop();
+        if (c.hold > 0)
+            loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.hold)), teardown);
+        else teardown();
+    };
+    loop.timers.arm(std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(c.deadline)), [&] {
+        deadline_hit = true;
+        finish();
+    });
+    // Let the exchange registrations settle (posted messages), then start.
+    boost::asio::post(loop.io, [&] {
+        boost::asio::post(loop.io, [&] {
+            lns_usage.start();
+            cpu0 = loadgen::self_cpu_s();
+            t0 = last_progress = now_ns();
+            pace();
+            loop.timers.arm(1s, progress);
+            check_done();
+        });
+    });
+    loop.io.run();
+    if (trigger_fd >= 0) close(trigger_fd);
+    if (!lns_usage.after) lns_usage.stop();
+    if (cpu_setup < 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
+
+    std::uint64_t retransmitted = 0;
+    for (auto tid : tunnels)
+        if (auto* ch = engine.channel(tid)) retransmitted += ch->stats().retransmitted;
+    std::size_t failed_sites = 0, calls = 0;
+    for (const auto& r : runs) {
+        calls += r.calls;
+        if (!r.up && r.failures) ++failed_sites;
+    }
+    const auto& xc = exchange.counters();
+    const auto& lcn = lac_core->counters();
+    Json j{{"mode", "dialout"},
+           {"config", {{"bind", c.binds.at(0)}, {"port", o.port}, {"sites", n}, {"rate", c.rate}, {"window", c.window},
+                       {"hold_s", c.hold}, {"receive_window", c.receive_window}, {"secret", !c.secret.empty()},
+                       {"home_netns", o.home_netns}}},
+           {"sites", n},
+           {"triggered", triggered},
+           {"in_service", up},
+           {"failed_sites", failed_sites},
+           {"not_finished", n - up - failed_sites},
+           {"calls", calls},
+           {"complete", up == n},
+           {"deadline_hit", deadline_hit},
+           {"idle_timeout_hit", idle_hit},
+           {"failures", failures},
+           {"wrong_number", wrong_number},
+           {"trigger_errors", trigger_errors},
+           {"setup_s", setup_s},
+           {"calls_per_s", setup_s > 0 ? static_cast<double>(up) / setup_s : 0.0},
+           {"latency_ms", {{"total", total_ms.summary()}, {"radius", radius_ms.summary()}, {"l2tp", l2tp_ms.summary()},
+                           {"ppp", ppp_ms.summary()}}},
+           {"teardown_s", teardown_s},
+           {"tunnels", tunnels.size()},
+           {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
+                         {"retransmitted", retransmitted}}},
+           {"lac", {{"ocrq", lcn.ocrq}, {"connected", lcn.connected}, {"failed", lcn.failed},
+                    {"cleared_by_lns", lcn.cleared_by_lns}, {"refused_capacity", lcn.refused_capacity}}},
+           {"exchange", {{"setups", xc.setups}, {"connected", xc.connected}, {"refused", xc.refused},
+                         {"released", xc.released}}},
+           {"loadgen", {{"cpu_s", cpu_setup},
+                        {"cpu_ms_per_call", up ? cpu_setup * 1e3 / static_cast<double>(up) : 0.0},
+                        {"rss_kib", loadgen::read_proc(static_cast<int>(getpid())).value_or(loadgen::ProcUsage{}).rss_kib}}},
+           {"lns", lns_usage.to_json(up)}};
+    write_json(c.json_path, j);
+    if (!c.quiet)
+        std::fprintf(stderr, "dialout: %zu/%zu sites inService in %.3f s (%.0f/s), failed %zu, p50 %.2f ms p99 %.2f ms, "
+                             "loadgen %.3f ms CPU per call%s\n",
+                     up, n, setup_s, setup_s > 0 ? static_cast<double>(up) / setup_s : 0.0, failed_sites,
+                     total_ms.percentile(50).value_or(0.0), total_ms.percentile(99).value_or(0.0),
+                     up ? cpu_setup * 1e3 / static_cast<double>(up) : 0.0, deadline_hit ? " (DEADLINE)" : "");
+    return up == n && !deadline_hit ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"dl_loadgen: load generator for an L2TP LNS (RFC 2661) on the project's engines"};
+    app.require_subcommand(1);
+    Common c;
+    auto add_common = [&c](CLI::App* s) {
+        s->add_option("--bind", c.binds, "local IPv4 address (several: tunnels spread over them)");
+        s->add_option("--hostname", c.hostname, "Host Name AVP (RFC 2661 §4.4.3)")->capture_default_str();
+        s->add_option("--secret", c.secret, "tunnel secret (Challenge, §5.1.1); empty = none");
+        s->add_flag("--hide-avps", c.hide_avps, "hide session AVPs (§4.3), with --secret");
+        s->add_option("--receive-window", c.receive_window, "advertised Receive Window Size (§5.8)")
+            ->check(CLI::Range(1, 1024))->capture_default_str();
+        s->add_option("--rate", c.rate, "new calls per second, paced; 0 = as fast as --window allows")
+            ->check(CLI::NonNegativeNumber)->capture_default_str();
+        s->add_option("--window", c.window, "set-ups in flight at most (0 = unbounded)")->capture_default_str();
+        s->add_option("--hold", c.hold, "seconds to keep everything up (answering Hellos) before tearing down")
+            ->check(CLI::NonNegativeNumber);
+        s->add_option("--deadline", c.deadline, "hard bound on the run, seconds: the program exits by then")
+            ->check(CLI::PositiveNumber)->capture_default_str();
+        s->add_option("--json", c.json_path, "write the JSON result here ('-' = stdout)");
+        s->add_option("--lns-pid,--lnsd-pid", c.lns_pid, "the LNS's process id: its CPU and RSS from /proc, before/after");
+        s->add_flag("--quiet", c.quiet, "no progress line");
+    };
+    IncomingOptions io;
+    auto* inc = app.add_subcommand("incoming", "a LAC placing incoming calls (SCCRQ..SCCCN, ICRQ..ICCN) at an LNS");
+    add_common(inc);
+    inc->add_option("--lns", io.lns, "the LNS's IPv4 address")->capture_default_str();
+    inc->add_option("--port", io.port, "the LNS's UDP port")->capture_default_str();
+    inc->add_option("--tunnels", io.tunnels, "tunnels")->check(CLI::Range(1, 65535))->capture_default_str();
+    inc->add_option("--sessions-per-tunnel", io.sessions_per_tunnel,
+                    "sessions per tunnel (0 = tunnels only: --rate counts tunnels)")
+        ->check(CLI::Range(0, 65535))->capture_default_str();
+    inc->add_option("--engines", io.engines, "LAC engines, one UDP socket each (ephemeral port, --bind addresses in "
+                                             "turn); tunnels are spread over them, calls go round-robin")
+        ->check(CLI::Range(1, 4096))->capture_default_str();
+    inc->add_option("--ppp", io.ppp, "PPP over each session: none")->check(CLI::IsMember({"none"}))->capture_default_str();
+    DialoutOptions dop;
+    auto* dial = app.add_subcommand("dialout", "the LAC, ISDN exchange and CPEs of many sites answering an LNS's dial-outs");
+    add_common(dial);
+    dial->add_option("--port", dop.port, "our UDP port (the LAC's; the LNS's SCCRQ comes here)")->capture_default_str();
+    dial->add_option("--sites-file", dop.sites_file, "JSON array of sites: {destination, number, name, secret}")->required();
+    dial->add_option("--home-netns", dop.home_netns, "network namespace (e.g. /run/netns/NAME) to send the triggers from; "
+                                                     "none: no triggers (the LNS is triggered otherwise)");
+    dial->add_option("--trigger-port", dop.trigger_port, "UDP port of the trigger datagrams")->capture_default_str();
+    dial->add_option("--lns-user", dop.lns_user, "CHAP name the CPEs expect of the LNS (ERX-PPP-Username)")->capture_default_str();
+    dial->add_option("--lns-password", dop.lns_password, "its secret (ERX-PPP-Password)")->capture_default_str();
+    dial->add_option("--lac-number", dop.lac_number, "the LAC's ISDN number (Calling Party Number)")->capture_default_str();
+    dial->add_option("--idle-timeout", dop.idle_timeout, "after every trigger, stop when nothing progressed for this long, s")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (inc->parsed()) {
+            if (c.binds.empty()) c.binds = {"0.0.0.0"};
+            return run_incoming(c, io);
+        }
+        if (dial->parsed()) {
+            if (c.binds.empty()) throw CLI::ValidationError("--bind", "dialout needs the LAC's address");
+            return run_dialout(c, dop);
+        }
+    } catch (const CLI::Error& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        std::cerr << "dl_loadgen: " << e.what() << "\n";
+        return 2;
+    }
+    return 2;
+}

@@ -1,0 +1,70 @@
+#include "dl/loadgen/stats.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+using namespace dl::loadgen;
+
+TEST(LatencySamples, NearestRankPercentiles) {
+    LatencySamples s;
+    EXPECT_FALSE(s.percentile(50).has_value());
+    EXPECT_EQ(s.summary(), nlohmann::json({{"count", 0}}));
+    for (int i = 100; i >= 1; --i) s.add(i);  // 1..100 ms, unsorted
+    EXPECT_DOUBLE_EQ(*s.percentile(50), 50);
+    EXPECT_DOUBLE_EQ(*s.percentile(90), 90);
+    EXPECT_DOUBLE_EQ(*s.percentile(99), 99);
+    EXPECT_DOUBLE_EQ(*s.percentile(100), 100);
+    EXPECT_DOUBLE_EQ(*s.percentile(0.5), 1);
+    const auto j = s.summary();
+    EXPECT_EQ(j["count"], 100);
+    EXPECT_DOUBLE_EQ(j["mean"].get<double>(), 50.5);
+    EXPECT_DOUBLE_EQ(j["max"].get<double>(), 100);
+    EXPECT_THROW((void)s.percentile(0), std::invalid_argument);
+    EXPECT_THROW((void)s.percentile(101), std::invalid_argument);
+}
+
+TEST(LatencySamples, FewSamplesTakeTheMeasuredValue) {
+    LatencySamples s;
+    s.add(3.5);
+    s.add(20);
+    EXPECT_DOUBLE_EQ(*s.percentile(50), 3.5);   // rank ceil(1) = 1
+    EXPECT_DOUBLE_EQ(*s.percentile(99), 20);    // rank ceil(1.98) = 2
+}
+
+TEST(DueNow, PacedByRate) {
+    // 1 000/s: at t = 0 the first is due, at 10.5 ms eleven in all.
+    EXPECT_EQ(due_now(0, 1000, 0, 0, 0, 100), 1u);
+    EXPECT_EQ(due_now(0.0105, 1000, 1, 0, 0, 100), 10u);
+    EXPECT_EQ(due_now(0.0105, 1000, 11, 0, 0, 100), 0u);
+    // a late tick catches up on everything due, never beyond the total
+    EXPECT_EQ(due_now(5.0, 1000, 11, 0, 0, 100), 89u);
+    EXPECT_EQ(due_now(5.0, 1000, 100, 0, 0, 100), 0u);
+}
+
+TEST(DueNow, WindowBoundsInFlight) {
+    EXPECT_EQ(due_now(0, 0, 0, 0, 64, 1000), 64u);     // as fast as possible: a full window
+    EXPECT_EQ(due_now(0, 0, 64, 64, 64, 1000), 0u);    // window full
+    EXPECT_EQ(due_now(0, 0, 64, 60, 64, 1000), 4u);
+    EXPECT_EQ(due_now(0, 0, 0, 0, 0, 1000), 1000u);    // no window, no rate: everything
+    EXPECT_EQ(due_now(1.0, 100, 0, 0, 8, 1000), 8u);   // rate allows 101, window 8
+}
+
+TEST(MessageCounters, ByTypeName) {
+    MessageCounters m;
+    m.count(1, false);
+    m.count(1, false);
+    m.count(12, false);
+    m.count(std::nullopt, false);
+    m.count(std::nullopt, true);
+    m.count(99, false);
+    EXPECT_EQ(m.to_json(), nlohmann::json({{"SCCRQ", 2}, {"ICCN", 1}, {"ZLB", 1}, {"data", 1}, {"type-99", 1}}));
+}
+
+TEST(ReadProc, SelfAndMissing) {
+    const auto u = read_proc(static_cast<int>(getpid()));
+    ASSERT_TRUE(u.has_value());
+    EXPECT_GT(u->rss_kib, 0);
+    EXPECT_GE(u->hwm_kib, u->rss_kib);
+    EXPECT_GE(u->cpu_s, 0);
+    EXPECT_FALSE(read_proc(-5).has_value());
+}
