@@ -29,8 +29,8 @@ def result():
     why = _ready()
     if why:
         pytest.skip(why)
-    return C.run_compare([0.0], tunnels=TUNNELS, sessions=SESSIONS, hold=2.0, window=16, binds=2,
-                         step_deadline=20.0, do_ramp=False, say=lambda *a: None)
+    return C.run_compare([0.0], tunnels=TUNNELS, sessions=SESSIONS, sessions_total=TUNNELS, hold=3.0, window=16,
+                         binds=2, step_deadline=20.0, do_ramp=False, say=lambda *a: None)
 
 
 def _steps(r, kind):
@@ -48,14 +48,15 @@ def _acknowledged(step):
 @pytest.mark.req("PERF.compare-lns")
 @pytest.mark.parametrize("kind", ["xl2tpd", "lnsd"])
 def test_each_lns_answers_every_sccrq_and_icrq_and_acknowledges_every_iccn(result, kind):
+    """Counts are at least (an LNS may retransmit, RFC 2661 §5.8, when the machine is slow to run it)."""
     t, s = _steps(result, kind)
-    assert t["received"].get("SCCRP") == TUNNELS, f"{kind} SCCRPs: {t['received']}"
+    assert t["received"].get("SCCRP", 0) >= TUNNELS, f"{kind} SCCRPs: {t['received']}"
     assert t["tunnels_up"] == TUNNELS and t["tunnels_failed"] == 0, f"{kind} tunnels: {t['failures']}"
     assert _acknowledged(t), f"{kind}: tunnels step teardown {t['generator']['teardown_s']}"
     n = (TUNNELS // SESSIONS) * SESSIONS
-    assert s["received"].get("SCCRP") == TUNNELS // SESSIONS, f"{kind} SCCRPs: {s['received']}"
-    assert s["received"].get("ICRP") == n, f"{kind} ICRPs: {s['received']}"
-    assert s["sent"].get("ICCN") == n and s["sessions_up"] == n, f"{kind} ICCNs: {s['sent']}, {s['failures']}"
+    assert s["received"].get("SCCRP", 0) >= TUNNELS // SESSIONS, f"{kind} SCCRPs: {s['received']}"
+    assert s["received"].get("ICRP", 0) >= n, f"{kind} ICRPs: {s['received']}"
+    assert s["sent"].get("ICCN", 0) >= n and s["sessions_up"] == n, f"{kind} ICCNs: {s['sent']}, {s['failures']}"
     assert _acknowledged(s), f"{kind}: sessions step teardown {s['generator']['teardown_s']}"
 
 
@@ -66,7 +67,8 @@ def test_xl2tpd_clears_each_call_with_cdn_when_pppd_cannot_start(result):
     stays."""
     _, s = _steps(result, "xl2tpd")
     n = (TUNNELS // SESSIONS) * SESSIONS
-    assert s["received"].get("CDN") == n, f"CDNs from xl2tpd: {s['received']}"
+    assert s["cleared_after_setup"] == n, f"calls xl2tpd cleared after the ICCN: {s['cleared_after_setup']}"
+    assert s["received"].get("CDN", 0) >= n, f"CDNs from xl2tpd: {s['received']}"
     assert s["received"].get("StopCCN", 0) == 0, f"xl2tpd closed a tunnel: {s['received']}"
 
 
@@ -74,7 +76,7 @@ def test_xl2tpd_clears_each_call_with_cdn_when_pppd_cannot_start(result):
 def test_lnsd_holds_every_session_through_the_hold(result):
     t, s = _steps(result, "lnsd")
     n = (TUNNELS // SESSIONS) * SESSIONS
-    assert s["received"].get("CDN", 0) == 0, f"lnsd cleared calls: {s['received']}"
+    assert s["received"].get("CDN", 0) == 0 and s["cleared_after_setup"] == 0, f"lnsd cleared calls: {s['received']}"
     assert s["held"] == {"tunnels": TUNNELS // SESSIONS, "sessions": n}, f"lnsd holds {s['held']}"
     assert t["held"] == {"tunnels": TUNNELS, "sessions": 0}, f"lnsd holds {t['held']}"
 

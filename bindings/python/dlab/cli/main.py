@@ -227,20 +227,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="campaign kill: lac-emu's RFC 2661 §5.7 tunnel hold (default its own, 31s)")
     s.add_argument("--trigger-timer", default="30s",
                    help="campaign faults: lnsd's dial-out trigger timer (default 30s, lnsd's own)")
-    s.add_argument("--rates", default="200,1000,0",
+    s.add_argument("--rates", default="200,0",
                    help="compare-lns: offered set-up rates per second (tunnels, then sessions), comma-separated; "
-                        "0 = as fast as the window allows (200,1000,0)")
+                        "0 = as fast as the set-ups in flight allow (200,0)")
     s.add_argument("--tunnels-per-step", dest="cmp_tunnels", type=int, default=1000,
-                   help="compare-lns: tunnels offered in each tunnels step; the sessions step offers this many "
-                        "sessions (1000)")
-    s.add_argument("--sessions-per-tunnel", type=int, default=20,
-                   help="compare-lns: incoming calls per tunnel in the sessions steps; 0 = no sessions step (20)")
+                   help="compare-lns: tunnels offered in each tunnels step (1000)")
+    s.add_argument("--sessions-per-step", type=int, default=200,
+                   help="compare-lns: incoming calls offered in each sessions step (200)")
+    s.add_argument("--sessions-per-tunnel", type=int, default=10,
+                   help="compare-lns: incoming calls per tunnel in the sessions steps; 0 = no sessions step (10)")
     s.add_argument("--hold", type=float, default=3.0,
                    help="compare-lns: seconds the generator holds what it set up before it tears it down (3)")
     s.add_argument("--binds", type=int, default=4, help="compare-lns: the generator's source addresses (4)")
     s.add_argument("--set-ups-in-flight", dest="in_flight", type=int, default=256,
                    help="compare-lns: set-ups the generator keeps in flight at most (256)")
-    s.add_argument("--ramp-start", type=int, default=1000, help="compare-lns: tunnels of the first ramp step (1000)")
+    s.add_argument("--ramp-start", type=int, default=2000, help="compare-lns: tunnels of the first ramp step (2000)")
     s.add_argument("--ramp-max", type=int, default=64000,
                    help="compare-lns: the ramp stops at this many tunnels (64000; Tunnel IDs are 16 bits)")
     s.add_argument("--step-deadline", type=float, default=120.0,
