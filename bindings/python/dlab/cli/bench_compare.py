@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -348,9 +349,10 @@ def run_step(lab: L.Lab, lns: Lns, gen: Path, tunnels: int, sessions: int, rate:
         g = lab.start(f"loadgen-{lns.name}-{tag}", "lac", argv)
         seen: dict = {"peak_rss_kib": before["rss_kib"], "peak_procs": before["procs"]}
 
-        def finished():
+        def finished():   # (wait_for takes a predicate's exception for "not yet": a death is noted instead)
             if not proc.alive():
-                raise L.LabError(f"{lns.name} exited during the load:\n{proc.log_text()[-2000:]}")
+                seen["died"] = True
+                return True
             s = group_stats(proc.pgid)
             seen["peak_rss_kib"] = max(seen["peak_rss_kib"], s["rss_kib"])
             seen["peak_procs"] = max(seen["peak_procs"], s["procs"])
@@ -364,6 +366,9 @@ def run_step(lab: L.Lab, lns: Lns, gen: Path, tunnels: int, sessions: int, rate:
             procs.stop(g)
             raise L.LabError(f"dl_loadgen ({tag}) against {lns.name} overran its deadline; "
                              f"output:\n{g.log_text()[-2000:]}") from None
+        if seen.get("died"):
+            procs.stop(g)
+            raise L.LabError(f"{lns.name} exited during the load ({tag}):\n{proc.log_text()[-2000:]}")
         after = seen.get("setup") or group_stats(proc.pgid)
         code = g.popen.wait() if g.popen else None
         lab.procs.remove(g)
@@ -572,9 +577,13 @@ def run(a) -> int:
     every tunnel and session offered in its rate steps, else 0 (xl2tpd's failures are figures)."""
     say = (lambda *x: None) if a.json else print
     rates = [float(x) for x in a.rates.split(",")]
+    kinds = tuple(a.lns.split(","))
+    if not kinds or any(k not in LNS_CLASSES for k in kinds) or any(r < 0 for r in rates):
+        print(f"lab: --lns takes {', '.join(LNS_KINDS)} (comma-separated), --rates rates >= 0", file=sys.stderr)
+        return 2
     r = run_compare(rates, tunnels=a.cmp_tunnels, sessions=a.sessions_per_tunnel, sessions_total=a.sessions_per_step,
                     hold=a.hold, window=a.in_flight, binds=a.binds, ramp_start=a.ramp_start, ramp_max=a.ramp_max,
-                    step_deadline=a.step_deadline, kinds=tuple(a.lns.split(",")), do_ramp=not a.no_ramp, say=say)
+                    step_deadline=a.step_deadline, kinds=kinds, do_ramp=not a.no_ramp, say=say)
     if a.json:
         print(json.dumps(r, indent=1))
     else:
