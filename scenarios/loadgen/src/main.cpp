@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <array>
 #include <chrono>
 #include <cerrno>
 #include <cstdio>
@@ -63,6 +64,17 @@ std::int64_t now_ns() {
 }
 double ms_between(std::int64_t a, std::int64_t b) { return static_cast<double>(b - a) / 1e6; }
 
+/// When the next paced start is due: with --rate R the k-th (0-based) is due k / R seconds after
+/// `t0_ns` (loadgen::due_now); without a rate (window-bound) or when it is already due, 1 ms from now
+/// (a window slot frees when a set-up ends).
+core::TimePoint next_due(const core::TimerQueue& timers, double rate, std::int64_t t0_ns, std::size_t k) {
+    const auto now = timers.now();
+    if (rate <= 0) return now + 1ms;
+    const auto due_in = std::chrono::nanoseconds(t0_ns + static_cast<std::int64_t>(static_cast<double>(k) * 1e9 / rate) -
+                                                 now_ns());
+    return now + std::max<core::Duration>(std::chrono::duration_cast<core::Duration>(due_in), 1ms);
+}
+
 /// The event loop, clock, timers and (subscriber-less) event bus every mode runs on.
 struct Loop {
     boost::asio::io_context io;
@@ -93,11 +105,83 @@ struct Common {
     bool quiet = false;
 };
 
+/// Datagrams queued during one pass of the loop and sent together with sendmmsg(2) by a handler
+/// posted behind the current ones (so the answers to a whole recvmmsg batch leave in one call).
+/// Datagrams the socket refuses (EAGAIN, …) are dropped and counted: L2TP retransmits (RFC 2661 §5.8).
+class SendBatch {
+public:
+    SendBatch(boost::asio::io_context& io, int fd) : io_(&io), fd_(fd) {}
+    void send(PeerId peer, std::vector<std::uint8_t> bytes) {
+        queue_.emplace_back(peer, std::move(bytes));
+        if (!posted_) {
+            posted_ = true;
+            boost::asio::post(*io_, [this] { flush(); });
+        }
+    }
+    void flush() {
+        posted_ = false;
+        constexpr std::size_t kBatch = 64;
+        std::array<mmsghdr, kBatch> msgs{};
+        std::array<iovec, kBatch> iov{};
+        std::array<sockaddr_in, kBatch> to{};
+        for (std::size_t base = 0; base < queue_.size(); base += kBatch) {
+            const std::size_t k = std::min(kBatch, queue_.size() - base);
+            for (std::size_t i = 0; i < k; ++i) {
+                auto& [peer, bytes] = queue_[base + i];
+                to[i] = {};
+                to[i].sin_family = AF_INET;
+                to[i].sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
+                to[i].sin_port = htons(lnsd::peer_port(peer));
+                iov[i] = {bytes.data(), bytes.size()};
+                msgs[i] = {};
+                msgs[i].msg_hdr.msg_name = &to[i];
+                msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+                msgs[i].msg_hdr.msg_iov = &iov[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            std::size_t done = 0;
+            while (done < k) {
+                const int r = sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(k - done), 0);
+                if (r <= 0) {
+                    errors_ += k - done;
+                    break;
+                }
+                done += static_cast<std::size_t>(r);
+            }
+            ++calls_;
+        }
+        queue_.clear();
+    }
+    std::uint64_t errors() const noexcept { return errors_; }
+    std::uint64_t calls() const noexcept { return calls_; }
+
+private:
+    boost::asio::io_context* io_;
+    int fd_;
+    std::vector<std::pair<PeerId, std::vector<std::uint8_t>>> queue_;
+    bool posted_ = false;
+    std::uint64_t errors_ = 0, calls_ = 0;
+};
+
 /// L2TP socket(s) of the generator with per-message-type counters: one lnsd UdpEndpoint (recvmmsg
-/// batches) per local address.
+/// batches) per local address, sends batched per socket (SendBatch, sendmmsg).
 struct Sockets {
     std::vector<std::unique_ptr<lnsd::UdpEndpoint>> udp;
+    std::vector<std::unique_ptr<SendBatch>> out;
     loadgen::MessageCounters sent, received;
+    Json io_json() const {
+        std::uint64_t err = 0, calls = 0, batches = 0, datagrams = 0;
+        for (const auto& o : out) {
+            err += o->errors();
+            calls += o->calls();
+        }
+        for (const auto& u : udp) {
+            batches += u->counters().batches;
+            datagrams += u->counters().datagrams;
+        }
+        return {{"sendmmsg_calls", calls}, {"send_errors", err}, {"recvmmsg_batches", batches},
+                {"datagrams_received", datagrams}};
+    }
 
     static bool is_data(std::span<const std::uint8_t> d) { return !d.empty() && (d[0] & 0x80) == 0; }
     void count_sent(std::span<const std::uint8_t> d) { sent.count(lac::control_message_type(d), is_data(d)); }
@@ -205,6 +289,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
     loadgen::LatencySamples session_ms, tunnel_ms;
     std::int64_t last_done = 0;
 
+    std::function<void()> check_done;  // set below: the end of the set-up phase
     std::vector<std::unique_ptr<l2tp::engine::Engine>> engines;
     const std::size_t n_engines = std::min(o.tunnels, o.engines);
     std::vector<std::size_t> unit_of_tunnel(o.tunnels);
@@ -218,7 +303,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         l2tp::engine::EngineCallbacks cb;
         cb.send = [&sock, e](PeerId p, std::vector<std::uint8_t> b) {
             sock.count_sent(b);
-            sock.udp[e]->send(p, b);
+            sock.out[e]->send(p, std::move(b));
         };
         auto unit_done = [&](std::size_t u, bool ok, const std::string& why) {
             auto& un = units[u];
@@ -232,6 +317,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
                 ++failed;
                 ++failures[why];
             }
+            if (established + failed == total) boost::asio::post(loop.io, [&] { check_done(); });
         };
         cb.tunnel_up = [&, e](std::uint16_t tid, PeerId) {
             auto it = tunnel_of.find((std::uint64_t{e} << 16) | tid);
@@ -274,6 +360,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
             },
             // recvmmsg batch: 64 × 64 KiB buffers per socket; fewer when there are many sockets
             n_engines > 8 ? 8 : 64));
+        sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
     }
 
     // Units go round-robin over the engines that still have some; engine e opens its quota of
@@ -326,7 +413,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         const double el = ms_between(t0, now_ns()) / 1e3;
         const std::size_t n = loadgen::due_now(el, c.rate, started, started - established - failed, c.window, total);
         for (std::size_t i = 0; i < n; ++i) start_unit(started++);
-        if (started < total) loop.timers.arm(c.rate > 0 || c.window > 0 ? 1ms : 0ms, pace);
+        if (started < total) loop.timers.arm_at(next_due(loop.timers, c.rate, t0, started), pace);
     };
     std::size_t last_est = 0;
     std::function<void()> progress = [&] {
@@ -363,11 +450,14 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
             for (auto tid : opened[e]) engines[e]->close_tunnel(tid);
         teardown_poll();
     };
-    std::function<void()> check_done = [&] {
+    bool done_handled = false;
+    check_done = [&] {
+        if (done_handled) return;
         if (established + failed < total) {
-            loop.timers.arm(2ms, check_done);
+            loop.timers.arm(100ms, check_done);
             return;
         }
+        done_handled = true;
         setup_s = ms_between(t0, last_done) / 1e3;
         cpu_setup = loadgen::self_cpu_s() - cpu0;
         lns_usage.stop();
@@ -414,7 +504,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
            {"setup_rate_per_s", setup_s > 0 ? static_cast<double>(established) / setup_s : 0.0},
            {"teardown_s", teardown_s},
            {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
-                         {"retransmitted", retransmitted}}},
+                         {"retransmitted", retransmitted}, {"io", sock.io_json()}}},
            {"loadgen", {{"cpu_s", cpu_setup},
                         {"cpu_ms_per_call", calls ? cpu_setup * 1e3 / static_cast<double>(calls) : 0.0},
                         {"rss_kib", loadgen::read_proc(static_cast<int>(getpid())).value_or(loadgen::ProcUsage{}).rss_kib}}},
@@ -523,6 +613,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     constexpr isdn::Exchange::EndpointId kLac = 1, kCpe = 2;
     std::unique_ptr<lac::Lac> lac_core;
     std::unique_ptr<cpe::Cpe> cpes;
+    std::function<void()> check_done;  // set below: the end of the set-up phase
     isdn::Exchange exchange(loop.bus, loop.timers, loop.registry, [&](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
         boost::asio::post(loop.io, [&, ep, m] {
             if (ep == kLac) lac_core->isdn_receive(m);
@@ -557,6 +648,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
         ++up;
         if (r.trigger) total_ms.add(ms_between(r.trigger, r.up));
         if (r.occn) ppp_ms.add(ms_between(r.occn, r.up));
+        if (up == n) boost::asio::post(loop.io, [&] { check_done(); });
     });
 
     l2tp::engine::EngineConfig ec;
@@ -566,7 +658,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     ec.receive_window = c.receive_window;
     auto cb = lac_core->callbacks([&](PeerId p, std::vector<std::uint8_t> b) {
         sock.count_sent(b);
-        sock.udp[0]->send(p, b);
+        sock.out[0]->send(p, std::move(b));
     });
     cb.ocrq = [&, inner = cb.ocrq](SessionKey k, const l2tp::engine::OutgoingCall& oc) {
         if (auto it = by_number.find(oc.called_number); it != by_number.end()) {
@@ -608,6 +700,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
             sock.count_received(d);
             engine.receive(p, d);
         }));
+    sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
     exchange.attach(kLac, "lac");
     exchange.attach(kCpe, "cpes");
     lac_core->start();
@@ -642,7 +735,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
                 ++trigger_errors;
             ++triggered;
         }
-        if (triggered < n) loop.timers.arm(1ms, pace);
+        if (triggered < n) loop.timers.arm_at(next_due(loop.timers, c.rate, t0, triggered), pace);
     };
     std::size_t last_n = 0;
     std::function<void()> progress = [&] {
@@ -670,13 +763,16 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
         for (auto tid : tunnels) engine.close_tunnel(tid);
         teardown_poll();
     };
-    std::function<void()> check_done = [&] {
+    bool done_handled = false;
+    check_done = [&] {
+        if (done_handled) return;
         const bool all = up == n;
         const bool idle = triggered == n && ms_between(last_progress, now_ns()) / 1e3 > o.idle_timeout;
         if (!all && !idle) {
-            loop.timers.arm(2ms, check_done);
+            loop.timers.arm(100ms, check_done);
             return;
         }
+        done_handled = true;
         idle_hit = !all;
         setup_s = last_up ? ms_between(t0, last_up) / 1e3 : 0;
         cpu_setup = loadgen::self_cpu_s() - cpu0;
@@ -738,7 +834,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
            {"teardown_s", teardown_s},
            {"tunnels", tunnels.size()},
            {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
-                         {"retransmitted", retransmitted}}},
+                         {"retransmitted", retransmitted}, {"io", sock.io_json()}}},
            {"lac", {{"ocrq", lcn.ocrq}, {"connected", lcn.connected}, {"failed", lcn.failed},
                     {"cleared_by_lns", lcn.cleared_by_lns}, {"refused_capacity", lcn.refused_capacity}}},
            {"exchange", {{"setups", xc.setups}, {"connected", xc.connected}, {"refused", xc.refused},

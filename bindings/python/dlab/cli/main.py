@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import replay_cli, verdicts
-from . import bench, bench_campaign, bench_compare, bench_dialout, demo, testrun
+from . import bench, bench_campaign, bench_compare, bench_dialout, bench_loadgen, demo, testrun
 from .. import lab as L
 from .. import topology as T
 from ..lab import REPO
@@ -103,6 +103,8 @@ def cmd_demo(a) -> int:
 def cmd_bench(a) -> int:
     if a.kind == "dialout":
         return bench_dialout.run(a)
+    if a.kind == "loadgen":
+        return bench_loadgen.run(a)
     if a.kind == "campaign":
         if not a.campaign:
             print(f"lab: bench campaign needs one of {', '.join(bench_campaign.KINDS)}", file=sys.stderr)
@@ -181,17 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_test)
 
     s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "
-                                     "dialout: N sites dialled out at once, docs/performance.md; campaign "
+                                     "dialout: N sites dialled out at once, docs/performance.md; loadgen: lnsd "
+                                     "under dl_loadgen (LAC, exchange and CPEs in one process); campaign "
                                      "faults|flood|kill|malformed: fault and attack campaigns, docs/reliability.md; "
                                      "compare-lns: the same incoming-call load against xl2tpd and lnsd)")
-    s.add_argument("kind", choices=["micro", "dialout", "campaign", "compare-lns"], nargs="?", default="micro")
+    s.add_argument("kind", choices=["micro", "dialout", "loadgen", "campaign", "compare-lns"], nargs="?",
+                   default="micro")
     s.add_argument("campaign", choices=bench_campaign.KINDS, nargs="?", default=None,
                    help="campaign: which one (faults, flood, kill, malformed)")
     s.add_argument("--filter", help="micro: only programs whose name contains this")
     s.add_argument("--min-time", default="0.2", help="micro: Google Benchmark --benchmark_min_time (seconds)")
-    s.add_argument("--sites", type=int, default=100, help="dialout: number of remote sites N (1..40000)")
+    s.add_argument("--sites", type=int, default=100, help="dialout, loadgen: number of remote sites N (1..40000; loadgen incoming: calls)")
     s.add_argument("--rate", type=float, default=0.0,
-                   help="dialout: triggers per second (default 0: all at once)")
+                   help="dialout, loadgen: triggers (calls) per second (default 0: all at once)")
     s.add_argument("--lacs", type=int, default=1, help="dialout: lac-emu processes (default 1)")
     s.add_argument("--tunnels", type=int, default=1,
                    help="dialout, campaign faults: L2TP tunnels per LAC (Tunnel-Assignment-Id values, default 1)")
@@ -206,7 +210,15 @@ def main(argv: list[str] | None = None) -> int:
                         "event (line, the daemons' own default)")
     s.add_argument("--deadline", type=float, default=None,
                    help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
-    s.add_argument("--json", action="store_true", help="dialout, campaign: print the result as JSON")
+    s.add_argument("--json", action="store_true", help="dialout, loadgen, campaign, compare-lns: print the result as JSON")
+    s.add_argument("--mode", choices=("dialout", "incoming"), default="dialout",
+                   help="loadgen: dial-outs from lnsd (default) or incoming calls to it (no PPP)")
+    s.add_argument("--sweep", default=None,
+                   help="loadgen: comma-separated offered rates (per second), one run each, and the curve")
+    s.add_argument("--plot", default=str(L.REPO / "docs/img/loadgen-dialout-curve.png"),
+                   help="loadgen --sweep: where the latency-vs-offered-rate curve goes")
+    s.add_argument("--loadgen-window", type=int, default=0,
+                   help="loadgen: set-ups in flight at most in dl_loadgen (default 0: paced by --rate only)")
     s.add_argument("--dialouts", type=int, default=100,
                    help="campaign faults / kill: number of dial-outs (generated sites, default 100)")
     s.add_argument("--loss", type=float, default=0.3, help="campaign faults: drop probability per datagram (0.3)")

@@ -1,0 +1,205 @@
+"""`./lab bench loadgen`: lnsd under the load generator dl_loadgen (docs/performance.md, "Load generator").
+
+Brings up the default lab (scenarios/topologies/default.yaml, no captures) with lnsd and the real
+FreeRADIUS servers, but WITHOUT lac-emu, isdn-emu and cpe-emu: dl_loadgen
+(build/scenarios/loadgen/dl_loadgen) runs in the `lac` namespace on the LAC's address
+(198.51.100.2, UDP 1701) and is the LAC, the ISDN exchange and the CPEs of every site in one process.
+
+- `--mode dialout` (default): the sites, RADIUS users, numbers and CPE names of `./lab bench dialout`
+  (bench_dialout.plan_sites: home RADIUS users with the JunosE "L2TP Dial-Out" Table 75 attributes,
+  LNS RADIUS users for the CPEs' CHAP); dl_loadgen sends one trigger datagram per site from `home`
+  (a socket it opens in that namespace) at `--rate` per second and answers lnsd's SCCRQ / OCRQ as
+  the LAC, the exchange routes each number to its CPE, whose PPP (LCP, CHAP both ways, IPCP) runs
+  over the L2TP session. It measures trigger → OCRQ (lnsd's home RADIUS), OCRQ → OCCN (L2TP),
+  OCCN → IPCP Opened (PPP with lnsd's LNS RADIUS), and the total.
+- `--mode incoming`: `--sites` incoming calls (ICRQ … ICCN, no PPP) over `--tunnels` tunnels.
+- `--sweep R1,R2,…`: one run per offered rate (dialout: each rate on its own slice of sites, all
+  users loaded once), a table and the latency-vs-offered-rate curve (matplotlib) in `--plot`.
+
+lnsd runs without its JSON-lines event log (`--events` not given) and nobody subscribes to its
+control socket's event stream: its EventBus then has no subscriber, and a published event costs a
+counter increment (lns/core event.hpp) — what a production box runs. Every run is bounded
+(dl_loadgen's own `--deadline`), and the lab is torn down whatever happens.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from .. import lab as L
+from ..dialout_lab import NotBuilt, build_dir, start_daemons
+from .bench_dialout import LAC_SECRET, MAX_SITES, configure_daemons, plan_sites, topology_for
+
+LOADGEN = "scenarios/loadgen/dl_loadgen"
+LAC_ADDRESS = "198.51.100.2"
+LNS_ADDRESS = "198.51.100.1"
+# lnsd's limits for the incoming mode: every tunnel comes from the one LAC address.
+INCOMING_LIMITS = {"tunnels": 20000, "tunnels-per-peer": 20000, "tunnels-setup": 20000,
+                   "tunnels-setup-per-peer": 20000, "sccrq-rate": 0, "sessions-setup-per-tunnel": 4096}
+
+
+def _start_lnsd(lab: L.Lab, bdir: Path, config: dict):
+    """lnsd in `lns` with `config`, its control socket in the run folder, no event log."""
+    import yaml
+    path = lab.run_dir / "lnsd.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(path),
+                                     "--control", str(lab.run_dir / "lnsd.sock")], ready="lnsd ready")
+
+
+def _loadgen(lab: L.Lab, bdir: Path, argv: list[str], deadline: float, tag: str) -> dict:
+    """Runs dl_loadgen in `lac` with `argv` (+ --json, --deadline) and returns its JSON result."""
+    out = lab.run_dir / f"loadgen-{tag}.json"
+    # DL_LOADGEN_PREFIX: a profiler in front of dl_loadgen, e.g. "perf record -e cpu-clock -g -o /tmp/p.data"
+    cmd = [*os.environ.get("DL_LOADGEN_PREFIX", "").split(), str(bdir / LOADGEN), *argv, "--deadline", str(deadline),
+           "--json", str(out)]
+    cp = lab.exec("lac", cmd, check=False, timeout=deadline + 20)
+    (lab.run_dir / f"loadgen-{tag}.log").write_text(cp.stderr)
+    if not out.exists():
+        raise L.LabError(f"dl_loadgen wrote no result (status {cp.returncode}):\n{cp.stderr[-1500:]}")
+    r = json.loads(out.read_text())
+    r["exit_status"] = cp.returncode
+    return r
+
+
+def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
+              receive_window: int | None = None, deadline: float | None = None, say=print) -> list[dict]:
+    """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
+    "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up."""
+    try:
+        bdir = build_dir()
+    except NotBuilt as e:
+        raise L.LabError(str(e)) from None
+    if not (bdir / LOADGEN).exists():
+        raise L.LabError(f"{bdir / LOADGEN} is not built (ci/build dl_loadgen)")
+    total = n * len(rates) if mode == "dialout" else n
+    if mode == "dialout" and not 1 <= total <= MAX_SITES:
+        raise ValueError(f"--sites × rates = {total}: must be 1..{MAX_SITES}")
+    sites = plan_sites(total, 1, tunnels) if mode == "dialout" else []
+    lab = L.Lab(topology_for(sites, 1) if mode == "dialout" else topology_for([], 1), capture=False)
+    results = []
+    with lab:
+        say(f"lab {lab.runid} up; run folder {lab.run_dir}")
+        configs: dict = {}
+
+        def configure(c: dict) -> None:
+            configure_daemons(sites or plan_sites(1), 1, receive_window)(c)
+            for role in ("isdn", "lac", "cpe", "isdn2", "lac2", "cpe2"):
+                c[role] = None
+            if mode == "incoming":
+                c["lnsd"]["limits"] = INCOMING_LIMITS
+            configs.update(c)
+            c["lnsd"] = None       # started below, without an event log
+        start_daemons(lab, bdir, configure)
+        lnsd = _start_lnsd(lab, bdir, configs["lnsd"])
+        common = ["--bind", LAC_ADDRESS, "--lnsd-pid", str(lnsd.pid), "--window", str(window), "--quiet"]
+        if receive_window:
+            common += ["--receive-window", str(receive_window)]
+        if mode == "dialout":
+            lab.exec("lns", ["ip", "link", "set", "dlo0", "txqueuelen", str(max(1000, 2 * total))])
+            lab.exec("home", ["ping", "-n", "-q", "-c", "1", "-W", "2", "203.0.113.1"], check=False)
+        for k, rate in enumerate(rates):
+            if not lnsd.alive():
+                raise L.LabError(f"lnsd exited during the benchmark; run folder {lab.run_dir}")
+            dl = deadline if deadline is not None else 30.0 + (n / rate if rate else n / 200.0)
+            if mode == "dialout":
+                chunk = sites[k * n:(k + 1) * n]
+                sites_file = lab.run_dir / f"sites-{k}.json"
+                sites_file.write_text(json.dumps([{"destination": s.destination, "number": s.number,
+                                                   "name": s.name, "secret": s.secret} for s in chunk]))
+                argv = ["dialout", *common, "--hostname", "lac", "--secret", LAC_SECRET, "--rate", str(rate),
+                        "--sites-file", str(sites_file), "--home-netns", f"/run/netns/{lab.ns('home')}"]
+            else:
+                argv = ["incoming", *common, "--lns", LNS_ADDRESS, "--hostname", "lac", "--tunnels", str(tunnels),
+                        "--sessions-per-tunnel", str(math.ceil(n / tunnels)), "--rate", str(rate)]
+            say(f"{mode}: {n} {'sites' if mode == 'dialout' else 'calls'} at "
+                f"{'%g/s' % rate if rate else 'full speed'} …")
+            r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
+            r["offered_rate"] = rate
+            r["load_average"] = [round(x, 2) for x in os.getloadavg()]
+            results.append(r)
+        (lab.run_dir / "bench-loadgen.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def _fmt(x, nd=2) -> str:
+    return "-" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+
+def format_table(results: list[dict]) -> str:
+    """One row per run: offered rate, achieved calls/s, latency percentiles, CPU per call."""
+    if not results:
+        return "(no runs)"
+    if results[0]["mode"] == "dialout":
+        head = ("offered/s", "in service", "calls/s", "p50 ms", "p90 ms", "p99 ms", "RADIUS p50", "L2TP p50",
+                "PPP p50", "lnsd ms/call", "gen ms/call", "load avg")
+        rows = []
+        for r in results:
+            lat = r["latency_ms"]
+            rows.append((_fmt(r["offered_rate"], 0), f"{r['in_service']}/{r['sites']}", _fmt(r["calls_per_s"], 0),
+                         _fmt(lat["total"].get("p50")), _fmt(lat["total"].get("p90")), _fmt(lat["total"].get("p99")),
+                         _fmt(lat["radius"].get("p50")), _fmt(lat["l2tp"].get("p50")), _fmt(lat["ppp"].get("p50")),
+                         _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
+                         " ".join(str(x) for x in r["load_average"])))
+    else:
+        head = ("offered/s", "established", "calls/s", "p50 ms", "p90 ms", "p99 ms", "tunnels", "lnsd ms/call",
+                "gen ms/call", "load avg")
+        rows = []
+        for r in results:
+            lat = r["sessions"]["setup_ms"]
+            rows.append((_fmt(r["offered_rate"], 0), f"{r['established']}/{r['requested']}",
+                         _fmt(r["setup_rate_per_s"], 0), _fmt(lat.get("p50")), _fmt(lat.get("p90")),
+                         _fmt(lat.get("p99")), f"{r['tunnels']['established']}/{r['tunnels']['requested']}",
+                         _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
+                         " ".join(str(x) for x in r["load_average"])))
+    w = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.rjust(w[i]) for i, h in enumerate(head))]
+    lines += ["  ".join(c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+    fails = {k: v for r in results for k, v in r.get("failures", {}).items()}
+    if fails:
+        lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()))
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Latency (p50, p90, p99 trigger → inService) and achieved calls/s against the offered rate."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rates = [r["offered_rate"] for r in results]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for p, style in (("p50", "o-"), ("p90", "s--"), ("p99", "^:")):
+        ax.plot(rates, [r["latency_ms"]["total"].get(p) for r in results], style, label=f"{p} trigger → inService")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered dial-outs per second")
+    ax.set_ylabel("latency, ms (log)")
+    ax2 = ax.twinx()
+    ax2.plot(rates, [r["calls_per_s"] for r in results], "k.-", alpha=0.5, label="achieved calls/s")
+    ax2.set_ylabel("achieved calls per second")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+    n = results[0]["sites"]
+    load = " ".join(str(x) for x in results[-1]["load_average"])
+    ax.set_title(f"lnsd dial-out under dl_loadgen ({n} sites per rate; load avg {load})", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def run(a) -> int:
+    """`./lab bench loadgen` entry point: 0 when every call of every run completed, else 1."""
+    say = (lambda *x: None) if a.json else print
+    rates = [float(x) for x in a.sweep.split(",")] if a.sweep else [a.rate or 0.0]
+    results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
+                        receive_window=a.window, deadline=a.deadline, say=say)
+    if a.json:
+        print(json.dumps(results, indent=1))
+    else:
+        print(format_table(results))
+    if a.sweep and a.mode == "dialout":
+        plot(results, Path(a.plot))
+        say(f"curve: {a.plot}")
+    return 0 if all(r["complete"] for r in results) else 1

@@ -1,0 +1,54 @@
+"""`./lab bench loadgen` at a small size: dl_loadgen against lnsd with real FreeRADIUS, both modes.
+Every call reaches inService (dial-out) or ICCN (incoming), and the JSON's counts add up. The
+figures themselves are printed by the benchmark, never asserted (docs/performance.md)."""
+import pytest
+
+from dlab.cli import bench_loadgen as B
+from dlab.dialout_lab import NotBuilt, build_dir
+
+try:
+    BUILT = (build_dir() / B.LOADGEN).exists()
+except NotBuilt:
+    BUILT = False
+
+pytestmark = pytest.mark.skipif(not BUILT, reason="lnsd, the emulated peers or dl_loadgen are not built")
+
+
+def _summary_ok(s: dict, n: int) -> None:
+    assert s["count"] == n, f"samples: {s}"
+    assert 0 < s["p50"] <= s["p90"] <= s["p99"] <= s["max"], f"percentiles out of order: {s}"
+
+
+@pytest.mark.req("PERF.loadgen")
+def test_loadgen_dialout_twenty_sites_reach_in_service():
+    [r] = B.run_bench("dialout", 20, [200.0], deadline=25.0, say=lambda *a: None)
+    assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}, {r['not_finished']} unfinished"
+    assert r["triggered"] == r["in_service"] == r["sites"] == 20
+    assert r["failed_sites"] == 0 and r["failures"] == {} and r["wrong_number"] == 0 and r["trigger_errors"] == 0
+    # one call per site: the exchange connected each number, the LAC each OCRQ, lnsd sent 20 OCRQs
+    assert r["calls"] == r["lac"]["ocrq"] == r["lac"]["connected"] == r["exchange"]["connected"] == 20, r
+    assert r["messages"]["received"].get("OCRQ") == 20 and r["messages"]["sent"].get("OCCN") == 20, r["messages"]
+    assert r["messages"]["received"].get("SCCRQ", 0) >= 1 and r["tunnels"] >= 1, r["messages"]
+    lat = r["latency_ms"]
+    for stage in ("total", "radius", "l2tp", "ppp"):
+        _summary_ok(lat[stage], 20)
+    # the stages partition the total: trigger -> OCRQ -> OCCN -> IPCP Opened
+    parts = lat["radius"]["mean"] + lat["l2tp"]["mean"] + lat["ppp"]["mean"]
+    assert abs(parts - lat["total"]["mean"]) < 1e-6 * max(1.0, lat["total"]["mean"]) + 1e-3, (parts, lat["total"])
+    assert r["calls_per_s"] > 0 and r["loadgen"]["cpu_s"] > 0
+    assert r["lns"]["cpu_s"] >= 0 and r["lns"]["hwm_kib"] >= r["lns"]["rss_kib_before"] > 0, r["lns"]
+    assert r["teardown_s"] >= 0, "every StopCCN acknowledged"
+    assert "calls/s" in B.format_table([r])
+
+
+@pytest.mark.req("PERF.loadgen")
+def test_loadgen_incoming_twenty_calls_reach_iccn():
+    [r] = B.run_bench("incoming", 20, [0.0], tunnels=2, deadline=20.0, say=lambda *a: None)
+    assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}"
+    assert r["requested"] == r["started"] == r["established"] == 20 and r["failed"] == 0
+    assert r["tunnels"]["established"] == r["tunnels"]["requested"] == 2
+    assert r["messages"]["sent"].get("ICRQ") == 20 and r["messages"]["received"].get("ICRP") == 20, r["messages"]
+    assert r["messages"]["sent"].get("SCCRQ") == 2 and r["messages"]["sent"].get("StopCCN") == 2, r["messages"]
+    _summary_ok(r["sessions"]["setup_ms"], 20)
+    _summary_ok(r["tunnels"]["setup_ms"], 2)
+    assert r["teardown_s"] >= 0 and r["lns"]["cpu_s"] >= 0
