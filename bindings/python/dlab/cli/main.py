@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import replay_cli, verdicts
-from . import bench, bench_campaign, bench_dialout, bench_loadgen, demo, testrun
+from . import bench, bench_campaign, bench_compare, bench_dialout, bench_loadgen, demo, testrun
 from .. import lab as L
 from .. import topology as T
 from ..lab import REPO
@@ -110,6 +110,8 @@ def cmd_bench(a) -> int:
             print(f"lab: bench campaign needs one of {', '.join(bench_campaign.KINDS)}", file=sys.stderr)
             return 2
         return bench_campaign.run(a)
+    if a.kind == "compare-lns":
+        return bench_compare.run(a)
     return bench.run(a)
 
 
@@ -188,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("bench", help="benchmarks that print figures (micro: every Google Benchmark program; "
                                      "dialout: N sites dialled out at once, docs/performance.md; loadgen: lnsd "
                                      "under dl_loadgen (LAC, exchange and CPEs in one process); campaign "
-                                     "faults|flood|kill|malformed: fault and attack campaigns, docs/reliability.md)")
-    s.add_argument("kind", choices=["micro", "dialout", "loadgen", "campaign"], nargs="?", default="micro")
+                                     "faults|flood|kill|malformed: fault and attack campaigns, docs/reliability.md; "
+                                     "compare-lns: the same incoming-call load against xl2tpd and lnsd)")
+    s.add_argument("kind", choices=["micro", "dialout", "loadgen", "campaign", "compare-lns"], nargs="?",
+                   default="micro")
     s.add_argument("campaign", choices=bench_campaign.KINDS, nargs="?", default=None,
                    help="campaign: which one (faults, flood, kill, malformed)")
     s.add_argument("--filter", help="micro: only programs whose name contains this")
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                         "event (line, the daemons' own default)")
     s.add_argument("--deadline", type=float, default=None,
                    help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
-    s.add_argument("--json", action="store_true", help="dialout, loadgen, campaign: print the result as JSON")
+    s.add_argument("--json", action="store_true", help="dialout, loadgen, campaign, compare-lns: print the result as JSON")
     s.add_argument("--mode", choices=("dialout", "incoming"), default="dialout",
                    help="loadgen: dial-outs from lnsd (default) or incoming calls to it (no PPP)")
     s.add_argument("--sweep", default=None,
@@ -240,6 +244,27 @@ def main(argv: list[str] | None = None) -> int:
                    help="campaign kill: lac-emu's RFC 2661 §5.7 tunnel hold (default its own, 31s)")
     s.add_argument("--trigger-timer", default="30s",
                    help="campaign faults: lnsd's dial-out trigger timer (default 30s, lnsd's own)")
+    s.add_argument("--rates", default="200,0",
+                   help="compare-lns: offered set-up rates per second (tunnels, then sessions), comma-separated; "
+                        "0 = as fast as the set-ups in flight allow (200,0)")
+    s.add_argument("--tunnels-per-step", dest="cmp_tunnels", type=int, default=1000,
+                   help="compare-lns: tunnels offered in each tunnels step (1000)")
+    s.add_argument("--sessions-per-step", type=int, default=200,
+                   help="compare-lns: incoming calls offered in each sessions step (200)")
+    s.add_argument("--sessions-per-tunnel", type=int, default=10,
+                   help="compare-lns: incoming calls per tunnel in the sessions steps; 0 = no sessions step (10)")
+    s.add_argument("--hold", type=float, default=3.0,
+                   help="compare-lns: seconds the generator holds what it set up before it tears it down (3)")
+    s.add_argument("--binds", type=int, default=4, help="compare-lns: the generator's source addresses (4)")
+    s.add_argument("--set-ups-in-flight", dest="in_flight", type=int, default=256,
+                   help="compare-lns: set-ups the generator keeps in flight at most (256)")
+    s.add_argument("--ramp-start", type=int, default=2000, help="compare-lns: tunnels of the first ramp step (2000)")
+    s.add_argument("--ramp-max", type=int, default=64000,
+                   help="compare-lns: the ramp stops at this many tunnels (64000; Tunnel IDs are 16 bits)")
+    s.add_argument("--step-deadline", type=float, default=120.0,
+                   help="compare-lns: seconds each generator run may take at most (120)")
+    s.add_argument("--no-ramp", action="store_true", help="compare-lns: rate steps only")
+    s.add_argument("--lns", default="xl2tpd,lnsd", help="compare-lns: the LNSs, in order (xl2tpd,lnsd)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("replay", help="replay a capture against lnsd (or lac-emu) and report every difference (docs/replay.md)")
