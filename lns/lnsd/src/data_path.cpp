@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cstring>
-#include <vector>
 #include <stdexcept>
+#include <vector>
 
 #include "dl/dataplane/ipv4_fragment.hpp"
 #include "dl/l2tp/engine/engine.hpp"

@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 
 #include <string>
-#include <unordered_map>
 #include <system_error>
+#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
