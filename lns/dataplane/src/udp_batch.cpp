@@ -78,6 +78,7 @@ bool UdpBatchSender::add(int fd, std::span<const std::uint8_t> datagram, const s
 std::size_t UdpBatchSender::flush(int fd) noexcept {
     const std::uint64_t before = sent_;
     std::size_t done = 0;
+    bool retried = false;  // the datagram at `done` was offered again after ECONNREFUSED
     while (done < pending_) {
         ++syscalls_;
         const int n = ::sendmmsg(fd, msgs_.data() + done, static_cast<unsigned>(pending_ - done), flags_);
@@ -87,14 +88,24 @@ std::size_t UdpBatchSender::flush(int fd) noexcept {
                 would_block_ += pending_ - done;
                 break;
             }
+            // A connected socket reports an ICMP error that an earlier datagram drew (e.g. port
+            // unreachable, udp(7)) on the next send, which it did not send: the error is cleared
+            // by reporting it, so the same datagram is offered once more.
+            if (errno == ECONNREFUSED && !retried) {
+                ++refused_;
+                retried = true;
+                continue;
+            }
             ++errors_;  // the first remaining datagram is refused: drop it and go on
             ++done;
+            retried = false;
             continue;
         }
         if (n == 0) {  // nothing accepted and no error: do not spin
             errors_ += pending_ - done;
             break;
         }
+        retried = false;
         done += static_cast<std::size_t>(n);  // partial send: retry from the first unsent
         sent_ += static_cast<std::uint64_t>(n);
     }

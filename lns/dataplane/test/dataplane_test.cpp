@@ -500,6 +500,35 @@ TEST(UdpBatch, PartialSendThenEagainDropsTheRestOfTheBurst) {
     ::close(sv[1]);
 }
 
+// A connected UDP socket reports the ICMP port unreachable its previous datagram drew on the next
+// send, which it did not send (udp(7)): that datagram is offered again, not dropped.
+// req: DP.connected-peer
+TEST(UdpBatch, IcmpErrorReportedOnAConnectedSocketCostsNoDatagram) {
+    // A port nobody listens on: bind a socket to learn a free one, then close it.
+    const int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    socklen_t l = sizeof to;
+    ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&to), &l), 0);
+    ::close(probe);
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    UdpBatchSender sender(8, /*nonblocking=*/true);
+    const std::vector<std::uint8_t> d(20, 0x42);
+    ASSERT_TRUE(sender.add(fd, d));
+    EXPECT_EQ(sender.flush(fd), 1u) << "sent; the port unreachable comes back on loopback at once";
+    // The ICMP error is pending on the socket now (SO_ERROR would read and clear it).
+    ASSERT_TRUE(sender.add(fd, d));
+    ASSERT_TRUE(sender.add(fd, d));
+    EXPECT_EQ(sender.flush(fd), 2u) << "both sent: the refused attempt is repeated";
+    EXPECT_EQ(sender.refused(), 1u);
+    EXPECT_EQ(sender.errors(), 0u);
+    EXPECT_EQ(sender.sent(), 3u);
+    ::close(fd);
+}
+
 // req: DP.batching
 TEST(UdpBatch, ReceiveOnAnEmptySocketIsNotAnError) {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);

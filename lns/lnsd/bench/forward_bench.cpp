@@ -7,7 +7,9 @@
 //   UdpEndpoint (recvmmsg batches) → Lns::receive → DataPath (data header, session lookup, Ns)
 //     → Lns::on_ppp_frame → PPP IPv4 → ForwardingLoop::from_session → TUN write
 //   AsioTunWatcher (TUN read batches) → ForwardingLoop (LPM over --sessions /32 routes)
-//     → Lns::send_ipv4 (PPP + L2TP in place) → batch end → Lns::flush_data (sendmmsg)
+//     → Lns::send_ipv4 (PPP + L2TP in place) → batch end → Lns::flush_data (sendmmsg on the socket
+//     connected to the LAC, UdpEndpoint::connect_peer; --connected 0: on the shared socket with
+//     a destination per datagram, as before limits.peer-sockets)
 // with --sessions sessions put on the fast path by Lns::attach_data_session (no control
 // connection: the benchmark measures forwarding, not call setup). Left out compared with lnsd:
 // DialOutWiring's call lookup and the PPP engine's IPv4 gate on the receive side (a hash lookup
@@ -16,7 +18,10 @@
 // A generator thread (pinned to CPU 1) sends 64-octet UDP payloads with sendmmsg.
 // Figures: pps (cpu) = packets forwarded ÷ the forwarder thread's CPU time (the one-core figure),
 // pps (wall) = packets ÷ wall time between first and last packet; heap allocations made by the
-// forwarder thread while forwarding (operator new is counted). Needs root; exits 77 otherwise.
+// forwarder thread while forwarding (operator new is counted). The four runs are repeated
+// --rounds times (3); each ratio lnsd / relay is taken within a round (runs a few seconds apart,
+// under the same load) and the median over the rounds is printed, then a "json {…}" line.
+// Needs root; exits 77 otherwise.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,12 +31,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,7 +91,9 @@ struct Options {
     std::size_t batch = 64;
     std::size_t sessions = 1000;
     bool sequencing = false;
-    bool relay_sendto = false;  // relay tun->udp names the destination per datagram (as lnsd must)
+    bool relay_sendto = false;  // relay tun->udp names the destination per datagram (as lnsd did)
+    bool connected = true;      // lnsd sends to the LAC on a socket connected to it (limits.peer-sockets)
+    int rounds = 3;             // the four runs this many times; ratios are the median over rounds
 };
 
 struct Result {
@@ -190,6 +201,17 @@ void run_all(const Options& o) {
     ::setsockopt(udp->native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof bufsize);
     ::setsockopt(udp->native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize);
     lns.set_data_socket(udp->native_handle());
+    if (o.connected) {  // as lnsd wires it (main.cpp): one connected socket per LAC peer
+        lns.set_peer_sockets({[&](lnsd::PeerId p) {
+                                  const int fd = udp->connect_peer(p);
+                                  if (fd >= 0) {
+                                      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof bufsize);
+                                      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize);
+                                  }
+                                  return fd;
+                              },
+                              [&](lnsd::PeerId p) { udp->release_peer(p); }});
+    }
 
     std::vector<lnsd::CallHandle> handles(o.sessions);
     ForwardingLoop::Callbacks cb;
@@ -207,8 +229,8 @@ void run_all(const Options& o) {
     const sockaddr_in lac_addr = addr("127.0.0.1", 1702), relay_addr = addr("127.0.0.1", 1703);
     const int lac = udp_socket(&lac_addr, 1 << 20);
     const int relay = udp_socket(&relay_addr, bufsize);  // the relay's own UDP socket
-    // Connected (the kernel caches the route) unless --relay-sendto 1: lnsd's socket serves every
-    // LAC, so each of its datagrams names its destination and the kernel looks the route up.
+    // Connected (the kernel caches the route) unless --relay-sendto 1 (each datagram names its
+    // destination and the kernel looks the route up, as lnsd does with --connected 0).
     if (!o.relay_sendto) ::connect(relay, reinterpret_cast<const sockaddr*>(&lac_addr), sizeof lac_addr);
     const lnsd::PeerId lac_peer = (lnsd::PeerId{0x7F000001} << 16) | 1702;
     std::vector<std::vector<std::uint8_t>> framed, bare;
@@ -256,13 +278,20 @@ void run_all(const Options& o) {
 
     std::printf("%-24s %10s %10s %12s %12s %8s %8s\n", "run", "generated", "forwarded", "pps (wall)", "pps (cpu)",
                 "batch", "allocs");
-    Result results[4];
+    std::vector<std::array<Result, 4>> rounds(static_cast<std::size_t>(o.rounds));
     const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
+    for (int round = 0; round < o.rounds; ++round)
     for (int run = 0; run < 4; ++run) {
+        Result* results = rounds[static_cast<std::size_t>(round)].data();
         std::atomic<bool> done{false};
         std::atomic<std::uint64_t> generated{0};
         std::thread gen;
         Result r;
+        if (run == 0) {  // the "LAC" receives from anyone again (runs 2-3 connected it)
+            sockaddr any{};
+            any.sa_family = AF_UNSPEC;
+            ::connect(lac, &any, sizeof any);
+        }
         if (run < 2) gen = std::thread([&] { generate(home, payloads, dests, o, done, generated); });
         else
             gen = std::thread([&, run] {
@@ -329,13 +358,39 @@ void run_all(const Options& o) {
             while (loop.tun(vr).read_batch(relay_rx, o.batch) > 0) relay_rx.reset();
         }
     }
-    for (int i = 0; i < 4; ++i) print(names[i], results[i]);
-    std::printf("ratio lnsd/relay (cpu pps): tun->udp %.2f, udp->tun %.2f\n",
-                results[0].pps_cpu() / std::max(1.0, results[1].pps_cpu()),
-                results[2].pps_cpu() / std::max(1.0, results[3].pps_cpu()));
-    std::printf("ratio lnsd/relay (wall pps): tun->udp %.2f, udp->tun %.2f\n",
-                results[0].pps_wall() / std::max(1.0, results[1].pps_wall()),
-                results[2].pps_wall() / std::max(1.0, results[3].pps_wall()));
+    // Per round, lnsd against the relay run just after it (same load); medians over the rounds.
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    std::vector<double> cpu_tx, cpu_rx, wall_tx, wall_rx, pps[4];
+    nlohmann::json jrounds = nlohmann::json::array();
+    for (std::size_t k = 0; k < rounds.size(); ++k) {
+        const auto& r = rounds[k];
+        std::printf("round %zu\n", k + 1);
+        nlohmann::json jr = nlohmann::json::object();
+        for (int i = 0; i < 4; ++i) {
+            print(names[i], r[i]);
+            pps[i].push_back(r[i].pps_cpu());
+            jr[names[i]] = {{"generated", r[i].generated}, {"forwarded", r[i].forwarded}, {"pps_cpu", r[i].pps_cpu()},
+                            {"pps_wall", r[i].pps_wall()}, {"allocations", r[i].allocations}};
+        }
+        cpu_tx.push_back(r[0].pps_cpu() / std::max(1.0, r[1].pps_cpu()));
+        cpu_rx.push_back(r[2].pps_cpu() / std::max(1.0, r[3].pps_cpu()));
+        wall_tx.push_back(r[0].pps_wall() / std::max(1.0, r[1].pps_wall()));
+        wall_rx.push_back(r[2].pps_wall() / std::max(1.0, r[3].pps_wall()));
+        std::printf("  ratio lnsd/relay (cpu pps): tun->udp %.2f, udp->tun %.2f\n", cpu_tx.back(), cpu_rx.back());
+        jrounds.push_back(jr);
+    }
+    std::uint64_t allocations = 0;
+    for (const auto& r : rounds)
+        for (const auto& x : r) allocations += x.allocations;
+    std::printf("median of %zu rounds, pps (cpu): lnsd tun->udp %.0f, relay %.0f; lnsd udp->tun %.0f, relay %.0f; "
+                "forwarder heap allocations %llu\n",
+                rounds.size(), median(pps[0]), median(pps[1]), median(pps[2]), median(pps[3]),
+                static_cast<unsigned long long>(allocations));
+    std::printf("ratio lnsd/relay (cpu pps, median): tun->udp %.2f, udp->tun %.2f\n", median(cpu_tx), median(cpu_rx));
+    std::printf("ratio lnsd/relay (wall pps, median): tun->udp %.2f, udp->tun %.2f\n", median(wall_tx), median(wall_rx));
     const lnsd::DataPathCounters& dc = lns.data_counters();
     const auto& uc = udp->counters();
     const VrCounters& vc = loop.counters(vr);
@@ -349,6 +404,31 @@ void run_all(const Options& o) {
                 static_cast<unsigned long long>(uc.batches), static_cast<unsigned long long>(uc.datagrams),
                 static_cast<unsigned long long>(vc.tun_reads), static_cast<unsigned long long>(vc.tun_packets_in),
                 static_cast<unsigned long long>(vc.no_route), static_cast<unsigned long long>(vc.drops));
+    std::printf("lnsd peer sockets: %llu open, %llu datagrams sent on them, %llu refused; "
+                "datagrams received on the shared socket and on peer sockets together %llu\n",
+                static_cast<unsigned long long>(dc.peer_sockets), static_cast<unsigned long long>(dc.tx_connected),
+                static_cast<unsigned long long>(dc.peer_socket_refused), static_cast<unsigned long long>(uc.datagrams));
+    std::ifstream loadavg("/proc/loadavg");
+    std::string load;
+    std::getline(loadavg, load);
+    const nlohmann::json j = {
+        {"bench", "dl_lnsd_forward"},
+        {"sessions", o.sessions},
+        {"payload", o.payload},
+        {"batch", o.batch},
+        {"sequencing", o.sequencing},
+        {"lnsd_connected", o.connected},
+        {"relay_sendto", o.relay_sendto},
+        {"loadavg", load},
+        {"ratio_cpu", {{"tun_to_udp", median(cpu_tx)}, {"udp_to_tun", median(cpu_rx)}}},
+        {"ratio_wall", {{"tun_to_udp", median(wall_tx)}, {"udp_to_tun", median(wall_rx)}}},
+        {"pps_cpu", {{"lnsd_tun_to_udp", median(pps[0])}, {"relay_tun_to_udp", median(pps[1])},
+                     {"lnsd_udp_to_tun", median(pps[2])}, {"relay_udp_to_tun", median(pps[3])}}},
+        {"allocations", allocations},
+        {"peer_sockets", dc.peer_sockets},
+        {"tx_connected", dc.tx_connected},
+        {"rounds", jrounds}};
+    std::printf("json %s\n", j.dump().c_str());
     watcher.stop();
     lns.set_data_socket(-1);
     udp->close();
@@ -372,10 +452,12 @@ int main(int argc, char** argv) {
         else if (k == "--sessions") o.sessions = std::strtoull(v, nullptr, 10);
         else if (k == "--sequencing") o.sequencing = std::atoi(v) != 0;
         else if (k == "--relay-sendto") o.relay_sendto = std::atoi(v) != 0;
+        else if (k == "--connected") o.connected = std::atoi(v) != 0;
+        else if (k == "--rounds") o.rounds = std::atoi(v);
         else {
             std::fprintf(stderr,
                          "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
-                         "[--sequencing 0|1] [--relay-sendto 0|1]\n",
+                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R]\n",
                          argv[0]);
             return 2;
         }
@@ -385,6 +467,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     o.seconds = std::min(std::max(o.seconds, 0.1), 30.0);
+    o.rounds = std::min(std::max(o.rounds, 1), 50);
     o.batch = std::min<std::size_t>(std::max<std::size_t>(o.batch, 1), 256);
     o.sessions = std::min<std::size_t>(std::max<std::size_t>(o.sessions, 1), 65535);
     o.payload = std::min<std::size_t>(std::max<std::size_t>(o.payload, 1), 1400);
@@ -394,10 +477,11 @@ int main(int argc, char** argv) {
     }
     try {
         dataplane::ScopedNetns ns(dataplane::ScopedNetns::random_name("fwd"));
-        std::printf("namespace %s, %zu sessions, %zu-octet UDP payload, batch %zu, sequencing %s, relay %s, ≤ %.1f s and "
+        std::printf("namespace %s, %zu sessions, %zu-octet UDP payload, batch %zu, sequencing %s, relay %s, lnsd %s, ≤ %.1f s and "
                     "≤ %llu packets per run, %u CPUs\n",
                     ns.name().c_str(), o.sessions, o.payload, o.batch, o.sequencing ? "on" : "off",
-                    o.relay_sendto ? "sendto" : "connected", o.seconds,
+                    o.relay_sendto ? "sendto" : "connected",
+                    o.connected ? "connected per LAC" : "sendto on the shared socket", o.seconds,
                     static_cast<unsigned long long>(o.packets), std::thread::hardware_concurrency());
         ns.run([&] { run_all(o); });
     } catch (const std::exception& e) {

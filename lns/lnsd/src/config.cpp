@@ -73,7 +73,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
         l.require_map();
         l.allow_keys({"tunnels", "tunnels-per-peer", "tunnels-setup", "tunnels-setup-per-peer", "refused-held",
                       "sccrq-rate", "sccrq-burst", "sessions-setup-per-tunnel", "reorder-packets", "reorder-bytes",
-                      "send-queue", "destinations-kept"});
+                      "send-queue", "destinations-kept", "peer-sockets"});
         auto& t = c.limits;
         auto count = [&l](const char* key, std::size_t fallback, std::int64_t max) {
             return static_cast<std::size_t>(l.get_int(key, static_cast<std::int64_t>(fallback), 0, max));
@@ -91,6 +91,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
         c.reorder_bytes = count("reorder-bytes", c.reorder_bytes, 64 * 1024 * 1024);
         c.send_queue = count("send-queue", c.send_queue, 1000000);
         c.destinations_kept = count("destinations-kept", c.destinations_kept, 1000000);
+        c.peer_sockets = count("peer-sockets", c.peer_sockets, 65535);
     }
     return c;
 }

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "dl/dataplane/ipv4_fragment.hpp"
 #include "dl/l2tp/engine/engine.hpp"
@@ -20,7 +21,7 @@ constexpr std::size_t kHeadroom = 16;  // ≥ dp::kMaxEncapHeader (14)
 
 DataPath::DataPath(Deliver deliver, Fallback fallback, std::size_t burst, std::size_t frame_size)
     : deliver_(std::move(deliver)), fallback_(std::move(fallback)), sender_(burst, /*nonblocking=*/true),
-      copies_(burst, frame_size, kHeadroom) {}
+      burst_(burst), copies_(burst, frame_size, kHeadroom) {}
 
 void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session,
                    std::uint16_t peer_tunnel, std::uint16_t peer_session, bool sequencing, std::uint16_t expected_ns) {
@@ -36,6 +37,21 @@ void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16
     s.to.sin_family = AF_INET;
     s.to.sin_addr.s_addr = htonl(static_cast<std::uint32_t>(peer >> 16));
     s.to.sin_port = htons(static_cast<std::uint16_t>(peer & 0xFFFF));
+    if (auto p = peers_.find(peer); p != peers_.end()) {
+        s.via = p->second.get();
+    } else if (peer_sockets_.open) {
+        const int fd = peer_sockets_.open(peer);
+        if (fd >= 0) {
+            auto rec = std::make_unique<Peer>(burst_);
+            rec->fd = fd;
+            s.via = rec.get();
+            dirty_.reserve(peers_.size() + 1);  // flush() never allocates
+            peers_.emplace(peer, std::move(rec));
+        } else {
+            ++counters_.peer_socket_refused;
+        }
+    }
+    if (s.via) ++s.via->sessions;
     auto [it, ok] = by_key_.emplace(key, s);
     (void)ok;
     // A stale entry for the same (peer, tunnel, session) belongs to an ended session: replace it.
@@ -47,8 +63,33 @@ bool DataPath::remove(Key key) {
     if (it == by_key_.end()) return false;
     if (auto r = by_rx_.find(RxKey{it->second.peer, it->second.rx_ids}); r != by_rx_.end() && r->second == &it->second)
         by_rx_.erase(r);
+    leave_peer(it->second);
     by_key_.erase(it);
     return true;
+}
+
+void DataPath::leave_peer(Session& s) {
+    Peer* p = s.via;
+    s.via = nullptr;
+    if (!p || --p->sessions > 0) return;
+    flush_peer(*p);  // what the batch queued for it leaves first
+    if (p->dirty) std::erase(dirty_, p);
+    peers_.erase(s.peer);
+    if (peer_sockets_.close) peer_sockets_.close(s.peer);
+}
+
+void DataPath::flush_peer(Peer& p) noexcept {
+    if (p.sender.pending() > 0) p.sender.flush(p.fd);
+    peer_sent_ += p.sender.sent() - p.sent;
+    peer_would_block_ += p.sender.would_block() - p.would_block;
+    peer_errors_ += p.sender.errors() - p.errors;
+    peer_syscalls_ += p.sender.syscalls() - p.syscalls;
+    peer_refused_ += p.sender.refused() - p.refused;
+    p.refused = p.sender.refused();
+    p.sent = p.sender.sent();
+    p.would_block = p.sender.would_block();
+    p.errors = p.sender.errors();
+    p.syscalls = p.sender.syscalls();
 }
 
 bool DataPath::set_peer_mru(Key key, std::uint16_t mru) noexcept {
@@ -105,6 +146,18 @@ bool DataPath::queue(Session& s, std::span<const std::uint8_t> datagram) noexcep
                 ++counters_.tx_dropped;
                 return false;
             }
+        }
+        return true;
+    }
+    if (s.via) {
+        Peer& p = *s.via;
+        if (!p.dirty) {
+            p.dirty = true;
+            dirty_.push_back(&p);  // capacity reserved in add(): no allocation
+        }
+        if (!p.sender.add(p.fd, datagram)) {
+            ++counters_.tx_dropped;
+            return false;
         }
         return true;
     }
@@ -200,14 +253,22 @@ bool DataPath::send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept {
 
 void DataPath::flush() noexcept {
     if (fd_ >= 0 && sender_.pending() > 0) sender_.flush(fd_);
+    for (Peer* p : dirty_) {
+        flush_peer(*p);
+        p->dirty = false;
+    }
+    dirty_.clear();
     copies_.reset();
 }
 
 const DataPathCounters& DataPath::counters() const noexcept {
-    counters_.tx_sent = sender_.sent();
-    counters_.tx_would_block = sender_.would_block();
-    counters_.tx_errors = sender_.errors();
-    counters_.tx_syscalls = sender_.syscalls();
+    counters_.tx_sent = sender_.sent() + peer_sent_;
+    counters_.tx_connected = peer_sent_;
+    counters_.tx_would_block = sender_.would_block() + peer_would_block_;
+    counters_.tx_errors = sender_.errors() + peer_errors_;
+    counters_.tx_syscalls = sender_.syscalls() + peer_syscalls_;
+    counters_.peer_sockets = peers_.size();
+    counters_.tx_icmp_refused = sender_.refused() + peer_refused_;
     return counters_;
 }
 

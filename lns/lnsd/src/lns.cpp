@@ -520,7 +520,10 @@ void Lns::attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunn
     data_->add(data_key(c), peer, c.key.tunnel, c.key.session, peer_tunnel, peer_session, sequencing);
 }
 
+bool Lns::detach_data_session(CallHandle c) { return data_->remove(data_key(c)); }
+
 void Lns::set_data_socket(int fd) noexcept { data_->set_socket(fd); }
+void Lns::set_peer_sockets(DataPath::PeerSockets s) { data_->set_peer_sockets(std::move(s)); }
 void Lns::flush_data() noexcept { data_->flush(); }
 const DataPathCounters& Lns::data_counters() const noexcept { return data_->counters(); }
 
@@ -707,7 +710,9 @@ nlohmann::json data_path_json(const DataPathCounters& c) {
             {"tx-dropped", c.tx_dropped},     {"tx-would-block", c.tx_would_block},
             {"tx-errors", c.tx_errors},       {"sendmmsg-calls", c.tx_syscalls},
             {"tx-fragmented", c.tx_fragmented}, {"tx-fragments", c.tx_fragments},
-            {"tx-over-mru", c.tx_over_mru}};
+            {"tx-over-mru", c.tx_over_mru},     {"tx-connected", c.tx_connected},
+            {"peer-sockets", c.peer_sockets}, {"peer-sockets-refused", c.peer_socket_refused},
+            {"tx-icmp-refused", c.tx_icmp_refused}};
 }
 }  // namespace
 

@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
         lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
+        // … on a socket connected to each LAC (no route look-up per datagram), up to the limit.
+        udp->set_max_peer_sockets(cfg.peer_sockets);
+        lns.set_peer_sockets({[&](dl::lnsd::PeerId p) { return udp->connect_peer(p); },
+                              [&](dl::lnsd::PeerId p) { udp->release_peer(p); }});
         // The control socket before anything else of the host is touched (TUN, routes, RADIUS):
         // a second lnsd on a live socket stops here, as it stopped at the L2TP bind above.
         control.start();

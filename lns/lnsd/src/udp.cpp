@@ -4,9 +4,11 @@
 
 #include <string>
 #include <system_error>
+#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/udp_batch.hpp"
@@ -15,23 +17,38 @@
 namespace dl::lnsd {
 
 using boost::asio::ip::udp;
+using l2tp::engine::PeerId;
 namespace dp = dataplane;
 
 struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
+    /// A socket connected to one peer (connect_peer); shared_ptr: its wait handler holds a weak_ptr.
+    struct PeerSocket {
+        explicit PeerSocket(boost::asio::io_context& io) : socket(io) {}
+        udp::socket socket;
+        bool armed = false;
+        bool released = false;  // release_peer: to be closed by a posted handler
+    };
+
     // 65 535: an L2TP datagram (control or data) may be as large as UDP allows.
-    Impl(boost::asio::io_context& io, std::size_t batch, std::size_t b)
-        : socket(io), rx(batch, 65535, 0), receiver(batch), budget(b) {}
+    Impl(boost::asio::io_context& ctx, std::size_t batch, std::size_t b)
+        : io(ctx), socket(ctx), rx(batch, 65535, 0), receiver(batch), budget(b) {}
+    boost::asio::io_context& io;
     udp::socket socket;
-    dp::PacketBatch rx;
+    dp::PacketBatch rx;  // shared by every socket: drains never nest (each runs from the io_context)
     dp::UdpBatchReceiver receiver;
     std::size_t budget;
     Receive on_receive;
     std::function<void()> batch_end;
     UdpCounters counters;
     bool armed = false;
+    std::unordered_map<PeerId, std::shared_ptr<PeerSocket>> peers;
+    std::size_t max_peer_sockets = 256;
+    bool reuse_set = false;
 
-    void drain() {
-        const int fd = socket.native_handle();
+    /// Reads up to `budget` datagrams from `s` and hands them to on_receive. Stops early if a
+    /// handler closes the shared socket; a per-peer socket is never closed inside a drain.
+    std::size_t drain(udp::socket& s) {
+        const int fd = s.native_handle();
         std::size_t total = 0;
         while (total < budget) {
             rx.reset();
@@ -44,12 +61,24 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
                 const auto p = peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port));
                 ++counters.datagrams;
                 if (on_receive) on_receive(p, rx[i].bytes());
-                if (!socket.is_open()) return;  // closed from a handler
+                if (!socket.is_open()) return total;  // closed from a handler
             }
             if (batch_end) batch_end();
             if (n < rx.capacity()) break;  // the socket ran dry before the batch filled
         }
         if (total) ++counters.wakeups;
+        counters.truncated = receiver.truncated();
+        counters.errors = receiver.errors();
+        return total;
+    }
+
+    /// Hands on what `ps` holds (bounded: a peer sending without pause cannot keep the loop
+    /// here), then closes it. Runs from the io_context, never inside another drain.
+    void drain_and_close(PeerSocket& ps) {
+        for (int round = 0; round < 64 && socket.is_open() && ps.socket.is_open(); ++round)
+            if (drain(ps.socket) < budget) break;
+        boost::system::error_code ignored;
+        ps.socket.close(ignored);
     }
 
     void start() {
@@ -61,11 +90,35 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
             if (!self) return;
             self->armed = false;
             if (ec == boost::asio::error::operation_aborted || !self->socket.is_open()) return;
-            if (!ec) self->drain();
-            self->counters.truncated = self->receiver.truncated();
-            self->counters.errors = self->receiver.errors();
+            if (!ec) self->drain(self->socket);
             self->start();
         });
+    }
+
+    void start(const std::shared_ptr<PeerSocket>& peer) {
+        if (peer->armed || !peer->socket.is_open()) return;
+        peer->armed = true;
+        std::weak_ptr<Impl> weak = weak_from_this();
+        std::weak_ptr<PeerSocket> weak_ps = peer;
+        peer->socket.async_wait(udp::socket::wait_read, [weak, weak_ps](const boost::system::error_code& ec) {
+            auto self = weak.lock();
+            auto ps = weak_ps.lock();
+            if (!self || !ps) return;
+            ps->armed = false;
+            if (ec == boost::asio::error::operation_aborted || !ps->socket.is_open() || !self->socket.is_open()) return;
+            if (!ec) self->drain(ps->socket);
+            self->start(ps);
+        });
+    }
+
+    /// The posted second half of release_peer: what the socket holds is handed on, then it closes.
+    void finish_release(PeerId peer) {
+        auto it = peers.find(peer);
+        if (it == peers.end() || !it->second->released) return;  // re-connected meanwhile, or closed
+        auto ps = it->second;
+        peers.erase(it);  // a connect_peer from a handler below opens a new one
+        drain_and_close(*ps);
+        counters.peer_sockets = peers.size();
     }
 };
 
@@ -96,7 +149,72 @@ UdpEndpoint::~UdpEndpoint() { close(); }
 void UdpEndpoint::close() {
     boost::system::error_code ec;
     if (impl_->socket.is_open()) impl_->socket.close(ec);
+    for (auto& [peer, ps] : impl_->peers) ps->socket.close(ec);
+    impl_->peers.clear();
+    impl_->counters.peer_sockets = 0;
 }
+
+int UdpEndpoint::connect_peer(l2tp::engine::PeerId peer) {
+    Impl& m = *impl_;
+    if (!m.socket.is_open()) return -1;
+    if (auto it = m.peers.find(peer); it != m.peers.end()) {
+        it->second->released = false;
+        return it->second->socket.native_handle();
+    }
+    if (m.peers.size() >= m.max_peer_sockets) {
+        ++m.counters.peer_sockets_refused;
+        return -1;
+    }
+    boost::system::error_code ec;
+    if (!m.reuse_set) {  // the shared socket was bound without it: a second lnsd's bind still fails
+        m.socket.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        if (ec) {
+            ++m.counters.peer_socket_errors;
+            return -1;
+        }
+        m.reuse_set = true;
+    }
+    auto ps = std::make_shared<Impl::PeerSocket>(m.io);
+    const udp::endpoint local = m.socket.local_endpoint(ec);
+    const udp::endpoint to(boost::asio::ip::address_v4(peer_address(peer).value), peer_port(peer));
+    if (!ec) ps->socket.open(udp::v4(), ec);
+    if (!ec) ps->socket.set_option(boost::asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+        boost::system::error_code ignored;  // as the shared socket: capped by rmem_max / wmem_max
+        ps->socket.set_option(boost::asio::socket_base::receive_buffer_size(4 << 20), ignored);
+        ps->socket.set_option(boost::asio::socket_base::send_buffer_size(4 << 20), ignored);
+        ps->socket.bind(local, ec);
+    }
+    if (!ec) ps->socket.connect(to, ec);
+    if (!ec) ps->socket.non_blocking(true, ec);
+    if (ec) {
+        ++m.counters.peer_socket_errors;
+        // Bound but not connected, it may have taken other peers' datagrams: those are handed on
+        // from the io_context (this call may run inside a drain, whose batch they would overwrite).
+        std::weak_ptr<Impl> weak = impl_;
+        boost::asio::post(m.io, [weak, ps] {
+            if (auto self = weak.lock()) self->drain_and_close(*ps);
+        });
+        return -1;
+    }
+    m.peers.emplace(peer, ps);
+    ++m.counters.peer_sockets_opened;
+    m.counters.peer_sockets = m.peers.size();
+    m.start(ps);
+    return ps->socket.native_handle();
+}
+
+void UdpEndpoint::release_peer(l2tp::engine::PeerId peer) {
+    auto it = impl_->peers.find(peer);
+    if (it == impl_->peers.end() || it->second->released) return;
+    it->second->released = true;
+    std::weak_ptr<Impl> weak = impl_;
+    boost::asio::post(impl_->io, [weak, peer] {
+        if (auto self = weak.lock()) self->finish_release(peer);
+    });
+}
+
+void UdpEndpoint::set_max_peer_sockets(std::size_t n) noexcept { impl_->max_peer_sockets = n; }
 
 void UdpEndpoint::send(l2tp::engine::PeerId peer, const std::vector<std::uint8_t>& bytes) {
     udp::endpoint to(boost::asio::ip::address_v4(peer_address(peer).value), peer_port(peer));

@@ -136,6 +136,7 @@ TEST(LnsdConfig, LimitsHaveSafeDefaultsAndAreRead) {
     EXPECT_EQ(d.limits.sccrq_rate, 20.0);
     EXPECT_EQ(d.reorder_bytes, 32u * 1024);
     EXPECT_EQ(d.destinations_kept, 1024u);
+    EXPECT_EQ(d.peer_sockets, 256u);
     EXPECT_EQ(r.get("call-setup"), 30s);
     EXPECT_EQ(d.events_max_bytes, 64u * 1024 * 1024);
     EXPECT_EQ(lnsd::load_config(core::ConfigNode::parse("events-max-bytes: 0\n", "lnsd.yaml"), r).events_max_bytes, 0u);
@@ -143,7 +144,7 @@ TEST(LnsdConfig, LimitsHaveSafeDefaultsAndAreRead) {
     auto c = lnsd::load_config(core::ConfigNode::parse(R"(
 limits: {tunnels: 10, tunnels-per-peer: 2, tunnels-setup: 5, tunnels-setup-per-peer: 1, refused-held: 3,
          sccrq-rate: 0, sccrq-burst: 1, sessions-setup-per-tunnel: 7, reorder-packets: 4, reorder-bytes: 1000,
-         send-queue: 50, destinations-kept: 9}
+         send-queue: 50, destinations-kept: 9, peer-sockets: 0}
 timers: {call-setup: 12s}
 )", "lnsd.yaml"), r);
     EXPECT_EQ(c.limits.max_tunnels, 10u);
@@ -157,7 +158,9 @@ timers: {call-setup: 12s}
     EXPECT_EQ(c.reorder_bytes, 1000u);
     EXPECT_EQ(c.send_queue, 50u);
     EXPECT_EQ(c.destinations_kept, 9u);
+    EXPECT_EQ(c.peer_sockets, 0u);
     EXPECT_EQ(r.get("call-setup"), 12s);
+    EXPECT_NE(error_of("limits: {peer-sockets: 70000}\n").find("limits.peer-sockets"), std::string::npos);
     EXPECT_NE(error_of("limits: {tunnels: -1}\n").find("limits.tunnels"), std::string::npos) << error_of("limits: {tunnels: -1}\n");
     EXPECT_NE(error_of("limits: {sccrq-burst: 0}\n").find("sccrq-burst"), std::string::npos);
     EXPECT_NE(error_of("limits: {tunnel: 3}\n").find("tunnel"), std::string::npos);

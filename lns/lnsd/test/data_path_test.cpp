@@ -270,6 +270,36 @@ struct LnsFixture {
 };
 }  // namespace
 
+namespace {
+/// DataPath::PeerSockets for tests: a loopback socket connected to the peer, per open() call.
+struct ConnectedSockets {
+    std::vector<int> opened;
+    std::vector<lnsd::PeerId> closed;
+    ~ConnectedSockets() {
+        for (int fd : opened) ::close(fd);
+    }
+    DataPath::PeerSockets hooks() {
+        return {[this](lnsd::PeerId p) {
+                    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                    sockaddr_in to{};
+                    to.sin_family = AF_INET;
+                    to.sin_addr.s_addr = htonl(static_cast<std::uint32_t>(p >> 16));
+                    to.sin_port = htons(static_cast<std::uint16_t>(p & 0xFFFF));
+                    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) return -1;
+                    opened.push_back(fd);
+                    return fd;
+                },
+                [this](lnsd::PeerId p) { closed.push_back(p); }};
+    }
+};
+std::uint16_t local_port(int fd) {
+    sockaddr_in a{};
+    socklen_t l = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
+    return ntohs(a.sin_port);
+}
+}  // namespace
+
 // req: DP.batching, L2TP.data
 TEST(LnsDataPath, TunBatchIsFramedInPlaceAndSentWithOneSendmmsg) {
     Sockets s;
@@ -295,11 +325,13 @@ TEST(LnsDataPath, TunBatchIsFramedInPlaceAndSentWithOneSendmmsg) {
         EXPECT_EQ(got[i], cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02, 0xFF, 0x03, 0x00, 0x21}, ipv4(i))) << int(i);
 }
 
-// req: DP.no-allocation
-TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) {
+namespace {
+void no_heap_allocation_per_packet(bool connected) {
     Sockets s;
     LnsFixture f;
+    ConnectedSockets cs;
     f.lns->set_data_socket(s.lns);
+    if (connected) f.lns->set_peer_sockets(cs.hooks());
     const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, true);
     std::uint64_t frames = 0;
@@ -335,7 +367,75 @@ TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) {
     EXPECT_EQ(frames, 2u + 20u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_in_place, 22u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_syscalls, 22u) << "one sendmmsg per TUN batch";
+    EXPECT_EQ(f.lns->data_counters().tx_connected, connected ? 22u * 64u : 0u);
     EXPECT_GT(g_allocations.load(), 0u) << "the counting allocator is in use";
+}
+}  // namespace
+
+// req: DP.no-allocation
+TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) { no_heap_allocation_per_packet(false); }
+// … and with the peer's data on its connected socket (limits.peer-sockets).
+// req: DP.no-allocation
+TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWayOnAConnectedSocket) { no_heap_allocation_per_packet(true); }
+
+
+// A peer's data messages go on the socket connected to it (one per peer, however many sessions),
+// one sendmmsg per batch with no destination; the shared socket is not used; the socket is given
+// back when the peer's last session goes, and a refused one leaves the peer on the shared socket.
+// req: DP.connected-peer, DP.batching
+TEST(LnsDataPath, PeerDataGoesOnItsConnectedSocketWhichIsGivenBackWithTheLastSession) {
+    Sockets s;
+    LnsFixture f;
+    ConnectedSockets cs;
+    f.lns->set_data_socket(s.lns);
+    f.lns->set_peer_sockets(cs.hooks());
+    const lnsd::CallHandle h1{{100, 7}}, h2{{100, 8}};
+    f.lns->attach_data_session(h1, s.lac_peer, 0x2001, 0x3002, false);
+    f.lns->attach_data_session(h2, s.lac_peer, 0x2001, 0x3003, false);
+    ASSERT_EQ(cs.opened.size(), 1u) << "one socket for the peer's two sessions";
+    dataplane::PacketBatch batch(16, 2048, 64);
+    for (std::uint8_t i = 0; i < 16; ++i) ASSERT_TRUE(batch.push(ipv4(i)));
+    for (std::size_t i = 0; i < batch.size(); ++i) ASSERT_TRUE(f.lns->send_ipv4(i % 2 ? h2 : h1, batch[i]));
+    f.lns->flush_data();
+    const auto& c = f.lns->data_counters();
+    EXPECT_EQ(c.tx_sent, 16u);
+    EXPECT_EQ(c.tx_connected, 16u);
+    EXPECT_EQ(c.tx_syscalls, 1u) << "one sendmmsg for the batch, on the peer's socket";
+    EXPECT_EQ(c.peer_sockets, 1u);
+    // The LAC gets them from the connected socket's port (here an ephemeral one; lnsd binds it to 1701).
+    std::uint8_t b[256];
+    sockaddr_in from{};
+    for (std::uint8_t i = 0; i < 16; ++i) {
+        pollfd p{s.lac, POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 2000), 1) << int(i);
+        socklen_t fl = sizeof from;
+        const ssize_t n = ::recvfrom(s.lac, b, sizeof b, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        ASSERT_EQ(n, 10 + 36);
+        EXPECT_EQ(ntohs(from.sin_port), local_port(cs.opened[0]));
+        EXPECT_EQ(b[5], i % 2 ? 0x03 : 0x02) << "the session's peer Session ID";
+        EXPECT_EQ(b[10 + 1], i) << "in order";
+    }
+    EXPECT_TRUE(f.lns->detach_data_session(h1));
+    EXPECT_TRUE(cs.closed.empty()) << "h2 still uses it";
+    EXPECT_TRUE(f.lns->detach_data_session(h2));
+    EXPECT_EQ(cs.closed, std::vector<lnsd::PeerId>{s.lac_peer}) << "given back with the last session";
+    EXPECT_EQ(f.lns->data_counters().peer_sockets, 0u);
+
+    // No socket from open(): the peer stays on the shared socket, counted.
+    f.lns->set_peer_sockets({[](lnsd::PeerId) { return -1; }, [](lnsd::PeerId) {}});
+    f.lns->attach_data_session(h1, s.lac_peer, 0x2001, 0x3002, false);
+    EXPECT_EQ(f.lns->data_counters().peer_socket_refused, 1u);
+    batch.reset();
+    ASSERT_TRUE(batch.push(ipv4(0x77)));
+    ASSERT_TRUE(f.lns->send_ipv4(h1, batch[0]));
+    f.lns->flush_data();
+    EXPECT_EQ(f.lns->data_counters().tx_sent, 17u);
+    EXPECT_EQ(f.lns->data_counters().tx_connected, 16u);
+    pollfd p{s.lac, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1);
+    socklen_t fl = sizeof from;
+    ASSERT_EQ(::recvfrom(s.lac, b, sizeof b, 0, reinterpret_cast<sockaddr*>(&from), &fl), 10 + 36);
+    EXPECT_EQ(ntohs(from.sin_port), local_port(s.lns)) << "from the shared socket";
 }
 
 // req: L2TP.data

@@ -3,6 +3,7 @@
 #include "dl/lnsd/udp.hpp"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -124,6 +125,8 @@ TEST(LnsUdp, SecondEndpointOnTheSameAddressAndPortIsRefused) {
     const auto lo = *core::Ipv4Address::parse("127.0.0.1");
     lnsd::UdpEndpoint first(io, lo, 0, [](lnsd::PeerId, std::span<const std::uint8_t>) {});
     const auto port = first.local_port();
+    // … also once the first has a connected per-peer socket (which needs SO_REUSEADDR on both).
+    ASSERT_GE(first.connect_peer(lnsd::peer_id(lo, 9)), 0);
     try {
         lnsd::UdpEndpoint second(io, lo, port, [](lnsd::PeerId, std::span<const std::uint8_t>) {});
         FAIL() << "the second bind to 127.0.0.1:" << port << " succeeded";
@@ -133,4 +136,129 @@ TEST(LnsUdp, SecondEndpointOnTheSameAddressAndPortIsRefused) {
         EXPECT_NE(what.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << what;
         EXPECT_NE(what.find("in use by another process"), std::string::npos) << what;
     }
+}
+
+namespace {
+/// A loopback UDP socket bound to an ephemeral port (a "LAC"), its PeerId, send and peek helpers.
+struct LoopbackPeer {
+    int fd = -1;
+    sockaddr_in addr{};
+    LoopbackPeer() {
+        fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        socklen_t l = sizeof addr;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &l);
+    }
+    ~LoopbackPeer() { ::close(fd); }
+    lnsd::PeerId id() const { return lnsd::peer_id(*core::Ipv4Address::parse("127.0.0.1"), ntohs(addr.sin_port)); }
+    void send_to(std::uint16_t port, std::uint8_t tag) const {
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons(port);
+        ::sendto(fd, &tag, 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+};
+/// The first octet queued on `fd` (not consumed), or -1 if none.
+int peek(int fd) {
+    std::uint8_t b = 0;
+    return ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1 ? b : -1;
+}
+}  // namespace
+
+// The data fast path's socket per LAC (UdpEndpoint::connect_peer): the kernel gives it that
+// peer's datagrams (control messages included) and they reach on_receive like the shared
+// socket's; other peers (a new peer's SCCRQ) still arrive on the shared socket; what it sends
+// leaves from the endpoint's address and port; once released, the peer is back on the shared
+// socket and nothing queued on the released socket is lost.
+// req: DP.connected-peer
+TEST(LnsUdp, ConnectedPeerSocketCarriesThatPeerOnlyAndIsReleased) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    std::vector<std::pair<lnsd::PeerId, std::uint8_t>> got;
+    lnsd::UdpEndpoint ep(io, lo, 0, [&](lnsd::PeerId p, std::span<const std::uint8_t> b) {
+        if (!b.empty()) got.emplace_back(p, b[0]);
+    });
+    const std::uint16_t port = ep.local_port();
+    LoopbackPeer a, b;
+    const int fd = ep.connect_peer(a.id());
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(ep.connect_peer(a.id()), fd) << "one socket per peer";
+    EXPECT_EQ(ep.counters().peer_sockets, 1u);
+    EXPECT_EQ(ep.counters().peer_sockets_opened, 1u);
+
+    a.send_to(port, 1);
+    b.send_to(port, 2);
+    auto run_until = [&](std::size_t n) {
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (got.size() < n && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    };
+    // Both queued before the loop runs: A's on its connected socket, B's (a new peer) on the shared one.
+    const auto queued = std::chrono::steady_clock::now() + 5s;
+    while ((peek(fd) < 0 || peek(ep.native_handle()) < 0) && std::chrono::steady_clock::now() < queued) {
+    }
+    EXPECT_EQ(peek(fd), 1);
+    EXPECT_EQ(peek(ep.native_handle()), 2);
+    run_until(2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_TRUE((got[0] == std::pair{a.id(), std::uint8_t{1}} && got[1] == std::pair{b.id(), std::uint8_t{2}}) ||
+                (got[1] == std::pair{a.id(), std::uint8_t{1}} && got[0] == std::pair{b.id(), std::uint8_t{2}}));
+
+    // Sent on the connected socket: no destination, from the endpoint's port.
+    const std::uint8_t d = 9;
+    ASSERT_EQ(::send(fd, &d, 1, 0), 1);
+    pollfd pa{a.fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&pa, 1, 2000), 1);
+    sockaddr_in from{};
+    socklen_t fl = sizeof from;
+    std::uint8_t r = 0;
+    ASSERT_EQ(::recvfrom(a.fd, &r, 1, 0, reinterpret_cast<sockaddr*>(&from), &fl), 1);
+    EXPECT_EQ(r, 9);
+    EXPECT_EQ(ntohs(from.sin_port), port);
+
+    // Released with a datagram still queued on it: handed on before it closes; later ones from A
+    // arrive on the shared socket.
+    a.send_to(port, 3);
+    const auto q3 = std::chrono::steady_clock::now() + 5s;
+    while (peek(fd) < 0 && std::chrono::steady_clock::now() < q3) {
+    }
+    ep.release_peer(a.id());
+    run_until(3);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[2], (std::pair{a.id(), std::uint8_t{3}}));
+    const auto closed = std::chrono::steady_clock::now() + 5s;
+    while (ep.counters().peer_sockets != 0 && std::chrono::steady_clock::now() < closed) io.run_one_for(10ms);
+    EXPECT_EQ(ep.counters().peer_sockets, 0u);
+    a.send_to(port, 4);
+    const auto q4 = std::chrono::steady_clock::now() + 5s;
+    while (peek(ep.native_handle()) < 0 && std::chrono::steady_clock::now() < q4) {
+    }
+    EXPECT_EQ(peek(ep.native_handle()), 4) << "back on the shared socket";
+    run_until(4);
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_EQ(got[3], (std::pair{a.id(), std::uint8_t{4}}));
+    EXPECT_EQ(ep.counters().errors, 0u);
+}
+
+// A peer can make lnsd open a connected socket (a session from a new address or port): bounded.
+// req: DP.connected-peer
+TEST(LnsUdp, ConnectedPeerSocketsAreCappedAndCounted) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    lnsd::UdpEndpoint ep(io, lo, 0, [](lnsd::PeerId, std::span<const std::uint8_t>) {});
+    ep.set_max_peer_sockets(1);
+    LoopbackPeer a, b;
+    EXPECT_GE(ep.connect_peer(a.id()), 0);
+    EXPECT_EQ(ep.connect_peer(b.id()), -1) << "beyond the cap: B stays on the shared socket";
+    EXPECT_EQ(ep.counters().peer_sockets_refused, 1u);
+    EXPECT_EQ(ep.counters().peer_sockets, 1u);
+    ep.release_peer(a.id());
+    io.poll();  // the release completes from the io_context
+    EXPECT_EQ(ep.counters().peer_sockets, 0u);
+    EXPECT_GE(ep.connect_peer(b.id()), 0) << "room again";
+    ep.set_max_peer_sockets(0);
+    EXPECT_EQ(ep.connect_peer(a.id()), -1) << "0: none";
+    EXPECT_EQ(ep.counters().peer_sockets_refused, 2u);
 }

@@ -33,7 +33,7 @@ def dataplane(d) -> dict:
     return {v["virtual-router"]: v for v in d.ctl("show", "dataplane")}["default"]
 
 
-@pytest.mark.req("DP.batching", "L2TP.data")
+@pytest.mark.req("DP.batching", "L2TP.data", "DP.connected-peer")
 def test_pings_cross_the_batched_data_path_not_the_engine(dataplane_lab):
     lab, d = dataplane_lab
 
@@ -57,6 +57,10 @@ def test_pings_cross_the_batched_data_path_not_the_engine(dataplane_lab):
     assert after["tx-in-place"] - before["tx-in-place"] >= PINGS, (before, after)
     assert after["tx-sent"] - before["tx-sent"] >= PINGS, (before, after)
     assert after["sendmmsg-calls"] > before["sendmmsg-calls"], (before, after)
+    # … on the socket connected to the LAC (limits.peer-sockets), which also received the replies
+    # and the LAC's control messages (the session stayed up, every ping answered).
+    assert after["tx-connected"] - before["tx-connected"] >= PINGS, (before, after)
+    assert after["peer-sockets"] >= 1 and after["peer-sockets-refused"] == 0, after
     assert after["rx-data"] - before["rx-data"] >= PINGS, (before, after)
     for k in ("rx-malformed", "tx-dropped", "tx-would-block", "tx-errors"):
         assert after[k] == before[k] == 0, (k, before, after)

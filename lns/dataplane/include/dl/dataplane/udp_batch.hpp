@@ -51,12 +51,15 @@ public:
     /// Sends everything queued with as few sendmmsg calls as the kernel allows; returns the
     /// number sent. A partial send (sendmmsg accepting fewer than offered) and EINTR are retried
     /// from the first unsent datagram; EAGAIN drops every datagram still queued (would_block());
-    /// any other error drops the one datagram the kernel refused (errors()) and goes on.
+    /// ECONNREFUSED (a connected socket reporting an earlier datagram's ICMP error, udp(7)) is
+    /// counted in refused() and the datagram offered once more; any other error drops the one
+    /// datagram the kernel refused (errors()) and goes on.
     std::size_t flush(int fd) noexcept;
     std::size_t pending() const noexcept { return pending_; }
     std::uint64_t sent() const noexcept { return sent_; }
     std::uint64_t errors() const noexcept { return errors_; }
     std::uint64_t would_block() const noexcept { return would_block_; }
+    std::uint64_t refused() const noexcept { return refused_; }
     std::uint64_t syscalls() const noexcept { return syscalls_; }
 
 private:
@@ -65,7 +68,7 @@ private:
     std::vector<sockaddr_in> dests_;
     int flags_ = 0;
     std::size_t pending_ = 0;
-    std::uint64_t sent_ = 0, errors_ = 0, would_block_ = 0, syscalls_ = 0;
+    std::uint64_t sent_ = 0, errors_ = 0, would_block_ = 0, syscalls_ = 0, refused_ = 0;
 };
 
 }  // namespace dl::dataplane

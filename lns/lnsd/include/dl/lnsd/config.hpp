@@ -68,6 +68,7 @@ enum class SelectionMode { round_robin, weighted };
 ///   reorder-bytes: 32768     # … and their octets
 ///   send-queue: 256          # replies queued per tunnel; beyond, ICRQs are dropped
 ///   destinations-kept: 1024  # destinations with no tunnel whose counters are kept
+///   peer-sockets: 256        # UDP sockets connected to a LAC for its data (UdpEndpoint::connect_peer); 0 = none
 /// ```
 struct LnsdConfig {
     core::Ipv4Address local_address{};
@@ -97,6 +98,10 @@ struct LnsdConfig {
     /// Destination records (address, counters) kept for addresses that have no tunnel any more;
     /// beyond, the oldest such record is forgotten. Shut-down and configured ones are always kept.
     std::size_t destinations_kept = 1024;
+    /// `limits.peer-sockets`: most LAC peers whose data messages go on a UDP socket connected to
+    /// them (one file descriptor each; UdpEndpoint::connect_peer); further peers use the shared
+    /// socket. 0 = none.
+    std::size_t peer_sockets = 256;
 
     /// The configured peer with that address, or nullptr.
     const PeerConfig* find_peer(core::Ipv4Address a) const noexcept;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +36,11 @@ struct DataPathCounters {
     std::uint64_t tx_would_block = 0;   ///< dropped: socket buffer full (EAGAIN)
     std::uint64_t tx_errors = 0;        ///< dropped: other send errors
     std::uint64_t tx_syscalls = 0;      ///< sendmmsg calls
+    std::uint64_t tx_connected = 0;     ///< of tx_sent: sent on a peer's connected socket (no route look-up)
+    std::uint64_t peer_sockets = 0;     ///< peers with sessions whose data goes on a connected socket now
+    std::uint64_t peer_socket_refused = 0;  ///< peers whose data stayed on the shared socket (no connected one)
+    std::uint64_t tx_icmp_refused = 0;  ///< ICMP errors (e.g. port unreachable) a connected socket reported
+                                        ///< for earlier datagrams; the datagram is sent again, not lost
 };
 
 /// The data messages of the established sessions of one L2TP UDP socket.
@@ -53,6 +59,13 @@ struct DataPathCounters {
 /// one is split into IPv4 fragments (RFC 791 §3.2; dataplane/ipv4_fragment.hpp), each its own data
 /// message, or dropped and counted (tx_over_mru) when its DF flag forbids splitting (then
 /// reported to `set_too_big`'s callback, for an ICMP Fragmentation Needed, RFC 1191 §4).
+///
+/// Connected sockets (set_peer_sockets): when a peer gets its first session, `open(peer)` is
+/// asked for a UDP socket connected to it (lnsd: UdpEndpoint::connect_peer); that peer's data
+/// messages are then sent on it with sendmmsg bursts of their own and no destination, so the
+/// kernel uses the socket's cached route instead of looking one up per datagram (udp(7),
+/// connect(2)). When its last session is removed, `close(peer)` gives the socket back. -1 from
+/// `open` (a cap, an error) keeps the peer on the shared socket (counted peer_socket_refused).
 ///
 /// Without a socket (set_socket(-1), e.g. the sans-I/O tests) each data message goes to the
 /// `fallback` callback as a vector instead (allocation there is the caller's choice).
@@ -73,6 +86,13 @@ public:
 
     /// The L2TP UDP socket (non-blocking sends, MSG_DONTWAIT); -1: use the fallback.
     void set_socket(int fd) noexcept { fd_ = fd; }
+    /// Per-peer connected sockets (see the class comment). Set before sessions are added: a
+    /// session added earlier keeps the shared socket. Empty functions: none (the default).
+    struct PeerSockets {
+        std::function<int(PeerId)> open;    ///< fd of a socket connected to the peer, or -1
+        std::function<void(PeerId)> close;  ///< the peer has no session left
+    };
+    void set_peer_sockets(PeerSockets s) { peer_sockets_ = std::move(s); }
     /// Called for each packet dropped because DF forbids fragmenting it (not for unsplittable or
     /// malformed ones); runs inside send_in_place / send_ipv4.
     void set_too_big(TooBig f) { too_big_ = std::move(f); }
@@ -89,7 +109,8 @@ public:
     /// longer than it are fragmented or dropped. 0: no bound (the default until LCP opens).
     /// False if the session is unknown (call it once the session is added: LCP runs over it).
     bool set_peer_mru(Key key, std::uint16_t mru) noexcept;
-    /// Forgets a session; false if unknown.
+    /// Forgets a session (flushing what is queued for its peer; the last session of a peer gives
+    /// its connected socket back); false if unknown.
     bool remove(Key key);
     bool contains(Key key) const { return by_key_.count(key) != 0; }
     std::size_t size() const noexcept { return by_key_.size(); }
@@ -119,9 +140,19 @@ public:
     const DataPathCounters& counters() const noexcept;
 
 private:
+    /// A peer whose data goes on its own connected socket, with its own sendmmsg queue.
+    struct Peer {
+        explicit Peer(std::size_t burst) : sender(burst, /*nonblocking=*/true) {}
+        int fd = -1;
+        std::size_t sessions = 0;
+        dataplane::UdpBatchSender sender;
+        bool dirty = false;  // in dirty_: something queued since the last flush
+        std::uint64_t sent = 0, would_block = 0, errors = 0, syscalls = 0, refused = 0;  // sender's, counted so far
+    };
     struct Session {
         Key key = 0;
         PeerId peer = 0;
+        Peer* via = nullptr;  // its peer's connected socket (a node of peers_), or the shared one
         std::uint32_t rx_ids = 0;  // (local tunnel << 16) | local session
         dataplane::DataEncap encap;
         std::uint16_t expected_ns = 0;  // next Ns expected from the peer (§5.9)
@@ -142,6 +173,10 @@ private:
     /// `ipv4` longer than s.peer_mru: its fragments copied, framed and queued (or dropped, counted).
     bool send_fragments(Session& s, std::span<const std::uint8_t> ipv4) noexcept;
     dataplane::Packet* copy_slot(std::size_t need) noexcept;
+    /// Sends what `p` has queued and adds its sender's new totals to the counters.
+    void flush_peer(Peer& p) noexcept;
+    /// The session's peer loses a session: flushed and given back when it was the last.
+    void leave_peer(Session& s);
 
     Deliver deliver_;
     Fallback fallback_;
@@ -149,7 +184,12 @@ private:
     int fd_ = -1;
     std::unordered_map<Key, Session> by_key_;
     std::unordered_map<RxKey, Session*, RxHash> by_rx_;  // nodes of by_key_ (stable)
-    dataplane::UdpBatchSender sender_;
+    dataplane::UdpBatchSender sender_;  // the shared socket's queue
+    PeerSockets peer_sockets_;
+    std::size_t burst_;
+    std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
+    std::vector<Peer*> dirty_;       // peers with queued datagrams; capacity ≥ peers_.size()
+    std::uint64_t peer_sent_ = 0, peer_would_block_ = 0, peer_errors_ = 0, peer_syscalls_ = 0, peer_refused_ = 0;
     dataplane::PacketBatch copies_;  // frames sent by copy; reset at every flush
     mutable DataPathCounters counters_;
 };

@@ -145,6 +145,10 @@ public:
     /// Data messages are sent with sendmmsg on `fd` (lnsd's L2TP UDP socket) instead of the Send
     /// callback, and received data messages of established sessions bypass the engine.
     void set_data_socket(int fd) noexcept;
+    /// Data messages to a peer go on a socket connected to it when `s.open` gives one
+    /// (DataPath::set_peer_sockets; lnsd: UdpEndpoint::connect_peer / release_peer). Set before
+    /// sessions are established.
+    void set_peer_sockets(DataPath::PeerSockets s);
     /// An IPv4 packet from the TUN batch for a session: PPP + L2TP framed in the packet's
     /// headroom (≥ dataplane::kMaxEncapHeader) and queued; flush_data() after the batch sends the
     /// burst. Falls back to send_ppp (a copy) if the session is not on the fast path.
@@ -159,6 +163,8 @@ public:
     /// to it carries (peer_tunnel, peer_session). Normally done when OCCN / ICCN arrives.
     void attach_data_session(CallHandle c, PeerId peer, std::uint16_t peer_tunnel, std::uint16_t peer_session,
                              bool sequencing);
+    /// Takes a session attached that way off the fast path (as its end does). False if unknown.
+    bool detach_data_session(CallHandle c);
 
     // ---- the four levels (JunosE "Implementing L2TP"): close = clear what is there, new ones
     // accepted; shutdown = close and refuse new ones until enabled; drain = refuse new ones only ----

@@ -1,6 +1,8 @@
 // Boost.Asio UDP adapter of lnsd: one socket on address:port, datagrams to/from the Lns core.
 // Receives in batches (recvmmsg, several datagrams per wakeup); lnsd's data fast path sends on
-// native_handle() with sendmmsg (data_path.hpp), control messages go through send().
+// native_handle() with sendmmsg (data_path.hpp), control messages go through send(). Optionally
+// one more socket per LAC peer, connected to it on the same address:port (connect_peer), so the
+// data sent to that peer skips the kernel's route look-up per datagram.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,10 @@ struct UdpCounters {
     std::uint64_t truncated = 0;   ///< datagrams longer than the receive buffer: dropped
     std::uint64_t errors = 0;      ///< recvmmsg errors other than EAGAIN
     std::uint64_t send_errors = 0; ///< send() failures
+    std::uint64_t peer_sockets = 0;         ///< connected per-peer sockets open now (connect_peer)
+    std::uint64_t peer_sockets_opened = 0;  ///< … opened since the start
+    std::uint64_t peer_sockets_refused = 0; ///< connect_peer refused: max_peer_sockets reached
+    std::uint64_t peer_socket_errors = 0;   ///< connect_peer failed (socket, bind or connect error)
 };
 
 /// A bound UDP socket; received datagrams go to `on_receive(peer, bytes)` (PeerId = ip<<16|port).
@@ -45,13 +51,35 @@ public:
 
     /// Sends one datagram (synchronously; send errors are counted, never thrown).
     void send(l2tp::engine::PeerId peer, const std::vector<std::uint8_t>& bytes);
+    /// A UDP socket bound to this endpoint's address:port and connected to `peer`, for the data
+    /// fast path to send on (sendmmsg without a destination per datagram: the kernel keeps the
+    /// route, Linux udp(7) / connect(2)). Returns its fd, the same one while it is open; -1 (and
+    /// the data stays on native_handle()) when max_peer_sockets are open (counted
+    /// peer_sockets_refused) or the socket cannot be made (peer_socket_errors). The first call
+    /// sets SO_REUSEADDR on the shared socket, which the second bind needs (port 1701 is
+    /// privileged, so only another privileged process could then bind it too).
+    /// Receiving: the kernel hands a connected socket the datagrams of its 4-tuple in preference
+    /// to the shared socket, so every datagram from `peer`, control messages included, arrives
+    /// on it; it is read like the shared socket and handed to the same on_receive (with `peer`).
+    /// New peers (an SCCRQ) still arrive on the shared socket. Datagrams that another peer sent
+    /// in the instant between this socket's bind and its connect are read from it too: nothing
+    /// is lost, though such a datagram may overtake one queued on the shared socket.
+    int connect_peer(l2tp::engine::PeerId peer);
+    /// The peer's connected socket is no longer needed: what it has received is read and handed
+    /// on, then it is closed (after the current handler returns, from the io_context); the peer's
+    /// later datagrams arrive on the shared socket. A connect_peer before then keeps it open.
+    void release_peer(l2tp::engine::PeerId peer);
+    /// Most connected per-peer sockets open at once (a peer can make lnsd open one: bounded).
+    /// 0: none, every datagram on the shared socket. Default 256.
+    void set_max_peer_sockets(std::size_t n) noexcept;
     /// Called after every received batch has been handed to on_receive (e.g. to flush sends).
     void set_batch_end(std::function<void()> fn);
     std::uint16_t local_port() const;
-    /// The socket's fd (for sendmmsg by the data fast path); -1 once closed.
+    /// The shared socket's fd (for sendmmsg by the data fast path); -1 once closed.
     int native_handle() const;
     std::uint64_t send_errors() const noexcept;
     const UdpCounters& counters() const noexcept;
+    /// Closes the shared socket and every per-peer socket.
     void close();
 
 private:
