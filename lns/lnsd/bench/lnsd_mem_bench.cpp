@@ -93,6 +93,7 @@ constexpr const char* kLnsSecret = "lns-secret";
 constexpr std::uint32_t kLnsRadius = 0xC000020B;  // 192.0.2.11: the LNS RADIUS (PPP authentication)
 constexpr std::uint32_t kFirstDestination = 0x0A000001;  // 10.0.0.1: the warm-up call's trigger, then +i
 constexpr std::uint32_t kFirstPeerAddress = 0xC6120002;  // 198.18.0.2: the CPE of call i gets +i
+constexpr auto kHelloRoundInterval = std::chrono::seconds(10);  // mode hello: lnsd's hello timer
 
 long vm_rss_kib() {
     std::ifstream f("/proc/self/status");
@@ -114,6 +115,7 @@ struct Command {
     std::uint32_t sessions = 0;
     std::uint8_t incoming = 0;  ///< 1: open a tunnel and place incoming calls (mode l2tp)
     std::uint8_t cpe = 0;       ///< 1: a CPE (PPP Link) answers each outgoing call (mode in-service)
+    std::uint32_t tunnels = 0;  ///< mode hello: open this many tunnels (SCCRQ…SCCCN), no call
 };
 
 /// Mode in-service: what the parent sends after a 'q' byte: lnsd's control socket and the ids of
@@ -218,7 +220,11 @@ std::string time_show_commands(const Query& q) {
         cpes[cpe_key(k)] = std::move(link);
         ref.open();
     };
-    cb.tunnel_up = [&tunnel_up](std::uint16_t, eng::PeerId) { tunnel_up = true; };
+    std::uint32_t tunnels_up = 0, tunnels_opened = 0;
+    cb.tunnel_up = [&tunnel_up, &tunnels_up](std::uint16_t, eng::PeerId) {
+        tunnel_up = true;
+        ++tunnels_up;
+    };
     cb.ocrq = [&](eng::SessionKey k, const eng::OutgoingCall& call) {
         lac->accept(k);                                   // OCRP (§6.10)
         lac->call_connected(k, 64000, l2tp::kFramingSync);  // OCCN (§6.11)
@@ -253,8 +259,14 @@ std::string time_show_commands(const Query& q) {
     if (cmd.incoming) lac->open_tunnel(lns_peer);  // SCCRQ; the warm-up call once it is up
     ::fcntl(parent_fd, F_SETFL, ::fcntl(parent_fd, F_GETFL) | O_NONBLOCK);
     ::signal(SIGCHLD, SIG_IGN);  // the query grandchild is reaped by the kernel
+    if (cmd.tunnels) registry.set("hello", core::Duration(std::chrono::hours(1)));  // only lnsd's Hellos
     for (;;) {
         io.run_one_for(20ms);
+        // Mode hello: at most 200 set-ups in flight (below lnsd's tunnels-setup limit).
+        while (tunnels_opened < cmd.tunnels && tunnels_opened - tunnels_up < 200) {
+            lac->open_tunnel(lns_peer);
+            ++tunnels_opened;
+        }
         if (cmd.incoming && tunnel_up && !warm_placed) {
             warm_placed = true;
             place(1);
@@ -285,7 +297,12 @@ local-address: 127.0.0.1
 hostname: lns-mem
 secret: mem-bench-pw        # = the generator's; dial-out calls get it as Tunnel-Password too
 receive-window: 64
+accept-unknown-peers: true  # modes l2tp and hello: the generator opens the tunnels
 timers: {hello: 60s, retransmit: 1s}
+# Mode hello opens `sessions` tunnels from one address: the per-peer and SCCRQ-rate bounds (defaults
+# 16 and 20/s against a hostile network) are raised for it, as an operator would for a big LAC.
+limits: {tunnels: )" + std::to_string(std::min<std::size_t>(sessions + 8, 65535)) + R"(, tunnels-per-peer: )" +
+           std::to_string(std::min<std::size_t>(sessions + 8, 65535)) + R"(, sccrq-rate: 0}
 virtual-routers:
   - name: default
     nas-ip-address: 192.0.2.1
@@ -333,6 +350,9 @@ struct Figures {
     // mode in-service
     std::size_t in_service = 0, tunnels = 0;
     double teardown_seconds = 0, teardown_cpu_seconds = 0, heap_after_teardown_b = 0;
+    // mode hello
+    double hello_cpu_seconds = 0, hello_spread_seconds = 0;
+    std::size_t hello_peak_10ms = 0;
     nlohmann::json show = nlohmann::json::array();
 };
 
@@ -407,13 +427,13 @@ std::vector<std::uint8_t> radius_answer(const rc::Endpoint& to, std::span<const 
     return bytes;
 }
 
-enum class Mode { dial_out, l2tp, in_service };
+enum class Mode { dial_out, l2tp, in_service, hello };
 
 /// The LNS side (parent): lnsd's Lns + DialOutWiring (`l2tp`: the Lns alone, incoming calls from
 /// the generator). `life_fd`: the pipe to the generator, `result_fd`: its answers (in-service: the
 /// show commands' timings). Returns the figures of one run.
 Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, int result_fd, Mode mode) {
-    const bool l2tp_only = mode == Mode::l2tp, in_service = mode == Mode::in_service;
+    const bool l2tp_only = mode == Mode::l2tp, in_service = mode == Mode::in_service, hello = mode == Mode::hello;
     boost::asio::io_context io;
     core::SystemClock clock;
     core::TimerQueue timers(clock);
@@ -431,21 +451,27 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, int result_f
     registry.set("ppp-restart", core::Duration(std::chrono::minutes(1)));  // its maximum
     const std::string lac_endpoint = "127.0.0.1:" + std::to_string(lac_port);
 
+    if (hello) registry.set("hello", core::Duration(kHelloRoundInterval));
     std::unique_ptr<lnsd::UdpEndpoint> udp;
     std::unique_ptr<rc::Client> radius;
     auto servers = [&](const rc::Endpoint& to, std::span<const std::uint8_t> d) {
         timers.arm(0ms, [&radius, to, bytes = radius_answer(to, d, lac_endpoint)] { radius->on_datagram(to, bytes); });
     };
     radius = std::make_unique<rc::Client>(timers, registry, &bus, servers);
-    lnsd::Lns lns(timers, registry, bus, cfg, [&udp](lnsd::PeerId p, std::vector<std::uint8_t> b) {
+    // Mode hello: when lnsd sent each datagram and how many it received (the Hellos and their ZLBs).
+    std::vector<std::chrono::steady_clock::time_point> sent_at;
+    std::uint64_t received = 0;
+    lnsd::Lns lns(timers, registry, bus, cfg, [&udp, &sent_at, hello](lnsd::PeerId p, std::vector<std::uint8_t> b) {
+        if (hello) sent_at.push_back(std::chrono::steady_clock::now());
         if (udp) udp->send(p, b);
     });
     udp = std::make_unique<lnsd::UdpEndpoint>(io, cfg.local_address, 0,
-                                              [&lns](lnsd::PeerId p, std::span<const std::uint8_t> b) {
+                                              [&lns, &received](lnsd::PeerId p, std::span<const std::uint8_t> b) {
+                                                  ++received;
                                                   lns.receive(p, b);
                                               });
     const Command cmd{udp->local_port(), static_cast<std::uint32_t>(n), static_cast<std::uint8_t>(l2tp_only),
-                      static_cast<std::uint8_t>(in_service)};
+                      static_cast<std::uint8_t>(in_service), hello ? static_cast<std::uint32_t>(n) : 0U};
     if (::write(life_fd, &cmd, sizeof cmd) != static_cast<ssize_t>(sizeof cmd)) {
         std::cerr << "load generator gone\n";
         std::exit(1);
@@ -465,6 +491,42 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, int result_f
     };
     Figures f;
     f.sessions = n;
+    if (hello) {
+        // n tunnels, no call; then one Hello round (RFC 2661 §6.5: each idle tunnel sends a Hello
+        // after the hello interval, the LAC acknowledges it with a ZLB) measured in lnsd's CPU.
+        const auto t0 = std::chrono::steady_clock::now();
+        const double cpu0 = cpu_seconds();
+        if (!run_until([&] { return lns.tunnel_count() >= n && channel_idle(); }, 300s)) {
+            std::cerr << "only " << lns.tunnel_count() << " of " << n << " tunnels up in 300 s\n";
+            std::exit(1);
+        }
+        f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        f.cpu_seconds = cpu_seconds() - cpu0;
+        f.tunnels = lns.tunnel_count();
+        const std::size_t before = sent_at.size();
+        const std::uint64_t received0 = received;
+        const double hcpu0 = cpu_seconds();
+        // Every tunnel's Hello sent and its ZLB received (the first Hellos may already be out if
+        // set-up took longer than the interval: then the round is the one after).
+        if (!run_until([&] { return sent_at.size() >= before + n && received >= received0 + n; },
+                       std::chrono::duration_cast<std::chrono::seconds>(kHelloRoundInterval) + 120s)) {
+            std::cerr << "Hello round incomplete: " << sent_at.size() - before << " sent, " << received - received0
+                      << " acknowledged\n";
+            std::exit(1);
+        }
+        f.hello_cpu_seconds = cpu_seconds() - hcpu0;
+        // How the round is spread: first to last Hello, and the most Hellos within one 10 ms.
+        std::vector<std::chrono::steady_clock::time_point> round(sent_at.begin() + static_cast<std::ptrdiff_t>(before),
+                                                                 sent_at.begin() + static_cast<std::ptrdiff_t>(before + n));
+        f.hello_spread_seconds = std::chrono::duration<double>(round.back() - round.front()).count();
+        for (std::size_t i = 0, j = 0; i < round.size(); ++i) {
+            while (round[i] - round[j] > 10ms) ++j;
+            f.hello_peak_10ms = std::max(f.hello_peak_10ms, i - j + 1);
+        }
+        add_channel_counters(lns, f);
+        udp->close();
+        return f;
+    }
     if (l2tp_only) {
         std::size_t connected = 0;
         lns.on_connected = [&connected](lnsd::CallHandle, const eng::ConnectInfo&) { ++connected; };
@@ -631,11 +693,17 @@ int main(int argc, char** argv) {
     const int repeat = argc > 2 ? std::atoi(argv[2]) : 1;
     const std::string mode_name = argc > 3 ? argv[3] : "dial-out";
     // 100 000: more than one tunnel carries (65 535, RFC 2661 §5.4), so the calls span two tunnels.
-    if (n == 0 || n > 100000 || repeat < 1 || (mode_name != "dial-out" && mode_name != "l2tp" && mode_name != "in-service")) {
-        std::cerr << "usage: dl_lnsd_mem_bench [sessions 1..100000] [repeat >= 1] [dial-out|l2tp|in-service]\n";
+    if (n == 0 || n > 100000 || repeat < 1 ||
+        (mode_name != "dial-out" && mode_name != "l2tp" && mode_name != "in-service" && mode_name != "hello") ||
+        (mode_name == "hello" && n > 60000)) {
+        std::cerr << "usage: dl_lnsd_mem_bench [sessions 1..100000 | tunnels 1..60000] [repeat >= 1] "
+                     "[dial-out|l2tp|in-service|hello]\n";
         return 2;
     }
-    const Mode mode = mode_name == "l2tp" ? Mode::l2tp : mode_name == "in-service" ? Mode::in_service : Mode::dial_out;
+    const Mode mode = mode_name == "l2tp"         ? Mode::l2tp
+                      : mode_name == "in-service" ? Mode::in_service
+                      : mode_name == "hello"      ? Mode::hello
+                                                  : Mode::dial_out;
     const char* what = mode == Mode::l2tp ? "incoming calls (established)"
                        : mode == Mode::in_service
                            ? "dial-out sessions (inService: PPP up, access route, accounting started)"
@@ -707,6 +775,22 @@ int main(int argc, char** argv) {
             j["teardown_cpu_seconds"] = std::round(f.teardown_cpu_seconds * 1000) / 1000;
             j["heap_bytes_per_session_after_teardown"] = std::lround(f.heap_after_teardown_b);
             j["show"] = f.show;
+        }
+        if (mode == Mode::hello) {
+            std::printf("         %zu tunnels up in %.2f s (lnsd CPU %.2f s); one Hello round (hello %llds): lnsd CPU "
+                        "%.3f s = %.1f us per Hello + its ZLB; spread over %.3f s, at most %zu Hellos in 10 ms\n",
+                        f.tunnels, f.seconds, f.cpu_seconds, static_cast<long long>(kHelloRoundInterval.count()),
+                        f.hello_cpu_seconds, f.hello_cpu_seconds * 1e6 / static_cast<double>(f.sessions),
+                        f.hello_spread_seconds, f.hello_peak_10ms);
+            j = {{"mode", mode_name},
+                 {"tunnels", f.tunnels},
+                 {"setup_seconds", std::round(f.seconds * 1000) / 1000},
+                 {"setup_cpu_seconds", std::round(f.cpu_seconds * 1000) / 1000},
+                 {"hello_round_cpu_seconds", std::round(f.hello_cpu_seconds * 10000) / 10000},
+                 {"hello_cpu_us_each", std::round(f.hello_cpu_seconds * 1e7 / static_cast<double>(f.sessions)) / 10},
+                 {"hello_spread_seconds", std::round(f.hello_spread_seconds * 1000) / 1000},
+                 {"hello_peak_per_10ms", f.hello_peak_10ms},
+                 {"loadavg", load}};
         }
         std::printf("%s\n", j.dump().c_str());
         if (mode == Mode::in_service && f.in_service != f.sessions + 1) {
