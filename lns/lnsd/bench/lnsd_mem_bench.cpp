@@ -299,10 +299,10 @@ secret: mem-bench-pw        # = the generator's; dial-out calls get it as Tunnel
 receive-window: 64
 accept-unknown-peers: true  # modes l2tp and hello: the generator opens the tunnels
 timers: {hello: 60s, retransmit: 1s}
-# Mode hello opens `sessions` tunnels from one address: the per-peer and SCCRQ-rate bounds (defaults
+# Mode hello opens `sessions` tunnels from one address: the per-peer, set-up and SCCRQ-rate bounds (defaults
 # 16 and 20/s against a hostile network) are raised for it, as an operator would for a big LAC.
 limits: {tunnels: )" + std::to_string(std::min<std::size_t>(sessions + 8, 65535)) + R"(, tunnels-per-peer: )" +
-           std::to_string(std::min<std::size_t>(sessions + 8, 65535)) + R"(, sccrq-rate: 0}
+           std::to_string(std::min<std::size_t>(sessions + 8, 65535)) + R"(, tunnels-setup-per-peer: 256, sccrq-rate: 0}
 virtual-routers:
   - name: default
     nas-ip-address: 192.0.2.1
