@@ -37,8 +37,13 @@
 // Then `l2tp clear system` tears every session down: the time until the last call is closed, its
 // Accounting-Stop answered and every tunnel gone.
 //
-// Usage: dl_lnsd_mem_bench [sessions=10000] [repeat=1] [dial-out|l2tp|in-service]. Prints one line per
-// run and a JSON line.
+// Mode `hello` (the control plane's limits): the child opens N tunnels (SCCRQ…SCCCN, no call; at most
+// 200 set-ups in flight) and sends no Hello of its own; the parent is the Lns core alone with a 10 s
+// hello timer. Figures: set-up time and lnsd CPU per tunnel, then one Hello round (RFC 2661 §6.5:
+// every tunnel's Hello sent and its ZLB received) in lnsd's CPU, and how the round is spread.
+//
+// Usage: dl_lnsd_mem_bench [sessions=10000 | tunnels] [repeat=1] [dial-out|l2tp|in-service|hello].
+// Prints one line per run and a JSON line.
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
