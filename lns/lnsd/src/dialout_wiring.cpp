@@ -4,9 +4,8 @@
 // dl/lnsd/dialout_wiring.hpp.
 #include "dl/lnsd/dialout_wiring.hpp"
 
-#include <charconv>
-
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "dl/core/config.hpp"
