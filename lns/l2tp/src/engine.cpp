@@ -91,6 +91,8 @@ public:
     }
     bool authenticating() const { return !policy_.secret.empty(); }
     Session* create_session(int role);
+    /// §5.4: Session ID 0 is the tunnel itself, so a tunnel carries at most 65 535 sessions.
+    bool full() const { return sessions_.size() >= 65535; }
     void tunnel_up();
     void start_waiting();
     void discard_early(Session& s, const char* why);
@@ -635,7 +637,7 @@ void Tunnel::deliver_early(SessionKey k, std::vector<std::vector<std::uint8_t>> 
 
 Session* Tunnel::create_session(int role) {
     // §5.4: up to 65 535 sessions per tunnel (Session ID 0 is the tunnel itself).
-    if (sessions_.size() >= 65535) return nullptr;
+    if (full()) return nullptr;
     auto id = sids_.allocate(*e_.rng_);
     if (!id) return nullptr;
     const std::uint16_t sid = *id;
@@ -1111,6 +1113,9 @@ void Engine::receive_control(PeerId peer, L2TP& msg) {
 
 SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call, std::optional<PeerPolicy> policy) {
     Tunnel* t = tunnel_to(peer, policy ? &*policy : nullptr);
+    // §5.4: a tunnel carries at most 65 535 sessions; the call after that opens another tunnel to
+    // the same peer (RFC 2661 §3: any number of tunnels may exist between a LAC-LNS pair).
+    if (t && t->full()) t = nullptr;
     bool fresh = !t;
     if (!t) t = &create_tunnel(peer, policy ? std::move(*policy) : policy_for(peer));
     Session* sp = t->create_session(lns_outgoing);
@@ -1127,6 +1132,7 @@ SessionKey Engine::place_outgoing_call(PeerId peer, const OutgoingCall& call, st
 
 SessionKey Engine::place_incoming_call(PeerId peer, const IncomingCall& call) {
     Tunnel* t = tunnel_to(peer);
+    if (t && t->full()) t = nullptr;  // §5.4, as place_outgoing_call
     bool fresh = !t;
     if (!t) t = &create_tunnel(peer, policy_for(peer));
     Session* sp = t->create_session(lac_incoming);

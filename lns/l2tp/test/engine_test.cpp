@@ -1414,13 +1414,34 @@ TEST(EngineSessions, TunnelFullAt65535Sessions) {
         seen[k.session] = true;
     }
     EXPECT_EQ(w.lns.engine->session_count(), 65535u);
-    EXPECT_THROW(w.lns.engine->place_outgoing_call(kLac, call()), std::length_error);
     // One call cleared: its ID is the only one free, and the next call gets it.
     std::uint16_t freed = 0;
     for (std::uint32_t v = 1; v < 65536 && !freed; ++v)
         if (seen[v]) freed = static_cast<std::uint16_t>(v);
     ASSERT_TRUE(w.lns.engine->disconnect({t, freed}, CdnResult::Administrative));
-    EXPECT_EQ(w.lns.engine->place_outgoing_call(kLac, call()).session, freed);
+    const SessionKey again = w.lns.engine->place_outgoing_call(kLac, call());
+    EXPECT_EQ(again.tunnel, t);
+    EXPECT_EQ(again.session, freed);
+    // The tunnel is full again: the 65 536th call opens a second tunnel to the same LAC (§3) and
+    // the calls after it go there, instead of failing (a dial-out to one LAC past 65 535 calls).
+    const SessionKey next = w.lns.engine->place_outgoing_call(kLac, call());
+    EXPECT_NE(next.tunnel, t);
+    EXPECT_NE(next.session, 0u);
+    EXPECT_EQ(w.lns.engine->place_outgoing_call(kLac, call()).tunnel, next.tunnel);
+    EXPECT_EQ(w.lns.engine->session_count(), 65537u);
+    EXPECT_EQ(w.lns.engine->tunnel_count(), 2u);
+}
+
+TEST(EngineSessions, IncomingCallsPastAFullTunnelOpenAnotherTunnel) {
+    // LAC role, the same rule (§5.4, §3): the 65 536th incoming call to one LNS opens a new tunnel.
+    World w;
+    w.drop = [](const std::string&, const std::string&) { return true; };
+    IncomingCall ic;
+    const SessionKey first = w.lac.engine->place_incoming_call(kLns, ic);
+    for (int i = 1; i < 65535; ++i) ASSERT_EQ(w.lac.engine->place_incoming_call(kLns, ic).tunnel, first.tunnel);
+    const SessionKey next = w.lac.engine->place_incoming_call(kLns, ic);
+    EXPECT_NE(next.tunnel, first.tunnel);
+    EXPECT_EQ(w.lac.engine->tunnel_count(), 2u);
 }
 
 // ---------------------------------------------------------------------------------------------

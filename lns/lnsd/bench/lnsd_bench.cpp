@@ -50,6 +50,13 @@ struct Rig {
         lnsd::LnsdConfig cfg;
         cfg.local_address = lo;
         cfg.receive_window = 64;
+        cfg.accept_unknown_peers = true;  // the generators are not listed under peers:
+        // One generator address opens every tunnel and pushes calls faster than their ICCNs come
+        // back: the hostile-network bounds (docs/lnsd.md "Limits") are lifted, 0 = no limit.
+        cfg.limits.max_tunnels = cfg.limits.max_tunnels_per_peer = 0;
+        cfg.limits.max_tunnels_setup = cfg.limits.max_tunnels_setup_per_peer = 0;
+        cfg.limits.sccrq_rate = 0;
+        cfg.limits.max_sessions_setup_per_tunnel = 0;
         lns = std::make_unique<lnsd::Lns>(timers, registry, bus, cfg,
                                           [this](lnsd::PeerId p, std::vector<std::uint8_t> b) { lns_udp->send(p, b); });
         lns_udp = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [this](lnsd::PeerId p, std::span<const std::uint8_t> b) {
@@ -164,8 +171,8 @@ void BM_SessionSetup(benchmark::State& state) {
     state.counters["lnsd_record_B/session"] = static_cast<double>(lnsd::Lns::sizeof_session_record());
     state.counters["engine_B/session"] = static_cast<double>(l2tp::engine::Engine::sizeof_session());
 }
-// {60000, 1}: one tunnel near its 65 535-session limit (RFC 2661 §5.4): the per-call cost must not grow
+// {65535, 1}: one tunnel at its 65 535-session limit (RFC 2661 §5.4): the per-call cost must not grow
 // with the tunnel's session count (O(1) Session ID allocation and lookup in the engine).
-BENCHMARK(BM_SessionSetup)->Args({10000, 1})->Args({10000, 100})->Args({100000, 100})->Args({60000, 1})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_SessionSetup)->Args({10000, 1})->Args({10000, 100})->Args({100000, 100})->Args({65535, 1})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 }  // namespace

@@ -1350,6 +1350,14 @@ TEST(DialOutWiring, ConfiguredInterimIntervalOverridesTheAccessAccept) {
     EXPECT_EQ(w.acct_requests.size(), 4u) << "every 10 s";
     const auto detail = w.call("show ppp", {{"id", "1"}});
     ASSERT_TRUE(detail.contains("result")) << detail.dump();
+    // The same call by its L2TP "tunnel/session" (a look-up in the wiring's handle map), and ids
+    // that name no call.
+    const std::string label = detail["result"][0]["l2tp-session"];
+    const auto by_label = w.call("show ppp", {{"id", label}});
+    ASSERT_TRUE(by_label["ok"].get<bool>()) << by_label.dump();
+    EXPECT_EQ(by_label["result"][0]["id"], detail["result"][0]["id"]);
+    for (const char* bad : {"2", "x", "1/", "/1", "70000/1", "1/2/3"})
+        EXPECT_FALSE(w.call("show ppp", {{"id", bad}})["ok"].get<bool>()) << bad;
     EXPECT_EQ(detail["result"][0]["accounting"]["interim-interval-s"], 10) << detail.dump();
     EXPECT_EQ(detail["result"][0]["accounting"]["interims-sent"], 3) << detail.dump();
 }

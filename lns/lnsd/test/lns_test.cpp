@@ -192,6 +192,59 @@ TEST(Lns, PerPeerSecretAuthenticatesAndWrongSecretIsRefused) {
     EXPECT_GE(sum["counters"]["auth-failures"].get<int>() + static_cast<int>(!bad.downs.empty()), 1) << sum.dump();
 }
 
+TEST(Lns, ShowSessionsOfOneTunnelAndOneSession) {
+    // "show l2tp session <tunnel>" and "<tunnel>/<session>" are a range / a look-up in the
+    // (Tunnel ID, Session ID) order: each gives exactly its own, whichever tunnel comes first.
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& b = w.add_lac(kLac1b);
+    auto& c = w.add_lac(kLac2);
+    for (int i = 0; i < 3; ++i) a.engine->place_incoming_call(kLnsPeer, icall());
+    b.engine->place_incoming_call(kLnsPeer, icall());
+    for (int i = 0; i < 2; ++i) c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(2s);
+    ASSERT_EQ(w.lns->session_count(), 6u);
+    const auto all = w.call("show l2tp session")["result"];
+    ASSERT_EQ(all.size(), 6u);
+    std::map<std::uint16_t, std::size_t> per_tunnel;
+    for (const auto& s : all) ++per_tunnel[s["tunnel"].get<std::uint16_t>()];
+    ASSERT_EQ(per_tunnel.size(), 3u);
+    for (const auto& [t, n] : per_tunnel) {
+        const auto r = w.call("show l2tp session", {{"id", std::to_string(t)}})["result"];
+        ASSERT_EQ(r.size(), n) << "tunnel " << t << ": " << r.dump();
+        for (const auto& s : r) EXPECT_EQ(s["tunnel"], t);
+    }
+    for (const auto& s : all) {
+        const auto r = w.call("show l2tp session", {{"id", s["id"]}});
+        ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+        ASSERT_EQ(r["result"].size(), 1u);
+        EXPECT_EQ(r["result"][0]["id"], s["id"]);
+        EXPECT_TRUE(r["result"][0].contains("calling-number")) << "one session is shown in detail";
+    }
+    // A Session ID that is not in use on that tunnel (the next one in order belongs to another).
+    const auto t0 = per_tunnel.begin()->first;
+    std::set<std::uint16_t> used;
+    for (const auto& s : all)
+        if (s["tunnel"] == t0) used.insert(s["session"].get<std::uint16_t>());
+    std::uint16_t unused = 1;
+    while (used.count(unused)) ++unused;
+    EXPECT_FALSE(w.call("show l2tp session", {{"id", std::to_string(t0) + "/" + std::to_string(unused)}})["ok"].get<bool>());
+    std::uint16_t idle_tunnel = 1;
+    while (per_tunnel.count(idle_tunnel)) ++idle_tunnel;
+    EXPECT_TRUE(w.call("show l2tp session", {{"id", std::to_string(idle_tunnel)}})["result"].empty());
+    // The summary and the destinations count the same sessions without walking them.
+    const auto sum = w.call("show l2tp")["result"]["system"];
+    EXPECT_EQ(sum["sessions"], 6);
+    EXPECT_EQ(sum["sessions-established"], 6);
+    std::size_t dest_sessions = 0;
+    const auto dests = w.call("show l2tp destination")["result"];
+    for (const auto& d : dests) dest_sessions += d["sessions"].get<std::size_t>();
+    EXPECT_EQ(dest_sessions, 6u) << dests.dump();
+    ASSERT_TRUE(w.call("l2tp clear session", {{"id", all[0]["id"]}})["ok"].get<bool>());
+    w.loop.advance(1s);
+    EXPECT_EQ(w.call("show l2tp")["result"]["system"]["sessions-established"], 5);
+}
+
 TEST(Lns, ClearSessionTunnelAndDestination) {
     World w;
     auto& a = w.add_lac(kLac1);

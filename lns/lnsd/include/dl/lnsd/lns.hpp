@@ -269,7 +269,8 @@ private:
     std::unique_ptr<l2tp::engine::Engine> engine_;
     std::map<TKey, std::unique_ptr<TunnelRec>> tunnels_;
     std::map<SKey, std::unique_ptr<SessionRec>> sessions_;
-    std::map<PeerId, std::size_t> peer_sessions_;  // sessions per peer (weighted tunnel selection)
+    std::map<PeerId, std::size_t> peer_sessions_;  // sessions per peer (weighted tunnel selection, show)
+    std::size_t sessions_established_ = 0;          // records in established (show l2tp)
     /// StopCCN `result` with Error Message `message` to each of `keys`. Returns tunnels closed.
     std::size_t close_tunnels(const std::vector<TKey>& keys, l2tp::StopCcnResult result, const std::string& message);
     /// New ICRQs / OCRQs refused on tunnel `t` when the system, its destination or the tunnel

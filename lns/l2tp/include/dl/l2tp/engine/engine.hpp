@@ -332,7 +332,9 @@ public:
 
     /// LNS role: place an outgoing call (OCRQ) through `peer` on the newest tunnel to it whose
     /// policy equals `policy` (when given; else any), opening a tunnel with that policy if none is.
-    /// std::length_error if the tunnel already has 65 535 sessions (same for place_incoming_call).
+    /// When that tunnel already carries 65 535 sessions (RFC 2661 §5.4) the call opens a new tunnel
+    /// to the peer (§3: a LAC-LNS pair may have several), which carries the next calls (same for
+    /// place_incoming_call). std::length_error only when 65 535 tunnels exist already.
     SessionKey place_outgoing_call(PeerId peer, const OutgoingCall& call,
                                    std::optional<PeerPolicy> policy = std::nullopt);
     /// LAC role: place an incoming call (ICRQ … ICCN) towards the LNS `peer`.
