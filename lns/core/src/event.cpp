@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <iterator>
 #include <system_error>
 
@@ -50,6 +51,12 @@ void append_json_string(std::string& out, std::string_view v) {
         out += nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
 }
+/// Appends `v` in decimal, as nlohmann and fmt write an integer.
+void append_int(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
 }  // namespace
 
 void Event::append_json_line(std::string& out) const {
@@ -71,13 +78,17 @@ void Event::append_json_line(std::string& out) const {
     out += ",\"id\":";
     append_json_string(out, id);
     if (!permitted) out += ",\"permitted\":false";
-    out += ",\"time\":";
-    append_json_string(out, format_iso8601(wall));
-    fmt::format_to(std::back_inserter(out), ",\"time_ns\":{}", time_ns == kUnstamped ? 0 : time_ns);
+    // The time is digits, '-', ':', 'T', '.' and 'Z': no escaping needed.
+    out += ",\"time\":\"";
+    append_iso8601(out, wall);
+    out += "\",\"time_ns\":";
+    append_int(out, time_ns == kUnstamped ? 0 : time_ns);
     if (timer) {
         out += ",\"timer\":{\"duration\":";
         append_json_string(out, format_duration(timer->duration));
-        fmt::format_to(std::back_inserter(out), ",\"duration_ns\":{},\"name\":", timer->duration.count());
+        out += ",\"duration_ns\":";
+        append_int(out, timer->duration.count());
+        out += ",\"name\":";
         append_json_string(out, timer->name);
         out += '}';
     }
