@@ -1,8 +1,10 @@
 #include "dl/core/event.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <iterator>
 #include <system_error>
 
@@ -39,14 +41,22 @@ namespace {
 /// Appends `v` as a JSON string exactly as nlohmann::json::dump(-1, ' ', false, replace) writes it:
 /// printable ASCII other than '"' and '\\' is copied; anything else goes through nlohmann.
 void append_json_string(std::string& out, std::string_view v) {
-    const bool plain = std::all_of(v.begin(), v.end(), [](char ch) {
-        const auto c = static_cast<unsigned char>(ch);
-        return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
-    });
+    // One table look-up per octet and no early exit (the check was ≈ 230 instructions per string
+    // with std::all_of and a predicate of four comparisons; a dial-out call writes ≈ 200 strings).
+    static constexpr auto kPlain = [] {
+        std::array<bool, 256> t{};
+        for (int c = 0x20; c < 0x7F; ++c) t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+        return t;
+    }();
+    bool plain = true;
+    for (const char ch : v) plain &= kPlain[static_cast<unsigned char>(ch)];
     if (plain) {
-        out += '"';
-        out.append(v);
-        out += '"';
+        const std::size_t at = out.size();
+        out.resize(at + v.size() + 2);
+        char* p = out.data() + at;
+        *p = '"';
+        if (!v.empty()) std::memcpy(p + 1, v.data(), v.size());
+        p[v.size() + 1] = '"';
     } else {
         out += nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
