@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
+
+from .wait import wait_for
 
 KINDS = ("syscalls", "perf", "callgrind")
 
@@ -54,7 +55,10 @@ class LnsdProfile:
                                           "-o", str(self.raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
             subprocess.run(["callgrind_control", "-i", "on", str(pid)], check=True, capture_output=True, timeout=60)
-        time.sleep(0.5)   # perf attaches asynchronously: let it before the first trigger
+        if self.proc is not None:  # perf creates its output file once attached: wait for that
+            wait_for(lambda: self.raw.exists() or self.proc.poll() is not None, 10.0, f"perf to attach to lnsd {pid}")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"perf exited ({self.proc.returncode}) before the triggers: --profile {self.kind}")
 
     def stop(self, calls: int) -> dict:
         calls = max(1, calls)
