@@ -105,7 +105,7 @@ void rand_bytes(std::span<std::uint8_t> out) {
     }
 }
 
-/// RAND_bytes costs about the same for 16 octets as for 512 (a DRBG generate call, parameter
+/// Most of a RAND_bytes call's cost is per call, not per octet (a DRBG generate call, parameter
 /// look-ups, a getpid(2) for its fork check): a dial-out call asks for random octets about ten
 /// times (Request Authenticators, Magic-Numbers, CHAP challenges), so they come from a per-thread
 /// buffer of 512 octets read from RAND_bytes at once. Octets handed out are wiped from the buffer
