@@ -8,6 +8,7 @@ import contextlib
 import copy
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -257,8 +258,13 @@ def start_lnsd(lab: Lab, bdir: Path, config: dict, name: str = "lnsd", host: str
     and event log named after `name` too; awaited on "lnsd ready"."""
     (lab.run_dir / f"{name}.yaml").write_text(yaml.safe_dump(config))
     d = Lnsd(lab, bdir, name, host)
-    d.proc = lab.start(name, host, [str(bdir / "lns/lnsd/lnsd"), "--config", str(lab.run_dir / f"{name}.yaml"),
-                                     "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+    # $DLAB_LNSD_WRAPPER (blank-separated words) goes in front of lnsd's command, e.g.
+    # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out" (`./lab bench dialout --profile
+    # callgrind` sets it); the wrapper must exec lnsd in its own process, as valgrind does.
+    wrapper = shlex.split(os.environ.get("DLAB_LNSD_WRAPPER", ""))
+    d.proc = lab.start(name, host, [*wrapper, str(bdir / "lns/lnsd/lnsd"), "--config", str(lab.run_dir / f"{name}.yaml"),
+                                     "--control", d.sock, "--events", str(d.events)], ready="lnsd ready",
+                       within=120.0 if wrapper else 20.0)
     return d
 
 

@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -183,6 +185,44 @@ TEST(Event, JsonLineIsTheDumpOfToJson) {
         e.append_json_line(line);
         EXPECT_EQ(line, e.to_json().dump(-1, ' ', false, json::error_handler_t::replace)) << e.cause;
     }
+}
+
+// format_iso8601 caches the date part per second: the text must still be, for every instant,
+// what gmtime_r and the format "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z" give (the reference
+// below), within one second, across second, day, year and epoch boundaries, and backwards.
+TEST(Clock, Iso8601CachedPerSecondMatchesGmtime) {
+    const auto reference = [](std::int64_t ns) {
+        std::int64_t secs = ns / 1'000'000'000, frac = ns % 1'000'000'000;
+        if (frac < 0) frac += 1'000'000'000, --secs;
+        const std::time_t tt = static_cast<std::time_t>(secs);
+        std::tm tm{};
+        gmtime_r(&tt, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac / 1000));
+        return std::string(buf);
+    };
+    const std::int64_t s = 1'000'000'000;
+    const std::vector<std::int64_t> instants = {
+        0, 1, 999, 1000, 999'999'999, s, s + 1'500, 1'796'000'000 * s + 123'456'789,
+        1'796'000'000 * s + 999'999'999, 1'796'000'001 * s, 1'796'000'000 * s,  // back into a second seen
+        946'684'799 * s + 999'999'000, 946'684'800 * s,                          // 1999 -> 2000
+        -1, -s, -s - 1, -86'400 * s * 365 * 10, 9'223'372'035 * s + 999'999'999};  // 2262, the end of int64 ns
+    for (const std::int64_t ns : instants) {
+        const WallTime t{Duration{ns}};
+        EXPECT_EQ(format_iso8601(t), reference(ns)) << ns;
+        std::string out = "x";
+        append_iso8601(out, t);
+        EXPECT_EQ(out, "x" + reference(ns)) << ns;
+    }
+    Event e;
+    e.time_ns = 7;
+    e.wall = WallTime{Duration{1'796'000'000 * s + 42'000}};
+    std::string line;
+    e.append_json_line(line);
+    EXPECT_NE(line.find("\"time\":\"2026-11-30T00:53:20.000042Z"), std::string::npos) << line;
+    EXPECT_NE(line.find(".000042Z\",\"time_ns\":7,"), std::string::npos) << line;
+    EXPECT_EQ(line, e.to_json().dump());
 }
 
 TEST(JsonLinesSink, OneFlushedObjectPerLine) {

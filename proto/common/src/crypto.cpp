@@ -2,9 +2,15 @@
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <stdexcept>
 
 namespace dl::proto::crypto {
@@ -92,10 +98,46 @@ Md5Digest hmac_md5(std::span<const std::uint8_t> key, std::span<const std::uint8
     return out;
 }
 
-void random_fill(std::span<std::uint8_t> out) {
-    if (out.empty()) return;
+namespace {
+void rand_bytes(std::span<std::uint8_t> out) {
     if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
         throw std::runtime_error("OpenSSL: RAND_bytes failed");
+    }
+}
+
+/// Most of a RAND_bytes call's cost is per call, not per octet (a DRBG generate call, parameter
+/// look-ups, a getpid(2) for its fork check): a dial-out call asks for random octets about ten
+/// times (Request Authenticators, Magic-Numbers, CHAP challenges), so they come from a per-thread
+/// buffer of 512 octets read from RAND_bytes at once. Octets handed out are wiped from the buffer
+/// (never handed out twice); a forked child throws away what its parent had buffered.
+struct RandomBuffer {
+    static constexpr std::size_t kSize = 512;
+    std::array<std::uint8_t, kSize> octets{};
+    std::size_t pos = kSize;  ///< first octet not handed out; kSize: empty
+    void discard() noexcept {
+        OPENSSL_cleanse(octets.data(), octets.size());
+        pos = kSize;
+    }
+};
+thread_local RandomBuffer t_random;
+void discard_in_child() noexcept { t_random.discard(); }
+}  // namespace
+
+void random_fill(std::span<std::uint8_t> out) {
+    if (out.empty()) return;
+    static const bool fork_guard = [] { return ::pthread_atfork(nullptr, nullptr, &discard_in_child) == 0; }();
+    auto& b = t_random;
+    if (!fork_guard || out.size() > RandomBuffer::kSize / 4) return rand_bytes(out);  // large: direct
+    while (!out.empty()) {
+        if (b.pos == RandomBuffer::kSize) {
+            rand_bytes(b.octets);
+            b.pos = 0;
+        }
+        const std::size_t n = std::min(out.size(), RandomBuffer::kSize - b.pos);
+        std::memcpy(out.data(), b.octets.data() + b.pos, n);
+        OPENSSL_cleanse(b.octets.data() + b.pos, n);
+        b.pos += n;
+        out = out.subspan(n);
     }
 }
 

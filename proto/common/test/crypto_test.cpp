@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace c = dl::proto::crypto;
 
@@ -31,6 +37,36 @@ TEST(Crypto, RandomBytesDiffer) {
     auto a = c::random_bytes(16), b = c::random_bytes(16);
     ASSERT_EQ(a.size(), 16u);
     EXPECT_NE(a, b) << "two 128-bit random draws were equal";
+}
+
+// Small draws come from a per-thread buffer: across several refills (512 octets each) no draw
+// repeats, and a forked child never hands out what its parent had buffered (the next draw of
+// parent and child differ).
+TEST(Crypto, RandomBufferNeverRepeatsNotEvenAcrossFork) {
+    std::set<std::vector<std::uint8_t>> seen;
+    for (int i = 0; i < 200; ++i) EXPECT_TRUE(seen.insert(c::random_bytes(16)).second) << "draw " << i;
+    std::array<std::uint8_t, 4> odd{};
+    c::random_fill(odd);  // leaves the buffer part-used
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        const auto v = c::random_bytes(16);
+        const bool ok = ::write(fds[1], v.data(), v.size()) == 16;
+        ::_exit(ok ? 0 : 1);
+    }
+    ::close(fds[1]);
+    const auto mine = c::random_bytes(16);
+    std::vector<std::uint8_t> theirs(16);
+    EXPECT_EQ(::read(fds[0], theirs.data(), theirs.size()), 16);
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    EXPECT_NE(mine, theirs) << "the child handed out its parent's buffered octets";
+    EXPECT_FALSE(seen.count(theirs));
+    // Large requests bypass the buffer and are still random.
+    EXPECT_NE(c::random_bytes(4096), c::random_bytes(4096));
 }
 
 TEST(Crypto, HmacMd5RekeysBetweenCallsAndAcceptsEmptyKey) {

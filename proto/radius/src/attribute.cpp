@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace dl::radius {
 
@@ -127,9 +128,15 @@ std::string_view to_string(ValueType t) noexcept {
 std::span<const AttributeSpec> builtin_attributes() noexcept { return kBuiltin; }
 
 const AttributeSpec* builtin_attribute(std::uint32_t vendor, std::uint8_t number) noexcept {
-    for (const auto& s : kBuiltin)
-        if (s.vendor == vendor && s.number == number) return &s;
-    return nullptr;
+    // Indexed once (the first entry of a (vendor, number) wins, as the linear walk it replaces
+    // did): the walk ran for every attribute of every RADIUS message lnsd builds or parses.
+    static const std::unordered_map<std::uint64_t, const AttributeSpec*> index = [] {
+        std::unordered_map<std::uint64_t, const AttributeSpec*> m;
+        for (const auto& s : kBuiltin) m.try_emplace((std::uint64_t{s.vendor} << 8) | s.number, &s);
+        return m;
+    }();
+    const auto it = index.find((std::uint64_t{vendor} << 8) | number);
+    return it == index.end() ? nullptr : it->second;
 }
 
 const AttributeSpec* builtin_attribute(std::string_view name) noexcept {

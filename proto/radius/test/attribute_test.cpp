@@ -94,5 +94,17 @@ TEST(Attribute, BuiltinRegistry) {
     EXPECT_EQ(builtin_attribute(kVendorErx, 41)->name, "ERX-Bearer-Type");
     EXPECT_EQ(builtin_attribute(0, 250), nullptr);
     for (const auto& spec : builtin_attributes()) EXPECT_FALSE(spec.source.empty()) << spec.name;
+    // The indexed look-up answers what a walk of the table answers (its first entry per number).
+    for (const auto& spec : builtin_attributes()) {
+        const AttributeSpec* first = nullptr;
+        for (const auto& t : builtin_attributes())
+            if (t.vendor == spec.vendor && t.number == spec.number) {
+                first = &t;
+                break;
+            }
+        EXPECT_EQ(builtin_attribute(spec.vendor, spec.number), first) << spec.name;
+    }
+    EXPECT_EQ(builtin_attribute(kVendorErx, 250), nullptr);
+    EXPECT_EQ(builtin_attribute(12345, 1), nullptr);
     EXPECT_EQ(to_string(ValueType::combo_ip), "combo-ip");
 }

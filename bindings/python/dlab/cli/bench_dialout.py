@@ -36,6 +36,7 @@ import yaml
 
 from .. import lab as L
 from ..dialout_lab import NotBuilt, build_dir, default_topology, start_daemons
+from ..lnsd_profile import LnsdProfile
 from ..wait import WaitTimeout, wait_for
 
 DOMAIN = "L2TP-dial-out.de.dt"
@@ -313,9 +314,11 @@ def summarise(sites: list[Site], tail: EventTail) -> dict:
 
 def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window: int | None = None,
               zlb_ack: str | None = None, cpe_restart: str | None = None, deadline: float | None = None,
-              events_flush: str = "loop", say=print) -> dict:
+              events_flush: str = "loop", profile: str | None = None, say=print) -> dict:
     """Run one benchmark (module docstring) and return the result dict (also written to the run
-    folder as bench-dialout.json). Raises L.LabError when the lab cannot come up or a daemon dies."""
+    folder as bench-dialout.json). `profile`: syscalls, perf or callgrind (dlab.lnsd_profile), lnsd
+    profiled during the trigger phase, its figures under "profile". Raises L.LabError when the lab
+    cannot come up or a daemon dies."""
     sites = plan_sites(n, lacs, tunnels)
     try:
         bdir = build_dir()
@@ -334,7 +337,17 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
         say(f"lab {lab.runid} up in {result['setup_lab_s']} s ({n} home + {n} LNS RADIUS users); "
             f"run folder {lab.run_dir}")
         t1 = time.monotonic()
-        d = start_daemons(lab, bdir, configure_daemons(sites, lacs, window, zlb_ack, cpe_restart, events_flush))
+        prof = LnsdProfile(profile, lab.run_dir) if profile else None
+        saved_wrapper = os.environ.get("DLAB_LNSD_WRAPPER")
+        if prof and prof.wrapper():
+            os.environ["DLAB_LNSD_WRAPPER"] = prof.wrapper()
+        try:
+            d = start_daemons(lab, bdir, configure_daemons(sites, lacs, window, zlb_ack, cpe_restart, events_flush))
+        finally:
+            if saved_wrapper is None:
+                os.environ.pop("DLAB_LNSD_WRAPPER", None)
+            else:
+                os.environ["DLAB_LNSD_WRAPPER"] = saved_wrapper
         if lacs > 1:
             _start_extra_lacs(lab, bdir, lacs, n)
         result["setup_daemons_s"] = round(time.monotonic() - t1, 2)
@@ -346,6 +359,8 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
         lab.exec("home", ["ping", "-n", "-q", "-c", "1", "-W", "2", "203.0.113.1"], check=False)
         tun_before, udp_before = _tun_stats(lab), _udp_stats(lab)
         tail = EventTail(d.events)
+        if prof:
+            prof.start(lnsd.pid)
         before = proc_stats(lnsd.pid)
         others_before = {p.name: proc_stats(p.pid) for p in lab.procs if p.name != "lnsd" and p.alive()}
         say(f"daemons ready in {result['setup_daemons_s']} s: lnsd, isdn-emu, {lacs} lac-emu, cpe-emu "
@@ -386,6 +401,8 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
         tail.poll()
         after = proc_stats(lnsd.pid)
         result.update(summarise(sites, tail))
+        if prof:
+            result["profile"] = prof.stop(result["in_service"])
         cpu = after["utime_s"] + after["stime_s"] - before["utime_s"] - before["stime_s"]
         result["lnsd"] = {"cpu_s": round(cpu, 2), "user_s": round(after["utime_s"] - before["utime_s"], 2),
                           "system_s": round(after["stime_s"] - before["stime_s"], 2),
@@ -442,6 +459,14 @@ def format_table(r: dict) -> str:
             ("load average", " ".join(str(x) for x in r["load_average"]))]
     if r.get("tun_dlo0"):
         rows.append(("triggers into dlo0 / dropped by it", f"{r['tun_dlo0'].get('tx_packets')} / {r['tun_dlo0'].get('tx_dropped')}"))
+    prof = r.get("profile") or {}
+    if prof.get("kind") == "syscalls":
+        rows.append(("lnsd system calls per call (perf trace)", f"{prof['total_per_call']}: " +
+                     ", ".join(f"{k} {v}" for k, v in list(prof["per_call"].items())[:12])))
+    elif prof.get("kind") == "callgrind":
+        rows.append(("lnsd instructions per call (callgrind)", f"{prof['instructions_per_call']:,} ({prof['inclusive']})"))
+    elif prof.get("kind") == "perf":
+        rows.append(("lnsd perf report (cpu-clock)", prof["report"]))
     rows.append(("lnsd RADIUS retransmissions", r.get("lnsd_radius_retransmissions")))
     rows.append(("lnsd L2TP data for unknown / not established sessions", r.get("lnsd_l2tp_unknown_session")))
     early = r.get("lnsd_l2tp_data_early") or {}
@@ -459,7 +484,7 @@ def run(a) -> int:
     say = (lambda *x: None) if a.json else print
     r = run_bench(a.sites, rate=a.rate or 0.0, lacs=a.lacs, tunnels=a.tunnels, window=a.window,
                   zlb_ack=a.zlb_ack, cpe_restart=a.cpe_restart, deadline=a.deadline,
-                  events_flush=a.events_flush, say=say)
+                  events_flush=a.events_flush, profile=a.profile, say=say)
     if a.json:
         print(json.dumps(r, indent=1))
     else:

@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--events-flush", choices=("loop", "line"), default="loop",
                    help="dialout: daemons write their event logs once per loop pass (loop, default) or per "
                         "event (line, the daemons' own default)")
+    s.add_argument("--profile", choices=("syscalls", "perf", "callgrind"), default=None,
+                   help="dialout: profile lnsd during the triggers (perf trace -s / perf record / callgrind; "
+                        "dlab/lnsd_profile.py, docs/performance.md)")
     s.add_argument("--deadline", type=float, default=None,
                    help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
     s.add_argument("--json", action="store_true", help="dialout, loadgen, campaign, compare-lns: print the result as JSON")

@@ -58,7 +58,11 @@ private:
 /// Nanoseconds since the clock's epoch (the representation used in Event.time_ns).
 inline std::int64_t to_ns(TimePoint t) noexcept { return t.time_since_epoch().count(); }
 
-/// ISO 8601 UTC text with microseconds, e.g. "2026-11-21T09:00:00.123456Z".
+/// ISO 8601 UTC text with microseconds, e.g. "2026-11-21T09:00:00.123456Z" (the fraction
+/// truncated, not rounded; years before 1000 zero-padded to four digits).
 std::string format_iso8601(WallTime t);
+/// Appends format_iso8601(t) to `out` (no temporary; the date part is cached per thread for the
+/// current second).
+void append_iso8601(std::string& out, WallTime t);
 
 }  // namespace dl::core
