@@ -67,3 +67,19 @@ def test_only_from_counts_the_named_senders_only(captures):
     src = v.malformed[0].src
     assert src and J.problems(v, only_from={src})
     assert not J.problems(v, only_from={"192.0.2.250"}), "malformed frames of other senders are not the DUT's"
+
+
+def test_a_trigger_to_the_discard_port_from_a_tzsp_source_port_is_not_malformed(tmp_path):
+    """A dial-out trigger (UDP to port 9) from ephemeral port 37008 — TZSP's port — was decoded as a
+    malformed TZSP frame and failed a lab test at random; port 9 is now decoded as data."""
+    import struct
+    payload = bytes(range(64))
+    udp = struct.pack("!HHHH", 37008, 9, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     bytes([203, 0, 113, 10]), bytes([10, 10, 2, 1]))
+    frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + udp
+    pcap = tmp_path / "trigger.pcap"
+    pcap.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                     + struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame)
+    v = J.judge(pcap)
+    assert v.frames == 1 and not v.malformed and not v.errors, v

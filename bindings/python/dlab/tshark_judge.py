@@ -74,11 +74,17 @@ def _split(value: str) -> list[str]:
     return [x for x in value.split("\x1f") if x != ""] if value else []
 
 
+# The lab's dial-out triggers go to UDP port 9 (discard, RFC 863), which has no dissector, from an
+# ephemeral source port; tshark then tries the source port's dissector, and a port such as 37008
+# (TZSP) turns a trigger into a "malformed" frame. Port 9 is decoded as plain data instead.
+BASE_ARGS: tuple[str, ...] = ("-d", "udp.port==9,data")
+
+
 def _tshark(pcap: Path | str, extra_args: tuple[str, ...]) -> list[list[str]]:
-    """One tshark pass over `pcap`: a row of FIELDS per frame."""
+    """One tshark pass over `pcap`: a row of FIELDS per frame (BASE_ARGS, then `extra_args`)."""
     if shutil.which("tshark") is None:
         raise TsharkMissing("tshark not on PATH (Debian package tshark)")
-    argv = ["tshark", "-n", "-r", str(pcap), *extra_args, "-T", "fields", "-E", "separator=\t",
+    argv = ["tshark", "-n", "-r", str(pcap), *BASE_ARGS, *extra_args, "-T", "fields", "-E", "separator=\t",
             "-E", "occurrence=a", "-E", "aggregator=\x1f"]
     for f in FIELDS:
         argv += ["-e", f]
