@@ -125,25 +125,23 @@ public:
     }
     void flush() {
         posted_ = false;
-        constexpr std::size_t kBatch = 64;
-        std::array<mmsghdr, kBatch> msgs{};
-        std::array<iovec, kBatch> iov{};
-        std::array<sockaddr_in, kBatch> to{};
+        // Headers live in the object, set per datagram: no 64-entry zeroing per flush.
         for (std::size_t base = 0; base < queue_.size(); base += kBatch) {
             const std::size_t k = std::min(kBatch, queue_.size() - base);
             for (std::size_t i = 0; i < k; ++i) {
                 auto& [peer, bytes] = queue_[base + i];
-                to[i] = {};
-                to[i].sin_family = AF_INET;
-                to[i].sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
-                to[i].sin_port = htons(lnsd::peer_port(peer));
-                iov[i] = {bytes.data(), bytes.size()};
-                msgs[i] = {};
-                msgs[i].msg_hdr.msg_name = &to[i];
-                msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-                msgs[i].msg_hdr.msg_iov = &iov[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
+                auto& to = to_[i];
+                to.sin_family = AF_INET;
+                to.sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
+                to.sin_port = htons(lnsd::peer_port(peer));
+                iov_[i] = {bytes.data(), bytes.size()};
+                auto& h = msgs_[i].msg_hdr;
+                h.msg_name = &to;
+                h.msg_namelen = sizeof(sockaddr_in);
+                h.msg_iov = &iov_[i];
+                h.msg_iovlen = 1;
             }
+            auto& msgs = msgs_;
             std::size_t done = 0;
             while (done < k) {
                 const int r = sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(k - done), 0);
@@ -161,9 +159,13 @@ public:
     std::uint64_t calls() const noexcept { return calls_; }
 
 private:
+    static constexpr std::size_t kBatch = 64;
     boost::asio::io_context* io_;
     int fd_;
     std::vector<std::pair<PeerId, std::vector<std::uint8_t>>> queue_;
+    std::array<mmsghdr, kBatch> msgs_{};  // zeroed once; control, flags stay 0
+    std::array<iovec, kBatch> iov_{};
+    std::array<sockaddr_in, kBatch> to_{};
     bool posted_ = false;
     std::uint64_t errors_ = 0, calls_ = 0;
 };
