@@ -21,19 +21,19 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <array>
-#include <functional>
-#include <span>
-#include <system_error>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -51,7 +51,6 @@
 #include "dl/lac/faults.hpp"
 #include "dl/lac/lac.hpp"
 #include "dl/lnsd/lns.hpp"
-#include "dl/lnsd/udp.hpp"
 #include "dl/loadgen/b_channel.hpp"
 #include "dl/loadgen/stats.hpp"
 
@@ -141,10 +140,9 @@ public:
                 h.msg_iov = &iov_[i];
                 h.msg_iovlen = 1;
             }
-            auto& msgs = msgs_;
             std::size_t done = 0;
             while (done < k) {
-                const int r = sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(k - done), 0);
+                const int r = sendmmsg(fd_, msgs_.data() + done, static_cast<unsigned>(k - done), 0);
                 if (r <= 0) {
                     errors_ += k - done;
                     break;
