@@ -576,8 +576,10 @@ void Lac::on_ocrq(SessionKey k, const l2tp::engine::OutgoingCall& oc) {
     c.subaddress = oc.sub_address.value_or("");
     c.ocrq = oc;
     // What the LNS put in the OCRQ (§6.9; the dial-out ERX VSAs of JunosE "L2TP Dial-Out" Table 75 land here).
-    bus_.publish({.entity = "lac.outgoing", .id = c.fsm.id(), .event = "OCRQ-received",
-                  .cause = fmt::format("called {}", oc.called_number), .extra = ocrq_json(oc)});
+    // Built only for a subscriber: the JSON costs more than the rest of the OCRQ's handling.
+    if (bus_.has_subscribers())
+        bus_.publish({.entity = "lac.outgoing", .id = c.fsm.id(), .event = "OCRQ-received",
+                      .cause = fmt::format("called {}", oc.called_number), .extra = ocrq_json(oc)});
     // Bearer Type 0 (neither A nor D, as xl2tpd sends): unspecified, any bearer we have will do.
     const std::uint32_t wanted = oc.bearer_type ? oc.bearer_type : cfg_.bearer_capabilities;
     c.bearer = (wanted & l2tp::kBearerDigital) ? isdn::Bearer::digital : isdn::Bearer::analog;

@@ -1,9 +1,9 @@
 // dl_loadgen: a load generator for an LNS, in one process and one Boost.Asio event loop, on the
 // project's own engines (no second protocol parser): the RFC 2661 engine of lns/l2tp in the LAC
 // role, and for dial-out also lac-emu's call handling (peers/lac), the emulated ISDN exchange
-// (peers/isdn) and the CPEs' PPP (peers/cpe). UDP is received in batches (recvmmsg, lnsd's
-// UdpEndpoint). Per-call timing, per-message-type counters, its own CPU per call and the LNS's
-// (/proc/<pid>), a progress line on stderr each second and a JSON result.
+// (peers/isdn) and the CPEs' PPP (peers/cpe). UDP is received in batches (recvmmsg, BatchUdp) and
+// sent in batches (sendmmsg, SendBatch). Per-call timing, per-message-type counters, its own CPU
+// per call and the LNS's (/proc/<pid>), a progress line on stderr each second and a JSON result.
 //
 //   dl_loadgen incoming --lns 127.0.0.1 --tunnels 10 --sessions-per-tunnel 100 --rate 500 --json r.json
 //   dl_loadgen dialout --bind 198.51.100.2 --sites-file sites.json --home-netns /run/netns/X --rate 500
@@ -18,18 +18,22 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <array>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -47,7 +51,7 @@
 #include "dl/lac/faults.hpp"
 #include "dl/lac/lac.hpp"
 #include "dl/lnsd/lns.hpp"
-#include "dl/lnsd/udp.hpp"
+#include "dl/loadgen/b_channel.hpp"
 #include "dl/loadgen/stats.hpp"
 
 namespace {
@@ -120,28 +124,25 @@ public:
     }
     void flush() {
         posted_ = false;
-        constexpr std::size_t kBatch = 64;
-        std::array<mmsghdr, kBatch> msgs{};
-        std::array<iovec, kBatch> iov{};
-        std::array<sockaddr_in, kBatch> to{};
+        // Headers live in the object, set per datagram: no 64-entry zeroing per flush.
         for (std::size_t base = 0; base < queue_.size(); base += kBatch) {
             const std::size_t k = std::min(kBatch, queue_.size() - base);
             for (std::size_t i = 0; i < k; ++i) {
                 auto& [peer, bytes] = queue_[base + i];
-                to[i] = {};
-                to[i].sin_family = AF_INET;
-                to[i].sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
-                to[i].sin_port = htons(lnsd::peer_port(peer));
-                iov[i] = {bytes.data(), bytes.size()};
-                msgs[i] = {};
-                msgs[i].msg_hdr.msg_name = &to[i];
-                msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-                msgs[i].msg_hdr.msg_iov = &iov[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
+                auto& to = to_[i];
+                to.sin_family = AF_INET;
+                to.sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
+                to.sin_port = htons(lnsd::peer_port(peer));
+                iov_[i] = {bytes.data(), bytes.size()};
+                auto& h = msgs_[i].msg_hdr;
+                h.msg_name = &to;
+                h.msg_namelen = sizeof(sockaddr_in);
+                h.msg_iov = &iov_[i];
+                h.msg_iovlen = 1;
             }
             std::size_t done = 0;
             while (done < k) {
-                const int r = sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(k - done), 0);
+                const int r = sendmmsg(fd_, msgs_.data() + done, static_cast<unsigned>(k - done), 0);
                 if (r <= 0) {
                     errors_ += k - done;
                     break;
@@ -156,17 +157,103 @@ public:
     std::uint64_t calls() const noexcept { return calls_; }
 
 private:
+    static constexpr std::size_t kBatch = 64;
     boost::asio::io_context* io_;
     int fd_;
     std::vector<std::pair<PeerId, std::vector<std::uint8_t>>> queue_;
+    std::array<mmsghdr, kBatch> msgs_{};  // zeroed once; control, flags stay 0
+    std::array<iovec, kBatch> iov_{};
+    std::array<sockaddr_in, kBatch> to_{};
     bool posted_ = false;
     std::uint64_t errors_ = 0, calls_ = 0;
 };
 
-/// L2TP socket(s) of the generator with per-message-type counters: one lnsd UdpEndpoint (recvmmsg
+/// One UDP socket of the generator, received in recvmmsg(2) batches into buffers prepared once:
+/// `batch` slots of kSlot octets whose headers are set up at construction, so a wake-up costs the
+/// system calls and the datagrams, not re-preparing the batch (lnsd's UdpEndpoint prepares 64
+/// slots of 64 KiB per call, which cost the generator more than the L2TP engine's own receive).
+/// A datagram longer than kSlot (MSG_TRUNC; L2TP control messages from an LNS are far smaller) is
+/// dropped and counted. Drains at most 4 batches per wake-up. std::system_error if bind fails.
+class BatchUdp {
+public:
+    using Receive = std::function<void(PeerId, std::span<const std::uint8_t>)>;
+    struct Counters {
+        std::uint64_t batches = 0, datagrams = 0, truncated = 0, errors = 0;
+    };
+    static constexpr std::size_t kSlot = 4096;
+
+    BatchUdp(boost::asio::io_context& io, core::Ipv4Address address, std::uint16_t port, Receive on_receive,
+             std::size_t batch = 32)
+        : socket_(io), on_receive_(std::move(on_receive)), buf_(batch * kSlot), msgs_(batch), iov_(batch), from_(batch) {
+        using boost::asio::ip::udp;
+        socket_.open(udp::v4());
+        boost::system::error_code ignored;
+        socket_.set_option(boost::asio::socket_base::receive_buffer_size(4 << 20), ignored);
+        socket_.set_option(boost::asio::socket_base::send_buffer_size(4 << 20), ignored);
+        boost::system::error_code ec;
+        socket_.bind(udp::endpoint(boost::asio::ip::address_v4(address.value), port), ec);
+        if (ec)
+            throw std::system_error(ec.value(), std::generic_category(),
+                                    "cannot bind to " + address.to_string() + ":" + std::to_string(port));
+        socket_.non_blocking(true, ignored);
+        for (std::size_t i = 0; i < batch; ++i) {
+            iov_[i] = {buf_.data() + i * kSlot, kSlot};
+            msgs_[i].msg_hdr.msg_iov = &iov_[i];
+            msgs_[i].msg_hdr.msg_iovlen = 1;
+            msgs_[i].msg_hdr.msg_name = &from_[i];
+        }
+        wait();
+    }
+    int native_handle() { return socket_.native_handle(); }
+    const Counters& counters() const noexcept { return counters_; }
+
+private:
+    void wait() {
+        socket_.async_wait(boost::asio::ip::udp::socket::wait_read, [this](const boost::system::error_code& ec) {
+            if (ec) return;
+            drain();
+            wait();
+        });
+    }
+    void drain() {
+        const int fd = socket_.native_handle();
+        const auto n_slots = static_cast<unsigned>(msgs_.size());
+        for (int round = 0; round < 4; ++round) {
+            for (auto& m : msgs_) m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            const int n = recvmmsg(fd, msgs_.data(), n_slots, MSG_DONTWAIT, nullptr);
+            if (n <= 0) {
+                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++counters_.errors;
+                return;
+            }
+            ++counters_.batches;
+            for (int i = 0; i < n; ++i) {
+                ++counters_.datagrams;
+                const auto& h = msgs_[static_cast<std::size_t>(i)];
+                if (h.msg_hdr.msg_flags & MSG_TRUNC) {
+                    ++counters_.truncated;
+                    continue;
+                }
+                const auto& f = from_[static_cast<std::size_t>(i)];
+                on_receive_(lnsd::peer_id({ntohl(f.sin_addr.s_addr)}, ntohs(f.sin_port)),
+                            {static_cast<const std::uint8_t*>(iov_[static_cast<std::size_t>(i)].iov_base), h.msg_len});
+            }
+            if (static_cast<unsigned>(n) < n_slots) return;  // ran dry before the batch filled
+        }
+    }
+
+    boost::asio::ip::udp::socket socket_;
+    Receive on_receive_;
+    std::vector<std::uint8_t> buf_;
+    std::vector<mmsghdr> msgs_;
+    std::vector<iovec> iov_;
+    std::vector<sockaddr_in> from_;
+    Counters counters_;
+};
+
+/// L2TP socket(s) of the generator with per-message-type counters: one BatchUdp (recvmmsg
 /// batches) per local address, sends batched per socket (SendBatch, sendmmsg).
 struct Sockets {
-    std::vector<std::unique_ptr<lnsd::UdpEndpoint>> udp;
+    std::vector<std::unique_ptr<BatchUdp>> udp;
     std::vector<std::unique_ptr<SendBatch>> out;
     loadgen::MessageCounters sent, received;
     Json io_json() const {
@@ -179,8 +266,13 @@ struct Sockets {
             batches += u->counters().batches;
             datagrams += u->counters().datagrams;
         }
+        std::uint64_t truncated = 0, errors = 0;
+        for (const auto& u : udp) {
+            truncated += u->counters().truncated;
+            errors += u->counters().errors;
+        }
         return {{"sendmmsg_calls", calls}, {"send_errors", err}, {"recvmmsg_batches", batches},
-                {"datagrams_received", datagrams}};
+                {"datagrams_received", datagrams}, {"truncated", truncated}, {"receive_errors", errors}};
     }
 
     static bool is_data(std::span<const std::uint8_t> d) { return !d.empty() && (d[0] & 0x80) == 0; }
@@ -398,13 +490,13 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         };
         engines.push_back(std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb)));
         auto& eng = *engines.back();
-        sock.udp.push_back(std::make_unique<lnsd::UdpEndpoint>(
+        sock.udp.push_back(std::make_unique<BatchUdp>(
             loop.io, parse_ipv4(c.binds[e % c.binds.size()], "--bind"), 0, [&sock, &eng](PeerId p, std::span<const std::uint8_t> d) {
                 sock.count_received(d);
                 eng.receive(p, d);
             },
-            // recvmmsg batch: 64 × 64 KiB buffers per socket; fewer when there are many sockets
-            n_engines > 8 ? 8 : 64));
+            // recvmmsg batch: 32 × 4 KiB buffers per socket; fewer when there are many sockets
+            n_engines > 8 ? 8 : 32));
         sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
     }
 
@@ -642,7 +734,20 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     std::unique_ptr<lac::Lac> lac_core;
     std::unique_ptr<cpe::Cpe> cpes;
     std::function<void()> check_done;  // set below: the end of the set-up phase
+    // DATA (the PPP frames) of a connected call skips the exchange, which would relay it unchanged:
+    // one posted hand-over instead of two, no lookup in the exchange (loadgen::BChannelBridge).
+    loadgen::BChannelBridge bridge;
+    std::uint64_t bridged = 0;
+    auto hand_over = [&](isdn::Exchange::EndpointId to, std::uint16_t ref, const isdn::Message& m) {
+        ++bridged;
+        boost::asio::post(loop.io, [&, to, d = isdn::Message::data(ref, m.payload)] {
+            if (to == kLac) lac_core->isdn_receive(d);
+            else cpes->isdn_receive(d);
+        });
+    };
     isdn::Exchange exchange(loop.bus, loop.timers, loop.registry, [&](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
+        if (ep == kLac) bridge.to_caller(m);
+        else bridge.to_callee(m);
         boost::asio::post(loop.io, [&, ep, m] {
             if (ep == kLac) lac_core->isdn_receive(m);
             else cpes->isdn_receive(m);
@@ -653,9 +758,19 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     lc.channels = static_cast<std::uint16_t>(std::min<std::size_t>(65535, n + 10));
     lc.incoming = false;
     lac_core = std::make_unique<lac::Lac>(loop.timers, loop.registry, loop.bus, lc, [&](const isdn::Message& m) {
+        if (m.type == isdn::MessageType::data) {
+            if (auto to = bridge.callee_of(m.call_ref)) return hand_over(kCpe, *to, m);
+        } else {
+            bridge.from_caller(m);
+        }
         boost::asio::post(loop.io, [&, m] { exchange.receive(kLac, m); });
     });
     cpes = std::make_unique<cpe::Cpe>(loop.timers, loop.registry, loop.bus, [&](const isdn::Message& m) {
+        if (m.type == isdn::MessageType::data) {
+            if (auto to = bridge.caller_of(m.call_ref)) return hand_over(kLac, *to, m);
+        } else {
+            bridge.from_callee(m);
+        }
         boost::asio::post(loop.io, [&, m] { exchange.receive(kCpe, m); });
     });
     for (const auto& s : specs) {
@@ -723,7 +838,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     cb.tunnel_up = [&](std::uint16_t tid, PeerId) { tunnels.push_back(tid); };
     l2tp::engine::Engine engine(loop.timers, loop.registry, loop.bus, ec, std::move(cb));
     lac_core->bind(engine);
-    sock.udp.push_back(std::make_unique<lnsd::UdpEndpoint>(
+    sock.udp.push_back(std::make_unique<BatchUdp>(
         loop.io, parse_ipv4(c.binds.at(0), "--bind"), o.port, [&](PeerId p, std::span<const std::uint8_t> d) {
             sock.count_received(d);
             engine.receive(p, d);
@@ -848,7 +963,8 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
            {"lac", {{"ocrq", lcn.ocrq}, {"connected", lcn.connected}, {"failed", lcn.failed},
                     {"cleared_by_lns", lcn.cleared_by_lns}, {"refused_capacity", lcn.refused_capacity}}},
            {"exchange", {{"setups", xc.setups}, {"connected", xc.connected}, {"refused", xc.refused},
-                         {"released", xc.released}}},
+                         {"released", xc.released}, {"data_relayed", xc.data_relayed},
+                         {"data_bridged", bridged}}},
            {"loadgen", {{"cpu_s", cpu_setup},
                         {"cpu_ms_per_call", up ? cpu_setup * 1e3 / static_cast<double>(up) : 0.0},
                         {"rss_kib", loadgen::read_proc(static_cast<int>(getpid())).value_or(loadgen::ProcUsage{}).rss_kib}}},
