@@ -26,6 +26,17 @@ if(DL_BENCH AND NOT TARGET dl_benches)
   add_custom_target(dl_benches)
 endif()
 
+# A plain benchmark program (not Google Benchmark: its own main, figures in docs/performance.md),
+# outside the default build like the BENCH lists: `ci/build dl_benches` builds every one,
+# `ci/build <name>` one. Does nothing with DL_BENCH=OFF. Link it with target_link_libraries after.
+function(dl_bench_program name)
+  if(DL_BENCH)
+    add_executable(${name} EXCLUDE_FROM_ALL ${ARGN})
+    add_dependencies(dl_benches ${name})
+    dl_project_options(${name})
+  endif()
+endfunction()
+
 function(dl_project_options target)
   target_compile_features(${target} PRIVATE cxx_std_20)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
