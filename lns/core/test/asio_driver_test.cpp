@@ -24,7 +24,9 @@ TEST(AsioTimerDriver, FiresQueueTimersInOrderWithOneOsTimer) {
     const TimerId cancelled = q.arm(15ms, [&] { order.push_back(99); });
     q.arm(20ms, [&] {
         order.push_back(2);
-        q.arm(5ms, [&] { order.push_back(4); });  // armed from a callback: 25ms
+        // armed from a callback, at an absolute deadline (start + 25 ms) so a late wake-up on a loaded
+        // machine cannot reorder it after the 30 ms timer
+        q.arm_at(start + 25ms, [&] { order.push_back(4); });
     });
     q.cancel(cancelled);
     io.run();  // returns when no more work: the driver holds none once the queue is empty
