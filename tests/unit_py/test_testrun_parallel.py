@@ -80,6 +80,7 @@ def test_third_party_stacks_run_during_the_lab_tier_unless_serial(monkeypatch, t
     import types
     order = []
     monkeypatch.setattr(testrun, "RESULTS", tmp_path)
+    monkeypatch.setattr(testrun, "start_san_build", lambda nice=True: None)
     for name in ("run_unit", "run_fuzz"):
         monkeypatch.setattr(testrun, name, lambda *a, **k: testrun.Tally("x", passed=1))
     monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: [testrun.Tally("sanitize", passed=1)])
@@ -95,3 +96,91 @@ def test_third_party_stacks_run_during_the_lab_tier_unless_serial(monkeypatch, t
     order.clear()
     assert testrun.run(types.SimpleNamespace(tier=None, keyword=None, workers="0")) == 0
     assert order == ["lab", "third-party serial"]
+
+
+# A stand-in ci/build: records its niceness and arguments, then finishes only once the lab tier has
+# run (its marker, waited for with a 10 s deadline), so a build that runs before the lab tier and
+# not beside it fails; FAIL in the environment makes it fail at once.
+BUILD = """#!/bin/sh
+nice > "{out}/nice"
+echo "$DL_BUILD_DIR $DL_CMAKE_ARGS" > "{out}/args"
+[ -n "$FAIL" ] && {{ echo "clang++: error: boom"; exit 1; }}
+i=0
+while [ ! -e "{out}/lab-ran" ]; do
+  i=$((i + 1)); [ $i -gt 200 ] && {{ echo "built before the lab tier ran"; exit 3; }}
+  sleep 0.05
+done
+"""
+
+
+def _fake_build(tmp_path, monkeypatch, order):
+    import types
+    repo = tmp_path / "repo"
+    (repo / "ci").mkdir(parents=True)
+    (repo / "ci" / "build").write_text(BUILD.format(out=tmp_path))
+    (repo / "ci" / "build").chmod(0o755)
+    monkeypatch.setattr(testrun, "REPO", repo)
+    monkeypatch.setattr(testrun, "SAN_DIR", tmp_path / "build-fuzz")
+    monkeypatch.setattr(testrun, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(testrun, "_san_built", None)
+    monkeypatch.setattr(testrun, "_san_build", None)
+    monkeypatch.setattr(testrun, "run_unit", lambda *a, **k: order.append("unit") or testrun.Tally("unit", passed=1))
+
+    def lab(*a, **k):
+        order.append("lab")
+        (tmp_path / "lab-ran").touch()
+        return testrun.Tally("lab", passed=1)
+    monkeypatch.setattr(testrun, "run_lab", lab)
+    monkeypatch.setattr(testrun, "run_third_party", lambda w: testrun.Tally("third-party", passed=1))
+    monkeypatch.setattr(testrun, "start_third_party", lambda w: (testrun.Tally("third-party"), []))
+    monkeypatch.setattr(testrun, "finish_third_party", lambda st: testrun.Tally("third-party", passed=1))
+    monkeypatch.setattr(testrun, "run_sanitize", lambda *a, **k: order.append("sanitize") or [
+        testrun.Tally("sanitize", passed=1 if testrun.build_san() else 0, failed=0 if testrun._san_built else 1)])
+    return types.SimpleNamespace(tier=None, keyword=None, workers="auto")
+
+
+def test_sanitizer_build_runs_at_nice_19_beside_the_unit_and_lab_tiers(tmp_path, monkeypatch, capsys):
+    """Default run: the clang build (build-fuzz/) starts before the first tier, at the lowest CPU
+    priority, and the fuzz tier after the lab tier waits for it."""
+    order = []
+    a = _fake_build(tmp_path, monkeypatch, order)
+    assert testrun.run(a) == 0
+    out = capsys.readouterr().out
+    assert order == ["unit", "lab", "sanitize"]
+    assert out.index("=== tier lab ===") < out.index("=== tier fuzz ===") < out.index("=== tier sanitize ===")
+    assert "fuzz: 0 passed, 0 failed (no harness built)" in out
+    assert "sanitize: 1 passed, 0 failed" in out
+    assert (tmp_path / "nice").read_text().strip() == "19"
+    args = (tmp_path / "args").read_text()
+    assert args.startswith(str(tmp_path / "build-fuzz") + " ") and "-DDL_FUZZ=ON" in args
+    assert "sanitizer build (build-fuzz/)" in out
+
+
+def test_sanitizer_build_serial_with_n_0_and_its_failure_fails_both_tiers(tmp_path, monkeypatch, capsys):
+    """`-n 0`: built when the fuzz tier needs it, at normal priority; a failed build prints its
+    output and fails the fuzz and the sanitize tier."""
+    order = []
+    a = _fake_build(tmp_path, monkeypatch, order)
+    a.workers = "0"
+    monkeypatch.setenv("FAIL", "1")
+    assert testrun.run(a) == 1
+    out = capsys.readouterr().out
+    assert (tmp_path / "nice").read_text().strip() == "0"
+    assert "clang++: error: boom" in out
+    assert "fuzz: 0 passed, 1 failed (sanitizer build failed)" in out
+    assert "sanitize: 0 passed, 1 failed" in out
+
+
+def test_interrupted_run_ends_the_background_sanitizer_build(tmp_path, monkeypatch):
+    """A tier that raises (Ctrl-C) ends the background build's whole process group."""
+    import pytest
+    order = []
+    a = _fake_build(tmp_path, monkeypatch, order)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(testrun, "run_lab", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        testrun.run(a)
+    p = testrun._san_build[0]
+    assert p.poll() is not None and p.returncode != 0

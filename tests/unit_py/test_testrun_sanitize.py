@@ -43,7 +43,7 @@ def test_sanitizer_build_is_configured_afresh_when_its_cache_differs(tmp_path):
 
 def test_default_tiers_include_fuzz_and_sanitize_and_ubsan_is_fatal_in_the_one_clang_build():
     import inspect
-    assert '"unit", "fuzz", "sanitize", "lab", "third-party"' in inspect.getsource(testrun.run)
+    assert '"unit", "lab", "third-party", "fuzz", "sanitize"' in inspect.getsource(testrun.run)
     assert testrun.SAN_CMAKE["DL_FUZZ"] == "ON" and testrun.SAN_CMAKE["DL_TESTS"] == "ON"
     top = (testrun.REPO / "CMakeLists.txt").read_text()
     fuzz_flags = top[top.index("if(DL_FUZZ)"):]

@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("-n", dest="workers", default="auto",
                    help="namespace tiers in parallel: pytest-xdist workers of the lab tier and the sanitize "
                         "tier's suites, a number, 'auto' (one per CPU, the default: about twice as fast as "
-                        "serial on 2 cores) or 0 (serial; the third-party stacks one after the other too)")
+                        "serial on 2 cores) or 0 (serial; the third-party stacks one after the other too, and the clang build of "
+                        "fuzz and sanitize when those tiers come rather than in the background from the start)")
     s.add_argument("--tx", action="append", metavar="SPEC",
                    help="lab tier workers on another machine too (repeatable; pytest-xdist/execnet spec, e.g. "
                         "'2*ssh=root@lab2//python=/usr/bin/python3//chdir=/srv/dialout-lab//env:PYTHONPATH="

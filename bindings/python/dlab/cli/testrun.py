@@ -1,20 +1,23 @@
 """`./lab test`: every tier that can run here, one summary line each, then `N passed, N failed`.
 
-Tiers (the default runs them all, in this order): unit (GoogleTest through ctest, build/), fuzz
-(each libFuzzer harness for a short bounded run, one per CPU at a time), sanitize (the unit tests again, then a bounded
-namespace subset with every daemon sanitized; any sanitizer report in a daemon's log is a
-failure), lab (pytest namespace suites: tests/unit_py (the Python bindings), tests/lab,
-tests/conformance, tests/interop, and the user-scenario examples under scenarios/examples
-(docs/scenarios.md)), third-party (the RFC 2661 suite against xl2tpd and l2tpns through
-ci/conformance, both at the same time and, in a run with the lab tier, during it; each held to
-its baseline in docs/conformance/). The
-namespace tiers run in parallel unless `-n 0` (docs/reliability.md "The namespace tiers in
-parallel", also for workers on other machines: `--tx`).
+Tiers (the default runs them all, in this order): unit (GoogleTest through ctest, build/), lab
+(pytest namespace suites: tests/unit_py (the Python bindings), tests/lab, tests/conformance,
+tests/interop, and the user-scenario examples under scenarios/examples (docs/scenarios.md)),
+third-party (the RFC 2661 suite against xl2tpd and l2tpns through ci/conformance, both at the same
+time and, in a run with the lab tier, during it; each held to its baseline in docs/conformance/),
+fuzz (each libFuzzer harness for a short bounded run, one per CPU at a time), sanitize (the unit
+tests again, then a bounded namespace subset with every daemon sanitized; any sanitizer report in
+a daemon's log is a failure). The namespace tiers run in parallel unless `-n 0`
+(docs/reliability.md "The namespace tiers in parallel", also for workers on other machines:
+`--tx`).
 
 fuzz and sanitize share ONE clang build under build-fuzz/ (SAN_CMAKE): every library, daemon and
 unit test is compiled with -fsanitize=address,undefined -fno-sanitize-recover=all (UBSan fatal),
 the libraries and harnesses also with -fsanitize=fuzzer-no-link; only the harnesses link
-libFuzzer, the daemons and unit tests link ASan + UBSan alone. JUnit XML for each tier goes to build/test-results/.
+libFuzzer, the daemons and unit tests link ASan + UBSan alone. Unless `-n 0`, that build starts
+at nice 19 in the background before the first tier (start_san_build) and takes the CPU the unit,
+lab and third-party tiers leave idle; the fuzz tier waits for what is left of it
+(docs/reliability.md "Test time"). JUnit XML for each tier goes to build/test-results/.
 """
 from __future__ import annotations
 
@@ -112,25 +115,62 @@ def _cache_matches(build: Path, want: dict[str, str]) -> bool:
 
 
 _san_built: bool | None = None
+# The sanitizer build running in the background (start_san_build): process, log, start time.
+_san_build: tuple[subprocess.Popen, object, float] | None = None
+
+
+def start_san_build(nice: bool = True) -> None:
+    """Start the sanitizer build (build-fuzz/, SAN_CMAKE) in the background, once per `./lab test`;
+    build_san() waits for it. `nice`: at the lowest CPU priority (nice 19), so that it takes only
+    the CPU the tiers running beside it leave idle: the lab tier's namespace tests mostly wait on
+    protocol timers (docs/reliability.md "Test time"), and keep their speed. A build-fuzz/
+    configured otherwise (e.g. without the unit tests) is configured afresh. Output goes to
+    build/test-results/build-fuzz.log, printed by build_san() if the build fails."""
+    global _san_build
+    if _san_built is not None or _san_build is not None:
+        return
+    if SAN_DIR.exists() and not _cache_matches(SAN_DIR, SAN_CMAKE):
+        import shutil
+        shutil.rmtree(SAN_DIR)
+    args = " ".join(f"-D{k}={v}" for k, v in SAN_CMAKE.items())
+    env = dict(os.environ, DL_BUILD_DIR=str(SAN_DIR), DL_CMAKE_ARGS=args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = open(RESULTS / "build-fuzz.log", "w+")
+    argv = (["nice", "-n", "19"] if nice else []) + [str(REPO / "ci" / "build")]
+    # its own process group: stop_san_build() ends cmake, ninja and the compilers together
+    p = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _san_build = (p, log, time.monotonic())
+
+
+def stop_san_build() -> None:
+    """End a background sanitizer build that is still running (an interrupted `./lab test`)."""
+    if _san_build is not None and _san_build[0].poll() is None:
+        try:
+            os.killpg(_san_build[0].pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        _san_build[0].wait()
 
 
 def build_san() -> bool:
-    """Configure (a build-fuzz/ configured otherwise, e.g. without the unit tests, is configured
-    afresh) and build the sanitizer build once per `./lab test`; its output only on failure."""
+    """The sanitizer build, once per `./lab test`: waits for the one start_san_build() started (or
+    starts it now, at normal priority); its output only on failure."""
     global _san_built
     if _san_built is None:
-        if SAN_DIR.exists() and not _cache_matches(SAN_DIR, SAN_CMAKE):
-            import shutil
-            shutil.rmtree(SAN_DIR)
-        args = " ".join(f"-D{k}={v}" for k, v in SAN_CMAKE.items())
-        env = dict(os.environ, DL_BUILD_DIR=str(SAN_DIR), DL_CMAKE_ARGS=args)
-        started = time.monotonic()
-        b = subprocess.run([str(REPO / "ci" / "build")], env=env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if b.returncode != 0:
-            print(b.stdout[-20000:])
-        _san_built = b.returncode == 0
-        print(f"  sanitizer build ({SAN_DIR.name}/): {(time.monotonic() - started) / 60:.1f} min", flush=True)
+        if _san_build is None:
+            start_san_build(nice=False)
+        p, log, started = _san_build
+        waited = time.monotonic()
+        rc = p.wait()
+        if rc != 0:
+            log.seek(0)
+            print(log.read()[-20000:])
+        log.close()
+        _san_built = rc == 0
+        now = time.monotonic()
+        print(f"  sanitizer build ({SAN_DIR.name}/): {(now - started) / 60:.1f} min"
+              + (f", {(now - waited) / 60:.1f} min of it waited for here" if waited - started > 1 else ""),
+              flush=True)
     return _san_built
 
 
@@ -356,8 +396,29 @@ def sanitizer_reports(since: float) -> list[tuple[Path, str]]:
 
 def run(a) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    tiers = a.tier or ["unit", "fuzz", "sanitize", "lab", "third-party"]
+    # The clang build of fuzz and sanitize (about 40 % of the run's CPU) starts in the background
+    # at nice 19 before the first tier and takes the CPU the unit and lab tiers leave idle; so the
+    # default order runs those first (docs/reliability.md "Test time"). `-n 0` (everything
+    # serial): built when the fuzz or sanitize tier needs it, as before.
+    tiers = a.tier or ["unit", "lab", "third-party", "fuzz", "sanitize"]
     workers = getattr(a, "workers", "auto")
+    if workers != "0" and tiers[0] not in ("fuzz", "sanitize") and {"fuzz", "sanitize"} & set(tiers):
+        start_san_build()
+    try:
+        tallies = run_tiers(a, tiers, workers)
+    finally:
+        stop_san_build()
+    print("=== summary ===")
+    for t in tallies:
+        print(t.line())
+    passed = sum(t.passed for t in tallies)
+    failed = sum(t.failed for t in tallies)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or passed == 0 else 0
+
+
+def run_tiers(a, tiers: list[str], workers: str | None) -> list[Tally]:
+    """Each tier of `tiers` in order, its summary line as it ends; returns their tallies."""
     tallies = []
     third_party = None
     for tier in tiers:
@@ -382,10 +443,4 @@ def run(a) -> int:
         elif tier == "sanitize":
             tallies.extend(run_sanitize(a.keyword, workers))
         print(f"{tallies[-1].line()} [{(time.monotonic() - started) / 60:.1f} min]", flush=True)
-    print("=== summary ===")
-    for t in tallies:
-        print(t.line())
-    passed = sum(t.passed for t in tallies)
-    failed = sum(t.failed for t in tallies)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed or passed == 0 else 0
+    return tallies
