@@ -4,6 +4,7 @@ on other machines (--tx) become the pytest-xdist arguments of dlab.cli.testrun.x
 from __future__ import annotations
 
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 from dlab.cli import testrun
@@ -100,14 +101,19 @@ def test_third_party_stacks_run_during_the_lab_tier_unless_serial(monkeypatch, t
 
 # A stand-in ci/build: records its niceness and arguments, then finishes only once the lab tier has
 # run (its marker, waited for with a 10 s deadline), so a build that runs before the lab tier and
-# not beside it fails; FAIL in the environment makes it fail at once.
+# not beside it fails; then, once the fuzz tier waits for it, at normal priority again (10 s
+# deadline). FAIL in the environment makes it fail at once.
 BUILD = """#!/bin/sh
-nice > "{out}/nice"
+nice > "{out}/nice.tmp" && mv "{out}/nice.tmp" "{out}/nice"
 echo "$DL_BUILD_DIR $DL_CMAKE_ARGS" > "{out}/args"
 [ -n "$FAIL" ] && {{ echo "clang++: error: boom"; exit 1; }}
 i=0
 while [ ! -e "{out}/lab-ran" ]; do
   i=$((i + 1)); [ $i -gt 200 ] && {{ echo "built before the lab tier ran"; exit 3; }}
+  sleep 0.05
+done
+while [ "$(nice)" != 0 ]; do
+  i=$((i + 1)); [ $i -gt 400 ] && {{ echo "still at nice $(nice) when waited for"; exit 4; }}
   sleep 0.05
 done
 """
@@ -124,7 +130,15 @@ def _fake_build(tmp_path, monkeypatch, order):
     monkeypatch.setattr(testrun, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(testrun, "_san_built", None)
     monkeypatch.setattr(testrun, "_san_build", None)
-    monkeypatch.setattr(testrun, "run_unit", lambda *a, **k: order.append("unit") or testrun.Tally("unit", passed=1))
+
+    def unit(*a, **k):
+        # the first tier runs while the build has started (it records its niceness first)
+        order.append("unit")
+        deadline = time.monotonic() + 10
+        while testrun._san_build and not (tmp_path / "nice").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return testrun.Tally("unit", passed=1)
+    monkeypatch.setattr(testrun, "run_unit", unit)
 
     def lab(*a, **k):
         order.append("lab")

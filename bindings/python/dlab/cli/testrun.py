@@ -136,9 +136,11 @@ def start_san_build(nice: bool = True) -> None:
     env = dict(os.environ, DL_BUILD_DIR=str(SAN_DIR), DL_CMAKE_ARGS=args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = open(RESULTS / "build-fuzz.log", "w+")
-    argv = (["nice", "-n", "19"] if nice else []) + [str(REPO / "ci" / "build")]
-    # its own process group: stop_san_build() ends cmake, ninja and the compilers together
-    p = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Its own process group, so that stop_san_build() ends cmake, ninja and the compilers together
+    # and build_san() can raise their priority; the niceness is set in the child before ci/build
+    # starts (no thread of this process runs yet), so it is in place when Popen returns.
+    p = subprocess.Popen([str(REPO / "ci" / "build")], env=env, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True, preexec_fn=(lambda: os.nice(19)) if nice else None)
     _san_build = (p, log, time.monotonic())
 
 
@@ -153,14 +155,22 @@ def stop_san_build() -> None:
 
 
 def build_san() -> bool:
-    """The sanitizer build, once per `./lab test`: waits for the one start_san_build() started (or
-    starts it now, at normal priority); its output only on failure."""
+    """The sanitizer build, once per `./lab test`: waits for the one start_san_build() started, at
+    normal priority from then on (or starts it now, at normal priority); its output only on
+    failure."""
     global _san_built
     if _san_built is None:
         if _san_build is None:
             start_san_build(nice=False)
         p, log, started = _san_build
         waited = time.monotonic()
+        if p.poll() is None:
+            # Nothing of this run is left to share the CPU with: the rest at normal priority, as
+            # when built on demand (the compilers already running keep nice 19 until they end).
+            try:
+                os.setpriority(os.PRIO_PGRP, p.pid, 0)
+            except OSError:
+                pass
         rc = p.wait()
         if rc != 0:
             log.seek(0)
