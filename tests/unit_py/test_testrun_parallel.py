@@ -187,6 +187,8 @@ def test_sanitizer_build_serial_with_n_0_and_its_failure_fails_both_tiers(tmp_pa
 
 def test_interrupted_run_ends_the_background_sanitizer_build(tmp_path, monkeypatch):
     """A tier that raises (Ctrl-C) ends the background build's whole process group."""
+    import os
+
     import pytest
     order = []
     a = _fake_build(tmp_path, monkeypatch, order)
@@ -198,3 +200,5 @@ def test_interrupted_run_ends_the_background_sanitizer_build(tmp_path, monkeypat
         testrun.run(a)
     p = testrun._san_build[0]
     assert p.poll() is not None and p.returncode != 0
+    with pytest.raises(ProcessLookupError):  # nothing of its process group is left
+        os.killpg(p.pid, 0)

@@ -145,13 +145,25 @@ def start_san_build(nice: bool = True) -> None:
 
 
 def stop_san_build() -> None:
-    """End a background sanitizer build that is still running (an interrupted `./lab test`)."""
-    if _san_build is not None and _san_build[0].poll() is None:
+    """End a background sanitizer build that is still running (an interrupted `./lab test`): SIGTERM
+    to its process group, SIGKILL to what is left of it after 10 s."""
+    if _san_build is None or _san_build[0].poll() is not None:
+        return
+    p = _san_build[0]
+    deadline = time.monotonic() + 10
+    sig = signal.SIGTERM
+    while True:
         try:
-            os.killpg(_san_build[0].pid, signal.SIGTERM)
+            os.killpg(p.pid, sig if sig else 0)  # 0: is any process of the group left?
         except ProcessLookupError:
-            pass
-        _san_build[0].wait()
+            break
+        p.poll()  # reap ci/build itself, the group's leader
+        if time.monotonic() > deadline:
+            sig = signal.SIGKILL
+        elif sig == signal.SIGTERM:
+            sig = None
+        time.sleep(0.05)
+    p.wait()
 
 
 def build_san() -> bool:
