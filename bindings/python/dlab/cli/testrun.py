@@ -418,7 +418,7 @@ def sanitizer_reports(since: float) -> list[tuple[Path, str]]:
 
 def run(a) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    # The clang build of fuzz and sanitize (about 40 % of the run's CPU) starts in the background
+    # The clang build of fuzz and sanitize (about a third of the run's CPU) starts in the background
     # at nice 19 before the first tier and takes the CPU the unit and lab tiers leave idle; so the
     # default order runs those first (docs/reliability.md "Test time"). `-n 0` (everything
     # serial): built when the fuzz or sanitize tier needs it, as before.
