@@ -3,6 +3,7 @@ fuzz tier runs its harnesses FUZZ_JOBS at a time and still judges each one; the 
 on other machines (--tx) become the pytest-xdist arguments of dlab.cli.testrun.xdist_hosts."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -104,6 +105,7 @@ def test_third_party_stacks_run_during_the_lab_tier_unless_serial(monkeypatch, t
 # not beside it fails; then, once the fuzz tier waits for it, at normal priority again (10 s
 # deadline). FAIL in the environment makes it fail at once.
 BUILD = """#!/bin/sh
+cat /proc/self/autogroup > "{out}/autogroup" 2>/dev/null
 nice > "{out}/nice.tmp" && mv "{out}/nice.tmp" "{out}/nice"
 echo "$DL_BUILD_DIR $DL_CMAKE_ARGS" > "{out}/args"
 [ -n "$FAIL" ] && {{ echo "clang++: error: boom"; exit 1; }}
@@ -116,6 +118,8 @@ while [ "$(nice)" != 0 ]; do
   i=$((i + 1)); [ $i -gt 400 ] && {{ echo "still at nice $(nice) when waited for"; exit 4; }}
   sleep 0.05
 done
+cat /proc/self/autogroup > "{out}/autogroup-after" 2>/dev/null
+exit 0
 """
 
 
@@ -165,6 +169,11 @@ def test_sanitizer_build_runs_at_nice_19_beside_the_unit_and_lab_tiers(tmp_path,
     assert "fuzz: 0 passed, 0 failed (no harness built)" in out
     assert "sanitize: 1 passed, 0 failed" in out
     assert (tmp_path / "nice").read_text().strip() == "19"
+    if os.path.exists("/proc/self/autogroup"):
+        # its own session's autogroup at nice 19 too (else it would share the CPU with the tests'
+        # session half and half whatever its processes' niceness), 0 once waited for
+        assert (tmp_path / "autogroup").read_text().split()[-2:] == ["nice", "19"]
+        assert (tmp_path / "autogroup-after").read_text().split()[-2:] == ["nice", "0"]
     args = (tmp_path / "args").read_text()
     assert args.startswith(str(tmp_path / "build-fuzz") + " ") and "-DDL_FUZZ=ON" in args
     assert "sanitizer build (build-fuzz/)" in out
@@ -187,8 +196,6 @@ def test_sanitizer_build_serial_with_n_0_and_its_failure_fails_both_tiers(tmp_pa
 
 def test_interrupted_run_ends_the_background_sanitizer_build(tmp_path, monkeypatch):
     """A tier that raises (Ctrl-C) ends the background build's whole process group."""
-    import os
-
     import pytest
     order = []
     a = _fake_build(tmp_path, monkeypatch, order)

@@ -136,12 +136,29 @@ def start_san_build(nice: bool = True) -> None:
     env = dict(os.environ, DL_BUILD_DIR=str(SAN_DIR), DL_CMAKE_ARGS=args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = open(RESULTS / "build-fuzz.log", "w+")
-    # Its own process group, so that stop_san_build() ends cmake, ninja and the compilers together
-    # and build_san() can raise their priority; the niceness is set in the child before ci/build
-    # starts (no thread of this process runs yet), so it is in place when Popen returns.
+    # Its own session and process group, so that stop_san_build() ends cmake, ninja and the
+    # compilers together and build_san() can raise their priority; the niceness is set in the
+    # child before ci/build starts (no thread of this process runs yet), so it is in place when
+    # Popen returns.
     p = subprocess.Popen([str(REPO / "ci" / "build")], env=env, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, preexec_fn=(lambda: os.nice(19)) if nice else None)
+                         start_new_session=True, preexec_fn=_lowest_priority if nice else None)
     _san_build = (p, log, time.monotonic())
+
+
+def _set_autogroup_nice(pid: int | str, value: int) -> None:
+    """With the kernel's session autogroups (sched_autogroup_enabled, on in Debian's kernels) the
+    scheduler shares the CPU between sessions first and by niceness only inside one: a session of
+    its own competes at its autogroup's niceness (/proc/<pid>/autogroup, sched(7))."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(value))
+    except OSError:
+        pass  # no autogroups, or not allowed to raise the priority
+
+
+def _lowest_priority() -> None:
+    """In the background build's child, after setsid: nice 19, for the process and its session."""
+    os.nice(19)
+    _set_autogroup_nice("self", 19)
 
 
 def stop_san_build() -> None:
@@ -183,6 +200,7 @@ def build_san() -> bool:
                 os.setpriority(os.PRIO_PGRP, p.pid, 0)
             except OSError:
                 pass
+            _set_autogroup_nice(p.pid, 0)
         rc = p.wait()
         if rc != 0:
             log.seek(0)
