@@ -112,6 +112,7 @@ struct World {
     std::unique_ptr<lnsd::Lns> lns;
     std::unique_ptr<eng::Engine> lac;
     bool lac_busy = false;
+    bool lac_unreachable = false;  // the LNS's datagrams to the LAC are lost (its link is down)
     std::vector<eng::OutgoingCall> ocrqs;
     std::optional<eng::SessionKey> lac_call;
     std::unique_ptr<pe::Link> cpe;
@@ -145,6 +146,7 @@ struct World {
         lns = std::make_unique<lnsd::Lns>(
             loop.timers(), registry, bus, cfg,
             [this](eng::PeerId, std::vector<std::uint8_t> b) {
+                if (lac_unreachable) return;
                 loop.timers().arm(10ms, [this, b] { lac->receive(kLnsPeer, b); });
             },
             7);
@@ -1206,6 +1208,122 @@ TEST(DialOutWiring, DialOutInterfaceDownAndUpDrivesVrAndReinstallsTargetRoutes) 
     w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
     w.loop.advance(2s);
     EXPECT_EQ(w.home_requests.size(), 1u) << "dials once VR and target are inService";
+}
+
+/// kConfig with `dialout.route-withdrawal` (the last section of kConfig is `dialout:`).
+std::string with_withdrawal(const char* settings) {
+    return std::string(kConfig) + "  route-withdrawal: " + settings + "\n";
+}
+
+std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
+    return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
+// Off by default (JunosE "L2TP Dial-Out" Table 73: the target, and its dial-out route, stay in
+// service whatever its sessions do): dial-outs that reach no LAC leave the route in the kernel.
+TEST(DialOutWiring, DialOutRouteStaysWhenNoLacAnswersByDefault) {
+    World w;
+    w.lac_unreachable = true;
+    for (const char* d : {"10.10.1.1", "10.10.2.1", "10.10.3.1"}) {
+        w.w->tun_packet("default", ipv4("203.0.113.10", d));
+        w.loop.advance(40s);
+    }
+    EXPECT_EQ(w.w->manager().session_state(w.key("10.10.3.1")), dialout::SessionState::inhibited);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "announced");
+}
+
+// route-withdrawal: after `after-failures` dial-outs that no LAC answered the target's route
+// leaves the kernel (a routing daemon stops announcing it); after the hold-down it comes back on
+// probation; one more such failure withdraws it for twice the hold-down; a connected call ends it.
+TEST(DialOutWiring, DialOutRouteWithdrawnWhileNoLacAnswersAndReinstalledAfterHoldDown) {
+    const auto cfg = with_withdrawal("{after-failures: 2, hold-down: 10s}");
+    World w(cfg.c_str());
+    core::EventRecorder routes{w.bus, {"lnsd.dialout-route", ""}};
+    const std::string removed = "remove dial-out route default 10.10.0.0/16", installed = "dial-out route default 10.10.0.0/16";
+    ASSERT_EQ(count_of(w.dp, installed), 1u);
+    w.lac_unreachable = true;
+    // 1: the SCCRQ goes unanswered (retransmissions exhausted, RFC 2661 §5.8) or the connecting
+    // timer ends the call first; either way no LAC answered. The route stays (1 < 2).
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(40s);
+    EXPECT_EQ(w.w->manager().session_state(w.key("10.10.1.1")), dialout::SessionState::inhibited);
+    EXPECT_EQ(count_of(w.dp, removed), 0u);
+    // 2: a second destination: the LAC is dead (tunnel-selection dead-time), no usable endpoint.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.2.1"));
+    w.loop.advance(40s);
+    EXPECT_EQ(count_of(w.dp, removed), 1u) << routes.text();
+    EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "withdrawn");
+    EXPECT_EQ(w.call("show l2tp dial-out chassis")["result"]["wiring"]["route-withdrawals"], 1);
+    // The target itself stays inService (Table 73): only the kernel route went.
+    EXPECT_EQ(w.w->manager().target_state("default", w.key().target), dialout::TargetState::inService);
+    // The interface flapping meanwhile does not put a withdrawn route back.
+    w.w->dialout_interface("default", false);
+    w.w->dialout_interface("default", true);
+    EXPECT_EQ(count_of(w.dp, installed), 1u);
+    // Hold-down over: back on probation.
+    w.loop.advance(10s);
+    EXPECT_EQ(count_of(w.dp, installed), 2u);
+    EXPECT_EQ(w.w->counters().route_reinstalls, 1u);
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "probation");
+    // Still no LAC: one failure withdraws it again, for 2 × 10 s.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.3.1"));
+    w.loop.advance(35s);
+    EXPECT_EQ(count_of(w.dp, removed), 2u) << routes.text();
+    w.loop.advance(15s);
+    EXPECT_EQ(count_of(w.dp, installed), 2u) << "withdrawn for 20 s this time";
+    w.loop.advance(10s);
+    EXPECT_EQ(count_of(w.dp, installed), 3u);
+    // The LAC is back (and its dead-time over): a call connects; the route is announced for good.
+    w.lac_unreachable = false;
+    w.loop.advance(60s);
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(5s);
+    ASSERT_EQ(w.w->manager().session_state(w.key("10.10.1.1")), dialout::SessionState::inService) << routes.text();
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "announced");
+    const auto text = routes.text();
+    for (const char* t : {"announced -> withdrawn on unreachable", "withdrawn -> probation on hold-down-expiry",
+                          "probation -> withdrawn on unreachable", "probation -> announced on connected"})
+        EXPECT_NE(text.find(t), std::string::npos) << t << "\n" << text;
+}
+
+// A LAC that answers with a CDN (busy) is reachable: the box can serve, the route stays.
+TEST(DialOutWiring, DialOutRouteStaysWhenTheLacRefusesTheCall) {
+    const auto cfg = with_withdrawal("{after-failures: 1}");
+    World w(cfg.c_str());
+    w.lac_busy = true;
+    for (const char* d : {"10.10.1.1", "10.10.2.1"}) {
+        w.w->tun_packet("default", ipv4("203.0.113.10", d));
+        w.loop.advance(2s);
+    }
+    EXPECT_EQ(w.w->counters().calls_failed, 2u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
+}
+
+// No home RADIUS server answers: the box cannot serve either.
+TEST(DialOutWiring, DialOutRouteWithdrawnWhenNoHomeRadiusAnswers) {
+    const auto cfg = with_withdrawal("{after-failures: 1, hold-down: 5s}");
+    World w(cfg.c_str());
+    w.home = Home::silent;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(35s);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 1u);
+}
+
+TEST(DialOutWiring, RouteWithdrawalConfigErrorsNameTheKey) {
+    for (const char* bad : {"{after-failures: -1}", "{hold-down: 0s}", "{after-failures: 2, hold: 5s}", "3"}) {
+        const auto cfg = with_withdrawal(bad);
+        try {
+            World w(cfg.c_str());
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const core::ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("route-withdrawal"), std::string::npos) << e.what();
+        }
+    }
 }
 
 // operator new calls of this test binary (counting allocator in data_path_test.cpp).
