@@ -216,6 +216,7 @@ def route_state(lab, box: str) -> str:
     return lab.boxes[box].ctl("show", "l2tp", "dial-out", "target")[0]["route"]
 
 
+@pytest.mark.req("ROUTE.withdrawal")
 def test_a_box_cut_off_from_the_lacs_withdraws_its_route_and_the_other_serves(lab):
     """A box whose lnsd and BIRD run but which cannot reach any LAC (its core link down, inside
     its namespace): the trigger home's ECMP hash sends it fails (no LAC answers), lnsd takes the

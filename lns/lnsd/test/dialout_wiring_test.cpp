@@ -1221,6 +1221,7 @@ std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
 
 // Off by default (JunosE "L2TP Dial-Out" Table 73: the target, and its dial-out route, stay in
 // service whatever its sessions do): dial-outs that reach no LAC leave the route in the kernel.
+// req: ROUTE.withdrawal
 TEST(DialOutWiring, DialOutRouteStaysWhenNoLacAnswersByDefault) {
     World w;
     w.lac_unreachable = true;
@@ -1237,6 +1238,7 @@ TEST(DialOutWiring, DialOutRouteStaysWhenNoLacAnswersByDefault) {
 // route-withdrawal: after `after-failures` dial-outs that no LAC answered the target's route
 // leaves the kernel (a routing daemon stops announcing it); after the hold-down it comes back on
 // probation; one more such failure withdraws it for twice the hold-down; a connected call ends it.
+// req: ROUTE.withdrawal
 TEST(DialOutWiring, DialOutRouteWithdrawnWhileNoLacAnswersAndReinstalledAfterHoldDown) {
     const auto cfg = with_withdrawal("{after-failures: 2, hold-down: 10s}");
     World w(cfg.c_str());
@@ -1290,6 +1292,7 @@ TEST(DialOutWiring, DialOutRouteWithdrawnWhileNoLacAnswersAndReinstalledAfterHol
 }
 
 // A LAC that answers with a CDN (busy) is reachable: the box can serve, the route stays.
+// req: ROUTE.withdrawal
 TEST(DialOutWiring, DialOutRouteStaysWhenTheLacRefusesTheCall) {
     const auto cfg = with_withdrawal("{after-failures: 1}");
     World w(cfg.c_str());
@@ -1304,6 +1307,7 @@ TEST(DialOutWiring, DialOutRouteStaysWhenTheLacRefusesTheCall) {
 }
 
 // No home RADIUS server answers: the box cannot serve either.
+// req: ROUTE.withdrawal
 TEST(DialOutWiring, DialOutRouteWithdrawnWhenNoHomeRadiusAnswers) {
     const auto cfg = with_withdrawal("{after-failures: 1, hold-down: 5s}");
     World w(cfg.c_str());
