@@ -171,14 +171,19 @@ def test_killing_a_box_converges_on_the_other(lab):
     print("\nscale-out convergence:", json.dumps(result))
 
 
+def start_dead_lnsds(lab) -> None:
+    """lnsd started again on every box whose lnsd is no longer running (same configuration)."""
+    for box, d in list(lab.boxes.items()):
+        if not d.proc.alive():
+            lab.boxes[box] = start_lnsd(lab, lab.bdir, box_config(box), name=f"lnsd-{box}-again", host=box)
+
+
 def test_a_box_that_comes_back_announces_again_and_a_cut_box_is_withdrawn_by_bfd(lab):
     """A killed box's lnsd started again: its target route is back and home spreads over both
     boxes again. Then a box becomes unreachable (its leased link down: no TCP reset, no BGP
     NOTIFICATION reaches home, as when a box loses power): home's BFD session (3 × 100 ms) takes
     the BGP session down, not the 9 s hold time, and the route loses that box."""
-    for box, d in list(lab.boxes.items()):
-        if not d.proc.alive():
-            lab.boxes[box] = start_lnsd(lab, lab.bdir, box_config(box), name=f"lnsd-{box}-again", host=box)
+    start_dead_lnsds(lab)
     both = sorted(BOXES[b][0] for b in BOXES)
     wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 30,
              f"home's route to {TARGET} via both boxes again")
@@ -203,9 +208,7 @@ def restore_both_boxes(lab) -> None:
     for box in BOXES:
         lab.exec(box, ["ip", "link", "set", "leased", "up"])
         lab.exec(box, ["ip", "link", "set", "core", "up"])
-    for box, d in list(lab.boxes.items()):
-        if not d.proc.alive():
-            lab.boxes[box] = start_lnsd(lab, lab.bdir, box_config(box), name=f"lnsd-{box}-again", host=box)
+    start_dead_lnsds(lab)
     both = sorted(BOXES[b][0] for b in BOXES)
     wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 60,
              f"home's route to {TARGET} via both boxes")

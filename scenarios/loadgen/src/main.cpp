@@ -420,7 +420,7 @@ struct IncomingPppStage {
             },
             [failed](std::size_t u, std::string_view cause) { failed(u, "ppp/" + std::string(cause)); });
     }
-    /// The unit's call is connected (ICCN queued at `start_ns` + its L2TP time): PPP starts.
+    /// The unit's call is connected (ICCN queued now; its ICRQ was queued at `icrq_ns`): PPP starts.
     void connected(std::size_t u, std::size_t engine, SessionKey k, std::int64_t icrq_ns) {
         call[u] = {engine, k};
         iccn[u] = now_ns();
