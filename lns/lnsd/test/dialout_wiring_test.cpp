@@ -113,6 +113,7 @@ struct World {
     std::unique_ptr<eng::Engine> lac;
     bool lac_busy = false;
     bool lac_unreachable = false;  // the LNS's datagrams to the LAC are lost (its link is down)
+    bool lac_rings_forever = false;  // the LAC answers the OCRQ (OCRP) but never connects (no OCCN)
     std::vector<eng::OutgoingCall> ocrqs;
     std::optional<eng::SessionKey> lac_call;
     std::unique_ptr<pe::Link> cpe;
@@ -194,6 +195,7 @@ struct World {
             wiring_log.push_back("LAC OCRQ called=" + c.called_number);
             loop.timers().arm(50ms, [this, k] {
                 lac->accept(k);
+                if (lac_rings_forever) return;
                 if (lac_busy) {
                     lac->disconnect(k, l2tp::CdnResult::Busy, std::nullopt, l2tp::Q931Cause{17, 0x5a, "busy"});
                     return;
@@ -1257,6 +1259,9 @@ TEST(DialOutWiring, DialOutRouteWithdrawnWhileNoLacAnswersAndReinstalledAfterHol
     w.loop.advance(40s);
     EXPECT_EQ(count_of(w.dp, removed), 1u) << routes.text();
     EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    // The retransmissions (1 + 2 + 4 + 8 + 8 s) outlast the 30 s trigger timer here.
+    EXPECT_NE(routes.text().find("connecting timer expired before any LAC answered"), std::string::npos)
+        << routes.text();
     EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "withdrawn");
     EXPECT_EQ(w.call("show l2tp dial-out chassis")["result"]["wiring"]["route-withdrawals"], 1);
     // The target itself stays inService (Table 73): only the kernel route went.
@@ -1291,6 +1296,23 @@ TEST(DialOutWiring, DialOutRouteWithdrawnWhileNoLacAnswersAndReinstalledAfterHol
         EXPECT_NE(text.find(t), std::string::npos) << t << "\n" << text;
 }
 
+// With fewer retransmissions the L2TP layer gives the LAC up first (RFC 2661 §5.8): the call fails
+// with no LAC having answered (OutgoingResult::no_lac_answered) before the trigger timer.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteWithdrawnWhenTheSccrqGoesUnanswered) {
+    const auto cfg = "max-retransmits: 2\n" + with_withdrawal("{after-failures: 1, hold-down: 10s}");
+    World w(cfg.c_str());
+    core::EventRecorder routes{w.bus, {"lnsd.dialout-route", ""}};
+    w.lac_unreachable = true;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(20s);
+    EXPECT_EQ(w.w->counters().calls_failed, 1u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 1u);
+    EXPECT_NE(routes.text().find("announced -> withdrawn on unreachable (cause=no LAC answered"), std::string::npos)
+        << routes.text();
+}
+
 // A LAC that answers with a CDN (busy) is reachable: the box can serve, the route stays.
 // req: ROUTE.withdrawal
 TEST(DialOutWiring, DialOutRouteStaysWhenTheLacRefusesTheCall) {
@@ -1302,6 +1324,21 @@ TEST(DialOutWiring, DialOutRouteStaysWhenTheLacRefusesTheCall) {
         w.loop.advance(2s);
     }
     EXPECT_EQ(w.w->counters().calls_failed, 2u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
+}
+
+// The LAC answered the OCRQ (OCRP) but the call never connected before the trigger timer: the LAC
+// is reachable (Lns::outgoing_call_answered), the route stays.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteStaysWhenTheLacAnsweredButNeverConnected) {
+    const auto cfg = with_withdrawal("{after-failures: 1}");
+    World w(cfg.c_str());
+    w.lac_rings_forever = true;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(35s);
+    ASSERT_EQ(w.ocrqs.size(), 1u);
+    EXPECT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inhibited);
     EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
     EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
 }
