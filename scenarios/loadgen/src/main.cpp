@@ -542,11 +542,12 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         cb.call_ended = [&, e](SessionKey k, const l2tp::engine::CallFailure& f) {
             auto it = session_of.find((std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session);
             if (it == session_of.end()) return;
-            if (ppp) ppp->links->stop(it->second);
             if (units[it->second].done && !units[it->second].failed) {
                 if (!tearing_down) ++dropped_after;
             }
             else unit_done(it->second, false, failure_key(f));
+            // after the L2TP cause is recorded: the link's own "down" then finds the unit done
+            if (ppp) ppp->links->stop(it->second);
         };
         engines.push_back(std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb)));
         auto& eng = *engines.back();

@@ -93,7 +93,12 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
         raise ValueError(f"--sites × rates = {total}: must be 1..{MAX_SITES}")
     if ppp != "none" and mode != "incoming":
         raise ValueError("--ppp applies to --mode incoming (the dial-out mode always runs PPP)")
-    # incoming --ppp chap: one LNS RADIUS user per call (plan_sites' names, secrets, Framed-IP-Address)
+    # incoming --ppp chap: one LNS RADIUS user per call (plan_sites' names, secrets, Framed-IP-Address;
+    # dl_loadgen places tunnels × ceil(n / tunnels) calls)
+    if mode == "incoming" and ppp != "none":
+        total = tunnels * math.ceil(n / tunnels)
+        if not 1 <= total <= MAX_SITES:
+            raise ValueError(f"--sites {n} over {tunnels} tunnels: {total} calls, must be 1..{MAX_SITES}")
     sites = plan_sites(total, 1, tunnels) if mode == "dialout" or ppp != "none" else []
     lab = L.Lab(topology_for(sites, 1), capture=False)
     results = []
