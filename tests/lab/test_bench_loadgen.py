@@ -52,3 +52,27 @@ def test_loadgen_incoming_twenty_calls_reach_iccn():
     _summary_ok(r["sessions"]["setup_ms"], 20)
     _summary_ok(r["tunnels"]["setup_ms"], 2)
     assert r["teardown_s"] >= 0 and r["lns"]["cpu_s"] >= 0
+
+
+@pytest.mark.req("PERF.loadgen")
+def test_loadgen_incoming_with_chap_twenty_calls_reach_ipcp_opened():
+    """--ppp chap: after ICCN the generator's CPE side runs LCP, is authenticated by lnsd with CHAP
+    (lnsd asks the real LNS FreeRADIUS, which knows each call's user) and opens IPCP; a call counts
+    only then. Without PPP the counts could not reach IPCP (no ppp_stages, no PPP frames)."""
+    [r] = B.run_bench("incoming", 20, [0.0], tunnels=2, deadline=25.0, say=lambda *a: None, ppp="chap")
+    assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}"
+    assert r["config"]["ppp"] == "chap"
+    assert r["requested"] == r["started"] == r["established"] == 20 and r["failed"] == 0
+    assert r["messages"]["sent"].get("ICCN") == 20, r["messages"]
+    stages = r["ppp_stages"]
+    _summary_ok(stages["l2tp"], 20)
+    _summary_ok(stages["ppp"], 20)
+    _summary_ok(r["sessions"]["setup_ms"], 20)
+    assert stages["auth_failures"] == 0
+    # LCP both ways, CHAP Challenge / Response / Success, IPCP both ways: well over 6 frames each
+    assert stages["frames_sent"] >= 20 * 4 and stages["frames_received"] >= 20 * 5, stages
+    # the stages partition ICRQ -> IPCP Opened
+    parts = stages["l2tp"]["mean"] + stages["ppp"]["mean"]
+    total = r["sessions"]["setup_ms"]["mean"]
+    assert abs(parts - total) < 1e-6 * max(1.0, total) + 1e-3, (parts, total)
+    assert "PPP p50" in B.format_table([r])

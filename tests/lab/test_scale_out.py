@@ -6,8 +6,10 @@ down) is withdrawn by BFD, not by the BGP hold time.
 
 Topology: scenarios/topologies/scale-out.yaml (boxes lns-a and lns-b, AS 65001; home, AS 65000;
 lac and lac2 chosen per box by Tunnel-Preference; four sites 10.10.k.1, k = 1..4, answered behind
-both LACs). The convergence times are printed (and written to <run>/scale-out.json and
-scale-out-bfd.json), not asserted.
+both LACs). The convergence times are printed (and written to <run>/scale-out.json,
+scale-out-bfd.json and scale-out-lac-cut.json), not asserted. The last case cuts a box off the LACs
+while its lnsd and BIRD run: lnsd's route-withdrawal takes its dial-out route out of the kernel,
+BIRD withdraws it, home converges on the other box.
 """
 from __future__ import annotations
 
@@ -38,10 +40,15 @@ def box_config(box: str) -> dict:
     box's own addresses and NAS-Identifier (what the home RADIUS steers on)."""
     leased, core, aaa = BOXES[box]
     vr = dict(LNSD_CONFIG["virtual-routers"][0], **{"nas-ip-address": aaa, "nas-identifier": box})
+    # route-withdrawal (docs/scale-out.md "A box that cannot reach a LAC"): one dial-out that no
+    # LAC answered takes the target's route out of the kernel for 10 s. A dead LAC is found within
+    # the trigger (connecting) timer, 10 s here, or 1 + 2 + 4 s of SCCRQ retransmissions per LAC.
     dialout = dict(LNSD_CONFIG["dialout"], targets=[
-        {"virtual-router": "default", "prefix": TARGET, "domain": "L2TP-dial-out.de.dt", "profile": "isdn"}])
+        {"virtual-router": "default", "prefix": TARGET, "domain": "L2TP-dial-out.de.dt", "profile": "isdn"}],
+        timers={"trigger": "10s", "dormant": "5m"},
+        **{"route-withdrawal": {"after-failures": 1, "hold-down": "10s"}})
     return dict(LNSD_CONFIG, **{"local-address": core, "hostname": box, "virtual-routers": [vr],
-                                "dialout": dialout})
+                                "dialout": dialout, "max-retransmits": 2})
 
 
 def configure(c: dict) -> None:
@@ -164,14 +171,19 @@ def test_killing_a_box_converges_on_the_other(lab):
     print("\nscale-out convergence:", json.dumps(result))
 
 
+def start_dead_lnsds(lab) -> None:
+    """lnsd started again on every box whose lnsd is no longer running (same configuration)."""
+    for box, d in list(lab.boxes.items()):
+        if not d.proc.alive():
+            lab.boxes[box] = start_lnsd(lab, lab.bdir, box_config(box), name=f"lnsd-{box}-again", host=box)
+
+
 def test_a_box_that_comes_back_announces_again_and_a_cut_box_is_withdrawn_by_bfd(lab):
     """A killed box's lnsd started again: its target route is back and home spreads over both
     boxes again. Then a box becomes unreachable (its leased link down: no TCP reset, no BGP
     NOTIFICATION reaches home, as when a box loses power): home's BFD session (3 × 100 ms) takes
     the BGP session down, not the 9 s hold time, and the route loses that box."""
-    for box, d in list(lab.boxes.items()):
-        if not d.proc.alive():
-            lab.boxes[box] = start_lnsd(lab, lab.bdir, box_config(box), name=f"lnsd-{box}-again", host=box)
+    start_dead_lnsds(lab)
     both = sorted(BOXES[b][0] for b in BOXES)
     wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 30,
              f"home's route to {TARGET} via both boxes again")
@@ -188,3 +200,81 @@ def test_a_box_that_comes_back_announces_again_and_a_cut_box_is_withdrawn_by_bfd
               "link_down_to_target_withdrawn_s": round(t_withdrawn, 3)}
     (lab.run_dir / "scale-out-bfd.json").write_text(json.dumps(result, indent=1))
     print("\nscale-out box cut:", json.dumps(result))
+
+
+def restore_both_boxes(lab) -> None:
+    """Both boxes reachable and running lnsd again (the cases above kill one lnsd and cut lns-b's
+    leased link), and home's route through both."""
+    for box in BOXES:
+        lab.exec(box, ["ip", "link", "set", "leased", "up"])
+        lab.exec(box, ["ip", "link", "set", "core", "up"])
+    start_dead_lnsds(lab)
+    both = sorted(BOXES[b][0] for b in BOXES)
+    wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 60,
+             f"home's route to {TARGET} via both boxes")
+
+
+def route_state(lab, box: str) -> str:
+    """The route state (announced, withdrawn, probation) of `box`'s dial-out target."""
+    return lab.boxes[box].ctl("show", "l2tp", "dial-out", "target")[0]["route"]
+
+
+@pytest.mark.req("ROUTE.withdrawal")
+def test_a_box_cut_off_from_the_lacs_withdraws_its_route_and_the_other_serves(lab):
+    """A box whose lnsd and BIRD run but which cannot reach any LAC (its core link down, inside
+    its namespace): the trigger home's ECMP hash sends it fails (no LAC answers), lnsd takes the
+    target's route out of the kernel (route-withdrawal), BIRD withdraws it, home converges on the
+    other box, which serves that site and a new one; when the link is back, the route returns after
+    the hold-down. With route-withdrawal off (JunosE's behaviour) home keeps both next hops and
+    the box keeps failing its share of triggers, so the wait for the withdrawal fails."""
+    restore_both_boxes(lab)
+    fresh = [k for k in SITES if serving_box(lab, k, BOXES) is None]
+    assert fresh, "every site already in service: nothing to trigger"
+    spread = home_spread(lab)
+    k = fresh[0]
+    cut = spread[site_destination(k)]
+    assert cut in BOXES, f"home routes {site_destination(k)} to {cut}, not a box"
+    other = next(b for b in BOXES if b != cut)
+    assert route_state(lab, cut) == "announced"
+    withdrawals_before = lab.boxes[cut].ctl("show", "l2tp", "dial-out", "chassis")["wiring"]["route-withdrawals"]
+
+    t0 = time.monotonic()
+    lab.exec(cut, ["ip", "link", "set", "core", "down"])
+    trigger(lab, k)
+    wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == [BOXES[other][0]], 40,
+             f"home's route to {TARGET} to lose {cut}, cut off from the LACs")
+    t_withdrawn = time.monotonic() - t0
+    assert route_state(lab, cut) == "withdrawn"
+    wiring = lab.boxes[cut].ctl("show", "l2tp", "dial-out", "chassis")["wiring"]
+    assert wiring["route-withdrawals"] == withdrawals_before + 1
+    # lnsd's event for it: the target's route FSM announced -> withdrawn.
+    assert any(e.get("entity") == "lnsd.dialout-route" and e.get("to") == "withdrawn"
+               for e in lab.boxes[cut].event_list()), "no lnsd.dialout-route withdrawn event"
+
+    # New dial-outs through the other box: the site the cut box failed, and a site never dialled.
+    def served(site: int) -> float:
+        trigger(lab, site)
+        wait_for(lambda: serving_box(lab, site, [other]), 30, f"site {site} inService on {other}")
+        return time.monotonic() - t0
+    t_same = served(k)
+    more = [s for s in fresh if s != k]
+    t_new = served(more[0]) if more else None
+
+    # The link back: after the hold-down (10 s from the withdrawal) the route is back on probation
+    # and home spreads over both boxes again.
+    t1 = time.monotonic()
+    lab.exec(cut, ["ip", "link", "set", "core", "up"])
+    both = sorted(BOXES[b][0] for b in BOXES)
+    wait_for(lambda: bird.route_next_hops(lab, "home", TARGET) == both, 40,
+             f"home's route to {TARGET} via {cut} again after its hold-down")
+    t_back = time.monotonic() - t1
+    assert route_state(lab, cut) == "probation"
+
+    result = {"cut": cut, "survivor": other, "site": site_destination(k),
+              "load": open("/proc/loadavg").read().split()[:3],
+              "cut_to_target_withdrawn_s": round(t_withdrawn, 3),
+              "cut_to_same_site_inService_s": round(t_same, 3),
+              "cut_to_new_site_inService_s": round(t_new, 3) if t_new is not None else None,
+              "link_up_to_announced_again_s": round(t_back, 3)}
+    (lab.run_dir / "scale-out-lac-cut.json").write_text(json.dumps(result, indent=1))
+    print("\nscale-out LAC cut:", json.dumps(result))

@@ -822,7 +822,8 @@ void Manager::load(const core::ConfigNode& node) {
     node.require_map();
     node.allow_keys({"timers", "max-connecting-sessions", "trigger-buffer", "trigger-max-bytes",
                      "pending-to-authenticating", "max-sessions-per-target", "max-sessions-per-virtual-router",
-                     "trigger-rate", "trigger-burst", "max-pending-sessions", "profiles", "targets"});
+                     "trigger-rate", "trigger-burst", "max-pending-sessions", "profiles", "targets",
+                     "route-withdrawal"});  // read by lnsd (dl/lnsd/route_withdrawal.hpp)
     core::TimerRegistry timers = registry_;
     if (node.has("timers")) {
         const auto tn = node["timers"];

@@ -218,6 +218,7 @@ void DialOutWiring::load_dialout(const core::ConfigNode& dialout) {
                     t["virtual-router"].fail("is not a configured virtual router (virtual-routers[].name)");
             }
     manager_->load(dialout);
+    withdrawal_ = load_route_withdrawal(dialout);
     for (const auto& v : cfg_.virtual_routers) manager_->vr_operational(v.name, true);
     for (const auto& t : manager_->show_targets())
         if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")))
@@ -243,6 +244,39 @@ void DialOutWiring::install_dialout_route(const std::string& vr, core::Ipv4Prefi
         manager_->target_condition(vr, prefix, dialout::Manager::TargetCondition::resources_available);
 }
 
+RouteState DialOutWiring::route_state(const std::string& vr, core::Ipv4Prefix prefix) const {
+    auto it = route_guards_.find({vr, prefix});
+    return it == route_guards_.end() ? RouteState::announced : it->second->state();
+}
+
+void DialOutWiring::route_outcome(const dialout::SessionKey& key, bool connected, std::string_view cause) {
+    if (withdrawal_.after_failures == 0) return;
+    auto it = route_guards_.find({key.vr, key.target});
+    if (it == route_guards_.end()) {
+        if (connected) return;  // nothing counted yet: announced already
+        const auto vr = key.vr;
+        const auto prefix = key.target;
+        DialOutRouteGuard::Actions a;
+        a.withdraw = [this, vr, prefix] {
+            ++counters_.route_withdrawals;
+            if (dp_.remove_dialout_route) dp_.remove_dialout_route(vr, prefix);
+        };
+        a.reinstall = [this, vr, prefix] {
+            if (!manager_->target_state(vr, prefix)) return;  // removed meanwhile
+            ++counters_.route_reinstalls;
+            install_dialout_route(vr, prefix);
+        };
+        it = route_guards_
+                 .emplace(std::pair{key.vr, key.target},
+                          std::make_unique<DialOutRouteGuard>(core::FsmEnv{&bus_, &timers_, &registry_},
+                                                              key.vr + "/" + key.target.to_string(), withdrawal_,
+                                                              std::move(a)))
+                 .first;
+    }
+    if (connected) it->second->connected(cause);
+    else it->second->unreachable(cause);
+}
+
 void DialOutWiring::dialout_interface(const std::string& vr, bool up) {
     if (!cfg_.find_vr(vr)) return;
     if (!up) {
@@ -251,8 +285,9 @@ void DialOutWiring::dialout_interface(const std::string& vr, bool up) {
     }
     // The kernel dropped the routes through the interface when it went down: install the VR's
     // dial-out routes again (a failure makes that target down), then the VR is back in service.
+    // A route withdrawn by route-withdrawal stays out until its hold-down ends.
     for (const auto& t : manager_->show_targets(vr))
-        if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")))
+        if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")); p && route_state(vr, *p) != RouteState::withdrawn)
             install_dialout_route(vr, *p);
     manager_->vr_interface(vr, true);
 }
@@ -288,6 +323,7 @@ void DialOutWiring::authorize(const dialout::SessionKey& key, const std::string&
                                         case rc::Result::cancelled: return;
                                         case rc::Result::timeout:
                                             ++counters_.aaa_timeouts;
+                                            route_outcome(key, false, "no home RADIUS server answered");
                                             manager_->deny(key, dialout::DenyReason::radius_timeout);
                                             return;
                                         case rc::Result::reject:
@@ -342,10 +378,12 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
             by_key_.erase(key);
             call->session.call_failed(r.reason);
             calls_.erase(id);
+            if (r.no_lac_answered) route_outcome(key, false, "no LAC answered: " + r.reason);
             manager_->call_failed(key, r.failure.result, q931, r.reason);
             return;
         }
         ++counters_.calls_connected;
+        route_outcome(key, true, "OCCN from " + r.endpoint);
         call->session.l2tp().session = r.call.key;
         call->session.l2tp().lac = r.endpoint;
         by_handle_[{r.call.key.tunnel, r.call.key.session}] = id;
@@ -372,8 +410,20 @@ void DialOutWiring::clear_call(const dialout::SessionKey& key, std::string_view 
         const rc::RequestHandle h{a->second.first, a->second.second};
         aaa_pending_.erase(a);
         radius_.cancel(h);
+        // The authenticating timer expired (session inhibited) before a home RADIUS server answered.
+        if (manager_->session_state(key) == dialout::SessionState::inhibited)
+            route_outcome(key, false, "authenticating timer expired before a home RADIUS server answered");
     }
-    if (auto it = by_key_.find(key); it != by_key_.end()) drop_call(it->second, false, reason);
+    if (auto it = by_key_.find(key); it != by_key_.end()) {
+        // The connecting timer expired (the session is inhibited now, JunosE "L2TP Dial-Out"
+        // Table 74) while the call was still being placed and no LAC had answered for it.
+        if (const Call* c = find(it->second); c && c->session.state() == session::CallState::placing &&
+                                              manager_->session_state(key) == dialout::SessionState::inhibited &&
+                                              !(c->session.l2tp().outgoing &&
+                                                lns_.outgoing_call_answered(c->session.l2tp().outgoing)))
+            route_outcome(key, false, "connecting timer expired before any LAC answered");
+        drop_call(it->second, false, reason);
+    }
 }
 
 void DialOutWiring::forward(const dialout::SessionKey& key, std::span<const std::uint8_t> packet) {
@@ -834,7 +884,9 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                                           {"ppp-auth-refused", k.ppp_auth_refused},
                                           {"sli-sent", k.sli_sent},
                                           {"proxy-untrusted", k.proxy_untrusted},
-                                          {"acct-on", k.acct_on},             {"acct-off", k.acct_off}};
+                                          {"acct-on", k.acct_on},             {"acct-off", k.acct_off},
+                                          {"route-withdrawals", k.route_withdrawals},
+                                          {"route-reinstalls", k.route_reinstalls}};
                            j["acct-instance"] = acct_instance_;
                            // Replies the RADIUS client dropped, by reason (counted, never logged per packet).
                            const auto& d = radius_.counters().dropped;
@@ -853,7 +905,15 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                        guard([this, str](const nlohmann::json& a) { return manager_->show_virtual_routers(str(a, "id")); }),
                        "dial-out virtual routers: [id]");
     server.add_handler("show l2tp dial-out target",
-                       guard([this, str](const nlohmann::json& a) { return manager_->show_targets(str(a, "id")); }),
+                       guard([this, str](const nlohmann::json& a) {
+                           // Each target with its route state (route-withdrawal: announced,
+                           // withdrawn, probation).
+                           auto j = manager_->show_targets(str(a, "id"));
+                           for (auto& t : j)
+                               if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")))
+                                   t["route"] = to_string(route_state(t.value("virtual_router", "default"), *p));
+                           return j;
+                       }),
                        "dial-out targets: [virtual router]");
     server.add_handler("show l2tp dial-out session", guard([this, str](const nlohmann::json& a) {
                            const auto id = str(a, "id");
@@ -892,6 +952,7 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                            auto p = core::Ipv4Prefix::parse(str(a, "prefix"));
                            if (!p) throw core::ControlError("prefix '" + str(a, "prefix") + "' is not an IPv4 prefix");
                            manager_->remove_target(vr, *p);
+                           route_guards_.erase({vr, *p});
                            if (dp_.remove_dialout_route) dp_.remove_dialout_route(vr, *p);
                            return nlohmann::json{{"removed", vr + "/" + p->to_string()}};
                        }),

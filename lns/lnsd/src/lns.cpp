@@ -115,6 +115,7 @@ struct Lns::Pending {
     std::optional<CallHandle> handle;
     std::string endpoint;
     bool connected = false;
+    bool answered = false;  ///< a LAC ended an attempt by its own message (CDN, StopCCN)
     OutgoingResult last;
 };
 
@@ -365,7 +366,11 @@ void Lns::on_call_ended(eng::SessionKey k, const eng::CallFailure& f) {
             } else {
                 auto tit = tunnels_.find(k.tunnel);
                 const bool tunnel_failed = tit == tunnels_.end() || !tit->second->ever_established;
+                if (f.ended_by != eng::CallEndedBy::timeout && f.ended_by != eng::CallEndedBy::local_stopccn &&
+                    f.ended_by != eng::CallEndedBy::local_disconnect)
+                    pd.answered = true;
                 pd.last.ok = false;
+                pd.last.no_lac_answered = !pd.answered;
                 pd.last.endpoint = pd.endpoint;
                 pd.last.failure = f;
                 pd.last.reason = f.message.value_or(tunnel_failed ? "control connection could not be set up"
@@ -468,6 +473,7 @@ void Lns::try_next(std::uint64_t id) {
     }
     OutgoingResult r = p.last;
     r.ok = false;
+    r.no_lac_answered = !p.answered;
     if (r.reason.empty()) r.reason = "no usable tunnel endpoint";
     finish(id, r);
 }
@@ -488,6 +494,16 @@ void Lns::finish(std::uint64_t id, OutgoingResult r) {
     forget_pending_call(id, it->second->handle);
     pending_.erase(it);
     if (done) done(r);
+}
+
+bool Lns::outgoing_call_answered(std::uint64_t id) const {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;
+    const auto& p = *it->second;
+    if (p.answered || p.connected) return true;
+    if (!p.handle) return false;
+    auto s = sessions_.find({p.handle->key.tunnel, p.handle->key.session});
+    return s != sessions_.end() && s->second->state == eng::SessionState::wait_connect;
 }
 
 bool Lns::cancel_outgoing_call(std::uint64_t id) {

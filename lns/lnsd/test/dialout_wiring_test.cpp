@@ -112,6 +112,8 @@ struct World {
     std::unique_ptr<lnsd::Lns> lns;
     std::unique_ptr<eng::Engine> lac;
     bool lac_busy = false;
+    bool lac_unreachable = false;  // the LNS's datagrams to the LAC are lost (its link is down)
+    bool lac_rings_forever = false;  // the LAC answers the OCRQ (OCRP) but never connects (no OCCN)
     std::vector<eng::OutgoingCall> ocrqs;
     std::optional<eng::SessionKey> lac_call;
     std::unique_ptr<pe::Link> cpe;
@@ -145,6 +147,7 @@ struct World {
         lns = std::make_unique<lnsd::Lns>(
             loop.timers(), registry, bus, cfg,
             [this](eng::PeerId, std::vector<std::uint8_t> b) {
+                if (lac_unreachable) return;
                 loop.timers().arm(10ms, [this, b] { lac->receive(kLnsPeer, b); });
             },
             7);
@@ -192,6 +195,7 @@ struct World {
             wiring_log.push_back("LAC OCRQ called=" + c.called_number);
             loop.timers().arm(50ms, [this, k] {
                 lac->accept(k);
+                if (lac_rings_forever) return;
                 if (lac_busy) {
                     lac->disconnect(k, l2tp::CdnResult::Busy, std::nullopt, l2tp::Q931Cause{17, 0x5a, "busy"});
                     return;
@@ -1206,6 +1210,161 @@ TEST(DialOutWiring, DialOutInterfaceDownAndUpDrivesVrAndReinstallsTargetRoutes) 
     w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
     w.loop.advance(2s);
     EXPECT_EQ(w.home_requests.size(), 1u) << "dials once VR and target are inService";
+}
+
+/// kConfig with `dialout.route-withdrawal` (the last section of kConfig is `dialout:`).
+std::string with_withdrawal(const char* settings) {
+    return std::string(kConfig) + "  route-withdrawal: " + settings + "\n";
+}
+
+std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
+    return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
+// Off by default (JunosE "L2TP Dial-Out" Table 73: the target, and its dial-out route, stay in
+// service whatever its sessions do): dial-outs that reach no LAC leave the route in the kernel.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteStaysWhenNoLacAnswersByDefault) {
+    World w;
+    w.lac_unreachable = true;
+    for (const char* d : {"10.10.1.1", "10.10.2.1", "10.10.3.1"}) {
+        w.w->tun_packet("default", ipv4("203.0.113.10", d));
+        w.loop.advance(40s);
+    }
+    EXPECT_EQ(w.w->manager().session_state(w.key("10.10.3.1")), dialout::SessionState::inhibited);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "announced");
+}
+
+// route-withdrawal: after `after-failures` dial-outs that no LAC answered the target's route
+// leaves the kernel (a routing daemon stops announcing it); after the hold-down it comes back on
+// probation; one more such failure withdraws it for twice the hold-down; a connected call ends it.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteWithdrawnWhileNoLacAnswersAndReinstalledAfterHoldDown) {
+    const auto cfg = with_withdrawal("{after-failures: 2, hold-down: 10s}");
+    World w(cfg.c_str());
+    core::EventRecorder routes{w.bus, {"lnsd.dialout-route", ""}};
+    const std::string removed = "remove dial-out route default 10.10.0.0/16", installed = "dial-out route default 10.10.0.0/16";
+    ASSERT_EQ(count_of(w.dp, installed), 1u);
+    w.lac_unreachable = true;
+    // 1: the SCCRQ goes unanswered (retransmissions exhausted, RFC 2661 §5.8) or the connecting
+    // timer ends the call first; either way no LAC answered. The route stays (1 < 2).
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(40s);
+    EXPECT_EQ(w.w->manager().session_state(w.key("10.10.1.1")), dialout::SessionState::inhibited);
+    EXPECT_EQ(count_of(w.dp, removed), 0u);
+    // 2: a second destination: the LAC is dead (tunnel-selection dead-time), no usable endpoint.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.2.1"));
+    w.loop.advance(40s);
+    EXPECT_EQ(count_of(w.dp, removed), 1u) << routes.text();
+    EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    // The retransmissions (1 + 2 + 4 + 8 + 8 s) outlast the 30 s trigger timer here.
+    EXPECT_NE(routes.text().find("connecting timer expired before any LAC answered"), std::string::npos)
+        << routes.text();
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "withdrawn");
+    EXPECT_EQ(w.call("show l2tp dial-out chassis")["result"]["wiring"]["route-withdrawals"], 1);
+    // The target itself stays inService (Table 73): only the kernel route went.
+    EXPECT_EQ(w.w->manager().target_state("default", w.key().target), dialout::TargetState::inService);
+    // The interface flapping meanwhile does not put a withdrawn route back.
+    w.w->dialout_interface("default", false);
+    w.w->dialout_interface("default", true);
+    EXPECT_EQ(count_of(w.dp, installed), 1u);
+    // Hold-down over: back on probation.
+    w.loop.advance(10s);
+    EXPECT_EQ(count_of(w.dp, installed), 2u);
+    EXPECT_EQ(w.w->counters().route_reinstalls, 1u);
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "probation");
+    // Still no LAC: one failure withdraws it again, for 2 × 10 s.
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.3.1"));
+    w.loop.advance(35s);
+    EXPECT_EQ(count_of(w.dp, removed), 2u) << routes.text();
+    w.loop.advance(15s);
+    EXPECT_EQ(count_of(w.dp, installed), 2u) << "withdrawn for 20 s this time";
+    w.loop.advance(10s);
+    EXPECT_EQ(count_of(w.dp, installed), 3u);
+    // The LAC is back (and its dead-time over): a call connects; the route is announced for good.
+    w.lac_unreachable = false;
+    w.loop.advance(60s);
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(5s);
+    ASSERT_EQ(w.w->manager().session_state(w.key("10.10.1.1")), dialout::SessionState::inService) << routes.text();
+    EXPECT_EQ(w.call("show l2tp dial-out target")["result"][0]["route"], "announced");
+    const auto text = routes.text();
+    for (const char* t : {"announced -> withdrawn on unreachable", "withdrawn -> probation on hold-down-expiry",
+                          "probation -> withdrawn on unreachable", "probation -> announced on connected"})
+        EXPECT_NE(text.find(t), std::string::npos) << t << "\n" << text;
+}
+
+// With fewer retransmissions the L2TP layer gives the LAC up first (RFC 2661 §5.8): the call fails
+// with no LAC having answered (OutgoingResult::no_lac_answered) before the trigger timer.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteWithdrawnWhenTheSccrqGoesUnanswered) {
+    const auto cfg = "max-retransmits: 2\n" + with_withdrawal("{after-failures: 1, hold-down: 10s}");
+    World w(cfg.c_str());
+    core::EventRecorder routes{w.bus, {"lnsd.dialout-route", ""}};
+    w.lac_unreachable = true;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(20s);
+    EXPECT_EQ(w.w->counters().calls_failed, 1u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 1u);
+    EXPECT_NE(routes.text().find("announced -> withdrawn on unreachable (cause=no LAC answered"), std::string::npos)
+        << routes.text();
+}
+
+// A LAC that answers with a CDN (busy) is reachable: the box can serve, the route stays.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteStaysWhenTheLacRefusesTheCall) {
+    const auto cfg = with_withdrawal("{after-failures: 1}");
+    World w(cfg.c_str());
+    w.lac_busy = true;
+    for (const char* d : {"10.10.1.1", "10.10.2.1"}) {
+        w.w->tun_packet("default", ipv4("203.0.113.10", d));
+        w.loop.advance(2s);
+    }
+    EXPECT_EQ(w.w->counters().calls_failed, 2u);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
+}
+
+// The LAC answered the OCRQ (OCRP) but the call never connected before the trigger timer: the LAC
+// is reachable (Lns::outgoing_call_answered), the route stays.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteStaysWhenTheLacAnsweredButNeverConnected) {
+    const auto cfg = with_withdrawal("{after-failures: 1}");
+    World w(cfg.c_str());
+    w.lac_rings_forever = true;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(35s);
+    ASSERT_EQ(w.ocrqs.size(), 1u);
+    EXPECT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inhibited);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 0u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 0u);
+}
+
+// No home RADIUS server answers: the box cannot serve either.
+// req: ROUTE.withdrawal
+TEST(DialOutWiring, DialOutRouteWithdrawnWhenNoHomeRadiusAnswers) {
+    const auto cfg = with_withdrawal("{after-failures: 1, hold-down: 5s}");
+    World w(cfg.c_str());
+    w.home = Home::silent;
+    w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+    w.loop.advance(35s);
+    EXPECT_EQ(w.w->counters().route_withdrawals, 1u);
+    EXPECT_EQ(count_of(w.dp, "remove dial-out route default 10.10.0.0/16"), 1u);
+}
+
+TEST(DialOutWiring, RouteWithdrawalConfigErrorsNameTheKey) {
+    for (const char* bad : {"{after-failures: -1}", "{hold-down: 0s}", "{after-failures: 2, hold: 5s}", "3"}) {
+        const auto cfg = with_withdrawal(bad);
+        try {
+            World w(cfg.c_str());
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const core::ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("route-withdrawal"), std::string::npos) << e.what();
+        }
+    }
 }
 
 // operator new calls of this test binary (counting allocator in data_path_test.cpp).

@@ -52,6 +52,7 @@
 #include "dl/lac/lac.hpp"
 #include "dl/lnsd/lns.hpp"
 #include "dl/loadgen/b_channel.hpp"
+#include "dl/loadgen/incoming_ppp.hpp"
 #include "dl/loadgen/stats.hpp"
 
 namespace {
@@ -388,7 +389,52 @@ struct IncomingOptions {
     std::size_t tunnels = 1;
     std::size_t sessions_per_tunnel = 1;
     std::string ppp = "none";
+    std::string users_file;  ///< --ppp chap: the CPEs' CHAP names and secrets (load_ppp_users)
     std::size_t engines = 64;
+};
+
+/// `--ppp chap` of the incoming mode: the CPE side of every call (loadgen::IncomingPpp) between
+/// the engines and the unit bookkeeping of run_incoming. A unit's L2TP stage is ICRQ → ICCN, its
+/// PPP stage ICCN → IPCP Opened (LCP, CHAP with the LNS and the LNS's RADIUS, IPCP); it is up
+/// (`up`) at IPCP Opened, failed (`failed`, "ppp/<cause>") when its link goes down before that.
+struct IncomingPppStage {
+    std::vector<std::pair<std::size_t, SessionKey>> call;  ///< unit -> (engine, L2TP session)
+    std::vector<std::int64_t> iccn;                         ///< unit -> ICCN queued, ns
+    loadgen::LatencySamples l2tp_ms, ppp_ms;
+    std::unique_ptr<loadgen::IncomingPpp> links;
+    std::uint64_t frames_in = 0, frames_out = 0;
+
+    IncomingPppStage(Loop& loop, std::size_t units, const std::string& users_file,
+                     const std::vector<std::unique_ptr<l2tp::engine::Engine>>& engines,
+                     std::function<void(std::size_t)> up, std::function<void(std::size_t, const std::string&)> failed)
+        : call(units), iccn(units, 0) {
+        links = std::make_unique<loadgen::IncomingPpp>(
+            core::FsmEnv{&loop.bus, &loop.timers, &loop.registry}, loadgen::load_ppp_users(users_file),
+            [this, &engines](std::size_t u, std::vector<std::uint8_t> f) {
+                ++frames_out;
+                engines[call[u].first]->send_ppp(call[u].second, f);
+            },
+            [this, up](std::size_t u) {
+                ppp_ms.add(ms_between(iccn[u], now_ns()));
+                up(u);
+            },
+            [failed](std::size_t u, std::string_view cause) { failed(u, "ppp/" + std::string(cause)); });
+    }
+    /// The unit's call is connected (ICCN queued now; its ICRQ was queued at `icrq_ns`): PPP starts.
+    void connected(std::size_t u, std::size_t engine, SessionKey k, std::int64_t icrq_ns) {
+        call[u] = {engine, k};
+        iccn[u] = now_ns();
+        l2tp_ms.add(ms_between(icrq_ns, iccn[u]));
+        links->start(u);
+    }
+    void frame(std::size_t u, std::span<const std::uint8_t> f) {
+        ++frames_in;
+        links->receive(u, f);
+    }
+    Json to_json() const {
+        return {{"l2tp", l2tp_ms.summary()}, {"ppp", ppp_ms.summary()}, {"frames_sent", frames_out},
+                {"frames_received", frames_in}, {"auth_failures", links->auth_failures()}};
+    }
 };
 
 /// Runs the incoming mode. A unit is a session (or a tunnel when sessions_per_tunnel is 0). There
@@ -398,8 +444,9 @@ struct IncomingOptions {
 /// (the engine's `connected` upcall in the LAC role, on the ICRP); of a tunnel: SCCRQ queued →
 /// SCCCN queued (`tunnel_up`).
 int run_incoming(const Common& c, const IncomingOptions& o) {
-    if (o.ppp != "none")
-        throw CLI::ValidationError("--ppp", "only 'none' is implemented (PPP over incoming calls: dialout mode)");
+    if (o.ppp != "none" && o.sessions_per_tunnel == 0)
+        throw CLI::ValidationError("--ppp", "needs sessions (--sessions-per-tunnel >= 1)");
+    if (o.ppp != "none" && o.users_file.empty()) throw CLI::ValidationError("--users-file", "--ppp chap needs the CPEs' users");
     Loop loop;
     Sockets sock;
     const auto lns_addr = parse_ipv4(o.lns, "--lns");
@@ -445,6 +492,11 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         }
         if (established + failed == total) boost::asio::post(loop.io, [&] { check_done(); });
     };
+    std::unique_ptr<IncomingPppStage> ppp;
+    if (o.ppp == "chap")
+        ppp = std::make_unique<IncomingPppStage>(
+            loop, total, o.users_file, engines, [&](std::size_t u) { unit_done(u, true, {}); },
+            [&](std::size_t u, const std::string& why) { unit_done(u, false, why); });
     for (std::size_t e = 0; e < n_engines; ++e) {
         l2tp::engine::EngineConfig ec;
         ec.host_name = c.hostname;
@@ -478,8 +530,15 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         };
         cb.connected = [&, e](SessionKey k, const l2tp::engine::ConnectInfo&) {
             auto it = session_of.find((std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session);
-            if (it != session_of.end()) unit_done(it->second, true, {});
+            if (it == session_of.end()) return;
+            if (ppp) ppp->connected(it->second, e, k, units[it->second].start);
+            else unit_done(it->second, true, {});
         };
+        if (ppp)
+            cb.ppp_frame = [&, e](SessionKey k, std::span<const std::uint8_t> f) {
+                auto it = session_of.find((std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session);
+                if (it != session_of.end()) ppp->frame(it->second, f);
+            };
         cb.call_ended = [&, e](SessionKey k, const l2tp::engine::CallFailure& f) {
             auto it = session_of.find((std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session);
             if (it == session_of.end()) return;
@@ -487,6 +546,8 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
                 if (!tearing_down) ++dropped_after;
             }
             else unit_done(it->second, false, failure_key(f));
+            // after the L2TP cause is recorded: the link's own "down" then finds the unit done
+            if (ppp) ppp->links->stop(it->second);
         };
         engines.push_back(std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb)));
         auto& eng = *engines.back();
@@ -623,6 +684,9 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
            {"setup_s", setup_s},
            {"setup_rate_per_s", setup_s > 0 ? static_cast<double>(established) / setup_s : 0.0},
            {"teardown_s", end.teardown_s},
+           // --ppp chap: per stage (L2TP ICRQ → ICCN, PPP ICCN → IPCP Opened) and the total
+           // (sessions.setup_ms: ICRQ → IPCP Opened), as the dial-out mode's latency_ms.
+           {"ppp_stages", ppp ? ppp->to_json() : Json(nullptr)},
            {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
                          {"retransmitted", retransmitted}, {"io", sock.io_json()}}},
            {"loadgen", {{"cpu_s", cpu_setup},
@@ -1015,7 +1079,11 @@ int main(int argc, char** argv) {
     inc->add_option("--engines", io.engines, "LAC engines, one UDP socket each (ephemeral port, --bind addresses in "
                                              "turn); tunnels are spread over them, calls go round-robin")
         ->check(CLI::Range(1, 4096))->capture_default_str();
-    inc->add_option("--ppp", io.ppp, "PPP over each session: none")->check(CLI::IsMember({"none"}))->capture_default_str();
+    inc->add_option("--ppp", io.ppp, "PPP over each session: none, or chap (the CPE side runs LCP, CHAP with the "
+                                     "LNS, IPCP; a session is up at IPCP Opened)")
+        ->check(CLI::IsMember({"none", "chap"}))->capture_default_str();
+    inc->add_option("--users-file", io.users_file, "--ppp chap: JSON array of {name, secret}, session k uses entry "
+                                                   "k mod N (a dialout --sites-file fits)");
     DialoutOptions dop;
     auto* dial = app.add_subcommand("dialout", "the LAC, ISDN exchange and CPEs of many sites answering an LNS's dial-outs");
     add_common(dial);

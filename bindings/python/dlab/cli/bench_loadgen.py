@@ -12,7 +12,11 @@ FreeRADIUS servers, but WITHOUT lac-emu, isdn-emu and cpe-emu: dl_loadgen
   the LAC, the exchange routes each number to its CPE, whose PPP (LCP, CHAP both ways, IPCP) runs
   over the L2TP session. It measures trigger → OCRQ (lnsd's home RADIUS), OCRQ → OCCN (L2TP),
   OCCN → IPCP Opened (PPP with lnsd's LNS RADIUS), and the total.
-- `--mode incoming`: `--sites` incoming calls (ICRQ … ICCN, no PPP) over `--tunnels` tunnels.
+- `--mode incoming`: `--sites` incoming calls (ICRQ … ICCN) over `--tunnels` tunnels; with
+  `--ppp chap` the CPE side of each call then runs PPP with lnsd (LCP, CHAP checked by lnsd through
+  the real LNS FreeRADIUS, which knows one user per call from plan_sites, IPCP with the user's
+  Framed-IP-Address): a call counts when IPCP opens, per stage ICRQ → ICCN (L2TP) and ICCN →
+  IPCP Opened (PPP).
 - `--sweep R1,R2,…`: one run per offered rate (dialout: each rate on its own slice of sites, all
   users loaded once), a table and the latency-vs-offered-rate curve (matplotlib) in `--plot`.
 
@@ -64,8 +68,18 @@ def _loadgen(lab: L.Lab, bdir: Path, argv: list[str], deadline: float, tag: str)
     return r
 
 
+def incoming_ppp_lnsd(config: dict) -> None:
+    """lnsd's `incoming:` for `--ppp chap`: no proxy AVPs come from dl_loadgen, so lnsd
+    renegotiates LCP and authenticates the CPE with CHAP itself (JunosE "Implementing L2TP"; Huawei
+    "L2TP Session Establishment", LCP renegotiation), through its LNS RADIUS; IPCP with the
+    profile's local address."""
+    config["incoming"] = {"virtual-router": "default", "profile": "isdn", "authentication": "chap",
+                          "mode": "lcp-renegotiation"}
+
+
 def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
-              receive_window: int | None = None, deadline: float | None = None, say=print) -> list[dict]:
+              receive_window: int | None = None, deadline: float | None = None, say=print,
+              ppp: str = "none") -> list[dict]:
     """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
     "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up."""
     try:
@@ -77,8 +91,16 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
     total = n * len(rates) if mode == "dialout" else n
     if mode == "dialout" and not 1 <= total <= MAX_SITES:
         raise ValueError(f"--sites × rates = {total}: must be 1..{MAX_SITES}")
-    sites = plan_sites(total, 1, tunnels) if mode == "dialout" else []
-    lab = L.Lab(topology_for(sites, 1) if mode == "dialout" else topology_for([], 1), capture=False)
+    if ppp != "none" and mode != "incoming":
+        raise ValueError("--ppp applies to --mode incoming (the dial-out mode always runs PPP)")
+    # incoming --ppp chap: one LNS RADIUS user per call (plan_sites' names, secrets, Framed-IP-Address;
+    # dl_loadgen places tunnels × ceil(n / tunnels) calls)
+    if mode == "incoming" and ppp != "none":
+        total = tunnels * math.ceil(n / tunnels)
+        if not 1 <= total <= MAX_SITES:
+            raise ValueError(f"--sites {n} over {tunnels} tunnels: {total} calls, must be 1..{MAX_SITES}")
+    sites = plan_sites(total, 1, tunnels) if mode == "dialout" or ppp != "none" else []
+    lab = L.Lab(topology_for(sites, 1), capture=False)
     results = []
     with lab:
         say(f"lab {lab.runid} up; run folder {lab.run_dir}")
@@ -90,6 +112,8 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                 c[role] = None
             if mode == "incoming":
                 c["lnsd"]["limits"] = INCOMING_LIMITS
+                if ppp != "none":
+                    incoming_ppp_lnsd(c["lnsd"])
             configs.update(c)
             c["lnsd"] = None       # started below, without an event log
         start_daemons(lab, bdir, configure)
@@ -114,10 +138,15 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
             else:
                 argv = ["incoming", *common, "--lns", LNS_ADDRESS, "--hostname", "lac", "--tunnels", str(tunnels),
                         "--sessions-per-tunnel", str(math.ceil(n / tunnels)), "--rate", str(rate)]
+                if ppp != "none":
+                    users = lab.run_dir / "ppp-users.json"
+                    users.write_text(json.dumps([{"name": s.name, "secret": s.secret} for s in sites]))
+                    argv += ["--ppp", ppp, "--users-file", str(users)]
             say(f"{mode}: {n} {'sites' if mode == 'dialout' else 'calls'} at "
                 f"{'%g/s' % rate if rate else 'full speed'} …")
             r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
             r["offered_rate"] = rate
+            r["ppp_mode"] = ppp
             r["load_average"] = [round(x, 2) for x in os.getloadavg()]
             results.append(r)
         (lab.run_dir / "bench-loadgen.json").write_text(json.dumps(results, indent=1))
@@ -144,14 +173,17 @@ def format_table(results: list[dict]) -> str:
                          _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
                          " ".join(str(x) for x in r["load_average"])))
     else:
-        head = ("offered/s", "established", "calls/s", "p50 ms", "p90 ms", "p99 ms", "tunnels", "lnsd ms/call",
-                "gen ms/call", "load avg")
+        head = ("offered/s", "established", "calls/s", "p50 ms", "p90 ms", "p99 ms", "L2TP p50", "PPP p50", "tunnels",
+                "lnsd ms/call", "gen ms/call", "load avg")
         rows = []
         for r in results:
             lat = r["sessions"]["setup_ms"]
+            stages = r.get("ppp_stages") or {}
             rows.append((_fmt(r["offered_rate"], 0), f"{r['established']}/{r['requested']}",
                          _fmt(r["setup_rate_per_s"], 0), _fmt(lat.get("p50")), _fmt(lat.get("p90")),
-                         _fmt(lat.get("p99")), f"{r['tunnels']['established']}/{r['tunnels']['requested']}",
+                         _fmt(lat.get("p99")), _fmt((stages.get("l2tp") or {}).get("p50")),
+                         _fmt((stages.get("ppp") or {}).get("p50")),
+                         f"{r['tunnels']['established']}/{r['tunnels']['requested']}",
                          _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
                          " ".join(str(x) for x in r["load_average"])))
     w = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
@@ -194,7 +226,7 @@ def run(a) -> int:
     say = (lambda *x: None) if a.json else print
     rates = [float(x) for x in a.sweep.split(",")] if a.sweep else [a.rate or 0.0]
     results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
-                        receive_window=a.window, deadline=a.deadline, say=say)
+                        receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"))
     if a.json:
         print(json.dumps(results, indent=1))
     else:

@@ -221,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="dialout: seconds to wait for every session to settle (default 60 + N/50)")
     s.add_argument("--json", action="store_true", help="dialout, loadgen, campaign, compare-lns: print the result as JSON")
     s.add_argument("--mode", choices=("dialout", "incoming"), default="dialout",
-                   help="loadgen: dial-outs from lnsd (default) or incoming calls to it (no PPP)")
+                   help="loadgen: dial-outs from lnsd (default) or incoming calls to it")
+    s.add_argument("--ppp", choices=("none", "chap"), default="none",
+                   help="loadgen --mode incoming: PPP on each call after ICCN (chap: LCP, CHAP with lnsd and its "
+                        "LNS RADIUS, IPCP; a call counts at IPCP Opened), default none")
     s.add_argument("--sweep", default=None,
                    help="loadgen: comma-separated offered rates (per second), one run each, and the curve")
     s.add_argument("--plot", default=str(L.REPO / "docs/img/loadgen-dialout-curve.png"),

@@ -187,6 +187,7 @@ public:
     /// trigger-max-bytes, pending-to-authenticating, profiles (map name -> {mru, authentication,
     /// keepalive, ipcp-dns}), targets (list of {virtual-router, prefix, domain, profile,
     /// route-distinguisher}). ConfigError naming key, value and rule. Applied atomically.
+    /// `route-withdrawal` is accepted and left to lnsd (dl/lnsd/route_withdrawal.hpp).
     void load(const core::ConfigNode& dialout);
     /// Adds a dial-out route at run time. ConfigError("dialout.targets", …) for a duplicate
     /// (vr, prefix), an empty domain, an unknown profile or a malformed route distinguisher.

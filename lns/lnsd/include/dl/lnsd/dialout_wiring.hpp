@@ -42,6 +42,7 @@
 #include "dl/core/ipv4.hpp"
 #include "dl/dialout/manager.hpp"
 #include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/route_withdrawal.hpp"
 #include "dl/radius/client/ppp_credentials.hpp"
 #include "dl/session/call.hpp"
 
@@ -202,6 +203,8 @@ struct WiringCounters : session::AccountingCounters, session::AuthCounters, sess
     /// the proxy data was ignored, LCP renegotiated and the user authenticated by the LNS
     std::uint64_t proxy_untrusted = 0;
     std::uint64_t acct_on = 0, acct_off = 0;  ///< Accounting-On / -Off submitted (RFC 2866 §5.1 values 7, 8)
+    /// dial-out routes taken out of the kernel / put back by `dialout.route-withdrawal`
+    std::uint64_t route_withdrawals = 0, route_reinstalls = 0;
 };
 
 /// 16 lower-case hex digits from the OS CSPRNG (getrandom(2)): a per-process prefix of every
@@ -219,8 +222,9 @@ public:
     DialOutWiring& operator=(const DialOutWiring&) = delete;
 
     /// Loads the `dialout:` section into the manager (Manager::load) and marks every configured
-    /// virtual router operational (Table 72 initPending -> inService). ConfigError for a target
-    /// whose virtual router is not configured.
+    /// virtual router operational (Table 72 initPending -> inService); reads its
+    /// `route-withdrawal` (load_route_withdrawal). ConfigError for a target whose virtual router is
+    /// not configured.
     void load_dialout(const core::ConfigNode& dialout);
 
     /// A packet read from the VR's TUN: forwarded to the session whose access route matches
@@ -309,6 +313,12 @@ private:
     Call* find(const CallHandle& h) const;
     nlohmann::json call_json(const Call& c, bool detail) const;
     void install_dialout_route(const std::string& vr, core::Ipv4Prefix prefix);
+    /// `dialout.route-withdrawal`: a dial-out of `key`'s target connected (true) or failed without
+    /// any LAC / home RADIUS server answering (false); feeds the target's DialOutRouteGuard
+    /// (created on first use; nothing when after-failures is 0).
+    void route_outcome(const dialout::SessionKey& key, bool connected, std::string_view cause);
+    /// The route state of a target ("announced" when it has no guard).
+    RouteState route_state(const std::string& vr, core::Ipv4Prefix prefix) const;
     /// `l2tp dial-out fault-injection` (src/dialout_fault_injection.cpp).
     void register_fault_injection(core::ControlServer& server);
     /// Accounting-On / -Off to every VR's accounting servers (src/accounting_on_off.cpp).
@@ -338,6 +348,9 @@ private:
     /// forgotten when the L2TP session ends. Bounded per session like a call's own.
     std::map<std::pair<std::uint16_t, std::uint16_t>, session::EarlyFrames> unclaimed_frames_;
     std::uint64_t next_call_ = 1;
+    RouteWithdrawalConfig withdrawal_;
+    /// Route guards of targets with a counted failure, by (virtual router, prefix).
+    std::map<std::pair<std::string, core::Ipv4Prefix>, std::unique_ptr<DialOutRouteGuard>> route_guards_;
     std::string acct_instance_;
     std::size_t acct_on_off_pending_ = 0;
 };

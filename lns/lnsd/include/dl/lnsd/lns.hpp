@@ -61,6 +61,11 @@ struct OutgoingResult {
     std::string endpoint;                 ///< the LAC that carried (or last refused) the call
     l2tp::engine::CallFailure failure;    ///< when !ok
     std::string reason;                   ///< when !ok: "no usable tunnel endpoint", CDN text…
+    /// When !ok: no LAC of the list answered for this call — every attempt was skipped (dead,
+    /// not enabled) or lost its control connection (RFC 2661 §5.8 retransmissions exhausted, our
+    /// own StopCCN); false once any LAC sent a CDN or StopCCN (§6.12, §5.7) or the call was never
+    /// placed by the engine (a capability mismatch). What lnsd's dial-out route withdrawal counts.
+    bool no_lac_answered = false;
 };
 
 /// Counters of one destination (remote L2TP peer address).
@@ -115,6 +120,10 @@ public:
     /// Gives up a pending or connected call (CDN Result 3). Its `done` never runs; on_disconnected
     /// does (ended_by local_disconnect) if the call had a session. False if unknown.
     bool cancel_outgoing_call(std::uint64_t id);
+    /// Whether a LAC answered for the pending outgoing call `id` so far: an earlier attempt ended by
+    /// the LAC's CDN / StopCCN (RFC 2661 §6.12, §5.7), or the current attempt got its OCRP (§5.6,
+    /// session in wait-connect). False for an unknown id.
+    bool outgoing_call_answered(std::uint64_t id) const;
 
     // ---- data path hooks (PPP) ----
     std::function<void(CallHandle, const l2tp::engine::ConnectInfo&)> on_connected;
