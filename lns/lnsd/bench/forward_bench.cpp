@@ -20,7 +20,11 @@
 // pps (wall) = packets ÷ wall time between first and last packet; heap allocations made by the
 // forwarder thread while forwarding (operator new is counted). The four runs are repeated
 // --rounds times (3); each ratio lnsd / relay is taken within a round (runs a few seconds apart,
-// under the same load) and the median over the rounds is printed, then a "json {…}" line.
+// under the same load) and the median and min-max over the rounds are printed, then a "json {…}"
+// line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
+// instructions per packet of each run (independent of the machine's load). --runs 23: only the
+// listed runs (0-3, in the order above; e.g. one direction under perf). --relay-slot 65535: the
+// relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB.
 // Needs root; exits 77 otherwise.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -105,6 +109,7 @@ struct Options {
     bool relay_sendto = false;  // relay tun->udp names the destination per datagram (as lnsd did)
     bool connected = true;      // lnsd sends to the LAC on a socket connected to it (limits.peer-sockets)
     int rounds = 3;             // the four runs this many times; ratios are the median over rounds
+    std::string runs = "0123";      // which of the four runs to do (--runs 23: udp -> tun only, e.g. under perf)
     std::size_t relay_slot = 2048;  // octets per receive slot of the relay (--relay-slot 65535: lnsd's old slots)
 };
 
@@ -311,6 +316,7 @@ void run_all(const Options& o) {
     const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
     for (int round = 0; round < o.rounds; ++round)
     for (int run = 0; run < 4; ++run) {
+        if (o.runs.find(static_cast<char>('0' + run)) == std::string::npos) continue;
         Result* results = rounds[static_cast<std::size_t>(round)].data();
         std::atomic<bool> done{false};
         std::atomic<std::uint64_t> generated{0};
@@ -586,12 +592,13 @@ int main(int argc, char** argv) {
         else if (k == "--relay-sendto") o.relay_sendto = std::atoi(v) != 0;
         else if (k == "--connected") o.connected = std::atoi(v) != 0;
         else if (k == "--rounds") o.rounds = std::atoi(v);
+        else if (k == "--runs") o.runs = v;
         else if (k == "--relay-slot") o.relay_slot = std::strtoull(v, nullptr, 10);
         else if (k == "--instructions") instructions = std::atoi(v) != 0;
         else {
             std::fprintf(stderr,
                          "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
-                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--relay-slot OCTETS] [--instructions 0|1]\n",
+                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--runs 0123] [--relay-slot OCTETS] [--instructions 0|1]\n",
                          argv[0]);
             return 2;
         }
