@@ -26,7 +26,7 @@ std::size_t UdpBatchReceiver::receive(int fd, PacketBatch& batch) noexcept {
         iovec* v = &iov_[2 * i];
         v[0].iov_base = p->data;
         v[0].iov_len = slot;
-        if (spills) {  // the octets past the slot land in the spill area, after room for the slot's
+        if (spills) {  // the octets past the slot land in the spill area, behind room for the slot's copy
             v[1].iov_base = spill(i) + slot;
             v[1].iov_len = max_datagram_ - slot;
         }
