@@ -6,20 +6,33 @@
 
 namespace dl::dataplane {
 
-UdpBatchReceiver::UdpBatchReceiver(std::size_t capacity) : msgs_(capacity), iov_(capacity), sources_(capacity) {
+UdpBatchReceiver::UdpBatchReceiver(std::size_t capacity, std::size_t max_datagram)
+    : msgs_(capacity), iov_(2 * capacity), sources_(capacity), lengths_(capacity), max_datagram_(max_datagram) {
     if (capacity == 0 || capacity > 1024) throw std::invalid_argument("UdpBatchReceiver: capacity 1..1024");
+    if (max_datagram > 65535) throw std::invalid_argument("UdpBatchReceiver: max_datagram 0..65535");
+    // new T[] without (): default-initialised, so the kernel maps the pages only when a long
+    // datagram is written there.
+    if (max_datagram) spill_.reset(new std::uint8_t[capacity * max_datagram]);
 }
 
 std::size_t UdpBatchReceiver::receive(int fd, PacketBatch& batch) noexcept {
     const std::size_t room = std::min(msgs_.size(), batch.capacity() - batch.size());
+    base_ = batch.size();
     if (room == 0) return 0;
+    const std::size_t slot = batch.buffer_size();
+    const bool spills = max_datagram_ > slot;
     for (std::size_t i = 0; i < room; ++i) {
         Packet* p = batch.free_slot(i);
-        iov_[i].iov_base = p->data;
-        iov_[i].iov_len = batch.buffer_size();
+        iovec* v = &iov_[2 * i];
+        v[0].iov_base = p->data;
+        v[0].iov_len = slot;
+        if (spills) {  // the octets past the slot land in the spill area, behind room for the slot's copy
+            v[1].iov_base = spill(i) + slot;
+            v[1].iov_len = max_datagram_ - slot;
+        }
         msgs_[i] = mmsghdr{};
-        msgs_[i].msg_hdr.msg_iov = &iov_[i];
-        msgs_[i].msg_hdr.msg_iovlen = 1;
+        msgs_[i].msg_hdr.msg_iov = v;
+        msgs_[i].msg_hdr.msg_iovlen = spills ? 2 : 1;
         msgs_[i].msg_hdr.msg_name = &sources_[i];
         msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
     }
@@ -37,15 +50,29 @@ std::size_t UdpBatchReceiver::receive(int fd, PacketBatch& batch) noexcept {
             ++truncated_;
             continue;
         }
+        const std::size_t len = msgs_[i].msg_len;
         Packet* p = batch.free_slot(0);
+        const std::size_t in_slot = std::min(len, slot);
         if (added != i) {  // a truncated datagram left a hole: move this one down
             sources_[added] = sources_[i];
-            std::copy_n(static_cast<const std::uint8_t*>(iov_[i].iov_base), msgs_[i].msg_len, p->data);
+            std::copy_n(static_cast<const std::uint8_t*>(iov_[2 * i].iov_base), in_slot, p->data);
+            if (len > slot) std::copy_n(spill(i) + slot, len - slot, spill(added) + slot);
         }
-        batch.commit(msgs_[i].msg_len);
+        if (len > slot) {  // whole in the spill area: its first `slot` octets in front of the rest
+            std::copy_n(p->data, slot, spill(added));
+            ++spilled_;
+        }
+        lengths_[added] = static_cast<std::uint32_t>(len);
+        batch.commit(in_slot);
         ++added;
     }
     return added;
+}
+
+std::span<const std::uint8_t> UdpBatchReceiver::datagram(std::size_t i, const PacketBatch& batch) const noexcept {
+    const Packet& p = batch[base_ + i];
+    if (lengths_[i] <= p.length) return {p.data, p.length};
+    return {spill(i), lengths_[i]};
 }
 
 UdpBatchSender::UdpBatchSender(std::size_t capacity, bool nonblocking)

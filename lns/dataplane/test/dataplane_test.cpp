@@ -429,17 +429,33 @@ TEST(ForwardingLoop, NoAllocationPerPacket) {
 
 #include "dl/dataplane/udp_batch.hpp"
 
+namespace {
+/// Two UDP sockets: `rx` bound to 127.0.0.1 on an ephemeral port (its address in `a`), `tx`
+/// unbound; -1 for a socket that could not be made or bound.
+struct LoopbackPair {
+    int rx = -1, tx = -1;
+    sockaddr_in a{};
+};
+LoopbackPair loopback_pair() {
+    LoopbackPair p;
+    p.rx = ::socket(AF_INET, SOCK_DGRAM, 0);
+    p.tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+    p.a.sin_family = AF_INET;
+    p.a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof p.a;
+    if (p.rx >= 0 && (::bind(p.rx, reinterpret_cast<sockaddr*>(&p.a), sizeof p.a) != 0 ||
+                      ::getsockname(p.rx, reinterpret_cast<sockaddr*>(&p.a), &al) != 0)) {
+        ::close(p.rx);
+        p.rx = -1;
+    }
+    return p;
+}
+}  // namespace
+
 TEST(UdpBatch, SendmmsgRecvmmsgOnLoopback) {
-    const int rx = ::socket(AF_INET, SOCK_DGRAM, 0);
-    const int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+    const auto [rx, tx, a] = loopback_pair();
     ASSERT_GE(rx, 0);
     ASSERT_GE(tx, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t al = sizeof a;
-    ASSERT_EQ(::getsockname(rx, reinterpret_cast<sockaddr*>(&a), &al), 0);
 
     UdpBatchSender sender(4);
     std::vector<std::vector<std::uint8_t>> data;
@@ -468,6 +484,50 @@ TEST(UdpBatch, SendmmsgRecvmmsgOnLoopback) {
         EXPECT_EQ(batch[i].headroom, 16u);
         EXPECT_EQ(batch[i].data[0], data[i < 2 ? i : i + 1][0]);
     }
+    ::close(rx);
+    ::close(tx);
+}
+
+// Small slots with a spill area: a datagram longer than its slot arrives whole (datagram()),
+// one longer than max_datagram is dropped and counted (MSG_TRUNC), never handed on cut short;
+// the datagrams after the dropped one move down intact, spill part included.
+// req: DP.batching
+TEST(UdpBatch, LongDatagramsSpillWholeAndTooLongOnesAreCounted) {
+    const auto [rx, tx, a] = loopback_pair();
+    ASSERT_GE(rx, 0);
+    ASSERT_GE(tx, 0);
+    // 100-octet slots, whole up to 1 000: 1 001 is cut by the kernel and must be dropped.
+    const std::vector<std::size_t> lengths = {10, 101, 1000, 1001, 100, 500, 3};
+    std::vector<std::vector<std::uint8_t>> data;
+    for (std::size_t k = 0; k < lengths.size(); ++k) {
+        std::vector<std::uint8_t> d(lengths[k]);
+        for (std::size_t j = 0; j < d.size(); ++j) d[j] = static_cast<std::uint8_t>(j * 13 + k);
+        ASSERT_EQ(::sendto(tx, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&a), sizeof a),
+                  static_cast<ssize_t>(d.size()));
+        data.push_back(std::move(d));
+    }
+    PacketBatch batch(8, 100, 16);
+    UdpBatchReceiver receiver(8, 1000);
+    std::vector<std::vector<std::uint8_t>> got;
+    for (int tries = 0; tries < 100 && got.size() + receiver.truncated() < data.size(); ++tries) {
+        pollfd p{rx, POLLIN, 0};
+        ::poll(&p, 1, 1000);
+        const std::size_t n = receiver.receive(rx, batch);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto d = receiver.datagram(i, batch);
+            got.emplace_back(d.begin(), d.end());
+        }
+    }
+    EXPECT_EQ(receiver.truncated(), 1u) << "1 001 > max_datagram";
+    EXPECT_EQ(receiver.spilled(), 3u) << "101, 1 000 and 500";
+    ASSERT_EQ(got.size(), 6u);
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        if (lengths[i] == 1001) continue;
+        EXPECT_EQ(got[k], data[i]) << "datagram " << i << " whole and intact";
+        ++k;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) EXPECT_LE(batch[i].length, 100u) << "a slot never overruns";
     ::close(rx);
     ::close(tx);
 }

@@ -20,7 +20,11 @@
 // pps (wall) = packets ÷ wall time between first and last packet; heap allocations made by the
 // forwarder thread while forwarding (operator new is counted). The four runs are repeated
 // --rounds times (3); each ratio lnsd / relay is taken within a round (runs a few seconds apart,
-// under the same load) and the median over the rounds is printed, then a "json {…}" line.
+// under the same load) and the median and min-max over the rounds are printed, then a "json {…}"
+// line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
+// instructions per packet of each run (independent of the machine's load). --runs 23: only the
+// listed runs (0-3, in the order above; e.g. one direction under perf). --relay-slot 65535: the
+// relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB.
 // Needs root; exits 77 otherwise.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -38,7 +42,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -58,6 +64,15 @@
 #include "dl/dataplane/udp_batch.hpp"
 #include "dl/lnsd/lns.hpp"
 #include "dl/lnsd/udp.hpp"
+
+// Callgrind client requests (valgrind's header; no-ops when the program runs natively): each run
+// of forward() is collected alone and dumped under its own name, for --instructions.
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define DL_HAVE_CALLGRIND 1
+#else
+#define DL_HAVE_CALLGRIND 0
+#endif
 
 // The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -94,6 +109,8 @@ struct Options {
     bool relay_sendto = false;  // relay tun->udp names the destination per datagram (as lnsd did)
     bool connected = true;      // lnsd sends to the LAC on a socket connected to it (limits.peer-sockets)
     int rounds = 3;             // the four runs this many times; ratios are the median over rounds
+    std::string runs = "0123";      // which of the four runs to do (--runs 23: udp -> tun only, e.g. under perf)
+    std::size_t relay_slot = 2048;  // octets per receive slot of the relay (--relay-slot 65535: lnsd's old slots)
 };
 
 struct Result {
@@ -134,13 +151,19 @@ void generate(int fd, std::vector<std::vector<std::uint8_t>> datagrams, const st
 
 /// Runs `turn` (one readiness-driven step; returns true if it handled anything) on this thread
 /// until the generator is done and nothing moved for 50 ms; `count` reads packets forwarded.
+/// Under callgrind (--instructions) only this thread's instructions inside the loop are collected
+/// and dumped as "<dump>" (client requests; collection is per thread, --separate-threads=yes).
 template <class Turn, class Count>
-Result forward(std::atomic<bool>& done, Turn turn, Count count) {
+Result forward(std::atomic<bool>& done, Turn turn, Count count, const std::string& dump) {
     pin(0);
     Result r;
     const std::uint64_t base = count();
     const std::uint64_t alloc0 = g_forwarder_allocations.load();
     t_count = true;
+#if DL_HAVE_CALLGRIND
+    CALLGRIND_ZERO_STATS;
+    CALLGRIND_TOGGLE_COLLECT;
+#endif
     const double cpu0 = thread_cpu_s();
     double first = 0, last = 0, idle_since = now_s();
     std::uint64_t seen = base;
@@ -159,11 +182,22 @@ Result forward(std::atomic<bool>& done, Turn turn, Count count) {
         }
     }
     r.cpu = thread_cpu_s() - cpu0;
+#if DL_HAVE_CALLGRIND
+    CALLGRIND_TOGGLE_COLLECT;
+    CALLGRIND_DUMP_STATS_AT(dump.c_str());
+#else
+    (void)dump;
+#endif
     t_count = false;
     r.allocations = g_forwarder_allocations.load() - alloc0;
     r.forwarded = seen - base;
     r.wall = last - first;
     return r;
+}
+
+/// The callgrind dump of one run: "dl_lnsd_forward round <1..> run <0..3>".
+std::string callgrind_dump_name(int round, int run) {
+    return "dl_lnsd_forward round " + std::to_string(round + 1) + " run " + std::to_string(run);
 }
 
 void print(const char* name, const Result& r) {
@@ -267,7 +301,7 @@ void run_all(const Options& o) {
     };
 
     // Relay state (allocated up front like lnsd's).
-    PacketBatch relay_rx(o.batch, 2048, 64);
+    PacketBatch relay_rx(o.batch, o.relay_slot, o.relay_slot > 2048 ? 0 : 64);  // 65535: lnsd's old 64 KiB stride
     UdpBatchReceiver relay_receiver(o.batch);
     UdpBatchSender relay_out(o.batch, true);
     const int tun_fd = loop.tun_fd(vr);
@@ -282,6 +316,7 @@ void run_all(const Options& o) {
     const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
     for (int round = 0; round < o.rounds; ++round)
     for (int run = 0; run < 4; ++run) {
+        if (o.runs.find(static_cast<char>('0' + run)) == std::string::npos) continue;
         Result* results = rounds[static_cast<std::size_t>(round)].data();
         std::atomic<bool> done{false};
         std::atomic<std::uint64_t> generated{0};
@@ -299,11 +334,12 @@ void run_all(const Options& o) {
                 ::connect(lac, reinterpret_cast<const sockaddr*>(&to), sizeof to);
                 generate(lac, run == 2 ? framed : bare, {}, o, done, generated, run == 2 && o.sequencing);
             });
+        const std::string dump = callgrind_dump_name(round, run);
         switch (run) {
             case 0:  // lnsd: AsioTunWatcher → ForwardingLoop → Lns::send_ipv4 → flush_data
                 r = forward(
                     done, [&] { return io.run_one_for(std::chrono::milliseconds(10)) > 0; },
-                    [&] { return lns.data_counters().tx_sent; });
+                    [&] { return lns.data_counters().tx_sent; }, dump);
                 break;
             case 1:  // relay: TUN read batch → sendmmsg
                 r = forward(
@@ -321,12 +357,12 @@ void run_all(const Options& o) {
                         } while (n == o.batch && total < 4 * o.batch);
                         return total > 0;
                     },
-                    [&] { return relay_out.sent(); });
+                    [&] { return relay_out.sent(); }, dump);
                 break;
             case 2:  // lnsd: UdpEndpoint (recvmmsg) → Lns::receive → DataPath → TUN write
                 r = forward(
                     done, [&] { return io.run_one_for(std::chrono::milliseconds(10)) > 0; },
-                    [&] { return loop.counters(vr).tun_packets_out; });
+                    [&] { return loop.counters(vr).tun_packets_out; }, dump);
                 break;
             case 3:  // relay: recvmmsg → TUN write
                 r = forward(
@@ -342,7 +378,7 @@ void run_all(const Options& o) {
                         } while (n == o.batch && total < 4 * o.batch);
                         return total > 0;
                     },
-                    [&] { return loop.counters(vr).tun_packets_out; });
+                    [&] { return loop.counters(vr).tun_packets_out; }, dump);
                 break;
         }
         gen.join();
@@ -389,7 +425,11 @@ void run_all(const Options& o) {
                 "forwarder heap allocations %llu\n",
                 rounds.size(), median(pps[0]), median(pps[1]), median(pps[2]), median(pps[3]),
                 static_cast<unsigned long long>(allocations));
+    auto lo = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); };
+    auto hi = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
     std::printf("ratio lnsd/relay (cpu pps, median): tun->udp %.2f, udp->tun %.2f\n", median(cpu_tx), median(cpu_rx));
+    std::printf("ratio lnsd/relay (cpu pps, min-max over %zu rounds): tun->udp %.2f-%.2f, udp->tun %.2f-%.2f\n",
+                rounds.size(), lo(cpu_tx), hi(cpu_tx), lo(cpu_rx), hi(cpu_rx));
     std::printf("ratio lnsd/relay (wall pps, median): tun->udp %.2f, udp->tun %.2f\n", median(wall_tx), median(wall_rx));
     const lnsd::DataPathCounters& dc = lns.data_counters();
     const auto& uc = udp->counters();
@@ -419,8 +459,11 @@ void run_all(const Options& o) {
         {"sequencing", o.sequencing},
         {"lnsd_connected", o.connected},
         {"relay_sendto", o.relay_sendto},
+        {"relay_slot", o.relay_slot},
         {"loadavg", load},
         {"ratio_cpu", {{"tun_to_udp", median(cpu_tx)}, {"udp_to_tun", median(cpu_rx)}}},
+        {"ratio_cpu_min", {{"tun_to_udp", lo(cpu_tx)}, {"udp_to_tun", lo(cpu_rx)}}},
+        {"ratio_cpu_max", {{"tun_to_udp", hi(cpu_tx)}, {"udp_to_tun", hi(cpu_rx)}}},
         {"ratio_wall", {{"tun_to_udp", median(wall_tx)}, {"udp_to_tun", median(wall_rx)}}},
         {"pps_cpu", {{"lnsd_tun_to_udp", median(pps[0])}, {"relay_tun_to_udp", median(pps[1])},
                      {"lnsd_udp_to_tun", median(pps[2])}, {"relay_udp_to_tun", median(pps[3])}}},
@@ -438,10 +481,105 @@ void run_all(const Options& o) {
     ::close(home);
 }
 
+/// --instructions: runs this program again under callgrind (valgrind --tool=callgrind, one dump per
+/// run, see forward()) with the other options, then prints the forwarder thread's user-space
+/// instructions per packet for each run and the ratio relay / lnsd (the share of the relay's
+/// per-packet instruction budget lnsd needs, inverted like the pps ratios: 1.0 = as cheap as the
+/// relay). Instruction counts do not depend on the machine's load; the kernel's share (system
+/// calls, copies) is not in them. Returns the exit status.
+int run_instructions(int argc, char** argv) {
+    char dir_template[] = "/tmp/dl_lnsd_forward_cg.XXXXXX";
+    if (!::mkdtemp(dir_template)) {
+        std::perror("dl_lnsd_forward: mkdtemp");
+        return 1;
+    }
+    const std::string dir = dir_template;
+    std::string cmd = "valgrind --tool=callgrind --collect-atstart=no --separate-threads=yes --callgrind-out-file=" +
+                      dir + "/cg.out /proc/" + std::to_string(::getpid()) + "/exe";
+    for (int i = 1; i + 1 < argc; i += 2)
+        if (std::string(argv[i]) != "--instructions") cmd += std::string(" ") + argv[i] + " " + argv[i + 1];
+    cmd += " 2>" + dir + "/valgrind.log";
+    std::printf("%s\n", cmd.c_str());
+    std::fflush(stdout);
+    FILE* child = ::popen(cmd.c_str(), "r");
+    if (!child) {
+        std::perror("dl_lnsd_forward: popen");
+        return 1;
+    }
+    nlohmann::json inner;
+    char line[1 << 16];
+    while (std::fgets(line, sizeof line, child)) {
+        std::fputs(line, stdout);
+        if (std::strncmp(line, "json ", 5) == 0) inner = nlohmann::json::parse(line + 5, nullptr, false);
+    }
+    const int status = ::pclose(child);
+    if (status != 0 || !inner.is_object() || !inner.contains("rounds")) {
+        std::fprintf(stderr, "dl_lnsd_forward: the run under callgrind failed (status %d; %s/valgrind.log)\n", status,
+                     dir.c_str());
+        return 1;
+    }
+    // Each dump file (one per dump and thread) names its dump ("desc: Trigger: Client Request:
+    // <name>") and its instruction total ("totals: <Ir>"); the forwarder thread is the one that
+    // collected (the others' totals are 0), so the largest total of a name is the run's.
+    std::map<std::string, std::uint64_t> ir;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().filename().string().rfind("cg.out", 0) != 0) continue;
+        std::ifstream f(entry.path());
+        std::string l, name;
+        std::uint64_t total = 0;
+        const std::string trigger = "desc: Trigger: Client Request: ";
+        while (std::getline(f, l)) {
+            if (l.rfind(trigger, 0) == 0) name = l.substr(trigger.size());
+            else if (l.rfind("totals: ", 0) == 0 || l.rfind("summary: ", 0) == 0)
+                total = std::strtoull(l.c_str() + l.find(' ') + 1, nullptr, 10);
+        }
+        if (!name.empty()) ir[name] = std::max(ir[name], total);
+    }
+    const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
+    std::vector<double> per_packet[4];
+    nlohmann::json jruns = nlohmann::json::array();
+    std::printf("\nforwarder thread, user-space instructions per packet (callgrind; kernel not included)\n");
+    for (std::size_t round = 0; round < inner["rounds"].size(); ++round)
+        for (int run = 0; run < 4; ++run) {
+            const std::uint64_t forwarded = inner["rounds"][round][names[run]]["forwarded"].get<std::uint64_t>();
+            const std::uint64_t n = ir[callgrind_dump_name(static_cast<int>(round), run)];
+            const double ipp = forwarded ? static_cast<double>(n) / static_cast<double>(forwarded) : 0;
+            per_packet[run].push_back(ipp);
+            std::printf("round %zu %-24s %12llu Ir %10llu packets %8.0f Ir/packet\n", round + 1, names[run],
+                        static_cast<unsigned long long>(n), static_cast<unsigned long long>(forwarded), ipp);
+            jruns.push_back({{"round", round + 1}, {"run", names[run]}, {"instructions", n}, {"packets", forwarded},
+                             {"instructions_per_packet", ipp}});
+        }
+    auto mean = [](const std::vector<double>& v) {
+        double t = 0;
+        for (double x : v) t += x;
+        return v.empty() ? 0.0 : t / static_cast<double>(v.size());
+    };
+    const double tx = mean(per_packet[1]) / std::max(1.0, mean(per_packet[0]));
+    const double rx = mean(per_packet[3]) / std::max(1.0, mean(per_packet[2]));
+    std::printf("Ir/packet (mean over rounds): lnsd tun->udp %.0f, relay %.0f; lnsd udp->tun %.0f, relay %.0f\n",
+                mean(per_packet[0]), mean(per_packet[1]), mean(per_packet[2]), mean(per_packet[3]));
+    std::printf("lnsd - relay (user-space instructions per packet): tun->udp %+.0f, udp->tun %+.0f\n",
+                mean(per_packet[0]) - mean(per_packet[1]), mean(per_packet[2]) - mean(per_packet[3]));
+    std::printf("ratio relay/lnsd (user-space instructions per packet): tun->udp %.2f, udp->tun %.2f\n", tx, rx);
+    const nlohmann::json j = {{"bench", "dl_lnsd_forward --instructions"},
+                              {"sessions", inner["sessions"]},
+                              {"loadavg", inner["loadavg"]},
+                              {"instructions_per_packet",
+                               {{"lnsd_tun_to_udp", mean(per_packet[0])}, {"relay_tun_to_udp", mean(per_packet[1])},
+                                {"lnsd_udp_to_tun", mean(per_packet[2])}, {"relay_udp_to_tun", mean(per_packet[3])}}},
+                              {"ratio_instructions", {{"tun_to_udp", tx}, {"udp_to_tun", rx}}},
+                              {"runs", jruns}};
+    std::printf("json %s\n", j.dump().c_str());
+    std::filesystem::remove_all(dir);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
+    bool instructions = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const char* v = argv[i + 1];
@@ -454,10 +592,13 @@ int main(int argc, char** argv) {
         else if (k == "--relay-sendto") o.relay_sendto = std::atoi(v) != 0;
         else if (k == "--connected") o.connected = std::atoi(v) != 0;
         else if (k == "--rounds") o.rounds = std::atoi(v);
+        else if (k == "--runs") o.runs = v;
+        else if (k == "--relay-slot") o.relay_slot = std::strtoull(v, nullptr, 10);
+        else if (k == "--instructions") instructions = std::atoi(v) != 0;
         else {
             std::fprintf(stderr,
                          "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
-                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R]\n",
+                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--runs 0123] [--relay-slot OCTETS] [--instructions 0|1]\n",
                          argv[0]);
             return 2;
         }
@@ -471,10 +612,12 @@ int main(int argc, char** argv) {
     o.batch = std::min<std::size_t>(std::max<std::size_t>(o.batch, 1), 256);
     o.sessions = std::min<std::size_t>(std::max<std::size_t>(o.sessions, 1), 65535);
     o.payload = std::min<std::size_t>(std::max<std::size_t>(o.payload, 1), 1400);
+    o.relay_slot = std::min<std::size_t>(std::max<std::size_t>(o.relay_slot, 2048), 65535);
     if (::geteuid() != 0) {
         std::fprintf(stderr, "dl_lnsd_forward: needs root (network namespace and TUN); skipped\n");
         return 77;
     }
+    if (instructions) return run_instructions(argc, argv);
     try {
         dataplane::ScopedNetns ns(dataplane::ScopedNetns::random_name("fwd"));
         std::printf("namespace %s, %zu sessions, %zu-octet UDP payload, batch %zu, sequencing %s, relay %s, lnsd %s, ≤ %.1f s and "

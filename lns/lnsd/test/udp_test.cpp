@@ -118,6 +118,45 @@ TEST(LnsUdp, SeveralDatagramsPerWakeupWithRecvmmsgBatches) {
     EXPECT_EQ(ep.native_handle(), -1);
 }
 
+// The receive slots are 2 KiB (dense in the cache), but an L2TP datagram may be as long as UDP
+// allows (RFC 2661 §3: a control message has no length limit below UDP's): longer ones, mixed
+// with short ones in the same recvmmsg batch, must arrive whole and intact, none truncated.
+// req: DP.batching
+TEST(LnsUdp, DatagramsLongerThanAReceiveSlotArriveWhole) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    std::vector<std::vector<std::uint8_t>> got;
+    lnsd::UdpEndpoint ep(
+        io, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t> b) { got.emplace_back(b.begin(), b.end()); },
+        /*batch=*/8, /*budget=*/64);
+    const int tx = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(tx, 0);
+    const int big = 1 << 20;
+    ::setsockopt(tx, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(ep.local_port());
+    // 65 507: the longest UDP payload over IPv4. 2 048 and 2 049: either side of the slot.
+    const std::vector<std::size_t> lengths = {12, 3000, 2048, 2049, 100, 65507, 1500, 40000, 7};
+    std::vector<std::vector<std::uint8_t>> sent;
+    for (std::size_t k = 0; k < lengths.size(); ++k) {
+        std::vector<std::uint8_t> d(lengths[k]);
+        for (std::size_t j = 0; j < d.size(); ++j) d[j] = static_cast<std::uint8_t>(j * 7 + k);
+        ASSERT_EQ(::sendto(tx, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+                  static_cast<ssize_t>(d.size()));
+        sent.push_back(std::move(d));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (got.size() < sent.size() && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    ASSERT_EQ(got.size(), sent.size());
+    for (std::size_t k = 0; k < sent.size(); ++k) EXPECT_EQ(got[k], sent[k]) << "datagram " << k << " whole, intact";
+    const auto& c = ep.counters();
+    EXPECT_EQ(c.truncated, 0u);
+    EXPECT_EQ(c.spilled, 4u) << "3000, 2049, 65507 and 40000 (2048 and 1500 fit their slot)";
+    ::close(tx);
+}
+
 // A second lnsd with the same configuration must not share (and steal) the first one's L2TP
 // traffic: no SO_REUSEADDR, so its bind fails with a message naming the address and port.
 TEST(LnsUdp, SecondEndpointOnTheSameAddressAndPortIsRefused) {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -16,25 +17,48 @@ namespace dl::dataplane {
 
 /// Receives up to batch-capacity datagrams per call with one recvmmsg (MSG_DONTWAIT) on a
 /// non-blocking or blocking IPv4 UDP socket.
+///
+/// Small slots, whole datagrams: with `max_datagram` larger than the batch's buffer_size, each
+/// message gets a second iovec (readv-style scatter, Linux recvmmsg(2) / recvmsg(2)) into its
+/// own spill area of `max_datagram` octets, allocated once and left untouched (not even zeroed,
+/// so not resident) until a datagram longer than its slot arrives. The batch's slots can then
+/// be sized for the common packet (e.g. 2 KiB: a 1 500-octet PPP frame and its headers) and
+/// packed densely in the cache, while a longer datagram (an L2TP control message may be as long
+/// as UDP allows) is still received whole: datagram() hands it on contiguous.
 class UdpBatchReceiver {
 public:
-    /// `capacity`: most datagrams per receive() (≥ 1).
-    explicit UdpBatchReceiver(std::size_t capacity);
+    /// `capacity`: most datagrams per receive() (1..1024). `max_datagram`: longest datagram
+    /// received whole (0: the batch's buffer_size, no spill area). std::invalid_argument otherwise.
+    explicit UdpBatchReceiver(std::size_t capacity, std::size_t max_datagram = 0);
     /// Appends datagrams to `batch` (at most its free slots); returns how many. 0 when none is
     /// waiting (EAGAIN) or on error (counted in errors()). A datagram longer than the batch's
-    /// buffer_size is dropped (MSG_TRUNC, counted in truncated()).
+    /// buffer_size and than max_datagram is dropped (the kernel truncated it, MSG_TRUNC; counted
+    /// in truncated()). One longer than buffer_size but within max_datagram is received whole
+    /// (counted in spilled()): its slot holds the first buffer_size octets (Packet::length is
+    /// buffer_size), datagram() gives all of it.
     std::size_t receive(int fd, PacketBatch& batch) noexcept;
+    /// The i-th datagram appended by the last receive() (i relative to the batch size before that
+    /// call), whole: the slot's bytes, or for a spilled datagram its spill area (slot part copied
+    /// in front of the rest). Valid until the next receive() or until `batch` is reset.
+    std::span<const std::uint8_t> datagram(std::size_t i, const PacketBatch& batch) const noexcept;
     /// Source address of the i-th datagram appended by the last receive() (i relative to the
     /// batch size before that call).
     const sockaddr_in& source(std::size_t i) const noexcept { return sources_[i]; }
     std::uint64_t errors() const noexcept { return errors_; }
     std::uint64_t truncated() const noexcept { return truncated_; }
+    /// Datagrams longer than their slot received whole through the spill area.
+    std::uint64_t spilled() const noexcept { return spilled_; }
 
 private:
+    std::uint8_t* spill(std::size_t i) const noexcept { return spill_.get() + i * max_datagram_; }
     std::vector<mmsghdr> msgs_;
-    std::vector<iovec> iov_;
+    std::vector<iovec> iov_;  // two per message: the batch's slot, then the spill area past it
     std::vector<sockaddr_in> sources_;
-    std::uint64_t errors_ = 0, truncated_ = 0;
+    std::vector<std::uint32_t> lengths_;  // whole length of each appended datagram
+    std::size_t max_datagram_ = 0;
+    std::unique_ptr<std::uint8_t[]> spill_;  // capacity × max_datagram, default-initialised
+    std::size_t base_ = 0;                   // batch size before the last receive()
+    std::uint64_t errors_ = 0, truncated_ = 0, spilled_ = 0;
 };
 
 /// Queues datagrams (pointers, not copies: the bytes must stay valid until flush()) and sends

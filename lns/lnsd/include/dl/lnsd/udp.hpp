@@ -25,7 +25,8 @@ struct UdpCounters {
     std::uint64_t wakeups = 0;     ///< readiness callbacks that received ≥ 1 datagram
     std::uint64_t batches = 0;     ///< recvmmsg calls that returned ≥ 1 datagram
     std::uint64_t datagrams = 0;   ///< datagrams handed to on_receive
-    std::uint64_t truncated = 0;   ///< datagrams longer than the receive buffer: dropped
+    std::uint64_t truncated = 0;   ///< datagrams longer than 65 535 octets (MSG_TRUNC): dropped
+    std::uint64_t spilled = 0;     ///< datagrams longer than a 2 KiB receive slot, received whole
     std::uint64_t errors = 0;      ///< recvmmsg errors other than EAGAIN
     std::uint64_t send_errors = 0; ///< send() failures
     std::uint64_t peer_sockets = 0;         ///< connected per-peer sockets open now (connect_peer)
@@ -36,7 +37,8 @@ struct UdpCounters {
 
 /// A bound UDP socket; received datagrams go to `on_receive(peer, bytes)` (PeerId = ip<<16|port).
 /// When the socket is readable, up to `budget` datagrams are received with recvmmsg in batches
-/// of `batch` (no allocation per datagram; `bytes` is valid during the call only), then the
+/// of `batch` into 2 KiB slots, a longer datagram whole through a spill area (UdpBatchReceiver;
+/// no allocation per datagram; `bytes` is valid during the call only), then the
 /// endpoint re-arms so other handlers get their turn. std::system_error if the bind fails, naming
 /// the address and port ("… (in use by another process)" for EADDRINUSE: no SO_REUSEADDR, so a
 /// second lnsd cannot share the first one's socket). Use from the io_context's thread only.
