@@ -326,7 +326,7 @@ def run(a) -> int:
     rates = [float(x) for x in a.sweep.split(",")] if a.sweep else [a.rate or 0.0]
     results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
                         receive_window=a.window, deadline=a.deadline, say=say, lacs=a.lacs,
-                        hold=getattr(a, "hold", 0.0) or 0.0)
+                        hold=a.hold_in_service)
     if a.json:
         print(json.dumps(results, indent=1))
     else:

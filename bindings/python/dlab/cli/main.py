@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--lacs", type=int, default=1,
                    help="dialout: lac-emu processes; loadgen dialout: LAC engines in dl_loadgen, ≤ 32767 sites "
                         "each (default 1)")
-    s.add_argument("--hold", type=float, default=0.0,
+    s.add_argument("--hold-in-service", type=float, default=0.0,
                    help="loadgen dialout: hold every site in service this many seconds and measure lnsd "
                         "meanwhile (memory, show answer times); default 0: tear down at once")
     s.add_argument("--tunnels", type=int, default=1,
