@@ -47,3 +47,21 @@ def test_plan_sites_gives_each_site_its_own_destination_number_and_user():
     assert all(s.destination.startswith("10.10.") for s in sites), "inside the dial-out prefix"
     with pytest.raises(ValueError, match="--sites"):
         B.plan_sites(0)
+
+
+@pytest.mark.req("PERF.dialout-bench")
+def test_plan_sites_past_forty_thousand_use_a_second_target():
+    import ipaddress
+    sites = B.plan_sites(B.MAX_SITES, lacs=4)
+    for attr in ("destination", "number", "name", "framed_ip", "key"):
+        assert len({getattr(s, attr) for s in sites}) == B.MAX_SITES, f"{attr} repeats"
+    first, second = ipaddress.ip_network("10.10.0.0/16"), ipaddress.ip_network(B.SECOND_TARGET)
+    for s in sites:
+        dest = ipaddress.ip_address(s.destination)
+        assert dest in (first if s.index < B.FIRST_BLOCK else second), s
+        assert s.key == f"default/{first if dest in first else second}/{dest}", s
+        assert ipaddress.ip_address(s.framed_ip) in ipaddress.ip_network("198.18.0.0/15"), s
+        assert not s.destination.endswith((".0", ".255")) and not s.framed_ip.endswith((".0", ".255")), s
+    assert max(len([s for s in sites if s.lac == a]) for a in B.lac_addresses(4)) <= 32767, "≤ 32767 calls per LAC"
+    with pytest.raises(ValueError, match="--sites"):
+        B.plan_sites(B.MAX_SITES + 1)

@@ -76,3 +76,41 @@ def test_loadgen_incoming_with_chap_twenty_calls_reach_ipcp_opened():
     total = r["sessions"]["setup_ms"]["mean"]
     assert abs(parts - total) < 1e-6 * max(1.0, total) + 1e-3, (parts, total)
     assert "PPP p50" in B.format_table([r])
+
+
+@pytest.mark.req("PERF.loadgen")
+def test_loadgen_dialout_over_two_lac_engines_held_and_measured():
+    """Two LAC engines in dl_loadgen (198.51.100.2 and .20): lnsd dials each site through the LAC
+    its RADIUS Tunnel-Server-Endpoint names, so both engines carry calls on their own tunnel; while
+    every site is held in service lnsd is measured (memory, show answer times, paged listings)."""
+    n = 30
+    [r] = B.run_bench("dialout", n, [200.0], deadline=40.0, lacs=2, hold=2.0, say=lambda *a: None)
+    assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}, {r['not_finished']} unfinished"
+    assert r["in_service"] == n and r["wrong_number"] == 0 and r["failures"] == {}, r
+    assert r["config"]["lacs"] == 2 and r["config"]["bind"] == B.lac_addresses(2), r["config"]
+    assert r["tunnels"] == 2, "one tunnel from lnsd to each LAC engine"
+    assert r["messages"]["received"].get("SCCRQ") == 2 and r["messages"]["received"].get("OCRQ") == n, r["messages"]
+    h = r["held"]
+    assert h["sessions"] == h["sessions_established"] == n, h
+    assert h["memory"]["heap-in-use"] > h["memory_before"]["heap-in-use"] > 0, h["memory"]
+    assert set(h["show_ms"]) >= {"show l2tp", "show ppp limit=1000", "show l2tp session limit=1000 after=<key>"}, h
+    assert h["unpaged_listing"] is None, "30 sessions are listed unpaged"
+    assert h["lnsd_idle_s"] >= 0 and r["teardown_s"] >= 0
+    assert "held 30 sites in service" in B.format_table([r])
+
+
+@pytest.mark.req("PERF.loadgen")
+def test_loadgen_dialout_refuses_more_calls_than_one_lac_holds(tmp_path):
+    """A LAC's Q.931 call reference is 15 bits: more than 32 767 sites on one LAC engine is refused
+    before anything is sent, with the way out (more --bind addresses)."""
+    import json
+    import subprocess
+    sites = [{"destination": f"10.10.{1 + i // 200}.{1 + i % 200}", "number": f"55{i:05d}", "name": f"s{i}",
+              "secret": "x"} for i in range(32768)]
+    f = tmp_path / "sites.json"
+    f.write_text(json.dumps(sites))
+    cp = subprocess.run([str(build_dir() / B.LOADGEN), "dialout", "--bind", "127.0.0.1", "--port", "0",
+                         "--sites-file", str(f), "--deadline", "5", "--quiet"], capture_output=True, text=True,
+                        timeout=60)
+    assert cp.returncode == 2, cp.stderr
+    assert "32768 sites on LAC 127.0.0.1" in cp.stderr and "--bind" in cp.stderr, cp.stderr

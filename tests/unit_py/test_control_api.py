@@ -52,8 +52,15 @@ class FakeControl:
                 self.subscribed.set()
                 continue
             r = self.results.get(cmd, KeyError(f"unknown command '{cmd}' (try 'help')"))
+            if callable(r):
+                try:
+                    r = r(req.get("args", {}))
+                except Exception as e:  # noqa: BLE001 (answered as the daemon would)
+                    r = e
             if isinstance(r, Exception):
                 ans = {"id": req["id"], "ok": False, "error": str(r).strip("'\"")}
+                if getattr(r, "param", None):
+                    ans["param"] = r.param
             else:
                 ans = {"id": req["id"], "ok": True, "result": r}
             c.sendall((json.dumps(ans) + "\n").encode())
@@ -245,3 +252,39 @@ def test_reset_cursor_starts_a_new_window_for_events_and_wait_for(fake, daemon):
     session(fake, "up", "down")
     daemon.wait_for(entity="dialout.session", to="down", within=2.0)
     assert [e["to"] for e in daemon.events(entity="dialout")] == ["down"], daemon.events(since=0)
+
+
+class _ArgError(ValueError):
+    def __init__(self, param, message):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+def _paged_listing(keys):
+    """A listing answered like lnsd's paged `show` commands (limit / after, items / total / next)."""
+    def answer(args):
+        limit = args.get("limit", 1000)
+        if not isinstance(limit, int) or not 1 <= limit <= 10000:
+            raise _ArgError("limit", f"'{limit}' is not an integer 1..10000")
+        rest = [k for k in keys if "after" not in args or k > args["after"]]
+        page = rest[:limit]
+        return {"items": [{"id": k} for k in page], "total": len(keys),
+                "next": page[-1] if len(rest) > limit else None}
+    return answer
+
+
+@pytest.mark.req("LAB.control-api")
+def test_show_all_follows_next_and_errors_name_the_parameter(tmp_path):
+    keys = [f"{i:03d}" for i in range(25)]
+    f = FakeControl(tmp_path / "p.sock", {"show l2tp session": _paged_listing(keys)})
+    try:
+        d = Daemon(f.path, name="lnsd")
+        assert [x["id"] for x in d.show_all("l2tp session", page=10)] == keys
+        asked = [r["args"] for r in f.requests if r["cmd"] == "show l2tp session"]
+        assert asked == [{"limit": 10}, {"limit": 10, "after": "009"}, {"limit": 10, "after": "019"}], asked
+        with pytest.raises(ControlError, match="limit: '0' is not an integer") as e:
+            d.show("l2tp session", limit=0)
+        assert e.value.param == "limit"
+        d.close()
+    finally:
+        f.close()

@@ -29,7 +29,12 @@ EVENT_BUFFER = 10000   # events kept per stream (oldest dropped first)
 
 
 class ControlError(RuntimeError):
-    """The daemon answered ok=false; the message is its error text."""
+    """The daemon answered ok=false; the message is its error text. `param`: the argument whose
+    value was refused when the daemon names one (lnsd's `limit` / `after` of a listing), else None."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class EventTimeout(AssertionError):
@@ -84,7 +89,7 @@ def request(path: str | Path, cmd: str, args: dict | None = None, timeout: float
         raise ControlError(f"{cmd}: the daemon closed the connection without answering")
     r = json.loads(buf)
     if not r.get("ok"):
-        raise ControlError(f"{cmd}: {r.get('error', r)}")
+        raise ControlError(f"{cmd}: {r.get('error', r)}", r.get("param"))
     return r["result"]
 
 
@@ -164,11 +169,24 @@ class Daemon:
         try:
             return request(self.path, cmd, args, self.timeout)
         except ControlError as e:
-            raise ControlError(f"{self.name}: {e}") from None
+            raise ControlError(f"{self.name}: {e}", e.param) from None
 
     def show(self, what: str = "", **args: Any) -> Any:
         """`show <what>` (e.g. show("l2tp dial-out session", id=KEY), show("state") for the peers)."""
         return self.request(f"show {what}".strip(), **args)
+
+    def show_all(self, what: str, page: int = 1000, **args: Any) -> list:
+        """Every item of a paged listing of lnsd (`show l2tp session`, `show ppp`, … with `limit`,
+        `after`; docs/lnsd.md "Paging"), fetched `page` items per request, in the listing's key
+        order. An item that comes or goes between two requests may be missing; none is repeated."""
+        items: list = []
+        args = dict(args, limit=page)
+        while True:
+            r = self.show(what, **args)
+            items += r["items"]
+            if r["next"] is None:
+                return items
+            args["after"] = r["next"]
 
     def commands(self) -> dict[str, str]:
         """The daemon's commands (`help`): name -> help text."""

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
@@ -36,6 +37,58 @@ json error_response(const json& id, std::string_view message) {
     return json{{"id", id}, {"ok", false}, {"error", message}};
 }
 }  // namespace
+
+// ---- paging -----------------------------------------------------------------------------------
+
+ListPage ListPage::parse(const json& args) {
+    ListPage p;
+    if (!args.is_object()) return p;
+    if (const auto it = args.find("limit"); it != args.end()) {
+        std::uint64_t n = 0;
+        bool ok = false;
+        if (it->is_number_integer()) {  // signed or unsigned; a float (1.5) is not
+            const auto v = it->get<std::int64_t>();
+            ok = v >= 0;
+            n = ok ? static_cast<std::uint64_t>(v) : 0;
+        } else if (it->is_string()) {
+            const auto& t = it->get_ref<const std::string&>();
+            const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+            ok = ec == std::errc() && end == t.data() + t.size() && !t.empty();
+        }
+        if (!ok || n < 1 || n > kMaxItems)
+            throw ControlArgError("limit", fmt::format("'{}' is not an integer 1..{}",
+                                                       it->is_string() ? it->get<std::string>() : dump(*it), kMaxItems));
+        p.limit = static_cast<std::size_t>(n);
+        p.paged = true;
+    }
+    if (const auto it = args.find("after"); it != args.end()) {
+        if (!it->is_string() || it->get_ref<const std::string&>().empty())
+            throw ControlArgError("after", fmt::format("'{}' is not the key of a listed item (a non-empty string)",
+                                                       it->is_string() ? it->get<std::string>() : dump(*it)));
+        p.after = it->get<std::string>();
+        if (!p.paged) p.limit = kDefaultLimit;
+        p.paged = true;
+    }
+    return p;
+}
+
+ListPageBuilder::ListPageBuilder(const ListPage& page, std::size_t total, std::string_view what)
+    : page_(page), total_(total) {
+    if (!page.paged && total > ListPage::kMaxItems)
+        throw ControlArgError("limit", fmt::format("{}: {} items, more than {} in one answer; ask for pages "
+                                                   "(limit=1..{}, then after=<next> of the previous page)",
+                                                   what, total, ListPage::kMaxItems, ListPage::kMaxItems));
+}
+
+void ListPageBuilder::add(json item, std::string key) {
+    items_.push_back(std::move(item));
+    last_ = std::move(key);
+}
+
+json ListPageBuilder::finish() && {
+    if (!page_.paged) return std::move(items_);
+    return json{{"items", std::move(items_)}, {"total", total_}, {"next", more_ ? json(last_) : json(nullptr)}};
+}
 
 // ---- server -----------------------------------------------------------------------------------
 
@@ -211,6 +264,10 @@ json ControlServer::Impl::dispatch(const json& req, Session* session) {
             result = it->second.handler(args);
         }
         return json{{"id", id}, {"ok", true}, {"result", std::move(result)}};
+    } catch (const ControlArgError& e) {
+        auto r = error_response(id, e.what());
+        r["param"] = e.param();
+        return r;
     } catch (const std::exception& e) {
         return error_response(id, e.what());
     }

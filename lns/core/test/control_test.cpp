@@ -313,3 +313,60 @@ TEST(ControlServer, LiveSocketOfAnotherServerIsNotTakenOver) {
 }
 
 }  // namespace
+
+TEST(ListPage, UnpagedListingsOverTheCapAreRefusedPagesAreNot) {
+    // Without limit / after a listing answers its plain array, up to kMaxItems items; a larger
+    // one is refused with an error naming `limit` (the daemon never builds one huge answer).
+    const auto unpaged = ListPage::parse(nlohmann::json::object());
+    EXPECT_FALSE(unpaged.paged);
+    {
+        ListPageBuilder b(unpaged, 2, "show x");
+        b.add(1, "a");
+        b.add(2, "b");
+        EXPECT_EQ(std::move(b).finish(), nlohmann::json::array({1, 2}));
+    }
+    try {
+        ListPageBuilder b(unpaged, ListPage::kMaxItems + 1, "show x");
+        FAIL() << "a listing of kMaxItems + 1 items was answered unpaged";
+    } catch (const ControlArgError& e) {
+        EXPECT_EQ(e.param(), "limit");
+        EXPECT_NE(std::string(e.what()).find("10001 items"), std::string::npos) << e.what();
+    }
+    // A page of that listing is fine; `next` is the key of the last item while more follow.
+    const auto page = ListPage::parse({{"limit", 2}});
+    ListPageBuilder b(page, ListPage::kMaxItems + 1, "show x");
+    b.add(1, "a");
+    b.add(2, "b");
+    EXPECT_FALSE(b.room());
+    b.more();
+    EXPECT_EQ(std::move(b).finish(),
+              (nlohmann::json{{"items", {1, 2}}, {"total", ListPage::kMaxItems + 1}, {"next", "b"}}));
+    EXPECT_EQ(ListPage::parse({{"after", "k"}}).limit, ListPage::kDefaultLimit);
+    EXPECT_EQ(ListPage::parse({{"limit", "10000"}}).limit, 10000u);
+    for (const auto& bad : {nlohmann::json{{"limit", 0}}, nlohmann::json{{"limit", 1.5}}, nlohmann::json{{"limit", "1x"}},
+                            nlohmann::json{{"limit", ""}}, nlohmann::json{{"limit", nullptr}}}) {
+        try {
+            ListPage::parse(bad);
+            ADD_FAILURE() << bad.dump() << " was accepted";
+        } catch (const ControlArgError& e) {
+            EXPECT_EQ(e.param(), "limit");
+        }
+    }
+    EXPECT_THROW(ListPage::parse({{"after", ""}}), ControlArgError);
+    EXPECT_THROW(ListPage::parse({{"after", 3}}), ControlArgError);
+}
+
+TEST(ControlServer, ArgumentErrorsNameTheParameter) {
+    boost::asio::io_context io;
+    ControlServer server(io, "/nonexistent/x.sock");
+    server.add_handler("show x", [](const nlohmann::json& a) {
+        ListPageBuilder b(ListPage::parse(a), 0, "show x");
+        return std::move(b).finish();
+    });
+    const auto r = nlohmann::json::parse(server.handle_line(R"({"id":1,"cmd":"show x","args":{"limit":0}})"));
+    EXPECT_FALSE(r["ok"].get<bool>());
+    EXPECT_EQ(r["param"], "limit");
+    EXPECT_EQ(r["error"], "limit: '0' is not an integer 1..10000");
+    const auto ok = nlohmann::json::parse(server.handle_line(R"({"id":2,"cmd":"show x","args":{"limit":5}})"));
+    EXPECT_EQ(ok["result"], (nlohmann::json{{"items", nlohmann::json::array()}, {"total", 0}, {"next", nullptr}}));
+}

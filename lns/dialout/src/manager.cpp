@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
 #include "dl/core/duration.hpp"
 #include "dl/core/errors.hpp"
 #include "dl/core/event.hpp"
@@ -1442,23 +1443,58 @@ nlohmann::json Manager::show_virtual_routers(std::string_view name) const {
     return a;
 }
 
+namespace {
+nlohmann::json target_json(const std::string& vr, const Target& t) {
+    return {{"target", t.fsm.id()},
+            {"virtual_router", vr},
+            {"prefix", t.cfg.prefix.to_string()},
+            {"domain", t.cfg.domain},
+            {"profile", t.cfg.profile},
+            {"route_distinguisher", t.cfg.route_distinguisher},
+            {"state", std::string(to_string(t.fsm.state()))},
+            {"sessions", t.sessions.size()},
+            {"route_failures_while_down", t.route_failures_while_down},
+            {"counters", t.counters.to_json()}};
+}
+}  // namespace
+
 nlohmann::json Manager::show_targets(std::string_view vrname) const {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& [n, vr] : vrs_) {
         if (!vrname.empty() && n != vrname) continue;
-        for (const auto& [k, t] : vr->targets)
-            a.push_back({{"target", t->fsm.id()},
-                         {"virtual_router", n},
-                         {"prefix", t->cfg.prefix.to_string()},
-                         {"domain", t->cfg.domain},
-                         {"profile", t->cfg.profile},
-                         {"route_distinguisher", t->cfg.route_distinguisher},
-                         {"state", std::string(to_string(t->fsm.state()))},
-                         {"sessions", t->sessions.size()},
-                         {"route_failures_while_down", t->route_failures_while_down},
-                         {"counters", t->counters.to_json()}});
+        for (const auto& [k, t] : vr->targets) a.push_back(target_json(n, *t));
     }
     return a;
+}
+
+nlohmann::json Manager::show_targets(std::string_view vrname, const core::ListPage& page) const {
+    std::optional<std::pair<std::string_view, std::uint64_t>> after;  // vr, VirtualRouter::order
+    if (page.after) {
+        const std::string_view a = *page.after;
+        const auto slash = a.find('/');
+        const auto p = slash == std::string_view::npos ? std::nullopt : Ipv4Prefix::parse(a.substr(slash + 1));
+        if (slash == 0 || !p || p->has_host_bits())
+            throw core::ControlArgError("after", "'" + *page.after + "' is not a dial-out target <vr>/<prefix>");
+        after = std::pair{a.substr(0, slash), VirtualRouter::order(*p)};
+    }
+    std::size_t total = 0;
+    for (const auto& [n, vr] : vrs_)
+        if (vrname.empty() || n == vrname) total += vr->targets.size();
+    core::ListPageBuilder out(page, total, "show l2tp dial-out target");
+    for (auto vit = after ? vrs_.lower_bound(after->first) : vrs_.begin(); vit != vrs_.end(); ++vit) {
+        const auto& [n, vr] = *vit;
+        if (!vrname.empty() && n != vrname) continue;
+        const bool same_vr = after && n == after->first;
+        for (auto tit = same_vr ? vr->targets.upper_bound(after->second) : vr->targets.begin(); tit != vr->targets.end();
+             ++tit) {
+            if (!out.room()) {
+                out.more();
+                return std::move(out).finish();
+            }
+            out.add(target_json(n, *tit->second), tit->second->fsm.id());
+        }
+    }
+    return std::move(out).finish();
 }
 
 nlohmann::json Manager::show_sessions(bool detail) const {
@@ -1467,6 +1503,39 @@ nlohmann::json Manager::show_sessions(bool detail) const {
         for (const auto& [k, t] : vr->targets)
             for (const auto& [d, s] : t->sessions) a.push_back(session_json(*s, detail, timers_.now()));
     return a;
+}
+
+nlohmann::json Manager::show_sessions(bool detail, const core::ListPage& page) const {
+    std::optional<SessionKey> after;
+    if (page.after) {
+        after = SessionKey::parse(*page.after);
+        if (!after)
+            throw core::ControlArgError("after",
+                                        "'" + *page.after + "' is not a dial-out session <vr>/<prefix>/<destination>");
+    }
+    std::size_t total = 0;  // O(targets), not a walk over every session
+    for (const auto& [n, vr] : vrs_)
+        for (const auto& [k, t] : vr->targets) total += t->sessions.size();
+    core::ListPageBuilder out(page, total, "show l2tp dial-out session");
+    const auto now = timers_.now();
+    for (auto vit = after ? vrs_.lower_bound(after->vr) : vrs_.begin(); vit != vrs_.end(); ++vit) {
+        const auto& vr = *vit->second;
+        const bool same_vr = after && vit->first == after->vr;
+        const auto order = same_vr ? VirtualRouter::order(after->target) : 0;
+        for (auto tit = same_vr ? vr.targets.lower_bound(order) : vr.targets.begin(); tit != vr.targets.end(); ++tit) {
+            const auto& t = *tit->second;
+            const bool same_target = same_vr && tit->first == order;
+            for (auto sit = same_target ? t.sessions.upper_bound(after->destination.value) : t.sessions.begin();
+                 sit != t.sessions.end(); ++sit) {
+                if (!out.room()) {
+                    out.more();
+                    return std::move(out).finish();
+                }
+                out.add(session_json(*sit->second, detail, now), sit->second->key.to_string());
+            }
+        }
+    }
+    return std::move(out).finish();
 }
 
 nlohmann::json Manager::show_session(const SessionKey& key) const {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dl/core/config.hpp"
+#include "dl/core/control.hpp"
 #include "dl/core/errors.hpp"
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
@@ -1309,4 +1310,56 @@ TEST(DialOutSession, TableMatchesTables74And77) {
               "failed + trigger -> failed (action)\n"
               "failed + call-closed -> failed (action)\n"
               "failed + reset -> dormant (action)\n");
+}
+
+// ---- paged listings (show l2tp dial-out session / target with limit, after) ---------------------
+
+TEST(DialOutShow, SessionsAndTargetsPageInKeyOrderAfterAKey) {
+    World w;
+    w.m.add_target({"default", P("10.10.1.0/24"), "d", "dialout-default", ""});
+    w.m.add_target({"default", P("172.16.0.0/12"), "d", "dialout-default", ""});
+    for (const char* d : {"172.16.0.1", "10.10.3.3", "10.10.1.2", "10.10.2.1", "10.10.1.1"})
+        ASSERT_EQ(w.trig(d), TriggerOutcome::buffered) << d;
+    // Longest prefix first within a virtual router, then by destination.
+    const std::vector<std::string> order{"default/10.10.1.0/24/10.10.1.1", "default/10.10.1.0/24/10.10.1.2",
+                                         "default/10.10.0.0/16/10.10.2.1", "default/10.10.0.0/16/10.10.3.3",
+                                         "default/172.16.0.0/12/172.16.0.1"};
+    std::vector<std::string> seen;
+    nlohmann::json page = w.m.show_sessions(false, dl::core::ListPage::parse({{"limit", 2}}));
+    for (int pages = 1;; ++pages) {
+        ASSERT_LE(pages, 3);
+        EXPECT_EQ(page["total"], 5);
+        for (const auto& s : page["items"]) seen.push_back(s["session"]);
+        if (page["next"].is_null()) break;
+        EXPECT_EQ(page["next"], seen.back());
+        page = w.m.show_sessions(false, dl::core::ListPage::parse({{"limit", 2}, {"after", page["next"]}}));
+    }
+    EXPECT_EQ(seen, order);
+    // A key whose target is not there (10.10.0.0/20 would come between /24 and /16): from the next target on.
+    const auto gap = w.m.show_sessions(false, dl::core::ListPage::parse({{"after", "default/10.10.0.0/20/10.10.0.5"}}));
+    ASSERT_EQ(gap["items"].size(), 3u) << gap.dump();
+    EXPECT_EQ(gap["items"][0]["session"], order[2]);
+    EXPECT_EQ(w.m.show_sessions(false, dl::core::ListPage::parse({{"after", "a/10.0.0.0/8/10.0.0.1"}}))["items"].size(), 5u);
+    EXPECT_TRUE(w.m.show_sessions(false, dl::core::ListPage::parse({{"after", "z/10.0.0.0/8/10.0.0.1"}}))["items"].empty());
+    try {
+        w.m.show_sessions(false, dl::core::ListPage::parse({{"after", "default/10.10.1.1"}}));
+        ADD_FAILURE() << "a key that is not a session key was accepted";
+    } catch (const dl::core::ControlArgError& e) {
+        EXPECT_EQ(e.param(), "after");
+    }
+    // Unpaged, the plain array as before.
+    EXPECT_EQ(w.m.show_sessions(false, dl::core::ListPage{}).size(), 5u);
+
+    const auto t1 = w.m.show_targets("", dl::core::ListPage::parse({{"limit", 1}}));
+    ASSERT_EQ(t1["items"].size(), 1u);
+    EXPECT_EQ(t1["total"], 3);
+    EXPECT_EQ(t1["next"], "default/10.10.1.0/24");
+    const auto t2 = w.m.show_targets("", dl::core::ListPage::parse({{"limit", 5}, {"after", t1["next"]}}));
+    ASSERT_EQ(t2["items"].size(), 2u);
+    EXPECT_EQ(t2["items"][0]["target"], "default/10.10.0.0/16");
+    EXPECT_EQ(t2["items"][1]["target"], "default/172.16.0.0/12");
+    EXPECT_TRUE(t2["next"].is_null());
+    EXPECT_THROW(w.m.show_targets("", dl::core::ListPage::parse({{"after", "default/10.10.1.1/24"}})),
+                 dl::core::ControlArgError);
+    EXPECT_TRUE(w.m.show_targets("other", dl::core::ListPage::parse({{"limit", 5}}))["items"].empty());
 }

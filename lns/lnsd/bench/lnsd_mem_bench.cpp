@@ -132,20 +132,23 @@ struct Query {
     char dialout_session[48] = {};  ///< <vr>/<prefix>/<destination>
 };
 
-/// The `show` commands lnsctl offers, as (command, args), for the answer-time figures.
+/// The `show` commands lnsctl offers, as (command, args), for the answer-time figures. The
+/// listings are asked a page at a time (`limit`, as lnsctl does; past 10 000 items lnsd refuses
+/// an unpaged listing, docs/lnsd.md "Paging").
 std::vector<std::pair<std::string, nlohmann::json>> show_commands(const Query& q) {
     return {{"show l2tp", {}},
             {"show l2tp destination", {}},
             {"show l2tp tunnel", {}},
             {"show l2tp session", {{"id", q.l2tp_session}}},
-            {"show l2tp session", {}},
+            {"show l2tp session", {{"limit", 100}}},
+            {"show l2tp session", {{"limit", 1000}}},
             {"show l2tp dial-out", {}},
             {"show l2tp dial-out chassis", {}},
             {"show l2tp dial-out target", {}},
             {"show l2tp dial-out session", {{"id", q.dialout_session}}},
-            {"show l2tp dial-out session", {}},
+            {"show l2tp dial-out session", {{"limit", 1000}}},
             {"show ppp", {{"id", q.ppp_call}}},
-            {"show ppp", {}},
+            {"show ppp", {{"limit", 1000}}},
             {"show timers", {}}};
 }
 
@@ -164,11 +167,15 @@ std::string time_show_commands(const Query& q) {
             ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
             ok = ok && r.value("ok", false);
             bytes = r.dump().size();
-            items = r.contains("result") && r["result"].is_array() ? r["result"].size() : 1;
+            items = !r.contains("result")                                ? 0
+                    : r["result"].is_array()                             ? r["result"].size()
+                    : r["result"].contains("items") ? r["result"]["items"].size()
+                                                    : 1;
         }
         std::sort(ms.begin(), ms.end());
         std::string label = cmd;
-        if (!args.is_null()) label += " " + args["id"].get<std::string>();
+        if (!args.is_null() && args.contains("id")) label += " " + args["id"].get<std::string>();
+        if (!args.is_null() && args.contains("limit")) label += " limit=" + args["limit"].dump();
         out.push_back({{"command", label}, {"ok", ok}, {"ms", ms[1]}, {"ms_max", ms[2]}, {"bytes", bytes},
                        {"items", items}});
     }

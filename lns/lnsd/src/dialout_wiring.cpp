@@ -810,7 +810,7 @@ nlohmann::json DialOutWiring::call_json(const Call& c, bool detail) const {
     return j;
 }
 
-nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail) const {
+nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail, const core::ListPage& page) const {
     auto out = nlohmann::json::array();
     if (!id.empty()) {
         // One call, by its id or its L2TP "tunnel/session": a map look-up, not a walk over every
@@ -838,11 +838,26 @@ nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail) const
         out.push_back(call_json(*found, true));
         return out;
     }
-    for (const auto& [k, c] : calls_) {
-        if (!c->session.live()) continue;
-        out.push_back(call_json(*c, detail));
+    auto it = calls_.begin();
+    if (page.after) {
+        std::uint64_t n = 0;
+        const auto& a = *page.after;
+        const auto [end, ec] = std::from_chars(a.data(), a.data() + a.size(), n);
+        if (ec != std::errc() || end != a.data() + a.size()) throw core::ControlArgError("after", "'" + a + "' is not a PPP call id");
+        it = calls_.upper_bound(n);
     }
-    return out;
+    const auto total = static_cast<std::size_t>(
+        std::count_if(calls_.begin(), calls_.end(), [](const auto& kv) { return kv.second->session.live(); }));
+    core::ListPageBuilder page_out(page, total, "show ppp");
+    for (; it != calls_.end(); ++it) {
+        if (!it->second->session.live()) continue;
+        if (!page_out.room()) {
+            page_out.more();
+            break;
+        }
+        page_out.add(call_json(*it->second, detail), std::to_string(it->first));
+    }
+    return std::move(page_out).finish();
 }
 
 void DialOutWiring::register_commands(core::ControlServer& server) {
@@ -907,22 +922,23 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
     server.add_handler("show l2tp dial-out target",
                        guard([this, str](const nlohmann::json& a) {
                            // Each target with its route state (route-withdrawal: announced,
-                           // withdrawn, probation).
-                           auto j = manager_->show_targets(str(a, "id"));
-                           for (auto& t : j)
+                           // withdrawn, probation); paged or not (core::ListPage).
+                           auto j = manager_->show_targets(str(a, "id"), core::ListPage::parse(a));
+                           auto& items = j.is_array() ? j : j["items"];
+                           for (auto& t : items)
                                if (auto p = core::Ipv4Prefix::parse(t.value("prefix", "")))
                                    t["route"] = to_string(route_state(t.value("virtual_router", "default"), *p));
                            return j;
                        }),
-                       "dial-out targets: [virtual router]");
+                       "dial-out targets: [virtual router] [limit=N] [after=VR/PREFIX]");
     server.add_handler("show l2tp dial-out session", guard([this, str](const nlohmann::json& a) {
                            const auto id = str(a, "id");
-                           if (id.empty()) return manager_->show_sessions(a.value("detail", false));
+                           if (id.empty()) return manager_->show_sessions(a.value("detail", false), core::ListPage::parse(a));
                            auto k = dialout::SessionKey::parse(id);
                            if (!k) throw core::ControlError("session '" + id + "' is not <vr>/<prefix>/<destination>");
                            return manager_->show_session(*k);
                        }),
-                       "dial-out sessions: [key] [detail]");
+                       "dial-out sessions: [key] [detail] [limit=N] [after=KEY]");
     server.add_handler("l2tp dial-out session reset", guard([this, str](const nlohmann::json& a) {
                            const auto id = str(a, "id");
                            auto k = dialout::SessionKey::parse(id);
@@ -988,13 +1004,13 @@ void DialOutWiring::register_commands(core::ControlServer& server) {
                        }),
                        "add or replace a dial-out profile: name= [mru=] [authentication=] [keepalive=] [ipcp-dns=]");
     server.add_handler("show ppp", guard([this, str](const nlohmann::json& a) {
-                           return show_ppp(str(a, "id"), a.value("detail", false));
+                           return show_ppp(str(a, "id"), a.value("detail", false), core::ListPage::parse(a));
                        }),
-                       "PPP links: [id] [detail]");
+                       "PPP links: [id] [detail] [limit=N] [after=ID]");
     server.add_handler("show ppp session", guard([this, str](const nlohmann::json& a) {
-                           return show_ppp(str(a, "id"), a.value("detail", false));
+                           return show_ppp(str(a, "id"), a.value("detail", false), core::ListPage::parse(a));
                        }),
-                       "PPP links: [id | tunnel/session] [detail]");
+                       "PPP links: [id | tunnel/session] [detail] [limit=N] [after=ID]");
     register_fault_injection(server);
 }
 

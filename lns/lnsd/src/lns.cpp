@@ -1,7 +1,12 @@
 #include "dl/lnsd/lns.hpp"
 
 #include <algorithm>
+#include <malloc.h>
+
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 #include "dl/core/control.hpp"
@@ -737,6 +742,22 @@ nlohmann::json data_path_json(const DataPathCounters& c) {
 }
 }  // namespace
 
+nlohmann::json memory_json() {
+    // glibc's mallinfo2(3): every arena's figures (bytes; a walk over the arenas' bins, not over
+    // the allocations). "heap-in-use" = uordblks + hblkhd: what lnsd's objects hold.
+    const struct mallinfo2 mi = ::mallinfo2();
+    nlohmann::json j = {{"heap-in-use", mi.uordblks + mi.hblkhd},
+                        {"heap-arena", mi.arena},
+                        {"heap-mmapped", mi.hblkhd},
+                        {"heap-free", mi.fordblks}};
+    // VmRSS / VmHWM of /proc/self/status (proc(5)), kB.
+    std::ifstream st("/proc/self/status");
+    for (std::string line; std::getline(st, line);)
+        for (const auto& [key, name] : {std::pair{"VmRSS:", "rss-kib"}, std::pair{"VmHWM:", "rss-peak-kib"}})
+            if (line.rfind(key, 0) == 0) j[name] = std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
+    return j;
+}
+
 nlohmann::json Lns::show_summary() const {
     eng::EngineStats sum = engine_->stats();
     sum.data_in += data_->counters().rx_data;  // the fast path's data messages (data_path.hpp)
@@ -810,7 +831,7 @@ nlohmann::json Lns::show_summary() const {
                 {"destination-records", dests_.size()}}}}}};
 }
 
-nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const {
+nlohmann::json Lns::show_destinations(const std::string& id, bool detail, const core::ListPage& page) const {
     std::map<std::uint32_t, std::pair<std::size_t, std::size_t>> load;  // tunnels, sessions
     for (const auto& [k, t] : tunnels_) ++load[peer_address(t->peer).value].first;
     // Counted sessions (not a call still waiting for its tunnel) per peer, summed per address:
@@ -824,9 +845,23 @@ nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const 
         want = core::Ipv4Address::parse(id);
         if (!want) throw core::ControlError("destination '" + id + "' is not an IPv4 address");
     }
-    auto out = nlohmann::json::array();
-    for (auto a : all) {
-        if (want && want->value != a) continue;
+    auto it = all.begin();
+    if (want) {
+        it = all.find(want->value);
+        if (it == all.end()) throw core::ControlError("no destination " + id);
+    } else if (page.after) {
+        const auto after = core::Ipv4Address::parse(*page.after);
+        if (!after) throw core::ControlArgError("after", "'" + *page.after + "' is not a destination (IPv4 address)");
+        it = all.upper_bound(after->value);
+    }
+    core::ListPageBuilder out(want ? core::ListPage{} : page, want ? 1 : all.size(), "show l2tp destination");
+    for (; it != all.end(); ++it) {
+        const auto a = *it;
+        if (want && want->value != a) break;
+        if (!out.room()) {
+            out.more();
+            break;
+        }
         auto dit = dests_.find(a);
         const auto l = load.count(a) ? load.at(a) : std::pair<std::size_t, std::size_t>{};
         nlohmann::json j = {{"address", core::Ipv4Address{a}.to_string()},
@@ -842,10 +877,9 @@ nlohmann::json Lns::show_destinations(const std::string& id, bool detail) const 
                              {"sessions-closed", c.sessions_closed}};
             j["dead"] = selector_.is_dead(core::Ipv4Address{a}.to_string());
         }
-        out.push_back(std::move(j));
+        out.add(std::move(j), core::Ipv4Address{a}.to_string());
     }
-    if (want && out.empty()) throw core::ControlError("no destination " + id);
-    return out;
+    return std::move(out).finish();
 }
 
 nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
@@ -886,17 +920,29 @@ nlohmann::json Lns::tunnel_json(const TunnelRec& t, bool detail) const {
     return j;
 }
 
-nlohmann::json Lns::show_tunnels(const std::string& id, bool detail) const {
-    std::optional<std::uint32_t> want;
+nlohmann::json Lns::show_tunnels(const std::string& id, bool detail, const core::ListPage& page) const {
     if (!id.empty()) {
-        want = parse_u(id, 65535);
+        const auto want = parse_u(id, 65535);
         if (!want) throw core::ControlError("tunnel '" + id + "' is not a Tunnel ID (0..65535)");
+        const auto it = tunnels_.find(static_cast<TKey>(*want));
+        if (it == tunnels_.end()) throw core::ControlError("no tunnel " + id);
+        return nlohmann::json::array({tunnel_json(*it->second, true)});
     }
-    auto out = nlohmann::json::array();
-    for (const auto& [k, t] : tunnels_)
-        if (!want || k == *want) out.push_back(tunnel_json(*t, detail || want.has_value()));
-    if (want && out.empty()) throw core::ControlError("no tunnel " + id);
-    return out;
+    auto it = tunnels_.begin();
+    if (page.after) {
+        const auto after = parse_u(*page.after, 65535);
+        if (!after) throw core::ControlArgError("after", "'" + *page.after + "' is not a Tunnel ID (0..65535)");
+        it = tunnels_.upper_bound(static_cast<TKey>(*after));
+    }
+    core::ListPageBuilder out(page, tunnels_.size(), "show l2tp tunnel");
+    for (; it != tunnels_.end(); ++it) {
+        if (!out.room()) {
+            out.more();
+            break;
+        }
+        out.add(tunnel_json(*it->second, detail), std::to_string(it->first));
+    }
+    return std::move(out).finish();
 }
 
 nlohmann::json Lns::session_json(const SessionRec& s, bool detail) const {
@@ -918,30 +964,56 @@ nlohmann::json Lns::session_json(const SessionRec& s, bool detail) const {
     return j;
 }
 
-nlohmann::json Lns::show_sessions(const std::string& id, bool detail) const {
+nlohmann::json Lns::show_sessions(const std::string& id, bool detail, const core::ListPage& page) const {
+    // "<tunnel>/<session>" or "<tunnel>" (ws empty); nullopt when neither.
+    auto parse_key = [](std::string_view text) -> std::optional<std::pair<std::uint32_t, std::optional<std::uint32_t>>> {
+        const auto slash = text.find('/');
+        const auto t = parse_u(text.substr(0, slash), 65535);
+        if (!t) return std::nullopt;
+        if (slash == std::string_view::npos) return std::pair{*t, std::optional<std::uint32_t>{}};
+        const auto s = parse_u(text.substr(slash + 1), 65535);
+        if (!s) return std::nullopt;
+        return std::pair{*t, s};
+    };
     std::optional<std::uint32_t> wt, ws;
     if (!id.empty()) {
-        auto slash = id.find('/');
-        wt = parse_u(std::string_view(id).substr(0, slash), 65535);
-        if (slash != std::string::npos) {
-            ws = parse_u(std::string_view(id).substr(slash + 1), 65535);
-            if (!ws) wt.reset();
+        const auto k = parse_key(id);
+        if (!k) throw core::ControlError("session '" + id + "' is not <tunnel>/<session> or <tunnel>");
+        wt = k->first;
+        ws = k->second;
+    }
+    auto key = [](std::uint32_t t, std::uint32_t s) { return SKey{static_cast<std::uint16_t>(t), static_cast<std::uint16_t>(s)}; };
+    if (ws) {
+        const auto it = sessions_.find(key(*wt, *ws));
+        if (it == sessions_.end()) throw core::ControlError("no session " + id);
+        return nlohmann::json::array({session_json(*it->second, true)});
+    }
+    // sessions_ is ordered by (Tunnel ID, Session ID): one tunnel's sessions are one range, a
+    // page one look-up and its items (not a walk over every session of the system).
+    auto first = wt ? sessions_.lower_bound(key(*wt, 0)) : sessions_.begin();
+    auto last = wt ? sessions_.upper_bound(key(*wt, 65535)) : sessions_.end();
+    const std::size_t total = wt ? static_cast<std::size_t>(std::distance(first, last)) : sessions_.size();
+    if (page.after) {
+        const auto a = parse_key(*page.after);
+        if (!a || !a->second)
+            throw core::ControlArgError("after", "'" + *page.after + "' is not a session <tunnel>/<session>");
+        const auto from = sessions_.upper_bound(key(a->first, *a->second));
+        if (first != last) {
+            if (from == sessions_.end() || (wt && from->first.first != *wt && from->first > first->first))
+                first = last;  // past this listing
+            else if (from->first > first->first)
+                first = from;
         }
-        if (!wt) throw core::ControlError("session '" + id + "' is not <tunnel>/<session> or <tunnel>");
     }
-    auto out = nlohmann::json::array();
-    // sessions_ is ordered by (Tunnel ID, Session ID): one tunnel's sessions are one range, one
-    // session one look-up (not a walk over every session of the system).
-    auto it = wt ? sessions_.lower_bound({static_cast<std::uint16_t>(*wt), static_cast<std::uint16_t>(ws.value_or(0))})
-                 : sessions_.begin();
-    for (; it != sessions_.end(); ++it) {
-        const auto& [k, s] = *it;
-        if (wt && k.first != *wt) break;
-        if (ws && k.second != *ws) break;
-        out.push_back(session_json(*s, detail || ws.has_value()));
+    core::ListPageBuilder out(page, total, "show l2tp session");
+    for (auto it = first; it != last; ++it) {
+        if (!out.room()) {
+            out.more();
+            break;
+        }
+        out.add(session_json(*it->second, detail), std::to_string(it->first.first) + "/" + std::to_string(it->first.second));
     }
-    if (ws && out.empty()) throw core::ControlError("no session " + id);
-    return out;
+    return std::move(out).finish();
 }
 
 void Lns::register_commands(core::ControlServer& server) {
@@ -965,14 +1037,17 @@ void Lns::register_commands(core::ControlServer& server) {
     server.add_handler("show l2tp summary", [this](const nlohmann::json&) { return show_summary(); },
                        "L2TP system summary");
     server.add_handler(
-        "show l2tp destination", [=, this](const nlohmann::json& a) { return show_destinations(id_of(a), detail_of(a)); },
-        "destinations (remote L2TP peers): [id] [detail]");
+        "show l2tp destination",
+        [=, this](const nlohmann::json& a) { return show_destinations(id_of(a), detail_of(a), core::ListPage::parse(a)); },
+        "destinations (remote L2TP peers): [id] [detail] [limit=N] [after=ADDRESS]");
     server.add_handler(
-        "show l2tp tunnel", [=, this](const nlohmann::json& a) { return show_tunnels(id_of(a), detail_of(a)); },
-        "tunnels: [id] [detail]");
+        "show l2tp tunnel",
+        [=, this](const nlohmann::json& a) { return show_tunnels(id_of(a), detail_of(a), core::ListPage::parse(a)); },
+        "tunnels: [id] [detail] [limit=N] [after=TUNNEL]");
     server.add_handler(
-        "show l2tp session", [=, this](const nlohmann::json& a) { return show_sessions(id_of(a), detail_of(a)); },
-        "sessions: [tunnel[/session]] [detail]");
+        "show l2tp session",
+        [=, this](const nlohmann::json& a) { return show_sessions(id_of(a), detail_of(a), core::ListPage::parse(a)); },
+        "sessions: [tunnel[/session]] [detail] [limit=N] [after=TUNNEL/SESSION]");
     auto tunnel_id = [](const std::string& id) {
         auto t = parse_u(id, 65535);
         if (!t || *t == 0) throw core::ControlError("tunnel '" + id + "' is not a Tunnel ID (1..65535)");
@@ -1058,6 +1133,8 @@ void Lns::register_commands(core::ControlServer& server) {
     }
     server.add_handler("show timers", [this](const nlohmann::json&) { return nlohmann::json::parse(registry_->to_json()); },
                        "configurable timers");
+    server.add_handler("show memory", [](const nlohmann::json&) { return memory_json(); },
+                       "lnsd's heap (malloc's own figures) and resident memory");
 }
 
 }  // namespace dl::lnsd

@@ -6,6 +6,9 @@
 //   lnsctl l2tp [no] shutdown|drain destination <address> | tunnel <id>
 //   lnsctl l2tp shutdown session <tunnel>/<session>
 //   lnsctl show timers
+//   Listings (show l2tp destination|tunnel|session, show l2tp dial-out target|session, show ppp)
+//   are fetched in pages of 1000 (args limit / after, docs/lnsd.md "Paging"): lnsd answers each
+//   page quickly and serves its peers in between. `limit=N [after=KEY]` asks for one page only.
 //   lnsctl subscribe [entity]           (streams events, one JSON line each)
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -128,7 +131,33 @@ int main(int argc, char** argv) {
         nlohmann::json args = named;
         if (!id.empty()) args["id"] = id;
         if (detail) args["detail"] = true;
-        auto result = client.request(cmd, args);
+        // A listing without limit / after: fetch it page by page (each answer ≤ 1000 items), so that
+        // lnsd never builds one multi-megabyte answer while its peers wait.
+        const bool listing = id.empty() && (cmd == "show l2tp destination" || cmd == "show l2tp tunnel" ||
+                                            cmd == "show l2tp session" || cmd == "show l2tp dial-out target" ||
+                                            cmd == "show l2tp dial-out session" || cmd == "show ppp" ||
+                                            cmd == "show ppp session");
+        const bool one_page = args.contains("limit") || args.contains("after");
+        nlohmann::json result;
+        if (listing && !one_page) {
+            result = nlohmann::json::array();
+            args["limit"] = 1000;
+            for (;;) {
+                auto page = client.request(cmd, args);
+                for (auto& item : page.at("items")) result.push_back(std::move(item));
+                if (page.at("next").is_null()) break;
+                args["after"] = page["next"];
+            }
+        } else {
+            result = client.request(cmd, args);
+        }
+        std::string page_note;  // "total N, next KEY" under one page's table
+        if (listing && one_page && result.is_object() && result.contains("items") && !json) {
+            page_note = "(" + std::to_string(result.value("total", 0)) + " in all" +
+                        (result["next"].is_null() ? std::string(", last page)")
+                                                  : ", next page: after=" + result["next"].get<std::string>() + ")");
+            result = nlohmann::json(result["items"]);
+        }
         if (json) {
             std::cout << result.dump(2) << "\n";
             return 0;
@@ -165,6 +194,7 @@ int main(int argc, char** argv) {
         } else {
             std::cout << result.dump(2) << "\n";
         }
+        if (!page_note.empty()) std::cout << page_note << "\n";
     } catch (const std::exception& e) {
         std::cerr << "lnsctl: " << e.what() << "\n";
         return 1;

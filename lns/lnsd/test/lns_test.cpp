@@ -855,3 +855,98 @@ TEST(LnsLimits, DestinationRecordsOfGoneAddressesAreBounded) {
     EXPECT_EQ(sum["counters"]["destinations-forgotten"], 3);
     EXPECT_EQ(sum["tunnels"], 0);
 }
+
+TEST(Lns, ListingsPageAfterAKeyStableWhileSessionsGo) {
+    // `limit` / `after` (core::ListPage): a page of the listing in key order, the whole count and
+    // the key to resume after. A session closed between two pages neither repeats nor hides one
+    // that stays (resuming after a key, not at an offset).
+    World w;
+    auto& a = w.add_lac(kLac1);
+    auto& c = w.add_lac(kLac2);
+    for (int i = 0; i < 4; ++i) a.engine->place_incoming_call(kLnsPeer, icall());
+    for (int i = 0; i < 3; ++i) c.engine->place_incoming_call(kLnsPeer, icall());
+    w.loop.advance(2s);
+    ASSERT_EQ(w.lns->session_count(), 7u);
+    const auto all = w.call("show l2tp session")["result"];
+    ASSERT_TRUE(all.is_array());
+    ASSERT_EQ(all.size(), 7u);
+
+    const auto p1 = w.call("show l2tp session", {{"limit", 3}})["result"];
+    ASSERT_EQ(p1["items"].size(), 3u) << p1.dump();
+    EXPECT_EQ(p1["total"], 7);
+    EXPECT_EQ(p1["next"], all[2]["id"]);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(p1["items"][i]["id"], all[i]["id"]);
+    // The first item of the next page goes away, and one already listed: the next page starts
+    // at the first one that stays after the key.
+    ASSERT_TRUE(w.call("l2tp clear session", {{"id", all[3]["id"]}})["ok"].get<bool>());
+    ASSERT_TRUE(w.call("l2tp clear session", {{"id", all[0]["id"]}})["ok"].get<bool>());
+    w.loop.advance(1s);
+    const auto p2 = w.call("show l2tp session", {{"limit", "3"}, {"after", p1["next"]}})["result"];
+    ASSERT_EQ(p2["items"].size(), 3u) << p2.dump();
+    EXPECT_EQ(p2["total"], 5);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(p2["items"][i]["id"], all[4 + i]["id"]);
+    EXPECT_TRUE(p2["next"].is_null()) << "the last page";
+    // `after` alone: the default page size; a key past the last item: an empty last page.
+    const auto rest = w.call("show l2tp session", {{"after", all[5]["id"]}})["result"];
+    ASSERT_EQ(rest["items"].size(), 1u);
+    EXPECT_EQ(rest["items"][0]["id"], all[6]["id"]);
+    const auto none = w.call("show l2tp session", {{"after", "65535/65535"}})["result"];
+    EXPECT_TRUE(none["items"].empty());
+    EXPECT_TRUE(none["next"].is_null());
+    // One tunnel's sessions, paged: never another tunnel's.
+    const auto t = all[6]["tunnel"].get<std::uint16_t>();
+    std::vector<std::string> of_t;
+    const auto listed = w.call("show l2tp session", {{"id", std::to_string(t)}})["result"];
+    for (const auto& s : listed) of_t.push_back(s["id"]);
+    ASSERT_GE(of_t.size(), 2u) << listed.dump();
+    const auto tp = w.call("show l2tp session", {{"id", std::to_string(t)}, {"limit", 1}})["result"];
+    EXPECT_EQ(tp["total"], of_t.size());
+    EXPECT_EQ(tp["items"][0]["id"], of_t[0]);
+    const auto tp2 = w.call("show l2tp session", {{"id", std::to_string(t)}, {"limit", 9}, {"after", "0/0"}})["result"];
+    EXPECT_EQ(tp2["items"].size(), of_t.size()) << "after a key before the tunnel: from its first session";
+    const auto tp3 =
+        w.call("show l2tp session", {{"id", std::to_string(t)}, {"limit", 9}, {"after", of_t.back()}})["result"];
+    EXPECT_TRUE(tp3["items"].empty()) << tp3.dump();
+
+    // Tunnels and destinations page the same way.
+    const auto tunnels = w.call("show l2tp tunnel", {{"limit", 1}})["result"];
+    ASSERT_EQ(tunnels["items"].size(), 1u);
+    EXPECT_EQ(tunnels["total"], 2);
+    const auto tunnels2 = w.call("show l2tp tunnel", {{"limit", 1}, {"after", tunnels["next"]}})["result"];
+    ASSERT_EQ(tunnels2["items"].size(), 1u);
+    EXPECT_NE(tunnels2["items"][0]["id"], tunnels["items"][0]["id"]);
+    EXPECT_TRUE(tunnels2["next"].is_null());
+    const auto dests = w.call("show l2tp destination", {{"limit", 1}, {"after", "10.0.0.2"}})["result"];
+    ASSERT_EQ(dests["items"].size(), 1u);
+    EXPECT_EQ(dests["items"][0]["address"], "10.0.0.3");
+    EXPECT_EQ(dests["total"], 2);
+
+    // Bad values: a typed error naming the argument, nothing listed.
+    for (const auto& [cmd, args, param] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+             {"show l2tp session", {{"limit", 0}}, "limit"},
+             {"show l2tp session", {{"limit", 10001}}, "limit"},
+             {"show l2tp session", {{"limit", "ten"}}, "limit"},
+             {"show l2tp session", {{"limit", -1}}, "limit"},
+             {"show l2tp session", {{"after", "7"}}, "after"},
+             {"show l2tp session", {{"after", 7}}, "after"},
+             {"show l2tp tunnel", {{"after", "70000"}}, "after"},
+             {"show l2tp destination", {{"after", "10.0.0"}}, "after"}}) {
+        const auto r = w.call(cmd, args);
+        EXPECT_FALSE(r["ok"].get<bool>()) << cmd << " " << args.dump();
+        EXPECT_EQ(r.value("param", ""), param) << r.dump();
+        EXPECT_EQ(r["error"].get<std::string>().rfind(param + ": ", 0), 0u) << r.dump();
+    }
+}
+
+TEST(Lns, ShowMemoryReportsTheHeapAndTheResidentSet) {
+    World w;
+    const auto before = w.call("show memory")["result"];
+    ASSERT_TRUE(before.contains("heap-in-use")) << before.dump();
+    EXPECT_GT(before["rss-kib"].get<std::uint64_t>(), 0u);
+    EXPECT_GE(before["rss-peak-kib"].get<std::uint64_t>(), before["rss-kib"].get<std::uint64_t>());
+    // 4 MiB held by this test shows in the heap lnsd's process reports.
+    std::vector<char> held(4 << 20, 1);
+    const auto after = w.call("show memory")["result"];
+    EXPECT_GE(after["heap-in-use"].get<std::uint64_t>(), before["heap-in-use"].get<std::uint64_t>() + (4u << 20))
+        << before.dump() << " " << after.dump() << static_cast<int>(held[17]);
+}

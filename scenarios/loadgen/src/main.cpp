@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -719,9 +720,11 @@ struct DialoutOptions {
     double idle_timeout = 10;
 };
 
-/// One site of the sites file: [{"destination","number","name","secret"}, …].
+/// One site of the sites file: [{"destination","number","name","secret"[,"lac"]}, …]. `lac`: the
+/// --bind address of the LAC the LNS dials this site through (its RADIUS Tunnel-Server-Endpoint);
+/// absent: the first --bind.
 struct SiteSpec {
-    std::string destination, number, name, secret;
+    std::string destination, number, name, secret, lac;
 };
 
 std::vector<SiteSpec> load_sites(const std::string& path) {
@@ -732,7 +735,7 @@ std::vector<SiteSpec> load_sites(const std::string& path) {
     std::vector<SiteSpec> out;
     for (const auto& e : j)
         out.push_back({e.at("destination").get<std::string>(), e.at("number").get<std::string>(),
-                       e.at("name").get<std::string>(), e.at("secret").get<std::string>()});
+                       e.at("name").get<std::string>(), e.at("secret").get<std::string>(), e.value("lac", std::string())});
     return out;
 }
 
@@ -763,6 +766,137 @@ int socket_in_netns(const std::string& netns_path) {
     return fd;
 }
 
+/// What a dial-out LAC engine reports to the run (its index `g` among the --bind addresses): the
+/// per-site timing and the failures, kept by run_dialout for every engine.
+struct DialoutHooks {
+    std::function<void(std::size_t g, SessionKey, const std::string& called)> ocrq;
+    std::function<void(std::size_t g, SessionKey)> established;
+    std::function<void(std::size_t g, SessionKey, const l2tp::engine::CallFailure&)> ended;
+    std::function<void(const std::string& number)> network_up;
+};
+
+/// One LAC engine of the dialout mode and what it needs to itself: its UDP socket (one --bind
+/// address, the LNS's SCCRQ arrives there), the RFC 2661 engine in the LAC role with lac-emu's call
+/// handling (peers/lac), its own emulated ISDN exchange (peers/isdn) and its own CPE endpoint
+/// (peers/cpe) with the sites dialled through this LAC. A LAC's Q.931 call reference is 15 bits
+/// (ITU-T Q.931 §4.3), so one LAC, and one exchange endpoint, holds at most 32 767 calls: more
+/// sites need more LAC engines (the LNS picks the LAC per site from RADIUS Tunnel-Server-Endpoint,
+/// RFC 2868 §3.3). Messages between LAC, exchange and CPEs are posted to the loop, never delivered
+/// inside the sender's call (no re-entrancy), as over isdn-emu's socket; B-channel DATA of a
+/// connected call goes straight between LAC and CPE (loadgen::BChannelBridge).
+struct DialoutLac {
+    static constexpr std::size_t kMaxCalls = 32767;
+    static constexpr isdn::Exchange::EndpointId kLac = 1, kCpe = 2;
+    std::size_t g = 0;
+    std::unique_ptr<isdn::Exchange> exchange;
+    std::unique_ptr<lac::Lac> lac_core;
+    std::unique_ptr<cpe::Cpe> cpes;
+    std::unique_ptr<l2tp::engine::Engine> engine;
+    loadgen::BChannelBridge bridge;
+    std::uint64_t bridged = 0;
+    std::vector<std::uint16_t> tunnels;
+};
+
+/// Builds LAC engine `g` on `bind` (socket index g of `sock`) for `sites`, and starts it.
+/// std::runtime_error when `sites` exceed DialoutLac::kMaxCalls.
+std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Common& c, const DialoutOptions& o,
+                                             std::size_t g, const std::string& bind,
+                                             const std::vector<const SiteSpec*>& sites, DialoutHooks& hooks) {
+    if (sites.size() > DialoutLac::kMaxCalls)
+        throw std::runtime_error(fmt::format("--sites-file: {} sites on LAC {}: one LAC holds at most {} calls (15-bit "
+                                             "Q.931 call reference); spread them over more --bind addresses",
+                                             sites.size(), bind, DialoutLac::kMaxCalls));
+    auto d = std::make_unique<DialoutLac>();
+    DialoutLac* me = d.get();
+    me->g = g;
+    constexpr auto kLac = DialoutLac::kLac, kCpe = DialoutLac::kCpe;
+    auto hand_over = [&loop, me](isdn::Exchange::EndpointId to, std::uint16_t ref, const isdn::Message& m) {
+        ++me->bridged;
+        boost::asio::post(loop.io, [me, to, d = isdn::Message::data(ref, m.payload)] {
+            if (to == kLac) me->lac_core->isdn_receive(d);
+            else me->cpes->isdn_receive(d);
+        });
+    };
+    me->exchange = std::make_unique<isdn::Exchange>(
+        loop.bus, loop.timers, loop.registry, [&loop, me](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
+            if (ep == kLac) me->bridge.to_caller(m);
+            else me->bridge.to_callee(m);
+            boost::asio::post(loop.io, [me, ep, m] {
+                if (ep == kLac) me->lac_core->isdn_receive(m);
+                else me->cpes->isdn_receive(m);
+            });
+        });
+    lac::LacConfig lc;
+    lc.number = o.lac_number;
+    lc.channels = static_cast<std::uint16_t>(std::min<std::size_t>(65535, sites.size() + 10));
+    lc.incoming = false;
+    me->lac_core = std::make_unique<lac::Lac>(loop.timers, loop.registry, loop.bus, lc,
+                                              [&loop, me, hand_over](const isdn::Message& m) {
+                                                  if (m.type == isdn::MessageType::data) {
+                                                      if (auto to = me->bridge.callee_of(m.call_ref))
+                                                          return hand_over(kCpe, *to, m);
+                                                  } else {
+                                                      me->bridge.from_caller(m);
+                                                  }
+                                                  boost::asio::post(loop.io, [me, m] { me->exchange->receive(kLac, m); });
+                                              });
+    me->cpes = std::make_unique<cpe::Cpe>(loop.timers, loop.registry, loop.bus,
+                                          [&loop, me, hand_over](const isdn::Message& m) {
+                                              if (m.type == isdn::MessageType::data) {
+                                                  if (auto to = me->bridge.caller_of(m.call_ref))
+                                                      return hand_over(kLac, *to, m);
+                                              } else {
+                                                  me->bridge.from_callee(m);
+                                              }
+                                              boost::asio::post(loop.io, [me, m] { me->exchange->receive(kCpe, m); });
+                                          });
+    for (const auto* s : sites) {
+        cpe::SiteConfig sc;
+        sc.number = s->number;
+        sc.name = s->name;
+        sc.secret = s->secret;
+        sc.require_auth = ppp::engine::AuthPreference::chap;  // mutual CHAP: the LNS's ERX-PPP-Username
+        sc.users[o.lns_user] = o.lns_password;
+        me->cpes->add_site(std::move(sc));
+    }
+    me->cpes->set_network_up_hook([&hooks](const std::string& number) { hooks.network_up(number); });
+
+    l2tp::engine::EngineConfig ec;
+    ec.host_name = c.hostname;
+    ec.secret = c.secret;
+    ec.hide_avps = c.hide_avps && !c.secret.empty();
+    ec.receive_window = c.receive_window;
+    auto cb = me->lac_core->callbacks([&sock, g](PeerId p, std::vector<std::uint8_t> b) {
+        sock.count_sent(b);
+        sock.out[g]->send(p, std::move(b));
+    });
+    cb.ocrq = [&hooks, g, inner = cb.ocrq](SessionKey k, const l2tp::engine::OutgoingCall& oc) {
+        hooks.ocrq(g, k, oc.called_number);
+        inner(k, oc);
+    };
+    cb.session_changed = [&hooks, g](const l2tp::engine::SessionChange& ch) {
+        if (ch.permitted && ch.to == l2tp::engine::SessionState::established) hooks.established(g, ch.key);
+    };
+    cb.call_ended = [&hooks, g, inner = cb.call_ended](SessionKey k, const l2tp::engine::CallFailure& f) {
+        hooks.ended(g, k, f);
+        inner(k, f);
+    };
+    cb.tunnel_up = [me](std::uint16_t tid, PeerId) { me->tunnels.push_back(tid); };
+    me->engine = std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb));
+    me->lac_core->bind(*me->engine);
+    sock.udp.push_back(std::make_unique<BatchUdp>(loop.io, parse_ipv4(bind, "--bind"), o.port,
+                                                  [&sock, me](PeerId p, std::span<const std::uint8_t> b) {
+                                                      sock.count_received(b);
+                                                      me->engine->receive(p, b);
+                                                  }));
+    sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
+    me->exchange->attach(kLac, "lac");
+    me->exchange->attach(kCpe, "cpes");
+    me->lac_core->start();
+    me->cpes->start();
+    return d;
+}
+
 /// Runs the dialout mode. Per site: trigger sent (a datagram to its destination from `home`) →
 /// OCRQ received (lnsd's home RADIUS stage) → OCCN sent (L2TP: OCRP, the exchange's SETUP …
 /// CONNECT) → IPCP Opened at the CPE (PPP: LCP, CHAP both ways with lnsd's LNS RADIUS, IPCP).
@@ -783,70 +917,19 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     for (std::size_t i = 0; i < n; ++i)
         if (!by_number.emplace(specs[i].number, i).second)
             throw std::runtime_error("--sites-file: number " + specs[i].number + " is listed twice");
-    std::unordered_map<std::uint32_t, std::size_t> by_key;  // tunnel << 16 | session -> site
+    std::unordered_map<std::uint64_t, std::size_t> by_key;  // engine << 32 | tunnel << 16 | session -> site
     std::map<std::string, std::uint64_t> failures;
     std::uint64_t wrong_number = 0, trigger_errors = 0;
     std::size_t triggered = 0, up = 0;
-    std::vector<std::uint16_t> tunnels;
     loadgen::LatencySamples total_ms, radius_ms, l2tp_ms, ppp_ms;
     std::int64_t last_progress = now_ns(), last_up = 0;
-    auto pack = [](SessionKey k) { return (std::uint32_t{k.tunnel} << 16) | k.session; };
-
-    // The exchange between the LAC (endpoint 1) and the CPEs (endpoint 2). Messages are posted to
-    // the loop, never delivered inside the sender's call (no re-entrancy), as over isdn-emu's socket.
-    constexpr isdn::Exchange::EndpointId kLac = 1, kCpe = 2;
-    std::unique_ptr<lac::Lac> lac_core;
-    std::unique_ptr<cpe::Cpe> cpes;
-    std::function<void()> check_done;  // set below: the end of the set-up phase
-    // DATA (the PPP frames) of a connected call skips the exchange, which would relay it unchanged:
-    // one posted hand-over instead of two, no lookup in the exchange (loadgen::BChannelBridge).
-    loadgen::BChannelBridge bridge;
-    std::uint64_t bridged = 0;
-    auto hand_over = [&](isdn::Exchange::EndpointId to, std::uint16_t ref, const isdn::Message& m) {
-        ++bridged;
-        boost::asio::post(loop.io, [&, to, d = isdn::Message::data(ref, m.payload)] {
-            if (to == kLac) lac_core->isdn_receive(d);
-            else cpes->isdn_receive(d);
-        });
+    auto pack = [](std::size_t g, SessionKey k) {
+        return (std::uint64_t{g} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session;
     };
-    isdn::Exchange exchange(loop.bus, loop.timers, loop.registry, [&](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
-        if (ep == kLac) bridge.to_caller(m);
-        else bridge.to_callee(m);
-        boost::asio::post(loop.io, [&, ep, m] {
-            if (ep == kLac) lac_core->isdn_receive(m);
-            else cpes->isdn_receive(m);
-        });
-    });
-    lac::LacConfig lc;
-    lc.number = o.lac_number;
-    lc.channels = static_cast<std::uint16_t>(std::min<std::size_t>(65535, n + 10));
-    lc.incoming = false;
-    lac_core = std::make_unique<lac::Lac>(loop.timers, loop.registry, loop.bus, lc, [&](const isdn::Message& m) {
-        if (m.type == isdn::MessageType::data) {
-            if (auto to = bridge.callee_of(m.call_ref)) return hand_over(kCpe, *to, m);
-        } else {
-            bridge.from_caller(m);
-        }
-        boost::asio::post(loop.io, [&, m] { exchange.receive(kLac, m); });
-    });
-    cpes = std::make_unique<cpe::Cpe>(loop.timers, loop.registry, loop.bus, [&](const isdn::Message& m) {
-        if (m.type == isdn::MessageType::data) {
-            if (auto to = bridge.caller_of(m.call_ref)) return hand_over(kLac, *to, m);
-        } else {
-            bridge.from_callee(m);
-        }
-        boost::asio::post(loop.io, [&, m] { exchange.receive(kCpe, m); });
-    });
-    for (const auto& s : specs) {
-        cpe::SiteConfig sc;
-        sc.number = s.number;
-        sc.name = s.name;
-        sc.secret = s.secret;
-        sc.require_auth = ppp::engine::AuthPreference::chap;  // mutual CHAP: the LNS's ERX-PPP-Username
-        sc.users[o.lns_user] = o.lns_password;
-        cpes->add_site(std::move(sc));
-    }
-    cpes->set_network_up_hook([&](const std::string& number) {
+    std::function<void()> check_done;  // set below: the end of the set-up phase
+
+    DialoutHooks hooks;
+    hooks.network_up = [&](const std::string& number) {
         auto it = by_number.find(number);
         if (it == by_number.end()) return;
         auto& r = runs[it->second];
@@ -856,39 +939,27 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
         if (r.trigger) total_ms.add(ms_between(r.trigger, r.up));
         if (r.occn) ppp_ms.add(ms_between(r.occn, r.up));
         if (up == n) boost::asio::post(loop.io, [&] { check_done(); });
-    });
-
-    l2tp::engine::EngineConfig ec;
-    ec.host_name = c.hostname;
-    ec.secret = c.secret;
-    ec.hide_avps = c.hide_avps && !c.secret.empty();
-    ec.receive_window = c.receive_window;
-    auto cb = lac_core->callbacks([&](PeerId p, std::vector<std::uint8_t> b) {
-        sock.count_sent(b);
-        sock.out[0]->send(p, std::move(b));
-    });
-    cb.ocrq = [&, inner = cb.ocrq](SessionKey k, const l2tp::engine::OutgoingCall& oc) {
-        if (auto it = by_number.find(oc.called_number); it != by_number.end()) {
+    };
+    hooks.ocrq = [&](std::size_t g, SessionKey k, const std::string& called) {
+        if (auto it = by_number.find(called); it != by_number.end()) {
             auto& r = runs[it->second];
-            by_key[pack(k)] = it->second;
+            by_key[pack(g, k)] = it->second;
             ++r.calls;
             r.ocrq = last_progress = now_ns();
             if (r.trigger && r.calls == 1) radius_ms.add(ms_between(r.trigger, r.ocrq));
         } else {
             ++wrong_number;  // the exchange refuses it (unallocated number, Q.850 cause 1)
         }
-        inner(k, oc);
     };
-    cb.session_changed = [&](const l2tp::engine::SessionChange& ch) {
-        if (!ch.permitted || ch.to != l2tp::engine::SessionState::established) return;
-        auto it = by_key.find(pack(ch.key));
+    hooks.established = [&](std::size_t g, SessionKey k) {
+        auto it = by_key.find(pack(g, k));
         if (it == by_key.end()) return;
         auto& r = runs[it->second];
         r.occn = now_ns();
         if (r.ocrq) l2tp_ms.add(ms_between(r.ocrq, r.occn));
     };
-    cb.call_ended = [&, inner = cb.call_ended](SessionKey k, const l2tp::engine::CallFailure& f) {
-        if (auto it = by_key.find(pack(k)); it != by_key.end()) {
+    hooks.ended = [&](std::size_t g, SessionKey k, const l2tp::engine::CallFailure& f) {
+        if (auto it = by_key.find(pack(g, k)); it != by_key.end()) {
             auto& r = runs[it->second];
             if (!r.up) {
                 ++r.failures;
@@ -897,21 +968,22 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
             }
             by_key.erase(it);
         }
-        inner(k, f);
     };
-    cb.tunnel_up = [&](std::uint16_t tid, PeerId) { tunnels.push_back(tid); };
-    l2tp::engine::Engine engine(loop.timers, loop.registry, loop.bus, ec, std::move(cb));
-    lac_core->bind(engine);
-    sock.udp.push_back(std::make_unique<BatchUdp>(
-        loop.io, parse_ipv4(c.binds.at(0), "--bind"), o.port, [&](PeerId p, std::span<const std::uint8_t> d) {
-            sock.count_received(d);
-            engine.receive(p, d);
-        }));
-    sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
-    exchange.attach(kLac, "lac");
-    exchange.attach(kCpe, "cpes");
-    lac_core->start();
-    cpes->start();
+    // One LAC engine per --bind address, each with the sites dialled through it.
+    std::vector<std::vector<const SiteSpec*>> per_lac(c.binds.size());
+    for (const auto& s : specs) {
+        std::size_t g = 0;
+        if (!s.lac.empty()) {
+            const auto it = std::find(c.binds.begin(), c.binds.end(), s.lac);
+            if (it == c.binds.end())
+                throw std::runtime_error("--sites-file: site " + s.number + " is on LAC " + s.lac + ", not a --bind address");
+            g = static_cast<std::size_t>(it - c.binds.begin());
+        }
+        per_lac[g].push_back(&s);
+    }
+    std::vector<std::unique_ptr<DialoutLac>> lacs;
+    for (std::size_t g = 0; g < c.binds.size(); ++g)
+        lacs.push_back(make_dialout_lac(loop, sock, c, o, g, c.binds[g], per_lac[g], hooks));
 
     std::vector<sockaddr_in> dests(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -923,10 +995,15 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     static constexpr char kPayload[] = "dl_loadgen trigger";
 
     LnsUsage lns_usage{c.lns_pid};
-    Ending end{loop, c, [&] { for (auto tid : tunnels) engine.close_tunnel(tid); },
+    Ending end{loop, c,
                 [&] {
-                    for (auto tid : tunnels)
-                        if (auto* ch = engine.channel(tid); ch && !ch->idle()) return true;
+                    for (auto& l : lacs)
+                        for (auto tid : l->tunnels) l->engine->close_tunnel(tid);
+                },
+                [&] {
+                    for (auto& l : lacs)
+                        for (auto tid : l->tunnels)
+                            if (auto* ch = l->engine->channel(tid); ch && !ch->idle()) return true;
                     return false;
                 }};
     bool idle_hit = false;
@@ -971,6 +1048,10 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
         setup_s = last_up ? ms_between(t0, last_up) / 1e3 : 0;
         cpu_setup = loadgen::self_cpu_s() - cpu0;
         lns_usage.stop();
+        // Always printed (also with --quiet): a bench waits for this line to measure the LNS while
+        // every site is held in service (--hold).
+        std::fprintf(stderr, "dialout: set-up done: %zu/%zu inService in %.3f s; holding %.0f s\n", up, n, setup_s, c.hold);
+        std::fflush(stderr);
         end.after_setup();
     };
     end.arm_deadline();
@@ -990,18 +1071,35 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     if (!lns_usage.after) lns_usage.stop();
     if (cpu_setup < 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
 
-    std::uint64_t retransmitted = 0;
-    for (auto tid : tunnels)
-        if (auto* ch = engine.channel(tid)) retransmitted += ch->stats().retransmitted;
+    std::uint64_t retransmitted = 0, bridged = 0;
+    std::size_t tunnels = 0;
+    isdn::Exchange::Counters xc{};
+    lac::Lac::Counters lcn{};
+    for (const auto& l : lacs) {
+        for (auto tid : l->tunnels)
+            if (auto* ch = l->engine->channel(tid)) retransmitted += ch->stats().retransmitted;
+        tunnels += l->tunnels.size();
+        bridged += l->bridged;
+        const auto& x = l->exchange->counters();
+        xc.setups += x.setups;
+        xc.connected += x.connected;
+        xc.refused += x.refused;
+        xc.released += x.released;
+        xc.data_relayed += x.data_relayed;
+        const auto& k = l->lac_core->counters();
+        lcn.ocrq += k.ocrq;
+        lcn.connected += k.connected;
+        lcn.failed += k.failed;
+        lcn.cleared_by_lns += k.cleared_by_lns;
+        lcn.refused_capacity += k.refused_capacity;
+    }
     std::size_t failed_sites = 0, calls = 0;
     for (const auto& r : runs) {
         calls += r.calls;
         if (!r.up && r.failures) ++failed_sites;
     }
-    const auto& xc = exchange.counters();
-    const auto& lcn = lac_core->counters();
     Json j{{"mode", "dialout"},
-           {"config", {{"bind", c.binds.at(0)}, {"port", o.port}, {"sites", n}, {"rate", c.rate}, {"window", c.window},
+           {"config", {{"bind", c.binds}, {"lacs", c.binds.size()}, {"port", o.port}, {"sites", n}, {"rate", c.rate}, {"window", c.window},
                        {"hold_s", c.hold}, {"receive_window", c.receive_window}, {"secret", !c.secret.empty()},
                        {"home_netns", o.home_netns}}},
            {"sites", n},
@@ -1021,7 +1119,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
            {"latency_ms", {{"total", total_ms.summary()}, {"radius", radius_ms.summary()}, {"l2tp", l2tp_ms.summary()},
                            {"ppp", ppp_ms.summary()}}},
            {"teardown_s", end.teardown_s},
-           {"tunnels", tunnels.size()},
+           {"tunnels", tunnels},
            {"messages", {{"sent", sock.sent.to_json()}, {"received", sock.received.to_json()},
                          {"retransmitted", retransmitted}, {"io", sock.io_json()}}},
            {"lac", {{"ocrq", lcn.ocrq}, {"connected", lcn.connected}, {"failed", lcn.failed},
@@ -1050,7 +1148,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     Common c;
     auto add_common = [&c](CLI::App* s) {
-        s->add_option("--bind", c.binds, "local IPv4 address (several: tunnels spread over them)");
+        s->add_option("--bind", c.binds, "local IPv4 address (incoming, several: tunnels spread over them; dialout, "
+                                         "several: one LAC engine each, at most 32767 calls per LAC)");
         s->add_option("--hostname", c.hostname, "Host Name AVP (RFC 2661 §4.4.3)")->capture_default_str();
         s->add_option("--secret", c.secret, "tunnel secret (Challenge, §5.1.1); empty = none");
         s->add_flag("--hide-avps", c.hide_avps, "hide session AVPs (§4.3), with --secret");

@@ -6,12 +6,15 @@ sites, triggers every site from `home` and measures, from lnsd's own JSON-lines 
 second to inService, and lnsd's CPU time (/proc/<pid>/stat) and memory (VmRSS / VmHWM).
 
 Per site i (0-based), all generated (nothing is shared between sites but the LACs' tunnels):
-- destination 10.10.(1 + i // 200).(1 + i % 200) inside the dial-out prefix 10.10.0.0/16;
+- destination 10.10.(1 + i // 200).(1 + i % 200) inside the dial-out prefix 10.10.0.0/16 for the
+  first 40 000 sites; past them (j = i - 40 000) 10.11.(1 + j // 250).(1 + j % 250) inside a second
+  target 10.11.0.0/16, which lnsd is then given (up to 100 000 sites);
 - a home RADIUS (192.0.2.10) user "0.0.0.0:65000/<destination>@L2TP-dial-out.de.dt" whose
   Access-Accept carries the JunosE "L2TP Dial-Out" Table 75 attributes with the site's own ERX-Dial-Out-Number
   (55 + 5 digits), a LAC (Tunnel-Server-Endpoint) and a tunnel (Tunnel-Assignment-Id);
 - an LNS RADIUS (192.0.2.11) user "site<i>" (the CPE's CHAP name) with Framed-IP-Address
-  198.18.(1 + i // 200).(1 + i % 200) and Framed-Route "<destination>/32 <that address> 1";
+  198.18.(1 + i // 200).(1 + i % 200) (past 40 000: 198.19.(1 + j // 250).(1 + j % 250)) and
+  Framed-Route "<destination>/32 <that address> 1";
 - a cpe-emu site (one cpe-emu serves them all) answering the number, authenticating the LNS with
   CHAP (mutual authentication, ERX-PPP-Username/Password) and authenticating itself as site<i>.
 The ISDN exchange (isdn-emu) delivers each number to the cpe-emu that registered it. `--lacs K`
@@ -42,8 +45,11 @@ from ..wait import WaitTimeout, wait_for
 DOMAIN = "L2TP-dial-out.de.dt"
 RD = "0.0.0.0:65000"
 LAC_SECRET = "lac-secret"
-MAX_SITES = 40_000          # 200 destinations per third octet, 10.10.1.x … 10.10.200.x
+MAX_SITES = 100_000         # 10.10.1-200.1-200, then 10.11.1-240.1-250 (the number has 5 digits)
+FIRST_BLOCK = 40_000        # sites in 10.10.0.0/16, 200 destinations per third octet
 SITES_PER_OCTET = 200
+SECOND_TARGET = "10.11.0.0/16"   # sites past FIRST_BLOCK, 250 per third octet
+SECOND_PER_OCTET = 250
 # The dial-out session's events between trigger and inService: RADIUS Access-Accept (aaa-grant),
 # OCRQ/OCRP/OCCN done (call-connected); inService follows PPP (LCP, CHAP both ways, LNS RADIUS, IPCP).
 STAGES = ("aaa-grant", "call-connected")
@@ -65,7 +71,8 @@ class Site:
     @property
     def key(self) -> str:
         """lnsd's dial-out session key (VR/prefix/destination)."""
-        return f"default/10.10.0.0/16/{self.destination}"
+        prefix = "10.10.0.0/16" if self.index < FIRST_BLOCK else SECOND_TARGET
+        return f"default/{prefix}/{self.destination}"
 
 
 def lac_addresses(k: int) -> list[str]:
@@ -84,10 +91,15 @@ def plan_sites(n: int, lacs: int = 1, tunnels: int = 1) -> list[Site]:
     addrs = lac_addresses(lacs)
     out = []
     for i in range(n):
-        a, b = 1 + i // SITES_PER_OCTET, 1 + i % SITES_PER_OCTET
+        if i < FIRST_BLOCK:
+            a, b = 1 + i // SITES_PER_OCTET, 1 + i % SITES_PER_OCTET
+            dest, framed = f"10.10.{a}.{b}", f"198.18.{a}.{b}"
+        else:
+            j = i - FIRST_BLOCK
+            a, b = 1 + j // SECOND_PER_OCTET, 1 + j % SECOND_PER_OCTET
+            dest, framed = f"10.11.{a}.{b}", f"198.19.{a}.{b}"
         k = i % (lacs * tunnels)
-        out.append(Site(i, f"10.10.{a}.{b}", f"55{i:05d}", f"site{i}", f"pass{i}", f"198.18.{a}.{b}",
-                        addrs[k % lacs], f"t{k // lacs}"))
+        out.append(Site(i, dest, f"55{i:05d}", f"site{i}", f"pass{i}", framed, addrs[k % lacs], f"t{k // lacs}"))
     return out
 
 
@@ -134,6 +146,9 @@ def configure_daemons(sites: list[Site], lacs: int, window: int | None, zlb_ack:
                               "users": {"lns-home": "lns-home-pass"}} for s in sites]
         c["isdn2"] = c["lac2"] = c["cpe2"] = None
         d = c["lnsd"]["dialout"]
+        if n > FIRST_BLOCK:   # the sites past the first 40 000 are in a second target
+            d["targets"] = [*d["targets"], {"virtual-router": "default", "prefix": SECOND_TARGET, "domain": DOMAIN,
+                                            "profile": "isdn", "route-distinguisher": RD}]
         d["max-connecting-sessions"] = n + 10
         # The burst is the measurement: lift the dial-out limits (docs/reliability.md) above N.
         d["max-sessions-per-target"] = d["max-sessions-per-virtual-router"] = n + 10

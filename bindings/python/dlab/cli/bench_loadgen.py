@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .. import lab as L
 from ..dialout_lab import NotBuilt, build_dir, start_daemons
-from .bench_dialout import LAC_SECRET, MAX_SITES, configure_daemons, plan_sites, topology_for
+from .bench_dialout import LAC_SECRET, MAX_SITES, configure_daemons, lac_addresses, plan_sites, topology_for
 
 LOADGEN = "scenarios/loadgen/dl_loadgen"
 LAC_ADDRESS = "198.51.100.2"
@@ -77,11 +77,115 @@ def incoming_ppp_lnsd(config: dict) -> None:
                           "mode": "lcp-renegotiation"}
 
 
+def _median_ms(fn, repeat: int = 3) -> float:
+    """Median wall time of `fn()` in ms over `repeat` calls."""
+    import statistics
+    import time
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return round(statistics.median(times), 3)
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """utime + stime of /proc/<pid>/stat in seconds (proc(5))."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_lnsd(sock: Path, pid: int, sites: list) -> dict:
+    """lnsd at its current size: `show memory` (heap and RSS, per dial-out session), and the answer
+    time (request written → answer read and parsed, median of 3, ms) of the summaries, one item of
+    each listing, and pages of 100 and 1000 items (the first and one after a key)."""
+    from ..control_api import Daemon
+    d = Daemon(sock, name="lnsd", timeout=60.0)
+    mem = d.show("memory")
+    summary = d.show("l2tp")["system"]
+    one_l2tp = d.show("l2tp session", limit=1)["items"][0]["id"]
+    one_ppp = d.show("ppp", limit=1)["items"][0]["id"]
+    first = d.show("l2tp session", limit=1000)["items"]
+    mid = first[len(first) // 2]["id"]   # a key inside the first page: the next page starts there
+    n = summary["sessions"]
+    cmds = {
+        "show l2tp": lambda: d.show("l2tp"),
+        "show l2tp destination": lambda: d.show("l2tp destination"),
+        "show l2tp tunnel": lambda: d.show("l2tp tunnel"),
+        "show l2tp dial-out": lambda: d.show("l2tp dial-out"),
+        "show memory": lambda: d.show("memory"),
+        "show l2tp session <t>/<s>": lambda: d.show("l2tp session", id=one_l2tp),
+        "show l2tp dial-out session <key>": lambda: d.show("l2tp dial-out session", id=sites[len(sites) // 2].key),
+        "show ppp <id>": lambda: d.show("ppp", id=one_ppp),
+        "show l2tp session limit=100": lambda: d.show("l2tp session", limit=100),
+        "show l2tp session limit=1000": lambda: d.show("l2tp session", limit=1000),
+        "show l2tp session limit=1000 after=<key>": lambda: d.show("l2tp session", limit=1000, after=mid),
+        "show l2tp dial-out session limit=100": lambda: d.show("l2tp dial-out session", limit=100),
+        "show l2tp dial-out session limit=1000": lambda: d.show("l2tp dial-out session", limit=1000),
+        "show ppp limit=100": lambda: d.show("ppp", limit=100),
+        "show ppp limit=1000": lambda: d.show("ppp", limit=1000),
+    }
+    times = {name: _median_ms(fn) for name, fn in cmds.items()}
+    refused = None
+    try:
+        d.show("l2tp session")            # the whole listing, unpaged: refused past 10 000 items
+    except Exception as e:  # noqa: BLE001 (ControlError: the figure is the refusal itself)
+        refused = {"error": str(e), "param": getattr(e, "param", None)}
+    held = len(sites)
+    return {"sessions": n, "sessions_established": summary["sessions-established"], "memory": mem,
+            "heap_bytes_per_session": round(mem["heap-in-use"] / held, 1) if held else None,
+            "show_ms": times, "unpaged_listing": refused, "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _loadgen_held(lab: L.Lab, bdir: Path, argv: list[str], deadline: float, tag: str, lnsd, sites: list,
+                  say=print) -> dict:
+    """dl_loadgen (dial-out, with --hold) in the background: once it prints that every site is in
+    service, lnsd is measured (measure_lnsd) while the generator holds them; then the generator
+    tears everything down (StopCCN on every tunnel) and exits; lnsd is watched until it holds no
+    session and no PPP link (`lnsd_idle_s` after the generator's exit, its CPU meanwhile)."""
+    import time
+    from ..control_api import Daemon
+    from ..wait import wait_for
+    out = lab.run_dir / f"loadgen-{tag}.json"
+    cmd = [*os.environ.get("DL_LOADGEN_PREFIX", "").split(), str(bdir / LOADGEN), *argv, "--deadline", str(deadline),
+           "--json", str(out)]
+    sock = lab.run_dir / "lnsd.sock"
+    mem0 = Daemon(sock, name="lnsd").show("memory")
+    g = lab.start(f"dl_loadgen-{tag}", "lac", cmd, ready="set-up done", within=deadline + 10)
+    say("every site in service: measuring lnsd …")
+    held = measure_lnsd(sock, lnsd.pid, sites)
+    held["memory_before"] = mem0
+    held["heap_bytes_per_session_over_idle"] = round((held["memory"]["heap-in-use"] - mem0["heap-in-use"]) / len(sites), 1)
+    held["rss_bytes_per_session_over_idle"] = round((held["memory"]["rss-kib"] - mem0["rss-kib"]) * 1024 / len(sites), 1)
+    say(json.dumps(held["show_ms"]))
+    wait_for(lambda: not g.alive(), deadline + 20, "dl_loadgen to tear down and exit")
+    t0, cpu0 = time.monotonic(), _proc_cpu_s(lnsd.pid)
+    d = Daemon(sock, name="lnsd", timeout=60.0)
+
+    def idle() -> bool:
+        return d.show("l2tp")["system"]["sessions"] == 0 and d.show("ppp", limit=1)["total"] == 0
+    wait_for(idle, 600, "lnsd to hold no session after the teardown")
+    held["lnsd_idle_s"] = round(time.monotonic() - t0, 3)
+    held["lnsd_idle_cpu_s"] = round(_proc_cpu_s(lnsd.pid) - cpu0, 3)
+    held["memory_after_teardown"] = d.show("memory")
+    if not out.exists():
+        raise L.LabError(f"dl_loadgen wrote no result:\n{g.log_text()[-1500:]}")
+    r = json.loads(out.read_text())
+    r["exit_status"] = g.popen.wait(timeout=10) if g.popen else None
+    r["held"] = held
+    return r
+
+
 def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
               receive_window: int | None = None, deadline: float | None = None, say=print,
-              ppp: str = "none") -> list[dict]:
+              ppp: str = "none", lacs: int = 1, hold: float = 0.0) -> list[dict]:
     """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
-    "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up."""
+    "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up.
+
+    Dial-out mode: `lacs` LAC engines in dl_loadgen (198.51.100.2, .20, .21, …: lac_addresses), the
+    sites spread over them by their RADIUS Tunnel-Server-Endpoint (≤ 32 767 calls per LAC, its
+    Q.931 call reference). `hold` > 0: every site is held in service that long, and meanwhile lnsd
+    is measured at that size (`measure_lnsd`: memory, show answer times; result key "held")."""
     try:
         bdir = build_dir()
     except NotBuilt as e:
@@ -99,8 +203,11 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
         total = tunnels * math.ceil(n / tunnels)
         if not 1 <= total <= MAX_SITES:
             raise ValueError(f"--sites {n} over {tunnels} tunnels: {total} calls, must be 1..{MAX_SITES}")
-    sites = plan_sites(total, 1, tunnels) if mode == "dialout" or ppp != "none" else []
-    lab = L.Lab(topology_for(sites, 1), capture=False)
+    if mode == "dialout":
+        sites = plan_sites(total, lacs, tunnels)
+    else:
+        sites = plan_sites(total, 1, tunnels) if ppp != "none" else []
+    lab = L.Lab(topology_for(sites, lacs) if mode == "dialout" else topology_for(sites, 1), capture=False)
     results = []
     with lab:
         say(f"lab {lab.runid} up; run folder {lab.run_dir}")
@@ -118,7 +225,9 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
             c["lnsd"] = None       # started below, without an event log
         start_daemons(lab, bdir, configure)
         lnsd = _start_lnsd(lab, bdir, configs["lnsd"])
-        common = ["--bind", LAC_ADDRESS, "--lnsd-pid", str(lnsd.pid), "--window", str(window), "--quiet"]
+        binds = lac_addresses(lacs) if mode == "dialout" else [LAC_ADDRESS]
+        common = [*(x for a in binds for x in ("--bind", a)), "--lnsd-pid", str(lnsd.pid), "--window", str(window),
+                  "--quiet"]
         if receive_window:
             common += ["--receive-window", str(receive_window)]
         if mode == "dialout":
@@ -127,12 +236,12 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
         for k, rate in enumerate(rates):
             if not lnsd.alive():
                 raise L.LabError(f"lnsd exited during the benchmark; run folder {lab.run_dir}")
-            dl = deadline if deadline is not None else 30.0 + (n / rate if rate else n / 200.0)
+            dl = deadline if deadline is not None else 30.0 + (n / rate if rate else n / 200.0) + hold
             if mode == "dialout":
                 chunk = sites[k * n:(k + 1) * n]
                 sites_file = lab.run_dir / f"sites-{k}.json"
                 sites_file.write_text(json.dumps([{"destination": s.destination, "number": s.number,
-                                                   "name": s.name, "secret": s.secret} for s in chunk]))
+                                                   "name": s.name, "secret": s.secret, "lac": s.lac} for s in chunk]))
                 argv = ["dialout", *common, "--hostname", "lac", "--secret", LAC_SECRET, "--rate", str(rate),
                         "--sites-file", str(sites_file), "--home-netns", f"/run/netns/{lab.ns('home')}"]
             else:
@@ -144,7 +253,10 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                     argv += ["--ppp", ppp, "--users-file", str(users)]
             say(f"{mode}: {n} {'sites' if mode == 'dialout' else 'calls'} at "
                 f"{'%g/s' % rate if rate else 'full speed'} …")
-            r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
+            if mode == "dialout" and hold > 0:
+                r = _loadgen_held(lab, bdir, argv + ["--hold", str(hold)], dl, f"{mode}-{k}", lnsd, chunk, say)
+            else:
+                r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
             r["offered_rate"] = rate
             r["ppp_mode"] = ppp
             r["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -189,10 +301,31 @@ def format_table(results: list[dict]) -> str:
     w = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.rjust(w[i]) for i, h in enumerate(head))]
     lines += ["  ".join(c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+    for r in results:
+        if r.get("held"):
+            lines += _held_lines(r)
     fails = {k: v for r in results for k, v in r.get("failures", {}).items()}
     if fails:
         lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()))
     return "\n".join(lines)
+
+
+def _held_lines(r: dict) -> list[str]:
+    """lnsd at full size (run_bench hold > 0): memory per session, set-up / tear-down, show times."""
+    h = r["held"]
+    m, m0 = h["memory"], h["memory_before"]
+    n = r["in_service"]
+    lines = [f"held {n} sites in service: lnsd heap {m['heap-in-use'] / 1e6:.1f} MB "
+             f"({h['heap_bytes_per_session_over_idle']:.0f} B/session over idle), RSS {m['rss-kib'] / 1024:.1f} MiB "
+             f"({h['rss_bytes_per_session_over_idle'] / 1024:.2f} KiB/session over idle {m0['rss-kib'] / 1024:.1f} MiB)",
+             f"set-up {r['setup_s']:.1f} s; tear-down: StopCCNs acknowledged in {r['teardown_s']:.2f} s, lnsd idle "
+             f"{h['lnsd_idle_s']:.2f} s after the generator's exit; heap after {h['memory_after_teardown']['heap-in-use'] / 1e6:.1f} MB",
+             f"load average during the measurement: {' '.join(str(x) for x in h['load_average'])}",
+             "show answer times (ms, median of 3):"]
+    lines += [f"  {k:45s} {v:9.2f}" for k, v in h["show_ms"].items()]
+    if h.get("unpaged_listing"):
+        lines.append(f"  unpaged `show l2tp session`: {h['unpaged_listing']['error']}")
+    return lines
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -226,7 +359,8 @@ def run(a) -> int:
     say = (lambda *x: None) if a.json else print
     rates = [float(x) for x in a.sweep.split(",")] if a.sweep else [a.rate or 0.0]
     results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
-                        receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"))
+                        receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"),
+                        lacs=a.lacs, hold=a.hold_in_service)
     if a.json:
         print(json.dumps(results, indent=1))
     else:

@@ -199,10 +199,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="campaign: which one (faults, flood, kill, malformed)")
     s.add_argument("--filter", help="micro: only programs whose name contains this")
     s.add_argument("--min-time", default="0.2", help="micro: Google Benchmark --benchmark_min_time (seconds)")
-    s.add_argument("--sites", type=int, default=100, help="dialout, loadgen: number of remote sites N (1..40000; loadgen incoming: calls)")
+    s.add_argument("--sites", type=int, default=100, help="dialout, loadgen: number of remote sites N (1..100000; loadgen incoming: calls)")
     s.add_argument("--rate", type=float, default=0.0,
                    help="dialout, loadgen: triggers (calls) per second (default 0: all at once)")
-    s.add_argument("--lacs", type=int, default=1, help="dialout: lac-emu processes (default 1)")
+    s.add_argument("--lacs", type=int, default=1,
+                   help="dialout: lac-emu processes; loadgen dialout: LAC engines in dl_loadgen, ≤ 32767 sites "
+                        "each (default 1)")
+    s.add_argument("--hold-in-service", type=float, default=0.0,
+                   help="loadgen dialout: hold every site in service this many seconds and measure lnsd "
+                        "meanwhile (memory, show answer times); default 0: tear down at once")
     s.add_argument("--tunnels", type=int, default=1,
                    help="dialout, campaign faults: L2TP tunnels per LAC (Tunnel-Assignment-Id values, default 1)")
     s.add_argument("--window", type=int, default=None,

@@ -36,6 +36,53 @@ class io_context;
 
 namespace dl::core {
 
+/// Paging of a listing command (`show l2tp session`, `show ppp`, …): what its args ask for.
+///
+/// args `limit` (integer 1..kMaxItems, a JSON number or its decimal text) and `after` (the key of
+/// the last item of the previous page, in the listing's own key form: "12/34" for an L2TP session).
+/// With either one the answer is a page, `{"items":[…],"total":N,"next":KEY|null}`: at most
+/// `limit` items (kDefaultLimit when only `after` is given) that follow `after` in the listing's
+/// order, `total` the items of the whole listing now, `next` the key to pass as `after` for the
+/// following page (null: this was the last). Resuming after a key, not at an offset, keeps paging
+/// stable while items come and go: an item is never listed twice, and one that stays is never
+/// skipped (the JunosE / BNG Blaster "start after" form). Without either the answer stays the plain
+/// array of the whole listing, but only while it holds at most kMaxItems items: a larger listing
+/// is refused (ControlArgError naming `limit`) rather than holding the daemon's single event loop
+/// for seconds (100 000 sessions are 14 MB of JSON, docs/performance.md "Scale in one lnsd").
+struct ListPage {
+    static constexpr std::size_t kMaxItems = 10000;     ///< most items in one answer
+    static constexpr std::size_t kDefaultLimit = 1000;  ///< page size when only `after` is given
+    bool paged = false;                                 ///< `limit` or `after` was given
+    std::size_t limit = kMaxItems;
+    std::optional<std::string> after;
+
+    /// Reads `limit` / `after` from a command's args. ControlArgError("limit" / "after") for a value
+    /// that is not an integer 1..kMaxItems / not a non-empty string.
+    static ListPage parse(const nlohmann::json& args);
+};
+
+/// Collects one listing's answer for a ListPage: the handler walks its items in key order from
+/// the first one after `page.after`, calls add() while room() and stops at the first one there is
+/// no room for (more()). finish() returns the page object or, unpaged, the plain array.
+class ListPageBuilder {
+public:
+    /// `total`: items in the whole listing now. Unpaged with total > kMaxItems: ControlArgError
+    /// ("limit") naming the count and how to page (`what` is the command, for the message).
+    ListPageBuilder(const ListPage& page, std::size_t total, std::string_view what);
+    bool room() const noexcept { return items_.size() < page_.limit; }
+    void add(nlohmann::json item, std::string key);
+    /// There is at least one more item after the last one added.
+    void more() noexcept { more_ = true; }
+    nlohmann::json finish() &&;
+
+private:
+    ListPage page_;
+    std::size_t total_;
+    nlohmann::json items_ = nlohmann::json::array();
+    std::string last_;
+    bool more_ = false;
+};
+
 /// The server side. Lives on one io_context thread: construct, add handlers, start(), then run the
 /// io_context; publish events to the bus from that thread (boost::asio::post from others).
 class ControlServer {

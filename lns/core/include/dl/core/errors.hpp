@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace dl::core {
 
@@ -34,6 +35,19 @@ private:
 class ControlError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// A control-API command argument with a bad value. what() names the argument ("limit: '0' is not
+/// an integer 1..10000"); param() is its name, which the server also answers as
+/// `{"ok":false,"error":what(),"param":param()}` so a client can tell which argument to fix.
+class ControlArgError : public ControlError {
+public:
+    ControlArgError(std::string param, const std::string& message)
+        : ControlError(param + ": " + message), param_(std::move(param)) {}
+    const std::string& param() const noexcept { return param_; }
+
+private:
+    std::string param_;
 };
 
 }  // namespace dl::core

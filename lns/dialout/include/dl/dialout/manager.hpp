@@ -34,6 +34,10 @@ namespace dl::radius::client {
 struct DialOutDefinition;
 }
 
+namespace dl::core {
+struct ListPage;
+}
+
 namespace dl::dialout {
 
 /// Operational state of the chassis (JunosE "L2TP Dial-Out" Table 71).
@@ -251,6 +255,12 @@ public:
     nlohmann::json show_virtual_routers(std::string_view name = {}) const;
     nlohmann::json show_targets(std::string_view vr = {}) const;
     nlohmann::json show_sessions(bool detail = false) const;
+    /// The paged listings (core::ListPage: `limit`, `after`; the answer's shape is ListPage's).
+    /// Targets are listed in (virtual router, longest prefix first) order and resume after
+    /// "<vr>/<prefix>"; sessions in (virtual router, target, destination) order and resume after a
+    /// session key "<vr>/<prefix>/<destination>". A key that is not one is ControlArgError("after").
+    nlohmann::json show_targets(std::string_view vr, const core::ListPage& page) const;
+    nlohmann::json show_sessions(bool detail, const core::ListPage& page) const;
     nlohmann::json show_session(const SessionKey& key) const;
 
     // ---- introspection for tests / lnsd ----

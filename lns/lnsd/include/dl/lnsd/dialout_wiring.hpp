@@ -263,7 +263,9 @@ public:
     /// `l2tp dial-out fault-injection` (test aid: chassis / VR / target conditions lnsd cannot
     /// otherwise produce on demand).
     void register_commands(core::ControlServer& server);
-    nlohmann::json show_ppp(const std::string& id, bool detail) const;
+    /// `show ppp [id | tunnel/session] [detail]`: one call by id, else the listing of live calls
+    /// in call-id order, paged by `page` (core::ListPage; resumes after a call id).
+    nlohmann::json show_ppp(const std::string& id, bool detail, const core::ListPage& page = {}) const;
 
     dialout::Manager& manager() noexcept { return *manager_; }
     const WiringCounters& counters() const noexcept { return counters_; }

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dl/core/control.hpp"
 #include "dl/core/event.hpp"
 #include "dl/core/ipv4.hpp"
 #include "dl/core/timer_queue.hpp"
@@ -35,6 +36,11 @@ struct Packet;
 }
 
 namespace dl::lnsd {
+
+/// `show memory`: lnsd's heap as malloc counts it (glibc mallinfo2(3), bytes: "heap-in-use" =
+/// allocated in arenas + mmapped, "heap-arena", "heap-mmapped", "heap-free") and its resident set
+/// ("rss-kib", "rss-peak-kib": VmRSS / VmHWM of /proc/self/status, proc(5)).
+nlohmann::json memory_json();
 
 using l2tp::engine::PeerId;
 
@@ -219,9 +225,11 @@ public:
 
     // ---- show (JSON; lnsctl renders tables) ----
     nlohmann::json show_summary() const;
-    nlohmann::json show_destinations(const std::string& id, bool detail) const;
-    nlohmann::json show_tunnels(const std::string& id, bool detail) const;
-    nlohmann::json show_sessions(const std::string& id, bool detail) const;
+    // The listings (no `id`) page by `page` (core::ListPage): destinations after an address,
+    // tunnels after a Tunnel ID, sessions after "<tunnel>/<session>", each in that key's order.
+    nlohmann::json show_destinations(const std::string& id, bool detail, const core::ListPage& page = {}) const;
+    nlohmann::json show_tunnels(const std::string& id, bool detail, const core::ListPage& page = {}) const;
+    nlohmann::json show_sessions(const std::string& id, bool detail, const core::ListPage& page = {}) const;
     /// Registers "show l2tp", "show l2tp summary", "show l2tp destination|tunnel|session",
     /// "l2tp clear system|destination|tunnel|session", "l2tp [no] shutdown|drain" (system),
     /// "l2tp [no] shutdown|drain destination|tunnel", "l2tp shutdown session", "show timers".
