@@ -178,7 +178,9 @@ std::vector<std::optional<NetlinkError>> Netlink::add_routes(std::span<const Ker
     }
     // One acknowledgement (NLMSG_ERROR, error 0 = done) per request, each its own datagram; the
     // kernel answers within the sendto, so one recvmmsg normally reads them all.
-    constexpr std::size_t kAckSize = NLMSG_SPACE(sizeof(nlmsgerr)) + 256;  // + extended ACK attributes
+    // A refusal echoes the request and may carry extended-ACK attributes: 1 KiB holds them; a
+    // longer (truncated) answer is still read for its header and error code.
+    constexpr std::size_t kAckSize = 1024;
     const std::size_t n = routes.size();
     std::vector<unsigned char> bufs(n * kAckSize);
     std::vector<iovec> iov(n);
@@ -206,11 +208,12 @@ std::vector<std::optional<NetlinkError>> Netlink::add_routes(std::span<const Ker
             for (std::size_t at = 0; at + sizeof(nlmsghdr) <= total;) {
                 nlmsghdr h;
                 std::memcpy(&h, b + at, sizeof h);
-                if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > total - at) break;
+                if (h.nlmsg_len < sizeof(nlmsghdr)) break;
                 const std::uint32_t i = h.nlmsg_seq - first_seq;  // a stale answer: out of range
                 if (h.nlmsg_type == NLMSG_ERROR && i < n && !answered[i]) {
                     int err = EBADMSG;
-                    if (h.nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+                    if (h.nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr)) &&
+                        at + NLMSG_LENGTH(sizeof(nlmsgerr)) <= total) {
                         nlmsgerr e;
                         std::memcpy(&e, b + at + NLMSG_HDRLEN, sizeof e);
                         err = -e.error;
