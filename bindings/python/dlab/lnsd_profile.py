@@ -5,7 +5,9 @@ KIND, each attached to lnsd for the trigger phase only (from just before the fir
 every session is final), each leaving its raw file in the run folder:
 - `syscalls`: `perf trace -s -p <lnsd>` (kernel tracepoints, work where hardware counters do not):
   system calls per call by name;
-- `perf`: `perf record -e cpu-clock -g -p <lnsd>` (sampling): the hottest functions, self time;
+- `perf`: `perf record -e cpu-clock -g -p <lnsd>` (sampling): the hottest functions, self time,
+  and the samples split by their call chains (perf_cpu_split): user space, lnsd's own kernel work,
+  and the network receive work (softirq) its sends run in its context for the receivers;
 - `callgrind`: lnsd runs under `valgrind --tool=callgrind` (through $DLAB_LNSD_WRAPPER) with
   instrumentation off until the triggers start (`callgrind_control -i on`), then dumped
   (`callgrind_control -d`): instructions per call, repeatable on a loaded machine, and the
@@ -81,6 +83,9 @@ class LnsdProfile:
             (self.run_dir / "lnsd-perf-report.txt").write_text(rep.stdout)
             out["report"] = str(self.run_dir / "lnsd-perf-report.txt")
             out["top"] = [ln.strip() for ln in rep.stdout.splitlines() if ln.strip() and not ln.startswith("#")][:25]
+            script = subprocess.run(["perf", "script", "-i", str(self.raw), "-F", "ip,sym"],
+                                    capture_output=True, text=True, timeout=600)
+            out["split"] = perf_cpu_split(script.stdout)
         else:
             subprocess.run(["callgrind_control", "-d", str(self.pid)], check=True, capture_output=True, timeout=120)
             subprocess.run(["callgrind_control", "-i", "off", str(self.pid)], capture_output=True, timeout=60)
@@ -95,6 +100,42 @@ class LnsdProfile:
             out.update(dump=str(dump), instructions=ir, instructions_per_call=round(ir / calls),
                        inclusive=str(self.run_dir / "lnsd-callgrind-inclusive.txt"))
         return out
+
+
+# Kernel functions of the network receive path (softirq): on veth the sender's system call runs the
+# receiver's input (veth_xmit → netif_rx → do_softirq → net_rx_action → … → udp_rcv → the
+# receiving socket), so that work is sampled in the sender's context.
+RX_SOFTIRQ = frozenset({"net_rx_action", "process_backlog", "__netif_receive_skb", "__netif_receive_skb_one_core"})
+
+
+def perf_cpu_split(script: str) -> dict:
+    """Shares (%) of `perf script -F ip,sym` samples (one call chain per blank-line-separated
+    block, leaf first; kernel addresses start with ffffffff): `user` (no kernel frame),
+    `rx_softirq` (a frame of RX_SOFTIRQ: receive work — on veth mostly the peers' UDP input of
+    what lnsd sent), `own_kernel` (the rest: lnsd's system calls, page faults, interrupts), and
+    `syscalls` the own_kernel share per outermost __x64_sys_* frame."""
+    counts = {"user": 0, "own_kernel": 0, "rx_softirq": 0}
+    syscalls: dict[str, int] = {}
+    for block in script.split("\n\n"):
+        frames = [ln.split(None, 1) for ln in block.strip().splitlines()]
+        frames = [f for f in frames if f]
+        if not frames:
+            continue
+        kernel = [f[1] if len(f) > 1 else "?" for f in frames if f[0].startswith("ffffffff")]
+        if not kernel:
+            counts["user"] += 1
+        elif RX_SOFTIRQ.intersection(kernel):
+            counts["rx_softirq"] += 1
+        else:
+            counts["own_kernel"] += 1
+            calls = [k for k in kernel if k.startswith("__x64_sys_")]
+            name = calls[-1][len("__x64_sys_"):] if calls else "other"
+            syscalls[name] = syscalls.get(name, 0) + 1
+    total = max(1, sum(counts.values()))
+    out = {k: round(100 * v / total, 1) for k, v in counts.items()}
+    out["samples"] = sum(counts.values())
+    out["syscalls"] = {k: round(100 * v / total, 1) for k, v in sorted(syscalls.items(), key=lambda kv: -kv[1])[:12]}
+    return out
 
 
 def parse_perf_trace_summary(text: str) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -33,6 +35,45 @@ TEST(AsioTimerDriver, FiresQueueTimersInOrderWithOneOsTimer) {
     EXPECT_EQ(order, (std::vector<int>{1, 2, 4, 3}));
     EXPECT_GE(clock.now() - start, 30ms);
     EXPECT_TRUE(q.empty());
+}
+
+// The earliest timer cancelled and a later one armed: the OS timer is not re-armed (no
+// timerfd_settime); it wakes up early once and is re-armed for the later deadline then. An earlier
+// timer does re-arm it. Deadlines are absolute, so a late wake-up on a loaded machine changes no
+// assertion (only whether the early wake-up still finds nothing due).
+TEST(AsioTimerDriver, LaterDeadlineKeepsTheOsTimerAndItsEarlyWakeupRearms) {
+    boost::asio::io_context io;
+    SystemClock clock;
+    TimerQueue q(clock);
+    AsioTimerDriver driver(io, q);
+    const auto start = clock.now();
+    std::vector<int> fired;
+    const TimerId a = q.arm_at(start + 20ms, [&] { fired.push_back(1); });
+    EXPECT_EQ(driver.arms(), 1u);
+    q.cancel(a);
+    q.arm_at(start + 40ms, [&] { fired.push_back(2); });
+    EXPECT_EQ(driver.arms(), 1u) << "a later earliest deadline does not re-arm the OS timer";
+    q.arm_at(start + 30ms, [&] { fired.push_back(3); });
+    EXPECT_EQ(driver.arms(), 1u) << "still later than the 20 ms it waits for";
+    io.run();
+    EXPECT_EQ(fired, (std::vector<int>{3, 2}));
+    EXPECT_GE(clock.now() - start, 40ms) << "the 40 ms timer did not fire early";
+    EXPECT_LE(driver.arms(), 3u) << "20 ms, then at most 30 and 40 ms";
+    EXPECT_LE(driver.early_wakeups(), 1u);
+    EXPECT_TRUE(q.empty());
+    // An earlier deadline re-arms at once.
+    io.restart();
+    const auto arms = driver.arms();
+    const auto t0 = clock.now();
+    const TimerId late = q.arm_at(t0 + 1h, [&] { fired.push_back(4); });
+    EXPECT_EQ(driver.arms(), arms + 1);
+    const TimerId early = q.arm_at(t0 + 10ms, [&] { fired.push_back(5); });
+    EXPECT_EQ(driver.arms(), arms + 2) << "an earlier deadline re-arms";
+    q.cancel(late);
+    q.cancel(early);
+    driver.reschedule();  // exact: the queue is empty, the OS timer is cancelled
+    io.run();             // returns at once: nothing waits
+    EXPECT_EQ(fired, (std::vector<int>{3, 2}));
 }
 
 TEST(AsioTimerDriver, IdleQueueDoesNotKeepLoopAliveAndDetaches) {

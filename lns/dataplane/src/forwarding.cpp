@@ -66,6 +66,36 @@ ForwardingLoop::RouteResult ForwardingLoop::add_route(VrId vr, core::Ipv4Prefix 
     return r;
 }
 
+std::vector<ForwardingLoop::RouteResult> ForwardingLoop::add_routes(VrId vr, std::span<const core::Ipv4Prefix> prefixes,
+                                                                  SessionHandle session) {
+    Vr& v = at(vr);
+    std::vector<RouteResult> out;
+    out.reserve(prefixes.size());
+    std::vector<core::Ipv4Prefix> to_kernel;
+    for (const auto& prefix : prefixes) {
+        const RouteKind kind = prefix.length == 32 ? RouteKind::framed_ip : RouteKind::framed_route;
+        out.push_back({v.routes.insert(prefix, session, kind), std::nullopt});
+        if (out.back().insert == RouteTable::Insert::conflict) {
+            const Route* holder = v.routes.find(prefix);
+            publish(v, prefix, "conflict", session, &kind, "held by session " + std::to_string(holder ? holder->session : 0));
+        } else {
+            to_kernel.push_back(prefix);
+        }
+    }
+    std::vector<std::optional<std::string>> errors;
+    if (v.mirror && !to_kernel.empty()) errors = v.mirror->install(to_kernel);
+    for (std::size_t i = 0, k = 0; i < prefixes.size(); ++i) {
+        RouteResult& r = out[i];
+        if (r.insert == RouteTable::Insert::conflict) continue;
+        if (!errors.empty()) r.kernel_error = std::move(errors[k]);
+        ++k;
+        const RouteKind kind = prefixes[i].length == 32 ? RouteKind::framed_ip : RouteKind::framed_route;
+        if (r.insert == RouteTable::Insert::inserted || r.kernel_error)
+            publish(v, prefixes[i], "install", session, &kind, r.kernel_error);
+    }
+    return out;
+}
+
 bool ForwardingLoop::remove_route(VrId vr, core::Ipv4Prefix prefix, SessionHandle session,
                                   std::vector<std::string>* kernel_errors) {
     Vr& v = at(vr);

@@ -59,12 +59,34 @@ StaleRules remove_stale_rules(Netlink& netlink, const std::vector<RuleIif>& keep
 }
 
 std::optional<std::string> KernelRouteMirror::install(core::Ipv4Prefix prefix) {
-    prefix = prefix.network();
+    return install(std::span<const core::Ipv4Prefix>(&prefix, 1)).front();
+}
+
+std::vector<std::optional<std::string>> KernelRouteMirror::install(std::span<const core::Ipv4Prefix> prefixes) {
+    // NLM_F_EXCL, never NLM_F_REPLACE: a route to the same prefix through another interface
+    // (the operator's route to the LAN, another VR's TUN) stays as it is.
+    std::vector<KernelRoute> adds;
+    adds.reserve(prefixes.size());
+    for (const auto& p : prefixes) adds.push_back({p.network(), config_.tun_ifindex, config_.table, /*replace=*/false});
+    std::vector<std::optional<std::string>> out(prefixes.size());
+    std::vector<std::optional<NetlinkError>> refusals;
     try {
-        // NLM_F_EXCL, never NLM_F_REPLACE: a route to the same prefix through another interface
-        // (the operator's route to the LAN, another VR's TUN) stays as it is.
-        nl_.add_route(prefix, config_.tun_ifindex, config_.table, /*replace=*/false);
-    } catch (const NetlinkError& e) {
+        refusals = nl_.add_routes(adds);
+    } catch (const std::exception& e) {
+        for (auto& o : out) {
+            ++errors_;
+            o = e.what();
+        }
+        return out;
+    }
+    for (std::size_t i = 0; i < adds.size(); ++i) out[i] = settle(adds[i].prefix, refusals[i]);
+    return out;
+}
+
+std::optional<std::string> KernelRouteMirror::settle(core::Ipv4Prefix prefix,
+                                                     const std::optional<NetlinkError>& refusal) {
+    if (refusal) {
+        const NetlinkError& e = *refusal;
         if (e.error() != EEXIST) {
             ++errors_;
             return std::string(e.what());
@@ -94,9 +116,6 @@ std::optional<std::string> KernelRouteMirror::install(core::Ipv4Prefix prefix) {
             msg.append(")");
             return msg;
         }
-    } catch (const std::exception& e) {
-        ++errors_;
-        return std::string(e.what());
     }
     installed_.insert(prefix);
     return std::nullopt;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <vector>
 #include <system_error>
 #include <utility>
 
@@ -122,8 +123,8 @@ void Netlink::request(void* msg, std::size_t len, const std::string& op, const s
     }
 }
 
-void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool replace) {
-    prefix = prefix.network();
+namespace {
+Msg route_add_msg(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool replace) {
     Msg m(RTM_NEWROUTE, static_cast<std::uint16_t>(NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL)),
           sizeof(rtmsg));
     auto* rt = m.body<rtmsg>();
@@ -137,6 +138,13 @@ void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t tabl
     m.attr(RTA_DST, &dst, 4);
     m.attr32(RTA_OIF, static_cast<std::uint32_t>(ifindex));
     m.attr32(RTA_TABLE, table);
+    return m;
+}
+}  // namespace
+
+void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table, bool replace) {
+    prefix = prefix.network();
+    Msg m = route_add_msg(prefix, ifindex, table, replace);
     // The object (its device named by if_indextoname: a socket, an ioctl and a close) is only
     // written for an error: per route install it was 3 of lnsd's ~44 system calls per dial-out.
     try {
@@ -144,6 +152,81 @@ void Netlink::add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t tabl
     } catch (const NetlinkError& e) {
         throw NetlinkError(e.operation(), route_object(prefix, ifindex, table), e.error());
     }
+}
+
+std::vector<std::optional<NetlinkError>> Netlink::add_routes(std::span<const KernelRoute> routes) {
+    std::vector<std::optional<NetlinkError>> out(routes.size());
+    if (routes.empty()) return out;
+    auto refused = [&](std::size_t i, int err) {
+        const auto& r = routes[i];
+        out[i] = NetlinkError("add route", route_object(r.prefix.network(), r.ifindex, r.table), err);
+    };
+    // Every request in one datagram, sequence numbers first_seq … first_seq + n - 1.
+    std::vector<unsigned char> all;
+    const std::uint32_t first_seq = seq_ + 1;
+    for (const auto& r : routes) {
+        Msg m = route_add_msg(r.prefix.network(), r.ifindex, r.table, r.replace);
+        m.h()->nlmsg_seq = ++seq_;
+        all.insert(all.end(), m.buf, m.buf + NLMSG_ALIGN(m.h()->nlmsg_len));
+    }
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd_, all.data(), all.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+        const int e = errno;
+        for (std::size_t i = 0; i < routes.size(); ++i) refused(i, e);
+        return out;
+    }
+    // One acknowledgement (NLMSG_ERROR, error 0 = done) per request, each its own datagram; the
+    // kernel answers within the sendto, so one recvmmsg normally reads them all.
+    // A refusal echoes the request and may carry extended-ACK attributes: 1 KiB holds them; a
+    // longer (truncated) answer is still read for its header and error code.
+    constexpr std::size_t kAckSize = 1024;
+    const std::size_t n = routes.size();
+    std::vector<unsigned char> bufs(n * kAckSize);
+    std::vector<iovec> iov(n);
+    std::vector<mmsghdr> msgs(n);
+    std::vector<bool> answered(n, false);
+    std::size_t left = n;
+    while (left > 0) {
+        for (std::size_t i = 0; i < n; ++i) {
+            iov[i] = {bufs.data() + i * kAckSize, kAckSize};
+            msgs[i] = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int got = ::recvmmsg(fd_, msgs.data(), static_cast<unsigned>(left), MSG_WAITFORONE, nullptr);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            const int e = errno;
+            for (std::size_t i = 0; i < n; ++i)
+                if (!answered[i]) refused(i, e);
+            return out;
+        }
+        for (int k = 0; k < got; ++k) {
+            const std::size_t total = msgs[k].msg_len;
+            const unsigned char* b = bufs.data() + static_cast<std::size_t>(k) * kAckSize;
+            for (std::size_t at = 0; at + sizeof(nlmsghdr) <= total;) {
+                nlmsghdr h;
+                std::memcpy(&h, b + at, sizeof h);
+                if (h.nlmsg_len < sizeof(nlmsghdr)) break;
+                const std::uint32_t i = h.nlmsg_seq - first_seq;  // a stale answer: out of range
+                if (h.nlmsg_type == NLMSG_ERROR && i < n && !answered[i]) {
+                    int err = EBADMSG;
+                    if (h.nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr)) &&
+                        at + NLMSG_LENGTH(sizeof(nlmsgerr)) <= total) {
+                        nlmsgerr e;
+                        std::memcpy(&e, b + at + NLMSG_HDRLEN, sizeof e);
+                        err = -e.error;
+                    }
+                    if (err != 0) refused(i, err);
+                    answered[i] = true;
+                    --left;
+                }
+                at += NLMSG_ALIGN(h.nlmsg_len);
+            }
+        }
+    }
+    return out;
 }
 
 std::vector<int> Netlink::route_interfaces(core::Ipv4Prefix prefix, std::uint32_t table) {

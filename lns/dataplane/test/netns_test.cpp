@@ -285,6 +285,37 @@ TEST_F(DataplaneNetns, InstallNeverReplacesAnotherInterfacesRoute) {
         EXPECT_NE(err->find("held by dev dl-lan"), std::string::npos) << *err;
         EXPECT_NE(route("main", "10.56.0.0/24").find("dev dl-lan"), std::string::npos);
 
+        // Several prefixes at once (a call's access routes): one sendto and one recvmmsg, each
+        // prefix answered on its own — added, already its own, or held by another interface.
+        const std::vector<Ipv4Prefix> batch = {P("10.57.0.1/32"), P("10.56.0.0/24"), P("10.57.1.0/24"),
+                                               P("10.55.0.0/24")};
+        mirror.shutdown();  // 10.56.0.0/24 is the LAN's now; nothing of the mirror's is left
+        const std::uint64_t requests = nl.requests();
+        const auto results = mirror.install(batch);
+        EXPECT_EQ(nl.requests(), requests + 4 + 2) << "four adds (one datagram), a dump per File exists";
+        ASSERT_EQ(results.size(), 4u);
+        EXPECT_FALSE(results[0]) << *results[0];
+        ASSERT_TRUE(results[1]);
+        EXPECT_NE(results[1]->find("add route 10.56.0.0/24 dev dlo-own table 254"), std::string::npos) << *results[1];
+        EXPECT_NE(results[1]->find("held by dev dl-lan"), std::string::npos) << *results[1];
+        EXPECT_FALSE(results[2]) << *results[2];
+        ASSERT_TRUE(results[3]);
+        EXPECT_NE(results[3]->find("10.55.0.0/24"), std::string::npos) << *results[3];
+        EXPECT_NE(route("main", "10.57.0.1").find("dev dlo-own"), std::string::npos) << route("main", "10.57.0.1");
+        EXPECT_NE(route("main", "10.57.1.0/24").find("dev dlo-own"), std::string::npos);
+        EXPECT_EQ(mirror.installed_count(), 2u);
+        EXPECT_EQ(mirror.errors(), 4u) << "two earlier refusals and these two, each counted";
+        // A refusal that is not EEXIST (no such device): per route, typed errno in the text.
+        KernelRouteMirror gone(nl, {.vr = "gone", .tun_ifindex = 999999, .table = kMainTable});
+        const auto none = gone.install(std::vector<Ipv4Prefix>{P("10.58.0.0/24"), P("10.58.1.0/24")});
+        ASSERT_EQ(none.size(), 2u);
+        for (const auto& e : none) {
+            ASSERT_TRUE(e);
+            EXPECT_NE(e->find(std::strerror(ENODEV)), std::string::npos) << *e;
+        }
+        EXPECT_NE(none[1]->find("10.58.1.0/24"), std::string::npos) << *none[1];
+        EXPECT_EQ(gone.errors(), 2u);
+
         // Another table is another table: the main table's LAN route does not hold a VR's prefix.
         KernelRouteMirror red(nl, {.vr = "red", .tun_ifindex = own.ifindex(), .table = 100});
         EXPECT_FALSE(red.install(P("10.55.0.0/24")));

@@ -575,8 +575,9 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, int result_f
     port.add_dialout_route = [](const std::string&, core::Ipv4Prefix) -> std::optional<std::string> {
         return std::nullopt;
     };
-    port.add_route = [](const std::string&, core::Ipv4Prefix, std::uint64_t) -> std::optional<std::string> {
-        return std::nullopt;
+    port.add_routes = [](const std::string&, std::span<const core::Ipv4Prefix> ps,
+                         std::uint64_t) -> std::vector<std::optional<std::string>> {
+        return std::vector<std::optional<std::string>>(ps.size());
     };
     port.remove_session = [](const std::string&, std::uint64_t) {};
     port.to_tun = [](const std::string&, std::span<const std::uint8_t>) {};

@@ -247,8 +247,42 @@ bool DataPath::send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept {
     // RFC 2661 §3.1: the P bit on PPP control frames (LCP, authentication, NCPs).
     if (l2tp::engine::ppp_priority(ppp)) p->data[0] |= 0x01;
     const bool ok = queue(it->second, p->bytes());
-    flush();
+    flush_later();
     return ok;
+}
+
+void DataPath::defer_flush(Post post) {
+    flush();
+    post_ = std::move(post);
+}
+
+void DataPath::flush_later() noexcept {
+    if (!post_) {
+        flush();
+        return;
+    }
+    if (flush_posted_) return;  // the posted flush sends this frame too
+    flush_posted_ = true;       // (before posting: a post may run the work at once)
+    try {
+        post_([this] {  // a lambda of one pointer: no allocation in std::function
+            flush_posted_ = false;
+            flush();
+        });
+    } catch (...) {
+        flush_posted_ = false;
+        flush();  // the loop could not take the work: nothing stays queued
+    }
+}
+
+void DataPath::set_socket(int fd) noexcept {
+    if (fd != fd_) flush();
+    fd_ = fd;
+}
+
+std::size_t DataPath::pending() const noexcept {
+    std::size_t n = sender_.pending();
+    for (const Peer* p : dirty_) n += p->sender.pending();
+    return n;
 }
 
 void DataPath::flush() noexcept {

@@ -262,14 +262,17 @@ struct DialOutRuntime::Impl {
 
     DataPlanePort port() {
         DataPlanePort p;
-        p.add_route = [this](const std::string& vr, core::Ipv4Prefix prefix,
-                             std::uint64_t s) -> std::optional<std::string> {
+        p.add_routes = [this](const std::string& vr, std::span<const core::Ipv4Prefix> prefixes,
+                              std::uint64_t s) -> std::vector<std::optional<std::string>> {
+            std::vector<std::optional<std::string>> out(prefixes.size());
             auto it = vr_ids.find(vr);
-            if (it == vr_ids.end()) return std::nullopt;  // no TUN: routes live in the wiring only
-            const auto kind = prefix.length == 32 ? dp::RouteKind::framed_ip : dp::RouteKind::framed_route;
-            auto r = loop->add_route(it->second, prefix, s, kind);
-            if (r.insert == dp::RouteTable::Insert::conflict) return "route " + prefix.to_string() + " held by another session";
-            return r.kernel_error;
+            if (it == vr_ids.end()) return out;  // no TUN: routes live in the wiring only
+            const auto results = loop->add_routes(it->second, prefixes, s);  // one netlink exchange
+            for (std::size_t i = 0; i < results.size(); ++i)
+                out[i] = results[i].insert == dp::RouteTable::Insert::conflict
+                             ? "route " + prefixes[i].to_string() + " held by another session"
+                             : results[i].kernel_error;
+            return out;
         };
         p.remove_session = [this](const std::string& vr, std::uint64_t s) {
             if (auto it = vr_ids.find(vr); it != vr_ids.end()) {

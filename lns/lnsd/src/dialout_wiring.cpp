@@ -130,7 +130,7 @@ DialOutWiring::DialOutWiring(core::TimerQueue& timers, core::TimerRegistry& regi
                              rc::Client& radius, DialOutWiringConfig config, DataPlanePort dataplane)
     : timers_(timers), registry_(registry), bus_(bus), lns_(lns), radius_(radius), cfg_(std::move(config)),
       dp_(std::move(dataplane)), alive_(std::make_shared<bool>(true)),
-      routes_(&bus, session::RoutePort{dp_.add_route, dp_.remove_session, &counters_.route_errors}),
+      routes_(&bus, session::RoutePort{dp_.add_routes, dp_.remove_session, &counters_.route_errors}),
       reap_timer_(timers),
       acct_instance_(new_acct_instance()) {
     dialout::Ports ports;

@@ -551,6 +551,7 @@ bool Lns::detach_data_session(CallHandle c) { return data_->remove(data_key(c));
 void Lns::set_data_socket(int fd) noexcept { data_->set_socket(fd); }
 void Lns::set_peer_sockets(DataPath::PeerSockets s) { data_->set_peer_sockets(std::move(s)); }
 void Lns::flush_data() noexcept { data_->flush(); }
+void Lns::defer_data_flush(DataPath::Post post) { data_->defer_flush(std::move(post)); }
 const DataPathCounters& Lns::data_counters() const noexcept { return data_->counters(); }
 
 bool Lns::set_link_info(CallHandle c, const l2tp::Accm& accm) { return engine_->set_link_info(c.key, accm); }

@@ -13,6 +13,9 @@
 #include <cstdlib>
 #include <new>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include "dl/core/clock.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/lnsd/lns.hpp"
@@ -332,6 +335,11 @@ void no_heap_allocation_per_packet(bool connected) {
     ConnectedSockets cs;
     f.lns->set_data_socket(s.lns);
     if (connected) f.lns->set_peer_sockets(cs.hooks());
+    // PPP frames flushed once per pass (lnsd posts the flush on its io_context; here a queue
+    // with room reserved, so that only the data path's own allocations are counted).
+    std::vector<std::function<void()>> posted;
+    posted.reserve(4);
+    f.lns->defer_data_flush([&](std::function<void()> w) { posted.push_back(std::move(w)); });
     const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, true);
     std::uint64_t frames = 0;
@@ -348,29 +356,90 @@ void no_heap_allocation_per_packet(bool connected) {
     pkt[16] = 10, pkt[17] = 201, pkt[18] = 0, pkt[19] = 9;
     dataplane::PacketBatch tun(64, 2048, 64);
     const Bytes data = cat({0x00, 0x02, 0x00, 100, 0x00, 7}, cat({0xFF, 0x03, 0x00, 0x21}, pkt));
-    // Warm up (hash tables, first sendmmsg), then count.
-    for (int i = 0; i < 2; ++i) {
-        tun.reset();
-        while (!tun.full()) tun.push(pkt);
-        loop.dispatch(vr, tun);
-        f.lns->receive(s.lac_peer, data);
-    }
-    const std::uint64_t before = g_allocations.load();
-    for (int round = 0; round < 20; ++round) {
+    const Bytes lcp_echo = {0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0x12, 0x34, 0x56, 0x78};
+    // One pass of lnsd's loop: a TUN batch, data messages received, 8 PPP frames (LCP Echo) sent,
+    // then the posted flush.
+    auto pass = [&](int data_messages) {
         tun.reset();
         while (!tun.full()) tun.push(pkt);
         loop.dispatch(vr, tun);  // 64 packets TUN → L2TP/UDP
-        for (int i = 0; i < 64; ++i) f.lns->receive(s.lac_peer, data);  // 64 data messages → PPP
-    }
+        for (int i = 0; i < data_messages; ++i) f.lns->receive(s.lac_peer, data);  // → PPP
+        for (int i = 0; i < 8; ++i) f.lns->send_ppp(h, lcp_echo);
+        ASSERT_EQ(posted.size(), 1u) << "one flush posted for the pass's 8 frames";
+        auto work = std::move(posted.back());
+        posted.pop_back();
+        work();
+    };
+    // Warm up (hash tables, first sendmmsg), then count.
+    for (int i = 0; i < 2; ++i) pass(1);
+    const std::uint64_t before = g_allocations.load();
+    for (int round = 0; round < 20; ++round) pass(64);
     const std::uint64_t allocations = g_allocations.load() - before;
-    EXPECT_EQ(allocations, 0u) << "1280 packets each way without operator new";
+    EXPECT_EQ(allocations, 0u) << "1280 packets each way and 160 PPP frames without operator new";
     EXPECT_EQ(frames, 2u + 20u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_in_place, 22u * 64u);
-    EXPECT_EQ(f.lns->data_counters().tx_syscalls, 22u) << "one sendmmsg per TUN batch";
-    EXPECT_EQ(f.lns->data_counters().tx_connected, connected ? 22u * 64u : 0u);
+    EXPECT_EQ(f.lns->data_counters().tx_frames, 22u * (64u + 8u));
+    EXPECT_EQ(f.lns->data_counters().tx_syscalls, 2u * 22u) << "one sendmmsg per TUN batch, one per pass for PPP";
+    EXPECT_EQ(f.lns->data_counters().tx_connected, connected ? 22u * (64u + 8u) : 0u);
     EXPECT_GT(g_allocations.load(), 0u) << "the counting allocator is in use";
 }
 }  // namespace
+
+// PPP frames (LCP, CHAP, IPCP to the CPEs) wait for the end of the loop's pass and leave together:
+// one sendmmsg per socket for every frame the pass produced, in order per session, and nothing
+// stays queued once the loop is idle (io.run() returns only when the posted flush has run).
+// req: DP.batching
+TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
+    Sockets s;
+    LnsFixture f;
+    boost::asio::io_context io;
+    std::size_t posted = 0;
+    f.lns->set_data_socket(s.lns);
+    f.lns->defer_data_flush([&](std::function<void()> w) {
+        ++posted;
+        boost::asio::post(io, std::move(w));
+    });
+    const lnsd::CallHandle h1{{100, 7}}, h2{{100, 8}};
+    f.lns->attach_data_session(h1, s.lac_peer, 0x2001, 0x3002, false);
+    f.lns->attach_data_session(h2, s.lac_peer, 0x2001, 0x3003, false);
+    auto lcp = [](std::uint8_t id) { return Bytes{0xFF, 0x03, 0xC0, 0x21, 0x01, id, 0x00, 0x04}; };
+    // One pass: a handler sends six frames, alternating sessions.
+    boost::asio::post(io, [&] {
+        for (std::uint8_t i = 0; i < 6; ++i) ASSERT_TRUE(f.lns->send_ppp(i % 2 ? h2 : h1, lcp(i)));
+        EXPECT_EQ(f.lns->data_counters().tx_sent, 0u) << "queued until the pass ends";
+    });
+    io.run();
+    EXPECT_EQ(posted, 1u) << "one flush posted for the pass";
+    EXPECT_EQ(f.lns->data_counters().tx_sent, 6u) << "nothing left queued when the loop went idle";
+    EXPECT_EQ(f.lns->data_counters().tx_syscalls, 1u) << "one sendmmsg for the pass's six frames";
+    auto got = s.receive(6);
+    ASSERT_EQ(got.size(), 6u);
+    for (std::uint8_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(got[i][0], 0x01) << "T=0 L=0 … P=1 on an LCP frame (RFC 2661 §3.1)";
+        EXPECT_EQ(got[i][5], i % 2 ? 0x03 : 0x02) << "the session's peer Session ID";
+        EXPECT_EQ(got[i][6 + 5], i) << "in the order sent";
+    }
+    // A TUN batch's flush in the same pass sends the frames queued before it; a frame after it
+    // posts a flush of its own.
+    io.restart();
+    boost::asio::post(io, [&] {
+        ASSERT_TRUE(f.lns->send_ppp(h1, lcp(10)));
+        f.lns->flush_data();  // batch_end
+        EXPECT_EQ(f.lns->data_counters().tx_sent, 7u);
+        ASSERT_TRUE(f.lns->send_ppp(h2, lcp(11)));
+    });
+    io.run();
+    EXPECT_EQ(f.lns->data_counters().tx_sent, 8u);
+    got = s.receive(2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0][6 + 5], 10);
+    EXPECT_EQ(got[1][6 + 5], 11);
+    // Changing the socket (lnsd's shutdown: set_data_socket(-1)) sends what waits first.
+    ASSERT_TRUE(f.lns->send_ppp(h1, lcp(12)));
+    f.lns->set_data_socket(-1);
+    EXPECT_EQ(f.lns->data_counters().tx_sent, 9u);
+    ASSERT_EQ(s.receive(1).size(), 1u);
+}
 
 // req: DP.no-allocation
 TEST(LnsDataPath, NoHeapAllocationPerPacketEitherWay) { no_heap_allocation_per_packet(false); }

@@ -153,9 +153,10 @@ struct World {
             7);
         add_lac();
         lnsd::DataPlanePort port;
-        port.add_route = [this](const std::string& vr, core::Ipv4Prefix p, std::uint64_t s) -> std::optional<std::string> {
-            dp.push_back("add " + vr + " " + p.to_string() + " session " + std::to_string(s));
-            return std::nullopt;
+        port.add_routes = [this](const std::string& vr, std::span<const core::Ipv4Prefix> ps,
+                                 std::uint64_t s) -> std::vector<std::optional<std::string>> {
+            for (const auto& p : ps) dp.push_back("add " + vr + " " + p.to_string() + " session " + std::to_string(s));
+            return std::vector<std::optional<std::string>>(ps.size());
         };
         port.remove_session = [this](const std::string& vr, std::uint64_t s) {
             dp.push_back("remove " + vr + " session " + std::to_string(s));

@@ -22,18 +22,23 @@ std::vector<core::Ipv4Prefix> AccessRouteTable::install(const std::string& vr, s
         if (auto it = table.find(p); it != table.end() && it->second != call) continue;  // owned by another call
         table[p] = call;
         installed.push_back(p);
-        if (port_.add_route)
-            if (auto err = port_.add_route(vr, p, call)) {
-                if (port_.route_errors) ++*port_.route_errors;
-                if (bus_) {
-                    core::Event e;
-                    e.entity = "lnsd.route";
-                    e.id = vr + "/" + p.to_string();
-                    e.event = "kernel-error";
-                    e.cause = *err;
-                    bus_->publish(e);
-                }
+    }
+    // All of the call's routes in one exchange with the kernel (not one round trip each); each
+    // refusal still counted and published on its own.
+    if (port_.add_routes && !installed.empty()) {
+        const auto errors = port_.add_routes(vr, installed, call);
+        for (std::size_t i = 0; i < installed.size() && i < errors.size(); ++i) {
+            if (!errors[i]) continue;
+            if (port_.route_errors) ++*port_.route_errors;
+            if (bus_) {
+                core::Event e;
+                e.entity = "lnsd.route";
+                e.id = vr + "/" + installed[i].to_string();
+                e.event = "kernel-error";
+                e.cause = *errors[i];
+                bus_->publish(e);
             }
+        }
     }
     if (bus_) {
         core::Event e;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <span>
 #include <vector>
 
 #include "dl/core/event.hpp"
@@ -30,10 +31,15 @@ struct World {
     std::string refuse;            ///< a prefix the kernel refuses
     std::uint64_t route_errors = 0;
     AccessRouteTable table{
-        &bus, RoutePort{[this](const std::string& vr, Ipv4Prefix p, std::uint64_t call) -> std::optional<std::string> {
-                            log.push_back("add " + vr + " " + p.to_string() + " " + std::to_string(call));
-                            if (p.to_string() == refuse) return "File exists";
-                            return std::nullopt;
+        &bus, RoutePort{[this](const std::string& vr, std::span<const Ipv4Prefix> ps,
+                               std::uint64_t call) -> std::vector<std::optional<std::string>> {
+                            std::vector<std::optional<std::string>> out;
+                            for (const auto& p : ps) {
+                                log.push_back("add " + vr + " " + p.to_string() + " " + std::to_string(call));
+                                out.push_back(p.to_string() == refuse ? std::optional<std::string>("File exists")
+                                                                      : std::nullopt);
+                            }
+                            return out;
                         },
                         [this](const std::string& vr, std::uint64_t call) {
                             log.push_back("remove " + vr + " " + std::to_string(call));

@@ -482,6 +482,10 @@ def format_table(r: dict) -> str:
         rows.append(("lnsd instructions per call (callgrind)", f"{prof['instructions_per_call']:,} ({prof['inclusive']})"))
     elif prof.get("kind") == "perf":
         rows.append(("lnsd perf report (cpu-clock)", prof["report"]))
+        if "split" in prof:
+            sp = prof["split"]
+            rows.append(("lnsd CPU samples: user / own kernel / receive softirq (peers')",
+                         f"{sp['user']} / {sp['own_kernel']} / {sp['rx_softirq']} % of {sp['samples']}"))
     rows.append(("lnsd RADIUS retransmissions", r.get("lnsd_radius_retransmissions")))
     rows.append(("lnsd L2TP data for unknown / not established sessions", r.get("lnsd_l2tp_unknown_session")))
     early = r.get("lnsd_l2tp_data_early") or {}

@@ -1,6 +1,7 @@
 // Drives a TimerQueue from a Boost.Asio event loop with a single OS timer.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 namespace boost::asio {
@@ -13,7 +14,12 @@ class TimerQueue;
 
 /// Keeps ONE boost::asio::steady_timer armed at `queue.next_deadline()`; when it expires, runs
 /// `queue.run_due(queue.now())` and re-arms. Arming an earlier timer on the queue re-arms the OS
-/// timer through TimerQueue::set_wakeup (so the queue must not have another wakeup hook).
+/// timer through TimerQueue::set_wakeup (so the queue must not have another wakeup hook). When the
+/// earliest deadline moves later (its timer cancelled, a later one armed in its place) the OS timer
+/// is left waiting for the earlier one: it wakes up once early, finds nothing due and is re-armed
+/// then — one spurious wake-up instead of a re-arm (a timerfd_settime system call, Asio's epoll
+/// reactor) each time a short timer is cancelled and replaced, which lnsd does several times per
+/// dial-out call (RADIUS, PPP restart, L2TP delayed-ZLB timers).
 /// The queue's clock should be SystemClock (the OS timer waits `deadline - clock.now()`).
 /// Both objects must be used from the io_context's thread only. Destroying the driver detaches it.
 class AsioTimerDriver {
@@ -23,9 +29,15 @@ public:
     AsioTimerDriver(const AsioTimerDriver&) = delete;
     AsioTimerDriver& operator=(const AsioTimerDriver&) = delete;
 
-    /// Re-reads next_deadline() and re-arms the OS timer (called automatically; public for callers
-    /// that cancelled many timers and want to avoid an early, harmless wake-up).
+    /// Re-reads next_deadline() and re-arms the OS timer at it, even when that is later than the
+    /// deadline it waits for (called automatically, without that; public for callers that
+    /// cancelled many timers and want to avoid an early, harmless wake-up).
     void reschedule();
+
+    /// Times the OS timer was armed (Asio steady_timer::expires_after).
+    std::uint64_t arms() const noexcept;
+    /// Wake-ups of the OS timer that found no queue timer due (its deadline had moved later).
+    std::uint64_t early_wakeups() const noexcept;
 
 private:
     struct Impl;

@@ -81,6 +81,10 @@ public:
         std::optional<std::string> kernel_error;
     };
     RouteResult add_route(VrId vr, core::Ipv4Prefix prefix, SessionHandle session, RouteKind kind);
+    /// Several prefixes of one session, as add_route each (a /32 as RouteKind::framed_ip, any
+    /// other as framed_route), mirrored into the kernel together (KernelRouteMirror::install of a
+    /// span: two system calls for all). One result per prefix, in order.
+    std::vector<RouteResult> add_routes(VrId vr, std::span<const core::Ipv4Prefix> prefixes, SessionHandle session);
     /// Removes one prefix of a session (table and kernel). False if the session did not hold it.
     bool remove_route(VrId vr, core::Ipv4Prefix prefix, SessionHandle session,
                       std::vector<std::string>* kernel_errors = nullptr);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ public:
     /// File exists (held by dev eth1)"), and that route is left untouched. JunosE "L2TP Dial-Out"
     /// Table 73: the target of such a dial-out route is `down`.
     std::optional<std::string> install(core::Ipv4Prefix prefix);
+    /// Installs several prefixes as install() does each, with their requests sent together and
+    /// their answers read together (Netlink::add_routes: two system calls, not two per prefix).
+    /// One result per prefix, in order; each refusal counted.
+    std::vector<std::optional<std::string>> install(std::span<const core::Ipv4Prefix> prefixes);
     /// Removes one prefix that install() added (a prefix never installed is a no-op success).
     std::optional<std::string> remove(core::Ipv4Prefix prefix);
     /// Removes every installed prefix and the policy rules; returns the errors.
@@ -63,6 +68,8 @@ public:
     std::uint64_t errors() const noexcept { return errors_; }
 
 private:
+    /// The answer to adding `prefix` (network form): the EEXIST check, counting, installed_.
+    std::optional<std::string> settle(core::Ipv4Prefix prefix, const std::optional<NetlinkError>& refusal);
     Netlink& nl_;
     VrKernelConfig config_;
     std::set<core::Ipv4Prefix> installed_;

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,14 @@ private:
     int error_;
 };
 
+/// One route for Netlink::add_routes: `prefix dev ifindex table table scope link`.
+struct KernelRoute {
+    core::Ipv4Prefix prefix;
+    int ifindex = 0;
+    std::uint32_t table = kMainTable;
+    bool replace = true;  ///< NLM_F_REPLACE, else NLM_F_EXCL
+};
+
 /// One NETLINK_ROUTE socket, synchronous requests with NLM_F_ACK (each call waits for the
 /// kernel's answer). Works in the network namespace of the thread that constructed it.
 /// Not thread-safe; move-only.
@@ -61,6 +71,13 @@ public:
     /// `prefix` dev `ifindex` table `table` scope link (ip route add/replace). Host bits are
     /// cleared. `replace` = NLM_F_REPLACE (idempotent), else NLM_F_EXCL (EEXIST if present).
     void add_route(core::Ipv4Prefix prefix, int ifindex, std::uint32_t table = kMainTable, bool replace = true);
+    /// Adds several routes (as add_route) with one sendto carrying every request (rtnetlink(7):
+    /// the kernel handles each message of a datagram and acknowledges each, NLM_F_ACK) and reads
+    /// the acknowledgements together with recvmmsg: two system calls for any number of routes,
+    /// where add_route takes two per route. Returns, per route in order, nullopt (added) or the
+    /// kernel's refusal (NetlinkError "add route" naming the route). A failure of the exchange
+    /// itself (the socket refuses the send or the read) is that error for every route.
+    std::vector<std::optional<NetlinkError>> add_routes(std::span<const KernelRoute> routes);
     /// The output interfaces (ifindex) of the IPv4 routes to exactly `prefix` (same network and
     /// length) in `table`, read with an RTM_GETROUTE dump; 0 for a route with no single output
     /// interface (multipath, blackhole, unreachable). Empty when there is none. NetlinkError on a

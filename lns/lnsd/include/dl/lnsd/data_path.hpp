@@ -52,8 +52,10 @@ struct DataPathCounters {
 /// Sending: send_in_place() prepends PPP (FF 03 00 21, RFC 1662 §3.1 / RFC 1332 §2) and the L2TP
 /// header into the headroom of a packet read from the TUN and queues it (flush() after the TUN
 /// batch sends the burst with one sendmmsg); send_frame() copies a PPP frame into an internal
-/// slot, prepends the L2TP header, queues it and flushes. Ns is carried when sequencing is on
-/// (RFC 2661 §5.4 Sequencing Required, or the peer sends sequenced data, §5.9).
+/// slot, prepends the L2TP header, queues it and flushes — at once, or, after defer_flush(), once
+/// per pass of the owner's loop (every frame a pass produced in one sendmmsg). Ns is carried when
+/// sequencing is on (RFC 2661 §5.4 Sequencing Required, or the peer sends sequenced data, §5.9).
+/// Everything goes out in the order it was queued (one queue per socket, a session uses one).
 ///
 /// The peer's MRU (RFC 1661 §6.1, from LCP: set_peer_mru) bounds every IPv4 packet sent: a longer
 /// one is split into IPv4 fragments (RFC 791 §3.2; dataplane/ipv4_fragment.hpp), each its own data
@@ -84,8 +86,20 @@ public:
     /// std::invalid_argument if unusable.
     explicit DataPath(Deliver deliver, Fallback fallback = {}, std::size_t burst = 64, std::size_t frame_size = 2048);
 
-    /// The L2TP UDP socket (non-blocking sends, MSG_DONTWAIT); -1: use the fallback.
-    void set_socket(int fd) noexcept { fd_ = fd; }
+    /// The L2TP UDP socket (non-blocking sends, MSG_DONTWAIT); -1: use the fallback. What is
+    /// queued for the previous socket is sent first.
+    void set_socket(int fd) noexcept;
+    /// Queues `work` to run later on the owner's loop, after the handlers already queued (lnsd:
+    /// boost::asio::post on its io_context).
+    using Post = std::function<void(std::function<void()> work)>;
+    /// PPP frames (send_frame) then wait for one flush per pass of the owner's loop: a frame
+    /// queued while no flush is posted posts one through `post` (at most one waits at a time), so
+    /// the frames a pass produces (LCP, CHAP, IPCP of every call it served) leave in one sendmmsg
+    /// per socket instead of one each. No allocation here (`work` holds one pointer); the owner's
+    /// post may allocate (Asio recycles a handler's memory when its cached block is free). The
+    /// DataPath must outlive the posted work, or the loop must not run it after. An empty
+    /// function (the default) sends each frame at once.
+    void defer_flush(Post post);
     /// Per-peer connected sockets (see the class comment). Set before sessions are added: a
     /// session added earlier keeps the shared socket. Empty functions: none (the default).
     struct PeerSockets {
@@ -131,11 +145,13 @@ public:
     bool send_in_place(Key key, dataplane::Packet& ipv4) noexcept;
     /// An IPv4 packet not in a batch (e.g. a buffered dial-out trigger): copied, framed, sent now.
     bool send_ipv4(Key key, std::span<const std::uint8_t> ipv4) noexcept;
-    /// A PPP frame (FF 03 + protocol + information, from the PPP engine): copied, sent now.
+    /// A PPP frame (FF 03 + protocol + information, from the PPP engine): copied, sent now — or
+    /// at the end of the loop's pass after defer_flush().
     bool send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept;
     /// Sends everything queued (one sendmmsg per burst, more only on partial sends).
     void flush() noexcept;
-    std::size_t pending() const noexcept { return sender_.pending(); }
+    /// Datagrams queued and not yet sent, on the shared socket and the peers' connected ones.
+    std::size_t pending() const noexcept;
 
     const DataPathCounters& counters() const noexcept;
 
@@ -173,6 +189,8 @@ private:
     /// `ipv4` longer than s.peer_mru: its fragments copied, framed and queued (or dropped, counted).
     bool send_fragments(Session& s, std::span<const std::uint8_t> ipv4) noexcept;
     dataplane::Packet* copy_slot(std::size_t need) noexcept;
+    /// After a frame is queued: flush() now, or once at the end of the pass (defer_flush).
+    void flush_later() noexcept;
     /// Sends what `p` has queued and adds its sender's new totals to the counters.
     void flush_peer(Peer& p) noexcept;
     /// The session's peer loses a session: flushed and given back when it was the last.
@@ -191,6 +209,8 @@ private:
     std::vector<Peer*> dirty_;       // peers with queued datagrams; capacity ≥ peers_.size()
     std::uint64_t peer_sent_ = 0, peer_would_block_ = 0, peer_errors_ = 0, peer_syscalls_ = 0, peer_refused_ = 0;
     dataplane::PacketBatch copies_;  // frames sent by copy; reset at every flush
+    Post post_;                      // defer_flush(); empty: send_frame flushes at once
+    bool flush_posted_ = false;      // a flush is posted and has not run yet (at most one)
     mutable DataPathCounters counters_;
 };
 

@@ -173,9 +173,11 @@ std::vector<TunnelEndpoint> tunnel_endpoints(const radius::client::DialOutDefini
 /// The data plane as the wiring sees it (lnsd: lns/dataplane TUN + RouteTable + kernel mirror).
 /// Session ids are the wiring's call ids. Every member optional.
 struct DataPlanePort {
-    /// Install `prefix` of a session in the VR's route table and kernel; returns an error text.
-    std::function<std::optional<std::string>(const std::string& vr, core::Ipv4Prefix, std::uint64_t session)>
-        add_route;
+    /// Install `prefixes` of a session in the VR's route table and kernel (together: one netlink
+    /// exchange); returns per prefix, in order, nullopt or an error text.
+    std::function<std::vector<std::optional<std::string>>(const std::string& vr, std::span<const core::Ipv4Prefix>,
+                                                          std::uint64_t session)>
+        add_routes;
     /// Remove every route of a session.
     std::function<void(const std::string& vr, std::uint64_t session)> remove_session;
     /// Install / remove a dial-out route (a target's prefix) towards the VR's TUN in the kernel, so

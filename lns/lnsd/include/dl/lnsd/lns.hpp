@@ -172,6 +172,9 @@ public:
     bool send_ipv4(CallHandle c, std::span<const std::uint8_t> packet);
     /// Sends the data messages queued by send_ipv4(…, Packet&) (one sendmmsg per burst).
     void flush_data() noexcept;
+    /// PPP frames (send_ppp on the fast path) leave once per pass of the caller's loop: `post`
+    /// queues the flush on it (DataPath::defer_flush; lnsd: boost::asio::post). Empty: at once.
+    void defer_data_flush(DataPath::Post post);
     const DataPathCounters& data_counters() const noexcept;
     /// Puts a session on the fast path without a control connection (benchmarks, tests): data
     /// from `peer` for our (c.key.tunnel, c.key.session) is delivered through on_ppp_frame, data

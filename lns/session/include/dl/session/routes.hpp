@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,10 +27,12 @@ namespace dl::session {
 
 /// The data plane as the access routes see it; every member optional.
 struct RoutePort {
-    /// Installs `prefix` of call `call` in `vr`'s data-plane route table and the kernel; an error
-    /// text when the kernel refused it (the route stays in the table, counted, event).
-    std::function<std::optional<std::string>(const std::string& vr, core::Ipv4Prefix prefix, std::uint64_t call)>
-        add_route;
+    /// Installs `prefixes` of call `call` in `vr`'s data-plane route table and the kernel, all in
+    /// one exchange with the kernel; per prefix, in order, an error text when the kernel refused
+    /// it (the route stays in the table, counted, event) or nullopt.
+    std::function<std::vector<std::optional<std::string>>(const std::string& vr,
+                                                          std::span<const core::Ipv4Prefix> prefixes, std::uint64_t call)>
+        add_routes;
     /// Removes every route of `call` in `vr` from the data plane and the kernel.
     std::function<void(const std::string& vr, std::uint64_t call)> remove_call;
     /// Kernel refusals are counted here (`route-errors` of `show l2tp dial-out chassis`); none: not counted.
