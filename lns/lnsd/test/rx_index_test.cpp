@@ -9,16 +9,22 @@
 #include <unordered_map>
 #include <vector>
 
-using dl::lnsd::RxIndex;
 
 namespace {
 struct V {
     int n = 0;
 };
+using Index = dl::lnsd::RxIndex<V*>;
 constexpr std::uint64_t kPeer = (std::uint64_t{0x0A000002} << 16) | 1701;  // 10.0.0.2:1701
 
+/// The value stored for (peer, ids), or nullptr if absent.
+V* at(const Index& idx, std::uint64_t peer, std::uint32_t ids) {
+    V* const* v = idx.find(peer, ids);
+    return v ? *v : nullptr;
+}
+
 /// `count` distinct ids whose home slot is `home` in `idx` (capacity fixed, found by search).
-std::vector<std::uint32_t> ids_at(const RxIndex<V>& idx, std::size_t home, std::size_t count, std::uint32_t from = 1) {
+std::vector<std::uint32_t> ids_at(const Index& idx, std::size_t home, std::size_t count, std::uint32_t from = 1) {
     std::vector<std::uint32_t> out;
     for (std::uint32_t ids = from; out.size() < count; ++ids)
         if (idx.home(kPeer, ids) == home) out.push_back(ids);
@@ -27,26 +33,37 @@ std::vector<std::uint32_t> ids_at(const RxIndex<V>& idx, std::size_t home, std::
 }  // namespace
 
 TEST(RxIndex, InsertFindReplaceErase) {
-    RxIndex<V> idx(42);
+    Index idx(42);
     V a, b;
     EXPECT_EQ(idx.find(kPeer, 0x00010001), nullptr);  // empty table: no slots at all
     EXPECT_FALSE(idx.erase(kPeer, 0x00010001));
     idx.insert_or_assign(kPeer, 0x00010001, &a);
-    EXPECT_EQ(idx.find(kPeer, 0x00010001), &a);
-    EXPECT_EQ(idx.find(kPeer, 0x00010002), nullptr);      // other session
-    EXPECT_EQ(idx.find(kPeer + 1, 0x00010001), nullptr);  // same IDs, other peer port
+    EXPECT_EQ(at(idx, kPeer, 0x00010001), &a);
+    EXPECT_EQ(at(idx, kPeer, 0x00010002), nullptr);      // other session
+    EXPECT_EQ(at(idx, kPeer + 1, 0x00010001), nullptr);  // same IDs, other peer port
     idx.insert_or_assign(kPeer, 0x00010001, &b);          // replaced, not added
     EXPECT_EQ(idx.size(), 1u);
-    EXPECT_EQ(idx.find(kPeer, 0x00010001), &b);
-    EXPECT_FALSE(idx.erase(kPeer, 0x00010001, &a));  // points at b now: kept
-    EXPECT_EQ(idx.find(kPeer, 0x00010001), &b);
-    EXPECT_TRUE(idx.erase(kPeer, 0x00010001, &b));
-    EXPECT_EQ(idx.find(kPeer, 0x00010001), nullptr);
+    EXPECT_EQ(at(idx, kPeer, 0x00010001), &b);
+    EXPECT_FALSE(idx.erase_if(kPeer, 0x00010001, [&](V* v) { return v == &a; }));  // b now: kept
+    EXPECT_EQ(at(idx, kPeer, 0x00010001), &b);
+    EXPECT_TRUE(idx.erase_if(kPeer, 0x00010001, [&](V* v) { return v == &b; }));
+    EXPECT_EQ(at(idx, kPeer, 0x00010001), nullptr);
     EXPECT_EQ(idx.size(), 0u);
 }
 
+TEST(RxIndex, TheValueIsHeldInTheSlotAndMayBeZero) {
+    Index idx(3);
+    idx.insert_or_assign(kPeer, 0x00020003, nullptr);  // a zero value is still an entry
+    V* const* v = idx.find(kPeer, 0x00020003);
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(*v, nullptr);
+    EXPECT_EQ(idx.size(), 1u);
+    EXPECT_TRUE(idx.erase(kPeer, 0x00020003));
+    EXPECT_EQ(idx.find(kPeer, 0x00020003), nullptr);
+}
+
 TEST(RxIndex, GrowsKeepingLoadAtMostHalfAndEveryEntry) {
-    RxIndex<V> idx(7);
+    Index idx(7);
     std::vector<V> v(5000);
     for (std::uint32_t i = 0; i < v.size(); ++i) {
         idx.insert_or_assign(kPeer, i * 7919u, &v[i]);
@@ -54,12 +71,12 @@ TEST(RxIndex, GrowsKeepingLoadAtMostHalfAndEveryEntry) {
     }
     EXPECT_EQ(idx.size(), v.size());
     EXPECT_EQ(idx.capacity() & (idx.capacity() - 1), 0u);  // a power of two
-    for (std::uint32_t i = 0; i < v.size(); ++i) ASSERT_EQ(idx.find(kPeer, i * 7919u), &v[i]) << i;
-    EXPECT_EQ(idx.find(kPeer, 1), nullptr);
+    for (std::uint32_t i = 0; i < v.size(); ++i) ASSERT_EQ(at(idx, kPeer, i * 7919u), &v[i]) << i;
+    EXPECT_EQ(at(idx, kPeer, 1), nullptr);
 }
 
 TEST(RxIndex, ReserveSizesUpFrontSoInsertsDoNotGrow) {
-    RxIndex<V> idx(9);
+    Index idx(9);
     idx.reserve(1000);
     const std::size_t cap = idx.capacity();
     EXPECT_GE(cap, 2000u);
@@ -69,7 +86,7 @@ TEST(RxIndex, ReserveSizesUpFrontSoInsertsDoNotGrow) {
 }
 
 TEST(RxIndex, CollisionRunAndEraseInTheMiddleShiftsTheRestBack) {
-    RxIndex<V> idx(1234);
+    Index idx(1234);
     idx.reserve(8);  // 16 slots: room for the run without growing
     ASSERT_EQ(idx.capacity(), 16u);
     // Three keys whose home is slot 3, one whose home is slot 4: A@3 B@4 C@5 D@6 (D displaced by the run).
@@ -88,10 +105,10 @@ TEST(RxIndex, CollisionRunAndEraseInTheMiddleShiftsTheRestBack) {
     // Erase B (middle of the run): C and D move back one slot each; without the shift (a bare
     // empty slot at 4) neither C nor D would be found.
     ASSERT_TRUE(idx.erase(kPeer, at3[1]));
-    EXPECT_EQ(idx.find(kPeer, at3[1]), nullptr);
-    EXPECT_EQ(idx.find(kPeer, at3[0]), &a);
-    EXPECT_EQ(idx.find(kPeer, at3[2]), &c);
-    EXPECT_EQ(idx.find(kPeer, at4[0]), &d);
+    EXPECT_EQ(at(idx, kPeer, at3[1]), nullptr);
+    EXPECT_EQ(at(idx, kPeer, at3[0]), &a);
+    EXPECT_EQ(at(idx, kPeer, at3[2]), &c);
+    EXPECT_EQ(at(idx, kPeer, at4[0]), &d);
     EXPECT_EQ(idx.slot_of(kPeer, at3[2]), 4u);
     EXPECT_EQ(idx.slot_of(kPeer, at4[0]), 5u);  // home 4 now taken by C: D next to it
     EXPECT_EQ(idx.slot_of(kPeer, at3[0]), 3u);
@@ -99,12 +116,12 @@ TEST(RxIndex, CollisionRunAndEraseInTheMiddleShiftsTheRestBack) {
     ASSERT_TRUE(idx.erase(kPeer, at3[0]));
     EXPECT_EQ(idx.slot_of(kPeer, at3[2]), 3u);
     EXPECT_EQ(idx.slot_of(kPeer, at4[0]), 4u);
-    EXPECT_EQ(idx.find(kPeer, at4[0]), &d);
+    EXPECT_EQ(at(idx, kPeer, at4[0]), &d);
     EXPECT_EQ(idx.size(), 2u);
 }
 
 TEST(RxIndex, EraseDoesNotMoveAnEntryBeforeItsHome) {
-    RxIndex<V> idx(99);
+    Index idx(99);
     idx.reserve(8);
     // X home 5 at 5, Y home 6 at 6, then erase X: Y must stay at 6 (moving it to 5 would put it
     // before its home, where a look-up starting at 6 never sees it).
@@ -115,11 +132,11 @@ TEST(RxIndex, EraseDoesNotMoveAnEntryBeforeItsHome) {
     idx.insert_or_assign(kPeer, y[0], &vy);
     ASSERT_TRUE(idx.erase(kPeer, x[0]));
     EXPECT_EQ(idx.slot_of(kPeer, y[0]), 6u);
-    EXPECT_EQ(idx.find(kPeer, y[0]), &vy);
+    EXPECT_EQ(at(idx, kPeer, y[0]), &vy);
 }
 
 TEST(RxIndex, RunsWrapAroundTheEndOfTheTable) {
-    RxIndex<V> idx(5);
+    Index idx(5);
     idx.reserve(8);
     const auto last = ids_at(idx, 15, 3);  // 15, 0, 1
     const auto zero = ids_at(idx, 0, 1);   // displaced to 2
@@ -132,12 +149,12 @@ TEST(RxIndex, RunsWrapAroundTheEndOfTheTable) {
     EXPECT_EQ(idx.slot_of(kPeer, last[1]), 15u);
     EXPECT_EQ(idx.slot_of(kPeer, last[2]), 0u);
     EXPECT_EQ(idx.slot_of(kPeer, zero[0]), 1u);
-    for (int i = 1; i < 3; ++i) EXPECT_EQ(idx.find(kPeer, last[i]), &v[i]);
-    EXPECT_EQ(idx.find(kPeer, zero[0]), &v[3]);
+    for (int i = 1; i < 3; ++i) EXPECT_EQ(at(idx, kPeer, last[i]), &v[i]);
+    EXPECT_EQ(at(idx, kPeer, zero[0]), &v[3]);
 }
 
 TEST(RxIndex, MatchesAStdUnorderedMapOverRandomInsertsAndErases) {
-    RxIndex<V> idx(31337);
+    Index idx(31337);
     std::unordered_map<std::uint64_t, V*> ref;  // (peer low bits << 32 | ids)
     std::vector<V> pool(64);
     std::mt19937_64 rng(1);
@@ -157,17 +174,17 @@ TEST(RxIndex, MatchesAStdUnorderedMapOverRandomInsertsAndErases) {
                 break;
             default: {
                 const auto it = ref.find(k);
-                ASSERT_EQ(idx.find(peer, ids), it == ref.end() ? nullptr : it->second) << step;
+                ASSERT_EQ(at(idx, peer, ids), it == ref.end() ? nullptr : it->second) << step;
             }
         }
         ASSERT_EQ(idx.size(), ref.size());
     }
-    for (const auto& [k, v] : ref) EXPECT_EQ(idx.find(kPeer + (k >> 32), static_cast<std::uint32_t>(k)), v);
+    for (const auto& [k, v] : ref) EXPECT_EQ(at(idx, kPeer + (k >> 32), static_cast<std::uint32_t>(k)), v);
 }
 
 TEST(RxIndex, SeedsDifferSoHomesDiffer) {
     // Two indexes keyed from the CSPRNG place the same keys differently (a peer cannot know where).
-    RxIndex<V> a, b;
+    Index a, b;
     a.reserve(512);
     b.reserve(512);
     int same = 0;

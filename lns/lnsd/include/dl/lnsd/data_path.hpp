@@ -174,9 +174,14 @@ private:
     TooBig too_big_;
     int fd_ = -1;
     std::unordered_map<Key, Session> by_key_;
-    // (peer, local tunnel, local session) → a node of by_key_ (stable): the receive look-up,
-    // one flat open-addressed table (rx_index.hpp), CSPRNG-keyed, one entry per session.
-    RxIndex<Session> by_rx_;
+    // (peer, local tunnel, local session) → the session's key and its node of by_key_ (stable):
+    // the receive look-up, one flat open-addressed table (rx_index.hpp), CSPRNG-keyed, one entry
+    // per session. The key is in the slot: unsequenced data needs nothing else of the Session.
+    struct RxEntry {
+        Session* session = nullptr;
+        Key key = 0;
+    };
+    RxIndex<RxEntry> by_rx_;
     dataplane::UdpBatchSender sender_;  // the shared socket's queue
     PeerSockets peer_sockets_;
     std::size_t burst_;

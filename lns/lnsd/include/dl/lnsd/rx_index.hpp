@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,13 +33,15 @@ inline std::uint64_t rx_index_seed() {
     return v;
 }
 
-/// Open-addressed hash index from (peer, ids) to a non-null `V*`: `peer` is the PeerId
-/// ((IPv4 << 16) | UDP port), `ids` is (local Tunnel ID << 16) | local Session ID, the two IDs a
-/// data message names (RFC 2661 §3.1). The owner keeps the values; the index only points at them.
+/// Open-addressed hash index from (peer, ids) to a small trivially copyable `V` held in the slot
+/// itself: `peer` is the PeerId ((IPv4 << 16) | UDP port), `ids` is (local Tunnel ID << 16) |
+/// local Session ID, the two IDs a data message names (RFC 2661 §3.1). What the receive path
+/// needs per packet goes in `V` (lnsd: the session's key and a pointer to the rest), so a look-up
+/// touches the index slot and nothing else.
 ///
-/// Layout: a power-of-two vector of 24-octet slots {peer, ids, 32-bit hash, V*} (nullptr = empty),
-/// linear probing, load ≤ 1/2, so a look-up usually reads one slot and at most a short run of
-/// neighbours. erase() uses backward-shift deletion (no tombstones: the table never fills with
+/// Layout: a power-of-two vector of slots {peer, ids, 32-bit hash (top bit: in use), V} (32
+/// octets for a 16-octet V), linear probing, load ≤ 1/2, so a look-up usually reads one slot and
+/// at most a short run of neighbours. erase() uses backward-shift deletion (no tombstones: the table never fills with
 /// dead slots, and a look-up stops at the first empty slot).
 ///
 /// Memory and hostile input: the index holds exactly the entries its owner inserts. lnsd's
@@ -54,15 +57,17 @@ inline std::uint64_t rx_index_seed() {
 /// never allocate. reserve(n) sizes it for n entries up front. Not thread-safe.
 template <class V>
 class RxIndex {
+    static_assert(std::is_trivially_copyable_v<V>, "slots are moved by copy");
+
 public:
     /// An index keyed with `seed` (and a second word derived from it); the default asks the CSPRNG.
     explicit RxIndex(std::uint64_t seed = rx_index_seed()) noexcept
         : k0_(seed | 1), k1_(mix(seed ^ 0xA0761D6478BD642Full, 0xE7037ED1A0B428DBull)) {}
 
-    /// The value for (peer, ids), or nullptr.
-    V* find(std::uint64_t peer, std::uint32_t ids) const noexcept {
+    /// The value for (peer, ids), or nullptr; valid until the next insert_or_assign() or erase.
+    const V* find(std::uint64_t peer, std::uint32_t ids) const noexcept {
         const Slot* s = locate(peer, ids);
-        return s ? s->value : nullptr;
+        return s ? &s->value : nullptr;
     }
 
     /// Asks the CPU to bring (peer, ids)'s home slot into cache (a batch looks its keys up first).
@@ -70,8 +75,8 @@ public:
         if (!slots_.empty()) __builtin_prefetch(&slots_[hash(peer, ids) & mask_]);
     }
 
-    /// Sets (peer, ids) → value (non-null), replacing an existing entry. May grow (allocates).
-    void insert_or_assign(std::uint64_t peer, std::uint32_t ids, V* value) {
+    /// Sets (peer, ids) → value, replacing an existing entry. May grow (allocates).
+    void insert_or_assign(std::uint64_t peer, std::uint32_t ids, const V& value) {
         if (Slot* s = locate(peer, ids)) {
             s->value = value;
             return;
@@ -81,13 +86,18 @@ public:
         ++size_;
     }
 
-    /// Removes (peer, ids) if present and (when `only_if` is non-null) pointing at `only_if`.
-    /// True if removed. Backward-shift deletion: entries after it in its probe run move up.
-    bool erase(std::uint64_t peer, std::uint32_t ids, const V* only_if = nullptr) noexcept {
+    /// Removes (peer, ids) if present; true if removed. Backward-shift deletion: entries after it
+    /// in its probe run move up (no tombstones).
+    bool erase(std::uint64_t peer, std::uint32_t ids) noexcept {
+        return erase_if(peer, ids, [](const V&) { return true; });
+    }
+    /// Removes (peer, ids) if present and `pred(value)` holds; true if removed.
+    template <class Pred>
+    bool erase_if(std::uint64_t peer, std::uint32_t ids, Pred pred) noexcept {
         Slot* s = locate(peer, ids);
-        if (!s || (only_if && s->value != only_if)) return false;
+        if (!s || !pred(std::as_const(s->value))) return false;
         std::size_t i = static_cast<std::size_t>(s - slots_.data());
-        for (std::size_t j = (i + 1) & mask_; slots_[j].value; j = (j + 1) & mask_) {
+        for (std::size_t j = (i + 1) & mask_; slots_[j].hash; j = (j + 1) & mask_) {
             // slots_[j] may fill the hole at i unless its home lies cyclically in (i, j].
             const std::size_t home = slots_[j].hash & mask_;
             if (((j - home) & mask_) >= ((j - i) & mask_)) {
@@ -122,10 +132,11 @@ private:
     struct Slot {
         std::uint64_t peer = 0;
         std::uint32_t ids = 0;
-        std::uint32_t hash = 0;
-        V* value = nullptr;
+        std::uint32_t hash = 0;  // 0: empty; else the key's hash with kUsed set
+        V value{};
     };
     static constexpr std::size_t kMinSlots = 16;
+    static constexpr std::uint32_t kUsed = 0x80000000u;  // above every mask (≤ 2^31 slots)
 
     static std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {
         __extension__ using U128 = unsigned __int128;  // GCC / Clang; __extension__: no -Wpedantic
@@ -134,14 +145,14 @@ private:
     }
     std::uint32_t hash(std::uint64_t peer, std::uint32_t ids) const noexcept {
         const std::uint64_t h = mix(peer ^ k0_, (std::uint64_t{ids} << 32 | ids) ^ k1_);
-        return static_cast<std::uint32_t>(mix(h ^ k1_, 0x9E3779B97F4A7C15ull));
+        return static_cast<std::uint32_t>(mix(h ^ k1_, 0x9E3779B97F4A7C15ull)) | kUsed;
     }
     const Slot* locate(std::uint64_t peer, std::uint32_t ids) const noexcept {
         if (slots_.empty()) return nullptr;
         const std::uint32_t h = hash(peer, ids);
         for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
             const Slot& s = slots_[i];
-            if (!s.value) return nullptr;
+            if (!s.hash) return nullptr;
             if (s.hash == h && s.ids == ids && s.peer == peer) return &s;
         }
     }
@@ -150,7 +161,7 @@ private:
     }
     void place(const Slot& e) noexcept {
         std::size_t i = e.hash & mask_;
-        while (slots_[i].value) i = (i + 1) & mask_;
+        while (slots_[i].hash) i = (i + 1) & mask_;
         slots_[i] = e;
     }
     void rehash(std::size_t n) {
@@ -158,7 +169,7 @@ private:
         old.swap(slots_);
         mask_ = n - 1;
         for (const Slot& s : old)
-            if (s.value) place(s);
+            if (s.hash) place(s);
     }
 
     std::uint64_t k0_, k1_;
