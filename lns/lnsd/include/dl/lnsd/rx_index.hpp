@@ -4,34 +4,15 @@
 // likely cache miss when TUN writes run between two received datagrams).
 #pragma once
 
-#include <sys/random.h>
-
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-namespace dl::lnsd {
+#include "dl/lnsd/csprng.hpp"
 
-/// 64 bits from the OS CSPRNG (getrandom(2), blocking until the pool is initialised).
-/// std::system_error if the kernel refuses.
-inline std::uint64_t rx_index_seed() {
-    std::uint64_t v = 0;
-    auto* p = reinterpret_cast<unsigned char*>(&v);
-    std::size_t got = 0;
-    while (got < sizeof v) {
-        const ssize_t n = ::getrandom(p + got, sizeof v - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw std::system_error(errno, std::generic_category(), "getrandom");
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    return v;
-}
+namespace dl::lnsd {
 
 /// Open-addressed hash index from (peer, ids) to a small trivially copyable `V` held in the slot
 /// itself: `peer` is the PeerId ((IPv4 << 16) | UDP port), `ids` is (local Tunnel ID << 16) |
@@ -41,8 +22,8 @@ inline std::uint64_t rx_index_seed() {
 ///
 /// Layout: a power-of-two vector of slots {peer, ids, 32-bit hash (top bit: in use), V} (32
 /// octets for a 16-octet V), linear probing, load ≤ 1/2, so a look-up usually reads one slot and
-/// at most a short run of neighbours. erase() uses backward-shift deletion (no tombstones: the table never fills with
-/// dead slots, and a look-up stops at the first empty slot).
+/// at most a short run of neighbours. erase() uses backward-shift deletion (no tombstones: the
+/// table never fills with dead slots, and a look-up stops at the first empty slot).
 ///
 /// Memory and hostile input: the index holds exactly the entries its owner inserts. lnsd's
 /// DataPath inserts one per established session, so it is bounded by what bounds sessions (the
@@ -53,7 +34,7 @@ inline std::uint64_t rx_index_seed() {
 /// multiply-fold), not a cryptographic PRF. The IDs in the key are ours (chosen by the engine when
 /// the tunnel and session were set up), so a peer chooses at most its own address and port.
 ///
-/// Allocation: insert() may grow (a new vector, every entry moved); find(), erase() and prefetch()
+/// Allocation: insert_or_assign() may grow (a new vector, every entry moved); find() and erase
 /// never allocate. reserve(n) sizes it for n entries up front. Not thread-safe.
 template <class V>
 class RxIndex {
@@ -61,18 +42,13 @@ class RxIndex {
 
 public:
     /// An index keyed with `seed` (and a second word derived from it); the default asks the CSPRNG.
-    explicit RxIndex(std::uint64_t seed = rx_index_seed()) noexcept
+    explicit RxIndex(std::uint64_t seed = csprng_u64()) noexcept
         : k0_(seed | 1), k1_(mix(seed ^ 0xA0761D6478BD642Full, 0xE7037ED1A0B428DBull)) {}
 
     /// The value for (peer, ids), or nullptr; valid until the next insert_or_assign() or erase.
     const V* find(std::uint64_t peer, std::uint32_t ids) const noexcept {
         const Slot* s = locate(peer, ids);
         return s ? &s->value : nullptr;
-    }
-
-    /// Asks the CPU to bring (peer, ids)'s home slot into cache (a batch looks its keys up first).
-    void prefetch(std::uint64_t peer, std::uint32_t ids) const noexcept {
-        if (!slots_.empty()) __builtin_prefetch(&slots_[hash(peer, ids) & mask_]);
     }
 
     /// Sets (peer, ids) → value, replacing an existing entry. May grow (allocates).
