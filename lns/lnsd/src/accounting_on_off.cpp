@@ -1,13 +1,9 @@
 // Accounting-On / Accounting-Off (RFC 2866 §5.1 Acct-Status-Type 7 / 8) of lnsd's dial-out wiring,
 // and the per-process accounting instance that keeps Acct-Session-Id unique across restarts
 // (RFC 2866 §5.5 "Acct-Session-Id ... unique").
-#include <sys/random.h>
-
-#include <cerrno>
-#include <system_error>
-
 #include <fmt/format.h>
 
+#include "dl/lnsd/csprng.hpp"
 #include "dl/lnsd/dialout_wiring.hpp"
 #include "dl/radius/client/builders.hpp"
 #include "dl/radius/client/client.hpp"
@@ -16,20 +12,7 @@ namespace dl::lnsd {
 
 namespace rc = radius::client;
 
-std::string new_acct_instance() {
-    std::uint64_t v = 0;
-    auto* p = reinterpret_cast<unsigned char*>(&v);
-    std::size_t got = 0;
-    while (got < sizeof v) {
-        const ssize_t n = ::getrandom(p + got, sizeof v - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw std::system_error(errno, std::generic_category(), "getrandom");
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    return fmt::format("{:016x}", v);
-}
+std::string new_acct_instance() { return fmt::format("{:016x}", csprng_u64()); }
 
 void DialOutWiring::accounting_on() { counters_.acct_on += account_nas(rc::AcctStatus::Accounting_On); }
 

@@ -55,14 +55,14 @@ void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16
     auto [it, ok] = by_key_.emplace(key, s);
     (void)ok;
     // A stale entry for the same (peer, tunnel, session) belongs to an ended session: replace it.
-    by_rx_[RxKey{peer, s.rx_ids}] = &it->second;
+    by_rx_.insert_or_assign(peer, s.rx_ids, RxEntry{&it->second, key});
 }
 
 bool DataPath::remove(Key key) {
     auto it = by_key_.find(key);
     if (it == by_key_.end()) return false;
-    if (auto r = by_rx_.find(RxKey{it->second.peer, it->second.rx_ids}); r != by_rx_.end() && r->second == &it->second)
-        by_rx_.erase(r);
+    by_rx_.erase_if(it->second.peer, it->second.rx_ids,
+                    [&](const RxEntry& e) { return e.session == &it->second; });
     leave_peer(it->second);
     by_key_.erase(it);
     return true;
@@ -115,13 +115,14 @@ DataPath::Rx DataPath::receive(PeerId peer, std::span<const std::uint8_t> d) noe
         ++counters_.rx_malformed;
         return Rx::dropped;
     }
-    const auto it = by_rx_.find(RxKey{peer, (std::uint32_t{m->tunnel_id} << 16) | m->session_id});
-    if (it == by_rx_.end()) {
+    const RxEntry* const found = by_rx_.find(peer, (std::uint32_t{m->tunnel_id} << 16) | m->session_id);
+    if (!found) {
         ++counters_.rx_not_mine;  // the engine counts it (unknown session) and logs it
         return Rx::not_mine;
     }
-    Session& s = *it->second;
+    const Key key = found->key;  // deliver_ may add or remove sessions: copy before the call
     if (m->ns) {
+        Session& s = *found->session;
         // §5.9: once the peer sends sequenced data we sequence ours too; an Ns older than the
         // expected one is a late (reordered) packet and is dropped; Nr on data is ignored (§3.1).
         s.encap.sequence = true;
@@ -132,7 +133,7 @@ DataPath::Rx DataPath::receive(PeerId peer, std::span<const std::uint8_t> d) noe
         s.expected_ns = static_cast<std::uint16_t>(*m->ns + 1);
     }
     ++counters_.rx_data;
-    if (deliver_) deliver_(s.key, m->ppp);
+    if (deliver_) deliver_(key, m->ppp);
     return Rx::delivered;
 }
 

@@ -17,6 +17,7 @@
 #include "dl/dataplane/framing.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/udp_batch.hpp"
+#include "dl/lnsd/rx_index.hpp"
 
 namespace dl::lnsd {
 
@@ -175,16 +176,6 @@ private:
         std::uint16_t peer_mru = 0;     // longest IPv4 packet per frame (RFC 1661 §6.1); 0 = unbounded
         sockaddr_in to{};
     };
-    struct RxKey {
-        PeerId peer;
-        std::uint32_t ids;
-        friend bool operator==(const RxKey&, const RxKey&) = default;
-    };
-    struct RxHash {
-        std::size_t operator()(const RxKey& k) const noexcept {
-            return std::hash<std::uint64_t>{}(k.peer * 0x9E3779B97F4A7C15ull ^ k.ids);
-        }
-    };
     bool queue(Session& s, std::span<const std::uint8_t> datagram) noexcept;
     /// `ipv4` longer than s.peer_mru: its fragments copied, framed and queued (or dropped, counted).
     bool send_fragments(Session& s, std::span<const std::uint8_t> ipv4) noexcept;
@@ -201,7 +192,14 @@ private:
     TooBig too_big_;
     int fd_ = -1;
     std::unordered_map<Key, Session> by_key_;
-    std::unordered_map<RxKey, Session*, RxHash> by_rx_;  // nodes of by_key_ (stable)
+    // (peer, local tunnel, local session) → the session's key and its node of by_key_ (stable):
+    // the receive look-up, one flat open-addressed table (rx_index.hpp), CSPRNG-keyed, one entry
+    // per session. The key is in the slot: unsequenced data needs nothing else of the Session.
+    struct RxEntry {
+        Session* session = nullptr;
+        Key key = 0;
+    };
+    RxIndex<RxEntry> by_rx_;
     dataplane::UdpBatchSender sender_;  // the shared socket's queue
     PeerSockets peer_sockets_;
     std::size_t burst_;
