@@ -40,7 +40,8 @@ def home_exchange():
     acc = P.Radius.build(2, 7, [("Service-Type", "Outbound-User"), ("Tunnel-Type", "L2TP", 1),
                                 ("Tunnel-Medium-Type", "IPv4", 1), ("Tunnel-Server-Endpoint", LAC, 1),
                                 ("ERX-Dial-Out-Number", "5551001"), ("ERX-PPP-Auth-Protocol", "CHAP")])
-    acc.add_tunnel_password(1, SECRET, HOME_SECRET, req.authenticator)
+    # a fixed Salt (RFC 2868 §3.5): the wrong-secret case below then decrypts to the same octets each run
+    acc.add_tunnel_password(1, SECRET, HOME_SECRET, req.authenticator, 0x8000)
     return req, acc
 
 
@@ -129,6 +130,26 @@ def test_home_reply_as_freeradius_items_and_re_signed_for_the_live_request():
     # another secret does not decrypt it: the attribute stays as captured
     kept = R.captured_reply_for(x, live, "not-the-home-secret", lac=None)
     assert kept.get(69) == acc.get(69) and kept.get("Tunnel-Server-Endpoint", 1) == LAC
+
+
+@pytest.mark.req("REPLAY.dialout")
+def test_captured_tunnel_password_under_another_secret_never_breaks_the_reply():
+    """RFC 2868 §3.5 has no integrity check: under another secret the captured Tunnel-Password
+    decrypts to random octets. Over 512 Salts, none may raise (random octets that are no text once
+    crashed the re-encryption), and those that are no text or fail the Data-Length check leave the
+    attribute as captured."""
+    req, _ = home_exchange()
+    live = P.Radius.build(1, 99, [("User-Name", USER)])
+    live.authenticator = b"\x55" * 16
+    kept = 0
+    for salt in range(0x8000, 0x8200):
+        acc = P.Radius.build(2, 7, [("Tunnel-Server-Endpoint", LAC, 1)])
+        acc.add_tunnel_password(1, SECRET, HOME_SECRET, req.authenticator, salt)
+        x = replay.RadiusExchange(replay.Message({"packet": req}, "client"),
+                                  replay.Message({"packet": acc}, "server"), (NAS, 5000), (HOME, 1812))
+        out = R.captured_reply_for(x, live, "not-the-home-secret", lac=None)
+        kept += out.get(69) == acc.get(69)
+    assert kept >= 500, f"only {kept} of 512 left as captured"
 
 
 def build_radius_timeout_capture(path, sends=4, interval=0.5):

@@ -1560,6 +1560,15 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
     return _write_report(report, out)
 
 
+def _is_text(s: str) -> bool:
+    """`s` encodes as UTF-8 (no lone surrogates from undecodable octets)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def captured_reply_for(x, req, secret: str, lac: str | None = None):
     """The captured reply of RADIUS exchange `x` made to answer the live request `req` (--radius
     capture): a copy whose Tunnel-Password (RFC 2868 §3.5) is decrypted with `secret` and the captured
@@ -1583,7 +1592,10 @@ def captured_reply_for(x, req, secret: str, lac: str | None = None):
                    for tag in tagged["Tunnel-Password"]]
         except P.ParseError:
             pws = []
-        if pws and all(pw is not None for _, pw in pws):
+        # RFC 2868 §3.5 has no integrity check: another secret yields random octets, which either fail
+        # the Data-Length check (ParseError above) or are no text (undecodable octets come back as
+        # lone surrogates): both mean "does not decrypt", so the attribute stays as captured.
+        if pws and all(pw is not None and _is_text(pw) for _, pw in pws):
             out.remove("Tunnel-Password")
             for tag, pw in pws:
                 out.add_tunnel_password(tag, pw, secret, req.authenticator)
