@@ -75,10 +75,17 @@ with L.Lab(T.load({mini!r})) as lab:
 """
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """Popen preexec_fn: SIGINT at its default, as for a terminal's foreground job. A job a shell
+    starts in the background without job control (`cmd &` in a script, nohup) inherits SIGINT
+    ignored, and a Python started so never raises KeyboardInterrupt: Ctrl-C could not be tested."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_owner():
     code = OWNER.format(py=str(REPO / "bindings" / "python"), mini=str(MINI))
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=_sigint_as_in_a_terminal)
     line = p.stdout.readline().split()
     assert line and line[0] == "UP", f"owner did not come up: {line}"
     return p, line[1]
@@ -204,6 +211,7 @@ def test_interrupted_lab_test_leaves_no_namespace(tmp_path, how):
     code = DRIVER.format(py=str(REPO / "bindings" / "python"), inner=str(inner))
     env = dict(os.environ, PYTHONPATH=str(REPO / "bindings" / "python"))
     driver = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, start_new_session=True,
+                              preexec_fn=_sigint_as_in_a_terminal,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         runs = wait_for(lambda: _runs_under(driver.pid), 60, "the inner pytest's lab to come up")
