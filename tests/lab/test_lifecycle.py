@@ -96,7 +96,12 @@ def test_signal_tears_down(sig):
     p, runid = start_owner()
     assert leftovers(runid)["namespaces"], "lab did not come up"
     os.kill(p.pid, sig)
-    p.wait(timeout=30)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGTERM)  # the failed case must not leave its lab behind
+        p.wait(timeout=30)
+        raise AssertionError(f"the owner did not end within 30 s of {sig.name}") from None
     assert leftovers(runid) == {"namespaces": [], "registered": False}
 
 
