@@ -3,6 +3,17 @@
 #include <algorithm>
 #include <malloc.h>
 
+#if defined(__SANITIZE_ADDRESS__)  // GCC, Clang
+#define DL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)  // older Clang
+#define DL_ASAN 1
+#endif
+#endif
+#ifdef DL_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
+
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -744,13 +755,24 @@ nlohmann::json data_path_json(const DataPathCounters& c) {
 }  // namespace
 
 nlohmann::json memory_json() {
+#ifdef DL_ASAN
+    // Built with AddressSanitizer: its allocator replaces glibc's, whose mallinfo2 then counts
+    // nothing; the sanitizer's allocator statistics instead (sanitizer/allocator_interface.h).
+    nlohmann::json j = {{"heap-in-use", __sanitizer_get_current_allocated_bytes()},
+                        {"heap-arena", __sanitizer_get_heap_size()},
+                        {"heap-mmapped", 0},
+                        {"heap-free", __sanitizer_get_free_bytes()},
+                        {"heap-allocator", "asan"}};
+#else
     // glibc's mallinfo2(3): every arena's figures (bytes; a walk over the arenas' bins, not over
     // the allocations). "heap-in-use" = uordblks + hblkhd: what lnsd's objects hold.
     const struct mallinfo2 mi = ::mallinfo2();
     nlohmann::json j = {{"heap-in-use", mi.uordblks + mi.hblkhd},
                         {"heap-arena", mi.arena},
                         {"heap-mmapped", mi.hblkhd},
-                        {"heap-free", mi.fordblks}};
+                        {"heap-free", mi.fordblks},
+                        {"heap-allocator", "glibc"}};
+#endif
     // VmRSS / VmHWM of /proc/self/status (proc(5)), kB.
     std::ifstream st("/proc/self/status");
     for (std::string line; std::getline(st, line);)

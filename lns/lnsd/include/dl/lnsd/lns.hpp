@@ -39,7 +39,9 @@ namespace dl::lnsd {
 
 /// `show memory`: lnsd's heap as malloc counts it (glibc mallinfo2(3), bytes: "heap-in-use" =
 /// allocated in arenas + mmapped, "heap-arena", "heap-mmapped", "heap-free") and its resident set
-/// ("rss-kib", "rss-peak-kib": VmRSS / VmHWM of /proc/self/status, proc(5)).
+/// ("rss-kib", "rss-peak-kib": VmRSS / VmHWM of /proc/self/status, proc(5)); "heap-allocator" says
+/// whose figures they are: "glibc", or "asan" in an AddressSanitizer build (its allocator's
+/// statistics, which replace glibc's malloc there).
 nlohmann::json memory_json();
 
 using l2tp::engine::PeerId;
