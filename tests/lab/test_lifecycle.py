@@ -233,7 +233,13 @@ def test_interrupted_lab_test_leaves_no_namespace(tmp_path, how):
         os.kill(driver.pid, signal.SIGTERM)         # e.g. CI cancelling the job: `./lab test` only
     else:
         os.kill(int(runs[0]["owner_pid"]), signal.SIGKILL)  # pytest dies without any teardown
-    driver.wait(timeout=150)
+    try:
+        driver.wait(timeout=150)
+    except subprocess.TimeoutExpired:
+        # the failed case must not leave its lab behind: SIGTERM tears the inner pytest's labs down
+        os.killpg(driver.pid, signal.SIGTERM)
+        driver.wait(timeout=60)
+        raise AssertionError(f"`./lab test` did not end within 150 s of {how}") from None
     assert leftovers(runid) == {"namespaces": [], "registered": False}, driver.stderr.read()
     assert not any(procs.pgid_alive(g) for g in pgids), "a tracked process of the lab survived"
 
