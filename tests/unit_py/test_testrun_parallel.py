@@ -158,8 +158,9 @@ def _fake_build(tmp_path, monkeypatch, order):
 
 
 def test_sanitizer_build_runs_at_nice_19_beside_the_unit_and_lab_tiers(tmp_path, monkeypatch, capsys):
-    """Default run: the clang build (build-fuzz/) starts before the first tier, at the lowest CPU
+    """DLAB_SAN_BUILD_BESIDE=1: the clang build (build-fuzz/) starts before the first tier, at the lowest CPU
     priority, and the fuzz tier after the lab tier waits for it."""
+    monkeypatch.setenv("DLAB_SAN_BUILD_BESIDE", "1")
     order = []
     a = _fake_build(tmp_path, monkeypatch, order)
     assert testrun.run(a) == 0
@@ -196,6 +197,7 @@ def test_sanitizer_build_serial_with_n_0_and_its_failure_fails_both_tiers(tmp_pa
 
 def test_interrupted_run_ends_the_background_sanitizer_build(tmp_path, monkeypatch):
     """A tier that raises (Ctrl-C) ends the background build's whole process group."""
+    monkeypatch.setenv("DLAB_SAN_BUILD_BESIDE", "1")
     import pytest
     order = []
     a = _fake_build(tmp_path, monkeypatch, order)
