@@ -44,3 +44,31 @@ def test_generated_files_are_not_world_readable(tmp_path):
     for d, _, files in os.walk(confdir):
         for f in files:
             assert not os.stat(os.path.join(d, f)).st_mode & 0o007, f"{f} is readable by others"
+
+
+def test_lab_profile_is_what_the_tests_read(tmp_path):
+    """The default (the tests' profile): detail files and per-auth log lines, a thread pool."""
+    confdir = freeradius.write_config(server(), tmp_path / "radius")
+    conf = (confdir / "radiusd.conf").read_text()
+    authorize = conf[conf.index("authorize {"):conf.index("authenticate {")]
+    accounting = conf[conf.index("accounting {"):conf.index("post-auth {")]
+    assert "auth_detail" in authorize and "acct_detail" in accounting
+    assert "    auth = yes" in conf
+    assert "exec freeradius -f -l stdout" in freeradius.argv(confdir)[2]
+
+
+def test_bench_profile_drops_detail_log_and_threads_but_keeps_the_users(tmp_path):
+    srv = server()
+    lab_conf = freeradius.write_config(srv, tmp_path / "lab")
+    bench = freeradius.PROFILES["bench"]
+    confdir = freeradius.write_config(srv, tmp_path / "bench", bench)
+    conf = (confdir / "radiusd.conf").read_text()
+    authorize = conf[conf.index("authorize {"):conf.index("authenticate {")]
+    accounting = conf[conf.index("accounting {"):conf.index("post-auth {")]
+    assert "auth_detail" not in authorize and "acct_detail" not in accounting
+    assert "files" in authorize and "chap" in authorize and "pap" in authorize, "still authorised by rlm_files"
+    assert "    auth = no" in conf
+    assert conf[conf.index("post-auth {"):].count("Message-Authenticator := 0x00") == 2
+    assert (confdir / "users").read_text() == (lab_conf / "users").read_text()
+    assert "exec freeradius -ft -l stdout" in freeradius.argv(confdir, profile=bench)[2]
+    assert "exec freeradius -X" in freeradius.argv(confdir, debug=True, profile=bench)[2]

@@ -44,8 +44,13 @@ class Lab:
     """One run of a topology. `persistent=True` (./lab up) survives its owner process."""
 
     def __init__(self, topo: Topology, runid: str | None = None, persistent: bool = False,
-                 run_dir: Path | None = None, radius_debug: bool = False, capture: bool = True):
+                 run_dir: Path | None = None, radius_debug: bool = False, capture: bool = True,
+                 radius_profile: str = "lab"):
+        """`radius_profile`: a name of freeradius.PROFILES, how the FreeRADIUS servers are
+        deployed ("lab", the default, is what the tests read: detail files, per-auth log lines);
+        KeyError for another name."""
         self.topo = topo
+        self.radius_profile = freeradius.PROFILES[radius_profile]
         self.runid = runid or new_runid()
         self.persistent = persistent
         self.run_dir = run_dir or RUNS / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.runid}"
@@ -158,10 +163,10 @@ class Lab:
 
     def _start_radius(self) -> None:
         for srv in self.topo.radius.values():
-            confdir = freeradius.write_config(srv, self.run_dir / "radius")
+            confdir = freeradius.write_config(srv, self.run_dir / "radius", self.radius_profile)
             self.radius_conf[srv.name] = confdir
             self.start(f"radius-{srv.name}", srv.host,
-                       freeradius.argv(confdir, self.radius_debug), ready=freeradius.READY_TEXT)
+                       freeradius.argv(confdir, self.radius_debug, self.radius_profile), ready=freeradius.READY_TEXT)
 
     def _start_processes(self) -> None:
         for p in self.topo.processes:

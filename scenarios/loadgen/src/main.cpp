@@ -108,6 +108,8 @@ struct Common {
     double deadline = 60;
     std::string json_path;
     int lns_pid = 0;
+    std::vector<std::string> watch_pid_args;      ///< --watch-pid NAME=PID, as given
+    std::vector<loadgen::WatchedPid> watch_pids;  ///< the same, parsed
     bool quiet = false;
 };
 
@@ -289,30 +291,28 @@ core::Ipv4Address parse_ipv4(const std::string& text, const char* option) {
 }
 
 /// The LNS process's CPU and memory around a run (/proc/<pid>).
+/// The LNS's and the watched processes' (--watch-pid) CPU and RSS over the set-up phase:
+/// JSON "lns" (loadgen::ProcDelta) and "watched" ({NAME: ProcDelta}).
 struct LnsUsage {
-    int pid = 0;
-    std::optional<loadgen::ProcUsage> before, after;
+    loadgen::ProcDelta lns;
+    std::vector<std::pair<std::string, loadgen::ProcDelta>> watched;
+    bool stopped = false;
+    explicit LnsUsage(const Common& c) : lns{c.lns_pid} {
+        for (const auto& w : c.watch_pids) watched.emplace_back(w.name, loadgen::ProcDelta{w.pid});
+    }
     void start() {
-        if (pid > 0) before = loadgen::read_proc(pid);
+        lns.start();
+        for (auto& [n, d] : watched) d.start();
     }
     void stop() {
-        if (pid > 0) after = loadgen::read_proc(pid);
+        stopped = true;
+        lns.stop();
+        for (auto& [n, d] : watched) d.stop();
     }
-    Json to_json(std::size_t calls) const {
-        if (pid <= 0) return nullptr;
-        Json j{{"pid", pid}};
-        if (!before || !after) {
-            j["error"] = "cannot read /proc/<pid>";
-            return j;
-        }
-        const double cpu = after->cpu_s - before->cpu_s;
-        j["cpu_s"] = cpu;
-        j["cpu_ms_per_call"] = calls ? cpu * 1e3 / static_cast<double>(calls) : 0.0;
-        j["rss_kib_before"] = before->rss_kib;
-        j["rss_kib_after"] = after->rss_kib;
-        j["hwm_kib"] = after->hwm_kib;
-        j["rss_bytes_per_call"] =
-            calls ? static_cast<double>(after->rss_kib - before->rss_kib) * 1024.0 / static_cast<double>(calls) : 0.0;
+    Json to_json(std::size_t calls) const { return lns.to_json(calls); }
+    Json watched_json(std::size_t calls) const {
+        Json j = Json::object();
+        for (const auto& [n, d] : watched) j[n] = d.to_json(calls);
         return j;
     }
 };
@@ -599,7 +599,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         session_of[(std::uint64_t{e} << 32) | (std::uint64_t{k.tunnel} << 16) | k.session] = u;
     };
 
-    LnsUsage lns_usage{c.lns_pid};
+    LnsUsage lns_usage{c};
     lns_usage.start();
     const double cpu0 = loadgen::self_cpu_s();
     const std::int64_t t0 = now_ns();
@@ -655,7 +655,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
     loop.timers.arm(1s, progress);
     check_done();
     loop.io.run();
-    if (!lns_usage.after) lns_usage.stop();
+    if (!lns_usage.stopped) lns_usage.stop();
     if (cpu_setup == 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
     if (setup_s == 0 && last_done) setup_s = ms_between(t0, last_done) / 1e3;
 
@@ -693,7 +693,8 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
            {"loadgen", {{"cpu_s", cpu_setup},
                         {"cpu_ms_per_call", calls ? cpu_setup * 1e3 / static_cast<double>(calls) : 0.0},
                         {"rss_kib", loadgen::read_proc(static_cast<int>(getpid())).value_or(loadgen::ProcUsage{}).rss_kib}}},
-           {"lns", lns_usage.to_json(calls)}};
+           {"lns", lns_usage.to_json(calls)},
+           {"watched", lns_usage.watched_json(calls)}};
     write_json(c.json_path, j);
     if (!c.quiet)
         std::fprintf(stderr, "incoming: %zu/%zu %ss established in %.3f s (%.0f/s), failed %zu, p50 %.2f ms p99 %.2f ms, "
@@ -994,7 +995,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     }
     static constexpr char kPayload[] = "dl_loadgen trigger";
 
-    LnsUsage lns_usage{c.lns_pid};
+    LnsUsage lns_usage{c};
     Ending end{loop, c,
                 [&] {
                     for (auto& l : lacs)
@@ -1068,7 +1069,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
     });
     loop.io.run();
     if (trigger_fd >= 0) close(trigger_fd);
-    if (!lns_usage.after) lns_usage.stop();
+    if (!lns_usage.stopped) lns_usage.stop();
     if (cpu_setup < 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
 
     std::uint64_t retransmitted = 0, bridged = 0;
@@ -1130,7 +1131,8 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
            {"loadgen", {{"cpu_s", cpu_setup},
                         {"cpu_ms_per_call", up ? cpu_setup * 1e3 / static_cast<double>(up) : 0.0},
                         {"rss_kib", loadgen::read_proc(static_cast<int>(getpid())).value_or(loadgen::ProcUsage{}).rss_kib}}},
-           {"lns", lns_usage.to_json(up)}};
+           {"lns", lns_usage.to_json(up)},
+           {"watched", lns_usage.watched_json(up)}};
     write_json(c.json_path, j);
     if (!c.quiet)
         std::fprintf(stderr, "dialout: %zu/%zu sites inService in %.3f s (%.0f/s), failed %zu, p50 %.2f ms p99 %.2f ms, "
@@ -1164,6 +1166,19 @@ int main(int argc, char** argv) {
             ->check(CLI::PositiveNumber)->capture_default_str();
         s->add_option("--json", c.json_path, "write the JSON result here ('-' = stdout)");
         s->add_option("--lns-pid,--lnsd-pid", c.lns_pid, "the LNS's process id: its CPU and RSS from /proc, before/after");
+        s->add_option("--watch-pid", c.watch_pid_args,
+                      "NAME=PID (repeatable): another process (e.g. a RADIUS server) whose CPU and RSS over the "
+                      "set-up phase the JSON reports under \"watched\".NAME, like the LNS's")
+            ->check(CLI::Validator(
+                [](std::string& x) {
+                    try {
+                        loadgen::parse_watch_pid(x);
+                        return std::string{};
+                    } catch (const std::invalid_argument& e) {
+                        return std::string{e.what()};
+                    }
+                },
+                "NAME=PID"));
         s->add_flag("--quiet", c.quiet, "no progress line");
     };
     IncomingOptions io;
@@ -1197,6 +1212,7 @@ int main(int argc, char** argv) {
     dial->add_option("--idle-timeout", dop.idle_timeout, "after every trigger, stop when nothing progressed for this long, s")
         ->check(CLI::PositiveNumber)->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    for (const auto& w : c.watch_pid_args) c.watch_pids.push_back(loadgen::parse_watch_pid(w));
     try {
         if (inc->parsed()) {
             if (c.binds.empty()) c.binds = {"0.0.0.0"};

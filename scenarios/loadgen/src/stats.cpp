@@ -100,4 +100,34 @@ double self_cpu_s() {
     return s(r.ru_utime) + s(r.ru_stime);
 }
 
+WatchedPid parse_watch_pid(const std::string& text) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw std::invalid_argument("'" + text + "': expected NAME=PID (a name, '=', a process id)");
+    const std::string digits = text.substr(eq + 1);
+    if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+        throw std::invalid_argument("'" + text + "': the process id after '=' must be a positive decimal number");
+    const int pid = std::stoi(digits);
+    if (pid <= 0) throw std::invalid_argument("'" + text + "': the process id must be positive");
+    return {text.substr(0, eq), pid};
+}
+
+nlohmann::json ProcDelta::to_json(std::size_t calls) const {
+    if (pid <= 0) return nullptr;
+    nlohmann::json j{{"pid", pid}};
+    if (!before || !after) {
+        j["error"] = "cannot read /proc/<pid>";
+        return j;
+    }
+    const double cpu = after->cpu_s - before->cpu_s;
+    j["cpu_s"] = cpu;
+    j["cpu_ms_per_call"] = calls ? cpu * 1e3 / static_cast<double>(calls) : 0.0;
+    j["rss_kib_before"] = before->rss_kib;
+    j["rss_kib_after"] = after->rss_kib;
+    j["hwm_kib"] = after->hwm_kib;
+    j["rss_bytes_per_call"] =
+        calls ? static_cast<double>(after->rss_kib - before->rss_kib) * 1024.0 / static_cast<double>(calls) : 0.0;
+    return j;
+}
+
 }  // namespace dl::loadgen

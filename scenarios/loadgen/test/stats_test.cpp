@@ -68,3 +68,24 @@ TEST(ReadProc, SelfAndMissing) {
     EXPECT_GE(u->cpu_s, 0);
     EXPECT_FALSE(read_proc(-5).has_value());
 }
+
+TEST(WatchPid, ParsesNameEqualsPid) {
+    const auto w = parse_watch_pid("radius-home=4242");
+    EXPECT_EQ(w.name, "radius-home");
+    EXPECT_EQ(w.pid, 4242);
+    for (const char* bad : {"radius", "=12", "home=", "home=0", "home=-3", "home=12x", "home=1234567890"})
+        EXPECT_THROW(parse_watch_pid(bad), std::invalid_argument) << bad;
+}
+
+TEST(ProcDelta, CpuPerCallOverTheInterval) {
+    ProcDelta d{static_cast<int>(getpid())};
+    EXPECT_EQ(d.to_json(10).dump(), nlohmann::json({{"pid", getpid()}, {"error", "cannot read /proc/<pid>"}}).dump());
+    d.before = ProcUsage{1.0, 1000, 1000};
+    d.after = ProcUsage{1.5, 1100, 1200};
+    const auto j = d.to_json(100);
+    EXPECT_DOUBLE_EQ(j["cpu_s"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(j["cpu_ms_per_call"].get<double>(), 5.0);   // 500 ms over 100 calls
+    EXPECT_DOUBLE_EQ(j["rss_bytes_per_call"].get<double>(), 1024.0);
+    EXPECT_EQ(j["hwm_kib"], 1200);
+    EXPECT_TRUE(ProcDelta{}.to_json(10).is_null());
+}

@@ -20,6 +20,12 @@ FreeRADIUS servers, but WITHOUT lac-emu, isdn-emu and cpe-emu: dl_loadgen
 - `--sweep R1,R2,…`: one run per offered rate (dialout: each rate on its own slice of sites, all
   users loaded once), a table and the latency-vs-offered-rate curve (matplotlib) in `--plot`.
 
+FreeRADIUS runs as a tuned deployment would (`--radius-profile`, default "bench": no detail files,
+no per-request log line, `-t` single-threaded; dlab.freeradius.PROFILES), still authorising both
+exchanges with the same users; dl_loadgen reports each server's CPU over the set-up phase beside
+lnsd's and its own (`--watch-pid radius-NAME=PID`, JSON "watched"), so the table shows the whole
+lab's budget per call: lnsd + generator + each FreeRADIUS + the rest of the 2 cores.
+
 lnsd runs without its JSON-lines event log (`--events` not given) and nobody subscribes to its
 control socket's event stream: its EventBus then has no subscriber, and a published event costs a
 counter increment (lns/core event.hpp) — what a production box runs. Every run is bounded
@@ -176,16 +182,38 @@ def _loadgen_held(lab: L.Lab, bdir: Path, argv: list[str], deadline: float, tag:
     return r
 
 
+def radius_watch_args(lab: L.Lab) -> list[str]:
+    """dl_loadgen's `--watch-pid radius-NAME=PID` for every FreeRADIUS server the lab started."""
+    return [x for p in lab.procs if p.name.startswith("radius-") for x in ("--watch-pid", f"{p.name}={p.pid}")]
+
+
+def budget_per_call(r: dict, cores: int | None = None) -> dict:
+    """The lab's CPU per call over a run's set-up phase (ms): lnsd, dl_loadgen, each watched
+    process (the FreeRADIUS servers, JSON "watched"), and `rest`: what the machine's `cores` (default
+    os.cpu_count()) had per call at the achieved rate, less those (the kernel's softirq work, other
+    processes, idle time). None for a figure the run lacks."""
+    cores = cores or os.cpu_count() or 1
+    out = {"lnsd": (r.get("lns") or {}).get("cpu_ms_per_call"), "loadgen": r["loadgen"]["cpu_ms_per_call"]}
+    for name, w in (r.get("watched") or {}).items():
+        out[name] = (w or {}).get("cpu_ms_per_call")
+    rate = r.get("calls_per_s") or r.get("setup_rate_per_s")
+    known = [v for v in out.values() if v is not None]
+    out["machine"] = round(cores * 1e3 / rate, 3) if rate else None
+    out["rest"] = round(out["machine"] - sum(known), 3) if rate else None
+    return out
+
+
 def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
               receive_window: int | None = None, deadline: float | None = None, say=print,
-              ppp: str = "none", lacs: int = 1, hold: float = 0.0) -> list[dict]:
+              ppp: str = "none", lacs: int = 1, hold: float = 0.0, radius_profile: str = "bench") -> list[dict]:
     """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
     "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up.
 
     Dial-out mode: `lacs` LAC engines in dl_loadgen (198.51.100.2, .20, .21, …: lac_addresses), the
     sites spread over them by their RADIUS Tunnel-Server-Endpoint (≤ 32 767 calls per LAC, its
     Q.931 call reference). `hold` > 0: every site is held in service that long, and meanwhile lnsd
-    is measured at that size (`measure_lnsd`: memory, show answer times; result key "held")."""
+    is measured at that size (`measure_lnsd`: memory, show answer times; result key "held").
+    `radius_profile`: how FreeRADIUS is deployed (dlab.freeradius.PROFILES; "lab" is the tests')."""
     try:
         bdir = build_dir()
     except NotBuilt as e:
@@ -207,7 +235,8 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
         sites = plan_sites(total, lacs, tunnels)
     else:
         sites = plan_sites(total, 1, tunnels) if ppp != "none" else []
-    lab = L.Lab(topology_for(sites, lacs) if mode == "dialout" else topology_for(sites, 1), capture=False)
+    lab = L.Lab(topology_for(sites, lacs) if mode == "dialout" else topology_for(sites, 1), capture=False,
+                radius_profile=radius_profile)
     results = []
     with lab:
         say(f"lab {lab.runid} up; run folder {lab.run_dir}")
@@ -227,7 +256,7 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
         lnsd = _start_lnsd(lab, bdir, configs["lnsd"])
         binds = lac_addresses(lacs) if mode == "dialout" else [LAC_ADDRESS]
         common = [*(x for a in binds for x in ("--bind", a)), "--lnsd-pid", str(lnsd.pid), "--window", str(window),
-                  "--quiet"]
+                  "--quiet", *radius_watch_args(lab)]
         if receive_window:
             common += ["--receive-window", str(receive_window)]
         if mode == "dialout":
@@ -259,6 +288,8 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                 r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
             r["offered_rate"] = rate
             r["ppp_mode"] = ppp
+            r["radius_profile"] = radius_profile
+            r["budget_ms_per_call"] = budget_per_call(r)
             r["load_average"] = [round(x, 2) for x in os.getloadavg()]
             results.append(r)
         (lab.run_dir / "bench-loadgen.json").write_text(json.dumps(results, indent=1))
@@ -270,12 +301,23 @@ def _fmt(x, nd=2) -> str:
 
 
 def format_table(results: list[dict]) -> str:
-    """One row per run: offered rate, achieved calls/s, latency percentiles, CPU per call."""
+    """One row per run: offered rate, achieved calls/s, latency percentiles, CPU per call of lnsd,
+    the generator, each FreeRADIUS server that worked and the rest of the machine (budget_per_call)."""
     if not results:
         return "(no runs)"
+    # the watched processes that worked in some run (an idle FreeRADIUS, e.g. home-b, is left out)
+    watched = [name for name in (results[0].get("watched") or {})
+               if any(((r.get("watched") or {}).get(name) or {}).get("cpu_s") for r in results)]
+    extra_head = (*(f"{name} ms/call" for name in watched), "rest ms/call") if watched else ()
+
+    def extra(r: dict) -> tuple:
+        if not watched:
+            return ()
+        b = r.get("budget_ms_per_call") or {}
+        return (*(_fmt(b.get(name), 3) for name in watched), _fmt(b.get("rest"), 3))
     if results[0]["mode"] == "dialout":
         head = ("offered/s", "in service", "calls/s", "p50 ms", "p90 ms", "p99 ms", "RADIUS p50", "L2TP p50",
-                "PPP p50", "lnsd ms/call", "gen ms/call", "load avg")
+                "PPP p50", "lnsd ms/call", "gen ms/call", *extra_head, "load avg")
         rows = []
         for r in results:
             lat = r["latency_ms"]
@@ -283,10 +325,10 @@ def format_table(results: list[dict]) -> str:
                          _fmt(lat["total"].get("p50")), _fmt(lat["total"].get("p90")), _fmt(lat["total"].get("p99")),
                          _fmt(lat["radius"].get("p50")), _fmt(lat["l2tp"].get("p50")), _fmt(lat["ppp"].get("p50")),
                          _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
-                         " ".join(str(x) for x in r["load_average"])))
+                         *extra(r), " ".join(str(x) for x in r["load_average"])))
     else:
         head = ("offered/s", "established", "calls/s", "p50 ms", "p90 ms", "p99 ms", "L2TP p50", "PPP p50", "tunnels",
-                "lnsd ms/call", "gen ms/call", "load avg")
+                "lnsd ms/call", "gen ms/call", *extra_head, "load avg")
         rows = []
         for r in results:
             lat = r["sessions"]["setup_ms"]
@@ -297,7 +339,7 @@ def format_table(results: list[dict]) -> str:
                          _fmt((stages.get("ppp") or {}).get("p50")),
                          f"{r['tunnels']['established']}/{r['tunnels']['requested']}",
                          _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
-                         " ".join(str(x) for x in r["load_average"])))
+                         *extra(r), " ".join(str(x) for x in r["load_average"])))
     w = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.rjust(w[i]) for i, h in enumerate(head))]
     lines += ["  ".join(c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
@@ -360,7 +402,8 @@ def run(a) -> int:
     rates = [float(x) for x in a.sweep.split(",")] if a.sweep else [a.rate or 0.0]
     results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
                         receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"),
-                        lacs=a.lacs, hold=a.hold_in_service)
+                        lacs=a.lacs, hold=a.hold_in_service,
+                        radius_profile=getattr(a, "radius_profile", "bench"))
     if a.json:
         print(json.dumps(results, indent=1))
     else:

@@ -66,4 +66,31 @@ std::optional<ProcUsage> read_proc(int pid);
 /// This process's CPU time (getrusage RUSAGE_SELF, user + system), seconds.
 double self_cpu_s();
 
+/// A process whose CPU and memory the generator reports beside the LNS's (e.g. a RADIUS server):
+/// `--watch-pid NAME=PID`.
+struct WatchedPid {
+    std::string name;
+    int pid = 0;
+};
+/// Parses "NAME=PID" (NAME non-empty, without '='; PID a positive decimal number).
+/// std::invalid_argument naming the rule otherwise.
+WatchedPid parse_watch_pid(const std::string& text);
+
+/// CPU (utime + stime) and RSS of one process between two instants (`start`, `stop`: read_proc).
+/// Shapes of to_json(calls): null for pid ≤ 0; {"pid", "error"} when /proc could not be read;
+/// else {"pid", "cpu_s", "cpu_ms_per_call", "rss_kib_before", "rss_kib_after", "hwm_kib",
+/// "rss_bytes_per_call"}. The CPU figures have the clock tick's resolution (sysconf(_SC_CLK_TCK),
+/// 10 ms at 100 Hz).
+struct ProcDelta {
+    int pid = 0;
+    std::optional<ProcUsage> before, after;
+    void start() {
+        if (pid > 0) before = read_proc(pid);
+    }
+    void stop() {
+        if (pid > 0) after = read_proc(pid);
+    }
+    nlohmann::json to_json(std::size_t calls) const;
+};
+
 }  // namespace dl::loadgen
