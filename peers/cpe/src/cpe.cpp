@@ -307,7 +307,6 @@ void Cpe::make_link(Site& s) {
         else
             ++site.tun_counters.to_tun_dropped;
     };
-    if (random_) cb.random = random_;
     cb.link_down = [this, cp](std::string_view why) {
         bus_.publish({.entity = "cpe.call", .id = cp->site.cfg.number, .event = "link-down", .cause = std::string(why)});
         Site& site = cp->site;

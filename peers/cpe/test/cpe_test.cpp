@@ -206,19 +206,6 @@ TEST(Cpe, MutualChapAndIpcpThroughLacAndExchange) {
     EXPECT_EQ(c.lns_link->negotiated().peer_authenticates, ppp::engine::AuthMethod::chap_md5);
 }
 
-// The owner's random source (the load generator's buffered CSPRNG) gives the CPE's PPP values:
-// the LNS sees the CPE's Magic-Number from it (RFC 1661 §6.4).
-TEST(Cpe, PppValuesFromTheOwnersRandomSource) {
-    Chain c(site());
-    std::uint32_t draws = 0;
-    c.cpe->set_random([&draws] { return 0x5EED0000u + ++draws; });
-    c.dial();
-    c.loop.advance(5s);
-    EXPECT_EQ(c.cpe->network_up_count(), 1u);
-    EXPECT_GE(draws, 2u) << "the Magic-Number and the CHAP challenge to the LNS";
-    EXPECT_EQ(c.lns_link->negotiated().peer_magic & 0xFFFF0000u, 0x5EED0000u);
-}
-
 TEST(Cpe, AnalogBearerAsyncHdlcWithPap) {
     auto s = site();
     s.require_auth = AuthPreference::pap;

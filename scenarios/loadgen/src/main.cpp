@@ -49,7 +49,6 @@
 #include "dl/cpe/cpe.hpp"
 #include "dl/isdn/exchange.hpp"
 #include "dl/l2tp/engine/engine.hpp"
-#include "dl/l2tp/engine/random.hpp"
 #include "dl/lac/faults.hpp"
 #include "dl/lac/lac.hpp"
 #include "dl/lnsd/lns.hpp"
@@ -863,10 +862,6 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
         me->cpes->add_site(std::move(sc));
     }
     me->cpes->set_network_up_hook([&hooks](const std::string& number) { hooks.network_up(number); });
-    // The CPEs' Magic-Numbers and CHAP challenges from the OS CSPRNG through a 256-octet buffer
-    // (the L2TP engine's os_random) rather than one RAND_bytes call, and its getpid(2) fork
-    // check, per draw.
-    me->cpes->set_random([rnd = l2tp::engine::os_random()] { return static_cast<std::uint32_t>(rnd->u64()); });
 
     l2tp::engine::EngineConfig ec;
     ec.host_name = c.hostname;

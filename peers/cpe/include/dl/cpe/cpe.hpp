@@ -182,11 +182,6 @@ public:
     /// Typed notification for an owner that measures (the load generator): called with the site's
     /// number each time its IPCP reaches Opened (RFC 1332 §1; the `cpe.call` `network-up` event is
     /// published just before). Unset by default.
-    /// The PPP links' source of random 32-bit values (LCP Magic-Number, CHAP challenges and
-    /// identifiers, RFC 1661 §6.4, RFC 1994 §2.3) for the calls answered from now on; it must stay
-    /// unpredictable (an OS CSPRNG, e.g. a buffered one). Unset: the engine's default (OpenSSL
-    /// RAND_bytes per draw, ppp::engine::LinkCallbacks::random).
-    void set_random(std::function<std::uint32_t()> random) { random_ = std::move(random); }
     void set_network_up_hook(std::function<void(const std::string& number)> hook) { network_up_hook_ = std::move(hook); }
     /// Number of sites whose IPCP is Opened.
     std::size_t network_up_count() const noexcept;
@@ -219,7 +214,6 @@ private:
     IsdnSend isdn_send_;
     TunFactory tun_factory_;
     std::function<void(const std::string&)> network_up_hook_;
-    std::function<std::uint32_t()> random_;
     std::map<std::string, std::unique_ptr<Site>, std::less<>> sites_;
     std::map<std::uint16_t, Site*> by_ref_;
     std::vector<std::unique_ptr<Call>> doomed_;
