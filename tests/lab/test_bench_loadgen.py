@@ -38,6 +38,14 @@ def test_loadgen_dialout_twenty_sites_reach_in_service():
     assert r["calls_per_s"] > 0 and r["loadgen"]["cpu_s"] > 0
     assert r["lns"]["cpu_s"] >= 0 and r["lns"]["hwm_kib"] >= r["lns"]["rss_kib_before"] > 0, r["lns"]
     assert r["teardown_s"] >= 0, "every StopCCN acknowledged"
+    # FreeRADIUS in the bench's profile (no detail files, -t) authorised both exchanges of every call,
+    # and its CPU over the set-up phase is reported beside lnsd's
+    assert r["radius_profile"] == "bench"
+    w = r["watched"]
+    assert {"radius-home", "radius-lns"} <= set(w), w
+    for name in ("radius-home", "radius-lns"):
+        assert w[name]["cpu_s"] >= 0 and w[name]["rss_kib_before"] > 0, w[name]
+    assert r["budget_ms_per_call"]["radius-lns"] is not None and r["budget_ms_per_call"]["machine"] > 0
     assert "calls/s" in B.format_table([r])
 
 
