@@ -291,7 +291,6 @@ core::Ipv4Address parse_ipv4(const std::string& text, const char* option) {
     return *a;
 }
 
-/// The LNS process's CPU and memory around a run (/proc/<pid>).
 /// The LNS's and the watched processes' (--watch-pid) CPU and RSS over the set-up phase:
 /// JSON "lns" (loadgen::ProcDelta) and "watched" ({NAME: ProcDelta}).
 struct LnsUsage {
