@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="loadgen: comma-separated offered rates (per second), one run each, and the curve")
     s.add_argument("--plot", default=str(L.REPO / "docs/img/loadgen-dialout-curve.png"),
                    help="loadgen --sweep: where the latency-vs-offered-rate curve goes")
-    s.add_argument("--radius-profile", choices=("lab", "nodetail", "quiet", "bench"), default="bench",
+    s.add_argument("--radius-profile", choices=tuple(L.freeradius.PROFILES), default="bench",
                    help="loadgen: how FreeRADIUS is deployed (dlab/freeradius.py PROFILES): bench (default: no detail "
                         "files, no per-request log line, single-threaded -t), quiet / nodetail (steps between), lab "
                         "(what the tests run)")
