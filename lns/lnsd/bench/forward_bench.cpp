@@ -20,8 +20,9 @@
 // pps (wall) = packets ÷ wall time between first and last packet; heap allocations made by the
 // forwarder thread while forwarding (operator new is counted). The four runs are repeated
 // --rounds times (3); each ratio lnsd / relay is taken within a round (runs a few seconds apart,
-// under the same load) and the median and min-max over the rounds are printed, then a "json {…}"
-// line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
+// under the same load; lnsd runs first in rounds 1, 3, … and the relay first in rounds 2, 4, …:
+// ABBA, so that a drift of the load favours neither) and the median, interquartile range and
+// min-max over the rounds are printed, then a "json {…}" line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
 // instructions per packet of each run (independent of the machine's load). --runs 23: only the
 // listed runs (0-3, in the order above; e.g. one direction under perf). --relay-slot 65535: the
 // relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB.
@@ -314,8 +315,11 @@ void run_all(const Options& o) {
                 "batch", "allocs");
     std::vector<std::array<Result, 4>> rounds(static_cast<std::size_t>(o.rounds));
     const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
+    // ABBA: even rounds run lnsd then the relay in each direction, odd rounds the relay first, so
+    // that a drift of the machine's load over a round favours neither side on average.
+    static constexpr int kOrder[2][4] = {{0, 1, 2, 3}, {1, 0, 3, 2}};
     for (int round = 0; round < o.rounds; ++round)
-    for (int run = 0; run < 4; ++run) {
+    for (const int run : kOrder[round % 2]) {
         if (o.runs.find(static_cast<char>('0' + run)) == std::string::npos) continue;
         Result* results = rounds[static_cast<std::size_t>(round)].data();
         std::atomic<bool> done{false};
@@ -395,10 +399,16 @@ void run_all(const Options& o) {
         }
     }
     // Per round, lnsd against the relay run just after it (same load); medians over the rounds.
-    auto median = [](std::vector<double> v) {
+    // The q-quantile (0..1) with linear interpolation between order statistics (q = 0.5: the median).
+    auto quantile = [](std::vector<double> v, double q) {
+        if (v.empty()) return 0.0;
         std::sort(v.begin(), v.end());
-        return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+        const double pos = q * static_cast<double>(v.size() - 1);
+        const std::size_t i = static_cast<std::size_t>(pos);
+        const double frac = pos - static_cast<double>(i);
+        return i + 1 < v.size() ? v[i] + frac * (v[i + 1] - v[i]) : v[i];
     };
+    auto median = [&](const std::vector<double>& v) { return quantile(v, 0.5); };
     std::vector<double> cpu_tx, cpu_rx, wall_tx, wall_rx, pps[4];
     nlohmann::json jrounds = nlohmann::json::array();
     for (std::size_t k = 0; k < rounds.size(); ++k) {
@@ -428,8 +438,15 @@ void run_all(const Options& o) {
     auto lo = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); };
     auto hi = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
     std::printf("ratio lnsd/relay (cpu pps, median): tun->udp %.2f, udp->tun %.2f\n", median(cpu_tx), median(cpu_rx));
+    std::printf("ratio lnsd/relay (cpu pps, interquartile range over %zu rounds): tun->udp %.2f-%.2f, udp->tun %.2f-%.2f\n",
+                rounds.size(), quantile(cpu_tx, 0.25), quantile(cpu_tx, 0.75), quantile(cpu_rx, 0.25),
+                quantile(cpu_rx, 0.75));
     std::printf("ratio lnsd/relay (cpu pps, min-max over %zu rounds): tun->udp %.2f-%.2f, udp->tun %.2f-%.2f\n",
                 rounds.size(), lo(cpu_tx), hi(cpu_tx), lo(cpu_rx), hi(cpu_rx));
+    // The same from the medians of each side's pps over the rounds (less sensitive to one bad run
+    // of one side than a median of per-round ratios when the rounds are few).
+    std::printf("ratio of median pps (cpu), lnsd/relay: tun->udp %.2f, udp->tun %.2f\n",
+                median(pps[0]) / std::max(1.0, median(pps[1])), median(pps[2]) / std::max(1.0, median(pps[3])));
     std::printf("ratio lnsd/relay (wall pps, median): tun->udp %.2f, udp->tun %.2f\n", median(wall_tx), median(wall_rx));
     const lnsd::DataPathCounters& dc = lns.data_counters();
     const auto& uc = udp->counters();
@@ -462,6 +479,12 @@ void run_all(const Options& o) {
         {"relay_slot", o.relay_slot},
         {"loadavg", load},
         {"ratio_cpu", {{"tun_to_udp", median(cpu_tx)}, {"udp_to_tun", median(cpu_rx)}}},
+        {"ratio_cpu_q1", {{"tun_to_udp", quantile(cpu_tx, 0.25)}, {"udp_to_tun", quantile(cpu_rx, 0.25)}}},
+        {"ratio_cpu_q3", {{"tun_to_udp", quantile(cpu_tx, 0.75)}, {"udp_to_tun", quantile(cpu_rx, 0.75)}}},
+        {"ratio_of_median_pps_cpu",
+         {{"tun_to_udp", median(pps[0]) / std::max(1.0, median(pps[1]))},
+          {"udp_to_tun", median(pps[2]) / std::max(1.0, median(pps[3]))}}},
+        {"order", "ABBA: lnsd first in odd-numbered rounds (1, 3, ...), the relay first in even-numbered ones"},
         {"ratio_cpu_min", {{"tun_to_udp", lo(cpu_tx)}, {"udp_to_tun", lo(cpu_rx)}}},
         {"ratio_cpu_max", {{"tun_to_udp", hi(cpu_tx)}, {"udp_to_tun", hi(cpu_rx)}}},
         {"ratio_wall", {{"tun_to_udp", median(wall_tx)}, {"udp_to_tun", median(wall_rx)}}},
