@@ -88,6 +88,37 @@ TEST(DataPath, FramesIpv4AndPppFramesWithThePeersIds) {
     EXPECT_EQ(c.path.counters().tx_frames, 2u);
 }
 
+// offer_in_place (Lns::send_ipv4's one look-up): a session not on this path is left to the caller
+// untouched and uncounted; a known one is framed in place and queued; a known one without headroom
+// is dropped and counted.
+// req: L2TP.data
+TEST(DataPath, OfferInPlaceLeavesAnUnknownSessionToTheCaller) {
+    Capture c;
+    c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, false);
+    dataplane::PacketBatch batch(3, 2048, 16);
+    const Bytes pkt = ipv4(0xAB);
+    ASSERT_TRUE(batch.push(pkt));
+    ASSERT_TRUE(batch.push(pkt));
+    const std::uint8_t* start = batch[0].data;
+    EXPECT_EQ(c.path.offer_in_place(99, batch[0]), DataPath::Tx::not_mine);
+    EXPECT_EQ(batch[0].data, start) << "nothing prepended";
+    EXPECT_EQ(Bytes(batch[0].bytes().begin(), batch[0].bytes().end()), pkt);
+    EXPECT_EQ(c.path.counters().tx_dropped, 0u) << "not counted: the caller's slow path takes it";
+    EXPECT_EQ(c.path.counters().tx_frames, 0u);
+    EXPECT_EQ(c.path.offer_in_place(kKey, batch[1]), DataPath::Tx::queued);
+    c.path.flush();
+    ASSERT_EQ(c.sent.size(), 1u);
+    EXPECT_EQ(c.sent[0].second, cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02, 0xFF, 0x03, 0x00, 0x21}, pkt));
+    EXPECT_EQ(c.path.counters().tx_in_place, 1u);
+    dataplane::PacketBatch bare(1, 2048, 0);  // no headroom for the header
+    ASSERT_TRUE(bare.push(pkt));
+    EXPECT_EQ(c.path.offer_in_place(kKey, bare[0]), DataPath::Tx::dropped);
+    EXPECT_EQ(c.path.counters().tx_dropped, 1u);
+    // send_in_place keeps its meaning: unknown is a drop.
+    EXPECT_FALSE(c.path.send_in_place(99, batch[0]));
+    EXPECT_EQ(c.path.counters().tx_dropped, 2u);
+}
+
 // The peer's MRU (RFC 1661 §6.1) bounds the IPv4 packet in every data message: longer ones go as
 // IPv4 fragments (RFC 791 §3.2), DF ones are dropped and counted.
 // req: DP.peer-mru

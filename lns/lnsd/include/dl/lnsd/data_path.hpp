@@ -144,6 +144,14 @@ public:
     /// IPv4 packet → session, framed in place (needs ≥ dataplane::kMaxEncapHeader octets of
     /// headroom). Queued: call flush() after the batch. False (counted) if unknown or no room.
     bool send_in_place(Key key, dataplane::Packet& ipv4) noexcept;
+    enum class Tx : std::uint8_t {
+        queued,    ///< framed in place and queued (flush() after the batch)
+        dropped,   ///< a known session, but no headroom, over the MRU with DF, or the queue refused: counted
+        not_mine,  ///< no such session here: nothing counted, the packet untouched (the caller's slow path)
+    };
+    /// send_in_place with one look-up for the owner's choice between this path and its engine's
+    /// (Lns::send_ipv4): an unknown session is `not_mine`, not counted as dropped.
+    Tx offer_in_place(Key key, dataplane::Packet& ipv4) noexcept;
     /// An IPv4 packet not in a batch (e.g. a buffered dial-out trigger): copied, framed, sent now.
     bool send_ipv4(Key key, std::span<const std::uint8_t> ipv4) noexcept;
     /// A PPP frame (FF 03 + protocol + information, from the PPP engine): copied, sent now — or
