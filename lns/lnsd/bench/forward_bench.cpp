@@ -25,7 +25,10 @@
 // min-max over the rounds are printed, then a "json {…}" line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
 // instructions per packet of each run (independent of the machine's load). --runs 23: only the
 // listed runs (0-3, in the order above; e.g. one direction under perf). --relay-slot 65535: the
-// relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB.
+// relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB. --relay-spill 1:
+// the relay's recvmmsg gets lnsd's receive layout (a second iovec per message into a 64 KiB spill
+// area, UdpBatchReceiver max_datagram 65535), to measure what that costs; off by default (the bare
+// relay: one 2 KiB iovec per message).
 // Needs root; exits 77 otherwise.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -112,6 +115,7 @@ struct Options {
     int rounds = 3;             // the four runs this many times; ratios are the median over rounds
     std::string runs = "0123";      // which of the four runs to do (--runs 23: udp -> tun only, e.g. under perf)
     std::size_t relay_slot = 2048;  // octets per receive slot of the relay (--relay-slot 65535: lnsd's old slots)
+    bool relay_spill = false;       // the relay receives as lnsd does: a second iovec per message into a 64 KiB spill area
 };
 
 struct Result {
@@ -303,7 +307,7 @@ void run_all(const Options& o) {
 
     // Relay state (allocated up front like lnsd's).
     PacketBatch relay_rx(o.batch, o.relay_slot, o.relay_slot > 2048 ? 0 : 64);  // 65535: lnsd's old 64 KiB stride
-    UdpBatchReceiver relay_receiver(o.batch);
+    UdpBatchReceiver relay_receiver(o.batch, o.relay_spill ? 65535 : 0);
     UdpBatchSender relay_out(o.batch, true);
     const int tun_fd = loop.tun_fd(vr);
     auto wait_readable = [](int fd) {
@@ -477,6 +481,7 @@ void run_all(const Options& o) {
         {"lnsd_connected", o.connected},
         {"relay_sendto", o.relay_sendto},
         {"relay_slot", o.relay_slot},
+        {"relay_spill", o.relay_spill},
         {"loadavg", load},
         {"ratio_cpu", {{"tun_to_udp", median(cpu_tx)}, {"udp_to_tun", median(cpu_rx)}}},
         {"ratio_cpu_q1", {{"tun_to_udp", quantile(cpu_tx, 0.25)}, {"udp_to_tun", quantile(cpu_rx, 0.25)}}},
@@ -617,11 +622,12 @@ int main(int argc, char** argv) {
         else if (k == "--rounds") o.rounds = std::atoi(v);
         else if (k == "--runs") o.runs = v;
         else if (k == "--relay-slot") o.relay_slot = std::strtoull(v, nullptr, 10);
+        else if (k == "--relay-spill") o.relay_spill = std::atoi(v) != 0;
         else if (k == "--instructions") instructions = std::atoi(v) != 0;
         else {
             std::fprintf(stderr,
                          "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
-                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--runs 0123] [--relay-slot OCTETS] [--instructions 0|1]\n",
+                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--runs 0123] [--relay-slot OCTETS] [--relay-spill 0|1] [--instructions 0|1]\n",
                          argv[0]);
             return 2;
         }
