@@ -67,7 +67,7 @@ std::string_view to_string(DecapError e) noexcept {
     return "?";
 }
 
-std::optional<DataMessage> parse_l2tp_data(std::span<const std::uint8_t> d, DecapError* error) noexcept {
+std::optional<DataMessage> parse_l2tp_data_any(std::span<const std::uint8_t> d, DecapError* error) noexcept {
     auto fail = [&](DecapError e) -> std::optional<DataMessage> {
         if (error) *error = e;
         return std::nullopt;

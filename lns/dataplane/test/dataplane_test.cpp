@@ -292,6 +292,36 @@ TEST(Framing, LengthOffsetAndMalformed) {
     EXPECT_EQ(reason({0x00, 0x02, 0, 1, 0, 2, 0x80, 0x21, 1, 1, 0, 4}), "not IPv4") << "IPCP";
 }
 
+// parse_l2tp_data's inline plain-header path gives what the general parser gives, for every value
+// of the two flag/version octets and every length up to 14 octets (RFC 2661 §3.1 forms).
+// req: L2TP.data
+TEST(Framing, InlinePlainHeaderAgreesWithTheGeneralParser) {
+    std::array<std::uint8_t, 14> d{};
+    for (std::size_t k = 2; k < d.size(); ++k) d[k] = static_cast<std::uint8_t>(k < 4 ? 0 : 3 * k);  // Length/Offset small
+    std::size_t plain = 0;
+    for (unsigned f = 0; f < 0x10000; ++f) {
+        d[0] = static_cast<std::uint8_t>(f >> 8);
+        d[1] = static_cast<std::uint8_t>(f);
+        for (std::size_t n = 0; n <= d.size(); ++n) {
+            const std::span<const std::uint8_t> in(d.data(), n);
+            DecapError e1 = DecapError::truncated, e2 = DecapError::truncated;
+            const auto a = parse_l2tp_data(in, &e1);
+            const auto b = parse_l2tp_data_any(in, &e2);
+            ASSERT_EQ(a.has_value(), b.has_value()) << std::hex << f << " length " << n;
+            ASSERT_EQ(e1, e2) << std::hex << f << " length " << n;
+            if (!a) continue;
+            ASSERT_EQ(a->tunnel_id, b->tunnel_id);
+            ASSERT_EQ(a->session_id, b->session_id);
+            ASSERT_EQ(a->ns, b->ns);
+            ASSERT_EQ(a->nr, b->nr);
+            ASSERT_EQ(a->ppp.data(), b->ppp.data()) << std::hex << f << " length " << n;
+            ASSERT_EQ(a->ppp.size(), b->ppp.size()) << std::hex << f << " length " << n;
+            plain += (d[0] & 0xCA) == 0;
+        }
+    }
+    EXPECT_GT(plain, 0u);
+}
+
 TEST(Framing, Ipv4Destination) {
     EXPECT_EQ(ipv4_destination(ipv4("10.9.8.7")), A("10.9.8.7").value);
     auto v6 = ipv4("1.1.1.1");

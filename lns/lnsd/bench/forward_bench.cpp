@@ -20,11 +20,15 @@
 // pps (wall) = packets ÷ wall time between first and last packet; heap allocations made by the
 // forwarder thread while forwarding (operator new is counted). The four runs are repeated
 // --rounds times (3); each ratio lnsd / relay is taken within a round (runs a few seconds apart,
-// under the same load) and the median and min-max over the rounds are printed, then a "json {…}"
-// line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
+// under the same load; lnsd runs first in rounds 1, 3, … and the relay first in rounds 2, 4, …:
+// ABBA, so that a drift of the load favours neither) and the median, interquartile range and
+// min-max over the rounds are printed, then a "json {…}" line. --instructions 1: the same under callgrind, printing the forwarder thread's user-space
 // instructions per packet of each run (independent of the machine's load). --runs 23: only the
 // listed runs (0-3, in the order above; e.g. one direction under perf). --relay-slot 65535: the
-// relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB.
+// relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB. --relay-spill 1:
+// the relay's recvmmsg gets lnsd's receive layout (a second iovec per message into a 64 KiB spill
+// area, UdpBatchReceiver max_datagram 65535), to measure what that costs; off by default (the bare
+// relay: one 2 KiB iovec per message).
 // Needs root; exits 77 otherwise.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -111,6 +115,7 @@ struct Options {
     int rounds = 3;             // the four runs this many times; ratios are the median over rounds
     std::string runs = "0123";      // which of the four runs to do (--runs 23: udp -> tun only, e.g. under perf)
     std::size_t relay_slot = 2048;  // octets per receive slot of the relay (--relay-slot 65535: lnsd's old slots)
+    bool relay_spill = false;       // the relay receives as lnsd does: a second iovec per message into a 64 KiB spill area
 };
 
 struct Result {
@@ -302,7 +307,7 @@ void run_all(const Options& o) {
 
     // Relay state (allocated up front like lnsd's).
     PacketBatch relay_rx(o.batch, o.relay_slot, o.relay_slot > 2048 ? 0 : 64);  // 65535: lnsd's old 64 KiB stride
-    UdpBatchReceiver relay_receiver(o.batch);
+    UdpBatchReceiver relay_receiver(o.batch, o.relay_spill ? 65535 : 0);
     UdpBatchSender relay_out(o.batch, true);
     const int tun_fd = loop.tun_fd(vr);
     auto wait_readable = [](int fd) {
@@ -314,8 +319,11 @@ void run_all(const Options& o) {
                 "batch", "allocs");
     std::vector<std::array<Result, 4>> rounds(static_cast<std::size_t>(o.rounds));
     const char* names[4] = {"lnsd  tun -> l2tp/udp", "relay tun -> udp", "lnsd  l2tp/udp -> tun", "relay udp -> tun"};
+    // ABBA: even rounds run lnsd then the relay in each direction, odd rounds the relay first, so
+    // that a drift of the machine's load over a round favours neither side on average.
+    static constexpr int kOrder[2][4] = {{0, 1, 2, 3}, {1, 0, 3, 2}};
     for (int round = 0; round < o.rounds; ++round)
-    for (int run = 0; run < 4; ++run) {
+    for (const int run : kOrder[round % 2]) {
         if (o.runs.find(static_cast<char>('0' + run)) == std::string::npos) continue;
         Result* results = rounds[static_cast<std::size_t>(round)].data();
         std::atomic<bool> done{false};
@@ -395,10 +403,16 @@ void run_all(const Options& o) {
         }
     }
     // Per round, lnsd against the relay run just after it (same load); medians over the rounds.
-    auto median = [](std::vector<double> v) {
+    // The q-quantile (0..1) with linear interpolation between order statistics (q = 0.5: the median).
+    auto quantile = [](std::vector<double> v, double q) {
+        if (v.empty()) return 0.0;
         std::sort(v.begin(), v.end());
-        return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+        const double pos = q * static_cast<double>(v.size() - 1);
+        const std::size_t i = static_cast<std::size_t>(pos);
+        const double frac = pos - static_cast<double>(i);
+        return i + 1 < v.size() ? v[i] + frac * (v[i + 1] - v[i]) : v[i];
     };
+    auto median = [&](const std::vector<double>& v) { return quantile(v, 0.5); };
     std::vector<double> cpu_tx, cpu_rx, wall_tx, wall_rx, pps[4];
     nlohmann::json jrounds = nlohmann::json::array();
     for (std::size_t k = 0; k < rounds.size(); ++k) {
@@ -428,8 +442,15 @@ void run_all(const Options& o) {
     auto lo = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); };
     auto hi = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
     std::printf("ratio lnsd/relay (cpu pps, median): tun->udp %.2f, udp->tun %.2f\n", median(cpu_tx), median(cpu_rx));
+    std::printf("ratio lnsd/relay (cpu pps, interquartile range over %zu rounds): tun->udp %.2f-%.2f, udp->tun %.2f-%.2f\n",
+                rounds.size(), quantile(cpu_tx, 0.25), quantile(cpu_tx, 0.75), quantile(cpu_rx, 0.25),
+                quantile(cpu_rx, 0.75));
     std::printf("ratio lnsd/relay (cpu pps, min-max over %zu rounds): tun->udp %.2f-%.2f, udp->tun %.2f-%.2f\n",
                 rounds.size(), lo(cpu_tx), hi(cpu_tx), lo(cpu_rx), hi(cpu_rx));
+    // The same from the medians of each side's pps over the rounds (less sensitive to one bad run
+    // of one side than a median of per-round ratios when the rounds are few).
+    std::printf("ratio of median pps (cpu), lnsd/relay: tun->udp %.2f, udp->tun %.2f\n",
+                median(pps[0]) / std::max(1.0, median(pps[1])), median(pps[2]) / std::max(1.0, median(pps[3])));
     std::printf("ratio lnsd/relay (wall pps, median): tun->udp %.2f, udp->tun %.2f\n", median(wall_tx), median(wall_rx));
     const lnsd::DataPathCounters& dc = lns.data_counters();
     const auto& uc = udp->counters();
@@ -460,8 +481,15 @@ void run_all(const Options& o) {
         {"lnsd_connected", o.connected},
         {"relay_sendto", o.relay_sendto},
         {"relay_slot", o.relay_slot},
+        {"relay_spill", o.relay_spill},
         {"loadavg", load},
         {"ratio_cpu", {{"tun_to_udp", median(cpu_tx)}, {"udp_to_tun", median(cpu_rx)}}},
+        {"ratio_cpu_q1", {{"tun_to_udp", quantile(cpu_tx, 0.25)}, {"udp_to_tun", quantile(cpu_rx, 0.25)}}},
+        {"ratio_cpu_q3", {{"tun_to_udp", quantile(cpu_tx, 0.75)}, {"udp_to_tun", quantile(cpu_rx, 0.75)}}},
+        {"ratio_of_median_pps_cpu",
+         {{"tun_to_udp", median(pps[0]) / std::max(1.0, median(pps[1]))},
+          {"udp_to_tun", median(pps[2]) / std::max(1.0, median(pps[3]))}}},
+        {"order", "ABBA: lnsd first in odd-numbered rounds (1, 3, ...), the relay first in even-numbered ones"},
         {"ratio_cpu_min", {{"tun_to_udp", lo(cpu_tx)}, {"udp_to_tun", lo(cpu_rx)}}},
         {"ratio_cpu_max", {{"tun_to_udp", hi(cpu_tx)}, {"udp_to_tun", hi(cpu_rx)}}},
         {"ratio_wall", {{"tun_to_udp", median(wall_tx)}, {"udp_to_tun", median(wall_rx)}}},
@@ -594,11 +622,12 @@ int main(int argc, char** argv) {
         else if (k == "--rounds") o.rounds = std::atoi(v);
         else if (k == "--runs") o.runs = v;
         else if (k == "--relay-slot") o.relay_slot = std::strtoull(v, nullptr, 10);
+        else if (k == "--relay-spill") o.relay_spill = std::atoi(v) != 0;
         else if (k == "--instructions") instructions = std::atoi(v) != 0;
         else {
             std::fprintf(stderr,
                          "usage: %s [--seconds S] [--packets N] [--payload OCTETS] [--batch B] [--sessions K] "
-                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--runs 0123] [--relay-slot OCTETS] [--instructions 0|1]\n",
+                         "[--sequencing 0|1] [--relay-sendto 0|1] [--connected 0|1] [--rounds R] [--runs 0123] [--relay-slot OCTETS] [--relay-spill 0|1] [--instructions 0|1]\n",
                          argv[0]);
             return 2;
         }

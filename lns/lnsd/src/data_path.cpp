@@ -190,16 +190,24 @@ bool DataPath::send_fragments(Session& s, std::span<const std::uint8_t> ipv4) no
     return true;
 }
 
-bool DataPath::send_in_place(Key key, dp::Packet& ipv4) noexcept {
+DataPath::Tx DataPath::offer_in_place(Key key, dp::Packet& ipv4) noexcept {
     auto it = by_key_.find(key);
-    if (it != by_key_.end() && it->second.peer_mru && ipv4.length > it->second.peer_mru)
-        return send_fragments(it->second, ipv4.bytes());  // queued with the batch, flushed after it
-    if (it == by_key_.end() || dp::prepend_l2tp_ppp(ipv4, it->second.encap) == 0) {
+    if (it == by_key_.end()) return Tx::not_mine;
+    Session& s = it->second;
+    if (s.peer_mru && ipv4.length > s.peer_mru)  // queued with the batch, flushed after it
+        return send_fragments(s, ipv4.bytes()) ? Tx::queued : Tx::dropped;
+    if (dp::prepend_l2tp_ppp(ipv4, s.encap) == 0) {
         ++counters_.tx_dropped;
-        return false;
+        return Tx::dropped;
     }
     ++counters_.tx_in_place;
-    return queue(it->second, ipv4.bytes());
+    return queue(s, ipv4.bytes()) ? Tx::queued : Tx::dropped;
+}
+
+bool DataPath::send_in_place(Key key, dp::Packet& ipv4) noexcept {
+    const Tx t = offer_in_place(key, ipv4);
+    if (t == Tx::not_mine) ++counters_.tx_dropped;
+    return t == Tx::queued;
 }
 
 dp::Packet* DataPath::copy_slot(std::size_t need) noexcept {

@@ -584,7 +584,11 @@ std::vector<std::uint8_t> ipv4_frame(std::span<const std::uint8_t> packet) {
 }  // namespace
 
 bool Lns::send_ipv4(CallHandle c, dataplane::Packet& packet) {
-    if (data_->contains(data_key(c))) return data_->send_in_place(data_key(c), packet);
+    switch (data_->offer_in_place(data_key(c), packet)) {  // one look-up per packet on the fast path
+        case DataPath::Tx::queued: return true;
+        case DataPath::Tx::dropped: return false;
+        case DataPath::Tx::not_mine: break;
+    }
     return send_ppp(c, ipv4_frame(packet.bytes()));
 }
 

@@ -4,7 +4,6 @@
 // bounded wait for the acknowledgements, exit 0.
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
@@ -21,6 +20,7 @@
 #include "dl/lnsd/config.hpp"
 #include "dl/lnsd/dialout_runtime.hpp"
 #include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/loop_post.hpp"
 #include "dl/lnsd/udp.hpp"
 #include "dl/radius/client/client.hpp"
 
@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
         lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
         // PPP frames to the CPEs: the frames of one loop pass in one sendmmsg per socket.
-        lns.defer_data_flush([&io](std::function<void()> work) { boost::asio::post(io, std::move(work)); });
+        // Posted through one reserved block (loop_post.hpp): no allocation per pass.
+        lns.defer_data_flush(dl::lnsd::LoopPost(io).post());
         // … on a socket connected to each LAC (no route look-up per datagram), up to the limit.
         udp->set_max_peer_sockets(cfg.peer_sockets);
         lns.set_peer_sockets({[&](dl::lnsd::PeerId p) { return udp->connect_peer(p); },

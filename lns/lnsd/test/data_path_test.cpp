@@ -19,6 +19,7 @@
 #include "dl/core/clock.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/lnsd/lns.hpp"
+#include "dl/lnsd/loop_post.hpp"
 
 // The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -85,6 +86,37 @@ TEST(DataPath, FramesIpv4AndPppFramesWithThePeersIds) {
     EXPECT_FALSE(c.path.send_ipv4(99, pkt)) << "unknown session";
     EXPECT_EQ(c.path.counters().tx_dropped, 1u);
     EXPECT_EQ(c.path.counters().tx_frames, 2u);
+}
+
+// offer_in_place (Lns::send_ipv4's one look-up): a session not on this path is left to the caller
+// untouched and uncounted; a known one is framed in place and queued; a known one without headroom
+// is dropped and counted.
+// req: L2TP.data
+TEST(DataPath, OfferInPlaceLeavesAnUnknownSessionToTheCaller) {
+    Capture c;
+    c.path.add(kKey, kLac, 100, 7, 0x2001, 0x3002, false);
+    dataplane::PacketBatch batch(3, 2048, 16);
+    const Bytes pkt = ipv4(0xAB);
+    ASSERT_TRUE(batch.push(pkt));
+    ASSERT_TRUE(batch.push(pkt));
+    const std::uint8_t* start = batch[0].data;
+    EXPECT_EQ(c.path.offer_in_place(99, batch[0]), DataPath::Tx::not_mine);
+    EXPECT_EQ(batch[0].data, start) << "nothing prepended";
+    EXPECT_EQ(Bytes(batch[0].bytes().begin(), batch[0].bytes().end()), pkt);
+    EXPECT_EQ(c.path.counters().tx_dropped, 0u) << "not counted: the caller's slow path takes it";
+    EXPECT_EQ(c.path.counters().tx_frames, 0u);
+    EXPECT_EQ(c.path.offer_in_place(kKey, batch[1]), DataPath::Tx::queued);
+    c.path.flush();
+    ASSERT_EQ(c.sent.size(), 1u);
+    EXPECT_EQ(c.sent[0].second, cat({0x00, 0x02, 0x20, 0x01, 0x30, 0x02, 0xFF, 0x03, 0x00, 0x21}, pkt));
+    EXPECT_EQ(c.path.counters().tx_in_place, 1u);
+    dataplane::PacketBatch bare(1, 2048, 0);  // no headroom for the header
+    ASSERT_TRUE(bare.push(pkt));
+    EXPECT_EQ(c.path.offer_in_place(kKey, bare[0]), DataPath::Tx::dropped);
+    EXPECT_EQ(c.path.counters().tx_dropped, 1u);
+    // send_in_place keeps its meaning: unknown is a drop.
+    EXPECT_FALSE(c.path.send_in_place(99, batch[0]));
+    EXPECT_EQ(c.path.counters().tx_dropped, 2u);
 }
 
 // The peer's MRU (RFC 1661 §6.1) bounds the IPv4 packet in every data message: longer ones go as
@@ -335,11 +367,12 @@ void no_heap_allocation_per_packet(bool connected) {
     ConnectedSockets cs;
     f.lns->set_data_socket(s.lns);
     if (connected) f.lns->set_peer_sockets(cs.hooks());
-    // PPP frames flushed once per pass (lnsd posts the flush on its io_context; here a queue
-    // with room reserved, so that only the data path's own allocations are counted).
-    std::vector<std::function<void()>> posted;
-    posted.reserve(4);
-    f.lns->defer_data_flush([&](std::function<void()> w) { posted.push_back(std::move(w)); });
+    // PPP frames flushed once per pass, posted on an io_context as lnsd wires it (main.cpp:
+    // LoopPost); the pass runs outside io.run(), where Asio has no per-thread handler cache, so
+    // a post that allocates its operation is counted.
+    boost::asio::io_context io;
+    lnsd::LoopPost poster(io);
+    f.lns->defer_data_flush(poster.post());
     const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, true);
     std::uint64_t frames = 0;
@@ -365,17 +398,18 @@ void no_heap_allocation_per_packet(bool connected) {
         loop.dispatch(vr, tun);  // 64 packets TUN → L2TP/UDP
         for (int i = 0; i < data_messages; ++i) f.lns->receive(s.lac_peer, data);  // → PPP
         for (int i = 0; i < 8; ++i) f.lns->send_ppp(h, lcp_echo);
-        ASSERT_EQ(posted.size(), 1u) << "one flush posted for the pass's 8 frames";
-        auto work = std::move(posted.back());
-        posted.pop_back();
-        work();
+        ASSERT_TRUE(poster.in_flight()) << "a flush posted for the pass's 8 frames";
+        io.restart();
+        ASSERT_EQ(io.poll(), 1u) << "one flush posted for the pass's 8 frames";
+        ASSERT_FALSE(poster.in_flight());
     };
     // Warm up (hash tables, first sendmmsg), then count.
     for (int i = 0; i < 2; ++i) pass(1);
     const std::uint64_t before = g_allocations.load();
     for (int round = 0; round < 20; ++round) pass(64);
     const std::uint64_t allocations = g_allocations.load() - before;
-    EXPECT_EQ(allocations, 0u) << "1280 packets each way and 160 PPP frames without operator new";
+    EXPECT_EQ(allocations, 0u) << "1280 packets each way, 160 PPP frames and 20 posted flushes without operator new";
+    EXPECT_EQ(poster.fallbacks(), 0u);
     EXPECT_EQ(frames, 2u + 20u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_in_place, 22u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_frames, 22u * (64u + 8u));
@@ -395,9 +429,10 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
     boost::asio::io_context io;
     std::size_t posted = 0;
     f.lns->set_data_socket(s.lns);
-    f.lns->defer_data_flush([&](std::function<void()> w) {
+    lnsd::LoopPost poster(io);  // as lnsd wires it (main.cpp)
+    f.lns->defer_data_flush([&, post = poster.post()](std::function<void()> w) {
         ++posted;
-        boost::asio::post(io, std::move(w));
+        post(std::move(w));
     });
     const lnsd::CallHandle h1{{100, 7}}, h2{{100, 8}};
     f.lns->attach_data_session(h1, s.lac_peer, 0x2001, 0x3002, false);
@@ -439,6 +474,66 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
     f.lns->set_data_socket(-1);
     EXPECT_EQ(f.lns->data_counters().tx_sent, 9u);
     ASSERT_EQ(s.receive(1).size(), 1u);
+}
+
+// LoopPost: DataPath's flush posted on an io_context with no operator new, from outside io.run()
+// (no Asio handler cache) and from inside a handler; a second post in flight takes the heap and
+// is counted; a post still pending when the io_context goes is destroyed cleanly.
+// req: DP.no-allocation
+TEST(LoopPost, PostsTheFlushWithoutHeapAllocation) {
+    boost::asio::io_context io;
+    lnsd::LoopPost poster(io);
+    const DataPath::Post post = poster.post();  // allocates once, here
+    int ran = 0;
+    const std::uint64_t before = g_allocations.load();
+    for (int i = 0; i < 100; ++i) {
+        post([&ran] { ++ran; });
+        EXPECT_TRUE(poster.in_flight());
+        io.restart();  // (poll() stops the io_context when it runs out of work)
+        EXPECT_EQ(io.poll(), 1u);
+        EXPECT_FALSE(poster.in_flight()) << "the block is free once the work has run";
+    }
+    const std::uint64_t outside = g_allocations.load() - before;
+    // Inside io.run(): each run of the work posts the next, 100 in a chain.
+    struct ChainState {
+        const DataPath::Post* post;
+        int n = 0;
+        std::uint64_t first = 0, last = 0;  // the allocation counter at the first and last link
+    } chain{&post};
+    struct Chain {  // one pointer: held inside std::function, no allocation there either
+        ChainState* st;
+        void operator()() const {
+            if (st->n++ == 0) st->first = g_allocations.load();
+            if (st->n < 100) (*st->post)(*this);
+            else st->last = g_allocations.load();
+        }
+    };
+    io.restart();
+    boost::asio::post(io, [&] { post(Chain{&chain}); });
+    io.run();
+    const int chained = chain.n;
+    const std::uint64_t inside = chain.last - chain.first;
+    EXPECT_EQ(ran, 100);
+    EXPECT_EQ(chained, 100);
+    EXPECT_EQ(inside, 0u) << "100 posts from inside io.run() without operator new";
+    EXPECT_EQ(outside, 0u) << "100 posts from outside io.run() without operator new";
+    EXPECT_EQ(poster.fallbacks(), 0u);
+    // Two in flight (DataPath never does this): the second takes the heap, both run.
+    post([&ran] { ++ran; });
+    post([&ran] { ++ran; });
+    EXPECT_EQ(poster.fallbacks(), 1u);
+    io.restart();
+    EXPECT_EQ(io.poll(), 2u);
+    EXPECT_EQ(ran, 102);
+    EXPECT_FALSE(poster.in_flight());
+    // Pending when the io_context is destroyed: the operation gives the block back to a live slot.
+    {
+        boost::asio::io_context io2;
+        lnsd::LoopPost p2(io2);
+        p2.post()([&ran] { ++ran; });
+        EXPECT_TRUE(p2.in_flight());
+    }
+    EXPECT_EQ(ran, 102) << "destroyed, not run";
 }
 
 // req: DP.no-allocation

@@ -64,10 +64,27 @@ struct DataMessage {
     std::span<const std::uint8_t> ppp;  ///< the PPP frame (after any Offset padding)
 };
 
+/// parse_l2tp_data for every header form (Length, Ns/Nr, Offset; the errors). Use parse_l2tp_data.
+std::optional<DataMessage> parse_l2tp_data_any(std::span<const std::uint8_t> datagram,
+                                               DecapError* error = nullptr) noexcept;
+
 /// Parses the L2TP data header. On error returns nullopt and sets `error` (if non-null).
 /// Never reads outside `datagram`. Trailing octets beyond Length are excluded from `ppp`.
-std::optional<DataMessage> parse_l2tp_data(std::span<const std::uint8_t> datagram,
-                                           DecapError* error = nullptr) noexcept;
+/// The plain header (RFC 2661 §3.1: T, L, S and O clear, Ver 2; what LACs send without
+/// sequencing) is taken here, inline in the caller's per-packet loop; every other form by
+/// parse_l2tp_data_any, with the same result.
+inline std::optional<DataMessage> parse_l2tp_data(std::span<const std::uint8_t> datagram,
+                                                  DecapError* error = nullptr) noexcept {
+    if (datagram.size() >= 6 && (datagram[0] & 0xCA) == 0 && (datagram[1] & 0x0F) == 2) {  // not T, L, S, O
+        if (error) *error = DecapError::none;
+        DataMessage m;
+        m.tunnel_id = static_cast<std::uint16_t>((datagram[2] << 8) | datagram[3]);
+        m.session_id = static_cast<std::uint16_t>((datagram[4] << 8) | datagram[5]);
+        m.ppp = datagram.subspan(6);
+        return m;
+    }
+    return parse_l2tp_data_any(datagram, error);
+}
 
 /// Splits a PPP frame (address/control optional, protocol 1 or 2 octets, RFC 1661 §6.5/§6.6) into
 /// protocol and information field. nullopt (error = truncated) if too short.

@@ -91,13 +91,14 @@ public:
     /// queued for the previous socket is sent first.
     void set_socket(int fd) noexcept;
     /// Queues `work` to run later on the owner's loop, after the handlers already queued (lnsd:
-    /// boost::asio::post on its io_context).
+    /// LoopPost::post(), a boost::asio::post on its io_context without allocation).
     using Post = std::function<void(std::function<void()> work)>;
     /// PPP frames (send_frame) then wait for one flush per pass of the owner's loop: a frame
     /// queued while no flush is posted posts one through `post` (at most one waits at a time), so
     /// the frames a pass produces (LCP, CHAP, IPCP of every call it served) leave in one sendmmsg
     /// per socket instead of one each. No allocation here (`work` holds one pointer); the owner's
-    /// post may allocate (Asio recycles a handler's memory when its cached block is free). The
+    /// post must not allocate either to keep the path allocation-free (lnsd: LoopPost,
+    /// loop_post.hpp, posts through one reserved block; a plain boost::asio::post may allocate). The
     /// DataPath must outlive the posted work, or the loop must not run it after. An empty
     /// function (the default) sends each frame at once.
     void defer_flush(Post post);
@@ -144,6 +145,14 @@ public:
     /// IPv4 packet → session, framed in place (needs ≥ dataplane::kMaxEncapHeader octets of
     /// headroom). Queued: call flush() after the batch. False (counted) if unknown or no room.
     bool send_in_place(Key key, dataplane::Packet& ipv4) noexcept;
+    enum class Tx : std::uint8_t {
+        queued,    ///< framed in place and queued (flush() after the batch)
+        dropped,   ///< a known session, but no headroom, over the MRU with DF, or the queue refused: counted
+        not_mine,  ///< no such session here: nothing counted, the packet untouched (the caller's slow path)
+    };
+    /// send_in_place with one look-up for the owner's choice between this path and its engine's
+    /// (Lns::send_ipv4): an unknown session is `not_mine`, not counted as dropped.
+    Tx offer_in_place(Key key, dataplane::Packet& ipv4) noexcept;
     /// An IPv4 packet not in a batch (e.g. a buffered dial-out trigger): copied, framed, sent now.
     bool send_ipv4(Key key, std::span<const std::uint8_t> ipv4) noexcept;
     /// A PPP frame (FF 03 + protocol + information, from the PPP engine): copied, sent now — or
