@@ -10,8 +10,6 @@
 #include <cstring>
 #include <system_error>
 
-#include <arpa/inet.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
@@ -107,11 +105,7 @@ struct DialOutRuntime::Impl {
         if (!msg.empty()) loop->from_session(vr, msg);
     }
     void radius_send(const rc::Endpoint& to, std::span<const std::uint8_t> datagram) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(to.address);
-        a.sin_port = htons(to.port);
-        radius_out.send(a, datagram);
+        radius_out.send(PassSender::destination(to.address, to.port), datagram);
     }
 
     ~Impl() {

@@ -1,6 +1,7 @@
 // Datagrams of one UDP socket sent once per pass of lnsd's loop. See pass_sender.hpp.
 #include "dl/lnsd/pass_sender.hpp"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -13,6 +14,14 @@ PassSender::PassSender(std::size_t slots, std::size_t slot_size)
     : copies_((slots == 0 || slots > 1024) ? throw std::invalid_argument("PassSender: slots 1..1024") : slots,
               slot_size, 0),
       sender_(slots) {}
+
+sockaddr_in PassSender::destination(std::uint32_t address, std::uint16_t port) noexcept {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(address);
+    a.sin_port = htons(port);
+    return a;
+}
 
 void PassSender::set_socket(int fd) noexcept {
     if (fd != fd_) flush();

@@ -225,11 +225,7 @@ void UdpEndpoint::release_peer(l2tp::engine::PeerId peer) {
 void UdpEndpoint::set_max_peer_sockets(std::size_t n) noexcept { impl_->max_peer_sockets = n; }
 
 void UdpEndpoint::send(l2tp::engine::PeerId peer, std::span<const std::uint8_t> bytes) {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(peer_address(peer).value);
-    to.sin_port = htons(peer_port(peer));
-    impl_->out.send(to, bytes);
+    impl_->out.send(PassSender::destination(peer_address(peer).value, peer_port(peer)), bytes);
 }
 
 void UdpEndpoint::defer_sends(PassSender::Post post) { impl_->out.defer(std::move(post)); }

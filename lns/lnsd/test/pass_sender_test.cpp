@@ -211,11 +211,7 @@ TEST(PassSender, RadiusRequestsOfOnePassInOneSendmmsgAndRetransmissionsAtTheirDe
     out.set_socket(fd);
     out.defer([&](std::function<void()> w) { boost::asio::post(io, std::move(w)); });
     rc::Client client(timers, registry, nullptr, [&](const rc::Endpoint& to, std::span<const std::uint8_t> d) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(to.address);
-        a.sin_port = htons(to.port);
-        out.send(a, d);
+        out.send(lnsd::PassSender::destination(to.address, to.port), d);
     });
     rc::ServerGroup g;
     g.authentication = {{rc::Endpoint{INADDR_LOOPBACK, server.port()}, "s3cret", true}};

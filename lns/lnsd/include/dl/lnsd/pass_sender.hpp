@@ -61,6 +61,8 @@ public:
     /// Flush once per pass of the owner's loop through `post` (see the class comment); an empty
     /// function sends every datagram at once. What is queued is sent first.
     void defer(Post post);
+    /// The destination for send(): IPv4 `address` and UDP `port`, both in host byte order.
+    static sockaddr_in destination(std::uint32_t address, std::uint16_t port) noexcept;
     /// Queues (or sends) `datagram` to `to`; false if it was dropped at once (no socket, or a
     /// full queue that could not be flushed). Errors of the later flush are counted only.
     bool send(const sockaddr_in& to, std::span<const std::uint8_t> datagram) noexcept;

@@ -58,6 +58,8 @@ public:
     /// send() queues the datagram (copied) and the datagrams of one pass of the loop leave
     /// together, in order, in one sendmmsg (PassSender; `post` queues work on the io_context).
     /// close() sends what waits first. An empty function: every send() at once (the default).
+    /// The endpoint must outlive the posted flush, or the loop must not run it after (lnsd: the
+    /// endpoint is destroyed after io_context::run() returned, before the io_context).
     void defer_sends(PassSender::Post post);
     /// The send queue's counters (sendmmsg calls, datagrams sent, drops).
     const PassSenderCounters& send_counters() const noexcept;
