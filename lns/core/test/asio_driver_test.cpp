@@ -90,16 +90,21 @@ TEST(AsioTimerDriver, DueTimersRunFromAPostedHandlerWithoutTheOsTimer) {
     const TimerId later = q.arm(1h, [&] { order.push_back(99); });
     EXPECT_EQ(driver.arms(), 1u);
     boost::asio::post(io, [&] {
-        q.arm(Duration::zero(), [&] {
-            order.push_back(2);
-            q.arm(Duration::zero(), [&] { order.push_back(3); });  // from a timer callback: a run of its own
-        });
-        q.arm(Duration::zero(), [&] { order.push_back(21); });  // shares the posted run
-        boost::asio::post(io, [&] { order.push_back(1); });     // queued after the run
+        q.arm(Duration::zero(), [&] { order.push_back(2); });
+        q.arm(Duration::zero(), [&] { order.push_back(3); });  // shares the posted run
+        boost::asio::post(io, [&] { order.push_back(1); });    // queued after the run
     });
     io.poll();
-    EXPECT_EQ(order, (std::vector<int>{2, 21, 1, 3})) << "in arming order, after the handlers queued before";
+    EXPECT_EQ(order, (std::vector<int>{2, 3, 1})) << "in arming order, before the handlers queued after them";
     EXPECT_EQ(driver.arms(), 1u) << "the OS timer was not armed for the due timers";
+    EXPECT_EQ(driver.posted_runs(), 1u) << "one posted run for both";
+    // Armed from outside a handler too (e.g. at start-up): the posted run waits for the loop.
+    q.arm(Duration::zero(), [&] { order.push_back(4); });
+    EXPECT_EQ(order.size(), 3u);
+    io.restart();
+    io.poll();
+    EXPECT_EQ(order.back(), 4);
+    EXPECT_EQ(driver.arms(), 1u);
     EXPECT_EQ(driver.posted_runs(), 2u);
     q.cancel(later);
 }
