@@ -1,6 +1,7 @@
 #include "dl/core/asio_driver.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 
@@ -9,19 +10,48 @@
 namespace dl::core {
 
 struct AsioTimerDriver::Impl : std::enable_shared_from_this<Impl> {
-    Impl(boost::asio::io_context& io, TimerQueue& q) : timer(io), queue(q) {}
+    Impl(boost::asio::io_context& ctx, TimerQueue& q) : io(ctx), timer(ctx), queue(q) {}
 
+    boost::asio::io_context& io;
     boost::asio::steady_timer timer;
     TimerQueue& queue;
     std::optional<TimePoint> scheduled;  // deadline the OS timer waits for
     bool alive = true;
+    bool posted = false;  // a run of the due timers is posted and has not run yet (at most one)
 
-    std::uint64_t arms = 0, early_wakeups = 0;
+    std::uint64_t arms = 0, early_wakeups = 0, posted_runs = 0;
+
+    /// The due timers run from a handler posted on the loop: no OS timer for them.
+    void post_run() {
+        if (posted) return;
+        posted = true;
+        ++posted_runs;
+        std::weak_ptr<Impl> weak = weak_from_this();
+        boost::asio::post(io, [weak] {
+            auto self = weak.lock();
+            if (!self || !self->alive) return;
+            self->posted = false;
+            try {
+                self->queue.run_due(self->queue.now());
+            } catch (...) {
+                self->reschedule();  // keep driving the rest; the exception leaves io_context::run()
+                throw;
+            }
+            self->reschedule();
+        });
+    }
 
     /// `exact`: re-arm at the queue's earliest deadline even when it is later than the scheduled one.
     void reschedule(bool exact = false) {
         const auto next = queue.next_deadline();
         if (next == scheduled) return;
+        // Already due (a zero-delay timer: work deferred to the loop, e.g. lnsd's call results):
+        // run it from a posted handler after the ones already queued, instead of arming the OS
+        // timer for a deadline in the past (two timerfd_settime and a wake-up of epoll_wait).
+        if (next && *next <= queue.now()) {
+            post_run();
+            return;
+        }
         // Waiting for an earlier deadline: keep it (one early wake-up, then the re-arm below).
         if (!exact && scheduled && (!next || *next > *scheduled)) return;
         scheduled = next;
@@ -65,5 +95,6 @@ AsioTimerDriver::~AsioTimerDriver() {
 void AsioTimerDriver::reschedule() { impl_->reschedule(/*exact=*/true); }
 std::uint64_t AsioTimerDriver::arms() const noexcept { return impl_->arms; }
 std::uint64_t AsioTimerDriver::early_wakeups() const noexcept { return impl_->early_wakeups; }
+std::uint64_t AsioTimerDriver::posted_runs() const noexcept { return impl_->posted_runs; }
 
 }  // namespace dl::core

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "dl/core/timer_queue.hpp"
@@ -74,6 +75,38 @@ TEST(AsioTimerDriver, LaterDeadlineKeepsTheOsTimerAndItsEarlyWakeupRearms) {
     driver.reschedule();  // exact: the queue is empty, the OS timer is cancelled
     io.run();             // returns at once: nothing waits
     EXPECT_EQ(fired, (std::vector<int>{3, 2}));
+}
+
+// A zero-delay timer (work deferred to the loop) runs from a posted handler: the OS timer is not
+// armed for it (no timerfd_settime), the loop does not wait for it (io_context::poll runs ready
+// handlers only), and it runs after the handlers already queued. The OS timer keeps waiting for
+// the later deadline.
+TEST(AsioTimerDriver, DueTimersRunFromAPostedHandlerWithoutTheOsTimer) {
+    boost::asio::io_context io;
+    SystemClock clock;
+    TimerQueue q(clock);
+    AsioTimerDriver driver(io, q);
+    std::vector<int> order;
+    const TimerId later = q.arm(1h, [&] { order.push_back(99); });
+    EXPECT_EQ(driver.arms(), 1u);
+    boost::asio::post(io, [&] {
+        q.arm(Duration::zero(), [&] { order.push_back(2); });
+        q.arm(Duration::zero(), [&] { order.push_back(3); });  // shares the posted run
+        boost::asio::post(io, [&] { order.push_back(1); });    // queued after the run
+    });
+    io.poll();
+    EXPECT_EQ(order, (std::vector<int>{2, 3, 1})) << "in arming order, before the handlers queued after them";
+    EXPECT_EQ(driver.arms(), 1u) << "the OS timer was not armed for the due timers";
+    EXPECT_EQ(driver.posted_runs(), 1u) << "one posted run for both";
+    // Armed from outside a handler too (e.g. at start-up): the posted run waits for the loop.
+    q.arm(Duration::zero(), [&] { order.push_back(4); });
+    EXPECT_EQ(order.size(), 3u);
+    io.restart();
+    io.poll();
+    EXPECT_EQ(order.back(), 4);
+    EXPECT_EQ(driver.arms(), 1u);
+    EXPECT_EQ(driver.posted_runs(), 2u);
+    q.cancel(later);
 }
 
 TEST(AsioTimerDriver, IdleQueueDoesNotKeepLoopAliveAndDetaches) {

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"
@@ -22,6 +23,8 @@
 #include "dl/dataplane/kernel_routes.hpp"
 #include "dl/dataplane/netlink.hpp"
 #include "dl/dataplane/tun_device.hpp"
+#include "dl/lnsd/loop_post.hpp"
+#include "dl/lnsd/pass_sender.hpp"
 #include "dl/radius/client/asio_transport.hpp"
 #include "dl/radius/client/client.hpp"
 
@@ -39,6 +42,9 @@ struct DialOutRuntime::Impl {
     Lns& lns;
     DialOutWiringConfig cfg;
     rc::AsioUdpTransport transport;
+    /// RADIUS requests (Access-Request, Accounting-Request) and their retransmissions: the ones
+    /// one pass of the loop produces leave in one sendmmsg on the transport's socket.
+    PassSender radius_out{64, 4096};
     rc::Client client;
     std::unique_ptr<dp::Netlink> netlink;
     std::vector<std::unique_ptr<dp::KernelRouteMirror>> mirrors;
@@ -62,8 +68,11 @@ struct DialOutRuntime::Impl {
     Impl(boost::asio::io_context& io, core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus& b,
          Lns& l, const core::ConfigNode& root)
         : bus(b), lns(l), cfg(load_wiring_config(root)), transport(io, rc::Endpoint{0, 0}),
-          client(timers, (rc::register_timers(registry), registry), &bus, transport.sender()), link_timer(timers),
-          queue(timers) {
+          client(timers, (rc::register_timers(registry), registry), &bus,
+                 [this](const rc::Endpoint& to, std::span<const std::uint8_t> d) { radius_send(to, d); }),
+          link_timer(timers), queue(timers) {
+        radius_out.set_socket(transport.native_handle());
+        radius_out.defer(LoopPost(io).post());  // one reserved block: no allocation per pass
         transport.start(client);
         // icmp-frag-needed: {rate: N/s, burst: N, source: A}; rate 0 turns the messages off. The
         // source is not an address of lnsd's own host (the kernel drops a packet arriving on the TUN
@@ -96,7 +105,12 @@ struct DialOutRuntime::Impl {
         const auto msg = frag_needed[vr]->make(ipv4, icmp_source, mru, queue.now());
         if (!msg.empty()) loop->from_session(vr, msg);
     }
+    void radius_send(const rc::Endpoint& to, std::span<const std::uint8_t> datagram) {
+        radius_out.send(PassSender::destination(to.address, to.port), datagram);
+    }
+
     ~Impl() {
+        radius_out.set_socket(-1);  // what waits leaves before the socket closes
         lns.on_too_big = nullptr;
         link_timer.cancel();
         if (ioctl_fd >= 0) ::close(ioctl_fd);

@@ -73,9 +73,11 @@ int main(int argc, char** argv) {
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
         lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
-        // PPP frames to the CPEs: the frames of one loop pass in one sendmmsg per socket.
-        // Posted through one reserved block (loop_post.hpp): no allocation per pass.
+        // PPP frames to the CPEs, and the L2TP control messages: the datagrams of one loop pass
+        // in one sendmmsg per socket. Each posted through its own reserved block (loop_post.hpp):
+        // no allocation per pass.
         lns.defer_data_flush(dl::lnsd::LoopPost(io).post());
+        udp->defer_sends(dl::lnsd::LoopPost(io).post());
         // … on a socket connected to each LAC (no route look-up per datagram), up to the limit.
         udp->set_max_peer_sockets(cfg.peer_sockets);
         lns.set_peer_sockets({[&](dl::lnsd::PeerId p) { return udp->connect_peer(p); },

@@ -48,6 +48,7 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
     std::unordered_map<PeerId, std::shared_ptr<PeerSocket>> peers;
     std::size_t max_peer_sockets = 256;
     bool reuse_set = false;
+    PassSender out{64, 4096};  // control messages: slots of 4 KiB, a longer one is sent on its own
 
     /// Reads up to `budget` datagrams from `s` and hands them to on_receive. Stops early if a
     /// handler closes the shared socket; a per-peer socket is never closed inside a drain.
@@ -146,12 +147,14 @@ UdpEndpoint::UdpEndpoint(boost::asio::io_context& io, core::Ipv4Address address,
         throw std::system_error(ec.value(), std::generic_category(),
                                 "cannot bind the L2TP socket to " + address.to_string() + ":" + std::to_string(port) +
                                     (ec == boost::asio::error::address_in_use ? " (in use by another process)" : ""));
+    impl_->out.set_socket(impl_->socket.native_handle());
     impl_->start();
 }
 
 UdpEndpoint::~UdpEndpoint() { close(); }
 
 void UdpEndpoint::close() {
+    impl_->out.set_socket(-1);  // what waits leaves first
     boost::system::error_code ec;
     if (impl_->socket.is_open()) impl_->socket.close(ec);
     for (auto& [peer, ps] : impl_->peers) ps->socket.close(ec);
@@ -221,19 +224,26 @@ void UdpEndpoint::release_peer(l2tp::engine::PeerId peer) {
 
 void UdpEndpoint::set_max_peer_sockets(std::size_t n) noexcept { impl_->max_peer_sockets = n; }
 
-void UdpEndpoint::send(l2tp::engine::PeerId peer, const std::vector<std::uint8_t>& bytes) {
-    udp::endpoint to(boost::asio::ip::address_v4(peer_address(peer).value), peer_port(peer));
-    boost::system::error_code ec;
-    impl_->socket.send_to(boost::asio::buffer(bytes), to, 0, ec);
-    if (ec) ++impl_->counters.send_errors;
+void UdpEndpoint::send(l2tp::engine::PeerId peer, std::span<const std::uint8_t> bytes) {
+    impl_->out.send(PassSender::destination(peer_address(peer).value, peer_port(peer)), bytes);
 }
+
+void UdpEndpoint::defer_sends(PassSender::Post post) { impl_->out.defer(std::move(post)); }
+
+const PassSenderCounters& UdpEndpoint::send_counters() const noexcept { return impl_->out.counters(); }
 
 void UdpEndpoint::set_batch_end(std::function<void()> fn) { impl_->batch_end = std::move(fn); }
 std::uint16_t UdpEndpoint::local_port() const { return impl_->socket.local_endpoint().port(); }
 int UdpEndpoint::native_handle() const {
     return impl_->socket.is_open() ? const_cast<udp::socket&>(impl_->socket).native_handle() : -1;
 }
-std::uint64_t UdpEndpoint::send_errors() const noexcept { return impl_->counters.send_errors; }
-const UdpCounters& UdpEndpoint::counters() const noexcept { return impl_->counters; }
+std::uint64_t UdpEndpoint::send_errors() const noexcept {
+    const auto& c = impl_->out.counters();
+    return c.errors + c.would_block;
+}
+const UdpCounters& UdpEndpoint::counters() const noexcept {
+    impl_->counters.send_errors = send_errors();
+    return impl_->counters;
+}
 
 }  // namespace dl::lnsd

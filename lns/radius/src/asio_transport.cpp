@@ -76,6 +76,10 @@ Client::SendFn AsioUdpTransport::sender() {
     };
 }
 
+int AsioUdpTransport::native_handle() const noexcept {
+    return impl_->socket.is_open() ? impl_->socket.native_handle() : -1;
+}
+
 void AsioUdpTransport::start(Client& client) {
     impl_->client = &client;
     impl_->receive();

@@ -40,14 +40,17 @@ std::vector<core::Ipv4Prefix> AccessRouteTable::install(const std::string& vr, s
             }
         }
     }
-    if (bus_) {
+    // Built only for a listener (the event log, a control-API subscriber): the JSON of the
+    // prefixes costs more than the rest of the install.
+    if (bus_ && bus_->has_subscribers()) {
         core::Event e;
         e.entity = "lnsd.route";
         e.id = vr;
         e.event = "access-routes-installed";
-        e.extra = {{"call", call}, {"prefixes", nlohmann::json::array()}};
-        for (const auto& p : installed) e.extra["prefixes"].push_back(p.to_string());
-        bus_->publish(e);
+        auto listed = nlohmann::json::array();
+        for (const auto& p : installed) listed.push_back(p.to_string());
+        e.extra = {{"call", call}, {"prefixes", std::move(listed)}};
+        bus_->publish(std::move(e));
     }
     return installed;
 }

@@ -58,6 +58,18 @@ struct World {
     }
 };
 
+// Nobody listens (lnsd without an event log or subscriber): the install builds no event at all
+// (its JSON of the prefixes was the costliest part of a call's route install); the routes are the same.
+TEST(AccessRoutes, NoEventBuiltWhenNobodyListens) {
+    World w;
+    auto c = w.up(7);
+    const auto published = w.bus.published_count();
+    const auto got = c->install_routes("default", {pfx("10.20.0.0/16")}, ip("10.20.0.9"));
+    EXPECT_EQ(got, (std::vector<Ipv4Prefix>{pfx("10.20.0.0/16"), pfx("10.20.0.9/32")}));
+    EXPECT_EQ(w.table.lookup("default", Ipv4Address{ip("10.20.3.4")}), 7u);
+    EXPECT_EQ(w.bus.published_count(), published) << "no event published without a subscriber";
+}
+
 TEST(AccessRoutes, InstalledAtIpcpUpAndRemovedOnClosing) {
     World w;
     dl::core::EventRecorder rec(w.bus, {"lnsd.route", ""});

@@ -20,6 +20,10 @@ class TimerQueue;
 /// then — one spurious wake-up instead of a re-arm (a timerfd_settime system call, Asio's epoll
 /// reactor) each time a short timer is cancelled and replaced, which lnsd does several times per
 /// dial-out call (RADIUS, PPP restart, L2TP delayed-ZLB timers).
+/// A timer already due when it is armed (a zero delay: work deferred to the loop, which lnsd's
+/// engines use several times per dial-out call) does not go through the OS timer: one run of the
+/// due timers is posted on the io_context (boost::asio::post, after the handlers already queued;
+/// at most one waits), saving the OS timer's arm, its reset after the wake-up and the wake-up.
 /// The queue's clock should be SystemClock (the OS timer waits `deadline - clock.now()`).
 /// Both objects must be used from the io_context's thread only. Destroying the driver detaches it.
 class AsioTimerDriver {
@@ -38,6 +42,8 @@ public:
     std::uint64_t arms() const noexcept;
     /// Wake-ups of the OS timer that found no queue timer due (its deadline had moved later).
     std::uint64_t early_wakeups() const noexcept;
+    /// Runs of already-due timers posted on the io_context instead of arming the OS timer.
+    std::uint64_t posted_runs() const noexcept;
 
 private:
     struct Impl;

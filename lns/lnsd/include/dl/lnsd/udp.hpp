@@ -13,6 +13,7 @@
 
 #include "dl/core/ipv4.hpp"
 #include "dl/l2tp/engine/engine.hpp"
+#include "dl/lnsd/pass_sender.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -28,7 +29,7 @@ struct UdpCounters {
     std::uint64_t truncated = 0;   ///< datagrams longer than 65 535 octets (MSG_TRUNC): dropped
     std::uint64_t spilled = 0;     ///< datagrams longer than a 2 KiB receive slot, received whole
     std::uint64_t errors = 0;      ///< recvmmsg errors other than EAGAIN
-    std::uint64_t send_errors = 0; ///< send() failures
+    std::uint64_t send_errors = 0; ///< send() failures (at once, or in the pass's sendmmsg)
     std::uint64_t peer_sockets = 0;         ///< connected per-peer sockets open now (connect_peer)
     std::uint64_t peer_sockets_opened = 0;  ///< … opened since the start
     std::uint64_t peer_sockets_refused = 0; ///< connect_peer refused: max_peer_sockets reached
@@ -51,8 +52,17 @@ public:
     UdpEndpoint(const UdpEndpoint&) = delete;
     UdpEndpoint& operator=(const UdpEndpoint&) = delete;
 
-    /// Sends one datagram (synchronously; send errors are counted, never thrown).
-    void send(l2tp::engine::PeerId peer, const std::vector<std::uint8_t>& bytes);
+    /// Sends one datagram on the shared socket (send errors are counted, never thrown): at once,
+    /// or after defer_sends() with the other datagrams of the loop's pass in one sendmmsg.
+    void send(l2tp::engine::PeerId peer, std::span<const std::uint8_t> bytes);
+    /// send() queues the datagram (copied) and the datagrams of one pass of the loop leave
+    /// together, in order, in one sendmmsg (PassSender; `post` queues work on the io_context).
+    /// close() sends what waits first. An empty function: every send() at once (the default).
+    /// The endpoint must outlive the posted flush, or the loop must not run it after (lnsd: the
+    /// endpoint is destroyed after io_context::run() returned, before the io_context).
+    void defer_sends(PassSender::Post post);
+    /// The send queue's counters (sendmmsg calls, datagrams sent, drops).
+    const PassSenderCounters& send_counters() const noexcept;
     /// A UDP socket bound to this endpoint's address:port and connected to `peer`, for the data
     /// fast path to send on (sendmmsg without a destination per datagram: the kernel keeps the
     /// route, Linux udp(7) / connect(2)). Returns its fd, the same one while it is open; -1 (and

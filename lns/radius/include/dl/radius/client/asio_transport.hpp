@@ -29,8 +29,12 @@ public:
 
     /// The bound address and port (kept after stop()).
     Endpoint local_endpoint() const;
-    /// A send function for Client's constructor (valid while the transport lives).
+    /// A send function for Client's constructor (valid while the transport lives): one
+    /// sendto(2) per datagram, at once.
     Client::SendFn sender();
+    /// The socket's descriptor (non-blocking), for an owner that sends on it itself (e.g.
+    /// batched with sendmmsg); -1 once stopped. Its datagrams are not counted in datagrams_sent().
+    int native_handle() const noexcept;
     /// Starts receiving into `client` (which must outlive the transport or stop()).
     void start(Client& client);
     /// Stops receiving and closes the socket.
