@@ -513,6 +513,7 @@ class Replay:
         self.dut_challenge: bytes | None = None
         self.dut_session: dict[int, int] = {}        # the DUT side's captured Session ID -> its live one
         self.pending: list[_Arrival] = []
+        self.unanswered: list = []                   # the DUT's PPP frames not yet given to the PPP peer
         self.seq = 0
         self.taken: list[int] = []
         self.peers: dict[int, _PppPeer] = {}
@@ -597,10 +598,23 @@ class Replay:
             self.seq += 1
             self.pending.append(_Arrival(self.seq, m, time.monotonic()))
             if m.is_data:
-                s = next((x for x in self.tunnel.sessions if self.dut_session.get(self._dut_sid(x)) is not None
-                          and self._our_sid(x) == m.session_id), None)
-                if s is not None:
-                    self._peer(s).on_dut(m)
+                self.unanswered.append(m)
+        self._answer_ppp()
+
+    def _answer_ppp(self) -> None:
+        """Gives the DUT's PPP frames to the live PPP peer of their call, in arrival order. A frame
+        whose call's DUT Session ID is not learnt yet waits here: under load the DUT's first LCP
+        Configure-Request can arrive in one batch with the OCRP / ICRP that assigns it (RFC 2661
+        §4.4.4), and the peer can only answer once it can address the call (else it never answers it,
+        and the DUT's Restart timer, RFC 1661 §4.6, shows up as a late, extra frame)."""
+        keep = []
+        for m in self.unanswered:
+            s = next((x for x in self.tunnel.sessions if self._our_sid(x) == m.session_id), None)
+            if s is not None and self.dut_session.get(self._dut_sid(s)) is None:
+                keep.append(m)
+            elif s is not None:
+                self._peer(s).on_dut(m)
+        self.unanswered = keep
 
     def _take(self, pred, within: float):
         deadline = time.monotonic() + within
@@ -723,6 +737,7 @@ class Replay:
         if captured.assigned_session_id is not None and x.assigned_session_id is not None:
             self.dut_session[captured.assigned_session_id] = x.assigned_session_id
         self.report.items.append(Item(_verdict(diffs), m.name, m.index, diffs))
+        self._answer_ppp()       # the call's PPP frames that came with or before this message
 
     def _snapshot(self) -> None:
         if self.before_teardown is not None:
