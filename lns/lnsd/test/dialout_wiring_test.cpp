@@ -1658,7 +1658,7 @@ TEST(DialOutWiring, ShowPppTotalFollowsEveryWayACallStartsAndEnds) {
         ASSERT_EQ(w.w->counters().ppp_auth_rejects, 1u);
         expect_total(w, 0, "after the PPP authentication failure");
     }
-    {  // incoming, refused at AAA: releasing (still listed), then closing on the call-release timer
+    {  // incoming, refused at AAA: releasing, then closing on the call-release timer
         const auto yaml = incoming_config("mandatory-chap", "chap");
         World w(yaml.c_str());
         w.cpe_known = false;
