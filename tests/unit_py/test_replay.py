@@ -396,3 +396,34 @@ def test_proxy_lcp_avps_compared_option_by_option():
     other.add_avp(26, b"\x01\x04\x05\x78" + chap + b"\x05\x06\x22\x22\x22\x22")
     (d,) = R.compare_l2tp(captured, other, R.DEFAULT_RULES)
     assert not d.ignored and d.reason == "options differ: MRU, Magic-Number"
+
+
+@pytest.mark.req("REPLAY.dut-lac", "REPLAY.rewrite")
+def test_ipcp_before_the_renegotiated_lcp_is_discarded_and_pairs_only_within_its_phase():
+    """The replayed LNS of an incoming call that restarts LCP discards the CPE's IPCP
+    Configure-Request that comes before its LCP is Opened (RFC 1661 §3.4: sends nothing), and only
+    a captured IPCP frame sent in that phase (mandatory-chap's #10, the recording's own race) may
+    pair with it; none of incoming-lcp-renegotiation's."""
+    from pathlib import Path
+    pcaps = Path(__file__).resolve().parents[2] / "pcaps"
+    chap = replay.load(pcaps / "incoming-mandatory-chap.pcap", secret="lac-secret").tunnels[0].sessions[0]
+    assert sorted(f.message.index for f in chap.ppp if id(f) in R._before_lcp_opened(chap, "LNS")) == [10]
+    conv = replay.load(pcaps / "incoming-lcp-renegotiation.pcap", secret="lac-secret")
+    s = conv.tunnels[0].sessions[0]
+    assert R._before_lcp_opened(s, "LNS") == set()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    try:
+        r = R.Replay(conv, sock, sink.getsockname(), secret="lac-secret", side="LNS")
+        r.dut_session[s.lac_session_id] = 77
+        ipcp = P.IPCP(1, 1)
+        ipcp.add_option(3, bytes(4))
+        early = P.L2TP.data(tunnel_id=1, session_id=s.lns_session_id,
+                            payload=P.ppp_frame(P.PROTO_IPCP, ipcp.to_bytes(), True))
+        assert r._peer(s).on_dut(early) == "before-lcp"
+        assert r.wire == [], "the early IPCP Configure-Request was answered"
+    finally:
+        sock.close()
+        sink.close()

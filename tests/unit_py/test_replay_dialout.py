@@ -8,6 +8,7 @@ reply items or is re-signed for lnsd's live request (RFC 2868 §3.5 Tunnel-Passw
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -382,6 +383,101 @@ def test_lns_side_of_a_dialout_against_a_scripted_lac(tmp_path):
     assert setup["number"] == "5551001" and setup["isdn"] == {"behaviour": "answer"}   # no Q.931 cause captured
     with pytest.raises(ValueError):
         R.Replay(conv, s, dut.addr, tunnel=conv.dialouts[0].tunnel, side="CPE")
+
+
+class BatchingLac(ScriptedPeer):
+    """A scripted LAC on 127.0.0.1 answering the replayed LNS side of the basic dial-out: Tunnel ID
+    800, Session ID 81; OCRP, OCCN and its CPE's first LCP Configure-Request back to back (then
+    `batch_sent` is set), LCP and CHAP both ways as the CPE, CDN. Records what it checked."""
+
+    def __init__(self):
+        super().__init__()
+        self.batch_sent = threading.Event()
+
+    def _run(self):
+        ep, L = self.ep, P.L2TP
+        rq = ep.expect("SCCRQ", within=3)
+        chal = b"\x24" * 16
+        ep.send(L.sccrp(assigned_tunnel_id=800, host_name="fake-lac", challenge=chal,
+                        challenge_response=P.challenge_response(2, SECRET, rq.challenge)))
+        ep.expect("SCCCN", within=2)
+        oc = ep.expect("OCRQ", within=2)
+        sid = oc.assigned_session_id
+
+        def ppp(pkt, proto=P.PROTO_LCP):
+            ep.send(L.data(tunnel_id=0, session_id=sid, payload=P.ppp_frame(proto, pkt.to_bytes(), True)),
+                    auto_seq=False, fill_tunnel_id=True)
+
+        def recv():
+            return P.ppp_parse(ep.expect(lambda x: x.is_data, within=2).payload)["packet"]
+        ep.send(L.ocrp(assigned_session_id=81, session_id=sid))
+        ep.send(L.occn(tx_connect_speed=64000, framing_type=P.FRAMING_SYNC, session_id=sid))
+        ppp(lcp(1, 9, [(3, b"\xc2\x23\x05"), (5, b"\x33\x33\x33\x33")]))
+        self.batch_sent.set()
+        got = {p.code: p for p in (recv(), recv())}   # the LNS side's Configure-Request and its Ack of ours
+        self.checks["lcp_ack_of_ours"] = 2 in got and got[2].identifier == 9
+        ppp(lcp(2, got[1].identifier, list(got[1].options)))
+        ch = recv()
+        ppp(P.CHAP(1, 4, value=b"\x77" * 16, name="cpe"), P.PROTO_CHAP)
+        ppp(P.CHAP(2, ch.identifier, value=P.chap_md5_response(ch.identifier, PPP_SECRET, bytes(ch.value)),
+                   name="cpe"), P.PROTO_CHAP)
+        resp = recv()
+        self.checks["lns_response_ok"] = bytes(resp.value) == bytes(P.chap_md5_response(4, PPP_SECRET, b"\x77" * 16))
+        ppp(P.CHAP(3, 4, message="ok"), P.PROTO_CHAP)
+        self.checks["verdict"] = recv().code      # the captured LNS's Success on our Response
+        ep.send(L.cdn(result=1, assigned_session_id=81, session_id=sid))
+        ep.drain(0.3)
+
+
+class _HeldAfterOcrq:
+    """The replay's endpoint, except that once the OCRQ is sent its next receive waits (at most 5 s)
+    for `gate`: the LAC's OCRP, OCCN and first PPP frame are then taken in one batch, as a loaded
+    machine delivers them."""
+
+    def __init__(self, ep, gate: threading.Event):
+        self._ep, self._gate, self._hold = ep, gate, False
+
+    def send(self, msg, **kw):
+        self._hold |= msg.is_control and msg.message_name == "OCRQ"
+        return self._ep.send(msg, **kw)
+
+    def expect(self, *a, **kw):
+        if self._hold:
+            assert self._gate.wait(5), "the scripted LAC never sent its batch"
+            self._hold = False
+        return self._ep.expect(*a, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._ep, name)
+
+
+@pytest.mark.req("REPLAY.dut-lac", "REPLAY.rewrite")
+def test_lac_ppp_arriving_with_its_ocrp_is_answered(tmp_path):
+    """The DUT's first LCP Configure-Request taken in one batch with the OCRP that assigns its Session
+    ID (RFC 2661 §4.4.4) is answered by the PPP peer once that ID is known, not left to the DUT's
+    Restart timer (RFC 1661 §4.6): LCP, CHAP both ways and the CDN match in full."""
+    conv = replay.load(build_dialout_capture(tmp_path / "d.pcap"))
+    dut = BatchingLac()
+    dut.start()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    r = R.Replay(conv, s, dut.addr, tunnel=conv.dialouts[0].tunnel, secret=SECRET, ppp_secret=PPP_SECRET,
+                 wait=2, side="LNS")
+    r.ep = _HeldAfterOcrq(r.ep, dut.batch_sent)
+    rep = r.run()
+    dut.join(10)
+    s.close()
+    if dut.error:
+        raise dut.error
+    assert dut.checks == {"lcp_ack_of_ours": True, "lns_response_ok": True, "verdict": 3}, dut.checks
+    expected = [(i.name, i.verdict) for i in rep.items if i.frame is not None and i.verdict not in ("sent", "live")]
+    assert expected == [("SCCRP", "matched"), ("OCRP", "matched"), ("OCCN", "matched"),
+                        # the LAC's Configure-Request came before its Ack of ours, the other way round
+                        # in the capture: out of order, still compatible
+                        ("PPP LCP Configure-Ack", "matched"), ("PPP LCP Configure-Request", "out-of-order"),
+                        ("PPP CHAP Challenge", "matched"), ("PPP CHAP Response", "matched"),
+                        ("PPP CHAP Success", "matched"), ("CDN", "matched")], rep.text()
+    assert not [i for i in rep.items if i.verdict == "extra"] and rep.exit_status == R.EXIT_OK, rep.text()
 
 
 @pytest.mark.req("REPLAY.dialout", "REPLAY.analysis")

@@ -465,6 +465,7 @@ class _Arrival:
     seq: int
     message: object     # L2TP
     time: float
+    before_lcp: bool = False    # an NCP packet the PPP peer discarded: LCP was not Opened (RFC 1661 §3.4)
 
 
 class Replay:
@@ -513,6 +514,7 @@ class Replay:
         self.dut_challenge: bytes | None = None
         self.dut_session: dict[int, int] = {}        # the DUT side's captured Session ID -> its live one
         self.pending: list[_Arrival] = []
+        self.unanswered: list = []                   # the DUT's PPP frames not yet given to the PPP peer
         self.seq = 0
         self.taken: list[int] = []
         self.peers: dict[int, _PppPeer] = {}
@@ -595,18 +597,34 @@ class Replay:
             if m.is_zlb:          # acknowledgements only (RFC 2661 §5.8): the endpoint's bookkeeping
                 continue
             self.seq += 1
-            self.pending.append(_Arrival(self.seq, m, time.monotonic()))
+            a = _Arrival(self.seq, m, time.monotonic())
+            self.pending.append(a)
             if m.is_data:
-                s = next((x for x in self.tunnel.sessions if self.dut_session.get(self._dut_sid(x)) is not None
-                          and self._our_sid(x) == m.session_id), None)
-                if s is not None:
-                    self._peer(s).on_dut(m)
+                self.unanswered.append(a)
+        self._answer_ppp()
 
-    def _take(self, pred, within: float):
+    def _answer_ppp(self) -> None:
+        """Gives the DUT's PPP frames to the live PPP peer of their call, in arrival order. A frame
+        whose call's DUT Session ID is not learnt yet waits here: under load the DUT's first LCP
+        Configure-Request can arrive in one batch with the OCRP / ICRP that assigns it (RFC 2661
+        §4.4.4), and the peer can only answer once it can address the call (else it never answers it,
+        and the DUT's Restart timer, RFC 1661 §4.6, shows up as a late, extra frame)."""
+        keep = []
+        for a in self.unanswered:
+            s = next((x for x in self.tunnel.sessions if self._our_sid(x) == a.message.session_id), None)
+            if s is not None and self.dut_session.get(self._dut_sid(s)) is None:
+                keep.append(a)
+            elif s is not None:
+                a.before_lcp = self._peer(s).on_dut(a.message) == "before-lcp"
+        self.unanswered = keep
+
+    def _take(self, pred, within: float, whole: bool = False):
+        """The first pending arrival `pred` accepts (its L2TP message, or the _Arrival with `whole`),
+        polling the DUT up to `within` s; None when none came."""
         deadline = time.monotonic() + within
         while True:
             for i, a in enumerate(self.pending):
-                if pred(a.message):
+                if pred(a if whole else a.message):
                     del self.pending[i]
                     self.taken.append(a.seq)
                     return a
@@ -723,6 +741,7 @@ class Replay:
         if captured.assigned_session_id is not None and x.assigned_session_id is not None:
             self.dut_session[captured.assigned_session_id] = x.assigned_session_id
         self.report.items.append(Item(_verdict(diffs), m.name, m.index, diffs))
+        self._answer_ppp()       # the call's PPP frames that came with or before this message
 
     def _snapshot(self) -> None:
         if self.before_teardown is not None:
@@ -761,15 +780,21 @@ class Replay:
             self.report.items.append(Item(verdict, f"PPP {f.name}", f.message.index, reason="" if what is True else what))
             return
 
-        def pred(x) -> bool:
-            if not x.is_data:
+        # An NCP packet our peer discarded before LCP was Opened pairs only with a captured one that
+        # also came before the captured peer's LCP was Opened (the CPE's IPCP in flight while the
+        # LNS restarts LCP is a race of each recording, RFC 1661 §3.4).
+        before_lcp = id(f) in _before_lcp_opened(s, self.side)
+
+        def pred(a) -> bool:
+            x = a.message
+            if not x.is_data or a.before_lcp != before_lcp:
                 return False
             try:
                 d = P.ppp_parse(x.payload)
             except P.ParseError:
                 return False
             return d["protocol"] == f.protocol and getattr(d["packet"], "code", None) == code
-        got = self._take(pred, self._deadline(f.message.time - prev_time))
+        got = self._take(pred, self._deadline(f.message.time - prev_time), whole=True)
         if got is None:
             self.report.items.append(Item("missing", f"PPP {f.name}", f.message.index,
                                           reason="the DUT did not send it in time"))
@@ -820,7 +845,11 @@ class Replay:
                     name = f"PPP 0x{d['protocol']:04x} {getattr(d['packet'], 'code_name', '')}".strip()
                 except P.ParseError:
                     pass
-            self.report.items.append(Item("extra", name, None, reason="sent by the DUT, not in the capture"))
+            why = "sent by the DUT, not in the capture"
+            if a.before_lcp:
+                why = ("sent by the DUT before LCP was Opened, discarded by the PPP peer (RFC 1661 §3.4): "
+                       "an NCP packet in flight as LCP restarted")
+            self.report.items.append(Item("extra", name, None, reason=why))
         self._mark_out_of_order()
         self.report.stats |= {"messages_sent": sum(1 for i in self.report.items if i.verdict == "sent"),
                              "seconds": round(time.monotonic() - started, 3),
@@ -1805,13 +1834,18 @@ class _PppPeer:
             self.ipcp_started = True
             self.start(P.PROTO_IPCP)
 
-    def on_dut(self, m) -> None:
+    def on_dut(self, m) -> str | None:
+        """Answers the DUT's PPP frame `m`; 'before-lcp' when it was an NCP packet discarded because
+        our LCP, which the captured side negotiated, is not Opened yet (RFC 1661 §3.4)."""
         try:
             d = P.ppp_parse(m.payload)
         except P.ParseError:
-            return
+            return None
         proto, pkt = d["protocol"], d["packet"]
         code = getattr(pkt, "code", None)
+        if proto == P.PROTO_IPCP and P.PROTO_LCP in self.first_req and \
+                P.PROTO_LCP not in self.opened_ours & self.opened_theirs:
+            return "before-lcp"
         if proto in (P.PROTO_LCP, P.PROTO_IPCP):
             cls = self._cls(proto)
             if code == CONFREQ:
@@ -1879,6 +1913,26 @@ class _PppPeer:
             self._send(proto, out, "MD5 of the DUT's Challenge with --ppp-secret (RFC 1994 §4.1)")
         elif proto == P.PROTO_CHAP and code == 3:
             self._after_auth()
+
+
+def _before_lcp_opened(s: Session, side: str) -> set[int]:
+    """id() of the captured IPCP frames of the DUT's side of call `s` sent after `side` (our side)
+    started LCP and before that LCP was Opened both ways (Configure-Ack sent and received, RFC 1661
+    §3.4): frames the captured peer had to discard."""
+    out: set[int] = set()
+    started, acked_by_us, acked_by_dut = False, False, False
+    for f in s.ppp:
+        code = getattr(f.packet, "code", None)
+        if f.protocol == P.PROTO_LCP and code == CONFREQ and f.sender == side:
+            started, acked_by_us, acked_by_dut = True, False, False
+        elif f.protocol == P.PROTO_LCP and code == CONFACK:
+            if f.sender == side:
+                acked_by_us = True
+            else:
+                acked_by_dut = True
+        elif f.protocol == P.PROTO_IPCP and f.sender != side and started and not (acked_by_us and acked_by_dut):
+            out.add(id(f))
+    return out
 
 
 def _ppp_name(proto: int, pkt) -> str:

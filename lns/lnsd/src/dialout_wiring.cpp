@@ -378,6 +378,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
             by_key_.erase(key);
             call->session.call_failed(r.reason);
             calls_.erase(id);
+            --live_calls_;  // live until now (checked above), failed or not: it leaves calls_
             if (r.no_lac_answered) route_outcome(key, false, "no LAC answered: " + r.reason);
             manager_->call_failed(key, r.failure.result, q931, r.reason);
             return;
@@ -401,6 +402,7 @@ void DialOutWiring::place_call(const dialout::SessionKey& key, const rc::DialOut
     ++counters_.calls_placed;
     by_key_[key] = id;
     calls_[id] = std::move(c);
+    ++live_calls_;
     calls_[id]->session.start(key.to_string());
     calls_[id]->session.l2tp().outgoing = lns_.place_outgoing_call(tunnel_endpoints(def), oc, std::move(done));
 }
@@ -457,6 +459,7 @@ void DialOutWiring::drop_call(std::uint64_t id, bool tell_manager, std::string_v
 void DialOutWiring::close_call(std::uint64_t id, const session::CloseOrder& o) {
     Call* c = find(id);
     if (!c) return;
+    --live_calls_;  // entered closing: once per call (CallPorts::close)
     // accounting Stop and the access routes: already done by the session
     if (c->key) {
         if (auto it = by_key_.find(*c->key); it != by_key_.end() && it->second == id) by_key_.erase(it);
@@ -514,6 +517,7 @@ void DialOutWiring::on_connected(CallHandle h, const eng::ConnectInfo& info) {
     l2.lac_host = lns_.peer_host_name(h.key.tunnel);
     by_handle_[{h.key.tunnel, h.key.session}] = id;
     calls_[id] = std::move(c);
+    ++live_calls_;
     ++counters_.incoming_links;
     dialout::Profile p;
     p.name = cfg_.incoming_profile;
@@ -846,9 +850,7 @@ nlohmann::json DialOutWiring::show_ppp(const std::string& id, bool detail, const
         if (ec != std::errc() || end != a.data() + a.size()) throw core::ControlArgError("after", "'" + a + "' is not a PPP call id");
         it = calls_.upper_bound(n);
     }
-    const auto total = static_cast<std::size_t>(
-        std::count_if(calls_.begin(), calls_.end(), [](const auto& kv) { return kv.second->session.live(); }));
-    core::ListPageBuilder page_out(page, total, "show ppp");
+    core::ListPageBuilder page_out(page, live_calls_, "show ppp");
     for (; it != calls_.end(); ++it) {
         if (!it->second->session.live()) continue;
         if (!page_out.room()) {

@@ -1610,3 +1610,78 @@ TEST(DialOutWiring, IncomingCallRefusedAtAaaIsReleasedThenClosed) {
     EXPECT_EQ(w.w->call_count(), 0u);
     EXPECT_EQ(w.lns->session_count(), 0u) << "CDN";
 }
+
+// `show ppp`'s total is a running count of the live calls (not a walk over every call): it stays
+// equal to what a full listing walks through every way a call starts and ends.
+TEST(DialOutWiring, ShowPppTotalFollowsEveryWayACallStartsAndEnds) {
+    auto expect_total = [](World& w, std::size_t n, const char* when) {
+        SCOPED_TRACE(when);
+        const auto paged = w.call("show ppp", {{"limit", 1}});
+        EXPECT_EQ(paged["result"]["total"], n) << paged.dump();
+        const auto all = w.call("show ppp");
+        EXPECT_EQ(all["result"].size(), n) << all.dump();
+    };
+    {  // dial-out in service, then the LAC hangs up (l2tp-down)
+        World w;
+        expect_total(w, 0, "no call yet");
+        w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+        w.loop.advance(2s);
+        ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inService);
+        expect_total(w, 1, "in service");
+        w.lac->disconnect(*w.lac_call, l2tp::CdnResult::LossOfCarrier);
+        w.loop.advance(1s);
+        expect_total(w, 0, "after the LAC's CDN");
+    }
+    {  // the LAC is busy: the call fails while placing (call-failed, erased at once)
+        World w;
+        w.lac_busy = true;
+        w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+        w.loop.advance(2s);
+        ASSERT_EQ(w.w->counters().calls_failed, 1u);
+        expect_total(w, 0, "after the busy CDN");
+    }
+    {  // the LAC never connects: placing until the connecting timer clears the call
+        World w;
+        w.lac_rings_forever = true;
+        w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+        w.loop.advance(2s);
+        expect_total(w, 1, "placing");
+        w.loop.advance(35s);
+        ASSERT_EQ(w.w->manager().session_state(w.key()), dialout::SessionState::inhibited);
+        expect_total(w, 0, "after the connecting timer");
+    }
+    {  // the wiring ends the call itself: the CPE rejected by the LNS RADIUS server
+        World w;
+        w.cpe_known = false;
+        w.w->tun_packet("default", ipv4("203.0.113.10", "10.10.1.1"));
+        w.loop.advance(5s);
+        ASSERT_EQ(w.w->counters().ppp_auth_rejects, 1u);
+        expect_total(w, 0, "after the PPP authentication failure");
+    }
+    {  // incoming, refused at AAA: releasing, then closing on the call-release timer
+        const auto yaml = incoming_config("mandatory-chap", "chap");
+        World w(yaml.c_str());
+        w.cpe_known = false;
+        w.lac->place_incoming_call(kLnsPeer, proxied_call(2));
+        w.loop.advance(5s);
+        ASSERT_EQ(w.w->call_count(), 0u);
+        expect_total(w, 0, "after the release");
+    }
+    {  // incoming in service, then cleared by the administrator (clear_session)
+        const auto yaml = incoming_config("mandatory-chap", "pap");
+        World w(yaml.c_str());
+        w.lac->place_incoming_call(kLnsPeer, eng::IncomingCall{.call_serial_number = 1, .calling_number = "5552000"});
+        w.loop.advance(3s);
+        ASSERT_TRUE(w.cpe_network);
+        expect_total(w, 1, "incoming in service");
+        const auto sessions = w.lns->show_sessions("", false);
+        ASSERT_EQ(sessions.size(), 1u) << sessions.dump();
+        const std::string id = sessions[0]["id"];
+        const auto slash = id.find('/');
+        ASSERT_TRUE(w.lns->clear_session(static_cast<std::uint16_t>(std::stoi(id.substr(0, slash))),
+                                         static_cast<std::uint16_t>(std::stoi(id.substr(slash + 1)))));
+        expect_total(w, 0, "cleared, not yet reaped");
+        w.loop.advance(1s);
+        expect_total(w, 0, "after the clear");
+    }
+}

@@ -342,6 +342,10 @@ private:
     session::AddressPools pools_;       ///< every call's pool address (the sessions take / give back)
     session::CallPorts call_ports_;  ///< every call's session ports (close -> close_call); after what they point at
     std::map<std::uint64_t, std::unique_ptr<Call>> calls_;
+    /// Calls of calls_ that are live (CallSession::live: not closing or failed), kept as they are
+    /// added, enter closing (close_call) or fail (the outgoing completion): `show ppp`'s total
+    /// without a walk over every call (docs/performance.md "Scale in one lnsd").
+    std::size_t live_calls_ = 0;
     std::vector<std::uint64_t> reap_;  ///< closed calls, erased on the next turn (reap_timer_)
     core::Timer reap_timer_;
     std::map<dialout::SessionKey, std::uint64_t> by_key_;
