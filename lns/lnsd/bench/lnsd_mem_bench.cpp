@@ -640,12 +640,36 @@ Figures run_lns(std::size_t n, std::uint16_t lac_port, int life_fd, int result_f
         server.start();
         Query q;
         std::snprintf(q.socket, sizeof q.socket, "%s", sock.c_str());
-        const auto tunnels = lns.show_tunnels("", false);
-        const auto t = tunnels.at(0)["id"].get<std::uint16_t>();
-        const auto one = lns.show_sessions(std::to_string(t), false).at(0)["id"].get<std::string>();
+        // The items to ask for one at a time, found through paged listings (as lnsctl pages: an
+        // unpaged listing of more than ListPage::kMaxItems items is refused).
+        core::ListPage first;
+        first.paged = true;
+        first.limit = 1;
+        const auto t = lns.show_tunnels("", false, first)["items"].at(0)["id"].get<std::uint16_t>();
+        const auto one =
+            lns.show_sessions(std::to_string(t), false, first)["items"].at(0)["id"].get<std::string>();
         std::snprintf(q.l2tp_session, sizeof q.l2tp_session, "%s", one.c_str());
-        std::snprintf(q.ppp_call, sizeof q.ppp_call, "%s",
-                      wiring->show_ppp("", false).at(n / 2)["id"].dump().c_str());
+        std::string middle_call;
+        {
+            core::ListPage page;
+            page.paged = true;
+            page.limit = core::ListPage::kMaxItems;
+            for (std::size_t seen = 0;;) {
+                auto answer = wiring->show_ppp("", false, page);
+                const auto& items = answer["items"];
+                if (n / 2 < seen + items.size()) {
+                    middle_call = items.at(n / 2 - seen)["id"].dump();
+                    break;
+                }
+                if (answer["next"].is_null() || items.empty()) {
+                    middle_call = items.empty() ? "0" : items.back()["id"].dump();
+                    break;
+                }
+                seen += items.size();
+                page.after = answer["next"].get<std::string>();
+            }
+        }
+        std::snprintf(q.ppp_call, sizeof q.ppp_call, "%s", middle_call.c_str());
         std::snprintf(q.dialout_session, sizeof q.dialout_session, "default/10.0.0.0/8/%s",
                       core::Ipv4Address{base + static_cast<std::uint32_t>(n / 2)}.to_string().c_str());
         char msg[1 + sizeof q];
