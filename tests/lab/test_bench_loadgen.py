@@ -35,6 +35,12 @@ def test_loadgen_dialout_twenty_sites_reach_in_service():
     # the stages partition the total: trigger -> OCRQ -> OCCN -> IPCP Opened
     parts = lat["radius"]["mean"] + lat["l2tp"]["mean"] + lat["ppp"]["mean"]
     assert abs(parts - lat["total"]["mean"]) < 1e-6 * max(1.0, lat["total"]["mean"]) + 1e-3, (parts, lat["total"])
+    # the same calls by the 100 ms interval their trigger left in: every call in one interval, the
+    # worst of each interval no later than the whole run's
+    iv = r["latency_ms_by_interval"]
+    assert sum(b["count"] for b in iv) == 20, iv
+    assert max(b.get("max", 0) for b in iv) == lat["total"]["max"], (iv, lat["total"])
+    assert [b["from_ms"] for b in iv] == [100.0 * i for i in range(len(iv))], iv
     assert r["calls_per_s"] > 0 and r["loadgen"]["cpu_s"] > 0
     assert r["lns"]["cpu_s"] >= 0 and r["lns"]["hwm_kib"] >= r["lns"]["rss_kib_before"] > 0, r["lns"]
     assert r["teardown_s"] >= 0, "every StopCCN acknowledged"

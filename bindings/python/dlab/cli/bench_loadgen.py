@@ -250,6 +250,12 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                 c["lnsd"]["limits"] = INCOMING_LIMITS
                 if ppp != "none":
                     incoming_ppp_lnsd(c["lnsd"])
+            # Acknowledge a control message the LAC sent within 1 ms when nothing piggy-backs it
+            # (lnsd's default waits 100 ms): the LAC's congestion window starts at 1 (RFC 2661
+            # Appendix A slow start) and, with two messages per call (OCRP, OCCN) against lnsd's one
+            # OCRQ, waited for the delayed ZLB, which stalled the first 0.2-0.6 s of a run at
+            # 600-1000 calls/s (docs/performance.md, "The delayed ZLB").
+            c["lnsd"].setdefault("timers", {})["zlb-ack"] = "1ms"
             configs.update(c)
             c["lnsd"] = None       # started below, without an event log
         start_daemons(lab, bdir, configure)
