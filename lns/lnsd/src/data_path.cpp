@@ -260,28 +260,9 @@ bool DataPath::send_frame(Key key, std::span<const std::uint8_t> ppp) noexcept {
     return ok;
 }
 
-void DataPath::defer_flush(Post post) {
-    flush();
-    post_ = std::move(post);
-}
+void DataPath::defer_flush(Post post) { pass_flush_.defer(std::move(post)); }
 
-void DataPath::flush_later() noexcept {
-    if (!post_) {
-        flush();
-        return;
-    }
-    if (flush_posted_) return;  // the posted flush sends this frame too
-    flush_posted_ = true;       // (before posting: a post may run the work at once)
-    try {
-        post_([this] {  // a lambda of one pointer: no allocation in std::function
-            flush_posted_ = false;
-            flush();
-        });
-    } catch (...) {
-        flush_posted_ = false;
-        flush();  // the loop could not take the work: nothing stays queued
-    }
-}
+void DataPath::flush_later() noexcept { pass_flush_.request(); }
 
 void DataPath::set_socket(int fd) noexcept {
     if (fd != fd_) flush();

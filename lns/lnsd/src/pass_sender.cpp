@@ -28,10 +28,7 @@ void PassSender::set_socket(int fd) noexcept {
     fd_ = fd;
 }
 
-void PassSender::defer(Post post) {
-    flush();
-    post_ = std::move(post);
-}
+void PassSender::defer(Post post) { pass_flush_.defer(std::move(post)); }
 
 bool PassSender::send(const sockaddr_in& to, std::span<const std::uint8_t> datagram) noexcept {
     ++queued_;
@@ -70,23 +67,7 @@ bool PassSender::send(const sockaddr_in& to, std::span<const std::uint8_t> datag
     return true;
 }
 
-void PassSender::flush_later() noexcept {
-    if (!post_) {
-        flush();
-        return;
-    }
-    if (flush_posted_) return;  // the posted flush sends this datagram too
-    flush_posted_ = true;       // (before posting: a post may run the work at once)
-    try {
-        post_([this] {  // a lambda of one pointer: no allocation in std::function
-            flush_posted_ = false;
-            flush();
-        });
-    } catch (...) {
-        flush_posted_ = false;
-        flush();  // the loop could not take the work: nothing stays queued
-    }
-}
+void PassSender::flush_later() noexcept { pass_flush_.request(); }
 
 void PassSender::flush() noexcept {
     if (sender_.pending() > 0) sender_.flush(fd_);  // queued only while fd_ ≥ 0 (set_socket flushes first)

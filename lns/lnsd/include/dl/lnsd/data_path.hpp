@@ -17,6 +17,7 @@
 #include "dl/dataplane/framing.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/udp_batch.hpp"
+#include "dl/lnsd/pass_flush.hpp"
 #include "dl/lnsd/rx_index.hpp"
 
 namespace dl::lnsd {
@@ -92,7 +93,7 @@ public:
     void set_socket(int fd) noexcept;
     /// Queues `work` to run later on the owner's loop, after the handlers already queued (lnsd:
     /// LoopPost::post(), a boost::asio::post on its io_context without allocation).
-    using Post = std::function<void(std::function<void()> work)>;
+    using Post = PassFlush::Post;
     /// PPP frames (send_frame) then wait for one flush per pass of the owner's loop: a frame
     /// queued while no flush is posted posts one through `post` (at most one waits at a time), so
     /// the frames a pass produces (LCP, CHAP, IPCP of every call it served) leave in one sendmmsg
@@ -216,8 +217,7 @@ private:
     std::vector<Peer*> dirty_;       // peers with queued datagrams; capacity ≥ peers_.size()
     std::uint64_t peer_sent_ = 0, peer_would_block_ = 0, peer_errors_ = 0, peer_syscalls_ = 0, peer_refused_ = 0;
     dataplane::PacketBatch copies_;  // frames sent by copy; reset at every flush
-    Post post_;                      // defer_flush(); empty: send_frame flushes at once
-    bool flush_posted_ = false;      // a flush is posted and has not run yet (at most one)
+    PassFlush pass_flush_{[this] { flush(); }};  // defer_flush(); none: send_frame flushes at once
     mutable DataPathCounters counters_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/udp_batch.hpp"
+#include "dl/lnsd/pass_flush.hpp"
 
 namespace dl::lnsd {
 
@@ -46,7 +47,7 @@ class PassSender {
 public:
     /// Queues `work` to run later on the owner's loop, after the handlers already queued (lnsd:
     /// boost::asio::post on its io_context).
-    using Post = std::function<void(std::function<void()> work)>;
+    using Post = PassFlush::Post;
 
     /// `slots`: most datagrams per sendmmsg (1..1024); `slot_size`: longest datagram queued.
     /// std::invalid_argument otherwise.
@@ -78,8 +79,7 @@ private:
     int fd_ = -1;
     dataplane::PacketBatch copies_;
     dataplane::UdpBatchSender sender_;
-    Post post_;
-    bool flush_posted_ = false;  // a flush is posted and has not run yet (at most one)
+    PassFlush pass_flush_{[this] { flush(); }};
     std::uint64_t direct_sent_ = 0, direct_errors_ = 0, direct_would_block_ = 0, direct_ = 0, queued_ = 0,
                   dropped_ = 0;
     mutable PassSenderCounters counters_;
