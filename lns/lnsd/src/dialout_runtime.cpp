@@ -11,7 +11,6 @@
 #include <system_error>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "dl/core/config.hpp"
 #include "dl/core/control.hpp"

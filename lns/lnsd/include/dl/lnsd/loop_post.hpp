@@ -1,6 +1,6 @@
-// A DataPath::Post onto a Boost.Asio io_context that allocates nothing per post: the posted
+// A PassFlush::Post onto a Boost.Asio io_context that allocates nothing per post: the posted
 // handler's operation lives in one block reserved up front (Asio's associated allocator, "Custom
-// Memory Allocation" in the Boost.Asio overview), which suffices because DataPath keeps at most one
+// Memory Allocation" in the Boost.Asio overview), which suffices because a PassFlush keeps at most one
 // flush posted at a time.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <memory>
 #include <new>
 
-#include "dl/lnsd/data_path.hpp"
+#include "dl/lnsd/pass_flush.hpp"
 
 namespace dl::lnsd {
 
@@ -54,7 +54,7 @@ struct SlotAllocator {
     bool operator!=(const SlotAllocator<U>& o) const noexcept { return slot != o.slot; }
 };
 
-/// The posted handler: runs DataPath's work; its operation is allocated from the slot.
+/// The posted handler: runs the flush; its operation is allocated from the slot.
 struct Handler {
     std::shared_ptr<Slot> slot;
     std::function<void()> work;
@@ -65,10 +65,10 @@ struct Handler {
 
 }  // namespace loop_post_detail
 
-/// A DataPath::Post (DataPath::defer_flush, Lns::defer_data_flush) that queues the work on `io`
+/// A PassFlush::Post (DataPath::defer_flush, Lns::defer_data_flush, PassSender::defer) that queues the work on `io`
 /// with boost::asio::post, without heap allocation per post: Asio allocates the operation through
 /// the handler's associated allocator, which returns one 256-octet block reserved here. A second
-/// post while one is in flight (DataPath never does this) or an operation that does not fit falls
+/// post while one is in flight (a PassFlush never does this) or an operation that does not fit falls
 /// back to operator new (counted: `fallbacks`). Asio's own recycling of handler memory is not
 /// relied on (it needs the posting thread to be inside io.run() and a free per-thread cache
 /// entry). `io` must outlive the returned function's use; the block lives as long as the function
@@ -78,12 +78,12 @@ public:
     explicit LoopPost(boost::asio::io_context& io) : io_(&io), slot_(std::make_shared<loop_post_detail::Slot>()) {}
 
     /// The function to hand to defer_flush (holds this poster's block; may outlive this object).
-    DataPath::Post post() const {
+    PassFlush::Post post() const {
         return [io = io_, slot = slot_](std::function<void()> work) {
             boost::asio::post(*io, loop_post_detail::Handler{slot, std::move(work)});
         };
     }
-    /// Posts that could not use the block (0 when DataPath keeps at most one flush posted).
+    /// Posts that could not use the block (0 when its PassFlush keeps at most one flush posted).
     std::uint64_t fallbacks() const noexcept { return slot_->fallbacks; }
     /// Whether a posted operation holds the block now.
     bool in_flight() const noexcept { return slot_->in_use; }
