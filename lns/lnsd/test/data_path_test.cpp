@@ -2,6 +2,7 @@
 // data messages (known, unknown, control, malformed, late), sequencing, sendmmsg bursts on a
 // loopback socket and no heap allocation per packet (a counting operator new).
 #include "dl/lnsd/data_path.hpp"
+#include "loopback_udp.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -261,13 +262,7 @@ struct Sockets {
     Sockets() {
         lns = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         lac = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int big = 4 << 20;
-        ::setsockopt(lac, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-        lac_addr.sin_family = AF_INET;
-        lac_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(lac, reinterpret_cast<sockaddr*>(&lac_addr), sizeof lac_addr);
-        socklen_t l = sizeof lac_addr;
-        ::getsockname(lac, reinterpret_cast<sockaddr*>(&lac_addr), &l);
+        lnsd::test::bind_loopback(lac, lac_addr, 4 << 20);
         lac_peer = (lnsd::PeerId{INADDR_LOOPBACK} << 16) | ntohs(lac_addr.sin_port);
     }
     ~Sockets() {

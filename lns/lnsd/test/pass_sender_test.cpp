@@ -4,6 +4,7 @@
 // users: the RADIUS client's requests (dialout_runtime.cpp) and the L2TP control messages of
 // UdpEndpoint::defer_sends.
 #include "dl/lnsd/pass_sender.hpp"
+#include "loopback_udp.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -39,15 +40,7 @@ namespace {
 struct Receiver {
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
-    Receiver() {
-        int big = 4 << 20;
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        socklen_t l = sizeof addr;
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &l);
-    }
+    Receiver() { lnsd::test::bind_loopback(fd, addr, 4 << 20); }
     ~Receiver() { ::close(fd); }
     std::uint16_t port() const { return ntohs(addr.sin_port); }
     /// Datagrams waiting now (no wait).

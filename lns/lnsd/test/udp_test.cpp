@@ -1,6 +1,7 @@
 // lnsd's Lns core behind its UDP adapter, a LAC-role engine behind another, over real loopback
 // sockets in one Asio loop (one TimerQueue, AsioTimerDriver, SystemClock).
 #include "dl/lnsd/udp.hpp"
+#include "loopback_udp.hpp"
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -184,11 +185,7 @@ struct LoopbackPeer {
     sockaddr_in addr{};
     LoopbackPeer() {
         fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        socklen_t l = sizeof addr;
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &l);
+        lnsd::test::bind_loopback(fd, addr);
     }
     ~LoopbackPeer() { ::close(fd); }
     lnsd::PeerId id() const { return lnsd::peer_id(*core::Ipv4Address::parse("127.0.0.1"), ntohs(addr.sin_port)); }
