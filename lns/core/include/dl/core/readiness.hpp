@@ -18,8 +18,9 @@
 // (epoll_ctl MOD, which re-reads the descriptor's readiness, as async_wait does).
 //
 // Built on Boost.Asio's detail interface (epoll_reactor::start_op, reactor_op), checked for the
-// Boost version this project builds with (1.74, Linux epoll). Any other: arm(), arm_now() and
-// arm_polled() are all `socket.async_wait(wait_read)`, as before (one epoll_ctl per re-arm).
+// Boost version this project builds with (1.74, Linux epoll). Any other (or with
+// DL_CORE_READINESS_ASYNC_WAIT defined): arm(), arm_now() and arm_polled() are all
+// `socket.async_wait(wait_read)`, as before (one epoll_ctl per re-arm).
 #pragma once
 
 #include <functional>
@@ -32,7 +33,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/version.hpp>
 
-#if BOOST_VERSION == 107400 && defined(BOOST_ASIO_HAS_EPOLL)
+#if BOOST_VERSION == 107400 && defined(BOOST_ASIO_HAS_EPOLL) && !defined(DL_CORE_READINESS_ASYNC_WAIT)
 #define DL_CORE_READINESS_REACTOR 1
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
