@@ -113,8 +113,8 @@ TEST(Reliable, ReplyInTheSamePassCarriesTheAckInsteadOfAZlb) {
     // its pass.
     Pair p;
     bool reply_from_deliver = true;
-    std::vector<std::uint16_t> acked_by_a;
-    // B's channel as in Pair, but replying to the first HELLO from deliver().
+    // B's channel as in Pair, but replying to the first HELLO from deliver() (p.b names the
+    // replaced one: `b` below is the new one).
     p.pb = std::make_unique<ReliableChannel>(p.loop.timers(), ReliableConfig{}, ReliableChannel::Callbacks
                                  {[&](std::vector<std::uint8_t> bytes) {
                                       L2TP m(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
