@@ -53,6 +53,9 @@ def test_loadgen_dialout_twenty_sites_reach_in_service():
         assert w[name]["cpu_s"] >= 0 and w[name]["rss_kib_before"] > 0, w[name]
     assert r["budget_ms_per_call"]["radius-lns"] is not None and r["budget_ms_per_call"]["machine"] > 0
     assert "calls/s" in B.format_table([r])
+    # lnsd ran on its own zlb-ack (no override), and the table gives the ZLBs per call each way
+    assert r["lnsd_zlb_ack"] == "default"
+    assert "ZLB/call lnsd, gen" in B.format_table([r]) and B.zlbs_per_call(r) != "-"
 
 
 @pytest.mark.req("PERF.loadgen")

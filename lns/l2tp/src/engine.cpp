@@ -18,7 +18,11 @@ using namespace std::chrono_literals;
 
 void register_l2tp_timers(core::TimerRegistry& r) {
     core::register_well_known_timers(r);
-    if (!r.contains("zlb-ack")) r.add({"zlb-ack", 100ms, 1ms, 1s, "RFC 2661 §5.8 delayed ZLB acknowledgement"});
+    // 0s: acknowledge at the end of the event-loop pass (ReliableConfig::zlb_delay).
+    if (!r.contains("zlb-ack"))
+        r.add({"zlb-ack", 0s, 0s, 1s,
+               "RFC 2661 §5.8 ZLB acknowledgement of a message nothing piggy-backs: 0s = at the end of the "
+               "event-loop pass, else after this delay"});
     if (!r.contains("tunnel-hold"))
         r.add({"tunnel-hold", 31s, 1s, 5min, "RFC 2661 §5.7 Tunnel ID held after teardown"});
     if (!r.contains("call-setup"))

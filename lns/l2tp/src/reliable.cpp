@@ -59,6 +59,10 @@ void ReliableChannel::send_zlb() {
 }
 
 void ReliableChannel::schedule_ack() {
+    // §5.8: the ZLB only if nothing else carries the Nr. A zero delay (the default) makes it a
+    // timer that is due at once but fires after the current pass: the owner's loop runs due timers
+    // after the work already queued (AsioTimerDriver posts the run), so a reply sent meanwhile
+    // cancels it in transmit().
     if (!ack_timer_.armed()) ack_timer_.start(cfg_.zlb_delay, [this] { send_zlb(); });
 }
 
@@ -101,7 +105,7 @@ void ReliableChannel::receive(L2TP& msg) {
         }
         // Only if no message sent meanwhile (from deliver()) already carried this Nr. Once half of
         // our receive window is delivered but unacknowledged, ack now: a peer that keeps a full
-        // window in flight (§5.8, Appendix A) would otherwise stall for the delayed-ZLB time.
+        // window in flight (§5.8, Appendix A) would otherwise stall for a configured ZLB delay.
         if (!failed_ && nr_ != last_sent_nr_) {
             if (static_cast<std::uint16_t>(nr_ - last_sent_nr_) >= ack_threshold()) send_zlb();
             else schedule_ack();

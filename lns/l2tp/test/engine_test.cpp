@@ -178,6 +178,62 @@ TEST(Engine, OutgoingCallToOccnGoldenLog) {
     EXPECT_EQ(w.lns.frames.size(), 1u);
 }
 
+/// When each "LAC>LNS ZLB" left the LAC (virtual ms since the start) on an outgoing call set up to
+/// its OCRQ, with the LAC's `zlb-ack` registry value `zlb_ack` (none: the default).
+std::vector<std::int64_t> lac_zlb_times(std::optional<std::string> zlb_ack) {
+    World w;
+    if (zlb_ack) w.registry.set("zlb-ack", *zlb_ack);
+    const auto t0 = w.loop.now();
+    std::vector<std::int64_t> times;
+    w.delay = [&](const std::string& dir, const std::string& k) {
+        if (dir == "LAC>LNS" && k == "ZLB")
+            times.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(w.loop.now() - t0).count());
+        return dl::core::Duration{};
+    };
+    w.lns.engine->place_outgoing_call(kLac, call());
+    w.loop.advance(1s);
+    EXPECT_EQ(w.lac.ocrqs.size(), 1u);
+    return times;
+}
+
+// req: L2TP.reliable
+TEST(Engine, ZlbAckAtTheEndOfThePassByDefaultOrAfterTheConfiguredDelay) {
+    // The SCCCN and the OCRQ reach the LAC at 30 ms (10 ms links) and nothing answers them at
+    // once (the OCRP waits for the bearer): RFC 2661 §5.8's ZLB, at 30 ms by default (the end of
+    // the pass: both messages arrive in it, one ZLB acks both), at 30 + zlb-ack when one is set.
+    EXPECT_EQ(lac_zlb_times(std::nullopt), (std::vector<std::int64_t>{30}));
+    EXPECT_EQ(lac_zlb_times("0s"), (std::vector<std::int64_t>{30}));
+    EXPECT_EQ(lac_zlb_times("20ms"), (std::vector<std::int64_t>{50}));
+    EXPECT_EQ(lac_zlb_times("1s"), (std::vector<std::int64_t>{}));  // not within the second: 1 030 ms
+}
+
+// req: L2TP.reliable
+TEST(Engine, ZlbAckRegistryEntry) {
+    dl::core::TimerRegistry r;
+    register_l2tp_timers(r);
+    EXPECT_EQ(r.get("zlb-ack"), dl::core::Duration::zero()) << "default: at the end of the pass";
+    EXPECT_EQ(r.entry("zlb-ack").spec.min, dl::core::Duration::zero());
+    EXPECT_EQ(r.entry("zlb-ack").spec.max, dl::core::Duration(1s));
+    r.set("zlb-ack", "0ms");
+    EXPECT_EQ(r.get("zlb-ack"), dl::core::Duration::zero());
+    r.set("zlb-ack", "100ms");
+    EXPECT_EQ(r.get("zlb-ack"), dl::core::Duration(100ms));
+    auto message = [&](std::string_view text) -> std::string {
+        try {
+            r.set("zlb-ack", text);
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    EXPECT_NE(message("0").find("timers.zlb-ack"), std::string::npos) << message("0");
+    EXPECT_NE(message("0").find("has no unit; write 0s"), std::string::npos) << message("0");
+    EXPECT_NE(message("2s").find("timers.zlb-ack"), std::string::npos) << message("2s");
+    EXPECT_NE(message("2s").find("is above the maximum 1s"), std::string::npos) << message("2s");
+    EXPECT_NE(message("-1ms").find("is negative"), std::string::npos) << message("-1ms");
+    EXPECT_EQ(r.get("zlb-ack"), dl::core::Duration(100ms)) << "a refused value changes nothing";
+}
+
 // req: L2TP.outgoing
 TEST(Engine, OutgoingCallFailsWithCdnAndQ931) {
     World w;

@@ -62,12 +62,21 @@ TEST(Reliable, RetransmissionScheduleThenFailure) {
 }
 
 // req: L2TP.reliable
-TEST(Reliable, DeliversAndAcksWithDelayedZlb) {
-    Pair p;
+TEST(Reliable, DeliversAndAcksWithAConfiguredZlbDelay) {
+    // An operator's `zlb-ack` delay (ReliableConfig::zlb_delay > 0) is still honoured: nothing at
+    // the end of the pass, nothing before the delay, the ZLB exactly at it.
+    ReliableConfig cb;
+    cb.zlb_delay = 100ms;
+    Pair p({}, cb);
     p.a.send(make_hello({}));
     EXPECT_EQ(p.delivered_b.size(), 1u);
     EXPECT_EQ(p.a.in_flight(), 1u);
-    p.loop.advance(100ms);  // delayed ZLB from B
+    p.loop.advance(0ms);  // the end of the pass
+    EXPECT_EQ(p.b.stats().zlb_sent, 0u) << "a configured delay: no ZLB at the end of the pass";
+    p.loop.advance(99ms);
+    EXPECT_EQ(p.b.stats().zlb_sent, 0u) << "nor before the delay";
+    EXPECT_EQ(p.a.in_flight(), 1u);
+    p.loop.advance(1ms);  // delayed ZLB from B
     EXPECT_EQ(p.a.in_flight(), 0u);
     EXPECT_EQ(p.b.stats().zlb_sent, 1u);
     p.loop.advance(10s);
@@ -75,11 +84,78 @@ TEST(Reliable, DeliversAndAcksWithDelayedZlb) {
 }
 
 // req: L2TP.reliable
+TEST(Reliable, DeliveredMessageWithNoReplyIsAckedAtTheEndOfThePass) {
+    // Default zlb_delay 0 (RFC 2661 §5.8: the ZLB "if there are no further messages waiting in
+    // queue for that peer"): no ZLB while the pass that delivered the message runs (receive() has
+    // returned, other work of the pass may still reply), then one as soon as the owner's loop runs
+    // the due timers — no time passes (VirtualTimeLoop::advance(0); AsioTimerDriver posts that run
+    // after the handlers already queued).
+    Pair p;
+    ASSERT_EQ(p.b.config().zlb_delay, dl::core::Duration::zero());
+    const auto t0 = p.loop.now();
+    p.a.send(make_hello({}));
+    EXPECT_EQ(p.delivered_b.size(), 1u);
+    EXPECT_EQ(p.b.stats().zlb_sent, 0u) << "not before the pass ends";
+    EXPECT_EQ(p.a.in_flight(), 1u);
+    p.loop.advance(0ms);
+    EXPECT_EQ(p.b.stats().zlb_sent, 1u) << "the ZLB right after the pass";
+    EXPECT_EQ(p.a.in_flight(), 0u) << "and it acknowledged the HELLO";
+    EXPECT_EQ(p.loop.now(), t0) << "without waiting for any time";
+    p.loop.advance(10s);
+    EXPECT_EQ(p.b.stats().zlb_sent, 1u) << "one ZLB only";
+    EXPECT_EQ(p.tx_times.size(), 1u) << "no retransmission";
+}
+
+// req: L2TP.reliable
+TEST(Reliable, ReplyInTheSamePassCarriesTheAckInsteadOfAZlb) {
+    // A message B sends during the pass that delivered A's (from deliver(), or later in the same
+    // pass) carries Nr (§5.8): no ZLB then. A message with no reply is still acked at the end of
+    // its pass.
+    Pair p;
+    bool reply_from_deliver = true;
+    // B's channel as in Pair, but replying to the first HELLO from deliver() (p.b names the
+    // replaced one: `b` below is the new one).
+    p.pb = std::make_unique<ReliableChannel>(p.loop.timers(), ReliableConfig{}, ReliableChannel::Callbacks
+                                 {[&](std::vector<std::uint8_t> bytes) {
+                                      L2TP m(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+                                      p.pa->receive(m);
+                                  },
+                                  [&](L2TP& m) {
+                                      p.delivered_b.push_back(*m.message_type());
+                                      if (reply_from_deliver) {
+                                          reply_from_deliver = false;
+                                          p.pb->send(make_hello({}));
+                                      }
+                                  }, nullptr});
+    ReliableChannel& b = *p.pb;
+    p.a.send(make_hello({}));  // 1: B replies from deliver()
+    ASSERT_EQ(p.delivered_b.size(), 1u);
+    EXPECT_EQ(p.a.in_flight(), 0u) << "B's reply carried Nr 1";
+    p.loop.advance(0ms);
+    EXPECT_EQ(b.stats().zlb_sent, 0u) << "reply from deliver(): no ZLB at the end of the pass";
+    p.a.send(make_hello({}));  // 2: B replies later in the same pass (another handler of it)
+    b.send(make_hello({}));
+    EXPECT_EQ(p.a.in_flight(), 0u);
+    p.loop.advance(0ms);
+    EXPECT_EQ(b.stats().zlb_sent, 0u) << "reply later in the same pass: no ZLB";
+    p.a.send(make_hello({}));  // 3: no reply
+    EXPECT_EQ(b.stats().zlb_sent, 0u);
+    p.loop.advance(0ms);
+    EXPECT_EQ(b.stats().zlb_sent, 1u) << "no reply: a ZLB at the end of the pass";
+    EXPECT_EQ(p.a.in_flight(), 0u);
+    p.loop.advance(10s);
+    EXPECT_EQ(b.stats().zlb_sent, 1u);
+    EXPECT_EQ(p.a.stats().retransmitted + b.stats().retransmitted, 0u);
+}
+
+// req: L2TP.reliable
 TEST(Reliable, HalfWindowUnackedIsAckedAtOnce) {
-    // B advertises 8: the 4th unacknowledged message is acked by a ZLB at once (no 100 ms wait),
-    // so a peer allowed 8 in flight never stalls on the delayed ack while it has more to send.
+    // B advertises 8: the 4th unacknowledged message is acked by a ZLB at once (not at the end
+    // of the pass, nor after a configured delay), so a peer allowed 8 in flight never stalls on
+    // the ack while it has more to send.
     ReliableConfig cb;
     cb.receive_window = 8;
+    cb.zlb_delay = 100ms;
     Pair p({}, cb);
     ASSERT_EQ(p.b.ack_threshold(), 4u);
     auto deliver = [&](Pair& x, std::uint16_t ns) {  // as the peer's channel would send them
@@ -107,9 +183,12 @@ TEST(Reliable, HalfWindowUnackedIsAckedAtOnce) {
 
 // req: L2TP.reliable
 TEST(Reliable, WindowOneHoldsBackUntilAck) {
-    ReliableConfig ca;
+    // B acks after a configured 100 ms (zlb_delay): one round per 100 ms makes each step visible
+    // (by default every round would complete at once, at the end of each pass).
+    ReliableConfig ca, cb;
     ca.peer_window = 1;
-    Pair p(ca);
+    cb.zlb_delay = 100ms;
+    Pair p(ca, cb);
     for (int i = 0; i < 3; ++i) p.a.send(make_hello({}));
     EXPECT_EQ(p.a.in_flight(), 1u);
     EXPECT_EQ(p.a.queued(), 2u);
@@ -123,9 +202,11 @@ TEST(Reliable, WindowOneHoldsBackUntilAck) {
 
 // req: L2TP.reliable
 TEST(Reliable, SlowStartOpensToPeerWindow) {
-    ReliableConfig ca;
+    // One round per 100 ms: B acks after a configured zlb_delay (as WindowOneHoldsBackUntilAck).
+    ReliableConfig ca, cb;
     ca.peer_window = 4;
-    Pair p(ca);
+    cb.zlb_delay = 100ms;
+    Pair p(ca, cb);
     for (int i = 0; i < 16; ++i) p.a.send(make_hello({}));
     EXPECT_EQ(p.a.in_flight(), 1u);  // CWND starts at 1 (Appendix A)
     p.loop.advance(100ms);
@@ -157,7 +238,7 @@ TEST(Reliable, Window16InFlight) {
 TEST(Reliable, SlowStartThenCongestionAvoidanceAfterATimeout) {
     // RFC 2661 Appendix A: CWND +1 per acknowledged message below SSTHRESH (slow start), +1/CWND
     // at or above it (congestion avoidance); a retransmission timeout sets SSTHRESH = CWND / 2 and
-    // CWND = 1. One message at a time, each acked by B's delayed ZLB (100 ms).
+    // CWND = 1. One message at a time, each acked by B's ZLB (at the end of the pass).
     ReliableConfig ca;
     ca.peer_window = 16;
     Pair p(ca);

@@ -156,7 +156,7 @@ def configure_daemons(sites: list[Site], lacs: int, window: int | None, zlb_ack:
         if window:
             c["lac"]["receive_window"] = window
             c["lnsd"]["receive-window"] = window
-        if zlb_ack:   # RFC 2661 §5.8 delayed-ZLB timer of lnsd's and the LACs' L2TP engines
+        if zlb_ack:   # RFC 2661 §5.8 ZLB timer of lnsd's and the LACs' L2TP engines (default 0s: end of pass)
             c["lac"].setdefault("timers", {})["zlb-ack"] = zlb_ack
             c["lnsd"].setdefault("timers", {})["zlb-ack"] = zlb_ack
         if cpe_restart:  # the CPE's PPP restart timer (RFC 1661 §4.6, default 3 s)
@@ -344,7 +344,7 @@ def run_bench(n: int, rate: float = 0.0, lacs: int = 1, tunnels: int = 1, window
     topo = topology_for(sites, lacs)
     lab = L.Lab(topo, capture=False)
     result: dict = {"sites": n, "rate": rate or "all at once", "lacs": lacs, "tunnels_per_lac": tunnels,
-                    "receive_window": window or 16, "zlb_ack": zlb_ack or "100ms",
+                    "receive_window": window or 16, "zlb_ack": zlb_ack or "0s",
                     "cpe_ppp_restart": cpe_restart or "3s", "events_flush": events_flush,
                     "run_dir": str(lab.run_dir)}
     with lab:

@@ -244,7 +244,7 @@ def budget_per_call(r: dict, cores: int | None = None) -> dict:
 def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
               receive_window: int | None = None, deadline: float | None = None, say=print,
               ppp: str = "none", lacs: int = 1, hold: float = 0.0, radius_profile: str = "bench",
-              pin: bool = False) -> list[dict]:
+              pin: bool = False, zlb_ack: str | None = None) -> list[dict]:
     """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
     "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up.
 
@@ -254,7 +254,9 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
     is measured at that size (`measure_lnsd`: memory, show answer times; result key "held").
     `radius_profile`: how FreeRADIUS is deployed (dlab.freeradius.PROFILES; "lab" is the tests').
     `pin`: lnsd alone on one core, the generator and FreeRADIUS on the others (`pin_cores`; result
-    key "cpu_pinning")."""
+    key "cpu_pinning").
+    `zlb_ack`: lnsd's `timers.zlb-ack` (RFC 2661 §5.8, e.g. "1ms"); None: lnsd's default (0s, a ZLB
+    at the end of its loop pass). Each result carries it as "lnsd_zlb_ack"."""
     try:
         bdir = build_dir()
     except NotBuilt as e:
@@ -291,12 +293,11 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                 c["lnsd"]["limits"] = INCOMING_LIMITS
                 if ppp != "none":
                     incoming_ppp_lnsd(c["lnsd"])
-            # Acknowledge a control message the LAC sent within 1 ms when nothing piggy-backs it
-            # (lnsd's default waits 100 ms): the LAC's congestion window starts at 1 (RFC 2661
-            # Appendix A slow start) and, with two messages per call (OCRP, OCCN) against lnsd's one
-            # OCRQ, waited for the delayed ZLB, which stalled the first 0.2-0.6 s of a run at
-            # 600-1000 calls/s (docs/performance.md, "The delayed ZLB").
-            c["lnsd"].setdefault("timers", {})["zlb-ack"] = "1ms"
+            # lnsd's own default acknowledges at the end of its loop pass (RFC 2661 §5.8), which a
+            # LAC in slow start needs at this rate (docs/performance.md, "The delayed ZLB" and
+            # "ZLB at the end of the pass"); --zlb-ack sets another value, for comparisons.
+            if zlb_ack:
+                c["lnsd"].setdefault("timers", {})["zlb-ack"] = zlb_ack
             configs.update(c)
             c["lnsd"] = None       # started below, without an event log
         start_daemons(lab, bdir, configure)
@@ -341,6 +342,7 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                 r["offered_rate"] = rate
                 r["ppp_mode"] = ppp
                 r["radius_profile"] = radius_profile
+                r["lnsd_zlb_ack"] = zlb_ack or "default"
                 r["budget_ms_per_call"] = budget_per_call(r)
                 r["load_average"] = [round(x, 2) for x in os.getloadavg()]
                 r["cpu_pinning"] = {key: cpus for key, cpus in pinned.items() if key != "all"} if pinned else None
@@ -353,6 +355,17 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
 
 def _fmt(x, nd=2) -> str:
     return "-" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+
+def zlbs_per_call(r: dict) -> str:
+    """"a, b": ZLBs lnsd sent (the generator received) and the generator sent, per call in service,
+    over the whole run (set-up and teardown; RFC 2661 §5.8 acknowledgements nothing piggy-backed)."""
+    m = r.get("messages") or {}
+    calls = r.get("in_service") or 0
+    if not calls:
+        return "-"
+    return (f"{(m.get('received') or {}).get('ZLB', 0) / calls:.2f}, "
+            f"{(m.get('sent') or {}).get('ZLB', 0) / calls:.2f}")
 
 
 def format_table(results: list[dict]) -> str:
@@ -372,15 +385,15 @@ def format_table(results: list[dict]) -> str:
         return (*(_fmt(b.get(name), 3) for name in watched), _fmt(b.get("rest"), 3))
     if results[0]["mode"] == "dialout":
         head = ("offered/s", "in service", "calls/s", "p50 ms", "p90 ms", "p99 ms", "RADIUS p50", "L2TP p50",
-                "PPP p50", "lnsd ms/call", "gen ms/call", *extra_head, "load avg")
+                "PPP p50", "ZLB/call lnsd, gen", "lnsd ms/call", "gen ms/call", *extra_head, "load avg")
         rows = []
         for r in results:
             lat = r["latency_ms"]
             rows.append((_fmt(r["offered_rate"], 0), f"{r['in_service']}/{r['sites']}", _fmt(r["calls_per_s"], 0),
                          _fmt(lat["total"].get("p50")), _fmt(lat["total"].get("p90")), _fmt(lat["total"].get("p99")),
                          _fmt(lat["radius"].get("p50")), _fmt(lat["l2tp"].get("p50")), _fmt(lat["ppp"].get("p50")),
-                         _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3), _fmt(r["loadgen"]["cpu_ms_per_call"], 3),
-                         *extra(r), " ".join(str(x) for x in r["load_average"])))
+                         zlbs_per_call(r), _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3),
+                         _fmt(r["loadgen"]["cpu_ms_per_call"], 3), *extra(r), " ".join(str(x) for x in r["load_average"])))
     else:
         head = ("offered/s", "established", "calls/s", "p50 ms", "p90 ms", "p99 ms", "L2TP p50", "PPP p50", "tunnels",
                 "lnsd ms/call", "gen ms/call", *extra_head, "load avg")
@@ -458,7 +471,8 @@ def run(a) -> int:
     results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
                         receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"),
                         lacs=a.lacs, hold=a.hold_in_service,
-                        radius_profile=getattr(a, "radius_profile", "bench"), pin=getattr(a, "pin", False))
+                        radius_profile=getattr(a, "radius_profile", "bench"), pin=getattr(a, "pin", False),
+                        zlb_ack=getattr(a, "zlb_ack", None))
     if a.json:
         print(json.dumps(results, indent=1))
     else:

@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--window", type=int, default=None,
                    help="dialout: L2TP receive window of lnsd and the LACs (default: theirs, 16)")
     s.add_argument("--zlb-ack", default=None,
-                   help="dialout: RFC 2661 §5.8 delayed-ZLB timer of lnsd and the LACs, e.g. 5ms (default 100ms)")
+                   help="dialout: RFC 2661 §5.8 ZLB timer of lnsd and the LACs, e.g. 5ms; loadgen: lnsd's only "
+                        "(default: theirs, 0s = a ZLB at the end of the loop pass)")
     s.add_argument("--cpe-restart", default=None,
                    help="dialout: cpe-emu's PPP restart timer, e.g. 100ms (default 3s; docs/performance.md)")
     s.add_argument("--events-flush", choices=("loop", "line"), default="loop",

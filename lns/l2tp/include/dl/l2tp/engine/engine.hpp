@@ -299,7 +299,8 @@ class Session;
 bool ppp_priority(std::span<const std::uint8_t> frame) noexcept;
 
 /// Registers the timers this engine uses (if absent): retransmit, retransmit-cap, hello (the
-/// well-known ones), zlb-ack 100ms [1ms..1s], tunnel-hold 31s [1s..5m] (§5.7), call-setup 30s
+/// well-known ones), zlb-ack 0s [0s..1s] (§5.8; 0s: a ZLB at the end of the event-loop pass, else
+/// after that delay: ReliableConfig::zlb_delay), tunnel-hold 31s [1s..5m] (§5.7), call-setup 30s
 /// [1s..10m] (an incoming call whose ICCN does not follow its ICRP within it is cleared).
 void register_l2tp_timers(core::TimerRegistry& registry);
 

@@ -23,13 +23,22 @@ inline bool seq_lt(std::uint16_t a, std::uint16_t b) noexcept {
 
 /// Parameters of the reliable transport (durations from the timer registry: `retransmit`,
 /// `retransmit-cap`, `zlb-ack`).
+///
+/// `zlb_delay` (registry `zlb-ack`): how long a delivered message waits for a message that
+/// piggy-backs its acknowledgement before a ZLB acknowledges it (RFC 2661 §5.8). Zero, the
+/// default, means "at the end of the pass": the ZLB is a zero-delay timer on the TimerQueue, which
+/// fires only after the work the current input triggered has run (AsioTimerDriver: from a
+/// handler posted after the ones already queued on the io_context; VirtualTimeLoop: on the next
+/// advance()), so a reply sent in the same pass carries the Nr instead, and otherwise the ZLB
+/// leaves at once, as §5.8's examples send it "if there are no further messages waiting in queue
+/// for that peer". A positive value delays the ZLB by that much (operators who prefer fewer ZLBs).
 struct ReliableConfig {
     std::uint16_t receive_window = 16;     ///< our Receive Window Size (§4.4.3), 1..1024
     std::uint16_t peer_window = 4;         ///< peer's Receive Window Size; 4 if absent (§4.4.3)
     unsigned max_retransmits = 5;          ///< then the connection is declared failed (§5.8)
     core::Duration retransmit{std::chrono::seconds(1)};
     core::Duration retransmit_cap{std::chrono::seconds(8)};
-    core::Duration zlb_delay{std::chrono::milliseconds(100)};
+    core::Duration zlb_delay{};  ///< 0 = at the end of the pass (see above)
     /// Out-of-order arrivals kept (ahead of a gap in Ns, within our window): at most this many
     /// messages and this many octets; beyond, a message is dropped (not acknowledged: the peer
     /// retransmits it, §5.8) and counted. 0 = only the receive window bounds it.
@@ -49,10 +58,12 @@ struct ReliableStats {
 ///    queues it and transmits while in-flight < min(CWND, peer window).
 ///  - receive(msg): processes Nr (acks, CWND growth), then Ns: in-order → deliver() (and any
 ///    queued successors), ahead within our window → held, behind → duplicate, re-acked at once by
-///    a ZLB and not redelivered. A delivered message is acked by a delayed ZLB (`zlb_delay`)
-///    unless an outgoing message piggy-backs Nr first; once ack_threshold() messages (half our
+///    a ZLB and not redelivered. A delivered message is acked by a ZLB from the ack timer
+///    (`zlb_delay`; 0, the default: at the end of the pass, see ReliableConfig) unless an
+///    outgoing message piggy-backs Nr first (§5.8); once ack_threshold() messages (half our
 ///    receive window) wait for an ack, the ZLB goes at once, so a peer sending a full window is
-///    never held for `zlb_delay` (measured: 100 ms stalls per window at 125 calls/s per tunnel).
+///    never held for a configured `zlb_delay` (measured with 100 ms: stalls per window at 125
+///    calls/s per tunnel).
 ///  - Retransmission: the oldest unacked message after `retransmit`, doubling to `retransmit_cap`;
 ///    after `max_retransmits` retransmissions of one message, failed(cause) is called once and the
 ///    channel stops. Each timeout halves SSTHRESH and sets CWND to 1 (Appendix A).
