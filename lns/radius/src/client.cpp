@@ -8,6 +8,7 @@
 #include "dl/core/event.hpp"
 #include "dl/core/fsm.hpp"
 #include "dl/core/timer_registry.hpp"
+#include "dl/proto/crypto.hpp"
 #include "dl/proto/errors.hpp"
 #include "dl/radius/auth.hpp"
 
@@ -129,6 +130,9 @@ Client::Client(core::TimerQueue& timers, core::TimerRegistry& registry, core::Ev
     : timers_(timers), registry_(registry), bus_(bus), send_(std::move(send)), options_(options) {
     register_timers(registry_);
     if (options_.retries > 254) throw std::invalid_argument("radius client: retries above 254");
+    // Request Authenticators are random (RFC 2865 §3): the CSPRNG's one-time instantiation happens
+    // here, at start, not on the first Access-Request.
+    dl::proto::crypto::random_prepare();
 }
 
 Client::Client(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus* bus, SendFn send)
