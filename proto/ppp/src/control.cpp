@@ -274,6 +274,36 @@ void ControlPacket::write_serialization(std::uint8_t* buffer, std::uint32_t tota
     }
 }
 
+void serialize_control(ControlProtocol p, std::uint8_t code, std::uint8_t identifier,
+                       std::span<const CpOption> options, std::span<const std::uint8_t> data,
+                       std::vector<std::uint8_t>& out) {
+    const CodeSpec* cs = find_code(p, code);
+    const bool with_options = cs && cs->data == CpData::options;
+    std::size_t len = 4;
+    if (with_options)
+        for (const auto& o : options) len += 2 + o.value.size();
+    else
+        len += data.size();
+    if (len > 0xffff) throw std::length_error("PPP control packet too long");
+    const std::size_t at = out.size();
+    out.resize(at + len);
+    std::uint8_t* b = out.data() + at;
+    b[0] = code;
+    b[1] = identifier;
+    put_be(b + 2, static_cast<std::uint32_t>(len), 2);
+    std::uint8_t* q = b + 4;
+    if (!with_options) {
+        if (!data.empty()) std::memcpy(q, data.data(), data.size());
+        return;
+    }
+    for (const auto& o : options) {
+        q[0] = o.type;
+        q[1] = static_cast<std::uint8_t>(2 + o.value.size());
+        if (!o.value.empty()) std::memcpy(q + 2, o.value.data(), o.value.size());
+        q += 2 + o.value.size();
+    }
+}
+
 // ---- LCP -----------------------------------------------------------------------------------
 
 LCP::LCP(CpCode code, std::uint8_t identifier)
