@@ -224,6 +224,7 @@ void Automaton::scr() {
     // the Restart counter decremented each time a Configure-Request is sent.
     --restart_counter_;
     sent_.clear();
+    sent_.reserve(8);  // LCP asks for at most 6 options, IPCP 5: one allocation, kept by clear()
     policy_.build_request(sent_);
     req_id_ = next_identifier();
     reply_seen_ = false;

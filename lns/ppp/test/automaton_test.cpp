@@ -301,3 +301,16 @@ TEST(Automaton, BuildAllocatesOnlyThePacket) {
     EXPECT_EQ(g_allocations.load() - m, 1u);
     EXPECT_EQ(term, (std::vector<std::uint8_t>{5, 2, 0, 4}));
 }
+
+// A received Configure-Request's option list is allocated once (the options counted first), not
+// doubled up from one: one allocation for the list and one per non-empty option value.
+TEST(Automaton, ParsedOptionListAllocatedOnce) {
+    const std::vector<std::uint8_t> req = {0x01, 0x01, 0x00, 0x1d, 0x01, 0x04, 0x05, 0xdc, 0x02, 0x06,
+                                           0x00, 0x00, 0x00, 0x00, 0x03, 0x05, 0xc2, 0x23, 0x05, 0x05,
+                                           0x06, 0x12, 0x34, 0x56, 0x78, 0x07, 0x02, 0x08, 0x02};
+    const std::uint64_t n = g_allocations.load();
+    LCP p(req.data(), static_cast<std::uint32_t>(req.size()));
+    EXPECT_EQ(g_allocations.load() - n, 1u + 4u) << "list + MRU, ACCM, Auth, Magic values";
+    EXPECT_EQ(p.options().size(), 6u);
+    EXPECT_EQ(p.options().capacity(), 6u);
+}

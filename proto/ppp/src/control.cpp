@@ -154,6 +154,11 @@ ControlPacket::ControlPacket(ControlProtocol p, const std::uint8_t* data, std::u
         data_.assign(d, d + n);
         return;
     }
+    // One allocation for the option list: count the options the Length octets delimit (a walk
+    // that stops at the first malformed one; the loop below reports it).
+    std::size_t count = 0;
+    for (std::size_t o = 0; n - o >= 2 && d[o + 1] >= 2 && d[o + 1] <= n - o; o += d[o + 1]) ++count;
+    options_.reserve(count);
     std::size_t off = 0;
     for (std::size_t i = 0; off < n; ++i) {
         const std::size_t at = 4 + off;
