@@ -88,7 +88,15 @@ std::string_view to_string(TriggerOutcome o) noexcept {
 
 // ---- SessionKey -------------------------------------------------------------------------------
 
-std::string SessionKey::to_string() const { return vr + "/" + target.to_string() + "/" + destination.to_string(); }
+std::string SessionKey::to_string() const {
+    // One allocation (the prefix and address texts fit the small-string buffer), not one per '+'.
+    const std::string t = target.to_string();
+    const std::string d = destination.to_string();
+    std::string s;
+    s.reserve(vr.size() + t.size() + d.size() + 2);
+    s.append(vr).append(1, '/').append(t).append(1, '/').append(d);
+    return s;
+}
 
 std::optional<SessionKey> SessionKey::parse(std::string_view text) {
     const auto first = text.find('/');

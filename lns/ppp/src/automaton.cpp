@@ -209,16 +209,10 @@ void Automaton::zrc() {
 
 std::vector<std::uint8_t> Automaton::build(ControlProtocol p, CpCode code, std::uint8_t id,
                                            const std::vector<CpOption>& options, std::span<const std::uint8_t> data) {
-    if (p == ControlProtocol::lcp) {
-        LCP pkt(code, id);
-        pkt.options() = options;
-        if (!data.empty()) pkt.data({data.begin(), data.end()});
-        return pkt.serialize();
-    }
-    IPCP pkt(code, id);
-    pkt.options() = options;
-    if (!data.empty()) pkt.data({data.begin(), data.end()});
-    return pkt.serialize();
+    // Written straight from the options: no LCP / IPCP object, no copy of the option list.
+    std::vector<std::uint8_t> out;
+    serialize_control(p, static_cast<std::uint8_t>(code), id, options, data, out);
+    return out;
 }
 
 void Automaton::emit(std::vector<std::uint8_t> packet) {
@@ -230,6 +224,7 @@ void Automaton::scr() {
     // the Restart counter decremented each time a Configure-Request is sent.
     --restart_counter_;
     sent_.clear();
+    sent_.reserve(8);  // LCP asks for at most 6 options, IPCP 5: one allocation, kept by clear()
     policy_.build_request(sent_);
     req_id_ = next_identifier();
     reply_seen_ = false;

@@ -209,7 +209,8 @@ struct Link::Impl {
         if (link.cb_.random) return link.cb_.random();
         std::uint32_t v = 0;
         while (v == 0) {
-            auto b = dl::proto::crypto::random_bytes(4);
+            std::array<std::uint8_t, 4> b;
+            dl::proto::crypto::random_fill(b);
             v = be32(b);
         }
         return v;

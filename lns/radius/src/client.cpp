@@ -2,12 +2,16 @@
 // RFC 3579 §3.2, RFC 5080 §2.2.1.
 #include "dl/radius/client/client.hpp"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <deque>
 #include <stdexcept>
 
 #include "dl/core/event.hpp"
 #include "dl/core/fsm.hpp"
 #include "dl/core/timer_registry.hpp"
+#include "dl/proto/crypto.hpp"
 #include "dl/proto/errors.hpp"
 #include "dl/radius/auth.hpp"
 
@@ -15,10 +19,23 @@ namespace dl::radius::client {
 
 using namespace std::chrono_literals;
 
+namespace {
+/// "192.0.2.1:1812" written into `buf` (at most 21 characters); returns the text. No allocation.
+std::string_view format_endpoint(const Endpoint& e, std::array<char, 24>& buf) noexcept {
+    char* p = buf.data();
+    char* const end = buf.data() + buf.size();
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        p = std::to_chars(p, end, (e.address >> shift) & 0xFF).ptr;
+        *p++ = shift ? '.' : ':';
+    }
+    p = std::to_chars(p, end, e.port).ptr;
+    return {buf.data(), static_cast<std::size_t>(p - buf.data())};
+}
+}  // namespace
+
 std::string Endpoint::to_string() const {
-    return std::to_string(address >> 24) + '.' + std::to_string((address >> 16) & 0xFF) + '.' +
-           std::to_string((address >> 8) & 0xFF) + '.' + std::to_string(address & 0xFF) + ':' +
-           std::to_string(port);
+    std::array<char, 24> buf;
+    return std::string(format_endpoint(*this, buf));
 }
 
 std::string_view to_string(Result r) noexcept {
@@ -129,6 +146,9 @@ Client::Client(core::TimerQueue& timers, core::TimerRegistry& registry, core::Ev
     : timers_(timers), registry_(registry), bus_(bus), send_(std::move(send)), options_(options) {
     register_timers(registry_);
     if (options_.retries > 254) throw std::invalid_argument("radius client: retries above 254");
+    // Request Authenticators are random (RFC 2865 §3): the CSPRNG's one-time instantiation happens
+    // here, at start, not on the first Access-Request.
+    dl::proto::crypto::random_prepare();
 }
 
 Client::Client(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus* bus, SendFn send)
@@ -484,7 +504,12 @@ void Client::on_datagram(const Endpoint& from, std::span<const std::uint8_t> d) 
                        : code == Code::Access_Reject   ? RqEvent::access_reject
                        : code == Code::Access_Challenge ? RqEvent::access_challenge
                                                         : RqEvent::accounting_response;
-    r->fsm.dispatch(ev, "from " + from.to_string());
+    // The cause "from 192.0.2.1:1812" on the stack: no string built per reply.
+    std::array<char, 32> cause{'f', 'r', 'o', 'm', ' '};
+    std::array<char, 24> ep;
+    const std::string_view where = format_endpoint(from, ep);
+    std::copy(where.begin(), where.end(), cause.begin() + 5);
+    r->fsm.dispatch(ev, std::string_view(cause.data(), 5 + where.size()));
     complete_if_done(h);
 }
 

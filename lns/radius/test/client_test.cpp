@@ -493,3 +493,10 @@ TEST(RadiusClient, RequestSize) {
 }
 
 }  // namespace
+
+// Endpoint text (events, server ids) from to_chars: the extremes of every field.
+TEST(RadiusClient, EndpointText) {
+    EXPECT_EQ((Endpoint{0xC0000201, 1812}).to_string(), "192.0.2.1:1812");
+    EXPECT_EQ((Endpoint{0xFFFFFFFF, 65535}).to_string(), "255.255.255.255:65535");
+    EXPECT_EQ((Endpoint{0, 0}).to_string(), "0.0.0.0:0");
+}

@@ -77,3 +77,61 @@ TEST(Crypto, HmacMd5RekeysBetweenCallsAndAcceptsEmptyKey) {
     // HMAC-MD5 with an empty key (value computed with Python's hmac module).
     EXPECT_EQ(hex(c::hmac_md5({}, c::bytes(""))), "74e6f7298a9c2d168935f58c001bad88");
 }
+
+namespace {
+std::vector<std::uint8_t> rep(std::size_t n, std::uint8_t b) { return std::vector<std::uint8_t>(n, b); }
+}  // namespace
+
+// RFC 2202 §2's seven HMAC-MD5 test cases, each computed twice in a row and interleaved with the
+// others (more keys than the per-thread cache holds), so that every path of the keyed-context
+// cache is checked against the published digests: first keying, reuse of a cached keyed context
+// (reset without re-keying), eviction of the least recently used key, keys longer than one block
+// (test cases 6 and 7: never cached).
+TEST(Crypto, HmacMd5Rfc2202VectorsThroughTheKeyedContextCache) {
+    std::vector<std::uint8_t> key4;
+    for (std::uint8_t b = 1; b <= 25; ++b) key4.push_back(b);
+    const std::string big1 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    const std::string big2 = "Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data";
+    struct Case {
+        std::vector<std::uint8_t> key, data;
+        const char* digest;
+    };
+    auto b = [](std::string_view s) { auto v = c::bytes(s); return std::vector<std::uint8_t>(v.begin(), v.end()); };
+    const std::vector<Case> cases = {
+        {rep(16, 0x0b), b("Hi There"), "9294727a3638bb1c13f48ef8158bfc9d"},
+        {b("Jefe"), b("what do ya want for nothing?"), "750c783e6ab0b503eaa86e310a5db738"},
+        {rep(16, 0xaa), rep(50, 0xdd), "56be34521d144c88dbb8c733f0e8b3f6"},
+        {key4, rep(50, 0xcd), "697eaf0aca3a3aea3a75164746ffaa79"},
+        {rep(16, 0x0c), b("Test With Truncation"), "56461ef2342edc00f9bab995690efd4c"},
+        {rep(80, 0xaa), b(big1), "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"},
+        {rep(80, 0xaa), b(big2), "6f630fad67cda0ee1fb1f562db3aa53e"},
+    };
+    for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < cases.size(); ++i) {
+            for (int twice = 0; twice < 2; ++twice)
+                EXPECT_EQ(hex(c::hmac_md5(cases[i].key, cases[i].data)), cases[i].digest)
+                    << "RFC 2202 test case " << i + 1 << ", round " << round << ", call " << twice;
+        }
+        for (std::size_t i = cases.size(); i-- > 0;)  // and backwards: other evictions
+            EXPECT_EQ(hex(c::hmac_md5(cases[i].key, cases[i].data)), cases[i].digest) << "backwards " << i + 1;
+    }
+}
+
+// A RADIUS client's packets under one secret are keyed once per thread, not once per packet; a
+// second secret alternating with it keeps its own context (4 are kept), so neither is re-keyed.
+// A different secret of the same length is a different key (no false hit).
+TEST(Crypto, HmacMd5KeysEachSecretOncePerThread) {
+    const auto s1 = c::bytes("radius-secret-one");
+    const auto s2 = c::bytes("radius-secret-two");
+    const auto msg = c::bytes("an Access-Request of 60 octets or so, Message-Authenticator zeroed");
+    const auto d1 = c::hmac_md5(s1, msg), d2 = c::hmac_md5(s2, msg);
+    EXPECT_NE(d1, d2);
+    const auto before = c::hmac_md5_stats();
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_EQ(c::hmac_md5(s1, msg), d1);
+        EXPECT_EQ(c::hmac_md5(s2, msg), d2);
+    }
+    const auto after = c::hmac_md5_stats();
+    EXPECT_EQ(after.keyings - before.keyings, 0u) << "200 HMACs under two cached secrets re-keyed";
+    EXPECT_EQ(after.reuses - before.reuses, 200u);
+}

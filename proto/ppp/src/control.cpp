@@ -154,6 +154,11 @@ ControlPacket::ControlPacket(ControlProtocol p, const std::uint8_t* data, std::u
         data_.assign(d, d + n);
         return;
     }
+    // One allocation for the option list: count the options the Length octets delimit (a walk
+    // that stops at the first malformed one; the loop below reports it).
+    std::size_t count = 0;
+    for (std::size_t o = 0; n - o >= 2 && d[o + 1] >= 2 && d[o + 1] <= n - o; o += d[o + 1]) ++count;
+    options_.reserve(count);
     std::size_t off = 0;
     for (std::size_t i = 0; off < n; ++i) {
         const std::size_t at = 4 + off;
@@ -271,6 +276,36 @@ void ControlPacket::write_serialization(std::uint8_t* buffer, std::uint32_t tota
         p[1] = static_cast<std::uint8_t>(2 + o.value.size());
         if (!o.value.empty()) std::memcpy(p + 2, o.value.data(), o.value.size());
         p += 2 + o.value.size();
+    }
+}
+
+void serialize_control(ControlProtocol p, std::uint8_t code, std::uint8_t identifier,
+                       std::span<const CpOption> options, std::span<const std::uint8_t> data,
+                       std::vector<std::uint8_t>& out) {
+    const CodeSpec* cs = find_code(p, code);
+    const bool with_options = cs && cs->data == CpData::options;
+    std::size_t len = 4;
+    if (with_options)
+        for (const auto& o : options) len += 2 + o.value.size();
+    else
+        len += data.size();
+    if (len > 0xffff) throw std::length_error("PPP control packet too long");
+    const std::size_t at = out.size();
+    out.resize(at + len);
+    std::uint8_t* b = out.data() + at;
+    b[0] = code;
+    b[1] = identifier;
+    put_be(b + 2, static_cast<std::uint32_t>(len), 2);
+    std::uint8_t* q = b + 4;
+    if (!with_options) {
+        if (!data.empty()) std::memcpy(q, data.data(), data.size());
+        return;
+    }
+    for (const auto& o : options) {
+        q[0] = o.type;
+        q[1] = static_cast<std::uint8_t>(2 + o.value.size());
+        if (!o.value.empty()) std::memcpy(q + 2, o.value.data(), o.value.size());
+        q += 2 + o.value.size();
     }
 }
 

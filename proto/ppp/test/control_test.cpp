@@ -317,5 +317,47 @@ TEST(Lcp, CloneAndLongOptionValues) {
     EXPECT_EQ(parse<LCP>(p.serialize()).options().back().value.size(), 253u);
 }
 
+// serialize_control writes the same octets as the LCP / IPCP objects, without building one.
+// req: PPP.lcp, PPP.ipcp
+TEST(SerializeControl, GoldenBytesAndSameAsThePduForEveryKindOfData) {
+    // Configure-Request of the golden packet above, from its option list alone.
+    const LCP golden = parse<LCP>(kCfgReq);
+    Bytes out = hex("aa bb");  // appends: what was there stays
+    serialize_control(ControlProtocol::lcp, 1, 1, golden.options(), {}, out);
+    EXPECT_EQ(out, dl::testing::cat(hex("aa bb"), kCfgReq));
+
+    // Options for codes 1-4 (data ignored), data for the others (options ignored), both protocols.
+    const std::vector<CpOption> opts = {{3, {10, 0, 0, 1}}, {129, {8, 8, 8, 8}}, {0x55, {}}};
+    const Bytes data = hex("de ad be ef 01");
+    for (ControlProtocol proto : {ControlProtocol::lcp, ControlProtocol::ipcp}) {
+        for (std::uint8_t code = 1; code <= 13; ++code) {
+            Bytes mine;
+            serialize_control(proto, code, 7, opts, data, mine);
+            Bytes theirs;
+            if (proto == ControlProtocol::lcp) {
+                LCP p(static_cast<CpCode>(code), 7);
+                p.options() = opts;
+                p.data(data);
+                theirs = p.serialize();
+            } else {
+                IPCP p(static_cast<CpCode>(code), 7);
+                p.options() = opts;
+                p.data(data);
+                theirs = p.serialize();
+            }
+            EXPECT_EQ(mine, theirs) << "protocol " << static_cast<int>(proto) << " code " << int(code);
+        }
+    }
+    // Terminate-Ack with no data: 4 octets (RFC 1661 §5.5).
+    Bytes ack;
+    serialize_control(ControlProtocol::ipcp, 6, 0x42, {}, {}, ack);
+    EXPECT_EQ(ack, hex("06 42 00 04"));
+    // Over 65535 octets: length_error, nothing appended.
+    Bytes big;
+    const std::vector<std::uint8_t> huge(70000, 0);
+    EXPECT_THROW(serialize_control(ControlProtocol::lcp, 9, 1, {}, huge, big), std::length_error);
+    EXPECT_TRUE(big.empty());
+}
+
 }  // namespace
 }  // namespace dl::ppp

@@ -166,6 +166,16 @@ private:
     std::vector<std::uint8_t> data_;
 };
 
+/// Appends to `out` the wire form of a control protocol packet (RFC 1661 §5: Code, Identifier,
+/// Length, Data) without building an LCP / IPCP object: Data is `options` for the codes that carry
+/// Configuration Options (1–4, RFC 1661 §5.1–§5.4), else `data` — the same octets as an LCP / IPCP
+/// with that code, identifier and options / data serialises to. Reserves nothing beyond the
+/// packet; `out` keeps what it held before. Throws std::length_error when Length would exceed
+/// 65535 octets.
+void serialize_control(ControlProtocol p, std::uint8_t code, std::uint8_t identifier,
+                       std::span<const CpOption> options, std::span<const std::uint8_t> data,
+                       std::vector<std::uint8_t>& out);
+
 /// Link Control Protocol packet (RFC 1661 §5, RFC 1570 §1). Protocol 0xc021.
 class LCP : public ControlPacket {
 public:
