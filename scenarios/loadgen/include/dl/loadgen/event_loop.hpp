@@ -22,7 +22,8 @@ namespace dl::loadgen {
 /// costs a recvfrom(2) that finds nothing instead), and the OS timer a timerfd_settime(2) per
 /// change of the earliest deadline plus one to reset it after it fires. Here a socket is
 /// registered once, level-triggered (EPOLLIN), and the earliest timer deadline is the wait's
-/// timeout (nanoseconds, epoll_pwait2): a pass costs one epoll_pwait2 plus the I/O its handlers
+/// timeout (nanoseconds, epoll_pwait2; where the kernel or valgrind lacks it, epoll_wait with the
+/// timeout rounded up to a millisecond): a pass costs one epoll_pwait2 plus the I/O its handlers
 /// do. A readiness handler need not empty its socket: what it leaves is reported on the next pass.
 ///
 /// One pass: run every ready posted handler (`io.poll()`), then every due timer (then the handlers
@@ -60,6 +61,7 @@ private:
     boost::asio::io_context& io_;
     core::TimerQueue& timers_;
     int epoll_fd_ = -1;
+    bool pwait2_ = true;  ///< epoll_pwait2 available (else epoll_wait, millisecond timeouts)
     struct Watch {
         int fd = -1;
         Ready on_readable;
