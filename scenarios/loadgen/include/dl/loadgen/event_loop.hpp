@@ -26,9 +26,11 @@ namespace dl::loadgen {
 /// timeout rounded up to a millisecond): a pass costs one epoll_pwait2 plus the I/O its handlers
 /// do. A readiness handler need not empty its socket: what it leaves is reported on the next pass.
 ///
-/// One pass: run every ready posted handler (`io.poll()`), then every due timer (then the handlers
-/// those posted, again), then wait until a watched socket is readable or the earliest timer is due,
-/// then call the handler of every readable socket. run() returns when `io` is stopped
+/// One pass: run every ready posted handler (`io.poll()`, including those they post), then wait
+/// until a watched socket is readable or the earliest timer is due (no wait when one is due
+/// already), then call the handler of every readable socket, then run every due timer; the
+/// handlers these post run at the start of the next pass, together (so the datagrams both queue
+/// leave in one posted flush). run() returns when `io` is stopped
 /// (io.stop(), from any handler). std::system_error when epoll cannot be created, a socket
 /// cannot be registered or the wait fails. Not thread-safe.
 class EventLoop {
