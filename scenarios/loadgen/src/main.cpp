@@ -54,7 +54,6 @@
 #include "dl/loadgen/b_channel.hpp"
 #include "dl/loadgen/batch_udp.hpp"
 #include "dl/loadgen/event_loop.hpp"
-#include "dl/loadgen/mailbox.hpp"
 #include "dl/loadgen/incoming_ppp.hpp"
 #include "dl/loadgen/stats.hpp"
 #include "dl/loadgen/triggers.hpp"
@@ -719,37 +718,6 @@ struct DialoutLac {
     loadgen::BChannelBridge bridge;
     std::uint64_t bridged = 0;
     std::vector<std::uint16_t> tunnels;
-
-    /// Who a posted message is for: the LAC or the CPEs (from the exchange, or B-channel DATA
-    /// bridged), or the exchange (from the LAC, from the CPEs).
-    enum class To : std::uint8_t { lac, cpes, exchange_from_lac, exchange_from_cpes };
-    struct Mail {
-        To to = To::lac;
-        isdn::Message message;
-    };
-    /// Messages waiting for their posted handler, in posting order: a message is copied into a
-    /// reused slot and the handler captures only `this` (no Message copy, no allocation per
-    /// hand-over once warm).
-    loadgen::Mailbox<Mail> mail{64};
-    Mail current;  ///< the message being delivered (its storage returns to the ring on the next)
-
-    /// Queues `m` for `to` and posts its delivery behind the handlers already queued.
-    isdn::Message& post(boost::asio::io_context& io, To to, const isdn::Message& m) {
-        auto& slot = mail.push(Mail{});  // reset the slot's `to`; the message is assigned below
-        slot.to = to;
-        slot.message = m;
-        boost::asio::post(io, [this] { deliver(); });
-        return slot.message;
-    }
-    void deliver() {
-        mail.pop_into(current);
-        switch (current.to) {
-            case To::lac: lac_core->isdn_receive(current.message); break;
-            case To::cpes: cpes->isdn_receive(current.message); break;
-            case To::exchange_from_lac: exchange->receive(kLac, current.message); break;
-            case To::exchange_from_cpes: exchange->receive(kCpe, current.message); break;
-        }
-    }
 };
 
 /// Builds LAC engine `g` on `bind` (socket index g of `sock`) for `sites`, and starts it.
@@ -765,16 +733,21 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
     DialoutLac* me = d.get();
     me->g = g;
     constexpr auto kLac = DialoutLac::kLac, kCpe = DialoutLac::kCpe;
-    using To = DialoutLac::To;
     auto hand_over = [&loop, me](isdn::Exchange::EndpointId to, std::uint16_t ref, const isdn::Message& m) {
         ++me->bridged;
-        me->post(loop.io, to == kLac ? To::lac : To::cpes, m).call_ref = ref;  // DATA: only the reference changes
+        boost::asio::post(loop.io, [me, to, d = isdn::Message::data(ref, m.payload)] {
+            if (to == kLac) me->lac_core->isdn_receive(d);
+            else me->cpes->isdn_receive(d);
+        });
     };
     me->exchange = std::make_unique<isdn::Exchange>(
         loop.bus, loop.timers, loop.registry, [&loop, me](isdn::Exchange::EndpointId ep, const isdn::Message& m) {
             if (ep == kLac) me->bridge.to_caller(m);
             else me->bridge.to_callee(m);
-            me->post(loop.io, ep == kLac ? To::lac : To::cpes, m);
+            boost::asio::post(loop.io, [me, ep, m] {
+                if (ep == kLac) me->lac_core->isdn_receive(m);
+                else me->cpes->isdn_receive(m);
+            });
         });
     lac::LacConfig lc;
     lc.number = o.lac_number;
@@ -788,7 +761,7 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
                                                   } else {
                                                       me->bridge.from_caller(m);
                                                   }
-                                                  me->post(loop.io, To::exchange_from_lac, m);
+                                                  boost::asio::post(loop.io, [me, m] { me->exchange->receive(kLac, m); });
                                               });
     me->cpes = std::make_unique<cpe::Cpe>(loop.timers, loop.registry, loop.bus,
                                           [&loop, me, hand_over](const isdn::Message& m) {
@@ -798,7 +771,7 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
                                               } else {
                                                   me->bridge.from_callee(m);
                                               }
-                                              me->post(loop.io, To::exchange_from_cpes, m);
+                                              boost::asio::post(loop.io, [me, m] { me->exchange->receive(kCpe, m); });
                                           });
     for (const auto* s : sites) {
         cpe::SiteConfig sc;
