@@ -80,12 +80,14 @@ std::uint64_t EventLoop::run() {
         }
         for (int i = 0; i < n; ++i) {
             const auto slot = events[static_cast<std::size_t>(i)].data.u32;
-            // a handler may have unwatched this or another socket meanwhile
+            // a handler may have unwatched this or another socket meanwhile (or stopped the loop)
+            if (io_.stopped()) break;
             if (slot < watches_.size() && watches_[slot].fd >= 0 && watches_[slot].on_readable) {
                 ++counters_.ready;
                 watches_[slot].on_readable();
             }
         }
+        if (io_.stopped()) break;  // a readiness handler stopped the loop
         // The due timers after the sockets and before the posted handlers: what both send leaves
         // in the same posted flush (one sendmmsg per pass, not one for each).
         if (timers_.run_due(timers_.now()) > 0) ++counters_.timer_runs;
