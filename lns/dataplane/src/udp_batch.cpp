@@ -21,25 +21,46 @@ std::size_t UdpBatchReceiver::receive(int fd, PacketBatch& batch) noexcept {
     if (room == 0) return 0;
     const std::size_t slot = batch.buffer_size();
     const bool spills = max_datagram_ > slot;
-    for (std::size_t i = 0; i < room; ++i) {
-        Packet* p = batch.free_slot(i);
-        iovec* v = &iov_[2 * i];
-        v[0].iov_base = p->data;
-        v[0].iov_len = slot;
-        if (spills) {  // the octets past the slot land in the spill area, behind room for the slot's copy
-            v[1].iov_base = spill(i) + slot;
-            v[1].iov_len = max_datagram_ - slot;
+    // The message headers and I/O vectors stay prepared between calls for the same slots (same
+    // batch memory, first free slot, room and slot size): recvmmsg writes only msg_len,
+    // msg_flags, msg_namelen and msg_controllen back (and the source addresses), so only the
+    // messages the last call used are re-prepared — one or two for a control message, not 64.
+    std::uint8_t* const first = batch.slot_buffer(base_);
+    std::uint8_t* const second = room > 1 ? batch.slot_buffer(base_ + 1) : nullptr;
+    if (first != prepared_first_ || second != prepared_second_ || room != prepared_room_ || slot != prepared_slot_) {
+        for (std::size_t i = 0; i < room; ++i) {
+            iovec* v = &iov_[2 * i];
+            v[0].iov_base = batch.slot_buffer(base_ + i);
+            v[0].iov_len = slot;
+            if (spills) {  // the octets past the slot land in the spill area, behind room for the slot's copy
+                v[1].iov_base = spill(i) + slot;
+                v[1].iov_len = max_datagram_ - slot;
+            }
+            msgs_[i] = mmsghdr{};
+            msgs_[i].msg_hdr.msg_iov = v;
+            msgs_[i].msg_hdr.msg_iovlen = spills ? 2 : 1;
+            msgs_[i].msg_hdr.msg_name = &sources_[i];
+            msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
         }
-        msgs_[i] = mmsghdr{};
-        msgs_[i].msg_hdr.msg_iov = v;
-        msgs_[i].msg_hdr.msg_iovlen = spills ? 2 : 1;
-        msgs_[i].msg_hdr.msg_name = &sources_[i];
-        msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        prepared_first_ = first;
+        prepared_second_ = second;
+        prepared_room_ = room;
+        prepared_slot_ = slot;
+        ++full_preparations_;
+    } else {
+        for (std::size_t i = 0; i < used_; ++i) {
+            msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            msgs_[i].msg_hdr.msg_flags = 0;
+            msgs_[i].msg_len = 0;
+        }
     }
     int n;
     do {
         n = ::recvmmsg(fd, msgs_.data(), static_cast<unsigned>(room), MSG_DONTWAIT, nullptr);
     } while (n < 0 && errno == EINTR);
+    // Messages the kernel may have written back: the n filled ones and, to be safe, the one
+    // after them (a failed receive writes nothing back, recvmmsg(2)).
+    used_ = std::min(room, static_cast<std::size_t>(n > 0 ? n : 0) + 1);
     if (n <= 0) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ++errors_;
         return 0;

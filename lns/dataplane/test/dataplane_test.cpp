@@ -635,6 +635,98 @@ TEST(UdpBatch, ReceiveOnAnEmptySocketIsNotAnError) {
     ::close(fd);
 }
 
+// The receiver keeps its recvmmsg headers prepared between calls and re-prepares only the ones
+// the previous call used. Every slot must still get its own datagram after: a partial receive
+// whose packets the consumer moved (a header pulled off: Packet::data advanced), a receive
+// appended to a batch that was not reset (the free slots start further on), a truncated
+// datagram in the middle (its header flagged MSG_TRUNC), another batch, and a full batch after
+// all of these. A header reused unprepared writes into the wrong slot or reports a stale length.
+// req: DP.batching
+TEST(UdpBatch, EverySlotIsFilledRightAfterPartialReceivesMovedSlotsAndAnotherBatch) {
+    const auto [rx, tx, a] = loopback_pair();
+    ASSERT_GE(rx, 0);
+    ASSERT_GE(tx, 0);
+    int rcvbuf = 1 << 20;
+    ::setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    std::uint32_t serial = 0;
+    // Datagram k: length 20 + (k * 7) % 70 (or `len`), every octet (k + j) & 0xFF.
+    auto make = [](std::uint32_t k, std::size_t len) {
+        std::vector<std::uint8_t> d(len);
+        for (std::size_t j = 0; j < len; ++j) d[j] = static_cast<std::uint8_t>(k + j);
+        return d;
+    };
+    auto send = [&](std::size_t count, std::size_t len = 0) {
+        std::vector<std::vector<std::uint8_t>> sent;
+        for (std::size_t i = 0; i < count; ++i, ++serial) {
+            auto d = make(serial, len ? len : 20 + (serial * 7) % 70);
+            EXPECT_EQ(::sendto(tx, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&a), sizeof a),
+                      static_cast<ssize_t>(d.size()));
+            sent.push_back(std::move(d));
+        }
+        return sent;
+    };
+    UdpBatchReceiver receiver(64, 1000);
+    // Receives until `want` datagrams arrived (or 100 polls); checks each against `expect`,
+    // slot by slot from the batch size before the call.
+    auto receive = [&](PacketBatch& batch, const std::vector<std::vector<std::uint8_t>>& expect) {
+        std::size_t got = 0;
+        for (int tries = 0; tries < 100 && got < expect.size(); ++tries) {
+            pollfd p{rx, POLLIN, 0};
+            ::poll(&p, 1, 1000);
+            const std::size_t base = batch.size();
+            const std::size_t n = receiver.receive(rx, batch);
+            for (std::size_t i = 0; i < n && got + i < expect.size(); ++i) {
+                const auto d = receiver.datagram(i, batch);
+                EXPECT_EQ(std::vector<std::uint8_t>(d.begin(), d.end()), expect[got + i]) << "datagram " << got + i;
+                EXPECT_EQ(batch[base + i].data, batch.slot_buffer(base + i)) << "slot " << base + i;
+                EXPECT_EQ(batch[base + i].length, expect[got + i].size());
+            }
+            got += n;
+        }
+        EXPECT_EQ(got, expect.size());
+    };
+
+    PacketBatch batch(128, 100, 16);
+    receive(batch, send(2));  // a partial receive: slots 0 and 1
+    EXPECT_EQ(receiver.full_preparations(), 1u);
+    for (std::size_t i = 0; i < 2; ++i) {  // the consumer pulls a header off each
+        batch[i].data += 4;
+        batch[i].length -= 4;
+        batch[i].headroom += 4;
+    }
+    batch.reset();
+    receive(batch, send(64));  // every slot, from 0 again, over the moved packets
+    EXPECT_EQ(receiver.full_preparations(), 1u) << "the same slots: only the used headers re-prepared";
+    batch.reset();
+    receive(batch, send(3));
+    // Not reset: the next datagrams go to slots 3.., and 0..2 keep theirs.
+    const auto first = make(serial - 3, 20 + ((serial - 3) * 7) % 70);
+    receive(batch, send(5));
+    EXPECT_EQ(batch.size(), 8u);
+    EXPECT_EQ(std::vector<std::uint8_t>(batch[0].data, batch[0].data + batch[0].length), first);
+    EXPECT_EQ(receiver.full_preparations(), 2u) << "the free slots moved: all prepared again";
+    batch.reset();
+    // A datagram cut by the kernel (longer than max_datagram) between two others, then a full
+    // batch: the flagged header and the moved-down datagrams leave nothing stale behind.
+    auto before = send(1);
+    send(1, 1001);
+    auto after = send(1);
+    receive(batch, {before[0], after[0]});
+    EXPECT_EQ(receiver.truncated(), 1u);
+    batch.reset();
+    receive(batch, send(64, 0));
+    // Another batch (other memory): its own slots, none of the first batch's.
+    PacketBatch other(64, 100, 16);
+    batch.reset();
+    const std::vector<std::uint8_t> untouched(batch.slot_buffer(0), batch.slot_buffer(0) + 20);
+    receive(other, send(7));
+    EXPECT_EQ(std::vector<std::uint8_t>(batch.slot_buffer(0), batch.slot_buffer(0) + 20), untouched);
+    receive(batch, send(64));
+    EXPECT_EQ(receiver.errors(), 0u);
+    ::close(rx);
+    ::close(tx);
+}
+
 // req: L2TP.data
 TEST(Framing, PrependL2tpOnlyBeforeAPppFrame) {
     PacketBatch b(1, 64, 16);

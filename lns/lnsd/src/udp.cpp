@@ -10,6 +10,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 
+#include "dl/core/readiness.hpp"
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/udp_batch.hpp"
 #include "dl/lnsd/lns.hpp"
@@ -20,14 +21,24 @@ using boost::asio::ip::udp;
 using l2tp::engine::PeerId;
 namespace dp = dataplane;
 
+using Socket = core::ReactorSocket<udp::socket>;
+using Wait = core::ReadinessWait<udp::socket>;
+
 struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
     /// A socket connected to one peer (connect_peer); shared_ptr: its wait handler holds a weak_ptr.
     struct PeerSocket {
         explicit PeerSocket(boost::asio::io_context& io) : socket(io) {}
-        udp::socket socket;
-        bool armed = false;
+        Socket socket;
+        std::unique_ptr<Wait> wait;  // made by start(PeerSocket) (its handler holds weak pointers)
         bool released = false;  // release_peer: to be closed by a posted handler
     };
+
+    /// How a drain ended, i.e. how its socket's readiness wait is re-armed: `dry` — the last
+    /// recvmmsg found the socket empty (EAGAIN): arm() (no system call); `budget` — stopped with
+    /// datagrams possibly left: arm_now(); `error` — the last receive failed (e.g. an ICMP error
+    /// reported on a connected socket) and may have left datagrams queued without a new event:
+    /// arm_polled() (epoll_ctl, re-reading the readiness).
+    enum class Drained { dry, budget, error };
 
     // Slots of kSlot octets (a data message with a 1 500-octet PPP frame and its headers fits),
     // packed densely: one slot of 64 KiB each put every slot's first octets in the same cache
@@ -37,14 +48,14 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
     Impl(boost::asio::io_context& ctx, std::size_t batch, std::size_t b)
         : io(ctx), socket(ctx), rx(batch, kSlot, 0), receiver(batch, 65535), budget(b) {}
     boost::asio::io_context& io;
-    udp::socket socket;
+    Socket socket;
+    std::unique_ptr<Wait> wait;  // the shared socket's, made by start()
     dp::PacketBatch rx;  // shared by every socket: drains never nest (each runs from the io_context)
     dp::UdpBatchReceiver receiver;
     std::size_t budget;
     Receive on_receive;
     std::function<void()> batch_end;
     UdpCounters counters;
-    bool armed = false;
     std::unordered_map<PeerId, std::shared_ptr<PeerSocket>> peers;
     std::size_t max_peer_sockets = 256;
     bool reuse_set = false;
@@ -52,13 +63,19 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
 
     /// Reads up to `budget` datagrams from `s` and hands them to on_receive. Stops early if a
     /// handler closes the shared socket; a per-peer socket is never closed inside a drain.
-    std::size_t drain(udp::socket& s) {
+    /// `how`: how it ended (Drained).
+    std::size_t drain(udp::socket& s, Drained* how = nullptr) {
         const int fd = s.native_handle();
         std::size_t total = 0;
+        Drained end = Drained::budget;
         while (total < budget) {
             rx.reset();
+            const std::uint64_t errors_before = receiver.errors();
             const std::size_t n = receiver.receive(fd, rx);
-            if (n == 0) break;
+            if (n == 0) {
+                end = receiver.errors() != errors_before ? Drained::error : Drained::dry;
+                break;
+            }
             ++counters.batches;
             total += n;
             for (std::size_t i = 0; i < n; ++i) {
@@ -69,8 +86,13 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
                 if (!socket.is_open()) return total;  // closed from a handler
             }
             if (batch_end) batch_end();
-            if (n < rx.capacity()) break;  // the socket ran dry before the batch filled
+            if (n < rx.capacity()) {  // the socket ran dry before the batch filled (or an error
+                // ended the batch early: recvmmsg keeps it for the next call, so ask the kernel)
+                end = receiver.errors() != errors_before ? Drained::error : Drained::dry;
+                break;
+            }
         }
+        if (how) *how = end;
         if (total) ++counters.wakeups;
         counters.truncated = receiver.truncated();
         counters.spilled = receiver.spilled();
@@ -87,34 +109,50 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
         ps.socket.close(ignored);
     }
 
+    /// Re-arms `w` after a drain that ended `how` (or after a wait error: as after a receive error).
+    static void rearm(Wait& w, Drained how) {
+        switch (how) {
+        case Drained::dry: w.arm(); break;
+        case Drained::budget: w.arm_now(); break;
+        case Drained::error: w.arm_polled(); break;
+        }
+    }
+
+    /// Arms the shared socket's readiness wait: drain, re-arm (core::ReadinessWait: no system
+    /// call per re-arm when the drain found the socket empty).
     void start() {
-        if (armed || !socket.is_open()) return;
-        armed = true;
-        std::weak_ptr<Impl> weak = weak_from_this();
-        socket.async_wait(udp::socket::wait_read, [weak](const boost::system::error_code& ec) {
-            auto self = weak.lock();
-            if (!self) return;
-            self->armed = false;
-            if (ec == boost::asio::error::operation_aborted || !self->socket.is_open()) return;
-            if (!ec) self->drain(self->socket);
-            self->start();
-        });
+        if (!socket.is_open()) return;
+        if (!wait) {
+            std::weak_ptr<Impl> weak = weak_from_this();
+            wait = std::make_unique<Wait>(io, socket, [weak](const boost::system::error_code& ec) {
+                auto self = weak.lock();
+                if (!self) return;
+                if (ec == boost::asio::error::operation_aborted || !self->socket.is_open()) return;
+                Drained how = Drained::error;
+                if (!ec) self->drain(self->socket, &how);
+                if (self->socket.is_open()) rearm(*self->wait, how);
+            });
+        }
+        wait->arm();
     }
 
     void start(const std::shared_ptr<PeerSocket>& peer) {
-        if (peer->armed || !peer->socket.is_open()) return;
-        peer->armed = true;
-        std::weak_ptr<Impl> weak = weak_from_this();
-        std::weak_ptr<PeerSocket> weak_ps = peer;
-        peer->socket.async_wait(udp::socket::wait_read, [weak, weak_ps](const boost::system::error_code& ec) {
-            auto self = weak.lock();
-            auto ps = weak_ps.lock();
-            if (!self || !ps) return;
-            ps->armed = false;
-            if (ec == boost::asio::error::operation_aborted || !ps->socket.is_open() || !self->socket.is_open()) return;
-            if (!ec) self->drain(ps->socket);
-            self->start(ps);
-        });
+        if (!peer->socket.is_open()) return;
+        if (!peer->wait) {
+            std::weak_ptr<Impl> weak = weak_from_this();
+            std::weak_ptr<PeerSocket> weak_ps = peer;
+            peer->wait = std::make_unique<Wait>(io, peer->socket, [weak, weak_ps](const boost::system::error_code& ec) {
+                auto self = weak.lock();
+                auto ps = weak_ps.lock();
+                if (!self || !ps) return;
+                if (ec == boost::asio::error::operation_aborted || !ps->socket.is_open() || !self->socket.is_open())
+                    return;
+                Drained how = Drained::error;
+                if (!ec) self->drain(ps->socket, &how);
+                if (ps->socket.is_open() && self->socket.is_open()) rearm(*ps->wait, how);
+            });
+        }
+        peer->wait->arm();
     }
 
     /// The posted second half of release_peer: what the socket holds is handed on, then it closes.
@@ -235,7 +273,7 @@ const PassSenderCounters& UdpEndpoint::send_counters() const noexcept { return i
 void UdpEndpoint::set_batch_end(std::function<void()> fn) { impl_->batch_end = std::move(fn); }
 std::uint16_t UdpEndpoint::local_port() const { return impl_->socket.local_endpoint().port(); }
 int UdpEndpoint::native_handle() const {
-    return impl_->socket.is_open() ? const_cast<udp::socket&>(impl_->socket).native_handle() : -1;
+    return impl_->socket.is_open() ? const_cast<Socket&>(impl_->socket).native_handle() : -1;
 }
 std::uint64_t UdpEndpoint::send_errors() const noexcept {
     const auto& c = impl_->out.counters();

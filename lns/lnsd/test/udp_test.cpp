@@ -298,3 +298,157 @@ TEST(LnsUdp, ConnectedPeerSocketsAreCappedAndCounted) {
     EXPECT_EQ(ep.connect_peer(a.id()), -1) << "0: none";
     EXPECT_EQ(ep.counters().peer_sockets_refused, 2u);
 }
+
+std::uint64_t dl_lnsd_test_allocations();  // data_path_test.cpp: operator new calls so far
+
+namespace {
+/// Runs `io` until `done()` or 5 s have passed.
+template <class Done>
+void run_until(boost::asio::io_context& io, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+}
+}  // namespace
+
+// The readiness waits are re-armed after every drain without asking the kernel again
+// (core::ReadinessWait): what must hold is that nothing is missed. Many passes of the loop, each
+// with a few datagrams on the shared socket and on a peer's connected socket, interleaved:
+// every datagram arrives once, in order per socket, and the re-arms allocate nothing.
+// req: DP.batching
+TEST(LnsUdp, ManyPassesOfFewDatagramsAllArriveOnBothSockets) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    LoopbackPeer a, b;
+    std::vector<std::uint8_t> from_a, from_b;
+    from_a.reserve(1000);
+    from_b.reserve(1000);
+    std::size_t others = 0;
+    lnsd::UdpEndpoint ep(io, lo, 0, [&](lnsd::PeerId p, std::span<const std::uint8_t> d) {
+        if (d.empty()) return;
+        if (p == a.id())
+            from_a.push_back(d[0]);
+        else if (p == b.id())
+            from_b.push_back(d[0]);
+        else
+            ++others;
+    });
+    const int fd = ep.connect_peer(a.id());
+    ASSERT_GE(fd, 0);
+    io.poll();  // the waits' first arms
+    std::uint64_t allocations = 0;
+    std::size_t sent_a = 0, sent_b = 0;
+    for (int pass = 0; pass < 200; ++pass) {
+        for (int k = 0; k < pass % 4 + 1; ++k) a.send_to(ep.local_port(), static_cast<std::uint8_t>(sent_a++));
+        if (pass % 3 != 2)
+            for (int k = 0; k < pass % 2 + 1; ++k) b.send_to(ep.local_port(), static_cast<std::uint8_t>(sent_b++));
+        const auto before = dl_lnsd_test_allocations();
+        run_until(io, [&] { return from_a.size() == sent_a && from_b.size() == sent_b; });
+        allocations += dl_lnsd_test_allocations() - before;
+        ASSERT_EQ(from_a.size(), sent_a) << "pass " << pass;
+        ASSERT_EQ(from_b.size(), sent_b) << "pass " << pass;
+    }
+    EXPECT_EQ(sent_a, 500u) << "200 passes of 1 to 4";
+    EXPECT_EQ(sent_b, 201u);
+    for (std::size_t i = 0; i < from_a.size(); ++i) EXPECT_EQ(from_a[i], static_cast<std::uint8_t>(i)) << i;
+    for (std::size_t i = 0; i < from_b.size(); ++i) EXPECT_EQ(from_b[i], static_cast<std::uint8_t>(i)) << i;
+    EXPECT_EQ(others, 0u);
+    EXPECT_EQ(allocations, 0u) << "re-arming a readiness wait allocates nothing";
+    EXPECT_EQ(ep.counters().errors, 0u);
+}
+
+// A drain stops at its budget with datagrams left on the socket. Edge-triggered readiness raises
+// no new event for them: the endpoint must run again on its own, with no further datagram sent.
+// req: DP.batching
+TEST(LnsUdp, DatagramsLeftAtTheBudgetArriveWithoutANewOne) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    std::vector<std::uint8_t> got;
+    lnsd::UdpEndpoint ep(
+        io, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t> d) { got.push_back(d.empty() ? 0 : d[0]); },
+        /*batch=*/2, /*budget=*/4);
+    io.poll();  // the first arm
+    LoopbackPeer a;
+    for (std::uint8_t i = 0; i < 30; ++i) a.send_to(ep.local_port(), i);
+    const auto queued = std::chrono::steady_clock::now() + 5s;
+    while (peek(ep.native_handle()) < 0 && std::chrono::steady_clock::now() < queued) {
+    }
+    run_until(io, [&] { return got.size() == 30; });
+    ASSERT_EQ(got.size(), 30u);
+    for (std::uint8_t i = 0; i < 30; ++i) EXPECT_EQ(got[i], i);
+    EXPECT_GE(ep.counters().wakeups, 8u) << "4 per wake-up";
+}
+
+// A receive error (an ICMP port unreachable, reported on the connected socket's next receive,
+// udp(7)) ends a drain with the peer's earlier datagrams still queued behind it and no new event
+// for them: they must still arrive.
+// req: DP.connected-peer
+TEST(LnsUdp, DatagramsQueuedBehindAReceiveErrorStillArrive) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    std::vector<std::uint8_t> got;
+    lnsd::UdpEndpoint ep(io, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t> d) {
+        got.push_back(d.empty() ? 0 : d[0]);
+    });
+    auto a = std::make_unique<LoopbackPeer>();
+    const int fd = ep.connect_peer(a->id());
+    ASSERT_GE(fd, 0);
+    io.poll();  // the first arms
+    for (std::uint8_t i = 1; i <= 5; ++i) a->send_to(ep.local_port(), i);
+    const auto queued = std::chrono::steady_clock::now() + 5s;
+    while (peek(fd) < 0 && std::chrono::steady_clock::now() < queued) {
+    }
+    ASSERT_EQ(peek(fd), 1);
+    a.reset();  // the peer's port closes: what lnsd sends there draws a port unreachable
+    const std::uint8_t d = 0;
+    ASSERT_EQ(::send(fd, &d, 1, 0), 1);
+    pollfd p{fd, 0, 0};  // POLLERR is reported without asking (and without clearing SO_ERROR)
+    ASSERT_EQ(::poll(&p, 1, 2000), 1);
+    ASSERT_TRUE(p.revents & POLLERR);
+    run_until(io, [&] { return got.size() == 5; });
+    ASSERT_EQ(got.size(), 5u);
+    for (std::uint8_t i = 0; i < 5; ++i) EXPECT_EQ(got[i], i + 1);
+    EXPECT_EQ(ep.counters().errors, 1u) << "the ECONNREFUSED, counted once";
+}
+
+// Closing the endpoint, releasing a peer socket or destroying the endpoint while their waits are
+// armed: nothing is delivered afterwards, nothing runs on freed state, the loop ends.
+// req: DP.connected-peer
+TEST(LnsUdp, CloseReleaseAndDestroyWhileWaiting) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    std::size_t got = 0;
+    LoopbackPeer a, b;
+    auto ep = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t>) { ++got; });
+    const std::uint16_t port = ep->local_port();
+    ASSERT_GE(ep->connect_peer(a.id()), 0);
+    ASSERT_GE(ep->connect_peer(b.id()), 0);
+    io.poll();  // armed, waiting
+    ep->release_peer(b.id());
+    io.poll();
+    EXPECT_EQ(ep->counters().peer_sockets, 1u);
+    a.send_to(port, 1);
+    run_until(io, [&] { return got == 1; });
+    EXPECT_EQ(got, 1u);
+    ep->close();  // both remaining waits armed
+    a.send_to(port, 2);
+    io.poll();
+    EXPECT_EQ(got, 1u) << "nothing after close";
+    EXPECT_EQ(ep->native_handle(), -1);
+
+    // Destroyed while armed, its waits' completions still queued in the io_context: run, then
+    // another endpoint destroyed armed with the io_context destroyed after it (never run).
+    auto ep2 = std::make_unique<lnsd::UdpEndpoint>(io, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t>) { ++got; });
+    ASSERT_GE(ep2->connect_peer(a.id()), 0);
+    io.poll();
+    ep2.reset();
+    ep.reset();
+    io.poll();
+    EXPECT_EQ(got, 1u);
+    {
+        boost::asio::io_context io2;
+        lnsd::UdpEndpoint ep3(io2, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t>) { ++got; });
+        ASSERT_GE(ep3.connect_peer(b.id()), 0);
+        io2.poll();
+    }  // ep3, then io2 with the cancelled completions in it
+    EXPECT_EQ(got, 1u);
+}

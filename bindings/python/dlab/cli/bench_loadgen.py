@@ -59,6 +59,44 @@ def _start_lnsd(lab: L.Lab, bdir: Path, config: dict):
                                      "--control", str(lab.run_dir / "lnsd.sock")], ready="lnsd ready")
 
 
+def _tasks(pid: int) -> list[int]:
+    """The thread ids of process `pid` (/proc/PID/task); [] once it has exited."""
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def pin_cores(lab: L.Lab, lnsd_pid: int) -> dict | None:
+    """Gives lnsd a core of its own for the run (`--pin`): every thread of lnsd on the last CPU
+    this process may use, every other lab process (FreeRADIUS …) and this process on the others,
+    so the dl_loadgen started afterwards inherits them (sched_setaffinity(2); a child keeps its
+    parent's mask). The peers' and lnsd's kernel work (veth transmit runs the receive softirq in
+    the sender's context) follows them. Returns {"lnsd": [cpu], "lab": [cpus…]}, or None when
+    fewer than 2 CPUs are available (nothing changed). Undo with `unpin_self`."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    own, rest = {cpus[-1]}, set(cpus[:-1])
+    for tid in _tasks(lnsd_pid):
+        os.sched_setaffinity(tid, own)
+    for p in lab.procs:
+        if p.pid != lnsd_pid:
+            for tid in _tasks(p.pid):
+                try:
+                    os.sched_setaffinity(tid, rest)
+                except OSError:      # a thread that ended meanwhile
+                    pass
+    os.sched_setaffinity(0, rest)
+    return {"lnsd": sorted(own), "lab": sorted(rest), "all": cpus}
+
+
+def unpin_self(pinned: dict | None) -> None:
+    """Restores this process's CPU mask after `pin_cores`."""
+    if pinned:
+        os.sched_setaffinity(0, set(pinned["all"]))
+
+
 def _loadgen(lab: L.Lab, bdir: Path, argv: list[str], deadline: float, tag: str) -> dict:
     """Runs dl_loadgen in `lac` with `argv` (+ --json, --deadline) and returns its JSON result."""
     out = lab.run_dir / f"loadgen-{tag}.json"
@@ -205,7 +243,8 @@ def budget_per_call(r: dict, cores: int | None = None) -> dict:
 
 def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
               receive_window: int | None = None, deadline: float | None = None, say=print,
-              ppp: str = "none", lacs: int = 1, hold: float = 0.0, radius_profile: str = "bench") -> list[dict]:
+              ppp: str = "none", lacs: int = 1, hold: float = 0.0, radius_profile: str = "bench",
+              pin: bool = False) -> list[dict]:
     """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
     "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up.
 
@@ -213,7 +252,9 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
     sites spread over them by their RADIUS Tunnel-Server-Endpoint (≤ 32 767 calls per LAC, its
     Q.931 call reference). `hold` > 0: every site is held in service that long, and meanwhile lnsd
     is measured at that size (`measure_lnsd`: memory, show answer times; result key "held").
-    `radius_profile`: how FreeRADIUS is deployed (dlab.freeradius.PROFILES; "lab" is the tests')."""
+    `radius_profile`: how FreeRADIUS is deployed (dlab.freeradius.PROFILES; "lab" is the tests').
+    `pin`: lnsd alone on one core, the generator and FreeRADIUS on the others (`pin_cores`; result
+    key "cpu_pinning")."""
     try:
         bdir = build_dir()
     except NotBuilt as e:
@@ -260,44 +301,52 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
             c["lnsd"] = None       # started below, without an event log
         start_daemons(lab, bdir, configure)
         lnsd = _start_lnsd(lab, bdir, configs["lnsd"])
-        binds = lac_addresses(lacs) if mode == "dialout" else [LAC_ADDRESS]
-        common = [*(x for a in binds for x in ("--bind", a)), "--lnsd-pid", str(lnsd.pid), "--window", str(window),
-                  "--quiet", *radius_watch_args(lab)]
-        if receive_window:
-            common += ["--receive-window", str(receive_window)]
-        if mode == "dialout":
-            lab.exec("lns", ["ip", "link", "set", "dlo0", "txqueuelen", str(max(1000, 2 * total))])
-            lab.exec("home", ["ping", "-n", "-q", "-c", "1", "-W", "2", "203.0.113.1"], check=False)
-        for k, rate in enumerate(rates):
-            if not lnsd.alive():
-                raise L.LabError(f"lnsd exited during the benchmark; run folder {lab.run_dir}")
-            dl = deadline if deadline is not None else 30.0 + (n / rate if rate else n / 200.0) + hold
+        pinned = pin_cores(lab, lnsd.pid) if pin else None
+        if pin:
+            say(f"cores: lnsd on {pinned['lnsd']}, generator and FreeRADIUS on {pinned['lab']}" if pinned
+                else "cores: fewer than 2 CPUs, nothing pinned")
+        try:
+            binds = lac_addresses(lacs) if mode == "dialout" else [LAC_ADDRESS]
+            common = [*(x for a in binds for x in ("--bind", a)), "--lnsd-pid", str(lnsd.pid), "--window", str(window),
+                      "--quiet", *radius_watch_args(lab)]
+            if receive_window:
+                common += ["--receive-window", str(receive_window)]
             if mode == "dialout":
-                chunk = sites[k * n:(k + 1) * n]
-                sites_file = lab.run_dir / f"sites-{k}.json"
-                sites_file.write_text(json.dumps([{"destination": s.destination, "number": s.number,
-                                                   "name": s.name, "secret": s.secret, "lac": s.lac} for s in chunk]))
-                argv = ["dialout", *common, "--hostname", "lac", "--secret", LAC_SECRET, "--rate", str(rate),
-                        "--sites-file", str(sites_file), "--home-netns", f"/run/netns/{lab.ns('home')}"]
-            else:
-                argv = ["incoming", *common, "--lns", LNS_ADDRESS, "--hostname", "lac", "--tunnels", str(tunnels),
-                        "--sessions-per-tunnel", str(math.ceil(n / tunnels)), "--rate", str(rate)]
-                if ppp != "none":
-                    users = lab.run_dir / "ppp-users.json"
-                    users.write_text(json.dumps([{"name": s.name, "secret": s.secret} for s in sites]))
-                    argv += ["--ppp", ppp, "--users-file", str(users)]
-            say(f"{mode}: {n} {'sites' if mode == 'dialout' else 'calls'} at "
-                f"{'%g/s' % rate if rate else 'full speed'} …")
-            if mode == "dialout" and hold > 0:
-                r = _loadgen_held(lab, bdir, argv + ["--hold", str(hold)], dl, f"{mode}-{k}", lnsd, chunk, say)
-            else:
-                r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
-            r["offered_rate"] = rate
-            r["ppp_mode"] = ppp
-            r["radius_profile"] = radius_profile
-            r["budget_ms_per_call"] = budget_per_call(r)
-            r["load_average"] = [round(x, 2) for x in os.getloadavg()]
-            results.append(r)
+                lab.exec("lns", ["ip", "link", "set", "dlo0", "txqueuelen", str(max(1000, 2 * total))])
+                lab.exec("home", ["ping", "-n", "-q", "-c", "1", "-W", "2", "203.0.113.1"], check=False)
+            for k, rate in enumerate(rates):
+                if not lnsd.alive():
+                    raise L.LabError(f"lnsd exited during the benchmark; run folder {lab.run_dir}")
+                dl = deadline if deadline is not None else 30.0 + (n / rate if rate else n / 200.0) + hold
+                if mode == "dialout":
+                    chunk = sites[k * n:(k + 1) * n]
+                    sites_file = lab.run_dir / f"sites-{k}.json"
+                    sites_file.write_text(json.dumps([{"destination": s.destination, "number": s.number,
+                                                       "name": s.name, "secret": s.secret, "lac": s.lac} for s in chunk]))
+                    argv = ["dialout", *common, "--hostname", "lac", "--secret", LAC_SECRET, "--rate", str(rate),
+                            "--sites-file", str(sites_file), "--home-netns", f"/run/netns/{lab.ns('home')}"]
+                else:
+                    argv = ["incoming", *common, "--lns", LNS_ADDRESS, "--hostname", "lac", "--tunnels", str(tunnels),
+                            "--sessions-per-tunnel", str(math.ceil(n / tunnels)), "--rate", str(rate)]
+                    if ppp != "none":
+                        users = lab.run_dir / "ppp-users.json"
+                        users.write_text(json.dumps([{"name": s.name, "secret": s.secret} for s in sites]))
+                        argv += ["--ppp", ppp, "--users-file", str(users)]
+                say(f"{mode}: {n} {'sites' if mode == 'dialout' else 'calls'} at "
+                    f"{'%g/s' % rate if rate else 'full speed'} …")
+                if mode == "dialout" and hold > 0:
+                    r = _loadgen_held(lab, bdir, argv + ["--hold", str(hold)], dl, f"{mode}-{k}", lnsd, chunk, say)
+                else:
+                    r = _loadgen(lab, bdir, argv, dl, f"{mode}-{k}")
+                r["offered_rate"] = rate
+                r["ppp_mode"] = ppp
+                r["radius_profile"] = radius_profile
+                r["budget_ms_per_call"] = budget_per_call(r)
+                r["load_average"] = [round(x, 2) for x in os.getloadavg()]
+                r["cpu_pinning"] = {key: cpus for key, cpus in pinned.items() if key != "all"} if pinned else None
+                results.append(r)
+        finally:
+            unpin_self(pinned)
         (lab.run_dir / "bench-loadgen.json").write_text(json.dumps(results, indent=1))
     return results
 
@@ -409,7 +458,7 @@ def run(a) -> int:
     results = run_bench(a.mode, a.sites, rates, tunnels=a.tunnels, window=a.loadgen_window,
                         receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"),
                         lacs=a.lacs, hold=a.hold_in_service,
-                        radius_profile=getattr(a, "radius_profile", "bench"))
+                        radius_profile=getattr(a, "radius_profile", "bench"), pin=getattr(a, "pin", False))
     if a.json:
         print(json.dumps(results, indent=1))
     else:

@@ -238,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="loadgen: how FreeRADIUS is deployed (dlab/freeradius.py PROFILES): bench (default: no detail "
                         "files, no per-request log line, single-threaded -t), quiet / nodetail (steps between), lab "
                         "(what the tests run)")
+    s.add_argument("--pin", action="store_true",
+                   help="loadgen: lnsd alone on one core, dl_loadgen and FreeRADIUS on the others (sched_setaffinity)")
     s.add_argument("--loadgen-window", type=int, default=0,
                    help="loadgen: set-ups in flight at most in dl_loadgen (default 0: paced by --rate only)")
     s.add_argument("--dialouts", type=int, default=100,

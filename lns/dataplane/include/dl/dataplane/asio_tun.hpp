@@ -12,10 +12,13 @@ class io_context;
 
 namespace dl::dataplane {
 
-/// Keeps one async_wait(wait_read) armed on `loop.tun_fd(vr)`; when readable, runs
-/// `loop.poll_tun(vr, budget)` (at most `budget` packets, then re-arms, so other handlers on the
-/// io_context get their turn) and re-arms. The fd stays owned by the TunDevice (released, never
-/// closed, here). Use from the io_context's thread only; destroying the watcher cancels it.
+/// Keeps one read-readiness wait armed on `loop.tun_fd(vr)` (core::ReadinessWait: re-armed
+/// without a system call after poll_tun read the TUN dry); when readable, runs
+/// `loop.poll_tun(vr, budget)` (at most `budget` packets; then it runs again at once, after the
+/// handlers already queued, so other handlers on the io_context get their turn; after a read
+/// error the kernel is asked for the readiness again). The fd stays owned by the TunDevice
+/// (registered with the io_context's reactor, released, never closed, here). The constructor
+/// throws std::system_error if the fd cannot be registered. Use from the io_context's thread only; destroying the watcher cancels it.
 /// `loop` must outlive the watcher.
 class AsioTunWatcher {
 public:
@@ -24,7 +27,7 @@ public:
     AsioTunWatcher(const AsioTunWatcher&) = delete;
     AsioTunWatcher& operator=(const AsioTunWatcher&) = delete;
 
-    /// Arms the wait (idempotent). std::system_error if the fd cannot be registered.
+    /// Arms the wait (idempotent).
     void start();
     /// Cancels the pending wait.
     void stop();

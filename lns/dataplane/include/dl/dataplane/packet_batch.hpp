@@ -65,6 +65,10 @@ public:
     /// The k-th free slot after the filled ones (k = 0 is next_free()), reset like next_free();
     /// nullptr if size() + k ≥ capacity(). For vectored reads (recvmmsg) that fill several at once.
     Packet* free_slot(std::size_t k) noexcept;
+    /// Where slot i's packet starts when rewound (its buffer past the default headroom), without
+    /// touching the slot: fixed for the batch's life, so a vectored reader (UdpBatchReceiver) can
+    /// keep its I/O vectors pointing there across calls. i < capacity().
+    std::uint8_t* slot_buffer(std::size_t i) noexcept { return storage_.data() + i * stride_ + headroom_; }
     /// Marks the slot returned by next_free() filled with `length` ≤ buffer_size octets.
     void commit(std::size_t length) noexcept;
     /// Copies `bytes` into the next free slot; false if full or bytes exceed buffer_size.

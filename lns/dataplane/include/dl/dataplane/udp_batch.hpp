@@ -48,6 +48,10 @@ public:
     std::uint64_t truncated() const noexcept { return truncated_; }
     /// Datagrams longer than their slot received whole through the spill area.
     std::uint64_t spilled() const noexcept { return spilled_; }
+    /// receive() calls that prepared every message header (the first one, and each one whose
+    /// batch memory, first free slot, room or slot size differs from the previous call's); the
+    /// others re-prepare only the headers the previous call used.
+    std::uint64_t full_preparations() const noexcept { return full_preparations_; }
 
 private:
     std::uint8_t* spill(std::size_t i) const noexcept { return spill_.get() + i * max_datagram_; }
@@ -58,7 +62,12 @@ private:
     std::size_t max_datagram_ = 0;
     std::unique_ptr<std::uint8_t[]> spill_;  // capacity × max_datagram, default-initialised
     std::size_t base_ = 0;                   // batch size before the last receive()
-    std::uint64_t errors_ = 0, truncated_ = 0, spilled_ = 0;
+    // The slots the headers were prepared for (the first two slots' buffers, the room, the slot
+    // size) and how many headers the last recvmmsg may have written back.
+    const std::uint8_t* prepared_first_ = nullptr;
+    const std::uint8_t* prepared_second_ = nullptr;
+    std::size_t prepared_room_ = 0, prepared_slot_ = 0, used_ = 0;
+    std::uint64_t errors_ = 0, truncated_ = 0, spilled_ = 0, full_preparations_ = 0;
 };
 
 /// Queues datagrams (pointers, not copies: the bytes must stay valid until flush()) and sends
