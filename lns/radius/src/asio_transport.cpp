@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <optional>
+
+#include "dl/core/readiness.hpp"
 
 namespace dl::radius::client {
 
@@ -25,18 +28,16 @@ Endpoint from_asio(const udp::endpoint& e) {
 /// The socket and its receive batch. Answers are read with recvmmsg(2) into kBatch slots of
 /// kMaxLength + 1 octets whose headers are prepared once (the extra octet tells an oversize
 /// datagram from a 4096-octet one, RFC 2865 §3), so a wake-up costs its system calls and no
-/// allocation. The readiness wait is Asio's `async_wait(wait_read)`: in Boost 1.74 it costs one
-/// epoll_ctl(EPOLL_CTL_MOD) per re-arm, and a speculative `async_receive_from` costs one
-/// recvfrom(2) (EAGAIN) per re-arm instead (its epoll_reactor tries every datagram socket's read
-/// first), so either re-arm is one system call; with the wait, a wake-up is that call plus one
-/// recvmmsg for up to kBatch - 1 answers, where a speculative read would add a recvfrom for the
-/// first answer and leave the drain's recvmmsg to find the queue empty.
+/// allocation. The readiness wait is core::ReadinessWait: re-armed without a system call after a
+/// drain that found the socket empty (Boost 1.74's `async_wait` costs an epoll_ctl(EPOLL_CTL_MOD)
+/// per re-arm, a speculative `async_receive_from` a recvfrom(2) that finds nothing), so a wake-up
+/// with up to kBatch - 1 answers is one recvmmsg.
 struct AsioUdpTransport::Impl : std::enable_shared_from_this<Impl> {
     static constexpr std::size_t kBatch = 16;       ///< datagrams per recvmmsg
     static constexpr int kRoundsPerWakeup = 4;      ///< full batches read before yielding the loop
     static constexpr std::size_t kSlot = Radius::kMaxLength + 1;
 
-    explicit Impl(asio::io_context& io) : socket(io) {
+    explicit Impl(asio::io_context& io) : socket(io), context(io) {
         for (std::size_t i = 0; i < kBatch; ++i) {
             iov[i] = {buffer.data() + i * kSlot, kSlot};
             msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -44,7 +45,10 @@ struct AsioUdpTransport::Impl : std::enable_shared_from_this<Impl> {
             msgs[i].msg_hdr.msg_name = &from[i];
         }
     }
-    udp::socket socket;
+    core::ReactorSocket<udp::socket> socket;
+    asio::io_context& context;
+    /// Created at start(); declared after `socket`, so destroyed (detached) before it closes.
+    std::optional<core::ReadinessWait<udp::socket>> readiness;
     Client* client = nullptr;
     std::array<std::uint8_t, kBatch * kSlot> buffer{};
     std::array<mmsghdr, kBatch> msgs{};  // zeroed once; control stays empty
@@ -55,34 +59,52 @@ struct AsioUdpTransport::Impl : std::enable_shared_from_this<Impl> {
 
     bool receiving() const { return socket.is_open() && client != nullptr; }
 
-    void wait() {
-        socket.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
-            if (ec == asio::error::operation_aborted || !self->receiving()) return;
-            self->drain();
-            if (self->receiving()) self->wait();
-        });
+    /// How a drain ended, and so how the wait is re-armed: `dry` (a recvmmsg found the socket
+    /// empty: arm(), no system call), `budget` (kRoundsPerWakeup full batches, answers may be
+    /// left: arm_now(), the rest on the loop's next pass), `error` (a receive error such as
+    /// ECONNREFUSED: arm_polled(), which re-reads the readiness with one epoll_ctl).
+    enum class Drained { dry, budget, error };
+
+    /// The wait's handler captures `this`: destroying the Impl destroys the wait, which detaches
+    /// the handler (core::ReadinessWait), so it never runs on a destroyed Impl.
+    void start() {
+        if (!readiness)
+            readiness.emplace(context, socket, [this](const boost::system::error_code& ec) { on_ready(ec); });
+        readiness->arm();
+    }
+    void on_ready(const boost::system::error_code& ec) {
+        const auto self = shared_from_this();  // a completion may destroy the transport meanwhile
+        if (ec == asio::error::operation_aborted || !receiving()) return;
+        const Drained how = drain();
+        if (!receiving()) return;
+        switch (how) {
+            case Drained::dry: readiness->arm(); break;
+            case Drained::budget: readiness->arm_now(); break;
+            case Drained::error: readiness->arm_polled(); break;
+        }
     }
 
-    /// Reads every waiting answer, kBatch per recvmmsg, at most kRoundsPerWakeup full batches
-    /// (then the re-arm finds the socket still readable and the rest waits for the loop's next
-    /// pass). A recvmmsg that fills fewer than kBatch slots found the queue empty: no further call.
+    /// Reads every waiting answer, kBatch per recvmmsg, at most kRoundsPerWakeup full batches.
+    /// A recvmmsg that fills fewer than kBatch slots found the queue empty: no further call.
     /// An error such as ECONNREFUSED (a server's ICMP port unreachable, reported once on the
     /// socket) is counted and the read goes on; EAGAIN ends it.
-    void drain() {
+    Drained drain() {
+        Drained how = Drained::budget;
         const int fd = socket.native_handle();
         for (int round = 0; round < kRoundsPerWakeup; ++round) {
             for (auto& m : msgs) m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
             const int n = ::recvmmsg(fd, msgs.data(), static_cast<unsigned>(kBatch), MSG_DONTWAIT, nullptr);
             if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return how == Drained::error ? how : Drained::dry;
                 ++receive_errors;
+                how = Drained::error;
                 if (errno == EINTR || errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)
                     continue;  // the error is consumed: what follows it is still waiting
-                return;
+                return how;
             }
             ++batches;
             for (int i = 0; i < n; ++i) {
-                if (!receiving()) return;  // a completion stopped the transport
+                if (!receiving()) return how;  // a completion stopped the transport
                 const auto& h = msgs[static_cast<std::size_t>(i)];
                 ++received;
                 if ((h.msg_hdr.msg_flags & MSG_TRUNC) || h.msg_len > Radius::kMaxLength) {
@@ -95,8 +117,9 @@ struct AsioUdpTransport::Impl : std::enable_shared_from_this<Impl> {
                                                 static_cast<const std::uint8_t*>(iov[static_cast<std::size_t>(i)].iov_base),
                                                 h.msg_len));
             }
-            if (static_cast<std::size_t>(n) < kBatch) return;
+            if (static_cast<std::size_t>(n) < kBatch) return how == Drained::error ? how : Drained::dry;
         }
+        return how;
     }
 };
 
@@ -136,7 +159,7 @@ int AsioUdpTransport::native_handle() const noexcept {
 
 void AsioUdpTransport::start(Client& client) {
     impl_->client = &client;
-    impl_->wait();
+    impl_->start();
 }
 
 void AsioUdpTransport::stop() {
