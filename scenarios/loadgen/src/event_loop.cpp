@@ -59,6 +59,7 @@ std::uint64_t EventLoop::run() {
         ++counters_.passes;
         io_.poll();
         if (io_.stopped()) break;
+        for (auto& hook : pass_end_) hook();
         std::int64_t ns = -1;  // no timer: until a socket is readable
         if (const auto next = timers_.next_deadline()) ns = std::max<std::int64_t>(0, (*next - timers_.now()).count());
         ++counters_.waits;

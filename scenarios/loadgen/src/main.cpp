@@ -117,21 +117,20 @@ struct Common {
     bool quiet = false;
 };
 
-/// Datagrams queued during one pass of the loop and sent together with sendmmsg(2) by a handler
-/// posted behind the current ones (so the answers to a whole recvmmsg batch leave in one call).
+/// Datagrams queued during one pass of the loop and sent together with sendmmsg(2) at the end of
+/// the pass's posted handlers (loadgen::EventLoop::at_pass_end), so everything the pass sends on
+/// the socket — the answers to a whole recvmmsg batch, and what the ISDN hand-overs they post
+/// send after them — leaves in one call per socket and pass.
 /// Datagrams the socket refuses (EAGAIN, …) are dropped and counted: L2TP retransmits (RFC 2661 §5.8).
 class SendBatch {
 public:
-    SendBatch(boost::asio::io_context& io, int fd) : io_(&io), fd_(fd) {}
-    void send(PeerId peer, std::vector<std::uint8_t> bytes) {
-        queue_.emplace_back(peer, std::move(bytes));
-        if (!posted_) {
-            posted_ = true;
-            boost::asio::post(*io_, [this] { flush(); });
-        }
+    SendBatch(loadgen::EventLoop& loop, int fd) : fd_(fd) {
+        loop.at_pass_end([this] {
+            if (!queue_.empty()) flush();
+        });
     }
+    void send(PeerId peer, std::vector<std::uint8_t> bytes) { queue_.emplace_back(peer, std::move(bytes)); }
     void flush() {
-        posted_ = false;
         // Headers live in the object, set per datagram: no 64-entry zeroing per flush.
         for (std::size_t base = 0; base < queue_.size(); base += kBatch) {
             const std::size_t k = std::min(kBatch, queue_.size() - base);
@@ -166,13 +165,11 @@ public:
 
 private:
     static constexpr std::size_t kBatch = 64;
-    boost::asio::io_context* io_;
     int fd_;
     std::vector<std::pair<PeerId, std::vector<std::uint8_t>>> queue_;
     std::array<mmsghdr, kBatch> msgs_{};  // zeroed once; control, flags stay 0
     std::array<iovec, kBatch> iov_{};
     std::array<sockaddr_in, kBatch> to_{};
-    bool posted_ = false;
     std::uint64_t errors_ = 0, calls_ = 0;
 };
 
@@ -481,7 +478,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
             },
             // recvmmsg batch: 32 × 4 KiB buffers per socket; fewer when there are many sockets
             n_engines > 8 ? 8 : 32));
-        sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
+        sock.out.push_back(std::make_unique<SendBatch>(loop.events, sock.udp.back()->native_handle()));
     }
 
     // Units go round-robin over the engines that still have some; engine e opens its quota of
@@ -813,7 +810,7 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
             sock.count_received(b);
             me->engine->receive(lnsd::peer_id({a}, port), b);
         }));
-    sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
+    sock.out.push_back(std::make_unique<SendBatch>(loop.events, sock.udp.back()->native_handle()));
     me->exchange->attach(kLac, "lac");
     me->exchange->attach(kCpe, "cpes");
     me->lac_core->start();

@@ -118,6 +118,30 @@ TEST(EventLoop, DataLeftInTheSocketIsReportedOnTheNextPass) {
     ::close(fd);
 }
 
+// The pass-end hook runs once per pass, after every posted handler of the pass, including those
+// posted by handlers: a send queue flushed there sees everything the pass queued.
+TEST(EventLoop, PassEndHookRunsAfterEveryPostedHandlerOfThePass) {
+    Rig rig;
+    std::vector<std::string> seen;
+    rig.loop.at_pass_end([&] { seen.push_back("end"); });
+    boost::asio::post(rig.io, [&] {
+        seen.push_back("a");
+        boost::asio::post(rig.io, [&] {
+            seen.push_back("b");
+            boost::asio::post(rig.io, [&] { seen.push_back("c"); });
+        });
+    });
+    rig.timers.arm(2ms, [&] {
+        seen.push_back("timer");
+        boost::asio::post(rig.io, [&] {
+            seen.push_back("d");
+            rig.timers.arm(1ms, [&] { rig.io.stop(); });
+        });
+    });
+    rig.loop.run();
+    EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "c", "end", "timer", "d", "end"}));
+}
+
 // A stop from a timer ends run(); handlers posted by the stopping timer do not run after it.
 TEST(EventLoop, StopFromATimerEndsTheRun) {
     Rig rig;

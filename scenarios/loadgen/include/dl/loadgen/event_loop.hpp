@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -26,7 +27,8 @@ namespace dl::loadgen {
 /// timeout rounded up to a millisecond): a pass costs one epoll_pwait2 plus the I/O its handlers
 /// do. A readiness handler need not empty its socket: what it leaves is reported on the next pass.
 ///
-/// One pass: run every ready posted handler (`io.poll()`, including those they post), then wait
+/// One pass: run every ready posted handler (`io.poll()`, including those they post), then the
+/// pass-end hooks (at_pass_end), then wait
 /// until a watched socket is readable or the earliest timer is due (no wait when one is due
 /// already), then call the handler of every readable socket, then run every due timer; the
 /// handlers these post run at the start of the next pass, together (so the datagrams both queue
@@ -54,6 +56,10 @@ public:
     void watch(int fd, Ready on_readable);
     /// Stops watching `fd` (no-op if not watched).
     void unwatch(int fd) noexcept;
+    /// Calls `hook` on every pass once the posted handlers have run (io.poll() found none left),
+    /// before the wait: e.g. a send queue's flush, one system call for everything the pass queued.
+    /// Hooks run in the order added; one must not post (what it posts waits for the next wake-up).
+    void at_pass_end(std::function<void()> hook) { pass_end_.push_back(std::move(hook)); }
     /// Runs passes until `io` is stopped; returns the number of passes.
     std::uint64_t run();
 
@@ -68,6 +74,7 @@ private:
         int fd = -1;
         Ready on_readable;
     };
+    std::vector<std::function<void()>> pass_end_;
     std::deque<Watch> watches_;  ///< epoll_event.data.u32 is the index (deque: a watch() from a handler moves none)
     Counters counters_;
 };
