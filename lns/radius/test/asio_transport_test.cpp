@@ -232,6 +232,24 @@ TEST(AsioUdpTransport, MoreAnswersThanOneBatchInOneWakeupWithoutAllocation) {
     EXPECT_EQ(allocations, 0u) << "40 datagrams read and handed over without operator new";
 }
 
+// More than a wake-up's budget (4 batches of 16): the first wake-up reads 64 and yields to the
+// loop; the rest is read on its next pass (the wait re-armed with arm_now), in order.
+TEST(AsioUdpTransport, AnswersBeyondTheBudgetAreReadOnTheNextPass) {
+    HandRig rig;
+    // one datagram first: the wait is then armed on a drained socket
+    rig.server.raw(std::array<std::uint8_t, 3>{2, 0, 0}, rig.transport_endpoint());
+    EXPECT_EQ(rig.io.run_one(), 1u);
+    ASSERT_EQ(rig.transport.datagrams_received(), 1u);
+    constexpr int kDatagrams = 70;
+    for (int i = 0; i < kDatagrams; ++i)
+        rig.server.raw(std::array<std::uint8_t, 3>{2, static_cast<std::uint8_t>(i), 0}, rig.transport_endpoint());
+    EXPECT_EQ(rig.io.run_one(), 1u);
+    EXPECT_EQ(rig.transport.datagrams_received(), 65u);
+    rig.io.poll();  // no new datagram, no new event: the re-armed wait runs anyway (ready handlers only)
+    EXPECT_EQ(rig.transport.datagrams_received(), static_cast<std::uint64_t>(kDatagrams + 1));
+    EXPECT_EQ(rig.client.counters().dropped.malformed, static_cast<std::uint64_t>(kDatagrams + 1));
+}
+
 TEST(AsioUdpTransport, OversizeDatagramAmongAnswersIsCountedAndTheRestDelivered) {
     HandRig rig;
     int done = 0;
