@@ -122,6 +122,8 @@ struct Common {
 /// the socket — the answers to a whole recvmmsg batch, and what the ISDN hand-overs they post
 /// send after them — leaves in one call per socket and pass.
 /// Datagrams the socket refuses (EAGAIN, …) are dropped and counted: L2TP retransmits (RFC 2661 §5.8).
+/// Its pass-end hook stays registered: it must outlive every run() of the loop (run_* keep both
+/// until the loop has returned).
 class SendBatch {
 public:
     SendBatch(loadgen::EventLoop& loop, int fd) : fd_(fd) {
