@@ -2,8 +2,9 @@
 // project's own engines (no second protocol parser): the RFC 2661 engine of lns/l2tp in the LAC
 // role, and for dial-out also lac-emu's call handling (peers/lac), the emulated ISDN exchange
 // (peers/isdn) and the CPEs' PPP (peers/cpe). UDP is received in batches (recvmmsg, BatchUdp) and
-// sent in batches (sendmmsg, SendBatch); the loop is loadgen::EventLoop (one epoll_pwait2 per pass,
-// sockets registered once, the timers' earliest deadline as its timeout). Per-call timing, per-message-type counters, its own CPU
+// sent in batches (sendmmsg, SendBatch, one posted flush per pass); the sockets' readiness through
+// core::ReadinessWait (no system call per re-arm), the timers through core::AsioTimerDriver.
+// Per-call timing, per-message-type counters, its own CPU
 // per call and the LNS's (/proc/<pid>), a progress line on stderr each second and a JSON result.
 //
 //   dl_loadgen incoming --lns 127.0.0.1 --tunnels 10 --sessions-per-tunnel 100 --rate 500 --json r.json
@@ -41,6 +42,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "dl/core/asio_driver.hpp"
 #include "dl/core/clock.hpp"
 #include "dl/core/event.hpp"
 #include "dl/core/timer_queue.hpp"
@@ -53,7 +55,6 @@
 #include "dl/lnsd/lns.hpp"
 #include "dl/loadgen/b_channel.hpp"
 #include "dl/loadgen/batch_udp.hpp"
-#include "dl/loadgen/event_loop.hpp"
 #include "dl/loadgen/incoming_ppp.hpp"
 #include "dl/loadgen/stats.hpp"
 #include "dl/loadgen/triggers.hpp"
@@ -83,14 +84,15 @@ core::TimePoint next_due(const core::TimerQueue& timers, double rate, std::int64
     return now + std::max<core::Duration>(std::chrono::duration_cast<core::Duration>(due_in), 1ms);
 }
 
-/// The event loop, clock, timers and (subscriber-less) event bus every mode runs on: `io` queues
-/// the posted handlers only (no Asio socket or timer: loadgen::EventLoop waits for the sockets
-/// and the timers in one epoll_pwait2 per pass, with no re-arm or OS timer system call).
+/// The event loop, clock, timers and (subscriber-less) event bus every mode runs on: one
+/// io_context (run() until a mode stops it), the TimerQueue driven by core::AsioTimerDriver (one
+/// OS timer; already-due timers run from a posted handler), the sockets' readiness through
+/// core::ReadinessWait (loadgen::BatchUdp).
 struct Loop {
     boost::asio::io_context io;
     core::SystemClock clock;
     core::TimerQueue timers{clock};
-    loadgen::EventLoop events{io, timers};
+    core::AsioTimerDriver driver{io, timers};
     core::TimerRegistry registry;
     core::EventBus bus{clock};  // no subscriber: a published event costs a counter increment
     Loop() {
@@ -117,69 +119,15 @@ struct Common {
     bool quiet = false;
 };
 
-/// Datagrams queued during one pass of the loop and sent together with sendmmsg(2) at the end of
-/// the pass's posted handlers (loadgen::EventLoop::at_pass_end), so everything the pass sends on
-/// the socket — the answers to a whole recvmmsg batch, and what the ISDN hand-overs they post
-/// send after them — leaves in one call per socket and pass.
-/// Datagrams the socket refuses (EAGAIN, …) are dropped and counted: L2TP retransmits (RFC 2661 §5.8).
-/// Its pass-end hook stays registered: it must outlive every run() of the loop (run_* keep both
-/// until the loop has returned).
-class SendBatch {
-public:
-    SendBatch(loadgen::EventLoop& loop, int fd) : fd_(fd) {
-        loop.at_pass_end([this] {
-            if (!queue_.empty()) flush();
-        });
-    }
-    void send(PeerId peer, std::vector<std::uint8_t> bytes) { queue_.emplace_back(peer, std::move(bytes)); }
-    void flush() {
-        // Headers live in the object, set per datagram: no 64-entry zeroing per flush.
-        for (std::size_t base = 0; base < queue_.size(); base += kBatch) {
-            const std::size_t k = std::min(kBatch, queue_.size() - base);
-            for (std::size_t i = 0; i < k; ++i) {
-                auto& [peer, bytes] = queue_[base + i];
-                auto& to = to_[i];
-                to.sin_family = AF_INET;
-                to.sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
-                to.sin_port = htons(lnsd::peer_port(peer));
-                iov_[i] = {bytes.data(), bytes.size()};
-                auto& h = msgs_[i].msg_hdr;
-                h.msg_name = &to;
-                h.msg_namelen = sizeof(sockaddr_in);
-                h.msg_iov = &iov_[i];
-                h.msg_iovlen = 1;
-            }
-            std::size_t done = 0;
-            while (done < k) {
-                const int r = sendmmsg(fd_, msgs_.data() + done, static_cast<unsigned>(k - done), 0);
-                if (r <= 0) {
-                    errors_ += k - done;
-                    break;
-                }
-                done += static_cast<std::size_t>(r);
-            }
-            ++calls_;
-        }
-        queue_.clear();
-    }
-    std::uint64_t errors() const noexcept { return errors_; }
-    std::uint64_t calls() const noexcept { return calls_; }
-
-private:
-    static constexpr std::size_t kBatch = 64;
-    int fd_;
-    std::vector<std::pair<PeerId, std::vector<std::uint8_t>>> queue_;
-    std::array<mmsghdr, kBatch> msgs_{};  // zeroed once; control, flags stay 0
-    std::array<iovec, kBatch> iov_{};
-    std::array<sockaddr_in, kBatch> to_{};
-    std::uint64_t errors_ = 0, calls_ = 0;
-};
-
 /// L2TP socket(s) of the generator with per-message-type counters: one BatchUdp (recvmmsg
-/// batches) per local address, sends batched per socket (SendBatch, sendmmsg).
+/// batches) per local address, sends batched per socket (loadgen::SendBatch, sendmmsg, one posted
+/// flush per pass).
 struct Sockets {
     std::vector<std::unique_ptr<loadgen::BatchUdp>> udp;
-    std::vector<std::unique_ptr<SendBatch>> out;
+    std::vector<std::unique_ptr<loadgen::SendBatch>> out;
+    void send(std::size_t socket, PeerId peer, std::vector<std::uint8_t> bytes) {
+        out[socket]->send(lnsd::peer_address(peer).value, lnsd::peer_port(peer), std::move(bytes));
+    }
     loadgen::MessageCounters sent, received;
     Json io_json() const {
         std::uint64_t err = 0, calls = 0, batches = 0, datagrams = 0;
@@ -427,7 +375,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         l2tp::engine::EngineCallbacks cb;
         cb.send = [&sock, e](PeerId p, std::vector<std::uint8_t> b) {
             sock.count_sent(b);
-            sock.out[e]->send(p, std::move(b));
+            sock.send(e, p, std::move(b));
         };
         cb.tunnel_up = [&, e](std::uint16_t tid, PeerId) {
             auto it = tunnel_of.find((std::uint64_t{e} << 16) | tid);
@@ -473,14 +421,14 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         engines.push_back(std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb)));
         auto& eng = *engines.back();
         sock.udp.push_back(std::make_unique<loadgen::BatchUdp>(
-            loop.events, parse_ipv4(c.binds[e % c.binds.size()], "--bind").value, 0,
+            loop.io, parse_ipv4(c.binds[e % c.binds.size()], "--bind").value, 0,
             [&sock, &eng](std::uint32_t a, std::uint16_t port, std::span<const std::uint8_t> d) {
                 sock.count_received(d);
                 eng.receive(lnsd::peer_id({a}, port), d);
             },
             // recvmmsg batch: 32 × 4 KiB buffers per socket; fewer when there are many sockets
             n_engines > 8 ? 8 : 32));
-        sock.out.push_back(std::make_unique<SendBatch>(loop.events, sock.udp.back()->native_handle()));
+        sock.out.push_back(std::make_unique<loadgen::SendBatch>(loop.io, sock.udp.back()->native_handle()));
     }
 
     // Units go round-robin over the engines that still have some; engine e opens its quota of
@@ -575,7 +523,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
     pace();
     loop.timers.arm(1s, progress);
     check_done();
-    loop.events.run();
+    loop.io.run();
     if (!lns_usage.stopped) lns_usage.stop();
     if (cpu_setup == 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
     if (setup_s == 0 && last_done) setup_s = ms_between(t0, last_done) / 1e3;
@@ -790,7 +738,7 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
     ec.receive_window = c.receive_window;
     auto cb = me->lac_core->callbacks([&sock, g](PeerId p, std::vector<std::uint8_t> b) {
         sock.count_sent(b);
-        sock.out[g]->send(p, std::move(b));
+        sock.send(g, p, std::move(b));
     });
     cb.ocrq = [&hooks, g, inner = cb.ocrq](SessionKey k, const l2tp::engine::OutgoingCall& oc) {
         hooks.ocrq(g, k, oc.called_number);
@@ -807,12 +755,12 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
     me->engine = std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb));
     me->lac_core->bind(*me->engine);
     sock.udp.push_back(std::make_unique<loadgen::BatchUdp>(
-        loop.events, parse_ipv4(bind, "--bind").value, o.port,
+        loop.io, parse_ipv4(bind, "--bind").value, o.port,
         [&sock, me](std::uint32_t a, std::uint16_t port, std::span<const std::uint8_t> b) {
             sock.count_received(b);
             me->engine->receive(lnsd::peer_id({a}, port), b);
         }));
-    sock.out.push_back(std::make_unique<SendBatch>(loop.events, sock.udp.back()->native_handle()));
+    sock.out.push_back(std::make_unique<loadgen::SendBatch>(loop.io, sock.udp.back()->native_handle()));
     me->exchange->attach(kLac, "lac");
     me->exchange->attach(kCpe, "cpes");
     me->lac_core->start();
@@ -987,7 +935,7 @@ int run_dialout(const Common& c, const DialoutOptions& o) {
             check_done();
         });
     });
-    loop.events.run();
+    loop.io.run();
     if (trigger_fd >= 0) close(trigger_fd);
     if (!lns_usage.stopped) lns_usage.stop();
     if (cpu_setup < 0) cpu_setup = loadgen::self_cpu_s() - cpu0;
