@@ -2,7 +2,9 @@
 // project's own engines (no second protocol parser): the RFC 2661 engine of lns/l2tp in the LAC
 // role, and for dial-out also lac-emu's call handling (peers/lac), the emulated ISDN exchange
 // (peers/isdn) and the CPEs' PPP (peers/cpe). UDP is received in batches (recvmmsg, BatchUdp) and
-// sent in batches (sendmmsg, SendBatch). Per-call timing, per-message-type counters, its own CPU
+// sent in batches (sendmmsg, SendBatch, one posted flush per pass); the sockets' readiness through
+// core::ReadinessWait (no system call per re-arm), the timers through core::AsioTimerDriver.
+// Per-call timing, per-message-type counters, its own CPU
 // per call and the LNS's (/proc/<pid>), a progress line on stderr each second and a JSON result.
 //
 //   dl_loadgen incoming --lns 127.0.0.1 --tunnels 10 --sessions-per-tunnel 100 --rate 500 --json r.json
@@ -18,7 +20,6 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <algorithm>
 #include <array>
@@ -53,6 +54,7 @@
 #include "dl/lac/lac.hpp"
 #include "dl/lnsd/lns.hpp"
 #include "dl/loadgen/b_channel.hpp"
+#include "dl/loadgen/batch_udp.hpp"
 #include "dl/loadgen/incoming_ppp.hpp"
 #include "dl/loadgen/stats.hpp"
 #include "dl/loadgen/triggers.hpp"
@@ -82,7 +84,10 @@ core::TimePoint next_due(const core::TimerQueue& timers, double rate, std::int64
     return now + std::max<core::Duration>(std::chrono::duration_cast<core::Duration>(due_in), 1ms);
 }
 
-/// The event loop, clock, timers and (subscriber-less) event bus every mode runs on.
+/// The event loop, clock, timers and (subscriber-less) event bus every mode runs on: one
+/// io_context (run() until a mode stops it), the TimerQueue driven by core::AsioTimerDriver (one
+/// OS timer; already-due timers run from a posted handler), the sockets' readiness through
+/// core::ReadinessWait (loadgen::BatchUdp).
 struct Loop {
     boost::asio::io_context io;
     core::SystemClock clock;
@@ -114,152 +119,15 @@ struct Common {
     bool quiet = false;
 };
 
-/// Datagrams queued during one pass of the loop and sent together with sendmmsg(2) by a handler
-/// posted behind the current ones (so the answers to a whole recvmmsg batch leave in one call).
-/// Datagrams the socket refuses (EAGAIN, …) are dropped and counted: L2TP retransmits (RFC 2661 §5.8).
-class SendBatch {
-public:
-    SendBatch(boost::asio::io_context& io, int fd) : io_(&io), fd_(fd) {}
-    void send(PeerId peer, std::vector<std::uint8_t> bytes) {
-        queue_.emplace_back(peer, std::move(bytes));
-        if (!posted_) {
-            posted_ = true;
-            boost::asio::post(*io_, [this] { flush(); });
-        }
-    }
-    void flush() {
-        posted_ = false;
-        // Headers live in the object, set per datagram: no 64-entry zeroing per flush.
-        for (std::size_t base = 0; base < queue_.size(); base += kBatch) {
-            const std::size_t k = std::min(kBatch, queue_.size() - base);
-            for (std::size_t i = 0; i < k; ++i) {
-                auto& [peer, bytes] = queue_[base + i];
-                auto& to = to_[i];
-                to.sin_family = AF_INET;
-                to.sin_addr.s_addr = htonl(lnsd::peer_address(peer).value);
-                to.sin_port = htons(lnsd::peer_port(peer));
-                iov_[i] = {bytes.data(), bytes.size()};
-                auto& h = msgs_[i].msg_hdr;
-                h.msg_name = &to;
-                h.msg_namelen = sizeof(sockaddr_in);
-                h.msg_iov = &iov_[i];
-                h.msg_iovlen = 1;
-            }
-            std::size_t done = 0;
-            while (done < k) {
-                const int r = sendmmsg(fd_, msgs_.data() + done, static_cast<unsigned>(k - done), 0);
-                if (r <= 0) {
-                    errors_ += k - done;
-                    break;
-                }
-                done += static_cast<std::size_t>(r);
-            }
-            ++calls_;
-        }
-        queue_.clear();
-    }
-    std::uint64_t errors() const noexcept { return errors_; }
-    std::uint64_t calls() const noexcept { return calls_; }
-
-private:
-    static constexpr std::size_t kBatch = 64;
-    boost::asio::io_context* io_;
-    int fd_;
-    std::vector<std::pair<PeerId, std::vector<std::uint8_t>>> queue_;
-    std::array<mmsghdr, kBatch> msgs_{};  // zeroed once; control, flags stay 0
-    std::array<iovec, kBatch> iov_{};
-    std::array<sockaddr_in, kBatch> to_{};
-    bool posted_ = false;
-    std::uint64_t errors_ = 0, calls_ = 0;
-};
-
-/// One UDP socket of the generator, received in recvmmsg(2) batches into buffers prepared once:
-/// `batch` slots of kSlot octets whose headers are set up at construction, so a wake-up costs the
-/// system calls and the datagrams, not re-preparing the batch (lnsd's UdpEndpoint prepares 64
-/// slots of 64 KiB per call, which cost the generator more than the L2TP engine's own receive).
-/// A datagram longer than kSlot (MSG_TRUNC; L2TP control messages from an LNS are far smaller) is
-/// dropped and counted. Drains at most 4 batches per wake-up. std::system_error if bind fails.
-class BatchUdp {
-public:
-    using Receive = std::function<void(PeerId, std::span<const std::uint8_t>)>;
-    struct Counters {
-        std::uint64_t batches = 0, datagrams = 0, truncated = 0, errors = 0;
-    };
-    static constexpr std::size_t kSlot = 4096;
-
-    BatchUdp(boost::asio::io_context& io, core::Ipv4Address address, std::uint16_t port, Receive on_receive,
-             std::size_t batch = 32)
-        : socket_(io), on_receive_(std::move(on_receive)), buf_(batch * kSlot), msgs_(batch), iov_(batch), from_(batch) {
-        using boost::asio::ip::udp;
-        socket_.open(udp::v4());
-        boost::system::error_code ignored;
-        socket_.set_option(boost::asio::socket_base::receive_buffer_size(4 << 20), ignored);
-        socket_.set_option(boost::asio::socket_base::send_buffer_size(4 << 20), ignored);
-        boost::system::error_code ec;
-        socket_.bind(udp::endpoint(boost::asio::ip::address_v4(address.value), port), ec);
-        if (ec)
-            throw std::system_error(ec.value(), std::generic_category(),
-                                    "cannot bind to " + address.to_string() + ":" + std::to_string(port));
-        socket_.non_blocking(true, ignored);
-        for (std::size_t i = 0; i < batch; ++i) {
-            iov_[i] = {buf_.data() + i * kSlot, kSlot};
-            msgs_[i].msg_hdr.msg_iov = &iov_[i];
-            msgs_[i].msg_hdr.msg_iovlen = 1;
-            msgs_[i].msg_hdr.msg_name = &from_[i];
-        }
-        wait();
-    }
-    int native_handle() { return socket_.native_handle(); }
-    const Counters& counters() const noexcept { return counters_; }
-
-private:
-    void wait() {
-        socket_.async_wait(boost::asio::ip::udp::socket::wait_read, [this](const boost::system::error_code& ec) {
-            if (ec) return;
-            drain();
-            wait();
-        });
-    }
-    void drain() {
-        const int fd = socket_.native_handle();
-        const auto n_slots = static_cast<unsigned>(msgs_.size());
-        for (int round = 0; round < 4; ++round) {
-            for (auto& m : msgs_) m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
-            const int n = recvmmsg(fd, msgs_.data(), n_slots, MSG_DONTWAIT, nullptr);
-            if (n <= 0) {
-                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++counters_.errors;
-                return;
-            }
-            ++counters_.batches;
-            for (int i = 0; i < n; ++i) {
-                ++counters_.datagrams;
-                const auto& h = msgs_[static_cast<std::size_t>(i)];
-                if (h.msg_hdr.msg_flags & MSG_TRUNC) {
-                    ++counters_.truncated;
-                    continue;
-                }
-                const auto& f = from_[static_cast<std::size_t>(i)];
-                on_receive_(lnsd::peer_id({ntohl(f.sin_addr.s_addr)}, ntohs(f.sin_port)),
-                            {static_cast<const std::uint8_t*>(iov_[static_cast<std::size_t>(i)].iov_base), h.msg_len});
-            }
-            if (static_cast<unsigned>(n) < n_slots) return;  // ran dry before the batch filled
-        }
-    }
-
-    boost::asio::ip::udp::socket socket_;
-    Receive on_receive_;
-    std::vector<std::uint8_t> buf_;
-    std::vector<mmsghdr> msgs_;
-    std::vector<iovec> iov_;
-    std::vector<sockaddr_in> from_;
-    Counters counters_;
-};
-
 /// L2TP socket(s) of the generator with per-message-type counters: one BatchUdp (recvmmsg
-/// batches) per local address, sends batched per socket (SendBatch, sendmmsg).
+/// batches) per local address, sends batched per socket (loadgen::SendBatch, sendmmsg, one posted
+/// flush per pass).
 struct Sockets {
-    std::vector<std::unique_ptr<BatchUdp>> udp;
-    std::vector<std::unique_ptr<SendBatch>> out;
+    std::vector<std::unique_ptr<loadgen::BatchUdp>> udp;
+    std::vector<std::unique_ptr<loadgen::SendBatch>> out;
+    void send(std::size_t socket, PeerId peer, std::vector<std::uint8_t> bytes) {
+        out[socket]->send(lnsd::peer_address(peer).value, lnsd::peer_port(peer), std::move(bytes));
+    }
     loadgen::MessageCounters sent, received;
     Json io_json() const {
         std::uint64_t err = 0, calls = 0, batches = 0, datagrams = 0;
@@ -507,7 +375,7 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         l2tp::engine::EngineCallbacks cb;
         cb.send = [&sock, e](PeerId p, std::vector<std::uint8_t> b) {
             sock.count_sent(b);
-            sock.out[e]->send(p, std::move(b));
+            sock.send(e, p, std::move(b));
         };
         cb.tunnel_up = [&, e](std::uint16_t tid, PeerId) {
             auto it = tunnel_of.find((std::uint64_t{e} << 16) | tid);
@@ -552,14 +420,15 @@ int run_incoming(const Common& c, const IncomingOptions& o) {
         };
         engines.push_back(std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb)));
         auto& eng = *engines.back();
-        sock.udp.push_back(std::make_unique<BatchUdp>(
-            loop.io, parse_ipv4(c.binds[e % c.binds.size()], "--bind"), 0, [&sock, &eng](PeerId p, std::span<const std::uint8_t> d) {
+        sock.udp.push_back(std::make_unique<loadgen::BatchUdp>(
+            loop.io, parse_ipv4(c.binds[e % c.binds.size()], "--bind").value, 0,
+            [&sock, &eng](std::uint32_t a, std::uint16_t port, std::span<const std::uint8_t> d) {
                 sock.count_received(d);
-                eng.receive(p, d);
+                eng.receive(lnsd::peer_id({a}, port), d);
             },
             // recvmmsg batch: 32 × 4 KiB buffers per socket; fewer when there are many sockets
             n_engines > 8 ? 8 : 32));
-        sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
+        sock.out.push_back(std::make_unique<loadgen::SendBatch>(loop.io, sock.udp.back()->native_handle()));
     }
 
     // Units go round-robin over the engines that still have some; engine e opens its quota of
@@ -869,7 +738,7 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
     ec.receive_window = c.receive_window;
     auto cb = me->lac_core->callbacks([&sock, g](PeerId p, std::vector<std::uint8_t> b) {
         sock.count_sent(b);
-        sock.out[g]->send(p, std::move(b));
+        sock.send(g, p, std::move(b));
     });
     cb.ocrq = [&hooks, g, inner = cb.ocrq](SessionKey k, const l2tp::engine::OutgoingCall& oc) {
         hooks.ocrq(g, k, oc.called_number);
@@ -885,12 +754,13 @@ std::unique_ptr<DialoutLac> make_dialout_lac(Loop& loop, Sockets& sock, const Co
     cb.tunnel_up = [me](std::uint16_t tid, PeerId) { me->tunnels.push_back(tid); };
     me->engine = std::make_unique<l2tp::engine::Engine>(loop.timers, loop.registry, loop.bus, ec, std::move(cb));
     me->lac_core->bind(*me->engine);
-    sock.udp.push_back(std::make_unique<BatchUdp>(loop.io, parse_ipv4(bind, "--bind"), o.port,
-                                                  [&sock, me](PeerId p, std::span<const std::uint8_t> b) {
-                                                      sock.count_received(b);
-                                                      me->engine->receive(p, b);
-                                                  }));
-    sock.out.push_back(std::make_unique<SendBatch>(loop.io, sock.udp.back()->native_handle()));
+    sock.udp.push_back(std::make_unique<loadgen::BatchUdp>(
+        loop.io, parse_ipv4(bind, "--bind").value, o.port,
+        [&sock, me](std::uint32_t a, std::uint16_t port, std::span<const std::uint8_t> b) {
+            sock.count_received(b);
+            me->engine->receive(lnsd::peer_id({a}, port), b);
+        }));
+    sock.out.push_back(std::make_unique<loadgen::SendBatch>(loop.io, sock.udp.back()->native_handle()));
     me->exchange->attach(kLac, "lac");
     me->exchange->attach(kCpe, "cpes");
     me->lac_core->start();

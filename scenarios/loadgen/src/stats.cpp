@@ -50,19 +50,18 @@ std::size_t due_now(double elapsed_s, double rate, std::size_t started, std::siz
     return n;
 }
 
-void MessageCounters::count(std::optional<std::uint16_t> message_type, bool is_data) {
-    std::string key;
-    if (!message_type) key = is_data ? "data" : "ZLB";
-    else {
-        const auto name = l2tp::message_name(*message_type);
-        key = name == "unknown" || name == "reserved" ? "type-" + std::to_string(*message_type) : std::string(name);
-    }
-    ++by_type_[key];
-}
-
 nlohmann::json MessageCounters::to_json() const {
     nlohmann::json j = nlohmann::json::object();
-    for (const auto& [k, v] : by_type_) j[k] = v;
+    if (zlb_) j["ZLB"] = zlb_;
+    if (data_) j["data"] = data_;
+    auto add = [&j](std::uint16_t t, std::uint64_t n) {
+        const auto name = l2tp::message_name(t);
+        const std::string key = name == "unknown" || name == "reserved" ? "type-" + std::to_string(t) : std::string(name);
+        j[key] = j.value(key, std::uint64_t{0}) + n;
+    };
+    for (std::size_t t = 0; t < by_type_.size(); ++t)
+        if (by_type_[t]) add(static_cast<std::uint16_t>(t), by_type_[t]);
+    for (const auto& [t, n] : other_) add(t, n);
     return j;
 }
 

@@ -60,6 +60,18 @@ TEST(MessageCounters, ByTypeName) {
     EXPECT_EQ(m.to_json(), nlohmann::json({{"SCCRQ", 2}, {"ICCN", 1}, {"ZLB", 1}, {"data", 1}, {"type-99", 1}}));
 }
 
+TEST(MessageCounters, EveryTypeValueAndNoneEmpty) {
+    MessageCounters m;
+    EXPECT_EQ(m.to_json(), nlohmann::json::object());
+    m.count(0, false);       // reserved (RFC 2661 §3.2)
+    m.count(16, false);      // SLI
+    m.count(63, false);
+    m.count(64, false);
+    m.count(65535, false);
+    m.count(65535, false);
+    EXPECT_EQ(m.to_json(), nlohmann::json({{"type-0", 1}, {"SLI", 1}, {"type-63", 1}, {"type-64", 1}, {"type-65535", 2}}));
+}
+
 TEST(ReadProc, SelfAndMissing) {
     const auto u = read_proc(static_cast<int>(getpid()));
     ASSERT_TRUE(u.has_value());

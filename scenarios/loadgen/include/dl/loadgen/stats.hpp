@@ -44,14 +44,22 @@ std::size_t due_now(double elapsed_s, double rate, std::size_t started, std::siz
 
 /// Counters of L2TP control messages by Message Type (RFC 2661 §4.4.1): "SCCRQ" … "SLI",
 /// "ZLB" for acknowledgements without a message, "data" for data messages, "type-N" otherwise.
+/// Counting is an array increment (no name, no string, no allocation per datagram); the names are
+/// made by to_json().
 class MessageCounters {
 public:
     /// Counts one datagram by its Message Type (nullopt = data or ZLB: `is_data` tells which).
-    void count(std::optional<std::uint16_t> message_type, bool is_data);
+    void count(std::optional<std::uint16_t> message_type, bool is_data) noexcept {
+        if (!message_type) ++(is_data ? data_ : zlb_);
+        else if (*message_type < by_type_.size()) ++by_type_[*message_type];
+        else ++other_[*message_type];  // not an RFC 2661 type: rare
+    }
     nlohmann::json to_json() const;
 
 private:
-    std::map<std::string, std::uint64_t> by_type_;
+    std::array<std::uint64_t, 64> by_type_{};  ///< by Message Type (RFC 2661 §4.4.1 defines 0-16)
+    std::map<std::uint16_t, std::uint64_t> other_;
+    std::uint64_t data_ = 0, zlb_ = 0;
 };
 
 /// CPU time (user + system) and resident memory of a process.

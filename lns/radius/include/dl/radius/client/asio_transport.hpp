@@ -17,7 +17,10 @@ namespace dl::radius::client {
 /// Wiring: construct the transport, construct the Client with `transport.sender()`, then
 /// `transport.start(client)`; drive the Client's TimerQueue with core::AsioTimerDriver on the same
 /// io_context. Datagrams up to 4096 octets (RFC 2865 §3) are handed to Client::on_datagram with
-/// their source; larger ones are counted as oversize and dropped. Sends are non-blocking; a failed
+/// their source; larger ones are counted as oversize and dropped. Every answer waiting when the
+/// socket turns readable is read in that one wake-up, 16 per recvmmsg(2) into buffers prepared at
+/// construction (no allocation per datagram; at most 64 per wake-up, the rest on the loop's next
+/// pass), and handed over in arrival order. Sends are non-blocking; a failed
 /// send is counted (the request's retransmission timer still runs). Single-threaded: everything
 /// on the io_context's thread. std::system_error if the socket cannot be opened or bound.
 class AsioUdpTransport {
@@ -44,6 +47,11 @@ public:
     std::uint64_t datagrams_received() const noexcept;
     std::uint64_t send_errors() const noexcept;
     std::uint64_t oversize() const noexcept;
+    /// recvmmsg(2) calls that returned at least one datagram (a wake-up makes one per 16 answers).
+    std::uint64_t receive_batches() const noexcept;
+    /// recvmmsg(2) errors other than EAGAIN (e.g. ECONNREFUSED after a server's ICMP port
+    /// unreachable); receiving goes on.
+    std::uint64_t receive_errors() const noexcept;
 
 private:
     struct Impl;
