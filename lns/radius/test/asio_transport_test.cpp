@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "counting_new.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,21 +26,6 @@ namespace core = dl::core;
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 
-// The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-// ---- counting allocator: every operator new of this test binary is counted ----
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-void* operator new(std::size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
 
 namespace {
 
@@ -223,9 +210,9 @@ TEST(AsioUdpTransport, MoreAnswersThanOneBatchInOneWakeupWithoutAllocation) {
     constexpr int kDatagrams = 40;
     for (int i = 0; i < kDatagrams; ++i)
         rig.server.raw(std::array<std::uint8_t, 3>{2, static_cast<std::uint8_t>(i), 0}, rig.transport_endpoint());
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = dl::radius::test::allocations();
     EXPECT_EQ(rig.io.run_one(), 1u);
-    const std::uint64_t allocations = g_allocations.load() - before;
+    const std::uint64_t allocations = dl::radius::test::allocations() - before;
     EXPECT_EQ(rig.transport.datagrams_received(), static_cast<std::uint64_t>(kDatagrams));
     EXPECT_EQ(rig.client.counters().dropped.malformed, static_cast<std::uint64_t>(kDatagrams));
     EXPECT_EQ(rig.transport.receive_batches(), 3u);  // 16 + 16 + 8

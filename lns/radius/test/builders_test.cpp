@@ -5,25 +5,7 @@
 
 #include "dl/radius/auth.hpp"
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
-// The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-// ---- counting allocator: every operator new of this test binary is counted ----
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-void* operator new(std::size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "counting_new.hpp"
 
 using namespace dl::radius;
 using namespace dl::radius::client;
@@ -379,16 +361,16 @@ TEST(Builders, RequestsAllocateTheirAttributeListOnce) {
     a.framed_ip = *core::Ipv4Address::parse("10.1.2.3");
     (void)build_ppp_access_request(q, kNas);  // warm-up: the attribute registry's index is built once
     (void)build_accounting_request(a, kNas);
-    std::uint64_t n = g_allocations.load();
+    std::uint64_t n = dl::radius::test::allocations();
     PreparedRequest p = build_ppp_access_request(q, kNas);
-    EXPECT_EQ(g_allocations.load() - n, 1u) << "PPP Access-Request of " << p.packet.attributes().size() << " attributes";
-    n = g_allocations.load();
+    EXPECT_EQ(dl::radius::test::allocations() - n, 1u) << "PPP Access-Request of " << p.packet.attributes().size() << " attributes";
+    n = dl::radius::test::allocations();
     Radius d = build_dialout_access_request("site-0001", kNas);
-    EXPECT_EQ(g_allocations.load() - n, 1u) << "dial-out Access-Request of " << d.attributes().size() << " attributes";
-    n = g_allocations.load();
+    EXPECT_EQ(dl::radius::test::allocations() - n, 1u) << "dial-out Access-Request of " << d.attributes().size() << " attributes";
+    n = dl::radius::test::allocations();
     Radius acct = build_accounting_request(a, kNas);
-    EXPECT_EQ(g_allocations.load() - n, 1u) << "Accounting-Request of " << acct.attributes().size() << " attributes";
-    n = g_allocations.load();
+    EXPECT_EQ(dl::radius::test::allocations() - n, 1u) << "Accounting-Request of " << acct.attributes().size() << " attributes";
+    n = dl::radius::test::allocations();
     add_message_authenticator(p.packet);  // the client's addition still fits
-    EXPECT_EQ(g_allocations.load() - n, 0u);
+    EXPECT_EQ(dl::radius::test::allocations() - n, 0u);
 }
