@@ -17,29 +17,7 @@
 #include "dl/dataplane/route_table.hpp"
 
 // Counts heap allocations so tests can assert that the forwarding path makes none.
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-// GCC 12 flags free() in a replaced operator delete as mismatched (it cannot see that our
-// operator new uses malloc); the pairing is correct.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "dl/testing/counting_new.hpp"
 
 using namespace dl::dataplane;
 using dl::core::Ipv4Address;
@@ -436,7 +414,7 @@ TEST(ForwardingLoop, NoAllocationPerPacket) {
     PacketBatch batch(64, 2048, 64);
     std::vector<std::vector<std::uint8_t>> packets;
     for (int i = 0; i < 64; ++i) packets.push_back(ipv4(i % 8 ? "10.201.0.7" : "10.202.0.1", 64));
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = dl::testing::allocations();
     for (int round = 0; round < 10; ++round) {
         batch.reset();
         for (const auto& p : packets) batch.push(p);
@@ -445,7 +423,7 @@ TEST(ForwardingLoop, NoAllocationPerPacket) {
             if (auto ip = decap_l2tp_ppp_ipv4(p.bytes())) benchmark_sink(ip->size());
         }
     }
-    EXPECT_EQ(g_allocations.load() - before, 0u) << "heap allocations on the forwarding path";
+    EXPECT_EQ(dl::testing::allocations() - before, 0u) << "heap allocations on the forwarding path";
     EXPECT_EQ(framed, 560u);
     EXPECT_EQ(no_route, 80u);
     EXPECT_EQ(ends, 10u);
@@ -902,7 +880,7 @@ TEST(IcmpFragNeeded, TokenBucketLimitsTheRateAndCountsWithoutAllocating) {
     const auto p = df_ping();
     auto bad = p;
     bad[20] = 3;
-    const auto before = g_allocations.load();
+    const auto before = dl::testing::allocations();
     int sent = 0;
     for (int i = 0; i < 10; ++i) sent += !s.make(p, kLns, 1000, clock.now()).empty();
     EXPECT_EQ(sent, 3) << "the burst, then nothing at the same instant";
@@ -914,7 +892,7 @@ TEST(IcmpFragNeeded, TokenBucketLimitsTheRateAndCountsWithoutAllocating) {
     sent = 0;
     for (int i = 0; i < 10; ++i) sent += !s.make(p, kLns, 1000, clock.now()).empty();
     EXPECT_EQ(sent, 3);
-    EXPECT_EQ(g_allocations.load(), before) << "no allocation on the forwarding path";
+    EXPECT_EQ(dl::testing::allocations(), before) << "no allocation on the forwarding path";
     EXPECT_EQ(s.counters().sent, 7u);
     EXPECT_EQ(s.counters().rate_limited, 15u);
     EXPECT_EQ(s.counters().not_sent, 1u) << "an ICMP error gets none, and spends no token";

@@ -2,6 +2,7 @@
 // data messages (known, unknown, control, malformed, late), sequencing, sendmmsg bursts on a
 // loopback socket and no heap allocation per packet (a counting operator new).
 #include "dl/lnsd/data_path.hpp"
+#include "dl/testing/counting_new.hpp"
 #include "loopback_udp.hpp"
 
 #include <arpa/inet.h>
@@ -22,23 +23,6 @@
 #include "dl/lnsd/lns.hpp"
 #include "dl/lnsd/loop_post.hpp"
 
-// The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-// ---- counting allocator: every operator new of this test binary is counted ----
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-void* operator new(std::size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-/// operator new calls so far (for the other tests of this binary, e.g. dialout_wiring_test.cpp).
-std::uint64_t dl_lnsd_test_allocations() { return g_allocations.load(); }
 
 using namespace dl;
 using lnsd::DataPath;
@@ -400,9 +384,9 @@ void no_heap_allocation_per_packet(bool connected) {
     };
     // Warm up (hash tables, first sendmmsg), then count.
     for (int i = 0; i < 2; ++i) pass(1);
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = dl::testing::allocations();
     for (int round = 0; round < 20; ++round) pass(64);
-    const std::uint64_t allocations = g_allocations.load() - before;
+    const std::uint64_t allocations = dl::testing::allocations() - before;
     EXPECT_EQ(allocations, 0u) << "1280 packets each way, 160 PPP frames and 20 posted flushes without operator new";
     EXPECT_EQ(poster.fallbacks(), 0u);
     EXPECT_EQ(frames, 2u + 20u * 64u);
@@ -410,7 +394,7 @@ void no_heap_allocation_per_packet(bool connected) {
     EXPECT_EQ(f.lns->data_counters().tx_frames, 22u * (64u + 8u));
     EXPECT_EQ(f.lns->data_counters().tx_syscalls, 2u * 22u) << "one sendmmsg per TUN batch, one per pass for PPP";
     EXPECT_EQ(f.lns->data_counters().tx_connected, connected ? 22u * (64u + 8u) : 0u);
-    EXPECT_GT(g_allocations.load(), 0u) << "the counting allocator is in use";
+    EXPECT_GT(dl::testing::allocations(), 0u) << "the counting allocator is in use";
 }
 }  // namespace
 
@@ -480,7 +464,7 @@ TEST(LoopPost, PostsTheFlushWithoutHeapAllocation) {
     lnsd::LoopPost poster(io);
     const DataPath::Post post = poster.post();  // allocates once, here
     int ran = 0;
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = dl::testing::allocations();
     for (int i = 0; i < 100; ++i) {
         post([&ran] { ++ran; });
         EXPECT_TRUE(poster.in_flight());
@@ -488,7 +472,7 @@ TEST(LoopPost, PostsTheFlushWithoutHeapAllocation) {
         EXPECT_EQ(io.poll(), 1u);
         EXPECT_FALSE(poster.in_flight()) << "the block is free once the work has run";
     }
-    const std::uint64_t outside = g_allocations.load() - before;
+    const std::uint64_t outside = dl::testing::allocations() - before;
     // Inside io.run(): each run of the work posts the next, 100 in a chain.
     struct ChainState {
         const DataPath::Post* post;
@@ -498,9 +482,9 @@ TEST(LoopPost, PostsTheFlushWithoutHeapAllocation) {
     struct Chain {  // one pointer: held inside std::function, no allocation there either
         ChainState* st;
         void operator()() const {
-            if (st->n++ == 0) st->first = g_allocations.load();
+            if (st->n++ == 0) st->first = dl::testing::allocations();
             if (st->n < 100) (*st->post)(*this);
-            else st->last = g_allocations.load();
+            else st->last = dl::testing::allocations();
         }
     };
     io.restart();

@@ -3,6 +3,7 @@
 // carried over the L2TP session -> CPE authenticated by the scripted LNS RADIUS -> access routes
 // -> inService -> IPv4 both ways. Deny reasons, call failure, hang-up, config and control commands.
 #include "dl/lnsd/dialout_wiring.hpp"
+#include "dl/testing/counting_new.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -1369,7 +1370,6 @@ TEST(DialOutWiring, RouteWithdrawalConfigErrorsNameTheKey) {
 }
 
 // operator new calls of this test binary (counting allocator in data_path_test.cpp).
-std::uint64_t dl_lnsd_test_allocations();
 
 namespace {
 
@@ -1403,9 +1403,9 @@ TEST(DialOutWiring, ForwardingAnInServiceCallAllocatesNothingPerPacket) {
         for (int i = 0; i < 32; ++i) w.lns->receive(kLacPeer, data);  // → DataPath → Link → to_tun
     };
     round();  // warm-up
-    const auto before = dl_lnsd_test_allocations();
+    const auto before = dl::testing::allocations();
     for (int i = 0; i < 10; ++i) round();
-    const auto allocations = dl_lnsd_test_allocations() - before;
+    const auto allocations = dl::testing::allocations() - before;
     EXPECT_EQ(allocations, 0u) << "320 packets each way through DialOutWiring, Lns, DataPath and the PPP Link";
     EXPECT_EQ(w.tun_count, 11u * 32u) << "every data message reached the TUN port through the PPP Link";
     EXPECT_EQ(w.lns->data_counters().tx_in_place, 11u * 32u);

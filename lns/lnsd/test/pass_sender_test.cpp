@@ -4,6 +4,7 @@
 // users: the RADIUS client's requests (dialout_runtime.cpp) and the L2TP control messages of
 // UdpEndpoint::defer_sends.
 #include "dl/lnsd/pass_sender.hpp"
+#include "dl/testing/counting_new.hpp"
 #include "loopback_udp.hpp"
 
 #include <arpa/inet.h>
@@ -28,7 +29,6 @@
 #include "dl/radius/client/builders.hpp"
 #include "dl/radius/client/client.hpp"
 
-std::uint64_t dl_lnsd_test_allocations();  // data_path_test.cpp: the binary's counting operator new
 
 using namespace dl;
 using namespace std::chrono_literals;
@@ -175,9 +175,9 @@ TEST(PassSender, NoHeapAllocationPerDatagram) {
     };
     pass();  // warm-up
     (void)rx.ready();
-    const std::uint64_t before = dl_lnsd_test_allocations();
+    const std::uint64_t before = dl::testing::allocations();
     for (int k = 0; k < 20; ++k) pass();
-    const std::uint64_t allocations = dl_lnsd_test_allocations() - before;
+    const std::uint64_t allocations = dl::testing::allocations() - before;
     EXPECT_EQ(allocations, 0u) << "200 datagrams queued, copied and sent in 20 passes without operator new";
     EXPECT_EQ(posts, 21u);
     EXPECT_EQ(out.counters().sent, 210u);

@@ -1,6 +1,7 @@
 // lnsd's Lns core behind its UDP adapter, a LAC-role engine behind another, over real loopback
 // sockets in one Asio loop (one TimerQueue, AsioTimerDriver, SystemClock).
 #include "dl/lnsd/udp.hpp"
+#include "dl/testing/counting_new.hpp"
 #include "loopback_udp.hpp"
 
 #include <arpa/inet.h>
@@ -299,7 +300,6 @@ TEST(LnsUdp, ConnectedPeerSocketsAreCappedAndCounted) {
     EXPECT_EQ(ep.counters().peer_sockets_refused, 2u);
 }
 
-std::uint64_t dl_lnsd_test_allocations();  // data_path_test.cpp: operator new calls so far
 
 namespace {
 /// Runs `io` until `done()` or 5 s have passed.
@@ -341,9 +341,9 @@ TEST(LnsUdp, ManyPassesOfFewDatagramsAllArriveOnBothSockets) {
         for (int k = 0; k < pass % 4 + 1; ++k) a.send_to(ep.local_port(), static_cast<std::uint8_t>(sent_a++));
         if (pass % 3 != 2)
             for (int k = 0; k < pass % 2 + 1; ++k) b.send_to(ep.local_port(), static_cast<std::uint8_t>(sent_b++));
-        const auto before = dl_lnsd_test_allocations();
+        const auto before = dl::testing::allocations();
         run_until(io, [&] { return from_a.size() == sent_a && from_b.size() == sent_b; });
-        allocations += dl_lnsd_test_allocations() - before;
+        allocations += dl::testing::allocations() - before;
         ASSERT_EQ(from_a.size(), sent_a) << "pass " << pass;
         ASSERT_EQ(from_b.size(), sent_b) << "pass " << pass;
     }

@@ -1,6 +1,7 @@
 // RFC 1661 §4.1: every state × event cell of the table, read from the RFC text itself, is checked
 // against the Automaton (next state, observable actions, restart counter for irc/zrc).
 #include "dl/ppp/engine/automaton.hpp"
+#include "dl/testing/counting_new.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,21 +17,6 @@
 #include <cstdlib>
 #include <new>
 
-// The replacements below pair malloc with free; GCC 12 cannot see that through inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-// ---- counting allocator: every operator new of this test binary is counted ----
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-void* operator new(std::size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace dl::ppp;
 using namespace dl::ppp::engine;
@@ -290,15 +276,15 @@ TEST(Automaton, BuildAllocatesOnlyThePacket) {
                                         {lcp_opt::auth_protocol, {0xc2, 0x23, 0x05}},
                                         {lcp_opt::magic_number, {0x12, 0x34, 0x56, 0x78}},
                                         {lcp_opt::pfc, {}}, {lcp_opt::acfc, {}}};
-    const std::uint64_t n = g_allocations.load();
+    const std::uint64_t n = dl::testing::allocations();
     const auto pkt = Automaton::build(ControlProtocol::lcp, CpCode::configure_request, 1, opts);
-    EXPECT_EQ(g_allocations.load() - n, 1u);
+    EXPECT_EQ(dl::testing::allocations() - n, 1u);
     LCP golden(CpCode::configure_request, 1);
     golden.options() = opts;
     EXPECT_EQ(pkt, golden.serialize());
-    const std::uint64_t m = g_allocations.load();
+    const std::uint64_t m = dl::testing::allocations();
     const auto term = Automaton::build(ControlProtocol::ipcp, CpCode::terminate_request, 2, {});
-    EXPECT_EQ(g_allocations.load() - m, 1u);
+    EXPECT_EQ(dl::testing::allocations() - m, 1u);
     EXPECT_EQ(term, (std::vector<std::uint8_t>{5, 2, 0, 4}));
 }
 
@@ -308,9 +294,9 @@ TEST(Automaton, ParsedOptionListAllocatedOnce) {
     const std::vector<std::uint8_t> req = {0x01, 0x01, 0x00, 0x1d, 0x01, 0x04, 0x05, 0xdc, 0x02, 0x06,
                                            0x00, 0x00, 0x00, 0x00, 0x03, 0x05, 0xc2, 0x23, 0x05, 0x05,
                                            0x06, 0x12, 0x34, 0x56, 0x78, 0x07, 0x02, 0x08, 0x02};
-    const std::uint64_t n = g_allocations.load();
+    const std::uint64_t n = dl::testing::allocations();
     LCP p(req.data(), static_cast<std::uint32_t>(req.size()));
-    EXPECT_EQ(g_allocations.load() - n, 1u + 4u) << "list + MRU, ACCM, Auth, Magic values";
+    EXPECT_EQ(dl::testing::allocations() - n, 1u + 4u) << "list + MRU, ACCM, Auth, Magic values";
     EXPECT_EQ(p.options().size(), 6u);
     EXPECT_EQ(p.options().capacity(), 6u);
 }

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "counting_new.hpp"
+#include "dl/testing/counting_new.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -210,9 +210,9 @@ TEST(AsioUdpTransport, MoreAnswersThanOneBatchInOneWakeupWithoutAllocation) {
     constexpr int kDatagrams = 40;
     for (int i = 0; i < kDatagrams; ++i)
         rig.server.raw(std::array<std::uint8_t, 3>{2, static_cast<std::uint8_t>(i), 0}, rig.transport_endpoint());
-    const std::uint64_t before = dl::radius::test::allocations();
+    const std::uint64_t before = dl::testing::allocations();
     EXPECT_EQ(rig.io.run_one(), 1u);
-    const std::uint64_t allocations = dl::radius::test::allocations() - before;
+    const std::uint64_t allocations = dl::testing::allocations() - before;
     EXPECT_EQ(rig.transport.datagrams_received(), static_cast<std::uint64_t>(kDatagrams));
     EXPECT_EQ(rig.client.counters().dropped.malformed, static_cast<std::uint64_t>(kDatagrams));
     EXPECT_EQ(rig.transport.receive_batches(), 3u);  // 16 + 16 + 8

@@ -5,7 +5,7 @@
 
 #include "dl/radius/auth.hpp"
 
-#include "counting_new.hpp"
+#include "dl/testing/counting_new.hpp"
 
 using namespace dl::radius;
 using namespace dl::radius::client;
@@ -361,16 +361,16 @@ TEST(Builders, RequestsAllocateTheirAttributeListOnce) {
     a.framed_ip = *core::Ipv4Address::parse("10.1.2.3");
     (void)build_ppp_access_request(q, kNas);  // warm-up: the attribute registry's index is built once
     (void)build_accounting_request(a, kNas);
-    std::uint64_t n = dl::radius::test::allocations();
+    std::uint64_t n = dl::testing::allocations();
     PreparedRequest p = build_ppp_access_request(q, kNas);
-    EXPECT_EQ(dl::radius::test::allocations() - n, 1u) << "PPP Access-Request of " << p.packet.attributes().size() << " attributes";
-    n = dl::radius::test::allocations();
+    EXPECT_EQ(dl::testing::allocations() - n, 1u) << "PPP Access-Request of " << p.packet.attributes().size() << " attributes";
+    n = dl::testing::allocations();
     Radius d = build_dialout_access_request("site-0001", kNas);
-    EXPECT_EQ(dl::radius::test::allocations() - n, 1u) << "dial-out Access-Request of " << d.attributes().size() << " attributes";
-    n = dl::radius::test::allocations();
+    EXPECT_EQ(dl::testing::allocations() - n, 1u) << "dial-out Access-Request of " << d.attributes().size() << " attributes";
+    n = dl::testing::allocations();
     Radius acct = build_accounting_request(a, kNas);
-    EXPECT_EQ(dl::radius::test::allocations() - n, 1u) << "Accounting-Request of " << acct.attributes().size() << " attributes";
-    n = dl::radius::test::allocations();
+    EXPECT_EQ(dl::testing::allocations() - n, 1u) << "Accounting-Request of " << acct.attributes().size() << " attributes";
+    n = dl::testing::allocations();
     add_message_authenticator(p.packet);  // the client's addition still fits
-    EXPECT_EQ(dl::radius::test::allocations() - n, 0u);
+    EXPECT_EQ(dl::testing::allocations() - n, 0u);
 }

@@ -1,5 +1,5 @@
-// The counting operator new of counting_new.hpp.
-#include "counting_new.hpp"
+// The counting operator new of dl/testing/counting_new.hpp.
+#include "dl/testing/counting_new.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -22,6 +22,6 @@ void* operator new(std::size_t n) {
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
-namespace dl::radius::test {
+namespace dl::testing {
 std::uint64_t allocations() noexcept { return g_allocations.load(std::memory_order_relaxed); }
-}  // namespace dl::radius::test
+}  // namespace dl::testing
