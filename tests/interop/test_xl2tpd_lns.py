@@ -108,9 +108,15 @@ def test_lac_emu_incoming_call_to_xl2tpd_with_ppp_to_ipcp(lab, tshark):
         raise AssertionError(f"{e}\n{logs(lab)}") from None
     assert call["peer_ip"] == LOCAL_IP, call          # pppd's `local ip` of xl2tpd.conf
     assert re.fullmatch(r"198\.18\.20\.(1\d|20)", call["local_ip"]), call   # from xl2tpd's ip range
-    pppd = lab.guest.read_out("pppd-lns.log")
+    # pppd logs the addresses after it has sent its IPCP Configure-Ack, i.e. possibly after
+    # cpe-emu saw IPCP Opened: wait for the line (bounded) rather than read the log once.
+    try:
+        pppd = wait_for(lambda: (t := lab.guest.read_out("pppd-lns.log")) and "remote IP address" in t and t, 10,
+                        "pppd's 'remote IP address' line")
+    except WaitTimeout as e:
+        raise AssertionError(f"{e}\n{logs(lab)}") from None
     assert re.search(rf'rcvd \[CHAP Response id=0x[0-9a-f]+ <[0-9a-f]+>, name = "{re.escape(ALICE["user"])}"\]', pppd), pppd[-3000:]
-    assert "sent [CHAP Success" in pppd and "remote IP address" in pppd, pppd[-3000:]
+    assert "sent [CHAP Success" in pppd, pppd[-3000:]
     assert "Using l2tp kernel support" in lab.guest.read_out("xl2tpd.log")
     tshark.expect("core", l2tp={"SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN"}, ppp={"lcp", "chap", "ipcp"})
 

@@ -621,7 +621,12 @@ TEST(UdpBatch, ReceiveOnAnEmptySocketIsNotAnError) {
 // all of these. A header reused unprepared writes into the wrong slot or reports a stale length.
 // req: DP.batching
 TEST(UdpBatch, EverySlotIsFilledRightAfterPartialReceivesMovedSlotsAndAnotherBatch) {
-    const auto [rx, tx, a] = loopback_pair();
+    // Named copies, not structured bindings: the lambdas below capture them (clang 14 cannot
+    // capture a structured binding, C++20 P1091).
+    const LoopbackPair pair = loopback_pair();
+    const int rx = pair.rx;
+    const int tx = pair.tx;
+    const sockaddr_in a = pair.a;
     ASSERT_GE(rx, 0);
     ASSERT_GE(tx, 0);
     int rcvbuf = 1 << 20;
