@@ -60,7 +60,9 @@ struct TinyServer {
     int drop_first = 0;
 };
 
-struct Rig {
+/// The transport and a RADIUS client on one io_context (SystemClock, AsioTimerDriver); each rig
+/// below adds its server and calls start().
+struct ClientOnLoop {
     asio::io_context io;
     core::SystemClock clock;
     core::TimerQueue timers{clock};
@@ -68,14 +70,22 @@ struct Rig {
     core::TimerRegistry registry;
     AsioUdpTransport transport{io, Endpoint{kLoopback, 0}};
     Client client{timers, registry, nullptr, transport.sender()};
+    /// Points the client at the server at `at` (secret "s3cret", authentication), `timeout` per try, and
+    /// starts the transport.
+    void start(const Endpoint& at, core::Duration timeout) {
+        registry.set("radius-timeout", timeout);
+        ServerGroup g;
+        g.authentication = {{at, "s3cret", true}};
+        client.set_servers("default", g);
+        transport.start(client);
+    }
+};
+
+struct Rig : ClientOnLoop {
     TinyServer server{io, "s3cret"};
     asio::steady_timer safety{io};
     Rig() {
-        registry.set("radius-timeout", 100ms);
-        ServerGroup g;
-        g.authentication = {{server.endpoint(), "s3cret", true}};
-        client.set_servers("default", g);
-        transport.start(client);
+        start(server.endpoint(), 100ms);
         safety.expires_after(5s);
         safety.async_wait([this](const boost::system::error_code& ec) {
             if (!ec) {
@@ -156,22 +166,9 @@ struct HandServer {
 };
 
 /// The transport and client on a loop that is run by hand (`io.run_one()`: one wake-up).
-struct HandRig {
-    asio::io_context io;
-    core::SystemClock clock;
-    core::TimerQueue timers{clock};
-    core::AsioTimerDriver driver{io, timers};
-    core::TimerRegistry registry;
-    AsioUdpTransport transport{io, Endpoint{kLoopback, 0}};
-    Client client{timers, registry, nullptr, transport.sender()};
+struct HandRig : ClientOnLoop {
     HandServer server;
-    HandRig() {
-        registry.set("radius-timeout", 2s);  // no retransmission within a test
-        ServerGroup g;
-        g.authentication = {{server.endpoint(), "s3cret", true}};
-        client.set_servers("default", g);
-        transport.start(client);
-    }
+    HandRig() { start(server.endpoint(), 2s); }  // 2 s: no retransmission within a test
     udp::endpoint transport_endpoint() const {
         return {asio::ip::address_v4::loopback(), transport.local_endpoint().port};
     }
