@@ -253,46 +253,19 @@ void ControlPacket::u32_option(std::uint8_t type, std::uint32_t v, int width) {
     set_option(type, std::span<const std::uint8_t>(b, static_cast<std::size_t>(width)));
 }
 
-std::uint32_t ControlPacket::header_size() const {
-    if (!has_options()) return static_cast<std::uint32_t>(4 + data_.size());
+namespace {
+/// Octets of a control packet (RFC 1661 §5): the 4-octet header, then the options (type, length,
+/// value each, §6) when the code carries options, else `data`.
+std::size_t control_length(bool with_options, std::span<const CpOption> options, std::span<const std::uint8_t> data) {
     std::size_t n = 4;
-    for (const auto& o : options_) n += 2 + o.value.size();
-    return static_cast<std::uint32_t>(n);
+    if (!with_options) return n + data.size();
+    for (const auto& o : options) n += 2 + o.value.size();
+    return n;
 }
 
-void ControlPacket::write_serialization(std::uint8_t* buffer, std::uint32_t total_sz) {
-    const std::uint32_t len = header_size();
-    if (total_sz < len || len > 0xffff) throw std::length_error("PPP control packet too long");
-    buffer[0] = code_;
-    buffer[1] = identifier_;
-    put_be(buffer + 2, len, 2);
-    std::uint8_t* p = buffer + 4;
-    if (!has_options()) {
-        if (!data_.empty()) std::memcpy(p, data_.data(), data_.size());
-        return;
-    }
-    for (const auto& o : options_) {
-        p[0] = o.type;
-        p[1] = static_cast<std::uint8_t>(2 + o.value.size());
-        if (!o.value.empty()) std::memcpy(p + 2, o.value.data(), o.value.size());
-        p += 2 + o.value.size();
-    }
-}
-
-void serialize_control(ControlProtocol p, std::uint8_t code, std::uint8_t identifier,
-                       std::span<const CpOption> options, std::span<const std::uint8_t> data,
-                       std::vector<std::uint8_t>& out) {
-    const CodeSpec* cs = find_code(p, code);
-    const bool with_options = cs && cs->data == CpData::options;
-    std::size_t len = 4;
-    if (with_options)
-        for (const auto& o : options) len += 2 + o.value.size();
-    else
-        len += data.size();
-    if (len > 0xffff) throw std::length_error("PPP control packet too long");
-    const std::size_t at = out.size();
-    out.resize(at + len);
-    std::uint8_t* b = out.data() + at;
+/// Writes the packet of control_length() = `len` octets at `b` (the caller checked the room).
+void write_control(std::uint8_t* b, std::size_t len, std::uint8_t code, std::uint8_t identifier, bool with_options,
+                   std::span<const CpOption> options, std::span<const std::uint8_t> data) {
     b[0] = code;
     b[1] = identifier;
     put_be(b + 2, static_cast<std::uint32_t>(len), 2);
@@ -307,6 +280,29 @@ void serialize_control(ControlProtocol p, std::uint8_t code, std::uint8_t identi
         if (!o.value.empty()) std::memcpy(q + 2, o.value.data(), o.value.size());
         q += 2 + o.value.size();
     }
+}
+}  // namespace
+
+std::uint32_t ControlPacket::header_size() const {
+    return static_cast<std::uint32_t>(control_length(has_options(), options_, data_));
+}
+
+void ControlPacket::write_serialization(std::uint8_t* buffer, std::uint32_t total_sz) {
+    const std::uint32_t len = header_size();
+    if (total_sz < len || len > 0xffff) throw std::length_error("PPP control packet too long");
+    write_control(buffer, len, code_, identifier_, has_options(), options_, data_);
+}
+
+void serialize_control(ControlProtocol p, std::uint8_t code, std::uint8_t identifier,
+                       std::span<const CpOption> options, std::span<const std::uint8_t> data,
+                       std::vector<std::uint8_t>& out) {
+    const CodeSpec* cs = find_code(p, code);
+    const bool with_options = cs && cs->data == CpData::options;
+    const std::size_t len = control_length(with_options, options, data);
+    if (len > 0xffff) throw std::length_error("PPP control packet too long");
+    const std::size_t at = out.size();
+    out.resize(at + len);
+    write_control(out.data() + at, len, code, identifier, with_options, options, data);
 }
 
 // ---- LCP -----------------------------------------------------------------------------------
