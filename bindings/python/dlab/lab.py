@@ -124,7 +124,7 @@ class Lab:
         for h in t.hosts.values():
             self._create_ns(h.name, h.sysctls)
         if any(lk.shared for lk in t.links):
-            self._create_ns(SWITCH, {"net.ipv4.ip_forward": "0"})
+            self._create_ns(SWITCH, {"net.ipv4.ip_forward": "0", **netns.bridge_netfilter_off()})
         sw = netns.ns_name(self.runid, SWITCH)
         for lk in t.links:
             hosts = list(lk.ends)

@@ -3,6 +3,7 @@ a `dl-<runid>-*` namespace; nothing is ever created in the root namespace.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 
 PREFIX = "dl-"
@@ -44,8 +45,18 @@ def create(ns: str, sysctls: dict[str, str] | None = None) -> None:
     settings = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1",
                 "net.ipv4.ip_forward": "1"}
     settings.update(sysctls or {})
-    for k, v in settings.items():
-        sysctl(ns, k, v)
+    sysctl_many(ns, settings)
+
+
+def bridge_netfilter_off() -> dict[str, str]:
+    """The sysctls that keep a namespace's bridges out of netfilter: bridged frames then skip
+    iptables / ip6tables / arptables (br_netfilter's `bridge-nf-call-*`, per namespace). A lab
+    segment is a plain switch with no rules, yet with br_netfilter loaded (a Docker host loads it)
+    every frame crossing it ran the hooks, and veth delivery charges that work to the sending
+    process. {} when br_netfilter is not loaded (no /proc/sys/net/bridge): nothing to turn off."""
+    if not os.path.isdir("/proc/sys/net/bridge"):
+        return {}
+    return {f"net.bridge.bridge-nf-call-{t}": "0" for t in ("iptables", "ip6tables", "arptables")}
 
 
 def sysctl(ns: str, key: str, value: str) -> None:
@@ -55,6 +66,17 @@ def sysctl(ns: str, key: str, value: str) -> None:
                         capture_output=True, text=True)
     if cp.returncode != 0:
         raise NetnsError(f"sysctl {key}={value} in {ns}: {cp.stderr.strip()}")
+
+
+def sysctl_many(ns: str, settings: dict[str, str]) -> None:
+    """Set several sysctls inside `ns` with one `sysctl -w` (one process, not one per key)."""
+    _guard(ns)
+    if not settings:
+        return
+    cp = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+                         *(f"{k}={v}" for k, v in settings.items())], capture_output=True, text=True)
+    if cp.returncode != 0:
+        raise NetnsError(f"sysctl {' '.join(f'{k}={v}' for k, v in settings.items())} in {ns}: {cp.stderr.strip()}")
 
 
 def delete(ns: str) -> None:
