@@ -27,6 +27,22 @@ KEY = "default/10.10.0.0/16/10.10.1.1"   # the dial-out session key of JunosE "L
 BINARIES = ("lns/lnsd/lnsd", "lns/lnsd/lnsctl", "peers/lac/lac-emu", "peers/isdn/isdn-emu", "peers/cpe/cpe-emu")
 
 
+# What lnsd's environment gets in the lab: glibc's malloc backs its heap with transparent huge
+# pages (the glibc >= 2.35 tunable `glibc.malloc.hugetlb=1`: madvise(MADV_HUGEPAGE) on the heap;
+# an older glibc ignores it). A dial-out call's session state then costs ~0.06 page faults, not ~2,
+# which on this machine was ~17 % of lnsd's CPU per call (docs/lnsd.md "Memory and huge pages",
+# docs/performance.md). $DLAB_LNSD_TUNABLES replaces it ("" for glibc's defaults).
+LNSD_TUNABLES = "glibc.malloc.hugetlb=1"
+
+
+def lnsd_argv(bdir: Path, *args: str, wrapper: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The command that starts lnsd from build folder `bdir` with `args`: `env GLIBC_TUNABLES=…`
+    (LNSD_TUNABLES, or $DLAB_LNSD_TUNABLES), then `wrapper` (e.g. valgrind), then lnsd. env(1)
+    execs, so the process started is lnsd itself (same pid)."""
+    tunables = os.environ.get("DLAB_LNSD_TUNABLES", LNSD_TUNABLES)
+    return ["env", f"GLIBC_TUNABLES={tunables}", *wrapper, str(bdir / "lns/lnsd/lnsd"), *args]
+
+
 class NotBuilt(RuntimeError):
     """lnsd or an emulated peer is missing from every candidate build directory."""
 
@@ -262,8 +278,8 @@ def start_lnsd(lab: Lab, bdir: Path, config: dict, name: str = "lnsd", host: str
     # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out" (`./lab bench dialout --profile
     # callgrind` sets it); the wrapper must exec lnsd in its own process, as valgrind does.
     wrapper = shlex.split(os.environ.get("DLAB_LNSD_WRAPPER", ""))
-    d.proc = lab.start(name, host, [*wrapper, str(bdir / "lns/lnsd/lnsd"), "--config", str(lab.run_dir / f"{name}.yaml"),
-                                     "--control", d.sock, "--events", str(d.events)], ready="lnsd ready",
+    d.proc = lab.start(name, host, lnsd_argv(bdir, "--config", str(lab.run_dir / f"{name}.yaml"), "--control", d.sock,
+                                             "--events", str(d.events), wrapper=wrapper), ready="lnsd ready",
                        within=120.0 if wrapper else 20.0)
     return d
 

@@ -41,7 +41,7 @@ import yaml
 from . import lab as L
 from . import netns, procs
 from . import proto as P
-from .dialout_lab import REPO, Lnsd, NotBuilt, build_dir, control, daemon_configs, default_topology
+from .dialout_lab import REPO, Lnsd, NotBuilt, lnsd_argv, build_dir, control, daemon_configs, default_topology
 from .wait import WaitTimeout, wait_for
 from .replay import Conversations, DialOut, Message, PppFrame, Session, Tunnel, is_retransmission
 
@@ -1166,8 +1166,8 @@ def replay_dialout_in_lab(conv: Conversations, x: DialOut, session: int | None =
             vr["lns-radius"] = {"authentication": [srv]}
         (run / "lnsd.yaml").write_text(yaml.safe_dump(cfg))
         d = Lnsd(lab, bdir)
-        proc = lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
-                                         "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+        proc = lab.start("lnsd", "lns", lnsd_argv(bdir, "--config", str(run / "lnsd.yaml"), "--control", d.sock,
+                                                  "--events", str(d.events)), ready="lnsd ready")
         sock = netns.socket_in(lab.ns("lac"))
         raw = netns.socket_in(lab.ns("home"), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         try:
@@ -1558,8 +1558,8 @@ def replay_in_lab(conv: Conversations, tunnel: int | None = None, session: int |
                            "authentication": how["authentication"], "mode": how["mode"]}
         (run / "lnsd.yaml").write_text(yaml.safe_dump(cfg))
         d = Lnsd(lab, bdir)
-        proc = lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
-                                         "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+        proc = lab.start("lnsd", "lns", lnsd_argv(bdir, "--config", str(run / "lnsd.yaml"), "--control", d.sock,
+                                                  "--events", str(d.events)), ready="lnsd ready")
         sock = netns.socket_in(lab.ns("lac"))
         try:
             sock.bind((LAB_LAC, 0))

@@ -42,7 +42,7 @@ from pathlib import Path
 from .. import lab as L
 from .. import netns
 from ..control_api import request
-from ..dialout_lab import (KEY, NotBuilt, build_dir, default_topology, start_daemons)
+from ..dialout_lab import (KEY, NotBuilt, lnsd_argv, build_dir, default_topology, start_daemons)
 from ..lab import REPO
 from ..wait import WaitTimeout, wait_for
 from . import bench_dialout as B
@@ -668,8 +668,8 @@ def run_kill(m: int, rate: float = 0.0, peer_hello: str = "10s", peer_retransmit
                               "foreign": "1001 iif operator-x table 102 proto unspec"}
         run = lab.run_dir
         t_start = time.monotonic()
-        lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(run / "lnsd.yaml"),
-                                  "--control", d.sock, "--events", str(d.events)], ready="lnsd ready")
+        lab.start("lnsd", "lns", lnsd_argv(bdir, "--config", str(run / "lnsd.yaml"), "--control", d.sock,
+                                           "--events", str(d.events)), ready="lnsd ready")
         r["restart_s"] = round(time.monotonic() - t_start, 2)
         r["kernel_after_restart"] = kernel_state(lab)
         # The peers' clean-up: lac-emu's tunnels and sessions to the old lnsd, cpe-emu's PPP links.

@@ -43,6 +43,7 @@ from .. import lab as L
 from .. import procs
 from .. import topology as T
 from ..control_api import request
+from ..dialout_lab import lnsd_argv
 from ..wait import WaitTimeout, wait_for
 
 LNS_ADDR = "198.51.100.1"
@@ -231,8 +232,8 @@ class LnsdLns(Lns):
         cfg = run / "lnsd-compare.yaml"
         cfg.write_text(yaml.safe_dump(lnsd_conf(self.binds)))
         self.sock = run / f"lnsd-{self.starts}.sock"
-        self.proc = self.lab.start(f"lnsd-{self.starts}", "lns", [str(self.bdir / "lns/lnsd/lnsd"), "--config",
-                                   str(cfg), "--control", str(self.sock)], ready="lnsd ready")
+        self.proc = self.lab.start(f"lnsd-{self.starts}", "lns", lnsd_argv(self.bdir, "--config", str(cfg), "--control",
+                                                                      str(self.sock)), ready="lnsd ready")
         return self.proc
 
     def held(self):

@@ -39,7 +39,7 @@ import os
 from pathlib import Path
 
 from .. import lab as L
-from ..dialout_lab import NotBuilt, build_dir, start_daemons
+from ..dialout_lab import NotBuilt, build_dir, lnsd_argv, start_daemons
 from .bench_dialout import LAC_SECRET, MAX_SITES, configure_daemons, lac_addresses, plan_sites, topology_for
 
 LOADGEN = "scenarios/loadgen/dl_loadgen"
@@ -55,8 +55,8 @@ def _start_lnsd(lab: L.Lab, bdir: Path, config: dict):
     import yaml
     path = lab.run_dir / "lnsd.yaml"
     path.write_text(yaml.safe_dump(config))
-    return lab.start("lnsd", "lns", [str(bdir / "lns/lnsd/lnsd"), "--config", str(path),
-                                     "--control", str(lab.run_dir / "lnsd.sock")], ready="lnsd ready")
+    return lab.start("lnsd", "lns", lnsd_argv(bdir, "--config", str(path), "--control", str(lab.run_dir / "lnsd.sock")),
+                     ready="lnsd ready")
 
 
 def _tasks(pid: int) -> list[int]:
