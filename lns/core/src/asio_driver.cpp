@@ -18,11 +18,20 @@ struct AsioTimerDriver::Impl : std::enable_shared_from_this<Impl> {
     std::optional<TimePoint> scheduled;  // deadline the OS timer waits for
     bool alive = true;
     bool posted = false;  // a run of the due timers is posted and has not run yet (at most one)
+    bool requested = false;  // a run was requested from the owner (defer_due_runs) and not yet run
+    std::function<void()> request;  // defer_due_runs: the owner runs them (run_due)
 
     std::uint64_t arms = 0, early_wakeups = 0, posted_runs = 0;
 
     /// The due timers run from a handler posted on the loop: no OS timer for them.
     void post_run() {
+        if (request) {
+            if (requested || posted) return;
+            requested = true;
+            ++posted_runs;
+            request();
+            return;
+        }
         if (posted) return;
         posted = true;
         ++posted_runs;
@@ -39,6 +48,20 @@ struct AsioTimerDriver::Impl : std::enable_shared_from_this<Impl> {
             }
             self->reschedule();
         });
+    }
+
+    /// The owner's run of a requested due run (defer_due_runs).
+    bool run_requested() {
+        if (!requested || !alive) return false;
+        requested = false;
+        try {
+            queue.run_due(queue.now());
+        } catch (...) {
+            reschedule();
+            throw;
+        }
+        reschedule();
+        return true;
     }
 
     /// `exact`: re-arm at the queue's earliest deadline even when it is later than the scheduled one.
@@ -93,6 +116,14 @@ AsioTimerDriver::~AsioTimerDriver() {
 }
 
 void AsioTimerDriver::reschedule() { impl_->reschedule(/*exact=*/true); }
+void AsioTimerDriver::defer_due_runs(std::function<void()> request) {
+    impl_->request = std::move(request);
+    if (!impl_->request && impl_->requested) {  // a run the owner will no longer make: posted
+        impl_->requested = false;
+        impl_->post_run();
+    }
+}
+bool AsioTimerDriver::run_due() { return impl_->run_requested(); }
 std::uint64_t AsioTimerDriver::arms() const noexcept { return impl_->arms; }
 std::uint64_t AsioTimerDriver::early_wakeups() const noexcept { return impl_->early_wakeups; }
 std::uint64_t AsioTimerDriver::posted_runs() const noexcept { return impl_->posted_runs; }

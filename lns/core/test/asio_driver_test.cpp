@@ -109,6 +109,46 @@ TEST(AsioTimerDriver, DueTimersRunFromAPostedHandlerWithoutTheOsTimer) {
     q.cancel(later);
 }
 
+// defer_due_runs: a due run is requested from the owner (once until run_due()), nothing is posted
+// on the io_context; run_due() runs it (and what its callbacks arm due meanwhile is requested
+// again); an empty request posts them again, including one that was requested and never run.
+TEST(AsioTimerDriver, DueRunsDeferredToTheOwnerPostNothing) {
+    boost::asio::io_context io;
+    SystemClock clock;
+    TimerQueue q(clock);
+    AsioTimerDriver driver(io, q);
+    int requests = 0;
+    driver.defer_due_runs([&] { ++requests; });
+    std::vector<int> order;
+    q.arm(Duration::zero(), [&] {
+        order.push_back(1);
+        q.arm(Duration::zero(), [&] { order.push_back(3); });
+    });
+    q.arm(Duration::zero(), [&] { order.push_back(2); });
+    EXPECT_EQ(requests, 1) << "one request for both due timers";
+    EXPECT_EQ(io.poll(), 0u) << "no handler was posted for them";
+    EXPECT_TRUE(order.empty());
+    EXPECT_TRUE(driver.run_due());
+    ASSERT_GE(order.size(), 2u);
+    EXPECT_EQ(order[0], 1) << "in arming order";
+    EXPECT_EQ(order[1], 2);
+    for (int i = 0; i < 3 && driver.run_due(); ++i) {  // the timer armed by a callback: requested again
+    }
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(io.poll(), 0u);
+    EXPECT_FALSE(driver.run_due()) << "nothing requested: no run";
+    EXPECT_EQ(driver.arms(), 0u) << "the OS timer was never armed";
+    // Requested, then handed back: the run is posted.
+    const int before = requests;
+    q.arm(Duration::zero(), [&] { order.push_back(4); });
+    EXPECT_EQ(requests, before + 1);
+    driver.defer_due_runs({});
+    io.restart();
+    EXPECT_EQ(io.poll(), 1u) << "the requested run, posted when the owner handed it back";
+    EXPECT_EQ(order.back(), 4);
+    EXPECT_TRUE(q.empty());
+}
+
 TEST(AsioTimerDriver, IdleQueueDoesNotKeepLoopAliveAndDetaches) {
     boost::asio::io_context io;
     SystemClock clock;

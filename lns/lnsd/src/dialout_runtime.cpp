@@ -340,6 +340,8 @@ DialOutRuntime::DialOutRuntime(boost::asio::io_context& io, core::TimerQueue& ti
 
 DialOutRuntime::~DialOutRuntime() = default;
 
+void DialOutRuntime::defer_radius_sends(PassFlush::Post post) { impl_->radius_out.defer(std::move(post)); }
+
 DialOutWiring& DialOutRuntime::wiring() noexcept { return *impl_->wiring; }
 
 namespace {

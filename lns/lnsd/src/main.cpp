@@ -20,7 +20,7 @@
 #include "dl/lnsd/config.hpp"
 #include "dl/lnsd/dialout_runtime.hpp"
 #include "dl/lnsd/lns.hpp"
-#include "dl/lnsd/loop_post.hpp"
+#include "dl/lnsd/pass_end.hpp"
 #include "dl/lnsd/udp.hpp"
 #include "dl/radius/client/client.hpp"
 
@@ -54,11 +54,17 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    boost::asio::io_context io;
+    // One thread runs the loop (nothing else posts to it): concurrency hint 1 lets Asio queue the
+    // handlers that handlers post on the thread's private queue, without the scheduler's lock and
+    // wake-up logic (Boost.Asio "Concurrency Hints").
+    boost::asio::io_context io{1};
     dl::core::EventBus bus(clock);
     std::unique_ptr<dl::core::JsonLinesSink> sink;
     std::unique_ptr<dl::lnsd::UdpEndpoint> udp;
     dl::core::AsioTimerDriver driver(io, timers);
+    // The end of each handler: zero-delay timers and the senders' flushes (pass_end.hpp).
+    dl::lnsd::PassEnd pass_end;
+    pass_end.drive_timers(&driver);
     dl::lnsd::Lns lns(timers, registry, bus, cfg, [&](dl::lnsd::PeerId p, std::vector<std::uint8_t> b) {
         if (udp) udp->send(p, b);
     });
@@ -73,11 +79,11 @@ int main(int argc, char** argv) {
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
         lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
-        // PPP frames to the CPEs, and the L2TP control messages: the datagrams of one loop pass
-        // in one sendmmsg per socket. Each posted through its own reserved block (loop_post.hpp):
-        // no allocation per pass.
-        lns.defer_data_flush(dl::lnsd::LoopPost(io).post());
-        udp->defer_sends(dl::lnsd::LoopPost(io).post());
+        // PPP frames to the CPEs, and the L2TP control messages: the datagrams of one handler of
+        // the loop, and of the zero-delay timers it started, in one sendmmsg per socket, sent at
+        // the end of that handler (pass_end.hpp: no posted handler, no allocation per pass).
+        lns.defer_data_flush(pass_end.post());
+        udp->defer_sends(pass_end.post());
         // … on a socket connected to each LAC (no route look-up per datagram), up to the limit.
         udp->set_max_peer_sockets(cfg.peer_sockets);
         lns.set_peer_sockets({[&](dl::lnsd::PeerId p) { return udp->connect_peer(p); },
@@ -88,6 +94,7 @@ int main(int argc, char** argv) {
         lns.register_commands(control);
         // Dial-out: RADIUS client, TUN per virtual router, dial-out manager, PPP (dialout_runtime.hpp).
         dialout = std::make_unique<dl::lnsd::DialOutRuntime>(io, timers, registry, bus, lns, root);
+        dialout->defer_radius_sends(pass_end.post());
         dialout->register_commands(control);
     } catch (const dl::core::ConfigError& e) {
         std::cerr << "lnsd: configuration error: " << e.located() << "\n";
@@ -136,6 +143,6 @@ int main(int argc, char** argv) {
     });
 
     std::cout << "lnsd ready" << std::endl;
-    io.run();
+    pass_end.drive(io);  // io.run(), with the end-of-handler work after each handler
     return 0;
 }

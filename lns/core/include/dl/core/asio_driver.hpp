@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace boost::asio {
@@ -38,11 +39,23 @@ public:
     /// cancelled many timers and want to avoid an early, harmless wake-up).
     void reschedule();
 
+    /// Hands the runs of already-due timers to the owner instead of posting them on the
+    /// io_context: `request` is called (once until the next run_due()) when a run is needed, and
+    /// the owner calls run_due() soon after, from the io_context's thread — lnsd does at the end
+    /// of each handler (dl::lnsd::PassEnd), so a zero-delay timer costs no posted handler and no
+    /// extra pass of the reactor. An empty `request` posts them again (the default). A run that was
+    /// posted before this call still runs once; one requested before an empty `request` is posted.
+    void defer_due_runs(std::function<void()> request);
+    /// Runs the already-due timers if a run was requested (defer_due_runs) and not yet run, then
+    /// re-arms. Returns whether it ran. A timer callback's exception propagates (after the re-arm).
+    bool run_due();
+
     /// Times the OS timer was armed (Asio steady_timer::expires_after).
     std::uint64_t arms() const noexcept;
     /// Wake-ups of the OS timer that found no queue timer due (its deadline had moved later).
     std::uint64_t early_wakeups() const noexcept;
-    /// Runs of already-due timers posted on the io_context instead of arming the OS timer.
+    /// Runs of already-due timers posted on the io_context (or requested from the owner,
+    /// defer_due_runs) instead of arming the OS timer.
     std::uint64_t posted_runs() const noexcept;
 
 private:

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "dl/lnsd/dialout_wiring.hpp"
+#include "dl/lnsd/pass_flush.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -36,6 +37,9 @@ public:
     DialOutRuntime& operator=(const DialOutRuntime&) = delete;
 
     DialOutWiring& wiring() noexcept;
+    /// Where the RADIUS client's requests of one pass are flushed from (one sendmmsg): by default
+    /// a handler posted on the io_context (LoopPost); lnsd passes PassEnd::post() (pass_end.hpp).
+    void defer_radius_sends(PassFlush::Post post);
     /// DialOutWiring::register_commands plus `show dataplane` (per-VR TUN counters and routes).
     void register_commands(core::ControlServer& server);
 

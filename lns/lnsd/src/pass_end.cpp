@@ -1,0 +1,65 @@
+#include "dl/lnsd/pass_end.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <utility>
+
+#include "dl/core/asio_driver.hpp"
+
+namespace dl::lnsd {
+
+PassEnd::PassEnd(std::size_t reserve) {
+    queued_.reserve(reserve);
+    running_.reserve(reserve);
+}
+
+PassEnd::~PassEnd() {
+    if (driver_) driver_->defer_due_runs({});
+}
+
+PassFlush::Post PassEnd::post() {
+    return [this](std::function<void()> work) { queued_.push_back(std::move(work)); };
+}
+
+void PassEnd::drive_timers(core::AsioTimerDriver* driver) {
+    if (driver_) driver_->defer_due_runs({});
+    driver_ = driver;
+    timers_due_ = false;
+    if (driver_) driver_->defer_due_runs([this] { timers_due_ = true; });
+}
+
+std::size_t PassEnd::run() {
+    std::size_t rounds = 0;
+    for (;;) {
+        bool ran = false;
+        if (timers_due_) {
+            timers_due_ = false;
+            ran = driver_->run_due();
+        }
+        if (!queued_.empty()) {
+            running_.swap(queued_);  // works queued by these go to the next round
+            std::size_t i = 0;
+            try {
+                for (; i < running_.size(); ++i) running_[i]();
+            } catch (...) {
+                // The rest stays queued (ahead of what the thrown work's round queued).
+                queued_.insert(queued_.begin(), std::make_move_iterator(running_.begin() + static_cast<std::ptrdiff_t>(i) + 1),
+                               std::make_move_iterator(running_.end()));
+                running_.clear();
+                throw;
+            }
+            running_.clear();
+            ran = true;
+        }
+        if (!ran) return rounds;
+        ++rounds;
+        ++rounds_;
+    }
+}
+
+void PassEnd::drive(boost::asio::io_context& io) {
+    run();
+    while (io.run_one() != 0) run();
+    run();
+}
+
+}  // namespace dl::lnsd
