@@ -78,6 +78,7 @@ std::optional<ProcUsage> read_proc(int pid) {
         std::string field;
         unsigned long utime = 0, stime = 0;
         for (int i = 3; i <= 15 && rest >> field; ++i) {
+            if (i == 10) u.minor_faults = std::stoul(field);
             if (i == 14) utime = std::stoul(field);
             if (i == 15) stime = std::stoul(field);
         }
@@ -88,6 +89,7 @@ std::optional<ProcUsage> read_proc(int pid) {
     while (std::getline(st, line)) {
         if (line.rfind("VmRSS:", 0) == 0) u.rss_kib = std::stol(line.substr(6));
         if (line.rfind("VmHWM:", 0) == 0) u.hwm_kib = std::stol(line.substr(6));
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) u.sleeps = std::stoul(line.substr(24));
     }
     return u;
 }
@@ -126,6 +128,11 @@ nlohmann::json ProcDelta::to_json(std::size_t calls) const {
     j["hwm_kib"] = after->hwm_kib;
     j["rss_bytes_per_call"] =
         calls ? static_cast<double>(after->rss_kib - before->rss_kib) * 1024.0 / static_cast<double>(calls) : 0.0;
+    auto per_call = [calls](unsigned long a, unsigned long b) {
+        return calls ? static_cast<double>(a >= b ? a - b : 0) / static_cast<double>(calls) : 0.0;
+    };
+    j["wakeups_per_call"] = per_call(after->sleeps, before->sleeps);
+    j["page_faults_per_call"] = per_call(after->minor_faults, before->minor_faults);
     return j;
 }
 

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 using namespace dl::loadgen;
 
 TEST(LatencySamples, NearestRankPercentiles) {
@@ -78,6 +81,24 @@ TEST(ReadProc, SelfAndMissing) {
     EXPECT_GT(u->rss_kib, 0);
     EXPECT_GE(u->hwm_kib, u->rss_kib);
     EXPECT_GE(u->cpu_s, 0);
+    EXPECT_GT(u->minor_faults, 0u) << "a running process has touched pages";
+    // Blocking once (a poll that waits) counts one more voluntary context switch.
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::thread writer([&] {
+        const auto t0 = std::chrono::steady_clock::now();
+        while (read_proc(static_cast<int>(getpid())).value().sleeps == u->sleeps &&
+               std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+            std::this_thread::yield();  // until the main thread blocked once more (bounded)
+        }
+        ASSERT_EQ(write(fds[1], "x", 1), 1);
+    });
+    char c = 0;
+    ASSERT_EQ(read(fds[0], &c, 1), 1);
+    writer.join();
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_GT(read_proc(static_cast<int>(getpid()))->sleeps, u->sleeps);
     EXPECT_FALSE(read_proc(-5).has_value());
 }
 
@@ -92,12 +113,14 @@ TEST(WatchPid, ParsesNameEqualsPid) {
 TEST(ProcDelta, CpuPerCallOverTheInterval) {
     ProcDelta d{static_cast<int>(getpid())};
     EXPECT_EQ(d.to_json(10).dump(), nlohmann::json({{"pid", getpid()}, {"error", "cannot read /proc/<pid>"}}).dump());
-    d.before = ProcUsage{1.0, 1000, 1000};
-    d.after = ProcUsage{1.5, 1100, 1200};
+    d.before = ProcUsage{1.0, 1000, 1000, 500, 40};
+    d.after = ProcUsage{1.5, 1100, 1200, 700, 340};
     const auto j = d.to_json(100);
     EXPECT_DOUBLE_EQ(j["cpu_s"].get<double>(), 0.5);
     EXPECT_DOUBLE_EQ(j["cpu_ms_per_call"].get<double>(), 5.0);   // 500 ms over 100 calls
     EXPECT_DOUBLE_EQ(j["rss_bytes_per_call"].get<double>(), 1024.0);
     EXPECT_EQ(j["hwm_kib"], 1200);
+    EXPECT_DOUBLE_EQ(j["wakeups_per_call"].get<double>(), 3.0);      // 300 over 100 calls
+    EXPECT_DOUBLE_EQ(j["page_faults_per_call"].get<double>(), 2.0);  // 200 over 100 calls
     EXPECT_TRUE(ProcDelta{}.to_json(10).is_null());
 }

@@ -369,8 +369,8 @@ def zlbs_per_call(r: dict) -> str:
 
 
 def format_table(results: list[dict]) -> str:
-    """One row per run: offered rate, achieved calls/s, latency percentiles, CPU per call of lnsd,
-    the generator, each FreeRADIUS server that worked and the rest of the machine (budget_per_call)."""
+    """One row per run: offered rate, achieved calls/s, latency percentiles, CPU per call of lnsd
+    (and, dial-out, the times lnsd blocked and woke per call: proc(5) voluntary_ctxt_switches), the generator, each FreeRADIUS server that worked and the rest of the machine (budget_per_call)."""
     if not results:
         return "(no runs)"
     # the watched processes that worked in some run (an idle FreeRADIUS, e.g. home-b, is left out)
@@ -385,7 +385,8 @@ def format_table(results: list[dict]) -> str:
         return (*(_fmt(b.get(name), 3) for name in watched), _fmt(b.get("rest"), 3))
     if results[0]["mode"] == "dialout":
         head = ("offered/s", "in service", "calls/s", "p50 ms", "p90 ms", "p99 ms", "RADIUS p50", "L2TP p50",
-                "PPP p50", "ZLB/call lnsd, gen", "lnsd ms/call", "gen ms/call", *extra_head, "load avg")
+                "PPP p50", "ZLB/call lnsd, gen", "lnsd ms/call", "lnsd wake-ups/call", "gen ms/call", *extra_head,
+                "load avg")
         rows = []
         for r in results:
             lat = r["latency_ms"]
@@ -393,6 +394,7 @@ def format_table(results: list[dict]) -> str:
                          _fmt(lat["total"].get("p50")), _fmt(lat["total"].get("p90")), _fmt(lat["total"].get("p99")),
                          _fmt(lat["radius"].get("p50")), _fmt(lat["l2tp"].get("p50")), _fmt(lat["ppp"].get("p50")),
                          zlbs_per_call(r), _fmt((r.get("lns") or {}).get("cpu_ms_per_call"), 3),
+                         _fmt((r.get("lns") or {}).get("wakeups_per_call"), 2),
                          _fmt(r["loadgen"]["cpu_ms_per_call"], 3), *extra(r), " ".join(str(x) for x in r["load_average"])))
     else:
         head = ("offered/s", "established", "calls/s", "p50 ms", "p90 ms", "p99 ms", "L2TP p50", "PPP p50", "tunnels",

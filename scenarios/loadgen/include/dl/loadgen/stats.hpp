@@ -67,6 +67,9 @@ struct ProcUsage {
     double cpu_s = 0;          ///< utime + stime, seconds
     long rss_kib = 0;          ///< VmRSS
     long hwm_kib = 0;          ///< VmHWM (peak RSS)
+    unsigned long minor_faults = 0;   ///< minflt (field 10 of /proc/<pid>/stat): pages first touched
+    unsigned long sleeps = 0;  ///< voluntary_ctxt_switches of /proc/<pid>/status: times it blocked
+                               ///< (each followed by a wake-up), main thread
 };
 /// Reads /proc/<pid>/stat (fields 14, 15: utime, stime in clock ticks) and /proc/<pid>/status;
 /// nullopt if the process is gone or the files cannot be parsed.
@@ -87,7 +90,8 @@ WatchedPid parse_watch_pid(const std::string& text);
 /// CPU (utime + stime) and RSS of one process between two instants (`start`, `stop`: read_proc).
 /// Shapes of to_json(calls): null for pid ≤ 0; {"pid", "error"} when /proc could not be read;
 /// else {"pid", "cpu_s", "cpu_ms_per_call", "rss_kib_before", "rss_kib_after", "hwm_kib",
-/// "rss_bytes_per_call"}. The CPU figures have the clock tick's resolution (sysconf(_SC_CLK_TCK),
+/// "rss_bytes_per_call", "wakeups_per_call", "page_faults_per_call"} (wake-ups: voluntary context
+/// switches of the main thread, i.e. waits that blocked; page faults: minor faults, proc(5)). The CPU figures have the clock tick's resolution (sysconf(_SC_CLK_TCK),
 /// 10 ms at 100 Hz).
 struct ProcDelta {
     int pid = 0;
