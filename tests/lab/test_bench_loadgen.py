@@ -101,6 +101,19 @@ def test_loadgen_incoming_with_chap_twenty_calls_reach_ipcp_opened():
 
 
 @pytest.mark.req("PERF.loadgen")
+def test_loadgen_dialout_with_loop_moderation_reaches_in_service():
+    """lnsd with `loop-moderation: 2ms` (docs/lnsd.md): every call still reaches inService, and the
+    CPE's answers that come while lnsd sleeps wait for the sleep's end, so the PPP stage (LCP,
+    CHAP both ways, IPCP: several of lnsd's steps, each a round trip) takes more than one sleep
+    (without moderation, ~1 ms at this rate)."""
+    [r] = B.run_bench("dialout", 20, [100.0], deadline=25.0, loop_moderation="2ms", say=lambda *a: None)
+    assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}, {r['not_finished']} unfinished"
+    assert r["in_service"] == 20 and r["failures"] == {}, r
+    assert r["lnsd_loop_moderation"] == "2ms"
+    assert r["latency_ms"]["ppp"]["p50"] >= 3.0, r["latency_ms"]["ppp"]
+
+
+@pytest.mark.req("PERF.loadgen")
 def test_loadgen_dialout_over_two_lac_engines_held_and_measured():
     """Two LAC engines in dl_loadgen (198.51.100.2 and .20): lnsd dials each site through the LAC
     its RADIUS Tunnel-Server-Endpoint names, so both engines carry calls on their own tunnel; while

@@ -17,7 +17,7 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     root.require_map();
     root.allow_keys({"local-address", "port", "hostname", "receive-window", "max-retransmits", "secret", "hide-avps",
                      "accept-unknown-peers", "require-sequencing", "early-data-frames", "peers", "timers", "tunnel-selection",
-                     "shutdown-wait", "events-flush", "events-max-bytes", "limits",
+                     "shutdown-wait", "events-flush", "events-max-bytes", "limits", "loop-moderation",
                      // read by load_wiring_config / Manager::load (dialout_wiring.hpp)
                      "virtual-routers", "ppp-profiles", "incoming", "dialout", "fault-injection",
                      // read by DialOutRuntime (dialout_runtime.hpp)
@@ -39,6 +39,8 @@ LnsdConfig load_config(const core::ConfigNode& root, core::TimerRegistry& timers
     c.early_data_frames = static_cast<unsigned>(root.get_int("early-data-frames", 4, 0, 64));
     c.shutdown_wait = root.get_duration("shutdown-wait", c.shutdown_wait, std::chrono::milliseconds(0),
                                         std::chrono::seconds(60));
+    c.loop_moderation = root.get_duration("loop-moderation", c.loop_moderation, core::Duration::zero(),
+                                          std::chrono::milliseconds(10));
     if (auto peers = root["peers"]; peers.defined() && !peers.is_null()) {
         peers.require_sequence();
         for (std::size_t i = 0; i < peers.size(); ++i) {

@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
     });
 
     std::cout << "lnsd ready" << std::endl;
-    pass_end.drive(io);  // io.run(), with the end-of-handler work after each handler
+    // io.run(), with the end-of-handler work after each handler (and loop-moderation, if set)
+    pass_end.drive(io, cfg.loop_moderation);
     return 0;
 }

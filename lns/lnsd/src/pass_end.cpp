@@ -1,5 +1,7 @@
 #include "dl/lnsd/pass_end.hpp"
 
+#include <time.h>
+
 #include <boost/asio/io_context.hpp>
 #include <utility>
 
@@ -59,6 +61,29 @@ std::size_t PassEnd::run() {
 void PassEnd::drive(boost::asio::io_context& io) {
     run();
     while (io.run_one() != 0) run();
+    run();
+}
+
+void PassEnd::drive(boost::asio::io_context& io, std::chrono::nanoseconds moderation) {
+    if (moderation <= std::chrono::nanoseconds::zero()) return drive(io);
+    const timespec pause{static_cast<time_t>(moderation.count() / 1000000000),
+                         static_cast<long>(moderation.count() % 1000000000)};
+    run();
+    while (io.run_one() != 0) {  // blocks until something is ready
+        run();
+        for (;;) {
+            while (io.poll_one() != 0) run();  // what is ready now, without blocking
+            if (io.stopped()) break;
+            ::nanosleep(&pause, nullptr);  // let the next datagrams gather
+            std::size_t found = 0;
+            while (io.poll_one() != 0) {
+                run();
+                ++found;
+            }
+            if (found == 0 || io.stopped()) break;  // quiet: back to blocking
+        }
+        if (io.stopped()) break;
+    }
     run();
 }
 

@@ -80,6 +80,15 @@ TEST(LnsdConfig, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.selection_mode, lnsd::SelectionMode::round_robin);
     EXPECT_EQ(r.get("hello"), 60s);
     EXPECT_EQ(r.get("retransmit-cap"), 8s);
+    EXPECT_EQ(c.loop_moderation, core::Duration::zero()) << "loop-moderation is off unless configured";
+}
+
+TEST(LnsdConfig, LoopModerationIsReadAndBounded) {
+    auto r = registry();
+    EXPECT_EQ(lnsd::load_config(core::ConfigNode::parse("loop-moderation: 300us"), r).loop_moderation, 300us);
+    EXPECT_EQ(lnsd::load_config(core::ConfigNode::parse("loop-moderation: 0s"), r).loop_moderation, 0s);
+    EXPECT_NE(error_of("loop-moderation: 20ms").find("loop-moderation"), std::string::npos) << error_of("loop-moderation: 20ms");
+    EXPECT_NE(error_of("loop-moderation: fast").find("loop-moderation"), std::string::npos);
 }
 
 // An LNS on the open Internet: unlisted LACs refused, no LAC trusted for proxy authentication.

@@ -8,6 +8,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -105,6 +107,34 @@ TEST(PassEnd, DestroyedFirstGivesTheDueRunsBackToTheDriver) {
     q.arm(core::Duration::zero(), [&] { ++fired; });
     EXPECT_EQ(io.poll(), 1u);
     EXPECT_EQ(fired, 1);
+}
+
+// loop-moderation: after a wake-up that found work, the loop sleeps before it looks again, so an
+// event that became ready 1 ms after the first handler is handled only once the 40 ms sleep is over
+// (without moderation, when it is ready: not asserted, a loaded machine may be late). A stop ends
+// the loop either way.
+TEST(PassEnd, ModerationHandlesWhatGathersAfterTheSleep) {
+    using namespace std::chrono_literals;
+    for (const auto moderation : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(40ms)}) {
+        boost::asio::io_context io{1};
+        lnsd::PassEnd end;
+        boost::asio::steady_timer second(io);
+        std::chrono::steady_clock::time_point first_at, second_at;
+        boost::asio::post(io, [&] {
+            first_at = std::chrono::steady_clock::now();
+            second.expires_after(1ms);
+            second.async_wait([&](const boost::system::error_code&) {
+                second_at = std::chrono::steady_clock::now();
+                io.stop();
+            });
+        });
+        end.drive(io, moderation);
+        ASSERT_NE(second_at, std::chrono::steady_clock::time_point{}) << "the loop ran until the stop";
+        const auto waited = second_at - first_at;
+        if (moderation > 0ns) {
+            EXPECT_GE(waited, moderation) << "handled after the sleep, not when it became ready";
+        }
+    }
 }
 
 TEST(PassEnd, NoAllocationPerPost) {

@@ -244,7 +244,7 @@ def budget_per_call(r: dict, cores: int | None = None) -> dict:
 def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: int = 0,
               receive_window: int | None = None, deadline: float | None = None, say=print,
               ppp: str = "none", lacs: int = 1, hold: float = 0.0, radius_profile: str = "bench",
-              pin: bool = False, zlb_ack: str | None = None) -> list[dict]:
+              pin: bool = False, zlb_ack: str | None = None, loop_moderation: str | None = None) -> list[dict]:
     """One lab, one dl_loadgen run per rate in `rates`; returns their JSON results (each with
     "load_average" and "offered_rate" added). Raises L.LabError when the lab cannot come up.
 
@@ -256,7 +256,9 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
     `pin`: lnsd alone on one core, the generator and FreeRADIUS on the others (`pin_cores`; result
     key "cpu_pinning").
     `zlb_ack`: lnsd's `timers.zlb-ack` (RFC 2661 §5.8, e.g. "1ms"); None: lnsd's default (0s, a ZLB
-    at the end of its loop pass). Each result carries it as "lnsd_zlb_ack"."""
+    at the end of its loop pass). Each result carries it as "lnsd_zlb_ack".
+    `loop_moderation`: lnsd's `loop-moderation` (docs/lnsd.md, e.g. "300us"); None: lnsd's default
+    (0s, off). Each result carries it as "lnsd_loop_moderation"."""
     try:
         bdir = build_dir()
     except NotBuilt as e:
@@ -298,6 +300,8 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
             # "ZLB at the end of the pass"); --zlb-ack sets another value, for comparisons.
             if zlb_ack:
                 c["lnsd"].setdefault("timers", {})["zlb-ack"] = zlb_ack
+            if loop_moderation:
+                c["lnsd"]["loop-moderation"] = loop_moderation
             configs.update(c)
             c["lnsd"] = None       # started below, without an event log
         start_daemons(lab, bdir, configure)
@@ -343,6 +347,7 @@ def run_bench(mode: str, n: int, rates: list[float], tunnels: int = 1, window: i
                 r["ppp_mode"] = ppp
                 r["radius_profile"] = radius_profile
                 r["lnsd_zlb_ack"] = zlb_ack or "default"
+                r["lnsd_loop_moderation"] = loop_moderation or "default"
                 r["budget_ms_per_call"] = budget_per_call(r)
                 r["load_average"] = [round(x, 2) for x in os.getloadavg()]
                 r["cpu_pinning"] = {key: cpus for key, cpus in pinned.items() if key != "all"} if pinned else None
@@ -474,7 +479,7 @@ def run(a) -> int:
                         receive_window=a.window, deadline=a.deadline, say=say, ppp=getattr(a, "ppp", "none"),
                         lacs=a.lacs, hold=a.hold_in_service,
                         radius_profile=getattr(a, "radius_profile", "bench"), pin=getattr(a, "pin", False),
-                        zlb_ack=getattr(a, "zlb_ack", None))
+                        zlb_ack=getattr(a, "zlb_ack", None), loop_moderation=getattr(a, "loop_moderation", None))
     if a.json:
         print(json.dumps(results, indent=1))
     else:

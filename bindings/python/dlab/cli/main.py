@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--zlb-ack", default=None,
                    help="dialout: RFC 2661 §5.8 ZLB timer of lnsd and the LACs, e.g. 5ms; loadgen: lnsd's only "
                         "(default: theirs, 0s = a ZLB at the end of the loop pass)")
+    s.add_argument("--loop-moderation", default=None,
+                   help="loadgen: lnsd's loop-moderation, e.g. 300us (docs/lnsd.md; default: lnsd's, 0s = off)")
     s.add_argument("--cpe-restart", default=None,
                    help="dialout: cpe-emu's PPP restart timer, e.g. 100ms (default 3s; docs/performance.md)")
     s.add_argument("--events-flush", choices=("loop", "line"), default="loop",

@@ -90,6 +90,10 @@ struct LnsdConfig {
     SelectionMode selection_mode = SelectionMode::round_robin;
     core::Duration dead_time = std::chrono::seconds(60);
     core::Duration shutdown_wait = std::chrono::seconds(3);
+    /// `loop-moderation` (0s..10ms): after a wake-up that found work, the event loop sleeps this
+    /// long and handles what gathered in one pass, while each sleep finds work (PassEnd::drive):
+    /// fewer wake-ups per datagram for up to this much latency per step. 0s (default): off.
+    core::Duration loop_moderation = core::Duration::zero();
     /// `limits:` (SCCRQ admission and per-tunnel session setup; l2tp::engine::TunnelLimits).
     l2tp::engine::TunnelLimits limits;
     std::size_t reorder_packets = 16;
