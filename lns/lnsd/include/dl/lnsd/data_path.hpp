@@ -18,17 +18,10 @@
 #include "dl/dataplane/packet_batch.hpp"
 #include "dl/dataplane/udp_batch.hpp"
 #include "dl/lnsd/pass_flush.hpp"
+#include "dl/lnsd/rx_datagram.hpp"
 #include "dl/lnsd/rx_index.hpp"
 
 namespace dl::lnsd {
-
-/// One received UDP datagram: its source (PeerId, (IPv4 << 16) | UDP port) and payload, for
-/// DataPath::receive_batch / Lns::receive_batch (lnsd's UdpEndpoint hands a whole recvmmsg batch
-/// on as a span of these). `bytes` is valid for the call it is passed to.
-struct RxDatagram {
-    std::uint64_t peer = 0;
-    std::span<const std::uint8_t> bytes;
-};
 
 /// Counters of the data fast path ("rx" from the LACs, "tx" towards them).
 struct DataPathCounters {
@@ -170,7 +163,8 @@ public:
     /// it in the chunk are looked up again, so each datagram sees the sessions as they are when
     /// its turn comes, as with receive(). `on_data(Key, std::span<const std::uint8_t>)`,
     /// `not_mine(PeerId, std::span<const std::uint8_t>)`: any callables (inlined: no type-erased
-    /// hop per datagram). Never allocates; never reads outside a datagram.
+    /// hop per datagram). Never allocates; never reads outside a datagram. Not re-entrant: a sink
+    /// must not call receive_batch() (pass 1's results live in the DataPath, one chunk's worth).
     template <class OnData, class NotMine>
     void receive_batch(std::span<const RxDatagram> batch, OnData&& on_data, NotMine&& not_mine);
 

@@ -13,8 +13,8 @@
 
 #include "dl/core/ipv4.hpp"
 #include "dl/l2tp/engine/engine.hpp"
-#include "dl/lnsd/data_path.hpp"
 #include "dl/lnsd/pass_sender.hpp"
+#include "dl/lnsd/rx_datagram.hpp"
 
 namespace boost::asio {
 class io_context;
