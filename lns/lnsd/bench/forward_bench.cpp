@@ -28,7 +28,8 @@
 // relay receives into slots of that size (lnsd's former 64 KiB slots) instead of 2 KiB. --relay-spill 1:
 // the relay's recvmmsg gets lnsd's receive layout (a second iovec per message into a 64 KiB spill
 // area, UdpBatchReceiver max_datagram 65535), to measure what that costs; off by default (the bare
-// relay: one 2 KiB iovec per message).
+// relay: one 2 KiB iovec per message). --rx-batch 0: lnsd's UdpEndpoint hands each datagram to
+// Lns::receive (as before 2026-12-06) instead of each recvmmsg batch to Lns::receive_batch.
 // Needs root; exits 77 otherwise.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -115,6 +116,7 @@ struct Options {
     int rounds = 3;             // the four runs this many times; ratios are the median over rounds
     std::string runs = "0123";      // which of the four runs to do (--runs 23: udp -> tun only, e.g. under perf)
     std::size_t relay_slot = 2048;  // octets per receive slot of the relay (--relay-slot 65535: lnsd's old slots)
+    bool rx_batch = true;           // lnsd's UdpEndpoint hands each recvmmsg batch to Lns::receive_batch (--rx-batch 0: per datagram to Lns::receive)
     bool relay_spill = false;       // the relay receives as lnsd does: a second iovec per message into a 64 KiB spill area
 };
 
@@ -236,6 +238,8 @@ void run_all(const Options& o) {
     udp = std::make_unique<lnsd::UdpEndpoint>(io, cfg.local_address, 1701,
                                               [&](lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); },
                                               o.batch, 4 * o.batch);
+    if (o.rx_batch)  // as lnsd wires it (main.cpp)
+        udp->set_batch_receive([&](std::span<const lnsd::RxDatagram> b) { lns.receive_batch(b); });
     const int bufsize = 8 << 20;
     ::setsockopt(udp->native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof bufsize);
     ::setsockopt(udp->native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize);
@@ -482,6 +486,7 @@ void run_all(const Options& o) {
         {"relay_sendto", o.relay_sendto},
         {"relay_slot", o.relay_slot},
         {"relay_spill", o.relay_spill},
+        {"rx_batch", o.rx_batch},
         {"loadavg", load},
         {"ratio_cpu", {{"tun_to_udp", median(cpu_tx)}, {"udp_to_tun", median(cpu_rx)}}},
         {"ratio_cpu_q1", {{"tun_to_udp", quantile(cpu_tx, 0.25)}, {"udp_to_tun", quantile(cpu_rx, 0.25)}}},
@@ -623,6 +628,7 @@ int main(int argc, char** argv) {
         else if (k == "--runs") o.runs = v;
         else if (k == "--relay-slot") o.relay_slot = std::strtoull(v, nullptr, 10);
         else if (k == "--relay-spill") o.relay_spill = std::atoi(v) != 0;
+        else if (k == "--rx-batch") o.rx_batch = std::atoi(v) != 0;
         else if (k == "--instructions") instructions = std::atoi(v) != 0;
         else {
             std::fprintf(stderr,

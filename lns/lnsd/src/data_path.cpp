@@ -26,6 +26,7 @@ DataPath::DataPath(Deliver deliver, Fallback fallback, std::size_t burst, std::s
 void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16_t local_session,
                    std::uint16_t peer_tunnel, std::uint16_t peer_session, bool sequencing, std::uint16_t expected_ns) {
     remove(key);
+    ++generation_;  // receive_batch: look the rest of its chunk up again
     Session s;
     s.key = key;
     s.peer = peer;
@@ -61,6 +62,7 @@ void DataPath::add(Key key, PeerId peer, std::uint16_t local_tunnel, std::uint16
 bool DataPath::remove(Key key) {
     auto it = by_key_.find(key);
     if (it == by_key_.end()) return false;
+    ++generation_;  // receive_batch: look the rest of its chunk up again
     by_rx_.erase_if(it->second.peer, it->second.rx_ids,
                     [&](const RxEntry& e) { return e.session == &it->second; });
     leave_peer(it->second);
@@ -121,20 +123,58 @@ DataPath::Rx DataPath::receive(PeerId peer, std::span<const std::uint8_t> d) noe
         return Rx::not_mine;
     }
     const Key key = found->key;  // deliver_ may add or remove sessions: copy before the call
-    if (m->ns) {
-        Session& s = *found->session;
-        // §5.9: once the peer sends sequenced data we sequence ours too; an Ns older than the
-        // expected one is a late (reordered) packet and is dropped; Nr on data is ignored (§3.1).
-        s.encap.sequence = true;
-        if (seq_lt(*m->ns, s.expected_ns)) {
-            ++counters_.rx_out_of_order;
-            return Rx::dropped;
-        }
-        s.expected_ns = static_cast<std::uint16_t>(*m->ns + 1);
-    }
+    if (m->ns && !accept_ns(*found->session, *m->ns)) return Rx::dropped;
     ++counters_.rx_data;
     if (deliver_) deliver_(key, m->ppp);
     return Rx::delivered;
+}
+
+bool DataPath::accept_ns(Session& s, std::uint16_t ns) noexcept {
+    // §5.9: once the peer sends sequenced data we sequence ours too; an Ns older than the
+    // expected one is a late (reordered) packet and is dropped; Nr on data is ignored (§3.1).
+    s.encap.sequence = true;
+    if (seq_lt(ns, s.expected_ns)) {
+        ++counters_.rx_out_of_order;
+        return false;
+    }
+    s.expected_ns = static_cast<std::uint16_t>(ns + 1);
+    return true;
+}
+
+void DataPath::look_up_batch(std::span<const RxDatagram> chunk) noexcept {
+    rx_lookup_generation_ = generation_;
+    const std::size_t n = chunk.size();
+    // Parse every header and prefetch its index slot: the misses of the batch overlap ...
+    for (std::size_t i = 0; i < n; ++i) {
+        RxLookup& l = rx_lookup_[i];
+        const std::span<const std::uint8_t> d = chunk[i].bytes;
+        if (d.empty() || (d[0] & 0x80)) {  // T=1: a control message (RFC 2661 §3.1)
+            l.kind = RxLookup::Kind::control;
+            continue;
+        }
+        dp::DecapError err = dp::DecapError::none;
+        const auto m = dp::parse_l2tp_data(d, &err);
+        if (!m) {
+            l.kind = RxLookup::Kind::malformed;
+            continue;
+        }
+        l.kind = RxLookup::Kind::data;
+        l.has_ns = m->ns.has_value();
+        l.ns = m->ns.value_or(0);
+        l.ids = (std::uint32_t{m->tunnel_id} << 16) | m->session_id;
+        l.ppp = m->ppp.data();
+        l.ppp_size = m->ppp.size();
+        l.hash = by_rx_.prefetch(chunk[i].peer, l.ids);
+    }
+    // ... then each is found (its slot now arriving or in the cache); a sequenced message's
+    // session record, needed for its Ns check, is prefetched in turn.
+    for (std::size_t i = 0; i < n; ++i) {
+        RxLookup& l = rx_lookup_[i];
+        if (l.kind != RxLookup::Kind::data) continue;
+        const RxEntry* e = by_rx_.find(chunk[i].peer, l.ids, l.hash);
+        l.entry = e ? *e : RxEntry{};
+        if (e && l.has_ns) __builtin_prefetch(e->session);
+    }
 }
 
 bool DataPath::queue(Session& s, std::span<const std::uint8_t> datagram) noexcept {

@@ -603,6 +603,18 @@ void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
     engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
 }
 
+void Lns::receive_batch(std::span<const RxDatagram> batch) {
+    datagrams_in_ += batch.size();
+    data_->receive_batch(
+        batch,
+        [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
+            if (on_ppp_frame) on_ppp_frame(data_handle(k), ppp);
+        },
+        [this](PeerId peer, std::span<const std::uint8_t> datagram) {
+            engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
+        });
+}
+
 void Lns::tunnel_gone(core::Ipv4Address a) {
     // dests_ is keyed by every address that ever opened a tunnel: bounded by keeping at most
     // `limits.destinations-kept` records of addresses with no tunnel (oldest forgotten first).

@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
         udp = std::make_unique<dl::lnsd::UdpEndpoint>(
             io, cfg.local_address, cfg.port,
             [&](dl::lnsd::PeerId p, std::span<const std::uint8_t> b) { lns.receive(p, b); });
+        // Each recvmmsg batch whole: its sessions are looked up before any is delivered.
+        udp->set_batch_receive([&](std::span<const dl::lnsd::RxDatagram> b) { lns.receive_batch(b); });
         lns.set_data_socket(udp->native_handle());  // data messages: sendmmsg bursts (data_path.hpp)
         // PPP frames to the CPEs, and the L2TP control messages: the datagrams of one handler of
         // the loop, and of the zero-delay timers it started, in one sendmmsg per socket, sent at

@@ -46,14 +46,16 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
     // ones spill into the receiver's spill area (max 65 535) and arrive whole.
     static constexpr std::size_t kSlot = 2048;
     Impl(boost::asio::io_context& ctx, std::size_t batch, std::size_t b)
-        : io(ctx), socket(ctx), rx(batch, kSlot, 0), receiver(batch, 65535), budget(b) {}
+        : io(ctx), socket(ctx), rx(batch, kSlot, 0), receiver(batch, 65535), items(batch), budget(b) {}
     boost::asio::io_context& io;
     Socket socket;
     std::unique_ptr<Wait> wait;  // the shared socket's, made by start()
     dp::PacketBatch rx;  // shared by every socket: drains never nest (each runs from the io_context)
     dp::UdpBatchReceiver receiver;
+    std::vector<RxDatagram> items;  // the batch handed to on_batch (one entry per recvmmsg slot)
     std::size_t budget;
     Receive on_receive;
+    BatchReceive on_batch;
     std::function<void()> batch_end;
     UdpCounters counters;
     std::unordered_map<PeerId, std::shared_ptr<PeerSocket>> peers;
@@ -61,7 +63,8 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
     bool reuse_set = false;
     PassSender out{64, 4096};  // control messages: slots of 4 KiB, a longer one is sent on its own
 
-    /// Reads up to `budget` datagrams from `s` and hands them to on_receive. Stops early if a
+    /// Reads up to `budget` datagrams from `s` and hands them to on_receive (or each batch whole
+    /// to on_batch, set_batch_receive). Stops early if a
     /// handler closes the shared socket; a per-peer socket is never closed inside a drain.
     /// `how`: how it ended (Drained).
     std::size_t drain(udp::socket& s, Drained* how = nullptr) {
@@ -78,12 +81,22 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
             }
             ++counters.batches;
             total += n;
-            for (std::size_t i = 0; i < n; ++i) {
-                const sockaddr_in& from = receiver.source(i);
-                const auto p = peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port));
-                ++counters.datagrams;
-                if (on_receive) on_receive(p, receiver.datagram(i, rx));
-                if (!socket.is_open()) return total;  // closed from a handler
+            if (on_batch) {  // the whole batch in one call (Lns::receive_batch)
+                for (std::size_t i = 0; i < n; ++i) {
+                    const sockaddr_in& from = receiver.source(i);
+                    items[i] = {peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)), receiver.datagram(i, rx)};
+                }
+                counters.datagrams += n;
+                on_batch(std::span<const RxDatagram>(items.data(), n));
+                if (!socket.is_open()) return total;  // closed from the handler
+            } else {
+                for (std::size_t i = 0; i < n; ++i) {
+                    const sockaddr_in& from = receiver.source(i);
+                    const auto p = peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port));
+                    ++counters.datagrams;
+                    if (on_receive) on_receive(p, receiver.datagram(i, rx));
+                    if (!socket.is_open()) return total;  // closed from a handler
+                }
             }
             if (batch_end) batch_end();
             if (n < rx.capacity()) {  // the socket ran dry before the batch filled (or an error
@@ -270,6 +283,7 @@ void UdpEndpoint::defer_sends(PassSender::Post post) { impl_->out.defer(std::mov
 
 const PassSenderCounters& UdpEndpoint::send_counters() const noexcept { return impl_->out.counters(); }
 
+void UdpEndpoint::set_batch_receive(BatchReceive fn) { impl_->on_batch = std::move(fn); }
 void UdpEndpoint::set_batch_end(std::function<void()> fn) { impl_->batch_end = std::move(fn); }
 std::uint16_t UdpEndpoint::local_port() const { return impl_->socket.local_endpoint().port(); }
 int UdpEndpoint::native_handle() const {

@@ -14,6 +14,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <random>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -238,6 +240,101 @@ TEST(DataPath, SequencingRequiredCarriesNsAndPeerSequencingTurnsItOn) {
 }
 
 namespace {
+/// One side of ReceiveBatchMatchesReceiveOneByOne: a DataPath and what it did, in order.
+struct RxSide {
+    /// `deliver`: data goes through DataPath's deliver callback (receive()); else none (receive_batch's sinks).
+    explicit RxSide(bool deliver)
+        : path(deliver ? DataPath::Deliver([this](DataPath::Key k, std::span<const std::uint8_t> f) { data(k, f); })
+                       : DataPath::Deliver{}) {}
+    std::vector<std::string> log;
+    DataPath path;
+    /// What a control message (T=1) "does" when its sink gets it: octet 6 'a' adds session
+    /// octet 7, 'r' removes it (as the engine does on an ICCN / a CDN).
+    void control(lnsd::PeerId peer, std::span<const std::uint8_t> d) {
+        log.push_back("engine " + std::to_string(peer & 0xF) + " " + std::to_string(d.size()));
+        if (d.size() < 8) return;
+        if (d[6] == 'a') path.add(d[7], kLac, 100, d[7], 0x2001, d[7], d[7] % 2 == 0);
+        if (d[6] == 'r') path.remove(d[7]);
+    }
+    /// A data message delivered: logged; a PPP frame starting 0xEE ends its session (as a PPP
+    /// Terminate would, from inside the delivery).
+    void data(DataPath::Key k, std::span<const std::uint8_t> ppp) {
+        log.push_back("data " + std::to_string(k) + " " + std::to_string(ppp.size()) + " " +
+                      std::to_string(ppp.empty() ? -1 : ppp[0]));
+        if (!ppp.empty() && ppp[0] == 0xEE) path.remove(k);
+    }
+};
+}  // namespace
+
+// receive_batch (every look-up of a batch before any delivery) against receive() one datagram at
+// a time over the same random traffic: known and unknown sessions, two peers, control messages,
+// malformed headers, sequenced data in order, late and duplicated (§5.9), batches longer than a
+// look-up chunk, and sinks that add and remove sessions in the middle of a batch. The same
+// deliveries, engine hand-offs and counters, in the same order.
+// req: L2TP.data
+TEST(DataPath, ReceiveBatchMatchesReceiveOneByOne) {
+    RxSide one(true), batched(false);
+    for (std::uint8_t k = 1; k <= 6; ++k)
+        for (RxSide* side : {&one, &batched}) side->path.add(k, kLac, 100, k, 0x2001, k, k % 2 == 0);
+    std::mt19937 rng(7);
+    std::uint16_t next_ns[16] = {};
+    auto datagram = [&]() -> Bytes {
+        const std::uint8_t sess = static_cast<std::uint8_t>(1 + rng() % 9);  // 7..9: not added (yet)
+        const std::uint8_t first = rng() % 16 == 0 ? 0xEE : static_cast<std::uint8_t>(rng() % 200);
+        const Bytes ppp = cat({0xFF, 0x03, 0x00, 0x21, first}, Bytes(rng() % 8, 0x45));
+        switch (rng() % 10) {
+            case 0: {  // control: add or remove a session
+                const std::uint8_t what = rng() % 2 ? 'a' : 'r';
+                return {0xC8, 0x02, 0x00, 0x0C, 0, 100, what, sess, 0, 0, 0, 0};
+            }
+            case 1: return {0x00, 0x03, 0x00, 100, 0x00, sess, 0xFF};  // Ver 3: malformed
+            case 2: return cat({0x00, 0x02, 0x00, 100, 0x00, sess}, ppp);  // (from the other peer below)
+            case 3:
+            case 4:
+            case 5: {  // sequenced: mostly in order, sometimes late or repeated
+                std::uint16_t ns = next_ns[sess]++;
+                if (rng() % 4 == 0) ns = static_cast<std::uint16_t>(ns - rng() % 3);
+                return cat({0x08, 0x02, 0x00, 100, 0x00, sess, static_cast<std::uint8_t>(ns >> 8),
+                            static_cast<std::uint8_t>(ns), 0, 0},
+                           ppp);
+            }
+            default: return cat({0x00, 0x02, 0x00, 100, 0x00, sess}, ppp);
+        }
+    };
+    std::size_t total = 0;
+    for (int round = 0; round < 300; ++round) {
+        const std::size_t n = 1 + rng() % 150;  // up to two full look-up chunks and a part
+        std::vector<Bytes> bytes;
+        std::vector<lnsd::RxDatagram> batch;
+        for (std::size_t i = 0; i < n; ++i) bytes.push_back(datagram());
+        for (std::size_t i = 0; i < n; ++i) {
+            const bool other_peer = bytes[i][1] == 0x02 && bytes[i][0] == 0x00 && rng() % 10 == 0;
+            batch.push_back({other_peer ? kLac + 1 : kLac, bytes[i]});
+        }
+        for (const auto& d : batch)
+            if (one.path.receive(d.peer, d.bytes) == DataPath::Rx::not_mine) one.control(d.peer, d.bytes);
+        batched.path.receive_batch(
+            batch, [&](DataPath::Key k, std::span<const std::uint8_t> f) { batched.data(k, f); },
+            [&](lnsd::PeerId p, std::span<const std::uint8_t> d) { batched.control(p, d); });
+        total += n;
+        ASSERT_EQ(batched.log, one.log) << "round " << round;
+    }
+    const auto& a = one.path.counters();
+    const auto& b = batched.path.counters();
+    EXPECT_EQ(b.rx_data, a.rx_data);
+    EXPECT_EQ(b.rx_malformed, a.rx_malformed);
+    EXPECT_EQ(b.rx_out_of_order, a.rx_out_of_order);
+    EXPECT_EQ(b.rx_not_mine, a.rx_not_mine);
+    EXPECT_EQ(a.rx_data + a.rx_malformed + a.rx_out_of_order + a.rx_not_mine, total);
+    // The traffic exercised every case.
+    EXPECT_GT(a.rx_data, 1000u);
+    EXPECT_GT(a.rx_malformed, 100u);
+    EXPECT_GT(a.rx_out_of_order, 100u);
+    EXPECT_GT(a.rx_not_mine, 1000u);
+    EXPECT_EQ(batched.path.size(), one.path.size());
+}
+
+namespace {
 /// A bound loopback UDP socket (the "LAC" end) and the LNS's socket.
 struct Sockets {
     int lns = -1, lac = -1;
@@ -369,6 +466,8 @@ void no_heap_allocation_per_packet(bool connected) {
     dataplane::PacketBatch tun(64, 2048, 64);
     const Bytes data = cat({0x00, 0x02, 0x00, 100, 0x00, 7}, cat({0xFF, 0x03, 0x00, 0x21}, pkt));
     const Bytes lcp_echo = {0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0x12, 0x34, 0x56, 0x78};
+    // The same data messages as one recvmmsg batch (UdpEndpoint::set_batch_receive → Lns::receive_batch).
+    std::vector<lnsd::RxDatagram> rx_batch(64, lnsd::RxDatagram{s.lac_peer, data});
     // One pass of lnsd's loop: a TUN batch, data messages received, 8 PPP frames (LCP Echo) sent,
     // then the posted flush.
     auto pass = [&](int data_messages) {
@@ -376,6 +475,7 @@ void no_heap_allocation_per_packet(bool connected) {
         while (!tun.full()) tun.push(pkt);
         loop.dispatch(vr, tun);  // 64 packets TUN → L2TP/UDP
         for (int i = 0; i < data_messages; ++i) f.lns->receive(s.lac_peer, data);  // → PPP
+        f.lns->receive_batch(std::span(rx_batch).first(static_cast<std::size_t>(data_messages)));  // → PPP
         for (int i = 0; i < 8; ++i) f.lns->send_ppp(h, lcp_echo);
         ASSERT_TRUE(poster.in_flight()) << "a flush posted for the pass's 8 frames";
         io.restart();
@@ -387,9 +487,11 @@ void no_heap_allocation_per_packet(bool connected) {
     const std::uint64_t before = dl::testing::allocations();
     for (int round = 0; round < 20; ++round) pass(64);
     const std::uint64_t allocations = dl::testing::allocations() - before;
-    EXPECT_EQ(allocations, 0u) << "1280 packets each way, 160 PPP frames and 20 posted flushes without operator new";
+    EXPECT_EQ(allocations, 0u)
+        << "1280 packets TUN → L2TP, 2560 L2TP → TUN (one by one and in batches), 160 PPP frames and 20 posted "
+           "flushes without operator new";
     EXPECT_EQ(poster.fallbacks(), 0u);
-    EXPECT_EQ(frames, 2u + 20u * 64u);
+    EXPECT_EQ(frames, 2u * (2u + 20u * 64u));
     EXPECT_EQ(f.lns->data_counters().tx_in_place, 22u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_frames, 22u * (64u + 8u));
     EXPECT_EQ(f.lns->data_counters().tx_syscalls, 2u * 22u) << "one sendmmsg per TUN batch, one per pass for PPP";

@@ -182,6 +182,37 @@ TEST(RxIndex, MatchesAStdUnorderedMapOverRandomInsertsAndErases) {
     for (const auto& [k, v] : ref) EXPECT_EQ(at(idx, kPeer + (k >> 32), static_cast<std::uint32_t>(k)), v);
 }
 
+// prefetch() gives the key's hash; find(peer, ids, hash) answers as find(peer, ids), for present
+// and absent keys, in collision runs, and with a hash taken before the table grew or entries moved
+// (receive_batch looks a batch up with hashes from its first pass).
+TEST(RxIndex, FindWithThePrefetchedHashAnswersAsFind) {
+    Index idx(99);
+    std::vector<V> pool(8);
+    std::mt19937_64 rng(5);
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> keys;
+    for (int i = 0; i < 4000; ++i) keys.emplace_back(kPeer + rng() % 3, static_cast<std::uint32_t>(rng() % 3000));
+    std::vector<std::uint32_t> hashes;
+    for (const auto& [peer, ids] : keys) hashes.push_back(idx.prefetch(peer, ids));  // empty table: still a hash
+    for (int step = 0; step < 20; ++step) {
+        // Grow and shuffle the table between the hashes and the look-ups.
+        for (int i = 0; i < 150; ++i) {
+            const auto& [peer, ids] = keys[rng() % keys.size()];
+            if (rng() % 3) idx.insert_or_assign(peer, ids, &pool[rng() % pool.size()]);
+            else idx.erase(peer, ids);
+        }
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            const auto& [peer, ids] = keys[i];
+            V* const* a = idx.find(peer, ids);
+            V* const* b = idx.find(peer, ids, hashes[i]);
+            ASSERT_EQ(a, b) << step << " " << i;
+            if (step % 5 == 0) {
+                ASSERT_EQ(idx.prefetch(peer, ids), hashes[i]) << "the hash is the key's, not the table's";
+            }
+        }
+    }
+    EXPECT_GT(idx.size(), 500u);
+}
+
 TEST(RxIndex, SeedsDifferSoHomesDiffer) {
     // Two indexes keyed from the CSPRNG place the same keys differently (a peer cannot know where).
     Index a, b;

@@ -73,6 +73,52 @@ TEST(LnsUdp, IncomingCallOverLoopbackThenCloseAll) {
     EXPECT_EQ(lns_udp->send_errors(), 0u);
 }
 
+// set_batch_receive: each recvmmsg batch goes whole, in order, in one call (on_receive is not
+// called); batch_end still follows each batch.
+// req: DP.batching
+TEST(LnsUdp, ABatchReceiverGetsEachRecvmmsgBatchWholeAndInOrder) {
+    boost::asio::io_context io;
+    const auto lo = *core::Ipv4Address::parse("127.0.0.1");
+    int per_datagram = 0;
+    std::vector<std::pair<lnsd::PeerId, std::vector<std::uint8_t>>> got;
+    std::vector<std::size_t> batch_sizes, at_batch_end;
+    lnsd::UdpEndpoint ep(
+        io, lo, 0, [&](lnsd::PeerId, std::span<const std::uint8_t>) { ++per_datagram; }, /*batch=*/8, /*budget=*/16);
+    ep.set_batch_receive([&](std::span<const lnsd::RxDatagram> b) {
+        batch_sizes.push_back(b.size());
+        for (const auto& d : b) got.emplace_back(d.peer, std::vector(d.bytes.begin(), d.bytes.end()));
+    });
+    ep.set_batch_end([&] { at_batch_end.push_back(got.size()); });
+    const int tx = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(tx, 0);
+    sockaddr_in from{};
+    lnsd::test::bind_loopback(tx, from, 1 << 20);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(ep.local_port());
+    // 20 datagrams of different lengths (i + 1 octets; the 14th 3000 octets: spilled, arrives whole).
+    for (std::uint8_t i = 0; i < 20; ++i) {
+        const std::vector<std::uint8_t> d(i == 13 ? 3000 : i + 1u, i);
+        ASSERT_EQ(::sendto(tx, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+                  static_cast<ssize_t>(d.size()));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (got.size() < 20 && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    ASSERT_EQ(got.size(), 20u);
+    for (std::uint8_t i = 0; i < 20; ++i) {
+        EXPECT_EQ(got[i].second, std::vector<std::uint8_t>(i == 13 ? 3000 : i + 1u, i)) << "in order, intact: " << int(i);
+        EXPECT_EQ(got[i].first, lnsd::peer_id(lo, ntohs(from.sin_port)));
+    }
+    EXPECT_EQ(per_datagram, 0) << "the batch receiver replaces on_receive";
+    EXPECT_EQ(batch_sizes, (std::vector<std::size_t>{8, 8, 4})) << "one call per recvmmsg batch";
+    EXPECT_EQ(at_batch_end, (std::vector<std::size_t>{8, 16, 20}));
+    EXPECT_EQ(ep.counters().datagrams, 20u);
+    EXPECT_EQ(ep.counters().batches, 3u);
+    EXPECT_EQ(ep.counters().spilled, 1u);
+    ::close(tx);
+}
+
 // req: DP.batching
 TEST(LnsUdp, SeveralDatagramsPerWakeupWithRecvmmsgBatches) {
     boost::asio::io_context io;

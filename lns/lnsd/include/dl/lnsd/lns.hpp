@@ -112,6 +112,12 @@ public:
     /// "try another" (RFC 2661 §4.4.2); from a drained or shut-down destination (or an unlisted
     /// peer when accept-unknown-peers is off) with Result Code 4.
     void receive(PeerId peer, std::span<const std::uint8_t> datagram);
+    /// receive() for each datagram of a batch (e.g. one recvmmsg; lnsd's UdpEndpoint batch
+    /// receiver), in order, with the same outcome: DataPath::receive_batch looks up the sessions of
+    /// the batch's data messages before delivering any, hands their PPP frames straight to
+    /// on_ppp_frame and everything else (control messages, data of sessions not on the fast path)
+    /// to the engine, in its turn. `batch`'s bytes are valid during the call only.
+    void receive_batch(std::span<const RxDatagram> batch);
 
     // ---- outgoing calls (the dial-out manager's entry point) ----
     using OutgoingDone = std::function<void(const OutgoingResult&)>;

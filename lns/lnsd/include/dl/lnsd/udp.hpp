@@ -14,6 +14,7 @@
 #include "dl/core/ipv4.hpp"
 #include "dl/l2tp/engine/engine.hpp"
 #include "dl/lnsd/pass_sender.hpp"
+#include "dl/lnsd/rx_datagram.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -84,6 +85,13 @@ public:
     /// Most connected per-peer sockets open at once (a peer can make lnsd open one: bounded).
     /// 0: none, every datagram on the shared socket. Default 256.
     void set_max_peer_sockets(std::size_t n) noexcept;
+    /// Each recvmmsg batch (≤ `batch` datagrams, every socket's) goes whole, in order, to `fn`
+    /// in one call, instead of one on_receive call per datagram (lnsd: Lns::receive_batch, which
+    /// looks the batch's sessions up before delivering any). The datagrams' bytes are valid
+    /// during the call only. A handler that closes the endpoint stops the drain after the batch
+    /// (on_receive: after the datagram). An empty function: on_receive again (the default).
+    using BatchReceive = std::function<void(std::span<const RxDatagram>)>;
+    void set_batch_receive(BatchReceive fn);
     /// Called after every received batch has been handed to on_receive (e.g. to flush sends).
     void set_batch_end(std::function<void()> fn);
     std::uint16_t local_port() const;
