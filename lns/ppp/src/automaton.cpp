@@ -2,6 +2,7 @@
 #include "dl/ppp/engine/automaton.hpp"
 
 #include <array>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
@@ -223,9 +224,19 @@ void Automaton::scr() {
     // RFC 1661 §4.4 scr: new Identifier, options from the policy; the Restart timer is started and
     // the Restart counter decremented each time a Configure-Request is sent.
     --restart_counter_;
+    // Built in a scratch list reserved once per thread (LCP asks for at most 6 options, IPCP 5),
+    // then moved into sent_, which therefore has exactly the request's options: one allocation for
+    // a link's first request (none after, clear() keeps it), and a link in service holds n
+    // options, not 8 (sent_ lives as long as the link: 0.4 KB per session with reserve(8)).
+    static thread_local std::vector<CpOption> scratch = [] {
+        std::vector<CpOption> v;
+        v.reserve(8);
+        return v;
+    }();
+    scratch.clear();
+    policy_.build_request(scratch);
     sent_.clear();
-    sent_.reserve(8);  // LCP asks for at most 6 options, IPCP 5: one allocation, kept by clear()
-    policy_.build_request(sent_);
+    sent_.assign(std::make_move_iterator(scratch.begin()), std::make_move_iterator(scratch.end()));
     req_id_ = next_identifier();
     reply_seen_ = false;
     emit(build(proto_, CpCode::configure_request, req_id_, sent_));

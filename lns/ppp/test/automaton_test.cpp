@@ -290,6 +290,28 @@ TEST(Automaton, BuildAllocatesOnlyThePacket) {
 
 // A received Configure-Request's option list is allocated once (the options counted first), not
 // doubled up from one: one allocation for the list and one per non-empty option value.
+// The options of our last Configure-Request live as long as the link (the Ack is checked against
+// them, RFC 1661 §5.2): they take exactly their size, whatever the request held before, and the
+// first request costs one allocation for the list.
+TEST(Automaton, SentRequestKeepsExactlyItsOptions) {
+    World w;
+    struct ThreeOptions : RecordingPolicy {
+        void build_request(std::vector<CpOption>& out) override {
+            out.push_back({lcp_opt::mru, {0x05, 0xdc}});
+            out.push_back({lcp_opt::magic_number, {1, 2, 3, 4}});
+            out.push_back({lcp_opt::pfc, {}});
+        }
+    } pol;
+    Automaton a("ppp.lcp", ControlProtocol::lcp, pol, w.env, "l1");
+    a.open();
+    a.up();  // scr
+    ASSERT_EQ(a.sent_request().size(), 3u);
+    EXPECT_EQ(a.sent_request().capacity(), 3u) << "no room for options it did not ask for";
+    w.loop.advance(3s);  // the Restart timer: the same request again, in the same list
+    EXPECT_EQ(std::count(pol.actions.begin(), pol.actions.end(), "scr"), 2);
+    EXPECT_EQ(a.sent_request().capacity(), 3u);
+}
+
 TEST(Automaton, ParsedOptionListAllocatedOnce) {
     const std::vector<std::uint8_t> req = {0x01, 0x01, 0x00, 0x1d, 0x01, 0x04, 0x05, 0xdc, 0x02, 0x06,
                                            0x00, 0x00, 0x00, 0x00, 0x03, 0x05, 0xc2, 0x23, 0x05, 0x05,

@@ -113,6 +113,9 @@ public:
     ControlProtocol control_protocol() const noexcept { return proto_; }
     /// Restart counter (§4.6), for tests.
     int restart_counter() const noexcept { return restart_counter_; }
+    /// The options of our last Configure-Request (kept for the Ack's check, §5.2), for tests: held
+    /// for the link's whole life, so its capacity is its size (memory per session).
+    const std::vector<CpOption>& sent_request() const noexcept { return sent_; }
 
     /// Builds an LCP or IPCP packet (Information field) with options or raw data.
     static std::vector<std::uint8_t> build(ControlProtocol p, CpCode code, std::uint8_t id,
