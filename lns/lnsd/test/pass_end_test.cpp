@@ -23,6 +23,14 @@ using namespace dl;
 
 namespace {
 
+/// An io_context with a TimerQueue on the system clock driven by an AsioTimerDriver, as in lnsd.
+struct Loop {
+    boost::asio::io_context io;
+    core::SystemClock clock;
+    core::TimerQueue q{clock};
+    core::AsioTimerDriver driver{io, q};
+};
+
 TEST(PassEnd, QueuedWorksRunInOrderAndWhatTheyQueueRunsInTheNextRound) {
     lnsd::PassEnd end;
     std::vector<std::string> ran;
@@ -43,10 +51,10 @@ TEST(PassEnd, QueuedWorksRunInOrderAndWhatTheyQueueRunsInTheNextRound) {
 // of its call stack), whose callback queues a datagram (a flush is requested). All of it runs
 // before the next handler, the timer before the flush, and nothing is posted for it.
 TEST(PassEnd, DueTimersRunFirstThenTheFlushesBeforeTheNextHandler) {
-    boost::asio::io_context io;
-    core::SystemClock clock;
-    core::TimerQueue q(clock);
-    core::AsioTimerDriver driver(io, q);
+    Loop l;  // named references, not a structured binding: clang 14 cannot capture one in a lambda
+    auto& io = l.io;
+    auto& q = l.q;
+    auto& driver = l.driver;
     lnsd::PassEnd end;
     end.drive_timers(&driver);
     std::vector<std::string> ran;
@@ -95,10 +103,10 @@ TEST(PassEnd, AThrowingWorkLeavesTheRestQueuedAndPropagates) {
 
 // A PassEnd destroyed before the driver gives the due runs back: they are posted on the loop again.
 TEST(PassEnd, DestroyedFirstGivesTheDueRunsBackToTheDriver) {
-    boost::asio::io_context io;
-    core::SystemClock clock;
-    core::TimerQueue q(clock);
-    core::AsioTimerDriver driver(io, q);
+    Loop l;
+    auto& io = l.io;
+    auto& q = l.q;
+    auto& driver = l.driver;
     {
         lnsd::PassEnd end;
         end.drive_timers(&driver);
