@@ -29,9 +29,9 @@ BINARIES = ("lns/lnsd/lnsd", "lns/lnsd/lnsctl", "peers/lac/lac-emu", "peers/isdn
 
 # What lnsd's environment gets in the lab: glibc's malloc backs its heap with transparent huge
 # pages (the glibc >= 2.35 tunable `glibc.malloc.hugetlb=1`: madvise(MADV_HUGEPAGE) on the heap;
-# an older glibc ignores it). A dial-out call's session state then costs ~0.06 page faults, not ~2,
-# which on this machine was ~17 % of lnsd's CPU per call (docs/lnsd.md "Memory and huge pages",
-# docs/performance.md). $DLAB_LNSD_TUNABLES replaces it ("" for glibc's defaults).
+# an older glibc ignores it). A dial-out call's session state then costs 0.03-0.13 page faults, not
+# ~2: ~11 % of lnsd's CPU per call at 2 000 calls/s on this machine (docs/lnsd.md "Memory and huge
+# pages", docs/performance.md "Eleventh round"). $DLAB_LNSD_TUNABLES replaces it ("" for glibc's defaults).
 LNSD_TUNABLES = "glibc.malloc.hugetlb=1"
 
 
