@@ -22,7 +22,6 @@
 #include "dl/dataplane/kernel_routes.hpp"
 #include "dl/dataplane/netlink.hpp"
 #include "dl/dataplane/tun_device.hpp"
-#include "dl/lnsd/loop_post.hpp"
 #include "dl/lnsd/pass_sender.hpp"
 #include "dl/radius/client/asio_transport.hpp"
 #include "dl/radius/client/client.hpp"
@@ -71,7 +70,6 @@ struct DialOutRuntime::Impl {
                  [this](const rc::Endpoint& to, std::span<const std::uint8_t> d) { radius_send(to, d); }),
           link_timer(timers), queue(timers) {
         radius_out.set_socket(transport.native_handle());
-        radius_out.defer(LoopPost(io).post());  // one reserved block: no allocation per pass
         transport.start(client);
         // icmp-frag-needed: {rate: N/s, burst: N, source: A}; rate 0 turns the messages off. The
         // source is not an address of lnsd's own host (the kernel drops a packet arriving on the TUN

@@ -54,7 +54,6 @@ std::size_t PassEnd::run() {
         }
         if (!ran) return rounds;
         ++rounds;
-        ++rounds_;
     }
 }
 

@@ -23,7 +23,7 @@
 #include "dl/core/clock.hpp"
 #include "dl/dataplane/forwarding.hpp"
 #include "dl/lnsd/lns.hpp"
-#include "dl/lnsd/loop_post.hpp"
+#include "dl/lnsd/pass_end.hpp"
 
 
 using namespace dl;
@@ -443,12 +443,9 @@ void no_heap_allocation_per_packet(bool connected) {
     ConnectedSockets cs;
     f.lns->set_data_socket(s.lns);
     if (connected) f.lns->set_peer_sockets(cs.hooks());
-    // PPP frames flushed once per pass, posted on an io_context as lnsd wires it (main.cpp:
-    // LoopPost); the pass runs outside io.run(), where Asio has no per-thread handler cache, so
-    // a post that allocates its operation is counted.
-    boost::asio::io_context io;
-    lnsd::LoopPost poster(io);
-    f.lns->defer_data_flush(poster.post());
+    // PPP frames flushed at the end of the pass, as lnsd wires it (main.cpp: PassEnd).
+    lnsd::PassEnd end;
+    f.lns->defer_data_flush(end.post());
     const lnsd::CallHandle h{{100, 7}};
     f.lns->attach_data_session(h, s.lac_peer, 0x2001, 0x3002, true);
     std::uint64_t frames = 0;
@@ -469,7 +466,7 @@ void no_heap_allocation_per_packet(bool connected) {
     // The same data messages as one recvmmsg batch (UdpEndpoint::set_batch_receive → Lns::receive_batch).
     std::vector<lnsd::RxDatagram> rx_batch(64, lnsd::RxDatagram{s.lac_peer, data});
     // One pass of lnsd's loop: a TUN batch, data messages received, 8 PPP frames (LCP Echo) sent,
-    // then the posted flush.
+    // then the flush at the pass's end.
     auto pass = [&](int data_messages) {
         tun.reset();
         while (!tun.full()) tun.push(pkt);
@@ -477,10 +474,9 @@ void no_heap_allocation_per_packet(bool connected) {
         for (int i = 0; i < data_messages; ++i) f.lns->receive(s.lac_peer, data);  // → PPP
         f.lns->receive_batch(std::span(rx_batch).first(static_cast<std::size_t>(data_messages)));  // → PPP
         for (int i = 0; i < 8; ++i) f.lns->send_ppp(h, lcp_echo);
-        ASSERT_TRUE(poster.in_flight()) << "a flush posted for the pass's 8 frames";
-        io.restart();
-        ASSERT_EQ(io.poll(), 1u) << "one flush posted for the pass's 8 frames";
-        ASSERT_FALSE(poster.in_flight());
+        ASSERT_EQ(end.queued(), 1u) << "a flush queued for the pass's 8 frames";
+        ASSERT_EQ(end.run(), 1u) << "one flush for the pass's 8 frames";
+        ASSERT_EQ(end.queued(), 0u);
     };
     // Warm up (hash tables, first sendmmsg), then count.
     for (int i = 0; i < 2; ++i) pass(1);
@@ -488,9 +484,8 @@ void no_heap_allocation_per_packet(bool connected) {
     for (int round = 0; round < 20; ++round) pass(64);
     const std::uint64_t allocations = dl::testing::allocations() - before;
     EXPECT_EQ(allocations, 0u)
-        << "1280 packets TUN → L2TP, 2560 L2TP → TUN (one by one and in batches), 160 PPP frames and 20 posted "
-           "flushes without operator new";
-    EXPECT_EQ(poster.fallbacks(), 0u);
+        << "1280 packets TUN → L2TP, 2560 L2TP → TUN (one by one and in batches), 160 PPP frames and 20 "
+           "end-of-pass flushes without operator new";
     EXPECT_EQ(frames, 2u * (2u + 20u * 64u));
     EXPECT_EQ(f.lns->data_counters().tx_in_place, 22u * 64u);
     EXPECT_EQ(f.lns->data_counters().tx_frames, 22u * (64u + 8u));
@@ -502,7 +497,7 @@ void no_heap_allocation_per_packet(bool connected) {
 
 // PPP frames (LCP, CHAP, IPCP to the CPEs) wait for the end of the loop's pass and leave together:
 // one sendmmsg per socket for every frame the pass produced, in order per session, and nothing
-// stays queued once the loop is idle (io.run() returns only when the posted flush has run).
+// stays queued once the loop is idle (PassEnd::drive returns only when the flush has run).
 // req: DP.batching
 TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
     Sockets s;
@@ -510,8 +505,8 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
     boost::asio::io_context io;
     std::size_t posted = 0;
     f.lns->set_data_socket(s.lns);
-    lnsd::LoopPost poster(io);  // as lnsd wires it (main.cpp)
-    f.lns->defer_data_flush([&, post = poster.post()](std::function<void()> w) {
+    lnsd::PassEnd end;  // as lnsd wires it (main.cpp)
+    f.lns->defer_data_flush([&, post = end.post()](std::function<void()> w) {
         ++posted;
         post(std::move(w));
     });
@@ -524,8 +519,8 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
         for (std::uint8_t i = 0; i < 6; ++i) ASSERT_TRUE(f.lns->send_ppp(i % 2 ? h2 : h1, lcp(i)));
         EXPECT_EQ(f.lns->data_counters().tx_sent, 0u) << "queued until the pass ends";
     });
-    io.run();
-    EXPECT_EQ(posted, 1u) << "one flush posted for the pass";
+    end.drive(io);
+    EXPECT_EQ(posted, 1u) << "one flush for the pass";
     EXPECT_EQ(f.lns->data_counters().tx_sent, 6u) << "nothing left queued when the loop went idle";
     EXPECT_EQ(f.lns->data_counters().tx_syscalls, 1u) << "one sendmmsg for the pass's six frames";
     auto got = s.receive(6);
@@ -536,7 +531,7 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
         EXPECT_EQ(got[i][6 + 5], i) << "in the order sent";
     }
     // A TUN batch's flush in the same pass sends the frames queued before it; a frame after it
-    // posts a flush of its own.
+    // queues a flush of its own.
     io.restart();
     boost::asio::post(io, [&] {
         ASSERT_TRUE(f.lns->send_ppp(h1, lcp(10)));
@@ -544,7 +539,7 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
         EXPECT_EQ(f.lns->data_counters().tx_sent, 7u);
         ASSERT_TRUE(f.lns->send_ppp(h2, lcp(11)));
     });
-    io.run();
+    end.drive(io);
     EXPECT_EQ(f.lns->data_counters().tx_sent, 8u);
     got = s.receive(2);
     ASSERT_EQ(got.size(), 2u);
@@ -555,66 +550,6 @@ TEST(LnsDataPath, PppFramesOfALoopPassLeaveInOneSendmmsgBeforeTheLoopGoesIdle) {
     f.lns->set_data_socket(-1);
     EXPECT_EQ(f.lns->data_counters().tx_sent, 9u);
     ASSERT_EQ(s.receive(1).size(), 1u);
-}
-
-// LoopPost: DataPath's flush posted on an io_context with no operator new, from outside io.run()
-// (no Asio handler cache) and from inside a handler; a second post in flight takes the heap and
-// is counted; a post still pending when the io_context goes is destroyed cleanly.
-// req: DP.no-allocation
-TEST(LoopPost, PostsTheFlushWithoutHeapAllocation) {
-    boost::asio::io_context io;
-    lnsd::LoopPost poster(io);
-    const DataPath::Post post = poster.post();  // allocates once, here
-    int ran = 0;
-    const std::uint64_t before = dl::testing::allocations();
-    for (int i = 0; i < 100; ++i) {
-        post([&ran] { ++ran; });
-        EXPECT_TRUE(poster.in_flight());
-        io.restart();  // (poll() stops the io_context when it runs out of work)
-        EXPECT_EQ(io.poll(), 1u);
-        EXPECT_FALSE(poster.in_flight()) << "the block is free once the work has run";
-    }
-    const std::uint64_t outside = dl::testing::allocations() - before;
-    // Inside io.run(): each run of the work posts the next, 100 in a chain.
-    struct ChainState {
-        const DataPath::Post* post;
-        int n = 0;
-        std::uint64_t first = 0, last = 0;  // the allocation counter at the first and last link
-    } chain{&post};
-    struct Chain {  // one pointer: held inside std::function, no allocation there either
-        ChainState* st;
-        void operator()() const {
-            if (st->n++ == 0) st->first = dl::testing::allocations();
-            if (st->n < 100) (*st->post)(*this);
-            else st->last = dl::testing::allocations();
-        }
-    };
-    io.restart();
-    boost::asio::post(io, [&] { post(Chain{&chain}); });
-    io.run();
-    const int chained = chain.n;
-    const std::uint64_t inside = chain.last - chain.first;
-    EXPECT_EQ(ran, 100);
-    EXPECT_EQ(chained, 100);
-    EXPECT_EQ(inside, 0u) << "100 posts from inside io.run() without operator new";
-    EXPECT_EQ(outside, 0u) << "100 posts from outside io.run() without operator new";
-    EXPECT_EQ(poster.fallbacks(), 0u);
-    // Two in flight (DataPath never does this): the second takes the heap, both run.
-    post([&ran] { ++ran; });
-    post([&ran] { ++ran; });
-    EXPECT_EQ(poster.fallbacks(), 1u);
-    io.restart();
-    EXPECT_EQ(io.poll(), 2u);
-    EXPECT_EQ(ran, 102);
-    EXPECT_FALSE(poster.in_flight());
-    // Pending when the io_context is destroyed: the operation gives the block back to a live slot.
-    {
-        boost::asio::io_context io2;
-        lnsd::LoopPost p2(io2);
-        p2.post()([&ran] { ++ran; });
-        EXPECT_TRUE(p2.in_flight());
-    }
-    EXPECT_EQ(ran, 102) << "destroyed, not run";
 }
 
 // req: DP.no-allocation

@@ -145,6 +145,7 @@ TEST(PassEnd, ModerationHandlesWhatGathersAfterTheSleep) {
     }
 }
 
+// req: DP.no-allocation
 TEST(PassEnd, NoAllocationPerPost) {
     lnsd::PassEnd end;
     int flushes = 0;

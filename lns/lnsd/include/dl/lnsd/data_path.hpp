@@ -92,15 +92,15 @@ public:
     /// The L2TP UDP socket (non-blocking sends, MSG_DONTWAIT); -1: use the fallback. What is
     /// queued for the previous socket is sent first.
     void set_socket(int fd) noexcept;
-    /// Queues `work` to run later on the owner's loop, after the handlers already queued (lnsd:
-    /// LoopPost::post(), a boost::asio::post on its io_context without allocation).
+    /// Queues `work` to run later on the owner's loop, once the current handler is done (lnsd:
+    /// PassEnd::post(), pass_end.hpp, without allocation).
     using Post = PassFlush::Post;
     /// PPP frames (send_frame) then wait for one flush per pass of the owner's loop: a frame
     /// queued while no flush is posted posts one through `post` (at most one waits at a time), so
     /// the frames a pass produces (LCP, CHAP, IPCP of every call it served) leave in one sendmmsg
     /// per socket instead of one each. No allocation here (`work` holds one pointer); the owner's
-    /// post must not allocate either to keep the path allocation-free (lnsd: LoopPost,
-    /// loop_post.hpp, posts through one reserved block; a plain boost::asio::post may allocate). The
+    /// post must not allocate either to keep the path allocation-free (lnsd: PassEnd::post() queues
+    /// into a list reserved up front; a plain boost::asio::post may allocate). The
     /// DataPath must outlive the posted work, or the loop must not run it after. An empty
     /// function (the default) sends each frame at once.
     void defer_flush(Post post);

@@ -37,8 +37,8 @@ public:
     DialOutRuntime& operator=(const DialOutRuntime&) = delete;
 
     DialOutWiring& wiring() noexcept;
-    /// Where the RADIUS client's requests of one pass are flushed from (one sendmmsg): by default
-    /// a handler posted on the io_context (LoopPost); lnsd passes PassEnd::post() (pass_end.hpp).
+    /// Where the RADIUS client's requests of one pass are flushed from (one sendmmsg): lnsd passes
+    /// PassEnd::post() (pass_end.hpp). Until it is called, each request is sent at once.
     void defer_radius_sends(PassFlush::Post post);
     /// DialOutWiring::register_commands plus `show dataplane` (per-VR TUN counters and routes).
     void register_commands(core::ControlServer& server);

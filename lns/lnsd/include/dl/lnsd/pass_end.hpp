@@ -68,14 +68,11 @@ public:
 
     /// Works queued and not yet run.
     std::size_t queued() const noexcept { return queued_.size(); }
-    /// Rounds run (run() calls that found something to do, each counted once per round).
-    std::uint64_t rounds() const noexcept { return rounds_; }
 
 private:
     std::vector<std::function<void()>> queued_, running_;
     core::AsioTimerDriver* driver_ = nullptr;
     bool timers_due_ = false;
-    std::uint64_t rounds_ = 0;
 };
 
 }  // namespace dl::lnsd

@@ -11,10 +11,10 @@ namespace dl::lnsd {
 /// Runs a sender's flush at once, or once per pass of the owner's event loop.
 ///
 /// Each request() after something was queued either flushes at once (no Post given), or posts one
-/// flush through the Post if none waits yet. The flush then runs after the handlers already queued
-/// on the loop, so everything those handlers queue leaves in it too. At most one flush waits at a
-/// time. Nothing is allocated here: the posted work holds one pointer, which fits std::function's
-/// small buffer. The owner's Post must not allocate either (lnsd: LoopPost, loop_post.hpp). If the
+/// flush through the Post if none waits yet. The flush then runs when the owner runs what was
+/// posted (lnsd: at the end of the loop's current handler, PassEnd), so everything queued until
+/// then leaves in it too. At most one flush waits at a time. Nothing is allocated here: the posted work holds one pointer, which fits std::function's
+/// small buffer. The owner's Post must not allocate either (lnsd: PassEnd::post(), pass_end.hpp). If the
 /// Post throws, the flush runs at once, so nothing stays queued. The PassFlush must outlive the
 /// posted work, or the loop must not run it after. Not thread-safe: the loop's thread only.
 class PassFlush {
