@@ -26,16 +26,20 @@ std::optional<Ipv4Address> Ipv4Address::parse(std::string_view text) noexcept {
     return Ipv4Address{value};
 }
 
-std::string Ipv4Address::to_string() const {
+char* Ipv4Address::write(char* out) const noexcept {
     // By hand (not fmt::format): lnsd writes addresses into several events and keys per dial-out
     // call, and fmt's run-time format parsing cost ~1 000 instructions each.
-    char buf[16];
-    char* p = buf;
+    char* const end = out + kMaxText;
     for (int shift = 24; shift >= 0; shift -= 8) {
-        p = std::to_chars(p, buf + sizeof buf, (value >> shift) & 0xFF).ptr;
-        if (shift) *p++ = '.';
+        out = std::to_chars(out, end, (value >> shift) & 0xFF).ptr;
+        if (shift) *out++ = '.';
     }
-    return std::string(buf, p);
+    return out;
+}
+
+std::string Ipv4Address::to_string() const {
+    char buf[kMaxText];
+    return std::string(buf, write(buf));
 }
 
 std::optional<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) noexcept {

@@ -167,6 +167,8 @@ TEST(Ipv4, ParseAndFormat) {
     EXPECT_EQ(Ipv4Address::parse("255.255.255.255")->to_string(), "255.255.255.255");
     EXPECT_EQ(Ipv4Address{0}.to_string(), "0.0.0.0");
     EXPECT_EQ(Ipv4Address{0xC0000209u}.to_string(), "192.0.2.9");
+    char quad[Ipv4Address::kMaxText];  // the longest fits exactly, without a NUL
+    EXPECT_EQ(std::string(quad, Ipv4Address{0xFFFFFFFFu}.write(quad)), "255.255.255.255");
     EXPECT_EQ((Ipv4Prefix{Ipv4Address{0}, 0}.to_string()), "0.0.0.0/0");
     EXPECT_EQ((Ipv4Prefix{Ipv4Address{0x0A0A0101u}, 32}.to_string()), "10.10.1.1/32");
     for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", "a.b.c.d", "1..2.3", "1.2.3.4/8"})

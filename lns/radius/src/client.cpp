@@ -10,6 +10,7 @@
 
 #include "dl/core/event.hpp"
 #include "dl/core/fsm.hpp"
+#include "dl/core/ipv4.hpp"
 #include "dl/core/timer_registry.hpp"
 #include "dl/proto/crypto.hpp"
 #include "dl/proto/errors.hpp"
@@ -22,13 +23,9 @@ using namespace std::chrono_literals;
 namespace {
 /// "192.0.2.1:1812" written into `buf` (at most 21 characters); returns the text. No allocation.
 std::string_view format_endpoint(const Endpoint& e, std::array<char, 24>& buf) noexcept {
-    char* p = buf.data();
-    char* const end = buf.data() + buf.size();
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        p = std::to_chars(p, end, (e.address >> shift) & 0xFF).ptr;
-        *p++ = shift ? '.' : ':';
-    }
-    p = std::to_chars(p, end, e.port).ptr;
+    char* p = core::Ipv4Address{e.address}.write(buf.data());
+    *p++ = ':';
+    p = std::to_chars(p, buf.data() + buf.size(), e.port).ptr;
     return {buf.data(), static_cast<std::size_t>(p - buf.data())};
 }
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,11 @@ struct Ipv4Address {
     /// inet_aton would read it as octal), no spaces. nullopt otherwise.
     static std::optional<Ipv4Address> parse(std::string_view text) noexcept;
     std::string to_string() const;
+    /// Longest dotted quad ("255.255.255.255").
+    static constexpr std::size_t kMaxText = 15;
+    /// Writes the dotted quad at `out`, which has room for kMaxText characters, and returns the
+    /// end of what it wrote (no terminating NUL, no allocation).
+    char* write(char* out) const noexcept;
     friend auto operator<=>(const Ipv4Address&, const Ipv4Address&) = default;
 };
 
