@@ -145,9 +145,7 @@ Lns::Lns(core::TimerQueue& timers, core::TimerRegistry& registry, core::EventBus
       system_(std::make_unique<AdminLevel>(bus, AdminLevel::Level::system, cfg_.hostname)) {
     eng::register_l2tp_timers(registry);
     data_ = std::make_unique<DataPath>(
-        [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
-            if (on_ppp_frame) on_ppp_frame(data_handle(k), ppp);
-        },
+        [this](DataPath::Key k, std::span<const std::uint8_t> ppp) { deliver_frame(k, ppp); },
         [this](PeerId p, std::vector<std::uint8_t> b) {
             ++datagrams_out_;
             if (send_) send_(p, std::move(b));
@@ -597,22 +595,23 @@ bool Lns::send_ipv4(CallHandle c, std::span<const std::uint8_t> packet) {
     return send_ppp(c, ipv4_frame(packet));
 }
 
+void Lns::deliver_frame(DataPath::Key k, std::span<const std::uint8_t> ppp) {
+    if (on_ppp_frame) on_ppp_frame(data_handle(k), ppp);
+}
+
+// Whatever the data fast path does not take (control messages, data of sessions not on it) goes
+// to the engine; an SCCRQ the policy refuses gets its StopCCN 4 there.
 void Lns::receive(PeerId peer, std::span<const std::uint8_t> datagram) {
     ++datagrams_in_;
     if (data_->receive(peer, datagram) != DataPath::Rx::not_mine) return;
-    engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
+    engine_->receive(peer, datagram);
 }
 
 void Lns::receive_batch(std::span<const RxDatagram> batch) {
     datagrams_in_ += batch.size();
     data_->receive_batch(
-        batch,
-        [this](DataPath::Key k, std::span<const std::uint8_t> ppp) {
-            if (on_ppp_frame) on_ppp_frame(data_handle(k), ppp);
-        },
-        [this](PeerId peer, std::span<const std::uint8_t> datagram) {
-            engine_->receive(peer, datagram);  // an SCCRQ the policy refuses: StopCCN 4 by the engine
-        });
+        batch, [this](DataPath::Key k, std::span<const std::uint8_t> ppp) { deliver_frame(k, ppp); },
+        [this](PeerId peer, std::span<const std::uint8_t> datagram) { engine_->receive(peer, datagram); });
 }
 
 void Lns::tunnel_gone(core::Ipv4Address a) {

@@ -52,7 +52,7 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
     std::unique_ptr<Wait> wait;  // the shared socket's, made by start()
     dp::PacketBatch rx;  // shared by every socket: drains never nest (each runs from the io_context)
     dp::UdpBatchReceiver receiver;
-    std::vector<RxDatagram> items;  // the batch handed to on_batch (one entry per recvmmsg slot)
+    std::vector<RxDatagram> items;  // the batch's sources and payloads (one entry per recvmmsg slot)
     std::size_t budget;
     Receive on_receive;
     BatchReceive on_batch;
@@ -81,20 +81,18 @@ struct UdpEndpoint::Impl : std::enable_shared_from_this<Impl> {
             }
             ++counters.batches;
             total += n;
+            for (std::size_t i = 0; i < n; ++i) {
+                const sockaddr_in& from = receiver.source(i);
+                items[i] = {peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)), receiver.datagram(i, rx)};
+            }
             if (on_batch) {  // the whole batch in one call (Lns::receive_batch)
-                for (std::size_t i = 0; i < n; ++i) {
-                    const sockaddr_in& from = receiver.source(i);
-                    items[i] = {peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)), receiver.datagram(i, rx)};
-                }
                 counters.datagrams += n;
                 on_batch(std::span<const RxDatagram>(items.data(), n));
                 if (!socket.is_open()) return total;  // closed from the handler
             } else {
                 for (std::size_t i = 0; i < n; ++i) {
-                    const sockaddr_in& from = receiver.source(i);
-                    const auto p = peer_id({ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port));
                     ++counters.datagrams;
-                    if (on_receive) on_receive(p, receiver.datagram(i, rx));
+                    if (on_receive) on_receive(items[i].peer, items[i].bytes);
                     if (!socket.is_open()) return total;  // closed from a handler
                 }
             }

@@ -322,6 +322,9 @@ private:
     // data fast path (data_path.hpp): keys are data_key(CallHandle)
     static DataPath::Key data_key(const CallHandle& c) noexcept;
     static CallHandle data_handle(DataPath::Key k) noexcept;
+    /// A PPP frame the data fast path received for session `k`: to on_ppp_frame (receive and
+    /// receive_batch alike).
+    void deliver_frame(DataPath::Key k, std::span<const std::uint8_t> ppp);
     void attach_data(l2tp::engine::SessionKey k, bool sequencing);
     std::unique_ptr<DataPath> data_;
     core::TimePoint started_;
