@@ -57,9 +57,9 @@ def test_loadgen_dialout_twenty_sites_reach_in_service():
     assert r["lnsd_zlb_ack"] == "default"
     assert "ZLB/call lnsd, gen" in B.format_table([r]) and B.zlbs_per_call(r) != "-"
     # at 200/s each call's exchanges are round trips apart: lnsd blocked (and woke) at least once per
-    # call; the page faults are counted (they may be 0: the heap's huge page, lnsd_argv)
+    # call; its page faults are reported (their number may be 0: the heap's huge page, lnsd_argv)
     assert r["lns"]["wakeups_per_call"] >= 1, r["lns"]
-    assert r["lns"]["page_faults_per_call"] >= 0, r["lns"]
+    assert isinstance(r["lns"].get("page_faults_per_call"), float), r["lns"]
     assert "lnsd wake-ups/call" in B.format_table([r])
 
 
