@@ -104,13 +104,14 @@ def test_loadgen_incoming_with_chap_twenty_calls_reach_ipcp_opened():
 def test_loadgen_dialout_with_loop_moderation_reaches_in_service():
     """lnsd with `loop-moderation: 2ms` (docs/lnsd.md): every call still reaches inService, and the
     CPE's answers that come while lnsd sleeps wait for the sleep's end, so the PPP stage (LCP,
-    CHAP both ways, IPCP: several of lnsd's steps, each a round trip) takes more than one sleep
-    (without moderation, ~1 ms at this rate)."""
+    CHAP both ways, IPCP: several of lnsd's steps, each a round trip) takes at least one sleep
+    (without moderation, 0.6-1 ms at this rate on an idle machine; 3.0 ms was too tight: 2.99 ms
+    under the parallel suite)."""
     [r] = B.run_bench("dialout", 20, [100.0], deadline=25.0, loop_moderation="2ms", say=lambda *a: None)
     assert r["complete"] and r["exit_status"] == 0, f"not complete: {r['failures']}, {r['not_finished']} unfinished"
     assert r["in_service"] == 20 and r["failures"] == {}, r
     assert r["lnsd_loop_moderation"] == "2ms"
-    assert r["latency_ms"]["ppp"]["p50"] >= 3.0, r["latency_ms"]["ppp"]
+    assert r["latency_ms"]["ppp"]["p50"] >= 2.0, r["latency_ms"]["ppp"]
 
 
 @pytest.mark.req("PERF.loadgen")
